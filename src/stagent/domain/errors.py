@@ -1,0 +1,89 @@
+"""The one error hierarchy. Every error a user can cause is a `StagentError`.
+
+Each error has a stable ``code`` and an HTTP ``status`` so that the web layer and the CLI can
+render it the same way: one JSON shape, one CLI line.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class StagentError(Exception):
+    """Base class for errors that are the user's to fix (bad input, missing rows, state)."""
+
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 400
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __reduce__(self) -> tuple[type[StagentError], tuple[str]]:
+        return (type(self), (self.message,))
+
+    def to_dict(self) -> dict[str, object]:
+        """The canonical JSON error shape used by the API and by ``--json`` output."""
+        return {
+            "ok": False,
+            "status": self.status,
+            "code": self.code,
+            "error": self.message,
+            "hint": self.hint,
+        }
+
+
+class NotFoundError(StagentError):
+    """A row that was asked for by id or name does not exist."""
+
+    code = "not_found"
+    status = 404
+
+
+class InvalidTransitionError(StagentError):
+    """A state machine was asked to move along an edge it does not have."""
+
+    code = "invalid_transition"
+    status = 409
+
+
+class ConflictError(StagentError):
+    """The request clashes with current state (a duplicate name, a task already running)."""
+
+    code = "conflict"
+    status = 409
+
+
+class ValidationError(StagentError):
+    """Input failed validation; the message names the field (and file and line where known)."""
+
+    code = "invalid_input"
+    status = 422
+
+
+class ScenarioError(ValidationError):
+    """A scripted-runtime scenario file is malformed."""
+
+    code = "invalid_scenario"
+
+
+class DatabaseUnavailableError(StagentError):
+    """The configured database cannot be reached or opened."""
+
+    code = "database_unavailable"
+    status = 503
+
+
+class RuntimeUnavailableError(StagentError):
+    """The requested runtime is unknown or not installed."""
+
+    code = "runtime_unavailable"
+    status = 422
+
+
+class AuthError(StagentError):
+    """The request lacks the access token or CSRF token it needs."""
+
+    code = "forbidden"
+    status = 403

@@ -1,0 +1,149 @@
+"""What runtimes stream (`RuntimeEvent`) and what the task log records (`LoggedEvent`)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+JsonDict = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TextEvent:
+    """A chunk of the agent's text output."""
+
+    text: str
+    kind: Literal["text"] = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolRequestEvent:
+    """The agent asks to call a tool."""
+
+    tool: str
+    input: JsonDict
+    request_id: str
+    kind: Literal["tool_request"] = "tool_request"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResultEvent:
+    """The outcome of a tool call (or its denial)."""
+
+    request_id: str
+    tool: str
+    output: str
+    is_error: bool = False
+    kind: Literal["tool_result"] = "tool_result"
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    """Tokens (and, where the runtime reports it, cost) of one provider call or run."""
+
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    cost_usd: float | None = None
+    kind: Literal["usage"] = "usage"
+
+
+@dataclass(frozen=True, slots=True)
+class ResultEvent:
+    """The run finished; ``text`` is its final result."""
+
+    text: str
+    kind: Literal["result"] = "result"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
+    """The run failed; ``message`` is the provider's or runtime's own message."""
+
+    message: str
+    retryable: bool = False
+    kind: Literal["error"] = "error"
+
+
+RuntimeEvent = (
+    TextEvent | ToolRequestEvent | ToolResultEvent | UsageEvent | ResultEvent | ErrorEvent
+)
+"""Everything a runtime adapter may yield."""
+
+
+def event_payload(event: RuntimeEvent) -> JsonDict:
+    """The event as JSON-ready data without its ``kind`` tag."""
+    data = asdict(event)
+    data.pop("kind", None)
+    return data
+
+
+LogKind = Literal[
+    "text",
+    "tool_request",
+    "tool_result",
+    "usage",
+    "result",
+    "error",
+    "status",
+    "created",
+    "updated",
+    "note",
+    "recovered",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """One row of a task's event log, which is also the workspace's change feed.
+
+    ``seq`` grows monotonically across the workspace, so a listener can resume after the last
+    ``seq`` it saw.
+    """
+
+    seq: int
+    task_id: str
+    kind: LogKind
+    payload: JsonDict = field(default_factory=lambda: {})
+    created_at: datetime | None = None
+
+    @property
+    def summary(self) -> str:
+        """A one-line human rendering of the event."""
+        return summarize(self.kind, self.payload)
+
+
+def summarize(kind: str, payload: JsonDict) -> str:
+    """Render an event's payload as one readable line."""
+    match kind:
+        case "text":
+            return str(payload.get("text", ""))
+        case "tool_request":
+            return f"tool {payload.get('tool')} requested: {payload.get('input')}"
+        case "tool_result":
+            flag = " (error)" if payload.get("is_error") else ""
+            return f"tool {payload.get('tool')} returned{flag}: {payload.get('output')}"
+        case "usage":
+            return (
+                f"usage {payload.get('model')}: in {payload.get('input_tokens', 0)}, "
+                f"out {payload.get('output_tokens', 0)}, cache write "
+                f"{payload.get('cache_write_tokens', 0)}, cache read "
+                f"{payload.get('cache_read_tokens', 0)}"
+            )
+        case "result":
+            return f"result: {payload.get('text', '')}"
+        case "error":
+            return f"error: {payload.get('message', '')}"
+        case "status":
+            reason = payload.get("reason")
+            tail = f" ({reason})" if reason else ""
+            return f"status {payload.get('from')} -> {payload.get('to')}{tail}"
+        case "created":
+            return f"task created: {payload.get('title', '')}"
+        case "updated":
+            return f"task updated: {', '.join(sorted(payload.get('fields', [])))}"
+        case _:
+            return str(payload.get("message", payload))

@@ -1,0 +1,1 @@
+"""Executes tasks on runtimes, durably (DBOS), and recovers work from dead processes."""

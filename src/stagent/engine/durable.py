@@ -1,0 +1,138 @@
+"""DBOS wiring: one workflow that runs a task, one queue, and the client other processes use.
+
+Conditions from ``shared/reference/dbos-engine.md`` that this module keeps:
+
+- ``application_version`` is pinned (`WORKFLOW_PROTOCOL`), so editing code never strands runs;
+- every process that launches DBOS has a unique ``executor_id`` (see `stagent.engine.leases`);
+- processes that only enqueue or cancel use `DBOSClient`, never ``DBOS.launch()``;
+- the SQLite file is put in WAL mode by our migrations before DBOS first opens it;
+- the queue polls every ``queue_poll_seconds`` (0.1 s by default), not every second;
+- side effects happen in steps only; the workflow body just calls the step.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
+from dbos._error import DBOSNonExistentWorkflowError
+
+from stagent.engine.executor import RunContext, execute_task_run
+from stagent.settings import Settings
+from stagent.store.engine import is_sqlite
+
+WORKFLOW_PROTOCOL = "stagent-wf-1"
+"""Bump on purpose when the recorded step order of a workflow changes."""
+APP_NAME = "stagent"
+TASK_QUEUE = "stagent-tasks"
+RUN_TASK_WORKFLOW = "stagent.run_task"
+
+_context: RunContext | None = None
+
+
+def _require_context() -> RunContext:
+    if _context is None:
+        raise RuntimeError("the task engine was used before DBOS was launched in this process")
+    return _context
+
+
+@DBOS.step(name="stagent.execute_task_run")
+async def _execute_step(task_id: str, run_number: int) -> str:
+    return await execute_task_run(_require_context(), task_id, run_number)
+
+
+@DBOS.workflow(name=RUN_TASK_WORKFLOW)
+async def run_task_workflow(task_id: str, run_number: int) -> str:
+    """Durably run one task. On a crash the step re-runs; a finished run is never repeated."""
+    return await _execute_step(task_id, run_number)
+
+
+def dbos_url(database_url: str) -> str:
+    """The system-database URL DBOS expects (the same database as ours)."""
+    if is_sqlite(database_url):
+        return database_url
+    return database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def workflow_id_for(task_id: str, run_number: int) -> str:
+    """The deterministic workflow id of a task's run, so enqueueing twice is harmless."""
+    return f"{task_id}-run-{run_number}"
+
+
+def launch(settings: Settings, database_url: str, executor_id: str, context: RunContext) -> None:
+    """Start DBOS in this process as a worker that executes queued tasks."""
+    global _context
+    _context = context
+    config: DBOSConfig = {
+        "name": APP_NAME,
+        "system_database_url": dbos_url(database_url),
+        "application_version": WORKFLOW_PROTOCOL,
+        "executor_id": executor_id,
+        "log_level": "WARNING",
+        "notification_listener_polling_interval_sec": 0.05,
+    }
+    DBOS.destroy()
+    DBOS(config=config)
+    DBOS.launch()
+    DBOS.register_queue(
+        TASK_QUEUE,
+        worker_concurrency=settings.concurrency,
+        polling_interval_sec=settings.queue_poll_seconds,
+    )
+    logging.getLogger("dbos").setLevel(logging.WARNING)
+
+
+def shutdown() -> None:
+    """Stop DBOS in this process (in-flight runs are recovered by the next worker)."""
+    global _context
+    DBOS.destroy(workflow_completion_timeout_sec=0)
+    _context = None
+
+
+def recover_executor(executor_id: str) -> int:
+    """Hand a dead executor's pending runs to the queue again; returns how many."""
+    return len(DBOS._recover_pending_workflows([executor_id]))  # pyright: ignore[reportPrivateUsage]
+
+
+class TaskQueueClient:
+    """Enqueue and cancel task runs from any process (worker or not)."""
+
+    def __init__(self, database_url: str) -> None:
+        self._url = dbos_url(database_url)
+        self._client: DBOSClient | None = None
+
+    @property
+    def client(self) -> DBOSClient:
+        """The lazily opened DBOS client."""
+        if self._client is None:
+            self._client = DBOSClient(system_database_url=self._url, application_name=APP_NAME)
+        return self._client
+
+    def enqueue(self, task_id: str, run_number: int) -> str:
+        """Put a task run on the queue; returns its workflow id."""
+        options: EnqueueOptions = {
+            "workflow_name": RUN_TASK_WORKFLOW,
+            "queue_name": TASK_QUEUE,
+            "workflow_id": workflow_id_for(task_id, run_number),
+            "app_version": WORKFLOW_PROTOCOL,
+        }
+        handle: Any = self.client.enqueue(options, task_id, run_number)
+        return str(handle.get_workflow_id())
+
+    def cancel(self, workflow_id: str) -> None:
+        """Cancel a run's workflow (it stops at its next step boundary)."""
+        self.client.cancel_workflow(workflow_id)
+
+    def status(self, workflow_id: str) -> str | None:
+        """The DBOS status of a workflow, or None if DBOS has no such workflow."""
+        try:
+            return str(self.client.retrieve_workflow(workflow_id).get_status().status)
+        except DBOSNonExistentWorkflowError:
+            return None
+
+    def close(self) -> None:
+        """Release the client's connections."""
+        if self._client is not None:
+            self._client.destroy()
+            self._client = None

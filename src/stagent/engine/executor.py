@@ -1,0 +1,184 @@
+"""Runs one task on its runtime: persists every event, honours cancel, ends in one final state.
+
+`execute_task_run` is idempotent per run number: if the run already ended (the process died after
+the final write but before the engine checkpointed it), calling it again changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from stagent.domain.errors import StagentError
+from stagent.domain.events import (
+    ErrorEvent,
+    ResultEvent,
+    RuntimeEvent,
+    event_payload,
+)
+from stagent.domain.tasks import Task, TaskStatus
+from stagent.runtimes.base import AgentRun, PermissionGate, RunRequest
+from stagent.runtimes.registry import RuntimeRegistry
+from stagent.store import events as event_repo
+from stagent.store import projects as project_repo
+from stagent.store import tasks as task_repo
+from stagent.store.database import Store
+
+CANCEL_CHECK_SECONDS = 0.25
+"""How often a run re-reads its task to notice a cancel made by another process."""
+
+
+@dataclass
+class RunContext:
+    """What the executor needs from the workspace."""
+
+    store: Store
+    runtimes: RuntimeRegistry
+    gate: PermissionGate
+
+
+async def execute_task_run(ctx: RunContext, task_id: str, run_number: int) -> str:
+    """Run ``task_id`` for run ``run_number``; returns the final status value."""
+    claim = _claim(ctx.store, task_id, run_number)
+    if claim is None:
+        with ctx.store.read() as session:
+            return task_repo.get(session, task_id).status.value
+    task, attempt, working_directory = claim
+    try:
+        runtime = ctx.runtimes.get(task.runtime)
+        request = RunRequest(
+            task_id=task.id,
+            prompt=_prompt(task),
+            working_directory=working_directory,
+            config=task.runtime_config,
+            session_id=task.session_id,
+            attempt=attempt,
+        )
+        run = await runtime.start(request, _RecordingGate(ctx, task.id))
+    except StagentError as exc:
+        return _finish(ctx.store, task_id, TaskStatus.FAILED, error=exc.message)
+    return await _drive(ctx, task_id, run)
+
+
+def _claim(store: Store, task_id: str, run_number: int) -> tuple[Task, int, str | None] | None:
+    """Move the task to running (or note a recovery); None if this run already ended."""
+    with store.write() as session:
+        row = task_repo.get_row(session, task_id, for_update=True)
+        status = TaskStatus(row.status)
+        if row.run_count != run_number or status.is_terminal or status is TaskStatus.PLANNED:
+            return None
+        attempt = int((row.runtime_config or {}).get("_attempt", 0)) + 1
+        row.runtime_config = {**(row.runtime_config or {}), "_attempt": attempt}
+        if status is TaskStatus.QUEUED:
+            task = task_repo.transition(session, task_id, TaskStatus.RUNNING)
+        else:
+            task = task_repo.to_task(row)
+            event_repo.append(
+                session,
+                task_id,
+                "recovered",
+                {
+                    "message": "the process running this task stopped; running it again",
+                    "attempt": attempt,
+                },
+            )
+        directory = None
+        if task.project_id:
+            directory = project_repo.get(session, task.project_id).working_directory
+        return task, attempt, directory
+
+
+def _prompt(task: Task) -> str:
+    return f"{task.title}\n\n{task.description}".strip()
+
+
+async def _drive(ctx: RunContext, task_id: str, run: AgentRun) -> str:
+    watcher = asyncio.create_task(_watch_for_cancel(ctx.store, task_id, run))
+    outcome: tuple[TaskStatus, dict[str, Any]] | None = None
+    try:
+        async for event in run.events():
+            if _is_cancelled(ctx.store, task_id):
+                break
+            _record(ctx.store, task_id, event)
+            outcome = _outcome(event) or outcome
+            if isinstance(event, ErrorEvent | ResultEvent):
+                break
+    except StagentError as exc:
+        outcome = (TaskStatus.FAILED, {"error": exc.message})
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    if _is_cancelled(ctx.store, task_id):
+        return TaskStatus.CANCELLED.value
+    if outcome is None:
+        outcome = (TaskStatus.FAILED, {"error": "the runtime ended without a result"})
+    status, fields = outcome
+    return _finish(ctx.store, task_id, status, **fields)
+
+
+def _outcome(event: RuntimeEvent) -> tuple[TaskStatus, dict[str, Any]] | None:
+    if isinstance(event, ResultEvent):
+        return TaskStatus.COMPLETED, {"result": event.text, "error": None}
+    if isinstance(event, ErrorEvent):
+        return TaskStatus.FAILED, {"error": event.message}
+    return None
+
+
+def _record(store: Store, task_id: str, event: RuntimeEvent) -> None:
+    with store.write() as session:
+        event_repo.append(session, task_id, event.kind, event_payload(event))
+
+
+def _finish(store: Store, task_id: str, status: TaskStatus, **fields: Any) -> str:
+    with store.write() as session:
+        row = task_repo.get_row(session, task_id, for_update=True)
+        if TaskStatus(row.status) not in (TaskStatus.RUNNING, TaskStatus.WAITING):
+            return row.status
+        reason = fields.get("error") if status is TaskStatus.FAILED else None
+        task_repo.transition(session, task_id, status, reason=reason, **fields)
+    return status.value
+
+
+def _is_cancelled(store: Store, task_id: str) -> bool:
+    with store.read() as session:
+        return task_repo.get_row(session, task_id).status == TaskStatus.CANCELLED.value
+
+
+async def _watch_for_cancel(store: Store, task_id: str, run: AgentRun) -> None:
+    seen = store.changes.version
+    while True:
+        seen = await store.changes.wait_async(seen, CANCEL_CHECK_SECONDS)
+        if _is_cancelled(store, task_id):
+            await run.cancel()
+            return
+
+
+class _RecordingGate:
+    """Wraps the workspace's gate and writes who decided each tool call into the log."""
+
+    def __init__(self, ctx: RunContext, task_id: str) -> None:
+        self._ctx = ctx
+        self._task_id = task_id
+
+    async def decide(self, task_id: str, tool: str, tool_input: dict[str, Any]) -> Any:
+        decision = await self._ctx.gate.decide(task_id, tool, tool_input)
+        with self._ctx.store.write() as session:
+            event_repo.append(
+                session,
+                self._task_id,
+                "note",
+                {
+                    "message": f"{tool} {'allowed' if decision.allowed else 'denied'}"
+                    f" by {decision.decided_by or 'the gate'}",
+                    "tool": tool,
+                    "allowed": decision.allowed,
+                    "decided_by": decision.decided_by,
+                },
+            )
+        return decision
+
+
+__all__ = ["RunContext", "execute_task_run"]

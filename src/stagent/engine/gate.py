@@ -1,0 +1,21 @@
+"""The permission gate in force until the governance capability lands.
+
+It allows every tool call and says so in the decision, so the task log shows that no rule and no
+person approved it. Governance replaces it with rules and the approval inbox.
+"""
+
+from __future__ import annotations
+
+from stagent.domain.events import JsonDict
+from stagent.runtimes.base import PermissionDecision
+
+
+class UngovernedGate:
+    """Allows everything, and records that it did so without governance."""
+
+    decided_by = "no governance configured (allowed without a rule)"
+
+    async def decide(self, task_id: str, tool: str, tool_input: JsonDict) -> PermissionDecision:
+        """Allow the call."""
+        del task_id, tool, tool_input
+        return PermissionDecision(allowed=True, decided_by=self.decided_by)

@@ -1,0 +1,256 @@
+"""The service layer the CLI, the web app and tests call: projects and tasks.
+
+Every state change goes through the lifecycle in `stagent.domain.tasks`; every change is written
+to the task's event log in the same transaction, so the log is a complete audit trail and the
+workspace's change feed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stagent.domain.errors import ConflictError, InvalidTransitionError, ValidationError
+from stagent.domain.events import LoggedEvent
+from stagent.domain.tasks import BOARD_MOVES, RUNNABLE_FROM, Project, Task, TaskStatus
+from stagent.engine.durable import TaskQueueClient, workflow_id_for
+from stagent.runtimes.registry import RuntimeRegistry
+from stagent.runtimes.scenario import load_scenario_file, parse_scenario, scenario_to_data
+from stagent.store import events as event_repo
+from stagent.store import projects as project_repo
+from stagent.store import tasks as task_repo
+from stagent.store.database import Store
+
+
+class ProjectService:
+    """Create, list and inspect projects."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def create(self, name: str, *, description: str = "", directory: str | None = None) -> Project:
+        """Create a project; ``directory`` becomes the working directory of its agents."""
+        name = name.strip()
+        if not name:
+            raise ValidationError("name: a project needs a name")
+        if directory:
+            path = Path(directory).expanduser().resolve()
+            if not path.is_dir():
+                raise ValidationError(
+                    f"directory: {path} does not exist or is not a directory",
+                    hint="create it first, or leave --dir out",
+                )
+            directory = str(path)
+        with self._store.write() as session:
+            return project_repo.create(
+                session, name=name, description=description, working_directory=directory
+            )
+
+    def list(self) -> list[Project]:
+        """All projects by name."""
+        with self._store.read() as session:
+            return project_repo.list_all(session)
+
+    def get(self, ref: str) -> Project:
+        """A project by id or name."""
+        with self._store.read() as session:
+            return project_repo.get(session, ref)
+
+    def task_counts(self) -> dict[str, dict[str, int]]:
+        """Per project id, its task count by status."""
+        with self._store.read() as session:
+            return project_repo.task_counts(session)
+
+    def delete(self, ref: str) -> None:
+        """Delete a project (its tasks are kept, without a project)."""
+        with self._store.write() as session:
+            project_repo.delete(session, ref)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDraft:
+    """What a person provides to create a task."""
+
+    title: str
+    description: str = ""
+    project: str | None = None
+    runtime: str = "scripted"
+    profile: str | None = None
+    priority: int = 2
+    scenario_file: Path | None = None
+    scenario: dict[str, Any] | None = None
+
+
+class TaskService:
+    """Create, edit, run and cancel tasks, and read their logs."""
+
+    def __init__(self, store: Store, runtimes: RuntimeRegistry, queue: TaskQueueClient) -> None:
+        self._store = store
+        self._runtimes = runtimes
+        self._queue = queue
+
+    def create(self, draft: TaskDraft) -> Task:
+        """Create a planned task after validating its runtime, project and scenario."""
+        title = draft.title.strip()
+        if not title:
+            raise ValidationError("title: a task needs a title")
+        self._runtimes.get(draft.runtime)
+        config: dict[str, Any] = {}
+        if draft.scenario_file is not None:
+            config["scenario"] = scenario_to_data(load_scenario_file(draft.scenario_file))
+        elif draft.scenario is not None:
+            config["scenario"] = scenario_to_data(parse_scenario(draft.scenario))
+        with self._store.write() as session:
+            project_id = project_repo.get(session, draft.project).id if draft.project else None
+            return task_repo.create(
+                session,
+                task_repo.NewTask(
+                    title=title,
+                    description=draft.description,
+                    project_id=project_id,
+                    runtime=draft.runtime,
+                    profile=draft.profile,
+                    priority=_check_priority(draft.priority),
+                    runtime_config=config,
+                ),
+            )
+
+    def get(self, task_id: str) -> Task:
+        """One task."""
+        with self._store.read() as session:
+            return task_repo.get(session, task_id)
+
+    def list(self, *, status: TaskStatus | None = None, project: str | None = None) -> list[Task]:
+        """Tasks, newest first."""
+        with self._store.read() as session:
+            project_id = project_repo.get(session, project).id if project else None
+            return task_repo.list_tasks(session, status=status, project_id=project_id)
+
+    def events(self, task_id: str, *, after: int = 0) -> list[LoggedEvent]:
+        """A task's log (after ``seq``)."""
+        with self._store.read() as session:
+            task_repo.get_row(session, task_id)
+            return event_repo.for_task(session, task_id, after=after)
+
+    def update(self, task_id: str, changes: dict[str, Any]) -> Task:
+        """Edit title, description, project, runtime, profile or priority (not while it runs)."""
+        unknown = set(changes) - task_repo.EDITABLE_FIELDS
+        if unknown:
+            raise ValidationError(f"{', '.join(sorted(unknown))}: not an editable task field")
+        if "runtime" in changes:
+            self._runtimes.get(changes["runtime"])
+        if "priority" in changes:
+            _check_priority(changes["priority"])
+        if "title" in changes and not str(changes["title"]).strip():
+            raise ValidationError("title: a task needs a title")
+        with self._store.write() as session:
+            if changes.get("project_id"):
+                changes["project_id"] = project_repo.get(session, changes["project_id"]).id
+            row = task_repo.get_row(session, task_id, for_update=True)
+            if TaskStatus(row.status).is_active:
+                raise ConflictError(
+                    f"task {task_id} is {row.status}; it cannot be edited until it ends",
+                    hint="cancel it first",
+                )
+            return task_repo.update_fields(session, task_id, changes)
+
+    def move(self, task_id: str, target: TaskStatus) -> Task:
+        """A Board drag: planned <-> queued, or a finished task back to planned."""
+        if target is TaskStatus.QUEUED:
+            return self.run(task_id)
+        with self._store.write() as session:
+            current = TaskStatus(task_repo.get_row(session, task_id).status)
+            if target not in BOARD_MOVES.get(current, frozenset()):
+                raise InvalidTransitionError(
+                    f"a card cannot be dragged from {current.value} to {target.value}",
+                    hint="drag between planned and queued, or a finished task back to planned",
+                )
+            if current is TaskStatus.QUEUED:
+                self._cancel_queued_workflow(session, task_id)
+            return task_repo.transition(session, task_id, target, reason="moved on the board")
+
+    def run(self, task_id: str) -> Task:
+        """Queue a new run of the task; a worker picks it up."""
+        with self._store.write() as session:
+            row = task_repo.get_row(session, task_id, for_update=True)
+            status = TaskStatus(row.status)
+            if status not in RUNNABLE_FROM:
+                raise ConflictError(
+                    f"task {task_id} is already {status.value}",
+                    hint="wait for it to end, or cancel it",
+                )
+            if status is TaskStatus.QUEUED and row.workflow_id:
+                return task_repo.to_task(row)
+            run_number = row.run_count + 1
+            config = {k: v for k, v in (row.runtime_config or {}).items() if k != "_attempt"}
+            task = task_repo.transition(
+                session,
+                task_id,
+                TaskStatus.QUEUED,
+                run_count=run_number,
+                workflow_id=workflow_id_for(task_id, run_number),
+                result=None,
+                error=None,
+                runtime_config=config,
+                finished_at=None,
+            )
+        self._queue.enqueue(task_id, run_number)
+        return task
+
+    def cancel(self, task_id: str) -> Task:
+        """Cancel a task; a running agent is stopped within a fraction of a second."""
+        with self._store.write() as session:
+            row = task_repo.get_row(session, task_id, for_update=True)
+            workflow_id = row.workflow_id if TaskStatus(row.status).is_active else None
+            task = task_repo.transition(
+                session, task_id, TaskStatus.CANCELLED, reason="cancelled by a person"
+            )
+        if workflow_id:
+            self._queue.cancel(workflow_id)
+        return task
+
+    def delete(self, task_id: str) -> None:
+        """Delete a task that is not running, with its log."""
+        with self._store.write() as session:
+            row = task_repo.get_row(session, task_id, for_update=True)
+            if TaskStatus(row.status).is_active:
+                raise ConflictError(f"task {task_id} is {row.status}", hint="cancel it first")
+            task_repo.delete(session, task_id)
+
+    def follow(
+        self, task_id: str, *, after: int = 0, poll_seconds: float = 0.2
+    ) -> Iterator[LoggedEvent]:
+        """Yield a task's events as they are written, until its run ends."""
+        seen = self._store.changes.version
+        while True:
+            with self._store.read() as session:
+                new_events = event_repo.for_task(session, task_id, after=after)
+                status = TaskStatus(task_repo.get_row(session, task_id).status)
+            for event in new_events:
+                after = event.seq
+                yield event
+            if status.is_terminal or status is TaskStatus.PLANNED:
+                return
+            seen = self._store.changes.wait(seen, poll_seconds)
+
+    def wait(self, task_id: str, *, timeout: float = 60.0) -> Task:
+        """Block until the task ends (or ``timeout`` passes); returns it."""
+        deadline = time.monotonic() + timeout
+        for _ in self.follow(task_id):
+            if time.monotonic() > deadline:
+                break
+        return self.get(task_id)
+
+    def _cancel_queued_workflow(self, session: Any, task_id: str) -> None:
+        row = task_repo.get_row(session, task_id)
+        if row.workflow_id:
+            self._queue.cancel(row.workflow_id)
+
+
+def _check_priority(priority: int) -> int:
+    if not 0 <= priority <= 4:
+        raise ValidationError(f"priority: {priority} is out of range; use 0 (highest) to 4")
+    return priority

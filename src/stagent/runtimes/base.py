@@ -1,0 +1,84 @@
+"""The interface every runtime adapter implements.
+
+A runtime is started with a `RunRequest` and a `PermissionGate`; it returns an `AgentRun` that
+streams `RuntimeEvent`s and can be cancelled. Every tool call the agent wants to make goes through
+the gate first.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from stagent.domain.events import JsonDict, RuntimeEvent
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeCapabilities:
+    """What a runtime can do; shown in the UI and used to refuse unsupported requests."""
+
+    resume: bool = False
+    cancel: bool = True
+    approvals: bool = False
+    tools: bool = False
+    mcp: bool = False
+    simulated: bool = False
+    """True when no model is involved (the scripted runtime): labelled *simulated* everywhere."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """Everything a runtime needs to start one run of a task."""
+
+    task_id: str
+    prompt: str
+    working_directory: str | None = None
+    config: dict[str, Any] = field(default_factory=lambda: {})
+    session_id: str | None = None
+    """Set when resuming an interrupted run of a runtime that supports resume."""
+    attempt: int = 1
+    """1 for the first execution; higher when the run is re-executed after a crash."""
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionDecision:
+    """The answer to a tool request."""
+
+    allowed: bool
+    message: str = ""
+    decided_by: str = ""
+    updated_input: JsonDict | None = None
+
+
+class PermissionGate(Protocol):
+    """Decides tool requests. Governance implements it; the agent waits on the answer."""
+
+    async def decide(self, task_id: str, tool: str, tool_input: JsonDict) -> PermissionDecision:
+        """Return whether the tool call may run."""
+        ...
+
+
+class AgentRun(ABC):
+    """One live run of an agent."""
+
+    @abstractmethod
+    def events(self) -> AsyncIterator[RuntimeEvent]:
+        """Stream the run's events; the stream ends after a result or an error."""
+
+    @abstractmethod
+    async def cancel(self) -> None:
+        """Stop the run (and any child process) as soon as possible."""
+
+
+class Runtime(ABC):
+    """A runtime adapter. Subclasses set the class attributes and implement `start`."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    capabilities: ClassVar[RuntimeCapabilities]
+
+    @abstractmethod
+    async def start(self, request: RunRequest, gate: PermissionGate) -> AgentRun:
+        """Start a run; events flow from the returned `AgentRun`."""

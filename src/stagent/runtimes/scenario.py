@@ -1,0 +1,229 @@
+"""Scenario files for the scripted runtime: what a simulated agent does, step by step.
+
+A scenario is YAML or JSON::
+
+    name: hello
+    steps:
+      - text: "Looking at the task."
+      - delay: 0.2
+      - tool: Write
+        input: {file_path: notes.md, content: hi}
+        output: wrote 2 bytes
+      - usage: {model: scripted-1, input_tokens: 120, output_tokens: 40}
+      - fail: "simulated provider error"   # optional: ends the run as failed
+    result: "Done."
+
+Errors name the file, the line and the field, and say how to fix them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from stagent.domain.errors import ScenarioError
+
+StepKey = Literal["text", "delay", "tool", "usage", "fail"]
+STEP_KEYS: tuple[StepKey, ...] = ("text", "delay", "tool", "usage", "fail")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UsageSpec(_Strict):
+    """Token counts a scripted step reports."""
+
+    model: str = "scripted-1"
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    cache_write_tokens: int = Field(default=0, ge=0)
+    cache_read_tokens: int = Field(default=0, ge=0)
+    cost_usd: float | None = Field(default=None, ge=0)
+
+
+class TextStep(_Strict):
+    """Emit a chunk of text."""
+
+    text: str
+
+
+class DelayStep(_Strict):
+    """Wait, in seconds."""
+
+    delay: float = Field(ge=0, le=3600)
+
+
+class ToolStep(_Strict):
+    """Ask to call a tool; if allowed, report ``output`` as its result."""
+
+    tool: str = Field(min_length=1)
+    input: dict[str, Any] = Field(default_factory=lambda: {})
+    output: str = "ok"
+
+
+class UsageStep(_Strict):
+    """Report usage."""
+
+    usage: UsageSpec
+
+
+class FailStep(_Strict):
+    """End the run as failed with this message."""
+
+    fail: str
+
+
+Step = TextStep | DelayStep | ToolStep | UsageStep | FailStep
+_STEP_MODELS: dict[StepKey, type[_Strict]] = {
+    "text": TextStep,
+    "delay": DelayStep,
+    "tool": ToolStep,
+    "usage": UsageStep,
+    "fail": FailStep,
+}
+
+
+class Scenario(_Strict):
+    """A whole scripted run."""
+
+    name: str = "scenario"
+    steps: list[Step] = Field(default_factory=lambda: [])
+    result: str | None = None
+
+
+DEFAULT_SCENARIO: dict[str, Any] = {
+    "name": "default",
+    "steps": [
+        {"text": "Reading the task. "},
+        {"delay": 0.2},
+        {
+            "tool": "Read",
+            "input": {"file_path": "README.md"},
+            "output": "(simulated file contents)",
+        },
+        {"text": "Drafting a short answer. "},
+        {"delay": 0.2},
+        {"usage": {"model": "scripted-1", "input_tokens": 420, "output_tokens": 96}},
+    ],
+    "result": "Simulated run finished: no model was called.",
+}
+"""What the scripted runtime plays when a task names no scenario."""
+
+
+def parse_scenario(data: Any, *, source: str = "<scenario>", text: str | None = None) -> Scenario:
+    """Validate scenario data; errors name ``source``, the line (when ``text`` is given) and field."""
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            f"{source}: a scenario must be a mapping with a 'steps' list",
+            hint="see `stagent task add --help` for the scenario format",
+        )
+    raw_steps = data.get("steps", [])  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    if not isinstance(raw_steps, list):
+        raise _error(source, text, ["steps"], "must be a list of steps")
+    steps: list[Step] = []
+    for index, raw in enumerate(raw_steps):  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        steps.append(_parse_step(raw, index, source, text))
+    rest = {k: v for k, v in data.items() if k != "steps"}  # pyright: ignore[reportUnknownVariableType]
+    try:
+        header = Scenario.model_validate(rest)
+    except PydanticValidationError as exc:
+        raise _from_pydantic(exc, source, text, []) from None
+    return header.model_copy(update={"steps": steps})
+
+
+def _parse_step(raw: Any, index: int, source: str, text: str | None) -> Step:
+    path: list[str | int] = ["steps", index]
+    if not isinstance(raw, dict):
+        raise _error(source, text, path, f"must be a mapping with one of: {', '.join(STEP_KEYS)}")
+    keys = [key for key in STEP_KEYS if key in raw]
+    if len(keys) != 1:
+        found = ", ".join(map(str, raw)) or "nothing"  # pyright: ignore[reportUnknownArgumentType]
+        raise _error(
+            source, text, path, f"has {found}; a step needs exactly one of: {', '.join(STEP_KEYS)}"
+        )
+    try:
+        return _STEP_MODELS[keys[0]].model_validate(raw)  # pyright: ignore[reportReturnType]
+    except PydanticValidationError as exc:
+        raise _from_pydantic(exc, source, text, path) from None
+
+
+def _from_pydantic(
+    exc: PydanticValidationError, source: str, text: str | None, prefix: list[str | int]
+) -> ScenarioError:
+    first = exc.errors()[0]
+    path = prefix + [part for part in first["loc"] if isinstance(part, str | int)]
+    return _error(source, text, path, first["msg"].lower())
+
+
+def _error(source: str, text: str | None, path: list[str | int], problem: str) -> ScenarioError:
+    field = _format_path(path)
+    line = _line_of(text, path) if text is not None else None
+    where = f"{source}:{line}" if line else source
+    return ScenarioError(
+        f"{where}: {field} {problem}",
+        hint="fix that field; see the scenario format in `stagent task add --help`",
+    )
+
+
+def _format_path(path: list[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out or "scenario"
+
+
+def _line_of(text: str, path: list[str | int]) -> int | None:
+    """The 1-based line of the deepest YAML node on ``path``."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in path:
+        child = _child(node, part)
+        if child is None:
+            break
+        node = child
+        line = node.start_mark.line + 1
+    return line
+
+
+def _child(node: yaml.Node | None, part: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == part:
+                return value
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        return node.value[part]
+    return None
+
+
+def load_scenario_file(path: Path) -> Scenario:
+    """Read and validate a scenario file (YAML or JSON)."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{source}: no such scenario file", hint="check the path") from None
+    except OSError as exc:
+        raise ScenarioError(f"{source}: cannot read it ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML or JSON"
+        raise ScenarioError(
+            f"{source}{line}: {problem}", hint="scenario files are YAML or JSON"
+        ) from None
+    return parse_scenario(data, source=source, text=text)
+
+
+def scenario_to_data(scenario: Scenario) -> dict[str, Any]:
+    """The scenario as plain data (what a task stores in its runtime config)."""
+    return scenario.model_dump(exclude_defaults=False)

@@ -1,0 +1,99 @@
+"""The scripted runtime: plays a scenario deterministically, with no model. Labelled simulated."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import ClassVar
+
+from stagent.domain.events import (
+    ErrorEvent,
+    ResultEvent,
+    RuntimeEvent,
+    TextEvent,
+    ToolRequestEvent,
+    ToolResultEvent,
+    UsageEvent,
+)
+from stagent.runtimes.base import AgentRun, PermissionGate, RunRequest, Runtime, RuntimeCapabilities
+from stagent.runtimes.scenario import (
+    DEFAULT_SCENARIO,
+    DelayStep,
+    FailStep,
+    Scenario,
+    TextStep,
+    ToolStep,
+    UsageStep,
+    parse_scenario,
+)
+
+
+class ScriptedRuntime(Runtime):
+    """Plays the task's scenario (``config["scenario"]``) or the default one."""
+
+    name: ClassVar[str] = "scripted"
+    label: ClassVar[str] = "Scripted (simulated)"
+    capabilities: ClassVar[RuntimeCapabilities] = RuntimeCapabilities(
+        resume=False, cancel=True, approvals=True, tools=True, mcp=False, simulated=True
+    )
+
+    async def start(self, request: RunRequest, gate: PermissionGate) -> AgentRun:
+        """Start playing the scenario."""
+        data = request.config.get("scenario") or DEFAULT_SCENARIO
+        scenario = parse_scenario(data, source=f"task {request.task_id} scenario")
+        return ScriptedRun(scenario, request, gate)
+
+
+class ScriptedRun(AgentRun):
+    """One playback of a scenario."""
+
+    def __init__(self, scenario: Scenario, request: RunRequest, gate: PermissionGate) -> None:
+        self._scenario = scenario
+        self._request = request
+        self._gate = gate
+        self._cancelled = asyncio.Event()
+
+    async def cancel(self) -> None:
+        """Stop at the next step (a delay is cut short)."""
+        self._cancelled.set()
+
+    async def events(self) -> AsyncIterator[RuntimeEvent]:
+        """Yield the scenario's events in order."""
+        texts: list[str] = []
+        for index, step in enumerate(self._scenario.steps):
+            if self._cancelled.is_set():
+                return
+            match step:
+                case TextStep(text=text):
+                    texts.append(text)
+                    yield TextEvent(text=text)
+                case DelayStep(delay=seconds):
+                    await self._sleep(seconds)
+                case ToolStep():
+                    async for event in self._tool(step, index):
+                        yield event
+                case UsageStep(usage=usage):
+                    yield UsageEvent(**usage.model_dump())
+                case FailStep(fail=message):
+                    yield ErrorEvent(message=message)
+                    return
+        if not self._cancelled.is_set():
+            yield ResultEvent(text=self._scenario.result or "".join(texts).strip())
+
+    async def _tool(self, step: ToolStep, index: int) -> AsyncIterator[RuntimeEvent]:
+        request_id = f"{self._request.task_id}-tool-{index}"
+        yield ToolRequestEvent(tool=step.tool, input=dict(step.input), request_id=request_id)
+        decision = await self._gate.decide(self._request.task_id, step.tool, dict(step.input))
+        if decision.allowed:
+            yield ToolResultEvent(request_id=request_id, tool=step.tool, output=step.output)
+        else:
+            denial = decision.message or "denied"
+            yield ToolResultEvent(
+                request_id=request_id, tool=step.tool, output=f"denied: {denial}", is_error=True
+            )
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._cancelled.wait(), timeout=seconds)
+        except TimeoutError:
+            pass

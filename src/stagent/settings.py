@@ -1,0 +1,50 @@
+"""Process-wide settings, read from ``STAGENT_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class Settings(BaseSettings):
+    """Where Stagent keeps its data and how it serves it.
+
+    Every field can be set with an environment variable named ``STAGENT_<FIELD>``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="STAGENT_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".stagent")
+    """The data directory: the SQLite file, run outputs and user files live here."""
+    database_url: str | None = None
+    """SQLAlchemy URL. Default: ``sqlite:///<home>/stagent.sqlite``."""
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token: str | None = None
+    """Access token; required when ``host`` is not a loopback address."""
+    log_level: LogLevel = "WARNING"
+    concurrency: int = Field(default=4, ge=1, le=64)
+    """How many tasks one worker process runs at once."""
+    queue_poll_seconds: float = Field(default=0.1, gt=0, le=5)
+    """How often an idle worker looks for queued work."""
+    executor_lease_seconds: float = Field(default=15.0, gt=1)
+    """A worker whose heartbeat is older than this is presumed dead and its runs are recovered."""
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in use, defaulting to the SQLite file in the home directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'stagent.sqlite').resolve()}"
+
+    @property
+    def is_loopback(self) -> bool:
+        """True when the server binds only to this machine."""
+        return self.host in LOOPBACK_HOSTS

@@ -1,0 +1,77 @@
+"""The `Store`: engine, sessions, migrations and the post-commit change signal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from stagent.domain.errors import DatabaseUnavailableError
+from stagent.store.engine import build_engine, is_sqlite, normalize_url, redact_url
+from stagent.store.notifier import ChangeNotifier
+
+
+class Store:
+    """Owns the database engine. Open sessions with `read` and `write`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        self.is_sqlite = is_sqlite(self.url)
+        if self.is_sqlite:
+            _ensure_parent_dir(self.url)
+        self.engine: Engine = build_engine(self.url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.changes = ChangeNotifier()
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden."""
+        return redact_url(self.url)
+
+    def check_connection(self) -> None:
+        """Raise `DatabaseUnavailableError` (one line, naming the URL) if the DB is unreachable."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except (OperationalError, DBAPIError) as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise DatabaseUnavailableError(
+                f"cannot open database {self.safe_url}: {reason}",
+                hint="check STAGENT_DATABASE_URL (or --database-url) and that the server runs",
+            ) from None
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading; nothing it does is committed."""
+        with self._sessions() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A transaction that commits on success, then rings the change signal."""
+        with self._sessions() as session, session.begin():
+            yield session
+        self.changes.ring()
+
+    def upgrade(self) -> None:
+        """Apply every pending migration (idempotent)."""
+        from stagent.store.migrate import upgrade_to_head
+
+        self.check_connection()
+        upgrade_to_head(self.engine)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _ensure_parent_dir(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)

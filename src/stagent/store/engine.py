@@ -1,0 +1,69 @@
+"""Engine construction: every SQLite pragma is set here and nowhere else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+
+def is_sqlite(url: str) -> bool:
+    """True for a ``sqlite:`` URL."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def normalize_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever driver the user named (or none)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername != "postgresql+psycopg":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password hidden, safe for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers (the web pages, the CLI) run while a worker writes, and halves the cost of a
+    # commit. It is a property of the file, so the first connection converts it for good; DBOS,
+    # which shares the file, then inherits it.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # Wait for a competing writer (another process, DBOS's own connections) instead of failing
+    # at once with "database is locked".
+    cursor.execute("PRAGMA busy_timeout=30000")
+    # SQLite ignores foreign keys unless told otherwise, per connection.
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # In WAL mode NORMAL is durable across application crashes; only an OS crash or power loss
+    # can roll back the last transactions. That is the trade every WAL application makes.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _begin_immediate(conn: Any) -> None:
+    # Take the write lock at BEGIN rather than on the first write, so two writers never deadlock
+    # upgrading a read lock; busy_timeout then simply queues them.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def build_engine(url: str) -> Engine:
+    """Create the engine for ``url`` with the settings this project relies on."""
+    url = normalize_url(url)
+    if not is_sqlite(url):
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:  # pyright: ignore[reportUnusedFunction]
+        # Let SQLAlchemy, not pysqlite, emit BEGIN, so we can make it IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        _set_sqlite_pragmas(dbapi_connection, record)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:  # pyright: ignore[reportUnusedFunction]
+        _begin_immediate(conn)
+
+    return engine

@@ -1,0 +1,68 @@
+"""Repository functions for the task event log (the change feed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from stagent.domain.events import LoggedEvent, LogKind
+from stagent.domain.ids import ensure_aware
+from stagent.store.tables import AgentEventRow
+
+
+def to_event(row: AgentEventRow) -> LoggedEvent:
+    """Map a row to the domain value."""
+    return LoggedEvent(
+        seq=row.seq,
+        task_id=row.task_id,
+        kind=row.kind,  # pyright: ignore[reportArgumentType]
+        payload=dict(row.payload or {}),
+        created_at=ensure_aware(row.created_at),
+    )
+
+
+def append(session: Session, task_id: str, kind: LogKind, payload: dict[str, Any]) -> int:
+    """Add one event to a task's log; returns its ``seq``."""
+    row = AgentEventRow(task_id=task_id, kind=kind, payload=payload)
+    session.add(row)
+    session.flush()
+    return row.seq
+
+
+def for_task(
+    session: Session, task_id: str, *, after: int = 0, limit: int = 5000
+) -> list[LoggedEvent]:
+    """A task's events in order, optionally only those after ``seq``."""
+    query = (
+        select(AgentEventRow)
+        .where(AgentEventRow.task_id == task_id, AgentEventRow.seq > after)
+        .order_by(AgentEventRow.seq)
+        .limit(limit)
+    )
+    return [to_event(row) for row in session.scalars(query)]
+
+
+def since(session: Session, after: int, *, limit: int = 500) -> list[LoggedEvent]:
+    """Every event after ``seq``, workspace-wide, in order."""
+    query = (
+        select(AgentEventRow)
+        .where(AgentEventRow.seq > after)
+        .order_by(AgentEventRow.seq)
+        .limit(limit)
+    )
+    return [to_event(row) for row in session.scalars(query)]
+
+
+def last_seq(session: Session) -> int:
+    """The newest ``seq`` in the workspace (0 if none)."""
+    return int(session.scalar(select(func.max(AgentEventRow.seq))) or 0)
+
+
+def count(session: Session, task_id: str, kind: LogKind | None = None) -> int:
+    """How many events a task has (of one kind, optionally)."""
+    query = select(func.count()).select_from(AgentEventRow).where(AgentEventRow.task_id == task_id)
+    if kind is not None:
+        query = query.where(AgentEventRow.kind == kind)
+    return int(session.scalar(query) or 0)

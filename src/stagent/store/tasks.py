@@ -1,0 +1,154 @@
+"""Repository functions for tasks. Status changes go through `transition` only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from stagent.domain.errors import NotFoundError
+from stagent.domain.ids import ensure_aware, new_id, utcnow
+from stagent.domain.tasks import Task, TaskStatus, check_transition
+from stagent.store import events
+from stagent.store.tables import TaskRow
+
+
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    """The fields a caller provides to create a task."""
+
+    title: str
+    description: str = ""
+    project_id: str | None = None
+    runtime: str = "scripted"
+    profile: str | None = None
+    priority: int = 2
+    runtime_config: dict[str, Any] | None = None
+
+
+EDITABLE_FIELDS = frozenset(
+    {"title", "description", "project_id", "runtime", "profile", "priority"}
+)
+
+
+def to_task(row: TaskRow) -> Task:
+    """Map a row to the domain value."""
+    return Task(
+        id=row.id,
+        title=row.title,
+        description=row.description,
+        status=TaskStatus(row.status),
+        project_id=row.project_id,
+        runtime=row.runtime,
+        profile=row.profile,
+        priority=row.priority,
+        result=row.result,
+        error=row.error,
+        runtime_config=dict(row.runtime_config or {}),
+        workflow_id=row.workflow_id,
+        session_id=row.session_id,
+        run_count=row.run_count,
+        created_at=ensure_aware(row.created_at),
+        updated_at=ensure_aware(row.updated_at),
+        started_at=ensure_aware(row.started_at) if row.started_at else None,
+        finished_at=ensure_aware(row.finished_at) if row.finished_at else None,
+    )
+
+
+def create(session: Session, new: NewTask) -> Task:
+    """Insert a planned task and log its creation."""
+    row = TaskRow(
+        id=new_id("tsk"),
+        title=new.title,
+        description=new.description,
+        project_id=new.project_id,
+        runtime=new.runtime,
+        profile=new.profile,
+        priority=new.priority,
+        runtime_config=new.runtime_config or {},
+        status=TaskStatus.PLANNED.value,
+    )
+    session.add(row)
+    session.flush()
+    events.append(session, row.id, "created", {"title": row.title, "runtime": row.runtime})
+    return to_task(row)
+
+
+def get_row(session: Session, task_id: str, *, for_update: bool = False) -> TaskRow:
+    """Load a task row or raise `NotFoundError`."""
+    query = select(TaskRow).where(TaskRow.id == task_id)
+    if for_update:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        raise NotFoundError(
+            f"no task with id {task_id!r}", hint="list tasks with `stagent task list`"
+        )
+    return row
+
+
+def get(session: Session, task_id: str) -> Task:
+    """Load a task."""
+    return to_task(get_row(session, task_id))
+
+
+def list_tasks(
+    session: Session,
+    *,
+    status: TaskStatus | None = None,
+    project_id: str | None = None,
+    limit: int = 500,
+) -> list[Task]:
+    """Tasks, newest first, optionally filtered."""
+    query = select(TaskRow).order_by(TaskRow.created_at.desc(), TaskRow.id).limit(limit)
+    if status is not None:
+        query = query.where(TaskRow.status == status.value)
+    if project_id is not None:
+        query = query.where(TaskRow.project_id == project_id)
+    return [to_task(row) for row in session.scalars(query)]
+
+
+def update_fields(session: Session, task_id: str, changes: dict[str, Any]) -> Task:
+    """Edit a task's editable fields and log which ones changed."""
+    row = get_row(session, task_id, for_update=True)
+    changed = [name for name, value in changes.items() if getattr(row, name) != value]
+    for name in changed:
+        setattr(row, name, changes[name])
+    if changed:
+        session.flush()
+        events.append(session, task_id, "updated", {"fields": changed})
+    return to_task(row)
+
+
+def transition(
+    session: Session,
+    task_id: str,
+    target: TaskStatus,
+    *,
+    reason: str | None = None,
+    **fields: Any,
+) -> Task:
+    """Move a task along one lifecycle edge, set ``fields`` and log the change."""
+    row = get_row(session, task_id, for_update=True)
+    current = TaskStatus(row.status)
+    check_transition(current, target, task_id=task_id)
+    row.status = target.value
+    for name, value in fields.items():
+        setattr(row, name, value)
+    if target is TaskStatus.RUNNING and current is TaskStatus.QUEUED:
+        row.started_at = utcnow()
+    if target.is_terminal:
+        row.finished_at = utcnow()
+    session.flush()
+    payload: dict[str, Any] = {"from": current.value, "to": target.value}
+    if reason:
+        payload["reason"] = reason
+    events.append(session, task_id, "status", payload)
+    return to_task(row)
+
+
+def delete(session: Session, task_id: str) -> None:
+    """Delete a task and its log."""
+    session.delete(get_row(session, task_id))

@@ -1,0 +1,112 @@
+"""The composition root: settings -> store -> runtimes -> engine -> services.
+
+The CLI, the web app and the tests all build a `Workspace`; nothing else wires parts together.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from stagent.engine import durable
+from stagent.engine.executor import RunContext
+from stagent.engine.gate import UngovernedGate
+from stagent.engine.leases import ExecutorLease, new_executor_id
+from stagent.engine.reconcile import reconcile
+from stagent.engine.services import ProjectService, TaskService
+from stagent.runtimes.registry import RuntimeRegistry, default_registry
+from stagent.settings import Settings
+from stagent.store import executors as executor_repo
+from stagent.store.database import Store
+
+WorkerKind = Literal["serve", "worker", "cli"]
+log = logging.getLogger(__name__)
+
+
+class Workspace:
+    """One Stagent workspace: its database, its runtimes and its services."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.store = Store(self.settings.resolved_database_url)
+        self.runtimes: RuntimeRegistry = default_registry()
+        self.gate = UngovernedGate()
+        self.queue = durable.TaskQueueClient(self.store.url)
+        self.projects = ProjectService(self.store)
+        self.tasks = TaskService(self.store, self.runtimes, self.queue)
+        self._lease: ExecutorLease | None = None
+
+    @classmethod
+    def temporary(cls, directory: Path, **overrides: Any) -> Self:
+        """A workspace whose data lives in ``directory`` (for tests and demos)."""
+        return cls(Settings(home=directory, **overrides))
+
+    @property
+    def is_worker(self) -> bool:
+        """True if this process executes queued tasks."""
+        return self._lease is not None
+
+    @property
+    def executor_id(self) -> str | None:
+        """This process's executor id while it is a worker."""
+        return self._lease.executor_id if self._lease else None
+
+    def open(self) -> Self:
+        """Check the database and apply pending migrations."""
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        self.store.upgrade()
+        return self
+
+    def start_worker(self, kind: WorkerKind = "worker") -> None:
+        """Launch the durable engine here: this process now runs queued tasks and recovers runs
+        that dead processes left behind."""
+        if self._lease is not None:
+            return
+        executor_id = new_executor_id(kind)
+        context = RunContext(store=self.store, runtimes=self.runtimes, gate=self.gate)
+        durable.launch(self.settings, self.store.url, executor_id, context)
+        self._lease = ExecutorLease(
+            self.store,
+            executor_id,
+            kind,
+            self.settings.executor_lease_seconds,
+            durable.recover_executor,
+        )
+        self._lease.start()
+        counts = reconcile(self.store, self.queue)
+        if any(counts.values()):
+            log.warning("reconciled tasks after a restart: %s", counts)
+
+    def stop_worker(self) -> None:
+        """Stop executing tasks (runs in flight are recovered by the next worker)."""
+        if self._lease is None:
+            return
+        self._lease.stop()
+        self._lease = None
+        durable.shutdown()
+
+    def live_workers(self) -> int:
+        """How many worker processes (this one included) hold a fresh lease."""
+        lease = timedelta(seconds=self.settings.executor_lease_seconds)
+        with self.store.read() as session:
+            return executor_repo.live_worker_count(session, lease)
+
+    def close(self) -> None:
+        """Stop the worker (if any) and release every connection."""
+        self.stop_worker()
+        self.queue.close()
+        self.store.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
