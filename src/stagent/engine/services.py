@@ -244,6 +244,29 @@ class TaskService:
                 break
         return self.get(task_id)
 
+    def feed(self, *, after: int = 0, limit: int = 500) -> list[LoggedEvent]:
+        """Every task's events after ``seq``, workspace-wide: the change feed for live views."""
+        with self._store.read() as session:
+            return event_repo.since(session, after, limit=limit)
+
+    def last_seq(self) -> int:
+        """The newest ``seq`` in the change feed (0 when empty)."""
+        with self._store.read() as session:
+            return event_repo.last_seq(session)
+
+    @property
+    def change_version(self) -> int:
+        """A counter that moves whenever this process commits a change."""
+        return self._store.changes.version
+
+    async def wait_for_change(self, seen_version: int, timeout: float) -> int:
+        """Wait until this process commits something new, or ``timeout`` passes.
+
+        Changes made by other processes are not signalled; callers re-read the feed after the
+        timeout, so ``timeout`` bounds their latency.
+        """
+        return await self._store.changes.wait_async(seen_version, timeout)
+
     def _cancel_queued_workflow(self, session: Any, task_id: str) -> None:
         row = task_repo.get_row(session, task_id)
         if row.workflow_id:

@@ -1,0 +1,80 @@
+"""Shared fixtures: a throwaway workspace per test, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from stagent.workspace import Workspace
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_ADMIN_URL = os.environ.get("STAGENT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test ever touches the real ~/.stagent."""
+    monkeypatch.setenv("STAGENT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("STAGENT_DATABASE_URL", raising=False)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Iterator[Workspace]:
+    """An opened (migrated) workspace on a fresh SQLite file; no worker running."""
+    ws = Workspace.temporary(tmp_path / "ws").open()
+    try:
+        yield ws
+    finally:
+        ws.close()
+
+
+@pytest.fixture
+def worker(workspace: Workspace) -> Iterator[Workspace]:
+    """The same workspace, also running queued tasks in this process (DBOS launched)."""
+    workspace.start_worker("worker")
+    yield workspace
+    workspace.stop_worker()
+
+
+def _pg_available() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards.
+
+    Skipped when no server answers, except under CI=true, where PostgreSQL is required.
+    """
+    if not _pg_available():
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI but {PG_ADMIN_URL} does not answer")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    name = f"stagent_test_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"postgresql+psycopg://{base.split('://', 1)[1]}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_workspace(pg_url: str, tmp_path: Path) -> Iterator[Workspace]:
+    """An opened workspace on a fresh PostgreSQL database."""
+    ws = Workspace.temporary(tmp_path / "ws", database_url=pg_url).open()
+    try:
+        yield ws
+    finally:
+        ws.close()
