@@ -13,9 +13,8 @@ Conditions from ``shared/reference/dbos-engine.md`` that this module keeps:
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
+from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions, WorkflowHandle
 from dbos._error import DBOSNonExistentWorkflowError
 
 from stagent.engine.executor import RunContext, execute_task_run
@@ -86,6 +85,8 @@ def launch(settings: Settings, database_url: str, executor_id: str, context: Run
 def shutdown() -> None:
     """Stop DBOS in this process (in-flight runs are recovered by the next worker)."""
     global _context
+    # DBOS logs every asyncio task it cancels on the way out; they are recovered, not lost.
+    logging.getLogger("dbos").setLevel(logging.ERROR)
     DBOS.destroy(workflow_completion_timeout_sec=0)
     _context = None
 
@@ -117,8 +118,8 @@ class TaskQueueClient:
             "workflow_id": workflow_id_for(task_id, run_number),
             "app_version": WORKFLOW_PROTOCOL,
         }
-        handle: Any = self.client.enqueue(options, task_id, run_number)
-        return str(handle.get_workflow_id())
+        handle: WorkflowHandle[str] = self.client.enqueue(options, task_id, run_number)
+        return handle.get_workflow_id()
 
     def cancel(self, workflow_id: str) -> None:
         """Cancel a run's workflow (it stops at its next step boundary)."""

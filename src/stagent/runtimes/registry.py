@@ -8,7 +8,7 @@ from stagent.runtimes.scripted import ScriptedRuntime
 
 
 class RuntimeRegistry:
-    """Maps a runtime name (``scripted``, later ``claude``, ``anthropic``, ``codex``) to its adapter."""
+    """Maps a runtime name (``scripted``, later ``claude``, ``codex`` ...) to its adapter."""
 
     def __init__(self) -> None:
         self._runtimes: dict[str, Runtime] = {}

@@ -116,7 +116,7 @@ DEFAULT_SCENARIO: dict[str, Any] = {
 
 
 def parse_scenario(data: Any, *, source: str = "<scenario>", text: str | None = None) -> Scenario:
-    """Validate scenario data; errors name ``source``, the line (when ``text`` is given) and field."""
+    """Validate scenario data; errors name ``source``, the line (given ``text``) and the field."""
     if not isinstance(data, dict):
         raise ScenarioError(
             f"{source}: a scenario must be a mapping with a 'steps' list",
@@ -140,7 +140,7 @@ def _parse_step(raw: Any, index: int, source: str, text: str | None) -> Step:
     path: list[str | int] = ["steps", index]
     if not isinstance(raw, dict):
         raise _error(source, text, path, f"must be a mapping with one of: {', '.join(STEP_KEYS)}")
-    keys = [key for key in STEP_KEYS if key in raw]
+    keys: list[StepKey] = [key for key in STEP_KEYS if key in raw]
     if len(keys) != 1:
         found = ", ".join(map(str, raw)) or "nothing"  # pyright: ignore[reportUnknownArgumentType]
         raise _error(
@@ -156,7 +156,7 @@ def _from_pydantic(
     exc: PydanticValidationError, source: str, text: str | None, prefix: list[str | int]
 ) -> ScenarioError:
     first = exc.errors()[0]
-    path = prefix + [part for part in first["loc"] if isinstance(part, str | int)]
+    path = prefix + list(first["loc"])
     return _error(source, text, path, first["msg"].lower())
 
 
@@ -180,16 +180,18 @@ def _format_path(path: list[str | int]) -> str:
 def _line_of(text: str, path: list[str | int]) -> int | None:
     """The 1-based line of the deepest YAML node on ``path``."""
     try:
-        node = yaml.compose(text)
+        node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)  # pyright: ignore[reportUnknownMemberType]
     except yaml.YAMLError:
         return None
-    line = node.start_mark.line + 1 if node is not None else None
+    if node is None:
+        return None
+    line: int = node.start_mark.line + 1
     for part in path:
         child = _child(node, part)
         if child is None:
             break
         node = child
-        line = node.start_mark.line + 1
+        line = child.start_mark.line + 1
     return line
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import ClassVar
 
@@ -93,7 +94,5 @@ class ScriptedRun(AgentRun):
             )
 
     async def _sleep(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._cancelled.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
