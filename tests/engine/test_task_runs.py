@@ -1,0 +1,179 @@
+"""Tasks run durably through the DBOS queue on the scripted runtime."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stagent.domain.errors import ConflictError
+from stagent.domain.tasks import TaskStatus
+from stagent.engine.services import TaskDraft
+from stagent.workspace import Workspace
+
+
+def scenario(*steps: dict[str, Any], result: str | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {"steps": list(steps)}
+    if result is not None:
+        data["result"] = result
+    return data
+
+
+def test_a_task_runs_to_completed_with_every_event_logged(worker: Workspace) -> None:
+    task = worker.tasks.create(
+        TaskDraft(
+            title="hello",
+            scenario=scenario(
+                {"text": "Hello, "},
+                {"tool": "Write", "input": {"file_path": "a.md"}, "output": "wrote"},
+                {"usage": {"model": "m1", "input_tokens": 11, "output_tokens": 7}},
+                {"text": "world."},
+            ),
+        )
+    )
+    worker.tasks.run(task.id)
+    done = worker.tasks.wait(task.id, timeout=30)
+    assert done.status is TaskStatus.COMPLETED
+    assert done.result == "Hello, world."
+    assert done.started_at is not None and done.finished_at is not None
+    kinds = [e.kind for e in worker.tasks.events(task.id)]
+    assert kinds == [
+        "created",
+        "status",
+        "status",
+        "text",
+        "tool_request",
+        "note",
+        "tool_result",
+        "usage",
+        "text",
+        "result",
+        "status",
+    ]
+    usage = next(e for e in worker.tasks.events(task.id) if e.kind == "usage")
+    assert usage.payload["input_tokens"] == 11 and usage.payload["model"] == "m1"
+
+
+def test_a_failing_run_ends_failed_with_the_message(worker: Workspace) -> None:
+    task = worker.tasks.create(
+        TaskDraft(title="boom", scenario=scenario({"text": "x"}, {"fail": "provider said 500"}))
+    )
+    worker.tasks.run(task.id)
+    done = worker.tasks.wait(task.id, timeout=30)
+    assert done.status is TaskStatus.FAILED
+    assert done.error == "provider said 500"
+    last = worker.tasks.events(task.id)[-1]
+    assert last.payload == {"from": "running", "to": "failed", "reason": "provider said 500"}
+
+
+def test_cancel_stops_a_running_agent_quickly(worker: Workspace) -> None:
+    task = worker.tasks.create(
+        TaskDraft(
+            title="long",
+            scenario=scenario({"text": "start"}, {"delay": 30}, {"text": "never"}),
+        )
+    )
+    worker.tasks.run(task.id)
+    for event in worker.tasks.follow(task.id):
+        if event.kind == "text":
+            break
+    started = time.monotonic()
+    worker.tasks.cancel(task.id)
+    time.sleep(1.0)
+    done = worker.tasks.get(task.id)
+    assert done.status is TaskStatus.CANCELLED
+    texts = [e.payload["text"] for e in worker.tasks.events(task.id) if e.kind == "text"]
+    assert texts == ["start"]
+    assert time.monotonic() - started < 5
+    assert worker.queue.status(done.workflow_id or "") in {"CANCELLED", "SUCCESS"}
+
+
+def test_a_finished_task_can_run_again_as_a_new_run(worker: Workspace) -> None:
+    task = worker.tasks.create(TaskDraft(title="again", scenario=scenario({"text": "x"})))
+    worker.tasks.run(task.id)
+    worker.tasks.wait(task.id)
+    worker.tasks.run(task.id)
+    done = worker.tasks.wait(task.id)
+    assert done.status is TaskStatus.COMPLETED
+    assert done.run_count == 2
+    assert done.workflow_id == f"{task.id}-run-2"
+    statuses = [e.payload["to"] for e in worker.tasks.events(task.id) if e.kind == "status"]
+    assert statuses == ["queued", "running", "completed", "queued", "running", "completed"]
+
+
+def test_running_a_task_that_is_already_running_is_refused(worker: Workspace) -> None:
+    task = worker.tasks.create(TaskDraft(title="busy", scenario=scenario({"delay": 5})))
+    worker.tasks.run(task.id)
+    for event in worker.tasks.follow(task.id):
+        if event.kind == "status" and event.payload["to"] == "running":
+            break
+    with pytest.raises(ConflictError, match="already running"):
+        worker.tasks.run(task.id)
+    worker.tasks.cancel(task.id)
+
+
+@pytest.fixture
+def narrow_worker(tmp_path: Path) -> Iterator[Workspace]:
+    ws = Workspace.temporary(tmp_path / "narrow", concurrency=2).open()
+    ws.start_worker("worker")
+    yield ws
+    ws.close()
+
+
+def test_the_queue_bounds_concurrency(narrow_worker: Workspace) -> None:
+    ids = [
+        narrow_worker.tasks.create(TaskDraft(title=f"t{i}", scenario=scenario({"delay": 0.4}))).id
+        for i in range(6)
+    ]
+    for task_id in ids:
+        narrow_worker.tasks.run(task_id)
+    for task_id in ids:
+        assert narrow_worker.tasks.wait(task_id, timeout=60).status is TaskStatus.COMPLETED
+    spans = [
+        (narrow_worker.tasks.get(t).started_at, narrow_worker.tasks.get(t).finished_at)
+        for t in ids
+    ]
+    points = sorted([(s, 1) for s, _ in spans] + [(f, -1) for _, f in spans])  # type: ignore[misc]
+    running = peak = 0
+    for _, delta in points:
+        running += delta
+        peak = max(peak, running)
+    assert peak == 2
+
+
+def test_reconcile_requeues_a_task_whose_enqueue_was_lost(workspace: Workspace) -> None:
+    from stagent.store import tasks as task_repo
+
+    task = workspace.tasks.create(TaskDraft(title="orphan", scenario=scenario({"text": "x"})))
+    with workspace.store.write() as session:
+        task_repo.transition(
+            session, task.id, TaskStatus.QUEUED, run_count=1, workflow_id=f"{task.id}-run-1"
+        )
+    workspace.start_worker("worker")
+    assert workspace.tasks.wait(task.id, timeout=30).status is TaskStatus.COMPLETED
+
+
+def test_reconcile_fails_a_running_task_that_has_no_run(workspace: Workspace) -> None:
+    from stagent.store import tasks as task_repo
+
+    task = workspace.tasks.create(TaskDraft(title="ghost"))
+    with workspace.store.write() as session:
+        task_repo.transition(session, task.id, TaskStatus.QUEUED, workflow_id="gone", run_count=1)
+        task_repo.transition(session, task.id, TaskStatus.RUNNING)
+    workspace.start_worker("worker")
+    done = workspace.tasks.get(task.id)
+    assert done.status is TaskStatus.FAILED
+    assert done.error == "interrupted: its run is missing in the engine"
+
+
+@pytest.mark.postgres
+def test_a_task_runs_on_postgresql(pg_workspace: Workspace) -> None:
+    pg_workspace.start_worker("worker")
+    task = pg_workspace.tasks.create(TaskDraft(title="pg", scenario=scenario({"text": "on pg"})))
+    pg_workspace.tasks.run(task.id)
+    done = pg_workspace.tasks.wait(task.id, timeout=30)
+    assert done.status is TaskStatus.COMPLETED
+    assert done.result == "on pg"
