@@ -1,0 +1,122 @@
+"""Stagent benchmarks: ``python -m benchmarks.run [--quick] [--sqlite-only]``.
+
+Prints numbers; asserts nothing. Measured through the real queue (DBOS) and the real store:
+
+- tasks per second through the queue with an instant scripted runtime (one text step per task);
+- milliseconds per persisted event (a single run that streams many text events, each committed
+  before the next is read, as the executor does for every runtime);
+
+on SQLite (a WAL file in a temp dir) and on PostgreSQL (127.0.0.1:5432, a throwaway database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+from stagent.domain.tasks import TaskStatus
+from stagent.engine.services import TaskDraft
+from stagent.workspace import Workspace
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def sqlite_workspace(concurrency: int) -> Iterator[Workspace]:
+    with tempfile.TemporaryDirectory() as home:
+        ws = Workspace.temporary(Path(home), concurrency=concurrency).open()
+        ws.start_worker("worker")
+        try:
+            yield ws
+        finally:
+            ws.close()
+
+
+@contextmanager
+def pg_workspace(concurrency: int) -> Iterator[Workspace]:
+    name = f"stagent_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with tempfile.TemporaryDirectory() as home:
+            url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+            ws = Workspace.temporary(Path(home), database_url=url, concurrency=concurrency).open()
+            ws.start_worker("worker")
+            try:
+                yield ws
+            finally:
+                ws.close()
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def tasks_per_second(ws: Workspace, count: int) -> float:
+    """Create ``count`` instant tasks, queue them all, and time until every one completed."""
+    ids = [
+        ws.tasks.create(TaskDraft(title=f"b{i}", scenario={"steps": [{"text": "x"}]})).id
+        for i in range(count)
+    ]
+    started = time.perf_counter()
+    for task_id in ids:
+        ws.tasks.run(task_id)
+    for task_id in ids:
+        if ws.tasks.wait(task_id, timeout=600).status is not TaskStatus.COMPLETED:
+            raise SystemExit(f"benchmark task {task_id} did not complete")
+    return count / (time.perf_counter() - started)
+
+
+def ms_per_event(ws: Workspace, events: int) -> float:
+    """Time one run that streams ``events`` text events; each is committed on its own."""
+    steps = [{"text": f"chunk {i} "} for i in range(events)]
+    task = ws.tasks.create(TaskDraft(title="stream", scenario={"steps": steps}))
+    ws.tasks.run(task.id)
+    done = ws.tasks.wait(task.id, timeout=600)
+    if done.started_at is None or done.finished_at is None:
+        raise SystemExit("benchmark stream task did not finish")
+    return (done.finished_at - done.started_at).total_seconds() * 1000 / events
+
+
+def measure(
+    label: str, factory: Callable[[int], object], tasks: int, events: int, repeats: int
+) -> None:
+    for concurrency in (4, 16):
+        rates: list[float] = []
+        for _ in range(repeats):
+            with factory(concurrency) as ws:  # type: ignore[attr-defined]
+                rates.append(tasks_per_second(ws, tasks))
+        print(
+            f"{label:10} queue throughput, {tasks} instant tasks, concurrency {concurrency:2}: "
+            f"{statistics.median(rates):7.1f} tasks/s (median of {repeats})"
+        )
+    costs: list[float] = []
+    for _ in range(repeats):
+        with factory(4) as ws:  # type: ignore[attr-defined]
+            costs.append(ms_per_event(ws, events))
+    print(
+        f"{label:10} persisted events, one run of {events} events:"
+        f" {statistics.median(costs):7.3f} ms/event (median of {repeats})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer tasks, one repeat")
+    parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+    args = parser.parse_args()
+    tasks, events, repeats = (40, 300, 1) if args.quick else (200, 2000, 3)
+    measure("sqlite", sqlite_workspace, tasks, events, repeats)
+    if not args.sqlite_only:
+        measure("postgresql", pg_workspace, tasks, events, repeats)
+
+
+if __name__ == "__main__":
+    main()
