@@ -86,3 +86,10 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_default_scenario_is_valid() -> None:
     assert parse_scenario(DEFAULT_SCENARIO).steps
+
+
+@pytest.mark.parametrize("name", ["hello", "failing", "slow"])
+def test_shipped_example_scenarios_are_valid(name: str) -> None:
+    from stagent.testing import scenario_path
+
+    assert load_scenario_file(scenario_path(name)).steps
