@@ -74,6 +74,7 @@ class Workspace:
             kind,
             self.settings.executor_lease_seconds,
             durable.recover_executor,
+            on_beat=lambda: reconcile(self.store, self.queue),
         )
         self._lease.start()
         counts = reconcile(self.store, self.queue)

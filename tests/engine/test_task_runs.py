@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from stagent.domain.errors import ConflictError
+from stagent.domain.events import RuntimeEvent, TextEvent
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
+from stagent.runtimes.base import (
+    AgentRun,
+    PermissionGate,
+    RunRequest,
+    Runtime,
+    RuntimeCapabilities,
+)
 from stagent.workspace import Workspace
 
 
@@ -133,8 +141,7 @@ def test_the_queue_bounds_concurrency(narrow_worker: Workspace) -> None:
     for task_id in ids:
         assert narrow_worker.tasks.wait(task_id, timeout=60).status is TaskStatus.COMPLETED
     spans = [
-        (narrow_worker.tasks.get(t).started_at, narrow_worker.tasks.get(t).finished_at)
-        for t in ids
+        (narrow_worker.tasks.get(t).started_at, narrow_worker.tasks.get(t).finished_at) for t in ids
     ]
     points = sorted([(s, 1) for s, _ in spans] + [(f, -1) for _, f in spans])  # type: ignore[misc]
     running = peak = 0
@@ -177,3 +184,32 @@ def test_a_task_runs_on_postgresql(pg_workspace: Workspace) -> None:
     done = pg_workspace.tasks.wait(task.id, timeout=30)
     assert done.status is TaskStatus.COMPLETED
     assert done.result == "on pg"
+
+
+class _ExplodingRuntime(Runtime):
+    name: ClassVar[str] = "exploding"
+    label: ClassVar[str] = "Exploding (test)"
+    capabilities: ClassVar[RuntimeCapabilities] = RuntimeCapabilities(simulated=True)
+
+    async def start(self, request: RunRequest, gate: PermissionGate) -> AgentRun:
+        return _ExplodingRun()
+
+
+class _ExplodingRun(AgentRun):
+    async def events(self) -> AsyncIterator[RuntimeEvent]:
+        yield TextEvent(text="about to break")
+        raise OSError("pipe closed")
+
+    async def cancel(self) -> None:
+        return None
+
+
+def test_a_runtime_that_crashes_fails_the_task_instead_of_leaving_it_running(
+    worker: Workspace,
+) -> None:
+    worker.runtimes.register(_ExplodingRuntime())
+    task = worker.tasks.create(TaskDraft(title="crash", runtime="exploding"))
+    worker.tasks.run(task.id)
+    done = worker.tasks.wait(task.id, timeout=30)
+    assert done.status is TaskStatus.FAILED
+    assert done.error == "the runtime failed unexpectedly: OSError: pipe closed"

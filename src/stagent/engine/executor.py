@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +20,14 @@ from stagent.domain.events import (
     event_payload,
 )
 from stagent.domain.tasks import Task, TaskStatus
-from stagent.runtimes.base import AgentRun, PermissionGate, RunRequest
+from stagent.runtimes.base import AgentRun, PermissionDecision, PermissionGate, RunRequest
 from stagent.runtimes.registry import RuntimeRegistry
 from stagent.store import events as event_repo
 from stagent.store import projects as project_repo
 from stagent.store import tasks as task_repo
 from stagent.store.database import Store
+
+log = logging.getLogger(__name__)
 
 CANCEL_CHECK_SECONDS = 0.25
 """How often a run re-reads its task to notice a cancel made by another process."""
@@ -59,7 +62,14 @@ async def execute_task_run(ctx: RunContext, task_id: str, run_number: int) -> st
         run = await runtime.start(request, _RecordingGate(ctx, task.id))
     except StagentError as exc:
         return _finish(ctx.store, task_id, TaskStatus.FAILED, error=exc.message)
+    except Exception as exc:
+        log.exception("runtime %s failed to start task %s", task.runtime, task_id)
+        return _finish(ctx.store, task_id, TaskStatus.FAILED, error=_internal(exc))
     return await _drive(ctx, task_id, run)
+
+
+def _internal(exc: Exception) -> str:
+    return f"the runtime failed unexpectedly: {type(exc).__name__}: {exc}"
 
 
 def _claim(store: Store, task_id: str, run_number: int) -> tuple[Task, int, str | None] | None:
@@ -107,6 +117,9 @@ async def _drive(ctx: RunContext, task_id: str, run: AgentRun) -> str:
                 break
     except StagentError as exc:
         outcome = (TaskStatus.FAILED, {"error": exc.message})
+    except Exception as exc:
+        log.exception("task %s: the runtime's event stream failed", task_id)
+        outcome = (TaskStatus.FAILED, {"error": _internal(exc)})
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -163,7 +176,9 @@ class _RecordingGate:
         self._ctx = ctx
         self._task_id = task_id
 
-    async def decide(self, task_id: str, tool: str, tool_input: dict[str, Any]) -> Any:
+    async def decide(
+        self, task_id: str, tool: str, tool_input: dict[str, Any]
+    ) -> PermissionDecision:
         decision = await self._ctx.gate.decide(task_id, tool, tool_input)
         with self._ctx.store.write() as session:
             event_repo.append(

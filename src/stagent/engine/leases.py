@@ -54,12 +54,14 @@ class ExecutorLease:
         kind: str,
         lease_seconds: float,
         recover: Callable[[str], int],
+        on_beat: Callable[[], object] | None = None,
     ) -> None:
         self.store = store
         self.executor_id = executor_id
         self.kind = kind
         self.lease = timedelta(seconds=lease_seconds)
         self._recover = recover
+        self._on_beat = on_beat
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -111,5 +113,7 @@ class ExecutorLease:
                 with self.store.write() as session:
                     executor_repo.heartbeat(session, self.executor_id)
                 self.recover_dead()
+                if self._on_beat is not None:
+                    self._on_beat()
             except Exception:  # keep beating through transient database errors
                 log.exception("executor heartbeat failed")
