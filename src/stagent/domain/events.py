@@ -40,15 +40,32 @@ class ToolResultEvent:
 
 @dataclass(frozen=True, slots=True)
 class UsageEvent:
-    """Tokens (and, where the runtime reports it, cost) of one provider call or run."""
+    """Tokens (and, where the runtime reports it, cost) of one provider call or run.
+
+    Token categories are kept raw so that the ledger can price each one: ``cache_write_tokens``
+    is every token written to the prompt cache, of which ``cache_write_1h_tokens`` were written
+    with the one-hour lifetime (the rest with five minutes); ``reasoning_tokens`` are the part of
+    ``output_tokens`` spent thinking, where the runtime reports it.
+    """
 
     model: str
     input_tokens: int = 0
     output_tokens: int = 0
     cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
     cache_read_tokens: int = 0
+    reasoning_tokens: int = 0
     cost_usd: float | None = None
+    """The cost the runtime itself reported for this usage, if it did."""
     kind: Literal["usage"] = "usage"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    """The runtime's own session (Claude session id, Codex thread id), for resuming a run."""
+
+    session_id: str
+    kind: Literal["session"] = "session"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +110,7 @@ LogKind = Literal[
     "updated",
     "note",
     "recovered",
+    "session",
 ]
 
 
@@ -141,6 +159,8 @@ def summarize(kind: str, payload: JsonDict) -> str:
             reason = payload.get("reason")
             tail = f" ({reason})" if reason else ""
             return f"status {payload.get('from')} -> {payload.get('to')}{tail}"
+        case "session":
+            return f"runtime session {payload.get('session_id')}"
         case "created":
             return f"task created: {payload.get('title', '')}"
         case "updated":

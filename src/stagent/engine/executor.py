@@ -17,10 +17,17 @@ from stagent.domain.events import (
     ErrorEvent,
     ResultEvent,
     RuntimeEvent,
+    SessionEvent,
     event_payload,
 )
 from stagent.domain.tasks import Task, TaskStatus
-from stagent.runtimes.base import AgentRun, PermissionDecision, PermissionGate, RunRequest
+from stagent.runtimes.base import (
+    AgentRun,
+    PermissionDecision,
+    PermissionGate,
+    PermissionRequest,
+    RunRequest,
+)
 from stagent.runtimes.registry import RuntimeRegistry
 from stagent.store import events as event_repo
 from stagent.store import projects as project_repo
@@ -143,6 +150,8 @@ def _outcome(event: RuntimeEvent) -> tuple[TaskStatus, dict[str, Any]] | None:
 def _record(store: Store, task_id: str, event: RuntimeEvent) -> None:
     with store.write() as session:
         event_repo.append(session, task_id, event.kind, event_payload(event))
+        if isinstance(event, SessionEvent):
+            task_repo.get_row(session, task_id).session_id = event.session_id
 
 
 def _finish(store: Store, task_id: str, status: TaskStatus, **fields: Any) -> str:
@@ -176,10 +185,10 @@ class _RecordingGate:
         self._ctx = ctx
         self._task_id = task_id
 
-    async def decide(
-        self, task_id: str, tool: str, tool_input: dict[str, Any]
-    ) -> PermissionDecision:
-        decision = await self._ctx.gate.decide(task_id, tool, tool_input)
+    async def decide(self, request: PermissionRequest) -> PermissionDecision:
+        """Ask the workspace's gate, then log the decision and who made it."""
+        tool = request.tool
+        decision = await self._ctx.gate.decide(request)
         with self._ctx.store.write() as session:
             event_repo.append(
                 session,

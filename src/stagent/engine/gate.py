@@ -6,8 +6,7 @@ person approved it. Governance replaces it with rules and the approval inbox.
 
 from __future__ import annotations
 
-from stagent.domain.events import JsonDict
-from stagent.runtimes.base import PermissionDecision
+from stagent.runtimes.base import PermissionDecision, PermissionRequest
 
 
 class UngovernedGate:
@@ -15,7 +14,7 @@ class UngovernedGate:
 
     decided_by = "no governance configured (allowed without a rule)"
 
-    async def decide(self, task_id: str, tool: str, tool_input: JsonDict) -> PermissionDecision:
+    async def decide(self, request: PermissionRequest) -> PermissionDecision:
         """Allow the call."""
-        del task_id, tool, tool_input
+        del request
         return PermissionDecision(allowed=True, decided_by=self.decided_by)

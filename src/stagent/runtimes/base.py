@@ -40,6 +40,29 @@ class RunRequest:
     """Set when resuming an interrupted run of a runtime that supports resume."""
     attempt: int = 1
     """1 for the first execution; higher when the run is re-executed after a crash."""
+    model: str | None = None
+    instructions: str | None = None
+    """Profile instructions, appended to the runtime's own system prompt."""
+    allowed_tools: tuple[str, ...] = ()
+    max_turns: int | None = None
+    max_budget_usd: float | None = None
+    env: dict[str, str] = field(default_factory=lambda: {})
+    """Extra environment for a runtime's child process (endpoints, keys); never logged."""
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionRequest:
+    """A tool call an agent wants to make, as every runtime reports it to the gate."""
+
+    task_id: str
+    runtime: str
+    tool: str
+    """Claude Code's tool name (``Bash``, ``Write``, ``AskUserQuestion``, ``mcp__srv__tool``...);
+    runtimes with other vocabularies map onto it (a Codex command is ``Bash``)."""
+    input: JsonDict
+    request_id: str = ""
+    suggested_rule: str | None = None
+    """The "always allow" rule the runtime suggests, in Claude Code's syntax, if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,14 +71,22 @@ class PermissionDecision:
 
     allowed: bool
     message: str = ""
+    """For a denial: what the agent is told. For an allow: unused."""
     decided_by: str = ""
+    """Who or what decided: a person, a rule id, a profile policy, a timeout."""
     updated_input: JsonDict | None = None
+    """A replacement input; answers to ``AskUserQuestion`` travel here (``answers``)."""
+    always: bool = False
+    """True when a person chose "always allow": runtimes that can remember it for the session
+    (Codex ``acceptForSession``) should."""
+    interrupt: bool = False
+    """True to stop the whole run, not just refuse this call."""
 
 
 class PermissionGate(Protocol):
     """Decides tool requests. Governance implements it; the agent waits on the answer."""
 
-    async def decide(self, task_id: str, tool: str, tool_input: JsonDict) -> PermissionDecision:
+    async def decide(self, request: PermissionRequest) -> PermissionDecision:
         """Return whether the tool call may run."""
         ...
 

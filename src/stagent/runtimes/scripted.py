@@ -16,7 +16,14 @@ from stagent.domain.events import (
     ToolResultEvent,
     UsageEvent,
 )
-from stagent.runtimes.base import AgentRun, PermissionGate, RunRequest, Runtime, RuntimeCapabilities
+from stagent.runtimes.base import (
+    AgentRun,
+    PermissionGate,
+    PermissionRequest,
+    RunRequest,
+    Runtime,
+    RuntimeCapabilities,
+)
 from stagent.runtimes.scenario import (
     DEFAULT_SCENARIO,
     DelayStep,
@@ -84,7 +91,15 @@ class ScriptedRun(AgentRun):
     async def _tool(self, step: ToolStep, index: int) -> AsyncIterator[RuntimeEvent]:
         request_id = f"{self._request.task_id}-tool-{index}"
         yield ToolRequestEvent(tool=step.tool, input=dict(step.input), request_id=request_id)
-        decision = await self._gate.decide(self._request.task_id, step.tool, dict(step.input))
+        decision = await self._gate.decide(
+            PermissionRequest(
+                task_id=self._request.task_id,
+                runtime=ScriptedRuntime.name,
+                tool=step.tool,
+                input=dict(step.input),
+                request_id=request_id,
+            )
+        )
         if decision.allowed:
             yield ToolResultEvent(request_id=request_id, tool=step.tool, output=step.output)
         else:
