@@ -58,14 +58,7 @@ async def execute_task_run(ctx: RunContext, task_id: str, run_number: int) -> st
     task, attempt, working_directory = claim
     try:
         runtime = ctx.runtimes.get(task.runtime)
-        request = RunRequest(
-            task_id=task.id,
-            prompt=_prompt(task),
-            working_directory=working_directory,
-            config=task.runtime_config,
-            session_id=task.session_id,
-            attempt=attempt,
-        )
+        request = _run_request(task, attempt, working_directory)
         run = await runtime.start(request, _RecordingGate(ctx, task.id))
     except StagentError as exc:
         return _finish(ctx.store, task_id, TaskStatus.FAILED, error=exc.message)
@@ -105,6 +98,25 @@ def _claim(store: Store, task_id: str, run_number: int) -> tuple[Task, int, str 
         if task.project_id:
             directory = project_repo.get(session, task.project_id).working_directory
         return task, attempt, directory
+
+
+def _run_request(task: Task, attempt: int, working_directory: str | None) -> RunRequest:
+    """Build the runtime's request from the task and its runtime options."""
+    config = task.runtime_config
+    tools = config.get("allowed_tools") or ()
+    return RunRequest(
+        task_id=task.id,
+        prompt=_prompt(task),
+        working_directory=working_directory,
+        config=config,
+        session_id=task.session_id,
+        attempt=attempt,
+        model=config.get("model"),
+        instructions=config.get("instructions"),
+        allowed_tools=tuple(str(tool) for tool in tools),
+        max_turns=config.get("max_turns"),
+        max_budget_usd=config.get("max_budget_usd"),
+    )
 
 
 def _prompt(task: Task) -> str:

@@ -196,6 +196,7 @@ class TaskService:
                 error=None,
                 runtime_config=config,
                 finished_at=None,
+                session_id=None,
             )
         self._queue.enqueue(task_id, run_number)
         return task

@@ -91,6 +91,20 @@ class PermissionGate(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class RuntimeHealth:
+    """What `stagent doctor` and Settings -> Runtimes show for one runtime."""
+
+    runtime: str
+    ok: bool
+    summary: str
+    """One line: what works or what is wrong and how to fix it."""
+    version: str | None = None
+    binary: str | None = None
+    credentials: str | None = None
+    """Where credentials come from (``ANTHROPIC_API_KEY``, the CLI's login...), never the secret."""
+
+
 class AgentRun(ABC):
     """One live run of an agent."""
 
@@ -113,3 +127,7 @@ class Runtime(ABC):
     @abstractmethod
     async def start(self, request: RunRequest, gate: PermissionGate) -> AgentRun:
         """Start a run; events flow from the returned `AgentRun`."""
+
+    async def health(self) -> RuntimeHealth:
+        """Check that the runtime can run: binary, version, credentials, a trivial call."""
+        return RuntimeHealth(runtime=self.name, ok=True, summary="no checks needed")

@@ -23,6 +23,7 @@ from stagent.runtimes.base import (
     RunRequest,
     Runtime,
     RuntimeCapabilities,
+    RuntimeHealth,
 )
 from stagent.runtimes.scenario import (
     DEFAULT_SCENARIO,
@@ -44,6 +45,12 @@ class ScriptedRuntime(Runtime):
     capabilities: ClassVar[RuntimeCapabilities] = RuntimeCapabilities(
         resume=False, cancel=True, approvals=True, tools=True, mcp=False, simulated=True
     )
+
+    async def health(self) -> RuntimeHealth:
+        """Always ready: no binary, no credentials, no model."""
+        return RuntimeHealth(
+            runtime=self.name, ok=True, summary="simulated: plays scenario files, calls no model"
+        )
 
     async def start(self, request: RunRequest, gate: PermissionGate) -> AgentRun:
         """Start playing the scenario."""
