@@ -1,0 +1,95 @@
+"""Global CLI options and opening the workspace from them.
+
+``--home`` and ``--database-url`` on the root command override ``STAGENT_HOME`` and
+``STAGENT_DATABASE_URL``; every command builds its `Settings` and `Workspace` through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+from pydantic import ValidationError as PydanticValidationError
+
+from stagent.domain.errors import DatabaseUnavailableError, StagentError, ValidationError
+from stagent.settings import Settings
+from stagent.workspace import Workspace
+
+
+@dataclass(frozen=True, slots=True)
+class CliState:
+    """What the root callback parsed: overrides for `Settings`."""
+
+    home: Path | None = None
+    database_url: str | None = None
+
+    def settings(self, **overrides: Any) -> Settings:
+        """Settings from the environment, the global options and ``overrides`` (in that order)."""
+        values: dict[str, Any] = {}
+        if self.home is not None:
+            values["home"] = self.home.expanduser()
+        if self.database_url:
+            values["database_url"] = self.database_url
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        try:
+            return Settings(**values)
+        except PydanticValidationError as exc:
+            raise _settings_error(exc) from None
+
+    @contextmanager
+    def workspace(self, **overrides: Any) -> Generator[Workspace]:
+        """An opened (migrated) workspace, closed when the block ends."""
+        ws = build_workspace(self.settings(**overrides))
+        try:
+            _open(ws)
+            yield ws
+        finally:
+            ws.close()
+
+
+def state_of(ctx: typer.Context) -> CliState:
+    """The `CliState` the root callback stored (a default one if the callback did not run)."""
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, CliState) else CliState()
+
+
+def build_workspace(settings: Settings) -> Workspace:
+    """Construct a workspace; a malformed database URL becomes a one-line error."""
+    try:
+        return Workspace(settings)
+    except StagentError:
+        raise
+    except Exception as exc:  # the engine rejects the URL (unknown driver, unparsable text)
+        raise DatabaseUnavailableError(
+            f"cannot open database: {_first_line(exc)}",
+            hint="check STAGENT_DATABASE_URL (or --database-url); "
+            "e.g. sqlite:///path/to/file.sqlite or postgresql+psycopg://user@host/db",
+        ) from None
+
+
+def _open(ws: Workspace) -> None:
+    try:
+        ws.open()
+    except OSError as exc:  # the home directory cannot be created or written
+        raise ValidationError(
+            f"cannot use the data directory {ws.settings.home}: {exc.strerror or exc}",
+            hint="pick another one with --home or STAGENT_HOME",
+        ) from None
+
+
+def _settings_error(exc: PydanticValidationError) -> ValidationError:
+    first = exc.errors()[0]
+    name = ".".join(str(part) for part in first["loc"]) or "settings"
+    return ValidationError(
+        f"setting {name}: {first['msg'].lower()}",
+        hint=f"check STAGENT_{name.upper()} or the matching command-line option",
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
