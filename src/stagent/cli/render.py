@@ -1,0 +1,225 @@
+"""How projects, tasks and events look: JSON shapes for programs, Rich tables for people."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from stagent.cli.output import console
+from stagent.domain.events import LoggedEvent
+from stagent.domain.tasks import Project, Task, TaskStatus
+
+STATUS_STYLES: dict[TaskStatus, str] = {
+    TaskStatus.PLANNED: "cyan",
+    TaskStatus.QUEUED: "blue",
+    TaskStatus.RUNNING: "yellow",
+    TaskStatus.WAITING: "magenta",
+    TaskStatus.COMPLETED: "green",
+    TaskStatus.FAILED: "red",
+    TaskStatus.CANCELLED: "dim",
+}
+
+EVENT_STYLES: dict[str, str] = {
+    "text": "",
+    "tool_request": "cyan",
+    "tool_result": "cyan",
+    "usage": "dim",
+    "result": "green",
+    "error": "red",
+    "status": "yellow",
+    "recovered": "magenta",
+}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def project_json(project: Project, task_counts: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """A project as JSON-ready data."""
+    data: dict[str, Any] = {
+        "id": project.id,
+        "name": project.name,
+        "description": project.description,
+        "working_directory": project.working_directory,
+        "created_at": _iso(project.created_at),
+        "updated_at": _iso(project.updated_at),
+    }
+    if task_counts is not None:
+        data["task_counts"] = dict(task_counts)
+    return data
+
+
+def event_json(event: LoggedEvent) -> dict[str, Any]:
+    """A logged event as JSON-ready data."""
+    return {
+        "seq": event.seq,
+        "kind": event.kind,
+        "payload": event.payload,
+        "summary": event.summary,
+        "created_at": _iso(event.created_at),
+    }
+
+
+def task_json(
+    task: Task, *, simulated: bool, events: Iterable[LoggedEvent] | None = None
+) -> dict[str, Any]:
+    """A task as JSON-ready data; ``events`` (its log) is included when given."""
+    data: dict[str, Any] = {
+        "id": task.id,
+        "title": task.title,
+        "description": task.description,
+        "status": task.status.value,
+        "project_id": task.project_id,
+        "runtime": task.runtime,
+        "simulated": simulated,
+        "profile": task.profile,
+        "priority": task.priority,
+        "result": task.result,
+        "error": task.error,
+        "run_count": task.run_count,
+        "workflow_id": task.workflow_id,
+        "created_at": _iso(task.created_at),
+        "updated_at": _iso(task.updated_at),
+        "started_at": _iso(task.started_at),
+        "finished_at": _iso(task.finished_at),
+    }
+    if events is not None:
+        data["events"] = [event_json(event) for event in events]
+    return data
+
+
+def styled_status(status: TaskStatus) -> str:
+    """The status as Rich markup in its color."""
+    return f"[{STATUS_STYLES[status]}]{status.value}[/]"
+
+
+def runtime_label(runtime: str, *, simulated: bool) -> str:
+    """The runtime name, marked when no model is involved."""
+    return f"{runtime} (simulated)" if simulated else runtime
+
+
+def _local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return value.astimezone().strftime(fmt) if value is not None else ""
+
+
+def print_projects(projects: list[Project], counts: Mapping[str, Mapping[str, int]]) -> None:
+    """A table of projects with their task counts."""
+    if not projects:
+        console.print("No projects yet. Create one with [bold]stagent project add NAME[/].")
+        return
+    table = Table(
+        title="Projects",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("ID", no_wrap=True)
+    table.add_column("Name", style="bold")
+    table.add_column("Tasks", justify="right")
+    table.add_column("Directory", overflow="fold")
+    table.add_column("Description", overflow="fold")
+    for project in projects:
+        total = sum(counts.get(project.id, {}).values())
+        table.add_row(
+            project.id,
+            escape(project.name),
+            str(total),
+            escape(project.working_directory or ""),
+            escape(project.description),
+        )
+    console.print(table, soft_wrap=False)
+
+
+def print_tasks(
+    tasks: list[Task], *, project_names: Mapping[str, str], simulated: set[str]
+) -> None:
+    """A table of tasks, status colored."""
+    if not tasks:
+        console.print("No tasks found. Create one with [bold]stagent task add TITLE[/].")
+        return
+    table = Table(
+        title="Tasks",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("ID", no_wrap=True)
+    table.add_column("Title", min_width=12, ratio=3, overflow="fold")
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Runtime", no_wrap=True)
+    table.add_column("Project", min_width=7, ratio=1, overflow="fold")
+    table.add_column("Runs", justify="right", no_wrap=True)
+    for task in tasks:
+        table.add_row(
+            task.id,
+            escape(task.title),
+            styled_status(task.status),
+            runtime_label(task.runtime, simulated=task.runtime in simulated),
+            escape(project_names.get(task.project_id or "", "")),
+            str(task.run_count),
+        )
+    console.print(table, soft_wrap=False)
+
+
+def print_task(task: Task, *, simulated: bool, project_name: str | None = None) -> None:
+    """A task's fields, one per line."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    rows: list[tuple[str, str]] = [
+        ("ID", task.id),
+        ("Title", escape(task.title)),
+        ("Status", styled_status(task.status)),
+        ("Runtime", runtime_label(task.runtime, simulated=simulated)),
+        ("Project", escape(project_name or task.project_id or "-")),
+        ("Profile", escape(task.profile or "-")),
+        ("Priority", str(task.priority)),
+        ("Runs", str(task.run_count)),
+        ("Created", _local_time(task.created_at)),
+        ("Updated", _local_time(task.updated_at)),
+    ]
+    if task.description:
+        rows.insert(2, ("Description", escape(task.description)))
+    if task.result is not None:
+        rows.append(("Result", f"[green]{escape(task.result)}[/]"))
+    if task.error is not None:
+        rows.append(("Error", f"[red]{escape(task.error)}[/]"))
+    for label, value in rows:
+        grid.add_row(label, value)
+    console.print(grid, soft_wrap=False)
+
+
+def event_line(event: LoggedEvent) -> str:
+    """One event as a line of Rich markup: time, kind, summary."""
+    style = EVENT_STYLES.get(event.kind, "")
+    when = _local_time(event.created_at, "%H:%M:%S")
+    kind = f"{event.kind:<12}"
+    summary = escape(event.summary.rstrip())
+    if style:
+        kind, summary = f"[{style}]{kind}[/]", f"[{style}]{summary}[/]"
+    return f"[dim]{when}[/] {kind} {summary}"
+
+
+def print_event(event: LoggedEvent) -> None:
+    """Print one event as it streams."""
+    console.print(event_line(event))
+    console.file.flush()
+
+
+def print_events(events: list[LoggedEvent]) -> None:
+    """A task's event log."""
+    console.print()
+    if not events:
+        console.print("[dim]No events.[/]")
+        return
+    console.print(f"[bold]Events[/] ({len(events)})")
+    for event in events:
+        console.print(event_line(event))

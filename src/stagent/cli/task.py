@@ -1,0 +1,236 @@
+"""``stagent task``: create, list, show, run and cancel tasks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from stagent.cli.errors import RunFailedError, exit_with_error
+from stagent.cli.output import JsonFlag, console, emit_json, err_console
+from stagent.cli.render import (
+    print_event,
+    print_events,
+    print_task,
+    print_tasks,
+    styled_status,
+    task_json,
+)
+from stagent.cli.running import RunOutcome, run_task
+from stagent.cli.state import state_of
+from stagent.domain.errors import NotFoundError, ValidationError
+from stagent.domain.tasks import Task, TaskStatus
+from stagent.engine.services import TaskDraft
+from stagent.workspace import Workspace
+
+SCENARIO_HELP = """\
+The scripted runtime plays a scenario: a YAML or JSON file of steps, each with exactly one \
+of text, delay, tool, usage or fail. Without --scenario it plays a short default one.
+
+\b
+  name: hello
+  steps:
+    - text: "Looking at the task."
+    - delay: 0.2
+    - tool: Write
+      input: {file_path: notes.md, content: hi}
+      output: wrote 2 bytes
+    - usage: {model: scripted-1, input_tokens: 120, output_tokens: 40}
+    - fail: "simulated provider error"   # optional: ends the run as failed
+  result: "Done."
+"""
+
+STATUS_NAMES = ", ".join(status.value for status in TaskStatus)
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(help="Create, list, show, run and cancel tasks.", no_args_is_help=True)
+
+
+def simulated_runtimes(ws: Workspace) -> set[str]:
+    """Names of the runtimes that involve no model (labelled simulated)."""
+    return {runtime.name for runtime in ws.runtimes.all() if runtime.capabilities.simulated}
+
+
+def parse_status(value: str | None) -> TaskStatus | None:
+    """A ``--status`` value as a `TaskStatus`, or a one-line error naming the valid ones."""
+    if value is None:
+        return None
+    try:
+        return TaskStatus(value.strip().lower())
+    except ValueError:
+        raise ValidationError(
+            f"status: {value!r} is not a task status", hint=f"use one of: {STATUS_NAMES}"
+        ) from None
+
+
+@app.command("add", epilog=SCENARIO_HELP)
+def add(
+    ctx: typer.Context,
+    title: Annotated[str, typer.Argument(help="What the agent should do.")],
+    description: Annotated[str, typer.Option(help="More detail for the agent.")] = "",
+    project: Annotated[str | None, typer.Option(help="Project id or name.")] = None,
+    runtime: Annotated[str, typer.Option(help="Runtime that runs the task.")] = "scripted",
+    profile: Annotated[str | None, typer.Option(help="Agent profile to use.")] = None,
+    priority: Annotated[int, typer.Option(help="0 (highest) to 4 (lowest).")] = 2,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(help="Scenario file (YAML or JSON) for the scripted runtime."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a planned task."""
+    draft = TaskDraft(
+        title=title,
+        description=description,
+        project=project,
+        runtime=runtime,
+        profile=profile,
+        priority=priority,
+        scenario_file=scenario,
+    )
+    with state_of(ctx).workspace() as ws:
+        task = ws.tasks.create(draft)
+        simulated = task.runtime in simulated_runtimes(ws)
+    if as_json:
+        emit_json(task_json(task, simulated=simulated))
+        return
+    console.print(
+        f"Created task [bold]{task.id}[/]: {escape(task.title)} ({styled_status(task.status)})"
+    )
+    console.print(f"[dim]Run it with: stagent task run {task.id} --follow[/]")
+
+
+@app.command("list")
+def list_tasks(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option(help=f"Only tasks in this status ({STATUS_NAMES}).")
+    ] = None,
+    project: Annotated[
+        str | None, typer.Option(help="Only this project's tasks (id or name).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List tasks, newest first."""
+    wanted = parse_status(status)
+    with state_of(ctx).workspace() as ws:
+        tasks = ws.tasks.list(status=wanted, project=project)
+        simulated = simulated_runtimes(ws)
+        names = {p.id: p.name for p in ws.projects.list()}
+    if as_json:
+        emit_json([task_json(t, simulated=t.runtime in simulated) for t in tasks])
+        return
+    print_tasks(tasks, project_names=names, simulated=simulated)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="The task's id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show a task's fields and its event log."""
+    with state_of(ctx).workspace() as ws:
+        task = ws.tasks.get(task_id)
+        events = ws.tasks.events(task_id)
+        simulated = task.runtime in simulated_runtimes(ws)
+        project_name = _project_name(ws, task)
+    if as_json:
+        emit_json(task_json(task, simulated=simulated, events=events))
+        return
+    print_task(task, simulated=simulated, project_name=project_name)
+    print_events(events)
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="The task's id.")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Stream events live.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run a task, on a live worker if one is running, else in this process.
+
+    Exits 0 if the task completed, 1 if it failed or was cancelled, 130 on Ctrl-C (a run in
+    this process is then cancelled).
+    """
+    streaming = follow and not as_json
+    with state_of(ctx).workspace() as ws:
+        if streaming or as_json:
+            outcome = run_task(
+                ws, task_id, wait=follow, on_event=print_event if streaming else None
+            )
+        else:
+            with err_console.status(f"Running task {task_id}..."):
+                outcome = run_task(ws, task_id, wait=False)
+        events = ws.tasks.events(task_id)
+        simulated = outcome.task.runtime in simulated_runtimes(ws)
+        project_name = _project_name(ws, outcome.task)
+    if as_json:
+        emit_json(task_json(outcome.task, simulated=simulated, events=events))
+        raise typer.Exit(_exit_code(outcome))
+    if not streaming and outcome.waited:
+        print_task(outcome.task, simulated=simulated, project_name=project_name)
+    _report_run(outcome)
+
+
+@app.command("cancel")
+def cancel(
+    ctx: typer.Context,
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="The task's id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Cancel a task (a running agent is stopped)."""
+    with state_of(ctx).workspace() as ws:
+        task = ws.tasks.cancel(task_id)
+        simulated = task.runtime in simulated_runtimes(ws)
+    if as_json:
+        emit_json(task_json(task, simulated=simulated))
+        return
+    console.print(f"Task [bold]{task.id}[/] is {styled_status(task.status)}.")
+
+
+def _project_name(ws: Workspace, task: Task) -> str | None:
+    if task.project_id is None:
+        return None
+    try:
+        return ws.projects.get(task.project_id).name
+    except NotFoundError:
+        return None
+
+
+def _exit_code(outcome: RunOutcome) -> int:
+    if outcome.interrupted:
+        return EXIT_INTERRUPTED
+    if not outcome.waited or outcome.task.status is TaskStatus.COMPLETED:
+        return 0
+    return 1
+
+
+def _report_run(outcome: RunOutcome) -> None:
+    """Say how the run ended, in human words, and exit with the matching code."""
+    task = outcome.task
+    if outcome.interrupted:
+        if outcome.local:
+            err_console.print(f"Interrupted: task {task.id} is {styled_status(task.status)}.")
+        else:
+            err_console.print(f"Stopped following; task {task.id} goes on in its worker.")
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if not outcome.waited:
+        console.print(
+            f"Queued task [bold]{task.id}[/] on a running worker; "
+            f"see it with [bold]stagent task show {task.id}[/]."
+        )
+        return
+    if task.status is TaskStatus.COMPLETED:
+        console.print(f"Task [bold]{task.id}[/] {styled_status(task.status)}.")
+        return
+    reason = f": {task.error}" if task.error else ""
+    exit_with_error(
+        RunFailedError(
+            f"task {task.id} {task.status.value}{reason}",
+            hint=f"see its log with `stagent task show {task.id}`",
+        )
+    )
