@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from stagent import __version__
-from stagent.cli import db, project, task
+from stagent.cli import db, project, serve, task, worker
 from stagent.cli.errors import StagentGroup
 from stagent.cli.state import CliState
 
@@ -23,6 +23,8 @@ app = typer.Typer(
 app.add_typer(project.app, name="project")
 app.add_typer(task.app, name="task")
 app.add_typer(db.app, name="db")
+app.command("serve")(serve.serve)
+app.command("worker")(worker.worker)
 
 
 def _print_version(value: bool) -> None:

@@ -1,0 +1,149 @@
+"""``stagent serve``: the web workspace plus an in-process worker, until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import threading
+import webbrowser
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+
+from stagent.cli.output import JsonFlag, console, emit_json
+from stagent.cli.signals import ShutdownSignals
+from stagent.cli.state import state_of
+from stagent.domain.errors import ConflictError, StagentError, ValidationError
+from stagent.settings import Settings
+from stagent.workspace import Workspace
+
+GRACEFUL_SHUTDOWN_SECONDS = 5
+"""Open event streams are closed after this long once a shutdown starts."""
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that reports when it is listening."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start serving, then call ``on_ready``."""
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            self._on_ready()
+
+
+def check_bind_allowed(settings: Settings) -> None:
+    """Refuse to listen beyond this machine without an access token."""
+    if not settings.is_loopback and not settings.token:
+        raise ValidationError(
+            f"refusing to serve on {settings.host} without an access token",
+            hint="set STAGENT_TOKEN to a long random value, or serve on 127.0.0.1",
+        )
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind the listening socket up front, so a busy port is a one-line error."""
+    try:
+        return socket.create_server((host, port))
+    except OSError as exc:
+        raise ConflictError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="is Stagent already running there? choose another --port",
+        ) from None
+
+
+def server_url(host: str, port: int) -> str:
+    """The address people open (IPv6 hosts in brackets)."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def load_app_factory() -> Callable[..., Any]:
+    """``stagent.web.app.create_app``, or a clear error if the web app is missing."""
+    try:
+        module = importlib.import_module("stagent.web.app")
+    except ModuleNotFoundError as exc:
+        if exc.name != "stagent.web.app":
+            raise
+        raise StagentError(
+            "the web app is not part of this installation",
+            hint="reinstall Stagent; `stagent worker` runs tasks without the web app",
+        ) from None
+    factory: Callable[..., Any] = module.create_app
+    return factory
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: STAGENT_HOST or 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: STAGENT_PORT or 8765).")
+    ] = None,
+    no_open: Annotated[bool, typer.Option("--no-open", help="Do not open a browser.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Serve the web workspace and run tasks, until Ctrl-C or SIGTERM."""
+    state = state_of(ctx)
+    settings = state.settings(host=host, port=port)
+    check_bind_allowed(settings)
+    with ShutdownSignals() as signals:
+        sock = listen(settings.host, settings.port)
+        url = server_url(settings.host, sock.getsockname()[1])
+        try:
+            with state.workspace(host=host, port=port) as ws:
+                ws.start_worker("serve")
+                server = _build_server(ws, lambda: _announce(ws, url, as_json, no_open))
+                if not signals.requested:
+                    _run(server, sock)
+        finally:
+            sock.close()
+    if as_json:
+        emit_json({"event": "stopped"}, compact=True)
+    else:
+        console.print("Stagent stopped.")
+
+
+def _build_server(ws: Workspace, on_ready: Callable[[], None]) -> _Server:
+    web_app = load_app_factory()(ws)
+    config = uvicorn.Config(
+        web_app,
+        host=ws.settings.host,
+        port=ws.settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    return _Server(config, on_ready)
+
+
+def _run(server: _Server, sock: socket.socket) -> None:
+    try:
+        server.run(sockets=[sock])
+    except SystemExit as exc:  # uvicorn exits when the app's startup fails
+        raise StagentError(
+            f"the web app failed to start (exit code {exc.code})",
+            hint="the lines above say why; set STAGENT_LOG_LEVEL=DEBUG for more",
+        ) from None
+
+
+def _announce(ws: Workspace, url: str, as_json: bool, no_open: bool) -> None:
+    if as_json:
+        emit_json({"event": "started", "url": url, "database_url": ws.store.safe_url}, compact=True)
+    else:
+        console.print(f"Stagent is running at [bold]{url}[/]")
+        console.print("[dim]Press Ctrl-C to stop.[/]")
+        console.file.flush()
+    if not no_open and not _in_ci():
+        target = f"{url}/?token={ws.settings.token}" if ws.settings.token else url
+        threading.Thread(target=webbrowser.open, args=(target,), daemon=True).start()
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
