@@ -1,0 +1,442 @@
+"""A scripted Anthropic Messages API server on 127.0.0.1, for offline runs of real clients.
+
+It speaks what the Claude Code CLI and the ``anthropic`` package expect: ``POST /v1/messages``
+(streaming SSE and plain JSON), ``POST /v1/messages/count_tokens``, ``GET /v1/models`` and
+Anthropic-shaped errors. What the model says comes from a `ModelScript` (the shared format in
+`stagent.testing.model_script`), chosen by the ``SCENARIO:<name>`` marker in the request; the turn
+is the number of ``tool_result`` blocks the request already carries. The server keeps no state
+between requests, so retries and resumed sessions replay identically.
+
+Use it from Python::
+
+    with AnthropicScriptServer(ScriptBook([script])) as server:
+        env = {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "fake"}
+        ...
+        server.requests  # one dict per request: path, model, stream, tools, tool results...
+
+or from a shell: ``python -m stagent.testing.anthropic_server --port 8765 --scripts my.yaml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, cast
+
+from stagent.testing.model_script import ModelScript, ModelTurn, ScriptBook, TurnUsage
+
+Json = dict[str, Any]
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+
+def error_body(status: int, message: str, kind: str | None = None) -> Json:
+    """The JSON body Anthropic sends with an HTTP error."""
+    kind = kind or ERROR_TYPES.get(status, "api_error")
+    return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+def usage_json(usage: TurnUsage) -> Json:
+    """A script turn's usage in the Messages API's shape (cache writes split by lifetime)."""
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_creation_input_tokens": usage.cache_write_tokens,
+        "cache_read_input_tokens": usage.cache_read_tokens,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": usage.cache_write_tokens - usage.cache_write_1h_tokens,
+            "ephemeral_1h_input_tokens": usage.cache_write_1h_tokens,
+        },
+    }
+
+
+def _dict(value: object) -> Json:
+    """``value`` if it is a JSON object, else an empty one."""
+    return cast(Json, value) if isinstance(value, dict) else {}
+
+
+def _dicts(value: object) -> list[Json]:
+    """The JSON objects in ``value`` if it is a list, else none."""
+    items = cast(list[object], value) if isinstance(value, list) else []
+    return [cast(Json, item) for item in items if isinstance(item, dict)]
+
+
+def _blocks(message: Json) -> list[Json]:
+    content = message.get("content")
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return _dicts(content)
+
+
+def _result_text(block: Json) -> str:
+    content: object = block.get("content")
+    if isinstance(content, str):
+        return content
+    return "".join(str(part.get("text", "")) for part in _dicts(content))
+
+
+class ParsedRequest:
+    """What the server reads from one Messages API request body."""
+
+    def __init__(self, body: Json) -> None:
+        self.body = body
+        self.model = str(body.get("model") or "")
+        self.stream = bool(body.get("stream"))
+        self.messages = _dicts(body.get("messages"))
+        self.tools = [str(tool.get("name")) for tool in _dicts(body.get("tools"))]
+        self.tool_results = [
+            {"tool_use_id": b.get("tool_use_id"), "content": _result_text(b),
+             "is_error": bool(b.get("is_error"))}
+            for m in self.messages for b in _blocks(m) if b.get("type") == "tool_result"
+        ]  # fmt: skip
+
+    def text(self) -> str:
+        """All user-visible text of the request, in order (what scripts are selected by)."""
+        parts = [
+            str(b.get("text", ""))
+            for m in self.messages
+            if m.get("role") != "assistant"
+            for b in _blocks(m)
+            if b.get("type") == "text"
+        ]
+        return "\n".join([*parts, self.system()])
+
+    def system(self) -> str:
+        """The system prompt's text (its blocks joined)."""
+        system: object = self.body.get("system")
+        if isinstance(system, str):
+            return system
+        return "\n".join(str(block.get("text", "")) for block in _dicts(system))
+
+    def history(self) -> list[str]:
+        """A compact summary of the conversation: ``role:block-type[:tool name or id]``."""
+        summary: list[str] = []
+        for message in self.messages:
+            for block in _blocks(message):
+                kind = str(block.get("type"))
+                tag = block.get("name") or block.get("id") or block.get("tool_use_id")
+                summary.append(f"{message.get('role')}:{kind}" + (f":{tag}" if tag else ""))
+        return summary
+
+    def wants_json_schema(self) -> Json | None:
+        """The JSON schema of a structured-output side call (the CLI's title call), if any."""
+        fmt = _dict(_dict(self.body.get("output_config")).get("format"))
+        if fmt.get("type") == "json_schema":
+            return _dict(fmt.get("schema"))
+        return None
+
+
+def _schema_answer(schema: Json) -> str:
+    props = _dict(schema.get("properties"))
+    return json.dumps(dict.fromkeys(props, "Scripted session") or {"title": "Scripted"})
+
+
+class Answer:
+    """What the model answers to one request: content blocks, stop reason and usage."""
+
+    def __init__(self, request: ParsedRequest, script: ModelScript, turn: ModelTurn) -> None:
+        self.model = request.model or script.model
+        self.turn = turn
+        self.content: list[Json] = []
+        text = turn.text or ""
+        if turn.echo_tool_results and request.tool_results:
+            lines = [
+                f"- {'error' if r['is_error'] else 'ok'}: {r['content']}"
+                for r in request.tool_results
+            ]
+            text = f"{text}\n\nTool results seen:\n" + "\n".join(lines)
+        schema = request.wants_json_schema()
+        if schema is not None and turn.tool is None:
+            text = _schema_answer(schema)
+        if text or turn.tool is None:
+            self.content.append({"type": "text", "text": text or "OK."})
+        use_tool = turn.tool is not None and bool(request.tools)
+        if use_tool and turn.tool is not None:
+            tool_id = f"toolu_{uuid.uuid4().hex[:20]}"
+            self.content.append(
+                {
+                    "type": "tool_use",
+                    "id": tool_id,
+                    "name": turn.tool.name,
+                    "input": turn.tool.input,
+                }
+            )
+        self.stop_reason = "tool_use" if use_tool else "end_turn"
+        self.id = f"msg_{uuid.uuid4().hex[:24]}"
+
+    def message(self) -> Json:
+        """The non-streaming response body."""
+        return {
+            "id": self.id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": self.content,
+            "stop_reason": self.stop_reason,
+            "stop_sequence": None,
+            "usage": usage_json(self.turn.usage),
+        }
+
+    def events(self) -> Iterator[Json]:
+        """The SSE events of the streaming response, in the order the API sends them."""
+        start: Json = {**self.message(), "content": [], "stop_reason": None}
+        start["usage"] = {**usage_json(self.turn.usage), "output_tokens": 1}
+        yield {"type": "message_start", "message": start}
+        for index, block in enumerate(self.content):
+            if block["type"] == "text":
+                opening: Json = {"type": "text", "text": ""}
+                delta: Json = {"type": "text_delta", "text": block["text"]}
+            else:
+                opening = {**block, "input": {}}
+                delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
+            yield {"type": "content_block_start", "index": index, "content_block": opening}
+            yield {"type": "content_block_delta", "index": index, "delta": delta}
+            yield {"type": "content_block_stop", "index": index}
+        yield {
+            "type": "message_delta",
+            "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
+            "usage": {"output_tokens": self.turn.usage.output_tokens},
+        }
+        yield {"type": "message_stop"}
+
+    def summary(self) -> Json:
+        """What the request log records about the answer."""
+        tools = [b["name"] for b in self.content if b["type"] == "tool_use"]
+        texts = [b["text"] for b in self.content if b["type"] == "text"]
+        return {"text": "".join(texts), "tool": tools[0] if tools else None}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    @property
+    def owner(self) -> AnthropicScriptServer:
+        return cast(_HTTPServer, self.server).owner
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the request log is the server's record."""
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0].rstrip("/")
+        if path == "/v1/models":
+            models = [{"type": "model", "id": m, "display_name": m, "created_at":
+                       "2026-01-01T00:00:00Z"} for m in self.owner.models()]  # fmt: skip
+            first, last = models[0]["id"], models[-1]["id"]
+            self._json(200, {"data": models, "has_more": False, "first_id": first,
+                             "last_id": last})  # fmt: skip
+        else:
+            self._json(404, error_body(404, f"Not found: {path}"))
+
+    def do_POST(self) -> None:
+        path = self.path.split("?", 1)[0].rstrip("/")
+        length = int(self.headers.get("content-length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except json.JSONDecodeError:
+            self._json(400, error_body(400, "The request body is not valid JSON."))
+            return
+        request = ParsedRequest(_dict(body))
+        if path == "/v1/messages/count_tokens":
+            self._json(200, {"input_tokens": max(1, len(json.dumps(body)) // 4)})
+        elif path == "/v1/messages":
+            self._messages(path, request)
+        else:
+            self._json(404, error_body(404, f"Not found: {path}"))
+
+    def _messages(self, path: str, request: ParsedRequest) -> None:
+        owner = self.owner
+        script = owner.book.select(request.text())
+        turn = script.turn(len(request.tool_results))
+        entry = owner.record(
+            {
+                "path": path,
+                "model": request.model,
+                "stream": request.stream,
+                "scenario": script.name,
+                "turn": len(request.tool_results),
+                "tools": request.tools,
+                "tool_results": request.tool_results,
+                "history": request.history(),
+                "system": request.system(),
+                "auth": _auth_kind(self.headers),
+                "answer": "pending",
+            }
+        )
+        if turn.delay and owner.stopping.wait(turn.delay):
+            return
+        if turn.error is not None:
+            owner.answered(entry, {"error": turn.error.status})
+            err = turn.error
+            self._json(err.status, error_body(err.status, err.message, err.type))
+            return
+        answer = Answer(request, script, turn)
+        owner.answered(entry, answer.summary())
+        if request.stream:
+            self._stream(answer)
+        else:
+            self._json(200, answer.message())
+
+    def _headers(self, status: int, content_type: str, length: int | None = None) -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        if length is not None:
+            self.send_header("content-length", str(length))
+        self.send_header("request-id", f"req_{uuid.uuid4().hex[:24]}")
+        self.send_header("connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+    def _stream(self, answer: Answer) -> None:
+        self._headers(200, "text/event-stream")
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for event in answer.events():
+                data = f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+                self.wfile.write(data.encode())
+                self.wfile.flush()
+
+    def _json(self, status: int, body: Json) -> None:
+        data = json.dumps(body).encode()
+        self._headers(status, "application/json", len(data))
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(data)
+
+
+def _auth_kind(headers: Message) -> str:
+    """How the client authenticated, never the secret itself."""
+    if headers.get("x-api-key"):
+        return "x-api-key"
+    return "bearer" if headers.get("authorization") else "none"
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], owner: AnthropicScriptServer) -> None:
+        super().__init__(address, _Handler)
+        self.owner = owner
+
+
+class AnthropicScriptServer:
+    """The scripted Messages API server; a context manager that runs it on a background thread.
+
+    Args:
+        book: The scripts it can play (a request without a known marker gets a plain "OK.").
+        port: The port to bind on 127.0.0.1; 0 picks a free one.
+        log_path: Also append each request's log entry to this file, one JSON object a line.
+    """
+
+    def __init__(
+        self, book: ScriptBook | None = None, port: int = 0, log_path: Path | None = None
+    ) -> None:
+        self.book = book or ScriptBook()
+        self.requests: list[Json] = []
+        """One entry per Messages request: path, model, stream, scenario, turn, tools,
+        tool_results, history, auth (the kind, never the key) and the answer given."""
+        self.stopping = threading.Event()
+        self._log_path = log_path
+        self._lock = threading.Lock()
+        self._httpd = _HTTPServer(("127.0.0.1", port), self)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The base URL to give clients (``ANTHROPIC_BASE_URL``)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def models(self) -> list[str]:
+        """The model ids ``GET /v1/models`` lists."""
+        return ["claude-sonnet-4-6", "claude-opus-5-5", "claude-haiku-4-5"]
+
+    def record(self, entry: Json) -> Json:
+        """Add a request to the log as it arrives (its answer is still ``"pending"``)."""
+        with self._lock:
+            self.requests.append(entry)
+        return entry
+
+    def answered(self, entry: Json, answer: Json) -> None:
+        """Note the answer given to a logged request (and append it to the log file, if any)."""
+        with self._lock:
+            entry["answer"] = answer
+            if self._log_path is not None:
+                with self._log_path.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(entry) + "\n")
+
+    def start(self) -> AnthropicScriptServer:
+        """Start serving on a background thread."""
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="anthropic-script-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; delayed answers still pending are abandoned."""
+        self.stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the server stops (or ``timeout`` seconds pass)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def __enter__(self) -> AnthropicScriptServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the server in the foreground until interrupted."""
+    parser = argparse.ArgumentParser(
+        prog="python -m stagent.testing.anthropic_server",
+        description="A scripted Anthropic Messages API on 127.0.0.1 (simulated model).",
+    )
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
+    parser.add_argument("--scripts", type=Path, nargs="*", default=[], help="YAML/JSON scripts")
+    parser.add_argument("--log", type=Path, default=None, help="append request log lines here")
+    args = parser.parse_args(argv)
+    server = AnthropicScriptServer(ScriptBook.from_files(*args.scripts), args.port, args.log)
+    print(f"scripted Anthropic API (simulated) on {server.url}", flush=True)  # noqa: T201
+    try:
+        server.start()
+        while not server.stopping.is_set():
+            server.wait(timeout=0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
