@@ -1,0 +1,174 @@
+"""Answers to the app-server's requests: approvals and questions go to the permission gate.
+
+Every server request is answered, always: an unknown method gets a JSON-RPC error (an
+unanswered request would block the turn forever), and anything the gate cannot decide is
+declined, never accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+
+from stagent.domain.events import RuntimeEvent, ToolRequestEvent, ToolResultEvent
+from stagent.runtimes import _codex_mapping as mapping
+from stagent.runtimes._codex_rpc import JsonDict, JsonRpcProcess, Message, ProcessGone, RpcError
+from stagent.runtimes.base import PermissionDecision, PermissionGate, PermissionRequest
+
+log = logging.getLogger("stagent.runtimes.codex")
+
+
+class ServerRequests:
+    """Answers one run's server requests; remembers what the run needs to report them."""
+
+    def __init__(
+        self,
+        task_id: str,
+        gate: PermissionGate,
+        emit: Callable[[RuntimeEvent], None],
+        stop: Callable[[], None],
+    ) -> None:
+        self._task_id = task_id
+        self._gate = gate
+        self._emit = emit
+        self._stop = stop
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.rpc: JsonRpcProcess | None = None
+        self.thread_id: str | None = None
+        self.turn_id: str | None = None
+        self.items: dict[str, JsonDict] = {}
+        """Tool items seen started, by id (a file approval names only the item)."""
+        self.denials: dict[str, str] = {}
+        """Why each denied call was denied, by request id."""
+        self.waiting: dict[str, str] = {}
+        """Decisions still open, by request id (named in a deadline's message)."""
+        self.interrupted_by: str | None = None
+
+    def spawn(self, message: Message) -> None:
+        """Answer ``message`` in its own task (a decision may take a person minutes)."""
+        task = asyncio.create_task(self._answer(message), name=f"codex-answer-{message.method}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def cancel_all(self) -> None:
+        """Stop waiting on every open decision (the run is ending)."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+
+    async def _answer(self, message: Message) -> None:
+        rpc = self.rpc
+        assert rpc is not None and message.id is not None
+        params = message.params
+        try:
+            match message.method:
+                case "item/commandExecution/requestApproval":
+                    result = await self._approve_command(params)
+                case "item/fileChange/requestApproval":
+                    result = await self._approve_file(params)
+                case "item/tool/requestUserInput":
+                    result = await self._ask(params)
+                case "currentTime/read":
+                    result = {"currentTimeAt": int(time.time())}
+                case "mcpServer/elicitation/request":
+                    result = {"action": "decline"}
+                case "execCommandApproval" | "applyPatchApproval":
+                    result = {"decision": "denied"}
+                case method:
+                    log.warning("codex: declined an unsupported server request %s", method)
+                    await rpc.fail(message.id, -32601, f"Stagent does not handle {method}")
+                    return
+            await rpc.respond(message.id, result)
+        except ProcessGone:
+            return
+        except Exception:
+            log.exception("codex: answering %s failed; declining", message.method)
+            with contextlib.suppress(Exception):
+                await rpc.fail(message.id, -32603, "Stagent could not decide; declined")
+
+    async def _decide(
+        self, tool: str, data: JsonDict, request_id: str, rule: str | None
+    ) -> PermissionDecision:
+        summary = json.dumps(data.get("command") or data.get("file_path") or data)[:200]
+        self.waiting[request_id] = f"{tool} {summary}"
+        request = PermissionRequest(
+            task_id=self._task_id,
+            runtime="codex",
+            tool=tool,
+            input=data,
+            request_id=request_id,
+            suggested_rule=rule,
+        )
+        try:
+            decision = await self._gate.decide(request)
+        except Exception:
+            log.exception("codex: the permission gate failed for %s; declining", tool)
+            decision = PermissionDecision(allowed=False, message="the permission check failed")
+        finally:
+            self.waiting.pop(request_id, None)
+        if not decision.allowed:
+            self.denials[request_id] = (
+                decision.message or f"denied by {decision.decided_by or 'the gate'}"
+            )
+            if decision.message and not decision.interrupt:
+                await self._tell_model(f"{tool} was denied: {decision.message}")
+        if decision.interrupt:
+            who = f" by {decision.decided_by}" if decision.decided_by else ""
+            reason = f": {decision.message}" if decision.message else ""
+            self.interrupted_by = f"the run was stopped{who} at {tool}{reason}"
+        return decision
+
+    async def _tell_model(self, text: str) -> None:
+        """Tell the model why (a decline carries no message): steer it into the turn before
+        answering, so it arrives with the tool's rejection in the next model request."""
+        if self.rpc is None or self.turn_id is None:
+            return
+        params = {
+            "threadId": self.thread_id,
+            "expectedTurnId": self.turn_id,
+            "input": [{"type": "text", "text": f"[Stagent] {text}"}],
+        }
+        try:
+            await asyncio.wait_for(self.rpc.request("turn/steer", params), 5)
+        except (RpcError, TimeoutError) as exc:
+            log.info("codex: could not pass the denial message on: %s", exc)
+
+    async def _approve_command(self, params: JsonDict) -> JsonDict:
+        data, rule = mapping.command_permission(params)
+        decision = await self._decide("Bash", data, mapping.request_id(params.get("itemId")), rule)
+        return mapping.command_decision(decision)
+
+    async def _approve_file(self, params: JsonDict) -> JsonDict:
+        item_id = mapping.request_id(params.get("itemId"))
+        item = self.items.get(item_id, {})
+        tool, data = mapping.file_change_call(mapping.as_list(item.get("changes")))
+        if params.get("reason"):
+            data["description"] = str(params["reason"])
+        rule = f"{tool}({data['file_path']})" if data.get("file_path") else None
+        decision = await self._decide(tool, data, item_id, rule)
+        return mapping.file_decision(decision)
+
+    async def _ask(self, params: JsonDict) -> JsonDict:
+        item_id = mapping.request_id(params.get("itemId"))
+        data = mapping.questions_input(params)
+        self._emit(ToolRequestEvent(tool="AskUserQuestion", input=data, request_id=item_id))
+        decision = await self._decide("AskUserQuestion", data, item_id, None)
+        response = mapping.answers_response(params, decision)
+        if decision.allowed:
+            output, failed = json.dumps(response["answers"]), False
+        else:
+            output, failed = f"denied: {self.denials.get(item_id, 'denied')}", True
+        self._emit(
+            ToolResultEvent(
+                request_id=item_id, tool="AskUserQuestion", output=output, is_error=failed
+            )
+        )
+        if decision.interrupt:
+            self._stop()
+        return response

@@ -1,0 +1,396 @@
+"""One live Codex run: spawn ``codex app-server``, open or resume a thread, play one turn.
+
+A driver task owns the child process and turns its notifications into `RuntimeEvent`s on a
+queue; server requests (approvals, questions) are answered by their own tasks, so a person can
+take their time while the turn's other events keep flowing. A per-run deadline interrupts the
+turn whatever it waits on (an approval nobody answers, a provider that never replies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from stagent.domain.events import (
+    ErrorEvent,
+    ResultEvent,
+    RuntimeEvent,
+    SessionEvent,
+    TextEvent,
+)
+from stagent.runtimes import _codex_mapping as mapping
+from stagent.runtimes._codex_config import TaskDirs
+from stagent.runtimes._codex_requests import ServerRequests
+from stagent.runtimes._codex_rpc import JsonDict, JsonRpcProcess, Message, ProcessGone, RpcError
+from stagent.runtimes.base import AgentRun, PermissionGate
+
+log = logging.getLogger("stagent.runtimes.codex")
+T = TypeVar("T")
+StopReason = Literal["cancel", "deadline", "interrupt"]
+TEXT_FLUSH_CHARS = 2000
+"""Agent text is sent per message item, or in pieces of about this size for long messages."""
+RESUME_PROMPT = "The previous run of this task was interrupted. Continue where you left off."
+OPT_OUT = ["account/rateLimits/updated", "remoteControl/status/changed", "turn/diff/updated"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    """Everything resolved before the child starts (no secrets except inside ``env``)."""
+
+    task_id: str
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    dirs: TaskDirs
+    prompt: str
+    sandbox: str
+    deadline_seconds: float
+    model: str | None = None
+    instructions: str | None = None
+    resume_thread: str | None = None
+    keep_state: bool = False
+    client_version: str = "0"
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+
+class _StoppedError(Exception):
+    """The run was asked to stop (cancel, deadline or a person's interrupt)."""
+
+
+def stderr_summary(stderr: str) -> str:
+    """The useful part of the app-server's stderr: its error lines, else its last lines."""
+    lines = [
+        line.strip()
+        for line in stderr.splitlines()
+        if line.strip()
+        and "could not create PATH aliases" not in line
+        and not re.match(r"\s*(\d+: |at |Stack backtrace)", line)
+    ]
+    errors = [line for line in lines if "error" in line.lower()]
+    return " | ".join((errors or lines)[-3:])[:1000]
+
+
+def _session_event(thread_id: str) -> RuntimeEvent:
+    # SessionEvent is recorded by the executor but missing from the `RuntimeEvent` alias.
+    event: Any = SessionEvent(session_id=thread_id)
+    return event
+
+
+class CodexRun(AgentRun):
+    """One run of a task on ``codex app-server``."""
+
+    def __init__(self, plan: RunPlan, gate: PermissionGate) -> None:
+        self._plan = plan
+        self._out: asyncio.Queue[RuntimeEvent | None] = asyncio.Queue()
+        self._stop = asyncio.Event()
+        self._stop_reason: StopReason | None = None
+        self._rpc: JsonRpcProcess | None = None
+        self._deadline = time.monotonic() + plan.deadline_seconds
+        self.thread_id: str | None = None
+        self._turn_id: str | None = None
+        self._model = plan.model or "codex"
+        self._texts: dict[str, str] = {}
+        self._sent: dict[str, int] = {}
+        self._final_text = ""
+        self._requests = ServerRequests(
+            plan.task_id, gate, self._emit, lambda: self._request_stop("interrupt")
+        )
+        self._last_error: JsonDict | None = None
+        self._last_total: Any = None
+        self._driver = asyncio.create_task(self._drive(), name=f"codex-run-{plan.task_id}")
+
+    @property
+    def pid(self) -> int | None:
+        """The app-server's process id once started."""
+        return self._rpc.pid if self._rpc else None
+
+    async def events(self) -> AsyncIterator[RuntimeEvent]:
+        """Stream the run's events; ends after a result or an error (or silently on cancel)."""
+        while (event := await self._out.get()) is not None:
+            yield event
+
+    async def cancel(self) -> None:
+        """Interrupt the turn, stop the app-server and wait until it is gone."""
+        self._request_stop("cancel")
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(self._driver), 15)
+
+    async def wait_closed(self) -> None:
+        """Wait until the run has ended and its process is gone."""
+        with contextlib.suppress(Exception):
+            await asyncio.shield(self._driver)
+
+    def _request_stop(self, reason: StopReason) -> None:
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        self._stop.set()
+
+    def _emit(self, event: RuntimeEvent) -> None:
+        self._out.put_nowait(event)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def _drive(self) -> None:
+        final: RuntimeEvent | None = None
+        keep_state = self._plan.keep_state
+        try:
+            final = await self._run()
+        except _StoppedError:
+            final = await self._stopped()
+        except ProcessGone:
+            if self._stop_reason != "cancel":
+                final = ErrorEvent(message=self._redact(await self._exit_message()), retryable=True)
+                keep_state = True  # the thread can be resumed by a later attempt
+        except RpcError as exc:
+            final = ErrorEvent(message=self._redact(f"codex app-server refused {exc}"))
+        except OSError as exc:
+            final = ErrorEvent(message=f"could not start codex app-server: {exc}")
+        except Exception as exc:
+            log.exception("codex run of task %s failed", self._plan.task_id)
+            final = ErrorEvent(message=f"the codex adapter failed: {type(exc).__name__}: {exc}")
+        finally:
+            await self._shutdown()
+            if not keep_state:
+                self._plan.dirs.remove()
+            self._flush_all()
+            if final is not None:
+                self._emit(final)
+            self._out.put_nowait(None)
+
+    async def _run(self) -> RuntimeEvent | None:
+        plan = self._plan
+        self._rpc = await JsonRpcProcess.spawn(plan.argv, plan.env, plan.cwd)
+        self._requests.rpc = self._rpc
+        client = {"name": "stagent", "title": "Stagent", "version": plan.client_version}
+        capabilities = {"experimentalApi": False, "optOutNotificationMethods": OPT_OUT}
+        await self._call("initialize", {"clientInfo": client, "capabilities": capabilities})
+        await self._rpc.notify("initialized")
+        resumed = await self._open_thread()
+        assert self.thread_id is not None
+        self._emit(_session_event(self.thread_id))
+        text = RESUME_PROMPT if resumed else plan.prompt
+        params = {"threadId": self.thread_id, "input": [{"type": "text", "text": text}]}
+        result = await self._call("turn/start", params)
+        self._turn_id = self._requests.turn_id = str(result["turn"]["id"])
+        return await self._pump()
+
+    async def _open_thread(self) -> bool:
+        plan = self._plan
+        params: JsonDict = {
+            "cwd": plan.cwd,
+            "approvalPolicy": "untrusted",  # every command and patch is asked
+            "approvalsReviewer": "user",  # never an automatic reviewer
+            "sandbox": plan.sandbox,
+        }
+        if plan.instructions:
+            params["developerInstructions"] = plan.instructions
+        if plan.model:
+            params["model"] = plan.model
+        result: JsonDict | None = None
+        if plan.resume_thread:
+            try:
+                result = await self._call(
+                    "thread/resume", {"threadId": plan.resume_thread, **params}
+                )
+            except RpcError as exc:
+                log.warning(
+                    "codex: cannot resume thread %s (%s); starting a new one",
+                    plan.resume_thread,
+                    exc,
+                )
+        resumed = result is not None
+        opened: JsonDict = (
+            result if result is not None else await self._call("thread/start", params)
+        )
+        self.thread_id = self._requests.thread_id = str(opened["thread"]["id"])
+        self._model = str(opened.get("model") or self._model)
+        return resumed
+
+    async def _call(self, method: str, params: JsonDict) -> Any:
+        assert self._rpc is not None
+        return await self._guard(self._rpc.request(method, params))
+
+    async def _guard(self, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable`` unless the run is stopped or passes its deadline first."""
+        task = asyncio.ensure_future(awaitable)
+        stop = asyncio.ensure_future(self._stop.wait())
+        remaining = max(0.0, self._deadline - time.monotonic())
+        try:
+            done, _ = await asyncio.wait(
+                {task, stop}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            stop.cancel()
+        if task in done:
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        if not done:
+            self._request_stop("deadline")
+        raise _StoppedError
+
+    async def _pump(self) -> RuntimeEvent | None:
+        assert self._rpc is not None
+        while True:
+            message = await self._guard(self._rpc.next_message())
+            if message is None:
+                raise ProcessGone("codex app-server exited")
+            if message.is_request:
+                self._requests.spawn(message)
+                continue
+            final = self._on_notification(message)
+            if final is not None:
+                return final
+
+    async def _stopped(self) -> RuntimeEvent | None:
+        """Interrupt the active turn, let it end (briefly), and say why the run stopped."""
+        waiting = list(self._requests.waiting.values())
+        rpc = self._rpc
+        if rpc is not None and self._turn_id is not None and not rpc.exited:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    rpc.request(
+                        "turn/interrupt", {"threadId": self.thread_id, "turnId": self._turn_id}
+                    ),
+                    2,
+                )
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._drain_until_completed(rpc), 3)
+        match self._stop_reason:
+            case "deadline":
+                seconds = f"{self._plan.deadline_seconds:g}"
+                if waiting:
+                    what = "waiting for a decision on " + "; ".join(waiting)
+                else:
+                    what = "waiting for the agent and its model provider"
+                return ErrorEvent(
+                    message=f"the run passed its deadline of {seconds} s while {what}; "
+                    "Stagent interrupted the Codex turn",
+                    retryable=True,
+                )
+            case "interrupt":
+                return ErrorEvent(message=self._requests.interrupted_by or "the run was stopped")
+            case _:
+                return None
+
+    async def _drain_until_completed(self, rpc: JsonRpcProcess) -> None:
+        while (message := await rpc.next_message()) is not None:
+            if message.is_request and message.id is not None:
+                await rpc.fail(message.id, -32000, "the run is stopping")
+            elif message.method == "turn/completed":
+                return
+            else:
+                self._on_notification(message)
+
+    async def _shutdown(self) -> None:
+        await self._requests.cancel_all()
+        if self._rpc is not None:
+            await self._rpc.close()
+
+    async def _exit_message(self) -> str:
+        assert self._rpc is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._rpc.process.wait(), 2)
+        code = self._rpc.process.returncode
+        detail = stderr_summary(self._rpc.stderr_text())
+        return f"codex app-server exited unexpectedly (exit code {code})" + (
+            f": {detail}" if detail else ""
+        )
+
+    def _redact(self, text: str) -> str:
+        for secret in self._plan.secrets:
+            if secret:
+                text = text.replace(secret, "[redacted]")
+        return text
+
+    # -- notifications -----------------------------------------------------------------------
+
+    def _on_notification(self, message: Message) -> RuntimeEvent | None:
+        params = message.params
+        match message.method:
+            case "item/started":
+                self._item_started(mapping.as_dict(params.get("item")))
+            case "item/agentMessage/delta":
+                item_id = str(params.get("itemId"))
+                self._texts[item_id] = self._texts.get(item_id, "") + str(params.get("delta", ""))
+                if len(self._texts[item_id]) - self._sent.get(item_id, 0) >= TEXT_FLUSH_CHARS:
+                    self._flush(item_id)
+            case "item/completed":
+                self._item_completed(mapping.as_dict(params.get("item")))
+            case "thread/tokenUsage/updated":
+                self._usage(params)
+            case "error":
+                if not params.get("willRetry"):
+                    self._last_error = mapping.as_dict(params.get("error"))
+                else:
+                    log.info(
+                        "codex: %s (retrying)", mapping.as_dict(params.get("error")).get("message")
+                    )
+            case "turn/completed":
+                turn = mapping.as_dict(params.get("turn"))
+                if str(turn.get("id")) == self._turn_id:
+                    return self._turn_completed(turn)
+            case method:
+                log.debug("codex: notification %s", method)
+        return None
+
+    def _item_started(self, item: JsonDict) -> None:
+        item_id = str(item.get("id"))
+        if item.get("type") == "agentMessage":
+            self._texts.setdefault(item_id, "")
+            return
+        event = mapping.tool_request(item)
+        if event is not None:
+            self._requests.items[item_id] = item
+            self._emit(event)
+
+    def _item_completed(self, item: JsonDict) -> None:
+        item_id = str(item.get("id"))
+        if item.get("type") == "agentMessage":
+            self._texts[item_id] = str(item.get("text") or self._texts.get(item_id, ""))
+            self._flush(item_id)
+            self._final_text = self._texts[item_id]
+            return
+        event = mapping.tool_result(item, self._requests.denials.get(item_id))
+        if event is not None:
+            self._emit(event)
+
+    def _flush(self, item_id: str) -> None:
+        text = self._texts.get(item_id, "")
+        sent = self._sent.get(item_id, 0)
+        if len(text) > sent:
+            self._emit(TextEvent(text=text[sent:]))
+            self._sent[item_id] = len(text)
+
+    def _flush_all(self) -> None:
+        for item_id in list(self._texts):
+            self._flush(item_id)
+
+    def _usage(self, params: JsonDict) -> None:
+        if str(params.get("turnId")) != self._turn_id:
+            return
+        total = mapping.as_dict(params.get("tokenUsage")).get("total")
+        if total is not None and total == self._last_total:
+            return  # a repeat of numbers already counted
+        self._last_total = total
+        self._emit(mapping.usage_event(params, self._model))
+
+    def _turn_completed(self, turn: JsonDict) -> RuntimeEvent:
+        self._flush_all()
+        status = turn.get("status")
+        if status == "completed":
+            return ResultEvent(text=self._final_text)
+        if status == "interrupted":
+            return ErrorEvent(
+                message=self._requests.interrupted_by or "the Codex turn was interrupted"
+            )
+        error = mapping.as_dict(turn.get("error")) or self._last_error or {}
+        message, retryable = mapping.error_message(error)
+        return ErrorEvent(message=self._redact(message), retryable=retryable)
