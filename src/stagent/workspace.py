@@ -58,6 +58,7 @@ class Workspace:
         """Check the database and apply pending migrations."""
         self.settings.home.mkdir(parents=True, exist_ok=True)
         self.store.upgrade()
+        self.store.watch_other_processes()
         return self
 
     def start_worker(self, kind: WorkerKind = "worker") -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,3 +143,18 @@ def test_unreachable_database_is_one_clear_line() -> None:
     assert message.startswith("cannot open database postgresql+psycopg://nobody:***@127.0.0.1:1")
     assert "secret" not in message
     assert "\n" not in message
+
+
+def test_a_commit_by_another_process_wakes_waiters_at_once(store: Store) -> None:
+    other = Store(store.url)
+    store.watch_other_processes()
+    time.sleep(0.1)
+    seen = store.changes.version
+    started = time.monotonic()
+    with other.write() as session:
+        task_repo.create(session, task_repo.NewTask(title="from elsewhere"))
+    woke = store.changes.wait(seen, timeout=5)
+    elapsed = time.monotonic() - started
+    other.dispose()
+    assert woke != seen
+    assert elapsed < 1.0

@@ -222,7 +222,7 @@ class TaskService:
             task_repo.delete(session, task_id)
 
     def follow(
-        self, task_id: str, *, after: int = 0, poll_seconds: float = 0.2
+        self, task_id: str, *, after: int = 0, poll_seconds: float = 1.0
     ) -> Iterator[LoggedEvent]:
         """Yield a task's events as they are written, until its run ends."""
         seen = self._store.changes.version
@@ -263,8 +263,8 @@ class TaskService:
     async def wait_for_change(self, seen_version: int, timeout: float) -> int:
         """Wait until this process commits something new, or ``timeout`` passes.
 
-        Changes made by other processes are not signalled; callers re-read the feed after the
-        timeout, so ``timeout`` bounds their latency.
+        Other processes' commits ring it too, through the store's watcher; ``timeout`` is a
+        safety net.
         """
         return await self._store.changes.wait_async(seen_version, timeout)
 

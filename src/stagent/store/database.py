@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from stagent.domain.errors import DatabaseUnavailableError
 from stagent.store.engine import build_engine, is_sqlite, normalize_url, redact_url
 from stagent.store.notifier import ChangeNotifier
+from stagent.store.watcher import CHANNEL, CrossProcessWatcher
 
 
 class Store:
@@ -26,6 +27,7 @@ class Store:
         self.engine: Engine = build_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.changes = ChangeNotifier()
+        self._watcher = CrossProcessWatcher(self.url, self.changes, is_sqlite=self.is_sqlite)
 
     @property
     def safe_url(self) -> str:
@@ -52,10 +54,20 @@ class Store:
 
     @contextmanager
     def write(self) -> Generator[Session]:
-        """A transaction that commits on success, then rings the change signal."""
+        """A transaction that commits on success, then rings the change signal.
+
+        On PostgreSQL the transaction also notifies other processes (LISTEN/NOTIFY); on SQLite they
+        see the file's ``data_version`` move. See `stagent.store.watcher`.
+        """
         with self._sessions() as session, session.begin():
             yield session
+            if not self.is_sqlite:
+                session.execute(text(f"NOTIFY {CHANNEL}"))
         self.changes.ring()
+
+    def watch_other_processes(self) -> None:
+        """Wake this process's waiters when another process commits (idempotent)."""
+        self._watcher.start()
 
     def upgrade(self) -> None:
         """Apply every pending migration (idempotent)."""
@@ -65,7 +77,8 @@ class Store:
         upgrade_to_head(self.engine)
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Stop watching and close every pooled connection."""
+        self._watcher.stop()
         self.engine.dispose()
 
 
