@@ -40,7 +40,7 @@ def cli(tmp_path: Path) -> Cli:
 
 
 @pytest.fixture
-def scenario_file(tmp_path: Path) -> Callable[[str], Path]:
+def scenario_file(tmp_path: Path) -> Callable[..., Path]:
     """Write scenario text to a file and return its path."""
 
     def write(text: str, name: str = "scenario.yaml") -> Path:
@@ -52,12 +52,12 @@ def scenario_file(tmp_path: Path) -> Callable[[str], Path]:
 
 
 @pytest.fixture
-def hello_scenario(scenario_file: Callable[[str], Path]) -> Path:
+def hello_scenario(scenario_file: Callable[..., Path]) -> Path:
     """A short scenario that completes with result "Done."."""
     return scenario_file(HELLO_SCENARIO, "hello.yaml")
 
 
 @pytest.fixture
-def failing_scenario(scenario_file: Callable[[str], Path]) -> Path:
+def failing_scenario(scenario_file: Callable[..., Path]) -> Path:
     """A scenario whose run fails with "simulated provider error"."""
     return scenario_file(FAILING_SCENARIO, "failing.yaml")

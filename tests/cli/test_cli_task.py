@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from clitools import Cli
 
+from stagent.workspace import Workspace
+
 TASK_KEYS = {
     "id",
     "status",
@@ -165,3 +167,11 @@ def test_add_accepts_priority_bounds(cli: Cli, priority: str) -> None:
 def test_empty_task_list(cli: Cli) -> None:
     assert cli.json("task", "list") == []
     assert "No tasks found" in cli("task", "list").stdout
+
+
+def test_local_run_leaves_no_pending_workflow(cli: Cli, hello_scenario: Path) -> None:
+    task_id = cli.add_task("settled", "--scenario", str(hello_scenario))
+    ran = cli.json("task", "run", task_id)
+    with Workspace.temporary(cli.home) as ws:
+        assert ws.queue.status(ran["workflow_id"]) == "SUCCESS"
+    assert cli.json("task", "show", task_id)["status"] == "completed"

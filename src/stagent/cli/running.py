@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from stagent.domain.errors import StagentError
 from stagent.domain.events import LoggedEvent
-from stagent.domain.tasks import Task
+from stagent.domain.tasks import RUNNABLE_FROM, Task
 from stagent.workspace import Workspace
 
 EventSink = Callable[[LoggedEvent], None]
+
+SETTLE_SECONDS = 5.0
+"""How long a local run may take to checkpoint its workflow after the task has ended."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +42,8 @@ def run_task(
     ws: Workspace, task_id: str, *, wait: bool, on_event: EventSink | None = None
 ) -> RunOutcome:
     """Start a run of ``task_id``; with ``wait`` (or locally) block until it ends."""
-    ws.tasks.get(task_id)  # an unknown id fails before any worker starts
+    if ws.tasks.get(task_id).status not in RUNNABLE_FROM:
+        ws.tasks.run(task_id)  # refuses with the service's own error, before a worker starts
     local = ws.live_workers() == 0
     try:
         if local:
@@ -50,6 +55,8 @@ def run_task(
         for event in ws.tasks.follow(task_id, after=after):
             if on_event is not None:
                 on_event(event)
+        if local:
+            _let_workflow_settle(ws, task_id)
     except KeyboardInterrupt:
         if local:
             cancel_if_active(ws, task_id)
@@ -62,6 +69,16 @@ def cancel_if_active(ws: Workspace, task_id: str) -> None:
     with contextlib.suppress(StagentError):
         if ws.tasks.get(task_id).status.is_active:
             ws.tasks.cancel(task_id)
+
+
+def _let_workflow_settle(ws: Workspace, task_id: str) -> None:
+    """Wait until the engine has recorded the run's end, so stopping the worker strands nothing."""
+    workflow_id = ws.tasks.get(task_id).workflow_id
+    if workflow_id is None:
+        return
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while ws.queue.status(workflow_id) in ("PENDING", "ENQUEUED") and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _start_local_worker(ws: Workspace) -> None:
