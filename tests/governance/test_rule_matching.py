@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from stagent.domain.errors import ValidationError
 from stagent.domain.permissions import Effect, MatchContext, PermissionRule, ToolCall
 
 CTX = MatchContext(cwd="/work/proj", home="/home/u", project_root="/work/proj")
@@ -119,6 +120,25 @@ BASH_ROWS: list[Row] = [
     ("Bash(cat *)", "allow", "Bash", bash("cat a.txt 2>&1"), True),
     ("Bash(cat *)", "allow", "Bash", bash("cat a.txt 2>/dev/null"), True),
     ("Bash(echo * > out.txt)", "allow", "Bash", bash("echo hi > out.txt"), True),
+    # Attempts to smuggle a command past the splitter.
+    ("Bash(cat *)", "allow", "Bash", bash("cat <<EOF\n$(rm -rf x)\nEOF"), False),
+    ("Bash(cat *)", "allow", "Bash", bash("cat <<'EOF'\n$(rm -rf x)\nEOF"), True),
+    ("Bash(rm *)", "deny", "Bash", bash("cat <<EOF\n`rm -rf x`\nEOF"), True),
+    ("Bash(echo *)", "allow", "Bash", bash("echo $'\\'' ; rm x #'"), False),
+    ("Bash(echo *)", "allow", "Bash", bash("echo $'a\\tb'"), True),
+    ("Bash(echo *)", "allow", "Bash", bash("echo $(( $(rm x) + 1 ))"), False),
+    ("Bash(echo *)", "allow", "Bash", bash("echo $((1 + 2))"), True),
+    ("Bash(echo *)", "allow", "Bash", bash('echo "${X:-$(rm x)}"'), False),
+    ("Bash(echo *)", "allow", "Bash", bash("echo a\\; rm x"), True),  # an escaped ;
+    ("Bash(ls *)", "allow", "Bash", bash("ls; f() { rm x; }; f"), False),
+    ("Bash(ls *)", "allow", "Bash", bash("sudo bash -c 'ls'"), False),
+    ("Bash(ls *)", "allow", "Bash", bash("timeout 5 bash -c 'ls -la'"), True),
+    ("Bash(rm *)", "deny", "Bash", bash("timeout 5 bash -c 'rm -rf x'"), True),
+    ("Bash(rm *)", "deny", "Bash", bash("sudo bash -c 'rm -rf x'"), True),
+    ("Bash(rm *)", "deny", "Bash", bash("\\rm -rf x"), True),
+    ("Bash(rm *)", "deny", "Bash", bash("'rm' -rf x"), True),
+    ("Bash(rm *)", "deny", "Bash", bash('r"m" -rf x'), True),
+    ("Bash(rm *)", "deny", "Bash", bash("xargs rm < list.txt"), True),
     # Input-parameter rules (deny/ask).
     (
         "Bash(run_in_background:true)",
@@ -197,6 +217,10 @@ PATH_ROWS: list[Row] = [
     ("Edit(src/**)", "ask", "Edit", path("a/b/src/c/d.py"), True),
     ("Edit(docs/api/**)", "deny", "Edit", path("docs/api/a.md"), True),
     ("Edit(docs/api/**)", "deny", "Edit", path("x/docs/api/a.md"), False),
+    # Deny and ask rules ignore case (case-insensitive file systems); allow rules do not.
+    ("Read(./.env)", "deny", "Read", path(".ENV"), True),
+    ("Read(./.env)", "deny", "Read", path("/WORK/proj/.env"), True),
+    ("Read(./.env)", "allow", "Read", path(".ENV"), False),
     # A file tool without a path is not matched by a path rule.
     ("Edit(./**)", "allow", "Edit", {}, False),
     # Bare file-tool rules: Read covers the reading tools; Edit covers the editing tools.
@@ -235,6 +259,22 @@ WEB_AND_TOOL_ROWS: list[Row] = [
         False,
     ),
     ("WebFetch(domain:example.com)", "allow", "WebFetch", url("not a url"), False),
+    ("WebFetch(domain:example.com)", "allow", "WebFetch", url("https://u@example.com/"), True),
+    (
+        "WebFetch(domain:example.com)",
+        "allow",
+        "WebFetch",
+        url("https://example.com@evil.io"),
+        False,
+    ),
+    (
+        "WebFetch(domain:example.com)",
+        "allow",
+        "WebFetch",
+        url("https://evil.io\\@example.com"),
+        False,
+    ),
+    ("WebFetch(domain:example.com)", "allow", "WebFetch", url("https://example.com./x"), True),
     ("WebFetch(domain:*.example.com)", "allow", "WebFetch", url("https://a.example.com"), True),
     (
         "WebFetch(domain:*.example.com)",
@@ -301,6 +341,13 @@ def test_anchors_from_a_subdirectory(row: Row) -> None:
     text, effect, tool, tool_input, expected = row
     rule = PermissionRule.from_text(text, effect)
     assert rule.matches(ToolCall(tool, tool_input), SUB) is expected
+
+
+def test_match_context_paths_must_be_absolute() -> None:
+    with pytest.raises(ValidationError, match="cwd must be an absolute path"):
+        MatchContext(cwd="proj", home="/home/u")
+    with pytest.raises(ValidationError, match="home must be an absolute path"):
+        MatchContext(cwd="/p", home="~")
 
 
 def test_settings_dir_overrides_project_root_for_slash_anchor() -> None:

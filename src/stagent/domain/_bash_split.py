@@ -15,6 +15,8 @@ import shlex
 from dataclasses import dataclass
 from functools import lru_cache
 
+from stagent.domain._bash_wrappers import command_variants
+
 _KEYWORD_PREFIXES = frozenset({"if", "then", "elif", "else", "do", "while", "until", "!", "{"})
 _KEYWORD_ONLY = frozenset({"fi", "done", "esac", "}", "then", "do", "else", "{", "!"})
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh"})
@@ -25,9 +27,9 @@ _DASH_C = re.compile(r"-[a-z]*c[a-z]*")
 class SplitCommand:
     """The simple commands in a command line.
 
-    ``parts`` must all be allowed for the line to be allowed; ``shells`` are the outer
-    ``bash -c '...'`` invocations whose scripts were unwrapped into ``parts``: deny and ask rules
-    see them too.
+    ``parts`` must all be allowed for the line to be allowed. ``shells`` are only for deny and ask
+    rules: the outer ``bash -c '...'`` invocations whose scripts were unwrapped into ``parts``,
+    and the commands inside scripts run through deny-only wrappers (``sudo bash -c '...'``).
     """
 
     parts: tuple[str, ...]
@@ -45,15 +47,20 @@ def split_command(command: str) -> SplitCommand:
         cleaned = _strip_keywords(part)
         if not cleaned:
             continue
-        script = _shell_script(cleaned)
-        if script is None:
-            parts.append(cleaned)
+        canonical, forms = command_variants(cleaned)
+        script = _shell_script(canonical)
+        if script is not None:  # `[timeout 5] bash -c 'x'` runs x: x must be allowed
+            inner = split_command(script)
+            parts.extend(inner.parts)
+            shells.extend((cleaned, *inner.shells))
             continue
-        shells.append(cleaned)
-        inner = split_command(script)
-        parts.extend(inner.parts)
-        shells.extend(inner.shells)
-    return SplitCommand(tuple(parts), tuple(shells))
+        parts.append(cleaned)
+        for form in forms:  # `sudo bash -c 'x'`: deny and ask rules also look at x
+            script = _shell_script(form)
+            if script is not None:
+                inner = split_command(script)
+                shells.extend((*inner.parts, *inner.shells))
+    return SplitCommand(tuple(parts), tuple(dict.fromkeys(shells)))
 
 
 _HEREDOC = re.compile(r"<<(-?)\s*(['\"]?)([A-Za-z0-9_.-]+)\2")
@@ -69,7 +76,8 @@ class _Splitter:
         self.text = text
         self.out = out
         self.cur: list[str] = []
-        self.heredocs: list[tuple[str, bool]] = []
+        self.heredocs: list[tuple[str, bool, bool]] = []
+        """Pending here-documents: delimiter, strip leading tabs, body expanded."""
         self.i = start
         self.nested = nested
         self.depth = 0
@@ -87,6 +95,8 @@ class _Splitter:
         two = text[i : i + 2]
         if c == "\\":
             self._escape()
+        elif two == "$'":
+            self._ansi_quoted()
         elif c == "'":
             self._take_until_quote(i, "'")
         elif c == '"':
@@ -129,19 +139,34 @@ class _Splitter:
         self.cur.append(self.text[start:end])
         self.i = end
 
-    def _double_quoted(self) -> None:
+    def _ansi_quoted(self) -> None:
+        """``$'...'``: backslash escapes (``\\'``) do not end the string."""
         text = self.text
-        j = self.i + 1
-        while j < len(text) and text[j] != '"':
+        j = self.i + 2
+        while j < len(text) and text[j] != "'":
+            j += 2 if text[j] == "\\" else 1
+        end = min(j + 1, len(text))
+        self.cur.append(text[self.i : end])
+        self.i = end
+
+    def _double_quoted(self) -> None:
+        end = min(self.scan_substitutions(self.i + 1, stop='"') + 1, len(self.text))
+        self.cur.append(self.text[self.i : end])
+        self.i = end
+
+    def scan_substitutions(self, start: int = 0, stop: str | None = None) -> int:
+        """Split the substitutions in text that is otherwise data (double quotes, unquoted
+        here-document bodies, arithmetic); return the index of ``stop`` or the end."""
+        text = self.text
+        j = start
+        while j < len(text) and text[j] != stop:
             if text[j] == "\\":
                 j += 2
             elif text[j : j + 2] == "$(" or text[j] == "`":
                 j = self._substitution(j)
             else:
                 j += 1
-        end = min(j + 1, len(text))
-        self.cur.append(text[self.i : end])
-        self.i = end
+        return min(j, len(text))
 
     def _substitution(self, start: int) -> int:
         """Split the commands inside a substitution starting at ``start``; return its end."""
@@ -153,7 +178,9 @@ class _Splitter:
             _Splitter(text[start + 1 : end], self.out).run()
             return min(end + 1, len(text))
         if text[start : start + 3] == "$((":
-            return _matching_paren(text, start + 1)  # arithmetic: no commands inside
+            end = _matching_paren(text, start + 1)
+            _Splitter(text[start + 3 : end - 2], self.out).scan_substitutions()
+            return end
         return _Splitter(text, self.out, start + 2, nested=True).run()
 
     def _skip_comment(self) -> None:
@@ -166,13 +193,14 @@ class _Splitter:
             self.cur.append("<<")
             self.i += 2
             return
-        self.heredocs.append((match.group(3), match.group(1) == "-"))
+        self.heredocs.append((match.group(3), match.group(1) == "-", not match.group(2)))
         self.cur.append(match.group(0))
         self.i = match.end()
 
     def _skip_heredoc_bodies(self) -> None:
         text = self.text
-        for delimiter, strip_tabs in self.heredocs:
+        for delimiter, strip_tabs, expanded in self.heredocs:
+            body: list[str] = []
             while self.i < len(text):
                 end = text.find("\n", self.i)
                 end = len(text) if end < 0 else end
@@ -180,6 +208,9 @@ class _Splitter:
                 self.i = min(end + 1, len(text))
                 if (line.lstrip("\t") if strip_tabs else line) == delimiter:
                     break
+                body.append(line)
+            if expanded:  # an unquoted delimiter: $(...) in the body runs
+                _Splitter("\n".join(body), self.out).scan_substitutions()
         self.heredocs = []
 
     def _operator(self, c: str, two: str) -> None:

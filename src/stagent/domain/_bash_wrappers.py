@@ -129,8 +129,9 @@ def command_variants(part: str) -> tuple[str, tuple[str, ...]]:
 
     Returns ``(canonical, all_forms)``: ``canonical`` has the documented wrappers and safe
     assignments stripped (allow rules match it only); ``all_forms`` holds the original, every
-    stripping step (including deny-only wrappers) and the command with its path dropped
-    (``/bin/rm`` -> ``rm``): deny and ask rules match any of them.
+    stripping step (including deny-only wrappers), each with its quotes removed (``\\rm``,
+    ``'rm'`` -> ``rm``) and with the command's directory dropped (``/bin/rm`` -> ``rm``): deny and
+    ask rules match any of them.
     """
     canonical = _strip_all(part, allow=True)
     forms: list[str] = [part]
@@ -146,10 +147,12 @@ def command_variants(part: str) -> tuple[str, tuple[str, ...]]:
         forms.append(current)
     for form in list(forms):
         words = _word_spans(form)
-        if words and "/" in words[0].value and not words[0].value.endswith("/"):
-            base = words[0].value.rsplit("/", 1)[1]
-            rest = form[len(form.split(None, 1)[0]) :]
-            forms.append(base + rest)
+        if not words:
+            continue
+        forms.append(" ".join(w.value for w in words))  # r'm' -> rm, \rm -> rm
+        head = words[0].value
+        if "/" in head and not head.endswith("/"):  # /bin/rm -> rm
+            forms.append(" ".join([head.rsplit("/", 1)[1], *(w.value for w in words[1:])]))
     if canonical not in forms:
         forms.append(canonical)
     return canonical, tuple(dict.fromkeys(forms))

@@ -53,7 +53,7 @@ class PathPattern:
         With ``ancestors`` (deny and ask rules), a match on a parent directory also counts, as in
         gitignore, where everything inside an ignored directory is ignored.
         """
-        rel = _relative_to(path, base)
+        rel = _relative_to(path, base, ignore_case=bool(self.regex.flags & re.IGNORECASE))
         if rel is None:
             return False
         if self.regex.fullmatch(rel):
@@ -64,11 +64,14 @@ class PathPattern:
         return any(self.regex.fullmatch("/".join(segments[:n])) for n in range(1, len(segments)))
 
 
-def parse_path_pattern(spec: str, *, single_segment_any_depth: bool) -> PathPattern:
+def parse_path_pattern(
+    spec: str, *, single_segment_any_depth: bool, ignore_case: bool = False
+) -> PathPattern:
     """Parse a Read/Edit specifier; raise `PathRuleError` for forms Claude Code would not honour.
 
     ``single_segment_any_depth`` is True for deny and ask rules: ``src/**`` then matches a ``src``
     directory at any depth, while an allow rule matches only at the working directory.
+    ``ignore_case`` (deny and ask) also catches ``.ENV`` on case-insensitive file systems.
     """
     _refuse_unsupported(spec)
     anchor, rest = _split_anchor(spec)
@@ -91,7 +94,8 @@ def parse_path_pattern(spec: str, *, single_segment_any_depth: bool) -> PathPatt
     regex = _glob_regex(segments)
     if any_depth and not rest.startswith("**/"):
         regex = "(?:[^/]+/)*" + regex
-    return PathPattern(anchor, rest, any_depth, re.compile(regex, re.DOTALL))
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    return PathPattern(anchor, rest, any_depth, re.compile(regex, flags))
 
 
 def _refuse_unsupported(spec: str) -> None:
@@ -178,13 +182,14 @@ def _class_end(seg: str, start: int) -> int:
     return seg.find("]", j)
 
 
-def _relative_to(path: str, base: str) -> str | None:
+def _relative_to(path: str, base: str, *, ignore_case: bool = False) -> str | None:
     base = base.rstrip("/") or "/"
     if base == "/":
         return path.lstrip("/")
-    if path == base:
+    folded_path, folded_base = (path.lower(), base.lower()) if ignore_case else (path, base)
+    if folded_path == folded_base:
         return ""
-    if path.startswith(base + "/"):
+    if folded_path.startswith(folded_base + "/"):
         return path[len(base) + 1 :]
     return None
 

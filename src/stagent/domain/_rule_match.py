@@ -162,7 +162,8 @@ def _bash_matcher(spec: str, effect: Effect) -> Matcher:
 
 
 def _path_matcher(spec: str, effect: Effect) -> Matcher:
-    pattern = parse_path_pattern(spec, single_segment_any_depth=effect != "allow")
+    strict = effect != "allow"
+    pattern = parse_path_pattern(spec, single_segment_any_depth=strict, ignore_case=strict)
 
     def match(call: ToolCallLike, subject: str, ctx: MatchContext) -> bool:
         del call
@@ -176,7 +177,12 @@ def _path_matcher(spec: str, effect: Effect) -> Matcher:
 
 
 def url_host(url: str) -> str | None:
-    """The lower-case host of a URL, or None if it has none."""
+    """The lower-case host of a URL, or None if it has none.
+
+    Parsed as browsers and Node do (WHATWG): tabs and newlines are dropped and a backslash is a
+    slash, so ``https://evil.com\\@example.com`` is on evil.com.
+    """
+    url = re.sub(r"[\t\n\r]", "", url.strip()).replace("\\", "/")
     try:
         host = urlsplit(url if "://" in url else f"//{url}").hostname
     except ValueError:

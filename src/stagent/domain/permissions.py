@@ -84,6 +84,19 @@ class MatchContext:
     task_id: str | None = None
     project_id: str | None = None
 
+    def __post_init__(self) -> None:
+        paths = {
+            "cwd": self.cwd,
+            "home": self.home,
+            "project_root": self.project_root,
+            "settings_dir": self.settings_dir,
+        }
+        for name, value in paths.items():
+            if value is not None and not value.startswith("/"):
+                raise ValidationError(
+                    f"MatchContext.{name} must be an absolute path (got '{value}')."
+                )
+
 
 @lru_cache(maxsize=4096)
 def _parse(text: str, effect: Effect) -> ParsedRule:
