@@ -15,7 +15,7 @@ import uvicorn
 
 from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.signals import ShutdownSignals
-from stagent.cli.state import state_of
+from stagent.cli.state import configure_logging, state_of
 from stagent.domain.errors import ConflictError, StagentError, ValidationError
 from stagent.settings import Settings
 from stagent.workspace import Workspace
@@ -94,6 +94,7 @@ def serve(
     state = state_of(ctx)
     settings = state.settings(host=host, port=port)
     check_bind_allowed(settings)
+    configure_logging(settings)
     with ShutdownSignals() as signals:
         sock = listen(settings.host, settings.port)
         url = server_url(settings.host, sock.getsockname()[1])

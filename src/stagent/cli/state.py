@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Generator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,6 +56,15 @@ def state_of(ctx: typer.Context) -> CliState:
     """The `CliState` the root callback stored (a default one if the callback did not run)."""
     obj = ctx.find_root().obj
     return obj if isinstance(obj, CliState) else CliState()
+
+
+def configure_logging(settings: Settings) -> None:
+    """Send log records at ``STAGENT_LOG_LEVEL`` and above to stderr (long-running commands)."""
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
 
 
 def build_workspace(settings: Settings) -> Workspace:

@@ -8,7 +8,7 @@ import typer
 
 from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.signals import ShutdownSignals
-from stagent.cli.state import state_of
+from stagent.cli.state import configure_logging, state_of
 
 
 def worker(
@@ -21,6 +21,7 @@ def worker(
 ) -> None:
     """Run queued tasks until SIGINT or SIGTERM, then stop cleanly."""
     state = state_of(ctx)
+    configure_logging(state.settings(concurrency=concurrency))
     with ShutdownSignals() as signals, state.workspace(concurrency=concurrency) as ws:
         ws.start_worker("worker")
         info = {
