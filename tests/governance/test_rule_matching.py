@@ -27,6 +27,12 @@ def path(p: str) -> dict[str, Any]:
     return {"file_path": p}
 
 
+def codex_change(*paths: str) -> dict[str, Any]:
+    """How the Codex adapter maps a file change: the first path, and every change."""
+    changes = [{"path": p, "kind": "update", "diff": ""} for p in paths]
+    return {"file_path": paths[0], "changes": changes}
+
+
 def url(u: str) -> dict[str, Any]:
     return {"url": u}
 
@@ -197,6 +203,11 @@ PATH_ROWS: list[Row] = [
     ("Edit(./src/**)", "allow", "Edit", {"paths": ["src/a.py", "src/b.py"]}, True),
     ("Edit(./src/**)", "allow", "Edit", {"paths": ["src/a.py", "setup.py"]}, False),
     ("Edit(./src/**)", "deny", "Edit", {"paths": ["setup.py", "src/a.py"]}, True),
+    # Codex file changes: every path in `changes` counts, not only `file_path`.
+    ("Edit(./src/**)", "allow", "Edit", codex_change("src/a.py", "src/b.py"), True),
+    ("Edit(./src/**)", "allow", "Edit", codex_change("src/a.py", "/etc/passwd"), False),
+    ("Read(//etc/**)", "deny", "Write", codex_change("src/a.py", "/etc/cron.d/x"), True),
+    ("Edit(./src/**)", "allow", "Edit", {"changes": {"src/a.py": {}, "b.py": {}}}, False),
     # `//path`: absolute.
     ("Read(//**/.env)", "deny", "Read", path("/etc/app/.env"), True),
     ("Read(//**/.env)", "deny", "Read", path("/work/proj/.env"), True),

@@ -69,7 +69,11 @@ def call_subjects(call: ToolCallLike, ctx: MatchContext) -> Subjects:
 
 
 def input_paths(tool: str, tool_input: Mapping[str, Any]) -> tuple[str, ...]:
-    """The file paths a file tool's input names (a directory tool defaults to the cwd)."""
+    """Every file path a file tool's input names (a directory tool defaults to the cwd).
+
+    Besides ``file_path`` / ``notebook_path`` / ``path``, multi-file changes list theirs under
+    ``paths``, ``file_paths`` or ``changes`` (Codex: ``[{"path": ..., "kind": ...}]``).
+    """
     found: list[str] = []
     for key in _PATH_KEYS:
         value = tool_input.get(key)
@@ -79,12 +83,27 @@ def input_paths(tool: str, tool_input: Mapping[str, Any]) -> tuple[str, ...]:
         value = tool_input.get(key)
         if isinstance(value, list):
             found.extend(v for v in cast(list[Any], value) if isinstance(v, str) and v)
-    changes = tool_input.get("changes")
-    if isinstance(changes, Mapping):
-        found.extend(str(k) for k in cast(Mapping[Any, Any], changes))
+    found.extend(_change_paths(tool_input.get("changes")))
     if not found and tool in _DIRECTORY_TOOLS:
         found.append(".")
     return tuple(dict.fromkeys(found))
+
+
+def _change_paths(changes: object) -> list[str]:
+    """Paths of a multi-file change: ``{path: change}`` or ``[{"path": ...}, ...]`` (Codex)."""
+    if isinstance(changes, Mapping):
+        return [str(k) for k in cast(Mapping[Any, Any], changes)]
+    if not isinstance(changes, list):
+        return []
+    paths: list[str] = []
+    for change in cast(list[Any], changes):
+        if isinstance(change, str):
+            paths.append(change)
+        elif isinstance(change, Mapping):
+            value = cast(Mapping[str, Any], change).get("path")
+            if isinstance(value, str) and value:
+                paths.append(value)
+    return paths
 
 
 def _norm(path: str) -> str:
