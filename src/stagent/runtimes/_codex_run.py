@@ -45,7 +45,7 @@ class RunPlan:
 
     task_id: str
     argv: list[str]
-    env: dict[str, str]
+    env: dict[str, str] = field(repr=False)
     cwd: str
     dirs: TaskDirs
     prompt: str

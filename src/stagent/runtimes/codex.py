@@ -142,8 +142,11 @@ class CodexRuntime(Runtime):
         return os.environ if self._environ is None else self._environ
 
     def binary(self) -> str | None:
-        """The Codex binary this runtime would launch."""
-        return self.codex_path or bundled_codex()
+        """The Codex binary this runtime would launch, if it exists."""
+        if self.codex_path:
+            found = Path(self.codex_path).is_file() and self.codex_path
+            return found or shutil.which(self.codex_path)
+        return bundled_codex()
 
     def provider(self, request: RunRequest | None = None) -> Provider:
         """The model provider a run would use."""

@@ -103,7 +103,10 @@ class ScriptedOpenAIServer:
     def start(self) -> Self:
         """Serve in a background thread."""
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="scripted-openai", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # so that stop() returns quickly
+            name="scripted-openai",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -201,6 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         owner.record(entry)
         if turn.delay and owner.stopping.wait(turn.delay):
+            self.close_connection = True  # stopping: hang up instead of answering
             return
         if turn.error is not None:
             self._send_error(turn.error.status, turn.error.message, turn.error.type)
