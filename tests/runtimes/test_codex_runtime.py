@@ -59,6 +59,22 @@ async def test_text_only_run(codex: CodexRuntime, workdir: Path) -> None:
     assert gate.requests == []
 
 
+async def test_profile_instructions_reach_the_model(
+    codex: CodexRuntime, workdir: Path, openai_server: ScriptedOpenAIServer
+) -> None:
+    req = request("text", workdir, instructions="Answer tersely. PROFILE-MARK-7")
+    events = await collect(await codex.start(req, TestGate()))
+    assert isinstance(events[-1], ResultEvent)
+    [sent] = openai_server.scripted("text")
+    developer = [
+        part["text"]
+        for item in sent["input"]
+        if item.get("role") == "developer"
+        for part in item["content"]
+    ]
+    assert any("PROFILE-MARK-7" in text for text in developer)
+
+
 async def test_usage_is_exactly_what_the_server_sent_per_response(
     codex: CodexRuntime, workdir: Path, openai_server: ScriptedOpenAIServer
 ) -> None:

@@ -72,8 +72,9 @@ class _Pending:
 class JsonRpcProcess:
     """One child process speaking line-delimited JSON-RPC on stdin/stdout."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, secrets: tuple[str, ...] = ()) -> None:
         self.process = process
+        self._secrets = tuple(s for s in secrets if s)
         self.stderr_tail: deque[str] = deque(maxlen=40)
         self._pending: dict[int, _Pending] = {}
         self._ids = 0
@@ -86,8 +87,13 @@ class JsonRpcProcess:
         ]
 
     @classmethod
-    async def spawn(cls, argv: list[str], env: dict[str, str], cwd: str) -> JsonRpcProcess:
-        """Start ``argv`` in its own process group with piped stdio."""
+    async def spawn(
+        cls, argv: list[str], env: dict[str, str], cwd: str, secrets: tuple[str, ...] = ()
+    ) -> JsonRpcProcess:
+        """Start ``argv`` in its own process group with piped stdio.
+
+        ``secrets`` never appear in the stderr this client keeps or logs.
+        """
         process = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.PIPE,
@@ -98,7 +104,7 @@ class JsonRpcProcess:
             limit=LINE_LIMIT,
             start_new_session=True,
         )
-        return cls(process)
+        return cls(process, secrets)
 
     @property
     def pid(self) -> int:
@@ -239,6 +245,8 @@ class JsonRpcProcess:
         with contextlib.suppress(ValueError, asyncio.LimitOverrunError):
             while line := await stderr.readline():
                 text = ANSI.sub("", line.decode("utf-8", "replace")).rstrip()
+                for secret in self._secrets:
+                    text = text.replace(secret, "[redacted]")
                 if text:
                     self.stderr_tail.append(text[:500])
                     log.debug("codex app-server: %s", text)

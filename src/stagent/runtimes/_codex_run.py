@@ -111,9 +111,16 @@ class CodexRun(AgentRun):
         return self._rpc.pid if self._rpc else None
 
     async def events(self) -> AsyncIterator[RuntimeEvent]:
-        """Stream the run's events; ends after a result or an error (or silently on cancel)."""
-        while (event := await self._out.get()) is not None:
-            yield event
+        """Stream the run's events; ends after a result or an error (or silently on cancel).
+
+        A consumer that stops listening early stops the run: nobody would answer it.
+        """
+        try:
+            while (event := await self._out.get()) is not None:
+                yield event
+        finally:
+            if not self._driver.done():
+                self._request_stop("cancel")
 
     async def cancel(self) -> None:
         """Interrupt the turn, stop the app-server and wait until it is gone."""
@@ -165,7 +172,7 @@ class CodexRun(AgentRun):
 
     async def _run(self) -> RuntimeEvent | None:
         plan = self._plan
-        self._rpc = await JsonRpcProcess.spawn(plan.argv, plan.env, plan.cwd)
+        self._rpc = await JsonRpcProcess.spawn(plan.argv, plan.env, plan.cwd, plan.secrets)
         self._requests.rpc = self._rpc
         client = {"name": "stagent", "title": "Stagent", "version": plan.client_version}
         capabilities = {"experimentalApi": False, "optOutNotificationMethods": OPT_OUT}
