@@ -21,8 +21,10 @@ from stagent.runtimes.registry import RuntimeRegistry, default_registry
 from stagent.settings import Settings
 from stagent.store import executors as executor_repo
 from stagent.store.database import Store
+from stagent.store.migrate import current_revision
 
 WorkerKind = Literal["serve", "worker", "cli"]
+LONG_LIVED_WORKERS: frozenset[str] = frozenset({"serve", "worker"})
 log = logging.getLogger(__name__)
 
 
@@ -91,10 +93,17 @@ class Workspace:
         durable.shutdown()
 
     def live_workers(self) -> int:
-        """How many worker processes (this one included) hold a fresh lease."""
+        """How many long-lived workers (``serve`` and ``worker`` processes) hold a fresh lease.
+
+        A CLI that runs one task in-process is not counted: it exits when its task ends.
+        """
         lease = timedelta(seconds=self.settings.executor_lease_seconds)
         with self.store.read() as session:
-            return executor_repo.live_worker_count(session, lease)
+            return executor_repo.live_worker_count(session, lease, LONG_LIVED_WORKERS)
+
+    def schema_revision(self) -> str | None:
+        """The database's migration revision (None if never migrated)."""
+        return current_revision(self.store.engine)
 
     def close(self) -> None:
         """Stop the worker (if any) and release every connection."""

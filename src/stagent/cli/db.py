@@ -6,7 +6,6 @@ import typer
 
 from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.state import state_of
-from stagent.store.migrate import current_revision
 
 app = typer.Typer(help="Manage the database.", no_args_is_help=True)
 
@@ -15,7 +14,7 @@ app = typer.Typer(help="Manage the database.", no_args_is_help=True)
 def upgrade(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Apply pending migrations (safe to run at any time)."""
     with state_of(ctx).workspace() as ws:
-        revision = current_revision(ws.store.engine)
+        revision = ws.schema_revision()
         url = ws.store.safe_url
     if as_json:
         emit_json({"ok": True, "revision": revision, "database_url": url})

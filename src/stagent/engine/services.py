@@ -162,15 +162,20 @@ class TaskService:
         if target is TaskStatus.QUEUED:
             return self.run(task_id)
         with self._store.write() as session:
-            current = TaskStatus(task_repo.get_row(session, task_id).status)
+            row = task_repo.get_row(session, task_id, for_update=True)
+            current = TaskStatus(row.status)
             if target not in BOARD_MOVES.get(current, frozenset()):
                 raise InvalidTransitionError(
                     f"a card cannot be dragged from {current.value} to {target.value}",
                     hint="drag between planned and queued, or a finished task back to planned",
                 )
-            if current is TaskStatus.QUEUED:
-                self._cancel_queued_workflow(session, task_id)
-            return task_repo.transition(session, task_id, target, reason="moved on the board")
+            queued_workflow = row.workflow_id if current is TaskStatus.QUEUED else None
+            task = task_repo.transition(session, task_id, target, reason="moved on the board")
+        # After commit: DBOS writes to the same database, and on SQLite our open write
+        # transaction would make it wait for us.
+        if queued_workflow:
+            self._queue.cancel(queued_workflow)
+        return task
 
     def run(self, task_id: str) -> Task:
         """Queue a new run of the task; a worker picks it up."""
@@ -267,11 +272,6 @@ class TaskService:
         safety net.
         """
         return await self._store.changes.wait_async(seen_version, timeout)
-
-    def _cancel_queued_workflow(self, session: Any, task_id: str) -> None:
-        row = task_repo.get_row(session, task_id)
-        if row.workflow_id:
-            self._queue.cancel(row.workflow_id)
 
 
 def _check_priority(priority: int) -> int:

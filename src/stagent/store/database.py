@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from stagent.domain.errors import DatabaseUnavailableError
@@ -20,11 +20,17 @@ class Store:
     """Owns the database engine. Open sessions with `read` and `write`."""
 
     def __init__(self, url: str) -> None:
-        self.url = normalize_url(url)
+        try:
+            self.url = normalize_url(url)
+            self.engine: Engine = build_engine(self.url)
+        except (ArgumentError, NoSuchModuleError, ValueError):
+            raise DatabaseUnavailableError(
+                f"cannot open database: {url.split('@')[-1]!r} is not a database URL",
+                hint="use sqlite:////path/file.sqlite or postgresql+psycopg://user@host/db",
+            ) from None
         self.is_sqlite = is_sqlite(self.url)
         if self.is_sqlite:
             _ensure_parent_dir(self.url)
-        self.engine: Engine = build_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.changes = ChangeNotifier()
         self._watcher = CrossProcessWatcher(self.url, self.changes, is_sqlite=self.is_sqlite)

@@ -34,8 +34,8 @@ def all_executors(session: Session) -> list[tuple[str, str, int, datetime, str]]
     return [(r.id, r.hostname, r.pid, ensure_aware(r.heartbeat_at), r.kind) for r in rows]
 
 
-def live_worker_count(session: Session, lease: timedelta) -> int:
-    """How many executors have renewed their lease recently."""
+def live_worker_count(session: Session, lease: timedelta, kinds: frozenset[str]) -> int:
+    """How many executors of these kinds have renewed their lease recently."""
     cutoff = utcnow() - lease
-    rows = session.scalars(select(ExecutorRow.heartbeat_at))
+    rows = session.scalars(select(ExecutorRow.heartbeat_at).where(ExecutorRow.kind.in_(kinds)))
     return sum(1 for beat in rows if ensure_aware(beat) >= cutoff)
