@@ -155,6 +155,7 @@ def config_data(options: CodexOptions) -> dict[str, Any]:
                 "apps": False,
                 "unbounded_connection_retries": False,  # an unreachable provider fails
                 "default_mode_request_user_input": True,  # questions reach Stagent
+                "multi_agent": False,  # sub-agent threads would escape usage accounting
             },
             "shell_environment_policy": {
                 "inherit": "all",

@@ -15,7 +15,17 @@ Where the model lives, in order of precedence:
 - ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` in the environment.
 
 Run options read from ``RunRequest.config``: ``model``, ``sandbox`` (``read-only``,
-``workspace-write``, ``danger-full-access``) and ``deadline_seconds``.
+``workspace-write``, ``danger-full-access``) and ``deadline_seconds``. ``RunRequest.instructions``
+become the thread's developer instructions.
+
+Usage is reported per model response; ``input_tokens`` is the *uncached* input (Codex counts
+cached tokens inside its input), ``cache_read_tokens`` the cached part, ``reasoning_tokens`` the
+part of ``output_tokens`` spent reasoning.
+
+Not passed to Codex (it has no equivalent): ``allowed_tools`` (every call reaches the gate,
+whose rules decide), ``max_turns`` and ``max_budget_usd`` (budgets are governance's, from the
+usage events); MCP servers (Codex 0.163 defers MCP tools behind its own tool search; not wired
+yet, so ``capabilities.mcp`` is False).
 """
 
 from __future__ import annotations
