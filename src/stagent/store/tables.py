@@ -138,3 +138,112 @@ class ExecutorRow(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class PermissionRuleRow(Base):
+    """A saved permission rule in Claude Code's syntax, with an effect and a scope."""
+
+    __tablename__ = "permission_rules"
+    __table_args__ = (Index("ix_permission_rules_scope", "scope", "scope_ref"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(1000))
+    """The rule text, e.g. ``Bash(npm run test *)``."""
+    effect: Mapped[str] = mapped_column(String(8))
+    """``allow``, ``ask`` or ``deny``."""
+    scope: Mapped[str] = mapped_column(String(8), default="global")
+    """``task``, ``project`` or ``global``."""
+    scope_ref: Mapped[str | None] = mapped_column(String(32))
+    """The task or project id for a narrower scope."""
+    source: Mapped[str] = mapped_column(String(200), default="user")
+    """Who added it: ``user``, ``preset:<name>``, ``import:<path>``, ``approval:<id>``."""
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class ApprovalRequestRow(Base):
+    """A tool call no rule decided, waiting for (or answered by) a person."""
+
+    __tablename__ = "approval_requests"
+    __table_args__ = (
+        Index("ix_approval_requests_status", "status"),
+        Index("ix_approval_requests_task_fingerprint", "task_id", "fingerprint"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    project_id: Mapped[str | None] = mapped_column(String(32))
+    runtime: Mapped[str] = mapped_column(String(40))
+    profile: Mapped[str | None] = mapped_column(String(120))
+    tool: Mapped[str] = mapped_column(String(200))
+    input: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    """A hash of (tool, input): identical concurrent requests of one task share one card."""
+    kind: Mapped[str] = mapped_column(String(16), default="permission")
+    """``permission`` (allow/deny) or ``question`` (AskUserQuestion: answers)."""
+    risk: Mapped[str] = mapped_column(String(8), default="high")
+    suggested_rule: Mapped[str | None] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    """``pending``, ``allowed``, ``denied``, ``answered``, ``timed_out``, ``cancelled``."""
+    decision: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """What was decided: behavior, message, answers, always, scope, rule id."""
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    decided_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class UsageLedgerRow(Base):
+    """One provider call (or runtime result): raw tokens by category and what it cost."""
+
+    __tablename__ = "usage_ledger"
+    __table_args__ = (
+        Index("ix_usage_ledger_task_id", "task_id"),
+        Index("ix_usage_ledger_finished_at", "finished_at"),
+        Index("ix_usage_ledger_runtime_model", "runtime", "model"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    project_id: Mapped[str | None] = mapped_column(String(32))
+    activity: Mapped[str] = mapped_column(String(32), default="task_run")
+    """``task_run``, ``workflow_step``, ``scheduled_firing``, ``chat_turn``, ``import``..."""
+    runtime: Mapped[str] = mapped_column(String(40))
+    provider: Mapped[str | None] = mapped_column(String(40))
+    model: Mapped[str | None] = mapped_column(String(200))
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_write_5m_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_write_1h_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    reasoning_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Cost in millionths of a US dollar (exact integer arithmetic)."""
+    cost_source: Mapped[str] = mapped_column(String(16), default="computed")
+    """``reported`` (by the runtime), ``computed`` (price table), ``unpriced``, ``none``."""
+    pricing_version: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="completed")
+    """``completed``, ``failed``, ``cancelled``, ``blocked``, ``reserved``, ``released``."""
+    note: Mapped[str | None] = mapped_column(Text)
+    """Why: the cap that blocked it, the estimate a reservation holds."""
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    started_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    finished_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class BudgetRow(Base):
+    """A spending cap for one scope: overall, a runtime, or a project."""
+
+    __tablename__ = "budgets"
+    __table_args__ = (Index("uq_budgets_scope", "scope", "scope_ref", unique=True),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    """``overall``, ``runtime`` or ``project``."""
+    scope_ref: Mapped[str] = mapped_column(String(64), default="")
+    """The runtime name or project id; empty for overall."""
+    daily_cap_micros: Mapped[int | None] = mapped_column(BigInteger)
+    monthly_cap_micros: Mapped[int | None] = mapped_column(BigInteger)
+    warn_at: Mapped[float] = mapped_column(default=0.8)
+    on_breach: Mapped[str] = mapped_column(String(8), default="fail")
+    """``fail`` (refuse the call) or ``pause`` (wait in the inbox for a person)."""
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
