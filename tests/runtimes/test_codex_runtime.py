@@ -234,6 +234,26 @@ async def test_provider_500_fails_with_codexs_message(codex: CodexRuntime, workd
     assert error.retryable
 
 
+async def test_an_unreachable_provider_fails_fast_and_says_where(
+    tmp_path: Path, workdir: Path
+) -> None:
+    codex = CodexRuntime(
+        base_url="http://127.0.0.1:9/v1",  # discard port: nothing listens
+        api_key=TEST_KEY,
+        model="gpt-5.5",
+        state_dir=tmp_path / "state",
+        request_max_retries=0,
+        stream_max_retries=0,
+        environ={"PATH": os.defpath},
+    )
+    started = time.monotonic()
+    events = await collect(await codex.start(request("text", workdir), TestGate()))
+    assert time.monotonic() - started < 10
+    error = events[-1]
+    assert isinstance(error, ErrorEvent) and error.retryable
+    assert "http://127.0.0.1:9/v1 could not be reached" in error.message
+
+
 async def test_an_unanswered_approval_hits_the_deadline(codex: CodexRuntime, workdir: Path) -> None:
     gate = TestGate(HANG)
     started = time.monotonic()

@@ -226,8 +226,9 @@ def usage_event(params: JsonDict, model: str) -> UsageEvent:
     )
 
 
-def error_message(error: JsonDict) -> tuple[str, bool]:
-    """A turn error as (message, retryable), naming the HTTP status where Codex gives it."""
+def error_message(error: JsonDict, provider_url: str = "") -> tuple[str, bool]:
+    """A turn error as (message, retryable), naming the HTTP status where Codex gives it
+    (and the provider, when it could not be reached)."""
     message = str(error.get("message") or "the Codex turn failed")
     info = error.get("codexErrorInfo")
     status: Any = None
@@ -245,6 +246,8 @@ def error_message(error: JsonDict) -> tuple[str, bool]:
     text = f"{message} ({tags})" if tags else message
     if details:
         text = f"{text}: {details}"
+    if status is None and "ConnectionFailed" in label and provider_url:
+        text = f"{text}; the model provider {provider_url} could not be reached"
     retryable = status is None or status == 429 or int(status) >= 500
     if label in ("unauthorized", "badRequest", "contextWindowExceeded", "usageLimitExceeded"):
         retryable = False

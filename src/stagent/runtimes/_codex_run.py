@@ -56,6 +56,7 @@ class RunPlan:
     resume_thread: str | None = None
     keep_state: bool = False
     client_version: str = "0"
+    provider_url: str = ""
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
@@ -399,5 +400,5 @@ class CodexRun(AgentRun):
                 message=self._requests.interrupted_by or "the Codex turn was interrupted"
             )
         error = mapping.as_dict(turn.get("error")) or self._last_error or {}
-        message, retryable = mapping.error_message(error)
+        message, retryable = mapping.error_message(error, self._plan.provider_url)
         return ErrorEvent(message=self._redact(message), retryable=retryable)

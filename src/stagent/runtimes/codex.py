@@ -242,6 +242,7 @@ class CodexRuntime(Runtime):
             resume_thread=resume,
             keep_state=self.keep_state,
             client_version=_stagent_version(),
+            provider_url=provider.base_url,
             secrets=(key,),
         )
 
