@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -195,6 +196,20 @@ def test_errors_are_openai_shaped(server: ScriptedOpenAIServer) -> None:
             "code": "rate_limit_exceeded",
         }
     }
+
+
+def test_gzip_bodies_are_read_and_other_routes_are_404(server: ScriptedOpenAIServer) -> None:
+    body = json.dumps({"input": [user("SCENARIO:hello")], "tools": []}).encode()
+    response = httpx.post(
+        f"{server.base_url}/responses",
+        content=gzip.compress(body),
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
+    assert "Hello, world." in response.text
+    assert httpx.get(f"{server.base_url}/models").json()["data"] == []
+    missing = httpx.post(f"{server.base_url}/chat/completions", json={})
+    assert missing.status_code == 404 and "error" in missing.json()
+    assert [r["status"] for r in server.requests] == [200, 200, 404]
 
 
 def test_a_required_key_is_checked(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ my.yaml`` and point Codex (or Stagent's ``codex`` runtime) at ``http://127.0.0.1
 from __future__ import annotations
 
 import argparse
+import gzip
 import itertools
 import json
 import threading
@@ -167,19 +168,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         """Answer ``/v1/models`` with an empty list; anything else is a 404."""
-        self._record_other()
         if self.path.rstrip("/").endswith("/models"):
+            self._record_other(200)
             self._send_json(200, {"object": "list", "data": [], "models": []})
         else:
+            self._record_other(404)
             self._send_error(404, f"no route for GET {self.path}")
 
     def do_POST(self) -> None:
         """Answer ``/v1/responses`` from the script."""
         owner = self.owner
         body = self._read_json()
-        if not self.path.rstrip("/").endswith("/responses") or body is None:
-            self._record_other()
+        if not self.path.rstrip("/").endswith("/responses"):
+            self._record_other(404)
             self._send_error(404, f"no route for POST {self.path}")
+            return
+        if body is None:
+            self._record_other(400)
+            self._send_error(400, "the request body is not JSON (gzip is the only encoding read)")
             return
         info = describe_request(body)
         script = owner.book.select(info["scenario_text"])
@@ -226,14 +232,16 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
+            if self.headers.get("Content-Encoding", "").lower() == "gzip":
+                raw = gzip.decompress(raw)
             data = json.loads(raw or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError):
             return None
         return cast(JsonDict, data) if isinstance(data, dict) else None
 
-    def _record_other(self) -> None:
+    def _record_other(self, status: int) -> None:
         self.owner.record(
-            {"time": time.time(), "path": self.path, "method": self.command, "status": 404}
+            {"time": time.time(), "path": self.path, "method": self.command, "status": status}
         )
 
     def _send_json(self, status: int, payload: JsonDict) -> None:
