@@ -33,6 +33,19 @@ LINE_LIMIT = 64 * 1024 * 1024
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
+def stderr_summary(stderr: str) -> str:
+    """The useful part of the app-server's stderr: its error lines, else its last lines."""
+    lines = [
+        line.strip()
+        for line in stderr.splitlines()
+        if line.strip()
+        and "could not create PATH aliases" not in line
+        and not re.match(r"\s*(\d+: |at |Stack backtrace)", line)
+    ]
+    errors = [line for line in lines if "error" in line.lower()]
+    return " | ".join((errors or lines)[-3:])[:1000]
+
+
 class RpcError(Exception):
     """The server answered one of our requests with an error."""
 

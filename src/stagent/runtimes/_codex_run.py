@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
@@ -27,7 +26,14 @@ from stagent.domain.events import (
 from stagent.runtimes import _codex_mapping as mapping
 from stagent.runtimes._codex_config import TaskDirs
 from stagent.runtimes._codex_requests import ServerRequests
-from stagent.runtimes._codex_rpc import JsonDict, JsonRpcProcess, Message, ProcessGone, RpcError
+from stagent.runtimes._codex_rpc import (
+    JsonDict,
+    JsonRpcProcess,
+    Message,
+    ProcessGone,
+    RpcError,
+    stderr_summary,
+)
 from stagent.runtimes.base import AgentRun, PermissionGate
 
 log = logging.getLogger("stagent.runtimes.codex")
@@ -62,19 +68,6 @@ class RunPlan:
 
 class _StoppedError(Exception):
     """The run was asked to stop (cancel, deadline or a person's interrupt)."""
-
-
-def stderr_summary(stderr: str) -> str:
-    """The useful part of the app-server's stderr: its error lines, else its last lines."""
-    lines = [
-        line.strip()
-        for line in stderr.splitlines()
-        if line.strip()
-        and "could not create PATH aliases" not in line
-        and not re.match(r"\s*(\d+: |at |Stack backtrace)", line)
-    ]
-    errors = [line for line in lines if "error" in line.lower()]
-    return " | ".join((errors or lines)[-3:])[:1000]
 
 
 def _session_event(thread_id: str) -> RuntimeEvent:

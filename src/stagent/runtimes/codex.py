@@ -52,8 +52,8 @@ from stagent.runtimes._codex_config import (
     config_data,
     render_toml,
 )
-from stagent.runtimes._codex_rpc import JsonRpcProcess, ProcessGone, RpcError
-from stagent.runtimes._codex_run import CodexRun, RunPlan, stderr_summary
+from stagent.runtimes._codex_rpc import JsonRpcProcess, ProcessGone, RpcError, stderr_summary
+from stagent.runtimes._codex_run import CodexRun, RunPlan
 from stagent.runtimes.base import (
     PermissionDecision,
     PermissionGate,
