@@ -14,9 +14,11 @@ from typing import Any, Literal, Self
 from stagent.engine import durable
 from stagent.engine.executor import RunContext
 from stagent.engine.gate import UngovernedGate
+from stagent.engine.guard import OpenGuard, RunGuard
 from stagent.engine.leases import ExecutorLease, new_executor_id
 from stagent.engine.reconcile import reconcile
 from stagent.engine.services import ProjectService, TaskService
+from stagent.runtimes.base import PermissionGate
 from stagent.runtimes.registry import RuntimeRegistry, default_registry
 from stagent.settings import Settings
 from stagent.store import executors as executor_repo
@@ -35,7 +37,8 @@ class Workspace:
         self.settings = settings or Settings()
         self.store = Store(self.settings.resolved_database_url)
         self.runtimes: RuntimeRegistry = default_registry()
-        self.gate = UngovernedGate()
+        self.gate: PermissionGate = UngovernedGate()
+        self.guard: RunGuard = OpenGuard()
         self.queue = durable.TaskQueueClient(self.store.url)
         self.projects = ProjectService(self.store)
         self.tasks = TaskService(self.store, self.runtimes, self.queue)
@@ -69,7 +72,9 @@ class Workspace:
         if self._lease is not None:
             return
         executor_id = new_executor_id(kind)
-        context = RunContext(store=self.store, runtimes=self.runtimes, gate=self.gate)
+        context = RunContext(
+            store=self.store, runtimes=self.runtimes, gate=self.gate, guard=self.guard
+        )
         durable.launch(self.settings, self.store.url, executor_id, context)
         self._lease = ExecutorLease(
             self.store,

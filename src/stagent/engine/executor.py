@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from stagent.domain.errors import StagentError
@@ -18,9 +18,11 @@ from stagent.domain.events import (
     ResultEvent,
     RuntimeEvent,
     SessionEvent,
+    UsageEvent,
     event_payload,
 )
 from stagent.domain.tasks import Task, TaskStatus
+from stagent.engine.guard import OpenGuard, RunGuard
 from stagent.runtimes.base import (
     AgentRun,
     PermissionDecision,
@@ -47,6 +49,7 @@ class RunContext:
     store: Store
     runtimes: RuntimeRegistry
     gate: PermissionGate
+    guard: RunGuard = field(default_factory=OpenGuard)
 
 
 async def execute_task_run(ctx: RunContext, task_id: str, run_number: int) -> str:
@@ -56,16 +59,28 @@ async def execute_task_run(ctx: RunContext, task_id: str, run_number: int) -> st
         with ctx.store.read() as session:
             return task_repo.get(session, task_id).status.value
     task, attempt, working_directory = claim
+    status = TaskStatus.FAILED.value
+    try:
+        status = await _start_and_drive(ctx, task, attempt, working_directory)
+    finally:
+        ctx.guard.after_run(task, status)
+    return status
+
+
+async def _start_and_drive(
+    ctx: RunContext, task: Task, attempt: int, working_directory: str | None
+) -> str:
     try:
         runtime = ctx.runtimes.get(task.runtime)
+        await ctx.guard.before_run(task)
         request = _run_request(task, attempt, working_directory)
         run = await runtime.start(request, _RecordingGate(ctx, task.id))
     except StagentError as exc:
-        return _finish(ctx.store, task_id, TaskStatus.FAILED, error=exc.message)
+        return _finish(ctx.store, task.id, TaskStatus.FAILED, error=exc.message)
     except Exception as exc:
-        log.exception("runtime %s failed to start task %s", task.runtime, task_id)
-        return _finish(ctx.store, task_id, TaskStatus.FAILED, error=_internal(exc))
-    return await _drive(ctx, task_id, run)
+        log.exception("runtime %s failed to start task %s", task.runtime, task.id)
+        return _finish(ctx.store, task.id, TaskStatus.FAILED, error=_internal(exc))
+    return await _drive(ctx, task, run)
 
 
 def _internal(exc: Exception) -> str:
@@ -123,7 +138,8 @@ def _prompt(task: Task) -> str:
     return f"{task.title}\n\n{task.description}".strip()
 
 
-async def _drive(ctx: RunContext, task_id: str, run: AgentRun) -> str:
+async def _drive(ctx: RunContext, task: Task, run: AgentRun) -> str:
+    task_id = task.id
     watcher = asyncio.create_task(_watch_for_cancel(ctx.store, task_id, run))
     outcome: tuple[TaskStatus, dict[str, Any]] | None = None
     try:
@@ -131,6 +147,8 @@ async def _drive(ctx: RunContext, task_id: str, run: AgentRun) -> str:
             if _is_cancelled(ctx.store, task_id):
                 break
             _record(ctx.store, task_id, event)
+            if isinstance(event, UsageEvent):
+                ctx.guard.on_usage(task, event)
             outcome = _outcome(event) or outcome
             if isinstance(event, ErrorEvent | ResultEvent):
                 break

@@ -1,0 +1,47 @@
+"""Hooks governance places around every run: budget pre-flight, usage metering, settlement.
+
+The engine calls a `RunGuard` without knowing what it checks. `OpenGuard` (no budgets, no ledger)
+is what a workspace uses until governance wires in its own.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from stagent.domain.events import UsageEvent
+from stagent.domain.tasks import Task
+
+
+class RunGuard(Protocol):
+    """What the engine asks before, during and after a run."""
+
+    async def before_run(self, task: Task) -> None:
+        """Allow the run to make provider calls, or raise a `StagentError` saying why not.
+
+        May wait (a person deciding whether to raise a cap); the task shows as waiting meanwhile.
+        """
+        ...
+
+    def on_usage(self, task: Task, usage: UsageEvent) -> None:
+        """Record usage the runtime reported (one provider call or one result)."""
+        ...
+
+    def after_run(self, task: Task, status: str) -> None:
+        """The run ended with ``status``: release whatever ``before_run`` reserved."""
+        ...
+
+
+class OpenGuard:
+    """No budgets and no ledger: every run may start, nothing is metered."""
+
+    async def before_run(self, task: Task) -> None:
+        """Always allow."""
+        del task
+
+    def on_usage(self, task: Task, usage: UsageEvent) -> None:
+        """Record nothing."""
+        del task, usage
+
+    def after_run(self, task: Task, status: str) -> None:
+        """Nothing to release."""
+        del task, status
