@@ -1,0 +1,129 @@
+/* Stagent's own front-end glue: live-stream flag, error display, form resets, Board drag and drop.
+ * No inline scripts and no eval: the pages run under a strict Content-Security-Policy. */
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+
+  function errorTarget(elt) {
+    var holder = elt && elt.closest ? elt.closest("[data-errors]") : null;
+    var target = holder ? document.querySelector(holder.dataset.errors) : null;
+    return target || document.getElementById("flash");
+  }
+
+  function showError(message, hint) {
+    var flash = document.getElementById("flash");
+    if (!flash) return;
+    var box = document.createElement("article");
+    box.className = "error-box";
+    box.setAttribute("role", "alert");
+    var strong = document.createElement("strong");
+    strong.textContent = message || "the request failed";
+    box.appendChild(strong);
+    if (hint) {
+      box.appendChild(document.createElement("br"));
+      var small = document.createElement("small");
+      small.textContent = hint;
+      box.appendChild(small);
+    }
+    flash.replaceChildren(box);
+  }
+
+  /* The one live stream: tests and people can see when it is connected. */
+  document.addEventListener("htmx:sseOpen", function () {
+    document.body.dataset.live = "1";
+  });
+  document.addEventListener("htmx:sseError", function () {
+    delete document.body.dataset.live;
+  });
+
+  /* Error responses carry an error fragment: show it next to the form (or in #flash). */
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var xhr = evt.detail.xhr;
+    if (!xhr || xhr.status < 400) return;
+    var elt = evt.detail.requestConfig ? evt.detail.requestConfig.elt : evt.detail.elt;
+    evt.detail.shouldSwap = true;
+    evt.detail.isError = false;
+    evt.detail.target = errorTarget(elt);
+    evt.detail.swapOverride = "innerHTML";
+  });
+
+  /* After a successful request: clear old errors, reset forms that ask for it. */
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var elt = evt.detail.elt;
+    if (!evt.detail.successful || !elt || !elt.closest) return;
+    var target = errorTarget(elt);
+    if (target) target.replaceChildren();
+    if (elt.matches("form[data-reset-on-success]")) elt.reset();
+  });
+
+  /* Board drag and drop: SortableJS moves cards, the JSON API decides. */
+  var dragging = false;
+  var stale = false;
+
+  function refreshBoard() {
+    if (document.getElementById("board")) {
+      htmx.ajax("GET", "/ui/board", { target: "#board", swap: "innerHTML" });
+    }
+  }
+
+  function moveCard(taskId, status) {
+    fetch("/api/v1/tasks/" + encodeURIComponent(taskId) + "/move", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+      body: JSON.stringify({ status: status })
+    })
+      .then(function (response) {
+        if (response.ok) return null;
+        return response.json().then(function (body) { showError(body.error, body.hint); });
+      })
+      .catch(function () { showError("the move could not be sent; is the server running?"); })
+      .finally(refreshBoard);
+  }
+
+  function accepts(list, fromStatus) {
+    return (list.dataset.accepts || "").split(" ").indexOf(fromStatus) >= 0;
+  }
+
+  function initBoard(root) {
+    if (typeof Sortable === "undefined" || !root.querySelectorAll) return;
+    var lists = Array.prototype.slice.call(root.querySelectorAll(".col-cards"));
+    if (root.matches && root.matches(".col-cards")) lists.push(root);
+    lists.forEach(function (list) {
+      if (list.dataset.sortable) return;
+      list.dataset.sortable = "1";
+      Sortable.create(list, {
+        group: {
+          name: "board",
+          pull: list.dataset.pull === "1",
+          put: function (to, from) { return accepts(to.el, from.el.dataset.status); }
+        },
+        sort: false,
+        animation: 120,
+        draggable: ".card",
+        filter: "button, a",
+        preventOnFilter: false,
+        onStart: function () { dragging = true; },
+        onEnd: function () {
+          dragging = false;
+          if (stale) { stale = false; refreshBoard(); }
+        },
+        onAdd: function (evt) { moveCard(evt.item.dataset.id, evt.to.dataset.status); }
+      });
+    });
+  }
+
+  htmx.onLoad(initBoard);
+
+  /* Never re-render the Board under a card being dragged; refresh when the drag ends. */
+  document.addEventListener("htmx:sseBeforeMessage", function (evt) {
+    if (dragging && evt.target && evt.target.id === "board") {
+      evt.preventDefault();
+      stale = true;
+    }
+  });
+})();

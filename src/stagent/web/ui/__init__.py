@@ -1,0 +1,1 @@
+"""The htmx UI: page routes, fragment and action routes, and the live SSE stream."""

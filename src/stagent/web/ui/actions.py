@@ -1,0 +1,126 @@
+"""htmx action routes (POST, CSRF-protected) and fragment routes for the Board and Projects.
+
+Task actions answer with the fragment the caller shows: the Board (``view=board``, the default)
+or the task's header (``view=task``). The live stream pushes the same fragments to other tabs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form
+from starlette.responses import Response
+
+from stagent.engine.services import TaskDraft
+from stagent.web.deps import WorkspaceDep
+from stagent.web.ui import fragments
+from stagent.web.ui.forms import blank_to_none, parse_scenario_text
+from stagent.web.ui.rendering import fragment, redirect
+from stagent.workspace import Workspace
+
+router = APIRouter(prefix="/ui")
+
+View = Annotated[Literal["board", "task"], Form()]
+
+
+def _answer(ws: Workspace, task_id: str, view: str, trigger: str | None = None) -> Response:
+    if view == "task":
+        head = fragments.task_head(ws, task_id)
+        if head is None:
+            return redirect("/board")
+        return fragment(head, trigger=trigger)
+    return fragment(fragments.board(ws), trigger=trigger)
+
+
+@router.get("/board")
+def board_fragment(ws: WorkspaceDep) -> Response:
+    """The Board's columns and table (used to refresh after a refused drag)."""
+    return fragment(fragments.board(ws))
+
+
+@router.post("/tasks")
+def create_task(
+    ws: WorkspaceDep,
+    title: Annotated[str, Form()],
+    description: Annotated[str, Form()] = "",
+    project: Annotated[str, Form()] = "",
+    runtime: Annotated[str, Form()] = "scripted",
+    priority: Annotated[int, Form(ge=0, le=4)] = 2,
+    scenario: Annotated[str, Form()] = "",
+) -> Response:
+    """Create a task from the Board's form; answers with the Board."""
+    draft = TaskDraft(
+        title=title,
+        description=description,
+        project=blank_to_none(project),
+        runtime=runtime,
+        priority=priority,
+        scenario=parse_scenario_text(scenario),
+    )
+    ws.tasks.create(draft)
+    return fragment(fragments.board(ws), trigger="task-created")
+
+
+@router.post("/tasks/{task_id}/run")
+def run_task(task_id: str, ws: WorkspaceDep, view: View = "board") -> Response:
+    """Queue a run."""
+    ws.tasks.run(task_id)
+    return _answer(ws, task_id, view)
+
+
+@router.post("/tasks/{task_id}/cancel")
+def cancel_task(task_id: str, ws: WorkspaceDep, view: View = "board") -> Response:
+    """Cancel a task."""
+    ws.tasks.cancel(task_id)
+    return _answer(ws, task_id, view)
+
+
+@router.post("/tasks/{task_id}/delete")
+def delete_task(task_id: str, ws: WorkspaceDep, view: View = "board") -> Response:
+    """Delete a task; from its own page, go back to the Board."""
+    ws.tasks.delete(task_id)
+    if view == "task":
+        return redirect("/board")
+    return fragment(fragments.board(ws))
+
+
+@router.post("/tasks/{task_id}/edit")
+def edit_task(
+    task_id: str,
+    ws: WorkspaceDep,
+    title: Annotated[str, Form()],
+    description: Annotated[str, Form()] = "",
+    project: Annotated[str, Form()] = "",
+    runtime: Annotated[str, Form()] = "scripted",
+    priority: Annotated[int, Form(ge=0, le=4)] = 2,
+    view: View = "task",
+) -> Response:
+    """Save the edit form."""
+    changes: dict[str, Any] = {
+        "title": title,
+        "description": description,
+        "project_id": blank_to_none(project),
+        "runtime": runtime,
+        "priority": priority,
+    }
+    ws.tasks.update(task_id, changes)
+    return _answer(ws, task_id, view, trigger="task-saved")
+
+
+@router.post("/projects")
+def create_project(
+    ws: WorkspaceDep,
+    name: Annotated[str, Form()],
+    description: Annotated[str, Form()] = "",
+    directory: Annotated[str, Form()] = "",
+) -> Response:
+    """Create a project from the Projects form; answers with the projects table."""
+    ws.projects.create(name, description=description, directory=blank_to_none(directory))
+    return fragment(fragments.projects_table(ws), trigger="project-created")
+
+
+@router.post("/projects/{ref}/delete")
+def delete_project(ref: str, ws: WorkspaceDep) -> Response:
+    """Delete a project (its tasks stay, without a project) and go back to the list."""
+    ws.projects.delete(ref)
+    return redirect("/projects")

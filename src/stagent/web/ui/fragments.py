@@ -1,0 +1,43 @@
+"""HTML fragments shared by page routes, action routes and the live stream."""
+
+from __future__ import annotations
+
+from stagent.domain.errors import NotFoundError
+from stagent.domain.events import LoggedEvent
+from stagent.web.ui import views
+from stagent.web.ui.templating import render
+from stagent.workspace import Workspace
+
+
+def board(ws: Workspace) -> str:
+    """The Board's kanban columns and table (both; CSS shows the chosen view)."""
+    return render("fragments/board.html", **views.board_context(ws))
+
+
+def task_head(ws: Workspace, task_id: str) -> str | None:
+    """A task's header fragment, or None if the task no longer exists."""
+    try:
+        task = ws.tasks.get(task_id)
+    except NotFoundError:
+        return None
+    return render("fragments/task_head.html", **views.task_head_context(ws, task))
+
+
+def log_line(event: LoggedEvent) -> str:
+    """One line of a task's event log."""
+    return render("fragments/log_line.html", event=event)
+
+
+def project_tasks(ws: Workspace, project_id: str) -> str:
+    """A project's tasks table."""
+    return render("fragments/task_table.html", **views.project_tasks_context(ws, project_id))
+
+
+def projects_table(ws: Workspace) -> str:
+    """The Projects page's table."""
+    return render("fragments/projects_table.html", **views.projects_context(ws))
+
+
+def home_summary(ws: Workspace) -> str:
+    """Home's counts by status and recent tasks."""
+    return render("fragments/home_summary.html", **views.home_context(ws))

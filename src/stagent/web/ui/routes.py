@@ -1,0 +1,38 @@
+"""The UI router: pages, actions, fragments and the live stream, all hidden from OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from sse_starlette import EventSourceResponse
+
+from stagent.web.deps import WorkspaceDep
+from stagent.web.ui import actions, pages
+from stagent.web.ui.stream import Topics, live_events, resume_point
+
+KEEPALIVE_SECONDS = 15
+
+stream_router = APIRouter(prefix="/ui")
+
+
+@stream_router.get("/stream")
+async def stream(
+    ws: WorkspaceDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    topics: Annotated[str, Query(max_length=2000)] = "board",
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    """The tab's one SSE stream; resumes from ``Last-Event-ID`` on reconnect."""
+    start = resume_point(after, last_event_id)
+    events = live_events(ws, after=start, topics=Topics.parse(topics))
+    return EventSourceResponse(events, ping=KEEPALIVE_SECONDS)
+
+
+def build_ui_router() -> APIRouter:
+    """Every UI route, excluded from the OpenAPI schema."""
+    router = APIRouter(include_in_schema=False)
+    router.include_router(pages.router)
+    router.include_router(actions.router)
+    router.include_router(stream_router)
+    return router

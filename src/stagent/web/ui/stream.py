@@ -1,0 +1,142 @@
+"""The one multiplexed Server-Sent Events stream per browser tab.
+
+A page subscribes to topics (``board``, ``home``, ``task:<id>``, ``project:<id>``) and connects to
+``/ui/stream?after=<seq>&topics=...``. The stream tails the workspace's change feed from ``after``
+(or from the ``Last-Event-ID`` header on reconnect), and turns each batch of feed events into
+named SSE events whose data is a rendered HTML fragment:
+
+- ``board``: the Board's columns, on created/updated/status events;
+- ``home``: Home's summary, on the same;
+- ``task-<id>``: the task's header, when its fields or status change;
+- ``task-<id>-log``: one log line per event of that task (appended by the page);
+- ``project-<id>``: the project's tasks table, on created/updated/status events.
+
+Every SSE event carries ``id=<seq>`` of the newest feed event it reflects, so a reconnecting
+browser resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from sse_starlette import ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+
+from stagent.domain.errors import ValidationError
+from stagent.domain.events import LoggedEvent
+from stagent.web.ui import fragments
+from stagent.workspace import Workspace
+
+POLL_SECONDS = 0.5
+"""Longest wait between feed reads (bounds latency for changes made by other processes)."""
+FEED_BATCH = 500
+CHANGE_KINDS = frozenset({"created", "updated", "status"})
+HEAD_KINDS = frozenset({"created", "updated", "status", "result", "error"})
+_ID = r"[A-Za-z0-9_-]{1,64}"
+_TOPIC = re.compile(rf"^(board|home|task:{_ID}|project:{_ID})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """What one tab listens to."""
+
+    board: bool = False
+    home: bool = False
+    tasks: frozenset[str] = frozenset()
+    projects: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, raw: str) -> Topics:
+        """Parse ``board,task:tsk_1,...``; an unknown topic is an `invalid_input` error."""
+        names = [part.strip() for part in raw.split(",") if part.strip()]
+        for name in names:
+            if not _TOPIC.match(name):
+                raise ValidationError(
+                    f"topics: {name!r} is not a topic",
+                    hint="use board, home, task:<id> or project:<id>",
+                )
+        return cls(
+            board="board" in names,
+            home="home" in names,
+            tasks=frozenset(n.split(":", 1)[1] for n in names if n.startswith("task:")),
+            projects=frozenset(n.split(":", 1)[1] for n in names if n.startswith("project:")),
+        )
+
+    def query(self) -> str:
+        """The topics back in their query-string form."""
+        names = (["board"] if self.board else []) + (["home"] if self.home else [])
+        names += [f"task:{t}" for t in sorted(self.tasks)]
+        names += [f"project:{p}" for p in sorted(self.projects)]
+        return ",".join(names)
+
+
+def resume_point(after: int, last_event_id: str | None) -> int:
+    """Where to start: the ``Last-Event-ID`` of a reconnect wins over the page's ``after``."""
+    if last_event_id and last_event_id.strip().isdigit():
+        return int(last_event_id.strip())
+    return max(after, 0)
+
+
+def stream_url(topics: Topics, after: int) -> str:
+    """The URL a page connects its stream to."""
+    return f"/ui/stream?after={after}&topics={topics.query()}"
+
+
+def events_for_batch(
+    ws: Workspace, batch: list[LoggedEvent], topics: Topics
+) -> list[ServerSentEvent]:
+    """The named SSE events one batch of feed events produces for ``topics``."""
+    if not batch:
+        return []
+    out: list[ServerSentEvent] = []
+    last = str(batch[-1].seq)
+    for event in batch:
+        if event.task_id in topics.tasks:
+            out.append(
+                ServerSentEvent(
+                    fragments.log_line(event), event=f"task-{event.task_id}-log", id=str(event.seq)
+                )
+            )
+    kinds_by_task: dict[str, set[str]] = {}
+    for event in batch:
+        kinds_by_task.setdefault(event.task_id, set()).add(event.kind)
+    for task_id in sorted(topics.tasks):
+        if kinds_by_task.get(task_id, set()) & HEAD_KINDS:
+            head = fragments.task_head(ws, task_id)
+            if head is not None:
+                out.append(ServerSentEvent(head, event=f"task-{task_id}", id=last))
+    if any(event.kind in CHANGE_KINDS for event in batch):
+        if topics.board:
+            out.append(ServerSentEvent(fragments.board(ws), event="board", id=last))
+        if topics.home:
+            out.append(ServerSentEvent(fragments.home_summary(ws), event="home", id=last))
+        for project_id in sorted(topics.projects):
+            html = fragments.project_tasks(ws, project_id)
+            out.append(ServerSentEvent(html, event=f"project-{project_id}", id=last))
+    return out
+
+
+def _read_batch(
+    ws: Workspace, after: int, topics: Topics
+) -> tuple[list[ServerSentEvent], int, bool]:
+    batch = ws.tasks.feed(after=after, limit=FEED_BATCH)
+    new_after = batch[-1].seq if batch else after
+    return events_for_batch(ws, batch, topics), new_after, len(batch) == FEED_BATCH
+
+
+async def live_events(
+    ws: Workspace, *, after: int, topics: Topics, poll_seconds: float = POLL_SECONDS
+) -> AsyncIterator[ServerSentEvent]:
+    """Tail the change feed after ``after`` forever, yielding the events ``topics`` asks for.
+
+    Wakes at once on commits made in this process; re-reads every ``poll_seconds`` otherwise.
+    """
+    while True:
+        version = ws.tasks.change_version
+        sse_events, after, more = await run_in_threadpool(_read_batch, ws, after, topics)
+        for sse_event in sse_events:
+            yield sse_event
+        if not more:
+            await ws.tasks.wait_for_change(version, poll_seconds)

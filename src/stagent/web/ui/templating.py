@@ -1,0 +1,63 @@
+"""The one Jinja environment: autoescaping always on (agent output is untrusted text)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.templating import Jinja2Templates
+
+from stagent.domain.tasks import TaskStatus
+from stagent.web.ui.surfaces import NAV_GROUPS, SURFACES, nav_items
+from stagent.web.ui.views import can_cancel, can_change, can_run
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+STATUS_LABELS: dict[str, str] = {s.value: s.value.capitalize() for s in TaskStatus}
+
+
+def format_time(value: datetime | None) -> str:
+    """A timestamp as ``YYYY-MM-DD HH:MM:SS UTC`` (empty for None)."""
+    if value is None:
+        return ""
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def build_environment() -> Environment:
+    """Create the Jinja environment shared by pages, fragments and SSE events."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = format_time  # pyright: ignore[reportUnknownMemberType]
+    env.globals.update(  # pyright: ignore[reportUnknownMemberType]
+        nav_groups=NAV_GROUPS,
+        nav_items=nav_items,
+        surfaces=SURFACES,
+        status_labels=STATUS_LABELS,
+        can_run=can_run,
+        can_cancel=can_cancel,
+        can_change=can_change,
+    )
+    return env
+
+
+ENV = build_environment()
+templates = Jinja2Templates(env=ENV)
+
+
+def render(name: str, **context: Any) -> str:
+    """Render a template (usually a fragment) to a string outside a request."""
+    return ENV.get_template(name).render(**context)
+
+
+def render_error_html(body: dict[str, Any], *, fragment: bool) -> str:
+    """An error as a whole page, or as a fragment for htmx requests."""
+    if fragment:
+        return render("fragments/error.html", err=body)
+    return render("pages/error.html", err=body, active="", csrf_token="", title="Error")

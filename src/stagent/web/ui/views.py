@@ -1,0 +1,144 @@
+"""What the pages and fragments show, gathered from the public services.
+
+Each ``*_context`` function returns the variables one template needs; pages and the live stream
+render the same fragments from the same contexts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from stagent.domain.tasks import (
+    ACTIVE_STATES,
+    BOARD_MOVES,
+    Project,
+    Task,
+    TaskStatus,
+)
+from stagent.workspace import Workspace
+
+S = TaskStatus
+EPOCH = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One kanban column: the statuses it shows and the statuses a card may be dragged from."""
+
+    key: str
+    label: str
+    statuses: frozenset[TaskStatus]
+    tasks: tuple[Task, ...] = ()
+
+    @property
+    def accepts(self) -> str:
+        """Space-separated statuses whose cards may be dropped here (a Board move)."""
+        sources = sorted(s.value for s, targets in BOARD_MOVES.items() if S(self.key) in targets)
+        return " ".join(sources)
+
+    @property
+    def pullable(self) -> bool:
+        """True when cards may be dragged out of this column."""
+        return bool(BOARD_MOVES.get(S(self.key)))
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("planned", "Planned", frozenset({S.PLANNED})),
+    Column("queued", "Queued", frozenset({S.QUEUED})),
+    Column("running", "Running", frozenset({S.RUNNING, S.WAITING})),
+    Column("completed", "Completed", frozenset({S.COMPLETED})),
+    Column("failed", "Failed", frozenset({S.FAILED})),
+    Column("cancelled", "Cancelled", frozenset({S.CANCELLED})),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """Names and labels a task card shows next to its ids."""
+
+    projects: dict[str, Project]
+    simulated: frozenset[str]
+    runtime_labels: dict[str, str]
+
+    def project_name(self, project_id: str | None) -> str:
+        """The project's name, or empty when the task has none (or it was deleted)."""
+        project = self.projects.get(project_id or "")
+        return project.name if project else ""
+
+
+def lookup(ws: Workspace) -> Lookup:
+    """Projects by id and the runtimes that are simulated."""
+    runtimes = ws.runtimes.all()
+    return Lookup(
+        projects={p.id: p for p in ws.projects.list()},
+        simulated=frozenset(r.name for r in runtimes if r.capabilities.simulated),
+        runtime_labels={r.name: r.label for r in runtimes},
+    )
+
+
+def can_run(task: Task) -> bool:
+    """Whether a Run button makes sense (it is not already queued or running)."""
+    return task.status not in ACTIVE_STATES
+
+
+def can_cancel(task: Task) -> bool:
+    """Whether a Cancel button makes sense."""
+    return task.status is S.PLANNED or task.status in ACTIVE_STATES
+
+
+def can_change(task: Task) -> bool:
+    """Whether the task may be edited or deleted (not while a run owns it)."""
+    return task.status not in ACTIVE_STATES
+
+
+def board_context(ws: Workspace) -> dict[str, Any]:
+    """The kanban columns and the table rows."""
+    tasks = ws.tasks.list()
+    columns = [
+        Column(c.key, c.label, c.statuses, tuple(t for t in tasks if t.status in c.statuses))
+        for c in COLUMNS
+    ]
+    return {"columns": columns, "tasks": tasks, "lk": lookup(ws)}
+
+
+def task_head_context(ws: Workspace, task: Task) -> dict[str, Any]:
+    """A task's header: its fields, result, error and actions."""
+    return {"task": task, "lk": lookup(ws)}
+
+
+def status_counts(tasks: list[Task]) -> dict[str, int]:
+    """How many tasks are in each status (every status present, zero included)."""
+    counts = Counter(t.status.value for t in tasks)
+    return {s.value: counts.get(s.value, 0) for s in TaskStatus}
+
+
+def _changed_at(task: Task) -> datetime:
+    return task.updated_at or task.created_at or EPOCH
+
+
+def home_context(ws: Workspace) -> dict[str, Any]:
+    """Counts by status and the most recently changed tasks."""
+    tasks = ws.tasks.list()
+    recent = sorted(tasks, key=_changed_at, reverse=True)[:8]
+    return {
+        "counts": status_counts(tasks),
+        "total": len(tasks),
+        "recent": recent,
+        "project_count": len(ws.projects.list()),
+        "lk": lookup(ws),
+    }
+
+
+def projects_context(ws: Workspace) -> dict[str, Any]:
+    """Every project with its task counts."""
+    counts = ws.projects.task_counts()
+    rows = [(p, counts.get(p.id, {})) for p in ws.projects.list()]
+    return {"rows": rows}
+
+
+def project_tasks_context(ws: Workspace, project_id: str) -> dict[str, Any]:
+    """One project's tasks, as table rows."""
+    return {"tasks": ws.tasks.list(project=project_id), "lk": lookup(ws), "project_id": project_id}
