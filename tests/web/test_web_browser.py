@@ -1,0 +1,170 @@
+"""One real-browser flow: create a task on the Board, run it, watch it reach Completed live.
+
+Drives Debian's /usr/bin/chromium through Playwright (driver only; no browser download) against
+a real ``uvicorn --factory stagent.web.app:app_from_env`` server on a free 127.0.0.1 port.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"server did not answer {url} within 20 s:\n{log.read_text()}")
+
+
+def _stop(proc: subprocess.Popen[bytes], log: Path) -> None:
+    """SIGTERM to the server's process group; SIGKILL (and fail) if it does not exit."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        pytest.fail(f"server ignored SIGTERM:\n{log.read_text()}")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """``stagent`` served by uvicorn in its own process group; yields its base URL."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.pop("STAGENT_DATABASE_URL", None)
+    env.pop("STAGENT_TOKEN", None)
+    env["STAGENT_HOME"] = str(tmp_path / "home")
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "stagent.web.app:app_from_env",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(f"{base}/api/v1/tasks", proc, log)
+        yield base
+    finally:
+        _stop(proc, log)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """One chromium for this module (skipped without /usr/bin/chromium, except under CI).
+
+    Module-scoped, not session-scoped: Playwright's sync API keeps an event loop running on
+    this thread while it is open, which would break the asyncio tests collected after it.
+    """
+    if not CHROMIUM.exists():
+        if IN_CI:
+            pytest.fail("/usr/bin/chromium is required in CI (apt install chromium)")
+        pytest.skip("/usr/bin/chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def test_board_create_run_and_watch_it_complete(browser: object, server: str) -> None:
+    from playwright.sync_api import Browser, ConsoleMessage, Request, expect
+
+    assert isinstance(browser, Browser)
+    context = browser.new_context()
+    page = context.new_page()
+    foreign: list[str] = []
+    errors: list[str] = []
+
+    def on_request(request: Request) -> None:
+        if urlparse(request.url).hostname not in LOCAL_HOSTS:
+            foreign.append(request.url)
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    page.on("request", on_request)
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{server}/board")
+        page.wait_for_selector("body[data-live]", timeout=10_000)
+        page.evaluate("window.__sameDocument = true")
+
+        form = page.locator("#new-task")
+        form.locator("input[name=title]").fill("Browser task")
+        form.locator("select[name=runtime]").select_option("scripted")
+        form.locator("button[type=submit]").click()
+        card = page.locator("#col-planned .card", has_text="Browser task")
+        expect(card).to_be_visible()
+        expect(form.locator("input[name=title]")).to_have_value("")
+        expect(card.locator(".badge.simulated")).to_be_visible()
+
+        card.get_by_role("button", name="Run").click()
+        done = page.locator("#col-completed .card", has_text="Browser task")
+        expect(done).to_be_visible(timeout=20_000)
+        expect(page.locator("#col-completed .count")).to_have_text("1")
+        assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
+    finally:
+        context.close()
+    assert foreign == [], f"requests left 127.0.0.1: {foreign}"
+    assert errors == [], f"console errors: {errors}"

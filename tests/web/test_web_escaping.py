@@ -1,0 +1,55 @@
+"""Agent output is untrusted: it renders escaped on pages and in SSE fragments."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from webtools import wait_for_status
+
+from stagent.engine.services import TaskDraft
+from stagent.web.ui.stream import Topics, live_events
+from stagent.web.ui.templating import ENV
+from stagent.workspace import Workspace
+
+EVIL = "<script>alert('pwned')</script>"
+ESCAPED = "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;"
+EVIL_SCENARIO = {"steps": [{"text": f"text {EVIL}"}], "result": f"result {EVIL}"}
+
+
+def test_autoescape_is_on() -> None:
+    assert ENV.autoescape is True
+
+
+async def test_result_is_escaped_on_the_task_page(worker_client: httpx.AsyncClient) -> None:
+    created = await worker_client.post(
+        "/api/v1/tasks", json={"title": f"title {EVIL}", "scenario": EVIL_SCENARIO}
+    )
+    task_id = created.json()["id"]
+    await worker_client.post(f"/api/v1/tasks/{task_id}/run")
+    done = await wait_for_status(worker_client, task_id, {"completed", "failed"})
+    assert done["result"] == f"result {EVIL}"
+    for path in (f"/tasks/{task_id}", "/board", "/"):
+        page = (await worker_client.get(path)).text
+        assert EVIL not in page, path
+        assert ESCAPED in page, path
+
+
+async def test_result_is_escaped_in_sse_fragments(worker: Workspace) -> None:
+    task = worker.tasks.create(TaskDraft(title=f"title {EVIL}", scenario=EVIL_SCENARIO))
+    topics = Topics(board=True, home=True, tasks=frozenset({task.id}))
+    stream = live_events(worker, after=worker.tasks.last_seq(), topics=topics)
+    names: set[str] = set()
+    try:
+        worker.tasks.run(task.id)
+        async with asyncio.timeout(20):
+            async for event in stream:
+                data = str(event.data)
+                assert EVIL not in data, event.event
+                names.add(str(event.event))
+                if event.event == f"task-{task.id}" and "status-completed" in data:
+                    assert f"result {ESCAPED}" in data
+                    break
+    finally:
+        await stream.aclose()
+    assert {"board", "home", f"task-{task.id}-log", f"task-{task.id}"} <= names
