@@ -1,4 +1,5 @@
-"""One real-browser flow: create a task on the Board, run it, watch it reach Completed live.
+"""One real-browser flow: create a task on the Board, run it, watch it reach Completed live,
+then drag it back to Planned and on to Queued, and watch its second run complete.
 
 Drives Debian's /usr/bin/chromium through Playwright (driver only; no browser download) against
 a real ``uvicorn --factory stagent.web.app:app_from_env`` server on a free 127.0.0.1 port.
@@ -163,6 +164,16 @@ def test_board_create_run_and_watch_it_complete(browser: object, server: str) ->
         done = page.locator("#col-completed .card", has_text="Browser task")
         expect(done).to_be_visible(timeout=20_000)
         expect(page.locator("#col-completed .count")).to_have_text("1")
+
+        # Drag it back to Planned, then to Queued: SortableJS calls the move endpoint, and the
+        # second run reaches Completed live too.
+        done.drag_to(page.locator("#col-planned .col-cards"))
+        planned = page.locator("#col-planned .card", has_text="Browser task")
+        expect(planned).to_be_visible()
+        planned.drag_to(page.locator("#col-queued .col-cards"))
+        expect(done).to_be_visible(timeout=20_000)
+        tasks = httpx.get(f"{server}/api/v1/tasks").json()["data"]
+        assert [(t["status"], t["run_count"]) for t in tasks] == [("completed", 2)]
         assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
     finally:
         context.close()

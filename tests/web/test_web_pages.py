@@ -6,7 +6,7 @@ import re
 
 import httpx
 import pytest
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
 
 from stagent.web.ui.surfaces import NOT_BUILT, SURFACES
 
@@ -14,6 +14,13 @@ from stagent.web.ui.surfaces import NOT_BUILT, SURFACES
 def soup(response: httpx.Response) -> BeautifulSoup:
     assert response.status_code == 200, response.text[:2000]
     return BeautifulSoup(response.text, "html.parser")
+
+
+def one(page: BeautifulSoup, selector: str) -> Tag:
+    """The element ``selector`` matches (failing if there is none)."""
+    found = page.select_one(selector)
+    assert found is not None, f"nothing matches {selector}"
+    return found
 
 
 async def new_task(client: httpx.AsyncClient, title: str = "A task", **extra: object) -> str:
@@ -68,7 +75,7 @@ async def test_board_renders_columns_cards_and_both_views(client: httpx.AsyncCli
     assert card is not None and "Card one" in card.get_text()
     assert card.select_one(".badge.simulated") is not None
     assert "Proj" in card.get_text()
-    assert page.select_one("#board")["data-view"] == "kanban"  # type: ignore[index]
+    assert one(page, "#board")["data-view"] == "kanban"
     assert page.select_one(f".table-view #row-{task_id}") is not None
     main = page.select_one("main")
     assert main is not None and str(main["sse-connect"]).startswith("/ui/stream?after=")
@@ -76,7 +83,7 @@ async def test_board_renders_columns_cards_and_both_views(client: httpx.AsyncCli
     planned = page.select_one("#col-planned .col-cards")
     assert planned is not None and planned["data-accepts"] == "cancelled completed failed queued"
     table = soup(await client.get("/board?view=table"))
-    assert table.select_one("#board")["data-view"] == "table"  # type: ignore[index]
+    assert one(table, "#board")["data-view"] == "table"
     assert (await client.get("/board?view=grid")).status_code == 422
 
 
@@ -92,7 +99,7 @@ async def test_board_form_creates_a_task(client: httpx.AsyncClient) -> None:
     )
     fragment = soup(response)
     assert response.headers["HX-Trigger"] == "task-created"
-    assert "From the form" in fragment.select_one("#col-planned").get_text()  # type: ignore[union-attr]
+    assert "From the form" in one(fragment, "#col-planned").get_text()
     task = (await client.get("/api/v1/tasks")).json()["data"][0]
     assert task["priority"] == 1
 
@@ -131,7 +138,7 @@ async def test_task_detail_page(client: httpx.AsyncClient) -> None:
     assert log is not None and log["sse-swap"] == f"task-{task_id}-log"
     assert log["hx-swap"] == "beforeend"
     assert "task created: Detail me" in log.get_text()
-    assert f"topics=task:{task_id}" in str(page.select_one("main")["sse-connect"])  # type: ignore[index]
+    assert f"topics=task:{task_id}" in str(one(page, "main")["sse-connect"])
 
 
 async def test_task_edit_and_actions_from_the_detail_page(client: httpx.AsyncClient) -> None:
@@ -159,7 +166,7 @@ async def test_projects_pages(client: httpx.AsyncClient) -> None:
     row = listing.select_one(f"#project-{project['id']}")
     assert row is not None and "Planned 1" in row.get_text(" ")
     detail = soup(await client.get(f"/projects/{project['id']}"))
-    assert "Site task" in detail.select_one("#project-tasks").get_text()  # type: ignore[union-attr]
+    assert "Site task" in one(detail, "#project-tasks").get_text()
     duplicate = await client.post("/ui/projects", data={"name": "Website"})
     assert duplicate.status_code == 409
     deleted = await client.post(f"/ui/projects/{project['id']}/delete")

@@ -153,9 +153,3 @@ async def test_security_headers(client: httpx.AsyncClient) -> None:
     assert response.headers["x-frame-options"] == "DENY"
     api = await client.get("/api/v1/tasks")
     assert "content-security-policy" in api.headers
-
-
-def test_worker_lifespan_is_optional(workspace: Workspace) -> None:
-    """`create_app` over an opened workspace touches nothing until its lifespan runs."""
-    app = create_app(workspace)
-    assert app.state.workspace is workspace and not workspace.is_worker

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import cast
 
 import httpx
 import pytest
@@ -139,3 +140,21 @@ async def test_a_run_streams_to_completion(worker: Workspace) -> None:
 async def test_stream_endpoint_rejects_unknown_topics(client: httpx.AsyncClient) -> None:
     response = await client.get("/ui/stream?topics=everything")
     assert response.status_code == 422
+
+
+async def test_stream_route_resumes_from_the_header_and_pings(workspace: Workspace) -> None:
+    """The route wires Last-Event-ID and a 15 s keepalive into the response."""
+    from stagent.web.ui.routes import stream
+
+    first = workspace.tasks.create(TaskDraft(title="before the disconnect"))
+    seen = workspace.tasks.last_seq()
+    workspace.tasks.update(first.id, {"title": "while disconnected"})
+    response = await stream(workspace, after=0, topics="board", last_event_id=str(seen))
+    assert response.ping_interval == 15
+    events = cast(AsyncGenerator[ServerSentEvent], response.body_iterator)
+    try:
+        (event,) = await take(events, 1)
+    finally:
+        await events.aclose()
+    assert event.event == "board" and event.id == str(seen + 1)
+    assert "while disconnected" in str(event.data)

@@ -31,8 +31,11 @@ CSRF_HEADER = "x-csrf-token"
 TOKEN_COOKIE = "stagent_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
+# Style attributes are allowed (SortableJS clones dragged cards with their inline styles); style
+# elements and every script must come from this server.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
