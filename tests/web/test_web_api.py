@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from webtools import wait_for_status
+import pytest
+from webtools import asgi_client, wait_for_status, with_csrf
+
+from stagent.web.app import create_app
+from stagent.web.ui.stream import Topics, live_events
+from stagent.workspace import Workspace
 
 TASK_FIELDS = {
     "id",
@@ -186,3 +191,22 @@ async def test_openapi_lists_the_api_and_hides_the_ui(client: httpx.AsyncClient)
     )
     not_found = schema["paths"]["/api/v1/tasks/{task_id}"]["get"]["responses"]["404"]
     assert not_found["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
+
+
+@pytest.mark.postgres
+async def test_api_and_stream_on_postgresql(pg_workspace: Workspace) -> None:
+    async with asgi_client(create_app(pg_workspace)) as client:
+        await with_csrf(client)
+        await client.post("/api/v1/projects", json={"name": "PG"})
+        start = pg_workspace.tasks.last_seq()
+        created = await client.post("/api/v1/tasks", json={"title": "on pg", "project": "PG"})
+        assert created.status_code == 201, created.text
+        listed = (await client.get("/api/v1/tasks?project=PG&status=planned")).json()
+        assert listed["count"] == 1
+        assert (await client.get("/board")).status_code == 200
+    stream = live_events(pg_workspace, after=start, topics=Topics(board=True))
+    try:
+        event = await anext(stream)
+    finally:
+        await stream.aclose()
+    assert event.event == "board" and "on pg" in str(event.data)

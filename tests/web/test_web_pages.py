@@ -82,6 +82,8 @@ async def test_board_renders_columns_cards_and_both_views(client: httpx.AsyncCli
     assert "topics=board" in str(main["sse-connect"])
     planned = page.select_one("#col-planned .col-cards")
     assert planned is not None and planned["data-accepts"] == "cancelled completed failed queued"
+    option = one(page, '#new-task select[name=runtime] option[value="scripted"]')
+    assert option.get_text().lower().count("simulated") == 1
     table = soup(await client.get("/board?view=table"))
     assert one(table, "#board")["data-view"] == "table"
     assert (await client.get("/board?view=grid")).status_code == 422
