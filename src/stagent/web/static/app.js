@@ -51,10 +51,12 @@
     evt.detail.swapOverride = "innerHTML";
   });
 
-  /* After a successful request: clear old errors, reset forms that ask for it. */
+  /* After a successful request: clear old errors, reset forms that ask for it. (Not
+   * `detail.successful`: the handler above marks error responses as swappable, hence "successful".) */
   document.addEventListener("htmx:afterRequest", function (evt) {
     var elt = evt.detail.elt;
-    if (!evt.detail.successful || !elt || !elt.closest) return;
+    var xhr = evt.detail.xhr;
+    if (!xhr || xhr.status >= 400 || !elt || !elt.closest) return;
     var target = errorTarget(elt);
     if (target) target.replaceChildren();
     if (elt.matches("form[data-reset-on-success]")) elt.reset();
