@@ -63,6 +63,7 @@ class Workspace:
         """Check the database and apply pending migrations."""
         self.settings.home.mkdir(parents=True, exist_ok=True)
         self.store.upgrade()
+        self.queue.prepare_schema()
         self.store.watch_other_processes()
         return self
 

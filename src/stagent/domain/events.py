@@ -42,7 +42,9 @@ class ToolResultEvent:
 class UsageEvent:
     """Tokens (and, where the runtime reports it, cost) of one provider call or run.
 
-    Token categories are kept raw so that the ledger can price each one: ``cache_write_tokens``
+    Token categories are kept raw and disjoint so that the ledger prices each exactly once:
+    ``input_tokens`` is the *uncached* input (Anthropic's convention; Codex's cached tokens are
+    moved out of its input into ``cache_read_tokens``). ``cache_write_tokens``
     is every token written to the prompt cache, of which ``cache_write_1h_tokens`` were written
     with the one-hour lifetime (the rest with five minutes); ``reasoning_tokens`` are the part of
     ``output_tokens`` spent thinking, where the runtime reports it.

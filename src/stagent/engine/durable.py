@@ -110,6 +110,14 @@ class TaskQueueClient:
             self._client = DBOSClient(system_database_url=self._url, application_name=APP_NAME)
         return self._client
 
+    def prepare_schema(self) -> None:
+        """Create or migrate DBOS's system tables, so runs can be queued before any worker ran.
+
+        DBOSClient never migrates by itself; this calls the same routine ``DBOS.launch()`` does
+        (an internal API, pinned with the dbos minor version and covered by tests).
+        """
+        self.client._sys_db.run_migrations()  # pyright: ignore[reportPrivateUsage]
+
     def enqueue(self, task_id: str, run_number: int) -> str:
         """Put a task run on the queue; returns its workflow id."""
         options: EnqueueOptions = {

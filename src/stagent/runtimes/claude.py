@@ -127,8 +127,11 @@ class ClaudeRuntime(Runtime):
         """Binary and version, credential source, and with ``probe`` a one-turn call."""
         cli = self.cli()
         creds = credentials_source({**os.environ, **self._env})
-        if cli is None:
-            summary = "Claude Code CLI not found: reinstall claude-agent-sdk (it bundles the CLI)"
+        if cli is None or not cli.is_file():
+            where = f" at {cli}" if cli else ""
+            summary = (
+                f"Claude Code CLI not found{where}: reinstall claude-agent-sdk (it bundles it)"
+            )
             return RuntimeHealth(self.name, False, summary, credentials=creds)
         version = await cli_version(cli)
         base = RuntimeHealth(self.name, True, "", version=version, binary=str(cli))

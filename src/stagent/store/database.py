@@ -11,7 +11,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, Operati
 from sqlalchemy.orm import Session, sessionmaker
 
 from stagent.domain.errors import DatabaseUnavailableError
-from stagent.store.engine import build_engine, is_sqlite, normalize_url, redact_url
+from stagent.store.engine import WRITE_OPTION, build_engine, is_sqlite, normalize_url, redact_url
 from stagent.store.notifier import ChangeNotifier
 from stagent.store.watcher import CHANNEL, CrossProcessWatcher
 
@@ -32,6 +32,9 @@ class Store:
         if self.is_sqlite:
             _ensure_parent_dir(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(
+            self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
+        )
         self.changes = ChangeNotifier()
         self._watcher = CrossProcessWatcher(self.url, self.changes, is_sqlite=self.is_sqlite)
 
@@ -65,7 +68,7 @@ class Store:
         On PostgreSQL the transaction also notifies other processes (LISTEN/NOTIFY); on SQLite they
         see the file's ``data_version`` move. See `stagent.store.watcher`.
         """
-        with self._sessions() as session, session.begin():
+        with self._write_sessions() as session, session.begin():
             yield session
             if not self.is_sqlite:
                 session.execute(text(f"NOTIFY {CHANNEL}"))

@@ -43,10 +43,18 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _begin_immediate(conn: Any) -> None:
-    # Take the write lock at BEGIN rather than on the first write, so two writers never deadlock
-    # upgrading a read lock; busy_timeout then simply queues them.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+WRITE_OPTION = "stagent_write"
+"""Execution option marking a connection that will write (see `Store.write`)."""
+
+
+def _begin(conn: Any) -> None:
+    # Writers take the write lock at BEGIN rather than on their first write, so two writers never
+    # deadlock upgrading a read lock; busy_timeout then simply queues them. Readers begin a plain
+    # (deferred) transaction and never take the write lock.
+    if conn.get_execution_options().get(WRITE_OPTION):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
 
 
 def build_engine(url: str) -> Engine:
@@ -64,6 +72,6 @@ def build_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:  # pyright: ignore[reportUnusedFunction]
-        _begin_immediate(conn)
+        _begin(conn)
 
     return engine

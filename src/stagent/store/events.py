@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from stagent.domain.events import LoggedEvent, LogKind
@@ -23,8 +23,19 @@ def to_event(row: AgentEventRow) -> LoggedEvent:
     )
 
 
+FEED_LOCK_KEY = 7426001
+"""PostgreSQL advisory lock that makes ``seq`` order equal commit order (see `append`)."""
+
+
 def append(session: Session, task_id: str, kind: LogKind, payload: dict[str, Any]) -> int:
-    """Add one event to a task's log; returns its ``seq``."""
+    """Add one event to a task's log; returns its ``seq``.
+
+    Readers tail the feed by ``seq``. On PostgreSQL two transactions could otherwise commit out of
+    ``seq`` order and a reader could skip the later-committing, lower ``seq``; a transaction-scoped
+    advisory lock serializes event writers until commit. (SQLite has one writer at a time anyway.)
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
     row = AgentEventRow(task_id=task_id, kind=kind, payload=payload)
     session.add(row)
     session.flush()

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -243,7 +244,7 @@ class BudgetRow(Base):
     """The runtime name or project id; empty for overall."""
     daily_cap_micros: Mapped[int | None] = mapped_column(BigInteger)
     monthly_cap_micros: Mapped[int | None] = mapped_column(BigInteger)
-    warn_at: Mapped[float] = mapped_column(default=0.8)
+    warn_at: Mapped[float] = mapped_column(Float, default=0.8)
     on_breach: Mapped[str] = mapped_column(String(8), default="fail")
     """``fail`` (refuse the call) or ``pause`` (wait in the inbox for a person)."""
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)

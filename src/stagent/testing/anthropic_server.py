@@ -35,6 +35,8 @@ from stagent.testing.model_script import ModelScript, ModelTurn, ScriptBook, Tur
 
 Json = dict[str, Any]
 
+DELTA_CHARS = 40
+"""Text streams in pieces of at most this many characters, like a real model's deltas."""
 ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -202,12 +204,15 @@ class Answer:
         for index, block in enumerate(self.content):
             if block["type"] == "text":
                 opening: Json = {"type": "text", "text": ""}
-                delta: Json = {"type": "text_delta", "text": block["text"]}
+                text: str = block["text"]
+                pieces = [text[i : i + DELTA_CHARS] for i in range(0, len(text), DELTA_CHARS)]
+                deltas = [{"type": "text_delta", "text": piece} for piece in pieces or [""]]
             else:
                 opening = {**block, "input": {}}
-                delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
+                deltas = [{"type": "input_json_delta", "partial_json": json.dumps(block["input"])}]
             yield {"type": "content_block_start", "index": index, "content_block": opening}
-            yield {"type": "content_block_delta", "index": index, "delta": delta}
+            for delta in deltas:
+                yield {"type": "content_block_delta", "index": index, "delta": delta}
             yield {"type": "content_block_stop", "index": index}
         yield {
             "type": "message_delta",
@@ -386,7 +391,10 @@ class AnthropicScriptServer:
     def start(self) -> AnthropicScriptServer:
         """Start serving on a background thread."""
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="anthropic-script-server", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="anthropic-script-server",
+            daemon=True,
         )
         self._thread.start()
         return self

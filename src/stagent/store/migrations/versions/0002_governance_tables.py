@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("scope_ref", sa.String(length=64), nullable=False),
         sa.Column("daily_cap_micros", sa.BigInteger(), nullable=True),
         sa.Column("monthly_cap_micros", sa.BigInteger(), nullable=True),
-        sa.Column("warn_at", sa.Double(), nullable=False),
+        sa.Column("warn_at", sa.Float(), nullable=False),
         sa.Column("on_breach", sa.String(length=8), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_budgets")),
