@@ -112,13 +112,18 @@ def test_event_seq_is_a_workspace_wide_change_feed(store: Store) -> None:
         assert [e.kind for e in event_repo.since(session, seqs[0])] == ["created", "text"]
 
 
-def test_deleting_a_task_deletes_its_log(store: Store) -> None:
+def test_deleting_a_task_hides_it_and_leaves_a_tombstone_in_the_feed(store: Store) -> None:
     with store.write() as session:
         task = task_repo.create(session, task_repo.NewTask(title="a"))
     with store.write() as session:
         task_repo.delete(session, task.id)
     with store.read() as session:
-        assert event_repo.count(session, task.id) == 0
+        assert task_repo.list_tasks(session) == []
+        with pytest.raises(NotFoundError):
+            task_repo.get(session, task.id)
+        feed = event_repo.since(session, 0)
+    assert [e.kind for e in feed] == ["created", "deleted"]
+    assert feed[-1].payload == {"title": "a"}
 
 
 def test_write_rings_the_change_signal(store: Store) -> None:

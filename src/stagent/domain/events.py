@@ -113,6 +113,7 @@ LogKind = Literal[
     "note",
     "recovered",
     "session",
+    "deleted",
 ]
 
 
@@ -163,6 +164,8 @@ def summarize(kind: str, payload: JsonDict) -> str:
             return f"status {payload.get('from')} -> {payload.get('to')}{tail}"
         case "session":
             return f"runtime session {payload.get('session_id')}"
+        case "deleted":
+            return f"task deleted: {payload.get('title', '')}"
         case "created":
             return f"task created: {payload.get('title', '')}"
         case "updated":

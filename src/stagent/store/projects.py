@@ -64,7 +64,7 @@ def task_counts(session: Session) -> dict[str, dict[str, int]]:
     """For each project id, the number of its tasks in each status."""
     query = (
         select(TaskRow.project_id, TaskRow.status, func.count())
-        .where(TaskRow.project_id.is_not(None))
+        .where(TaskRow.project_id.is_not(None), TaskRow.deleted_at.is_(None))
         .group_by(TaskRow.project_id, TaskRow.status)
     )
     counts: dict[str, dict[str, int]] = {}

@@ -82,6 +82,8 @@ class TaskRow(Base):
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(Timestamp)
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    deleted_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    """Set when a person deletes the task: it disappears everywhere, its log stays for audit."""
 
 
 class AgentEventRow(Base):

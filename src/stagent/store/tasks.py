@@ -78,7 +78,7 @@ def create(session: Session, new: NewTask) -> Task:
 
 def get_row(session: Session, task_id: str, *, for_update: bool = False) -> TaskRow:
     """Load a task row or raise `NotFoundError`."""
-    query = select(TaskRow).where(TaskRow.id == task_id)
+    query = select(TaskRow).where(TaskRow.id == task_id, TaskRow.deleted_at.is_(None))
     if for_update:
         query = query.with_for_update()
     row = session.scalar(query)
@@ -102,7 +102,12 @@ def list_tasks(
     limit: int = 500,
 ) -> list[Task]:
     """Tasks, newest first, optionally filtered."""
-    query = select(TaskRow).order_by(TaskRow.created_at.desc(), TaskRow.id).limit(limit)
+    query = (
+        select(TaskRow)
+        .where(TaskRow.deleted_at.is_(None))
+        .order_by(TaskRow.created_at.desc(), TaskRow.id)
+        .limit(limit)
+    )
     if status is not None:
         query = query.where(TaskRow.status == status.value)
     if project_id is not None:
@@ -150,5 +155,8 @@ def transition(
 
 
 def delete(session: Session, task_id: str) -> None:
-    """Delete a task and its log."""
-    session.delete(get_row(session, task_id))
+    """Delete a task: it vanishes from every list; its log stays, ending with a tombstone."""
+    row = get_row(session, task_id, for_update=True)
+    row.deleted_at = utcnow()
+    session.flush()
+    events.append(session, task_id, "deleted", {"title": row.title})

@@ -5,7 +5,7 @@ A page subscribes to topics (``board``, ``home``, ``task:<id>``, ``project:<id>`
 (or from the ``Last-Event-ID`` header on reconnect), and turns each batch of feed events into
 named SSE events whose data is a rendered HTML fragment:
 
-- ``board``: the Board's columns, on created/updated/status events;
+- ``board``: the Board's columns, on created/updated/status/deleted events;
 - ``home``: Home's summary, on the same;
 - ``task-<id>``: the task's header, when its fields or status change;
 - ``task-<id>-log``: one log line per event of that task (appended by the page);
@@ -32,8 +32,8 @@ from stagent.workspace import Workspace
 POLL_SECONDS = 0.5
 """Longest wait between feed reads (bounds latency for changes made by other processes)."""
 FEED_BATCH = 500
-CHANGE_KINDS = frozenset({"created", "updated", "status"})
-HEAD_KINDS = frozenset({"created", "updated", "status", "result", "error"})
+CHANGE_KINDS = frozenset({"created", "updated", "status", "deleted"})
+HEAD_KINDS = frozenset({"created", "updated", "status", "result", "error", "deleted"})
 _ID = r"[A-Za-z0-9_-]{1,64}"
 _TOPIC = re.compile(rf"^(board|home|task:{_ID}|project:{_ID})$")
 
