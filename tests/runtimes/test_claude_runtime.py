@@ -113,6 +113,20 @@ async def test_a_denied_tool_is_not_run_and_the_model_is_told_why(
     assert isinstance(events[-1], ResultEvent) and "- error: No writing today." in events[-1].text
 
 
+async def test_a_denial_with_interrupt_stops_the_whole_run(
+    anthropic_server: AnthropicScriptServer, tmp_path: Path
+) -> None:
+    stop = PermissionDecision(
+        allowed=False, message="Stop everything.", interrupt=True, decided_by="alice"
+    )
+    request = claude_request(anthropic_server, "write", tmp_path)
+    events = await collect(await start_claude(request, TestGate(lambda r: stop)))
+
+    assert events[-1] == ErrorEvent(message="stopped when alice denied Bash: Stop everything.")
+    assert not _of(events, ResultEvent)
+    assert len(anthropic_server.requests) == 1  # the model was not asked again
+
+
 async def test_always_allow_is_remembered_for_the_session_in_claude_gate_mode(
     anthropic_server: AnthropicScriptServer, tmp_path: Path
 ) -> None:

@@ -109,6 +109,15 @@ class ClaudePermissions:
         self.decisions: list[tuple[PermissionRequest, PermissionDecision]] = []
         """Every question asked of the gate in this run, with its answer."""
 
+    def interruption(self) -> str | None:
+        """Why the run was stopped, if a denial asked to stop it (``interrupt``)."""
+        for request, decision in self.decisions:
+            if not decision.allowed and decision.interrupt:
+                who = decision.decided_by or "the permission gate"
+                why = decision.message or "no reason given"
+                return f"stopped when {who} denied {request.tool}: {why}"
+        return None
+
     def hooks(self) -> dict[Any, list[HookMatcher]]:
         """The SDK ``hooks`` option: the PreToolUse observer for every tool."""
         return {"PreToolUse": [HookMatcher(matcher=None, hooks=[self.pre_tool_use])]}

@@ -67,6 +67,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_RETRIES = 2
 """The CLI's own default is about ten retries (some three minutes on a dead endpoint)."""
+CLOSE_GRACE_SECONDS = 3.0
+"""How long a finished run's CLI may take to exit by itself before it is stopped."""
 RESUME_PROMPT = "The previous run of this task was interrupted. Continue where you left off."
 PERMISSION_MODES = frozenset({"default", "acceptEdits", "plan", "bypassPermissions", "dontAsk"})
 
@@ -209,6 +211,11 @@ class ClaudeRun(AgentRun):
         self._transport: KillableTransport | None = None
         self._worker: asyncio.Task[None] | None = None
         self._cancelled = False
+        self._translator: MessageTranslator | None = None
+
+    @property
+    def _finished(self) -> bool:
+        return self._translator is not None and self._translator.finished
 
     @property
     def pid(self) -> int | None:
@@ -238,15 +245,23 @@ class ClaudeRun(AgentRun):
             self._channel.finish()
 
     async def _shutdown(self) -> None:
+        worker = self._worker
+        if worker is not None and self._finished and not self._cancelled:
+            # After its result the CLI closes by itself once the transcript is written; a kill
+            # now could lose the transcript's tail, which a later resume needs.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(worker), CLOSE_GRACE_SECONDS)
         if self._transport is not None:
             await self._transport.kill()
-        worker = self._worker
         if worker is not None and not worker.done():
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
 
     async def _emit(self, event: RuntimeEvent, wait: bool) -> None:
+        stopped = self.permissions.interruption()
+        if isinstance(event, ErrorEvent) and stopped:
+            event = ErrorEvent(message=stopped)  # not the CLI's internal diagnostic
         await self._channel.emit(event, wait=wait)
 
     async def _emit_request(self, event: RuntimeEvent) -> None:
@@ -278,6 +293,7 @@ class ClaudeRun(AgentRun):
         )
         self._transport = transport
         translator = MessageTranslator(self._emit, self.permissions.announce, self._ledger)
+        self._translator = translator
         if self._cancelled:
             return "cancelled"
         # The profile's allowed tools skip the callback on purpose (pre-approved).

@@ -1,20 +1,16 @@
-"""A scripted Anthropic Messages API server on 127.0.0.1, for offline runs of real clients.
+"""A scripted Anthropic Messages API on 127.0.0.1, for running real clients offline.
 
 It speaks what the Claude Code CLI and the ``anthropic`` package expect: ``POST /v1/messages``
-(streaming SSE and plain JSON), ``POST /v1/messages/count_tokens``, ``GET /v1/models`` and
-Anthropic-shaped errors. What the model says comes from a `ModelScript` (the shared format in
-`stagent.testing.model_script`), chosen by the ``SCENARIO:<name>`` marker in the request; the turn
-is the number of ``tool_result`` blocks the request already carries. The server keeps no state
-between requests, so retries and resumed sessions replay identically.
-
-Use it from Python::
+(SSE streaming and JSON), ``/v1/messages/count_tokens``, ``GET /v1/models`` and Anthropic-shaped
+errors. A `ModelScript` (`stagent.testing.model_script`) says what the model does: the script is
+chosen by the ``SCENARIO:<name>`` marker in the request, the turn by the number of
+``tool_result`` blocks it carries, so retries and resumed sessions replay identically.
 
     with AnthropicScriptServer(ScriptBook([script])) as server:
         env = {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "fake"}
-        ...
-        server.requests  # one dict per request: path, model, stream, tools, tool results...
+        ...  # server.requests: one dict per request (what was asked, what was answered)
 
-or from a shell: ``python -m stagent.testing.anthropic_server --port 8765 --scripts my.yaml``.
+From a shell: ``python -m stagent.testing.anthropic_server --port 8765 --scripts my.yaml``.
 """
 
 from __future__ import annotations
@@ -23,18 +19,20 @@ import argparse
 import contextlib
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, cast
 
 from stagent.testing.model_script import ModelScript, ModelTurn, ScriptBook, TurnUsage
 
 Json = dict[str, Any]
 
+MODELS = ("claude-sonnet-4-6", "claude-opus-5-5", "claude-haiku-4-5")
+"""What ``GET /v1/models`` lists."""
 DELTA_CHARS = 40
 """Text streams in pieces of at most this many characters, like a real model's deltas."""
 ERROR_TYPES = {
@@ -70,12 +68,10 @@ def usage_json(usage: TurnUsage) -> Json:
 
 
 def _dict(value: object) -> Json:
-    """``value`` if it is a JSON object, else an empty one."""
     return cast(Json, value) if isinstance(value, dict) else {}
 
 
 def _dicts(value: object) -> list[Json]:
-    """The JSON objects in ``value`` if it is a list, else none."""
     items = cast(list[object], value) if isinstance(value, list) else []
     return [cast(Json, item) for item in items if isinstance(item, dict)]
 
@@ -137,17 +133,13 @@ class ParsedRequest:
                 summary.append(f"{message.get('role')}:{kind}" + (f":{tag}" if tag else ""))
         return summary
 
-    def wants_json_schema(self) -> Json | None:
-        """The JSON schema of a structured-output side call (the CLI's title call), if any."""
+    def structured_answer(self) -> str | None:
+        """Schema-valid JSON for a structured-output side call (the CLI's title call), if any."""
         fmt = _dict(_dict(self.body.get("output_config")).get("format"))
-        if fmt.get("type") == "json_schema":
-            return _dict(fmt.get("schema"))
-        return None
-
-
-def _schema_answer(schema: Json) -> str:
-    props = _dict(schema.get("properties"))
-    return json.dumps(dict.fromkeys(props, "Scripted session") or {"title": "Scripted"})
+        if fmt.get("type") != "json_schema":
+            return None
+        props = _dict(_dict(fmt.get("schema")).get("properties"))
+        return json.dumps(dict.fromkeys(props, "Scripted session") or {"title": "Scripted"})
 
 
 class Answer:
@@ -164,22 +156,14 @@ class Answer:
                 for r in request.tool_results
             ]
             text = f"{text}\n\nTool results seen:\n" + "\n".join(lines)
-        schema = request.wants_json_schema()
-        if schema is not None and turn.tool is None:
-            text = _schema_answer(schema)
+        if turn.tool is None:
+            text = request.structured_answer() or text
         if text or turn.tool is None:
             self.content.append({"type": "text", "text": text or "OK."})
         use_tool = turn.tool is not None and bool(request.tools)
         if use_tool and turn.tool is not None:
-            tool_id = f"toolu_{uuid.uuid4().hex[:20]}"
-            self.content.append(
-                {
-                    "type": "tool_use",
-                    "id": tool_id,
-                    "name": turn.tool.name,
-                    "input": turn.tool.input,
-                }
-            )
+            call = {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:20]}"}
+            self.content.append({**call, "name": turn.tool.name, "input": turn.tool.input})
         self.stop_reason = "tool_use" if use_tool else "end_turn"
         self.id = f"msg_{uuid.uuid4().hex[:24]}"
 
@@ -242,7 +226,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0].rstrip("/")
         if path == "/v1/models":
             models = [{"type": "model", "id": m, "display_name": m, "created_at":
-                       "2026-01-01T00:00:00Z"} for m in self.owner.models()]  # fmt: skip
+                       "2026-01-01T00:00:00Z"} for m in MODELS]  # fmt: skip
             first, last = models[0]["id"], models[-1]["id"]
             self._json(200, {"data": models, "has_more": False, "first_id": first,
                              "last_id": last})  # fmt: skip
@@ -272,6 +256,7 @@ class _Handler(BaseHTTPRequestHandler):
         entry = owner.record(
             {
                 "path": path,
+                "at": time.time(),
                 "model": request.model,
                 "stream": request.stream,
                 "scenario": script.name,
@@ -325,9 +310,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _auth_kind(headers: Message) -> str:
     """How the client authenticated, never the secret itself."""
-    if headers.get("x-api-key"):
-        return "x-api-key"
-    return "bearer" if headers.get("authorization") else "none"
+    return (
+        "x-api-key"
+        if headers.get("x-api-key")
+        else "bearer"
+        if headers.get("authorization")
+        else "none"
+    )
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -352,8 +341,9 @@ class AnthropicScriptServer:
     ) -> None:
         self.book = book or ScriptBook()
         self.requests: list[Json] = []
-        """One entry per Messages request: path, model, stream, scenario, turn, tools,
-        tool_results, history, auth (the kind, never the key) and the answer given."""
+        """One entry per Messages request: path, arrival time (``at``), model, stream, scenario,
+        turn, tools, tool_results, history, system, auth (the kind, never the key) and the answer
+        (``"pending"`` until it is given)."""
         self.stopping = threading.Event()
         self._log_path = log_path
         self._lock = threading.Lock()
@@ -361,18 +351,9 @@ class AnthropicScriptServer:
         self._thread: threading.Thread | None = None
 
     @property
-    def port(self) -> int:
-        """The port the server listens on."""
-        return int(self._httpd.server_address[1])
-
-    @property
     def url(self) -> str:
         """The base URL to give clients (``ANTHROPIC_BASE_URL``)."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def models(self) -> list[str]:
-        """The model ids ``GET /v1/models`` lists."""
-        return ["claude-sonnet-4-6", "claude-opus-5-5", "claude-haiku-4-5"]
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def record(self, entry: Json) -> Json:
         """Add a request to the log as it arrives (its answer is still ``"pending"``)."""
@@ -407,20 +388,10 @@ class AnthropicScriptServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def wait(self, timeout: float | None = None) -> None:
-        """Block until the server stops (or ``timeout`` seconds pass)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-
     def __enter__(self) -> AnthropicScriptServer:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
 
@@ -436,14 +407,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     server = AnthropicScriptServer(ScriptBook.from_files(*args.scripts), args.port, args.log)
     print(f"scripted Anthropic API (simulated) on {server.url}", flush=True)  # noqa: T201
-    try:
-        server.start()
-        while not server.stopping.is_set():
-            server.wait(timeout=0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    with server, contextlib.suppress(KeyboardInterrupt):
+        server.stopping.wait()
 
 
 if __name__ == "__main__":
