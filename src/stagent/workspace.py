@@ -6,6 +6,8 @@ The CLI, the web app and the tests all build a `Workspace`; nothing else wires p
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
@@ -58,6 +60,26 @@ class Workspace:
     def executor_id(self) -> str | None:
         """This process's executor id while it is a worker."""
         return self._lease.executor_id if self._lease else None
+
+    @property
+    def owner_token_path(self) -> Path:
+        """Where the person's token lives (mode 0600); agents never get this path or its value."""
+        return self.settings.home / "owner.token"
+
+    def owner_token(self) -> str:
+        """The person's token: it authorizes governance decisions (approve, deny, caps, rules).
+
+        Created on first use. `STAGENT_TOKEN`, when set, is used instead.
+        """
+        if self.settings.token:
+            return self.settings.token
+        path = self.owner_token_path
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32))
+        return path.read_text().strip()
 
     def open(self) -> Self:
         """Check the database and apply pending migrations."""
