@@ -38,7 +38,7 @@ class Workspace:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self.store = Store(self.settings.resolved_database_url)
-        self.runtimes: RuntimeRegistry = default_registry()
+        self.runtimes: RuntimeRegistry = default_registry(self.settings.home)
         self.gate: PermissionGate = UngovernedGate()
         self.guard: RunGuard = OpenGuard()
         self.queue = durable.TaskQueueClient(self.store.url)

@@ -50,7 +50,7 @@ app = typer.Typer(help="Create, list, show, run and cancel tasks.", no_args_is_h
 
 def simulated_runtimes(ws: Workspace) -> set[str]:
     """Names of the runtimes that involve no model (labelled simulated)."""
-    return {runtime.name for runtime in ws.runtimes.all() if runtime.capabilities.simulated}
+    return {name for name in ws.runtimes.names() if ws.runtimes.is_simulated(name)}
 
 
 def parse_status(value: str | None) -> TaskStatus | None:

@@ -97,7 +97,7 @@ class TaskService:
         title = draft.title.strip()
         if not title:
             raise ValidationError("title: a task needs a title")
-        self._runtimes.get(draft.runtime)
+        self._runtimes.require(draft.runtime)
         config: dict[str, Any] = {}
         if draft.scenario_file is not None:
             config["scenario"] = scenario_to_data(load_scenario_file(draft.scenario_file))
@@ -141,7 +141,7 @@ class TaskService:
         if unknown:
             raise ValidationError(f"{', '.join(sorted(unknown))}: not an editable task field")
         if "runtime" in changes:
-            self._runtimes.get(changes["runtime"])
+            self._runtimes.require(changes["runtime"])
         if "priority" in changes:
             _check_priority(changes["priority"])
         if "title" in changes and not str(changes["title"]).strip():
