@@ -308,7 +308,7 @@ async def test_state_is_removed_after_a_completed_run(
 
 
 async def test_health_reports_binary_version_and_credentials(codex: CodexRuntime) -> None:
-    health = await codex.health(call=True)
+    health = await codex.health(probe=True)
     assert health.ok, health.summary
     assert health.version == "codex-cli 0.163.0"
     assert health.binary and health.binary.endswith("codex")

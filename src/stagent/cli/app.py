@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from stagent import __version__
-from stagent.cli import db, project, serve, task, worker
+from stagent.cli import db, doctor, project, serve, task, worker
 from stagent.cli.errors import StagentGroup
 from stagent.cli.state import CliState
 
@@ -25,6 +25,7 @@ app.add_typer(task.app, name="task")
 app.add_typer(db.app, name="db")
 app.command("serve")(serve.serve)
 app.command("worker")(worker.worker)
+app.command("doctor")(doctor.doctor)
 
 
 def _print_version(value: bool) -> None:

@@ -128,6 +128,8 @@ class Runtime(ABC):
     async def start(self, request: RunRequest, gate: PermissionGate) -> AgentRun:
         """Start a run; events flow from the returned `AgentRun`."""
 
-    async def health(self) -> RuntimeHealth:
-        """Check that the runtime can run: binary, version, credentials, a trivial call."""
+    async def health(self, *, probe: bool = False) -> RuntimeHealth:
+        """Check that the runtime can run: binary, version, credentials; ``probe`` adds a
+        trivial provider call."""
+        del probe
         return RuntimeHealth(runtime=self.name, ok=True, summary="no checks needed")

@@ -250,8 +250,8 @@ class CodexRuntime(Runtime):
         """Start the app-server and the turn; events flow from the returned run."""
         return CodexRun(self.plan(request), gate)
 
-    async def health(self, *, call: bool = False) -> RuntimeHealth:
-        """Binary and version, configuration pre-flight, credentials; ``call`` adds a real turn."""
+    async def health(self, *, probe: bool = False) -> RuntimeHealth:
+        """Binary and version, configuration pre-flight, credentials; ``probe`` adds a real turn."""
         binary = self.binary()
         if binary is None:
             return RuntimeHealth(
@@ -265,7 +265,7 @@ class CodexRuntime(Runtime):
         version, problem = await self._preflight(binary, provider)
         if problem is None and not has_key:
             problem = f"no API key: set {provider.env_key}"
-        if problem is None and call:
+        if problem is None and probe:
             problem = await self._trivial_call()
         where = f"provider {provider.base_url}"
         return RuntimeHealth(

@@ -46,8 +46,9 @@ class ScriptedRuntime(Runtime):
         resume=False, cancel=True, approvals=True, tools=True, mcp=False, simulated=True
     )
 
-    async def health(self) -> RuntimeHealth:
+    async def health(self, *, probe: bool = False) -> RuntimeHealth:
         """Always ready: no binary, no credentials, no model."""
+        del probe
         return RuntimeHealth(
             runtime=self.name, ok=True, summary="simulated: plays scenario files, calls no model"
         )

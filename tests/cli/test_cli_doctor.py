@@ -1,0 +1,53 @@
+"""`stagent doctor` reports whether each runtime is ready, honestly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from clitools import Cli
+
+from stagent.testing.anthropic_server import AnthropicScriptServer
+from stagent.testing.model_script import ModelScript, ModelTurn, ScriptBook
+
+
+def test_scripted_runtime_is_always_ready(cli: Cli) -> None:
+    result = cli("doctor", "--runtime", "scripted", "--json")
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)
+    assert row["ok"] is True
+    assert "simulated" in row["summary"]
+
+
+def test_missing_credentials_are_reported_and_fail_the_check(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    result = cli("doctor", "--runtime", "anthropic", "--json")
+    assert result.exit_code == 1
+    [row] = json.loads(result.stdout)
+    assert row["ok"] is False
+    assert "ANTHROPIC_API_KEY" in row["summary"]
+
+
+def test_probe_makes_a_real_call_to_the_configured_endpoint(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = ScriptBook([ModelScript(name="hi", turns=[ModelTurn(text="hi")])])
+    with AnthropicScriptServer(book) as server:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-not-a-secret")
+        result = cli("doctor", "--runtime", "anthropic", "--probe", "--json")
+        calls = len(server.requests)
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)
+    assert row["ok"] is True
+    assert calls >= 1
+    assert "sk-test-not-a-secret" not in result.output
+
+
+def test_unknown_runtime_is_one_line_error(cli: Cli) -> None:
+    result = cli("doctor", "--runtime", "nope")
+    assert result.exit_code == 1
+    assert "unknown runtime 'nope'" in result.stderr
