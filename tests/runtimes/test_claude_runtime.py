@@ -187,6 +187,36 @@ async def test_cancel_mid_turn_stops_promptly_and_leaves_no_child(
     assert not _of(events, ResultEvent) and not _of(events, ErrorEvent)
 
 
+async def test_cancel_while_a_person_is_deciding_ends_the_wait_too(
+    anthropic_server: AnthropicScriptServer, tmp_path: Path
+) -> None:
+    asked = asyncio.Event()
+    ended = asyncio.Event()
+
+    async def deciding(request: PermissionRequest) -> PermissionDecision:
+        asked.set()
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            ended.set()
+        return PermissionDecision(allowed=True)
+
+    run = await start_claude(
+        claude_request(anthropic_server, "write", tmp_path), TestGate(deciding)
+    )
+    assert isinstance(run, ClaudeRun)
+    consumer = asyncio.create_task(collect(run))
+    await asyncio.wait_for(asyncio.create_task(asked.wait()), 30)
+    pid = run.pid
+    await run.cancel()
+    events = await asyncio.wait_for(consumer, 10)
+
+    assert pid is not None and process_gone(pid)
+    await asyncio.wait_for(asyncio.create_task(ended.wait()), 5)  # the gate's wait was ended
+    assert not _of(events, ResultEvent) and not _of(events, ErrorEvent)
+    assert not (tmp_path / "work" / "hello.txt").exists()
+
+
 async def test_a_killed_run_resumes_its_session_on_the_next_attempt(
     anthropic_server: AnthropicScriptServer, tmp_path: Path
 ) -> None:

@@ -99,7 +99,10 @@ def build_env(
     defaults = {**QUIET_DEFAULTS, "CLAUDE_CODE_MAX_RETRIES": str(max_retries)}
     if has_key(env):
         defaults |= {"HOME": str(paths.home), "CLAUDE_CONFIG_DIR": str(paths.config)}
-    return {**defaults, **env}
+    # The SDK merges this over os.environ: blank Stagent's own variables, so no agent sees the
+    # person's token (STAGENT_TOKEN) or the home holding it (STAGENT_HOME).
+    hidden = {name: "" for name in (*base, *env) if name.upper().startswith("STAGENT_")}
+    return {**defaults, **env, **hidden}
 
 
 def login_file(base_env: Mapping[str, str] | None = None) -> Path:

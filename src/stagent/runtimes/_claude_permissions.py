@@ -54,6 +54,9 @@ from stagent.runtimes.base import PermissionDecision, PermissionGate, Permission
 log = logging.getLogger(__name__)
 
 ASK_USER = "AskUserQuestion"
+HOOK_TIMEOUT = 600.0
+"""Seconds the CLI waits for the hook (it waits for the engine to record the call; the CLI's
+default of 60 s, if ever hit under load, would let a call pass unrecorded and ungated)."""
 _NO_BARE_RULE = frozenset({"Bash", ASK_USER})
 """Tools for which "always allow" without a specific suggestion would allow far too much."""
 _RULE = re.compile(r"^(?P<tool>[^()]+?)(?:\((?P<content>.*)\))?$", re.DOTALL)
@@ -120,7 +123,8 @@ class ClaudePermissions:
 
     def hooks(self) -> dict[Any, list[HookMatcher]]:
         """The SDK ``hooks`` option: the PreToolUse observer for every tool."""
-        return {"PreToolUse": [HookMatcher(matcher=None, hooks=[self.pre_tool_use])]}
+        matcher = HookMatcher(matcher=None, hooks=[self.pre_tool_use], timeout=HOOK_TIMEOUT)
+        return {"PreToolUse": [matcher]}
 
     async def announce(self, tool: str, tool_input: dict[str, Any], tool_use_id: str) -> None:
         """Report a tool call once, waiting until the consumer has it."""

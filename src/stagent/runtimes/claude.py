@@ -24,7 +24,7 @@ import os
 import tempfile
 import warnings
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -157,11 +157,13 @@ class ClaudeRuntime(Runtime):
                 config={"_home": home, "tools": []},
             )
             run = await self.start(request, _DenyAll())
-            async for event in run.events():
-                if isinstance(event, ErrorEvent):
-                    return event.message
-                if isinstance(event, ResultEvent):
-                    return None
+            # Closed before the directory goes: the CLI must be gone, not still writing there.
+            async with contextlib.aclosing(run.events()) as events:
+                async for event in events:
+                    if isinstance(event, ErrorEvent):
+                        return event.message
+                    if isinstance(event, ResultEvent):
+                        return None
         return "the CLI ended without a result"
 
 
@@ -227,8 +229,12 @@ class ClaudeRun(AgentRun):
         """Where the agent works: the project's directory, else the task's own ``work/``."""
         return self._request.working_directory or str(self._paths.work)
 
-    async def events(self) -> AsyncIterator[RuntimeEvent]:
-        """Start the CLI and stream its events until the result or an error."""
+    async def events(self) -> AsyncGenerator[RuntimeEvent]:
+        """Start the CLI and stream its events until the result or an error.
+
+        A consumer that stops early should close the generator (``contextlib.aclosing``):
+        closing stops the CLI and waits for it, so its files are no longer being written.
+        """
         self._worker = asyncio.create_task(self._work())
         try:
             async for event in self._channel.stream():
@@ -239,8 +245,7 @@ class ClaudeRun(AgentRun):
     async def cancel(self) -> None:
         """Stop the CLI child now (see `_claude_transport`); the event stream then ends."""
         self._cancelled = True
-        if self._transport is not None:
-            await self._transport.kill()
+        await self._stop()
         if self._worker is None:
             self._channel.finish()
 
@@ -251,8 +256,13 @@ class ClaudeRun(AgentRun):
             # now could lose the transcript's tail, which a later resume needs.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(worker), CLOSE_GRACE_SECONDS)
+        await self._stop()
+
+    async def _stop(self) -> None:
+        """Kill the child, then end the background work (even one still spawning the CLI)."""
         if self._transport is not None:
             await self._transport.kill()
+        worker = self._worker
         if worker is not None and not worker.done():
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
