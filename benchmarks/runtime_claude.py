@@ -6,10 +6,11 @@ Claude Code's and Stagent's own overhead, not a model's.
 
 - start-up: ``ClaudeRuntime.start()`` to the first event (the session's `SessionEvent`), and to
   the result of a one-reply run;
-- per-turn overhead: a run of N tool turns (each a ``Write`` that goes through the permission
-  callback) driven by the adapter, against the same scenario driven by the bare SDK ``query()``
-  with an allow-all callback; per turn = the gap between consecutive model requests at the
-  server, and the ratio adapter / bare;
+- per-turn overhead: a run of N tool turns driven by the adapter, against the same scenario driven
+  by the bare SDK ``query()`` with an allow-all callback; per turn = the gap between consecutive
+  model requests at the server, and the ratio adapter / bare. Once with ``Write`` (asked either
+  way), once with read-only ``echo`` (which the default ``gate="all"`` sends through the gate,
+  and which ``gate="claude"`` and the bare SDK let Claude Code run unasked);
 - memory: resident set of the CLI child (with its descendants) and of this Python process while
   1 and 2 runs are alive at once.
 """
@@ -42,9 +43,11 @@ def scripts(turns: int) -> list[ModelScript]:
         {"tool": {"name": "Write", "input": {"file_path": f"f{i}.txt", "content": str(i)}}}
         for i in range(turns)
     ]
+    echo = [{"tool": {"name": "Bash", "input": {"command": f"echo {i}"}}} for i in range(turns)]
     data: list[dict[str, Any]] = [
         {"name": "hello", "turns": [{"text": "Hello."}]},
         {"name": "loop", "turns": [*loop, {"text": "Done."}]},
+        {"name": "echo", "turns": [*echo, {"text": "Done."}]},
         {"name": "hold", "turns": [{"text": "late", "delay": 60}]},
     ]
     return [ModelScript.model_validate(item) for item in data]
@@ -58,7 +61,9 @@ class AllowAll:
         return PermissionDecision(allowed=True, decided_by="benchmark")
 
 
-def request(server: AnthropicScriptServer, scenario: str, home: Path, task: str) -> RunRequest:
+def request(
+    server: AnthropicScriptServer, scenario: str, home: Path, task: str, gate: str = "all"
+) -> RunRequest:
     work = home / task / "work"
     work.mkdir(parents=True)
     env = {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": KEY}
@@ -66,7 +71,7 @@ def request(server: AnthropicScriptServer, scenario: str, home: Path, task: str)
         task_id=task,
         prompt=f"SCENARIO:{scenario} go",
         working_directory=str(work),
-        config={"_home": str(home)},
+        config={"_home": str(home), "gate": gate},
         env=env,
     )
 
@@ -92,15 +97,19 @@ def gaps(server: AnthropicScriptServer, scenario: str) -> list[float]:
     return [b - a for a, b in zip(times, times[1:], strict=False)]
 
 
-async def adapter_turns(server: AnthropicScriptServer, home: Path, task: str) -> list[float]:
-    run = await ClaudeRuntime().start(request(server, "loop", home, task), AllowAll())
+async def adapter_turns(
+    server: AnthropicScriptServer, home: Path, task: str, scenario: str, gate: str = "all"
+) -> list[float]:
+    run = await ClaudeRuntime().start(request(server, scenario, home, task, gate), AllowAll())
     events: list[RuntimeEvent] = [event async for event in run.events()]
     assert isinstance(events[-1], ResultEvent), events[-1]
-    return gaps(server, "loop")
+    return gaps(server, scenario)
 
 
-async def bare_turns(server: AnthropicScriptServer, home: Path, task: str) -> list[float]:
-    req = request(server, "loop", home, task)
+async def bare_turns(
+    server: AnthropicScriptServer, home: Path, task: str, scenario: str
+) -> list[float]:
+    req = request(server, scenario, home, task)
     (home / task / "cfg").mkdir()
 
     async def allow(*_: Any) -> PermissionResultAllow:
@@ -120,20 +129,34 @@ async def bare_turns(server: AnthropicScriptServer, home: Path, task: str) -> li
     )
     async for _ in query(prompt=req.prompt, options=options):
         pass
-    return gaps(server, "loop")
+    return gaps(server, scenario)
 
 
 async def per_turn(server: AnthropicScriptServer, home: Path, repeats: int, turns: int) -> None:
     ours: list[float] = []
     bare: list[float] = []
     for i in range(repeats):
-        ours += await adapter_turns(server, home, f"a{i}")
-        bare += await bare_turns(server, home, f"b{i}")
+        ours += await adapter_turns(server, home, f"a{i}", "loop")
+        bare += await bare_turns(server, home, f"b{i}", "loop")
     ratio = statistics.median(ours) / statistics.median(bare)
-    print(f"per tool turn ({turns} Write turns x {repeats} runs):")
+    print(f"per tool turn, {turns} Write turns (always asked) x {repeats} runs:")
+    print(f"  adapter {ms(ours)} ms, bare query() {ms(bare)} ms: ratio {ratio:.2f}")
+    gated: list[float] = []
+    trusted: list[float] = []
+    bare = []
+    for i in range(repeats):
+        gated += await adapter_turns(server, home, f"e{i}", "echo")
+        trusted += await adapter_turns(server, home, f"c{i}", "echo", gate="claude")
+        bare += await bare_turns(server, home, f"d{i}", "echo")
+    print(f"per tool turn, {turns} read-only Bash turns (Claude Code runs them unasked):")
     print(
-        f"  adapter  median {ms(ours)} ms   bare query() median {ms(bare)} ms   ratio {ratio:.2f}"
+        f"  adapter gate=all {ms(gated)} ms, gate=claude {ms(trusted)} ms, bare query() "
+        f"{ms(bare)} ms: ratios {ratio_of(gated, bare)} / {ratio_of(trusted, bare)}"
     )
+
+
+def ratio_of(ours: list[float], bare: list[float]) -> str:
+    return f"{statistics.median(ours) / statistics.median(bare):.2f}"
 
 
 def rss_kb(pid: int) -> int:
