@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,15 +144,16 @@ async def _drive(ctx: RunContext, task: Task, run: AgentRun) -> str:
     watcher = asyncio.create_task(_watch_for_cancel(ctx.store, task_id, run))
     outcome: tuple[TaskStatus, dict[str, Any]] | None = None
     try:
-        async for event in run.events():
-            if _is_cancelled(ctx.store, task_id):
-                break
-            _record(ctx.store, task_id, event)
-            if isinstance(event, UsageEvent):
-                ctx.guard.on_usage(task, event)
-            outcome = _outcome(event) or outcome
-            if isinstance(event, ErrorEvent | ResultEvent):
-                break
+        async with _closing(run.events()) as stream:
+            async for event in stream:
+                if _is_cancelled(ctx.store, task_id):
+                    break
+                _record(ctx.store, task_id, event)
+                if isinstance(event, UsageEvent):
+                    ctx.guard.on_usage(task, event)
+                outcome = _outcome(event) or outcome
+                if isinstance(event, ErrorEvent | ResultEvent):
+                    break
     except StagentError as exc:
         outcome = (TaskStatus.FAILED, {"error": exc.message})
     except Exception as exc:
@@ -167,6 +169,19 @@ async def _drive(ctx: RunContext, task: Task, run: AgentRun) -> str:
         outcome = (TaskStatus.FAILED, {"error": "the runtime ended without a result"})
     status, fields = outcome
     return _finish(ctx.store, task_id, status, **fields)
+
+
+@contextlib.asynccontextmanager
+async def _closing(
+    stream: AsyncIterator[RuntimeEvent],
+) -> AsyncGenerator[AsyncIterator[RuntimeEvent]]:
+    """Close the runtime's stream when we stop early, so it cleans up now, not at GC."""
+    try:
+        yield stream
+    finally:
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def _outcome(event: RuntimeEvent) -> tuple[TaskStatus, dict[str, Any]] | None:

@@ -243,12 +243,15 @@ class TaskService:
             seen = self._store.changes.wait(seen, poll_seconds)
 
     def wait(self, task_id: str, *, timeout: float = 60.0) -> Task:
-        """Block until the task ends (or ``timeout`` passes); returns it."""
+        """Block until the task's run ends (or ``timeout`` passes); returns the task."""
         deadline = time.monotonic() + timeout
-        for _ in self.follow(task_id):
-            if time.monotonic() > deadline:
-                break
-        return self.get(task_id)
+        seen = self._store.changes.version
+        while True:
+            task = self.get(task_id)
+            remaining = deadline - time.monotonic()
+            if task.status.is_terminal or task.status is TaskStatus.PLANNED or remaining <= 0:
+                return task
+            seen = self._store.changes.wait(seen, min(remaining, 1.0))
 
     def feed(self, *, after: int = 0, limit: int = 500) -> list[LoggedEvent]:
         """Every task's events after ``seq``, workspace-wide: the change feed for live views."""

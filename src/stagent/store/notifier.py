@@ -49,7 +49,10 @@ class ChangeNotifier:
                 return self._version
             self._async_waiters.add(entry)
         try:
-            await asyncio.wait_for(event.wait(), timeout)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that races with the event being set, leaving the cancelling caller waiting forever.
+            async with asyncio.timeout(timeout):
+                await event.wait()
         except TimeoutError:
             pass
         finally:
