@@ -1,4 +1,4 @@
-"""Stagent benchmarks: ``python -m benchmarks.run [--quick] [--sqlite-only]``.
+"""Engine benchmarks: ``python -m benchmarks.engine [--quick] [--sqlite-only]``.
 
 Prints numbers; asserts nothing. Measured through the real queue (DBOS) and the real store:
 
