@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     token: str | None = None
     """Access token; required when ``host`` is not a loopback address."""
     log_level: LogLevel = "WARNING"
+    timezone: str | None = None
+    """IANA zone budget days and months are counted in (e.g. ``Europe/Berlin``); default: local."""
     concurrency: int = Field(default=4, ge=1, le=64)
     """How many tasks one worker process runs at once."""
     queue_poll_seconds: float = Field(default=0.1, gt=0, le=5)

@@ -16,10 +16,14 @@ from typing import Any, Literal, Self
 from stagent.engine import durable
 from stagent.engine.executor import RunContext
 from stagent.engine.gate import UngovernedGate
-from stagent.engine.guard import OpenGuard, RunGuard
+from stagent.engine.guard import RunGuard
 from stagent.engine.leases import ExecutorLease, new_executor_id
 from stagent.engine.reconcile import reconcile
 from stagent.engine.services import ProjectService, TaskService
+from stagent.governance.budgets import BudgetService
+from stagent.governance.budgets_guard import BudgetGuard
+from stagent.ledger.prices import load_price_table
+from stagent.ledger.recorder import UsageRecorder
 from stagent.runtimes.base import PermissionGate
 from stagent.runtimes.registry import RuntimeRegistry, default_registry
 from stagent.settings import Settings
@@ -40,7 +44,13 @@ class Workspace:
         self.store = Store(self.settings.resolved_database_url)
         self.runtimes: RuntimeRegistry = default_registry(self.settings.home)
         self.gate: PermissionGate = UngovernedGate()
-        self.guard: RunGuard = OpenGuard()
+        self.budgets = BudgetService(
+            self.store,
+            UsageRecorder(load_price_table()),
+            self.runtimes,
+            timezone=self.settings.timezone,
+        )
+        self.guard: RunGuard = BudgetGuard(self.budgets)
         self.queue = durable.TaskQueueClient(self.store.url)
         self.projects = ProjectService(self.store)
         self.tasks = TaskService(self.store, self.runtimes, self.queue)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from stagent import __version__
-from stagent.cli import db, doctor, project, serve, task, worker
+from stagent.cli import budget, db, doctor, project, serve, task, worker
 from stagent.cli.errors import StagentGroup
 from stagent.cli.state import CliState
 
@@ -23,6 +23,7 @@ app = typer.Typer(
 app.add_typer(project.app, name="project")
 app.add_typer(task.app, name="task")
 app.add_typer(db.app, name="db")
+app.add_typer(budget.app, name="budget")
 app.command("serve")(serve.serve)
 app.command("worker")(worker.worker)
 app.command("doctor")(doctor.doctor)

@@ -249,4 +249,34 @@ class BudgetRow(Base):
     warn_at: Mapped[float] = mapped_column(Float, default=0.8)
     on_breach: Mapped[str] = mapped_column(String(8), default="fail")
     """``fail`` (refuse the call) or ``pause`` (wait in the inbox for a person)."""
+    run_cap_micros: Mapped[int | None] = mapped_column(BigInteger)
+    """The per-run cap (and reservation) for runs in this scope; default 2 USD."""
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+
+class BudgetWindowRow(Base):
+    """What happened to one budget in one window (a day or a month in the user's time zone):
+    the warning already sent, extra allowance a person granted, open breach notices and cards."""
+
+    __tablename__ = "budget_windows"
+    __table_args__ = (
+        Index("uq_budget_windows_key", "scope", "scope_ref", "period", "window_key", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    scope_ref: Mapped[str] = mapped_column(String(64), default="")
+    period: Mapped[str] = mapped_column(String(8))
+    """``daily`` or ``monthly``."""
+    window_key: Mapped[str] = mapped_column(String(16))
+    """``2026-12-02`` for a day, ``2026-12`` for a month."""
+    allowance_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Extra spend a person allowed in this window ("allow $X more")."""
+    warned_cap_micros: Mapped[int | None] = mapped_column(BigInteger)
+    """The cap a threshold warning was sent for (one warning per window and cap)."""
+    notice_id: Mapped[str | None] = mapped_column(String(32))
+    """The inbox notice of a breach in this window (updated as more calls are blocked)."""
+    notice_cap_micros: Mapped[int | None] = mapped_column(BigInteger)
+    card_id: Mapped[str | None] = mapped_column(String(32))
+    """The open ``budget_breach`` inbox card that paused work waits on."""
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)

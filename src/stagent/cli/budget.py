@@ -1,0 +1,259 @@
+"""``stagent budget``: spending caps per day and month, their spend, and breach cards."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from stagent.cli.output import JsonFlag, console, emit_json
+from stagent.cli.state import state_of
+from stagent.domain.errors import ValidationError
+from stagent.governance.budgets import ScopeStatus
+from stagent.governance.budgets_breach import card_json
+from stagent.governance.budgets_config import CLEAR, BudgetChange
+from stagent.governance.budgets_policy import LimitStatus
+from stagent.ledger.money import format_usd, parse_usd
+from stagent.ledger.views import entry_json
+from stagent.store.ledger import LedgerFilter
+from stagent.workspace import Workspace
+
+app = typer.Typer(
+    help="Spending caps per day and month (overall, per runtime, per project).",
+    no_args_is_help=True,
+)
+
+HEALTH_STYLES = {"ok": "green", "warning": "yellow", "blocked": "bold red", "unlimited": "dim"}
+
+RuntimeOption = Annotated[
+    str | None, typer.Option("--runtime", help="A runtime's budget (e.g. claude, codex).")
+]
+ProjectOption = Annotated[str | None, typer.Option("--project", help="A project's budget.")]
+
+
+def _scope(runtime: str | None, project: str | None) -> tuple[str, str | None]:
+    if runtime and project:
+        raise ValidationError("give --runtime or --project, not both")
+    if runtime:
+        return "runtime", runtime
+    if project:
+        return "project", project
+    return "overall", None
+
+
+def _cap(value: str | None, field: str) -> int | None:
+    if value is None:
+        return None
+    if value.strip().lower() in ("none", "off", "unlimited"):
+        return CLEAR
+    return parse_usd(value, field)
+
+
+def show_json(ws: Workspace, statuses: list[ScopeStatus]) -> dict[str, Any]:
+    """What ``budget show --json`` prints."""
+    zone = ws.budgets.zone
+    return {
+        "timezone": ws.budgets.timezone_name(),
+        "pricing_version": ws.budgets.recorder.prices.version,
+        "scopes": [status.as_json(zone) for status in statuses],
+        "breaches": [card_json(card) for card in ws.budgets.breaches()],
+    }
+
+
+@app.command("show")
+def show(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Caps, spend today and this month, headroom, health and reset times, per scope."""
+    with state_of(ctx).workspace() as ws:
+        data = show_json(ws, ws.budgets.statuses())
+    if as_json:
+        emit_json(data)
+        return
+    _print_scopes(data)
+    _print_notes(data)
+
+
+def _print_scopes(data: dict[str, Any]) -> None:
+    table = Table(
+        title=f"Budgets (days and months in {data['timezone']})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for column in ("Scope", "Window", "Spent", "Cap", "Left", "Health", "Resets"):
+        justify = "right" if column in ("Spent", "Cap", "Left") else "left"
+        table.add_column(column, justify=justify, no_wrap=column != "Scope")
+    for scope in data["scopes"]:
+        for index, limit in enumerate((scope["daily"], scope["monthly"])):
+            label = f"{escape(scope['label'])} [dim]({scope['on_breach']})[/]" if index == 0 else ""
+            table.add_row(
+                label,
+                "today" if limit["period"] == "daily" else "month",
+                f"${limit['spent_usd']}",
+                _cap_text(limit),
+                f"${limit['headroom_usd']}" if limit["headroom_usd"] is not None else "-",
+                f"[{HEALTH_STYLES[limit['health']]}]{limit['health']}[/]",
+                limit["resets"].rsplit(" ", 1)[0],
+                end_section=index == 1,
+            )
+    console.print(table, soft_wrap=False)
+
+
+def _cap_text(limit: dict[str, Any]) -> str:
+    if limit["cap_usd"] is None:
+        return "-"
+    extra = f" +{format_usd(limit['allowance_micros'])}" if limit["allowance_micros"] else ""
+    return f"${limit['cap_usd']}{extra}"
+
+
+def _print_notes(data: dict[str, Any]) -> None:
+    unpriced = max((s["monthly"]["unpriced_rows"] for s in data["scopes"]), default=0)
+    if unpriced:
+        console.print(
+            f"[yellow]{unpriced} usage rows this month have no price and count as $0 "
+            "(see `stagent budget usage`).[/]"
+        )
+    for card in data["breaches"]:
+        console.print(
+            f"[bold red]waiting[/] {card['id']}: {escape(card['title'])} - "
+            f"answer with `stagent budget respond {card['id']} raise|allow --amount USD|cancel`"
+        )
+
+
+@app.command("set")
+def set_budget(
+    ctx: typer.Context,
+    runtime: RuntimeOption = None,
+    project: ProjectOption = None,
+    daily: Annotated[
+        str | None, typer.Option("--daily", help="Daily cap in USD ('none' removes it).")
+    ] = None,
+    monthly: Annotated[
+        str | None, typer.Option("--monthly", help="Monthly cap in USD ('none' removes it).")
+    ] = None,
+    warn_at: Annotated[
+        float | None,
+        typer.Option("--warn-at", help="Warn once per window at this fraction (default 0.8)."),
+    ] = None,
+    on_breach: Annotated[
+        str | None,
+        typer.Option(
+            "--on-breach", help="fail: refuse new calls; pause: hold work for your decision."
+        ),
+    ] = None,
+    per_run: Annotated[
+        str | None,
+        typer.Option("--per-run", help="Each run's own cap in USD (default 2.00)."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Set caps for one scope (overall unless --runtime or --project is given)."""
+    scope, ref = _scope(runtime, project)
+    change = BudgetChange(
+        scope=scope,
+        ref=ref,
+        daily=_cap(daily, "daily"),
+        monthly=_cap(monthly, "monthly"),
+        warn_at=warn_at,
+        on_breach=on_breach,
+        per_run=_cap(per_run, "per_run"),
+    )
+    with state_of(ctx).workspace() as ws:
+        status = ws.budgets.set(change)
+        data = status.as_json(ws.budgets.zone)
+    if as_json:
+        emit_json(data)
+        return
+    console.print(f"Budget for [bold]{escape(status.label)}[/]: {_summary(status)}")
+
+
+def _summary(status: ScopeStatus) -> str:
+    def cap(limit: LimitStatus) -> str:
+        return format_usd(limit.cap) if limit.cap is not None else "no cap"
+
+    daily, monthly = status.limits
+    return (
+        f"daily {cap(daily)}, monthly {cap(monthly)}, warn at {int(status.policy.warn_at * 100)}%"
+        f", on breach {status.policy.on_breach}"
+    )
+
+
+@app.command("clear")
+def clear(
+    ctx: typer.Context,
+    runtime: RuntimeOption = None,
+    project: ProjectOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Remove one scope's budget (its spend stays in the ledger)."""
+    scope, ref = _scope(runtime, project)
+    with state_of(ctx).workspace() as ws:
+        removed = ws.budgets.clear(scope, ref)
+    if as_json:
+        emit_json({"scope": scope, "ref": ref, "removed": removed})
+        return
+    label = f"{scope} {ref or ''}".strip()
+    console.print(f"Removed the {label} budget." if removed else f"No {label} budget was set.")
+
+
+@app.command("respond")
+def respond(
+    ctx: typer.Context,
+    card_id: Annotated[str, typer.Argument(metavar="ID", help="The breach card's id.")],
+    action: Annotated[str, typer.Argument(help="raise, allow or cancel.")],
+    amount: Annotated[
+        str | None,
+        typer.Option("--amount", help="raise: the new cap; allow: USD more for this window."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Answer a breach card: raise the cap, allow more for this window, or cancel the work."""
+    micros = parse_usd(amount, "amount") if amount is not None else None
+    with state_of(ctx).workspace() as ws:
+        card = ws.budgets.respond(card_id, action, micros, by="person (CLI)")
+    if as_json:
+        emit_json(card_json(card))
+        return
+    console.print(f"Answered {card.id}: {escape(str((card.response or {}).get('action')))}")
+
+
+@app.command("usage")
+def usage(
+    ctx: typer.Context,
+    task: Annotated[str | None, typer.Option("--task", help="Only this task's rows.")] = None,
+    runtime: Annotated[str | None, typer.Option("--runtime", help="Only this runtime.")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="completed, failed, cancelled, blocked, reserved..."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=5000)] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """The usage ledger, newest first: tokens by category, cost and where it came from."""
+    where = LedgerFilter(task_id=task, runtime=runtime, status=status)
+    with state_of(ctx).workspace() as ws:
+        entries = ws.budgets.usage(where, limit=limit)
+    if as_json:
+        emit_json([entry_json(entry) for entry in entries])
+        return
+    table = Table(title="Usage ledger", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("When", "Task", "Runtime", "Model", "In", "Out", "Cache w/r", "Cost", "Status"):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        source = "" if entry.cost_source in ("computed", "none") else f" ({entry.cost_source})"
+        table.add_row(
+            entry.finished_at.astimezone().strftime("%m-%d %H:%M"),
+            entry.task_id or "",
+            entry.runtime,
+            escape(entry.model or ""),
+            str(entry.input_tokens),
+            str(entry.output_tokens),
+            f"{entry.cache_write_5m_tokens + entry.cache_write_1h_tokens}/"
+            f"{entry.cache_read_tokens}",
+            format_usd(entry.cost_micros) + source,
+            entry.status,
+        )
+    console.print(table, soft_wrap=False)

@@ -1,0 +1,280 @@
+"""What a budget admission does inside its (serialized) transaction: read the policy, measure
+spend per window, warn once, refuse with a visible row, open a breach card, reserve headroom."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+from stagent.domain.errors import NotFoundError
+from stagent.governance.budgets_policy import (
+    DEFAULT_RUN_CAP_MICROS,
+    BudgetPolicy,
+    CallScope,
+    LimitStatus,
+)
+from stagent.governance.budgets_windows import PERIODS, Period, format_reset, window_for
+from stagent.ledger.money import format_usd, usd_text
+from stagent.ledger.recorder import RUNTIME_PROVIDERS
+from stagent.store import budgets as budget_repo
+from stagent.store import events as event_repo
+from stagent.store import inbox as inbox_repo
+from stagent.store import ledger as ledger_repo
+from stagent.store import projects as project_repo
+from stagent.store.ledger import Session
+
+ALERT_KIND = "budget_alert"
+"""Inbox notices: a spend warning at the threshold, or calls blocked at a cap."""
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The answer to "may this work make provider calls now?"."""
+
+    allowed: bool
+    limits: tuple[LimitStatus, ...] = ()
+    breach: LimitStatus | None = None
+    message: str | None = None
+    """Why it was refused (or is waiting)."""
+    card_id: str | None = None
+    """For paused work: the inbox card a person answers."""
+    reservation_id: str | None = None
+    reserved: int = 0
+    run_cap: int = DEFAULT_RUN_CAP_MICROS
+    """The per-run cap in micro-USD (the reservation, when a cap applies)."""
+    notes: list[str] = field(default_factory=lambda: [])
+
+
+def read_policies(session: Session) -> list[BudgetPolicy]:
+    """Every budget, validated (a corrupt row raises `BudgetPolicyError`)."""
+    return [BudgetPolicy.of(stored) for stored in budget_repo.list_budgets(session)]
+
+
+def label_for(session: Session, policy: BudgetPolicy) -> str:
+    """How people name a budget's scope: ``overall``, ``runtime claude``, ``project Website``."""
+    if policy.scope == "overall":
+        return "overall"
+    if policy.scope == "runtime":
+        return f"runtime {policy.ref}"
+    try:
+        return f"project {project_repo.get(session, policy.ref).name}"
+    except NotFoundError:
+        return f"project {policy.ref} (deleted)"
+
+
+def measure(
+    session: Session,
+    policies: Sequence[BudgetPolicy],
+    now: datetime,
+    zone: tzinfo,
+    *,
+    capped_only: bool,
+) -> list[LimitStatus]:
+    """Each budget's limits in the windows containing ``now``, with their spend (one query)."""
+    windows = {period: window_for(period, now, zone) for period in PERIODS}
+    pairs: list[tuple[BudgetPolicy, Period]] = [
+        (policy, period)
+        for policy in policies
+        for period in PERIODS
+        if not capped_only or policy.cap(period) is not None
+    ]
+    queries = [
+        ledger_repo.SpendQuery(policy.scope, policy.ref, windows[period].start)
+        for policy, period in pairs
+    ]
+    sums = ledger_repo.spend(session, queries)
+    labels: dict[tuple[str, str], str] = {}
+    limits: list[LimitStatus] = []
+    for (policy, period), total in zip(pairs, sums, strict=True):
+        window = windows[period]
+        key = (policy.scope, policy.ref)
+        if key not in labels:
+            labels[key] = label_for(session, policy)
+        state = budget_repo.window(session, policy.scope, policy.ref, period, window.key)
+        limits.append(
+            LimitStatus(
+                policy=policy,
+                label=labels[key],
+                window=window,
+                cap=policy.cap(period),
+                allowance=state.allowance_micros if policy.cap(period) is not None else 0,
+                spent=total.total,
+                reserved=total.reserved,
+                unpriced=total.unpriced,
+            )
+        )
+    return limits
+
+
+def send_warnings(session: Session, limits: Sequence[LimitStatus], zone: tzinfo) -> int:
+    """One warning per budget, window and cap once spend reaches the threshold; returns how many
+    were sent now. Durable: the window's state remembers the cap it warned for."""
+    sent = 0
+    for limit in limits:
+        if limit.health not in ("warning", "blocked") or limit.limit is None:
+            continue
+        policy, window = limit.policy, limit.window
+        state = budget_repo.window(session, policy.scope, policy.ref, window.period, window.key)
+        if state.warned_cap_micros == limit.limit:
+            continue
+        percent = int((limit.ratio or 0) * 100)
+        inbox_repo.create(
+            session,
+            kind=ALERT_KIND,
+            title=f"Budget warning: {limit.label} {window.period} spend at {percent}%",
+            body=f"{format_usd(limit.spent)} of the {limit.describe()} is spent "
+            f"(warning at {int(policy.warn_at * 100)}%); resets "
+            f"{format_reset(window.resets_at, zone)}.",
+            payload=window_payload(limit, zone, level="warning"),
+        )
+        budget_repo.update_window(
+            session,
+            policy.scope,
+            policy.ref,
+            window.period,
+            window.key,
+            {"warned_cap_micros": limit.limit},
+        )
+        sent += 1
+    return sent
+
+
+def window_payload(limit: LimitStatus, zone: tzinfo, **extra: Any) -> dict[str, Any]:
+    return {
+        "scope": limit.policy.scope,
+        "scope_ref": limit.policy.ref,
+        "label": limit.label,
+        "period": limit.window.period,
+        "window": limit.window.key,
+        "cap_micros": limit.cap,
+        "limit_micros": limit.limit,
+        "spent_micros": limit.spent,
+        "spent_usd": usd_text(limit.spent),
+        "cap_usd": usd_text(limit.limit or 0),
+        "resets_at": limit.window.resets_at.isoformat(),
+        "resets": format_reset(limit.window.resets_at, zone),
+        **extra,
+    }
+
+
+def refuse(
+    session: Session, call: CallScope, breach: LimitStatus, zone: tzinfo, *, message: str
+) -> None:
+    """Record a refused call: a ``blocked`` ledger row (zero cost) and the window's notice."""
+    blocked_row(session, call, breach, zone, message=message)
+    _notify_blocked(session, call, breach, zone, message)
+
+
+def blocked_row(
+    session: Session, call: CallScope, breach: LimitStatus, zone: tzinfo, *, message: str
+) -> None:
+    """The ledger row of a call that was not made: status ``blocked``, cost 0, the cap named."""
+    ledger_repo.insert(
+        session,
+        ledger_repo.NewLedgerEntry(
+            runtime=call.runtime,
+            task_id=call.task_id,
+            project_id=call.project_id,
+            activity=call.activity,
+            provider=RUNTIME_PROVIDERS.get(call.runtime),
+            model=call.model,
+            cost_micros=0,
+            cost_source="none",
+            pricing_version="budget-guardrail",
+            status=ledger_repo.BLOCKED,
+            note=message,
+            raw=window_payload(breach, zone),
+        ),
+    )
+
+
+def _notify_blocked(
+    session: Session, call: CallScope, breach: LimitStatus, zone: tzinfo, message: str
+) -> None:
+    """One notice per window and cap; later refusals update its count and mark it unread."""
+    policy, window = breach.policy, breach.window
+    state = budget_repo.window(session, policy.scope, policy.ref, window.period, window.key)
+    title = f"Budget: {breach.describe()} reached, new work is refused"
+    body = f"{message}. Raise the cap with `stagent budget set` or wait for the reset."
+    existing = budget_repo.find_item(session, state.notice_id)
+    if existing is not None and state.notice_cap_micros == breach.limit:
+        count = int(existing.payload.get("blocked_calls", 1)) + 1
+        payload = {**existing.payload, **window_payload(breach, zone, level="blocked")}
+        payload.update(blocked_calls=count, last_task_id=call.task_id, last_message=message)
+        budget_repo.refresh_notice(
+            session, existing.id, title=f"{title} ({count} calls)", body=body, payload=payload
+        )
+        return
+    item = inbox_repo.create(
+        session,
+        kind=ALERT_KIND,
+        title=title,
+        body=body,
+        payload=window_payload(
+            breach, zone, level="blocked", blocked_calls=1, last_task_id=call.task_id
+        ),
+        task_id=call.task_id,
+    )
+    budget_repo.update_window(
+        session,
+        policy.scope,
+        policy.ref,
+        window.period,
+        window.key,
+        {"notice_id": item.id, "notice_cap_micros": breach.limit},
+    )
+
+
+def reserve(
+    session: Session,
+    call: CallScope,
+    limits: Sequence[LimitStatus],
+    run_cap: int,
+) -> tuple[str | None, int, int]:
+    """Hold headroom for a run: min(per-run cap, the smallest headroom) as a ``reserved`` row.
+
+    Returns (reservation id or None, micro-USD reserved, the run's cap). Without any cap nothing
+    is reserved and the run's cap is ``run_cap``.
+    """
+    headrooms = [(limit.headroom, limit) for limit in limits if limit.headroom is not None]
+    if not headrooms:
+        return None, 0, run_cap
+    headroom, tightest = min(headrooms, key=lambda pair: pair[0] or 0)
+    amount = min(run_cap, headroom or 0)
+    entry = ledger_repo.insert(
+        session,
+        ledger_repo.NewLedgerEntry(
+            runtime=call.runtime,
+            task_id=call.task_id,
+            project_id=call.project_id,
+            activity=call.activity,
+            provider=RUNTIME_PROVIDERS.get(call.runtime),
+            model=call.model,
+            cost_micros=amount,
+            cost_source="estimate",
+            status=ledger_repo.RESERVED,
+            note=f"reserved {format_usd(amount)} until the run's usage is known "
+            f"(per-run cap {format_usd(run_cap)}; {tightest.describe()} headroom "
+            f"{format_usd(headroom or 0)})",
+            raw={"estimate_micros": amount, "run_cap_micros": run_cap},
+        ),
+    )
+    if call.task_id:
+        event_repo.append(
+            session,
+            call.task_id,
+            "note",
+            {
+                "message": f"budget: {entry.note}",
+                "reserved_micros": amount,
+                "max_budget_usd": usd_text(amount),
+            },
+        )
+    return entry.id, amount, amount
+
+
+def project_ref(session: Session, ref: str) -> str:
+    """A project's id from its id or name (`NotFoundError` if there is none)."""
+    return project_repo.get(session, ref).id

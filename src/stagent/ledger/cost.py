@@ -1,0 +1,175 @@
+"""Pricing one usage record exactly, and saying where the figure came from.
+
+Every category is priced: uncached input, output, 5-minute and 1-hour cache writes, cache reads
+(OpenAI's cached input). Sums are exact `Decimal` micro-USD, rounded half-to-even to a whole
+micro-dollar once, at the end.
+
+Where the cost comes from (``source``):
+
+- ``reported``: the runtime reported it (Claude's ``total_cost_usd``); preferred. The table's own
+  figure is kept beside it (``computed_micros``) so the two can be compared.
+- ``computed``: from the price table, with its ``pricing_version``.
+- ``unpriced``: the model is not in the table; the cost is 0 and the row says so loudly.
+- ``none``: nothing to price (a simulated runtime, which calls no model).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Literal
+
+from stagent.domain.events import UsageEvent
+from stagent.ledger.money import usd_to_micros
+from stagent.ledger.prices import CategoryPrices, PriceMatch, PriceTable
+
+CostSource = Literal["reported", "computed", "unpriced", "none", "estimate"]
+"""Where a ledger row's cost came from (``estimate`` marks budget reservations)."""
+
+SIMULATED_PROVIDER = "simulated"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCounts:
+    """Raw, disjoint token counts of one provider call, by the category each is billed in."""
+
+    input: int = 0
+    output: int = 0
+    cache_write_5m: int = 0
+    cache_write_1h: int = 0
+    cache_read: int = 0
+    reasoning: int = 0
+    """Part of ``output`` (not billed separately)."""
+
+    @classmethod
+    def of(cls, usage: UsageEvent) -> TokenCounts:
+        """Split a `UsageEvent` into billing categories (its cache writes into 5 min and 1 h)."""
+        one_hour = max(0, min(usage.cache_write_1h_tokens, usage.cache_write_tokens))
+        return cls(
+            input=max(0, usage.input_tokens),
+            output=max(0, usage.output_tokens),
+            cache_write_5m=max(0, usage.cache_write_tokens - one_hour),
+            cache_write_1h=one_hour,
+            cache_read=max(0, usage.cache_read_tokens),
+            reasoning=max(0, usage.reasoning_tokens),
+        )
+
+    @property
+    def prompt(self) -> int:
+        """Every input-side token: what prompt-length price tiers look at."""
+        return self.input + self.cache_write_5m + self.cache_write_1h + self.cache_read
+
+    @property
+    def total(self) -> int:
+        """Prompt plus output tokens."""
+        return self.prompt + self.output
+
+
+@dataclass(frozen=True, slots=True)
+class Computed:
+    """What the price table says a call cost."""
+
+    exact_micros: Decimal
+    """Before rounding: USD per MTok times tokens is micro-USD exactly."""
+    micros: int
+    version: str
+    tier: int | None
+    """The prompt-length threshold whose prices applied, if any."""
+    fallbacks: tuple[str, ...]
+    """Categories the model has no price for, charged at its input price."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """A call's cost in micro-USD and its provenance."""
+
+    micros: int
+    source: CostSource
+    provider: str | None
+    pricing_version: str | None = None
+    computed_micros: int | None = None
+    note: str | None = None
+    fallbacks: tuple[str, ...] = ()
+    tier: int | None = None
+
+
+def compute(tokens: TokenCounts, match: PriceMatch) -> Computed:
+    """Price ``tokens`` with ``match``'s prices (the tier chosen by the prompt length)."""
+    prices, tier = match.period.for_prompt(tokens.prompt)
+    exact, fallbacks = _sum(tokens, prices)
+    micros = int(exact.to_integral_value(rounding=ROUND_HALF_EVEN))
+    return Computed(exact, micros, match.version, tier, fallbacks)
+
+
+def _sum(tokens: TokenCounts, prices: CategoryPrices) -> tuple[Decimal, tuple[str, ...]]:
+    fallbacks: list[str] = []
+
+    def rate(name: str, price: Decimal | None, count: int) -> Decimal:
+        if price is None:
+            if count:
+                fallbacks.append(name)
+            return prices.input
+        return price
+
+    write_5m = rate("cache_write_5m", prices.cache_write_5m, tokens.cache_write_5m)
+    write_1h = rate("cache_write_1h", prices.cache_write_1h, tokens.cache_write_1h)
+    read = rate("cache_read", prices.cache_read, tokens.cache_read)
+    total = (
+        tokens.input * prices.input
+        + tokens.output * prices.output
+        + tokens.cache_write_5m * write_5m
+        + tokens.cache_write_1h * write_1h
+        + tokens.cache_read * read
+    )
+    return Decimal(total), tuple(fallbacks)
+
+
+def cost_of(
+    usage: UsageEvent, table: PriceTable, *, at: datetime, provider: str | None = None
+) -> Cost:
+    """The cost of one usage record: reported if the runtime said, else computed, else unpriced.
+
+    ``provider`` is the runtime's provider, used when the table does not know the model;
+    ``simulated`` (the scripted runtime) costs nothing unless its scenario reports a cost.
+    """
+    tokens = TokenCounts.of(usage)
+    match = table.find(usage.model, at)
+    computed = compute(tokens, match) if match else None
+    provider = match.pricing.provider if match else provider
+    if usage.cost_usd is not None:
+        return Cost(
+            micros=usd_to_micros(usage.cost_usd),
+            source="reported",
+            provider=provider,
+            pricing_version=None,
+            computed_micros=computed.micros if computed else None,
+            fallbacks=computed.fallbacks if computed else (),
+            tier=computed.tier if computed else None,
+        )
+    if computed is not None:
+        return Cost(
+            micros=computed.micros,
+            source="computed",
+            provider=provider,
+            pricing_version=computed.version,
+            computed_micros=computed.micros,
+            fallbacks=computed.fallbacks,
+            tier=computed.tier,
+            note=_fallback_note(computed.fallbacks),
+        )
+    if provider == SIMULATED_PROVIDER:
+        return Cost(0, "none", provider, note="simulated: no model was called")
+    return Cost(
+        micros=0,
+        source="unpriced",
+        provider=provider,
+        note=f"UNPRICED: model {usage.model!r} is not in price table {table.version}; "
+        f"its {tokens.total} tokens cost $0 here and are not counted against budgets",
+    )
+
+
+def _fallback_note(fallbacks: tuple[str, ...]) -> str | None:
+    if not fallbacks:
+        return None
+    return f"no price for {', '.join(fallbacks)}: charged at the input price"

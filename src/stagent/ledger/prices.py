@@ -1,0 +1,279 @@
+"""The price table: effective-dated per-model prices, loaded from a data file.
+
+The shipped table is ``prices.yaml`` next to this module (see its header for the format). Money
+is `Decimal` USD per million tokens, read from the file's text without passing through float.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from stagent.domain.errors import ValidationError
+
+DEFAULT_PRICES_PATH = Path(__file__).with_name("prices.yaml")
+
+_PROVIDER_PREFIX = re.compile(r"^(?:[a-z0-9_-]+/)+")
+_DATE_SUFFIX = re.compile(r"[-@]\d{8}$")
+_CONTEXT_SUFFIX = re.compile(r"\[[^\]]*\]$")
+_BEDROCK_PREFIX = re.compile(r"^(?:(?:us|eu|apac|global)\.)?anthropic\.")
+_VERSION_SUFFIX = re.compile(r"-v\d+(?::\d+)?$")
+
+
+def normalize_model_id(model: str) -> str:
+    """The key a model id is matched by.
+
+    Lower case; a provider prefix (``anthropic/``, ``openai/``), a Bedrock prefix
+    (``us.anthropic.`` ... ``-v1:0``), a ``[1m]`` context marker and a ``-YYYYMMDD`` or
+    ``@YYYYMMDD`` snapshot date are dropped; dots read as dashes (``gpt-5.2`` = ``gpt-5-2``).
+    Other suffixes stay: ``claude-opus-4-9`` does not match ``claude-opus-4``.
+    """
+    key = model.strip().lower()
+    key = _CONTEXT_SUFFIX.sub("", key)
+    key = _PROVIDER_PREFIX.sub("", key)
+    key = _BEDROCK_PREFIX.sub("", key)
+    key = _VERSION_SUFFIX.sub("", key)
+    key = _DATE_SUFFIX.sub("", key)
+    return key.replace(".", "-").replace("_", "-")
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryPrices:
+    """USD per million tokens for each category; None where the model has no such price."""
+
+    input: Decimal
+    output: Decimal
+    cache_write_5m: Decimal | None = None
+    cache_write_1h: Decimal | None = None
+    cache_read: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PriceTier:
+    """Prices for a request whose prompt is longer than ``above`` tokens."""
+
+    above: int
+    prices: CategoryPrices
+
+
+@dataclass(frozen=True, slots=True)
+class PricePeriod:
+    """A model's prices from ``effective_from`` (None: as far back as the table knows)."""
+
+    effective_from: date | None
+    prices: CategoryPrices
+    tiers: tuple[PriceTier, ...]
+    source: str
+
+    def for_prompt(self, prompt_tokens: int) -> tuple[CategoryPrices, int | None]:
+        """The prices for a request of ``prompt_tokens`` and the tier threshold that applied."""
+        chosen: PriceTier | None = None
+        for tier in self.tiers:
+            if prompt_tokens > tier.above and (chosen is None or tier.above > chosen.above):
+                chosen = tier
+        return (chosen.prices, chosen.above) if chosen else (self.prices, None)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPricing:
+    """One model (and its aliases) with its price history."""
+
+    model: str
+    provider: str
+    aliases: tuple[str, ...]
+    periods: tuple[PricePeriod, ...]
+    note: str = ""
+
+    def at(self, day: date) -> PricePeriod | None:
+        """The period in effect on ``day`` (None if the first one starts later)."""
+        current: PricePeriod | None = None
+        for period in self.periods:
+            if period.effective_from is None or period.effective_from <= day:
+                current = period
+        return current
+
+
+@dataclass(frozen=True, slots=True)
+class PriceMatch:
+    """The prices that apply to one model id at one moment."""
+
+    pricing: ModelPricing
+    period: PricePeriod
+    version: str
+
+
+class PriceTable:
+    """Every model's prices, matched by normalised id."""
+
+    def __init__(
+        self, version: str, checked: date, models: list[ModelPricing], sources: dict[str, str]
+    ) -> None:
+        self.version = version
+        self.checked = checked
+        self.models = tuple(models)
+        self.sources = dict(sources)
+        self._index: dict[str, ModelPricing] = {}
+        for pricing in models:
+            for name in (pricing.model, *pricing.aliases):
+                self._index[normalize_model_id(name)] = pricing
+
+    def lookup(self, model: str) -> ModelPricing | None:
+        """The model's pricing by normalised id, or None."""
+        return self._index.get(normalize_model_id(model))
+
+    def find(self, model: str, when: datetime) -> PriceMatch | None:
+        """The prices in effect for ``model`` at ``when`` (a UTC instant), or None (unpriced)."""
+        pricing = self.lookup(model)
+        if pricing is None:
+            return None
+        period = pricing.at(when.date())
+        if period is None:
+            return None
+        return PriceMatch(pricing=pricing, period=period, version=self.version)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Prices(_Strict):
+    input: Decimal = Field(ge=0)
+    output: Decimal = Field(ge=0)
+    cache_write_5m: Decimal | None = Field(default=None, ge=0)
+    cache_write_1h: Decimal | None = Field(default=None, ge=0)
+    cache_read: Decimal | None = Field(default=None, ge=0)
+
+    def value(self) -> CategoryPrices:
+        return CategoryPrices(
+            self.input, self.output, self.cache_write_5m, self.cache_write_1h, self.cache_read
+        )
+
+
+class _TierSpec(_Strict):
+    above: int = Field(gt=0)
+    input: Decimal | None = Field(default=None, ge=0)
+    output: Decimal | None = Field(default=None, ge=0)
+    cache_write_5m: Decimal | None = Field(default=None, ge=0)
+    cache_write_1h: Decimal | None = Field(default=None, ge=0)
+    cache_read: Decimal | None = Field(default=None, ge=0)
+
+    def value(self, base: CategoryPrices) -> PriceTier:
+        def pick(own: Decimal | None, fallback: Decimal | None) -> Decimal | None:
+            return own if own is not None else fallback
+
+        return PriceTier(
+            above=self.above,
+            prices=CategoryPrices(
+                input=self.input if self.input is not None else base.input,
+                output=self.output if self.output is not None else base.output,
+                cache_write_5m=pick(self.cache_write_5m, base.cache_write_5m),
+                cache_write_1h=pick(self.cache_write_1h, base.cache_write_1h),
+                cache_read=pick(self.cache_read, base.cache_read),
+            ),
+        )
+
+
+class _PeriodSpec(_Prices):
+    from_: date | None = Field(default=None, alias="from")
+    source: str = Field(min_length=1)
+    tiers: list[_TierSpec] = Field(default_factory=lambda: [])
+
+
+class _ModelSpec(_Strict):
+    id: str = Field(min_length=1)
+    provider: str = Field(min_length=1)
+    aliases: list[str] = Field(default_factory=lambda: [])
+    note: str = ""
+    prices: list[_PeriodSpec] = Field(min_length=1)
+
+
+class _TableSpec(_Strict):
+    version: str = Field(min_length=1)
+    checked: date
+    sources: dict[str, str] = Field(default_factory=lambda: {})
+    models: list[_ModelSpec]
+
+
+class _DecimalLoader(yaml.SafeLoader):
+    """A YAML loader that reads numbers with a fraction as `Decimal`, never as float."""
+
+
+def _decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
+    return Decimal(str(loader.construct_scalar(node)))  # pyright: ignore[reportArgumentType]
+
+
+_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _decimal)
+
+
+def parse_price_table(data: Any, *, source: str = "<prices>") -> PriceTable:
+    """Validate price-table data; errors name ``source`` and the field."""
+    try:
+        spec = _TableSpec.model_validate(data)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ValidationError(
+            f"{source}: {where}: {first['msg'].lower()}", hint="see the header of prices.yaml"
+        ) from None
+    models = [_model(item, spec.sources, source) for item in spec.models]
+    return PriceTable(spec.version, spec.checked, models, spec.sources)
+
+
+def _model(item: _ModelSpec, sources: dict[str, str], source: str) -> ModelPricing:
+    periods: list[PricePeriod] = []
+    for spec in item.prices:
+        base = spec.value()
+        periods.append(
+            PricePeriod(
+                effective_from=spec.from_,
+                prices=base,
+                tiers=tuple(tier.value(base) for tier in spec.tiers),
+                source=sources.get(spec.source, spec.source),
+            )
+        )
+    starts = [p.effective_from for p in periods]
+    if starts[1:].count(None) or starts != sorted(starts, key=lambda d: d or date.min):
+        raise ValidationError(
+            f"{source}: model {item.id}: price periods must be in date order "
+            "(only the first may omit 'from')"
+        )
+    return ModelPricing(
+        model=item.id,
+        provider=item.provider,
+        aliases=tuple(item.aliases),
+        periods=tuple(periods),
+        note=item.note,
+    )
+
+
+def load_price_table(path: Path | None = None) -> PriceTable:
+    """Read a price table file (the shipped one by default, parsed once per process)."""
+    if path is None:
+        return _default_table()
+    return _load(path)
+
+
+@lru_cache(maxsize=1)
+def _default_table() -> PriceTable:
+    return _load(DEFAULT_PRICES_PATH)
+
+
+def _load(path: Path) -> PriceTable:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValidationError(f"{path}: cannot read the price table ({exc.strerror})") from None
+    try:
+        data = yaml.load(text, Loader=_DecimalLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ValidationError(f"{path}: not valid YAML ({exc})") from None
+    return parse_price_table(data, source=str(path))

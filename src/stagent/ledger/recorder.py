@@ -1,0 +1,92 @@
+"""Turning what a runtime reports into ledger rows."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from datetime import datetime
+
+from stagent.domain.events import UsageEvent
+from stagent.domain.ids import utcnow
+from stagent.domain.tasks import Task
+from stagent.ledger.cost import SIMULATED_PROVIDER, Cost, TokenCounts, cost_of
+from stagent.ledger.prices import PriceTable
+from stagent.store import events as event_repo
+from stagent.store import ledger as ledger_repo
+from stagent.store.ledger import Session
+
+log = logging.getLogger(__name__)
+
+RUNTIME_PROVIDERS: dict[str, str] = {
+    "claude": "anthropic",
+    "anthropic": "anthropic",
+    "codex": "openai",
+    "scripted": SIMULATED_PROVIDER,
+}
+"""Whose models a runtime calls, for rows whose model the price table does not know."""
+
+
+class UsageRecorder:
+    """Writes one ledger row per provider call (or per runtime result, where that is the finest
+    grain a runtime reports), priced with ``prices``."""
+
+    def __init__(self, prices: PriceTable) -> None:
+        self.prices = prices
+
+    def price(self, runtime: str, usage: UsageEvent, at: datetime) -> Cost:
+        """What ``usage`` cost and where the figure comes from."""
+        return cost_of(usage, self.prices, at=at, provider=RUNTIME_PROVIDERS.get(runtime))
+
+    def record(
+        self,
+        session: Session,
+        task: Task,
+        usage: UsageEvent,
+        *,
+        activity: str = "task_run",
+        at: datetime | None = None,
+    ) -> ledger_repo.LedgerEntry:
+        """Add the row for ``usage`` by ``task``; an unpriced model is also noted in its log."""
+        at = at or utcnow()
+        cost = self.price(task.runtime, usage, at)
+        tokens = TokenCounts.of(usage)
+        raw = {key: value for key, value in asdict(usage).items() if key != "kind"}
+        if cost.computed_micros is not None:
+            raw["computed_micros"] = cost.computed_micros
+            raw["computed_with"] = self.prices.version
+        if cost.fallbacks:
+            raw["priced_at_input"] = list(cost.fallbacks)
+        if cost.tier is not None:
+            raw["tier_above"] = cost.tier
+        entry = ledger_repo.insert(
+            session,
+            ledger_repo.NewLedgerEntry(
+                runtime=task.runtime,
+                task_id=task.id,
+                project_id=task.project_id,
+                activity=activity,
+                provider=cost.provider,
+                model=usage.model,
+                input_tokens=tokens.input,
+                output_tokens=tokens.output,
+                cache_write_5m_tokens=tokens.cache_write_5m,
+                cache_write_1h_tokens=tokens.cache_write_1h,
+                cache_read_tokens=tokens.cache_read,
+                reasoning_tokens=tokens.reasoning,
+                cost_micros=cost.micros,
+                cost_source=cost.source,
+                pricing_version=cost.pricing_version,
+                note=cost.note,
+                raw=raw,
+                at=at,
+            ),
+        )
+        if cost.source == "unpriced":
+            log.warning("task %s: %s", task.id, cost.note)
+            event_repo.append(
+                session,
+                task.id,
+                "note",
+                {"message": cost.note, "ledger_id": entry.id, "unpriced_model": usage.model},
+            )
+        return entry

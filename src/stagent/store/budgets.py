@@ -1,0 +1,199 @@
+"""Repository functions for budgets (caps per scope) and their per-window state.
+
+Admissions are serialized: `lock_admissions` takes a transaction-scoped advisory lock on
+PostgreSQL; on SQLite every write transaction already holds the file's write lock from BEGIN
+(IMMEDIATE), so concurrent starts never read the same headroom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from stagent.domain.ids import ensure_aware, new_id
+from stagent.store import inbox
+from stagent.store.inbox import InboxItem
+from stagent.store.tables import BudgetRow, BudgetWindowRow, InboxItemRow
+
+ADMISSION_LOCK_KEY = 7426002
+"""PostgreSQL advisory lock serializing budget admissions (see `lock_admissions`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBudget:
+    """A budget row as stored; governance validates it (a corrupt row fails closed)."""
+
+    id: str
+    scope: str
+    scope_ref: str
+    daily_cap_micros: int | None
+    monthly_cap_micros: int | None
+    warn_at: float
+    on_breach: str
+    run_cap_micros: int | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WindowState:
+    """One budget's state in one window."""
+
+    allowance_micros: int = 0
+    warned_cap_micros: int | None = None
+    notice_id: str | None = None
+    notice_cap_micros: int | None = None
+    card_id: str | None = None
+
+
+def lock_admissions(session: Session) -> None:
+    """Serialize budget admissions until this transaction ends (PostgreSQL; SQLite already is)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADMISSION_LOCK_KEY})
+
+
+def _to_budget(row: BudgetRow) -> StoredBudget:
+    return StoredBudget(
+        id=row.id,
+        scope=row.scope,
+        scope_ref=row.scope_ref,
+        daily_cap_micros=row.daily_cap_micros,
+        monthly_cap_micros=row.monthly_cap_micros,
+        warn_at=row.warn_at,
+        on_breach=row.on_breach,
+        run_cap_micros=row.run_cap_micros,
+        updated_at=ensure_aware(row.updated_at),
+    )
+
+
+def list_budgets(session: Session) -> list[StoredBudget]:
+    """Every budget, overall first, then runtimes, then projects."""
+    order = {"overall": 0, "runtime": 1, "project": 2}
+    rows = [_to_budget(row) for row in session.scalars(select(BudgetRow))]
+    return sorted(rows, key=lambda b: (order.get(b.scope, 9), b.scope_ref))
+
+
+def get(session: Session, scope: str, ref: str) -> StoredBudget | None:
+    """One scope's budget, if set."""
+    row = _row(session, scope, ref)
+    return _to_budget(row) if row else None
+
+
+def _row(session: Session, scope: str, ref: str) -> BudgetRow | None:
+    query = select(BudgetRow).where(BudgetRow.scope == scope, BudgetRow.scope_ref == ref)
+    return session.scalar(query)
+
+
+def upsert(session: Session, scope: str, ref: str, fields: dict[str, Any]) -> StoredBudget:
+    """Create the scope's budget or change the given fields of it."""
+    row = _row(session, scope, ref)
+    if row is None:
+        row = BudgetRow(id=new_id("bgt"), scope=scope, scope_ref=ref, warn_at=0.8, on_breach="fail")
+        session.add(row)
+    for name, value in fields.items():
+        setattr(row, name, value)
+    session.flush()
+    return _to_budget(row)
+
+
+def delete(session: Session, scope: str, ref: str) -> bool:
+    """Remove the scope's budget; False if it had none."""
+    row = _row(session, scope, ref)
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
+
+
+def _window_row(
+    session: Session, scope: str, ref: str, period: str, key: str, *, create: bool
+) -> BudgetWindowRow | None:
+    query = select(BudgetWindowRow).where(
+        BudgetWindowRow.scope == scope,
+        BudgetWindowRow.scope_ref == ref,
+        BudgetWindowRow.period == period,
+        BudgetWindowRow.window_key == key,
+    )
+    row = session.scalar(query)
+    if row is None and create:
+        row = BudgetWindowRow(
+            id=new_id("bwn"),
+            scope=scope,
+            scope_ref=ref,
+            period=period,
+            window_key=key,
+            allowance_micros=0,
+        )
+        session.add(row)
+        session.flush()
+    return row
+
+
+def window(session: Session, scope: str, ref: str, period: str, key: str) -> WindowState:
+    """The state of one budget window (empty if nothing happened in it yet)."""
+    row = _window_row(session, scope, ref, period, key, create=False)
+    if row is None:
+        return WindowState()
+    return WindowState(
+        allowance_micros=row.allowance_micros,
+        warned_cap_micros=row.warned_cap_micros,
+        notice_id=row.notice_id,
+        notice_cap_micros=row.notice_cap_micros,
+        card_id=row.card_id,
+    )
+
+
+def update_window(
+    session: Session, scope: str, ref: str, period: str, key: str, fields: dict[str, Any]
+) -> None:
+    """Set fields of one window's state (creating it)."""
+    row = _window_row(session, scope, ref, period, key, create=True)
+    assert row is not None
+    for name, value in fields.items():
+        setattr(row, name, value)
+    session.flush()
+
+
+def add_allowance(
+    session: Session, scope: str, ref: str, period: str, key: str, micros: int
+) -> int:
+    """Allow ``micros`` more in one window; returns the window's total allowance."""
+    row = _window_row(session, scope, ref, period, key, create=True)
+    assert row is not None
+    row.allowance_micros = (row.allowance_micros or 0) + micros
+    session.flush()
+    return row.allowance_micros
+
+
+def clear_card(session: Session, card_id: str) -> None:
+    """Forget an answered breach card (the next breach opens a new one)."""
+    for row in session.scalars(select(BudgetWindowRow).where(BudgetWindowRow.card_id == card_id)):
+        row.card_id = None
+    session.flush()
+
+
+def refresh_notice(
+    session: Session, item_id: str, *, title: str, body: str, payload: dict[str, Any]
+) -> InboxItem | None:
+    """Update a budget notice or card in place and mark it unread again (None if it is gone)."""
+    row = session.get(InboxItemRow, item_id)
+    if row is None:
+        return None
+    row.title = title
+    row.body = body
+    row.payload = payload
+    row.read = False
+    session.flush()
+    return inbox.to_item(row)
+
+
+def find_item(session: Session, item_id: str | None) -> InboxItem | None:
+    """An inbox item by id, or None."""
+    if item_id is None:
+        return None
+    row = session.get(InboxItemRow, item_id)
+    return inbox.to_item(row) if row is not None else None

@@ -1,0 +1,259 @@
+"""Repository functions for the usage ledger: one row per provider call, blocked call or
+budget reservation.
+
+Reservations are rows too (status ``reserved``, cost source ``estimate``): while a run is in
+flight its row holds the part of its estimate that real usage has not yet used up, so window
+sums count in-flight spend. When the run ends the row becomes ``released`` with cost 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, select, true, update
+from sqlalchemy.orm import Session as Session  # re-exported: the type callers' sessions have
+from sqlalchemy.sql.elements import ColumnElement
+
+from stagent.domain.ids import ensure_aware, new_id, utcnow
+from stagent.store.tables import UsageLedgerRow
+
+RESERVED = "reserved"
+RELEASED = "released"
+BLOCKED = "blocked"
+COMPLETED = "completed"
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One ledger row."""
+
+    id: str
+    task_id: str | None
+    project_id: str | None
+    activity: str
+    runtime: str
+    provider: str | None
+    model: str | None
+    input_tokens: int
+    output_tokens: int
+    cache_write_5m_tokens: int
+    cache_write_1h_tokens: int
+    cache_read_tokens: int
+    reasoning_tokens: int
+    cost_micros: int
+    cost_source: str
+    pricing_version: str | None
+    status: str
+    note: str | None
+    raw: dict[str, Any] | None
+    started_at: datetime
+    finished_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewLedgerEntry:
+    """The fields a caller provides for a new row."""
+
+    runtime: str
+    task_id: str | None = None
+    project_id: str | None = None
+    activity: str = "task_run"
+    provider: str | None = None
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    cache_read_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_micros: int = 0
+    cost_source: str = "computed"
+    pricing_version: str | None = None
+    status: str = COMPLETED
+    note: str | None = None
+    raw: dict[str, Any] | None = None
+    at: datetime = field(default_factory=utcnow)
+
+
+def to_entry(row: UsageLedgerRow) -> LedgerEntry:
+    """Map a row to the value."""
+    return LedgerEntry(
+        id=row.id,
+        task_id=row.task_id,
+        project_id=row.project_id,
+        activity=row.activity,
+        runtime=row.runtime,
+        provider=row.provider,
+        model=row.model,
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        cache_write_5m_tokens=row.cache_write_5m_tokens,
+        cache_write_1h_tokens=row.cache_write_1h_tokens,
+        cache_read_tokens=row.cache_read_tokens,
+        reasoning_tokens=row.reasoning_tokens,
+        cost_micros=row.cost_micros,
+        cost_source=row.cost_source,
+        pricing_version=row.pricing_version,
+        status=row.status,
+        note=row.note,
+        raw=dict(row.raw) if row.raw is not None else None,
+        started_at=ensure_aware(row.started_at),
+        finished_at=ensure_aware(row.finished_at),
+    )
+
+
+def insert(session: Session, new: NewLedgerEntry) -> LedgerEntry:
+    """Add one row."""
+    at = new.at.astimezone(UTC)
+    row = UsageLedgerRow(
+        id=new_id("use"),
+        task_id=new.task_id,
+        project_id=new.project_id,
+        activity=new.activity,
+        runtime=new.runtime,
+        provider=new.provider,
+        model=new.model,
+        input_tokens=new.input_tokens,
+        output_tokens=new.output_tokens,
+        cache_write_5m_tokens=new.cache_write_5m_tokens,
+        cache_write_1h_tokens=new.cache_write_1h_tokens,
+        cache_read_tokens=new.cache_read_tokens,
+        reasoning_tokens=new.reasoning_tokens,
+        cost_micros=new.cost_micros,
+        cost_source=new.cost_source,
+        pricing_version=new.pricing_version,
+        status=new.status,
+        note=new.note,
+        raw=new.raw,
+        started_at=at,
+        finished_at=at,
+    )
+    session.add(row)
+    session.flush()
+    return to_entry(row)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerFilter:
+    """Which rows `list_entries` returns (every field optional)."""
+
+    task_id: str | None = None
+    project_id: str | None = None
+    runtime: str | None = None
+    model: str | None = None
+    status: str | None = None
+    cost_source: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def list_entries(session: Session, where: LedgerFilter, *, limit: int = 200) -> list[LedgerEntry]:
+    """Rows matching ``where``, newest first."""
+    table = UsageLedgerRow
+    query = select(table).order_by(table.finished_at.desc(), table.id).limit(limit)
+    for column, value in (
+        (table.task_id, where.task_id),
+        (table.project_id, where.project_id),
+        (table.runtime, where.runtime),
+        (table.model, where.model),
+        (table.status, where.status),
+        (table.cost_source, where.cost_source),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if where.since is not None:
+        query = query.where(table.finished_at >= where.since.astimezone(UTC))
+    if where.until is not None:
+        query = query.where(table.finished_at < where.until.astimezone(UTC))
+    return [to_entry(row) for row in session.scalars(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class SpendQuery:
+    """One sum to compute: rows of a scope (all, a runtime or a project) since an instant."""
+
+    scope: str
+    """``overall``, ``runtime`` or ``project``."""
+    ref: str
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """The answer to one `SpendQuery`: micro-USD, of which ``reserved`` is held by running work;
+    ``unpriced`` counts rows whose cost is unknown (not included)."""
+
+    total: int
+    reserved: int
+    unpriced: int
+
+
+def spend(session: Session, queries: Sequence[SpendQuery]) -> list[Spend]:
+    """Sum costs for every query in one pass over the ledger (one indexed range scan)."""
+    if not queries:
+        return []
+    table = UsageLedgerRow
+    columns: list[ColumnElement[Any]] = []
+    for query in queries:
+        matches = _scope_condition(query)
+        since = table.finished_at >= query.since.astimezone(UTC)
+        columns.append(func.sum(case((and_(since, matches), table.cost_micros), else_=0)))
+        reserved = and_(since, matches, table.status == RESERVED)
+        columns.append(func.sum(case((reserved, table.cost_micros), else_=0)))
+        unpriced = and_(since, matches, table.cost_source == "unpriced")
+        columns.append(func.sum(case((unpriced, 1), else_=0)))
+    earliest = min(query.since for query in queries).astimezone(UTC)
+    row = session.execute(select(*columns).where(table.finished_at >= earliest)).one()
+    values = [int(value or 0) for value in row]
+    return [Spend(*values[i : i + 3]) for i in range(0, len(values), 3)]
+
+
+def _scope_condition(query: SpendQuery) -> ColumnElement[bool]:
+    table = UsageLedgerRow
+    if query.scope == "runtime":
+        return table.runtime == query.ref
+    if query.scope == "project":
+        return table.project_id == query.ref
+    return true()  # overall: every row
+
+
+def consume_reservation(session: Session, task_id: str, micros: int) -> None:
+    """Real usage of ``micros`` arrived for ``task_id``: shrink its reservation (not below 0)."""
+    if micros <= 0:
+        return
+    table = UsageLedgerRow
+    session.execute(
+        update(table)
+        .where(table.task_id == task_id, table.status == RESERVED)
+        .values(cost_micros=case((table.cost_micros > micros, table.cost_micros - micros), else_=0))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def release_reservations(session: Session, task_id: str, *, note: str) -> int:
+    """End every reservation ``task_id`` holds; returns how many there were."""
+    table = UsageLedgerRow
+    result = session.execute(
+        update(table)
+        .where(table.task_id == task_id, table.status == RESERVED)
+        .values(status=RELEASED, cost_micros=0, note=note, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def set_status(session: Session, entry_ids: Iterable[str], status: str) -> None:
+    """Mark rows with the outcome of the run they belong to."""
+    ids = list(entry_ids)
+    if not ids:
+        return
+    table = UsageLedgerRow
+    session.execute(
+        update(table)
+        .where(table.id.in_(ids))
+        .values(status=status)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,68 @@
+"""Concurrent starts cannot jointly overshoot: each start reserves its estimate atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from budgettools import costing, new_task, rows, set_budget, settled, usd
+
+from stagent.domain.tasks import TaskStatus
+from stagent.workspace import Workspace
+
+STARTS = 20
+
+
+def _busy_worker(ws: Workspace) -> Iterator[Workspace]:
+    ws.start_worker("worker")
+    try:
+        yield ws
+    finally:
+        ws.close()
+
+
+@pytest.fixture
+def wide_worker(tmp_path: Path) -> Iterator[Workspace]:
+    """A SQLite workspace whose worker runs 20 tasks at once."""
+    yield from _busy_worker(Workspace.temporary(tmp_path / "ws", concurrency=STARTS).open())
+
+
+@pytest.fixture
+def wide_pg_worker(pg_url: str, tmp_path: Path) -> Iterator[Workspace]:
+    """The same on PostgreSQL."""
+    ws = Workspace.temporary(tmp_path / "ws", database_url=pg_url, concurrency=STARTS).open()
+    yield from _busy_worker(ws)
+
+
+def _twenty_starts_against_headroom_for_three(ws: Workspace) -> None:
+    set_budget(ws, daily=usd("3"), per_run=usd("1"))  # each run is estimated at its cap, $1
+    tasks = [new_task(ws, f"run {n}", costing(1.0, delay=1.0)) for n in range(STARTS)]
+    for task in tasks:
+        ws.tasks.run(task.id)
+    done = [ws.tasks.wait(task.id, timeout=60) for task in tasks]
+    settled(ws)
+    started = [t for t in done if t.status is TaskStatus.COMPLETED]
+    blocked = [t for t in done if t.status is TaskStatus.FAILED]
+    assert len(started) == 3, [(t.status, t.error) for t in done]
+    assert len(blocked) == STARTS - 3
+    assert all(
+        (t.error or "").startswith("blocked by budget: overall daily cap $3.00") for t in blocked
+    )
+    refusals = rows(ws, status="blocked")
+    assert len(refusals) == STARTS - 3
+    # Every refusal came before any real usage was known: the reservations did the blocking.
+    first_usage = min(r.finished_at for r in rows(ws, status="completed"))
+    assert max(r.finished_at for r in refusals) < first_usage
+    assert len(rows(ws, status="released")) == 3
+    daily = ws.budgets.status("overall").limits[0]
+    assert (daily.spent, daily.reserved) == (3_000_000, 0)  # no overshoot
+
+
+def test_twenty_concurrent_starts_against_headroom_for_three(wide_worker: Workspace) -> None:
+    _twenty_starts_against_headroom_for_three(wide_worker)
+
+
+@pytest.mark.postgres
+def test_twenty_concurrent_starts_on_postgresql(wide_pg_worker: Workspace) -> None:
+    _twenty_starts_against_headroom_for_three(wide_pg_worker)
