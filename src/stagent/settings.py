@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     """How often an idle worker looks for queued work."""
     executor_lease_seconds: float = Field(default=15.0, gt=1)
     """A worker whose heartbeat is older than this is presumed dead and its runs are recovered."""
+    approval_timeout_seconds: float = Field(default=600.0, gt=0)
+    """How long a tool call waits for a person in the inbox before it is denied as timed out."""
 
     @property
     def resolved_database_url(self) -> str:

@@ -15,13 +15,15 @@ from typing import Any, Literal, Self
 
 from stagent.engine import durable
 from stagent.engine.executor import RunContext
-from stagent.engine.gate import UngovernedGate
 from stagent.engine.guard import RunGuard
 from stagent.engine.leases import ExecutorLease, new_executor_id
 from stagent.engine.reconcile import reconcile
 from stagent.engine.services import ProjectService, TaskService
+from stagent.governance.approvals import ApprovalService
 from stagent.governance.budgets import BudgetService
 from stagent.governance.budgets_guard import BudgetGuard
+from stagent.governance.gate import GovernedGate
+from stagent.governance.rule_service import RuleService
 from stagent.ledger.prices import load_price_table
 from stagent.ledger.recorder import UsageRecorder
 from stagent.runtimes.base import PermissionGate
@@ -43,7 +45,13 @@ class Workspace:
         self.settings = settings or Settings()
         self.store = Store(self.settings.resolved_database_url)
         self.runtimes: RuntimeRegistry = default_registry(self.settings.home)
-        self.gate: PermissionGate = UngovernedGate()
+        self.rules = RuleService(self.store)
+        self.approvals = ApprovalService(
+            self.store, timeout_seconds=self.settings.approval_timeout_seconds
+        )
+        self.gate: PermissionGate = GovernedGate(
+            self.store, self.approvals, home=self.settings.home, owner_token=self.owner_token
+        )
         self.budgets = BudgetService(
             self.store,
             UsageRecorder(load_price_table()),

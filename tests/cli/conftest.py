@@ -11,6 +11,8 @@ import pytest
 from clitools import FAILING_SCENARIO, HELLO_SCENARIO, Cli
 from typer.testing import CliRunner
 
+from stagent.workspace import Workspace
+
 
 @pytest.fixture(autouse=True)
 def _raise_errors(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,8 +54,14 @@ def scenario_file(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture
-def hello_scenario(scenario_file: Callable[..., Path]) -> Path:
-    """A short scenario that completes with result "Done."."""
+def hello_scenario(scenario_file: Callable[..., Path], cli: Cli) -> Path:
+    """A short scenario that completes with result "Done.".
+
+    Its Write is allowed by a saved rule in the CLI's workspace (no rule: it would wait in the
+    inbox for a person).
+    """
+    with Workspace.temporary(cli.home) as ws:
+        ws.open().rules.add("Write")
     return scenario_file(HELLO_SCENARIO, "hello.yaml")
 
 

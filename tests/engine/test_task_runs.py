@@ -31,6 +31,7 @@ def scenario(*steps: dict[str, Any], result: str | None = None) -> dict[str, Any
 
 
 def test_a_task_runs_to_completed_with_every_event_logged(worker: Workspace) -> None:
+    worker.rules.add("Write")  # decided by a rule: no card, no waiting
     task = worker.tasks.create(
         TaskDraft(
             title="hello",

@@ -31,6 +31,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def codex_workspace(tmp_path: Path, openai_server: ScriptedOpenAIServer) -> Iterator[Workspace]:
     ws = Workspace.temporary(tmp_path / "ws").open()
+    ws.rules.apply_preset("full-auto")  # governance allows these tools by rule: no one is asked
     ws.runtimes.register(make_runtime(openai_server, tmp_path / "codex-state"))
     ws.start_worker()
     try:

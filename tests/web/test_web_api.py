@@ -162,7 +162,8 @@ async def test_runtimes_are_listed_with_capabilities(client: httpx.AsyncClient) 
     assert {"resume", "cancel", "approvals", "tools", "mcp"} <= set(scripted["capabilities"])
 
 
-async def test_run_to_completion(worker_client: httpx.AsyncClient) -> None:
+async def test_run_to_completion(worker_client: httpx.AsyncClient, worker: Workspace) -> None:
+    worker.rules.add("Read")  # the default scenario reads README.md
     task = (await worker_client.post("/api/v1/tasks", json={"title": "go"})).json()
     await worker_client.post(f"/api/v1/tasks/{task['id']}/run")
     done = await wait_for_status(worker_client, task["id"], {"completed", "failed"})

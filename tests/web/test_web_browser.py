@@ -21,6 +21,8 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
+from stagent.workspace import Workspace
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
     "--headless",
@@ -79,6 +81,8 @@ def server(tmp_path: Path) -> Iterator[str]:
     env.pop("STAGENT_DATABASE_URL", None)
     env.pop("STAGENT_TOKEN", None)
     env["STAGENT_HOME"] = str(tmp_path / "home")
+    with Workspace.temporary(tmp_path / "home") as ws:
+        ws.open().rules.add("Read")  # the default scenario reads README.md
     log = tmp_path / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(

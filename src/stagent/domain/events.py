@@ -114,6 +114,8 @@ LogKind = Literal[
     "recovered",
     "session",
     "deleted",
+    "approval",
+    "decision",
 ]
 
 

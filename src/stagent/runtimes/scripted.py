@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import ClassVar
 
@@ -109,7 +110,10 @@ class ScriptedRun(AgentRun):
             )
         )
         if decision.allowed:
-            yield ToolResultEvent(request_id=request_id, tool=step.tool, output=step.output)
+            answers = (decision.updated_input or {}).get("answers")
+            # A question's result is the person's answers (as Claude Code returns them).
+            output = json.dumps(answers, ensure_ascii=False) if answers else step.output
+            yield ToolResultEvent(request_id=request_id, tool=step.tool, output=output)
         else:
             denial = decision.message or "denied"
             yield ToolResultEvent(
