@@ -77,7 +77,7 @@ async def test_board_renders_columns_cards_and_both_views(client: httpx.AsyncCli
     assert "Proj" in card.get_text()
     assert one(page, "#board")["data-view"] == "kanban"
     assert page.select_one(f".table-view #row-{task_id}") is not None
-    main = page.select_one("main")
+    main = page.select_one("[sse-connect]")
     assert main is not None and str(main["sse-connect"]).startswith("/ui/stream?after=")
     assert "topics=board" in str(main["sse-connect"])
     planned = page.select_one("#col-planned .col-cards")
@@ -140,7 +140,7 @@ async def test_task_detail_page(client: httpx.AsyncClient) -> None:
     assert log is not None and log["sse-swap"] == f"task-{task_id}-log"
     assert log["hx-swap"] == "beforeend"
     assert "task created: Detail me" in log.get_text()
-    assert f"topics=task:{task_id}" in str(one(page, "main")["sse-connect"])
+    assert f"topics=task:{task_id}" in str(one(page, "[sse-connect]")["sse-connect"])
 
 
 async def test_task_edit_and_actions_from_the_detail_page(client: httpx.AsyncClient) -> None:

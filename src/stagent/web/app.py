@@ -81,7 +81,9 @@ def create_app(
     app.include_router(build_api_router())
     app.include_router(build_ui_router())
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(SecurityMiddleware, settings=workspace.settings)
+    app.add_middleware(
+        SecurityMiddleware, settings=workspace.settings, owner_token=workspace.owner_token
+    )
     return app
 
 

@@ -7,12 +7,18 @@
 - Every state-changing request (anything but GET, HEAD, OPTIONS) must present a valid Bearer
   token, or an ``X-CSRF-Token`` header equal to the ``stagent_csrf`` cookie (double submit).
   Pages carry the token in ``hx-headers`` on ``<body>``, so every htmx request sends it.
+- Governance decisions (approve, deny, answer, rules, presets) also need *the person*:
+  `require_owner` accepts ``Authorization: Bearer <owner token>`` or the ``stagent_owner`` cookie
+  (HttpOnly, SameSite=Strict), which a browser gets by opening ``/?token=<owner token>`` once (the
+  link ``stagent serve`` prints). The owner token (`Workspace.owner_token`) is never put in an
+  agent's environment, so an agent on this machine can read the inbox but not decide it.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import secrets
+from collections.abc import Callable
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -24,11 +30,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stagent.domain.errors import AuthError
 from stagent.settings import Settings
+from stagent.web.deps import get_workspace
 from stagent.web.errors import error_response
 
 CSRF_COOKIE = "stagent_csrf"
 CSRF_HEADER = "x-csrf-token"
 TOKEN_COOKIE = "stagent_token"
+OWNER_COOKIE = "stagent_owner"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Style attributes are allowed (SortableJS clones dragged cards with their inline styles); style
@@ -95,12 +103,49 @@ def is_loopback_hostname(host_header: str) -> bool:
     return _is_loopback_ip(name)
 
 
+class OwnerRequiredError(AuthError):
+    """A governance decision made without the person's token."""
+
+    code = "owner_required"
+
+
+def is_owner(request: Request, owner_token: str) -> bool:
+    """True when the request carries the person's token (Bearer header or owner cookie)."""
+    return any(
+        tokens_match(given, owner_token)
+        for given in (
+            bearer_token(request),
+            request.cookies.get(OWNER_COOKIE),
+            request.cookies.get(TOKEN_COOKIE),  # with STAGENT_TOKEN set it is the same secret
+        )
+    )
+
+
+def request_is_owner(request: Request) -> bool:
+    """`is_owner` against the app's workspace."""
+    return is_owner(request, get_workspace(request).owner_token())
+
+
+def require_owner(request: Request) -> None:
+    """FastAPI dependency: refuse (403) unless the person is asking."""
+    if not request_is_owner(request):
+        raise OwnerRequiredError(
+            "this decision needs the person's token; agents cannot approve their own requests",
+            hint="open the link `stagent serve` printed (/?token=...) once in this browser, "
+            "send Authorization: Bearer <the token in owner.token in the Stagent home>, "
+            "or use the CLI (stagent approve / deny / answer)",
+        )
+
+
 class SecurityMiddleware:
     """Pure ASGI middleware (safe for streaming responses) enforcing the rules above."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: Settings, owner_token: Callable[[], str] | None = None
+    ) -> None:
         self.app = app
         self.settings = settings
+        self.owner_token = owner_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -135,7 +180,7 @@ class SecurityMiddleware:
             if is_loopback_client(request.client.host if request.client else None) and (
                 is_loopback_hostname(request.headers.get("host", ""))
             ):
-                return None, False
+                return self._owner_sign_in(request), self._bearer_is_owner(request)
             error = AuthError(
                 "without an access token only this machine may connect, by 127.0.0.1 or localhost",
                 hint="set STAGENT_TOKEN to serve other machines",
@@ -145,7 +190,8 @@ class SecurityMiddleware:
             return None, True
         query_token = request.query_params.get("token")
         if request.method == "GET" and tokens_match(query_token, token):
-            return _token_redirect(request, token), False
+            owner = self.owner_token() if self.owner_token else None
+            return _token_redirect(request, token, owner=tokens_match(token, owner)), False
         if tokens_match(request.cookies.get(TOKEN_COOKIE), token):
             return None, False
         error = AuthError(
@@ -153,6 +199,22 @@ class SecurityMiddleware:
             hint="send Authorization: Bearer <token>, or open /?token=<token> once in the browser",
         )
         return self._refuse(request, error), False
+
+    def _bearer_is_owner(self, request: Request) -> bool:
+        """A Bearer owner token counts like an access token (no CSRF: browsers never send it)."""
+        if self.owner_token is None or bearer_token(request) is None:
+            return False
+        return tokens_match(bearer_token(request), self.owner_token())
+
+    def _owner_sign_in(self, request: Request) -> Response | None:
+        """``GET /?token=<owner token>`` without an access token: set the owner cookie."""
+        given = request.query_params.get("token")
+        if request.method != "GET" or not given or self.owner_token is None:
+            return None
+        owner = self.owner_token()
+        if not tokens_match(given, owner):
+            return None
+        return _token_redirect(request, owner, access=False, owner=True)
 
     @staticmethod
     def _refuse(request: Request, error: AuthError) -> Response:
@@ -162,12 +224,18 @@ class SecurityMiddleware:
         return response
 
 
-def _token_redirect(request: Request, token: str) -> Response:
-    """Store the token in a cookie and redirect to the same URL without it."""
+def _token_redirect(
+    request: Request, token: str, *, access: bool = True, owner: bool = False
+) -> Response:
+    """Store the token in the access cookie and/or the owner cookie, and redirect to the same
+    URL without it."""
     rest = [(k, v) for k, v in parse_qsl(request.url.query, keep_blank_values=True) if k != "token"]
     target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", path="/")
+    if access:
+        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", path="/")
+    if owner:
+        response.set_cookie(OWNER_COOKIE, token, httponly=True, samesite="strict", path="/")
     response.headers.update(SECURITY_HEADERS)
     return response
 

@@ -32,9 +32,17 @@
     flash.replaceChildren(box);
   }
 
-  /* The one live stream: tests and people can see when it is connected. */
+  /* The one live stream: tests and people can see when it is connected. When it reopens after
+   * a drop, parts that must never miss an event (approval cards, the inbox badge) re-fetch. */
+  var opened = false;
   document.addEventListener("htmx:sseOpen", function () {
     document.body.dataset.live = "1";
+    if (opened) {
+      document.querySelectorAll("[data-resync]").forEach(function (elt) {
+        htmx.trigger(elt, "stagent:resync");
+      });
+    }
+    opened = true;
   });
   document.addEventListener("htmx:sseError", function () {
     delete document.body.dataset.live;

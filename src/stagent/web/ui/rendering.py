@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fastapi import Request
 from starlette.responses import HTMLResponse, Response
 
+from stagent.web.deps import get_workspace
 from stagent.web.ui.stream import Topics, stream_url
 from stagent.web.ui.templating import templates
 
@@ -26,12 +28,19 @@ def page(
     after: int = 0,
     **context: Any,
 ) -> Response:
-    """Render a whole page in the base layout; ``topics`` connects it to the live stream."""
+    """Render a whole page in the base layout; ``topics`` connects it to the live stream.
+
+    Every page also subscribes to the ``inbox`` topic (the nav's live pending badge).
+    """
+    ws = get_workspace(request)
+    if topics is None:
+        topics, after = Topics(), ws.tasks.last_seq()
     full: dict[str, Any] = {
         "csrf_token": csrf_token(request),
         "active": active,
         "title": title,
-        "stream_url": stream_url(topics, after) if topics else "",
+        "stream_url": stream_url(replace(topics, inbox=True), after),
+        "inbox_pending": ws.approvals.pending_count(),
         **context,
     }
     return templates.TemplateResponse(request, template, full)

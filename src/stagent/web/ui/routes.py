@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Query
 from sse_starlette import EventSourceResponse
 
 from stagent.web.deps import WorkspaceDep
-from stagent.web.ui import actions, pages
+from stagent.web.security import request_is_owner
+from stagent.web.ui import actions, budgets, inbox, pages, permissions
 from stagent.web.ui.stream import Topics, live_events, resume_point
 
 KEEPALIVE_SECONDS = 15
@@ -22,10 +23,11 @@ async def stream(
     after: Annotated[int, Query(ge=0)] = 0,
     topics: Annotated[str, Query(max_length=2000)] = "board",
     last_event_id: Annotated[str | None, Header()] = None,
+    owner: Annotated[bool, Depends(request_is_owner)] = False,
 ) -> EventSourceResponse:
     """The tab's one SSE stream; resumes from ``Last-Event-ID`` on reconnect."""
     start = resume_point(after, last_event_id)
-    events = live_events(ws, after=start, topics=Topics.parse(topics))
+    events = live_events(ws, after=start, topics=Topics.parse(topics), owner=owner)
     return EventSourceResponse(events, ping=KEEPALIVE_SECONDS)
 
 
@@ -34,5 +36,8 @@ def build_ui_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
     router.include_router(pages.router)
     router.include_router(actions.router)
+    router.include_router(inbox.router)
+    router.include_router(permissions.router)
+    router.include_router(budgets.router)
     router.include_router(stream_router)
     return router

@@ -9,7 +9,10 @@ named SSE events whose data is a rendered HTML fragment:
 - ``home``: Home's summary, on the same;
 - ``task-<id>``: the task's header, when its fields or status change;
 - ``task-<id>-log``: one log line per event of that task (appended by the page);
-- ``project-<id>``: the project's tasks table, on created/updated/status events.
+- ``project-<id>``: the project's tasks table, on created/updated/status events;
+- ``inbox`` (every page subscribes): ``inbox-badge`` (the nav's pending count),
+  ``approval-added`` (a new card), ``approval-<id>`` (the card is closed: it vanishes) and
+  ``approval-decided`` (a row for the recent decisions), on approval/decision events.
 
 Every SSE event carries ``id=<seq>`` of the newest feed event it reflects, so a reconnecting
 browser resumes exactly where it stopped.
@@ -26,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from stagent.domain.errors import ValidationError
 from stagent.domain.events import LoggedEvent
-from stagent.web.ui import fragments
+from stagent.web.ui import fragments, inbox_views
 from stagent.workspace import Workspace
 
 POLL_SECONDS = 0.5
@@ -35,7 +38,7 @@ FEED_BATCH = 500
 CHANGE_KINDS = frozenset({"created", "updated", "status", "deleted"})
 HEAD_KINDS = frozenset({"created", "updated", "status", "result", "error", "deleted"})
 _ID = r"[A-Za-z0-9_-]{1,64}"
-_TOPIC = re.compile(rf"^(board|home|task:{_ID}|project:{_ID})$")
+_TOPIC = re.compile(rf"^(board|home|inbox|task:{_ID}|project:{_ID})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,7 @@ class Topics:
     home: bool = False
     tasks: frozenset[str] = frozenset()
     projects: frozenset[str] = frozenset()
+    inbox: bool = False
 
     @classmethod
     def parse(cls, raw: str) -> Topics:
@@ -55,13 +59,14 @@ class Topics:
             if not _TOPIC.match(name):
                 raise ValidationError(
                     f"topics: {name!r} is not a topic",
-                    hint="use board, home, task:<id> or project:<id>",
+                    hint="use board, home, inbox, task:<id> or project:<id>",
                 )
         return cls(
             board="board" in names,
             home="home" in names,
             tasks=frozenset(n.split(":", 1)[1] for n in names if n.startswith("task:")),
             projects=frozenset(n.split(":", 1)[1] for n in names if n.startswith("project:")),
+            inbox="inbox" in names,
         )
 
     def query(self) -> str:
@@ -69,6 +74,7 @@ class Topics:
         names = (["board"] if self.board else []) + (["home"] if self.home else [])
         names += [f"task:{t}" for t in sorted(self.tasks)]
         names += [f"project:{p}" for p in sorted(self.projects)]
+        names += ["inbox"] if self.inbox else []
         return ",".join(names)
 
 
@@ -85,7 +91,7 @@ def stream_url(topics: Topics, after: int) -> str:
 
 
 def events_for_batch(
-    ws: Workspace, batch: list[LoggedEvent], topics: Topics
+    ws: Workspace, batch: list[LoggedEvent], topics: Topics, *, owner: bool = False
 ) -> list[ServerSentEvent]:
     """The named SSE events one batch of feed events produces for ``topics``."""
     if not batch:
@@ -115,27 +121,36 @@ def events_for_batch(
         for project_id in sorted(topics.projects):
             html = fragments.project_tasks(ws, project_id)
             out.append(ServerSentEvent(html, event=f"project-{project_id}", id=last))
+    if topics.inbox:
+        out += inbox_views.inbox_events(ws, batch, owner=owner)
     return out
 
 
 def _read_batch(
-    ws: Workspace, after: int, topics: Topics
+    ws: Workspace, after: int, topics: Topics, owner: bool
 ) -> tuple[list[ServerSentEvent], int, bool]:
     batch = ws.tasks.feed(after=after, limit=FEED_BATCH)
     new_after = batch[-1].seq if batch else after
-    return events_for_batch(ws, batch, topics), new_after, len(batch) == FEED_BATCH
+    sse = events_for_batch(ws, batch, topics, owner=owner)
+    return sse, new_after, len(batch) == FEED_BATCH
 
 
 async def live_events(
-    ws: Workspace, *, after: int, topics: Topics, poll_seconds: float = POLL_SECONDS
+    ws: Workspace,
+    *,
+    after: int,
+    topics: Topics,
+    poll_seconds: float = POLL_SECONDS,
+    owner: bool = False,
 ) -> AsyncIterator[ServerSentEvent]:
     """Tail the change feed after ``after`` forever, yielding the events ``topics`` asks for.
 
     Wakes at once on commits made in this process; re-reads every ``poll_seconds`` otherwise.
+    ``owner`` renders approval cards with their decision buttons (the person's tab).
     """
     while True:
         version = ws.tasks.change_version
-        sse_events, after, more = await run_in_threadpool(_read_batch, ws, after, topics)
+        sse_events, after, more = await run_in_threadpool(_read_batch, ws, after, topics, owner)
         for sse_event in sse_events:
             yield sse_event
         if not more:

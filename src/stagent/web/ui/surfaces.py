@@ -32,14 +32,7 @@ SURFACES: tuple[Surface, ...] = (
         in_nav=False,
         purpose="one task: its fields, result and live event log (open it from a Board card)",
     ),
-    Surface(
-        "inbox",
-        "Inbox",
-        "/inbox",
-        "Work",
-        brought_by="Governance (tool permissions, the approval inbox and budget guardrails)",
-        purpose="tool-permission requests and questions from agents, answered by a person",
-    ),
+    Surface("inbox", "Inbox", "/inbox", "Work", built=True),
     Surface(
         "chat",
         "Chat",

@@ -1,0 +1,201 @@
+"""Request and response models of the approvals and rules API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stagent.domain.approvals import Approval
+from stagent.domain.permissions import PermissionRule
+from stagent.governance.claude_settings import ExportResult
+from stagent.governance.rule_service import PresetState, RuleImport
+
+ScopeName = Literal["task", "project", "global"]
+EffectName = Literal["allow", "deny", "ask"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApprovalOut(BaseModel):
+    """An approval card: a tool call (or a question) waiting for, or answered by, a person."""
+
+    id: str
+    status: str
+    kind: str = Field(description="`permission` (allow/deny) or `question` (AskUserQuestion)")
+    tool: str
+    input: dict[str, Any]
+    task_id: str | None
+    project_id: str | None
+    runtime: str
+    profile: str | None
+    risk: str
+    suggested_rule: str | None = Field(description="the rule `always` saves unless edited")
+    why_asked: str
+    created_at: datetime | None
+    expires_at: datetime | None
+    decided_at: datetime | None
+    decided_by: str | None
+    decision: dict[str, Any]
+
+    @classmethod
+    def of(cls, card: Approval) -> ApprovalOut:
+        """Build from the domain value."""
+        return cls.model_validate(card.to_data())
+
+
+class AllowIn(_In):
+    """Allow once, or always (saving a rule at a scope)."""
+
+    always: bool = False
+    scope: ScopeName | None = Field(
+        default=None, description="for `always`: default the task's project, else the task"
+    )
+    rule: str | None = Field(
+        default=None, max_length=1000, description="for `always`: the rule to save instead"
+    )
+
+
+class DenyIn(_In):
+    """Deny, with an optional message the agent receives."""
+
+    message: str = Field(default="", max_length=4000)
+
+
+class AnswerIn(_In):
+    """Answers to a question card: question text -> the chosen label (or free text)."""
+
+    answers: dict[str, str | list[str]]
+
+
+class RuleOut(BaseModel):
+    """A saved permission rule."""
+
+    id: str | None
+    rule: str
+    effect: str
+    scope: str
+    scope_ref: str | None
+    source: str
+
+    @classmethod
+    def of(cls, rule: PermissionRule) -> RuleOut:
+        """Build from the domain value."""
+        return cls(
+            id=rule.id,
+            rule=rule.text,
+            effect=rule.effect,
+            scope=rule.scope,
+            scope_ref=rule.scope_ref,
+            source=rule.source,
+        )
+
+
+class RuleIn(_In):
+    """A rule to save, in Claude Code's syntax."""
+
+    rule: str = Field(min_length=1, max_length=1000, examples=["Bash(npm run test *)"])
+    effect: EffectName = "allow"
+    scope: ScopeName = "global"
+    ref: str | None = Field(default=None, description="task id, or project id or name")
+
+
+class ScopeIn(_In):
+    """Where a preset is applied or removed."""
+
+    scope: ScopeName = "global"
+    ref: str | None = None
+
+
+class PresetOut(BaseModel):
+    """A trust preset and whether it is active at the asked scope."""
+
+    name: str
+    tier: str
+    risk: str
+    description: str
+    rule_count: int
+    active: bool
+
+    @classmethod
+    def of(cls, state: PresetState) -> PresetOut:
+        """Build from the service value."""
+        return cls(
+            name=state.name,
+            tier=state.tier,
+            risk=state.risk,
+            description=state.description,
+            rule_count=state.rule_count,
+            active=state.active,
+        )
+
+
+class PresetChangeOut(BaseModel):
+    """What applying or removing a preset changed."""
+
+    name: str
+    added: list[RuleOut] = Field(default_factory=lambda: [])
+    removed: int = 0
+
+
+class FileIn(_In):
+    """A Claude Code settings file (``.claude/settings.json``) and the scope of its rules."""
+
+    path: str = Field(min_length=1, description="a path on the server's machine")
+    scope: ScopeName = "global"
+    ref: str | None = None
+    replace: bool = Field(default=False, description="export only: the lists hold exactly these")
+
+
+class RefusedOut(BaseModel):
+    """A settings entry that was not imported, and why."""
+
+    effect: str
+    text: str
+    reason: str
+
+
+class ImportOut(BaseModel):
+    """What importing a settings file did."""
+
+    path: str
+    added: list[RuleOut]
+    already: list[RuleOut]
+    refused: list[RefusedOut]
+    warnings: list[str]
+
+    @classmethod
+    def of(cls, result: RuleImport) -> ImportOut:
+        """Build from the service value."""
+        return cls(
+            path=result.report.path,
+            added=[RuleOut.of(r) for r in result.added],
+            already=[RuleOut.of(r) for r in result.already],
+            refused=[
+                RefusedOut(effect=i.effect, text=i.text, reason=i.note or "refused")
+                for i in result.report.refused
+            ],
+            warnings=list(result.report.warnings),
+        )
+
+
+class ExportOut(BaseModel):
+    """What exporting wrote."""
+
+    path: str
+    exported: list[RuleOut]
+    skipped: list[RefusedOut]
+
+    @classmethod
+    def of(cls, path: str, result: ExportResult) -> ExportOut:
+        """Build from the governance value."""
+        return cls(
+            path=path,
+            exported=[RuleOut.of(r) for r in result.exported],
+            skipped=[
+                RefusedOut(effect=r.effect, text=r.text, reason=why) for r, why in result.skipped
+            ],
+        )
