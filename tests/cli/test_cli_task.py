@@ -80,6 +80,7 @@ def test_run_without_follow_prints_the_final_state(cli: Cli, hello_scenario: Pat
 
 
 def test_default_scenario_is_used_without_scenario_file(cli: Cli) -> None:
+    cli.json("rules", "add", "Read")  # the default scenario reads README.md
     task_id = cli.add_task("no scenario")
     ran = cli.json("task", "run", task_id)
     assert ran["status"] == "completed"

@@ -135,15 +135,25 @@ def _run(server: _Server, sock: socket.socket) -> None:
 
 
 def _announce(ws: Workspace, url: str, as_json: bool, no_open: bool) -> None:
+    # Like Jupyter: the link with the person's token signs this browser in (approve, deny, rules).
+    sign_in = f"{url}/?token={ws.owner_token()}"
     if as_json:
-        emit_json({"event": "started", "url": url, "database_url": ws.store.safe_url}, compact=True)
+        emit_json(
+            {
+                "event": "started",
+                "url": url,
+                "sign_in_url": sign_in,
+                "database_url": ws.store.safe_url,
+            },
+            compact=True,
+        )
     else:
         console.print(f"Stagent is running at [bold]{url}[/]")
+        console.print(f"Open {sign_in} to sign in (approve, deny, rules)")
         console.print("[dim]Press Ctrl-C to stop.[/]")
         console.file.flush()
     if not no_open and not _in_ci():
-        target = f"{url}/?token={ws.settings.token}" if ws.settings.token else url
-        threading.Thread(target=webbrowser.open, args=(target,), daemon=True).start()
+        threading.Thread(target=webbrowser.open, args=(sign_in,), daemon=True).start()
 
 
 def _in_ci() -> bool:
