@@ -1,0 +1,167 @@
+"""``stagent inbox``, ``approve``, ``deny``, ``answer`` and ``rules``, with and without --json."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clitools import Cli, assert_one_line_error
+
+from stagent.domain.approvals import Approval
+from stagent.domain.tasks import TaskStatus
+from stagent.engine.services import TaskDraft
+from stagent.governance.approvals import ApprovalDraft
+from stagent.store import tasks as task_repo
+from stagent.workspace import Workspace
+
+EVIL = "[bold red]rm -rf /[/] <script>"
+
+
+@pytest.fixture
+def ws(cli: Cli) -> Iterator[Workspace]:
+    """The CLI's own workspace, opened in the test (where agents' cards come from)."""
+    workspace = Workspace.temporary(cli.home).open()
+    try:
+        yield workspace
+    finally:
+        workspace.close()
+
+
+def open_card(ws: Workspace, tool: str = "Bash", **tool_input: Any) -> Approval:
+    """A pending card of a running task."""
+    task = ws.tasks.create(TaskDraft(title="t"))
+    with ws.store.write() as session:
+        task_repo.transition(session, task.id, TaskStatus.QUEUED)
+        task_repo.transition(session, task.id, TaskStatus.RUNNING)
+    question = tool == "AskUserQuestion"
+    card, _ = ws.approvals.open(
+        ApprovalDraft(
+            task_id=task.id,
+            runtime="scripted",
+            tool=tool,
+            input=tool_input or {"command": "npm test"},
+            kind="question" if question else "permission",
+            risk="high",
+            suggested_rule=None if question else "Bash(npm test *)",
+        )
+    )
+    return card
+
+
+@pytest.fixture(autouse=True)
+def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables are not folded, so the tests can find whole values in them."""
+    monkeypatch.setenv("COLUMNS", "250")
+
+
+def test_inbox_lists_pending_cards(cli: Cli, ws: Workspace) -> None:
+    assert "Nothing is waiting" in cli("inbox").stdout
+    assert cli.json("inbox") == []
+    card = open_card(ws, command=EVIL)
+
+    items = cli.json("inbox")
+    assert [i["id"] for i in items] == [card.id]
+    item = items[0]
+    assert item["tool"] == "Bash" and item["input"] == {"command": EVIL}
+    assert item["task_id"] == card.task_id and item["kind"] == "permission"
+    assert item["risk"] == "high" and item["suggested_rule"] == "Bash(npm test *)"
+    assert item["created_at"]
+    human = cli("inbox")
+    assert human.exit_code == 0 and card.id in human.stdout
+    assert "[bold red]rm -rf /[/]" in human.stdout  # printed as text, not as markup
+
+
+def test_approve_once_and_always(cli: Cli, ws: Workspace) -> None:
+    once = open_card(ws)
+    result = cli.json("approve", once.id)
+    assert result["status"] == "allowed" and result["decided_by"] == "person (via CLI)"
+    assert result["decision"]["always"] is False
+
+    always = open_card(ws)
+    saved = cli.json("approve", always.id, "--always", "--scope", "global", "--rule", "Bash(npm *)")
+    assert saved["decision"]["rule"] == "Bash(npm *)" and saved["decision"]["scope"] == "global"
+    assert [r["rule"] for r in cli.json("rules", "list")] == ["Bash(npm *)"]
+    human = cli("approve", open_card(ws).id, "--always")
+    assert "saved allow rule Bash(npm test *) at task scope" in human.stdout
+
+    again = cli("approve", once.id)
+    assert_one_line_error(again, contains="was already allowed (by person (via CLI))")
+    bad = cli.json("approve", open_card(ws).id, "--always", "--rule", "Bash((", expect_exit=1)
+    assert bad["code"] == "invalid_input"
+
+
+def test_deny_with_a_message_and_answer_questions(cli: Cli, ws: Workspace) -> None:
+    card = open_card(ws)
+    denied = cli.json("deny", card.id, "--message", "use make instead")
+    assert denied["status"] == "denied" and denied["decision"]["message"] == "use make instead"
+
+    questions = [
+        {"question": "Which color?", "options": [{"label": "red"}, {"label": "blue"}]},
+        {"question": "Which size?", "options": [{"label": "S"}, {"label": "L"}]},
+    ]
+    question = open_card(ws, "AskUserQuestion", questions=questions)
+    wrong = cli("answer", question.id, "red")
+    assert_one_line_error(wrong, contains="asks 2 question(s) and got 1 answer(s)")
+    answered = cli.json("answer", question.id, "2", "extra large")
+    assert answered["decision"]["answers"] == {"Which color?": "blue", "Which size?": "extra large"}
+    not_a_question = cli("answer", open_card(ws).id, "yes")
+    assert_one_line_error(not_a_question, contains="is a permission request, not a question")
+    missing = cli("approve", "apr_nope")
+    assert_one_line_error(missing, contains="no approval request with id 'apr_nope'")
+
+
+def test_inbox_watch_streams_new_and_closed_cards(cli: Cli, ws: Workspace) -> None:
+    first = open_card(ws)
+
+    def agent_and_person() -> None:
+        time.sleep(0.5)
+        second = open_card(ws, command="make")
+        time.sleep(0.2)
+        ws.approvals.deny(second.id, by="person (via UI)", message="no")
+
+    helper = threading.Thread(target=agent_and_person)
+    helper.start()
+    result = cli("inbox", "--watch", "--limit", "2", "--json")
+    helper.join()
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(line["event"], line["approval"]["tool"]) for line in lines] == [
+        ("pending", "Bash"),
+        ("added", "Bash"),
+        ("closed", "Bash"),
+    ]
+    assert lines[0]["approval"]["id"] == first.id
+    assert lines[2]["approval"]["decided_by"] == "person (via UI)"
+
+
+def test_rules_commands(cli: Cli, tmp_path: Path) -> None:
+    added = cli.json("rules", "add", "Bash(git status *)")
+    assert added["effect"] == "allow" and added["scope"] == "global"
+    cli.json("project", "add", "alpha")
+    scoped = cli.json("rules", "add", "Bash(rm *)", "--effect", "deny", "--project", "alpha")
+    assert scoped["scope"] == "project" and scoped["scope_ref"].startswith("prj_")
+    refused = cli("rules", "add", "Bash(npm run")
+    assert_one_line_error(refused, contains="Bash(npm run")
+    assert [r["rule"] for r in cli.json("rules", "list", "--project", "alpha")] == ["Bash(rm *)"]
+
+    applied = cli.json("rules", "preset", "apply", "read-only")
+    assert applied["added"] and applied["removed"] == 0
+    presets = {p["name"]: p["active"] for p in cli.json("rules", "preset", "list")}
+    assert presets == {"read-only": True, "git-safe": False, "full-auto": False}
+    removed = cli.json("rules", "preset", "remove", "read-only")
+    assert removed["removed"] == len(applied["added"])
+
+    target = tmp_path / ".claude" / "settings.json"
+    exported = cli.json("rules", "export", str(target))
+    assert [r["rule"] for r in exported["exported"]] == ["Bash(git status *)"]
+    assert json.loads(target.read_text())["permissions"]["allow"] == ["Bash(git status *)"]
+    assert cli.json("rules", "remove", added["id"])["id"] == added["id"]
+    imported = cli.json("rules", "import", str(target))
+    assert [r["rule"] for r in imported["added"]] == ["Bash(git status *)"]
+    human = cli("rules", "list")
+    assert "Bash(git status *)" in human.stdout and "import:" in human.stdout
