@@ -152,7 +152,14 @@ class GovernedGate:
             return PermissionDecision(
                 allowed=False, message=f"{request.tool} is denied by {label}.", decided_by=label
             )
-        card = await self._approvals.request(self.draft(request, ctx, verdict))
+        try:
+            card = await self._approvals.request(self.draft(request, ctx, verdict))
+        except StagentError as exc:  # the task vanished between loading it and asking
+            return PermissionDecision(
+                allowed=False,
+                message=f"Stagent cannot ask about this call: {exc.message}",
+                decided_by=GATE_NAME,
+            )
         return decision_for(card)
 
     def touches_owner_token(self, request: PermissionRequest) -> bool:
