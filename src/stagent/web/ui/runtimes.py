@@ -1,0 +1,53 @@
+"""Settings -> Runtimes: each runtime's capabilities and health (`stagent doctor` in a page).
+
+Health rows load after the page (checking a binary takes a moment); a probe makes one trivial
+provider call, so it is a deliberate POST.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from stagent.runtimes.base import RuntimeHealth
+from stagent.web.deps import WorkspaceDep
+from stagent.web.ui.rendering import fragment, page
+from stagent.web.ui.templating import render
+from stagent.workspace import Workspace
+
+router = APIRouter()
+
+
+async def check_runtime(ws: Workspace, name: str, *, probe: bool) -> RuntimeHealth:
+    """Run one runtime's health check; a crashing check becomes a failed row, not an error."""
+    runtime = ws.runtimes.get(name)
+    try:
+        return await runtime.health(probe=probe)
+    except Exception as exc:
+        return RuntimeHealth(runtime.name, False, f"health check failed: {exc}")
+
+
+@router.get("/settings/runtimes")
+def runtimes_page(request: Request, ws: WorkspaceDep) -> Response:
+    """The Runtimes page: capabilities now, health as each check finishes."""
+    return page(
+        request,
+        "pages/runtimes.html",
+        active="settings",
+        title="Runtimes",
+        runtimes=ws.runtimes.all(),
+    )
+
+
+@router.get("/ui/runtimes/{name}/health")
+async def health_row(name: str, ws: WorkspaceDep) -> Response:
+    """One runtime's health cell (binary, version, credentials)."""
+    health = await check_runtime(ws, name, probe=False)
+    return fragment(render("fragments/runtime_health.html", health=health, probed=False))
+
+
+@router.post("/ui/runtimes/{name}/probe")
+async def probe_row(name: str, ws: WorkspaceDep) -> Response:
+    """The same check plus one trivial provider call."""
+    health = await check_runtime(ws, name, probe=True)
+    return fragment(render("fragments/runtime_health.html", health=health, probed=True))
