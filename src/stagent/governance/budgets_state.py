@@ -84,7 +84,11 @@ def measure(
         ledger_repo.SpendQuery(policy.scope, policy.ref, windows[period].start)
         for policy, period in pairs
     ]
-    sums = ledger_repo.spend(session, queries)
+    sums = ledger_repo.spend(session, queries, count_unpriced=not capped_only)
+    states = budget_repo.windows(
+        session,
+        [(policy.scope, policy.ref, period, windows[period].key) for policy, period in pairs],
+    )
     labels: dict[tuple[str, str], str] = {}
     limits: list[LimitStatus] = []
     for (policy, period), total in zip(pairs, sums, strict=True):
@@ -92,7 +96,7 @@ def measure(
         key = (policy.scope, policy.ref)
         if key not in labels:
             labels[key] = label_for(session, policy)
-        state = budget_repo.window(session, policy.scope, policy.ref, period, window.key)
+        state = states[(policy.scope, policy.ref, period, window.key)]
         limits.append(
             LimitStatus(
                 policy=policy,

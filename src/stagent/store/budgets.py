@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session
 
 from stagent.domain.ids import ensure_aware, new_id
@@ -145,6 +145,28 @@ def window(session: Session, scope: str, ref: str, period: str, key: str) -> Win
         notice_cap_micros=row.notice_cap_micros,
         card_id=row.card_id,
     )
+
+
+def windows(
+    session: Session, keys: list[tuple[str, str, str, str]]
+) -> dict[tuple[str, str, str, str], WindowState]:
+    """The states of several windows (scope, ref, period, key) in one query."""
+    if not keys:
+        return {}
+    table = BudgetWindowRow
+    query = select(table).where(
+        tuple_(table.scope, table.scope_ref, table.period, table.window_key).in_(keys)
+    )
+    found: dict[tuple[str, str, str, str], WindowState] = {}
+    for row in session.scalars(query):
+        found[(row.scope, row.scope_ref, row.period, row.window_key)] = WindowState(
+            allowance_micros=row.allowance_micros,
+            warned_cap_micros=row.warned_cap_micros,
+            notice_id=row.notice_id,
+            notice_cap_micros=row.notice_cap_micros,
+            card_id=row.card_id,
+        )
+    return {key: found.get(key, WindowState()) for key in keys}
 
 
 def update_window(

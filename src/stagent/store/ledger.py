@@ -191,24 +191,47 @@ class Spend:
     unpriced: int
 
 
-def spend(session: Session, queries: Sequence[SpendQuery]) -> list[Spend]:
-    """Sum costs for every query in one pass over the ledger (one indexed range scan)."""
+def spend(
+    session: Session, queries: Sequence[SpendQuery], *, count_unpriced: bool = False
+) -> list[Spend]:
+    """Sum costs for every query.
+
+    Each sum is one range scan of a covering index on (scope column, ``finished_at``,
+    ``cost_micros``), so its cost grows with the rows of that scope in the window only. The
+    reserved part comes from one small query over ``reserved`` rows (index on ``status``).
+    Unpriced rows are counted only when asked (pages show it; admissions do not need it).
+    """
     if not queries:
         return []
     table = UsageLedgerRow
-    columns: list[ColumnElement[Any]] = []
-    for query in queries:
-        matches = _scope_condition(query)
-        since = table.finished_at >= query.since.astimezone(UTC)
-        columns.append(func.sum(case((and_(since, matches), table.cost_micros), else_=0)))
-        reserved = and_(since, matches, table.status == RESERVED)
-        columns.append(func.sum(case((reserved, table.cost_micros), else_=0)))
-        unpriced = and_(since, matches, table.cost_source == "unpriced")
-        columns.append(func.sum(case((unpriced, 1), else_=0)))
     earliest = min(query.since for query in queries).astimezone(UTC)
-    row = session.execute(select(*columns).where(table.finished_at >= earliest)).one()
-    values = [int(value or 0) for value in row]
-    return [Spend(*values[i : i + 3]) for i in range(0, len(values), 3)]
+    held = session.execute(
+        select(table.runtime, table.project_id, table.cost_micros, table.finished_at).where(
+            table.status == RESERVED, table.finished_at >= earliest
+        )
+    ).all()
+    sums: list[Any] = []
+    for query in queries:
+        condition = and_(_scope_condition(query), table.finished_at >= query.since.astimezone(UTC))
+        sums.append(select(func.coalesce(func.sum(table.cost_micros), 0)).where(condition))
+        if count_unpriced:
+            sums.append(select(func.count()).where(condition, table.cost_source == "unpriced"))
+    # One round trip: each scalar subquery is its own index-only range scan.
+    values = [
+        int(v or 0) for v in session.execute(select(*(q.scalar_subquery() for q in sums))).one()
+    ]
+    step = 2 if count_unpriced else 1
+    answers: list[Spend] = []
+    for index, query in enumerate(queries):
+        since = query.since.astimezone(UTC)
+        reserved = sum(
+            cost
+            for runtime, project_id, cost, at in held
+            if ensure_aware(at) >= since and _in_scope(query, runtime, project_id)
+        )
+        unpriced = values[index * step + 1] if count_unpriced else 0
+        answers.append(Spend(values[index * step], reserved, unpriced))
+    return answers
 
 
 def _scope_condition(query: SpendQuery) -> ColumnElement[bool]:
@@ -218,6 +241,14 @@ def _scope_condition(query: SpendQuery) -> ColumnElement[bool]:
     if query.scope == "project":
         return table.project_id == query.ref
     return true()  # overall: every row
+
+
+def _in_scope(query: SpendQuery, runtime: str, project_id: str | None) -> bool:
+    if query.scope == "runtime":
+        return runtime == query.ref
+    if query.scope == "project":
+        return project_id == query.ref
+    return True
 
 
 def consume_reservation(session: Session, task_id: str, micros: int) -> None:

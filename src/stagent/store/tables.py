@@ -201,8 +201,12 @@ class UsageLedgerRow(Base):
     __tablename__ = "usage_ledger"
     __table_args__ = (
         Index("ix_usage_ledger_task_id", "task_id"),
-        Index("ix_usage_ledger_finished_at", "finished_at"),
         Index("ix_usage_ledger_runtime_model", "runtime", "model"),
+        # Window sums (budgets) scan only their scope's rows in the window, index only:
+        Index("ix_usage_ledger_finished_at_cost", "finished_at", "cost_micros"),
+        Index("ix_usage_ledger_runtime_spend", "runtime", "finished_at", "cost_micros"),
+        Index("ix_usage_ledger_project_spend", "project_id", "finished_at", "cost_micros"),
+        Index("ix_usage_ledger_status", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

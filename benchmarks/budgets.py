@@ -1,0 +1,182 @@
+"""Budget guardrail benchmarks: ``python -m benchmarks.budgets [--quick] [--sqlite-only]``.
+
+Prints numbers; asserts nothing. Measured on the real store (SQLite WAL file in a temp dir, and
+PostgreSQL on 127.0.0.1:5432 in a throwaway database):
+
+Ledger rows are bulk-inserted, then analysed (``ANALYZE``; ``VACUUM ANALYZE`` on PostgreSQL), the
+state autovacuum keeps a live database in.
+
+- pre-flight check latency, p50 / p99: `BudgetService.admit` for a task under an overall, a
+  runtime and a project budget (daily and monthly caps: six limits), which reads the policy,
+  sums the window's spend per scope, checks warnings and writes the reservation row; with N
+  ledger rows in the current month (1k and 100k);
+- recording one ledger row, p50 / p99: `BudgetService.record_usage` (price it, insert the row,
+  shrink the run's reservation, re-check the threshold warnings), with and without budgets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import insert, text
+
+from stagent.domain.events import UsageEvent
+from stagent.domain.ids import new_id
+from stagent.engine.services import TaskDraft
+from stagent.governance.budgets_config import BudgetChange
+from stagent.governance.budgets_policy import CallScope
+from stagent.store.tables import UsageLedgerRow
+from stagent.workspace import Workspace
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+Factory = Callable[[], AbstractContextManager[Workspace]]
+
+
+@contextmanager
+def sqlite_workspace() -> Iterator[Workspace]:
+    with tempfile.TemporaryDirectory() as home, Workspace.temporary(Path(home)).open() as ws:
+        yield ws
+
+
+@contextmanager
+def pg_workspace() -> Iterator[Workspace]:
+    name = f"stagent_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        with (
+            tempfile.TemporaryDirectory() as home,
+            Workspace.temporary(Path(home), database_url=url).open() as ws,
+        ):
+            yield ws
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def fill_ledger(ws: Workspace, rows: int, project_id: str, task_id: str) -> None:
+    """``rows`` usage rows spread over this month so far, across runtimes and projects."""
+    now = datetime.now(UTC)
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    span = max((now - start).total_seconds(), 3600.0)
+    runtimes = ("claude", "codex", "anthropic", "scripted")
+    batch: list[dict[str, object]] = []
+    with ws.store.write() as session:
+        for n in range(rows):
+            at = start + timedelta(seconds=span * n / rows)
+            batch.append(
+                {
+                    "id": new_id("use"),
+                    "task_id": task_id if n % 10 == 0 else None,
+                    "project_id": project_id if n % 3 == 0 else None,
+                    "activity": "task_run",
+                    "runtime": runtimes[n % 4],
+                    "provider": "anthropic",
+                    "model": "claude-sonnet-4-5",
+                    "input_tokens": 1000,
+                    "output_tokens": 200,
+                    "cache_write_5m_tokens": 0,
+                    "cache_write_1h_tokens": 0,
+                    "cache_read_tokens": 5000,
+                    "reasoning_tokens": 0,
+                    "cost_micros": 7,
+                    "cost_source": "computed",
+                    "status": "completed",
+                    "started_at": at,
+                    "finished_at": at,
+                }
+            )
+            if len(batch) == 5000:
+                session.execute(insert(UsageLedgerRow), batch)
+                batch.clear()
+        if batch:
+            session.execute(insert(UsageLedgerRow), batch)
+    # Steady state: the planner's statistics (and PostgreSQL's visibility map, which index-only
+    # scans need) are what autovacuum / a periodic ANALYZE keep them at in a real workspace.
+    statement = "ANALYZE" if ws.store.is_sqlite else "VACUUM ANALYZE usage_ledger"
+    with ws.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(statement))
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return statistics.median(ordered), p99
+
+
+def preflight(ws: Workspace, call: CallScope, checks: int) -> list[float]:
+    samples: list[float] = []
+    for _ in range(checks):
+        started = time.perf_counter()
+        admission = ws.budgets.admit(call)
+        samples.append((time.perf_counter() - started) * 1000)
+        if not admission.allowed:
+            raise SystemExit(f"benchmark admission refused: {admission.message}")
+        ws.budgets.release(call.task_id or "", outcome="completed", entry_ids=[])
+    return samples
+
+
+def recording(ws: Workspace, task_id: str, records: int) -> list[float]:
+    task = ws.tasks.get(task_id)
+    usage = UsageEvent(
+        model="claude-sonnet-4-5", input_tokens=1200, output_tokens=300, cache_read_tokens=9000
+    )
+    samples: list[float] = []
+    for _ in range(records):
+        started = time.perf_counter()
+        ws.budgets.record_usage(task, usage)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def measure(label: str, factory: Factory, sizes: tuple[int, ...], checks: int) -> None:
+    for size in sizes:
+        with factory() as ws:
+            project = ws.projects.create("bench")
+            task = ws.tasks.create(TaskDraft(title="bench", project=project.id))
+            bare = recording(ws, task.id, checks)
+            fill_ledger(ws, size, project.id, task.id)
+            for change in (
+                BudgetChange(daily=10**12, monthly=10**13),
+                BudgetChange(scope="runtime", ref="scripted", daily=10**12, monthly=10**13),
+                BudgetChange(scope="project", ref=project.id, daily=10**12, monthly=10**13),
+            ):
+                ws.budgets.set(change)
+            call = CallScope(runtime="scripted", project_id=project.id, task_id=task.id)
+            preflight(ws, call, 5)  # warm up
+            p50, p99 = percentiles(preflight(ws, call, checks))
+            print(
+                f"{label:10} pre-flight check, {size:>7,} ledger rows, 6 limits: "
+                f"p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  ({checks} checks)"
+            )
+            r50, r99 = percentiles(recording(ws, task.id, checks))
+            b50, b99 = percentiles(bare)
+            print(
+                f"{label:10} record one ledger row, {size:>7,} rows: with budgets p50 {r50:5.2f} ms"
+                f" p99 {r99:5.2f} ms; without budgets p50 {b50:5.2f} ms p99 {b99:5.2f} ms"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="1k rows only, fewer checks")
+    parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+    args = parser.parse_args()
+    sizes, checks = ((1_000,), 50) if args.quick else ((1_000, 100_000), 200)
+    measure("sqlite", sqlite_workspace, sizes, checks)
+    if not args.sqlite_only:
+        measure("postgresql", pg_workspace, sizes, checks)
+
+
+if __name__ == "__main__":
+    main()
