@@ -112,6 +112,7 @@ class ApprovalService:
         """Create the card, or join the identical pending one; returns (card, joined)."""
         expires_at = utcnow() + timedelta(seconds=self.timeout_seconds)
         with self._store.write() as session:
+            approval_repo.lock_in_feed_order(session)
             row = task_repo.get_row(session, draft.task_id, for_update=True)
             existing = approval_repo.find_pending(
                 session, draft.task_id, fingerprint(draft.tool, draft.input)
@@ -341,6 +342,7 @@ class ApprovalService:
         decision: dict[str, Any],
         line: str,
     ) -> Approval:
+        approval_repo.lock_in_feed_order(session)
         closed = approval_repo.decide(
             session, card.id, status=status, decided_by=by, decision=decision
         )

@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from stagent.domain.approvals import Approval, ApprovalKind, ApprovalStatus, fingerprint
 from stagent.domain.errors import ConflictError, NotFoundError
 from stagent.domain.ids import ensure_aware, new_id, utcnow
+from stagent.store.events import FEED_LOCK_KEY
 from stagent.store.tables import ApprovalRequestRow
 
 PENDING = "pending"
@@ -23,6 +24,17 @@ PENDING = "pending"
 
 def _aware(value: datetime | None) -> datetime | None:
     return ensure_aware(value) if value is not None else None
+
+
+def lock_in_feed_order(session: Session) -> None:
+    """Take the change feed's lock before any task row lock (PostgreSQL).
+
+    Event writers take the feed lock and then (through the foreign key) the task row; a card
+    transaction that locked the task row first and then appended an event could deadlock with
+    them. Taking the feed lock first keeps one lock order everywhere.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
 
 
 def to_approval(row: ApprovalRequestRow) -> Approval:
