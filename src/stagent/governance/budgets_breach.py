@@ -49,6 +49,13 @@ def open_card(
             actions=list(BREACH_ACTIONS),
         ),
     )
+    how = (
+        f" Answer on Settings -> Budgets (/settings/budgets) or with `stagent budget respond "
+        f"{item.id} raise|allow --amount USD` or `stagent budget respond {item.id} cancel`."
+    )
+    budget_repo.refresh_notice(
+        session, item.id, title=item.title, body=item.body + how, payload=item.payload
+    )
     budget_repo.update_window(
         session, policy.scope, policy.ref, window.period, window.key, {"card_id": item.id}
     )
