@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from stagent.domain.errors import DatabaseUnavailableError
 from stagent.store.engine import WRITE_OPTION, build_engine, is_sqlite, normalize_url, redact_url
+from stagent.store.events import FEED_LOCK_KEY
 from stagent.store.notifier import ChangeNotifier
 from stagent.store.watcher import CHANNEL, CrossProcessWatcher
 
@@ -69,6 +70,10 @@ class Store:
         see the file's ``data_version`` move. See `stagent.store.watcher`.
         """
         with self._write_sessions() as session, session.begin():
+            if not self.is_sqlite:
+                # One lock order for every writer: the feed lock first (see events.append), so a
+                # transaction that appends events and one that locks a task row never deadlock.
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
             yield session
             if not self.is_sqlite:
                 session.execute(text(f"NOTIFY {CHANNEL}"))
