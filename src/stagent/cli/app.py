@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from stagent import __version__
-from stagent.cli import budget, db, doctor, inbox, project, rules, serve, task, worker
+from stagent.cli import budget, db, demo, doctor, inbox, project, rules, serve, task, worker
 from stagent.cli.errors import StagentGroup
 from stagent.cli.state import CliState
 
@@ -27,6 +27,7 @@ app.add_typer(budget.app, name="budget")
 app.command("serve")(serve.serve)
 app.command("worker")(worker.worker)
 app.command("doctor")(doctor.doctor)
+app.command("demo")(demo.demo)
 app.command("inbox")(inbox.inbox)
 app.command("approve")(inbox.approve)
 app.command("deny")(inbox.deny)
