@@ -21,28 +21,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import secrets
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from benchmarks._workspaces import pg_workspace, sqlite_workspace
 from stagent.domain.tasks import Task, TaskStatus
 from stagent.engine.services import TaskDraft
 from stagent.runtimes.base import PermissionRequest
 from stagent.store import tasks as task_repo
 from stagent.workspace import Workspace
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 DECIDER_READY = "decider ready"
 
 _stamps = threading.local()
@@ -151,31 +146,6 @@ def decide_in_this_process(url: str, home: Path, count: int) -> None:
             seen = ws.store.changes.wait(seen, 0.5)
         for card_id, moment in stamps.items():
             print(f"{card_id} {moment:.6f}", flush=True)
-
-
-@contextlib.contextmanager
-def sqlite_workspace() -> Iterator[Workspace]:
-    """A fresh SQLite workspace in a temp dir."""
-    with tempfile.TemporaryDirectory() as home, Workspace.temporary(Path(home)).open() as ws:
-        yield ws
-
-
-@contextlib.contextmanager
-def pg_workspace() -> Iterator[Workspace]:
-    """A fresh PostgreSQL database on 127.0.0.1:5432, dropped afterwards."""
-    name = f"stagent_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-        with (
-            tempfile.TemporaryDirectory() as home,
-            Workspace.temporary(Path(home), database_url=url).open() as ws,
-        ):
-            yield ws
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:

@@ -17,18 +17,15 @@ state autovacuum keeps a live database in.
 from __future__ import annotations
 
 import argparse
-import secrets
 import statistics
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import psycopg
 from sqlalchemy import insert, text
 
+from benchmarks._workspaces import pg_workspace, sqlite_workspace
 from stagent.domain.events import UsageEvent
 from stagent.domain.ids import new_id
 from stagent.engine.services import TaskDraft
@@ -37,31 +34,7 @@ from stagent.governance.budgets_policy import CallScope
 from stagent.store.tables import UsageLedgerRow
 from stagent.workspace import Workspace
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 Factory = Callable[[], AbstractContextManager[Workspace]]
-
-
-@contextmanager
-def sqlite_workspace() -> Iterator[Workspace]:
-    with tempfile.TemporaryDirectory() as home, Workspace.temporary(Path(home)).open() as ws:
-        yield ws
-
-
-@contextmanager
-def pg_workspace() -> Iterator[Workspace]:
-    name = f"stagent_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-        with (
-            tempfile.TemporaryDirectory() as home,
-            Workspace.temporary(Path(home), database_url=url).open() as ws,
-        ):
-            yield ws
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def fill_ledger(ws: Workspace, rows: int, project_id: str, task_id: str) -> None:

@@ -12,51 +12,25 @@ on SQLite (a WAL file in a temp dir) and on PostgreSQL (127.0.0.1:5432, a throwa
 from __future__ import annotations
 
 import argparse
-import secrets
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from contextlib import AbstractContextManager, contextmanager
 
-import psycopg
-
+from benchmarks._workspaces import pg_workspace, sqlite_workspace
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
 from stagent.workspace import Workspace
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-
 
 @contextmanager
-def sqlite_workspace(concurrency: int) -> Iterator[Workspace]:
-    with tempfile.TemporaryDirectory() as home:
-        ws = Workspace.temporary(Path(home), concurrency=concurrency).open()
+def worker_on(
+    factory: Callable[..., AbstractContextManager[Workspace]], concurrency: int
+) -> Iterator[Workspace]:
+    """A throwaway workspace that runs queued tasks in this process."""
+    with factory(concurrency=concurrency) as ws:
         ws.start_worker("worker")
-        try:
-            yield ws
-        finally:
-            ws.close()
-
-
-@contextmanager
-def pg_workspace(concurrency: int) -> Iterator[Workspace]:
-    name = f"stagent_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        with tempfile.TemporaryDirectory() as home:
-            url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-            ws = Workspace.temporary(Path(home), database_url=url, concurrency=concurrency).open()
-            ws.start_worker("worker")
-            try:
-                yield ws
-            finally:
-                ws.close()
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield ws
 
 
 def tasks_per_second(ws: Workspace, count: int) -> float:
@@ -86,12 +60,16 @@ def ms_per_event(ws: Workspace, events: int) -> float:
 
 
 def measure(
-    label: str, factory: Callable[[int], object], tasks: int, events: int, repeats: int
+    label: str,
+    factory: Callable[..., AbstractContextManager[Workspace]],
+    tasks: int,
+    events: int,
+    repeats: int,
 ) -> None:
     for concurrency in (4, 16):
         rates: list[float] = []
         for _ in range(repeats):
-            with factory(concurrency) as ws:  # type: ignore[attr-defined]
+            with worker_on(factory, concurrency) as ws:
                 rates.append(tasks_per_second(ws, tasks))
         print(
             f"{label:10} queue throughput, {tasks} instant tasks, concurrency {concurrency:2}: "
@@ -99,7 +77,7 @@ def measure(
         )
     costs: list[float] = []
     for _ in range(repeats):
-        with factory(4) as ws:  # type: ignore[attr-defined]
+        with worker_on(factory, 4) as ws:
             costs.append(ms_per_event(ws, events))
     print(
         f"{label:10} persisted events, one run of {events} events:"
