@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from stagent.domain.approvals import (
     TASK_ENDED_BY,
     TIMED_OUT_BY,
@@ -219,7 +217,7 @@ class ApprovalService:
             line = f"{card.tool} request cancelled: the task ended (card {card.id})"
         try:
             with self._store.write() as session:
-                return self._close(
+                return approval_repo.close_card(
                     session, card, status, by, {"behavior": "deny", "message": message}, line
                 )
         except ConflictError:
@@ -271,7 +269,7 @@ class ApprovalService:
                     f"{card.tool} always allowed by {by}: saved {saved.label()} at "
                     f"{saved.scope} scope (card {card.id})"
                 )
-            return self._close(session, card, "allowed", by, decision, line)
+            return approval_repo.close_card(session, card, "allowed", by, decision, line)
 
     def deny(self, approval_id: str, *, by: str, message: str = "") -> Approval:
         """Deny the call; ``message`` is what the agent is told."""
@@ -281,7 +279,9 @@ class ApprovalService:
         line = f"{card.tool} denied by {by}" + (f": {message}" if message else "")
         with self._store.write() as session:
             decision = {"behavior": "deny", "message": told, "person_message": message}
-            return self._close(session, card, "denied", by, decision, f"{line} (card {card.id})")
+            return approval_repo.close_card(
+                session, card, "denied", by, decision, f"{line} (card {card.id})"
+            )
 
     def answer(self, approval_id: str, *, by: str, answers: dict[str, Any]) -> Approval:
         """Answer a question card; the answers go back to the agent as the tool's answer."""
@@ -294,7 +294,7 @@ class ApprovalService:
         checked = check_answers(card.questions, answers)
         shown = "; ".join(f"{q} -> {a}" for q, a in checked.items())
         with self._store.write() as session:
-            return self._close(
+            return approval_repo.close_card(
                 session,
                 card,
                 "answered",
@@ -332,38 +332,3 @@ class ApprovalService:
             scope_ref=refs[chosen],
             source=f"approval:{card.id}",
         )
-
-    def _close(
-        self,
-        session: Session,
-        card: Approval,
-        status: ApprovalStatus,
-        by: str,
-        decision: dict[str, Any],
-        line: str,
-    ) -> Approval:
-        approval_repo.lock_in_feed_order(session)
-        closed = approval_repo.decide(
-            session, card.id, status=status, decided_by=by, decision=decision
-        )
-        if card.task_id is None:
-            return closed
-        try:
-            row = task_repo.get_row(session, card.task_id, for_update=True)
-        except NotFoundError:
-            return closed
-        payload: dict[str, Any] = {
-            "message": line,
-            "approval_id": card.id,
-            "tool": card.tool,
-            "status": status,
-            "decided_by": by,
-        }
-        payload |= {k: v for k, v in decision.items() if k in ("rule", "rule_id", "scope")}
-        event_repo.append(session, card.task_id, "decision", payload)
-        still_pending = approval_repo.pending_count(session, task_id=card.task_id)
-        if row.status == TaskStatus.WAITING.value and still_pending == 0:
-            task_repo.transition(
-                session, card.task_id, TaskStatus.RUNNING, reason=f"{card.tool}: {status}"
-            )
-        return closed

@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session
 from stagent.domain.approvals import Approval, ApprovalKind, ApprovalStatus, fingerprint
 from stagent.domain.errors import ConflictError, NotFoundError
 from stagent.domain.ids import ensure_aware, new_id, utcnow
+from stagent.domain.tasks import TaskStatus
+from stagent.store import events as event_repo
+from stagent.store import tasks as task_repo
 from stagent.store.events import FEED_LOCK_KEY
 from stagent.store.tables import ApprovalRequestRow
 
@@ -188,3 +191,38 @@ def recent(session: Session, *, limit: int = 20, task_id: str | None = None) -> 
     if task_id is not None:
         query = query.where(ApprovalRequestRow.task_id == task_id)
     return [to_approval(row) for row in session.scalars(query)]
+
+
+def close_card(
+    session: Session,
+    card: Approval,
+    status: ApprovalStatus,
+    by: str,
+    decision: dict[str, Any],
+    line: str,
+) -> Approval:
+    """Decide a card, log the decision in its task's audit trail, and wake the task if it
+    waits on nothing else — all in the caller's transaction."""
+    lock_in_feed_order(session)
+    closed = decide(session, card.id, status=status, decided_by=by, decision=decision)
+    if card.task_id is None:
+        return closed
+    try:
+        row = task_repo.get_row(session, card.task_id, for_update=True)
+    except NotFoundError:
+        return closed
+    payload: dict[str, Any] = {
+        "message": line,
+        "approval_id": card.id,
+        "tool": card.tool,
+        "status": status,
+        "decided_by": by,
+    }
+    payload |= {k: v for k, v in decision.items() if k in ("rule", "rule_id", "scope")}
+    event_repo.append(session, card.task_id, "decision", payload)
+    still_pending = pending_count(session, task_id=card.task_id)
+    if row.status == TaskStatus.WAITING.value and still_pending == 0:
+        task_repo.transition(
+            session, card.task_id, TaskStatus.RUNNING, reason=f"{card.tool}: {status}"
+        )
+    return closed
