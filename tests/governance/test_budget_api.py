@@ -168,3 +168,27 @@ async def test_the_budgets_page_shows_scopes_and_breach_cards(
     assert answered.status_code == 200 and f"breach-{card}" not in answered.text
     bad = await owner.post("/ui/budgets", data={"scope": "overall", "daily": "lots"})
     assert bad.status_code == 422 and "not an amount" in bad.text
+
+
+async def test_a_paused_breach_waits_in_the_inbox_with_its_actions(
+    owner: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    card = _paused_card(workspace)
+    page = BeautifulSoup((await owner.get("/inbox")).text, "html.parser")
+    article = page.select_one(f"#breach-{card}")
+    assert article is not None
+    assert "overall daily cap $1.00 reached" in article.get_text()
+    form = article.select_one("form")
+    assert form is not None
+    assert form["hx-post"] == f"/ui/budgets/breaches/{card}/respond"
+    assert form["hx-target"] == f"#breach-{card}" and form["hx-swap"] == "delete"
+    actions = {button["value"] for button in article.select("button[name=action]")}
+    assert actions == {"raise", "allow", "cancel"}
+
+    answered = await owner.post(
+        f"/ui/budgets/breaches/{card}/respond", data={"action": "allow", "amount": "2"}
+    )
+    assert answered.status_code == 200
+    assert workspace.budgets.breaches() == []
+    page = BeautifulSoup((await owner.get("/inbox")).text, "html.parser")
+    assert page.select_one(f"#breach-{card}") is None

@@ -16,6 +16,7 @@ from sse_starlette import ServerSentEvent
 from stagent.domain.approvals import Approval
 from stagent.domain.errors import NotFoundError
 from stagent.domain.events import LoggedEvent
+from stagent.governance.budgets_breach import card_json
 from stagent.web.ui.templating import render
 from stagent.web.ui.views import Lookup, lookup
 from stagent.workspace import Workspace
@@ -103,6 +104,7 @@ def inbox_context(ws: Workspace, *, owner: bool) -> dict[str, Any]:
         "cards": [card_view(ws, card, lk) for card in ws.approvals.list_pending()],
         "recent": ws.approvals.recent(limit=20),
         "notices": ws.approvals.notices.list(limit=50),
+        "breaches": [card_json(card) for card in ws.budgets.breaches()],
         "owner": owner,
     }
 
