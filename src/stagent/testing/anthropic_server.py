@@ -27,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, cast
 
+from stagent.testing._threaded_server import ThreadedServer
 from stagent.testing.model_script import ModelScript, ModelTurn, ScriptBook, TurnUsage
 
 Json = dict[str, Any]
@@ -327,7 +328,7 @@ class _HTTPServer(ThreadingHTTPServer):
         self.owner = owner
 
 
-class AnthropicScriptServer:
+class AnthropicScriptServer(ThreadedServer):
     """The scripted Messages API server; a context manager that runs it on a background thread.
 
     Args:
@@ -339,16 +340,15 @@ class AnthropicScriptServer:
     def __init__(
         self, book: ScriptBook | None = None, port: int = 0, log_path: Path | None = None
     ) -> None:
+        super().__init__("anthropic-script-server")
         self.book = book or ScriptBook()
         self.requests: list[Json] = []
         """One entry per Messages request: path, arrival time (``at``), model, stream, scenario,
         turn, tools, tool_results, history, system, auth (the kind, never the key) and the answer
         (``"pending"`` until it is given)."""
-        self.stopping = threading.Event()
         self._log_path = log_path
         self._lock = threading.Lock()
         self._httpd = _HTTPServer(("127.0.0.1", port), self)
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -368,31 +368,6 @@ class AnthropicScriptServer:
             if self._log_path is not None:
                 with self._log_path.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(entry) + "\n")
-
-    def start(self) -> AnthropicScriptServer:
-        """Start serving on a background thread."""
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="anthropic-script-server",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; delayed answers still pending are abandoned."""
-        self.stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> AnthropicScriptServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -44,9 +44,9 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 
+from stagent.testing._threaded_server import ThreadedServer
 from stagent.testing.model_script import ModelScript, ModelTurn, ScriptBook, ToolCall
 
 JsonDict = dict[str, Any]
@@ -61,7 +61,7 @@ ERROR_TYPES = {
 ERROR_CODES = {401: "invalid_api_key", 429: "rate_limit_exceeded"}
 
 
-class ScriptedOpenAIServer:
+class ScriptedOpenAIServer(ThreadedServer):
     """A Responses API (``POST /v1/responses``) server that plays scripts.
 
     Use it as a context manager, or call `start` and `stop`. Every request is recorded in
@@ -79,16 +79,15 @@ class ScriptedOpenAIServer:
         api_key: str | None = None,
     ) -> None:
         """Serve ``book``; when ``api_key`` is set, other bearer tokens get a 401."""
+        super().__init__("scripted-openai")
         self.book = book if isinstance(book, ScriptBook) else ScriptBook(book)
         self.log_path = log_path
         self.api_key = api_key
         self.requests: list[JsonDict] = []
-        self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._httpd = _Server((host, port), _Handler)
         self._httpd.owner = self
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -100,36 +99,6 @@ class ScriptedOpenAIServer:
     def base_url(self) -> str:
         """What ``OPENAI_BASE_URL`` should be: the root plus ``/v1``."""
         return f"{self.url}/v1"
-
-    def start(self) -> Self:
-        """Serve in a background thread."""
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},  # so that stop() returns quickly
-            name="scripted-openai",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; requests still waiting out a ``delay`` return at once."""
-        self.stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def next_id(self) -> int:
         """A server-wide counter, so item and call ids stay unique within any thread."""
