@@ -117,11 +117,11 @@ def test_requests_without_a_known_marker_get_plain_text(
 
 
 @pytest.mark.parametrize(
-    ("scenario", "status", "kind", "error"),
+    ("scenario", "status", "kind", "message", "error"),
     [
-        ("e401", 401, "authentication_error", anthropic.AuthenticationError),
-        ("e429", 429, "rate_limit_error", anthropic.RateLimitError),
-        ("e500", 500, "api_error", anthropic.InternalServerError),
+        ("e401", 401, "authentication_error", "invalid x-api-key", anthropic.AuthenticationError),
+        ("e429", 429, "rate_limit_error", "Number of requests exceeded", anthropic.RateLimitError),
+        ("e500", 500, "api_error", "Internal server error", anthropic.InternalServerError),
     ],
 )
 def test_errors_are_anthropic_shaped(
@@ -129,6 +129,7 @@ def test_errors_are_anthropic_shaped(
     scenario: str,
     status: int,
     kind: str,
+    message: str,
     error: type[anthropic.APIStatusError],
 ) -> None:
     with pytest.raises(error) as caught:
@@ -140,7 +141,7 @@ def test_errors_are_anthropic_shaped(
     assert caught.value.status_code == status
     assert caught.value.body == {
         "type": "error",
-        "error": {"type": kind, "message": caught.value.message.split("'message': '")[1][:-3]},
+        "error": {"type": kind, "message": message},
     }
     assert anthropic_server.requests[0]["answer"] == {"error": status}
 
