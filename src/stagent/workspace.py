@@ -22,12 +22,17 @@ from stagent.engine.services import ProjectService, TaskService
 from stagent.governance.approvals import ApprovalService
 from stagent.governance.budgets import BudgetService
 from stagent.governance.budgets_guard import BudgetGuard
+from stagent.governance.budgets_policy import CallScope
+from stagent.governance.budgets_windows import local_timezone, zone_name
 from stagent.governance.gate import GovernedGate
 from stagent.governance.rule_service import RuleService
 from stagent.ledger.prices import load_price_table
 from stagent.ledger.recorder import UsageRecorder
 from stagent.runtimes.base import PermissionGate
 from stagent.runtimes.registry import RuntimeRegistry, default_registry
+from stagent.scheduler import durable as firing_engine
+from stagent.scheduler.loop import SchedulerLoop
+from stagent.scheduler.service import ScheduleService
 from stagent.settings import Settings
 from stagent.store import executors as executor_repo
 from stagent.store.database import Store
@@ -62,7 +67,18 @@ class Workspace:
         self.queue = durable.TaskQueueClient(self.store.url)
         self.projects = ProjectService(self.store)
         self.tasks = TaskService(self.store, self.runtimes, self.queue)
+        self.schedules = ScheduleService(
+            self.store,
+            check_runtime=self.runtimes.require,
+            admit=self._admit_firing,
+            run_task=self.tasks.run,
+            enqueue=lambda firing_id: firing_engine.enqueue(self.queue.client, firing_id),
+            engine_status=self.queue.status,
+            default_zone=self.settings.timezone or zone_name(local_timezone()),
+            grace_seconds=self.settings.schedule_grace_seconds,
+        )
         self._lease: ExecutorLease | None = None
+        self._scheduler: SchedulerLoop | None = None
 
     @classmethod
     def temporary(cls, directory: Path, **overrides: Any) -> Self:
@@ -129,11 +145,19 @@ class Workspace:
         counts = reconcile(self.store, self.queue)
         if any(counts.values()):
             log.warning("reconciled tasks after a restart: %s", counts)
+        firing_engine.activate(self.schedules, poll_seconds=self.settings.queue_poll_seconds)
+        if kind in LONG_LIVED_WORKERS:
+            self._scheduler = SchedulerLoop(self.schedules, self.settings.schedule_poll_seconds)
+            self._scheduler.start()
 
     def stop_worker(self) -> None:
         """Stop executing tasks (runs in flight are recovered by the next worker)."""
         if self._lease is None:
             return
+        if self._scheduler is not None:
+            self._scheduler.stop()
+            self._scheduler = None
+        firing_engine.deactivate()
         self._lease.stop()
         self._lease = None
         durable.shutdown()
@@ -146,6 +170,11 @@ class Workspace:
         lease = timedelta(seconds=self.settings.executor_lease_seconds)
         with self.store.read() as session:
             return executor_repo.live_worker_count(session, lease, LONG_LIVED_WORKERS)
+
+    def _admit_firing(self, runtime: str, project_id: str | None) -> str | None:
+        """The budget check of a schedule firing: its reservation id, or `BudgetBlockedError`."""
+        call = CallScope(runtime=runtime, project_id=project_id, activity="scheduled_firing")
+        return self.budgets.check(call).reservation_id
 
     def schema_revision(self) -> str | None:
         """The database's migration revision (None if never migrated)."""
