@@ -14,6 +14,7 @@ from stagent.domain.schedules import (
     TargetKind,
     Timing,
 )
+from stagent.runtimes.scenario import parse_scenario, scenario_to_data
 from stagent.scheduler import timing as timing_mod
 
 NOT_BUILT = "workflows are not built yet"
@@ -89,12 +90,15 @@ def build_target(draft: ScheduleDraft, *, default_runtime: str = "scripted") -> 
     prompt = (draft.prompt or "").strip()
     if not prompt:
         raise ValidationError("prompt: a schedule needs a prompt to fire")
+    options = dict(draft.options or {})
+    if options.get("scenario") is not None:
+        options["scenario"] = scenario_to_data(parse_scenario(options["scenario"]))
     return Target(
         kind=TargetKind.PROMPT,
         prompt=prompt,
         runtime=draft.runtime or default_runtime,
         profile=draft.profile or None,
-        options=dict(draft.options or {}),
+        options=options,
     )
 
 
