@@ -9,34 +9,28 @@ import logging
 import os
 import secrets
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
-from stagent.engine import durable
-from stagent.engine.executor import RunContext
-from stagent.engine.guard import RunGuard
-from stagent.engine.leases import ExecutorLease, new_executor_id
-from stagent.engine.reconcile import reconcile
+from stagent.engine.queue import TaskQueueClient
 from stagent.engine.services import ProjectService, TaskService
-from stagent.governance.approvals import ApprovalService
-from stagent.governance.budgets import BudgetService
-from stagent.governance.budgets_guard import BudgetGuard
-from stagent.governance.budgets_policy import CallScope
-from stagent.governance.budgets_windows import local_timezone, zone_name
-from stagent.governance.gate import GovernedGate
-from stagent.governance.rule_service import RuleService
-from stagent.ledger.prices import load_price_table
-from stagent.ledger.recorder import UsageRecorder
-from stagent.runtimes.base import PermissionGate
 from stagent.runtimes.registry import RuntimeRegistry, default_registry
-from stagent.scheduler import durable as firing_engine
-from stagent.scheduler.loop import SchedulerLoop
-from stagent.scheduler.service import ScheduleService
 from stagent.settings import Settings
 from stagent.store import executors as executor_repo
 from stagent.store.database import Store
 from stagent.store.migrate import current_revision
+
+if TYPE_CHECKING:  # built on first use (see the class docstring)
+    from stagent.engine.guard import RunGuard
+    from stagent.engine.leases import ExecutorLease
+    from stagent.governance.approvals import ApprovalService
+    from stagent.governance.budgets import BudgetService
+    from stagent.governance.rule_service import RuleService
+    from stagent.runtimes.base import PermissionGate
+    from stagent.scheduler.loop import SchedulerLoop
+    from stagent.scheduler.service import ScheduleService
 
 WorkerKind = Literal["serve", "worker", "cli"]
 LONG_LIVED_WORKERS: frozenset[str] = frozenset({"serve", "worker"})
@@ -44,41 +38,91 @@ log = logging.getLogger(__name__)
 
 
 class Workspace:
-    """One Stagent workspace: its database, its runtimes and its services."""
+    """One Stagent workspace: its database, its runtimes and its services.
+
+    Services a command may not need (governance, budgets and the ledger, the engine's worker
+    parts) are built, and their modules imported, on first use: ``stagent task list`` loads none
+    of them. Tests may still replace one by assigning the attribute.
+    """
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self.store = Store(self.settings.resolved_database_url)
         self.runtimes: RuntimeRegistry = default_registry(self.settings.home)
-        self.rules = RuleService(self.store)
-        self.approvals = ApprovalService(
-            self.store, timeout_seconds=self.settings.approval_timeout_seconds
-        )
-        self.gate: PermissionGate = GovernedGate(
+        self.queue = TaskQueueClient(self.store.url)
+        self.projects = ProjectService(self.store)
+        self.tasks = TaskService(self.store, self.runtimes, self.queue)
+        self._lease: ExecutorLease | None = None
+        self._scheduler: SchedulerLoop | None = None
+
+    @cached_property
+    def rules(self) -> RuleService:
+        """Saved permission rules and trust presets."""
+        from stagent.governance.rule_service import RuleService
+
+        return RuleService(self.store)
+
+    @cached_property
+    def approvals(self) -> ApprovalService:
+        """The approval inbox: cards, decisions, timeouts."""
+        from stagent.governance.approvals import ApprovalService
+
+        return ApprovalService(self.store, timeout_seconds=self.settings.approval_timeout_seconds)
+
+    @cached_property
+    def gate(self) -> PermissionGate:
+        """Where every tool call of every runtime is decided (rules, then the inbox)."""
+        from stagent.governance.gate import GovernedGate
+
+        return GovernedGate(
             self.store, self.approvals, home=self.settings.home, owner_token=self.owner_token
         )
-        self.budgets = BudgetService(
+
+    @cached_property
+    def budgets(self) -> BudgetService:
+        """Spending caps, the usage ledger and its prices."""
+        from stagent.governance.budgets import BudgetService
+        from stagent.ledger.prices import load_price_table
+        from stagent.ledger.recorder import UsageRecorder
+
+        return BudgetService(
             self.store,
             UsageRecorder(load_price_table()),
             self.runtimes,
             timezone=self.settings.timezone,
         )
-        self.guard: RunGuard = BudgetGuard(self.budgets)
-        self.queue = durable.TaskQueueClient(self.store.url)
-        self.projects = ProjectService(self.store)
-        self.tasks = TaskService(self.store, self.runtimes, self.queue)
-        self.schedules = ScheduleService(
+
+    @cached_property
+    def guard(self) -> RunGuard:
+        """The budget pre-flight every provider call passes."""
+        from stagent.governance.budgets_guard import BudgetGuard
+
+        return BudgetGuard(self.budgets)
+
+    @cached_property
+    def schedules(self) -> ScheduleService:
+        """Schedules: create and edit them, claim due occurrences, decide firings."""
+        from stagent.governance.budgets_windows import local_timezone, zone_name
+        from stagent.scheduler.queue import enqueue_firing
+        from stagent.scheduler.service import ScheduleService
+
+        return ScheduleService(
             self.store,
             check_runtime=self.runtimes.require,
             admit=self._admit_firing,
             run_task=self.tasks.run,
-            enqueue=lambda firing_id: firing_engine.enqueue(self.queue.client, firing_id),
+            enqueue=lambda firing_id: enqueue_firing(self.queue.client, firing_id),
             engine_status=self.queue.status,
             default_zone=self.settings.timezone or zone_name(local_timezone()),
             grace_seconds=self.settings.schedule_grace_seconds,
         )
-        self._lease: ExecutorLease | None = None
-        self._scheduler: SchedulerLoop | None = None
+
+    def _admit_firing(self, runtime: str, project_id: str | None) -> str | None:
+        """The budget check of a schedule firing: its reservation id, or `BudgetBlockedError`."""
+        from stagent.governance.budgets_policy import CallScope
+
+        call = CallScope(runtime=runtime, project_id=project_id, activity="scheduled_firing")
+        return self.budgets.check(call).reservation_id
 
     @classmethod
     def temporary(cls, directory: Path, **overrides: Any) -> Self:
@@ -119,7 +163,6 @@ class Workspace:
         """Check the database and apply pending migrations."""
         self.settings.home.mkdir(parents=True, exist_ok=True)
         self.store.upgrade()
-        self.queue.prepare_schema()
         self.store.watch_other_processes()
         return self
 
@@ -128,6 +171,11 @@ class Workspace:
         that dead processes left behind."""
         if self._lease is not None:
             return
+        from stagent.engine import durable  # DBOS: only processes that execute tasks load it
+        from stagent.engine.executor import RunContext
+        from stagent.engine.leases import ExecutorLease, new_executor_id
+        from stagent.engine.reconcile import reconcile
+
         executor_id = new_executor_id(kind)
         context = RunContext(
             store=self.store, runtimes=self.runtimes, gate=self.gate, guard=self.guard
@@ -145,6 +193,13 @@ class Workspace:
         counts = reconcile(self.store, self.queue)
         if any(counts.values()):
             log.warning("reconciled tasks after a restart: %s", counts)
+        self._start_scheduler(kind)
+
+    def _start_scheduler(self, kind: WorkerKind) -> None:
+        """Run schedule firings here; long-lived workers also claim due occurrences."""
+        from stagent.scheduler import durable as firing_engine
+        from stagent.scheduler.loop import SchedulerLoop
+
         firing_engine.activate(self.schedules, poll_seconds=self.settings.queue_poll_seconds)
         if kind in LONG_LIVED_WORKERS:
             self._scheduler = SchedulerLoop(self.schedules, self.settings.schedule_poll_seconds)
@@ -157,9 +212,13 @@ class Workspace:
         if self._scheduler is not None:
             self._scheduler.stop()
             self._scheduler = None
+        from stagent.scheduler import durable as firing_engine
+
         firing_engine.deactivate()
         self._lease.stop()
         self._lease = None
+        from stagent.engine import durable
+
         durable.shutdown()
 
     def live_workers(self) -> int:
@@ -170,11 +229,6 @@ class Workspace:
         lease = timedelta(seconds=self.settings.executor_lease_seconds)
         with self.store.read() as session:
             return executor_repo.live_worker_count(session, lease, LONG_LIVED_WORKERS)
-
-    def _admit_firing(self, runtime: str, project_id: str | None) -> str | None:
-        """The budget check of a schedule firing: its reservation id, or `BudgetBlockedError`."""
-        call = CallScope(runtime=runtime, project_id=project_id, activity="scheduled_firing")
-        return self.budgets.check(call).reservation_id
 
     def schema_revision(self) -> str | None:
         """The database's migration revision (None if never migrated)."""

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import asyncio
 
-from dbos import DBOS, DBOSClient, EnqueueOptions
+from dbos import DBOS
 
-from stagent.engine.durable import WORKFLOW_PROTOCOL
 from stagent.scheduler.firing import WAIT
+from stagent.scheduler.queue import FIRE_WORKFLOW, FIRING_QUEUE
 from stagent.scheduler.service import ScheduleService
 
-FIRING_QUEUE = "stagent-firings"
-FIRE_WORKFLOW = "stagent.fire_schedule"
 FIRST_RETRY_SECONDS = 0.5
 MAX_RETRY_SECONDS = 10.0
 
@@ -60,14 +58,3 @@ async def fire_schedule_workflow(firing_id: str) -> str:
             return outcome
         await DBOS.sleep_async(delay)
         delay = min(delay * 2, MAX_RETRY_SECONDS)
-
-
-def enqueue(client: DBOSClient, firing_id: str) -> None:
-    """Hand a firing to whichever worker polls the firing queue first (idempotent per id)."""
-    options: EnqueueOptions = {
-        "workflow_name": FIRE_WORKFLOW,
-        "queue_name": FIRING_QUEUE,
-        "workflow_id": firing_id,
-        "app_version": WORKFLOW_PROTOCOL,
-    }
-    client.enqueue(options, firing_id)
