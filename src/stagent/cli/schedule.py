@@ -29,7 +29,8 @@ from stagent.schemas.schedules import (
 from stagent.workspace import Workspace
 
 app = typer.Typer(
-    help="Recurring and one-shot prompts: add, list, show, edit, pause, resume, fire, rm.",
+    help="Scheduled prompts: cron, intervals, one-shots.\n\nadd, list, show, edit, pause, "
+    "resume, fire (now), rm.",
     no_args_is_help=True,
 )
 
