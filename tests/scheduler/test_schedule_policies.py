@@ -3,7 +3,9 @@ tick on a hand-moved clock against a real SQLite workspace."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from schedtools import Clock, add, history, statuses, tick_and_decide, use_clock
@@ -17,6 +19,17 @@ from stagent.governance.budgets_config import BudgetChange
 from stagent.scheduler.drafts import NotBuiltError, ScheduleDraft
 from stagent.store.ledger import LedgerFilter
 from stagent.workspace import Workspace
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
+    """A fresh workspace on SQLite, and again on PostgreSQL: claims and firings behave alike."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
+    ws = Workspace.temporary(tmp_path / "ws", database_url=url).open()
+    try:
+        yield ws
+    finally:
+        ws.close()
 
 
 @pytest.fixture
@@ -118,6 +131,19 @@ def test_overlap_queue_waits_for_the_running_firing_then_fires(
     finish_tasks(workspace)
     assert workspace.schedules.process(waiting.id) == "fired"
     assert statuses(workspace, schedule) == ["fired", "fired"]
+
+
+def test_pausing_skips_a_firing_that_waits_in_the_queue(workspace: Workspace, clock: Clock) -> None:
+    schedule = add(workspace, overlap="queue")
+    clock.advance(60)
+    tick_and_decide(workspace)
+    clock.advance(60)
+    assert tick_and_decide(workspace) == ["wait"]
+    workspace.schedules.pause(schedule.id)
+    finish_tasks(workspace)
+    waiting = history(workspace, schedule)[1]
+    assert workspace.schedules.process(waiting.id) == "skipped"
+    assert history(workspace, schedule)[1].reason == "the schedule was paused while it waited"
 
 
 def test_overlap_allow_runs_firings_side_by_side(workspace: Workspace, clock: Clock) -> None:

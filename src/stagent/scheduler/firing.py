@@ -60,6 +60,12 @@ class FiringDecider:
             return status.value
         if not status.is_open:
             return status.value
+        paused = schedule.status is ScheduleStatus.PAUSED
+        if paused and status is FiringStatus.WAITING and not manual:
+            self._decide(
+                firing_ref, FiringStatus.SKIPPED, "the schedule was paused while it waited"
+            )
+            return FiringStatus.SKIPPED.value
         if busy is not None:
             outcome = self._overlap(firing_ref, schedule.overlap, busy, status)
             if outcome is not None:
