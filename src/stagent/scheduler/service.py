@@ -63,7 +63,7 @@ class ScheduleService:
         self._check_runtime = check_runtime
         self._enqueue = enqueue
         self._engine_status = engine_status
-        self.default_zone = default_zone
+        self.default_zone = _usable_zone(default_zone)
         self.grace = timedelta(seconds=grace_seconds)
         self.clock = clock
         self.decider = FiringDecider(
@@ -322,6 +322,16 @@ class ScheduleService:
             return None
         with self._store.read() as session:
             return project_repo.get(session, ref).id
+
+
+def _usable_zone(name: str) -> str:
+    """``name`` if it is an IANA zone, else UTC (a machine whose zone has no IANA name)."""
+    try:
+        zone(name)
+    except ValidationError:
+        log.warning("time zone %r is not an IANA zone; new schedules default to UTC", name)
+        return "UTC"
+    return name
 
 
 def _missed_reason(schedule: Schedule, dropped: int) -> str:
