@@ -133,6 +133,7 @@ def test_an_interval_schedule_under_a_worker_sigkilled_twice(tmp_path: Path) -> 
         assert all("no worker was running" in (f.reason or "") for f in missed)
         assert len(fired) >= 8
         assert ws.schedules.get(schedule.id).firing_count == len(fired)
+        print(f"\n{len(firings)} occurrences: {len(fired)} fired, {len(missed)} missed")
     finally:
         ws.close()
 
@@ -154,6 +155,7 @@ def _two_workers(home: Path, database_url: str | None, ws: Workspace) -> None:
         stop(second)
     fired = assert_each_occurrence_once(ws, firings, 1)
     assert len(fired) == len(firings) >= 8  # nothing missed: both were up all along
+    print(f"\n{len(firings)} occurrences, each fired once by one of two workers")
 
 
 def test_two_workers_on_one_sqlite_file_fire_each_occurrence_once(tmp_path: Path) -> None:
