@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import shutil
@@ -226,8 +227,12 @@ def _script_of(a: Artifact, home: str) -> str | None:
     command = a.metadata.get("command")
     if not isinstance(command, str) or "[redacted]" in command:
         return None
-    project = a.project or ""
-    plugin = str(a.metadata.get("plugin_root") or "")
+    return script_path(command, a.project or "", str(a.metadata.get("plugin_root") or ""), home)
+
+
+@functools.lru_cache(maxsize=4096)
+def script_path(command: str, project: str, plugin: str, home: str) -> str | None:
+    """The script a hook command runs, when it names one by path (None: a plain command)."""
     expanded = command
     for var, value in (("CLAUDE_PROJECT_DIR", project), ("CLAUDE_PLUGIN_ROOT", plugin)):
         if value:

@@ -13,7 +13,7 @@ from stagent.scanner import checks, claude, codex
 from stagent.scanner.collect import Collector
 from stagent.scanner.fscache import FsCache
 from stagent.scanner.locations import Locations
-from stagent.scanner.report import SEVERITY_RANK, ProjectInfo, ScanReport
+from stagent.scanner.report import SEVERITY_RANK, Artifact, Finding, ProjectInfo, ScanReport
 from stagent.scanner.score import health
 from stagent.scanner.walk import DEFAULT_MAX_DEPTH, Project, discover, git_branch
 
@@ -29,6 +29,7 @@ class Scanner:
         self._fixed_locations = locations
         self.cache = FsCache()
         self._path = checks.PathLookup()
+        self._memo: tuple[object, list[Finding]] | None = None
 
     def scan(
         self, roots: Iterable[str | Path], *, max_depth: int = DEFAULT_MAX_DEPTH
@@ -46,6 +47,7 @@ class Scanner:
         exclude = frozenset(
             {str(loc.home), str(loc.claude_dir), str(loc.codex_home), str(loc.agents_skills.parent)}
         )
+        self.cache.begin()
         projects = discover(self.cache, root_list, max_depth=max_depth, exclude=exclude)
         c = Collector(self.cache, loc)
         project_roots = tuple(p.root for p in projects)
@@ -55,13 +57,10 @@ class Scanner:
             claude.scan_project(c, project)
             codex.scan_project(c, project)
         artifacts, drift = checks.merge_shared_skills(c.artifacts)
-        findings = [*c.findings, *drift]
         home = str(loc.home)
-        findings += checks.duplicates(artifacts, projects)
+        findings = [*c.findings, *drift, *self._pure_checks(artifacts, projects)]
         findings += checks.mcp_commands(artifacts, self._path, home)
         findings += checks.hook_scripts(artifacts, home)
-        findings += checks.codex_doc_budget(artifacts, _user_doc_limit(c))
-        findings += checks.missing_instructions(artifacts, projects)
         findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.path, f.line or 0))
         scored = health(findings)
         return ScanReport.model_construct(
@@ -77,6 +76,22 @@ class Scanner:
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
         )
 
+    def _pure_checks(self, artifacts: list[Artifact], projects: list[Project]) -> list[Finding]:
+        """Checks that depend on the artifacts alone, reused while none of them changed."""
+        key = (
+            tuple(p.root for p in projects),
+            tuple((a.id, a.content_hash, a.size) for a in artifacts),
+        )
+        if self._memo is not None and self._memo[0] == key:
+            return self._memo[1]
+        found = [
+            *checks.duplicates(artifacts, projects),
+            *checks.codex_doc_budget(artifacts, _user_doc_limit(artifacts)),
+            *checks.missing_instructions(artifacts, projects),
+        ]
+        self._memo = (key, found)
+        return found
+
 
 def _info(project: Project) -> ProjectInfo:
     return ProjectInfo(
@@ -87,8 +102,8 @@ def _info(project: Project) -> ProjectInfo:
     )
 
 
-def _user_doc_limit(c: Collector) -> int | None:
-    for a in c.artifacts:
+def _user_doc_limit(artifacts: list[Artifact]) -> int | None:
+    for a in artifacts:
         if a.tool == "codex" and a.category == "config" and a.project is None:
             value = a.metadata.get("project_doc_max_bytes")
             return value if isinstance(value, int) else None

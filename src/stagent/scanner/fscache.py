@@ -33,9 +33,30 @@ class FsCache:
     def __init__(self) -> None:
         self._dirs: dict[str, Listing] = {}
         self._files: dict[tuple[str, str, Any], tuple[FileStat, Any]] = {}
+        self._checked: dict[str, dict[str, bool] | None] = {}
+
+    def begin(self) -> None:
+        """Start a scan: each directory is checked at most once per scan."""
+        self._checked = {}
 
     def listing(self, path: str) -> dict[str, bool] | None:
         """The entries of ``path`` (None if it is not a readable directory)."""
+        if path in self._checked:
+            return self._checked[path]
+        entries = self._list(path)
+        self._checked[path] = entries
+        return entries
+
+    def maybe_exists(self, path: str) -> bool:
+        """False if ``path``'s parent was listed in this scan without it (no syscall); True
+        when it may exist (then a stat decides)."""
+        parent, _, name = path.rpartition("/")
+        entries = self._checked.get(parent or "/", self)
+        if entries is self:
+            return True  # parent not listed in this scan: let the stat decide
+        return entries is not None and name in entries  # pyright: ignore[reportOperatorIssue]
+
+    def _list(self, path: str) -> dict[str, bool] | None:
         try:
             mtime = os.stat(path).st_mtime_ns
         except OSError:

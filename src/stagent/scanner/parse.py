@@ -95,7 +95,9 @@ def front_matter(text: str) -> FrontMatter:
     block = text[first_nl + 1 : block_end]
     body_line = text.count("\n", 0, body_start) + 1
     try:
-        meta = yaml.load(block, Loader=_Loader)
+        meta = simple_mapping(block)
+        if meta is None:
+            meta = yaml.load(block, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = (mark.line + 2) if mark is not None else 2
@@ -108,6 +110,89 @@ def front_matter(text: str) -> FrontMatter:
             {}, text[body_start:], True, ParseError(2, "front matter is not a mapping"), body_line
         )
     return FrontMatter(meta, text[body_start:], True, None, body_line)  # pyright: ignore[reportUnknownArgumentType]
+
+
+_SIMPLE_KEY = re.compile(r"[A-Za-z0-9_-]+$")
+_YAML_SPECIAL_START = frozenset("'\"[]{}&*!|>%@`#,?:-~")
+_YAML_WORDS = frozenset(
+    {"true", "false", "yes", "no", "on", "off", "y", "n", "null", "none", "nan", "inf"}
+)
+
+
+def _plain(value: str) -> str | None:
+    """``value`` if YAML would read it as this very string (a plain scalar), else None."""
+    if value[:1] in ('"', "'") and len(value) > 1 and value[-1] == value[0]:
+        inner = value[1:-1]
+        if value[0] == '"' and "\\" not in inner and '"' not in inner:
+            return inner
+        if value[0] == "'" and "'" not in inner:
+            return inner
+        return None
+    if (
+        not value
+        or value[0] in _YAML_SPECIAL_START
+        or value[0].isdigit()
+        or value.endswith(":")
+        or " #" in value
+        or ": " in value
+        or value.lower().lstrip(".") in _YAML_WORDS
+    ):
+        return None
+    return value
+
+
+def simple_mapping(block: str) -> dict[str, Any] | None:
+    """Parse the usual front matter without the YAML parser: ``key: words`` lines, plain
+    continuation lines, and ``- item`` lists of plain words. None when anything needs the real
+    parser (which then reads the block; tests check both agree)."""
+    out: dict[str, Any] = {}
+    key: str | None = None
+    for line in block.split("\n"):
+        stripped = line.strip()
+        if not stripped or "\t" in line:
+            if "\t" in line:
+                return None
+            continue
+        if line[0] == " " or stripped.startswith("- "):
+            if key is None or not _continue(out, key, stripped, line):
+                return None
+            continue
+        name, sep, value = line.partition(":")
+        value = value.strip()
+        if not _SIMPLE_KEY.match(name) or (value and not line.startswith(f"{name}: ")):
+            return None
+        if not sep:
+            return None
+        if not value:
+            out[name] = []  # a list must follow
+        else:
+            plain = _plain(value)
+            if plain is None:
+                return None
+            out[name] = plain
+        key = name
+    if any(v == [] for v in out.values()):
+        return None
+    return out
+
+
+def _continue(out: dict[str, Any], key: str, stripped: str, line: str) -> bool:
+    current = out[key]
+    if isinstance(current, list):
+        if not stripped.startswith("- "):
+            return False
+        item = _plain(stripped[2:].strip())
+        if item is None:
+            return False
+        cast("list[Any]", current).append(item)
+        return True
+    if not line.startswith(" ") or stripped.startswith(("- ", "#")) or current[:1] in "'\"":
+        return False
+    plain = _plain(stripped)
+    if plain is None or plain != stripped:
+        return False
+    out[key] = f"{current} {plain}"
+    return True
 
 
 def _closing_fence(text: str, start: int) -> tuple[int, int] | None:

@@ -99,7 +99,7 @@ def _walk(
             continue
         for name, is_dir in entries.items():
             if is_dir and name[0] != "." and name not in SKIP_DIRS:
-                child = os.path.join(path, name)
+                child = f"{path.rstrip('/')}/{name}"
                 if child not in exclude:
                     stack.append((child, depth + 1, current))
 
