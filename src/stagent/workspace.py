@@ -28,6 +28,7 @@ from stagent.ledger.prices import load_price_table
 from stagent.ledger.recorder import UsageRecorder
 from stagent.runtimes.base import PermissionGate
 from stagent.runtimes.registry import RuntimeRegistry, default_registry
+from stagent.scanner.service import ScanService
 from stagent.settings import Settings
 from stagent.store import executors as executor_repo
 from stagent.store.database import Store
@@ -62,6 +63,7 @@ class Workspace:
         self.queue = durable.TaskQueueClient(self.store.url)
         self.projects = ProjectService(self.store)
         self.tasks = TaskService(self.store, self.runtimes, self.queue)
+        self.scans = ScanService(self.store)
         self._lease: ExecutorLease | None = None
 
     @classmethod

@@ -9,6 +9,7 @@ import typer
 
 from stagent import __version__
 from stagent.cli import budget, db, demo, doctor, inbox, project, rules, serve, task, worker
+from stagent.cli import scan as scan_cmd
 from stagent.cli.errors import StagentGroup
 from stagent.cli.state import CliState
 
@@ -33,6 +34,7 @@ app.command("approve")(inbox.approve)
 app.command("deny")(inbox.deny)
 app.command("answer")(inbox.answer)
 app.add_typer(rules.app, name="rules")
+app.command("scan")(scan_cmd.scan)
 
 
 def _print_version(value: bool) -> None:
