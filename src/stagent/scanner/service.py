@@ -34,12 +34,23 @@ class ScanService:
         self._store = store
         self._scanner = Scanner(locations)
         self._lock = threading.Lock()
+        self.last: ScanReport | None = None
+        """The newest report this process made (the page's detail sheets read it)."""
 
     def project_roots(self) -> list[Path]:
         """The working directories of the workspace's projects that exist on this machine."""
         with self._store.read() as session:
             dirs = [p.working_directory for p in project_repo.list_all(session)]
         return sorted({Path(d) for d in dirs if d and Path(d).is_dir()})
+
+    def page_roots(self) -> list[Path]:
+        """What the Environment page scans: the project folders, else the folders of the
+        newest stored scan (say, from ``stagent scan ~/code``)."""
+        roots = self.project_roots()
+        if roots:
+            return roots
+        history = self.history(1)
+        return [Path(r) for r in history[0].roots if Path(r).is_dir()] if history else []
 
     def scan(
         self,
@@ -53,6 +64,7 @@ class ScanService:
         differs from the newest stored scan."""
         with self._lock:
             report = self._scanner.scan(self.project_roots() if roots is None else roots)
+            self.last = report
         if save:
             self.store(report, only_if_changed=only_if_changed)
         return report
@@ -62,6 +74,7 @@ class ScanService:
         mark = fingerprint(report)
         with self._store.write() as session:
             if only_if_changed and scan_repo.latest_fingerprint(session) == mark:
+                report.id = scan_repo.history(session, 1)[0].id
                 return
             report.id = scan_repo.add(session, report.model_dump(mode="json"), fingerprint=mark)
 
