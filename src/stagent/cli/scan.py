@@ -44,9 +44,10 @@ def scan(
     ] = True,
     as_json: JsonFlag = False,
 ) -> None:
-    """Scan Claude Code and Codex: the user level (HOME, CLAUDE_CONFIG_DIR, CODEX_HOME) and every
-    project under PATH. Prints findings with their fixes and a health score; with --fail-on,
-    exits 1 when a finding is at least that severe."""
+    """Scan Claude Code and Codex set-ups: findings, fixes, score.
+
+    Reads the user level (HOME, CLAUDE_CONFIG_DIR, CODEX_HOME) and every project under PATH.
+    With --fail-on, exits 1 when a finding is at least that severe (for CI)."""
     report = Scanner().scan([(path or Path.cwd()).expanduser()], max_depth=depth)
     if save:
         with state_of(ctx).workspace() as ws:
