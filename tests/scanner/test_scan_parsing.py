@@ -19,6 +19,11 @@ SAMPLES = [
     "name: a\nversion: 1.2\n",
     "name: a\nwhen: 2024-01-01\n",
     "argument-hint: [scope]\n",
+    "tools: [Read, Grep]\nempty: []\n",
+    "argument-hint: [pr-number] [priority]\n",
+    "tags: [a, [b]]\n",
+    "tags: [a: b]\n",
+    "tags: []\nother:\n",
     "name: a # comment\n",
     "description: yes\n",
     "model: ~\n",
@@ -48,6 +53,7 @@ def test_simple_mapping_handles_the_common_shapes() -> None:
         "description": "first line continued here and here",
     }
     assert simple_mapping(SAMPLES[2]) == {"paths": ["src/api/**/*.ts", "lib/**"]}
+    assert simple_mapping("argument-hint: [scope]\n") == {"argument-hint": ["scope"]}
 
 
 @pytest.mark.parametrize(

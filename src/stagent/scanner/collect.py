@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from stagent.scanner import secrets
 from stagent.scanner.findings import finding
@@ -16,9 +16,11 @@ from stagent.scanner.parse import ParseError, line_of
 from stagent.scanner.report import Artifact, Finding, Scope, Severity, Tool
 
 
-@dataclass(frozen=True, slots=True)
-class Where:
-    """Whose file this is: the tool, the scope, the project root and a name to fall back on."""
+class Where(NamedTuple):
+    """Whose file this is: the tool, the scope, the project root and a name to fall back on.
+
+    A named tuple: it is part of every cache key, and tuples hash and compare in C.
+    """
 
     tool: Tool
     scope: Scope
@@ -45,6 +47,14 @@ class FileContext:
     stat: FileStat
     where: Where
     out: Parsed = field(default_factory=Parsed)
+    _may_hold: bool | None = None
+
+    @property
+    def may_hold_secret(self) -> bool:
+        """False when the file cannot contain a shaped secret (redaction can be skipped)."""
+        if self._may_hold is None:
+            self._may_hold = secrets.may_hold(self.text)
+        return self._may_hold
 
     @property
     def modified_at(self) -> datetime:
@@ -122,6 +132,8 @@ class FileContext:
 
     def text_secrets(self, fix: str) -> None:
         """Plaintext-secret findings for shaped secrets anywhere in the text."""
+        if not self.may_hold_secret:
+            return
         for kind, offset in secrets.scan_text(self.text):
             line = self.text.count("\n", 0, offset) + 1
             self.finding(

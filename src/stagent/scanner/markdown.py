@@ -22,17 +22,20 @@ _SECRET_FIX_TEXT = (
 )
 
 
-def _preview(text: str) -> str:
-    return secrets.redact_text(text[:PREVIEW_CHARS]).strip()
+def _preview(ctx: FileContext, text: str) -> str:
+    head = text[:PREVIEW_CHARS]
+    return (secrets.redact_text(head) if ctx.may_hold_secret else head).strip()
 
 
-def _scalar_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    """Front matter fit to show: secrets in strings redacted, hooks summarised."""
+def _scalar_meta(ctx: FileContext, meta: dict[str, Any]) -> dict[str, Any]:
+    """Front matter fit to show: secrets in strings redacted, hooks left out (they become
+    hook artifacts)."""
+    redact = ctx.may_hold_secret
     out: dict[str, Any] = {}
     for key, value in meta.items():
         if key == "hooks":
             continue
-        out[str(key)] = secrets.redact_text(value) if isinstance(value, str) else value
+        out[str(key)] = secrets.redact_text(value) if redact and isinstance(value, str) else value
     return out
 
 
@@ -62,7 +65,7 @@ def instruction(ctx: FileContext) -> None:
         "chars": len(text),
         "lines": text.count("\n") + (1 if text and not text.endswith("\n") else 0),
         "imports": imports[:50],
-        "preview": _preview(text),
+        "preview": _preview(ctx, text),
     }
     ctx.artifact("instruction", name, meta)
     ctx.text_secrets(_SECRET_FIX_TEXT)
@@ -82,7 +85,7 @@ def memory(ctx: FileContext) -> None:
     ctx.artifact(
         "memory",
         ctx.where.label or "MEMORY.md",
-        {"chars": len(ctx.text), "preview": _preview(ctx.text)},
+        {"chars": len(ctx.text), "preview": _preview(ctx, ctx.text)},
     )
     ctx.text_secrets(_SECRET_FIX_TEXT)
 
@@ -94,7 +97,7 @@ def rule(ctx: FileContext) -> None:
     ctx.artifact(
         "rule",
         name,
-        {"paths": fm.meta.get("paths"), "chars": len(ctx.text), "preview": _preview(fm.body)},
+        {"paths": fm.meta.get("paths"), "chars": len(ctx.text), "preview": _preview(ctx, fm.body)},
     )
     ctx.text_secrets(_SECRET_FIX_TEXT)
 
@@ -106,8 +109,8 @@ def skill(ctx: FileContext) -> None:
     meta = fm.meta
     folder = ctx.where.label
     name = _qualified(ctx, meta.get("name"))
-    data = _scalar_meta(meta)
-    data.update({"folder": folder, "chars": len(ctx.text), "preview": _preview(fm.body)})
+    data = _scalar_meta(ctx, meta)
+    data.update({"folder": folder, "chars": len(ctx.text), "preview": _preview(ctx, fm.body)})
     ctx.artifact("skill", name, data)
     if fm.error is None:
         _skill_fields(ctx, meta, fm)
@@ -153,8 +156,8 @@ def subagent(ctx: FileContext) -> None:
     fm = _front(ctx, "subagent", f"Fix the YAML between the '---' lines. {skipped}")
     meta = fm.meta
     name = _qualified(ctx, meta.get("name"))
-    data = _scalar_meta(meta)
-    data.update({"chars": len(ctx.text), "preview": _preview(fm.body)})
+    data = _scalar_meta(ctx, meta)
+    data.update({"chars": len(ctx.text), "preview": _preview(ctx, fm.body)})
     ctx.artifact("subagent", name, data)
     if fm.error is None:
         missing = [f for f in ("name", "description") if not meta.get(f)]
@@ -173,8 +176,8 @@ def subagent(ctx: FileContext) -> None:
 def command(ctx: FileContext) -> None:
     """A Claude Code slash command (``commands/**/*.md``)."""
     fm = _front(ctx, "command", "Fix the YAML between the '---' lines")
-    data = _scalar_meta(fm.meta)
-    data.update({"chars": len(ctx.text), "preview": _preview(fm.body)})
+    data = _scalar_meta(ctx, fm.meta)
+    data.update({"chars": len(ctx.text), "preview": _preview(ctx, fm.body)})
     ctx.artifact("command", ctx.where.label, data)
     ctx.text_secrets(_SECRET_FIX_TEXT)
 
@@ -183,16 +186,16 @@ def output_style(ctx: FileContext) -> None:
     """A Claude Code output style (``output-styles/*.md``)."""
     fm = _front(ctx, "output style", "Fix the YAML between the '---' lines")
     name = str(fm.meta.get("name") or ctx.where.label)
-    data = _scalar_meta(fm.meta)
-    data.update({"chars": len(ctx.text), "preview": _preview(fm.body)})
+    data = _scalar_meta(ctx, fm.meta)
+    data.update({"chars": len(ctx.text), "preview": _preview(ctx, fm.body)})
     ctx.artifact("output-style", name, data)
 
 
 def prompt(ctx: FileContext) -> None:
     """A Codex custom prompt (``~/.codex/prompts/*.md``), deprecated in favour of skills."""
     fm = _front(ctx, "prompt", "Fix the YAML between the '---' lines")
-    data = _scalar_meta(fm.meta)
-    data.update({"chars": len(ctx.text), "preview": _preview(fm.body)})
+    data = _scalar_meta(ctx, fm.meta)
+    data.update({"chars": len(ctx.text), "preview": _preview(ctx, fm.body)})
     ctx.artifact("prompt", ctx.where.label, data)
     ctx.text_secrets(_SECRET_FIX_TEXT)
 

@@ -165,6 +165,11 @@ def simple_mapping(block: str) -> dict[str, Any] | None:
             return None
         if not value:
             out[name] = []  # a list must follow
+        elif value[0] == "[":
+            items = _flow_list(value)
+            if items is None:
+                return None
+            out[name] = items
         else:
             plain = _plain(value)
             if plain is None:
@@ -172,8 +177,29 @@ def simple_mapping(block: str) -> dict[str, Any] | None:
             out[name] = plain
         key = name
     if any(v == [] for v in out.values()):
-        return None
+        return None if not _declared_empty(block) else out
     return out
+
+
+def _declared_empty(block: str) -> bool:
+    """Every empty list in the result came from a written ``[]``."""
+    return all(not line.rstrip().endswith(":") for line in block.split("\n"))
+
+
+def _flow_list(value: str) -> list[Any] | None:
+    """``[a, b]`` of plain words (no nesting, quotes or mappings), else None."""
+    if not value.endswith("]") or any(c in value[1:-1] for c in "[]{}'\"#:&*!|>%@`"):
+        return None
+    inner = value[1:-1].strip()
+    if not inner:
+        return []
+    items: list[Any] = []
+    for part in inner.split(","):
+        plain = _plain(part.strip())
+        if plain is None or plain != part.strip():
+            return None
+        items.append(plain)
+    return items
 
 
 def _continue(out: dict[str, Any], key: str, stripped: str, line: str) -> bool:

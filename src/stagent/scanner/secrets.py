@@ -28,28 +28,14 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 _ANY_PATTERN = re.compile("|".join(f"(?:{p.pattern})" for _, p in _PATTERNS))
-_HINTS = (
-    "sk-",
-    "ghp_",
-    "gho_",
-    "ghu_",
-    "ghs_",
-    "ghr_",
-    "github_pat_",
-    "glpat-",
-    "AKIA",
-    "ASIA",
-    "xox",
-    "AIza",
-    "_live_",
-    "PRIVATE KEY",
-)
-"""A literal part of every pattern: text without any of them holds no shaped secret (a fast
-substring test saves running the regular expressions over every file)."""
+_HINT = re.compile(r"sk-|gh[pousr]_|github_pat_|glpat-|AKIA|ASIA|xox|AIza|_live_|PRIVATE KEY")
+"""A literal part of every pattern: text without any of them holds no shaped secret (one fast
+search saves running the patterns over every file)."""
 
 
-def _may_hold(text: str) -> bool:
-    return any(hint in text for hint in _HINTS)
+def may_hold(text: str) -> bool:
+    """False when ``text`` cannot contain a secret of any known shape."""
+    return _HINT.search(text) is not None
 
 
 _SECRET_NAME = re.compile(
@@ -74,7 +60,7 @@ class SecretHit:
 
 def kind_of_value(value: str) -> str | None:
     """The kind of secret ``value`` looks like by its shape, or None."""
-    if not _may_hold(value):
+    if not may_hold(value):
         return None
     for kind, pattern in _PATTERNS:
         if pattern.search(value):
@@ -127,7 +113,7 @@ def scan_list(values: list[Any], where: str) -> Iterator[SecretHit]:
 
 def scan_text(text: str) -> Iterator[tuple[str, int]]:
     """Secrets in free text by shape: (kind, offset)."""
-    if not _may_hold(text):
+    if not may_hold(text):
         return
     for match in _ANY_PATTERN.finditer(text):
         kind = kind_of_value(match.group(0)) or "secret"
@@ -136,7 +122,7 @@ def scan_text(text: str) -> Iterator[tuple[str, int]]:
 
 def redact_text(text: str) -> str:
     """``text`` with every shaped secret replaced."""
-    return _ANY_PATTERN.sub(REDACTED, text) if _may_hold(text) else text
+    return _ANY_PATTERN.sub(REDACTED, text) if may_hold(text) else text
 
 
 def redact_mapping(mapping: Mapping[str, Any]) -> dict[str, Any]:
