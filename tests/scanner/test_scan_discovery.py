@@ -162,3 +162,13 @@ def test_artifact_records_carry_hash_size_and_mtime(clean: Scanned) -> None:
     assert skill.metadata["description"].startswith("Reviews diffs")
     assert len({a.id for a in clean.report.artifacts}) == len(clean.report.artifacts)
     assert Path(skill.path).is_absolute()
+
+
+def test_projects_under_home_are_found_when_scanning_above_it(tmp_path: Path) -> None:
+    home = tmp_path / "users" / "me"
+    write(home / ".claude" / "CLAUDE.md", "# user level, not a project\n")
+    write(home / "code" / "app" / "AGENTS.md", "# app\n")
+    report = Scanner(Locations.from_env({"HOME": str(home)})).scan([tmp_path])
+    assert [p.name for p in report.projects] == ["app"]
+    user = [a for a in report.artifacts if a.project is None]
+    assert [a.name for a in user] == ["~/CLAUDE.md"]

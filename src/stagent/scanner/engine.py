@@ -17,6 +17,9 @@ from stagent.scanner.report import SEVERITY_RANK, Artifact, Finding, ProjectInfo
 from stagent.scanner.score import health
 from stagent.scanner.walk import DEFAULT_MAX_DEPTH, Project, discover, git_branch
 
+PSEUDO_FILESYSTEMS = frozenset({"/proc", "/sys", "/dev", "/run"})
+"""Never walked (scanning ``/`` would otherwise list every process)."""
+
 
 class Scanner:
     """Scans Claude Code and Codex environments; keep one to make re-scans cheap.
@@ -44,11 +47,19 @@ class Scanner:
                     f"scan path {root} is not a folder",
                     hint="give a project folder or a folder of projects",
                 )
-        exclude = frozenset(
-            {str(loc.home), str(loc.claude_dir), str(loc.codex_home), str(loc.agents_skills.parent)}
-        )
+        skip = PSEUDO_FILESYSTEMS | {
+            str(loc.claude_dir),
+            str(loc.codex_home),
+            str(loc.agents_skills.parent),
+        }
         self.cache.begin()
-        projects = discover(self.cache, root_list, max_depth=max_depth, exclude=exclude)
+        projects = discover(
+            self.cache,
+            root_list,
+            max_depth=max_depth,
+            skip=frozenset(skip),
+            not_projects=frozenset({str(loc.home)}),
+        )
         c = Collector(self.cache, loc)
         project_roots = tuple(p.root for p in projects)
         claude.scan_user(c, project_roots)

@@ -62,18 +62,24 @@ class Project:
 
 
 def discover(
-    cache: FsCache, roots: Iterable[str], *, max_depth: int, exclude: frozenset[str]
+    cache: FsCache,
+    roots: Iterable[str],
+    *,
+    max_depth: int,
+    skip: frozenset[str],
+    not_projects: frozenset[str],
 ) -> list[Project]:
     """Projects under ``roots`` (a root with markers is one itself), at most ``max_depth`` deep.
 
     A folder with markers inside a project is part of it (nested files) unless it has its own
-    ``.git``. ``exclude`` holds folders never treated as projects (the home folder, whose
-    ``.claude`` is the user level) or walked (the tools' own folders).
+    ``.git``. Folders in ``skip`` are never walked (the tools' own folders); folders in
+    ``not_projects`` are walked but never a project (the home folder, whose ``.claude`` is the
+    user level).
     """
     projects: list[Project] = []
     seen: set[str] = set()
     for root in roots:
-        _walk(cache, os.path.abspath(root), max_depth, exclude, projects, seen)
+        _walk(cache, os.path.abspath(root), max_depth, (skip, not_projects), projects, seen)
     return projects
 
 
@@ -81,10 +87,11 @@ def _walk(
     cache: FsCache,
     root: str,
     max_depth: int,
-    exclude: frozenset[str],
+    excluded: tuple[frozenset[str], frozenset[str]],
     projects: list[Project],
     seen: set[str],
 ) -> None:
+    skip, not_projects = excluded
     stack: list[tuple[str, int, Project | None]] = [(root, 0, None)]
     while stack:
         path, depth, current = stack.pop()
@@ -94,13 +101,13 @@ def _walk(
         entries = cache.listing(path)
         if entries is None:
             continue
-        current = _classify(path, entries, current, exclude, projects)
+        current = _classify(path, entries, current, not_projects, projects)
         if depth >= max_depth:
             continue
         for name, is_dir in entries.items():
             if is_dir and name[0] != "." and name not in SKIP_DIRS:
                 child = f"{path.rstrip('/')}/{name}"
-                if child not in exclude:
+                if child not in skip:
                     stack.append((child, depth + 1, current))
 
 
