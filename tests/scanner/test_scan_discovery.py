@@ -4,6 +4,7 @@ CLAUDE_CONFIG_DIR and CODEX_HOME."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,33 @@ def test_projects_under_home_are_found_when_scanning_above_it(tmp_path: Path) ->
     assert [p.name for p in report.projects] == ["app"]
     user = [a for a in report.artifacts if a.project is None]
     assert [a.name for a in user] == ["~/CLAUDE.md"]
+
+
+def test_managed_and_system_layers(tmp_path: Path) -> None:
+    managed = tmp_path / "etc" / "claude-code"
+    system = tmp_path / "etc" / "codex"
+    write(managed / "managed-settings.json", {"permissions": {"deny": ["Bash(curl *)"]}})
+    write(managed / "managed-settings.d" / "10-hooks.json", {"permissions": {"allow": ["Bash"]}})
+    write(managed / "CLAUDE.md", "# Company policy\n")
+    write(system / "config.toml", 'approval_policy = "on-failure"\n')
+    write(system / "requirements.toml", 'allowed_approval_policies = ["on-request"]\n')
+    write(system / "skills" / "audit" / "SKILL.md", SKILL_PDF.replace("pdf-tools", "audit"))
+    loc = replace(
+        Locations.from_env({"HOME": str(tmp_path / "home")}),
+        claude_managed=managed,
+        codex_system=system,
+    )
+    report = Scanner(loc).scan([])
+    found = {(a.tool, a.category, a.name) for a in report.artifacts if a.scope == "managed"}
+    assert found == {
+        ("claude-code", "settings", "managed-settings.json"),
+        ("claude-code", "settings", "10-hooks.json"),
+        ("claude-code", "permission", "managed-settings.json permissions"),
+        ("claude-code", "permission", "10-hooks.json permissions"),
+        ("claude-code", "instruction", "managed CLAUDE.md"),
+        ("codex", "config", "config.toml"),
+        ("codex", "requirements", "requirements.toml"),
+        ("codex", "skill", "audit"),
+    }
+    kinds = sorted((f.kind, Path(f.path).name) for f in report.findings)
+    assert kinds == [("broad-permission", "10-hooks.json"), ("deprecated-setting", "config.toml")]

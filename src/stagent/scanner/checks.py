@@ -80,12 +80,14 @@ def merge_shared_skills(artifacts: list[Artifact]) -> tuple[list[Artifact], list
 
 
 Rank = Callable[[Artifact], tuple[int, ...]]
-_SCOPE = {"user": 0, "project": 1, "local": 1, "plugin": 2}
+_SCOPE = {"managed": -1, "user": 0, "project": 1, "local": 1, "plugin": 2}
 _RANKS: dict[tuple[str, str], Rank] = {
     ("claude", "invocable"): lambda a: (0 if a.category == "skill" else 1, _SCOPE[a.scope]),
-    ("claude", "subagent"): lambda a: ({"project": 0, "local": 0, "user": 1}.get(a.scope, 2),),
+    ("claude", "subagent"): lambda a: (
+        {"managed": -1, "project": 0, "local": 0, "user": 1}.get(a.scope, 2),
+    ),
     ("claude", "mcp-server"): lambda a: ({"local": 0, "project": 1, "user": 2}.get(a.scope, 3),),
-    ("codex", "skill"): lambda a: ({"project": 0, "user": 1}.get(a.scope, 2),),
+    ("codex", "skill"): lambda a: ({"project": 0, "user": 1, "managed": 2}.get(a.scope, 3),),
     ("codex", "mcp-server"): lambda a: ({"project": 0, "user": 1}.get(a.scope, 2),),
     ("codex", "subagent"): lambda a: ({"project": 0, "user": 1}.get(a.scope, 2),),
 }

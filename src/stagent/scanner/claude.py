@@ -36,6 +36,22 @@ def scan_user(c: Collector, project_roots: tuple[str, ...]) -> None:
         c.file(memory, md.memory, Where("claude-code", "project", root, "MEMORY.md"))
 
 
+def scan_managed(c: Collector) -> None:
+    """Managed settings (``managed-settings.json`` and its ``.d`` drop-ins) and CLAUDE.md."""
+    base = str(c.loc.claude_managed)
+    managed = Where("claude-code", "managed")
+    c.file(join(base, "managed-settings.json"), cfg.settings, managed)
+    drop_ins = join(base, "managed-settings.d")
+    for name, is_dir in sorted((c.listing(drop_ins) or {}).items()):
+        if not is_dir and name.endswith(".json"):
+            c.file(join(drop_ins, name), cfg.settings, managed)
+    c.file(
+        join(base, "CLAUDE.md"),
+        md.instruction,
+        Where("claude-code", "managed", label="managed CLAUDE.md"),
+    )
+
+
 def scan_project(c: Collector, project: Project) -> None:
     """A project's ``.claude/``, ``.mcp.json``, the CLAUDE.md chain and nested files."""
     root = project.root

@@ -57,6 +57,15 @@ def scan_user(c: Collector) -> None:
     _agents(c, join(home, "agents"), "user", None)
 
 
+def scan_system(c: Collector) -> None:
+    """``/etc/codex``: the system config layer, managed requirements and admin skills."""
+    base = str(c.loc.codex_system)
+    managed = Where("codex", "managed")
+    c.file(join(base, "config.toml"), cfg.config_toml, managed)
+    c.file(join(base, "requirements.toml"), cfg.requirements_toml, managed)
+    _skills(c, join(base, "skills"), "managed", None)
+
+
 def scan_project(c: Collector, project: Project) -> None:
     """A project's ``.codex/`` layer, the AGENTS.md chain and ``.agents/skills``."""
     root = project.root

@@ -84,6 +84,20 @@ def _policy(ctx: FileContext, table: dict[str, Any], prefix: str) -> None:
         )
 
 
+def requirements_toml(ctx: FileContext) -> None:
+    """Managed ``requirements.toml``: values users may not choose (e.g. approval policies)."""
+    data, error = parse_toml(ctx.text)
+    if error is not None or data is None:
+        ctx.artifact("requirements", "requirements.toml", {"valid": False})
+        if error is not None:
+            ctx.invalid("TOML", error, "Fix the TOML syntax of requirements.toml")
+        return
+    meta: dict[str, Any] = {
+        k: v for k, v in data.items() if isinstance(v, str | int | float | bool | list)
+    }
+    ctx.artifact("requirements", "requirements.toml", {"valid": True, **meta})
+
+
 def agent_toml(ctx: FileContext) -> None:
     """A Codex subagent definition (``.codex/agents/<name>.toml``)."""
     data, error = parse_toml(ctx.text)

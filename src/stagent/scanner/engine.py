@@ -48,6 +48,8 @@ class Scanner:
                     hint="give a project folder or a folder of projects",
                 )
         skip = PSEUDO_FILESYSTEMS | {
+            str(loc.claude_managed),
+            str(loc.codex_system),
             str(loc.claude_dir),
             str(loc.codex_home),
             str(loc.agents_skills.parent),
@@ -62,7 +64,9 @@ class Scanner:
         )
         c = Collector(self.cache, loc)
         project_roots = tuple(p.root for p in projects)
+        claude.scan_managed(c)
         claude.scan_user(c, project_roots)
+        codex.scan_system(c)
         codex.scan_user(c)
         for project in projects:
             claude.scan_project(c, project)

@@ -17,6 +17,10 @@ class Locations:
     claude_json: Path
     codex_home: Path
     agents_skills: Path
+    claude_managed: Path = Path("/etc/claude-code")
+    """Managed (enterprise) Claude Code settings and CLAUDE.md (the Linux location)."""
+    codex_system: Path = Path("/etc/codex")
+    """System-wide Codex config.toml, requirements.toml and admin skills."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Locations:
@@ -42,6 +46,7 @@ class Locations:
             claude_json=claude_json,
             codex_home=codex_home,
             agents_skills=home / ".agents" / "skills",
+            claude_managed=_managed_claude_dir(),
         )
 
     def as_dict(self) -> dict[str, str]:
@@ -52,4 +57,11 @@ class Locations:
             "claude_json": str(self.claude_json),
             "codex_home": str(self.codex_home),
             "agents_skills": str(self.agents_skills),
+            "claude_managed": str(self.claude_managed),
+            "codex_system": str(self.codex_system),
         }
+
+
+def _managed_claude_dir() -> Path:
+    mac = Path("/Library/Application Support/ClaudeCode")
+    return mac if mac.is_dir() else Path("/etc/claude-code")

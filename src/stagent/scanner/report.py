@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 Tool = Literal["claude-code", "codex", "shared"]
-Scope = Literal["user", "project", "local", "plugin"]
+Scope = Literal["managed", "user", "project", "local", "plugin"]
 Severity = Literal["error", "warning", "info"]
 Dimension = Literal["instructions", "safety", "capability", "maintenance"]
 
