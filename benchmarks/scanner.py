@@ -38,13 +38,14 @@ from stagent.testing.scan_trees import (
 )
 
 
-def project(folder: Path, index: int) -> None:
-    """One project of about 60 artifacts: skills, subagents, commands, rules, MCP, hooks, docs."""
+def project(folder: Path, index: int, scale: float = 1.0) -> None:
+    """One project of about 60 artifacts (``scale`` shrinks the repeated kinds): skills,
+    subagents, commands, rules, MCP servers, hooks, docs."""
     write(folder / ".git" / "HEAD", "ref: refs/heads/main\n")
     write(folder / "CLAUDE.md", CLAUDE_MD)
     write(folder / "AGENTS.md", AGENTS_MD)
     write(folder / "CLAUDE.local.md", "- my local notes\n")
-    for n in range(14):
+    for n in range(round(14 * scale)):
         name = f"skill-{n}"
         body = SKILL_RELEASE.replace("release", name).replace("Cut", f"Cut {index}")
         write(folder / ".claude" / "skills" / name / "SKILL.md", body)
@@ -53,13 +54,13 @@ def project(folder: Path, index: int) -> None:
                 folder / ".agents" / "skills" / f"codex-{n}" / "SKILL.md",
                 body.replace(name, f"codex-{n}"),
             )
-    for n in range(8):
+    for n in range(round(8 * scale)):
         write(
             folder / ".claude" / "agents" / f"agent-{n}.md",
             SUBAGENT.format(name=f"agent-{n}", description="Reviews things."),
         )
         write(folder / ".claude" / "commands" / f"cmd-{n}.md", COMMAND)
-    for n in range(6):
+    for n in range(round(6 * scale)):
         write(folder / ".claude" / "rules" / f"rule-{n}.md", RULE)
     servers = {
         f"srv-{n}": {"command": "npx", "args": ["-y", f"pkg-{n}"], "env": {"TOKEN": "${TOKEN}"}}
@@ -84,11 +85,11 @@ def project(folder: Path, index: int) -> None:
     write(folder / "node_modules" / "dep" / "index.js", "\n")
 
 
-def build(root: Path, projects: int) -> Path:
+def build(root: Path, projects: int, scale: float = 1.0) -> Path:
     """A home folder and ``projects`` projects under ``root/work``."""
     user_level(root)
     for i in range(projects):
-        project(root / "work" / f"project-{i:02d}", i)
+        project(root / "work" / f"project-{i:02d}", i, scale)
     return root / "work"
 
 
@@ -118,9 +119,11 @@ def median_ms(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
     return statistics.median(wall), statistics.median(cpu)
 
 
-def measure(name: str, root: Path, projects: int, repeats: int, profile: bool) -> None:
+def measure(
+    name: str, root: Path, projects: int, repeats: int, profile: bool, scale: float = 1.0
+) -> None:
     """Build one tree and print its medians."""
-    work = build(root, projects)
+    work = build(root, projects, scale)
     loc = Locations.from_env({"HOME": str(root / "home")})
     roots = [work]
     warm = Scanner(loc)
@@ -169,7 +172,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         os.environ["PATH"] = f"{fake_bin(base / 'bin')}{os.pathsep}{os.environ.get('PATH', '')}"
-        measure("typical environment", base / "typical", 1, repeats, args.profile)
+        measure("typical environment", base / "typical", 1, repeats, args.profile, 0.6)
         measure("50 projects", base / "fifty", 50, max(3, repeats // 3), args.profile)
     print("targets: typical 3 ms cold / 0.5 ms re-scan; 50 projects 100 ms / 20 ms")
 
