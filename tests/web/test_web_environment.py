@@ -150,3 +150,13 @@ async def test_api_errors_have_the_one_shape(client: httpx.AsyncClient, tree: Pa
     assert none_yet.status_code == 404
     bad = await client.post("/api/v1/scans", json={"roots": [str(tree / "no-such-folder")]})
     assert bad.status_code == 422 and "is not a folder" in bad.json()["error"]
+
+
+async def test_scan_routes_are_in_the_openapi_schema(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/api/v1/openapi.json")).json()
+    assert {"/api/v1/scans", "/api/v1/scans/latest", "/api/v1/scans/{scan_id}"} <= set(
+        schema["paths"]
+    )
+    report = schema["components"]["schemas"]["ScanReport"]["properties"]
+    assert {"artifacts", "findings", "score", "duration_ms"} <= set(report)
+    assert not [p for p in schema["paths"] if p.startswith("/ui/environment")]
