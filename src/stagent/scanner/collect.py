@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,7 +39,7 @@ class Parsed:
     findings: list[Finding] = field(default_factory=lambda: [])
 
 
-@dataclass(slots=True)
+@dataclass
 class FileContext:
     """A file being parsed: its text and the helpers that build artifacts and findings."""
 
@@ -56,7 +58,7 @@ class FileContext:
             self._may_hold = secrets.may_hold(self.text)
         return self._may_hold
 
-    @property
+    @functools.cached_property
     def modified_at(self) -> datetime:
         """The file's mtime."""
         return datetime.fromtimestamp(self.stat.mtime_ns / 1e9, UTC)
@@ -181,10 +183,8 @@ class Collector:
 
 
 def _parse(path: str, parser: Parser, where: Where, stat: FileStat) -> Parsed | None:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError:
+    data = read_bytes(path, stat.size)
+    if data is None:
         return None
     ctx = FileContext(
         path,
@@ -195,6 +195,27 @@ def _parse(path: str, parser: Parser, where: Where, stat: FileStat) -> Parsed | 
     )
     parser(ctx)
     return ctx.out
+
+
+def read_bytes(path: str, size: int) -> bytes | None:
+    """A file's bytes with raw ``os`` calls (half the cost of ``open()`` for small files);
+    ``size`` is what stat said, so one read usually reaches the end. None if unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, size + 1)
+        if len(data) <= size:
+            return data
+        chunks = [data]  # the file grew since it was stat'ed: read the rest
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def join(*parts: str) -> str:
