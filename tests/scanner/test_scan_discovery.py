@@ -203,3 +203,15 @@ def test_managed_and_system_layers(tmp_path: Path) -> None:
     }
     kinds = sorted((f.kind, Path(f.path).name) for f in report.findings)
     assert kinds == [("broad-permission", "10-hooks.json"), ("deprecated-setting", "config.toml")]
+
+
+def test_subfolders_of_commands_and_agents_keep_plain_names(tmp_path: Path) -> None:
+    project = tmp_path / "app"
+    write(project / ".claude" / "commands" / "frontend" / "component.md", "Make a component.\n")
+    write(
+        project / ".claude" / "agents" / "review" / "security.md",
+        "---\nname: security\ndescription: Security review.\n---\nReview.\n",
+    )
+    report = Scanner(Locations.from_env({"HOME": str(tmp_path / "h")})).scan([project])
+    names = {(a.category, a.name) for a in report.artifacts}
+    assert {("command", "component"), ("subagent", "security")} <= names

@@ -113,14 +113,16 @@ def _skills(
 def _markdown_tree(
     c: Collector, folder: str, parser: Parser, scope: Scope, project: str | None, prefix: str
 ) -> None:
-    """Every ``.md`` file under ``folder``; subfolders namespace the name (``dir:name``)."""
+    """Every ``.md`` file under ``folder``, subfolders included. A subfolder does not change
+    the name (``commands/frontend/component.md`` is ``/component``); ``prefix`` is a plugin's
+    namespace (``plugin:``)."""
     entries = c.listing(folder)
     if entries is None:
         return
     for name, is_dir in entries.items():
         if is_dir:
             if name[0] != ".":
-                _markdown_tree(c, join(folder, name), parser, scope, project, f"{prefix}{name}:")
+                _markdown_tree(c, join(folder, name), parser, scope, project, prefix)
         elif name.endswith(".md"):
             c.file(
                 join(folder, name),
