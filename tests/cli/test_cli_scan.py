@@ -97,3 +97,14 @@ def test_user_level_follows_codex_home(
 def test_a_missing_folder_is_one_line_error(cli: Cli, tree_env: Path) -> None:
     result = cli("scan", str(tree_env / "nope"), "--no-save")
     assert_one_line_error(result, contains="is not a folder")
+
+
+def test_clean_tree_says_so_and_depth_limits_discovery(cli: Cli, tree_env: Path) -> None:
+    work = clean_tree(tree_env)
+    result = cli("scan", str(work), "--no-save")
+    assert result.exit_code == 0
+    assert "Health 100/100" in result.stdout and "No findings." in result.stdout
+    shallow = cli.json("scan", str(tree_env), "--no-save", "--depth", "1")
+    assert shallow["projects"] == []
+    deep = cli.json("scan", str(tree_env), "--no-save", "--depth", "2")
+    assert sorted(p["name"] for p in deep["projects"]) == ["api", "webapp"]
