@@ -85,3 +85,10 @@ def test_front_matter_errors_name_the_file_line() -> None:
 def test_json_and_toml_errors_carry_the_line() -> None:
     assert parse_json('{\n  "a": 1,\n}\n')[1].line == 3  # type: ignore[union-attr]
     assert parse_toml("a = 1\nb = \n")[1].line == 2  # type: ignore[union-attr]
+
+
+def test_closing_fence_is_a_whole_line() -> None:
+    fm = front_matter("---\nname: a---b\ndescription: x --- y\n---\nbody\n\n---\n\nmore\n")
+    assert fm.meta == {"name": "a---b", "description": "x --- y"}
+    assert fm.body == "body\n\n---\n\nmore\n"
+    assert front_matter("---\nname: a\n---").meta == {"name": "a"}

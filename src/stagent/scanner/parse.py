@@ -222,15 +222,15 @@ def _continue(out: dict[str, Any], key: str, stripped: str, line: str) -> bool:
 
 
 def _closing_fence(text: str, start: int) -> tuple[int, int] | None:
+    """Where the ``---`` line that closes the front matter starts, and where the body starts."""
     pos = start
-    while pos <= len(text):
-        nl = text.find("\n", pos)
-        line_end = len(text) if nl < 0 else nl
-        if text[pos:line_end].rstrip() == "---":
-            return pos, (line_end + 1 if nl >= 0 else line_end)
-        if nl < 0:
-            return None
-        pos = nl + 1
+    while (idx := text.find("---", pos)) >= 0:
+        if idx == start or text[idx - 1] == "\n":
+            nl = text.find("\n", idx)
+            line_end = len(text) if nl < 0 else nl
+            if text[idx:line_end].rstrip() == "---":
+                return idx, (line_end + 1 if nl >= 0 else line_end)
+        pos = idx + 3
     return None
 
 
