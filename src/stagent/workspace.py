@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # built on first use (see the class docstring)
     from stagent.governance.budgets import BudgetService
     from stagent.governance.rule_service import RuleService
     from stagent.runtimes.base import PermissionGate
+    from stagent.scanner.service import ScanService
     from stagent.scheduler.loop import SchedulerLoop
     from stagent.scheduler.service import ScheduleService
 
@@ -98,6 +99,13 @@ class Workspace:
         from stagent.governance.budgets_guard import BudgetGuard
 
         return BudgetGuard(self.budgets)
+
+    @cached_property
+    def scans(self) -> ScanService:
+        """Environment scans: run (one cached scanner per process), store, history."""
+        from stagent.scanner.service import ScanService
+
+        return ScanService(self.store)
 
     @cached_property
     def schedules(self) -> ScheduleService:

@@ -37,6 +37,11 @@ COMMANDS: list[tuple[str, str, str]] = [
         "Scheduled prompts: cron, intervals, one-shots.",
     ),
     ("doctor", "stagent.cli.doctor:doctor", "Check that each runtime can run a task."),
+    (
+        "scan",
+        "stagent.cli.scan:scan",
+        "Scan Claude Code and Codex set-ups: findings, fixes, score.",
+    ),
     ("demo", "stagent.cli.demo:demo", "Run Claude Code and Codex on a simulated model."),
     ("db", "stagent.cli.db:app", "Manage the database."),
 ]

@@ -1,7 +1,7 @@
 """schedules and firings
 
 Revision ID: 0012
-Revises: 0005
+Revises: 0008
 Create Date: 2026-12-06 05:17:01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0005"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
