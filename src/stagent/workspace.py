@@ -54,7 +54,10 @@ class Workspace:
         )
         self.budgets = BudgetService(
             self.store,
-            UsageRecorder(load_price_table()),
+            UsageRecorder(
+                load_price_table(user_file=self.prices_override_path),
+                is_simulated=self.runtimes.is_simulated,
+            ),
             self.runtimes,
             timezone=self.settings.timezone,
         )
@@ -78,6 +81,11 @@ class Workspace:
     def executor_id(self) -> str | None:
         """This process's executor id while it is a worker."""
         return self._lease.executor_id if self._lease else None
+
+    @property
+    def prices_override_path(self) -> Path:
+        """The person's price overrides (same format as the shipped ``prices.yaml``)."""
+        return self.settings.home / "prices.yaml"
 
     @property
     def owner_token_path(self) -> Path:
