@@ -26,6 +26,7 @@ from stagent.governance.gate import GovernedGate
 from stagent.governance.rule_service import RuleService
 from stagent.ledger.prices import load_price_table
 from stagent.ledger.recorder import UsageRecorder
+from stagent.ledger.service import LedgerService
 from stagent.runtimes.base import PermissionGate
 from stagent.runtimes.registry import RuntimeRegistry, default_registry
 from stagent.settings import Settings
@@ -61,6 +62,7 @@ class Workspace:
             self.runtimes,
             timezone=self.settings.timezone,
         )
+        self.ledger = LedgerService(self.store, self.budgets.recorder, lambda: self.budgets.zone)
         self.guard: RunGuard = BudgetGuard(self.budgets)
         self.queue = durable.TaskQueueClient(self.store.url)
         self.projects = ProjectService(self.store)

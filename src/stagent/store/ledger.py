@@ -355,3 +355,37 @@ def set_status(session: Session, entry_ids: Iterable[str], status: str) -> None:
         .values(status=status)
         .execution_options(synchronize_session=False)
     )
+
+
+REPRICEABLE = ("computed", "unpriced")
+
+
+def priceable_batches(
+    session: Session, version: str, *, everything: bool, batch: int = 5000
+) -> Iterable[list[LedgerEntry]]:
+    """Rows whose cost comes from a price table (computed or unpriced), in batches by id;
+    only those priced with another table version unless ``everything``."""
+    table = UsageLedgerRow
+    last = ""
+    while True:
+        query = (
+            select(table)
+            .where(table.cost_source.in_(REPRICEABLE), table.id > last)
+            .order_by(table.id)
+            .limit(batch)
+        )
+        if not everything:
+            query = query.where(
+                (table.pricing_version.is_(None)) | (table.pricing_version != version)
+            )
+        rows = [to_entry(row) for row in session.scalars(query)]
+        if not rows:
+            return
+        last = rows[-1].id
+        yield rows
+
+
+def update_costs(session: Session, changes: Sequence[dict[str, Any]]) -> None:
+    """Set ``cost_micros``, ``cost_source``, ``pricing_version`` and ``note`` of rows by id."""
+    if changes:
+        session.execute(update(UsageLedgerRow), list(changes))
