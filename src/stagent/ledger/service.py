@@ -9,11 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import Any, TextIO
 
+from stagent.domain.errors import ValidationError
 from stagent.domain.ids import utcnow
+from stagent.ledger.audit import audit, write_csv
 from stagent.ledger.importers import CLAUDE_CODE, CODEX, ImportReport, LogImporter, Plan
 from stagent.ledger.prices import PriceTable
 from stagent.ledger.recorder import UsageRecorder
+from stagent.ledger.reports import SUMMARY_GROUPS, Scope, dashboard, summary
 from stagent.ledger.reprice import RepriceReport, reprice
 from stagent.store import ledger as ledger_repo
 from stagent.store.database import Store
@@ -82,3 +86,40 @@ class LedgerService:
         Rows already priced with this table's version are skipped unless ``everything``.
         """
         return reprice(self._store, self.prices, everything=everything)
+
+    # ---------------------------------------------------------------- reports
+
+    def summary(self, scope: Scope, by: str | None = None) -> dict[str, Any]:
+        """Totals (requests, tokens, cost) of ``scope``, grouped ``by`` day, model, runtime,
+        project or source."""
+        if by is not None and by not in SUMMARY_GROUPS:
+            raise ValidationError(
+                f"by: {by!r} is not a grouping", hint=f"one of {', '.join(SUMMARY_GROUPS)}"
+            )
+        data = summary(self._store, scope, by, self.zone)
+        data["pricing_version"] = self.prices.version
+        data["timezone"] = zone_label(self.zone)
+        return data
+
+    def dashboard(self, scope: Scope, *, days: int = 30) -> dict[str, Any]:
+        """Everything the Costs page shows (see `stagent.ledger.reports.dashboard`)."""
+        data = dashboard(self._store, scope, self.clock(), self.zone, days)
+        data["pricing_version"] = self.prices.version
+        data["pricing_checked"] = self.prices.checked.isoformat()
+        data["timezone"] = zone_label(self.zone)
+        return data
+
+    def audit(self, task_id: str) -> dict[str, Any]:
+        """A task's provider calls interleaved with its tool requests and decisions."""
+        return audit(self._store, task_id)
+
+    def export_csv(self, where: ledger_repo.LedgerFilter, out: TextIO) -> int:
+        """Write matching rows (oldest first) as CSV to ``out``; returns how many."""
+        with self._store.read() as session:
+            entries = ledger_repo.list_entries(session, where, limit=None, oldest_first=True)
+        return write_csv(entries, out)
+
+
+def zone_label(zone: tzinfo) -> str:
+    """A time zone's name (``Europe/Berlin``), else its abbreviation."""
+    return str(getattr(zone, "key", None) or zone.tzname(None) or zone)

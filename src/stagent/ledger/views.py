@@ -9,7 +9,8 @@ from stagent.store.ledger import LedgerEntry
 
 
 def entry_json(entry: LedgerEntry) -> dict[str, Any]:
-    """One ledger row: raw tokens by category, cost in micro-USD (and USD text), provenance."""
+    """One ledger row: raw tokens by category, cost in micro-USD (and USD text; null when the
+    model is unpriced: its cost is unknown, not zero), provenance, source and attribution."""
     return {
         "id": entry.id,
         "task_id": entry.task_id,
@@ -25,11 +26,17 @@ def entry_json(entry: LedgerEntry) -> dict[str, Any]:
         "cache_read_tokens": entry.cache_read_tokens,
         "reasoning_tokens": entry.reasoning_tokens,
         "cost_micros": entry.cost_micros,
-        "cost_usd": usd_text(entry.cost_micros),
+        "cost_usd": None if entry.cost_source == "unpriced" else usd_text(entry.cost_micros),
+        "unpriced": entry.cost_source == "unpriced",
         "cost_source": entry.cost_source,
         "pricing_version": entry.pricing_version,
         "status": entry.status,
         "note": entry.note,
         "started_at": entry.started_at.isoformat(),
         "finished_at": entry.finished_at.isoformat(),
+        "source": entry.source,
+        "simulated": entry.simulated,
+        "session_id": entry.session_id,
+        "project_path": entry.project_path,
+        "total_tokens": entry.total_tokens,
     }

@@ -20,6 +20,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from stagent.domain.ids import ensure_aware, new_id, utcnow
 from stagent.store.tables import UsageLedgerRow
 
+RUN_SOURCE = "run"
+"""Rows of runs Stagent launched: the only ones budgets count (imported sessions were not
+governed; simulated rows never count)."""
 RESERVED = "reserved"
 RELEASED = "released"
 BLOCKED = "blocked"
@@ -279,6 +282,7 @@ def spend(
             _scope_condition(query),
             table.finished_at >= query.since.astimezone(UTC),
             table.simulated == false(),
+            table.source == RUN_SOURCE,
         )
         sums.append(select(func.coalesce(func.sum(table.cost_micros), 0)).where(condition))
         if count_unpriced:

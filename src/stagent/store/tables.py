@@ -204,13 +204,25 @@ class UsageLedgerRow(Base):
         Index("ix_usage_ledger_task_id", "task_id"),
         Index("ix_usage_ledger_runtime_model", "runtime", "model"),
         # Window sums (budgets) scan only their scope's rows in the window, index only:
-        # (simulated rows never count, so the flag is in the index too)
-        Index("ix_usage_ledger_finished_at_cost", "finished_at", "simulated", "cost_micros"),
+        # (only real calls of runs count: the simulated flag and the source are in the index too)
         Index(
-            "ix_usage_ledger_runtime_spend", "runtime", "finished_at", "simulated", "cost_micros"
+            "ix_usage_ledger_finished_at_cost", "finished_at", "simulated", "source", "cost_micros"
         ),
         Index(
-            "ix_usage_ledger_project_spend", "project_id", "finished_at", "simulated", "cost_micros"
+            "ix_usage_ledger_runtime_spend",
+            "runtime",
+            "finished_at",
+            "simulated",
+            "source",
+            "cost_micros",
+        ),
+        Index(
+            "ix_usage_ledger_project_spend",
+            "project_id",
+            "finished_at",
+            "simulated",
+            "source",
+            "cost_micros",
         ),
         Index("ix_usage_ledger_status", "status"),
         Index("uq_usage_ledger_dedupe_key", "dedupe_key", unique=True),
