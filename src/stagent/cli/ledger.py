@@ -32,7 +32,8 @@ from stagent.store.ledger import LedgerEntry, LedgerFilter
 from stagent.workspace import Workspace
 
 app = typer.Typer(
-    help="The cost ledger: every provider call, imported sessions, summaries and audits.",
+    help="The cost ledger: summaries, imports, audits.\n\nEvery provider call of every run, "
+    "and hand-run Claude Code and Codex sessions you import; CSV export and re-pricing.",
     no_args_is_help=True,
 )
 

@@ -17,7 +17,8 @@ from stagent.domain.ids import utcnow
 from stagent.ledger.prices import CategoryPrices, ModelPricing, PricePeriod, PriceTable
 
 app = typer.Typer(
-    help="The price table: USD per million tokens by model and token category.",
+    help="The price table in use (with your overrides).\n\nUSD per million tokens by model "
+    "and token category; $STAGENT_HOME/prices.yaml adds or replaces models.",
     no_args_is_help=True,
 )
 
