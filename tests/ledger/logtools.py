@@ -7,6 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+COMPACT = (",", ":")
+"""Both tools write compact JSON (JavaScript's and serde's default): no spaces."""
+
+
+def dumps(data: Any) -> str:
+    """One log line, written the way the tools write it."""
+    return json.dumps(data, separators=COMPACT)
+
 CWD = "/home/dev/work/site"
 SESSION = "5f3c2a10-8f7e-4c1b-9d2a-0b6e4f7a1c22"
 
@@ -70,12 +78,12 @@ def claude_assistant(
         "uuid": uuid or f"u-{message_id}-{request_id}-{output_tokens}",
         "timestamp": timestamp,
     }
-    return json.dumps(line)
+    return dumps(line)
 
 
 def claude_user(text: str = "Tidy the README", timestamp: str = "2026-11-20T09:59:58.000Z") -> str:
     """A ``user`` line (not a call)."""
-    return json.dumps(
+    return dumps(
         {
             "parentUuid": None,
             "isSidechain": False,
@@ -102,7 +110,7 @@ def claude_transcript(config_dir: Path, lines: list[str], *, name: str = SESSION
 
 def codex_meta(session: str, *, cwd: str = CWD, ts: str = "2026-11-21T08:00:00.000Z") -> str:
     """A ``session_meta`` line."""
-    return json.dumps(
+    return dumps(
         {
             "timestamp": ts,
             "type": "session_meta",
@@ -122,7 +130,7 @@ def codex_meta(session: str, *, cwd: str = CWD, ts: str = "2026-11-21T08:00:00.0
 
 def codex_turn(model: str = "gpt-5.6-sol", *, ts: str = "2026-11-21T08:00:01.000Z") -> str:
     """A ``turn_context`` line."""
-    return json.dumps(
+    return dumps(
         {
             "timestamp": ts,
             "type": "turn_context",
@@ -144,7 +152,8 @@ def codex_tokens(
     *,
     ts: str = "2026-11-21T08:00:05.000Z",
 ) -> str:
-    """A ``token_count`` event: cumulative (input, cached, output, reasoning) and the last turn."""
+    """A ``token_count`` event: cumulative (input, cached, output, reasoning) and the last turn's
+    own usage (``last``; the cumulative figures for a session's first turn)."""
 
     def usage(values: tuple[int, int, int, int]) -> dict[str, int]:
         inputs, cached, output, reasoning = values
@@ -156,7 +165,7 @@ def codex_tokens(
             "total_tokens": inputs + output,
         }
 
-    return json.dumps(
+    return dumps(
         {
             "timestamp": ts,
             "type": "event_msg",
@@ -179,7 +188,7 @@ def codex_tokens(
 
 def codex_message(text: str, *, ts: str = "2026-11-21T08:00:04.000Z") -> str:
     """An ``agent_message`` event (not a call)."""
-    return json.dumps(
+    return dumps(
         {
             "timestamp": ts,
             "type": "event_msg",
