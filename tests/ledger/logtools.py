@@ -15,6 +15,7 @@ def dumps(data: Any) -> str:
     """One log line, written the way the tools write it."""
     return json.dumps(data, separators=COMPACT)
 
+
 CWD = "/home/dev/work/site"
 SESSION = "5f3c2a10-8f7e-4c1b-9d2a-0b6e4f7a1c22"
 

@@ -4,7 +4,7 @@ summaries, a task's audit trail, CSV export and re-pricing."""
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -51,23 +51,8 @@ SourceOption = Annotated[
 
 
 def parse_day(text: str | None, field: str, ws: Workspace, *, end: bool = False) -> datetime | None:
-    """A day (or ISO date-time) as the instant it starts in the person's zone (``end``: the
-    instant after the day ends)."""
-    if text is None:
-        return None
-    try:
-        if len(text.strip()) == 10:
-            day = date.fromisoformat(text.strip())
-            start = datetime.combine(
-                day + timedelta(days=1) if end else day, time(), ws.ledger.zone
-            )
-            return start
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValidationError(
-            f"{field}: {text!r} is not a date", hint="write it like 2026-11-30"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=ws.ledger.zone)
+    """A ``--since`` / ``--until`` day in the person's zone (see `LedgerService.instant`)."""
+    return ws.ledger.instant(text, field, end=end)
 
 
 def source_of(text: str | None) -> str | None:

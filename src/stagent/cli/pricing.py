@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich import box
@@ -14,50 +13,13 @@ from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.state import state_of
 from stagent.domain.errors import NotFoundError
 from stagent.domain.ids import utcnow
-from stagent.ledger.prices import CategoryPrices, ModelPricing, PricePeriod, PriceTable
+from stagent.ledger.views import CATEGORIES, decimal_text, model_json, table_json
 
 app = typer.Typer(
     help="The price table in use (with your overrides).\n\nUSD per million tokens by model "
     "and token category; $STAGENT_HOME/prices.yaml adds or replaces models.",
     no_args_is_help=True,
 )
-
-CATEGORIES = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
-
-
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else format(value.normalize(), "f")
-
-
-def prices_json(prices: CategoryPrices) -> dict[str, str | None]:
-    """One set of per-category prices (USD per MTok, as exact decimal text)."""
-    return {name: _money(getattr(prices, name)) for name in CATEGORIES}
-
-
-def period_json(period: PricePeriod) -> dict[str, Any]:
-    """One effective-dated period with its long-context tiers."""
-    return {
-        "from": period.effective_from.isoformat() if period.effective_from else None,
-        "prices": prices_json(period.prices),
-        "tiers": [
-            {"above_prompt_tokens": tier.above, "prices": prices_json(tier.prices)}
-            for tier in period.tiers
-        ],
-        "source": period.source,
-    }
-
-
-def model_json(table: PriceTable, pricing: ModelPricing) -> dict[str, Any]:
-    """A model's aliases, multipliers and price history."""
-    return {
-        "model": pricing.model,
-        "provider": pricing.provider,
-        "aliases": list(pricing.aliases),
-        "multipliers": {name: _money(value) for name, value in pricing.multipliers},
-        "note": pricing.note or None,
-        "overridden": pricing.model in table.overrides,
-        "periods": [period_json(period) for period in pricing.periods],
-    }
 
 
 @app.command("list")
@@ -66,13 +28,7 @@ def list_prices(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     with state_of(ctx).workspace() as ws:
         table = ws.ledger.prices
     if as_json:
-        emit_json(
-            {
-                "version": table.version,
-                "checked": table.checked.isoformat(),
-                "models": [model_json(table, m) for m in table.models],
-            }
-        )
+        emit_json(table_json(table))
         return
     out = Table(
         title=f"Prices {table.version} (USD per million tokens; checked {table.checked})",
@@ -85,9 +41,9 @@ def list_prices(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     now = utcnow().date()
     for pricing in table.models:
         period = pricing.at(now) or pricing.periods[-1]
-        cells = [_money(getattr(period.prices, name)) or "-" for name in CATEGORIES]
+        cells = [decimal_text(getattr(period.prices, name)) or "-" for name in CATEGORIES]
         tiers = ", ".join(f">{t.above // 1000}K" for t in period.tiers) or ""
-        modes = ", ".join(f"{n} ×{_money(v)}" for n, v in pricing.multipliers)
+        modes = ", ".join(f"{n} ×{decimal_text(v)}" for n, v in pricing.multipliers)
         name = pricing.model + (" (yours)" if pricing.model in table.overrides else "")
         if pricing.at(now) is None:
             name += f" (from {period.effective_from})"

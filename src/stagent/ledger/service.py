@@ -7,7 +7,7 @@ metrics (see `stagent.ledger.metrics`), a task's audit trail (`stagent.ledger.au
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -15,11 +15,13 @@ from stagent.domain.errors import ValidationError
 from stagent.domain.ids import utcnow
 from stagent.ledger.audit import audit, write_csv
 from stagent.ledger.importers import CLAUDE_CODE, CODEX, ImportReport, LogImporter, Plan
+from stagent.ledger.monitor import overview
 from stagent.ledger.prices import PriceTable
 from stagent.ledger.recorder import UsageRecorder
 from stagent.ledger.reports import SUMMARY_GROUPS, Scope, dashboard, summary
 from stagent.ledger.reprice import RepriceReport, reprice
 from stagent.store import ledger as ledger_repo
+from stagent.store.activity import task_labels
 from stagent.store.database import Store
 
 IMPORT_SOURCES = {"claude-code": (CLAUDE_CODE,), "codex": (CODEX,), "all": (CLAUDE_CODE, CODEX)}
@@ -55,6 +57,23 @@ class LedgerService:
     def store(self) -> Store:
         """The store the ledger lives in."""
         return self._store
+
+    def instant(self, text: str | None, field: str, *, end: bool = False) -> datetime | None:
+        """A day (``YYYY-MM-DD``, in the person's zone) or ISO date-time as an instant; with
+        ``end``, a day means the instant after it ends (so ``--until`` includes the day)."""
+        if text is None or not text.strip():
+            return None
+        value = text.strip()
+        try:
+            if len(value) == 10:
+                day = date.fromisoformat(value) + timedelta(days=1 if end else 0)
+                return datetime.combine(day, time(), self.zone)
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValidationError(
+                f"{field}: {text!r} is not a date", hint="write it like 2026-11-30"
+            ) from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=self.zone)
 
     def entries(
         self,
@@ -108,6 +127,15 @@ class LedgerService:
         data["pricing_checked"] = self.prices.checked.isoformat()
         data["timezone"] = zone_label(self.zone)
         return data
+
+    def monitor(self) -> dict[str, Any]:
+        """Agents running now, success rates and 24-hour activity (the Monitor page)."""
+        return overview(self._store, self.clock(), self.zone)
+
+    def task_labels(self, task_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """(title, runtime) of tasks by id, deleted ones included (for log lines)."""
+        with self._store.read() as session:
+            return task_labels(session, task_ids)
 
     def audit(self, task_id: str) -> dict[str, Any]:
         """A task's provider calls interleaved with its tool requests and decisions."""
