@@ -38,6 +38,13 @@ def overview(store: Store, now: datetime, zone: tzinfo) -> dict[str, Any]:
             task.id: metrics_repo.aggregate(session, LedgerFilter(task_id=task.id))[0]
             for task in active
         }
+        simulated = {
+            task.id
+            for task in active
+            if metrics_repo.aggregate(session, LedgerFilter(task_id=task.id, simulated=True))[
+                0
+            ].requests
+        }
         day = activity.finished_by_status(session, now - timedelta(hours=24))
         week = activity.finished_by_status(session, now - timedelta(days=7))
         hours = activity.events_per_hour(session, first_hour)
@@ -59,8 +66,10 @@ def overview(store: Store, now: datetime, zone: tzinfo) -> dict[str, Any]:
                 "elapsed_seconds": int((now - task.started_at).total_seconds())
                 if task.started_at
                 else None,
+                "spent_micros": spend[task.id].cost_micros,
                 "spent_usd": usd_text(spend[task.id].cost_micros),
                 "requests": spend[task.id].requests,
+                "simulated": task.id in simulated,
                 "unpriced_requests": spend[task.id].unpriced,
             }
             for task in active

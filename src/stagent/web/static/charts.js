@@ -27,7 +27,7 @@
         data: { labels: data.labels, datasets: datasets },
         options: {
           maintainAspectRatio: false, animation: false,
-          scales: { x: { stacked: true, ticks: { maxRotation: 0, autoSkip: true } }, y: { stacked: true, beginAtZero: true } },
+          scales: { x: { stacked: true, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 6 } }, y: { stacked: true, beginAtZero: true } },
           plugins: { legend: { display: datasets.length > 0, position: "bottom" } },
         },
       });
@@ -37,7 +37,7 @@
       new Chart(tokens, {
         type: "line",
         data: { labels: data.labels, datasets: [{ label: "tokens", data: data.tokens, borderColor: PALETTE[0], backgroundColor: "rgba(37,99,235,0.15)", fill: true, pointRadius: 0, tension: 0.2 }] },
-        options: { maintainAspectRatio: false, animation: false, plugins: { legend: { display: false } }, scales: { x: { ticks: { maxRotation: 0, autoSkip: true } }, y: { beginAtZero: true } } },
+        options: { maintainAspectRatio: false, animation: false, plugins: { legend: { display: false } }, scales: { x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 6 } }, y: { beginAtZero: true } } },
       });
     }
     const models = document.getElementById("chart-models");
@@ -61,7 +61,7 @@
     new Chart(canvas, {
       type: "bar",
       data: { labels: data.labels, datasets: [{ label: "events", data: data.events, backgroundColor: PALETTE[0] }] },
-      options: { maintainAspectRatio: false, animation: false, plugins: { legend: { display: false } }, scales: { x: { ticks: { maxRotation: 0, autoSkip: true } }, y: { beginAtZero: true } } },
+      options: { maintainAspectRatio: false, animation: false, plugins: { legend: { display: false } }, scales: { x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 6 } }, y: { beginAtZero: true } } },
     });
   }
 
