@@ -35,7 +35,9 @@ def overview(store: Store, now: datetime, zone: tzinfo) -> dict[str, Any]:
     with store.read() as session:
         active = activity.running(session)
         spend = {
-            task.id: metrics_repo.aggregate(session, LedgerFilter(task_id=task.id))[0]
+            task.id: metrics_repo.aggregate(session, LedgerFilter(task_id=task.id), estimated=True)[
+                0
+            ]
             for task in active
         }
         simulated = {

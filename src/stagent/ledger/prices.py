@@ -141,6 +141,7 @@ class PriceTable:
         self.models = tuple(models)
         self.sources = dict(sources)
         self._index: dict[str, ModelPricing] = {}
+        self._found: dict[tuple[str, date], PriceMatch | None] = {}
         for pricing in models:
             for name in (pricing.model, *pricing.aliases):
                 self._index[normalize_model_id(name)] = pricing
@@ -150,14 +151,24 @@ class PriceTable:
         return self._index.get(normalize_model_id(model))
 
     def find(self, model: str, when: datetime) -> PriceMatch | None:
-        """The prices in effect for ``model`` at ``when`` (a UTC instant), or None (unpriced)."""
+        """The prices in effect for ``model`` at ``when`` (a UTC instant), or None (unpriced).
+
+        Answers are remembered per (model, day): bulk imports ask the same question often.
+        """
+        key = (model, when.date())
+        if key in self._found:
+            return self._found[key]
         pricing = self.lookup(model)
-        if pricing is None:
-            return None
-        period = pricing.at(when.date())
-        if period is None:
-            return None
-        return PriceMatch(pricing=pricing, period=period, version=self.version)
+        period = pricing.at(key[1]) if pricing is not None else None
+        match = (
+            PriceMatch(pricing=pricing, period=period, version=self.version)
+            if pricing is not None and period is not None
+            else None
+        )
+        if len(self._found) > 100_000:
+            self._found.clear()
+        self._found[key] = match
+        return match
 
 
 class _Strict(BaseModel):

@@ -32,7 +32,6 @@ def bucket_json(bucket: Bucket, **extra: Any) -> dict[str, Any]:
         "total_cost_micros": bucket.cost_micros,
         "total_cost_usd": usd_text(bucket.cost_micros),
         "unpriced_requests": bucket.unpriced,
-        "estimated_requests": bucket.estimated,
     }
 
 
@@ -67,12 +66,7 @@ class Scope:
 def summary(store: Store, scope: Scope, by: str | None, zone: tzinfo) -> dict[str, Any]:
     """Totals of ``scope`` (and groups ``by`` one of `SUMMARY_GROUPS`)."""
     with store.read() as session:
-        (total,) = repo.aggregate(session, scope.filter())
-        simulated = (
-            repo.aggregate(session, replace(scope, simulated=True).filter())[0]
-            if not scope.simulated
-            else Bucket(None)
-        )
+        real, simulated = _real_and_simulated(session, scope)
         groups: list[dict[str, Any]] = []
         if by == "day":
             days = metrics.by_day(repo.aggregate(session, scope.filter(), "hour"), zone)
@@ -92,7 +86,12 @@ def summary(store: Store, scope: Scope, by: str | None, zone: tzinfo) -> dict[st
                         share=round(share.share, 4),
                     )
                 )
-        unpriced = repo.aggregate(session, replace(scope, status=None).filter(), "model")
+        unpriced = (
+            repo.aggregate(session, replace(scope, status=None).filter(), "model")
+            if real.unpriced
+            else []
+        )
+    total = real
     return {
         "since": scope.since.isoformat() if scope.since else None,
         "until": scope.until.isoformat() if scope.until else None,
@@ -100,8 +99,21 @@ def summary(store: Store, scope: Scope, by: str | None, zone: tzinfo) -> dict[st
         "totals": bucket_json(total),
         "groups": groups,
         "unpriced_models": {b.key or "": b.unpriced for b in unpriced if b.unpriced},
-        "simulated": None if scope.simulated else bucket_json(simulated),
+        "simulated": None if simulated is None else bucket_json(simulated),
     }
+
+
+def _real_and_simulated(session: Any, scope: Scope) -> tuple[Bucket, Bucket | None]:
+    """The scope's totals and, for a scope of real calls, the simulated calls' totals, in one
+    scan grouped by the flag."""
+    if scope.simulated:
+        return repo.aggregate(session, scope.filter())[0], None
+    where = replace(scope.filter(), simulated=None)
+    found = {b.key: b for b in repo.aggregate(session, where, "simulated")}
+    empty = Bucket(None)
+    real = next((b for k, b in found.items() if k in ("0", "False", "false")), empty)
+    fake = next((b for k, b in found.items() if k in ("1", "True", "true")), empty)
+    return Bucket(None).plus(real, None), Bucket(None).plus(fake, None)
 
 
 def dashboard(store: Store, scope: Scope, now: datetime, zone: tzinfo, days: int) -> dict[str, Any]:
@@ -123,7 +135,7 @@ def dashboard(store: Store, scope: Scope, now: datetime, zone: tzinfo, days: int
         runtimes = repo.aggregate(session, where, "runtime")
         projects = repo.aggregate(session, where, "project")
         sources = repo.aggregate(session, where, "source")
-        tasks = repo.aggregate(session, where, "task")
+        tasks = repo.aggregate(session, where, "task", estimated=True)
         names = repo.project_names(session)
         (month,) = repo.aggregate(session, scope.filter(month_since))
         (last_day,) = repo.aggregate(session, scope.filter(now - timedelta(hours=24)))

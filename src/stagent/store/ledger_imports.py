@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 
 from stagent.domain.ids import new_id, utcnow
 from stagent.store.ledger import NewLedgerEntry, Session
@@ -130,7 +130,8 @@ def book_calls(session: Session, entries: Sequence[NewLedgerEntry]) -> Booked:
         else:
             duplicates += 1
     if new_rows:
-        session.execute(insert(table), new_rows)
+        # Core executemany: no ORM bookkeeping per row (imports write tens of thousands)
+        session.connection().execute(insert(cast(Table, table.__table__)), new_rows)
     return Booked(len(new_rows), replaced, duplicates)
 
 

@@ -196,6 +196,13 @@ class ApprovalRequestRow(Base):
     decided_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
+SUMMARY_INDEX_COLUMNS = (
+    "status", "finished_at", "simulated", "source", "runtime", "model", "project_id",
+    "cost_source", "cost_micros", "input_tokens", "output_tokens", "cache_write_5m_tokens",
+    "cache_write_1h_tokens", "cache_read_tokens",
+)  # fmt: skip
+
+
 class UsageLedgerRow(Base):
     """One provider call (or runtime result): raw tokens by category and what it cost."""
 
@@ -226,19 +233,9 @@ class UsageLedgerRow(Base):
         ),
         Index("ix_usage_ledger_status", "status"),
         Index("uq_usage_ledger_dedupe_key", "dedupe_key", unique=True),
-        # Summaries and metrics: one index-only scan of the window.
-        Index(
-            "ix_usage_ledger_summary",
-            "finished_at",
-            "simulated",
-            "status",
-            "cost_micros",
-            "input_tokens",
-            "output_tokens",
-            "cache_write_5m_tokens",
-            "cache_write_1h_tokens",
-            "cache_read_tokens",
-        ),
+        # Summaries and metrics: an index-only scan of the window's calls, whatever they are
+        # grouped by (calls are rows with status completed, failed or cancelled).
+        Index("ix_usage_ledger_summary", *SUMMARY_INDEX_COLUMNS),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

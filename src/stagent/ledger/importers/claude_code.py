@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -28,7 +28,9 @@ from stagent.ledger.importers.calls import (
 )
 
 MARKER = b'"usage"'
-"""Only lines containing this can be calls; others are checked for shape only."""
+ASSISTANT = b'"assistant"'
+"""Only lines containing both can be calls; others are checked for shape only."""
+TIERS = frozenset({"batch", "priority", "flex"})
 
 
 def default_roots() -> list[Path]:
@@ -57,12 +59,12 @@ def find_files(roots: list[Path]) -> list[Path]:
 def parse_line(line: bytes) -> ImportedCall | None:
     """The call on one transcript line, or None if the line is not a call.
 
-    Raises `MalformedLineError` for a line that is not a JSON object, or a call line that lacks what
-    a call needs (a timestamp, a model).
+    Raises `MalformedLineError` for a line that is not a JSON object, or a call line that lacks
+    what a call needs (a timestamp, a model).
     """
-    if MARKER not in line:
+    if MARKER not in line or ASSISTANT not in line:
         stripped = line.strip()
-        if stripped and not (stripped.startswith(b"{") and stripped.endswith(b"}")):
+        if stripped and not (stripped[:1] == b"{" and stripped[-1:] == b"}"):
             raise MalformedLineError("not a JSON object")
         return None
     try:
@@ -77,7 +79,7 @@ def parse_line(line: bytes) -> ImportedCall | None:
 
 def _call(data: dict[str, Any]) -> ImportedCall | None:
     message = as_object(data.get("message"))
-    if data.get("type") != "assistant" or message is None:
+    if message is None or data.get("type") != "assistant":
         return None
     tokens = as_object(message.get("usage"))
     model = message.get("model")
@@ -85,49 +87,50 @@ def _call(data: dict[str, Any]) -> ImportedCall | None:
         return None
     if not isinstance(model, str) or not model:
         raise MalformedLineError("an assistant line with usage but no model")
-    at = parse_timestamp(data.get("timestamp"))
     event = _usage(model, tokens, data.get("requestId"))
-    if not (event.input_tokens or event.output_tokens or event.cache_write_tokens) and not (
-        event.cache_read_tokens
+    if (
+        not (event.input_tokens or event.output_tokens or event.cache_write_tokens)
+        and not event.cache_read_tokens
     ):
         return None
     session = data.get("sessionId")
     message_id = message.get("id")
     if isinstance(message_id, str) and message_id:
-        key = f"claude-code:{message_id}"
+        key = "claude-code:" + message_id
     else:
         key = f"claude-code:{session}:{data.get('uuid') or data.get('timestamp')}"
     cwd = data.get("cwd")
     return ImportedCall(
-        usage=event,
-        at=at,
-        dedupe_key=key,
-        session_id=session if isinstance(session, str) and session else None,
-        cwd=cwd if isinstance(cwd, str) and cwd else None,
-        sidechain=data.get("isSidechain") is True,
+        event,
+        parse_timestamp(data.get("timestamp")),
+        key,
+        session if isinstance(session, str) and session else None,
+        cwd if isinstance(cwd, str) and cwd else None,
+        data.get("isSidechain") is True,
     )
 
 
 def _usage(model: str, usage: dict[str, Any], request_id: object) -> UsageEvent:
-    written = count(usage.get("cache_creation_input_tokens"))
-    breakdown = as_object(usage.get("cache_creation"))
+    get = usage.get
+    written = count(get("cache_creation_input_tokens"))
     one_hour = 0
-    if breakdown is not None:
-        one_hour = count(breakdown.get("ephemeral_1h_input_tokens"))
-        five = count(breakdown.get("ephemeral_5m_input_tokens"))
-        written = max(written, one_hour + five)
-    speed = usage.get("speed")
-    geo = usage.get("inference_geo")
-    tier = usage.get("service_tier")
+    breakdown = get("cache_creation")
+    if isinstance(breakdown, dict):
+        parts = cast("dict[str, Any]", breakdown)
+        one_hour = count(parts.get("ephemeral_1h_input_tokens"))
+        written = max(written, one_hour + count(parts.get("ephemeral_5m_input_tokens")))
+    speed, geo, tier = get("speed"), get("inference_geo"), get("service_tier")
     return UsageEvent(
-        model=model,
-        input_tokens=count(usage.get("input_tokens")),
-        output_tokens=count(usage.get("output_tokens")),
-        cache_write_tokens=written,
-        cache_write_1h_tokens=min(one_hour, written),
-        cache_read_tokens=count(usage.get("cache_read_input_tokens")),
-        speed=speed if isinstance(speed, str) and speed else None,
-        inference_geo=geo if isinstance(geo, str) and geo else None,
-        service_tier=tier if tier in ("batch", "priority", "flex") else None,
-        request_id=request_id if isinstance(request_id, str) and request_id else None,
+        model,
+        count(get("input_tokens")),
+        count(get("output_tokens")),
+        written,
+        min(one_hour, written),
+        count(get("cache_read_input_tokens")),
+        0,
+        None,
+        speed if speed and isinstance(speed, str) else None,
+        geo if geo and isinstance(geo, str) else None,
+        tier if tier in TIERS else None,
+        request_id if request_id and isinstance(request_id, str) else None,
     )

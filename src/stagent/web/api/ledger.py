@@ -44,7 +44,6 @@ class TotalsOut(BaseModel):
     total_cost_usd: str
     unpriced_requests: int
     """Calls whose model has no price: their cost is unknown (not included, not zero)."""
-    estimated_requests: int
 
 
 class GroupOut(TotalsOut):

@@ -49,16 +49,21 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_usage_ledger_summary",
             [
+                "status",
                 "finished_at",
                 "simulated",
-                "status",
+                "source",
+                "runtime",
+                "model",
+                "project_id",
+                "cost_source",
                 "cost_micros",
                 "input_tokens",
                 "output_tokens",
                 "cache_write_5m_tokens",
                 "cache_write_1h_tokens",
                 "cache_read_tokens",
-            ],
+            ],  # fmt: skip
             unique=False,
         )
         batch_op.create_index("uq_usage_ledger_dedupe_key", ["dedupe_key"], unique=True)
