@@ -45,9 +45,11 @@ ws = Workspace.temporary(Path(sys.argv[1])).open()
 import stagent.ledger.importers.service  # modules loaded before timing (the process is timed too)
 ws.ledger.prices
 start, cpu = time.perf_counter(), time.process_time()
-reports = [ws.ledger.run_import(p) for p in ws.ledger.import_plans("claude-code", Path(sys.argv[2]))]
+plans = ws.ledger.import_plans("claude-code", Path(sys.argv[2]))
+reports = [ws.ledger.run_import(p) for p in plans]
 wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-totals = ws.ledger.summary(__import__("stagent.ledger.reports", fromlist=["Scope"]).Scope())["totals"]
+from stagent.ledger.reports import Scope
+totals = ws.ledger.summary(Scope())["totals"]
 print(json.dumps({"wall": wall, "cpu": cpu, "added": sum(r.added for r in reports),
                   "bytes": sum(r.bytes_read for r in reports), "tokens": totals["total_tokens"],
                   "cost": totals["total_cost_usd"]}))

@@ -26,9 +26,9 @@ def _create(tmp_path: Path, title: str) -> str:
 
 
 def test_the_live_log_pauses_while_hidden_and_catches_up(
-    browser: object,
-    server: str,
-    tmp_path: Path,  # noqa: F811
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     from playwright.sync_api import Browser, expect
 
