@@ -1,7 +1,7 @@
 """ledger sources, dedupe keys, the simulated flag, import offsets
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0008
 Create Date: 2026-12-06 05:14:59.301408
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
