@@ -96,6 +96,9 @@ def list_rows(
     if as_json:
         emit_json([entry_json(entry) for entry in entries])
         return
+    if console.width < WIDE_TABLE_COLUMNS:
+        _print_lines(entries)
+        return
     table = Table(title="Usage ledger", title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("When", "Task / session", "Runtime", "Model", "In", "Out", "Cache w/r", "Cost",
                    "Status"):  # fmt: skip
@@ -114,6 +117,27 @@ def list_rows(
             entry.status,
         )
     console.print(table, soft_wrap=False)
+
+
+WIDE_TABLE_COLUMNS = 110
+"""Below this terminal width the ledger prints one line per row instead of a folded table."""
+
+
+def _print_lines(entries: list[LedgerEntry]) -> None:
+    """The ledger as lines that wrap whole (nothing is cut or folded mid-value)."""
+    console.print("[bold]Usage ledger[/]")
+    if not entries:
+        console.print("[dim]No usage yet.[/]")
+    for entry in entries:
+        cache = f"{entry.cache_write_5m_tokens + entry.cache_write_1h_tokens}/"
+        cache += str(entry.cache_read_tokens)
+        who = entry.task_id or (entry.source if entry.source != "run" else "-")
+        console.print(
+            f"{entry.finished_at.astimezone().strftime('%m-%d %H:%M')}  {who}  "
+            f"{escape(entry.runtime)}  {escape(entry.model or '-')}  "
+            f"in {entry.input_tokens}, out {entry.output_tokens}, cache w/r {cache}  "
+            f"[bold]{cost_text(entry)}[/]  {entry.status}"
+        )
 
 
 @app.command("summary")
