@@ -145,3 +145,21 @@ async def test_importing_and_repricing_through_the_api_need_the_person(
     (report,) = (await client.post("/api/v1/ledger/import", json=body)).json()
     assert report["calls_added"] == 1
     assert (await client.post("/api/v1/ledger/reprice")).json()["rows"] == 0
+
+
+async def test_home_shows_spend_today_against_the_cap_with_a_sparkline(
+    client: httpx.AsyncClient, workspace: Workspace, tmp_path: Path
+) -> None:
+    from stagent.governance.budgets_config import BudgetChange
+    from stagent.web.ui.home_costs import sparkline
+
+    empty = await client.get("/")
+    assert "Spend today" in empty.text and "$0" in empty.text
+    seed(workspace, tmp_path)
+    workspace.budgets.set(BudgetChange(scope="overall", daily=5_000_000))
+    page = await client.get("/")
+    assert "of $5.00" in page.text and "1 unpriced" in page.text
+    assert 'aria-label="Spend per day, last 7 days"' in page.text
+    # the last point (today) is the highest: it sits at the top of the box
+    points = sparkline([0, 0, 10, 5, 0, 0, 20]).split()
+    assert points[-1] == "120.0,2.0" and points[0] == "0.0,26.0"

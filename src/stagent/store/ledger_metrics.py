@@ -7,6 +7,7 @@ reservations, released reservations and blocked calls are not calls.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, literal, select
@@ -69,9 +70,8 @@ def _group_column(session: Session, by: str) -> ColumnElement[Any]:
     table = UsageLedgerRow
     if by in ("hour", "minute"):
         dialect = session.get_bind().dialect.name
-        if dialect == "postgresql":
-            pattern = "YYYY-MM-DD HH24" if by == "hour" else "YYYY-MM-DD HH24:MI"
-            return func.to_char(func.timezone("UTC", table.finished_at), pattern)
+        if dialect == "postgresql":  # a timestamp; `_key` formats it once per group
+            return func.date_trunc(by, func.timezone("UTC", table.finished_at))
         # SQLite keeps UTC timestamps as "YYYY-MM-DD HH:MM:SS.ffffff" text: a prefix is the
         # bucket (several times cheaper than strftime over a million rows)
         return func.substr(table.finished_at, 1, 13 if by == "hour" else 16)
@@ -122,10 +122,20 @@ def aggregate(
         return [Bucket(None, *(int(v or 0) for v in row))]
     column = _group_column(session, by)
     query = select(column, *sums).where(*conditions).group_by(column)
+    pattern = "%Y-%m-%d %H" if by == "hour" else "%Y-%m-%d %H:%M"
     return [
-        Bucket(None if key is None else str(key), *(int(v or 0) for v in values))
+        Bucket(_key(key, pattern), *(int(v or 0) for v in values))
         for key, *values in session.execute(query).all()
     ]
+
+
+def _key(value: object, pattern: str) -> str | None:
+    """A group key as text (PostgreSQL's truncated timestamps as ``YYYY-MM-DD HH[:MM]``)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.strftime(pattern)
+    return str(value)
 
 
 def project_names(session: Session) -> dict[str, str]:
