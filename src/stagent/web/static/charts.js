@@ -24,7 +24,7 @@
       }));
       new Chart(spend, {
         type: "bar",
-        data: { labels: data.labels, datasets: datasets },
+        data: { labels: data.labels.map((d) => d.slice(5)), datasets: datasets },
         options: {
           maintainAspectRatio: false, animation: false,
           scales: { x: { stacked: true, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 6 } }, y: { stacked: true, beginAtZero: true } },
@@ -36,7 +36,7 @@
     if (tokens) {
       new Chart(tokens, {
         type: "line",
-        data: { labels: data.labels, datasets: [{ label: "tokens", data: data.tokens, borderColor: PALETTE[0], backgroundColor: "rgba(37,99,235,0.15)", fill: true, pointRadius: 0, tension: 0.2 }] },
+        data: { labels: data.labels.map((d) => d.slice(5)), datasets: [{ label: "tokens", data: data.tokens, borderColor: PALETTE[0], backgroundColor: "rgba(37,99,235,0.15)", fill: true, pointRadius: 0, tension: 0.2 }] },
         options: { maintainAspectRatio: false, animation: false, plugins: { legend: { display: false } }, scales: { x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 6 } }, y: { beginAtZero: true } } },
       });
     }
