@@ -18,6 +18,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "budgets": ["--quick"],
     "faces": ["--quick"],
     "schedules": ["--quick"],
+    "ledger": ["--quick"],
     "scanner": ["--quick"],
 }
 

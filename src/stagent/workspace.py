@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # built on first use (see the class docstring)
     from stagent.governance.approvals import ApprovalService
     from stagent.governance.budgets import BudgetService
     from stagent.governance.rule_service import RuleService
+    from stagent.ledger.service import LedgerService
     from stagent.runtimes.base import PermissionGate
     from stagent.scanner.service import ScanService
     from stagent.scheduler.loop import SchedulerLoop
@@ -88,10 +89,25 @@ class Workspace:
 
         return BudgetService(
             self.store,
-            UsageRecorder(load_price_table()),
+            UsageRecorder(
+                load_price_table(user_file=self.prices_override_path),
+                is_simulated=self.runtimes.is_simulated,
+            ),
             self.runtimes,
             timezone=self.settings.timezone,
         )
+
+    @cached_property
+    def ledger(self) -> LedgerService:
+        """The cost ledger: listings, imports of hand-run sessions, summaries, audits."""
+        from stagent.ledger.service import LedgerService
+
+        return LedgerService(self.store, self.budgets.recorder, lambda: self.budgets.zone)
+
+    @property
+    def prices_override_path(self) -> Path:
+        """The person's price overrides (same format as the shipped ``prices.yaml``)."""
+        return self.settings.home / "prices.yaml"
 
     @cached_property
     def guard(self) -> RunGuard:

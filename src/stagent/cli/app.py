@@ -44,6 +44,16 @@ COMMANDS: list[tuple[str, str, str]] = [
     ),
     ("demo", "stagent.cli.demo:demo", "Run Claude Code and Codex on a simulated model."),
     ("db", "stagent.cli.db:app", "Manage the database."),
+    (
+        "ledger",
+        "stagent.cli.ledger:app",
+        "The cost ledger: summaries, imports, audits.",
+    ),
+    (
+        "pricing",
+        "stagent.cli.pricing:app",
+        "The price table in use (with your overrides).",
+    ),
 ]
 
 

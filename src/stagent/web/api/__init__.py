@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from stagent.web.api import (
     approvals,
     budgets,
+    ledger,
     projects,
     rules,
     runtimes,
@@ -37,5 +38,6 @@ def build_api_router() -> APIRouter:
     router.include_router(rules.router)
     router.include_router(budgets.router)
     router.include_router(schedules.router)
+    router.include_router(ledger.router)
     router.include_router(scans.router)
     return router

@@ -12,6 +12,7 @@ from stagent.web.security import request_is_owner
 from stagent.web.ui import (
     actions,
     budgets,
+    costs,
     environment,
     inbox,
     pages,
@@ -50,6 +51,7 @@ def build_ui_router() -> APIRouter:
     router.include_router(budgets.router)
     router.include_router(runtimes.router)
     router.include_router(schedules.router)
+    router.include_router(costs.router)
     router.include_router(environment.router)
     router.include_router(stream_router)
     return router

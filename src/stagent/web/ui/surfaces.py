@@ -46,7 +46,7 @@ SURFACES: tuple[Surface, ...] = (
         "Monitor",
         "/monitor",
         "Work",
-        brought_by="Monitoring (a live, filterable log stream across every task)",
+        built=True,
         purpose="active agents, success rate and a live log stream across tasks",
     ),
     Surface("projects", "Projects", "/projects", "Manage", built=True),
@@ -88,7 +88,7 @@ SURFACES: tuple[Surface, ...] = (
         "Costs",
         "/costs",
         "Manage",
-        brought_by="the cost ledger (one ledger across runtimes, with a price table)",
+        built=True,
         purpose="spend and tokens per runtime, model, project and day",
     ),
     Surface(
