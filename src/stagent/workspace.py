@@ -26,6 +26,7 @@ from stagent.governance.gate import GovernedGate
 from stagent.governance.rule_service import RuleService
 from stagent.ledger.prices import load_price_table
 from stagent.ledger.recorder import UsageRecorder
+from stagent.profiles.service import ProfileService
 from stagent.runtimes.base import PermissionGate
 from stagent.runtimes.registry import RuntimeRegistry, default_registry
 from stagent.settings import Settings
@@ -61,7 +62,8 @@ class Workspace:
         self.guard: RunGuard = BudgetGuard(self.budgets)
         self.queue = durable.TaskQueueClient(self.store.url)
         self.projects = ProjectService(self.store)
-        self.tasks = TaskService(self.store, self.runtimes, self.queue)
+        self.profiles = ProfileService(self.settings.home)
+        self.tasks = TaskService(self.store, self.runtimes, self.queue, self.profiles)
         self._lease: ExecutorLease | None = None
 
     @classmethod
