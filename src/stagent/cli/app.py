@@ -8,7 +8,20 @@ from typing import Annotated
 import typer
 
 from stagent import __version__
-from stagent.cli import budget, db, demo, doctor, inbox, project, rules, serve, task, worker
+from stagent.cli import (
+    blueprint,
+    budget,
+    db,
+    demo,
+    doctor,
+    inbox,
+    profile,
+    project,
+    rules,
+    serve,
+    task,
+    worker,
+)
 from stagent.cli.errors import StagentGroup
 from stagent.cli.state import CliState
 
@@ -33,6 +46,8 @@ app.command("approve")(inbox.approve)
 app.command("deny")(inbox.deny)
 app.command("answer")(inbox.answer)
 app.add_typer(rules.app, name="rules")
+app.add_typer(profile.app, name="profile")
+app.add_typer(blueprint.app, name="blueprint")
 
 
 def _print_version(value: bool) -> None:
