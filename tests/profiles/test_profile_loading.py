@@ -85,9 +85,9 @@ def test_schema_errors_name_file_line_and_field(
 
 def test_hooks_and_output_format_are_refused_not_ignored(tmp_path: Path) -> None:
     hooks = _error(tmp_path / "a", SPEC + "hooks:\n  preToolCall: [lint]\n")
-    assert "profile.yaml:13: hooks" in hooks and "not run by Stagent" in hooks
+    assert "profile.yaml:13: hooks is refused: Stagent does not run profile hooks" in hooks
     fmt = _error(tmp_path / "b", SPEC + "outputFormat: structured-findings\n")
-    assert "profile.yaml:15: outputFormat" in fmt or "outputFormat changes nothing" in fmt
+    assert "profile.yaml:13: outputFormat is refused: it would change nothing in a run" in fmt
 
 
 def test_a_field_a_claimed_runtime_ignores_is_refused_at_its_line(tmp_path: Path) -> None:

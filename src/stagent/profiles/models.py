@@ -173,7 +173,7 @@ class ProfileSpec(_Spec):
     def _no_hooks(cls, value: Any) -> Any:
         if value is not None:
             raise ValueError(
-                "profile hooks are not run by Stagent; remove the field "
+                "is refused: Stagent does not run profile hooks; remove it "
                 "(permission rules and the tool policy decide tool calls)"
             )
         return value
@@ -183,8 +183,8 @@ class ProfileSpec(_Spec):
     def _no_output_format(cls, value: Any) -> Any:
         if value is not None:
             raise ValueError(
-                "outputFormat changes nothing in a run; remove it and say the format you "
-                "want in the instructions (SKILL.md)"
+                "is refused: it would change nothing in a run; remove it and say the format "
+                "you want in the instructions (SKILL.md)"
             )
         return value
 

@@ -12,6 +12,9 @@ from stagent.profiles.blueprints import Blueprint
 from stagent.profiles.models import Profile
 from stagent.profiles.options import tool_policy
 from stagent.profiles.router import Route
+from stagent.profiles.support import FIELD_SUPPORT
+
+TOOL_RUNTIMES = FIELD_SUPPORT["allowedTools"]
 
 
 class ProfileSummary(BaseModel):
@@ -44,6 +47,8 @@ class RuntimeOptions(BaseModel):
     max_budget_usd: float | None
     mcp_servers: list[str]
     instructions_overridden: bool
+    runs_tools: bool
+    """False on a runtime that makes no tool calls (the anthropic runtime): no policy applies."""
 
 
 class SmokeTestOut(BaseModel):
@@ -90,18 +95,22 @@ def profile_detail(
     options: list[RuntimeOptions] = []
     for runtime in profile.runtimes:
         opts = profile.options(runtime)
-        policy = tool_policy(opts)
+        runs_tools = runtime in TOOL_RUNTIMES
+        nothing: dict[str, list[str]] = {"auto_approve": [], "auto_deny": []}
+        policy = tool_policy(opts) if runs_tools else nothing
+        tools = list(opts.allowed_tools) if opts.allowed_tools is not None else None
         options.append(
             RuntimeOptions(
                 runtime=runtime,
                 model=opts.model,
-                tools=list(opts.allowed_tools) if opts.allowed_tools is not None else None,
+                tools=tools if runs_tools else [],
                 auto_approve=policy["auto_approve"],
                 auto_deny=policy["auto_deny"],
                 max_turns=opts.max_turns,
                 max_budget_usd=opts.max_budget_usd,
                 mcp_servers=sorted(opts.mcp_servers or {}),
                 instructions_overridden=opts.instructions != profile.instructions,
+                runs_tools=runs_tools,
             )
         )
     base = profile_summary(profile, overrides)
