@@ -3,6 +3,7 @@ errors, escaped output), blueprint forms generated from variables and the previe
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import httpx
@@ -206,3 +207,37 @@ async def test_preview_resolves_steps_with_the_values_and_never_runs(
     missing = await client.get("/ui/blueprints/code-review-pipeline/preview", params={"target": ""})
     assert "variable target: What to review is required" in missing.text
     assert soup(missing).select_one(".error-box") is not None
+
+
+async def test_the_api_returns_what_the_cli_prints(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    from typer.testing import CliRunner
+
+    from stagent.cli.app import app as cli_app
+
+    def cli_json(*args: str) -> object:
+        home = str(workspace.settings.home)
+        result = CliRunner().invoke(cli_app, ["--home", home, *args, "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    api_profile = (await client.get("/api/v1/profiles/code-reviewer")).json()
+    assert api_profile == cli_json("profile", "show", "code-reviewer")
+    listed = (await client.get("/api/v1/profiles", params={"domain": "personal"})).json()
+    assert listed["data"] == cli_json("profile", "list", "--domain", "personal")
+    assert (await client.get("/api/v1/blueprints/bug-triage")).json() == cli_json(
+        "blueprint", "show", "bug-triage"
+    )
+    resolved = await client.post(
+        "/api/v1/blueprints/release-notes/resolve", json={"variables": {"version": "2.0"}}
+    )
+    assert resolved.status_code == 200
+    assert resolved.json() == cli_json("blueprint", "run", "release-notes", "--var", "version=2.0")
+    route = await client.get("/api/v1/profiles/route", params={"title": "Translate to French"})
+    assert route.json()["profile_id"] == "translator"
+
+    bad = await client.post("/api/v1/blueprints/release-notes/resolve", json={"variables": {}})
+    assert bad.status_code == 422
+    assert bad.json()["error"].startswith("variable version:")
+    assert (await client.get("/api/v1/profiles/nobody")).status_code == 404

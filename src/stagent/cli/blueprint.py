@@ -13,14 +13,9 @@ from stagent.cli.output import JsonFlag, console, emit_json, err_console
 from stagent.cli.state import state_of
 from stagent.domain.errors import ValidationError
 from stagent.profiles.service import ProfileService
-from stagent.schemas.profiles import blueprint_detail, blueprint_summary
+from stagent.schemas.profiles import NOT_BUILT, blueprint_detail, blueprint_summary, resolved_out
 
 app = typer.Typer(help="Blueprints: workflow templates with variables.", no_args_is_help=True)
-
-NOT_BUILT = (
-    "Workflows are not built yet in Stagent: the blueprint was validated and its steps resolved, "
-    "but nothing was run."
-)
 
 
 def _service(ctx: typer.Context) -> ProfileService:
@@ -95,14 +90,7 @@ def run(
     instance = _service(ctx).instantiate(blueprint_id, _parse_vars(var or []))
     definition = instance.definition
     if as_json:
-        emit_json(
-            {
-                "ran": False,
-                "reason": NOT_BUILT,
-                "definition": definition.model_dump(mode="json", exclude_none=True),
-                "skipped": list(instance.skipped),
-            }
-        )
+        emit_json(resolved_out(instance))
         return
     console.print(f"[bold]{escape(definition.name)}[/] ({definition.pattern})")
     for index, step in enumerate(definition.steps, start=1):

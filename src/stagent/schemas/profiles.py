@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from stagent.profiles.blueprints import Blueprint
+from stagent.profiles.instantiate import Instance
 from stagent.profiles.models import Profile
 from stagent.profiles.options import tool_policy
 from stagent.profiles.router import Route
@@ -193,3 +194,20 @@ def route_out(decision: Route) -> RouteOut:
         fallback=decision.fallback,
         reason=decision.reason,
     )
+
+
+NOT_BUILT = (
+    "Workflows are not built yet in Stagent: the blueprint was validated and its steps "
+    "resolved, but nothing was run."
+)
+
+
+def resolved_out(instance: Instance) -> dict[str, Any]:
+    """A resolved blueprint: the workflow definition, the skipped steps, and that it did not
+    run (workflows are not built yet)."""
+    return {
+        "ran": False,
+        "reason": NOT_BUILT,
+        "definition": instance.definition.model_dump(mode="json", exclude_none=True),
+        "skipped": list(instance.skipped),
+    }
