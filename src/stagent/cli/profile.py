@@ -12,13 +12,11 @@ from rich.table import Table
 
 from stagent.cli.errors import RunFailedError
 from stagent.cli.output import JsonFlag, console, emit_json, err_console
-from stagent.cli.running import run_task
 from stagent.cli.state import state_of
-from stagent.profile_tests import run_smoke_tests
 from stagent.profiles.service import ProfileService
 from stagent.schemas.profiles import profile_detail, profile_summary, route_out
 
-app = typer.Typer(help="Agent profiles: who does a task.", no_args_is_help=True)
+app = typer.Typer(help="Agent profiles: who does a task, and how.", no_args_is_help=True)
 
 
 def _service(ctx: typer.Context) -> ProfileService:
@@ -105,6 +103,9 @@ def test(
     as_json: JsonFlag = False,
 ) -> None:
     """Run the profile's smoke tests as real tasks on a runtime and judge the answers."""
+    from stagent.cli.running import run_task
+    from stagent.profile_tests import run_smoke_tests
+
     with state_of(ctx).workspace() as ws:
         outcome = run_smoke_tests(
             ws, profile_id, runtime, lambda task_id: run_task(ws, task_id, wait=True).task
