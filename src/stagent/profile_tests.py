@@ -9,10 +9,12 @@ run is recorded with the profile (`stagent.profiles.smoke.ResultStore`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from stagent.domain.errors import ValidationError
+from stagent.domain.errors import StagentError, ValidationError
 from stagent.domain.tasks import Task
 from stagent.engine.services import TaskDraft
+from stagent.profiles.models import SmokeTest
 from stagent.profiles.options import SIMULATED_RUNTIMES, check_runtime
 from stagent.profiles.smoke import SmokeResult, SmokeRun, judge, now_text
 from stagent.workspace import Workspace
@@ -76,3 +78,57 @@ def run_smoke_tests(ws: Workspace, profile_id: str, runtime: str | None, run: Ru
     )
     ws.profiles.results.save(outcome)
     return outcome
+
+
+def start_smoke_tests(ws: Workspace, profile_id: str, runtime: str | None) -> list[Task]:
+    """Queue the smoke tests for a worker (the web page's button); `refresh_smoke_results`
+    judges them once their tasks have ended."""
+    chosen = smoke_runtime(ws, profile_id, runtime)
+    profile = ws.profiles.get(profile_id)
+    tests = profile.options(chosen).tests  # pyright: ignore[reportArgumentType]
+    tasks = create_smoke_tasks(ws, profile_id, chosen)
+    queued = [ws.tasks.run(task.id) for task in tasks]
+    pending = [
+        SmokeResult(test.task, list(test.expected_keywords), task.id, "queued", False)
+        for test, task in zip(tests, queued, strict=True)
+    ]
+    ws.profiles.results.save_pending(profile_id, chosen, pending)
+    return queued
+
+
+def refresh_smoke_results(ws: Workspace, profile_id: str) -> list[dict[str, Any]]:
+    """The recorded runs, with pending ones judged if all their tasks have ended."""
+    runs = ws.profiles.results.runs(profile_id)
+    changed = False
+    for index, run in enumerate(runs):
+        if run.get("pending"):
+            judged = _judge_pending(ws, run)
+            if judged is not None:
+                runs[index] = judged
+                changed = True
+    if changed:
+        ws.profiles.results.replace(profile_id, runs)
+    return runs
+
+
+def _judge_pending(ws: Workspace, run: dict[str, Any]) -> dict[str, Any] | None:
+    results: list[SmokeResult] = []
+    for item in run.get("results", []):
+        try:
+            task = ws.tasks.get(str(item["task_id"]))
+        except StagentError:
+            task = None
+        if task is not None and not task.status.is_terminal:
+            return None
+        test = SmokeTest(task=str(item["task"]), expected_keywords=tuple(item["expected"]))
+        if task is None:
+            results.append(
+                judge(test, str(item["task_id"]), "deleted", None, "the task was deleted")
+            )
+        else:
+            results.append(judge(test, task.id, task.status.value, task.result, task.error))
+    runtime = str(run["runtime"])
+    done = SmokeRun(
+        str(run["profile_id"]), runtime, ws.runtimes.is_simulated(runtime), now_text(), results
+    )
+    return done.to_dict()

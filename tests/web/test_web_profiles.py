@@ -3,6 +3,7 @@ errors, escaped output), blueprint forms generated from variables and the previe
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -241,3 +242,43 @@ async def test_the_api_returns_what_the_cli_prints(
     assert bad.status_code == 422
     assert bad.json()["error"].startswith("variable version:")
     assert (await client.get("/api/v1/profiles/nobody")).status_code == 404
+
+
+async def test_the_person_runs_smoke_tests_from_the_page_and_sees_the_verdict(
+    worker: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stagent.testing.anthropic_server import AnthropicScriptServer
+    from stagent.testing.model_script import ModelScript, ModelTurn, ScriptBook
+    from stagent.web.app import create_app
+
+    class Always(ScriptBook):
+        def select(self, request_text: str) -> ModelScript:
+            del request_text
+            return ModelScript(name="fr", turns=[ModelTurn(text="Bonjour, merci beaucoup.")])
+
+    with AnthropicScriptServer(Always()) as server:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-not-a-key")
+        async with asgi_client(create_app(worker)) as client:
+            anonymous = await with_csrf(client)
+            refused = await anonymous.post(
+                "/ui/profiles/translator/test", data={"runtime": "anthropic"}
+            )
+            assert refused.status_code == 403
+            signed = await client.get(f"/?token={worker.owner_token()}")
+            assert signed.status_code == 303
+            page = await client.get("/profiles/translator")
+            assert "Run smoke tests" in page.text
+            started = await client.post(
+                "/ui/profiles/translator/test", data={"runtime": "anthropic"}
+            )
+            assert started.status_code == 200
+            assert "running" in started.text and 'hx-trigger="every 2s"' in started.text
+            for _ in range(200):
+                fragment = await client.get("/ui/profiles/translator/results")
+                if "every 2s" not in fragment.text:
+                    break
+                await asyncio.sleep(0.1)
+            assert "passed" in fragment.text and "Bonjour, merci beaucoup." in fragment.text
+    [run] = worker.profiles.results.runs("translator")
+    assert run["passed"] is True and run["runtime"] == "anthropic"

@@ -84,9 +84,20 @@ class ResultStore:
 
     def save(self, run: SmokeRun) -> None:
         """Record a run (keeping the newest `KEEP_RUNS`)."""
-        runs = [run.to_dict(), *self._raw(run.profile_id)][:KEEP_RUNS]
+        self._write(run.profile_id, [run.to_dict(), *self._raw(run.profile_id)][:KEEP_RUNS])
+
+    def save_pending(self, profile_id: str, runtime: str, results: list[SmokeResult]) -> None:
+        """Record a run whose tasks were queued and have not ended yet."""
+        run = SmokeRun(profile_id, runtime, False, "", results).to_dict()
+        self._write(profile_id, [{**run, "pending": True}, *self._raw(profile_id)][:KEEP_RUNS])
+
+    def replace(self, profile_id: str, runs: list[dict[str, Any]]) -> None:
+        """Write the runs back (after pending ones were judged)."""
+        self._write(profile_id, runs[:KEEP_RUNS])
+
+    def _write(self, profile_id: str, runs: list[dict[str, Any]]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.directory / f"{run.profile_id}.json"
+        path = self.directory / f"{profile_id}.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(runs, indent=2, ensure_ascii=False), encoding="utf-8")
         tmp.replace(path)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.responses import Response
 
 from stagent.domain.errors import NotFoundError
+from stagent.profile_tests import refresh_smoke_results, start_smoke_tests
 from stagent.profiles.catalog import ProfileCatalog
 from stagent.profiles.models import Profile
 from stagent.schemas.profiles import profile_detail
@@ -118,9 +119,8 @@ def profile_page(request: Request, profile_id: str, ws: WorkspaceDep) -> Respons
     """One profile: what it sets on each runtime, its tests and last results, instructions."""
     service = ws.profiles
     profile = service.get(profile_id)
-    detail = profile_detail(
-        profile, service.catalog().shadowed.get(profile_id), service.results.runs(profile_id)
-    )
+    runs = refresh_smoke_results(ws, profile_id)
+    detail = profile_detail(profile, service.catalog().shadowed.get(profile_id), runs)
     return page(
         request,
         "pages/profile.html",
@@ -177,3 +177,24 @@ def delete_profile(profile_id: str, ws: WorkspaceDep) -> Response:
     """Delete a user profile (a built-in it overrode comes back)."""
     ws.profiles.delete_user(profile_id)
     return redirect("/profiles")
+
+
+def _results(ws: Workspace, profile_id: str) -> Response:
+    runs = refresh_smoke_results(ws, profile_id)
+    return fragment(render("fragments/profile_results.html", runs=runs, profile_id=profile_id))
+
+
+@router.get("/ui/profiles/{profile_id}/results")
+def results_fragment(profile_id: str, ws: WorkspaceDep) -> Response:
+    """The last results (polled while a run is pending; pending runs are judged when done)."""
+    ws.profiles.get(profile_id)
+    return _results(ws, profile_id)
+
+
+@router.post("/ui/profiles/{profile_id}/test", dependencies=OwnerOnly)
+def run_smoke_tests_now(
+    profile_id: str, ws: WorkspaceDep, runtime: Annotated[str, Form(max_length=20)]
+) -> Response:
+    """Queue the profile's smoke tests as tasks on ``runtime`` (they call the model)."""
+    start_smoke_tests(ws, profile_id, runtime)
+    return _results(ws, profile_id)
