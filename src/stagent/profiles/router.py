@@ -43,16 +43,35 @@ class Route:
     runners_up: tuple[Candidate, ...] = ()
 
 
+WORD = re.compile(r"\w[\w-]*")
+
+
 @lru_cache(maxsize=2048)
 def _pattern(tag: str) -> re.Pattern[str]:
     words = r"\s+".join(re.escape(w) for w in tag.split())
     return re.compile(rf"(?<![\w-]){words}(?:s|es)?(?![\w-])", re.IGNORECASE)
 
 
-def score(profile: Profile, text: str) -> Candidate:
+def _words(text: str) -> frozenset[str]:
+    """The text's words, lowercased, each also without a plural ``s``/``es``."""
+    out: set[str] = set()
+    for word in WORD.findall(text.lower()):
+        out.update((word, word.removesuffix("s"), word.removesuffix("es")))
+    return frozenset(out)
+
+
+def _hit(tag: str, text: str, words: frozenset[str]) -> bool:
+    """A phrase by regex; a single word by set lookup (whole words, plural allowed)."""
+    if " " in tag:
+        return _pattern(tag).search(text) is not None
+    return tag in words
+
+
+def score(profile: Profile, text: str, words: frozenset[str] | None = None) -> Candidate:
     """How well ``profile``'s tags match ``text``."""
+    words = _words(text) if words is None else words
     matched = tuple(
-        tag for tag in profile.spec.tags if tag not in CATEGORY_TAGS and _pattern(tag).search(text)
+        tag for tag in profile.spec.tags if tag not in CATEGORY_TAGS and _hit(tag, text, words)
     )
     points = sum(2 if " " in tag or "-" in tag else 1 for tag in matched)
     return Candidate(profile.id, points, matched)
@@ -68,8 +87,9 @@ def route(
         for p in catalog.all()
         if runtime is None or runtime in SIMULATED_RUNTIMES or p.supports(runtime)
     ]
+    words = _words(text)
     ranked = sorted(
-        (score(p, text) for p in eligible if p.id != FALLBACK),
+        (score(p, text, words) for p in eligible if p.id != FALLBACK),
         key=lambda c: (-c.score, -len(c.matched), c.profile_id),
     )
     best = ranked[0] if ranked else None
