@@ -13,6 +13,7 @@ from stagent.web.ui import (
     actions,
     blueprints,
     budgets,
+    environment,
     inbox,
     pages,
     permissions,
@@ -51,5 +52,6 @@ def build_ui_router() -> APIRouter:
     router.include_router(runtimes.router)
     router.include_router(profiles.router)
     router.include_router(blueprints.router)
+    router.include_router(environment.router)
     router.include_router(stream_router)
     return router
