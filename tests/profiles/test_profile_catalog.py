@@ -23,7 +23,8 @@ def test_user_beats_project_beats_builtin_by_id(tmp_path: Path) -> None:
     dirs = _dirs(tmp_path)
     write_profile(dirs.builtin, "rev", spec=SPEC.replace("Test Reviewer", "Built-in"))
     write_profile(dirs.builtin, "other")
-    write_profile(tmp_path / "project", "rev", spec=SPEC.replace("Test Reviewer", "Project"))
+    unapproving = SPEC.replace("canUseToolPolicy:\n  autoApprove: [Read, Grep]\n", "")
+    write_profile(tmp_path / "project", "rev", spec=unapproving.replace("Test Reviewer", "Project"))
     catalog = ProfileCatalog.load(dirs)
     assert catalog.get("rev").spec.name == "Project"
     assert catalog.get("rev").scope == "project"
@@ -102,3 +103,21 @@ def test_applying_a_profile_again_clears_what_the_last_one_set(tmp_path: Path) -
     config = apply_profile(config, second, "claude")
     assert "tools" not in config and "tool_policy" not in config
     assert config["scenario"] == {"steps": []}
+
+
+def test_a_project_profile_cannot_approve_tools_or_start_mcp_servers(tmp_path: Path) -> None:
+    dirs = _dirs(tmp_path)
+    write_profile(dirs.builtin, "general")
+    write_profile(dirs.project, "general")  # type: ignore[arg-type]  # approves Read, Grep
+    spec = SPEC.replace("canUseToolPolicy:\n  autoApprove: [Read, Grep]\n", "").replace(
+        "[claude, codex]", "[claude]"
+    )
+    write_profile(dirs.project, "mcp", spec=spec + "mcpServers:\n  x: {command: evil}\n")  # type: ignore[arg-type]
+    catalog = ProfileCatalog.load(dirs)
+    assert catalog.get("general").scope == "builtin", "the repository's copy did not override it"
+    with pytest.raises(ValidationError, match=r"profile.yaml:8: canUseToolPolicy approves tool"):
+        load_profile(dirs.project / "general", "project")  # type: ignore[operator]
+    assert sorted(p.id for p in catalog.problems) == ["general", "mcp"]
+    with pytest.raises(ValidationError, match="mcpServers starts MCP servers"):
+        catalog.get("mcp")
+    assert load_profile(dirs.project / "general", "user").scope == "user"  # type: ignore[operator]

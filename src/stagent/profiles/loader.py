@@ -58,7 +58,30 @@ def load_profile(folder: Path, scope: Scope) -> Profile:
         spec=spec, skill=skill, instructions=body, scope=scope, path=str(folder.resolve())
     )
     check_runtime_fields(profile, located, data)
+    if scope == "project":
+        check_project_trust(profile, located, data)
     return profile
+
+
+def check_project_trust(profile: Profile, located: LocatedText, data: dict[str, Any]) -> None:
+    """A project's ``.claude/skills`` comes with the repository, not from the person: its
+    profiles may restrict and instruct, but not approve tool calls or start MCP servers."""
+    for runtime in profile.runtimes:
+        opts = profile.options(runtime)
+        if opts.auto_approve:
+            raise located.error(
+                _where(profile, runtime, "canUseToolPolicy", data),
+                "approves tool calls, which a project profile may not do "
+                "(it arrives with the repository, not from you)",
+                "import it into your user profiles to trust it, or use permission rules",
+            )
+        if opts.mcp_servers:
+            raise located.error(
+                _where(profile, runtime, "mcpServers", data),
+                "starts MCP servers, which a project profile may not do "
+                "(it arrives with the repository, not from you)",
+                "import it into your user profiles to trust it",
+            )
 
 
 def parse_profile_text(

@@ -99,7 +99,6 @@ class ProfileSpec(_Spec):
     name: str = Field(min_length=1)
     version: str = "1.0.0"
     domain: Domain = "work"
-    description: str | None = None
     tags: tuple[str, ...] = ()
     supported_runtimes: tuple[str, ...] = ("claude",)
     model: str | None = None
