@@ -282,3 +282,22 @@ async def test_the_person_runs_smoke_tests_from_the_page_and_sees_the_verdict(
             assert "passed" in fragment.text and "Bonjour, merci beaucoup." in fragment.text
     [run] = worker.profiles.results.runs("translator")
     assert run["passed"] is True and run["runtime"] == "anthropic"
+
+
+async def test_the_boards_new_task_form_offers_profiles_and_checks_them(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    board = soup(await client.get("/board"))
+    options = [o["value"] for o in board.select("#new-task select[name=profile] option")]
+    assert options[:2] == ["", "auto"] and "code-reviewer" in options and len(options) >= 54
+    made = await client.post(
+        "/ui/tasks", data={"title": "Review it", "runtime": "claude", "profile": "code-reviewer"}
+    )
+    assert made.status_code == 200
+    [task] = workspace.tasks.list()
+    assert task.profile == "code-reviewer"
+    wrong = await client.post(
+        "/ui/tasks", data={"title": "x", "runtime": "anthropic", "profile": "code-reviewer"}
+    )
+    assert wrong.status_code == 422
+    assert "code-reviewer does not support the anthropic runtime" in wrong.text
