@@ -34,9 +34,17 @@ def test_an_unknown_profile_or_an_unsupported_runtime_is_refused_on_create(
         workspace.tasks.update(task.id, {"profile": "researcher"})
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_workspace(request: pytest.FixtureRequest) -> Workspace:
+    """The test workspace on SQLite, then on PostgreSQL."""
+    name = "workspace" if request.param == "sqlite" else "pg_workspace"
+    return request.getfixturevalue(name)
+
+
 def test_queueing_resolves_the_profile_into_the_run_options_and_logs_it(
-    workspace: Workspace,
+    any_workspace: Workspace,
 ) -> None:
+    workspace = any_workspace
     task = workspace.tasks.create(
         TaskDraft(title="review", runtime="claude", profile="code-reviewer")
     )
