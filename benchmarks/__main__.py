@@ -18,6 +18,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "budgets": ["--quick"],
     "faces": ["--quick"],
     "profiles": ["--quick"],
+    "schedules": ["--quick"],
     "scanner": ["--quick"],
 }
 

@@ -19,6 +19,7 @@ from stagent.web.ui import (
     permissions,
     profiles,
     runtimes,
+    schedules,
 )
 from stagent.web.ui.stream import Topics, live_events, resume_point
 
@@ -52,6 +53,7 @@ def build_ui_router() -> APIRouter:
     router.include_router(runtimes.router)
     router.include_router(profiles.router)
     router.include_router(blueprints.router)
+    router.include_router(schedules.router)
     router.include_router(environment.router)
     router.include_router(stream_router)
     return router
