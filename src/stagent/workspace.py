@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # built on first use (see the class docstring)
     from stagent.governance.budgets import BudgetService
     from stagent.governance.rule_service import RuleService
     from stagent.ledger.service import LedgerService
+    from stagent.profiles.service import ProfileService
     from stagent.runtimes.base import PermissionGate
     from stagent.scanner.service import ScanService
     from stagent.scheduler.loop import SchedulerLoop
@@ -53,9 +54,16 @@ class Workspace:
         self.runtimes: RuntimeRegistry = default_registry(self.settings.home)
         self.queue = TaskQueueClient(self.store.url)
         self.projects = ProjectService(self.store)
-        self.tasks = TaskService(self.store, self.runtimes, self.queue)
+        self.tasks = TaskService(self.store, self.runtimes, self.queue, _Profiles(self))
         self._lease: ExecutorLease | None = None
         self._scheduler: SchedulerLoop | None = None
+
+    @cached_property
+    def profiles(self) -> ProfileService:
+        """Profiles and blueprints: the catalogs, install/export/import, smoke-test results."""
+        from stagent.profiles.service import ProfileService
+
+        return ProfileService(self.settings.home)
 
     @cached_property
     def rules(self) -> RuleService:
@@ -274,3 +282,20 @@ class Workspace:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _Profiles:
+    """The task service's profile resolver; the catalog loads when a task first names one."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    def check(self, profile_id: str, runtime: str) -> None:
+        """See `stagent.engine.profile_hook.ProfileResolver`."""
+        self._ws.profiles.check(profile_id, runtime)
+
+    def resolve(
+        self, profile_id: str, runtime: str, title: str, description: str, config: dict[str, Any]
+    ) -> tuple[str, dict[str, Any], str]:
+        """See `stagent.engine.profile_hook.ProfileResolver`."""
+        return self._ws.profiles.resolve(profile_id, runtime, title, description, config)

@@ -19,6 +19,8 @@ from stagent.cli.errors import StagentGroup
 from stagent.cli.lazy import PLAIN_HELP, CommandEntry, LazyGroup
 from stagent.cli.state import CliState
 
+PROFILE_HELP = "Agent profiles: who does a task, and how."
+BLUEPRINT_HELP = "Blueprints: workflow templates with variables."
 COMMANDS: list[tuple[str, str, str]] = [
     # (name, "module:attribute" (a Typer app or a function), the line `stagent --help` shows)
     ("serve", "stagent.cli.serve:serve", "Serve the web workspace and run tasks."),
@@ -54,6 +56,8 @@ COMMANDS: list[tuple[str, str, str]] = [
         "stagent.cli.pricing:app",
         "The price table in use (with your overrides).",
     ),
+    ("profile", "stagent.cli.profile:app", PROFILE_HELP),
+    ("blueprint", "stagent.cli.blueprint:app", BLUEPRINT_HELP),
 ]
 
 

@@ -50,6 +50,7 @@ def board(
         view=view,
         runtimes=ws.runtimes.all(),
         projects=ws.projects.list(),
+        profiles=ws.profiles.catalog().all(),
         **views.board_context(ws),
     )
 
