@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # built on first use (see the class docstring)
     from stagent.engine.leases import ExecutorLease
     from stagent.governance.approvals import ApprovalService
     from stagent.governance.budgets import BudgetService
+    from stagent.governance.defaults import PermissionDefaults
     from stagent.governance.rule_service import RuleService
     from stagent.runtimes.base import PermissionGate
 
@@ -58,6 +59,13 @@ class Workspace:
         from stagent.governance.rule_service import RuleService
 
         return RuleService(self.store)
+
+    @cached_property
+    def permission_defaults(self) -> PermissionDefaults:
+        """What a call no rule decides gets: Claude Code's defaults, or a person for all."""
+        from stagent.governance.defaults import PermissionDefaults
+
+        return PermissionDefaults(self.store)
 
     @cached_property
     def approvals(self) -> ApprovalService:
