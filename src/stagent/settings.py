@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     """A worker whose heartbeat is older than this is presumed dead and its runs are recovered."""
     approval_timeout_seconds: float = Field(default=600.0, gt=0)
     """How long a tool call waits for a person in the inbox before it is denied as timed out."""
+    check_runtimes: bool = True
+    """Refuse to queue a task on a runtime that is not ready in this process; turn off when
+    workers on other machines hold the credentials."""
 
     @property
     def resolved_database_url(self) -> str:

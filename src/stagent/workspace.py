@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 from stagent.engine.queue import TaskQueueClient
 from stagent.engine.services import ProjectService, TaskService
+from stagent.runtimes.credentials import CredentialStore
 from stagent.runtimes.registry import RuntimeRegistry, default_registry
 from stagent.settings import Settings
 from stagent.store import executors as executor_repo
@@ -47,7 +48,11 @@ class Workspace:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self.store = Store(self.settings.resolved_database_url)
-        self.runtimes: RuntimeRegistry = default_registry(self.settings.home)
+        self.credentials = CredentialStore(self.settings.home)
+        self.credentials.apply()  # saved API keys, unless the same variables are exported
+        self.runtimes: RuntimeRegistry = default_registry(
+            self.settings.home, check_ready=self.settings.check_runtimes
+        )
         self.queue = TaskQueueClient(self.store.url)
         self.projects = ProjectService(self.store)
         self.tasks = TaskService(self.store, self.runtimes, self.queue)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+import stat
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from webtools import asgi_client, with_csrf
 
+from stagent.domain.tasks import TaskStatus
+from stagent.engine.services import TaskDraft
+from stagent.runtimes.credentials import forget_applied
 from stagent.workspace import Workspace
 
 
@@ -50,3 +56,48 @@ async def test_an_unknown_mode_is_a_clear_error_not_a_crash(person: httpx.AsyncC
     response = await person.post("/ui/permissions/default", data={"mode": "yolo"})
     assert 400 <= response.status_code < 500
     assert "not a default mode" in response.text
+
+
+@pytest.fixture
+def no_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No key exported and no Claude Code login."""
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "no-login"))
+    yield
+    forget_applied()
+
+
+async def test_the_board_refuses_to_queue_on_a_runtime_that_is_not_ready(
+    client: httpx.AsyncClient, workspace: Workspace, no_keys: None
+) -> None:
+    task = workspace.tasks.create(TaskDraft(title="needs claude", runtime="claude"))
+    moved = await client.post(f"/api/v1/tasks/{task.id}/move", json={"status": "queued"})
+    assert moved.status_code in (409, 422, 503)
+    body = moved.json()
+    assert "the claude runtime is not ready" in json.dumps(body)
+    assert "Settings -> Runtimes" in json.dumps(body)
+    assert workspace.tasks.get(task.id).status is TaskStatus.PLANNED
+
+
+async def test_the_person_saves_a_key_that_is_never_shown_again(
+    person: httpx.AsyncClient, client: httpx.AsyncClient, workspace: Workspace, no_keys: None
+) -> None:
+    secret = "sk-ant-page-test-0123456789"
+    refused = await client.post(
+        "/ui/credentials", data={"variable": "ANTHROPIC_API_KEY", "value": secret}
+    )
+    assert refused.status_code == 403
+    page = (await person.get("/settings/runtimes")).text
+    assert "API keys" in page and "not saved" in page
+    saved = await person.post(
+        "/ui/credentials", data={"variable": "ANTHROPIC_API_KEY", "value": secret}
+    )
+    assert saved.status_code == 200
+    assert "Saved ANTHROPIC_API_KEY. It will not be shown again." in saved.text
+    page = (await person.get("/settings/runtimes")).text
+    assert secret not in saved.text and secret not in page
+    assert stat.S_IMODE(workspace.credentials.path.stat().st_mode) == 0o600
+    assert secret not in json.dumps((await client.get("/api/v1/runtimes")).json())
+    removed = await person.post("/ui/credentials/ANTHROPIC_API_KEY/remove")
+    assert "Removed ANTHROPIC_API_KEY." in removed.text

@@ -98,6 +98,14 @@ class TaskService:
         if not title:
             raise ValidationError("title: a task needs a title")
         self._runtimes.require(draft.runtime)
+        if (draft.scenario_file or draft.scenario) and not self._runtimes.is_simulated(
+            draft.runtime
+        ):
+            raise ValidationError(
+                f"scenario: only the scripted runtime plays a scenario; {draft.runtime} would "
+                "ignore it",
+                hint="leave the scenario out, or choose the scripted runtime",
+            )
         config: dict[str, Any] = {}
         if draft.scenario_file is not None:
             config["scenario"] = scenario_to_data(load_scenario_file(draft.scenario_file))
@@ -178,7 +186,11 @@ class TaskService:
         return task
 
     def run(self, task_id: str) -> Task:
-        """Queue a new run of the task; a worker picks it up."""
+        """Queue a new run of the task; a worker picks it up.
+
+        Refused (with the fix) if the task's runtime is not ready here: no binary, no key.
+        """
+        self._runtimes.require_ready(self.get(task_id).runtime)
         with self._store.write() as session:
             row = task_repo.get_row(session, task_id, for_update=True)
             status = TaskStatus(row.status)
