@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from bs4 import BeautifulSoup
 from fastapi import FastAPI
 from webtools import asgi_client, with_csrf
 
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
+from stagent.governance.approvals import ApprovalDraft
 from stagent.runtimes.credentials import forget_applied
+from stagent.store import tasks as task_repo
 from stagent.workspace import Workspace
 
 
@@ -101,3 +105,94 @@ async def test_the_person_saves_a_key_that_is_never_shown_again(
     assert secret not in json.dumps((await client.get("/api/v1/runtimes")).json())
     removed = await person.post("/ui/credentials/ANTHROPIC_API_KEY/remove")
     assert "Removed ANTHROPIC_API_KEY." in removed.text
+
+
+CLI_TEXT = re.compile(
+    r"`|\bstagent (serve|approve|deny|answer|budget|inbox|rules|task|doctor)\b|\s--[a-z]"
+)
+
+
+async def _waiting_card(workspace: Workspace) -> tuple[str, str]:
+    """A running task whose Write waits for a person: (task id, card id)."""
+    task = workspace.tasks.create(TaskDraft(title="writes notes"))
+    with workspace.store.write() as session:
+        task_repo.transition(session, task.id, TaskStatus.QUEUED)
+        task_repo.transition(session, task.id, TaskStatus.RUNNING)
+    workspace.approvals.open(
+        ApprovalDraft(
+            task_id=task.id,
+            runtime="scripted",
+            tool="Write",
+            input={"file_path": "notes.md", "content": "hi"},
+            kind="permission",
+            risk="medium",
+            suggested_rule="Write(./notes.md)",
+        )
+    )
+    (card,) = workspace.approvals.list_pending(task_id=task.id)
+    return task.id, card.id
+
+
+@pytest.mark.parametrize("as_person", [False, True])
+async def test_no_page_shows_command_line_syntax(
+    client: httpx.AsyncClient, person: httpx.AsyncClient, workspace: Workspace, as_person: bool
+) -> None:
+    browser = person if as_person else client
+    task_id, _ = await _waiting_card(workspace)
+    for path in (
+        "/",
+        "/board",
+        "/inbox",
+        f"/tasks/{task_id}",
+        "/settings",
+        "/settings/permissions",
+        "/settings/runtimes",
+        "/settings/budgets",
+        "/tasks/tsk_missing",
+        "/projects/missing",
+        "/no-such-page",
+    ):
+        html = (await browser.get(path)).text
+        text = BeautifulSoup(html, "html.parser").get_text(" ")
+        found = CLI_TEXT.search(text)
+        assert found is None, (
+            f"{path} shows {found.group(0)!r}: ...{text[found.start() - 80 : found.end() + 40]}..."
+        )
+
+
+async def test_settings_and_home_say_what_is_true(
+    client: httpx.AsyncClient, person: httpx.AsyncClient
+) -> None:
+    stranger = (await client.get("/settings")).text
+    assert "arrive with their capabilities" not in stranger
+    assert "Access token" not in stranger
+    assert "not signed in: open the link the server printed" in stranger
+    assert "this browser is signed in as the person" in (await person.get("/settings")).text
+    home = (await client.get("/")).text
+    assert "will join this page" not in home
+
+
+async def test_a_waiting_tasks_page_lets_the_person_decide_its_card(
+    person: httpx.AsyncClient, client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    task_id, card_id = await _waiting_card(workspace)
+    page = BeautifulSoup((await person.get(f"/tasks/{task_id}")).text, "html.parser")
+    card = page.select_one(f"#task-cards #approval-{card_id}")
+    assert card is not None and card.select_one("form.allow-form") is not None
+    stranger = BeautifulSoup((await client.get(f"/tasks/{task_id}")).text, "html.parser")
+    assert stranger.select_one(f"#approval-{card_id} form.allow-form") is None
+    allowed = await person.post(f"/ui/approvals/{card_id}/allow", data={"always": "0"})
+    assert allowed.status_code == 200
+    refreshed = (await person.get(f"/ui/tasks/{task_id}/cards")).text
+    assert card_id not in refreshed
+
+
+async def test_budgets_has_a_breadcrumb_and_says_when_caps_are_saved(
+    person: httpx.AsyncClient,
+) -> None:
+    page = BeautifulSoup((await person.get("/settings/budgets")).text, "html.parser")
+    crumbs = [a.get_text() for a in page.select('nav[aria-label="breadcrumb"] a')]
+    assert crumbs == ["Settings"]
+    saved = await person.post("/ui/budgets", data={"scope": "overall", "daily": "5"})
+    assert saved.status_code == 200
+    assert "Saved the caps for overall." in saved.text

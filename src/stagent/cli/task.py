@@ -162,8 +162,14 @@ def run(
     streaming = follow and not as_json
     with state_of(ctx).workspace() as ws:
         if streaming or as_json:
+            notice = waiting_notice(ws)
+
+            def print_and_notice(event: LoggedEvent) -> None:
+                print_event(event)
+                notice(event)
+
             outcome = run_task(
-                ws, task_id, wait=follow, on_event=print_event if streaming else None
+                ws, task_id, wait=follow, on_event=print_and_notice if streaming else None
             )
         else:
             with err_console.status(f"Running task {task_id}..."):

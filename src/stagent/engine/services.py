@@ -41,7 +41,7 @@ class ProjectService:
             if not path.is_dir():
                 raise ValidationError(
                     f"directory: {path} does not exist or is not a directory",
-                    hint="create it first, or leave --dir out",
+                    hint="create it first, or leave the directory out",
                 )
             directory = str(path)
         with self._store.write() as session:
