@@ -12,6 +12,8 @@ import pytest
 from clitools import HELLO_SCENARIO, Cli
 
 from stagent.domain.approvals import Approval
+from stagent.domain.events import UsageEvent
+from stagent.engine.services import TaskDraft
 from stagent.workspace import Workspace
 
 
@@ -76,3 +78,17 @@ def test_rules_default_shows_and_switches_the_mode(cli: Cli) -> None:
     refused = cli("rules", "default", "everything")
     assert refused.exit_code == 1
     assert "not a default mode" in refused.stderr
+
+
+def test_budget_usage_keeps_every_value_whole_at_80_columns(
+    cli: Cli, ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task = ws.tasks.create(TaskDraft(title="spent"))
+    usage = UsageEvent(model="claude-sonnet-4-5-20250929", input_tokens=123456, cost_usd=0.25)
+    ws.budgets.record_usage(task, usage)
+    monkeypatch.setenv("COLUMNS", "80")
+    out = cli("budget", "usage").stdout
+    assert "…" not in out
+    joined = " ".join(out.split())
+    assert task.id in joined and "claude-sonnet-4-5-20250929" in joined
+    assert "in 123456" in joined and "$0.25" in joined

@@ -240,6 +240,9 @@ def usage(
     if as_json:
         emit_json([entry_json(entry) for entry in entries])
         return
+    if console.width < WIDE_TABLE_COLUMNS:
+        _print_usage_lines(entries)
+        return
     table = Table(title="Usage ledger", title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("When", "Task", "Runtime", "Model", "In", "Out", "Cache w/r", "Cost", "Status"):
         table.add_column(column, overflow="fold")
@@ -258,3 +261,24 @@ def usage(
             entry.status,
         )
     console.print(table, soft_wrap=False)
+
+
+WIDE_TABLE_COLUMNS = 110
+"""Below this terminal width the ledger prints one line per row instead of a folded table."""
+
+
+def _print_usage_lines(entries: list[Any]) -> None:
+    """The ledger as lines that wrap whole (nothing is cut or folded mid-value)."""
+    console.print("[bold]Usage ledger[/]")
+    if not entries:
+        console.print("[dim]No usage yet.[/]")
+    for entry in entries:
+        source = "" if entry.cost_source in ("computed", "none") else f" ({entry.cost_source})"
+        cache = f"{entry.cache_write_5m_tokens + entry.cache_write_1h_tokens}/"
+        cache += str(entry.cache_read_tokens)
+        console.print(
+            f"{entry.finished_at.astimezone().strftime('%m-%d %H:%M')}  {entry.task_id or '-'}  "
+            f"{escape(entry.runtime)}  {escape(entry.model or '-')}  "
+            f"in {entry.input_tokens}, out {entry.output_tokens}, cache w/r {cache}  "
+            f"[bold]{format_usd(entry.cost_micros)}{source}[/]  {entry.status}"
+        )
