@@ -45,8 +45,8 @@ class _Server(uvicorn.Server):
 class WorkerStarter:
     """Launches the workspace's worker on a thread once the server listens, then announces.
 
-    Pages answer while the durable engine starts (half a second or more); the announcement
-    (the URL and the sign-in link) comes when both are up. If the worker cannot start, the
+    Pages answer while the durable engine starts (half a second or more) and the runtime
+    adapters load; the announcement (the URL and the sign-in link) comes when all are up. If the worker cannot start, the
     server is asked to stop and `finish` raises the worker's error.
     """
 
@@ -69,6 +69,9 @@ class WorkerStarter:
             self._error = exc
             self.on_failure()
             return
+        # Load every runtime adapter (their SDKs take seconds to import) before announcing, so
+        # the first page a person opens from the link does not wait for them.
+        self._ws.runtimes.all()
         self._announce()
 
     def finish(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ class RuntimeRegistry:
         self.check_ready = check_ready
         """False: `require_ready` trusts every runtime (workers elsewhere hold the keys)."""
         self._ready_at: dict[str, float] = {}
+        self._building = threading.Lock()
 
     def register(self, runtime: Runtime) -> None:
         """Add (or replace) a runtime instance."""
@@ -45,6 +47,10 @@ class RuntimeRegistry:
 
     def get(self, name: str) -> Runtime:
         """The runtime called ``name``, or a clear error listing the known ones."""
+        with self._building:  # threads (web requests, the serve warm-up) build each one once
+            return self._get(name)
+
+    def _get(self, name: str) -> Runtime:
         if name not in self._runtimes:
             factory = self._factories.pop(name, None)
             if factory is None:
