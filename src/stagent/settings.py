@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     check_runtimes: bool = True
     """Refuse to queue a task on a runtime that is not ready in this process; turn off when
     workers on other machines hold the credentials."""
+    schedule_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    """How often each worker looks for schedules that are due."""
+    schedule_grace_seconds: float = Field(default=60.0, ge=0)
+    """An occurrence later than this (no worker was running) is handled by the missed-run
+    policy of its schedule instead of simply firing late."""
 
     @property
     def resolved_database_url(self) -> str:

@@ -46,8 +46,8 @@ class WorkerStarter:
     """Launches the workspace's worker on a thread once the server listens, then announces.
 
     Pages answer while the durable engine starts (half a second or more) and the runtime
-    adapters load; the announcement (the URL and the sign-in link) comes when all are up. If the worker cannot start, the
-    server is asked to stop and `finish` raises the worker's error.
+    adapters load; the announcement (the URL and the sign-in link) comes when all are up. If
+    the worker cannot start, the server is asked to stop and `finish` raises its error.
     """
 
     def __init__(self, ws: Workspace, announce: Callable[[], None]) -> None:
