@@ -1,9 +1,11 @@
 """How fast the faces answer, timed as whole processes: ``python -m benchmarks.faces [--quick]``.
 
 Prints the median and worst of N runs (10 by default, 3 with ``--quick``) of each measurement,
-beside the floor measured in the same run (``python -c pass``: the interpreter alone). Asserts
-nothing. Each process is timed from spawn to exit (or, for ``serve``, to its first HTTP answer),
-so interpreter start-up, imports and teardown all count.
+and the median CPU time (user + system; it moves far less than wall time on a busy machine),
+beside the floor measured in the same run (``python -c pass``: the interpreter alone) and a peer
+(importing the libraries every database command needs: SQLAlchemy's ORM, pydantic-settings,
+Typer, Rich). Asserts nothing. Each process is timed from spawn to exit (or, for ``serve``, to
+its first HTTP answer), so interpreter start-up, imports and teardown all count.
 
 - ``stagent --help`` and ``stagent task list`` (20 tasks in the workspace);
 - ``stagent task add`` and ``stagent inbox``;
@@ -39,6 +41,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 STAGENT = str(Path(sys.executable).with_name("stagent"))
+DATABASE_COMMAND_LIBRARIES = ("sqlalchemy.orm", "pydantic_settings", "typer", "rich.console")
+"""What any command that reads the database imports, whatever Stagent does: the peer row."""
 ONE_STEP = "name: one step\nsteps:\n  - text: 'hello'\nresult: done\n"
 
 
@@ -60,6 +64,12 @@ def _timed(command: list[str], env: dict[str, str]) -> float:
 
 _cpu: list[float] = []
 """CPU seconds (user + system) of each timed process, in the order they ran."""
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds a running process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _children_cpu() -> float:
@@ -103,7 +113,9 @@ def _serving(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], flo
             if proc.poll() is not None:
                 raise RuntimeError("stagent serve exited before answering")
             time.sleep(0.005)
-        yield proc, time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        _cpu.append(_process_cpu(proc.pid))
+        yield proc, seconds
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -132,7 +144,7 @@ def _print(label: str, measured: tuple[list[float], list[float]], target: float 
 
 def main() -> None:
     """Measure every face and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 runs each instead of 10")
     parser.add_argument("--runs", type=int, default=None, help="runs per measurement")
     args = parser.parse_args()
@@ -148,6 +160,11 @@ def main() -> None:
         print(f"{runs} runs each; whole processes, spawn to exit (cpu: user + system, median)\n")
         floor = [sys.executable, "-c", "pass"]
         _print("floor: python -c pass", _repeat(runs, lambda: _timed(floor, env)))
+        libraries = [sys.executable, "-c", f"import {', '.join(DATABASE_COMMAND_LIBRARIES)}"]
+        _print(
+            "peer: import sqlalchemy.orm, pydantic...",
+            _repeat(runs, lambda: _timed(libraries, env)),
+        )
         _print("stagent --help", _repeat(runs, lambda: _timed([STAGENT, "--help"], env)), 0.3)
         task_list = [STAGENT, "task", "list"]
         _print("stagent task list", _repeat(runs, lambda: _timed(task_list, env)), 0.3)

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     """A worker whose heartbeat is older than this is presumed dead and its runs are recovered."""
     approval_timeout_seconds: float = Field(default=600.0, gt=0)
     """How long a tool call waits for a person in the inbox before it is denied as timed out."""
+    check_runtimes: bool = True
+    """Refuse to queue a task on a runtime that is not ready in this process; turn off when
+    workers on other machines hold the credentials."""
     schedule_poll_seconds: float = Field(default=0.5, gt=0, le=60)
     """How often each worker looks for schedules that are due."""
     schedule_grace_seconds: float = Field(default=60.0, ge=0)

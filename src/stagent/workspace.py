@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 from stagent.engine.queue import TaskQueueClient
 from stagent.engine.services import ProjectService, TaskService
+from stagent.runtimes.credentials import CredentialStore
 from stagent.runtimes.registry import RuntimeRegistry, default_registry
 from stagent.settings import Settings
 from stagent.store import executors as executor_repo
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # built on first use (see the class docstring)
     from stagent.engine.leases import ExecutorLease
     from stagent.governance.approvals import ApprovalService
     from stagent.governance.budgets import BudgetService
+    from stagent.governance.defaults import PermissionDefaults
     from stagent.governance.rule_service import RuleService
     from stagent.ledger.service import LedgerService
     from stagent.profiles.service import ProfileService
@@ -51,7 +53,11 @@ class Workspace:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self.store = Store(self.settings.resolved_database_url)
-        self.runtimes: RuntimeRegistry = default_registry(self.settings.home)
+        self.credentials = CredentialStore(self.settings.home)
+        self.credentials.apply()  # saved API keys, unless the same variables are exported
+        self.runtimes: RuntimeRegistry = default_registry(
+            self.settings.home, check_ready=self.settings.check_runtimes
+        )
         self.queue = TaskQueueClient(self.store.url)
         self.projects = ProjectService(self.store)
         self.tasks = TaskService(self.store, self.runtimes, self.queue, _Profiles(self))
@@ -71,6 +77,13 @@ class Workspace:
         from stagent.governance.rule_service import RuleService
 
         return RuleService(self.store)
+
+    @cached_property
+    def permission_defaults(self) -> PermissionDefaults:
+        """What a call no rule decides gets: Claude Code's defaults, or a person for all."""
+        from stagent.governance.defaults import PermissionDefaults
+
+        return PermissionDefaults(self.store)
 
     @cached_property
     def approvals(self) -> ApprovalService:

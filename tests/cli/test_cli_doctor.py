@@ -28,7 +28,8 @@ def test_missing_credentials_are_reported_and_fail_the_check(
     assert result.exit_code == 1
     [row] = json.loads(result.stdout)
     assert row["ok"] is False
-    assert "ANTHROPIC_API_KEY" in row["summary"]
+    assert "no credentials" in row["summary"]
+    assert "ANTHROPIC_API_KEY" in row["fix"]
 
 
 def test_probe_makes_a_real_call_to_the_configured_endpoint(
@@ -51,3 +52,16 @@ def test_unknown_runtime_is_one_line_error(cli: Cli) -> None:
     result = cli("doctor", "--runtime", "nope")
     assert result.exit_code == 1
     assert "unknown runtime 'nope'" in result.stderr
+
+
+def test_the_fix_line_is_whole_at_80_columns(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(cli.home / "no-login"))
+    monkeypatch.setenv("COLUMNS", "80")
+    result = cli("doctor", "--runtime", "claude")
+    assert result.exit_code == 1
+    text = " ".join(result.stdout.split())  # soft-wrapped lines joined back
+    fix = text.split("fix: ", 1)[1]
+    assert fix.endswith("/_bundled/claude /login")
+    assert "…" not in result.stdout

@@ -116,7 +116,7 @@ async def test_no_credentials_is_a_clear_error(offline_env: None) -> None:
     with pytest.raises(RuntimeUnavailableError, match="no credentials"):
         await AnthropicRuntime().start(_request("text"), TestGate())
     health = await AnthropicRuntime().health()
-    assert not health.ok and "ANTHROPIC_API_KEY" in health.summary
+    assert not health.ok and "ANTHROPIC_API_KEY" in (health.fix or "")
 
 
 async def test_health_names_the_credential_source_and_probes_when_asked(

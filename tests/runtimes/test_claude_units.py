@@ -152,7 +152,7 @@ async def test_health_reports_the_bundled_cli_and_missing_credentials(
     health = await ClaudeRuntime().health()
     assert bundled_cli() is not None and health.binary == str(bundled_cli())
     assert health.version and "Claude Code" in health.version
-    assert not health.ok and "ANTHROPIC_API_KEY" in health.summary
+    assert not health.ok and "ANTHROPIC_API_KEY" in (health.fix or "")
 
     keyed = await ClaudeRuntime(env={"ANTHROPIC_API_KEY": TEST_KEY}).health()
     assert keyed.ok and keyed.credentials == "ANTHROPIC_API_KEY" and TEST_KEY not in repr(keyed)

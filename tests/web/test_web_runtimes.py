@@ -34,7 +34,8 @@ async def test_health_api_reports_missing_credentials_without_leaking_anything(
     assert response.status_code == 200
     body = response.json()
     assert body["ok"] is False
-    assert "ANTHROPIC_API_KEY" in body["summary"]
+    assert "no credentials" in body["summary"]
+    assert "ANTHROPIC_API_KEY" in body["fix"]
 
 
 async def test_health_of_an_unknown_runtime_is_a_404_in_the_one_error_shape(

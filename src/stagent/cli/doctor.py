@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.state import state_of
@@ -34,7 +33,7 @@ def doctor(
     if as_json:
         emit_json([_as_dict(health) for health in results])
     else:
-        console.print(_table(results))
+        _print_report(results)
     if not all(health.ok for health in results):
         raise typer.Exit(1)
 
@@ -54,20 +53,20 @@ def _as_dict(health: RuntimeHealth) -> dict[str, Any]:
         "version": health.version,
         "binary": health.binary,
         "credentials": health.credentials,
+        "fix": health.fix,
     }
 
 
-def _table(results: list[RuntimeHealth]) -> Table:
-    table = Table(title="Runtimes")
-    for column in ("runtime", "ready", "version", "credentials", "summary"):
-        table.add_column(column)
+def _print_report(results: list[RuntimeHealth]) -> None:
+    """One block per runtime; lines wrap at the terminal's width and nothing is cut."""
     for health in results:
-        ready = "[green]yes[/]" if health.ok else "[red]no[/]"
-        table.add_row(
-            escape(health.runtime),
-            ready,
-            escape(health.version or ""),
-            escape(health.credentials or ""),
-            escape(health.summary),
-        )
-    return table
+        ready = "[green]ready[/]" if health.ok else "[red]not ready[/]"
+        version = f"  {escape(health.version)}" if health.version else ""
+        console.print(f"[bold]{escape(health.runtime)}[/]  {ready}{version}")
+        console.print(f"  {escape(health.summary)}")
+        if health.binary:
+            console.print(f"  [dim]binary:[/] {escape(health.binary)}")
+        if health.credentials:
+            console.print(f"  [dim]credentials:[/] {escape(health.credentials)}")
+        if health.fix and not health.ok:
+            console.print(f"  [bold]fix:[/] {escape(health.fix)}")

@@ -35,7 +35,15 @@ ScopeOption = Annotated[
 ]
 
 
-def _summary(card: Approval, width: int = 80) -> str:
+def decide_commands(card: Approval) -> str:
+    """The commands that decide ``card``, for a person to copy."""
+    if card.kind == "question":
+        return f"answer: stagent answer {card.id} TEXT...   deny: stagent deny {card.id}"
+    return f"allow: stagent approve {card.id}   deny: stagent deny {card.id}"
+
+
+def call_summary(card: Approval, width: int = 80) -> str:
+    """The call (or the questions) of ``card`` in one line of at most ``width`` characters."""
     if card.kind == "question":
         text = " / ".join(q.question for q in card.questions)
     else:
@@ -65,7 +73,7 @@ def print_cards(cards: list[Approval]) -> None:
         table.add_row(
             card.id,
             escape(card.tool),
-            escape(_summary(card)),
+            escape(call_summary(card)),
             f"[{style}]{escape(card.risk)}[/]" if style else escape(card.risk),
             card.task_id or "",
             escape(card.suggested_rule or "-"),
@@ -125,7 +133,7 @@ def _emit_watch(event: str, card: Approval, as_json: bool) -> None:
         risk = escape(card.risk)
         console.print(
             f"+ {card.id} [bold]{escape(card.tool)}[/] ({risk} risk) task {card.task_id}: "
-            f"{escape(_summary(card))}"
+            f"{escape(call_summary(card))}"
         )
     console.file.flush()
 

@@ -18,6 +18,7 @@ from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.state import state_of
 from stagent.domain.errors import ValidationError
 from stagent.domain.permissions import PermissionRule
+from stagent.governance.defaults import MODE_DESCRIPTIONS
 from stagent.governance.rule_service import PresetState
 
 app = typer.Typer(
@@ -266,3 +267,25 @@ def export_rules(
     console.print(f"Exported {len(result.exported)} rule(s) to {escape(str(path))}.")
     for item in skipped:
         console.print(f"  skipped {escape(item['rule'])}: {escape(item['reason'])}")
+
+
+@app.command("default")
+def default_mode(
+    ctx: typer.Context,
+    mode: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[MODE]",
+            help="claude-code (reads inside the working directory run; the rest asks) or ask "
+            "(everything asks). Without it: show the current one.",
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show or set what a call no rule decides gets."""
+    with state_of(ctx).workspace() as ws:
+        chosen = ws.permission_defaults.set_mode(mode) if mode else ws.permission_defaults.mode()
+    if as_json:
+        emit_json({"mode": chosen, "description": MODE_DESCRIPTIONS[chosen]})
+        return
+    console.print(f"Default: [bold]{chosen}[/] — {escape(MODE_DESCRIPTIONS[chosen])}")

@@ -42,8 +42,10 @@ def run_task(
     ws: Workspace, task_id: str, *, wait: bool, on_event: EventSink | None = None
 ) -> RunOutcome:
     """Start a run of ``task_id``; with ``wait`` (or locally) block until it ends."""
-    if ws.tasks.get(task_id).status not in RUNNABLE_FROM:
+    task = ws.tasks.get(task_id)
+    if task.status not in RUNNABLE_FROM:
         ws.tasks.run(task_id)  # refuses with the service's own error, before a worker starts
+    ws.runtimes.require_ready(task.runtime)  # a runtime that cannot run: say so before starting
     local = ws.live_workers() == 0
     try:
         if local:

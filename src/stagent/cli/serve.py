@@ -37,6 +37,50 @@ class _Server(uvicorn.Server):
         if self.started and not self.should_exit:
             self._on_ready()
 
+    def request_exit(self) -> None:
+        """Stop serving (from any thread)."""
+        self.should_exit = True
+
+
+class WorkerStarter:
+    """Launches the workspace's worker on a thread once the server listens, then announces.
+
+    Pages answer while the durable engine starts (half a second or more) and the runtime
+    adapters load; the announcement (the URL and the sign-in link) comes when all are up. If
+    the worker cannot start, the server is asked to stop and `finish` raises its error.
+    """
+
+    def __init__(self, ws: Workspace, announce: Callable[[], None]) -> None:
+        self._ws = ws
+        self._announce = announce
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.on_failure: Callable[[], None] = lambda: None
+
+    def start(self) -> None:
+        """Start the worker in the background (called when the server is listening)."""
+        self._thread = threading.Thread(target=self._run, name="stagent-worker-start")
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._ws.start_worker("serve")
+        except BaseException as exc:  # reported by `finish` on the main thread
+            self._error = exc
+            self.on_failure()
+            return
+        # Load every runtime adapter (their SDKs take seconds to import) before announcing, so
+        # the first page a person opens from the link does not wait for them.
+        self._ws.runtimes.all()
+        self._announce()
+
+    def finish(self) -> None:
+        """Wait for the start to end; re-raise its error, if any."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
 
 def check_bind_allowed(settings: Settings) -> None:
     """Refuse to listen beyond this machine without an access token."""
@@ -103,10 +147,12 @@ def serve(
         url = server_url(settings.host, sock.getsockname()[1])
         try:
             with state.workspace(host=host, port=port) as ws:
-                ws.start_worker("serve")
-                server = _build_server(ws, lambda: _announce(ws, url, as_json, no_open))
+                starter = WorkerStarter(ws, lambda: _announce(ws, url, as_json, no_open))
+                server = _build_server(ws, starter.start)
+                starter.on_failure = server.request_exit
                 if not signals.requested:
                     _run(server, sock)
+                starter.finish()
         finally:
             sock.close()
     if as_json:

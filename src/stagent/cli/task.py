@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from stagent.cli.errors import RunFailedError, exit_with_error
+from stagent.cli.inbox import call_summary, decide_commands
 from stagent.cli.output import JsonFlag, console, emit_json, err_console
 from stagent.cli.render import (
     print_event,
@@ -21,6 +23,7 @@ from stagent.cli.render import (
 from stagent.cli.running import RunOutcome, run_task
 from stagent.cli.state import state_of
 from stagent.domain.errors import NotFoundError, ValidationError
+from stagent.domain.events import LoggedEvent
 from stagent.domain.tasks import Task, TaskStatus
 from stagent.engine.services import TaskDraft
 from stagent.workspace import Workspace
@@ -159,12 +162,18 @@ def run(
     streaming = follow and not as_json
     with state_of(ctx).workspace() as ws:
         if streaming or as_json:
+            notice = waiting_notice(ws)
+
+            def print_and_notice(event: LoggedEvent) -> None:
+                print_event(event)
+                notice(event)
+
             outcome = run_task(
-                ws, task_id, wait=follow, on_event=print_event if streaming else None
+                ws, task_id, wait=follow, on_event=print_and_notice if streaming else None
             )
         else:
             with err_console.status(f"Running task {task_id}..."):
-                outcome = run_task(ws, task_id, wait=False)
+                outcome = run_task(ws, task_id, wait=False, on_event=waiting_notice(ws))
         events = ws.tasks.events(task_id)
         simulated = outcome.task.runtime in simulated_runtimes(ws)
         project_name = _project_name(ws, outcome.task)
@@ -190,6 +199,24 @@ def cancel(
         emit_json(task_json(task, simulated=simulated))
         return
     console.print(f"Task [bold]{task.id}[/] is {styled_status(task.status)}.")
+
+
+def waiting_notice(ws: Workspace) -> Callable[[LoggedEvent], None]:
+    """An event sink that says, on stderr, each time the run waits for a person and how to
+    decide (``task run`` without ``--follow`` is otherwise silent while a card waits)."""
+
+    def notice(event: LoggedEvent) -> None:
+        card_id = event.payload.get("approval_id")
+        if event.kind != "approval" or not isinstance(card_id, str):
+            return
+        card = ws.approvals.get(card_id)
+        what = "asks a question" if card.kind == "question" else f"wants to use {card.tool}"
+        err_console.print(
+            f"[bold yellow]Waiting for you:[/] the agent {what}: {escape(call_summary(card))}"
+        )
+        err_console.print(f"  {escape(decide_commands(card))}  (or in the Inbox)")
+
+    return notice
 
 
 def _project_name(ws: Workspace, task: Task) -> str | None:

@@ -42,7 +42,7 @@ class ProjectService:
             if not path.is_dir():
                 raise ValidationError(
                     f"directory: {path} does not exist or is not a directory",
-                    hint="create it first, or leave --dir out",
+                    hint="create it first, or leave the directory out",
                 )
             directory = str(path)
         with self._store.write() as session:
@@ -108,6 +108,14 @@ class TaskService:
         self._runtimes.require(draft.runtime)
         if draft.profile and self._profiles is not None:
             self._profiles.check(draft.profile, draft.runtime)
+        if (draft.scenario_file or draft.scenario) and not self._runtimes.is_simulated(
+            draft.runtime
+        ):
+            raise ValidationError(
+                f"scenario: only the scripted runtime plays a scenario; {draft.runtime} would "
+                "ignore it",
+                hint="leave the scenario out, or choose the scripted runtime",
+            )
         config: dict[str, Any] = {}
         if draft.scenario_file is not None:
             config["scenario"] = scenario_to_data(load_scenario_file(draft.scenario_file))
@@ -191,7 +199,11 @@ class TaskService:
         return task
 
     def run(self, task_id: str) -> Task:
-        """Queue a new run of the task; a worker picks it up."""
+        """Queue a new run of the task; a worker picks it up.
+
+        Refused (with the fix) if the task's runtime is not ready here: no binary, no key.
+        """
+        self._runtimes.require_ready(self.get(task_id).runtime)
         with self._store.write() as session:
             row = task_repo.get_row(session, task_id, for_update=True)
             status = TaskStatus(row.status)

@@ -138,8 +138,8 @@ class ApprovalService:
                 draft.task_id,
                 "approval",
                 {
-                    "message": f"waiting for a person: {what}, card {card.id}; decide in "
-                    f"the Inbox or with `stagent {verb} {card.id}`",
+                    "message": f"waiting for a person: {what}, card {card.id}; decide it in "
+                    f"the Inbox or from the command line ({verb})",
                     "approval_id": card.id,
                     "tool": card.tool,
                     "kind": card.kind,

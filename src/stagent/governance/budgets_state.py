@@ -203,7 +203,10 @@ def _notify_blocked(
     policy, window = breach.policy, breach.window
     state = budget_repo.window(session, policy.scope, policy.ref, window.period, window.key)
     title = f"Budget: {breach.describe()} reached, new work is refused"
-    body = f"{message}. Raise the cap with `stagent budget set` or wait for the reset."
+    body = (
+        f"{message}. Raise the cap on Settings -> Budgets (or with the budget command) "
+        "or wait for the reset."
+    )
     existing = budget_repo.find_item(session, state.notice_id)
     if existing is not None and state.notice_cap_micros == breach.limit:
         count = int(existing.payload.get("blocked_calls", 1)) + 1

@@ -8,6 +8,8 @@ covers it and the task's tool policy (``runtime_config["tool_policy"] = {"auto_a
   ``updated_input["answers"]``);
 - a deny or allow verdict returns at once, ``decided_by`` naming the rule (``rule <id> `text```)
   or the policy (``profile <id> policy `text```);
+- a call no rule decides that the workspace's default covers (`stagent.governance.defaults`:
+  reads and searches inside the working directory, as in Claude Code) is allowed;
 - anything else (an ``ask`` rule, or no rule) becomes an approval card with a risk level and the
   suggested "always allow" rule, and the agent waits for the decision (`ApprovalService`).
 
@@ -33,6 +35,7 @@ from stagent.domain.errors import StagentError, ValidationError
 from stagent.domain.permissions import MatchContext, PermissionRule, ToolPolicy, parse_rule
 from stagent.domain.tasks import Task
 from stagent.governance.approvals import ApprovalDraft, ApprovalService
+from stagent.governance.defaults import DEFAULT_LABEL, PermissionDefaults
 from stagent.governance.rules import (
     ASK_USER_QUESTION,
     RuleVerdict,
@@ -127,6 +130,7 @@ class GovernedGate:
         self._approvals = approvals
         self._home = home
         self._owner_token = owner_token
+        self._defaults = PermissionDefaults(store)
 
     async def decide(self, request: PermissionRequest) -> PermissionDecision:
         """Decide one tool call (waiting for a person if no rule decides it)."""
@@ -145,6 +149,10 @@ class GovernedGate:
                 decided_by=GATE_NAME,
             )
         verdict = evaluate(request, ctx.rules, ctx.match, ctx.policy)
+        if verdict.verdict == "undecided" and await asyncio.to_thread(
+            self._defaults.allows, request, ctx.match
+        ):
+            return PermissionDecision(allowed=True, decided_by=DEFAULT_LABEL)
         if verdict.verdict == "allow":
             return PermissionDecision(allowed=True, decided_by=_labels(verdict))
         if verdict.verdict == "deny":

@@ -120,8 +120,14 @@ class AnthropicRuntime(Runtime):
         creds = next((n for n in ENV_VARS[1:] if env.get(n)), None)
         version = f"anthropic {anthropic.__version__}"
         if creds is None:
-            summary = "no credentials: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN)"
-            return RuntimeHealth(self.name, False, summary, version=version)
+            return RuntimeHealth(
+                self.name,
+                False,
+                "no credentials: no Anthropic API key",
+                version=version,
+                fix="save an Anthropic API key on Settings -> Runtimes, "
+                "or export ANTHROPIC_API_KEY",
+            )
         health = RuntimeHealth(self.name, True, f"{version}, {creds}", version, None, creds)
         if not probe:
             return health

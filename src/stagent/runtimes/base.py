@@ -103,6 +103,8 @@ class RuntimeHealth:
     binary: str | None = None
     credentials: str | None = None
     """Where credentials come from (``ANTHROPIC_API_KEY``, the CLI's login...), never the secret."""
+    fix: str | None = None
+    """When not ok: what to do about it, in a line a person can follow (commands that exist)."""
 
 
 class AgentRun(ABC):

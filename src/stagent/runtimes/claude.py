@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shlex
 import tempfile
 import warnings
 from collections import deque
@@ -138,8 +139,13 @@ class ClaudeRuntime(Runtime):
         version = await cli_version(cli)
         base = RuntimeHealth(self.name, True, "", version=version, binary=str(cli))
         if creds is None:
-            summary = "no credentials: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) or log in"
-            return replace(base, ok=False, summary=f"{summary} with `claude /login`")
+            return replace(
+                base,
+                ok=False,
+                summary="no credentials: no Anthropic API key and no Claude Code login",
+                fix="save an Anthropic API key on Settings -> Runtimes, export ANTHROPIC_API_KEY, "
+                f"or log in with the bundled Claude Code: {shlex.quote(str(cli))} /login",
+            )
         base = replace(base, credentials=creds, summary=f"Claude Code {version}, {creds}")
         if not probe:
             return base

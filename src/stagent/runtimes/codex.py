@@ -34,7 +34,9 @@ import asyncio
 import contextlib
 import importlib
 import os
+import shlex
 import shutil
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -257,14 +259,17 @@ class CodexRuntime(Runtime):
             return RuntimeHealth(
                 runtime=self.name,
                 ok=False,
-                summary="Codex CLI not found: pip install openai-codex-cli-bin==0.163.0",
+                summary="Codex CLI not found",
+                fix=f"{shlex.quote(sys.executable)} -m pip install openai-codex-cli-bin==0.163.0",
             )
         provider = self.provider()
         has_key = bool(self.api_key(provider))
         credentials = f"{provider.env_key} ({'set' if has_key else 'missing'})"
         version, problem = await self._preflight(binary, provider)
+        fix = None
         if problem is None and not has_key:
-            problem = f"no API key: set {provider.env_key}"
+            problem = f"no API key: {provider.env_key} is not set"
+            fix = f"save an OpenAI API key on Settings -> Runtimes, or export {provider.env_key}"
         if problem is None and probe:
             problem = await self._trivial_call()
         where = f"provider {provider.base_url}"
@@ -275,6 +280,7 @@ class CodexRuntime(Runtime):
             version=version,
             binary=binary,
             credentials=credentials,
+            fix=fix,
         )
 
     async def _preflight(self, binary: str, provider: Provider) -> tuple[str | None, str | None]:

@@ -30,6 +30,8 @@ class RuntimeHealthOut(BaseModel):
     binary: str | None
     credentials: str | None
     """Where credentials come from; never the secret itself."""
+    fix: str | None = None
+    """When not ok: what to do about it."""
 
 
 @router.get("/{name}/health", response_model=RuntimeHealthOut)
@@ -45,4 +47,5 @@ async def runtime_health(
         version=health.version,
         binary=health.binary,
         credentials=health.credentials,
+        fix=health.fix,
     )

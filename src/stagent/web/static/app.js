@@ -68,6 +68,19 @@
     var target = errorTarget(elt);
     if (target) target.replaceChildren();
     if (elt.matches("form[data-reset-on-success]")) elt.reset();
+    /* A form inside a panel that asks for it (the Board's "New task") closes it once done. */
+    var panel = elt.closest("details[data-close-on-success]");
+    if (panel && elt.matches("form")) panel.open = false;
+  });
+
+  /* Phones: the sidebar folds into a Menu button. */
+  document.addEventListener("click", function (evt) {
+    var button = evt.target && evt.target.closest ? evt.target.closest(".menu-toggle") : null;
+    if (!button) return;
+    var sidebar = button.closest(".sidebar");
+    var open = !sidebar.classList.contains("open");
+    sidebar.classList.toggle("open", open);
+    button.setAttribute("aria-expanded", open ? "true" : "false");
   });
 
   /* Board drag and drop: SortableJS moves cards, the JSON API decides. */

@@ -34,11 +34,13 @@ def budgets_context(ws: Workspace) -> dict[str, Any]:
         "breaches": [card_json(card) for card in ws.budgets.breaches()],
         "timezone": ws.budgets.timezone_name(),
         "pricing_version": ws.budgets.recorder.prices.version,
+        "message": "",
     }
 
 
-def _panel(ws: Workspace, trigger: str | None = None) -> Response:
-    return fragment(render("fragments/budgets_panel.html", **budgets_context(ws)), trigger=trigger)
+def _panel(ws: Workspace, trigger: str | None = None, message: str = "") -> Response:
+    context = {**budgets_context(ws), "message": message}
+    return fragment(render("fragments/budgets_panel.html", **context), trigger=trigger)
 
 
 @router.get("/settings/budgets")
@@ -99,7 +101,8 @@ def set_budget(
         per_run=_amount(per_run, "per_run"),
     )
     ws.budgets.set(change)
-    return _panel(ws, trigger="budget-saved")
+    where = f"{scope} {ref}" if ref else scope
+    return _panel(ws, trigger="budget-saved", message=f"Saved the caps for {where}.")
 
 
 @router.post("/ui/budgets/clear", dependencies=OwnerOnly)
@@ -110,7 +113,8 @@ def clear_budget(
 ) -> Response:
     """Remove one scope's budget."""
     ws.budgets.clear(scope, ref or None)
-    return _panel(ws)
+    where = f"{scope} {ref}" if ref else scope
+    return _panel(ws, message=f"Removed the caps for {where}.")
 
 
 @router.post("/ui/budgets/breaches/{card_id}/respond", dependencies=OwnerOnly)

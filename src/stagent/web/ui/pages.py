@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from stagent.web.deps import WorkspaceDep
+from stagent.web.security import request_is_owner
 from stagent.web.ui import home_costs, views
-from stagent.web.ui.rendering import page
+from stagent.web.ui.inbox_views import card_view
+from stagent.web.ui.rendering import fragment, page
 from stagent.web.ui.stream import Topics
 from stagent.web.ui.surfaces import NOT_BUILT, Surface
+from stagent.web.ui.templating import render
+from stagent.workspace import Workspace
 
 router = APIRouter()
 
@@ -71,8 +75,22 @@ def task_detail(request: Request, task_id: str, ws: WorkspaceDep) -> Response:
         events=events,
         runtimes=ws.runtimes.all(),
         projects=ws.projects.list(),
+        **task_cards_context(ws, task_id, owner=request_is_owner(request)),
         **views.task_head_context(ws, task),
     )
+
+
+def task_cards_context(ws: Workspace, task_id: str, *, owner: bool) -> dict[str, Any]:
+    """The task's pending approval cards, decidable right on its page by the person."""
+    cards = ws.approvals.list_pending(task_id=task_id)
+    return {"cards": [card_view(ws, card) for card in cards], "owner": owner}
+
+
+@router.get("/ui/tasks/{task_id}/cards")
+def task_cards(request: Request, task_id: str, ws: WorkspaceDep) -> Response:
+    """The task's pending cards (refetched whenever its log moves)."""
+    context = task_cards_context(ws, task_id, owner=request_is_owner(request))
+    return fragment(render("fragments/task_cards.html", **context))
 
 
 @router.get("/projects")
@@ -119,6 +137,7 @@ def settings(request: Request, ws: WorkspaceDep) -> Response:
         home=str(ws.settings.home),
         workers=ws.live_workers(),
         token_set=bool(ws.settings.token),
+        owner=request_is_owner(request),
         is_worker=ws.is_worker,
     )
 

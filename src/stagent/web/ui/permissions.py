@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
 from stagent.domain.permissions import PermissionRule
+from stagent.governance.defaults import MODE_DESCRIPTIONS
 from stagent.web.deps import WorkspaceDep
 from stagent.web.security import request_is_owner, require_owner
 from stagent.web.ui.forms import blank_to_none
@@ -38,6 +39,8 @@ def permissions_context(
     rules = ws.rules.list()
     return {
         "owner": owner,
+        "default_mode": ws.permission_defaults.mode(),
+        "default_modes": MODE_DESCRIPTIONS,
         "presets": ws.rules.presets(),
         "tier": ws.rules.tier(),
         "groups": [
@@ -82,6 +85,14 @@ def add_rule(
     """Save a rule (refused with the reason if Claude Code would ignore it or it is malformed)."""
     saved = ws.rules.add(rule, effect, scope=scope, ref=blank_to_none(ref))
     return _section(ws, f"Saved {saved.effect} rule {saved.text} ({saved.scope}).")
+
+
+@router.post("/ui/permissions/default", dependencies=OwnerOnly)
+def set_default(ws: WorkspaceDep, mode: Annotated[str, Form()]) -> Response:
+    """Choose what a call no rule decides gets: Claude Code's defaults, or a person."""
+    chosen = ws.permission_defaults.set_mode(mode)
+    said = "Claude Code's defaults" if chosen == "claude-code" else "asking for every call"
+    return _section(ws, f"Saved: calls no rule decides now follow {said}.")
 
 
 @router.post("/ui/rules/{rule_id}/delete", dependencies=OwnerOnly)

@@ -6,11 +6,14 @@ provider call, so it is a deliberate POST.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
 from stagent.runtimes.base import RuntimeHealth
 from stagent.web.deps import WorkspaceDep
+from stagent.web.security import request_is_owner, require_owner
 from stagent.web.ui.rendering import fragment, page
 from stagent.web.ui.templating import render
 from stagent.workspace import Workspace
@@ -36,7 +39,37 @@ def runtimes_page(request: Request, ws: WorkspaceDep) -> Response:
         active="settings",
         title="Runtimes",
         runtimes=ws.runtimes.all(),
+        **credentials_context(ws, owner=request_is_owner(request)),
     )
+
+
+def credentials_context(ws: Workspace, *, owner: bool, message: str = "") -> dict[str, Any]:
+    """The saved API keys, by name only."""
+    return {"keys": ws.credentials.saved(), "owner": owner, "message": message}
+
+
+def _credentials(ws: Workspace, message: str) -> Response:
+    ws.runtimes.forget_readiness()
+    context = credentials_context(ws, owner=True, message=message)
+    return fragment(render("fragments/credentials.html", **context))
+
+
+@router.post("/ui/credentials", dependencies=[Depends(require_owner)])
+def save_key(
+    ws: WorkspaceDep,
+    variable: Annotated[str, Form(max_length=100)],
+    value: Annotated[str, Form(max_length=4000)],
+) -> Response:
+    """Save an API key (file mode 0600, outside the database; never shown again)."""
+    ws.credentials.save(variable, value)
+    return _credentials(ws, f"Saved {variable}. It will not be shown again.")
+
+
+@router.post("/ui/credentials/{variable}/remove", dependencies=[Depends(require_owner)])
+def remove_key(variable: str, ws: WorkspaceDep) -> Response:
+    """Forget a saved API key."""
+    found = ws.credentials.remove(variable)
+    return _credentials(ws, f"Removed {variable}." if found else f"{variable} was not saved.")
 
 
 @router.get("/ui/runtimes/{name}/health")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 from starlette.templating import Jinja2Templates
 
 from stagent.domain.tasks import TaskStatus
@@ -26,6 +28,22 @@ def format_time(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+_CLI_TEXT = re.compile(r"`stagent\b|(^|\s)--[a-z]")
+
+
+def page_text(value: str | None) -> Markup:
+    """Message text for a page: `code` spans become <code>, the rest is escaped.
+
+    Messages are written for every face; a hint that only makes sense in a terminal (it names a
+    ``stagent`` command or a ``--flag``) is left out of pages, which offer their own controls.
+    """
+    if not value or _CLI_TEXT.search(value):
+        return Markup("")
+    escaped = str(escape(value))
+    return Markup(_CODE_SPAN.sub(r"<code>\1</code>", escaped))
+
+
 def build_environment() -> Environment:
     """Create the Jinja environment shared by pages, fragments and SSE events."""
     env = Environment(
@@ -37,6 +55,7 @@ def build_environment() -> Environment:
     )
     env.filters["when"] = format_time  # pyright: ignore[reportUnknownMemberType]
     env.filters["usd"] = short_usd  # pyright: ignore[reportUnknownMemberType]
+    env.filters["page_text"] = page_text  # pyright: ignore[reportUnknownMemberType]
     env.globals.update(  # pyright: ignore[reportUnknownMemberType]
         nav_groups=NAV_GROUPS,
         nav_items=nav_items,

@@ -1,0 +1,94 @@
+"""``stagent serve`` answers HTTP while its worker starts, and reports a worker that cannot."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from clitools import Cli
+
+from stagent.domain.errors import StagentError
+from stagent.workspace import Workspace
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+SLOW_WORKER = """
+import pathlib, sys, time
+from stagent.workspace import Workspace
+from stagent.cli.app import main
+
+release = pathlib.Path(sys.argv.pop(1))
+real_start = Workspace.start_worker
+
+def slow_start(self, kind="worker"):
+    while not release.exists():
+        time.sleep(0.05)
+    real_start(self, kind)
+
+Workspace.start_worker = slow_start
+sys.argv = ["stagent", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.slow
+def test_pages_answer_before_the_worker_is_up_and_the_link_waits_for_it(
+    cli: Cli, tmp_path: Path
+) -> None:
+    cli.add_task("listed while the engine starts")
+    release = tmp_path / "release"
+    port = free_port()
+    env = {**os.environ, "STAGENT_HOME": str(cli.home), "CI": "true", "PYTHONUNBUFFERED": "1"}
+    args = [sys.executable, "-c", SLOW_WORKER, str(release), "serve", "--no-open"]
+    proc = subprocess.Popen(
+        [*args, "--port", str(port)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        answered = _get_when_up(f"http://127.0.0.1:{port}/api/v1/tasks")
+        assert "listed while the engine starts" in answered.text
+        assert proc.stdout is not None
+        release.touch()  # now let the engine start: the announcement follows
+        assert "Stagent is running at" in proc.stdout.readline()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert "Stagent stopped." in out
+
+
+def test_a_worker_that_cannot_start_stops_the_server_with_one_line(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: Workspace, kind: str = "worker") -> None:
+        raise StagentError("the engine cannot start here", hint="look at the database")
+
+    monkeypatch.setattr(Workspace, "start_worker", broken)
+    monkeypatch.delenv("STAGENT_RAISE_ERRORS")
+    result = cli("serve", "--no-open", "--port", str(free_port()))
+    assert result.exit_code == 1
+    assert "Error: the engine cannot start here" in result.stderr
+    assert "Stagent is running at" not in result.stdout
+    assert "Traceback" not in result.output
+
+
+def _get_when_up(url: str, timeout: float = 30.0) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

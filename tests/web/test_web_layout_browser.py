@@ -1,0 +1,127 @@
+"""Layout a newcomer sees, in real Chromium at 1280 px and 390 px: the phone menu, long titles
+that wrap instead of pushing columns away, and the New task panel closing after a submit.
+
+Screenshots of each page at both widths go to ``$STAGENT_SCREENSHOTS`` when it is set."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from test_web_browser import browser, server  # noqa: F401
+
+from stagent.workspace import Workspace
+
+pytestmark = pytest.mark.browser
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+LONG_TITLE = "Investigate-" + "x" * 240 + "-end"
+PAGES = (
+    "/",
+    "/board?view=table",
+    "/inbox",
+    "/settings",
+    "/settings/permissions",
+    "/settings/runtimes",
+    "/settings/budgets",
+    "/nope",
+)
+
+
+def _signed_in(browser: object, server: str, size: dict[str, int]) -> object:  # noqa: F811
+    from playwright.sync_api import Browser
+
+    assert isinstance(browser, Browser)
+    context = browser.new_context(viewport=size)  # type: ignore[arg-type]
+    page = context.new_page()
+    home = Path(os.environ["STAGENT_HOME"])
+    with Workspace.temporary(home) as ws:
+        token = ws.owner_token()
+    page.goto(f"{server}/?token={token}")
+    return page
+
+
+@pytest.fixture
+def home_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server fixture's home, for reading the owner token."""
+    monkeypatch.setenv("STAGENT_HOME", str(tmp_path / "home"))
+
+
+def _no_horizontal_overflow(page: object) -> bool:
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    return int(width) <= int(page.viewport_size["width"]) + 1  # type: ignore[index]
+
+
+def test_phone_width_folds_the_sidebar_into_a_menu(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    home_env: None,
+) -> None:
+    from playwright.sync_api import Page, expect
+
+    page = _signed_in(browser, server, PHONE)
+    assert isinstance(page, Page)
+    nav = page.locator("#site-nav")
+    toggle = page.locator(".menu-toggle")
+    expect(toggle).to_be_visible()
+    expect(nav).to_be_hidden()
+    toggle.click()
+    expect(nav).to_be_visible()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    nav.get_by_role("link", name="Board", exact=True).click()
+    expect(page).to_have_url(f"{server}/board")
+
+    desktop = _signed_in(browser, server, DESKTOP)
+    assert isinstance(desktop, Page)
+    expect(desktop.locator(".menu-toggle")).to_be_hidden()
+    expect(desktop.locator("#site-nav")).to_be_visible()
+
+
+def test_new_task_panel_closes_after_submit_and_long_titles_wrap(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    home_env: None,
+) -> None:
+    from playwright.sync_api import Page, expect
+
+    for size in (DESKTOP, PHONE):
+        page = _signed_in(browser, server, size)
+        assert isinstance(page, Page)
+        page.goto(f"{server}/board?view=table")
+        panel = page.locator("details.new-task")
+        if not panel.evaluate("el => el.open"):
+            page.locator("details.new-task > summary").click()
+        page.fill("#new-task input[name=title]", f"{LONG_TITLE}-{size['width']}")
+        page.click("#new-task button[type=submit]")
+        expect(page.locator(".tasks-table")).to_contain_text(f"-end-{size['width']}")
+        expect(panel).not_to_have_attribute("open", "")
+        header = page.locator(".tasks-table th").last
+        if size is DESKTOP:  # every column stays on screen
+            box = header.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= size["width"]
+        assert _no_horizontal_overflow(page), f"the page scrolls sideways at {size['width']} px"
+
+
+def test_every_page_fits_both_widths(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    home_env: None,
+) -> None:
+    from playwright.sync_api import Page
+
+    shots = os.environ.get("STAGENT_SCREENSHOTS")
+    for size in (DESKTOP, PHONE):
+        page = _signed_in(browser, server, size)
+        assert isinstance(page, Page)
+        for path in PAGES:
+            page.goto(f"{server}{path}")
+            page.wait_for_load_state("networkidle")
+            if shots:
+                name = path.strip("/").replace("/", "-").split("?")[0] or "home"
+                page.screenshot(path=f"{shots}/{name}-{size['width']}.png", full_page=True)
+            assert _no_horizontal_overflow(page), f"{path} scrolls sideways at {size['width']} px"
