@@ -58,7 +58,7 @@ def test_task_json_shapes(cli: Cli, hello_scenario: Path) -> None:
     assert ran["run_count"] == 1
     assert ran["events"], "run --json carries the event log"
     assert all(set(event) == EVENT_KEYS for event in ran["events"])
-    assert ran["events"][-1]["payload"] == {"from": "running", "to": "completed"}
+    assert ran["events"][-1]["payload"] == {"from": "running", "to": "completed", "run": 1}
 
     shown = cli.json("task", "show", added["id"])
     assert shown["status"] == "completed"

@@ -20,6 +20,7 @@ from dbos._error import DBOSNonExistentWorkflowError
 from stagent.engine.executor import RunContext, execute_task_run
 from stagent.settings import Settings
 from stagent.store.engine import is_sqlite
+from stagent.store.lifecycle import workflow_id_for
 
 WORKFLOW_PROTOCOL = "stagent-wf-1"
 """Bump on purpose when the recorded step order of a workflow changes."""
@@ -52,11 +53,6 @@ def dbos_url(database_url: str) -> str:
     if is_sqlite(database_url):
         return database_url
     return database_url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def workflow_id_for(task_id: str, run_number: int) -> str:
-    """The deterministic workflow id of a task's run, so enqueueing twice is harmless."""
-    return f"{task_id}-run-{run_number}"
 
 
 def launch(settings: Settings, database_url: str, executor_id: str, context: RunContext) -> None:

@@ -180,6 +180,7 @@ def blocked_row(
         ledger_repo.NewLedgerEntry(
             runtime=call.runtime,
             task_id=call.task_id,
+            run_id=call.run_id,
             project_id=call.project_id,
             activity=call.activity,
             provider=RUNTIME_PROVIDERS.get(call.runtime),
@@ -252,6 +253,7 @@ def reserve(
         ledger_repo.NewLedgerEntry(
             runtime=call.runtime,
             task_id=call.task_id,
+            run_id=call.run_id,
             project_id=call.project_id,
             activity=call.activity,
             provider=RUNTIME_PROVIDERS.get(call.runtime),
@@ -275,6 +277,7 @@ def reserve(
                 "reserved_micros": amount,
                 "max_budget_usd": usd_text(amount),
             },
+            run_id=call.run_id,
         )
     return entry.id, amount, amount
 

@@ -51,6 +51,7 @@ class LedgerEntry:
     raw: dict[str, Any] | None
     started_at: datetime
     finished_at: datetime
+    run_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class NewLedgerEntry:
 
     runtime: str
     task_id: str | None = None
+    run_id: str | None = None
     project_id: str | None = None
     activity: str = "task_run"
     provider: str | None = None
@@ -102,6 +104,7 @@ def to_entry(row: UsageLedgerRow) -> LedgerEntry:
         raw=dict(row.raw) if row.raw is not None else None,
         started_at=ensure_aware(row.started_at),
         finished_at=ensure_aware(row.finished_at),
+        run_id=row.run_id,
     )
 
 
@@ -111,6 +114,7 @@ def insert(session: Session, new: NewLedgerEntry) -> LedgerEntry:
     row = UsageLedgerRow(
         id=new_id("use"),
         task_id=new.task_id,
+        run_id=new.run_id,
         project_id=new.project_id,
         activity=new.activity,
         runtime=new.runtime,

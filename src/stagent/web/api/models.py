@@ -159,7 +159,7 @@ class EventOut(BaseModel):
     """One event of a task's log."""
 
     seq: int
-    task_id: str
+    task_id: str | None
     kind: str
     payload: dict[str, Any]
     summary: str

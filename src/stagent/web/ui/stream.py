@@ -107,7 +107,8 @@ def events_for_batch(
             )
     kinds_by_task: dict[str, set[str]] = {}
     for event in batch:
-        kinds_by_task.setdefault(event.task_id, set()).add(event.kind)
+        if event.task_id is not None:
+            kinds_by_task.setdefault(event.task_id, set()).add(event.kind)
     for task_id in sorted(topics.tasks):
         if kinds_by_task.get(task_id, set()) & HEAD_KINDS:
             head = fragments.task_head(ws, task_id)
