@@ -54,9 +54,11 @@ def test_claim_raises_the_attempt_and_a_takeover_fences_the_old_attempt(ws: Work
     with ws.store.write() as session:  # the worker died; another takes the run over
         second = lifecycle.claim(session, task_id, 1)
     assert second is not None and second.attempt == 2 and second.recovered
-    with pytest.raises(StaleAttemptError, match="attempt 1 .* superseded by attempt 2"):
-        with ws.store.write() as session:
-            lifecycle.finish(session, run_id, RunStatus.COMPLETED, attempt=1, result="late")
+    with (
+        pytest.raises(StaleAttemptError, match="attempt 1 .* superseded by attempt 2"),
+        ws.store.write() as session,
+    ):
+        lifecycle.finish(session, run_id, RunStatus.COMPLETED, attempt=1, result="late")
     with ws.store.write() as session:
         ended = lifecycle.finish(session, run_id, RunStatus.COMPLETED, attempt=2, result="ok")
     assert ended is not None and ended.status is RunStatus.COMPLETED
@@ -104,13 +106,17 @@ def test_holds_suspend_a_run_until_the_last_one_is_released(ws: Workspace) -> No
 
 def test_the_transition_table_refuses_what_it_does_not_list(ws: Workspace) -> None:
     task_id, run_id = queued(ws)
-    with pytest.raises(InvalidTransitionError, match="from queued to completed"):
-        with ws.store.write() as session:
-            lifecycle.finish(session, run_id, RunStatus.COMPLETED)
-    with pytest.raises(InvalidTransitionError, match="does not end a run"):
-        with ws.store.write() as session:
-            lifecycle.claim(session, task_id, 1)
-            lifecycle.finish(session, run_id, RunStatus.WAITING)
+    with (
+        pytest.raises(InvalidTransitionError, match="from queued to completed"),
+        ws.store.write() as session,
+    ):
+        lifecycle.finish(session, run_id, RunStatus.COMPLETED)
+    with (
+        pytest.raises(InvalidTransitionError, match="does not end a run"),
+        ws.store.write() as session,
+    ):
+        lifecycle.claim(session, task_id, 1)
+        lifecycle.finish(session, run_id, RunStatus.WAITING)
     assert ws.tasks.run_record(run_id).status is RunStatus.QUEUED  # rolled back
 
 
