@@ -223,7 +223,11 @@ class Workspace:
 
         executor_id = new_executor_id(kind)
         context = RunContext(
-            store=self.store, runtimes=self.runtimes, gate=self.gate, guard=self.guard
+            store=self.store,
+            runtimes=self.runtimes,
+            gate=self.gate,
+            guard=self.guard,
+            home=self.settings.home,
         )
         durable.launch(self.settings, self.store.url, executor_id, context)
         self._lease = ExecutorLease(
@@ -232,13 +236,23 @@ class Workspace:
             kind,
             self.settings.executor_lease_seconds,
             durable.recover_executor,
-            on_beat=lambda: reconcile(self.store, self.queue),
+            on_beat=self.housekeeping,
         )
         self._lease.start()
         counts = reconcile(self.store, self.queue)
         if any(counts.values()):
             log.warning("reconciled tasks after a restart: %s", counts)
+        self.approvals.sweep()
         self._start_scheduler(kind)
+
+    def housekeeping(self) -> None:
+        """What a worker does on each heartbeat: bring task rows and engine runs back into
+        agreement, and close approval cards that expired or whose task ended. (Reads never do
+        this: they never write.)"""
+        from stagent.engine.reconcile import reconcile
+
+        reconcile(self.store, self.queue)
+        self.approvals.sweep()
 
     def _start_scheduler(self, kind: WorkerKind) -> None:
         """Run schedule firings here; long-lived workers also claim due occurrences."""

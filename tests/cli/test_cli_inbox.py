@@ -13,10 +13,9 @@ import pytest
 from clitools import Cli, assert_one_line_error
 
 from stagent.domain.approvals import Approval
-from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
 from stagent.governance.approvals import ApprovalDraft
-from stagent.store import tasks as task_repo
+from stagent.store import lifecycle
 from stagent.workspace import Workspace
 
 EVIL = "[bold red]rm -rf /[/] <script>"
@@ -36,12 +35,14 @@ def open_card(ws: Workspace, tool: str = "Bash", **tool_input: Any) -> Approval:
     """A pending card of a running task."""
     task = ws.tasks.create(TaskDraft(title="t"))
     with ws.store.write() as session:
-        task_repo.transition(session, task.id, TaskStatus.QUEUED)
-        task_repo.transition(session, task.id, TaskStatus.RUNNING)
+        lifecycle.queue_run(session, task.id, task.options)
+        claim = lifecycle.claim(session, task.id, 1)
+        assert claim is not None
     question = tool == "AskUserQuestion"
     card, _ = ws.approvals.open(
         ApprovalDraft(
             task_id=task.id,
+            run_id=claim.run.id,
             runtime="scripted",
             tool=tool,
             input=tool_input or {"command": "npm test"},

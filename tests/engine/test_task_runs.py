@@ -11,6 +11,7 @@ import pytest
 
 from stagent.domain.errors import ConflictError
 from stagent.domain.events import RuntimeEvent, TextEvent
+from stagent.domain.runs import RunStatus
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
 from stagent.runtimes.base import (
@@ -20,6 +21,7 @@ from stagent.runtimes.base import (
     Runtime,
     RuntimeCapabilities,
 )
+from stagent.store import lifecycle
 from stagent.workspace import Workspace
 
 
@@ -75,7 +77,12 @@ def test_a_failing_run_ends_failed_with_the_message(worker: Workspace) -> None:
     assert done.status is TaskStatus.FAILED
     assert done.error == "provider said 500"
     last = worker.tasks.events(task.id)[-1]
-    assert last.payload == {"from": "running", "to": "failed", "reason": "provider said 500"}
+    assert last.payload == {
+        "from": "running",
+        "to": "failed",
+        "reason": "provider said 500",
+        "run": 1,
+    }
 
 
 def test_cancel_stops_a_running_agent_quickly(worker: Workspace) -> None:
@@ -153,28 +160,24 @@ def test_the_queue_bounds_concurrency(narrow_worker: Workspace) -> None:
 
 
 def test_reconcile_requeues_a_task_whose_enqueue_was_lost(workspace: Workspace) -> None:
-    from stagent.store import tasks as task_repo
-
     task = workspace.tasks.create(TaskDraft(title="orphan", scenario=scenario({"text": "x"})))
-    with workspace.store.write() as session:
-        task_repo.transition(
-            session, task.id, TaskStatus.QUEUED, run_count=1, workflow_id=f"{task.id}-run-1"
-        )
+    with workspace.store.write() as session:  # queued, but the enqueue never happened
+        lifecycle.queue_run(session, task.id, task.options)
     workspace.start_worker("worker")
     assert workspace.tasks.wait(task.id, timeout=30).status is TaskStatus.COMPLETED
 
 
 def test_reconcile_fails_a_running_task_that_has_no_run(workspace: Workspace) -> None:
-    from stagent.store import tasks as task_repo
-
     task = workspace.tasks.create(TaskDraft(title="ghost"))
-    with workspace.store.write() as session:
-        task_repo.transition(session, task.id, TaskStatus.QUEUED, workflow_id="gone", run_count=1)
-        task_repo.transition(session, task.id, TaskStatus.RUNNING)
+    with workspace.store.write() as session:  # running, but no engine run exists
+        lifecycle.queue_run(session, task.id, task.options)
+        lifecycle.claim(session, task.id, 1)
     workspace.start_worker("worker")
     done = workspace.tasks.get(task.id)
     assert done.status is TaskStatus.FAILED
     assert done.error == "interrupted: its run is missing in the engine"
+    [run] = workspace.tasks.runs(task.id)
+    assert run.status is RunStatus.FAILED and run.stop_reason == done.error
 
 
 @pytest.mark.postgres

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 
 from stagent.domain.approvals import Approval
-from stagent.domain.tasks import Task, TaskStatus
+from stagent.domain.tasks import Task
 from stagent.engine.services import TaskDraft
 from stagent.runtimes.base import PermissionRequest
-from stagent.store import tasks as task_repo
+from stagent.store import lifecycle
 from stagent.workspace import Workspace
 
 
@@ -34,12 +34,10 @@ def question_input(text: str = "Which color?") -> dict[str, Any]:
 
 def running_task(ws: Workspace, title: str = "t", **config: Any) -> Task:
     """A task moved to ``running`` without a worker (for calling the gate directly)."""
-    task = ws.tasks.create(TaskDraft(title=title))
+    task = ws.tasks.create(TaskDraft(title=title, options=config or None))
     with ws.store.write() as session:
-        row = task_repo.get_row(session, task.id)
-        row.runtime_config = {**(row.runtime_config or {}), **config}
-        task_repo.transition(session, task.id, TaskStatus.QUEUED)
-        task_repo.transition(session, task.id, TaskStatus.RUNNING)
+        lifecycle.queue_run(session, task.id, ws.tasks.get(task.id).options)
+        lifecycle.claim(session, task.id, 1)
     return ws.tasks.get(task.id)
 
 

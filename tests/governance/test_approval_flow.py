@@ -120,12 +120,10 @@ async def test_ask_user_question_is_asked_even_when_everything_is_allowed(
         worker.rules.add("AskUserQuestion")  # refused when saved, with the reason
     policy = {"auto_approve": ["Write", "Bash", "Read"], "auto_deny": []}
     ask = {"tool": "AskUserQuestion", "input": question_input(), "output": "-"}
-    task = worker.tasks.create(TaskDraft(title="asks", scenario=scenario(write_step(), ask)))
-    with worker.store.write() as session:
-        from stagent.store import tasks as task_repo
-
-        row = task_repo.get_row(session, task.id)
-        row.runtime_config = {**row.runtime_config, "tool_policy": policy}
+    draft = TaskDraft(
+        title="asks", scenario=scenario(write_step(), ask), options={"tool_policy": policy}
+    )
+    task = worker.tasks.create(draft)
     worker.tasks.run(task.id)
 
     card = await wait_for_card(worker, task.id)

@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,7 +20,6 @@ from stagent.domain.tasks import TaskStatus
 from stagent.governance.budgets_policy import CallScope
 from stagent.runtimes.base import AgentRun, PermissionGate, RunRequest, Runtime, RuntimeCapabilities
 from stagent.store import budgets as budget_repo
-from stagent.store import tasks as task_repo
 from stagent.workspace import Workspace
 
 BLOCKED = re.compile(
@@ -151,16 +151,17 @@ def capture(workspace: Workspace) -> Iterator[Workspace]:
 def test_each_run_gets_a_per_run_cap(capture: Workspace) -> None:
     task = new_task(capture, runtime="capture")
     run(capture, task)
-    assert "max_budget_usd" not in capture.tasks.get(task.id).runtime_config  # not persisted
+    assert capture.tasks.get(task.id).options.limits.max_budget_usd is None  # not persisted
     set_budget(capture, per_run=usd("0.5"))
     run(capture, task)
     set_budget(capture, daily=usd("0.3"))
     run(capture, task)
-    with capture.store.write() as session:
-        task_repo.get_row(session, task.id).runtime_config = {"max_budget_usd": 0.1}
+    capture.tasks.update(task.id, {"options": {"limits": {"max_budget_usd": "0.1"}}})
     run(capture, task)
     assert CaptureRuntime.caps == [2.0, 0.5, 0.3, 0.1]
-    assert capture.tasks.get(task.id).runtime_config["max_budget_usd"] == 0.1
+    assert capture.tasks.get(task.id).options.limits.max_budget_usd == Decimal("0.1")
+    runs = capture.tasks.runs(task.id)
+    assert [r.options.limits.max_budget_usd for r in runs] == [None, None, None, Decimal("0.1")]
     notes = [e.payload for e in capture.tasks.events(task.id) if e.kind == "note"]
     assert [n["max_budget_usd"] for n in notes] == ["0.30", "0.10"]
 

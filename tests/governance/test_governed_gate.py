@@ -150,9 +150,15 @@ async def test_questions_come_back_as_answers(ws: Workspace) -> None:
     assert decision.updated_input["questions"] == call.input["questions"]
 
 
-async def test_a_malformed_tool_policy_refuses_the_call(ws: Workspace) -> None:
-    task = running_task(ws, tool_policy={"auto_approve": "Write"})
-    decision = await ws.gate.decide(request(task))
-    assert not decision.allowed and "tool_policy.auto_approve" in decision.message
+async def test_a_malformed_tool_policy_is_refused_when_saved_and_an_unknown_task_is_refused(
+    ws: Workspace,
+) -> None:
+    with pytest.raises(ValidationError, match=r"options\.tool_policy\.auto_approve"):
+        running_task(ws, tool_policy={"auto_approve": "Write"})
+    with pytest.raises(
+        ValidationError, match=r"options\.tool_policy\.auto_deny: Rule `Bash\(unclosed`"
+    ):
+        running_task(ws, tool_policy={"auto_deny": ["Bash(unclosed"]})
+    task = running_task(ws)
     unknown = await ws.gate.decide(request(dataclasses.replace(task, id="tsk_x")))
     assert not unknown.allowed and "no task" in unknown.message

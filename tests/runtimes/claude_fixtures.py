@@ -121,7 +121,8 @@ def claude_request(
     """A run of ``scenario`` with the home and working directory under ``tmp_path``."""
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
-    config = {"_home": str(tmp_path / "home"), **fields.pop("config", {})}
+    config = dict(fields.pop("config", {}))
+    fields.setdefault("stagent_home", str(tmp_path / "home"))
     return RunRequest(
         task_id=fields.pop("task_id", "task-1"),
         prompt=f"SCENARIO:{scenario} please do the thing",

@@ -16,8 +16,11 @@ from stagent.domain.errors import (
     InvalidTransitionError,
     NotFoundError,
 )
+from stagent.domain.run_options import parse_run_options
+from stagent.domain.runs import RunStatus
 from stagent.domain.tasks import TaskStatus
 from stagent.store import events as event_repo
+from stagent.store import lifecycle
 from stagent.store import projects as project_repo
 from stagent.store import tasks as task_repo
 from stagent.store.database import Store
@@ -71,14 +74,15 @@ def test_task_round_trip_keeps_fields_and_aware_timestamps(store: Store) -> None
                 description="all of them",
                 project_id=project.id,
                 priority=1,
-                runtime_config={"scenario": {"steps": [{"text": "x"}]}},
+                options=parse_run_options({"scripted": {"scenario": {"steps": [{"text": "x"}]}}}),
             ),
         )
     with store.read() as session:
         loaded = task_repo.get(session, task.id)
     assert loaded.title == "write docs"
     assert loaded.status is TaskStatus.PLANNED
-    assert loaded.runtime_config == {"scenario": {"steps": [{"text": "x"}]}}
+    assert loaded.options.scripted is not None
+    assert loaded.options.scripted.scenario == {"steps": [{"text": "x"}]}
     assert loaded.created_at is not None and loaded.created_at.tzinfo is not None
     with store.read() as session:
         assert project_repo.task_counts(session) == {project.id: {"planned": 1}}
@@ -88,14 +92,16 @@ def test_transitions_are_checked_and_logged_in_the_same_transaction(store: Store
     with store.write() as session:
         task = task_repo.create(session, task_repo.NewTask(title="t"))
     with store.write() as session:
-        task_repo.transition(session, task.id, TaskStatus.QUEUED)
+        _, run = lifecycle.queue_run(session, task.id, task.options)
+    assert run is not None
     with pytest.raises(InvalidTransitionError), store.write() as session:
-        task_repo.transition(session, task.id, TaskStatus.COMPLETED)
+        lifecycle.finish(session, run.id, RunStatus.WAITING)
     with store.read() as session:
         logged = event_repo.for_task(session, task.id)
         assert task_repo.get(session, task.id).status is TaskStatus.QUEUED
     assert [e.kind for e in logged] == ["created", "status"]
-    assert logged[1].payload == {"from": "planned", "to": "queued"}
+    assert logged[1].payload == {"from": "planned", "to": "queued", "run": 1}
+    assert logged[1].run_id == run.id
 
 
 def test_event_seq_is_a_workspace_wide_change_feed(store: Store) -> None:

@@ -16,11 +16,10 @@ from fastapi import FastAPI
 from webtools import asgi_client, with_csrf
 
 from stagent.domain.approvals import Approval
-from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
 from stagent.governance.approvals import ApprovalDraft
 from stagent.store import inbox as inbox_repo
-from stagent.store import tasks as task_repo
+from stagent.store import lifecycle
 from stagent.web.ui.stream import Topics, live_events
 from stagent.workspace import Workspace
 
@@ -32,13 +31,15 @@ def open_card(ws: Workspace, tool: str = "Bash", title: str = "t", **tool_input:
     """A pending card of a running task (no worker needed)."""
     task = ws.tasks.create(TaskDraft(title=title))
     with ws.store.write() as session:
-        task_repo.transition(session, task.id, TaskStatus.QUEUED)
-        task_repo.transition(session, task.id, TaskStatus.RUNNING)
+        lifecycle.queue_run(session, task.id, task.options)
+        claim = lifecycle.claim(session, task.id, 1)
+        assert claim is not None
     data = tool_input or {"command": "npm test"}
     question = tool == "AskUserQuestion"
     card, _ = ws.approvals.open(
         ApprovalDraft(
             task_id=task.id,
+            run_id=claim.run.id,
             runtime="scripted",
             tool=tool,
             input=data,

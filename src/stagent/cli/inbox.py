@@ -18,6 +18,7 @@ from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.state import state_of
 from stagent.domain.approvals import Approval, answers_from_texts, person
 from stagent.domain.events import LoggedEvent
+from stagent.schemas import ApprovalSchema
 from stagent.workspace import Workspace
 
 BY = person("CLI")
@@ -111,7 +112,7 @@ def inbox(
         cards = ws.approvals.list_pending()
         if not watch:
             if as_json:
-                emit_json([card.to_data() for card in cards])
+                emit_json([ApprovalSchema.of(card).data() for card in cards])
             else:
                 print_cards(cards)
             return
@@ -125,7 +126,7 @@ def inbox(
 
 def _emit_watch(event: str, card: Approval, as_json: bool) -> None:
     if as_json:
-        emit_json({"event": event, "approval": card.to_data()}, compact=True)
+        emit_json({"event": event, "approval": ApprovalSchema.of(card).data()}, compact=True)
         return
     if event == "closed":
         console.print(escape(_closed_line(card)))
@@ -159,7 +160,7 @@ def _watch(ws: Workspace, after: int, as_json: bool, limit: int | None) -> None:
 
 def _report(card: Approval, as_json: bool, line: str) -> None:
     if as_json:
-        emit_json(card.to_data())
+        emit_json(ApprovalSchema.of(card).data())
     else:
         console.print(escape(line))
 

@@ -27,7 +27,7 @@ from stagent.domain.errors import ValidationError
 from stagent.ledger.importers import ImportReport
 from stagent.ledger.money import format_usd
 from stagent.ledger.reports import SUMMARY_GROUPS, Scope
-from stagent.ledger.views import entry_json
+from stagent.schemas import UsageSchema
 from stagent.store.ledger import LedgerEntry, LedgerFilter
 from stagent.workspace import Workspace
 
@@ -94,7 +94,7 @@ def list_rows(
     with state_of(ctx).workspace() as ws:
         entries = ws.ledger.entries(where, limit=limit)
     if as_json:
-        emit_json([entry_json(entry) for entry in entries])
+        emit_json([UsageSchema.of(entry).data() for entry in entries])
         return
     if console.width < WIDE_TABLE_COLUMNS:
         _print_lines(entries)

@@ -20,6 +20,7 @@ from stagent.domain.errors import ValidationError
 from stagent.domain.permissions import PermissionRule
 from stagent.governance.defaults import MODE_DESCRIPTIONS
 from stagent.governance.rule_service import PresetState
+from stagent.schemas import RuleSchema
 
 app = typer.Typer(
     help="Saved permission rules and trust presets.\n\n"
@@ -51,15 +52,8 @@ def scope_of(scope: str | None, project: str | None, task: str | None) -> tuple[
 
 
 def rule_json(rule: PermissionRule) -> dict[str, Any]:
-    """A rule as JSON-ready data (the API's shape)."""
-    return {
-        "id": rule.id,
-        "rule": rule.text,
-        "effect": rule.effect,
-        "scope": rule.scope,
-        "scope_ref": rule.scope_ref,
-        "source": rule.source,
-    }
+    """A rule as JSON-ready data (the shared schema)."""
+    return RuleSchema.of(rule).data()
 
 
 def _print_rules(rules: list[PermissionRule]) -> None:

@@ -60,6 +60,8 @@ class Approval:
     created_at: datetime | None = None
     expires_at: datetime | None = None
     decided_at: datetime | None = None
+    run_id: str | None = None
+    """The run that asked (through it, the subject: a task, later a workflow step ...)."""
 
     @property
     def pending(self) -> bool:

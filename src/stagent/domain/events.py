@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from stagent.domain.runs import Subject
+
 JsonDict = dict[str, Any]
 
 
@@ -125,6 +127,7 @@ LogKind = Literal[
     "deleted",
     "approval",
     "decision",
+    "notice",
 ]
 
 
@@ -133,14 +136,19 @@ class LoggedEvent:
     """One row of a task's event log, which is also the workspace's change feed.
 
     ``seq`` grows monotonically across the workspace, so a listener can resume after the last
-    ``seq`` it saw.
+    ``seq`` it saw. ``notice`` events (budget warnings, blocked calls, breach cards) have no task:
+    their subject is the budget.
     """
 
     seq: int
-    task_id: str
+    task_id: str | None
     kind: LogKind
     payload: JsonDict = field(default_factory=lambda: {})
     created_at: datetime | None = None
+    run_id: str | None = None
+    """The run it happened in (None for events outside a run)."""
+    subject: Subject | None = None
+    """What it is about: ``task:<id>`` for a task's events; ``budget:<scope>`` ... otherwise."""
 
     @property
     def summary(self) -> str:

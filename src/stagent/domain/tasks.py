@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from stagent.domain.errors import InvalidTransitionError
+from stagent.domain.run_options import RunOptions
 
 
 class TaskStatus(StrEnum):
@@ -98,7 +98,8 @@ class Task:
     priority: int
     result: str | None
     error: str | None
-    runtime_config: dict[str, Any] = field(default_factory=lambda: {})
+    options: RunOptions = field(default_factory=RunOptions)
+    """The options each of its runs starts from (`stagent.engine.options` resolves them)."""
     workflow_id: str | None = None
     session_id: str | None = None
     run_count: int = 0

@@ -6,27 +6,30 @@ is what a workspace uses until governance wires in its own.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Protocol
 
 from stagent.domain.events import UsageEvent
+from stagent.domain.runs import Run
 from stagent.domain.tasks import Task
 
 
 class RunGuard(Protocol):
     """What the engine asks before, during and after a run."""
 
-    async def before_run(self, task: Task) -> None:
-        """Allow the run to make provider calls, or raise a `StagentError` saying why not.
+    async def before_run(self, task: Task, run: Run) -> Decimal | None:
+        """Allow the run to make provider calls (returning its spending cap in USD, or None for
+        no cap), or raise a `StagentError` saying why not.
 
-        May wait (a person deciding whether to raise a cap); the task shows as waiting meanwhile.
+        May wait (a person deciding whether to raise a cap); the run is suspended meanwhile.
         """
         ...
 
-    def on_usage(self, task: Task, usage: UsageEvent) -> None:
+    def on_usage(self, task: Task, run: Run, usage: UsageEvent) -> None:
         """Record usage the runtime reported (one provider call or one result)."""
         ...
 
-    def after_run(self, task: Task, status: str) -> None:
+    def after_run(self, task: Task, run: Run, status: str) -> None:
         """The run ended with ``status``: release whatever ``before_run`` reserved."""
         ...
 
@@ -34,14 +37,15 @@ class RunGuard(Protocol):
 class OpenGuard:
     """No budgets and no ledger: every run may start, nothing is metered."""
 
-    async def before_run(self, task: Task) -> None:
-        """Always allow."""
+    async def before_run(self, task: Task, run: Run) -> Decimal | None:
+        """Always allow, with the run's own cap."""
         del task
+        return run.options.limits.max_budget_usd
 
-    def on_usage(self, task: Task, usage: UsageEvent) -> None:
+    def on_usage(self, task: Task, run: Run, usage: UsageEvent) -> None:
         """Record nothing."""
-        del task, usage
+        del task, run, usage
 
-    def after_run(self, task: Task, status: str) -> None:
+    def after_run(self, task: Task, run: Run, status: str) -> None:
         """Nothing to release."""
-        del task, status
+        del task, run, status

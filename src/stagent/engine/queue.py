@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from stagent.store.engine import is_sqlite
+from stagent.store.lifecycle import workflow_id_for
 
 if TYPE_CHECKING:
     from dbos import DBOSClient
@@ -26,11 +27,6 @@ def dbos_url(database_url: str) -> str:
     if is_sqlite(database_url):
         return database_url
     return database_url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def workflow_id_for(task_id: str, run_number: int) -> str:
-    """The deterministic workflow id of a task's run, so enqueueing twice is harmless."""
-    return f"{task_id}-run-{run_number}"
 
 
 class TaskQueueClient:

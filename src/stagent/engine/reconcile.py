@@ -6,8 +6,11 @@ Runs when a worker starts. A task row is never left ``queued`` with nothing queu
 
 from __future__ import annotations
 
+from stagent.domain.runs import RunStatus
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.queue import TaskQueueClient
+from stagent.store import lifecycle
+from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
 from stagent.store.database import Store
 
@@ -34,9 +37,10 @@ def reconcile(store: Store, queue: TaskQueueClient) -> dict[str, int]:
             reason = f"interrupted: its run is {engine_status or 'missing'} in the engine"
             with store.write() as session:
                 row = task_repo.get_row(session, task.id, for_update=True)
-                if TaskStatus(row.status) in (TaskStatus.RUNNING, TaskStatus.WAITING):
-                    task_repo.transition(
-                        session, task.id, TaskStatus.FAILED, reason=reason, error=reason
+                run = run_repo.latest_row(session, task.id)
+                if run is not None and TaskStatus(row.status).is_active:
+                    ended = lifecycle.finish(
+                        session, run.id, RunStatus.FAILED, reason=reason, error=reason
                     )
-                    counts["failed"] += 1
+                    counts["failed"] += ended is not None
     return counts

@@ -11,17 +11,22 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from stagent.domain.errors import ConflictError, InvalidTransitionError, ValidationError
 from stagent.domain.events import LoggedEvent
-from stagent.domain.tasks import BOARD_MOVES, RUNNABLE_FROM, Project, Task, TaskStatus
+from stagent.domain.run_options import RUNTIME_OPTION_FIELDS, RunOptions, parse_run_options
+from stagent.domain.runs import Run
+from stagent.domain.tasks import BOARD_MOVES, Project, Task, TaskStatus
+from stagent.engine.options import resolve as resolve_options
 from stagent.engine.profile_hook import ProfileResolver
-from stagent.engine.queue import TaskQueueClient, workflow_id_for
+from stagent.engine.queue import TaskQueueClient
 from stagent.runtimes.registry import RuntimeRegistry
 from stagent.runtimes.scenario import load_scenario_file, parse_scenario, scenario_to_data
 from stagent.store import events as event_repo
+from stagent.store import lifecycle
 from stagent.store import projects as project_repo
+from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
 from stagent.store.database import Store
 
@@ -83,6 +88,8 @@ class TaskDraft:
     priority: int = 2
     scenario_file: Path | None = None
     scenario: dict[str, Any] | None = None
+    options: dict[str, Any] | None = None
+    """Run options as data (`RunOptions` without ``runtime``); validated, errors name the field."""
 
 
 class TaskService:
@@ -101,7 +108,7 @@ class TaskService:
         self._profiles = profiles
 
     def create(self, draft: TaskDraft) -> Task:
-        """Create a planned task after validating its runtime, project and scenario."""
+        """Create a planned task after validating its runtime, project and run options."""
         title = draft.title.strip()
         if not title:
             raise ValidationError("title: a task needs a title")
@@ -116,11 +123,7 @@ class TaskService:
                 "ignore it",
                 hint="leave the scenario out, or choose the scripted runtime",
             )
-        config: dict[str, Any] = {}
-        if draft.scenario_file is not None:
-            config["scenario"] = scenario_to_data(load_scenario_file(draft.scenario_file))
-        elif draft.scenario is not None:
-            config["scenario"] = scenario_to_data(parse_scenario(draft.scenario))
+        options = task_options(draft.runtime, draft.options, draft.scenario, draft.scenario_file)
         with self._store.write() as session:
             project_id = project_repo.get(session, draft.project).id if draft.project else None
             return task_repo.create(
@@ -132,7 +135,7 @@ class TaskService:
                     runtime=draft.runtime,
                     profile=draft.profile,
                     priority=_check_priority(draft.priority),
-                    runtime_config=config,
+                    options=options,
                 ),
             )
 
@@ -153,8 +156,26 @@ class TaskService:
             task_repo.get_row(session, task_id)
             return event_repo.for_task(session, task_id, after=after)
 
+    def runs(self, task_id: str) -> list[Run]:
+        """A task's runs, oldest first: its history, one record per run."""
+        with self._store.read() as session:
+            task_repo.get_row(session, task_id)
+            return run_repo.for_task(session, task_id)
+
+    def run_record(self, run_id: str) -> Run:
+        """One run by id."""
+        with self._store.read() as session:
+            return run_repo.get(session, run_id)
+
+    def run_events(self, run_id: str) -> list[LoggedEvent]:
+        """One run's events, in order."""
+        with self._store.read() as session:
+            run_repo.get_row(session, run_id)
+            return event_repo.for_run(session, run_id)
+
     def update(self, task_id: str, changes: dict[str, Any]) -> Task:
-        """Edit title, description, project, runtime, profile or priority (not while it runs)."""
+        """Edit title, description, project, runtime, profile, priority or run options (not
+        while it runs). Options are validated against the (new) runtime; errors name the field."""
         unknown = set(changes) - task_repo.EDITABLE_FIELDS
         if unknown:
             raise ValidationError(f"{', '.join(sorted(unknown))}: not an editable task field")
@@ -176,6 +197,12 @@ class TaskService:
             profile = changes.get("profile", row.profile)
             if profile and self._profiles is not None and {"profile", "runtime"} & set(changes):
                 self._profiles.check(profile, changes.get("runtime", row.runtime))
+            if "options" in changes or "runtime" in changes:
+                runtime = str(changes.get("runtime", row.runtime))
+                data = changes.get("options", row.options if "runtime" not in changes else None)
+                if "runtime" in changes and "options" not in changes:
+                    data = _portable(row.options)
+                changes["options"] = task_options(runtime, data)
             return task_repo.update_fields(session, task_id, changes)
 
     def move(self, task_id: str, target: TaskStatus) -> Task:
@@ -190,8 +217,9 @@ class TaskService:
                     f"a card cannot be dragged from {current.value} to {target.value}",
                     hint="drag between planned and queued, or a finished task back to planned",
                 )
-            queued_workflow = row.workflow_id if current is TaskStatus.QUEUED else None
-            task = task_repo.transition(session, task_id, target, reason="moved on the board")
+            task, queued_workflow = lifecycle.plan_task(
+                session, task_id, reason="moved on the board"
+            )
         # After commit: DBOS writes to the same database, and on SQLite our open write
         # transaction would make it wait for us.
         if queued_workflow:
@@ -199,50 +227,36 @@ class TaskService:
         return task
 
     def run(self, task_id: str) -> Task:
-        """Queue a new run of the task; a worker picks it up.
+        """Queue a new run of the task (a run record with its resolved options: the task's own
+        over its profile's over the project's); a worker picks it up.
 
         Refused (with the fix) if the task's runtime is not ready here: no binary, no key.
         """
         self._runtimes.require_ready(self.get(task_id).runtime)
         with self._store.write() as session:
-            row = task_repo.get_row(session, task_id, for_update=True)
-            status = TaskStatus(row.status)
-            if status not in RUNNABLE_FROM:
-                raise ConflictError(
-                    f"task {task_id} is already {status.value}",
-                    hint="wait for it to end, or cancel it",
+            task = task_repo.get(session, task_id)
+            project = project_repo.get(session, task.project_id) if task.project_id else None
+            profile_options: dict[str, Any] | None = None
+            note = None
+            if task.profile and self._profiles is not None:
+                _, profile_options, note = self._profiles.resolve(
+                    task.profile, task.runtime, task.title, task.description, {}
                 )
-            if status is TaskStatus.QUEUED and row.workflow_id:
-                return task_repo.to_task(row)
-            run_number = row.run_count + 1
-            config = {k: v for k, v in (row.runtime_config or {}).items() if k != "_attempt"}
-            if row.profile and self._profiles is not None:
-                row.profile, config, note = self._profiles.resolve(
-                    row.profile, row.runtime, row.title, row.description, config
+            options = resolve_options(task, project, profile_options)
+            task, run = lifecycle.queue_run(session, task_id, options)
+            if note is not None and run is not None:
+                event_repo.append(
+                    session, task_id, "note", run_id=run.id, payload={"message": note}
                 )
-                event_repo.append(session, task_id, "note", {"message": note})
-            task = task_repo.transition(
-                session,
-                task_id,
-                TaskStatus.QUEUED,
-                run_count=run_number,
-                workflow_id=workflow_id_for(task_id, run_number),
-                result=None,
-                error=None,
-                runtime_config=config,
-                finished_at=None,
-                session_id=None,
-            )
-        self._queue.enqueue(task_id, run_number)
+        if run is not None:
+            self._queue.enqueue(task_id, run.number)
         return task
 
     def cancel(self, task_id: str) -> Task:
         """Cancel a task; a running agent is stopped within a fraction of a second."""
         with self._store.write() as session:
-            row = task_repo.get_row(session, task_id, for_update=True)
-            workflow_id = row.workflow_id if TaskStatus(row.status).is_active else None
-            task = task_repo.transition(
-                session, task_id, TaskStatus.CANCELLED, reason="cancelled by a person"
+            task, workflow_id = lifecycle.cancel_task(
+                session, task_id, reason="cancelled by a person"
             )
         if workflow_id:
             self._queue.cancel(workflow_id)
@@ -305,6 +319,42 @@ class TaskService:
         safety net.
         """
         return await self._store.changes.wait_async(seen_version, timeout)
+
+
+def task_options(
+    runtime: str,
+    data: Any = None,
+    scenario: dict[str, Any] | None = None,
+    scenario_file: Path | None = None,
+) -> RunOptions:
+    """Validate a task's run options for ``runtime`` (a scenario is the scripted runtime's own
+    option); a `ValidationError` names the field (``options.limits.max_turns: ...``)."""
+    if isinstance(data, RunOptions):
+        data = data.stored()
+    if data is not None and not isinstance(data, dict):
+        raise ValidationError("options: run options must be a mapping")
+    merged: dict[str, Any] = {**cast(dict[str, Any], data or {}), "runtime": runtime}
+    loaded = None
+    if scenario_file is not None:
+        loaded = scenario_to_data(load_scenario_file(scenario_file))
+    elif scenario is not None:
+        loaded = scenario_to_data(parse_scenario(scenario))
+    if loaded is not None:
+        merged["scripted"] = {
+            **cast(dict[str, Any], merged.get("scripted") or {}),
+            "scenario": loaded,
+        }
+    options = parse_run_options(merged, prefix="options.")
+    own = options.scripted.scenario if options.scripted is not None else None
+    if own is not None and loaded is None:
+        parse_scenario(own)  # a scenario given as an option is checked like a file
+    return options
+
+
+def _portable(stored: dict[str, Any]) -> dict[str, Any]:
+    """The options that carry over when a task moves to another runtime (not the old
+    runtime's own)."""
+    return {k: v for k, v in stored.items() if k not in RUNTIME_OPTION_FIELDS}
 
 
 def _check_priority(priority: int) -> int:

@@ -2,16 +2,19 @@
 
 - **Open** (`open`): a tool call no rule decided becomes a pending card, or joins the identical
   pending card of the same task (one card per (task, tool, input) at a time; the task row is
-  locked while looking, so concurrent identical requests cannot both create one). The task moves
-  ``running -> waiting`` and an ``approval`` event lands in its log.
+  locked while looking, so concurrent identical requests cannot both create one). The card puts
+  a hold on its run (`stagent.store.lifecycle.suspend`: ``running -> waiting``) and an
+  ``approval`` event lands in the log.
 - **Wait** (`wait`): the agent's permission callback sleeps on the store's change signal, which
   rings the moment any process commits (in-process at once; SQLite ``data_version`` and PostgreSQL
   LISTEN/NOTIFY across processes). Each ring costs one primary-key read. A card past its
   ``expires_at`` is closed as ``timed_out``; a card whose task ended is closed as ``cancelled``.
 - **Close** (`allow`, `deny`, `answer`): one conditional update (a second decision is a
   `ConflictError`), a ``decision`` event in the task's log naming who decided, the saved rule for
-  "always allow" in the same transaction, and the task back to ``running`` once nothing else of it
-  is pending.
+  "always allow" in the same transaction, and the card's hold released (the run is ``running``
+  again once nothing else holds it).
+- **Expire** (`sweep`): overdue cards and cards whose task ended are closed by the worker, beside
+  the reconcile loop -- never by a read.
 """
 
 from __future__ import annotations
@@ -38,10 +41,12 @@ from stagent.governance.notices import NoticeService
 from stagent.governance.rule_service import check_scope
 from stagent.store import approvals as approval_repo
 from stagent.store import events as event_repo
+from stagent.store import lifecycle, waits
 from stagent.store import rules as rule_repo
 from stagent.store import tasks as task_repo
 from stagent.store.database import Store
 
+ACTIVE = frozenset({TaskStatus.RUNNING.value, TaskStatus.WAITING.value})
 RECHECK_SECONDS = 5.0
 """A safety net only: waiters wake on the change signal; this bounds a missed wake-up."""
 
@@ -54,6 +59,7 @@ class ApprovalDraft:
     runtime: str
     tool: str
     input: dict[str, Any]
+    run_id: str | None = None
     kind: ApprovalKind = "permission"
     risk: str = "high"
     suggested_rule: str | None = None
@@ -89,8 +95,8 @@ class ApprovalService:
             return approval_repo.get(session, approval_id)
 
     def list_pending(self, *, task_id: str | None = None) -> list[Approval]:
-        """Cards waiting for a person, oldest first (overdue and orphaned ones are closed first)."""
-        self.sweep()
+        """Cards waiting for a person, oldest first. (Reading never writes: overdue cards are
+        closed by the worker's `sweep`, or by the agent waiting on them.)"""
         with self._store.read() as session:
             return approval_repo.list_pending(session, task_id=task_id)
 
@@ -98,6 +104,10 @@ class ApprovalService:
         """How many cards wait for a person (the nav badge)."""
         with self._store.read() as session:
             return approval_repo.pending_count(session)
+
+    def inbox_count(self) -> int:
+        """The nav badge: pending cards, unread notices and unanswered budget breach cards."""
+        return self.pending_count() + self.notices.attention_count()
 
     def recent(self, *, limit: int = 20, task_id: str | None = None) -> list[Approval]:
         """Closed cards, most recent first."""
@@ -120,6 +130,7 @@ class ApprovalService:
             card = approval_repo.create(
                 session,
                 task_id=draft.task_id,
+                run_id=draft.run_id,
                 project_id=draft.project_id,
                 runtime=draft.runtime,
                 profile=draft.profile,
@@ -137,7 +148,8 @@ class ApprovalService:
                 session,
                 draft.task_id,
                 "approval",
-                {
+                run_id=draft.run_id,
+                payload={
                     "message": f"waiting for a person: {what}, card {card.id}; decide it in "
                     f"the Inbox or from the command line ({verb})",
                     "approval_id": card.id,
@@ -148,9 +160,12 @@ class ApprovalService:
                     "why_asked": draft.why_asked,
                 },
             )
-            if row.status == TaskStatus.RUNNING.value:
-                task_repo.transition(
-                    session, draft.task_id, TaskStatus.WAITING, reason=f"{what} needs a person"
+            if draft.run_id is not None and row.status in ACTIVE:
+                lifecycle.suspend(
+                    session,
+                    draft.run_id,
+                    approval_repo.approval_hold(card.id),
+                    reason=f"{what} needs a person",
                 )
         return card, False
 
@@ -162,21 +177,22 @@ class ApprovalService:
     async def wait(self, approval_id: str) -> Approval:
         """Sleep until the card is closed (decided, timed out, or its task ended)."""
         try:
-            while True:
-                version = self._store.changes.version
-                card, task_active = self._peek(approval_id)
-                if not card.pending:
-                    return card
-                if not task_active:
-                    return await asyncio.to_thread(self._close_quietly, approval_id, "cancelled")
-                assert card.expires_at is not None
-                remaining = (card.expires_at - utcnow()).total_seconds()
-                if remaining <= 0:
-                    return await asyncio.to_thread(self._close_quietly, approval_id, "timed_out")
-                await self._store.changes.wait_async(version, min(remaining, self._recheck))
+            return await waits.until(self._store, lambda: self._probe(approval_id))
         except asyncio.CancelledError:
             self._abandon(approval_id)
             raise
+
+    def _probe(self, approval_id: str) -> waits.Done[Approval] | waits.Pending:
+        card, task_active = self._peek(approval_id)
+        if not card.pending:
+            return waits.Done(card)
+        if not task_active:
+            return waits.Done(self._close_quietly(approval_id, "cancelled"))
+        assert card.expires_at is not None
+        remaining = (card.expires_at - utcnow()).total_seconds()
+        if remaining <= 0:
+            return waits.Done(self._close_quietly(approval_id, "timed_out"))
+        return waits.Pending(min(remaining, self._recheck))
 
     def _peek(self, approval_id: str) -> tuple[Approval, bool]:
         with self._store.read() as session:

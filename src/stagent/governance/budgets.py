@@ -269,13 +269,20 @@ class BudgetService:
     # ---------------------------------------------------------------- usage
 
     def record_usage(
-        self, task: Task, usage: UsageEvent, *, activity: str = "task_run"
+        self,
+        task: Task,
+        usage: UsageEvent,
+        *,
+        activity: str = "task_run",
+        run_id: str | None = None,
     ) -> ledger_repo.LedgerEntry:
         """Write the ledger row for ``usage``, shrink the run's reservation by its cost, and send
         a threshold warning if this spend crossed one."""
         with self._store.write() as session:
             budget_repo.lock_admissions(session)
-            entry = self.recorder.record(session, task, usage, activity=activity, at=self.clock())
+            entry = self.recorder.record(
+                session, task, usage, activity=activity, at=self.clock(), run_id=run_id
+            )
             ledger_repo.consume_reservation(session, task.id, entry.cost_micros)
             if entry.cost_micros > 0:
                 self._warn_after_usage(session, task)

@@ -1,25 +1,24 @@
-"""`BudgetGuard`: the `RunGuard` the engine calls around every task run.
+"""`BudgetGuard`: the `RunGuard` the engine calls around every run.
 
 - ``before_run``: admission (`BudgetService.admit`). Refused -> `BudgetBlockedError`, whose message
-  becomes the task's error. With ``on_breach: pause`` the task moves to ``waiting`` and waits on
-  the breach card; a person's answer wakes it at once (the store's change signal, which other
-  processes' commits ring too), then it runs, or ends cancelled.
-- The per-run cap reaches the runtime through the task's ``runtime_config["max_budget_usd"]``:
-  the executor calls ``before_run`` and only then builds the `RunRequest` from the same `Task`
-  value, so ``before_run`` writes the cap into that value's config (in memory: the stored config
-  keeps what the person set; the task log notes the cap). It is min(the person's own
-  ``max_budget_usd``, the budget's per-run cap, the headroom reserved for the run).
-- ``on_usage``: one ledger row per usage event; the reservation shrinks by its cost.
+  becomes the run's error. With ``on_breach: pause`` the run is suspended on the breach card (a
+  ``budget:<card>`` hold, `stagent.store.lifecycle.suspend`) and waits; a person's answer wakes it
+  at once (the store's change signal, which other processes' commits ring too), then it runs, or
+  ends cancelled. It returns the run's spending cap: min(the run's own
+  ``limits.max_budget_usd``, the budget's per-run cap, the headroom reserved for the run); the
+  engine puts it into the run's resolved options (nothing is written into the task).
+- ``on_usage``: one ledger row per usage event, linked to the run; the reservation shrinks.
 - ``after_run``: the reservation is released; usage rows of failed or cancelled runs say so.
 """
 
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import Any
 
-from stagent.domain.errors import ValidationError
 from stagent.domain.events import UsageEvent
+from stagent.domain.runs import Run, RunStatus
 from stagent.domain.tasks import Task, TaskStatus
 from stagent.governance import budgets_state as state
 from stagent.governance.budgets import BudgetService
@@ -27,13 +26,19 @@ from stagent.governance.budgets_policy import BudgetBlockedError, CallScope
 from stagent.governance.budgets_state import Admission
 from stagent.ledger.money import format_usd, micros_to_usd, parse_usd
 from stagent.store import budgets as budget_repo
-from stagent.store import events as event_repo
+from stagent.store import lifecycle, waits
+from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
 
 log = logging.getLogger(__name__)
 
 WAIT_FALLBACK_SECONDS = 5.0
-"""A waiting task re-reads its card at least this often, should a wake-up ever be missed."""
+"""A waiting run re-reads its card at least this often, should a wake-up ever be missed."""
+
+
+def budget_hold(card_id: str) -> str:
+    """The hold a budget breach card puts on a paused run."""
+    return f"budget:{card_id}"
 
 
 class BudgetGuard:
@@ -44,96 +49,86 @@ class BudgetGuard:
         self._store = budgets.store
         self._entries: dict[str, list[str]] = {}
 
-    async def before_run(self, task: Task) -> None:
+    async def before_run(self, task: Task, run: Run) -> Decimal | None:
         """Admit the run (reserving headroom), wait on a person if the budget says pause, or
-        raise `BudgetBlockedError` naming the cap and its reset time."""
+        raise `BudgetBlockedError` naming the cap and its reset time. Returns the run's cap."""
         call = CallScope(
-            runtime=task.runtime,
+            runtime=run.runtime,
             project_id=task.project_id,
             task_id=task.id,
-            model=_text(task.runtime_config.get("model")),
+            run_id=run.id,
+            model=run.options.model,
         )
-        requested = _requested_cap(task.runtime_config.get("max_budget_usd"))
-        waited = task.status is TaskStatus.WAITING
+        requested = _requested_cap(run.options.limits.max_budget_usd)
         while True:
             admission = self._budgets.admit(call, pausable=True, requested_cap=requested)
             if admission.allowed:
                 break
             if admission.card_id is None:
                 raise BudgetBlockedError(admission.message or "blocked by budget")
-            await self._wait(task, admission)
-            waited = True
-        if waited:
-            self._set_running(task.id, "budget: resuming")
-        self._entries[task.id] = []
-        task.runtime_config["max_budget_usd"] = float(micros_to_usd(admission.run_cap))
+            await self._wait(task, run, admission)
+        self._entries[run.id] = []
+        return micros_to_usd(admission.run_cap)
 
-    def on_usage(self, task: Task, usage: UsageEvent) -> None:
-        """Record the usage as a ledger row (and shrink the run's reservation)."""
-        entry = self._budgets.record_usage(task, usage)
-        self._entries.setdefault(task.id, []).append(entry.id)
+    def on_usage(self, task: Task, run: Run, usage: UsageEvent) -> None:
+        """Record the usage as a ledger row of the run (and shrink its reservation)."""
+        entry = self._budgets.record_usage(task, usage, run_id=run.id)
+        self._entries.setdefault(run.id, []).append(entry.id)
 
-    def after_run(self, task: Task, status: str) -> None:
+    def after_run(self, task: Task, run: Run, status: str) -> None:
         """Release the run's reservation; mark its usage rows if it failed or was cancelled."""
-        entry_ids = self._entries.pop(task.id, [])
+        entry_ids = self._entries.pop(run.id, [])
         try:
             self._budgets.release(task.id, outcome=status, entry_ids=entry_ids)
+            with self._store.write() as session:
+                lifecycle.settle_cost(session, run.id)
         except Exception:
-            log.exception("task %s: could not release its budget reservation", task.id)
+            log.exception("run %s: could not release its budget reservation", run.id)
 
     # ---------------------------------------------------------------- pause mode
 
-    async def _wait(self, task: Task, admission: Admission) -> None:
+    async def _wait(self, task: Task, run: Run, admission: Admission) -> None:
         card_id = admission.card_id or ""
-        self._hold(task.id, admission)
-        seen = self._store.changes.version
-        while True:
-            answer, status = self._look(card_id, task.id)
-            if status.is_terminal:
-                raise BudgetBlockedError(f"{admission.message}; the task ended while it waited")
-            if answer is not None:
-                break
-            seen = await self._store.changes.wait_async(seen, WAIT_FALLBACK_SECONDS)
-        if answer.get("action") == "cancel":
-            message = self._cancel(task, admission)
-            raise BudgetBlockedError(message)
-        self._set_running(task.id, f"budget: a person chose to {_describe(answer)}")
-
-    def _hold(self, task_id: str, admission: Admission) -> None:
-        reason = f"{admission.message}; waiting for a person (inbox card {admission.card_id})"
+        hold = budget_hold(card_id)
+        reason = f"{admission.message}; waiting for a person (inbox card {card_id})"
         with self._store.write() as session:
-            row = task_repo.get_row(session, task_id, for_update=True)
-            if TaskStatus(row.status) is TaskStatus.RUNNING:
-                task_repo.transition(session, task_id, TaskStatus.WAITING, reason=reason)
-            else:
-                event_repo.append(session, task_id, "note", {"message": reason})
+            lifecycle.suspend(session, run.id, hold, reason=reason)
+        answer = await waits.until(self._store, lambda: self._probe(card_id, run.id, admission))
+        if answer.get("action") == "cancel":
+            raise BudgetBlockedError(self._cancel(task, run, admission))
+        with self._store.write() as session:
+            lifecycle.release(
+                session, run.id, hold, reason=f"budget: a person chose to {_describe(answer)}"
+            )
 
-    def _look(self, card_id: str, task_id: str) -> tuple[dict[str, Any] | None, TaskStatus]:
+    def _probe(
+        self, card_id: str, run_id: str, admission: Admission
+    ) -> waits.Done[dict[str, Any]] | waits.Pending:
         with self._store.read() as session:
             card = budget_repo.find_item(session, card_id)
-            status = TaskStatus(task_repo.get_row(session, task_id).status)
+            status = RunStatus(run_repo.get_row(session, run_id).status)
+        if status.is_terminal:
+            raise BudgetBlockedError(f"{admission.message}; the task ended while it waited")
         if card is None:
-            return {"action": "cancel", "by": "card removed"}, status
-        return card.response, status
+            return waits.Done({"action": "cancel", "by": "card removed"})
+        if card.response is not None:
+            return waits.Done(card.response)
+        return waits.Pending(WAIT_FALLBACK_SECONDS)
 
-    def _set_running(self, task_id: str, reason: str) -> None:
-        with self._store.write() as session:
-            row = task_repo.get_row(session, task_id, for_update=True)
-            if TaskStatus(row.status) is TaskStatus.WAITING:
-                task_repo.transition(session, task_id, TaskStatus.RUNNING, reason=reason)
-
-    def _cancel(self, task: Task, admission: Admission) -> str:
+    def _cancel(self, task: Task, run: Run, admission: Admission) -> str:
         message = f"cancelled by a person at the budget cap: {admission.message}"
-        call = CallScope(runtime=task.runtime, project_id=task.project_id, task_id=task.id)
+        call = CallScope(
+            runtime=run.runtime, project_id=task.project_id, task_id=task.id, run_id=run.id
+        )
         with self._store.write() as session:
             budget_repo.lock_admissions(session)
             if admission.breach is not None:
                 zone = self._budgets.zone
                 state.blocked_row(session, call, admission.breach, zone, message=message)
-            row = task_repo.get_row(session, task.id, for_update=True)
+            row = task_repo.get_row(session, task.id, deleted=True)
             if TaskStatus(row.status) in (TaskStatus.WAITING, TaskStatus.RUNNING):
-                task_repo.transition(
-                    session, task.id, TaskStatus.CANCELLED, reason=message, error=message
+                lifecycle.finish(
+                    session, run.id, RunStatus.CANCELLED, reason=message, error=message
                 )
         return message
 
@@ -147,18 +142,7 @@ def _describe(answer: dict[str, Any]) -> str:
     return str(action)
 
 
-def _requested_cap(value: object) -> int | None:
-    if value is None or value == "":
+def _requested_cap(value: Decimal | None) -> int | None:
+    if value is None:
         return None
-    try:
-        return parse_usd(str(value), "runtime_config.max_budget_usd")
-    except ValidationError:
-        raise
-    except Exception:
-        raise ValidationError(
-            f"runtime_config.max_budget_usd: {value!r} is not an amount"
-        ) from None
-
-
-def _text(value: object) -> str | None:
-    return str(value) if isinstance(value, str) and value else None
+    return parse_usd(str(value), "limits.max_budget_usd")

@@ -103,6 +103,7 @@ class CallScope:
     runtime: str
     project_id: str | None = None
     task_id: str | None = None
+    run_id: str | None = None
     activity: str = "task_run"
     """``task_run``, ``workflow_step``, ``scheduled_firing``, ``chat_turn``..."""
     model: str | None = None

@@ -181,6 +181,7 @@ def blocked_row(
         ledger_repo.NewLedgerEntry(
             runtime=call.runtime,
             task_id=call.task_id,
+            run_id=call.run_id,
             project_id=call.project_id,
             activity=call.activity,
             provider=RUNTIME_PROVIDERS.get(call.runtime),
@@ -225,6 +226,7 @@ def _notify_blocked(
             breach, zone, level="blocked", blocked_calls=1, last_task_id=call.task_id
         ),
         task_id=call.task_id,
+        run_id=call.run_id,
     )
     budget_repo.update_window(
         session,
@@ -257,6 +259,7 @@ def reserve(
         ledger_repo.NewLedgerEntry(
             runtime=call.runtime,
             task_id=call.task_id,
+            run_id=call.run_id,
             project_id=call.project_id,
             activity=call.activity,
             provider=RUNTIME_PROVIDERS.get(call.runtime),
@@ -281,6 +284,7 @@ def reserve(
                 "reserved_micros": amount,
                 "max_budget_usd": usd_text(amount),
             },
+            run_id=call.run_id,
         )
     return entry.id, amount, amount
 

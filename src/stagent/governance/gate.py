@@ -1,8 +1,8 @@
 """`GovernedGate`: the permission gate every run's tool calls go through.
 
 For each call it loads the task (its project and working directory), the saved rules whose scope
-covers it and the task's tool policy (``runtime_config["tool_policy"] = {"auto_approve": [...],
-"auto_deny": [...]}`` until profiles exist), then `stagent.governance.rules.evaluate` decides:
+covers it and the run's tool policy (`RunOptions.tool_policy`; profiles will set it), then
+`stagent.governance.rules.evaluate` decides:
 
 - ``AskUserQuestion`` always goes to a person, as a question card (answers come back in
   ``updated_input["answers"]``);
@@ -28,11 +28,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
 
 from stagent.domain.approvals import Approval
 from stagent.domain.errors import StagentError, ValidationError
 from stagent.domain.permissions import MatchContext, PermissionRule, ToolPolicy, parse_rule
+from stagent.domain.run_options import RunOptions
 from stagent.domain.tasks import Task
 from stagent.governance.approvals import ApprovalDraft, ApprovalService
 from stagent.governance.defaults import DEFAULT_LABEL, PermissionDefaults
@@ -47,6 +47,7 @@ from stagent.governance.rules import (
 from stagent.runtimes.base import PermissionDecision, PermissionRequest
 from stagent.store import projects as project_repo
 from stagent.store import rules as rule_repo
+from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
 from stagent.store.database import Store
 
@@ -63,24 +64,15 @@ class CallContext:
     match: MatchContext
     rules: tuple[PermissionRule, ...]
     policy: ToolPolicy | None
+    run_id: str | None = None
 
 
-def tool_policy(task: Task) -> ToolPolicy | None:
-    """The task's tool policy from ``runtime_config["tool_policy"]`` (None if it has none)."""
-    raw = task.runtime_config.get("tool_policy")
-    if raw is None:
+def tool_policy(options: RunOptions, profile: str | None) -> ToolPolicy | None:
+    """The run's tool policy (None if it has none)."""
+    policy = options.tool_policy
+    if policy is None:
         return None
-    if not isinstance(raw, dict):
-        raise ValidationError(f"task {task.id}: tool_policy must be a mapping")
-    data = cast(dict[str, Any], raw)
-    lists: dict[str, tuple[str, ...]] = {}
-    for key in ("auto_approve", "auto_deny"):
-        value: object = data.get(key) or []
-        entries = cast(list[object], value) if isinstance(value, list) else None
-        if entries is None or not all(isinstance(v, str) for v in entries):
-            raise ValidationError(f"task {task.id}: tool_policy.{key} must be a list of rules")
-        lists[key] = tuple(str(v) for v in entries)
-    return ToolPolicy(task.profile or "task", lists["auto_approve"], lists["auto_deny"])
+    return ToolPolicy(profile or "task", policy.auto_approve, policy.auto_deny)
 
 
 def decision_for(card: Approval) -> PermissionDecision:
@@ -141,7 +133,7 @@ class GovernedGate:
                 decided_by=PROTECTION,
             )
         try:
-            ctx = await asyncio.to_thread(self.context, request.task_id)
+            ctx = await asyncio.to_thread(self.context, request.task_id, request.run_id)
         except StagentError as exc:
             return PermissionDecision(
                 allowed=False,
@@ -178,19 +170,28 @@ class GovernedGate:
         token = self._owner_token() if self._owner_token is not None else ""
         return bool(token) and token in text
 
-    def context(self, task_id: str) -> CallContext:
-        """Load the task, its working directory, its applicable rules and its policy."""
+    def context(self, task_id: str, run_id: str | None = None) -> CallContext:
+        """Load the task, its run, its working directory, its applicable rules and its policy."""
         with self._store.read() as session:
             task = task_repo.get(session, task_id)
-            directory = None
-            if task.project_id:
+            run = run_repo.get_row(session, run_id) if run_id else None
+            run = run or run_repo.latest_row(session, task_id)
+            options = run_repo.to_run(run).options if run is not None else task.options
+            directory = options.working_directory
+            if directory is None and task.project_id:
                 directory = project_repo.get(session, task.project_id).working_directory
             rules = rule_repo.applicable(session, task.id, task.project_id)
         cwd = directory or str((self._home / "runs" / task.id / task.runtime / "work").resolve())
         match = match_context(
             cwd, project_root=directory, task_id=task.id, project_id=task.project_id
         )
-        return CallContext(task, match, tuple(rules), tool_policy(task))
+        return CallContext(
+            task,
+            match,
+            tuple(rules),
+            tool_policy(options, task.profile),
+            run.id if run is not None else None,
+        )
 
     def draft(
         self, request: PermissionRequest, ctx: CallContext, verdict: RuleVerdict
@@ -204,6 +205,7 @@ class GovernedGate:
             ) or _valid_allow(request.suggested_rule)
         return ApprovalDraft(
             task_id=ctx.task.id,
+            run_id=ctx.run_id,
             runtime=request.runtime,
             tool=request.tool,
             input=dict(request.input),

@@ -58,6 +58,7 @@ class UsageRecorder:
         *,
         activity: str = "task_run",
         at: datetime | None = None,
+        run_id: str | None = None,
     ) -> ledger_repo.LedgerEntry:
         """Add the row for ``usage`` by ``task``; an unpriced model is also noted in its log."""
         at = at or utcnow()
@@ -76,6 +77,7 @@ class UsageRecorder:
             ledger_repo.NewLedgerEntry(
                 runtime=task.runtime,
                 task_id=task.id,
+                run_id=run_id,
                 project_id=task.project_id,
                 activity=activity,
                 provider=cost.provider,
@@ -107,5 +109,6 @@ class UsageRecorder:
                 task.id,
                 "note",
                 {"message": cost.note, "ledger_id": entry.id, "unpriced_model": usage.model},
+                run_id=run_id,
             )
         return entry

@@ -63,6 +63,7 @@ def entry_json(entry: LedgerEntry) -> dict[str, Any]:
     return {
         "id": entry.id,
         "task_id": entry.task_id,
+        "run_id": entry.run_id,
         "project_id": entry.project_id,
         "activity": entry.activity,
         "runtime": entry.runtime,

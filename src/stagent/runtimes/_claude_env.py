@@ -9,7 +9,7 @@ Each task gets a directory ``<stagent home>/runs/<task_id>/claude/``:
   session resumes only from the same directory);
 - ``usage.json``: the cumulative usage already reported per session (see `_claude_stream`).
 
-The Stagent home is ``RunRequest.config["_home"]``, else the runtime's ``home`` argument, else
+The Stagent home is ``RunRequest.stagent_home``, else the runtime's ``home`` argument, else
 ``$STAGENT_HOME``, else ``~/.stagent``.
 
 With an API key or auth token the CLI is fully isolated (clean ``HOME`` and config dir). Without
@@ -24,7 +24,6 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 KEY_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 PASSTHROUGH_VARS = ("ANTHROPIC_BASE_URL", *KEY_VARS)
@@ -65,9 +64,8 @@ def _safe(task_id: str) -> str:
     return cleaned.strip(".") or "task"
 
 
-def stagent_home(config: Mapping[str, Any], default: Path | None) -> Path:
+def stagent_home(explicit: str | None, default: Path | None) -> Path:
     """The Stagent data directory a run uses (see the module docstring for the order)."""
-    explicit = config.get("_home")
     if explicit:
         return Path(str(explicit))
     if default is not None:

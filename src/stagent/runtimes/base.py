@@ -48,6 +48,10 @@ class RunRequest:
     max_budget_usd: float | None = None
     env: dict[str, str] = field(default_factory=lambda: {})
     """Extra environment for a runtime's child process (endpoints, keys); never logged."""
+    run_id: str | None = None
+    """The run record this request executes."""
+    stagent_home: str | None = None
+    """Stagent's data directory, where runtimes keep per-run scratch state."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,8 @@ class PermissionRequest:
     request_id: str = ""
     suggested_rule: str | None = None
     """The "always allow" rule the runtime suggests, in Claude Code's syntax, if any."""
+    run_id: str | None = None
+    """The run that asks; the engine fills it in (runtimes leave it empty)."""
 
 
 @dataclass(frozen=True, slots=True)

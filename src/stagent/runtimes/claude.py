@@ -85,7 +85,7 @@ class ClaudeRuntime(Runtime):
 
     Args:
         home: The Stagent data directory (per-task run directories live under ``runs/``);
-            ``RunRequest.config["_home"]`` overrides it, ``$STAGENT_HOME`` is the fallback.
+            ``RunRequest.stagent_home`` overrides it, ``$STAGENT_HOME`` is the fallback.
         max_retries: ``CLAUDE_CODE_MAX_RETRIES`` for the CLI (a run's env may override it).
         cli_path: A Claude Code binary to use instead of the bundled one.
         env: Extra environment for every run (endpoint, key); a run's own env wins.
@@ -116,7 +116,7 @@ class ClaudeRuntime(Runtime):
 
     def prepare(self, request: RunRequest) -> tuple[RunPaths, dict[str, str]]:
         """The run's directories (created) and the environment its CLI gets."""
-        paths = RunPaths.for_task(stagent_home(request.config, self._home), request.task_id)
+        paths = RunPaths.for_task(stagent_home(request.stagent_home, self._home), request.task_id)
         retries = int(request.config.get("max_retries", self._max_retries))
         env = build_env({**self._env, **request.env}, paths.create(), max_retries=retries)
         return paths, env
@@ -160,7 +160,8 @@ class ClaudeRuntime(Runtime):
                 task_id="health-probe",
                 prompt="Reply with the single word OK.",
                 max_turns=1,
-                config={"_home": home, "tools": []},
+                config={"tools": []},
+                stagent_home=home,
             )
             run = await self.start(request, _DenyAll())
             # Closed before the directory goes: the CLI must be gone, not still writing there.

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from stagent.domain.errors import NotFoundError, StagentError
 from stagent.domain.ids import utcnow
+from stagent.domain.run_options import from_flat
 from stagent.domain.schedules import FiringStatus, OverlapPolicy, ScheduleStatus
 from stagent.domain.tasks import TaskStatus
 from stagent.store import events as event_repo
@@ -139,7 +140,7 @@ class FiringDecider:
                     project_id=schedule.project_id,
                     runtime=schedule.target.runtime,
                     profile=schedule.target.profile,
-                    runtime_config=dict(schedule.target.options),
+                    options=from_flat(schedule.target.runtime, dict(schedule.target.options)),
                 ),
             )
             occurrence = row.occurrence_at.isoformat(timespec="seconds")

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from stagent.domain.approvals import Approval, ApprovalKind, ApprovalStatus, fingerprint
 from stagent.domain.errors import ConflictError, NotFoundError
 from stagent.domain.ids import ensure_aware, new_id, utcnow
-from stagent.domain.tasks import TaskStatus
 from stagent.store import events as event_repo
+from stagent.store import lifecycle
 from stagent.store import tasks as task_repo
 from stagent.store.events import FEED_LOCK_KEY
 from stagent.store.tables import ApprovalRequestRow
@@ -45,6 +45,7 @@ def to_approval(row: ApprovalRequestRow) -> Approval:
     return Approval(
         id=row.id,
         task_id=row.task_id,
+        run_id=row.run_id,
         project_id=row.project_id,
         runtime=row.runtime,
         profile=row.profile,
@@ -67,6 +68,7 @@ def create(
     session: Session,
     *,
     task_id: str | None,
+    run_id: str | None = None,
     project_id: str | None,
     runtime: str,
     profile: str | None,
@@ -82,6 +84,7 @@ def create(
     row = ApprovalRequestRow(
         id=new_id("apr"),
         task_id=task_id,
+        run_id=run_id,
         project_id=project_id,
         runtime=runtime,
         profile=profile,
@@ -201,14 +204,14 @@ def close_card(
     decision: dict[str, Any],
     line: str,
 ) -> Approval:
-    """Decide a card, log the decision in its task's audit trail, and wake the task if it
-    waits on nothing else — all in the caller's transaction."""
+    """Decide a card, log the decision in its task's audit trail, and release the card's hold
+    on its run (the run resumes once nothing else holds it) — all in the caller's transaction."""
     lock_in_feed_order(session)
     closed = decide(session, card.id, status=status, decided_by=by, decision=decision)
     if card.task_id is None:
         return closed
     try:
-        row = task_repo.get_row(session, card.task_id, for_update=True)
+        task_repo.get_row(session, card.task_id, for_update=True)
     except NotFoundError:
         return closed
     payload: dict[str, Any] = {
@@ -219,10 +222,14 @@ def close_card(
         "decided_by": by,
     }
     payload |= {k: v for k, v in decision.items() if k in ("rule", "rule_id", "scope")}
-    event_repo.append(session, card.task_id, "decision", payload)
-    still_pending = pending_count(session, task_id=card.task_id)
-    if row.status == TaskStatus.WAITING.value and still_pending == 0:
-        task_repo.transition(
-            session, card.task_id, TaskStatus.RUNNING, reason=f"{card.tool}: {status}"
+    event_repo.append(session, card.task_id, "decision", payload, run_id=card.run_id)
+    if card.run_id is not None:
+        lifecycle.release(
+            session, card.run_id, approval_hold(card.id), reason=f"{card.tool}: {status}"
         )
     return closed
+
+
+def approval_hold(approval_id: str) -> str:
+    """The hold an approval card puts on its run while it is pending."""
+    return f"approval:{approval_id}"

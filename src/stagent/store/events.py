@@ -1,4 +1,6 @@
-"""Repository functions for the task event log (the change feed)."""
+"""Repository functions for the event log (the change feed). Each event names its subject: a
+task (``task_id``), and within it the run it happened in (``run_id``); or, for events about no
+task, another subject (a budget, a workspace notice ...)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from stagent.domain.events import LoggedEvent, LogKind
 from stagent.domain.ids import ensure_aware
+from stagent.domain.runs import Subject
 from stagent.store.tables import AgentEventRow
 
 
@@ -17,6 +20,8 @@ def to_event(row: AgentEventRow) -> LoggedEvent:
     return LoggedEvent(
         seq=row.seq,
         task_id=row.task_id,
+        run_id=row.run_id,
+        subject=Subject(row.subject_kind, row.subject_id),
         kind=row.kind,  # pyright: ignore[reportArgumentType]
         payload=dict(row.payload or {}),
         created_at=ensure_aware(row.created_at),
@@ -27,8 +32,17 @@ FEED_LOCK_KEY = 7426001
 """PostgreSQL advisory lock that makes ``seq`` order equal commit order (see `append`)."""
 
 
-def append(session: Session, task_id: str, kind: LogKind, payload: dict[str, Any]) -> int:
-    """Add one event to a task's log; returns its ``seq``.
+def append(
+    session: Session,
+    task_id: str | None,
+    kind: LogKind,
+    payload: dict[str, Any],
+    *,
+    run_id: str | None = None,
+    subject: Subject | None = None,
+) -> int:
+    """Add one event to the log; returns its ``seq``. A task's event names the task (and the run
+    it happened in); an event about no task names its ``subject``.
 
     Readers tail the feed by ``seq``. On PostgreSQL two transactions could otherwise commit out of
     ``seq`` order and a reader could skip the later-committing, lower ``seq``; a transaction-scoped
@@ -36,7 +50,18 @@ def append(session: Session, task_id: str, kind: LogKind, payload: dict[str, Any
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
-    row = AgentEventRow(task_id=task_id, kind=kind, payload=payload)
+    if subject is None:
+        if task_id is None:
+            raise ValueError("an event names its task or its subject")
+        subject = Subject("task", task_id)
+    row = AgentEventRow(
+        task_id=task_id,
+        run_id=run_id,
+        subject_kind=subject.kind,
+        subject_id=subject.id,
+        kind=kind,
+        payload=payload,
+    )
     session.add(row)
     session.flush()
     return row.seq
@@ -49,6 +74,17 @@ def for_task(
     query = (
         select(AgentEventRow)
         .where(AgentEventRow.task_id == task_id, AgentEventRow.seq > after)
+        .order_by(AgentEventRow.seq)
+        .limit(limit)
+    )
+    return [to_event(row) for row in session.scalars(query)]
+
+
+def for_run(session: Session, run_id: str, *, limit: int = 5000) -> list[LoggedEvent]:
+    """A run's events in order."""
+    query = (
+        select(AgentEventRow)
+        .where(AgentEventRow.run_id == run_id)
         .order_by(AgentEventRow.seq)
         .limit(limit)
     )

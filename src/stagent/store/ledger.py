@@ -59,6 +59,7 @@ class LedgerEntry:
     simulated: bool = False
     session_id: str | None = None
     project_path: str | None = None
+    run_id: str | None = None
 
     @property
     def total_tokens(self) -> int:
@@ -78,6 +79,7 @@ class NewLedgerEntry:
 
     runtime: str
     task_id: str | None = None
+    run_id: str | None = None
     project_id: str | None = None
     activity: str = "task_run"
     provider: str | None = None
@@ -131,6 +133,7 @@ def to_entry(row: UsageLedgerRow) -> LedgerEntry:
         simulated=bool(row.simulated),
         session_id=row.session_id,
         project_path=row.project_path,
+        run_id=row.run_id,
     )
 
 
@@ -140,6 +143,7 @@ def insert(session: Session, new: NewLedgerEntry) -> LedgerEntry:
     row = UsageLedgerRow(
         id=new_id("use"),
         task_id=new.task_id,
+        run_id=new.run_id,
         project_id=new.project_id,
         activity=new.activity,
         runtime=new.runtime,

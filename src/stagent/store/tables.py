@@ -75,7 +75,8 @@ class TaskRow(Base):
     priority: Mapped[int] = mapped_column(Integer, default=2)
     result: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
-    runtime_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """The task's run options (`stagent.domain.run_options.RunOptions`, without ``runtime``)."""
     workflow_id: Mapped[str | None] = mapped_column(String(80))
     session_id: Mapped[str | None] = mapped_column(String(120))
     run_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -87,14 +88,57 @@ class TaskRow(Base):
     """Set when a person deletes the task: it disappears everywhere, its log stays for audit."""
 
 
+class RunRow(Base):
+    """One execution of an agent: its subject, options, attempt, status, times and cost."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("uq_runs_subject_number", "subject_kind", "subject_id", "number", unique=True),
+        Index("ix_runs_task_id", "task_id"),
+        Index("ix_runs_status", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject_kind: Mapped[str] = mapped_column(String(24), default="task")
+    """``task``, ``workflow_step``, ``schedule_firing`` or ``chat_turn``."""
+    subject_id: Mapped[str] = mapped_column(String(64))
+    task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    """The task this run belongs to (its subject, or the task a workflow step runs as)."""
+    number: Mapped[int] = mapped_column(Integer, default=1)
+    runtime: Mapped[str] = mapped_column(String(40))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """The resolved run options this run used (without ``runtime``)."""
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    """Executions so far; the fencing token every write of the run checks."""
+    waiting_on: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Holds of a suspended run (``approval:<id>``, ``budget:<id>``)."""
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    workflow_id: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
 class AgentEventRow(Base):
-    """The append-only task log, which doubles as the workspace's change feed (by ``seq``)."""
+    """The append-only log of everything that happens, which doubles as the workspace's change
+    feed (by ``seq``). Each event names its subject (a task, a run, a budget ...)."""
 
     __tablename__ = "agent_events"
-    __table_args__ = (Index("ix_agent_events_task_id_seq", "task_id", "seq"),)
+    __table_args__ = (
+        Index("ix_agent_events_task_id_seq", "task_id", "seq"),
+        Index("ix_agent_events_run_id", "run_id"),
+    )
 
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
-    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    subject_kind: Mapped[str] = mapped_column(String(16), default="task")
+    """``task``, ``run``, ``approval``, ``budget``; later ``workflow``, ``schedule``, ``chat``."""
+    subject_id: Mapped[str] = mapped_column(String(64), default="")
     kind: Mapped[str] = mapped_column(String(24))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
@@ -111,6 +155,7 @@ class InboxItemRow(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    run_id: Mapped[str | None] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(40))
     title: Mapped[str] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text, default="")
@@ -171,10 +216,13 @@ class ApprovalRequestRow(Base):
     __table_args__ = (
         Index("ix_approval_requests_status", "status"),
         Index("ix_approval_requests_task_fingerprint", "task_id", "fingerprint"),
+        Index("ix_approval_requests_run_id", "run_id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    """The run that asked (and through it the subject)."""
     project_id: Mapped[str | None] = mapped_column(String(32))
     runtime: Mapped[str] = mapped_column(String(40))
     profile: Mapped[str | None] = mapped_column(String(120))
@@ -209,6 +257,7 @@ class UsageLedgerRow(Base):
     __tablename__ = "usage_ledger"
     __table_args__ = (
         Index("ix_usage_ledger_task_id", "task_id"),
+        Index("ix_usage_ledger_run_id", "run_id"),
         Index("ix_usage_ledger_runtime_model", "runtime", "model"),
         # Window sums (budgets) scan only their scope's rows in the window, index only:
         # (only real calls of runs count: the simulated flag and the source are in the index too)
@@ -240,6 +289,8 @@ class UsageLedgerRow(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    """The run that made the call (or holds the reservation)."""
     project_id: Mapped[str | None] = mapped_column(String(32))
     activity: Mapped[str] = mapped_column(String(32), default="task_run")
     """``task_run``, ``workflow_step``, ``scheduled_firing``, ``chat_turn``, ``import``..."""

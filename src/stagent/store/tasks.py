@@ -1,4 +1,4 @@
-"""Repository functions for tasks. Status changes go through `transition` only."""
+"""Repository functions for tasks. Status changes go through `stagent.store.lifecycle` only."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from stagent.domain.errors import NotFoundError
 from stagent.domain.ids import ensure_aware, new_id, utcnow
-from stagent.domain.tasks import Task, TaskStatus, check_transition
+from stagent.domain.run_options import RunOptions
+from stagent.domain.tasks import Task, TaskStatus
 from stagent.store import events
 from stagent.store.tables import TaskRow
 
@@ -25,11 +26,11 @@ class NewTask:
     runtime: str = "scripted"
     profile: str | None = None
     priority: int = 2
-    runtime_config: dict[str, Any] | None = None
+    options: RunOptions | None = None
 
 
 EDITABLE_FIELDS = frozenset(
-    {"title", "description", "project_id", "runtime", "profile", "priority"}
+    {"title", "description", "project_id", "runtime", "profile", "priority", "options"}
 )
 
 
@@ -46,7 +47,7 @@ def to_task(row: TaskRow) -> Task:
         priority=row.priority,
         result=row.result,
         error=row.error,
-        runtime_config=dict(row.runtime_config or {}),
+        options=RunOptions.model_validate({**(row.options or {}), "runtime": row.runtime}),
         workflow_id=row.workflow_id,
         session_id=row.session_id,
         run_count=row.run_count,
@@ -67,7 +68,7 @@ def create(session: Session, new: NewTask) -> Task:
         runtime=new.runtime,
         profile=new.profile,
         priority=new.priority,
-        runtime_config=new.runtime_config or {},
+        options=(new.options or RunOptions(runtime=new.runtime)).stored(),
         status=TaskStatus.PLANNED.value,
     )
     session.add(row)
@@ -76,9 +77,13 @@ def create(session: Session, new: NewTask) -> Task:
     return to_task(row)
 
 
-def get_row(session: Session, task_id: str, *, for_update: bool = False) -> TaskRow:
-    """Load a task row or raise `NotFoundError`."""
-    query = select(TaskRow).where(TaskRow.id == task_id, TaskRow.deleted_at.is_(None))
+def get_row(
+    session: Session, task_id: str, *, for_update: bool = False, deleted: bool = False
+) -> TaskRow:
+    """Load a task row or raise `NotFoundError` (a deleted task only with ``deleted``)."""
+    query = select(TaskRow).where(TaskRow.id == task_id)
+    if not deleted:
+        query = query.where(TaskRow.deleted_at.is_(None))
     if for_update:
         query = query.with_for_update()
     row = session.scalar(query)
@@ -118,39 +123,15 @@ def list_tasks(
 def update_fields(session: Session, task_id: str, changes: dict[str, Any]) -> Task:
     """Edit a task's editable fields and log which ones changed."""
     row = get_row(session, task_id, for_update=True)
+    changes = dict(changes)
+    if isinstance(changes.get("options"), RunOptions):
+        changes["options"] = changes["options"].stored()
     changed = [name for name, value in changes.items() if getattr(row, name) != value]
     for name in changed:
         setattr(row, name, changes[name])
     if changed:
         session.flush()
         events.append(session, task_id, "updated", {"fields": changed})
-    return to_task(row)
-
-
-def transition(
-    session: Session,
-    task_id: str,
-    target: TaskStatus,
-    *,
-    reason: str | None = None,
-    **fields: Any,
-) -> Task:
-    """Move a task along one lifecycle edge, set ``fields`` and log the change."""
-    row = get_row(session, task_id, for_update=True)
-    current = TaskStatus(row.status)
-    check_transition(current, target, task_id=task_id)
-    row.status = target.value
-    for name, value in fields.items():
-        setattr(row, name, value)
-    if target is TaskStatus.RUNNING and current is TaskStatus.QUEUED:
-        row.started_at = utcnow()
-    if target.is_terminal:
-        row.finished_at = utcnow()
-    session.flush()
-    payload: dict[str, Any] = {"from": current.value, "to": target.value}
-    if reason:
-        payload["reason"] = reason
-    events.append(session, task_id, "status", payload)
     return to_task(row)
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from stagent.domain.errors import NotFoundError, ValidationError
 from stagent.ledger.reports import Scope
-from stagent.ledger.views import entry_json, model_json, table_json
+from stagent.ledger.views import model_json, table_json
 from stagent.store.ledger import LedgerFilter
 from stagent.web.api.budget_models import UsageOut
 from stagent.web.api.models import ListOut, list_of
@@ -121,9 +121,7 @@ def list_rows(
         since=ws.ledger.instant(since, "since"),
         until=ws.ledger.instant(until, "until", end=True),
     )
-    return list_of(
-        [UsageOut.model_validate(entry_json(e)) for e in ws.ledger.entries(where, limit=limit)]
-    )
+    return list_of([UsageOut.of(e) for e in ws.ledger.entries(where, limit=limit)])
 
 
 @router.get("/ledger/summary", response_model=SummaryOut)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from stagent.domain.run_options import RunOptions
 from stagent.web.deps import WorkspaceDep
 from stagent.web.security import request_is_owner
 from stagent.web.ui import home_costs, views
@@ -52,6 +53,7 @@ def board(
         topics=Topics(board=True),
         after=after,
         view=view,
+        default_options=RunOptions(),
         runtimes=ws.runtimes.all(),
         projects=ws.projects.list(),
         profiles=ws.profiles.catalog().all(),
@@ -64,7 +66,7 @@ def task_detail(request: Request, task_id: str, ws: WorkspaceDep) -> Response:
     """Task detail: fields, result, error, actions, an edit form and the live event log."""
     after = ws.tasks.last_seq()
     task = ws.tasks.get(task_id)
-    events = [e for e in ws.tasks.events(task_id) if e.seq <= after]
+    events = [e for e in ws.tasks.events(task_id) if e.seq <= after and e.run_id is None]
     return page(
         request,
         "pages/task.html",
@@ -77,6 +79,7 @@ def task_detail(request: Request, task_id: str, ws: WorkspaceDep) -> Response:
         projects=ws.projects.list(),
         **task_cards_context(ws, task_id, owner=request_is_owner(request)),
         **views.task_head_context(ws, task),
+        **views.task_runs_context(ws, task_id, upto=after),
     )
 
 
