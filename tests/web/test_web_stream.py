@@ -124,12 +124,16 @@ async def test_a_run_streams_to_completion(worker: Workspace) -> None:
     stream = live_events(worker, after=worker.tasks.last_seq(), topics=topics)
     try:
         worker.tasks.run(task.id)
-        events = await take_until(stream, f"task-{task.id}-log", "running -&gt; completed")
+        events = await take_until(stream, f"task-{task.id}-runs", "running -&gt; completed")
         events += await take(stream, 1)
     finally:
         await stream.aclose()
-    log = [str(e.data) for e in events if e.event == f"task-{task.id}-log"]
-    assert any("one" in line for line in log) and any("result: all done" in line for line in log)
+    [run] = worker.tasks.runs(task.id)
+    lines = [str(e.data) for e in events if e.event == f"run-{run.id}-log"]
+    sections = [str(e.data) for e in events if e.event == f"task-{task.id}-runs"]
+    shown = "".join(lines + sections[-1:])
+    assert "one" in shown and "result: all done" in shown
+    assert f'id="run-{run.id}-log"' in sections[-1] and "Run 1 (latest)" in sections[-1]
     assert "status-completed" in str(events[-1].data)
     boards = [e for e in events if e.event == "board"]
     assert boards and all(e.id for e in events)

@@ -23,6 +23,15 @@ def task_head(ws: Workspace, task_id: str) -> str | None:
     return render("fragments/task_head.html", **views.task_head_context(ws, task))
 
 
+def task_runs(ws: Workspace, task_id: str, *, upto: int) -> str | None:
+    """A task's run sections (each with its log up to ``upto``), or None if it is gone."""
+    try:
+        ws.tasks.get(task_id)
+    except NotFoundError:
+        return None
+    return render("fragments/task_runs.html", **views.task_runs_context(ws, task_id, upto=upto))
+
+
 def log_line(event: LoggedEvent) -> str:
     """One line of a task's event log."""
     return render("fragments/log_line.html", event=event)

@@ -58,7 +58,7 @@ def task_detail(request: Request, task_id: str, ws: WorkspaceDep) -> Response:
     """Task detail: fields, result, error, actions, an edit form and the live event log."""
     after = ws.tasks.last_seq()
     task = ws.tasks.get(task_id)
-    events = [e for e in ws.tasks.events(task_id) if e.seq <= after]
+    events = [e for e in ws.tasks.events(task_id) if e.seq <= after and e.run_id is None]
     return page(
         request,
         "pages/task.html",
@@ -70,6 +70,7 @@ def task_detail(request: Request, task_id: str, ws: WorkspaceDep) -> Response:
         runtimes=ws.runtimes.all(),
         projects=ws.projects.list(),
         **views.task_head_context(ws, task),
+        **views.task_runs_context(ws, task_id, upto=after),
     )
 
 

@@ -8,7 +8,10 @@ named SSE events whose data is a rendered HTML fragment:
 - ``board``: the Board's columns, on created/updated/status/deleted events;
 - ``home``: Home's summary, on the same;
 - ``task-<id>``: the task's header, when its fields or status change;
-- ``task-<id>-log``: one log line per event of that task (appended by the page);
+- ``task-<id>-log``: one line per event of that task outside any run (created, edited ...);
+- ``run-<run id>-log``: one line per event of a run of that task (appended to its section);
+- ``task-<id>-runs``: the task's run sections, re-rendered when a run starts, waits or ends
+  (that batch's lines of the task's runs are in it, so they are not sent again);
 - ``project-<id>``: the project's tasks table, on created/updated/status events;
 - ``inbox`` (every page subscribes): ``inbox-badge`` (the nav's pending count),
   ``approval-added`` (a new card), ``approval-<id>`` (the card is closed: it vanishes) and
@@ -96,24 +99,8 @@ def events_for_batch(
     """The named SSE events one batch of feed events produces for ``topics``."""
     if not batch:
         return []
-    out: list[ServerSentEvent] = []
     last = str(batch[-1].seq)
-    for event in batch:
-        if event.task_id in topics.tasks:
-            out.append(
-                ServerSentEvent(
-                    fragments.log_line(event), event=f"task-{event.task_id}-log", id=str(event.seq)
-                )
-            )
-    kinds_by_task: dict[str, set[str]] = {}
-    for event in batch:
-        if event.task_id is not None:
-            kinds_by_task.setdefault(event.task_id, set()).add(event.kind)
-    for task_id in sorted(topics.tasks):
-        if kinds_by_task.get(task_id, set()) & HEAD_KINDS:
-            head = fragments.task_head(ws, task_id)
-            if head is not None:
-                out.append(ServerSentEvent(head, event=f"task-{task_id}", id=last))
+    out = _task_events(ws, batch, topics)
     if any(event.kind in CHANGE_KINDS for event in batch):
         if topics.board:
             out.append(ServerSentEvent(fragments.board(ws), event="board", id=last))
@@ -124,6 +111,30 @@ def events_for_batch(
             out.append(ServerSentEvent(html, event=f"project-{project_id}", id=last))
     if topics.inbox:
         out += inbox_views.inbox_events(ws, batch, owner=owner)
+    return out
+
+
+def _task_events(ws: Workspace, batch: list[LoggedEvent], topics: Topics) -> list[ServerSentEvent]:
+    """Log lines, run sections and headers of the tasks a tab watches."""
+    last = str(batch[-1].seq)
+    kinds_by_task: dict[str, set[str]] = {}
+    for event in batch:
+        if event.task_id in topics.tasks:
+            kinds_by_task.setdefault(event.task_id, set()).add(event.kind)
+    rerun = {task for task, kinds in kinds_by_task.items() if "status" in kinds}
+    out: list[ServerSentEvent] = []
+    for event in batch:
+        if event.task_id not in kinds_by_task or event.task_id in rerun and event.run_id:
+            continue
+        name = f"run-{event.run_id}-log" if event.run_id else f"task-{event.task_id}-log"
+        out.append(ServerSentEvent(fragments.log_line(event), event=name, id=str(event.seq)))
+    for task_id in sorted(kinds_by_task):
+        runs = fragments.task_runs(ws, task_id, upto=batch[-1].seq) if task_id in rerun else None
+        if runs is not None:
+            out.append(ServerSentEvent(runs, event=f"task-{task_id}-runs", id=last))
+        head = fragments.task_head(ws, task_id) if kinds_by_task[task_id] & HEAD_KINDS else None
+        if head is not None:
+            out.append(ServerSentEvent(head, event=f"task-{task_id}", id=last))
     return out
 
 

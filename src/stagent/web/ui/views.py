@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from stagent.domain.tasks import (
@@ -107,6 +108,28 @@ def board_context(ws: Workspace) -> dict[str, Any]:
 def task_head_context(ws: Workspace, task: Task) -> dict[str, Any]:
     """A task's header: its fields, result, error and actions."""
     return {"task": task, "lk": lookup(ws)}
+
+
+def task_runs_context(ws: Workspace, task_id: str, *, upto: int) -> dict[str, Any]:
+    """A task's runs, newest first, each with its events up to feed position ``upto``."""
+    runs = ws.tasks.runs(task_id)
+    return {
+        "runs": [
+            {
+                "run": run,
+                "events": [e for e in ws.tasks.run_events(run.id) if e.seq <= upto],
+                "cost": usd(run.cost_micros),
+            }
+            for run in reversed(runs)
+        ]
+    }
+
+
+def usd(micros: int) -> str:
+    """Micro-USD as dollars with cents (and more digits when a cent is too coarse)."""
+    value = Decimal(micros) / Decimal(1_000_000)
+    text = f"{value:.2f}" if micros % 10_000 == 0 else f"{value.normalize():f}"
+    return f"${text}"
 
 
 def status_counts(tasks: list[Task]) -> dict[str, int]:
