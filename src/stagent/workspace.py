@@ -138,6 +138,7 @@ class Workspace:
         """What a worker does on each heartbeat: bring task rows and engine runs back into
         agreement, and close approval cards that expired or whose task ended. (Reads never do
         this: they never write.)"""
+        self.store.publish()  # events a crashed writer committed but never published
         reconcile(self.store, self.queue)
         self.approvals.sweep()
 

@@ -194,19 +194,18 @@ class RunWriter:
     def record(self, event: RuntimeEvent) -> bool:
         """Persist one event in its own commit; False (nothing written) if the run is lost."""
         with self.store.write_connection() as conn:
-            if not run_writes.owns(conn, self.run.id, self.run.attempt):
-                self.lost = True
-                return False
-            run_writes.append_event(
+            written = run_writes.append_event(
                 conn,
                 task_id=self.task_id,
                 run_id=self.run.id,
+                attempt=self.run.attempt,
                 kind=event.kind,
                 payload=event_payload(event),
             )
-            if isinstance(event, SessionEvent):
+            if written and isinstance(event, SessionEvent):
                 run_writes.set_session(conn, self.task_id, event.session_id)
-        return True
+        self.lost = self.lost or not written
+        return written
 
     def still_owned(self) -> bool:
         """One primary-key read: is the run still active under this attempt?"""

@@ -11,6 +11,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, Operati
 from sqlalchemy.orm import Session, sessionmaker
 
 from stagent.domain.errors import DatabaseUnavailableError
+from stagent.store import feed
 from stagent.store.engine import WRITE_OPTION, build_engine, is_sqlite, normalize_url, redact_url
 from stagent.store.events import FEED_LOCK_KEY
 from stagent.store.notifier import ChangeNotifier
@@ -35,6 +36,7 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.changes = ChangeNotifier()
         self._watcher = CrossProcessWatcher(self.url, self.changes, is_sqlite=self.is_sqlite)
 
@@ -80,14 +82,26 @@ class Store:
 
     @contextmanager
     def write_connection(self) -> Generator[Connection]:
-        """Like `write`, on a Core connection: the hot path (a run's events) skips the ORM."""
-        with self._write_engine.begin() as conn:
-            if not self.is_sqlite:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
-            yield conn
-            if not self.is_sqlite:
-                conn.execute(text(f"NOTIFY {CHANNEL}"))
+        """A connection for the hot path (a run's events), which skips the ORM.
+
+        On SQLite it is one write transaction. On PostgreSQL it is in autocommit mode -- write
+        with single statements -- and takes no feed lock: its events go to the outbox and are
+        published when the block ends (`stagent.store.feed`), so workers commit in parallel.
+        """
+        if self.is_sqlite:
+            with self._write_engine.begin() as conn:
+                yield conn
+        else:
+            with self._autocommit_engine.connect() as conn:
+                yield conn
+                feed.publish(conn)
         self.changes.ring()
+
+    def publish(self) -> None:
+        """Move committed outbox events into the feed (PostgreSQL; a no-op on SQLite)."""
+        if not self.is_sqlite:
+            with self._autocommit_engine.connect() as conn:
+                feed.publish(conn)
 
     def watch_other_processes(self) -> None:
         """Wake this process's waiters when another process commits (idempotent)."""

@@ -17,15 +17,14 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import JSON, Connection, Table, TextClause, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from stagent.domain.ids import utcnow
 from stagent.domain.runs import RunStatus
-from stagent.store.tables import AgentEventRow, RunRow, TaskRow
+from stagent.store.tables import RunRow, TaskRow, Timestamp
 
 _ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value, RunStatus.WAITING.value)
-_EVENTS = cast(Table, AgentEventRow.__table__)
 _TASKS = cast(Table, TaskRow.__table__)
 
 
@@ -48,22 +47,50 @@ def run_state(db: Connection | Session, run_id: str) -> tuple[int, str] | None:
     return (int(row[0]), str(row[1])) if row is not None else None
 
 
+def _fenced_insert(table: str, share_lock: bool) -> TextClause:
+    lock = " FOR SHARE" if share_lock else ""
+    return text(
+        f"INSERT INTO {table} (task_id, run_id, subject_kind, subject_id, kind, payload,"
+        " created_at) SELECT CAST(:task_id AS VARCHAR), CAST(:run_id AS VARCHAR), 'task',"
+        " CAST(:task_id AS VARCHAR), CAST(:kind AS VARCHAR), :payload, :created_at"
+        " WHERE EXISTS (SELECT 1 FROM runs WHERE id = :run_id AND attempt = :attempt"
+        f" AND status IN ('queued', 'running', 'waiting'){lock})"
+    ).bindparams(bindparam("payload", type_=JSON()), bindparam("created_at", type_=Timestamp))
+
+
+_INSERT_FENCED = {
+    "sqlite": _fenced_insert("agent_events", share_lock=False),
+    "postgresql": _fenced_insert("feed_outbox", share_lock=True),
+}
+
+
 def append_event(
-    conn: Connection, *, task_id: str, run_id: str, kind: str, payload: dict[str, Any]
-) -> None:
-    """Insert one event of a task's run (Core; the same row `events.append` would write)."""
-    conn.execute(
-        insert(_EVENTS),
+    conn: Connection,
+    *,
+    task_id: str,
+    run_id: str,
+    attempt: int,
+    kind: str,
+    payload: dict[str, Any],
+) -> bool:
+    """Insert one event of a task's run if ``attempt`` still owns it (one statement: the fence
+    and the insert together); False (nothing written) otherwise.
+
+    On PostgreSQL the row goes to the outbox (`stagent.store.feed`), and the run row is share-
+    locked by the statement, so a take-over commits before or after it, never in between.
+    """
+    result = conn.execute(
+        _INSERT_FENCED[conn.dialect.name],
         {
             "task_id": task_id,
             "run_id": run_id,
-            "subject_kind": "task",
-            "subject_id": task_id,
+            "attempt": attempt,
             "kind": kind,
             "payload": payload,
             "created_at": utcnow(),
         },
     )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def set_session(conn: Connection, task_id: str, session_id: str) -> None:
