@@ -21,7 +21,7 @@ TASK_KEYS = {
     "project_id",
     "run_count",
 }
-EVENT_KEYS = {"seq", "kind", "payload", "summary", "created_at"}
+EVENT_KEYS = {"seq", "task_id", "run_id", "subject", "kind", "payload", "summary", "created_at"}
 
 
 def test_add_with_scenario_then_run_follow_streams_and_completes(
@@ -63,7 +63,11 @@ def test_task_json_shapes(cli: Cli, hello_scenario: Path) -> None:
     shown = cli.json("task", "show", added["id"])
     assert shown["status"] == "completed"
     assert [e["seq"] for e in shown["events"]] == [e["seq"] for e in ran["events"]]
-    assert shown["events"][0]["kind"] == "created"
+    assert shown["events"][0]["kind"] == "created" and shown["events"][0]["run_id"] is None
+    [run] = shown["runs"]
+    assert run["number"] == 1 and run["status"] == "completed" and run["attempt"] == 1
+    assert {e["run_id"] for e in shown["events"][1:]} == {run["id"]}
+    assert cli.json("task", "runs", added["id"]) == shown["runs"]
 
     listed = cli.json("task", "list")
     assert [t["id"] for t in listed] == [added["id"]]
@@ -141,8 +145,36 @@ def test_show_prints_fields_and_event_log(cli: Cli, hello_scenario: Path) -> Non
     assert task_id in result.stdout
     assert "details here" in result.stdout
     assert "planned" in result.stdout
-    assert "Events (1)" in result.stdout
+    assert "Task history (1)" in result.stdout
     assert "task created: shown" in result.stdout
+    assert "Run 1" not in result.stdout
+
+
+def test_show_prints_one_section_per_run(cli: Cli, hello_scenario: Path) -> None:
+    task_id = cli.add_task("twice", "--scenario", str(hello_scenario))
+    assert cli("task", "run", task_id).exit_code == 0
+    assert cli("task", "run", task_id).exit_code == 0
+    out = cli("task", "show", task_id).stdout
+    first, second = out.index("Run 1 completed"), out.index("Run 2 completed")
+    assert first < second
+    assert out[first:second].count("result: Done.") == 1
+    assert out[second:].count("result: Done.") == 1
+
+
+def test_run_options_are_checked_on_add_and_edit_naming_the_field(cli: Cli) -> None:
+    bad = cli.json("task", "add", "t", "--max-turns", "0", expect_exit=1)
+    assert bad["code"] == "invalid_input" and bad["error"].startswith("options.limits.max_turns:")
+    wrong = cli("task", "add", "t", "--options", '{"codex": {"sandbox": "read-only"}}')
+    assert wrong.exit_code == 1
+    assert "options.codex: options for the codex runtime" in wrong.output
+    typo = cli("task", "add", "t", "--runtime", "codex", "--options", "codex: {sandbox: open}")
+    assert typo.exit_code == 1 and "options.codex.sandbox: Input should be" in typo.output
+    added = cli.json("task", "add", "t", "--model", "m-1", "--max-budget", "0.5")
+    assert added["options"] == {"model": "m-1", "limits": {"max_budget_usd": "0.5"}}
+    edited = cli.json("task", "edit", added["id"], "--max-turns", "3")
+    assert edited["options"]["limits"] == {"max_turns": 3, "max_budget_usd": "0.5"}
+    refused = cli("task", "edit", added["id"], "--options", "{limits: {max_turns: many}}")
+    assert refused.exit_code == 1 and "options.limits.max_turns:" in refused.output
 
 
 def test_cancel_a_planned_task(cli: Cli) -> None:

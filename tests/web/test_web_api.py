@@ -187,9 +187,14 @@ async def test_openapi_lists_the_api_and_hides_the_ui(client: httpx.AsyncClient)
         "/api/v1/runtimes",
     } <= paths
     assert all(p.startswith("/api/v1/") for p in paths), paths
-    assert {"TaskIn", "TaskOut", "TaskDetailOut", "ErrorOut", "ProjectOut"} <= set(
-        schema["components"]["schemas"]
-    )
+    assert {
+        "TaskIn",
+        "TaskSchema",
+        "TaskDetailSchema",
+        "RunSchema",
+        "ErrorOut",
+        "ProjectSchema",
+    } <= set(schema["components"]["schemas"])
     not_found = schema["paths"]["/api/v1/tasks/{task_id}"]["get"]["responses"]["404"]
     assert not_found["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
 

@@ -195,3 +195,49 @@ def test_board_create_run_and_watch_it_complete(browser: object, server: str) ->
     # The browser logs the refused scenario's 422 itself; nothing else may be logged.
     unexpected = [e for e in errors if "status of 422" not in e]
     assert unexpected == [], f"console errors: {errors}"
+
+
+def test_task_detail_shows_each_run_live_and_refuses_a_bad_option(
+    browser: object, server: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    created = httpx.post(
+        f"{server}/api/v1/tasks",
+        json={"title": "Runs twice", "options": {"model": "scripted-1"}},
+        headers={"X-CSRF-Token": "x"},
+        cookies={"stagent_csrf": "x"},
+    )
+    assert created.status_code == 201, created.text
+    task_id = created.json()["id"]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/tasks/{task_id}")
+        page.wait_for_selector("body[data-live]", timeout=10_000)
+        expect(page.locator("#no-runs")).to_be_visible()
+        for number in (1, 2):
+            page.locator("#task-head").get_by_role("button", name="Run").click()
+            section = page.locator(f"#run-{number}")
+            expect(section.locator(".badge.status-completed")).to_be_visible(timeout=20_000)
+            expect(section.locator("h3")).to_contain_text(f"Run {number} (latest)")
+            expect(section.locator(".log")).to_contain_text("running -> completed")
+        expect(page.locator("section.run")).to_have_count(2)
+        expect(page.locator("#run-1 h3")).not_to_contain_text("latest")
+        page.screenshot(path=str(tmp_path / "task-runs-1280.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=str(tmp_path / "task-runs-390.png"), full_page=True)
+
+        page.locator("summary", has_text="Edit").click()
+        options = page.locator(".edit-task details.run-options")
+        expect(options).to_have_attribute("open", "")  # a model is set: shown open
+        options.locator("input[name=max_turns]").fill("0")
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator("#edit-errors")).to_contain_text("options.limits.max_turns")
+    finally:
+        context.close()
+    shots = os.environ.get("STAGENT_SCREENSHOTS")
+    if shots:
+        for png in tmp_path.glob("task-runs-*.png"):
+            Path(shots, png.name).write_bytes(png.read_bytes())

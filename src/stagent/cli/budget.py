@@ -13,16 +13,16 @@ from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.state import state_of
 from stagent.domain.errors import ValidationError
 from stagent.governance.budgets import ScopeStatus
-from stagent.governance.budgets_breach import card_json
 from stagent.governance.budgets_config import CLEAR, BudgetChange
 from stagent.governance.budgets_policy import LimitStatus
 from stagent.ledger.money import format_usd, parse_usd
-from stagent.ledger.views import entry_json
+from stagent.schemas import BreachSchema, BudgetScopeSchema, UsageSchema
 from stagent.store.ledger import LedgerFilter
 from stagent.workspace import Workspace
 
 app = typer.Typer(
-    help="Spending caps per day and month (overall, per runtime, per project).",
+    help="Spending caps, headroom and the usage ledger.\n\n"
+    "Caps per day and month: overall, per runtime, per project.",
     no_args_is_help=True,
 )
 
@@ -58,8 +58,8 @@ def show_json(ws: Workspace, statuses: list[ScopeStatus]) -> dict[str, Any]:
     return {
         "timezone": ws.budgets.timezone_name(),
         "pricing_version": ws.budgets.recorder.prices.version,
-        "scopes": [status.as_json(zone) for status in statuses],
-        "breaches": [card_json(card) for card in ws.budgets.breaches()],
+        "scopes": [BudgetScopeSchema.of(status, zone).data() for status in statuses],
+        "breaches": [BreachSchema.of(card).data() for card in ws.budgets.breaches()],
     }
 
 
@@ -163,7 +163,7 @@ def set_budget(
     )
     with state_of(ctx).workspace() as ws:
         status = ws.budgets.set(change)
-        data = status.as_json(ws.budgets.zone)
+        data = BudgetScopeSchema.of(status, ws.budgets.zone).data()
     if as_json:
         emit_json(data)
         return
@@ -215,7 +215,7 @@ def respond(
     with state_of(ctx).workspace() as ws:
         card = ws.budgets.respond(card_id, action, micros, by="person (CLI)")
     if as_json:
-        emit_json(card_json(card))
+        emit_json(BreachSchema.of(card).data())
         return
     console.print(f"Answered {card.id}: {escape(str((card.response or {}).get('action')))}")
 
@@ -237,7 +237,7 @@ def usage(
     with state_of(ctx).workspace() as ws:
         entries = ws.budgets.usage(where, limit=limit)
     if as_json:
-        emit_json([entry_json(entry) for entry in entries])
+        emit_json([UsageSchema.of(entry).data() for entry in entries])
         return
     table = Table(title="Usage ledger", title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("When", "Task", "Runtime", "Model", "In", "Out", "Cache w/r", "Cost", "Status"):

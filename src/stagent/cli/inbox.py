@@ -18,6 +18,7 @@ from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.state import state_of
 from stagent.domain.approvals import Approval, answers_from_texts, person
 from stagent.domain.events import LoggedEvent
+from stagent.schemas import ApprovalSchema
 from stagent.workspace import Workspace
 
 BY = person("CLI")
@@ -94,13 +95,16 @@ def inbox(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """List the tool calls and questions waiting for you (with --watch, live)."""
+    """List what waits for you: tool calls, questions.
+
+    With --watch, the list stays open and updates live.
+    """
     with state_of(ctx).workspace() as ws:
         after = ws.tasks.last_seq()
         cards = ws.approvals.list_pending()
         if not watch:
             if as_json:
-                emit_json([card.to_data() for card in cards])
+                emit_json([ApprovalSchema.of(card).data() for card in cards])
             else:
                 print_cards(cards)
             return
@@ -114,7 +118,7 @@ def inbox(
 
 def _emit_watch(event: str, card: Approval, as_json: bool) -> None:
     if as_json:
-        emit_json({"event": event, "approval": card.to_data()}, compact=True)
+        emit_json({"event": event, "approval": ApprovalSchema.of(card).data()}, compact=True)
         return
     if event == "closed":
         console.print(escape(_closed_line(card)))
@@ -148,7 +152,7 @@ def _watch(ws: Workspace, after: int, as_json: bool, limit: int | None) -> None:
 
 def _report(card: Approval, as_json: bool, line: str) -> None:
     if as_json:
-        emit_json(card.to_data())
+        emit_json(ApprovalSchema.of(card).data())
     else:
         console.print(escape(line))
 
@@ -182,7 +186,10 @@ def deny(
     message: Annotated[str, typer.Option("--message", "-m", help="What the agent is told.")] = "",
     as_json: JsonFlag = False,
 ) -> None:
-    """Deny a pending tool call (or question); the agent receives the message."""
+    """Deny a pending tool call or question.
+
+    The agent receives the message.
+    """
     with state_of(ctx).workspace() as ws:
         card = ws.approvals.deny(approval_id, by=BY, message=message)
     _report(card, as_json, f"Denied {card.tool} ({card.id}).")
@@ -200,7 +207,10 @@ def answer(
     ],
     as_json: JsonFlag = False,
 ) -> None:
-    """Answer an agent's question (AskUserQuestion)."""
+    """Answer an agent's question.
+
+    One TEXT per question the agent asked (AskUserQuestion), in order.
+    """
     with state_of(ctx).workspace() as ws:
         card = ws.approvals.get(approval_id)
         answers: dict[str, Any] = (

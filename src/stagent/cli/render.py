@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from rich import box
@@ -12,7 +13,9 @@ from rich.table import Table
 
 from stagent.cli.output import console
 from stagent.domain.events import LoggedEvent
+from stagent.domain.runs import Run, RunStatus
 from stagent.domain.tasks import Project, Task, TaskStatus
+from stagent.schemas import EventSchema, ProjectSchema, RunSchema, TaskDetailSchema, TaskSchema
 
 STATUS_STYLES: dict[TaskStatus, str] = {
     TaskStatus.PLANNED: "cyan",
@@ -36,62 +39,35 @@ EVENT_STYLES: dict[str, str] = {
 }
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def project_json(project: Project, task_counts: Mapping[str, int] | None = None) -> dict[str, Any]:
-    """A project as JSON-ready data."""
-    data: dict[str, Any] = {
-        "id": project.id,
-        "name": project.name,
-        "description": project.description,
-        "working_directory": project.working_directory,
-        "created_at": _iso(project.created_at),
-        "updated_at": _iso(project.updated_at),
-    }
-    if task_counts is not None:
-        data["task_counts"] = dict(task_counts)
+    """A project as JSON-ready data (the shared schema)."""
+    data = ProjectSchema.of(project, task_counts).data()
+    if task_counts is None:
+        data.pop("task_counts")
     return data
 
 
 def event_json(event: LoggedEvent) -> dict[str, Any]:
-    """A logged event as JSON-ready data."""
-    return {
-        "seq": event.seq,
-        "kind": event.kind,
-        "payload": event.payload,
-        "summary": event.summary,
-        "created_at": _iso(event.created_at),
-    }
+    """A logged event as JSON-ready data (the shared schema)."""
+    return EventSchema.of(event).data()
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    """A run as JSON-ready data (the shared schema)."""
+    return RunSchema.of(run).data()
 
 
 def task_json(
-    task: Task, *, simulated: bool, events: Iterable[LoggedEvent] | None = None
+    task: Task,
+    *,
+    simulated: bool,
+    events: Iterable[LoggedEvent] | None = None,
+    runs: Iterable[Run] | None = None,
 ) -> dict[str, Any]:
-    """A task as JSON-ready data; ``events`` (its log) is included when given."""
-    data: dict[str, Any] = {
-        "id": task.id,
-        "title": task.title,
-        "description": task.description,
-        "status": task.status.value,
-        "project_id": task.project_id,
-        "runtime": task.runtime,
-        "simulated": simulated,
-        "profile": task.profile,
-        "priority": task.priority,
-        "result": task.result,
-        "error": task.error,
-        "run_count": task.run_count,
-        "workflow_id": task.workflow_id,
-        "created_at": _iso(task.created_at),
-        "updated_at": _iso(task.updated_at),
-        "started_at": _iso(task.started_at),
-        "finished_at": _iso(task.finished_at),
-    }
-    if events is not None:
-        data["events"] = [event_json(event) for event in events]
-    return data
+    """A task as JSON-ready data (the shared schema); with ``events`` (and ``runs``) its detail."""
+    if events is None:
+        return TaskSchema.of(task, simulated=simulated).data()
+    return TaskDetailSchema.detail(task, simulated=simulated, runs=runs or (), events=events).data()
 
 
 def styled_status(status: TaskStatus) -> str:
@@ -197,6 +173,42 @@ def print_task(task: Task, *, simulated: bool, project_name: str | None = None) 
     console.print(grid, soft_wrap=False)
 
 
+def _usd(micros: int) -> str:
+    value = Decimal(micros) / Decimal(1_000_000)
+    return f"${value:.2f}" if micros % 10_000 == 0 else f"${value.normalize():f}"
+
+
+def run_heading(run: Run) -> str:
+    """One line naming a run: number, status, runtime, attempts, times, cost, why it stopped."""
+    style = STATUS_STYLES[TaskStatus(run.status.value)]
+    parts = [f"[bold]Run {run.number}[/] [{style}]{run.status.value}[/]", escape(run.runtime)]
+    if run.options.model:
+        parts.append(escape(run.options.model))
+    if run.attempt > 1:
+        parts.append(f"{run.attempt} attempts")
+    if run.started_at is not None:
+        parts.append(f"started {_local_time(run.started_at, '%Y-%m-%d %H:%M:%S')}")
+    if run.duration_seconds is not None:
+        parts.append(f"{run.duration_seconds:.1f} s")
+    parts.append(_usd(run.cost_micros))
+    if run.status is not RunStatus.COMPLETED and run.stop_reason:
+        parts.append(f"[dim]{escape(run.stop_reason)}[/]")
+    return " · ".join(parts)
+
+
+def print_runs(runs: list[Run], events: list[LoggedEvent]) -> None:
+    """A task's history: its own events, then one section per run with that run's events."""
+    outside = [event for event in events if event.run_id is None]
+    if outside:
+        print_events(outside, title="Task history")
+    for run in runs:
+        console.print()
+        console.print(run_heading(run))
+        for event in events:
+            if event.run_id == run.id:
+                console.print(event_line(event))
+
+
 def event_line(event: LoggedEvent) -> str:
     """One event as a line of Rich markup: time, kind, summary."""
     style = EVENT_STYLES.get(event.kind, "")
@@ -214,12 +226,12 @@ def print_event(event: LoggedEvent) -> None:
     console.file.flush()
 
 
-def print_events(events: list[LoggedEvent]) -> None:
+def print_events(events: list[LoggedEvent], *, title: str = "Events") -> None:
     """A task's event log."""
     console.print()
     if not events:
         console.print("[dim]No events.[/]")
         return
-    console.print(f"[bold]Events[/] ({len(events)})")
+    console.print(f"[bold]{title}[/] ({len(events)})")
     for event in events:
         console.print(event_line(event))

@@ -19,10 +19,11 @@ from stagent.cli.state import state_of
 from stagent.domain.errors import ValidationError
 from stagent.domain.permissions import PermissionRule
 from stagent.governance.rule_service import PresetState
+from stagent.schemas import RuleSchema
 
 app = typer.Typer(
-    help="Permission rules (Claude Code syntax), trust presets, and .claude/settings.json "
-    "import/export.",
+    help="Saved permission rules and trust presets.\n\n"
+    "Rules use Claude Code's syntax; import and export .claude/settings.json.",
     no_args_is_help=True,
 )
 preset_app = typer.Typer(
@@ -50,15 +51,8 @@ def scope_of(scope: str | None, project: str | None, task: str | None) -> tuple[
 
 
 def rule_json(rule: PermissionRule) -> dict[str, Any]:
-    """A rule as JSON-ready data (the API's shape)."""
-    return {
-        "id": rule.id,
-        "rule": rule.text,
-        "effect": rule.effect,
-        "scope": rule.scope,
-        "scope_ref": rule.scope_ref,
-        "source": rule.source,
-    }
+    """A rule as JSON-ready data (the shared schema)."""
+    return RuleSchema.of(rule).data()
 
 
 def _print_rules(rules: list[PermissionRule]) -> None:

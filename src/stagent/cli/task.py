@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -12,11 +12,20 @@ from stagent.cli.errors import RunFailedError, exit_with_error
 from stagent.cli.output import JsonFlag, console, emit_json, err_console
 from stagent.cli.render import (
     print_event,
-    print_events,
+    print_runs,
     print_task,
     print_tasks,
+    run_heading,
+    run_json,
     styled_status,
     task_json,
+)
+from stagent.cli.run_options import (
+    MaxBudgetOption,
+    MaxTurnsOption,
+    ModelOption,
+    OptionsOption,
+    cli_options,
 )
 from stagent.cli.running import RunOutcome, run_task
 from stagent.cli.state import state_of
@@ -78,6 +87,10 @@ def add(
         Path | None,
         typer.Option(help="Scenario file (YAML or JSON) for the scripted runtime."),
     ] = None,
+    model: ModelOption = None,
+    max_turns: MaxTurnsOption = None,
+    max_budget: MaxBudgetOption = None,
+    options: OptionsOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a planned task."""
@@ -89,6 +102,7 @@ def add(
         profile=profile,
         priority=priority,
         scenario_file=scenario,
+        options=cli_options({}, options, model, max_turns, max_budget),
     )
     with state_of(ctx).workspace() as ws:
         task = ws.tasks.create(draft)
@@ -100,6 +114,44 @@ def add(
         f"Created task [bold]{task.id}[/]: {escape(task.title)} ({styled_status(task.status)})"
     )
     console.print(f"[dim]Run it with: stagent task run {task.id} --follow[/]")
+
+
+@app.command("edit")
+def edit(
+    ctx: typer.Context,
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="The task's id.")],
+    title: Annotated[str | None, typer.Option(help="A new title.")] = None,
+    description: Annotated[str | None, typer.Option(help="A new description.")] = None,
+    runtime: Annotated[str | None, typer.Option(help="Another runtime.")] = None,
+    priority: Annotated[int | None, typer.Option(help="0 (highest) to 4 (lowest).")] = None,
+    model: ModelOption = None,
+    max_turns: MaxTurnsOption = None,
+    max_budget: MaxBudgetOption = None,
+    options: OptionsOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Edit a task that is not running: fields and run options (checked; errors name them)."""
+    with state_of(ctx).workspace() as ws:
+        task = ws.tasks.get(task_id)
+        changes: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("title", title),
+                ("description", description),
+                ("runtime", runtime),
+                ("priority", priority),
+            )
+            if value is not None
+        }
+        if any(v is not None for v in (options, model, max_turns, max_budget)):
+            base = task.options.stored()
+            changes["options"] = cli_options(base, options, model, max_turns, max_budget)
+        task = ws.tasks.update(task_id, changes)
+        simulated = task.runtime in simulated_runtimes(ws)
+    if as_json:
+        emit_json(task_json(task, simulated=simulated))
+        return
+    console.print(f"Saved task [bold]{task.id}[/]: {escape(task.title)}")
 
 
 @app.command("list")
@@ -131,17 +183,36 @@ def show(
     task_id: Annotated[str, typer.Argument(metavar="ID", help="The task's id.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Show a task's fields and its event log."""
+    """Show a task's fields and its history: one section per run, each with its events."""
     with state_of(ctx).workspace() as ws:
         task = ws.tasks.get(task_id)
         events = ws.tasks.events(task_id)
+        runs = ws.tasks.runs(task_id)
         simulated = task.runtime in simulated_runtimes(ws)
         project_name = _project_name(ws, task)
     if as_json:
-        emit_json(task_json(task, simulated=simulated, events=events))
+        emit_json(task_json(task, simulated=simulated, events=events, runs=runs))
         return
     print_task(task, simulated=simulated, project_name=project_name)
-    print_events(events)
+    print_runs(runs, events)
+
+
+@app.command("runs")
+def runs(
+    ctx: typer.Context,
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="The task's id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """List a task's runs, oldest first: status, attempts, times, cost and why each stopped."""
+    with state_of(ctx).workspace() as ws:
+        found = ws.tasks.runs(task_id)
+    if as_json:
+        emit_json([run_json(run) for run in found])
+        return
+    if not found:
+        console.print(f"Task {task_id} has not run yet.")
+    for run in found:
+        console.print(f"{run.id}  {run_heading(run)}")
 
 
 @app.command("run")
@@ -166,10 +237,11 @@ def run(
             with err_console.status(f"Running task {task_id}..."):
                 outcome = run_task(ws, task_id, wait=False)
         events = ws.tasks.events(task_id)
+        task_runs = ws.tasks.runs(task_id)
         simulated = outcome.task.runtime in simulated_runtimes(ws)
         project_name = _project_name(ws, outcome.task)
     if as_json:
-        emit_json(task_json(outcome.task, simulated=simulated, events=events))
+        emit_json(task_json(outcome.task, simulated=simulated, events=events, runs=task_runs))
         raise typer.Exit(_exit_code(outcome))
     if not streaming and outcome.waited:
         print_task(outcome.task, simulated=simulated, project_name=project_name)

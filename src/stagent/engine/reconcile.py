@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from stagent.domain.runs import RunStatus
 from stagent.domain.tasks import TaskStatus
-from stagent.engine.durable import TaskQueueClient
+from stagent.engine.queue import TaskQueueClient
 from stagent.store import lifecycle
 from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo

@@ -18,8 +18,8 @@ from stagent.domain.events import LoggedEvent
 from stagent.domain.run_options import RUNTIME_OPTION_FIELDS, RunOptions, parse_run_options
 from stagent.domain.runs import Run
 from stagent.domain.tasks import BOARD_MOVES, Project, Task, TaskStatus
-from stagent.engine.durable import TaskQueueClient
 from stagent.engine.options import resolve as resolve_options
+from stagent.engine.queue import TaskQueueClient
 from stagent.runtimes.registry import RuntimeRegistry
 from stagent.runtimes.scenario import load_scenario_file, parse_scenario, scenario_to_data
 from stagent.store import events as event_repo

@@ -105,6 +105,10 @@ class ApprovalService:
         with self._store.read() as session:
             return approval_repo.pending_count(session)
 
+    def inbox_count(self) -> int:
+        """The nav badge: pending cards, unread notices and unanswered budget breach cards."""
+        return self.pending_count() + self.notices.attention_count()
+
     def recent(self, *, limit: int = 20, task_id: str | None = None) -> list[Approval]:
         """Closed cards, most recent first."""
         with self._store.read() as session:

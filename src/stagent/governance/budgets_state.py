@@ -221,6 +221,7 @@ def _notify_blocked(
             breach, zone, level="blocked", blocked_calls=1, last_task_id=call.task_id
         ),
         task_id=call.task_id,
+        run_id=call.run_id,
     )
     budget_repo.update_window(
         session,

@@ -27,6 +27,11 @@ class NoticeService:
         with self._store.read() as session:
             return inbox_repo.unread_count(session)
 
+    def attention_count(self) -> int:
+        """What waits for a person besides approval cards: unread notices and unanswered
+        breach cards (an answered item is read)."""
+        return self.unread_count()
+
     def mark_read(self, item_id: str) -> InboxItem:
         """Mark one notice read; returns it."""
         with self._store.write() as session:

@@ -210,7 +210,9 @@ def refresh_notice(
     row.payload = payload
     row.read = False
     session.flush()
-    return inbox.to_item(row)
+    item = inbox.to_item(row)
+    inbox.announce(session, item, "updated")
+    return item
 
 
 def find_item(session: Session, item_id: str | None) -> InboxItem | None:

@@ -1,7 +1,9 @@
 """Repository functions for inbox items: notices and requests for a person.
 
 Approval requests have their own table (`approval_requests`); this one holds everything else a
-person should see: budget alerts and breaches, failed tasks, messages.
+person should see: budget alerts and breaches, failed tasks, messages. Every change to an item
+writes a ``notice`` event to the change feed (its subject: the budget, or the item), so open
+Inboxes update live and the nav's badge counts it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from stagent.domain.errors import ConflictError, NotFoundError
 from stagent.domain.ids import ensure_aware, new_id, utcnow
+from stagent.domain.runs import Subject
+from stagent.store import events
 from stagent.store.tables import InboxItemRow
 
 
@@ -32,6 +36,7 @@ class InboxItem:
     response: dict[str, Any] | None
     responded_at: datetime | None
     created_at: datetime
+    run_id: str | None = None
 
 
 def to_item(row: InboxItemRow) -> InboxItem:
@@ -47,6 +52,7 @@ def to_item(row: InboxItemRow) -> InboxItem:
         response=dict(row.response) if row.response is not None else None,
         responded_at=ensure_aware(row.responded_at) if row.responded_at else None,
         created_at=ensure_aware(row.created_at),
+        run_id=row.run_id,
     )
 
 
@@ -58,14 +64,49 @@ def create(
     body: str = "",
     payload: dict[str, Any] | None = None,
     task_id: str | None = None,
+    run_id: str | None = None,
 ) -> InboxItem:
     """Add an item to the inbox."""
     row = InboxItemRow(
-        id=new_id("inb"), kind=kind, title=title, body=body, payload=payload or {}, task_id=task_id
+        id=new_id("inb"),
+        kind=kind,
+        title=title,
+        body=body,
+        payload=payload or {},
+        task_id=task_id,
+        run_id=run_id,
     )
     session.add(row)
     session.flush()
-    return to_item(row)
+    item = to_item(row)
+    announce(session, item, "created")
+    return item
+
+
+def subject_of(item: InboxItem) -> Subject:
+    """What an item is about: its budget scope (``budget:runtime:claude``), else the item."""
+    scope = item.payload.get("scope")
+    if scope:
+        return Subject("budget", f"{scope}:{item.payload.get('scope_ref') or ''}".rstrip(":"))
+    return Subject("inbox", item.id)
+
+
+def announce(session: Session, item: InboxItem, action: str) -> None:
+    """Write the ``notice`` event of a change to ``item`` (created, updated, answered, read)."""
+    events.append(
+        session,
+        None,
+        "notice",
+        {
+            "message": f"{item.title} ({action})",
+            "inbox_id": item.id,
+            "inbox_kind": item.kind,
+            "action": action,
+            "task_id": item.task_id,
+        },
+        run_id=item.run_id,
+        subject=subject_of(item),
+    )
 
 
 def get_row(session: Session, item_id: str) -> InboxItemRow:
@@ -96,7 +137,11 @@ def unread_count(session: Session) -> int:
 
 def mark_read(session: Session, item_id: str) -> None:
     """Mark an item read."""
-    get_row(session, item_id).read = True
+    row = get_row(session, item_id)
+    if not row.read:
+        row.read = True
+        session.flush()
+        announce(session, to_item(row), "read")
 
 
 def respond(session: Session, item_id: str, response: dict[str, Any]) -> InboxItem:
@@ -108,4 +153,6 @@ def respond(session: Session, item_id: str, response: dict[str, Any]) -> InboxIt
     row.responded_at = utcnow()
     row.read = True
     session.flush()
-    return to_item(row)
+    item = to_item(row)
+    announce(session, item, "answered")
+    return item

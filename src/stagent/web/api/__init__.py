@@ -23,6 +23,7 @@ def build_api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     router.include_router(projects.router)
     router.include_router(tasks.router)
+    router.include_router(tasks.runs_router)
     router.include_router(runtimes.router)
     router.include_router(approvals.router)
     router.include_router(rules.router)

@@ -7,71 +7,16 @@ in USD (a JSON number or string), never as float arithmetic.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stagent.schemas import BreachSchema, BudgetScopeSchema, LimitSchema, UsageSchema
 
-class LimitOut(BaseModel):
-    """One cap (daily or monthly) of a scope, in its current window."""
-
-    period: Literal["daily", "monthly"]
-    window: str
-    cap_micros: int | None
-    cap_usd: str | None
-    allowance_micros: int
-    spent_micros: int = Field(description="ledger cost in the window, reservations included")
-    spent_usd: str
-    reserved_micros: int = Field(description="held by running work")
-    headroom_micros: int | None
-    headroom_usd: str | None
-    ratio: float | None
-    health: Literal["ok", "warning", "blocked", "unlimited"]
-    unpriced_rows: int
-    resets_at: str
-    resets: str
-
-
-class BudgetOut(BaseModel):
-    """A scope's caps, spend, headroom and health."""
-
-    scope: Literal["overall", "runtime", "project"]
-    ref: str | None
-    label: str
-    configured: bool
-    health: Literal["ok", "warning", "blocked", "unlimited"]
-    daily: LimitOut
-    monthly: LimitOut
-    warn_at: float
-    on_breach: Literal["fail", "pause"]
-    per_run_micros: int | None
-    per_run_usd: str | None
-
-    @classmethod
-    def of(cls, data: dict[str, Any]) -> BudgetOut:
-        """From `ScopeStatus.as_json`."""
-        return cls.model_validate(data)
-
-
-class BreachOut(BaseModel):
-    """A breach card: work waiting for a person to raise the cap, allow more, or cancel."""
-
-    id: str
-    title: str
-    body: str
-    scope: str | None
-    scope_ref: str | None
-    label: str | None
-    period: str | None
-    window: str | None
-    cap_usd: str | None
-    spent_usd: str | None
-    resets: str | None
-    resets_at: str | None
-    task_ids: list[str]
-    actions: list[str]
-    response: dict[str, Any] | None
-    created_at: str
+LimitOut = LimitSchema
+BudgetOut = BudgetScopeSchema
+BreachOut = BreachSchema
+UsageOut = UsageSchema
 
 
 class BudgetsOut(BaseModel):
@@ -108,29 +53,3 @@ class RespondIn(_In):
     amount_usd: Decimal | None = Field(
         default=None, gt=0, description="raise: the new cap; allow: how much more this window"
     )
-
-
-class UsageOut(BaseModel):
-    """One ledger row."""
-
-    id: str
-    task_id: str | None
-    project_id: str | None
-    activity: str
-    runtime: str
-    provider: str | None
-    model: str | None
-    input_tokens: int
-    output_tokens: int
-    cache_write_5m_tokens: int
-    cache_write_1h_tokens: int
-    cache_read_tokens: int
-    reasoning_tokens: int
-    cost_micros: int
-    cost_usd: str
-    cost_source: str
-    pricing_version: str | None
-    status: str
-    note: str | None
-    started_at: str
-    finished_at: str

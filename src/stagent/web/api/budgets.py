@@ -11,10 +11,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from stagent.governance.budgets_breach import card_json
 from stagent.governance.budgets_config import CLEAR, BudgetChange
 from stagent.ledger.money import parse_usd
-from stagent.ledger.views import entry_json
 from stagent.store.ledger import LedgerFilter
 from stagent.web.api.budget_models import (
     BreachOut,
@@ -38,8 +36,8 @@ def list_budgets(ws: WorkspaceDep) -> BudgetsOut:
     """Every configured scope (and overall): caps, spend today and this month, headroom,
     health, reset times; and the breach cards work is waiting on."""
     zone = ws.budgets.zone
-    scopes = [BudgetOut.of(s.as_json(zone)) for s in ws.budgets.statuses()]
-    breaches = [BreachOut.model_validate(card_json(c)) for c in ws.budgets.breaches()]
+    scopes = [BudgetOut.of(s, zone) for s in ws.budgets.statuses()]
+    breaches = [BreachOut.of(c) for c in ws.budgets.breaches()]
     return BudgetsOut(
         timezone=ws.budgets.timezone_name(),
         pricing_version=ws.budgets.recorder.prices.version,
@@ -55,7 +53,7 @@ def list_breaches(
 ) -> ListOut[BreachOut]:
     """Breach cards, newest first (pending ones unless ``answered``)."""
     cards = ws.budgets.breaches(pending_only=not answered)
-    return list_of([BreachOut.model_validate(card_json(card)) for card in cards])
+    return list_of([BreachOut.of(card) for card in cards])
 
 
 @router.post(
@@ -66,14 +64,14 @@ def respond(card_id: str, body: RespondIn, ws: WorkspaceDep) -> BreachOut:
     in this window, or ``cancel`` the waiting work. Waiting work wakes at once."""
     amount = parse_usd(body.amount_usd, "amount_usd") if body.amount_usd is not None else None
     card = ws.budgets.respond(card_id, body.action, amount, by="person (API)")
-    return BreachOut.model_validate(card_json(card))
+    return BreachOut.of(card)
 
 
 @router.get("/budgets/{scope}", response_model=BudgetOut)
 @router.get("/budgets/{scope}/{ref}", response_model=BudgetOut)
 def get_budget(scope: Scope, ws: WorkspaceDep, ref: str | None = None) -> BudgetOut:
     """One scope (``overall``, ``runtime/NAME``, ``project/ID-OR-NAME``)."""
-    return BudgetOut.of(ws.budgets.status(scope, ref).as_json(ws.budgets.zone))
+    return BudgetOut.of(ws.budgets.status(scope, ref), ws.budgets.zone)
 
 
 @router.put("/budgets/{scope}", response_model=BudgetOut, dependencies=OwnerOnly)
@@ -95,7 +93,7 @@ def put_budget(scope: Scope, body: BudgetIn, ws: WorkspaceDep, ref: str | None =
         on_breach=body.on_breach,
         per_run=amount(body.per_run_usd, "per_run"),
     )
-    return BudgetOut.of(ws.budgets.set(change).as_json(ws.budgets.zone))
+    return BudgetOut.of(ws.budgets.set(change), ws.budgets.zone)
 
 
 @router.delete("/budgets/{scope}", status_code=status.HTTP_204_NO_CONTENT, dependencies=OwnerOnly)
@@ -132,5 +130,5 @@ def list_usage(
         since=since,
         until=until,
     )
-    rows = [UsageOut.model_validate(entry_json(e)) for e in ws.budgets.usage(where, limit=limit)]
+    rows = [UsageOut.of(e) for e in ws.budgets.usage(where, limit=limit)]
     return list_of(rows)

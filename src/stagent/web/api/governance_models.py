@@ -2,49 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stagent.domain.approvals import Approval
-from stagent.domain.permissions import PermissionRule
 from stagent.governance.claude_settings import ExportResult
 from stagent.governance.rule_service import PresetState, RuleImport
+from stagent.schemas import ApprovalSchema, RuleSchema
 
 ScopeName = Literal["task", "project", "global"]
 EffectName = Literal["allow", "deny", "ask"]
 
 
+ApprovalOut = ApprovalSchema
+RuleOut = RuleSchema
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class ApprovalOut(BaseModel):
-    """An approval card: a tool call (or a question) waiting for, or answered by, a person."""
-
-    id: str
-    status: str
-    kind: str = Field(description="`permission` (allow/deny) or `question` (AskUserQuestion)")
-    tool: str
-    input: dict[str, Any]
-    task_id: str | None
-    project_id: str | None
-    runtime: str
-    profile: str | None
-    risk: str
-    suggested_rule: str | None = Field(description="the rule `always` saves unless edited")
-    why_asked: str
-    created_at: datetime | None
-    expires_at: datetime | None
-    decided_at: datetime | None
-    decided_by: str | None
-    decision: dict[str, Any]
-
-    @classmethod
-    def of(cls, card: Approval) -> ApprovalOut:
-        """Build from the domain value."""
-        return cls.model_validate(card.to_data())
 
 
 class AllowIn(_In):
@@ -69,29 +44,6 @@ class AnswerIn(_In):
     """Answers to a question card: question text -> the chosen label (or free text)."""
 
     answers: dict[str, str | list[str]]
-
-
-class RuleOut(BaseModel):
-    """A saved permission rule."""
-
-    id: str | None
-    rule: str
-    effect: str
-    scope: str
-    scope_ref: str | None
-    source: str
-
-    @classmethod
-    def of(cls, rule: PermissionRule) -> RuleOut:
-        """Build from the domain value."""
-        return cls(
-            id=rule.id,
-            rule=rule.text,
-            effect=rule.effect,
-            scope=rule.scope,
-            scope_ref=rule.scope_ref,
-            source=rule.source,
-        )
 
 
 class RuleIn(_In):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from stagent.domain.events import LoggedEvent
-from stagent.domain.tasks import Project, Task, TaskStatus
+from stagent.domain.tasks import TaskStatus
 from stagent.runtimes.base import Runtime
+from stagent.schemas import EventSchema, ProjectSchema, RunSchema, TaskDetailSchema, TaskSchema
 
 T = TypeVar("T")
 
@@ -56,29 +55,11 @@ class ProjectIn(_In):
     directory: str | None = Field(default=None, description="working directory of its agents")
 
 
-class ProjectOut(BaseModel):
-    """A project with its task counts by status."""
-
-    id: str
-    name: str
-    description: str
-    working_directory: str | None
-    created_at: datetime
-    updated_at: datetime
-    task_counts: dict[str, int] = Field(default_factory=lambda: {})
-
-    @classmethod
-    def of(cls, project: Project, counts: dict[str, int] | None = None) -> ProjectOut:
-        """Build from the domain value."""
-        return cls(
-            id=project.id,
-            name=project.name,
-            description=project.description,
-            working_directory=project.working_directory,
-            created_at=project.created_at,
-            updated_at=project.updated_at,
-            task_counts=counts or {},
-        )
+ProjectOut = ProjectSchema
+TaskOut = TaskSchema
+EventOut = EventSchema
+RunOut = RunSchema
+TaskDetailOut = TaskDetailSchema
 
 
 class TaskIn(_In):
@@ -93,9 +74,14 @@ class TaskIn(_In):
     scenario: dict[str, Any] | None = Field(
         default=None, description="scripted runtime only: an inline scenario object"
     )
+    options: dict[str, Any] | None = Field(
+        default=None,
+        description="run options: model, instructions, allowed_tools, tool_policy, limits, "
+        "working_directory, and the runtime's own (claude, codex, anthropic, scripted)",
+    )
 
 
-NOT_NULLABLE = ("title", "description", "runtime", "priority")
+NOT_NULLABLE = ("title", "description", "runtime", "priority", "options")
 
 
 class TaskPatch(_In):
@@ -107,6 +93,7 @@ class TaskPatch(_In):
     runtime: str | None = None
     profile: str | None = None
     priority: int | None = Field(default=None, ge=0, le=4)
+    options: dict[str, Any] | None = Field(default=None, description="run options (replaced)")
 
     @model_validator(mode="after")
     def _no_null_required(self) -> TaskPatch:
@@ -127,66 +114,6 @@ class MoveIn(_In):
     """A Board drag: the column the card was dropped on."""
 
     status: TaskStatus
-
-
-class TaskOut(BaseModel):
-    """A task."""
-
-    id: str
-    status: TaskStatus
-    title: str
-    description: str
-    result: str | None
-    error: str | None
-    runtime: str
-    profile: str | None
-    project_id: str | None
-    priority: int
-    run_count: int
-    workflow_id: str | None
-    created_at: datetime | None
-    updated_at: datetime | None
-    started_at: datetime | None
-    finished_at: datetime | None
-
-    @classmethod
-    def of(cls, task: Task) -> TaskOut:
-        """Build from the domain value."""
-        return cls(**_task_fields(task))
-
-
-class EventOut(BaseModel):
-    """One event of a task's log."""
-
-    seq: int
-    task_id: str | None
-    kind: str
-    payload: dict[str, Any]
-    summary: str
-    created_at: datetime | None
-
-    @classmethod
-    def of(cls, event: LoggedEvent) -> EventOut:
-        """Build from the domain value."""
-        return cls(
-            seq=event.seq,
-            task_id=event.task_id,
-            kind=event.kind,
-            payload=event.payload,
-            summary=event.summary,
-            created_at=event.created_at,
-        )
-
-
-class TaskDetailOut(TaskOut):
-    """A task with its event log."""
-
-    events: list[EventOut]
-
-    @classmethod
-    def with_events(cls, task: Task, events: list[LoggedEvent]) -> TaskDetailOut:
-        """Build from the domain values."""
-        return cls(**_task_fields(task), events=[EventOut.of(e) for e in events])
 
 
 class CapabilitiesOut(BaseModel):
@@ -225,24 +152,3 @@ class RuntimeOut(BaseModel):
                 simulated=caps.simulated,
             ),
         )
-
-
-def _task_fields(task: Task) -> dict[str, Any]:
-    return {
-        "id": task.id,
-        "status": task.status,
-        "title": task.title,
-        "description": task.description,
-        "result": task.result,
-        "error": task.error,
-        "runtime": task.runtime,
-        "profile": task.profile,
-        "project_id": task.project_id,
-        "priority": task.priority,
-        "run_count": task.run_count,
-        "workflow_id": task.workflow_id,
-        "created_at": task.created_at,
-        "updated_at": task.updated_at,
-        "started_at": task.started_at,
-        "finished_at": task.finished_at,
-    }

@@ -11,10 +11,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form
 from starlette.responses import Response
 
+from stagent.domain.run_options import RUNTIME_OPTION_FIELDS
 from stagent.engine.services import TaskDraft
 from stagent.web.deps import WorkspaceDep
 from stagent.web.ui import fragments
-from stagent.web.ui.forms import blank_to_none, parse_scenario_text
+from stagent.web.ui.forms import blank_to_none, form_options, parse_scenario_text
 from stagent.web.ui.rendering import fragment, redirect
 from stagent.workspace import Workspace
 
@@ -47,8 +48,12 @@ def create_task(
     runtime: Annotated[str, Form()] = "scripted",
     priority: Annotated[int, Form(ge=0, le=4)] = 2,
     scenario: Annotated[str, Form()] = "",
+    model: Annotated[str, Form()] = "",
+    max_turns: Annotated[str, Form()] = "",
+    max_budget_usd: Annotated[str, Form()] = "",
 ) -> Response:
     """Create a task from the Board's form; answers with the Board."""
+    options = form_options({}, model=model, max_turns=max_turns, max_budget_usd=max_budget_usd)
     draft = TaskDraft(
         title=title,
         description=description,
@@ -56,6 +61,7 @@ def create_task(
         runtime=runtime,
         priority=priority,
         scenario=parse_scenario_text(scenario),
+        options=options,
     )
     ws.tasks.create(draft)
     return fragment(fragments.board(ws), trigger="task-created")
@@ -93,15 +99,24 @@ def edit_task(
     project: Annotated[str, Form()] = "",
     runtime: Annotated[str, Form()] = "scripted",
     priority: Annotated[int, Form(ge=0, le=4)] = 2,
+    model: Annotated[str, Form()] = "",
+    max_turns: Annotated[str, Form()] = "",
+    max_budget_usd: Annotated[str, Form()] = "",
     view: View = "task",
 ) -> Response:
-    """Save the edit form."""
+    """Save the edit form (run options included; a bad one names its field)."""
+    stored = ws.tasks.get(task_id).options.stored()
+    # Another runtime's own options do not carry over when the runtime changes.
+    current = {k: v for k, v in stored.items() if k not in RUNTIME_OPTION_FIELDS or k == runtime}
     changes: dict[str, Any] = {
         "title": title,
         "description": description,
         "project_id": blank_to_none(project),
         "runtime": runtime,
         "priority": priority,
+        "options": form_options(
+            current, model=model, max_turns=max_turns, max_budget_usd=max_budget_usd
+        ),
     }
     ws.tasks.update(task_id, changes)
     return _answer(ws, task_id, view, trigger="task-saved")

@@ -36,3 +36,24 @@ def parse_scenario_text(text: str | None) -> dict[str, Any] | None:
         ) from None
     parse_scenario(data, source="scenario", text=text)
     return data
+
+
+def form_options(
+    current: dict[str, Any], *, model: str, max_turns: str, max_budget_usd: str
+) -> dict[str, Any]:
+    """The run options after the form's fields: blank removes an option. Values are checked by
+    the service, whose errors name the option (``options.limits.max_turns: ...``)."""
+    options = dict(current)
+    limits: dict[str, Any] = dict(options.pop("limits", None) or {})
+    for key, text in (("max_turns", max_turns), ("max_budget_usd", max_budget_usd)):
+        value = blank_to_none(text)
+        if value is None:
+            limits.pop(key, None)
+        else:
+            limits[key] = value
+    options.pop("model", None)
+    if blank_to_none(model):
+        options["model"] = model.strip()
+    if limits:
+        options["limits"] = limits
+    return options

@@ -54,7 +54,7 @@ def cards_fragment(request: Request, ws: WorkspaceDep) -> Response:
 @router.get("/ui/inbox/badge")
 def badge_fragment(ws: WorkspaceDep) -> Response:
     """The nav's pending count."""
-    return fragment(inbox_views.inbox_badge(ws.approvals.pending_count()))
+    return fragment(inbox_views.inbox_badge(ws.approvals.inbox_count()))
 
 
 @router.post("/ui/approvals/{approval_id}/allow", dependencies=OwnerOnly)

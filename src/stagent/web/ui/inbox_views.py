@@ -24,7 +24,7 @@ from stagent.workspace import Workspace
 FOLD_CHARS = 600
 FOLD_LINES = 14
 SUMMARY_KEYS = ("command", "file_path", "notebook_path", "path", "url", "pattern", "query")
-INBOX_KINDS = frozenset({"approval", "decision"})
+INBOX_KINDS = frozenset({"approval", "decision", "notice"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +97,27 @@ def inbox_badge(count: int) -> str:
     return render("fragments/inbox_badge.html", count=count)
 
 
+def notices_context(ws: Workspace) -> dict[str, Any]:
+    """The Inbox's budget breach cards and notices."""
+    return {
+        "notices": ws.approvals.notices.list(limit=50),
+        "breaches": [card_json(card) for card in ws.budgets.breaches()],
+    }
+
+
+def inbox_notices(ws: Workspace, *, owner: bool) -> str:
+    """The notices region of the Inbox (breach cards and notices)."""
+    return render("fragments/inbox_notices.html", owner=owner, **notices_context(ws))
+
+
 def inbox_context(ws: Workspace, *, owner: bool) -> dict[str, Any]:
     """The Inbox page: pending cards, recent decisions and notices."""
     lk = lookup(ws)
     return {
         "cards": [card_view(ws, card, lk) for card in ws.approvals.list_pending()],
         "recent": ws.approvals.recent(limit=20),
-        "notices": ws.approvals.notices.list(limit=50),
-        "breaches": [card_json(card) for card in ws.budgets.breaches()],
         "owner": owner,
+        **notices_context(ws),
     }
 
 
@@ -127,6 +139,8 @@ def inbox_events(ws: Workspace, batch: list[LoggedEvent], *, owner: bool) -> lis
         return []
     out: list[ServerSentEvent] = []
     last = str(batch[-1].seq)
+    if any(event.kind == "notice" for event in relevant):
+        out.append(ServerSentEvent(inbox_notices(ws, owner=owner), event="inbox-notices", id=last))
     for event in relevant:
         approval_id = str(event.payload.get("approval_id", ""))
         if not approval_id:
@@ -142,6 +156,6 @@ def inbox_events(ws: Workspace, batch: list[LoggedEvent], *, owner: bool) -> lis
             gone = f'<template data-closed="{card.id}"></template>'
             out.append(ServerSentEvent(gone, event=f"approval-{card.id}", id=last))
             out.append(ServerSentEvent(decision_row(card), event="approval-decided", id=last))
-    badge = inbox_badge(ws.approvals.pending_count())
+    badge = inbox_badge(ws.approvals.inbox_count())
     out.append(ServerSentEvent(badge, event="inbox-badge", id=last))
     return out

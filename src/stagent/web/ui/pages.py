@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from stagent.domain.run_options import RunOptions
 from stagent.web.deps import WorkspaceDep
 from stagent.web.ui import views
 from stagent.web.ui.rendering import page
@@ -47,6 +48,7 @@ def board(
         topics=Topics(board=True),
         after=after,
         view=view,
+        default_options=RunOptions(),
         runtimes=ws.runtimes.all(),
         projects=ws.projects.list(),
         **views.board_context(ws),

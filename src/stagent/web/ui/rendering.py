@@ -40,7 +40,7 @@ def page(
         "active": active,
         "title": title,
         "stream_url": stream_url(replace(topics, inbox=True), after),
-        "inbox_pending": ws.approvals.pending_count(),
+        "inbox_pending": ws.approvals.inbox_count(),
         **context,
     }
     return templates.TemplateResponse(request, template, full)
