@@ -37,17 +37,7 @@ from stagent.workspace import Workspace
 
 def child(url: str, run_id: str, start_at: float, seconds: float, floor: bool) -> None:
     """One writer process: write until the deadline, print how many events it wrote."""
-    if floor:
-        write = _floor_writer(url)
-    else:
-        store = Store(url)
-        with store.read() as session:
-            run = run_repo.get(session, run_id)
-        writer = RunWriter(store, run.task_id or "", run)
-
-        def write(i: int) -> None:
-            if not writer.record(TextEvent(text=f"event {i}")):
-                raise SystemExit("the run was lost")
+    write = _floor_writer(url) if floor else _event_writer(url, run_id)
 
     time.sleep(max(0.0, start_at - time.time()))
     deadline = time.time() + seconds
@@ -56,6 +46,19 @@ def child(url: str, run_id: str, start_at: float, seconds: float, floor: bool) -
         write(count)
         count += 1
     print(count, flush=True)
+
+
+def _event_writer(url: str, run_id: str) -> Callable[[int], None]:
+    store = Store(url)
+    with store.read() as session:
+        run = run_repo.get(session, run_id)
+    writer = RunWriter(store, run.task_id or "", run)
+
+    def write_event(i: int) -> None:
+        if not writer.record(TextEvent(text=f"event {i}")):
+            raise SystemExit("the run was lost")
+
+    return write_event
 
 
 def _floor_writer(url: str) -> Callable[[int], None]:
