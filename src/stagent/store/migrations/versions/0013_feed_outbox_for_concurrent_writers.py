@@ -1,7 +1,7 @@
 """feed outbox for concurrent writers
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0006
 Create Date: 2026-12-06 05:44:13.153868
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0008"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
