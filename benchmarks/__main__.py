@@ -16,6 +16,8 @@ QUICK_ARGS: dict[str, list[str]] = {
     "runtime_codex": ["--repeats", "2"],
     "approvals": ["--quick"],
     "budgets": ["--quick"],
+    "events": ["--quick"],
+    "writers": ["--quick"],
     "faces": ["--quick"],
     "profiles": ["--quick"],
     "schedules": ["--quick"],

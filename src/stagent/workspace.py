@@ -251,6 +251,7 @@ class Workspace:
         this: they never write.)"""
         from stagent.engine.reconcile import reconcile
 
+        self.store.publish()  # events a crashed writer committed but never published
         reconcile(self.store, self.queue)
         self.approvals.sweep()
 

@@ -14,8 +14,11 @@ Conditions from ``shared/reference/dbos-engine.md`` that this module keeps:
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from dbos import DBOS, DBOSConfig
+from dbos._queue import Queue
+from dbos._sys_db import SystemDatabase
 
 from stagent.engine.executor import RunContext, execute_task_run
 from stagent.engine.queue import (
@@ -76,14 +79,45 @@ def launch(settings: Settings, database_url: str, executor_id: str, context: Run
         "notification_listener_polling_interval_sec": 0.05,
     }
     DBOS.destroy()
+    pin_worker_concurrency(TASK_QUEUE, settings.concurrency)
     DBOS(config=config)
     DBOS.launch()
+    # The per-worker limit is this process's own (see pin_worker_concurrency): the shared queue
+    # row in the database carries none, so no worker's setting leaks into another.
     DBOS.register_queue(
         TASK_QUEUE,
-        worker_concurrency=settings.concurrency,
         polling_interval_sec=settings.queue_poll_seconds,
+        on_conflict="always_update",
     )
     logging.getLogger("dbos").setLevel(logging.WARNING)
+
+
+_worker_limits: dict[str, int] = {}
+
+
+def pin_worker_concurrency(queue_name: str, concurrency: int) -> None:
+    """Make ``concurrency`` this process's own limit for ``queue_name``.
+
+    DBOS keeps one ``worker_concurrency`` per queue, in the database, and every worker's queue
+    thread re-reads it before each poll: the last worker to register would set every worker's
+    limit. This wraps the one read that thread makes (``SystemDatabase.get_queue``, an internal
+    API pinned with the dbos minor version and covered by a two-worker test) so that in this
+    process the queue carries this process's limit. Clients (which never dequeue) are untouched.
+    """
+    _worker_limits[queue_name] = concurrency
+    original = SystemDatabase.get_queue
+    if getattr(original, "_stagent_local_limits", False):
+        return
+
+    def get_queue(self: SystemDatabase, name: str, **kwargs: Any) -> Queue | None:
+        queue = original(self, name, **kwargs)
+        limit = _worker_limits.get(name)
+        if queue is not None and limit is not None and kwargs.get("client_system_database") is None:
+            queue._worker_concurrency = limit  # pyright: ignore[reportPrivateUsage]
+        return queue
+
+    get_queue._stagent_local_limits = True  # type: ignore[attr-defined]
+    SystemDatabase.get_queue = get_queue  # type: ignore[method-assign]
 
 
 def shutdown() -> None:
@@ -93,6 +127,7 @@ def shutdown() -> None:
     logging.getLogger("dbos").setLevel(logging.ERROR)
     DBOS.destroy(workflow_completion_timeout_sec=0)
     _context = None
+    _worker_limits.clear()
 
 
 def recover_executor(executor_id: str) -> int:

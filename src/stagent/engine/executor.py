@@ -4,8 +4,10 @@ state.
 `execute_task_run` is idempotent per run number: if the run already ended (the process died after
 the final write but before the engine checkpointed it), calling it again changes nothing. Each
 execution claims the run (`stagent.store.lifecycle.claim`), which raises its ``attempt``: the
-fencing token. Before each event is written the run is re-read (one primary-key read): a run
-that was cancelled, ended, or taken over by a newer attempt stops this execution's writes.
+fencing token. Every write checks it in its own transaction (`RunWriter`): a run that was
+cancelled, ended, or taken over by a newer attempt stops this execution's writes. Cancels are
+noticed by a watcher that reads the run when something commits (at most ten times a second), not
+by a read per event. The final event and the run's end are one transaction.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from stagent.runtimes.base import (
 )
 from stagent.runtimes.registry import RuntimeRegistry
 from stagent.store import events as event_repo
-from stagent.store import lifecycle
+from stagent.store import lifecycle, run_writes
 from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
 from stagent.store.database import Store
@@ -49,7 +51,9 @@ from stagent.store.database import Store
 log = logging.getLogger(__name__)
 
 CANCEL_CHECK_SECONDS = 0.25
-"""How often a run re-reads its record to notice a cancel made by another process."""
+"""The longest a run goes without re-reading its record (should a wake-up be missed)."""
+CANCEL_MIN_GAP_SECONDS = 0.1
+"""The shortest time between two reads of a run's record by its cancel watcher."""
 
 
 @dataclass
@@ -99,19 +103,21 @@ def _internal(exc: Exception) -> str:
 
 
 async def _drive(ctx: RunContext, task: Task, run: Run, agent: AgentRun) -> str:
-    watcher = asyncio.create_task(_watch_for_cancel(ctx.store, run, agent))
+    writer = RunWriter(ctx.store, task.id, run)
+    watcher = asyncio.create_task(_watch_for_cancel(ctx.store, writer, agent))
+    final: RuntimeEvent | None = None
     outcome: tuple[RunStatus, dict[str, Any]] | None = None
     try:
         async with _closing(agent.events()) as stream:
             async for event in stream:
-                if not _still_ours(ctx.store, run):
+                outcome = _outcome(event)
+                if outcome is not None:
+                    final = event
                     break
-                _record(ctx.store, task.id, run, event)
+                if writer.lost or not writer.record(event):
+                    break
                 if isinstance(event, UsageEvent):
-                    ctx.guard.on_usage(task, run, event)
-                outcome = _outcome(event) or outcome
-                if isinstance(event, ErrorEvent | ResultEvent):
-                    break
+                    _meter(ctx, task, run, event, writer)
     except StagentError as exc:
         outcome = (RunStatus.FAILED, {"error": exc.message})
     except Exception as exc:
@@ -121,12 +127,21 @@ async def _drive(ctx: RunContext, task: Task, run: Run, agent: AgentRun) -> str:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
-    if not _still_ours(ctx.store, run):
+    if writer.lost:
         return _current(ctx.store, run)
     if outcome is None:
         outcome = (RunStatus.FAILED, {"error": "the runtime ended without a result"})
     status, fields = outcome
-    return _finish(ctx.store, run, status, **fields)
+    return writer.conclude(final, status, **fields)
+
+
+def _meter(ctx: RunContext, task: Task, run: Run, usage: UsageEvent, writer: RunWriter) -> None:
+    """Book the usage (the guard's write is fenced by the run's attempt too)."""
+    try:
+        ctx.guard.on_usage(task, run, usage)
+    except StaleAttemptError as exc:
+        log.warning("%s", exc.message)
+        writer.lost = True
 
 
 @contextlib.asynccontextmanager
@@ -150,13 +165,6 @@ def _outcome(event: RuntimeEvent) -> tuple[RunStatus, dict[str, Any]] | None:
     return None
 
 
-def _record(store: Store, task_id: str, run: Run, event: RuntimeEvent) -> None:
-    with store.write() as session:
-        event_repo.append(session, task_id, event.kind, event_payload(event), run_id=run.id)
-        if isinstance(event, SessionEvent):
-            task_repo.get_row(session, task_id, deleted=True).session_id = event.session_id
-
-
 def _finish(store: Store, run: Run, status: RunStatus, **fields: Any) -> str:
     try:
         with store.write() as session:
@@ -167,25 +175,83 @@ def _finish(store: Store, run: Run, status: RunStatus, **fields: Any) -> str:
     return ended.status.value if ended is not None else _current(store, run)
 
 
-def _still_ours(store: Store, run: Run) -> bool:
-    """True while the run is active and this execution's attempt is its newest."""
-    with store.read() as session:
-        row = run_repo.get_row(session, run.id)
-        return row.attempt == run.attempt and not RunStatus(row.status).is_terminal
-
-
 def _current(store: Store, run: Run) -> str:
     with store.read() as session:
         return run_repo.get_row(session, run.id).status
 
 
-async def _watch_for_cancel(store: Store, run: Run, agent: AgentRun) -> None:
+class RunWriter:
+    """The writes of one execution of a run, each fenced by its attempt (see
+    `stagent.store.run_writes`). ``lost`` turns true once the run is no longer this execution's
+    (cancelled, ended, or taken over by a newer attempt); nothing is written after that."""
+
+    def __init__(self, store: Store, task_id: str, run: Run) -> None:
+        self.store = store
+        self.task_id = task_id
+        self.run = run
+        self.lost = False
+
+    def record(self, event: RuntimeEvent) -> bool:
+        """Persist one event in its own commit; False (nothing written) if the run is lost."""
+        with self.store.write_connection() as conn:
+            written = run_writes.append_event(
+                conn,
+                task_id=self.task_id,
+                run_id=self.run.id,
+                attempt=self.run.attempt,
+                kind=event.kind,
+                payload=event_payload(event),
+            )
+            if written and isinstance(event, SessionEvent):
+                run_writes.set_session(conn, self.task_id, event.session_id)
+        self.lost = self.lost or not written
+        return written
+
+    def still_owned(self) -> bool:
+        """One primary-key read: is the run still active under this attempt?"""
+        with self.store.read() as session:
+            state = run_writes.run_state(session, self.run.id)
+        owned = state is not None and state[0] == self.run.attempt
+        return owned and not RunStatus(state[1]).is_terminal if state is not None else False
+
+    def conclude(self, final: RuntimeEvent | None, status: RunStatus, **fields: Any) -> str:
+        """Write the final event (result or error) and end the run in one transaction: once
+        committed, a re-execution of the step finds the run ended and runs nothing again."""
+        try:
+            with self.store.write() as session:
+                if not run_writes.owns(session, self.run.id, self.run.attempt):
+                    self.lost = True
+                    ended = None
+                else:
+                    if final is not None:
+                        event_repo.append(
+                            session,
+                            self.task_id,
+                            final.kind,
+                            event_payload(final),
+                            run_id=self.run.id,
+                        )
+                    ended = lifecycle.finish(
+                        session, self.run.id, status, attempt=self.run.attempt, **fields
+                    )
+        except StaleAttemptError as exc:
+            log.warning("%s", exc.message)
+            ended = None
+        return ended.status.value if ended is not None else _current(self.store, self.run)
+
+
+async def _watch_for_cancel(store: Store, writer: RunWriter, agent: AgentRun) -> None:
+    """Stop the agent once its run is cancelled, ended or taken over. Woken by commits (this
+    process's, and other processes' through the store's watcher), it reads the run at most
+    every `CANCEL_MIN_GAP_SECONDS`, however many events are written meanwhile."""
     seen = store.changes.version
     while True:
         seen = await store.changes.wait_async(seen, CANCEL_CHECK_SECONDS)
-        if not _still_ours(store, run):
+        if writer.lost or not writer.still_owned():
+            writer.lost = True
             await agent.cancel()
             return
+        await asyncio.sleep(CANCEL_MIN_GAP_SECONDS)
 
 
 class _RecordingGate:

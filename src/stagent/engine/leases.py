@@ -67,6 +67,12 @@ class ExecutorLease:
 
     def start(self) -> None:
         """Register, recover what dead executors left behind, and start heartbeating."""
+        self._register()
+        self.recover_dead()
+        self._thread = threading.Thread(target=self._beat, name="stagent-lease", daemon=True)
+        self._thread.start()
+
+    def _register(self) -> None:
         with self.store.write() as session:
             executor_repo.register(
                 session,
@@ -75,9 +81,21 @@ class ExecutorLease:
                 hostname=socket.gethostname(),
                 pid=os.getpid(),
             )
-        self.recover_dead()
-        self._thread = threading.Thread(target=self._beat, name="stagent-lease", daemon=True)
-        self._thread.start()
+
+    def renew(self) -> bool:
+        """Renew the lease; an executor whose row vanished (a peer took it for dead while this
+        process was frozen or cut off) registers again, so its later runs stay recoverable.
+        Returns False when it had to register again."""
+        with self.store.write() as session:
+            alive = executor_repo.heartbeat(session, self.executor_id)
+        if not alive:
+            log.warning(
+                "executor %s was taken for dead by a peer (its runs were recovered elsewhere); "
+                "registering again",
+                self.executor_id,
+            )
+            self._register()
+        return alive
 
     def stop(self) -> None:
         """Stop heartbeating and deregister (a clean exit leaves nothing to recover)."""
@@ -110,8 +128,7 @@ class ExecutorLease:
         interval = max(self.lease.total_seconds() / 3, 0.5)
         while not self._stop.wait(interval):
             try:
-                with self.store.write() as session:
-                    executor_repo.heartbeat(session, self.executor_id)
+                self.renew()
                 self.recover_dead()
                 if self._on_beat is not None:
                     self._on_beat()

@@ -47,6 +47,7 @@ from stagent.ledger.recorder import UsageRecorder
 from stagent.runtimes.registry import RuntimeRegistry
 from stagent.store import budgets as budget_repo
 from stagent.store import ledger as ledger_repo
+from stagent.store import lifecycle
 from stagent.store.database import Store
 from stagent.store.inbox import InboxItem
 
@@ -275,10 +276,14 @@ class BudgetService:
         *,
         activity: str = "task_run",
         run_id: str | None = None,
+        attempt: int | None = None,
     ) -> ledger_repo.LedgerEntry:
         """Write the ledger row for ``usage``, shrink the run's reservation by its cost, and send
-        a threshold warning if this spend crossed one."""
+        a threshold warning if this spend crossed one. With ``attempt`` (an executor's fencing
+        token) a superseded attempt books nothing (`StaleAttemptError`)."""
         with self._store.write() as session:
+            if attempt is not None and run_id is not None:
+                lifecycle.check_attempt(session, run_id, attempt)
             budget_repo.lock_admissions(session)
             entry = self.recorder.record(
                 session, task, usage, activity=activity, at=self.clock(), run_id=run_id

@@ -72,7 +72,7 @@ class BudgetGuard:
 
     def on_usage(self, task: Task, run: Run, usage: UsageEvent) -> None:
         """Record the usage as a ledger row of the run (and shrink its reservation)."""
-        entry = self._budgets.record_usage(task, usage, run_id=run.id)
+        entry = self._budgets.record_usage(task, usage, run_id=run.id, attempt=run.attempt)
         self._entries.setdefault(run.id, []).append(entry.id)
 
     def after_run(self, task: Task, run: Run, status: str) -> None:

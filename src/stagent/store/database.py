@@ -6,11 +6,12 @@ from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from stagent.domain.errors import DatabaseUnavailableError
+from stagent.store import feed
 from stagent.store.engine import WRITE_OPTION, build_engine, is_sqlite, normalize_url, redact_url
 from stagent.store.events import FEED_LOCK_KEY
 from stagent.store.notifier import ChangeNotifier
@@ -33,9 +34,9 @@ class Store:
         if self.is_sqlite:
             _ensure_parent_dir(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._write_sessions = sessionmaker(
-            self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
-        )
+        self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
+        self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.changes = ChangeNotifier()
         self._watcher = CrossProcessWatcher(self.url, self.changes, is_sqlite=self.is_sqlite)
 
@@ -78,6 +79,29 @@ class Store:
             if not self.is_sqlite:
                 session.execute(text(f"NOTIFY {CHANNEL}"))
         self.changes.ring()
+
+    @contextmanager
+    def write_connection(self) -> Generator[Connection]:
+        """A connection for the hot path (a run's events), which skips the ORM.
+
+        On SQLite it is one write transaction. On PostgreSQL it is in autocommit mode -- write
+        with single statements -- and takes no feed lock: its events go to the outbox and are
+        published when the block ends (`stagent.store.feed`), so workers commit in parallel.
+        """
+        if self.is_sqlite:
+            with self._write_engine.begin() as conn:
+                yield conn
+        else:
+            with self._autocommit_engine.connect() as conn:
+                yield conn
+                feed.publish(conn)
+        self.changes.ring()
+
+    def publish(self) -> None:
+        """Move committed outbox events into the feed (PostgreSQL; a no-op on SQLite)."""
+        if not self.is_sqlite:
+            with self._autocommit_engine.connect() as conn:
+                feed.publish(conn)
 
     def watch_other_processes(self) -> None:
         """Wake this process's waiters when another process commits (idempotent)."""

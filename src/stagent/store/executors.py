@@ -16,11 +16,12 @@ def register(session: Session, *, executor_id: str, kind: str, hostname: str, pi
     session.add(ExecutorRow(id=executor_id, kind=kind, hostname=hostname, pid=pid))
 
 
-def heartbeat(session: Session, executor_id: str) -> None:
-    """Renew an executor's lease."""
-    session.execute(
+def heartbeat(session: Session, executor_id: str) -> bool:
+    """Renew an executor's lease; False if its row is gone (a peer thought it dead)."""
+    result = session.execute(
         update(ExecutorRow).where(ExecutorRow.id == executor_id).values(heartbeat_at=utcnow())
     )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def remove(session: Session, executor_id: str) -> None:

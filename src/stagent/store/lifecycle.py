@@ -295,8 +295,9 @@ def settle_cost(session: Session, run_id: str) -> None:
 
 
 def check_attempt(session: Session, run_id: str, attempt: int) -> None:
-    """Refuse a write of a superseded attempt (`StaleAttemptError`)."""
-    run = run_repo.get_row(session, run_id)
+    """Refuse a write of a superseded attempt (`StaleAttemptError`). Locks the run row (on
+    PostgreSQL), so a concurrent take-over is ordered before or after this write."""
+    run = run_repo.get_row(session, run_id, for_update=True)
     status = RunStatus(run.status)
     fenced(Proposal(run.id, status, status, run.attempt, attempt))
 

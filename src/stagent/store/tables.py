@@ -486,3 +486,23 @@ class EnvironmentScanRow(Base):
     """SHA-256 of the artifacts and findings: equal fingerprints mean nothing changed."""
     report: Mapped[dict[str, Any]] = mapped_column(JSON)
     """The scan report as `stagent scan --json` prints it."""
+
+
+class FeedOutboxRow(Base):
+    """Events written by a running agent on PostgreSQL, waiting to enter the feed.
+
+    Writers insert here without any shared lock; a short publishing transaction moves them into
+    ``agent_events`` under the feed lock, so ``seq`` order is commit order (see
+    `stagent.store.feed`). Empty on SQLite (one writer at a time needs no outbox).
+    """
+
+    __tablename__ = "feed_outbox"
+
+    id: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    subject_kind: Mapped[str] = mapped_column(String(16), default="task")
+    subject_id: Mapped[str] = mapped_column(String(64), default="")
+    kind: Mapped[str] = mapped_column(String(24))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

@@ -85,7 +85,9 @@ def get_row(
     if not deleted:
         query = query.where(TaskRow.deleted_at.is_(None))
     if for_update:
-        query = query.with_for_update()
+        # NO KEY UPDATE on PostgreSQL: it still serializes writers of the task, but not the
+        # foreign-key checks of concurrent event inserts (which take KEY SHARE).
+        query = query.with_for_update(key_share=True)
     row = session.scalar(query)
     if row is None:
         raise NotFoundError(

@@ -1,0 +1,199 @@
+"""Concurrent event writers: ``python -m benchmarks.writers [--quick] [--sqlite-only]``.
+
+1, 2 and 4 writer processes each persist a running agent's events (`RunWriter.record`: a fenced
+commit per event, the executor's hot path) for a few seconds, on SQLite and on PostgreSQL. A
+reader tails the feed by ``seq`` meanwhile, as a live view does. Printed per backend and writer
+count: events per second; beside it the floor, the same processes committing a bare one-row
+insert each (sqlite3 / psycopg, no Stagent code); and the check that every event reached the feed
+once (no lost or duplicated ``seq``, and the tailing reader saw every one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+import psycopg
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from benchmarks._workspaces import pg_workspace, sqlite_workspace
+from stagent.domain.events import TextEvent
+from stagent.engine.executor import RunWriter
+from stagent.engine.options import resolve
+from stagent.engine.services import TaskDraft
+from stagent.store import lifecycle
+from stagent.store import runs as run_repo
+from stagent.store.database import Store
+from stagent.store.tables import AgentEventRow
+from stagent.workspace import Workspace
+
+
+def child(url: str, run_id: str, start_at: float, seconds: float, floor: bool) -> None:
+    """One writer process: write until the deadline, print how many events it wrote."""
+    write = _floor_writer(url) if floor else _event_writer(url, run_id)
+
+    time.sleep(max(0.0, start_at - time.time()))
+    deadline = time.time() + seconds
+    count = 0
+    while time.time() < deadline:
+        write(count)
+        count += 1
+    print(count, flush=True)
+
+
+def _event_writer(url: str, run_id: str) -> Callable[[int], None]:
+    store = Store(url)
+    with store.read() as session:
+        run = run_repo.get(session, run_id)
+    writer = RunWriter(store, run.task_id or "", run)
+
+    def write_event(i: int) -> None:
+        if not writer.record(TextEvent(text=f"event {i}")):
+            raise SystemExit("the run was lost")
+
+    return write_event
+
+
+def _floor_writer(url: str) -> Callable[[int], None]:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        conn = sqlite3.connect(parsed.database or "", isolation_level=None, timeout=30)
+        conn.execute("PRAGMA synchronous=NORMAL")
+
+        def write_sqlite(i: int) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO floor_events (payload) VALUES (?)", (f"event {i}",))
+            conn.execute("COMMIT")
+
+        return write_sqlite
+    pg = psycopg.connect(parsed.set(drivername="postgresql").render_as_string(False))
+
+    def write_pg(i: int) -> None:
+        pg.execute("INSERT INTO floor_events (payload) VALUES (%s)", (f"event {i}",))
+        pg.commit()
+
+    return write_pg
+
+
+def _prepare_floor(ws: Workspace) -> None:
+    parsed = make_url(ws.store.url)
+    if parsed.get_backend_name() == "sqlite":
+        with contextlib.closing(sqlite3.connect(parsed.database or "")) as conn:
+            conn.execute("CREATE TABLE floor_events (id INTEGER PRIMARY KEY, payload TEXT)")
+            conn.commit()
+        return
+    url = parsed.set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE floor_events (id BIGSERIAL PRIMARY KEY, payload TEXT)")
+
+
+def claimed_runs(ws: Workspace, count: int) -> list[str]:
+    """``count`` tasks, each with a run an executor claimed (so its writes are fenced)."""
+    run_ids: list[str] = []
+    for i in range(count):
+        task = ws.tasks.create(TaskDraft(title=f"writer {i}"))
+        with ws.store.write() as session:
+            lifecycle.queue_run(session, task.id, resolve(task, None))
+        with ws.store.write() as session:
+            claim = lifecycle.claim(session, task.id, 1)
+        assert claim is not None
+        run_ids.append(claim.run.id)
+    return run_ids
+
+
+def run_writers(
+    url: str, run_ids: list[str], seconds: float, floor: bool
+) -> list[subprocess.Popen[str]]:
+    start_at = time.time() + 1.5  # every child imported and connected before the clock starts
+    return [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.writers",
+                "--child",
+                url,
+                run_id,
+                str(start_at),
+                str(seconds),
+                "floor" if floor else "events",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for run_id in run_ids
+    ]
+
+
+def tail_until_done(ws: Workspace, procs: list[subprocess.Popen[str]], after: int) -> list[int]:
+    """Tail the feed by ``seq`` (as a live view does) until the writers exit; the seqs seen."""
+    seen: list[int] = []
+    while True:
+        done = all(proc.poll() is not None for proc in procs)
+        for event in ws.tasks.feed(after=after, limit=5000):
+            seen.append(event.seq)
+            after = event.seq
+        if done:
+            ws.store.publish()
+            for event in ws.tasks.feed(after=after, limit=100_000):
+                seen.append(event.seq)
+            return seen
+        time.sleep(0.02)
+
+
+def measure(
+    label: str, factory: Callable[[], AbstractContextManager[Workspace]], seconds: float
+) -> None:
+    for writers in (1, 2, 4):
+        with factory() as ws:
+            run_ids = claimed_runs(ws, writers)
+            _prepare_floor(ws)
+            floor_procs = run_writers(ws.store.url, run_ids, seconds, floor=True)
+            floor = sum(int((p.communicate()[0] or "0").strip()) for p in floor_procs) / seconds
+            start = ws.tasks.last_seq()
+            procs = run_writers(ws.store.url, run_ids, seconds, floor=False)
+            seen = tail_until_done(ws, procs, start)
+            written = sum(int((p.communicate()[0] or "0").strip()) for p in procs)
+            with ws.store.read() as session:
+                stored = session.scalar(
+                    select(func.count()).where(
+                        AgentEventRow.run_id.in_(run_ids), AgentEventRow.kind == "text"
+                    )
+                )
+            exact = stored == written and len(seen) == len(set(seen)) == written
+            verdict = (
+                "yes" if exact else f"NO ({written} written, {stored} stored, {len(seen)} seen)"
+            )
+            print(
+                f"{label:10} {writers} writer(s): {written / seconds:8.0f} events/s "
+                f"(floor, bare insert+commit: {floor:8.0f}/s); "
+                f"every event in the feed once and seen by the tailing reader: "
+                f"{verdict}",
+                flush=True,
+            )
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        url, run_id, start_at, seconds, mode = sys.argv[2:7]
+        child(url, run_id, float(start_at), float(seconds), mode == "floor")
+        return
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="2 s per measurement instead of 6")
+    parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+    args = parser.parse_args()
+    seconds = 2.0 if args.quick else 6.0
+    measure("sqlite", sqlite_workspace, seconds)
+    if not args.sqlite_only:
+        measure("postgresql", pg_workspace, seconds)
+
+
+if __name__ == "__main__":
+    main()

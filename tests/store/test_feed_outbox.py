@@ -1,0 +1,115 @@
+"""The feed's order guarantee with concurrent writers: on PostgreSQL a running agent's events go
+through the outbox and get their ``seq`` where order is assigned (`stagent.store.feed`); a
+reader tailing by ``seq`` never skips one. On SQLite they are written directly."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select, text
+
+from stagent.domain.events import TextEvent
+from stagent.engine.executor import RunWriter
+from stagent.engine.options import resolve
+from stagent.engine.services import TaskDraft
+from stagent.store import lifecycle
+from stagent.store.lifecycle import Claim
+from stagent.store.tables import FeedOutboxRow
+from stagent.workspace import Workspace
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ws(request: pytest.FixtureRequest) -> Iterator[Workspace]:
+    name = "workspace" if request.param == "sqlite" else "pg_workspace"
+    yield request.getfixturevalue(name)
+
+
+def claimed(ws: Workspace, title: str) -> Claim:
+    task = ws.tasks.create(TaskDraft(title=title))
+    with ws.store.write() as session:
+        lifecycle.queue_run(session, task.id, resolve(task, None))
+    with ws.store.write() as session:
+        claim = lifecycle.claim(session, task.id, 1)
+    assert claim is not None
+    return claim
+
+
+def outbox_size(ws: Workspace) -> int:
+    with ws.store.read() as session:
+        return int(session.scalar(select(func.count()).select_from(FeedOutboxRow)) or 0)
+
+
+def test_an_event_is_in_the_feed_when_its_write_returns(ws: Workspace) -> None:
+    claim = claimed(ws, "visible")
+    before = ws.tasks.last_seq()
+    assert RunWriter(ws.store, claim.task.id, claim.run).record(TextEvent(text="now"))
+    feed = ws.tasks.feed(after=before)
+    assert [(e.kind, e.payload["text"]) for e in feed] == [("text", "now")]
+    assert feed[0].task_id == claim.task.id and feed[0].run_id == claim.run.id
+    assert outbox_size(ws) == 0
+
+
+def test_events_a_crashed_writer_left_in_the_outbox_are_published_by_the_next_writer(
+    pg_workspace: Workspace,
+) -> None:
+    ws = pg_workspace
+    claim = claimed(ws, "stranded")
+    with ws.store.engine.begin() as conn:  # committed, never published (the writer died)
+        conn.execute(
+            text(
+                "INSERT INTO feed_outbox (task_id, run_id, subject_kind, subject_id, kind,"
+                " payload, created_at) VALUES (:t, :r, 'task', :t, 'text', '{\"text\": \"lost?\"}',"
+                " now())"
+            ),
+            {"t": claim.task.id, "r": claim.run.id},
+        )
+    before = ws.tasks.last_seq()
+    assert ws.tasks.feed(after=before) == []
+    ws.housekeeping()
+    published = [e for e in ws.tasks.feed(after=before) if e.kind == "text"]
+    assert [e.payload["text"] for e in published] == ["lost?"]
+    assert outbox_size(ws) == 0
+
+
+def test_concurrent_writers_never_make_a_tailing_reader_skip_an_event(ws: Workspace) -> None:
+    claims = [claimed(ws, f"writer {i}") for i in range(4)]
+    start = ws.tasks.last_seq()
+    per_writer = 40
+    done = threading.Event()
+
+    def write(claim: Claim) -> None:
+        writer = RunWriter(ws.store, claim.task.id, claim.run)
+        for i in range(per_writer):
+            assert writer.record(TextEvent(text=f"{claim.task.id} {i}"))
+
+    seen: list[int] = []
+
+    def tail() -> None:
+        after = start
+        while True:
+            finished = done.is_set()
+            for event in ws.tasks.feed(after=after):
+                seen.append(event.seq)
+                after = event.seq
+            if finished:
+                return
+
+    reader = threading.Thread(target=tail)
+    reader.start()
+    writers = [threading.Thread(target=write, args=(c,)) for c in claims]
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    done.set()
+    reader.join()
+
+    stored = [e.seq for e in ws.tasks.feed(after=start, limit=10_000) if e.kind == "text"]
+    assert len(stored) == 4 * per_writer
+    assert seen == sorted(set(seen))
+    assert set(stored) <= set(seen)
+    for claim in claims:  # each writer's events are in its own order
+        texts = [e.payload["text"] for e in ws.tasks.events(claim.task.id) if e.kind == "text"]
+        assert texts == [f"{claim.task.id} {i}" for i in range(per_writer)]
