@@ -25,6 +25,7 @@ from stagent.store.migrate import current_revision
 if TYPE_CHECKING:  # built on first use (see the class docstring)
     from stagent.engine.guard import RunGuard
     from stagent.engine.leases import ExecutorLease
+    from stagent.engine.workflow_service import WorkflowService
     from stagent.governance.approvals import ApprovalService
     from stagent.governance.budgets import BudgetService
     from stagent.governance.rule_service import RuleService
@@ -51,6 +52,13 @@ class Workspace:
         self.projects = ProjectService(self.store)
         self.tasks = TaskService(self.store, self.runtimes, self.queue)
         self._lease: ExecutorLease | None = None
+
+    @cached_property
+    def workflows(self) -> WorkflowService:
+        """Workflow definitions and their runs (executed by a worker's workflow queue)."""
+        from stagent.engine.workflow_service import WorkflowService
+
+        return WorkflowService(self.store, self.queue, self.tasks)
 
     @cached_property
     def rules(self) -> RuleService:
