@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # built on first use (see the class docstring)
     from stagent.governance.budgets import BudgetService
     from stagent.governance.rule_service import RuleService
     from stagent.runtimes.base import PermissionGate
+    from stagent.scanner.service import ScanService
 
 WorkerKind = Literal["serve", "worker", "cli"]
 LONG_LIVED_WORKERS: frozenset[str] = frozenset({"serve", "worker"})
@@ -103,6 +104,13 @@ class Workspace:
         from stagent.governance.budgets_guard import BudgetGuard
 
         return BudgetGuard(self.budgets)
+
+    @cached_property
+    def scans(self) -> ScanService:
+        """Environment scans: run (one cached scanner per process), store, history."""
+        from stagent.scanner.service import ScanService
+
+        return ScanService(self.store)
 
     @classmethod
     def temporary(cls, directory: Path, **overrides: Any) -> Self:

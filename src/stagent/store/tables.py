@@ -384,3 +384,30 @@ class WorkflowStepRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None] = mapped_column(Timestamp)
     ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class EnvironmentScanRow(Base):
+    """One environment scan: its score, counts, duration and the whole report.
+
+    The report holds no secret values (the scanner redacts them before building it).
+    """
+
+    __tablename__ = "environment_scans"
+    __table_args__ = (Index("ix_environment_scans_scanned_at", "scanned_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scanned_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    roots: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """The folders scanned (projects were discovered under them)."""
+    score: Mapped[int] = mapped_column(Integer)
+    """Health score 0-100."""
+    duration_ms: Mapped[float] = mapped_column(Float)
+    artifact_count: Mapped[int] = mapped_column(Integer, default=0)
+    project_count: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    warnings: Mapped[int] = mapped_column(Integer, default=0)
+    infos: Mapped[int] = mapped_column(Integer, default=0)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the artifacts and findings: equal fingerprints mean nothing changed."""
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The scan report as `stagent scan --json` prints it."""

@@ -103,7 +103,7 @@ SURFACES: tuple[Surface, ...] = (
         "Environment",
         "/environment",
         "Configure",
-        brought_by="the environment scanner (Claude Code and Codex discovery, health score)",
+        built=True,
         purpose="what Claude Code and Codex are configured with on this machine",
     ),
     Surface("settings", "Settings", "/settings", "Configure", built=True),
