@@ -8,6 +8,10 @@ from enum import StrEnum
 
 from stagent.domain.workflows import WorkflowDefinition
 
+BUILT_PATTERNS = ("sequence", "parallel")
+"""Patterns the engine runs today; the others are stored and validated, and a run of one stops
+at once with "the <pattern> pattern is not built yet"."""
+
 
 class WorkflowStatus(StrEnum):
     """Where a workflow is: never run, running, paused by a person, or ended."""

@@ -23,7 +23,6 @@ from stagent.engine import workflow_steps as steps
 from stagent.engine.queue import RUN_WORKFLOW, workflow_id_for
 from stagent.engine.workflow_prompts import sequence_prompt, synthesis_prompt
 
-BUILT_PATTERNS = ("sequence", "parallel")
 SETTLED = (StepStatus.COMPLETED.value, StepStatus.FAILED.value)
 """Steps a new round does not run again (a retry puts its step back to pending first)."""
 

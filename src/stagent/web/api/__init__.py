@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from stagent.web.api import approvals, budgets, projects, rules, runtimes, scans, tasks
+from stagent.web.api import (
+    approvals,
+    budgets,
+    projects,
+    rules,
+    runtimes,
+    scans,
+    tasks,
+    workflows,
+)
 from stagent.web.api.models import ErrorOut
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -28,5 +37,6 @@ def build_api_router() -> APIRouter:
     router.include_router(approvals.router)
     router.include_router(rules.router)
     router.include_router(budgets.router)
+    router.include_router(workflows.router)
     router.include_router(scans.router)
     return router
