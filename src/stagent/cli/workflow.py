@@ -16,7 +16,8 @@ from stagent.workspace import Workspace
 
 DEFINITION_HELP = """\
 A workflow file is YAML or JSON. Patterns: sequence and parallel run today; checkpoint, \
-planner-executor, loop and swarm are validated and stored but not built yet.
+planner-executor, loop and swarm are validated and stored but not built yet, and so are \
+approval checkpoints (a step with requires_approval is refused rather than run ungated).
 
 \b
   name: review-and-fix

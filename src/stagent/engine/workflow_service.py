@@ -72,6 +72,7 @@ class WorkflowService:
                     f"workflow {row.id} is {row.status}",
                     hint="resume or cancel it before starting a new run",
                 )
+            _refuse_unbuilt_gates(WorkflowDefinition.model_validate(row.definition))
             number = workflow_repo.start_run(session, row)
             engine_id = workflow_repo.next_round(row, first=True)
             workflow_id = row.id
@@ -173,3 +174,14 @@ class WorkflowService:
             row.status = target.value
             row.stop_reason = reason
             return workflow_repo.to_workflow(row)
+
+
+def _refuse_unbuilt_gates(definition: WorkflowDefinition) -> None:
+    """A human gate must never be skipped: until checkpoints are built, refuse to run."""
+    gated = next((s for s in definition.steps if s.requires_approval), None)
+    if gated is not None:
+        raise ValidationError(
+            f"steps.requires_approval (step {gated.id}): approval checkpoints are not built yet,"
+            " so this workflow cannot run",
+            hint="remove requires_approval to run it without the human gate",
+        )
