@@ -85,3 +85,26 @@ async def test_unknown_workflow_is_a_404(client: httpx.AsyncClient) -> None:
     missing = await client.get("/api/v1/workflows/wf_nope")
     assert missing.status_code == 404
     assert "wf_nope" in missing.text
+
+
+async def test_the_workflows_page_lists_them_escaped_and_says_what_is_not_built(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    from stagent.domain.workflow_files import parse_definition
+
+    workspace.workflows.add(
+        parse_definition(
+            {
+                "name": "<b>bold</b>",
+                "pattern": "loop",
+                "loop": {"max_iterations": 2},
+                "steps": [step("it", "x")],
+            }
+        )
+    )
+    page = await client.get("/workflows")
+    assert page.status_code == 200
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page.text and "<b>bold</b>" not in page.text
+    assert "not built yet" in page.text
+    assert "never run" in page.text and "not run yet" in page.text
+    assert "stagent " not in page.text.split("<main", 1)[-1]  # no CLI syntax on a page
