@@ -23,6 +23,9 @@ from stagent.engine import workflow_steps as steps
 from stagent.engine.queue import RUN_WORKFLOW, workflow_id_for
 from stagent.engine.workflow_prompts import sequence_prompt, synthesis_prompt
 
+RESULT_POLL_SECONDS = 0.05
+"""How often the interpreter checks whether a step's task run ended (DBOS polls; its default of
+1 s would add up to a second between one step's end and the next step's start)."""
 SETTLED = (StepStatus.COMPLETED.value, StepStatus.FAILED.value)
 """Steps a new round does not run again (a retry puts its step back to pending first)."""
 
@@ -81,7 +84,7 @@ class _Run:
         if step.id in self.settled:
             return self.settled[step.id]
         handle = await self.start(step, prompt)
-        await handle.get_result()
+        await handle.get_result(polling_interval_sec=RESULT_POLL_SECONDS)
         return await _settle(self.id, self.number, step.id)
 
 
@@ -127,7 +130,7 @@ async def _parallel(run: _Run) -> tuple[str, str | None]:
                 return _stopped(stop)
         handles = [(b, await run.start(b, sequence_prompt(b, None))) for b in wave]
         for branch, handle in handles:
-            await handle.get_result()
+            await handle.get_result(polling_interval_sec=RESULT_POLL_SECONDS)
             outcomes[branch.id] = await _settle(run.id, run.number, branch.id)
         for branch in branches[start : start + limit]:
             outcomes.setdefault(branch.id, run.settled.get(branch.id, {}))
