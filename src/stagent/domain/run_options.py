@@ -173,3 +173,31 @@ def parse_run_options(data: object, *, prefix: str = "") -> RunOptions:
             f"{name}: {message}{more}",
             hint="see the run options in the README (runtime, model, tool_policy, limits ...)",
         ) from None
+
+
+_LEGACY_OWN = {
+    "scripted": ("scenario",),
+    "claude": ("permission_mode", "gate", "tools", "mcp_servers", "resume_prompt", "max_retries"),
+    "codex": ("sandbox", "provider"),
+    "anthropic": ("max_tokens", "max_retries"),
+}
+
+
+def from_flat(runtime: str, config: dict[str, Any]) -> RunOptions:
+    """Options given as one flat mapping (``{"scenario": ..., "max_turns": 3, "model": ...}``, the
+    shape schedules store) in the typed shape, validated; keys nested already pass through."""
+    data: dict[str, Any] = {k: v for k, v in config.items() if not k.startswith("_")}
+    limits = dict(data.pop("limits", None) or {})
+    for key in ("max_turns", "max_budget_usd", "deadline_seconds"):
+        if key in data:
+            limits[key] = data.pop(key)
+    own_keys = _LEGACY_OWN.get(runtime) or _LEGACY_OWN["scripted"]
+    own = dict(data.pop(runtime, None) or {}) if runtime in RUNTIME_OPTION_FIELDS else {}
+    for key in own_keys:
+        if key in data:
+            own[key] = data.pop(key)
+    if limits:
+        data["limits"] = limits
+    if own:
+        data[runtime if runtime in RUNTIME_OPTION_FIELDS else "scripted"] = own
+    return parse_run_options({**data, "runtime": runtime}, prefix="options.")

@@ -11,6 +11,7 @@ from stagent.web.api import (
     rules,
     runtimes,
     scans,
+    schedules,
     tasks,
     workflows,
 )
@@ -38,5 +39,6 @@ def build_api_router() -> APIRouter:
     router.include_router(rules.router)
     router.include_router(budgets.router)
     router.include_router(workflows.router)
+    router.include_router(schedules.router)
     router.include_router(scans.router)
     return router

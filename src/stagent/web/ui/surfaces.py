@@ -64,6 +64,7 @@ SURFACES: tuple[Surface, ...] = (
         "Schedules",
         "/schedules",
         "Manage",
+        built=True,
         brought_by="Schedules (cron, interval and one-shot runs with firing limits)",
         purpose="scheduled runs, their next fire time and firing history",
     ),

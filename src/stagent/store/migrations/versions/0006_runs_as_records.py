@@ -1,7 +1,7 @@
 """runs as records, typed run options, events with subjects
 
 Revision ID: 0006
-Revises: 0008
+Revises: 0012
 Create Date: 2026-12-06 05:14:04.156871
 
 Data: every task that ran gets one ``runs`` row per past run (a run starts at each ``status``
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0008"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
