@@ -26,6 +26,7 @@ from stagent.store.migrate import current_revision
 if TYPE_CHECKING:  # built on first use (see the class docstring)
     from stagent.engine.guard import RunGuard
     from stagent.engine.leases import ExecutorLease
+    from stagent.engine.workflow_service import WorkflowService
     from stagent.governance.approvals import ApprovalService
     from stagent.governance.budgets import BudgetService
     from stagent.governance.defaults import PermissionDefaults
@@ -70,6 +71,13 @@ class Workspace:
         from stagent.profiles.service import ProfileService
 
         return ProfileService(self.settings.home)
+
+    @cached_property
+    def workflows(self) -> WorkflowService:
+        """Workflow definitions and their runs (executed by a worker's workflow queue)."""
+        from stagent.engine.workflow_service import WorkflowService
+
+        return WorkflowService(self.store, self.queue, self.tasks)
 
     @cached_property
     def rules(self) -> RuleService:

@@ -27,6 +27,11 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("worker", "stagent.cli.worker:worker", "Run queued tasks until Ctrl-C or SIGTERM."),
     ("project", "stagent.cli.project:app", "Create and list projects."),
     ("task", "stagent.cli.task:app", "Create, list, show, run and cancel tasks."),
+    (
+        "workflow",
+        "stagent.cli.workflow:app",
+        "Add, run, list, show, pause, resume, cancel and retry workflows.",
+    ),
     ("inbox", "stagent.cli.inbox:inbox", "List what waits for you: tool calls, questions."),
     ("approve", "stagent.cli.inbox:approve", "Allow a pending tool call (once, or always)."),
     ("deny", "stagent.cli.inbox:deny", "Deny a pending tool call or question."),

@@ -58,6 +58,9 @@ class WorkflowStep(_Model):
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     condition: str | None = None
     timeout_seconds: float | None = Field(default=None, gt=0)
+    options: dict[str, object] | None = None
+    """Run options for the step's task (`stagent.domain.run_options.RunOptions` without
+    ``runtime``), e.g. a scripted scenario; checked when the workflow is added."""
 
     @field_validator("id")
     @classmethod

@@ -16,8 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from dbos import DBOS, DBOSConfig
-from dbos._queue import Queue
+from dbos import DBOS, DBOSConfig, Queue
 from dbos._sys_db import SystemDatabase
 
 from stagent.engine.executor import RunContext, execute_task_run
@@ -26,6 +25,7 @@ from stagent.engine.queue import (
     RUN_TASK_WORKFLOW,
     TASK_QUEUE,
     WORKFLOW_PROTOCOL,
+    WORKFLOW_QUEUE,
     TaskQueueClient,
     dbos_url,
     workflow_id_for,
@@ -47,12 +47,28 @@ __all__ = [
 ]
 
 _context: RunContext | None = None
+_task_queue: Queue | None = None
+
+WORKFLOW_CONCURRENCY = 8
+"""Workflow interpreters one worker drives at once (they mostly wait on their steps' tasks)."""
 
 
 def _require_context() -> RunContext:
     if _context is None:
         raise RuntimeError("the task engine was used before DBOS was launched in this process")
     return _context
+
+
+def context() -> RunContext:
+    """The run context of this worker process (for the workflow interpreter's steps)."""
+    return _require_context()
+
+
+def task_queue() -> Queue:
+    """The task queue registered in this worker process."""
+    if _task_queue is None:
+        raise RuntimeError("the task queue was used before DBOS was launched in this process")
+    return _task_queue
 
 
 @DBOS.step(name="stagent.execute_task_run")
@@ -68,7 +84,10 @@ async def run_task_workflow(task_id: str, run_number: int) -> str:
 
 def launch(settings: Settings, database_url: str, executor_id: str, context: RunContext) -> None:
     """Start DBOS in this process as a worker that executes queued tasks."""
-    global _context
+    global _context, _task_queue
+    from stagent.engine import workflow_durable  # registers the interpreter before launch
+
+    del workflow_durable
     _context = context
     config: DBOSConfig = {
         "name": APP_NAME,
@@ -84,10 +103,15 @@ def launch(settings: Settings, database_url: str, executor_id: str, context: Run
     DBOS.launch()
     # The per-worker limit is this process's own (see pin_worker_concurrency): the shared queue
     # row in the database carries none, so no worker's setting leaks into another.
-    DBOS.register_queue(
+    _task_queue = DBOS.register_queue(
         TASK_QUEUE,
         polling_interval_sec=settings.queue_poll_seconds,
         on_conflict="always_update",
+    )
+    DBOS.register_queue(
+        WORKFLOW_QUEUE,
+        worker_concurrency=WORKFLOW_CONCURRENCY,
+        polling_interval_sec=settings.queue_poll_seconds,
     )
     logging.getLogger("dbos").setLevel(logging.WARNING)
 
@@ -122,12 +146,13 @@ def pin_worker_concurrency(queue_name: str, concurrency: int) -> None:
 
 def shutdown() -> None:
     """Stop DBOS in this process (in-flight runs are recovered by the next worker)."""
-    global _context
+    global _context, _task_queue
     # DBOS logs every asyncio task it cancels on the way out; they are recovered, not lost.
     logging.getLogger("dbos").setLevel(logging.ERROR)
     DBOS.destroy(workflow_completion_timeout_sec=0)
     _context = None
     _worker_limits.clear()
+    _task_queue = None
 
 
 def recover_executor(executor_id: str) -> int:

@@ -20,6 +20,10 @@ WORKFLOW_PROTOCOL = "stagent-wf-1"
 APP_NAME = "stagent"
 TASK_QUEUE = "stagent-tasks"
 RUN_TASK_WORKFLOW = "stagent.run_task"
+WORKFLOW_QUEUE = "stagent-workflows"
+"""Workflow interpreters wait on their steps' task runs, so they get a queue of their own (on the
+task queue they would take the slots their own steps need)."""
+RUN_WORKFLOW = "stagent.run_workflow"
 
 
 def dbos_url(database_url: str) -> str:
@@ -69,6 +73,19 @@ class TaskQueueClient:
             "app_version": WORKFLOW_PROTOCOL,
         }
         handle: WorkflowHandle[str] = self.client.enqueue(options, task_id, run_number)
+        return handle.get_workflow_id()
+
+    def enqueue_workflow(self, engine_id: str, workflow_id: str, run_number: int) -> str:
+        """Put one execution of a workflow run on the workflow queue; returns its engine id."""
+        from dbos import EnqueueOptions, WorkflowHandle
+
+        options: EnqueueOptions = {
+            "workflow_name": RUN_WORKFLOW,
+            "queue_name": WORKFLOW_QUEUE,
+            "workflow_id": engine_id,
+            "app_version": WORKFLOW_PROTOCOL,
+        }
+        handle: WorkflowHandle[str] = self.client.enqueue(options, workflow_id, run_number)
         return handle.get_workflow_id()
 
     def cancel(self, workflow_id: str) -> None:

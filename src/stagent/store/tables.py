@@ -396,6 +396,55 @@ class BudgetWindowRow(Base):
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
 
 
+class WorkflowRow(Base):
+    """A workflow: its definition (the data the engine interprets) and where its latest run is."""
+
+    __tablename__ = "workflows"
+    __table_args__ = (Index("ix_workflows_status", "status"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    pattern: Mapped[str] = mapped_column(String(24))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """The validated `stagent.domain.workflows.WorkflowDefinition` as data."""
+    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    """``draft``, ``running``, ``paused``, ``completed``, ``failed`` or ``cancelled``."""
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+    run_count: Mapped[int] = mapped_column(Integer, default=0)
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    """Engine executions of the current run (a resume or a retry starts another)."""
+    engine_id: Mapped[str | None] = mapped_column(String(120))
+    """The durable engine's id of the execution now driving the run."""
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class WorkflowStepRow(Base):
+    """One step of one workflow run: the child task it runs as, its status and its output."""
+
+    __tablename__ = "workflow_steps"
+    __table_args__ = (
+        Index("uq_workflow_steps_key", "workflow_id", "run_number", "step_key", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
+    run_number: Mapped[int] = mapped_column(Integer)
+    step_key: Mapped[str] = mapped_column(String(64))
+    """The step's id in the definition."""
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    """``pending``, ``running``, ``completed``, ``failed``, ``skipped`` or ``blocked``."""
+    output: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
 class ScheduleRow(Base):
     """A schedule: what it fires (a prompt with a runtime and profile), when, and its limits."""
 

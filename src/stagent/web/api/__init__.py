@@ -15,6 +15,7 @@ from stagent.web.api import (
     scans,
     schedules,
     tasks,
+    workflows,
 )
 from stagent.web.api.models import ErrorOut
 
@@ -40,6 +41,7 @@ def build_api_router() -> APIRouter:
     router.include_router(rules.router)
     router.include_router(budgets.router)
     router.include_router(profiles.router)
+    router.include_router(workflows.router)
     router.include_router(schedules.router)
     router.include_router(ledger.router)
     router.include_router(scans.router)

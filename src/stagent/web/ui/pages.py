@@ -108,6 +108,21 @@ def projects(request: Request, ws: WorkspaceDep) -> Response:
     )
 
 
+@router.get("/workflows")
+def workflows(request: Request, ws: WorkspaceDep) -> Response:
+    """Workflows: each with its pattern, status and the steps of its latest run (read-only)."""
+    from stagent.domain.workflow_runs import BUILT_PATTERNS
+
+    return page(
+        request,
+        "pages/workflows.html",
+        active="workflows",
+        title="Workflows",
+        workflows=[ws.workflows.get(w.id) for w in ws.workflows.list()],
+        built_patterns=BUILT_PATTERNS,
+    )
+
+
 @router.get("/projects/{ref}")
 def project_detail(request: Request, ref: str, ws: WorkspaceDep) -> Response:
     """One project and its tasks (live)."""

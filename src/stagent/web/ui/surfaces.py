@@ -50,14 +50,7 @@ SURFACES: tuple[Surface, ...] = (
         purpose="active agents, success rate and a live log stream across tasks",
     ),
     Surface("projects", "Projects", "/projects", "Manage", built=True),
-    Surface(
-        "workflows",
-        "Workflows",
-        "/workflows",
-        "Manage",
-        brought_by="Workflows (the six workflow patterns on the durable engine)",
-        purpose="multi-step workflows: sequence, parallel, loop, swarm and more",
-    ),
+    Surface("workflows", "Workflows", "/workflows", "Manage", built=True),
     Surface(
         "blueprints",
         "Blueprints",

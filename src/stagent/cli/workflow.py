@@ -1,0 +1,175 @@
+"""``stagent workflow``: add, run, list, show, pause, resume, cancel and retry workflows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from stagent.cli.output import JsonFlag, console, emit_json
+from stagent.cli.state import state_of
+from stagent.domain.workflow_runs import BUILT_PATTERNS, Workflow
+from stagent.workspace import Workspace
+
+DEFINITION_HELP = """\
+A workflow file is YAML or JSON. Patterns: sequence and parallel run today; checkpoint, \
+planner-executor, loop and swarm are validated and stored but not built yet, and so are \
+approval checkpoints (a step with requires_approval is refused rather than run ungated).
+
+\b
+  name: review-and-fix
+  pattern: sequence
+  steps:
+    - {id: review, name: Review, prompt: "Review the diff", runtime: claude}
+    - {id: fix, name: Fix, prompt: "Fix what the review found", runtime: claude}
+"""
+
+app = typer.Typer(
+    help="Add, run, list, show, pause, resume, cancel and retry workflows.",
+    no_args_is_help=True,
+    epilog=DEFINITION_HELP,
+)
+IdArg = Annotated[str, typer.Argument(metavar="ID", help="The workflow's id or name.")]
+
+
+def _json(workflow: Workflow) -> dict[str, object]:
+    from stagent.schemas.workflows import WorkflowSchema
+
+    return WorkflowSchema.of(workflow).data()
+
+
+def _print(workflow: Workflow) -> None:
+    built = "" if workflow.pattern in BUILT_PATTERNS else " [yellow](not built yet)[/]"
+    console.print(
+        f"[bold]{workflow.id}[/] {escape(workflow.name)} - {workflow.pattern}{built} - "
+        f"{workflow.status.value}"
+    )
+    if workflow.stop_reason:
+        console.print(f"  stopped: {escape(workflow.stop_reason)}")
+    names = {s.id: s.name for s in workflow.definition.steps}
+    for state in workflow.steps:
+        task = f" task {state.task_id}" if state.task_id else ""
+        console.print(f"  {state.key} ({escape(names.get(state.key, ''))}): {state.status}{task}")
+        if state.error:
+            console.print(f"    [red]{escape(state.error)}[/]")
+
+
+def _done(ws: Workspace, workflow: Workflow, as_json: bool, *, follow: bool = False) -> None:
+    if follow:
+        workflow = _follow(ws, workflow.id)
+    if as_json:
+        emit_json(_json(workflow))
+    else:
+        _print(workflow)
+
+
+def _follow(ws: Workspace, workflow_id: str) -> Workflow:
+    """Wait for the run to end, running it in this process when no worker is alive."""
+    local = ws.live_workers() == 0
+    if local:
+        import logging
+
+        ws.start_worker("cli")
+        logging.getLogger("dbos").setLevel(logging.ERROR)
+    try:
+        return ws.workflows.wait(workflow_id, timeout=24 * 3600)
+    finally:
+        if local:
+            ws.stop_worker()
+
+
+@app.command("add", epilog=DEFINITION_HELP)
+def add(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A YAML or JSON definition.")],
+    project: Annotated[str | None, typer.Option(help="Project id or name.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Validate a definition file and store it (errors name the line, step and field)."""
+    with state_of(ctx).workspace() as ws:
+        workflow = ws.workflows.add_file(file, project=project)
+        _done(ws, workflow, as_json)
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(metavar="FILE|ID", help="A definition file or id.")],
+    follow: Annotated[bool, typer.Option(help="Wait until the run ends.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Start a run (a FILE is added first). Without a running server or worker, it runs here."""
+    with state_of(ctx).workspace() as ws:
+        path = Path(target)
+        ref = ws.workflows.add_file(path).id if path.suffix and path.exists() else target
+        workflow = ws.workflows.run(ref)
+        _done(ws, workflow, as_json, follow=follow or ws.live_workers() == 0)
+
+
+@app.command("list")
+def list_workflows(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """List workflows, newest first."""
+    with state_of(ctx).workspace() as ws:
+        workflows = ws.workflows.list()
+    if as_json:
+        emit_json([_json(w) for w in workflows])
+        return
+    if not workflows:
+        console.print("No workflows yet. Add one from a YAML or JSON file.")
+        return
+    table = Table("ID", "Name", "Pattern", "Status", "Runs")
+    for w in workflows:
+        pattern = w.pattern if w.pattern in BUILT_PATTERNS else f"{w.pattern} (not built yet)"
+        table.add_row(w.id, escape(w.name), pattern, w.status.value, str(w.run_count))
+    console.print(table)
+
+
+@app.command("show")
+def show(ctx: typer.Context, workflow_id: IdArg, as_json: JsonFlag = False) -> None:
+    """Show a workflow and the steps of its latest run."""
+    with state_of(ctx).workspace() as ws:
+        _done(ws, ws.workflows.get(workflow_id), as_json)
+
+
+@app.command("pause")
+def pause(ctx: typer.Context, workflow_id: IdArg, as_json: JsonFlag = False) -> None:
+    """Pause a run before its next step (the step now running finishes)."""
+    with state_of(ctx).workspace() as ws:
+        _done(ws, ws.workflows.pause(workflow_id), as_json)
+
+
+@app.command("resume")
+def resume(
+    ctx: typer.Context,
+    workflow_id: IdArg,
+    follow: Annotated[bool, typer.Option(help="Wait until the run ends.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Resume a paused run at its first unfinished step."""
+    with state_of(ctx).workspace() as ws:
+        workflow = ws.workflows.resume(workflow_id)
+        _done(ws, workflow, as_json, follow=follow or ws.live_workers() == 0)
+
+
+@app.command("cancel")
+def cancel(ctx: typer.Context, workflow_id: IdArg, as_json: JsonFlag = False) -> None:
+    """Cancel a running or paused run and its step in flight."""
+    with state_of(ctx).workspace() as ws:
+        _done(ws, ws.workflows.cancel(workflow_id), as_json)
+
+
+@app.command("retry")
+def retry(
+    ctx: typer.Context,
+    workflow_id: IdArg,
+    step: Annotated[str, typer.Argument(metavar="STEP", help="The failed step's id.")],
+    follow: Annotated[bool, typer.Option(help="Wait until the run ends.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run a failed step again, then what follows it (finished steps do not run again)."""
+    with state_of(ctx).workspace() as ws:
+        workflow = ws.workflows.retry(workflow_id, step)
+        _done(ws, workflow, as_json, follow=follow or ws.live_workers() == 0)

@@ -1,0 +1,187 @@
+"""Workflows as the CLI, the API and tests use them: add, list, show, run, pause, resume,
+cancel and retry a failed step.
+
+A run is executed by a worker's workflow queue (`stagent.engine.workflow_durable`); this service
+only writes rows and enqueues, so any process can call it. Each engine execution of a run is a
+*round*: a resume or a retry starts a new round, which skips the steps already settled.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stagent.domain.errors import ConflictError, ValidationError
+from stagent.domain.workflow_files import load_definition
+from stagent.domain.workflow_runs import StepStatus, Workflow, WorkflowStatus
+from stagent.domain.workflows import WorkflowDefinition
+from stagent.engine.queue import TaskQueueClient
+from stagent.engine.services import TaskService
+from stagent.store import projects as project_repo
+from stagent.store import workflows as workflow_repo
+from stagent.store.database import Store
+
+RETRYABLE = (StepStatus.FAILED.value, StepStatus.BLOCKED.value)
+
+
+class WorkflowService:
+    """Store, start and steer workflows."""
+
+    def __init__(self, store: Store, queue: TaskQueueClient, tasks: TaskService) -> None:
+        self._store = store
+        self._queue = queue
+        self._tasks = tasks
+
+    def add_file(self, path: Path, *, project: str | None = None) -> Workflow:
+        """Validate a YAML or JSON file and store it; errors name file, line, step and field."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ValidationError(f"{path}: no such workflow file", hint="check the path") from None
+        except OSError as exc:
+            raise ValidationError(f"{path}: cannot read it ({exc.strerror})") from None
+        return self.add(load_definition(text, str(path)), project=project)
+
+    def add_text(
+        self, text: str, *, source: str = "<request>", project: str | None = None
+    ) -> Workflow:
+        """Validate YAML or JSON text and store it."""
+        return self.add(load_definition(text, source), project=project)
+
+    def add(self, definition: WorkflowDefinition, *, project: str | None = None) -> Workflow:
+        """Store a validated definition as a draft."""
+        with self._store.write() as session:
+            project_id = project_repo.get(session, project).id if project else None
+            return workflow_repo.create(session, definition, project_id=project_id)
+
+    def list(self, *, status: WorkflowStatus | None = None) -> list[Workflow]:
+        """Workflows, newest first."""
+        with self._store.read() as session:
+            return workflow_repo.list_all(session, status=status)
+
+    def get(self, ref: str) -> Workflow:
+        """A workflow (by id or unique name) with the steps of its latest run."""
+        with self._store.read() as session:
+            return workflow_repo.get(session, ref)
+
+    def run(self, ref: str) -> Workflow:
+        """Start a new run; a worker's workflow queue executes it."""
+        with self._store.write() as session:
+            row = workflow_repo.get_row(session, ref, for_update=True)
+            if WorkflowStatus(row.status) in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED):
+                raise ConflictError(
+                    f"workflow {row.id} is {row.status}",
+                    hint="resume or cancel it before starting a new run",
+                )
+            _refuse_unbuilt_gates(WorkflowDefinition.model_validate(row.definition))
+            number = workflow_repo.start_run(session, row)
+            engine_id = workflow_repo.next_round(row, first=True)
+            workflow_id = row.id
+        self._queue.enqueue_workflow(engine_id, workflow_id, number)
+        return self.get(workflow_id)
+
+    def pause(self, ref: str) -> Workflow:
+        """Stop before the next step (the step now running finishes)."""
+        return self._move(ref, WorkflowStatus.RUNNING, WorkflowStatus.PAUSED, "paused by a person")
+
+    def resume(self, ref: str) -> Workflow:
+        """Continue a paused run at its first unfinished step."""
+        with self._store.write() as session:
+            row = workflow_repo.get_row(session, ref, for_update=True)
+            if row.status != WorkflowStatus.PAUSED.value:
+                raise ConflictError(
+                    f"workflow {row.id} is {row.status}, not paused",
+                    hint="only a paused run resumes",
+                )
+            row.status = WorkflowStatus.RUNNING.value
+            row.stop_reason = None
+            engine_id = workflow_repo.next_round(row)
+            workflow_id, number = row.id, row.run_count
+        self._queue.enqueue_workflow(engine_id, workflow_id, number)
+        return self.get(workflow_id)
+
+    def cancel(self, ref: str) -> Workflow:
+        """Cancel a running or paused run and the step tasks it has in flight."""
+        with self._store.write() as session:
+            row = workflow_repo.get_row(session, ref, for_update=True)
+            if row.status not in (WorkflowStatus.RUNNING.value, WorkflowStatus.PAUSED.value):
+                raise ConflictError(f"workflow {row.id} is {row.status}; nothing to cancel")
+            workflow_repo.end(session, row, WorkflowStatus.CANCELLED, "cancelled by a person")
+            engine_id, workflow_id = row.engine_id, row.id
+            tasks = [
+                s.task_id
+                for s in workflow_repo.step_rows(session, row.id, row.run_count)
+                if s.task_id and s.status == StepStatus.RUNNING.value
+            ]
+        if engine_id:
+            self._queue.cancel(engine_id)
+        for task_id in tasks:
+            if self._tasks.get(task_id).status.is_active:
+                self._tasks.cancel(task_id)
+        return self.get(workflow_id)
+
+    def retry(self, ref: str, step: str) -> Workflow:
+        """Run a failed (or blocked) step again, then whatever follows it; completed steps are
+        not run again."""
+        with self._store.write() as session:
+            row = workflow_repo.get_row(session, ref, for_update=True)
+            if row.status not in (WorkflowStatus.FAILED.value, WorkflowStatus.CANCELLED.value):
+                raise ConflictError(
+                    f"workflow {row.id} is {row.status}; a step is retried after the run failed",
+                    hint="wait for the run to end",
+                )
+            step_row = workflow_repo.step_row(session, row.id, row.run_count, step, for_update=True)
+            if step_row.status not in RETRYABLE:
+                raise ConflictError(
+                    f"step {step} is {step_row.status}; only a failed or blocked step is retried"
+                )
+            step_row.status = StepStatus.PENDING.value
+            step_row.error = None
+            for other in workflow_repo.step_rows(session, row.id, row.run_count):
+                if other.status == StepStatus.BLOCKED.value:
+                    other.status = StepStatus.PENDING.value
+                    other.error = None
+            row.status = WorkflowStatus.RUNNING.value
+            row.stop_reason = None
+            row.finished_at = None
+            engine_id = workflow_repo.next_round(row)
+            workflow_id, number = row.id, row.run_count
+        self._queue.enqueue_workflow(engine_id, workflow_id, number)
+        return self.get(workflow_id)
+
+    def wait(
+        self, ref: str, *, timeout: float = 60.0, until: frozenset[str] | None = None
+    ) -> Workflow:
+        """Block until the run leaves ``running`` (or reaches a status in ``until``)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        seen = self._store.changes.version
+        while True:
+            workflow = self.get(ref)
+            done = workflow.status.value in until if until else not workflow.status.is_active
+            remaining = deadline - time.monotonic()
+            if done or remaining <= 0:
+                return workflow
+            seen = self._store.changes.wait(seen, min(remaining, 0.5))
+
+    def _move(
+        self, ref: str, source: WorkflowStatus, target: WorkflowStatus, reason: str
+    ) -> Workflow:
+        with self._store.write() as session:
+            row = workflow_repo.get_row(session, ref, for_update=True)
+            if row.status != source.value:
+                raise ConflictError(f"workflow {row.id} is {row.status}, not {source.value}")
+            row.status = target.value
+            row.stop_reason = reason
+            return workflow_repo.to_workflow(row)
+
+
+def _refuse_unbuilt_gates(definition: WorkflowDefinition) -> None:
+    """A human gate must never be skipped: until checkpoints are built, refuse to run."""
+    gated = next((s for s in definition.steps if s.requires_approval), None)
+    if gated is not None:
+        raise ValidationError(
+            f"steps.requires_approval (step {gated.id}): approval checkpoints are not built yet,"
+            " so this workflow cannot run",
+            hint="remove requires_approval to run it without the human gate",
+        )

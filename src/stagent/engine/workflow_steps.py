@@ -1,0 +1,127 @@
+"""What each durable step of a workflow does to our tables (no DBOS here).
+
+`stagent.engine.workflow_durable` calls these inside DBOS steps, so each is checkpointed once it
+returns. Each is also safe to run twice (a crash after its write but before the checkpoint):
+`prepare` finds the child task it made before, `settle` re-reads the task's outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stagent.domain.ids import utcnow
+from stagent.domain.run_options import RunOptions, parse_run_options
+from stagent.domain.tasks import TaskStatus
+from stagent.domain.workflow_runs import StepStatus, WorkflowStatus
+from stagent.domain.workflows import WorkflowDefinition
+from stagent.engine.options import resolve as resolve_options
+from stagent.store import lifecycle
+from stagent.store import projects as project_repo
+from stagent.store import tasks as task_repo
+from stagent.store import workflows as workflow_repo
+from stagent.store.database import Store
+
+STEP_PRIORITY = 1
+"""Workflow steps go ahead of ordinary tasks of the default priority."""
+
+
+def begin(store: Store, workflow_id: str, run_number: int) -> dict[str, Any]:
+    """The definition and what is already settled in this run (a resume or a retry skips
+    completed steps)."""
+    with store.read() as session:
+        row = workflow_repo.get_row(session, workflow_id)
+        steps = {
+            s.step_key: {"status": s.status, "output": s.output, "error": s.error}
+            for s in workflow_repo.step_rows(session, workflow_id, run_number)
+        }
+        return {"definition": row.definition, "steps": steps}
+
+
+def stop_reason(store: Store, workflow_id: str, run_number: int) -> str | None:
+    """Why the run must not start another step (paused or cancelled by a person), else None."""
+    with store.read() as session:
+        row = workflow_repo.get_row(session, workflow_id)
+        if row.run_count != run_number:
+            return "superseded"
+        if row.status == WorkflowStatus.PAUSED.value:
+            return "human_pause"
+        if row.status != WorkflowStatus.RUNNING.value:
+            return "human_cancel"
+        return None
+
+
+def prepare(store: Store, workflow_id: str, run_number: int, key: str, prompt: str) -> list[Any]:
+    """Make (or find) the step's child task and queue a run of it; returns ``[task_id, run
+    number]``. A step whose task failed before (a retry) gets a new run of the same task."""
+    with store.write() as session:
+        row = workflow_repo.get_row(session, workflow_id)
+        definition = WorkflowDefinition.model_validate(row.definition)
+        step = next(s for s in definition.steps if s.id == key)
+        step_row = workflow_repo.step_row(session, workflow_id, run_number, key, for_update=True)
+        if step_row.task_id is None:
+            options: RunOptions = parse_run_options(
+                {**(step.options or {}), "runtime": step.runtime or "scripted"}, prefix="options."
+            )
+            if step.model:
+                options = options.with_changes(model=step.model)
+            task = task_repo.create(
+                session,
+                task_repo.NewTask(
+                    title=f"[Workflow] {step.name}",
+                    description=prompt,
+                    project_id=row.project_id,
+                    runtime=options.runtime,
+                    profile=step.profile,
+                    priority=STEP_PRIORITY,
+                    options=options,
+                ),
+            )
+            step_row.task_id = task.id
+        task = task_repo.get(session, step_row.task_id)
+        step_row.status = StepStatus.RUNNING.value
+        step_row.started_at = step_row.started_at or utcnow()
+        step_row.error = None
+        if task.status in (TaskStatus.RUNNING, TaskStatus.WAITING) or (
+            task.status is TaskStatus.QUEUED and task.workflow_id
+        ):
+            return [task.id, task.run_count]
+        project = project_repo.get(session, task.project_id) if task.project_id else None
+        task, run = lifecycle.queue_run(
+            session, task.id, resolve_options(task, project), reason=f"workflow {row.name}"
+        )
+        return [task.id, run.number if run is not None else task.run_count]
+
+
+def settle(store: Store, workflow_id: str, run_number: int, key: str) -> dict[str, Any]:
+    """Record the step's outcome from its task's final state; returns status, output, error."""
+    with store.write() as session:
+        step_row = workflow_repo.step_row(session, workflow_id, run_number, key, for_update=True)
+        task = task_repo.get_row(session, step_row.task_id or "", deleted=True)
+        ok = task.status == TaskStatus.COMPLETED.value
+        step_row.status = (StepStatus.COMPLETED if ok else StepStatus.FAILED).value
+        step_row.output = task.result if ok else None
+        step_row.error = None if ok else (task.error or f"its task ended {task.status}")
+        step_row.ended_at = utcnow()
+        return {"status": step_row.status, "output": step_row.output, "error": step_row.error}
+
+
+def block(store: Store, workflow_id: str, run_number: int, key: str, reason: str) -> None:
+    """Mark a step that will not run because something it needs failed."""
+    with store.write() as session:
+        step_row = workflow_repo.step_row(session, workflow_id, run_number, key, for_update=True)
+        step_row.status = StepStatus.BLOCKED.value
+        step_row.error = reason
+        step_row.ended_at = utcnow()
+
+
+def finish(store: Store, workflow_id: str, run_number: int, status: str, reason: str | None) -> str:
+    """End the run (or mark it paused) unless a person already ended it; returns the status."""
+    with store.write() as session:
+        row = workflow_repo.get_row(session, workflow_id, for_update=True)
+        if row.run_count != run_number or row.status in (
+            WorkflowStatus.CANCELLED.value,
+            WorkflowStatus.COMPLETED.value,
+        ):
+            return row.status
+        workflow_repo.end(session, row, WorkflowStatus(status), reason)
+        return status

@@ -1,0 +1,84 @@
+"""Workflows and the steps of their latest run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from stagent.domain.workflow_runs import (
+    BUILT_PATTERNS,
+    StepState,
+    StepStatus,
+    Workflow,
+    WorkflowStatus,
+)
+from stagent.schemas.base import Schema
+
+
+class WorkflowStepSchema(Schema):
+    """One step of the latest run: its child task, status and output."""
+
+    id: str
+    name: str
+    position: int
+    status: StepStatus
+    task_id: str | None
+    output: str | None
+    error: str | None
+    started_at: datetime | None
+    ended_at: datetime | None
+
+    @classmethod
+    def of(cls, state: StepState, name: str) -> WorkflowStepSchema:
+        """Build from the domain value."""
+        return cls(
+            id=state.key,
+            name=name,
+            position=state.position,
+            status=state.status,
+            task_id=state.task_id,
+            output=state.output,
+            error=state.error,
+            started_at=state.started_at,
+            ended_at=state.ended_at,
+        )
+
+
+class WorkflowSchema(Schema):
+    """A workflow: its definition, status and (in detail) the steps of its latest run."""
+
+    id: str
+    name: str
+    pattern: str
+    pattern_built: bool
+    status: WorkflowStatus
+    stop_reason: str | None
+    run_count: int
+    project_id: str | None
+    definition: dict[str, Any]
+    steps: list[WorkflowStepSchema]
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, workflow: Workflow) -> WorkflowSchema:
+        """Build from the domain value."""
+        names = {s.id: s.name for s in workflow.definition.steps}
+        return cls(
+            id=workflow.id,
+            name=workflow.name,
+            pattern=workflow.pattern,
+            pattern_built=workflow.pattern in BUILT_PATTERNS,
+            status=workflow.status,
+            stop_reason=workflow.stop_reason,
+            run_count=workflow.run_count,
+            project_id=workflow.project_id,
+            definition=workflow.definition.model_dump(mode="json", exclude_none=True),
+            steps=[WorkflowStepSchema.of(s, names.get(s.key, s.key)) for s in workflow.steps],
+            created_at=workflow.created_at,
+            updated_at=workflow.updated_at,
+            started_at=workflow.started_at,
+            finished_at=workflow.finished_at,
+        )

@@ -1,0 +1,177 @@
+"""Repository functions for workflows and the steps of their runs.
+
+The engine's steps (`stagent.engine.workflow_steps`) and the service are the only writers; each
+write is one short transaction, so a crash between two writes leaves a state the next engine
+round can continue from.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from stagent.domain.errors import NotFoundError
+from stagent.domain.ids import ensure_aware, new_id, utcnow
+from stagent.domain.workflow_runs import (
+    StepState,
+    StepStatus,
+    Workflow,
+    WorkflowStatus,
+    engine_id_for,
+)
+from stagent.domain.workflows import WorkflowDefinition
+from stagent.store.tables import WorkflowRow, WorkflowStepRow
+
+
+def to_step(row: WorkflowStepRow) -> StepState:
+    """Map a step row to the domain value."""
+    return StepState(
+        key=row.step_key,
+        position=row.position,
+        status=StepStatus(row.status),
+        task_id=row.task_id,
+        output=row.output,
+        error=row.error,
+        started_at=ensure_aware(row.started_at) if row.started_at else None,
+        ended_at=ensure_aware(row.ended_at) if row.ended_at else None,
+    )
+
+
+def to_workflow(row: WorkflowRow, steps: list[WorkflowStepRow] | None = None) -> Workflow:
+    """Map a workflow row (and its latest run's step rows) to the domain value."""
+    return Workflow(
+        id=row.id,
+        definition=WorkflowDefinition.model_validate(row.definition),
+        status=WorkflowStatus(row.status),
+        run_count=row.run_count,
+        stop_reason=row.stop_reason,
+        project_id=row.project_id,
+        created_at=ensure_aware(row.created_at),
+        updated_at=ensure_aware(row.updated_at),
+        started_at=ensure_aware(row.started_at) if row.started_at else None,
+        finished_at=ensure_aware(row.finished_at) if row.finished_at else None,
+        steps=tuple(to_step(s) for s in steps or []),
+    )
+
+
+def create(
+    session: Session, definition: WorkflowDefinition, *, project_id: str | None = None
+) -> Workflow:
+    """Store a validated definition as a draft workflow."""
+    row = WorkflowRow(
+        id=new_id("wf"),
+        name=definition.name,
+        pattern=definition.pattern,
+        definition=definition.model_dump(mode="json", exclude_none=True),
+        project_id=project_id,
+        status=WorkflowStatus.DRAFT.value,
+        run_count=0,
+        round=0,
+    )
+    session.add(row)
+    session.flush()
+    return to_workflow(row)
+
+
+def get_row(session: Session, workflow_id: str, *, for_update: bool = False) -> WorkflowRow:
+    """Load a workflow row (by id, or by name when unique) or raise `NotFoundError`."""
+    query = select(WorkflowRow).where(WorkflowRow.id == workflow_id)
+    if for_update:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        named = list(session.scalars(select(WorkflowRow).where(WorkflowRow.name == workflow_id)))
+        if len(named) == 1:
+            return get_row(session, named[0].id, for_update=for_update)
+        raise NotFoundError(
+            f"no workflow with id {workflow_id!r}",
+            hint="list workflows with `stagent workflow list`",
+        )
+    return row
+
+
+def get(session: Session, workflow_id: str) -> Workflow:
+    """A workflow with the steps of its latest run."""
+    row = get_row(session, workflow_id)
+    return to_workflow(row, step_rows(session, row.id, row.run_count))
+
+
+def list_all(session: Session, *, status: WorkflowStatus | None = None) -> list[Workflow]:
+    """Workflows, newest first."""
+    query = select(WorkflowRow).order_by(WorkflowRow.created_at.desc(), WorkflowRow.id)
+    if status is not None:
+        query = query.where(WorkflowRow.status == status.value)
+    return [to_workflow(row) for row in session.scalars(query)]
+
+
+def step_rows(session: Session, workflow_id: str, run_number: int) -> list[WorkflowStepRow]:
+    """The step rows of one run, in definition order."""
+    query = (
+        select(WorkflowStepRow)
+        .where(WorkflowStepRow.workflow_id == workflow_id)
+        .where(WorkflowStepRow.run_number == run_number)
+        .order_by(WorkflowStepRow.position)
+    )
+    return list(session.scalars(query))
+
+
+def step_row(
+    session: Session, workflow_id: str, run_number: int, key: str, *, for_update: bool = False
+) -> WorkflowStepRow:
+    """One step row of a run (it exists from the run's start)."""
+    query = (
+        select(WorkflowStepRow)
+        .where(WorkflowStepRow.workflow_id == workflow_id)
+        .where(WorkflowStepRow.run_number == run_number)
+        .where(WorkflowStepRow.step_key == key)
+    )
+    if for_update:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        raise NotFoundError(
+            f"workflow {workflow_id} has no step {key!r} in run {run_number}",
+            hint="see the step ids with `stagent workflow show`",
+        )
+    return row
+
+
+def start_run(session: Session, row: WorkflowRow) -> int:
+    """Begin a new run: pending step rows for every step; returns the run number."""
+    definition = WorkflowDefinition.model_validate(row.definition)
+    row.run_count += 1
+    row.round = 1
+    row.status = WorkflowStatus.RUNNING.value
+    row.stop_reason = None
+    row.started_at = utcnow()
+    row.finished_at = None
+    for position, step in enumerate(definition.steps):
+        session.add(
+            WorkflowStepRow(
+                id=new_id("wfs"),
+                workflow_id=row.id,
+                run_number=row.run_count,
+                step_key=step.id,
+                position=position,
+                status=StepStatus.PENDING.value,
+            )
+        )
+    session.flush()
+    return row.run_count
+
+
+def end(session: Session, row: WorkflowRow, status: WorkflowStatus, reason: str | None) -> None:
+    """Set the workflow's final (or paused) state and why."""
+    row.status = status.value
+    row.stop_reason = reason
+    if status is not WorkflowStatus.PAUSED:
+        row.finished_at = utcnow()
+    session.flush()
+
+
+def next_round(row: WorkflowRow, *, first: bool = False) -> str:
+    """Start another engine execution of the current run; returns its engine id."""
+    row.round = 1 if first else row.round + 1
+    engine_id = engine_id_for(row.id, row.run_count, row.round)
+    row.engine_id = engine_id
+    return engine_id

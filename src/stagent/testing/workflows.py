@@ -1,0 +1,28 @@
+"""Workflow steps for tests and demos that run on the scripted runtime (no model)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def scripted(result: str, *, delay: float = 0, fail: str | None = None) -> dict[str, Any]:
+    """Run options for a scripted step that answers ``result`` (or fails)."""
+    steps: list[dict[str, Any]] = [{"text": f"working on {result}. "}]
+    if delay:
+        steps.append({"delay": delay})
+    if fail:
+        steps.append({"fail": fail})
+    return {"scripted": {"scenario": {"name": result, "steps": steps, "result": result}}}
+
+
+def step(key: str, result: str, **extra: Any) -> dict[str, Any]:
+    """A scripted step whose task answers ``result``."""
+    fail = extra.pop("fail", None)
+    delay = extra.pop("delay", 0)
+    return {
+        "id": key,
+        "name": key.title(),
+        "prompt": f"do {key}",
+        "options": scripted(result, delay=delay, fail=fail),
+        **extra,
+    }

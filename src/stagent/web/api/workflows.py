@@ -1,0 +1,80 @@
+"""``/api/v1/workflows``: add (YAML, JSON text or an object), list, show, run, pause, resume,
+cancel and retry a failed step. Responses use `stagent.schemas.workflows` (as ``--json`` does)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from stagent.domain.errors import ValidationError
+from stagent.domain.workflow_files import parse_definition
+from stagent.schemas.workflows import WorkflowSchema
+from stagent.web.api.models import ListOut, list_of
+from stagent.web.deps import WorkspaceDep
+
+router = APIRouter(prefix="/workflows", tags=["workflows"])
+
+
+class WorkflowIn(BaseModel):
+    """A new workflow: its definition as an object, or as YAML or JSON text (not both)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    definition: dict[str, Any] | None = None
+    text: str | None = Field(default=None, description="the definition as YAML or JSON text")
+    project: str | None = Field(default=None, description="project id or name")
+
+
+@router.get("", response_model=ListOut[WorkflowSchema])
+def list_workflows(ws: WorkspaceDep) -> ListOut[WorkflowSchema]:
+    """Workflows, newest first."""
+    return list_of([WorkflowSchema.of(w) for w in ws.workflows.list()])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=WorkflowSchema)
+def add_workflow(body: WorkflowIn, ws: WorkspaceDep) -> WorkflowSchema:
+    """Validate and store a definition (a 422 names the line, step and field)."""
+    if (body.definition is None) == (body.text is None):
+        raise ValidationError("definition: send either definition (an object) or text (YAML/JSON)")
+    if body.text is not None:
+        return WorkflowSchema.of(ws.workflows.add_text(body.text, project=body.project))
+    definition = parse_definition(body.definition, source="definition")
+    return WorkflowSchema.of(ws.workflows.add(definition, project=body.project))
+
+
+@router.get("/{workflow_id}", response_model=WorkflowSchema)
+def get_workflow(workflow_id: str, ws: WorkspaceDep) -> WorkflowSchema:
+    """One workflow with the steps of its latest run."""
+    return WorkflowSchema.of(ws.workflows.get(workflow_id))
+
+
+@router.post("/{workflow_id}/run", response_model=WorkflowSchema)
+def run_workflow(workflow_id: str, ws: WorkspaceDep) -> WorkflowSchema:
+    """Start a new run (409 while one is running or paused)."""
+    return WorkflowSchema.of(ws.workflows.run(workflow_id))
+
+
+@router.post("/{workflow_id}/pause", response_model=WorkflowSchema)
+def pause_workflow(workflow_id: str, ws: WorkspaceDep) -> WorkflowSchema:
+    """Pause before the next step."""
+    return WorkflowSchema.of(ws.workflows.pause(workflow_id))
+
+
+@router.post("/{workflow_id}/resume", response_model=WorkflowSchema)
+def resume_workflow(workflow_id: str, ws: WorkspaceDep) -> WorkflowSchema:
+    """Resume a paused run at its first unfinished step."""
+    return WorkflowSchema.of(ws.workflows.resume(workflow_id))
+
+
+@router.post("/{workflow_id}/cancel", response_model=WorkflowSchema)
+def cancel_workflow(workflow_id: str, ws: WorkspaceDep) -> WorkflowSchema:
+    """Cancel a running or paused run and its step in flight."""
+    return WorkflowSchema.of(ws.workflows.cancel(workflow_id))
+
+
+@router.post("/{workflow_id}/steps/{step_id}/retry", response_model=WorkflowSchema)
+def retry_step(workflow_id: str, step_id: str, ws: WorkspaceDep) -> WorkflowSchema:
+    """Run a failed step again, then what follows it."""
+    return WorkflowSchema.of(ws.workflows.retry(workflow_id, step_id))

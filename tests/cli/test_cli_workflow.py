@@ -1,0 +1,82 @@
+"""``stagent workflow``: add (with errors naming line, step and field), run, show, list, retry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from clitools import Cli, assert_one_line_error
+
+from stagent.testing.workflows import step
+
+
+def write(tmp_path: Path, data: object, name: str = "wf.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_a_bad_definition_is_one_line_naming_file_line_step_and_field(
+    cli: Cli, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: bad\npattern: sequence\nsteps:\n  - id: a\n    name: A\n")
+    line = assert_one_line_error(cli("workflow", "add", str(path)), contains="field required")
+    assert line == f"Error: {path}:4: steps[0].prompt (step a): field required"
+    assert cli.json("workflow", "list") == []
+
+
+def test_run_a_file_without_a_server_runs_it_here_to_the_end(cli: Cli, tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        {
+            "name": "two-steps",
+            "pattern": "sequence",
+            "steps": [step("one", "first"), step("two", "second")],
+        },
+    )
+    done = cli.json("workflow", "run", str(path))
+    assert done["status"] == "completed"
+    assert [s["output"] for s in done["steps"]] == ["first", "second"]
+    shown = cli.json("workflow", "show", done["id"])
+    assert shown == done
+    assert [w["id"] for w in cli.json("workflow", "list")] == [done["id"]]
+    task = cli.json("task", "show", done["steps"][1]["task_id"])
+    assert task["title"] == "[Workflow] Two"
+
+
+def test_retry_a_failed_step_from_the_cli(cli: Cli, tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        {
+            "name": "flaky",
+            "pattern": "sequence",
+            "steps": [step("one", "first"), step("two", "second", fail="boom")],
+        },
+    )
+    failed = cli.json("workflow", "run", str(path))
+    assert failed["status"] == "failed"
+    assert failed["stop_reason"] == "step two failed: boom"
+    result = cli("workflow", "retry", failed["id"], "one")
+    assert_one_line_error(result, contains="step one is completed")
+    result = cli("workflow", "retry", failed["id"], "two", "--json")
+    again = json.loads(result.stdout)
+    assert again["status"] == "failed"  # same scenario, same failure, one new run of step two
+    assert len(cli.json("task", "runs", failed["steps"][1]["task_id"])) == 2
+    assert len(cli.json("task", "runs", failed["steps"][0]["task_id"])) == 1
+
+
+def test_patterns_not_built_yet_say_so_in_the_list(cli: Cli, tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        {
+            "name": "a-loop",
+            "pattern": "loop",
+            "loop": {"max_iterations": 3},
+            "steps": [step("it", "x")],
+        },
+    )
+    assert cli("workflow", "add", str(path)).exit_code == 0
+    listing = cli("workflow", "list")
+    assert "loop (not built yet)" in listing.stdout

@@ -1,0 +1,110 @@
+"""``/api/v1/workflows``: add (errors are 422s naming line, step and field), run to the end,
+retry, and the same shape as the CLI's ``--json``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from stagent.schemas.workflows import WorkflowSchema
+from stagent.testing.workflows import step
+from stagent.workspace import Workspace
+
+YAML = """\
+name: from-text
+pattern: sequence
+steps:
+  - id: a
+    name: A
+    prompt: p
+    depends_on: [nope]
+"""
+
+
+async def test_a_bad_definition_is_a_422_naming_line_step_and_field(
+    client: httpx.AsyncClient,
+) -> None:
+    bad = await client.post("/api/v1/workflows", json={"text": YAML})
+    assert bad.status_code == 422, bad.text
+    body = bad.json()
+    assert "<request>:7: steps[0].depends_on (step a):" in str(body)
+    obj = await client.post(
+        "/api/v1/workflows",
+        json={"definition": {"name": "x", "pattern": "sequence", "steps": [{"id": "a"}]}},
+    )
+    assert obj.status_code == 422
+    assert "steps[0].name (step a): field required" in str(obj.json())
+    neither = await client.post("/api/v1/workflows", json={})
+    assert neither.status_code == 422
+    listed = await client.get("/api/v1/workflows")
+    assert listed.json()["count"] == 0
+
+
+async def wait_done(client: httpx.AsyncClient, workflow_id: str) -> dict[str, Any]:
+    for _ in range(600):
+        body = (await client.get(f"/api/v1/workflows/{workflow_id}")).json()
+        if body["status"] not in ("running", "draft"):
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError("the workflow never ended")
+
+
+async def test_add_run_retry_through_the_api(
+    worker_client: httpx.AsyncClient, worker: Workspace
+) -> None:
+    definition = {
+        "name": "api-flow",
+        "pattern": "sequence",
+        "steps": [step("one", "first"), step("two", "second", fail="nope")],
+    }
+    created = await worker_client.post("/api/v1/workflows", json={"definition": definition})
+    assert created.status_code == 201, created.text
+    wf = created.json()
+    assert wf["status"] == "draft" and wf["pattern_built"] is True
+    started = await worker_client.post(f"/api/v1/workflows/{wf['id']}/run")
+    assert started.status_code == 200
+    again = await worker_client.post(f"/api/v1/workflows/{wf['id']}/run")
+    assert again.status_code == 409  # a second run while the first is running
+    failed = await wait_done(worker_client, wf["id"])
+    assert failed["status"] == "failed"
+    assert failed["stop_reason"] == "step two failed: nope"
+    wrong = await worker_client.post(f"/api/v1/workflows/{wf['id']}/steps/one/retry")
+    assert wrong.status_code == 409
+    retried = await worker_client.post(f"/api/v1/workflows/{wf['id']}/steps/two/retry")
+    assert retried.status_code == 200
+    done = await wait_done(worker_client, wf["id"])
+    assert done["steps"][0]["output"] == "first"
+    assert len(worker.tasks.runs(done["steps"][1]["task_id"])) >= 2
+    # One shape for every face: the API returns exactly the shared schema.
+    assert done == WorkflowSchema.of(worker.workflows.get(wf["id"])).data()
+
+
+async def test_unknown_workflow_is_a_404(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/api/v1/workflows/wf_nope")
+    assert missing.status_code == 404
+    assert "wf_nope" in missing.text
+
+
+async def test_the_workflows_page_lists_them_escaped_and_says_what_is_not_built(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    from stagent.domain.workflow_files import parse_definition
+
+    workspace.workflows.add(
+        parse_definition(
+            {
+                "name": "<b>bold</b>",
+                "pattern": "loop",
+                "loop": {"max_iterations": 2},
+                "steps": [step("it", "x")],
+            }
+        )
+    )
+    page = await client.get("/workflows")
+    assert page.status_code == 200
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page.text and "<b>bold</b>" not in page.text
+    assert "not built yet" in page.text
+    assert "never run" in page.text and "not run yet" in page.text
+    assert "stagent " not in page.text.split("<main", 1)[-1]  # no CLI syntax on a page

@@ -1,0 +1,256 @@
+"""Sequence and parallel workflows on the durable engine, with the scripted runtime."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from stagent.domain.errors import ConflictError, ValidationError
+from stagent.domain.workflow_files import parse_definition
+from stagent.domain.workflow_runs import StepStatus, Workflow, WorkflowStatus
+from stagent.testing.workflows import step
+from stagent.workspace import Workspace
+
+
+def add(ws: Workspace, data: dict[str, Any]) -> Workflow:
+    return ws.workflows.add(parse_definition(data))
+
+
+def run_to_end(ws: Workspace, workflow: Workflow) -> Workflow:
+    ws.workflows.run(workflow.id)
+    return ws.workflows.wait(workflow.id, timeout=60)
+
+
+def wait_for_step_task(ws: Workspace, workflow_id: str, key: str) -> str:
+    """The step's child task id, once its run started."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        state = next(s for s in ws.workflows.get(workflow_id).steps if s.key == key)
+        if state.task_id and ws.tasks.get(state.task_id).status.value == "running":
+            return state.task_id
+        time.sleep(0.05)
+    raise AssertionError(f"step {key} never started")
+
+
+def wait_for_step_status(ws: Workspace, workflow_id: str, key: str, status: StepStatus) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        state = next(s for s in ws.workflows.get(workflow_id).steps if s.key == key)
+        if state.status is status:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"step {key} never became {status.value}")
+
+
+def states(workflow: Workflow) -> dict[str, str]:
+    return {s.key: s.status.value for s in workflow.steps}
+
+
+def test_a_sequence_runs_each_step_as_a_board_task_that_sees_the_previous_output(
+    worker: Workspace,
+) -> None:
+    wf = add(
+        worker,
+        {
+            "name": "review-and-fix",
+            "pattern": "sequence",
+            "steps": [step("review", "found two bugs"), step("fix", "fixed both")],
+        },
+    )
+    done = run_to_end(worker, wf)
+    assert done.status is WorkflowStatus.COMPLETED
+    assert states(done) == {"review": "completed", "fix": "completed"}
+    assert [s.output for s in done.steps] == ["found two bugs", "fixed both"]
+    review, fix = (worker.tasks.get(s.task_id or "") for s in done.steps)
+    assert review.title == "[Workflow] Review"
+    assert "Previous step output" not in review.description
+    assert fix.description.startswith("Previous step output:\nfound two bugs")
+    assert fix.description.endswith("do fix")
+    assert {t.id for t in worker.tasks.list()} >= {review.id, fix.id}
+    assert [r.status.value for r in worker.tasks.runs(fix.id)] == ["completed"]
+
+
+def test_a_failed_step_stops_the_sequence_and_retry_runs_only_it_and_what_follows(
+    worker: Workspace,
+) -> None:
+    wf = add(
+        worker,
+        {
+            "name": "flaky",
+            "pattern": "sequence",
+            "steps": [
+                step("one", "first"),
+                step("two", "second", fail="provider error"),
+                step("three", "third"),
+            ],
+        },
+    )
+    failed = run_to_end(worker, wf)
+    assert failed.status is WorkflowStatus.FAILED
+    assert failed.stop_reason == "step two failed: provider error"
+    assert states(failed) == {"one": "completed", "two": "failed", "three": "pending"}
+    one_task = failed.steps[0].task_id or ""
+    two_task = failed.steps[1].task_id or ""
+
+    # The person fixes the cause (here: the step's scenario) and retries the step.
+    worker.tasks.update(two_task, {"options": step("two", "second now")["options"]})
+    worker.workflows.retry(wf.id, "two")
+    done = worker.workflows.wait(wf.id, timeout=60)
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    assert [s.output for s in done.steps] == ["first", "second now", "third"]
+    assert len(worker.tasks.runs(one_task)) == 1  # the finished step never ran again
+    assert [r.status.value for r in worker.tasks.runs(two_task)] == ["failed", "completed"]
+
+
+def test_retry_refuses_a_step_that_did_not_fail(worker: Workspace) -> None:
+    wf = add(worker, {"name": "ok", "pattern": "sequence", "steps": [step("one", "x")]})
+    run_to_end(worker, wf)
+    with pytest.raises(ConflictError, match="workflow .* is completed"):
+        worker.workflows.retry(wf.id, "one")
+
+
+def parallel(policy: str, *, fail_b: bool) -> dict[str, Any]:
+    return {
+        "name": f"fan-out-{policy}",
+        "pattern": "parallel",
+        "parallel": {"max_concurrency": 2, "on_branch_failure": policy},
+        "steps": [
+            step("a", "alpha"),
+            step("b", "beta", fail="b broke" if fail_b else None),
+            step("c", "gamma"),
+            step("join", "merged", depends_on=["a", "b", "c"]),
+        ],
+    }
+
+
+def test_parallel_branches_join_into_a_synthesis_step_that_sees_every_branch(
+    worker: Workspace,
+) -> None:
+    done = run_to_end(worker, add(worker, parallel("fail", fail_b=False)))
+    assert done.status is WorkflowStatus.COMPLETED
+    assert states(done) == dict.fromkeys(["a", "b", "c", "join"], "completed")
+    join = worker.tasks.get(done.steps[3].task_id or "")
+    for index, (name, output) in enumerate([("A", "alpha"), ("B", "beta"), ("C", "gamma")], 1):
+        assert f"Branch {index} - {name}:\n{output}" in join.description
+    assert join.description.endswith("do join")
+
+
+def test_a_failed_branch_blocks_the_join_by_default(worker: Workspace) -> None:
+    done = run_to_end(worker, add(worker, parallel("fail", fail_b=True)))
+    assert done.status is WorkflowStatus.FAILED
+    assert done.stop_reason == "blocked by failed branches: b"
+    assert states(done) == {"a": "completed", "b": "failed", "c": "completed", "join": "blocked"}
+    assert done.steps[3].task_id is None  # the synthesis step never ran
+
+
+def test_synthesize_policy_joins_what_succeeded(worker: Workspace) -> None:
+    done = run_to_end(worker, add(worker, parallel("synthesize", fail_b=True)))
+    assert done.status is WorkflowStatus.COMPLETED
+    join = worker.tasks.get(done.steps[3].task_id or "")
+    assert "alpha" in join.description and "gamma" in join.description
+    assert "beta" not in join.description
+
+
+def test_retrying_a_failed_branch_reruns_only_it_then_the_join(worker: Workspace) -> None:
+    wf = add(worker, parallel("fail", fail_b=True))
+    failed = run_to_end(worker, wf)
+    b_task = failed.steps[1].task_id or ""
+    worker.tasks.update(b_task, {"options": step("b", "beta again")["options"]})
+    worker.workflows.retry(wf.id, "b")
+    done = worker.workflows.wait(wf.id, timeout=60)
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    assert states(done) == dict.fromkeys(["a", "b", "c", "join"], "completed")
+    for other in (0, 2):
+        assert len(worker.tasks.runs(done.steps[other].task_id or "")) == 1
+    assert "beta again" in worker.tasks.get(done.steps[3].task_id or "").description
+
+
+def test_a_paused_sequence_stops_before_its_next_step_and_resumes_there(
+    worker: Workspace,
+) -> None:
+    wf = add(
+        worker,
+        {
+            "name": "slow",
+            "pattern": "sequence",
+            "steps": [step("one", "first", delay=1.0), step("two", "second")],
+        },
+    )
+    worker.workflows.run(wf.id)
+    wait_for_step_task(worker, wf.id, "one")
+    worker.workflows.pause(wf.id)
+    wait_for_step_status(worker, wf.id, "one", StepStatus.COMPLETED)
+    time.sleep(0.5)
+    settled = worker.workflows.get(wf.id)
+    assert settled.status is WorkflowStatus.PAUSED
+    assert settled.steps[0].status is StepStatus.COMPLETED
+    assert settled.steps[1].status is StepStatus.PENDING  # nothing started after the pause
+    worker.workflows.resume(wf.id)
+    done = worker.workflows.wait(wf.id, timeout=60)
+    assert done.status is WorkflowStatus.COMPLETED
+    assert len(worker.tasks.runs(done.steps[0].task_id or "")) == 1
+
+
+def test_cancel_stops_the_running_step_task(worker: Workspace) -> None:
+    wf = add(
+        worker,
+        {"name": "long", "pattern": "sequence", "steps": [step("one", "x", delay=30)]},
+    )
+    worker.workflows.run(wf.id)
+    wait_for_step_task(worker, wf.id, "one")
+    cancelled = worker.workflows.cancel(wf.id)
+    assert cancelled.status is WorkflowStatus.CANCELLED
+    task = worker.tasks.wait(cancelled.steps[0].task_id or "", timeout=10)
+    assert task.status.value == "cancelled"
+
+
+def test_a_pattern_not_built_yet_says_so(worker: Workspace) -> None:
+    wf = add(
+        worker,
+        {
+            "name": "loop",
+            "pattern": "loop",
+            "loop": {"max_iterations": 2},
+            "steps": [step("it", "x")],
+        },
+    )
+    done = run_to_end(worker, wf)
+    assert done.status is WorkflowStatus.FAILED
+    assert done.stop_reason == "the loop pattern is not built yet"
+
+
+def test_a_step_that_requires_approval_is_refused_until_checkpoints_are_built(
+    worker: Workspace,
+) -> None:
+    wf = add(
+        worker,
+        {
+            "name": "gated",
+            "pattern": "sequence",
+            "steps": [step("one", "x"), step("two", "y", requires_approval=True)],
+        },
+    )
+    with pytest.raises(ValidationError, match=r"\(step two\): approval checkpoints are not built"):
+        worker.workflows.run(wf.id)
+    assert worker.workflows.get(wf.id).status is WorkflowStatus.DRAFT
+    assert worker.tasks.list() == []
+
+
+def test_a_sequence_runs_on_postgresql(pg_workspace: Workspace) -> None:
+    pg_workspace.start_worker("worker")
+    try:
+        wf = add(
+            pg_workspace,
+            {
+                "name": "on-pg",
+                "pattern": "sequence",
+                "steps": [step("one", "first"), step("two", "second")],
+            },
+        )
+        done = run_to_end(pg_workspace, wf)
+    finally:
+        pg_workspace.stop_worker()
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    assert [s.output for s in done.steps] == ["first", "second"]
