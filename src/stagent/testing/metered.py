@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from typing import ClassVar
 
 from stagent.runtimes.base import RuntimeCapabilities
@@ -30,12 +31,13 @@ class MeteredRuntime(ScriptedRuntime):
 
 
 def registry_with_metered(
-    base: Callable[[Path], RuntimeRegistry] = default_registry,
-) -> Callable[[Path], RuntimeRegistry]:
-    """A `default_registry` replacement that also registers `MeteredRuntime`."""
+    base: Callable[..., RuntimeRegistry] = default_registry,
+) -> Callable[..., RuntimeRegistry]:
+    """A `default_registry` replacement that also registers `MeteredRuntime` (its other
+    arguments pass through to ``base``)."""
 
-    def build(home: Path) -> RuntimeRegistry:
-        registry = base(home)
+    def build(home: Path, *args: Any, **kwargs: Any) -> RuntimeRegistry:
+        registry = base(home, *args, **kwargs)
         registry.register(MeteredRuntime())
         return registry
 
