@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     """A worker whose heartbeat is older than this is presumed dead and its runs are recovered."""
     approval_timeout_seconds: float = Field(default=600.0, gt=0)
     """How long a tool call waits for a person in the inbox before it is denied as timed out."""
+    sandbox: Literal["auto", "off"] = "auto"
+    """``auto`` runs every agent inside the OS sandbox where one exists; ``off`` never does (and
+    every place a person decides says so)."""
 
     @property
     def resolved_database_url(self) -> str:
@@ -47,6 +50,15 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'stagent.sqlite').resolve()}"
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, when the database is one."""
+        url = self.resolved_database_url
+        if not url.startswith("sqlite:///"):
+            return None
+        path = url.removeprefix("sqlite:///").split("?", 1)[0]
+        return Path(path) if path and path != ":memory:" else None
 
     @property
     def is_loopback(self) -> bool:

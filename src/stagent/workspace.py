@@ -28,6 +28,7 @@ from stagent.ledger.prices import load_price_table
 from stagent.ledger.recorder import UsageRecorder
 from stagent.runtimes.base import PermissionGate
 from stagent.runtimes.registry import RuntimeRegistry, default_registry
+from stagent.runtimes.sandbox import SandboxPolicy
 from stagent.settings import Settings
 from stagent.store import executors as executor_repo
 from stagent.store.database import Store
@@ -38,13 +39,24 @@ LONG_LIVED_WORKERS: frozenset[str] = frozenset({"serve", "worker"})
 log = logging.getLogger(__name__)
 
 
+def containment_policy(settings: Settings) -> SandboxPolicy:
+    """What every agent process is kept from: the home, and the database file wherever it is."""
+    database = settings.sqlite_path
+    return SandboxPolicy(
+        mode=settings.sandbox,
+        hidden=(settings.home,),
+        hidden_files=(database,) if database is not None else (),
+    )
+
+
 class Workspace:
     """One Stagent workspace: its database, its runtimes and its services."""
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self.store = Store(self.settings.resolved_database_url)
-        self.runtimes: RuntimeRegistry = default_registry(self.settings.home)
+        self.containment = containment_policy(self.settings)
+        self.runtimes: RuntimeRegistry = default_registry(self.settings.home, self.containment)
         self.rules = RuleService(self.store)
         self.approvals = ApprovalService(
             self.store, timeout_seconds=self.settings.approval_timeout_seconds
