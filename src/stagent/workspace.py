@@ -23,6 +23,7 @@ from stagent.governance.approvals import ApprovalService
 from stagent.governance.budgets import BudgetService
 from stagent.governance.budgets_guard import BudgetGuard
 from stagent.governance.gate import GovernedGate
+from stagent.governance.owner import OwnerCheck
 from stagent.governance.rule_service import RuleService
 from stagent.ledger.prices import load_price_table
 from stagent.ledger.recorder import UsageRecorder
@@ -72,6 +73,7 @@ class Workspace:
         )
         self.guard: RunGuard = BudgetGuard(self.budgets)
         self.queue = durable.TaskQueueClient(self.store.url)
+        self.owner = OwnerCheck(self.store)
         self.projects = ProjectService(self.store)
         self.tasks = TaskService(self.store, self.runtimes, self.queue)
         self._lease: ExecutorLease | None = None
@@ -117,6 +119,7 @@ class Workspace:
         self.store.upgrade()
         self.queue.prepare_schema()
         self.store.watch_other_processes()
+        self.owner.enrol(self.owner_token())
         return self
 
     def start_worker(self, kind: WorkerKind = "worker") -> None:

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from stagent.cli.output import JsonFlag, console, emit_json
+from stagent.cli.person import the_person
 from stagent.cli.state import state_of
 from stagent.domain.errors import ValidationError
 from stagent.domain.permissions import PermissionRule
@@ -110,6 +111,7 @@ def add(
     """Save a rule; a malformed one, or one Claude Code would ignore, is refused with the reason."""
     chosen, ref = scope_of(scope, project, task)
     with state_of(ctx).workspace() as ws:
+        the_person(ws)
         saved = ws.rules.add(rule, effect, scope=chosen, ref=ref)
     if as_json:
         emit_json(rule_json(saved))
@@ -125,6 +127,7 @@ def remove(
 ) -> None:
     """Delete a rule."""
     with state_of(ctx).workspace() as ws:
+        the_person(ws)
         removed = ws.rules.remove(rule_id)
     if as_json:
         emit_json(rule_json(removed))
@@ -175,6 +178,7 @@ def preset_apply(
     """Add a preset's rules (idempotent)."""
     chosen, ref = scope_of(scope, project, task)
     with state_of(ctx).workspace() as ws:
+        the_person(ws)
         added = ws.rules.apply_preset(name, scope=chosen, ref=ref)
     if as_json:
         emit_json({"name": name, "added": [rule_json(r) for r in added], "removed": 0})
@@ -194,6 +198,7 @@ def preset_remove(
     """Remove only a preset's own rules (rules from elsewhere stay)."""
     chosen, ref = scope_of(scope, project, task)
     with state_of(ctx).workspace() as ws:
+        the_person(ws)
         removed = ws.rules.remove_preset(name, scope=chosen, ref=ref)
     if as_json:
         emit_json({"name": name, "added": [], "removed": removed})
@@ -212,6 +217,7 @@ def import_rules(
     """Import permissions from a .claude/settings.json (refused entries say why)."""
     chosen, ref = scope_of(scope, project, None)
     with state_of(ctx).workspace() as ws:
+        the_person(ws)
         result = ws.rules.import_file(path, scope=chosen, ref=ref)
     refused = [
         {"effect": i.effect, "text": i.text, "reason": i.note} for i in result.report.refused
