@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
+from stagent.domain.scrub import secret_values
 from stagent.engine import durable
 from stagent.engine.executor import RunContext
 from stagent.engine.guard import RunGuard
@@ -115,12 +116,19 @@ class Workspace:
 
     def open(self) -> Self:
         """Check the database and apply pending migrations."""
-        self.settings.home.mkdir(parents=True, exist_ok=True)
+        if not self.settings.home.exists():
+            self.settings.home.mkdir(parents=True, mode=0o700)
         self.store.upgrade()
         self.queue.prepare_schema()
         self.store.watch_other_processes()
         self.owner.enrol(self.owner_token())
+        self.store.scrub_secrets(self.secrets())
         return self
+
+    def secrets(self) -> list[str]:
+        """What never reaches an event log: the owner token, ``STAGENT_TOKEN`` and configured
+        secrets (environment variables named like ``*_KEY``, ``*_TOKEN``, ``*_SECRET``...)."""
+        return [self.owner_token(), *secret_values(os.environ)]
 
     def start_worker(self, kind: WorkerKind = "worker") -> None:
         """Launch the durable engine here: this process now runs queued tasks and recovers runs

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from stagent.domain.events import LoggedEvent, LogKind
 from stagent.domain.ids import ensure_aware
+from stagent.domain.scrub import scrub
 from stagent.store.tables import AgentEventRow
 
 
@@ -23,6 +24,8 @@ def to_event(row: AgentEventRow) -> LoggedEvent:
     )
 
 
+SECRETS_INFO = "stagent_secrets"
+"""``Session.info`` key of the secrets scrubbed from every appended payload (see `Store`)."""
 FEED_LOCK_KEY = 7426001
 """PostgreSQL advisory lock that makes ``seq`` order equal commit order (see `append`)."""
 
@@ -36,6 +39,7 @@ def append(session: Session, task_id: str, kind: LogKind, payload: dict[str, Any
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
+    payload = scrub(payload, session.info.get(SECRETS_INFO, ()))
     row = AgentEventRow(task_id=task_id, kind=kind, payload=payload)
     session.add(row)
     session.flush()
