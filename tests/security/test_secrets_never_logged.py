@@ -49,6 +49,7 @@ def test_the_owner_token_and_configured_secrets_are_scrubbed_from_events(
         output = next(e for e in events if e.kind == "tool_result").payload["output"]
         assert output == "[redacted]\n[redacted]"
         assert "I found [redacted]" in logged
+        assert ws.tasks.get(task.id).result == "token=[redacted]"
     finally:
         ws.stop_worker()
         ws.close()

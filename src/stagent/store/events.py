@@ -39,11 +39,16 @@ def append(session: Session, task_id: str, kind: LogKind, payload: dict[str, Any
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
-    payload = scrub(payload, session.info.get(SECRETS_INFO, ()))
+    payload = scrubbed(session, payload)
     row = AgentEventRow(task_id=task_id, kind=kind, payload=payload)
     session.add(row)
     session.flush()
     return row.seq
+
+
+def scrubbed(session: Session, value: Any) -> Any:
+    """``value`` with the session's secrets replaced (see `Store.scrub_secrets`)."""
+    return scrub(value, session.info.get(SECRETS_INFO, ()))
 
 
 def for_task(

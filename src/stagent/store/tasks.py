@@ -141,7 +141,7 @@ def transition(
     check_transition(current, target, task_id=task_id)
     row.status = target.value
     for name, value in fields.items():
-        setattr(row, name, value)
+        setattr(row, name, events.scrubbed(session, value))
     if target is TaskStatus.RUNNING and current is TaskStatus.QUEUED:
         row.started_at = utcnow()
     if target.is_terminal:
