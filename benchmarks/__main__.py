@@ -16,6 +16,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "runtime_codex": ["--repeats", "2"],
     "approvals": ["--quick"],
     "budgets": ["--quick"],
+    "faces": ["--quick"],
     "sandbox": ["--quick"],
 }
 

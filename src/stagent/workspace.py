@@ -9,32 +9,30 @@ import logging
 import os
 import secrets
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from stagent.domain.scrub import secret_values
-from stagent.engine import durable
-from stagent.engine.executor import RunContext
-from stagent.engine.guard import RunGuard
-from stagent.engine.leases import ExecutorLease, new_executor_id
-from stagent.engine.reconcile import reconcile
+from stagent.engine.queue import TaskQueueClient
 from stagent.engine.services import ProjectService, TaskService
-from stagent.governance.approvals import ApprovalService
-from stagent.governance.budgets import BudgetService
-from stagent.governance.budgets_guard import BudgetGuard
-from stagent.governance.gate import GovernedGate
-from stagent.governance.owner import OwnerCheck
-from stagent.governance.rule_service import RuleService
-from stagent.ledger.prices import load_price_table
-from stagent.ledger.recorder import UsageRecorder
-from stagent.runtimes.base import PermissionGate
 from stagent.runtimes.registry import RuntimeRegistry, default_registry
 from stagent.runtimes.sandbox import SandboxPolicy
 from stagent.settings import Settings
 from stagent.store import executors as executor_repo
+from stagent.store import owner as owner_repo
 from stagent.store.database import Store
 from stagent.store.migrate import current_revision
+
+if TYPE_CHECKING:  # built on first use (see the class docstring)
+    from stagent.engine.guard import RunGuard
+    from stagent.engine.leases import ExecutorLease
+    from stagent.governance.approvals import ApprovalService
+    from stagent.governance.budgets import BudgetService
+    from stagent.governance.owner import OwnerCheck
+    from stagent.governance.rule_service import RuleService
+    from stagent.runtimes.base import PermissionGate
 
 WorkerKind = Literal["serve", "worker", "cli"]
 LONG_LIVED_WORKERS: frozenset[str] = frozenset({"serve", "worker"})
@@ -52,32 +50,73 @@ def containment_policy(settings: Settings) -> SandboxPolicy:
 
 
 class Workspace:
-    """One Stagent workspace: its database, its runtimes and its services."""
+    """One Stagent workspace: its database, its runtimes and its services.
+
+    Services a command may not need (governance, budgets and the ledger, the engine's worker
+    parts) are built, and their modules imported, on first use: ``stagent task list`` loads none
+    of them. Tests may still replace one by assigning the attribute.
+    """
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self.store = Store(self.settings.resolved_database_url)
         self.containment = containment_policy(self.settings)
         self.runtimes: RuntimeRegistry = default_registry(self.settings.home, self.containment)
-        self.rules = RuleService(self.store)
-        self.approvals = ApprovalService(
-            self.store, timeout_seconds=self.settings.approval_timeout_seconds
-        )
-        self.gate: PermissionGate = GovernedGate(
+        self.queue = TaskQueueClient(self.store.url)
+        self.projects = ProjectService(self.store)
+        self.tasks = TaskService(self.store, self.runtimes, self.queue)
+        self._lease: ExecutorLease | None = None
+
+    @cached_property
+    def owner(self) -> OwnerCheck:
+        """Proof of the person for deciding commands (the enrolled owner token)."""
+        from stagent.governance.owner import OwnerCheck
+
+        return OwnerCheck(self.store)
+
+    @cached_property
+    def rules(self) -> RuleService:
+        """Saved permission rules and trust presets."""
+        from stagent.governance.rule_service import RuleService
+
+        return RuleService(self.store)
+
+    @cached_property
+    def approvals(self) -> ApprovalService:
+        """The approval inbox: cards, decisions, timeouts."""
+        from stagent.governance.approvals import ApprovalService
+
+        return ApprovalService(self.store, timeout_seconds=self.settings.approval_timeout_seconds)
+
+    @cached_property
+    def gate(self) -> PermissionGate:
+        """Where every tool call of every runtime is decided (rules, then the inbox)."""
+        from stagent.governance.gate import GovernedGate
+
+        return GovernedGate(
             self.store, self.approvals, home=self.settings.home, owner_token=self.owner_token
         )
-        self.budgets = BudgetService(
+
+    @cached_property
+    def budgets(self) -> BudgetService:
+        """Spending caps, the usage ledger and its prices."""
+        from stagent.governance.budgets import BudgetService
+        from stagent.ledger.prices import load_price_table
+        from stagent.ledger.recorder import UsageRecorder
+
+        return BudgetService(
             self.store,
             UsageRecorder(load_price_table()),
             self.runtimes,
             timezone=self.settings.timezone,
         )
-        self.guard: RunGuard = BudgetGuard(self.budgets)
-        self.queue = durable.TaskQueueClient(self.store.url)
-        self.owner = OwnerCheck(self.store)
-        self.projects = ProjectService(self.store)
-        self.tasks = TaskService(self.store, self.runtimes, self.queue)
-        self._lease: ExecutorLease | None = None
+
+    @cached_property
+    def guard(self) -> RunGuard:
+        """The budget pre-flight every provider call passes."""
+        from stagent.governance.budgets_guard import BudgetGuard
+
+        return BudgetGuard(self.budgets)
 
     @classmethod
     def temporary(cls, directory: Path, **overrides: Any) -> Self:
@@ -119,11 +158,18 @@ class Workspace:
         if not self.settings.home.exists():
             self.settings.home.mkdir(parents=True, mode=0o700)
         self.store.upgrade()
-        self.queue.prepare_schema()
         self.store.watch_other_processes()
-        self.owner.enrol(self.owner_token())
+        self._enrol_owner()
         self.store.scrub_secrets(self.secrets())
         return self
+
+    def _enrol_owner(self) -> None:
+        """The first owner token a database sees is its person's (see `governance.owner`)."""
+        with self.store.read() as session:
+            if owner_repo.owner_fingerprint(session) is not None:
+                return
+        with self.store.write() as session:
+            owner_repo.enrol_owner(session, owner_repo.fingerprint(self.owner_token()))
 
     def secrets(self) -> list[str]:
         """What never reaches an event log: the owner token, ``STAGENT_TOKEN`` and configured
@@ -135,6 +181,11 @@ class Workspace:
         that dead processes left behind."""
         if self._lease is not None:
             return
+        from stagent.engine import durable  # DBOS: only processes that execute tasks load it
+        from stagent.engine.executor import RunContext
+        from stagent.engine.leases import ExecutorLease, new_executor_id
+        from stagent.engine.reconcile import reconcile
+
         executor_id = new_executor_id(kind)
         context = RunContext(
             store=self.store, runtimes=self.runtimes, gate=self.gate, guard=self.guard
@@ -159,6 +210,8 @@ class Workspace:
             return
         self._lease.stop()
         self._lease = None
+        from stagent.engine import durable
+
         durable.shutdown()
 
     def live_workers(self) -> int:

@@ -11,7 +11,7 @@ from test_cli_inbox import open_card
 from typer.testing import CliRunner
 
 from stagent.cli.app import app
-from stagent.governance.owner import fingerprint
+from stagent.store.owner import fingerprint
 from stagent.workspace import Workspace
 
 

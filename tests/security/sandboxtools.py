@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import IN_CI
 from stagent.runtimes.sandbox import Confinement, bwrap_argv, status
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def require_bubblewrap() -> None:

@@ -1,4 +1,10 @@
-"""The root ``stagent`` command: global options, and every command group registered."""
+"""The root ``stagent`` command: global options, and every command registered.
+
+Commands are loaded on demand (`stagent.cli.lazy`): ``stagent --help`` imports no command module
+and ``stagent task list`` imports only `stagent.cli.task`. To add a command (or group), add
+one line to `COMMANDS`: its name, ``"module:attribute"`` and the summary ``--help`` shows (the
+first line of the command's own help; `tests/cli/test_cli_lazy.py` keeps them equal).
+"""
 
 from __future__ import annotations
 
@@ -8,31 +14,44 @@ from typing import Annotated
 import typer
 
 from stagent import __version__
-from stagent.cli import budget, db, demo, doctor, inbox, project, rules, serve, task, worker
+from stagent.cli import startup
 from stagent.cli.errors import StagentGroup
+from stagent.cli.lazy import PLAIN_HELP, CommandEntry, LazyGroup
 from stagent.cli.state import CliState
+
+COMMANDS: list[tuple[str, str, str]] = [
+    # (name, "module:attribute" (a Typer app or a function), the line `stagent --help` shows)
+    ("serve", "stagent.cli.serve:serve", "Serve the web workspace and run tasks."),
+    ("worker", "stagent.cli.worker:worker", "Run queued tasks until Ctrl-C or SIGTERM."),
+    ("project", "stagent.cli.project:app", "Create and list projects."),
+    ("task", "stagent.cli.task:app", "Create, list, show, run and cancel tasks."),
+    ("inbox", "stagent.cli.inbox:inbox", "List what waits for you: tool calls, questions."),
+    ("approve", "stagent.cli.inbox:approve", "Allow a pending tool call (once, or always)."),
+    ("deny", "stagent.cli.inbox:deny", "Deny a pending tool call or question."),
+    ("answer", "stagent.cli.inbox:answer", "Answer an agent's question."),
+    ("rules", "stagent.cli.rules:app", "Saved permission rules and trust presets."),
+    ("budget", "stagent.cli.budget:app", "Spending caps, headroom and the usage ledger."),
+    ("doctor", "stagent.cli.doctor:doctor", "Check that each runtime can run a task."),
+    ("demo", "stagent.cli.demo:demo", "Run Claude Code and Codex on a simulated model."),
+    ("db", "stagent.cli.db:app", "Manage the database."),
+]
+
+
+class RootGroup(StagentGroup, LazyGroup):
+    """The root group: errors through the one printer, subcommands loaded on demand."""
+
+    entries = tuple(CommandEntry(*row) for row in COMMANDS)
+
 
 app = typer.Typer(
     name="stagent",
-    cls=StagentGroup,
+    cls=RootGroup,
     help="Stagent: route, supervise and measure the work of AI agents.",
     no_args_is_help=True,
+    rich_markup_mode=PLAIN_HELP,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(project.app, name="project")
-app.add_typer(task.app, name="task")
-app.add_typer(db.app, name="db")
-app.add_typer(budget.app, name="budget")
-app.command("serve")(serve.serve)
-app.command("worker")(worker.worker)
-app.command("doctor")(doctor.doctor)
-app.command("demo")(demo.demo)
-app.command("inbox")(inbox.inbox)
-app.command("approve")(inbox.approve)
-app.command("deny")(inbox.deny)
-app.command("answer")(inbox.answer)
-app.add_typer(rules.app, name="rules")
 
 
 def _print_version(value: bool) -> None:
@@ -72,4 +91,8 @@ def root(
 
 def main() -> None:
     """Entry point of the ``stagent`` console script."""
-    app()
+    startup.starting()
+    try:
+        app()
+    finally:
+        startup.exiting()

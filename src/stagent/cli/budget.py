@@ -23,7 +23,8 @@ from stagent.store.ledger import LedgerFilter
 from stagent.workspace import Workspace
 
 app = typer.Typer(
-    help="Spending caps per day and month (overall, per runtime, per project).",
+    help="Spending caps, headroom and the usage ledger.\n\n"
+    "Caps per day and month: overall, per runtime, per project.",
     no_args_is_help=True,
 )
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from stagent.cli import startup
 from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.domain.tasks import TaskStatus
 from stagent.testing.demo import DEMO_RUNTIMES, demo_tasks, demo_workspace
@@ -21,11 +22,13 @@ def demo(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run one task on the real Claude Code CLI and one on the real Codex binary, against
-    scripted model servers on 127.0.0.1 (SIMULATED model: no credentials, no network).
+    """Run Claude Code and Codex on a simulated model.
 
-    The demo uses its own throwaway workspace; your tasks and settings are not touched.
+    One task runs on each real runtime, against scripted model servers on 127.0.0.1 (SIMULATED
+    model: no credentials, no network). The demo uses its own throwaway workspace; your tasks
+    and settings are not touched.
     """
+    startup.ready()  # no workspace of the CLI's own; the demo runs for seconds
     chosen = tuple(runtime or DEMO_RUNTIMES)
     unknown = [name for name in chosen if name not in DEMO_RUNTIMES]
     if unknown:

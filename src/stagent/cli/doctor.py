@@ -24,8 +24,10 @@ def doctor(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Check every runtime: binary found and its version, credentials present, and with
-    --probe a trivial call. Exits 1 if any checked runtime is not ready."""
+    """Check that each runtime can run a task.
+
+    For each: the binary and its version, the credentials, and with --probe one trivial call.
+    Exits 1 if any checked runtime is not ready."""
     with state_of(ctx).workspace() as ws:
         names = [runtime] if runtime else ws.runtimes.names()
         results = [asyncio.run(_check(ws.runtimes.get(name), probe)) for name in names]

@@ -95,7 +95,10 @@ def inbox(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """List the tool calls and questions waiting for you (with --watch, live)."""
+    """List what waits for you: tool calls, questions.
+
+    With --watch, the list stays open and updates live.
+    """
     with state_of(ctx).workspace() as ws:
         after = ws.tasks.last_seq()
         cards = ws.approvals.list_pending()
@@ -184,7 +187,10 @@ def deny(
     message: Annotated[str, typer.Option("--message", "-m", help="What the agent is told.")] = "",
     as_json: JsonFlag = False,
 ) -> None:
-    """Deny a pending tool call (or question); the agent receives the message."""
+    """Deny a pending tool call or question.
+
+    The agent receives the message.
+    """
     with state_of(ctx).workspace() as ws:
         card = ws.approvals.deny(approval_id, by=the_person(ws), message=message)
     _report(card, as_json, f"Denied {card.tool} ({card.id}).")
@@ -202,7 +208,10 @@ def answer(
     ],
     as_json: JsonFlag = False,
 ) -> None:
-    """Answer an agent's question (AskUserQuestion)."""
+    """Answer an agent's question.
+
+    One TEXT per question the agent asked (AskUserQuestion), in order.
+    """
     with state_of(ctx).workspace() as ws:
         by = the_person(ws)
         card = ws.approvals.get(approval_id)

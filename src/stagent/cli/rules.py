@@ -22,8 +22,8 @@ from stagent.domain.permissions import PermissionRule
 from stagent.governance.rule_service import PresetState
 
 app = typer.Typer(
-    help="Permission rules (Claude Code syntax), trust presets, and .claude/settings.json "
-    "import/export.",
+    help="Saved permission rules and trust presets.\n\n"
+    "Rules use Claude Code's syntax; import and export .claude/settings.json.",
     no_args_is_help=True,
 )
 preset_app = typer.Typer(

@@ -90,7 +90,10 @@ def serve(
     no_open: Annotated[bool, typer.Option("--no-open", help="Do not open a browser.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Serve the web workspace and run tasks, until Ctrl-C or SIGTERM."""
+    """Serve the web workspace and run tasks.
+
+    Runs until Ctrl-C or SIGTERM.
+    """
     state = state_of(ctx)
     settings = state.settings(host=host, port=port)
     check_bind_allowed(settings)

@@ -11,14 +11,18 @@ from collections.abc import Generator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import ValidationError as PydanticValidationError
 
+from stagent.cli import startup
 from stagent.domain.errors import DatabaseUnavailableError, StagentError, ValidationError
-from stagent.settings import Settings
-from stagent.workspace import Workspace
+
+if TYPE_CHECKING:  # loaded by the commands that use them (``--help`` imports neither)
+    from pydantic import ValidationError as PydanticValidationError
+
+    from stagent.settings import Settings
+    from stagent.workspace import Workspace
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +34,10 @@ class CliState:
 
     def settings(self, **overrides: Any) -> Settings:
         """Settings from the environment, the global options and ``overrides`` (in that order)."""
+        from pydantic import ValidationError as PydanticValidationError
+
+        from stagent.settings import Settings
+
         values: dict[str, Any] = {}
         if self.home is not None:
             values["home"] = self.home.expanduser()
@@ -47,6 +55,7 @@ class CliState:
         ws = build_workspace(self.settings(**overrides))
         try:
             _open(ws)
+            startup.ready()
             yield ws
         finally:
             ws.close()
@@ -69,6 +78,8 @@ def configure_logging(settings: Settings) -> None:
 
 def build_workspace(settings: Settings) -> Workspace:
     """Construct a workspace; a malformed database URL becomes a one-line error."""
+    from stagent.workspace import Workspace
+
     try:
         return Workspace(settings)
     except StagentError:

@@ -19,7 +19,10 @@ def worker(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run queued tasks until SIGINT or SIGTERM, then stop cleanly."""
+    """Run queued tasks until Ctrl-C or SIGTERM.
+
+    Runs in flight when it stops are picked up again by the next worker.
+    """
     state = state_of(ctx)
     configure_logging(state.settings(concurrency=concurrency))
     with ShutdownSignals() as signals, state.workspace(concurrency=concurrency) as ws:

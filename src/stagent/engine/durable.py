@@ -1,4 +1,5 @@
-"""DBOS wiring: one workflow that runs a task, one queue, and the client other processes use.
+"""DBOS wiring: one workflow that runs a task on one queue (the client every process uses to
+enqueue, cancel and look up runs is `stagent.engine.queue.TaskQueueClient`; it imports DBOS lazily).
 
 Conditions from ``shared/reference/dbos-engine.md`` that this module keeps:
 
@@ -14,18 +15,33 @@ from __future__ import annotations
 
 import logging
 
-from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions, WorkflowHandle
-from dbos._error import DBOSNonExistentWorkflowError
+from dbos import DBOS, DBOSConfig
 
 from stagent.engine.executor import RunContext, execute_task_run
+from stagent.engine.queue import (
+    APP_NAME,
+    RUN_TASK_WORKFLOW,
+    TASK_QUEUE,
+    WORKFLOW_PROTOCOL,
+    TaskQueueClient,
+    dbos_url,
+    workflow_id_for,
+)
 from stagent.settings import Settings
-from stagent.store.engine import is_sqlite
 
-WORKFLOW_PROTOCOL = "stagent-wf-1"
-"""Bump on purpose when the recorded step order of a workflow changes."""
-APP_NAME = "stagent"
-TASK_QUEUE = "stagent-tasks"
-RUN_TASK_WORKFLOW = "stagent.run_task"
+__all__ = [
+    "APP_NAME",
+    "RUN_TASK_WORKFLOW",
+    "TASK_QUEUE",
+    "WORKFLOW_PROTOCOL",
+    "TaskQueueClient",
+    "dbos_url",
+    "launch",
+    "recover_executor",
+    "run_task_workflow",
+    "shutdown",
+    "workflow_id_for",
+]
 
 _context: RunContext | None = None
 
@@ -45,18 +61,6 @@ async def _execute_step(task_id: str, run_number: int) -> str:
 async def run_task_workflow(task_id: str, run_number: int) -> str:
     """Durably run one task. On a crash the step re-runs; a finished run is never repeated."""
     return await _execute_step(task_id, run_number)
-
-
-def dbos_url(database_url: str) -> str:
-    """The system-database URL DBOS expects (the same database as ours)."""
-    if is_sqlite(database_url):
-        return database_url
-    return database_url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def workflow_id_for(task_id: str, run_number: int) -> str:
-    """The deterministic workflow id of a task's run, so enqueueing twice is harmless."""
-    return f"{task_id}-run-{run_number}"
 
 
 def launch(settings: Settings, database_url: str, executor_id: str, context: RunContext) -> None:
@@ -94,54 +98,3 @@ def shutdown() -> None:
 def recover_executor(executor_id: str) -> int:
     """Hand a dead executor's pending runs to the queue again; returns how many."""
     return len(DBOS._recover_pending_workflows([executor_id]))  # pyright: ignore[reportPrivateUsage]
-
-
-class TaskQueueClient:
-    """Enqueue and cancel task runs from any process (worker or not)."""
-
-    def __init__(self, database_url: str) -> None:
-        self._url = dbos_url(database_url)
-        self._client: DBOSClient | None = None
-
-    @property
-    def client(self) -> DBOSClient:
-        """The lazily opened DBOS client."""
-        if self._client is None:
-            self._client = DBOSClient(system_database_url=self._url, application_name=APP_NAME)
-        return self._client
-
-    def prepare_schema(self) -> None:
-        """Create or migrate DBOS's system tables, so runs can be queued before any worker ran.
-
-        DBOSClient never migrates by itself; this calls the same routine ``DBOS.launch()`` does
-        (an internal API, pinned with the dbos minor version and covered by tests).
-        """
-        self.client._sys_db.run_migrations()  # pyright: ignore[reportPrivateUsage]
-
-    def enqueue(self, task_id: str, run_number: int) -> str:
-        """Put a task run on the queue; returns its workflow id."""
-        options: EnqueueOptions = {
-            "workflow_name": RUN_TASK_WORKFLOW,
-            "queue_name": TASK_QUEUE,
-            "workflow_id": workflow_id_for(task_id, run_number),
-            "app_version": WORKFLOW_PROTOCOL,
-        }
-        handle: WorkflowHandle[str] = self.client.enqueue(options, task_id, run_number)
-        return handle.get_workflow_id()
-
-    def cancel(self, workflow_id: str) -> None:
-        """Cancel a run's workflow (it stops at its next step boundary)."""
-        self.client.cancel_workflow(workflow_id)
-
-    def status(self, workflow_id: str) -> str | None:
-        """The DBOS status of a workflow, or None if DBOS has no such workflow."""
-        try:
-            return str(self.client.retrieve_workflow(workflow_id).get_status().status)
-        except DBOSNonExistentWorkflowError:
-            return None
-
-    def close(self) -> None:
-        """Release the client's connections."""
-        if self._client is not None:
-            self._client.destroy()
-            self._client = None

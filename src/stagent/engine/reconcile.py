@@ -7,7 +7,7 @@ Runs when a worker starts. A task row is never left ``queued`` with nothing queu
 from __future__ import annotations
 
 from stagent.domain.tasks import TaskStatus
-from stagent.engine.durable import TaskQueueClient
+from stagent.engine.queue import TaskQueueClient
 from stagent.store import tasks as task_repo
 from stagent.store.database import Store
 

@@ -16,7 +16,7 @@ from typing import Any
 from stagent.domain.errors import ConflictError, InvalidTransitionError, ValidationError
 from stagent.domain.events import LoggedEvent
 from stagent.domain.tasks import BOARD_MOVES, RUNNABLE_FROM, Project, Task, TaskStatus
-from stagent.engine.durable import TaskQueueClient, workflow_id_for
+from stagent.engine.queue import TaskQueueClient, workflow_id_for
 from stagent.runtimes.registry import RuntimeRegistry
 from stagent.runtimes.scenario import load_scenario_file, parse_scenario, scenario_to_data
 from stagent.store import events as event_repo

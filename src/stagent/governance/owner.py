@@ -11,7 +11,6 @@ The audit names the face and the proof: ``person (via CLI, owner token file)``.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from pathlib import Path
 
@@ -19,17 +18,13 @@ from stagent.domain.approvals import Channel
 from stagent.domain.errors import AuthError
 from stagent.store import owner as owner_repo
 from stagent.store.database import Store
+from stagent.store.owner import fingerprint
 
 
 class NotThePersonError(AuthError):
     """A decision made without the person's token."""
 
     code = "owner_required"
-
-
-def fingerprint(token: str) -> str:
-    """The SHA-256 of a token, as stored."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def decided_by(channel: Channel, proof: str) -> str:
@@ -42,11 +37,6 @@ class OwnerCheck:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-
-    def enrol(self, token: str) -> None:
-        """Record ``token`` as the owner's unless one is enrolled already (first one wins)."""
-        with self._store.write() as session:
-            owner_repo.enrol_owner(session, fingerprint(token))
 
     def matches(self, token: str | None) -> bool:
         """True when ``token`` is the enrolled owner's (constant-time)."""

@@ -19,13 +19,15 @@ Errors name the file, the line and the field, and say how to fix them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from stagent.domain.errors import ScenarioError
+
+if TYPE_CHECKING:  # PyYAML loads only when a scenario file is read
+    import yaml
 
 StepKey = Literal["text", "delay", "tool", "usage", "fail"]
 STEP_KEYS: tuple[StepKey, ...] = ("text", "delay", "tool", "usage", "fail")
@@ -179,6 +181,8 @@ def _format_path(path: list[str | int]) -> str:
 
 def _line_of(text: str, path: list[str | int]) -> int | None:
     """The 1-based line of the deepest YAML node on ``path``."""
+    import yaml
+
     try:
         node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)  # pyright: ignore[reportUnknownMemberType]
     except yaml.YAMLError:
@@ -196,6 +200,8 @@ def _line_of(text: str, path: list[str | int]) -> int | None:
 
 
 def _child(node: yaml.Node | None, part: str | int) -> yaml.Node | None:
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode) and key.value == part:
@@ -207,6 +213,8 @@ def _child(node: yaml.Node | None, part: str | int) -> yaml.Node | None:
 
 def load_scenario_file(path: Path) -> Scenario:
     """Read and validate a scenario file (YAML or JSON)."""
+    import yaml
+
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")

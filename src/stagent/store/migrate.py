@@ -1,19 +1,33 @@
-"""Run Alembic migrations programmatically against an engine."""
+"""Run Alembic migrations programmatically against an engine.
+
+Alembic (with Mako and its templates) takes a noticeable share of a CLI command's start-up, so
+`upgrade_to_head` first compares the database's revision with the newest revision file (read
+without Alembic, see `script_heads`) and imports Alembic only when there is something to do.
+"""
 
 from __future__ import annotations
 
+import ast
+import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "stagent_alembic_version"
+_ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+)$", re.MULTILINE)
 
 
 def alembic_config(engine: Engine) -> Config:
     """An Alembic config that runs on ``engine`` (no ini file needed)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
@@ -21,8 +35,57 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade_to_head(engine: Engine) -> None:
-    """Bring the schema to the newest revision."""
+    """Bring the schema to the newest revision (imports Alembic only if one is pending)."""
+    heads = script_heads()
+    if heads is not None and heads == database_revisions(engine):
+        return
+    from alembic import command
+
     command.upgrade(alembic_config(engine), "head")
+
+
+def script_heads() -> frozenset[str] | None:
+    """The newest revision(s) of the migration scripts, read from their files without Alembic.
+
+    None when a file does not have the plain ``revision = "..."`` / ``down_revision = ...``
+    shape; the caller then lets Alembic decide.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = dict(_revision_fields(path.read_text(encoding="utf-8")))
+        revision, down = found.get("revision"), found.get("down_revision", ())
+        if not isinstance(revision, str):
+            return None
+        revisions.add(revision)
+        if isinstance(down, str):
+            parents.add(down)
+        elif isinstance(down, tuple | list):
+            parents.update(str(item) for item in cast(Sequence[object], down))
+        elif down is not None:
+            return None
+    heads = frozenset(revisions - parents)
+    return heads or None
+
+
+def database_revisions(engine: Engine) -> frozenset[str]:
+    """The revision(s) recorded in the database (empty if it was never migrated)."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))
+            return frozenset(str(row[0]) for row in rows)
+    except DBAPIError:  # no version table yet
+        return frozenset()
+
+
+def _revision_fields(source: str) -> list[tuple[str, object]]:
+    fields: list[tuple[str, object]] = []
+    for name, value in _ASSIGNMENT.findall(source):
+        try:
+            fields.append((name, ast.literal_eval(value.strip())))
+        except (ValueError, SyntaxError):
+            fields.append((name, None))
+    return fields
 
 
 def current_revision(engine: Engine) -> str | None:

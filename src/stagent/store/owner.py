@@ -6,11 +6,18 @@ brings another token (its own fresh home, or a made-up ``STAGENT_TOKEN``) is not
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy.orm import Session
 
 from stagent.store.tables import SettingRow
 
 OWNER_KEY = "owner_token_sha256"
+
+
+def fingerprint(token: str) -> str:
+    """The SHA-256 of a token, as stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def owner_fingerprint(session: Session) -> str | None:

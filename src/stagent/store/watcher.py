@@ -15,7 +15,6 @@ import logging
 import sqlite3
 import threading
 
-import psycopg
 from sqlalchemy.engine import make_url
 
 from stagent.store.notifier import ChangeNotifier
@@ -65,6 +64,8 @@ class CrossProcessWatcher:
                     self._notifier.ring()
 
     def _watch_postgres(self) -> None:
+        import psycopg  # only PostgreSQL workspaces load the driver
+
         url = make_url(self._url).set(drivername="postgresql").render_as_string(hide_password=False)
         while not self._stop.is_set():
             try:

@@ -1,0 +1,95 @@
+"""The task queue as every process sees it: enqueue, cancel and look up runs.
+
+DBOS is imported only when the queue is first used, so a command that only reads (``task list``,
+``inbox``) never pays for it. The DBOS system tables are created (or migrated) the first time a
+process opens the client, so runs can be queued before any worker ever ran.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from stagent.store.engine import is_sqlite
+
+if TYPE_CHECKING:
+    from dbos import DBOSClient
+
+WORKFLOW_PROTOCOL = "stagent-wf-1"
+"""Bump on purpose when the recorded step order of a workflow changes."""
+APP_NAME = "stagent"
+TASK_QUEUE = "stagent-tasks"
+RUN_TASK_WORKFLOW = "stagent.run_task"
+
+
+def dbos_url(database_url: str) -> str:
+    """The system-database URL DBOS expects (the same database as ours)."""
+    if is_sqlite(database_url):
+        return database_url
+    return database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def workflow_id_for(task_id: str, run_number: int) -> str:
+    """The deterministic workflow id of a task's run, so enqueueing twice is harmless."""
+    return f"{task_id}-run-{run_number}"
+
+
+class TaskQueueClient:
+    """Enqueue and cancel task runs from any process (worker or not)."""
+
+    def __init__(self, database_url: str) -> None:
+        self._url = dbos_url(database_url)
+        self._client: DBOSClient | None = None
+
+    @property
+    def opened(self) -> bool:
+        """True once this process has opened the client (and imported DBOS)."""
+        return self._client is not None
+
+    @property
+    def client(self) -> DBOSClient:
+        """The DBOS client, opened (and the DBOS tables prepared) on first use."""
+        if self._client is None:
+            from dbos import DBOSClient
+
+            client = DBOSClient(system_database_url=self._url, application_name=APP_NAME)
+            # DBOSClient never migrates by itself; this is the routine ``DBOS.launch()`` runs (an
+            # internal API, pinned with the dbos minor version and covered by tests).
+            client._sys_db.run_migrations()  # pyright: ignore[reportPrivateUsage]
+            self._client = client
+        return self._client
+
+    def prepare_schema(self) -> None:
+        """Create or migrate DBOS's system tables now (they are also prepared on first use)."""
+        _ = self.client
+
+    def enqueue(self, task_id: str, run_number: int) -> str:
+        """Put a task run on the queue; returns its workflow id."""
+        from dbos import EnqueueOptions, WorkflowHandle
+
+        options: EnqueueOptions = {
+            "workflow_name": RUN_TASK_WORKFLOW,
+            "queue_name": TASK_QUEUE,
+            "workflow_id": workflow_id_for(task_id, run_number),
+            "app_version": WORKFLOW_PROTOCOL,
+        }
+        handle: WorkflowHandle[str] = self.client.enqueue(options, task_id, run_number)
+        return handle.get_workflow_id()
+
+    def cancel(self, workflow_id: str) -> None:
+        """Cancel a run's workflow (it stops at its next step boundary)."""
+        self.client.cancel_workflow(workflow_id)
+
+    def status(self, workflow_id: str) -> str | None:
+        """The DBOS status of a workflow, or None if DBOS has no such workflow."""
+        from dbos._error import DBOSNonExistentWorkflowError
+
+        try:
+            return str(self.client.retrieve_workflow(workflow_id).get_status().status)
+        except DBOSNonExistentWorkflowError:
+            return None
+
+    def close(self) -> None:
+        """Release the client's connections."""
+        if self._client is not None:
+            self._client.destroy()
+            self._client = None

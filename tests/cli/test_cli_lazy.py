@@ -1,0 +1,120 @@
+"""Each command imports only what it uses: ``--help`` no command module, ``task list`` no engine.
+
+The checks run ``stagent`` in a fresh interpreter and list the modules it loaded, so an import
+added at the top of a module that every command reaches fails here, not in a benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from clitools import Cli
+
+from stagent.cli.app import COMMANDS, RootGroup
+from stagent.cli.lazy import CommandEntry, load_command
+
+HEAVY = ("sqlalchemy", "pydantic_settings", "dbos", "alembic", "mako", "psycopg", "fastapi")
+"""What no ``--help`` needs."""
+
+NOT_FOR_READING = (
+    "dbos",
+    "alembic",
+    "mako",
+    "psycopg",
+    "fastapi",
+    "uvicorn",
+    "jinja2",
+    "anthropic",
+    "claude_agent_sdk",
+    "stagent.engine.durable",
+    "stagent.governance",
+    "stagent.ledger",
+    "stagent.web",
+)
+"""What ``task list`` on SQLite must not load: the engine, migrations, PostgreSQL, the web app,
+the model SDKs, governance and the ledger."""
+
+PROBE = """
+import json, sys
+sys.argv = ["stagent", *sys.argv[1:]]
+from stagent.cli.app import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+print("MODULES=" + json.dumps(sorted(sys.modules)), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def loaded_modules(home: Path, *args: str) -> tuple[set[str], str]:
+    """The modules a real ``stagent ARGS`` process imported, and its stdout."""
+    env = {**os.environ, "STAGENT_HOME": str(home)}
+    env.pop("STAGENT_RAISE_ERRORS", None)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stderr.splitlines() if x.startswith("MODULES="))
+    return set(json.loads(line.removeprefix("MODULES="))), done.stdout
+
+
+def under(modules: set[str], packages: tuple[str, ...]) -> set[str]:
+    """The members of ``modules`` that are, or are inside, one of ``packages``."""
+    return {m for m in modules if any(m == p or m.startswith(p + ".") for p in packages)}
+
+
+def test_help_lists_every_command_without_importing_any(tmp_path: Path) -> None:
+    modules, out = loaded_modules(tmp_path, "--help")
+    for name, _, summary in COMMANDS:
+        assert f"{name} " in out and summary in out
+    command_modules = {target.partition(":")[0] for _, target, _ in COMMANDS}
+    assert not modules & command_modules
+    assert not under(modules, HEAVY)
+
+
+def test_help_shows_flags_without_type_placeholders(tmp_path: Path) -> None:
+    _, out = loaded_modules(tmp_path, "--help")
+    assert "<bool>" not in out
+    assert "--version" in out
+
+
+def test_task_list_loads_neither_the_engine_nor_migrations(tmp_path: Path, cli: Cli) -> None:
+    cli.add_task("first")  # the home exists and is migrated, as after any earlier command
+    modules, out = loaded_modules(cli.home, "task", "list")
+    assert "first" in out
+    assert not under(modules, NOT_FOR_READING)
+    assert "stagent.cli.budget" not in modules  # other command groups stay unloaded
+
+
+def test_reading_an_unmigrated_home_still_migrates_it(tmp_path: Path) -> None:
+    modules, out = loaded_modules(tmp_path / "fresh", "task", "list")
+    assert "alembic" in modules  # there was something to migrate
+    assert "No tasks found" in out
+
+
+@pytest.mark.parametrize("entry", [CommandEntry(*row) for row in COMMANDS], ids=lambda e: e.name)
+def test_each_summary_is_the_commands_own_first_help_line(entry: CommandEntry) -> None:
+    command = load_command(entry)
+    assert command.name == entry.name
+    first_line = (command.help or "").strip().splitlines()[0]
+    assert first_line == entry.summary
+
+
+def test_the_root_group_knows_every_command_once() -> None:
+    names = [entry.name for entry in RootGroup.entries]
+    assert len(names) == len(set(names))
+    assert names == [row[0] for row in COMMANDS]
+
+
+def test_an_unknown_command_is_a_usage_error(cli: Cli) -> None:
+    result = cli("tsak", "list")
+    assert result.exit_code == 2
+    assert "No such command 'tsak'" in result.output
