@@ -79,7 +79,7 @@ class Workspace:
         """Saved permission rules and trust presets."""
         from stagent.governance.rule_service import RuleService
 
-        return RuleService(self.store)
+        return RuleService(self.store, contained=lambda: self.containment.status().available)
 
     @cached_property
     def approvals(self) -> ApprovalService:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from stagent.domain.code_rules import UNSANDBOXED_WARNING
 from stagent.runtimes.base import RuntimeHealth
 from stagent.web.deps import WorkspaceDep
 from stagent.web.ui.rendering import fragment, page
@@ -36,6 +37,8 @@ def runtimes_page(request: Request, ws: WorkspaceDep) -> Response:
         active="settings",
         title="Runtimes",
         runtimes=ws.runtimes.all(),
+        sandbox=ws.containment.status(),
+        unsandboxed_warning=UNSANDBOXED_WARNING,
     )
 
 
