@@ -72,7 +72,7 @@ def mode_from_env(environ: dict[str, str] | None = None) -> SandboxMode:
 def status(mode: SandboxMode | None = None) -> SandboxStatus:
     """Which sandbox agents get on this machine (probed once per process)."""
     if (mode or mode_from_env()) == "off":
-        return SandboxStatus("none", f"turned off ({SANDBOX_ENV}=off)")
+        return SandboxStatus("none", f"turned off with {SANDBOX_ENV}=off")
     return _probe()
 
 
