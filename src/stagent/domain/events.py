@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 JsonDict = dict[str, Any]
+MAX_SEQ = 2**63 - 1
+"""The largest event ``seq`` (a signed 64-bit integer in every database)."""
 
 
 @dataclass(frozen=True, slots=True)

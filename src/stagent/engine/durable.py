@@ -17,6 +17,7 @@ import logging
 
 from dbos import DBOS, DBOSConfig
 
+from stagent.engine.dbos_logs import quiet_cancellations
 from stagent.engine.executor import RunContext, execute_task_run
 from stagent.engine.queue import (
     APP_NAME,
@@ -84,6 +85,7 @@ def launch(settings: Settings, database_url: str, executor_id: str, context: Run
         polling_interval_sec=settings.queue_poll_seconds,
     )
     logging.getLogger("dbos").setLevel(logging.WARNING)
+    quiet_cancellations()
 
 
 def shutdown() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from stagent.domain.code_rules import require_acknowledgement
 from stagent.domain.errors import ValidationError
+from stagent.domain.limits import checked_path
 from stagent.domain.permissions import SCOPES, Effect, PermissionRule, Scope
 from stagent.governance import presets as preset_lib
 from stagent.governance.claude_settings import (
@@ -219,7 +220,7 @@ class RuleService:
         """
         checked = check_scope(scope)
         scope_ref = self.resolve_ref(checked, ref)
-        target = Path(path).expanduser().resolve()
+        target = Path(checked_path("path", str(path))).expanduser().resolve()
         report = import_settings_file(
             target,
             project_root=self._project_root(checked, scope_ref),
@@ -256,12 +257,21 @@ class RuleService:
         scope_ref = self.resolve_ref(checked, ref)
         with self._store.read() as session:
             rules = rule_repo.list_rules(session, scope=checked, scope_ref=scope_ref)
-        return export_settings_file(
-            rules,
-            Path(path).expanduser().resolve(),
-            project_root=self._project_root(checked, scope_ref),
-            replace=replace,
-        )
+        target = Path(checked_path("path", str(path))).expanduser().resolve()
+        if target.is_dir():
+            raise ValidationError(
+                f"path: {target} is a directory",
+                hint="name the settings file, e.g. <project>/.claude/settings.json",
+            )
+        try:
+            return export_settings_file(
+                rules, target, project_root=self._project_root(checked, scope_ref), replace=replace
+            )
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ValidationError(
+                f"path: cannot write {target}: {reason}", hint="choose a file you can write"
+            ) from None
 
     def _project_root(self, scope: Scope, scope_ref: str | None) -> str | None:
         if scope != "project" or scope_ref is None:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from stagent.domain.events import LoggedEvent, LogKind
+from stagent.domain.events import MAX_SEQ, LoggedEvent, LogKind
 from stagent.domain.ids import ensure_aware
 from stagent.domain.scrub import scrub
 from stagent.store.tables import AgentEventRow
@@ -55,6 +55,7 @@ def for_task(
     session: Session, task_id: str, *, after: int = 0, limit: int = 5000
 ) -> list[LoggedEvent]:
     """A task's events in order, optionally only those after ``seq``."""
+    after = min(after, MAX_SEQ)  # larger does not fit the column: nothing is after it
     query = (
         select(AgentEventRow)
         .where(AgentEventRow.task_id == task_id, AgentEventRow.seq > after)
@@ -66,6 +67,7 @@ def for_task(
 
 def since(session: Session, after: int, *, limit: int = 500) -> list[LoggedEvent]:
     """Every event after ``seq``, workspace-wide, in order."""
+    after = min(after, MAX_SEQ)
     query = (
         select(AgentEventRow)
         .where(AgentEventRow.seq > after)

@@ -8,6 +8,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from stagent.domain.events import LoggedEvent
+from stagent.domain.limits import DESCRIPTION_MAX, NAME_MAX, PATH_MAX, TITLE_MAX
 from stagent.domain.tasks import Project, Task, TaskStatus
 from stagent.runtimes.base import Runtime
 
@@ -51,9 +52,11 @@ class _In(BaseModel):
 class ProjectIn(_In):
     """A new project."""
 
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
-    directory: str | None = Field(default=None, description="working directory of its agents")
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
+    directory: str | None = Field(
+        default=None, max_length=PATH_MAX, description="working directory of its agents"
+    )
 
 
 class ProjectOut(BaseModel):
@@ -84,8 +87,8 @@ class ProjectOut(BaseModel):
 class TaskIn(_In):
     """A new task."""
 
-    title: str = Field(min_length=1, max_length=500)
-    description: str = ""
+    title: str = Field(min_length=1, max_length=TITLE_MAX)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
     project: str | None = Field(default=None, description="project id or name")
     runtime: str = "scripted"
     profile: str | None = None
@@ -101,8 +104,8 @@ NOT_NULLABLE = ("title", "description", "runtime", "priority")
 class TaskPatch(_In):
     """Fields to change on a task that is not running (omitted fields stay as they are)."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=500)
-    description: str | None = None
+    title: str | None = Field(default=None, min_length=1, max_length=TITLE_MAX)
+    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
     project: str | None = Field(default=None, description="project id or name; null detaches")
     runtime: str | None = None
     profile: str | None = None
