@@ -17,6 +17,8 @@ QUICK_ARGS: dict[str, list[str]] = {
     "approvals": ["--quick"],
     "budgets": ["--quick"],
     "faces": ["--quick"],
+    "schedules": ["--quick"],
+    "scanner": ["--quick"],
     "sandbox": ["--quick"],
 }
 

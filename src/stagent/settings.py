@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     """A worker whose heartbeat is older than this is presumed dead and its runs are recovered."""
     approval_timeout_seconds: float = Field(default=600.0, gt=0)
     """How long a tool call waits for a person in the inbox before it is denied as timed out."""
+    schedule_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    """How often each worker looks for schedules that are due."""
+    schedule_grace_seconds: float = Field(default=60.0, ge=0)
+    """An occurrence later than this (no worker was running) is handled by the missed-run
+    policy of its schedule instead of simply firing late."""
     sandbox: Literal["auto", "off"] = "auto"
     """``auto`` runs every agent inside the OS sandbox where one exists; ``off`` never does (and
     every place a person decides says so)."""

@@ -33,6 +33,9 @@ if TYPE_CHECKING:  # built on first use (see the class docstring)
     from stagent.governance.owner import OwnerCheck
     from stagent.governance.rule_service import RuleService
     from stagent.runtimes.base import PermissionGate
+    from stagent.scanner.service import ScanService
+    from stagent.scheduler.loop import SchedulerLoop
+    from stagent.scheduler.service import ScheduleService
 
 WorkerKind = Literal["serve", "worker", "cli"]
 LONG_LIVED_WORKERS: frozenset[str] = frozenset({"serve", "worker"})
@@ -66,6 +69,7 @@ class Workspace:
         self.projects = ProjectService(self.store)
         self.tasks = TaskService(self.store, self.runtimes, self.queue)
         self._lease: ExecutorLease | None = None
+        self._scheduler: SchedulerLoop | None = None
 
     @cached_property
     def owner(self) -> OwnerCheck:
@@ -117,6 +121,38 @@ class Workspace:
         from stagent.governance.budgets_guard import BudgetGuard
 
         return BudgetGuard(self.budgets)
+
+    @cached_property
+    def scans(self) -> ScanService:
+        """Environment scans: run (one cached scanner per process), store, history."""
+        from stagent.scanner.service import ScanService
+
+        return ScanService(self.store)
+
+    @cached_property
+    def schedules(self) -> ScheduleService:
+        """Schedules: create and edit them, claim due occurrences, decide firings."""
+        from stagent.governance.budgets_windows import local_timezone, zone_name
+        from stagent.scheduler.queue import enqueue_firing
+        from stagent.scheduler.service import ScheduleService
+
+        return ScheduleService(
+            self.store,
+            check_runtime=self.runtimes.require,
+            admit=self._admit_firing,
+            run_task=self.tasks.run,
+            enqueue=lambda firing_id: enqueue_firing(self.queue.client, firing_id),
+            engine_status=self.queue.status,
+            default_zone=self.settings.timezone or zone_name(local_timezone()),
+            grace_seconds=self.settings.schedule_grace_seconds,
+        )
+
+    def _admit_firing(self, runtime: str, project_id: str | None) -> str | None:
+        """The budget check of a schedule firing: its reservation id, or `BudgetBlockedError`."""
+        from stagent.governance.budgets_policy import CallScope
+
+        call = CallScope(runtime=runtime, project_id=project_id, activity="scheduled_firing")
+        return self.budgets.check(call).reservation_id
 
     @classmethod
     def temporary(cls, directory: Path, **overrides: Any) -> Self:
@@ -203,11 +239,28 @@ class Workspace:
         counts = reconcile(self.store, self.queue)
         if any(counts.values()):
             log.warning("reconciled tasks after a restart: %s", counts)
+        self._start_scheduler(kind)
+
+    def _start_scheduler(self, kind: WorkerKind) -> None:
+        """Run schedule firings here; long-lived workers also claim due occurrences."""
+        from stagent.scheduler import durable as firing_engine
+        from stagent.scheduler.loop import SchedulerLoop
+
+        firing_engine.activate(self.schedules, poll_seconds=self.settings.queue_poll_seconds)
+        if kind in LONG_LIVED_WORKERS:
+            self._scheduler = SchedulerLoop(self.schedules, self.settings.schedule_poll_seconds)
+            self._scheduler.start()
 
     def stop_worker(self) -> None:
         """Stop executing tasks (runs in flight are recovered by the next worker)."""
         if self._lease is None:
             return
+        if self._scheduler is not None:
+            self._scheduler.stop()
+            self._scheduler = None
+        from stagent.scheduler import durable as firing_engine
+
+        firing_engine.deactivate()
         self._lease.stop()
         self._lease = None
         from stagent.engine import durable

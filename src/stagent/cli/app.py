@@ -31,7 +31,17 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("answer", "stagent.cli.inbox:answer", "Answer an agent's question."),
     ("rules", "stagent.cli.rules:app", "Saved permission rules and trust presets."),
     ("budget", "stagent.cli.budget:app", "Spending caps, headroom and the usage ledger."),
+    (
+        "schedule",
+        "stagent.cli.schedule:app",
+        "Scheduled prompts: cron, intervals, one-shots.",
+    ),
     ("doctor", "stagent.cli.doctor:doctor", "Check that each runtime can run a task."),
+    (
+        "scan",
+        "stagent.cli.scan:scan",
+        "Scan Claude Code and Codex set-ups: findings, fixes, score.",
+    ),
     ("demo", "stagent.cli.demo:demo", "Run Claude Code and Codex on a simulated model."),
     ("db", "stagent.cli.db:app", "Manage the database."),
 ]

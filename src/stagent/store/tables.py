@@ -284,3 +284,95 @@ class BudgetWindowRow(Base):
     card_id: Mapped[str | None] = mapped_column(String(32))
     """The open ``budget_breach`` inbox card that paused work waits on."""
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+
+class ScheduleRow(Base):
+    """A schedule: what it fires (a prompt with a runtime and profile), when, and its limits."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (
+        Index("ix_schedules_status_next_fire_at", "status", "next_fire_at"),
+        Index("ix_schedules_project_id", "project_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    """``active``, ``paused``, ``completed`` (a one-shot fired) or ``expired``."""
+    target_kind: Mapped[str] = mapped_column(String(16), default="prompt")
+    """``prompt`` (``workflow`` and ``blueprint`` are not built yet)."""
+    prompt: Mapped[str | None] = mapped_column(Text)
+    runtime: Mapped[str] = mapped_column(String(40), default="scripted")
+    profile: Mapped[str | None] = mapped_column(String(120))
+    target_ref: Mapped[str | None] = mapped_column(String(120))
+    variables: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    timing_kind: Mapped[str] = mapped_column(String(16))
+    """``cron``, ``interval`` or ``once``."""
+    cron: Mapped[str | None] = mapped_column(String(120))
+    interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    anchor_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    once_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    timing_source: Mapped[str] = mapped_column(String(200), default="")
+    """What the person typed: ``every weekday at 9am``, ``15m``, a cron expression."""
+    max_firings: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    overlap: Mapped[str] = mapped_column(String(8), default="skip")
+    missed: Mapped[str] = mapped_column(String(8), default="once")
+    firing_count: Mapped[int] = mapped_column(Integer, default=0)
+    next_fire_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_fired_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+
+class ScheduleFiringRow(Base):
+    """One occurrence of a schedule and what became of it. The id is derived from the schedule
+    and the occurrence time, so two processes can never record (or fire) one occurrence twice."""
+
+    __tablename__ = "schedule_firings"
+    __table_args__ = (
+        Index("ix_schedule_firings_schedule_occurrence", "schedule_id", "occurrence_at"),
+        Index("ix_schedule_firings_status", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    schedule_id: Mapped[str] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
+    occurrence_at: Mapped[datetime] = mapped_column(Timestamp)
+    manual: Mapped[bool] = mapped_column(Boolean, default=False)
+    """True for a person's "fire now"."""
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    """``pending``, ``waiting``, ``fired``, ``skipped``, ``blocked``, ``missed``, ``failed``."""
+    reason: Mapped[str | None] = mapped_column(Text)
+    task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class EnvironmentScanRow(Base):
+    """One environment scan: its score, counts, duration and the whole report.
+
+    The report holds no secret values (the scanner redacts them before building it).
+    """
+
+    __tablename__ = "environment_scans"
+    __table_args__ = (Index("ix_environment_scans_scanned_at", "scanned_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scanned_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    roots: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """The folders scanned (projects were discovered under them)."""
+    score: Mapped[int] = mapped_column(Integer)
+    """Health score 0-100."""
+    duration_ms: Mapped[float] = mapped_column(Float)
+    artifact_count: Mapped[int] = mapped_column(Integer, default=0)
+    project_count: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    warnings: Mapped[int] = mapped_column(Integer, default=0)
+    infos: Mapped[int] = mapped_column(Integer, default=0)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the artifacts and findings: equal fingerprints mean nothing changed."""
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The scan report as `stagent scan --json` prints it."""

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from stagent.web.api import approvals, budgets, projects, rules, runtimes, tasks
+from stagent.web.api import (
+    approvals,
+    budgets,
+    projects,
+    rules,
+    runtimes,
+    scans,
+    schedules,
+    tasks,
+)
 from stagent.web.api.models import ErrorOut
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -27,4 +36,6 @@ def build_api_router() -> APIRouter:
     router.include_router(approvals.router)
     router.include_router(rules.router)
     router.include_router(budgets.router)
+    router.include_router(schedules.router)
+    router.include_router(scans.router)
     return router

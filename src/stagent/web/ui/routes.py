@@ -9,7 +9,16 @@ from sse_starlette import EventSourceResponse
 
 from stagent.web.deps import WorkspaceDep
 from stagent.web.security import request_is_owner
-from stagent.web.ui import actions, budgets, inbox, pages, permissions, runtimes
+from stagent.web.ui import (
+    actions,
+    budgets,
+    environment,
+    inbox,
+    pages,
+    permissions,
+    runtimes,
+    schedules,
+)
 from stagent.web.ui.stream import Topics, live_events, resume_point
 
 KEEPALIVE_SECONDS = 15
@@ -40,5 +49,7 @@ def build_ui_router() -> APIRouter:
     router.include_router(permissions.router)
     router.include_router(budgets.router)
     router.include_router(runtimes.router)
+    router.include_router(schedules.router)
+    router.include_router(environment.router)
     router.include_router(stream_router)
     return router

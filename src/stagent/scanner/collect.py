@@ -1,0 +1,224 @@
+"""The collector: stat a file, reuse its cached parse or parse it, and gather the results."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from stagent.scanner import secrets
+from stagent.scanner.findings import finding
+from stagent.scanner.fscache import FileStat, FsCache
+from stagent.scanner.locations import Locations
+from stagent.scanner.parse import ParseError, line_of
+from stagent.scanner.report import Artifact, Finding, Scope, Severity, Tool
+
+
+class Where(NamedTuple):
+    """Whose file this is: the tool, the scope, the project root and a name to fall back on.
+
+    A named tuple: it is part of every cache key, and tuples hash and compare in C.
+    """
+
+    tool: Tool
+    scope: Scope
+    project: str | None = None
+    label: str = ""
+    extra: Hashable = None
+
+
+@dataclass(slots=True)
+class Parsed:
+    """What one file yields: artifacts and the findings that depend on that file alone."""
+
+    artifacts: list[Artifact] = field(default_factory=lambda: [])
+    findings: list[Finding] = field(default_factory=lambda: [])
+
+
+@dataclass
+class FileContext:
+    """A file being parsed: its text and the helpers that build artifacts and findings."""
+
+    path: str
+    text: str
+    sha256: str
+    stat: FileStat
+    where: Where
+    out: Parsed = field(default_factory=Parsed)
+    _may_hold: bool | None = None
+
+    @property
+    def may_hold_secret(self) -> bool:
+        """False when the file cannot contain a shaped secret (redaction can be skipped)."""
+        if self._may_hold is None:
+            self._may_hold = secrets.may_hold(self.text)
+        return self._may_hold
+
+    @functools.cached_property
+    def modified_at(self) -> datetime:
+        """The file's mtime."""
+        return datetime.fromtimestamp(self.stat.mtime_ns / 1e9, UTC)
+
+    def artifact(
+        self,
+        category: str,
+        name: str,
+        metadata: dict[str, Any],
+        *,
+        line: int | None = None,
+        content_hash: str | None = None,
+        tool: Tool | None = None,
+        scope: Scope | None = None,
+        project: str | None = None,
+    ) -> Artifact:
+        """Add an artifact from this file (``content_hash`` for an entry of a larger file)."""
+        w = self.where
+        tool = tool or w.tool
+        scope = scope or w.scope
+        project = project or w.project
+        key = f"{tool}|{category}|{scope}|{self.path}|{name}"
+        made = Artifact(
+            id=hashlib.sha1(key.encode()).hexdigest()[:16],
+            tool=tool,
+            category=category,
+            scope=scope,
+            project=project,
+            name=name,
+            path=self.path,
+            line=line,
+            content_hash=content_hash or self.sha256,
+            size=self.stat.size,
+            modified_at=self.modified_at,
+            metadata=metadata,
+            shared_with=[],
+            drift=False,
+        )
+        self.out.artifacts.append(made)
+        return made
+
+    def finding(
+        self, kind: str, severity: Severity, line: int | None, message: str, fix: str
+    ) -> None:
+        """Add a finding about this file."""
+        self.out.findings.append(
+            finding(
+                kind,
+                severity,
+                self.path,
+                line,
+                message,
+                fix,
+                tool=self.where.tool,
+                project=self.where.project,
+            )
+        )
+
+    def invalid(self, what: str, error: ParseError, fix: str) -> None:
+        """An invalid-file finding for a syntax error."""
+        self.finding("invalid-file", "error", error.line, f"invalid {what}: {error.message}", fix)
+
+    def secret_hits(self, hits: Iterable[secrets.SecretHit], fix: str) -> None:
+        """A plaintext-secret finding per hit: kind and key path, never the value."""
+        for hit in hits:
+            self.finding(
+                "plaintext-secret",
+                "error",
+                line_of(self.text, hit.value),
+                f"{hit.kind} in plain text at {hit.where} (value redacted)",
+                fix,
+            )
+
+    def text_secrets(self, fix: str) -> None:
+        """Plaintext-secret findings for shaped secrets anywhere in the text."""
+        if not self.may_hold_secret:
+            return
+        for kind, offset in secrets.scan_text(self.text):
+            line = self.text.count("\n", 0, offset) + 1
+            self.finding(
+                "plaintext-secret", "error", line, f"{kind} in plain text (value redacted)", fix
+            )
+
+
+Parser = Callable[[FileContext], None]
+
+
+class Collector:
+    """Gathers artifacts and findings for one scan, through the cache."""
+
+    def __init__(self, cache: FsCache, locations: Locations) -> None:
+        self.cache = cache
+        self.loc = locations
+        self.artifacts: list[Artifact] = []
+        self.findings: list[Finding] = []
+
+    def listing(self, path: str) -> dict[str, bool] | None:
+        """A directory's entries (cached by mtime)."""
+        return self.cache.listing(path)
+
+    def file(self, path: str, parser: Parser, where: Where) -> bool:
+        """Parse ``path`` with ``parser`` (or reuse the cached result); False if it is absent."""
+        if not self.cache.maybe_exists(path):
+            return False
+        stat = self.cache.stat(path)
+        if stat is None:
+            return False
+        kind = parser.__qualname__
+        parsed: Parsed | None = self.cache.get(path, kind, where, stat)
+        if parsed is None:
+            parsed = _parse(path, parser, where, stat)
+            if parsed is None:
+                return False
+            self.cache.put(path, kind, where, stat, parsed)
+        self.artifacts.extend(parsed.artifacts)
+        self.findings.extend(parsed.findings)
+        return True
+
+    def add_finding(self, item: Finding) -> None:
+        """A finding that depends on more than one file."""
+        self.findings.append(item)
+
+
+def _parse(path: str, parser: Parser, where: Where, stat: FileStat) -> Parsed | None:
+    data = read_bytes(path, stat.size)
+    if data is None:
+        return None
+    ctx = FileContext(
+        path,
+        data.decode("utf-8", errors="replace"),
+        hashlib.sha256(data).hexdigest(),
+        FileStat(len(data), stat.mtime_ns),
+        where,
+    )
+    parser(ctx)
+    return ctx.out
+
+
+def read_bytes(path: str, size: int) -> bytes | None:
+    """A file's bytes with raw ``os`` calls (half the cost of ``open()`` for small files);
+    ``size`` is what stat said, so one read usually reaches the end. None if unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, size + 1)
+        if len(data) <= size:
+            return data
+        chunks = [data]  # the file grew since it was stat'ed: read the rest
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def join(*parts: str) -> str:
+    """Join path parts with ``/`` (the scanner works on absolute POSIX-style strings: cheaper
+    than ``os.path.join`` or Path objects on its hot path)."""
+    return "/".join((parts[0].rstrip("/") or "", *parts[1:]))

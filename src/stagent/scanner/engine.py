@@ -1,0 +1,125 @@
+"""The scanner: discover projects, collect artifacts through the cache, check, score."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from stagent.domain.errors import ValidationError
+from stagent.scanner import checks, claude, codex
+from stagent.scanner.collect import Collector
+from stagent.scanner.fscache import FsCache
+from stagent.scanner.locations import Locations
+from stagent.scanner.report import SEVERITY_RANK, Artifact, Finding, ProjectInfo, ScanReport
+from stagent.scanner.score import health
+from stagent.scanner.walk import DEFAULT_MAX_DEPTH, Project, discover, git_branch
+
+PSEUDO_FILESYSTEMS = frozenset({"/proc", "/sys", "/dev", "/run"})
+"""Never walked (scanning ``/`` would otherwise list every process)."""
+
+
+class Scanner:
+    """Scans Claude Code and Codex environments; keep one to make re-scans cheap.
+
+    Parse results are reused while a file's size and mtime are unchanged, directory listings
+    while the directory's mtime is. Not thread-safe: serialise calls (the web layer does).
+    """
+
+    def __init__(self, locations: Locations | None = None) -> None:
+        self._fixed_locations = locations
+        self.cache = FsCache()
+        self._path = checks.PathLookup()
+        self._memo: tuple[object, list[Finding]] | None = None
+
+    def scan(
+        self, roots: Iterable[str | Path], *, max_depth: int = DEFAULT_MAX_DEPTH
+    ) -> ScanReport:
+        """Scan the user level and every project under ``roots``."""
+        started = time.perf_counter()
+        loc = self._fixed_locations or Locations.from_env()
+        root_list: list[str] = [os.path.abspath(os.fspath(r)) for r in roots]
+        for root in root_list:
+            if not os.path.isdir(root):
+                raise ValidationError(
+                    f"scan path {root} is not a folder",
+                    hint="give a project folder or a folder of projects",
+                )
+        skip = PSEUDO_FILESYSTEMS | {
+            str(loc.claude_managed),
+            str(loc.codex_system),
+            str(loc.claude_dir),
+            str(loc.codex_home),
+            str(loc.agents_skills.parent),
+        }
+        self.cache.begin()
+        projects = discover(
+            self.cache,
+            root_list,
+            max_depth=max_depth,
+            skip=frozenset(skip),
+            not_projects=frozenset({str(loc.home)}),
+        )
+        c = Collector(self.cache, loc)
+        project_roots = tuple(p.root for p in projects)
+        claude.scan_managed(c)
+        claude.scan_user(c, project_roots)
+        codex.scan_system(c)
+        codex.scan_user(c)
+        for project in projects:
+            claude.scan_project(c, project)
+            codex.scan_project(c, project)
+        artifacts, drift = checks.merge_shared_skills(c.artifacts)
+        home = str(loc.home)
+        findings = [*c.findings, *drift, *self._pure_checks(artifacts, projects)]
+        findings += checks.mcp_commands(artifacts, self._path, home)
+        findings += checks.hook_scripts(artifacts, home)
+        findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.path, f.line or 0))
+        scored = health(findings)
+        return ScanReport.model_construct(
+            id=None,
+            scanned_at=datetime.now(UTC),
+            roots=root_list,
+            locations=loc.as_dict(),
+            projects=[_info(p) for p in projects],
+            artifacts=artifacts,
+            findings=findings,
+            score=scored.score,
+            health=scored,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+
+    def _pure_checks(self, artifacts: list[Artifact], projects: list[Project]) -> list[Finding]:
+        """Checks that depend on the artifacts alone, reused while none of them changed."""
+        key = (
+            tuple(p.root for p in projects),
+            tuple((a.id, a.content_hash, a.size) for a in artifacts),
+        )
+        if self._memo is not None and self._memo[0] == key:
+            return self._memo[1]
+        found = [
+            *checks.duplicates(artifacts, projects),
+            *checks.codex_doc_budget(artifacts, _user_doc_limit(artifacts)),
+            *checks.missing_instructions(artifacts, projects),
+        ]
+        self._memo = (key, found)
+        return found
+
+
+def _info(project: Project) -> ProjectInfo:
+    return ProjectInfo(
+        path=project.root,
+        name=project.name,
+        branch=git_branch(project.root) if ".git" in project.markers else None,
+        markers=project.markers,
+    )
+
+
+def _user_doc_limit(artifacts: list[Artifact]) -> int | None:
+    for a in artifacts:
+        if a.tool == "codex" and a.category == "config" and a.project is None:
+            value = a.metadata.get("project_doc_max_bytes")
+            return value if isinstance(value, int) else None
+    return None

@@ -1,0 +1,334 @@
+"""Repository functions for schedules and their firings.
+
+Claiming is exactly-once by construction: a claim locks the schedule row, checks that its
+``next_fire_at`` is still the one the plan was computed from, and inserts firing rows whose
+primary keys are derived from the occurrence (`stagent.domain.schedules.firing_id`); a second
+process either waits for the lock and then sees the moved ``next_fire_at``, or hits the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from stagent.domain.errors import ConflictError, NotFoundError
+from stagent.domain.ids import ensure_aware, utcnow
+from stagent.domain.schedules import (
+    Firing,
+    FiringStatus,
+    MissedPolicy,
+    OverlapPolicy,
+    Schedule,
+    ScheduleStatus,
+    Target,
+    TargetKind,
+    Timing,
+    TimingKind,
+)
+from stagent.domain.tasks import ACTIVE_STATES
+from stagent.store import ledger as ledger_repo
+from stagent.store.tables import ScheduleFiringRow, ScheduleRow, TaskRow, UsageLedgerRow
+
+SPENT_STATUSES = ("completed", "failed", "cancelled")
+"""Ledger rows that are real spend (not reservations or refusals)."""
+_ACTIVE_TASK = [status.value for status in ACTIVE_STATES]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return ensure_aware(value) if value is not None else None
+
+
+def to_schedule(row: ScheduleRow) -> Schedule:
+    """Map a row to the domain value."""
+    timing = Timing(
+        kind=TimingKind(row.timing_kind),
+        zone=row.zone,
+        cron=row.cron,
+        interval_seconds=row.interval_seconds,
+        anchor=_aware(row.anchor_at),
+        at=_aware(row.once_at),
+        source=row.timing_source,
+    )
+    target = Target(
+        kind=TargetKind(row.target_kind),
+        prompt=row.prompt,
+        runtime=row.runtime,
+        profile=row.profile,
+        ref=row.target_ref,
+        variables={str(k): str(v) for k, v in (row.variables or {}).items()},
+        options=dict(row.options or {}),
+    )
+    return Schedule(
+        id=row.id,
+        name=row.name,
+        status=ScheduleStatus(row.status),
+        timing=timing,
+        target=target,
+        project_id=row.project_id,
+        max_firings=row.max_firings,
+        expires_at=_aware(row.expires_at),
+        overlap=OverlapPolicy(row.overlap),
+        missed=MissedPolicy(row.missed),
+        firing_count=row.firing_count,
+        next_fire_at=_aware(row.next_fire_at),
+        last_fired_at=_aware(row.last_fired_at),
+        created_at=_aware(row.created_at),
+        updated_at=_aware(row.updated_at),
+    )
+
+
+def _fields(schedule: Schedule) -> dict[str, Any]:
+    timing, target = schedule.timing, schedule.target
+    return {
+        "name": schedule.name,
+        "project_id": schedule.project_id,
+        "status": schedule.status.value,
+        "target_kind": target.kind.value,
+        "prompt": target.prompt,
+        "runtime": target.runtime,
+        "profile": target.profile,
+        "target_ref": target.ref,
+        "variables": dict(target.variables),
+        "options": dict(target.options),
+        "timing_kind": timing.kind.value,
+        "cron": timing.cron,
+        "interval_seconds": timing.interval_seconds,
+        "anchor_at": timing.anchor,
+        "once_at": timing.at,
+        "zone": timing.zone,
+        "timing_source": timing.source[:200],
+        "max_firings": schedule.max_firings,
+        "expires_at": schedule.expires_at,
+        "overlap": schedule.overlap.value,
+        "missed": schedule.missed.value,
+        "firing_count": schedule.firing_count,
+        "next_fire_at": schedule.next_fire_at,
+        "last_fired_at": schedule.last_fired_at,
+    }
+
+
+def insert(session: Session, schedule: Schedule) -> Schedule:
+    """Insert a new schedule (its name must be free)."""
+    if session.scalar(select(ScheduleRow.id).where(ScheduleRow.name == schedule.name)):
+        raise ConflictError(
+            f"name: a schedule named {schedule.name!r} exists", hint="choose another name"
+        )
+    row = ScheduleRow(id=schedule.id, **_fields(schedule))
+    session.add(row)
+    session.flush()
+    return to_schedule(row)
+
+
+def save(session: Session, schedule: Schedule) -> Schedule:
+    """Write every field of ``schedule`` to its row."""
+    row = get_row(session, schedule.id, for_update=True)
+    clash = session.scalar(
+        select(ScheduleRow.id).where(ScheduleRow.name == schedule.name, ScheduleRow.id != row.id)
+    )
+    if clash:
+        raise ConflictError(f"name: a schedule named {schedule.name!r} exists")
+    for name, value in _fields(schedule).items():
+        setattr(row, name, value)
+    session.flush()
+    return to_schedule(row)
+
+
+def get_row(session: Session, ref: str, *, for_update: bool = False) -> ScheduleRow:
+    """A schedule row by id or name, or `NotFoundError`."""
+    query = select(ScheduleRow).where(or_(ScheduleRow.id == ref, ScheduleRow.name == ref))
+    if for_update:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        raise NotFoundError(
+            f"no schedule with id or name {ref!r}", hint="list them with `stagent schedule list`"
+        )
+    return row
+
+
+def get(session: Session, ref: str) -> Schedule:
+    """A schedule by id or name."""
+    return to_schedule(get_row(session, ref))
+
+
+def list_all(session: Session) -> list[Schedule]:
+    """Every schedule, by name."""
+    rows = session.scalars(select(ScheduleRow).order_by(ScheduleRow.name))
+    return [to_schedule(row) for row in rows]
+
+
+def delete(session: Session, ref: str) -> None:
+    """Delete a schedule and its firing history (the tasks it started stay)."""
+    session.delete(get_row(session, ref, for_update=True))
+    session.flush()
+
+
+def due_ids(session: Session, now: datetime) -> list[str]:
+    """Active schedules that are due, expired, or lack a next fire time."""
+    query = select(ScheduleRow.id).where(
+        ScheduleRow.status == ScheduleStatus.ACTIVE.value,
+        or_(
+            ScheduleRow.next_fire_at.is_(None),
+            ScheduleRow.next_fire_at <= now,
+            ScheduleRow.expires_at <= now,
+        ),
+    )
+    return list(session.scalars(query))
+
+
+def add_firings(
+    session: Session,
+    schedule_id: str,
+    firings: Iterable[tuple[str, datetime, FiringStatus, str | None]],
+    *,
+    manual: bool = False,
+) -> list[str]:
+    """Insert firings (id, occurrence, status, reason); a duplicate id raises IntegrityError."""
+    ids: list[str] = []
+    now = utcnow()
+    for firing_id, occurrence, status, reason in firings:
+        decided = None if status.is_open else now
+        session.add(
+            ScheduleFiringRow(
+                id=firing_id,
+                schedule_id=schedule_id,
+                occurrence_at=occurrence,
+                manual=manual,
+                status=status.value,
+                reason=reason,
+                decided_at=decided,
+            )
+        )
+        ids.append(firing_id)
+    session.flush()
+    return ids
+
+
+def firing_row(session: Session, firing_id: str, *, for_update: bool = False) -> ScheduleFiringRow:
+    """A firing row, or `NotFoundError`."""
+    query = select(ScheduleFiringRow).where(ScheduleFiringRow.id == firing_id)
+    if for_update:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        raise NotFoundError(f"no firing with id {firing_id!r}")
+    return row
+
+
+def decide(
+    session: Session,
+    firing_id: str,
+    status: FiringStatus,
+    *,
+    reason: str | None = None,
+    task_id: str | None = None,
+) -> None:
+    """Record what became of a firing."""
+    row = firing_row(session, firing_id, for_update=True)
+    row.status = status.value
+    row.reason = reason
+    if task_id is not None:
+        row.task_id = task_id
+    row.decided_at = None if status.is_open else utcnow()
+    session.flush()
+
+
+def firings(
+    session: Session, schedule_id: str, *, limit: int = 100, ids: Sequence[str] | None = None
+) -> list[Firing]:
+    """A schedule's firings, newest occurrence first, with their task's status and cost."""
+    cost = (
+        select(func.coalesce(func.sum(UsageLedgerRow.cost_micros), 0))
+        .where(
+            UsageLedgerRow.task_id == ScheduleFiringRow.task_id,
+            UsageLedgerRow.status.in_(SPENT_STATUSES),
+        )
+        .correlate(ScheduleFiringRow)
+        .scalar_subquery()
+    )
+    query = (
+        select(ScheduleFiringRow, TaskRow.status, cost)
+        .outerjoin(TaskRow, TaskRow.id == ScheduleFiringRow.task_id)
+        .where(ScheduleFiringRow.schedule_id == schedule_id)
+        .order_by(ScheduleFiringRow.occurrence_at.desc(), ScheduleFiringRow.id.desc())
+        .limit(limit)
+    )
+    if ids is not None:
+        query = query.where(ScheduleFiringRow.id.in_(list(ids)))
+    return [
+        _to_firing(row, task_status, int(spent or 0))
+        for row, task_status, spent in session.execute(query)
+    ]
+
+
+def _to_firing(row: ScheduleFiringRow, task_status: str | None, cost: int) -> Firing:
+    return Firing(
+        id=row.id,
+        schedule_id=row.schedule_id,
+        occurrence_at=ensure_aware(row.occurrence_at),
+        status=FiringStatus(row.status),
+        manual=row.manual,
+        reason=row.reason,
+        task_id=row.task_id,
+        task_status=task_status,
+        cost_micros=cost,
+        created_at=_aware(row.created_at),
+        decided_at=_aware(row.decided_at),
+    )
+
+
+def get_firing(session: Session, firing_id: str) -> Firing:
+    """One firing with its task's status and cost."""
+    row = firing_row(session, firing_id)
+    found = firings(session, row.schedule_id, limit=1, ids=[firing_id])
+    return found[0]
+
+
+def busy_before(session: Session, firing: ScheduleFiringRow) -> str | None:
+    """The id of an earlier firing of the same schedule that is still undecided or whose task
+    is still queued or running; None if there is none."""
+    table = ScheduleFiringRow
+    earlier = or_(
+        table.occurrence_at < firing.occurrence_at,
+        (table.occurrence_at == firing.occurrence_at) & (table.id < firing.id),
+    )
+    undecided = table.status.in_([FiringStatus.PENDING.value, FiringStatus.WAITING.value])
+    running = (table.status == FiringStatus.FIRED.value) & TaskRow.status.in_(_ACTIVE_TASK)
+    query = (
+        select(table.id)
+        .outerjoin(TaskRow, TaskRow.id == table.task_id)
+        .where(table.schedule_id == firing.schedule_id, table.id != firing.id)
+        .where(or_(undecided & earlier, running))
+        .limit(1)
+    )
+    return session.scalar(query)
+
+
+def open_firing_ids(session: Session, *, created_before: datetime) -> list[str]:
+    """Undecided firings older than ``created_before`` (their durable run may need a nudge)."""
+    query = select(ScheduleFiringRow.id).where(
+        ScheduleFiringRow.status.in_([FiringStatus.PENDING.value, FiringStatus.WAITING.value]),
+        ScheduleFiringRow.created_at < created_before,
+    )
+    return list(session.scalars(query))
+
+
+def attach_reservation(session: Session, reservation_id: str, task_id: str) -> None:
+    """Hand a firing's budget reservation to the task it created (its run supersedes it)."""
+    session.execute(
+        update(UsageLedgerRow)
+        .where(UsageLedgerRow.id == reservation_id, UsageLedgerRow.status == ledger_repo.RESERVED)
+        .values(task_id=task_id)
+    )
+
+
+def existing_firing_ids(session: Session, ids: Sequence[str]) -> list[str]:
+    """Which of ``ids`` are already recorded."""
+    if not ids:
+        return []
+    query = select(ScheduleFiringRow.id).where(ScheduleFiringRow.id.in_(list(ids)))
+    return list(session.scalars(query))

@@ -1,0 +1,141 @@
+"""`stagent schedule`: add (with the phrase shown as cron), list, show, edit, pause, resume, fire,
+rm, with --json carrying id, status, next_fire_at and firings; bad input is one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clitools import Cli, assert_one_line_error
+
+QUICK = """\
+steps:
+  - text: "checked"
+  - usage: {model: scripted-1, input_tokens: 100, output_tokens: 10, cost_usd: 0.25}
+result: "ok"
+"""
+
+
+def test_add_shows_the_phrase_as_cron_and_the_next_five_fire_times(cli: Cli) -> None:
+    result = cli(
+        "schedule",
+        "add",
+        "standup",
+        "--every",
+        "weekday at 9am",
+        "--prompt",
+        "Summarize",
+        "--tz",
+        "Europe/Berlin",
+    )
+    assert result.exit_code == 0, result.output
+    assert "every weekday at 9am → 0 9 * * 1-5" in result.stdout
+    assert "At 09:00 AM, Monday through Friday (Europe/Berlin)" in result.stdout
+    next_line = next(line for line in result.stdout.splitlines() if line.startswith("Next:"))
+    assert next_line.count("09:00:00 CET") == 5
+
+
+def test_json_carries_id_status_next_fire_at_and_firings(cli: Cli) -> None:
+    added = cli.json(
+        "schedule",
+        "add",
+        "pulse",
+        "--every",
+        "15m",
+        "--prompt",
+        "Check",
+        "--max-firings",
+        "3",
+        "--overlap",
+        "queue",
+        "--missed",
+        "all",
+        "--tz",
+        "Asia/Tokyo",
+    )
+    assert added["id"].startswith("sch_") and added["status"] == "active"
+    assert added["next_fire_at"] and added["firings"] == []
+    assert (added["overlap"], added["missed"], added["max_firings"]) == ("queue", "all", 3)
+    assert added["when"] == {
+        "kind": "interval",
+        "cron": None,
+        "every_seconds": 900,
+        "at": None,
+        "tz": "Asia/Tokyo",
+        "source": "15m",
+        "description": "Every 15 minutes",
+    }
+    listed = cli.json("schedule", "list")
+    assert [s["id"] for s in listed] == [added["id"]]
+    shown = cli.json("schedule", "show", "pulse")
+    assert set(shown) >= {"id", "status", "next_fire_at", "firings", "upcoming"}
+    assert len(shown["upcoming"]) == 3  # the limit caps the preview
+
+
+def test_dry_run_saves_nothing(cli: Cli) -> None:
+    preview = cli.json(
+        "schedule", "add", "maybe", "--cron", "*/10 * * * *", "--prompt", "p", "--dry-run"
+    )
+    assert len(preview["upcoming"]) == 5
+    assert cli.json("schedule", "list") == []
+
+
+def test_fire_without_a_worker_runs_the_firing_here(cli: Cli, tmp_path: Path) -> None:
+    scenario = tmp_path / "quick.yaml"
+    scenario.write_text(QUICK)
+    cli.json(
+        "schedule",
+        "add",
+        "digest",
+        "--every",
+        "1d",
+        "--prompt",
+        "Digest",
+        "--scenario",
+        str(scenario),
+    )
+    fired = cli("schedule", "fire", "digest")
+    assert fired.exit_code == 0, fired.output
+    assert "Fired digest: task tsk_" in fired.stdout and "(completed)" in fired.stdout
+    shown = cli.json("schedule", "show", "digest")
+    (firing,) = shown["firings"]
+    assert firing["manual"] is True and firing["status"] == "fired"
+    assert firing["task_status"] == "completed" and firing["cost_usd"] == "0.25"
+    task = cli.json("task", "show", firing["task_id"])
+    assert task["title"] == "digest — fired now" and task["description"] == "Digest"
+
+
+def test_pause_resume_edit_and_rm(cli: Cli) -> None:
+    cli.json("schedule", "add", "s", "--every", "1h", "--prompt", "p")
+    paused = cli.json("schedule", "pause", "s")
+    assert paused["status"] == "paused" and paused["next_fire_at"] is None
+    assert_one_line_error(cli("schedule", "pause", "s"), contains="only an active schedule")
+    resumed = cli.json("schedule", "resume", "s")
+    assert resumed["status"] == "active" and resumed["next_fire_at"]
+    edited = cli.json("schedule", "edit", "s", "--cron", "every monday at 7:30", "--name", "t")
+    assert (edited["name"], edited["when"]["cron"]) == ("t", "30 7 * * 1")
+    assert cli.json("schedule", "rm", "t")["deleted"] is True
+    assert_one_line_error(cli("schedule", "show", "t"), contains="no schedule", exit_code=1)
+
+
+def test_workflows_and_bad_input_are_refused_in_one_line(cli: Cli) -> None:
+    assert_one_line_error(
+        cli("schedule", "add", "w", "--every", "1h", "--workflow", "wf_1"),
+        contains="workflows are not built yet",
+    )
+    assert_one_line_error(
+        cli("schedule", "add", "b", "--every", "1h", "--blueprint", "bp", "--var", "k=v"),
+        contains="workflows are not built yet",
+    )
+    assert_one_line_error(
+        cli("schedule", "add", "x", "--every", "fortnightly-ish", "--prompt", "p"),
+        contains="neither a cron expression nor a phrase",
+    )
+    assert_one_line_error(
+        cli("schedule", "add", "x", "--at", "2001-01-01T00:00", "--prompt", "p"),
+        contains="in the past",
+    )
+    assert_one_line_error(
+        cli("schedule", "add", "x", "--every", "1h", "--cron", "* * * * *", "--prompt", "p"),
+        contains="exactly one of cron, every or at",
+    )
+    assert cli.json("schedule", "list") == []

@@ -1,0 +1,66 @@
+"""Helpers for the schedule tests: a movable clock and shortcuts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from stagent.domain.schedules import Firing, FiringStatus, Schedule
+from stagent.scheduler.drafts import ScheduleDraft
+from stagent.workspace import Workspace
+
+START = datetime(2026, 12, 7, 8, 0, 0, tzinfo=UTC)
+QUICK = {"scenario": {"steps": [{"text": "done"}], "result": "ok"}}
+
+
+@dataclass
+class Clock:
+    """A clock a test moves by hand."""
+
+    now: datetime = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+def use_clock(ws: Workspace, clock: Clock) -> Clock:
+    """Make the workspace's schedules (and budgets) run on ``clock``."""
+    ws.schedules.clock = clock
+    ws.budgets.clock = clock
+    return clock
+
+
+def add(ws: Workspace, name: str = "nightly", **fields: Any) -> Schedule:
+    """Create a prompt schedule (every minute unless a timing is given)."""
+    if not any(k in fields for k in ("cron", "every", "at")):
+        fields["every"] = "1m"
+    fields.setdefault("prompt", "Summarize the day")
+    fields.setdefault("tz", "UTC")
+    fields.setdefault("options", QUICK)
+    return ws.schedules.create(ScheduleDraft(name=name, **fields))
+
+
+def tick_and_decide(ws: Workspace) -> list[str]:
+    """One scheduler tick, then decide every firing it claimed (as the durable step would)."""
+    claimed = ws.schedules.tick()
+    return [ws.schedules.process(firing_id) for firing_id in claimed]
+
+
+def history(ws: Workspace, schedule: Schedule) -> list[Firing]:
+    """Oldest first."""
+    return list(reversed(ws.schedules.firings(schedule.id)))
+
+
+def statuses(ws: Workspace, schedule: Schedule) -> list[str]:
+    """Firing statuses, oldest first."""
+    return [f.status.value for f in history(ws, schedule)]
+
+
+def fired(ws: Workspace, schedule: Schedule) -> list[Firing]:
+    """Firings that started a task."""
+    return [f for f in history(ws, schedule) if f.status is FiringStatus.FIRED]

@@ -1,0 +1,178 @@
+"""Real worker processes firing a schedule: SIGKILLed and restarted, and two at once on one
+database (SQLite and PostgreSQL). Every occurrence is recorded exactly once — fired (with exactly
+one task) or missed per the schedule's policy — and none is lost."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from stagent.domain.schedules import Firing, FiringStatus, Schedule
+from stagent.domain.tasks import TaskStatus
+from stagent.scheduler.drafts import ScheduleDraft
+from stagent.workspace import Workspace
+
+pytestmark = pytest.mark.slow
+
+WORK = {"scenario": {"steps": [{"text": "tick "}, {"delay": 0.4}], "result": "ok"}}
+
+
+def start_worker(home: Path, database_url: str | None, **env_extra: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["STAGENT_HOME"] = str(home)
+    env["STAGENT_SCHEDULE_POLL_SECONDS"] = "0.2"
+    env.pop("STAGENT_DATABASE_URL", None)
+    if database_url:
+        env["STAGENT_DATABASE_URL"] = database_url
+    env.update(env_extra)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stagent", "worker", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        seen.append(line)
+        if '"started"' in line:
+            return proc
+        if not line and proc.poll() is not None:
+            break
+    raise AssertionError("worker did not start:\n" + "".join(seen))
+
+
+def stop(proc: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+    proc.wait(timeout=30)
+
+
+def settle(ws: Workspace, schedule: Schedule, timeout: float = 40) -> list[Firing]:
+    """Wait until no firing is undecided and no fired task is still active."""
+    deadline = time.monotonic() + timeout
+    while True:
+        firings = list(reversed(ws.schedules.firings(schedule.id, limit=1000)))
+        busy = [
+            f
+            for f in firings
+            if f.status.is_open or (f.task_status and TaskStatus(f.task_status).is_active)
+        ]
+        if not busy:
+            return firings
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still busy after {timeout}s: {busy}")
+        time.sleep(0.5)
+
+
+def assert_each_occurrence_once(ws: Workspace, firings: list[Firing], step: float) -> list[Firing]:
+    """Contiguous occurrences ``step`` apart, one row each; one task per fired firing, numbered
+    1..N without a gap or a repeat; every task completed. Returns the fired firings."""
+    occurrences = [f.occurrence_at for f in firings]
+    gaps = {b - a for a, b in zip(occurrences, occurrences[1:], strict=False)}
+    assert gaps == {timedelta(seconds=step)}, occurrences
+    assert {f.status for f in firings} <= {FiringStatus.FIRED, FiringStatus.MISSED}, [
+        (f.status, f.reason) for f in firings
+    ]
+    fired = [f for f in firings if f.status is FiringStatus.FIRED]
+    task_ids = [f.task_id for f in fired]
+    assert None not in task_ids and len(set(task_ids)) == len(fired)
+    tasks = [ws.tasks.get(str(task_id)) for task_id in task_ids]
+    numbers = sorted(int(t.title.rsplit("#", 1)[1]) for t in tasks)
+    assert numbers == list(range(1, len(fired) + 1))
+    assert len(ws.tasks.list()) == len(fired), "a task exists that no firing owns"
+    unfinished = [(t.id, t.status, t.error) for t in tasks if t.status is not TaskStatus.COMPLETED]
+    assert unfinished == []
+    return fired
+
+
+def test_an_interval_schedule_under_a_worker_sigkilled_twice(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ws = Workspace.temporary(home).open()
+    try:
+        schedule = ws.schedules.create(
+            ScheduleDraft(
+                name="pulse",
+                prompt="check",
+                every="2s",
+                tz="UTC",
+                overlap="allow",
+                missed="skip",
+                options=WORK,
+            )
+        )
+        grace = {"STAGENT_SCHEDULE_GRACE_SECONDS": "1"}
+        worker = start_worker(home, None, **grace)
+        for _ in range(2):
+            time.sleep(9)
+            stop(worker, signal.SIGKILL)
+            time.sleep(3.5)  # down for at least one occurrence
+            worker = start_worker(home, None, **grace)
+        time.sleep(8)
+        ws.schedules.pause(schedule.id)
+        try:
+            firings = settle(ws, schedule)
+        finally:
+            stop(worker)
+        fired = assert_each_occurrence_once(ws, firings, 2)
+        missed = [f for f in firings if f.status is FiringStatus.MISSED]
+        assert len(missed) >= 2, "each downtime missed at least one occurrence"
+        assert all("no worker was running" in (f.reason or "") for f in missed)
+        assert len(fired) >= 8
+        assert ws.schedules.get(schedule.id).firing_count == len(fired)
+        print(f"\n{len(firings)} occurrences: {len(fired)} fired, {len(missed)} missed")
+    finally:
+        ws.close()
+
+
+def _two_workers(home: Path, database_url: str | None, ws: Workspace) -> None:
+    schedule = ws.schedules.create(
+        ScheduleDraft(
+            name="shared", prompt="check", every="1s", tz="UTC", overlap="allow", options=WORK
+        )
+    )
+    first = start_worker(home, database_url)
+    second = start_worker(home, database_url)
+    try:
+        time.sleep(12)
+        ws.schedules.pause(schedule.id)
+        firings = settle(ws, schedule)
+    finally:
+        stop(first)
+        stop(second)
+    fired = assert_each_occurrence_once(ws, firings, 1)
+    assert len(fired) == len(firings) >= 8  # nothing missed: both were up all along
+    print(f"\n{len(firings)} occurrences, each fired once by one of two workers")
+
+
+def test_two_workers_on_one_sqlite_file_fire_each_occurrence_once(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ws = Workspace.temporary(home).open()
+    try:
+        _two_workers(home, None, ws)
+    finally:
+        ws.close()
+
+
+@pytest.mark.postgres
+def test_two_workers_on_one_postgres_database_fire_each_occurrence_once(
+    tmp_path: Path, pg_url: str
+) -> None:
+    home = tmp_path / "home"
+    ws = Workspace.temporary(home, database_url=pg_url).open()
+    try:
+        _two_workers(home, pg_url, ws)
+    finally:
+        ws.close()

@@ -1,0 +1,120 @@
+"""``/api/v1/schedules`` and the Schedules pages, in process: the same object as the CLI's
+--json, the not-built targets refused plainly, the form's preview, and escaped prompts."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from bs4 import BeautifulSoup
+from typer.testing import CliRunner
+
+from stagent.cli.app import app as cli_app
+from stagent.workspace import Workspace
+
+BODY = {"name": "digest", "prompt": "Summarize", "every": "weekday at 9am", "tz": "Europe/Berlin"}
+
+
+async def test_create_show_edit_pause_resume_and_delete(client: httpx.AsyncClient) -> None:
+    created = await client.post("/api/v1/schedules", json=BODY)
+    assert created.status_code == 201, created.text
+    schedule = created.json()
+    assert schedule["when"]["cron"] == "0 9 * * 1-5" and schedule["status"] == "active"
+    assert len(schedule["upcoming"]) == 5 and schedule["firings"] == []
+    sid = schedule["id"]
+    edited = await client.patch(f"/api/v1/schedules/{sid}", json={"max_firings": 2})
+    assert edited.status_code == 200 and edited.json()["upcoming"] == schedule["upcoming"][:2]
+    paused = await client.post(f"/api/v1/schedules/{sid}/pause")
+    assert paused.json()["status"] == "paused" and paused.json()["next_fire_at"] is None
+    again = await client.post(f"/api/v1/schedules/{sid}/pause")
+    assert again.status_code == 409 and "only an active schedule" in again.json()["error"]
+    resumed = await client.post(f"/api/v1/schedules/{sid}/resume")
+    assert resumed.json()["status"] == "active"
+    listed = (await client.get("/api/v1/schedules")).json()
+    assert listed["count"] == 1 and listed["data"][0]["id"] == sid
+    assert (await client.delete(f"/api/v1/schedules/{sid}")).status_code == 204
+    assert (await client.get(f"/api/v1/schedules/{sid}")).status_code == 404
+
+
+async def test_the_api_and_the_cli_return_the_same_schedule(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    sid = (await client.post("/api/v1/schedules", json=BODY)).json()["id"]
+    api = (await client.get(f"/api/v1/schedules/{sid}")).json()
+    home = str(workspace.settings.home)
+    result = CliRunner().invoke(cli_app, ["--home", home, "schedule", "show", sid, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == api
+
+
+async def test_workflow_targets_and_bad_input_never_500(client: httpx.AsyncClient) -> None:
+    refused = await client.post("/api/v1/schedules", json={**BODY, "workflow": "wf_1"})
+    assert refused.status_code == 501
+    assert "workflows are not built yet" in refused.json()["error"]
+    for body, field in (
+        ({**BODY, "every": "whenever"}, "schedule:"),
+        ({**BODY, "tz": "Moon/Base"}, "tz:"),
+        ({**BODY, "overlap": "maybe"}, "overlap:"),
+        ({**BODY, "cron": "* * * * *"}, "when:"),
+        ({**BODY, "surprise": 1}, "surprise"),
+    ):
+        response = await client.post("/api/v1/schedules", json=body)
+        assert response.status_code == 422, response.text
+        assert field in response.text
+    assert (await client.get("/api/v1/schedules")).json()["count"] == 0
+
+
+async def test_preview_shows_the_cron_and_five_fire_times(client: httpx.AsyncClient) -> None:
+    api = await client.post("/api/v1/schedules/preview", json=BODY)
+    assert api.status_code == 200
+    assert api.json()["when"]["description"] == "At 09:00 AM, Monday through Friday (Europe/Berlin)"
+    assert len(api.json()["upcoming"]) == 5
+    form = {"when_kind": "every", "when": "weekday at 9am", "tz": "Europe/Berlin"}
+    page = await client.post("/ui/schedules/preview", data=form)
+    html = BeautifulSoup(page.text, "html.parser")
+    code = html.select_one("code")
+    assert "understood as cron" in html.get_text()
+    assert code is not None and code.get_text() == "0 9 * * 1-5"
+    assert len(html.select("ol.upcoming li")) == 5
+    assert all("09:00 CET" in li.get_text() for li in html.select("ol.upcoming li"))
+    bad = await client.post("/ui/schedules/preview", data={**form, "when": "every blue moon"})
+    assert bad.status_code == 200 and "neither a cron expression" in bad.text
+
+
+async def test_pages_list_detail_and_form(client: httpx.AsyncClient) -> None:
+    empty = BeautifulSoup((await client.get("/schedules")).text, "html.parser")
+    assert "No schedules yet" in empty.get_text()
+    assert "Not built yet" not in empty.get_text()
+    form = {
+        "name": "nightly <b>x</b>",
+        "target": "prompt",
+        "prompt": "<script>alert(1)</script>",
+        "runtime": "scripted",
+        "when_kind": "cron",
+        "when": "every day at 11pm",
+        "tz": "UTC",
+        "overlap": "queue",
+        "missed": "all",
+        "max_firings": "3",
+    }
+    created = await client.post("/ui/schedules", data=form)
+    assert created.status_code == 204 and created.headers["HX-Redirect"].startswith("/schedules/")
+    listing = await client.get("/schedules")
+    assert "<script>alert(1)</script>" not in listing.text and "&lt;script&gt;" in listing.text
+    rows = BeautifulSoup(listing.text, "html.parser").select("table.schedules tbody tr")
+    assert len(rows) == 1 and "23:00" in rows[0].get_text()
+    detail = await client.get(created.headers["HX-Redirect"])
+    page = BeautifulSoup(detail.text, "html.parser")
+    assert "<b>x</b>" not in detail.text
+    assert len(page.select("ol.upcoming li")) == 3
+    assert page.select_one("button[hx-post$='/pause']") is not None
+    workflow = await client.post("/ui/schedules", data={**form, "name": "w", "target": "workflow"})
+    assert workflow.status_code == 501 and "workflows are not built yet" in workflow.text
+
+
+async def test_fire_now_from_the_page_records_a_firing(queue_client: httpx.AsyncClient) -> None:
+    sid = (await queue_client.post("/api/v1/schedules", json=BODY)).json()["id"]
+    fired = await queue_client.post(f"/ui/schedules/{sid}/fire")
+    assert fired.status_code == 200 and "fired by hand" in fired.text
+    firings = (await queue_client.get(f"/api/v1/schedules/{sid}")).json()["firings"]
+    assert [(f["manual"], f["status"]) for f in firings] == [(True, "pending")]

@@ -1,0 +1,79 @@
+"""The Schedules page in a real browser: type a phrase, watch the preview show its cron and the
+next five fire times, create the schedule, see it fire on the served worker, and look at the
+list and the detail at desktop and phone widths (screenshots kept in the test's tmp dir)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from test_web_browser import LOCAL_HOSTS, browser, server  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+
+def test_create_a_schedule_with_a_live_preview_and_watch_it_fire(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import Browser, Request, expect
+
+    assert isinstance(browser, Browser)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    foreign: list[str] = []
+    errors: list[str] = []
+
+    def on_request(request: Request) -> None:
+        if urlparse(request.url).hostname not in LOCAL_HOSTS:
+            foreign.append(request.url)
+
+    page.on("request", on_request)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{server}/schedules")
+        expect(page.locator("p.empty")).to_contain_text("No schedules yet")
+        form = page.locator("form[hx-post='/ui/schedules']")
+        form.locator("input[name=name]").fill("Morning digest")
+        form.locator("textarea[name=prompt]").fill("Summarize overnight alerts <b>now</b>")
+        form.locator("input[name=tz]").fill("Europe/Berlin")
+        form.locator("select[name=when_kind]").select_option("cron")
+        form.locator("input[name=when]").fill("every weekday at 9am")
+        preview = page.locator("#preview-new")
+        expect(preview.locator("code")).to_have_text("0 9 * * 1-5")
+        expect(preview.locator("ol.upcoming li")).to_have_count(5)
+        expect(preview.locator("ol.upcoming li").first).to_contain_text("09:00 CET")
+        form.locator("input[name=when]").fill("every blue moon")
+        expect(preview.locator(".preview-error")).to_contain_text("neither a cron expression")
+        form.locator("select[name=when_kind]").select_option("every")
+        form.locator("input[name=when]").fill("2s")
+        expect(preview).to_contain_text("Every 2 seconds")
+        form.locator("button[type=submit]").click()
+        page.wait_for_url(f"{server}/schedules/sch_*")
+        expect(page.locator("h1")).to_have_text("Morning digest")
+        expect(page.locator("blockquote.prompt")).to_have_text(
+            "Summarize overnight alerts <b>now</b>"
+        )
+        # The served worker fires it; the history refreshes itself.
+        expect(page.locator("table.firings tbody tr").first).to_be_visible(timeout=20_000)
+        expect(page.locator("table.firings .badge.firing-fired").first).to_be_visible()
+        page.get_by_role("button", name="Pause").click()
+        expect(page.locator(".schedule-head .badge.schedule-paused")).to_be_visible()
+        page.screenshot(path=str(tmp_path / "schedule-1280.png"), full_page=True)
+        page.goto(f"{server}/schedules")
+        expect(page.locator("table.schedules tbody tr")).to_have_count(1)
+        page.screenshot(path=str(tmp_path / "schedules-1280.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.reload()
+        expect(page.locator("table.schedules .narrow-only").last).to_be_visible()
+        page.screenshot(path=str(tmp_path / "schedules-390.png"), full_page=True)
+    finally:
+        context.close()
+    schedules = httpx.get(f"{server}/api/v1/schedules").json()["data"]
+    assert [s["status"] for s in schedules] == ["paused"]
+    assert schedules[0]["firing_count"] >= 1
+    assert foreign == [], f"requests left 127.0.0.1: {foreign}"
+    assert errors == [], f"page errors: {errors}"
