@@ -22,6 +22,8 @@ BASE_URL = "http://127.0.0.1:8765"
 """A loopback host name: the server refuses other Host headers (DNS rebinding)."""
 TOKEN = "fuzz-access-token-0123456789abcdef"
 SKIPPED = ["/api/v1/rules/export", "/api/v1/runtimes/{name}/health"]
+NOT_BUILT = 501
+"""The deliberate answer for a feature that is not built yet (e.g. a workflow target)."""
 EXAMPLES = 15
 """Examples per API operation: a fixed budget, so the run takes the same time every time."""
 FUZZ_SETTINGS = settings(
@@ -59,7 +61,7 @@ def test_no_request_the_schema_allows_is_a_server_error(tmp_path: Path) -> None:
                     failures.append(f"{label} -> {type(exc).__name__}")
                     return
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-                if response.status_code >= 500:
+                if response.status_code >= 500 and response.status_code != NOT_BUILT:
                     failures.append(f"{label} -> {response.status_code}")
 
             call()
