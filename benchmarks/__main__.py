@@ -17,7 +17,9 @@ QUICK_ARGS: dict[str, list[str]] = {
     "approvals": ["--quick"],
     "budgets": ["--quick"],
     "faces": ["--quick"],
+    "profiles": ["--quick"],
     "schedules": ["--quick"],
+    "ledger": ["--quick"],
     "scanner": ["--quick"],
     "sandbox": ["--quick"],
 }

@@ -32,6 +32,8 @@ if TYPE_CHECKING:  # built on first use (see the class docstring)
     from stagent.governance.budgets import BudgetService
     from stagent.governance.owner import OwnerCheck
     from stagent.governance.rule_service import RuleService
+    from stagent.ledger.service import LedgerService
+    from stagent.profiles.service import ProfileService
     from stagent.runtimes.base import PermissionGate
     from stagent.scanner.service import ScanService
     from stagent.scheduler.loop import SchedulerLoop
@@ -67,9 +69,16 @@ class Workspace:
         self.runtimes: RuntimeRegistry = default_registry(self.settings.home, self.containment)
         self.queue = TaskQueueClient(self.store.url)
         self.projects = ProjectService(self.store)
-        self.tasks = TaskService(self.store, self.runtimes, self.queue)
+        self.tasks = TaskService(self.store, self.runtimes, self.queue, _Profiles(self))
         self._lease: ExecutorLease | None = None
         self._scheduler: SchedulerLoop | None = None
+
+    @cached_property
+    def profiles(self) -> ProfileService:
+        """Profiles and blueprints: the catalogs, install/export/import, smoke-test results."""
+        from stagent.profiles.service import ProfileService
+
+        return ProfileService(self.settings.home)
 
     @cached_property
     def owner(self) -> OwnerCheck:
@@ -110,10 +119,25 @@ class Workspace:
 
         return BudgetService(
             self.store,
-            UsageRecorder(load_price_table()),
+            UsageRecorder(
+                load_price_table(user_file=self.prices_override_path),
+                is_simulated=self.runtimes.is_simulated,
+            ),
             self.runtimes,
             timezone=self.settings.timezone,
         )
+
+    @cached_property
+    def ledger(self) -> LedgerService:
+        """The cost ledger: listings, imports of hand-run sessions, summaries, audits."""
+        from stagent.ledger.service import LedgerService
+
+        return LedgerService(self.store, self.budgets.recorder, lambda: self.budgets.zone)
+
+    @property
+    def prices_override_path(self) -> Path:
+        """The person's price overrides (same format as the shipped ``prices.yaml``)."""
+        return self.settings.home / "prices.yaml"
 
     @cached_property
     def guard(self) -> RunGuard:
@@ -296,3 +320,20 @@ class Workspace:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _Profiles:
+    """The task service's profile resolver; the catalog loads when a task first names one."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    def check(self, profile_id: str, runtime: str) -> None:
+        """See `stagent.engine.profile_hook.ProfileResolver`."""
+        self._ws.profiles.check(profile_id, runtime)
+
+    def resolve(
+        self, profile_id: str, runtime: str, title: str, description: str, config: dict[str, Any]
+    ) -> tuple[str, dict[str, Any], str]:
+        """See `stagent.engine.profile_hook.ProfileResolver`."""
+        return self._ws.profiles.resolve(profile_id, runtime, title, description, config)

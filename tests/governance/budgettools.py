@@ -36,7 +36,8 @@ def costing(usd: float, *, delay: float = 0.0, result: str = "done") -> dict[str
 def new_task(
     ws: Workspace, title: str = "t", scenario: dict[str, Any] | None = None, **kw: Any
 ) -> Task:
-    """A planned task (scripted runtime unless ``runtime`` is given)."""
+    """A planned task (the test-only metered runtime unless ``runtime`` is given)."""
+    kw.setdefault("runtime", "metered")
     return ws.tasks.create(TaskDraft(title=title, scenario=scenario or costing(0.0), **kw))
 
 

@@ -35,7 +35,7 @@ def _paused_card(ws: Workspace) -> str:
     set_budget(ws, daily=usd("1"), on_breach="pause")
     task = new_task(ws)
     spend(ws, task, 1.0)
-    admission = ws.budgets.admit(CallScope(runtime="scripted", task_id=task.id), pausable=True)
+    admission = ws.budgets.admit(CallScope(runtime="metered", task_id=task.id), pausable=True)
     assert admission.card_id is not None
     return admission.card_id
 

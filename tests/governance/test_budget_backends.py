@@ -27,7 +27,7 @@ def ws(request: pytest.FixtureRequest) -> Workspace:
 def test_reservations_count_until_released(ws: Workspace) -> None:
     set_budget(ws, daily=usd("5"), per_run=usd("2"))
     task = new_task(ws)
-    call = CallScope(runtime="scripted", task_id=task.id)
+    call = CallScope(runtime="metered", task_id=task.id)
     admission = ws.budgets.admit(call)
     assert (admission.allowed, admission.reserved, admission.run_cap) == (
         True,
@@ -54,7 +54,7 @@ def test_reservations_count_until_released(ws: Workspace) -> None:
 def test_spend_is_summed_per_scope_and_window(ws: Workspace) -> None:
     ws.projects.create("P")
     set_budget(ws, daily=usd("100"))
-    set_budget(ws, scope="runtime", ref="scripted", monthly=usd("100"))
+    set_budget(ws, scope="runtime", ref="metered", monthly=usd("100"))
     set_budget(ws, scope="project", ref="P", daily=usd("100"))
     in_project, outside = new_task(ws, project="P"), new_task(ws)
     today = datetime(2026, 12, 15, 12, tzinfo=UTC)
@@ -66,7 +66,7 @@ def test_spend_is_summed_per_scope_and_window(ws: Workspace) -> None:
     spent = {s.label: (s.limits[0].spent, s.limits[1].spent) for s in ws.budgets.statuses()}
     assert spent == {
         "overall": (3_000_000, 7_000_000),
-        "runtime scripted": (3_000_000, 7_000_000),
+        "runtime metered": (3_000_000, 7_000_000),
         "project P": (1_000_000, 1_000_000),
     }
 
@@ -75,17 +75,17 @@ def test_refusals_warnings_and_cards(ws: Workspace) -> None:
     set_budget(ws, daily=usd("1"))
     task = new_task(ws)
     spend(ws, task, 1.0)
-    refused = ws.budgets.admit(CallScope(runtime="scripted", task_id=task.id))
+    refused = ws.budgets.admit(CallScope(runtime="metered", task_id=task.id))
     assert not refused.allowed and refused.card_id is None
     assert refused.message is not None and "overall daily cap $1.00 reached" in refused.message
     assert len(rows(ws, status="blocked")) == 1
     assert [a.payload["level"] for a in alerts(ws)] == ["blocked", "warning"]
 
     set_budget(ws, on_breach="pause")
-    paused = ws.budgets.admit(CallScope(runtime="scripted", task_id=task.id), pausable=True)
+    paused = ws.budgets.admit(CallScope(runtime="metered", task_id=task.id), pausable=True)
     assert paused.card_id is not None and len(rows(ws, status="blocked")) == 1
     ws.budgets.respond(paused.card_id, "allow", usd("1"))
-    assert ws.budgets.admit(CallScope(runtime="scripted", task_id=task.id)).allowed
+    assert ws.budgets.admit(CallScope(runtime="metered", task_id=task.id)).allowed
 
 
 @pytest.mark.slow

@@ -47,7 +47,7 @@ def test_a_reached_cap_refuses_the_next_task_with_a_blocked_row_and_a_notice(
     assert not [e for e in worker.tasks.events(second.id) if e.kind == "usage"]
 
     (blocked,) = rows(worker, status="blocked")
-    assert (blocked.task_id, blocked.cost_micros, blocked.runtime) == (second.id, 0, "scripted")
+    assert (blocked.task_id, blocked.cost_micros, blocked.runtime) == (second.id, 0, "metered")
     assert blocked.note == second.error
     (notice,) = alerts(worker, "blocked")
     assert "overall daily cap $1.00" in notice.title
@@ -101,7 +101,7 @@ def test_the_threshold_warning_fires_once_per_window(workspace: Workspace) -> No
     assert warning.title == "Budget warning: overall daily spend at 85%"
     assert "$8.50 of the overall daily cap $10.00" in warning.body
     spend(workspace, task, 1.0)
-    assert workspace.budgets.admit(CallScope(runtime="scripted", task_id=task.id)).allowed
+    assert workspace.budgets.admit(CallScope(runtime="metered", task_id=task.id)).allowed
     assert len(alerts(workspace, "warning")) == 1
     # Durable: another process over the same database does not warn again.
     with Workspace(workspace.settings) as again:

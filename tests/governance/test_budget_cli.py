@@ -60,9 +60,13 @@ def test_a_refused_task_names_the_cap_in_task_show_json(cli: Cli, tmp_path: Path
     scenario = tmp_path / "spend.yaml"
     scenario.write_text(SPENDS_A_DOLLAR)
     cli.json("budget", "set", "--daily", "1", "--per-run", "1")
-    first = cli.json("task", "add", "first", "--scenario", str(scenario))["id"]
+    first = cli.json("task", "add", "first", "--runtime", "metered", "--scenario", str(scenario))[
+        "id"
+    ]
     assert cli.json("task", "run", first)["status"] == "completed"
-    second = cli.json("task", "add", "second", "--scenario", str(scenario))["id"]
+    second = cli.json("task", "add", "second", "--runtime", "metered", "--scenario", str(scenario))[
+        "id"
+    ]
     assert cli.json("task", "run", second, expect_exit=1)["status"] == "failed"
 
     shown = cli.json("task", "show", second)
@@ -138,9 +142,9 @@ def test_budget_set_refuses_bad_input_in_one_line(
 def test_budget_respond_answers_a_breach_card(cli: Cli) -> None:
     cli.json("budget", "set", "--daily", "1", "--on-breach", "pause")
     with Workspace(Settings(home=cli.home)).open() as ws:
-        spent = ws.tasks.create(TaskDraft("earlier work"))
+        spent = ws.tasks.create(TaskDraft("earlier work", runtime="metered"))
         ws.budgets.record_usage(spent, UsageEvent(model="scripted-1", cost_usd=1.0))
-        admission = ws.budgets.admit(CallScope(runtime="scripted", task_id=spent.id), pausable=True)
+        admission = ws.budgets.admit(CallScope(runtime="metered", task_id=spent.id), pausable=True)
     assert admission.card_id is not None
     shown = cli.json("budget", "show")
     assert [b["id"] for b in shown["breaches"]] == [admission.card_id]

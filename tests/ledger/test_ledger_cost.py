@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ NOW = datetime(2026, 12, 1, tzinfo=UTC)
 TABLE = load_price_table()
 
 
-def computed(model: str, **tokens: int) -> int:
+def computed(model: str, **tokens: Any) -> int:
     cost = cost_of(UsageEvent(model=model, **tokens), TABLE, at=NOW, provider="anthropic")
     assert cost.source == "computed", cost
     assert cost.pricing_version == TABLE.version

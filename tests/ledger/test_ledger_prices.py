@@ -47,7 +47,7 @@ def test_model_ids_are_normalised(raw: str, key: str) -> None:
     ("model", "canonical"),
     [
         ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5"),
-        ("claude-opus-4-7", "claude-opus-4-5"),
+        ("claude-opus-4-7", "claude-opus-4-6"),
         ("claude-mythos-5-1", "claude-fable-5-1"),
         ("gpt-5.3-codex", "gpt-5.2"),
         ("gpt-5-codex", "gpt-5"),

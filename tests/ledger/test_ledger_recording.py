@@ -17,7 +17,8 @@ from stagent.workspace import Workspace
 
 
 def new_task(ws: Workspace) -> Task:
-    return ws.tasks.create(TaskDraft(title="t", scenario=scenario()))
+    """A task on the test-only ``metered`` runtime: its usage counts as real spend."""
+    return ws.tasks.create(TaskDraft(title="t", runtime="metered", scenario=scenario()))
 
 
 def rows(ws: Workspace, **where: Any) -> list[ledger_repo.LedgerEntry]:
@@ -66,6 +67,9 @@ def test_a_scripted_runs_usage_steps_become_ledger_rows(worker: Workspace) -> No
     assert (second.cache_write_5m_tokens, second.cache_read_tokens) == (7, 30)
     assert (second.cost_micros, second.cost_source) == (12_500, "reported")
     assert entry_json(second)["cost_usd"] == "0.0125"
+    # A scripted run calls no model: its rows are simulated and never count as spend.
+    assert first.simulated and second.simulated and first.source == "run"
+    assert worker.budgets.status("overall").limits[0].spent == 0
 
 
 def test_usage_rows_of_a_failed_run_say_it_failed(worker: Workspace) -> None:

@@ -19,6 +19,8 @@ from stagent.cli.errors import StagentGroup
 from stagent.cli.lazy import PLAIN_HELP, CommandEntry, LazyGroup
 from stagent.cli.state import CliState
 
+PROFILE_HELP = "Agent profiles: who does a task, and how."
+BLUEPRINT_HELP = "Blueprints: workflow templates with variables."
 COMMANDS: list[tuple[str, str, str]] = [
     # (name, "module:attribute" (a Typer app or a function), the line `stagent --help` shows)
     ("serve", "stagent.cli.serve:serve", "Serve the web workspace and run tasks."),
@@ -44,6 +46,18 @@ COMMANDS: list[tuple[str, str, str]] = [
     ),
     ("demo", "stagent.cli.demo:demo", "Run Claude Code and Codex on a simulated model."),
     ("db", "stagent.cli.db:app", "Manage the database."),
+    (
+        "ledger",
+        "stagent.cli.ledger:app",
+        "The cost ledger: summaries, imports, audits.",
+    ),
+    (
+        "pricing",
+        "stagent.cli.pricing:app",
+        "The price table in use (with your overrides).",
+    ),
+    ("profile", "stagent.cli.profile:app", PROFILE_HELP),
+    ("blueprint", "stagent.cli.blueprint:app", BLUEPRINT_HELP),
 ]
 
 

@@ -9,6 +9,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from stagent.cli import ledger
 from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.person import the_person
 from stagent.cli.state import state_of
@@ -18,8 +19,6 @@ from stagent.governance.budgets_breach import card_json
 from stagent.governance.budgets_config import CLEAR, BudgetChange
 from stagent.governance.budgets_policy import LimitStatus
 from stagent.ledger.money import format_usd, parse_usd
-from stagent.ledger.views import entry_json
-from stagent.store.ledger import LedgerFilter
 from stagent.workspace import Workspace
 
 app = typer.Typer(
@@ -236,28 +235,7 @@ def usage(
     limit: Annotated[int, typer.Option("--limit", min=1, max=5000)] = 50,
     as_json: JsonFlag = False,
 ) -> None:
-    """The usage ledger, newest first: tokens by category, cost and where it came from."""
-    where = LedgerFilter(task_id=task, runtime=runtime, status=status)
-    with state_of(ctx).workspace() as ws:
-        entries = ws.budgets.usage(where, limit=limit)
-    if as_json:
-        emit_json([entry_json(entry) for entry in entries])
-        return
-    table = Table(title="Usage ledger", title_justify="left", box=box.SIMPLE_HEAD)
-    for column in ("When", "Task", "Runtime", "Model", "In", "Out", "Cache w/r", "Cost", "Status"):
-        table.add_column(column, overflow="fold")
-    for entry in entries:
-        source = "" if entry.cost_source in ("computed", "none") else f" ({entry.cost_source})"
-        table.add_row(
-            entry.finished_at.astimezone().strftime("%m-%d %H:%M"),
-            entry.task_id or "",
-            entry.runtime,
-            escape(entry.model or ""),
-            str(entry.input_tokens),
-            str(entry.output_tokens),
-            f"{entry.cache_write_5m_tokens + entry.cache_write_1h_tokens}/"
-            f"{entry.cache_read_tokens}",
-            format_usd(entry.cost_micros) + source,
-            entry.status,
-        )
-    console.print(table, soft_wrap=False)
+    """The usage ledger, newest first (the same as `stagent ledger list`)."""
+    ledger.list_rows(
+        ctx, task=task, runtime=runtime, status=status, source=None, limit=limit, as_json=as_json
+    )

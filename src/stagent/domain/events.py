@@ -61,6 +61,15 @@ class UsageEvent:
     reasoning_tokens: int = 0
     cost_usd: float | None = None
     """The cost the runtime itself reported for this usage, if it did."""
+    speed: str | None = None
+    """``fast`` when the call ran in a fast / priority mode (priced with its multiplier)."""
+    inference_geo: str | None = None
+    """Where inference was pinned (Anthropic ``inference_geo``: ``us``); ``global`` or empty for
+    anywhere."""
+    service_tier: str | None = None
+    """``batch``, ``flex`` or ``priority`` where the provider says so."""
+    request_id: str | None = None
+    """The provider's id of this call (``req_...``), where known: the ledger books one call once."""
     kind: Literal["usage"] = "usage"
 
 

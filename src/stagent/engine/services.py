@@ -23,6 +23,7 @@ from stagent.domain.limits import (
     checked_text,
 )
 from stagent.domain.tasks import BOARD_MOVES, RUNNABLE_FROM, Project, Task, TaskStatus
+from stagent.engine.profile_hook import ProfileResolver
 from stagent.engine.queue import TaskQueueClient, workflow_id_for
 from stagent.runtimes.registry import RuntimeRegistry
 from stagent.runtimes.scenario import load_scenario_file, parse_scenario, scenario_to_data
@@ -102,10 +103,17 @@ class TaskDraft:
 class TaskService:
     """Create, edit, run and cancel tasks, and read their logs."""
 
-    def __init__(self, store: Store, runtimes: RuntimeRegistry, queue: TaskQueueClient) -> None:
+    def __init__(
+        self,
+        store: Store,
+        runtimes: RuntimeRegistry,
+        queue: TaskQueueClient,
+        profiles: ProfileResolver | None = None,
+    ) -> None:
         self._store = store
         self._runtimes = runtimes
         self._queue = queue
+        self._profiles = profiles
 
     def create(self, draft: TaskDraft) -> Task:
         """Create a planned task after validating its runtime, project and scenario."""
@@ -114,6 +122,8 @@ class TaskService:
         if not title:
             raise ValidationError("title: a task needs a title")
         self._runtimes.require(draft.runtime)
+        if draft.profile and self._profiles is not None:
+            self._profiles.check(draft.profile, draft.runtime)
         config: dict[str, Any] = {}
         if draft.scenario_file is not None:
             config["scenario"] = scenario_to_data(load_scenario_file(draft.scenario_file))
@@ -175,6 +185,9 @@ class TaskService:
                     f"task {task_id} is {row.status}; it cannot be edited until it ends",
                     hint="cancel it first",
                 )
+            profile = changes.get("profile", row.profile)
+            if profile and self._profiles is not None and {"profile", "runtime"} & set(changes):
+                self._profiles.check(profile, changes.get("runtime", row.runtime))
             return task_repo.update_fields(session, task_id, changes)
 
     def move(self, task_id: str, target: TaskStatus) -> Task:
@@ -211,6 +224,11 @@ class TaskService:
                 return task_repo.to_task(row)
             run_number = row.run_count + 1
             config = {k: v for k, v in (row.runtime_config or {}).items() if k != "_attempt"}
+            if row.profile and self._profiles is not None:
+                row.profile, config, note = self._profiles.resolve(
+                    row.profile, row.runtime, row.title, row.description, config
+                )
+                event_repo.append(session, task_id, "note", {"message": note})
             task = task_repo.transition(
                 session,
                 task_id,

@@ -16,6 +16,7 @@ from stagent.governance.budgets_policy import (
     LimitStatus,
 )
 from stagent.governance.budgets_windows import PERIODS, Period, format_reset, window_for
+from stagent.ledger.cost import SIMULATED_PROVIDER
 from stagent.ledger.money import format_usd, usd_text
 from stagent.ledger.recorder import RUNTIME_PROVIDERS
 from stagent.store import budgets as budget_repo
@@ -190,6 +191,7 @@ def blocked_row(
             status=ledger_repo.BLOCKED,
             note=message,
             raw=window_payload(breach, zone),
+            simulated=RUNTIME_PROVIDERS.get(call.runtime) == SIMULATED_PROVIDER,
         ),
     )
 
@@ -263,6 +265,7 @@ def reserve(
             f"(per-run cap {format_usd(run_cap)}; {tightest.describe()} headroom "
             f"{format_usd(headroom or 0)})",
             raw={"estimate_micros": amount, "run_cap_micros": run_cap},
+            simulated=RUNTIME_PROVIDERS.get(call.runtime) == SIMULATED_PROVIDER,
         ),
     )
     if call.task_id:

@@ -66,6 +66,22 @@ class TokenCounts:
         return self.prompt + self.output
 
 
+def modifiers_of(
+    speed: str | None, inference_geo: str | None, service_tier: str | None
+) -> tuple[str, ...]:
+    """The price modifiers a call's attributes ask for (``fast``, ``regional``, ``batch``,
+    ``flex``), in a fixed order."""
+    found: list[str] = []
+    tier = (service_tier or "").strip().lower()
+    if (speed or "").strip().lower() == "fast" or tier in ("priority", "fast"):
+        found.append("fast")
+    if (inference_geo or "").strip().lower() not in ("", "global", "not_available"):
+        found.append("regional")
+    if tier in ("batch", "flex"):
+        found.append(tier)
+    return tuple(found)
+
+
 @dataclass(frozen=True, slots=True)
 class Computed:
     """What the price table says a call cost."""
@@ -78,6 +94,10 @@ class Computed:
     """The prompt-length threshold whose prices applied, if any."""
     fallbacks: tuple[str, ...]
     """Categories the model has no price for, charged at its input price."""
+    applied: tuple[str, ...] = ()
+    """Modifiers whose multiplier was applied (``fast``, ``regional``...)."""
+    ignored: tuple[str, ...] = ()
+    """Modifiers the call asked for that the model has no multiplier for (priced as standard)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +114,25 @@ class Cost:
     tier: int | None = None
 
 
-def compute(tokens: TokenCounts, match: PriceMatch) -> Computed:
-    """Price ``tokens`` with ``match``'s prices (the tier chosen by the prompt length)."""
+def compute(tokens: TokenCounts, match: PriceMatch, modifiers: tuple[str, ...] = ()) -> Computed:
+    """Price ``tokens`` with ``match``'s prices.
+
+    A prompt longer than a tier's threshold is priced *entirely* at that tier's prices (how the
+    providers bill long-context requests); each modifier's multiplier scales the whole request.
+    """
     prices, tier = match.period.for_prompt(tokens.prompt)
     exact, fallbacks = _sum(tokens, prices)
+    applied: list[str] = []
+    ignored: list[str] = []
+    for name in modifiers:
+        factor = match.pricing.multiplier(name)
+        if factor is None:
+            ignored.append(name)
+        else:
+            exact *= factor
+            applied.append(name)
     micros = int(exact.to_integral_value(rounding=ROUND_HALF_EVEN))
-    return Computed(exact, micros, match.version, tier, fallbacks)
+    return Computed(exact, micros, match.version, tier, fallbacks, tuple(applied), tuple(ignored))
 
 
 def _sum(tokens: TokenCounts, prices: CategoryPrices) -> tuple[Decimal, tuple[str, ...]]:
@@ -125,6 +158,20 @@ def _sum(tokens: TokenCounts, prices: CategoryPrices) -> tuple[Decimal, tuple[st
     return Decimal(total), tuple(fallbacks)
 
 
+def find_with_modifiers(
+    table: PriceTable, usage: UsageEvent, at: datetime
+) -> tuple[PriceMatch | None, tuple[str, ...]]:
+    """The prices for ``usage``'s model and the modifiers it asks for; a ``-fast`` model name
+    (``gpt-5.4-fast``) is its base model in fast mode."""
+    modifiers = modifiers_of(usage.speed, usage.inference_geo, usage.service_tier)
+    match = table.find(usage.model, at)
+    if match is None and usage.model.strip().lower().endswith("-fast"):
+        match = table.find(usage.model.strip()[: -len("-fast")], at)
+        if match is not None and "fast" not in modifiers:
+            modifiers = ("fast", *modifiers)
+    return match, modifiers
+
+
 def cost_of(
     usage: UsageEvent, table: PriceTable, *, at: datetime, provider: str | None = None
 ) -> Cost:
@@ -134,8 +181,8 @@ def cost_of(
     ``simulated`` (the scripted runtime) costs nothing unless its scenario reports a cost.
     """
     tokens = TokenCounts.of(usage)
-    match = table.find(usage.model, at)
-    computed = compute(tokens, match) if match else None
+    match, modifiers = find_with_modifiers(table, usage, at)
+    computed = compute(tokens, match, modifiers) if match else None
     provider = match.pricing.provider if match else provider
     if usage.cost_usd is not None:
         return Cost(
@@ -156,7 +203,7 @@ def cost_of(
             computed_micros=computed.micros,
             fallbacks=computed.fallbacks,
             tier=computed.tier,
-            note=_fallback_note(computed.fallbacks),
+            note=computed_note(computed),
         )
     if provider == SIMULATED_PROVIDER:
         return Cost(0, "none", provider, note="simulated: no model was called")
@@ -169,7 +216,11 @@ def cost_of(
     )
 
 
-def _fallback_note(fallbacks: tuple[str, ...]) -> str | None:
-    if not fallbacks:
-        return None
-    return f"no price for {', '.join(fallbacks)}: charged at the input price"
+def computed_note(computed: Computed) -> str | None:
+    """What a person should know about a computed figure (fallback prices, ignored modes)."""
+    parts: list[str] = []
+    if computed.fallbacks:
+        parts.append(f"no price for {', '.join(computed.fallbacks)}: charged at the input price")
+    if computed.ignored:
+        parts.append(f"no multiplier for {', '.join(computed.ignored)}: priced at standard rates")
+    return "; ".join(parts) or None

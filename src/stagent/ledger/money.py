@@ -68,3 +68,15 @@ def parse_usd(text: str | Decimal | int, field: str) -> int:
     if isinstance(exponent, int) and exponent < -6:
         raise ValidationError(f"{field}: {text} has more than six decimals (a micro-dollar)")
     return usd_to_micros(value)
+
+
+def short_usd(micros: int) -> str:
+    """Dollars for a glance: cents from one cent up (``$27.49``), four significant places below
+    (``$0.0042``), ``$0`` for nothing."""
+    if micros == 0:
+        return "$0"
+    if abs(micros) >= 10_000:
+        return f"{'-' if micros < 0 else ''}${abs(micros) / MICROS_PER_USD:,.2f}"
+    return f"{'-' if micros < 0 else ''}${float(f'{abs(micros) / MICROS_PER_USD:.4g}'):f}".rstrip(
+        "0"
+    )

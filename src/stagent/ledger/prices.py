@@ -6,6 +6,7 @@ is `Decimal` USD per million tokens, read from the file's text without passing t
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -92,6 +93,13 @@ class ModelPricing:
     aliases: tuple[str, ...]
     periods: tuple[PricePeriod, ...]
     note: str = ""
+    multipliers: tuple[tuple[str, Decimal], ...] = ()
+    """Whole-request multipliers by modifier (``fast``, ``regional``, ``batch``, ``flex``): the
+    provider's defaults overridden by the model's own."""
+
+    def multiplier(self, modifier: str) -> Decimal | None:
+        """The multiplier for ``modifier`` (None: the model has no such mode)."""
+        return dict(self.multipliers).get(modifier)
 
     def at(self, day: date) -> PricePeriod | None:
         """The period in effect on ``day`` (None if the first one starts later)."""
@@ -115,13 +123,25 @@ class PriceTable:
     """Every model's prices, matched by normalised id."""
 
     def __init__(
-        self, version: str, checked: date, models: list[ModelPricing], sources: dict[str, str]
+        self,
+        version: str,
+        checked: date,
+        models: list[ModelPricing],
+        sources: dict[str, str],
+        *,
+        overrides: tuple[str, ...] = (),
+        modifiers: dict[str, dict[str, Decimal]] | None = None,
     ) -> None:
         self.version = version
+        self.modifiers = dict(modifiers or {})
+        """Provider-wide multipliers (``{"openai": {"batch": Decimal("0.5")}}``)."""
+        self.overrides = overrides
+        """Model ids whose prices come from the user's override file."""
         self.checked = checked
         self.models = tuple(models)
         self.sources = dict(sources)
         self._index: dict[str, ModelPricing] = {}
+        self._found: dict[tuple[str, date], PriceMatch | None] = {}
         for pricing in models:
             for name in (pricing.model, *pricing.aliases):
                 self._index[normalize_model_id(name)] = pricing
@@ -131,14 +151,24 @@ class PriceTable:
         return self._index.get(normalize_model_id(model))
 
     def find(self, model: str, when: datetime) -> PriceMatch | None:
-        """The prices in effect for ``model`` at ``when`` (a UTC instant), or None (unpriced)."""
+        """The prices in effect for ``model`` at ``when`` (a UTC instant), or None (unpriced).
+
+        Answers are remembered per (model, day): bulk imports ask the same question often.
+        """
+        key = (model, when.date())
+        if key in self._found:
+            return self._found[key]
         pricing = self.lookup(model)
-        if pricing is None:
-            return None
-        period = pricing.at(when.date())
-        if period is None:
-            return None
-        return PriceMatch(pricing=pricing, period=period, version=self.version)
+        period = pricing.at(key[1]) if pricing is not None else None
+        match = (
+            PriceMatch(pricing=pricing, period=period, version=self.version)
+            if pricing is not None and period is not None
+            else None
+        )
+        if len(self._found) > 100_000:
+            self._found.clear()
+        self._found[key] = match
+        return match
 
 
 class _Strict(BaseModel):
@@ -188,11 +218,26 @@ class _PeriodSpec(_Prices):
     tiers: list[_TierSpec] = Field(default_factory=lambda: [])
 
 
+MODIFIERS = ("fast", "regional", "batch", "flex")
+"""Whole-request price modifiers a table may define (see the header of prices.yaml)."""
+
+
+class _Multipliers(_Strict):
+    fast: Decimal | None = Field(default=None, gt=0)
+    regional: Decimal | None = Field(default=None, gt=0)
+    batch: Decimal | None = Field(default=None, gt=0)
+    flex: Decimal | None = Field(default=None, gt=0)
+
+    def items(self) -> dict[str, Decimal]:
+        return {k: v for k in MODIFIERS if (v := getattr(self, k)) is not None}
+
+
 class _ModelSpec(_Strict):
     id: str = Field(min_length=1)
     provider: str = Field(min_length=1)
     aliases: list[str] = Field(default_factory=lambda: [])
     note: str = ""
+    multipliers: _Multipliers = Field(default_factory=_Multipliers)
     prices: list[_PeriodSpec] = Field(min_length=1)
 
 
@@ -200,6 +245,7 @@ class _TableSpec(_Strict):
     version: str = Field(min_length=1)
     checked: date
     sources: dict[str, str] = Field(default_factory=lambda: {})
+    modifiers: dict[str, _Multipliers] = Field(default_factory=lambda: {})
     models: list[_ModelSpec]
 
 
@@ -229,11 +275,48 @@ def parse_price_table(data: Any, *, source: str = "<prices>") -> PriceTable:
         raise ValidationError(
             f"{source}: {where}: {first['msg'].lower()}", hint="see the header of prices.yaml"
         ) from None
-    models = [_model(item, spec.sources, source) for item in spec.models]
-    return PriceTable(spec.version, spec.checked, models, spec.sources)
+    defaults = {name: mods.items() for name, mods in spec.modifiers.items()}
+    models = [_model(item, spec.sources, source, defaults) for item in spec.models]
+    return PriceTable(spec.version, spec.checked, models, spec.sources, modifiers=defaults)
 
 
-def _model(item: _ModelSpec, sources: dict[str, str], source: str) -> ModelPricing:
+def with_overrides(base: PriceTable, data: Any, *, source: str, digest: str) -> PriceTable:
+    """``base`` with a user's override file applied: its models replace (or add to) the shipped
+    ones of the same id and names; the version becomes ``<base>+user-<digest>``."""
+    if not isinstance(data, dict):
+        raise ValidationError(
+            f"{source}: expected a mapping with a 'models' list",
+            hint="see the header of prices.yaml",
+        )
+    filled: dict[str, Any] = {"version": base.version, "checked": base.checked, **data}
+    filled["version"], filled["checked"] = base.version, base.checked
+    sources = {**base.sources, **dict(filled.get("sources") or {})}
+    modifiers: dict[str, dict[str, Any]] = {
+        provider: {key: str(value) for key, value in mods.items()}
+        for provider, mods in base.modifiers.items()
+    }
+    for provider, mods in dict(filled.get("modifiers") or {}).items():
+        modifiers.setdefault(str(provider), {}).update(dict(mods or {}))
+    filled["sources"], filled["modifiers"] = sources, modifiers
+    user = parse_price_table(filled, source=source)
+    mine = {normalize_model_id(m.model) for m in user.models}
+    kept = [m for m in base.models if normalize_model_id(m.model) not in mine]
+    return PriceTable(
+        f"{base.version}+user-{digest}",
+        base.checked,
+        [*kept, *user.models],
+        sources,
+        overrides=tuple(m.model for m in user.models),
+        modifiers=user.modifiers,
+    )
+
+
+def _model(
+    item: _ModelSpec,
+    sources: dict[str, str],
+    source: str,
+    defaults: dict[str, dict[str, Decimal]],
+) -> ModelPricing:
     periods: list[PricePeriod] = []
     for spec in item.prices:
         base = spec.value()
@@ -257,14 +340,19 @@ def _model(item: _ModelSpec, sources: dict[str, str], source: str) -> ModelPrici
         aliases=tuple(item.aliases),
         periods=tuple(periods),
         note=item.note,
+        multipliers=tuple({**defaults.get(item.provider, {}), **item.multipliers.items()}.items()),
     )
 
 
-def load_price_table(path: Path | None = None) -> PriceTable:
-    """Read a price table file (the shipped one by default, parsed once per process)."""
-    if path is None:
-        return _default_table()
-    return _load(path)
+def load_price_table(path: Path | None = None, *, user_file: Path | None = None) -> PriceTable:
+    """Read a price table file (the shipped one by default, parsed once per process), with the
+    user's override file applied when ``user_file`` exists."""
+    table = _default_table() if path is None else _load(path)
+    if user_file is None or not user_file.exists():
+        return table
+    text = _read(user_file)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return with_overrides(table, _yaml(text, user_file), source=str(user_file), digest=digest)
 
 
 @lru_cache(maxsize=1)
@@ -272,13 +360,19 @@ def _default_table() -> PriceTable:
     return _load(DEFAULT_PRICES_PATH)
 
 
-def _load(path: Path) -> PriceTable:
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ValidationError(f"{path}: cannot read the price table ({exc.strerror})") from None
+
+
+def _yaml(text: str, path: Path) -> Any:
     try:
-        data = yaml.load(text, Loader=_DecimalLoader)  # a SafeLoader subclass
+        return yaml.load(text, Loader=_DecimalLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ValidationError(f"{path}: not valid YAML ({exc})") from None
-    return parse_price_table(data, source=str(path))
+
+
+def _load(path: Path) -> PriceTable:
+    return parse_price_table(_yaml(_read(path), path), source=str(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 
@@ -17,6 +18,11 @@ from stagent.store.ledger import Session
 
 log = logging.getLogger(__name__)
 
+
+def _simulated_by_provider(runtime: str) -> bool:
+    return RUNTIME_PROVIDERS.get(runtime) == SIMULATED_PROVIDER
+
+
 RUNTIME_PROVIDERS: dict[str, str] = {
     "claude": "anthropic",
     "anthropic": "anthropic",
@@ -30,8 +36,15 @@ class UsageRecorder:
     """Writes one ledger row per provider call (or per runtime result, where that is the finest
     grain a runtime reports), priced with ``prices``."""
 
-    def __init__(self, prices: PriceTable) -> None:
+    def __init__(
+        self, prices: PriceTable, *, is_simulated: Callable[[str], bool] | None = None
+    ) -> None:
         self.prices = prices
+        self._is_simulated = is_simulated or _simulated_by_provider
+
+    def is_simulated(self, runtime: str) -> bool:
+        """True if ``runtime`` calls no model: its rows never count as spend."""
+        return self._is_simulated(runtime)
 
     def price(self, runtime: str, usage: UsageEvent, at: datetime) -> Cost:
         """What ``usage`` cost and where the figure comes from."""
@@ -58,7 +71,7 @@ class UsageRecorder:
             raw["priced_at_input"] = list(cost.fallbacks)
         if cost.tier is not None:
             raw["tier_above"] = cost.tier
-        entry = ledger_repo.insert(
+        entry, created = ledger_repo.insert_once(
             session,
             ledger_repo.NewLedgerEntry(
                 runtime=task.runtime,
@@ -79,8 +92,14 @@ class UsageRecorder:
                 note=cost.note,
                 raw=raw,
                 at=at,
+                source="run",
+                dedupe_key=f"request:{usage.request_id}" if usage.request_id else None,
+                simulated=self.is_simulated(task.runtime),
+                session_id=task.session_id,
             ),
         )
+        if not created:
+            return entry  # the call was booked before (a recovered run reported it again)
         if cost.source == "unpriced":
             log.warning("task %s: %s", task.id, cost.note)
             event_repo.append(

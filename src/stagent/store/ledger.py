@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, true, update
+from sqlalchemy import and_, case, false, func, select, true, update
 from sqlalchemy.orm import Session as Session  # re-exported: the type callers' sessions have
 from sqlalchemy.sql.elements import ColumnElement
 
 from stagent.domain.ids import ensure_aware, new_id, utcnow
 from stagent.store.tables import UsageLedgerRow
 
+RUN_SOURCE = "run"
+"""Rows of runs Stagent launched: the only ones budgets count (imported sessions were not
+governed; simulated rows never count)."""
 RESERVED = "reserved"
 RELEASED = "released"
 BLOCKED = "blocked"
@@ -51,6 +54,22 @@ class LedgerEntry:
     raw: dict[str, Any] | None
     started_at: datetime
     finished_at: datetime
+    source: str = "run"
+    dedupe_key: str | None = None
+    simulated: bool = False
+    session_id: str | None = None
+    project_path: str | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        """Every token of the call (input, output, cache writes and reads)."""
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_write_5m_tokens
+            + self.cache_write_1h_tokens
+            + self.cache_read_tokens
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +95,11 @@ class NewLedgerEntry:
     note: str | None = None
     raw: dict[str, Any] | None = None
     at: datetime = field(default_factory=utcnow)
+    source: str = "run"
+    dedupe_key: str | None = None
+    simulated: bool = False
+    session_id: str | None = None
+    project_path: str | None = None
 
 
 def to_entry(row: UsageLedgerRow) -> LedgerEntry:
@@ -102,6 +126,11 @@ def to_entry(row: UsageLedgerRow) -> LedgerEntry:
         raw=dict(row.raw) if row.raw is not None else None,
         started_at=ensure_aware(row.started_at),
         finished_at=ensure_aware(row.finished_at),
+        source=row.source,
+        dedupe_key=row.dedupe_key,
+        simulated=bool(row.simulated),
+        session_id=row.session_id,
+        project_path=row.project_path,
     )
 
 
@@ -130,10 +159,30 @@ def insert(session: Session, new: NewLedgerEntry) -> LedgerEntry:
         raw=new.raw,
         started_at=at,
         finished_at=at,
+        source=new.source,
+        dedupe_key=new.dedupe_key,
+        simulated=new.simulated,
+        session_id=new.session_id,
+        project_path=new.project_path,
     )
     session.add(row)
     session.flush()
     return to_entry(row)
+
+
+def insert_once(session: Session, new: NewLedgerEntry) -> tuple[LedgerEntry, bool]:
+    """Add one row unless a row with its ``dedupe_key`` exists: (the row, whether it is new).
+
+    One provider call is booked once, however often it is reported (a recovered run, an
+    import that reads the same log again).
+    """
+    if new.dedupe_key is not None:
+        existing = session.scalar(
+            select(UsageLedgerRow).where(UsageLedgerRow.dedupe_key == new.dedupe_key)
+        )
+        if existing is not None:
+            return to_entry(existing), False
+    return insert(session, new), True
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,26 +197,43 @@ class LedgerFilter:
     cost_source: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    source: str | None = None
+    simulated: bool | None = None
+    """None: both; False: real calls only; True: simulated only."""
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The WHERE clauses of this filter."""
+        table = UsageLedgerRow
+        found: list[ColumnElement[bool]] = []
+        for column, value in (
+            (table.task_id, self.task_id),
+            (table.project_id, self.project_id),
+            (table.runtime, self.runtime),
+            (table.model, self.model),
+            (table.status, self.status),
+            (table.cost_source, self.cost_source),
+            (table.source, self.source),
+        ):
+            if value is not None:
+                found.append(column == value)
+        if self.simulated is not None:
+            found.append(table.simulated == self.simulated)
+        if self.since is not None:
+            found.append(table.finished_at >= self.since.astimezone(UTC))
+        if self.until is not None:
+            found.append(table.finished_at < self.until.astimezone(UTC))
+        return found
 
 
-def list_entries(session: Session, where: LedgerFilter, *, limit: int = 200) -> list[LedgerEntry]:
-    """Rows matching ``where``, newest first."""
+def list_entries(
+    session: Session, where: LedgerFilter, *, limit: int | None = 200, oldest_first: bool = False
+) -> list[LedgerEntry]:
+    """Rows matching ``where``, newest first (or oldest first)."""
     table = UsageLedgerRow
-    query = select(table).order_by(table.finished_at.desc(), table.id).limit(limit)
-    for column, value in (
-        (table.task_id, where.task_id),
-        (table.project_id, where.project_id),
-        (table.runtime, where.runtime),
-        (table.model, where.model),
-        (table.status, where.status),
-        (table.cost_source, where.cost_source),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if where.since is not None:
-        query = query.where(table.finished_at >= where.since.astimezone(UTC))
-    if where.until is not None:
-        query = query.where(table.finished_at < where.until.astimezone(UTC))
+    order = table.finished_at.asc() if oldest_first else table.finished_at.desc()
+    query = select(table).where(*where.conditions()).order_by(order, table.id)
+    if limit is not None:
+        query = query.limit(limit)
     return [to_entry(row) for row in session.scalars(query)]
 
 
@@ -207,12 +273,17 @@ def spend(
     earliest = min(query.since for query in queries).astimezone(UTC)
     held = session.execute(
         select(table.runtime, table.project_id, table.cost_micros, table.finished_at).where(
-            table.status == RESERVED, table.finished_at >= earliest
+            table.status == RESERVED, table.finished_at >= earliest, table.simulated == false()
         )
     ).all()
     sums: list[Any] = []
     for query in queries:
-        condition = and_(_scope_condition(query), table.finished_at >= query.since.astimezone(UTC))
+        condition = and_(
+            _scope_condition(query),
+            table.finished_at >= query.since.astimezone(UTC),
+            table.simulated == false(),
+            table.source == RUN_SOURCE,
+        )
         sums.append(select(func.coalesce(func.sum(table.cost_micros), 0)).where(condition))
         if count_unpriced:
             sums.append(select(func.count()).where(condition, table.cost_source == "unpriced"))
@@ -288,3 +359,37 @@ def set_status(session: Session, entry_ids: Iterable[str], status: str) -> None:
         .values(status=status)
         .execution_options(synchronize_session=False)
     )
+
+
+REPRICEABLE = ("computed", "unpriced")
+
+
+def priceable_batches(
+    session: Session, version: str, *, everything: bool, batch: int = 5000
+) -> Iterable[list[LedgerEntry]]:
+    """Rows whose cost comes from a price table (computed or unpriced), in batches by id;
+    only those priced with another table version unless ``everything``."""
+    table = UsageLedgerRow
+    last = ""
+    while True:
+        query = (
+            select(table)
+            .where(table.cost_source.in_(REPRICEABLE), table.id > last)
+            .order_by(table.id)
+            .limit(batch)
+        )
+        if not everything:
+            query = query.where(
+                (table.pricing_version.is_(None)) | (table.pricing_version != version)
+            )
+        rows = [to_entry(row) for row in session.scalars(query)]
+        if not rows:
+            return
+        last = rows[-1].id
+        yield rows
+
+
+def update_costs(session: Session, changes: Sequence[dict[str, Any]]) -> None:
+    """Set ``cost_micros``, ``cost_source``, ``pricing_version`` and ``note`` of rows by id."""
+    if changes:
+        session.execute(update(UsageLedgerRow), list(changes))

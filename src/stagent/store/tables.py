@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -195,6 +196,13 @@ class ApprovalRequestRow(Base):
     decided_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
+SUMMARY_INDEX_COLUMNS = (
+    "status", "finished_at", "simulated", "source", "runtime", "model", "project_id",
+    "cost_source", "cost_micros", "input_tokens", "output_tokens", "cache_write_5m_tokens",
+    "cache_write_1h_tokens", "cache_read_tokens",
+)  # fmt: skip
+
+
 class UsageLedgerRow(Base):
     """One provider call (or runtime result): raw tokens by category and what it cost."""
 
@@ -203,10 +211,31 @@ class UsageLedgerRow(Base):
         Index("ix_usage_ledger_task_id", "task_id"),
         Index("ix_usage_ledger_runtime_model", "runtime", "model"),
         # Window sums (budgets) scan only their scope's rows in the window, index only:
-        Index("ix_usage_ledger_finished_at_cost", "finished_at", "cost_micros"),
-        Index("ix_usage_ledger_runtime_spend", "runtime", "finished_at", "cost_micros"),
-        Index("ix_usage_ledger_project_spend", "project_id", "finished_at", "cost_micros"),
+        # (only real calls of runs count: the simulated flag and the source are in the index too)
+        Index(
+            "ix_usage_ledger_finished_at_cost", "finished_at", "simulated", "source", "cost_micros"
+        ),
+        Index(
+            "ix_usage_ledger_runtime_spend",
+            "runtime",
+            "finished_at",
+            "simulated",
+            "source",
+            "cost_micros",
+        ),
+        Index(
+            "ix_usage_ledger_project_spend",
+            "project_id",
+            "finished_at",
+            "simulated",
+            "source",
+            "cost_micros",
+        ),
         Index("ix_usage_ledger_status", "status"),
+        Index("uq_usage_ledger_dedupe_key", "dedupe_key", unique=True),
+        # Summaries and metrics: an index-only scan of the window's calls, whatever they are
+        # grouped by (calls are rows with status completed, failed or cancelled).
+        Index("ix_usage_ledger_summary", *SUMMARY_INDEX_COLUMNS),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -235,6 +264,36 @@ class UsageLedgerRow(Base):
     raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     started_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     finished_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    source: Mapped[str] = mapped_column(String(24), default="run", server_default="run")
+    """``run`` (a run Stagent launched), ``import:claude-code`` or ``import:codex``."""
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    """The provider call's identity (``claude-code:msg_...:req_...``, a live request id); one
+    call is booked once. Null where the call has none."""
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """True for the scripted runtime (no model): never counted in budgets or real spend."""
+    session_id: Mapped[str | None] = mapped_column(String(100))
+    """The runtime's session (Claude Code session id, Codex thread id)."""
+    project_path: Mapped[str | None] = mapped_column(String(1000))
+    """The working directory the call ran in (attributes imported calls to a project)."""
+
+
+class LedgerImportFileRow(Base):
+    """How far the importers have read one log file (imports are incremental by byte offset)."""
+
+    __tablename__ = "ledger_import_files"
+
+    path: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    source: Mapped[str] = mapped_column(String(24))
+    """``import:claude-code`` or ``import:codex``."""
+    offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Bytes read (always at a line boundary)."""
+    head: Mapped[str] = mapped_column(String(64), default="")
+    """A hash of the file's first bytes: a replaced file starts over."""
+    lines: Mapped[int] = mapped_column(Integer, default=0)
+    """Lines read so far (for file:line in reports)."""
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """What a resumed read needs (Codex: the session's cumulative totals and model)."""
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
 
 
 class BudgetRow(Base):

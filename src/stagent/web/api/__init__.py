@@ -7,6 +7,8 @@ from fastapi import APIRouter
 from stagent.web.api import (
     approvals,
     budgets,
+    ledger,
+    profiles,
     projects,
     rules,
     runtimes,
@@ -36,6 +38,8 @@ def build_api_router() -> APIRouter:
     router.include_router(approvals.router)
     router.include_router(rules.router)
     router.include_router(budgets.router)
+    router.include_router(profiles.router)
     router.include_router(schedules.router)
+    router.include_router(ledger.router)
     router.include_router(scans.router)
     return router

@@ -127,10 +127,18 @@ class UsageOut(BaseModel):
     cache_read_tokens: int
     reasoning_tokens: int
     cost_micros: int
-    cost_usd: str
+    cost_usd: str | None
+    """Null when the model is unpriced: its cost is unknown, not zero."""
+    unpriced: bool = False
     cost_source: str
     pricing_version: str | None
     status: str
     note: str | None
     started_at: str
     finished_at: str
+    source: str = "run"
+    """``run``, ``import:claude-code`` or ``import:codex``."""
+    simulated: bool = False
+    session_id: str | None = None
+    project_path: str | None = None
+    total_tokens: int = 0

@@ -47,6 +47,7 @@ def create_task(
     runtime: Annotated[str, Form()] = "scripted",
     priority: Annotated[int, Form(ge=0, le=4)] = 2,
     scenario: Annotated[str, Form()] = "",
+    profile: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """Create a task from the Board's form; answers with the Board."""
     draft = TaskDraft(
@@ -54,6 +55,7 @@ def create_task(
         description=description,
         project=blank_to_none(project),
         runtime=runtime,
+        profile=blank_to_none(profile),
         priority=priority,
         scenario=parse_scenario_text(scenario),
     )

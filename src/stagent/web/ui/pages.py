@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from stagent.web.deps import WorkspaceDep
-from stagent.web.ui import views
+from stagent.web.ui import home_costs, views
 from stagent.web.ui.rendering import page
 from stagent.web.ui.stream import Topics
 from stagent.web.ui.surfaces import NOT_BUILT, Surface
@@ -28,6 +28,7 @@ def home(request: Request, ws: WorkspaceDep) -> Response:
         topics=Topics(home=True),
         after=after,
         **views.home_context(ws),
+        **home_costs.spend_context(ws),
     )
 
 
@@ -49,6 +50,7 @@ def board(
         view=view,
         runtimes=ws.runtimes.all(),
         projects=ws.projects.list(),
+        profiles=ws.profiles.catalog().all(),
         **views.board_context(ws),
     )
 

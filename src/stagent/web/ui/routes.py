@@ -11,11 +11,14 @@ from stagent.web.deps import WorkspaceDep
 from stagent.web.security import request_is_owner
 from stagent.web.ui import (
     actions,
+    blueprints,
     budgets,
+    costs,
     environment,
     inbox,
     pages,
     permissions,
+    profiles,
     runtimes,
     schedules,
 )
@@ -49,7 +52,10 @@ def build_ui_router() -> APIRouter:
     router.include_router(permissions.router)
     router.include_router(budgets.router)
     router.include_router(runtimes.router)
+    router.include_router(profiles.router)
+    router.include_router(blueprints.router)
     router.include_router(schedules.router)
+    router.include_router(costs.router)
     router.include_router(environment.router)
     router.include_router(stream_router)
     return router

@@ -10,6 +10,7 @@ named SSE events whose data is a rendered HTML fragment:
 - ``task-<id>``: the task's header, when its fields or status change;
 - ``task-<id>-log``: one log line per event of that task (appended by the page);
 - ``project-<id>``: the project's tasks table, on created/updated/status events;
+- ``monitor``: ``monitor-log``, every task's new log lines (newest first), naming their task;
 - ``inbox`` (every page subscribes): ``inbox-badge`` (the nav's pending count),
   ``approval-added`` (a new card), ``approval-<id>`` (the card is closed: it vanishes) and
   ``approval-decided`` (a row for the recent decisions), on approval/decision events.
@@ -30,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from stagent.domain.errors import ValidationError
 from stagent.domain.events import LoggedEvent
 from stagent.web.ui import fragments, inbox_views
+from stagent.web.ui.monitor_lines import monitor_lines
 from stagent.workspace import Workspace
 
 POLL_SECONDS = 0.5
@@ -38,7 +40,7 @@ FEED_BATCH = 500
 CHANGE_KINDS = frozenset({"created", "updated", "status", "deleted"})
 HEAD_KINDS = frozenset({"created", "updated", "status", "result", "error", "deleted"})
 _ID = r"[A-Za-z0-9_-]{1,64}"
-_TOPIC = re.compile(rf"^(board|home|inbox|task:{_ID}|project:{_ID})$")
+_TOPIC = re.compile(rf"^(board|home|inbox|monitor|task:{_ID}|project:{_ID})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,8 @@ class Topics:
     tasks: frozenset[str] = frozenset()
     projects: frozenset[str] = frozenset()
     inbox: bool = False
+    monitor: bool = False
+    """Every task's log lines, as the Monitor page shows them (``monitor-log``)."""
 
     @classmethod
     def parse(cls, raw: str) -> Topics:
@@ -67,6 +71,7 @@ class Topics:
             tasks=frozenset(n.split(":", 1)[1] for n in names if n.startswith("task:")),
             projects=frozenset(n.split(":", 1)[1] for n in names if n.startswith("project:")),
             inbox="inbox" in names,
+            monitor="monitor" in names,
         )
 
     def query(self) -> str:
@@ -75,6 +80,7 @@ class Topics:
         names += [f"task:{t}" for t in sorted(self.tasks)]
         names += [f"project:{p}" for p in sorted(self.projects)]
         names += ["inbox"] if self.inbox else []
+        names += ["monitor"] if self.monitor else []
         return ",".join(names)
 
 
@@ -123,6 +129,9 @@ def events_for_batch(
             out.append(ServerSentEvent(html, event=f"project-{project_id}", id=last))
     if topics.inbox:
         out += inbox_views.inbox_events(ws, batch, owner=owner)
+    if topics.monitor:
+        lines = "".join(monitor_lines(ws, list(reversed(batch))))
+        out.append(ServerSentEvent(lines, event="monitor-log", id=last))
     return out
 
 

@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.templating import Jinja2Templates
 
 from stagent.domain.tasks import TaskStatus
+from stagent.ledger.money import short_usd
 from stagent.web.ui.surfaces import NAV_GROUPS, SURFACES, nav_items
 from stagent.web.ui.views import can_cancel, can_change, can_run
 
@@ -35,6 +36,7 @@ def build_environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = format_time  # pyright: ignore[reportUnknownMemberType]
+    env.filters["usd"] = short_usd  # pyright: ignore[reportUnknownMemberType]
     env.globals.update(  # pyright: ignore[reportUnknownMemberType]
         nav_groups=NAV_GROUPS,
         nav_items=nav_items,

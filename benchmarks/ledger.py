@@ -1,0 +1,243 @@
+"""Ledger benchmarks: ``python -m benchmarks.ledger [--quick] [--sqlite-only] [--skip-import]``.
+
+Prints numbers; asserts nothing.
+
+- Import of generated Claude Code transcripts (`benchmarks.ledger_logs`; 1 GiB, 64 MiB with
+  ``--quick``): the first import, a re-run with nothing new, and a re-run after 1 % more was
+  appended, each in a fresh process (wall time, CPU time, peak RSS), beside ccusage reading the
+  same files (``ccusage claude daily --json --offline``, which re-reads everything every time)
+  when it can be found: ``$CCUSAGE_BIN``, else ``npx --yes ccusage@20.0.24``. Token totals of
+  both are printed so they can be compared.
+- The summary (`LedgerService.summary`, all time; and grouped by day and by model) over one
+  million ledger rows (100k with ``--quick``), p50 of 5 runs, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import insert, text
+
+from benchmarks._workspaces import pg_workspace, sqlite_workspace
+from benchmarks.ledger_logs import append_new_turns, generate
+from stagent.domain.ids import new_id
+from stagent.ledger.reports import Scope
+from stagent.store.tables import UsageLedgerRow
+from stagent.workspace import Workspace
+
+CCUSAGE_VERSION = "20.0.24"
+CHILD = """
+import json, sys, time
+from pathlib import Path
+from stagent.workspace import Workspace
+ws = Workspace.temporary(Path(sys.argv[1])).open()
+import stagent.ledger.importers.service  # modules loaded before timing (the process is timed too)
+ws.ledger.prices
+start, cpu = time.perf_counter(), time.process_time()
+plans = ws.ledger.import_plans("claude-code", Path(sys.argv[2]))
+reports = [ws.ledger.run_import(p) for p in plans]
+wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+from stagent.ledger.reports import Scope
+totals = ws.ledger.summary(Scope())["totals"]
+print(json.dumps({"wall": wall, "cpu": cpu, "added": sum(r.added for r in reports),
+                  "bytes": sum(r.bytes_read for r in reports), "tokens": totals["total_tokens"],
+                  "cost": totals["total_cost_usd"]}))
+"""
+
+
+def _child_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def run_import(home: Path, logs: Path) -> dict[str, float]:
+    """One import in a fresh process; its own timings plus the process's peak RSS."""
+    before = _child_rss_mib()
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(home), str(logs)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    data = json.loads(out.strip().splitlines()[-1])
+    data["process"] = time.perf_counter() - started
+    data["rss_mib"] = max(_child_rss_mib(), before)
+    return data
+
+
+def ccusage_command() -> list[str] | None:
+    """How to run ccusage here, or None."""
+    configured = os.environ.get("CCUSAGE_BIN")
+    if configured:
+        return [configured]
+    npx = shutil.which("npx")
+    return [npx, "--yes", f"ccusage@{CCUSAGE_VERSION}"] if npx else None
+
+
+def run_ccusage(logs: Path) -> dict[str, float] | None:
+    """ccusage over the same files: wall time, peak RSS and its token total (None if absent)."""
+    command = ccusage_command()
+    if command is None:
+        return None
+    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(logs)}
+    probe = [*command, "claude", "daily", "--json", "--offline"]
+    try:  # the first call may install it through npx: not timed
+        subprocess.run(probe, env=env, check=True, capture_output=True, timeout=300)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    best: dict[str, float] | None = None
+    for _ in range(2):
+        start = time.perf_counter()
+        done = subprocess.run(
+            ["/usr/bin/time", "-f", "%M %U %S", *probe], env=env, capture_output=True, text=True
+        )
+        wall = time.perf_counter() - start
+        rss_kib, user, system = done.stderr.strip().splitlines()[-1].split()
+        totals = json.loads(done.stdout)["totals"]
+        run = {
+            "wall": wall,
+            "cpu": float(user) + float(system),
+            "rss_mib": int(rss_kib) / 1024,
+            "tokens": totals["totalTokens"],
+            "cost": totals["totalCost"],
+        }
+        best = run if best is None or run["wall"] < best["wall"] else best
+    return best
+
+
+def import_benchmark(size_mib: int) -> None:
+    """Generate logs, import them (first, re-run, incremental) and compare with ccusage."""
+    with tempfile.TemporaryDirectory() as tmp:
+        logs, home = Path(tmp) / "claude", Path(tmp) / "home"
+        written = generate(logs, size_mib * 1024 * 1024, sessions=max(20, size_mib // 5))
+        print(f"import of {written / 2**20:,.0f} MiB of generated Claude Code transcripts")
+        first = run_import(home, logs)
+        again = run_import(home, logs)
+        appended = append_new_turns(logs, written // 100)
+        incremental = run_import(home, logs)
+        cc = run_ccusage(logs)
+        rows = [
+            ("first import", first),
+            ("re-run, nothing new", again),
+            (f"re-run, {appended / 2**20:,.1f} MiB new", incremental),
+        ]
+        for label, run in rows:
+            print(
+                f"  stagent {label:<24} {run['wall']:7.2f} s wall {run['cpu']:7.2f} s cpu "
+                f"({run['process']:5.2f} s for the whole process) "
+                f"{run['rss_mib']:6.0f} MiB peak  +{int(run['added']):,} calls"
+            )
+        print(f"  stagent tokens {int(incremental['tokens']):,} cost ${incremental['cost']}")
+        if cc is None:
+            print("  ccusage: not reachable (set CCUSAGE_BIN, or let npx fetch it)")
+            return
+        print(
+            f"  ccusage {CCUSAGE_VERSION} (every report re-reads all) {cc['wall']:7.2f} s wall "
+            f"{cc['cpu']:7.2f} s cpu {cc['rss_mib']:6.0f} MiB peak"
+        )
+        print(f"  ccusage tokens {int(cc['tokens']):,} cost ${cc['cost']:.6f} (after the append)")
+        print(
+            f"  ratios: first import {first['wall'] / cc['wall']:.1f}x ccusage's time "
+            f"(target <= 2x); incremental {cc['wall'] / incremental['wall']:.1f}x faster "
+            f"(target >= 20x); memory {first['rss_mib'] / cc['rss_mib']:.2f}x"
+        )
+
+
+def fill(ws: Workspace, rows: int) -> None:
+    """``rows`` ledger rows over the last 90 days across runtimes, models, projects, sources."""
+    now = datetime.now(UTC)
+    runtimes = ("claude", "codex", "anthropic")
+    models = ("claude-sonnet-4-5", "claude-opus-4-6", "gpt-5.6-sol", "claude-haiku-4-5")
+    sources = ("run", "import:claude-code", "import:codex")
+    batch: list[dict[str, object]] = []
+    with ws.store.write() as session:
+        for n in range(rows):
+            at = now - timedelta(seconds=90 * 86400 * n / rows)
+            batch.append(
+                {
+                    "id": new_id("use"),
+                    "activity": "task_run",
+                    "runtime": runtimes[n % 3],
+                    "provider": "anthropic",
+                    "model": models[n % 4],
+                    "project_id": f"prj_{n % 7}",
+                    "input_tokens": 1000 + n % 97,
+                    "output_tokens": 200 + n % 31,
+                    "cache_write_5m_tokens": 0,
+                    "cache_write_1h_tokens": n % 500,
+                    "cache_read_tokens": 20_000 + n % 1000,
+                    "reasoning_tokens": 0,
+                    "cost_micros": 3000 + n % 1000,
+                    "cost_source": "computed",
+                    "status": "completed",
+                    "source": sources[n % 3],
+                    "simulated": n % 50 == 0,
+                    "started_at": at,
+                    "finished_at": at,
+                }
+            )
+            if len(batch) == 20_000:
+                session.execute(insert(UsageLedgerRow), batch)
+                batch = []
+        if batch:
+            session.execute(insert(UsageLedgerRow), batch)
+    with ws.store.engine.connect() as conn:
+        if ws.store.engine.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+                text("VACUUM ANALYZE usage_ledger")
+            )
+        else:
+            conn.execute(text("ANALYZE"))
+            conn.commit()
+
+
+def p50(action: object, repeats: int = 5) -> float:
+    """Median milliseconds of ``action()``."""
+    times: list[float] = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()  # type: ignore[operator]
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def summary_benchmark(rows: int, sqlite_only: bool) -> None:
+    """The summary over ``rows`` ledger rows on each database."""
+    print(f"summary over {rows:,} ledger rows (p50 of 5; target < 200 ms)")
+    factories = [("SQLite", sqlite_workspace)] + (
+        [] if sqlite_only else [("PostgreSQL", pg_workspace)]
+    )
+    for label, factory in factories:
+        with factory() as ws:
+            fill(ws, rows)
+            for by in (None, "day", "model"):
+                ms = p50(lambda by=by: ws.ledger.summary(Scope(), by))
+                print(f"  {label:<10} --by {by or '(none)':<7} {ms:8.1f} ms")
+
+
+def main() -> None:
+    """Parse the arguments and run."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="64 MiB of logs, 100k rows")
+    parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--skip-import", action="store_true")
+    parser.add_argument("--size-mib", type=int, default=None)
+    args = parser.parse_args()
+    if not args.skip_import:
+        import_benchmark(args.size_mib or (64 if args.quick else 1024))
+    summary_benchmark(100_000 if args.quick else 1_000_000, args.sqlite_only)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""``stagent blueprint``: list, show and resolve workflow templates."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from stagent.cli.output import JsonFlag, console, emit_json, err_console
+from stagent.cli.state import state_of
+from stagent.domain.errors import ValidationError
+from stagent.profiles.service import ProfileService
+from stagent.schemas.profiles import NOT_BUILT, blueprint_detail, blueprint_summary, resolved_out
+
+app = typer.Typer(help="Blueprints: workflow templates with variables.", no_args_is_help=True)
+
+
+def _service(ctx: typer.Context) -> ProfileService:
+    return ProfileService(state_of(ctx).settings().home)
+
+
+@app.command("list")
+def list_blueprints(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Built-in and user blueprints."""
+    catalog = _service(ctx).blueprints()
+    items = [blueprint_summary(b, catalog.scope_of(b.id)) for b in catalog.all()]
+    if as_json:
+        emit_json([i.model_dump() for i in items])
+    else:
+        table = Table(box=box.SIMPLE_HEAD)
+        table.add_column("id", no_wrap=True)
+        for column in ("name", "pattern", "domain", "steps", "scope"):
+            table.add_column(column)
+        for i in items:
+            table.add_row(i.id, escape(i.name), i.pattern, i.domain, str(i.steps), i.scope)
+        console.print(table)
+    for blueprint_id, error in catalog.problems:
+        err_console.print(f"[yellow]skipped blueprint {blueprint_id}:[/] {escape(error.message)}")
+
+
+@app.command("show")
+def show(ctx: typer.Context, blueprint_id: str, as_json: JsonFlag = False) -> None:
+    """A blueprint's variables and step templates."""
+    catalog = _service(ctx).blueprints()
+    blueprint = catalog.get(blueprint_id)
+    if as_json:
+        emit_json(blueprint_detail(blueprint, catalog.scope_of(blueprint_id)))
+        return
+    console.print(f"[bold]{escape(blueprint.name)}[/] ({blueprint.id}, {blueprint.pattern})")
+    console.print(escape(blueprint.description))
+    console.print("\n[bold]Variables[/]")
+    for v in blueprint.variables:
+        extra = f" one of {', '.join(o.value for o in v.options)}" if v.options else ""
+        default = f" default {v.default}" if v.default is not None else ""
+        need = "required" if v.required else "optional"
+        console.print(f"- {v.id} ({v.type}, {need}{escape(default)}){escape(extra)}: "
+                      f"{escape(v.label or '')}")  # fmt: skip
+    console.print("\n[bold]Steps[/]")
+    for index, step in enumerate(blueprint.steps, start=1):
+        flags = [f"profile {step.profile}"]
+        if step.requires_approval:
+            flags.append("waits for approval")
+        if step.condition:
+            flags.append(f"only if {step.condition}")
+        console.print(f"{index}. {escape(step.name)} [dim]({escape('; '.join(flags))})[/]")
+
+
+def _parse_vars(pairs: list[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(f"--var {pair!r}: expected key=value")
+        values[key.strip()] = value
+    return values
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    blueprint_id: str,
+    var: Annotated[list[str] | None, typer.Option("--var", help="A variable: key=value.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Validate the variables and resolve the steps (workflows are not built yet, so nothing
+    runs; --json prints the resolved workflow definition)."""
+    instance = _service(ctx).instantiate(blueprint_id, _parse_vars(var or []))
+    definition = instance.definition
+    if as_json:
+        emit_json(resolved_out(instance))
+        return
+    console.print(f"[bold]{escape(definition.name)}[/] ({definition.pattern})")
+    for index, step in enumerate(definition.steps, start=1):
+        gate = " [magenta](waits for approval)[/]" if step.requires_approval else ""
+        console.print(f"\n{index}. [bold]{escape(step.name)}[/] · {step.profile}{gate}")
+        console.print(escape(step.prompt), soft_wrap=True)
+    for skipped in instance.skipped:
+        console.print(f"[dim]skipped by its condition: {skipped}[/]")
+    err_console.print(f"\n[yellow]{NOT_BUILT}[/]")

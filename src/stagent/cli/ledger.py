@@ -1,0 +1,365 @@
+"""``stagent ledger``: the cost ledger (every provider call), imports of hand-run sessions,
+summaries, a task's audit trail, CSV export and re-pricing."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from stagent.cli.output import JsonFlag, console, emit_json, err_console
+from stagent.cli.state import state_of
+from stagent.domain.errors import ValidationError
+from stagent.ledger.importers import ImportReport
+from stagent.ledger.money import format_usd
+from stagent.ledger.reports import SUMMARY_GROUPS, Scope
+from stagent.ledger.views import entry_json
+from stagent.store.ledger import LedgerEntry, LedgerFilter
+from stagent.workspace import Workspace
+
+app = typer.Typer(
+    help="The cost ledger: summaries, imports, audits.\n\nEvery provider call of every run, "
+    "and hand-run Claude Code and Codex sessions you import; CSV export and re-pricing.",
+    no_args_is_help=True,
+)
+
+SOURCES = {"run": "run", "claude-code": "import:claude-code", "codex": "import:codex"}
+SinceOption = Annotated[
+    str | None, typer.Option("--since", help="From this day (YYYY-MM-DD, your time zone).")
+]
+UntilOption = Annotated[
+    str | None, typer.Option("--until", help="Up to and including this day (YYYY-MM-DD).")
+]
+RuntimeOption = Annotated[str | None, typer.Option("--runtime", help="Only this runtime.")]
+SourceOption = Annotated[
+    str | None, typer.Option("--source", help="run, claude-code or codex (imported sessions).")
+]
+
+
+def parse_day(text: str | None, field: str, ws: Workspace, *, end: bool = False) -> datetime | None:
+    """A ``--since`` / ``--until`` day in the person's zone (see `LedgerService.instant`)."""
+    return ws.ledger.instant(text, field, end=end)
+
+
+def source_of(text: str | None) -> str | None:
+    """A ``--source`` value as stored (``codex`` -> ``import:codex``)."""
+    if text is None:
+        return None
+    if text not in SOURCES and text not in SOURCES.values():
+        raise ValidationError(f"source: {text!r} is unknown", hint="run, claude-code or codex")
+    return SOURCES.get(text, text)
+
+
+def cost_text(entry: LedgerEntry) -> str:
+    """A row's cost for people: unpriced says so (never $0), simulated and estimates too."""
+    if entry.cost_source == "unpriced":
+        return "[bold yellow]UNPRICED[/]"
+    text = format_usd(entry.cost_micros)
+    if entry.simulated:
+        return f"{text} (simulated)"
+    if entry.cost_source not in ("computed", "none"):
+        return f"{text} ({entry.cost_source})"
+    return text
+
+
+@app.command("list")
+def list_rows(
+    ctx: typer.Context,
+    task: Annotated[str | None, typer.Option("--task", help="Only this task's rows.")] = None,
+    runtime: RuntimeOption = None,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="completed, failed, cancelled, blocked, reserved..."),
+    ] = None,
+    source: SourceOption = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=5000)] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """The ledger, newest first: tokens by category, cost and where it came from."""
+    where = LedgerFilter(task_id=task, runtime=runtime, status=status, source=source_of(source))
+    with state_of(ctx).workspace() as ws:
+        entries = ws.ledger.entries(where, limit=limit)
+    if as_json:
+        emit_json([entry_json(entry) for entry in entries])
+        return
+    if console.width < WIDE_TABLE_COLUMNS:
+        _print_lines(entries)
+        return
+    table = Table(title="Usage ledger", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("When", "Task / session", "Runtime", "Model", "In", "Out", "Cache w/r", "Cost",
+                   "Status"):  # fmt: skip
+        table.add_column(column, overflow="fold", no_wrap=column == "Cost")
+    for entry in entries:
+        table.add_row(
+            entry.finished_at.astimezone().strftime("%m-%d %H:%M"),
+            entry.task_id or (f"{entry.source}" if entry.source != "run" else ""),
+            entry.runtime,
+            escape(entry.model or ""),
+            str(entry.input_tokens),
+            str(entry.output_tokens),
+            f"{entry.cache_write_5m_tokens + entry.cache_write_1h_tokens}/"
+            f"{entry.cache_read_tokens}",
+            cost_text(entry),
+            entry.status,
+        )
+    console.print(table, soft_wrap=False)
+
+
+WIDE_TABLE_COLUMNS = 110
+"""Below this terminal width the ledger prints one line per row instead of a folded table."""
+
+
+def _print_lines(entries: list[LedgerEntry]) -> None:
+    """The ledger as lines that wrap whole (nothing is cut or folded mid-value)."""
+    console.print("[bold]Usage ledger[/]")
+    if not entries:
+        console.print("[dim]No usage yet.[/]")
+    for entry in entries:
+        cache = f"{entry.cache_write_5m_tokens + entry.cache_write_1h_tokens}/"
+        cache += str(entry.cache_read_tokens)
+        who = entry.task_id or (entry.source if entry.source != "run" else "-")
+        console.print(
+            f"{entry.finished_at.astimezone().strftime('%m-%d %H:%M')}  {who}  "
+            f"{escape(entry.runtime)}  {escape(entry.model or '-')}  "
+            f"in {entry.input_tokens}, out {entry.output_tokens}, cache w/r {cache}  "
+            f"[bold]{cost_text(entry)}[/]  {entry.status}"
+        )
+
+
+@app.command("summary")
+def summary(
+    ctx: typer.Context,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Group by day, model, runtime, project or source.")
+    ] = None,
+    runtime: RuntimeOption = None,
+    source: SourceOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Requests, tokens and cost (all time without --since); simulated calls are shown apart."""
+    if by is not None and by not in SUMMARY_GROUPS:
+        raise ValidationError(f"by: {by!r} is not a grouping", hint=", ".join(SUMMARY_GROUPS))
+    with state_of(ctx).workspace() as ws:
+        scope = Scope(
+            since=parse_day(since, "since", ws),
+            until=parse_day(until, "until", ws, end=True),
+            runtime=runtime,
+            source=source_of(source),
+        )
+        data = ws.ledger.summary(scope, by)
+    if as_json:
+        emit_json(data)
+        return
+    _print_summary(data)
+
+
+def _print_summary(data: dict[str, Any]) -> None:
+    span = f"{data['since'] or 'the beginning'} to {data['until'] or 'now'}"
+    table = Table(
+        title=f"Ledger summary, {span} ({data['timezone']})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    first = (data["by"] or "").capitalize() or "All"
+    for column in (first, "Requests", "Input", "Output", "Cache write", "Cache read", "Tokens",
+                   "Cost"):  # fmt: skip
+        if column in (first, "Cost"):
+            table.add_column(column, no_wrap=True)
+        else:
+            table.add_column(column, justify="right", overflow="fold")
+    rows = [*data["groups"], {**data["totals"], "label": "Total"}]
+    for row in rows:
+        cost = f"${row['total_cost_usd']}"
+        if row["unpriced_requests"] == row["requests"] and row["requests"]:
+            cost = "[bold yellow]UNPRICED[/]"
+        elif row["unpriced_requests"]:
+            cost += f" [yellow]+{row['unpriced_requests']} unpriced[/]"
+        table.add_row(
+            escape(str(row.get("label") or "")),
+            f"{row['requests']:,}",
+            f"{row['input_tokens']:,}",
+            f"{row['output_tokens']:,}",
+            f"{row['cache_write_5m_tokens'] + row['cache_write_1h_tokens']:,}",
+            f"{row['cache_read_tokens']:,}",
+            f"{row['total_tokens']:,}",
+            cost,
+        )
+    console.print(table, soft_wrap=False)
+    if data["unpriced_models"]:
+        models = ", ".join(f"{escape(m)} ({n})" for m, n in data["unpriced_models"].items())
+        console.print(
+            f"[bold yellow]Unpriced (cost unknown, not $0):[/] {models}. Add them to "
+            "$STAGENT_HOME/prices.yaml, then run `stagent ledger reprice`."
+        )
+    simulated = data.get("simulated")
+    if simulated and simulated["requests"]:
+        console.print(
+            f"[dim]{simulated['requests']} simulated calls (scripted runtime) are not counted.[/]"
+        )
+    console.print(f"[dim]Prices: {data['pricing_version']}[/]")
+
+
+@app.command("audit")
+def audit(ctx: typer.Context, task_id: str, as_json: JsonFlag = False) -> None:
+    """A task's provider calls interleaved with its tool requests and decisions."""
+    with state_of(ctx).workspace() as ws:
+        data = ws.ledger.audit(task_id)
+    if as_json:
+        emit_json(data)
+        return
+    task = data["task"]
+    table = Table(
+        title=f"Audit of {task['id']} ({escape(task['title'])}, {task['runtime']}, "
+        f"{task['status']})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    for column in ("When", "What", "Detail"):
+        table.add_column(column, overflow="fold")
+    for item in data["items"]:
+        when = datetime.fromisoformat(item["at"]).astimezone().strftime("%H:%M:%S")
+        table.add_row(when, item["type"], escape(item["summary"]))
+    console.print(table, soft_wrap=False)
+    console.print(
+        f"{data['requests']} provider calls, {data['total_tokens']:,} tokens, "
+        f"${data['total_cost_usd']}"
+        + (f", {data['unpriced_requests']} unpriced" if data["unpriced_requests"] else "")
+        + (" (simulated)" if data["simulated"] else "")
+    )
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    csv_flag: Annotated[bool, typer.Option("--csv", help="Write CSV (the only format).")] = True,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file (default stdout).")
+    ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    runtime: RuntimeOption = None,
+    source: SourceOption = None,
+) -> None:
+    """Every matching ledger row as CSV, oldest first."""
+    del csv_flag
+    with state_of(ctx).workspace() as ws:
+        where = LedgerFilter(
+            since=parse_day(since, "since", ws),
+            until=parse_day(until, "until", ws, end=True),
+            runtime=runtime,
+            source=source_of(source),
+        )
+        if output is None:
+            ws.ledger.export_csv(where, sys.stdout)
+            return
+        with output.open("w", newline="", encoding="utf-8") as handle:
+            count = ws.ledger.export_csv(where, handle)
+    err_console.print(f"Wrote {count} rows to {output}")
+
+
+@app.command("import")
+def import_logs(
+    ctx: typer.Context,
+    which: Annotated[str, typer.Argument(help="claude-code, codex or all.")],
+    path: Annotated[
+        Path | None,
+        typer.Option(
+            "--path",
+            help="Read this folder instead of ~/.claude (or CLAUDE_CONFIG_DIR) / "
+            "~/.codex (or CODEX_HOME).",
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import hand-run Claude Code and Codex sessions (only what was added since last time)."""
+    if which not in ("claude-code", "codex", "all"):
+        raise ValidationError(f"{which!r}: import claude-code, codex or all")
+    if path is not None and not path.exists():
+        raise ValidationError(f"--path: {path} does not exist")
+    reports: list[ImportReport] = []
+    with state_of(ctx).workspace() as ws:
+        for plan in ws.ledger.import_plans(which, path):
+            if as_json or plan.pending_bytes < 8 * 1024 * 1024:
+                reports.append(ws.ledger.run_import(plan))
+                continue
+            with Progress(
+                TextColumn(f"{plan.source}"),
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+                console=err_console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("import", total=plan.pending_bytes)
+
+                def advance(done: int, bar: Progress = bar, task: TaskID = task) -> None:
+                    bar.advance(task, done)
+
+                reports.append(ws.ledger.run_import(plan, advance))
+    if as_json:
+        emit_json([report.as_json() for report in reports])
+        return
+    for report in reports:
+        _print_import(report)
+
+
+def _print_import(report: ImportReport) -> None:
+    mib = report.bytes_read / (1024 * 1024)
+    console.print(
+        f"[bold]{report.source}[/]: {report.files} files ({report.files_read} read, "
+        f"{mib:,.1f} MiB), {report.added} calls added, {report.replaced} replaced by a fuller "
+        f"copy, {report.duplicates} duplicates skipped"
+    )
+    for line in report.restarted:
+        console.print(f"  read again from the start: {escape(line)}")
+    for line in report.skipped:
+        console.print(f"  [dim]skipped: {escape(line)}[/]")
+    if report.malformed:
+        console.print(f"  [yellow]{report.malformed} malformed lines skipped:[/]")
+        for example in report.malformed_examples:
+            console.print(f"    {escape(example)}")
+        if report.malformed > len(report.malformed_examples):
+            console.print(f"    ... and {report.malformed - len(report.malformed_examples)} more")
+    if report.unpriced:
+        models = ", ".join(f"{escape(m)} ({n})" for m, n in report.unpriced.items())
+        console.print(f"  [bold yellow]unpriced models (cost unknown, not $0):[/] {models}")
+
+
+@app.command("reprice")
+def reprice(
+    ctx: typer.Context,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Also rows already priced with this table version.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Recompute stored costs from raw token counts with the current prices (your overrides in
+    $STAGENT_HOME/prices.yaml included); reported costs stay as reported."""
+    with state_of(ctx).workspace() as ws:
+        report = ws.ledger.reprice(everything=everything)
+    if as_json:
+        emit_json(report.as_json())
+        return
+    console.print(
+        f"Re-priced {report.rows} rows with {report.version}: {report.changed} changed "
+        f"({format_usd(report.delta_micros)} in total), {report.newly_priced} newly priced."
+    )
+    if report.still_unpriced:
+        models = ", ".join(f"{escape(m)} ({n})" for m, n in report.still_unpriced.items())
+        console.print(f"[bold yellow]Still unpriced:[/] {models}")

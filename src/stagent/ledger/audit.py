@@ -1,0 +1,129 @@
+"""A task's audit trail: every provider call (tokens by category, cost, where the figure came
+from) interleaved with its tool requests, decisions, status changes and errors, in time order."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+from stagent.domain.events import LoggedEvent
+from stagent.ledger.money import usd_text
+from stagent.ledger.views import entry_json
+from stagent.store import events as event_repo
+from stagent.store import ledger as ledger_repo
+from stagent.store import tasks as task_repo
+from stagent.store.database import Store
+from stagent.store.ledger import LedgerEntry
+
+AUDITED_EVENTS = frozenset(
+    {"tool_request", "tool_result", "approval", "decision", "status", "error", "note", "recovered"}
+)
+
+
+def audit(store: Store, task_id: str) -> dict[str, Any]:
+    """The task (id, title, runtime, status), its totals and its trail."""
+    with store.read() as session:
+        task = task_repo.get(session, task_id)
+        calls = ledger_repo.list_entries(
+            session, ledger_repo.LedgerFilter(task_id=task.id), limit=None, oldest_first=True
+        )
+        events = [
+            e for e in event_repo.for_task(session, task.id, limit=20_000)
+            if e.kind in AUDITED_EVENTS
+        ]  # fmt: skip
+    items = [_call_item(call) for call in calls] + [_event_item(event) for event in events]
+    items.sort(key=lambda item: (item["at"], item["order"]))
+    spent = [c for c in calls if c.status in ("completed", "failed", "cancelled")]
+    total = sum(c.cost_micros for c in spent)
+    return {
+        "task": {
+            "id": task.id,
+            "title": task.title,
+            "runtime": task.runtime,
+            "status": task.status.value,
+        },
+        "requests": len(spent),
+        "total_tokens": sum(c.total_tokens for c in spent),
+        "total_cost_micros": total,
+        "total_cost_usd": usd_text(total),
+        "unpriced_requests": sum(1 for c in spent if c.cost_source == "unpriced"),
+        "simulated": any(c.simulated for c in spent),
+        "items": items,
+    }
+
+
+def _call_item(call: LedgerEntry) -> dict[str, Any]:
+    raw = call.raw or {}
+    duration = raw.get("duration_ms")
+    return {
+        "at": call.finished_at.isoformat(),
+        "order": 1,
+        "type": "call" if call.status not in ("reserved", "released", "blocked") else call.status,
+        "summary": _call_summary(call),
+        "duration_ms": duration if isinstance(duration, int) else None,
+        "call": entry_json(call),
+    }
+
+
+def _call_summary(call: LedgerEntry) -> str:
+    if call.status == "blocked":
+        return f"blocked by budget: {call.note or ''}".strip()
+    if call.status in ("reserved", "released"):
+        return f"budget {call.status}: {usd_text(call.cost_micros)} USD"
+    cost = "unpriced" if call.cost_source == "unpriced" else f"{usd_text(call.cost_micros)} USD"
+    return f"{call.model or '?'}: {call.total_tokens} tokens, {cost} ({call.cost_source})"
+
+
+def _event_item(event: LoggedEvent) -> dict[str, Any]:
+    at = event.created_at.isoformat() if event.created_at else ""
+    decided = event.kind == "note" and "allowed" in event.payload
+    return {
+        "at": at,
+        "order": 0,
+        "type": "decision" if decided else event.kind,
+        "summary": event.summary,
+        "duration_ms": None,
+        "seq": event.seq,
+    }
+
+
+CSV_COLUMNS = (
+    "id", "finished_at", "source", "runtime", "provider", "model", "task_id", "project_id",
+    "project_path", "session_id", "status", "simulated", "input_tokens", "output_tokens",
+    "cache_write_5m_tokens", "cache_write_1h_tokens", "cache_read_tokens", "reasoning_tokens",
+    "total_tokens", "cost_micros", "cost_usd", "cost_source", "pricing_version", "note",
+)  # fmt: skip
+
+
+def write_csv(entries: Iterable[LedgerEntry], out: TextIO) -> int:
+    """Write ledger rows as CSV (one header row); returns the number of rows."""
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for entry in entries:
+        data = entry_json(entry)
+        data.update(
+            project_path=entry.project_path,
+            session_id=entry.session_id,
+            total_tokens=entry.total_tokens,
+        )
+        writer.writerow([_cell(data.get(column)) for column in CSV_COLUMNS])
+        count += 1
+    return count
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    # a cell a spreadsheet would run as a formula is quoted as text
+    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _number(text) else text
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,78 @@
+"""What an importer turns a log line into: one provider call with its attribution."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from stagent.domain.events import UsageEvent
+
+CLAUDE_CODE = "import:claude-code"
+CODEX = "import:codex"
+SOURCES = (CLAUDE_CODE, CODEX)
+RUNTIME_OF_SOURCE = {CLAUDE_CODE: "claude", CODEX: "codex"}
+"""Imported Claude Code sessions count under the ``claude`` runtime, Codex under ``codex``."""
+
+
+class MalformedLineError(ValueError):
+    """A line that is not the JSON the format promises (reported with file:line, skipped)."""
+
+
+@dataclass(slots=True)
+class ImportedCall:
+    """One provider call read from a log."""
+
+    usage: UsageEvent
+    at: datetime
+    dedupe_key: str
+    session_id: str | None = None
+    cwd: str | None = None
+    sidechain: bool = False
+    notes: list[str] = field(default_factory=lambda: [])
+
+    @property
+    def total(self) -> int:
+        """Every token of the call."""
+        usage = self.usage
+        return (
+            usage.input_tokens
+            + usage.output_tokens
+            + usage.cache_write_tokens
+            + usage.cache_read_tokens
+        )
+
+    def better_than(self, other: ImportedCall) -> bool:
+        """Which copy of one call to keep (ccusage's order): the main-chain copy over a
+        side-chain replay, then the one with more tokens (a streamed response's last line over
+        an earlier placeholder), then the one that says which speed it ran at."""
+        if self.sidechain != other.sidechain:
+            return not self.sidechain
+        if self.total != other.total:
+            return self.total > other.total
+        return self.usage.speed is not None and other.usage.speed is None
+
+
+def parse_timestamp(value: object) -> datetime:
+    """An ISO-8601 timestamp (``Z`` or an offset) as an aware UTC datetime."""
+    if not isinstance(value, str) or not value:
+        raise MalformedLineError("no timestamp")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise MalformedLineError(f"timestamp {value[:40]!r} is not ISO-8601") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def as_object(value: object) -> dict[str, Any] | None:
+    """A JSON object as a typed mapping (None for anything else)."""
+    return cast("dict[str, Any]", value) if isinstance(value, dict) else None
+
+
+def count(value: object) -> int:
+    """A token count: a non-negative int (anything else is 0)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return 0
+    return max(0, value)

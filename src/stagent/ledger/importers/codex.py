@@ -1,0 +1,200 @@
+"""Codex rollouts: ``$CODEX_HOME/sessions/YYYY/MM/DD/rollout-*.jsonl`` (and
+``archived_sessions/``).
+
+Each line is ``{timestamp, type, payload}``. ``token_count`` events carry the session's
+*cumulative* ``total_token_usage``: a call's tokens are the difference from the previous event of
+the same session (an unchanged total is a repeated event, not a call; a total that went down
+means the counter restarted, and ``last_token_usage`` is the call). A call is keyed by its session
+and the cumulative total it brought the session to, so a forked or subagent rollout that replays
+its parent's lines (a ``session_meta`` mid-file switches the session) books nothing twice. The
+model comes from the latest ``turn_context``; ``cached_input_tokens`` are part of
+``input_tokens`` and ``reasoning_output_tokens`` part of ``output_tokens``. Codex logs have no
+cache-write counts, so costs of models that bill cache writes are a lower bound.
+
+Sessions Codex imported from Claude Code (``external_agent_session_imports.json``) are skipped:
+the Claude Code importer counts them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from stagent.domain.events import UsageEvent
+from stagent.ledger.importers.calls import (
+    ImportedCall,
+    MalformedLineError,
+    as_object,
+    count,
+    parse_timestamp,
+)
+
+MARKERS = (b'"token_count"', b'"turn_context"', b'"session_meta"')
+UNKNOWN_MODEL = "codex-unknown-model"
+FIELDS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+
+
+def default_root() -> Path:
+    """``$CODEX_HOME``, else ``~/.codex``."""
+    configured = os.environ.get("CODEX_HOME", "").strip()
+    return Path(configured).expanduser() if configured else Path.home() / ".codex"
+
+
+def find_files(root: Path) -> tuple[list[Path], list[Path]]:
+    """(rollouts to read, compressed ``.jsonl.zst`` rollouts that cannot be read) under ``root``
+    (a Codex home, or any folder of rollouts)."""
+    bases = [root / "sessions", root / "archived_sessions"]
+    bases = [b for b in bases if b.is_dir()] or [root]
+    found: set[Path] = set()
+    packed: set[Path] = set()
+    for base in bases:
+        if base.is_file():
+            found.add(base)
+            continue
+        found.update(p for p in base.rglob("rollout-*.jsonl") if p.is_file())
+        packed.update(p for p in base.rglob("rollout-*.jsonl.zst") if p.is_file())
+    return sorted(found), sorted(packed)
+
+
+def priority_tier(root: Path) -> str | None:
+    """``priority`` if ``config.toml`` selects the fast tier (``service_tier = "priority"`` or
+    the legacy ``"fast"``): the logs do not say, so (like ccusage) every call is priced so."""
+    try:
+        config = tomllib.loads((root / "config.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+    return "priority" if config.get("service_tier") in ("priority", "fast") else None
+
+
+def imported_sessions(root: Path) -> set[str]:
+    """Session ids and file names listed in ``external_agent_session_imports.json`` (rollouts
+    Codex made from Claude Code sessions). The format is not documented: every session-id-like
+    string and every rollout file name in it is taken."""
+    try:
+        text = (root / "external_agent_session_imports.json").read_text(encoding="utf-8")
+    except OSError:
+        return set()
+    found = {match.lower() for match in _UUID.findall(text)}
+    found.update(re.findall(r"rollout-[^\"/\\\\]+\.jsonl", text))
+    return found
+
+
+def skip_file(path: Path, imported: set[str]) -> bool:
+    """True if ``path`` is a rollout Codex imported from Claude Code."""
+    if not imported:
+        return False
+    if path.name in imported:
+        return True
+    match = _UUID.search(path.name)
+    return match is not None and match.group(0).lower() in imported
+
+
+class RolloutState:
+    """What reading one rollout needs to remember between lines (and between imports)."""
+
+    def __init__(self, stored: dict[str, Any] | None = None, tier: str | None = None) -> None:
+        stored = stored or {}
+        self.session: str | None = stored.get("session")
+        self.cwd: str | None = stored.get("cwd")
+        self.model: str | None = stored.get("model")
+        self.totals: dict[str, list[int]] = dict(stored.get("totals") or {})
+        self.tier = tier
+
+    def dump(self) -> dict[str, Any]:
+        """JSON-ready, to resume the next import where this one stopped."""
+        return {
+            "session": self.session,
+            "cwd": self.cwd,
+            "model": self.model,
+            "totals": self.totals,
+        }
+
+    def parse_line(self, line: bytes, fallback_session: str) -> ImportedCall | None:
+        """The call on one line (or None); raises `MalformedLineError`."""
+        if not any(marker in line for marker in MARKERS):
+            stripped = line.strip()
+            if stripped and not (stripped.startswith(b"{") and stripped.endswith(b"}")):
+                raise MalformedLineError("not a JSON object")
+            return None
+        try:
+            data = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise MalformedLineError(f"not valid JSON ({exc.msg})") from None
+        envelope = as_object(data)
+        if envelope is None:
+            raise MalformedLineError("not a JSON object")
+        body = as_object(envelope.get("payload"))
+        if body is None:
+            return None  # the bare era (before Sept 2025) has no token events worth reading
+        kind = envelope.get("type")
+        if kind == "session_meta":
+            self._meta(body)
+        elif kind == "turn_context":
+            self.model = _text(body.get("model")) or self.model
+            self.cwd = _text(body.get("cwd")) or self.cwd
+        elif kind == "event_msg" and body.get("type") == "token_count":
+            return self._tokens(envelope, body, fallback_session)
+        return None
+
+    def _meta(self, body: dict[str, Any]) -> None:
+        session = _text(body.get("id")) or _text(body.get("session_id"))
+        if session:
+            self.session = session
+        self.cwd = _text(body.get("cwd")) or self.cwd
+
+    def _tokens(
+        self, envelope: dict[str, Any], body: dict[str, Any], fallback_session: str
+    ) -> ImportedCall | None:
+        info = as_object(body.get("info"))
+        if info is None:
+            return None
+        total = _usage(info.get("total_token_usage"))
+        last = _usage(info.get("last_token_usage"))
+        if total is None:
+            return None
+        session = self.session or fallback_session
+        previous = self.totals.get(session)
+        if previous is not None and sum(total) < sum(previous):
+            delta = last or total  # the counter restarted
+        else:
+            delta = [now - before for now, before in zip(total, previous or [0] * 4, strict=True)]
+        self.totals[session] = total
+        if sum(delta) <= 0 or any(value < 0 for value in delta):
+            return None
+        at = parse_timestamp(envelope.get("timestamp"))
+        inputs, cached, output, reasoning = delta
+        model = self.model or UNKNOWN_MODEL
+        call = ImportedCall(
+            usage=UsageEvent(
+                model=model,
+                input_tokens=max(0, inputs - cached),
+                output_tokens=output,
+                cache_read_tokens=min(cached, inputs),
+                reasoning_tokens=min(reasoning, output),
+                service_tier=self.tier,
+            ),
+            at=at,
+            dedupe_key=f"codex:{session}:{':'.join(str(v) for v in total)}",
+            session_id=session,
+            cwd=self.cwd,
+        )
+        if self.model is None:
+            call.notes.append("no turn_context before this call: the model is unknown")
+        return call
+
+
+def _usage(value: object) -> list[int] | None:
+    usage = as_object(value)
+    if usage is None:
+        return None
+    return [count(usage.get(name)) for name in FIELDS]
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

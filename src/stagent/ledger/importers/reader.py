@@ -1,0 +1,79 @@
+"""Reading a growing log file incrementally: only the bytes added since the last import.
+
+A file is identified by its path plus a hash of its first bytes, so a file that was truncated
+(shorter than the stored offset) or replaced (different first bytes) is read again from the start;
+the ledger's dedupe keys keep calls that were already booked from counting twice. Reads stop at
+the last complete line: a line still being written is read next time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+CHUNK_BYTES = 8 * 1024 * 1024
+HEAD_BYTES = 4096
+
+
+def head_of(path: Path, length: int = HEAD_BYTES) -> str:
+    """``"<n>:<sha256 of the first n bytes>"`` (n = min(length, size))."""
+    with path.open("rb") as handle:
+        data = handle.read(length)
+    return f"{len(data)}:{hashlib.sha256(data).hexdigest()[:32]}"
+
+
+def same_head(path: Path, stored: str) -> bool:
+    """True if ``path`` still starts with the bytes ``stored`` was taken from."""
+    size_text, _, _ = stored.partition(":")
+    if not size_text.isdigit():
+        return False
+    return head_of(path, int(size_text)) == stored
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Where reading starts and why."""
+
+    offset: int
+    lines: int
+    restarted: str | None = None
+    """``truncated`` or ``replaced`` when a stored position no longer applied."""
+
+
+def resume_point(path: Path, size: int, offset: int, lines: int, head: str) -> Resume:
+    """Where to continue reading ``path`` given what was stored for it."""
+    if offset == 0:
+        return Resume(0, 0)
+    if size < offset:
+        return Resume(0, 0, "truncated")
+    if not same_head(path, head):
+        return Resume(0, 0, "replaced")
+    return Resume(offset, lines)
+
+
+def complete_lines(path: Path, offset: int) -> Iterator[tuple[int, bytes]]:
+    """Yield (bytes consumed so far, line) for each complete line after ``offset``.
+
+    The consumed count includes the line's newline, so after the last yielded line
+    ``offset + consumed`` is where the next read starts.
+    """
+    consumed = 0
+    rest = b""
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        while True:
+            chunk = handle.read(CHUNK_BYTES)
+            if not chunk:
+                return
+            data = rest + chunk if rest else chunk
+            start = 0
+            while True:
+                end = data.find(b"\n", start)
+                if end < 0:
+                    break
+                consumed += end + 1 - start
+                yield consumed, data[start:end]
+                start = end + 1
+            rest = data[start:]

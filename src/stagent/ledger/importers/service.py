@@ -1,0 +1,283 @@
+"""Importing hand-run Claude Code and Codex sessions into the ledger, incrementally.
+
+`LogImporter.run` finds the files, reads each from where the last import stopped, turns lines
+into calls, keeps one copy of each call, prices it from its tokens and books it with its source,
+session and working directory (attributed to the project whose directory contains it). A
+malformed line is counted and reported with its file and line number; it never stops the import.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stagent.ledger.cost import cost_of
+from stagent.ledger.importers import claude_code, codex
+from stagent.ledger.importers.calls import (
+    CLAUDE_CODE,
+    CODEX,
+    RUNTIME_OF_SOURCE,
+    ImportedCall,
+    MalformedLineError,
+)
+from stagent.ledger.importers.reader import complete_lines, head_of, resume_point
+from stagent.ledger.prices import PriceTable
+from stagent.store import ledger_imports as repo
+from stagent.store.database import Store
+from stagent.store.ledger import NewLedgerEntry
+
+Progress = Callable[[int], None]
+"""Called with the number of bytes just read."""
+
+BATCH_CALLS = 20_000
+"""Calls booked per transaction within one large file."""
+MAX_EXAMPLES = 20
+"""Malformed lines listed by file:line in a report (all are counted)."""
+
+
+@dataclass
+class ImportReport:
+    """What one import did, per source."""
+
+    source: str
+    files: int = 0
+    files_read: int = 0
+    bytes_read: int = 0
+    lines_read: int = 0
+    added: int = 0
+    replaced: int = 0
+    duplicates: int = 0
+    malformed: int = 0
+    malformed_examples: list[str] = field(default_factory=lambda: [])
+    restarted: list[str] = field(default_factory=lambda: [])
+    """Files read again from the start (``path (truncated)``, ``path (replaced)``)."""
+    skipped: list[str] = field(default_factory=lambda: [])
+    """Files not read, with the reason."""
+    unpriced: dict[str, int] = field(default_factory=lambda: {})
+    """Calls of models the price table does not know, by model."""
+
+    def as_json(self) -> dict[str, object]:
+        """JSON-ready data."""
+        return {
+            "source": self.source,
+            "files": self.files,
+            "files_read": self.files_read,
+            "bytes_read": self.bytes_read,
+            "lines_read": self.lines_read,
+            "calls_added": self.added,
+            "calls_replaced": self.replaced,
+            "duplicates_skipped": self.duplicates,
+            "malformed_lines": self.malformed,
+            "malformed_examples": self.malformed_examples,
+            "restarted": self.restarted,
+            "skipped": self.skipped,
+            "unpriced_models": self.unpriced,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The files of one source and how many bytes are new."""
+
+    source: str
+    files: list[Path]
+    skipped: list[str]
+    pending_bytes: int
+    tier: str | None = None
+
+
+class LogImporter:
+    """Reads Claude Code transcripts and Codex rollouts into the ledger."""
+
+    def __init__(self, store: Store, prices: PriceTable) -> None:
+        self._store = store
+        self.prices = prices
+
+    def plan(self, source: str, path: Path | None = None) -> Plan:
+        """Find the files of ``source`` (under ``path``, else the tool's default location)."""
+        if source == CLAUDE_CODE:
+            roots = [path] if path else claude_code.default_roots()
+            return self._pending(Plan(source, claude_code.find_files(roots), [], 0))
+        root = path or codex.default_root()
+        files, packed = codex.find_files(root)
+        imported = codex.imported_sessions(root)
+        kept = [f for f in files if not codex.skip_file(f, imported)]
+        skipped = [f"{f} (compressed .zst: not read)" for f in packed]
+        skipped += [f"{f} (imported by Codex from Claude Code)" for f in files if f not in kept]
+        return self._pending(Plan(source, kept, skipped, 0, codex.priority_tier(root)))
+
+    def _pending(self, plan: Plan) -> Plan:
+        with self._store.read() as session:
+            states = repo.file_states(session, plan.source)
+        pending = 0
+        for path in plan.files:
+            size = path.stat().st_size
+            state = states.get(str(path))
+            pending += size - state.offset if state and state.offset <= size else size
+        return Plan(plan.source, plan.files, plan.skipped, pending, plan.tier)
+
+    def run(self, plan: Plan, progress: Progress | None = None) -> ImportReport:
+        """Import every file of ``plan``; returns what happened."""
+        report = ImportReport(plan.source, files=len(plan.files), skipped=list(plan.skipped))
+        with self._store.read() as session:
+            projects = sorted(
+                ((pid, _norm(d)) for pid, d in repo.project_directories(session)),
+                key=lambda item: -len(item[1]),
+            )
+        for path in plan.files:
+            _FileImport(self, plan, path, report, projects, progress).run()
+        return report
+
+    def entry(self, source: str, call: ImportedCall, project_id: str | None) -> NewLedgerEntry:
+        """The ledger row of one imported call, priced from its tokens."""
+        cost = cost_of(call.usage, self.prices, at=call.at)
+        usage = call.usage
+        one_hour = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)
+        raw: dict[str, object] = {"model": usage.model}
+        for name in ("speed", "inference_geo", "service_tier", "request_id"):
+            value = getattr(usage, name)
+            if value is not None:
+                raw[name] = value
+        if cost.tier is not None:
+            raw["tier_above"] = cost.tier
+        notes = [n for n in (cost.note, *call.notes) if n]
+        return NewLedgerEntry(
+            runtime=RUNTIME_OF_SOURCE[source],
+            project_id=project_id,
+            activity="import",
+            provider=cost.provider,
+            model=usage.model,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_write_5m_tokens=usage.cache_write_tokens - one_hour,
+            cache_write_1h_tokens=one_hour,
+            cache_read_tokens=usage.cache_read_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            cost_micros=cost.micros,
+            cost_source=cost.source,
+            pricing_version=cost.pricing_version,
+            note="; ".join(notes) or None,
+            raw=raw,
+            at=call.at,
+            source=source,
+            dedupe_key=call.dedupe_key,
+            session_id=call.session_id,
+            project_path=call.cwd,
+        )
+
+    def book(self, entries: list[NewLedgerEntry], state: repo.FileState) -> repo.Booked:
+        """Book ``entries`` and move the file's read position, in one transaction."""
+        with self._store.write() as session:
+            booked = repo.book_calls(session, entries)
+            repo.save_file_state(session, state)
+        return booked
+
+
+class _FileImport:
+    """Reading one file from its stored position."""
+
+    def __init__(
+        self,
+        importer: LogImporter,
+        plan: Plan,
+        path: Path,
+        report: ImportReport,
+        projects: list[tuple[str, str]],
+        progress: Progress | None,
+    ) -> None:
+        self.importer, self.plan, self.path, self.report = importer, plan, path, report
+        self.projects, self.progress = projects, progress
+        self.calls: dict[str, ImportedCall] = {}
+
+    def run(self) -> None:
+        path, report = self.path, self.report
+        try:
+            size = path.stat().st_size
+            with self.importer._store.read() as session:  # pyright: ignore[reportPrivateUsage]
+                stored = repo.file_state(session, str(path))
+        except OSError as exc:
+            report.skipped.append(f"{path} ({exc.strerror})")
+            return
+        resume = resume_point(
+            path, size, stored.offset if stored else 0, stored.lines if stored else 0,
+            stored.head if stored else "",
+        )  # fmt: skip
+        if resume.restarted:
+            report.restarted.append(f"{path} ({resume.restarted})")
+        if resume.offset == size and not resume.restarted:
+            return
+        state = codex.RolloutState(
+            stored.state if stored and not resume.restarted else None, self.plan.tier
+        )
+        report.files_read += 1
+        self._read(resume.offset, resume.lines, state)
+
+    def _read(self, offset: int, lines: int, state: codex.RolloutState) -> None:
+        path, report = self.path, self.report
+        fallback = path.stem
+        is_codex = self.plan.source == CODEX
+        consumed = reported = 0
+        first_line = lines
+        for consumed, line in complete_lines(path, offset):
+            lines += 1
+            try:
+                if is_codex:
+                    call = state.parse_line(line, fallback)
+                else:
+                    call = claude_code.parse_line(line)
+            except MalformedLineError as exc:
+                report.malformed += 1
+                if len(report.malformed_examples) < MAX_EXAMPLES:
+                    report.malformed_examples.append(f"{path}:{lines}: {exc}")
+                continue
+            if call is not None:
+                kept = self.calls.get(call.dedupe_key)
+                if kept is not None:
+                    report.duplicates += 1
+                if kept is None or call.better_than(kept):
+                    self.calls[call.dedupe_key] = call
+                if len(self.calls) >= BATCH_CALLS:
+                    self._flush(offset + consumed, lines, state)
+            if self.progress and consumed - reported >= 1 << 22:
+                self.progress(consumed - reported)
+                reported = consumed
+        report.bytes_read += consumed
+        report.lines_read += lines - first_line
+        self._flush(offset + consumed, lines, state)
+        if self.progress and consumed > reported:
+            self.progress(consumed - reported)
+
+    def _flush(self, offset: int, lines: int, state: codex.RolloutState) -> None:
+        source = self.plan.source
+        entries: list[NewLedgerEntry] = []
+        for call in self.calls.values():
+            entry = self.importer.entry(source, call, self._project(call.cwd))
+            if entry.cost_source == "unpriced":
+                self.report.unpriced[call.usage.model] = (
+                    self.report.unpriced.get(call.usage.model, 0) + 1
+                )
+            entries.append(entry)
+        head = head_of(self.path)
+        file_state = repo.FileState(
+            str(self.path), source, offset, head, lines, state.dump() if source == CODEX else {}
+        )
+        booked = self.importer.book(entries, file_state)
+        self.report.added += booked.added
+        self.report.replaced += booked.replaced
+        self.report.duplicates += booked.duplicates
+        self.calls = {}
+
+    def _project(self, cwd: str | None) -> str | None:
+        if not cwd:
+            return None
+        where = _norm(cwd)
+        for project_id, directory in self.projects:
+            if where == directory or where.startswith(directory.rstrip(os.sep) + os.sep):
+                return project_id
+        return None
+
+
+def _norm(path: str) -> str:
+    return os.path.normpath(Path(path).expanduser())

@@ -1,0 +1,83 @@
+"""What the Monitor page shows: agents running now (with their spend so far), how runs ended
+(success rate over 24 hours and 7 days), and agent activity per hour over the last 24 hours."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from stagent.ledger.money import usd_text
+from stagent.store import activity
+from stagent.store import ledger_metrics as metrics_repo
+from stagent.store.database import Store
+from stagent.store.ledger import LedgerFilter
+
+
+def success(counts: dict[str, int]) -> dict[str, Any]:
+    """Completed, failed and cancelled runs and the success rate (completed / ended; None when
+    nothing ended)."""
+    completed = counts.get("completed", 0)
+    failed = counts.get("failed", 0)
+    cancelled = counts.get("cancelled", 0)
+    ended = completed + failed + cancelled
+    return {
+        "completed": completed,
+        "failed": failed,
+        "cancelled": cancelled,
+        "rate": round(completed / ended, 4) if ended else None,
+    }
+
+
+def overview(store: Store, now: datetime, zone: tzinfo) -> dict[str, Any]:
+    """Active agents, success rates and 24-hour activity."""
+    hour_start = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    first_hour = hour_start - timedelta(hours=23)
+    with store.read() as session:
+        active = activity.running(session)
+        spend = {
+            task.id: metrics_repo.aggregate(session, LedgerFilter(task_id=task.id), estimated=True)[
+                0
+            ]
+            for task in active
+        }
+        simulated = {
+            task.id
+            for task in active
+            if metrics_repo.aggregate(session, LedgerFilter(task_id=task.id, simulated=True))[
+                0
+            ].requests
+        }
+        day = activity.finished_by_status(session, now - timedelta(hours=24))
+        week = activity.finished_by_status(session, now - timedelta(days=7))
+        hours = activity.events_per_hour(session, first_hour)
+    series: list[dict[str, Any]] = []
+    for index in range(24):
+        start = first_hour + timedelta(hours=index)
+        key = start.strftime("%Y-%m-%d %H")
+        series.append(
+            {"hour": start.astimezone(zone).strftime("%H:00"), "events": hours.get(key, 0)}
+        )
+    return {
+        "active": [
+            {
+                "task_id": task.id,
+                "title": task.title,
+                "runtime": task.runtime,
+                "project": task.project,
+                "started_at": task.started_at.isoformat() if task.started_at else None,
+                "elapsed_seconds": int((now - task.started_at).total_seconds())
+                if task.started_at
+                else None,
+                "spent_micros": spend[task.id].cost_micros,
+                "spent_usd": usd_text(spend[task.id].cost_micros),
+                "requests": spend[task.id].requests,
+                "simulated": task.id in simulated,
+                "unpriced_requests": spend[task.id].unpriced,
+            }
+            for task in active
+        ],
+        "success_24h": success(day),
+        "success_7d": success(week),
+        "activity_24h": series,
+        "events_24h": sum(item["events"] for item in series),
+    }

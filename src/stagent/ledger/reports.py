@@ -1,0 +1,232 @@
+"""The ledger's reports as JSON-ready data (the CLI's ``--json``, the API and the pages show the
+same shapes): summaries by day / model / runtime / project / source, and the Costs dashboard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
+from stagent.ledger import metrics
+from stagent.ledger.money import usd_text
+from stagent.store import ledger_metrics as repo
+from stagent.store.database import Store
+from stagent.store.ledger import LedgerFilter
+from stagent.store.ledger_metrics import Bucket
+
+SUMMARY_GROUPS = ("day", "model", "runtime", "project", "source")
+
+
+def bucket_json(bucket: Bucket, **extra: Any) -> dict[str, Any]:
+    """One group's sums: requests, tokens by category, ``total_tokens``, cost (micro-USD and USD
+    text) and how many calls are unpriced (their cost is unknown, not zero)."""
+    return {
+        **extra,
+        "requests": bucket.requests,
+        "input_tokens": bucket.input_tokens,
+        "output_tokens": bucket.output_tokens,
+        "cache_write_5m_tokens": bucket.cache_write_5m_tokens,
+        "cache_write_1h_tokens": bucket.cache_write_1h_tokens,
+        "cache_read_tokens": bucket.cache_read_tokens,
+        "total_tokens": bucket.total_tokens,
+        "total_cost_micros": bucket.cost_micros,
+        "total_cost_usd": usd_text(bucket.cost_micros),
+        "unpriced_requests": bucket.unpriced,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which calls a report covers."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    runtime: str | None = None
+    project_id: str | None = None
+    source: str | None = None
+    model: str | None = None
+    status: str | None = None
+    simulated: bool = False
+    """True: the simulated calls instead of the real ones."""
+
+    def filter(self, since: datetime | None = None) -> LedgerFilter:
+        """The ledger filter for this scope (``since`` overrides the scope's own start)."""
+        return LedgerFilter(
+            runtime=self.runtime,
+            project_id=self.project_id,
+            source=self.source,
+            model=self.model,
+            status=self.status,
+            since=since if since is not None else self.since,
+            until=self.until,
+            simulated=self.simulated,
+        )
+
+
+def summary(store: Store, scope: Scope, by: str | None, zone: tzinfo) -> dict[str, Any]:
+    """Totals of ``scope`` (and groups ``by`` one of `SUMMARY_GROUPS`)."""
+    with store.read() as session:
+        real, simulated = _real_and_simulated(session, scope)
+        groups: list[dict[str, Any]] = []
+        if by == "day":
+            days = metrics.by_day(repo.aggregate(session, scope.filter(), "hour"), zone)
+            groups = [
+                bucket_json(days[d], key=d.isoformat(), label=d.isoformat()) for d in sorted(days)
+            ]
+        elif by is not None:
+            names = repo.project_names(session) if by == "project" else {}
+            buckets = repo.aggregate(session, scope.filter(), by)
+            for share in metrics.shares(buckets):
+                label = names.get(share.key or "", share.key) if by == "project" else share.key
+                groups.append(
+                    bucket_json(
+                        share.bucket,
+                        key=share.key,
+                        label=label or "(none)",
+                        share=round(share.share, 4),
+                    )
+                )
+        unpriced = (
+            repo.aggregate(session, replace(scope, status=None).filter(), "model")
+            if real.unpriced
+            else []
+        )
+    total = real
+    return {
+        "since": scope.since.isoformat() if scope.since else None,
+        "until": scope.until.isoformat() if scope.until else None,
+        "by": by,
+        "totals": bucket_json(total),
+        "groups": groups,
+        "unpriced_models": {b.key or "": b.unpriced for b in unpriced if b.unpriced},
+        "simulated": None if simulated is None else bucket_json(simulated),
+    }
+
+
+def _real_and_simulated(session: Any, scope: Scope) -> tuple[Bucket, Bucket | None]:
+    """The scope's totals and, for a scope of real calls, the simulated calls' totals, in one
+    scan grouped by the flag."""
+    if scope.simulated:
+        return repo.aggregate(session, scope.filter())[0], None
+    where = replace(scope.filter(), simulated=None)
+    found = {b.key: b for b in repo.aggregate(session, where, "simulated")}
+    empty = Bucket(None)
+    real = next((b for k, b in found.items() if k in ("0", "False", "false")), empty)
+    fake = next((b for k, b in found.items() if k in ("1", "True", "true")), empty)
+    return Bucket(None).plus(real, None), Bucket(None).plus(fake, None)
+
+
+def dashboard(store: Store, scope: Scope, now: datetime, zone: tzinfo, days: int) -> dict[str, Any]:
+    """The Costs page: cards, daily spend and tokens (stacked by runtime), model concentration,
+    runtime share, spend by project and source, velocity, cost per task."""
+    today = now.astimezone(zone).date()
+    first = today - timedelta(days=days - 1)
+    since = datetime.combine(first, datetime.min.time(), zone)
+    if scope.since is not None and scope.since > since:
+        since = scope.since
+    where = scope.filter(since)
+    month_start = today.replace(day=1)
+    month_since = datetime.combine(month_start, datetime.min.time(), zone)
+    with store.read() as session:
+        (total,) = repo.aggregate(session, where)
+        hours = repo.aggregate(session, where, "hour")
+        by_runtime_hours = _runtime_hours(session, scope, since)
+        models = repo.aggregate(session, where, "model")
+        runtimes = repo.aggregate(session, where, "runtime")
+        projects = repo.aggregate(session, where, "project")
+        sources = repo.aggregate(session, where, "source")
+        tasks = repo.aggregate(session, where, "task", estimated=True)
+        names = repo.project_names(session)
+        (month,) = repo.aggregate(session, scope.filter(month_since))
+        (last_day,) = repo.aggregate(session, scope.filter(now - timedelta(hours=24)))
+        minutes = repo.aggregate(session, scope.filter(now - timedelta(hours=1)), "minute")
+        titles = repo.task_titles(session, [t.key for t in tasks if t.key])
+    daily = metrics.series(metrics.by_day(hours, zone), first, today)
+    model_shares = metrics.shares(models)
+    forecast = metrics.month_forecast(month.cost_micros, now, zone)
+    last_hour_tokens = sum(b.total_tokens for b in minutes)
+    return {
+        "days": days,
+        "since": first.isoformat(),
+        "until": today.isoformat(),
+        "totals": bucket_json(total),
+        "month": {**bucket_json(month), "start": month_start.isoformat()},
+        "forecast": {
+            "projected_micros": forecast.projected,
+            "projected_usd": usd_text(forecast.projected),
+            "elapsed": forecast.elapsed,
+        },
+        "velocity": {
+            "spend_last_24h_micros": last_day.cost_micros,
+            "spend_per_hour_micros": last_day.cost_micros // 24,
+            "spend_per_day_7d_micros": _mean(daily[-7:]),
+            "spend_per_day_30d_micros": _mean(daily[-30:]),
+            "tokens_last_24h": last_day.total_tokens,
+            "tokens_per_minute_last_hour": round(last_hour_tokens / 60, 1),
+        },
+        "daily": [bucket_json(b, day=b.key) for b in daily],
+        "daily_by_runtime": _stacked(by_runtime_hours, zone, first, today),
+        "models": [
+            bucket_json(s.bucket, model=s.key, share=round(s.share, 4)) for s in model_shares
+        ],
+        "model_hhi": metrics.herfindahl(model_shares),
+        "runtimes": [
+            bucket_json(s.bucket, runtime=s.key, share=round(s.share, 4))
+            for s in metrics.shares(runtimes)
+        ],
+        "projects": [
+            bucket_json(
+                s.bucket,
+                project_id=s.key,
+                project=names.get(s.key or "", "(no project)"),
+                share=round(s.share, 4),
+            )
+            for s in metrics.shares(projects)
+        ],
+        "sources": [
+            bucket_json(s.bucket, source=s.key, share=round(s.share, 4))
+            for s in metrics.shares(sources)
+        ],
+        "tasks": _tasks(tasks, titles),
+    }
+
+
+def _mean(buckets: list[Bucket]) -> int:
+    return sum(b.cost_micros for b in buckets) // len(buckets) if buckets else 0
+
+
+def _runtime_hours(session: Any, scope: Scope, since: datetime) -> dict[str, list[Bucket]]:
+    out: dict[str, list[Bucket]] = {}
+    runtimes = [b.key for b in repo.aggregate(session, scope.filter(since), "runtime") if b.key]
+    for runtime in runtimes:
+        where = replace(scope, runtime=runtime).filter(since)
+        out[runtime] = repo.aggregate(session, where, "hour")
+    return out
+
+
+def _stacked(
+    hours: dict[str, list[Bucket]], zone: tzinfo, first: date, last: date
+) -> dict[str, list[int]]:
+    """Daily spend (micro-USD) per runtime, zero-filled, for a stacked chart."""
+    return {
+        runtime: [b.cost_micros for b in metrics.series(metrics.by_day(rows, zone), first, last)]
+        for runtime, rows in sorted(hours.items())
+    }
+
+
+def _tasks(tasks: list[Bucket], titles: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for bucket in sorted(tasks, key=lambda b: -b.cost_micros):
+        if bucket.key is None:
+            continue
+        title, runtime = titles.get(bucket.key, ("(deleted task)", ""))
+        rows.append(
+            bucket_json(
+                bucket,
+                task_id=bucket.key,
+                title=title,
+                runtime=runtime,
+                completeness=metrics.completeness(runtime, "run", bucket),
+            )
+        )
+    return rows[:50]

@@ -1,0 +1,126 @@
+"""Blueprint templates: ``{{var}}`` substitution and ``{{#if var}}...{{/if}}`` blocks.
+
+- ``{{var}}`` becomes the variable's value (booleans as ``true``/``false``; unset as empty).
+- ``{{#if var}}...{{/if}}`` keeps its body only when ``var`` is truthy: set, and not ``""`` or
+  ``false``. Blocks nest; an optional ``{{else}}`` gives the other branch.
+- Runs of three or more newlines collapse to one blank line.
+
+`check_template` finds unbalanced blocks and names that are not declared variables, so a
+blueprint with a typo is refused when it loads, not when someone runs it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+TOKEN = re.compile(r"\{\{\s*(#if\s+[A-Za-z_][\w-]*|/if|else|[A-Za-z_][\w-]*)\s*\}\}")
+Value = str | int | float | bool | None
+
+
+class TemplateError(ValueError):
+    """A template is malformed or names an unknown variable."""
+
+
+def truthy(value: Value) -> bool:
+    """Set, and not empty text or false."""
+    return value is not None and value != "" and value is not False
+
+
+def text_of(value: Value) -> str:
+    """How a value reads inside a prompt."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def variables_in(template: str) -> set[str]:
+    """Every variable name a template refers to."""
+    names: set[str] = set()
+    for match in TOKEN.finditer(template):
+        token = match.group(1)
+        if token.startswith("#if"):
+            names.add(token[3:].strip())
+        elif token not in ("/if", "else"):
+            names.add(token)
+    return names
+
+
+def check_template(template: str, declared: set[str]) -> None:
+    """Raise `TemplateError` for an unbalanced block or an undeclared variable."""
+    depth = 0
+    for match in TOKEN.finditer(template):
+        token = match.group(1)
+        if token.startswith("#if"):
+            depth += 1
+        elif token == "/if":
+            depth -= 1
+            if depth < 0:
+                raise TemplateError("{{/if}} without a matching {{#if ...}}")
+        elif token == "else" and depth == 0:
+            raise TemplateError("{{else}} outside an {{#if ...}} block")
+    if depth:
+        raise TemplateError("an {{#if ...}} block is not closed with {{/if}}")
+    unknown = sorted(variables_in(template) - declared)
+    if unknown:
+        raise TemplateError(
+            f"{{{{{unknown[0]}}}}} is not a variable of this blueprint"
+            + (f" (it has: {', '.join(sorted(declared))})" if declared else "")
+        )
+
+
+def render(template: str, values: Mapping[str, Value]) -> str:
+    """Resolve blocks, then substitute variables, then collapse blank runs."""
+    tokens = list(TOKEN.finditer(template))
+    out, _ = _render(template, tokens, 0, 0, len(template), values)
+    return re.sub(r"\n{3,}", "\n\n", out).strip()
+
+
+def _render(
+    text: str,
+    tokens: list[re.Match[str]],
+    index: int,
+    start: int,
+    end: int,
+    values: Mapping[str, Value],
+) -> tuple[str, int]:
+    """Render ``text[start:end]``; returns the text and the index of the next unused token."""
+    parts: list[str] = []
+    pos = start
+    while index < len(tokens) and tokens[index].start() < end:
+        match = tokens[index]
+        token = match.group(1)
+        if token in ("/if", "else"):
+            break
+        parts.append(text[pos : match.start()])
+        if token.startswith("#if"):
+            body, index, pos = _block(text, tokens, index, end, values, token[3:].strip())
+            parts.append(body)
+            continue
+        parts.append(text_of(values.get(token)))
+        pos = match.end()
+        index += 1
+    stop = tokens[index].start() if index < len(tokens) and tokens[index].start() < end else end
+    parts.append(text[pos:stop])
+    return "".join(parts), index
+
+
+def _block(
+    text: str,
+    tokens: list[re.Match[str]],
+    index: int,
+    end: int,
+    values: Mapping[str, Value],
+    name: str,
+) -> tuple[str, int, int]:
+    """Render one ``{{#if}}`` block; returns its text, the next token index and position."""
+    keep = truthy(values.get(name))
+    then_text, index = _render(text, tokens, index + 1, tokens[index].end(), end, values)
+    else_text = ""
+    if index < len(tokens) and tokens[index].group(1) == "else":
+        else_text, index = _render(text, tokens, index + 1, tokens[index].end(), end, values)
+    if index >= len(tokens) or tokens[index].group(1) != "/if":
+        raise TemplateError("an {{#if ...}} block is not closed with {{/if}}")
+    return (then_text if keep else else_text), index + 1, tokens[index].end()

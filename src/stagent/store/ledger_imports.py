@@ -1,0 +1,167 @@
+"""Repository functions for log imports: how far each file has been read, and booking imported
+provider calls once each (by their ``dedupe_key``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select, update
+
+from stagent.domain.ids import new_id, utcnow
+from stagent.store.ledger import NewLedgerEntry, Session
+from stagent.store.tables import LedgerImportFileRow, ProjectRow, UsageLedgerRow
+
+KEY_BATCH = 500
+"""Dedupe keys looked up per query (well under every database's parameter limit)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """How far one file has been read."""
+
+    path: str
+    source: str
+    offset: int
+    head: str
+    lines: int
+    state: dict[str, Any]
+
+
+def file_state(session: Session, path: str) -> FileState | None:
+    """The stored read position of ``path`` (None: never imported)."""
+    row = session.get(LedgerImportFileRow, path)
+    if row is None:
+        return None
+    return FileState(row.path, row.source, row.offset, row.head, row.lines, dict(row.state or {}))
+
+
+def file_states(session: Session, source: str) -> dict[str, FileState]:
+    """Every stored read position of one source, by path."""
+    rows = session.scalars(select(LedgerImportFileRow).where(LedgerImportFileRow.source == source))
+    return {
+        row.path: FileState(
+            row.path, row.source, row.offset, row.head, row.lines, dict(row.state or {})
+        )
+        for row in rows
+    }
+
+
+def save_file_state(session: Session, state: FileState) -> None:
+    """Store (or move) the read position of one file."""
+    row = session.get(LedgerImportFileRow, state.path)
+    if row is None:
+        row = LedgerImportFileRow(path=state.path)
+        session.add(row)
+    row.source = state.source
+    row.offset = state.offset
+    row.head = state.head
+    row.lines = state.lines
+    row.state = state.state
+    row.updated_at = utcnow()
+
+
+def project_directories(session: Session) -> list[tuple[str, str]]:
+    """(project id, working directory) of every project that has one."""
+    rows = session.execute(
+        select(ProjectRow.id, ProjectRow.working_directory).where(
+            ProjectRow.working_directory.is_not(None)
+        )
+    ).all()
+    return [(str(pid), str(directory)) for pid, directory in rows if directory]
+
+
+@dataclass(frozen=True, slots=True)
+class Booked:
+    """What `book_calls` did: new rows, rows replaced by a fuller copy, duplicates skipped."""
+
+    added: int = 0
+    replaced: int = 0
+    duplicates: int = 0
+
+
+def _total(entry: NewLedgerEntry) -> int:
+    return (
+        entry.input_tokens
+        + entry.output_tokens
+        + entry.cache_write_5m_tokens
+        + entry.cache_write_1h_tokens
+        + entry.cache_read_tokens
+    )
+
+
+def book_calls(session: Session, entries: Sequence[NewLedgerEntry]) -> Booked:
+    """Insert calls whose ``dedupe_key`` is new; replace a stored one when this copy has more
+    tokens (a streamed response's final line after a placeholder); skip the rest.
+
+    Every entry must have a ``dedupe_key``; duplicates within ``entries`` must already be
+    resolved by the caller.
+    """
+    table = UsageLedgerRow
+    existing: dict[str, tuple[str, int]] = {}
+    keys = [entry.dedupe_key for entry in entries if entry.dedupe_key]
+    for start in range(0, len(keys), KEY_BATCH):
+        chunk = keys[start : start + KEY_BATCH]
+        total = (
+            table.input_tokens
+            + table.output_tokens
+            + table.cache_write_5m_tokens
+            + table.cache_write_1h_tokens
+            + table.cache_read_tokens
+        )
+        for key, row_id, tokens in session.execute(
+            select(table.dedupe_key, table.id, total).where(table.dedupe_key.in_(chunk))
+        ):
+            existing[str(key)] = (str(row_id), int(tokens))
+    new_rows: list[dict[str, Any]] = []
+    replaced = duplicates = 0
+    for entry in entries:
+        key = entry.dedupe_key or ""
+        found = existing.get(key)
+        if found is None:
+            new_rows.append(_values(entry, new_id("use")))
+        elif _total(entry) > found[1]:
+            values = _values(entry, found[0])
+            del values["id"]
+            session.execute(update(table).where(table.id == found[0]).values(**values))
+            replaced += 1
+        else:
+            duplicates += 1
+    if new_rows:
+        # Core executemany: no ORM bookkeeping per row (imports write tens of thousands)
+        session.connection().execute(insert(cast(Table, table.__table__)), new_rows)
+    return Booked(len(new_rows), replaced, duplicates)
+
+
+def _values(entry: NewLedgerEntry, row_id: str) -> dict[str, Any]:
+    at = entry.at.astimezone(UTC)
+    return {
+        "id": row_id,
+        "task_id": entry.task_id,
+        "project_id": entry.project_id,
+        "activity": entry.activity,
+        "runtime": entry.runtime,
+        "provider": entry.provider,
+        "model": entry.model,
+        "input_tokens": entry.input_tokens,
+        "output_tokens": entry.output_tokens,
+        "cache_write_5m_tokens": entry.cache_write_5m_tokens,
+        "cache_write_1h_tokens": entry.cache_write_1h_tokens,
+        "cache_read_tokens": entry.cache_read_tokens,
+        "reasoning_tokens": entry.reasoning_tokens,
+        "cost_micros": entry.cost_micros,
+        "cost_source": entry.cost_source,
+        "pricing_version": entry.pricing_version,
+        "status": entry.status,
+        "note": entry.note,
+        "raw": entry.raw,
+        "started_at": at,
+        "finished_at": at,
+        "source": entry.source,
+        "dedupe_key": entry.dedupe_key,
+        "simulated": entry.simulated,
+        "session_id": entry.session_id,
+        "project_path": entry.project_path,
+    }

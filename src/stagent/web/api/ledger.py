@@ -1,0 +1,219 @@
+"""``/api/v1/ledger`` (rows, summaries, metrics, audits, CSV, imports, re-pricing) and
+``/api/v1/pricing`` (the price table in use).
+
+Reading is open; importing logs from disk and re-pricing history change the ledger and are the
+person's decisions (owner token, on top of the CSRF protection every change has).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from stagent.domain.errors import NotFoundError, ValidationError
+from stagent.ledger.reports import Scope
+from stagent.ledger.views import entry_json, model_json, table_json
+from stagent.store.ledger import LedgerFilter
+from stagent.web.api.budget_models import UsageOut
+from stagent.web.api.models import ListOut, list_of
+from stagent.web.deps import WorkspaceDep
+from stagent.web.security import require_owner
+
+router = APIRouter(tags=["ledger"])
+OwnerOnly = [Depends(require_owner)]
+SOURCES = {"run": "run", "claude-code": "import:claude-code", "codex": "import:codex"}
+Grouping = Literal["day", "model", "runtime", "project", "source"]
+
+
+class TotalsOut(BaseModel):
+    """Sums over a set of provider calls."""
+
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cache_write_5m_tokens: int
+    cache_write_1h_tokens: int
+    cache_read_tokens: int
+    total_tokens: int
+    total_cost_micros: int
+    total_cost_usd: str
+    unpriced_requests: int
+    """Calls whose model has no price: their cost is unknown (not included, not zero)."""
+
+
+class GroupOut(TotalsOut):
+    """One group of a summary."""
+
+    key: str | None
+    label: str
+    share: float | None = None
+
+
+class SummaryOut(BaseModel):
+    """Totals over a period (all time without ``since``), optionally grouped."""
+
+    since: str | None
+    until: str | None
+    by: str | None
+    timezone: str
+    pricing_version: str
+    totals: TotalsOut
+    groups: list[GroupOut]
+    unpriced_models: dict[str, int]
+    simulated: TotalsOut | None
+    """Calls of simulated runs (the scripted runtime): shown apart, never counted."""
+
+
+class ImportIn(BaseModel):
+    """Which logs to import."""
+
+    which: Literal["claude-code", "codex", "all"]
+    path: str | None = Field(default=None, description="a folder instead of the default one")
+
+
+def _source(text: str | None) -> str | None:
+    if text is None:
+        return None
+    if text not in SOURCES and text not in SOURCES.values():
+        raise ValidationError(f"source: {text!r} is unknown", hint="run, claude-code or codex")
+    return SOURCES.get(text, text)
+
+
+def _scope(
+    ws: WorkspaceDep,
+    since: str | None,
+    until: str | None,
+    runtime: str | None,
+    project_id: str | None,
+    source: str | None,
+) -> Scope:
+    return Scope(
+        since=ws.ledger.instant(since, "since"),
+        until=ws.ledger.instant(until, "until", end=True),
+        runtime=runtime or None,
+        project_id=project_id or None,
+        source=_source(source or None),
+    )
+
+
+@router.get("/ledger", response_model=ListOut[UsageOut])
+def list_rows(
+    ws: WorkspaceDep,
+    task_id: str | None = None,
+    runtime: str | None = None,
+    source: str | None = None,
+    status_: Annotated[str | None, Query(alias="status")] = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+) -> ListOut[UsageOut]:
+    """Ledger rows, newest first (``since`` / ``until``: days in your zone or ISO instants)."""
+    where = LedgerFilter(
+        task_id=task_id,
+        runtime=runtime,
+        source=_source(source),
+        status=status_,
+        since=ws.ledger.instant(since, "since"),
+        until=ws.ledger.instant(until, "until", end=True),
+    )
+    return list_of(
+        [UsageOut.model_validate(entry_json(e)) for e in ws.ledger.entries(where, limit=limit)]
+    )
+
+
+@router.get("/ledger/summary", response_model=SummaryOut)
+def summary(
+    ws: WorkspaceDep,
+    since: str | None = None,
+    until: str | None = None,
+    by: Grouping | None = None,
+    runtime: str | None = None,
+    project_id: str | None = None,
+    source: str | None = None,
+) -> SummaryOut:
+    """Requests, tokens and cost (all time without ``since``), grouped ``by`` if given."""
+    scope = _scope(ws, since, until, runtime, project_id, source)
+    return SummaryOut.model_validate(ws.ledger.summary(scope, by))
+
+
+@router.get("/ledger/metrics")
+def metrics(
+    ws: WorkspaceDep,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+    runtime: str | None = None,
+    project_id: str | None = None,
+    source: str | None = None,
+) -> dict[str, Any]:
+    """What the Costs page shows: daily spend and tokens (and per runtime), model
+    concentration with its Herfindahl index, runtime / project / source shares, velocity, the
+    month-end forecast, and cost per task labelled complete, partial or estimated."""
+    scope = _scope(ws, None, None, runtime, project_id, source)
+    return ws.ledger.dashboard(scope, days=days)
+
+
+@router.get("/ledger/audit/{task_id}")
+def audit(task_id: str, ws: WorkspaceDep) -> dict[str, Any]:
+    """A task's provider calls interleaved with its tool requests and decisions."""
+    return ws.ledger.audit(task_id)
+
+
+@router.get("/ledger/export.csv", response_class=Response)
+def export_csv(
+    ws: WorkspaceDep,
+    since: str | None = None,
+    until: str | None = None,
+    runtime: str | None = None,
+    source: str | None = None,
+) -> Response:
+    """Every matching row as CSV, oldest first."""
+    where = LedgerFilter(
+        runtime=runtime or None,
+        source=_source(source or None),
+        since=ws.ledger.instant(since, "since"),
+        until=ws.ledger.instant(until, "until", end=True),
+    )
+    out = io.StringIO()
+    ws.ledger.export_csv(where, out)
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="stagent-ledger.csv"'},
+    )
+
+
+@router.post("/ledger/import", dependencies=OwnerOnly)
+def import_logs(body: ImportIn, ws: WorkspaceDep) -> list[dict[str, Any]]:
+    """Import hand-run Claude Code / Codex sessions (only what was added since last time)."""
+    path = Path(body.path).expanduser() if body.path else None
+    if path is not None and not path.exists():
+        raise ValidationError(f"path: {path} does not exist")
+    return [
+        ws.ledger.run_import(plan).as_json() for plan in ws.ledger.import_plans(body.which, path)
+    ]
+
+
+@router.post("/ledger/reprice", dependencies=OwnerOnly)
+def reprice(ws: WorkspaceDep, everything: bool = False) -> dict[str, Any]:
+    """Recompute stored costs from raw counts with the current price table."""
+    return ws.ledger.reprice(everything=everything).as_json()
+
+
+@router.get("/pricing")
+def pricing(ws: WorkspaceDep) -> dict[str, Any]:
+    """The price table in use: version, and every model's prices per million tokens."""
+    return table_json(ws.ledger.prices)
+
+
+@router.get("/pricing/{model}")
+def pricing_model(model: str, ws: WorkspaceDep) -> dict[str, Any]:
+    """One model's prices (404: the model is unpriced)."""
+    table = ws.ledger.prices
+    found = table.lookup(model)
+    if found is None:
+        raise NotFoundError(f"model {model!r} is not in price table {table.version}: unpriced")
+    return {"version": table.version, **model_json(table, found)}

@@ -1,0 +1,116 @@
+"""The Costs page (the ledger's dashboard and audit table) and the Monitor page (agents running
+now, success rate, 24-hour activity, a live log stream across every task)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from stagent.domain.errors import ValidationError
+from stagent.ledger.reports import Scope
+from stagent.ledger.views import entry_json
+from stagent.store.ledger import LedgerFilter
+from stagent.web.deps import WorkspaceDep
+from stagent.web.ui.monitor_lines import monitor_lines
+from stagent.web.ui.rendering import page
+from stagent.workspace import Workspace
+
+router = APIRouter()
+RANGES = (7, 30, 90, 365)
+SOURCES = {
+    "run": "Runs",
+    "import:claude-code": "Claude Code (imported)",
+    "import:codex": "Codex (imported)",
+}
+STATUSES = ("completed", "failed", "cancelled")
+MONITOR_BACKLOG = 200
+
+
+def _choice(value: str | None, allowed: list[str] | tuple[str, ...], field: str) -> str | None:
+    if not value:
+        return None
+    if value not in allowed:
+        raise ValidationError(f"{field}: {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+@router.get("/costs")
+def costs(
+    request: Request,
+    ws: WorkspaceDep,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+    runtime: str | None = None,
+    project: str | None = None,
+    source: str | None = None,
+    status: str | None = None,
+) -> Response:
+    """Costs: summary cards, charts, breakdowns, cost per task and the audit table."""
+    projects = ws.projects.list()
+    runtimes = sorted({*ws.runtimes.names(), "claude", "codex"})
+    scope = Scope(
+        runtime=_choice(runtime, runtimes, "runtime"),
+        project_id=_choice(project, [p.id for p in projects], "project"),
+        source=_choice(source, list(SOURCES), "source"),
+        status=_choice(status, STATUSES, "status"),
+    )
+    data = ws.ledger.dashboard(scope, days=days)
+    rows = ws.ledger.entries(
+        LedgerFilter(
+            runtime=scope.runtime,
+            project_id=scope.project_id,
+            source=scope.source,
+            status=scope.status,
+            since=ws.ledger.instant(data["since"], "since"),
+        ),
+        limit=100,
+    )
+    export = "&".join(
+        f"{k}={v}"
+        for k, v in (("since", data["since"]), ("runtime", scope.runtime), ("source", scope.source))
+        if v
+    )
+    return page(
+        request,
+        "pages/costs.html",
+        active="costs",
+        title="Costs",
+        data=data,
+        rows=[entry_json(row) for row in rows],
+        filters={"days": days, "runtime": scope.runtime or "", "project": scope.project_id or "",
+                 "source": scope.source or "", "status": scope.status or ""},
+        ranges=RANGES,
+        runtimes=runtimes,
+        projects=projects,
+        sources=SOURCES,
+        statuses=STATUSES,
+        export_url=f"/api/v1/ledger/export.csv?{export}",
+        overall_monthly=_overall_monthly(ws),
+    )  # fmt: skip
+
+
+def _overall_monthly(ws: Workspace) -> dict[str, Any] | None:
+    """The overall monthly cap's status, if one is set (for the forecast card)."""
+    status = ws.budgets.status("overall").as_json(ws.budgets.zone)
+    monthly = status.get("monthly")
+    return monthly if monthly and monthly.get("cap_micros") is not None else None
+
+
+@router.get("/monitor")
+def monitor(request: Request, ws: WorkspaceDep) -> Response:
+    """Monitor: agents running now, success rate, 24-hour activity and the live log stream."""
+    last = ws.tasks.last_seq()
+    backlog = ws.tasks.feed(after=max(0, last - MONITOR_BACKLOG), limit=MONITOR_BACKLOG)
+    return page(
+        request,
+        "pages/monitor.html",
+        active="monitor",
+        title="Monitor",
+        data=ws.ledger.monitor(),
+        lines=monitor_lines(ws, list(reversed(backlog))),
+        log_after=last,
+        runtimes=sorted({*ws.runtimes.names(), "claude", "codex"}),
+        kinds=("text", "tool_request", "tool_result", "usage", "result", "error", "status", "note",
+               "approval", "decision"),
+    )  # fmt: skip

@@ -1,0 +1,80 @@
+"""The Monitor in a real browser: new log lines of any task arrive live, the stream pauses while
+the tab is hidden and catches up (nothing lost) when it is shown again, filters hide lines, and a
+line's task link opens the task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.web.test_web_browser import browser, server  # noqa: F401 (fixtures)
+
+from stagent.engine.services import TaskDraft
+from stagent.workspace import Workspace
+
+pytestmark = pytest.mark.browser
+
+HIDE = """() => {
+  Object.defineProperty(document, "hidden", {value: %s, configurable: true});
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
+def _create(tmp_path: Path, title: str) -> str:
+    with Workspace.temporary(tmp_path / "home") as ws:
+        return ws.open().tasks.create(TaskDraft(title=title)).id
+
+
+def test_the_live_log_pauses_while_hidden_and_catches_up(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    page = browser.new_context().new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server}/monitor")
+    expect(page.locator("#stream-state")).to_have_text("live")
+
+    first = _create(tmp_path, "First live task")
+    expect(page.locator(f'#monitor-log li[data-task="{first}"]')).to_have_count(1, timeout=10_000)
+
+    page.evaluate(HIDE % "true")
+    expect(page.locator("#stream-state")).to_have_text("paused while this tab is hidden")
+    hidden = _create(tmp_path, "Made while hidden")
+    page.wait_for_timeout(1500)
+    expect(page.locator(f'#monitor-log li[data-task="{hidden}"]')).to_have_count(0)
+
+    page.evaluate(HIDE % "false")
+    expect(page.locator("#stream-state")).to_have_text("live")
+    expect(page.locator(f'#monitor-log li[data-task="{hidden}"]')).to_have_count(1, timeout=10_000)
+    assert page.locator("#monitor-log li").first.get_attribute("data-task") == hidden
+
+    page.fill('#log-filters input[name="task"]', "first live")
+    expect(page.locator(f'#monitor-log li[data-task="{hidden}"]')).to_be_hidden()
+    expect(page.locator(f'#monitor-log li[data-task="{first}"]')).to_be_visible()
+    page.select_option('#log-filters select[name="kind"]', "status")
+    expect(page.locator(f'#monitor-log li[data-task="{first}"]')).to_be_hidden()
+    page.select_option('#log-filters select[name="kind"]', "")
+
+    page.locator(f'#monitor-log li[data-task="{first}"] a.task-link').click()
+    expect(page).to_have_url(f"{server}/tasks/{first}")
+    assert errors == []
+
+
+def test_the_costs_page_draws_its_charts(browser: object, server: str) -> None:  # noqa: F811
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server}/costs")
+    expect(page.locator("h1")).to_have_text("Costs")
+    # Chart.js sized the canvases (a chart that failed to draw leaves them 0 x 0)
+    box = page.locator("#chart-spend").bounding_box()
+    assert box is not None and box["width"] > 200 and box["height"] > 100
+    assert errors == []

@@ -1,0 +1,303 @@
+"""The Profiles and Blueprints pages: gallery filters, detail, the editor (person only, located
+errors, escaped output), blueprint forms generated from variables and the preview."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from bs4 import BeautifulSoup
+from fastapi import FastAPI
+from webtools import asgi_client, with_csrf
+
+from stagent.workspace import Workspace
+
+EVIL = "<script>alert(1)</script>"
+
+
+def soup(response: httpx.Response) -> BeautifulSoup:
+    return BeautifulSoup(response.text, "html.parser")
+
+
+@pytest.fixture
+async def person(app: FastAPI, workspace: Workspace) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser signed in as the person."""
+    async with asgi_client(app) as client:
+        response = await client.get(f"/?token={workspace.owner_token()}")
+        assert response.status_code == 303
+        yield await with_csrf(client)
+
+
+async def test_gallery_lists_every_profile_and_filters_in_place(client: httpx.AsyncClient) -> None:
+    page = await client.get("/profiles")
+    assert page.status_code == 200
+    cards = soup(page).select("#gallery .profile-card")
+    assert len(cards) >= 52
+    assert soup(page).select("main .not-built-box") == []
+
+    found = await client.get("/ui/profiles/gallery", params={"q": "translat"})
+    names = [a.get_text() for a in soup(found).select(".card-name")]
+    assert names == ["Translator"]
+    personal = await client.get("/ui/profiles/gallery", params={"domain": "personal"})
+    assert all("personal" in c.get_text() for c in soup(personal).select(".profile-card"))
+    anthropic = await client.get("/ui/profiles/gallery", params={"runtime": "anthropic"})
+    ids = {a["href"].rsplit("/", 1)[-1] for a in soup(anthropic).select(".card-name")}
+    assert "editor" in ids and "code-reviewer" not in ids
+    none = await client.get("/ui/profiles/gallery", params={"q": "zzzz"})
+    assert "No profile matches" in none.text
+
+
+async def test_detail_shows_policy_per_runtime_tests_and_instructions(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/profiles/researcher")
+    assert page.status_code == 200
+    doc = soup(page)
+    rows = doc.select("table.policy tbody tr")
+    assert [r.select_one("td code").get_text() for r in rows] == ["claude", "codex"]
+    claude = rows[0].get_text(" ")
+    assert "WebSearch" in claude and "Write" in claude and "40 turns" in claude
+    assert "Not tested yet" in page.text
+    assert doc.select_one("pre.instructions").get_text().startswith("# Researcher")
+    assert "Customize" not in page.text  # not signed in: no editing controls
+
+    editor = await client.get("/profiles/editor")
+    assert "none: this runtime makes no tool calls" in editor.text
+    missing = await client.get("/profiles/nobody")
+    assert missing.status_code == 404
+
+
+async def test_saving_a_profile_needs_the_person(client: httpx.AsyncClient) -> None:
+    spec, skill = _files("mine")
+    refused = await client.post("/ui/profiles", data={"spec": spec, "skill": skill})
+    assert refused.status_code == 403
+
+
+def _files(profile_id: str, body: str = "Do the job well.") -> tuple[str, str]:
+    spec = (
+        f"id: {profile_id}\nname: Mine\ndomain: personal\ntags: [mine, test]\n"
+        "supportedRuntimes: [claude]\nallowedTools: [Read]\n"
+        "tests:\n  - {task: Say hi., expectedKeywords: [hi]}\n"
+    )
+    skill = f"---\nname: {profile_id}\ndescription: My own profile.\n---\n\n{body}\n"
+    return spec, skill
+
+
+async def test_the_person_creates_edits_and_deletes_a_user_profile(
+    person: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    spec, skill = _files("mine", body=f"Never run {EVIL}.")
+    saved = await person.post("/ui/profiles", data={"spec": spec, "skill": skill})
+    assert saved.status_code == 204 and saved.headers["HX-Redirect"] == "/profiles/mine"
+    assert workspace.profiles.get("mine").scope == "user"
+
+    page = await person.get("/profiles/mine")
+    assert EVIL not in page.text and "&lt;script&gt;" in page.text
+    assert 'href="/profiles/mine/edit"' in page.text
+
+    form = await person.get("/profiles/mine/edit")
+    assert "Never run" in soup(form).select_one("textarea[name=skill]").get_text()
+    changed = await person.post(
+        "/ui/profiles",
+        data={
+            "spec": spec.replace("name: Mine", "name: Mine Two"),
+            "skill": skill,
+            "editing": "mine",
+        },
+    )
+    assert changed.status_code == 204
+    assert workspace.profiles.get("mine").spec.name == "Mine Two"
+
+    renamed = await person.post(
+        "/ui/profiles",
+        data={"spec": spec.replace("id: mine", "id: other"), "skill": skill, "editing": "mine"},
+    )
+    assert renamed.status_code == 422 and "differs from the profile being edited" in renamed.text
+
+    gone = await person.post("/ui/profiles/mine/delete")
+    assert gone.status_code == 204
+    assert (await person.get("/profiles/mine")).status_code == 404
+
+
+async def test_a_malformed_profile_is_refused_with_file_field_and_line(
+    person: httpx.AsyncClient,
+) -> None:
+    spec, skill = _files("mine")
+    bad = await person.post(
+        "/ui/profiles", data={"spec": spec + "maxTurns: 5\nhooks: [x]\n", "skill": skill}
+    )
+    assert bad.status_code == 422
+    assert "profile.yaml:10: hooks is refused" in bad.text
+    worse = await person.post(
+        "/ui/profiles",
+        data={
+            "spec": spec.replace("[claude]", "[claude, codex]") + "maxTurns: 5\n",
+            "skill": skill,
+        },
+    )
+    assert "profile.yaml:9: maxTurns has no effect on codex" in worse.text
+
+
+async def test_customizing_a_builtin_saves_a_user_override(
+    person: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    page = await person.get("/profiles/editor")
+    assert 'href="/profiles/new?copy=editor"' in page.text
+    form = soup(await person.get("/profiles/new", params={"copy": "editor"}))
+    spec = (
+        form.select_one("textarea[name=spec]")
+        .get_text()
+        .replace("name: Editor", "name: House Editor")
+    )
+    skill = form.select_one("textarea[name=skill]").get_text()
+    saved = await person.post("/ui/profiles", data={"spec": spec, "skill": skill})
+    assert saved.status_code == 204
+    overridden = workspace.profiles.get("editor")
+    assert overridden.scope == "user" and overridden.spec.name == "House Editor"
+    detail = await person.get("/profiles/editor")
+    assert "overrides the builtin profile of the same id" in detail.text
+    builtin_edit = await person.get("/profiles/researcher/edit")
+    assert builtin_edit.status_code == 404
+
+
+async def test_blueprint_gallery_and_a_form_generated_from_variables(
+    client: httpx.AsyncClient,
+) -> None:
+    gallery = await client.get("/blueprints")
+    assert gallery.status_code == 200
+    assert len(soup(gallery).select(".profile-card")) >= 12
+    assert "Workflows are not built yet" in gallery.text
+
+    page = await client.get("/blueprints/code-review-pipeline")
+    form = soup(page).select_one("#blueprint-form")
+    assert form.select_one("input[name=target]").has_attr("required")
+    focus = [o["value"] for o in form.select("select[name=focus] option")]
+    assert focus == ["all", "security", "performance", "readability"]
+    assert form.select_one("textarea[name=context]") is not None
+    assert [i["value"] for i in form.select("input[name=include_tests]")] == ["false", "true"]
+    assert form.select_one("input[name=include_tests][type=checkbox]").has_attr("checked")
+    run = form.find("button", string="Run")
+    assert run is not None and run.has_attr("disabled")
+
+    meals = soup(await client.get("/blueprints/meal-planning"))
+    days = meals.select_one("input[name=days]")
+    assert (days["type"], days["min"], days["max"], days["value"]) == ("number", "1", "14", "7")
+
+
+async def test_preview_resolves_steps_with_the_values_and_never_runs(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    params = [("target", f"src/{EVIL}"), ("include_tests", "false")]
+    preview = await client.get("/ui/blueprints/code-review-pipeline/preview", params=params)
+    assert preview.status_code == 200
+    steps = soup(preview).select(".resolved-steps > li")
+    assert len(steps) == 3
+    assert EVIL not in preview.text and "src/&lt;script&gt;" in preview.text
+    assert "Skipped by their condition: test-gaps" in preview.text
+    assert "nothing was created or started" in preview.text
+    ticked = await client.get(
+        "/ui/blueprints/code-review-pipeline/preview",
+        params=[("target", "x"), ("include_tests", "false"), ("include_tests", "true")],
+    )
+    assert len(soup(ticked).select(".resolved-steps > li")) == 4
+    assert workspace.tasks.list() == []
+
+    missing = await client.get("/ui/blueprints/code-review-pipeline/preview", params={"target": ""})
+    assert "variable target: What to review is required" in missing.text
+    assert soup(missing).select_one(".error-box") is not None
+
+
+async def test_the_api_returns_what_the_cli_prints(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    from typer.testing import CliRunner
+
+    from stagent.cli.app import app as cli_app
+
+    def cli_json(*args: str) -> object:
+        home = str(workspace.settings.home)
+        result = CliRunner().invoke(cli_app, ["--home", home, *args, "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    api_profile = (await client.get("/api/v1/profiles/code-reviewer")).json()
+    assert api_profile == cli_json("profile", "show", "code-reviewer")
+    listed = (await client.get("/api/v1/profiles", params={"domain": "personal"})).json()
+    assert listed["data"] == cli_json("profile", "list", "--domain", "personal")
+    assert (await client.get("/api/v1/blueprints/bug-triage")).json() == cli_json(
+        "blueprint", "show", "bug-triage"
+    )
+    resolved = await client.post(
+        "/api/v1/blueprints/release-notes/resolve", json={"variables": {"version": "2.0"}}
+    )
+    assert resolved.status_code == 200
+    assert resolved.json() == cli_json("blueprint", "run", "release-notes", "--var", "version=2.0")
+    route = await client.get("/api/v1/profiles/route", params={"title": "Translate to French"})
+    assert route.json()["profile_id"] == "translator"
+
+    bad = await client.post("/api/v1/blueprints/release-notes/resolve", json={"variables": {}})
+    assert bad.status_code == 422
+    assert bad.json()["error"].startswith("variable version:")
+    assert (await client.get("/api/v1/profiles/nobody")).status_code == 404
+
+
+async def test_the_person_runs_smoke_tests_from_the_page_and_sees_the_verdict(
+    worker: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stagent.testing.anthropic_server import AnthropicScriptServer
+    from stagent.testing.model_script import ModelScript, ModelTurn, ScriptBook
+    from stagent.web.app import create_app
+
+    class Always(ScriptBook):
+        def select(self, request_text: str) -> ModelScript:
+            del request_text
+            return ModelScript(name="fr", turns=[ModelTurn(text="Bonjour, merci beaucoup.")])
+
+    with AnthropicScriptServer(Always()) as server:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-not-a-key")
+        async with asgi_client(create_app(worker)) as client:
+            anonymous = await with_csrf(client)
+            refused = await anonymous.post(
+                "/ui/profiles/translator/test", data={"runtime": "anthropic"}
+            )
+            assert refused.status_code == 403
+            signed = await client.get(f"/?token={worker.owner_token()}")
+            assert signed.status_code == 303
+            page = await client.get("/profiles/translator")
+            assert "Run smoke tests" in page.text
+            started = await client.post(
+                "/ui/profiles/translator/test", data={"runtime": "anthropic"}
+            )
+            assert started.status_code == 200
+            assert "running" in started.text and 'hx-trigger="every 2s"' in started.text
+            for _ in range(200):
+                fragment = await client.get("/ui/profiles/translator/results")
+                if "every 2s" not in fragment.text:
+                    break
+                await asyncio.sleep(0.1)
+            assert "passed" in fragment.text and "Bonjour, merci beaucoup." in fragment.text
+    [run] = worker.profiles.results.runs("translator")
+    assert run["passed"] is True and run["runtime"] == "anthropic"
+
+
+async def test_the_boards_new_task_form_offers_profiles_and_checks_them(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    board = soup(await client.get("/board"))
+    options = [o["value"] for o in board.select("#new-task select[name=profile] option")]
+    assert options[:2] == ["", "auto"] and "code-reviewer" in options and len(options) >= 54
+    made = await client.post(
+        "/ui/tasks", data={"title": "Review it", "runtime": "claude", "profile": "code-reviewer"}
+    )
+    assert made.status_code == 200
+    [task] = workspace.tasks.list()
+    assert task.profile == "code-reviewer"
+    wrong = await client.post(
+        "/ui/tasks", data={"title": "x", "runtime": "anthropic", "profile": "code-reviewer"}
+    )
+    assert wrong.status_code == 422
+    assert "code-reviewer does not support the anthropic runtime" in wrong.text
