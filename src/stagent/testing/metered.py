@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from stagent.runtimes.base import RuntimeCapabilities
 from stagent.runtimes.registry import RuntimeRegistry, default_registry
+from stagent.runtimes.sandbox import SandboxPolicy
 from stagent.runtimes.scripted import ScriptedRuntime
 
 NAME = "metered"
@@ -30,12 +31,12 @@ class MeteredRuntime(ScriptedRuntime):
 
 
 def registry_with_metered(
-    base: Callable[[Path], RuntimeRegistry] = default_registry,
-) -> Callable[[Path], RuntimeRegistry]:
+    base: Callable[..., RuntimeRegistry] = default_registry,
+) -> Callable[..., RuntimeRegistry]:
     """A `default_registry` replacement that also registers `MeteredRuntime`."""
 
-    def build(home: Path) -> RuntimeRegistry:
-        registry = base(home)
+    def build(home: Path, containment: SandboxPolicy | None = None) -> RuntimeRegistry:
+        registry = base(home, containment)
         registry.register(MeteredRuntime())
         return registry
 
