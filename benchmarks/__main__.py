@@ -23,6 +23,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "schedules": ["--quick"],
     "ledger": ["--quick"],
     "scanner": ["--quick"],
+    "sandbox": ["--quick"],
 }
 
 

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     schedule_grace_seconds: float = Field(default=60.0, ge=0)
     """An occurrence later than this (no worker was running) is handled by the missed-run
     policy of its schedule instead of simply firing late."""
+    sandbox: Literal["auto", "off"] = "auto"
+    """``auto`` runs every agent inside the OS sandbox where one exists; ``off`` never does (and
+    every place a person decides says so)."""
 
     @property
     def resolved_database_url(self) -> str:
@@ -55,6 +58,15 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'stagent.sqlite').resolve()}"
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, when the database is one."""
+        url = self.resolved_database_url
+        if not url.startswith("sqlite:///"):
+            return None
+        path = url.removeprefix("sqlite:///").split("?", 1)[0]
+        return Path(path) if path and path != ":memory:" else None
 
     @property
     def is_loopback(self) -> bool:

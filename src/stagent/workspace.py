@@ -14,12 +14,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
+from stagent.domain.scrub import secret_values
 from stagent.engine.queue import TaskQueueClient
 from stagent.engine.services import ProjectService, TaskService
 from stagent.runtimes.credentials import CredentialStore
 from stagent.runtimes.registry import RuntimeRegistry, default_registry
+from stagent.runtimes.sandbox import SandboxPolicy
 from stagent.settings import Settings
 from stagent.store import executors as executor_repo
+from stagent.store import owner as owner_repo
 from stagent.store.database import Store
 from stagent.store.migrate import current_revision
 
@@ -30,6 +33,7 @@ if TYPE_CHECKING:  # built on first use (see the class docstring)
     from stagent.governance.approvals import ApprovalService
     from stagent.governance.budgets import BudgetService
     from stagent.governance.defaults import PermissionDefaults
+    from stagent.governance.owner import OwnerCheck
     from stagent.governance.rule_service import RuleService
     from stagent.ledger.service import LedgerService
     from stagent.profiles.service import ProfileService
@@ -41,6 +45,16 @@ if TYPE_CHECKING:  # built on first use (see the class docstring)
 WorkerKind = Literal["serve", "worker", "cli"]
 LONG_LIVED_WORKERS: frozenset[str] = frozenset({"serve", "worker"})
 log = logging.getLogger(__name__)
+
+
+def containment_policy(settings: Settings) -> SandboxPolicy:
+    """What every agent process is kept from: the home, and the database file wherever it is."""
+    database = settings.sqlite_path
+    return SandboxPolicy(
+        mode=settings.sandbox,
+        hidden=(settings.home,),
+        hidden_files=(database,) if database is not None else (),
+    )
 
 
 class Workspace:
@@ -56,8 +70,9 @@ class Workspace:
         self.store = Store(self.settings.resolved_database_url)
         self.credentials = CredentialStore(self.settings.home)
         self.credentials.apply()  # saved API keys, unless the same variables are exported
+        self.containment = containment_policy(self.settings)
         self.runtimes: RuntimeRegistry = default_registry(
-            self.settings.home, check_ready=self.settings.check_runtimes
+            self.settings.home, self.containment, check_ready=self.settings.check_runtimes
         )
         self.queue = TaskQueueClient(self.store.url)
         self.projects = ProjectService(self.store)
@@ -80,11 +95,18 @@ class Workspace:
         return WorkflowService(self.store, self.queue, self.tasks)
 
     @cached_property
+    def owner(self) -> OwnerCheck:
+        """Proof of the person for deciding commands (the enrolled owner token)."""
+        from stagent.governance.owner import OwnerCheck
+
+        return OwnerCheck(self.store)
+
+    @cached_property
     def rules(self) -> RuleService:
         """Saved permission rules and trust presets."""
         from stagent.governance.rule_service import RuleService
 
-        return RuleService(self.store)
+        return RuleService(self.store, contained=lambda: self.containment.status().available)
 
     @cached_property
     def permission_defaults(self) -> PermissionDefaults:
@@ -214,10 +236,26 @@ class Workspace:
 
     def open(self) -> Self:
         """Check the database and apply pending migrations."""
-        self.settings.home.mkdir(parents=True, exist_ok=True)
+        if not self.settings.home.exists():
+            self.settings.home.mkdir(parents=True, mode=0o700)
         self.store.upgrade()
         self.store.watch_other_processes()
+        self._enrol_owner()
+        self.store.scrub_secrets(self.secrets())
         return self
+
+    def _enrol_owner(self) -> None:
+        """The first owner token a database sees is its person's (see `governance.owner`)."""
+        with self.store.read() as session:
+            if owner_repo.owner_fingerprint(session) is not None:
+                return
+        with self.store.write() as session:
+            owner_repo.enrol_owner(session, owner_repo.fingerprint(self.owner_token()))
+
+    def secrets(self) -> list[str]:
+        """What never reaches an event log: the owner token, ``STAGENT_TOKEN`` and configured
+        secrets (environment variables named like ``*_KEY``, ``*_TOKEN``, ``*_SECRET``...)."""
+        return [self.owner_token(), *secret_values(os.environ)]
 
     def start_worker(self, kind: WorkerKind = "worker") -> None:
         """Launch the durable engine here: this process now runs queued tasks and recovers runs

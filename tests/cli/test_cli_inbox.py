@@ -80,7 +80,8 @@ def test_inbox_lists_pending_cards(cli: Cli, ws: Workspace) -> None:
 def test_approve_once_and_always(cli: Cli, ws: Workspace) -> None:
     once = open_card(ws)
     result = cli.json("approve", once.id)
-    assert result["status"] == "allowed" and result["decided_by"] == "person (via CLI)"
+    assert result["status"] == "allowed"
+    assert result["decided_by"] == "person (via CLI, owner token file)"
     assert result["decision"]["always"] is False
 
     always = open_card(ws)
@@ -91,7 +92,9 @@ def test_approve_once_and_always(cli: Cli, ws: Workspace) -> None:
     assert "saved allow rule Bash(npm test *) at task scope" in human.stdout
 
     again = cli("approve", once.id)
-    assert_one_line_error(again, contains="was already allowed (by person (via CLI))")
+    assert_one_line_error(
+        again, contains="was already allowed (by person (via CLI, owner token file))"
+    )
     bad = cli.json("approve", open_card(ws).id, "--always", "--rule", "Bash((", expect_exit=1)
     assert bad["code"] == "invalid_input"
 

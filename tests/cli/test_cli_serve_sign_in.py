@@ -63,4 +63,4 @@ def test_serve_prints_the_sign_in_link_and_it_signs_the_browser_in(
     code, _, err = proc.stop(signal.SIGTERM)
     assert code == 0, err
     with Workspace.temporary(cli.home) as ws:
-        assert ws.open().approvals.get(card.id).decided_by == "person (via UI)"
+        assert ws.open().approvals.get(card.id).decided_by == "person (via UI, owner cookie)"

@@ -54,14 +54,14 @@ async def test_write_waits_then_approved_through_the_api_continues(worker: Works
         response = await person.post(f"/api/v1/approvals/{card.id}/allow", json={})
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "allowed"
-    assert response.json()["decided_by"] == "person (via API)"
+    assert response.json()["decided_by"] == "person (via API, owner token)"
 
     assert await _finish(worker, task_id) is TaskStatus.COMPLETED
     [result] = _events(worker, task_id, "tool_result")
     assert result.payload["is_error"] is False and result.payload["output"] == "wrote"
     [decision] = _events(worker, task_id, "decision")
-    assert decision.payload["decided_by"] == "person (via API)"
-    assert "Write allowed once by person (via API)" in decision.summary
+    assert decision.payload["decided_by"] == "person (via API, owner token)"
+    assert "Write allowed once by person (via API, owner token)" in decision.summary
     statuses = [(e.payload["from"], e.payload["to"]) for e in _events(worker, task_id, "status")]
     assert ("running", "waiting") in statuses and ("waiting", "running") in statuses
     assert worker.approvals.list_pending() == []
@@ -81,7 +81,8 @@ async def test_denied_with_a_message_the_agent_receives_it(worker: Workspace) ->
     assert result.payload["is_error"] is True
     assert "write to /tmp instead" in result.payload["output"]
     [note] = _events(worker, task_id, "note")
-    assert note.payload["decided_by"] == "person (via API)" and note.payload["allowed"] is False
+    assert note.payload["decided_by"] == "person (via API, owner token)"
+    assert note.payload["allowed"] is False
 
 
 async def test_always_allow_saves_the_rule_and_the_next_identical_call_is_not_asked(
@@ -106,7 +107,7 @@ async def test_always_allow_saves_the_rule_and_the_next_identical_call_is_not_as
     )
     notes = _events(worker, task_id, "note")
     assert [n.payload["decided_by"] for n in notes] == [
-        "person (via API)",
+        "person (via API, owner token)",
         f"rule {rule_id} `Edit(./*)`",
     ]
     assert len(_events(worker, task_id, "approval")) == 1  # the second call made no card

@@ -152,7 +152,7 @@ def test_budget_respond_answers_a_breach_card(cli: Cli) -> None:
     answered = cli.json("budget", "respond", admission.card_id, "allow", "--amount", "2.50")
     assert answered["response"]["action"] == "allow"
     assert answered["response"]["allowed_usd"] == "2.50"
-    assert answered["response"]["by"] == "person (CLI)"
+    assert answered["response"]["by"] == "person (via CLI, owner token file)"
     assert cli.json("budget", "show")["breaches"] == []
     daily = cli.json("budget", "show")["scopes"][0]["daily"]
     assert (daily["allowance_micros"], daily["headroom_usd"]) == (2_500_000, "2.50")

@@ -88,7 +88,7 @@ async def test_write_approved_through_the_api_writes_the_file(governed: Workspac
     assert done.status is TaskStatus.COMPLETED, done.error
     assert (_work(ws, task.id) / "hello.txt").read_text() == "hi there"
     notes = [e.payload["decided_by"] for e in ws.tasks.events(task.id) if e.kind == "note"]
-    assert notes[0].startswith("rule ") and notes[1] == "person (via API)"
+    assert notes[0].startswith("rule ") and notes[1] == "person (via API, owner token)"
 
 
 async def test_a_denial_and_its_message_reach_the_model(governed: Workspace) -> None:
@@ -126,7 +126,7 @@ async def test_always_allow_means_the_next_identical_call_is_not_asked(
     assert [e.kind for e in events].count("approval") == 1
     [rule] = ws.rules.list()
     notes = [e.payload["decided_by"] for e in events if e.kind == "note"]
-    assert notes == ["person (via API)", f"rule {rule.id} `Bash(touch *)`"]
+    assert notes == ["person (via API, owner token)", f"rule {rule.id} `Bash(touch *)`"]
 
 
 async def test_a_question_is_answered_through_the_api(governed: Workspace) -> None:

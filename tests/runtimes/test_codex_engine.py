@@ -75,7 +75,7 @@ def test_a_codex_task_runs_to_completed_through_the_engine(
 async def test_codex_connects_to_nothing_but_127_0_0_1(
     openai_server: ScriptedOpenAIServer, workdir: Path, tmp_path: Path
 ) -> None:
-    trace = tmp_path / "connect.trace"
+    trace = workdir / "connect.trace"  # the agent's sandbox lets it write only there
     wrapper = tmp_path / "codex-under-strace"
     wrapper.write_text(
         f'#!/bin/sh\nexec strace -f -qq -e trace=connect -o {trace} {bundled_codex()} "$@"\n'

@@ -113,7 +113,7 @@ async def test_the_person_sees_buttons_and_decides_in_the_page(
     )
     assert ok.status_code == 200 and ok.text == ""
     closed = workspace.approvals.get(card.id)
-    assert closed.status == "allowed" and closed.decided_by == "person (via UI)"
+    assert closed.status == "allowed" and closed.decided_by == "person (via UI, owner cookie)"
     assert [r.text for r in workspace.rules.list()] == ["Bash(npm *)"]
     again = await person.post(f"/ui/approvals/{card.id}/deny", data={"message": "x"})
     assert again.status_code == 409

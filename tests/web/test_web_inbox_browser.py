@@ -71,7 +71,8 @@ def test_a_card_appears_live_and_the_person_allows_it(
 
         card.get_by_role("button", name="Allow once").click()
         expect(card).to_have_count(0)
-        expect(person.locator("#decisions tr").first).to_contain_text("person (via UI)")
+        decisions = person.locator("#decisions tr").first
+        expect(decisions).to_contain_text("person (via UI, owner cookie)")
         for page in (person, stranger):
             expect(page.locator("#inbox-badge .inbox-count")).to_have_text("0")
         expect(stranger.locator(f"#card-{task['id']}")).to_be_visible()

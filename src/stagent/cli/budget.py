@@ -11,6 +11,7 @@ from rich.table import Table
 
 from stagent.cli import ledger
 from stagent.cli.output import JsonFlag, console, emit_json
+from stagent.cli.person import the_person
 from stagent.cli.state import state_of
 from stagent.domain.errors import ValidationError
 from stagent.governance.budgets import ScopeStatus
@@ -162,6 +163,7 @@ def set_budget(
         per_run=_cap(per_run, "per_run"),
     )
     with state_of(ctx).workspace() as ws:
+        the_person(ws)
         status = ws.budgets.set(change)
         data = BudgetScopeSchema.of(status, ws.budgets.zone).data()
     if as_json:
@@ -191,6 +193,7 @@ def clear(
     """Remove one scope's budget (its spend stays in the ledger)."""
     scope, ref = _scope(runtime, project)
     with state_of(ctx).workspace() as ws:
+        the_person(ws)
         removed = ws.budgets.clear(scope, ref)
     if as_json:
         emit_json({"scope": scope, "ref": ref, "removed": removed})
@@ -213,7 +216,7 @@ def respond(
     """Answer a breach card: raise the cap, allow more for this window, or cancel the work."""
     micros = parse_usd(amount, "amount") if amount is not None else None
     with state_of(ctx).workspace() as ws:
-        card = ws.budgets.respond(card_id, action, micros, by="person (CLI)")
+        card = ws.budgets.respond(card_id, action, micros, by=the_person(ws))
     if as_json:
         emit_json(BreachSchema.of(card).data())
         return

@@ -10,7 +10,12 @@ from rich.markup import escape
 
 from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.state import state_of
+from stagent.domain.code_rules import UNSANDBOXED_WARNING
 from stagent.runtimes.base import RuntimeHealth
+from stagent.runtimes.sandbox import SandboxStatus
+
+CONTAINED_RUNTIMES = frozenset({"claude", "codex"})
+"""Runtimes that start local agent processes (the others call a provider's API only)."""
 
 
 def doctor(
@@ -30,10 +35,14 @@ def doctor(
     with state_of(ctx).workspace() as ws:
         names = [runtime] if runtime else ws.runtimes.names()
         results = [asyncio.run(_check(ws.runtimes.get(name), probe)) for name in names]
+        sandbox = ws.containment.status()
     if as_json:
-        emit_json([_as_dict(health) for health in results])
+        emit_json(
+            [{**_as_dict(health), "sandbox": _sandbox(health, sandbox)} for health in results]
+        )
     else:
         _print_report(results)
+        console.print(_sandbox_line(sandbox))
     if not all(health.ok for health in results):
         raise typer.Exit(1)
 
@@ -43,6 +52,20 @@ async def _check(runtime: Any, probe: bool) -> RuntimeHealth:
         return await runtime.health(probe=probe)
     except Exception as exc:  # a broken install must still produce a row, not a traceback
         return RuntimeHealth(runtime.name, False, f"health check failed: {exc}")
+
+
+def _sandbox(health: RuntimeHealth, sandbox: SandboxStatus) -> str | None:
+    """The sandbox a runtime's agent processes run in (None: it starts none)."""
+    return sandbox.kind if health.runtime in CONTAINED_RUNTIMES else None
+
+
+def _sandbox_line(sandbox: SandboxStatus) -> str:
+    if sandbox.available:
+        return f"Sandbox: agents run contained ({escape(sandbox.detail)})."
+    return (
+        f"[red]Sandbox: none[/] ({escape(sandbox.detail)}). Agents run as you: an agent that may "
+        f"run code can read Stagent's data; {UNSANDBOXED_WARNING}."
+    )
 
 
 def _as_dict(health: RuntimeHealth) -> dict[str, Any]:

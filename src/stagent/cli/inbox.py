@@ -1,7 +1,8 @@
 """``stagent inbox``, ``approve``, ``deny``, ``answer``: the approval inbox from the terminal.
 
-The CLI runs as the user, so it acts as the person: decisions are recorded as
-``person (via CLI)``. Agent input is untrusted text and is printed escaped.
+Deciding needs the person: the CLI proves it with the owner token it reads from Stagent's home
+(hidden from every agent's sandbox), and decisions are recorded as
+``person (via CLI, owner token file)``. Agent input is untrusted text and is printed escaped.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from stagent.cli.output import JsonFlag, console, emit_json
+from stagent.cli.person import the_person
 from stagent.cli.state import state_of
-from stagent.domain.approvals import Approval, answers_from_texts, person
+from stagent.domain.approvals import Approval, answers_from_texts
 from stagent.domain.events import LoggedEvent
 from stagent.schemas import ApprovalSchema
 from stagent.workspace import Workspace
 
-BY = person("CLI")
 WATCH_WAKE_SECONDS = 1.0
 """Safety-net re-read while watching; new cards wake the watch through the change signal."""
 RISK_STYLES = {"high": "red", "medium": "yellow", "low": "green"}
@@ -180,7 +181,8 @@ def approve(
 ) -> None:
     """Allow a pending tool call (once, or always)."""
     with state_of(ctx).workspace() as ws:
-        card = ws.approvals.allow(approval_id, by=BY, always=always, scope=scope, rule=rule)
+        by = the_person(ws)
+        card = ws.approvals.allow(approval_id, by=by, always=always, scope=scope, rule=rule)
     saved = card.decision.get("rule")
     line = f"Allowed {card.tool} ({card.id})" + (
         f"; saved allow rule {saved} at {card.decision.get('scope')} scope." if saved else " once."
@@ -199,7 +201,7 @@ def deny(
     The agent receives the message.
     """
     with state_of(ctx).workspace() as ws:
-        card = ws.approvals.deny(approval_id, by=BY, message=message)
+        card = ws.approvals.deny(approval_id, by=the_person(ws), message=message)
     _report(card, as_json, f"Denied {card.tool} ({card.id}).")
 
 
@@ -220,10 +222,11 @@ def answer(
     One TEXT per question the agent asked (AskUserQuestion), in order.
     """
     with state_of(ctx).workspace() as ws:
+        by = the_person(ws)
         card = ws.approvals.get(approval_id)
         answers: dict[str, Any] = (
             dict(answers_from_texts(card.questions, texts)) if card.kind == "question" else {}
         )
-        card = ws.approvals.answer(approval_id, by=BY, answers=answers)
+        card = ws.approvals.answer(approval_id, by=by, answers=answers)
     shown = "; ".join(f"{q} -> {a}" for q, a in card.answers.items())
     _report(card, as_json, f"Answered {card.id}: {shown}")

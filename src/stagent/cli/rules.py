@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from stagent.cli.output import JsonFlag, console, emit_json
+from stagent.cli.person import the_person
 from stagent.cli.state import state_of
 from stagent.domain.errors import ValidationError
 from stagent.domain.permissions import PermissionRule
@@ -92,6 +93,16 @@ def list_rules(
         _print_rules(rules)
 
 
+AckFlag = Annotated[
+    bool,
+    typer.Option(
+        "--acknowledge-risk",
+        help="Save a rule that lets an agent run code even though agents run without a sandbox "
+        "here (the agent can then act as you, including approving its own requests).",
+    ),
+]
+
+
 @app.command("add")
 def add(
     ctx: typer.Context,
@@ -100,12 +111,14 @@ def add(
     scope: ScopeOpt = None,
     project: ProjectOpt = None,
     task: TaskOpt = None,
+    acknowledge: AckFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Save a rule; a malformed one, or one Claude Code would ignore, is refused with the reason."""
     chosen, ref = scope_of(scope, project, task)
     with state_of(ctx).workspace() as ws:
-        saved = ws.rules.add(rule, effect, scope=chosen, ref=ref)
+        the_person(ws)
+        saved = ws.rules.add(rule, effect, scope=chosen, ref=ref, acknowledged=acknowledge)
     if as_json:
         emit_json(rule_json(saved))
     else:
@@ -120,6 +133,7 @@ def remove(
 ) -> None:
     """Delete a rule."""
     with state_of(ctx).workspace() as ws:
+        the_person(ws)
         removed = ws.rules.remove(rule_id)
     if as_json:
         emit_json(rule_json(removed))
@@ -165,12 +179,14 @@ def preset_apply(
     scope: ScopeOpt = None,
     project: ProjectOpt = None,
     task: TaskOpt = None,
+    acknowledge: AckFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a preset's rules (idempotent)."""
     chosen, ref = scope_of(scope, project, task)
     with state_of(ctx).workspace() as ws:
-        added = ws.rules.apply_preset(name, scope=chosen, ref=ref)
+        the_person(ws)
+        added = ws.rules.apply_preset(name, scope=chosen, ref=ref, acknowledged=acknowledge)
     if as_json:
         emit_json({"name": name, "added": [rule_json(r) for r in added], "removed": 0})
     else:
@@ -189,6 +205,7 @@ def preset_remove(
     """Remove only a preset's own rules (rules from elsewhere stay)."""
     chosen, ref = scope_of(scope, project, task)
     with state_of(ctx).workspace() as ws:
+        the_person(ws)
         removed = ws.rules.remove_preset(name, scope=chosen, ref=ref)
     if as_json:
         emit_json({"name": name, "added": [], "removed": removed})
@@ -202,12 +219,14 @@ def import_rules(
     path: Annotated[Path, typer.Argument(help="A Claude Code settings file.")],
     scope: ScopeOpt = None,
     project: ProjectOpt = None,
+    acknowledge: AckFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Import permissions from a .claude/settings.json (refused entries say why)."""
     chosen, ref = scope_of(scope, project, None)
     with state_of(ctx).workspace() as ws:
-        result = ws.rules.import_file(path, scope=chosen, ref=ref)
+        the_person(ws)
+        result = ws.rules.import_file(path, scope=chosen, ref=ref, acknowledged=acknowledge)
     refused = [
         {"effect": i.effect, "text": i.text, "reason": i.note} for i in result.report.refused
     ]

@@ -84,11 +84,37 @@ class WorkerStarter:
 
 def check_bind_allowed(settings: Settings) -> None:
     """Refuse to listen beyond this machine without an access token."""
-    if not settings.is_loopback and not settings.token:
+    if settings.is_loopback:
+        return
+    if not settings.token:
         raise ValidationError(
             f"refusing to serve on {settings.host} without an access token",
             hint="set STAGENT_TOKEN to a long random value, or serve on 127.0.0.1",
         )
+    weakness = token_weakness(settings.token)
+    if weakness:
+        raise ValidationError(
+            f"refusing to serve on {settings.host}: STAGENT_TOKEN is too weak ({weakness})",
+            hint='use a long random value, e.g. python3 -c "import secrets; '
+            'print(secrets.token_urlsafe(32))"',
+        )
+
+
+MIN_TOKEN_LENGTH = 24
+MIN_TOKEN_DISTINCT = 10
+
+
+def token_weakness(token: str) -> str | None:
+    """Why ``token`` is too weak to guard a server others can reach, or None.
+
+    At least 24 characters with at least 10 different ones: a random token_urlsafe(18) or
+    longer passes; ``a``, ``password``, ``aaaa...`` or ``12345...`` do not.
+    """
+    if len(token) < MIN_TOKEN_LENGTH:
+        return f"{len(token)} characters; at least {MIN_TOKEN_LENGTH} are needed"
+    if len(set(token)) < MIN_TOKEN_DISTINCT:
+        return f"only {len(set(token))} different characters"
+    return None
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -12,6 +12,7 @@ from typing import Literal
 
 from stagent.domain._path_glob import PathRuleError, parse_path_pattern
 from stagent.domain.errors import ValidationError
+from stagent.domain.limits import RULE_MAX, checked_text
 
 Effect = Literal["allow", "deny", "ask"]
 RuleKind = Literal["tool", "tool_glob", "bash", "path", "domain", "param", "subagent", "skill"]
@@ -93,7 +94,7 @@ def parse_rule(text: str, effect: Effect | None = None) -> ParsedRule:
     With ``effect`` given, also apply the checks that depend on it: tool-name globs and
     input-parameter rules are honoured only in deny and ask rules.
     """
-    text = text.strip()
+    text = checked_text("rule", text.strip(), RULE_MAX)
     if not text:
         raise ValidationError(
             "A permission rule is empty.", hint="write a tool name such as `Read`"

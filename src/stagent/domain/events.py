@@ -9,6 +9,8 @@ from typing import Any, Literal
 from stagent.domain.runs import Subject
 
 JsonDict = dict[str, Any]
+MAX_SEQ = 2**63 - 1
+"""The largest event ``seq`` (a signed 64-bit integer in every database)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from typing import Any
 from dbos import DBOS, DBOSConfig, Queue
 from dbos._sys_db import SystemDatabase
 
+from stagent.engine.dbos_logs import quiet_cancellations
 from stagent.engine.executor import RunContext, execute_task_run
 from stagent.engine.queue import (
     APP_NAME,
@@ -114,6 +115,7 @@ def launch(settings: Settings, database_url: str, executor_id: str, context: Run
         polling_interval_sec=settings.queue_poll_seconds,
     )
     logging.getLogger("dbos").setLevel(logging.WARNING)
+    quiet_cancellations()
 
 
 _worker_limits: dict[str, int] = {}

@@ -15,6 +15,13 @@ from typing import Any, cast
 
 from stagent.domain.errors import ConflictError, InvalidTransitionError, ValidationError
 from stagent.domain.events import LoggedEvent
+from stagent.domain.limits import (
+    DESCRIPTION_MAX,
+    NAME_MAX,
+    TITLE_MAX,
+    checked_path,
+    checked_text,
+)
 from stagent.domain.run_options import RUNTIME_OPTION_FIELDS, RunOptions, parse_run_options
 from stagent.domain.runs import Run
 from stagent.domain.tasks import BOARD_MOVES, Project, Task, TaskStatus
@@ -31,6 +38,13 @@ from stagent.store import tasks as task_repo
 from stagent.store.database import Store
 
 
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long for the file system, a loop of links
+        return False
+
+
 class ProjectService:
     """Create, list and inspect projects."""
 
@@ -39,12 +53,13 @@ class ProjectService:
 
     def create(self, name: str, *, description: str = "", directory: str | None = None) -> Project:
         """Create a project; ``directory`` becomes the working directory of its agents."""
-        name = name.strip()
+        name = checked_text("name", name.strip(), NAME_MAX)
+        description = checked_text("description", description, DESCRIPTION_MAX)
         if not name:
             raise ValidationError("name: a project needs a name")
         if directory:
-            path = Path(directory).expanduser().resolve()
-            if not path.is_dir():
+            path = Path(checked_path("directory", directory)).expanduser().resolve()
+            if not _is_dir(path):
                 raise ValidationError(
                     f"directory: {path} does not exist or is not a directory",
                     hint="create it first, or leave the directory out",
@@ -109,7 +124,8 @@ class TaskService:
 
     def create(self, draft: TaskDraft) -> Task:
         """Create a planned task after validating its runtime, project and run options."""
-        title = draft.title.strip()
+        title = checked_text("title", draft.title.strip(), TITLE_MAX)
+        checked_text("description", draft.description, DESCRIPTION_MAX)
         if not title:
             raise ValidationError("title: a task needs a title")
         self._runtimes.require(draft.runtime)
@@ -185,6 +201,10 @@ class TaskService:
             _check_priority(changes["priority"])
         if "title" in changes and not str(changes["title"]).strip():
             raise ValidationError("title: a task needs a title")
+        if "title" in changes:
+            checked_text("title", str(changes["title"]).strip(), TITLE_MAX)
+        if "description" in changes:
+            checked_text("description", str(changes["description"] or ""), DESCRIPTION_MAX)
         with self._store.write() as session:
             if changes.get("project_id"):
                 changes["project_id"] = project_repo.get(session, changes["project_id"]).id

@@ -7,10 +7,13 @@ ignore, or a malformed one, is refused with the reason. Scopes name a task (by i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from stagent.domain.code_rules import require_acknowledgement
 from stagent.domain.errors import ValidationError
+from stagent.domain.limits import checked_path
 from stagent.domain.permissions import SCOPES, Effect, PermissionRule, Scope
 from stagent.governance import presets as preset_lib
 from stagent.governance.claude_settings import (
@@ -68,8 +71,19 @@ def check_scope(scope: str) -> Scope:
 class RuleService:
     """Rule CRUD, presets, and import/export of Claude Code settings files."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, contained: Callable[[], bool] | None = None) -> None:
+        """``contained`` says whether agents run inside an OS sandbox here (default: yes);
+        without one, saving a rule that lets an agent run code needs ``acknowledged=True``."""
         self._store = store
+        self._contained = contained or (lambda: True)
+
+    @property
+    def contained(self) -> bool:
+        """True when agents run inside an OS sandbox (rules need no acknowledgement)."""
+        return self._contained()
+
+    def _check_risk(self, rules: list[PermissionRule], acknowledged: bool) -> None:
+        require_acknowledgement(rules, contained=self.contained, ack=acknowledged)
 
     def resolve_ref(self, scope: str, ref: str | None) -> str | None:
         """The stored scope reference: a task id, a project id (from an id or name), or None."""
@@ -128,13 +142,16 @@ class RuleService:
         scope: str = "global",
         ref: str | None = None,
         source: str = "user",
+        acknowledged: bool = False,
     ) -> PermissionRule:
         """Validate and save a rule; saving the same rule from the same source again is a no-op
-        that returns the saved one."""
+        that returns the saved one. Without a sandbox, a rule that lets the agent run code needs
+        ``acknowledged`` (`UnsandboxedRuleError` otherwise)."""
         built = self.build(text, effect, scope=scope, ref=ref)
         rule = PermissionRule.from_text(
             built.text, built.effect, scope=built.scope, scope_ref=built.scope_ref, source=source
         )
+        self._check_risk([rule], acknowledged)
         with self._store.write() as session:
             return rule_repo.find_same(session, rule) or rule_repo.add(session, rule)
 
@@ -161,12 +178,18 @@ class RuleService:
         return active[-1].tier if active else "Custom"
 
     def apply_preset(
-        self, name: str, *, scope: str = "global", ref: str | None = None
+        self,
+        name: str,
+        *,
+        scope: str = "global",
+        ref: str | None = None,
+        acknowledged: bool = False,
     ) -> list[PermissionRule]:
         """Add the preset's rules that are not saved yet (idempotent); returns those added."""
         checked = check_scope(scope)
         scope_ref = self.resolve_ref(checked, ref)
         wanted = preset_lib.preset_rules(name, scope=checked, scope_ref=scope_ref)
+        self._check_risk(list(wanted), acknowledged)
         added: list[PermissionRule] = []
         with self._store.write() as session:
             for rule in wanted:
@@ -183,7 +206,12 @@ class RuleService:
             return rule_repo.remove_source(session, source, checked, scope_ref)
 
     def import_file(
-        self, path: str | Path, *, scope: str = "global", ref: str | None = None
+        self,
+        path: str | Path,
+        *,
+        scope: str = "global",
+        ref: str | None = None,
+        acknowledged: bool = False,
     ) -> RuleImport:
         """Import ``permissions`` from a Claude Code settings file.
 
@@ -192,7 +220,7 @@ class RuleService:
         """
         checked = check_scope(scope)
         scope_ref = self.resolve_ref(checked, ref)
-        target = Path(path).expanduser().resolve()
+        target = Path(checked_path("path", str(path))).expanduser().resolve()
         report = import_settings_file(
             target,
             project_root=self._project_root(checked, scope_ref),
@@ -201,6 +229,7 @@ class RuleService:
         )
         if report.error:
             raise ValidationError(report.error, hint="fix the file; nothing was imported")
+        self._check_risk(list(report.rules), acknowledged)
         added: list[PermissionRule] = []
         already: list[PermissionRule] = []
         with self._store.write() as session:
@@ -228,12 +257,21 @@ class RuleService:
         scope_ref = self.resolve_ref(checked, ref)
         with self._store.read() as session:
             rules = rule_repo.list_rules(session, scope=checked, scope_ref=scope_ref)
-        return export_settings_file(
-            rules,
-            Path(path).expanduser().resolve(),
-            project_root=self._project_root(checked, scope_ref),
-            replace=replace,
-        )
+        target = Path(checked_path("path", str(path))).expanduser().resolve()
+        if target.is_dir():
+            raise ValidationError(
+                f"path: {target} is a directory",
+                hint="name the settings file, e.g. <project>/.claude/settings.json",
+            )
+        try:
+            return export_settings_file(
+                rules, target, project_root=self._project_root(checked, scope_ref), replace=replace
+            )
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ValidationError(
+                f"path: cannot write {target}: {reason}", hint="choose a file you can write"
+            ) from None
 
     def _project_root(self, scope: Scope, scope_ref: str | None) -> str | None:
         if scope != "project" or scope_ref is None:

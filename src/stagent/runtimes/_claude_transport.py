@@ -10,6 +10,7 @@ transcript is written message by message, so a killed run still resumes.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -17,7 +18,21 @@ from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITra
 
 
 class KillableTransport(SubprocessCLITransport):
-    """`SubprocessCLITransport` that exposes its child and can stop it immediately."""
+    """`SubprocessCLITransport` that exposes its child and can stop it immediately.
+
+    ``wrap`` turns the CLI's command line into the one actually started (the OS sandbox, see
+    `stagent.runtimes.sandbox`); the CLI's stdio pass through it unchanged.
+    """
+
+    def __init__(
+        self, *args: Any, wrap: Callable[[list[str]], list[str]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._wrap = wrap
+
+    def _build_command(self) -> list[str]:
+        command = super()._build_command()
+        return self._wrap(command) if self._wrap is not None else command
 
     def _child(self) -> Any:
         return getattr(self, "_process", None)

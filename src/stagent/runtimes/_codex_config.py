@@ -157,6 +157,9 @@ def config_data(options: CodexOptions) -> dict[str, Any]:
                 "default_mode_request_user_input": True,  # questions reach Stagent
                 "multi_agent": False,  # sub-agent threads would escape usage accounting
             },
+            # Stagent's own sandbox keeps /tmp read-only and gives each run a TMPDIR of its own;
+            # Codex's sandbox must not try to make /tmp a writable root inside it.
+            "sandbox_workspace_write": {"exclude_slash_tmp": True},
             "shell_environment_policy": {
                 "inherit": "all",
                 "ignore_default_excludes": False,  # drops *KEY*, *SECRET*, *TOKEN*

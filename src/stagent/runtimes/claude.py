@@ -25,7 +25,7 @@ import shlex
 import tempfile
 import warnings
 from collections import deque
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -46,6 +46,8 @@ from stagent.runtimes._claude_env import (
     RunPaths,
     build_env,
     credentials_source,
+    has_key,
+    login_file,
     redact,
     secrets_of,
     stagent_home,
@@ -63,6 +65,7 @@ from stagent.runtimes.base import (
     RuntimeCapabilities,
     RuntimeHealth,
 )
+from stagent.runtimes.sandbox import SandboxPolicy
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,8 @@ class ClaudeRuntime(Runtime):
         max_retries: ``CLAUDE_CODE_MAX_RETRIES`` for the CLI (a run's env may override it).
         cli_path: A Claude Code binary to use instead of the bundled one.
         env: Extra environment for every run (endpoint, key); a run's own env wins.
+        containment: How the CLI is contained (`stagent.runtimes.sandbox`); the run's Stagent
+            home is always hidden from it.
     """
 
     name: ClassVar[str] = "claude"
@@ -104,11 +109,13 @@ class ClaudeRuntime(Runtime):
         max_retries: int = DEFAULT_MAX_RETRIES,
         cli_path: Path | str | None = None,
         env: Mapping[str, str] | None = None,
+        containment: SandboxPolicy | None = None,
     ) -> None:
         self._home = Path(home) if home is not None else None
         self._max_retries = max_retries
         self._cli_path = Path(cli_path) if cli_path is not None else None
         self._env = dict(env or {})
+        self.containment = containment or SandboxPolicy()
 
     def cli(self) -> Path | None:
         """The Claude Code binary runs use: ``cli_path``, else the bundled one."""
@@ -124,7 +131,25 @@ class ClaudeRuntime(Runtime):
     async def start(self, request: RunRequest, gate: PermissionGate) -> ClaudeRun:
         """Prepare the run; the CLI starts when its events are first read."""
         paths, env = self.prepare(request)
-        return ClaudeRun(request, gate, paths, env, self.cli())
+        home = stagent_home(request.stagent_home, self._home)
+        run = ClaudeRun(request, gate, paths, env, self.cli())
+        run.wrap = lambda argv: self.confine(argv, run, home)
+        return run
+
+    def confine(self, argv: list[str], run: ClaudeRun, home: Path) -> list[str]:
+        """The CLI's command line inside the sandbox: Stagent's home hidden, writes only to the
+        working directory and the run's config dir and ``HOME`` (or, logged in without a key,
+        the user's own Claude config, which holds the login)."""
+        writable = [Path(run.working_directory)]
+        if has_key(run.env):
+            writable += [run.paths.config, run.paths.home]
+        else:
+            config = login_file(run.env).parent
+            writable += [config, config.parent / ".claude.json"]
+        cwd = Path(run.working_directory)
+        return self.containment.confine(
+            argv, writable=tuple(writable), cwd=cwd, hidden=(home,), tmpdir=run.paths.root / "tmp"
+        )
 
     async def health(self, *, probe: bool = False) -> RuntimeHealth:
         """Binary and version, credential source, and with ``probe`` a one-turn call."""
@@ -210,6 +235,8 @@ class ClaudeRun(AgentRun):
         self._paths = paths
         self._env = env
         self._cli = cli
+        self.wrap: Callable[[list[str]], list[str]] | None = None
+        """Turns the CLI's command line into the one started (the runtime's sandbox)."""
         self._channel = EventChannel()
         gate_all = request.config.get("gate", "all") != "claude"
         self.permissions = ClaudePermissions(
@@ -230,6 +257,16 @@ class ClaudeRun(AgentRun):
     def pid(self) -> int | None:
         """The CLI child's pid while it runs (for tests, benchmarks and diagnostics)."""
         return self._transport.pid if self._transport else None
+
+    @property
+    def paths(self) -> RunPaths:
+        """The run's directories."""
+        return self._paths
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment the CLI gets (holds secrets: never log it)."""
+        return self._env
 
     @property
     def working_directory(self) -> str:
@@ -306,7 +343,9 @@ class ClaudeRun(AgentRun):
         """Run the CLI once; returns ``"no-session"`` when a resume found no transcript."""
         options = self._options(resume)
         transport = KillableTransport(
-            prompt=prompt, options=replace(options, permission_prompt_tool_name="stdio")
+            prompt=prompt,
+            options=replace(options, permission_prompt_tool_name="stdio"),
+            wrap=self.wrap,
         )
         self._transport = transport
         translator = MessageTranslator(self._emit, self.permissions.announce, self._ledger)

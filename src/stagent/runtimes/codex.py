@@ -65,6 +65,7 @@ from stagent.runtimes.base import (
     RuntimeCapabilities,
     RuntimeHealth,
 )
+from stagent.runtimes.sandbox import SandboxPolicy
 
 DEFAULT_DEADLINE_SECONDS = 1800.0
 """A run that has not ended after this long is interrupted (an unanswered approval, a hung
@@ -112,6 +113,7 @@ class CodexRuntime(Runtime):
         stream_idle_timeout_ms: int = 300_000,
         keep_state: bool = False,
         environ: Mapping[str, str] | None = None,
+        containment: SandboxPolicy | None = None,
     ) -> None:
         """Configure the runtime; nothing starts until a run does.
 
@@ -130,6 +132,9 @@ class CodexRuntime(Runtime):
             keep_state: Keep each task's ``CODEX_HOME`` after the run (for debugging).
             environ: The environment to read ``OPENAI_*`` and the allow-listed variables from
                 (default: this process's).
+            containment: The OS sandbox the app-server (and every command it runs) starts in
+                (`stagent.runtimes.sandbox`); ``state_dir`` is always hidden from it, except the
+                run's own Codex home. Codex's ``sandbox`` applies inside it, in addition.
         """
         if sandbox not in SANDBOXES:
             raise ValueError(f"sandbox must be one of {', '.join(SANDBOXES)}")
@@ -144,6 +149,7 @@ class CodexRuntime(Runtime):
         self.stream_idle_timeout_ms = stream_idle_timeout_ms
         self.keep_state = keep_state
         self._environ = environ
+        self.containment = containment or SandboxPolicy()
 
     def __repr__(self) -> str:
         return f"CodexRuntime(base_url={self.base_url!r}, model={self.model!r})"
@@ -230,9 +236,17 @@ class CodexRuntime(Runtime):
         env = child_env(
             dirs=dirs, provider=provider, api_key=key, extra=request.env, parent=dict(self.environ)
         )
+        state_dir = self.state_dir or _default_state_dir()
+        argv = self.containment.confine(
+            [binary, "app-server", "--strict-config"],
+            writable=(Path(cwd), dirs.codex_home, dirs.home),
+            cwd=Path(cwd),
+            hidden=(state_dir,),
+            tmpdir=dirs.home / "tmp",
+        )
         return RunPlan(
             task_id=request.task_id,
-            argv=[binary, "app-server", "--strict-config"],
+            argv=argv,
             env=env,
             cwd=str(Path(cwd).resolve()),
             dirs=dirs,

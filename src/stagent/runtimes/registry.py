@@ -16,6 +16,7 @@ from pathlib import Path
 
 from stagent.domain.errors import RuntimeUnavailableError
 from stagent.runtimes.base import Runtime, RuntimeHealth
+from stagent.runtimes.sandbox import SandboxPolicy
 from stagent.runtimes.scripted import ScriptedRuntime
 
 RuntimeFactory = Callable[[], Runtime]
@@ -123,14 +124,28 @@ def _lazy(module: str, cls: str, **kwargs: object) -> RuntimeFactory:
     return build
 
 
-def default_registry(home: Path, *, check_ready: bool = True) -> RuntimeRegistry:
-    """Every built-in runtime; per-run state (CLI configs, Codex homes) lives under ``home``."""
+def default_registry(
+    home: Path, containment: SandboxPolicy | None = None, *, check_ready: bool = True
+) -> RuntimeRegistry:
+    """Every built-in runtime; per-run state (CLI configs, Codex homes) lives under ``home``.
+
+    Agent processes run contained by ``containment`` (default: ``home`` hidden from them).
+    """
+    policy = containment or SandboxPolicy(hidden=(home,))
     registry = RuntimeRegistry(check_ready=check_ready)
     registry.register(ScriptedRuntime())
-    registry.register_lazy("claude", _lazy("stagent.runtimes.claude", "ClaudeRuntime", home=home))
+    registry.register_lazy(
+        "claude",
+        _lazy("stagent.runtimes.claude", "ClaudeRuntime", home=home, containment=policy),
+    )
     registry.register_lazy("anthropic", _lazy("stagent.runtimes.anthropic_api", "AnthropicRuntime"))
     registry.register_lazy(
         "codex",
-        _lazy("stagent.runtimes.codex", "CodexRuntime", state_dir=home / "runtimes" / "codex"),
+        _lazy(
+            "stagent.runtimes.codex",
+            "CodexRuntime",
+            state_dir=home / "runtimes" / "codex",
+            containment=policy,
+        ),
     )
     return registry

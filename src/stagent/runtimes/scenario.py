@@ -33,6 +33,11 @@ StepKey = Literal["text", "delay", "tool", "usage", "fail"]
 STEP_KEYS: tuple[StepKey, ...] = ("text", "delay", "tool", "usage", "fail")
 
 
+MAX_TOKENS = 10**12
+"""More tokens than any run reports; larger numbers are typos (``1e38``)."""
+MAX_COST_USD = 1_000_000.0
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -41,11 +46,11 @@ class UsageSpec(_Strict):
     """Token counts a scripted step reports."""
 
     model: str = "scripted-1"
-    input_tokens: int = Field(default=0, ge=0)
-    output_tokens: int = Field(default=0, ge=0)
-    cache_write_tokens: int = Field(default=0, ge=0)
-    cache_read_tokens: int = Field(default=0, ge=0)
-    cost_usd: float | None = Field(default=None, ge=0)
+    input_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS, strict=True)
+    output_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS, strict=True)
+    cache_write_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS, strict=True)
+    cache_read_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS, strict=True)
+    cost_usd: float | None = Field(default=None, ge=0, le=MAX_COST_USD, allow_inf_nan=False)
 
 
 class TextStep(_Strict):
@@ -57,7 +62,7 @@ class TextStep(_Strict):
 class DelayStep(_Strict):
     """Wait, in seconds."""
 
-    delay: float = Field(ge=0, le=3600)
+    delay: float = Field(ge=0, le=3600, allow_inf_nan=False)
 
 
 class ToolStep(_Strict):
@@ -220,6 +225,11 @@ def load_scenario_file(path: Path) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError(f"{source}: no such scenario file", hint="check the path") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{source}: not UTF-8 text (byte {exc.start})",
+            hint="scenario files are YAML or JSON in UTF-8",
+        ) from None
     except OSError as exc:
         raise ScenarioError(f"{source}: cannot read it ({exc.strerror})") from None
     try:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from stagent.domain.errors import DatabaseUnavailableError
+from stagent.domain.scrub import normalize
 from stagent.store import feed
 from stagent.store.engine import WRITE_OPTION, build_engine, is_sqlite, normalize_url, redact_url
-from stagent.store.events import FEED_LOCK_KEY
+from stagent.store.events import FEED_LOCK_KEY, SECRETS_INFO
 from stagent.store.notifier import ChangeNotifier
 from stagent.store.watcher import CHANNEL, CrossProcessWatcher
 
@@ -32,13 +36,22 @@ class Store:
             ) from None
         self.is_sqlite = is_sqlite(self.url)
         if self.is_sqlite:
-            _ensure_parent_dir(self.url)
+            _ensure_private_file(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
         self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._write_sessions.configure(info={SECRETS_INFO: ()})
+        self._secrets: tuple[str, ...] = ()
         self.changes = ChangeNotifier()
         self._watcher = CrossProcessWatcher(self.url, self.changes, is_sqlite=self.is_sqlite)
+
+    def scrub_secrets(self, secrets: list[str]) -> None:
+        """Secrets replaced by ``[redacted]`` in every event payload appended from now on."""
+        password = make_url(self.url).password
+        values = [*secrets, *([str(password)] if password else [])]
+        self._secrets = tuple(normalize(values))
+        self._write_sessions.configure(info={SECRETS_INFO: self._secrets})
 
     @property
     def safe_url(self) -> str:
@@ -90,9 +103,11 @@ class Store:
         """
         if self.is_sqlite:
             with self._write_engine.begin() as conn:
+                conn.info[SECRETS_INFO] = self._secrets
                 yield conn
         else:
             with self._autocommit_engine.connect() as conn:
+                conn.info[SECRETS_INFO] = self._secrets
                 yield conn
                 feed.publish(conn)
         self.changes.ring()
@@ -120,9 +135,19 @@ class Store:
         self.engine.dispose()
 
 
-def _ensure_parent_dir(url: str) -> None:
-    from sqlalchemy.engine import make_url
+def _ensure_private_file(url: str) -> None:
+    """Create the SQLite file (and its directory) readable by its owner only, before SQLite does.
 
+    SQLite gives the ``-wal`` and ``-shm`` files the database file's mode, so they are 0600 too.
+    """
     database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for item in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(OSError):
+            if item.exists() and item.stat().st_mode & 0o077:
+                item.chmod(0o600)

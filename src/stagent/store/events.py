@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from stagent.domain.events import LoggedEvent, LogKind
+from stagent.domain.events import MAX_SEQ, LoggedEvent, LogKind
 from stagent.domain.ids import ensure_aware
 from stagent.domain.runs import Subject
+from stagent.domain.scrub import scrub
 from stagent.store.tables import AgentEventRow
 
 
@@ -28,6 +29,8 @@ def to_event(row: AgentEventRow) -> LoggedEvent:
     )
 
 
+SECRETS_INFO = "stagent_secrets"
+"""``Session.info`` key of the secrets scrubbed from every appended payload (see `Store`)."""
 FEED_LOCK_KEY = 7426001
 """PostgreSQL advisory lock that makes ``seq`` order equal commit order (see `append`)."""
 
@@ -50,6 +53,7 @@ def append(
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
+    payload = scrubbed(session, payload)
     if subject is None:
         if task_id is None:
             raise ValueError("an event names its task or its subject")
@@ -67,10 +71,16 @@ def append(
     return row.seq
 
 
+def scrubbed(session: Session, value: Any) -> Any:
+    """``value`` with the session's secrets replaced (see `Store.scrub_secrets`)."""
+    return scrub(value, session.info.get(SECRETS_INFO, ()))
+
+
 def for_task(
     session: Session, task_id: str, *, after: int = 0, limit: int = 5000
 ) -> list[LoggedEvent]:
     """A task's events in order, optionally only those after ``seq``."""
+    after = min(after, MAX_SEQ)  # larger does not fit the column: nothing is after it
     query = (
         select(AgentEventRow)
         .where(AgentEventRow.task_id == task_id, AgentEventRow.seq > after)
@@ -93,6 +103,7 @@ def for_run(session: Session, run_id: str, *, limit: int = 5000) -> list[LoggedE
 
 def since(session: Session, after: int, *, limit: int = 500) -> list[LoggedEvent]:
     """Every event after ``seq``, workspace-wide, in order."""
+    after = min(after, MAX_SEQ)
     query = (
         select(AgentEventRow)
         .where(AgentEventRow.seq > after)

@@ -268,6 +268,7 @@ def finish(
         return None
     task_row = _task_row(session, run)
     _check(session, run, task_row, target, attempt)
+    result, error = events.scrubbed(session, result), events.scrubbed(session, error)
     stop = reason or (error if target is RunStatus.FAILED else None) or target.value
     _end_run(run, target, stop, result=result, error=error)
     run.cost_micros = run_repo.spent(session, run.id)

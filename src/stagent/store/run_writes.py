@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 
 from stagent.domain.ids import utcnow
 from stagent.domain.runs import RunStatus
+from stagent.domain.scrub import scrub
+from stagent.store.events import SECRETS_INFO
 from stagent.store.tables import RunRow, TaskRow, Timestamp
 
 _ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value, RunStatus.WAITING.value)
@@ -79,6 +81,7 @@ def append_event(
     On PostgreSQL the row goes to the outbox (`stagent.store.feed`), and the run row is share-
     locked by the statement, so a take-over commits before or after it, never in between.
     """
+    secrets: tuple[str, ...] = conn.info.get(SECRETS_INFO, ())
     result = conn.execute(
         _INSERT_FENCED[conn.dialect.name],
         {
@@ -86,7 +89,7 @@ def append_event(
             "run_id": run_id,
             "attempt": attempt,
             "kind": kind,
-            "payload": payload,
+            "payload": scrub(payload, secrets),
             "created_at": utcnow(),
         },
     )

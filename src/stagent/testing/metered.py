@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from stagent.runtimes.base import RuntimeCapabilities
 from stagent.runtimes.registry import RuntimeRegistry, default_registry

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from stagent.domain.approvals import person
+from stagent.governance.owner import decided_by
 from stagent.web.api.governance_models import AllowIn, AnswerIn, ApprovalOut, DenyIn
 from stagent.web.api.models import ListOut, list_of
 from stagent.web.deps import WorkspaceDep
@@ -18,7 +18,7 @@ from stagent.web.security import require_owner
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
 OwnerOnly = [Depends(require_owner)]
-BY = person("API")
+BY = decided_by("API", "owner token")
 
 
 @router.get("", response_model=ListOut[ApprovalOut])

@@ -53,6 +53,11 @@ class RuleIn(_In):
     effect: EffectName = "allow"
     scope: ScopeName = "global"
     ref: str | None = Field(default=None, description="task id, or project id or name")
+    acknowledge_risk: bool = Field(
+        default=False,
+        description="save rules that let an agent run code although agents run without a "
+        "sandbox here (the agent can then act as you, including approving its own requests)",
+    )
 
 
 class ScopeIn(_In):
@@ -60,6 +65,11 @@ class ScopeIn(_In):
 
     scope: ScopeName = "global"
     ref: str | None = None
+    acknowledge_risk: bool = Field(
+        default=False,
+        description="save rules that let an agent run code although agents run without a "
+        "sandbox here (the agent can then act as you, including approving its own requests)",
+    )
 
 
 class PresetOut(BaseModel):
@@ -100,6 +110,11 @@ class FileIn(_In):
     scope: ScopeName = "global"
     ref: str | None = None
     replace: bool = Field(default=False, description="export only: the lists hold exactly these")
+    acknowledge_risk: bool = Field(
+        default=False,
+        description="save rules that let an agent run code although agents run without a "
+        "sandbox here (the agent can then act as you, including approving its own requests)",
+    )
 
 
 class RefusedOut(BaseModel):

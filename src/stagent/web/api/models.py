@@ -6,6 +6,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from stagent.domain.limits import DESCRIPTION_MAX, NAME_MAX, PATH_MAX, TITLE_MAX
 from stagent.domain.tasks import TaskStatus
 from stagent.runtimes.base import Runtime
 from stagent.schemas import EventSchema, ProjectSchema, RunSchema, TaskDetailSchema, TaskSchema
@@ -50,9 +51,11 @@ class _In(BaseModel):
 class ProjectIn(_In):
     """A new project."""
 
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
-    directory: str | None = Field(default=None, description="working directory of its agents")
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
+    directory: str | None = Field(
+        default=None, max_length=PATH_MAX, description="working directory of its agents"
+    )
 
 
 ProjectOut = ProjectSchema
@@ -65,8 +68,8 @@ TaskDetailOut = TaskDetailSchema
 class TaskIn(_In):
     """A new task."""
 
-    title: str = Field(min_length=1, max_length=500)
-    description: str = ""
+    title: str = Field(min_length=1, max_length=TITLE_MAX)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
     project: str | None = Field(default=None, description="project id or name")
     runtime: str = "scripted"
     profile: str | None = None
@@ -87,8 +90,8 @@ NOT_NULLABLE = ("title", "description", "runtime", "priority", "options")
 class TaskPatch(_In):
     """Fields to change on a task that is not running (omitted fields stay as they are)."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=500)
-    description: str | None = None
+    title: str | None = Field(default=None, min_length=1, max_length=TITLE_MAX)
+    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
     project: str | None = Field(default=None, description="project id or name; null detaches")
     runtime: str | None = None
     profile: str | None = None

@@ -43,7 +43,10 @@ def list_rules(
 )
 def add_rule(body: RuleIn, ws: WorkspaceDep) -> RuleOut:
     """Save a rule; a malformed form, or one Claude Code would ignore, is a 422 with the reason."""
-    return RuleOut.of(ws.rules.add(body.rule, body.effect, scope=body.scope, ref=body.ref))
+    saved = ws.rules.add(
+        body.rule, body.effect, scope=body.scope, ref=body.ref, acknowledged=body.acknowledge_risk
+    )
+    return RuleOut.of(saved)
 
 
 @router.get("/presets", response_model=ListOut[PresetOut])
@@ -59,7 +62,9 @@ def list_presets(
 @router.post("/presets/{name}", response_model=PresetChangeOut, dependencies=OwnerOnly)
 def apply_preset(name: str, body: ScopeIn, ws: WorkspaceDep) -> PresetChangeOut:
     """Add the preset's rules (idempotent)."""
-    added = ws.rules.apply_preset(name, scope=body.scope, ref=body.ref)
+    added = ws.rules.apply_preset(
+        name, scope=body.scope, ref=body.ref, acknowledged=body.acknowledge_risk
+    )
     return PresetChangeOut(name=name, added=[RuleOut.of(r) for r in added])
 
 
@@ -77,7 +82,10 @@ def remove_preset(
 @router.post("/import", response_model=ImportOut, dependencies=OwnerOnly)
 def import_rules(body: FileIn, ws: WorkspaceDep) -> ImportOut:
     """Import ``permissions`` from a Claude Code settings file on this machine."""
-    return ImportOut.of(ws.rules.import_file(body.path, scope=body.scope, ref=body.ref))
+    result = ws.rules.import_file(
+        body.path, scope=body.scope, ref=body.ref, acknowledged=body.acknowledge_risk
+    )
+    return ImportOut.of(result)
 
 
 @router.post("/export", response_model=ExportOut, dependencies=OwnerOnly)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from stagent.domain.events import MAX_SEQ
 from stagent.domain.tasks import Task, TaskStatus
 from stagent.engine.services import TaskDraft
 from stagent.web.api.models import (
@@ -105,7 +106,7 @@ def move_task(task_id: str, body: MoveIn, ws: WorkspaceDep) -> TaskOut:
 def task_events(
     task_id: str,
     ws: WorkspaceDep,
-    after: Annotated[int, Query(ge=0, description="only events after this seq")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="only events after this seq")] = 0,
 ) -> ListOut[EventOut]:
     """A task's event log, oldest first."""
     return list_of([EventOut.of(e) for e in ws.tasks.events(task_id, after=after)])

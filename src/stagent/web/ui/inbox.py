@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
-from stagent.domain.approvals import person
+from stagent.governance.owner import decided_by
 from stagent.web.deps import WorkspaceDep
 from stagent.web.security import request_is_owner, require_owner
 from stagent.web.ui import inbox_views
@@ -21,7 +21,7 @@ from stagent.web.ui.stream import Topics
 from stagent.web.ui.templating import render
 
 router = APIRouter()
-BY = person("UI")
+BY = decided_by("UI", "owner cookie")
 OwnerOnly = [Depends(require_owner)]
 
 

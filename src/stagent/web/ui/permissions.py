@@ -11,8 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
+from stagent.domain.code_rules import UNSANDBOXED_WARNING, runs_code
 from stagent.domain.permissions import PermissionRule
 from stagent.governance.defaults import MODE_DESCRIPTIONS
+from stagent.governance.presets import PRESETS, preset_rules
 from stagent.web.deps import WorkspaceDep
 from stagent.web.security import request_is_owner, require_owner
 from stagent.web.ui.forms import blank_to_none
@@ -51,6 +53,12 @@ def permissions_context(
         "project_names": {p.id: p.name for p in ws.projects.list()},
         "message": message,
         "details": details or [],
+        "sandbox": ws.containment.status(),
+        "runs_code": runs_code,
+        "code_presets": {
+            p.name for p in PRESETS.values() if any(runs_code(r) for r in preset_rules(p.name))
+        },
+        "unsandboxed_warning": UNSANDBOXED_WARNING,
     }
 
 
@@ -81,9 +89,12 @@ def add_rule(
     effect: Annotated[str, Form()] = "allow",
     scope: Annotated[str, Form()] = "global",
     ref: Annotated[str, Form()] = "",
+    acknowledge_risk: Annotated[bool, Form()] = False,
 ) -> Response:
     """Save a rule (refused with the reason if Claude Code would ignore it or it is malformed)."""
-    saved = ws.rules.add(rule, effect, scope=scope, ref=blank_to_none(ref))
+    saved = ws.rules.add(
+        rule, effect, scope=scope, ref=blank_to_none(ref), acknowledged=acknowledge_risk
+    )
     return _section(ws, f"Saved {saved.effect} rule {saved.text} ({saved.scope}).")
 
 
@@ -103,9 +114,11 @@ def delete_rule(rule_id: str, ws: WorkspaceDep) -> Response:
 
 
 @router.post("/ui/presets/{name}/apply", dependencies=OwnerOnly)
-def apply_preset(name: str, ws: WorkspaceDep) -> Response:
+def apply_preset(
+    name: str, ws: WorkspaceDep, acknowledge_risk: Annotated[bool, Form()] = False
+) -> Response:
     """Apply a preset everywhere."""
-    added = ws.rules.apply_preset(name)
+    added = ws.rules.apply_preset(name, acknowledged=acknowledge_risk)
     return _section(ws, f"Applied {name}: {len(added)} rule(s) added.")
 
 
@@ -122,9 +135,12 @@ def import_rules(
     path: Annotated[str, Form()],
     scope: Annotated[str, Form()] = "global",
     ref: Annotated[str, Form()] = "",
+    acknowledge_risk: Annotated[bool, Form()] = False,
 ) -> Response:
     """Import a Claude Code settings file; refused entries are listed with the reason."""
-    result = ws.rules.import_file(path, scope=scope, ref=blank_to_none(ref))
+    result = ws.rules.import_file(
+        path, scope=scope, ref=blank_to_none(ref), acknowledged=acknowledge_risk
+    )
     details = [f"refused {i.effect} `{i.text}`: {i.note}" for i in result.report.refused]
     details += list(result.report.warnings)
     message = (

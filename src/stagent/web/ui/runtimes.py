@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
+from stagent.domain.code_rules import UNSANDBOXED_WARNING
 from stagent.runtimes.base import RuntimeHealth
 from stagent.web.deps import WorkspaceDep
 from stagent.web.security import request_is_owner, require_owner
@@ -40,6 +41,8 @@ def runtimes_page(request: Request, ws: WorkspaceDep) -> Response:
         title="Runtimes",
         runtimes=ws.runtimes.all(),
         **credentials_context(ws, owner=request_is_owner(request)),
+        sandbox=ws.containment.status(),
+        unsandboxed_warning=UNSANDBOXED_WARNING,
     )
 
 

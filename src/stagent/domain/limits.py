@@ -1,0 +1,54 @@
+"""One set of limits for what people type, enforced by the services every face goes through.
+
+The API schema, the forms' ``maxlength`` and the CLI all use these numbers, so a value one face
+accepts is accepted by all of them. Text may not hold NUL bytes (no database stores them) or
+bidirectional override characters (they make text read differently from what it is).
+"""
+
+from __future__ import annotations
+
+import re
+
+from stagent.domain.errors import ValidationError
+
+TITLE_MAX = 500
+"""Task titles."""
+NAME_MAX = 200
+"""Project names."""
+DESCRIPTION_MAX = 20_000
+"""Task and project descriptions."""
+RULE_MAX = 1000
+"""Permission rules (Claude Code syntax)."""
+PATH_MAX = 4096
+"""Paths (a project's directory, a settings file): Linux's PATH_MAX."""
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+"""Left-to-right/right-to-left embeddings, overrides, isolates and marks."""
+
+
+def checked_text(field: str, value: str, limit: int) -> str:
+    """``value`` if it is at most ``limit`` characters with no NUL and no bidi controls."""
+    if "\x00" in value:
+        raise ValidationError(f"{field}: contains a NUL byte", hint="remove it")
+    if BIDI_CONTROLS.search(value):
+        raise ValidationError(
+            f"{field}: contains a bidirectional override character (U+202A-202E, U+2066-2069)",
+            hint="such characters make text display differently from what it says; remove them",
+        )
+    if len(value) > limit:
+        raise ValidationError(
+            f"{field}: {len(value)} characters is too long (at most {limit})",
+            hint="shorten it",
+        )
+    return value
+
+
+def checked_path(field: str, value: str) -> str:
+    """A path a person typed: at most `PATH_MAX` characters, no NUL byte."""
+    if "\x00" in value:
+        raise ValidationError(f"{field}: a path cannot contain a NUL byte", hint="remove it")
+    if len(value) > PATH_MAX:
+        raise ValidationError(
+            f"{field}: {len(value)} characters is too long for a path (at most {PATH_MAX})",
+            hint="use a shorter path",
+        )
+    return value

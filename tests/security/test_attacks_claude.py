@@ -1,0 +1,89 @@
+"""The real Claude Code CLI, told by the scripted model to walk around governance: it fails.
+
+Each attack (reaching the database through ``$HOME/..``, calling ``stagent approve`` and
+``budget set``, reading the owner token by glob, approving from a background command) runs
+under the full-auto preset, so the only thing in its way is containment. Afterwards nothing has
+changed: the card is still pending, no budget or rule was set, the token never reached the agent
+or the event log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from attacks import attack_commands, attack_script, pending_card
+from sandboxtools import require_bubblewrap
+
+from stagent.domain.tasks import TaskStatus
+from stagent.engine.services import TaskDraft
+from stagent.runtimes.claude import ClaudeRuntime
+from stagent.testing.anthropic_server import AnthropicScriptServer
+from stagent.testing.model_script import ScriptBook
+from stagent.workspace import Workspace
+
+pytestmark = pytest.mark.slow
+KEY = "sk-ant-attack-0123456789abcdef"
+HOME_FROM_RUN = "$HOME/../../../.."
+
+
+@pytest.fixture
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
+    require_bubblewrap()
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    workspace = Workspace.temporary(tmp_path / "stagent-home").open()
+    workspace.rules.apply_preset("full-auto")
+    try:
+        yield workspace
+    finally:
+        workspace.stop_worker()
+        workspace.close()
+
+
+def test_every_attack_fails_and_nothing_changes(ws: Workspace) -> None:
+    card_id = pending_card(ws, "git push origin main")
+    token = ws.owner_token()
+    token_bytes = ws.owner_token_path.read_bytes()
+    script = attack_script("attack", "claude-sonnet-4-6", attack_commands(HOME_FROM_RUN, card_id))
+    with AnthropicScriptServer(ScriptBook([script])) as server:
+        env = {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": KEY}
+        ws.runtimes.register(ClaudeRuntime(home=ws.settings.home, env=env, max_retries=0))
+        ws.start_worker()
+        task = ws.tasks.create(TaskDraft(title="SCENARIO:attack do it", runtime="claude"))
+        ws.tasks.run(task.id)
+        done = _wait(ws, task.id, 120)
+        time.sleep(2.5)  # the background approval would have fired by now
+
+    assert done.status is TaskStatus.COMPLETED, done.error
+    seen = done.result or ""
+    assert seen.count("- ok:") + seen.count("- error:") == 5, seen  # every attack ran
+    assert "No such file or directory" in seen  # the home is not there for the agent
+    assert seen.count("cannot open database") >= 2  # each CLI attempt finished, and failed
+    assert "SQLite format" not in seen and token not in seen and "[redacted]" not in seen
+    assert "Read-only file system" in seen or "cannot create" in seen
+    # Nothing changed.
+    assert ws.approvals.get(card_id).status == "pending"
+    assert not any(status.configured for status in ws.budgets.statuses())
+    assert {rule.text for rule in ws.rules.list()} == {rule.text for rule in _preset_rules(ws)}
+    assert ws.owner_token_path.read_bytes() == token_bytes
+    assert ws.settings.sqlite_path is not None
+    assert ws.settings.sqlite_path.read_bytes()[:15] == b"SQLite format 3"
+    logged = repr([event.payload for event in ws.tasks.events(task.id)])
+    assert token not in logged
+    assert all(token not in str(request) for request in server.requests)
+
+
+def _preset_rules(ws: Workspace) -> list[object]:
+    return [rule for rule in ws.rules.list() if rule.source == "preset:full-auto"]
+
+
+def _wait(ws: Workspace, task_id: str, timeout: float):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    task = ws.tasks.get(task_id)
+    while not task.status.is_terminal and time.monotonic() < deadline:
+        time.sleep(0.2)
+        task = ws.tasks.get(task_id)
+    return task
