@@ -55,6 +55,15 @@ def test_a_reached_cap_refuses_the_next_task_with_a_blocked_row_and_a_notice(
     assert notice.payload["cap_usd"] == "1.00" and notice.task_id == second.id
 
 
+def test_a_zero_cap_refuses_every_run_with_a_notice_and_no_crash(worker: Workspace) -> None:
+    set_budget(worker, daily=usd("0"))
+    refused = run(worker, new_task(worker, "nothing may be spent", costing(0.1)))
+    assert refused.status is TaskStatus.FAILED
+    assert refused.error is not None and "overall daily cap $0.00 reached" in refused.error
+    assert not [e for e in worker.tasks.events(refused.id) if e.kind == "usage"]
+    assert alerts(worker, "blocked")
+
+
 def test_more_refusals_in_the_window_update_one_notice(worker: Workspace) -> None:
     set_budget(worker, daily=usd("0.5"))
     spend(worker, new_task(worker), 0.5)

@@ -131,8 +131,9 @@ class TaskService:
         self._runtimes.require(draft.runtime)
         if draft.profile and self._profiles is not None:
             self._profiles.check(draft.profile, draft.runtime)
-        if (draft.scenario_file or draft.scenario) and not self._runtimes.is_simulated(
-            draft.runtime
+        plays = self._runtimes.plays_scenarios(draft.runtime)
+        if (draft.scenario_file or draft.scenario) and not (
+            plays or self._runtimes.is_simulated(draft.runtime)
         ):
             raise ValidationError(
                 f"scenario: only the scripted runtime plays a scenario; {draft.runtime} would "

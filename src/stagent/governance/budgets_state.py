@@ -3,6 +3,7 @@ spend per window, warn once, refuse with a visible row, open a breach card, rese
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -124,7 +125,8 @@ def send_warnings(session: Session, limits: Sequence[LimitStatus], zone: tzinfo)
         state = budget_repo.window(session, policy.scope, policy.ref, window.period, window.key)
         if state.warned_cap_micros == limit.limit:
             continue
-        percent = int((limit.ratio or 0) * 100)
+        ratio = limit.ratio or 0
+        percent = int(ratio * 100) if math.isfinite(ratio) else 100  # a $0 cap: any spend is over
         inbox_repo.create(
             session,
             kind=ALERT_KIND,

@@ -26,6 +26,8 @@ class RuntimeCapabilities:
     mcp: bool = False
     simulated: bool = False
     """True when no model is involved (the scripted runtime): labelled *simulated* everywhere."""
+    scenarios: bool = False
+    """True when the runtime plays a task's scenario file (the scripted runtime and its kin)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,11 @@ class RuntimeRegistry:
         runtime = self._runtimes.get(name)
         return runtime is not None and runtime.capabilities.simulated
 
+    def plays_scenarios(self, name: str) -> bool:
+        """True for runtimes that play a task's scenario (lazy built-ins are real runtimes)."""
+        runtime = self._runtimes.get(name)
+        return runtime is not None and runtime.capabilities.scenarios
+
     def names(self) -> list[str]:
         """Registered runtime names, sorted (imports nothing)."""
         return sorted({*self._runtimes, *self._factories})

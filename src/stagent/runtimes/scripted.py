@@ -44,7 +44,13 @@ class ScriptedRuntime(Runtime):
     name: ClassVar[str] = "scripted"
     label: ClassVar[str] = "Scripted (simulated)"
     capabilities: ClassVar[RuntimeCapabilities] = RuntimeCapabilities(
-        resume=False, cancel=True, approvals=True, tools=True, mcp=False, simulated=True
+        resume=False,
+        cancel=True,
+        approvals=True,
+        tools=True,
+        mcp=False,
+        simulated=True,
+        scenarios=True,
     )
 
     async def health(self, *, probe: bool = False) -> RuntimeHealth:

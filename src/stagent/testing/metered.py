@@ -25,7 +25,13 @@ class MeteredRuntime(ScriptedRuntime):
     name: ClassVar[str] = NAME
     label: ClassVar[str] = "Metered (test: scripted scenarios booked as real spend)"
     capabilities: ClassVar[RuntimeCapabilities] = RuntimeCapabilities(
-        resume=False, cancel=True, approvals=True, tools=True, mcp=False, simulated=False
+        resume=False,
+        cancel=True,
+        approvals=True,
+        tools=True,
+        mcp=False,
+        simulated=False,
+        scenarios=True,
     )
 
 
