@@ -62,6 +62,6 @@ def test_the_fix_line_is_whole_at_80_columns(cli: Cli, monkeypatch: pytest.Monke
     result = cli("doctor", "--runtime", "claude")
     assert result.exit_code == 1
     text = " ".join(result.stdout.split())  # soft-wrapped lines joined back
-    fix = text.split("fix: ", 1)[1]
+    fix = text.split("fix: ", 1)[1].split(" Sandbox: ", 1)[0]  # the sandbox line follows
     assert fix.endswith("/_bundled/claude /login")
     assert "…" not in result.stdout

@@ -30,7 +30,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     (
         "workflow",
         "stagent.cli.workflow:app",
-        "Add, run, list, show, pause, resume, cancel and retry workflows.",
+        "Workflows: add, run, pause, resume, cancel, retry.",
     ),
     ("inbox", "stagent.cli.inbox:inbox", "List what waits for you: tool calls, questions."),
     ("approve", "stagent.cli.inbox:approve", "Allow a pending tool call (once, or always)."),

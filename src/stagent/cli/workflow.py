@@ -28,7 +28,7 @@ approval checkpoints (a step with requires_approval is refused rather than run u
 """
 
 app = typer.Typer(
-    help="Add, run, list, show, pause, resume, cancel and retry workflows.",
+    help="Workflows: add, run, pause, resume, cancel, retry.",
     no_args_is_help=True,
     epilog=DEFINITION_HELP,
 )
