@@ -42,26 +42,42 @@ def any_workspace(request: pytest.FixtureRequest) -> Workspace:
 
 
 def test_queueing_resolves_the_profile_into_the_run_options_and_logs_it(
-    any_workspace: Workspace,
+    any_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-not-used")  # the runtimes count as ready
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
     workspace = any_workspace
     task = workspace.tasks.create(
         TaskDraft(title="review", runtime="claude", profile="code-reviewer")
     )
-    queued = workspace.tasks.run(task.id)
-    config = queued.runtime_config
-    assert config["instructions"].startswith("# Code Reviewer")
-    assert config["tools"] == ["Read", "Grep", "Glob", "Bash", "AskUserQuestion"]
-    assert config["max_turns"] == 25
-    assert "Write" in config["tool_policy"]["auto_deny"]
+    workspace.tasks.run(task.id)
+    options = workspace.tasks.runs(task.id)[-1].options
+    assert options.instructions is not None and options.instructions.startswith("# Code Reviewer")
+    assert options.claude is not None
+    assert options.claude.tools == ("Read", "Grep", "Glob", "Bash", "AskUserQuestion")
+    assert options.limits.max_turns == 25
+    assert options.tool_policy is not None and "Write" in options.tool_policy.auto_deny
     notes = [e for e in workspace.tasks.events(task.id) if e.kind == "note"]
     assert notes[-1].payload["message"].startswith("profile code-reviewer 1.0.0 (builtin) sets")
+    assert workspace.tasks.get(task.id).options.instructions is None  # the task's own stay its own
     workspace.tasks.cancel(task.id)
 
     workspace.tasks.update(task.id, {"runtime": "codex"})
-    config = workspace.tasks.run(task.id).runtime_config
-    assert config["sandbox"] == "read-only"
-    assert "tools" not in config and "max_turns" not in config  # the claude-only keys are gone
+    workspace.tasks.run(task.id)
+    options = workspace.tasks.runs(task.id)[-1].options
+    assert options.codex is not None and options.codex.sandbox == "read-only"
+    assert options.claude is None and options.limits.max_turns is None  # claude-only keys gone
+    workspace.tasks.cancel(task.id)
+
+
+def test_a_tasks_own_options_win_over_its_profiles(workspace: Workspace) -> None:
+    task = workspace.tasks.create(
+        TaskDraft(title="review", profile="code-reviewer", options={"limits": {"max_turns": 3}})
+    )
+    workspace.tasks.run(task.id)
+    options = workspace.tasks.runs(task.id)[-1].options
+    assert options.limits.max_turns == 3
+    assert options.tool_policy is not None and "Write" in options.tool_policy.auto_deny
     workspace.tasks.cancel(task.id)
 
 

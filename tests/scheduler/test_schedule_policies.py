@@ -47,7 +47,7 @@ def test_a_firing_creates_and_queues_a_task_with_the_prompt_runtime_and_profile(
     workspace: Workspace, clock: Clock
 ) -> None:
     workspace.projects.create("Ops")
-    schedule = add(workspace, prompt="Check the backups", profile="sre", project="Ops")
+    schedule = add(workspace, prompt="Check the backups", profile="devops-engineer", project="Ops")
     assert schedule.next_fire_at == clock.now + timedelta(minutes=1)
     assert tick_and_decide(workspace) == []
     clock.advance(60)
@@ -56,7 +56,11 @@ def test_a_firing_creates_and_queues_a_task_with_the_prompt_runtime_and_profile(
     task = workspace.tasks.get(firing.task_id or "")
     assert task.title == "nightly — firing #1"
     assert task.description == "Check the backups"
-    assert (task.runtime, task.profile, task.status) == ("scripted", "sre", TaskStatus.QUEUED)
+    assert (task.runtime, task.profile, task.status) == (
+        "scripted",
+        "devops-engineer",
+        TaskStatus.QUEUED,
+    )
     assert task.project_id == workspace.projects.get("Ops").id
     after = workspace.schedules.get(schedule.id)
     assert after.firing_count == 1 and after.last_fired_at == clock.now
@@ -198,8 +202,9 @@ def test_a_budget_cap_blocks_the_firing_and_the_schedule_goes_on(
 ) -> None:
     schedule = add(workspace, overlap="allow")
     workspace.budgets.set(BudgetChange(daily=1_000_000))
-    spender = workspace.tasks.create(TaskDraft(title="earlier work"))
-    workspace.budgets.record_usage(spender, UsageEvent(model="scripted-1", cost_usd=1.5))
+    # real spend (a simulated runtime's usage never counts against a budget)
+    spender = workspace.tasks.create(TaskDraft(title="earlier work", runtime="anthropic"))
+    workspace.budgets.record_usage(spender, UsageEvent(model="claude-sonnet-4-6", cost_usd=1.5))
     clock.advance(60)
     assert tick_and_decide(workspace) == ["blocked"]
     (firing,) = history(workspace, schedule)

@@ -260,9 +260,11 @@ class TaskService:
             profile_options: dict[str, Any] | None = None
             note = None
             if task.profile and self._profiles is not None:
-                _, profile_options, note = self._profiles.resolve(
+                chosen, profile_options, note = self._profiles.resolve(
                     task.profile, task.runtime, task.title, task.description, {}
                 )
+                if chosen != task.profile:  # ``auto``: the routed profile stays the task's
+                    task_repo.get_row(session, task_id, for_update=True).profile = chosen
             options = resolve_options(task, project, profile_options)
             task, run = lifecycle.queue_run(session, task_id, options)
             if note is not None and run is not None:
