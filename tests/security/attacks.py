@@ -12,10 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
 from stagent.governance.approvals import ApprovalDraft
-from stagent.store import tasks as task_repo
+from stagent.store import lifecycle
 from stagent.testing.model_script import ModelScript
 from stagent.workspace import Workspace
 
@@ -60,8 +59,8 @@ def pending_card(ws: Workspace, command: str) -> str:
     """A running task's pending Bash card (what the attacker wants approved); its id."""
     task = ws.tasks.create(TaskDraft(title="victim"))
     with ws.store.write() as session:
-        task_repo.transition(session, task.id, TaskStatus.QUEUED)
-        task_repo.transition(session, task.id, TaskStatus.RUNNING)
+        lifecycle.queue_run(session, task.id, task.options)
+        lifecycle.claim(session, task.id, 1)
     card, _ = ws.approvals.open(
         ApprovalDraft(
             task_id=task.id,

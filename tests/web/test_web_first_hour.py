@@ -18,7 +18,7 @@ from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
 from stagent.governance.approvals import ApprovalDraft
 from stagent.runtimes.credentials import forget_applied
-from stagent.store import tasks as task_repo
+from stagent.store import lifecycle
 from stagent.workspace import Workspace
 
 
@@ -116,8 +116,8 @@ async def _waiting_card(workspace: Workspace) -> tuple[str, str]:
     """A running task whose Write waits for a person: (task id, card id)."""
     task = workspace.tasks.create(TaskDraft(title="writes notes"))
     with workspace.store.write() as session:
-        task_repo.transition(session, task.id, TaskStatus.QUEUED)
-        task_repo.transition(session, task.id, TaskStatus.RUNNING)
+        lifecycle.queue_run(session, task.id, task.options)
+        lifecycle.claim(session, task.id, 1)
     workspace.approvals.open(
         ApprovalDraft(
             task_id=task.id,

@@ -37,9 +37,10 @@ async def _until(stream: object, name: str) -> list[ServerSentEvent]:
 def _over_the_cap(ws: Workspace, *, pause: bool = False) -> str:
     """Spend past a 1-cent daily cap, then ask to start more work: refused (or paused)."""
     ws.budgets.set(BudgetChange(daily=10_000, on_breach="pause" if pause else "fail"))
-    task = ws.tasks.create(TaskDraft(title="spender"))
-    ws.budgets.record_usage(task, UsageEvent(model="scripted-1", cost_usd=0.05))
-    call = CallScope(runtime="scripted", task_id=task.id)
+    # real spend: a simulated runtime's usage never counts against a budget
+    task = ws.tasks.create(TaskDraft(title="spender", runtime="anthropic"))
+    ws.budgets.record_usage(task, UsageEvent(model="claude-sonnet-4-6", cost_usd=0.05))
+    call = CallScope(runtime="anthropic", task_id=task.id)
     admission = ws.budgets.admit(call, pausable=pause)
     assert not admission.allowed
     return task.id
