@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from stagent.engine.services import TaskDraft
-from stagent.governance.approvals import ApprovalDraft
-from stagent.store import lifecycle
 from stagent.testing.model_script import ModelScript
 from stagent.workspace import Workspace
 
@@ -56,20 +55,22 @@ def attack_script(
 
 
 def pending_card(ws: Workspace, command: str) -> str:
-    """A running task's pending Bash card (what the attacker wants approved); its id."""
-    task = ws.tasks.create(TaskDraft(title="victim"))
-    with ws.store.write() as session:
-        lifecycle.queue_run(session, task.id, task.options)
-        lifecycle.claim(session, task.id, 1)
-    card, _ = ws.approvals.open(
-        ApprovalDraft(
-            task_id=task.id,
-            runtime="scripted",
-            tool="Bash",
-            input={"command": command},
-            kind="permission",
-            risk="high",
-            suggested_rule=None,
-        )
-    )
-    return card.id
+    """A running task's pending Bash card (what the attacker wants approved); its id.
+
+    A real scripted task whose ``command`` a person asked to see first (an ``ask`` rule wins
+    over the full-auto preset); it waits in the inbox. Needs the worker running."""
+    ws.rules.add(f"Bash({command})", effect="ask")
+    scenario = {
+        "name": "victim",
+        "steps": [{"tool": "Bash", "input": {"command": command}, "output": "pushed"}],
+        "result": "pushed",
+    }
+    task = ws.tasks.create(TaskDraft(title="victim", scenario=scenario))
+    ws.tasks.run(task.id)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        cards = ws.approvals.list_pending(task_id=task.id)
+        if cards:
+            return cards[0].id
+        time.sleep(0.1)
+    raise AssertionError("the victim's card never appeared")

@@ -44,14 +44,15 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
 
 
 def test_every_attack_fails_and_nothing_changes(ws: Workspace) -> None:
+    ws.start_worker()
     card_id = pending_card(ws, "git push origin main")
     token = ws.owner_token()
+    rules_before = {rule.text for rule in ws.rules.list()}
     token_bytes = ws.owner_token_path.read_bytes()
     script = attack_script("attack", "claude-sonnet-4-6", attack_commands(HOME_FROM_RUN, card_id))
     with AnthropicScriptServer(ScriptBook([script])) as server:
         env = {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": KEY}
         ws.runtimes.register(ClaudeRuntime(home=ws.settings.home, env=env, max_retries=0))
-        ws.start_worker()
         task = ws.tasks.create(TaskDraft(title="SCENARIO:attack do it", runtime="claude"))
         ws.tasks.run(task.id)
         done = _wait(ws, task.id, 120)
@@ -67,7 +68,8 @@ def test_every_attack_fails_and_nothing_changes(ws: Workspace) -> None:
     # Nothing changed.
     assert ws.approvals.get(card_id).status == "pending"
     assert not any(status.configured for status in ws.budgets.statuses())
-    assert {rule.text for rule in ws.rules.list()} == {rule.text for rule in _preset_rules(ws)}
+    assert {rule.text for rule in ws.rules.list()} == rules_before
+    assert _preset_rules(ws)  # the full-auto preset stayed applied
     assert ws.owner_token_path.read_bytes() == token_bytes
     assert ws.settings.sqlite_path is not None
     assert ws.settings.sqlite_path.read_bytes()[:15] == b"SQLite format 3"

@@ -50,6 +50,7 @@ def _wait(ws: Workspace, task_id: str, timeout: float) -> Task:
 
 
 def test_every_attack_fails_and_nothing_changes(ws: Workspace, tmp_path: Path) -> None:
+    ws.start_worker()
     card_id = pending_card(ws, "git push origin main")
     token = ws.owner_token()
     before = {rule.text for rule in ws.rules.list()}
@@ -68,7 +69,6 @@ def test_every_attack_fails_and_nothing_changes(ws: Workspace, tmp_path: Path) -
             containment=ws.containment,
         )
         ws.runtimes.register(runtime)
-        ws.start_worker()
         task = ws.tasks.create(TaskDraft(title="SCENARIO:attack do it", runtime="codex"))
         ws.tasks.run(task.id)
         done = _wait(ws, task.id, 120)
