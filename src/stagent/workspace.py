@@ -183,7 +183,7 @@ class Workspace:
 
         return ScheduleService(
             self.store,
-            check_runtime=self.runtimes.require,
+            check_runtime=self._check_schedule_target,
             admit=self._admit_firing,
             run_task=self.tasks.run,
             enqueue=lambda firing_id: enqueue_firing(self.queue.client, firing_id),
@@ -191,6 +191,12 @@ class Workspace:
             default_zone=self.settings.timezone or zone_name(local_timezone()),
             grace_seconds=self.settings.schedule_grace_seconds,
         )
+
+    def _check_schedule_target(self, runtime: str, profile: str | None) -> None:
+        """A schedule's runtime must exist and its profile must exist and support it."""
+        self.runtimes.require(runtime)
+        if profile:
+            self.profiles.check(profile, runtime)
 
     def _admit_firing(self, runtime: str, project_id: str | None) -> str | None:
         """The budget check of a schedule firing: its reservation id, or `BudgetBlockedError`."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from schedtools import Clock, add, history, statuses, tick_and_decide, use_clock
 
-from stagent.domain.errors import ConflictError, ValidationError
+from stagent.domain.errors import ConflictError, NotFoundError, ValidationError
 from stagent.domain.events import UsageEvent
 from stagent.domain.schedules import FiringStatus, ScheduleStatus
 from stagent.domain.tasks import TaskStatus
@@ -195,6 +195,16 @@ def test_an_occurrence_within_the_grace_period_still_fires(
     clock.advance(60 + 20)
     assert tick_and_decide(workspace) == ["fired"]
     assert statuses(workspace, schedule) == ["fired"]
+
+
+def test_a_schedule_with_an_unknown_or_unfit_profile_is_refused_when_saved(
+    workspace: Workspace, clock: Clock
+) -> None:
+    with pytest.raises(NotFoundError, match="no profile 'nobody'"):
+        add(workspace, prompt="Check the backups", profile="nobody")
+    with pytest.raises(ValidationError, match="does not support the anthropic"):
+        add(workspace, prompt="Review", profile="code-reviewer", runtime="anthropic")
+    assert workspace.schedules.list() == []
 
 
 def test_a_budget_cap_blocks_the_firing_and_the_schedule_goes_on(

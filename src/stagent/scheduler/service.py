@@ -2,9 +2,9 @@
 occurrences; decide each firing (overlap, limit, budget) and start its task.
 
 Collaborators are passed in by the composition root (`stagent.workspace`), so this layer needs
-neither the engine nor governance: ``check_runtime`` validates a runtime name, ``admit`` asks the
-budgets (returns a reservation id, raises a `StagentError` when refused), ``run_task`` queues a
-task's run, ``enqueue`` hands a firing to the durable engine.
+neither the engine nor governance: ``check_runtime`` validates a runtime name and the profile on
+it, ``admit`` asks the budgets (returns a reservation id, raises a `StagentError` when refused),
+``run_task`` queues a task's run, ``enqueue`` hands a firing to the durable engine.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class ScheduleService:
         self,
         store: Store,
         *,
-        check_runtime: Callable[[str], object],
+        check_runtime: Callable[[str, str | None], object],
         admit: Callable[[str, str | None], str | None],
         run_task: Callable[[str], object],
         enqueue: Callable[[str], object],
@@ -143,7 +143,7 @@ class ScheduleService:
                     options=draft.options if draft.options is not None else target.options,
                 )
             )
-            self._check_runtime(target.runtime)
+            self._check_runtime(target.runtime, target.profile)
         changed = dataclasses.replace(
             current,
             name=drafts.check_name(draft.name) if draft.name is not None else current.name,
@@ -280,7 +280,7 @@ class ScheduleService:
         tz = draft.tz or self.default_zone
         zone(tz)
         target = drafts.build_target(draft)
-        self._check_runtime(target.runtime)
+        self._check_runtime(target.runtime, target.profile)
         schedule = Schedule(
             id=schedule_id,
             name=drafts.check_name(draft.name),
