@@ -24,11 +24,11 @@ from rich.table import Table
 from stagent.cli.output import JsonFlag, console, emit_json, err_console
 from stagent.cli.state import state_of
 from stagent.domain.errors import ValidationError
+from stagent.domain.ledger import LedgerEntry, LedgerFilter
 from stagent.ledger.importers import ImportReport
 from stagent.ledger.money import format_usd
 from stagent.ledger.reports import SUMMARY_GROUPS, Scope
 from stagent.schemas import UsageSchema
-from stagent.store.ledger import LedgerEntry, LedgerFilter
 from stagent.workspace import Workspace
 
 app = typer.Typer(

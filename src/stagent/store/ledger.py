@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session as Session  # re-exported: the type callers' 
 from sqlalchemy.sql.elements import ColumnElement
 
 from stagent.domain.ids import ensure_aware, new_id, utcnow
+from stagent.domain.ledger import LedgerEntry as LedgerEntry  # re-exported
+from stagent.domain.ledger import LedgerFilter as LedgerFilter  # re-exported
 from stagent.store.tables import UsageLedgerRow
 
 RUN_SOURCE = "run"
@@ -27,50 +29,6 @@ RESERVED = "reserved"
 RELEASED = "released"
 BLOCKED = "blocked"
 COMPLETED = "completed"
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """One ledger row."""
-
-    id: str
-    task_id: str | None
-    project_id: str | None
-    activity: str
-    runtime: str
-    provider: str | None
-    model: str | None
-    input_tokens: int
-    output_tokens: int
-    cache_write_5m_tokens: int
-    cache_write_1h_tokens: int
-    cache_read_tokens: int
-    reasoning_tokens: int
-    cost_micros: int
-    cost_source: str
-    pricing_version: str | None
-    status: str
-    note: str | None
-    raw: dict[str, Any] | None
-    started_at: datetime
-    finished_at: datetime
-    source: str = "run"
-    dedupe_key: str | None = None
-    simulated: bool = False
-    session_id: str | None = None
-    project_path: str | None = None
-    run_id: str | None = None
-
-    @property
-    def total_tokens(self) -> int:
-        """Every token of the call (input, output, cache writes and reads)."""
-        return (
-            self.input_tokens
-            + self.output_tokens
-            + self.cache_write_5m_tokens
-            + self.cache_write_1h_tokens
-            + self.cache_read_tokens
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,44 +147,28 @@ def insert_once(session: Session, new: NewLedgerEntry) -> tuple[LedgerEntry, boo
     return insert(session, new), True
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerFilter:
-    """Which rows `list_entries` returns (every field optional)."""
-
-    task_id: str | None = None
-    project_id: str | None = None
-    runtime: str | None = None
-    model: str | None = None
-    status: str | None = None
-    cost_source: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    source: str | None = None
-    simulated: bool | None = None
-    """None: both; False: real calls only; True: simulated only."""
-
-    def conditions(self) -> list[ColumnElement[bool]]:
-        """The WHERE clauses of this filter."""
-        table = UsageLedgerRow
-        found: list[ColumnElement[bool]] = []
-        for column, value in (
-            (table.task_id, self.task_id),
-            (table.project_id, self.project_id),
-            (table.runtime, self.runtime),
-            (table.model, self.model),
-            (table.status, self.status),
-            (table.cost_source, self.cost_source),
-            (table.source, self.source),
-        ):
-            if value is not None:
-                found.append(column == value)
-        if self.simulated is not None:
-            found.append(table.simulated == self.simulated)
-        if self.since is not None:
-            found.append(table.finished_at >= self.since.astimezone(UTC))
-        if self.until is not None:
-            found.append(table.finished_at < self.until.astimezone(UTC))
-        return found
+def conditions(where: LedgerFilter) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of a ledger filter."""
+    table = UsageLedgerRow
+    found: list[ColumnElement[bool]] = []
+    for column, value in (
+        (table.task_id, where.task_id),
+        (table.project_id, where.project_id),
+        (table.runtime, where.runtime),
+        (table.model, where.model),
+        (table.status, where.status),
+        (table.cost_source, where.cost_source),
+        (table.source, where.source),
+    ):
+        if value is not None:
+            found.append(column == value)
+    if where.simulated is not None:
+        found.append(table.simulated == where.simulated)
+    if where.since is not None:
+        found.append(table.finished_at >= where.since.astimezone(UTC))
+    if where.until is not None:
+        found.append(table.finished_at < where.until.astimezone(UTC))
+    return found
 
 
 def list_entries(
@@ -235,7 +177,7 @@ def list_entries(
     """Rows matching ``where``, newest first (or oldest first)."""
     table = UsageLedgerRow
     order = table.finished_at.asc() if oldest_first else table.finished_at.desc()
-    query = select(table).where(*where.conditions()).order_by(order, table.id)
+    query = select(table).where(*conditions(where)).order_by(order, table.id)
     if limit is not None:
         query = query.limit(limit)
     return [to_entry(row) for row in session.scalars(query)]

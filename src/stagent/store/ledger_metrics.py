@@ -14,6 +14,7 @@ from sqlalchemy import case, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from stagent.store.ledger import LedgerFilter, Session
+from stagent.store.ledger import conditions as filter_conditions
 from stagent.store.tables import ProjectRow, TaskRow, UsageLedgerRow
 
 CALL_STATUSES = ("completed", "failed", "cancelled")
@@ -116,7 +117,7 @@ def aggregate(
         if estimated
         else literal(0),
     )
-    conditions = [*where.conditions(), table.status.in_(CALL_STATUSES)]
+    conditions = [*filter_conditions(where), table.status.in_(CALL_STATUSES)]
     if by is None:
         row = session.execute(select(*sums).where(*conditions)).one()
         return [Bucket(None, *(int(v or 0) for v in row))]

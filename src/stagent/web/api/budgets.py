@@ -11,9 +11,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from stagent.domain.ledger import LedgerFilter
 from stagent.governance.budgets_config import CLEAR, BudgetChange
 from stagent.ledger.money import parse_usd
-from stagent.store.ledger import LedgerFilter
 from stagent.web.api.budget_models import (
     BreachOut,
     BudgetIn,

@@ -16,9 +16,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from stagent.domain.errors import NotFoundError, ValidationError
+from stagent.domain.ledger import LedgerFilter
 from stagent.ledger.reports import Scope
 from stagent.ledger.views import model_json, table_json
-from stagent.store.ledger import LedgerFilter
 from stagent.web.api.budget_models import UsageOut
 from stagent.web.api.models import ListOut, list_of
 from stagent.web.deps import WorkspaceDep

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from stagent.domain.errors import ValidationError
+from stagent.domain.ledger import LedgerFilter
 from stagent.ledger.reports import Scope
 from stagent.ledger.views import entry_json
-from stagent.store.ledger import LedgerFilter
 from stagent.web.deps import WorkspaceDep
 from stagent.web.ui.monitor_lines import monitor_lines
 from stagent.web.ui.rendering import page
