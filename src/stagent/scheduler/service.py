@@ -15,8 +15,6 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-
 from stagent.domain.errors import ConflictError, StagentError, ValidationError
 from stagent.domain.ids import new_id, utcnow
 from stagent.domain.schedules import (
@@ -252,7 +250,7 @@ class ScheduleService:
                 row.next_fire_at = plan.next_fire_at
                 row.status = plan.status.value
                 return [r[0] for r in fresh if r[2] is FiringStatus.PENDING]
-        except IntegrityError:
+        except repo.DuplicateFiringError:
             log.info("schedule %s: another process claimed this occurrence", schedule_id)
             return []
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from stagent.domain.errors import ConflictError, NotFoundError
@@ -36,6 +37,9 @@ from stagent.store.tables import ScheduleFiringRow, ScheduleRow, TaskRow, UsageL
 SPENT_STATUSES = ("completed", "failed", "cancelled")
 """Ledger rows that are real spend (not reservations or refusals)."""
 _ACTIVE_TASK = [status.value for status in ACTIVE_STATES]
+
+DuplicateFiringError = IntegrityError
+"""What saving a firing id that another process saved first raises."""
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -187,7 +191,8 @@ def add_firings(
     *,
     manual: bool = False,
 ) -> list[str]:
-    """Insert firings (id, occurrence, status, reason); a duplicate id raises IntegrityError."""
+    """Insert firings (id, occurrence, status, reason); a duplicate id raises
+    `DuplicateFiringError`."""
     ids: list[str] = []
     now = utcnow()
     for firing_id, occurrence, status, reason in firings:
