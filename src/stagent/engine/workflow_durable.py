@@ -42,7 +42,8 @@ async def _stop_reason(workflow_id: str, run_number: int) -> str | None:
 
 @DBOS.step(name="stagent.workflow.prepare")
 async def _prepare(workflow_id: str, run_number: int, key: str, prompt: str) -> list[Any]:
-    return steps.prepare(durable.context().store, workflow_id, run_number, key, prompt)
+    ctx = durable.context()
+    return steps.prepare(ctx.store, workflow_id, run_number, key, prompt, profiles=ctx.profiles)
 
 
 @DBOS.step(name="stagent.workflow.settle")
