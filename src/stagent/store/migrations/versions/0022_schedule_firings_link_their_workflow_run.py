@@ -1,7 +1,7 @@
 """schedule firings link their workflow run
 
 Revision ID: 0022
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-06 08:43:34.264859
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0022"
-down_revision: str | None = "0014"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
