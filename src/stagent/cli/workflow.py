@@ -66,6 +66,12 @@ def _done(ws: Workspace, workflow: Workflow, as_json: bool, *, follow: bool = Fa
         _print(workflow)
 
 
+def finish(ws: Workspace, workflow: Workflow, as_json: bool, *, follow: bool = False) -> None:
+    """For other command groups (``blueprint run``): print a workflow, after its run ends if
+    ``follow``."""
+    _done(ws, workflow, as_json, follow=follow)
+
+
 def _follow(ws: Workspace, workflow_id: str) -> Workflow:
     """Wait for the run to end, running it in this process when no worker is alive."""
     local = ws.live_workers() == 0

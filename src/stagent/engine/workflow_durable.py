@@ -42,7 +42,8 @@ async def _stop_reason(workflow_id: str, run_number: int) -> str | None:
 
 @DBOS.step(name="stagent.workflow.prepare")
 async def _prepare(workflow_id: str, run_number: int, key: str, prompt: str) -> list[Any]:
-    return steps.prepare(durable.context().store, workflow_id, run_number, key, prompt)
+    ctx = durable.context()
+    return steps.prepare(ctx.store, workflow_id, run_number, key, prompt, profiles=ctx.profiles)
 
 
 @DBOS.step(name="stagent.workflow.settle")
@@ -60,8 +61,11 @@ async def _finish(workflow_id: str, run_number: int, status: str, reason: str | 
     return steps.finish(durable.context().store, workflow_id, run_number, status, reason)
 
 
-class _Run:
-    """One execution of a workflow run: the interpreter's state, rebuilt identically on replay."""
+class WorkflowRun:
+    """One execution of a workflow run: the interpreter's state, rebuilt identically on replay.
+
+    Every pattern takes this object and runs EVERY step through `run` or `start`, so step-level
+    behaviour added here (gates, retry, timeouts) applies to every pattern."""
 
     def __init__(self, workflow_id: str, run_number: int, plan: dict[str, Any]) -> None:
         self.id = workflow_id
@@ -91,7 +95,7 @@ class _Run:
 @DBOS.workflow(name=RUN_WORKFLOW)
 async def run_workflow(workflow_id: str, run_number: int) -> str:
     """Durably run run ``run_number`` of a workflow; returns its final status."""
-    run = _Run(workflow_id, run_number, await _begin(workflow_id, run_number))
+    run = WorkflowRun(workflow_id, run_number, await _begin(workflow_id, run_number))
     pattern = run.definition.pattern
     if pattern == "parallel":
         status, reason = await _parallel(run)
@@ -102,7 +106,7 @@ async def run_workflow(workflow_id: str, run_number: int) -> str:
     return await _finish(workflow_id, run_number, status, reason)
 
 
-async def _sequence(run: _Run) -> tuple[str, str | None]:
+async def _sequence(run: WorkflowRun) -> tuple[str, str | None]:
     previous: str | None = None
     for step in run.definition.steps:
         if step.id not in run.settled:
@@ -116,7 +120,7 @@ async def _sequence(run: _Run) -> tuple[str, str | None]:
     return "completed", None
 
 
-async def _parallel(run: _Run) -> tuple[str, str | None]:
+async def _parallel(run: WorkflowRun) -> tuple[str, str | None]:
     branches = [s for s in run.definition.steps if not s.depends_on]
     join = next(s for s in run.definition.steps if s.depends_on)
     settings = run.definition.parallel

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from stagent.domain.errors import NotFoundError
+from stagent.domain.errors import ConflictError, NotFoundError
 from stagent.domain.ids import ensure_aware, new_id, utcnow
 from stagent.domain.workflow_runs import (
     StepState,
@@ -167,6 +167,18 @@ def end(session: Session, row: WorkflowRow, status: WorkflowStatus, reason: str 
     if status is not WorkflowStatus.PAUSED:
         row.finished_at = utcnow()
     session.flush()
+
+
+def begin_run(session: Session, row: WorkflowRow) -> tuple[str, int]:
+    """Start a new run of a workflow locked for update (refused while one is running or
+    paused); returns the engine id of its first round and the run number."""
+    if WorkflowStatus(row.status) in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED):
+        raise ConflictError(
+            f"workflow {row.id} is {row.status}",
+            hint="resume or cancel it before starting a new run",
+        )
+    number = start_run(session, row)
+    return next_round(row, first=True), number
 
 
 def next_round(row: WorkflowRow, *, first: bool = False) -> str:
