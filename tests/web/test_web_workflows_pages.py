@@ -276,17 +276,61 @@ def test_graph_layers_and_the_loop_timeline() -> None:
         created_at=now,
         updated_at=now,
         steps=(
-            row("improve", 0, 1, StepStatus.COMPLETED),
-            row("improve-1", 1, 3, StepStatus.COMPLETED),
-            row("improve-2", 2, 1, StepStatus.FAILED),
+            row("improve#1", 0, 3, StepStatus.COMPLETED),
+            row("improve#2", 1, 1, StepStatus.FAILED),
         ),
     )
-    nodes = graph.nodes(workflow, {"improve-1": 1500}, now)
-    assert [n.role for n in nodes] == ["Iteration template", "Iteration", "Iteration"]
-    assert [layer.label for layer in graph.layers(workflow, nodes)] == ["Each iteration"]
+    nodes = graph.nodes(workflow, {"improve#1": 1500}, now)
+    assert [(n.key, n.status) for n in nodes] == [
+        ("improve", "template"),
+        ("improve#1", "completed"),
+        ("improve#2", "failed"),
+    ]
+    assert [layer.label for layer in graph.layers(workflow, nodes)] == ["Each iteration runs"]
     segments = graph.timeline(nodes)
     assert [s.width for s in segments] == [75.0, 25.0]
     assert segments[1].left == 75.0
     assert nodes[1].cost_micros == 1500
-    assert not nodes[2].retryable  # a run-time row is not in the definition: nothing to retry
+    assert nodes[2].retryable  # a failed iteration of an ended run can be retried
     assert graph.clock(0.42) == "0.4 s" and graph.clock(185) == "3 min 05 s"
+
+
+async def test_the_run_view_shows_a_loops_iterations_and_a_swarms_workers(
+    worker_client: httpx.AsyncClient, worker: Workspace
+) -> None:
+    loop = add(
+        worker,
+        {
+            "name": "polish",
+            "pattern": "loop",
+            "loop": {"max_iterations": 3},
+            "steps": [step("polish", "better")],
+        },
+    )
+    swarm = add(
+        worker,
+        {
+            "name": "audit",
+            "pattern": "swarm",
+            "swarm": {"worker_concurrency": 2},
+            "steps": [
+                step("mayor", "briefs"),
+                step("w1", "one"),
+                step("w2", "two"),
+                step("ref", "all"),
+            ],
+        },
+    )
+    for workflow in (loop, swarm):
+        worker.workflows.run(workflow.id)
+    for workflow in (loop, swarm):
+        assert (await wait_ended(worker, workflow.id)).status is WorkflowStatus.COMPLETED
+    view = soup(await worker_client.get(f"/workflows/{loop.id}"))
+    assert len(view.select(".timeline-bar .seg.st-completed")) == 3
+    assert len(view.select("ol.iterations li")) == 3
+    template = view.select_one("#node-polish")
+    assert template is not None and template.get("data-status") == "template"
+    view = soup(await worker_client.get(f"/workflows/{swarm.id}"))
+    workers = view.select(".wf-layer[aria-label=Workers] .wf-node[data-status=completed]")
+    assert [n.get("id") for n in workers] == ["node-w1", "node-w2"]
+    assert view.select_one(".wf-layer[aria-label=Refinery] #node-ref[data-status=completed]")

@@ -48,11 +48,12 @@ def _print(workflow: Workflow) -> None:
         f"{workflow.status.value}"
     )
     if workflow.stop_reason:
-        console.print(f"  stopped: {escape(workflow.stop_reason)}")
-    names = {s.id: s.name for s in workflow.definition.steps}
+        code = f" [{workflow.stop_code}]" if workflow.stop_code else ""
+        console.print(f"  stopped: {escape(workflow.stop_reason)}{escape(code)}")
     for state in workflow.steps:
         task = f" task {state.task_id}" if state.task_id else ""
-        console.print(f"  {state.key} ({escape(names.get(state.key, ''))}): {state.status}{task}")
+        name = escape(workflow.step_name(state))
+        console.print(f"  {state.key} ({name}): {state.status}{task}")
         if state.error:
             console.print(f"    [red]{escape(state.error)}[/]")
 

@@ -7,7 +7,9 @@ a model again. Each workflow step runs as a child task through the task queue
 (`stagent.run_task`, with the task run's own engine id), so budgets, approvals, events and cost
 work exactly as for any task.
 
-Patterns built: ``sequence`` and ``parallel``. The others stop with a clear "not built yet".
+Patterns built: ``sequence`` and ``parallel`` here; ``loop``, ``planner-executor`` and ``swarm``
+in `workflow_loop`, `workflow_planner` and `workflow_swarm`, which run every step through
+`WorkflowRun` too. ``checkpoint`` stops with a clear "not built yet".
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from stagent.domain.workflows import WorkflowDefinition, WorkflowStep
 from stagent.engine import durable
 from stagent.engine import workflow_steps as steps
 from stagent.engine.queue import RUN_WORKFLOW, workflow_id_for
+from stagent.engine.workflow_loop import run_loop
+from stagent.engine.workflow_planner import run_planner_executor
 from stagent.engine.workflow_prompts import sequence_prompt, synthesis_prompt
+from stagent.engine.workflow_swarm import run_swarm
 
 RESULT_POLL_SECONDS = 0.05
 """How often the interpreter checks whether a step's task run ended (DBOS polls; its default of
@@ -101,6 +106,12 @@ async def run_workflow(workflow_id: str, run_number: int) -> str:
         status, reason = await _parallel(run)
     elif pattern == "sequence":
         status, reason = await _sequence(run)
+    elif pattern == "loop":
+        status, reason = await run_loop(run)
+    elif pattern == "planner-executor":
+        status, reason = await run_planner_executor(run)
+    elif pattern == "swarm":
+        status, reason = await run_swarm(run)
     else:
         status, reason = "failed", f"the {pattern} pattern is not built yet"
     return await _finish(workflow_id, run_number, status, reason)

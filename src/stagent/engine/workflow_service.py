@@ -12,7 +12,13 @@ from pathlib import Path
 
 from stagent.domain.errors import ConflictError, StagentError, ValidationError
 from stagent.domain.workflow_files import load_definition
-from stagent.domain.workflow_runs import StepStatus, Workflow, WorkflowStatus
+from stagent.domain.workflow_runs import (
+    StepStatus,
+    Workflow,
+    WorkflowStatus,
+    initial_step_keys,
+    split_key,
+)
 from stagent.domain.workflows import WorkflowDefinition
 from stagent.engine.profile_hook import ProfileResolver
 from stagent.engine.queue import TaskQueueClient
@@ -188,7 +194,8 @@ class WorkflowService:
             step_row = workflow_repo.step_row(session, row.id, row.run_count, step, for_update=True)
             keys = {r.step_key for r in workflow_repo.step_rows(session, row.id, row.run_count)}
             defined = WorkflowDefinition.model_validate(row.definition)
-            if not {s.id for s in defined.steps} <= keys:
+            templates = {s.id for s in defined.steps}
+            if not set(initial_step_keys(defined)) <= keys or split_key(step)[0] not in templates:
                 raise ConflictError(
                     f"workflow {row.id} was edited since this run: its steps are not the run's",
                     hint="start a new run of the edited workflow",

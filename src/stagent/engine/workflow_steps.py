@@ -13,7 +13,7 @@ from stagent.domain.errors import StagentError
 from stagent.domain.ids import utcnow
 from stagent.domain.run_options import RunOptions, parse_run_options
 from stagent.domain.tasks import Task, TaskStatus
-from stagent.domain.workflow_runs import StepStatus, WorkflowStatus
+from stagent.domain.workflow_runs import StepStatus, WorkflowStatus, split_key
 from stagent.domain.workflows import WorkflowDefinition
 from stagent.engine.options import resolve as resolve_options
 from stagent.engine.profile_hook import ProfileResolver
@@ -68,7 +68,7 @@ def prepare(
     with store.write() as session:
         row = workflow_repo.get_row(session, workflow_id)
         definition = WorkflowDefinition.model_validate(row.definition)
-        step = next(s for s in definition.steps if s.id == key)
+        step = next(s for s in definition.steps if s.id == split_key(key)[0])
         step_row = workflow_repo.step_row(session, workflow_id, run_number, key, for_update=True)
         if step_row.task_id is None:
             options: RunOptions = parse_run_options(
@@ -79,7 +79,7 @@ def prepare(
             task = task_repo.create(
                 session,
                 task_repo.NewTask(
-                    title=f"[Workflow] {step.name}",
+                    title=f"[Workflow] {step_row.name or step.name}",
                     description=prompt,
                     project_id=row.project_id,
                     runtime=options.runtime,

@@ -3,8 +3,8 @@ status, time and cost; a loop's iterations as a timeline. Pure functions over do
 
 Layers follow the pattern: a sequence is one step per layer; parallel is the branches, then the
 synthesis; a swarm is the mayor, the workers, then the refinery; planner-executor is the planner,
-then its executors. Step rows the definition does not name (steps a run adds while it runs, such
-as a plan's steps or a loop's iterations) are shown after them, or as the loop's timeline.
+then the plan's steps once it made them (``<executor>#<n>``, before that the executor steps); a
+loop is its step, with its iterations (``<step>#<n>``) on a timeline.
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from stagent.domain.ids import utcnow
-from stagent.domain.workflow_runs import StepState, Workflow, WorkflowStatus
+from stagent.domain.workflow_runs import (
+    StepState,
+    Workflow,
+    WorkflowStatus,
+    split_key,
+    step_role,
+)
 from stagent.domain.workflows import WorkflowStep
 
 RETRYABLE = frozenset({"failed", "blocked"})
@@ -38,6 +44,8 @@ class Node:
     gate: bool = False
     """The step waits for a person's approval before it runs."""
     runtime: str = "scripted"
+    instance: bool = False
+    """A step the run made from a template (a loop iteration, a plan step)."""
     retryable: bool = False
 
 
@@ -67,18 +75,49 @@ def duration(step: StepState, now: datetime) -> float | None:
     return max((end - step.started_at).total_seconds(), 0.0)
 
 
+ROLE_LABELS = {
+    "step": "Step",
+    "branch": "Branch",
+    "join": "Synthesis",
+    "planner": "Planner",
+    "executor": "Executor",
+    "iteration": "Iteration",
+    "mayor": "Mayor",
+    "worker": "Worker",
+    "refinery": "Refinery",
+}
+TEMPLATE = "template"
+"""The status shown for a definition step that never runs itself: a loop's step, or a planner's
+executor step, whose instances (``<id>#<n>``) are what runs."""
+
+
 def nodes(workflow: Workflow, costs: dict[str, int], now: datetime | None = None) -> list[Node]:
-    """Every step of the latest run: the definition's steps in order, then rows it adds."""
+    """Every step of the latest run: the definition's steps in order (a template that only runs
+    through its instances shows as ``template``), then the steps the run added, in order."""
     now = now or utcnow()
     rows = {s.key: s for s in workflow.steps}
     ended = workflow.status in (WorkflowStatus.FAILED, WorkflowStatus.CANCELLED)
-    steps = list(workflow.definition.steps)
-    out = [_node(workflow, s.id, s, rows.get(s.id), costs, now, ended) for s in steps]
-    known = {s.id for s in steps}
+    templates = _templates(workflow)
+    out: list[Node] = []
+    for step in workflow.definition.steps:
+        row = rows.get(step.id)
+        status = TEMPLATE if row is None and step.id in templates else None
+        out.append(_node(workflow, step.id, step, row, costs, now, ended, status))
+    known = {s.id for s in workflow.definition.steps}
     for row in sorted(workflow.steps, key=lambda r: r.position):
         if row.key not in known:
-            out.append(_node(workflow, row.key, None, row, costs, now, ended))
+            template = next((s for s in workflow.definition.steps if s.id == row.template), None)
+            out.append(_node(workflow, row.key, template, row, costs, now, ended, None))
     return out
+
+
+def _templates(workflow: Workflow) -> set[str]:
+    steps = workflow.definition.steps
+    if workflow.pattern == "loop":
+        return {s.id for s in steps}
+    if workflow.pattern == "planner-executor":
+        return {s.id for s in steps[1:]}
+    return set()
 
 
 def _node(
@@ -89,11 +128,12 @@ def _node(
     costs: dict[str, int],
     now: datetime,
     ended: bool,
+    status: str | None,
 ) -> Node:
-    status = row.status.value if row is not None else "not run"
+    status = status or (row.status.value if row is not None else "not run")
     return Node(
         key=key,
-        name=step.name if step is not None else key,
+        name=workflow.step_name(row) if row is not None else (step.name if step else key),
         role=role_of(workflow, key),
         status=status,
         task_id=row.task_id if row is not None else None,
@@ -104,73 +144,73 @@ def _node(
         output=row.output if row is not None else None,
         gate=step.requires_approval if step is not None else False,
         runtime=(step.runtime if step is not None else None) or "scripted",
-        retryable=ended and status in RETRYABLE and step is not None,
+        instance=split_key(key)[1] is not None,
+        retryable=ended and status in RETRYABLE,
     )
 
 
 def role_of(workflow: Workflow, key: str) -> str:
-    """The step's part in its pattern (Mayor, Worker, Branch ...)."""
-    steps = workflow.definition.steps
-    ids = [s.id for s in steps]
-    pattern = workflow.pattern
-    if key not in ids:
-        return "Iteration" if pattern == "loop" else "Added at run time"
-    index = ids.index(key)
-    if pattern == "parallel":
-        return "Synthesis" if steps[index].depends_on else "Branch"
-    if pattern == "planner-executor":
-        return "Planner" if index == 0 else "Executor"
-    if pattern == "loop":
-        return "Iteration template"
-    if pattern == "swarm":
-        if index == 0:
-            return "Mayor"
-        return "Refinery" if index == len(steps) - 1 else "Worker"
-    return "Checkpoint" if steps[index].requires_approval else "Step"
+    """The step's part in its pattern (Mayor, Worker, Branch ...), as a label."""
+    role = ROLE_LABELS.get(step_role(workflow.definition, key), "Step")
+    step = next((s for s in workflow.definition.steps if s.id == key), None)
+    if role == "Step" and step is not None and step.requires_approval:
+        return "Checkpoint"
+    return role
 
 
 def layers(workflow: Workflow, all_nodes: list[Node]) -> list[Layer]:
     """The graph's layers, left to right (top to bottom on a phone)."""
     definition = workflow.definition
-    defined = [n for n in all_nodes if n.role != "Added at run time" and n.role != "Iteration"]
-    added = tuple(n for n in all_nodes if n.role == "Added at run time")
+    defined = [n for n in all_nodes if not n.instance]
+    instances = tuple(n for n in all_nodes if n.instance)
     pattern = workflow.pattern
-    out: list[Layer]
     if pattern == "parallel":
         limit = definition.parallel.max_concurrency if definition.parallel else 3
         policy = definition.parallel.on_branch_failure if definition.parallel else "fail"
-        branches = tuple(n for n in defined if n.role == "Branch")
-        joins = tuple(n for n in defined if n.role == "Synthesis")
         when_failed = (
             "a failed branch fails the join"
             if policy == "fail"
-            else ("a failed branch is left out of the synthesis")
+            else "a failed branch is left out of the synthesis"
         )
-        out = [
-            Layer("Branches", branches, f"{limit} at a time; {when_failed}"),
-            Layer("Synthesis", joins),
+        return [
+            Layer(
+                "Branches",
+                tuple(n for n in defined if n.role == "Branch"),
+                f"{limit} at a time; {when_failed}",
+            ),
+            Layer("Synthesis", tuple(n for n in defined if n.role == "Synthesis")),
         ]
-    elif pattern == "swarm":
+    if pattern == "swarm":
         limit = definition.swarm.worker_concurrency if definition.swarm else 2
-        out = [
+        return [
             Layer("Mayor", tuple(n for n in defined if n.role == "Mayor")),
             Layer("Workers", tuple(n for n in defined if n.role == "Worker"), f"{limit} at a time"),
             Layer("Refinery", tuple(n for n in defined if n.role == "Refinery")),
         ]
-    elif pattern == "loop":
+    if pattern == "loop":
         loop = definition.loop
         note = f"up to {loop.max_iterations} iterations" if loop else ""
-        out = [Layer("Each iteration", tuple(defined), note)]
-    else:
-        out = [Layer(f"{n.role} {i}", (n,)) for i, n in enumerate(defined, start=1)]
-    if added:
-        out.append(Layer("Added at run time", added))
+        return [Layer("Each iteration runs", tuple(defined), note)]
+    if pattern == "planner-executor":
+        planner = tuple(n for n in defined if n.role == "Planner")
+        if instances:
+            return [Layer("Planner", planner)] + [
+                Layer(f"Plan step {i}", (n,)) for i, n in enumerate(instances, start=1)
+            ]
+        executors = tuple(n for n in defined if n.role == "Executor")
+        return [
+            Layer("Planner", planner),
+            Layer("Executors", executors, "the plan's steps run as these, one after another"),
+        ]
+    out = [Layer(f"{n.role} {i}", (n,)) for i, n in enumerate(defined, start=1)]
+    if instances:
+        out.append(Layer("Added at run time", instances))
     return out
 
 
 def timeline(all_nodes: list[Node]) -> list[Segment]:
     """A loop's iterations side by side, each as wide as the share of time it took."""
-    iterations = [n for n in all_nodes if n.role == "Iteration"]
+    iterations = [n for n in all_nodes if n.instance and n.role == "Iteration"]
     if not iterations:
         return []
     total = sum(max(n.seconds or 0.0, 0.0) for n in iterations)

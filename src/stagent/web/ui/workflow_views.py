@@ -28,7 +28,7 @@ def run_context(ws: Workspace, workflow: Workflow) -> dict[str, Any]:
         "wf": workflow,
         "layers": graph.layers(workflow, nodes),
         "timeline": graph.timeline(nodes),
-        "iterations": [n for n in nodes if n.role == "Iteration"],
+        "iterations": [n for n in nodes if n.instance and n.role == "Iteration"],
         "clock": graph.clock,
         "usd": usd,
         "simulated": lk.simulated,
