@@ -194,7 +194,11 @@ class Workspace:
         """Environment scans: run (one cached scanner per process), store, history."""
         from stagent.scanner.service import ScanService
 
-        return ScanService(self.store)
+        return ScanService(
+            self.store,
+            keep=self.settings.scan_history_keep,
+            keep_days=self.settings.scan_history_days,
+        )
 
     @cached_property
     def schedules(self) -> ScheduleService:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from stagent.domain.errors import NotFoundError
 from stagent.domain.events import LoggedEvent
-from stagent.web.ui import views
+from stagent.web.ui import home_costs, views
 from stagent.web.ui.templating import render
 from stagent.workspace import Workspace
 
@@ -48,5 +48,10 @@ def projects_table(ws: Workspace) -> str:
 
 
 def home_summary(ws: Workspace) -> str:
-    """Home's counts by status and recent tasks."""
-    return render("fragments/home_summary.html", **views.home_context(ws))
+    """Home's status and spend cards, activity and recent tasks."""
+    return render(
+        "fragments/home_summary.html",
+        **views.home_context(ws),
+        **home_costs.cards_context(ws),
+        **home_costs.spend_context(ws),
+    )

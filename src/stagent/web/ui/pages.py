@@ -23,7 +23,8 @@ router = APIRouter()
 
 @router.get("/")
 def home(request: Request, ws: WorkspaceDep) -> Response:
-    """Home: task counts by status and recently changed tasks."""
+    """Home: the status cards, 24-hour activity, recent tasks and spend (a welcome while the
+    workspace is empty)."""
     after = ws.tasks.last_seq()
     return page(
         request,
@@ -33,6 +34,7 @@ def home(request: Request, ws: WorkspaceDep) -> Response:
         topics=Topics(home=True),
         after=after,
         **views.home_context(ws),
+        **home_costs.cards_context(ws),
         **home_costs.spend_context(ws),
     )
 
