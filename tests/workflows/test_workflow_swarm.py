@@ -122,3 +122,30 @@ def test_a_failed_mayor_fails_the_swarm_before_any_worker(worker: Workspace) -> 
     assert done.status is WorkflowStatus.FAILED
     assert done.stop_reason == "step mayor failed: no plan"
     assert all(s.task_id is None for s in done.steps[1:])
+
+
+def test_a_swarm_and_a_loop_run_on_postgresql(pg_workspace: Workspace) -> None:
+    pg_workspace.start_worker("worker")
+    try:
+        swarmed = run_to_end(pg_workspace, add(pg_workspace, swarm(fail="gamma")))
+        looped = run_to_end(
+            pg_workspace,
+            add(
+                pg_workspace,
+                {
+                    "name": "pg-loop",
+                    "pattern": "loop",
+                    "loop": {"max_iterations": 2},
+                    "steps": [step("iterate", "again")],
+                },
+            ),
+        )
+    finally:
+        pg_workspace.stop_worker()
+    assert swarmed.stop_reason == "blocked by failed workers: gamma"
+    assert states(swarmed)["refinery"] == "blocked"
+    assert looped.status is WorkflowStatus.COMPLETED, looped.stop_reason
+    assert (looped.stop_code, [s.key for s in looped.steps]) == (
+        "max_iterations",
+        ["iterate#1", "iterate#2"],
+    )

@@ -112,7 +112,9 @@ class WorkflowService:
 
     def pause(self, ref: str) -> Workflow:
         """Stop before the next step (the step now running finishes)."""
-        return self._move(ref, WorkflowStatus.RUNNING, WorkflowStatus.PAUSED, "paused by a person")
+        return self._move(
+            ref, WorkflowStatus.RUNNING, WorkflowStatus.PAUSED, "paused by a person", "human_pause"
+        )
 
     def resume(self, ref: str) -> Workflow:
         """Continue a paused run at its first unfinished step."""
@@ -136,7 +138,9 @@ class WorkflowService:
             row = workflow_repo.get_row(session, ref, for_update=True)
             if row.status not in (WorkflowStatus.RUNNING.value, WorkflowStatus.PAUSED.value):
                 raise ConflictError(f"workflow {row.id} is {row.status}; nothing to cancel")
-            workflow_repo.end(session, row, WorkflowStatus.CANCELLED, "cancelled by a person")
+            workflow_repo.end(
+                session, row, WorkflowStatus.CANCELLED, "cancelled by a person", "human_cancel"
+            )
             engine_id, workflow_id = row.engine_id, row.id
             tasks = [
                 s.task_id
@@ -196,7 +200,7 @@ class WorkflowService:
             seen = self._store.changes.wait(seen, min(remaining, 0.5))
 
     def _move(
-        self, ref: str, source: WorkflowStatus, target: WorkflowStatus, reason: str
+        self, ref: str, source: WorkflowStatus, target: WorkflowStatus, reason: str, code: str
     ) -> Workflow:
         with self._store.write() as session:
             row = workflow_repo.get_row(session, ref, for_update=True)
@@ -204,6 +208,7 @@ class WorkflowService:
                 raise ConflictError(f"workflow {row.id} is {row.status}, not {source.value}")
             row.status = target.value
             row.stop_reason = reason
+            row.stop_code = code
             return workflow_repo.to_workflow(row)
 
 

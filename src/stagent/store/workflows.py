@@ -209,10 +209,18 @@ def budget_refusal(session: Session, task_id: str) -> str | None:
     return None if found is None else (found.note or "blocked by budget")
 
 
-def end(session: Session, row: WorkflowRow, status: WorkflowStatus, reason: str | None) -> None:
-    """Set the workflow's final (or paused) state and why."""
+def end(
+    session: Session,
+    row: WorkflowRow,
+    status: WorkflowStatus,
+    reason: str | None,
+    code: str | None = None,
+) -> None:
+    """Set the workflow's final (or paused) state and why (``code``: for machines, if given)."""
     row.status = status.value
     row.stop_reason = reason
+    if code is not None:
+        row.stop_code = code
     if status is not WorkflowStatus.PAUSED:
         row.finished_at = utcnow()
     session.flush()
