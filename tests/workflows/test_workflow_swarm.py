@@ -3,6 +3,7 @@ headers; a failed worker blocks the refinery, and retrying it runs only it, then
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -149,3 +150,35 @@ def test_a_swarm_and_a_loop_run_on_postgresql(pg_workspace: Workspace) -> None:
         "max_iterations",
         ["iterate#1", "iterate#2"],
     )
+
+
+def test_a_paused_swarm_starts_no_new_worker_and_resumes_with_the_rest(
+    worker: Workspace,
+) -> None:
+    wf = add(worker, swarm(concurrency=1, delay=0.8))
+    worker.workflows.run(wf.id)
+    deadline = time.monotonic() + 30
+    while states(worker.workflows.get(wf.id)).get("alpha") != "running":
+        assert time.monotonic() < deadline, "alpha never started"
+        time.sleep(0.05)
+    paused = worker.workflows.pause(wf.id)
+    assert paused.stop_code == "human_pause"
+    deadline = time.monotonic() + 30
+    while states(worker.workflows.get(wf.id)).get("alpha") != "completed":
+        assert time.monotonic() < deadline, "alpha never finished"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    held = worker.workflows.get(wf.id)
+    assert held.status is WorkflowStatus.PAUSED
+    assert states(held) == {
+        "mayor": "completed",
+        "alpha": "completed",  # the worker running at the pause finished
+        "beta": "pending",
+        "gamma": "pending",
+        "refinery": "pending",
+    }
+    worker.workflows.resume(wf.id)
+    done = worker.workflows.wait(wf.id, timeout=90)
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    for state in done.steps[:2]:
+        assert len(worker.tasks.runs(state.task_id or "")) == 1  # not run again
