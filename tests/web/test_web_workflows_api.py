@@ -106,5 +106,5 @@ async def test_the_workflows_page_lists_them_escaped_and_says_what_is_not_built(
     assert page.status_code == 200
     assert "&lt;b&gt;bold&lt;/b&gt;" in page.text and "<b>bold</b>" not in page.text
     assert "not built yet" in page.text
-    assert "never run" in page.text and "not run yet" in page.text
+    assert "never run" in page.text and "Not run yet" in page.text
     assert "stagent " not in page.text.split("<main", 1)[-1]  # no CLI syntax on a page
