@@ -177,12 +177,23 @@ def approve(
         str | None,
         typer.Option("--rule", help="With --always: the rule to save instead of the suggestion."),
     ] = None,
+    acknowledge: Annotated[
+        bool,
+        typer.Option(
+            "--acknowledge-risk",
+            help="With --always: save a rule that lets the agent run code even though agents "
+            "run without a sandbox here (the agent can then act as you, including approving "
+            "its own requests).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Allow a pending tool call (once, or always)."""
     with state_of(ctx).workspace() as ws:
         by = the_person(ws)
-        card = ws.approvals.allow(approval_id, by=by, always=always, scope=scope, rule=rule)
+        card = ws.approvals.allow(
+            approval_id, by=by, always=always, scope=scope, rule=rule, acknowledged=acknowledge
+        )
     saved = card.decision.get("rule")
     line = f"Allowed {card.tool} ({card.id})" + (
         f"; saved allow rule {saved} at {card.decision.get('scope')} scope." if saved else " once."
