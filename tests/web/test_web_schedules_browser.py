@@ -117,8 +117,8 @@ def test_a_blueprint_schedule_fires_workflows_and_links_them(
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.screenshot(path=str(shots / "schedule-blueprint-390.png"), full_page=True)
         link.click()
-        page.wait_for_url("**/workflows#workflow-*")
-        expect(page.locator("#workflows-table")).to_contain_text("Meal planning: quick dinners")
+        page.wait_for_url("**/workflows/wf_*")
+        expect(page.locator("h1")).to_have_text("Meal planning: quick dinners")
     finally:
         context.close()
     assert errors == [], f"page errors: {errors}"
