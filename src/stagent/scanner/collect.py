@@ -81,7 +81,7 @@ class FileContext:
         scope = scope or w.scope
         project = project or w.project
         key = f"{tool}|{category}|{scope}|{self.path}|{name}"
-        made = Artifact.model_construct(  # every field given, typed: validation adds nothing
+        made = Artifact(
             id=hashlib.sha1(key.encode()).hexdigest()[:16],
             tool=tool,
             category=category,
