@@ -138,7 +138,11 @@ class Workspace:
         """The approval inbox: cards, decisions, timeouts."""
         from stagent.governance.approvals import ApprovalService
 
-        return ApprovalService(self.store, timeout_seconds=self.settings.approval_timeout_seconds)
+        return ApprovalService(
+            self.store,
+            timeout_seconds=self.settings.approval_timeout_seconds,
+            contained=lambda: self.containment.status().available,
+        )
 
     @cached_property
     def gate(self) -> PermissionGate:

@@ -16,6 +16,7 @@ from stagent.domain.ids import utcnow
 from stagent.ledger.audit import audit, write_csv
 from stagent.ledger.home import status_cards
 from stagent.ledger.importers import CLAUDE_CODE, CODEX, ImportReport, LogImporter, Plan
+from stagent.ledger.metrics import cap_forecasts
 from stagent.ledger.monitor import overview
 from stagent.ledger.prices import PriceTable
 from stagent.ledger.recorder import UsageRecorder
@@ -128,6 +129,11 @@ class LedgerService:
         data["pricing_checked"] = self.prices.checked.isoformat()
         data["timezone"] = zone_label(self.zone)
         return data
+
+    def cap_forecasts(self, budgets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Month-end forecasts against each monthly cap of ``budgets`` (budget scopes as JSON,
+        see `stagent.ledger.metrics.cap_forecasts`)."""
+        return cap_forecasts(budgets, self.clock(), self.zone)
 
     def monitor(self) -> dict[str, Any]:
         """Agents running now, success rates and 24-hour activity (the Monitor page)."""
