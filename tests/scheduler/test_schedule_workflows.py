@@ -6,6 +6,8 @@ end to end under a worker."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +37,18 @@ def digest(ws: Workspace) -> Workflow:
             {"name": "digest", "pattern": "sequence", "steps": [paid_step("a"), paid_step("b")]}
         )
     )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
+    """A fresh workspace on SQLite, and again on PostgreSQL (the history's outcome and cost
+    queries run on both)."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
+    ws = Workspace.temporary(tmp_path / "ws", database_url=url).open()
+    try:
+        yield ws
+    finally:
+        ws.close()
 
 
 @pytest.fixture

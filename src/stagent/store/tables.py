@@ -100,7 +100,8 @@ class RunRow(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     subject_kind: Mapped[str] = mapped_column(String(24), default="task")
-    """``task``, ``workflow_step``, ``schedule_firing`` or ``chat_turn``."""
+    """``task`` (``workflow_step`` and ``chat_turn`` are reserved; a schedule firing starts a task
+    or a workflow run and links to it from ``schedule_firings``, it is not a run subject)."""
     subject_id: Mapped[str] = mapped_column(String(64))
     task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
     """The task this run belongs to (its subject, or the task a workflow step runs as)."""
