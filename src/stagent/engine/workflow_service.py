@@ -1,5 +1,5 @@
 """Workflows as the CLI, the API and tests use them: add, list, show, run, pause, resume,
-cancel and retry a failed step.
+cancel, retry a failed step and re-run from a step.
 
 A run is executed by a worker's workflow queue (`stagent.engine.workflow_durable`); this service
 only writes rows and enqueues, so any process can call it. Each engine execution of a run is a
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from stagent.domain.errors import ConflictError, ValidationError
 from stagent.domain.workflow_files import load_definition
-from stagent.domain.workflow_runs import StepStatus, Workflow, WorkflowStatus
+from stagent.domain.workflow_runs import StepStatus, Workflow, WorkflowStatus, downstream
 from stagent.domain.workflows import WorkflowDefinition
 from stagent.engine.queue import TaskQueueClient
 from stagent.engine.services import TaskService
@@ -21,6 +21,10 @@ from stagent.store import workflows as workflow_repo
 from stagent.store.database import Store
 
 RETRYABLE = (StepStatus.FAILED.value, StepStatus.BLOCKED.value)
+SKIPPED = StepStatus.SKIPPED.value
+REUSABLE = (StepStatus.COMPLETED.value, StepStatus.SKIPPED.value)
+"""A re-run from a step reuses the other steps only if they ended this way."""
+IN_FLIGHT = (StepStatus.RUNNING.value, StepStatus.WAITING.value)
 
 
 class WorkflowService:
@@ -72,7 +76,6 @@ class WorkflowService:
                     f"workflow {row.id} is {row.status}",
                     hint="resume or cancel it before starting a new run",
                 )
-            _refuse_unbuilt_gates(WorkflowDefinition.model_validate(row.definition))
             number = workflow_repo.start_run(session, row)
             engine_id = workflow_repo.next_round(row, first=True)
             workflow_id = row.id
@@ -110,7 +113,7 @@ class WorkflowService:
             tasks = [
                 s.task_id
                 for s in workflow_repo.step_rows(session, row.id, row.run_count)
-                if s.task_id and s.status == StepStatus.RUNNING.value
+                if s.task_id and s.status in IN_FLIGHT
             ]
         if engine_id:
             self._queue.cancel(engine_id)
@@ -120,8 +123,8 @@ class WorkflowService:
         return self.get(workflow_id)
 
     def retry(self, ref: str, step: str) -> Workflow:
-        """Run a failed (or blocked) step again, then whatever follows it; completed steps are
-        not run again."""
+        """Run a failed (or blocked) step again, then what depends on it (`downstream`); the
+        other steps that completed are not run again (nor sent to a model)."""
         with self._store.write() as session:
             row = workflow_repo.get_row(session, ref, for_update=True)
             if row.status not in (WorkflowStatus.FAILED.value, WorkflowStatus.CANCELLED.value):
@@ -136,8 +139,13 @@ class WorkflowService:
                 )
             step_row.status = StepStatus.PENDING.value
             step_row.error = None
-            for other in workflow_repo.step_rows(session, row.id, row.run_count):
-                if other.status == StepStatus.BLOCKED.value:
+            rows = workflow_repo.step_rows(session, row.id, row.run_count)
+            definition = WorkflowDefinition.model_validate(row.definition)
+            after = set(downstream(definition, [r.step_key for r in rows], step))
+            for other in rows:
+                if other.status == StepStatus.BLOCKED.value or (
+                    other.step_key in after and other.status in RETRYABLE + (SKIPPED,)
+                ):
                     other.status = StepStatus.PENDING.value
                     other.error = None
             row.status = WorkflowStatus.RUNNING.value
@@ -145,6 +153,46 @@ class WorkflowService:
             row.finished_at = None
             engine_id = workflow_repo.next_round(row)
             workflow_id, number = row.id, row.run_count
+        self._queue.enqueue_workflow(engine_id, workflow_id, number)
+        return self.get(workflow_id)
+
+    def rerun(self, ref: str, step: str) -> Workflow:
+        """Start a new run from ``step``: it and what depends on it (`downstream`) run again;
+        every other step reuses its output from the latest run (nothing is sent to a model
+        again). Refused while a run is running or paused."""
+        with self._store.write() as session:
+            row = workflow_repo.get_row(session, ref, for_update=True)
+            if WorkflowStatus(row.status) in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED):
+                raise ConflictError(
+                    f"workflow {row.id} is {row.status}",
+                    hint="cancel it (or let it end) before re-running from a step",
+                )
+            if row.run_count == 0:
+                raise ConflictError(
+                    f"workflow {row.id} has not run yet; there is nothing to reuse",
+                    hint="run it first",
+                )
+            previous = workflow_repo.step_rows(session, row.id, row.run_count)
+            keys = [r.step_key for r in previous]
+            if step not in keys:
+                raise ValidationError(
+                    f"step: workflow {row.id} has no step {step!r} in run {row.run_count}",
+                    hint=f"choose one of: {', '.join(keys)}",
+                )
+            definition = WorkflowDefinition.model_validate(row.definition)
+            again = {step, *downstream(definition, keys, step)}
+            reused = [r for r in previous if r.step_key not in again]
+            unfinished = next((r for r in reused if r.status not in REUSABLE), None)
+            if unfinished is not None:
+                raise ConflictError(
+                    f"step {unfinished.step_key} is {unfinished.status} in run {row.run_count}, "
+                    f"so its output cannot be reused",
+                    hint=f"re-run from {unfinished.step_key} instead",
+                )
+            number = workflow_repo.start_run(session, row)
+            workflow_repo.reuse_steps(session, row.id, number, reused)
+            engine_id = workflow_repo.next_round(row, first=True)
+            workflow_id = row.id
         self._queue.enqueue_workflow(engine_id, workflow_id, number)
         return self.get(workflow_id)
 
@@ -174,14 +222,3 @@ class WorkflowService:
             row.status = target.value
             row.stop_reason = reason
             return workflow_repo.to_workflow(row)
-
-
-def _refuse_unbuilt_gates(definition: WorkflowDefinition) -> None:
-    """A human gate must never be skipped: until checkpoints are built, refuse to run."""
-    gated = next((s for s in definition.steps if s.requires_approval), None)
-    if gated is not None:
-        raise ValidationError(
-            f"steps.requires_approval (step {gated.id}): approval checkpoints are not built yet,"
-            " so this workflow cannot run",
-            hint="remove requires_approval to run it without the human gate",
-        )

@@ -64,12 +64,14 @@ def allow(
     always: Annotated[str, Form()] = "0",
     rule: Annotated[str, Form(max_length=1000)] = "",
     scope: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
-    """Allow once, or always (saving the rule as edited, at the chosen scope)."""
+    """Allow once, or always (saving the rule as edited, at the chosen scope); approve a
+    workflow checkpoint, with the comment its step's prompt gets."""
     if always == "1":
         ws.approvals.allow(approval_id, by=BY, always=True, scope=scope or None, rule=rule)
     else:
-        ws.approvals.allow(approval_id, by=BY)
+        ws.approvals.allow(approval_id, by=BY, comment=comment)
     return fragment("")
 
 
