@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from clitools import Cli, assert_one_line_error
 
 from stagent.testing.anthropic_server import AnthropicScriptServer
 from stagent.testing.model_script import ModelScript, ModelTurn, ScriptBook
+from stagent.workspace import Workspace
 
 
 def test_list_filters_and_json_shape(cli: Cli) -> None:
@@ -147,7 +149,7 @@ def test_a_smoke_test_needs_a_model_and_a_claimed_runtime(cli: Cli) -> None:
     assert_one_line_error(unclaimed, contains="does not support the anthropic runtime")
 
 
-def test_blueprint_list_show_and_run_resolve_without_pretending_to_run(cli: Cli) -> None:
+def test_blueprint_list_show_and_a_dry_run_that_resolves_without_running(cli: Cli) -> None:
     listed = cli.json("blueprint", "list")
     assert len(listed) >= 12
     assert {b["pattern"] for b in listed} == {
@@ -156,19 +158,52 @@ def test_blueprint_list_show_and_run_resolve_without_pretending_to_run(cli: Cli)
     shown = cli.json("blueprint", "show", "bug-triage")
     assert shown["pattern"] == "swarm" and shown["settings"] == {"swarm": {"workerConcurrency": 2}}
 
-    ran = cli.json("blueprint", "run", "bug-triage", "--var", "bug_report=Login fails on Safari")
-    assert ran["ran"] is False and "not built yet" in ran["reason"]
+    ran = cli.json(
+        "blueprint", "run", "bug-triage", "--dry-run", "--var", "bug_report=Login fails on Safari"
+    )
+    assert ran["ran"] is False and "nothing was stored or run" in ran["reason"]
     definition = ran["definition"]
     assert definition["name"] == "Bug triage swarm: Login fails on Safari"
     assert definition["swarm"] == {"worker_concurrency": 2}
     assert "Login fails on Safari" in definition["steps"][0]["prompt"]
 
-    human = cli("blueprint", "run", "release-notes", "--var", "version=2.0")
+    human = cli("blueprint", "run", "release-notes", "--dry-run", "--var", "version=2.0")
     assert human.exit_code == 0
     assert "1. Collect changes" in human.stdout and "skipped by its condition: announcement" in (
         human.stdout
     )
-    assert "Workflows are not built yet" in human.stderr
+    assert "A preview" in human.stderr
+    assert cli.json("workflow", "list") == []
+
+
+def test_blueprint_run_starts_a_workflow_that_runs_here_without_a_worker(cli: Cli) -> None:
+    ran = cli.json("blueprint", "run", "meal-planning", "--var", "goal=quick dinners")
+    assert ran["status"] == "completed", ran["stop_reason"]
+    assert ran["name"] == "Meal planning: quick dinners"
+    assert ran["definition"]["blueprint"]["id"] == "meal-planning"
+    assert [s["status"] for s in ran["steps"]] == ["completed"] * 3
+    (listed,) = cli.json("workflow", "list")
+    assert listed["id"] == ran["id"]
+
+    # A gated blueprint runs (here on the test's worker) and waits at its checkpoint.
+    ws = Workspace.temporary(cli.home).open()
+    ws.start_worker("worker")
+    try:
+        gated = cli.json(
+            "blueprint", "run", "release-notes", "--var", "version=2", "--var", "announce=yes"
+        )
+        assert gated["status"] == "running"
+        deadline = time.monotonic() + 60
+        while not (cards := cli.json("inbox")):
+            assert time.monotonic() < deadline, "no checkpoint card"
+            time.sleep(0.1)
+        assert cards[0]["kind"] == "checkpoint"
+        cli.json("approve", cards[0]["id"], "--comment", "short, please")
+        done = ws.workflows.wait(gated["id"], timeout=60)
+        assert done.status.value == "completed", done.stop_reason
+    finally:
+        ws.stop_worker()
+        ws.close()
 
 
 def test_blueprint_run_refuses_bad_variables_in_one_line(cli: Cli) -> None:

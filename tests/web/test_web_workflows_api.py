@@ -105,6 +105,6 @@ async def test_the_workflows_page_lists_them_escaped_and_says_what_is_not_built(
     page = await client.get("/workflows")
     assert page.status_code == 200
     assert "&lt;b&gt;bold&lt;/b&gt;" in page.text and "<b>bold</b>" not in page.text
-    assert "not built yet" in page.text
+    assert "Not built yet on this page" in page.text  # the page says what it cannot do yet
     assert "never run" in page.text and "not run yet" in page.text
     assert "stagent " not in page.text.split("<main", 1)[-1]  # no CLI syntax on a page

@@ -98,15 +98,6 @@ def test_a_killed_server_resumes_a_sequence_at_its_first_unfinished_step(tmp_pat
         wf = client.workflows.add(definition)
         client.workflows.run(wf.id)
         two = wait_for_running_step(client, wf.id, "two")
-        b_state = next(s for s in client.workflows.get(wf.id).steps if s.key == "b")
-        b_task = b_state.task_id or ""
-        assert client.tasks.get(b_task).status.value == "running", (
-            b_state,
-            client.tasks.get(b_task),
-            client.tasks.events(b_task),
-        )
-        assert agent_turns(client, b_task) == 1
-        assert client.tasks.get(b_task).status.value == "running"
         kill_group(first, signal.SIGKILL)
         assert client.workflows.get(wf.id).status is WorkflowStatus.RUNNING
 

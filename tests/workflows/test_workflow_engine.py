@@ -206,21 +206,6 @@ def test_cancel_stops_the_running_step_task(worker: Workspace) -> None:
     assert task.status.value == "cancelled"
 
 
-def test_a_pattern_not_built_yet_says_so(worker: Workspace) -> None:
-    wf = add(
-        worker,
-        {
-            "name": "loop",
-            "pattern": "loop",
-            "loop": {"max_iterations": 2},
-            "steps": [step("it", "x")],
-        },
-    )
-    done = run_to_end(worker, wf)
-    assert done.status is WorkflowStatus.FAILED
-    assert done.stop_reason == "the loop pattern is not built yet"
-
-
 def test_a_sequence_runs_on_postgresql(pg_workspace: Workspace) -> None:
     pg_workspace.start_worker("worker")
     try:

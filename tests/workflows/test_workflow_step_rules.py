@@ -316,12 +316,12 @@ def test_a_step_refused_at_a_budget_cap_pauses_the_run_and_resume_continues_ther
     worker.budgets.set(BudgetChange(daily=0))
     stopped = worker.workflows.wait(worker.workflows.run(wf.id).id, timeout=30)
     assert stopped.status is WorkflowStatus.PAUSED
+    assert stopped.stop_code == "budget_exhausted"
     assert (stopped.stop_reason or "").startswith(
-        "budget_exhausted: step one was refused at a budget cap (blocked by budget: overall "
-        "daily cap $0.00 reached"
+        "budget exhausted at step one: blocked by budget: overall daily cap $0.00 reached"
     )
     assert (stopped.stop_reason or "").endswith("raise the cap, then resume")
-    assert states(stopped) == {"one": "pending", "two": "pending"}
+    assert states(stopped) == {"one": "blocked", "two": "pending"}
 
     worker.budgets.set(BudgetChange(daily=5_000_000))
     worker.workflows.resume(wf.id)

@@ -33,16 +33,8 @@ COMMANDS: list[tuple[str, str, str]] = [
         "Workflows: add, run, pause, resume, cancel, retry, rerun.",
     ),
     ("inbox", "stagent.cli.inbox:inbox", "List what waits for you: tool calls, questions."),
-    (
-        "approve",
-        "stagent.cli.inbox:approve",
-        "Allow a pending tool call (once, or always), or approve a workflow checkpoint.",
-    ),
-    (
-        "deny",
-        "stagent.cli.inbox:deny",
-        "Deny a pending tool call or question, or reject a workflow checkpoint.",
-    ),
+    ("approve", "stagent.cli.inbox:approve", "Allow a tool call, or approve a checkpoint."),
+    ("deny", "stagent.cli.inbox:deny", "Deny a tool call or question, or reject a checkpoint."),
     ("answer", "stagent.cli.inbox:answer", "Answer an agent's question."),
     ("rules", "stagent.cli.rules:app", "Saved permission rules and trust presets."),
     ("budget", "stagent.cli.budget:app", "Spending caps, headroom and the usage ledger."),

@@ -195,7 +195,11 @@ def approve(
     ] = "",
     as_json: JsonFlag = False,
 ) -> None:
-    """Allow a pending tool call (once, or always), or approve a workflow checkpoint."""
+    """Allow a tool call, or approve a checkpoint.
+
+    A tool call is allowed once, or always (saving a rule); a workflow checkpoint is approved
+    once, optionally with a comment the step's prompt gets.
+    """
     with state_of(ctx).workspace() as ws:
         by = the_person(ws)
         card = ws.approvals.allow(
@@ -219,9 +223,9 @@ def deny(
     message: Annotated[str, typer.Option("--message", "-m", help="What the agent is told.")] = "",
     as_json: JsonFlag = False,
 ) -> None:
-    """Deny a pending tool call or question, or reject a workflow checkpoint.
+    """Deny a tool call or question, or reject a checkpoint.
 
-    The agent receives the message (a rejected step fails with it).
+    The agent receives the message (a rejected workflow step fails with it).
     """
     with state_of(ctx).workspace() as ws:
         card = ws.approvals.deny(approval_id, by=the_person(ws), message=message)

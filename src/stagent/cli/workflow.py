@@ -52,11 +52,12 @@ def _print(workflow: Workflow) -> None:
         f"{workflow.status.value}"
     )
     if workflow.stop_reason:
-        console.print(f"  stopped: {escape(workflow.stop_reason)}")
-    names = {s.id: s.name for s in workflow.definition.steps}
+        code = f" [{workflow.stop_code}]" if workflow.stop_code else ""
+        console.print(f"  stopped: {escape(workflow.stop_reason)}{escape(code)}")
     for state in workflow.steps:
         task = f" task {state.task_id}" if state.task_id else ""
-        console.print(f"  {state.key} ({escape(names.get(state.key, ''))}): {state.status}{task}")
+        name = escape(workflow.step_name(state))
+        console.print(f"  {state.key} ({name}): {state.status}{task}")
         if state.error:
             style = "dim" if state.status.value in ("skipped", "pending") else "red"
             console.print(f"    [{style}]{escape(state.error)}[/]")
@@ -71,6 +72,12 @@ def _done(ws: Workspace, workflow: Workflow, as_json: bool, *, follow: bool = Fa
         _print(workflow)
 
 
+def finish(ws: Workspace, workflow: Workflow, as_json: bool, *, follow: bool = False) -> None:
+    """For other command groups (``blueprint run``): print a workflow, after its run ends if
+    ``follow``."""
+    _done(ws, workflow, as_json, follow=follow)
+
+
 def _follow(ws: Workspace, workflow_id: str) -> Workflow:
     """Wait for the run to end, running it in this process when no worker is alive."""
     local = ws.live_workers() == 0
@@ -80,10 +87,33 @@ def _follow(ws: Workspace, workflow_id: str) -> Workflow:
         ws.start_worker("cli")
         logging.getLogger("dbos").setLevel(logging.ERROR)
     try:
-        return ws.workflows.wait(workflow_id, timeout=24 * 3600)
+        return _wait_telling_gates(ws, workflow_id)
     finally:
         if local:
             ws.stop_worker()
+
+
+def _wait_telling_gates(ws: Workspace, workflow_id: str) -> Workflow:
+    """Wait for the run to end; say once (on stderr) how to decide each checkpoint it waits at."""
+    import time
+
+    from rich.console import Console
+
+    told: set[str] = set()
+    deadline = time.monotonic() + 24 * 3600
+    while True:
+        workflow = ws.workflows.wait(workflow_id, timeout=1.0)
+        if not workflow.status.is_active or time.monotonic() > deadline:
+            return workflow
+        for card in ws.approvals.list_pending():
+            ours = card.kind == "checkpoint" and card.input.get("workflow_id") == workflow_id
+            if ours and card.id not in told:
+                told.add(card.id)
+                step = escape(str(card.input.get("step_name") or card.input.get("step")))
+                Console(stderr=True).print(
+                    f"Waiting for your approval before step {step}: "
+                    f"stagent approve {card.id} \\[--comment TEXT] or stagent deny {card.id}"
+                )
 
 
 @app.command("add", epilog=DEFINITION_HELP)

@@ -8,7 +8,10 @@ a model again. Each workflow step runs as a child task through the task queue
 work exactly as for any task.
 
 Patterns built: ``sequence``, ``checkpoint`` (a sequence whose gates are its steps'
-``requires_approval``) and ``parallel``. The others stop with a clear "not built yet".
+``requires_approval``) and ``parallel`` here; ``loop``, ``planner-executor`` and ``swarm`` in
+`workflow_loop`, `workflow_planner` and `workflow_swarm`, which run every step through
+`WorkflowRun` too (so conditions, retry policies, budget pauses, checkpoints and timeouts hold
+in every pattern).
 """
 
 from __future__ import annotations
@@ -22,9 +25,13 @@ from stagent.domain.conditions import StepFacts, parse_condition
 from stagent.domain.workflow_runs import StepStatus
 from stagent.domain.workflows import WorkflowDefinition, WorkflowStep
 from stagent.engine import durable
+from stagent.engine import workflow_shared as shared
 from stagent.engine import workflow_steps as steps
 from stagent.engine.queue import RUN_WORKFLOW, workflow_id_for
+from stagent.engine.workflow_loop import run_loop
+from stagent.engine.workflow_planner import run_planner_executor
 from stagent.engine.workflow_prompts import sequence_prompt, synthesis_prompt
+from stagent.engine.workflow_swarm import run_swarm
 
 RESULT_POLL_SECONDS = 0.05
 """How often the interpreter checks whether a step's task run ended (DBOS polls; its default of
@@ -47,7 +54,8 @@ async def _stop_reason(
 
 @DBOS.step(name="stagent.workflow.prepare")
 async def _prepare(workflow_id: str, run_number: int, key: str, prompt: str) -> list[Any]:
-    return steps.prepare(durable.context().store, workflow_id, run_number, key, prompt)
+    ctx = durable.context()
+    return steps.prepare(ctx.store, workflow_id, run_number, key, prompt, profiles=ctx.profiles)
 
 
 @DBOS.step(name="stagent.workflow.settle")
@@ -84,10 +92,16 @@ class StepStopped(Exception):  # noqa: N818 - a control-flow signal, not an erro
     """The run cannot go on now: paused (by a person, or at a budget cap) or cancelled. Raised
     by the step runner in any pattern; `run_workflow` ends the round with it."""
 
-    def __init__(self, status: str, reason: str) -> None:
-        super().__init__(reason)
+    def __init__(self, status: str, reason: str, code: str | None = None) -> None:
+        super().__init__(status, reason, code)
         self.status = status
         self.reason = reason
+        self.code = code
+        """Why, for machines (`stagent.domain.workflow_runs.StopCode`)."""
+
+    def __reduce__(self) -> tuple[type[StepStopped], tuple[str, str, str | None]]:
+        # Raised in a child workflow (a swarm worker), it crosses DBOS's serializer.
+        return (StepStopped, (self.status, self.reason, self.code))
 
 
 @dataclass
@@ -101,7 +115,7 @@ class StepHandle:
     outcome: dict[str, Any] | None = None
 
 
-class _Run:
+class WorkflowRun:
     """One execution of a workflow run: the interpreter's state, rebuilt identically on replay.
 
     The step runner every pattern uses: `start` (stop check, condition, then the step's child
@@ -113,7 +127,10 @@ class _Run:
     def __init__(self, workflow_id: str, run_number: int, plan: dict[str, Any]) -> None:
         self.id = workflow_id
         self.number = run_number
-        self.engine_id: str | None = DBOS.workflow_id
+        this = DBOS.workflow_id or ""
+        round_ = this.removeprefix(f"{workflow_id}-run-{run_number}-")
+        self.engine_id: str | None = this if round_ != this and round_.isdigit() else None
+        """This round's engine id (None in a child workflow that runs one step)."""
         self.definition = WorkflowDefinition.model_validate(plan["definition"])
         self.settled: dict[str, dict[str, Any]] = {
             key: value for key, value in plan["steps"].items() if value["status"] in SETTLED
@@ -170,8 +187,9 @@ class _Run:
         if outcome.get("why") == "budget":
             raise StepStopped(
                 "paused",
-                f"budget_exhausted: step {step.id} was refused at a budget cap "
-                f"({outcome['error']}); raise the cap, then resume",
+                f"budget exhausted at step {step.id}: {outcome['error']}; raise the cap, "
+                "then resume",
+                "budget_exhausted",
             )
         facts = StepFacts(str(outcome["status"]), str(outcome.get("output") or ""))
         self.facts[step.id] = facts
@@ -187,21 +205,27 @@ class _Run:
 @DBOS.workflow(name=RUN_WORKFLOW)
 async def run_workflow(workflow_id: str, run_number: int) -> str:
     """Durably run run ``run_number`` of a workflow; returns its final status."""
-    run = _Run(workflow_id, run_number, await _begin(workflow_id, run_number))
+    run = WorkflowRun(workflow_id, run_number, await _begin(workflow_id, run_number))
     pattern = run.definition.pattern
     try:
         if pattern == "parallel":
             status, reason = await _parallel(run)
         elif pattern in ("sequence", "checkpoint"):
             status, reason = await _sequence(run)
+        elif pattern == "loop":
+            status, reason = await run_loop(run)
+        elif pattern == "planner-executor":
+            status, reason = await run_planner_executor(run)
+        elif pattern == "swarm":
+            status, reason = await run_swarm(run)
         else:
             status, reason = "failed", f"the {pattern} pattern is not built yet"
     except StepStopped as stopped:
-        status, reason = stopped.status, stopped.reason
+        status, reason = await shared.end(run, stopped.status, stopped.reason, stopped.code)
     return await _finish(workflow_id, run_number, status, reason, run.engine_id)
 
 
-async def _sequence(run: _Run) -> tuple[str, str | None]:
+async def _sequence(run: WorkflowRun) -> tuple[str, str | None]:
     """Each step sees the output of the last step that ran (a skipped step passes it on)."""
     previous: str | None = None
     for step in run.definition.steps:
@@ -214,7 +238,7 @@ async def _sequence(run: _Run) -> tuple[str, str | None]:
     return "completed", None
 
 
-async def _parallel(run: _Run) -> tuple[str, str | None]:
+async def _parallel(run: WorkflowRun) -> tuple[str, str | None]:
     branches = [s for s in run.definition.steps if not s.depends_on]
     join = next(s for s in run.definition.steps if s.depends_on)
     settings = run.definition.parallel
@@ -247,7 +271,9 @@ def _failed(outcome: dict[str, Any]) -> bool:
     return outcome.get("status") not in (StepStatus.COMPLETED.value, StepStatus.SKIPPED.value)
 
 
-def _stopped(reason: str) -> tuple[str, str]:
+def _stopped(reason: str) -> tuple[str, str, str | None]:
     if reason == "human_pause":
-        return "paused", "paused by a person"
-    return "cancelled", "cancelled by a person"
+        return "paused", "paused by a person", "human_pause"
+    if reason == "superseded":
+        return "cancelled", "a newer run took over", None
+    return "cancelled", "cancelled by a person", "human_cancel"

@@ -224,8 +224,8 @@ class ApprovalService:
         card = self.get(approval_id)
         if status == "timed_out":
             seconds = self.timeout_seconds
-            if card.expires_at is not None and card.created_at is not None:
-                seconds = round((card.expires_at - card.created_at).total_seconds())
+            if card.kind == "checkpoint" and card.expires_at and card.created_at:
+                seconds = (card.expires_at - card.created_at).total_seconds()
             waited = human_seconds(seconds)
             what = "workflow checkpoint" if card.kind == "checkpoint" else "permission request"
             by, message = (

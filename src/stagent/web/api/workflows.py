@@ -1,6 +1,7 @@
 """``/api/v1/workflows``: add (YAML, JSON text or an object), list, show, run, pause, resume,
 cancel, retry a failed step and re-run from a step. (A checkpoint is decided like any approval
-card: ``/api/v1/approvals/{id}/allow`` with an optional ``comment``, or ``.../deny``.) Responses use `stagent.schemas.workflows` (as ``--json`` does)."""
+card: ``/api/v1/approvals/{id}/allow`` with an optional ``comment``, or ``.../deny``.)
+Responses use `stagent.schemas.workflows` (as ``--json`` does)."""
 
 from __future__ import annotations
 
