@@ -193,6 +193,15 @@ def approve(
             "--comment", "-m", help="A workflow checkpoint: a comment the step's prompt gets."
         ),
     ] = "",
+    acknowledge: Annotated[
+        bool,
+        typer.Option(
+            "--acknowledge-risk",
+            help="With --always: save a rule that lets the agent run code even though agents "
+            "run without a sandbox here (the agent can then act as you, including approving "
+            "its own requests).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Allow a tool call, or approve a checkpoint.
@@ -203,7 +212,13 @@ def approve(
     with state_of(ctx).workspace() as ws:
         by = the_person(ws)
         card = ws.approvals.allow(
-            approval_id, by=by, always=always, scope=scope, rule=rule, comment=comment
+            approval_id,
+            by=by,
+            always=always,
+            scope=scope,
+            rule=rule,
+            comment=comment,
+            acknowledged=acknowledge,
         )
     saved = card.decision.get("rule")
     line = f"Allowed {card.tool} ({card.id})" + (

@@ -25,8 +25,9 @@ class RunGuard(Protocol):
         """
         ...
 
-    def on_usage(self, task: Task, run: Run, usage: UsageEvent) -> None:
-        """Record usage the runtime reported (one provider call or one result)."""
+    def on_usage(self, task: Task, run: Run, usage: UsageEvent) -> str | None:
+        """Record usage the runtime reported (one provider call or one result). Returns why the
+        run must make no further provider call (its spend reached its cap), else None."""
         ...
 
     def after_run(self, task: Task, run: Run, status: str) -> None:
@@ -42,9 +43,10 @@ class OpenGuard:
         del task
         return run.options.limits.max_budget_usd
 
-    def on_usage(self, task: Task, run: Run, usage: UsageEvent) -> None:
-        """Record nothing."""
+    def on_usage(self, task: Task, run: Run, usage: UsageEvent) -> str | None:
+        """Record nothing, stop nothing."""
         del task, run, usage
+        return None
 
     def after_run(self, task: Task, run: Run, status: str) -> None:
         """Nothing to release."""

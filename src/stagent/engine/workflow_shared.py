@@ -123,8 +123,12 @@ async def person_stop(run: WorkflowRun, stop: str) -> Ending:
 
 
 async def failed_step(run: WorkflowRun, key: str, outcome: Outcome, *, code: str | None) -> Ending:
-    """The ending for a step that failed: paused at a budget cap (resume after raising it), or
-    failed naming the step."""
+    """The ending for a step that failed: cancelled if a person cancelled the run (which ends
+    its running step), paused at a budget cap (resume after raising it), or failed naming the
+    step."""
+    stop = await stop_check(run.id, run.number)
+    if stop in ("human_cancel", "superseded"):
+        return await person_stop(run, stop)
     refusal = await budget_stop(run.id, run.number, key)
     if refusal is not None:
         reason = f"budget exhausted at step {key}: {refusal}; raise the cap, then resume"

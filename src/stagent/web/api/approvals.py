@@ -55,6 +55,7 @@ def allow(approval_id: str, body: AllowIn, ws: WorkspaceDep) -> ApprovalOut:
         scope=body.scope,
         rule=body.rule,
         comment=body.comment,
+        acknowledged=body.acknowledge_risk,
     )
     return ApprovalOut.of(card)
 

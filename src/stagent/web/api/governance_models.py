@@ -37,6 +37,12 @@ class AllowIn(_In):
         max_length=4000,
         description="for a workflow checkpoint: a comment the step's prompt gets",
     )
+    acknowledge_risk: bool = Field(
+        default=False,
+        description="for `always`: save a rule that lets an agent run code although agents run "
+        "without a sandbox here (the agent can then act as you, including approving its own "
+        "requests)",
+    )
 
 
 class DenyIn(_In):

@@ -65,11 +65,19 @@ def allow(
     rule: Annotated[str, Form(max_length=1000)] = "",
     scope: Annotated[str, Form()] = "",
     comment: Annotated[str, Form(max_length=4000)] = "",
+    acknowledge_risk: Annotated[bool, Form()] = False,
 ) -> Response:
     """Allow once, or always (saving the rule as edited, at the chosen scope); approve a
     workflow checkpoint, with the comment its step's prompt gets."""
     if always == "1":
-        ws.approvals.allow(approval_id, by=BY, always=True, scope=scope or None, rule=rule)
+        ws.approvals.allow(
+            approval_id,
+            by=BY,
+            always=True,
+            scope=scope or None,
+            rule=rule,
+            acknowledged=acknowledge_risk,
+        )
     else:
         ws.approvals.allow(approval_id, by=BY, comment=comment)
     return fragment("")
