@@ -45,6 +45,40 @@ def test_a_parallel_blueprint_joins_its_branches(worker: Workspace) -> None:
     assert all(s.status.value == "completed" for s in done.steps)
 
 
+@pytest.mark.parametrize(
+    ("blueprint_id", "values"),
+    [
+        ("bug-triage", {"bug_report": "Login fails on Safari"}),
+        ("refactor-until-green", {"target": "src/payments", "goal": "smaller functions"}),
+    ],
+)
+def test_swarm_and_loop_blueprints_run_on_the_engine(
+    worker: Workspace, blueprint_id: str, values: dict[str, str]
+) -> None:
+    started = worker.run_blueprint(blueprint_id, values, runtime="scripted")
+    done = worker.workflows.wait(started.id, timeout=90)
+    assert done.pattern == worker.profiles.blueprints().get(blueprint_id).pattern
+    assert done.status is not WorkflowStatus.RUNNING
+    assert "not built yet" not in (done.stop_reason or ""), done.stop_reason
+    assert done.steps and all(s.task_id for s in done.steps if s.status.value == "completed")
+    assert any(s.status.value == "completed" for s in done.steps)
+
+
+def test_a_planner_blueprint_with_an_approval_step_runs_through_its_gates(
+    worker: Workspace,
+) -> None:
+    started = worker.run_blueprint(
+        "incident-postmortem", {"incident": "API down 20 minutes", "severity": "SEV2"}
+    )
+    deadline = time.monotonic() + 90
+    while (done := worker.workflows.get(started.id)).status is WorkflowStatus.RUNNING:
+        assert time.monotonic() < deadline, "the blueprint never ended"
+        for card in worker.approvals.list_pending():
+            worker.approvals.allow(card.id, by="person (via CLI)")
+        time.sleep(0.05)
+    assert "approval" not in (done.stop_reason or ""), done.stop_reason
+
+
 def test_a_blueprint_with_an_approval_gate_waits_at_its_checkpoint(worker: Workspace) -> None:
     started = worker.run_blueprint("release-notes", {"version": "2.0", "announce": "true"})
     deadline = time.monotonic() + 60

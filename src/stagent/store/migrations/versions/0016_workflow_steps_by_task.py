@@ -1,7 +1,7 @@
 """workflow steps found by their task (a step's run looks up its checkpoint)
 
 Revision ID: 0016
-Revises: 0015
+Revises: 0022
 Create Date: 2026-12-06 09:00:00
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | None = "0015"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
