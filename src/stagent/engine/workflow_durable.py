@@ -32,10 +32,8 @@ from stagent.engine.workflow_loop import run_loop
 from stagent.engine.workflow_planner import run_planner_executor
 from stagent.engine.workflow_prompts import sequence_prompt, synthesis_prompt
 from stagent.engine.workflow_swarm import run_swarm
+from stagent.engine.workflow_waits import task_result
 
-RESULT_POLL_SECONDS = 0.05
-"""How often the interpreter checks whether a step's task run ended (DBOS polls; its default of
-1 s would add up to a second between one step's end and the next step's start)."""
 SETTLED = (StepStatus.COMPLETED.value, StepStatus.FAILED.value, StepStatus.SKIPPED.value)
 """Steps a new round does not run again (a retry puts its step back to pending first)."""
 
@@ -174,7 +172,7 @@ class WorkflowRun:
         outcome = handle.outcome
         attempt = 1
         while outcome is None:
-            await handle.engine.get_result(polling_interval_sec=RESULT_POLL_SECONDS)
+            await task_result(durable.context().store, handle.engine)
             outcome = await _settle(self.id, self.number, step.id)
             if outcome.get("why") == "failed" and attempt < step.retry.attempts:
                 attempt += 1
