@@ -131,13 +131,14 @@ def test_targets_that_could_never_fire_are_refused_when_saved(workspace: Workspa
         workspace.schedules.create(ScheduleDraft(name="x", every="1h", blueprint="nope"))
     with pytest.raises(ValidationError, match="variable goal: Goal is required"):
         workspace.schedules.create(ScheduleDraft(name="x", every="1h", blueprint="meal-planning"))
-    with pytest.raises(ValidationError, match="approval checkpoints are not built yet"):
+    with pytest.raises(ValidationError, match="step assess: profile: health-coach does not"):
         workspace.schedules.create(
             ScheduleDraft(
                 name="x",
                 every="1h",
-                blueprint="release-notes",
-                variables={"version": "2", "announce": "yes"},
+                blueprint="meal-planning",
+                variables={"goal": "g"},
+                runtime="anthropic",
             )
         )
     with pytest.raises(NotFoundError):

@@ -169,7 +169,7 @@ async def test_blueprint_gallery_and_a_form_generated_from_variables(
     gallery = await client.get("/blueprints")
     assert gallery.status_code == 200
     assert len(soup(gallery).select(".profile-card")) >= 12
-    assert "checkpoint" in soup(gallery).select_one("#blueprints-not-built").text
+    assert soup(gallery).select_one("#blueprints-not-built") is None  # every pattern runs
 
     page = await client.get("/blueprints/code-review-pipeline")
     form = soup(page).select_one("#blueprint-form")
