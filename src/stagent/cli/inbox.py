@@ -8,7 +8,7 @@ Deciding needs the person: the CLI proves it with the owner token it reads from 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -21,7 +21,9 @@ from stagent.cli.state import state_of
 from stagent.domain.approvals import Approval, answers_from_texts
 from stagent.domain.events import LoggedEvent
 from stagent.schemas import ApprovalSchema
-from stagent.workspace import Workspace
+
+if TYPE_CHECKING:
+    from stagent.workspace import Workspace
 
 WATCH_WAKE_SECONDS = 1.0
 """Safety-net re-read while watching; new cards wake the watch through the change signal."""
@@ -108,15 +110,17 @@ def inbox(
 
     With --watch, the list stays open and updates live.
     """
+    if not watch:
+        with state_of(ctx).reads() as reads:
+            cards = reads.reader.pending_approvals()
+        if as_json:
+            emit_json([ApprovalSchema.of(card).data() for card in cards])
+        else:
+            print_cards(cards)
+        return
     with state_of(ctx).workspace() as ws:
         after = ws.tasks.last_seq()
         cards = ws.approvals.list_pending()
-        if not watch:
-            if as_json:
-                emit_json([ApprovalSchema.of(card).data() for card in cards])
-            else:
-                print_cards(cards)
-            return
         for card in cards:
             _emit_watch("pending", card, as_json)
         try:

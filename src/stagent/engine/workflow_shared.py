@@ -30,18 +30,15 @@ Ending = tuple[str, str | None]
 """How a pattern ends: the workflow's status and the reason people read."""
 
 
-@DBOS.step(name="stagent.workflow.add_step")
-async def add_step(workflow_id: str, run_number: int, key: str, name: str, position: int) -> None:
-    """Add the row of a step made at run time (a loop iteration)."""
-    instances.add_step(durable.context().store, workflow_id, run_number, key, name, position)
-
-
-@DBOS.step(name="stagent.workflow.loop_gate")
-async def loop_gate(
-    workflow_id: str, run_number: int, template: str, budget: float | None
+@DBOS.step(name="stagent.workflow.next_iteration")
+async def next_iteration(
+    workflow_id: str, run_number: int, key: str, name: str, position: int, budget: float | None
 ) -> str | None:
-    """A person's pause or cancel, or the loop's time budget spent; None to go on."""
-    return instances.loop_gate(durable.context().store, workflow_id, run_number, template, budget)
+    """Add the loop's next iteration; or a person's pause or cancel, or the loop's time budget
+    spent, and nothing added."""
+    store = durable.context().store
+    iteration = (key, name, position)
+    return instances.next_iteration(store, workflow_id, run_number, iteration, budget)
 
 
 @DBOS.step(name="stagent.workflow.stop_check")
