@@ -29,6 +29,15 @@ NOT_BUILT = 501
 """The deliberate answer for a feature that is not built yet (e.g. a workflow target)."""
 EXAMPLES = 15
 """Examples per API operation: a fixed budget, so the run takes the same time every time."""
+SCHEDULE_CHECKS = (
+    "exactly one of",
+    "prompt",
+    "time zone",
+    "unknown runtime",
+    "scenario",
+    "only a blueprint target",
+)
+"""A schedule's fields depend on its target and its timing (one of cron, every, at)."""
 SCHEMA_DOES_NOT_SAY: dict[str, tuple[str, ...]] = {
     # Which tasks, projects and runtimes exist is known only at run time.
     "PUT /api/v1/budgets/{scope}/{ref}": ("unknown runtime", "takes no", "nothing to change"),
@@ -45,8 +54,8 @@ SCHEMA_DOES_NOT_SAY: dict[str, tuple[str, ...]] = {
     "POST /api/v1/rules": ("needs the task", "needs the project", "takes no", "is refused"),
     "POST /api/v1/rules/presets/{name}": ("needs the task", "needs the project", "takes no"),
     "DELETE /api/v1/rules/presets/{name}": ("needs the task", "needs the project", "takes no"),
-    "POST /api/v1/schedules": ("exactly one of", "prompt", "time zone", "unknown runtime"),
-    "POST /api/v1/schedules/preview": ("exactly one of", "prompt", "time zone", "unknown runtime"),
+    "POST /api/v1/schedules": SCHEDULE_CHECKS,
+    "POST /api/v1/schedules/preview": SCHEDULE_CHECKS,
     # The file or folder must exist.
     "POST /api/v1/rules/import": ("cannot be read", "needs the", "takes no"),
     "POST /api/v1/scans": ("is not a folder",),
