@@ -75,12 +75,7 @@ async def execute_task_run(ctx: RunContext, task_id: str, run_number: int) -> st
     if claim is None:
         with ctx.store.read() as session:
             return task_repo.get_row(session, task_id, deleted=True).status
-    status = RunStatus.FAILED.value
-    try:
-        status = await _start_and_drive(ctx, claim.task, claim.run)
-    finally:
-        ctx.guard.after_run(claim.task, claim.run, status)
-    return status
+    return await _start_and_drive(ctx, claim.task, claim.run)
 
 
 async def _start_and_drive(ctx: RunContext, task: Task, run: Run) -> str:

@@ -1,4 +1,5 @@
-"""Hooks governance places around every run: budget pre-flight, usage metering, settlement.
+"""Hooks governance places around every run: budget pre-flight and usage metering (a run is
+settled by the transaction that ends it, `stagent.store.lifecycle`).
 
 The engine calls a `RunGuard` without knowing what it checks. `OpenGuard` (no budgets, no ledger)
 is what a workspace uses until governance wires in its own.
@@ -29,10 +30,6 @@ class RunGuard(Protocol):
         """Record usage the runtime reported (one provider call or one result)."""
         ...
 
-    def after_run(self, task: Task, run: Run, status: str) -> None:
-        """The run ended with ``status``: release whatever ``before_run`` reserved."""
-        ...
-
 
 class OpenGuard:
     """No budgets and no ledger: every run may start, nothing is metered."""
@@ -45,7 +42,3 @@ class OpenGuard:
     def on_usage(self, task: Task, run: Run, usage: UsageEvent) -> None:
         """Record nothing."""
         del task, run, usage
-
-    def after_run(self, task: Task, run: Run, status: str) -> None:
-        """Nothing to release."""
-        del task, run, status

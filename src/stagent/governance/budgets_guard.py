@@ -7,8 +7,11 @@
   ends cancelled. It returns the run's spending cap: min(the run's own
   ``limits.max_budget_usd``, the budget's per-run cap, the headroom reserved for the run); the
   engine puts it into the run's resolved options (nothing is written into the task).
-- ``on_usage``: one ledger row per usage event, linked to the run; the reservation shrinks.
-- ``after_run``: the reservation is released; usage rows of failed or cancelled runs say so.
+- ``on_usage``: one ledger row per usage event, linked to the run; the run's reservation shrinks.
+
+Settlement needs no hook: the transaction that ends a run (`stagent.store.lifecycle.finish`, or a
+cancel) releases the run's reservation, marks the usage rows of a failed or cancelled run and sums
+its cost, so a crash between the end and the settlement cannot leave a reservation behind.
 """
 
 from __future__ import annotations
@@ -42,12 +45,11 @@ def budget_hold(card_id: str) -> str:
 
 
 class BudgetGuard:
-    """Budgets before, the ledger during, settlement after every run."""
+    """Budgets before every run, the ledger during it."""
 
     def __init__(self, budgets: BudgetService) -> None:
         self._budgets = budgets
         self._store = budgets.store
-        self._entries: dict[str, list[str]] = {}
 
     async def before_run(self, task: Task, run: Run) -> Decimal | None:
         """Admit the run (reserving headroom), wait on a person if the budget says pause, or
@@ -67,23 +69,11 @@ class BudgetGuard:
             if admission.card_id is None:
                 raise BudgetBlockedError(admission.message or "blocked by budget")
             await self._wait(task, run, admission)
-        self._entries[run.id] = []
         return micros_to_usd(admission.run_cap)
 
     def on_usage(self, task: Task, run: Run, usage: UsageEvent) -> None:
         """Record the usage as a ledger row of the run (and shrink its reservation)."""
-        entry = self._budgets.record_usage(task, usage, run_id=run.id, attempt=run.attempt)
-        self._entries.setdefault(run.id, []).append(entry.id)
-
-    def after_run(self, task: Task, run: Run, status: str) -> None:
-        """Release the run's reservation; mark its usage rows if it failed or was cancelled."""
-        entry_ids = self._entries.pop(run.id, [])
-        try:
-            self._budgets.release(task.id, outcome=status, entry_ids=entry_ids)
-            with self._store.write() as session:
-                lifecycle.settle_cost(session, run.id)
-        except Exception:
-            log.exception("run %s: could not release its budget reservation", run.id)
+        self._budgets.record_usage(task, usage, run_id=run.id, attempt=run.attempt)
 
     # ---------------------------------------------------------------- pause mode
 

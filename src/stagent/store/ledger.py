@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, false, func, select, true, update
+from sqlalchemy import Connection, Table, and_, case, false, func, select, true, update
 from sqlalchemy.orm import Session as Session  # re-exported: the type callers' sessions have
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -21,6 +21,18 @@ from stagent.domain.ids import ensure_aware, new_id, utcnow
 from stagent.domain.ledger import LedgerEntry as LedgerEntry  # re-exported
 from stagent.domain.ledger import LedgerFilter as LedgerFilter  # re-exported
 from stagent.store.tables import UsageLedgerRow
+
+_LEDGER = cast(Table, UsageLedgerRow.__table__)
+"""The table itself: the run hot path updates it with Core statements (no ORM bulk update)."""
+
+
+def core(session: Session) -> Connection:
+    """The session's connection for a Core statement, after flushing what the ORM still holds
+    (so the statement sees every row this transaction wrote)."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    return session.connection()
+
 
 RUN_SOURCE = "run"
 """Rows of runs Stagent launched: the only ones budgets count (imported sessions were not
@@ -268,42 +280,41 @@ def _in_scope(query: SpendQuery, runtime: str, project_id: str | None) -> bool:
     return True
 
 
-def consume_reservation(session: Session, task_id: str, micros: int) -> None:
-    """Real usage of ``micros`` arrived for ``task_id``: shrink its reservation (not below 0)."""
+def consume_reservation(session: Session, run_id: str, micros: int) -> None:
+    """Real usage of ``micros`` arrived for run ``run_id``: shrink its reservation (not below 0)."""
     if micros <= 0:
         return
-    table = UsageLedgerRow
-    session.execute(
-        update(table)
-        .where(table.task_id == task_id, table.status == RESERVED)
+    table = _LEDGER.c
+    core(session).execute(
+        update(_LEDGER)
+        .where(table.run_id == run_id, table.status == RESERVED)
         .values(cost_micros=case((table.cost_micros > micros, table.cost_micros - micros), else_=0))
-        .execution_options(synchronize_session=False)
     )
 
 
-def release_reservations(session: Session, task_id: str, *, note: str) -> int:
-    """End every reservation ``task_id`` holds; returns how many there were."""
-    table = UsageLedgerRow
-    result = session.execute(
-        update(table)
-        .where(table.task_id == task_id, table.status == RESERVED)
+def release_reservations(session: Session, run_id: str, *, note: str) -> int:
+    """End every reservation run ``run_id`` holds; returns how many there were.
+
+    Keyed by the run: a run's reservation is released once, by the transaction that ends the
+    run (`stagent.store.lifecycle`), or by its own next admission after a crash (a take-over).
+    """
+    table = _LEDGER.c
+    result = core(session).execute(
+        update(_LEDGER)
+        .where(table.run_id == run_id, table.status == RESERVED)
         .values(status=RELEASED, cost_micros=0, note=note, finished_at=utcnow())
-        .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def set_status(session: Session, entry_ids: Iterable[str], status: str) -> None:
-    """Mark rows with the outcome of the run they belong to."""
-    ids = list(entry_ids)
-    if not ids:
-        return
-    table = UsageLedgerRow
-    session.execute(
-        update(table)
-        .where(table.id.in_(ids))
-        .values(status=status)
-        .execution_options(synchronize_session=False)
+def mark_run_outcome(session: Session, run_id: str, outcome: str) -> None:
+    """A run failed or was cancelled: its call rows say so (blocked rows and reservations keep
+    their own status)."""
+    table = _LEDGER.c
+    core(session).execute(
+        update(_LEDGER)
+        .where(table.run_id == run_id, table.status == COMPLETED)
+        .values(status=outcome)
     )
 
 

@@ -10,6 +10,7 @@ from stagent.domain.errors import NotFoundError
 from stagent.domain.ids import ensure_aware, new_id
 from stagent.domain.run_options import RunOptions
 from stagent.domain.runs import Run, RunStatus, Subject
+from stagent.store.ledger import core
 from stagent.store.tables import RunRow, UsageLedgerRow
 
 SPENT_STATUSES = ("completed", "failed", "cancelled")
@@ -121,4 +122,4 @@ def spent(session: Session, run_id: str) -> int:
     query = select(func.coalesce(func.sum(UsageLedgerRow.cost_micros), 0)).where(
         UsageLedgerRow.run_id == run_id, UsageLedgerRow.status.in_(SPENT_STATUSES)
     )
-    return int(session.scalar(query) or 0)
+    return int(core(session).scalar(query) or 0)

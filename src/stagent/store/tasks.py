@@ -143,3 +143,34 @@ def delete(session: Session, task_id: str) -> None:
     row.deleted_at = utcnow()
     session.flush()
     events.append(session, task_id, "deleted", {"title": row.title})
+
+
+def status_of(session: Session, task_id: str) -> TaskStatus | None:
+    """A task's status (one indexed column read; None if there is no such task)."""
+    value = session.scalar(select(TaskRow.status).where(TaskRow.id == task_id))
+    return TaskStatus(value) if value is not None else None
+
+
+def statuses(session: Session, task_ids: list[str]) -> dict[str, TaskStatus]:
+    """The status of each of these tasks that exists (one query)."""
+    query = select(TaskRow.id, TaskRow.status).where(TaskRow.id.in_(task_ids))
+    return {row[0]: TaskStatus(row[1]) for row in session.execute(query)}
+
+
+@dataclass(frozen=True, slots=True)
+class EngineRef:
+    """What reconciliation needs of an active task: its id, status, run and engine workflow."""
+
+    task_id: str
+    status: TaskStatus
+    run_count: int
+    workflow_id: str | None
+
+
+def active_refs(session: Session) -> list[EngineRef]:
+    """Every queued, running or waiting task (narrow columns, no options decoded)."""
+    active = (TaskStatus.QUEUED.value, TaskStatus.RUNNING.value, TaskStatus.WAITING.value)
+    query = select(TaskRow.id, TaskRow.status, TaskRow.run_count, TaskRow.workflow_id).where(
+        TaskRow.status.in_(active), TaskRow.deleted_at.is_(None)
+    )
+    return [EngineRef(row[0], TaskStatus(row[1]), row[2], row[3]) for row in session.execute(query)]
