@@ -27,6 +27,9 @@ from stagent.store.database import Store
 from stagent.store.migrate import current_revision
 
 if TYPE_CHECKING:  # built on first use (see the class docstring)
+    from collections.abc import Mapping
+
+    from stagent.domain.workflow_runs import Workflow
     from stagent.engine.guard import RunGuard
     from stagent.engine.leases import ExecutorLease
     from stagent.engine.workflow_service import WorkflowService
@@ -92,7 +95,22 @@ class Workspace:
         """Workflow definitions and their runs (executed by a worker's workflow queue)."""
         from stagent.engine.workflow_service import WorkflowService
 
-        return WorkflowService(self.store, self.queue, self.tasks)
+        return WorkflowService(self.store, self.queue, self.tasks, _Profiles(self))
+
+    def run_blueprint(
+        self,
+        blueprint_id: str,
+        values: Mapping[str, object],
+        *,
+        runtime: str | None = None,
+        project: str | None = None,
+    ) -> Workflow:
+        """Instantiate a blueprint and start it as a workflow (its definition keeps the
+        blueprint's id, version and variables as lineage)."""
+        if runtime:
+            self.runtimes.require(runtime)
+        instance = self.profiles.instantiate(blueprint_id, values, runtime=runtime)
+        return self.workflows.start(instance.definition, project=project)
 
     @cached_property
     def owner(self) -> OwnerCheck:
@@ -280,6 +298,7 @@ class Workspace:
             gate=self.gate,
             guard=self.guard,
             home=self.settings.home,
+            profiles=_Profiles(self),
         )
         durable.launch(self.settings, self.store.url, executor_id, context)
         self._lease = ExecutorLease(

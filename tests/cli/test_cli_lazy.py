@@ -22,6 +22,7 @@ HEAVY = ("sqlalchemy", "pydantic_settings", "dbos", "alembic", "mako", "psycopg"
 """What no ``--help`` needs."""
 
 NOT_FOR_READING = (
+    "sqlalchemy",
     "dbos",
     "alembic",
     "mako",
@@ -36,8 +37,9 @@ NOT_FOR_READING = (
     "stagent.ledger",
     "stagent.web",
 )
-"""What ``task list`` on SQLite must not load: the engine, migrations, PostgreSQL, the web app,
-the model SDKs, governance and the ledger."""
+"""What ``task list``/``show``/``runs`` on a migrated SQLite file must not load: SQLAlchemy (they
+read with plain sqlite3), the engine, migrations, PostgreSQL, the web app, the model SDKs,
+governance and the ledger."""
 
 PROBE = """
 import json, sys
@@ -92,6 +94,14 @@ def test_task_list_loads_neither_the_engine_nor_migrations(tmp_path: Path, cli: 
     assert "first" in out
     assert not under(modules, NOT_FOR_READING)
     assert "stagent.cli.budget" not in modules  # other command groups stay unloaded
+
+
+@pytest.mark.parametrize("command", ["show", "runs"])
+def test_reading_one_task_loads_no_orm_either(cli: Cli, command: str) -> None:
+    task_id = cli.add_task("first")
+    modules, out = loaded_modules(cli.home, "task", command, task_id)
+    assert ("first" if command == "show" else "has not run yet") in out
+    assert not under(modules, NOT_FOR_READING)
 
 
 def test_reading_an_unmigrated_home_still_migrates_it(tmp_path: Path) -> None:

@@ -147,7 +147,7 @@ def test_a_smoke_test_needs_a_model_and_a_claimed_runtime(cli: Cli) -> None:
     assert_one_line_error(unclaimed, contains="does not support the anthropic runtime")
 
 
-def test_blueprint_list_show_and_run_resolve_without_pretending_to_run(cli: Cli) -> None:
+def test_blueprint_list_show_and_a_dry_run_that_resolves_without_running(cli: Cli) -> None:
     listed = cli.json("blueprint", "list")
     assert len(listed) >= 12
     assert {b["pattern"] for b in listed} == {
@@ -156,19 +156,34 @@ def test_blueprint_list_show_and_run_resolve_without_pretending_to_run(cli: Cli)
     shown = cli.json("blueprint", "show", "bug-triage")
     assert shown["pattern"] == "swarm" and shown["settings"] == {"swarm": {"workerConcurrency": 2}}
 
-    ran = cli.json("blueprint", "run", "bug-triage", "--var", "bug_report=Login fails on Safari")
-    assert ran["ran"] is False and "not built yet" in ran["reason"]
+    ran = cli.json(
+        "blueprint", "run", "bug-triage", "--dry-run", "--var", "bug_report=Login fails on Safari"
+    )
+    assert ran["ran"] is False and "nothing was stored or run" in ran["reason"]
     definition = ran["definition"]
     assert definition["name"] == "Bug triage swarm: Login fails on Safari"
     assert definition["swarm"] == {"worker_concurrency": 2}
     assert "Login fails on Safari" in definition["steps"][0]["prompt"]
 
-    human = cli("blueprint", "run", "release-notes", "--var", "version=2.0")
+    human = cli("blueprint", "run", "release-notes", "--dry-run", "--var", "version=2.0")
     assert human.exit_code == 0
     assert "1. Collect changes" in human.stdout and "skipped by its condition: announcement" in (
         human.stdout
     )
-    assert "Workflows are not built yet" in human.stderr
+    assert "A preview" in human.stderr
+    assert cli.json("workflow", "list") == []
+
+
+def test_blueprint_run_starts_a_workflow_that_runs_here_without_a_worker(cli: Cli) -> None:
+    ran = cli.json("blueprint", "run", "meal-planning", "--var", "goal=quick dinners")
+    assert ran["status"] == "completed", ran["stop_reason"]
+    assert ran["name"] == "Meal planning: quick dinners"
+    assert ran["definition"]["blueprint"]["id"] == "meal-planning"
+    assert [s["status"] for s in ran["steps"]] == ["completed"] * 3
+    (listed,) = cli.json("workflow", "list")
+    assert listed["id"] == ran["id"]
+    gated = cli("blueprint", "run", "release-notes", "--var", "version=2", "--var", "announce=yes")
+    assert_one_line_error(gated, contains="approval checkpoints are not built yet")
 
 
 def test_blueprint_run_refuses_bad_variables_in_one_line(cli: Cli) -> None:

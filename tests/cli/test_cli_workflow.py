@@ -68,15 +68,7 @@ def test_retry_a_failed_step_from_the_cli(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_patterns_not_built_yet_say_so_in_the_list(cli: Cli, tmp_path: Path) -> None:
-    path = write(
-        tmp_path,
-        {
-            "name": "a-loop",
-            "pattern": "loop",
-            "loop": {"max_iterations": 3},
-            "steps": [step("it", "x")],
-        },
-    )
+    path = write(tmp_path, {"name": "a-gate", "pattern": "checkpoint", "steps": [step("it", "x")]})
     assert cli("workflow", "add", str(path)).exit_code == 0
     listing = cli("workflow", "list")
-    assert "loop (not built yet)" in listing.stdout
+    assert "checkpoint (not built yet)" in listing.stdout

@@ -3,6 +3,7 @@ bad line."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,41 @@ def test_malformed_lines_are_counted_with_file_and_line_and_never_stop_the_impor
     assert report.malformed_examples[1].startswith(f"{path}:3: ")
     assert f"{path}:4: " in report.malformed_examples[2]
     assert [r.dedupe_key for r in imported(workspace)] == ["claude-code:msg_05"]
+
+
+def test_counts_of_unexpected_types_are_read_as_zero_not_dropped(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """Most lines take a fast typed decoder; a line whose fields have other types (a count
+    written as a string or a float, a negative count, a null side-chain flag) is read by the
+    general path with the same rules, so the call still counts with what can be trusted."""
+    config = tmp_path / "claude"
+    odd = json.loads(claude_assistant("msg_0a", "req_0a", cache_read=700, output_tokens=50))
+    odd["message"]["usage"]["input_tokens"] = "12"
+    odd["isSidechain"] = None
+    negative = json.loads(claude_assistant("msg_0b", "req_0b", output_tokens=40))
+    negative["message"]["usage"]["input_tokens"] = -5
+    floating = json.loads(claude_assistant("msg_0c", "req_0c", output_tokens=30))
+    floating["message"]["usage"]["cache_read_input_tokens"] = 2.0
+    claude_transcript(
+        config,
+        [
+            claude_assistant("msg_09", "req_09", input_tokens=7, cache_1h=300, output_tokens=60),
+            *(json.dumps(line) for line in (odd, negative, floating)),
+        ],
+    )
+    report = run_import(workspace, config)
+    assert report.added == 4 and report.malformed == 0
+    rows = {r.dedupe_key: r for r in imported(workspace)}
+    plain = rows["claude-code:msg_09"]
+    assert (plain.input_tokens, plain.cache_write_1h_tokens, plain.output_tokens) == (7, 300, 60)
+    assert (
+        rows["claude-code:msg_0a"].input_tokens,
+        rows["claude-code:msg_0a"].cache_read_tokens,
+    ) == (0, 700)
+    assert rows["claude-code:msg_0b"].input_tokens == 0
+    assert rows["claude-code:msg_0c"].cache_read_tokens == 0
+    assert all(r.cost_micros > 0 for r in rows.values())
 
 
 def test_synthetic_messages_and_lines_without_usage_are_not_calls(

@@ -169,7 +169,7 @@ async def test_blueprint_gallery_and_a_form_generated_from_variables(
     gallery = await client.get("/blueprints")
     assert gallery.status_code == 200
     assert len(soup(gallery).select(".profile-card")) >= 12
-    assert "Workflows are not built yet" in gallery.text
+    assert "swarm" in soup(gallery).select_one("#blueprints-not-built").text
 
     page = await client.get("/blueprints/code-review-pipeline")
     form = soup(page).select_one("#blueprint-form")
@@ -180,7 +180,8 @@ async def test_blueprint_gallery_and_a_form_generated_from_variables(
     assert [i["value"] for i in form.select("input[name=include_tests]")] == ["false", "true"]
     assert form.select_one("input[name=include_tests][type=checkbox]").has_attr("checked")
     run = form.find("button", string="Run")
-    assert run is not None and run.has_attr("disabled")
+    assert run is not None and not run.has_attr("disabled")
+    assert run["hx-post"] == "/ui/blueprints/code-review-pipeline/run"
 
     meals = soup(await client.get("/blueprints/meal-planning"))
     days = meals.select_one("input[name=days]")
@@ -197,7 +198,6 @@ async def test_preview_resolves_steps_with_the_values_and_never_runs(
     assert len(steps) == 3
     assert EVIL not in preview.text and "src/&lt;script&gt;" in preview.text
     assert "Skipped by their condition: test-gaps" in preview.text
-    assert "nothing was created or started" in preview.text
     ticked = await client.get(
         "/ui/blueprints/code-review-pipeline/preview",
         params=[("target", "x"), ("include_tests", "false"), ("include_tests", "true")],
@@ -208,6 +208,38 @@ async def test_preview_resolves_steps_with_the_values_and_never_runs(
     missing = await client.get("/ui/blueprints/code-review-pipeline/preview", params={"target": ""})
     assert "variable target: What to review is required" in missing.text
     assert soup(missing).select_one(".error-box") is not None
+
+
+async def test_run_starts_the_blueprint_as_a_workflow_or_says_why_not(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    form = {"goal": "quick dinners", "days": "3", "run.runtime": "scripted", "run.project": ""}
+    ran = await client.post("/ui/blueprints/meal-planning/run", data=form)
+    (workflow,) = workspace.workflows.list()
+    assert ran.headers["HX-Redirect"] == f"/workflows#workflow-{workflow.id}"
+    assert workflow.definition.blueprint is not None
+    assert workflow.definition.blueprint["variables"] == {
+        "goal": "quick dinners", "restrictions": None, "days": 3, "people": 2
+    }  # fmt: skip
+    listed = soup(await client.get("/workflows"))
+    assert listed.select_one(f"#workflow-{workflow.id}") is not None
+
+    refused = await client.post(
+        "/ui/blueprints/meal-planning/run", data={"goal": "g", "run.runtime": "anthropic"}
+    )
+    assert refused.status_code == 422
+    assert "health-coach does not support the anthropic runtime" in refused.text
+    assert len(workspace.workflows.list()) == 1
+
+    api = await client.post(
+        "/api/v1/blueprints/research-deep-dive/run",
+        json={"variables": {"topic": "WebAssembly"}, "runtime": "scripted"},
+    )
+    assert api.status_code == 201
+    assert api.json()["pattern"] == "parallel" and api.json()["status"] == "running"
+    assert api.json()["definition"]["blueprint"]["id"] == "research-deep-dive"
+    bad = await client.post("/api/v1/blueprints/research-deep-dive/run", json={"variables": {}})
+    assert bad.status_code == 422 and bad.json()["error"].startswith("variable topic:")
 
 
 async def test_the_api_returns_what_the_cli_prints(
@@ -234,7 +266,9 @@ async def test_the_api_returns_what_the_cli_prints(
         "/api/v1/blueprints/release-notes/resolve", json={"variables": {"version": "2.0"}}
     )
     assert resolved.status_code == 200
-    assert resolved.json() == cli_json("blueprint", "run", "release-notes", "--var", "version=2.0")
+    assert resolved.json() == cli_json(
+        "blueprint", "run", "release-notes", "--dry-run", "--var", "version=2.0"
+    )
     route = await client.get("/api/v1/profiles/route", params={"title": "Translate to French"})
     assert route.json()["profile_id"] == "translator"
 

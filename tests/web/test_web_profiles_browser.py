@@ -4,6 +4,8 @@ Shares the server and browser fixtures of `test_web_browser`."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from test_web_browser import browser, server  # noqa: F401  (fixtures)
 
@@ -44,7 +46,15 @@ def test_gallery_search_and_blueprint_preview(browser: object, server: str) -> N
         expect(steps).to_have_count(3)
         expect(page.locator("#preview")).to_contain_text("Skipped by their condition: test-gaps")
         expect(steps.first).to_contain_text("src/payments")
-        expect(page.get_by_role("button", name="Run")).to_be_disabled()
         assert page.evaluate("document.documentElement.scrollWidth") <= width
+        if shots := os.environ.get("STAGENT_SCREENSHOTS"):
+            page.screenshot(path=f"{shots}/blueprint-{width}.png", full_page=True)
+
+        page.goto(f"{server}/blueprints/meal-planning")
+        page.fill("input[name=goal]", f"quick dinners at {width}px")
+        page.get_by_role("button", name="Run").click()
+        page.wait_for_url("**/workflows#workflow-*")
+        row = page.locator("#workflows-table tr", has_text=f"quick dinners at {width}px")
+        expect(row).to_contain_text("sequence")
         assert errors == [], errors
         context.close()

@@ -209,16 +209,11 @@ def test_cancel_stops_the_running_step_task(worker: Workspace) -> None:
 def test_a_pattern_not_built_yet_says_so(worker: Workspace) -> None:
     wf = add(
         worker,
-        {
-            "name": "loop",
-            "pattern": "loop",
-            "loop": {"max_iterations": 2},
-            "steps": [step("it", "x")],
-        },
+        {"name": "gate", "pattern": "checkpoint", "steps": [step("one", "x")]},
     )
     done = run_to_end(worker, wf)
     assert done.status is WorkflowStatus.FAILED
-    assert done.stop_reason == "the loop pattern is not built yet"
+    assert done.stop_reason == "the checkpoint pattern is not built yet"
 
 
 def test_a_step_that_requires_approval_is_refused_until_checkpoints_are_built(

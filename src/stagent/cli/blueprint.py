@@ -1,4 +1,4 @@
-"""``stagent blueprint``: list, show and resolve workflow templates."""
+"""``stagent blueprint``: list and show workflow templates, and run one as a workflow."""
 
 from __future__ import annotations
 
@@ -12,8 +12,14 @@ from rich.table import Table
 from stagent.cli.output import JsonFlag, console, emit_json, err_console
 from stagent.cli.state import state_of
 from stagent.domain.errors import ValidationError
+from stagent.profiles.instantiate import Instance
 from stagent.profiles.service import ProfileService
-from stagent.schemas.profiles import NOT_BUILT, blueprint_detail, blueprint_summary, resolved_out
+from stagent.schemas.profiles import (
+    PREVIEW_ONLY,
+    blueprint_detail,
+    blueprint_summary,
+    resolved_out,
+)
 
 app = typer.Typer(help="Blueprints: workflow templates with variables.", no_args_is_help=True)
 
@@ -83,11 +89,32 @@ def run(
     ctx: typer.Context,
     blueprint_id: str,
     var: Annotated[list[str] | None, typer.Option("--var", help="A variable: key=value.")] = None,
+    runtime: Annotated[
+        str | None, typer.Option(help="Runtime for every step that names none (default scripted).")
+    ] = None,
+    project: Annotated[str | None, typer.Option(help="Project id or name.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Resolve and print the steps; start nothing.")
+    ] = False,
+    follow: Annotated[bool, typer.Option(help="Wait until the run ends.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Validate the variables and resolve the steps (workflows are not built yet, so nothing
-    runs; --json prints the resolved workflow definition)."""
-    instance = _service(ctx).instantiate(blueprint_id, _parse_vars(var or []))
+    """Start a blueprint as a workflow (without a running server or worker, it runs here).
+
+    The variables are validated and the steps resolved first; --dry-run stops there."""
+    values = _parse_vars(var or [])
+    if dry_run:
+        instance = _service(ctx).instantiate(blueprint_id, values, runtime=runtime)
+        _print_resolved(instance, as_json)
+        return
+    from stagent.cli.workflow import finish
+
+    with state_of(ctx).workspace() as ws:
+        workflow = ws.run_blueprint(blueprint_id, values, runtime=runtime, project=project)
+        finish(ws, workflow, as_json, follow=follow or ws.live_workers() == 0)
+
+
+def _print_resolved(instance: Instance, as_json: bool) -> None:
     definition = instance.definition
     if as_json:
         emit_json(resolved_out(instance))
@@ -99,4 +126,4 @@ def run(
         console.print(escape(step.prompt), soft_wrap=True)
     for skipped in instance.skipped:
         console.print(f"[dim]skipped by its condition: {skipped}[/]")
-    err_console.print(f"\n[yellow]{NOT_BUILT}[/]")
+    err_console.print(f"\n[yellow]{PREVIEW_ONLY}[/]")

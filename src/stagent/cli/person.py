@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from stagent.workspace import Workspace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stagent.workspace import Workspace
 
 
 def the_person(ws: Workspace) -> str:

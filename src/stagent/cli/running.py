@@ -13,11 +13,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from stagent.domain.errors import StagentError
 from stagent.domain.events import LoggedEvent
 from stagent.domain.tasks import RUNNABLE_FROM, Task
-from stagent.workspace import Workspace
+
+if TYPE_CHECKING:
+    from stagent.workspace import Workspace
 
 EventSink = Callable[[LoggedEvent], None]
 

@@ -21,6 +21,7 @@ from stagent.domain.errors import DatabaseUnavailableError, StagentError, Valida
 if TYPE_CHECKING:  # loaded by the commands that use them (``--help`` imports neither)
     from pydantic import ValidationError as PydanticValidationError
 
+    from stagent.reads import Reads
     from stagent.settings import Settings
     from stagent.workspace import Workspace
 
@@ -59,6 +60,16 @@ class CliState:
             yield ws
         finally:
             ws.close()
+
+    @contextmanager
+    def reads(self) -> Generator[Reads]:
+        """Read-only access to tasks and projects: plain ``sqlite3`` on a SQLite file at the
+        newest migration (no SQLAlchemy, no workspace), else through `workspace`."""
+        from stagent.reads import open_reads
+
+        with open_reads(self.settings(), self.workspace) as reads:
+            startup.ready()
+            yield reads
 
 
 def state_of(ctx: typer.Context) -> CliState:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from stagent.cli.errors import RunFailedError, exit_with_error
-from stagent.cli.inbox import call_summary, decide_commands
 from stagent.cli.output import JsonFlag, console, emit_json, err_console
 from stagent.cli.render import (
     print_event,
@@ -34,8 +33,10 @@ from stagent.cli.state import state_of
 from stagent.domain.errors import NotFoundError, ValidationError
 from stagent.domain.events import LoggedEvent
 from stagent.domain.tasks import Task, TaskStatus
-from stagent.engine.services import TaskDraft
-from stagent.workspace import Workspace
+from stagent.reads import TaskReader, WorkspaceReader
+
+if TYPE_CHECKING:
+    from stagent.workspace import Workspace
 
 SCENARIO_HELP = """\
 The scripted runtime plays a scenario: a YAML or JSON file of steps, each with exactly one \
@@ -97,6 +98,8 @@ def add(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a planned task."""
+    from stagent.engine.services import TaskDraft
+
     draft = TaskDraft(
         title=title,
         description=description,
@@ -170,10 +173,10 @@ def list_tasks(
 ) -> None:
     """List tasks, newest first."""
     wanted = parse_status(status)
-    with state_of(ctx).workspace() as ws:
-        tasks = ws.tasks.list(status=wanted, project=project)
-        simulated = simulated_runtimes(ws)
-        names = {p.id: p.name for p in ws.projects.list()}
+    with state_of(ctx).reads() as reads:
+        tasks = reads.reader.tasks(status=wanted, project=project)
+        simulated = reads.simulated_runtimes()
+        names = {p.id: p.name for p in reads.reader.projects()}
     if as_json:
         emit_json([task_json(t, simulated=t.runtime in simulated) for t in tasks])
         return
@@ -187,12 +190,12 @@ def show(
     as_json: JsonFlag = False,
 ) -> None:
     """Show a task's fields and its history: one section per run, each with its events."""
-    with state_of(ctx).workspace() as ws:
-        task = ws.tasks.get(task_id)
-        events = ws.tasks.events(task_id)
-        runs = ws.tasks.runs(task_id)
-        simulated = task.runtime in simulated_runtimes(ws)
-        project_name = _project_name(ws, task)
+    with state_of(ctx).reads() as reads:
+        task = reads.reader.task(task_id)
+        events = reads.reader.events(task_id)
+        runs = reads.reader.runs(task_id)
+        simulated = task.runtime in reads.simulated_runtimes()
+        project_name = _project_name(reads.reader, task)
     if as_json:
         emit_json(task_json(task, simulated=simulated, events=events, runs=runs))
         return
@@ -207,8 +210,8 @@ def runs(
     as_json: JsonFlag = False,
 ) -> None:
     """List a task's runs, oldest first: status, attempts, times, cost and why each stopped."""
-    with state_of(ctx).workspace() as ws:
-        found = ws.tasks.runs(task_id)
+    with state_of(ctx).reads() as reads:
+        found = reads.reader.runs(task_id)
     if as_json:
         emit_json([run_json(run) for run in found])
         return
@@ -248,7 +251,7 @@ def run(
         events = ws.tasks.events(task_id)
         task_runs = ws.tasks.runs(task_id)
         simulated = outcome.task.runtime in simulated_runtimes(ws)
-        project_name = _project_name(ws, outcome.task)
+        project_name = _project_name(WorkspaceReader(ws), outcome.task)
     if as_json:
         emit_json(task_json(outcome.task, simulated=simulated, events=events, runs=task_runs))
         raise typer.Exit(_exit_code(outcome))
@@ -277,6 +280,8 @@ def waiting_notice(ws: Workspace) -> Callable[[LoggedEvent], None]:
     """An event sink that says, on stderr, each time the run waits for a person and how to
     decide (``task run`` without ``--follow`` is otherwise silent while a card waits)."""
 
+    from stagent.cli.inbox import call_summary, decide_commands
+
     def notice(event: LoggedEvent) -> None:
         card_id = event.payload.get("approval_id")
         if event.kind != "approval" or not isinstance(card_id, str):
@@ -291,11 +296,11 @@ def waiting_notice(ws: Workspace) -> Callable[[LoggedEvent], None]:
     return notice
 
 
-def _project_name(ws: Workspace, task: Task) -> str | None:
+def _project_name(reader: TaskReader, task: Task) -> str | None:
     if task.project_id is None:
         return None
     try:
-        return ws.projects.get(task.project_id).name
+        return reader.project(task.project_id).name
     except NotFoundError:
         return None
 

@@ -48,11 +48,12 @@ def _print(workflow: Workflow) -> None:
         f"{workflow.status.value}"
     )
     if workflow.stop_reason:
-        console.print(f"  stopped: {escape(workflow.stop_reason)}")
-    names = {s.id: s.name for s in workflow.definition.steps}
+        code = f" [{workflow.stop_code}]" if workflow.stop_code else ""
+        console.print(f"  stopped: {escape(workflow.stop_reason)}{escape(code)}")
     for state in workflow.steps:
         task = f" task {state.task_id}" if state.task_id else ""
-        console.print(f"  {state.key} ({escape(names.get(state.key, ''))}): {state.status}{task}")
+        name = escape(workflow.step_name(state))
+        console.print(f"  {state.key} ({name}): {state.status}{task}")
         if state.error:
             console.print(f"    [red]{escape(state.error)}[/]")
 
@@ -64,6 +65,12 @@ def _done(ws: Workspace, workflow: Workflow, as_json: bool, *, follow: bool = Fa
         emit_json(_json(workflow))
     else:
         _print(workflow)
+
+
+def finish(ws: Workspace, workflow: Workflow, as_json: bool, *, follow: bool = False) -> None:
+    """For other command groups (``blueprint run``): print a workflow, after its run ends if
+    ``follow``."""
+    _done(ws, workflow, as_json, follow=follow)
 
 
 def _follow(ws: Workspace, workflow_id: str) -> Workflow:

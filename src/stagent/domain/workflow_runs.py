@@ -5,12 +5,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from stagent.domain.workflows import WorkflowDefinition
 
-BUILT_PATTERNS = ("sequence", "parallel")
+BUILT_PATTERNS = ("sequence", "parallel", "planner-executor", "loop", "swarm")
 """Patterns the engine runs today; the others are stored and validated, and a run of one stops
 at once with "the <pattern> pattern is not built yet"."""
+
+INSTANCE_MARK = "#"
+"""Separates a step made at run time from its template: ``<template id>#<n>`` is a loop's n-th
+iteration or a planner-executor's n-th plan step (1-based), run with the template's settings."""
+
+StopCode = Literal[
+    "max_iterations",
+    "time_budget",
+    "budget_exhausted",
+    "agent_signaled",
+    "human_pause",
+    "human_cancel",
+    "error",
+]
+"""Why a run stopped, for machines (``stop_reason`` is the sentence for people). Loops record
+the original's stop reasons (``max_iterations``, ``time_budget``, ``agent_signaled``,
+``human_pause``, ``human_cancel``, ``error``) and ``budget_exhausted`` (a step was refused at a
+budget cap: the run pauses, and resuming after the cap is raised continues)."""
 
 
 class WorkflowStatus(StrEnum):
@@ -52,6 +71,19 @@ class StepState:
     error: str | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    name: str | None = None
+    """The name of a step made at run time (a loop iteration, a plan step); None for a step of
+    the definition, whose name is the definition's."""
+
+    @property
+    def template(self) -> str:
+        """The definition step this one runs as (itself, or the template of an instance)."""
+        return split_key(self.key)[0]
+
+    @property
+    def index(self) -> int | None:
+        """An instance's number (iteration or plan step, from 1); None for a definition step."""
+        return split_key(self.key)[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +101,8 @@ class Workflow:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     steps: tuple[StepState, ...] = ()
+    stop_code: str | None = None
+    """Why the run stopped, as a `StopCode` (None while it runs or for runs before codes)."""
 
     @property
     def name(self) -> str:
@@ -79,6 +113,56 @@ class Workflow:
     def pattern(self) -> str:
         """The definition's pattern."""
         return self.definition.pattern
+
+    def step_name(self, state: StepState) -> str:
+        """A step's name: its own (run-time steps) or its definition step's."""
+        if state.name:
+            return state.name
+        return next((s.name for s in self.definition.steps if s.id == state.key), state.key)
+
+    def step_role(self, state: StepState) -> str:
+        """What the step is in its pattern (see `step_role`)."""
+        return step_role(self.definition, state.key)
+
+
+def instance_key(template: str, index: int) -> str:
+    """The key of the ``index``-th step made at run time from ``template`` (from 1)."""
+    return f"{template}{INSTANCE_MARK}{index}"
+
+
+def split_key(key: str) -> tuple[str, int | None]:
+    """``(template, index)`` of a step key; index None for a step of the definition."""
+    template, mark, index = key.partition(INSTANCE_MARK)
+    return (template, int(index)) if mark and index.isdigit() else (key, None)
+
+
+def initial_step_keys(definition: WorkflowDefinition) -> list[str]:
+    """The steps a new run starts with (pending). A loop's iterations and a planner's executor
+    steps are added while it runs (`instance_key`); their templates get no row."""
+    if definition.pattern == "loop":
+        return []
+    if definition.pattern == "planner-executor":
+        return [definition.steps[0].id]
+    return [step.id for step in definition.steps]
+
+
+def step_role(definition: WorkflowDefinition, key: str) -> str:
+    """A step's part in its pattern, for views: ``step`` (sequence, checkpoint), ``branch`` /
+    ``join`` (parallel), ``planner`` / ``executor``, ``iteration`` (loop), ``mayor`` /
+    ``worker`` / ``refinery`` (swarm)."""
+    template, _ = split_key(key)
+    ids = [s.id for s in definition.steps]
+    pattern = definition.pattern
+    if pattern == "loop":
+        return "iteration"
+    if pattern == "planner-executor":
+        return "planner" if template == ids[0] else "executor"
+    if pattern == "swarm":
+        return "mayor" if template == ids[0] else "refinery" if template == ids[-1] else "worker"
+    if pattern == "parallel":
+        step = next((s for s in definition.steps if s.id == template), None)
+        return "join" if step is not None and step.depends_on else "branch"
+    return "step"
 
 
 def engine_id_for(workflow_id: str, run_number: int, round_: int) -> str:

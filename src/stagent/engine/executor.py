@@ -35,6 +35,7 @@ from stagent.domain.runs import Run, RunStatus
 from stagent.domain.tasks import Task
 from stagent.engine import options as run_options
 from stagent.engine.guard import OpenGuard, RunGuard
+from stagent.engine.profile_hook import ProfileResolver
 from stagent.runtimes.base import (
     AgentRun,
     PermissionDecision,
@@ -66,6 +67,8 @@ class RunContext:
     guard: RunGuard = field(default_factory=OpenGuard)
     home: Path | None = None
     """Stagent's data directory (runtimes keep per-run scratch state under it)."""
+    profiles: ProfileResolver | None = None
+    """Resolves a workflow step's profile into its run options (as `TaskService.run` does)."""
 
 
 async def execute_task_run(ctx: RunContext, task_id: str, run_number: int) -> str:

@@ -7,7 +7,9 @@ a model again. Each workflow step runs as a child task through the task queue
 (`stagent.run_task`, with the task run's own engine id), so budgets, approvals, events and cost
 work exactly as for any task.
 
-Patterns built: ``sequence`` and ``parallel``. The others stop with a clear "not built yet".
+Patterns built: ``sequence`` and ``parallel`` here; ``loop``, ``planner-executor`` and ``swarm``
+in `workflow_loop`, `workflow_planner` and `workflow_swarm`, which run every step through
+`WorkflowRun` too. ``checkpoint`` stops with a clear "not built yet".
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from stagent.domain.workflows import WorkflowDefinition, WorkflowStep
 from stagent.engine import durable
 from stagent.engine import workflow_steps as steps
 from stagent.engine.queue import RUN_WORKFLOW, workflow_id_for
+from stagent.engine.workflow_loop import run_loop
+from stagent.engine.workflow_planner import run_planner_executor
 from stagent.engine.workflow_prompts import sequence_prompt, synthesis_prompt
+from stagent.engine.workflow_swarm import run_swarm
 
 RESULT_POLL_SECONDS = 0.05
 """How often the interpreter checks whether a step's task run ended (DBOS polls; its default of
@@ -42,7 +47,8 @@ async def _stop_reason(workflow_id: str, run_number: int) -> str | None:
 
 @DBOS.step(name="stagent.workflow.prepare")
 async def _prepare(workflow_id: str, run_number: int, key: str, prompt: str) -> list[Any]:
-    return steps.prepare(durable.context().store, workflow_id, run_number, key, prompt)
+    ctx = durable.context()
+    return steps.prepare(ctx.store, workflow_id, run_number, key, prompt, profiles=ctx.profiles)
 
 
 @DBOS.step(name="stagent.workflow.settle")
@@ -60,8 +66,11 @@ async def _finish(workflow_id: str, run_number: int, status: str, reason: str | 
     return steps.finish(durable.context().store, workflow_id, run_number, status, reason)
 
 
-class _Run:
-    """One execution of a workflow run: the interpreter's state, rebuilt identically on replay."""
+class WorkflowRun:
+    """One execution of a workflow run: the interpreter's state, rebuilt identically on replay.
+
+    Every pattern takes this object and runs EVERY step through `run` or `start`, so step-level
+    behaviour added here (gates, retry, timeouts) applies to every pattern."""
 
     def __init__(self, workflow_id: str, run_number: int, plan: dict[str, Any]) -> None:
         self.id = workflow_id
@@ -91,18 +100,24 @@ class _Run:
 @DBOS.workflow(name=RUN_WORKFLOW)
 async def run_workflow(workflow_id: str, run_number: int) -> str:
     """Durably run run ``run_number`` of a workflow; returns its final status."""
-    run = _Run(workflow_id, run_number, await _begin(workflow_id, run_number))
+    run = WorkflowRun(workflow_id, run_number, await _begin(workflow_id, run_number))
     pattern = run.definition.pattern
     if pattern == "parallel":
         status, reason = await _parallel(run)
     elif pattern == "sequence":
         status, reason = await _sequence(run)
+    elif pattern == "loop":
+        status, reason = await run_loop(run)
+    elif pattern == "planner-executor":
+        status, reason = await run_planner_executor(run)
+    elif pattern == "swarm":
+        status, reason = await run_swarm(run)
     else:
         status, reason = "failed", f"the {pattern} pattern is not built yet"
     return await _finish(workflow_id, run_number, status, reason)
 
 
-async def _sequence(run: _Run) -> tuple[str, str | None]:
+async def _sequence(run: WorkflowRun) -> tuple[str, str | None]:
     previous: str | None = None
     for step in run.definition.steps:
         if step.id not in run.settled:
@@ -116,7 +131,7 @@ async def _sequence(run: _Run) -> tuple[str, str | None]:
     return "completed", None
 
 
-async def _parallel(run: _Run) -> tuple[str, str | None]:
+async def _parallel(run: WorkflowRun) -> tuple[str, str | None]:
     branches = [s for s in run.definition.steps if not s.depends_on]
     join = next(s for s in run.definition.steps if s.depends_on)
     settings = run.definition.parallel

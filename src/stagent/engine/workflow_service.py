@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stagent.domain.errors import ConflictError, ValidationError
+from stagent.domain.errors import ConflictError, StagentError, ValidationError
 from stagent.domain.workflow_files import load_definition
 from stagent.domain.workflow_runs import StepStatus, Workflow, WorkflowStatus
 from stagent.domain.workflows import WorkflowDefinition
+from stagent.engine.profile_hook import ProfileResolver
 from stagent.engine.queue import TaskQueueClient
 from stagent.engine.services import TaskService
 from stagent.store import projects as project_repo
@@ -26,10 +27,17 @@ RETRYABLE = (StepStatus.FAILED.value, StepStatus.BLOCKED.value)
 class WorkflowService:
     """Store, start and steer workflows."""
 
-    def __init__(self, store: Store, queue: TaskQueueClient, tasks: TaskService) -> None:
+    def __init__(
+        self,
+        store: Store,
+        queue: TaskQueueClient,
+        tasks: TaskService,
+        profiles: ProfileResolver | None = None,
+    ) -> None:
         self._store = store
         self._queue = queue
         self._tasks = tasks
+        self._profiles = profiles
 
     def add_file(self, path: Path, *, project: str | None = None) -> Workflow:
         """Validate a YAML or JSON file and store it; errors name file, line, step and field."""
@@ -48,10 +56,38 @@ class WorkflowService:
         return self.add(load_definition(text, source), project=project)
 
     def add(self, definition: WorkflowDefinition, *, project: str | None = None) -> Workflow:
-        """Store a validated definition as a draft."""
+        """Store a validated definition as a draft (each step's profile must exist and
+        support the step's runtime)."""
+        self.check_profiles(definition)
         with self._store.write() as session:
             project_id = project_repo.get(session, project).id if project else None
             return workflow_repo.create(session, definition, project_id=project_id)
+
+    def start(self, definition: WorkflowDefinition, *, project: str | None = None) -> Workflow:
+        """Store a definition and start its first run (a definition that cannot run is refused
+        before anything is stored)."""
+        self.check_runnable(definition)
+        return self.run(self.add(definition, project=project).id)
+
+    def check_runnable(self, definition: WorkflowDefinition) -> None:
+        """Raise the reason ``definition`` cannot run here (today: an approval gate)."""
+        _refuse_unbuilt_gates(definition)
+        self.check_profiles(definition)
+
+    def check_profiles(self, definition: WorkflowDefinition) -> None:
+        """Raise a `ValidationError` naming the step whose profile is unknown or does not
+        support the step's runtime."""
+        if self._profiles is None:
+            return
+        for step in definition.steps:
+            if not step.profile:
+                continue
+            try:
+                self._profiles.check(step.profile, step.runtime or "scripted")
+            except StagentError as exc:
+                raise ValidationError(
+                    f"steps.profile (step {step.id}): {exc.message}", hint=exc.hint
+                ) from None
 
     def list(self, *, status: WorkflowStatus | None = None) -> list[Workflow]:
         """Workflows, newest first."""
@@ -67,14 +103,9 @@ class WorkflowService:
         """Start a new run; a worker's workflow queue executes it."""
         with self._store.write() as session:
             row = workflow_repo.get_row(session, ref, for_update=True)
-            if WorkflowStatus(row.status) in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED):
-                raise ConflictError(
-                    f"workflow {row.id} is {row.status}",
-                    hint="resume or cancel it before starting a new run",
-                )
-            _refuse_unbuilt_gates(WorkflowDefinition.model_validate(row.definition))
-            number = workflow_repo.start_run(session, row)
-            engine_id = workflow_repo.next_round(row, first=True)
+            if WorkflowStatus(row.status) not in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED):
+                _refuse_unbuilt_gates(WorkflowDefinition.model_validate(row.definition))
+            engine_id, number = workflow_repo.begin_run(session, row)
             workflow_id = row.id
         self._queue.enqueue_workflow(engine_id, workflow_id, number)
         return self.get(workflow_id)

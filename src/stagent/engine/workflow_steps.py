@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from stagent.domain.errors import StagentError
 from stagent.domain.ids import utcnow
 from stagent.domain.run_options import RunOptions, parse_run_options
-from stagent.domain.tasks import TaskStatus
-from stagent.domain.workflow_runs import StepStatus, WorkflowStatus
+from stagent.domain.tasks import Task, TaskStatus
+from stagent.domain.workflow_runs import StepStatus, WorkflowStatus, split_key
 from stagent.domain.workflows import WorkflowDefinition
 from stagent.engine.options import resolve as resolve_options
+from stagent.engine.profile_hook import ProfileResolver
+from stagent.store import events as event_repo
 from stagent.store import lifecycle
 from stagent.store import projects as project_repo
 from stagent.store import tasks as task_repo
@@ -50,13 +53,22 @@ def stop_reason(store: Store, workflow_id: str, run_number: int) -> str | None:
         return None
 
 
-def prepare(store: Store, workflow_id: str, run_number: int, key: str, prompt: str) -> list[Any]:
+def prepare(
+    store: Store,
+    workflow_id: str,
+    run_number: int,
+    key: str,
+    prompt: str,
+    *,
+    profiles: ProfileResolver | None = None,
+) -> list[Any]:
     """Make (or find) the step's child task and queue a run of it; returns ``[task_id, run
-    number]``. A step whose task failed before (a retry) gets a new run of the same task."""
+    number]``. A step whose task failed before (a retry) gets a new run of the same task. The
+    step's profile is resolved into the run's options as for any task (`TaskService.run`)."""
     with store.write() as session:
         row = workflow_repo.get_row(session, workflow_id)
         definition = WorkflowDefinition.model_validate(row.definition)
-        step = next(s for s in definition.steps if s.id == key)
+        step = next(s for s in definition.steps if s.id == split_key(key)[0])
         step_row = workflow_repo.step_row(session, workflow_id, run_number, key, for_update=True)
         if step_row.task_id is None:
             options: RunOptions = parse_run_options(
@@ -67,7 +79,7 @@ def prepare(store: Store, workflow_id: str, run_number: int, key: str, prompt: s
             task = task_repo.create(
                 session,
                 task_repo.NewTask(
-                    title=f"[Workflow] {step.name}",
+                    title=f"[Workflow] {step_row.name or step.name}",
                     description=prompt,
                     project_id=row.project_id,
                     runtime=options.runtime,
@@ -86,10 +98,32 @@ def prepare(store: Store, workflow_id: str, run_number: int, key: str, prompt: s
         ):
             return [task.id, task.run_count]
         project = project_repo.get(session, task.project_id) if task.project_id else None
+        profile_options, note = _profile_options(profiles, task)
         task, run = lifecycle.queue_run(
-            session, task.id, resolve_options(task, project), reason=f"workflow {row.name}"
+            session,
+            task.id,
+            resolve_options(task, project, profile_options),
+            reason=f"workflow {row.name}",
         )
+        if note is not None and run is not None:
+            event_repo.append(session, task.id, "note", run_id=run.id, payload={"message": note})
         return [task.id, run.number if run is not None else task.run_count]
+
+
+def _profile_options(
+    profiles: ProfileResolver | None, task: Task
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The step task's profile options and the note for its log (a profile that no longer
+    loads is noted, and the step runs on its own options)."""
+    if not task.profile or profiles is None:
+        return None, None
+    try:
+        _, options, note = profiles.resolve(
+            task.profile, task.runtime, task.title, task.description, {}
+        )
+    except StagentError as exc:
+        return None, f"profile {task.profile} was not applied: {exc.message}"
+    return options, note
 
 
 def settle(store: Store, workflow_id: str, run_number: int, key: str) -> dict[str, Any]:

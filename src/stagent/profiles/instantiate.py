@@ -113,8 +113,11 @@ def instantiate(
     blueprint: Blueprint,
     given: Mapping[str, object],
     profiles: ProfileCatalog | None = None,
+    *,
+    runtime: str | None = None,
 ) -> Instance:
-    """Resolve ``blueprint`` with ``given`` values into a validated workflow definition."""
+    """Resolve ``blueprint`` with ``given`` values into a validated workflow definition;
+    ``runtime`` runs every step that names none (each step's profile must support it)."""
     values = resolve_values(blueprint, given)
     taken: set[str] = set()
     ids: list[str] = []
@@ -133,7 +136,7 @@ def instantiate(
             f"{blueprint.id}: every step was skipped by its condition",
             hint="set the variables the conditions test",
         )
-    steps = [_step(sid, step, values, set(skipped), profiles) for sid, step in kept]
+    steps = [_step(sid, step, values, set(skipped), profiles, runtime) for sid, step in kept]
     try:
         definition = WorkflowDefinition.model_validate(
             {
@@ -171,11 +174,16 @@ def _step(
     values: Mapping[str, Value],
     skipped: set[str],
     profiles: ProfileCatalog | None,
+    default_runtime: str | None = None,
 ) -> dict[str, Any]:
+    runtime = step.runtime or default_runtime
     if profiles is not None:
         profile = profiles.get(step.profile)
-        if step.runtime:
-            check_runtime(profile, step.runtime)
+        if runtime:
+            try:
+                check_runtime(profile, runtime)
+            except ValidationError as exc:
+                raise ValidationError(f"step {sid}: {exc.message}", hint=exc.hint) from None
     prompt = render(step.prompt, values)
     if step.expected_output:
         prompt += f"\n\nExpected output: {render(step.expected_output, values)}"
@@ -187,8 +195,8 @@ def _step(
         "requires_approval": step.requires_approval,
         "depends_on": [d for d in step.depends_on if d not in skipped],
     }
-    if step.runtime:
-        data["runtime"] = step.runtime
+    if runtime:
+        data["runtime"] = runtime
     if step.model:
         data["model"] = step.model
     return data

@@ -170,9 +170,13 @@ class ProfileService:
         return spec, (folder / SKILL_FILE).read_text(encoding="utf-8")
 
     # -- blueprints --------------------------------------------------------------------------
-    def instantiate(self, blueprint_id: str, values: Mapping[str, object]) -> Instance:
-        """Resolve a blueprint with the given variable values."""
-        return instantiate(self.blueprints().get(blueprint_id), values, self.catalog())
+    def instantiate(
+        self, blueprint_id: str, values: Mapping[str, object], *, runtime: str | None = None
+    ) -> Instance:
+        """Resolve a blueprint with the given variable values (``runtime``: for every step
+        that names none)."""
+        blueprint = self.blueprints().get(blueprint_id)
+        return instantiate(blueprint, values, self.catalog(), runtime=runtime)
 
 
 def _copy_profile(profile: Profile, destination: Path, *, force: bool) -> Path:

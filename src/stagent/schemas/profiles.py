@@ -196,18 +196,17 @@ def route_out(decision: Route) -> RouteOut:
     )
 
 
-NOT_BUILT = (
-    "Workflows are not built yet in Stagent: the blueprint was validated and its steps "
-    "resolved, but nothing was run."
+PREVIEW_ONLY = (
+    "A preview: the blueprint was validated and its steps resolved; nothing was stored or run."
 )
 
 
 def resolved_out(instance: Instance) -> dict[str, Any]:
-    """A resolved blueprint: the workflow definition, the skipped steps, and that it did not
-    run (workflows are not built yet)."""
+    """A resolved blueprint (a preview): the workflow definition, the skipped steps, and that
+    nothing ran."""
     return {
         "ran": False,
-        "reason": NOT_BUILT,
+        "reason": PREVIEW_ONLY,
         "definition": instance.definition.model_dump(mode="json", exclude_none=True),
         "skipped": list(instance.skipped),
     }

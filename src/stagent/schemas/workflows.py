@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from stagent.domain.workflow_runs import (
     BUILT_PATTERNS,
     StepState,
     StepStatus,
+    StopCode,
     Workflow,
     WorkflowStatus,
 )
@@ -16,10 +17,18 @@ from stagent.schemas.base import Schema
 
 
 class WorkflowStepSchema(Schema):
-    """One step of the latest run: its child task, status and output."""
+    """One step of the latest run: its child task, status and output.
+
+    ``id`` is the definition step's id, or ``<template>#<n>`` for a step made at run time (a
+    loop's n-th iteration, a planner-executor's n-th plan step); ``template`` and ``index`` split
+    it. ``role`` is the step's part in its pattern (``step``, ``branch``, ``join``, ``planner``,
+    ``executor``, ``iteration``, ``mayor``, ``worker``, ``refinery``)."""
 
     id: str
     name: str
+    template: str
+    index: int | None
+    role: str
     position: int
     status: StepStatus
     task_id: str | None
@@ -29,11 +38,14 @@ class WorkflowStepSchema(Schema):
     ended_at: datetime | None
 
     @classmethod
-    def of(cls, state: StepState, name: str) -> WorkflowStepSchema:
-        """Build from the domain value."""
+    def of(cls, state: StepState, workflow: Workflow) -> WorkflowStepSchema:
+        """Build from the domain value (the workflow gives names and roles)."""
         return cls(
             id=state.key,
-            name=name,
+            name=workflow.step_name(state),
+            template=state.template,
+            index=state.index,
+            role=workflow.step_role(state),
             position=state.position,
             status=state.status,
             task_id=state.task_id,
@@ -53,6 +65,9 @@ class WorkflowSchema(Schema):
     pattern_built: bool
     status: WorkflowStatus
     stop_reason: str | None
+    stop_code: StopCode | None
+    """Why the run stopped, for machines: a loop's ``max_iterations``, ``time_budget``,
+    ``agent_signaled``, ``human_pause``, ``human_cancel``, ``error``, or ``budget_exhausted``."""
     run_count: int
     project_id: str | None
     definition: dict[str, Any]
@@ -65,7 +80,6 @@ class WorkflowSchema(Schema):
     @classmethod
     def of(cls, workflow: Workflow) -> WorkflowSchema:
         """Build from the domain value."""
-        names = {s.id: s.name for s in workflow.definition.steps}
         return cls(
             id=workflow.id,
             name=workflow.name,
@@ -73,10 +87,11 @@ class WorkflowSchema(Schema):
             pattern_built=workflow.pattern in BUILT_PATTERNS,
             status=workflow.status,
             stop_reason=workflow.stop_reason,
+            stop_code=cast("StopCode | None", workflow.stop_code),
             run_count=workflow.run_count,
             project_id=workflow.project_id,
             definition=workflow.definition.model_dump(mode="json", exclude_none=True),
-            steps=[WorkflowStepSchema.of(s, names.get(s.key, s.key)) for s in workflow.steps],
+            steps=[WorkflowStepSchema.of(s, workflow) for s in workflow.steps],
             created_at=workflow.created_at,
             updated_at=workflow.updated_at,
             started_at=workflow.started_at,

@@ -3,6 +3,8 @@
 Alembic (with Mako and its templates) takes a noticeable share of a CLI command's start-up, so
 `upgrade_to_head` first compares the database's revision with the newest revision file (read
 without Alembic, see `script_heads`) and imports Alembic only when there is something to do.
+SQLAlchemy is imported inside the functions that take an engine: `stagent.store.sqlite_reads`
+uses `script_heads` without it.
 """
 
 from __future__ import annotations
@@ -13,11 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import DBAPIError
-
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "stagent_alembic_version"
@@ -70,6 +70,9 @@ def script_heads() -> frozenset[str] | None:
 
 def database_revisions(engine: Engine) -> frozenset[str]:
     """The revision(s) recorded in the database (empty if it was never migrated)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
     try:
         with engine.connect() as conn:
             rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))

@@ -411,6 +411,8 @@ class WorkflowRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="draft")
     """``draft``, ``running``, ``paused``, ``completed``, ``failed`` or ``cancelled``."""
     stop_reason: Mapped[str | None] = mapped_column(Text)
+    stop_code: Mapped[str | None] = mapped_column(String(32))
+    """Why the run stopped, for machines (`stagent.domain.workflow_runs.StopCode`)."""
     run_count: Mapped[int] = mapped_column(Integer, default=0)
     round: Mapped[int] = mapped_column(Integer, default=0)
     """Engine executions of the current run (a resume or a retry starts another)."""
@@ -433,8 +435,11 @@ class WorkflowStepRow(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
     run_number: Mapped[int] = mapped_column(Integer)
-    step_key: Mapped[str] = mapped_column(String(64))
-    """The step's id in the definition."""
+    step_key: Mapped[str] = mapped_column(String(80))
+    """The step's id in the definition, or ``<id>#<n>`` for a step made at run time from it
+    (a loop iteration, a plan step)."""
+    name: Mapped[str | None] = mapped_column(String(200))
+    """A run-time step's name (None: the definition step's)."""
     position: Mapped[int] = mapped_column(Integer, default=0)
     task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(16), default="pending")

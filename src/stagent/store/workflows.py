@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from stagent.domain.errors import NotFoundError
+from stagent.domain.errors import ConflictError, NotFoundError
 from stagent.domain.ids import ensure_aware, new_id, utcnow
 from stagent.domain.workflow_runs import (
     StepState,
@@ -18,9 +18,11 @@ from stagent.domain.workflow_runs import (
     Workflow,
     WorkflowStatus,
     engine_id_for,
+    initial_step_keys,
 )
 from stagent.domain.workflows import WorkflowDefinition
-from stagent.store.tables import WorkflowRow, WorkflowStepRow
+from stagent.store.ledger import BLOCKED
+from stagent.store.tables import RunRow, UsageLedgerRow, WorkflowRow, WorkflowStepRow
 
 
 def to_step(row: WorkflowStepRow) -> StepState:
@@ -34,6 +36,7 @@ def to_step(row: WorkflowStepRow) -> StepState:
         error=row.error,
         started_at=ensure_aware(row.started_at) if row.started_at else None,
         ended_at=ensure_aware(row.ended_at) if row.ended_at else None,
+        name=row.name,
     )
 
 
@@ -51,6 +54,7 @@ def to_workflow(row: WorkflowRow, steps: list[WorkflowStepRow] | None = None) ->
         started_at=ensure_aware(row.started_at) if row.started_at else None,
         finished_at=ensure_aware(row.finished_at) if row.finished_at else None,
         steps=tuple(to_step(s) for s in steps or []),
+        stop_code=row.stop_code,
     )
 
 
@@ -143,21 +147,66 @@ def start_run(session: Session, row: WorkflowRow) -> int:
     row.round = 1
     row.status = WorkflowStatus.RUNNING.value
     row.stop_reason = None
+    row.stop_code = None
     row.started_at = utcnow()
     row.finished_at = None
-    for position, step in enumerate(definition.steps):
+    for position, key in enumerate(initial_step_keys(definition)):
         session.add(
             WorkflowStepRow(
                 id=new_id("wfs"),
                 workflow_id=row.id,
                 run_number=row.run_count,
-                step_key=step.id,
+                step_key=key,
                 position=position,
                 status=StepStatus.PENDING.value,
             )
         )
     session.flush()
     return row.run_count
+
+
+def add_step(
+    session: Session, workflow_id: str, run_number: int, key: str, name: str, position: int
+) -> WorkflowStepRow:
+    """A pending row for a step made at run time (a loop iteration, a plan step); the row
+    already there if it was added before (so adding twice is safe)."""
+    query = (
+        select(WorkflowStepRow)
+        .where(WorkflowStepRow.workflow_id == workflow_id)
+        .where(WorkflowStepRow.run_number == run_number)
+        .where(WorkflowStepRow.step_key == key)
+    )
+    row = session.scalar(query)
+    if row is None:
+        row = WorkflowStepRow(
+            id=new_id("wfs"),
+            workflow_id=workflow_id,
+            run_number=run_number,
+            step_key=key,
+            name=name,
+            position=position,
+            status=StepStatus.PENDING.value,
+        )
+        session.add(row)
+        session.flush()
+    return row
+
+
+def budget_refusal(session: Session, task_id: str) -> str | None:
+    """Why the latest run of a step's task was refused at a budget cap (its ``blocked`` ledger
+    row's note), or None if it was not."""
+    latest = session.scalar(
+        select(RunRow.id).where(RunRow.task_id == task_id).order_by(RunRow.number.desc()).limit(1)
+    )
+    if latest is None:
+        return None
+    found = session.execute(
+        select(UsageLedgerRow.id, UsageLedgerRow.note)
+        .where(UsageLedgerRow.run_id == latest)
+        .where(UsageLedgerRow.status == BLOCKED)
+        .limit(1)
+    ).first()
+    return None if found is None else (found.note or "blocked by budget")
 
 
 def end(session: Session, row: WorkflowRow, status: WorkflowStatus, reason: str | None) -> None:
@@ -169,9 +218,22 @@ def end(session: Session, row: WorkflowRow, status: WorkflowStatus, reason: str 
     session.flush()
 
 
+def begin_run(session: Session, row: WorkflowRow) -> tuple[str, int]:
+    """Start a new run of a workflow locked for update (refused while one is running or
+    paused); returns the engine id of its first round and the run number."""
+    if WorkflowStatus(row.status) in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED):
+        raise ConflictError(
+            f"workflow {row.id} is {row.status}",
+            hint="resume or cancel it before starting a new run",
+        )
+    number = start_run(session, row)
+    return next_round(row, first=True), number
+
+
 def next_round(row: WorkflowRow, *, first: bool = False) -> str:
     """Start another engine execution of the current run; returns its engine id."""
     row.round = 1 if first else row.round + 1
+    row.stop_code = None
     engine_id = engine_id_for(row.id, row.run_count, row.round)
     row.engine_id = engine_id
     return engine_id

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, cast
 
+import msgspec
 import orjson
 
 from stagent.domain.events import UsageEvent
@@ -56,6 +57,45 @@ def find_files(roots: list[Path]) -> list[Path]:
     return sorted(found, key=lambda p: ("subagents" in p.parts, p))
 
 
+class _Cache(msgspec.Struct):
+    ephemeral_5m_input_tokens: int = 0
+    ephemeral_1h_input_tokens: int = 0
+
+
+class _Usage(msgspec.Struct):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation: _Cache | None = None
+    speed: str | None = None
+    inference_geo: str | None = None
+    service_tier: str | None = None
+
+
+class _Message(msgspec.Struct):
+    id: str | None = None
+    model: str | None = None
+    usage: _Usage | None = None
+
+
+class _Line(msgspec.Struct, rename="camel"):
+    type: str | None = None
+    message: _Message | None = None
+    request_id: str | None = None
+    session_id: str | None = None
+    cwd: str | None = None
+    is_sidechain: bool = False
+    timestamp: str | None = None
+    uuid: str | None = None
+
+
+_DECODE = msgspec.json.Decoder(_Line).decode
+"""The fast path: decodes only the fields a call needs, skipping the rest (content blocks are
+most of a line) without building them. A line whose fields have other types than these (a
+string count, a negative one...) falls back to the general path, which is the reference."""
+
+
 def parse_line(line: bytes) -> ImportedCall | None:
     """The call on one transcript line, or None if the line is not a call.
 
@@ -67,6 +107,54 @@ def parse_line(line: bytes) -> ImportedCall | None:
         if stripped and not (stripped[:1] == b"{" and stripped[-1:] == b"}"):
             raise MalformedLineError("not a JSON object")
         return None
+    try:
+        fast = _DECODE(line)
+    except msgspec.DecodeError:
+        return _general(line)
+    message = fast.message
+    if message is None or fast.type != "assistant":
+        return None
+    usage = message.usage
+    model = message.model
+    if usage is None or model == "<synthetic>":
+        return None
+    if not model:
+        raise MalformedLineError("an assistant line with usage but no model")
+    inputs, outputs = usage.input_tokens, usage.output_tokens
+    written, read = usage.cache_creation_input_tokens, usage.cache_read_input_tokens
+    if min(inputs, outputs, written, read) < 0:
+        return _general(line)
+    one_hour = 0
+    parts = usage.cache_creation
+    if parts is not None:
+        one_hour = parts.ephemeral_1h_input_tokens
+        five = parts.ephemeral_5m_input_tokens
+        if one_hour < 0 or five < 0:
+            return _general(line)
+        written = max(written, one_hour + five)
+    if not (inputs or outputs or written or read):
+        return None
+    request, session, tier = fast.request_id, fast.session_id, usage.service_tier
+    event = UsageEvent(
+        model, inputs, outputs, written, min(one_hour, written), read, 0, None,
+        usage.speed or None, usage.inference_geo or None, tier if tier in TIERS else None,
+        request or None,
+    )  # fmt: skip
+    if message.id:
+        key = "claude-code:" + message.id
+    else:
+        key = f"claude-code:{session}:{fast.uuid or fast.timestamp}"
+    return ImportedCall(
+        event,
+        parse_timestamp(fast.timestamp),
+        key,
+        session or None,
+        fast.cwd or None,
+        fast.is_sidechain,
+    )
+
+
+def _general(line: bytes) -> ImportedCall | None:
     try:
         data = orjson.loads(line)
     except orjson.JSONDecodeError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from stagent.ledger.cost import cost_of
@@ -126,8 +127,11 @@ class LogImporter:
                 ((pid, _norm(d)) for pid, d in repo.project_directories(session)),
                 key=lambda item: -len(item[1]),
             )
+            states = repo.file_states(session, plan.source)
+        batch = _Batch(self, plan.source, report, projects)
         for path in plan.files:
-            _FileImport(self, plan, path, report, projects, progress).run()
+            _FileImport(batch, plan, path, states.get(str(path)), progress).run()
+        batch.flush()
         return report
 
     def entry(self, source: str, call: ImportedCall, project_id: str | None) -> NewLedgerEntry:
@@ -167,12 +171,82 @@ class LogImporter:
             project_path=call.cwd,
         )
 
-    def book(self, entries: list[NewLedgerEntry], state: repo.FileState) -> repo.Booked:
-        """Book ``entries`` and move the file's read position, in one transaction."""
+    def book(self, entries: list[NewLedgerEntry], states: list[repo.FileState]) -> repo.Booked:
+        """Book ``entries`` and move the files' read positions, in one transaction."""
         with self._store.write() as session:
             booked = repo.book_calls(session, entries)
-            repo.save_file_state(session, state)
+            for state in states:
+                repo.save_file_state(session, state)
         return booked
+
+
+class _Batch:
+    """Calls read but not yet booked, across files: one transaction per `BATCH_CALLS` calls
+    (not per file: a commit costs more than a small file's rows), with the read positions of
+    the files they came from."""
+
+    def __init__(
+        self,
+        importer: LogImporter,
+        source: str,
+        report: ImportReport,
+        projects: list[tuple[str, str]],
+    ) -> None:
+        self.importer, self.source, self.report = importer, source, report
+        self.projects = projects
+        self.calls: dict[str, ImportedCall] = {}
+        self.states: dict[str, repo.FileState] = {}
+        self._project_of: dict[str | None, str | None] = {None: None, "": None}
+
+    def add(self, call: ImportedCall) -> None:
+        """Keep one copy of each call (the better one)."""
+        kept = self.calls.get(call.dedupe_key)
+        if kept is not None:
+            self.report.duplicates += 1
+        if kept is None or call.better_than(kept):
+            self.calls[call.dedupe_key] = call
+
+    def moved(self, state: repo.FileState) -> None:
+        """A file was read up to ``state``; flush when the batch is full."""
+        self.states[state.path] = state
+        if len(self.calls) >= BATCH_CALLS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Book the calls and the read positions."""
+        if not self.calls and not self.states:
+            return
+        entries: list[NewLedgerEntry] = []
+        unpriced = self.report.unpriced
+        for call in self.calls.values():
+            entry = self.importer.entry(self.source, call, self.project(call.cwd))
+            if entry.cost_source == "unpriced":
+                unpriced[call.usage.model] = unpriced.get(call.usage.model, 0) + 1
+            entries.append(entry)
+        # in time order: the indexes that lead with the time then grow at one end
+        entries.sort(key=_at)
+        booked = self.importer.book(entries, list(self.states.values()))
+        self.report.added += booked.added
+        self.report.replaced += booked.replaced
+        self.report.duplicates += booked.duplicates
+        self.calls = {}
+        self.states = {}
+
+    def project(self, cwd: str | None) -> str | None:
+        """The project whose directory holds ``cwd`` (the longest match), remembered per cwd."""
+        try:
+            return self._project_of[cwd]
+        except KeyError:
+            pass
+        assert cwd is not None
+        where = _norm(cwd)
+        found = None
+        for project_id, directory in self.projects:
+            if where == directory or where.startswith(directory.rstrip(os.sep) + os.sep):
+                found = project_id
+                break
+        self._project_of[cwd] = found
+        return found
 
 
 class _FileImport:
@@ -180,23 +254,20 @@ class _FileImport:
 
     def __init__(
         self,
-        importer: LogImporter,
+        batch: _Batch,
         plan: Plan,
         path: Path,
-        report: ImportReport,
-        projects: list[tuple[str, str]],
+        stored: repo.FileState | None,
         progress: Progress | None,
     ) -> None:
-        self.importer, self.plan, self.path, self.report = importer, plan, path, report
-        self.projects, self.progress = projects, progress
-        self.calls: dict[str, ImportedCall] = {}
+        self.batch, self.plan, self.path, self.report = batch, plan, path, batch.report
+        self.stored, self.progress = stored, progress
+        self.head = ""
 
     def run(self) -> None:
-        path, report = self.path, self.report
+        path, report, stored = self.path, self.report, self.stored
         try:
             size = path.stat().st_size
-            with self.importer._store.read() as session:  # pyright: ignore[reportPrivateUsage]
-                stored = repo.file_state(session, str(path))
         except OSError as exc:
             report.skipped.append(f"{path} ({exc.strerror})")
             return
@@ -212,71 +283,48 @@ class _FileImport:
             stored.state if stored and not resume.restarted else None, self.plan.tier
         )
         report.files_read += 1
+        self.head = head_of(path)
         self._read(resume.offset, resume.lines, state)
 
     def _read(self, offset: int, lines: int, state: codex.RolloutState) -> None:
-        path, report = self.path, self.report
+        path, report, batch = self.path, self.report, self.batch
         fallback = path.stem
         is_codex = self.plan.source == CODEX
+        parse = claude_code.parse_line
         consumed = reported = 0
         first_line = lines
         for consumed, line in complete_lines(path, offset):
             lines += 1
             try:
-                if is_codex:
-                    call = state.parse_line(line, fallback)
-                else:
-                    call = claude_code.parse_line(line)
+                call = state.parse_line(line, fallback) if is_codex else parse(line)
             except MalformedLineError as exc:
                 report.malformed += 1
                 if len(report.malformed_examples) < MAX_EXAMPLES:
                     report.malformed_examples.append(f"{path}:{lines}: {exc}")
                 continue
             if call is not None:
-                kept = self.calls.get(call.dedupe_key)
-                if kept is not None:
-                    report.duplicates += 1
-                if kept is None or call.better_than(kept):
-                    self.calls[call.dedupe_key] = call
-                if len(self.calls) >= BATCH_CALLS:
-                    self._flush(offset + consumed, lines, state)
+                batch.add(call)
+                if len(batch.calls) >= BATCH_CALLS:
+                    batch.moved(self._state(offset + consumed, lines, state))
             if self.progress and consumed - reported >= 1 << 22:
                 self.progress(consumed - reported)
                 reported = consumed
         report.bytes_read += consumed
         report.lines_read += lines - first_line
-        self._flush(offset + consumed, lines, state)
+        batch.moved(self._state(offset + consumed, lines, state))
         if self.progress and consumed > reported:
             self.progress(consumed - reported)
 
-    def _flush(self, offset: int, lines: int, state: codex.RolloutState) -> None:
+    def _state(self, offset: int, lines: int, state: codex.RolloutState) -> repo.FileState:
         source = self.plan.source
-        entries: list[NewLedgerEntry] = []
-        for call in self.calls.values():
-            entry = self.importer.entry(source, call, self._project(call.cwd))
-            if entry.cost_source == "unpriced":
-                self.report.unpriced[call.usage.model] = (
-                    self.report.unpriced.get(call.usage.model, 0) + 1
-                )
-            entries.append(entry)
-        head = head_of(self.path)
-        file_state = repo.FileState(
-            str(self.path), source, offset, head, lines, state.dump() if source == CODEX else {}
-        )
-        booked = self.importer.book(entries, file_state)
-        self.report.added += booked.added
-        self.report.replaced += booked.replaced
-        self.report.duplicates += booked.duplicates
-        self.calls = {}
+        return repo.FileState(
+            str(self.path), source, offset, self.head, lines,
+            state.dump() if source == CODEX else {},
+        )  # fmt: skip
 
-    def _project(self, cwd: str | None) -> str | None:
-        if not cwd:
-            return None
-        where = _norm(cwd)
-        for project_id, directory in self.projects:
-            if where == directory or where.startswith(directory.rstrip(os.sep) + os.sep):
-                return project_id
-        return None
+
+def _at(entry: NewLedgerEntry) -> datetime:
+    return entry.at
 
 
 def _norm(path: str) -> str:

@@ -1,13 +1,14 @@
-"""``/api/v1/profiles`` and ``/api/v1/blueprints``: the catalogs, the router, and resolving a
-blueprint into a workflow definition (workflows are not built yet, so nothing runs). The shapes
-are `stagent.schemas.profiles`, the same as ``stagent profile|blueprint ... --json``."""
+"""``/api/v1/profiles`` and ``/api/v1/blueprints``: the catalogs, the router, resolving a
+blueprint into a workflow definition (a preview) and running one as a workflow. The shapes are
+`stagent.schemas.profiles` (a run answers with `stagent.schemas.workflows.WorkflowSchema`), the
+same as ``stagent profile|blueprint ... --json``."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from stagent.schemas.profiles import (
     BlueprintSummary,
@@ -21,6 +22,7 @@ from stagent.schemas.profiles import (
     resolved_out,
     route_out,
 )
+from stagent.schemas.workflows import WorkflowSchema
 from stagent.web.api.models import ListOut, list_of
 from stagent.web.deps import WorkspaceDep
 
@@ -78,10 +80,36 @@ def get_blueprint(blueprint_id: str, ws: WorkspaceDep) -> dict[str, Any]:
 class ResolveIn(BaseModel):
     """Variable values by id (text, as a form would send them, or typed values)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     variables: dict[str, str | int | float | bool | None] = Field(default_factory=lambda: {})
+    runtime: str | None = Field(
+        default=None, max_length=40, description="runtime of every step that names none"
+    )
 
 
 @router.post("/blueprints/{blueprint_id}/resolve")
 def resolve_blueprint(blueprint_id: str, body: ResolveIn, ws: WorkspaceDep) -> dict[str, Any]:
-    """Validate the variables and resolve the steps into a workflow definition (not run)."""
-    return resolved_out(ws.profiles.instantiate(blueprint_id, body.variables))
+    """Validate the variables and resolve the steps into a workflow definition (a preview:
+    nothing is stored or run)."""
+    return resolved_out(ws.profiles.instantiate(blueprint_id, body.variables, runtime=body.runtime))
+
+
+class RunIn(ResolveIn):
+    """Variable values, and where the steps run."""
+
+    project: str | None = Field(default=None, max_length=200, description="project id or name")
+
+
+@router.post(
+    "/blueprints/{blueprint_id}/run",
+    status_code=status.HTTP_201_CREATED,
+    response_model=WorkflowSchema,
+)
+def run_blueprint(blueprint_id: str, body: RunIn, ws: WorkspaceDep) -> WorkflowSchema:
+    """Instantiate the blueprint and start it as a workflow (its definition keeps the
+    blueprint's id, version and variables)."""
+    workflow = ws.run_blueprint(
+        blueprint_id, body.variables, runtime=body.runtime, project=body.project
+    )
+    return WorkflowSchema.of(workflow)

@@ -1,6 +1,5 @@
-"""The Blueprints pages: gallery, and a blueprint with a form generated from its variables
-and a preview of the resolved steps. Running is not offered: workflows are not built yet,
-and the page says so."""
+"""The Blueprints pages: gallery, and a blueprint with a form generated from its variables,
+a preview of the resolved steps, and Run (the blueprint starts as a workflow)."""
 
 from __future__ import annotations
 
@@ -8,8 +7,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from stagent.domain.errors import StagentError
+from stagent.domain.workflow_runs import BUILT_PATTERNS
 from stagent.web.deps import WorkspaceDep
-from stagent.web.ui.rendering import fragment, page
+from stagent.web.ui.rendering import fragment, page, redirect
 from stagent.web.ui.templating import render
 
 router = APIRouter()
@@ -37,6 +37,10 @@ def blueprints_page(request: Request, ws: WorkspaceDep) -> Response:
         scopes={b.id: catalog.scope_of(b.id) for b in catalog.all()},
         problems=catalog.problems,
         pattern_labels=PATTERN_LABELS,
+        built_patterns=BUILT_PATTERNS,
+        unbuilt=[
+            label.lower() for key, label in PATTERN_LABELS.items() if key not in BUILT_PATTERNS
+        ],
     )
 
 
@@ -54,8 +58,34 @@ def blueprint_page(request: Request, blueprint_id: str, ws: WorkspaceDep) -> Res
         b=blueprint,
         scope=catalog.scope_of(blueprint_id),
         pattern_label=PATTERN_LABELS[blueprint.pattern],
+        pattern_built=blueprint.pattern in BUILT_PATTERNS,
         profile_names={pid: p.spec.name for pid, p in profiles.items()},
+        runtimes=ws.runtimes.all(),
+        projects=ws.projects.list(),
     )
+
+
+RUN_FIELDS = ("run.runtime", "run.project")
+"""Form fields that are not variables (a variable id cannot contain a dot)."""
+
+
+def _split(items: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, str]]:
+    """The variables and the run settings of the form (the last value of a key wins)."""
+    values = {k: v for k, v in items if "." not in k}
+    settings = {k.removeprefix("run."): v for k, v in items if k in RUN_FIELDS and v}
+    return values, settings
+
+
+@router.post("/ui/blueprints/{blueprint_id}/run")
+async def run(request: Request, blueprint_id: str, ws: WorkspaceDep) -> Response:
+    """Start the blueprint as a workflow with the form's values, then show it among the
+    workflows (a refusal is shown above the form)."""
+    form = await request.form()
+    values, settings = _split([(k, v) for k, v in form.multi_items() if isinstance(v, str)])
+    workflow = ws.run_blueprint(
+        blueprint_id, values, runtime=settings.get("runtime"), project=settings.get("project")
+    )
+    return redirect(f"/workflows#workflow-{workflow.id}")
 
 
 @router.get("/ui/blueprints/{blueprint_id}/preview")
@@ -64,9 +94,9 @@ def preview(request: Request, blueprint_id: str, ws: WorkspaceDep) -> Response:
 
     A checkbox sends a hidden ``false`` then ``true`` when ticked, so the last value wins.
     """
-    values = dict(request.query_params.multi_items())
+    values, settings = _split(list(request.query_params.multi_items()))
     try:
-        instance = ws.profiles.instantiate(blueprint_id, values)
+        instance = ws.profiles.instantiate(blueprint_id, values, runtime=settings.get("runtime"))
     except StagentError as exc:
         return fragment(
             render("fragments/blueprint_preview.html", error=exc.to_dict(), instance=None)

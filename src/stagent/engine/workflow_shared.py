@@ -1,0 +1,132 @@
+"""DBOS steps and helpers the loop, planner-executor and swarm patterns share.
+
+Every step of those patterns still runs through `stagent.engine.workflow_durable.WorkflowRun`
+(``run.run``), so whatever a step does there (gates, retries, timeouts) holds for them too. A
+step that must run beside others (a swarm worker) runs in its own small DBOS child workflow,
+`step_workflow`, which calls ``run.run`` for it; the parent starts and awaits the children in a
+fixed order, so a replay records the same steps in the same order.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dbos import DBOS
+
+from stagent.domain.workflow_runs import StepStatus
+from stagent.domain.workflows import WorkflowStep
+from stagent.engine import durable
+from stagent.engine import workflow_instances as instances
+from stagent.engine import workflow_steps as steps
+
+if TYPE_CHECKING:
+    from dbos import WorkflowHandleAsync
+
+    from stagent.engine.workflow_durable import WorkflowRun
+
+Outcome = dict[str, Any]
+"""A settled step: ``status``, ``output``, ``error``."""
+Ending = tuple[str, str | None]
+"""How a pattern ends: the workflow's status and the reason people read."""
+
+
+@DBOS.step(name="stagent.workflow.add_step")
+async def add_step(workflow_id: str, run_number: int, key: str, name: str, position: int) -> None:
+    """Add the row of a step made at run time (a loop iteration)."""
+    instances.add_step(durable.context().store, workflow_id, run_number, key, name, position)
+
+
+@DBOS.step(name="stagent.workflow.loop_gate")
+async def loop_gate(
+    workflow_id: str, run_number: int, template: str, budget: float | None
+) -> str | None:
+    """A person's pause or cancel, or the loop's time budget spent; None to go on."""
+    return instances.loop_gate(durable.context().store, workflow_id, run_number, template, budget)
+
+
+@DBOS.step(name="stagent.workflow.stop_check")
+async def stop_check(workflow_id: str, run_number: int) -> str | None:
+    """A person's pause or cancel (see `stagent.engine.workflow_steps.stop_reason`)."""
+    return steps.stop_reason(durable.context().store, workflow_id, run_number)
+
+
+@DBOS.step(name="stagent.workflow.record_plan")
+async def record_plan(workflow_id: str, run_number: int, planner: str, output: str) -> Outcome:
+    """Validate and record the planner's plan (recorded once: a replay reuses this answer)."""
+    store = durable.context().store
+    return instances.record_plan(store, workflow_id, run_number, planner, output)
+
+
+@DBOS.step(name="stagent.workflow.budget_stop")
+async def budget_stop(workflow_id: str, run_number: int, key: str) -> str | None:
+    """The budget refusal that failed the step (the step is put back), or None."""
+    return instances.budget_stop(durable.context().store, workflow_id, run_number, key)
+
+
+@DBOS.step(name="stagent.workflow.record_stop")
+async def record_stop(workflow_id: str, run_number: int, code: str) -> None:
+    """Record the run's stop code."""
+    instances.record_stop(durable.context().store, workflow_id, run_number, code)
+
+
+@DBOS.step(name="stagent.workflow.mark_blocked")
+async def mark_blocked(workflow_id: str, run_number: int, key: str, reason: str) -> None:
+    """Mark a step that will not run because steps it needs failed."""
+    steps.block(durable.context().store, workflow_id, run_number, key, reason)
+
+
+@DBOS.workflow(name="stagent.workflow.step")
+async def step_workflow(
+    workflow_id: str, run_number: int, definition: dict[str, Any], key: str, prompt: str
+) -> Outcome:
+    """Run one step of a workflow run as a child workflow (so several can run at once)."""
+    from stagent.engine.workflow_durable import WorkflowRun
+
+    run = WorkflowRun(workflow_id, run_number, {"definition": definition, "steps": {}})
+    step = next(s for s in run.definition.steps if s.id == key)
+    return await run.run(step, prompt)
+
+
+async def start_step(run: WorkflowRun, step: WorkflowStep, prompt: str) -> WorkflowHandleAsync[Any]:
+    """Start `step_workflow` for a step of the definition; await ``get_result()`` for its
+    outcome."""
+    definition = run.definition.model_dump(mode="json", exclude_none=True)
+    return await DBOS.start_workflow_async(
+        step_workflow, run.id, run.number, definition, step.id, prompt
+    )
+
+
+def ok(outcome: Outcome) -> bool:
+    """Whether a step completed."""
+    return outcome.get("status") == StepStatus.COMPLETED.value
+
+
+def instance(template: WorkflowStep, key: str, name: str) -> WorkflowStep:
+    """A step made at run time: the template's settings under its own key and name."""
+    return template.model_copy(update={"id": key, "name": name})
+
+
+async def end(run: WorkflowRun, status: str, reason: str | None, code: str | None) -> Ending:
+    """Record the stop code (if any) and return the ending for the interpreter to finish."""
+    if code is not None:
+        await record_stop(run.id, run.number, code)
+    return status, reason
+
+
+async def person_stop(run: WorkflowRun, stop: str) -> Ending:
+    """The ending for a person's pause or cancel (or a newer run taking over)."""
+    if stop == "human_pause":
+        return await end(run, "paused", "paused by a person", "human_pause")
+    if stop == "superseded":
+        return "cancelled", "a newer run took over"
+    return await end(run, "cancelled", "cancelled by a person", "human_cancel")
+
+
+async def failed_step(run: WorkflowRun, key: str, outcome: Outcome, *, code: str | None) -> Ending:
+    """The ending for a step that failed: paused at a budget cap (resume after raising it), or
+    failed naming the step."""
+    refusal = await budget_stop(run.id, run.number, key)
+    if refusal is not None:
+        reason = f"budget exhausted at step {key}: {refusal}; raise the cap, then resume"
+        return await end(run, "paused", reason, "budget_exhausted")
+    return await end(run, "failed", f"step {key} failed: {outcome['error']}", code)

@@ -1,0 +1,235 @@
+"""Reads without SQLAlchemy: the commands that only look at tasks answer from plain ``sqlite3``.
+
+Importing SQLAlchemy's ORM and our tables takes about 160 ms of CPU, more than half of a
+``stagent task list``. On a SQLite file that already records the newest migration, `SqliteReads`
+answers from one read-only ``sqlite3`` connection with the same domain values the repositories
+(`stagent.store.tasks`, `projects`, `runs`, `events`) return; ``tests/store/test_sqlite_reads.py``
+compares the two on the same database. For anything else (PostgreSQL, a file to migrate, no file
+yet) `open_sqlite_reads` returns None and the caller opens the workspace as usual.
+
+This module must not import SQLAlchemy, directly or through another ``stagent.store`` module.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from stagent.domain.errors import NotFoundError
+from stagent.domain.events import LoggedEvent
+from stagent.domain.ids import ensure_aware
+from stagent.domain.run_options import RunOptions
+from stagent.domain.runs import Run, RunStatus, Subject
+from stagent.domain.tasks import Project, Task, TaskStatus
+from stagent.store.migrate import VERSION_TABLE, script_heads
+
+TASK_LIMIT = 500
+"""As `stagent.store.tasks.list_tasks`."""
+EVENT_LIMIT = 5000
+"""As `stagent.store.events.for_task`."""
+
+_TASK_COLUMNS = (
+    "id, title, description, status, project_id, runtime, profile, priority, result, error, "
+    "options, workflow_id, session_id, run_count, created_at, updated_at, started_at, finished_at"
+)
+_RUN_COLUMNS = (
+    "id, subject_kind, subject_id, task_id, number, runtime, options, status, attempt, "
+    "waiting_on, stop_reason, result, error, cost_micros, workflow_id, created_at, started_at, "
+    "ended_at"
+)
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file of a plain ``sqlite:///path`` URL (None for anything else: other databases,
+    in-memory SQLite, URLs with query options)."""
+    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
+        if url.startswith(prefix):
+            path = url.removeprefix(prefix)
+            if path and path != ":memory:" and "?" not in path:
+                return path
+    return None
+
+
+def open_sqlite_reads(url: str) -> SqliteReads | None:
+    """Plain-``sqlite3`` reads of the database at ``url``, if it is a SQLite file that exists, is
+    at the newest migration and has its owner enrolled; otherwise None (open the workspace)."""
+    path = sqlite_file(url)
+    heads = script_heads()
+    if path is None or heads is None:
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, check_same_thread=False)
+    except sqlite3.Error:  # no file yet: the workspace creates and migrates it
+        return None
+    try:
+        conn.execute("PRAGMA busy_timeout=30000")
+        revisions = frozenset(
+            str(row[0]) for row in conn.execute(f"SELECT version_num FROM {VERSION_TABLE}")
+        )
+        enrolled = conn.execute(
+            "SELECT 1 FROM settings WHERE key = 'owner_token_sha256'"
+        ).fetchone()
+    except sqlite3.Error:  # not migrated (or not ours): the workspace decides
+        conn.close()
+        return None
+    if revisions != heads or enrolled is None:
+        conn.close()
+        return None
+    return SqliteReads(conn)
+
+
+class SqliteReads:
+    """Read-only queries on one ``sqlite3`` connection (see the module docstring)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        conn.row_factory = sqlite3.Row
+        self._conn = conn
+
+    def close(self) -> None:
+        """Release the connection."""
+        self._conn.close()
+
+    def tasks(self, *, status: TaskStatus | None = None, project: str | None = None) -> list[Task]:
+        """Tasks, newest first (as `TaskService.list`: ``project`` is an id or a name)."""
+        where = ["deleted_at IS NULL"]
+        params: list[Any] = []
+        if status is not None:
+            where.append("status = ?")
+            params.append(status.value)
+        if project:
+            where.append("project_id = ?")
+            params.append(self.project(project).id)
+        query = (
+            f"SELECT {_TASK_COLUMNS} FROM tasks WHERE {' AND '.join(where)} "
+            f"ORDER BY created_at DESC, id LIMIT {TASK_LIMIT}"
+        )
+        return [_task(row) for row in self._conn.execute(query, params)]
+
+    def task(self, task_id: str) -> Task:
+        """One task that was not deleted, or `NotFoundError`."""
+        row = self._conn.execute(
+            f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id = ? AND deleted_at IS NULL", (task_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(
+                f"no task with id {task_id!r}", hint="list tasks with `stagent task list`"
+            )
+        return _task(row)
+
+    def runs(self, task_id: str) -> list[Run]:
+        """A task's runs, oldest first."""
+        self.task(task_id)
+        query = f"SELECT {_RUN_COLUMNS} FROM runs WHERE task_id = ? ORDER BY number"
+        return [_run(row) for row in self._conn.execute(query, (task_id,))]
+
+    def events(self, task_id: str) -> list[LoggedEvent]:
+        """A task's events in order."""
+        self.task(task_id)
+        query = (
+            "SELECT seq, task_id, run_id, subject_kind, subject_id, kind, payload, created_at "
+            f"FROM agent_events WHERE task_id = ? ORDER BY seq LIMIT {EVENT_LIMIT}"
+        )
+        return [
+            LoggedEvent(
+                seq=row["seq"],
+                task_id=row["task_id"],
+                run_id=row["run_id"],
+                subject=Subject(row["subject_kind"], row["subject_id"]),
+                kind=row["kind"],
+                payload=dict(_json(row["payload"]) or {}),
+                created_at=_when(row["created_at"]),
+            )
+            for row in self._conn.execute(query, (task_id,))
+        ]
+
+    def projects(self) -> list[Project]:
+        """All projects, by name."""
+        query = "SELECT * FROM projects ORDER BY name"
+        return [_project(row) for row in self._conn.execute(query)]
+
+    def project(self, ref: str) -> Project:
+        """A project by id or name, or `NotFoundError`."""
+        row = self._conn.execute("SELECT * FROM projects WHERE id = ?", (ref,)).fetchone()
+        if row is None:
+            row = self._conn.execute("SELECT * FROM projects WHERE name = ?", (ref,)).fetchone()
+        if row is None:
+            raise NotFoundError(
+                f"no project with id or name {ref!r}",
+                hint="list projects with `stagent project list`",
+            )
+        return _project(row)
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _when(text: str | None) -> datetime | None:
+    return None if text is None else ensure_aware(datetime.fromisoformat(text))
+
+
+def _at(text: str) -> datetime:
+    return ensure_aware(datetime.fromisoformat(text))
+
+
+def _options(text: str | None, runtime: str) -> RunOptions:
+    return RunOptions.model_validate({**(_json(text) or {}), "runtime": runtime})
+
+
+def _task(row: sqlite3.Row) -> Task:
+    return Task(
+        id=row["id"],
+        title=row["title"],
+        description=row["description"],
+        status=TaskStatus(row["status"]),
+        project_id=row["project_id"],
+        runtime=row["runtime"],
+        profile=row["profile"],
+        priority=row["priority"],
+        result=row["result"],
+        error=row["error"],
+        options=_options(row["options"], row["runtime"]),
+        workflow_id=row["workflow_id"],
+        session_id=row["session_id"],
+        run_count=row["run_count"],
+        created_at=_when(row["created_at"]),
+        updated_at=_when(row["updated_at"]),
+        started_at=_when(row["started_at"]),
+        finished_at=_when(row["finished_at"]),
+    )
+
+
+def _run(row: sqlite3.Row) -> Run:
+    return Run(
+        id=row["id"],
+        subject=Subject(row["subject_kind"], row["subject_id"]),
+        task_id=row["task_id"],
+        number=row["number"],
+        runtime=row["runtime"],
+        options=_options(row["options"], row["runtime"]),
+        status=RunStatus(row["status"]),
+        attempt=row["attempt"],
+        waiting_on=tuple(_json(row["waiting_on"]) or ()),
+        stop_reason=row["stop_reason"],
+        result=row["result"],
+        error=row["error"],
+        cost_micros=row["cost_micros"],
+        workflow_id=row["workflow_id"],
+        created_at=_when(row["created_at"]),
+        started_at=_when(row["started_at"]),
+        ended_at=_when(row["ended_at"]),
+    )
+
+
+def _project(row: sqlite3.Row) -> Project:
+    return Project(
+        id=row["id"],
+        name=row["name"],
+        description=row["description"],
+        working_directory=row["working_directory"],
+        created_at=_at(row["created_at"]),
+        updated_at=_at(row["updated_at"]),
+    )

@@ -1,0 +1,82 @@
+"""Running a blueprint: it is instantiated and started as a workflow on the durable engine, each
+step a Board task that runs with its step's profile; the workflow keeps the blueprint's lineage."""
+
+from __future__ import annotations
+
+import pytest
+
+from stagent.domain.errors import StagentError, ValidationError
+from stagent.domain.workflow_files import parse_definition
+from stagent.domain.workflow_runs import WorkflowStatus
+from stagent.workspace import Workspace
+
+
+def test_a_sequence_blueprint_runs_each_step_with_its_profile_and_keeps_its_lineage(
+    worker: Workspace,
+) -> None:
+    started = worker.run_blueprint("meal-planning", {"goal": "quick dinners", "days": "3"})
+    assert started.status is WorkflowStatus.RUNNING
+    done = worker.workflows.wait(started.id, timeout=60)
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    assert done.name == "Meal planning: quick dinners"
+    assert done.definition.blueprint == {
+        "id": "meal-planning",
+        "version": "1.0.0",
+        "variables": {"goal": "quick dinners", "restrictions": None, "days": 3, "people": 2},
+    }
+    assert [s.key for s in done.steps] == ["assess", "plan", "groceries"]
+    plan = worker.tasks.get(done.steps[1].task_id or "")
+    assert plan.profile == "meal-planner"
+    assert "Plan 3 days of meals for 2" in plan.description
+    options = worker.tasks.runs(plan.id)[-1].options
+    # meal-planner allows no tools: the gate denies writing files without asking anyone
+    assert options.tool_policy is not None and "Write" in options.tool_policy.auto_deny
+    notes = [e.payload["message"] for e in worker.tasks.events(plan.id) if e.kind == "note"]
+    assert any(n.startswith("profile meal-planner 1.0.0 (builtin) sets") for n in notes), notes
+
+
+def test_a_parallel_blueprint_joins_its_branches(worker: Workspace) -> None:
+    started = worker.run_blueprint("research-deep-dive", {"topic": "WebAssembly plugins"})
+    done = worker.workflows.wait(started.id, timeout=60)
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    assert done.pattern == "parallel"
+    assert all(s.status.value == "completed" for s in done.steps)
+
+
+def test_a_blueprint_whose_pattern_is_not_built_stops_with_the_engines_reason(
+    worker: Workspace,
+) -> None:
+    started = worker.run_blueprint("bug-triage", {"bug_report": "Login fails on Safari"})
+    done = worker.workflows.wait(started.id, timeout=60)
+    assert done.status is WorkflowStatus.FAILED
+    assert "not built yet" in (done.stop_reason or "")
+
+
+def test_a_blueprint_with_an_approval_gate_is_refused_before_anything_is_stored(
+    workspace: Workspace,
+) -> None:
+    with pytest.raises(ValidationError, match="approval checkpoints are not built yet"):
+        workspace.run_blueprint("release-notes", {"version": "2.0", "announce": "true"})
+    assert workspace.workflows.list() == []
+
+
+def test_the_runtime_must_suit_every_steps_profile(workspace: Workspace) -> None:
+    with pytest.raises(StagentError, match="unknown runtime 'nonesuch'"):
+        workspace.run_blueprint("meal-planning", {"goal": "g"}, runtime="nonesuch")
+    with pytest.raises(ValidationError, match="step assess: profile: health-coach does not"):
+        workspace.run_blueprint("meal-planning", {"goal": "g"}, runtime="anthropic")
+    assert workspace.workflows.list() == []
+
+
+def test_a_workflow_step_naming_an_unknown_profile_is_refused_when_added(
+    workspace: Workspace,
+) -> None:
+    definition = parse_definition(
+        {
+            "name": "w",
+            "pattern": "sequence",
+            "steps": [{"id": "a", "name": "A", "prompt": "p", "profile": "nobody"}],
+        }
+    )
+    with pytest.raises(ValidationError, match=r"steps.profile \(step a\): no profile 'nobody'"):
+        workspace.workflows.add(definition)
