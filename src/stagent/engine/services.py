@@ -258,7 +258,9 @@ class TaskService:
 
         Refused (with the fix) if the task's runtime is not ready here: no binary, no key.
         """
-        self._runtimes.require_ready(self.get(task_id).runtime)
+        with self._store.read() as session:
+            runtime = task_repo.runtime_of(session, task_id)
+        self._runtimes.require_ready(runtime)
         with self._store.write() as session:
             task = task_repo.get(session, task_id)
             project = project_repo.get(session, task.project_id) if task.project_id else None

@@ -12,6 +12,7 @@ from stagent.domain.run_options import RunOptions
 from stagent.domain.runs import Run, RunStatus, Subject
 from stagent.store.ledger import core
 from stagent.store.tables import RunRow, UsageLedgerRow
+from stagent.store.tasks import stored_options
 
 SPENT_STATUSES = ("completed", "failed", "cancelled")
 """Ledger row statuses that are real spend (not reservations, releases or blocked calls)."""
@@ -25,7 +26,7 @@ def to_run(row: RunRow) -> Run:
         task_id=row.task_id,
         number=row.number,
         runtime=row.runtime,
-        options=RunOptions.model_validate({**(row.options or {}), "runtime": row.runtime}),
+        options=stored_options(row.runtime, row.options),
         status=RunStatus(row.status),
         attempt=row.attempt,
         waiting_on=tuple(row.waiting_on or ()),
