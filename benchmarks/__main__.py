@@ -24,6 +24,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "ledger": ["--quick"],
     "scanner": ["--quick"],
     "sandbox": ["--quick"],
+    "workflows": ["--quick"],
 }
 
 

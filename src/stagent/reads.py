@@ -1,6 +1,6 @@
 """What the read-only commands see: tasks, their runs and events, projects.
 
-``stagent task list``, ``task show``, ``task runs`` and ``project list`` only look. On a SQLite
+``stagent task list``, ``task show``, ``task runs`` and ``inbox`` only look. On a SQLite
 file at the newest migration they read it with plain ``sqlite3``
 (`stagent.store.sqlite_reads`), without building a `Workspace` (whose store imports SQLAlchemy's
 ORM, a third of a second of start-up). Anywhere else they open the workspace as every other
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from stagent.runtimes.registry import RuntimeRegistry, default_registry
 
 if TYPE_CHECKING:
+    from stagent.domain.approvals import Approval
     from stagent.domain.events import LoggedEvent
     from stagent.domain.runs import Run
     from stagent.domain.tasks import Project, Task, TaskStatus
@@ -51,6 +52,10 @@ class TaskReader(Protocol):
         """A project by id or name, or `NotFoundError`."""
         ...
 
+    def pending_approvals(self) -> list[Approval]:
+        """Cards waiting for a person, oldest first."""
+        ...
+
 
 class WorkspaceReader:
     """The reads through an opened workspace's services."""
@@ -81,6 +86,10 @@ class WorkspaceReader:
     def project(self, ref: str) -> Project:
         """See `TaskReader.project`."""
         return self._ws.projects.get(ref)
+
+    def pending_approvals(self) -> list[Approval]:
+        """See `TaskReader.pending_approvals`."""
+        return self._ws.approvals.list_pending()
 
 
 class Reads:

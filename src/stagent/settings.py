@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     schedule_grace_seconds: float = Field(default=60.0, ge=0)
     """An occurrence later than this (no worker was running) is handled by the missed-run
     policy of its schedule instead of simply firing late."""
+    scan_history_keep: int = Field(default=100, ge=1)
+    """Stored environment scans kept (the newest ones); older ones are deleted after each scan."""
+    scan_history_days: int = Field(default=90, ge=1)
+    """Stored environment scans older than this many days are deleted after each scan (the
+    newest one always stays)."""
     sandbox: Literal["auto", "off"] = "auto"
     """``auto`` runs every agent inside the OS sandbox where one exists; ``off`` never does (and
     every place a person decides says so)."""

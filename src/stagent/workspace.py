@@ -138,7 +138,11 @@ class Workspace:
         """The approval inbox: cards, decisions, timeouts."""
         from stagent.governance.approvals import ApprovalService
 
-        return ApprovalService(self.store, timeout_seconds=self.settings.approval_timeout_seconds)
+        return ApprovalService(
+            self.store,
+            timeout_seconds=self.settings.approval_timeout_seconds,
+            contained=lambda: self.containment.status().available,
+        )
 
     @cached_property
     def gate(self) -> PermissionGate:
@@ -190,7 +194,11 @@ class Workspace:
         """Environment scans: run (one cached scanner per process), store, history."""
         from stagent.scanner.service import ScanService
 
-        return ScanService(self.store)
+        return ScanService(
+            self.store,
+            keep=self.settings.scan_history_keep,
+            keep_days=self.settings.scan_history_days,
+        )
 
     @cached_property
     def schedules(self) -> ScheduleService:

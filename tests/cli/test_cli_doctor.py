@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 from clitools import Cli
 
 from stagent.testing.anthropic_server import AnthropicScriptServer
 from stagent.testing.model_script import ModelScript, ModelTurn, ScriptBook
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_scripted_runtime_is_always_ready(cli: Cli) -> None:
@@ -65,3 +71,31 @@ def test_the_fix_line_is_whole_at_80_columns(cli: Cli, monkeypatch: pytest.Monke
     fix = text.split("fix: ", 1)[1].split(" Sandbox: ", 1)[0]  # the sandbox line follows
     assert fix.endswith("/_bundled/claude /login")
     assert "…" not in result.stdout
+
+
+def test_without_the_codex_extra_doctor_gives_the_install_command(tmp_path: Path) -> None:
+    """The Codex binary is an optional extra: installed without it, ``doctor`` says what to run
+    (the pin in pyproject.toml's ``codex`` extra), and nothing else breaks."""
+    shadow = tmp_path / "shadow" / "codex_cli_bin"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('not installed')\n")
+    env = {
+        "PATH": "/usr/bin:/bin",  # no `codex` either
+        "PYTHONPATH": str(shadow.parent),
+        "STAGENT_HOME": str(tmp_path / "home"),
+        "HOME": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "stagent", "doctor", "--runtime", "codex", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    [row] = json.loads(done.stdout)
+    assert row["ok"] is False and "not installed" in row["summary"]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    [pinned] = extras["optional-dependencies"]["codex"]
+    assert row["fix"] == f"{sys.executable} -m pip install {pinned}"
+    assert not any(d.startswith("openai-codex-cli-bin") for d in extras["dependencies"])

@@ -96,6 +96,13 @@ def test_task_list_loads_neither_the_engine_nor_migrations(tmp_path: Path, cli: 
     assert "stagent.cli.budget" not in modules  # other command groups stay unloaded
 
 
+def test_the_inbox_loads_no_orm_either(cli: Cli) -> None:
+    cli.add_task("first")
+    modules, out = loaded_modules(cli.home, "inbox")
+    assert "Nothing is waiting for you." in out
+    assert not under(modules, NOT_FOR_READING)
+
+
 @pytest.mark.parametrize("command", ["show", "runs"])
 def test_reading_one_task_loads_no_orm_either(cli: Cli, command: str) -> None:
     task_id = cli.add_task("first")

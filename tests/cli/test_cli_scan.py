@@ -108,3 +108,23 @@ def test_clean_tree_says_so_and_depth_limits_discovery(cli: Cli, tree_env: Path)
     assert shallow["projects"] == []
     deep = cli.json("scan", str(tree_env), "--no-save", "--depth", "2")
     assert sorted(p["name"] for p in deep["projects"]) == ["api", "webapp"]
+
+
+def test_stored_scans_are_listed_and_pruned(
+    cli: Cli, tree_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = clean_tree(tree_env)
+    assert "No scans stored yet" in cli("scans", "list").stdout
+    monkeypatch.setenv("STAGENT_SCAN_HISTORY_KEEP", "3")
+    for _ in range(4):
+        assert cli("scan", str(work), "--json").exit_code == 0
+    listed = cli.json("scans", "list")
+    assert len(listed) == 3  # every stored scan applies the retention
+    assert listed[0]["score"] == 100 and listed[0]["artifact_count"] > 0
+    table = cli("scans", "list").stdout
+    assert listed[0]["id"] in table and "Artifacts" in table and "…" not in table  # 80 columns
+    pruned = cli("scans", "prune", "--keep", "1")
+    assert pruned.exit_code == 0
+    assert "Deleted 2 stored scan(s); 1 left (keeping the newest 1)" in pruned.stdout
+    assert [s["id"] for s in cli.json("scans", "list")] == [listed[0]["id"]]
+    assert cli.json("scans", "prune", "--older-than", "1") == {"deleted": 0, "kept": 1}

@@ -72,3 +72,24 @@ def test_patterns_not_built_yet_say_so_in_the_list(cli: Cli, tmp_path: Path) -> 
     assert cli("workflow", "add", str(path)).exit_code == 0
     listing = cli("workflow", "list")
     assert "checkpoint (not built yet)" in listing.stdout
+
+
+def test_a_loop_shows_its_iterations_and_why_it_stopped(cli: Cli, tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        {
+            "name": "polish",
+            "pattern": "loop",
+            "loop": {"max_iterations": 2},
+            "steps": [step("polish", "better")],
+        },
+    )
+    done = cli.json("workflow", "run", str(path))
+    assert (done["status"], done["stop_code"]) == ("completed", "max_iterations")
+    assert [(s["id"], s["name"], s["role"]) for s in done["steps"]] == [
+        ("polish#1", "Polish (iteration 1)", "iteration"),
+        ("polish#2", "Polish (iteration 2)", "iteration"),
+    ]
+    shown = cli("workflow", "show", done["id"]).stdout
+    assert "stopped: ran all 2 iterations [max_iterations]" in shown
+    assert "polish#2 (Polish (iteration 2)): completed" in shown

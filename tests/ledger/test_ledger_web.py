@@ -61,7 +61,7 @@ async def test_the_costs_page_on_an_empty_workspace_says_so(client: httpx.AsyncC
     page = await client.get("/costs")
     assert page.status_code == 200
     assert "No provider calls in this range" in page.text
-    assert "profiles, workflows and schedules are not built into runs" in page.text
+    assert "No monthly cap is set" in page.text
     assert (
         'id="chart-spend"' in page.text and "not built yet" not in page.text.split("<main")[1][:200]
     )

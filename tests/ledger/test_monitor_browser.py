@@ -78,3 +78,33 @@ def test_the_costs_page_draws_its_charts(browser: object, server: str) -> None: 
     box = page.locator("#chart-spend").bounding_box()
     assert box is not None and box["width"] > 200 and box["height"] > 100
     assert errors == []
+
+
+def test_the_costs_page_shows_spend_by_profile_workflow_schedule_and_forecasts(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """At desktop and phone widths (STAGENT_SCREENSHOTS=<folder> keeps screenshots)."""
+    import os
+
+    from playwright.sync_api import Browser, expect
+    from tests.ledger.test_ledger_attribution import seed
+
+    from stagent.governance.budgets_config import BudgetChange
+
+    assert isinstance(browser, Browser)
+    with Workspace.temporary(tmp_path / "home") as ws:
+        seed(ws.open())
+        ws.budgets.set(BudgetChange(scope="overall", monthly=10_000))
+    shots = os.environ.get("STAGENT_SCREENSHOTS")
+    for size in ({"width": 1280, "height": 900}, {"width": 390, "height": 844}):
+        page = browser.new_context(viewport=size).new_page()
+        page.goto(f"{server}/costs")
+        expect(page.locator("#by-workflow")).to_contain_text("release")
+        expect(page.locator("#by-schedule")).to_contain_text("nightly")
+        expect(page.locator("#cap-forecasts")).to_contain_text("over the cap at this pace")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= size["width"], f"Costs scrolls sideways at {size['width']} px"
+        if shots:
+            page.screenshot(path=f"{shots}/costs-{size['width']}.png", full_page=True)

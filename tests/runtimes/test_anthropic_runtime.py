@@ -45,14 +45,18 @@ async def test_streams_text_then_usage_with_every_category_then_the_result(
 
     assert [type(e) for e in events] == [TextEvent, UsageEvent, ResultEvent]
     assert events[0] == TextEvent(text="Hello from the scripted model.")
-    assert events[1] == UsageEvent(
+    usage = events[1]
+    assert isinstance(usage, UsageEvent)
+    assert usage == UsageEvent(
         model="claude-sonnet-4-6",
         input_tokens=1234,
         output_tokens=56,
         cache_write_tokens=300,
         cache_write_1h_tokens=100,
         cache_read_tokens=789,
+        request_id=usage.request_id,
     )
+    assert (usage.request_id or "").startswith("anthropic:msg_")  # the message's own id
     assert events[2] == ResultEvent(text="Hello from the scripted model.")
     [call] = anthropic_server.requests
     assert call["stream"] is True and call["tools"] == [] and call["system"] == "Be brief."

@@ -114,6 +114,8 @@ def test_usage_is_reported_as_differences_of_the_session_totals(tmp_path: Path) 
     ]
     assert ledger.deltas("s1", first) == []  # nothing new: nothing reported
     assert ledger.deltas("s2", first)[0].input_tokens == 100  # another session starts at zero
+    [named] = ledger.deltas("s3", first, "result-uuid")
+    assert named.request_id == "claude:s3:result-uuid:m"  # one result is booked once
 
 
 async def test_the_channel_hands_over_events_only_when_the_consumer_took_them() -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 from conftest import Scanned
 from stagent.testing.scan_trees import write
 
+SKILL = "---\nname: {name}\ndescription: Ship a release.\n---\nSteps.\n"
+
 
 def _bump_mtime(path: Path) -> None:
     st = path.stat()
@@ -52,3 +54,35 @@ def test_a_removed_command_on_path_is_noticed_on_rescan(clean: Scanned) -> None:
     assert [(f.kind, f.message.split(":")[0]) for f in report.findings] == [
         ("mcp-command-missing", "MCP server 'docs'")
     ]
+
+
+def test_files_new_anywhere_in_an_unchanged_project_are_found(clean: Scanned) -> None:
+    """A re-scan replays an unchanged project's artifacts; a new file at its root, in a new
+    nested folder or a new skill folder still counts as a change."""
+    webapp = clean.work / "webapp"
+    clean.rescan()
+
+    def names() -> set[tuple[str, str]]:
+        return {(a.tool, a.name) for a in clean.rescan().artifacts if a.project == str(webapp)}
+
+    write(webapp / "CLAUDE.local.md", "- my notes\n")
+    _bump_mtime(webapp)
+    assert ("claude-code", "CLAUDE.local.md") in names()
+    write(webapp / ".agents" / "skills" / "ship" / "SKILL.md", SKILL.format(name="ship"))
+    assert ("codex", "ship") in names()
+    write(webapp / "packages" / "ui" / "AGENTS.md", "# ui\n")
+    assert ("codex", "packages/ui/AGENTS.md") in names()
+    (webapp / "CLAUDE.local.md").unlink()
+    assert ("claude-code", "CLAUDE.local.md") not in names()
+
+
+def test_an_edit_and_its_undo_each_show_on_the_next_rescan(clean: Scanned) -> None:
+    settings = clean.work / "webapp" / ".claude" / "settings.json"
+    original = settings.read_text()
+    settings.write_text(original.replace('"Bash(npm run lint)"', '"Bash(*)"            '))
+    _bump_mtime(settings)
+    assert [f.kind for f in clean.rescan().findings] == ["broad-permission"]
+    settings.write_text(original)
+    _bump_mtime(settings)
+    _bump_mtime(settings)
+    assert clean.rescan().findings == []

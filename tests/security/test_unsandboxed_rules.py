@@ -14,6 +14,9 @@ from typer.testing import CliRunner
 from stagent.cli.app import app as cli_app
 from stagent.domain.code_rules import UNSANDBOXED_WARNING, UnsandboxedRuleError, runs_code
 from stagent.domain.permissions import PermissionRule
+from stagent.engine.services import TaskDraft
+from stagent.governance.approvals import ApprovalDraft
+from stagent.store import lifecycle
 from stagent.web.app import create_app
 from stagent.workspace import Workspace
 
@@ -132,3 +135,56 @@ async def test_the_pages_say_so_and_the_form_has_the_checkbox(
     assert WARNING in refused.text and "Bash(make *)" not in [r.text for r in bare.rules.list()]
     saved = await person.post("/ui/rules", data={**form, "acknowledge_risk": "true"})
     assert saved.status_code == 200 and "Saved allow rule Bash(make *)" in saved.text
+
+
+def _bash_card(ws: Workspace, command: str = "npm run test") -> str:
+    """A pending Bash card of a running task (no worker), suggesting a code-running rule."""
+    task = ws.tasks.create(TaskDraft(title="tests"))
+    with ws.store.write() as session:
+        lifecycle.queue_run(session, task.id, ws.tasks.get(task.id).options)
+        lifecycle.claim(session, task.id, 1)
+    [run] = ws.tasks.runs(task.id)
+    card, _ = ws.approvals.open(
+        ApprovalDraft(
+            task_id=task.id,
+            run_id=run.id,
+            runtime="scripted",
+            tool="Bash",
+            input={"command": command},
+            suggested_rule=f"Bash({command} *)",
+        )
+    )
+    return card.id
+
+
+def test_always_allow_of_a_code_rule_needs_the_acknowledgement_too(bare: Workspace) -> None:
+    """ "Always allow" saves a rule: the same acknowledgement as saving it directly."""
+    home = bare.settings.home
+    card = _bash_card(bare)
+    code, _, err = _cli(home, "approve", card, "--always")
+    assert code == 1 and WARNING in err and "--acknowledge-risk" in err
+    assert bare.approvals.get(card).status == "pending" and bare.rules.list() == []
+    code, out, _ = _cli(home, "approve", card, "--always", "--acknowledge-risk")
+    assert code == 0 and "saved allow rule Bash(npm run test *)" in out
+    assert [r.text for r in bare.rules.list()] == ["Bash(npm run test *)"]
+    once = _bash_card(bare, "make")
+    code, out, _ = _cli(home, "approve", once)  # allowing once saves nothing: no question
+    assert code == 0 and bare.approvals.get(once).status == "allowed"
+
+
+async def test_always_allow_on_the_api_and_the_card_needs_the_acknowledgement(
+    person: httpx.AsyncClient, bare: Workspace
+) -> None:
+    card = _bash_card(bare)
+    refused = await person.post(f"/api/v1/approvals/{card}/allow", json={"always": True})
+    assert refused.status_code == 422 and refused.json()["code"] == "acknowledgement_required"
+    page = (await person.get("/inbox")).text
+    assert "Agents run without a sandbox here" in page and 'name="acknowledge_risk"' in page
+    form = {"always": "1", "rule": "Bash(npm run test *)", "scope": "task"}
+    clicked = await person.post(f"/ui/approvals/{card}/allow", data=form)
+    assert WARNING in clicked.text and bare.approvals.get(card).status == "pending"
+    done = await person.post(
+        f"/ui/approvals/{card}/allow", data={**form, "acknowledge_risk": "true"}
+    )
+    assert done.status_code == 200 and bare.approvals.get(card).status == "allowed"
+    assert [r.text for r in bare.rules.list()] == ["Bash(npm run test *)"]

@@ -17,6 +17,7 @@ import pytest
 from stagent.domain.errors import NotFoundError
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
+from stagent.governance.approvals import ApprovalDraft
 from stagent.reads import WorkspaceReader
 from stagent.store.sqlite_reads import SqliteReads, open_sqlite_reads
 from stagent.workspace import Workspace
@@ -66,6 +67,27 @@ def test_every_task_run_event_and_project_field_matches_the_orm(worker: Workspac
     assert plain.events(done.id) == orm.events(done.id) and len(plain.events(done.id)) > 3
     assert plain.projects() == orm.projects() == [project]
     assert plain.project("site") == orm.project(project.id)
+
+
+def test_pending_cards_match_the_approval_service(workspace: Workspace) -> None:
+    task = workspace.tasks.create(TaskDraft(title="asks"))
+    for command in ("npm test", "rm -rf build"):
+        workspace.approvals.open(
+            ApprovalDraft(
+                task_id=task.id,
+                runtime="scripted",
+                tool="Bash",
+                input={"command": command},
+                suggested_rule=f"Bash({command})",
+                why_asked="no rule matched",
+            )
+        )
+    first = workspace.approvals.list_pending()[0]
+    workspace.approvals.deny(first.id, by="tester", message="not now")
+    pending = fast(workspace).pending_approvals()
+    assert pending == workspace.approvals.list_pending()
+    assert [card.input["command"] for card in pending] == ["rm -rf build"]
+    assert pending[0].decision == {"why_asked": "no rule matched"} and pending[0].expires_at
 
 
 def test_unknown_ids_fail_the_same_way(workspace: Workspace) -> None:

@@ -81,6 +81,25 @@ async def test_add_run_retry_through_the_api(
     assert done == WorkflowSchema.of(worker.workflows.get(wf["id"])).data()
 
 
+async def test_a_loop_iteration_is_retried_by_its_step_key(
+    worker_client: httpx.AsyncClient, worker: Workspace
+) -> None:
+    definition = {
+        "name": "api-loop",
+        "pattern": "loop",
+        "loop": {"max_iterations": 1},
+        "steps": [step("it", "x", fail="flaky")],
+    }
+    wf = (await worker_client.post("/api/v1/workflows", json={"definition": definition})).json()
+    await worker_client.post(f"/api/v1/workflows/{wf['id']}/run")
+    failed = await wait_done(worker_client, wf["id"])
+    assert (failed["stop_code"], failed["steps"][0]["id"]) == ("error", "it#1")
+    retried = await worker_client.post(f"/api/v1/workflows/{wf['id']}/steps/it%231/retry")
+    assert retried.status_code == 200, retried.text
+    again = await wait_done(worker_client, wf["id"])
+    assert len(worker.tasks.runs(again["steps"][0]["task_id"])) == 2
+
+
 async def test_unknown_workflow_is_a_404(client: httpx.AsyncClient) -> None:
     missing = await client.get("/api/v1/workflows/wf_nope")
     assert missing.status_code == 404
@@ -106,5 +125,5 @@ async def test_the_workflows_page_lists_them_escaped_and_says_what_is_not_built(
     assert page.status_code == 200
     assert "&lt;b&gt;bold&lt;/b&gt;" in page.text and "<b>bold</b>" not in page.text
     assert "not built yet" in page.text
-    assert "never run" in page.text and "not run yet" in page.text
+    assert "never run" in page.text and "Not run yet" in page.text
     assert "stagent " not in page.text.split("<main", 1)[-1]  # no CLI syntax on a page

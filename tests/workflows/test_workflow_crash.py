@@ -1,64 +1,23 @@
-"""A sequence whose server is killed with SIGKILL mid-workflow continues at the first
-unfinished step after a restart; a finished step is never run (sent to its agent) again."""
+"""A workflow whose server is killed with SIGKILL mid-run continues at the first unfinished
+step after a restart; a finished step is never run (sent to its agent or model) again."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from servetools import free_port, serving, sigkill
 from stagent.domain.workflow_files import parse_definition
-from stagent.domain.workflow_runs import WorkflowStatus
+from stagent.domain.workflow_runs import StepStatus, WorkflowStatus
+from stagent.testing.anthropic_server import AnthropicScriptServer
+from stagent.testing.model_script import ModelScript, ScriptBook
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_serve(home: Path, port: int) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env["STAGENT_HOME"] = str(home)
-    return subprocess.Popen(
-        [sys.executable, "-m", "stagent", "serve", "--no-open", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 30) -> None:
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    seen: list[str] = []
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            break
-        seen.append(line)
-        if needle in line:
-            return
-    raise AssertionError(f"{needle!r} never printed; output was:\n{''.join(seen)}")
-
-
-def kill_group(proc: subprocess.Popen[str], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, sig)
-    proc.wait(timeout=30)
 
 
 def wait_for_running_step(client: Workspace, workflow_id: str, key: str) -> str:
@@ -80,10 +39,8 @@ def agent_turns(client: Workspace, task_id: str) -> int:
 def test_a_killed_server_resumes_a_sequence_at_its_first_unfinished_step(tmp_path: Path) -> None:
     home = tmp_path / "home"
     port = free_port()
-    first = start_serve(home, port)
     client = Workspace.temporary(home).open()
-    try:
-        wait_for_line(first, "running at")
+    with serving(home, port) as first:
         definition = parse_definition(
             {
                 "name": "survive",
@@ -98,18 +55,11 @@ def test_a_killed_server_resumes_a_sequence_at_its_first_unfinished_step(tmp_pat
         wf = client.workflows.add(definition)
         client.workflows.run(wf.id)
         two = wait_for_running_step(client, wf.id, "two")
-        kill_group(first, signal.SIGKILL)
+        sigkill(first)
         assert client.workflows.get(wf.id).status is WorkflowStatus.RUNNING
 
-        second = start_serve(home, port)
-        try:
-            wait_for_line(second, "running at")
-            done = client.workflows.wait(wf.id, timeout=90)
-        finally:
-            kill_group(second, signal.SIGTERM)
-    finally:
-        if first.poll() is None:
-            kill_group(first, signal.SIGKILL)
+    with serving(home, port):
+        done = client.workflows.wait(wf.id, timeout=90)
 
     assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
     assert [s.output for s in done.steps] == ["first", "second", "third"]
@@ -120,4 +70,76 @@ def test_a_killed_server_resumes_a_sequence_at_its_first_unfinished_step(tmp_pat
     assert [r.attempt for r in client.tasks.runs(one)] == [1]
     assert [r.attempt for r in client.tasks.runs(two)] == [2]
     assert client.tasks.get(three).description.startswith("Previous step output:\nsecond")
+    client.close()
+
+
+KEY = "sk-ant-test-0123456789abcdef"
+SWARM_STEPS = {"mayor": 0, "alpha": 0, "beta": 5, "gamma": 0, "refinery": 0}
+"""Each swarm step's scripted model turn, and how long the model takes to answer it."""
+
+
+def model_step(key: str) -> dict[str, Any]:
+    """A swarm step on the anthropic runtime, answered by the scripted server's ``key`` script."""
+    return {"id": key, "name": key.title(), "prompt": f"SCENARIO:{key} go", "runtime": "anthropic"}
+
+
+def wait_for_step(client: Workspace, workflow_id: str, key: str, status: StepStatus) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = next((s for s in client.workflows.get(workflow_id).steps if s.key == key), None)
+        if state is not None and state.status is status:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"step {key} never became {status.value}")
+
+
+def test_a_killed_server_resumes_a_swarm_without_sending_finished_steps_again(
+    tmp_path: Path,
+) -> None:
+    scripts = [
+        ModelScript.model_validate(
+            {"name": key, "turns": [{"text": f"{key} result", "delay": delay}]}
+        )
+        for key, delay in SWARM_STEPS.items()
+    ]
+    home = tmp_path / "home"
+    port = free_port()
+    with AnthropicScriptServer(ScriptBook(scripts)) as model:
+        env = {"ANTHROPIC_BASE_URL": model.url, "ANTHROPIC_API_KEY": KEY}
+        client = Workspace.temporary(home).open()
+        with serving(home, port, env) as first:
+            definition = parse_definition(
+                {
+                    "name": "crash-swarm",
+                    "pattern": "swarm",
+                    "swarm": {"worker_concurrency": 2},
+                    "steps": [model_step(key) for key in SWARM_STEPS],
+                }
+            )
+            wf = client.workflows.add(definition)
+            client.workflows.run(wf.id)
+            # alpha and beta start; alpha ends and gamma takes its place; beta is slow.
+            wait_for_step(client, wf.id, "gamma", StepStatus.COMPLETED)
+            wait_for_step(client, wf.id, "beta", StepStatus.RUNNING)
+            sigkill(first)
+            assert client.workflows.get(wf.id).status is WorkflowStatus.RUNNING
+            sent_before = [r["scenario"] for r in model.requests]
+
+        with serving(home, port, env):
+            done = client.workflows.wait(wf.id, timeout=120)
+        sent = [r["scenario"] for r in model.requests]
+
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    assert sorted(sent_before) == ["alpha", "beta", "gamma", "mayor"]
+    # Finished steps were never sent to the model again; the interrupted worker was, once.
+    assert {key: sent.count(key) for key in SWARM_STEPS} == {
+        "mayor": 1,
+        "alpha": 1,
+        "beta": 2,
+        "gamma": 1,
+        "refinery": 1,
+    }
+    assert [s.output for s in done.steps] == [f"{key} result" for key in SWARM_STEPS]
+    refinery = client.tasks.get(done.steps[-1].task_id or "").description
+    assert "Worker 2 - Beta:\nbeta result" in refinery
     client.close()

@@ -169,6 +169,7 @@ def test_cancelling_a_loop_records_a_person_cancelled_it(worker: Workspace) -> N
     time.sleep(1.5)
     done = worker.workflows.get(wf.id)
     assert done.status is WorkflowStatus.CANCELLED
+    assert done.stop_code == "human_cancel"
     assert keys(done) == ["iterate#1"]
 
 

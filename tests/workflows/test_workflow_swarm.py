@@ -3,6 +3,7 @@ headers; a failed worker blocks the refinery, and retrying it runs only it, then
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -122,3 +123,62 @@ def test_a_failed_mayor_fails_the_swarm_before_any_worker(worker: Workspace) -> 
     assert done.status is WorkflowStatus.FAILED
     assert done.stop_reason == "step mayor failed: no plan"
     assert all(s.task_id is None for s in done.steps[1:])
+
+
+def test_a_swarm_and_a_loop_run_on_postgresql(pg_workspace: Workspace) -> None:
+    pg_workspace.start_worker("worker")
+    try:
+        swarmed = run_to_end(pg_workspace, add(pg_workspace, swarm(fail="gamma")))
+        looped = run_to_end(
+            pg_workspace,
+            add(
+                pg_workspace,
+                {
+                    "name": "pg-loop",
+                    "pattern": "loop",
+                    "loop": {"max_iterations": 2},
+                    "steps": [step("iterate", "again")],
+                },
+            ),
+        )
+    finally:
+        pg_workspace.stop_worker()
+    assert swarmed.stop_reason == "blocked by failed workers: gamma"
+    assert states(swarmed)["refinery"] == "blocked"
+    assert looped.status is WorkflowStatus.COMPLETED, looped.stop_reason
+    assert (looped.stop_code, [s.key for s in looped.steps]) == (
+        "max_iterations",
+        ["iterate#1", "iterate#2"],
+    )
+
+
+def test_a_paused_swarm_starts_no_new_worker_and_resumes_with_the_rest(
+    worker: Workspace,
+) -> None:
+    wf = add(worker, swarm(concurrency=1, delay=0.8))
+    worker.workflows.run(wf.id)
+    deadline = time.monotonic() + 30
+    while states(worker.workflows.get(wf.id)).get("alpha") != "running":
+        assert time.monotonic() < deadline, "alpha never started"
+        time.sleep(0.05)
+    paused = worker.workflows.pause(wf.id)
+    assert paused.stop_code == "human_pause"
+    deadline = time.monotonic() + 30
+    while states(worker.workflows.get(wf.id)).get("alpha") != "completed":
+        assert time.monotonic() < deadline, "alpha never finished"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    held = worker.workflows.get(wf.id)
+    assert held.status is WorkflowStatus.PAUSED
+    assert states(held) == {
+        "mayor": "completed",
+        "alpha": "completed",  # the worker running at the pause finished
+        "beta": "pending",
+        "gamma": "pending",
+        "refinery": "pending",
+    }
+    worker.workflows.resume(wf.id)
+    done = worker.workflows.wait(wf.id, timeout=90)
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    for state in done.steps[:2]:
+        assert len(worker.tasks.runs(state.task_id or "")) == 1  # not run again

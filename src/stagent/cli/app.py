@@ -49,6 +49,7 @@ COMMANDS: list[tuple[str, str, str]] = [
         "stagent.cli.scan:scan",
         "Scan Claude Code and Codex set-ups: findings, fixes, score.",
     ),
+    ("scans", "stagent.cli.scans:app", "Stored environment scans: history and pruning."),
     ("demo", "stagent.cli.demo:demo", "Run Claude Code and Codex on a simulated model."),
     ("db", "stagent.cli.db:app", "Manage the database."),
     (

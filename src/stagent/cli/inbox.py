@@ -8,7 +8,7 @@ Deciding needs the person: the CLI proves it with the owner token it reads from 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -21,7 +21,9 @@ from stagent.cli.state import state_of
 from stagent.domain.approvals import Approval, answers_from_texts
 from stagent.domain.events import LoggedEvent
 from stagent.schemas import ApprovalSchema
-from stagent.workspace import Workspace
+
+if TYPE_CHECKING:
+    from stagent.workspace import Workspace
 
 WATCH_WAKE_SECONDS = 1.0
 """Safety-net re-read while watching; new cards wake the watch through the change signal."""
@@ -108,15 +110,17 @@ def inbox(
 
     With --watch, the list stays open and updates live.
     """
+    if not watch:
+        with state_of(ctx).reads() as reads:
+            cards = reads.reader.pending_approvals()
+        if as_json:
+            emit_json([ApprovalSchema.of(card).data() for card in cards])
+        else:
+            print_cards(cards)
+        return
     with state_of(ctx).workspace() as ws:
         after = ws.tasks.last_seq()
         cards = ws.approvals.list_pending()
-        if not watch:
-            if as_json:
-                emit_json([ApprovalSchema.of(card).data() for card in cards])
-            else:
-                print_cards(cards)
-            return
         for card in cards:
             _emit_watch("pending", card, as_json)
         try:
@@ -177,12 +181,23 @@ def approve(
         str | None,
         typer.Option("--rule", help="With --always: the rule to save instead of the suggestion."),
     ] = None,
+    acknowledge: Annotated[
+        bool,
+        typer.Option(
+            "--acknowledge-risk",
+            help="With --always: save a rule that lets the agent run code even though agents "
+            "run without a sandbox here (the agent can then act as you, including approving "
+            "its own requests).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Allow a pending tool call (once, or always)."""
     with state_of(ctx).workspace() as ws:
         by = the_person(ws)
-        card = ws.approvals.allow(approval_id, by=by, always=always, scope=scope, rule=rule)
+        card = ws.approvals.allow(
+            approval_id, by=by, always=always, scope=scope, rule=rule, acknowledged=acknowledge
+        )
     saved = card.decision.get("rule")
     line = f"Allowed {card.tool} ({card.id})" + (
         f"; saved allow rule {saved} at {card.decision.get('scope')} scope." if saved else " once."

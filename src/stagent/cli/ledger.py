@@ -146,7 +146,11 @@ def summary(
     since: SinceOption = None,
     until: UntilOption = None,
     by: Annotated[
-        str | None, typer.Option("--by", help="Group by day, model, runtime, project or source.")
+        str | None,
+        typer.Option(
+            "--by",
+            help="Group by day, model, runtime, project, source, profile, workflow or schedule.",
+        ),
     ] = None,
     runtime: RuntimeOption = None,
     source: SourceOption = None,
@@ -164,7 +168,9 @@ def summary(
         )
         data = ws.ledger.summary(scope, by)
     if as_json:
-        emit_json(data)
+        from stagent.schemas.ledger import SummaryOut
+
+        emit_json(SummaryOut.model_validate(data).data())
         return
     _print_summary(data)
 
@@ -213,6 +219,35 @@ def _print_summary(data: dict[str, Any]) -> None:
             f"[dim]{simulated['requests']} simulated calls (scripted runtime) are not counted.[/]"
         )
     console.print(f"[dim]Prices: {data['pricing_version']}[/]")
+
+
+@app.command("forecast")
+def forecast(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Month-end spend at the current pace against each monthly budget cap."""
+    from stagent.schemas.ledger import CapForecastOut
+
+    with state_of(ctx).workspace() as ws:
+        budgets = [status.as_json(ws.budgets.zone) for status in ws.budgets.statuses()]
+        rows = [CapForecastOut.model_validate(f) for f in ws.ledger.cap_forecasts(budgets)]
+    if as_json:
+        emit_json([row.data() for row in rows])
+        return
+    if not rows:
+        console.print("No monthly cap is set (stagent budget set --monthly 100).")
+        return
+    table = Table(title="Month-end forecast", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("Budget", "Spent this month", "On pace for", "Monthly cap", ""):
+        table.add_column(column, no_wrap=column == "Budget")
+    for row in rows:
+        verdict = "[bold red]over the cap[/]" if row.over else "within the cap"
+        table.add_row(
+            escape(row.label), f"${row.spent_usd}", f"${row.projected_usd}", f"${row.cap_usd}",
+            verdict,
+        )  # fmt: skip
+    console.print(table, soft_wrap=False)
+    console.print(
+        f"[dim]{rows[0].elapsed:.0%} of the month gone; budgets count only runs' real calls.[/]"
+    )
 
 
 @app.command("audit")

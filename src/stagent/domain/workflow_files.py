@@ -27,23 +27,37 @@ _FIELD_MESSAGE = re.compile(r"^([a-z_]+(?:\.[a-z_]+)?): (.*)$", re.DOTALL)
 
 
 class WorkflowDefinitionError(ValidationError):
-    """A workflow definition that does not validate (names file, line, step and field)."""
+    """A workflow definition that does not validate (names file, line, step and field).
+
+    ``field`` (``steps[1].prompt``, ``loop.max_iterations``; None when the text is not even
+    YAML) and ``line`` (1-based, when the text is known) say where, for an editor that shows the
+    message beside the field or line.
+    """
+
+    field: str | None = None
+    line: int | None = None
 
 
 def load_definition(text: str, source: str = "<definition>") -> WorkflowDefinition:
     """Parse YAML or JSON text and validate it as a workflow definition."""
+    return parse_definition(read_text(text, source), source=source, text=text)
+
+
+def read_text(text: str, source: str = "<definition>") -> Any:
+    """Parse YAML or JSON text into data (not yet validated); errors name the line."""
     import yaml
 
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "not valid YAML or JSON"
-        raise WorkflowDefinitionError(
+        error = WorkflowDefinitionError(
             f"{source}{line}: {problem}", hint="workflow files are YAML or JSON"
-        ) from None
-    return parse_definition(data, source=source, text=text)
+        )
+        error.line = mark.line + 1 if mark is not None else None
+        raise error from None
 
 
 def parse_definition(
@@ -141,7 +155,10 @@ def _error(
     line = _line_of(text, path) if text is not None else None
     where = f"{source}:{line}" if line else source
     step = f" (step {step_id})" if step_id else ""
-    return WorkflowDefinitionError(f"{where}: {field}{step}: {problem}", hint=HINT)
+    error = WorkflowDefinitionError(f"{where}: {field}{step}: {problem}", hint=HINT)
+    error.field = field
+    error.line = line
+    return error
 
 
 def _format_path(path: list[str | int]) -> str:

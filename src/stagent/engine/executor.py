@@ -78,7 +78,12 @@ async def execute_task_run(ctx: RunContext, task_id: str, run_number: int) -> st
     if claim is None:
         with ctx.store.read() as session:
             return task_repo.get_row(session, task_id, deleted=True).status
-    return await _start_and_drive(ctx, claim.task, claim.run)
+    status = RunStatus.FAILED.value
+    try:
+        status = await _start_and_drive(ctx, claim.task, claim.run)
+    finally:
+        ctx.guard.after_run(claim.task, claim.run, status)
+    return status
 
 
 async def _start_and_drive(ctx: RunContext, task: Task, run: Run) -> str:
@@ -105,6 +110,7 @@ async def _drive(ctx: RunContext, task: Task, run: Run, agent: AgentRun) -> str:
     watcher = asyncio.create_task(_watch_for_cancel(ctx.store, writer, agent))
     final: RuntimeEvent | None = None
     outcome: tuple[RunStatus, dict[str, Any]] | None = None
+    capped: str | None = None
     try:
         async with _closing(agent.events()) as stream:
             async for event in stream:
@@ -115,7 +121,11 @@ async def _drive(ctx: RunContext, task: Task, run: Run, agent: AgentRun) -> str:
                 if writer.lost or not writer.record(event):
                     break
                 if isinstance(event, UsageEvent):
-                    _meter(ctx, task, run, event, writer)
+                    stop = _meter(ctx, task, run, event, writer)
+                    if stop is not None and capped is None:
+                        # No further provider call; what is on its way is still recorded.
+                        capped = stop
+                        await agent.stop_calls()
     except StagentError as exc:
         outcome = (RunStatus.FAILED, {"error": exc.message})
     except Exception as exc:
@@ -127,19 +137,27 @@ async def _drive(ctx: RunContext, task: Task, run: Run, agent: AgentRun) -> str:
             await watcher
     if writer.lost:
         return _current(ctx.store, run)
+    if capped is not None and not isinstance(final, ResultEvent):
+        # Stopped at its cap: that is the run's end, whatever the runtime said on stopping.
+        final = ErrorEvent(message=capped)
+        outcome = (RunStatus.FAILED, {"error": capped})
     if outcome is None:
         outcome = (RunStatus.FAILED, {"error": "the runtime ended without a result"})
     status, fields = outcome
     return writer.conclude(final, status, **fields)
 
 
-def _meter(ctx: RunContext, task: Task, run: Run, usage: UsageEvent, writer: RunWriter) -> None:
-    """Book the usage (the guard's write is fenced by the run's attempt too)."""
+def _meter(
+    ctx: RunContext, task: Task, run: Run, usage: UsageEvent, writer: RunWriter
+) -> str | None:
+    """Book the usage (the guard's write is fenced by the run's attempt too); returns why the
+    run must stop making provider calls, if its spend reached its cap."""
     try:
-        ctx.guard.on_usage(task, run, usage)
+        return ctx.guard.on_usage(task, run, usage)
     except StaleAttemptError as exc:
         log.warning("%s", exc.message)
         writer.lost = True
+        return None
 
 
 @contextlib.asynccontextmanager

@@ -26,8 +26,14 @@ class RunGuard(Protocol):
         """
         ...
 
-    def on_usage(self, task: Task, run: Run, usage: UsageEvent) -> None:
-        """Record usage the runtime reported (one provider call or one result)."""
+    def on_usage(self, task: Task, run: Run, usage: UsageEvent) -> str | None:
+        """Record usage the runtime reported (one provider call or one result). Returns why the
+        run must make no further provider call (its spend reached its cap), else None."""
+        ...
+
+    def after_run(self, task: Task, run: Run, status: str) -> None:
+        """This execution of the run is over (``status``): forget what was kept in memory for it.
+        Nothing to settle: the transaction that ended the run released its reservation."""
         ...
 
 
@@ -39,6 +45,11 @@ class OpenGuard:
         del task
         return run.options.limits.max_budget_usd
 
-    def on_usage(self, task: Task, run: Run, usage: UsageEvent) -> None:
-        """Record nothing."""
+    def on_usage(self, task: Task, run: Run, usage: UsageEvent) -> str | None:
+        """Record nothing, stop nothing."""
         del task, run, usage
+        return None
+
+    def after_run(self, task: Task, run: Run, status: str) -> None:
+        """Nothing to forget."""
+        del task, run, status

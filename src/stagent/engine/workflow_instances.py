@@ -1,7 +1,7 @@
 """What the loop, planner-executor and swarm patterns do to our tables (no DBOS here).
 
 Beside `stagent.engine.workflow_steps` (which every pattern uses for each step): rows for steps
-made at run time (loop iterations, plan steps), the loop's gate before each iteration, a step
+made at run time (a loop's next iteration, after its gate; plan steps), a step
 refused at a budget cap, and the run's stop code. `stagent.engine.workflow_shared` calls these
 inside DBOS steps; each is one short transaction and safe to run twice.
 """
@@ -20,34 +20,37 @@ from stagent.store import workflows as workflow_repo
 from stagent.store.database import Store
 
 
-def add_step(
-    store: Store, workflow_id: str, run_number: int, key: str, name: str, position: int
-) -> None:
-    """A pending row for a step made at run time (kept if it exists)."""
-    with store.write() as session:
-        workflow_repo.add_step(session, workflow_id, run_number, key, name, position)
-
-
-def loop_gate(
-    store: Store, workflow_id: str, run_number: int, template: str, budget: float | None
+def next_iteration(
+    store: Store,
+    workflow_id: str,
+    run_number: int,
+    iteration: tuple[str, str, int],
+    budget: float | None,
 ) -> str | None:
-    """Why the loop must not start another iteration: a person's pause or cancel, or its time
-    budget spent (the time its iterations ran, so a paused loop's wait does not count)."""
+    """Add the loop's next iteration (``(key, name, position)``) unless the loop must stop;
+    returns why it must: a person's pause or cancel, or its time budget spent (the time its
+    iterations ran, so a paused loop's wait does not count)."""
     stop = steps.stop_reason(store, workflow_id, run_number)
-    if stop or budget is None:
+    if stop:
         return stop
-    with store.read() as session:
-        rows = workflow_repo.step_rows(session, workflow_id, run_number)
-        now = utcnow()
-        spent = sum(
-            (
-                (ensure_aware(row.ended_at) if row.ended_at else now) - ensure_aware(row.started_at)
-                for row in rows
-                if row.started_at and split_key(row.step_key)[0] == template
-            ),
-            timedelta(),
-        )
-    return "time_budget" if spent.total_seconds() >= budget else None
+    key, name, position = iteration
+    template = split_key(key)[0]
+    with store.write() as session:
+        if budget is not None:
+            rows = workflow_repo.step_rows(session, workflow_id, run_number)
+            now = utcnow()
+            spent = sum(
+                (
+                    (ensure_aware(r.ended_at) if r.ended_at else now) - ensure_aware(r.started_at)
+                    for r in rows
+                    if r.started_at and split_key(r.step_key)[0] == template
+                ),
+                timedelta(),
+            )
+            if spent.total_seconds() >= budget:
+                return "time_budget"
+        workflow_repo.add_step(session, workflow_id, run_number, key, name, position)
+        return None
 
 
 def record_plan(

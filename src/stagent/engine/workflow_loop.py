@@ -39,16 +39,14 @@ async def run_loop(run: WorkflowRun) -> shared.Ending:
         key = instance_key(template.id, number)
         name = f"{template.name} (iteration {number})"
         if key not in run.settled:
-            stop = await shared.loop_gate(
-                run.id, run.number, template.id, settings.time_budget_seconds
-            )
+            budget = settings.time_budget_seconds
+            stop = await shared.next_iteration(run.id, run.number, key, name, number - 1, budget)
             if stop == "time_budget":
                 reason = f"time budget of {settings.time_budget_seconds:g} s spent after "
                 reason += f"{number - 1} iteration{'s' if number != 2 else ''}"
                 return await shared.end(run, "completed", reason, "time_budget")
             if stop:
                 return await shared.person_stop(run, stop)
-            await shared.add_step(run.id, run.number, key, name, number - 1)
         step = shared.instance(template, key, name)
         outcome = await run.run(step, loop_prompt(template, number, limit, outputs, signal))
         if not shared.ok(outcome):

@@ -12,7 +12,13 @@ from pathlib import Path
 
 from stagent.domain.errors import ConflictError, StagentError, ValidationError
 from stagent.domain.workflow_files import load_definition
-from stagent.domain.workflow_runs import StepStatus, Workflow, WorkflowStatus
+from stagent.domain.workflow_runs import (
+    StepStatus,
+    Workflow,
+    WorkflowStatus,
+    initial_step_keys,
+    split_key,
+)
 from stagent.domain.workflows import WorkflowDefinition
 from stagent.engine.profile_hook import ProfileResolver
 from stagent.engine.queue import TaskQueueClient
@@ -63,6 +69,31 @@ class WorkflowService:
             project_id = project_repo.get(session, project).id if project else None
             return workflow_repo.create(session, definition, project_id=project_id)
 
+    def update(
+        self, ref: str, definition: WorkflowDefinition, *, project: str | None = None
+    ) -> Workflow:
+        """Replace a workflow's definition (not while a run is running or paused)."""
+        self.check_profiles(definition)
+        with self._store.write() as session:
+            row = workflow_repo.get_row(session, ref, for_update=True)
+            if row.status in (WorkflowStatus.RUNNING.value, WorkflowStatus.PAUSED.value):
+                raise ConflictError(
+                    f"workflow {row.id} is {row.status}; it cannot be edited now",
+                    hint="cancel the run (or let it end) before editing the workflow",
+                )
+            project_id = project_repo.get(session, project).id if project else None
+            return workflow_repo.replace_definition(session, row, definition, project_id)
+
+    def step_costs(self, workflow: Workflow) -> dict[str, int]:
+        """What each step of the latest run has cost so far, in micro-USD."""
+        with self._store.read() as session:
+            return workflow_repo.step_costs(session, workflow.id, workflow.run_count)
+
+    def step_tasks(self) -> dict[str, str]:
+        """Every task that runs a workflow step, with its workflow's id."""
+        with self._store.read() as session:
+            return workflow_repo.step_task_ids(session)
+
     def start(self, definition: WorkflowDefinition, *, project: str | None = None) -> Workflow:
         """Store a definition and start its first run (a definition that cannot run is refused
         before anything is stored)."""
@@ -112,7 +143,9 @@ class WorkflowService:
 
     def pause(self, ref: str) -> Workflow:
         """Stop before the next step (the step now running finishes)."""
-        return self._move(ref, WorkflowStatus.RUNNING, WorkflowStatus.PAUSED, "paused by a person")
+        return self._move(
+            ref, WorkflowStatus.RUNNING, WorkflowStatus.PAUSED, "paused by a person", "human_pause"
+        )
 
     def resume(self, ref: str) -> Workflow:
         """Continue a paused run at its first unfinished step."""
@@ -136,7 +169,9 @@ class WorkflowService:
             row = workflow_repo.get_row(session, ref, for_update=True)
             if row.status not in (WorkflowStatus.RUNNING.value, WorkflowStatus.PAUSED.value):
                 raise ConflictError(f"workflow {row.id} is {row.status}; nothing to cancel")
-            workflow_repo.end(session, row, WorkflowStatus.CANCELLED, "cancelled by a person")
+            workflow_repo.end(
+                session, row, WorkflowStatus.CANCELLED, "cancelled by a person", "human_cancel"
+            )
             engine_id, workflow_id = row.engine_id, row.id
             tasks = [
                 s.task_id
@@ -161,6 +196,14 @@ class WorkflowService:
                     hint="wait for the run to end",
                 )
             step_row = workflow_repo.step_row(session, row.id, row.run_count, step, for_update=True)
+            keys = {r.step_key for r in workflow_repo.step_rows(session, row.id, row.run_count)}
+            defined = WorkflowDefinition.model_validate(row.definition)
+            templates = {s.id for s in defined.steps}
+            if not set(initial_step_keys(defined)) <= keys or split_key(step)[0] not in templates:
+                raise ConflictError(
+                    f"workflow {row.id} was edited since this run: its steps are not the run's",
+                    hint="start a new run of the edited workflow",
+                )
             if step_row.status not in RETRYABLE:
                 raise ConflictError(
                     f"step {step} is {step_row.status}; only a failed or blocked step is retried"
@@ -196,7 +239,7 @@ class WorkflowService:
             seen = self._store.changes.wait(seen, min(remaining, 0.5))
 
     def _move(
-        self, ref: str, source: WorkflowStatus, target: WorkflowStatus, reason: str
+        self, ref: str, source: WorkflowStatus, target: WorkflowStatus, reason: str, code: str
     ) -> Workflow:
         with self._store.write() as session:
             row = workflow_repo.get_row(session, ref, for_update=True)
@@ -204,6 +247,7 @@ class WorkflowService:
                 raise ConflictError(f"workflow {row.id} is {row.status}, not {source.value}")
             row.status = target.value
             row.stop_reason = reason
+            row.stop_code = code
             return workflow_repo.to_workflow(row)
 
 

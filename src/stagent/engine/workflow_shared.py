@@ -30,18 +30,15 @@ Ending = tuple[str, str | None]
 """How a pattern ends: the workflow's status and the reason people read."""
 
 
-@DBOS.step(name="stagent.workflow.add_step")
-async def add_step(workflow_id: str, run_number: int, key: str, name: str, position: int) -> None:
-    """Add the row of a step made at run time (a loop iteration)."""
-    instances.add_step(durable.context().store, workflow_id, run_number, key, name, position)
-
-
-@DBOS.step(name="stagent.workflow.loop_gate")
-async def loop_gate(
-    workflow_id: str, run_number: int, template: str, budget: float | None
+@DBOS.step(name="stagent.workflow.next_iteration")
+async def next_iteration(
+    workflow_id: str, run_number: int, key: str, name: str, position: int, budget: float | None
 ) -> str | None:
-    """A person's pause or cancel, or the loop's time budget spent; None to go on."""
-    return instances.loop_gate(durable.context().store, workflow_id, run_number, template, budget)
+    """Add the loop's next iteration; or a person's pause or cancel, or the loop's time budget
+    spent, and nothing added."""
+    store = durable.context().store
+    iteration = (key, name, position)
+    return instances.next_iteration(store, workflow_id, run_number, iteration, budget)
 
 
 @DBOS.step(name="stagent.workflow.stop_check")
@@ -123,8 +120,12 @@ async def person_stop(run: WorkflowRun, stop: str) -> Ending:
 
 
 async def failed_step(run: WorkflowRun, key: str, outcome: Outcome, *, code: str | None) -> Ending:
-    """The ending for a step that failed: paused at a budget cap (resume after raising it), or
-    failed naming the step."""
+    """The ending for a step that failed: cancelled if a person cancelled the run (which ends
+    its running step), paused at a budget cap (resume after raising it), or failed naming the
+    step."""
+    stop = await stop_check(run.id, run.number)
+    if stop in ("human_cancel", "superseded"):
+        return await person_stop(run, stop)
     refusal = await budget_stop(run.id, run.number, key)
     if refusal is not None:
         reason = f"budget exhausted at step {key}: {refusal}; raise the cap, then resume"

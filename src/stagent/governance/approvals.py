@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -33,6 +34,7 @@ from stagent.domain.approvals import (
     check_answers,
     fingerprint,
 )
+from stagent.domain.code_rules import require_acknowledgement
 from stagent.domain.errors import ConflictError, NotFoundError, ValidationError
 from stagent.domain.ids import utcnow
 from stagent.domain.permissions import PermissionRule, Scope
@@ -79,9 +81,18 @@ class ApprovalService:
     """Open, wait on, list and close approval cards."""
 
     def __init__(
-        self, store: Store, *, timeout_seconds: float, recheck_seconds: float = RECHECK_SECONDS
+        self,
+        store: Store,
+        *,
+        timeout_seconds: float,
+        recheck_seconds: float = RECHECK_SECONDS,
+        contained: Callable[[], bool] | None = None,
     ) -> None:
+        """``contained`` says whether agents run inside an OS sandbox here (default: yes);
+        without one, "always allow" with a rule that lets an agent run code needs
+        ``acknowledged=True``."""
         self._store = store
+        self._contained = contained or (lambda: True)
         self.timeout_seconds = timeout_seconds
         self._recheck = recheck_seconds
         self.notices = NoticeService(store)
@@ -264,9 +275,12 @@ class ApprovalService:
         always: bool = False,
         scope: str | None = None,
         rule: str | None = None,
+        acknowledged: bool = False,
     ) -> Approval:
         """Allow the call once, or always: then the rule (the suggestion, or the person's edit
-        of it) is validated and saved at ``scope`` with source ``approval:<id>``."""
+        of it) is validated and saved at ``scope`` with source ``approval:<id>``. Where agents
+        run without a sandbox, a rule that lets the agent run code is saved only
+        ``acknowledged`` (`UnsandboxedRuleError` otherwise; the card stays pending)."""
         card = self.get(approval_id)
         if card.kind == "question":
             raise ValidationError(
@@ -274,6 +288,8 @@ class ApprovalService:
                 hint=f"stagent answer {approval_id} TEXT...",
             )
         candidate = self._always_rule(card, scope, rule) if always else None
+        if candidate is not None:
+            require_acknowledgement([candidate], contained=self._contained(), ack=acknowledged)
         with self._store.write() as session:
             decision: dict[str, Any] = {"behavior": "allow", "always": always}
             line = f"{card.tool} allowed once by {by} (card {card.id})"

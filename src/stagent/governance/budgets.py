@@ -48,6 +48,7 @@ from stagent.runtimes.registry import RuntimeRegistry
 from stagent.store import budgets as budget_repo
 from stagent.store import ledger as ledger_repo
 from stagent.store import lifecycle
+from stagent.store import runs as run_repo
 from stagent.store.database import Store
 from stagent.store.inbox import InboxItem
 
@@ -274,21 +275,39 @@ class BudgetService:
         """Write the ledger row for ``usage``, shrink the run's reservation by its cost, and send
         a threshold warning if this spend crossed one. With ``attempt`` (an executor's fencing
         token) a superseded attempt books nothing (`StaleAttemptError`)."""
+        return self.book_usage(task, usage, activity=activity, run_id=run_id, attempt=attempt)[0]
+
+    def book_usage(
+        self,
+        task: Task,
+        usage: UsageEvent,
+        *,
+        activity: str = "task_run",
+        run_id: str | None = None,
+        attempt: int | None = None,
+    ) -> tuple[ledger_repo.LedgerEntry, bool]:
+        """`record_usage`, also saying whether the row is new. A call booked before (the same
+        provider request id, reported again by a recovered run) changes nothing."""
         with self._store.write() as session:
             ended = False
             if attempt is not None and run_id is not None:
                 ended = lifecycle.check_attempt(session, run_id, attempt)
             budget_repo.lock_admissions(session)
-            entry = self.recorder.record(
+            entry, created = self.recorder.book(
                 session, task, usage, activity=activity, at=self.clock(), run_id=run_id
             )
-            if run_id is not None:
+            if created and run_id is not None:
                 ledger_repo.consume_reservation(session, run_id, entry.cost_micros)
-            if ended and run_id is not None:
+            if created and ended and run_id is not None:
                 lifecycle.settle_cost(session, run_id)
-            if entry.cost_micros > 0:
+            if created and entry.cost_micros > 0:
                 self._warn_after_usage(session, task)
-        return entry
+        return entry, created
+
+    def run_spent(self, run_id: str) -> int:
+        """What a run's recorded usage cost so far (micro-USD; every attempt)."""
+        with self._store.read() as session:
+            return run_repo.spent(session, run_id)
 
     def _warn_after_usage(self, session: ledger_repo.Session, task: Task) -> None:
         try:

@@ -7,16 +7,21 @@
   ends cancelled. It returns the run's spending cap: min(the run's own
   ``limits.max_budget_usd``, the budget's per-run cap, the headroom reserved for the run); the
   engine puts it into the run's resolved options (nothing is written into the task).
-- ``on_usage``: one ledger row per usage event, linked to the run; the run's reservation shrinks.
-
-Settlement needs no hook: the transaction that ends a run (`stagent.store.lifecycle.finish`, or a
-cancel) releases the run's reservation, marks the usage rows of a failed or cancelled run and sums
-its cost, so a crash between the end and the settlement cannot leave a reservation behind.
+- ``on_usage``: one ledger row per usage event, linked to the run; the reservation shrinks. Once
+  the run's recorded spend reaches its cap, it returns why the run must make no further provider
+  call, and the engine stops it (`stagent.runtimes.base.AgentRun.stop_calls`): on every runtime
+  a run overshoots its cap by at most the call that reached it. A recovered run's cap is what its
+  earlier attempts left; a call it reports again (same request id) is not counted again.
+- ``after_run``: the run's meter is forgotten. Settlement needs no hook: the transaction that
+  ends a run (`stagent.store.lifecycle.finish`, or a cancel) releases the run's reservation, marks
+  the usage rows of a failed or cancelled run and sums its cost, so a crash between the end and
+  the settlement cannot leave a reservation behind.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -45,11 +50,12 @@ def budget_hold(card_id: str) -> str:
 
 
 class BudgetGuard:
-    """Budgets before every run, the ledger during it."""
+    """Budgets before every run, the ledger and the run's cap during it."""
 
     def __init__(self, budgets: BudgetService) -> None:
         self._budgets = budgets
         self._store = budgets.store
+        self._meters: dict[str, _Meter] = {}
 
     async def before_run(self, task: Task, run: Run) -> Decimal | None:
         """Admit the run (reserving headroom), wait on a person if the budget says pause, or
@@ -69,11 +75,37 @@ class BudgetGuard:
             if admission.card_id is None:
                 raise BudgetBlockedError(admission.message or "blocked by budget")
             await self._wait(task, run, admission)
-        return micros_to_usd(admission.run_cap)
+        cap = admission.run_cap
+        if run.attempt > 1:
+            spent = self._budgets.run_spent(run.id)
+            cap = max(0, cap - spent)
+            if cap == 0:
+                raise BudgetBlockedError(
+                    f"blocked by budget: the run already spent {format_usd(spent)}, its cap "
+                    f"{format_usd(admission.run_cap)}, before it was recovered"
+                )
+        self._meters[run.id] = _Meter(cap=cap)
+        return micros_to_usd(cap)
 
-    def on_usage(self, task: Task, run: Run, usage: UsageEvent) -> None:
-        """Record the usage as a ledger row of the run (and shrink its reservation)."""
-        self._budgets.record_usage(task, usage, run_id=run.id, attempt=run.attempt)
+    def on_usage(self, task: Task, run: Run, usage: UsageEvent) -> str | None:
+        """Record the usage as a ledger row of the run (and shrink its reservation). Returns why
+        the run must stop making provider calls once its spend reached its cap, else None."""
+        entry, created = self._budgets.book_usage(task, usage, run_id=run.id, attempt=run.attempt)
+        meter = self._meters.get(run.id)
+        if meter is None or not created or entry.simulated:
+            return None  # a simulated call spends nothing; a repeated one was counted before
+        meter.spent += entry.cost_micros
+        if meter.spent < meter.cap:
+            return None
+        return (
+            f"stopped by budget: the run reached its cap of {format_usd(meter.cap)} "
+            f"(recorded spend {format_usd(meter.spent)}); it made no further provider call"
+        )
+
+    def after_run(self, task: Task, run: Run, status: str) -> None:
+        """Forget the run's meter (its settlement was the ending transaction's)."""
+        del task, status
+        self._meters.pop(run.id, None)
 
     # ---------------------------------------------------------------- pause mode
 
@@ -121,6 +153,14 @@ class BudgetGuard:
                     session, run.id, RunStatus.CANCELLED, reason=message, error=message
                 )
         return message
+
+
+@dataclass
+class _Meter:
+    """One run's cap for this attempt and what the attempt's new usage rows cost."""
+
+    cap: int
+    spent: int = 0
 
 
 def _describe(answer: dict[str, Any]) -> str:

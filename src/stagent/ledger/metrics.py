@@ -17,8 +17,9 @@ import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Literal
+from typing import Any, Literal
 
+from stagent.ledger.money import usd_text
 from stagent.store.ledger_metrics import Bucket
 
 Completeness = Literal["complete", "partial", "estimated"]
@@ -114,3 +115,38 @@ def completeness(runtime: str, source: str, bucket: Bucket) -> Completeness:
     if source == "run" and runtime in TOTALS_ONLY_RUNTIMES:
         return "partial"
     return "complete"
+
+
+def cap_forecasts(
+    budgets: Iterable[dict[str, Any]], now: datetime, zone: tzinfo
+) -> list[dict[str, Any]]:
+    """Month-end spend at the current pace against each monthly cap.
+
+    ``budgets`` are budget scopes as their JSON (``scope``, ``ref``, ``label`` and ``monthly``
+    with ``spent_micros`` and ``cap_micros``, as `stagent budget show --json` prints them);
+    scopes without a monthly cap are left out. Budgets count only real calls of runs, so this
+    is the forecast the cap will meet (imported sessions are not in it)."""
+    out: list[dict[str, Any]] = []
+    for budget in budgets:
+        monthly: dict[str, Any] = budget.get("monthly") or {}
+        cap: int | None = monthly.get("cap_micros")
+        if cap is None:
+            continue
+        spent = int(monthly.get("spent_micros") or 0)
+        forecast = month_forecast(spent, now, zone)
+        out.append(
+            {
+                "scope": budget.get("scope"),
+                "ref": budget.get("ref"),
+                "label": budget.get("label"),
+                "spent_micros": spent,
+                "spent_usd": usd_text(spent),
+                "projected_micros": forecast.projected,
+                "projected_usd": usd_text(forecast.projected),
+                "cap_micros": int(cap),
+                "cap_usd": usd_text(int(cap)),
+                "over": forecast.projected > int(cap),
+                "elapsed": forecast.elapsed,
+            }
+        )
+    return out

@@ -10,7 +10,7 @@ from stagent.ledger.money import usd_text
 from stagent.store import activity
 from stagent.store import ledger_metrics as metrics_repo
 from stagent.store.database import Store
-from stagent.store.ledger import LedgerFilter
+from stagent.store.ledger import LedgerFilter, Session
 
 
 def success(counts: dict[str, int]) -> dict[str, Any]:
@@ -28,10 +28,23 @@ def success(counts: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def overview(store: Store, now: datetime, zone: tzinfo) -> dict[str, Any]:
-    """Active agents, success rates and 24-hour activity."""
+def hourly(session: Session, now: datetime, zone: tzinfo) -> list[dict[str, Any]]:
+    """Agent log events in each of the last 24 hours (this hour last), labelled in ``zone``."""
     hour_start = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     first_hour = hour_start - timedelta(hours=23)
+    hours = activity.events_per_hour(session, first_hour)
+    series: list[dict[str, Any]] = []
+    for index in range(24):
+        start = first_hour + timedelta(hours=index)
+        key = start.strftime("%Y-%m-%d %H")
+        series.append(
+            {"hour": start.astimezone(zone).strftime("%H:00"), "events": hours.get(key, 0)}
+        )
+    return series
+
+
+def overview(store: Store, now: datetime, zone: tzinfo) -> dict[str, Any]:
+    """Active agents, success rates and 24-hour activity."""
     with store.read() as session:
         active = activity.running(session)
         spend = {
@@ -49,14 +62,7 @@ def overview(store: Store, now: datetime, zone: tzinfo) -> dict[str, Any]:
         }
         day = activity.finished_by_status(session, now - timedelta(hours=24))
         week = activity.finished_by_status(session, now - timedelta(days=7))
-        hours = activity.events_per_hour(session, first_hour)
-    series: list[dict[str, Any]] = []
-    for index in range(24):
-        start = first_hour + timedelta(hours=index)
-        key = start.strftime("%Y-%m-%d %H")
-        series.append(
-            {"hour": start.astimezone(zone).strftime("%H:00"), "events": hours.get(key, 0)}
-        )
+        series = hourly(session, now, zone)
     return {
         "active": [
             {

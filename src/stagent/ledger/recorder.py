@@ -61,6 +61,20 @@ class UsageRecorder:
         run_id: str | None = None,
     ) -> ledger_repo.LedgerEntry:
         """Add the row for ``usage`` by ``task``; an unpriced model is also noted in its log."""
+        return self.book(session, task, usage, activity=activity, at=at, run_id=run_id)[0]
+
+    def book(
+        self,
+        session: Session,
+        task: Task,
+        usage: UsageEvent,
+        *,
+        activity: str = "task_run",
+        at: datetime | None = None,
+        run_id: str | None = None,
+    ) -> tuple[ledger_repo.LedgerEntry, bool]:
+        """`record`, also saying whether the row is new: a call reported again (the same
+        ``request_id``, as a recovered run reports it) keeps the row it has."""
         at = at or utcnow()
         cost = self.price(task.runtime, usage, at)
         tokens = TokenCounts.of(usage)
@@ -101,7 +115,7 @@ class UsageRecorder:
             ),
         )
         if not created:
-            return entry  # the call was booked before (a recovered run reported it again)
+            return entry, False  # the call was booked before (a recovered run reported it again)
         if cost.source == "unpriced":
             log.warning("task %s: %s", task.id, cost.note)
             event_repo.append(
@@ -111,4 +125,4 @@ class UsageRecorder:
                 {"message": cost.note, "ledger_id": entry.id, "unpriced_model": usage.model},
                 run_id=run_id,
             )
-        return entry
+        return entry, True

@@ -12,9 +12,17 @@ from stagent.ledger.money import usd_text
 from stagent.store import ledger_metrics as repo
 from stagent.store.database import Store
 from stagent.store.ledger import LedgerFilter
-from stagent.store.ledger_metrics import Bucket
+from stagent.store.ledger_metrics import Attribution, Bucket
 
-SUMMARY_GROUPS = ("day", "model", "runtime", "project", "source")
+SUMMARY_GROUPS = ("day", "model", "runtime", "project", "source", "profile", "workflow", "schedule")
+ATTRIBUTED = ("profile", "workflow", "schedule")
+"""Groupings by what a task ran as: summed per task in the database, then rolled up."""
+NONE_LABELS = {
+    "profile": "(no profile)",
+    "workflow": "(not a workflow step)",
+    "schedule": "(not from a schedule)",
+}
+RANK = {"complete": 0, "partial": 1, "estimated": 2}
 
 
 def bucket_json(bucket: Bucket, **extra: Any) -> dict[str, Any]:
@@ -73,6 +81,11 @@ def summary(store: Store, scope: Scope, by: str | None, zone: tzinfo) -> dict[st
             groups = [
                 bucket_json(days[d], key=d.isoformat(), label=d.isoformat()) for d in sorted(days)
             ]
+        elif by in ATTRIBUTED:
+            tasks = repo.aggregate(session, scope.filter(), "task", estimated=True)
+            keys = [t.key for t in tasks if t.key]
+            attribution = repo.task_attribution(session, keys)
+            groups = rolled_up(tasks, attribution, repo.task_titles(session, keys), by)
         elif by is not None:
             names = repo.project_names(session) if by == "project" else {}
             buckets = repo.aggregate(session, scope.filter(), by)
@@ -101,6 +114,72 @@ def summary(store: Store, scope: Scope, by: str | None, zone: tzinfo) -> dict[st
         "unpriced_models": {b.key or "": b.unpriced for b in unpriced if b.unpriced},
         "simulated": None if simulated is None else bucket_json(simulated),
     }
+
+
+GROUP_FIELDS = frozenset({*bucket_json(Bucket(None)), "key", "label", "share"})
+
+
+@dataclass
+class _Rollup:
+    key: str | None
+    label: str
+    bucket: Bucket
+    outcomes: set[object]
+    completeness: str
+
+
+def rolled_up(
+    tasks: list[Bucket],
+    attribution: dict[str, Attribution],
+    titles: dict[str, tuple[str, str]],
+    by: str,
+) -> list[dict[str, Any]]:
+    """Per-task sums rolled up by profile, workflow or schedule, largest spend first: each
+    group's sums and share, ``outcomes`` (tasks; workflow runs; schedule firings), the cost per
+    outcome, and how complete the figure is (the least complete of its tasks)."""
+    groups: dict[str | None, _Rollup] = {}
+    for bucket in tasks:
+        task_id = bucket.key
+        if task_id is None:
+            key, label, outcome = None, NONE_LABELS[by], None
+        else:
+            about = attribution.get(task_id, Attribution())
+            if by == "profile":
+                key, label, outcome = about.profile, about.profile, task_id
+            elif by == "workflow":
+                key, label = about.workflow_id, about.workflow
+                outcome = (about.workflow_id, about.workflow_run)
+            else:
+                key, label, outcome = about.schedule_id, about.schedule, about.firing_id
+            if key is None:
+                label, outcome = NONE_LABELS[by], task_id
+        runtime = titles.get(task_id or "", ("", ""))[1]
+        quality = metrics.completeness(runtime, "run" if task_id else "import", bucket)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _Rollup(key, label or key or "", Bucket(key), set(), "complete")
+        group.bucket = group.bucket.plus(bucket, key)
+        if outcome is not None:
+            group.outcomes.add(outcome)
+        if RANK[quality] > RANK[group.completeness]:
+            group.completeness = quality
+    by_key = {g.key: g for g in groups.values()}
+    out: list[dict[str, Any]] = []
+    for share in metrics.shares(g.bucket for g in groups.values()):
+        group = by_key[share.key]
+        outcomes = len(group.outcomes)
+        out.append(
+            bucket_json(
+                share.bucket,
+                key=group.key,
+                label=group.label,
+                share=round(share.share, 4),
+                outcomes=outcomes,
+                cost_per_outcome_micros=share.bucket.cost_micros // outcomes if outcomes else None,
+                completeness=group.completeness,
+            )
+        )
+    return out
 
 
 def _real_and_simulated(session: Any, scope: Scope) -> tuple[Bucket, Bucket | None]:
@@ -140,7 +219,9 @@ def dashboard(store: Store, scope: Scope, now: datetime, zone: tzinfo, days: int
         (month,) = repo.aggregate(session, scope.filter(month_since))
         (last_day,) = repo.aggregate(session, scope.filter(now - timedelta(hours=24)))
         minutes = repo.aggregate(session, scope.filter(now - timedelta(hours=1)), "minute")
-        titles = repo.task_titles(session, [t.key for t in tasks if t.key])
+        task_ids = [t.key for t in tasks if t.key]
+        titles = repo.task_titles(session, task_ids)
+        attribution = repo.task_attribution(session, task_ids)
     daily = metrics.series(metrics.by_day(hours, zone), first, today)
     model_shares = metrics.shares(models)
     forecast = metrics.month_forecast(month.cost_micros, now, zone)
@@ -188,6 +269,9 @@ def dashboard(store: Store, scope: Scope, now: datetime, zone: tzinfo, days: int
             for s in metrics.shares(sources)
         ],
         "tasks": _tasks(tasks, titles),
+        "profiles": rolled_up(tasks, attribution, titles, "profile"),
+        "workflows": rolled_up(tasks, attribution, titles, "workflow"),
+        "schedules": rolled_up(tasks, attribution, titles, "schedule"),
     }
 
 

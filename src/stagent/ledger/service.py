@@ -14,7 +14,9 @@ from typing import Any, TextIO
 from stagent.domain.errors import ValidationError
 from stagent.domain.ids import utcnow
 from stagent.ledger.audit import audit, write_csv
+from stagent.ledger.home import status_cards
 from stagent.ledger.importers import CLAUDE_CODE, CODEX, ImportReport, LogImporter, Plan
+from stagent.ledger.metrics import cap_forecasts
 from stagent.ledger.monitor import overview
 from stagent.ledger.prices import PriceTable
 from stagent.ledger.recorder import UsageRecorder
@@ -128,9 +130,19 @@ class LedgerService:
         data["timezone"] = zone_label(self.zone)
         return data
 
+    def cap_forecasts(self, budgets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Month-end forecasts against each monthly cap of ``budgets`` (budget scopes as JSON,
+        see `stagent.ledger.metrics.cap_forecasts`)."""
+        return cap_forecasts(budgets, self.clock(), self.zone)
+
     def monitor(self) -> dict[str, Any]:
         """Agents running now, success rates and 24-hour activity (the Monitor page)."""
         return overview(self._store, self.clock(), self.zone)
+
+    def home(self, waiting_now: int) -> dict[str, Any]:
+        """Home's five status cards with seven-day sparklines (see `stagent.ledger.home`);
+        ``waiting_now`` is the Inbox badge's count."""
+        return status_cards(self._store, self.clock(), self.zone, waiting_now)
 
     def task_labels(self, task_ids: list[str]) -> dict[str, tuple[str, str]]:
         """(title, runtime) of tasks by id, deleted ones included (for log lines)."""

@@ -75,8 +75,12 @@ class UsageLedger:
             return {}
         return cast(dict[str, dict[str, dict[str, float]]], data) if isinstance(data, dict) else {}
 
-    def deltas(self, session_id: str, model_usage: dict[str, Any]) -> list[UsageEvent]:
-        """Usage events for what ``model_usage`` adds to what the session already reported."""
+    def deltas(
+        self, session_id: str, model_usage: dict[str, Any], result_id: str | None = None
+    ) -> list[UsageEvent]:
+        """Usage events for what ``model_usage`` adds to what the session already reported;
+        with ``result_id`` (the result message's uuid) each carries a request id naming that
+        result and the model, so the ledger books one result once."""
         seen = self._load().get(session_id, {})
         events: list[UsageEvent] = []
         for model, raw in model_usage.items():
@@ -97,6 +101,7 @@ class UsageLedger:
                     cache_read_tokens=tokens["cache_read_tokens"],
                     reasoning_tokens=tokens["reasoning_tokens"],
                     cost_usd=cost,
+                    request_id=f"claude:{session_id}:{result_id}:{model}" if result_id else None,
                 )
             )
         return events
@@ -149,6 +154,8 @@ class MessageTranslator:
         self.session_id: str | None = None
         self.finished = False
         """True once the result (success or error) has been emitted."""
+        self.concluding = False
+        """True once the result arrived: its usage is the last, no further provider call."""
 
     async def handle(self, message: Message) -> None:
         """Emit whatever ``message`` means for the run; unknown messages are skipped."""
@@ -192,7 +199,8 @@ class MessageTranslator:
     async def _result(self, message: ResultMessage) -> None:
         session = message.session_id or self.session_id or ""
         model_usage = cast(dict[str, Any], message.model_usage or {})
-        for usage in self._ledger.deltas(session, model_usage):
+        self.concluding = True  # the usage below is the last this process reports
+        for usage in self._ledger.deltas(session, model_usage, message.uuid):
             await self._emit(usage, True)
         if model_usage:
             self._ledger.save(session, model_usage)

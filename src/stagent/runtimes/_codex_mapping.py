@@ -207,7 +207,18 @@ def answers_response(params: JsonDict, decision: PermissionDecision) -> JsonDict
     return {"answers": answers}
 
 
-def usage_event(params: JsonDict, model: str) -> UsageEvent:
+def call_id(thread_id: str | None, turn_id: str | None, total: object) -> str | None:
+    """An id for one model response of a turn: Codex reports no provider request id, but the
+    thread's cumulative token total grows with each response, so (thread, turn, total) names
+    one response, however often it is reported."""
+    if not thread_id or not isinstance(total, dict):
+        return None
+    counts = as_dict(total)
+    numbers = ":".join(str(counts.get(key) or 0) for key in sorted(counts))
+    return f"codex:{thread_id}:{turn_id}:{numbers}"
+
+
+def usage_event(params: JsonDict, model: str, *, request_id: str | None = None) -> UsageEvent:
     """One model response's usage (``tokenUsage.last``).
 
     Codex counts cached tokens inside ``inputTokens``; Stagent's ``input_tokens`` is the
@@ -223,6 +234,7 @@ def usage_event(params: JsonDict, model: str) -> UsageEvent:
         cache_read_tokens=cached,
         cache_write_tokens=written,
         reasoning_tokens=int(last.get("reasoningOutputTokens") or 0),
+        request_id=request_id,
     )
 
 

@@ -381,7 +381,8 @@ class CodexRun(AgentRun):
         if total is not None and total == self._last_total:
             return  # a repeat of numbers already counted
         self._last_total = total
-        self._emit(mapping.usage_event(params, self._model))
+        call = mapping.call_id(self.thread_id, self._turn_id, total)
+        self._emit(mapping.usage_event(params, self._model, request_id=call))
 
     def _turn_completed(self, turn: JsonDict) -> RuntimeEvent:
         self._flush_all()

@@ -172,6 +172,7 @@ def usage_event(message: Message) -> UsageEvent:
         cache_write_tokens=usage.cache_creation_input_tokens or 0,
         cache_write_1h_tokens=(creation.ephemeral_1h_input_tokens if creation else 0) or 0,
         cache_read_tokens=usage.cache_read_input_tokens or 0,
+        request_id=f"anthropic:{message.id}" if message.id else None,
     )
 
 

@@ -126,6 +126,15 @@ class AgentRun(ABC):
     async def cancel(self) -> None:
         """Stop the run (and any child process) as soon as possible."""
 
+    async def stop_calls(self) -> None:
+        """Make no further provider call: the run reached its spending cap.
+
+        Events already on their way (the usage of a call in flight, a result that completes the
+        call that reached the cap) may still follow; the stream then ends. The default cancels
+        the run; a runtime whose usage arrives only with its result has nothing left to stop.
+        """
+        await self.cancel()
+
 
 class Runtime(ABC):
     """A runtime adapter. Subclasses set the class attributes and implement `start`."""

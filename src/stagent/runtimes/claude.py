@@ -293,6 +293,14 @@ class ClaudeRun(AgentRun):
         if self._worker is None:
             self._channel.finish()
 
+    async def stop_calls(self) -> None:
+        """The run reached its cap. Its usage arrives with its result, after which the CLI makes
+        no further call: let it close normally (its transcript stays whole). Before a result
+        (no usage is reported then today) the CLI is stopped."""
+        if self._translator is not None and self._translator.concluding:
+            return
+        await self.cancel()
+
     async def _shutdown(self) -> None:
         worker = self._worker
         if worker is not None and self._finished and not self._cancelled:

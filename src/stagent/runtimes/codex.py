@@ -72,6 +72,15 @@ DEFAULT_DEADLINE_SECONDS = 1800.0
 provider); ``RunRequest.config["deadline_seconds"]`` overrides it per run."""
 
 
+CODEX_PACKAGE = "openai-codex-cli-bin==0.163.0"
+"""The pinned Codex binary: Stagent's ``codex`` extra (not installed by default: 360 MB)."""
+
+
+def install_command() -> str:
+    """The command that installs the pinned binary into this Python environment."""
+    return f"{shlex.quote(sys.executable)} -m pip install {CODEX_PACKAGE}"
+
+
 def bundled_codex() -> str | None:
     """The pinned Codex binary from ``openai-codex-cli-bin``, else ``codex`` on PATH."""
     try:
@@ -200,7 +209,7 @@ class CodexRuntime(Runtime):
         if binary is None:
             raise RuntimeUnavailableError(
                 "codex: the Codex CLI binary was not found",
-                hint="pip install openai-codex-cli-bin==0.163.0 (a Stagent dependency)",
+                hint=f"install it (Stagent's codex extra): {install_command()}",
             )
         provider = self.provider(request)
         key = self.api_key(provider, request)
@@ -273,8 +282,8 @@ class CodexRuntime(Runtime):
             return RuntimeHealth(
                 runtime=self.name,
                 ok=False,
-                summary="Codex CLI not found",
-                fix=f"{shlex.quote(sys.executable)} -m pip install openai-codex-cli-bin==0.163.0",
+                summary="Codex CLI not installed (an optional part of Stagent)",
+                fix=install_command(),
             )
         provider = self.provider()
         has_key = bool(self.api_key(provider))

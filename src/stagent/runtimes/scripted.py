@@ -75,10 +75,16 @@ class ScriptedRun(AgentRun):
         self._request = request
         self._gate = gate
         self._cancelled = asyncio.Event()
+        self._no_calls = False
 
     async def cancel(self) -> None:
         """Stop at the next step (a delay is cut short)."""
         self._cancelled.set()
+
+    async def stop_calls(self) -> None:
+        """Make no further (pretend) provider call: the playback ends at the next usage step,
+        without a result; a scenario with no call left plays to its result."""
+        self._no_calls = True
 
     async def events(self) -> AsyncIterator[RuntimeEvent]:
         """Yield the scenario's events in order."""
@@ -96,12 +102,20 @@ class ScriptedRun(AgentRun):
                     async for event in self._tool(step, index):
                         yield event
                 case UsageStep(usage=usage):
-                    yield UsageEvent(**usage.model_dump())
+                    if self._no_calls:
+                        return
+                    yield UsageEvent(**usage.model_dump(), request_id=self._call_id(index))
                 case FailStep(fail=message):
                     yield ErrorEvent(message=message)
                     return
         if not self._cancelled.is_set():
             yield ResultEvent(text=self._scenario.result or "".join(texts).strip())
+
+    def _call_id(self, index: int) -> str:
+        """The scenario's stand-in for a provider's request id: the run and the step, so a
+        recovered run that plays the scenario again books each step once."""
+        run = self._request.run_id or f"{self._request.task_id}-{self._request.attempt}"
+        return f"scripted:{run}:step-{index}"
 
     async def _tool(self, step: ToolStep, index: int) -> AsyncIterator[RuntimeEvent]:
         request_id = f"{self._request.task_id}-tool-{index}"

@@ -156,11 +156,23 @@ class PathLookup:
 
     def __init__(self) -> None:
         self._found: dict[tuple[str, str], str] = {}
+        self._answers: dict[tuple[str, str], bool] = {}
+
+    def begin(self) -> None:
+        """A new scan: each command is looked up (or re-checked) once in it."""
+        self._answers = {}
 
     def exists(self, command: str) -> bool:
         """True if ``command`` is on the current PATH."""
         path_env = os.environ.get("PATH", "")
         key = (path_env, command)
+        answer = self._answers.get(key)
+        if answer is None:
+            answer = self._answers[key] = self._lookup(key)
+        return answer
+
+    def _lookup(self, key: tuple[str, str]) -> bool:
+        path_env, command = key
         hit = self._found.get(key)
         if hit is not None and os.access(hit, os.X_OK):
             return True

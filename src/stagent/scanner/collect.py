@@ -146,6 +146,33 @@ class FileContext:
 Parser = Callable[[FileContext], None]
 
 
+@dataclass(slots=True)
+class Inputs:
+    """What a stretch of collecting read: directory listings (by identity: `FsCache` returns
+    the same dict while a directory's mtime is unchanged) and file stats (None: absent)."""
+
+    dirs: list[tuple[str, dict[str, bool] | None]] = field(default_factory=lambda: [])
+    files: list[tuple[str, FileStat | None]] = field(default_factory=lambda: [])
+
+    def unchanged(self, cache: FsCache) -> bool:
+        """True if every listing and file is as it was (so is everything parsed from them)."""
+        listing = cache.listing
+        for path, entries in self.dirs:
+            if listing(path) is not entries:
+                return False
+        stat = cache.stat
+        return all(stat(path) == before for path, before in self.files)
+
+
+@dataclass(slots=True)
+class Recorded:
+    """The output of a stretch of collecting and the `Inputs` it came from."""
+
+    inputs: Inputs
+    artifacts: list[Artifact]
+    findings: list[Finding]
+
+
 class Collector:
     """Gathers artifacts and findings for one scan, through the cache."""
 
@@ -154,16 +181,44 @@ class Collector:
         self.loc = locations
         self.artifacts: list[Artifact] = []
         self.findings: list[Finding] = []
+        self._inputs: Inputs | None = None
+
+    def record(self, collect: Callable[[], None]) -> Recorded:
+        """Run ``collect`` and note every listing and file it read (see `replay`)."""
+        start_a, start_f = len(self.artifacts), len(self.findings)
+        self._inputs = inputs = Inputs()
+        try:
+            collect()
+        finally:
+            self._inputs = None
+        return Recorded(inputs, self.artifacts[start_a:], self.findings[start_f:])
+
+    def replay(self, recorded: Recorded) -> bool:
+        """Add a recorded stretch's output if none of its inputs changed; False otherwise."""
+        if not recorded.inputs.unchanged(self.cache):
+            return False
+        self.artifacts.extend(recorded.artifacts)
+        self.findings.extend(recorded.findings)
+        return True
 
     def listing(self, path: str) -> dict[str, bool] | None:
         """A directory's entries (cached by mtime)."""
-        return self.cache.listing(path)
+        entries = self.cache.listing(path)
+        if self._inputs is not None:
+            self._inputs.dirs.append((path, entries))
+        return entries
 
     def file(self, path: str, parser: Parser, where: Where) -> bool:
         """Parse ``path`` with ``parser`` (or reuse the cached result); False if it is absent."""
+        inputs = self._inputs
         if not self.cache.maybe_exists(path):
+            if inputs is not None:  # absent from its folder's listing: that listing decides
+                parent = path.rpartition("/")[0] or "/"
+                inputs.dirs.append((parent, self.cache.listed(parent)))
             return False
         stat = self.cache.stat(path)
+        if inputs is not None:
+            inputs.files.append((path, stat))
         if stat is None:
             return False
         kind = parser.__qualname__

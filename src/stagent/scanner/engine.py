@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from stagent.domain.errors import ValidationError
 from stagent.scanner import checks, claude, codex
-from stagent.scanner.collect import Collector
+from stagent.scanner.collect import Collector, Recorded
 from stagent.scanner.fscache import FsCache
 from stagent.scanner.locations import Locations
 from stagent.scanner.report import SEVERITY_RANK, Artifact, Finding, ProjectInfo, ScanReport
@@ -32,7 +33,9 @@ class Scanner:
         self._fixed_locations = locations
         self.cache = FsCache()
         self._path = checks.PathLookup()
-        self._memo: tuple[object, list[Finding]] | None = None
+        self._memo: _PureMemo | None = None
+        self._projects: dict[tuple[str, tuple[str, ...]], Recorded] = {}
+        self._merged: tuple[list[Artifact], tuple[list[Artifact], list[Finding]]] | None = None
 
     def scan(
         self, roots: Iterable[str | Path], *, max_depth: int = DEFAULT_MAX_DEPTH
@@ -55,6 +58,7 @@ class Scanner:
             str(loc.agents_skills.parent),
         }
         self.cache.begin()
+        self._path.begin()
         projects = discover(
             self.cache,
             root_list,
@@ -68,10 +72,8 @@ class Scanner:
         claude.scan_user(c, project_roots)
         codex.scan_system(c)
         codex.scan_user(c)
-        for project in projects:
-            claude.scan_project(c, project)
-            codex.scan_project(c, project)
-        artifacts, drift = checks.merge_shared_skills(c.artifacts)
+        self._scan_projects(c, projects)
+        artifacts, drift = self._merge_shared(c.artifacts)
         home = str(loc.home)
         findings = [*c.findings, *drift, *self._pure_checks(artifacts, projects)]
         findings += checks.mcp_commands(artifacts, self._path, home)
@@ -91,21 +93,68 @@ class Scanner:
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
         )
 
+    def _scan_projects(self, c: Collector, projects: list[Project]) -> None:
+        """Each project's artifacts: replayed when none of the listings and files its last
+        scan read changed (a re-scan then costs one stat each), else collected again."""
+        memo: dict[tuple[str, tuple[str, ...]], Recorded] = {}
+        for project in projects:
+            key = (project.root, tuple(project.nested))
+            before = self._projects.get(key)
+            if before is None or not c.replay(before):
+
+                def collect(project: Project = project) -> None:
+                    claude.scan_project(c, project)
+                    codex.scan_project(c, project)
+
+                before = c.record(collect)
+            memo[key] = before
+        self._projects = memo
+
+    def _merge_shared(self, artifacts: list[Artifact]) -> tuple[list[Artifact], list[Finding]]:
+        """`checks.merge_shared_skills`, reused while the collected artifacts are the very
+        objects of the last scan (the caches hand back the same objects for unchanged files)."""
+        last = self._merged
+        if last is not None and _same_objects(last[0], artifacts):
+            return last[1]
+        merged = checks.merge_shared_skills(artifacts)
+        self._merged = (artifacts, merged)
+        return merged
+
     def _pure_checks(self, artifacts: list[Artifact], projects: list[Project]) -> list[Finding]:
-        """Checks that depend on the artifacts alone, reused while none of them changed."""
-        key = (
-            tuple(p.root for p in projects),
-            tuple((a.id, a.content_hash, a.size) for a in artifacts),
-        )
-        if self._memo is not None and self._memo[0] == key:
-            return self._memo[1]
+        """Checks that depend on the artifacts alone, reused while none of them changed (the
+        very same list when `_merge_shared` was reused, else equal ids, hashes and sizes)."""
+        roots = tuple(p.root for p in projects)
+        memo = self._memo
+        if memo is not None and memo.roots == roots:
+            if memo.artifacts is artifacts:
+                return memo.found
+            key = _content_key(artifacts)
+            if memo.key == key:
+                self._memo = _PureMemo(roots, artifacts, key, memo.found)
+                return memo.found
         found = [
             *checks.duplicates(artifacts, projects),
             *checks.codex_doc_budget(artifacts, _user_doc_limit(artifacts)),
             *checks.missing_instructions(artifacts, projects),
         ]
-        self._memo = (key, found)
+        self._memo = _PureMemo(roots, artifacts, _content_key(artifacts), found)
         return found
+
+
+@dataclass(frozen=True, slots=True)
+class _PureMemo:
+    roots: tuple[str, ...]
+    artifacts: list[Artifact]
+    key: tuple[tuple[str, str, int], ...]
+    found: list[Finding]
+
+
+def _content_key(artifacts: list[Artifact]) -> tuple[tuple[str, str, int], ...]:
+    return tuple((a.id, a.content_hash, a.size) for a in artifacts)
+
+
+def _same_objects(a: list[Artifact], b: list[Artifact]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
 
 def _info(project: Project) -> ProjectInfo:

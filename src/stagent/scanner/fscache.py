@@ -55,6 +55,10 @@ class FsCache:
             return True  # parent not listed in this scan: let the stat decide
         return entries is not None and name in entries  # pyright: ignore[reportOperatorIssue]
 
+    def listed(self, path: str) -> dict[str, bool] | None:
+        """The entries of ``path`` as listed in this scan (call after `listing`)."""
+        return self._checked.get(path)
+
     def _list(self, path: str) -> dict[str, bool] | None:
         try:
             mtime = os.stat(path).st_mtime_ns

@@ -1,11 +1,13 @@
 """Scans as a workspace service: run one (on the workspace's projects or given folders),
-store it with its duration, read the history back."""
+store it with its duration, read the history back, prune it."""
 
 from __future__ import annotations
 
 import hashlib
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from stagent.scanner.engine import Scanner
@@ -27,11 +29,37 @@ def fingerprint(report: ScanReport) -> str:
     return digest.hexdigest()
 
 
-class ScanService:
-    """Runs scans through one long-lived `Scanner` (so re-scans are cheap) and stores them."""
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How much scan history is kept: the newest ``keep`` scans, none older than ``days``
+    (the newest scan always stays)."""
 
-    def __init__(self, store: Store, locations: Locations | None = None) -> None:
+    keep: int | None = None
+    days: int | None = None
+
+    def cutoff(self, now: datetime | None = None) -> datetime | None:
+        """Scans before this moment go (None: no age limit)."""
+        if self.days is None:
+            return None
+        return (now or datetime.now(UTC)) - timedelta(days=self.days)
+
+
+class ScanService:
+    """Runs scans through one long-lived `Scanner` (so re-scans are cheap) and stores them.
+
+    Each stored scan prunes the history to ``keep`` scans and ``keep_days`` days.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        locations: Locations | None = None,
+        *,
+        keep: int | None = None,
+        keep_days: int | None = None,
+    ) -> None:
         self._store = store
+        self.retention = Retention(keep, keep_days)
         self._scanner = Scanner(locations)
         self._lock = threading.Lock()
         self.last: ScanReport | None = None
@@ -77,6 +105,18 @@ class ScanService:
                 report.id = scan_repo.history(session, 1)[0].id
                 return
             report.id = scan_repo.add(session, report.model_dump(mode="json"), fingerprint=mark)
+            keep, before = self.retention.keep, self.retention.cutoff()
+            scan_repo.prune(session, keep=keep, before=before)
+
+    def prune(self, retention: Retention) -> int:
+        """Delete stored scans outside ``retention``; returns how many went."""
+        with self._store.write() as session:
+            return scan_repo.prune(session, keep=retention.keep, before=retention.cutoff())
+
+    def count(self) -> int:
+        """How many scans are stored."""
+        with self._store.read() as session:
+            return scan_repo.count(session)
 
     def history(self, limit: int = 50) -> list[ScanSummary]:
         """Stored scans, newest first (without their artifacts)."""

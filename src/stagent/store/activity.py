@@ -1,15 +1,24 @@
-"""Read-only queries for the Monitor: what is running, how runs ended, events per hour."""
+"""Read-only queries for the Monitor and Home: what is running, how runs ended, events per hour,
+and the raw times Home's seven-day sparklines are counted from."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from stagent.domain.ids import ensure_aware
 from stagent.store.ledger import Session
-from stagent.store.tables import AgentEventRow, ProjectRow, TaskRow
+from stagent.store.tables import (
+    AgentEventRow,
+    ApprovalRequestRow,
+    InboxItemRow,
+    ProjectRow,
+    RunRow,
+    TaskRow,
+    WorkflowRow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +77,81 @@ def task_labels(session: Session, task_ids: list[str]) -> dict[str, tuple[str, s
         select(TaskRow.id, TaskRow.title, TaskRow.runtime).where(TaskRow.id.in_(task_ids))
     ).all()
     return {str(i): (str(t), str(r)) for i, t, r in rows}
+
+
+Span = tuple[datetime, datetime | None]
+"""When something started and ended (None: it has not)."""
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return ensure_aware(value) if value is not None else None
+
+
+def run_spans(
+    session: Session, since: datetime
+) -> list[tuple[datetime, datetime | None, str, str | None]]:
+    """(started, ended, status, project id) of every task run that started and had not ended
+    before ``since``."""
+    since = since.astimezone(UTC)
+    rows = session.execute(
+        select(RunRow.started_at, RunRow.ended_at, RunRow.status, TaskRow.project_id)
+        .outerjoin(TaskRow, TaskRow.id == RunRow.task_id)
+        .where(
+            RunRow.started_at.is_not(None),
+            or_(RunRow.ended_at.is_(None), RunRow.ended_at >= since),
+        )
+    ).all()
+    return [
+        (ensure_aware(start), _aware(end), str(status), project)
+        for start, end, status, project in rows
+        if start is not None
+    ]
+
+
+def workflow_spans(session: Session, since: datetime) -> list[Span]:
+    """(started, finished) of each workflow's latest run that had not finished before
+    ``since``."""
+    since = since.astimezone(UTC)
+    rows = session.execute(
+        select(WorkflowRow.started_at, WorkflowRow.finished_at).where(
+            WorkflowRow.started_at.is_not(None),
+            or_(WorkflowRow.finished_at.is_(None), WorkflowRow.finished_at >= since),
+        )
+    ).all()
+    return [(ensure_aware(start), _aware(end)) for start, end in rows if start is not None]
+
+
+def workflows_running(session: Session) -> int:
+    """Workflows whose latest run is running or paused now."""
+    query = select(func.count()).select_from(WorkflowRow)
+    return int(session.scalar(query.where(WorkflowRow.status.in_(("running", "paused")))) or 0)
+
+
+def asked_since(session: Session, since: datetime) -> list[datetime]:
+    """When each approval card and inbox item created at or after ``since`` was created."""
+    since = since.astimezone(UTC)
+    cards = session.scalars(
+        select(ApprovalRequestRow.created_at).where(ApprovalRequestRow.created_at >= since)
+    ).all()
+    items = session.scalars(
+        select(InboxItemRow.created_at).where(InboxItemRow.created_at >= since)
+    ).all()
+    return [ensure_aware(at) for at in (*cards, *items)]
+
+
+def completed_runs(session: Session) -> int:
+    """Task runs that ever completed."""
+    query = select(func.count()).select_from(RunRow).where(RunRow.status == "completed")
+    return int(session.scalar(query) or 0)
+
+
+def is_empty(session: Session) -> bool:
+    """True while the workspace has no task, project or workflow."""
+    for query in (
+        select(TaskRow.id).where(TaskRow.deleted_at.is_(None)),
+        select(ProjectRow.id),
+        select(WorkflowRow.id),
+    ):
+        if session.execute(query.limit(1)).first() is not None:
+            return False
+    return True

@@ -15,7 +15,15 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from stagent.store.ledger import LedgerFilter, Session
 from stagent.store.ledger import conditions as filter_conditions
-from stagent.store.tables import ProjectRow, TaskRow, UsageLedgerRow
+from stagent.store.tables import (
+    ProjectRow,
+    ScheduleFiringRow,
+    ScheduleRow,
+    TaskRow,
+    UsageLedgerRow,
+    WorkflowRow,
+    WorkflowStepRow,
+)
 
 CALL_STATUSES = ("completed", "failed", "cancelled")
 GROUPS = (
@@ -154,3 +162,52 @@ def task_titles(session: Session, task_ids: list[str]) -> dict[str, tuple[str, s
         select(TaskRow.id, TaskRow.title, TaskRow.runtime).where(TaskRow.id.in_(task_ids))
     )
     return {str(tid): (str(title), str(runtime)) for tid, title, runtime in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """What a task ran as: its profile, the workflow run it was a step of, the schedule firing
+    that made it (None where it was not)."""
+
+    profile: str | None = None
+    workflow_id: str | None = None
+    workflow: str | None = None
+    workflow_run: int | None = None
+    schedule_id: str | None = None
+    schedule: str | None = None
+    firing_id: str | None = None
+
+
+def task_attribution(session: Session, task_ids: list[str]) -> dict[str, Attribution]:
+    """The `Attribution` of each task in ``task_ids`` (deleted tasks included)."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(task_ids), 500):
+        chunk = task_ids[start : start + 500]
+        for tid, profile in session.execute(
+            select(TaskRow.id, TaskRow.profile).where(TaskRow.id.in_(chunk))
+        ):
+            found.setdefault(str(tid), {})["profile"] = profile
+        for tid, wid, name, number in session.execute(
+            select(
+                WorkflowStepRow.task_id,
+                WorkflowRow.id,
+                WorkflowRow.name,
+                WorkflowStepRow.run_number,
+            )
+            .join(WorkflowRow, WorkflowRow.id == WorkflowStepRow.workflow_id)
+            .where(WorkflowStepRow.task_id.in_(chunk))
+        ):
+            found.setdefault(str(tid), {}).update(
+                workflow_id=str(wid), workflow=str(name), workflow_run=int(number)
+            )
+        for tid, sid, name, fid in session.execute(
+            select(
+                ScheduleFiringRow.task_id, ScheduleRow.id, ScheduleRow.name, ScheduleFiringRow.id
+            )
+            .join(ScheduleRow, ScheduleRow.id == ScheduleFiringRow.schedule_id)
+            .where(ScheduleFiringRow.task_id.in_(chunk))
+        ):
+            found.setdefault(str(tid), {}).update(
+                schedule_id=str(sid), schedule=str(name), firing_id=str(fid)
+            )
+    return {tid: Attribution(**values) for tid, values in found.items()}

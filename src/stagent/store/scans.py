@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from stagent.domain.errors import NotFoundError
@@ -70,6 +70,34 @@ def add(session: Session, report: dict[str, Any], *, fingerprint: str) -> str:
     session.add(row)
     session.flush()
     return scan_id
+
+
+def prune(session: Session, *, keep: int | None, before: datetime | None) -> int:
+    """Delete stored scans beyond the newest ``keep`` and those scanned before ``before``
+    (either may be None); the newest scan always stays. Returns how many were deleted."""
+    rows = session.execute(
+        select(EnvironmentScanRow.id, EnvironmentScanRow.scanned_at).order_by(
+            EnvironmentScanRow.scanned_at.desc(), EnvironmentScanRow.id.desc()
+        )
+    ).all()
+    doomed = [
+        scan_id
+        for index, (scan_id, scanned_at) in enumerate(rows)
+        if index > 0
+        and (
+            (keep is not None and index >= keep)
+            or (before is not None and ensure_aware(scanned_at) < before)
+        )
+    ]
+    for start in range(0, len(doomed), 500):
+        chunk = doomed[start : start + 500]
+        session.execute(delete(EnvironmentScanRow).where(EnvironmentScanRow.id.in_(chunk)))
+    return len(doomed)
+
+
+def count(session: Session) -> int:
+    """How many scans are stored."""
+    return int(session.scalar(select(func.count()).select_from(EnvironmentScanRow)) or 0)
 
 
 def history(session: Session, limit: int = 50) -> list[ScanRecord]:

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from stagent.domain.approvals import Approval
 from stagent.domain.errors import NotFoundError
 from stagent.domain.events import LoggedEvent
 from stagent.domain.ids import ensure_aware
@@ -143,6 +144,33 @@ class SqliteReads:
                 created_at=_when(row["created_at"]),
             )
             for row in self._conn.execute(query, (task_id,))
+        ]
+
+    def pending_approvals(self) -> list[Approval]:
+        """Cards waiting for a person, oldest first (as `store.approvals.list_pending`)."""
+        query = "SELECT * FROM approval_requests WHERE status = 'pending' ORDER BY created_at, id"
+        return [
+            Approval(
+                id=row["id"],
+                task_id=row["task_id"],
+                run_id=row["run_id"],
+                project_id=row["project_id"],
+                runtime=row["runtime"],
+                profile=row["profile"],
+                tool=row["tool"],
+                input=dict(_json(row["input"]) or {}),
+                fingerprint=row["fingerprint"],
+                kind=row["kind"],
+                risk=row["risk"],
+                suggested_rule=row["suggested_rule"],
+                status=row["status"],
+                decision=dict(_json(row["decision"]) or {}),
+                decided_by=row["decided_by"],
+                created_at=_when(row["created_at"]),
+                expires_at=_when(row["expires_at"]),
+                decided_at=_when(row["decided_at"]),
+            )
+            for row in self._conn.execute(query)
         ]
 
     def projects(self) -> list[Project]:

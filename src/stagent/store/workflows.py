@@ -7,7 +7,7 @@ round can continue from.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from stagent.domain.errors import ConflictError, NotFoundError
@@ -209,10 +209,18 @@ def budget_refusal(session: Session, task_id: str) -> str | None:
     return None if found is None else (found.note or "blocked by budget")
 
 
-def end(session: Session, row: WorkflowRow, status: WorkflowStatus, reason: str | None) -> None:
-    """Set the workflow's final (or paused) state and why."""
+def end(
+    session: Session,
+    row: WorkflowRow,
+    status: WorkflowStatus,
+    reason: str | None,
+    code: str | None = None,
+) -> None:
+    """Set the workflow's final (or paused) state and why (``code``: for machines, if given)."""
     row.status = status.value
     row.stop_reason = reason
+    if code is not None:
+        row.stop_code = code
     if status is not WorkflowStatus.PAUSED:
         row.finished_at = utcnow()
     session.flush()
@@ -237,3 +245,37 @@ def next_round(row: WorkflowRow, *, first: bool = False) -> str:
     engine_id = engine_id_for(row.id, row.run_count, row.round)
     row.engine_id = engine_id
     return engine_id
+
+
+def replace_definition(
+    session: Session, row: WorkflowRow, definition: WorkflowDefinition, project_id: str | None
+) -> Workflow:
+    """Store an edited definition (its runs' step rows stay as they were)."""
+    row.name = definition.name
+    row.pattern = definition.pattern
+    row.definition = definition.model_dump(mode="json", exclude_none=True)
+    row.project_id = project_id
+    session.flush()
+    return to_workflow(row, step_rows(session, row.id, row.run_count))
+
+
+def step_costs(session: Session, workflow_id: str, run_number: int) -> dict[str, int]:
+    """What each step of a run has cost so far (micro-USD, every run of its child task)."""
+    query = (
+        select(WorkflowStepRow.step_key, func.coalesce(func.sum(RunRow.cost_micros), 0))
+        .join(RunRow, RunRow.task_id == WorkflowStepRow.task_id)
+        .where(WorkflowStepRow.workflow_id == workflow_id)
+        .where(WorkflowStepRow.run_number == run_number)
+        .group_by(WorkflowStepRow.step_key)
+    )
+    return {key: int(total) for key, total in session.execute(query)}
+
+
+def step_task_ids(session: Session, task_ids: list[str] | None = None) -> dict[str, str]:
+    """Child tasks of workflow steps: task id -> the workflow's id (``task_ids`` narrows it)."""
+    query = select(WorkflowStepRow.task_id, WorkflowStepRow.workflow_id).where(
+        WorkflowStepRow.task_id.is_not(None)
+    )
+    if task_ids is not None:
+        query = query.where(WorkflowStepRow.task_id.in_(task_ids))
+    return {task_id: workflow_id for task_id, workflow_id in session.execute(query) if task_id}

@@ -48,7 +48,12 @@ def get_approval(approval_id: str, ws: WorkspaceDep) -> ApprovalOut:
 def allow(approval_id: str, body: AllowIn, ws: WorkspaceDep) -> ApprovalOut:
     """Allow once, or always (saves the suggested rule, or ``rule``, at ``scope``)."""
     card = ws.approvals.allow(
-        approval_id, by=BY, always=body.always, scope=body.scope, rule=body.rule
+        approval_id,
+        by=BY,
+        always=body.always,
+        scope=body.scope,
+        rule=body.rule,
+        acknowledged=body.acknowledge_risk,
     )
     return ApprovalOut.of(card)
 

@@ -32,6 +32,12 @@ class AllowIn(_In):
     rule: str | None = Field(
         default=None, max_length=1000, description="for `always`: the rule to save instead"
     )
+    acknowledge_risk: bool = Field(
+        default=False,
+        description="for `always`: save a rule that lets an agent run code although agents run "
+        "without a sandbox here (the agent can then act as you, including approving its own "
+        "requests)",
+    )
 
 
 class DenyIn(_In):

@@ -19,6 +19,7 @@ from stagent.domain.errors import NotFoundError, ValidationError
 from stagent.domain.ledger import LedgerFilter
 from stagent.ledger.reports import Scope
 from stagent.ledger.views import model_json, table_json
+from stagent.schemas.ledger import CapForecastOut, Grouping, SummaryOut
 from stagent.web.api.budget_models import UsageOut
 from stagent.web.api.models import ListOut, list_of
 from stagent.web.deps import WorkspaceDep
@@ -27,46 +28,6 @@ from stagent.web.security import require_owner
 router = APIRouter(tags=["ledger"])
 OwnerOnly = [Depends(require_owner)]
 SOURCES = {"run": "run", "claude-code": "import:claude-code", "codex": "import:codex"}
-Grouping = Literal["day", "model", "runtime", "project", "source"]
-
-
-class TotalsOut(BaseModel):
-    """Sums over a set of provider calls."""
-
-    requests: int
-    input_tokens: int
-    output_tokens: int
-    cache_write_5m_tokens: int
-    cache_write_1h_tokens: int
-    cache_read_tokens: int
-    total_tokens: int
-    total_cost_micros: int
-    total_cost_usd: str
-    unpriced_requests: int
-    """Calls whose model has no price: their cost is unknown (not included, not zero)."""
-
-
-class GroupOut(TotalsOut):
-    """One group of a summary."""
-
-    key: str | None
-    label: str
-    share: float | None = None
-
-
-class SummaryOut(BaseModel):
-    """Totals over a period (all time without ``since``), optionally grouped."""
-
-    since: str | None
-    until: str | None
-    by: str | None
-    timezone: str
-    pricing_version: str
-    totals: TotalsOut
-    groups: list[GroupOut]
-    unpriced_models: dict[str, int]
-    simulated: TotalsOut | None
-    """Calls of simulated runs (the scripted runtime): shown apart, never counted."""
 
 
 class ImportIn(BaseModel):
@@ -149,9 +110,24 @@ def metrics(
 ) -> dict[str, Any]:
     """What the Costs page shows: daily spend and tokens (and per runtime), model
     concentration with its Herfindahl index, runtime / project / source shares, velocity, the
-    month-end forecast, and cost per task labelled complete, partial or estimated."""
+    month-end forecast (and one per monthly cap), cost per task labelled complete, partial or
+    estimated, and spend by profile, workflow and schedule with the cost per outcome."""
     scope = _scope(ws, None, None, runtime, project_id, source)
-    return ws.ledger.dashboard(scope, days=days)
+    data = ws.ledger.dashboard(scope, days=days)
+    data["cap_forecasts"] = [f.data() for f in _forecasts(ws)]
+    return data
+
+
+@router.get("/ledger/forecast", response_model=list[CapForecastOut])
+def forecast(ws: WorkspaceDep) -> list[CapForecastOut]:
+    """Month-end spend at the current pace against each monthly budget cap."""
+    return _forecasts(ws)
+
+
+def _forecasts(ws: WorkspaceDep) -> list[CapForecastOut]:
+    zone = ws.budgets.zone
+    budgets = [status.as_json(zone) for status in ws.budgets.statuses()]
+    return [CapForecastOut.model_validate(f) for f in ws.ledger.cap_forecasts(budgets)]
 
 
 @router.get("/ledger/audit/{task_id}")

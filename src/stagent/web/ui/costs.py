@@ -87,6 +87,9 @@ def costs(
         statuses=STATUSES,
         export_url=f"/api/v1/ledger/export.csv?{export}",
         overall_monthly=_overall_monthly(ws),
+        forecasts=ws.ledger.cap_forecasts(
+            [status.as_json(ws.budgets.zone) for status in ws.budgets.statuses()]
+        ),
     )  # fmt: skip
 
 

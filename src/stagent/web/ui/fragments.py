@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from stagent.domain.errors import NotFoundError
 from stagent.domain.events import LoggedEvent
-from stagent.web.ui import views
+from stagent.domain.workflow_runs import Workflow
+from stagent.web.ui import home_costs, views
 from stagent.web.ui.templating import render
+from stagent.web.ui.workflow_views import run_context
 from stagent.workspace import Workspace
 
 
@@ -53,5 +55,15 @@ def projects_table(ws: Workspace) -> str:
 
 
 def home_summary(ws: Workspace) -> str:
-    """Home's counts by status and recent tasks."""
-    return render("fragments/home_summary.html", **views.home_context(ws))
+    """Home's status and spend cards, activity and recent tasks."""
+    return render(
+        "fragments/home_summary.html",
+        **views.home_context(ws),
+        **home_costs.cards_context(ws),
+        **home_costs.spend_context(ws),
+    )
+
+
+def workflow_run(ws: Workspace, workflow: Workflow) -> str:
+    """A workflow's run view: header, actions, the graph of its steps and a loop's timeline."""
+    return render("fragments/workflow_run.html", **run_context(ws, workflow))

@@ -64,10 +64,18 @@ def allow(
     always: Annotated[str, Form()] = "0",
     rule: Annotated[str, Form(max_length=1000)] = "",
     scope: Annotated[str, Form()] = "",
+    acknowledge_risk: Annotated[bool, Form()] = False,
 ) -> Response:
     """Allow once, or always (saving the rule as edited, at the chosen scope)."""
     if always == "1":
-        ws.approvals.allow(approval_id, by=BY, always=True, scope=scope or None, rule=rule)
+        ws.approvals.allow(
+            approval_id,
+            by=BY,
+            always=True,
+            scope=scope or None,
+            rule=rule,
+            acknowledged=acknowledge_risk,
+        )
     else:
         ws.approvals.allow(approval_id, by=BY)
     return fragment("")

@@ -14,6 +14,7 @@ from typing import Any
 from sse_starlette import ServerSentEvent
 
 from stagent.domain.approvals import Approval
+from stagent.domain.code_rules import UNSANDBOXED_WARNING
 from stagent.domain.errors import NotFoundError
 from stagent.domain.events import LoggedEvent
 from stagent.governance.budgets_breach import card_json
@@ -39,6 +40,10 @@ class CardView:
     folded: bool
     summary: str
     default_scope: str
+    unsandboxed: bool = False
+    """Agents run without a sandbox here: "always" with a code-running rule needs the
+    person's acknowledgement (the card shows the checkbox)."""
+    unsandboxed_warning: str = UNSANDBOXED_WARNING
 
     @property
     def id(self) -> str:
@@ -79,6 +84,7 @@ def card_view(ws: Workspace, card: Approval, lk: Lookup | None = None) -> CardVi
         folded=len(text) > FOLD_CHARS or text.count("\n") > FOLD_LINES,
         summary=input_summary(card.input),
         default_scope=ws.approvals.default_scope(card),
+        unsandboxed=not ws.containment.status().available,
     )
 
 

@@ -20,10 +20,15 @@ from stagent.workspace import Workspace
 
 router = APIRouter()
 
+STEPS_COOKIE = "stagent_board_steps"
+"""Whether the Board shows the tasks that run workflow steps (``show`` or ``hide``)."""
+STEPS_COOKIE_DAYS = 365
+
 
 @router.get("/")
 def home(request: Request, ws: WorkspaceDep) -> Response:
-    """Home: task counts by status and recently changed tasks."""
+    """Home: the status cards, 24-hour activity, recent tasks and spend (a welcome while the
+    workspace is empty)."""
     after = ws.tasks.last_seq()
     return page(
         request,
@@ -33,6 +38,7 @@ def home(request: Request, ws: WorkspaceDep) -> Response:
         topics=Topics(home=True),
         after=after,
         **views.home_context(ws),
+        **home_costs.cards_context(ws),
         **home_costs.spend_context(ws),
     )
 
@@ -42,10 +48,16 @@ def board(
     request: Request,
     ws: WorkspaceDep,
     view: Annotated[Literal["kanban", "table"], Query()] = "kanban",
+    steps: Annotated[Literal["show", "hide"] | None, Query()] = None,
 ) -> Response:
-    """The Board: kanban columns (or a table), the new-task form, live updates."""
+    """The Board: kanban columns (or a table), the new-task form, live updates.
+
+    ``steps=hide`` hides the tasks that run workflow steps (``show`` brings them back); the
+    choice is remembered in a cookie, and steps are shown until someone hides them.
+    """
     after = ws.tasks.last_seq()
-    return page(
+    chosen = steps or request.cookies.get(STEPS_COOKIE)
+    response = page(
         request,
         "pages/board.html",
         active="board",
@@ -57,8 +69,14 @@ def board(
         runtimes=ws.runtimes.all(),
         projects=ws.projects.list(),
         profiles=ws.profiles.catalog().all(),
+        show_steps=chosen != "hide",
         **views.board_context(ws),
     )
+    if steps is not None:
+        response.set_cookie(
+            STEPS_COOKIE, steps, max_age=STEPS_COOKIE_DAYS * 86400, samesite="strict", path="/"
+        )
+    return response
 
 
 @router.get("/tasks/{task_id}")
@@ -105,21 +123,6 @@ def projects(request: Request, ws: WorkspaceDep) -> Response:
         active="projects",
         title="Projects",
         **views.projects_context(ws),
-    )
-
-
-@router.get("/workflows")
-def workflows(request: Request, ws: WorkspaceDep) -> Response:
-    """Workflows: each with its pattern, status and the steps of its latest run (read-only)."""
-    from stagent.domain.workflow_runs import BUILT_PATTERNS
-
-    return page(
-        request,
-        "pages/workflows.html",
-        active="workflows",
-        title="Workflows",
-        workflows=[ws.workflows.get(w.id) for w in ws.workflows.list()],
-        built_patterns=BUILT_PATTERNS,
     )
 
 

@@ -21,6 +21,7 @@ from stagent.web.ui import (
     profiles,
     runtimes,
     schedules,
+    workflows,
 )
 from stagent.web.ui.stream import Topics, live_events, resume_point
 
@@ -55,6 +56,7 @@ def build_ui_router() -> APIRouter:
     router.include_router(profiles.router)
     router.include_router(blueprints.router)
     router.include_router(schedules.router)
+    router.include_router(workflows.router)
     router.include_router(costs.router)
     router.include_router(environment.router)
     router.include_router(stream_router)

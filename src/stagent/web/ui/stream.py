@@ -16,6 +16,9 @@ named SSE events whose data is a rendered HTML fragment:
   (that batch's lines of the task's runs are in it, so they are not sent again);
 - ``project-<id>``: the project's tasks table, on created/updated/status events;
 - ``monitor``: ``monitor-log``, every task's new log lines (newest first), naming their task;
+- ``workflow:<id>``: ``workflow-<id>``, the workflow's run view (graph, timeline, actions),
+  whenever the workflow or a step of its latest run changed (checked on every wake: workflow
+  rows change without feed events);
 - ``inbox`` (every page subscribes): ``inbox-badge`` (the nav's pending count),
   ``approval-added`` (a new card), ``approval-<id>`` (the card is closed: it vanishes) and
   ``approval-decided`` (a row for the recent decisions), on approval/decision events.
@@ -33,7 +36,7 @@ from dataclasses import dataclass
 from sse_starlette import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from stagent.domain.errors import ValidationError
+from stagent.domain.errors import NotFoundError, ValidationError
 from stagent.domain.events import LoggedEvent
 from stagent.web.ui import fragments, inbox_views
 from stagent.web.ui.monitor_lines import monitor_lines
@@ -45,7 +48,7 @@ FEED_BATCH = 500
 CHANGE_KINDS = frozenset({"created", "updated", "status", "deleted"})
 HEAD_KINDS = frozenset({"created", "updated", "status", "result", "error", "deleted"})
 _ID = r"[A-Za-z0-9_-]{1,64}"
-_TOPIC = re.compile(rf"^(board|home|inbox|monitor|task:{_ID}|project:{_ID})$")
+_TOPIC = re.compile(rf"^(board|home|inbox|monitor|task:{_ID}|project:{_ID}|workflow:{_ID})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,8 @@ class Topics:
     inbox: bool = False
     monitor: bool = False
     """Every task's log lines, as the Monitor page shows them (``monitor-log``)."""
+    workflows: frozenset[str] = frozenset()
+    """Workflows whose run view this tab shows (``workflow-<id>``)."""
 
     @classmethod
     def parse(cls, raw: str) -> Topics:
@@ -68,7 +73,7 @@ class Topics:
             if not _TOPIC.match(name):
                 raise ValidationError(
                     f"topics: {name!r} is not a topic",
-                    hint="use board, home, inbox, task:<id> or project:<id>",
+                    hint="use board, home, inbox, task:<id>, project:<id> or workflow:<id>",
                 )
         return cls(
             board="board" in names,
@@ -77,6 +82,7 @@ class Topics:
             projects=frozenset(n.split(":", 1)[1] for n in names if n.startswith("project:")),
             inbox="inbox" in names,
             monitor="monitor" in names,
+            workflows=frozenset(n.split(":", 1)[1] for n in names if n.startswith("workflow:")),
         )
 
     def query(self) -> str:
@@ -86,6 +92,7 @@ class Topics:
         names += [f"project:{p}" for p in sorted(self.projects)]
         names += ["inbox"] if self.inbox else []
         names += ["monitor"] if self.monitor else []
+        names += [f"workflow:{w}" for w in sorted(self.workflows)]
         return ",".join(names)
 
 
@@ -161,12 +168,43 @@ def _task_events(ws: Workspace, batch: list[LoggedEvent], topics: Topics) -> lis
     return out
 
 
+def workflow_events(
+    ws: Workspace, topics: Topics, seen: dict[str, tuple[object, ...]], last_id: int
+) -> list[ServerSentEvent]:
+    """The run view of each watched workflow whose state changed since it was last sent."""
+    out: list[ServerSentEvent] = []
+    for workflow_id in sorted(topics.workflows):
+        try:
+            workflow = ws.workflows.get(workflow_id)
+        except NotFoundError:
+            continue
+        state: tuple[object, ...] = (
+            workflow.status,
+            workflow.stop_reason,
+            workflow.run_count,
+            workflow.updated_at,
+            tuple((s.key, s.status, s.task_id, s.started_at, s.ended_at) for s in workflow.steps),
+        )
+        if seen.get(workflow_id) == state:
+            continue
+        seen[workflow_id] = state
+        html = fragments.workflow_run(ws, workflow)
+        out.append(ServerSentEvent(html, event=f"workflow-{workflow_id}", id=str(last_id)))
+    return out
+
+
 def _read_batch(
-    ws: Workspace, after: int, topics: Topics, owner: bool
+    ws: Workspace,
+    after: int,
+    topics: Topics,
+    owner: bool,
+    seen: dict[str, tuple[object, ...]] | None = None,
 ) -> tuple[list[ServerSentEvent], int, bool]:
     batch = ws.tasks.feed(after=after, limit=FEED_BATCH)
     new_after = batch[-1].seq if batch else after
     sse = events_for_batch(ws, batch, topics, owner=owner)
+    if topics.workflows and seen is not None:
+        sse += workflow_events(ws, topics, seen, new_after)
     return sse, new_after, len(batch) == FEED_BATCH
 
 
@@ -183,9 +221,12 @@ async def live_events(
     Wakes at once on commits made in this process; re-reads every ``poll_seconds`` otherwise.
     ``owner`` renders approval cards with their decision buttons (the person's tab).
     """
+    seen: dict[str, tuple[object, ...]] = {}
     while True:
         version = ws.tasks.change_version
-        sse_events, after, more = await run_in_threadpool(_read_batch, ws, after, topics, owner)
+        sse_events, after, more = await run_in_threadpool(
+            _read_batch, ws, after, topics, owner, seen
+        )
         for sse_event in sse_events:
             yield sse_event
         if not more:

@@ -97,13 +97,15 @@ def can_change(task: Task) -> bool:
 
 
 def board_context(ws: Workspace) -> dict[str, Any]:
-    """The kanban columns and the table rows."""
+    """The kanban columns and the table rows; ``step_of`` maps the tasks that run workflow
+    steps to their workflow (the Board can hide them)."""
     tasks = ws.tasks.list()
     columns = [
         Column(c.key, c.label, c.statuses, tuple(t for t in tasks if t.status in c.statuses))
         for c in COLUMNS
     ]
-    return {"columns": columns, "tasks": tasks, "lk": lookup(ws)}
+    step_of = ws.workflows.step_tasks()
+    return {"columns": columns, "tasks": tasks, "lk": lookup(ws), "step_of": step_of}
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +132,7 @@ def board_cards_context(ws: Workspace, task_ids: list[str]) -> dict[str, Any]:
             items.append(ChangedCard(task_id, None, None))
             continue
         items.append(ChangedCard(task_id, task, column_of(task.status)))
-    return {"items": items, "lk": lookup(ws)}
+    return {"items": items, "lk": lookup(ws), "step_of": ws.workflows.step_tasks()}
 
 
 def task_head_context(ws: Workspace, task: Task) -> dict[str, Any]:

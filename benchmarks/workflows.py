@@ -1,0 +1,209 @@
+"""Workflow engine benchmarks: ``python -m benchmarks.workflows [--quick] [--sqlite-only]``.
+
+Prints numbers; asserts nothing. The engine's overhead per step, with an instant scripted
+runtime (each step's task plays one text chunk and answers), through the real workflow queue,
+task queue and store, with the worker in this process:
+
+- a sequence of N steps (200; 30 with ``--quick``), on SQLite (a WAL file in a temp dir) and on
+  PostgreSQL (127.0.0.1:5432, a throwaway database): wall milliseconds per step, and the
+  process's CPU milliseconds per step (the worker runs here, so that is what a step costs the
+  engine, the store and DBOS);
+- a swarm of 5 workers run 20 times, once the swarm pattern is built (a "not built" line until);
+- in the same run, the peer: LangGraph with its SQLite checkpointer (``SqliteSaver`` on a file)
+  on the equivalent sequential graph of N nodes, each passing its output to the next; and the
+  floor of one SQLite insert + commit on a WAL file.
+
+LangGraph is an optional extra (``pip install -e '.[bench]'``); without it the benchmark says so
+and measures the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from benchmarks._workspaces import pg_workspace, sqlite_workspace
+from stagent.domain.workflow_runs import BUILT_PATTERNS, WorkflowStatus
+from stagent.domain.workflows import WorkflowDefinition
+from stagent.workspace import Workspace
+
+Factory = Callable[..., AbstractContextManager[Workspace]]
+INSTANT = {"scripted": {"scenario": {"steps": [{"text": "x"}], "result": "done"}}}
+
+
+def instant_step(key: str) -> dict[str, Any]:
+    """A step whose task answers at once (no model, one text event)."""
+    return {"id": key, "name": key, "prompt": f"do {key}", "options": INSTANT}
+
+
+def sequence_definition(steps: int) -> WorkflowDefinition:
+    """A sequence of ``steps`` instant steps."""
+    return WorkflowDefinition.model_validate(
+        {
+            "name": f"bench-seq-{steps}",
+            "pattern": "sequence",
+            "steps": [instant_step(f"s{i}") for i in range(steps)],
+        }
+    )
+
+
+def swarm_definition(workers: int) -> WorkflowDefinition:
+    """A mayor, ``workers`` workers and a refinery, all instant."""
+    keys = ["mayor", *(f"w{i}" for i in range(workers)), "refinery"]
+    return WorkflowDefinition.model_validate(
+        {
+            "name": "bench-swarm",
+            "pattern": "swarm",
+            "steps": [instant_step(k) for k in keys],
+            "swarm": {"worker_concurrency": workers},
+        }
+    )
+
+
+def run_once(ws: Workspace, definition: WorkflowDefinition) -> tuple[float, float]:
+    """Run a stored workflow to its end; returns (wall seconds, CPU seconds)."""
+    workflow = ws.workflows.add(definition)
+    wall, cpu = time.perf_counter(), time.process_time()
+    ws.workflows.run(workflow.id)
+    done = ws.workflows.wait(workflow.id, timeout=1800)
+    if done.status is not WorkflowStatus.COMPLETED:
+        raise SystemExit(f"benchmark workflow ended {done.status}: {done.stop_reason}")
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def ours(label: str, factory: Factory, steps: int, repeats: int) -> None:
+    """The 200-step sequence (median of ``repeats`` fresh workspaces)."""
+    walls: list[float] = []
+    cpus: list[float] = []
+    for _ in range(repeats):
+        with factory(concurrency=4) as ws:
+            ws.start_worker("worker")
+            wall, cpu = run_once(ws, sequence_definition(steps))
+            walls.append(wall * 1000 / steps)
+            cpus.append(cpu * 1000 / steps)
+    print(
+        f"{label:10} stagent sequence of {steps} steps: {statistics.median(walls):8.2f} ms/step "
+        f"wall, {statistics.median(cpus):7.2f} ms/step CPU (median of {repeats})",
+        flush=True,
+    )
+
+
+def swarm(label: str, factory: Factory, runs: int) -> None:
+    """A swarm of 5 workers, ``runs`` times (mayor + 5 workers + refinery = 7 steps each)."""
+    if "swarm" not in BUILT_PATTERNS:
+        print(f"{label:10} stagent swarm of 5 workers x {runs} runs: not built", flush=True)
+        return
+    with factory(concurrency=5) as ws:
+        ws.start_worker("worker")
+        samples = [run_once(ws, swarm_definition(5)) for _ in range(runs)]
+    per_step = [wall * 1000 / 7 for wall, _ in samples]
+    cpu = [c * 1000 / 7 for _, c in samples]
+    print(
+        f"{label:10} stagent swarm of 5 workers x {runs} runs: "
+        f"{statistics.median(per_step):8.2f} ms/step wall, {statistics.median(cpu):7.2f} ms/step "
+        f"CPU (7 steps a run, median of {runs})",
+        flush=True,
+    )
+
+
+def langgraph(steps: int, repeats: int) -> None:
+    """LangGraph's StateGraph with ``steps`` nodes in a line, checkpointed to a SQLite file."""
+    try:
+        from langgraph.checkpoint.sqlite import SqliteSaver
+        from langgraph.graph import END, START, StateGraph
+    except ImportError:
+        print(
+            "peer       LangGraph + SqliteSaver: not installed (pip install -e '.[bench]' "
+            "installs langgraph and langgraph-checkpoint-sqlite)",
+            flush=True,
+        )
+        return
+    from typing import TypedDict
+
+    class State(TypedDict):
+        previous: str
+        outputs: list[str]
+
+    def node(key: str) -> Callable[[State], dict[str, Any]]:
+        def run(state: State) -> dict[str, Any]:
+            output = f"{key} after {state['previous'][:20]}"
+            return {"previous": output, "outputs": [*state["outputs"], "x"][-1:]}
+
+        return run
+
+    graph = StateGraph(State)
+    names = [f"s{i}" for i in range(steps)]
+    for name in names:
+        graph.add_node(name, node(name))
+    graph.add_edge(START, names[0])
+    for first, second in zip(names, names[1:], strict=False):
+        graph.add_edge(first, second)
+    graph.add_edge(names[-1], END)
+    walls: list[float] = []
+    cpus: list[float] = []
+    for n in range(repeats):
+        with tempfile.TemporaryDirectory() as home:
+            conn = sqlite3.connect(Path(home) / "graph.sqlite", check_same_thread=False)
+            compiled = graph.compile(checkpointer=SqliteSaver(conn))
+            config: Any = {"configurable": {"thread_id": f"t{n}"}, "recursion_limit": steps + 10}
+            wall, cpu = time.perf_counter(), time.process_time()
+            compiled.invoke({"previous": "", "outputs": []}, config)
+            walls.append((time.perf_counter() - wall) * 1000 / steps)
+            cpus.append((time.process_time() - cpu) * 1000 / steps)
+            conn.close()
+    print(
+        f"peer       LangGraph + SqliteSaver, {steps} nodes in a line: "
+        f"{statistics.median(walls):8.2f} ms/step wall, {statistics.median(cpus):7.2f} ms/step "
+        f"CPU (median of {repeats})",
+        flush=True,
+    )
+
+
+def sqlite_commit_floor(count: int = 500) -> None:
+    """One small insert + commit on a SQLite WAL file (the least a durable step can cost)."""
+    with tempfile.TemporaryDirectory() as home:
+        conn = sqlite3.connect(Path(home) / "floor.sqlite")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        conn.commit()
+        samples: list[float] = []
+        for i in range(count):
+            start = time.perf_counter()
+            conn.execute("INSERT INTO t (v) VALUES (?)", (f"v{i}",))
+            conn.commit()
+            samples.append(time.perf_counter() - start)
+        conn.close()
+    print(
+        f"floor      one SQLite insert + commit (WAL): {statistics.median(samples) * 1000:8.3f} ms",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="30 steps, one repeat")
+    parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+    parser.add_argument("--steps", type=int, default=None, help="steps in the sequence")
+    args = parser.parse_args()
+    steps, repeats, swarm_runs = (30, 1, 3) if args.quick else (200, 3, 20)
+    steps = args.steps or steps
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    langgraph(steps, repeats)
+    sqlite_commit_floor()
+    ours("sqlite", sqlite_workspace, steps, repeats)
+    swarm("sqlite", sqlite_workspace, swarm_runs)
+    if not args.sqlite_only:
+        ours("postgresql", pg_workspace, steps, repeats)
+        swarm("postgresql", pg_workspace, swarm_runs)
+
+
+if __name__ == "__main__":
+    main()

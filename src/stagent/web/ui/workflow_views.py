@@ -1,0 +1,44 @@
+"""What the workflow run view shows, gathered from the public services (shared by the page,
+its actions and the live stream)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from stagent.domain.ids import utcnow
+from stagent.domain.workflow_runs import BUILT_PATTERNS, Workflow, WorkflowStatus
+from stagent.web.ui import workflow_graph as graph
+from stagent.web.ui.views import lookup, usd
+from stagent.workspace import Workspace
+
+STATUSES = tuple(s.value for s in WorkflowStatus)
+STATUS_LABELS = {"draft": "Not run yet"} | {s: s.capitalize() for s in STATUSES if s != "draft"}
+
+
+def run_context(ws: Workspace, workflow: Workflow) -> dict[str, Any]:
+    """The run view's graph, timeline and actions for the latest run."""
+    costs = ws.workflows.step_costs(workflow) if workflow.run_count else {}
+    nodes = graph.nodes(workflow, costs, utcnow())
+    status = workflow.status
+    active = status in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED)
+    total = sum(costs.values())
+    lk = lookup(ws)
+    return {
+        "wf": workflow,
+        "layers": graph.layers(workflow, nodes),
+        "timeline": graph.timeline(nodes),
+        "iterations": [n for n in nodes if n.instance and n.role == "Iteration"],
+        "clock": graph.clock,
+        "usd": usd,
+        "simulated": lk.simulated,
+        "total_cost": usd(total) if workflow.run_count else "",
+        "pattern_built": workflow.pattern in BUILT_PATTERNS,
+        "can_run": not active,
+        "can_pause": status is WorkflowStatus.RUNNING,
+        "can_resume": status is WorkflowStatus.PAUSED,
+        "can_cancel": active,
+        "can_edit": not active,
+        "status_label": STATUS_LABELS[status.value],
+        "counts": Counter(n.status for n in nodes),
+    }

@@ -1,0 +1,55 @@
+"""Home in a real browser at desktop and phone widths: the welcome walks an empty workspace to
+its first task and goes away live once a task exists; the five cards draw their sparklines.
+Set STAGENT_SCREENSHOTS=<folder> to keep screenshots."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from tests.web.test_web_browser import browser, server  # noqa: F401 (fixtures)
+
+from stagent.engine.services import TaskDraft
+from stagent.workspace import Workspace
+
+pytestmark = pytest.mark.browser
+SIZES = ({"width": 1280, "height": 900}, {"width": 390, "height": 844})
+
+
+def test_home_welcomes_an_empty_workspace_then_shows_the_cards(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    shots = os.environ.get("STAGENT_SCREENSHOTS")
+    pages = []  # the served workspace has no task yet
+    for size in SIZES:
+        page = browser.new_context(viewport=size).new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+        page.goto(server)
+        welcome = page.locator("#welcome")
+        expect(welcome).to_be_visible()
+        expect(welcome.locator('a[href="/board"]')).to_be_visible()
+        expect(page.locator(".home-cards .metric")).to_have_count(5)
+        for card in page.locator(".home-cards svg.spark").all():
+            box = card.bounding_box()
+            assert box is not None and box["width"] > 60 and box["height"] > 10
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= size["width"], f"Home scrolls sideways at {size['width']} px"
+        if shots:
+            page.screenshot(path=f"{shots}/home-empty-{size['width']}.png", full_page=True)
+        assert errors == []
+        pages.append(page)
+
+    with Workspace.temporary(tmp_path / "home") as ws:
+        ws.open().tasks.create(TaskDraft(title="My first task"))
+    for size, page in zip(SIZES, pages, strict=True):
+        expect(page.locator("#welcome")).to_have_count(0, timeout=10_000)
+        expect(page.locator(".recent")).to_contain_text("My first task")
+        if shots:
+            page.screenshot(path=f"{shots}/home-{size['width']}.png", full_page=True)

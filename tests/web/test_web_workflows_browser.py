@@ -1,0 +1,162 @@
+"""The Workflows pages in a real browser: write a swarm in the form, switch to YAML, break it and
+see the error under its line, fix it and save; run a sequence from its run view and watch the
+graph follow it live, retry the failed step; hide and show workflow steps on the Board. Every
+page is screenshotted at desktop (1280) and phone (390) widths in the test's tmp dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from test_web_browser import LOCAL_HOSTS, browser, server  # noqa: F401
+
+from stagent.testing.workflows import step
+
+pytestmark = pytest.mark.browser
+
+CSRF = {"headers": {"X-CSRF-Token": "x"}, "cookies": {"stagent_csrf": "x"}}
+
+
+def shoot(page: object, path: Path, name: str) -> None:
+    """Screenshots of the current page at 1280 and 390 px wide."""
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    for width, height in ((1280, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=str(path / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_write_a_swarm_in_the_form_and_yaml_views(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import Browser, Request, expect
+
+    assert isinstance(browser, Browser)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    foreign: list[str] = []
+    errors: list[str] = []
+
+    def on_request(request: Request) -> None:
+        if urlparse(request.url).hostname not in LOCAL_HOSTS:
+            foreign.append(request.url)
+
+    page.on("request", on_request)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{server}/workflows")
+        expect(page.locator("p.empty")).to_contain_text("No workflows yet")
+        page.get_by_role("button", name="New workflow").click()
+        form = page.locator("#workflow-form")
+        form.locator("select[name=pattern]").select_option("swarm")
+        expect(form.locator("legend .badge.role").first).to_have_text("Mayor")
+        expect(form.locator("legend .badge.role").last).to_have_text("Refinery")
+        form.locator("input[name=name]").fill("nightly-audit")
+        form.locator("input[name='swarm.worker_concurrency']").fill("2")
+        form.locator("textarea[name='steps-1-prompt']").fill("Audit the <api> module")
+        shoot(page, tmp_path, "workflow-new-form")
+        form.get_by_role("button", name="YAML").click()
+        yaml_box = form.locator("textarea[name=yaml]")
+        expect(yaml_box).to_contain_text("pattern: swarm")
+        expect(yaml_box).to_contain_text("Audit the <api> module")
+        yaml_box.fill(
+            yaml_box.input_value().replace("worker_concurrency: 2", "worker_concurrency: 4")
+        )
+        form.get_by_role("button", name="Save workflow").click()
+        excerpt = form.locator(".yaml-excerpt")
+        expect(excerpt.locator("span.bad")).to_contain_text("worker_concurrency: 4")
+        expect(excerpt.locator("figcaption")).to_contain_text("is more than the 2 workers")
+        shoot(page, tmp_path, "workflow-new-yaml-error")
+        yaml_box.fill(
+            yaml_box.input_value().replace("worker_concurrency: 4", "worker_concurrency: 2")
+        )
+        form.get_by_role("button", name="Form").click()
+        expect(form.locator("input[name='swarm.worker_concurrency']")).to_have_value("2")
+        expect(form.locator("textarea[name='steps-1-prompt']")).to_have_value(
+            "Audit the <api> module"
+        )
+        form.get_by_role("button", name="Save workflow").click()
+        page.wait_for_url(f"{server}/workflows/wf_*")
+        expect(page.locator("h1")).to_have_text("nightly-audit")
+        expect(page.locator(".wf-layer")).to_have_count(3)
+        expect(page.locator(".wf-layer[aria-label=Workers] .wf-node")).to_have_count(2)
+        shoot(page, tmp_path, "workflow-swarm-view")
+    finally:
+        context.close()
+    assert foreign == [], f"requests left 127.0.0.1: {foreign}"
+    assert errors == [], f"page errors: {errors}"
+
+
+def test_run_view_follows_a_run_live_and_the_board_hides_its_steps(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    definition = {
+        "name": "review-and-fix",
+        "pattern": "sequence",
+        "steps": [
+            step("review", "looks fine", delay=1.5),
+            step("fix", "fixed", fail="the fix did not apply"),
+        ],
+    }
+    created = httpx.post(f"{server}/api/v1/workflows", json={"definition": definition}, **CSRF)
+    assert created.status_code == 201, created.text
+    workflow_id = created.json()["id"]
+    httpx.post(f"{server}/api/v1/tasks", json={"title": "A task of my own"}, **CSRF)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{server}/workflows/{workflow_id}")
+        page.wait_for_selector("body[data-live]", timeout=10_000)
+        expect(page.locator("#node-review")).to_have_attribute("data-status", "not run")
+        page.get_by_role("button", name="Run", exact=True).click()
+        # The stream moves the graph: review runs (1.5 s), then completes, then fix fails.
+        expect(page.locator("#node-review")).to_have_attribute("data-status", "running")
+        expect(page.locator("#node-review")).to_have_attribute(
+            "data-status", "completed", timeout=20_000
+        )
+        expect(page.locator("#node-fix")).to_have_attribute("data-status", "failed", timeout=20_000)
+        expect(page.locator("#wf-status")).to_have_text("Failed")
+        expect(page.locator("#node-fix .node-error")).to_contain_text("the fix did not apply")
+        expect(page.locator("#node-review .node-meta")).to_contain_text("(simulated)")
+        shoot(page, tmp_path, "workflow-run-failed")
+        page.get_by_role("button", name="Retry this step").click()
+        expect(page.locator("#wf-status")).to_have_text("Failed", timeout=20_000)
+        runs = httpx.get(f"{server}/api/v1/workflows/{workflow_id}").json()
+        fix_task = runs["steps"][1]["task_id"]
+        assert len(httpx.get(f"{server}/api/v1/tasks/{fix_task}").json()["runs"]) == 2
+
+        page.goto(f"{server}/workflows?status=failed")
+        expect(page.locator("#workflows-table tbody tr")).to_have_count(1)
+        shoot(page, tmp_path, "workflows-list")
+
+        page.goto(f"{server}/board")
+        steps = page.locator(".card.is-step")
+        expect(steps).to_have_count(2)
+        expect(steps.first).to_be_visible()
+        page.get_by_role("button", name="Hide workflow steps").click()
+        expect(page.locator("#board.hide-steps")).to_be_visible()
+        expect(steps.first).to_be_hidden()
+        expect(page.locator(".card", has_text="A task of my own")).to_be_visible()
+        expect(page.locator("#col-failed .count-own")).to_have_text("0")
+        shoot(page, tmp_path, "board-steps-hidden")
+        page.goto(f"{server}/board")  # remembered
+        expect(steps.first).to_be_hidden()
+        page.get_by_role("button", name="Show workflow steps").click()
+        expect(steps.first).to_be_visible()
+        shoot(page, tmp_path, "board-steps-shown")
+    finally:
+        context.close()
+    assert errors == [], f"page errors: {errors}"

@@ -1,0 +1,336 @@
+"""The Workflows pages without a browser: the list's filters, the editor (form and YAML, errors
+beside the field with the API's message, CSRF), the run view's graph and actions, its live
+stream events, and the Board hiding workflow steps."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from bs4 import BeautifulSoup
+
+from stagent.domain.ids import utcnow
+from stagent.domain.workflow_files import parse_definition
+from stagent.domain.workflow_runs import StepState, StepStatus, Workflow, WorkflowStatus
+from stagent.testing.workflows import step
+from stagent.web.ui import workflow_editor as editor
+from stagent.web.ui import workflow_graph as graph
+from stagent.web.ui.stream import Topics, workflow_events
+from stagent.workspace import Workspace
+
+
+def add(ws: Workspace, data: dict[str, Any]) -> Workflow:
+    return ws.workflows.add(parse_definition(data))
+
+
+def soup(response: httpx.Response) -> BeautifulSoup:
+    assert response.status_code == 200, response.text[-2000:]
+    return BeautifulSoup(response.text, "html.parser")
+
+
+def form_fields(page: BeautifulSoup) -> dict[str, str]:
+    """What the browser would post for the editor form as rendered."""
+    out: dict[str, str] = {}
+    root = page.select_one("#workflow-form") or page
+    for element in root.select("input, textarea"):
+        name = element.get("name")
+        if not isinstance(name, str):
+            continue
+        if element.get("type") == "checkbox":
+            if element.has_attr("checked"):
+                out[name] = str(element.get("value", "on"))
+        else:
+            out[name] = (
+                element.get_text() if element.name == "textarea" else str(element.get("value", ""))
+            )
+    for select in root.select("select"):
+        chosen = select.select_one("option[selected]") or select.select_one("option")
+        name = select.get("name")
+        if isinstance(name, str) and chosen is not None:
+            out[name] = str(chosen.get("value", ""))
+    return out
+
+
+async def test_the_list_filters_by_status_and_pattern(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    for pattern in ("sequence", "swarm", "loop"):
+        add(workspace, editor.starter(pattern, f"wf-{pattern}"))
+    page = soup(await client.get("/workflows?pattern=swarm"))
+    names = [a.get_text() for a in page.select("#workflows-table tbody td:first-child a")]
+    assert names == ["wf-swarm"]
+    chips = {a.get_text(" ", strip=True) for a in page.select(".wf-filters .chip")}
+    assert "Not run yet 3" in chips and "swarm 1" in chips
+    none = soup(await client.get("/workflows?status=running&pattern=loop"))
+    assert "No workflow matches these filters" in none.text
+    everything = soup(await client.get("/workflows"))
+    assert len(everything.select("#workflows-table tbody tr")) == 3
+
+
+async def test_create_in_the_form_then_edit_as_yaml(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    page = soup(await client.get("/workflows/new?pattern=parallel"))
+    form = form_fields(page)
+    assert form["pattern"] == "parallel" and form["parallel.max_concurrency"] == "2"
+    form["name"] = "reviews"
+    form["parallel.on_branch_failure"] = "synthesize"
+    saved = await client.post("/ui/workflows", data=form)
+    assert saved.status_code == 204, saved.text
+    workflow_id = saved.headers["hx-redirect"].rsplit("/", 1)[1]
+    stored = workspace.workflows.get(workflow_id).definition
+    assert stored.parallel is not None and stored.parallel.on_branch_failure == "synthesize"
+
+    edit = soup(await client.get(f"/workflows/{workflow_id}/edit"))
+    fields = form_fields(edit)
+    as_yaml = soup(await client.post("/ui/workflows/editor", data={**fields, "do": "to-yaml"}))
+    text = as_yaml.select_one("textarea[name=yaml]")
+    assert text is not None and "on_branch_failure: synthesize" in text.get_text()
+    changed = text.get_text().replace("max_concurrency: 2", "max_concurrency: 1")
+    saved = await client.post(
+        f"/ui/workflows/{workflow_id}/edit",
+        data={"mode": "yaml", "yaml": changed, "save_url": "x"},
+    )
+    assert saved.status_code == 204, saved.text
+    definition = workspace.workflows.get(workflow_id).definition
+    assert definition.parallel is not None and definition.parallel.max_concurrency == 1
+
+
+async def test_editor_errors_sit_beside_the_field_with_the_api_message(
+    client: httpx.AsyncClient,
+) -> None:
+    page = soup(await client.get("/workflows/new?pattern=swarm"))
+    form = form_fields(page)
+    form["swarm.worker_concurrency"] = "4"
+    shown = soup(await client.post("/ui/workflows", data=form))
+    error = shown.select_one("input[name='swarm.worker_concurrency'] + small.field-error")
+    assert error is not None
+    api = await client.post("/api/v1/workflows", json={"definition": editor.data_from_form(form)})
+    assert api.status_code == 422
+    assert error.get_text() == api.json()["error"]
+    assert "swarm.worker_concurrency: 4 is more than the 2 workers" in error.get_text()
+    # The person's value stays in the field, and nothing was stored.
+    kept = shown.select_one("input[name='swarm.worker_concurrency']")
+    assert kept is not None and kept.get("value") == "4"
+    assert (await client.get("/api/v1/workflows")).json()["count"] == 0
+
+    bad_yaml = "name: y\npattern: loop\nsteps:\n  - id: it\n    name: It\n    prompt: p\n"
+    shown = soup(await client.post("/ui/workflows", data={"mode": "yaml", "yaml": bad_yaml}))
+    caption = shown.select_one(".yaml-excerpt figcaption")
+    assert caption is not None and "loop: needs loop settings with max_iterations" in caption.text
+    api = await client.post("/api/v1/workflows", json={"text": bad_yaml})
+    assert api.json()["error"].removeprefix("<request>") == caption.text.removeprefix("definition")
+
+
+async def test_switching_views_keeps_the_data_and_reports_broken_yaml(
+    client: httpx.AsyncClient,
+) -> None:
+    form = form_fields(soup(await client.get("/workflows/new?pattern=loop")))
+    form["steps-0-prompt"] = "Improve <the> tests"
+    as_yaml = soup(await client.post("/ui/workflows/editor", data={**form, "do": "to-yaml"}))
+    text = as_yaml.select_one("textarea[name=yaml]")
+    assert text is not None
+    back = soup(
+        await client.post(
+            "/ui/workflows/editor",
+            data={"mode": "yaml", "yaml": text.get_text(), "do": "to-form"},
+        )
+    )
+    assert form_fields(back)["steps-0-prompt"] == "Improve <the> tests"
+    assert form_fields(back)["loop.max_iterations"] == "5"
+    broken = soup(
+        await client.post(
+            "/ui/workflows/editor",
+            data={"mode": "yaml", "yaml": "name: [x\n", "do": "to-form"},
+        )
+    )
+    assert broken.select_one("textarea[name=yaml]") is not None  # it stays in the YAML view
+    assert broken.select_one("#editor-error") is not None
+
+
+async def test_editor_posts_need_the_csrf_token(raw_client: httpx.AsyncClient) -> None:
+    refused = await raw_client.post("/ui/workflows", data={"mode": "yaml", "yaml": "x: 1"})
+    assert refused.status_code == 403
+    refused = await raw_client.post("/ui/workflows/wf_x/run")
+    assert refused.status_code == 403
+
+
+async def test_the_run_view_lays_out_a_swarm_and_a_loop(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    swarm = add(workspace, editor.starter("swarm", "audit"))
+    page = soup(await client.get(f"/workflows/{swarm.id}"))
+    labels = [s.get("aria-label") for s in page.select(".wf-layer")]
+    assert labels == ["Mayor", "Workers", "Refinery"]
+    workers = page.select(".wf-layer[aria-label=Workers] .wf-node")
+    assert [n.get("id") for n in workers] == ["node-worker-1", "node-worker-2"]
+    assert "2 at a time" in page.select(".wf-layer[aria-label=Workers] .note")[0].text
+    assert page.select_one("button[hx-post$='/run']") is not None
+    loop = add(workspace, editor.starter("loop", "improve"))
+    page = soup(await client.get(f"/workflows/{loop.id}"))
+    assert "No iterations recorded yet" in page.select_one(".wf-timeline").text  # type: ignore[union-attr]
+
+
+async def test_run_retry_and_live_events_from_the_run_view(
+    worker_client: httpx.AsyncClient, worker: Workspace
+) -> None:
+    workflow = add(
+        worker,
+        {
+            "name": "flaky",
+            "pattern": "sequence",
+            "steps": [step("one", "first"), step("two", "second", fail="boom")],
+        },
+    )
+    topics = Topics(workflows=frozenset({workflow.id}))
+    seen: dict[str, tuple[object, ...]] = {}
+    assert len(workflow_events(worker, topics, seen, 0)) == 1  # first look: sent
+    assert workflow_events(worker, topics, seen, 0) == []  # nothing changed: nothing sent
+    started = soup(await worker_client.post(f"/ui/workflows/{workflow.id}/run"))
+    assert started.select_one("button[hx-post$='/cancel']") is not None
+    done = await wait_ended(worker, workflow.id)
+    assert done.status is WorkflowStatus.FAILED
+    events = workflow_events(worker, topics, seen, 0)
+    assert [e.event for e in events] == [f"workflow-{workflow.id}"]
+    view = soup(await worker_client.get(f"/ui/workflows/{workflow.id}/run"))
+    failed = view.select_one("#node-two")
+    assert failed is not None and failed.get("data-status") == "failed"
+    assert "boom" in failed.text
+    assert view.select_one("#node-one[data-status=completed] a[href^='/tasks/']") is not None
+    retry = failed.select_one("button[hx-post$='/steps/two/retry']")
+    assert retry is not None
+    again = await worker_client.post(f"/ui/workflows/{workflow.id}/steps/two/retry")
+    assert again.status_code == 200
+    assert (await wait_ended(worker, workflow.id)).status is WorkflowStatus.FAILED
+    nothing = await worker_client.post(f"/ui/workflows/{workflow.id}/pause")
+    assert nothing.status_code == 409  # not running: the error says so
+
+
+async def wait_ended(ws: Workspace, workflow_id: str) -> Workflow:
+    for _ in range(600):
+        workflow = ws.workflows.get(workflow_id)
+        if workflow.status is not WorkflowStatus.RUNNING:
+            return workflow
+        await asyncio.sleep(0.05)
+    raise AssertionError("the workflow never ended")
+
+
+async def test_edit_is_refused_while_a_run_is_active(
+    queue_client: httpx.AsyncClient, queue_only: Workspace
+) -> None:
+    workflow = add(queue_only, {"name": "busy", "pattern": "sequence", "steps": [step("a", "x")]})
+    queue_only.workflows.run(workflow.id)
+    form = form_fields(soup(await queue_client.get(f"/workflows/{workflow.id}/edit")))
+    shown = soup(await queue_client.post(f"/ui/workflows/{workflow.id}/edit", data=form))
+    error = shown.select_one("#editor-error")
+    assert error is not None and "it cannot be edited now" in error.text
+    view = soup(await queue_client.get(f"/workflows/{workflow.id}"))
+    assert view.select_one("a[href$='/edit']") is None  # no Edit button while it runs
+
+
+async def test_the_board_hides_workflow_steps_and_remembers_it(
+    worker_client: httpx.AsyncClient, worker: Workspace
+) -> None:
+    workflow = add(worker, {"name": "w", "pattern": "sequence", "steps": [step("a", "x")]})
+    worker.workflows.run(workflow.id)
+    await wait_ended(worker, workflow.id)
+    step_task = worker.workflows.get(workflow.id).steps[0].task_id
+    shown = soup(await worker_client.get("/board"))
+    card = shown.select_one(f"#card-{step_task}")
+    assert card is not None and "is-step" in (card.get("class") or [])
+    assert card.select_one(f"a.workflow-step[href='/workflows/{workflow.id}']") is not None
+    assert "hide-steps" not in (shown.select_one("#board").get("class") or [])  # type: ignore[union-attr]
+    hidden = await worker_client.get("/board?steps=hide")
+    assert "stagent_board_steps=hide" in hidden.headers["set-cookie"]
+    assert "hide-steps" in (soup(hidden).select_one("#board").get("class") or [])  # type: ignore[union-attr]
+    remembered = soup(await worker_client.get("/board"))
+    assert "hide-steps" in (remembered.select_one("#board").get("class") or [])  # type: ignore[union-attr]
+    back = soup(await worker_client.get("/board?steps=show"))
+    assert "hide-steps" not in (back.select_one("#board").get("class") or [])  # type: ignore[union-attr]
+
+
+def test_graph_layers_and_the_loop_timeline() -> None:
+    now = utcnow()
+    definition = parse_definition(editor.starter("loop"))
+
+    def row(key: str, position: int, seconds: float, status: StepStatus) -> StepState:
+        start = now - timedelta(seconds=100 - position * 10)
+        return StepState(
+            key=key,
+            position=position,
+            status=status,
+            task_id=f"tsk_{key}",
+            started_at=start,
+            ended_at=start + timedelta(seconds=seconds),
+        )
+
+    workflow = Workflow(
+        id="wf_1",
+        definition=definition,
+        status=WorkflowStatus.FAILED,
+        run_count=1,
+        stop_reason=None,
+        project_id=None,
+        created_at=now,
+        updated_at=now,
+        steps=(
+            row("improve#1", 0, 3, StepStatus.COMPLETED),
+            row("improve#2", 1, 1, StepStatus.FAILED),
+        ),
+    )
+    nodes = graph.nodes(workflow, {"improve#1": 1500}, now)
+    assert [(n.key, n.status) for n in nodes] == [
+        ("improve", "template"),
+        ("improve#1", "completed"),
+        ("improve#2", "failed"),
+    ]
+    assert [layer.label for layer in graph.layers(workflow, nodes)] == ["Each iteration runs"]
+    segments = graph.timeline(nodes)
+    assert [s.width for s in segments] == [75.0, 25.0]
+    assert segments[1].left == 75.0
+    assert nodes[1].cost_micros == 1500
+    assert nodes[2].retryable  # a failed iteration of an ended run can be retried
+    assert graph.clock(0.42) == "0.4 s" and graph.clock(185) == "3 min 05 s"
+
+
+async def test_the_run_view_shows_a_loops_iterations_and_a_swarms_workers(
+    worker_client: httpx.AsyncClient, worker: Workspace
+) -> None:
+    loop = add(
+        worker,
+        {
+            "name": "polish",
+            "pattern": "loop",
+            "loop": {"max_iterations": 3},
+            "steps": [step("polish", "better")],
+        },
+    )
+    swarm = add(
+        worker,
+        {
+            "name": "audit",
+            "pattern": "swarm",
+            "swarm": {"worker_concurrency": 2},
+            "steps": [
+                step("mayor", "briefs"),
+                step("w1", "one"),
+                step("w2", "two"),
+                step("ref", "all"),
+            ],
+        },
+    )
+    for workflow in (loop, swarm):
+        worker.workflows.run(workflow.id)
+    for workflow in (loop, swarm):
+        assert (await wait_ended(worker, workflow.id)).status is WorkflowStatus.COMPLETED
+    view = soup(await worker_client.get(f"/workflows/{loop.id}"))
+    assert len(view.select(".timeline-bar .seg.st-completed")) == 3
+    assert len(view.select("ol.iterations li")) == 3
+    template = view.select_one("#node-polish")
+    assert template is not None and template.get("data-status") == "template"
+    view = soup(await worker_client.get(f"/workflows/{swarm.id}"))
+    workers = view.select(".wf-layer[aria-label=Workers] .wf-node[data-status=completed]")
+    assert [n.get("id") for n in workers] == ["node-w1", "node-w2"]
+    assert view.select_one(".wf-layer[aria-label=Refinery] #node-ref[data-status=completed]")
