@@ -29,7 +29,9 @@ from stagent.store.migrate import current_revision
 if TYPE_CHECKING:  # built on first use (see the class docstring)
     from collections.abc import Mapping
 
+    from stagent.domain.schedules import Target
     from stagent.domain.workflow_runs import Workflow
+    from stagent.domain.workflows import WorkflowDefinition
     from stagent.engine.guard import RunGuard
     from stagent.engine.leases import ExecutorLease
     from stagent.engine.workflow_service import WorkflowService
@@ -214,6 +216,7 @@ class Workspace:
             run_task=self.tasks.run,
             enqueue=lambda firing_id: enqueue_firing(self.queue.client, firing_id),
             engine_status=self.queue.status,
+            workflows=_ScheduleWorkflows(self),
             default_zone=self.settings.timezone or zone_name(local_timezone()),
             grace_seconds=self.settings.schedule_grace_seconds,
         )
@@ -389,6 +392,43 @@ class Workspace:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _ScheduleWorkflows:
+    """The scheduler's view of workflows and blueprints (`stagent.scheduler.targets`)."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    def check(self, target: Target) -> Target:
+        """See `stagent.scheduler.targets.WorkflowTargets`."""
+        import dataclasses
+
+        from stagent.domain.schedules import TargetKind
+
+        if target.kind is TargetKind.BLUEPRINT:
+            self.definition(target)
+            return target
+        workflow = self._ws.workflows.get(target.ref or "")
+        self.check_runnable(workflow.definition)
+        return dataclasses.replace(target, ref=workflow.id)
+
+    def definition(self, target: Target) -> WorkflowDefinition:
+        """See `stagent.scheduler.targets.WorkflowTargets`."""
+        instance = self._ws.profiles.instantiate(
+            target.ref or "", target.variables, runtime=target.runtime
+        )
+        self.check_runnable(instance.definition)
+        return instance.definition
+
+    def check_runnable(self, definition: WorkflowDefinition) -> None:
+        """See `stagent.scheduler.targets.WorkflowTargets`."""
+        self._ws.workflows.check_runnable(definition)
+
+    def start(self, engine_id: str, workflow_id: str, run_number: int) -> None:
+        """See `stagent.scheduler.targets.WorkflowTargets`."""
+        if self._ws.queue.status(engine_id) is None:
+            self._ws.queue.enqueue_workflow(engine_id, workflow_id, run_number)
 
 
 class _Profiles:

@@ -117,14 +117,44 @@ def test_pause_resume_edit_and_rm(cli: Cli) -> None:
     assert_one_line_error(cli("schedule", "show", "t"), contains="no schedule", exit_code=1)
 
 
-def test_workflows_and_bad_input_are_refused_in_one_line(cli: Cli) -> None:
+def test_blueprint_targets_limits_and_expiry_from_the_cli(cli: Cli) -> None:
+    added = cli.json(
+        "schedule", "add", "meals", "--every", "1d", "--blueprint", "meal-planning",
+        "--var", "goal=quick dinners", "--var", "days=3", "--max-firings", "2",
+        "--expires-at", "2099-01-01T00:00",
+    )  # fmt: skip
+    assert added["target"] == {
+        "kind": "blueprint", "prompt": None, "runtime": "scripted", "profile": None,
+        "ref": "meal-planning", "variables": {"goal": "quick dinners", "days": "3"},
+    }  # fmt: skip
+    shown = cli("schedule", "show", "meals")
+    assert "blueprint meal-planning (goal=quick dinners, days=3) on scripted" in shown.stdout
+    cleared = cli.json("schedule", "edit", "meals", "--no-limit", "--no-expiry")
+    assert (cleared["max_firings"], cleared["expires_at"]) == (None, None)
+    assert len(cleared["upcoming"]) == 5
+    fired = cli.json("schedule", "fire", "meals")
+    (firing,) = fired["firings"]
+    assert firing["status"] == "fired" and firing["outcome"] == "completed"
+    assert firing["workflow_id"] and firing["workflow_run"] == 1 and firing["task_id"] is None
+    history = cli("schedule", "show", "meals")
+    assert firing["workflow_id"] in history.stdout and "run 1" in history.stdout
+    assert_one_line_error(
+        cli("schedule", "edit", "meals", "--no-limit", "--max-firings", "4"),
+        contains="give a new value or clear it, not both",
+    )
+
+
+def test_bad_targets_and_bad_input_are_refused_in_one_line(cli: Cli) -> None:
     assert_one_line_error(
         cli("schedule", "add", "w", "--every", "1h", "--workflow", "wf_1"),
-        contains="workflows are not built yet",
+        contains="no workflow",
+        exit_code=1,
     )
     assert_one_line_error(
-        cli("schedule", "add", "b", "--every", "1h", "--blueprint", "bp", "--var", "k=v"),
-        contains="workflows are not built yet",
+        cli(
+            "schedule", "add", "b", "--every", "1h", "--blueprint", "meal-planning", "--var", "k=v"
+        ),
+        contains="variable k: meal-planning has no such variable",
     )
     assert_one_line_error(
         cli("schedule", "add", "x", "--every", "fortnightly-ish", "--prompt", "p"),

@@ -43,13 +43,32 @@ def test_a_parallel_blueprint_joins_its_branches(worker: Workspace) -> None:
     assert all(s.status.value == "completed" for s in done.steps)
 
 
-def test_a_blueprint_whose_pattern_is_not_built_stops_with_the_engines_reason(
-    worker: Workspace,
+@pytest.mark.parametrize(
+    ("blueprint_id", "values"),
+    [
+        ("bug-triage", {"bug_report": "Login fails on Safari"}),
+        ("refactor-until-green", {"target": "src/payments", "goal": "smaller functions"}),
+    ],
+)
+def test_swarm_and_loop_blueprints_run_on_the_engine(
+    worker: Workspace, blueprint_id: str, values: dict[str, str]
 ) -> None:
-    started = worker.run_blueprint("bug-triage", {"bug_report": "Login fails on Safari"})
-    done = worker.workflows.wait(started.id, timeout=60)
-    assert done.status is WorkflowStatus.FAILED
-    assert "not built yet" in (done.stop_reason or "")
+    started = worker.run_blueprint(blueprint_id, values, runtime="scripted")
+    done = worker.workflows.wait(started.id, timeout=90)
+    assert done.pattern == worker.profiles.blueprints().get(blueprint_id).pattern
+    assert done.status is not WorkflowStatus.RUNNING
+    assert "not built yet" not in (done.stop_reason or ""), done.stop_reason
+    assert done.steps and all(s.task_id for s in done.steps if s.status.value == "completed")
+    assert any(s.status.value == "completed" for s in done.steps)
+
+
+def test_a_planner_blueprint_with_an_approval_step_is_refused_until_checkpoints_land(
+    workspace: Workspace,
+) -> None:
+    with pytest.raises(ValidationError, match="approval checkpoints are not built yet"):
+        workspace.run_blueprint(
+            "incident-postmortem", {"incident": "API down 20 minutes", "severity": "SEV2"}
+        )
 
 
 def test_a_blueprint_with_an_approval_gate_is_refused_before_anything_is_stored(

@@ -3,9 +3,13 @@ errors carry the file line."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import yaml
 
+from stagent.scanner import Locations, Scanner
 from stagent.scanner.parse import front_matter, parse_json, parse_toml, simple_mapping
 from stagent.testing import scan_trees
 
@@ -92,3 +96,30 @@ def test_closing_fence_is_a_whole_line() -> None:
     assert fm.meta == {"name": "a---b", "description": "x --- y"}
     assert fm.body == "body\n\n---\n\nmore\n"
     assert front_matter("---\nname: a\n---").meta == {"name": "a"}
+
+
+def test_copies_of_one_front_matter_each_get_their_own_result(tmp_path: Path) -> None:
+    """A scanner parses a front-matter block once however many files repeat it; every copy
+    still gets its artifact, its own path and, when the block is broken, its own finding."""
+    good = "---\nname: reviewer\ndescription: Reviews changes.\n---\nReview.\n"
+    broken = "---\nname: [unclosed\n---\nBody.\n"
+    for project in ("one", "two"):
+        root = tmp_path / "work" / project
+        scan_trees.write(root / ".git" / "HEAD", "ref: refs/heads/main\n")
+        scan_trees.write(root / ".claude" / "agents" / "reviewer.md", good)
+        scan_trees.write(root / ".claude" / "agents" / "broken.md", broken)
+    scanner = Scanner(Locations.from_env({"HOME": str(tmp_path / "home")}))
+    report = scanner.scan([tmp_path / "work"])
+    agents = [a for a in report.artifacts if a.category == "subagent" and a.name == "reviewer"]
+    assert sorted(a.project or "" for a in agents) == [
+        str(tmp_path / "work" / "one"),
+        str(tmp_path / "work" / "two"),
+    ]
+    assert all(a.metadata["description"] == "Reviews changes." for a in agents)
+    invalid = [f for f in report.findings if f.kind == "invalid-file"]
+    assert sorted(os.path.relpath(f.path, tmp_path) for f in invalid) == [
+        "work/one/.claude/agents/broken.md",
+        "work/two/.claude/agents/broken.md",
+    ]
+    error = front_matter(broken).error
+    assert error is not None and invalid[0].line == invalid[1].line == error.line

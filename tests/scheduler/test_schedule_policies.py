@@ -16,7 +16,7 @@ from stagent.domain.schedules import FiringStatus, ScheduleStatus
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
 from stagent.governance.budgets_config import BudgetChange
-from stagent.scheduler.drafts import NotBuiltError, ScheduleDraft
+from stagent.scheduler.drafts import ScheduleDraft
 from stagent.store.ledger import LedgerFilter
 from stagent.workspace import Workspace
 
@@ -261,15 +261,6 @@ def test_pause_resume_fire_now_edit_and_remove(workspace: Workspace, clock: Cloc
     workspace.schedules.delete("nightly")
     assert workspace.schedules.list() == []
     assert workspace.tasks.get(task.id).title == "nightly — fired now"  # tasks stay
-
-
-def test_workflow_and_blueprint_targets_are_refused_plainly(workspace: Workspace) -> None:
-    for draft in (
-        ScheduleDraft(name="x", every="1h", workflow="wf_1"),
-        ScheduleDraft(name="x", every="1h", blueprint="bp_1", variables={"k": "v"}),
-    ):
-        with pytest.raises(NotBuiltError, match="workflows are not built yet"):
-            workspace.schedules.create(draft)
 
 
 def test_bad_input_names_the_field(workspace: Workspace) -> None:

@@ -169,7 +169,7 @@ async def test_blueprint_gallery_and_a_form_generated_from_variables(
     gallery = await client.get("/blueprints")
     assert gallery.status_code == 200
     assert len(soup(gallery).select(".profile-card")) >= 12
-    assert "swarm" in soup(gallery).select_one("#blueprints-not-built").text
+    assert "checkpoint" in soup(gallery).select_one("#blueprints-not-built").text
 
     page = await client.get("/blueprints/code-review-pipeline")
     form = soup(page).select_one("#blueprint-form")
@@ -216,13 +216,14 @@ async def test_run_starts_the_blueprint_as_a_workflow_or_says_why_not(
     form = {"goal": "quick dinners", "days": "3", "run.runtime": "scripted", "run.project": ""}
     ran = await client.post("/ui/blueprints/meal-planning/run", data=form)
     (workflow,) = workspace.workflows.list()
-    assert ran.headers["HX-Redirect"] == f"/workflows#workflow-{workflow.id}"
+    assert ran.headers["HX-Redirect"] == f"/workflows/{workflow.id}"
     assert workflow.definition.blueprint is not None
     assert workflow.definition.blueprint["variables"] == {
         "goal": "quick dinners", "restrictions": None, "days": 3, "people": 2
     }  # fmt: skip
-    listed = soup(await client.get("/workflows"))
-    assert listed.select_one(f"#workflow-{workflow.id}") is not None
+    detail = soup(await client.get(f"/workflows/{workflow.id}")).select_one(".lineage")
+    assert detail is not None
+    assert "Made from the blueprint meal-planning 1.0.0 with goal = quick dinners" in detail.text
 
     refused = await client.post(
         "/ui/blueprints/meal-planning/run", data={"goal": "g", "run.runtime": "anthropic"}

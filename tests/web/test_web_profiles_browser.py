@@ -53,8 +53,10 @@ def test_gallery_search_and_blueprint_preview(browser: object, server: str) -> N
         page.goto(f"{server}/blueprints/meal-planning")
         page.fill("input[name=goal]", f"quick dinners at {width}px")
         page.get_by_role("button", name="Run").click()
-        page.wait_for_url("**/workflows#workflow-*")
-        row = page.locator("#workflows-table tr", has_text=f"quick dinners at {width}px")
-        expect(row).to_contain_text("sequence")
+        page.wait_for_url("**/workflows/wf_*")
+        expect(page.locator("h1")).to_contain_text(f"quick dinners at {width}px")
+        expect(page.locator(".lineage")).to_contain_text("meal-planning")
+        if shots:
+            page.screenshot(path=f"{shots}/workflow-from-blueprint-{width}.png", full_page=True)
         assert errors == [], errors
         context.close()

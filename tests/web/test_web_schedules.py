@@ -48,9 +48,12 @@ async def test_the_api_and_the_cli_return_the_same_schedule(
 
 
 async def test_workflow_targets_and_bad_input_never_500(client: httpx.AsyncClient) -> None:
-    refused = await client.post("/api/v1/schedules", json={**BODY, "workflow": "wf_1"})
-    assert refused.status_code == 501
-    assert "workflows are not built yet" in refused.json()["error"]
+    unknown = await client.post(
+        "/api/v1/schedules", json={**BODY, "prompt": None, "workflow": "wf_1"}
+    )
+    assert unknown.status_code == 404 and "wf_1" in unknown.json()["error"]
+    both = await client.post("/api/v1/schedules", json={**BODY, "blueprint": "meal-planning"})
+    assert both.status_code == 422 and "target: give one of" in both.json()["error"]
     for body, field in (
         ({**BODY, "every": "whenever"}, "schedule:"),
         ({**BODY, "tz": "Moon/Base"}, "tz:"),
@@ -108,8 +111,44 @@ async def test_pages_list_detail_and_form(client: httpx.AsyncClient) -> None:
     assert "<b>x</b>" not in detail.text
     assert len(page.select("ol.upcoming li")) == 3
     assert page.select_one("button[hx-post$='/pause']") is not None
-    workflow = await client.post("/ui/schedules", data={**form, "name": "w", "target": "workflow"})
-    assert workflow.status_code == 501 and "workflows are not built yet" in workflow.text
+    nameless = await client.post("/ui/schedules", data={**form, "name": "w", "target": "workflow"})
+    assert nameless.status_code == 422 and "name the workflow to fire" in nameless.text
+
+
+async def test_a_blueprint_schedule_from_the_form_and_clearing_its_limit(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    form = {
+        "name": "meals",
+        "target": "blueprint",
+        "target_ref": "meal-planning",
+        "variables": "goal=quick dinners\n\ndays=3",
+        "prompt": "left over from typing",
+        "runtime": "scripted",
+        "when_kind": "every",
+        "when": "1d",
+        "tz": "UTC",
+        "overlap": "skip",
+        "missed": "once",
+        "max_firings": "3",
+    }
+    created = await client.post("/ui/schedules", data=form)
+    assert created.status_code == 204, created.text
+    schedule = workspace.schedules.get("meals")
+    assert schedule.target.kind.value == "blueprint" and schedule.target.prompt is None
+    assert schedule.target.variables == {"goal": "quick dinners", "days": "3"}
+    detail = BeautifulSoup((await client.get(f"/schedules/{schedule.id}")).text, "html.parser")
+    assert "Fires the blueprint" in detail.get_text()
+    edit_form = detail.select_one("form[hx-post$='/edit']")
+    assert edit_form.select_one("select[name=target] option[selected]")["value"] == "blueprint"
+    assert "goal=quick dinners" in edit_form.select_one("textarea[name=variables]").get_text()
+    edited = await client.post(
+        f"/ui/schedules/{schedule.id}/edit", data={**form, "max_firings": ""}
+    )
+    assert edited.status_code == 204, edited.text
+    assert workspace.schedules.get("meals").max_firings is None
+    bad = await client.post("/ui/schedules", data={**form, "name": "m2", "variables": "goal"})
+    assert bad.status_code == 422 and "variables, line 1" in bad.text
 
 
 async def test_fire_now_from_the_page_records_a_firing(queue_client: httpx.AsyncClient) -> None:

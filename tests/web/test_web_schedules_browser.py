@@ -77,3 +77,48 @@ def test_create_a_schedule_with_a_live_preview_and_watch_it_fire(
     assert schedules[0]["firing_count"] >= 1
     assert foreign == [], f"requests left 127.0.0.1: {foreign}"
     assert errors == [], f"page errors: {errors}"
+
+
+def test_a_blueprint_schedule_fires_workflows_and_links_them(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    import os
+
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    shots = Path(os.environ.get("STAGENT_SCREENSHOTS") or tmp_path)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{server}/schedules")
+        form = page.locator("form[hx-post='/ui/schedules']")
+        form.locator("input[name=name]").fill("Weekly meals")
+        form.locator("select[name=target]").select_option("blueprint")
+        form.locator("input[name=target_ref]").fill("meal-planning")
+        form.locator("textarea[name=variables]").fill("goal=quick dinners\ndays=3")
+        form.locator("input[name=when]").fill("3s")
+        form.locator("details.more summary").click()
+        form.locator("input[name=max_firings]").fill("1")
+        form.locator("button[type=submit]").click()
+        page.wait_for_url(f"{server}/schedules/sch_*")
+        expect(page.locator(".schedule-head")).to_contain_text("Fires the blueprint")
+        link = page.locator("table.firings a.workflow-link").first
+        expect(link).to_be_visible(timeout=20_000)
+        expect(link.locator(".badge")).to_have_text("completed", timeout=30_000)
+        page.screenshot(path=str(shots / "schedule-blueprint-1280.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.reload()
+        expect(page.locator("table.firings a.workflow-link").first).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(shots / "schedule-blueprint-390.png"), full_page=True)
+        link.click()
+        page.wait_for_url("**/workflows/wf_*")
+        expect(page.locator("h1")).to_have_text("Meal planning: quick dinners")
+    finally:
+        context.close()
+    assert errors == [], f"page errors: {errors}"

@@ -41,7 +41,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     (
         "schedule",
         "stagent.cli.schedule:app",
-        "Scheduled prompts: cron, intervals, one-shots.",
+        "Scheduled prompts, workflows and blueprints.",
     ),
     ("doctor", "stagent.cli.doctor:doctor", "Check that each runtime can run a task."),
     (

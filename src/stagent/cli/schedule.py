@@ -1,11 +1,13 @@
-"""``stagent schedule``: recurring and one-shot prompts, with limits, expiry and policies."""
+"""``stagent schedule``: recurring and one-shot prompts, workflows and blueprints, with limits,
+expiry and policies."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -22,6 +24,7 @@ from stagent.scheduler.drafts import ScheduleDraft
 from stagent.schemas.schedules import (
     LIST_HISTORY,
     SHOW_HISTORY,
+    FiringOut,
     ScheduleOut,
     WhenOut,
     schedule_out,
@@ -29,8 +32,8 @@ from stagent.schemas.schedules import (
 from stagent.workspace import Workspace
 
 app = typer.Typer(
-    help="Scheduled prompts: cron, intervals, one-shots.\n\nadd, list, show, edit, pause, "
-    "resume, fire (now), rm.",
+    help="Scheduled prompts, workflows and blueprints.\n\n"
+    "add, list, show, edit, pause, resume, fire (now), rm.",
     no_args_is_help=True,
 )
 
@@ -45,8 +48,12 @@ Prompt = Annotated[str | None, typer.Option("--prompt", help="What the agent sho
 Runtime = Annotated[str | None, typer.Option("--runtime", help="Runtime (default scripted).")]
 Profile = Annotated[str | None, typer.Option("--profile", help="Agent profile.")]
 Project = Annotated[str | None, typer.Option("--project", help="Project id or name.")]
-Workflow = Annotated[str | None, typer.Option("--workflow", help="Workflow id (not built yet).")]
-Blueprint = Annotated[str | None, typer.Option("--blueprint", help="Blueprint id (not built yet).")]
+Workflow = Annotated[
+    str | None, typer.Option("--workflow", help="Fire a new run of this workflow (id or name).")
+]
+Blueprint = Annotated[
+    str | None, typer.Option("--blueprint", help="Fire this blueprint as a new workflow.")
+]
 Vars = Annotated[list[str] | None, typer.Option("--var", help="Blueprint variable k=v.")]
 MaxFirings = Annotated[int | None, typer.Option("--max-firings", help="Stop after N firings.")]
 ExpiresAt = Annotated[str | None, typer.Option("--expires-at", help="Stop firing after this.")]
@@ -57,6 +64,9 @@ Missed = Annotated[str | None, typer.Option("--missed", help="After downtime: sk
 Scenario = Annotated[
     Path | None, typer.Option("--scenario", help="Scenario file for the scripted runtime.")
 ]
+NoLimit = Annotated[bool, typer.Option("--no-limit", help="Remove the firing limit.")]
+NoExpiry = Annotated[bool, typer.Option("--no-expiry", help="Remove the expiry time.")]
+Ref = Annotated[str, typer.Argument(help="Schedule id or name.")]
 
 
 def _variables(pairs: list[str] | None) -> dict[str, str]:
@@ -73,6 +83,28 @@ def _options(scenario: Path | None) -> dict[str, object] | None:
     if scenario is None:
         return None
     return {"scenario": scenario_to_data(load_scenario_file(scenario))}
+
+
+DRAFT_FIELDS = frozenset(f.name for f in dataclasses.fields(ScheduleDraft)) - {
+    "variables",
+    "options",
+}
+
+
+def _draft(given: dict[str, Any]) -> ScheduleDraft:
+    """The draft of ``add``'s or ``edit``'s options (each named like the draft's field)."""
+    fields = {key: value for key, value in given.items() if key in DRAFT_FIELDS}
+    return ScheduleDraft(
+        **fields, variables=_variables(given.get("var")), options=_options(given.get("scenario"))
+    )
+
+
+def _saved(out: ScheduleOut, verb: str, as_json: bool) -> None:
+    if as_json:
+        emit_json(out.model_dump(mode="json"))
+        return
+    console.print(f"{verb} schedule [bold]{escape(out.name)}[/] ({out.id}, {out.status})")
+    _print_when(out.when, out.upcoming)
 
 
 @app.command("add")
@@ -100,44 +132,22 @@ def add(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Create a schedule (exactly one of --cron, --every, --at)."""
-    draft = ScheduleDraft(
-        name=name,
-        prompt=prompt,
-        runtime=runtime,
-        profile=profile,
-        project=project,
-        workflow=workflow,
-        blueprint=blueprint,
-        variables=_variables(var),
-        cron=cron,
-        every=every,
-        at=at,
-        tz=tz,
-        max_firings=max_firings,
-        expires_at=expires_at,
-        overlap=overlap,
-        missed=missed,
-        options=_options(scenario),
-    )
+    """Create a schedule: one of --cron, --every, --at; one of --prompt, --workflow,
+    --blueprint."""
+    draft = _draft(locals())
     with state_of(ctx).workspace() as ws:
         if dry_run:
             preview, times = ws.schedules.preview(draft)
             out = ScheduleOut.of(preview, [], times)
         else:
             out = schedule_out(ws.schedules, ws.schedules.create(draft), history=0)
-    if as_json:
-        emit_json(out.model_dump(mode="json"))
-        return
-    verb = "Would create" if dry_run else "Created"
-    console.print(f"{verb} schedule [bold]{escape(out.name)}[/] ({out.id})")
-    _print_when(out.when, out.upcoming)
+    _saved(out, "Would create" if dry_run else "Created", as_json)
 
 
 @app.command("edit")
 def edit(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="Schedule id or name.")],
+    ref: Ref,
     name: Annotated[str | None, typer.Option("--name", help="A new name.")] = None,
     cron: Cron = None,
     every: Every = None,
@@ -146,36 +156,24 @@ def edit(
     runtime: Runtime = None,
     profile: Profile = None,
     project: Project = None,
+    workflow: Workflow = None,
+    blueprint: Blueprint = None,
+    var: Vars = None,
     max_firings: MaxFirings = None,
+    clear_limit: NoLimit = False,
     expires_at: ExpiresAt = None,
+    clear_expiry: NoExpiry = False,
     tz: Tz = None,
     overlap: Overlap = None,
     missed: Missed = None,
+    scenario: Scenario = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a schedule; options left out keep their value."""
-    draft = ScheduleDraft(
-        name=name,
-        prompt=prompt,
-        runtime=runtime,
-        profile=profile,
-        project=project,
-        cron=cron,
-        every=every,
-        at=at,
-        tz=tz,
-        max_firings=max_firings,
-        expires_at=expires_at,
-        overlap=overlap,
-        missed=missed,
-    )
+    draft = _draft(locals())
     with state_of(ctx).workspace() as ws:
         out = schedule_out(ws.schedules, ws.schedules.update(ref, draft), history=0)
-    if as_json:
-        emit_json(out.model_dump(mode="json"))
-        return
-    console.print(f"Updated schedule [bold]{escape(out.name)}[/] ({out.status})")
-    _print_when(out.when, out.upcoming)
+    _saved(out, "Updated", as_json)
 
 
 @app.command("list")
@@ -203,11 +201,7 @@ def list_schedules(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
 
 @app.command("show")
-def show(
-    ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="Schedule id or name.")],
-    as_json: JsonFlag = False,
-) -> None:
+def show(ctx: typer.Context, ref: Ref, as_json: JsonFlag = False) -> None:
     """A schedule, its next five fire times and its firing history."""
     with state_of(ctx).workspace() as ws:
         out = schedule_out(ws.schedules, ws.schedules.get(ref), history=SHOW_HISTORY)
@@ -226,17 +220,23 @@ def show(
     if not out.firings:
         console.print("No firings yet.")
         return
-    table = Table("occurrence", "status", "task", "outcome", "cost", "reason", box=None)
+    table = Table("occurrence", "status", "started", "outcome", "cost", "reason", box=None)
     for firing in out.firings:
         table.add_row(
             _local(firing.occurrence_at) + (" (now)" if firing.manual else ""),
             firing.status,
-            firing.task_id or "-",
-            firing.task_status or "-",
+            _started(firing),
+            firing.outcome or "-",
             f"${firing.cost_usd}",
             escape(firing.reason or ""),
         )
     console.print(table)
+
+
+def _started(firing: FiringOut) -> str:
+    if firing.workflow_id:
+        return f"workflow {firing.workflow_id} run {firing.workflow_run}"
+    return f"task {firing.task_id}" if firing.task_id else "-"
 
 
 def _change(ctx: typer.Context, ref: str, verb: str, as_json: bool) -> None:
@@ -251,32 +251,20 @@ def _change(ctx: typer.Context, ref: str, verb: str, as_json: bool) -> None:
         console.print(f"Next fire: {_local(out.next_fire_at)}")
 
 
-@app.command("pause")
-def pause(
-    ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="Schedule id or name.")],
-    as_json: JsonFlag = False,
-) -> None:
-    """Stop firing until resumed."""
-    _change(ctx, ref, "pause", as_json)
+def _state_command(verb: str, doc: str) -> None:
+    def command(ctx: typer.Context, ref: Ref, as_json: JsonFlag = False) -> None:
+        _change(ctx, ref, verb, as_json)
+
+    command.__doc__ = doc
+    app.command(verb)(command)
 
 
-@app.command("resume")
-def resume(
-    ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="Schedule id or name.")],
-    as_json: JsonFlag = False,
-) -> None:
-    """Fire again from now on."""
-    _change(ctx, ref, "resume", as_json)
+_state_command("pause", "Stop firing until resumed.")
+_state_command("resume", "Fire again from now on.")
 
 
 @app.command("fire")
-def fire(
-    ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="Schedule id or name.")],
-    as_json: JsonFlag = False,
-) -> None:
+def fire(ctx: typer.Context, ref: Ref, as_json: JsonFlag = False) -> None:
     """Fire now. A running `stagent serve` or worker takes it; otherwise it runs here."""
     with state_of(ctx).workspace() as ws:
         local = ws.live_workers() == 0
@@ -287,11 +275,10 @@ def fire(
     if as_json:
         emit_json(out.model_dump(mode="json"))
         return
-    if firing.task_id:
-        console.print(
-            f"Fired [bold]{escape(out.name)}[/]: task {firing.task_id}"
-            + (f" ({firing.task_status})" if firing.task_status else "")
-        )
+    if firing.task_id or firing.workflow_id:
+        started = _started(FiringOut.of(firing))
+        outcome = f" ({firing.outcome})" if firing.outcome else ""
+        console.print(f"Fired [bold]{escape(out.name)}[/]: {started}{outcome}")
     else:
         console.print(f"Firing {firing.id} is {firing.status.value}")
         if firing.reason:
@@ -313,15 +300,16 @@ def _fire_here(ws: Workspace, firing: Firing, *, show_events: bool) -> Firing:
             if show_events:
                 print_event(event)
         firing = ws.schedules.firing(firing.id)
+    elif firing.workflow_id:
+        if show_events:
+            console.print(f"Running workflow {firing.workflow_id} here (no worker is running)")
+        ws.workflows.wait(firing.workflow_id, timeout=24 * 3600)
+        firing = ws.schedules.firing(firing.id)
     return firing
 
 
 @app.command("rm")
-def remove(
-    ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="Schedule id or name.")],
-    as_json: JsonFlag = False,
-) -> None:
+def remove(ctx: typer.Context, ref: Ref, as_json: JsonFlag = False) -> None:
     """Delete a schedule and its history (the tasks it started stay)."""
     with state_of(ctx).workspace() as ws:
         schedule: Schedule = ws.schedules.get(ref)
@@ -334,8 +322,13 @@ def remove(
 
 def _target(out: ScheduleOut) -> str:
     target = out.target
-    if target.kind != "prompt":
-        return f"{target.kind} {target.ref}"
+    if target.kind == "workflow":
+        return f"workflow {target.ref}"
+    if target.kind == "blueprint":
+        given = ", ".join(f"{k}={v}" for k, v in target.variables.items())
+        return (
+            f"blueprint {target.ref}" + (f" ({given})" if given else "") + f" on {target.runtime}"
+        )
     extra = f", profile {target.profile}" if target.profile else ""
     prompt = target.prompt or ""
     short = prompt if len(prompt) <= 48 else prompt[:47] + "…"

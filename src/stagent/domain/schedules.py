@@ -1,6 +1,6 @@
 """Schedules and their firings: pure values and the policies that govern them.
 
-A schedule fires a target (a prompt today; a workflow or a blueprint once those exist) at the
+A schedule fires a target (a prompt, a stored workflow, or a blueprint with variables) at the
 occurrences of its timing (a cron expression, an interval, or one moment). Each occurrence has a
 deterministic firing id, so two processes can never fire the same occurrence twice.
 """
@@ -72,7 +72,7 @@ class FiringStatus(StrEnum):
     WAITING = "waiting"
     """Queued behind an earlier firing that still runs (overlap policy ``queue``)."""
     FIRED = "fired"
-    """Its task was created and queued; the task carries the outcome and cost."""
+    """Its task (or workflow run) was started; that carries the outcome and cost."""
     SKIPPED = "skipped"
     BLOCKED = "blocked"
     """A budget cap refused it."""
@@ -107,8 +107,9 @@ class Timing:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """What a firing starts: a prompt with its runtime and profile, or (not built yet) a
-    workflow or a blueprint with variables."""
+    """What a firing starts: a prompt with its runtime and profile, a new run of a stored
+    workflow, or a blueprint instantiated with ``variables`` (its steps run on ``runtime``
+    unless they name one)."""
 
     kind: TargetKind = TargetKind.PROMPT
     prompt: str | None = None
@@ -136,7 +137,7 @@ class Schedule:
     overlap: OverlapPolicy = OverlapPolicy.SKIP
     missed: MissedPolicy = MissedPolicy.ONCE
     firing_count: int = 0
-    """Firings that started a task."""
+    """Firings that started a task or a workflow run."""
     next_fire_at: datetime | None = None
     last_fired_at: datetime | None = None
     created_at: datetime | None = None
@@ -155,9 +156,19 @@ class Firing:
     reason: str | None = None
     task_id: str | None = None
     task_status: str | None = None
+    workflow_id: str | None = None
+    workflow_run: int | None = None
+    workflow_status: str | None = None
+    """The outcome of that workflow run (``running``, ``completed``, ``failed`` ...)."""
     cost_micros: int = 0
+    """What its task, or every step task of its workflow run, cost."""
     created_at: datetime | None = None
     decided_at: datetime | None = None
+
+    @property
+    def outcome(self) -> str | None:
+        """The status of what the firing started: its task or its workflow run."""
+        return self.workflow_status or self.task_status
 
 
 def firing_id(schedule_id: str, occurrence_at: datetime) -> str:

@@ -27,10 +27,8 @@ from stagent.engine.workflow_loop import run_loop
 from stagent.engine.workflow_planner import run_planner_executor
 from stagent.engine.workflow_prompts import sequence_prompt, synthesis_prompt
 from stagent.engine.workflow_swarm import run_swarm
+from stagent.engine.workflow_waits import task_result
 
-RESULT_POLL_SECONDS = 0.05
-"""How often the interpreter checks whether a step's task run ended (DBOS polls; its default of
-1 s would add up to a second between one step's end and the next step's start)."""
 SETTLED = (StepStatus.COMPLETED.value, StepStatus.FAILED.value)
 """Steps a new round does not run again (a retry puts its step back to pending first)."""
 
@@ -93,7 +91,7 @@ class WorkflowRun:
         if step.id in self.settled:
             return self.settled[step.id]
         handle = await self.start(step, prompt)
-        await handle.get_result(polling_interval_sec=RESULT_POLL_SECONDS)
+        await task_result(durable.context().store, handle)
         return await _settle(self.id, self.number, step.id)
 
 
@@ -145,7 +143,7 @@ async def _parallel(run: WorkflowRun) -> tuple[str, str | None]:
                 return _stopped(stop)
         handles = [(b, await run.start(b, sequence_prompt(b, None))) for b in wave]
         for branch, handle in handles:
-            await handle.get_result(polling_interval_sec=RESULT_POLL_SECONDS)
+            await task_result(durable.context().store, handle)
             outcomes[branch.id] = await _settle(run.id, run.number, branch.id)
         for branch in branches[start : start + limit]:
             outcomes.setdefault(branch.id, run.settled.get(branch.id, {}))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from stagent.domain.workflows import WorkflowStep
 from stagent.engine import workflow_shared as shared
 from stagent.engine.workflow_prompts import refinery_prompt, swarm_worker_prompt
+from stagent.engine.workflow_waits import child_result
 
 if TYPE_CHECKING:
     from dbos import WorkflowHandleAsync
@@ -92,5 +93,5 @@ async def _run_workers(
         if not running:
             break
         worker, handle = running.popleft()
-        outcomes[worker.id] = await handle.get_result()
+        outcomes[worker.id] = await child_result(handle)
     return outcomes, stop

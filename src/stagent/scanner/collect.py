@@ -14,7 +14,7 @@ from stagent.scanner import secrets
 from stagent.scanner.findings import finding
 from stagent.scanner.fscache import FileStat, FsCache
 from stagent.scanner.locations import Locations
-from stagent.scanner.parse import ParseError, line_of
+from stagent.scanner.parse import BlockMemo, ParseError, line_of
 from stagent.scanner.report import Artifact, Finding, Scope, Severity, Tool
 
 
@@ -48,6 +48,8 @@ class FileContext:
     sha256: str
     stat: FileStat
     where: Where
+    blocks: BlockMemo | None = None
+    """The scanner's memo of parsed front matter."""
     out: Parsed = field(default_factory=Parsed)
     _may_hold: bool | None = None
 
@@ -224,7 +226,7 @@ class Collector:
         kind = parser.__qualname__
         parsed: Parsed | None = self.cache.get(path, kind, where, stat)
         if parsed is None:
-            parsed = _parse(path, parser, where, stat)
+            parsed = _parse(path, parser, where, stat, self.cache.blocks)
             if parsed is None:
                 return False
             self.cache.put(path, kind, where, stat, parsed)
@@ -237,7 +239,9 @@ class Collector:
         self.findings.append(item)
 
 
-def _parse(path: str, parser: Parser, where: Where, stat: FileStat) -> Parsed | None:
+def _parse(
+    path: str, parser: Parser, where: Where, stat: FileStat, blocks: BlockMemo | None = None
+) -> Parsed | None:
     data = read_bytes(path, stat.size)
     if data is None:
         return None
@@ -247,6 +251,7 @@ def _parse(path: str, parser: Parser, where: Where, stat: FileStat) -> Parsed | 
         hashlib.sha256(data).hexdigest(),
         FileStat(len(data), stat.mtime_ns),
         where,
+        blocks,
     )
     parser(ctx)
     return ctx.out

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from stagent.scanner.parse import BlockMemo
+
 
 @dataclass(slots=True)
 class Listing:
@@ -33,6 +35,8 @@ class FsCache:
         self._dirs: dict[str, Listing] = {}
         self._files: dict[tuple[str, str, Any], tuple[FileStat, Any]] = {}
         self._checked: dict[str, dict[str, bool] | None] = {}
+        self.blocks: BlockMemo = {}
+        """Front matter parsed by its text (see `stagent.scanner.parse.front_matter`)."""
 
     def begin(self) -> None:
         """Start a scan: each directory is checked at most once per scan."""
@@ -104,3 +108,4 @@ class FsCache:
         """Forget everything (the next scan is cold)."""
         self._dirs.clear()
         self._files.clear()
+        self.blocks.clear()

@@ -49,7 +49,7 @@ def _qualified(ctx: FileContext, declared: object) -> str:
 
 
 def _front(ctx: FileContext, what: str, fix: str) -> FrontMatter:
-    fm = front_matter(ctx.text)
+    fm = front_matter(ctx.text, ctx.blocks)
     if fm.error is not None:
         ctx.invalid(f"front matter in this {what}", fm.error, fix)
     return fm

@@ -77,7 +77,7 @@ class FrontMatter:
     body_line: int = 1
 
 
-def front_matter(text: str) -> FrontMatter:
+def front_matter(text: str, memo: BlockMemo | None = None) -> FrontMatter:
     """Split ``---``-fenced YAML front matter from a Markdown body.
 
     A missing front matter is not an error (``present`` is False); an unclosed fence, invalid
@@ -94,6 +94,26 @@ def front_matter(text: str) -> FrontMatter:
     block_end, body_start = end
     block = text[first_nl + 1 : block_end]
     body_line = text.count("\n", 0, body_start) + 1
+    parsed = memo.get(block) if memo is not None else None
+    if parsed is None:
+        parsed = _parse_block(block)
+        if memo is not None:
+            if len(memo) >= BLOCK_MEMO_SIZE:
+                memo.clear()
+            memo[block] = parsed
+    if isinstance(parsed, ParseError):
+        return FrontMatter({}, text[body_start:], True, parsed, body_line)
+    return FrontMatter(parsed, text[body_start:], True, None, body_line)
+
+
+BLOCK_MEMO_SIZE = 4096
+BlockMemo = dict[str, "dict[str, Any] | ParseError"]
+"""Front-matter blocks already parsed, by their text (the same agents, commands and rules are
+copied across projects; a parse depends on the block alone). A scanner keeps one
+(`FsCache.blocks`); callers never mutate the mapping they get."""
+
+
+def _parse_block(block: str) -> dict[str, Any] | ParseError:
     try:
         meta = simple_mapping(block)
         if meta is None:
@@ -102,14 +122,12 @@ def front_matter(text: str) -> FrontMatter:
         mark = getattr(exc, "problem_mark", None)
         line = (mark.line + 2) if mark is not None else 2
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return FrontMatter({}, text[body_start:], True, ParseError(line, str(problem)), body_line)
+        return ParseError(line, str(problem))
     if meta is None:
-        meta = {}
+        return {}
     if not isinstance(meta, dict):
-        return FrontMatter(
-            {}, text[body_start:], True, ParseError(2, "front matter is not a mapping"), body_line
-        )
-    return FrontMatter(meta, text[body_start:], True, None, body_line)  # pyright: ignore[reportUnknownArgumentType]
+        return ParseError(2, "front matter is not a mapping")
+    return cast("dict[str, Any]", meta)
 
 
 _SIMPLE_KEY = re.compile(r"[A-Za-z0-9_-]+$")

@@ -17,15 +17,6 @@ from stagent.domain.schedules import (
 from stagent.runtimes.scenario import parse_scenario, scenario_to_data
 from stagent.scheduler import timing as timing_mod
 
-NOT_BUILT = "workflows are not built yet"
-
-
-class NotBuiltError(ValidationError):
-    """A schedule target that needs a capability Stagent does not have yet."""
-
-    code = "not_built"
-    status = 501
-
 
 @dataclass(frozen=True, slots=True)
 class ScheduleDraft:
@@ -49,6 +40,18 @@ class ScheduleDraft:
     missed: str | None = None
     options: dict[str, Any] | None = None
     """Extra task configuration (``{"scenario": ...}`` for the scripted runtime)."""
+    clear_limit: bool = False
+    """On an edit: remove the firing limit."""
+    clear_expiry: bool = False
+    """On an edit: remove the expiry time."""
+
+    @property
+    def sets_target(self) -> bool:
+        """True if the draft changes what fires (on an edit)."""
+        fields = (self.prompt, self.runtime, self.profile, self.workflow, self.blueprint)
+        return (
+            any(v is not None for v in fields) or bool(self.variables) or (self.options is not None)
+        )
 
     @property
     def sets_timing(self) -> bool:
@@ -80,23 +83,49 @@ def build_timing(draft: ScheduleDraft, tz: str, now: datetime) -> Timing:
 
 
 def build_target(draft: ScheduleDraft, *, default_runtime: str = "scripted") -> Target:
-    """A prompt target; a workflow or blueprint is refused plainly (not built yet)."""
-    if draft.workflow or draft.blueprint:
-        kind = "workflow" if draft.workflow else "blueprint"
-        raise NotBuiltError(
-            f"{kind}: {NOT_BUILT}; a schedule can fire a prompt today",
-            hint="give a prompt (with a runtime and profile) instead",
+    """What the schedule fires: exactly one of a prompt, a workflow, or a blueprint (with its
+    variables). The workflow or blueprint itself is checked by the service."""
+    given = [
+        name
+        for name, value in (
+            ("prompt", draft.prompt),
+            ("workflow", draft.workflow),
+            ("blueprint", draft.blueprint),
         )
-    prompt = (draft.prompt or "").strip()
-    if not prompt:
-        raise ValidationError("prompt: a schedule needs a prompt to fire")
+        if value is not None and value.strip()
+    ]
+    if len(given) > 1:
+        raise ValidationError(
+            f"target: give one of prompt, workflow or blueprint (got {', '.join(given)})"
+        )
+    if not given:
+        raise ValidationError(
+            "prompt: a schedule needs a prompt, a workflow or a blueprint to fire",
+            hint="for example: --prompt 'Summarize the day', --workflow ID, --blueprint ID",
+        )
+    runtime = draft.runtime or default_runtime
+    if draft.variables and given[0] != "blueprint":
+        raise ValidationError("variables: only a blueprint target takes variables")
+    if given[0] == "workflow":
+        if draft.profile:
+            raise ValidationError("profile: a workflow's steps name their own profiles")
+        return Target(kind=TargetKind.WORKFLOW, ref=(draft.workflow or "").strip(), runtime=runtime)
+    if given[0] == "blueprint":
+        if draft.profile:
+            raise ValidationError("profile: a blueprint's steps name their own profiles")
+        return Target(
+            kind=TargetKind.BLUEPRINT,
+            ref=(draft.blueprint or "").strip(),
+            runtime=runtime,
+            variables=dict(draft.variables),
+        )
     options = dict(draft.options or {})
     if options.get("scenario") is not None:
         options["scenario"] = scenario_to_data(parse_scenario(options["scenario"]))
     return Target(
         kind=TargetKind.PROMPT,
-        prompt=prompt,
-        runtime=draft.runtime or default_runtime,
+        prompt=(draft.prompt or "").strip(),
+        runtime=runtime,
         profile=draft.profile or None,
         options=options,
     )

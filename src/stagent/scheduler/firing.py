@@ -1,9 +1,12 @@
-"""Deciding one firing: overlap policy, firing limit, budget, then the task.
+"""Deciding one firing: overlap policy, firing limit, budget, then the task or workflow run.
 
 `FiringDecider.process` runs inside a durable engine step, which may run more than once for one
 firing (a crash after its last write). It is idempotent: a decided firing is never decided
-again, the task is created in the same transaction that marks the firing ``fired``, and a fired
-firing whose task was never queued is queued (once: only a planned task is).
+again; the task (or the workflow run: a new run of a stored workflow, or a new workflow made
+from a blueprint) is created in the same transaction that marks the firing ``fired``; a fired
+firing whose task was never queued is queued (once: only a planned task is), and one whose
+workflow run never reached the engine is handed to it (the engine id is the run's first
+round, so the engine starts it once).
 """
 
 from __future__ import annotations
@@ -15,11 +18,21 @@ from datetime import datetime
 from stagent.domain.errors import NotFoundError, StagentError
 from stagent.domain.ids import utcnow
 from stagent.domain.run_options import from_flat
-from stagent.domain.schedules import FiringStatus, OverlapPolicy, ScheduleStatus
+from stagent.domain.schedules import (
+    FiringStatus,
+    OverlapPolicy,
+    Schedule,
+    ScheduleStatus,
+    TargetKind,
+)
 from stagent.domain.tasks import TaskStatus
+from stagent.domain.workflow_runs import WorkflowStatus, engine_id_for
+from stagent.domain.workflows import WorkflowDefinition
+from stagent.scheduler.targets import WorkflowTargets
 from stagent.store import events as event_repo
 from stagent.store import schedules as repo
 from stagent.store import tasks as task_repo
+from stagent.store import workflows as workflow_repo
 from stagent.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -37,11 +50,13 @@ class FiringDecider:
         *,
         admit: Callable[[str, str | None], str | None],
         run_task: Callable[[str], object],
+        workflows: WorkflowTargets | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
         self._admit = admit
         self._run_task = run_task
+        self._workflows = workflows
         self._clock = clock
 
     def process(self, firing_ref: str) -> str:
@@ -54,10 +69,14 @@ class FiringDecider:
                 schedule = repo.get(session, row.schedule_id)
                 busy = repo.busy_before(session, row) if status.is_open else None
                 manual = row.manual
+                started = (row.workflow_id, row.workflow_run)
         except NotFoundError:
             return "gone"
         if status is FiringStatus.FIRED and task_id:
             self._queue_if_planned(firing_ref, task_id)
+            return status.value
+        if status is FiringStatus.FIRED and started[0] and started[1]:
+            self._hand_to_engine(started[0], started[1])
             return status.value
         if not status.is_open:
             return status.value
@@ -74,16 +93,43 @@ class FiringDecider:
         limit = schedule.max_firings
         if not manual and limit is not None and schedule.firing_count >= limit:
             return self._limit_reached(firing_ref, schedule.id, limit)
+        definition = None
+        if schedule.target.kind is TargetKind.BLUEPRINT:
+            try:
+                definition = self._targets().definition(schedule.target)
+            except StagentError as exc:
+                self._decide(firing_ref, FiringStatus.FAILED, f"blueprint: {exc.message}")
+                return FiringStatus.FAILED.value
         try:
             reservation = self._admit(schedule.target.runtime, schedule.project_id)
         except StagentError as exc:
             self._decide(firing_ref, FiringStatus.BLOCKED, f"budget: {exc.message}")
             return FiringStatus.BLOCKED.value
-        created = self._launch(firing_ref, reservation)
-        if created is None:
+        launched = self._launch(firing_ref, reservation, definition)
+        if launched is None:
             return self.process(firing_ref)
-        self._queue_if_planned(firing_ref, created)
+        if isinstance(launched, FiringStatus):
+            return launched.value
+        if isinstance(launched, str):
+            self._queue_if_planned(firing_ref, launched)
+        else:
+            self._hand_to_engine(*launched)
         return FiringStatus.FIRED.value
+
+    def _targets(self) -> WorkflowTargets:
+        if self._workflows is None:
+            raise StagentError("this scheduler cannot start workflows")
+        return self._workflows
+
+    def _hand_to_engine(self, workflow_id: str, run_number: int) -> None:
+        try:
+            self._targets().start(
+                engine_id_for(workflow_id, run_number, 1), workflow_id, run_number
+            )
+        except StagentError as exc:
+            log.warning(
+                "workflow %s run %s: not handed to the engine: %s", workflow_id, run_number, exc
+            )
 
     def _overlap(
         self, firing_ref: str, policy: OverlapPolicy, busy: str, status: FiringStatus
@@ -120,9 +166,12 @@ class FiringDecider:
             if FiringStatus(row.status).is_open:
                 repo.decide(session, firing_ref, status, reason=reason)
 
-    def _launch(self, firing_ref: str, reservation: str | None) -> str | None:
-        """Create the task and mark the firing fired, in one transaction; None if the firing
-        was decided meanwhile."""
+    def _launch(
+        self, firing_ref: str, reservation: str | None, definition: WorkflowDefinition | None
+    ) -> str | tuple[str, int] | FiringStatus | None:
+        """Start what the firing fires and mark it fired, in one transaction. Returns the task
+        id, the workflow run (id, number), a status the firing was given instead (a workflow
+        still running, or one that cannot run), or None if the firing was decided meanwhile."""
         now = self._clock()
         with self._store.write() as session:
             row = repo.firing_row(session, firing_ref, for_update=True)
@@ -131,36 +180,94 @@ class FiringDecider:
             schedule_row = repo.get_row(session, row.schedule_id, for_update=True)
             schedule = repo.to_schedule(schedule_row)
             number = schedule.firing_count + (0 if row.manual else 1)
-            title = f"{schedule.name} — " + ("fired now" if row.manual else f"firing #{number}")
-            task = task_repo.create(
-                session,
-                task_repo.NewTask(
-                    title=title,
-                    description=schedule.target.prompt or "",
-                    project_id=schedule.project_id,
-                    runtime=schedule.target.runtime,
-                    profile=schedule.target.profile,
-                    options=from_flat(schedule.target.runtime, dict(schedule.target.options)),
-                ),
-            )
-            occurrence = row.occurrence_at.isoformat(timespec="seconds")
-            event_repo.append(
-                session,
-                task.id,
-                "note",
-                {"message": f"started by schedule {schedule.name!r} ({row.id}, {occurrence})"},
-            )
-            if reservation:
-                repo.attach_reservation(session, reservation, task.id)
-            repo.decide(session, firing_ref, FiringStatus.FIRED, task_id=task.id)
+            started: str | tuple[str, int]
+            if schedule.target.kind is TargetKind.PROMPT:
+                started = self._create_task(session, row, schedule, number, reservation)
+                repo.decide(session, firing_ref, FiringStatus.FIRED, task_id=started)
+            else:
+                outcome = self._start_workflow(session, schedule, definition)
+                if isinstance(outcome[0], FiringStatus):
+                    repo.decide(session, firing_ref, outcome[0], reason=str(outcome[1]))
+                    return outcome[0]
+                started = (outcome[0], int(outcome[1]))
+                if reservation:
+                    repo.release_reservation(
+                        session, reservation, note="released: each workflow step is admitted"
+                    )
+                repo.decide(session, firing_ref, FiringStatus.FIRED, workflow=started)
             if not row.manual:
-                schedule_row.firing_count = number
-                schedule_row.last_fired_at = now
-                limit = schedule.max_firings
-                if limit is not None and number >= limit:
-                    schedule_row.status = ScheduleStatus.EXPIRED.value
-                    schedule_row.next_fire_at = None
-            return task.id
+                self._count(schedule_row, schedule, number, now)
+            return started
+
+    def _create_task(
+        self,
+        session: repo.Session,
+        row: repo.ScheduleFiringRow,
+        schedule: Schedule,
+        number: int,
+        reservation: str | None,
+    ) -> str:
+        title = f"{schedule.name} — " + ("fired now" if row.manual else f"firing #{number}")
+        task = task_repo.create(
+            session,
+            task_repo.NewTask(
+                title=title,
+                description=schedule.target.prompt or "",
+                project_id=schedule.project_id,
+                runtime=schedule.target.runtime,
+                profile=schedule.target.profile,
+                options=from_flat(schedule.target.runtime, dict(schedule.target.options)),
+            ),
+        )
+        occurrence = row.occurrence_at.isoformat(timespec="seconds")
+        event_repo.append(
+            session,
+            task.id,
+            "note",
+            {"message": f"started by schedule {schedule.name!r} ({row.id}, {occurrence})"},
+        )
+        if reservation:
+            repo.attach_reservation(session, reservation, task.id)
+        return task.id
+
+    def _start_workflow(
+        self, session: repo.Session, schedule: Schedule, definition: WorkflowDefinition | None
+    ) -> tuple[str, int] | tuple[FiringStatus, str]:
+        """A new run of the stored workflow, or a new workflow made from the blueprint."""
+        if definition is not None:
+            made = workflow_repo.create(session, definition, project_id=schedule.project_id)
+            workflow_row = workflow_repo.get_row(session, made.id, for_update=True)
+        else:
+            try:
+                workflow_row = workflow_repo.get_row(
+                    session, schedule.target.ref or "", for_update=True
+                )
+                if WorkflowStatus(workflow_row.status) in (
+                    WorkflowStatus.RUNNING,
+                    WorkflowStatus.PAUSED,
+                ):
+                    return (
+                        FiringStatus.SKIPPED,
+                        f"workflow {workflow_row.id} is still {workflow_row.status} "
+                        "(a workflow runs one at a time)",
+                    )
+                self._targets().check_runnable(
+                    WorkflowDefinition.model_validate(workflow_row.definition)
+                )
+            except StagentError as exc:
+                return FiringStatus.FAILED, f"workflow: {exc.message}"
+        _, run_number = workflow_repo.begin_run(session, workflow_row)
+        return workflow_row.id, run_number
+
+    def _count(
+        self, schedule_row: repo.ScheduleRow, schedule: Schedule, number: int, now: datetime
+    ) -> None:
+        schedule_row.firing_count = number
+        schedule_row.last_fired_at = now
+        limit = schedule.max_firings
+        if limit is not None and number >= limit:
+            schedule_row.status = ScheduleStatus.EXPIRED.value
+            schedule_row.next_fire_at = None
 
     def _queue_if_planned(self, firing_ref: str, task_id: str) -> None:
         try:

@@ -4,7 +4,8 @@ occurrences; decide each firing (overlap, limit, budget) and start its task.
 Collaborators are passed in by the composition root (`stagent.workspace`), so this layer needs
 neither the engine nor governance: ``check_runtime`` validates a runtime name and the profile on
 it, ``admit`` asks the budgets (returns a reservation id, raises a `StagentError` when refused),
-``run_task`` queues a task's run, ``enqueue`` hands a firing to the durable engine.
+``run_task`` queues a task's run, ``enqueue`` hands a firing to the durable engine,
+``workflows`` checks and starts workflow and blueprint targets.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from stagent.domain.schedules import (
     OverlapPolicy,
     Schedule,
     ScheduleStatus,
+    Target,
+    TargetKind,
     TimingKind,
     firing_id,
 )
@@ -30,6 +33,7 @@ from stagent.scheduler import drafts
 from stagent.scheduler.drafts import ScheduleDraft
 from stagent.scheduler.firing import FiringDecider
 from stagent.scheduler.plan import first_fire_at, plan_claim
+from stagent.scheduler.targets import WorkflowTargets
 from stagent.scheduler.timing import upcoming, zone
 from stagent.store import projects as project_repo
 from stagent.store import schedules as repo
@@ -53,6 +57,7 @@ class ScheduleService:
         run_task: Callable[[str], object],
         enqueue: Callable[[str], object],
         engine_status: Callable[[str], str | None],
+        workflows: WorkflowTargets | None = None,
         default_zone: str = "UTC",
         grace_seconds: float = 60.0,
         clock: Callable[[], datetime] = utcnow,
@@ -61,11 +66,12 @@ class ScheduleService:
         self._check_runtime = check_runtime
         self._enqueue = enqueue
         self._engine_status = engine_status
+        self._workflows = workflows
         self.default_zone = _usable_zone(default_zone)
         self.grace = timedelta(seconds=grace_seconds)
         self.clock = clock
         self.decider = FiringDecider(
-            store, admit=admit, run_task=run_task, clock=lambda: self.clock()
+            store, admit=admit, run_task=run_task, workflows=workflows, clock=lambda: self.clock()
         )
 
     # ------------------------------------------------------------ reading
@@ -128,20 +134,8 @@ class ScheduleService:
         elif draft.tz and draft.tz != current.timing.zone:
             timing = dataclasses.replace(timing, zone=tz)
         target = current.target
-        if any(v is not None for v in (draft.prompt, draft.runtime, draft.profile)) or (
-            draft.workflow or draft.blueprint
-        ):
-            target = drafts.build_target(
-                ScheduleDraft(
-                    prompt=draft.prompt if draft.prompt is not None else target.prompt,
-                    runtime=draft.runtime or target.runtime,
-                    profile=draft.profile if draft.profile is not None else target.profile,
-                    workflow=draft.workflow,
-                    blueprint=draft.blueprint,
-                    options=draft.options if draft.options is not None else target.options,
-                )
-            )
-            self._check_runtime(target.runtime, target.profile)
+        if draft.sets_target:
+            target = self._checked(drafts.build_target(_edited_target(current.target, draft)))
         changed = dataclasses.replace(
             current,
             name=drafts.check_name(draft.name) if draft.name is not None else current.name,
@@ -150,16 +144,34 @@ class ScheduleService:
             project_id=self._project_id(draft.project)
             if draft.project is not None
             else current.project_id,
-            max_firings=drafts.max_firings(draft.max_firings)
+            max_firings=None
+            if draft.clear_limit
+            else drafts.max_firings(draft.max_firings)
             if draft.max_firings is not None
             else current.max_firings,
-            expires_at=drafts.expiry(draft.expires_at, tz, now)
+            expires_at=None
+            if draft.clear_expiry
+            else drafts.expiry(draft.expires_at, tz, now)
             if draft.expires_at is not None
             else current.expires_at,
             overlap=drafts.overlap_policy(draft.overlap) if draft.overlap else current.overlap,
             missed=drafts.missed_policy(draft.missed) if draft.missed else current.missed,
         )
-        reschedule = draft.sets_timing or draft.tz or draft.max_firings or draft.expires_at
+        if (draft.clear_limit and draft.max_firings is not None) or (
+            draft.clear_expiry and draft.expires_at is not None
+        ):
+            raise ValidationError(
+                "max_firings/expires_at: give a new value or clear it, not both",
+                hint="--no-limit removes the limit; --no-expiry removes the expiry",
+            )
+        reschedule = (
+            draft.sets_timing
+            or draft.tz
+            or draft.max_firings
+            or draft.expires_at
+            or draft.clear_limit
+            or draft.clear_expiry
+        )
         if reschedule and changed.status is not ScheduleStatus.PAUSED:
             changed = self._activate(changed, now)
         with self._store.write() as session:
@@ -277,8 +289,7 @@ class ScheduleService:
         now = self.clock()
         tz = draft.tz or self.default_zone
         zone(tz)
-        target = drafts.build_target(draft)
-        self._check_runtime(target.runtime, target.profile)
+        target = self._checked(drafts.build_target(draft))
         schedule = Schedule(
             id=schedule_id,
             name=drafts.check_name(draft.name),
@@ -298,6 +309,16 @@ class ScheduleService:
                 hint="move the expiry later, or the first fire time earlier",
             )
         return activated
+
+    def _checked(self, target: Target) -> Target:
+        """The target, refused now if it could not fire (a prompt's runtime and profile; a
+        workflow or blueprint that does not exist or cannot run)."""
+        self._check_runtime(target.runtime, target.profile)
+        if target.kind is TargetKind.PROMPT:
+            return target
+        if self._workflows is None:
+            raise ValidationError(f"{target.kind.value}: this scheduler cannot start workflows")
+        return self._workflows.check(target)
 
     def _activate(self, schedule: Schedule, now: datetime) -> Schedule:
         if schedule.timing.kind is TimingKind.ONCE:
@@ -320,6 +341,35 @@ class ScheduleService:
             return None
         with self._store.read() as session:
             return project_repo.get(session, ref).id
+
+
+def _edited_target(current: Target, draft: ScheduleDraft) -> ScheduleDraft:
+    """The draft of the edited target: what the edit names, the rest kept from ``current`` (a
+    new kind of target starts from nothing but the runtime)."""
+    if draft.workflow:
+        kind = TargetKind.WORKFLOW
+    elif draft.blueprint:
+        kind = TargetKind.BLUEPRINT
+    elif draft.prompt is not None:
+        kind = TargetKind.PROMPT
+    else:
+        kind = current.kind
+    same = kind is current.kind
+    same_ref = same and (draft.workflow or draft.blueprint or current.ref) == current.ref
+    keep_prompt = same and kind is TargetKind.PROMPT
+    return ScheduleDraft(
+        prompt=draft.prompt
+        if draft.prompt is not None
+        else (current.prompt if keep_prompt else None),
+        runtime=draft.runtime or current.runtime,
+        profile=draft.profile
+        if draft.profile is not None
+        else (current.profile if keep_prompt else None),
+        workflow=(draft.workflow or current.ref) if kind is TargetKind.WORKFLOW else None,
+        blueprint=(draft.blueprint or current.ref) if kind is TargetKind.BLUEPRINT else None,
+        variables=draft.variables or (dict(current.variables) if same_ref else {}),
+        options=draft.options if draft.options is not None else dict(current.options),
+    )
 
 
 def _usable_zone(name: str) -> str:

@@ -26,8 +26,14 @@ class FiringOut(BaseModel):
     reason: str | None
     task_id: str | None
     task_status: str | None
-    """The outcome of a fired firing: its task's status."""
+    """A prompt firing's task status."""
+    workflow_id: str | None
+    workflow_run: int | None
+    """The workflow run a workflow or blueprint firing started."""
+    outcome: str | None
+    """The outcome of a fired firing: its task's status, or its workflow run's."""
     cost_micros: int
+    """What its task, or every step of its workflow run, cost."""
     cost_usd: str
     decided_at: datetime | None
 
@@ -42,6 +48,9 @@ class FiringOut(BaseModel):
             reason=firing.reason,
             task_id=firing.task_id,
             task_status=firing.task_status,
+            workflow_id=firing.workflow_id,
+            workflow_run=firing.workflow_run,
+            outcome=firing.outcome,
             cost_micros=firing.cost_micros,
             cost_usd=usd_text(firing.cost_micros),
             decided_at=firing.decided_at,
@@ -154,6 +163,7 @@ class ScheduleIn(BaseModel):
     workflow: str | None = None
     blueprint: str | None = None
     variables: dict[str, str] = Field(default_factory=dict)
+    """A blueprint's variables."""
     cron: str | None = Field(default=None, description="5-field cron, or a phrase")
     every: str | None = Field(default=None, description="15m, 2h, 1d, or a phrase")
     at: str | None = Field(default=None, description="one-shot time, ISO 8601")
@@ -162,6 +172,8 @@ class ScheduleIn(BaseModel):
     expires_at: str | None = None
     overlap: str | None = None
     missed: str | None = None
+    clear_limit: bool = Field(default=False, description="on an edit: remove the firing limit")
+    clear_expiry: bool = Field(default=False, description="on an edit: remove the expiry")
     scenario: dict[str, Any] | None = Field(
         default=None, description="a scripted-runtime scenario (simulated runs)"
     )

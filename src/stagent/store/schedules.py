@@ -31,12 +31,21 @@ from stagent.domain.schedules import (
     TimingKind,
 )
 from stagent.domain.tasks import ACTIVE_STATES
+from stagent.domain.workflow_runs import StepStatus, WorkflowStatus
 from stagent.store import ledger as ledger_repo
-from stagent.store.tables import ScheduleFiringRow, ScheduleRow, TaskRow, UsageLedgerRow
+from stagent.store.tables import (
+    ScheduleFiringRow,
+    ScheduleRow,
+    TaskRow,
+    UsageLedgerRow,
+    WorkflowRow,
+    WorkflowStepRow,
+)
 
 SPENT_STATUSES = ("completed", "failed", "cancelled")
 """Ledger rows that are real spend (not reservations or refusals)."""
 _ACTIVE_TASK = [status.value for status in ACTIVE_STATES]
+_ACTIVE_WORKFLOW = [WorkflowStatus.RUNNING.value, WorkflowStatus.PAUSED.value]
 
 DuplicateFiringError = IntegrityError
 """What saving a firing id that another process saved first raises."""
@@ -231,13 +240,16 @@ def decide(
     *,
     reason: str | None = None,
     task_id: str | None = None,
+    workflow: tuple[str, int] | None = None,
 ) -> None:
-    """Record what became of a firing."""
+    """Record what became of a firing (the task or the workflow run it started)."""
     row = firing_row(session, firing_id, for_update=True)
     row.status = status.value
     row.reason = reason
     if task_id is not None:
         row.task_id = task_id
+    if workflow is not None:
+        row.workflow_id, row.workflow_run = workflow
     row.decided_at = None if status.is_open else utcnow()
     session.flush()
 
@@ -245,32 +257,84 @@ def decide(
 def firings(
     session: Session, schedule_id: str, *, limit: int = 100, ids: Sequence[str] | None = None
 ) -> list[Firing]:
-    """A schedule's firings, newest occurrence first, with their task's status and cost."""
-    cost = (
+    """A schedule's firings, newest occurrence first, with the status and cost of the task or
+    workflow run each started."""
+    table = ScheduleFiringRow
+    spent = UsageLedgerRow.status.in_(SPENT_STATUSES)
+    task_cost = (
         select(func.coalesce(func.sum(UsageLedgerRow.cost_micros), 0))
-        .where(
-            UsageLedgerRow.task_id == ScheduleFiringRow.task_id,
-            UsageLedgerRow.status.in_(SPENT_STATUSES),
-        )
-        .correlate(ScheduleFiringRow)
+        .where(UsageLedgerRow.task_id == table.task_id, spent)
+        .correlate(table)
+        .scalar_subquery()
+    )
+    step_tasks = select(WorkflowStepRow.task_id).where(
+        WorkflowStepRow.workflow_id == table.workflow_id,
+        WorkflowStepRow.run_number == table.workflow_run,
+    )
+    workflow_cost = (
+        select(func.coalesce(func.sum(UsageLedgerRow.cost_micros), 0))
+        .where(UsageLedgerRow.task_id.in_(step_tasks), spent)
+        .correlate(table)
         .scalar_subquery()
     )
     query = (
-        select(ScheduleFiringRow, TaskRow.status, cost)
-        .outerjoin(TaskRow, TaskRow.id == ScheduleFiringRow.task_id)
-        .where(ScheduleFiringRow.schedule_id == schedule_id)
-        .order_by(ScheduleFiringRow.occurrence_at.desc(), ScheduleFiringRow.id.desc())
+        select(table, TaskRow.status, WorkflowRow.status, WorkflowRow.run_count, task_cost)
+        .add_columns(workflow_cost)
+        .outerjoin(TaskRow, TaskRow.id == table.task_id)
+        .outerjoin(WorkflowRow, WorkflowRow.id == table.workflow_id)
+        .where(table.schedule_id == schedule_id)
+        .order_by(table.occurrence_at.desc(), table.id.desc())
         .limit(limit)
     )
     if ids is not None:
-        query = query.where(ScheduleFiringRow.id.in_(list(ids)))
-    return [
-        _to_firing(row, task_status, int(spent or 0))
-        for row, task_status, spent in session.execute(query)
-    ]
+        query = query.where(table.id.in_(list(ids)))
+    rows = list(session.execute(query))
+    earlier = _earlier_run_outcomes(
+        session,
+        [
+            (row.workflow_id, row.workflow_run)
+            for row, _, _, latest, _, _ in rows
+            if row.workflow_id and row.workflow_run is not None and row.workflow_run != latest
+        ],
+    )
+    out: list[Firing] = []
+    for row, task_status, workflow_status, latest, t_cost, w_cost in rows:
+        outcome = workflow_status
+        if row.workflow_id and row.workflow_run != latest:
+            outcome = earlier.get((row.workflow_id, row.workflow_run or 0))
+        out.append(_to_firing(row, task_status, outcome, int(t_cost or 0) + int(w_cost or 0)))
+    return out
 
 
-def _to_firing(row: ScheduleFiringRow, task_status: str | None, cost: int) -> Firing:
+def _earlier_run_outcomes(
+    session: Session, runs: Sequence[tuple[str, int]]
+) -> dict[tuple[str, int], str]:
+    """The outcome of workflow runs that are not their workflow's latest (the row keeps only
+    the latest run's status): failed if a step failed or was blocked, completed if every step
+    completed, else cancelled (a new run starts only after the last one ended)."""
+    if not runs:
+        return {}
+    query = select(
+        WorkflowStepRow.workflow_id, WorkflowStepRow.run_number, WorkflowStepRow.status
+    ).where(WorkflowStepRow.workflow_id.in_({w for w, _ in runs}))
+    statuses: dict[tuple[str, int], set[str]] = {}
+    for workflow_id, number, status in session.execute(query):
+        statuses.setdefault((workflow_id, number), set()).add(status)
+    outcomes: dict[tuple[str, int], str] = {}
+    for key in runs:
+        seen = statuses.get(key, set())
+        if seen & {StepStatus.FAILED.value, StepStatus.BLOCKED.value}:
+            outcomes[key] = WorkflowStatus.FAILED.value
+        elif seen and seen <= {StepStatus.COMPLETED.value, "skipped"}:
+            outcomes[key] = WorkflowStatus.COMPLETED.value
+        else:
+            outcomes[key] = WorkflowStatus.CANCELLED.value
+    return outcomes
+
+
+def _to_firing(
+    row: ScheduleFiringRow, task_status: str | None, workflow_status: str | None, cost: int
+) -> Firing:
     return Firing(
         id=row.id,
         schedule_id=row.schedule_id,
@@ -280,6 +344,9 @@ def _to_firing(row: ScheduleFiringRow, task_status: str | None, cost: int) -> Fi
         reason=row.reason,
         task_id=row.task_id,
         task_status=task_status,
+        workflow_id=row.workflow_id,
+        workflow_run=row.workflow_run,
+        workflow_status=workflow_status,
         cost_micros=cost,
         created_at=_aware(row.created_at),
         decided_at=_aware(row.decided_at),
@@ -295,17 +362,23 @@ def get_firing(session: Session, firing_id: str) -> Firing:
 
 def busy_before(session: Session, firing: ScheduleFiringRow) -> str | None:
     """The id of an earlier firing of the same schedule that is still undecided or whose task
-    is still queued or running; None if there is none."""
+    (or workflow run) is still queued, running or paused; None if there is none."""
     table = ScheduleFiringRow
     earlier = or_(
         table.occurrence_at < firing.occurrence_at,
         (table.occurrence_at == firing.occurrence_at) & (table.id < firing.id),
     )
     undecided = table.status.in_([FiringStatus.PENDING.value, FiringStatus.WAITING.value])
-    running = (table.status == FiringStatus.FIRED.value) & TaskRow.status.in_(_ACTIVE_TASK)
+    workflow_running = WorkflowRow.status.in_(_ACTIVE_WORKFLOW) & (
+        WorkflowRow.run_count == table.workflow_run
+    )
+    running = (table.status == FiringStatus.FIRED.value) & or_(
+        TaskRow.status.in_(_ACTIVE_TASK), workflow_running
+    )
     query = (
         select(table.id)
         .outerjoin(TaskRow, TaskRow.id == table.task_id)
+        .outerjoin(WorkflowRow, WorkflowRow.id == table.workflow_id)
         .where(table.schedule_id == firing.schedule_id, table.id != firing.id)
         .where(or_(undecided & earlier, running))
         .limit(1)
@@ -328,6 +401,16 @@ def attach_reservation(session: Session, reservation_id: str, task_id: str) -> N
         update(UsageLedgerRow)
         .where(UsageLedgerRow.id == reservation_id, UsageLedgerRow.status == ledger_repo.RESERVED)
         .values(task_id=task_id)
+    )
+
+
+def release_reservation(session: Session, reservation_id: str, *, note: str) -> None:
+    """End a firing's budget reservation that no task takes over (a workflow's steps are each
+    admitted when they run)."""
+    session.execute(
+        update(UsageLedgerRow)
+        .where(UsageLedgerRow.id == reservation_id, UsageLedgerRow.status == ledger_repo.RESERVED)
+        .values(status=ledger_repo.RELEASED, cost_micros=0, note=note, finished_at=utcnow())
     )
 
 

@@ -451,7 +451,8 @@ class WorkflowStepRow(Base):
 
 
 class ScheduleRow(Base):
-    """A schedule: what it fires (a prompt with a runtime and profile), when, and its limits."""
+    """A schedule: what it fires (a prompt with a runtime and profile, a workflow, or a
+    blueprint with variables), when, and its limits."""
 
     __tablename__ = "schedules"
     __table_args__ = (
@@ -465,7 +466,8 @@ class ScheduleRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     """``active``, ``paused``, ``completed`` (a one-shot fired) or ``expired``."""
     target_kind: Mapped[str] = mapped_column(String(16), default="prompt")
-    """``prompt`` (``workflow`` and ``blueprint`` are not built yet)."""
+    """``prompt``, ``workflow`` (``target_ref`` names it) or ``blueprint`` (``target_ref`` and
+    ``variables``)."""
     prompt: Mapped[str | None] = mapped_column(Text)
     runtime: Mapped[str] = mapped_column(String(40), default="scripted")
     profile: Mapped[str | None] = mapped_column(String(120))
@@ -511,6 +513,10 @@ class ScheduleFiringRow(Base):
     """``pending``, ``waiting``, ``fired``, ``skipped``, ``blocked``, ``missed``, ``failed``."""
     reason: Mapped[str | None] = mapped_column(Text)
     task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    workflow_id: Mapped[str | None] = mapped_column(ForeignKey("workflows.id", ondelete="SET NULL"))
+    """The workflow a workflow or blueprint firing ran (a blueprint firing makes a new one)."""
+    workflow_run: Mapped[int | None] = mapped_column(Integer)
+    """Which run of that workflow the firing started."""
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(Timestamp)
 

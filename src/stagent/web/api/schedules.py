@@ -29,10 +29,8 @@ def list_schedules(ws: WorkspaceDep) -> ListOut[ScheduleOut]:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ScheduleOut)
 def create_schedule(body: ScheduleIn, ws: WorkspaceDep) -> ScheduleOut:
-    """Create a schedule: exactly one of ``cron`` (or a phrase), ``every``, ``at``.
-
-    A ``workflow`` or ``blueprint`` target is refused (501): workflows are not built yet.
-    """
+    """Create a schedule: exactly one of ``cron`` (or a phrase), ``every``, ``at``; and one
+    of ``prompt``, ``workflow`` (id or name) or ``blueprint`` (with ``variables``)."""
     return schedule_out(ws.schedules, ws.schedules.create(body.draft()), history=0)
 
 
@@ -52,7 +50,8 @@ def get_schedule(ref: str, ws: WorkspaceDep) -> ScheduleOut:
 
 @router.patch("/{ref}", response_model=ScheduleOut)
 def edit_schedule(ref: str, body: ScheduleIn, ws: WorkspaceDep) -> ScheduleOut:
-    """Change a schedule; fields left out keep their value."""
+    """Change a schedule; fields left out keep their value (``clear_limit`` and
+    ``clear_expiry`` remove the limit and the expiry)."""
     return schedule_out(ws.schedules, ws.schedules.update(ref, body.draft()), history=LIST_HISTORY)
 
 
@@ -71,7 +70,7 @@ def resume_schedule(ref: str, ws: WorkspaceDep) -> ScheduleOut:
 @router.post("/{ref}/fire", status_code=status.HTTP_202_ACCEPTED, response_model=FiringOut)
 def fire_schedule(ref: str, ws: WorkspaceDep) -> FiringOut:
     """Fire now: a worker decides the firing (overlap policy and budgets apply) and starts its
-    task; poll the schedule or the firing's task for the outcome."""
+    task or workflow run; poll the schedule for the outcome."""
     return FiringOut.of(ws.schedules.fire_now(ref))
 
 

@@ -85,7 +85,7 @@ async def run(request: Request, blueprint_id: str, ws: WorkspaceDep) -> Response
     workflow = ws.run_blueprint(
         blueprint_id, values, runtime=settings.get("runtime"), project=settings.get("project")
     )
-    return redirect(f"/workflows#workflow-{workflow.id}")
+    return redirect(f"/workflows/{workflow.id}")
 
 
 @router.get("/ui/blueprints/{blueprint_id}/preview")

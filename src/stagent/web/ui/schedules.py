@@ -59,6 +59,8 @@ def _form_context(ws: Workspace, values: dict[str, Any] | None = None) -> dict[s
     return {
         "runtimes": ws.runtimes.all(),
         "projects": ws.projects.list(),
+        "workflows": ws.workflows.list(),
+        "blueprints": ws.profiles.blueprints().all(),
         "when_kinds": WHEN_KINDS,
         "default_tz": ws.schedules.default_zone,
         "v": values or {},
@@ -115,19 +117,29 @@ def _draft(form: dict[str, str], *, editing: bool = False) -> ScheduleDraft:
     except ValueError:
         raise ValidationError(f"max_firings: {limit!r} is not a whole number") from None
     target = form.get("target", "prompt")
-    ref = blank_to_none(form.get("target_ref", ""))
+    if target not in ("prompt", "workflow", "blueprint"):
+        raise ValidationError(f"target: {target!r} is not one of prompt, workflow, blueprint")
+    ref = (form.get("target_ref") or "").strip()
+    if target != "prompt" and not ref:
+        raise ValidationError(f"{target}: name the {target} to fire (its id or name)")
+    prompt_target = target == "prompt"
     scenario = parse_scenario_text(form.get("scenario", ""))
     given = value or not editing
     return ScheduleDraft(
         name=form.get("name"),
-        prompt=form.get("prompt"),
+        prompt=form.get("prompt") if prompt_target else None,
         runtime=blank_to_none(form.get("runtime", "")),
-        profile=form.get("profile", "").strip()
-        if editing
-        else blank_to_none(form.get("profile", "")),
+        profile=(
+            form.get("profile", "").strip() if editing else blank_to_none(form.get("profile", ""))
+        )
+        if prompt_target
+        else None,
         project=form.get("project", "") if editing else blank_to_none(form.get("project", "")),
-        workflow=(ref or "?") if target == "workflow" else None,
-        blueprint=(ref or "?") if target == "blueprint" else None,
+        workflow=ref if target == "workflow" else None,
+        blueprint=ref if target == "blueprint" else None,
+        variables=_variables(form.get("variables", "")) if target == "blueprint" else {},
+        clear_limit=form.get("clear_limit") == "1",
+        clear_expiry=form.get("clear_expiry") == "1",
         tz=blank_to_none(form.get("tz", "")),
         max_firings=max_firings,
         expires_at=blank_to_none(form.get("expires_at", "")),
@@ -138,6 +150,26 @@ def _draft(form: dict[str, str], *, editing: bool = False) -> ScheduleDraft:
         every=value if given and kind == "every" else None,
         at=value if given and kind == "at" else None,
     )
+
+
+def _variables(text: str) -> dict[str, str]:
+    """``name=value`` lines (blank lines ignored)."""
+    values: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(
+                f"variables, line {number}: {line.strip()!r} is not name=value",
+                hint="write one variable a line, e.g. goal=quick dinners",
+            )
+        values[key.strip()] = value.strip()
+    return values
+
+
+def _variables_text(values: dict[str, str]) -> str:
+    return "\n".join(f"{k}={v}" for k, v in values.items())
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -152,7 +184,9 @@ async def preview(request: Request, ws: WorkspaceDep) -> Response:
     if not form.get("when", "").strip():
         return fragment(render("fragments/schedule_preview.html", empty=True))
     try:
-        draft = _draft({**form, "name": form.get("name") or "preview", "prompt": "preview"})
+        draft = _draft(
+            {**form, "name": form.get("name") or "preview", "prompt": "preview", "target": "prompt"}
+        )
         schedule, times = ws.schedules.preview(draft)
     except StagentError as exc:
         return fragment(render("fragments/schedule_preview.html", error=exc.message))
@@ -174,9 +208,11 @@ async def edit(ref: str, request: Request, ws: WorkspaceDep) -> Response:
     current = _values_of(schedule_out(ws.schedules, ws.schedules.get(ref), history=0))
     if all(form.get(k, "") == str(current[k]) for k in ("when_kind", "when", "tz")):
         form["when"] = ""
-    for key in ("max_firings", "expires_at"):
+    for key, clear in (("max_firings", "clear_limit"), ("expires_at", "clear_expiry")):
         if form.get(key, "") == str(current[key]):
             form[key] = ""
+        elif not form.get(key, "").strip() and current[key] != "":
+            form[clear] = "1"  # the person emptied the field: remove the limit or expiry
     schedule = ws.schedules.update(ref, _draft(form, editing=True))
     return redirect(f"/schedules/{schedule.id}")
 
@@ -203,6 +239,9 @@ def _values_of(out: ScheduleOut) -> dict[str, Any]:
         when = out.when.at.astimezone(ZoneInfo(out.when.tz)).strftime("%Y-%m-%dT%H:%M")
     return {
         "name": out.name,
+        "target": out.target.kind,
+        "target_ref": out.target.ref or "",
+        "variables": _variables_text(out.target.variables),
         "prompt": out.target.prompt or "",
         "runtime": out.target.runtime,
         "profile": out.target.profile or "",

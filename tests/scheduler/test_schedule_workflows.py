@@ -1,0 +1,229 @@
+"""Schedules that fire workflows and blueprints: a firing starts a new run of a stored workflow,
+or makes a new workflow from a blueprint with the schedule's variables; its history links that
+run with its outcome and cost. Decided tick by tick on a hand-moved clock (SQLite), then once
+end to end under a worker."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from schedtools import Clock, history, statuses, tick_and_decide, use_clock
+
+from stagent.domain.errors import NotFoundError, ValidationError
+from stagent.domain.schedules import Firing, FiringStatus, TargetKind
+from stagent.domain.workflow_files import parse_definition
+from stagent.domain.workflow_runs import Workflow, WorkflowStatus
+from stagent.scheduler.drafts import ScheduleDraft
+from stagent.testing.workflows import step
+from stagent.workspace import Workspace
+
+PAID = {"usage": {"model": "scripted-1", "input_tokens": 10, "output_tokens": 5, "cost_usd": 0.25}}
+
+
+def paid_step(key: str) -> dict[str, Any]:
+    """A scripted step whose task books $0.25."""
+    data = step(key, f"{key} done")
+    data["options"]["scripted"]["scenario"]["steps"].append(PAID)
+    return data
+
+
+def digest(ws: Workspace) -> Workflow:
+    return ws.workflows.add(
+        parse_definition(
+            {"name": "digest", "pattern": "sequence", "steps": [paid_step("a"), paid_step("b")]}
+        )
+    )
+
+
+@pytest.fixture
+def clock(workspace: Workspace) -> Clock:
+    return use_clock(workspace, Clock())
+
+
+def test_a_workflow_firing_starts_a_new_run_and_its_history_links_it(
+    workspace: Workspace, clock: Clock
+) -> None:
+    workflow = digest(workspace)
+    schedule = workspace.schedules.create(
+        ScheduleDraft(name="nightly", workflow="digest", every="1h", tz="UTC", overlap="allow")
+    )
+    assert schedule.target.kind is TargetKind.WORKFLOW
+    assert schedule.target.ref == workflow.id  # named by its id from now on
+    clock.advance(3600)
+    assert tick_and_decide(workspace) == ["fired"]
+    (firing,) = history(workspace, schedule)
+    assert (firing.workflow_id, firing.workflow_run, firing.task_id) == (workflow.id, 1, None)
+    assert firing.outcome == "running"
+    assert workspace.workflows.get(workflow.id).run_count == 1
+    assert workspace.schedules.get(schedule.id).firing_count == 1
+
+    # A workflow runs one at a time: even "allow" cannot start a second run meanwhile.
+    clock.advance(3600)
+    assert tick_and_decide(workspace) == ["skipped"]
+    assert "is still running (a workflow runs one at a time)" in (
+        history(workspace, schedule)[-1].reason or ""
+    )
+
+
+def test_overlap_skip_sees_a_running_workflow_as_busy(workspace: Workspace, clock: Clock) -> None:
+    digest(workspace)
+    schedule = workspace.schedules.create(
+        ScheduleDraft(name="nightly", workflow="digest", every="1h", tz="UTC")
+    )
+    clock.advance(3600)
+    tick_and_decide(workspace)
+    clock.advance(3600)
+    tick_and_decide(workspace)
+    assert statuses(workspace, schedule) == ["fired", "skipped"]
+    assert "overlap policy skip" in (history(workspace, schedule)[-1].reason or "")
+
+
+def test_a_blueprint_firing_makes_a_new_workflow_with_the_schedules_variables(
+    workspace: Workspace, clock: Clock
+) -> None:
+    schedule = workspace.schedules.create(
+        ScheduleDraft(
+            name="meals",
+            blueprint="meal-planning",
+            variables={"goal": "quick dinners", "days": "3"},
+            every="1d",
+            tz="UTC",
+            overlap="allow",
+        )
+    )
+    for _ in range(2):
+        clock.advance(86400)
+        workspace.workflows.cancel(w.id) if (w := _running(workspace)) else None
+        assert tick_and_decide(workspace) == ["fired"]
+    first, second = history(workspace, schedule)
+    assert first.workflow_id != second.workflow_id
+    made = workspace.workflows.get(second.workflow_id or "")
+    assert made.name == "Meal planning: quick dinners"
+    assert made.definition.blueprint is not None
+    assert made.definition.blueprint["id"] == "meal-planning"
+    assert made.definition.blueprint["variables"]["days"] == 3
+    assert {s.runtime for s in made.definition.steps} == {"scripted"}
+    assert first.outcome == "cancelled" and second.outcome == "running"
+
+
+def _running(ws: Workspace) -> Workflow | None:
+    return next((w for w in ws.workflows.list() if w.status is WorkflowStatus.RUNNING), None)
+
+
+def test_targets_that_could_never_fire_are_refused_when_saved(workspace: Workspace) -> None:
+    with pytest.raises(NotFoundError, match="no blueprint 'nope'"):
+        workspace.schedules.create(ScheduleDraft(name="x", every="1h", blueprint="nope"))
+    with pytest.raises(ValidationError, match="variable goal: Goal is required"):
+        workspace.schedules.create(ScheduleDraft(name="x", every="1h", blueprint="meal-planning"))
+    with pytest.raises(ValidationError, match="approval checkpoints are not built yet"):
+        workspace.schedules.create(
+            ScheduleDraft(
+                name="x",
+                every="1h",
+                blueprint="release-notes",
+                variables={"version": "2", "announce": "yes"},
+            )
+        )
+    with pytest.raises(NotFoundError):
+        workspace.schedules.create(ScheduleDraft(name="x", every="1h", workflow="wf_missing"))
+    with pytest.raises(ValidationError, match="target: give one of prompt, workflow or blueprint"):
+        workspace.schedules.create(
+            ScheduleDraft(name="x", every="1h", prompt="p", blueprint="meal-planning")
+        )
+    with pytest.raises(ValidationError, match="variables: only a blueprint target"):
+        workspace.schedules.create(
+            ScheduleDraft(name="x", every="1h", prompt="p", variables={"k": "v"})
+        )
+    assert workspace.schedules.list() == []
+
+
+def test_a_blueprint_that_breaks_after_saving_fails_its_firing_with_the_reason(
+    workspace: Workspace, clock: Clock
+) -> None:
+    user_dir = workspace.settings.home / "blueprints"
+    user_dir.mkdir(parents=True, exist_ok=True)
+    text = """id: mine
+name: Mine
+description: d
+pattern: sequence
+variables: [{id: topic, type: text, required: true}]
+steps: [{name: Gather, profile: researcher, prompt: "Research {{topic}}"}]
+"""
+    (user_dir / "mine.yaml").write_text(text)
+    schedule = workspace.schedules.create(
+        ScheduleDraft(name="m", blueprint="mine", variables={"topic": "tea"}, every="1h", tz="UTC")
+    )
+    (user_dir / "mine.yaml").write_text(text.replace("id: topic", "id: subject"))
+    clock.advance(3600)
+    assert tick_and_decide(workspace) == ["failed"]
+    (firing,) = history(workspace, schedule)
+    assert firing.status is FiringStatus.FAILED
+    assert (firing.reason or "").startswith("blueprint: ")
+    assert workspace.workflows.list() == []
+    assert workspace.schedules.get(schedule.id).next_fire_at == clock.now + _hour()
+
+
+def decided(ws: Workspace, firing_id: str) -> Firing:
+    """The firing once a worker decided it."""
+    deadline = time.monotonic() + 30
+    while ws.schedules.firing(firing_id).status.is_open and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return ws.schedules.firing(firing_id)
+
+
+def _hour() -> Any:
+    from datetime import timedelta
+
+    return timedelta(hours=1)
+
+
+def test_edit_switches_the_target_and_clears_limit_and_expiry(
+    workspace: Workspace, clock: Clock
+) -> None:
+    digest(workspace)
+    schedule = workspace.schedules.create(
+        ScheduleDraft(
+            name="s",
+            prompt="p",
+            profile="editor",
+            every="1h",
+            tz="UTC",
+            max_firings=1,
+            expires_at="2026-12-31T00:00",
+        )
+    )
+    clock.advance(3600)
+    tick_and_decide(workspace)
+    assert workspace.schedules.get(schedule.id).status.value == "expired"
+    edited = workspace.schedules.update("s", ScheduleDraft(workflow="digest", clear_limit=True))
+    assert edited.target.kind is TargetKind.WORKFLOW and edited.target.profile is None
+    assert edited.max_firings is None and edited.status.value == "active"
+    assert edited.expires_at is not None
+    cleared = workspace.schedules.update("s", ScheduleDraft(clear_expiry=True))
+    assert cleared.expires_at is None and cleared.target.kind is TargetKind.WORKFLOW
+    back = workspace.schedules.update("s", ScheduleDraft(prompt="again"))
+    assert back.target.kind is TargetKind.PROMPT and back.target.ref is None
+    with pytest.raises(ValidationError, match="give a new value or clear it, not both"):
+        workspace.schedules.update("s", ScheduleDraft(max_firings=3, clear_limit=True))
+
+
+def test_a_fired_workflow_reports_its_outcome_and_the_cost_of_every_step(
+    worker: Workspace,
+) -> None:
+    workflow = digest(worker)
+    schedule = worker.schedules.create(
+        ScheduleDraft(name="nightly", workflow=workflow.id, every="1d", tz="UTC")
+    )
+    firing = decided(worker, worker.schedules.fire_now(schedule.id).id)
+    done = worker.workflows.wait(workflow.id, timeout=60)
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    firing = worker.schedules.firing(firing.id)
+    assert firing.status is FiringStatus.FIRED and firing.outcome == "completed"
+    assert firing.cost_micros == 500_000  # two steps at $0.25
+    # An earlier run keeps its outcome when a later run of the workflow starts.
+    second = decided(worker, worker.schedules.fire_now(schedule.id).id)
+    worker.workflows.wait(workflow.id, timeout=60)
+    assert second.workflow_run == 2 and worker.schedules.firing(second.id).outcome == "completed"
+    assert worker.schedules.firing(firing.id).outcome == "completed"
