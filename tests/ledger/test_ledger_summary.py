@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from tests.ledger.logtools import claude_assistant, claude_transcript
 
+from stagent.domain.events import UsageEvent
+from stagent.engine.services import TaskDraft
 from stagent.ledger.reports import Scope
 from stagent.workspace import Workspace
 
@@ -32,6 +34,13 @@ def fill(ws: Workspace, tmp_path: Path) -> None:
 
 def check(ws: Workspace, tmp_path: Path) -> None:
     fill(ws, tmp_path)
+    # a scripted (simulated) run's call: shown apart, never in the totals
+    task = ws.tasks.create(TaskDraft(title="rehearsal"))
+    ws.budgets.record_usage(task, UsageEvent(model="claude-haiku-4-5", input_tokens=500))
+    whole = ws.ledger.summary(Scope())
+    assert (whole["totals"]["requests"], whole["totals"]["input_tokens"]) == (3, 3_000)
+    assert whole["simulated"] is not None
+    assert (whole["simulated"]["requests"], whole["simulated"]["input_tokens"]) == (1, 500)
     by_day = ws.ledger.summary(Scope(), "day")
     # UTC: 2026-11-20 has one call, 2026-11-21 two
     assert [(g["key"], g["requests"]) for g in by_day["groups"]] == [

@@ -160,3 +160,34 @@ def test_run_view_follows_a_run_live_and_the_board_hides_its_steps(
     finally:
         context.close()
     assert errors == [], f"page errors: {errors}"
+
+
+def test_a_loops_iterations_fill_its_timeline_live(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    definition = {
+        "name": "polish",
+        "pattern": "loop",
+        "loop": {"max_iterations": 3},
+        "steps": [step("polish", "a bit better", delay=0.3)],
+    }
+    created = httpx.post(f"{server}/api/v1/workflows", json={"definition": definition}, **CSRF)
+    workflow_id = created.json()["id"]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/workflows/{workflow_id}")
+        page.wait_for_selector("body[data-live]", timeout=10_000)
+        expect(page.locator(".wf-timeline .empty")).to_contain_text("No iterations recorded yet")
+        page.get_by_role("button", name="Run", exact=True).click()
+        expect(page.locator(".timeline-bar .seg.st-completed")).to_have_count(3, timeout=30_000)
+        expect(page.locator("#wf-status")).to_have_text("Completed")
+        expect(page.locator("#node-polish")).to_have_attribute("data-status", "template")
+        shoot(page, tmp_path, "workflow-loop")
+    finally:
+        context.close()

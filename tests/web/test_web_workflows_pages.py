@@ -334,3 +334,32 @@ async def test_the_run_view_shows_a_loops_iterations_and_a_swarms_workers(
     workers = view.select(".wf-layer[aria-label=Workers] .wf-node[data-status=completed]")
     assert [n.get("id") for n in workers] == ["node-w1", "node-w2"]
     assert view.select_one(".wf-layer[aria-label=Refinery] #node-ref[data-status=completed]")
+
+
+async def test_a_step_that_waits_for_a_person_says_so_live(
+    worker_client: httpx.AsyncClient, worker: Workspace
+) -> None:
+    asks = step("ask", "done")
+    asks["options"]["scripted"]["scenario"]["steps"].insert(
+        0, {"tool": "Bash", "input": {"command": "rm -rf build"}}
+    )
+    workflow = add(worker, {"name": "asks", "pattern": "sequence", "steps": [asks]})
+    topics = Topics(workflows=frozenset({workflow.id}))
+    seen: dict[str, tuple[object, ...]] = {}
+    workflow_events(worker, topics, seen, 0)
+    worker.workflows.run(workflow.id)
+    for _ in range(400):
+        task_id = worker.workflows.get(workflow.id).steps[0].task_id
+        if task_id and worker.tasks.get(task_id).status.value == "waiting":
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the step never waited for its approval")
+    events = workflow_events(worker, topics, seen, 0)
+    assert events and 'data-asking="1"' in str(events[-1].data)
+    view = soup(await worker_client.get(f"/ui/workflows/{workflow.id}/run"))
+    node = view.select_one("#node-ask[data-asking]")
+    assert node is not None and node.select_one("a[href='/inbox']") is not None
+    assert "waiting for you" in node.text
+    worker.workflows.cancel(workflow.id)
+    await wait_ended(worker, workflow.id)

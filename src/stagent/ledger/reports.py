@@ -184,15 +184,10 @@ def rolled_up(
 
 def _real_and_simulated(session: Any, scope: Scope) -> tuple[Bucket, Bucket | None]:
     """The scope's totals and, for a scope of real calls, the simulated calls' totals, in one
-    scan grouped by the flag."""
+    scan (`store.ledger_metrics.aggregate_split`)."""
     if scope.simulated:
         return repo.aggregate(session, scope.filter())[0], None
-    where = replace(scope.filter(), simulated=None)
-    found = {b.key: b for b in repo.aggregate(session, where, "simulated")}
-    empty = Bucket(None)
-    real = next((b for k, b in found.items() if k in ("0", "False", "false")), empty)
-    fake = next((b for k, b in found.items() if k in ("1", "True", "true")), empty)
-    return Bucket(None).plus(real, None), Bucket(None).plus(fake, None)
+    return repo.aggregate_split(session, replace(scope.filter(), simulated=None))
 
 
 def dashboard(store: Store, scope: Scope, now: datetime, zone: tzinfo, days: int) -> dict[str, Any]:

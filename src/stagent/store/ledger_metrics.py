@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, false, func, literal, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from stagent.store.ledger import LedgerFilter, Session
@@ -136,6 +136,37 @@ def aggregate(
         Bucket(_key(key, pattern), *(int(v or 0) for v in values))
         for key, *values in session.execute(query).all()
     ]
+
+
+def aggregate_split(session: Session, where: LedgerFilter) -> tuple[Bucket, Bucket]:
+    """(real calls, simulated calls) matching ``where`` in one pass over the summary index:
+    conditional sums, not a GROUP BY on the flag (which sorts every row in a temporary b-tree
+    first on SQLite: twice the time over a million rows)."""
+    table = UsageLedgerRow
+    columns = (
+        literal(1),
+        table.input_tokens,
+        table.output_tokens,
+        table.cache_write_5m_tokens,
+        table.cache_write_1h_tokens,
+        table.cache_read_tokens,
+        table.cost_micros,
+        case((table.cost_source == "unpriced", 1), else_=0),
+    )
+    sums = [
+        func.coalesce(func.sum(case((table.simulated == flag, column), else_=0)), 0)
+        for flag in (false(), true())
+        for column in columns
+    ]
+    conditions = [*filter_conditions(where), table.status.in_(CALL_STATUSES)]
+    row = [int(v or 0) for v in session.execute(select(*sums).where(*conditions)).one()]
+    size = len(columns)
+
+    def bucket(values: list[int]) -> Bucket:
+        requests, inputs, outputs, write_5m, write_1h, read, cost, unpriced = values
+        return Bucket(None, requests, inputs, outputs, write_5m, write_1h, read, cost, unpriced)
+
+    return bucket(row[:size]), bucket(row[size:])
 
 
 def _key(value: object, pattern: str) -> str | None:

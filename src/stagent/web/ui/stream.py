@@ -38,7 +38,7 @@ from starlette.concurrency import run_in_threadpool
 
 from stagent.domain.errors import NotFoundError, ValidationError
 from stagent.domain.events import LoggedEvent
-from stagent.web.ui import fragments, inbox_views
+from stagent.web.ui import fragments, inbox_views, workflow_views
 from stagent.web.ui.monitor_lines import monitor_lines
 from stagent.workspace import Workspace
 
@@ -184,6 +184,7 @@ def workflow_events(
             workflow.run_count,
             workflow.updated_at,
             tuple((s.key, s.status, s.task_id, s.started_at, s.ended_at) for s in workflow.steps),
+            workflow_views.asking(ws, workflow),
         )
         if seen.get(workflow_id) == state:
             continue

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from stagent.domain.errors import NotFoundError
 from stagent.domain.ids import utcnow
-from stagent.domain.workflow_runs import BUILT_PATTERNS, Workflow, WorkflowStatus
+from stagent.domain.tasks import TaskStatus
+from stagent.domain.workflow_runs import BUILT_PATTERNS, StepStatus, Workflow, WorkflowStatus
 from stagent.web.ui import workflow_graph as graph
 from stagent.web.ui.views import lookup, usd
 from stagent.workspace import Workspace
@@ -26,6 +28,7 @@ def run_context(ws: Workspace, workflow: Workflow) -> dict[str, Any]:
     lk = lookup(ws)
     return {
         "wf": workflow,
+        "asking": asking(ws, workflow),
         "layers": graph.layers(workflow, nodes),
         "timeline": graph.timeline(nodes),
         "iterations": [n for n in nodes if n.instance and n.role == "Iteration"],
@@ -42,3 +45,16 @@ def run_context(ws: Workspace, workflow: Workflow) -> dict[str, Any]:
         "status_label": STATUS_LABELS[status.value],
         "counts": Counter(n.status for n in nodes),
     }
+
+
+def asking(ws: Workspace, workflow: Workflow) -> frozenset[str]:
+    """Running steps whose task waits for a person (a checkpoint, a tool approval, a question)."""
+    out: set[str] = set()
+    for step in workflow.steps:
+        if step.status is StepStatus.RUNNING and step.task_id:
+            try:
+                if ws.tasks.get(step.task_id).status is TaskStatus.WAITING:
+                    out.add(step.key)
+            except NotFoundError:
+                continue
+    return frozenset(out)
