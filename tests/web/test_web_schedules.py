@@ -137,6 +137,8 @@ async def test_a_blueprint_schedule_from_the_form_and_clearing_its_limit(
     schedule = workspace.schedules.get("meals")
     assert schedule.target.kind.value == "blueprint" and schedule.target.prompt is None
     assert schedule.target.variables == {"goal": "quick dinners", "days": "3"}
+    listing = BeautifulSoup((await client.get("/schedules")).text, "html.parser")
+    assert "blueprint meal-planning" in listing.select_one(f"#schedule-{schedule.id}").get_text()
     detail = BeautifulSoup((await client.get(f"/schedules/{schedule.id}")).text, "html.parser")
     assert "Fires the blueprint" in detail.get_text()
     edit_form = detail.select_one("form[hx-post$='/edit']")

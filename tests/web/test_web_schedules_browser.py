@@ -19,9 +19,12 @@ def test_create_a_schedule_with_a_live_preview_and_watch_it_fire(
     server: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
+    import os
+
     from playwright.sync_api import Browser, Request, expect
 
     assert isinstance(browser, Browser)
+    tmp_path = Path(os.environ.get("STAGENT_SCREENSHOTS") or tmp_path)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     foreign: list[str] = []
@@ -36,6 +39,7 @@ def test_create_a_schedule_with_a_live_preview_and_watch_it_fire(
     try:
         page.goto(f"{server}/schedules")
         expect(page.locator("p.empty")).to_contain_text("No schedules yet")
+        page.screenshot(path=str(tmp_path / "schedules-form-1280.png"), full_page=True)
         form = page.locator("form[hx-post='/ui/schedules']")
         form.locator("input[name=name]").fill("Morning digest")
         form.locator("textarea[name=prompt]").fill("Summarize overnight alerts <b>now</b>")
