@@ -169,3 +169,53 @@ def test_rules_commands(cli: Cli, tmp_path: Path) -> None:
     assert [r["rule"] for r in imported["added"]] == ["Bash(git status *)"]
     human = cli("rules", "list")
     assert "Bash(git status *)" in human.stdout and "import:" in human.stdout
+
+
+def test_a_workflow_checkpoint_is_decided_with_the_same_commands(
+    cli: Cli, ws: Workspace, tmp_path: Path
+) -> None:
+    import yaml
+
+    from stagent.testing.workflows import step
+
+    path = tmp_path / "gated.yaml"
+    steps = [step("review", "found a bug"), step("fix", "fixed", requires_approval=True)]
+    path.write_text(yaml.safe_dump({"name": "gated", "pattern": "sequence", "steps": steps}))
+    ws.start_worker("worker")
+    try:
+        started = cli.json("workflow", "run", str(path))
+        assert started["status"] == "running"
+        deadline = time.monotonic() + 20
+        while not (items := cli.json("inbox")):
+            assert time.monotonic() < deadline, "no checkpoint card"
+            time.sleep(0.1)
+        (item,) = items
+        assert item["kind"] == "checkpoint" and item["tool"] == "WorkflowCheckpoint"
+        assert item["input"]["step"] == "fix" and item["expires_at"] is None
+        human = cli("inbox")
+        assert "workflow gated: start step Fix?" in human.stdout
+        refused = cli("approve", item["id"], "--always")
+        assert_one_line_error(refused, contains="approved once, with no rule")
+        approved = cli.json("approve", item["id"], "--comment", "keep it small")
+        assert approved["status"] == "allowed"
+        assert approved["decision"]["comment"] == "keep it small"
+        done = ws.workflows.wait(started["id"], timeout=30)
+        assert done.status.value == "completed", done.stop_reason
+        fix_task = cli.json("task", "show", done.steps[1].task_id or "")
+        assert fix_task["description"].endswith(
+            "Reviewer's comment at the checkpoint:\nkeep it small"
+        )
+        again = cli.json("workflow", "rerun", started["id"], "fix")
+        assert again["run_count"] == 2
+        card = next(c for c in iter(lambda: cli.json("inbox"), None) if c)[0]
+        human = cli("deny", card["id"], "--message", "enough")
+        assert human.exit_code == 0
+        rejected = ws.workflows.wait(started["id"], timeout=30)
+        assert rejected.stop_reason == (
+            "step fix failed: rejected at the checkpoint by person (via CLI, owner token file): "
+            "enough"
+        )
+        shown = cli("workflow", "show", started["id"])
+        assert "review (Review): completed" in shown.stdout
+    finally:
+        ws.stop_worker()

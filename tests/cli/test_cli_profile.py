@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from clitools import Cli, assert_one_line_error
 
 from stagent.testing.anthropic_server import AnthropicScriptServer
 from stagent.testing.model_script import ModelScript, ModelTurn, ScriptBook
+from stagent.workspace import Workspace
 
 
 def test_list_filters_and_json_shape(cli: Cli) -> None:
@@ -182,8 +184,26 @@ def test_blueprint_run_starts_a_workflow_that_runs_here_without_a_worker(cli: Cl
     assert [s["status"] for s in ran["steps"]] == ["completed"] * 3
     (listed,) = cli.json("workflow", "list")
     assert listed["id"] == ran["id"]
-    gated = cli("blueprint", "run", "release-notes", "--var", "version=2", "--var", "announce=yes")
-    assert_one_line_error(gated, contains="approval checkpoints are not built yet")
+
+    # A gated blueprint runs (here on the test's worker) and waits at its checkpoint.
+    ws = Workspace.temporary(cli.home).open()
+    ws.start_worker("worker")
+    try:
+        gated = cli.json(
+            "blueprint", "run", "release-notes", "--var", "version=2", "--var", "announce=yes"
+        )
+        assert gated["status"] == "running"
+        deadline = time.monotonic() + 60
+        while not (cards := cli.json("inbox")):
+            assert time.monotonic() < deadline, "no checkpoint card"
+            time.sleep(0.1)
+        assert cards[0]["kind"] == "checkpoint"
+        cli.json("approve", cards[0]["id"], "--comment", "short, please")
+        done = ws.workflows.wait(gated["id"], timeout=60)
+        assert done.status.value == "completed", done.stop_reason
+    finally:
+        ws.stop_worker()
+        ws.close()
 
 
 def test_blueprint_run_refuses_bad_variables_in_one_line(cli: Cli) -> None:

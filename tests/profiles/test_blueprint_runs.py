@@ -3,6 +3,8 @@ step a Board task that runs with its step's profile; the workflow keeps the blue
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from stagent.domain.errors import StagentError, ValidationError
@@ -62,21 +64,35 @@ def test_swarm_and_loop_blueprints_run_on_the_engine(
     assert any(s.status.value == "completed" for s in done.steps)
 
 
-def test_a_planner_blueprint_with_an_approval_step_is_refused_until_checkpoints_land(
-    workspace: Workspace,
+def test_a_planner_blueprint_with_an_approval_step_runs_through_its_gates(
+    worker: Workspace,
 ) -> None:
-    with pytest.raises(ValidationError, match="approval checkpoints are not built yet"):
-        workspace.run_blueprint(
-            "incident-postmortem", {"incident": "API down 20 minutes", "severity": "SEV2"}
-        )
+    started = worker.run_blueprint(
+        "incident-postmortem", {"incident": "API down 20 minutes", "severity": "SEV2"}
+    )
+    deadline = time.monotonic() + 90
+    while (done := worker.workflows.get(started.id)).status is WorkflowStatus.RUNNING:
+        assert time.monotonic() < deadline, "the blueprint never ended"
+        for card in worker.approvals.list_pending():
+            worker.approvals.allow(card.id, by="person (via CLI)")
+        time.sleep(0.05)
+    assert "approval" not in (done.stop_reason or ""), done.stop_reason
 
 
-def test_a_blueprint_with_an_approval_gate_is_refused_before_anything_is_stored(
-    workspace: Workspace,
-) -> None:
-    with pytest.raises(ValidationError, match="approval checkpoints are not built yet"):
-        workspace.run_blueprint("release-notes", {"version": "2.0", "announce": "true"})
-    assert workspace.workflows.list() == []
+def test_a_blueprint_with_an_approval_gate_waits_at_its_checkpoint(worker: Workspace) -> None:
+    started = worker.run_blueprint("release-notes", {"version": "2.0", "announce": "true"})
+    deadline = time.monotonic() + 60
+    while not (cards := [c for c in worker.approvals.list_pending() if c.kind == "checkpoint"]):
+        assert time.monotonic() < deadline, "no checkpoint card"
+        time.sleep(0.05)
+    assert cards[0].input["workflow_id"] == started.id
+    while (done := worker.workflows.get(started.id)).status is WorkflowStatus.RUNNING:
+        assert time.monotonic() < deadline, "the blueprint never finished"
+        for card in worker.approvals.list_pending():  # this gate and any later one
+            worker.approvals.allow(card.id, by="person (via CLI)")
+        time.sleep(0.05)
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    assert worker.approvals.recent(limit=5)[0].kind == "checkpoint"
 
 
 def test_the_runtime_must_suit_every_steps_profile(workspace: Workspace) -> None:

@@ -143,3 +143,106 @@ def test_a_killed_server_resumes_a_swarm_without_sending_finished_steps_again(
     refinery = client.tasks.get(done.steps[-1].task_id or "").description
     assert "Worker 2 - Beta:\nbeta result" in refinery
     client.close()
+
+
+def wait_for_checkpoint(client: Workspace, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        cards = [c for c in client.approvals.list_pending() if c.kind == "checkpoint"]
+        if cards:
+            return cards[0].id
+        time.sleep(0.05)
+    raise AssertionError("no checkpoint card appeared")
+
+
+def test_a_checkpoint_keeps_waiting_across_a_kill_and_goes_on_when_approved(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    port = free_port()
+    client = Workspace.temporary(home).open()
+    with serving(home, port) as first:
+        definition = parse_definition(
+            {
+                "name": "gate-survives",
+                "pattern": "checkpoint",
+                "steps": [
+                    step("one", "first"),
+                    step("two", "second", requires_approval=True),
+                    step("three", "third"),
+                ],
+            }
+        )
+        wf = client.workflows.add(definition)
+        client.workflows.run(wf.id)
+        card = wait_for_checkpoint(client)
+        sigkill(first)
+
+    with serving(home, port):
+        time.sleep(3)  # the recovered step run is back at its gate, still waiting
+        waiting = client.workflows.get(wf.id)
+        assert waiting.status is WorkflowStatus.RUNNING
+        assert [s.status.value for s in waiting.steps] == ["completed", "waiting", "pending"]
+        assert client.approvals.get(card).pending
+        assert [c.id for c in client.approvals.list_pending()] == [card]  # no second card
+        client.approvals.allow(card, by="person (via CLI)", comment="go")
+        done = client.workflows.wait(wf.id, timeout=60)
+
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    one, two, three = (s.task_id or "" for s in done.steps)
+    assert agent_turns(client, one) == 1
+    assert agent_turns(client, two) == 1  # it never started before the approval
+    assert agent_turns(client, three) == 1
+    assert client.tasks.get(two).description.endswith("Reviewer's comment at the checkpoint:\ngo")
+    client.close()
+
+
+def test_a_killed_server_finishes_a_parallel_join_without_rerunning_finished_branches(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    port = free_port()
+    client = Workspace.temporary(home).open()
+    with serving(home, port) as first:
+        definition = parse_definition(
+            {
+                "name": "fan-survives",
+                "pattern": "parallel",
+                "parallel": {"max_concurrency": 3},
+                "steps": [
+                    step("a", "alpha"),
+                    step("b", "beta", delay=8),
+                    step("c", "gamma"),
+                    step("join", "merged", depends_on=["a", "b", "c"]),
+                ],
+            }
+        )
+        wf = client.workflows.add(definition)
+        client.workflows.run(wf.id)
+        b_task = wait_for_running_step(client, wf.id, "b")
+        deadline = time.monotonic() + 30
+        # The branches' tasks a and c end while b still runs (the join waits for all three).
+        while not all(
+            (t := next(s for s in client.workflows.get(wf.id).steps if s.key == key).task_id)
+            and client.tasks.get(t).status.value == "completed"
+            for key in ("a", "c")
+        ):
+            assert time.monotonic() < deadline, "branches a and c never finished"
+            time.sleep(0.05)
+        assert client.tasks.get(b_task).status.value == "running"
+        assert agent_turns(client, b_task) == 1
+        sigkill(first)
+        assert client.workflows.get(wf.id).status is WorkflowStatus.RUNNING
+
+    with serving(home, port):
+        done = client.workflows.wait(wf.id, timeout=90)
+
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    a, b, c, join = (s.task_id or "" for s in done.steps)
+    assert agent_turns(client, a) == 1  # finished before the kill: never started again
+    assert agent_turns(client, c) == 1
+    assert agent_turns(client, b) == 2  # interrupted mid-branch: run again, once
+    assert agent_turns(client, join) == 1
+    joined = client.tasks.get(join).description
+    assert "alpha" in joined and "beta" in joined and "gamma" in joined
+    client.close()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from stagent.domain.errors import ConflictError, ValidationError
+from stagent.domain.errors import ConflictError
 from stagent.domain.workflow_files import parse_definition
 from stagent.domain.workflow_runs import StepStatus, Workflow, WorkflowStatus
 from stagent.testing.workflows import step
@@ -204,33 +204,6 @@ def test_cancel_stops_the_running_step_task(worker: Workspace) -> None:
     assert cancelled.status is WorkflowStatus.CANCELLED
     task = worker.tasks.wait(cancelled.steps[0].task_id or "", timeout=10)
     assert task.status.value == "cancelled"
-
-
-def test_a_pattern_not_built_yet_says_so(worker: Workspace) -> None:
-    wf = add(
-        worker,
-        {"name": "gate", "pattern": "checkpoint", "steps": [step("one", "x")]},
-    )
-    done = run_to_end(worker, wf)
-    assert done.status is WorkflowStatus.FAILED
-    assert done.stop_reason == "the checkpoint pattern is not built yet"
-
-
-def test_a_step_that_requires_approval_is_refused_until_checkpoints_are_built(
-    worker: Workspace,
-) -> None:
-    wf = add(
-        worker,
-        {
-            "name": "gated",
-            "pattern": "sequence",
-            "steps": [step("one", "x"), step("two", "y", requires_approval=True)],
-        },
-    )
-    with pytest.raises(ValidationError, match=r"\(step two\): approval checkpoints are not built"):
-        worker.workflows.run(wf.id)
-    assert worker.workflows.get(wf.id).status is WorkflowStatus.DRAFT
-    assert worker.tasks.list() == []
 
 
 def test_a_sequence_runs_on_postgresql(pg_workspace: Workspace) -> None:

@@ -43,6 +43,11 @@ def decide_commands(card: Approval) -> str:
     """The commands that decide ``card``, for a person to copy."""
     if card.kind == "question":
         return f"answer: stagent answer {card.id} TEXT...   deny: stagent deny {card.id}"
+    if card.kind == "checkpoint":
+        return (
+            f"approve: stagent approve {card.id} [--comment TEXT]   "
+            f"reject: stagent deny {card.id} [--message TEXT]"
+        )
     return f"allow: stagent approve {card.id}   deny: stagent deny {card.id}"
 
 
@@ -50,6 +55,11 @@ def call_summary(card: Approval, width: int = 80) -> str:
     """The call (or the questions) of ``card`` in one line of at most ``width`` characters."""
     if card.kind == "question":
         text = " / ".join(q.question for q in card.questions)
+    elif card.kind == "checkpoint":
+        text = (
+            f"workflow {card.input.get('workflow', '')}: start step "
+            f"{card.input.get('step_name') or card.input.get('step', '')}?"
+        )
     else:
         keys = ("command", "file_path", "notebook_path", "path", "url", "pattern", "query")
         text = next((str(card.input[k]) for k in keys if card.input.get(k)), "")
@@ -84,8 +94,8 @@ def print_cards(cards: list[Approval]) -> None:
         )
     console.print(table, soft_wrap=False)
     console.print(
-        "[dim]Decide with: stagent approve ID [--always], stagent deny ID [--message TEXT], "
-        "stagent answer ID TEXT...[/]"
+        "[dim]Decide with: stagent approve ID [--always | --comment TEXT], "
+        "stagent deny ID [--message TEXT], stagent answer ID TEXT...[/]"
     )
 
 
@@ -181,6 +191,12 @@ def approve(
         str | None,
         typer.Option("--rule", help="With --always: the rule to save instead of the suggestion."),
     ] = None,
+    comment: Annotated[
+        str,
+        typer.Option(
+            "--comment", "-m", help="A workflow checkpoint: a comment the step's prompt gets."
+        ),
+    ] = "",
     acknowledge: Annotated[
         bool,
         typer.Option(
@@ -192,16 +208,31 @@ def approve(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Allow a pending tool call (once, or always)."""
+    """Allow a tool call, or approve a checkpoint.
+
+    A tool call is allowed once, or always (saving a rule); a workflow checkpoint is approved
+    once, optionally with a comment the step's prompt gets.
+    """
     with state_of(ctx).workspace() as ws:
         by = the_person(ws)
         card = ws.approvals.allow(
-            approval_id, by=by, always=always, scope=scope, rule=rule, acknowledged=acknowledge
+            approval_id,
+            by=by,
+            always=always,
+            scope=scope,
+            rule=rule,
+            comment=comment,
+            acknowledged=acknowledge,
         )
     saved = card.decision.get("rule")
     line = f"Allowed {card.tool} ({card.id})" + (
         f"; saved allow rule {saved} at {card.decision.get('scope')} scope." if saved else " once."
     )
+    if card.kind == "checkpoint":
+        step = card.input.get("step_name") or card.input.get("step")
+        line = f"Approved the checkpoint before step {step} ({card.id})" + (
+            " with your comment." if card.comment else "."
+        )
     _report(card, as_json, line)
 
 
@@ -211,9 +242,9 @@ def deny(
     message: Annotated[str, typer.Option("--message", "-m", help="What the agent is told.")] = "",
     as_json: JsonFlag = False,
 ) -> None:
-    """Deny a pending tool call or question.
+    """Deny a tool call or question, or reject a checkpoint.
 
-    The agent receives the message.
+    The agent receives the message (a rejected workflow step fails with it).
     """
     with state_of(ctx).workspace() as ws:
         card = ws.approvals.deny(approval_id, by=the_person(ws), message=message)

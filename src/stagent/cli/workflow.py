@@ -15,20 +15,24 @@ from stagent.domain.workflow_runs import BUILT_PATTERNS, Workflow
 from stagent.workspace import Workspace
 
 DEFINITION_HELP = """\
-A workflow file is YAML or JSON. Patterns: sequence and parallel run today; checkpoint, \
-planner-executor, loop and swarm are validated and stored but not built yet, and so are \
-approval checkpoints (a step with requires_approval is refused rather than run ungated).
+A workflow file is YAML or JSON. Patterns: sequence, parallel and checkpoint run today; \
+planner-executor, loop and swarm are validated and stored but not built yet. Any step may \
+set requires_approval (it waits in the inbox: approve, optionally with a comment, or reject), \
+retry {attempts, backoff_seconds}, timeout_seconds and a condition such as \
+previous.output contains "LGTM" or steps.review.status == completed (a false condition skips \
+the step).
 
 \b
   name: review-and-fix
   pattern: sequence
   steps:
     - {id: review, name: Review, prompt: "Review the diff", runtime: claude}
-    - {id: fix, name: Fix, prompt: "Fix what the review found", runtime: claude}
+    - {id: fix, name: Fix, prompt: "Fix what the review found", runtime: claude,
+       requires_approval: true}
 """
 
 app = typer.Typer(
-    help="Workflows: add, run, pause, resume, cancel, retry.",
+    help="Workflows: add, run, pause, resume, cancel, retry, rerun.",
     no_args_is_help=True,
     epilog=DEFINITION_HELP,
 )
@@ -55,7 +59,8 @@ def _print(workflow: Workflow) -> None:
         name = escape(workflow.step_name(state))
         console.print(f"  {state.key} ({name}): {state.status}{task}")
         if state.error:
-            console.print(f"    [red]{escape(state.error)}[/]")
+            style = "dim" if state.status.value in ("skipped", "pending") else "red"
+            console.print(f"    [{style}]{escape(state.error)}[/]")
 
 
 def _done(ws: Workspace, workflow: Workflow, as_json: bool, *, follow: bool = False) -> None:
@@ -82,10 +87,33 @@ def _follow(ws: Workspace, workflow_id: str) -> Workflow:
         ws.start_worker("cli")
         logging.getLogger("dbos").setLevel(logging.ERROR)
     try:
-        return ws.workflows.wait(workflow_id, timeout=24 * 3600)
+        return _wait_telling_gates(ws, workflow_id)
     finally:
         if local:
             ws.stop_worker()
+
+
+def _wait_telling_gates(ws: Workspace, workflow_id: str) -> Workflow:
+    """Wait for the run to end; say once (on stderr) how to decide each checkpoint it waits at."""
+    import time
+
+    from rich.console import Console
+
+    told: set[str] = set()
+    deadline = time.monotonic() + 24 * 3600
+    while True:
+        workflow = ws.workflows.wait(workflow_id, timeout=1.0)
+        if not workflow.status.is_active or time.monotonic() > deadline:
+            return workflow
+        for card in ws.approvals.list_pending():
+            ours = card.kind == "checkpoint" and card.input.get("workflow_id") == workflow_id
+            if ours and card.id not in told:
+                told.add(card.id)
+                step = escape(str(card.input.get("step_name") or card.input.get("step")))
+                Console(stderr=True).print(
+                    f"Waiting for your approval before step {step}: "
+                    f"stagent approve {card.id} \\[--comment TEXT] or stagent deny {card.id}"
+                )
 
 
 @app.command("add", epilog=DEFINITION_HELP)
@@ -179,4 +207,19 @@ def retry(
     """Run a failed step again, then what follows it (finished steps do not run again)."""
     with state_of(ctx).workspace() as ws:
         workflow = ws.workflows.retry(workflow_id, step)
+        _done(ws, workflow, as_json, follow=follow or ws.live_workers() == 0)
+
+
+@app.command("rerun")
+def rerun(
+    ctx: typer.Context,
+    workflow_id: IdArg,
+    step: Annotated[str, typer.Argument(metavar="STEP", help="The step to run again from.")],
+    follow: Annotated[bool, typer.Option(help="Wait until the run ends.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Start a new run from STEP: it and what depends on it run again; the other steps reuse
+    their outputs from the latest run (nothing is sent to a model again)."""
+    with state_of(ctx).workspace() as ws:
+        workflow = ws.workflows.rerun(workflow_id, step)
         _done(ws, workflow, as_json, follow=follow or ws.live_workers() == 0)

@@ -1,9 +1,11 @@
 """Approval requests ("cards"): a tool call no rule decided, and what a person made of it. Pure.
 
-A card is a ``permission`` card (allow once, always allow, deny) or a ``question`` card (an
-``AskUserQuestion`` call: the person answers it). It is ``pending`` until it is decided, times
-out, or its task ends. ``decided_by`` names who or what closed it: ``person (via UI)``,
-``person (via CLI)``, ``person (via API)``, ``timeout``, ``task ended``.
+A card is a ``permission`` card (allow once, always allow, deny), a ``question`` card (an
+``AskUserQuestion`` call: the person answers it) or a ``checkpoint`` card (a workflow step that
+``requires_approval``: approve, optionally with a comment the step's prompt gets, or reject).
+It is ``pending`` until it is decided, times out, or its task ends. ``decided_by`` names who or
+what closed it: ``person (via UI)``, ``person (via CLI)``, ``person (via API)``, ``timeout``,
+``task ended``.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from typing import Any, Literal, cast, get_args
 from stagent.domain.errors import ValidationError
 
 ApprovalStatus = Literal["pending", "allowed", "denied", "answered", "timed_out", "cancelled"]
-ApprovalKind = Literal["permission", "question"]
+ApprovalKind = Literal["permission", "question", "checkpoint"]
 Channel = Literal["UI", "CLI", "API"]
 STATUSES: tuple[ApprovalStatus, ...] = get_args(ApprovalStatus)
 
+CHECKPOINT_TOOL = "WorkflowCheckpoint"
+"""The tool name a workflow checkpoint card shows (as in the original)."""
 TIMED_OUT_BY = "timeout"
 TASK_ENDED_BY = "task ended"
 
@@ -72,6 +76,11 @@ class Approval:
     def why_asked(self) -> str:
         """Why no rule decided the call (``no rule decides this Write call``...)."""
         return str(self.decision.get("why_asked", ""))
+
+    @property
+    def comment(self) -> str:
+        """For an approved checkpoint: the reviewer's comment (the step's prompt gets it)."""
+        return str(self.decision.get("comment") or "")
 
     @property
     def message(self) -> str:

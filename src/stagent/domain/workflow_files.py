@@ -114,7 +114,13 @@ def _model_error(
     if step_match:
         step_id, problem = step_match.groups()
         index = _step_index(data, step_id)
-        field = "depends_on" if "depends_on" in problem or "depend" in problem else None
+        field = (
+            "condition"
+            if problem.startswith("condition")
+            else "depends_on"
+            if "depends_on" in problem or "depend" in problem
+            else None
+        )
         path: list[str | int] = ["steps"] if index is None else ["steps", index]
         if field and index is not None:
             path.append(field)

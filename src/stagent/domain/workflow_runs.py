@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -9,7 +10,7 @@ from typing import Literal
 
 from stagent.domain.workflows import WorkflowDefinition
 
-BUILT_PATTERNS = ("sequence", "parallel", "planner-executor", "loop", "swarm")
+BUILT_PATTERNS = ("sequence", "parallel", "checkpoint", "planner-executor", "loop", "swarm")
 """Patterns the engine runs today; the others are stored and validated, and a run of one stops
 at once with "the <pattern> pattern is not built yet"."""
 
@@ -52,11 +53,15 @@ class StepStatus(StrEnum):
     """One step of one run."""
 
     PENDING = "pending"
+    WAITING = "waiting"
+    """Its checkpoint waits for a person (``requires_approval``)."""
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
     BLOCKED = "blocked"
     """It never ran: a step it needs failed."""
+    SKIPPED = "skipped"
+    """It never ran: its condition was false (the error field says why)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +168,30 @@ def step_role(definition: WorkflowDefinition, key: str) -> str:
         step = next((s for s in definition.steps if s.id == template), None)
         return "join" if step is not None and step.depends_on else "branch"
     return "step"
+
+
+def downstream(definition: WorkflowDefinition, keys: Sequence[str], key: str) -> list[str]:
+    """The steps of a run (``keys``, in run order) that depend on step ``key``, which a retry or
+    a re-run of it must run again: in a parallel workflow a branch's join; in a swarm the
+    refinery after a worker (everything after the mayor); otherwise every later step, and any
+    step whose ``depends_on`` names one of them."""
+    ordered = list(keys)
+    if key not in ordered:
+        return []
+    later = ordered[ordered.index(key) + 1 :]
+    template = key.split("#", 1)[0]
+    ids = [s.id for s in definition.steps]
+    if definition.pattern == "parallel":
+        found = {template}
+        for step in definition.steps:
+            if found & set(step.depends_on):
+                found.add(step.id)
+        return [k for k in later if k.split("#", 1)[0] in found]
+    if definition.pattern == "swarm" and template not in (ids[0], ids[-1]):
+        return [k for k in later if k.split("#", 1)[0] == ids[-1]]
+    if definition.pattern == "swarm" and template == ids[-1]:
+        return []
+    return later
 
 
 def engine_id_for(workflow_id: str, run_number: int, round_: int) -> str:

@@ -21,6 +21,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from stagent.domain.conditions import ConditionError, parse_condition
+
 Pattern = Literal["sequence", "parallel", "checkpoint", "planner-executor", "loop", "swarm"]
 PATTERNS: tuple[Pattern, ...] = (
     "sequence",
@@ -55,9 +57,14 @@ class WorkflowStep(_Model):
     model: str | None = None
     depends_on: tuple[str, ...] = ()
     requires_approval: bool = False
+    """A person approves (optionally with a comment the step's prompt gets) before it starts."""
+    approval_timeout_seconds: float | None = Field(default=None, gt=0, le=30 * 24 * 3600)
+    """How long the checkpoint waits for a person; none: it waits until someone decides."""
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     condition: str | None = None
-    timeout_seconds: float | None = Field(default=None, gt=0)
+    """When the step runs (`stagent.domain.conditions`); false: it is skipped, with the reason."""
+    timeout_seconds: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+    """The longest the step's agent may run; then it is stopped and the step fails."""
     options: dict[str, object] | None = None
     """Run options for the step's task (`stagent.domain.run_options.RunOptions` without
     ``runtime``), e.g. a scripted scenario; checked when the workflow is added."""
@@ -68,6 +75,25 @@ class WorkflowStep(_Model):
         if not STEP_ID.match(value):
             raise ValueError("must be lowercase letters, digits, '-' or '_' (at most 64)")
         return value
+
+    @field_validator("condition")
+    @classmethod
+    def _condition(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_condition(value)
+            except ConditionError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _gate_timeout(self) -> Self:
+        if self.approval_timeout_seconds is not None and not self.requires_approval:
+            raise ValueError(
+                "approval_timeout_seconds is set but requires_approval is not; "
+                "set requires_approval: true or remove the timeout"
+            )
+        return self
 
 
 class ParallelSettings(_Model):
@@ -115,6 +141,13 @@ class WorkflowDefinition(_Model):
                 raise ValueError(
                     f"step {step.id}: depends_on names {unknown[0]!r}, not another step"
                 )
+            if step.condition is not None:
+                named = parse_condition(step.condition).steps()
+                stranger = sorted(n for n in named if n not in ids or n == step.id)
+                if stranger:
+                    raise ValueError(
+                        f"step {step.id}: condition names step {stranger[0]!r}, not another step"
+                    )
         for key in ("parallel", "loop", "swarm"):
             if getattr(self, key) is not None and self.pattern != key:
                 raise ValueError(

@@ -34,6 +34,7 @@ from stagent.domain.lifecycle import StaleAttemptError
 from stagent.domain.runs import Run, RunStatus
 from stagent.domain.tasks import Task
 from stagent.engine import options as run_options
+from stagent.engine import workflow_checkpoints
 from stagent.engine.guard import OpenGuard, RunGuard
 from stagent.engine.profile_hook import ProfileResolver
 from stagent.runtimes.base import (
@@ -89,6 +90,7 @@ async def execute_task_run(ctx: RunContext, task_id: str, run_number: int) -> st
 async def _start_and_drive(ctx: RunContext, task: Task, run: Run) -> str:
     try:
         runtime = ctx.runtimes.get(run.runtime)
+        task = await workflow_checkpoints.before_start(ctx.store, task, run)
         cap = await ctx.guard.before_run(task, run)
         options = run_options.with_cap(run.options, cap)
         request = run_options.run_request(task, run, options, home=ctx.home)
@@ -110,9 +112,11 @@ async def _drive(ctx: RunContext, task: Task, run: Run, agent: AgentRun) -> str:
     watcher = asyncio.create_task(_watch_for_cancel(ctx.store, writer, agent))
     final: RuntimeEvent | None = None
     outcome: tuple[RunStatus, dict[str, Any]] | None = None
+    deadline = run.options.limits.deadline_seconds
+    limit = asyncio.timeout(deadline)
     capped: str | None = None
     try:
-        async with _closing(agent.events()) as stream:
+        async with limit, _closing(agent.events()) as stream:
             async for event in stream:
                 outcome = _outcome(event)
                 if outcome is not None:
@@ -126,6 +130,15 @@ async def _drive(ctx: RunContext, task: Task, run: Run, agent: AgentRun) -> str:
                         # No further provider call; what is on its way is still recorded.
                         capped = stop
                         await agent.stop_calls()
+    except TimeoutError as exc:
+        if limit.expired():
+            with contextlib.suppress(Exception):
+                await agent.cancel()
+            message = f"timed out after {deadline or 0:g} s (its time limit); the agent was stopped"
+        else:
+            log.exception("run %s: the runtime's event stream failed", run.id)
+            message = _internal(exc)
+        outcome = (RunStatus.FAILED, {"error": message})
     except StagentError as exc:
         outcome = (RunStatus.FAILED, {"error": exc.message})
     except Exception as exc:

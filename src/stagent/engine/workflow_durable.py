@@ -7,20 +7,25 @@ a model again. Each workflow step runs as a child task through the task queue
 (`stagent.run_task`, with the task run's own engine id), so budgets, approvals, events and cost
 work exactly as for any task.
 
-Patterns built: ``sequence`` and ``parallel`` here; ``loop``, ``planner-executor`` and ``swarm``
-in `workflow_loop`, `workflow_planner` and `workflow_swarm`, which run every step through
-`WorkflowRun` too. ``checkpoint`` stops with a clear "not built yet".
+Patterns built: ``sequence``, ``checkpoint`` (a sequence whose gates are its steps'
+``requires_approval``) and ``parallel`` here; ``loop``, ``planner-executor`` and ``swarm`` in
+`workflow_loop`, `workflow_planner` and `workflow_swarm`, which run every step through
+`WorkflowRun` too (so conditions, retry policies, budget pauses, checkpoints and timeouts hold
+in every pattern).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from dbos import DBOS, SetWorkflowID
 
+from stagent.domain.conditions import StepFacts, parse_condition
 from stagent.domain.workflow_runs import StepStatus
 from stagent.domain.workflows import WorkflowDefinition, WorkflowStep
 from stagent.engine import durable
+from stagent.engine import workflow_shared as shared
 from stagent.engine import workflow_steps as steps
 from stagent.engine.queue import RUN_WORKFLOW, workflow_id_for
 from stagent.engine.workflow_loop import run_loop
@@ -29,7 +34,7 @@ from stagent.engine.workflow_prompts import sequence_prompt, synthesis_prompt
 from stagent.engine.workflow_swarm import run_swarm
 from stagent.engine.workflow_waits import task_result
 
-SETTLED = (StepStatus.COMPLETED.value, StepStatus.FAILED.value)
+SETTLED = (StepStatus.COMPLETED.value, StepStatus.FAILED.value, StepStatus.SKIPPED.value)
 """Steps a new round does not run again (a retry puts its step back to pending first)."""
 
 
@@ -39,8 +44,10 @@ async def _begin(workflow_id: str, run_number: int) -> dict[str, Any]:
 
 
 @DBOS.step(name="stagent.workflow.stop_reason")
-async def _stop_reason(workflow_id: str, run_number: int) -> str | None:
-    return steps.stop_reason(durable.context().store, workflow_id, run_number)
+async def _stop_reason(
+    workflow_id: str, run_number: int, engine_id: str | None = None
+) -> str | None:
+    return steps.stop_reason(durable.context().store, workflow_id, run_number, engine_id)
 
 
 @DBOS.step(name="stagent.workflow.prepare")
@@ -54,45 +61,143 @@ async def _settle(workflow_id: str, run_number: int, key: str) -> dict[str, Any]
     return steps.settle(durable.context().store, workflow_id, run_number, key)
 
 
+@DBOS.step(name="stagent.workflow.skip")
+async def _skip(workflow_id: str, run_number: int, key: str, reason: str) -> dict[str, Any]:
+    return steps.skip(durable.context().store, workflow_id, run_number, key, reason)
+
+
+@DBOS.step(name="stagent.workflow.note_retry")
+async def _note_retry(
+    workflow_id: str, run_number: int, key: str, attempt: int, wait: float
+) -> None:
+    steps.note_retry(durable.context().store, workflow_id, run_number, key, attempt, wait)
+
+
 @DBOS.step(name="stagent.workflow.block")
 async def _block(workflow_id: str, run_number: int, key: str, reason: str) -> None:
     steps.block(durable.context().store, workflow_id, run_number, key, reason)
 
 
 @DBOS.step(name="stagent.workflow.finish")
-async def _finish(workflow_id: str, run_number: int, status: str, reason: str | None) -> str:
-    return steps.finish(durable.context().store, workflow_id, run_number, status, reason)
+async def _finish(
+    workflow_id: str, run_number: int, status: str, reason: str | None, engine_id: str | None
+) -> str:
+    store = durable.context().store
+    return steps.finish(store, workflow_id, run_number, status, reason, engine_id)
+
+
+class StepStopped(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """The run cannot go on now: paused (by a person, or at a budget cap) or cancelled. Raised
+    by the step runner in any pattern; `run_workflow` ends the round with it."""
+
+    def __init__(self, status: str, reason: str, code: str | None = None) -> None:
+        super().__init__(status, reason, code)
+        self.status = status
+        self.reason = reason
+        self.code = code
+        """Why, for machines (`stagent.domain.workflow_runs.StopCode`)."""
+
+    def __reduce__(self) -> tuple[type[StepStopped], tuple[str, str, str | None]]:
+        # Raised in a child workflow (a swarm worker), it crosses DBOS's serializer.
+        return (StepStopped, (self.status, self.reason, self.code))
+
+
+@dataclass
+class StepHandle:
+    """A step started by `_Run.start`: its engine handle, or the outcome it already has
+    (replayed, or skipped by its condition)."""
+
+    step: WorkflowStep
+    prompt: str
+    engine: Any = None
+    outcome: dict[str, Any] | None = None
 
 
 class WorkflowRun:
     """One execution of a workflow run: the interpreter's state, rebuilt identically on replay.
 
-    Every pattern takes this object and runs EVERY step through `run` or `start`, so step-level
-    behaviour added here (gates, retry, timeouts) applies to every pattern."""
+    The step runner every pattern uses: `start` (stop check, condition, then the step's child
+    task run), `result` (await it; retry policy with a durable backoff; a budget refusal pauses
+    the run) and `run` (both). Checkpoints (``requires_approval``) and timeouts are enforced in
+    the step's task run itself (`stagent.engine.workflow_checkpoints`, the executor's deadline).
+    """
 
     def __init__(self, workflow_id: str, run_number: int, plan: dict[str, Any]) -> None:
         self.id = workflow_id
         self.number = run_number
+        this = DBOS.workflow_id or ""
+        round_ = this.removeprefix(f"{workflow_id}-run-{run_number}-")
+        self.engine_id: str | None = this if round_ != this and round_.isdigit() else None
+        """This round's engine id (None in a child workflow that runs one step)."""
         self.definition = WorkflowDefinition.model_validate(plan["definition"])
         self.settled: dict[str, dict[str, Any]] = {
             key: value for key, value in plan["steps"].items() if value["status"] in SETTLED
         }
+        self.facts: dict[str, StepFacts] = {
+            key: StepFacts(value["status"], value.get("output") or "")
+            for key, value in plan["steps"].items()
+        }
+        self.previous: StepFacts | None = None
 
-    async def start(self, step: WorkflowStep, prompt: str) -> Any:
-        """Queue the step's child task run; returns the engine handle to await."""
+    async def stop_reason(self) -> str | None:
+        """Why no further step may start (a person paused or cancelled, a newer round)."""
+        return await _stop_reason(self.id, self.number, self.engine_id)
+
+    async def start(self, step: WorkflowStep, prompt: str) -> StepHandle:
+        """Start a step (or find its outcome): raises `StepStopped` if the run must stop."""
+        if step.id in self.settled:
+            return StepHandle(step, prompt, outcome=self.settled[step.id])
+        stop = await self.stop_reason()
+        if stop:
+            raise StepStopped(*_stopped(stop))
+        if step.condition is not None:
+            condition = parse_condition(step.condition)
+            if not condition.holds(self.previous, self.facts):
+                reason = "skipped: " + condition.explain(self.previous, self.facts)
+                outcome = await _skip(self.id, self.number, step.id, reason)
+                return StepHandle(step, prompt, outcome=outcome)
+        return StepHandle(step, prompt, engine=await self._enqueue(step, prompt))
+
+    async def _enqueue(self, step: WorkflowStep, prompt: str) -> Any:
         task_id, number = await _prepare(self.id, self.number, step.id, prompt)
         with SetWorkflowID(workflow_id_for(task_id, number)):
             return await durable.task_queue().enqueue_async(
                 durable.run_task_workflow, task_id, number
             )
 
+    async def result(self, handle: StepHandle) -> dict[str, Any]:
+        """The step's outcome: awaited, retried as its policy says (each try a new run of its
+        task, after a durable backoff sleep). A budget refusal raises `StepStopped` (paused)."""
+        step = handle.step
+        outcome = handle.outcome
+        attempt = 1
+        while outcome is None:
+            await task_result(durable.context().store, handle.engine)
+            outcome = await _settle(self.id, self.number, step.id)
+            if outcome.get("why") == "failed" and attempt < step.retry.attempts:
+                attempt += 1
+                wait = step.retry.backoff_seconds
+                await _note_retry(self.id, self.number, step.id, attempt, wait)
+                if wait:
+                    await DBOS.sleep_async(wait)
+                handle.engine = await self._enqueue(step, handle.prompt)
+                outcome = None
+        if outcome.get("why") == "budget":
+            raise StepStopped(
+                "paused",
+                f"budget exhausted at step {step.id}: {outcome['error']}; raise the cap, "
+                "then resume",
+                "budget_exhausted",
+            )
+        facts = StepFacts(str(outcome["status"]), str(outcome.get("output") or ""))
+        self.facts[step.id] = facts
+        if outcome["status"] != StepStatus.SKIPPED.value:
+            self.previous = facts
+        return outcome
+
     async def run(self, step: WorkflowStep, prompt: str) -> dict[str, Any]:
         """Run one step to its end (or replay it if it finished before)."""
-        if step.id in self.settled:
-            return self.settled[step.id]
-        handle = await self.start(step, prompt)
-        await task_result(durable.context().store, handle)
-        return await _settle(self.id, self.number, step.id)
+        return await self.result(await self.start(step, prompt))
 
 
 @DBOS.workflow(name=RUN_WORKFLOW)
@@ -100,29 +205,31 @@ async def run_workflow(workflow_id: str, run_number: int) -> str:
     """Durably run run ``run_number`` of a workflow; returns its final status."""
     run = WorkflowRun(workflow_id, run_number, await _begin(workflow_id, run_number))
     pattern = run.definition.pattern
-    if pattern == "parallel":
-        status, reason = await _parallel(run)
-    elif pattern == "sequence":
-        status, reason = await _sequence(run)
-    elif pattern == "loop":
-        status, reason = await run_loop(run)
-    elif pattern == "planner-executor":
-        status, reason = await run_planner_executor(run)
-    elif pattern == "swarm":
-        status, reason = await run_swarm(run)
-    else:
-        status, reason = "failed", f"the {pattern} pattern is not built yet"
-    return await _finish(workflow_id, run_number, status, reason)
+    try:
+        if pattern == "parallel":
+            status, reason = await _parallel(run)
+        elif pattern in ("sequence", "checkpoint"):
+            status, reason = await _sequence(run)
+        elif pattern == "loop":
+            status, reason = await run_loop(run)
+        elif pattern == "planner-executor":
+            status, reason = await run_planner_executor(run)
+        elif pattern == "swarm":
+            status, reason = await run_swarm(run)
+        else:
+            status, reason = "failed", f"the {pattern} pattern is not built yet"
+    except StepStopped as stopped:
+        status, reason = await shared.end(run, stopped.status, stopped.reason, stopped.code)
+    return await _finish(workflow_id, run_number, status, reason, run.engine_id)
 
 
 async def _sequence(run: WorkflowRun) -> tuple[str, str | None]:
+    """Each step sees the output of the last step that ran (a skipped step passes it on)."""
     previous: str | None = None
     for step in run.definition.steps:
-        if step.id not in run.settled:
-            stop = await _stop_reason(run.id, run.number)
-            if stop:
-                return _stopped(stop)
         outcome = await run.run(step, sequence_prompt(step, previous))
+        if outcome["status"] == StepStatus.SKIPPED.value:
+            continue
         if outcome["status"] != StepStatus.COMPLETED.value:
             return "failed", f"step {step.id} failed: {outcome['error']}"
         previous = outcome["output"]
@@ -136,29 +243,19 @@ async def _parallel(run: WorkflowRun) -> tuple[str, str | None]:
     limit = settings.max_concurrency if settings else 3
     outcomes: dict[str, dict[str, Any]] = {}
     for start in range(0, len(branches), limit):
-        wave = [b for b in branches[start : start + limit] if b.id not in run.settled]
-        if wave:
-            stop = await _stop_reason(run.id, run.number)
-            if stop:
-                return _stopped(stop)
-        handles = [(b, await run.start(b, sequence_prompt(b, None))) for b in wave]
-        for branch, handle in handles:
-            await task_result(durable.context().store, handle)
-            outcomes[branch.id] = await _settle(run.id, run.number, branch.id)
-        for branch in branches[start : start + limit]:
-            outcomes.setdefault(branch.id, run.settled.get(branch.id, {}))
+        wave = branches[start : start + limit]
+        handles = [await run.start(b, sequence_prompt(b, None)) for b in wave]
+        for handle in handles:
+            outcomes[handle.step.id] = await run.result(handle)
     done = [(b, str(outcomes[b.id]["output"])) for b in branches if _ok(outcomes[b.id])]
-    failed = [b.id for b in branches if not _ok(outcomes[b.id])]
+    failed = [b.id for b in branches if _failed(outcomes[b.id])]
     policy = settings.on_branch_failure if settings else "fail"
     if failed and (policy == "fail" or not done):
         reason = f"blocked by failed branches: {', '.join(failed)}"
         await _block(run.id, run.number, join.id, reason)
         return "failed", reason
-    stop = None if join.id in run.settled else await _stop_reason(run.id, run.number)
-    if stop:
-        return _stopped(stop)
     outcome = await run.run(join, synthesis_prompt(join, done))
-    if not _ok(outcome):
+    if _failed(outcome):
         return "failed", f"step {join.id} failed: {outcome['error']}"
     return "completed", None
 
@@ -167,7 +264,14 @@ def _ok(outcome: dict[str, Any]) -> bool:
     return outcome.get("status") == StepStatus.COMPLETED.value
 
 
-def _stopped(reason: str) -> tuple[str, str | None]:
+def _failed(outcome: dict[str, Any]) -> bool:
+    """Neither completed nor skipped by its condition."""
+    return outcome.get("status") not in (StepStatus.COMPLETED.value, StepStatus.SKIPPED.value)
+
+
+def _stopped(reason: str) -> tuple[str, str, str | None]:
     if reason == "human_pause":
-        return "paused", "paused by a person"
-    return "cancelled", "cancelled by a person"
+        return "paused", "paused by a person", "human_pause"
+    if reason == "superseded":
+        return "cancelled", "a newer run took over", None
+    return "cancelled", "cancelled by a person", "human_cancel"

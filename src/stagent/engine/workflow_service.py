@@ -1,5 +1,5 @@
 """Workflows as the CLI, the API and tests use them: add, list, show, run, pause, resume,
-cancel and retry a failed step.
+cancel, retry a failed step and re-run from a step.
 
 A run is executed by a worker's workflow queue (`stagent.engine.workflow_durable`); this service
 only writes rows and enqueues, so any process can call it. Each engine execution of a run is a
@@ -16,6 +16,7 @@ from stagent.domain.workflow_runs import (
     StepStatus,
     Workflow,
     WorkflowStatus,
+    downstream,
     initial_step_keys,
     split_key,
 )
@@ -28,6 +29,10 @@ from stagent.store import workflows as workflow_repo
 from stagent.store.database import Store
 
 RETRYABLE = (StepStatus.FAILED.value, StepStatus.BLOCKED.value)
+SKIPPED = StepStatus.SKIPPED.value
+REUSABLE = (StepStatus.COMPLETED.value, StepStatus.SKIPPED.value)
+"""A re-run from a step reuses the other steps only if they ended this way."""
+IN_FLIGHT = (StepStatus.RUNNING.value, StepStatus.WAITING.value)
 
 
 class WorkflowService:
@@ -101,8 +106,7 @@ class WorkflowService:
         return self.run(self.add(definition, project=project).id)
 
     def check_runnable(self, definition: WorkflowDefinition) -> None:
-        """Raise the reason ``definition`` cannot run here (today: an approval gate)."""
-        _refuse_unbuilt_gates(definition)
+        """Raise the reason ``definition`` cannot run here (a step's profile)."""
         self.check_profiles(definition)
 
     def check_profiles(self, definition: WorkflowDefinition) -> None:
@@ -134,8 +138,6 @@ class WorkflowService:
         """Start a new run; a worker's workflow queue executes it."""
         with self._store.write() as session:
             row = workflow_repo.get_row(session, ref, for_update=True)
-            if WorkflowStatus(row.status) not in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED):
-                _refuse_unbuilt_gates(WorkflowDefinition.model_validate(row.definition))
             engine_id, number = workflow_repo.begin_run(session, row)
             workflow_id = row.id
         self._queue.enqueue_workflow(engine_id, workflow_id, number)
@@ -176,7 +178,7 @@ class WorkflowService:
             tasks = [
                 s.task_id
                 for s in workflow_repo.step_rows(session, row.id, row.run_count)
-                if s.task_id and s.status == StepStatus.RUNNING.value
+                if s.task_id and s.status in IN_FLIGHT
             ]
         if engine_id:
             self._queue.cancel(engine_id)
@@ -186,8 +188,8 @@ class WorkflowService:
         return self.get(workflow_id)
 
     def retry(self, ref: str, step: str) -> Workflow:
-        """Run a failed (or blocked) step again, then whatever follows it; completed steps are
-        not run again."""
+        """Run a failed (or blocked) step again, then what depends on it (`downstream`); the
+        other steps that completed are not run again (nor sent to a model)."""
         with self._store.write() as session:
             row = workflow_repo.get_row(session, ref, for_update=True)
             if row.status not in (WorkflowStatus.FAILED.value, WorkflowStatus.CANCELLED.value):
@@ -210,8 +212,13 @@ class WorkflowService:
                 )
             step_row.status = StepStatus.PENDING.value
             step_row.error = None
-            for other in workflow_repo.step_rows(session, row.id, row.run_count):
-                if other.status == StepStatus.BLOCKED.value:
+            rows = workflow_repo.step_rows(session, row.id, row.run_count)
+            definition = WorkflowDefinition.model_validate(row.definition)
+            after = set(downstream(definition, [r.step_key for r in rows], step))
+            for other in rows:
+                if other.status == StepStatus.BLOCKED.value or (
+                    other.step_key in after and other.status in RETRYABLE + (SKIPPED,)
+                ):
                     other.status = StepStatus.PENDING.value
                     other.error = None
             row.status = WorkflowStatus.RUNNING.value
@@ -219,6 +226,46 @@ class WorkflowService:
             row.finished_at = None
             engine_id = workflow_repo.next_round(row)
             workflow_id, number = row.id, row.run_count
+        self._queue.enqueue_workflow(engine_id, workflow_id, number)
+        return self.get(workflow_id)
+
+    def rerun(self, ref: str, step: str) -> Workflow:
+        """Start a new run from ``step``: it and what depends on it (`downstream`) run again;
+        every other step reuses its output from the latest run (nothing is sent to a model
+        again). Refused while a run is running or paused."""
+        with self._store.write() as session:
+            row = workflow_repo.get_row(session, ref, for_update=True)
+            if WorkflowStatus(row.status) in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED):
+                raise ConflictError(
+                    f"workflow {row.id} is {row.status}",
+                    hint="cancel it (or let it end) before re-running from a step",
+                )
+            if row.run_count == 0:
+                raise ConflictError(
+                    f"workflow {row.id} has not run yet; there is nothing to reuse",
+                    hint="run it first",
+                )
+            previous = workflow_repo.step_rows(session, row.id, row.run_count)
+            keys = [r.step_key for r in previous]
+            if step not in keys:
+                raise ValidationError(
+                    f"step: workflow {row.id} has no step {step!r} in run {row.run_count}",
+                    hint=f"choose one of: {', '.join(keys)}",
+                )
+            definition = WorkflowDefinition.model_validate(row.definition)
+            again = {step, *downstream(definition, keys, step)}
+            reused = [r for r in previous if r.step_key not in again]
+            unfinished = next((r for r in reused if r.status not in REUSABLE), None)
+            if unfinished is not None:
+                raise ConflictError(
+                    f"step {unfinished.step_key} is {unfinished.status} in run {row.run_count}, "
+                    f"so its output cannot be reused",
+                    hint=f"re-run from {unfinished.step_key} instead",
+                )
+            number = workflow_repo.start_run(session, row)
+            workflow_repo.reuse_steps(session, row.id, number, reused)
+            engine_id = workflow_repo.next_round(row, first=True)
+            workflow_id = row.id
         self._queue.enqueue_workflow(engine_id, workflow_id, number)
         return self.get(workflow_id)
 
@@ -249,14 +296,3 @@ class WorkflowService:
             row.stop_reason = reason
             row.stop_code = code
             return workflow_repo.to_workflow(row)
-
-
-def _refuse_unbuilt_gates(definition: WorkflowDefinition) -> None:
-    """A human gate must never be skipped: until checkpoints are built, refuse to run."""
-    gated = next((s for s in definition.steps if s.requires_approval), None)
-    if gated is not None:
-        raise ValidationError(
-            f"steps.requires_approval (step {gated.id}): approval checkpoints are not built yet,"
-            " so this workflow cannot run",
-            hint="remove requires_approval to run it without the human gate",
-        )

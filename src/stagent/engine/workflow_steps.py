@@ -29,8 +29,8 @@ STEP_PRIORITY = 1
 
 
 def begin(store: Store, workflow_id: str, run_number: int) -> dict[str, Any]:
-    """The definition and what is already settled in this run (a resume or a retry skips
-    completed steps)."""
+    """The definition and the state of every step of this run (a resume or a retry skips the
+    settled ones: completed, failed, skipped)."""
     with store.read() as session:
         row = workflow_repo.get_row(session, workflow_id)
         steps = {
@@ -40,11 +40,14 @@ def begin(store: Store, workflow_id: str, run_number: int) -> dict[str, Any]:
         return {"definition": row.definition, "steps": steps}
 
 
-def stop_reason(store: Store, workflow_id: str, run_number: int) -> str | None:
-    """Why the run must not start another step (paused or cancelled by a person), else None."""
+def stop_reason(
+    store: Store, workflow_id: str, run_number: int, engine_id: str | None = None
+) -> str | None:
+    """Why the run must not start another step (paused or cancelled by a person, or a newer
+    round -- ``engine_id`` names the asking one -- took over), else None."""
     with store.read() as session:
         row = workflow_repo.get_row(session, workflow_id)
-        if row.run_count != run_number:
+        if row.run_count != run_number or superseded(row.engine_id, engine_id):
             return "superseded"
         if row.status == WorkflowStatus.PAUSED.value:
             return "human_pause"
@@ -76,6 +79,11 @@ def prepare(
             )
             if step.model:
                 options = options.with_changes(model=step.model)
+            if step.timeout_seconds is not None:
+                limits = options.limits.model_copy(
+                    update={"deadline_seconds": step.timeout_seconds}
+                )
+                options = options.with_changes(limits=limits.model_dump())
             task = task_repo.create(
                 session,
                 task_repo.NewTask(
@@ -127,16 +135,65 @@ def _profile_options(
 
 
 def settle(store: Store, workflow_id: str, run_number: int, key: str) -> dict[str, Any]:
-    """Record the step's outcome from its task's final state; returns status, output, error."""
+    """Record the step's outcome from its task's final state; returns status, output, error and
+    ``why`` (completed, failed, cancelled, rejected or budget): a step a budget refused is put
+    back (``blocked``: resuming runs it again)."""
     with store.write() as session:
         step_row = workflow_repo.step_row(session, workflow_id, run_number, key, for_update=True)
         task = task_repo.get_row(session, step_row.task_id or "", deleted=True)
         ok = task.status == TaskStatus.COMPLETED.value
+        why = (
+            "completed"
+            if ok
+            else workflow_repo.why_failed(session, task.id, task.run_count, task.status)
+        )
         step_row.status = (StepStatus.COMPLETED if ok else StepStatus.FAILED).value
         step_row.output = task.result if ok else None
         step_row.error = None if ok else (task.error or f"its task ended {task.status}")
         step_row.ended_at = utcnow()
-        return {"status": step_row.status, "output": step_row.output, "error": step_row.error}
+        refusal = step_row.error if why == "budget" else None
+        if why == "budget":  # put back: the next round (a resume) runs it again
+            step_row.status = StepStatus.BLOCKED.value
+            step_row.error = f"budget exhausted: {refusal}"
+        return {
+            "status": step_row.status,
+            "output": step_row.output,
+            "error": refusal or step_row.error,
+            "why": why,
+        }
+
+
+def skip(store: Store, workflow_id: str, run_number: int, key: str, reason: str) -> dict[str, Any]:
+    """Record that a step's condition was false: it is ``skipped``, with the reason."""
+    with store.write() as session:
+        step_row = workflow_repo.step_row(session, workflow_id, run_number, key, for_update=True)
+        step_row.status = StepStatus.SKIPPED.value
+        step_row.output = None
+        step_row.error = reason
+        step_row.started_at = step_row.started_at or utcnow()
+        step_row.ended_at = utcnow()
+        return {"status": step_row.status, "output": None, "error": reason, "why": "skipped"}
+
+
+def note_retry(
+    store: Store, workflow_id: str, run_number: int, key: str, attempt: int, wait: float
+) -> None:
+    """Log on the step's task that its failed run will be tried again (attempt n of m)."""
+    with store.write() as session:
+        step_row = workflow_repo.step_row(session, workflow_id, run_number, key, for_update=True)
+        step_row.status = StepStatus.RUNNING.value
+        step_row.ended_at = None
+        if step_row.task_id is not None:
+            after = f" in {wait:g} s" if wait else ""
+            event_repo.append(
+                session,
+                step_row.task_id,
+                "note",
+                {
+                    "message": f"workflow retry policy: trying the step again{after} "
+                    f"(attempt {attempt})"
+                },
+            )
 
 
 def block(store: Store, workflow_id: str, run_number: int, key: str, reason: str) -> None:
@@ -148,10 +205,25 @@ def block(store: Store, workflow_id: str, run_number: int, key: str, reason: str
         step_row.ended_at = utcnow()
 
 
-def finish(store: Store, workflow_id: str, run_number: int, status: str, reason: str | None) -> str:
-    """End the run (or mark it paused) unless a person already ended it; returns the status."""
+def superseded(current: str | None, asking: str | None) -> bool:
+    """True if a newer round of the run (``current``) replaced the one asking."""
+    return current is not None and asking is not None and current != asking
+
+
+def finish(
+    store: Store,
+    workflow_id: str,
+    run_number: int,
+    status: str,
+    reason: str | None,
+    engine_id: str | None = None,
+) -> str:
+    """End the run (or mark it paused) unless a person already ended it or a newer round took
+    over; returns the status."""
     with store.write() as session:
         row = workflow_repo.get_row(session, workflow_id, for_update=True)
+        if superseded(row.engine_id, engine_id):
+            return row.status
         if row.run_count != run_number or row.status in (
             WorkflowStatus.CANCELLED.value,
             WorkflowStatus.COMPLETED.value,

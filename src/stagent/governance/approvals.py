@@ -37,6 +37,7 @@ from stagent.domain.approvals import (
 from stagent.domain.code_rules import require_acknowledgement
 from stagent.domain.errors import ConflictError, NotFoundError, ValidationError
 from stagent.domain.ids import utcnow
+from stagent.domain.limits import checked_text
 from stagent.domain.permissions import PermissionRule, Scope
 from stagent.domain.tasks import TaskStatus
 from stagent.governance.notices import NoticeService
@@ -49,6 +50,8 @@ from stagent.store import tasks as task_repo
 from stagent.store.database import Store
 
 ACTIVE = frozenset({TaskStatus.RUNNING.value, TaskStatus.WAITING.value})
+COMMENT_MAX = 4000
+"""The longest checkpoint comment (the same as a denial's message in the forms)."""
 RECHECK_SECONDS = 5.0
 """A safety net only: waiters wake on the change signal; this bounds a missed wake-up."""
 
@@ -198,7 +201,8 @@ class ApprovalService:
             return waits.Done(card)
         if not task_active:
             return waits.Done(self._close_quietly(approval_id, "cancelled"))
-        assert card.expires_at is not None
+        if card.expires_at is None:  # a workflow checkpoint without a timeout
+            return waits.Pending(self._recheck)
         remaining = (card.expires_at - utcnow()).total_seconds()
         if remaining <= 0:
             return waits.Done(self._close_quietly(approval_id, "timed_out"))
@@ -229,13 +233,15 @@ class ApprovalService:
         """Close as ``timed_out`` or ``cancelled``; if someone decided first, theirs stands."""
         card = self.get(approval_id)
         if status == "timed_out":
-            waited = human_seconds(self.timeout_seconds)
+            seconds = self.timeout_seconds
+            if card.kind == "checkpoint" and card.expires_at and card.created_at:
+                seconds = (card.expires_at - card.created_at).total_seconds()
+            waited = human_seconds(seconds)
+            what = "workflow checkpoint" if card.kind == "checkpoint" else "permission request"
             by, message = (
                 TIMED_OUT_BY,
-                (
-                    f"No one answered this {card.tool} permission request within {waited}; "
-                    "it timed out and was denied."
-                ),
+                f"No one answered this {card.tool} {what} within {waited}; "
+                "it timed out and was denied.",
             )
             line = f"{card.tool} request timed out after {waited}: denied (card {card.id})"
         else:
@@ -275,17 +281,32 @@ class ApprovalService:
         always: bool = False,
         scope: str | None = None,
         rule: str | None = None,
+        comment: str = "",
         acknowledged: bool = False,
     ) -> Approval:
         """Allow the call once, or always: then the rule (the suggestion, or the person's edit
         of it) is validated and saved at ``scope`` with source ``approval:<id>``. Where agents
         run without a sandbox, a rule that lets the agent run code is saved only
-        ``acknowledged`` (`UnsandboxedRuleError` otherwise; the card stays pending)."""
+        ``acknowledged`` (`UnsandboxedRuleError` otherwise; the card stays pending). A workflow
+        checkpoint is approved once, optionally with a ``comment`` its step's prompt gets."""
         card = self.get(approval_id)
         if card.kind == "question":
             raise ValidationError(
                 f"{approval_id} asks a question; answer it or deny it",
                 hint=f"stagent answer {approval_id} TEXT...",
+            )
+        comment = comment.strip()
+        if card.kind == "checkpoint":
+            if always:
+                raise ValidationError(
+                    f"{approval_id} is a workflow checkpoint; it is approved once, with no rule",
+                    hint="approve it without always",
+                )
+            checked_text("comment", comment, COMMENT_MAX)
+        elif comment:
+            raise ValidationError(
+                f"{approval_id} is a tool call; a comment goes with a workflow checkpoint",
+                hint="deny with a message to tell the agent something",
             )
         candidate = self._always_rule(card, scope, rule) if always else None
         if candidate is not None:
@@ -293,6 +314,12 @@ class ApprovalService:
         with self._store.write() as session:
             decision: dict[str, Any] = {"behavior": "allow", "always": always}
             line = f"{card.tool} allowed once by {by} (card {card.id})"
+            if card.kind == "checkpoint":
+                decision["comment"] = comment
+                line = f"checkpoint approved by {by}" + (
+                    f" with a comment: {comment}" if comment else ""
+                )
+                line += f" (card {card.id})"
             if candidate is not None:
                 saved = rule_repo.find_same(session, candidate) or rule_repo.add(session, candidate)
                 decision |= {"rule": saved.text, "rule_id": saved.id, "scope": saved.scope}
@@ -307,6 +334,8 @@ class ApprovalService:
         card = self.get(approval_id)
         message = message.strip()
         told = message or f"The person denied this {card.tool} call."
+        if card.kind == "checkpoint":
+            told = message or "The person rejected this step at its checkpoint."
         line = f"{card.tool} denied by {by}" + (f": {message}" if message else "")
         with self._store.write() as session:
             decision = {"behavior": "deny", "message": told, "person_message": message}

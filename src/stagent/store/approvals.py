@@ -66,7 +66,7 @@ def create(
     risk: str,
     suggested_rule: str | None,
     why_asked: str,
-    expires_at: datetime,
+    expires_at: datetime | None,
 ) -> Approval:
     """Insert a pending card."""
     row = ApprovalRequestRow(
@@ -101,6 +101,18 @@ def find_pending(session: Session, task_id: str, print_: str) -> Approval | None
             ApprovalRequestRow.status == PENDING,
         )
         .order_by(ApprovalRequestRow.created_at)
+        .limit(1)
+    )
+    row = session.scalars(query).first()
+    return to_approval(row) if row is not None else None
+
+
+def for_run(session: Session, run_id: str, kind: ApprovalKind) -> Approval | None:
+    """The newest card of ``kind`` a run opened (a recovered run finds its checkpoint card)."""
+    query = (
+        select(ApprovalRequestRow)
+        .where(ApprovalRequestRow.run_id == run_id, ApprovalRequestRow.kind == kind)
+        .order_by(ApprovalRequestRow.created_at.desc(), ApprovalRequestRow.id.desc())
         .limit(1)
     )
     row = session.scalars(query).first()

@@ -383,6 +383,17 @@ def _in_scope(query: SpendQuery, runtime: str, project_id: str | None) -> bool:
     return True
 
 
+def blocked_note(session: Session, run_id: str) -> str | None:
+    """Why a budget refused ``run_id`` (its ``blocked`` row's note), or None if none did."""
+    query = (
+        select(UsageLedgerRow.note)
+        .where(UsageLedgerRow.run_id == run_id, UsageLedgerRow.status == BLOCKED)
+        .limit(1)
+    )
+    row = session.execute(query).first()
+    return None if row is None else str(row[0] or "blocked by a budget cap")
+
+
 def consume_reservation(session: Session, run_id: str, micros: int) -> None:
     """Real usage of ``micros`` arrived for run ``run_id``: shrink its reservation (not below 0)."""
     if micros <= 0:

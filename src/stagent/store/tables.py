@@ -430,6 +430,7 @@ class WorkflowStepRow(Base):
     __tablename__ = "workflow_steps"
     __table_args__ = (
         Index("uq_workflow_steps_key", "workflow_id", "run_number", "step_key", unique=True),
+        Index("ix_workflow_steps_task_id", "task_id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -443,7 +444,8 @@ class WorkflowStepRow(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    """``pending``, ``running``, ``completed``, ``failed``, ``skipped`` or ``blocked``."""
+    """``pending``, ``waiting`` (at its checkpoint), ``running``, ``completed``, ``failed``,
+    ``skipped`` (its condition was false) or ``blocked``."""
     output: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -21,6 +21,9 @@ from stagent.domain.workflow_runs import (
     initial_step_keys,
 )
 from stagent.domain.workflows import WorkflowDefinition
+from stagent.store import approvals as approval_repo
+from stagent.store import ledger as ledger_repo
+from stagent.store import runs as run_repo
 from stagent.store.ledger import BLOCKED
 from stagent.store.tables import RunRow, UsageLedgerRow, WorkflowRow, WorkflowStepRow
 
@@ -140,6 +143,22 @@ def step_row(
     return row
 
 
+def step_for_task(session: Session, task_id: str) -> WorkflowStepRow | None:
+    """The newest step row a task runs as (None: the task is no workflow step)."""
+    query = (
+        select(WorkflowStepRow)
+        .where(WorkflowStepRow.task_id == task_id)
+        .order_by(WorkflowStepRow.run_number.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def step_by_id(session: Session, row_id: str) -> WorkflowStepRow | None:
+    """A step row by its own id."""
+    return session.get(WorkflowStepRow, row_id)
+
+
 def start_run(session: Session, row: WorkflowRow) -> int:
     """Begin a new run: pending step rows for every step; returns the run number."""
     definition = WorkflowDefinition.model_validate(row.definition)
@@ -163,6 +182,33 @@ def start_run(session: Session, row: WorkflowRow) -> int:
         )
     session.flush()
     return row.run_count
+
+
+def reuse_steps(
+    session: Session, workflow_id: str, run_number: int, reused: list[WorkflowStepRow]
+) -> None:
+    """Carry steps of an earlier run into run ``run_number`` as they ended (output, task,
+    times): the new run does not run them again."""
+    current = {r.step_key: r for r in step_rows(session, workflow_id, run_number)}
+    for old in reused:
+        row = current.get(old.step_key)
+        if row is None:
+            row = WorkflowStepRow(
+                id=new_id("wfs"),
+                workflow_id=workflow_id,
+                run_number=run_number,
+                step_key=old.step_key,
+                name=old.name,
+                position=old.position,
+            )
+            session.add(row)
+        row.status = old.status
+        row.task_id = old.task_id
+        row.output = old.output
+        row.error = old.error
+        row.started_at = old.started_at
+        row.ended_at = old.ended_at
+    session.flush()
 
 
 def add_step(
@@ -245,6 +291,22 @@ def next_round(row: WorkflowRow, *, first: bool = False) -> str:
     engine_id = engine_id_for(row.id, row.run_count, row.round)
     row.engine_id = engine_id
     return engine_id
+
+
+def why_failed(session: Session, task_id: str, number: int, status: str) -> str:
+    """Why a step's task did not complete: ``cancelled``, ``budget`` (refused at a cap),
+    ``rejected`` (at its checkpoint) or ``failed`` (the only one a retry policy retries)."""
+    if status == "cancelled":
+        return "cancelled"
+    run = run_repo.find_row(session, task_id, number)
+    if run is None:
+        return "failed"
+    if ledger_repo.blocked_note(session, run.id) is not None:
+        return "budget"
+    card = approval_repo.for_run(session, run.id, "checkpoint")
+    if card is not None and card.status != "allowed":
+        return "rejected"
+    return "failed"
 
 
 def replace_definition(

@@ -46,13 +46,15 @@ def get_approval(approval_id: str, ws: WorkspaceDep) -> ApprovalOut:
 
 @router.post("/{approval_id}/allow", response_model=ApprovalOut, dependencies=OwnerOnly)
 def allow(approval_id: str, body: AllowIn, ws: WorkspaceDep) -> ApprovalOut:
-    """Allow once, or always (saves the suggested rule, or ``rule``, at ``scope``)."""
+    """Allow once, or always (saves the suggested rule, or ``rule``, at ``scope``). A workflow
+    checkpoint is approved once, with an optional ``comment`` its step's prompt gets."""
     card = ws.approvals.allow(
         approval_id,
         by=BY,
         always=body.always,
         scope=body.scope,
         rule=body.rule,
+        comment=body.comment,
         acknowledged=body.acknowledge_risk,
     )
     return ApprovalOut.of(card)

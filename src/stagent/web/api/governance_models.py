@@ -32,6 +32,11 @@ class AllowIn(_In):
     rule: str | None = Field(
         default=None, max_length=1000, description="for `always`: the rule to save instead"
     )
+    comment: str = Field(
+        default="",
+        max_length=4000,
+        description="for a workflow checkpoint: a comment the step's prompt gets",
+    )
     acknowledge_risk: bool = Field(
         default=False,
         description="for `always`: save a rule that lets an agent run code although agents run "

@@ -1,5 +1,7 @@
 """``/api/v1/workflows``: add (YAML, JSON text or an object), list, show, run, pause, resume,
-cancel and retry a failed step. Responses use `stagent.schemas.workflows` (as ``--json`` does)."""
+cancel, retry a failed step and re-run from a step. (A checkpoint is decided like any approval
+card: ``/api/v1/approvals/{id}/allow`` with an optional ``comment``, or ``.../deny``.)
+Responses use `stagent.schemas.workflows` (as ``--json`` does)."""
 
 from __future__ import annotations
 
@@ -78,3 +80,10 @@ def cancel_workflow(workflow_id: str, ws: WorkspaceDep) -> WorkflowSchema:
 def retry_step(workflow_id: str, step_id: str, ws: WorkspaceDep) -> WorkflowSchema:
     """Run a failed step again, then what follows it."""
     return WorkflowSchema.of(ws.workflows.retry(workflow_id, step_id))
+
+
+@router.post("/{workflow_id}/steps/{step_id}/rerun", response_model=WorkflowSchema)
+def rerun_from_step(workflow_id: str, step_id: str, ws: WorkspaceDep) -> WorkflowSchema:
+    """Start a new run from a step: it and what depends on it run again, the other steps
+    reuse their outputs from the latest run (409 while a run is running or paused)."""
+    return WorkflowSchema.of(ws.workflows.rerun(workflow_id, step_id))

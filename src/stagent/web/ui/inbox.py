@@ -64,9 +64,11 @@ def allow(
     always: Annotated[str, Form()] = "0",
     rule: Annotated[str, Form(max_length=1000)] = "",
     scope: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form(max_length=4000)] = "",
     acknowledge_risk: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Allow once, or always (saving the rule as edited, at the chosen scope)."""
+    """Allow once, or always (saving the rule as edited, at the chosen scope); approve a
+    workflow checkpoint, with the comment its step's prompt gets."""
     if always == "1":
         ws.approvals.allow(
             approval_id,
@@ -77,7 +79,7 @@ def allow(
             acknowledged=acknowledge_risk,
         )
     else:
-        ws.approvals.allow(approval_id, by=BY)
+        ws.approvals.allow(approval_id, by=BY, comment=comment)
     return fragment("")
 
 
