@@ -8,7 +8,7 @@ hundred small rows whatever the ledger's size. Only rows budgets count are track
 ``run`` and not simulated.
 
 Revision ID: 0018
-Revises: 0022
+Revises: 0016
 Create Date: 2026-12-06 09:00:00
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018"
-down_revision: str | None = "0022"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
