@@ -152,3 +152,13 @@ def test_an_ordinary_cancel_logs_no_dbos_traceback(
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors]
     assert not any("Traceback" in r.getMessage() or r.exc_info for r in caplog.records)
+
+
+def test_the_apis_preset_names_are_the_presets() -> None:
+    """The OpenAPI lists the preset names, so a schema-valid name is a preset that exists."""
+    from typing import get_args
+
+    from stagent.governance.presets import PRESETS
+    from stagent.web.api.rules import PresetName
+
+    assert set(get_args(PresetName)) == set(PRESETS)

@@ -1,4 +1,7 @@
-"""Schemathesis over the whole JSON API: zero server errors for anything the schema allows.
+"""Schemathesis over the whole JSON API: zero server errors for anything the schema allows, and
+no schema-valid request refused (400/422) except for the reasons `SCHEMA_DOES_NOT_SAY` lists:
+checks the OpenAPI cannot state (one field depending on another, names that exist only at run
+time, files that must exist) and the known gaps still to be moved into the schema.
 
 Deterministic (Hypothesis derandomized, no example database) with a fixed example budget per
 operation. Each case is sent as the person (Bearer owner token). Two operations are left to their
@@ -26,6 +29,49 @@ NOT_BUILT = 501
 """The deliberate answer for a feature that is not built yet (e.g. a workflow target)."""
 EXAMPLES = 15
 """Examples per API operation: a fixed budget, so the run takes the same time every time."""
+SCHEDULE_CHECKS = (
+    "exactly one of",
+    "prompt",
+    "time zone",
+    "unknown runtime",
+    "scenario",
+    "only a blueprint target",
+)
+"""A schedule's fields depend on its target and its timing (one of cron, every, at)."""
+SCHEMA_DOES_NOT_SAY: dict[str, tuple[str, ...]] = {
+    # Which tasks, projects and runtimes exist is known only at run time.
+    "PUT /api/v1/budgets/{scope}/{ref}": ("unknown runtime", "takes no", "nothing to change"),
+    "GET /api/v1/budgets/{scope}/{ref}": ("unknown runtime", "takes no"),
+    "DELETE /api/v1/budgets/{scope}/{ref}": ("unknown runtime", "takes no"),
+    "PUT /api/v1/budgets/{scope}": ("needs", "takes no", "unknown runtime", "nothing to change"),
+    "GET /api/v1/budgets/{scope}": ("needs", "takes no", "unknown runtime"),
+    "DELETE /api/v1/budgets/{scope}": ("needs", "takes no", "unknown runtime"),
+    "POST /api/v1/tasks": ("unknown runtime", "scenario", "options.", "needs a title"),
+    "POST /api/v1/blueprints/{blueprint_id}/run": ("unknown runtime",),
+    # A scope of task or project needs its ref (one field depending on another).
+    "GET /api/v1/rules": ("needs the task", "needs the project", "takes no"),
+    "GET /api/v1/rules/presets": ("needs the task", "needs the project", "takes no"),
+    "POST /api/v1/rules": ("needs the task", "needs the project", "takes no", "is refused"),
+    "POST /api/v1/rules/presets/{name}": ("needs the task", "needs the project", "takes no"),
+    "DELETE /api/v1/rules/presets/{name}": ("needs the task", "needs the project", "takes no"),
+    "POST /api/v1/schedules": SCHEDULE_CHECKS,
+    "POST /api/v1/schedules/preview": SCHEDULE_CHECKS,
+    # The file or folder must exist.
+    "POST /api/v1/rules/import": ("cannot be read", "needs the", "takes no"),
+    "POST /api/v1/scans": ("is not a folder",),
+    "POST /api/v1/projects": ("does not exist or is not a directory",),
+    "POST /api/v1/ledger/import": ("does not exist",),
+    # Known gaps, still to be moved into the schema: ledger dates and sources; a task edit's
+    # null fields; a blank title; a workflow's definition or text.
+    "GET /api/v1/ledger": ("is not a date", "is unknown"),
+    "GET /api/v1/ledger/summary": ("is not a date", "is unknown"),
+    "GET /api/v1/ledger/metrics": ("is not a date", "is unknown"),
+    "GET /api/v1/ledger/export.csv": ("is not a date", "is unknown"),
+    "PATCH /api/v1/tasks/{task_id}": ("cannot be null", "unknown runtime", "scenario", "options."),
+    "POST /api/v1/workflows": ("definition", "workflow", "not valid YAML or JSON"),
+}
+"""Operations whose schema-valid requests may still be refused, and the words of the refusals
+allowed there (anything else refused is a schema that does not say what the server accepts)."""
 FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES,
     derandomize=True,
@@ -45,6 +91,7 @@ def test_no_request_the_schema_allows_is_a_server_error(tmp_path: Path) -> None:
         schema.app = app
         headers = {"Authorization": f"Bearer {TOKEN}"}
         failures: list[str] = []
+        refused: list[str] = []
         statuses: dict[int, int] = {}
         operations = 0
         for found in schema.exclude(path=SKIPPED).get_all_operations():
@@ -63,10 +110,16 @@ def test_no_request_the_schema_allows_is_a_server_error(tmp_path: Path) -> None:
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
                 if response.status_code >= 500 and response.status_code != NOT_BUILT:
                     failures.append(f"{label} -> {response.status_code}")
+                if response.status_code in (400, 422):
+                    error = str(response.json().get("error", ""))
+                    key = f"{case.method} {case.operation.path}"
+                    if not any(words in error for words in SCHEMA_DOES_NOT_SAY.get(key, ())):
+                        refused.append(f"{key} -> {response.status_code} {error[:120]!r}")
 
             call()
         assert operations >= 20  # the whole API was covered
         assert failures == []
+        assert refused == []  # the schema says what the server accepts
         assert ws.projects.list() and ws.tasks.list()  # the cases reached this workspace
         assert sum(n for code, n in statuses.items() if code < 300) >= 50, statuses
     finally:

@@ -207,6 +207,17 @@ async def test_run_retry_and_live_events_from_the_run_view(
     nothing = await worker_client.post(f"/ui/workflows/{workflow.id}/pause")
     assert nothing.status_code == 409  # not running: the error says so
 
+    # Re-run from a step: a new run where the steps before it keep their results.
+    view = soup(await worker_client.get(f"/ui/workflows/{workflow.id}/run"))
+    assert view.select_one("#node-one button[hx-post$='/steps/one/rerun']") is not None
+    first_task = done.steps[0].task_id
+    rerun = soup(await worker_client.post(f"/ui/workflows/{workflow.id}/steps/two/rerun"))
+    assert rerun.select_one("button[hx-post$='/rerun']") is None  # running: no re-run offered
+    again_done = await wait_ended(worker, workflow.id)
+    assert again_done.run_count == 2  # a retry stays in its run; a re-run is a new one
+    assert again_done.steps[0].task_id == first_task  # reused, not sent to a model again
+    assert len(worker.tasks.runs(first_task or "")) == 1
+
 
 async def wait_ended(ws: Workspace, workflow_id: str) -> Workflow:
     for _ in range(600):

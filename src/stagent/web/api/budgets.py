@@ -7,7 +7,7 @@ the owner's token (`require_owner`), on top of the CSRF protection every change 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
@@ -28,7 +28,7 @@ from stagent.web.security import require_owner
 
 router = APIRouter(tags=["budgets"])
 OwnerOnly = [Depends(require_owner)]
-Scope = Annotated[str, "overall, runtime or project"]
+Scope = Literal["overall", "runtime", "project"]
 
 
 @router.get("/budgets", response_model=BudgetsOut)

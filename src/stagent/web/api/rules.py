@@ -5,7 +5,7 @@ Listing is open; every change needs the person (`require_owner`).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
@@ -26,6 +26,8 @@ from stagent.web.security import require_owner
 
 router = APIRouter(prefix="/rules", tags=["rules"])
 OwnerOnly = [Depends(require_owner)]
+PresetName = Literal["read-only", "git-safe", "full-auto"]
+"""The trust presets (`stagent.governance.presets.PRESETS`; a test keeps the two equal)."""
 
 
 @router.get("", response_model=ListOut[RuleOut])
@@ -60,7 +62,7 @@ def list_presets(
 
 
 @router.post("/presets/{name}", response_model=PresetChangeOut, dependencies=OwnerOnly)
-def apply_preset(name: str, body: ScopeIn, ws: WorkspaceDep) -> PresetChangeOut:
+def apply_preset(name: PresetName, body: ScopeIn, ws: WorkspaceDep) -> PresetChangeOut:
     """Add the preset's rules (idempotent)."""
     added = ws.rules.apply_preset(
         name, scope=body.scope, ref=body.ref, acknowledged=body.acknowledge_risk
@@ -70,7 +72,7 @@ def apply_preset(name: str, body: ScopeIn, ws: WorkspaceDep) -> PresetChangeOut:
 
 @router.delete("/presets/{name}", response_model=PresetChangeOut, dependencies=OwnerOnly)
 def remove_preset(
-    name: str,
+    name: PresetName,
     ws: WorkspaceDep,
     scope: Annotated[ScopeName, Query()] = "global",
     ref: Annotated[str | None, Query()] = None,

@@ -253,6 +253,13 @@ def retry_step(ref: str, step: str, ws: WorkspaceDep) -> Response:
     return fragment(render("fragments/workflow_run.html", **run_context(ws, workflow)))
 
 
+@router.post("/ui/workflows/{ref}/steps/{step}/rerun")
+def rerun_from_step(ref: str, step: str, ws: WorkspaceDep) -> Response:
+    """A new run from a step: it and what depends on it run again, the rest is reused."""
+    workflow = ws.workflows.rerun(ref, step)
+    return fragment(render("fragments/workflow_run.html", **run_context(ws, workflow)))
+
+
 @router.post("/ui/workflows/{ref}/{action}")
 def act(ref: str, action: str, ws: WorkspaceDep) -> Response:
     """Run, pause, resume or cancel; answers with the updated run view."""

@@ -1,0 +1,78 @@
+"""A sequence workflow on the real Claude Code CLI against the scripted Anthropic server: each
+step is one real CLI run, the second sees the first's output, and each step is sent to the
+model exactly once. Also measures the time from one step's end to the next step's first model
+request (reported, not asserted: the machine is shared)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from claude_fixtures import (  # noqa: F401
+    anthropic_server_fixture,
+    offline_env_fixture,
+    server_env,
+)
+
+from stagent.domain.workflow_files import parse_definition
+from stagent.domain.workflow_runs import WorkflowStatus
+from stagent.runtimes.claude import ClaudeRuntime
+from stagent.testing.anthropic_server import AnthropicScriptServer
+from stagent.workspace import Workspace
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def claude_worker(anthropic_server: AnthropicScriptServer, tmp_path: Path) -> Iterator[Workspace]:
+    ws = Workspace.temporary(tmp_path / "ws").open()
+    ws.rules.apply_preset("full-auto")
+    ws.runtimes.register(ClaudeRuntime(home=ws.settings.home, env=server_env(anthropic_server)))
+    ws.start_worker()
+    try:
+        yield ws
+    finally:
+        ws.stop_worker()
+        ws.close()
+
+
+def test_a_sequence_runs_on_the_real_claude_cli_one_model_call_per_step(
+    claude_worker: Workspace, anthropic_server: AnthropicScriptServer
+) -> None:
+    ws = claude_worker
+    definition = parse_definition(
+        {
+            "name": "greet-twice",
+            "pattern": "sequence",
+            "steps": [
+                {
+                    "id": "greet",
+                    "name": "Greet",
+                    "prompt": "SCENARIO:text greet",
+                    "runtime": "claude",
+                },
+                {
+                    "id": "again",
+                    "name": "Again",
+                    "prompt": "SCENARIO:text greet again",
+                    "runtime": "claude",
+                },
+            ],
+        }
+    )
+    wf = ws.workflows.add(definition)
+    ws.workflows.run(wf.id)
+    done = ws.workflows.wait(wf.id, timeout=180)
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    assert [s.output for s in done.steps] == ["Hello from the scripted model."] * 2
+    calls = [r for r in anthropic_server.requests if r["scenario"] == "text"]
+    assert len(calls) == 2  # one model request per step, none repeated
+    second = ws.tasks.get(done.steps[1].task_id or "")
+    assert second.description.startswith("Previous step output:\nHello from the scripted model.")
+    assert calls[1]["history"][0] == "user:text"  # the CLI sent that prompt as the user turn
+    first_end = done.steps[0].ended_at
+    assert first_end is not None
+    gap = calls[1]["at"] - first_end.timestamp()
+    print(f"\nstep end -> next step's first model request: {gap:.2f} s")
+    assert gap > 0
