@@ -182,3 +182,16 @@ def test_a_paused_swarm_starts_no_new_worker_and_resumes_with_the_rest(
     assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
     for state in done.steps[:2]:
         assert len(worker.tasks.runs(state.task_id or "")) == 1  # not run again
+
+
+def test_a_worker_skipped_by_its_condition_does_not_block_the_refinery(
+    worker: Workspace,
+) -> None:
+    data = swarm()
+    data["steps"][2] = {**data["steps"][2], "condition": 'steps.mayor.output contains "beta"'}
+    done = run_to_end(worker, add(worker, data))
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    assert states(done)["beta"] == "skipped"
+    merged = worker.tasks.get(done.steps[4].task_id or "").description
+    assert "Worker 1 - Alpha:\nalpha found" in merged
+    assert "Worker 2 - Gamma:\ngamma found" in merged and "Beta" not in merged

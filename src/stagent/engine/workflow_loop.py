@@ -49,6 +49,8 @@ async def run_loop(run: WorkflowRun) -> shared.Ending:
                 return await shared.person_stop(run, stop)
         step = shared.instance(template, key, name)
         outcome = await run.run(step, loop_prompt(template, number, limit, outputs, signal))
+        if shared.skipped(outcome):
+            continue
         if not shared.ok(outcome):
             return await shared.failed_step(run, key, outcome, code="error")
         output = str(outcome["output"] or "")

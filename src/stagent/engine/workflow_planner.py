@@ -32,6 +32,8 @@ async def run_planner_executor(run: WorkflowRun) -> shared.Ending:
         if stop:
             return await shared.person_stop(run, stop)
     outcome = await run.run(planner, planner_prompt(planner, executors))
+    if shared.skipped(outcome):
+        return "completed", f"the planner was {outcome['error'] or 'skipped'}; nothing to execute"
     if not shared.ok(outcome):
         return await shared.failed_step(run, planner.id, outcome, code=None)
     recorded = await shared.record_plan(run.id, run.number, planner.id, str(outcome["output"]))
@@ -52,6 +54,8 @@ async def run_planner_executor(run: WorkflowRun) -> shared.Ending:
         )
         step = shared.instance(template, key, item.name)
         result = await run.run(step, prompt)
+        if shared.skipped(result):
+            continue
         if not shared.ok(result):
             return await shared.failed_step(run, key, result, code=None)
         earlier.append((item.name, str(result["output"] or "")))

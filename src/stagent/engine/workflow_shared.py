@@ -98,6 +98,11 @@ def ok(outcome: Outcome) -> bool:
     return outcome.get("status") == StepStatus.COMPLETED.value
 
 
+def skipped(outcome: Outcome) -> bool:
+    """Whether a step was skipped by its ``condition`` (not a failure; it has no output)."""
+    return outcome.get("status") == StepStatus.SKIPPED.value
+
+
 def instance(template: WorkflowStep, key: str, name: str) -> WorkflowStep:
     """A step made at run time: the template's settings under its own key and name."""
     return template.model_copy(update={"id": key, "name": name})

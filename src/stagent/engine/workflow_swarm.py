@@ -37,7 +37,7 @@ async def run_swarm(run: WorkflowRun) -> shared.Ending:
         if stop:
             return await shared.person_stop(run, stop)
     briefing = await run.run(mayor, mayor.prompt)
-    if not shared.ok(briefing):
+    if not shared.ok(briefing) and not shared.skipped(briefing):
         return await shared.failed_step(run, mayor.id, briefing, code=None)
     brief = str(briefing["output"] or "")
 
@@ -47,7 +47,9 @@ async def run_swarm(run: WorkflowRun) -> shared.Ending:
     if stop is not None:
         return await shared.person_stop(run, stop)
 
-    failed = [w for w in workers if not shared.ok(outcomes[w.id])]
+    failed = [
+        w for w in workers if not (shared.ok(outcomes[w.id]) or shared.skipped(outcomes[w.id]))
+    ]
     refused: list[tuple[str, str]] = []
     for worker in failed:
         refusal = await shared.budget_stop(run.id, run.number, worker.id)
@@ -66,9 +68,11 @@ async def run_swarm(run: WorkflowRun) -> shared.Ending:
         stop = await shared.stop_check(run.id, run.number)
         if stop:
             return await shared.person_stop(run, stop)
-    results = [(w, str(outcomes[w.id]["output"] or "")) for w in workers]
+    results = [
+        (w, str(outcomes[w.id]["output"] or "")) for w in workers if shared.ok(outcomes[w.id])
+    ]
     merged = await run.run(refinery, refinery_prompt(refinery, mayor, brief, results))
-    if not shared.ok(merged):
+    if not shared.ok(merged) and not shared.skipped(merged):
         return await shared.failed_step(run, refinery.id, merged, code=None)
     return "completed", None
 
