@@ -1,7 +1,9 @@
 """Concurrent event writers: ``python -m benchmarks.writers [--quick] [--sqlite-only]``.
 
 1, 2 and 4 writer processes each persist a running agent's events (`RunWriter.record`: a fenced
-commit per event, the executor's hot path) for a few seconds, on SQLite and on PostgreSQL. A
+commit per event, the executor's hot path) for a few seconds, on SQLite and on PostgreSQL; then
+the same with control writes (`Store.write` transactions that lock a run and its task and log a
+status event, as approval holds do), which on PostgreSQL no longer share a workspace-wide lock. A
 reader tails the feed by ``seq`` meanwhile, as a live view does. Printed per backend and writer
 count: events per second; beside it the floor, the same processes committing a bare one-row
 insert each (sqlite3 / psycopg, no Stagent code); and the check that every event reached the feed
@@ -35,9 +37,14 @@ from stagent.store.tables import AgentEventRow
 from stagent.workspace import Workspace
 
 
-def child(url: str, run_id: str, start_at: float, seconds: float, floor: bool) -> None:
+def child(url: str, run_id: str, start_at: float, seconds: float, mode: str) -> None:
     """One writer process: write until the deadline, print how many events it wrote."""
-    write = _floor_writer(url) if floor else _event_writer(url, run_id)
+    if mode == "floor":
+        write = _floor_writer(url)
+    elif mode == "control":
+        write = _control_writer(url, run_id)
+    else:
+        write = _event_writer(url, run_id)
 
     time.sleep(max(0.0, start_at - time.time()))
     deadline = time.time() + seconds
@@ -59,6 +66,21 @@ def _event_writer(url: str, run_id: str) -> Callable[[int], None]:
             raise SystemExit("the run was lost")
 
     return write_event
+
+
+def _control_writer(url: str, run_id: str) -> Callable[[int], None]:
+    """Control writes (`Store.write`): each locks its run and task rows and logs a status event,
+    as an approval hold and its release do."""
+    store = Store(url)
+
+    def write_control(i: int) -> None:
+        with store.write() as session:
+            if i % 2 == 0:
+                lifecycle.suspend(session, run_id, "approval:bench", reason="benchmark hold")
+            else:
+                lifecycle.release(session, run_id, "approval:bench", reason="benchmark release")
+
+    return write_control
 
 
 def _floor_writer(url: str) -> Callable[[int], None]:
@@ -109,7 +131,7 @@ def claimed_runs(ws: Workspace, count: int) -> list[str]:
 
 
 def run_writers(
-    url: str, run_ids: list[str], seconds: float, floor: bool
+    url: str, run_ids: list[str], seconds: float, mode: str
 ) -> list[subprocess.Popen[str]]:
     start_at = time.time() + 1.5  # every child imported and connected before the clock starts
     return [
@@ -123,7 +145,7 @@ def run_writers(
                 run_id,
                 str(start_at),
                 str(seconds),
-                "floor" if floor else "events",
+                mode,
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -151,39 +173,45 @@ def tail_until_done(ws: Workspace, procs: list[subprocess.Popen[str]], after: in
 def measure(
     label: str, factory: Callable[[], AbstractContextManager[Workspace]], seconds: float
 ) -> None:
-    for writers in (1, 2, 4):
-        with factory() as ws:
-            run_ids = claimed_runs(ws, writers)
-            _prepare_floor(ws)
-            floor_procs = run_writers(ws.store.url, run_ids, seconds, floor=True)
-            floor = sum(int((p.communicate()[0] or "0").strip()) for p in floor_procs) / seconds
-            start = ws.tasks.last_seq()
-            procs = run_writers(ws.store.url, run_ids, seconds, floor=False)
-            seen = tail_until_done(ws, procs, start)
-            written = sum(int((p.communicate()[0] or "0").strip()) for p in procs)
-            with ws.store.read() as session:
-                stored = session.scalar(
-                    select(func.count()).where(
-                        AgentEventRow.run_id.in_(run_ids), AgentEventRow.kind == "text"
+    for mode, kind, what in (
+        ("events", "text", "run events (RunWriter.record)"),
+        ("control", "status", "control writes (Store.write: row locks + a status event)"),
+    ):
+        for writers in (1, 2, 4):
+            with factory() as ws:
+                run_ids = claimed_runs(ws, writers)
+                _prepare_floor(ws)
+                floor_procs = run_writers(ws.store.url, run_ids, seconds, "floor")
+                floor = sum(int((p.communicate()[0] or "0").strip()) for p in floor_procs)
+                start = ws.tasks.last_seq()
+                procs = run_writers(ws.store.url, run_ids, seconds, mode)
+                seen = tail_until_done(ws, procs, start)
+                written = sum(int((p.communicate()[0] or "0").strip()) for p in procs)
+                with ws.store.read() as session:
+                    stored = session.scalar(
+                        select(func.count()).where(
+                            AgentEventRow.run_id.in_(run_ids),
+                            AgentEventRow.kind == kind,
+                            AgentEventRow.seq > start,
+                        )
                     )
+                exact = stored == written and len(seen) == len(set(seen)) == written
+                verdict = (
+                    "yes" if exact else f"NO ({written} written, {stored} stored, {len(seen)} seen)"
                 )
-            exact = stored == written and len(seen) == len(set(seen)) == written
-            verdict = (
-                "yes" if exact else f"NO ({written} written, {stored} stored, {len(seen)} seen)"
-            )
-            print(
-                f"{label:10} {writers} writer(s): {written / seconds:8.0f} events/s "
-                f"(floor, bare insert+commit: {floor:8.0f}/s); "
-                f"every event in the feed once and seen by the tailing reader: "
-                f"{verdict}",
-                flush=True,
-            )
+                print(
+                    f"{label:10} {what}, {writers} writer(s): {written / seconds:8.0f}/s "
+                    f"(floor, bare insert+commit: {floor / seconds:8.0f}/s); "
+                    f"every event in the feed once and seen by the tailing reader: "
+                    f"{verdict}",
+                    flush=True,
+                )
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         url, run_id, start_at, seconds, mode = sys.argv[2:7]
-        child(url, run_id, float(start_at), float(seconds), mode == "floor")
+        child(url, run_id, float(start_at), float(seconds), mode)
         return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="2 s per measurement instead of 6")

@@ -47,13 +47,21 @@ def run(ws: Workspace, task: Task, timeout: float = 30.0) -> Task:
     return ws.tasks.wait(task.id, timeout=timeout)
 
 
-def spend(ws: Workspace, task: Task, usd: float, *, at: datetime | None = None) -> None:
-    """Record a usage of ``usd`` by ``task`` (at ``at``, via the service's clock)."""
+def spend(
+    ws: Workspace,
+    task: Task,
+    usd: float,
+    *,
+    at: datetime | None = None,
+    run_id: str | None = None,
+) -> None:
+    """Record a usage of ``usd`` by ``task`` (at ``at``, via the service's clock), as a call of
+    run ``run_id`` when given."""
     saved = ws.budgets.clock
     if at is not None:
         ws.budgets.clock = lambda: at
     try:
-        ws.budgets.record_usage(task, UsageEvent(model="scripted-1", cost_usd=usd))
+        ws.budgets.record_usage(task, UsageEvent(model="scripted-1", cost_usd=usd), run_id=run_id)
     finally:
         ws.budgets.clock = saved
 

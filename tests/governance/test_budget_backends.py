@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 import pytest
 from budgettools import alerts, costing, new_task, rows, set_budget, spend, usd, wait_for_status
 
-from stagent.domain.tasks import TaskStatus
+from stagent.domain.runs import Run, RunStatus
+from stagent.domain.tasks import Task, TaskStatus
 from stagent.governance.budgets_policy import CallScope
+from stagent.store import lifecycle
 from stagent.workspace import Workspace
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -24,10 +26,19 @@ def ws(request: pytest.FixtureRequest) -> Workspace:
     return request.getfixturevalue(name)
 
 
-def test_reservations_count_until_released(ws: Workspace) -> None:
+def queued_run(ws: Workspace, task: Task) -> Run:
+    """A queued run of ``task`` (no worker picks it up in these tests)."""
+    with ws.store.write() as session:
+        _, run = lifecycle.queue_run(session, task.id, task.options)
+    assert run is not None
+    return run
+
+
+def test_reservations_count_until_the_run_ends(ws: Workspace) -> None:
     set_budget(ws, daily=usd("5"), per_run=usd("2"))
     task = new_task(ws)
-    call = CallScope(runtime="metered", task_id=task.id)
+    run = queued_run(ws, task)
+    call = CallScope(runtime="metered", task_id=task.id, run_id=run.id)
     admission = ws.budgets.admit(call)
     assert (admission.allowed, admission.reserved, admission.run_cap) == (
         True,
@@ -37,18 +48,37 @@ def test_reservations_count_until_released(ws: Workspace) -> None:
     daily = ws.budgets.status("overall").limits[0]
     assert (daily.spent, daily.reserved, daily.headroom) == (2_000_000, 2_000_000, 3_000_000)
 
-    spend(ws, task, 0.5)  # real usage eats into the reservation
+    spend(ws, task, 0.5, run_id=run.id)  # real usage eats into the run's reservation
     daily = ws.budgets.status("overall").limits[0]
     assert (daily.spent, daily.reserved) == (2_000_000, 1_500_000)
 
-    again = ws.budgets.admit(call)  # a restarted run replaces its old reservation
+    again = ws.budgets.admit(call)  # a run taken over after a crash replaces its reservation
     assert again.reserved == 2_000_000
     assert len(rows(ws, status="reserved")) == 1
 
-    ws.budgets.release(task.id, outcome="completed", entry_ids=[])
+    with ws.store.write() as session:  # ending the run settles it in the same transaction
+        ended = lifecycle.finish(session, run.id, RunStatus.FAILED, error="boom")
+    assert ended is not None and ended.cost_micros == 500_000
     daily = ws.budgets.status("overall").limits[0]
     assert (daily.spent, daily.reserved) == (500_000, 0)
     assert len(rows(ws, status="released")) == 2
+    assert [r.cost_micros for r in rows(ws, status="failed")] == [500_000]
+    with ws.store.write() as session:  # a second end changes nothing
+        assert lifecycle.finish(session, run.id, RunStatus.COMPLETED) is None
+    assert len(rows(ws, status="released")) == 2
+
+
+def test_a_reservation_is_the_runs_not_the_tasks(ws: Workspace) -> None:
+    """Another run of the same task (a retry queued while the first still settles) neither
+    releases nor shrinks the first run's reservation."""
+    set_budget(ws, daily=usd("5"), per_run=usd("2"))
+    task = new_task(ws)
+    first = queued_run(ws, task)
+    ws.budgets.admit(CallScope(runtime="metered", task_id=task.id, run_id=first.id))
+    spend(ws, task, 0.5, run_id="run_other")
+    assert [r.cost_micros for r in rows(ws, status="reserved")] == [2_000_000]
+    ws.budgets.admit(CallScope(runtime="metered", task_id=task.id, run_id="run_other"))
+    assert sorted(r.cost_micros for r in rows(ws, status="reserved")) == [2_000_000, 2_000_000]
 
 
 def test_spend_is_summed_per_scope_and_window(ws: Workspace) -> None:

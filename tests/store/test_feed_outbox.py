@@ -14,7 +14,7 @@ from stagent.domain.events import TextEvent
 from stagent.engine.executor import RunWriter
 from stagent.engine.options import resolve
 from stagent.engine.services import TaskDraft
-from stagent.store import lifecycle
+from stagent.store import events, lifecycle
 from stagent.store.lifecycle import Claim
 from stagent.store.tables import FeedOutboxRow
 from stagent.workspace import Workspace
@@ -113,3 +113,37 @@ def test_concurrent_writers_never_make_a_tailing_reader_skip_an_event(ws: Worksp
     for claim in claims:  # each writer's events are in its own order
         texts = [e.payload["text"] for e in ws.tasks.events(claim.task.id) if e.kind == "text"]
         assert texts == [f"{claim.task.id} {i}" for i in range(per_writer)]
+
+
+def test_a_write_transaction_does_not_wait_for_another_writers_open_transaction(
+    pg_workspace: Workspace,
+) -> None:
+    """No workspace-wide lock: while one transaction that appended an event stays open, another
+    writer appends, commits and is in the feed; the first one's event follows when it commits."""
+    ws = pg_workspace
+    first, second = (ws.tasks.create(TaskDraft(title=t)) for t in ("held", "free"))
+    before = ws.tasks.last_seq()
+    appended, release = threading.Event(), threading.Event()
+
+    def slow_writer() -> None:
+        with ws.store.write() as session:
+            events.append(session, first.id, "note", {"message": "slow"})
+            appended.set()
+            assert release.wait(20)
+
+    holder = threading.Thread(target=slow_writer)
+    holder.start()
+    try:
+        assert appended.wait(20)
+        other = threading.Thread(target=lambda: ws.tasks.update(second.id, {"title": "renamed"}))
+        other.start()
+        other.join(timeout=10)
+        assert not other.is_alive(), "the second writer waited for the first one's lock"
+        assert [e.task_id for e in ws.tasks.feed(after=before)] == [second.id]
+    finally:
+        release.set()
+        holder.join()
+    feed = ws.tasks.feed(after=before)
+    assert [(e.task_id, e.kind) for e in feed] == [(second.id, "updated"), (first.id, "note")]
+    assert feed[0].seq < feed[1].seq
+    assert outbox_size(ws) == 0

@@ -215,4 +215,4 @@ async def test_api_and_stream_on_postgresql(pg_workspace: Workspace) -> None:
         event = await anext(stream)
     finally:
         await stream.aclose()
-    assert event.event == "board" and "on pg" in str(event.data)
+    assert event.event == "board-cards" and "on pg" in str(event.data)

@@ -241,3 +241,48 @@ def test_task_detail_shows_each_run_live_and_refuses_a_bad_option(
     if shots:
         for png in tmp_path.glob("task-runs-*.png"):
             Path(shots, png.name).write_bytes(png.read_bytes())
+
+
+def test_the_board_follows_changes_made_elsewhere_card_by_card(
+    browser: object, server: str, tmp_path: Path
+) -> None:
+    """Another process creates, renames and deletes tasks: the open Board puts each changed
+    card in its column, newest first, updates the counts and the table, without reloading."""
+    from playwright.sync_api import Browser, expect
+
+    from stagent.engine.services import TaskDraft
+
+    assert isinstance(browser, Browser)
+    with Workspace.temporary(tmp_path / "home").open() as ws:
+        first, second, _ = (ws.tasks.create(TaskDraft(title=f"Old {n}")) for n in range(3))
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        try:
+            page.goto(f"{server}/board")
+            page.wait_for_selector("body[data-live]", timeout=10_000)
+            page.evaluate("window.__sameDocument = true")
+            cards = page.locator("#col-planned .card")
+            expect(cards).to_have_count(3)
+
+            fresh = ws.tasks.create(TaskDraft(title="Made by another process"))
+            expect(cards.first).to_contain_text("Made by another process", timeout=15_000)
+            expect(page.locator("#col-planned .count")).to_have_text("4")
+            expect(page.locator(f"#row-{fresh.id}")).to_have_count(1)  # the table view too
+
+            ws.tasks.update(second.id, {"title": "Renamed elsewhere"})
+            expect(cards.nth(2)).to_contain_text("Renamed elsewhere", timeout=15_000)
+            ws.tasks.delete(first.id)
+            expect(page.locator(f"#card-{first.id}")).to_have_count(0, timeout=15_000)
+            expect(page.locator("#col-planned .count")).to_have_text("3")
+            expect(cards).to_have_count(3)
+            titles = [t.strip() for t in page.locator("#col-planned .card-title").all_inner_texts()]
+            assert titles == ["Made by another process", "Old 2", "Renamed elsewhere"]
+            page.screenshot(path=str(tmp_path / "board-live-1280.png"), full_page=True)
+            page.set_viewport_size({"width": 390, "height": 844})
+            page.screenshot(path=str(tmp_path / "board-live-390.png"), full_page=True)
+            assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
+        finally:
+            context.close()
+    assert errors == []

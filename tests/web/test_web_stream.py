@@ -12,6 +12,7 @@ from sse_starlette import ServerSentEvent
 
 from stagent.domain.errors import ValidationError
 from stagent.engine.services import TaskDraft
+from stagent.web.ui import fragments
 from stagent.web.ui.stream import Topics, live_events, resume_point, stream_url
 from stagent.workspace import Workspace
 
@@ -54,15 +55,41 @@ def test_last_event_id_wins_over_after() -> None:
 
 
 async def test_board_event_carries_the_feed_seq(workspace: Workspace) -> None:
+    fragments.board(workspace)  # the first render imports every runtime (seconds on a busy box)
     stream = live_events(workspace, after=workspace.tasks.last_seq(), topics=Topics(board=True))
     try:
         task = workspace.tasks.create(TaskDraft(title="Streamed card"))
         (event,) = await take(stream, 1)
     finally:
         await stream.aclose()
-    assert event.event == "board"
+    assert event.event == "board-cards"
     assert event.id == str(workspace.tasks.last_seq())
     assert f'id="card-{task.id}"' in str(event.data) and "Streamed card" in str(event.data)
+    assert f'data-card-for="{task.id}" data-column="planned"' in str(event.data)
+
+
+async def test_the_board_stream_sends_the_changed_card_only(workspace: Workspace) -> None:
+    """A big Board does not make each live update big: one task changes, one card is sent."""
+    many = [workspace.tasks.create(TaskDraft(title=f"Task number {i}")) for i in range(300)]
+    board_page = fragments.board(workspace)
+    assert len(board_page) > 100_000  # the whole Board, as the page first renders it
+    stream = live_events(workspace, after=workspace.tasks.last_seq(), topics=Topics(board=True))
+    try:
+        workspace.tasks.update(many[7].id, {"title": "Renamed while you watch"})
+        (event,) = await take(stream, 1)
+        workspace.tasks.delete(many[8].id)
+        (gone,) = await take(stream, 1)
+    finally:
+        await stream.aclose()
+    data = str(event.data)
+    assert event.event == "board-cards" and len(data.encode()) < 4_000
+    assert "Renamed while you watch" in data
+    assert data.count('class="card"') == 1 and data.count("<tr ") == 1
+    assert f'data-row-for="{many[7].id}"' in data
+    assert (
+        str(gone.data).strip()
+        == f'<template data-card-for="{many[8].id}" data-gone="1"></template>'
+    )
 
 
 async def test_task_topic_streams_log_lines_and_the_header(workspace: Workspace) -> None:
@@ -135,7 +162,7 @@ async def test_a_run_streams_to_completion(worker: Workspace) -> None:
     assert "one" in shown and "result: all done" in shown
     assert f'id="run-{run.id}-log"' in sections[-1] and "Run 1 (latest)" in sections[-1]
     assert "status-completed" in str(events[-1].data)
-    boards = [e for e in events if e.event == "board"]
+    boards = [str(e.data) for e in events if e.event == "board-cards"]
     assert boards and all(e.id for e in events)
     ids = [int(str(e.id)) for e in events]
     assert ids == sorted(ids)
@@ -160,5 +187,5 @@ async def test_stream_route_resumes_from_the_header_and_pings(workspace: Workspa
         (event,) = await take(events, 1)
     finally:
         await events.aclose()
-    assert event.event == "board" and event.id == str(seen + 1)
+    assert event.event == "board-cards" and event.id == str(seen + 1)
     assert "while disconnected" in str(event.data)

@@ -8,7 +8,8 @@ Conditions from ``shared/reference/dbos-engine.md`` that this module keeps:
 - processes that only enqueue or cancel use `DBOSClient`, never ``DBOS.launch()``;
 - the SQLite file is put in WAL mode by our migrations before DBOS first opens it;
 - the queue polls every ``queue_poll_seconds`` (0.1 s by default), not every second;
-- side effects happen in steps only; the workflow body just calls the step.
+- the task workflow's body is the executor itself, idempotent by the run's records (see
+  `run_task_workflow`); the workflow interpreter's side effects happen in steps.
 """
 
 from __future__ import annotations
@@ -72,15 +73,20 @@ def task_queue() -> Queue:
     return _task_queue
 
 
-@DBOS.step(name="stagent.execute_task_run")
-async def _execute_step(task_id: str, run_number: int) -> str:
-    return await execute_task_run(_require_context(), task_id, run_number)
-
-
 @DBOS.workflow(name=RUN_TASK_WORKFLOW)
 async def run_task_workflow(task_id: str, run_number: int) -> str:
-    """Durably run one task. On a crash the step re-runs; a finished run is never repeated."""
-    return await _execute_step(task_id, run_number)
+    """Durably run one task. On a crash DBOS runs this body again; a finished run is never
+    repeated.
+
+    The body has no DBOS step on purpose. A step only pays (two system-database transactions)
+    when a later step must not redo it, and there is no later step: the run's own records make
+    `execute_task_run` idempotent (``claim`` returns None for an ended run and takes over a
+    dead one's under a new attempt; every write is fenced by that attempt; the final event and
+    the run's end are one transaction), which is what a re-executed step relied on anyway. A
+    workflow recorded with the former ``stagent.execute_task_run`` step replays fine: with no
+    step call, DBOS never compares the recorded steps.
+    """
+    return await execute_task_run(_require_context(), task_id, run_number)
 
 
 def launch(settings: Settings, database_url: str, executor_id: str, context: RunContext) -> None:

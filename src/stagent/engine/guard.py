@@ -1,4 +1,5 @@
-"""Hooks governance places around every run: budget pre-flight, usage metering, settlement.
+"""Hooks governance places around every run: budget pre-flight and usage metering (a run is
+settled by the transaction that ends it, `stagent.store.lifecycle`).
 
 The engine calls a `RunGuard` without knowing what it checks. `OpenGuard` (no budgets, no ledger)
 is what a workspace uses until governance wires in its own.
@@ -31,7 +32,8 @@ class RunGuard(Protocol):
         ...
 
     def after_run(self, task: Task, run: Run, status: str) -> None:
-        """The run ended with ``status``: release whatever ``before_run`` reserved."""
+        """This execution of the run is over (``status``): forget what was kept in memory for it.
+        Nothing to settle: the transaction that ended the run released its reservation."""
         ...
 
 
@@ -49,5 +51,5 @@ class OpenGuard:
         return None
 
     def after_run(self, task: Task, run: Run, status: str) -> None:
-        """Nothing to release."""
+        """Nothing to forget."""
         del task, run, status

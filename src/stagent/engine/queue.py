@@ -101,6 +101,15 @@ class TaskQueueClient:
         except DBOSNonExistentWorkflowError:
             return None
 
+    def statuses(self, workflow_ids: list[str]) -> dict[str, str]:
+        """The DBOS status of each workflow DBOS knows, in one query (absent ids are missing)."""
+        if not workflow_ids:
+            return {}
+        found = self.client.list_workflows(
+            workflow_ids=workflow_ids, load_input=False, load_output=False
+        )
+        return {w.workflow_id: str(w.status) for w in found}
+
     def close(self) -> None:
         """Release the client's connections."""
         if self._client is not None:

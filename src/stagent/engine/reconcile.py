@@ -20,24 +20,26 @@ FINISHED_ENGINE_STATES = frozenset(
 
 
 def reconcile(store: Store, queue: TaskQueueClient) -> dict[str, int]:
-    """Re-queue orphaned queued tasks and fail running tasks whose run is gone."""
+    """Re-queue orphaned queued tasks and fail running tasks whose run is gone.
+
+    One narrow read of the active tasks and one engine query for all their workflows: it runs
+    on every heartbeat, so its cost must not grow with what each task carries."""
     counts = {"requeued": 0, "failed": 0}
     with store.read() as session:
-        queued = task_repo.list_tasks(session, status=TaskStatus.QUEUED)
-        active = task_repo.list_tasks(session, status=TaskStatus.RUNNING) + task_repo.list_tasks(
-            session, status=TaskStatus.WAITING
-        )
-    for task in queued:
-        if task.workflow_id and queue.status(task.workflow_id) is None:
-            queue.enqueue(task.id, task.run_count)
-            counts["requeued"] += 1
-    for task in active:
-        engine_status = queue.status(task.workflow_id) if task.workflow_id else None
+        refs = task_repo.active_refs(session)
+    engine = queue.statuses([ref.workflow_id for ref in refs if ref.workflow_id])
+    for ref in refs:
+        engine_status = engine.get(ref.workflow_id) if ref.workflow_id else None
+        if ref.status is TaskStatus.QUEUED:
+            if ref.workflow_id and engine_status is None:
+                queue.enqueue(ref.task_id, ref.run_count)
+                counts["requeued"] += 1
+            continue
         if engine_status is None or engine_status in FINISHED_ENGINE_STATES:
             reason = f"interrupted: its run is {engine_status or 'missing'} in the engine"
             with store.write() as session:
-                row = task_repo.get_row(session, task.id, for_update=True)
-                run = run_repo.latest_row(session, task.id)
+                row = task_repo.get_row(session, ref.task_id, for_update=True)
+                run = run_repo.latest_row(session, ref.task_id)
                 if run is not None and TaskStatus(row.status).is_active:
                     ended = lifecycle.finish(
                         session, run.id, RunStatus.FAILED, reason=reason, error=reason

@@ -161,6 +161,11 @@ class TaskService:
         with self._store.read() as session:
             return task_repo.get(session, task_id)
 
+    def statuses(self, task_ids: list[str]) -> dict[str, TaskStatus]:
+        """The status of each of these tasks (one narrow read; unknown ids are left out)."""
+        with self._store.read() as session:
+            return task_repo.statuses(session, task_ids)
+
     def list(self, *, status: TaskStatus | None = None, project: str | None = None) -> list[Task]:
         """Tasks, newest first."""
         with self._store.read() as session:
@@ -253,7 +258,9 @@ class TaskService:
 
         Refused (with the fix) if the task's runtime is not ready here: no binary, no key.
         """
-        self._runtimes.require_ready(self.get(task_id).runtime)
+        with self._store.read() as session:
+            runtime = task_repo.runtime_of(session, task_id)
+        self._runtimes.require_ready(runtime)
         with self._store.write() as session:
             task = task_repo.get(session, task_id)
             project = project_repo.get(session, task.project_id) if task.project_id else None
@@ -314,10 +321,13 @@ class TaskService:
         deadline = time.monotonic() + timeout
         seen = self._store.changes.version
         while True:
-            task = self.get(task_id)
+            with self._store.read() as session:  # one column per wake-up, not the whole task
+                status = task_repo.status_of(session, task_id)
             remaining = deadline - time.monotonic()
-            if task.status.is_terminal or task.status is TaskStatus.PLANNED or remaining <= 0:
-                return task
+            if status is None or status.is_terminal or status is TaskStatus.PLANNED:
+                return self.get(task_id)
+            if remaining <= 0:
+                return self.get(task_id)
             seen = self._store.changes.wait(seen, min(remaining, 1.0))
 
     def feed(self, *, after: int = 0, limit: int = 500) -> list[LoggedEvent]:

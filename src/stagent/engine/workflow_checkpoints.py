@@ -100,7 +100,6 @@ def _open(store: Store, task: Task, run: Run, gate: Gate) -> Approval:
     """The run's checkpoint card: the one it opened before a crash, or a new one (with the
     hold on the run and the step row ``waiting``)."""
     with store.write() as session:
-        approval_repo.lock_in_feed_order(session)
         task_repo.get_row(session, task.id, for_update=True)
         existing = approval_repo.for_run(session, run.id, "checkpoint")
         if existing is not None:

@@ -134,7 +134,6 @@ class ApprovalService:
         """Create the card, or join the identical pending one; returns (card, joined)."""
         expires_at = utcnow() + timedelta(seconds=self.timeout_seconds)
         with self._store.write() as session:
-            approval_repo.lock_in_feed_order(session)
             row = task_repo.get_row(session, draft.task_id, for_update=True)
             existing = approval_repo.find_pending(
                 session, draft.task_id, fingerprint(draft.tool, draft.input)

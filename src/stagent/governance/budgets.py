@@ -233,9 +233,9 @@ class BudgetService:
         requested_cap: int | None,
     ) -> Admission:
         budget_repo.lock_admissions(session)
-        if call.task_id:
+        if call.run_id:
             ledger_repo.release_reservations(
-                session, call.task_id, note="superseded: the run started again"
+                session, call.run_id, note="superseded: the run started again"
             )
         applicable = [p for p in self._policies(session) if call.covers(p)]
         limits = state.measure(session, applicable, now, zone, capped_only=True)
@@ -260,13 +260,6 @@ class BudgetService:
         if not admission.allowed:
             raise BudgetBlockedError(admission.message or "blocked by budget")
         return admission
-
-    def release(self, task_id: str, *, outcome: str, entry_ids: list[str]) -> None:
-        """A run ended: release its reservation and mark its usage rows with the outcome."""
-        with self._store.write() as session:
-            ledger_repo.release_reservations(session, task_id, note=f"released: the run {outcome}")
-            if outcome in ("failed", "cancelled"):
-                ledger_repo.set_status(session, entry_ids, outcome)
 
     # ---------------------------------------------------------------- usage
 
@@ -296,14 +289,17 @@ class BudgetService:
         """`record_usage`, also saying whether the row is new. A call booked before (the same
         provider request id, reported again by a recovered run) changes nothing."""
         with self._store.write() as session:
+            ended = False
             if attempt is not None and run_id is not None:
-                lifecycle.check_attempt(session, run_id, attempt)
+                ended = lifecycle.check_attempt(session, run_id, attempt)
             budget_repo.lock_admissions(session)
             entry, created = self.recorder.book(
                 session, task, usage, activity=activity, at=self.clock(), run_id=run_id
             )
-            if created:
-                ledger_repo.consume_reservation(session, task.id, entry.cost_micros)
+            if created and run_id is not None:
+                ledger_repo.consume_reservation(session, run_id, entry.cost_micros)
+            if created and ended and run_id is not None:
+                lifecycle.settle_cost(session, run_id)
             if created and entry.cost_micros > 0:
                 self._warn_after_usage(session, task)
         return entry, created

@@ -12,7 +12,10 @@
   call, and the engine stops it (`stagent.runtimes.base.AgentRun.stop_calls`): on every runtime
   a run overshoots its cap by at most the call that reached it. A recovered run's cap is what its
   earlier attempts left; a call it reports again (same request id) is not counted again.
-- ``after_run``: the reservation is released; usage rows of failed or cancelled runs say so.
+- ``after_run``: the run's meter is forgotten. Settlement needs no hook: the transaction that
+  ends a run (`stagent.store.lifecycle.finish`, or a cancel) releases the run's reservation, marks
+  the usage rows of a failed or cancelled run and sums its cost, so a crash between the end and
+  the settlement cannot leave a reservation behind.
 """
 
 from __future__ import annotations
@@ -47,12 +50,11 @@ def budget_hold(card_id: str) -> str:
 
 
 class BudgetGuard:
-    """Budgets before, the ledger during, settlement after every run."""
+    """Budgets before every run, the ledger and the run's cap during it."""
 
     def __init__(self, budgets: BudgetService) -> None:
         self._budgets = budgets
         self._store = budgets.store
-        self._entries: dict[str, list[str]] = {}
         self._meters: dict[str, _Meter] = {}
 
     async def before_run(self, task: Task, run: Run) -> Decimal | None:
@@ -73,7 +75,6 @@ class BudgetGuard:
             if admission.card_id is None:
                 raise BudgetBlockedError(admission.message or "blocked by budget")
             await self._wait(task, run, admission)
-        self._entries[run.id] = []
         cap = admission.run_cap
         if run.attempt > 1:
             spent = self._budgets.run_spent(run.id)
@@ -90,7 +91,6 @@ class BudgetGuard:
         """Record the usage as a ledger row of the run (and shrink its reservation). Returns why
         the run must stop making provider calls once its spend reached its cap, else None."""
         entry, created = self._budgets.book_usage(task, usage, run_id=run.id, attempt=run.attempt)
-        self._entries.setdefault(run.id, []).append(entry.id)
         meter = self._meters.get(run.id)
         if meter is None or not created or entry.simulated:
             return None  # a simulated call spends nothing; a repeated one was counted before
@@ -103,15 +103,9 @@ class BudgetGuard:
         )
 
     def after_run(self, task: Task, run: Run, status: str) -> None:
-        """Release the run's reservation; mark its usage rows if it failed or was cancelled."""
-        entry_ids = self._entries.pop(run.id, [])
+        """Forget the run's meter (its settlement was the ending transaction's)."""
+        del task, status
         self._meters.pop(run.id, None)
-        try:
-            self._budgets.release(task.id, outcome=status, entry_ids=entry_ids)
-            with self._store.write() as session:
-                lifecycle.settle_cost(session, run.id)
-        except Exception:
-            log.exception("run %s: could not release its budget reservation", run.id)
 
     # ---------------------------------------------------------------- pause mode
 

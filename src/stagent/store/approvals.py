@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from stagent.domain.approvals import Approval, ApprovalKind, ApprovalStatus, fingerprint
@@ -19,7 +19,6 @@ from stagent.domain.ids import ensure_aware, new_id, utcnow
 from stagent.store import events as event_repo
 from stagent.store import lifecycle
 from stagent.store import tasks as task_repo
-from stagent.store.events import FEED_LOCK_KEY
 from stagent.store.tables import ApprovalRequestRow
 
 PENDING = "pending"
@@ -27,17 +26,6 @@ PENDING = "pending"
 
 def _aware(value: datetime | None) -> datetime | None:
     return ensure_aware(value) if value is not None else None
-
-
-def lock_in_feed_order(session: Session) -> None:
-    """Take the change feed's lock before any task row lock (PostgreSQL).
-
-    Event writers take the feed lock and then (through the foreign key) the task row; a card
-    transaction that locked the task row first and then appended an event could deadlock with
-    them. Taking the feed lock first keeps one lock order everywhere.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
 
 
 def to_approval(row: ApprovalRequestRow) -> Approval:
@@ -218,7 +206,6 @@ def close_card(
 ) -> Approval:
     """Decide a card, log the decision in its task's audit trail, and release the card's hold
     on its run (the run resumes once nothing else holds it) — all in the caller's transaction."""
-    lock_in_feed_order(session)
     closed = decide(session, card.id, status=status, decided_by=by, decision=decision)
     if card.task_id is None:
         return closed

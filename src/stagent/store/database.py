@@ -17,7 +17,7 @@ from stagent.domain.errors import DatabaseUnavailableError
 from stagent.domain.scrub import normalize
 from stagent.store import feed
 from stagent.store.engine import WRITE_OPTION, build_engine, is_sqlite, normalize_url, redact_url
-from stagent.store.events import FEED_LOCK_KEY, SECRETS_INFO
+from stagent.store.events import OUTBOX_INFO, SECRETS_INFO
 from stagent.store.notifier import ChangeNotifier
 from stagent.store.watcher import CHANNEL, CrossProcessWatcher
 
@@ -81,16 +81,19 @@ class Store:
         """A transaction that commits on success, then rings the change signal.
 
         On PostgreSQL the transaction also notifies other processes (LISTEN/NOTIFY); on SQLite they
-        see the file's ``data_version`` move. See `stagent.store.watcher`.
+        see the file's ``data_version`` move. See `stagent.store.watcher`. It takes no
+        workspace-wide lock: events it appended (to the outbox) are published after the commit.
         """
-        with self._write_sessions() as session, session.begin():
-            if not self.is_sqlite:
-                # One lock order for every writer: the feed lock first (see events.append), so a
-                # transaction that appends events and one that locks a task row never deadlock.
-                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
-            yield session
-            if not self.is_sqlite:
-                session.execute(text(f"NOTIFY {CHANNEL}"))
+        with self._write_sessions() as session:
+            with session.begin():
+                yield session
+                if not self.is_sqlite:
+                    session.execute(text(f"NOTIFY {CHANNEL}"))
+            published = session.info.pop(OUTBOX_INFO, False)
+        if published:
+            # No writer holds a workspace-wide lock: its events waited in the outbox and get
+            # their ``seq`` now, in feed order (`stagent.store.feed`).
+            self.publish()
         self.changes.ring()
 
     @contextmanager

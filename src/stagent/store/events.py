@@ -4,16 +4,16 @@ task, another subject (a budget, a workspace notice ...)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from stagent.domain.events import MAX_SEQ, LoggedEvent, LogKind
-from stagent.domain.ids import ensure_aware
+from stagent.domain.ids import ensure_aware, utcnow
 from stagent.domain.runs import Subject
 from stagent.domain.scrub import scrub
-from stagent.store.tables import AgentEventRow
+from stagent.store.tables import AgentEventRow, FeedOutboxRow
 
 
 def to_event(row: AgentEventRow) -> LoggedEvent:
@@ -32,7 +32,13 @@ def to_event(row: AgentEventRow) -> LoggedEvent:
 SECRETS_INFO = "stagent_secrets"
 """``Session.info`` key of the secrets scrubbed from every appended payload (see `Store`)."""
 FEED_LOCK_KEY = 7426001
-"""PostgreSQL advisory lock that makes ``seq`` order equal commit order (see `append`)."""
+"""PostgreSQL advisory lock held only while outbox rows get their ``seq`` (`stagent.store.feed`)."""
+OUTBOX_INFO = "stagent_outbox"
+"""``Session.info`` key set once a transaction put events in the outbox (`Store.write` then
+publishes them after its commit)."""
+
+_EVENTS = cast(Table, AgentEventRow.__table__)
+_OUTBOX = cast(Table, FeedOutboxRow.__table__)
 
 
 def append(
@@ -43,32 +49,40 @@ def append(
     *,
     run_id: str | None = None,
     subject: Subject | None = None,
-) -> int:
-    """Add one event to the log; returns its ``seq``. A task's event names the task (and the run
-    it happened in); an event about no task names its ``subject``.
+) -> None:
+    """Add one event to the log. A task's event names the task (and the run it happened in); an
+    event about no task names its ``subject``.
 
-    Readers tail the feed by ``seq``. On PostgreSQL two transactions could otherwise commit out of
-    ``seq`` order and a reader could skip the later-committing, lower ``seq``; a transaction-scoped
-    advisory lock serializes event writers until commit. (SQLite has one writer at a time anyway.)
+    One Core insert on the session's connection (no ORM unit of work). Readers tail the feed by
+    ``seq``, so ``seq`` order must be commit order. SQLite has one writer at a time: the row
+    goes straight into ``agent_events``. On PostgreSQL concurrent transactions could commit out of
+    ``seq`` order, so the row goes to ``feed_outbox`` with no shared lock, and `Store.write`
+    publishes it after the commit: ``seq`` is assigned there, under a lock held for well under a
+    millisecond (`stagent.store.feed`). Writers therefore never serialize on the feed.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
     payload = scrubbed(session, payload)
     if subject is None:
         if task_id is None:
             raise ValueError("an event names its task or its subject")
         subject = Subject("task", task_id)
-    row = AgentEventRow(
-        task_id=task_id,
-        run_id=run_id,
-        subject_kind=subject.kind,
-        subject_id=subject.id,
-        kind=kind,
-        payload=payload,
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # the event's task row (and anything else it refers to) exists first
+    conn = session.connection()
+    outbox = conn.dialect.name == "postgresql"
+    conn.execute(
+        (_OUTBOX if outbox else _EVENTS).insert(),
+        {
+            "task_id": task_id,
+            "run_id": run_id,
+            "subject_kind": subject.kind,
+            "subject_id": subject.id,
+            "kind": kind,
+            "payload": payload,
+            "created_at": utcnow(),
+        },
     )
-    session.add(row)
-    session.flush()
-    return row.seq
+    if outbox:
+        session.info[OUTBOX_INFO] = True
 
 
 def scrubbed(session: Session, value: Any) -> Any:

@@ -1,15 +1,16 @@
-"""Publishing a run's events into the feed on PostgreSQL without a workspace-wide lock per write.
+"""Publishing events into the feed on PostgreSQL without a workspace-wide lock per write.
 
 Readers tail the feed by ``seq`` and must never skip a lower ``seq`` that commits after a higher
 one. On SQLite there is one writer at a time, so insertion order is commit order. On PostgreSQL
-the hot path (a running agent's events, `stagent.store.run_writes`) inserts into ``feed_outbox``
-with no shared lock, so any number of workers write and commit in parallel. After its commit the
-writer *publishes*: one short transaction takes the feed lock, moves every committed outbox row
-into ``agent_events`` in insertion order (that is where ``seq`` is assigned), sends NOTIFY and
-commits. Order is assigned only there, under the lock, so ``seq`` order is commit order; writers
-that wait for the lock find their rows already moved by the holder and commit an empty
-transaction. Rows a crashed writer committed but never published are moved by the next publish
-anywhere (workers also publish on each heartbeat).
+every writer -- a running agent's events (`stagent.store.run_writes`) and every other transaction
+that appends an event (`stagent.store.events.append`) -- inserts into ``feed_outbox`` with no
+shared lock, so any number of workers write and commit in parallel. After its commit the writer
+*publishes*: one short transaction takes the feed lock, moves every committed outbox row into
+``agent_events`` in insertion order (that is where ``seq`` is assigned), sends NOTIFY and commits.
+Order is assigned only there, under the lock, so ``seq`` order is commit order; writers that wait
+for the lock find their rows already moved by the holder and commit an empty transaction. Rows a
+crashed writer committed but never published are moved by the next publish anywhere (workers
+also publish on each heartbeat).
 """
 
 from __future__ import annotations

@@ -8,19 +8,45 @@ sums count in-flight spend. When the run ends the row becomes ``released`` with 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, false, func, select, true, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session as Session  # re-exported: the type callers' sessions have
 from sqlalchemy.sql.elements import ColumnElement
 
 from stagent.domain.ids import ensure_aware, new_id, utcnow
 from stagent.domain.ledger import LedgerEntry as LedgerEntry  # re-exported
 from stagent.domain.ledger import LedgerFilter as LedgerFilter  # re-exported
-from stagent.store.tables import UsageLedgerRow
+from stagent.store.tables import SpendTotalRow, UsageLedgerRow
+
+_LEDGER = cast(Table, UsageLedgerRow.__table__)
+"""The table itself: the run hot path updates it with Core statements (no ORM bulk update)."""
+
+
+def core(session: Session) -> Connection:
+    """The session's connection for a Core statement, after flushing what the ORM still holds
+    (so the statement sees every row this transaction wrote)."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    return session.connection()
+
 
 RUN_SOURCE = "run"
 """Rows of runs Stagent launched: the only ones budgets count (imported sessions were not
@@ -208,8 +234,10 @@ def spend(
 ) -> list[Spend]:
     """Sum costs for every query.
 
-    Each sum is one range scan of a covering index on (scope column, ``finished_at``,
-    ``cost_micros``), so its cost grows with the rows of that scope in the window only. The
+    Each sum reads the scope's running totals (``spend_totals``, kept by triggers on the
+    ledger): at most 96 quarter-hour buckets before the first whole UTC day of the window and one
+    bucket per day after it, so its cost does not grow with the ledger. A window that does not
+    start on a quarter hour (no real time zone's midnight) falls back to summing ledger rows. The
     reserved part comes from one small query over ``reserved`` rows (index on ``status``).
     Unpriced rows are counted only when asked (pages show it; admissions do not need it).
     """
@@ -217,11 +245,17 @@ def spend(
         return []
     table = UsageLedgerRow
     earliest = min(query.since for query in queries).astimezone(UTC)
-    held = session.execute(
-        select(table.runtime, table.project_id, table.cost_micros, table.finished_at).where(
-            table.status == RESERVED, table.finished_at >= earliest, table.simulated == false()
-        )
-    ).all()
+    conn = core(session)
+    held = conn.execute(_HELD, {"earliest": earliest}).all()
+    params = [p for p in (_totals_params(query) for query in queries) if p is not None]
+    if not count_unpriced and len(params) == len(queries):
+        # The admission path: one prepared statement (built once per number of sums).
+        bound = {f"{name}{i}": value for i, p in enumerate(params) for name, value in p.items()}
+        totals = conn.execute(_totals_statement(len(queries)), bound).one()
+        return [
+            Spend(int(total or 0), _reserved(held, query), 0)
+            for query, total in zip(queries, totals, strict=True)
+        ]
     sums: list[Any] = []
     for query in queries:
         condition = and_(
@@ -230,7 +264,12 @@ def spend(
             table.simulated == false(),
             table.source == RUN_SOURCE,
         )
-        sums.append(select(func.coalesce(func.sum(table.cost_micros), 0)).where(condition))
+        from_totals = _sum_of_totals(query)
+        sums.append(
+            from_totals
+            if from_totals is not None
+            else select(func.coalesce(func.sum(table.cost_micros), 0)).where(condition)
+        )
         if count_unpriced:
             sums.append(select(func.count()).where(condition, table.cost_source == "unpriced"))
     # One round trip: each scalar subquery is its own index-only range scan.
@@ -240,15 +279,91 @@ def spend(
     step = 2 if count_unpriced else 1
     answers: list[Spend] = []
     for index, query in enumerate(queries):
-        since = query.since.astimezone(UTC)
-        reserved = sum(
-            cost
-            for runtime, project_id, cost, at in held
-            if ensure_aware(at) >= since and _in_scope(query, runtime, project_id)
-        )
         unpriced = values[index * step + 1] if count_unpriced else 0
-        answers.append(Spend(values[index * step], reserved, unpriced))
+        answers.append(Spend(values[index * step], _reserved(held, query), unpriced))
     return answers
+
+
+_HELD = select(
+    UsageLedgerRow.runtime,
+    UsageLedgerRow.project_id,
+    UsageLedgerRow.cost_micros,
+    UsageLedgerRow.finished_at,
+).where(
+    UsageLedgerRow.status == RESERVED,
+    UsageLedgerRow.finished_at >= bindparam("earliest"),
+    UsageLedgerRow.simulated == false(),
+)
+"""Reservations of running work (few rows: one per run in flight; index on ``status``)."""
+
+
+def _reserved(held: Sequence[Any], query: SpendQuery) -> int:
+    since = query.since.astimezone(UTC)
+    return sum(
+        cost
+        for runtime, project_id, cost, at in held
+        if ensure_aware(at) >= since and _in_scope(query, runtime, project_id)
+    )
+
+
+QUARTER, DAY = 900, 86400
+"""The grains of ``spend_totals`` buckets (seconds)."""
+
+
+def _totals_params(query: SpendQuery) -> dict[str, Any] | None:
+    """Where a window's spend lies in ``spend_totals``: quarter-hour buckets from its start to
+    the first whole UTC day, then day buckets. None if it does not start on a quarter hour."""
+    stamp = query.since.timestamp()
+    start = int(stamp)
+    if start % QUARTER or stamp != start:
+        return None
+    first_day = -(-start // DAY)
+    return {
+        "scope": query.scope,
+        "ref": "" if query.scope == "overall" else query.ref,
+        "q_from": start // QUARTER,
+        "q_to": first_day * (DAY // QUARTER),
+        "d_from": first_day,
+    }
+
+
+def _totals_sum(i: int, values: dict[str, Any] | None = None) -> Any:
+    """Window ``i``'s spend: two primary-key range scans of ``spend_totals``. With ``values``
+    the window is filled in (anonymous parameters); without, it is named ``<field><i>``."""
+
+    def param(name: str) -> Any:
+        if values is not None:
+            return values[name]
+        return bindparam(
+            f"{name}{i}", type_=Integer if name != "scope" and name != "ref" else String
+        )
+
+    totals = SpendTotalRow
+    scope = and_(totals.scope == param("scope"), totals.ref == param("ref"))
+    quarters = and_(
+        totals.grain == QUARTER,
+        totals.bucket >= param("q_from"),
+        totals.bucket < param("q_to"),
+    )
+    days = and_(totals.grain == DAY, totals.bucket >= param("d_from"))
+    parts = [
+        select(func.coalesce(func.sum(totals.total_micros), 0)).where(scope, part)
+        for part in (quarters, days)
+    ]
+    return parts[0].scalar_subquery() + parts[1].scalar_subquery()
+
+
+@functools.cache
+def _totals_statement(count: int) -> Any:
+    """One select of ``count`` window sums, built once (SQLAlchemy then caches its SQL)."""
+    return select(*(_totals_sum(i) for i in range(count)))
+
+
+def _sum_of_totals(query: SpendQuery) -> Any:
+    """The window's spend from ``spend_totals`` as a scalar select, or None (see
+    `_totals_params`)."""
+    values = _totals_params(query)
+    return None if values is None else select(_totals_sum(0, values))
 
 
 def _scope_condition(query: SpendQuery) -> ColumnElement[bool]:
@@ -279,42 +394,41 @@ def blocked_note(session: Session, run_id: str) -> str | None:
     return None if row is None else str(row[0] or "blocked by a budget cap")
 
 
-def consume_reservation(session: Session, task_id: str, micros: int) -> None:
-    """Real usage of ``micros`` arrived for ``task_id``: shrink its reservation (not below 0)."""
+def consume_reservation(session: Session, run_id: str, micros: int) -> None:
+    """Real usage of ``micros`` arrived for run ``run_id``: shrink its reservation (not below 0)."""
     if micros <= 0:
         return
-    table = UsageLedgerRow
-    session.execute(
-        update(table)
-        .where(table.task_id == task_id, table.status == RESERVED)
+    table = _LEDGER.c
+    core(session).execute(
+        update(_LEDGER)
+        .where(table.run_id == run_id, table.status == RESERVED)
         .values(cost_micros=case((table.cost_micros > micros, table.cost_micros - micros), else_=0))
-        .execution_options(synchronize_session=False)
     )
 
 
-def release_reservations(session: Session, task_id: str, *, note: str) -> int:
-    """End every reservation ``task_id`` holds; returns how many there were."""
-    table = UsageLedgerRow
-    result = session.execute(
-        update(table)
-        .where(table.task_id == task_id, table.status == RESERVED)
+def release_reservations(session: Session, run_id: str, *, note: str) -> int:
+    """End every reservation run ``run_id`` holds; returns how many there were.
+
+    Keyed by the run: a run's reservation is released once, by the transaction that ends the
+    run (`stagent.store.lifecycle`), or by its own next admission after a crash (a take-over).
+    """
+    table = _LEDGER.c
+    result = core(session).execute(
+        update(_LEDGER)
+        .where(table.run_id == run_id, table.status == RESERVED)
         .values(status=RELEASED, cost_micros=0, note=note, finished_at=utcnow())
-        .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def set_status(session: Session, entry_ids: Iterable[str], status: str) -> None:
-    """Mark rows with the outcome of the run they belong to."""
-    ids = list(entry_ids)
-    if not ids:
-        return
-    table = UsageLedgerRow
-    session.execute(
-        update(table)
-        .where(table.id.in_(ids))
-        .values(status=status)
-        .execution_options(synchronize_session=False)
+def mark_run_outcome(session: Session, run_id: str, outcome: str) -> None:
+    """A run failed or was cancelled: its call rows say so (blocked rows and reservations keep
+    their own status)."""
+    table = _LEDGER.c
+    core(session).execute(
+        update(_LEDGER)
+        .where(table.run_id == run_id, table.status == COMPLETED)
+        .values(status=outcome)
     )
 
 

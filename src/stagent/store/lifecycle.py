@@ -17,9 +17,11 @@ assigns ``status``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from stagent.domain.errors import ConflictError, InvalidTransitionError
 from stagent.domain.ids import utcnow
@@ -28,6 +30,7 @@ from stagent.domain.run_options import RunOptions
 from stagent.domain.runs import Run, RunStatus, Subject
 from stagent.domain.tasks import RUNNABLE_FROM, Task, TaskStatus, check_transition
 from stagent.store import events
+from stagent.store import ledger as ledger_repo
 from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
 from stagent.store.tables import RunRow, TaskRow
@@ -71,14 +74,13 @@ def set_task_status(
     """
     current = TaskStatus(row.status)
     check_transition(current, target, task_id=row.id)
-    row.status = target.value
-    for name, value in fields.items():
-        setattr(row, name, value)
+    now = utcnow()
+    values: dict[str, Any] = {"status": target.value, **fields, "updated_at": now}
     if target is TaskStatus.RUNNING and current is TaskStatus.QUEUED:
-        row.started_at = utcnow()
+        values["started_at"] = now
     if target.is_terminal:
-        row.finished_at = utcnow()
-    session.flush()
+        values["finished_at"] = now
+    _update(session, row, values)
     payload: dict[str, Any] = {"from": current.value, "to": target.value}
     if reason:
         payload["reason"] = reason
@@ -135,7 +137,7 @@ def cancel_task(session: Session, task_id: str, *, reason: str) -> tuple[Task, s
     workflow_id = row.workflow_id if TaskStatus(row.status).is_active else None
     if run is None:
         return set_task_status(session, row, TaskStatus.CANCELLED, reason=reason), workflow_id
-    _end_run(run, RunStatus.CANCELLED, reason)
+    _end_run(session, run, RunStatus.CANCELLED, reason)
     task = set_task_status(
         session, row, TaskStatus.CANCELLED, reason=reason, run_id=run.id, run_number=run.number
     )
@@ -150,7 +152,7 @@ def plan_task(session: Session, task_id: str, *, reason: str) -> tuple[Task, str
     queued = current is TaskStatus.QUEUED
     run = _active_run(session, row) if queued else None
     if run is not None:
-        _end_run(run, RunStatus.CANCELLED, reason)
+        _end_run(session, run, RunStatus.CANCELLED, reason)
     task = set_task_status(
         session,
         row,
@@ -186,10 +188,9 @@ def claim(session: Session, task_id: str, number: int) -> Claim | None:
         )
     if RunStatus(run.status).is_terminal:
         return None
-    run.attempt += 1
     recovered = run.status != RunStatus.QUEUED.value
     if recovered:
-        session.flush()
+        _update(session, run, {"attempt": run.attempt + 1})
         events.append(
             session,
             task_id,
@@ -203,12 +204,11 @@ def claim(session: Session, task_id: str, number: int) -> Claim | None:
         task = task_repo.to_task(task_row)
     else:
         _check(session, run, task_row, RunStatus.RUNNING, None)
-        run.status = RunStatus.RUNNING.value
-        run.started_at = utcnow()
+        running = {"status": RunStatus.RUNNING.value, "started_at": utcnow()}
+        _update(session, run, {"attempt": run.attempt + 1, **running})
         task = set_task_status(
             session, task_row, TaskStatus.RUNNING, run_id=run.id, run_number=run.number
         )
-    session.flush()
     return Claim(task, run_repo.to_run(run), recovered)
 
 
@@ -224,13 +224,11 @@ def suspend(
         holds.append(hold)
     if run.status == RunStatus.RUNNING.value:
         _check(session, run, task_row, RunStatus.WAITING, attempt)
-        run.status = RunStatus.WAITING.value
-        run.waiting_on = holds
+        _update(session, run, {"status": RunStatus.WAITING.value, "waiting_on": holds})
         _follow(session, task_row, run, TaskStatus.WAITING, reason)
     else:
-        run.waiting_on = holds
+        _update(session, run, {"waiting_on": holds})
         events.append(session, run.task_id, "note", {"message": reason}, run_id=run.id)
-    session.flush()
     return run_repo.to_run(run)
 
 
@@ -238,13 +236,13 @@ def release(session: Session, run_id: str, hold: str, *, reason: str) -> Run:
     """Take ``hold`` off a run; the last hold released moves it back to ``running``."""
     run = run_repo.get_row(session, run_id, for_update=True)
     holds = [h for h in (run.waiting_on or []) if h != hold]
-    run.waiting_on = holds
     if not holds and run.status == RunStatus.WAITING.value:
         task_row = _task_row(session, run)
         _check(session, run, task_row, RunStatus.RUNNING, None)
-        run.status = RunStatus.RUNNING.value
+        _update(session, run, {"status": RunStatus.RUNNING.value, "waiting_on": holds})
         _follow(session, task_row, run, TaskStatus.RUNNING, reason)
-    session.flush()
+    else:
+        _update(session, run, {"waiting_on": holds})
     return run_repo.to_run(run)
 
 
@@ -270,8 +268,7 @@ def finish(
     _check(session, run, task_row, target, attempt)
     result, error = events.scrubbed(session, result), events.scrubbed(session, error)
     stop = reason or (error if target is RunStatus.FAILED else None) or target.value
-    _end_run(run, target, stop, result=result, error=error)
-    run.cost_micros = run_repo.spent(session, run.id)
+    _end_run(session, run, target, stop, result=result, error=error)
     if task_row is not None and TaskStatus(task_row.status) is not TaskStatus(target.value):
         fields: dict[str, Any] = {"error": error}
         if target is RunStatus.COMPLETED:
@@ -285,22 +282,24 @@ def finish(
             run_number=run.number,
             **fields,
         )
-    session.flush()
     return run_repo.to_run(run)
 
 
 def settle_cost(session: Session, run_id: str) -> None:
-    """Re-read a run's cost from its ledger rows (after late usage or a release)."""
+    """Re-read a run's cost from its ledger rows (usage booked after the run ended: a cancel
+    the executor had not noticed yet)."""
     run = run_repo.get_row(session, run_id, for_update=True)
-    run.cost_micros = run_repo.spent(session, run.id)
+    _update(session, run, {"cost_micros": run_repo.spent(session, run.id)})
 
 
-def check_attempt(session: Session, run_id: str, attempt: int) -> None:
+def check_attempt(session: Session, run_id: str, attempt: int) -> bool:
     """Refuse a write of a superseded attempt (`StaleAttemptError`). Locks the run row (on
-    PostgreSQL), so a concurrent take-over is ordered before or after this write."""
+    PostgreSQL), so a concurrent take-over is ordered before or after this write. Returns True
+    if the run has already ended (its cost must be settled again after the write)."""
     run = run_repo.get_row(session, run_id, for_update=True)
     status = RunStatus(run.status)
     fenced(Proposal(run.id, status, status, run.attempt, attempt))
+    return status.is_terminal
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -360,6 +359,7 @@ def _follow(
 
 
 def _end_run(
+    session: Session,
     run: RunRow,
     target: RunStatus,
     reason: str,
@@ -367,11 +367,31 @@ def _end_run(
     result: str | None = None,
     error: str | None = None,
 ) -> None:
+    """End the run and settle it in the same transaction: its budget reservation is released
+    (exactly once, by run), the usage rows of a failed or cancelled run say so, and its cost is
+    summed from its ledger rows. A crash either ends and settles it, or does neither."""
     if target not in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED):
         raise InvalidTransitionError(f"{target.value} does not end a run")
-    run.status = target.value
-    run.stop_reason = reason
-    run.result = result
-    run.error = error
-    run.waiting_on = []
-    run.ended_at = utcnow()
+    ledger_repo.release_reservations(session, run.id, note=f"released: the run {target.value}")
+    if target is not RunStatus.COMPLETED:
+        ledger_repo.mark_run_outcome(session, run.id, target.value)
+    ended: dict[str, Any] = {
+        "status": target.value,
+        "stop_reason": reason,
+        "result": result,
+        "error": error,
+        "waiting_on": list[str](),
+        "ended_at": utcnow(),
+        "cost_micros": run_repo.spent(session, run.id),
+    }
+    _update(session, run, ended)
+
+
+def _update(session: Session, row: TaskRow | RunRow, values: dict[str, Any]) -> None:
+    """Write ``values`` to a loaded row: one Core ``UPDATE`` by primary key (no unit-of-work
+    flush: the run/task hot path costs a statement, not an ORM flush), and the loaded object
+    keeps the written values as its committed state."""
+    table = cast(Table, type(row).__table__)
+    ledger_repo.core(session).execute(update(table).where(table.c.id == row.id).values(**values))
+    for name, value in values.items():
+        set_committed_value(row, name, value)

@@ -10,7 +10,9 @@ from stagent.domain.errors import NotFoundError
 from stagent.domain.ids import ensure_aware, new_id
 from stagent.domain.run_options import RunOptions
 from stagent.domain.runs import Run, RunStatus, Subject
+from stagent.store.ledger import core
 from stagent.store.tables import RunRow, UsageLedgerRow
+from stagent.store.tasks import stored_options
 
 SPENT_STATUSES = ("completed", "failed", "cancelled")
 """Ledger row statuses that are real spend (not reservations, releases or blocked calls)."""
@@ -24,7 +26,7 @@ def to_run(row: RunRow) -> Run:
         task_id=row.task_id,
         number=row.number,
         runtime=row.runtime,
-        options=RunOptions.model_validate({**(row.options or {}), "runtime": row.runtime}),
+        options=stored_options(row.runtime, row.options),
         status=RunStatus(row.status),
         attempt=row.attempt,
         waiting_on=tuple(row.waiting_on or ()),
@@ -121,4 +123,4 @@ def spent(session: Session, run_id: str) -> int:
     query = select(func.coalesce(func.sum(UsageLedgerRow.cost_micros), 0)).where(
         UsageLedgerRow.run_id == run_id, UsageLedgerRow.status.in_(SPENT_STATUSES)
     )
-    return int(session.scalar(query) or 0)
+    return int(core(session).scalar(query) or 0)

@@ -569,3 +569,24 @@ class FeedOutboxRow(Base):
     kind: Mapped[str] = mapped_column(String(24))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class SpendTotalRow(Base):
+    """Running spend per budget scope and time bucket: what budget admission sums instead of
+    the ledger's rows, so its cost does not grow with the ledger.
+
+    Kept exact by triggers on ``usage_ledger`` (migration 0018: insert, update of the cost, time
+    or scope columns, delete), for the rows budgets count (source ``run``, not simulated). A
+    bucket is ``floor(epoch / grain)`` of ``finished_at``: ``grain`` 900 (15 minutes, which
+    every time zone's midnight falls on) and 86400 (UTC days). ``scope`` is ``overall`` (``ref``
+    empty), ``runtime`` or ``project``. A SQLite migration that rebuilds ``usage_ledger``
+    (batch "move and copy") drops its triggers: create them again in that migration.
+    """
+
+    __tablename__ = "spend_totals"
+
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(40), primary_key=True)
+    grain: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    total_micros: Mapped[int] = mapped_column(BigInteger)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +36,17 @@ EDITABLE_FIELDS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=1024)
+def _options(runtime: str, stored: str) -> RunOptions:
+    return RunOptions.model_validate({**json.loads(stored), "runtime": runtime})
+
+
+def stored_options(runtime: str, stored: dict[str, Any] | None) -> RunOptions:
+    """The `RunOptions` of a stored row (validated once per distinct value: a frozen model,
+    shared by every task and run that stores the same options)."""
+    return _options(runtime, json.dumps(stored or {}, sort_keys=True, separators=(",", ":")))
+
+
 def to_task(row: TaskRow) -> Task:
     """Map a row to the domain value."""
     return Task(
@@ -47,7 +60,7 @@ def to_task(row: TaskRow) -> Task:
         priority=row.priority,
         result=row.result,
         error=row.error,
-        options=RunOptions.model_validate({**(row.options or {}), "runtime": row.runtime}),
+        options=stored_options(row.runtime, row.options),
         workflow_id=row.workflow_id,
         session_id=row.session_id,
         run_count=row.run_count,
@@ -143,3 +156,45 @@ def delete(session: Session, task_id: str) -> None:
     row.deleted_at = utcnow()
     session.flush()
     events.append(session, task_id, "deleted", {"title": row.title})
+
+
+def runtime_of(session: Session, task_id: str) -> str:
+    """A task's runtime (one column; `NotFoundError` like `get_row`)."""
+    query = select(TaskRow.runtime).where(TaskRow.id == task_id, TaskRow.deleted_at.is_(None))
+    runtime = session.scalar(query)
+    if runtime is None:
+        raise NotFoundError(
+            f"no task with id {task_id!r}", hint="list tasks with `stagent task list`"
+        )
+    return runtime
+
+
+def status_of(session: Session, task_id: str) -> TaskStatus | None:
+    """A task's status (one indexed column read; None if there is no such task)."""
+    value = session.scalar(select(TaskRow.status).where(TaskRow.id == task_id))
+    return TaskStatus(value) if value is not None else None
+
+
+def statuses(session: Session, task_ids: list[str]) -> dict[str, TaskStatus]:
+    """The status of each of these tasks that exists (one query)."""
+    query = select(TaskRow.id, TaskRow.status).where(TaskRow.id.in_(task_ids))
+    return {row[0]: TaskStatus(row[1]) for row in session.execute(query)}
+
+
+@dataclass(frozen=True, slots=True)
+class EngineRef:
+    """What reconciliation needs of an active task: its id, status, run and engine workflow."""
+
+    task_id: str
+    status: TaskStatus
+    run_count: int
+    workflow_id: str | None
+
+
+def active_refs(session: Session) -> list[EngineRef]:
+    """Every queued, running or waiting task (narrow columns, no options decoded)."""
+    active = (TaskStatus.QUEUED.value, TaskStatus.RUNNING.value, TaskStatus.WAITING.value)
+    query = select(TaskRow.id, TaskRow.status, TaskRow.run_count, TaskRow.workflow_id).where(
+        TaskRow.status.in_(active), TaskRow.deleted_at.is_(None)
+    )
+    return [EngineRef(row[0], TaskStatus(row[1]), row[2], row[3]) for row in session.execute(query)]

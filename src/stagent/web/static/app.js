@@ -85,7 +85,6 @@
 
   /* Board drag and drop: SortableJS moves cards, the JSON API decides. */
   var dragging = false;
-  var stale = false;
 
   function refreshBoard() {
     if (document.getElementById("board")) {
@@ -133,7 +132,7 @@
         onStart: function () { dragging = true; },
         onEnd: function () {
           dragging = false;
-          if (stale) { stale = false; refreshBoard(); }
+          document.dispatchEvent(new CustomEvent("stagent:dragEnd"));
         },
         onAdd: function (evt) { moveCard(evt.item.dataset.id, evt.to.dataset.status); }
       });
@@ -142,11 +141,85 @@
 
   htmx.onLoad(initBoard);
 
-  /* Never re-render the Board under a card being dragged; refresh when the drag ends. */
-  document.addEventListener("htmx:sseBeforeMessage", function (evt) {
-    if (dragging && evt.target && evt.target.id === "board") {
-      evt.preventDefault();
-      stale = true;
+  /* The live Board receives the changed cards only (board-cards): each card goes to its column
+   * and each table row to the table, newest first as the page orders them; a gone task's card
+   * leaves. Never under a card being dragged: those wait until the drag ends. */
+  var pendingCards = [];
+
+  function placeInOrder(container, elt) {
+    var created = parseFloat(elt.dataset.created || "0");
+    var id = elt.dataset.id || "";
+    var children = container.querySelectorAll(":scope > [data-created]");
+    for (var i = 0; i < children.length; i++) {
+      var other = children[i];
+      var otherCreated = parseFloat(other.dataset.created || "0");
+      if (otherCreated < created || (otherCreated === created && (other.dataset.id || "") > id)) {
+        container.insertBefore(elt, other);
+        return;
+      }
     }
+    container.appendChild(elt);
+  }
+
+  function recount(board) {
+    board.querySelectorAll(".column").forEach(function (column) {
+      var list = column.querySelector(".col-cards");
+      var cards = list.querySelectorAll(".card").length;
+      column.querySelector(".count").textContent = String(cards);
+      var empty = list.querySelector(".empty");
+      if (cards && empty) empty.remove();
+      if (!cards && !empty) {
+        var p = document.createElement("p");
+        p.className = "empty";
+        p.textContent = "No tasks";
+        list.appendChild(p);
+      }
+    });
+  }
+
+  function applyCards(html) {
+    var board = document.getElementById("board");
+    if (!board) return;
+    var holder = document.createElement("div");
+    holder.innerHTML = html;
+    var tbody = board.querySelector(".tasks-table tbody");
+    var missing = false;
+    holder.querySelectorAll("template[data-card-for]").forEach(function (tpl) {
+      var id = tpl.dataset.cardFor;
+      var old = document.getElementById("card-" + id);
+      if (old) old.remove();
+      var row = document.getElementById("row-" + id);
+      if (row) row.remove();
+      if (tpl.dataset.gone) return;
+      var list = board.querySelector('.col-cards[data-status="' + tpl.dataset.column + '"]');
+      var card = tpl.content.firstElementChild;
+      if (!list || !card) { missing = true; return; }
+      placeInOrder(list, card);
+      htmx.process(card);
+    });
+    holder.querySelectorAll("template[data-row-for]").forEach(function (tpl) {
+      var row = tpl.content.firstElementChild;
+      if (!tbody || !row) { missing = true; return; }
+      placeInOrder(tbody, row);
+      htmx.process(row);
+    });
+    recount(board);
+    if (missing) refreshBoard(); /* e.g. the first task: the table does not exist yet */
+  }
+
+  document.addEventListener("htmx:sseBeforeMessage", function (evt) {
+    if (!evt.target || evt.target.id !== "board-live") return;
+    evt.preventDefault();
+    if (dragging) {
+      pendingCards.push(evt.detail.data);
+      return;
+    }
+    applyCards(evt.detail.data);
+  });
+
+  document.addEventListener("stagent:dragEnd", function () {
+    var queued = pendingCards;
+    pendingCards = [];
+    queued.forEach(applyCards);
   });
 })();

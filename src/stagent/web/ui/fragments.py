@@ -16,6 +16,11 @@ def board(ws: Workspace) -> str:
     return render("fragments/board.html", **views.board_context(ws))
 
 
+def board_cards(ws: Workspace, task_ids: list[str]) -> str:
+    """The Board's cards (and table rows) of these tasks only, for the live stream."""
+    return render("fragments/board_cards.html", **views.board_cards_context(ws, task_ids))
+
+
 def task_head(ws: Workspace, task_id: str) -> str | None:
     """A task's header fragment, or None if the task no longer exists."""
     try:

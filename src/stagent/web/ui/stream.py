@@ -5,7 +5,9 @@ A page subscribes to topics (``board``, ``home``, ``task:<id>``, ``project:<id>`
 (or from the ``Last-Event-ID`` header on reconnect), and turns each batch of feed events into
 named SSE events whose data is a rendered HTML fragment:
 
-- ``board``: the Board's columns, on created/updated/status/deleted events;
+- ``board``: ``board-cards``, the cards (and table rows) of the tasks that changed in the batch
+  (created/updated/status/deleted events), never the whole Board: a tab's traffic follows what
+  changed, not the Board's size (``app.js`` puts each card in its column, in order);
 - ``home``: Home's summary, on the same;
 - ``task-<id>``: the task's header, when its fields or status change;
 - ``task-<id>-log``: one line per event of that task outside any run (created, edited ...);
@@ -116,7 +118,10 @@ def events_for_batch(
     out = _task_events(ws, batch, topics)
     if any(event.kind in CHANGE_KINDS for event in batch):
         if topics.board:
-            out.append(ServerSentEvent(fragments.board(ws), event="board", id=last))
+            changed = _changed_tasks(batch)
+            if changed:
+                html = fragments.board_cards(ws, changed)
+                out.append(ServerSentEvent(html, event="board-cards", id=last))
         if topics.home:
             out.append(ServerSentEvent(fragments.home_summary(ws), event="home", id=last))
         for project_id in sorted(topics.projects):
@@ -128,6 +133,15 @@ def events_for_batch(
         lines = "".join(monitor_lines(ws, list(reversed(batch))))
         out.append(ServerSentEvent(lines, event="monitor-log", id=last))
     return out
+
+
+def _changed_tasks(batch: list[LoggedEvent]) -> list[str]:
+    """The tasks whose card a batch changed, each once, in the order they changed."""
+    seen: dict[str, None] = {}
+    for event in batch:
+        if event.kind in CHANGE_KINDS and event.task_id is not None:
+            seen[event.task_id] = None
+    return list(seen)
 
 
 def _task_events(ws: Workspace, batch: list[LoggedEvent], topics: Topics) -> list[ServerSentEvent]:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from stagent.domain.errors import NotFoundError
 from stagent.domain.tasks import (
     ACTIVE_STATES,
     BOARD_MOVES,
@@ -105,6 +106,33 @@ def board_context(ws: Workspace) -> dict[str, Any]:
     ]
     step_of = ws.workflows.step_tasks()
     return {"columns": columns, "tasks": tasks, "lk": lookup(ws), "step_of": step_of}
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedCard:
+    """A task whose Board card changed: the task and its column, or None once it is gone."""
+
+    id: str
+    task: Task | None
+    column: str | None
+
+
+def column_of(status: TaskStatus) -> str:
+    """The kanban column a task of this status is in."""
+    return next(c.key for c in COLUMNS if status in c.statuses)
+
+
+def board_cards_context(ws: Workspace, task_ids: list[str]) -> dict[str, Any]:
+    """The changed cards the live Board receives (a deleted task comes as gone)."""
+    items: list[ChangedCard] = []
+    for task_id in task_ids:
+        try:
+            task = ws.tasks.get(task_id)
+        except NotFoundError:
+            items.append(ChangedCard(task_id, None, None))
+            continue
+        items.append(ChangedCard(task_id, task, column_of(task.status)))
+    return {"items": items, "lk": lookup(ws), "step_of": ws.workflows.step_tasks()}
 
 
 def task_head_context(ws: Workspace, task: Task) -> dict[str, Any]:
