@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from clitools import Cli, assert_one_line_error
+
+from stagent.testing.workflows import step
 
 QUICK = """\
 steps:
@@ -169,3 +172,15 @@ def test_bad_targets_and_bad_input_are_refused_in_one_line(cli: Cli) -> None:
         contains="exactly one of cron, every or at",
     )
     assert cli.json("schedule", "list") == []
+
+
+def test_overlap_allow_is_refused_for_a_workflow_with_the_fix(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "digest.yaml"
+    steps = [step("a", "ok")]
+    path.write_text(yaml.safe_dump({"name": "digest", "pattern": "sequence", "steps": steps}))
+    added = cli("workflow", "add", str(path))
+    assert added.exit_code == 0, added.output
+    add = ("schedule", "add", "w", "--every", "1h", "--workflow", "digest")
+    line = assert_one_line_error(cli(*add, "--overlap", "allow"), contains="overlap: 'allow'")
+    assert "a workflow has one run at a time" in line
+    assert cli.json(*add, "--overlap", "queue")["overlap"] == "queue"

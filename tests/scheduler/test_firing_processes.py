@@ -17,7 +17,10 @@ import pytest
 
 from stagent.domain.schedules import Firing, FiringStatus, Schedule
 from stagent.domain.tasks import TaskStatus
+from stagent.domain.workflow_files import parse_definition
+from stagent.domain.workflow_runs import WorkflowStatus
 from stagent.scheduler.drafts import ScheduleDraft
+from stagent.testing.workflows import step
 from stagent.workspace import Workspace
 
 pytestmark = pytest.mark.slow
@@ -174,5 +177,52 @@ def test_two_workers_on_one_postgres_database_fire_each_occurrence_once(
     ws = Workspace.temporary(home, database_url=pg_url).open()
     try:
         _two_workers(home, pg_url, ws)
+    finally:
+        ws.close()
+
+
+def test_a_queued_workflow_firing_survives_a_worker_sigkill_and_starts_the_next_run_once(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    ws = Workspace.temporary(home).open()
+    try:
+        workflow = ws.workflows.add(
+            parse_definition(
+                {"name": "digest", "pattern": "sequence", "steps": [step("a", "a done")]}
+            )
+        )
+        ws.workflows.run(workflow.id)
+        ws.workflows.pause(workflow.id)  # run 1 stays busy until a person ends it
+        schedule = ws.schedules.create(
+            ScheduleDraft(name="nightly", workflow="digest", every="1d", tz="UTC", overlap="queue")
+        )
+        firing_id = ws.schedules.fire_now(schedule.id).id
+        worker = start_worker(home, None)
+        try:
+            deadline = time.monotonic() + 30
+            while ws.schedules.firing(firing_id).status is not FiringStatus.WAITING:
+                assert time.monotonic() < deadline, ws.schedules.firing(firing_id)
+                time.sleep(0.2)
+        finally:
+            stop(worker, signal.SIGKILL)
+        ws.workflows.cancel(workflow.id)  # run 1 ends while no worker is alive
+        worker = start_worker(home, None)
+        try:
+            done = ws.workflows.wait(workflow.id, timeout=60)
+            deadline = time.monotonic() + 30
+            while done.run_count < 2 or done.status is not WorkflowStatus.COMPLETED:
+                assert time.monotonic() < deadline, done
+                time.sleep(0.2)
+                done = ws.workflows.wait(workflow.id, timeout=60)
+        finally:
+            stop(worker)
+        (firing,) = ws.schedules.firings(schedule.id)
+        assert (firing.status, firing.workflow_run, firing.outcome) == (
+            FiringStatus.FIRED,
+            2,
+            "completed",
+        )
+        assert ws.workflows.get(workflow.id).run_count == 2
     finally:
         ws.close()

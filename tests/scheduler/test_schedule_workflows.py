@@ -61,7 +61,7 @@ def test_a_workflow_firing_starts_a_new_run_and_its_history_links_it(
 ) -> None:
     workflow = digest(workspace)
     schedule = workspace.schedules.create(
-        ScheduleDraft(name="nightly", workflow="digest", every="1h", tz="UTC", overlap="allow")
+        ScheduleDraft(name="nightly", workflow="digest", every="1h", tz="UTC")
     )
     assert schedule.target.kind is TargetKind.WORKFLOW
     assert schedule.target.ref == workflow.id  # named by its id from now on
@@ -72,13 +72,6 @@ def test_a_workflow_firing_starts_a_new_run_and_its_history_links_it(
     assert firing.outcome == "running"
     assert workspace.workflows.get(workflow.id).run_count == 1
     assert workspace.schedules.get(schedule.id).firing_count == 1
-
-    # A workflow runs one at a time: even "allow" cannot start a second run meanwhile.
-    clock.advance(3600)
-    assert tick_and_decide(workspace) == ["skipped"]
-    assert "is still running (a workflow runs one at a time)" in (
-        history(workspace, schedule)[-1].reason or ""
-    )
 
 
 def test_overlap_skip_sees_a_running_workflow_as_busy(workspace: Workspace, clock: Clock) -> None:
@@ -92,6 +85,86 @@ def test_overlap_skip_sees_a_running_workflow_as_busy(workspace: Workspace, cloc
     tick_and_decide(workspace)
     assert statuses(workspace, schedule) == ["fired", "skipped"]
     assert "overlap policy skip" in (history(workspace, schedule)[-1].reason or "")
+
+
+def test_overlap_skip_also_skips_while_a_person_runs_the_workflow(
+    workspace: Workspace, clock: Clock
+) -> None:
+    workflow = digest(workspace)
+    schedule = workspace.schedules.create(
+        ScheduleDraft(name="nightly", workflow="digest", every="1h", tz="UTC")
+    )
+    workspace.workflows.run(workflow.id)
+    clock.advance(3600)
+    assert tick_and_decide(workspace) == ["skipped"]
+    (skipped,) = history(workspace, schedule)
+    assert skipped.reason == f"overlap policy skip: workflow {workflow.id} run 1 was still running"
+    assert workspace.workflows.get(workflow.id).run_count == 1
+
+
+def test_overlap_queue_starts_the_next_run_when_the_current_one_ends(
+    workspace: Workspace, clock: Clock
+) -> None:
+    workflow = digest(workspace)
+    schedule = workspace.schedules.create(
+        ScheduleDraft(name="nightly", workflow="digest", every="1h", tz="UTC", overlap="queue")
+    )
+    clock.advance(3600)
+    assert tick_and_decide(workspace) == ["fired"]
+    clock.advance(3600)
+    assert tick_and_decide(workspace) == ["wait"]
+    first, waiting = history(workspace, schedule)
+    assert (first.status, first.workflow_run) == (FiringStatus.FIRED, 1)
+    assert waiting.status is FiringStatus.WAITING and waiting.workflow_run is None
+    assert workspace.schedules.process(waiting.id) == "wait"  # still running: waits again
+    assert workspace.workflows.get(workflow.id).run_count == 1
+
+    workspace.workflows.cancel(workflow.id)
+    assert workspace.schedules.process(waiting.id) == "fired"
+    assert workspace.schedules.process(waiting.id) == "fired"  # decided once
+    first, second = history(workspace, schedule)
+    assert (second.status, second.workflow_id, second.workflow_run) == (
+        FiringStatus.FIRED,
+        workflow.id,
+        2,
+    )
+    assert (first.outcome, second.outcome) == ("cancelled", "running")
+    assert workspace.workflows.get(workflow.id).run_count == 2
+    assert workspace.schedules.get(schedule.id).firing_count == 2
+
+
+def test_overlap_queue_waits_for_a_run_a_person_started(workspace: Workspace, clock: Clock) -> None:
+    workflow = digest(workspace)
+    schedule = workspace.schedules.create(
+        ScheduleDraft(name="nightly", workflow="digest", every="1h", tz="UTC", overlap="queue")
+    )
+    workspace.workflows.run(workflow.id)
+    clock.advance(3600)
+    assert tick_and_decide(workspace) == ["wait"]
+    (waiting,) = history(workspace, schedule)
+    assert waiting.status is FiringStatus.WAITING
+    assert waiting.reason == f"queued behind workflow {workflow.id} run 1"
+    workspace.workflows.cancel(workflow.id)
+    assert workspace.schedules.process(waiting.id) == "fired"
+    (fired,) = history(workspace, schedule)
+    assert fired.workflow_run == 2 and workspace.workflows.get(workflow.id).run_count == 2
+
+
+def test_overlap_allow_is_refused_for_a_workflow_when_saved(workspace: Workspace) -> None:
+    digest(workspace)
+    with pytest.raises(ValidationError, match="overlap: 'allow' cannot run a workflow twice"):
+        workspace.schedules.create(
+            ScheduleDraft(name="n", workflow="digest", every="1h", tz="UTC", overlap="allow")
+        )
+    workspace.schedules.create(
+        ScheduleDraft(name="n", prompt="p", every="1h", tz="UTC", overlap="allow")
+    )
+    with pytest.raises(ValidationError, match="overlap:") as refused:
+        workspace.schedules.update("n", ScheduleDraft(workflow="digest"))
+    assert "queue" in (refused.value.hint or "")
+    assert workspace.schedules.get("n").target.kind is TargetKind.PROMPT
+    moved = workspace.schedules.update("n", ScheduleDraft(workflow="digest", overlap="queue"))
+    assert (moved.target.kind, moved.overlap.value) == (TargetKind.WORKFLOW, "queue")
 
 
 def test_a_blueprint_firing_makes_a_new_workflow_with_the_schedules_variables(

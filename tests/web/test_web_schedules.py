@@ -10,6 +10,8 @@ from bs4 import BeautifulSoup
 from typer.testing import CliRunner
 
 from stagent.cli.app import app as cli_app
+from stagent.domain.workflow_files import parse_definition
+from stagent.testing.workflows import step
 from stagent.workspace import Workspace
 
 BODY = {"name": "digest", "prompt": "Summarize", "every": "weekday at 9am", "tz": "Europe/Berlin"}
@@ -159,3 +161,32 @@ async def test_fire_now_from_the_page_records_a_firing(queue_client: httpx.Async
     assert fired.status_code == 200 and "fired by hand" in fired.text
     firings = (await queue_client.get(f"/api/v1/schedules/{sid}")).json()["firings"]
     assert [(f["manual"], f["status"]) for f in firings] == [(True, "pending")]
+
+
+async def test_allow_is_refused_for_a_workflow_target_by_the_api_and_the_form(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+
+    workspace.workflows.add(
+        parse_definition({"name": "digest", "pattern": "sequence", "steps": [step("a", "ok")]})
+    )
+    body = {**BODY, "prompt": None, "workflow": "digest", "overlap": "allow"}
+    api = await client.post("/api/v1/schedules", json=body)
+    assert api.status_code == 422, api.text
+    assert "overlap: 'allow' cannot run a workflow twice" in api.json()["error"]
+    assert "choose overlap 'queue'" in api.text
+    form = {
+        "name": "w",
+        "target": "workflow",
+        "target_ref": "digest",
+        "when_kind": "every",
+        "when": "1h",
+        "tz": "UTC",
+        "overlap": "allow",
+        "missed": "once",
+    }
+    page = await client.post("/ui/schedules", data=form)
+    assert page.status_code == 422 and "cannot run a workflow twice" in page.text
+    queued = await client.post("/ui/schedules", data={**form, "overlap": "queue"})
+    assert queued.status_code == 204, queued.text
+    assert workspace.schedules.get("w").overlap.value == "queue"

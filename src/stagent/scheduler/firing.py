@@ -6,7 +6,8 @@ again; the task (or the workflow run: a new run of a stored workflow, or a new w
 from a blueprint) is created in the same transaction that marks the firing ``fired``; a fired
 firing whose task was never queued is queued (once: only a planned task is), and one whose
 workflow run never reached the engine is handed to it (the engine id is the run's first
-round, so the engine starts it once).
+round, so the engine starts it once). A stored workflow has one run at a time: while it runs
+(whoever started it) a firing is skipped, or waits (overlap ``queue``) and starts the next run.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class FiringDecider:
                 status = FiringStatus(row.status)
                 task_id = row.task_id
                 schedule = repo.get(session, row.schedule_id)
-                busy = repo.busy_before(session, row) if status.is_open else None
+                busy = _busy(session, row, schedule) if status.is_open else None
                 manual = row.manual
                 started = (row.workflow_id, row.workflow_run)
         except NotFoundError:
@@ -109,7 +110,7 @@ class FiringDecider:
         if launched is None:
             return self.process(firing_ref)
         if isinstance(launched, FiringStatus):
-            return launched.value
+            return WAIT if launched is FiringStatus.WAITING else launched.value
         if isinstance(launched, str):
             self._queue_if_planned(firing_ref, launched)
         else:
@@ -134,16 +135,18 @@ class FiringDecider:
     def _overlap(
         self, firing_ref: str, policy: OverlapPolicy, busy: str, status: FiringStatus
     ) -> str | None:
+        """Skip or wait for ``busy`` (an earlier firing, or the running workflow it fires);
+        None lets the firing go ahead."""
         if policy is OverlapPolicy.SKIP:
             self._decide(
                 firing_ref,
                 FiringStatus.SKIPPED,
-                f"overlap policy skip: firing {busy} was still running",
+                f"overlap policy skip: {busy} was still running",
             )
             return FiringStatus.SKIPPED.value
         if policy is OverlapPolicy.QUEUE:
             if status is FiringStatus.PENDING:
-                self._decide(firing_ref, FiringStatus.WAITING, f"queued behind firing {busy}")
+                self._decide(firing_ref, FiringStatus.WAITING, f"queued behind {busy}")
             return WAIT
         return None
 
@@ -186,6 +189,14 @@ class FiringDecider:
                 repo.decide(session, firing_ref, FiringStatus.FIRED, task_id=started)
             else:
                 outcome = self._start_workflow(session, schedule, definition)
+                if outcome[0] is FiringStatus.WAITING:
+                    # The workflow started meanwhile: wait for that run too (no budget held).
+                    if reservation:
+                        repo.release_reservation(
+                            session, reservation, note="released: the firing waits its turn"
+                        )
+                    repo.decide(session, firing_ref, FiringStatus.WAITING, reason=str(outcome[1]))
+                    return FiringStatus.WAITING
                 if isinstance(outcome[0], FiringStatus):
                     repo.decide(session, firing_ref, outcome[0], reason=str(outcome[1]))
                     return outcome[0]
@@ -246,6 +257,12 @@ class FiringDecider:
                     WorkflowStatus.RUNNING,
                     WorkflowStatus.PAUSED,
                 ):
+                    if schedule.overlap is OverlapPolicy.QUEUE:
+                        return (
+                            FiringStatus.WAITING,
+                            f"queued behind workflow {workflow_row.id} "
+                            f"run {workflow_row.run_count}",
+                        )
                     return (
                         FiringStatus.SKIPPED,
                         f"workflow {workflow_row.id} is still {workflow_row.status} "
@@ -288,3 +305,26 @@ class FiringDecider:
                     FiringStatus.FAILED,
                     reason=f"its task could not be queued: {exc.message}",
                 )
+
+
+def _busy(session: repo.Session, row: repo.ScheduleFiringRow, schedule: Schedule) -> str | None:
+    """What an open firing would overlap: an earlier firing of its schedule still undecided or
+    running, or else a run of the stored workflow it fires; None if nothing."""
+    earlier = repo.busy_before(session, row)
+    if earlier is not None:
+        return f"firing {earlier}"
+    return _running_workflow(session, schedule)
+
+
+def _running_workflow(session: repo.Session, schedule: Schedule) -> str | None:
+    """``workflow ID run N`` while the stored workflow a schedule fires is running or paused
+    (started by this schedule, another one or a person); None otherwise."""
+    if schedule.target.kind is not TargetKind.WORKFLOW:
+        return None
+    try:
+        row = workflow_repo.get_row(session, schedule.target.ref or "")
+    except NotFoundError:
+        return None  # the firing fails with the reason when it launches
+    if WorkflowStatus(row.status) in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED):
+        return f"workflow {row.id} run {row.run_count}"
+    return None

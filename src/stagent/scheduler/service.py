@@ -164,6 +164,7 @@ class ScheduleService:
                 "max_firings/expires_at: give a new value or clear it, not both",
                 hint="--no-limit removes the limit; --no-expiry removes the expiry",
             )
+        _check_overlap(changed)
         reschedule = (
             draft.sets_timing
             or draft.tz
@@ -302,6 +303,7 @@ class ScheduleService:
             overlap=drafts.overlap_policy(draft.overlap or OverlapPolicy.SKIP.value),
             missed=drafts.missed_policy(draft.missed or "once"),
         )
+        _check_overlap(schedule)
         activated = self._activate(schedule, now)
         if activated.status is not ScheduleStatus.ACTIVE:
             raise ValidationError(
@@ -370,6 +372,19 @@ def _edited_target(current: Target, draft: ScheduleDraft) -> ScheduleDraft:
         variables=draft.variables or (dict(current.variables) if same_ref else {}),
         options=draft.options if draft.options is not None else dict(current.options),
     )
+
+
+def _check_overlap(schedule: Schedule) -> None:
+    """Refuse ``allow`` for a stored workflow: it has one run at a time, so a firing while it
+    runs could not start it anyway. (A blueprint firing makes a new workflow each time, so
+    ``allow`` runs them side by side.)"""
+    if schedule.target.kind is TargetKind.WORKFLOW and schedule.overlap is OverlapPolicy.ALLOW:
+        raise ValidationError(
+            "overlap: 'allow' cannot run a workflow twice at once (a workflow has one run "
+            "at a time)",
+            hint="choose overlap 'queue' to start the next run when the current one ends, "
+            "or 'skip'",
+        )
 
 
 def _usable_zone(name: str) -> str:
