@@ -199,6 +199,11 @@ def test_the_original_camel_case_keys_load() -> None:
             "Research {{#if topic}}x",
             "b.yaml:10: steps[0].promptTemplate an {{#if",
         ),
+        (
+            "Research {{topic}}.",
+            "Research {{#if topic}}a{{else}}b{{else}}c{{/if}}.",
+            "b.yaml:10: steps[0].promptTemplate an {{#if ...}} block has a second {{else}}",
+        ),
         ("type: text", "type: colour", "b.yaml:6: variables[0].type"),
         ("type: text", "type: select", "b.yaml:6: variables[0] a select variable needs options"),
         (

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -67,7 +68,9 @@ def _number(variable: Variable, raw: object, where: str) -> Value:
     try:
         value = float(str(raw)) if not isinstance(raw, int | float) else float(raw)
     except ValueError:
-        raise ValidationError(f"{where}: {raw!r} is not a number") from None
+        value = math.nan
+    if isinstance(raw, bool) or not math.isfinite(value):  # true, nan and inf are no count
+        raise ValidationError(f"{where}: {raw!r} is not a number")
     if variable.min is not None and value < variable.min:
         raise ValidationError(f"{where}: {raw} is below the minimum {variable.min:g}")
     if variable.max is not None and value > variable.max:

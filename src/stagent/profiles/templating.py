@@ -50,18 +50,22 @@ def variables_in(template: str) -> set[str]:
 
 def check_template(template: str, declared: set[str]) -> None:
     """Raise `TemplateError` for an unbalanced block or an undeclared variable."""
-    depth = 0
+    open_blocks: list[bool] = []  # per open {{#if}}: has it had its {{else}}
     for match in TOKEN.finditer(template):
         token = match.group(1)
         if token.startswith("#if"):
-            depth += 1
+            open_blocks.append(False)
         elif token == "/if":
-            depth -= 1
-            if depth < 0:
+            if not open_blocks:
                 raise TemplateError("{{/if}} without a matching {{#if ...}}")
-        elif token == "else" and depth == 0:
-            raise TemplateError("{{else}} outside an {{#if ...}} block")
-    if depth:
+            open_blocks.pop()
+        elif token == "else":
+            if not open_blocks:
+                raise TemplateError("{{else}} outside an {{#if ...}} block")
+            if open_blocks[-1]:
+                raise TemplateError("an {{#if ...}} block has a second {{else}}")
+            open_blocks[-1] = True
+    if open_blocks:
         raise TemplateError("an {{#if ...}} block is not closed with {{/if}}")
     unknown = sorted(variables_in(template) - declared)
     if unknown:
