@@ -71,3 +71,45 @@ def test_only_profiles_that_support_the_runtime_take_part(catalog: ProfileCatalo
     on_anthropic = route(catalog, *text, runtime="anthropic")
     assert on_anthropic.profile_id != "code-reviewer"
     assert catalog.get(on_anthropic.profile_id).supports("anthropic")
+
+
+@pytest.mark.parametrize(
+    ("title", "expected", "matched"),
+    [
+        ("Optimize these SQL queries", "sql-expert", ("sql", "query")),
+        (
+            "Security vulnerabilities in the login",
+            "security-reviewer",
+            ("security", "vulnerability"),
+        ),
+        ("Summarize the meeting summaries", "meeting-summarizer", ("meeting", "summary")),
+        ("Write user stories for checkout", "product-manager", ("user story",)),
+        ("Rebuild the database INDEXES", "sql-expert", ("database", "index")),
+    ],
+)
+def test_plurals_and_case_still_match_their_tags(
+    catalog: ProfileCatalog, title: str, expected: str, matched: tuple[str, ...]
+) -> None:
+    decision = route(catalog, title)
+    assert (decision.profile_id, decision.matched) == (expected, matched), decision.reason
+
+
+def test_the_score_counts_a_phrase_twice_and_names_the_runners_up(catalog: ProfileCatalog) -> None:
+    decision = route(catalog, "Code review of the pull request")
+    assert decision.matched == ("review", "code review", "pull request")
+    assert decision.score == 5
+    assert decision.reason == "matched tags review, code review, pull request (score 5)"
+    assert [c.profile_id for c in decision.runners_up] == ["shopping-assistant"]
+    assert all(0 < c.score < decision.score for c in decision.runners_up)
+
+
+def test_a_fallback_still_shows_the_near_misses(catalog: ProfileCatalog) -> None:
+    decision = route(catalog, "Review")
+    assert decision.fallback and decision.score == 0 and decision.matched == ()
+    near = {c.profile_id: c.matched for c in decision.runners_up if c.score}
+    assert near == {"code-reviewer": ("review",), "shopping-assistant": ("review",)}
+
+
+def test_a_simulated_runtime_lets_every_profile_take_part(catalog: ProfileCatalog) -> None:
+    text = ("Review the pull request", "Look at the diff")
+    assert route(catalog, *text, runtime="scripted").profile_id == "code-reviewer"

@@ -1,10 +1,11 @@
 """Pick a profile for a task from its text, and say why.
 
 Each profile's tags are matched against the task's title and description as whole words (a
-trailing plural ``s``/``es`` allowed; ``pr`` does not match "improve"). A single-word tag scores
-1, a phrase scores 2 (it is more specific). Category tags (``engineering``, ``knowledge``,
-``personal``) do not count. Only profiles that support the task's runtime take part. The best
-score wins if it reaches `MIN_SCORE`; otherwise the task goes to ``general``.
+trailing plural ``s``/``es``, or ``ies`` for a ``y``, allowed; ``pr`` does not match
+"improve"). A single-word tag scores 1, a phrase scores 2 (it is more specific). Category tags
+(``engineering``, ``knowledge``, ``personal``) do not count. Only profiles that support the
+task's runtime take part. The best score wins if it reaches `MIN_SCORE`; otherwise the task
+goes to ``general``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ WORD = re.compile(r"\w[\w-]*")
 
 @lru_cache(maxsize=2048)
 def _pattern(tag: str) -> re.Pattern[str]:
-    words = r"\s+".join(re.escape(w) for w in tag.split())
+    *head, last = tag.split()
+    end = rf"{re.escape(last[:-1])}(?:y|ies)" if last.endswith("y") else re.escape(last)
+    words = r"\s+".join([*(re.escape(w) for w in head), end])
     return re.compile(rf"(?<![\w-]){words}(?:s|es)?(?![\w-])", re.IGNORECASE)
 
 
@@ -57,6 +60,8 @@ def _words(text: str) -> frozenset[str]:
     out: set[str] = set()
     for word in WORD.findall(text.lower()):
         out.update((word, word.removesuffix("s"), word.removesuffix("es")))
+        if word.endswith("ies"):
+            out.add(word[:-3] + "y")  # queries -> query
     return frozenset(out)
 
 
