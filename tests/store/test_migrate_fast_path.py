@@ -73,3 +73,25 @@ def test_merge_revisions_count_both_parents(
 def test_a_never_migrated_database_has_no_revision(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'empty.sqlite'}")
     assert database_revisions(engine) == frozenset()
+
+
+def test_heads_are_read_the_same_from_many_threads_at_once() -> None:
+    # Workers open workspaces from threads; the files are read without Python's parser
+    # (CPython 3.11's can raise SystemError there), so every thread sees the one head.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        seen = set(pool.map(lambda _: script_heads(), range(64)))
+    assert len(seen) == 1 and None not in seen
+
+
+def test_quoted_lists_and_trailing_comments_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "a.py").write_text("revision = 'a'  # the first\ndown_revision = None\n")
+    (versions / "b.py").write_text('revision = "b"\ndown_revision = "a"\n')
+    (versions / "c.py").write_text('revision = "c"\ndown_revision = ["a", "b"]  # merge\n')
+    monkeypatch.setattr(migrate, "MIGRATIONS_DIR", tmp_path / "migrations")
+    assert script_heads() == {"c"}

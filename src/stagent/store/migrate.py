@@ -9,7 +9,6 @@ uses `script_heads` without it.
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +20,11 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "stagent_alembic_version"
+_QUOTED_TEXT = r"\"[^\"]*\"|'[^']*'"
+_QUOTED = re.compile(_QUOTED_TEXT)
+_QUOTED_TUPLE = re.compile(
+    rf"[(\[]\s*(?:(?:{_QUOTED_TEXT})\s*,\s*)*(?:{_QUOTED_TEXT})?\s*,?\s*[)\]]"
+)
 _ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+)$", re.MULTILINE)
 
 
@@ -82,13 +86,21 @@ def database_revisions(engine: Engine) -> frozenset[str]:
 
 
 def _revision_fields(source: str) -> list[tuple[str, object]]:
-    fields: list[tuple[str, object]] = []
-    for name, value in _ASSIGNMENT.findall(source):
-        try:
-            fields.append((name, ast.literal_eval(value.strip())))
-        except (ValueError, SyntaxError):
-            fields.append((name, None))
-    return fields
+    return [(name, _revision_value(value)) for name, value in _ASSIGNMENT.findall(source)]
+
+
+def _revision_value(text: str) -> str | tuple[str, ...] | None:
+    """``"0016"`` -> "0016", ``("a", "b")`` -> ("a", "b"); ``None`` or any other shape -> None.
+
+    A plain pattern, not ``ast.literal_eval``: CPython 3.11's parser can raise ``SystemError``
+    ("AST constructor recursion depth mismatch") when called deep in a worker thread's stack.
+    """
+    text = text.split("#", 1)[0].strip()
+    if _QUOTED.fullmatch(text):
+        return text[1:-1]
+    if _QUOTED_TUPLE.fullmatch(text):
+        return tuple(item[1:-1] for item in _QUOTED.findall(text))
+    return None
 
 
 def current_revision(engine: Engine) -> str | None:
