@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -80,7 +81,8 @@ async def test_usage_is_exactly_what_the_server_sent_per_response(
 ) -> None:
     events = await collect(await codex.start(request("text", workdir), TestGate()))
     [usage] = [e for e in events if isinstance(e, UsageEvent)]
-    assert usage == UsageEvent(
+    assert usage.request_id is not None and usage.request_id.startswith("codex:")
+    assert dataclasses.replace(usage, request_id=None) == UsageEvent(
         model="gpt-5.5",
         input_tokens=1234,
         cache_read_tokens=200,
@@ -88,12 +90,11 @@ async def test_usage_is_exactly_what_the_server_sent_per_response(
         reasoning_tokens=7,
     )
     events = await collect(await codex.start(request("command", workdir), TestGate()))
-    usages = [
-        (e.input_tokens, e.cache_read_tokens, e.output_tokens)
-        for e in events
-        if isinstance(e, UsageEvent)
-    ]
+    usage_events = [e for e in events if isinstance(e, UsageEvent)]
+    usages = [(e.input_tokens, e.cache_read_tokens, e.output_tokens) for e in usage_events]
     assert usages == [(300, 100, 20), (400, 50, 9)]  # per response, never cumulative
+    # each response is its own ledger row: a replayed report of one response is booked once
+    assert len({e.request_id for e in usage_events}) == 2
 
 
 async def test_an_approved_command_runs_in_the_task_directory(

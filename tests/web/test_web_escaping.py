@@ -52,4 +52,4 @@ async def test_result_is_escaped_in_sse_fragments(worker: Workspace) -> None:
                     break
     finally:
         await stream.aclose()
-    assert {"board", "home", f"task-{task.id}-runs", f"task-{task.id}"} <= names
+    assert {"board-cards", "home", f"task-{task.id}-runs", f"task-{task.id}"} <= names
