@@ -5,6 +5,7 @@ page is screenshotted at desktop (1280) and phone (390) widths in the test's tmp
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -132,11 +133,13 @@ def test_run_view_follows_a_run_live_and_the_board_hides_its_steps(
         expect(page.locator("#node-fix .node-error")).to_contain_text("the fix did not apply")
         expect(page.locator("#node-review .node-meta")).to_contain_text("(simulated)")
         shoot(page, tmp_path, "workflow-run-failed")
+        fix_task = httpx.get(f"{server}/api/v1/workflows/{workflow_id}").json()["steps"][1][
+            "task_id"
+        ]
         page.get_by_role("button", name="Retry this step").click()
+        # The page said Failed before the click too: wait for the retry's own run to end.
+        assert _second_run_ends(server, fix_task) == "failed"
         expect(page.locator("#wf-status")).to_have_text("Failed", timeout=20_000)
-        runs = httpx.get(f"{server}/api/v1/workflows/{workflow_id}").json()
-        fix_task = runs["steps"][1]["task_id"]
-        assert len(httpx.get(f"{server}/api/v1/tasks/{fix_task}").json()["runs"]) == 2
 
         page.goto(f"{server}/workflows?status=failed")
         expect(page.locator("#workflows-table tbody tr")).to_have_count(1)
@@ -191,3 +194,15 @@ def test_a_loops_iterations_fill_its_timeline_live(
         shoot(page, tmp_path, "workflow-loop")
     finally:
         context.close()
+
+
+def _second_run_ends(base_url: str, task_id: str, timeout: float = 20.0) -> str:
+    """The status the task's second run ended with (a retry makes run 2)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = httpx.get(f"{base_url}/api/v1/tasks/{task_id}").json()["runs"]
+        second = [run for run in runs if run["number"] == 2]
+        if second and second[0]["status"] in ("completed", "failed", "cancelled"):
+            return str(second[0]["status"])
+        assert time.monotonic() < deadline, f"no second run ended: {runs}"
+        time.sleep(0.1)
