@@ -121,31 +121,31 @@ def test_a_stream_that_ends_without_a_result_fails_saying_so(workspace: Workspac
     assert workspace.tasks.get(task.id).error == "the runtime ended without a result"
 
 
-def test_a_stream_that_raises_fails_the_run_with_the_exception(workspace: Workspace) -> None:
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (
+            ConnectionResetError("peer went away"),
+            "the runtime failed unexpectedly: ConnectionResetError: peer went away",
+        ),
+        (ValidationError("scenario step 3: unknown tool"), "scenario step 3: unknown tool"),
+    ],
+)
+def test_a_stream_that_raises_fails_the_run_with_the_message(
+    workspace: Workspace, error: Exception, message: str
+) -> None:
     async def script(run: PlayedRun) -> AsyncIterator[RuntimeEvent]:
         del run
         yield TextEvent("about to break")
-        raise ConnectionResetError("peer went away")
+        raise error
 
     workspace.runtimes.register(PlayRuntime(script))
     task = queued_task(workspace)
     assert execute(context(workspace), task.id) == "failed"
-    assert workspace.tasks.get(task.id).error == (
-        "the runtime failed unexpectedly: ConnectionResetError: peer went away"
-    )
-    assert "text" in kinds(workspace, task.id)
-
-
-def test_a_stagent_error_in_the_stream_keeps_its_own_message(workspace: Workspace) -> None:
-    async def script(run: PlayedRun) -> AsyncIterator[RuntimeEvent]:
-        del run
-        raise ValidationError("scenario step 3: unknown tool")
-        yield TextEvent("unreachable")
-
-    workspace.runtimes.register(PlayRuntime(script))
-    task = queued_task(workspace)
-    assert execute(context(workspace), task.id) == "failed"
-    assert workspace.tasks.get(task.id).error == "scenario step 3: unknown tool"
+    assert workspace.tasks.get(task.id).error == message
+    last = workspace.tasks.events(task.id)[-2:]
+    assert [e.kind for e in last] == ["text", "status"]  # what came before the crash is kept
+    assert last[1].payload["reason"] == message
 
 
 @pytest.mark.parametrize(
