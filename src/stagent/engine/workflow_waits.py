@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
+from dbos._core import WorkflowHandleAsyncTask
+
 from stagent.domain.runs import RunStatus
 from stagent.store import runs as run_repo
 from stagent.store.database import Store
@@ -79,6 +81,8 @@ async def until_run_ended(store: Store, task_id: str, number: int) -> None:
 async def task_result(store: Store, handle: ResultHandle) -> Any:
     """A step's child task run's result: wait on the store, then collect it from DBOS. A handle
     that is not a task run is awaited by DBOS's own poll (`child_result`)."""
+    if isinstance(handle, WorkflowHandleAsyncTask):  # started here: awaits the child's task
+        return await handle.get_result()
     run = task_run_of(handle.get_workflow_id())
     if run is None:
         return await child_result(handle)
