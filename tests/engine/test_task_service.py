@@ -5,7 +5,6 @@ queue say after each operation."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,13 +33,6 @@ from stagent.store import lifecycle
 from stagent.workspace import Workspace
 
 S = TaskStatus
-
-
-@pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    workspace = Workspace.temporary(tmp_path_factory.mktemp("services")).open()
-    yield workspace
-    workspace.close()
 
 
 def add(ws: Workspace, title: str = "t", **fields: Any) -> str:
