@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from dbos import DBOSClient
     from sqlalchemy.orm import Session
 
-WORKFLOW_PROTOCOL = "stagent-wf-3"
+WORKFLOW_PROTOCOL = "stagent-wf-4"
 """Bump on purpose when the recorded step order of a workflow changes."""
 APP_NAME = "stagent"
 TASK_QUEUE = "stagent-tasks"
