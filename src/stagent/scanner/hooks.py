@@ -14,6 +14,8 @@ from stagent.scanner.parse import as_dict, as_list, digest, line_of, parse_json
 def hook_artifacts(ctx: FileContext, hooks: object, *, source: str) -> int:
     """One ``hook`` artifact per handler of ``{Event: [{matcher, hooks: [handler]}]}``."""
     count = 0
+    if not hooks:
+        return count
     for event, groups in as_dict(hooks).items():
         for group in as_list(groups):
             spec = as_dict(group)

@@ -30,13 +30,14 @@ def _preview(ctx: FileContext, text: str) -> str:
 def _scalar_meta(ctx: FileContext, meta: dict[str, Any]) -> dict[str, Any]:
     """Front matter fit to show: secrets in strings redacted, hooks left out (they become
     hook artifacts)."""
-    redact = ctx.may_hold_secret
-    out: dict[str, Any] = {}
-    for key, value in meta.items():
-        if key == "hooks":
-            continue
-        out[str(key)] = secrets.redact_text(value) if redact and isinstance(value, str) else value
-    return out
+    if not ctx.may_hold_secret:
+        return {str(key): value for key, value in meta.items() if key != "hooks"}
+    redact = secrets.redact_text
+    return {
+        str(key): redact(value) if isinstance(value, str) else value
+        for key, value in meta.items()
+        if key != "hooks"
+    }
 
 
 def _qualified(ctx: FileContext, declared: object) -> str:
