@@ -279,7 +279,7 @@ def _instructions_of(
 
 def main() -> None:
     """Build the trees, measure, print."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--profile", action="store_true", help="print cProfile tables too")
     parser.add_argument(

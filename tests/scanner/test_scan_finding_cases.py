@@ -322,8 +322,7 @@ CASES: list[Case] = [
         {
             f"{P}/.claude/skills/ssh/SKILL.md": SKILL.format(name="ssh")
             + "\n-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n"
-        }
-        | {f"{P}/.claude/skills/ssh/x": ""},
+        },
         f"{P}/.claude/skills/ssh/SKILL.md",
         8,
         "error",

@@ -256,6 +256,7 @@ class Collector:
         kind = parser.__qualname__
         cached = cache.entry(path, kind, where)
         parsed: Parsed | None = None
+        stat: FileStat | None = None
         if cached is not None:
             stat = cache.stat(path)
             if stat is not None and stat == cached[0]:

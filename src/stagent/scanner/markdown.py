@@ -115,7 +115,7 @@ def skill(ctx: FileContext) -> None:
     ctx.artifact("skill", name, data)
     if fm.error is None:
         _skill_fields(ctx, meta, fm)
-    hook_artifacts(ctx, meta.get("hooks"), source="skill front matter")
+    hook_artifacts(ctx, meta.get("hooks"), source="skill front matter", secrets_found=False)
     ctx.text_secrets(_SECRET_FIX_TEXT)
 
 
@@ -170,7 +170,7 @@ def subagent(ctx: FileContext) -> None:
                 f"subagent {name!r} has no {' or '.join(missing)}: {skipped}",
                 "Add " + " and ".join(f"{f}: ..." for f in missing) + " to the front matter",
             )
-    hook_artifacts(ctx, meta.get("hooks"), source="subagent front matter")
+    hook_artifacts(ctx, meta.get("hooks"), source="subagent front matter", secrets_found=False)
     ctx.text_secrets(_SECRET_FIX_TEXT)
 
 
@@ -190,6 +190,7 @@ def output_style(ctx: FileContext) -> None:
     data = _scalar_meta(ctx, fm.meta)
     data.update({"chars": len(ctx.text), "preview": _preview(ctx, fm.body)})
     ctx.artifact("output-style", name, data)
+    ctx.text_secrets(_SECRET_FIX_TEXT)
 
 
 def prompt(ctx: FileContext) -> None:
