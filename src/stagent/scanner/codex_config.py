@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 from stagent.scanner import mcp, secrets
 from stagent.scanner.collect import FileContext
@@ -105,14 +105,15 @@ def _shown(ctx: FileContext, data: dict[str, Any], types: tuple[type, ...]) -> d
     shown = {k: v for k, v in data.items() if isinstance(v, types)}
     if not ctx.may_hold_secret:
         return shown
-    return {
-        k: secrets.redact_text(v)
-        if isinstance(v, str)
-        else [secrets.redact_text(x) if isinstance(x, str) else x for x in v]
-        if isinstance(v, list)
-        else v
-        for k, v in shown.items()
-    }
+    return {k: _redacted(v) for k, v in shown.items()}
+
+
+def _redacted(value: object) -> object:
+    if isinstance(value, str):
+        return secrets.redact_text(value)
+    if isinstance(value, list):
+        return [_redacted(item) for item in cast("list[object]", value)]
+    return value
 
 
 def agent_toml(ctx: FileContext) -> None:
