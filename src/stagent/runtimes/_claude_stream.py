@@ -107,11 +107,14 @@ class UsageLedger:
         staged = cast(dict[str, Any], data).get("staged") if isinstance(data, dict) else None
         if not isinstance(staged, dict):
             return {}  # nothing staged (or a file of an older version: reported totals)
-        return {
-            str(session): [cast(dict[str, Any], e) for e in events if isinstance(e, dict)]
-            for session, events in cast(dict[str, Any], staged).items()
-            if isinstance(events, list)
-        }
+        found: dict[str, list[dict[str, Any]]] = {}
+        for session, events in cast(dict[str, Any], staged).items():
+            if isinstance(events, list):
+                items = cast(list[object], events)
+                found[str(session)] = [
+                    cast(dict[str, Any], e) for e in items if isinstance(e, dict)
+                ]
+        return found
 
     def _write(self, staged: dict[str, list[dict[str, Any]]]) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,9 +164,10 @@ def _last_cost_state(path: Path) -> dict[str, Any] | None:
                 if b'"cost-state"' not in line:
                     continue
                 with contextlib.suppress(ValueError):
-                    data = json.loads(line)
-                    if isinstance(data, dict) and data.get("type") == "cost-state":
-                        found = cast(dict[str, Any], data)
+                    data: object = json.loads(line)
+                    record = cast(dict[str, Any], data) if isinstance(data, dict) else {}
+                    if record.get("type") == "cost-state":
+                        found = record
     except OSError:
         return None
     return found
