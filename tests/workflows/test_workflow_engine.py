@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -222,3 +223,22 @@ def test_a_sequence_runs_on_postgresql(pg_workspace: Workspace) -> None:
         pg_workspace.stop_worker()
     assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
     assert [s.output for s in done.steps] == ["first", "second"]
+
+
+def test_a_step_starts_at_once_not_at_the_task_queues_next_poll(tmp_path: Path) -> None:
+    """A step's task run starts in the interpreter's own process as soon as the step before it
+    ends: with the queue polled every 3 s, five steps (four gaps) still take under one poll."""
+    ws = Workspace.temporary(tmp_path / "slow-poll", queue_poll_seconds=3).open()
+    ws.start_worker("worker")
+    try:
+        keys = [f"s{i}" for i in range(5)]
+        wf = add(ws, {"name": "quick", "pattern": "sequence", "steps": [step(k, k) for k in keys]})
+        ws.workflows.run(wf.id)
+        done = ws.workflows.wait(wf.id, timeout=60)
+    finally:
+        ws.stop_worker()
+        ws.close()
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    first, last = done.steps[0].started_at, done.steps[-1].ended_at
+    assert first is not None and last is not None
+    assert (last - first).total_seconds() < 2.5
