@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from stagent.domain.events import RuntimeEvent, UsageEvent
+from stagent.domain.events import ResultEvent, RuntimeEvent, TextEvent, UsageEvent
 from stagent.domain.runs import Run
 from stagent.domain.tasks import Task
 from stagent.engine.executor import RunContext, execute_task_run
@@ -77,6 +77,17 @@ class PlayRuntime(Runtime):
         run = PlayedRun(self.script, request, gate)
         self.runs.append(run)
         return run
+
+
+def asks_to_write(**tool_input: Any) -> Script:
+    """An agent that asks to call Write once, says what it was told, and ends."""
+
+    async def script(run: PlayedRun) -> AsyncIterator[RuntimeEvent]:
+        decision = await run.ask("Write", **tool_input)
+        yield TextEvent(f"attempt {run.request.attempt}: allowed={decision.allowed}")
+        yield ResultEvent("written")
+
+    return script
 
 
 @dataclass

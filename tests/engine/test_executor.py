@@ -6,7 +6,7 @@ budget guard's hooks. SQLite; the fenced writes are covered on both databases in
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -15,6 +15,7 @@ from enginetools import (
     PlayRuntime,
     RecordingGate,
     RecordingGuard,
+    asks_to_write,
     both,
     context,
     execute,
@@ -39,14 +40,6 @@ from stagent.store import lifecycle
 from stagent.workspace import Workspace
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    """One workspace for the module: each test plays its own task (migrating costs ~1 s)."""
-    ws = Workspace.temporary(tmp_path_factory.mktemp("executor")).open()
-    yield ws
-    ws.close()
-
-
 def play(ws: Workspace, *events: RuntimeEvent) -> PlayRuntime:
     async def script(run: PlayedRun) -> AsyncIterator[RuntimeEvent]:
         del run
@@ -63,10 +56,10 @@ def kinds(ws: Workspace, task_id: str) -> list[str]:
 
 
 def test_every_event_is_written_with_the_run_id_and_the_result_ends_the_run(
-    workspace: Workspace,
+    ws: Workspace,
 ) -> None:
     play(
-        workspace,
+        ws,
         TextEvent("Hello, "),
         ToolRequestEvent("Read", {"file_path": "a"}, "r1"),
         UsageEvent("m", input_tokens=3, output_tokens=4),
@@ -75,13 +68,13 @@ def test_every_event_is_written_with_the_run_id_and_the_result_ends_the_run(
         ResultEvent("Hello, world."),
         TextEvent("after the result: never written"),
     )
-    task = queued_task(workspace)
-    assert execute(context(workspace), task.id) == "completed"
+    task = queued_task(ws)
+    assert execute(context(ws), task.id) == "completed"
 
-    (run,) = workspace.tasks.runs(task.id)
+    (run,) = ws.tasks.runs(task.id)
     assert run.status is RunStatus.COMPLETED
     assert (run.attempt, run.result, run.error) == (1, "Hello, world.", None)
-    events = workspace.tasks.run_events(run.id)
+    events = ws.tasks.run_events(run.id)
     assert [e.kind for e in events] == [
         "status",
         "status",
@@ -94,7 +87,7 @@ def test_every_event_is_written_with_the_run_id_and_the_result_ends_the_run(
         "status",
     ]
     assert {e.run_id for e in events} == {run.id}
-    done = workspace.tasks.get(task.id)
+    done = ws.tasks.get(task.id)
     assert (done.status, done.result, done.session_id) == (
         TaskStatus.COMPLETED,
         "Hello, world.",
@@ -103,22 +96,22 @@ def test_every_event_is_written_with_the_run_id_and_the_result_ends_the_run(
     assert done.started_at is not None and done.finished_at is not None
 
 
-def test_a_runtime_error_ends_the_run_failed_with_its_message(workspace: Workspace) -> None:
-    play(workspace, TextEvent("trying"), ErrorEvent("provider said 529: overloaded"))
-    task = queued_task(workspace)
-    assert execute(context(workspace), task.id) == "failed"
-    (run,) = workspace.tasks.runs(task.id)
+def test_a_runtime_error_ends_the_run_failed_with_its_message(ws: Workspace) -> None:
+    play(ws, TextEvent("trying"), ErrorEvent("provider said 529: overloaded"))
+    task = queued_task(ws)
+    assert execute(context(ws), task.id) == "failed"
+    (run,) = ws.tasks.runs(task.id)
     assert run.error == "provider said 529: overloaded"
     assert run.stop_reason == "provider said 529: overloaded"
-    assert workspace.tasks.get(task.id).error == "provider said 529: overloaded"
-    assert kinds(workspace, task.id)[-2:] == ["error", "status"]
+    assert ws.tasks.get(task.id).error == "provider said 529: overloaded"
+    assert kinds(ws, task.id)[-2:] == ["error", "status"]
 
 
-def test_a_stream_that_ends_without_a_result_fails_saying_so(workspace: Workspace) -> None:
-    play(workspace, TextEvent("and then nothing"))
-    task = queued_task(workspace)
-    assert execute(context(workspace), task.id) == "failed"
-    assert workspace.tasks.get(task.id).error == "the runtime ended without a result"
+def test_a_stream_that_ends_without_a_result_fails_saying_so(ws: Workspace) -> None:
+    play(ws, TextEvent("and then nothing"))
+    task = queued_task(ws)
+    assert execute(context(ws), task.id) == "failed"
+    assert ws.tasks.get(task.id).error == "the runtime ended without a result"
 
 
 @pytest.mark.parametrize(
@@ -132,18 +125,18 @@ def test_a_stream_that_ends_without_a_result_fails_saying_so(workspace: Workspac
     ],
 )
 def test_a_stream_that_raises_fails_the_run_with_the_message(
-    workspace: Workspace, error: Exception, message: str
+    ws: Workspace, error: Exception, message: str
 ) -> None:
     async def script(run: PlayedRun) -> AsyncIterator[RuntimeEvent]:
         del run
         yield TextEvent("about to break")
         raise error
 
-    workspace.runtimes.register(PlayRuntime(script))
-    task = queued_task(workspace)
-    assert execute(context(workspace), task.id) == "failed"
-    assert workspace.tasks.get(task.id).error == message
-    last = workspace.tasks.events(task.id)[-2:]
+    ws.runtimes.register(PlayRuntime(script))
+    task = queued_task(ws)
+    assert execute(context(ws), task.id) == "failed"
+    assert ws.tasks.get(task.id).error == message
+    last = ws.tasks.events(task.id)[-2:]
     assert [e.kind for e in last] == ["text", "status"]  # what came before the crash is kept
     assert last[1].payload["reason"] == message
 
@@ -159,14 +152,14 @@ def test_a_stream_that_raises_fails_the_run_with_the_message(
     ],
 )
 def test_a_runtime_that_cannot_start_fails_the_run(
-    workspace: Workspace, error: Exception, message: str
+    ws: Workspace, error: Exception, message: str
 ) -> None:
-    workspace.runtimes.register(PlayRuntime(lambda run: _never(run), fail_start=error))
-    task = queued_task(workspace)
-    assert execute(context(workspace), task.id) == "failed"
-    (run,) = workspace.tasks.runs(task.id)
+    ws.runtimes.register(PlayRuntime(lambda run: _never(run), fail_start=error))
+    task = queued_task(ws)
+    assert execute(context(ws), task.id) == "failed"
+    (run,) = ws.tasks.runs(task.id)
     assert (run.status, run.error) == (RunStatus.FAILED, message)
-    assert "text" not in kinds(workspace, task.id)
+    assert "text" not in kinds(ws, task.id)
 
 
 async def _never(run: PlayedRun) -> AsyncIterator[RuntimeEvent]:
@@ -187,79 +180,77 @@ def _waits_for_cancel(ws: Workspace) -> PlayRuntime:
     return runtime
 
 
-def test_a_cancel_is_noticed_and_stops_the_agent(workspace: Workspace) -> None:
-    runtime = _waits_for_cancel(workspace)
-    task = queued_task(workspace)
+def test_a_cancel_is_noticed_and_stops_the_agent(ws: Workspace) -> None:
+    runtime = _waits_for_cancel(ws)
+    task = queued_task(ws)
 
     async def person_cancels() -> None:
-        await until(lambda: "text" in kinds(workspace, task.id))
-        with workspace.store.write() as session:
+        await until(lambda: "text" in kinds(ws, task.id))
+        with ws.store.write() as session:
             lifecycle.cancel_task(session, task.id, reason="cancelled by a person")
 
     loop_start = asyncio.run  # one event loop for the run and the person
-    status = loop_start(both(execute_task_run(context(workspace), task.id, 1), person_cancels()))
+    status = loop_start(both(execute_task_run(context(ws), task.id, 1), person_cancels()))
     assert status == "cancelled"
     assert runtime.runs[0].cancelled.is_set()
-    texts = [e.payload["text"] for e in workspace.tasks.events(task.id) if e.kind == "text"]
+    texts = [e.payload["text"] for e in ws.tasks.events(task.id) if e.kind == "text"]
     assert texts == ["started"]
-    (run,) = workspace.tasks.runs(task.id)
+    (run,) = ws.tasks.runs(task.id)
     assert (run.status, run.stop_reason) == (RunStatus.CANCELLED, "cancelled by a person")
-    assert workspace.tasks.get(task.id).status is TaskStatus.CANCELLED
+    assert ws.tasks.get(task.id).status is TaskStatus.CANCELLED
 
 
-def test_a_run_taken_over_by_a_newer_attempt_stops_the_old_agent(workspace: Workspace) -> None:
-    runtime = _waits_for_cancel(workspace)
-    task = queued_task(workspace)
+def test_a_run_taken_over_by_a_newer_attempt_stops_the_old_agent(ws: Workspace) -> None:
+    runtime = _waits_for_cancel(ws)
+    task = queued_task(ws)
 
     async def survivor_takes_over() -> None:
-        await until(lambda: "text" in kinds(workspace, task.id))
-        with workspace.store.write() as session:
+        await until(lambda: "text" in kinds(ws, task.id))
+        with ws.store.write() as session:
             assert lifecycle.claim(session, task.id, 1) is not None  # attempt 2
 
-    status = asyncio.run(
-        both(execute_task_run(context(workspace), task.id, 1), survivor_takes_over())
-    )
+    status = asyncio.run(both(execute_task_run(context(ws), task.id, 1), survivor_takes_over()))
     assert status == "running"  # the run is the survivor's now; this execution wrote no end
     assert runtime.runs[0].cancelled.is_set()
-    (run,) = workspace.tasks.runs(task.id)
+    (run,) = ws.tasks.runs(task.id)
     assert (run.status, run.attempt) == (RunStatus.RUNNING, 2)
-    assert "recovered" in kinds(workspace, task.id)
-    assert "result" not in kinds(workspace, task.id)
+    assert "recovered" in kinds(ws, task.id)
+    assert "result" not in kinds(ws, task.id)
 
 
-def test_a_run_past_its_time_limit_is_stopped_and_fails(workspace: Workspace) -> None:
-    runtime = _waits_for_cancel(workspace)
-    task = queued_task(workspace, limits={"deadline_seconds": 0.3})
-    assert execute(context(workspace), task.id) == "failed"
+def test_a_run_past_its_time_limit_is_stopped_and_fails(ws: Workspace) -> None:
+    runtime = _waits_for_cancel(ws)
+    task = queued_task(ws, limits={"deadline_seconds": 0.3})
+    assert execute(context(ws), task.id) == "failed"
     assert runtime.runs[0].cancelled.is_set()
     assert runtime.runs[0].request.config["deadline_seconds"] == 0.3
-    error = workspace.tasks.get(task.id).error
+    error = ws.tasks.get(task.id).error
     assert error == "timed out after 0.3 s (its time limit); the agent was stopped"
 
 
-def test_an_ended_run_is_never_executed_again(workspace: Workspace) -> None:
-    runtime = play(workspace, TextEvent("once"), ResultEvent("once"))
-    task = queued_task(workspace)
-    ctx = context(workspace)
+def test_an_ended_run_is_never_executed_again(ws: Workspace) -> None:
+    runtime = play(ws, TextEvent("once"), ResultEvent("once"))
+    task = queued_task(ws)
+    ctx = context(ws)
     assert execute(ctx, task.id) == "completed"
-    before = [e.seq for e in workspace.tasks.events(task.id)]
+    before = [e.seq for e in ws.tasks.events(task.id)]
     assert execute(ctx, task.id) == "completed"  # the workflow body re-run after a crash
-    assert [e.seq for e in workspace.tasks.events(task.id)] == before
+    assert [e.seq for e in ws.tasks.events(task.id)] == before
     assert len(runtime.runs) == 1
-    (run,) = workspace.tasks.runs(task.id)
+    (run,) = ws.tasks.runs(task.id)
     assert run.attempt == 1
 
 
-def test_a_cancelled_queued_run_is_not_started(workspace: Workspace) -> None:
-    runtime = play(workspace, ResultEvent("never"))
-    task = queued_task(workspace)
-    with workspace.store.write() as session:
+def test_a_cancelled_queued_run_is_not_started(ws: Workspace) -> None:
+    runtime = play(ws, ResultEvent("never"))
+    task = queued_task(ws)
+    with ws.store.write() as session:
         lifecycle.cancel_task(session, task.id, reason="cancelled by a person")
-    assert execute(context(workspace), task.id) == "cancelled"
+    assert execute(context(ws), task.id) == "cancelled"
     assert runtime.runs == []
 
 
-def test_the_gate_wrapper_names_the_run_and_logs_who_decided(workspace: Workspace) -> None:
+def test_the_gate_wrapper_names_the_run_and_logs_who_decided(ws: Workspace) -> None:
     decisions: list[bool] = []
 
     async def script(run: PlayedRun) -> AsyncIterator[RuntimeEvent]:
@@ -267,15 +258,15 @@ def test_the_gate_wrapper_names_the_run_and_logs_who_decided(workspace: Workspac
         decisions.append(decision.allowed)
         yield ResultEvent("wrote")
 
-    workspace.runtimes.register(PlayRuntime(script))
+    ws.runtimes.register(PlayRuntime(script))
     gate = RecordingGate(decided_by="rule 7 `Write`")
-    task = queued_task(workspace)
-    assert execute(context(workspace, gate=gate), task.id) == "completed"
-    (run,) = workspace.tasks.runs(task.id)
+    task = queued_task(ws)
+    assert execute(context(ws, gate=gate), task.id) == "completed"
+    (run,) = ws.tasks.runs(task.id)
     (asked,) = gate.requests
     assert (asked.run_id, asked.task_id, asked.tool) == (run.id, task.id, "Write")
     assert decisions == [True]
-    (note,) = [e for e in workspace.tasks.events(task.id) if e.kind == "note"]
+    (note,) = [e for e in ws.tasks.events(task.id) if e.kind == "note"]
     assert note.run_id == run.id
     assert note.payload == {
         "message": "Write allowed by rule 7 `Write`",
@@ -285,39 +276,30 @@ def test_the_gate_wrapper_names_the_run_and_logs_who_decided(workspace: Workspac
     }
 
 
-def test_an_approval_hold_suspends_the_run_until_a_person_allows(workspace: Workspace) -> None:
-    async def script(run: PlayedRun) -> AsyncIterator[RuntimeEvent]:
-        decision = await run.ask("Write", file_path="notes.md", content="hi")
-        yield TextEvent(f"allowed={decision.allowed}")
-        yield ResultEvent("done")
-
-    workspace.runtimes.register(PlayRuntime(script))
-    task = queued_task(workspace)
+def test_an_approval_hold_suspends_the_run_until_a_person_allows(ws: Workspace) -> None:
+    ws.runtimes.register(PlayRuntime(asks_to_write(file_path="notes.md", content="hi")))
+    task = queued_task(ws)
     seen: dict[str, object] = {}
 
     async def person_approves() -> None:
-        await until(lambda: bool(workspace.approvals.list_pending(task_id=task.id)))
-        (card,) = workspace.approvals.list_pending(task_id=task.id)
-        (run,) = workspace.tasks.runs(task.id)
+        await until(lambda: bool(ws.approvals.list_pending(task_id=task.id)))
+        (card,) = ws.approvals.list_pending(task_id=task.id)
+        (run,) = ws.tasks.runs(task.id)
         seen.update(run_status=run.status, holds=run.waiting_on, card=card.id)
-        seen["task_status"] = workspace.tasks.get(task.id).status
-        await asyncio.to_thread(workspace.approvals.allow, card.id, by="person (via CLI)")
+        seen["task_status"] = ws.tasks.get(task.id).status
+        await asyncio.to_thread(ws.approvals.allow, card.id, by="person (via CLI)")
 
     status = asyncio.run(
-        both(
-            execute_task_run(context(workspace, gate=workspace.gate), task.id, 1), person_approves()
-        )
+        both(execute_task_run(context(ws, gate=ws.gate), task.id, 1), person_approves())
     )
     assert status == "completed"
     assert seen["run_status"] is RunStatus.WAITING
     assert seen["holds"] == (f"approval:{seen['card']}",)
     assert seen["task_status"] is TaskStatus.WAITING
-    (run,) = workspace.tasks.runs(task.id)
+    (run,) = ws.tasks.runs(task.id)
     assert (run.status, run.waiting_on) == (RunStatus.COMPLETED, ())
     moves = [
-        (e.payload["from"], e.payload["to"])
-        for e in workspace.tasks.events(task.id)
-        if e.kind == "status"
+        (e.payload["from"], e.payload["to"]) for e in ws.tasks.events(task.id) if e.kind == "status"
     ]
     assert moves == [
         ("planned", "queued"),
@@ -326,63 +308,63 @@ def test_an_approval_hold_suspends_the_run_until_a_person_allows(workspace: Work
         ("waiting", "running"),
         ("running", "completed"),
     ]
-    texts = [e.payload["text"] for e in workspace.tasks.events(task.id) if e.kind == "text"]
-    assert texts == ["allowed=True"]
+    texts = [e.payload["text"] for e in ws.tasks.events(task.id) if e.kind == "text"]
+    assert texts == ["attempt 1: allowed=True"]
 
 
-def test_the_guards_cap_reaches_the_runtime_and_it_hears_the_end(workspace: Workspace) -> None:
-    runtime = play(workspace, UsageEvent("m", input_tokens=1), ResultEvent("ok"))
+def test_the_guards_cap_reaches_the_runtime_and_it_hears_the_end(ws: Workspace) -> None:
+    runtime = play(ws, UsageEvent("m", input_tokens=1), ResultEvent("ok"))
     guard = RecordingGuard(cap=Decimal("0.25"))
-    task = queued_task(workspace, limits={"max_budget_usd": "2"})
-    assert execute(context(workspace, guard=guard), task.id) == "completed"
+    task = queued_task(ws, limits={"max_budget_usd": "2"})
+    assert execute(context(ws, guard=guard), task.id) == "completed"
     assert runtime.runs[0].request.max_budget_usd == 0.25
     assert [u.input_tokens for u in guard.usage] == [1]
     assert guard.ended == ["completed"]
 
 
-def test_a_run_the_guard_refuses_fails_before_the_runtime_starts(workspace: Workspace) -> None:
-    runtime = play(workspace, ResultEvent("never"))
+def test_a_run_the_guard_refuses_fails_before_the_runtime_starts(ws: Workspace) -> None:
+    runtime = play(ws, ResultEvent("never"))
     guard = RecordingGuard(refuse=ValidationError("the overall budget is spent ($5.00 of $5.00)"))
-    task = queued_task(workspace)
-    assert execute(context(workspace, guard=guard), task.id) == "failed"
+    task = queued_task(ws)
+    assert execute(context(ws, guard=guard), task.id) == "failed"
     assert runtime.runs == []
-    assert workspace.tasks.get(task.id).error == "the overall budget is spent ($5.00 of $5.00)"
+    assert ws.tasks.get(task.id).error == "the overall budget is spent ($5.00 of $5.00)"
     assert guard.ended == ["failed"]
 
 
 def test_a_run_at_its_cap_stops_calling_and_fails_unless_a_result_arrives(
-    workspace: Workspace,
+    ws: Workspace,
 ) -> None:
     usage = UsageEvent("m", input_tokens=10)
-    runtime = play(workspace, usage, TextEvent("on its way"), usage, ErrorEvent("stopped"))
+    runtime = play(ws, usage, TextEvent("on its way"), usage, ErrorEvent("stopped"))
     guard = RecordingGuard(stop_after=1)
-    task = queued_task(workspace)
-    assert execute(context(workspace, guard=guard), task.id) == "failed"
+    task = queued_task(ws)
+    assert execute(context(ws, guard=guard), task.id) == "failed"
     assert runtime.runs[0].calls_stopped
-    assert workspace.tasks.get(task.id).error == "stopped by budget: 1 calls"
-    assert kinds(workspace, task.id).count("usage") == 2  # what was on its way is recorded
+    assert ws.tasks.get(task.id).error == "stopped by budget: 1 calls"
+    assert kinds(ws, task.id).count("usage") == 2  # what was on its way is recorded
 
-    finished = play(workspace, usage, ResultEvent("made it"))
-    task = queued_task(workspace)
-    assert execute(context(workspace, guard=RecordingGuard(stop_after=1)), task.id) == "completed"
+    finished = play(ws, usage, ResultEvent("made it"))
+    task = queued_task(ws)
+    assert execute(context(ws, guard=RecordingGuard(stop_after=1)), task.id) == "completed"
     assert finished.runs[0].calls_stopped
-    assert workspace.tasks.get(task.id).result == "made it"
+    assert ws.tasks.get(task.id).result == "made it"
 
 
-def test_the_request_carries_the_task_and_the_resolved_options(workspace: Workspace) -> None:
-    runtime = play(workspace, ResultEvent("ok"))
+def test_the_request_carries_the_task_and_the_resolved_options(ws: Workspace) -> None:
+    runtime = play(ws, ResultEvent("ok"))
     task = queued_task(
-        workspace,
+        ws,
         title="Title",
         description="Do the thing.",
         model="m-1",
         instructions="be brief",
         limits={"max_turns": 3},
     )
-    assert execute(context(workspace), task.id) == "completed"
+    assert execute(context(ws), task.id) == "completed"
     request = runtime.runs[0].request
-    (run,) = workspace.tasks.runs(task.id)
+    (run,) = ws.tasks.runs(task.id)
     assert request.prompt == "Title\n\nDo the thing."
     assert (request.model, request.instructions, request.max_turns) == ("m-1", "be brief", 3)
     assert (request.run_id, request.attempt, request.task_id) == (run.id, 1, task.id)
-    assert request.stagent_home == str(workspace.settings.home)
+    assert request.stagent_home == str(ws.settings.home)

@@ -5,21 +5,12 @@ round once on PostgreSQL; no worker runs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from stagent.engine.queue import TaskQueueClient, dbos_url
 from stagent.engine.services import TaskDraft
 from stagent.store.lifecycle import workflow_id_for
 from stagent.workspace import Workspace
-
-
-@pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    workspace = Workspace.temporary(tmp_path_factory.mktemp("queue")).open()
-    yield workspace
-    workspace.close()
 
 
 @pytest.mark.parametrize(

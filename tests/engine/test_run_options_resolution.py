@@ -4,7 +4,6 @@ when the task is saved, with the field named, on every face."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -18,13 +17,6 @@ from stagent.domain.tasks import Project, Task, TaskStatus
 from stagent.engine.options import prompt, resolve, run_request, with_cap
 from stagent.engine.services import TaskDraft
 from stagent.workspace import Workspace
-
-
-@pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    workspace = Workspace.temporary(tmp_path_factory.mktemp("options")).open()
-    yield workspace
-    workspace.close()
 
 
 def task(runtime: str = "claude", **options: object) -> Task:

@@ -203,14 +203,16 @@ class TaskService:
             raise ValidationError(f"{', '.join(sorted(unknown))}: not an editable task field")
         if "runtime" in changes:
             self._runtimes.require(changes["runtime"])
+        changes = dict(changes)
         if "priority" in changes:
             _check_priority(changes["priority"])
-        if "title" in changes and not str(changes["title"]).strip():
-            raise ValidationError("title: a task needs a title")
-        if "title" in changes:
-            checked_text("title", str(changes["title"]).strip(), TITLE_MAX)
-        if "description" in changes:
-            checked_text("description", str(changes["description"] or ""), DESCRIPTION_MAX)
+        if "title" in changes:  # stored as `create` stores it: trimmed text
+            changes["title"] = checked_text("title", str(changes["title"] or "").strip(), TITLE_MAX)
+            if not changes["title"]:
+                raise ValidationError("title: a task needs a title")
+        if "description" in changes:  # no description is an empty one (the column is NOT NULL)
+            description = str(changes["description"] or "")
+            changes["description"] = checked_text("description", description, DESCRIPTION_MAX)
         with self._store.write() as session:
             if changes.get("project_id"):
                 changes["project_id"] = project_repo.get(session, changes["project_id"]).id
@@ -390,7 +392,9 @@ def _portable(stored: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in stored.items() if k not in RUNTIME_OPTION_FIELDS}
 
 
-def _check_priority(priority: int) -> int:
+def _check_priority(priority: object) -> int:
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise ValidationError(f"priority: {priority!r} is not a whole number; use 0 (highest) to 4")
     if not 0 <= priority <= 4:
         raise ValidationError(f"priority: {priority} is out of range; use 0 (highest) to 4")
     return priority
