@@ -263,8 +263,10 @@ class TaskService:
         with self._store.read() as session:
             runtime = task_repo.runtime_of(session, task_id)
         self._runtimes.require_ready(runtime)
+        self._queue.prepare_schema()  # before the write lock: opening it may migrate DBOS's tables
         with self._store.write() as session:
-            task = task_repo.get(session, task_id)
+            row = task_repo.get_row(session, task_id, for_update=True)
+            task = task_repo.to_task(row)
             project = project_repo.get(session, task.project_id) if task.project_id else None
             profile_options: dict[str, Any] | None = None
             note = None
@@ -273,15 +275,16 @@ class TaskService:
                     task.profile, task.runtime, task.title, task.description, {}
                 )
                 if chosen != task.profile:  # ``auto``: the routed profile stays the task's
-                    task_repo.get_row(session, task_id, for_update=True).profile = chosen
+                    row.profile = chosen
             options = resolve_options(task, project, profile_options)
-            task, run = lifecycle.queue_run(session, task_id, options)
-            if note is not None and run is not None:
-                event_repo.append(
-                    session, task_id, "note", run_id=run.id, payload={"message": note}
-                )
-        if run is not None:
-            self._queue.enqueue(task_id, run.number)
+            task, run = lifecycle.queue_run(session, task_id, options, row=row)
+            if run is not None:
+                if note is not None:
+                    event_repo.append(
+                        session, task_id, "note", run_id=run.id, payload={"message": note}
+                    )
+                # In the same transaction: the run and its queue entry commit together.
+                self._queue.enqueue_in(session, task_id, run.number)
         return task
 
     def cancel(self, task_id: str) -> Task:
