@@ -242,3 +242,42 @@ def test_a_step_starts_at_once_not_at_the_task_queues_next_poll(tmp_path: Path) 
     first, last = done.steps[0].started_at, done.steps[-1].ended_at
     assert first is not None and last is not None
     assert (last - first).total_seconds() < 2.5
+
+
+def test_a_fast_branch_is_settled_while_a_slower_one_before_it_still_runs(
+    worker: Workspace,
+) -> None:
+    data = parallel("fail", fail_b=False)
+    data["steps"][0] = step("a", "alpha", delay=4)
+    wf = add(worker, data)
+    worker.workflows.run(wf.id)
+    wait_for_step_status(worker, wf.id, "b", StepStatus.COMPLETED)
+    now = states(worker.workflows.get(wf.id))
+    assert now["a"] == "running"  # a started first and is still going
+    done = worker.workflows.wait(wf.id, timeout=60)
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+
+
+def test_following_a_run_reads_its_status_not_every_step_on_each_commit(
+    worker: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stagent.store import workflows as workflow_repo
+
+    loads: list[int] = []
+    real = workflow_repo.step_rows
+
+    def counted(session: Any, workflow_id: str, run_number: int) -> Any:
+        loads.append(run_number)
+        return real(session, workflow_id, run_number)
+
+    wf = add(
+        worker,
+        {"name": "six", "pattern": "sequence", "steps": [step(f"s{i}", "x") for i in range(6)]},
+    )
+    worker.workflows.run(wf.id)
+    monkeypatch.setattr(workflow_repo, "step_rows", counted)
+    done = worker.workflows.wait(wf.id, timeout=60)
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    assert len(done.steps) == 6
+    # the engine's own begin, the waiter's first look and its answer; not one per commit (~30)
+    assert len(loads) <= 4

@@ -144,6 +144,8 @@ class WorkflowRun:
             for key, value in plan["steps"].items()
         }
         self.previous: StepFacts | None = None
+        self.previous_key: str | None = None
+        """The step that ran last (a skipped step is not one)."""
 
     async def start(self, step: WorkflowStep, prompt: str) -> StepHandle:
         """Start a step (or find its outcome): raises `StepStopped` if the run must stop (the
@@ -194,7 +196,7 @@ class WorkflowRun:
         facts = StepFacts(str(outcome["status"]), str(outcome.get("output") or ""))
         self.facts[step.id] = facts
         if outcome["status"] != StepStatus.SKIPPED.value:
-            self.previous = facts
+            self.previous, self.previous_key = facts, step.id
         return outcome
 
     async def run(self, step: WorkflowStep, prompt: str) -> dict[str, Any]:
@@ -239,16 +241,17 @@ async def _sequence(run: WorkflowRun) -> tuple[str, str | None]:
 
 
 async def _parallel(run: WorkflowRun) -> tuple[str, str | None]:
+    """Branches side by side (at most ``max_concurrency`` at once, each settled as it ends),
+    then the join, which sees every branch's output."""
     branches = [s for s in run.definition.steps if not s.depends_on]
     join = next(s for s in run.definition.steps if s.depends_on)
     settings = run.definition.parallel
-    limit = settings.max_concurrency if settings else 3
-    outcomes: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(branches), limit):
-        wave = branches[start : start + limit]
-        handles = [await run.start(b, sequence_prompt(b, None)) for b in wave]
-        for handle in handles:
-            outcomes[handle.step.id] = await run.result(handle)
+    limit = max(1, settings.max_concurrency if settings else 3)
+    outcomes, stop = await shared.side_by_side(
+        run, branches, limit, lambda b: sequence_prompt(b, None)
+    )
+    if stop is not None:
+        return await shared.person_stop(run, stop)
     done = [(b, str(outcomes[b.id]["output"])) for b in branches if _ok(outcomes[b.id])]
     failed = [b.id for b in branches if _failed(outcomes[b.id])]
     policy = settings.on_branch_failure if settings else "fail"
