@@ -32,8 +32,9 @@ from stagent.store.ledger import NewLedgerEntry
 Progress = Callable[[int], None]
 """Called with the number of bytes just read."""
 
-BATCH_CALLS = 20_000
-"""Calls booked per transaction within one large file."""
+BATCH_CALLS = 5_000
+"""Calls booked per transaction (peak memory follows it: 5k calls kept a 256 MiB import at
+~105 MiB instead of ~134 MiB with 20k, for the same CPU)."""
 MAX_EXAMPLES = 20
 """Malformed lines listed by file:line in a report (all are counted)."""
 
