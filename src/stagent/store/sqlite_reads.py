@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 from urllib.parse import quote
 
 from stagent.domain.approvals import Approval
@@ -172,6 +172,26 @@ class SqliteReads:
             )
             for row in self._conn.execute(query)
         ]
+
+    def api_address(self, key: str, lease_seconds: float, hostname: str) -> str | None:
+        """The API address a live ``serve`` on ``hostname`` recorded under ``key`` (see
+        `Workspace.announce_api`), or None: nothing recorded, another machine's, or its worker's
+        lease older than ``lease_seconds`` (it stopped or died)."""
+        row = self._conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        value: Any = _json(row["value"]) if row is not None else None
+        if not isinstance(value, dict):
+            return None
+        recorded = cast(dict[str, Any], value)
+        url, executor_id = recorded.get("url"), recorded.get("executor_id")
+        if not isinstance(url, str) or not isinstance(executor_id, str):
+            return None
+        executor = self._conn.execute(
+            "SELECT hostname, heartbeat_at FROM executors WHERE id = ?", (executor_id,)
+        ).fetchone()
+        if executor is None or executor["hostname"] != hostname:
+            return None
+        age = datetime.now(UTC) - _at(executor["heartbeat_at"])
+        return url if age.total_seconds() < lease_seconds else None
 
     def projects(self) -> list[Project]:
         """All projects, by name."""
