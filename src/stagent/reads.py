@@ -1,7 +1,7 @@
 """What the read-only commands see: tasks, their runs and events, projects.
 
-``stagent task list``, ``task show``, ``task runs`` and ``inbox`` only look. On a SQLite
-file at the newest migration they read it with plain ``sqlite3``
+``stagent task list``, ``task show``, ``task runs``, ``project list`` and ``inbox`` only look.
+On a SQLite file at the newest migration they read it with plain ``sqlite3``
 (`stagent.store.sqlite_reads`), without building a `Workspace` (whose store imports SQLAlchemy's
 ORM, a third of a second of start-up). Anywhere else they open the workspace as every other
 command does and read through its services. Both give the same domain values, so the commands
@@ -54,6 +54,10 @@ class TaskReader(Protocol):
         """Cards waiting for a person, oldest first."""
         ...
 
+    def task_counts(self) -> dict[str, dict[str, int]]:
+        """Per project id, its task count by status (tasks not deleted)."""
+        ...
+
 
 class WorkspaceReader:
     """The reads through an opened workspace's services."""
@@ -88,6 +92,10 @@ class WorkspaceReader:
     def pending_approvals(self) -> list[Approval]:
         """See `TaskReader.pending_approvals`."""
         return self._ws.approvals.list_pending()
+
+    def task_counts(self) -> dict[str, dict[str, int]]:
+        """See `TaskReader.task_counts`."""
+        return self._ws.projects.task_counts()
 
 
 SIMULATED_BUILTINS = frozenset({"scripted"})

@@ -124,6 +124,14 @@ def test_reading_one_task_loads_no_orm_either(cli: Cli, command: str) -> None:
     assert not under(modules, NOT_FOR_LISTING)
 
 
+def test_listing_projects_loads_no_orm_either(cli: Cli) -> None:
+    assert cli("project", "add", "site").exit_code == 0
+    cli.add_task("first", "--project", "site")
+    modules, out = loaded_modules(cli.home, "project", "list")
+    assert "site" in out
+    assert not under(modules, NOT_FOR_LISTING)
+
+
 def test_reading_an_unmigrated_home_still_migrates_it(tmp_path: Path) -> None:
     modules, out = loaded_modules(tmp_path / "fresh", "task", "list")
     assert "alembic" in modules  # there was something to migrate

@@ -193,6 +193,17 @@ class SqliteReads:
         age = datetime.now(UTC) - _at(executor["heartbeat_at"])
         return url if age.total_seconds() < lease_seconds else None
 
+    def task_counts(self) -> dict[str, dict[str, int]]:
+        """Per project id, its task count by status (as `stagent.store.projects.task_counts`)."""
+        query = (
+            "SELECT project_id, status, count(*) FROM tasks "
+            "WHERE project_id IS NOT NULL AND deleted_at IS NULL GROUP BY project_id, status"
+        )
+        counts: dict[str, dict[str, int]] = {}
+        for project_id, status, count in self._conn.execute(query):
+            counts.setdefault(project_id, {})[status] = count
+        return counts
+
     def projects(self) -> list[Project]:
         """All projects, by name."""
         query = "SELECT * FROM projects ORDER BY name"
