@@ -122,7 +122,11 @@ def _serving(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], flo
         yield proc, seconds
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:  # a machine this busy: do not wait for ever
+            proc.kill()
+            proc.wait()
 
 
 def _new_task(env: dict[str, str], scenario: Path) -> str:

@@ -2,7 +2,8 @@
 
 With a server running, the command queues through the server, says so as before, and the
 server runs the task; the server's refusals are the same one-line errors (and JSON) as the
-in-process path's; a record left by a server that is gone is ignored.
+in-process path's; a record left by a server that is gone is ignored. (Issue 7: cancelling a
+running task printed a DBOS traceback in the ``serve`` terminal; this checks it stays quiet.)
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def test_with_serve_running_task_run_hands_the_run_to_it(
     quick, detailed = cli.add_task("for the server"), cli.add_task("with json")
     busy = cli.add_task("slow", "--scenario", str(slow))
     port = free_port()
-    with serving(cli.home, port, env={"CI": "true"}):
+    with serving(cli.home, port, env={"CI": "true"}) as server:
         assert _recorded(cli.home)["url"] == f"http://127.0.0.1:{port}"
         with monkeypatch.context() as patched:
             forbid_workspace(patched)
@@ -81,7 +82,12 @@ def test_with_serve_running_task_run_hands_the_run_to_it(
         # And the server ran what it was handed:
         assert wait_for_status(cli, quick, "completed") == "completed"
         assert wait_for_status(cli, detailed, "completed") == "completed"
-        cli("task", "cancel", busy)
+        # Cancelling the running task is quiet in the server's terminal (no engine traceback):
+        assert cli("task", "cancel", busy).exit_code == 0
+        assert wait_for_status(cli, busy, "cancelled") == "cancelled"
+        time.sleep(1)  # the worker notices and stops the agent
+    assert server.stdout is not None
+    assert "Traceback" not in server.stdout.read()
     assert _recorded(cli.home) is None  # a stopped server withdraws its address
 
 

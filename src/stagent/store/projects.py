@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from stagent.domain.errors import ConflictError, NotFoundError
-from stagent.domain.ids import ensure_aware, new_id
+from stagent.domain.ids import new_id
 from stagent.domain.tasks import Project
+from stagent.store import row_values
 from stagent.store.tables import ProjectRow, TaskRow
 
 
 def to_project(row: ProjectRow) -> Project:
     """Map a row to the domain value."""
-    return Project(
-        id=row.id,
-        name=row.name,
-        description=row.description,
-        working_directory=row.working_directory,
-        created_at=ensure_aware(row.created_at),
-        updated_at=ensure_aware(row.updated_at),
-    )
+    return row_values.project_of(functools.partial(getattr, row))
 
 
 def create(

@@ -22,10 +22,10 @@ from stagent.domain.approvals import Approval
 from stagent.domain.errors import NotFoundError
 from stagent.domain.events import LoggedEvent
 from stagent.domain.ids import ensure_aware
-from stagent.domain.run_options import RunOptions
-from stagent.domain.runs import Run, RunStatus, Subject
+from stagent.domain.runs import Run, Subject
 from stagent.domain.tasks import Project, Task, TaskStatus
 from stagent.store.migrate import VERSION_TABLE, script_heads
+from stagent.store.row_values import Column, approval_of, project_of, run_of, task_of
 
 TASK_LIMIT = 500
 """As `stagent.store.tasks.list_tasks`."""
@@ -107,7 +107,7 @@ class SqliteReads:
             f"SELECT {_TASK_COLUMNS} FROM tasks WHERE {' AND '.join(where)} "
             f"ORDER BY created_at DESC, id LIMIT {TASK_LIMIT}"
         )
-        return [_task(row) for row in self._conn.execute(query, params)]
+        return [task_of(_columns(row)) for row in self._conn.execute(query, params)]
 
     def task(self, task_id: str) -> Task:
         """One task that was not deleted, or `NotFoundError`."""
@@ -118,13 +118,13 @@ class SqliteReads:
             raise NotFoundError(
                 f"no task with id {task_id!r}", hint="list tasks with `stagent task list`"
             )
-        return _task(row)
+        return task_of(_columns(row))
 
     def runs(self, task_id: str) -> list[Run]:
         """A task's runs, oldest first."""
         self.task(task_id)
         query = f"SELECT {_RUN_COLUMNS} FROM runs WHERE task_id = ? ORDER BY number"
-        return [_run(row) for row in self._conn.execute(query, (task_id,))]
+        return [run_of(_columns(row)) for row in self._conn.execute(query, (task_id,))]
 
     def events(self, task_id: str) -> list[LoggedEvent]:
         """A task's events in order."""
@@ -149,29 +149,7 @@ class SqliteReads:
     def pending_approvals(self) -> list[Approval]:
         """Cards waiting for a person, oldest first (as `store.approvals.list_pending`)."""
         query = "SELECT * FROM approval_requests WHERE status = 'pending' ORDER BY created_at, id"
-        return [
-            Approval(
-                id=row["id"],
-                task_id=row["task_id"],
-                run_id=row["run_id"],
-                project_id=row["project_id"],
-                runtime=row["runtime"],
-                profile=row["profile"],
-                tool=row["tool"],
-                input=dict(_json(row["input"]) or {}),
-                fingerprint=row["fingerprint"],
-                kind=row["kind"],
-                risk=row["risk"],
-                suggested_rule=row["suggested_rule"],
-                status=row["status"],
-                decision=dict(_json(row["decision"]) or {}),
-                decided_by=row["decided_by"],
-                created_at=_when(row["created_at"]),
-                expires_at=_when(row["expires_at"]),
-                decided_at=_when(row["decided_at"]),
-            )
-            for row in self._conn.execute(query)
-        ]
+        return [approval_of(_columns(row)) for row in self._conn.execute(query)]
 
     def api_address(self, key: str, lease_seconds: float, hostname: str) -> str | None:
         """The API address a live ``serve`` on ``hostname`` recorded under ``key`` (see
@@ -207,7 +185,7 @@ class SqliteReads:
     def projects(self) -> list[Project]:
         """All projects, by name."""
         query = "SELECT * FROM projects ORDER BY name"
-        return [_project(row) for row in self._conn.execute(query)]
+        return [project_of(_columns(row)) for row in self._conn.execute(query)]
 
     def project(self, ref: str) -> Project:
         """A project by id or name, or `NotFoundError`."""
@@ -219,7 +197,7 @@ class SqliteReads:
                 f"no project with id or name {ref!r}",
                 hint="list projects with `stagent project list`",
             )
-        return _project(row)
+        return project_of(_columns(row))
 
 
 def _json(text: str | None) -> Any:
@@ -234,61 +212,18 @@ def _at(text: str) -> datetime:
     return ensure_aware(datetime.fromisoformat(text))
 
 
-def _options(text: str | None, runtime: str) -> RunOptions:
-    return RunOptions.model_validate({**(_json(text) or {}), "runtime": runtime})
+JSON_COLUMNS = frozenset({"options", "waiting_on", "input", "decision", "payload", "value"})
+"""Columns stored as JSON text."""
 
 
-def _task(row: sqlite3.Row) -> Task:
-    return Task(
-        id=row["id"],
-        title=row["title"],
-        description=row["description"],
-        status=TaskStatus(row["status"]),
-        project_id=row["project_id"],
-        runtime=row["runtime"],
-        profile=row["profile"],
-        priority=row["priority"],
-        result=row["result"],
-        error=row["error"],
-        options=_options(row["options"], row["runtime"]),
-        workflow_id=row["workflow_id"],
-        session_id=row["session_id"],
-        run_count=row["run_count"],
-        created_at=_when(row["created_at"]),
-        updated_at=_when(row["updated_at"]),
-        started_at=_when(row["started_at"]),
-        finished_at=_when(row["finished_at"]),
-    )
+def _columns(row: sqlite3.Row) -> Column:
+    """``row``'s values as `stagent.store.row_values` mappers read them: JSON decoded,
+    timestamps (``*_at``) as datetimes."""
 
+    def column(name: str) -> Any:
+        value = row[name]
+        if name in JSON_COLUMNS:
+            return _json(value)
+        return _when(value) if name.endswith("_at") else value
 
-def _run(row: sqlite3.Row) -> Run:
-    return Run(
-        id=row["id"],
-        subject=Subject(row["subject_kind"], row["subject_id"]),
-        task_id=row["task_id"],
-        number=row["number"],
-        runtime=row["runtime"],
-        options=_options(row["options"], row["runtime"]),
-        status=RunStatus(row["status"]),
-        attempt=row["attempt"],
-        waiting_on=tuple(_json(row["waiting_on"]) or ()),
-        stop_reason=row["stop_reason"],
-        result=row["result"],
-        error=row["error"],
-        cost_micros=row["cost_micros"],
-        workflow_id=row["workflow_id"],
-        created_at=_when(row["created_at"]),
-        started_at=_when(row["started_at"]),
-        ended_at=_when(row["ended_at"]),
-    )
-
-
-def _project(row: sqlite3.Row) -> Project:
-    return Project(
-        id=row["id"],
-        name=row["name"],
-        description=row["description"],
-        working_directory=row["working_directory"],
-        created_at=_at(row["created_at"]),
-        updated_at=_at(row["updated_at"]),
-    )
+    return column
