@@ -9,6 +9,9 @@ task queue and store, with the worker in this process:
   process's CPU milliseconds per step (the worker runs here, so that is what a step costs the
   engine, the store and DBOS);
 - a swarm of 5 workers run 20 times, once the swarm pattern is built (a "not built" line until);
+- on the real Claude Code CLI (the one claude-agent-sdk bundles) against the scripted Anthropic
+  server, the time from one step's end to the next step's first model request (``--skip-claude``
+  leaves it out);
 - in the same run, the peer: LangGraph with its SQLite checkpointer (``SqliteSaver`` on a file)
   on the equivalent sequential graph of N nodes, each passing its output to the next; and the
   floor of one SQLite insert + commit on a WAL file.
@@ -206,6 +209,69 @@ def sqlite_commit_floor(count: int = 500) -> None:
     )
 
 
+def claude_gap(steps: int = 4) -> None:
+    """On the real Claude Code CLI (bundled with claude-agent-sdk) against the scripted Anthropic
+    server: the time from one step's end to the next step's first model request, split into
+    the engine's part (the step's end to the next run's start) and the CLI's (its start-up
+    until it sends the prompt)."""
+    from stagent.runtimes.claude import ClaudeRuntime
+    from stagent.testing.anthropic_server import AnthropicScriptServer
+    from stagent.testing.model_script import ModelScript, ScriptBook
+
+    cli = ClaudeRuntime().cli()
+    if cli is None or not cli.is_file():
+        print("claude     step end -> next model request: the bundled CLI is not available")
+        return
+    script = ModelScript.model_validate({"name": "hello", "turns": [{"text": "Hello."}]})
+    keys = [f"s{i}" for i in range(steps)]
+    definition = WorkflowDefinition.model_validate(
+        {
+            "name": "bench-claude",
+            "pattern": "sequence",
+            "steps": [
+                {"id": k, "name": k, "prompt": "SCENARIO:hello say hello", "runtime": "claude"}
+                for k in keys
+            ],
+        }
+    )
+    with (
+        tempfile.TemporaryDirectory() as home,
+        AnthropicScriptServer(ScriptBook([script])) as server,
+        sqlite_workspace(concurrency=2) as ws,
+    ):
+        ws.rules.apply_preset("full-auto")
+        env = {
+            "ANTHROPIC_BASE_URL": server.url,
+            "ANTHROPIC_API_KEY": "sk-ant-bench-0123456789",
+            "CLAUDE_CODE_MAX_RETRIES": "0",
+        }
+        ws.runtimes.register(ClaudeRuntime(home=Path(home), env=env))
+        ws.start_worker("worker")
+        workflow = ws.workflows.add(definition)
+        ws.workflows.run(workflow.id)
+        status = wait_ended(ws, workflow.id)
+        done = ws.workflows.get(workflow.id)
+        starts = [ws.tasks.runs(s.task_id or "")[0].started_at for s in done.steps]
+    if status != WorkflowStatus.COMPLETED.value:
+        print(f"claude     step end -> next model request: the run ended {status}")
+        return
+    asked = [r["at"] for r in server.requests if r["scenario"] == "hello"]
+    gaps, engine = [], []
+    for i in range(1, len(done.steps)):
+        ended, started = done.steps[i - 1].ended_at, starts[i]
+        if ended is None or started is None or i >= len(asked):
+            continue
+        gaps.append(asked[i] - ended.timestamp())
+        engine.append(started.timestamp() - ended.timestamp())
+    print(
+        f"claude     step end -> next step's first model request: "
+        f"{statistics.median(gaps) * 1000:8.0f} ms (median of {len(gaps)}; the engine's part, "
+        f"step end -> next run started: {statistics.median(engine) * 1000:.0f} ms; the rest is "
+        "the CLI starting)",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="30 steps, one repeat")
@@ -213,6 +279,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="steps in the sequence")
     parser.add_argument("--repeats", type=int, default=None, help="sequences per database")
     parser.add_argument("--skip-swarm", action="store_true", help="only the sequence")
+    parser.add_argument("--skip-claude", action="store_true", help="no real Claude Code CLI run")
     args = parser.parse_args()
     steps, repeats, swarm_runs = (30, 1, 3) if args.quick else (200, 3, 20)
     steps = args.steps or steps
@@ -220,6 +287,8 @@ def main() -> None:
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     langgraph(steps, repeats)
     sqlite_commit_floor()
+    if not args.skip_claude:
+        claude_gap()
     ours("sqlite", sqlite_workspace, steps, repeats)
     if not args.skip_swarm:
         swarm("sqlite", sqlite_workspace, swarm_runs)

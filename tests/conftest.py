@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from servetools import WORKER_LEASE, stop_worker
 from stagent.workspace import Workspace
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -78,3 +81,26 @@ def pg_workspace(pg_url: str, tmp_path: Path) -> Iterator[Workspace]:
         yield ws
     finally:
         ws.close()
+
+
+@pytest.fixture
+def worker_home(tmp_path: Path) -> Path:
+    """The home `stagent worker` child processes share with the test's client."""
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def worker_client(worker_home: Path) -> Iterator[Workspace]:
+    """The test's own workspace on ``worker_home``, with the workers' short lease."""
+    ws = Workspace.temporary(worker_home, executor_lease_seconds=float(WORKER_LEASE)).open()
+    yield ws
+    ws.close()
+
+
+@pytest.fixture
+def worker_procs() -> Iterator[list[subprocess.Popen[str]]]:
+    """Child processes the test starts; killed when it ends, whatever happened."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for proc in started:
+        stop_worker(proc, signal.SIGKILL)

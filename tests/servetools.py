@@ -1,4 +1,5 @@
-"""Crash-test scaffolding: run `stagent serve` as a child process, kill it, start it again.
+"""Crash-test scaffolding: run `stagent serve` or `stagent worker` as a child process, kill it
+(or freeze it), start it again.
 
 Importable from every test (``tests/`` is on ``sys.path`` through its ``conftest.py``).
 """
@@ -6,6 +7,7 @@ Importable from every test (``tests/`` is on ``sys.path`` through its ``conftest
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -17,6 +19,9 @@ from pathlib import Path
 
 READY = "running at"
 """What `stagent serve` prints once it answers (and its worker runs)."""
+WORKER_LEASE = "2"
+"""The executor lease (seconds) of the worker processes these helpers start: a frozen or killed
+worker is taken for dead this soon."""
 
 
 def free_port() -> int:
@@ -26,16 +31,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def child_env(home: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child `stagent` process on ``home`` (without pytest's variables)."""
+    out = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    out["STAGENT_HOME"] = str(home)
+    out.update(env or {})
+    return out
+
+
 def start_serve(
     home: Path, port: int, env: Mapping[str, str] | None = None
 ) -> subprocess.Popen[str]:
     """`stagent serve` on ``home`` in its own process group (so a kill takes its children)."""
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    child_env["STAGENT_HOME"] = str(home)
-    child_env.update(env or {})
     return subprocess.Popen(
         [sys.executable, "-m", "stagent", "serve", "--no-open", "--port", str(port)],
-        env=child_env,
+        env=child_env(home, env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -82,3 +92,45 @@ def serving(
 def sigkill(proc: subprocess.Popen[str]) -> None:
     """Kill the server the hard way: no shutdown code runs."""
     kill_group(proc, signal.SIGKILL)
+
+
+def start_worker(
+    home: Path, *args: str, code: str | None = None, env: Mapping[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """`stagent worker --json ARGS` on ``home`` (lease `WORKER_LEASE`) in its own process group;
+    or ``code`` run by ``python -c``, which patches something and then calls the CLI's ``main``
+    with ``worker --json``. Returns the process and its executor id once it runs."""
+    command = (
+        [sys.executable, "-c", code]
+        if code
+        else [sys.executable, "-m", "stagent", "worker", "--json", *args]
+    )
+    proc = subprocess.Popen(
+        command,
+        env=child_env(home, {"STAGENT_EXECUTOR_LEASE_SECONDS": WORKER_LEASE, **(env or {})}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    try:
+        return proc, str(json.loads(line)["executor_id"])
+    except (ValueError, KeyError, TypeError):
+        stop_worker(proc, signal.SIGKILL)
+        raise AssertionError(f"the worker did not start: {line!r}") from None
+
+
+def stop_worker(proc: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> None:
+    """Send ``sig`` to a worker's group (resumed first, should it be frozen) and reap it; one
+    that does not exit within 20 s is killed."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGCONT)
+        os.killpg(proc.pid, sig)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=20)
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

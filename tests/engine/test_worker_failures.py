@@ -8,19 +8,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from servetools import start_worker
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
 from stagent.store import executors as executor_repo
@@ -29,7 +26,6 @@ from stagent.workspace import Workspace
 
 pytestmark = pytest.mark.slow
 
-LEASE = "2"
 CRASH_AFTER_RESULT = """
 import os, sys
 from stagent.domain.events import ResultEvent
@@ -47,70 +43,6 @@ main()
 """
 
 
-def worker_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env["STAGENT_HOME"] = str(home)
-    env["STAGENT_EXECUTOR_LEASE_SECONDS"] = LEASE
-    return env
-
-
-def start_worker(
-    home: Path, *args: str, code: str | None = None
-) -> tuple[subprocess.Popen[str], str]:
-    """Start a worker process; returns it and its executor id once it runs."""
-    command = (
-        [sys.executable, "-c", code]
-        if code
-        else [sys.executable, "-m", "stagent", "worker", "--json", *args]
-    )
-    proc = subprocess.Popen(
-        command,
-        env=worker_env(home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    try:
-        return proc, json.loads(line)["executor_id"]
-    except (ValueError, KeyError):
-        stop(proc, signal.SIGKILL)
-        raise AssertionError(f"the worker did not start: {line!r}") from None
-
-
-def stop(proc: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGCONT)
-        os.killpg(proc.pid, sig)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=20)
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def client(home: Path) -> Iterator[Workspace]:
-    ws = Workspace.temporary(home, executor_lease_seconds=float(LEASE)).open()
-    yield ws
-    ws.close()
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        stop(proc, signal.SIGKILL)
-
-
 def wait_until(check: object, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -126,96 +58,106 @@ def executor_ids(ws: Workspace) -> set[str]:
 
 
 def test_a_frozen_worker_resumed_after_a_takeover_writes_nothing_and_registers_again(
-    home: Path, client: Workspace, procs: list[subprocess.Popen[str]]
+    worker_home: Path, worker_client: Workspace, worker_procs: list[subprocess.Popen[str]]
 ) -> None:
-    client.rules.add("Write")
+    worker_client.rules.add("Write")
     steps = [
         {"text": "one. "},
         {"delay": 5},
         {"usage": {"model": "claude-sonnet-4-5", "input_tokens": 1000, "output_tokens": 10}},
         {"text": "two."},
     ]
-    task = client.tasks.create(TaskDraft(title="frozen", scenario={"steps": steps}))
-    frozen, frozen_id = start_worker(home)
-    procs.append(frozen)
-    client.tasks.run(task.id)
-    for event in client.tasks.follow(task.id, poll_seconds=0.1):
+    task = worker_client.tasks.create(TaskDraft(title="frozen", scenario={"steps": steps}))
+    frozen, frozen_id = start_worker(worker_home)
+    worker_procs.append(frozen)
+    worker_client.tasks.run(task.id)
+    for event in worker_client.tasks.follow(task.id, poll_seconds=0.1):
         if event.kind == "text":
             break
     os.killpg(frozen.pid, signal.SIGSTOP)
 
-    survivor, _ = start_worker(home)
-    procs.append(survivor)
-    done = client.tasks.wait(task.id, timeout=60)
+    survivor, _ = start_worker(worker_home)
+    worker_procs.append(survivor)
+    done = worker_client.tasks.wait(task.id, timeout=60)
     assert done.status is TaskStatus.COMPLETED
-    assert frozen_id not in executor_ids(client)  # taken for dead, its run recovered
+    assert frozen_id not in executor_ids(worker_client)  # taken for dead, its run recovered
 
     os.killpg(frozen.pid, signal.SIGCONT)  # its delay is over: next it would book the usage
-    wait_until(lambda: frozen_id in executor_ids(client), 15, "the resumed worker to register")
+    wait_until(
+        lambda: frozen_id in executor_ids(worker_client), 15, "the resumed worker to register"
+    )
     time.sleep(1.5)
 
-    (run,) = client.tasks.runs(task.id)
+    (run,) = worker_client.tasks.runs(task.id)
     assert run.attempt == 2
-    log = client.tasks.events(task.id)
+    log = worker_client.tasks.events(task.id)
     end = next(e.seq for e in log if e.kind == "status" and e.payload.get("to") == "completed")
     assert [e.kind for e in log if e.seq > end] == []
     assert [e.kind for e in log].count("result") == 1
     assert [e.kind for e in log].count("usage") == 1
-    booked = [r for r in client.budgets.usage(LedgerFilter(task_id=task.id)) if r.input_tokens]
+    booked = [
+        r for r in worker_client.budgets.usage(LedgerFilter(task_id=task.id)) if r.input_tokens
+    ]
     assert len(booked) == 1
-    assert client.tasks.get(task.id).result == "one. two."
+    assert worker_client.tasks.get(task.id).result == "one. two."
 
 
 def test_a_worker_killed_right_after_the_result_does_not_run_the_task_again(
-    home: Path, client: Workspace, procs: list[subprocess.Popen[str]]
+    worker_home: Path, worker_client: Workspace, worker_procs: list[subprocess.Popen[str]]
 ) -> None:
-    task = client.tasks.create(TaskDraft(title="once", scenario={"steps": [{"text": "only once"}]}))
-    crashing, _ = start_worker(home, code=CRASH_AFTER_RESULT)
-    procs.append(crashing)
-    client.tasks.run(task.id)
+    task = worker_client.tasks.create(
+        TaskDraft(title="once", scenario={"steps": [{"text": "only once"}]})
+    )
+    crashing, _ = start_worker(worker_home, code=CRASH_AFTER_RESULT)
+    worker_procs.append(crashing)
+    worker_client.tasks.run(task.id)
     assert crashing.wait(timeout=60) == 9
-    assert client.tasks.get(task.id).status is TaskStatus.COMPLETED
+    assert worker_client.tasks.get(task.id).status is TaskStatus.COMPLETED
 
-    survivor, _ = start_worker(home)
-    procs.append(survivor)
-    workflow = client.tasks.get(task.id).workflow_id or ""
-    wait_until(lambda: client.queue.status(workflow) == "SUCCESS", 60, "the step to be recorded")
-    kinds = [e.kind for e in client.tasks.events(task.id)]
+    survivor, _ = start_worker(worker_home)
+    worker_procs.append(survivor)
+    workflow = worker_client.tasks.get(task.id).workflow_id or ""
+    wait_until(
+        lambda: worker_client.queue.status(workflow) == "SUCCESS", 60, "the step to be recorded"
+    )
+    kinds = [e.kind for e in worker_client.tasks.events(task.id)]
     assert kinds.count("text") == 1
     assert kinds.count("result") == 1
     assert "recovered" not in kinds
-    (run,) = client.tasks.runs(task.id)
+    (run,) = worker_client.tasks.runs(task.id)
     assert run.attempt == 1
 
 
 def test_each_worker_keeps_its_own_concurrency(
-    home: Path, client: Workspace, procs: list[subprocess.Popen[str]]
+    worker_home: Path, worker_client: Workspace, worker_procs: list[subprocess.Popen[str]]
 ) -> None:
-    wide, wide_id = start_worker(home, "--concurrency", "3")
-    procs.append(wide)
-    narrow, narrow_id = start_worker(home, "--concurrency", "1")  # started last
-    procs.append(narrow)
+    wide, wide_id = start_worker(worker_home, "--concurrency", "3")
+    worker_procs.append(wide)
+    narrow, narrow_id = start_worker(worker_home, "--concurrency", "1")  # started last
+    worker_procs.append(narrow)
     ids = [
-        client.tasks.create(TaskDraft(title=f"c{i}", scenario={"steps": [{"delay": 1.2}]})).id
+        worker_client.tasks.create(
+            TaskDraft(title=f"c{i}", scenario={"steps": [{"delay": 1.2}]})
+        ).id
         for i in range(10)
     ]
     for task_id in ids:
-        client.tasks.run(task_id)
+        worker_client.tasks.run(task_id)
     peak: Counter[str] = Counter()
     ran: set[str] = set()
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        pending = client.queue.client.list_workflows(
+        pending = worker_client.queue.client.list_workflows(
             status="PENDING", load_input=False, load_output=False
         )
         now = Counter(str(w.executor_id) for w in pending)
         for executor, count in now.items():
             peak[executor] = max(peak[executor], count)
             ran.add(executor)
-        if all(client.tasks.get(t).status is TaskStatus.COMPLETED for t in ids):
+        if all(worker_client.tasks.get(t).status is TaskStatus.COMPLETED for t in ids):
             break
         time.sleep(0.05)
-    assert all(client.tasks.get(t).status is TaskStatus.COMPLETED for t in ids)
+    assert all(worker_client.tasks.get(t).status is TaskStatus.COMPLETED for t in ids)
     assert peak[narrow_id] == 1
     assert peak[wide_id] == 3
     assert {narrow_id, wide_id} <= ran

@@ -11,17 +11,12 @@ is resumed: the first process's call is booked once and the resumed one is booke
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import signal
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from servetools import start_worker
 from stagent.domain.ledger import LedgerFilter
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
@@ -31,7 +26,6 @@ from stagent.workspace import Workspace
 
 pytestmark = pytest.mark.slow
 
-LEASE = "2"
 DIE_AFTER_FIRST_BOOKED_CALL = """
 import os, sys
 from stagent.governance import budgets
@@ -48,56 +42,6 @@ main()
 """
 
 
-def _env(home: Path, extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.update(STAGENT_HOME=str(home), STAGENT_EXECUTOR_LEASE_SECONDS=LEASE, **extra)
-    return env
-
-
-def start_worker(home: Path, *, code: str | None = None, **extra: str) -> subprocess.Popen[str]:
-    command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "stagent"]
-    if not code:
-        command += ["worker", "--json"]
-    proc = subprocess.Popen(
-        command,
-        env=_env(home, extra),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert "executor_id" in json.loads(line or "{}"), f"the worker did not start: {line!r}"
-    return proc
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=20)
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def client(home: Path) -> Iterator[Workspace]:
-    ws = Workspace.temporary(home, executor_lease_seconds=float(LEASE)).open()
-    yield ws
-    ws.close()
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        stop(proc)
-
-
 def _calls(ws: Workspace, task_id: str) -> list[object]:
     return [
         row
@@ -109,16 +53,16 @@ def _calls(ws: Workspace, task_id: str) -> list[object]:
 def _kill_then_recover(
     home: Path, client: Workspace, procs: list[subprocess.Popen[str]], task_id: str, **env: str
 ) -> None:
-    dying = start_worker(home, code=DIE_AFTER_FIRST_BOOKED_CALL, **env)
+    dying, _ = start_worker(home, code=DIE_AFTER_FIRST_BOOKED_CALL, env=env)
     procs.append(dying)
     client.tasks.run(task_id)
     assert dying.wait(timeout=120) == 9  # it died right after booking the first call
     assert len(_calls(client, task_id)) == 1
-    procs.append(start_worker(home, **env))
+    procs.append(start_worker(home, env=env)[0])
 
 
 def test_a_replayed_scenario_books_each_call_once(
-    home: Path, client: Workspace, procs: list[subprocess.Popen[str]]
+    worker_home: Path, worker_client: Workspace, worker_procs: list[subprocess.Popen[str]]
 ) -> None:
     steps = [
         {"usage": {"model": "claude-sonnet-4-5", "input_tokens": 1000, "output_tokens": 10}},
@@ -126,21 +70,21 @@ def test_a_replayed_scenario_books_each_call_once(
         {"usage": {"model": "claude-sonnet-4-5", "input_tokens": 2000, "output_tokens": 20}},
         {"text": "done"},
     ]
-    task = client.tasks.create(TaskDraft(title="twice?", scenario={"steps": steps}))
-    _kill_then_recover(home, client, procs, task.id)
+    task = worker_client.tasks.create(TaskDraft(title="twice?", scenario={"steps": steps}))
+    _kill_then_recover(worker_home, worker_client, worker_procs, task.id)
 
-    done = client.tasks.wait(task.id, timeout=90)
+    done = worker_client.tasks.wait(task.id, timeout=90)
     assert done.status is TaskStatus.COMPLETED, done.error
-    (run,) = client.tasks.runs(task.id)
+    (run,) = worker_client.tasks.runs(task.id)
     assert run.attempt == 2  # recovered, and the first call was reported again
-    booked = sorted(row.input_tokens for row in _calls(client, task.id))  # type: ignore[attr-defined]
+    booked = sorted(row.input_tokens for row in _calls(worker_client, task.id))  # type: ignore[attr-defined]
     assert booked == [1000, 2000]  # one row per provider call
 
 
 def test_a_resumed_claude_session_books_the_first_call_once(
-    home: Path,
-    client: Workspace,
-    procs: list[subprocess.Popen[str]],
+    worker_home: Path,
+    worker_client: Workspace,
+    worker_procs: list[subprocess.Popen[str]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The CLI reports usage with its result; the first process's result was booked and the
@@ -156,15 +100,15 @@ def test_a_resumed_claude_session_books_the_first_call_once(
         env = {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "sk-ant-recovery-0123456789"}
         for name, value in env.items():
             monkeypatch.setenv(name, value)  # the client checks the runtime is ready
-        task = client.tasks.create(TaskDraft(title="SCENARIO:answer go", runtime="claude"))
-        _kill_then_recover(home, client, procs, task.id, **env)
-        done = client.tasks.wait(task.id, timeout=120)
+        task = worker_client.tasks.create(TaskDraft(title="SCENARIO:answer go", runtime="claude"))
+        _kill_then_recover(worker_home, worker_client, worker_procs, task.id, **env)
+        done = worker_client.tasks.wait(task.id, timeout=120)
         answered = [r for r in server.requests if r.get("scenario") == "answer"]
 
     assert done.status is TaskStatus.COMPLETED, done.error
-    (run,) = client.tasks.runs(task.id)
+    (run,) = worker_client.tasks.runs(task.id)
     assert run.attempt == 2
     assert len(answered) == 2  # the first process's call and the resumed one
-    rows = _calls(client, task.id)
+    rows = _calls(worker_client, task.id)
     booked = sum(r.input_tokens for r in rows)  # type: ignore[attr-defined]
     assert booked == 2 * 1000  # each call once: not 3 * 1000, and not 1000

@@ -5,11 +5,11 @@ list and the detail at desktop and phone widths (screenshots kept in the test's 
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlparse
 
 import httpx
 import pytest
-from test_web_browser import LOCAL_HOSTS, browser, server  # noqa: F401
+from test_web_browser import browser, server  # noqa: F401
+from webtools import screenshot_dir, watched_page
 
 pytestmark = pytest.mark.browser
 
@@ -19,24 +19,10 @@ def test_create_a_schedule_with_a_live_preview_and_watch_it_fire(
     server: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    import os
+    from playwright.sync_api import expect
 
-    from playwright.sync_api import Browser, Request, expect
-
-    assert isinstance(browser, Browser)
-    tmp_path = Path(os.environ.get("STAGENT_SCREENSHOTS") or tmp_path)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    foreign: list[str] = []
-    errors: list[str] = []
-
-    def on_request(request: Request) -> None:
-        if urlparse(request.url).hostname not in LOCAL_HOSTS:
-            foreign.append(request.url)
-
-    page.on("request", on_request)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    tmp_path = screenshot_dir(tmp_path)
+    with watched_page(browser) as page:
         page.goto(f"{server}/schedules")
         expect(page.locator("p.empty")).to_contain_text("No schedules yet")
         page.screenshot(path=str(tmp_path / "schedules-form-1280.png"), full_page=True)
@@ -74,13 +60,9 @@ def test_create_a_schedule_with_a_live_preview_and_watch_it_fire(
         page.reload()
         expect(page.locator("table.schedules .narrow-only").last).to_be_visible()
         page.screenshot(path=str(tmp_path / "schedules-390.png"), full_page=True)
-    finally:
-        context.close()
     schedules = httpx.get(f"{server}/api/v1/schedules").json()["data"]
     assert [s["status"] for s in schedules] == ["paused"]
     assert schedules[0]["firing_count"] >= 1
-    assert foreign == [], f"requests left 127.0.0.1: {foreign}"
-    assert errors == [], f"page errors: {errors}"
 
 
 def test_a_blueprint_schedule_fires_workflows_and_links_them(
@@ -88,17 +70,10 @@ def test_a_blueprint_schedule_fires_workflows_and_links_them(
     server: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    import os
+    from playwright.sync_api import expect
 
-    from playwright.sync_api import Browser, expect
-
-    assert isinstance(browser, Browser)
-    shots = Path(os.environ.get("STAGENT_SCREENSHOTS") or tmp_path)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    shots = screenshot_dir(tmp_path)
+    with watched_page(browser) as page:
         page.goto(f"{server}/schedules")
         form = page.locator("form[hx-post='/ui/schedules']")
         form.locator("input[name=name]").fill("Weekly meals")
@@ -123,6 +98,3 @@ def test_a_blueprint_schedule_fires_workflows_and_links_them(
         link.click()
         page.wait_for_url("**/workflows/wf_*")
         expect(page.locator("h1")).to_have_text("Meal planning: quick dinners")
-    finally:
-        context.close()
-    assert errors == [], f"page errors: {errors}"

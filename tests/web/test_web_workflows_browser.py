@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 import httpx
 import pytest
-from test_web_browser import LOCAL_HOSTS, browser, server  # noqa: F401
+from test_web_browser import browser, server  # noqa: F401
+from webtools import shoot, watched_page
 
 from stagent.testing.workflows import step
 
@@ -20,37 +20,14 @@ pytestmark = pytest.mark.browser
 CSRF = {"headers": {"X-CSRF-Token": "x"}, "cookies": {"stagent_csrf": "x"}}
 
 
-def shoot(page: object, path: Path, name: str) -> None:
-    """Screenshots of the current page at 1280 and 390 px wide."""
-    from playwright.sync_api import Page
-
-    assert isinstance(page, Page)
-    for width, height in ((1280, 900), (390, 844)):
-        page.set_viewport_size({"width": width, "height": height})
-        page.screenshot(path=str(path / f"{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
-
-
 def test_write_a_swarm_in_the_form_and_yaml_views(
     browser: object,  # noqa: F811
     server: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    from playwright.sync_api import Browser, Request, expect
+    from playwright.sync_api import expect
 
-    assert isinstance(browser, Browser)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    foreign: list[str] = []
-    errors: list[str] = []
-
-    def on_request(request: Request) -> None:
-        if urlparse(request.url).hostname not in LOCAL_HOSTS:
-            foreign.append(request.url)
-
-    page.on("request", on_request)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    with watched_page(browser) as page:
         page.goto(f"{server}/workflows")
         expect(page.locator("p.empty")).to_contain_text("No workflows yet")
         page.get_by_role("button", name="New workflow").click()
@@ -88,10 +65,6 @@ def test_write_a_swarm_in_the_form_and_yaml_views(
         expect(page.locator(".wf-layer")).to_have_count(3)
         expect(page.locator(".wf-layer[aria-label=Workers] .wf-node")).to_have_count(2)
         shoot(page, tmp_path, "workflow-swarm-view")
-    finally:
-        context.close()
-    assert foreign == [], f"requests left 127.0.0.1: {foreign}"
-    assert errors == [], f"page errors: {errors}"
 
 
 def test_run_view_follows_a_run_live_and_the_board_hides_its_steps(
@@ -99,9 +72,8 @@ def test_run_view_follows_a_run_live_and_the_board_hides_its_steps(
     server: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    from playwright.sync_api import Browser, expect
+    from playwright.sync_api import expect
 
-    assert isinstance(browser, Browser)
     definition = {
         "name": "review-and-fix",
         "pattern": "sequence",
@@ -114,11 +86,7 @@ def test_run_view_follows_a_run_live_and_the_board_hides_its_steps(
     assert created.status_code == 201, created.text
     workflow_id = created.json()["id"]
     httpx.post(f"{server}/api/v1/tasks", json={"title": "A task of my own"}, **CSRF)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    with watched_page(browser) as page:
         page.goto(f"{server}/workflows/{workflow_id}")
         page.wait_for_selector("body[data-live]", timeout=10_000)
         expect(page.locator("#node-review")).to_have_attribute("data-status", "not run")
@@ -160,9 +128,6 @@ def test_run_view_follows_a_run_live_and_the_board_hides_its_steps(
         page.get_by_role("button", name="Show workflow steps").click()
         expect(steps.first).to_be_visible()
         shoot(page, tmp_path, "board-steps-shown")
-    finally:
-        context.close()
-    assert errors == [], f"page errors: {errors}"
 
 
 def test_a_loops_iterations_fill_its_timeline_live(
@@ -181,9 +146,7 @@ def test_a_loops_iterations_fill_its_timeline_live(
     }
     created = httpx.post(f"{server}/api/v1/workflows", json={"definition": definition}, **CSRF)
     workflow_id = created.json()["id"]
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    try:
+    with watched_page(browser) as page:
         page.goto(f"{server}/workflows/{workflow_id}")
         page.wait_for_selector("body[data-live]", timeout=10_000)
         expect(page.locator(".wf-timeline .empty")).to_contain_text("No iterations recorded yet")
@@ -192,8 +155,6 @@ def test_a_loops_iterations_fill_its_timeline_live(
         expect(page.locator("#wf-status")).to_have_text("Completed")
         expect(page.locator("#node-polish")).to_have_attribute("data-status", "template")
         shoot(page, tmp_path, "workflow-loop")
-    finally:
-        context.close()
 
 
 def _second_run_ends(base_url: str, task_id: str, timeout: float = 20.0) -> str:

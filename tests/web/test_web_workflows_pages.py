@@ -14,6 +14,7 @@ from bs4 import BeautifulSoup
 from stagent.domain.ids import utcnow
 from stagent.domain.workflow_files import parse_definition
 from stagent.domain.workflow_runs import StepState, StepStatus, Workflow, WorkflowStatus
+from stagent.engine.services import TaskDraft
 from stagent.testing.workflows import step
 from stagent.web.ui import workflow_editor as editor
 from stagent.web.ui import workflow_graph as graph
@@ -253,13 +254,25 @@ async def test_the_board_hides_workflow_steps_and_remembers_it(
     assert card is not None and "is-step" in (card.get("class") or [])
     assert card.select_one(f"a.workflow-step[href='/workflows/{workflow.id}']") is not None
     assert "hide-steps" not in (shown.select_one("#board").get("class") or [])  # type: ignore[union-attr]
+    own = worker.tasks.create(TaskDraft(title="A task of my own"))
     hidden = await worker_client.get("/board?steps=hide")
     assert "stagent_board_steps=hide" in hidden.headers["set-cookie"]
-    assert "hide-steps" in (soup(hidden).select_one("#board").get("class") or [])  # type: ignore[union-attr]
+    page = soup(hidden)
+    assert "hide-steps" in (page.select_one("#board").get("class") or [])  # type: ignore[union-attr]
+    # Left out by the server, not only hidden by the style sheet:
+    assert page.select_one(f"#card-{step_task}") is None
+    assert page.select_one(f"#row-{step_task}") is None
+    assert page.select_one(f"#card-{own.id}") is not None
+    completed = page.select_one("#col-completed")
+    assert completed is not None and "Only workflow steps, hidden" in completed.text
     remembered = soup(await worker_client.get("/board"))
-    assert "hide-steps" in (remembered.select_one("#board").get("class") or [])  # type: ignore[union-attr]
+    assert remembered.select_one(f"#card-{step_task}") is None
+    fragment = soup(await worker_client.get("/ui/board"))  # a refresh keeps the choice
+    assert fragment.select_one(f"#card-{step_task}") is None
+    assert fragment.select_one(f"#card-{own.id}") is not None
     back = soup(await worker_client.get("/board?steps=show"))
     assert "hide-steps" not in (back.select_one("#board").get("class") or [])  # type: ignore[union-attr]
+    assert back.select_one(f"#card-{step_task}") is not None
 
 
 def test_graph_layers_and_the_loop_timeline() -> None:

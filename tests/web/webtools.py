@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -43,3 +46,49 @@ async def wait_for_status(
             return body
         assert time.monotonic() < deadline, f"task stuck in {body['status']}"
         await asyncio.sleep(0.1)
+
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+@contextmanager
+def watched_page(browser: object) -> Iterator[Any]:
+    """A fresh 1280x900 page in its own context. On exit the context is closed and the test
+    fails if the page asked anything of a host other than 127.0.0.1 or raised a script error."""
+    from urllib.parse import urlparse
+
+    from playwright.sync_api import Browser, Request
+
+    assert isinstance(browser, Browser)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    foreign: list[str] = []
+    errors: list[str] = []
+
+    def on_request(request: Request) -> None:
+        if urlparse(request.url).hostname not in LOCAL_HOSTS:
+            foreign.append(request.url)
+
+    page.on("request", on_request)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert foreign == [], f"requests left 127.0.0.1: {foreign}"
+    assert errors == [], f"page errors: {errors}"
+
+
+def shoot(page: Any, path: Path, name: str) -> None:
+    """Screenshots of the current page at 1280 and 390 px wide (``<name>-<width>.png``)."""
+    for width, height in ((1280, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=str(path / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where a browser test keeps its screenshots: ``$STAGENT_SCREENSHOTS`` or its tmp dir."""
+    import os
+
+    return Path(os.environ.get("STAGENT_SCREENSHOTS") or tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -222,3 +223,61 @@ def test_a_sequence_runs_on_postgresql(pg_workspace: Workspace) -> None:
         pg_workspace.stop_worker()
     assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
     assert [s.output for s in done.steps] == ["first", "second"]
+
+
+def test_a_step_starts_at_once_not_at_the_task_queues_next_poll(tmp_path: Path) -> None:
+    """A step's task run starts in the interpreter's own process as soon as the step before it
+    ends: with the queue polled every 3 s, five steps (four gaps) still take under one poll."""
+    ws = Workspace.temporary(tmp_path / "slow-poll", queue_poll_seconds=3).open()
+    ws.start_worker("worker")
+    try:
+        keys = [f"s{i}" for i in range(5)]
+        wf = add(ws, {"name": "quick", "pattern": "sequence", "steps": [step(k, k) for k in keys]})
+        ws.workflows.run(wf.id)
+        done = ws.workflows.wait(wf.id, timeout=60)
+    finally:
+        ws.stop_worker()
+        ws.close()
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    first, last = done.steps[0].started_at, done.steps[-1].ended_at
+    assert first is not None and last is not None
+    assert (last - first).total_seconds() < 2.5
+
+
+def test_a_fast_branch_is_settled_while_a_slower_one_before_it_still_runs(
+    worker: Workspace,
+) -> None:
+    data = parallel("fail", fail_b=False)
+    data["steps"][0] = step("a", "alpha", delay=4)
+    wf = add(worker, data)
+    worker.workflows.run(wf.id)
+    wait_for_step_status(worker, wf.id, "b", StepStatus.COMPLETED)
+    now = states(worker.workflows.get(wf.id))
+    assert now["a"] == "running"  # a started first and is still going
+    done = worker.workflows.wait(wf.id, timeout=60)
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+
+
+def test_following_a_run_reads_its_status_not_every_step_on_each_commit(
+    worker: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stagent.store import workflows as workflow_repo
+
+    loads: list[int] = []
+    real = workflow_repo.step_rows
+
+    def counted(session: Any, workflow_id: str, run_number: int) -> Any:
+        loads.append(run_number)
+        return real(session, workflow_id, run_number)
+
+    wf = add(
+        worker,
+        {"name": "six", "pattern": "sequence", "steps": [step(f"s{i}", "x") for i in range(6)]},
+    )
+    worker.workflows.run(wf.id)
+    monkeypatch.setattr(workflow_repo, "step_rows", counted)
+    done = worker.workflows.wait(wf.id, timeout=60)
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    assert len(done.steps) == 6
+    # the engine's own begin, the waiter's first look and its answer; not one per commit (~30)
+    assert len(loads) <= 4

@@ -195,3 +195,21 @@ def test_a_worker_skipped_by_its_condition_does_not_block_the_refinery(
     merged = worker.tasks.get(done.steps[4].task_id or "").description
     assert "Worker 1 - Alpha:\nalpha found" in merged
     assert "Worker 2 - Gamma:\ngamma found" in merged and "Beta" not in merged
+
+
+def test_a_workers_condition_reads_the_mayor_as_its_previous_step(worker: Workspace) -> None:
+    data = swarm(concurrency=3)
+    data["steps"][1] = {**data["steps"][1], "condition": 'previous.output contains "briefs"'}
+    data["steps"][2] = {**data["steps"][2], "condition": "previous.status == completed"}
+    data["steps"][3] = {**data["steps"][3], "condition": 'steps.mayor.output contains "nope"'}
+    done = run_to_end(worker, add(worker, data))
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    assert states(done) == {
+        "mayor": "completed",
+        "alpha": "completed",
+        "beta": "completed",
+        "gamma": "skipped",
+        "refinery": "completed",
+    }
+    gamma = done.steps[3]
+    assert gamma.error is not None and "briefs for all" in gamma.error  # it read the mayor

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -37,6 +38,7 @@ app = typer.Typer(
     epilog=DEFINITION_HELP,
 )
 IdArg = Annotated[str, typer.Argument(metavar="ID", help="The workflow's id or name.")]
+FollowFlag = Annotated[bool, typer.Option(help="Wait until the run ends.")]
 
 
 def _json(workflow: Workflow) -> dict[str, object]:
@@ -70,6 +72,22 @@ def _done(ws: Workspace, workflow: Workflow, as_json: bool, *, follow: bool = Fa
         emit_json(_json(workflow))
     else:
         _print(workflow)
+
+
+def _act(
+    ctx: typer.Context,
+    act: Callable[[Workspace], Workflow],
+    as_json: bool,
+    *,
+    follow: bool | None = None,
+) -> None:
+    """Do ``act`` in the workspace and print the workflow it answers. A command that starts a
+    run passes ``follow``: it also follows the run when asked, or when no server or worker is
+    there to run it (then it runs here)."""
+    with state_of(ctx).workspace() as ws:
+        workflow = act(ws)
+        here = follow is not None and (follow or ws.live_workers() == 0)
+        _done(ws, workflow, as_json, follow=here)
 
 
 def finish(ws: Workspace, workflow: Workflow, as_json: bool, *, follow: bool = False) -> None:
@@ -133,15 +151,17 @@ def add(
 def run(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(metavar="FILE|ID", help="A definition file or id.")],
-    follow: Annotated[bool, typer.Option(help="Wait until the run ends.")] = False,
+    follow: FollowFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Start a run (a FILE is added first). Without a running server or worker, it runs here."""
-    with state_of(ctx).workspace() as ws:
+
+    def start(ws: Workspace) -> Workflow:
         path = Path(target)
         ref = ws.workflows.add_file(path).id if path.suffix and path.exists() else target
-        workflow = ws.workflows.run(ref)
-        _done(ws, workflow, as_json, follow=follow or ws.live_workers() == 0)
+        return ws.workflows.run(ref)
+
+    _act(ctx, start, as_json, follow=follow)
 
 
 @app.command("list")
@@ -165,35 +185,30 @@ def list_workflows(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 @app.command("show")
 def show(ctx: typer.Context, workflow_id: IdArg, as_json: JsonFlag = False) -> None:
     """Show a workflow and the steps of its latest run."""
-    with state_of(ctx).workspace() as ws:
-        _done(ws, ws.workflows.get(workflow_id), as_json)
+    _act(ctx, lambda ws: ws.workflows.get(workflow_id), as_json)
 
 
 @app.command("pause")
 def pause(ctx: typer.Context, workflow_id: IdArg, as_json: JsonFlag = False) -> None:
     """Pause a run before its next step (the step now running finishes)."""
-    with state_of(ctx).workspace() as ws:
-        _done(ws, ws.workflows.pause(workflow_id), as_json)
+    _act(ctx, lambda ws: ws.workflows.pause(workflow_id), as_json)
 
 
 @app.command("resume")
 def resume(
     ctx: typer.Context,
     workflow_id: IdArg,
-    follow: Annotated[bool, typer.Option(help="Wait until the run ends.")] = False,
+    follow: FollowFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Resume a paused run at its first unfinished step."""
-    with state_of(ctx).workspace() as ws:
-        workflow = ws.workflows.resume(workflow_id)
-        _done(ws, workflow, as_json, follow=follow or ws.live_workers() == 0)
+    _act(ctx, lambda ws: ws.workflows.resume(workflow_id), as_json, follow=follow)
 
 
 @app.command("cancel")
 def cancel(ctx: typer.Context, workflow_id: IdArg, as_json: JsonFlag = False) -> None:
     """Cancel a running or paused run and its step in flight."""
-    with state_of(ctx).workspace() as ws:
-        _done(ws, ws.workflows.cancel(workflow_id), as_json)
+    _act(ctx, lambda ws: ws.workflows.cancel(workflow_id), as_json)
 
 
 @app.command("retry")
@@ -201,13 +216,11 @@ def retry(
     ctx: typer.Context,
     workflow_id: IdArg,
     step: Annotated[str, typer.Argument(metavar="STEP", help="The failed step's id.")],
-    follow: Annotated[bool, typer.Option(help="Wait until the run ends.")] = False,
+    follow: FollowFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Run a failed step again, then what follows it (finished steps do not run again)."""
-    with state_of(ctx).workspace() as ws:
-        workflow = ws.workflows.retry(workflow_id, step)
-        _done(ws, workflow, as_json, follow=follow or ws.live_workers() == 0)
+    _act(ctx, lambda ws: ws.workflows.retry(workflow_id, step), as_json, follow=follow)
 
 
 @app.command("rerun")
@@ -215,11 +228,9 @@ def rerun(
     ctx: typer.Context,
     workflow_id: IdArg,
     step: Annotated[str, typer.Argument(metavar="STEP", help="The step to run again from.")],
-    follow: Annotated[bool, typer.Option(help="Wait until the run ends.")] = False,
+    follow: FollowFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Start a new run from STEP: it and what depends on it run again; the other steps reuse
     their outputs from the latest run (nothing is sent to a model again)."""
-    with state_of(ctx).workspace() as ws:
-        workflow = ws.workflows.rerun(workflow_id, step)
-        _done(ws, workflow, as_json, follow=follow or ws.live_workers() == 0)
+    _act(ctx, lambda ws: ws.workflows.rerun(workflow_id, step), as_json, follow=follow)

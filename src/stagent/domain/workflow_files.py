@@ -14,9 +14,10 @@ from pydantic import ValidationError as PydanticValidationError
 
 from stagent.domain.errors import ValidationError
 from stagent.domain.workflows import PATTERNS, WorkflowDefinition
+from stagent.domain.yaml_lines import located
 
 if TYPE_CHECKING:  # PyYAML loads only when a definition is read
-    import yaml
+    pass
 
 HINT = (
     "fix that field and try again; a workflow needs name, pattern "
@@ -157,50 +158,9 @@ def _step_index(data: dict[str, Any], step_id: str) -> int | None:
 def _error(
     source: str, text: str | None, path: list[str | int], problem: str, step_id: str | None
 ) -> WorkflowDefinitionError:
-    field = _format_path(path)
-    line = _line_of(text, path) if text is not None else None
-    where = f"{source}:{line}" if line else source
+    field, line, where = located(source, text, path, empty="definition")
     step = f" (step {step_id})" if step_id else ""
     error = WorkflowDefinitionError(f"{where}: {field}{step}: {problem}", hint=HINT)
     error.field = field
     error.line = line
     return error
-
-
-def _format_path(path: list[str | int]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out or "definition"
-
-
-def _line_of(text: str, path: list[str | int]) -> int | None:
-    """The 1-based line of the deepest YAML node on ``path``."""
-    import yaml
-
-    try:
-        node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)  # pyright: ignore[reportUnknownMemberType]
-    except yaml.YAMLError:
-        return None
-    if node is None:
-        return None
-    line: int = node.start_mark.line + 1
-    for part in path:
-        child = _child(node, part)
-        if child is None:
-            break
-        node = child
-        line = child.start_mark.line + 1
-    return line
-
-
-def _child(node: yaml.Node | None, part: str | int) -> yaml.Node | None:
-    import yaml
-
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == part:
-                return value
-    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-        return node.value[part]
-    return None

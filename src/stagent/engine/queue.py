@@ -15,7 +15,7 @@ from stagent.store.lifecycle import workflow_id_for
 if TYPE_CHECKING:
     from dbos import DBOSClient
 
-WORKFLOW_PROTOCOL = "stagent-wf-2"
+WORKFLOW_PROTOCOL = "stagent-wf-4"
 """Bump on purpose when the recorded step order of a workflow changes."""
 APP_NAME = "stagent"
 TASK_QUEUE = "stagent-tasks"

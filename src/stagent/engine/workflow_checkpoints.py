@@ -30,7 +30,8 @@ from stagent.domain.ids import utcnow
 from stagent.domain.runs import Run, RunStatus
 from stagent.domain.tasks import Task
 from stagent.domain.workflow_runs import StepStatus
-from stagent.domain.workflows import WorkflowDefinition, WorkflowStep
+from stagent.domain.workflows import WorkflowStep
+from stagent.engine.workflow_steps import definition_of
 from stagent.store import approvals as approval_repo
 from stagent.store import events as event_repo
 from stagent.store import lifecycle, waits
@@ -77,7 +78,7 @@ def gated_step(store: Store, task_id: str) -> Gate | None:
         if row is None:
             return None
         workflow = workflow_repo.get_row(session, row.workflow_id)
-        definition = WorkflowDefinition.model_validate(workflow.definition)
+        definition = definition_of(workflow.id, workflow.definition)
         template = row.step_key.split("#", 1)[0]
         step = next((s for s in definition.steps if s.id == template), None)
         if step is None or not step.requires_approval:

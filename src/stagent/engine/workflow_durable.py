@@ -43,17 +43,20 @@ async def _begin(workflow_id: str, run_number: int) -> dict[str, Any]:
     return steps.begin(durable.context().store, workflow_id, run_number)
 
 
-@DBOS.step(name="stagent.workflow.stop_reason")
-async def _stop_reason(
-    workflow_id: str, run_number: int, engine_id: str | None = None
-) -> str | None:
-    return steps.stop_reason(durable.context().store, workflow_id, run_number, engine_id)
-
-
 @DBOS.step(name="stagent.workflow.prepare")
-async def _prepare(workflow_id: str, run_number: int, key: str, prompt: str) -> list[Any]:
+async def _prepare(
+    workflow_id: str, run_number: int, step: WorkflowStep, prompt: str, engine_id: str | None
+) -> dict[str, Any]:
     ctx = durable.context()
-    return steps.prepare(ctx.store, workflow_id, run_number, key, prompt, profiles=ctx.profiles)
+    return steps.prepare(
+        ctx.store,
+        workflow_id,
+        run_number,
+        step,
+        prompt,
+        engine_id=engine_id,
+        profiles=ctx.profiles,
+    )
 
 
 @DBOS.step(name="stagent.workflow.settle")
@@ -62,8 +65,11 @@ async def _settle(workflow_id: str, run_number: int, key: str) -> dict[str, Any]
 
 
 @DBOS.step(name="stagent.workflow.skip")
-async def _skip(workflow_id: str, run_number: int, key: str, reason: str) -> dict[str, Any]:
-    return steps.skip(durable.context().store, workflow_id, run_number, key, reason)
+async def _skip(
+    workflow_id: str, run_number: int, key: str, reason: str, engine_id: str | None
+) -> dict[str, Any]:
+    store = durable.context().store
+    return steps.skip(store, workflow_id, run_number, key, reason, engine_id)
 
 
 @DBOS.step(name="stagent.workflow.note_retry")
@@ -138,32 +144,30 @@ class WorkflowRun:
             for key, value in plan["steps"].items()
         }
         self.previous: StepFacts | None = None
-
-    async def stop_reason(self) -> str | None:
-        """Why no further step may start (a person paused or cancelled, a newer round)."""
-        return await _stop_reason(self.id, self.number, self.engine_id)
+        self.previous_key: str | None = None
+        """The step that ran last (a skipped step is not one)."""
 
     async def start(self, step: WorkflowStep, prompt: str) -> StepHandle:
-        """Start a step (or find its outcome): raises `StepStopped` if the run must stop."""
+        """Start a step (or find its outcome): raises `StepStopped` if the run must stop (the
+        check is part of the step's first write: one DBOS step, one transaction)."""
         if step.id in self.settled:
             return StepHandle(step, prompt, outcome=self.settled[step.id])
-        stop = await self.stop_reason()
-        if stop:
-            raise StepStopped(*_stopped(stop))
         if step.condition is not None:
             condition = parse_condition(step.condition)
             if not condition.holds(self.previous, self.facts):
                 reason = "skipped: " + condition.explain(self.previous, self.facts)
-                outcome = await _skip(self.id, self.number, step.id, reason)
+                outcome = _go_on(await _skip(self.id, self.number, step.id, reason, self.engine_id))
                 return StepHandle(step, prompt, outcome=outcome)
-        return StepHandle(step, prompt, engine=await self._enqueue(step, prompt))
+        return StepHandle(step, prompt, engine=await self._launch(step, prompt))
 
-    async def _enqueue(self, step: WorkflowStep, prompt: str) -> Any:
-        task_id, number = await _prepare(self.id, self.number, step.id, prompt)
+    async def _launch(self, step: WorkflowStep, prompt: str) -> Any:
+        """Prepare the step's task run and start it as a child workflow in this process (no
+        queue: the step starts at once; the child keeps the task run's own engine id, so
+        cancels, reconcile and recovery treat it as any task run)."""
+        ready = _go_on(await _prepare(self.id, self.number, step, prompt, self.engine_id))
+        task_id, number = ready["task"], ready["run"]
         with SetWorkflowID(workflow_id_for(task_id, number)):
-            return await durable.task_queue().enqueue_async(
-                durable.run_task_workflow, task_id, number
-            )
+            return await DBOS.start_workflow_async(durable.run_task_workflow, task_id, number)
 
     async def result(self, handle: StepHandle) -> dict[str, Any]:
         """The step's outcome: awaited, retried as its policy says (each try a new run of its
@@ -180,7 +184,7 @@ class WorkflowRun:
                 await _note_retry(self.id, self.number, step.id, attempt, wait)
                 if wait:
                     await DBOS.sleep_async(wait)
-                handle.engine = await self._enqueue(step, handle.prompt)
+                handle.engine = await self._launch(step, handle.prompt)
                 outcome = None
         if outcome.get("why") == "budget":
             raise StepStopped(
@@ -192,7 +196,7 @@ class WorkflowRun:
         facts = StepFacts(str(outcome["status"]), str(outcome.get("output") or ""))
         self.facts[step.id] = facts
         if outcome["status"] != StepStatus.SKIPPED.value:
-            self.previous = facts
+            self.previous, self.previous_key = facts, step.id
         return outcome
 
     async def run(self, step: WorkflowStep, prompt: str) -> dict[str, Any]:
@@ -237,16 +241,17 @@ async def _sequence(run: WorkflowRun) -> tuple[str, str | None]:
 
 
 async def _parallel(run: WorkflowRun) -> tuple[str, str | None]:
+    """Branches side by side (at most ``max_concurrency`` at once, each settled as it ends),
+    then the join, which sees every branch's output."""
     branches = [s for s in run.definition.steps if not s.depends_on]
     join = next(s for s in run.definition.steps if s.depends_on)
     settings = run.definition.parallel
-    limit = settings.max_concurrency if settings else 3
-    outcomes: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(branches), limit):
-        wave = branches[start : start + limit]
-        handles = [await run.start(b, sequence_prompt(b, None)) for b in wave]
-        for handle in handles:
-            outcomes[handle.step.id] = await run.result(handle)
+    limit = max(1, settings.max_concurrency if settings else 3)
+    outcomes, stop = await shared.side_by_side(
+        run, branches, limit, lambda b: sequence_prompt(b, None)
+    )
+    if stop is not None:
+        return await shared.person_stop(run, stop)
     done = [(b, str(outcomes[b.id]["output"])) for b in branches if _ok(outcomes[b.id])]
     failed = [b.id for b in branches if _failed(outcomes[b.id])]
     policy = settings.on_branch_failure if settings else "fail"
@@ -267,6 +272,14 @@ def _ok(outcome: dict[str, Any]) -> bool:
 def _failed(outcome: dict[str, Any]) -> bool:
     """Neither completed nor skipped by its condition."""
     return outcome.get("status") not in (StepStatus.COMPLETED.value, StepStatus.SKIPPED.value)
+
+
+def _go_on(answer: dict[str, Any]) -> dict[str, Any]:
+    """A step's first write's answer, or `StepStopped` if it said the run must stop."""
+    stop = answer.get("stop")
+    if stop:
+        raise StepStopped(*_stopped(stop))
+    return answer
 
 
 def _stopped(reason: str) -> tuple[str, str, str | None]:

@@ -272,17 +272,20 @@ class WorkflowService:
     def wait(
         self, ref: str, *, timeout: float = 60.0, until: frozenset[str] | None = None
     ) -> Workflow:
-        """Block until the run leaves ``running`` (or reaches a status in ``until``)."""
+        """Block until the run leaves ``running`` (or reaches a status in ``until``). Each wake
+        reads the workflow's status alone; the steps are loaded once, at the end."""
         import time
 
         deadline = time.monotonic() + timeout
         seen = self._store.changes.version
+        workflow_id = self.get(ref).id
         while True:
-            workflow = self.get(ref)
-            done = workflow.status.value in until if until else not workflow.status.is_active
+            with self._store.read() as session:
+                status = WorkflowStatus(workflow_repo.run_state(session, workflow_id).status)
+            done = status.value in until if until else not status.is_active
             remaining = deadline - time.monotonic()
             if done or remaining <= 0:
-                return workflow
+                return self.get(workflow_id)
             seen = self._store.changes.wait(seen, min(remaining, 0.5))
 
     def _move(

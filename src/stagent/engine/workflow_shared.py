@@ -9,15 +9,19 @@ fixed order, so a replay records the same steps in the same order.
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dbos import DBOS
 
+from stagent.domain.conditions import StepFacts
 from stagent.domain.workflow_runs import StepStatus
 from stagent.domain.workflows import WorkflowStep
 from stagent.engine import durable
 from stagent.engine import workflow_instances as instances
 from stagent.engine import workflow_steps as steps
+from stagent.engine.workflow_waits import child_result
 
 if TYPE_CHECKING:
     from dbos import WorkflowHandleAsync
@@ -74,23 +78,64 @@ async def mark_blocked(workflow_id: str, run_number: int, key: str, reason: str)
 
 @DBOS.workflow(name="stagent.workflow.step")
 async def step_workflow(
-    workflow_id: str, run_number: int, definition: dict[str, Any], key: str, prompt: str
+    workflow_id: str,
+    run_number: int,
+    definition: dict[str, Any],
+    key: str,
+    prompt: str,
+    facts: dict[str, Outcome] | None = None,
+    previous: str | None = None,
 ) -> Outcome:
-    """Run one step of a workflow run as a child workflow (so several can run at once)."""
+    """Run one step of a workflow run as a child workflow (so several can run at once). It
+    sees what its parent knew when it started it: the other steps' ``facts`` and which step
+    ran last (``previous``), so its ``condition`` reads them as in a sequence."""
     from stagent.engine.workflow_durable import WorkflowRun
 
-    run = WorkflowRun(workflow_id, run_number, {"definition": definition, "steps": {}})
+    known = {k: v for k, v in (facts or {}).items() if k != key}
+    run = WorkflowRun(workflow_id, run_number, {"definition": definition, "steps": known})
+    if previous is not None:
+        run.previous = run.facts.get(previous)
+        run.previous_key = previous
     step = next(s for s in run.definition.steps if s.id == key)
     return await run.run(step, prompt)
 
 
 async def start_step(run: WorkflowRun, step: WorkflowStep, prompt: str) -> WorkflowHandleAsync[Any]:
     """Start `step_workflow` for a step of the definition; await ``get_result()`` for its
-    outcome."""
+    outcome (its row is settled in the child, as soon as it ends)."""
     definition = run.definition.model_dump(mode="json", exclude_none=True)
+    facts = {k: {"status": f.status, "output": f.output} for k, f in run.facts.items()}
     return await DBOS.start_workflow_async(
-        step_workflow, run.id, run.number, definition, step.id, prompt
+        step_workflow, run.id, run.number, definition, step.id, prompt, facts, run.previous_key
     )
+
+
+async def side_by_side(
+    run: WorkflowRun, group: list[WorkflowStep], limit: int, prompt: Callable[[WorkflowStep], str]
+) -> tuple[dict[str, Outcome], str | None]:
+    """Run steps at most ``limit`` at once, each in its own child workflow (`start_step`), so
+    each step's row is settled when it ends. Returns each step's outcome (settled ones from
+    before included) and a person's pause or cancel if one stopped new steps from starting.
+    A new step starts as soon as the oldest running one ends: children are started and awaited
+    in definition order, so a replay records the same steps."""
+    outcomes: dict[str, Outcome] = {s.id: run.settled[s.id] for s in group if s.id in run.settled}
+    waiting = deque(s for s in group if s.id not in run.settled)
+    running: deque[tuple[WorkflowStep, WorkflowHandleAsync[Any]]] = deque()
+    stop: str | None = None
+    while waiting or running:
+        while waiting and len(running) < limit and stop is None:
+            stop = await stop_check(run.id, run.number)
+            if stop is None:
+                step = waiting.popleft()
+                running.append((step, await start_step(run, step, prompt(step))))
+        if not running:
+            break
+        step, handle = running.popleft()
+        outcomes[step.id] = await child_result(handle)
+        run.facts[step.id] = StepFacts(
+            str(outcomes[step.id]["status"]), str(outcomes[step.id].get("output") or "")
+        )
+    return outcomes, stop
 
 
 def ok(outcome: Outcome) -> bool:

@@ -13,8 +13,8 @@ from stagent.domain.errors import StagentError
 from stagent.domain.ids import utcnow
 from stagent.domain.run_options import RunOptions, parse_run_options
 from stagent.domain.tasks import Task, TaskStatus
-from stagent.domain.workflow_runs import StepStatus, WorkflowStatus, split_key
-from stagent.domain.workflows import WorkflowDefinition
+from stagent.domain.workflow_runs import StepStatus, WorkflowStatus
+from stagent.domain.workflows import WorkflowDefinition, WorkflowStep
 from stagent.engine.options import resolve as resolve_options
 from stagent.engine.profile_hook import ProfileResolver
 from stagent.store import events as event_repo
@@ -46,32 +46,57 @@ def stop_reason(
     """Why the run must not start another step (paused or cancelled by a person, or a newer
     round -- ``engine_id`` names the asking one -- took over), else None."""
     with store.read() as session:
-        row = workflow_repo.get_row(session, workflow_id)
-        if row.run_count != run_number or superseded(row.engine_id, engine_id):
-            return "superseded"
-        if row.status == WorkflowStatus.PAUSED.value:
-            return "human_pause"
-        if row.status != WorkflowStatus.RUNNING.value:
-            return "human_cancel"
-        return None
+        return _stop(workflow_repo.run_state(session, workflow_id), run_number, engine_id)
+
+
+def _stop(state: workflow_repo.RunState, run_number: int, engine_id: str | None) -> str | None:
+    if state.run_count != run_number or superseded(state.engine_id, engine_id):
+        return "superseded"
+    if state.status == WorkflowStatus.PAUSED.value:
+        return "human_pause"
+    if state.status != WorkflowStatus.RUNNING.value:
+        return "human_cancel"
+    return None
+
+
+_definitions: dict[str, tuple[dict[str, Any], WorkflowDefinition]] = {}
+"""The last definition validated per workflow (a step's checks would otherwise validate every
+step of the definition again, for every step: O(steps) each)."""
+
+
+def definition_of(workflow_id: str, data: dict[str, Any]) -> WorkflowDefinition:
+    """The validated definition of ``data``, reused while the stored definition is unchanged."""
+    cached = _definitions.get(workflow_id)
+    if cached is not None and cached[0] == data:
+        return cached[1]
+    definition = WorkflowDefinition.model_validate(data)
+    if len(_definitions) > 256:
+        _definitions.clear()
+    _definitions[workflow_id] = (data, definition)
+    return definition
 
 
 def prepare(
     store: Store,
     workflow_id: str,
     run_number: int,
-    key: str,
+    step: WorkflowStep,
     prompt: str,
     *,
+    engine_id: str | None = None,
     profiles: ProfileResolver | None = None,
-) -> list[Any]:
-    """Make (or find) the step's child task and queue a run of it; returns ``[task_id, run
-    number]``. A step whose task failed before (a retry) gets a new run of the same task. The
-    step's profile is resolved into the run's options as for any task (`TaskService.run`)."""
+) -> dict[str, Any]:
+    """Unless the run must stop (`stop_reason`: then ``{"stop": reason}``), make (or find) the
+    step's child task and queue a run of it: ``{"task": id, "run": number}``. A step whose task
+    failed before (a retry) gets a new run of the same task. The step's profile is resolved
+    into the run's options as for any task (`TaskService.run`). ``step.id`` is the step row's
+    key (an instance's, ``<template>#<n>``, for a step made at run time). One transaction."""
+    key = step.id
     with store.write() as session:
-        row = workflow_repo.get_row(session, workflow_id)
-        definition = WorkflowDefinition.model_validate(row.definition)
-        step = next(s for s in definition.steps if s.id == split_key(key)[0])
+        state = workflow_repo.run_state(session, workflow_id)
+        stop = _stop(state, run_number, engine_id)
+        if stop is not None:
+            return {"stop": stop}
         step_row = workflow_repo.step_row(session, workflow_id, run_number, key, for_update=True)
         if step_row.task_id is None:
             options: RunOptions = parse_run_options(
@@ -89,7 +114,7 @@ def prepare(
                 task_repo.NewTask(
                     title=f"[Workflow] {step_row.name or step.name}",
                     description=prompt,
-                    project_id=row.project_id,
+                    project_id=state.project_id,
                     runtime=options.runtime,
                     profile=step.profile,
                     priority=STEP_PRIORITY,
@@ -104,18 +129,18 @@ def prepare(
         if task.status in (TaskStatus.RUNNING, TaskStatus.WAITING) or (
             task.status is TaskStatus.QUEUED and task.workflow_id
         ):
-            return [task.id, task.run_count]
+            return {"task": task.id, "run": task.run_count}
         project = project_repo.get(session, task.project_id) if task.project_id else None
         profile_options, note = _profile_options(profiles, task)
         task, run = lifecycle.queue_run(
             session,
             task.id,
             resolve_options(task, project, profile_options),
-            reason=f"workflow {row.name}",
+            reason=f"workflow {state.name}",
         )
         if note is not None and run is not None:
             event_repo.append(session, task.id, "note", run_id=run.id, payload={"message": note})
-        return [task.id, run.number if run is not None else task.run_count]
+        return {"task": task.id, "run": run.number if run is not None else task.run_count}
 
 
 def _profile_options(
@@ -163,9 +188,20 @@ def settle(store: Store, workflow_id: str, run_number: int, key: str) -> dict[st
         }
 
 
-def skip(store: Store, workflow_id: str, run_number: int, key: str, reason: str) -> dict[str, Any]:
-    """Record that a step's condition was false: it is ``skipped``, with the reason."""
+def skip(
+    store: Store,
+    workflow_id: str,
+    run_number: int,
+    key: str,
+    reason: str,
+    engine_id: str | None = None,
+) -> dict[str, Any]:
+    """Unless the run must stop (``{"stop": reason}``, as `prepare`), record that a step's
+    condition was false: it is ``skipped``, with the reason."""
     with store.write() as session:
+        stop = _stop(workflow_repo.run_state(session, workflow_id), run_number, engine_id)
+        if stop is not None:
+            return {"stop": stop}
         step_row = workflow_repo.step_row(session, workflow_id, run_number, key, for_update=True)
         step_row.status = StepStatus.SKIPPED.value
         step_row.output = None

@@ -2,28 +2,22 @@
 time, then a refinery merges every worker's result (the original's headers,
 `stagent.engine.workflow_prompts.swarm_worker_prompt` / `refinery_prompt`).
 
-Each worker runs in its own child workflow (`workflow_shared.step_workflow`) through
-``WorkflowRun.run``, so step-level behaviour (retry policy, gates, timeouts) holds per worker.
-A new worker starts as soon as the oldest running one ends (children are started and awaited in
-definition order, so a replay is the same). A failed worker blocks the refinery ("blocked by
-failed workers: ..."); ``stagent workflow retry ID <worker>`` runs only that worker again, then
-the refinery; the workers that succeeded are never run again.
+Each worker runs in its own child workflow (`workflow_shared.side_by_side`) through
+``WorkflowRun.run``, so step-level behaviour (retry policy, gates, timeouts) holds per worker; a
+worker sees the mayor as its ``previous`` step (a ``condition`` can read its output). A failed
+worker blocks the refinery ("blocked by failed workers: ..."); ``stagent workflow retry ID
+<worker>`` runs only that worker again, then the refinery; the workers that succeeded are never
+run again.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from stagent.domain.workflows import WorkflowStep
 from stagent.engine import workflow_shared as shared
 from stagent.engine.workflow_prompts import refinery_prompt, swarm_worker_prompt
-from stagent.engine.workflow_waits import child_result
 
 if TYPE_CHECKING:
-    from dbos import WorkflowHandleAsync
-
     from stagent.engine.workflow_durable import WorkflowRun
 
 
@@ -41,7 +35,7 @@ async def run_swarm(run: WorkflowRun) -> shared.Ending:
         return await shared.failed_step(run, mayor.id, briefing, code=None)
     brief = str(briefing["output"] or "")
 
-    outcomes, stop = await _run_workers(
+    outcomes, stop = await shared.side_by_side(
         run, workers, limit, lambda w: swarm_worker_prompt(w, mayor, brief)
     )
     if stop is not None:
@@ -75,27 +69,3 @@ async def run_swarm(run: WorkflowRun) -> shared.Ending:
     if not shared.ok(merged) and not shared.skipped(merged):
         return await shared.failed_step(run, refinery.id, merged, code=None)
     return "completed", None
-
-
-async def _run_workers(
-    run: WorkflowRun, workers: list[WorkflowStep], limit: int, prompt: Callable[[WorkflowStep], str]
-) -> tuple[dict[str, shared.Outcome], str | None]:
-    """Each worker's outcome (settled ones from before included), at most ``limit`` at once; and
-    a person's pause or cancel if one stopped new workers from starting."""
-    outcomes: dict[str, shared.Outcome] = {
-        w.id: run.settled[w.id] for w in workers if w.id in run.settled
-    }
-    waiting = deque(w for w in workers if w.id not in run.settled)
-    running: deque[tuple[WorkflowStep, WorkflowHandleAsync[Any]]] = deque()
-    stop: str | None = None
-    while waiting or running:
-        while waiting and len(running) < limit and stop is None:
-            stop = await shared.stop_check(run.id, run.number)
-            if stop is None:
-                worker = waiting.popleft()
-                running.append((worker, await shared.start_step(run, worker, prompt(worker))))
-        if not running:
-            break
-        worker, handle = running.popleft()
-        outcomes[worker.id] = await child_result(handle)
-    return outcomes, stop

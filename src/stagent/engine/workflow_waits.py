@@ -1,4 +1,8 @@
-"""Awaiting a workflow step's child task run on the store's change signal, not by polling.
+"""Awaiting a workflow step's child task run.
+
+A step's task run is a child workflow the interpreter starts in its own process, so its result
+is usually awaited on its asyncio task directly. A child recorded before a crash (on replay, or
+after another worker recovered it) is awaited on the store's change signal, not by polling:
 
 DBOS's ``get_result`` polls its system database every ``polling_interval_sec``; at 50 ms that
 added ~45 ms between one step's end and the next step's start (measured with
@@ -17,7 +21,9 @@ wait returns at once.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
+
+from dbos._core import WorkflowHandleAsyncTask
 
 from stagent.domain.runs import RunStatus
 from stagent.store import runs as run_repo
@@ -77,8 +83,13 @@ async def until_run_ended(store: Store, task_id: str, number: int) -> None:
 
 
 async def task_result(store: Store, handle: ResultHandle) -> Any:
-    """A step's child task run's result: wait on the store, then collect it from DBOS. A handle
-    that is not a task run is awaited by DBOS's own poll (`child_result`)."""
+    """A step's child task run's result. A child started in this process (the usual case) is
+    awaited on its own asyncio task. One recorded before a crash (a replay or a recovery) is
+    waited for on the store's change signal, then collected from DBOS; a handle that is not a
+    task run is awaited by DBOS's own poll (`child_result`)."""
+    if isinstance(handle, WorkflowHandleAsyncTask):
+        started = cast("WorkflowHandleAsyncTask[Any]", handle)
+        return await started.get_result()
     run = task_run_of(handle.get_workflow_id())
     if run is None:
         return await child_result(handle)

@@ -1,8 +1,8 @@
 """Pricing one usage record exactly, and saying where the figure came from.
 
 Every category is priced: uncached input, output, 5-minute and 1-hour cache writes, cache reads
-(OpenAI's cached input). Sums are exact `Decimal` micro-USD, rounded half-to-even to a whole
-micro-dollar once, at the end.
+(OpenAI's cached input). Sums are exact micro-USD (integers over a power of ten: the `Decimal`
+prices scaled), rounded half-to-even to a whole micro-dollar once, at the end.
 
 Where the cost comes from (``source``):
 
@@ -15,9 +15,10 @@ Where the cost comes from (``source``):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Literal
 
 from stagent.domain.events import UsageEvent
@@ -86,8 +87,10 @@ def modifiers_of(
 class Computed:
     """What the price table says a call cost."""
 
-    exact_micros: Decimal
-    """Before rounding: USD per MTok times tokens is micro-USD exactly."""
+    numerator: int
+    denominator: int
+    """The exact cost in micro-USD is ``numerator / denominator`` (a power of ten): USD per
+    MTok times tokens is micro-USD exactly."""
     micros: int
     version: str
     tier: int | None
@@ -98,6 +101,11 @@ class Computed:
     """Modifiers whose multiplier was applied (``fast``, ``regional``...)."""
     ignored: tuple[str, ...] = ()
     """Modifiers the call asked for that the model has no multiplier for (priced as standard)."""
+
+    @property
+    def exact_micros(self) -> Decimal:
+        """The cost before rounding, in micro-USD."""
+        return Decimal(self.numerator) / Decimal(self.denominator)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +127,22 @@ def compute(tokens: TokenCounts, match: PriceMatch, modifiers: tuple[str, ...] =
 
     A prompt longer than a tier's threshold is priced *entirely* at that tier's prices (how the
     providers bill long-context requests); each modifier's multiplier scales the whole request.
+    The arithmetic is on integers (prices scaled by a power of ten): exact, like `Decimal`, and
+    several times faster over a large import; rounded half-to-even once, at the end.
     """
     prices, tier = match.period.for_prompt(tokens.prompt)
-    exact, fallbacks = _sum(tokens, prices)
+    exponent, rates, missing = _scaled(prices)
+    counts = (
+        tokens.input,
+        tokens.output,
+        tokens.cache_write_5m,
+        tokens.cache_write_1h,
+        tokens.cache_read,
+    )
+    numerator = sum(count * rate for count, rate in zip(counts, rates, strict=True))
+    fallbacks = tuple(
+        name for name, count in zip(missing, counts[2:], strict=True) if name and count
+    )
     applied: list[str] = []
     ignored: list[str] = []
     for name in modifiers:
@@ -129,33 +150,51 @@ def compute(tokens: TokenCounts, match: PriceMatch, modifiers: tuple[str, ...] =
         if factor is None:
             ignored.append(name)
         else:
-            exact *= factor
+            scaled, places = _fraction(factor)
+            numerator *= scaled
+            exponent += places
             applied.append(name)
-    micros = int(exact.to_integral_value(rounding=ROUND_HALF_EVEN))
-    return Computed(exact, micros, match.version, tier, fallbacks, tuple(applied), tuple(ignored))
+    denominator = 10**exponent
+    micros = _round_half_even(numerator, denominator)
+    return Computed(
+        numerator, denominator, micros, match.version, tier, fallbacks, tuple(applied),
+        tuple(ignored),
+    )  # fmt: skip
 
 
-def _sum(tokens: TokenCounts, prices: CategoryPrices) -> tuple[Decimal, tuple[str, ...]]:
-    fallbacks: list[str] = []
+CACHE_CATEGORIES = ("cache_write_5m", "cache_write_1h", "cache_read")
 
-    def rate(name: str, price: Decimal | None, count: int) -> Decimal:
-        if price is None:
-            if count:
-                fallbacks.append(name)
-            return prices.input
-        return price
 
-    write_5m = rate("cache_write_5m", prices.cache_write_5m, tokens.cache_write_5m)
-    write_1h = rate("cache_write_1h", prices.cache_write_1h, tokens.cache_write_1h)
-    read = rate("cache_read", prices.cache_read, tokens.cache_read)
-    total = (
-        tokens.input * prices.input
-        + tokens.output * prices.output
-        + tokens.cache_write_5m * write_5m
-        + tokens.cache_write_1h * write_1h
-        + tokens.cache_read * read
+@functools.cache
+def _fraction(value: Decimal) -> tuple[int, int]:
+    """``value`` as (integer, decimal places): 3.75 is (375, 2)."""
+    exponent = value.as_tuple().exponent
+    places = max(0, -exponent) if isinstance(exponent, int) else 0
+    return int(value.scaleb(places)), places
+
+
+@functools.cache
+def _scaled(prices: CategoryPrices) -> tuple[int, tuple[int, ...], tuple[str | None, ...]]:
+    """(decimal places, each category's price times 10**places, the cache categories that
+    have no price and are charged at the input price)."""
+    cache = (prices.cache_write_5m, prices.cache_write_1h, prices.cache_read)
+    used = [prices.input, prices.output, *(price for price in cache if price is not None)]
+    places = max(_fraction(price)[1] for price in used)
+    rates = [prices.input, prices.output, *(prices.input if p is None else p for p in cache)]
+    scaled = tuple(int(rate.scaleb(places)) for rate in rates)
+    missing = tuple(
+        name if p is None else None for name, p in zip(CACHE_CATEGORIES, cache, strict=True)
     )
-    return Decimal(total), tuple(fallbacks)
+    return places, scaled, missing
+
+
+def _round_half_even(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` (both >= 0) rounded half to even."""
+    quotient, rest = divmod(numerator, denominator)
+    twice = 2 * rest
+    if twice > denominator or (twice == denominator and quotient % 2):
+        quotient += 1
+    return quotient
 
 
 def find_with_modifiers(

@@ -109,9 +109,10 @@ def announce(session: Session, item: InboxItem, action: str) -> None:
     )
 
 
-def get_row(session: Session, item_id: str) -> InboxItemRow:
-    """Load an item or raise `NotFoundError`."""
-    row = session.get(InboxItemRow, item_id)
+def get_row(session: Session, item_id: str, *, for_update: bool = False) -> InboxItemRow:
+    """Load an item or raise `NotFoundError` (``for_update``: lock it until the transaction
+    ends, so a concurrent writer waits and then sees this one's change)."""
+    row = session.get(InboxItemRow, item_id, with_for_update=for_update or None)
     if row is None:
         raise NotFoundError(f"no inbox item with id {item_id!r}", hint="see `stagent inbox`")
     return row
@@ -145,8 +146,9 @@ def mark_read(session: Session, item_id: str) -> None:
 
 
 def respond(session: Session, item_id: str, response: dict[str, Any]) -> InboxItem:
-    """Store a person's response to an item; an item is answered once."""
-    row = get_row(session, item_id)
+    """Store a person's response to an item; an item is answered once (the row is locked, so
+    of two people answering at once the second is refused, not written over the first)."""
+    row = get_row(session, item_id, for_update=True)
     if row.response is not None:
         raise ConflictError(f"inbox item {item_id} was already answered")
     row.response = response

@@ -24,6 +24,7 @@ from sqlalchemy import (
     case,
     false,
     func,
+    literal_column,
     select,
     true,
     update,
@@ -51,6 +52,9 @@ def core(session: Session) -> Connection:
 RUN_SOURCE = "run"
 """Rows of runs Stagent launched: the only ones budgets count (imported sessions were not
 governed; simulated rows never count)."""
+_RUN_LITERAL = literal_column(f"'{RUN_SOURCE}'", String)
+"""Written into the SQL, not bound: the runtime and project spend indexes hold only rows of
+runs (partial indexes), which a planner can use only when the query says so literally."""
 RESERVED = "reserved"
 RELEASED = "released"
 BLOCKED = "blocked"
@@ -262,7 +266,7 @@ def spend(
             _scope_condition(query),
             table.finished_at >= query.since.astimezone(UTC),
             table.simulated == false(),
-            table.source == RUN_SOURCE,
+            table.source == _RUN_LITERAL,
         )
         from_totals = _sum_of_totals(query)
         sums.append(

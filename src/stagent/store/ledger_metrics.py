@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import case, false, func, literal, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from stagent.store import ledger_rollup as rollup
 from stagent.store.ledger import LedgerFilter, Session
 from stagent.store.ledger import conditions as filter_conditions
 from stagent.store.tables import (
@@ -98,14 +99,52 @@ def _group_column(session: Session, by: str) -> ColumnElement[Any]:
 
 
 def aggregate(
-    session: Session, where: LedgerFilter, by: str | None = None, *, estimated: bool = False
+    session: Session,
+    where: LedgerFilter,
+    by: str | None = None,
+    *,
+    estimated: bool = False,
+    rows: bool = False,
 ) -> list[Bucket]:
     """Sums of the calls matching ``where``, in one bucket or grouped ``by`` (one of
     `GROUPS`; ``hour`` / ``minute`` keys are UTC ``YYYY-MM-DD HH[:MM]`` text).
 
-    Index-only (the summary index) unless ``estimated`` also counts rows whose computed cost
-    carries a note (a fallback price, an ignored mode, a missing count), which reads the rows.
+    Read from the hourly rollup (`stagent.store.ledger_rollup`) when it has the filter's and
+    the grouping's columns, else from the rows (``rows=True`` forces that): index-only (the
+    summary index) unless ``estimated`` also counts rows whose computed cost carries a note (a
+    fallback price, an ignored mode, a missing count), which reads the rows.
     """
+    if rows or estimated or not rollup.covers(where, by):
+        return _row_aggregate(session, where, by, estimated=estimated)
+    first, end, edges = rollup.split(where)
+    if first is None and end is None and edges:
+        return _row_aggregate(session, where, by)
+    parts = rollup.grouped(session, where, by, first, end)
+    for edge in edges:
+        parts += [(b.key, _values(b)) for b in _row_aggregate(session, edge, by)]
+    merged = rollup.merge(parts)
+    if by is None:
+        return [Bucket(None, *merged[None])]
+    return [Bucket(key, *values) for key, values in merged.items() if values[0]]
+
+
+def _values(bucket: Bucket) -> list[int]:
+    """A bucket's sums in the rollup's order (requests, tokens by category, cost, unpriced)."""
+    return [
+        bucket.requests,
+        bucket.input_tokens,
+        bucket.output_tokens,
+        bucket.cache_write_5m_tokens,
+        bucket.cache_write_1h_tokens,
+        bucket.cache_read_tokens,
+        bucket.cost_micros,
+        bucket.unpriced,
+    ]
+
+
+def _row_aggregate(
+    session: Session, where: LedgerFilter, by: str | None, *, estimated: bool = False
+) -> list[Bucket]:
     table = UsageLedgerRow
     sums = (
         func.count(),
@@ -138,10 +177,27 @@ def aggregate(
     ]
 
 
-def aggregate_split(session: Session, where: LedgerFilter) -> tuple[Bucket, Bucket]:
-    """(real calls, simulated calls) matching ``where`` in one pass over the summary index:
-    conditional sums, not a GROUP BY on the flag (which sorts every row in a temporary b-tree
-    first on SQLite: twice the time over a million rows)."""
+def aggregate_split(
+    session: Session, where: LedgerFilter, *, rows: bool = False
+) -> tuple[Bucket, Bucket]:
+    """(real calls, simulated calls) matching ``where``: from the hourly rollup when it has the
+    filter's columns (plus the rows of part hours at the window's edges), else in one pass over
+    the summary index (``rows=True`` forces that). Conditional sums, not a GROUP BY on the flag
+    (which sorts every row in a temporary b-tree first on SQLite)."""
+    if rows or not rollup.covers(where, None):
+        return _row_split(session, where)
+    first, end, edges = rollup.split(where)
+    if first is None and end is None and edges:
+        return _row_split(session, where)
+    real, simulated = rollup.split_by_flag(session, where, first, end)
+    for edge in edges:
+        edge_real, edge_simulated = _row_split(session, edge)
+        real = [a + b for a, b in zip(real, _values(edge_real), strict=True)]
+        simulated = [a + b for a, b in zip(simulated, _values(edge_simulated), strict=True)]
+    return Bucket(None, *real), Bucket(None, *simulated)
+
+
+def _row_split(session: Session, where: LedgerFilter) -> tuple[Bucket, Bucket]:
     table = UsageLedgerRow
     columns = (
         literal(1),

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -252,16 +253,23 @@ SUMMARY_INDEX_COLUMNS = (
 )  # fmt: skip
 
 
+def _where(condition: str) -> dict[str, Any]:
+    """A partial index's condition, on both databases."""
+    return {"sqlite_where": text(condition), "postgresql_where": text(condition)}
+
+
 class UsageLedgerRow(Base):
     """One provider call (or runtime result): raw tokens by category and what it cost."""
 
     __tablename__ = "usage_ledger"
     __table_args__ = (
-        Index("ix_usage_ledger_task_id", "task_id"),
-        Index("ix_usage_ledger_run_id", "run_id"),
+        # Imported calls (most rows of a large ledger) have no task or run: not indexed.
+        Index("ix_usage_ledger_task_id", "task_id", **_where("task_id IS NOT NULL")),
+        Index("ix_usage_ledger_run_id", "run_id", **_where("run_id IS NOT NULL")),
         Index("ix_usage_ledger_runtime_model", "runtime", "model"),
         # Window sums (budgets) scan only their scope's rows in the window, index only:
-        # (only real calls of runs count: the simulated flag and the source are in the index too)
+        # (only real calls of runs count: the simulated flag and the source are in the index too;
+        # the scope indexes hold only rows of runs, so queries must say source = 'run' literally)
         Index(
             "ix_usage_ledger_finished_at_cost", "finished_at", "simulated", "source", "cost_micros"
         ),
@@ -272,6 +280,7 @@ class UsageLedgerRow(Base):
             "simulated",
             "source",
             "cost_micros",
+            **_where("source = 'run'"),
         ),
         Index(
             "ix_usage_ledger_project_spend",
@@ -280,6 +289,7 @@ class UsageLedgerRow(Base):
             "simulated",
             "source",
             "cost_micros",
+            **_where("source = 'run'"),
         ),
         Index("ix_usage_ledger_status", "status"),
         Index("uq_usage_ledger_dedupe_key", "dedupe_key", unique=True),
@@ -590,3 +600,34 @@ class SpendTotalRow(Base):
     grain: Mapped[int] = mapped_column(Integer, primary_key=True)
     bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     total_micros: Mapped[int] = mapped_column(BigInteger)
+
+
+class UsageRollupRow(Base):
+    """Calls summed per UTC hour and group: what summaries read instead of the ledger's rows,
+    so their cost follows hours and groups, not calls.
+
+    Kept exact by triggers on ``usage_ledger`` (migration 0019; row triggers on SQLite,
+    statement triggers on PostgreSQL) in the writing transaction, for call rows only (status
+    ``completed``, ``failed``, ``cancelled``). ``hour`` is ``floor(epoch / 3600)`` of
+    ``finished_at``; a NULL model or project is ``''``. A row whose sums went back to zero (its
+    calls were deleted or moved) may stay: readers skip groups without requests. A SQLite
+    migration that rebuilds ``usage_ledger`` drops the triggers: create them again there.
+    """
+
+    __tablename__ = "usage_rollup"
+
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    runtime: Mapped[str] = mapped_column(String(40), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source: Mapped[str] = mapped_column(String(24), primary_key=True)
+    simulated: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger)
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+    cache_write_5m_tokens: Mapped[int] = mapped_column(BigInteger)
+    cache_write_1h_tokens: Mapped[int] = mapped_column(BigInteger)
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger)
+    cost_micros: Mapped[int] = mapped_column(BigInteger)
+    unpriced: Mapped[int] = mapped_column(BigInteger)

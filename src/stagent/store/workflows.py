@@ -7,6 +7,9 @@ round can continue from.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -95,6 +98,40 @@ def get_row(session: Session, workflow_id: str, *, for_update: bool = False) -> 
             hint="list workflows with `stagent workflow list`",
         )
     return row
+
+
+@dataclass(frozen=True, slots=True)
+class RunState:
+    """The columns of a workflow row the engine reads before each step (not the definition)."""
+
+    name: str
+    project_id: str | None
+    status: str
+    run_count: int
+    engine_id: str | None
+
+
+def run_state(session: Session, workflow_id: str) -> RunState:
+    """One narrow primary-key read of the workflow's state (`get_row` also loads and decodes
+    the definition, which grows with the number of steps)."""
+    found = session.execute(
+        select(
+            WorkflowRow.name,
+            WorkflowRow.project_id,
+            WorkflowRow.status,
+            WorkflowRow.run_count,
+            WorkflowRow.engine_id,
+        ).where(WorkflowRow.id == workflow_id)
+    ).one_or_none()
+    if found is None:
+        return run_state(session, get_row(session, workflow_id).id)
+    return RunState(*found)
+
+
+def definition_data(session: Session, workflow_id: str) -> dict[str, Any] | None:
+    """The stored definition of a workflow (as data), or None if there is no such workflow."""
+    query = select(WorkflowRow.definition).where(WorkflowRow.id == workflow_id)
+    return session.execute(query).scalar_one_or_none()
 
 
 def get(session: Session, workflow_id: str) -> Workflow:

@@ -15,3 +15,15 @@ def get_workspace(request: Request) -> Workspace:
 
 
 WorkspaceDep = Annotated[Workspace, Depends(get_workspace)]
+
+
+STEPS_COOKIE = "stagent_board_steps"
+"""Where the Board remembers whether workflow steps are shown (``show``/``hide``)."""
+
+
+def steps_hidden(request: Request) -> bool:
+    """Whether the person chose to hide workflow steps on the Board (the cookie)."""
+    return request.cookies.get(STEPS_COOKIE) == "hide"
+
+
+StepsHidden = Annotated[bool, Depends(steps_hidden)]

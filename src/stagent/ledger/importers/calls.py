@@ -58,11 +58,14 @@ def parse_timestamp(value: object) -> datetime:
     if not isinstance(value, str) or not value:
         raise MalformedLineError("no timestamp")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)  # Python 3.11 reads the "Z" itself
     except ValueError:
         raise MalformedLineError(f"timestamp {value[:40]!r} is not ISO-8601") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+    zone = parsed.tzinfo
+    if zone is UTC:
+        return parsed
+    if zone is None:
+        return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from alembic import context
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from stagent.store.migrate import VERSION_TABLE
 from stagent.store.tables import Base
@@ -27,21 +27,43 @@ def include_object(
     return True
 
 
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    """Switch SQLite's foreign-key enforcement on this connection. SQLite ignores the pragma
+    inside a transaction, so it goes to the driver connection before Alembic begins one."""
+    if connection.in_transaction():
+        connection.rollback()
+    driver: Any = connection.connection.driver_connection
+    driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
 def run_migrations_online() -> None:
-    """Run migrations on the engine passed in by `stagent.store.migrate`."""
+    """Run migrations on the engine passed in by `stagent.store.migrate`.
+
+    On SQLite a batch migration rebuilds a table ("move and copy": create, copy, drop, rename).
+    With foreign keys enforced -- the store's engine turns them on for every connection -- the
+    drop deletes every row that references the old table ``ON DELETE CASCADE``: rebuilding
+    ``tasks`` emptied the event log and the runs. Enforcement is off while migrations run.
+    """
     engine: Engine = context.config.attributes["engine"]
+    sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            version_table=VERSION_TABLE,
-            include_object=include_object,
-            render_as_batch=engine.dialect.name == "sqlite",
-            compare_type=True,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-        connection.commit()
+        if sqlite:
+            _sqlite_foreign_keys(connection, on=False)
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=target_metadata,
+                version_table=VERSION_TABLE,
+                include_object=include_object,
+                render_as_batch=sqlite,
+                compare_type=True,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+            connection.commit()
+        finally:
+            if sqlite:
+                _sqlite_foreign_keys(connection, on=True)
 
 
 run_migrations_online()

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from stagent.domain.run_options import RUNTIME_OPTION_FIELDS
 from stagent.engine.services import TaskDraft
-from stagent.web.deps import WorkspaceDep
+from stagent.web.deps import StepsHidden, WorkspaceDep
 from stagent.web.ui import fragments
 from stagent.web.ui.forms import blank_to_none, form_options, parse_scenario_text
 from stagent.web.ui.rendering import fragment, redirect
@@ -24,24 +24,27 @@ router = APIRouter(prefix="/ui")
 View = Annotated[Literal["board", "task"], Form()]
 
 
-def _answer(ws: Workspace, task_id: str, view: str, trigger: str | None = None) -> Response:
+def _answer(
+    ws: Workspace, task_id: str, view: str, trigger: str | None = None, *, hide: bool = False
+) -> Response:
     if view == "task":
         head = fragments.task_head(ws, task_id)
         if head is None:
             return redirect("/board")
         return fragment(head, trigger=trigger)
-    return fragment(fragments.board(ws), trigger=trigger)
+    return fragment(fragments.board(ws, hide_steps=hide), trigger=trigger)
 
 
 @router.get("/board")
-def board_fragment(ws: WorkspaceDep) -> Response:
+def board_fragment(ws: WorkspaceDep, hide: StepsHidden) -> Response:
     """The Board's columns and table (used to refresh after a refused drag)."""
-    return fragment(fragments.board(ws))
+    return fragment(fragments.board(ws, hide_steps=hide))
 
 
 @router.post("/tasks")
 def create_task(
     ws: WorkspaceDep,
+    hide: StepsHidden,
     title: Annotated[str, Form()],
     description: Annotated[str, Form()] = "",
     project: Annotated[str, Form()] = "",
@@ -66,36 +69,41 @@ def create_task(
         options=options,
     )
     ws.tasks.create(draft)
-    return fragment(fragments.board(ws), trigger="task-created")
+    return fragment(fragments.board(ws, hide_steps=hide), trigger="task-created")
 
 
 @router.post("/tasks/{task_id}/run")
-def run_task(task_id: str, ws: WorkspaceDep, view: View = "board") -> Response:
+def run_task(task_id: str, ws: WorkspaceDep, hide: StepsHidden, view: View = "board") -> Response:
     """Queue a run."""
     ws.tasks.run(task_id)
-    return _answer(ws, task_id, view)
+    return _answer(ws, task_id, view, hide=hide)
 
 
 @router.post("/tasks/{task_id}/cancel")
-def cancel_task(task_id: str, ws: WorkspaceDep, view: View = "board") -> Response:
+def cancel_task(
+    task_id: str, ws: WorkspaceDep, hide: StepsHidden, view: View = "board"
+) -> Response:
     """Cancel a task."""
     ws.tasks.cancel(task_id)
-    return _answer(ws, task_id, view)
+    return _answer(ws, task_id, view, hide=hide)
 
 
 @router.post("/tasks/{task_id}/delete")
-def delete_task(task_id: str, ws: WorkspaceDep, view: View = "board") -> Response:
+def delete_task(
+    task_id: str, ws: WorkspaceDep, hide: StepsHidden, view: View = "board"
+) -> Response:
     """Delete a task; from its own page, go back to the Board."""
     ws.tasks.delete(task_id)
     if view == "task":
         return redirect("/board")
-    return fragment(fragments.board(ws))
+    return fragment(fragments.board(ws, hide_steps=hide))
 
 
 @router.post("/tasks/{task_id}/edit")
 def edit_task(
     task_id: str,
     ws: WorkspaceDep,
+    hide: StepsHidden,
     title: Annotated[str, Form()],
     description: Annotated[str, Form()] = "",
     project: Annotated[str, Form()] = "",
@@ -121,7 +129,7 @@ def edit_task(
         ),
     }
     ws.tasks.update(task_id, changes)
-    return _answer(ws, task_id, view, trigger="task-saved")
+    return _answer(ws, task_id, view, trigger="task-saved", hide=hide)
 
 
 @router.post("/projects")

@@ -11,9 +11,10 @@ from stagent.web.ui.workflow_views import run_context
 from stagent.workspace import Workspace
 
 
-def board(ws: Workspace) -> str:
-    """The Board's kanban columns and table (both; CSS shows the chosen view)."""
-    return render("fragments/board.html", **views.board_context(ws))
+def board(ws: Workspace, *, hide_steps: bool = False) -> str:
+    """The Board's kanban columns and table (both; CSS shows the chosen view), without the
+    tasks that run workflow steps if the person hid them."""
+    return render("fragments/board.html", **views.board_context(ws, hide_steps=hide_steps))
 
 
 def board_cards(ws: Workspace, task_ids: list[str]) -> str:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from stagent.domain.run_options import RunOptions
-from stagent.web.deps import WorkspaceDep
+from stagent.web.deps import STEPS_COOKIE, WorkspaceDep
 from stagent.web.security import request_is_owner
 from stagent.web.ui import home_costs, views
 from stagent.web.ui.inbox_views import card_view
@@ -20,8 +20,6 @@ from stagent.workspace import Workspace
 
 router = APIRouter()
 
-STEPS_COOKIE = "stagent_board_steps"
-"""Whether the Board shows the tasks that run workflow steps (``show`` or ``hide``)."""
 STEPS_COOKIE_DAYS = 365
 
 
@@ -70,7 +68,7 @@ def board(
         projects=ws.projects.list(),
         profiles=ws.profiles.catalog().all(),
         show_steps=chosen != "hide",
-        **views.board_context(ws),
+        **views.board_context(ws, hide_steps=chosen == "hide"),
     )
     if steps is not None:
         response.set_cookie(

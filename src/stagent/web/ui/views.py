@@ -96,16 +96,30 @@ def can_change(task: Task) -> bool:
     return task.status not in ACTIVE_STATES
 
 
-def board_context(ws: Workspace) -> dict[str, Any]:
+def board_context(ws: Workspace, *, hide_steps: bool = False) -> dict[str, Any]:
     """The kanban columns and the table rows; ``step_of`` maps the tasks that run workflow
-    steps to their workflow (the Board can hide them)."""
+    steps to their workflow. With ``hide_steps`` those tasks are left out here, on the server
+    (``hidden_steps`` counts them per column, so a column of steps only says so)."""
     tasks = ws.tasks.list()
+    step_of = ws.workflows.step_tasks()
+    hidden_steps: dict[str, int] = {}
+    if hide_steps:
+        for c in COLUMNS:
+            hidden = sum(1 for t in tasks if t.id in step_of and t.status in c.statuses)
+            if hidden:
+                hidden_steps[c.key] = hidden
+        tasks = [t for t in tasks if t.id not in step_of]
     columns = [
         Column(c.key, c.label, c.statuses, tuple(t for t in tasks if t.status in c.statuses))
         for c in COLUMNS
     ]
-    step_of = ws.workflows.step_tasks()
-    return {"columns": columns, "tasks": tasks, "lk": lookup(ws), "step_of": step_of}
+    return {
+        "columns": columns,
+        "tasks": tasks,
+        "lk": lookup(ws),
+        "step_of": step_of,
+        "hidden_steps": hidden_steps,
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,63 @@
+"""Where a field of a YAML (or JSON) document is: its dotted path and its line.
+
+Shared by the readers whose errors name file, line and field (`stagent.domain.workflow_files`,
+`stagent.runtimes.scenario`). PyYAML loads only when a line is looked up.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import yaml
+
+FieldPath = list[str | int]
+
+
+def format_path(path: FieldPath, *, empty: str) -> str:
+    """``["steps", 0, "id"]`` -> ``steps[0].id``; ``empty`` names the whole document."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out or empty
+
+
+def line_of(text: str, path: FieldPath) -> int | None:
+    """The 1-based line of the deepest YAML node on ``path`` (None if the text is no YAML)."""
+    import yaml
+
+    try:
+        node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)  # pyright: ignore[reportUnknownMemberType]
+    except yaml.YAMLError:
+        return None
+    if node is None:
+        return None
+    line: int = node.start_mark.line + 1
+    for part in path:
+        child = _child(node, part)
+        if child is None:
+            break
+        node = child
+        line = child.start_mark.line + 1
+    return line
+
+
+def located(
+    source: str, text: str | None, path: FieldPath, *, empty: str
+) -> tuple[str, int | None, str]:
+    """The field's dotted name, its line (when there is text) and ``source:line`` to cite."""
+    field = format_path(path, empty=empty)
+    line = line_of(text, path) if text is not None else None
+    return field, line, f"{source}:{line}" if line else source
+
+
+def _child(node: yaml.Node | None, part: str | int) -> yaml.Node | None:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == part:
+                return value
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        return node.value[part]
+    return None

@@ -1,0 +1,332 @@
+"""Workflow definitions, pattern by pattern: what each shape accepts, and for what it refuses, the
+message a person reads (file, line, field, step) plus the ``field``/``line`` an editor places."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pydantic
+import pytest
+
+from stagent.domain.workflow_files import (
+    HINT,
+    WorkflowDefinitionError,
+    load_definition,
+    parse_definition,
+    read_text,
+)
+from stagent.domain.workflows import PATTERNS, WorkflowDefinition
+
+
+def step(sid: str, **extra: Any) -> dict[str, Any]:
+    return {"id": sid, "name": sid.upper(), "prompt": f"do {sid}", **extra}
+
+
+def definition(pattern: str, steps: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {"name": "wf", "pattern": pattern, "steps": steps, **extra}
+
+
+def refused(data: Any, source: str = "wf.yaml") -> WorkflowDefinitionError:
+    with pytest.raises(WorkflowDefinitionError) as caught:
+        parse_definition(data, source=source)
+    assert caught.value.hint == HINT
+    assert caught.value.to_dict()["code"] == "invalid_input"
+    return caught.value
+
+
+def yaml_refused(text: str) -> WorkflowDefinitionError:
+    with pytest.raises(WorkflowDefinitionError) as caught:
+        load_definition(text, "wf.yaml")
+    return caught.value
+
+
+VALID: list[dict[str, Any]] = [
+    definition("sequence", [step("a")]),
+    definition("checkpoint", [step("a", requires_approval=True), step("b")]),
+    definition(
+        "parallel",
+        [step("a"), step("b"), step("join", depends_on=["b", "a"])],
+        parallel={"max_concurrency": 2, "on_branch_failure": "synthesize"},
+    ),
+    definition("planner-executor", [step("plan"), step("exec")]),
+    definition("loop", [step("it")], loop={"max_iterations": 3}),
+    definition(
+        "swarm",
+        [step("mayor"), step("w1"), step("w2"), step("w3"), step("refinery")],
+        swarm={"worker_concurrency": 3},
+    ),
+]
+
+
+@pytest.mark.parametrize("data", VALID, ids=lambda d: d["pattern"])
+def test_each_pattern_has_a_valid_shape(data: dict[str, Any]) -> None:
+    parsed = parse_definition(data)
+    assert parsed.pattern == data["pattern"]
+    assert [s.id for s in parsed.steps] == [s["id"] for s in data["steps"]]
+    assert {d["pattern"] for d in VALID} == set(PATTERNS)
+
+
+def test_a_definition_round_trips_through_json() -> None:
+    for data in VALID:
+        parsed = parse_definition(data)
+        again = load_definition(parsed.model_dump_json(exclude_none=True))
+        assert again == parsed
+
+
+def test_step_defaults_are_one_try_no_gate_no_condition() -> None:
+    (only,) = parse_definition(definition("sequence", [step("a")])).steps
+    assert (only.retry.attempts, only.retry.backoff_seconds) == (1, 0)
+    assert not only.requires_approval
+    assert only.condition is None and only.timeout_seconds is None and only.depends_on == ()
+
+
+@pytest.mark.parametrize(
+    ("data", "message", "field"),
+    [
+        (
+            definition("parallel", [step("a"), step("j", depends_on=["a"])]),
+            "parallel: needs 2 to 5 branches (steps without depends_on), has 1",
+            "parallel",
+        ),
+        (
+            definition(
+                "parallel", [step(c) for c in "abcdef"] + [step("j", depends_on=list("abcdef"))]
+            ),
+            "parallel: needs 2 to 5 branches (steps without depends_on), has 6",
+            "parallel",
+        ),
+        (
+            definition("parallel", [step("a"), step("b")]),
+            "parallel: needs exactly one synthesis step (the one with depends_on)",
+            "parallel",
+        ),
+        (
+            definition(
+                "parallel",
+                [step("a"), step("b"), step("j", depends_on=["a"]), step("k", depends_on=["b"])],
+            ),
+            "parallel: needs exactly one synthesis step (the one with depends_on)",
+            "parallel",
+        ),
+        (
+            definition("planner-executor", [step("plan")]),
+            "definition: planner-executor: needs a planner step and at least one executor step",
+            "definition",
+        ),
+        (
+            definition("loop", [step("a"), step("b")], loop={"max_iterations": 2}),
+            "loop: has exactly one step, the template each iteration runs",
+            "loop",
+        ),
+        (definition("loop", [step("a")]), "loop: needs loop settings with max_iterations", "loop"),
+        (
+            definition("swarm", [step("m"), step("w"), step("r")]),
+            "swarm: needs a mayor, 2 to 5 workers and a refinery; has 1 workers",
+            "swarm",
+        ),
+        (
+            definition("swarm", [step("m"), step("w1"), step("w2", depends_on=["w1"]), step("r")]),
+            "swarm: steps have no depends_on (mayor -> workers -> refinery is fixed)",
+            "swarm",
+        ),
+        (
+            definition(
+                "swarm",
+                [step("m"), step("w1"), step("w2"), step("r")],
+                swarm={"worker_concurrency": 3},
+            ),
+            "swarm.worker_concurrency: 3 is more than the 2 workers",
+            "swarm.worker_concurrency",
+        ),
+        (
+            definition("sequence", [step("a")], loop={"max_iterations": 2}),
+            "loop: settings for the loop pattern in a sequence workflow",
+            "loop",
+        ),
+        (
+            definition("loop", [step("a")], loop={"max_iterations": 2}, parallel={}),
+            "parallel: settings for the parallel pattern in a loop workflow",
+            "parallel",
+        ),
+    ],
+)
+def test_a_pattern_shape_error_names_its_setting(
+    data: dict[str, Any], message: str, field: str
+) -> None:
+    error = refused(data)
+    assert error.message == f"wf.yaml: {field}: {message.split(': ', 1)[1]}"
+    assert error.field == field
+    assert error.line is None  # no text given: no line
+
+
+def test_the_join_must_depend_on_every_branch_and_names_the_join() -> None:
+    error = refused(
+        definition("parallel", [step("a"), step("b"), step("c"), step("j", depends_on=["a", "b"])])
+    )
+    assert error.message == (
+        "wf.yaml: steps[3].depends_on (step j): the synthesis step must depend on every branch once"
+    )
+    assert error.field == "steps[3].depends_on"
+
+
+@pytest.mark.parametrize(
+    ("steps", "message", "field"),
+    [
+        (
+            [step("a"), step("a")],
+            "wf.yaml: steps: two steps have the id 'a'",
+            "steps",
+        ),
+        (
+            [step("a", depends_on=["a"])],
+            "wf.yaml: steps[0].depends_on (step a): depends_on names 'a', not another step",
+            "steps[0].depends_on",
+        ),
+        (
+            [step("a"), step("b", condition="steps.b.status == completed")],
+            "wf.yaml: steps[1].condition (step b): condition names step 'b', not another step",
+            "steps[1].condition",
+        ),
+    ],
+)
+def test_cross_step_errors_name_the_step(
+    steps: list[dict[str, Any]], message: str, field: str
+) -> None:
+    error = refused(definition("sequence", steps))
+    assert error.message == message
+    assert error.field == field
+
+
+@pytest.mark.parametrize(
+    ("bad", "field", "words"),
+    [
+        ({"id": "Review"}, "steps[0].id", "must be lowercase letters"),
+        ({"id": "-a"}, "steps[0].id", "must be lowercase letters"),
+        ({"id": "a" * 65}, "steps[0].id", "at most 64"),
+        ({"name": ""}, "steps[0].name", "at least 1 character"),
+        ({"prompt": ""}, "steps[0].prompt", "at least 1 character"),
+        ({"retry": {"attempts": 11}}, "steps[0].retry.attempts", "less than or equal to 10"),
+        ({"retry": {"attempts": 0}}, "steps[0].retry.attempts", "greater than or equal to 1"),
+        ({"retry": {"backoff_seconds": -1}}, "steps[0].retry.backoff_seconds", "greater than"),
+        ({"timeout_seconds": 0}, "steps[0].timeout_seconds", "greater than 0"),
+        ({"condition": "previous.output"}, "steps[0].condition", "expected ==, !=, contains"),
+        ({"colour": "red"}, "steps[0].colour", "extra inputs are not permitted"),
+        ({"approval_timeout_seconds": 5}, "steps[0]", "set requires_approval: true"),
+        ({"options": {"limits": {"max_turns": 0}}}, "steps[0].options.limits.max_turns", "greater"),
+        ({"options": {"nope": 1}}, "steps[0].options.nope", "not a run option"),
+        (
+            {"runtime": "claude", "options": {"codex": {"sandbox": "read-only"}}},
+            "steps[0].options.codex",
+            "but this task runs on claude",
+        ),
+    ],
+)
+def test_a_bad_step_field_names_the_field_and_the_step(
+    bad: dict[str, Any], field: str, words: str
+) -> None:
+    sid = bad.get("id", "a")
+    error = refused(definition("sequence", [{**step("a"), **bad}]))
+    assert error.field == field
+    assert words in error.message
+    step_tag = f" (step {sid})" if isinstance(sid, str) else ""
+    assert error.message.startswith(f"wf.yaml: {field}{step_tag}: ")
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"pattern": "sequence", "steps": [step("a")]}, "name"),
+        ({"name": "", "pattern": "sequence", "steps": [step("a")]}, "name"),
+        ({"name": "x" * 101, "pattern": "sequence", "steps": [step("a")]}, "name"),
+        ({"name": "n", "steps": [step("a")]}, "pattern"),
+        ({"name": "n", "pattern": "sequence"}, "steps"),
+        ({"name": "n", "pattern": "sequence", "steps": []}, "steps"),
+        ({"name": "n", "pattern": "sequence", "steps": "a"}, "steps"),
+        (
+            {"name": "n", "pattern": "loop", "steps": [step("a")], "loop": {"max_iterations": 0}},
+            "loop.max_iterations",
+        ),
+        (
+            {"name": "n", "pattern": "loop", "steps": [step("a")], "loop": {"max_iterations": 101}},
+            "loop.max_iterations",
+        ),
+        (
+            {
+                "name": "n",
+                "pattern": "parallel",
+                "steps": [step("a")],
+                "parallel": {"max_concurrency": 6},
+            },
+            "parallel.max_concurrency",
+        ),
+        (
+            {
+                "name": "n",
+                "pattern": "parallel",
+                "steps": [step("a")],
+                "parallel": {"on_branch_failure": "ignore"},
+            },
+            "parallel.on_branch_failure",
+        ),
+        ({"name": "n", "pattern": "sequence", "steps": [step("a")], "extra": 1}, "extra"),
+    ],
+)
+def test_a_bad_workflow_field_is_named(data: dict[str, Any], field: str) -> None:
+    error = refused(data)
+    assert error.field == field
+    assert error.message.startswith(f"wf.yaml: {field}: ")
+
+
+@pytest.mark.parametrize("data", [None, [], "name: x", 3])
+def test_anything_but_a_mapping_is_refused(data: Any) -> None:
+    error = refused(data, source="<request>")
+    assert error.message == (
+        "<request>: a workflow definition must be a mapping with name, pattern and steps"
+    )
+
+
+def test_lines_point_at_the_field_in_the_yaml() -> None:
+    text = (
+        "name: review\n"  # 1
+        "pattern: sequence\n"  # 2
+        "steps:\n"  # 3
+        "  - id: a\n"  # 4
+        "    name: A\n"  # 5
+        "    prompt: p\n"  # 6
+        "    retry:\n"  # 7
+        "      attempts: 99\n"  # 8
+    )
+    error = yaml_refused(text)
+    assert error.line == 8
+    assert error.field == "steps[0].retry.attempts"
+    assert error.message.startswith("wf.yaml:8: steps[0].retry.attempts (step a): ")
+
+
+def test_a_missing_field_points_at_its_parent() -> None:
+    error = yaml_refused("name: x\npattern: sequence\nsteps:\n  - id: a\n    name: A\n")
+    assert error.line == 4  # the step, since the prompt has no line of its own
+
+
+def test_a_json_definition_gets_lines_too() -> None:
+    data = definition("sequence", [step("a"), step("b", retry={"attempts": 0})])
+    error = yaml_refused(json.dumps(data, indent=2))
+    assert error.field == "steps[1].retry.attempts"
+    text = json.dumps(data, indent=2).splitlines()
+    assert error.line is not None and '"attempts": 0' in text[error.line - 1]
+
+
+def test_text_that_is_not_yaml_names_the_line_and_has_no_field() -> None:
+    with pytest.raises(WorkflowDefinitionError) as caught:
+        read_text("name: x\nsteps:\n  - {id: a\n", "flow.yaml")
+    assert caught.value.field is None
+    assert caught.value.line is not None
+    assert caught.value.message.startswith(f"flow.yaml:{caught.value.line}: ")
+    assert caught.value.hint == "workflow files are YAML or JSON"
+
+
+def test_a_definition_is_frozen_data() -> None:
+    parsed = parse_definition(VALID[0])
+    assert isinstance(parsed, WorkflowDefinition)
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        parsed.name = "other"  # type: ignore[misc]

@@ -1,0 +1,35 @@
+"""Helpers the store's tests share: tasks and runs in a given state, made through the store's
+public functions."""
+
+from __future__ import annotations
+
+from stagent.domain.run_options import RunOptions
+from stagent.domain.runs import Run
+from stagent.store import lifecycle
+from stagent.store import tasks as task_repo
+from stagent.store.database import Store
+from stagent.store.lifecycle import Claim
+
+
+def new_task(store: Store, title: str = "t", *, project_id: str | None = None) -> str:
+    """A planned task's id."""
+    with store.write() as session:
+        return task_repo.create(session, task_repo.NewTask(title=title, project_id=project_id)).id
+
+
+def queued_run(store: Store, title: str = "t") -> tuple[str, Run]:
+    """A task with a queued run: (task id, run)."""
+    task_id = new_task(store, title)
+    with store.write() as session:
+        _, run = lifecycle.queue_run(session, task_id, RunOptions(runtime="scripted"))
+    assert run is not None
+    return task_id, run
+
+
+def claimed_run(store: Store, title: str = "t") -> Claim:
+    """A task whose run an executor claimed (attempt 1, running)."""
+    task_id, _ = queued_run(store, title)
+    with store.write() as session:
+        claim = lifecycle.claim(session, task_id, 1)
+    assert claim is not None
+    return claim

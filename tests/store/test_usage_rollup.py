@@ -1,0 +1,272 @@
+"""The hourly usage rollup (``usage_rollup``, kept by triggers on the ledger) gives the same
+summaries as summing the ledger's rows, whatever writes the ledger: calls of runs, imports that
+replace a placeholder copy, reservations, a run that fails or is cancelled, repricing, deletes,
+and writers running at the same time, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, func, select, text, update
+
+from stagent.store import ledger as ledger_repo
+from stagent.store import ledger_imports
+from stagent.store import ledger_metrics as metrics
+from stagent.store.ledger import LedgerFilter, NewLedgerEntry
+from stagent.store.tables import UsageLedgerRow, UsageRollupRow
+from stagent.workspace import Workspace
+
+START = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+GROUPS = (None, "hour", "model", "runtime", "project", "source", "status", "simulated")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def ws(request: pytest.FixtureRequest) -> Iterator[Workspace]:
+    yield request.getfixturevalue("workspace" if request.param == "sqlite" else "pg_workspace")
+
+
+def entry(rng: random.Random, n: int, **fields: Any) -> NewLedgerEntry:
+    values: dict[str, Any] = {
+        "runtime": rng.choice(("claude", "codex", "anthropic")),
+        "model": rng.choice(("claude-opus-4-6", "gpt-5.4", None)),
+        "project_id": rng.choice(("prj_a", "prj_b", None)),
+        "source": rng.choice(("run", "run", "import:claude-code")),
+        "simulated": rng.random() < 0.2,
+        "input_tokens": rng.randint(0, 5000),
+        "output_tokens": rng.randint(0, 900),
+        "cache_write_5m_tokens": rng.randint(0, 50),
+        "cache_write_1h_tokens": rng.randint(0, 70),
+        "cache_read_tokens": rng.randint(0, 90_000),
+        "cost_micros": rng.randint(0, 40_000),
+        "cost_source": rng.choice(("computed", "computed", "unpriced")),
+        # minutes and seconds off the hour, so windows cut through hours
+        "at": START + timedelta(seconds=rng.randint(0, 3 * 86400), microseconds=n),
+    }
+    values.update(fields)
+    return NewLedgerEntry(**values)
+
+
+def windows() -> list[tuple[datetime | None, datetime | None]]:
+    hour = timedelta(hours=1)
+    return [
+        (None, None),
+        (START + hour, None),  # on the hour
+        (START + timedelta(minutes=90, seconds=7), START + timedelta(hours=40, minutes=13)),
+        (None, START + timedelta(days=2, minutes=1)),
+        (START + timedelta(minutes=10), START + timedelta(minutes=50)),  # inside one hour
+        (START + timedelta(hours=5, microseconds=1), START + timedelta(hours=6)),
+    ]
+
+
+def filters() -> list[LedgerFilter]:
+    found: list[LedgerFilter] = []
+    for since, until in windows():
+        found.append(LedgerFilter(since=since, until=until))
+        found.append(LedgerFilter(since=since, until=until, simulated=False, runtime="claude"))
+    found += [
+        LedgerFilter(model="gpt-5.4", source="run"),
+        LedgerFilter(project_id="prj_a", status="failed"),
+        LedgerFilter(status="reserved"),
+        LedgerFilter(simulated=True, since=START + timedelta(hours=3, minutes=3)),
+    ]
+    return found
+
+
+def assert_agrees(ws: Workspace) -> None:
+    """Every summary the rollup answers equals the rows' answer, and the rollup table itself
+    equals a GROUP BY over the rows."""
+    with ws.store.read() as session:
+        for n, where in enumerate(filters()):
+            for by in (None, GROUPS[1 + n % (len(GROUPS) - 1)]):  # each grouping, in turn
+                fast = metrics.aggregate(session, where, by)
+                slow = metrics.aggregate(session, where, by, rows=True)
+                assert _by_key(fast) == _by_key(slow), (where, by)
+            assert metrics.aggregate_split(session, where) == metrics.aggregate_split(
+                session, where, rows=True
+            ), where
+        assert _rollup_rows(session) == _expected_rows(session)
+
+
+def _by_key(buckets: list[metrics.Bucket]) -> dict[str | None, metrics.Bucket]:
+    return {bucket.key: bucket for bucket in buckets}
+
+
+def _rollup_rows(session: Any) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    table = UsageRollupRow
+    found: dict[tuple[Any, ...], tuple[int, ...]] = {}
+    for row in session.scalars(select(table)):
+        sums = (
+            row.requests, row.input_tokens, row.output_tokens, row.cache_write_5m_tokens,
+            row.cache_write_1h_tokens, row.cache_read_tokens, row.cost_micros, row.unpriced,
+        )  # fmt: skip
+        if any(sums):
+            key = (row.hour, row.runtime, row.model, row.project_id, row.source)
+            found[(*key, bool(row.simulated), row.status)] = sums
+    return found
+
+
+def _expected_rows(session: Any) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    found: dict[tuple[Any, ...], list[int]] = {}
+    for row in session.scalars(
+        select(UsageLedgerRow).where(UsageLedgerRow.status.in_(metrics.CALL_STATUSES))
+    ):
+        at = (
+            row.finished_at.replace(tzinfo=UTC)
+            if row.finished_at.tzinfo is None
+            else row.finished_at
+        )
+        key = (
+            int(at.timestamp()) // 3600, row.runtime, row.model or "", row.project_id or "",
+            row.source, bool(row.simulated), row.status,
+        )  # fmt: skip
+        sums = found.setdefault(key, [0] * 8)
+        values = (
+            1, row.input_tokens, row.output_tokens, row.cache_write_5m_tokens,
+            row.cache_write_1h_tokens, row.cache_read_tokens, row.cost_micros,
+            int(row.cost_source == "unpriced"),
+        )  # fmt: skip
+        found[key] = [a + b for a, b in zip(sums, values, strict=True)]
+    return {key: tuple(sums) for key, sums in found.items()}
+
+
+def book(ws: Workspace, rng: random.Random, count: int, **fields: Any) -> list[str]:
+    ids: list[str] = []
+    with ws.store.write() as session:
+        for n in range(count):
+            ids.append(ledger_repo.insert(session, entry(rng, n, **fields)).id)
+    return ids
+
+
+def test_the_rollup_matches_the_rows_through_every_kind_of_ledger_write(ws: Workspace) -> None:
+    rng = random.Random(7)
+    book(ws, rng, 150)
+    book(ws, rng, 10, run_id="run_f", source="run")
+    book(ws, rng, 10, run_id="run_c", source="run")
+    assert_agrees(ws)
+
+    # Imports: new calls, then a fuller copy of some replaces the stored one, others repeat.
+    imported = [
+        entry(rng, n, source="import:claude-code", dedupe_key=f"claude-code:msg_{n}")
+        for n in range(60)
+    ]
+    with ws.store.write() as session:
+        ledger_imports.book_calls(session, imported)
+    fuller = [
+        entry(rng, n, source="import:claude-code", dedupe_key=f"claude-code:msg_{n}",
+              input_tokens=10**6 + n, at=START + timedelta(days=4, minutes=n))
+        for n in range(0, 60, 2)
+    ]  # fmt: skip
+    with ws.store.write() as session:
+        booked = ledger_imports.book_calls(session, fuller)
+    assert booked.replaced == 30
+    assert_agrees(ws)
+
+    # A run's reservation (not a call) shrinks and ends; a blocked call is not a call either.
+    book(ws, rng, 1, run_id="run_r", status=ledger_repo.RESERVED, cost_micros=900_000)
+    book(ws, rng, 1, run_id="run_r", status=ledger_repo.BLOCKED)
+    with ws.store.write() as session:
+        ledger_repo.consume_reservation(session, "run_r", 1_000)
+        ledger_repo.release_reservations(session, "run_r", note="ended")
+    assert_agrees(ws)
+
+    # A run that failed, one cancelled: their calls move to that status.
+    with ws.store.write() as session:
+        ledger_repo.mark_run_outcome(session, "run_f", "failed")
+        ledger_repo.mark_run_outcome(session, "run_c", "cancelled")
+    assert_agrees(ws)
+
+    # Repricing: new costs, some rows become unpriced, unpriced ones priced.
+    with ws.store.read() as session:
+        ids = list(session.scalars(select(UsageLedgerRow.id).order_by(UsageLedgerRow.id)))
+    changes = [
+        {"id": i, "cost_micros": 0 if n % 5 == 0 else 7_777 + n, "note": None,
+         "cost_source": "unpriced" if n % 5 == 0 else "computed", "pricing_version": "v2"}
+        for n, i in enumerate(ids[:120])
+    ]  # fmt: skip
+    with ws.store.write() as session:
+        ledger_repo.update_costs(session, changes)
+    assert_agrees(ws)
+
+    # An edit of the time, model and project (no writer does this today; the rollup follows).
+    with ws.store.write() as session:
+        session.execute(
+            update(UsageLedgerRow)
+            .where(UsageLedgerRow.id.in_(ids[120:140]))
+            .values(finished_at=START - timedelta(days=1), model="other", project_id=None)
+        )
+    assert_agrees(ws)
+
+    # Deletes take rows out.
+    with ws.store.write() as session:
+        session.execute(delete(UsageLedgerRow).where(UsageLedgerRow.id.in_(ids[::3])))
+    assert_agrees(ws)
+
+
+def test_concurrent_writers_keep_the_rollup_exact(ws: Workspace) -> None:
+    """Writers inserting, marking outcomes and repricing at once (PostgreSQL: truly parallel
+    transactions upserting the same rollup rows)."""
+    errors: list[BaseException] = []
+
+    def writer(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for round_ in range(6):
+                run = f"run_{seed}_{round_}"
+                # few keys, so writers collide on the same rollup rows
+                book(ws, rng, 8, run_id=run, runtime="claude", model="m", project_id=None,
+                     source="run", simulated=False, at=START + timedelta(minutes=seed))  # fmt: skip
+                with ws.store.write() as session:
+                    ledger_repo.mark_run_outcome(session, run, "failed")
+                with ws.store.write() as session:
+                    ids = session.scalars(
+                        select(UsageLedgerRow.id).where(UsageLedgerRow.run_id == run)
+                    ).all()
+                    ledger_repo.update_costs(
+                        session, [{"id": i, "cost_micros": seed * 10 + round_} for i in ids]
+                    )
+        except BaseException as exc:  # reported by the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert_agrees(ws)
+    with ws.store.read() as session:
+        (total,) = metrics.aggregate(session, LedgerFilter(status="failed"))
+    assert total.requests == 4 * 6 * 8
+    assert total.cost_micros == sum(8 * (seed * 10 + r) for seed in range(4) for r in range(6))
+
+
+def test_a_summary_reads_the_rollup_not_the_rows(ws: Workspace) -> None:
+    """What makes the summary fast: with the rollup's rows changed behind the triggers' back,
+    the summary shows the change (and the rows' answer does not)."""
+    book(ws, random.Random(3), 20, source="run", simulated=False)
+    with ws.store.write() as session:
+        session.execute(update(UsageRollupRow).values(cost_micros=UsageRollupRow.cost_micros + 1))
+    with ws.store.read() as session:
+        rows = session.scalar(select(func.count()).select_from(UsageRollupRow))
+        (fast,) = metrics.aggregate(session, LedgerFilter())
+        (slow,) = metrics.aggregate(session, LedgerFilter(), rows=True)
+    assert fast.cost_micros == slow.cost_micros + (rows or 0)
+
+
+def test_the_triggers_that_keep_the_rollup_exist_at_the_newest_revision(ws: Workspace) -> None:
+    """A later migration that rebuilds the ledger table must create them again."""
+    with ws.store.read() as session:
+        if ws.store.is_sqlite:
+            query = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t"
+        else:
+            query = (
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass)"
+                " AND NOT tgisinternal"
+            )
+        names = set(session.scalars(text(query), {"t": "usage_ledger"}))
+    assert {f"usage_rollup_on_{op}" for op in ("insert", "update", "delete")} <= names
