@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -91,10 +91,19 @@ def set_task_status(
 
 
 def queue_run(
-    session: Session, task_id: str, options: RunOptions, *, reason: str | None = None
+    session: Session,
+    task_id: str,
+    options: RunOptions,
+    *,
+    reason: str | None = None,
+    row: TaskRow | None = None,
 ) -> tuple[Task, Run | None]:
-    """Queue a new run of a task (a task already queued keeps its run: returns it, None)."""
-    row = task_repo.get_row(session, task_id, for_update=True)
+    """Queue a new run of a task (a task already queued keeps its run: returns it, None).
+
+    ``row``: the task's row, if the caller already loaded it ``for_update`` in this
+    transaction (saves a read)."""
+    if row is None:
+        row = task_repo.get_row(session, task_id, for_update=True)
     status = TaskStatus(row.status)
     if status not in RUNNABLE_FROM:
         raise ConflictError(
@@ -104,7 +113,7 @@ def queue_run(
         return task_repo.to_task(row), None
     number = row.run_count + 1
     workflow_id = workflow_id_for(task_id, number)
-    run = run_repo.create(
+    run = run_repo.insert_queued(
         session,
         subject=Subject("task", task_id),
         task_id=task_id,
@@ -126,7 +135,7 @@ def queue_run(
         finished_at=None,
         session_id=None,
     )
-    return task, run_repo.to_run(run)
+    return task, run
 
 
 def cancel_task(session: Session, task_id: str, *, reason: str) -> tuple[Task, str | None]:
@@ -217,8 +226,7 @@ def suspend(
 ) -> Run:
     """Put ``hold`` on a run: a running run moves to ``waiting`` (a waiting one just gains the
     hold and a note)."""
-    run = run_repo.get_row(session, run_id, for_update=True)
-    task_row = _task_row(session, run)
+    run, task_row = _locked(session, run_id)
     holds = list(run.waiting_on or [])
     if hold not in holds:
         holds.append(hold)
@@ -234,10 +242,9 @@ def suspend(
 
 def release(session: Session, run_id: str, hold: str, *, reason: str) -> Run:
     """Take ``hold`` off a run; the last hold released moves it back to ``running``."""
-    run = run_repo.get_row(session, run_id, for_update=True)
+    run, task_row = _locked(session, run_id)
     holds = [h for h in (run.waiting_on or []) if h != hold]
     if not holds and run.status == RunStatus.WAITING.value:
-        task_row = _task_row(session, run)
         _check(session, run, task_row, RunStatus.RUNNING, None)
         _update(session, run, {"status": RunStatus.RUNNING.value, "waiting_on": holds})
         _follow(session, task_row, run, TaskStatus.RUNNING, reason)
@@ -261,10 +268,9 @@ def finish(
     ``attempt`` is the executor's fencing token: an attempt that was superseded is refused
     (`StaleAttemptError`). The run's cost is settled from its ledger rows.
     """
-    run = run_repo.get_row(session, run_id, for_update=True)
+    run, task_row = _locked(session, run_id)
     if RunStatus(run.status).is_terminal:
         return None
-    task_row = _task_row(session, run)
     _check(session, run, task_row, target, attempt)
     result, error = events.scrubbed(session, result), events.scrubbed(session, error)
     stop = reason or (error if target is RunStatus.FAILED else None) or target.value
@@ -305,10 +311,15 @@ def check_attempt(session: Session, run_id: str, attempt: int) -> bool:
 # ------------------------------------------------------------------------------- helpers
 
 
-def _task_row(session: Session, run: RunRow) -> TaskRow | None:
-    if run.task_id is None:
-        return None
-    return task_repo.get_row(session, run.task_id, for_update=True, deleted=True)
+def _locked(session: Session, run_id: str) -> tuple[RunRow, TaskRow | None]:
+    """Lock a run's task, then the run: the order `claim`, `queue_run` and `cancel_task` take
+    them in, so two writers of one run (an executor finishing, a person cancelling) wait for
+    each other instead of deadlocking on PostgreSQL."""
+    task_id = session.scalar(select(RunRow.task_id).where(RunRow.id == run_id))
+    task_row = (
+        task_repo.get_row(session, task_id, for_update=True, deleted=True) if task_id else None
+    )
+    return run_repo.get_row(session, run_id, for_update=True), task_row
 
 
 def _active_run(session: Session, row: TaskRow) -> RunRow | None:
@@ -372,8 +383,10 @@ def _end_run(
     summed from its ledger rows. A crash either ends and settles it, or does neither."""
     if target not in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED):
         raise InvalidTransitionError(f"{target.value} does not end a run")
-    ledger_repo.release_reservations(session, run.id, note=f"released: the run {target.value}")
-    if target is not RunStatus.COMPLETED:
+    booked = run_repo.booked(session, run.id)
+    if booked.reserved:
+        ledger_repo.release_reservations(session, run.id, note=f"released: the run {target.value}")
+    if booked.completed and target is not RunStatus.COMPLETED:
         ledger_repo.mark_run_outcome(session, run.id, target.value)
     ended: dict[str, Any] = {
         "status": target.value,
@@ -382,9 +395,17 @@ def _end_run(
         "error": error,
         "waiting_on": list[str](),
         "ended_at": utcnow(),
-        "cost_micros": run_repo.spent(session, run.id),
+        "cost_micros": booked.spent,
     }
     _update(session, run, ended)
+
+
+_UPDATE_BY_ID = {
+    table.name: update(table).where(table.c.id == bindparam("row_id"))
+    for table in (cast(Table, TaskRow.__table__), cast(Table, RunRow.__table__))
+}
+"""Built once (the SET clause comes from the parameters): building a statement costs more CPU
+than running it on the hot path."""
 
 
 def _update(session: Session, row: TaskRow | RunRow, values: dict[str, Any]) -> None:
@@ -392,6 +413,6 @@ def _update(session: Session, row: TaskRow | RunRow, values: dict[str, Any]) -> 
     flush: the run/task hot path costs a statement, not an ORM flush), and the loaded object
     keeps the written values as its committed state."""
     table = cast(Table, type(row).__table__)
-    ledger_repo.core(session).execute(update(table).where(table.c.id == row.id).values(**values))
+    ledger_repo.core(session).execute(_UPDATE_BY_ID[table.name], {"row_id": row.id, **values})
     for name, value in values.items():
         set_committed_value(row, name, value)
