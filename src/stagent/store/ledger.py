@@ -162,7 +162,8 @@ def insert(session: Session, new: NewLedgerEntry) -> LedgerEntry:
         "project_path": new.project_path,
     }
     core(session).execute(_INSERT_ROW, values)
-    return LedgerEntry(**{**values, "raw": dict(new.raw) if new.raw is not None else None})
+    entry: dict[str, Any] = {**values, "raw": dict(new.raw) if new.raw is not None else None}
+    return LedgerEntry(**entry)
 
 
 def insert_once(session: Session, new: NewLedgerEntry) -> tuple[LedgerEntry, bool]:
