@@ -10,6 +10,13 @@ cache is warm, as on any second run), of a *re-scan* of the unchanged tree (the 
 parses reused while size and mtime are unchanged), and beside them the floor measured in the same
 run: a bare recursive ``os.scandir`` walk of the same tree that only lists entries. Targets from
 issue 13: typical 3 ms cold / 0.5 ms re-scan; 50 projects 100 ms / 20 ms.
+
+``--instructions`` counts instructions instead (valgrind's callgrind: independent of the load
+other processes put on the machine): each figure is the difference between a run with N
+operations and one with none, divided by N. It converts them to milliseconds with a calibration
+taken in the same run: a fixed pure-Python workload's instruction count against its minimum CPU
+time over many repetitions. Callgrind sees user-space instructions only; the time the kernel
+spends in system calls is in the CPU minimum printed beside it.
 """
 
 from __future__ import annotations
@@ -18,7 +25,11 @@ import argparse
 import cProfile
 import os
 import pstats
+import re
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -162,12 +173,129 @@ def measure(
             pstats.Stats(prof).sort_stats("tottime").print_stats(12)
 
 
+def calibration(n: int = 200_000) -> int:
+    """A fixed pure-Python workload (the instruction-to-milliseconds calibration)."""
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+
+def child(root: Path, mode: str, count: int) -> None:
+    """Run ``count`` operations of ``mode`` on the tree at ``root`` (under callgrind)."""
+    if mode == "calibration":
+        for _ in range(count):
+            calibration()
+        return
+    loc = Locations.from_env({"HOME": str(root / "home")})
+    roots = [root / "work"]
+    warm = Scanner(loc)
+    warm.scan(roots)
+    for _ in range(count):
+        if mode == "cold":
+            Scanner(loc).scan(roots)
+        elif mode == "re-scan":
+            warm.scan(roots)
+        else:
+            scandir_floor(str(root / "home"))
+            scandir_floor(str(root / "work"))
+
+
+def _callgrind(root: Path, mode: str, count: int) -> int:
+    out = root.parent / f"callgrind.{mode}.{count}"
+    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
+    cmd += [sys.executable, "-m", "benchmarks.scanner", "--child", str(root), mode, str(count)]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    match = re.search(r"Collected : (\d+)", done.stderr)
+    if match is None:
+        raise SystemExit(f"callgrind printed no total:\n{done.stderr[-2000:]}")
+    return int(match.group(1))
+
+
+def per_op(root: Path, mode: str, count: int) -> float:
+    """Instructions of one ``mode`` operation: (N operations - none) / N."""
+    return (_callgrind(root, mode, count) - _callgrind(root, mode, 0)) / count
+
+
+def min_cpu_ms(fn: Callable[[], object], repeats: int) -> float:
+    """The minimum CPU time of ``fn`` in milliseconds (the least disturbed run)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        fn()
+        best = min(best, time.process_time() - start)
+    return best * 1000
+
+
+def instructions(base: Path) -> None:
+    """Instruction counts per operation, converted to ms with the same run's calibration."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
+    cal_instr = per_op(base, "calibration", 3)
+    cal_ms = min_cpu_ms(calibration, 30)
+    rate = cal_instr / cal_ms
+    print(
+        f"calibration: {cal_instr / 1e6:.1f}M instructions in {cal_ms:.2f} ms (min CPU of 30) "
+        f"= {rate / 1e6:.2f}M instructions per ms; load average {os.getloadavg()[0]:.1f}"
+    )
+    for name, projects, scale, reps, targets in (
+        ("typical", 1, 0.6, 20, (3.0, 0.5)),
+        ("fifty", 50, 1.0, 2, (100.0, 20.0)),
+    ):
+        _instructions_of(base / name, projects, scale, reps, rate, targets)
+
+
+def _instructions_of(
+    root: Path, projects: int, scale: float, reps: int, rate: float, targets: tuple[float, float]
+) -> None:
+    build(root, projects, scale)
+    loc = Locations.from_env({"HOME": str(root / "home")})
+    roots = [root / "work"]
+    warm = Scanner(loc)
+    warm.scan(roots)
+
+    def floor_fn() -> object:
+        return scandir_floor(str(root / "home")), scandir_floor(str(root / "work"))
+
+    timed: dict[str, Callable[[], object]] = {
+        "cold": lambda: Scanner(loc).scan(roots),
+        "re-scan": lambda: warm.scan(roots),
+    }
+    floor_instr = per_op(root, "floor", reps * 5)
+    floor_cpu = min_cpu_ms(floor_fn, reps * 10)
+    print(
+        f"{root.name}: floor (bare os.scandir walk) {floor_instr / 1e6:8.2f}M instr "
+        f"= {floor_instr / rate:7.2f} ms; min CPU {floor_cpu:7.2f} ms"
+    )
+    for mode, target in zip(("cold", "re-scan"), targets, strict=True):
+        instr = per_op(root, mode, reps if mode == "cold" else reps * 5)
+        cpu = min_cpu_ms(timed[mode], reps * 10)
+        print(
+            f"  {mode:8} {instr / 1e6:8.2f}M instr = {instr / rate:7.2f} ms "
+            f"(with system calls: min CPU {cpu:7.2f} ms); target {target} ms"
+        )
+
+
 def main() -> None:
     """Build the trees, measure, print."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--profile", action="store_true", help="print cProfile tables too")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions with callgrind"
+    )
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child(Path(args.child[0]), args.child[1], int(args.child[2]))
+        return
+    if args.instructions:
+        with tempfile.TemporaryDirectory() as tmp:
+            base = Path(tmp)
+            os.environ["PATH"] = f"{fake_bin(base / 'bin')}{os.pathsep}{os.environ.get('PATH', '')}"
+            instructions(base)
+        return
     repeats = 5 if args.quick else 21
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)

@@ -128,3 +128,71 @@ def test_stored_scans_are_listed_and_pruned(
     assert "Deleted 2 stored scan(s); 1 left (keeping the newest 1)" in pruned.stdout
     assert [s["id"] for s in cli.json("scans", "list")] == [listed[0]["id"]]
     assert cli.json("scans", "prune", "--older-than", "1") == {"deleted": 0, "kept": 1}
+
+
+@pytest.mark.parametrize(
+    ("files", "fail_on", "code"),
+    [
+        ({}, "warning", 0),  # the clean tree
+        ({"extra/.git/HEAD": "ref: refs/heads/main\n"}, "warning", 0),  # an info only
+        ({"extra/.git/HEAD": "ref: refs/heads/main\n"}, "error", 0),
+        ({"webapp/.claude/agents/x.md": "---\nname: x\n---\n"}, "warning", 1),  # an error
+        ({"webapp/.claude/skills/n/SKILL.md": "# no front matter\n"}, "warning", 1),  # a warning
+        ({"webapp/.claude/skills/n/SKILL.md": "# no front matter\n"}, "error", 0),
+    ],
+)
+def test_fail_on_thresholds(
+    cli: Cli, tree_env: Path, files: dict[str, str], fail_on: str, code: int
+) -> None:
+    work = clean_tree(tree_env)
+    for rel, text in files.items():
+        write(work / rel, text)
+    result = cli("scan", str(work), "--no-save", "--fail-on", fail_on, "--json")
+    assert result.exit_code == code, result.output
+    assert json.loads(result.stdout)["score"] <= 100  # the report is printed either way
+
+
+def test_an_unknown_fail_on_level_is_refused(cli: Cli, tree_env: Path) -> None:
+    result = cli("scan", str(tree_env), "--no-save", "--fail-on", "info")
+    assert result.exit_code == 2
+    assert "info" in result.output
+
+
+def test_json_fields_of_every_artifact_and_finding(cli: Cli, tree_env: Path) -> None:
+    work = broken_tree(tree_env)
+    report = cli.json("scan", str(work), "--no-save")
+    assert isinstance(report["duration_ms"], float) and report["duration_ms"] > 0
+    assert report["score"] == report["health"]["score"]
+    assert {d["name"] for d in report["health"]["dimensions"]} == {
+        "instructions",
+        "safety",
+        "capability",
+        "maintenance",
+    }
+    for finding in report["findings"]:
+        assert finding["severity"] in ("error", "warning", "info")
+        assert finding["path"].startswith(str(tree_env))
+        assert finding["line"] is None or finding["line"] >= 1
+        assert finding["message"] and finding["fix"] and finding["cost"] > 0
+    for artifact in report["artifacts"]:
+        assert artifact["tool"] in ("claude-code", "codex", "shared")
+        assert artifact["scope"] in ("managed", "user", "project", "local", "plugin")
+        assert len(artifact["content_hash"]) == 64
+        assert artifact["size"] >= 0 and artifact["modified_at"]
+        assert isinstance(artifact["metadata"], dict)
+    shared = [a for a in report["artifacts"] if a["tool"] == "shared"]
+    assert shared and all(a["shared_with"] for a in shared)
+    assert any(a["drift"] for a in shared)
+
+
+def test_user_level_follows_claude_config_dir(
+    cli: Cli, tree_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tree_env / "claude-elsewhere"
+    write(elsewhere / "CLAUDE.md", "# moved\n")
+    write(tree_env / "home" / ".claude" / "CLAUDE.md", "# not read\n")
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(elsewhere))
+    report = cli.json("scan", str(tree_env / "home"), "--no-save")
+    docs = [a["path"] for a in report["artifacts"] if a["tool"] == "claude-code"]
+    assert docs == [str(elsewhere / "CLAUDE.md")]
+    assert report["locations"]["claude_dir"] == str(elsewhere)

@@ -180,6 +180,46 @@ def test_reconcile_fails_a_running_task_that_has_no_run(workspace: Workspace) ->
     assert run.status is RunStatus.FAILED and run.stop_reason == done.error
 
 
+def _queue_fails_midway(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Queue a task whose queue entry cannot be written; returns the task id."""
+    task = ws.tasks.create(TaskDraft(title="atomic", scenario=scenario({"text": "x"})))
+    ws.queue.prepare_schema()
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the engine's insert failed")
+
+    monkeypatch.setattr(ws.queue.client, "enqueue_in_transaction", refuse)
+    with pytest.raises(RuntimeError):
+        ws.tasks.run(task.id)
+    monkeypatch.undo()
+    return task.id
+
+
+def test_a_run_and_its_queue_entry_are_written_together(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The engine's queue entry failed: no queued run is left for reconcile to find, and the
+    # task can be run again at once.
+    task_id = _queue_fails_midway(workspace, monkeypatch)
+    assert workspace.tasks.get(task_id).status is TaskStatus.PLANNED
+    assert workspace.tasks.runs(task_id) == []
+    queued = workspace.tasks.run(task_id)
+    assert queued.status is TaskStatus.QUEUED and queued.run_count == 1
+    assert workspace.queue.status(f"{task_id}-run-1") == "ENQUEUED"
+    workspace.start_worker("worker")
+    assert workspace.tasks.wait(task_id, timeout=30).status is TaskStatus.COMPLETED
+
+
+@pytest.mark.postgres
+def test_a_run_and_its_queue_entry_are_written_together_on_postgresql(
+    pg_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task_id = _queue_fails_midway(pg_workspace, monkeypatch)
+    assert pg_workspace.tasks.runs(task_id) == []
+    pg_workspace.tasks.run(task_id)
+    assert pg_workspace.queue.status(f"{task_id}-run-1") == "ENQUEUED"
+
+
 @pytest.mark.postgres
 def test_a_task_runs_on_postgresql(pg_workspace: Workspace) -> None:
     pg_workspace.start_worker("worker")

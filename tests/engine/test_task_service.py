@@ -157,6 +157,30 @@ def test_an_invalid_edit_is_refused_and_changes_nothing(
     assert ws.tasks.get(task_id).title == "keep me"
 
 
+def test_an_edited_title_is_trimmed_like_a_new_one(ws: Workspace) -> None:
+    task_id = add(ws, "draft")
+    assert ws.tasks.update(task_id, {"title": "  final  "}).title == "final"
+    assert ws.tasks.get(task_id).title == "final"
+
+
+def test_clearing_the_description_leaves_it_empty(ws: Workspace) -> None:
+    task_id = add(ws, "described", description="old words")
+    assert ws.tasks.update(task_id, {"description": None}).description == ""
+
+
+@pytest.mark.parametrize("priority", ["3", 2.0, None, True])
+def test_a_priority_that_is_not_a_whole_number_is_refused(ws: Workspace, priority: object) -> None:
+    task_id = add(ws, "prioritised")
+    with pytest.raises(ValidationError) as caught:
+        ws.tasks.update(task_id, {"priority": priority})
+    assert caught.value.message == (
+        f"priority: {priority!r} is not a whole number; use 0 (highest) to 4"
+    )
+    with pytest.raises(ValidationError):
+        ws.tasks.create(TaskDraft(title="t", priority=priority))  # type: ignore[arg-type]
+    assert ws.tasks.get(task_id).priority == 2
+
+
 def test_a_task_cannot_be_edited_while_it_runs(ws: Workspace) -> None:
     task_id = add(ws, "busy")
     ws.tasks.run(task_id)

@@ -3,16 +3,4 @@ scenarios that are not simulated) to every workspace they build, in-process CLIs
 
 from __future__ import annotations
 
-import pytest
-
-from stagent import workspace as workspace_module
-from stagent.testing.metered import registry_with_metered
-
-
-@pytest.fixture(autouse=True)
-def _metered_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        workspace_module,
-        "default_registry",
-        registry_with_metered(workspace_module.default_registry),
-    )
+from captools import metered_runtime_fixture  # noqa: F401

@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from budgettools import costing, new_task, rows, set_budget, settled, usd
 
+from captools import WIDE, wide_fixture, wide_pg_fixture  # noqa: F401
 from stagent.domain.tasks import TaskStatus
 from stagent.workspace import Workspace
 
-STARTS = 20
-
-
-def _busy_worker(ws: Workspace) -> Iterator[Workspace]:
-    ws.start_worker("worker")
-    try:
-        yield ws
-    finally:
-        ws.close()
-
-
-@pytest.fixture
-def wide_worker(tmp_path: Path) -> Iterator[Workspace]:
-    """A SQLite workspace whose worker runs 20 tasks at once."""
-    yield from _busy_worker(Workspace.temporary(tmp_path / "ws", concurrency=STARTS).open())
-
-
-@pytest.fixture
-def wide_pg_worker(pg_url: str, tmp_path: Path) -> Iterator[Workspace]:
-    """The same on PostgreSQL."""
-    ws = Workspace.temporary(tmp_path / "ws", database_url=pg_url, concurrency=STARTS).open()
-    yield from _busy_worker(ws)
+STARTS = WIDE
 
 
 def _twenty_starts_against_headroom_for_three(ws: Workspace) -> None:
@@ -60,10 +37,10 @@ def _twenty_starts_against_headroom_for_three(ws: Workspace) -> None:
     assert (daily.spent, daily.reserved) == (3_000_000, 0)  # no overshoot
 
 
-def test_twenty_concurrent_starts_against_headroom_for_three(wide_worker: Workspace) -> None:
-    _twenty_starts_against_headroom_for_three(wide_worker)
+def test_twenty_concurrent_starts_against_headroom_for_three(wide: Workspace) -> None:
+    _twenty_starts_against_headroom_for_three(wide)
 
 
 @pytest.mark.postgres
-def test_twenty_concurrent_starts_on_postgresql(wide_pg_worker: Workspace) -> None:
-    _twenty_starts_against_headroom_for_three(wide_pg_worker)
+def test_twenty_concurrent_starts_on_postgresql(wide_pg: Workspace) -> None:
+    _twenty_starts_against_headroom_for_three(wide_pg)

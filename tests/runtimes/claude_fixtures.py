@@ -21,6 +21,7 @@ from stagent.runtimes.base import AgentRun, PermissionDecision, PermissionReques
 from stagent.runtimes.claude import ClaudeRuntime
 from stagent.testing.anthropic_server import AnthropicScriptServer
 from stagent.testing.model_script import ModelScript, ScriptBook
+from stagent.workspace import Workspace
 
 TEST_KEY = "sk-ant-test-0123456789abcdef"
 MODEL = "claude-sonnet-4-6"
@@ -113,6 +114,23 @@ def server_env(server: AnthropicScriptServer) -> dict[str, str]:
         "ANTHROPIC_API_KEY": TEST_KEY,
         "CLAUDE_CODE_MAX_RETRIES": "0",
     }
+
+
+def claude_workspace(
+    server: AnthropicScriptServer, tmp_path: Path, preset: str | None = None
+) -> Iterator[Workspace]:
+    """A workspace whose worker runs claude tasks against ``server`` (with the rules of
+    ``preset``, if given); the worker is stopped and the workspace closed afterwards."""
+    ws = Workspace.temporary(tmp_path / "ws").open()
+    if preset is not None:
+        ws.rules.apply_preset(preset)
+    ws.runtimes.register(ClaudeRuntime(home=ws.settings.home, env=server_env(server)))
+    ws.start_worker()
+    try:
+        yield ws
+    finally:
+        ws.stop_worker()
+        ws.close()
 
 
 def claude_request(

@@ -13,14 +13,13 @@ import httpx
 import pytest
 from claude_fixtures import (  # noqa: F401
     anthropic_server_fixture,
+    claude_workspace,
     offline_env_fixture,
-    server_env,
 )
 
 from stagent.domain.approvals import Approval
 from stagent.domain.tasks import Task, TaskStatus
 from stagent.engine.services import TaskDraft
-from stagent.runtimes.claude import ClaudeRuntime
 from stagent.testing.anthropic_server import AnthropicScriptServer
 from stagent.web.app import create_app
 from stagent.workspace import Workspace
@@ -31,14 +30,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def governed(anthropic_server: AnthropicScriptServer, tmp_path: Path) -> Iterator[Workspace]:
     """A worker running claude tasks against the scripted server; no rules saved yet."""
-    ws = Workspace.temporary(tmp_path / "ws").open()
-    ws.runtimes.register(ClaudeRuntime(home=ws.settings.home, env=server_env(anthropic_server)))
-    ws.start_worker()
-    try:
-        yield ws
-    finally:
-        ws.stop_worker()
-        ws.close()
+    yield from claude_workspace(anthropic_server, tmp_path)
 
 
 def _start(ws: Workspace, scenario: str) -> Task:

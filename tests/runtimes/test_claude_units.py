@@ -4,6 +4,7 @@ health, and the guard that test runs only ever talk to 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncGenerator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -23,7 +24,7 @@ from stagent.domain.events import TextEvent
 from stagent.runtimes._claude_channel import EventChannel
 from stagent.runtimes._claude_env import RunPaths, build_env, credentials_source, redact
 from stagent.runtimes._claude_permissions import session_updates, suggested_rule
-from stagent.runtimes._claude_stream import UsageLedger
+from stagent.runtimes._claude_stream import UsageLedger, totals, usage_deltas
 from stagent.runtimes.anthropic_api import AnthropicRuntime
 from stagent.runtimes.claude import ClaudeRuntime, bundled_cli
 from stagent.testing.anthropic_server import AnthropicScriptServer
@@ -93,29 +94,61 @@ def test_always_allow_rules_stay_in_the_session_and_never_change_the_mode() -> N
     assert suggested_rule("AskUserQuestion", []) is None
 
 
-def test_usage_is_reported_as_differences_of_the_session_totals(tmp_path: Path) -> None:
-    ledger = UsageLedger(tmp_path / "usage.json")
+def test_usage_is_reported_as_differences_of_a_process_totals() -> None:
     first = {"m": {"inputTokens": 100, "outputTokens": 10, "cacheReadInputTokens": 5,
                    "cacheCreationInputTokens": 30, "cacheCreationEphemeral1hInputTokens": 20,
                    "thinkingTokens": 3, "costUSD": 0.5}}  # fmt: skip
-    [event] = ledger.deltas("s1", first)
+    [event] = usage_deltas("s1", {}, first)
     assert (event.input_tokens, event.cache_write_tokens, event.cache_write_1h_tokens) == (
         100,
         30,
         20,
     )
     assert (event.reasoning_tokens, event.cost_usd) == (3, 0.5)
-    ledger.save("s1", first)
+    before = {"m": totals(first["m"])}
     later = {"m": {**first["m"], "inputTokens": 150, "costUSD": 0.75}, "other": {"outputTokens": 2}}
-    events = UsageLedger(tmp_path / "usage.json").deltas("s1", later)  # survives a restart
+    events = usage_deltas("s1", before, later)
     assert [(e.model, e.input_tokens, e.output_tokens, e.cost_usd) for e in events] == [
         ("m", 50, 0, 0.25),
         ("other", 0, 2, None),
     ]
-    assert ledger.deltas("s1", first) == []  # nothing new: nothing reported
-    assert ledger.deltas("s2", first)[0].input_tokens == 100  # another session starts at zero
-    [named] = ledger.deltas("s3", first, "result-uuid")
+    assert usage_deltas("s1", before, first) == []  # nothing new: nothing reported
+    [named] = usage_deltas("s3", {}, first, "result-uuid")
     assert named.request_id == "claude:s3:result-uuid:m"  # one result is booked once
+
+
+def test_staged_usage_survives_a_dead_process_until_it_is_confirmed(tmp_path: Path) -> None:
+    ledger = UsageLedger(tmp_path / "usage.json")
+    usages = usage_deltas("s1", {}, {"m": {"inputTokens": 100, "costUSD": 0.5}}, "r1")
+    ledger.stage("s1", usages)
+    again = UsageLedger(tmp_path / "usage.json")  # the next process of the session
+    assert again.unconfirmed("s1") == usages  # the same request ids: booked once
+    assert again.unconfirmed("s2") == []
+    assert again.unconfirmed() == usages  # any session of the run (a resume may start anew)
+    again.confirm("s1")
+    assert ledger.unconfirmed("s1") == []
+    (tmp_path / "old.json").write_text('{"s1": {"m": {"inputTokens": 5}}}')  # an older file
+    assert UsageLedger(tmp_path / "old.json").unconfirmed("s1") == []
+
+
+def test_a_resumed_process_starts_from_the_cost_state_its_transcript_holds(
+    tmp_path: Path,
+) -> None:
+    transcripts = tmp_path / "projects"
+    (transcripts / "-work").mkdir(parents=True)
+    lines = [
+        {"type": "user", "sessionId": "s1"},
+        {"type": "cost-state", "sessionId": "s1", "modelUsage": {"m": {"inputTokens": 100}}},
+        {"type": "cost-state", "sessionId": "s1", "modelUsage": {"m": {"inputTokens": 250}}},
+        {"type": "assistant", "sessionId": "s1"},
+    ]
+    (transcripts / "-work" / "s1.jsonl").write_text(
+        "\n".join(json.dumps(line) for line in lines) + "\nnot json\n"
+    )
+    ledger = UsageLedger(tmp_path / "usage.json", transcripts)
+    assert ledger.restored("s1")["m"]["inputTokens"] == 250  # the last clean exit's totals
+    assert ledger.restored("s2") == {}  # a killed process wrote none: the next starts at zero
+    assert UsageLedger(tmp_path / "usage.json").restored("s1") == {}
 
 
 async def test_the_channel_hands_over_events_only_when_the_consumer_took_them() -> None:

@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 from claude_fixtures import (  # noqa: F401
     anthropic_server_fixture,
+    claude_workspace,
     offline_env_fixture,
-    server_env,
 )
 
 from stagent.domain.workflow_files import parse_definition
 from stagent.domain.workflow_runs import WorkflowStatus
-from stagent.runtimes.claude import ClaudeRuntime
 from stagent.testing.anthropic_server import AnthropicScriptServer
 from stagent.workspace import Workspace
 
@@ -26,15 +25,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def claude_worker(anthropic_server: AnthropicScriptServer, tmp_path: Path) -> Iterator[Workspace]:
-    ws = Workspace.temporary(tmp_path / "ws").open()
-    ws.rules.apply_preset("full-auto")
-    ws.runtimes.register(ClaudeRuntime(home=ws.settings.home, env=server_env(anthropic_server)))
-    ws.start_worker()
-    try:
-        yield ws
-    finally:
-        ws.stop_worker()
-        ws.close()
+    yield from claude_workspace(anthropic_server, tmp_path, preset="full-auto")
 
 
 def test_a_sequence_runs_on_the_real_claude_cli_one_model_call_per_step(

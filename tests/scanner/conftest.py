@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from stagent.scanner import Locations, Scanner, ScanReport
-from stagent.testing.scan_trees import broken_tree, clean_tree, fake_bin
+from stagent.testing.scan_trees import broken_tree, clean_tree, fake_bin, write
 
 
 @dataclass
@@ -38,6 +38,14 @@ def _scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, build) -> Scanned:  #
     return Scanned(tmp_path, work, scanner, scanner.scan([work]))
 
 
+@pytest.fixture(autouse=True)
+def fake_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """PATH with the commands MCP servers name (npx, uvx) and the system's basics only."""
+    folder = fake_bin(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}/usr/bin:/bin")
+    return folder
+
+
 @pytest.fixture
 def clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Scanned:
     """The clean tree, scanned."""
@@ -48,3 +56,32 @@ def clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Scanned:
 def broken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Scanned:
     """The broken tree, scanned."""
     return _scan(tmp_path, monkeypatch, broken_tree)
+
+
+Files = dict[str, "str | dict[str, object]"]
+
+
+def scan_files(
+    root: Path,
+    files: Files,
+    *,
+    scan: tuple[str, ...] = ("work",),
+    env: dict[str, str] | None = None,
+    executable: tuple[str, ...] = (),
+    **locations: Path,
+) -> ScanReport:
+    """Write ``files`` (paths relative to ``root``; a dict becomes JSON) and scan the folders
+    ``scan`` with HOME at ``root/home`` (``env`` adds CLAUDE_CONFIG_DIR or CODEX_HOME;
+    ``locations`` overrides managed folders, e.g. ``claude_managed=...``)."""
+    for rel, content in files.items():
+        write(root / rel, content, executable=rel in executable)  # type: ignore[arg-type]
+    for folder in scan:
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    loc = Locations.from_env({"HOME": str(root / "home"), **(env or {})})
+    nowhere = root / "nowhere"
+    loc = replace(
+        loc,
+        claude_managed=locations.get("claude_managed", nowhere / "claude-code"),
+        codex_system=locations.get("codex_system", nowhere / "codex"),
+    )
+    return Scanner(loc).scan([root / folder for folder in scan])

@@ -203,6 +203,8 @@ def test_git_branch_of_a_worktree_and_a_detached_head(tmp_path: Path) -> None:
 
 
 def test_directory_listing_cache_follows_the_directory_mtime(tmp_path: Path) -> None:
+    tmp_path = tmp_path / "d"
+    tmp_path.mkdir()
     cache = FsCache()
     cache.begin()
     assert cache.listing(str(tmp_path)) == {}

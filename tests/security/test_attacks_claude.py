@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from attacks import attack_commands, attack_script, pending_card
-from sandboxtools import require_bubblewrap
+from sandboxtools import contained_workspace, wait_until_ended
 
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
@@ -31,16 +31,9 @@ HOME_FROM_RUN = "$HOME/../../../.."
 
 @pytest.fixture
 def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
-    require_bubblewrap()
     monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    workspace = Workspace.temporary(tmp_path / "stagent-home").open()
-    workspace.rules.apply_preset("full-auto")
-    try:
-        yield workspace
-    finally:
-        workspace.stop_worker()
-        workspace.close()
+    yield from contained_workspace(tmp_path)
 
 
 def test_every_attack_fails_and_nothing_changes(ws: Workspace) -> None:
@@ -55,7 +48,7 @@ def test_every_attack_fails_and_nothing_changes(ws: Workspace) -> None:
         ws.runtimes.register(ClaudeRuntime(home=ws.settings.home, env=env, max_retries=0))
         task = ws.tasks.create(TaskDraft(title="SCENARIO:attack do it", runtime="claude"))
         ws.tasks.run(task.id)
-        done = _wait(ws, task.id, 120)
+        done = wait_until_ended(ws, task.id, 120)
         time.sleep(2.5)  # the background approval would have fired by now
 
     assert done.status is TaskStatus.COMPLETED, done.error
@@ -80,12 +73,3 @@ def test_every_attack_fails_and_nothing_changes(ws: Workspace) -> None:
 
 def _preset_rules(ws: Workspace) -> list[object]:
     return [rule for rule in ws.rules.list() if rule.source == "preset:full-auto"]
-
-
-def _wait(ws: Workspace, task_id: str, timeout: float):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    task = ws.tasks.get(task_id)
-    while not task.status.is_terminal and time.monotonic() < deadline:
-        time.sleep(0.2)
-        task = ws.tasks.get(task_id)
-    return task

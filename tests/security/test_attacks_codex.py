@@ -6,18 +6,16 @@ full-auto preset and Codex's own ``workspace-write`` sandbox, inside Stagent's c
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from attacks import attack_commands, attack_script, pending_card
-from sandboxtools import require_bubblewrap
+from sandboxtools import codex_runtime, contained_workspace, wait_until_ended
 
-from stagent.domain.tasks import Task, TaskStatus
+from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
-from stagent.runtimes.codex import CodexRuntime
 from stagent.testing.openai_server import ScriptedOpenAIServer
 from stagent.workspace import Workspace
 
@@ -30,23 +28,7 @@ HOME_FROM_RUN = "$HOME/../../../../.."
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Iterator[Workspace]:
-    require_bubblewrap()
-    workspace = Workspace.temporary(tmp_path / "stagent-home").open()
-    workspace.rules.apply_preset("full-auto")
-    try:
-        yield workspace
-    finally:
-        workspace.stop_worker()
-        workspace.close()
-
-
-def _wait(ws: Workspace, task_id: str, timeout: float) -> Task:
-    deadline = time.monotonic() + timeout
-    task = ws.tasks.get(task_id)
-    while not task.status.is_terminal and time.monotonic() < deadline:
-        time.sleep(0.2)
-        task = ws.tasks.get(task_id)
-    return task
+    yield from contained_workspace(tmp_path)
 
 
 def test_every_attack_fails_and_nothing_changes(ws: Workspace, tmp_path: Path) -> None:
@@ -58,20 +40,10 @@ def test_every_attack_fails_and_nothing_changes(ws: Workspace, tmp_path: Path) -
     # A CLI start inside Codex's own sandbox can outlast its default 10 s wait for output.
     script = attack_script("attack", MODEL, commands, yield_time_ms=30_000)
     with ScriptedOpenAIServer([script], log_path=tmp_path / "requests.jsonl") as server:
-        runtime = CodexRuntime(
-            base_url=server.base_url,
-            api_key=KEY,
-            model=MODEL,
-            state_dir=ws.settings.home / "runtimes" / "codex",
-            request_max_retries=0,
-            stream_max_retries=0,
-            environ={"PATH": os.environ.get("PATH", os.defpath)},
-            containment=ws.containment,
-        )
-        ws.runtimes.register(runtime)
+        codex_runtime(ws, server, KEY, MODEL)
         task = ws.tasks.create(TaskDraft(title="SCENARIO:attack do it", runtime="codex"))
         ws.tasks.run(task.id)
-        done = _wait(ws, task.id, 120)
+        done = wait_until_ended(ws, task.id, 120)
         time.sleep(2.5)  # the background approval would have fired by now
         requests = (tmp_path / "requests.jsonl").read_text()
 

@@ -1,5 +1,5 @@
-"""A run killed right after its first provider call was booked, then recovered by another worker,
-is charged once per provider call.
+"""A run killed right after its first provider call was booked (or, on Claude, just before), then
+recovered by another worker, is charged once per provider call.
 
 Real ``stagent worker`` processes on one SQLite file. The first worker books the call's usage and
 dies at once (``os._exit``, as a kill would leave it: no confirmation to the runtime, no end of
@@ -40,6 +40,19 @@ sys.argv = ["stagent", "worker", "--json"]
 from stagent.cli.app import main
 main()
 """
+DIE_BEFORE_BOOKING = """
+import os, sys
+from stagent.runtimes import _claude_stream
+original = _claude_stream.UsageLedger.stage
+def stage(self, session_id, usages):
+    original(self, session_id, usages)
+    if usages:
+        os._exit(9)  # the result's usage is written down; the engine has not booked it
+_claude_stream.UsageLedger.stage = stage
+sys.argv = ["stagent", "worker", "--json"]
+from stagent.cli.app import main
+main()
+"""
 
 
 def _calls(ws: Workspace, task_id: str) -> list[object]:
@@ -51,13 +64,19 @@ def _calls(ws: Workspace, task_id: str) -> list[object]:
 
 
 def _kill_then_recover(
-    home: Path, client: Workspace, procs: list[subprocess.Popen[str]], task_id: str, **env: str
+    home: Path,
+    client: Workspace,
+    procs: list[subprocess.Popen[str]],
+    task_id: str,
+    code: str = DIE_AFTER_FIRST_BOOKED_CALL,
+    **env: str,
 ) -> None:
-    dying, _ = start_worker(home, code=DIE_AFTER_FIRST_BOOKED_CALL, env=env)
+    dying, _ = start_worker(home, code=code, env=env)
     procs.append(dying)
     client.tasks.run(task_id)
-    assert dying.wait(timeout=120) == 9  # it died right after booking the first call
-    assert len(_calls(client, task_id)) == 1
+    assert dying.wait(timeout=120) == 9  # it died at the chosen point
+    booked = 1 if code == DIE_AFTER_FIRST_BOOKED_CALL else 0
+    assert len(_calls(client, task_id)) == booked
     procs.append(start_worker(home, env=env)[0])
 
 
@@ -81,15 +100,22 @@ def test_a_replayed_scenario_books_each_call_once(
     assert booked == [1000, 2000]  # one row per provider call
 
 
+@pytest.mark.parametrize(
+    "death",
+    [DIE_AFTER_FIRST_BOOKED_CALL, DIE_BEFORE_BOOKING],
+    ids=["killed-after-booking", "killed-before-booking"],
+)
 def test_a_resumed_claude_session_books_the_first_call_once(
     worker_home: Path,
     worker_client: Workspace,
     worker_procs: list[subprocess.Popen[str]],
     monkeypatch: pytest.MonkeyPatch,
+    death: str,
 ) -> None:
-    """The CLI reports usage with its result; the first process's result was booked and the
-    worker killed before it noted the usage as reported. The resumed session books its own call,
-    and the first call stays booked once."""
+    """The CLI reports usage with its result; the worker dies between writing the result's
+    usage down and confirming it booked (once after the engine booked it, once before). The
+    resumed session re-reports the first call under its request id and books its own: one row
+    per call the scripted server answered."""
     script = ModelScript.model_validate(
         {
             "name": "answer",
@@ -101,7 +127,7 @@ def test_a_resumed_claude_session_books_the_first_call_once(
         for name, value in env.items():
             monkeypatch.setenv(name, value)  # the client checks the runtime is ready
         task = worker_client.tasks.create(TaskDraft(title="SCENARIO:answer go", runtime="claude"))
-        _kill_then_recover(worker_home, worker_client, worker_procs, task.id, **env)
+        _kill_then_recover(worker_home, worker_client, worker_procs, task.id, death, **env)
         done = worker_client.tasks.wait(task.id, timeout=120)
         answered = [r for r in server.requests if r.get("scenario") == "answer"]
 
@@ -110,5 +136,6 @@ def test_a_resumed_claude_session_books_the_first_call_once(
     assert run.attempt == 2
     assert len(answered) == 2  # the first process's call and the resumed one
     rows = _calls(worker_client, task.id)
+    assert len(rows) == len(answered)  # one row per provider call
     booked = sum(r.input_tokens for r in rows)  # type: ignore[attr-defined]
     assert booked == 2 * 1000  # each call once: not 3 * 1000, and not 1000

@@ -10,52 +10,21 @@ tasks at once, on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stagent import workspace as workspace_module
-from stagent.domain.tasks import TaskStatus
+from captools import WIDE, metered_runtime_fixture, wide_fixture, wide_pg_fixture  # noqa: F401
+from stagent.domain.tasks import Task, TaskStatus
 from stagent.engine.services import TaskDraft
 from stagent.governance.budgets_config import BudgetChange
 from stagent.ledger.money import parse_usd
 from stagent.store.ledger import LedgerFilter
-from stagent.testing.metered import registry_with_metered
 from stagent.workspace import Workspace
 
-STARTS = 20
+STARTS = WIDE
 CALL_USD = 0.06
 CALLS_WANTED = 5  # $0.30 a run, past its $0.18 share
-
-
-@pytest.fixture(autouse=True)
-def _metered_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        workspace_module,
-        "default_registry",
-        registry_with_metered(workspace_module.default_registry),
-    )
-
-
-def _worker(ws: Workspace) -> Iterator[Workspace]:
-    ws.start_worker("worker")
-    try:
-        yield ws
-    finally:
-        ws.close()
-
-
-@pytest.fixture
-def wide(tmp_path: Path) -> Iterator[Workspace]:
-    yield from _worker(Workspace.temporary(tmp_path / "ws", concurrency=STARTS).open())
-
-
-@pytest.fixture
-def wide_pg(pg_url: str, tmp_path: Path) -> Iterator[Workspace]:
-    ws = Workspace.temporary(tmp_path / "ws", database_url=pg_url, concurrency=STARTS).open()
-    yield from _worker(ws)
 
 
 def greedy(calls: int = CALLS_WANTED, usd: float = CALL_USD) -> dict[str, Any]:
@@ -70,6 +39,21 @@ def greedy(calls: int = CALLS_WANTED, usd: float = CALL_USD) -> dict[str, Any]:
 
 def micros(amount: str) -> int:
     return parse_usd(amount, "test")
+
+
+def run_capped(
+    ws: Workspace, scenario: dict[str, Any], cap_usd: float, runtime: str = "metered"
+) -> Task:
+    """Run ``scenario`` with a per-run cap of ``cap_usd`` and wait for it to end."""
+    draft = TaskDraft(
+        title=f"capped at {cap_usd}",
+        runtime=runtime,
+        scenario=scenario,
+        options={"limits": {"max_budget_usd": cap_usd}},
+    )
+    task = ws.tasks.create(draft)
+    ws.tasks.run(task.id)
+    return ws.tasks.wait(task.id, timeout=60)
 
 
 def _twenty_greedy_runs_end_the_day_at_the_cap(ws: Workspace) -> None:
@@ -104,16 +88,7 @@ def _twenty_greedy_runs_end_the_day_at_the_cap(ws: Workspace) -> None:
 
 def test_a_run_whose_last_call_reaches_its_cap_completes(wide: Workspace) -> None:
     """Reaching the cap stops the next call, not the run's result."""
-    task = wide.tasks.create(
-        TaskDraft(
-            title="exact",
-            runtime="metered",
-            scenario=greedy(calls=3),
-            options={"limits": {"max_budget_usd": 0.18}},
-        )
-    )
-    wide.tasks.run(task.id)
-    done = wide.tasks.wait(task.id, timeout=60)
+    done = run_capped(wide, greedy(calls=3), 0.18)
     assert done.status is TaskStatus.COMPLETED, done.error
     assert done.result == "spent it all"
 
@@ -132,32 +107,15 @@ def test_a_run_overshoots_its_own_cap_by_at_most_the_call_that_reached_it(
 ) -> None:
     """Without a daily cap, a run's own ``max_budget_usd`` (here $0.10 with calls of $0.06)
     stops it after the call that reached it: $0.12, never a third call."""
-    task = wide.tasks.create(
-        TaskDraft(
-            title="capped",
-            runtime="metered",
-            scenario=greedy(),
-            options={"limits": {"max_budget_usd": 0.10}},
-        )
-    )
-    wide.tasks.run(task.id)
-    done = wide.tasks.wait(task.id, timeout=60)
+    done = run_capped(wide, greedy(), 0.10)
     assert done.status is TaskStatus.FAILED
     assert (done.error or "").startswith("stopped by budget: the run reached its cap of $0.10")
-    (run,) = wide.tasks.runs(task.id)
+    (run,) = wide.tasks.runs(done.id)
     assert run.cost_micros == micros("0.12")
 
 
 def test_a_simulated_run_is_never_stopped_by_a_cap(wide: Workspace) -> None:
     """The scripted runtime spends nothing: its runs play to the end whatever they report."""
-    task = wide.tasks.create(
-        TaskDraft(
-            title="demo",
-            scenario=greedy(usd=5.0),
-            options={"limits": {"max_budget_usd": 0.10}},
-        )
-    )
-    wide.tasks.run(task.id)
-    done = wide.tasks.wait(task.id, timeout=60)
+    done = run_capped(wide, greedy(usd=5.0), 0.10, runtime="scripted")
     assert done.status is TaskStatus.COMPLETED, done.error
     assert done.result == "spent it all"

@@ -270,3 +270,29 @@ def test_the_triggers_that_keep_the_rollup_exist_at_the_newest_revision(ws: Work
             )
         names = set(session.scalars(text(query), {"t": "usage_ledger"}))
     assert {f"usage_rollup_on_{op}" for op in ("insert", "update", "delete")} <= names
+
+
+def test_ledger_rows_written_before_the_rollup_are_summed_after(tmp_path: Any) -> None:
+    """0019 adds the rollup: calls booked before it (by an older Stagent) are in it."""
+    from alembic import command
+
+    from stagent.store.database import Store
+    from stagent.store.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    store = Store(url)
+    command.upgrade(alembic_config(store.engine), "0018")
+    rng = random.Random(11)
+    with store.write() as session:
+        for n in range(40):
+            ledger_repo.insert(session, entry(rng, n))
+        ledger_repo.insert(session, entry(rng, 99, status=ledger_repo.RESERVED))
+    store.upgrade()
+    try:
+        with store.read() as session:
+            assert _rollup_rows(session) == _expected_rows(session)
+            (fast,) = metrics.aggregate(session, LedgerFilter())
+            assert fast == metrics.aggregate(session, LedgerFilter(), rows=True)[0]
+            assert fast.requests == 40
+    finally:
+        store.dispose()

@@ -6,13 +6,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+INTERNAL_FIELDS = frozenset({"raw", "dedupe_key"})
+"""`LedgerEntry` fields the JSON leaves out (the runtime's raw payload, the dedupe key)."""
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LedgerEntry:
-    """One ledger row."""
+    """One ledger row. Its fields, in this order, are the usage row's JSON shape too
+    (`stagent.schemas.UsageSchema` and `stagent.ledger.views.entry_json` derive from them)."""
 
     id: str
     task_id: str | None
+    run_id: str | None = None
+    """The run that made the call (or holds the reservation)."""
     project_id: str | None
     activity: str
     runtime: str
@@ -33,11 +39,11 @@ class LedgerEntry:
     started_at: datetime
     finished_at: datetime
     source: str = "run"
+    """``run``, ``import:claude-code`` or ``import:codex``."""
     dedupe_key: str | None = None
     simulated: bool = False
     session_id: str | None = None
     project_path: str | None = None
-    run_id: str | None = None
 
     @property
     def total_tokens(self) -> int:

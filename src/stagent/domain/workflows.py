@@ -49,7 +49,7 @@ class RetryPolicy(_Model):
 class WorkflowStep(_Model):
     """One step: a prompt for an agent with a profile (and optionally a runtime and model)."""
 
-    id: str
+    id: str = Field(json_schema_extra={"pattern": STEP_ID.pattern})
     name: str = Field(min_length=1, max_length=200)
     prompt: str = Field(min_length=1)
     profile: str | None = None

@@ -203,14 +203,16 @@ class TaskService:
             raise ValidationError(f"{', '.join(sorted(unknown))}: not an editable task field")
         if "runtime" in changes:
             self._runtimes.require(changes["runtime"])
+        changes = dict(changes)
         if "priority" in changes:
             _check_priority(changes["priority"])
-        if "title" in changes and not str(changes["title"]).strip():
-            raise ValidationError("title: a task needs a title")
-        if "title" in changes:
-            checked_text("title", str(changes["title"]).strip(), TITLE_MAX)
-        if "description" in changes:
-            checked_text("description", str(changes["description"] or ""), DESCRIPTION_MAX)
+        if "title" in changes:  # stored as `create` stores it: trimmed text
+            changes["title"] = checked_text("title", str(changes["title"] or "").strip(), TITLE_MAX)
+            if not changes["title"]:
+                raise ValidationError("title: a task needs a title")
+        if "description" in changes:  # no description is an empty one (the column is NOT NULL)
+            description = str(changes["description"] or "")
+            changes["description"] = checked_text("description", description, DESCRIPTION_MAX)
         with self._store.write() as session:
             if changes.get("project_id"):
                 changes["project_id"] = project_repo.get(session, changes["project_id"]).id
@@ -261,8 +263,10 @@ class TaskService:
         with self._store.read() as session:
             runtime = task_repo.runtime_of(session, task_id)
         self._runtimes.require_ready(runtime)
+        self._queue.prepare_schema()  # before the write lock: opening it may migrate DBOS's tables
         with self._store.write() as session:
-            task = task_repo.get(session, task_id)
+            row = task_repo.get_row(session, task_id, for_update=True)
+            task = task_repo.to_task(row)
             project = project_repo.get(session, task.project_id) if task.project_id else None
             profile_options: dict[str, Any] | None = None
             note = None
@@ -271,15 +275,16 @@ class TaskService:
                     task.profile, task.runtime, task.title, task.description, {}
                 )
                 if chosen != task.profile:  # ``auto``: the routed profile stays the task's
-                    task_repo.get_row(session, task_id, for_update=True).profile = chosen
+                    row.profile = chosen
             options = resolve_options(task, project, profile_options)
-            task, run = lifecycle.queue_run(session, task_id, options)
-            if note is not None and run is not None:
-                event_repo.append(
-                    session, task_id, "note", run_id=run.id, payload={"message": note}
-                )
-        if run is not None:
-            self._queue.enqueue(task_id, run.number)
+            task, run = lifecycle.queue_run(session, task_id, options, row=row)
+            if run is not None:
+                if note is not None:
+                    event_repo.append(
+                        session, task_id, "note", run_id=run.id, payload={"message": note}
+                    )
+                # In the same transaction: the run and its queue entry commit together.
+                self._queue.enqueue_in(session, task_id, run.number)
         return task
 
     def cancel(self, task_id: str) -> Task:
@@ -390,7 +395,9 @@ def _portable(stored: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in stored.items() if k not in RUNTIME_OPTION_FIELDS}
 
 
-def _check_priority(priority: int) -> int:
+def _check_priority(priority: object) -> int:
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise ValidationError(f"priority: {priority!r} is not a whole number; use 0 (highest) to 4")
     if not 0 <= priority <= 4:
         raise ValidationError(f"priority: {priority} is out of range; use 0 (highest) to 4")
     return priority

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from stagent.domain.ledger import INTERNAL_FIELDS, LedgerEntry
 from stagent.ledger.money import usd_text
 from stagent.ledger.prices import CategoryPrices, ModelPricing, PricePeriod, PriceTable
-from stagent.store.ledger import LedgerEntry
 
 CATEGORIES = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
 
@@ -57,36 +59,23 @@ def table_json(table: PriceTable) -> dict[str, Any]:
     }
 
 
+SHOWN = tuple(
+    field.name for field in dataclasses.fields(LedgerEntry) if field.name not in INTERNAL_FIELDS
+)
+"""The row's fields the JSON shows, in `LedgerEntry`'s order."""
+
+
 def entry_json(entry: LedgerEntry) -> dict[str, Any]:
-    """One ledger row: raw tokens by category, cost in micro-USD (and USD text; null when the
-    model is unpriced: its cost is unknown, not zero), provenance, source and attribution."""
-    return {
-        "id": entry.id,
-        "task_id": entry.task_id,
-        "run_id": entry.run_id,
-        "project_id": entry.project_id,
-        "activity": entry.activity,
-        "runtime": entry.runtime,
-        "provider": entry.provider,
-        "model": entry.model,
-        "input_tokens": entry.input_tokens,
-        "output_tokens": entry.output_tokens,
-        "cache_write_5m_tokens": entry.cache_write_5m_tokens,
-        "cache_write_1h_tokens": entry.cache_write_1h_tokens,
-        "cache_read_tokens": entry.cache_read_tokens,
-        "reasoning_tokens": entry.reasoning_tokens,
-        "cost_micros": entry.cost_micros,
-        "cost_usd": None if entry.cost_source == "unpriced" else usd_text(entry.cost_micros),
-        "unpriced": entry.cost_source == "unpriced",
-        "cost_source": entry.cost_source,
-        "pricing_version": entry.pricing_version,
-        "status": entry.status,
-        "note": entry.note,
-        "started_at": entry.started_at.isoformat(),
-        "finished_at": entry.finished_at.isoformat(),
-        "source": entry.source,
-        "simulated": entry.simulated,
-        "session_id": entry.session_id,
-        "project_path": entry.project_path,
-        "total_tokens": entry.total_tokens,
-    }
+    """One ledger row: its fields (`SHOWN`; times as ISO text) with the cost also as USD text
+    (null when the model is unpriced: its cost is unknown, not zero) and ``unpriced`` after
+    ``cost_micros``, and ``total_tokens`` last."""
+    data: dict[str, Any] = {}
+    for name in SHOWN:
+        value = getattr(entry, name)
+        data[name] = value.isoformat() if isinstance(value, datetime) else value
+        if name == "cost_micros":
+            unpriced = entry.cost_source == "unpriced"
+            data["cost_usd"] = None if unpriced else usd_text(entry.cost_micros)
+            data["unpriced"] = unpriced
+    data["total_tokens"] = entry.total_tokens
+    return data

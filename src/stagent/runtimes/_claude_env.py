@@ -7,7 +7,7 @@ Each task gets a directory ``<stagent home>/runs/<task_id>/claude/``:
 - ``home/``: a clean ``HOME``, so the Bash tool never sources the user's ``.bashrc``;
 - ``work/``: the working directory when the task's project names none (kept per task because a
   session resumes only from the same directory);
-- ``usage.json``: the cumulative usage already reported per session (see `_claude_stream`).
+- ``usage.json``: usage handed to the engine but not yet confirmed as booked (see `_claude_stream`).
 
 The Stagent home is ``RunRequest.stagent_home``, else the runtime's ``home`` argument, else
 ``$STAGENT_HOME``, else ``~/.stagent``.

@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from stagent.domain.events import RuntimeEvent, ToolRequestEvent, ToolResultEvent
 from stagent.runtimes import _codex_mapping as mapping
@@ -20,6 +20,7 @@ from stagent.runtimes._codex_rpc import JsonDict, JsonRpcProcess, Message, Proce
 from stagent.runtimes.base import PermissionDecision, PermissionGate, PermissionRequest
 
 log = logging.getLogger("stagent.runtimes.codex")
+CAPPED = "the run reached its spending cap"
 
 
 class ServerRequests:
@@ -31,8 +32,11 @@ class ServerRequests:
         gate: PermissionGate,
         emit: Callable[[RuntimeEvent], None],
         stop: Callable[[], None],
+        booked: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._task_id = task_id
+        self._booked = booked
+        self._capped = asyncio.Event()
         self._gate = gate
         self._emit = emit
         self._stop = stop
@@ -47,6 +51,15 @@ class ServerRequests:
         self.waiting: dict[str, str] = {}
         """Decisions still open, by request id (named in a deadline's message)."""
         self.interrupted_by: str | None = None
+
+    @property
+    def capped(self) -> bool:
+        """True once the run reached its spending cap: every decision is then ``cancel``."""
+        return self._capped.is_set()
+
+    def cap_reached(self) -> None:
+        """Approve nothing more; decisions still waiting at the gate are answered ``cancel``."""
+        self._capped.set()
 
     def spawn(self, message: Message) -> None:
         """Answer ``message`` in its own task (a decision may take a person minutes)."""
@@ -106,7 +119,9 @@ class ServerRequests:
             suggested_rule=rule,
         )
         try:
-            decision = await self._gate.decide(request)
+            if self._booked is not None:
+                await self._booked()  # the usage reported before this call is checked first
+            decision = await self._gate_unless_capped(request)
         except Exception:
             log.exception("codex: the permission gate failed for %s; declining", tool)
             decision = PermissionDecision(allowed=False, message="the permission check failed")
@@ -123,6 +138,27 @@ class ServerRequests:
             reason = f": {decision.message}" if decision.message else ""
             self.interrupted_by = f"the run was stopped{who} at {tool}{reason}"
         return decision
+
+    async def _gate_unless_capped(self, request: PermissionRequest) -> PermissionDecision:
+        """The gate's decision, or ``cancel`` once the run has reached its cap (even while the
+        gate is still deciding: a person's answer would come too late to matter)."""
+        capped = PermissionDecision(
+            allowed=False, interrupt=True, message=CAPPED, decided_by="the budget"
+        )
+        if self.capped:
+            return capped
+        deciding = asyncio.ensure_future(self._gate.decide(request))
+        cap = asyncio.ensure_future(self._capped.wait())
+        try:
+            await asyncio.wait({deciding, cap}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            cap.cancel()
+        if deciding.done():
+            return deciding.result()
+        deciding.cancel()
+        with contextlib.suppress(BaseException):
+            await deciding
+        return capped
 
     async def _tell_model(self, text: str) -> None:
         """Tell the model why (a decline carries no message): steer it into the turn before

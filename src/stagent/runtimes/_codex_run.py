@@ -4,6 +4,15 @@ A driver task owns the child process and turns its notifications into `RuntimeEv
 queue; server requests (approvals, questions) are answered by their own tasks, so a person can
 take their time while the turn's other events keep flowing. A per-run deadline interrupts the
 turn whatever it waits on (an approval nobody answers, a provider that never replies).
+
+Spending caps: Codex reports a model response's usage only after the response's tools ran, and
+sends the next model request right after that report. So when the usage that reaches a run's
+cap arrives, one more call is already on its way; interrupting the turn then would lose it
+(Codex never reports an interrupted call). Instead every approval waits until the engine has
+booked the usage reported before it (a delivery handshake on the event stream), and once the
+engine calls `CodexRun.stop_calls` every approval is answered ``cancel``: Codex then reports the
+usage of the response that asked for the tool and ends the turn without another call. A run
+therefore stops after at most one call past the one that reached its cap, and both are booked.
 """
 
 from __future__ import annotations
@@ -43,6 +52,10 @@ TEXT_FLUSH_CHARS = 2000
 """Agent text is sent per message item, or in pieces of about this size for long messages."""
 RESUME_PROMPT = "The previous run of this task was interrupted. Continue where you left off."
 OPT_OUT = ["account/rateLimits/updated", "remoteControl/status/changed", "turn/diff/updated"]
+CAP_GRACE_SECONDS = 30.0
+"""After `CodexRun.stop_calls`, how long the call already on its way may take to come back
+before the turn is interrupted anyway."""
+_Out = tuple[RuntimeEvent, "asyncio.Future[None] | None"] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +94,9 @@ class CodexRun(AgentRun):
 
     def __init__(self, plan: RunPlan, gate: PermissionGate) -> None:
         self._plan = plan
-        self._out: asyncio.Queue[RuntimeEvent | None] = asyncio.Queue()
+        self._out: asyncio.Queue[_Out] = asyncio.Queue()
+        self._unbooked: set[asyncio.Future[None]] = set()
+        self._cap_timer: asyncio.TimerHandle | None = None
         self._stop = asyncio.Event()
         self._stop_reason: StopReason | None = None
         self._rpc: JsonRpcProcess | None = None
@@ -93,7 +108,7 @@ class CodexRun(AgentRun):
         self._sent: dict[str, int] = {}
         self._final_text = ""
         self._requests = ServerRequests(
-            plan.task_id, gate, self._emit, lambda: self._request_stop("interrupt")
+            plan.task_id, gate, self._emit, lambda: self._request_stop("interrupt"), self._booked
         )
         self._last_error: JsonDict | None = None
         self._last_total: Any = None
@@ -109,12 +124,39 @@ class CodexRun(AgentRun):
 
         A consumer that stops listening early stops the run: nobody would answer it.
         """
+        delivered: asyncio.Future[None] | None = None
         try:
-            while (event := await self._out.get()) is not None:
+            while (item := await self._out.get()) is not None:
+                event, delivered = item
                 yield event
+                _settle(delivered)  # the consumer asked for more: it has processed ``event``
         finally:
+            _settle(delivered)
+            for waiting in list(self._unbooked):
+                _settle(waiting)
             if not self._driver.done():
                 self._request_stop("cancel")
+
+    async def stop_calls(self) -> None:
+        """The run reached its spending cap: approve nothing more. The call Codex already sent
+        comes back, its tool is cancelled, its usage is reported and the turn ends; a turn that
+        goes on regardless (a tool Codex runs without asking) is interrupted at its next usage
+        report, or after `CAP_GRACE_SECONDS`."""
+        if self._requests.capped:
+            return
+        self._requests.cap_reached()
+        loop = asyncio.get_running_loop()
+        self._cap_timer = loop.call_later(CAP_GRACE_SECONDS, self._request_stop, "interrupt")
+
+    async def _booked(self) -> None:
+        """Wait until every usage event emitted so far has been processed by the consumer (with
+        the engine: booked in the ledger and checked against the run's cap)."""
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            while self._unbooked and not stop.done():
+                await asyncio.wait({*self._unbooked, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
 
     async def cancel(self) -> None:
         """Interrupt the turn, stop the app-server and wait until it is gone."""
@@ -133,7 +175,14 @@ class CodexRun(AgentRun):
         self._stop.set()
 
     def _emit(self, event: RuntimeEvent) -> None:
-        self._out.put_nowait(event)
+        self._out.put_nowait((event, None))
+
+    def _emit_tracked(self, event: RuntimeEvent) -> None:
+        """Emit ``event`` and remember it until the consumer has processed it (`_booked`)."""
+        delivered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._unbooked.add(delivered)
+        delivered.add_done_callback(self._unbooked.discard)
+        self._out.put_nowait((event, delivered))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -156,6 +205,8 @@ class CodexRun(AgentRun):
             log.exception("codex run of task %s failed", self._plan.task_id)
             final = ErrorEvent(message=f"the codex adapter failed: {type(exc).__name__}: {exc}")
         finally:
+            if self._cap_timer is not None:
+                self._cap_timer.cancel()
             await self._shutdown()
             if not keep_state:
                 self._plan.dirs.remove()
@@ -382,7 +433,11 @@ class CodexRun(AgentRun):
             return  # a repeat of numbers already counted
         self._last_total = total
         call = mapping.call_id(self.thread_id, self._turn_id, total)
-        self._emit(mapping.usage_event(params, self._model, request_id=call))
+        self._emit_tracked(mapping.usage_event(params, self._model, request_id=call))
+        if self._requests.capped:
+            # The call on its way when the cap was reached is reported: if the turn still goes
+            # on (a tool Codex ran without asking), stop it before it asks for more.
+            self._request_stop("interrupt")
 
     def _turn_completed(self, turn: JsonDict) -> RuntimeEvent:
         self._flush_all()
@@ -396,3 +451,8 @@ class CodexRun(AgentRun):
         error = mapping.as_dict(turn.get("error")) or self._last_error or {}
         message, retryable = mapping.error_message(error, self._plan.provider_url)
         return ErrorEvent(message=self._redact(message), retryable=retryable)
+
+
+def _settle(delivered: asyncio.Future[None] | None) -> None:
+    if delivered is not None and not delivered.done():
+        delivered.set_result(None)

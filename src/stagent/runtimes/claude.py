@@ -242,7 +242,7 @@ class ClaudeRun(AgentRun):
         self.permissions = ClaudePermissions(
             request.task_id, gate, self._emit_request, gate_all=gate_all
         )
-        self._ledger = UsageLedger(paths.usage)
+        self._ledger = UsageLedger(paths.usage, paths.config / "projects")
         self._stderr: deque[str] = deque(maxlen=20)
         self._transport: KillableTransport | None = None
         self._worker: asyncio.Task[None] | None = None

@@ -9,7 +9,15 @@ from typing import Any, cast
 from stagent.scanner import mcp, secrets
 from stagent.scanner.collect import FileContext
 from stagent.scanner.hooks import hook_artifacts
-from stagent.scanner.parse import as_dict, as_list, digest, json_key_line, line_of, parse_json
+from stagent.scanner.parse import (
+    ParseError,
+    as_dict,
+    as_list,
+    digest,
+    json_key_line,
+    line_of,
+    parse_json,
+)
 
 BROAD_BASH = frozenset({"Bash", "Bash(*)", "Bash(:*)", "Bash( *)", "Bash(**)"})
 IGNORED_PATH_TOOLS = ("Write", "NotebookEdit", "Glob", "MultiEdit")
@@ -30,8 +38,11 @@ def settings(ctx: FileContext) -> None:
     doc = as_dict(data)
     if error is not None or not isinstance(data, dict):
         ctx.artifact("settings", name, {"valid": False})
-        if error is not None:
-            ctx.invalid("JSON", error, f"Fix the JSON syntax in {name}; Claude Code ignores it")
+        if error is None:
+            error = ParseError(1, "the top level is not a JSON object")
+        ctx.invalid(
+            "JSON", error, f"Fix the JSON in {name} (an object of settings); Claude Code ignores it"
+        )
         return
     perms = as_dict(doc.get("permissions"))
     env = as_dict(doc.get("env"))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
-from stagent.scanner import mcp
+from stagent.scanner import mcp, secrets
 from stagent.scanner.collect import FileContext
 from stagent.scanner.parse import as_dict, digest, parse_toml, toml_key_line
 
 DEFAULT_PROJECT_DOC_MAX_BYTES = 32 * 1024
+_TOML_SECRET_FIX = (
+    "Remove the secret from the file, rotate it, and read it from an environment variable"
+)
 
 APPROVAL_ADVICE: dict[str, tuple[str, str, str]] = {
     "untrusted": (
@@ -92,10 +95,25 @@ def requirements_toml(ctx: FileContext) -> None:
         if error is not None:
             ctx.invalid("TOML", error, "Fix the TOML syntax of requirements.toml")
         return
-    meta: dict[str, Any] = {
-        k: v for k, v in data.items() if isinstance(v, str | int | float | bool | list)
-    }
+    meta = _shown(ctx, data, (str, int, float, bool, list))
     ctx.artifact("requirements", "requirements.toml", {"valid": True, **meta})
+    ctx.text_secrets(_TOML_SECRET_FIX)
+
+
+def _shown(ctx: FileContext, data: dict[str, Any], types: tuple[type, ...]) -> dict[str, Any]:
+    """The top-level values of ``types`` fit to show: shaped secrets in strings redacted."""
+    shown = {k: v for k, v in data.items() if isinstance(v, types)}
+    if not ctx.may_hold_secret:
+        return shown
+    return {k: _redacted(v) for k, v in shown.items()}
+
+
+def _redacted(value: object) -> object:
+    if isinstance(value, str):
+        return secrets.redact_text(value)
+    if isinstance(value, list):
+        return [_redacted(item) for item in cast("list[object]", value)]
+    return value
 
 
 def agent_toml(ctx: FileContext) -> None:
@@ -107,9 +125,10 @@ def agent_toml(ctx: FileContext) -> None:
         if error is not None:
             ctx.invalid("TOML", error, "Fix the TOML syntax of this subagent")
         return
-    meta = {k: v for k, v in data.items() if isinstance(v, str | int | float | bool)}
+    meta = _shown(ctx, data, (str, int, float, bool))
     meta["valid"] = True
     ctx.artifact("subagent", str(data.get("name") or label), meta, content_hash=digest(meta))
+    ctx.text_secrets(_TOML_SECRET_FIX)
 
 
 def doc_limit(config: dict[str, Any] | None) -> int:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import os
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,7 +13,9 @@ from stagent.scanner.findings import finding
 from stagent.scanner.fscache import FileStat, FsCache
 from stagent.scanner.locations import Locations
 from stagent.scanner.parse import BlockMemo, ParseError, line_of
-from stagent.scanner.report import Artifact, Finding, Scope, Severity, Tool
+from stagent.scanner.report import Artifact, Finding, Scope, Severity, Tool, trusted
+
+sha1 = hashlib.sha1
 
 
 class Where(NamedTuple):
@@ -39,19 +39,40 @@ class Parsed:
     findings: list[Finding] = field(default_factory=lambda: [])
 
 
-@dataclass
 class FileContext:
     """A file being parsed: its text and the helpers that build artifacts and findings."""
 
-    path: str
-    text: str
-    sha256: str
-    stat: FileStat
-    where: Where
-    blocks: BlockMemo | None = None
-    """The scanner's memo of parsed front matter."""
-    out: Parsed = field(default_factory=Parsed)
-    _may_hold: bool | None = None
+    __slots__ = (
+        "_may_hold",
+        "_modified",
+        "blocks",
+        "out",
+        "path",
+        "sha256",
+        "stat",
+        "text",
+        "where",
+    )
+
+    def __init__(
+        self,
+        path: str,
+        text: str,
+        sha256: str,
+        stat: FileStat,
+        where: Where,
+        blocks: BlockMemo | None = None,
+    ) -> None:
+        self.path = path
+        self.text = text
+        self.sha256 = sha256
+        self.stat = stat
+        self.where = where
+        self.blocks = blocks
+        """The scanner's memo of parsed front matter."""
+        self.out = Parsed()
+        self._may_hold: bool | None = None
+        self._modified: datetime | None = None
 
     @property
     def may_hold_secret(self) -> bool:
@@ -60,10 +81,12 @@ class FileContext:
             self._may_hold = secrets.may_hold(self.text)
         return self._may_hold
 
-    @functools.cached_property
+    @property
     def modified_at(self) -> datetime:
         """The file's mtime."""
-        return datetime.fromtimestamp(self.stat.mtime_ns / 1e9, UTC)
+        if self._modified is None:
+            self._modified = datetime.fromtimestamp(self.stat.mtime_ns / 1e9, UTC)
+        return self._modified
 
     def artifact(
         self,
@@ -77,27 +100,33 @@ class FileContext:
         scope: Scope | None = None,
         project: str | None = None,
     ) -> Artifact:
-        """Add an artifact from this file (``content_hash`` for an entry of a larger file)."""
+        """Add an artifact from this file (``content_hash`` for an entry of a larger file).
+
+        Built without validation (`report.trusted`): every value here is already typed.
+        """
         w = self.where
         tool = tool or w.tool
         scope = scope or w.scope
         project = project or w.project
         key = f"{tool}|{category}|{scope}|{self.path}|{name}"
-        made = Artifact(
-            id=hashlib.sha1(key.encode()).hexdigest()[:16],
-            tool=tool,
-            category=category,
-            scope=scope,
-            project=project,
-            name=name,
-            path=self.path,
-            line=line,
-            content_hash=content_hash or self.sha256,
-            size=self.stat.size,
-            modified_at=self.modified_at,
-            metadata=metadata,
-            shared_with=[],
-            drift=False,
+        made = trusted(
+            Artifact,
+            {
+                "id": sha1(key.encode()).hexdigest()[:16],
+                "tool": tool,
+                "category": category,
+                "scope": scope,
+                "project": project,
+                "name": name,
+                "path": self.path,
+                "line": line,
+                "content_hash": content_hash or self.sha256,
+                "size": self.stat.size,
+                "modified_at": self.modified_at,
+                "metadata": metadata,
+                "shared_with": [],
+                "drift": False,
+            },
         )
         self.out.artifacts.append(made)
         return made
@@ -211,25 +240,37 @@ class Collector:
         return entries
 
     def file(self, path: str, parser: Parser, where: Where) -> bool:
-        """Parse ``path`` with ``parser`` (or reuse the cached result); False if it is absent."""
+        """Parse ``path`` with ``parser`` (or reuse the cached result); False if it is absent.
+
+        A file never parsed by ``parser`` in ``where`` is opened straight away (its size and
+        mtime come from ``fstat`` on the open file: open, fstat, read, close); a cached one is
+        stat'ed first and read again only if it changed.
+        """
         inputs = self._inputs
-        if not self.cache.maybe_exists(path):
+        cache = self.cache
+        if not cache.maybe_exists(path):
             if inputs is not None:  # absent from its folder's listing: that listing decides
                 parent = path.rpartition("/")[0] or "/"
-                inputs.dirs.append((parent, self.cache.listed(parent)))
-            return False
-        stat = self.cache.stat(path)
-        if inputs is not None:
-            inputs.files.append((path, stat))
-        if stat is None:
+                inputs.dirs.append((parent, cache.listed(parent)))
             return False
         kind = parser.__qualname__
-        parsed: Parsed | None = self.cache.get(path, kind, where, stat)
+        cached = cache.entry(path, kind, where)
+        parsed: Parsed | None = None
+        stat: FileStat | None = None
+        if cached is not None:
+            stat = cache.stat(path)
+            if stat is not None and stat == cached[0]:
+                parsed = cached[1]
         if parsed is None:
-            parsed = _parse(path, parser, where, stat, self.cache.blocks)
-            if parsed is None:
-                return False
-            self.cache.put(path, kind, where, stat, parsed)
+            got = cache.read(path)
+            stat = got[0] if got is not None else None
+            if got is not None:
+                parsed = _parse(path, parser, where, got[0], got[1], cache.blocks)
+                cache.put(path, kind, where, got[0], parsed)
+        if inputs is not None:
+            inputs.files.append((path, stat))
+        if parsed is None:
+            return False
         self.artifacts.extend(parsed.artifacts)
         self.findings.extend(parsed.findings)
         return True
@@ -240,42 +281,23 @@ class Collector:
 
 
 def _parse(
-    path: str, parser: Parser, where: Where, stat: FileStat, blocks: BlockMemo | None = None
-) -> Parsed | None:
-    data = read_bytes(path, stat.size)
-    if data is None:
-        return None
+    path: str,
+    parser: Parser,
+    where: Where,
+    stat: FileStat,
+    data: bytes,
+    blocks: BlockMemo | None = None,
+) -> Parsed:
     ctx = FileContext(
         path,
         data.decode("utf-8", errors="replace"),
         hashlib.sha256(data).hexdigest(),
-        FileStat(len(data), stat.mtime_ns),
+        stat,
         where,
         blocks,
     )
     parser(ctx)
     return ctx.out
-
-
-def read_bytes(path: str, size: int) -> bytes | None:
-    """A file's bytes with raw ``os`` calls (half the cost of ``open()`` for small files);
-    ``size`` is what stat said, so one read usually reaches the end. None if unreadable."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        data = os.read(fd, size + 1)
-        if len(data) <= size:
-            return data
-        chunks = [data]  # the file grew since it was stat'ed: read the rest
-        while chunk := os.read(fd, 1 << 16):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def join(*parts: str) -> str:

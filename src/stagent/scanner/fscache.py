@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from stat import S_ISREG
 from typing import Any, NamedTuple
 
 from stagent.scanner.parse import BlockMemo
@@ -21,11 +22,31 @@ class Listing:
     entries: dict[str, bool]
 
 
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
 class FileStat(NamedTuple):
     """What decides whether a cached parse is still good."""
 
     size: int
     mtime_ns: int
+
+
+def _entries(path: str) -> dict[str, bool]:
+    """A directory's entries: name -> is a directory (from the entry type, no stat)."""
+    with os.scandir(path) as it:
+        try:
+            return {entry.name: entry.is_dir() for entry in it}
+        except OSError:  # an entry vanished while its type was looked up: go one by one
+            pass
+    entries: dict[str, bool] = {}
+    with os.scandir(path) as it:
+        for entry in it:
+            try:
+                entries[entry.name] = entry.is_dir()
+            except OSError:
+                continue
+    return entries
 
 
 class FsCache:
@@ -72,33 +93,52 @@ class FsCache:
         cached = self._dirs.get(path)
         if cached is not None and cached.mtime_ns == mtime:
             return cached.entries
-        entries: dict[str, bool] = {}
         try:
-            with os.scandir(path) as it:
-                for entry in it:
-                    try:
-                        entries[entry.name] = entry.is_dir()
-                    except OSError:
-                        continue
+            entries = _entries(path)
         except OSError:
             return None
         self._dirs[path] = Listing(mtime, entries)
         return entries
 
     def stat(self, path: str) -> FileStat | None:
-        """Size and mtime of a regular file (None if missing)."""
+        """Size and mtime of a regular file (None if missing or not a regular file)."""
         try:
             st = os.stat(path)
         except OSError:
             return None
+        if not S_ISREG(st.st_mode):
+            return None
         return FileStat(st.st_size, st.st_mtime_ns)
 
-    def get(self, path: str, kind: str, context: Any, stat: FileStat) -> Any | None:
-        """A cached parse of ``path`` by parser ``kind`` in ``context``, if still valid."""
-        hit = self._files.get((path, kind, context))
-        if hit is not None and hit[0] == stat:
-            return hit[1]
-        return None
+    def read(self, path: str) -> tuple[FileStat, bytes] | None:
+        """A regular file's size and mtime and its bytes, in four system calls (open, fstat,
+        read, close); None if it is missing, unreadable or not a regular file (a FIFO is
+        opened non-blocking, so it never hangs the scan)."""
+        try:
+            fd = os.open(path, _READ_FLAGS)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if not S_ISREG(st.st_mode):
+                return None
+            size = st.st_size
+            data = os.read(fd, size + 1)
+            if len(data) > size:  # the file grew since fstat: read the rest
+                chunks = [data]
+                while chunk := os.read(fd, 1 << 16):
+                    chunks.append(chunk)
+                data = b"".join(chunks)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        return FileStat(len(data), st.st_mtime_ns), data
+
+    def entry(self, path: str, kind: str, context: Any) -> tuple[FileStat, Any] | None:
+        """The cached parse of ``path`` by parser ``kind`` in ``context`` and the stat it was
+        made from (the caller checks it is still valid)."""
+        return self._files.get((path, kind, context))
 
     def put(self, path: str, kind: str, context: Any, stat: FileStat, value: Any) -> None:
         """Remember a parse result."""

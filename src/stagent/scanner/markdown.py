@@ -30,13 +30,14 @@ def _preview(ctx: FileContext, text: str) -> str:
 def _scalar_meta(ctx: FileContext, meta: dict[str, Any]) -> dict[str, Any]:
     """Front matter fit to show: secrets in strings redacted, hooks left out (they become
     hook artifacts)."""
-    redact = ctx.may_hold_secret
-    out: dict[str, Any] = {}
-    for key, value in meta.items():
-        if key == "hooks":
-            continue
-        out[str(key)] = secrets.redact_text(value) if redact and isinstance(value, str) else value
-    return out
+    if not ctx.may_hold_secret:
+        return {str(key): value for key, value in meta.items() if key != "hooks"}
+    redact = secrets.redact_text
+    return {
+        str(key): redact(value) if isinstance(value, str) else value
+        for key, value in meta.items()
+        if key != "hooks"
+    }
 
 
 def _qualified(ctx: FileContext, declared: object) -> str:
@@ -114,7 +115,7 @@ def skill(ctx: FileContext) -> None:
     ctx.artifact("skill", name, data)
     if fm.error is None:
         _skill_fields(ctx, meta, fm)
-    hook_artifacts(ctx, meta.get("hooks"), source="skill front matter")
+    hook_artifacts(ctx, meta.get("hooks"), source="skill front matter", secrets_found=False)
     ctx.text_secrets(_SECRET_FIX_TEXT)
 
 
@@ -169,7 +170,7 @@ def subagent(ctx: FileContext) -> None:
                 f"subagent {name!r} has no {' or '.join(missing)}: {skipped}",
                 "Add " + " and ".join(f"{f}: ..." for f in missing) + " to the front matter",
             )
-    hook_artifacts(ctx, meta.get("hooks"), source="subagent front matter")
+    hook_artifacts(ctx, meta.get("hooks"), source="subagent front matter", secrets_found=False)
     ctx.text_secrets(_SECRET_FIX_TEXT)
 
 
@@ -189,6 +190,7 @@ def output_style(ctx: FileContext) -> None:
     data = _scalar_meta(ctx, fm.meta)
     data.update({"chars": len(ctx.text), "preview": _preview(ctx, fm.body)})
     ctx.artifact("output-style", name, data)
+    ctx.text_secrets(_SECRET_FIX_TEXT)
 
 
 def prompt(ctx: FileContext) -> None:

@@ -7,7 +7,7 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import yaml
 
@@ -22,24 +22,6 @@ class ParseError:
 
     line: int | None
     message: str
-
-
-@dataclass(frozen=True, slots=True)
-class FileText:
-    """A file's text (invalid UTF-8 replaced) and the SHA-256 of its bytes."""
-
-    text: str
-    sha256: str
-
-
-def read(path: str) -> FileText | None:
-    """Read a file; None if it cannot be read."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError:
-        return None
-    return FileText(data.decode("utf-8", errors="replace"), hashlib.sha256(data).hexdigest())
 
 
 def digest(value: object) -> str:
@@ -63,12 +45,16 @@ def parse_toml(text: str) -> tuple[dict[str, Any] | None, ParseError | None]:
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = _TOML_LINE.search(message)
-        return None, ParseError(int(match.group(1)) if match else None, message)
+        if match is not None:
+            return None, ParseError(int(match.group(1)), message)
+        # "at end of document": the last line (an unclosed string or table runs to the end)
+        line = text.count("\n") + (0 if text.endswith("\n") else 1) if text else None
+        return None, ParseError(line, message)
 
 
-@dataclass(frozen=True, slots=True)
-class FrontMatter:
-    """A Markdown file split into its YAML front matter and body."""
+class FrontMatter(NamedTuple):
+    """A Markdown file split into its YAML front matter and body (a named tuple: built for
+    every Markdown file, and tuples are the cheapest to build)."""
 
     meta: dict[str, Any]
     body: str
@@ -86,14 +72,13 @@ def front_matter(text: str, memo: BlockMemo | None = None) -> FrontMatter:
     if not text.startswith("---"):
         return FrontMatter({}, text, False)
     first_nl = text.find("\n")
-    if first_nl < 0 or text[:first_nl].strip() != "---":
+    if first_nl < 0 or text[3:first_nl].strip():
         return FrontMatter({}, text, False)
-    end = _closing_fence(text, first_nl + 1)
+    end = _closing_fence(text, first_nl)
     if end is None:
         return FrontMatter({}, text, True, ParseError(1, "front matter has no closing '---'"))
     block_end, body_start = end
     block = text[first_nl + 1 : block_end]
-    body_line = text.count("\n", 0, body_start) + 1
     parsed = memo.get(block) if memo is not None else None
     if parsed is None:
         parsed = _parse_block(block)
@@ -101,6 +86,7 @@ def front_matter(text: str, memo: BlockMemo | None = None) -> FrontMatter:
             if len(memo) >= BLOCK_MEMO_SIZE:
                 memo.clear()
             memo[block] = parsed
+    body_line = text.count("\n", 0, body_start) + 1
     if isinstance(parsed, ParseError):
         return FrontMatter({}, text[body_start:], True, parsed, body_line)
     return FrontMatter(parsed, text[body_start:], True, None, body_line)
@@ -115,7 +101,9 @@ copied across projects; a parse depends on the block alone). A scanner keeps one
 
 def _parse_block(block: str) -> dict[str, Any] | ParseError:
     try:
-        meta = simple_mapping(block)
+        meta = flat_mapping(block)
+        if meta is None:
+            meta = simple_mapping(block)
         if meta is None:
             meta = yaml.load(block, Loader=_Loader)
     except yaml.YAMLError as exc:
@@ -130,11 +118,42 @@ def _parse_block(block: str) -> dict[str, Any] | ParseError:
     return cast("dict[str, Any]", meta)
 
 
-_SIMPLE_KEY = re.compile(r"[A-Za-z0-9_-]+$")
-_YAML_SPECIAL_START = frozenset("'\"[]{}&*!|>%@`#,?:-~")
+_SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*$")
+_YAML_SPECIAL_START = frozenset("'\"[]{}&*!|>%@`#,?:-~+.<=")
 _YAML_WORDS = frozenset(
     {"true", "false", "yes", "no", "on", "off", "y", "n", "null", "none", "nan", "inf"}
 )
+_FLAT_LINE = re.compile(
+    r"([A-Za-z_][A-Za-z0-9_-]*): ([^\s'\"\[\]{}&*!|>%@`#,?:\-~0-9+.<=](?:[^\n]*[^\s:])?)"
+)
+_FLAT_MORE = re.compile(r" +([^\s'\"\[\]{}&*!|>%@`#,?:\-~0-9+.<=](?:[^\n]*[^\s:])?)")
+_FLAT_UNSAFE = re.compile(r": | #|\t")
+
+
+def flat_mapping(block: str) -> dict[str, Any] | None:
+    """The commonest front matter, ``key: plain words`` lines (words may go on over indented
+    lines), read with a regex per line; None for anything else (`simple_mapping`, then the
+    YAML parser, read it)."""
+    out: dict[str, str] = {}
+    key = ""
+    for line in block.split("\n"):
+        if not line:
+            key = ""  # words after a blank line would join with a newline, not a space
+            continue
+        if line[0] == " ":
+            more = _FLAT_MORE.fullmatch(line)
+            if more is None or not key or _FLAT_UNSAFE.search(more[1]):
+                return None
+            out[key] = f"{out[key]} {more[1]}"
+            continue
+        found = _FLAT_LINE.fullmatch(line)
+        if found is None:
+            return None
+        key, value = found.groups()
+        if _FLAT_UNSAFE.search(value) or value.lower() in _YAML_WORDS or key.lower() in _YAML_WORDS:
+            return None
+        out[key] = value
+    return dict(out)
 
 
 def _plain(value: str) -> str | None:
@@ -170,6 +189,7 @@ def simple_mapping(block: str) -> dict[str, Any] | None:
         if not stripped or "\t" in line:
             if "\t" in line:
                 return None
+            key = None  # words after a blank line would join with a newline, not a space
             continue
         if line[0] == " " or stripped.startswith("- "):
             if key is None or not _continue(out, key, stripped, line):
@@ -178,6 +198,8 @@ def simple_mapping(block: str) -> dict[str, Any] | None:
         name, sep, value = line.partition(":")
         value = value.strip()
         if not _SIMPLE_KEY.match(name) or (value and not line.startswith(f"{name}: ")):
+            return None
+        if name.lower() in _YAML_WORDS:
             return None
         if not sep:
             return None
@@ -239,16 +261,17 @@ def _continue(out: dict[str, Any], key: str, stripped: str, line: str) -> bool:
     return True
 
 
-def _closing_fence(text: str, start: int) -> tuple[int, int] | None:
-    """Where the ``---`` line that closes the front matter starts, and where the body starts."""
-    pos = start
-    while (idx := text.find("---", pos)) >= 0:
-        if idx == start or text[idx - 1] == "\n":
-            nl = text.find("\n", idx)
-            line_end = len(text) if nl < 0 else nl
-            if text[idx:line_end].rstrip() == "---":
-                return idx, (line_end + 1 if nl >= 0 else line_end)
-        pos = idx + 3
+def _closing_fence(text: str, first_nl: int) -> tuple[int, int] | None:
+    """Where the ``---`` line that closes the front matter starts, and where the body starts
+    (``first_nl`` is the end of the opening fence's line)."""
+    pos = first_nl
+    while (idx := text.find("\n---", pos)) >= 0:
+        start = idx + 1
+        nl = text.find("\n", start)
+        line_end = len(text) if nl < 0 else nl
+        if not text[start + 3 : line_end].strip(" \t\r"):
+            return start, (line_end + 1 if nl >= 0 else line_end)
+        pos = start
     return None
 
 

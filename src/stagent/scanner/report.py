@@ -6,9 +6,13 @@ No field ever holds a secret's value: parsers redact before an artifact or findi
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
+
+M = TypeVar("M", bound=BaseModel)
+_new = object.__new__
+_set = object.__setattr__
 
 Tool = Literal["claude-code", "codex", "shared"]
 Scope = Literal["managed", "user", "project", "local", "plugin"]
@@ -109,6 +113,21 @@ class ScanReport(BaseModel):
         for finding in self.findings:
             out[finding.severity] += 1
         return out
+
+
+def trusted(cls: type[M], fields: dict[str, Any]) -> M:
+    """A model built from ``fields`` the scanner already typed, without validation.
+
+    ``fields`` must hold every field, with values of the declared types (the scanner's hot path
+    builds thousands of artifacts per scan; validating each costs more than parsing its file).
+    pydantic's own ``model_construct`` does the same but is slower than validating.
+    """
+    model = _new(cls)
+    _set(model, "__dict__", fields)
+    _set(model, "__pydantic_fields_set__", set(fields))
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model
 
 
 class ScanSummary(BaseModel):

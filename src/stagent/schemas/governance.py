@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import tzinfo
-from typing import TYPE_CHECKING, Any, Literal
+import dataclasses
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any, Literal, get_type_hints
 
-from pydantic import Field
+from pydantic import Field, create_model
 
 from stagent.domain.approvals import Approval
+from stagent.domain.ledger import INTERNAL_FIELDS, LedgerEntry
 from stagent.domain.permissions import PermissionRule
 from stagent.schemas.base import Schema
 
 if TYPE_CHECKING:
     from stagent.governance.budgets import ScopeStatus
     from stagent.store.inbox import InboxItem
-    from stagent.store.ledger import LedgerEntry
 
 
 class ApprovalSchema(Schema):
@@ -140,38 +141,39 @@ class BreachSchema(Schema):
         return cls.model_validate(card_json(card))
 
 
-class UsageSchema(Schema):
+USAGE_DESCRIPTIONS = {
+    "run_id": "the run that made the call",
+    "source": "run, import:claude-code or import:codex",
+    "cost_usd": "null when the model is unpriced: unknown, not zero",
+}
+
+
+def _usage_fields() -> dict[str, Any]:
+    """The usage row's fields, derived from the ledger row (`LedgerEntry`, the one list): the
+    same order and defaults, times as ISO text, the raw payload and dedupe key left out
+    (`stagent.domain.ledger.INTERNAL_FIELDS`), the USD text and unpriced flag after ``cost_micros``
+    and the token total last, as `stagent.ledger.views.entry_json` writes them."""
+    hints = get_type_hints(LedgerEntry)
+    found: dict[str, Any] = {}
+    for field in dataclasses.fields(LedgerEntry):
+        if field.name in INTERNAL_FIELDS:
+            continue
+        kind = str if hints[field.name] is datetime else hints[field.name]
+        default = ... if field.default is dataclasses.MISSING else field.default
+        found[field.name] = (kind, Field(default, description=USAGE_DESCRIPTIONS.get(field.name)))
+        if field.name == "cost_micros":
+            found["cost_usd"] = (str | None, Field(description=USAGE_DESCRIPTIONS["cost_usd"]))
+            found["unpriced"] = (bool, False)
+    found["total_tokens"] = (int, 0)
+    return found
+
+
+_UsageFields = create_model("UsageFields", __base__=Schema, **_usage_fields())
+
+
+class UsageSchema(_UsageFields):
     """One ledger row: raw tokens by category, cost in micro-USD (and USD text), provenance,
     source and attribution."""
-
-    id: str
-    task_id: str | None
-    run_id: str | None = Field(description="the run that made the call")
-    project_id: str | None
-    activity: str
-    runtime: str
-    provider: str | None
-    model: str | None
-    input_tokens: int
-    output_tokens: int
-    cache_write_5m_tokens: int
-    cache_write_1h_tokens: int
-    cache_read_tokens: int
-    reasoning_tokens: int
-    cost_micros: int
-    cost_usd: str | None = Field(description="null when the model is unpriced: unknown, not zero")
-    unpriced: bool = False
-    cost_source: str
-    pricing_version: str | None
-    status: str
-    note: str | None
-    started_at: str
-    finished_at: str
-    source: str = Field(default="run", description="run, import:claude-code or import:codex")
-    simulated: bool = False
-    session_id: str | None = None
-    project_path: str | None = None
-    total_tokens: int = 0
 
     @classmethod
     def of(cls, entry: LedgerEntry) -> UsageSchema:

@@ -69,10 +69,14 @@ def _to_budget(row: BudgetRow) -> StoredBudget:
     )
 
 
+_ALL_BUDGETS = select(BudgetRow)
+"""Built once: every run's admission reads it."""
+
+
 def list_budgets(session: Session) -> list[StoredBudget]:
     """Every budget, overall first, then runtimes, then projects."""
     order = {"overall": 0, "runtime": 1, "project": 2}
-    rows = [_to_budget(row) for row in session.scalars(select(BudgetRow))]
+    rows = [_to_budget(row) for row in session.scalars(_ALL_BUDGETS)]
     return sorted(rows, key=lambda b: (order.get(b.scope, 9), b.scope_ref))
 
 

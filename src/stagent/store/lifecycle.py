@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -91,10 +91,19 @@ def set_task_status(
 
 
 def queue_run(
-    session: Session, task_id: str, options: RunOptions, *, reason: str | None = None
+    session: Session,
+    task_id: str,
+    options: RunOptions,
+    *,
+    reason: str | None = None,
+    row: TaskRow | None = None,
 ) -> tuple[Task, Run | None]:
-    """Queue a new run of a task (a task already queued keeps its run: returns it, None)."""
-    row = task_repo.get_row(session, task_id, for_update=True)
+    """Queue a new run of a task (a task already queued keeps its run: returns it, None).
+
+    ``row``: the task's row, if the caller already loaded it ``for_update`` in this
+    transaction (saves a read)."""
+    if row is None:
+        row = task_repo.get_row(session, task_id, for_update=True)
     status = TaskStatus(row.status)
     if status not in RUNNABLE_FROM:
         raise ConflictError(
@@ -104,7 +113,7 @@ def queue_run(
         return task_repo.to_task(row), None
     number = row.run_count + 1
     workflow_id = workflow_id_for(task_id, number)
-    run = run_repo.create(
+    run = run_repo.insert_queued(
         session,
         subject=Subject("task", task_id),
         task_id=task_id,
@@ -126,7 +135,7 @@ def queue_run(
         finished_at=None,
         session_id=None,
     )
-    return task, run_repo.to_run(run)
+    return task, run
 
 
 def cancel_task(session: Session, task_id: str, *, reason: str) -> tuple[Task, str | None]:
@@ -372,8 +381,10 @@ def _end_run(
     summed from its ledger rows. A crash either ends and settles it, or does neither."""
     if target not in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED):
         raise InvalidTransitionError(f"{target.value} does not end a run")
-    ledger_repo.release_reservations(session, run.id, note=f"released: the run {target.value}")
-    if target is not RunStatus.COMPLETED:
+    booked = run_repo.booked(session, run.id)
+    if booked.reserved:
+        ledger_repo.release_reservations(session, run.id, note=f"released: the run {target.value}")
+    if booked.completed and target is not RunStatus.COMPLETED:
         ledger_repo.mark_run_outcome(session, run.id, target.value)
     ended: dict[str, Any] = {
         "status": target.value,
@@ -382,9 +393,17 @@ def _end_run(
         "error": error,
         "waiting_on": list[str](),
         "ended_at": utcnow(),
-        "cost_micros": run_repo.spent(session, run.id),
+        "cost_micros": booked.spent,
     }
     _update(session, run, ended)
+
+
+_UPDATE_BY_ID = {
+    table.name: update(table).where(table.c.id == bindparam("row_id"))
+    for table in (cast(Table, TaskRow.__table__), cast(Table, RunRow.__table__))
+}
+"""Built once (the SET clause comes from the parameters): building a statement costs more CPU
+than running it on the hot path."""
 
 
 def _update(session: Session, row: TaskRow | RunRow, values: dict[str, Any]) -> None:
@@ -392,6 +411,6 @@ def _update(session: Session, row: TaskRow | RunRow, values: dict[str, Any]) -> 
     flush: the run/task hot path costs a statement, not an ORM flush), and the loaded object
     keeps the written values as its committed state."""
     table = cast(Table, type(row).__table__)
-    ledger_repo.core(session).execute(update(table).where(table.c.id == row.id).values(**values))
+    ledger_repo.core(session).execute(_UPDATE_BY_ID[table.name], {"row_id": row.id, **values})
     for name, value in values.items():
         set_committed_value(row, name, value)

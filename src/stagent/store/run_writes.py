@@ -30,23 +30,34 @@ _ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value, RunStatus.WAITING.va
 _TASKS = cast(Table, TaskRow.__table__)
 
 
+_STATE = select(RunRow.attempt, RunRow.status).where(RunRow.id == bindparam("run_id"))
+_STATE_SHARED = _STATE.with_for_update(read=True)
+
+
 def owns(db: Connection | Session, run_id: str, attempt: int) -> bool:
     """True while ``attempt`` is the run's newest and the run has not ended: the write may go on.
 
     Call it inside the write transaction that writes for the run.
     """
-    query = select(RunRow.attempt, RunRow.status).where(RunRow.id == run_id)
-    bind = db if isinstance(db, Connection) else db.connection()
-    if bind.dialect.name == "postgresql":
-        query = query.with_for_update(read=True)
-    row = db.execute(query).one_or_none()
+    bind = _connection(db)
+    query = _STATE_SHARED if bind.dialect.name == "postgresql" else _STATE
+    row = bind.execute(query, {"run_id": run_id}).one_or_none()
     return row is not None and row[0] == attempt and row[1] in _ACTIVE
 
 
 def run_state(db: Connection | Session, run_id: str) -> tuple[int, str] | None:
     """``(attempt, status)`` of a run, or None if it is gone (a plain read, no lock)."""
-    row = db.execute(select(RunRow.attempt, RunRow.status).where(RunRow.id == run_id)).one_or_none()
+    row = _connection(db).execute(_STATE, {"run_id": run_id}).one_or_none()
     return (int(row[0]), str(row[1])) if row is not None else None
+
+
+def _connection(db: Connection | Session) -> Connection:
+    """The connection to run a Core statement on (a session's pending ORM changes flushed)."""
+    if isinstance(db, Connection):
+        return db
+    if db.new or db.dirty or db.deleted:
+        db.flush()
+    return db.connection()
 
 
 def _fenced_insert(table: str, share_lock: bool) -> TextClause:
@@ -96,6 +107,9 @@ def append_event(
     return bool(getattr(result, "rowcount", 0))
 
 
+_SET_SESSION = update(_TASKS).where(_TASKS.c.id == bindparam("task"))
+
+
 def set_session(conn: Connection, task_id: str, session_id: str) -> None:
     """Remember the runtime's session id on the task (a re-run resumes it)."""
-    conn.execute(update(_TASKS).where(_TASKS.c.id == task_id).values(session_id=session_id))
+    conn.execute(_SET_SESSION, {"task": task_id, "session_id": session_id})

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from dataclasses import dataclass
+from typing import cast
+
+from sqlalchemy import Select, Table, bindparam, case, func, insert, select
 from sqlalchemy.orm import Session
 
 from stagent.domain.errors import NotFoundError
-from stagent.domain.ids import ensure_aware, new_id
+from stagent.domain.ids import ensure_aware, new_id, utcnow
 from stagent.domain.run_options import RunOptions
 from stagent.domain.runs import Run, RunStatus, Subject
-from stagent.store.ledger import core
+from stagent.store.ledger import COMPLETED, RESERVED, core
 from stagent.store.tables import RunRow, UsageLedgerRow
 from stagent.store.tasks import stored_options
 
@@ -70,12 +73,86 @@ def create(
     return row
 
 
+_RUNS = cast(Table, RunRow.__table__)
+_INSERT = insert(_RUNS)
+
+
+def insert_queued(
+    session: Session,
+    *,
+    subject: Subject,
+    task_id: str | None,
+    number: int,
+    options: RunOptions,
+    workflow_id: str | None = None,
+) -> Run:
+    """Insert a queued run with one Core statement (the hot path of queueing work; no ORM
+    object) and return it."""
+    run = Run(
+        id=new_id("run"),
+        subject=subject,
+        task_id=task_id,
+        number=number,
+        runtime=options.runtime,
+        options=stored_options(options.runtime, options.stored()),
+        status=RunStatus.QUEUED,
+        attempt=0,
+        waiting_on=(),
+        stop_reason=None,
+        result=None,
+        error=None,
+        cost_micros=0,
+        workflow_id=workflow_id,
+        created_at=utcnow(),
+        started_at=None,
+        ended_at=None,
+    )
+    core(session).execute(
+        _INSERT,
+        {
+            "id": run.id,
+            "subject_kind": subject.kind,
+            "subject_id": subject.id,
+            "task_id": task_id,
+            "number": number,
+            "runtime": options.runtime,
+            "options": options.stored(),
+            "status": run.status.value,
+            "attempt": 0,
+            "waiting_on": [],
+            "cost_micros": 0,
+            "workflow_id": workflow_id,
+            "created_at": run.created_at,
+        },
+    )
+    return run
+
+
+def _locked(query: Select[RunRow], for_update: bool) -> Select[RunRow]:
+    return query.with_for_update() if for_update else query
+
+
+_BY_ID = select(RunRow).where(RunRow.id == bindparam("run_id"))
+_BY_NUMBER = select(RunRow).where(
+    RunRow.task_id == bindparam("task_id"), RunRow.number == bindparam("number")
+)
+_LATEST = (
+    select(RunRow)
+    .where(RunRow.task_id == bindparam("task_id"))
+    .order_by(RunRow.number.desc())
+    .limit(1)
+)
+_QUERIES = {
+    (name, for_update): _locked(query, for_update)
+    for name, query in (("id", _BY_ID), ("number", _BY_NUMBER), ("latest", _LATEST))
+    for for_update in (False, True)
+}
+"""Built once: building a statement costs more CPU than running it on the hot path."""
+
+
 def get_row(session: Session, run_id: str, *, for_update: bool = False) -> RunRow:
     """Load a run row or raise `NotFoundError`."""
-    query = select(RunRow).where(RunRow.id == run_id)
-    if for_update:
-        query = query.with_for_update()
-    row = session.scalar(query)
+    row = session.scalar(_QUERIES[("id", for_update)], {"run_id": run_id})
     if row is None:
         raise NotFoundError(f"no run with id {run_id!r}", hint="see a task's runs on its page")
     return row
@@ -90,18 +167,13 @@ def find_row(
     session: Session, task_id: str, number: int, *, for_update: bool = False
 ) -> RunRow | None:
     """Run ``number`` of a task, if it exists."""
-    query = select(RunRow).where(RunRow.task_id == task_id, RunRow.number == number)
-    if for_update:
-        query = query.with_for_update()
-    return session.scalar(query)
+    query = _QUERIES[("number", for_update)]
+    return session.scalar(query, {"task_id": task_id, "number": number})
 
 
 def latest_row(session: Session, task_id: str, *, for_update: bool = False) -> RunRow | None:
     """A task's newest run, if it ever ran."""
-    query = select(RunRow).where(RunRow.task_id == task_id).order_by(RunRow.number.desc()).limit(1)
-    if for_update:
-        query = query.with_for_update()
-    return session.scalar(query)
+    return session.scalar(_QUERIES[("latest", for_update)], {"task_id": task_id})
 
 
 def for_task(session: Session, task_id: str) -> list[Run]:
@@ -118,9 +190,37 @@ def list_runs(session: Session, *, status: RunStatus | None = None, limit: int =
     return [to_run(row) for row in session.scalars(query)]
 
 
+_SPENT = select(func.coalesce(func.sum(UsageLedgerRow.cost_micros), 0)).where(
+    UsageLedgerRow.run_id == bindparam("run_id"), UsageLedgerRow.status.in_(SPENT_STATUSES)
+)
+
+
 def spent(session: Session, run_id: str) -> int:
     """What a run's usage cost so far (micro-USD)."""
-    query = select(func.coalesce(func.sum(UsageLedgerRow.cost_micros), 0)).where(
-        UsageLedgerRow.run_id == run_id, UsageLedgerRow.status.in_(SPENT_STATUSES)
-    )
-    return int(core(session).scalar(query) or 0)
+    return int(core(session).scalar(_SPENT, {"run_id": run_id}) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Booked:
+    """What a run's ledger rows hold when it ends: its spend (micro-USD), and how many rows are
+    reservations and completed calls (the ones its end must release or re-mark)."""
+
+    spent: int
+    reserved: int
+    completed: int
+
+
+_LEDGER = UsageLedgerRow
+_BOOKED = select(
+    func.coalesce(
+        func.sum(case((_LEDGER.status.in_(SPENT_STATUSES), _LEDGER.cost_micros), else_=0)), 0
+    ),
+    func.count(case((_LEDGER.status == RESERVED, 1))),
+    func.count(case((_LEDGER.status == COMPLETED, 1))),
+).where(_LEDGER.run_id == bindparam("run_id"))
+
+
+def booked(session: Session, run_id: str) -> Booked:
+    """A run's ledger rows in one indexed read (by ``run_id``)."""
+    spent_micros, reserved, completed = core(session).execute(_BOOKED, {"run_id": run_id}).one()
+    return Booked(int(spent_micros or 0), int(reserved or 0), int(completed or 0))

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from stagent.domain.errors import NotFoundError
@@ -90,18 +90,30 @@ def create(session: Session, new: NewTask) -> Task:
     return to_task(row)
 
 
-def get_row(
-    session: Session, task_id: str, *, for_update: bool = False, deleted: bool = False
-) -> TaskRow:
-    """Load a task row or raise `NotFoundError` (a deleted task only with ``deleted``)."""
-    query = select(TaskRow).where(TaskRow.id == task_id)
+def _row_query(*, for_update: bool, deleted: bool) -> Select[TaskRow]:
+    query = select(TaskRow).where(TaskRow.id == bindparam("task_id"))
     if not deleted:
         query = query.where(TaskRow.deleted_at.is_(None))
     if for_update:
         # NO KEY UPDATE on PostgreSQL: it still serializes writers of the task, but not the
         # foreign-key checks of concurrent event inserts (which take KEY SHARE).
         query = query.with_for_update(key_share=True)
-    row = session.scalar(query)
+    return query
+
+
+_ROW_QUERIES = {
+    (for_update, deleted): _row_query(for_update=for_update, deleted=deleted)
+    for for_update in (False, True)
+    for deleted in (False, True)
+}
+"""Built once: building a statement costs more CPU than running it on the hot path."""
+
+
+def get_row(
+    session: Session, task_id: str, *, for_update: bool = False, deleted: bool = False
+) -> TaskRow:
+    """Load a task row or raise `NotFoundError` (a deleted task only with ``deleted``)."""
+    row = session.scalar(_ROW_QUERIES[(for_update, deleted)], {"task_id": task_id})
     if row is None:
         raise NotFoundError(
             f"no task with id {task_id!r}", hint="list tasks with `stagent task list`"
@@ -158,10 +170,14 @@ def delete(session: Session, task_id: str) -> None:
     events.append(session, task_id, "deleted", {"title": row.title})
 
 
+_RUNTIME_OF = select(TaskRow.runtime).where(
+    TaskRow.id == bindparam("task_id"), TaskRow.deleted_at.is_(None)
+)
+
+
 def runtime_of(session: Session, task_id: str) -> str:
     """A task's runtime (one column; `NotFoundError` like `get_row`)."""
-    query = select(TaskRow.runtime).where(TaskRow.id == task_id, TaskRow.deleted_at.is_(None))
-    runtime = session.scalar(query)
+    runtime = session.scalar(_RUNTIME_OF, {"task_id": task_id})
     if runtime is None:
         raise NotFoundError(
             f"no task with id {task_id!r}", hint="list tasks with `stagent task list`"
@@ -175,10 +191,15 @@ def status_of(session: Session, task_id: str) -> TaskStatus | None:
     return TaskStatus(value) if value is not None else None
 
 
+_STATUSES = select(TaskRow.id, TaskRow.status).where(
+    TaskRow.id.in_(bindparam("ids", expanding=True))
+)
+
+
 def statuses(session: Session, task_ids: list[str]) -> dict[str, TaskStatus]:
     """The status of each of these tasks that exists (one query)."""
-    query = select(TaskRow.id, TaskRow.status).where(TaskRow.id.in_(task_ids))
-    return {row[0]: TaskStatus(row[1]) for row in session.execute(query)}
+    rows = session.execute(_STATUSES, {"ids": task_ids})
+    return {row[0]: TaskStatus(row[1]) for row in rows}
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from stagent.domain.errors import ConflictError, NotFoundError
@@ -180,15 +180,18 @@ def step_row(
     return row
 
 
+_STEP_FOR_TASK = (
+    select(WorkflowStepRow)
+    .where(WorkflowStepRow.task_id == bindparam("task_id"))
+    .order_by(WorkflowStepRow.run_number.desc())
+    .limit(1)
+)
+"""Built once: every task run asks it (is this task a workflow step?)."""
+
+
 def step_for_task(session: Session, task_id: str) -> WorkflowStepRow | None:
     """The newest step row a task runs as (None: the task is no workflow step)."""
-    query = (
-        select(WorkflowStepRow)
-        .where(WorkflowStepRow.task_id == task_id)
-        .order_by(WorkflowStepRow.run_number.desc())
-        .limit(1)
-    )
-    return session.scalars(query).first()
+    return session.scalars(_STEP_FOR_TASK, {"task_id": task_id}).first()
 
 
 def step_by_id(session: Session, row_id: str) -> WorkflowStepRow | None:

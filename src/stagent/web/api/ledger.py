@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from stagent.domain.errors import NotFoundError, ValidationError
 from stagent.domain.ledger import LedgerFilter
@@ -28,6 +28,23 @@ from stagent.web.security import require_owner
 router = APIRouter(tags=["ledger"])
 OwnerOnly = [Depends(require_owner)]
 SOURCES = {"run": "run", "claude-code": "import:claude-code", "codex": "import:codex"}
+SourceName = Literal["run", "claude-code", "codex", "import:claude-code", "import:codex", ""]
+"""Where rows come from: Stagent's own runs, or imported Claude Code / Codex logs (empty: any)."""
+Source = Annotated[SourceName | None, Query(description="run, claude-code or codex")]
+Day = Annotated[
+    str | None,
+    Query(description="a day in your zone (2026-11-30) or an ISO date and time"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date"},
+                {"type": "string", "format": "date-time"},
+                {"type": "string", "maxLength": 0},
+            ]
+        }
+    ),
+]
+"""``since`` / ``until``: a day or an instant (empty: no bound)."""
 
 
 class ImportIn(BaseModel):
@@ -38,7 +55,7 @@ class ImportIn(BaseModel):
 
 
 def _source(text: str | None) -> str | None:
-    if text is None:
+    if not text:
         return None
     if text not in SOURCES and text not in SOURCES.values():
         raise ValidationError(f"source: {text!r} is unknown", hint="run, claude-code or codex")
@@ -51,7 +68,7 @@ def _scope(
     until: str | None,
     runtime: str | None,
     project_id: str | None,
-    source: str | None,
+    source: SourceName | None,
 ) -> Scope:
     return Scope(
         since=ws.ledger.instant(since, "since"),
@@ -67,10 +84,10 @@ def list_rows(
     ws: WorkspaceDep,
     task_id: str | None = None,
     runtime: str | None = None,
-    source: str | None = None,
+    source: Source = None,
     status_: Annotated[str | None, Query(alias="status")] = None,
-    since: str | None = None,
-    until: str | None = None,
+    since: Day = None,
+    until: Day = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> ListOut[UsageOut]:
     """Ledger rows, newest first (``since`` / ``until``: days in your zone or ISO instants)."""
@@ -88,12 +105,12 @@ def list_rows(
 @router.get("/ledger/summary", response_model=SummaryOut)
 def summary(
     ws: WorkspaceDep,
-    since: str | None = None,
-    until: str | None = None,
+    since: Day = None,
+    until: Day = None,
     by: Grouping | None = None,
     runtime: str | None = None,
     project_id: str | None = None,
-    source: str | None = None,
+    source: Source = None,
 ) -> SummaryOut:
     """Requests, tokens and cost (all time without ``since``), grouped ``by`` if given."""
     scope = _scope(ws, since, until, runtime, project_id, source)
@@ -106,7 +123,7 @@ def metrics(
     days: Annotated[int, Query(ge=1, le=366)] = 30,
     runtime: str | None = None,
     project_id: str | None = None,
-    source: str | None = None,
+    source: Source = None,
 ) -> dict[str, Any]:
     """What the Costs page shows: daily spend and tokens (and per runtime), model
     concentration with its Herfindahl index, runtime / project / source shares, velocity, the
@@ -139,10 +156,10 @@ def audit(task_id: str, ws: WorkspaceDep) -> dict[str, Any]:
 @router.get("/ledger/export.csv", response_class=Response)
 def export_csv(
     ws: WorkspaceDep,
-    since: str | None = None,
-    until: str | None = None,
+    since: Day = None,
+    until: Day = None,
     runtime: str | None = None,
-    source: str | None = None,
+    source: Source = None,
 ) -> Response:
     """Every matching row as CSV, oldest first."""
     where = LedgerFilter(

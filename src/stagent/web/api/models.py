@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from stagent.domain.limits import DESCRIPTION_MAX, NAME_MAX, PATH_MAX, TITLE_MAX
 from stagent.domain.tasks import TaskStatus
@@ -45,7 +46,13 @@ class ErrorOut(BaseModel):
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Python's regular expressions, as the server's own checks (``str.strip``) read whitespace.
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
+
+
+NOT_BLANK = r"\S"
+"""A title holds at least one character that is not white space."""
+Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX, pattern=NOT_BLANK)]
 
 
 class ProjectIn(_In):
@@ -68,7 +75,7 @@ TaskDetailOut = TaskDetailSchema
 class TaskIn(_In):
     """A new task."""
 
-    title: str = Field(min_length=1, max_length=TITLE_MAX)
+    title: Title
     description: str = Field(default="", max_length=DESCRIPTION_MAX)
     project: str | None = Field(default=None, description="project id or name")
     runtime: str = "scripted"
@@ -90,13 +97,16 @@ NOT_NULLABLE = ("title", "description", "runtime", "priority", "options")
 class TaskPatch(_In):
     """Fields to change on a task that is not running (omitted fields stay as they are)."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=TITLE_MAX)
-    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
+    # Fields that cannot be null are left out of the schema's ``null`` (omit them to keep them).
+    title: Title | SkipJsonSchema[None] = None
+    description: Annotated[str, Field(max_length=DESCRIPTION_MAX)] | SkipJsonSchema[None] = None
     project: str | None = Field(default=None, description="project id or name; null detaches")
-    runtime: str | None = None
+    runtime: str | SkipJsonSchema[None] = None
     profile: str | None = None
-    priority: int | None = Field(default=None, ge=0, le=4)
-    options: dict[str, Any] | None = Field(default=None, description="run options (replaced)")
+    priority: Annotated[int, Field(ge=0, le=4)] | SkipJsonSchema[None] = None
+    options: dict[str, Any] | SkipJsonSchema[None] = Field(
+        default=None, description="run options (replaced)"
+    )
 
     @model_validator(mode="after")
     def _no_null_required(self) -> TaskPatch:

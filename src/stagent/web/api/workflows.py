@@ -5,13 +5,15 @@ Responses use `stagent.schemas.workflows` (as ``--json`` does)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic.json_schema import SkipJsonSchema
 
 from stagent.domain.errors import ValidationError
 from stagent.domain.workflow_files import parse_definition
+from stagent.domain.workflows import WorkflowDefinition
 from stagent.schemas.workflows import WorkflowSchema
 from stagent.web.api.models import ListOut, list_of
 from stagent.web.deps import WorkspaceDep
@@ -19,13 +21,45 @@ from stagent.web.deps import WorkspaceDep
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 
 
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its ``$defs`` references written out (a request body's field cannot
+    point into a model's own definitions)."""
+    defs = cast(dict[str, Any], schema.pop("$defs", {}))
+
+    def resolve(node: object) -> object:
+        if isinstance(node, dict):
+            data = cast(dict[str, Any], node)
+            ref = data.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in data.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in cast(list[object], node)]
+        return node
+
+    return cast(dict[str, Any], resolve(schema))
+
+
+Definition = Annotated[
+    dict[str, Any], WithJsonSchema(_inlined(WorkflowDefinition.model_json_schema()))
+]
+"""A definition object: its fields in the schema, checked by `parse_definition` (which names
+the step and field of a problem, and checks what the schema cannot: steps that refer to each
+other, a pattern's own settings, run options)."""
+
+
 class WorkflowIn(BaseModel):
     """A new workflow: its definition as an object, or as YAML or JSON text (not both)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["definition"]}, {"required": ["text"]}]},
+    )
 
-    definition: dict[str, Any] | None = None
-    text: str | None = Field(default=None, description="the definition as YAML or JSON text")
+    definition: Definition | SkipJsonSchema[None] = None
+    text: str | SkipJsonSchema[None] = Field(
+        default=None, description="the definition as YAML or JSON text"
+    )
     project: str | None = Field(default=None, description="project id or name")
 
 
