@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -226,8 +226,7 @@ def suspend(
 ) -> Run:
     """Put ``hold`` on a run: a running run moves to ``waiting`` (a waiting one just gains the
     hold and a note)."""
-    run = run_repo.get_row(session, run_id, for_update=True)
-    task_row = _task_row(session, run)
+    run, task_row = _locked(session, run_id)
     holds = list(run.waiting_on or [])
     if hold not in holds:
         holds.append(hold)
@@ -243,10 +242,9 @@ def suspend(
 
 def release(session: Session, run_id: str, hold: str, *, reason: str) -> Run:
     """Take ``hold`` off a run; the last hold released moves it back to ``running``."""
-    run = run_repo.get_row(session, run_id, for_update=True)
+    run, task_row = _locked(session, run_id)
     holds = [h for h in (run.waiting_on or []) if h != hold]
     if not holds and run.status == RunStatus.WAITING.value:
-        task_row = _task_row(session, run)
         _check(session, run, task_row, RunStatus.RUNNING, None)
         _update(session, run, {"status": RunStatus.RUNNING.value, "waiting_on": holds})
         _follow(session, task_row, run, TaskStatus.RUNNING, reason)
@@ -270,10 +268,9 @@ def finish(
     ``attempt`` is the executor's fencing token: an attempt that was superseded is refused
     (`StaleAttemptError`). The run's cost is settled from its ledger rows.
     """
-    run = run_repo.get_row(session, run_id, for_update=True)
+    run, task_row = _locked(session, run_id)
     if RunStatus(run.status).is_terminal:
         return None
-    task_row = _task_row(session, run)
     _check(session, run, task_row, target, attempt)
     result, error = events.scrubbed(session, result), events.scrubbed(session, error)
     stop = reason or (error if target is RunStatus.FAILED else None) or target.value
@@ -314,10 +311,15 @@ def check_attempt(session: Session, run_id: str, attempt: int) -> bool:
 # ------------------------------------------------------------------------------- helpers
 
 
-def _task_row(session: Session, run: RunRow) -> TaskRow | None:
-    if run.task_id is None:
-        return None
-    return task_repo.get_row(session, run.task_id, for_update=True, deleted=True)
+def _locked(session: Session, run_id: str) -> tuple[RunRow, TaskRow | None]:
+    """Lock a run's task, then the run: the order `claim`, `queue_run` and `cancel_task` take
+    them in, so two writers of one run (an executor finishing, a person cancelling) wait for
+    each other instead of deadlocking on PostgreSQL."""
+    task_id = session.scalar(select(RunRow.task_id).where(RunRow.id == run_id))
+    task_row = (
+        task_repo.get_row(session, task_id, for_update=True, deleted=True) if task_id else None
+    )
+    return run_repo.get_row(session, run_id, for_update=True), task_row
 
 
 def _active_run(session: Session, row: TaskRow) -> RunRow | None:
