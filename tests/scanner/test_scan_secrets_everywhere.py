@@ -177,10 +177,9 @@ def test_a_stored_scan_holds_no_secret(
     values = [v for place in PLACES for v in _values(place)]
     for value in values:
         assert value not in text
+    db = ws.settings.sqlite_path
     if backend == "workspace":
-        raw = b"".join(
-            p.read_bytes()
-            for p in ws.settings.sqlite_path.parent.glob(ws.settings.sqlite_path.name + "*")
-        )
+        assert db is not None
+        raw = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
         for value in values:
             assert value.encode() not in raw
