@@ -33,6 +33,8 @@ from benchmarks._workspaces import pg_workspace, sqlite_workspace
 from benchmarks.ledger_logs import append_new_turns, generate
 from stagent.domain.ids import new_id
 from stagent.ledger.reports import Scope
+from stagent.store.ledger import Session
+from stagent.store.ledger_imports import sqlite_stamp
 from stagent.store.tables import UsageLedgerRow
 from stagent.workspace import Workspace
 
@@ -49,6 +51,8 @@ plans = ws.ledger.import_plans("claude-code", Path(sys.argv[2]))
 reports = [ws.ledger.run_import(p) for p in plans]
 wall, cpu = time.perf_counter() - start, time.process_time() - cpu
 from stagent.ledger.reports import Scope
+from stagent.store.ledger import Session
+from stagent.store.ledger_imports import sqlite_stamp
 totals = ws.ledger.summary(Scope())["totals"]
 print(json.dumps({"wall": wall, "cpu": cpu, "added": sum(r.added for r in reports),
                   "bytes": sum(r.bytes_read for r in reports), "tokens": totals["total_tokens"],
@@ -186,10 +190,10 @@ def fill(ws: Workspace, rows: int) -> None:
                 }
             )
             if len(batch) == 20_000:
-                session.execute(insert(UsageLedgerRow), batch)
+                _insert_rows(session, batch)
                 batch = []
         if batch:
-            session.execute(insert(UsageLedgerRow), batch)
+            _insert_rows(session, batch)
     with ws.store.engine.connect() as conn:
         if ws.store.engine.dialect.name == "postgresql":
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(
@@ -198,6 +202,31 @@ def fill(ws: Workspace, rows: int) -> None:
         else:
             conn.execute(text("ANALYZE"))
             conn.commit()
+
+
+def _insert_rows(session: Session, rows: list[dict[str, object]]) -> None:
+    """Rows in one statement on SQLite (through a temporary table: per-row statements on a
+    table with triggers keep a statement journal per row, minutes for a million rows)."""
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(insert(UsageLedgerRow), rows)
+        return
+    names = list(rows[0])
+    conn = session.connection()
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE fill AS SELECT {', '.join(names)} FROM usage_ledger WHERE 0"
+    )
+    values = [
+        tuple(
+            sqlite_stamp(v) if isinstance(v, datetime) else int(v) if isinstance(v, bool) else v
+            for v in row.values()
+        )
+        for row in rows
+    ]
+    conn.exec_driver_sql(f"INSERT INTO temp.fill VALUES ({', '.join('?' * len(names))})", values)
+    conn.exec_driver_sql(
+        f"INSERT INTO usage_ledger ({', '.join(names)}) SELECT {', '.join(names)} FROM temp.fill"
+    )
+    conn.exec_driver_sql("DROP TABLE temp.fill")
 
 
 def p50(action: object, repeats: int = 5) -> tuple[float, float]:

@@ -67,11 +67,12 @@ class TokenCounts:
         return self.prompt + self.output
 
 
+@functools.lru_cache(maxsize=1024)
 def modifiers_of(
     speed: str | None, inference_geo: str | None, service_tier: str | None
 ) -> tuple[str, ...]:
     """The price modifiers a call's attributes ask for (``fast``, ``regional``, ``batch``,
-    ``flex``), in a fixed order."""
+    ``flex``), in a fixed order (remembered: an import asks the same few questions often)."""
     found: list[str] = []
     tier = (service_tier or "").strip().lower()
     if (speed or "").strip().lower() == "fast" or tier in ("priority", "fast"):

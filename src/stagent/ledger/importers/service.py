@@ -175,8 +175,7 @@ class LogImporter:
         """Book ``entries`` and move the files' read positions, in one transaction."""
         with self._store.write() as session:
             booked = repo.book_calls(session, entries)
-            for state in states:
-                repo.save_file_state(session, state)
+            repo.save_file_states(session, states)
         return booked
 
 
