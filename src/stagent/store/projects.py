@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-<<<<<<< HEAD
 import functools
 
-from sqlalchemy import func, select
-=======
 from sqlalchemy import bindparam, func, select
->>>>>>> main
 from sqlalchemy.orm import Session
 
 from stagent.domain.errors import ConflictError, NotFoundError
