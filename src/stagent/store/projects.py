@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from stagent.domain.errors import ConflictError, NotFoundError
@@ -47,6 +47,14 @@ def get_row(session: Session, ref: str) -> ProjectRow:
             f"no project with id or name {ref!r}", hint="list projects with `stagent project list`"
         )
     return row
+
+
+_NAME_OF = select(ProjectRow.name).where(ProjectRow.id == bindparam("project_id"))
+
+
+def name_of(session: Session, project_id: str) -> str | None:
+    """A project's name by id (None if there is none): one column, a statement built once."""
+    return session.scalar(_NAME_OF, {"project_id": project_id})
 
 
 def get(session: Session, ref: str) -> Project:
