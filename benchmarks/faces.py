@@ -8,7 +8,7 @@ Typer, Rich). Asserts nothing. Each process is timed from spawn to exit (or, for
 its first HTTP answer), so interpreter start-up, imports and teardown all count.
 
 - ``stagent --help`` and ``stagent task list`` (20 tasks in the workspace);
-- ``stagent task add`` and ``stagent inbox``;
+- ``stagent task add``, ``stagent inbox``, ``stagent project list`` and ``stagent doctor``;
 - ``stagent serve``: spawn to the first ``200`` from ``GET /api/v1/projects``;
 - ``stagent task run ID`` of a one-step scripted task, with a ``serve`` running (the run happens
   in the server; the command returns once it is queued) and with ``--follow`` (returns when the
@@ -25,10 +25,12 @@ cache and writes byte-code, as a user's second command would find it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -54,10 +56,12 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-def _timed(command: list[str], env: dict[str, str]) -> float:
+def _timed(command: list[str], env: dict[str, str], *, check: bool = True) -> float:
+    """Wall seconds of one run of ``command`` (``check=False``: a non-zero exit is an answer
+    too, e.g. ``doctor`` finding a runtime not ready)."""
     start = time.perf_counter()
     before = _children_cpu()
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(command, env=env, check=check, stdout=subprocess.DEVNULL)
     _cpu.append(_children_cpu() - before)
     return time.perf_counter() - start
 
@@ -118,7 +122,11 @@ def _serving(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], flo
         yield proc, seconds
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:  # a machine this busy: do not wait for ever
+            proc.kill()
+            proc.wait()
 
 
 def _new_task(env: dict[str, str], scenario: Path) -> str:
@@ -157,7 +165,9 @@ def main() -> None:
         _stagent(env, "db", "upgrade")
         for _ in range(20):
             _new_task(env, scenario)
-        print(f"{runs} runs each; whole processes, spawn to exit (cpu: user + system, median)\n")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"{runs} runs each; whole processes, spawn to exit (cpu: user + system, median)")
+        print(f"load average at start: {load}\n")
         floor = [sys.executable, "-c", "pass"]
         _print("floor: python -c pass", _repeat(runs, lambda: _timed(floor, env)))
         libraries = [sys.executable, "-c", f"import {', '.join(DATABASE_COMMAND_LIBRARIES)}"]
@@ -171,13 +181,33 @@ def main() -> None:
         add = [STAGENT, "task", "add", "bench", "--scenario", str(scenario)]
         _print("stagent task add", _repeat(runs, lambda: _timed(add, env)))
         _print("stagent inbox", _repeat(runs, lambda: _timed([STAGENT, "inbox"], env)))
+        projects = [STAGENT, "project", "list"]
+        _print("stagent project list", _repeat(runs, lambda: _timed(projects, env)))
+        _print(
+            "stagent doctor", _repeat(runs, lambda: _timed([STAGENT, "doctor"], env, check=False))
+        )
         _print("stagent task run (no server)", _repeat(runs, lambda: _run_task(env, scenario)))
         _print("stagent serve -> HTTP 200", _repeat(runs, lambda: _serve_once(env)), 1.5)
         with _serving(env):
+            _wait_for_worker(home)
             run_times = _repeat(runs, lambda: _run_task(env, scenario))
             _print("stagent task run (server running)", run_times, 1.0)
             follow_times = _repeat(runs, lambda: _run_task(env, scenario, "--follow"))
             _print("stagent task run --follow (server running)", follow_times, 1.0)
+        print(f"\nload average at end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+def _wait_for_worker(home: Path, timeout: float = 120) -> None:
+    """Wait until the server's worker runs and has recorded its API address (``task run``
+    hands runs to it from then on; before, it queues them itself)."""
+    deadline = time.monotonic() + timeout
+    query = "SELECT 1 FROM settings WHERE key = 'api_address'"
+    while time.monotonic() < deadline:
+        with contextlib.closing(sqlite3.connect(home / "stagent.sqlite")) as conn:
+            if conn.execute(query).fetchone() is not None:
+                return
+        time.sleep(0.05)
+    raise RuntimeError("the server's worker never started")
 
 
 def _run_task(env: dict[str, str], scenario: Path, *flags: str) -> float:

@@ -1,7 +1,7 @@
 """What the read-only commands see: tasks, their runs and events, projects.
 
-``stagent task list``, ``task show``, ``task runs`` and ``inbox`` only look. On a SQLite
-file at the newest migration they read it with plain ``sqlite3``
+``stagent task list``, ``task show``, ``task runs``, ``project list`` and ``inbox`` only look.
+On a SQLite file at the newest migration they read it with plain ``sqlite3``
 (`stagent.store.sqlite_reads`), without building a `Workspace` (whose store imports SQLAlchemy's
 ORM, a third of a second of start-up). Anywhere else they open the workspace as every other
 command does and read through its services. Both give the same domain values, so the commands
@@ -14,14 +14,12 @@ from collections.abc import Callable, Generator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Protocol
 
-from stagent.runtimes.registry import RuntimeRegistry, default_registry
-
 if TYPE_CHECKING:
     from stagent.domain.approvals import Approval
     from stagent.domain.events import LoggedEvent
     from stagent.domain.runs import Run
     from stagent.domain.tasks import Project, Task, TaskStatus
-    from stagent.settings import Settings
+    from stagent.runtimes.registry import RuntimeRegistry
     from stagent.workspace import Workspace
 
 
@@ -54,6 +52,10 @@ class TaskReader(Protocol):
 
     def pending_approvals(self) -> list[Approval]:
         """Cards waiting for a person, oldest first."""
+        ...
+
+    def task_counts(self) -> dict[str, dict[str, int]]:
+        """Per project id, its task count by status (tasks not deleted)."""
         ...
 
 
@@ -91,33 +93,47 @@ class WorkspaceReader:
         """See `TaskReader.pending_approvals`."""
         return self._ws.approvals.list_pending()
 
+    def task_counts(self) -> dict[str, dict[str, int]]:
+        """See `TaskReader.task_counts`."""
+        return self._ws.projects.task_counts()
+
+
+SIMULATED_BUILTINS = frozenset({"scripted"})
+"""The built-in runtimes that call no model (`stagent.runtimes.registry.default_registry`'s
+simulated ones; a test keeps them equal). The plain-sqlite path uses it so it imports no runtime."""
+
 
 class Reads:
-    """A `TaskReader` and the runtime registry (which runtimes are simulated)."""
+    """A `TaskReader` and the names of the runtimes labelled simulated."""
 
-    def __init__(self, reader: TaskReader, runtimes: RuntimeRegistry) -> None:
+    def __init__(self, reader: TaskReader, simulated: frozenset[str]) -> None:
         self.reader = reader
-        self.runtimes = runtimes
+        self._simulated = simulated
 
-    def simulated_runtimes(self) -> set[str]:
+    def simulated_runtimes(self) -> frozenset[str]:
         """Names of the runtimes that involve no model (labelled simulated)."""
-        return {name for name in self.runtimes.names() if self.runtimes.is_simulated(name)}
+        return self._simulated
+
+
+def simulated_names(runtimes: RuntimeRegistry) -> frozenset[str]:
+    """The names of ``runtimes`` that involve no model."""
+    return frozenset(name for name in runtimes.names() if runtimes.is_simulated(name))
 
 
 @contextmanager
 def open_reads(
-    settings: Settings, open_workspace: Callable[[], AbstractContextManager[Workspace]]
+    database_url: str, open_workspace: Callable[[], AbstractContextManager[Workspace]]
 ) -> Generator[Reads]:
-    """Reads of the workspace ``settings`` name: plain ``sqlite3`` when the database allows,
-    else through ``open_workspace()`` (which may migrate it)."""
+    """Reads of the database at ``database_url``: plain ``sqlite3`` when the database allows,
+    else through ``open_workspace()`` (which reads the full settings and may migrate it)."""
     from stagent.store.sqlite_reads import open_sqlite_reads
 
-    fast = open_sqlite_reads(settings.resolved_database_url)
+    fast = open_sqlite_reads(database_url)
     if fast is None:
         with open_workspace() as ws:
-            yield Reads(WorkspaceReader(ws), ws.runtimes)
+            yield Reads(WorkspaceReader(ws), simulated_names(ws.runtimes))
         return
     try:
-        yield Reads(fast, default_registry(settings.home, check_ready=False))
+        yield Reads(fast, SIMULATED_BUILTINS)
     finally:
         fast.close()

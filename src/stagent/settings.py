@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stagent.locations import ENV_PREFIX, default_database_url, default_home
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -19,9 +21,9 @@ class Settings(BaseSettings):
     Every field can be set with an environment variable named ``STAGENT_<FIELD>``.
     """
 
-    model_config = SettingsConfigDict(env_prefix="STAGENT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
-    home: Path = Field(default_factory=lambda: Path.home() / ".stagent")
+    home: Path = Field(default_factory=default_home)
     """The data directory: the SQLite file, run outputs and user files live here."""
     database_url: str | None = None
     """SQLAlchemy URL. Default: ``sqlite:///<home>/stagent.sqlite``."""
@@ -62,7 +64,7 @@ class Settings(BaseSettings):
         """The database URL in use, defaulting to the SQLite file in the home directory."""
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.home / 'stagent.sqlite').resolve()}"
+        return default_database_url(self.home)
 
     @property
     def sqlite_path(self) -> Path | None:

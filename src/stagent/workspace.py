@@ -363,6 +363,31 @@ class Workspace:
 
         durable.shutdown()
 
+    def announce_api(self, url: str) -> None:
+        """Record that this process's worker answers the JSON API at ``url`` (``serve`` does,
+        once its worker runs), so ``stagent task run`` on this machine can hand a run to it
+        without starting the engine itself (`stagent.handoff`)."""
+        from stagent.locations import API_ADDRESS_KEY
+        from stagent.store import settings as settings_repo
+
+        if self._lease is None:
+            return
+        value = {"executor_id": self._lease.executor_id, "url": url}
+        with self.store.write() as session:
+            settings_repo.put(session, API_ADDRESS_KEY, value)
+
+    def forget_api(self) -> None:
+        """Withdraw this process's `announce_api` (another server's record stays)."""
+        from stagent.locations import API_ADDRESS_KEY
+        from stagent.store import settings as settings_repo
+
+        if self._lease is None:
+            return
+        with self.store.write() as session:
+            value: Any = settings_repo.get(session, API_ADDRESS_KEY)
+            if isinstance(value, dict) and value.get("executor_id") == self._lease.executor_id:  # pyright: ignore[reportUnknownMemberType]
+                settings_repo.delete(session, API_ADDRESS_KEY)
+
     def live_workers(self) -> int:
         """How many long-lived workers (``serve`` and ``worker`` processes) hold a fresh lease.
 

@@ -41,6 +41,19 @@ NOT_FOR_READING = (
 read with plain sqlite3), the engine, migrations, PostgreSQL, the web app, the model SDKs,
 governance and the ledger."""
 
+NOT_FOR_LISTING = (
+    *NOT_FOR_READING,
+    "pydantic_settings",
+    "asyncio",
+    "yaml",
+    "stagent.runtimes",
+    "stagent.schemas",
+    "stagent.domain.permissions",
+)
+"""Nor what only other paths need: pydantic-settings (the reads take the home and database URL
+from `stagent.locations`), the runtime adapters, YAML (``--options``), the JSON schemas
+(``--json``) and the permission-rule matchers."""
+
 PROBE = """
 import json, sys
 sys.argv = ["stagent", *sys.argv[1:]]
@@ -92,7 +105,7 @@ def test_task_list_loads_neither_the_engine_nor_migrations(tmp_path: Path, cli: 
     cli.add_task("first")  # the home exists and is migrated, as after any earlier command
     modules, out = loaded_modules(cli.home, "task", "list")
     assert "first" in out
-    assert not under(modules, NOT_FOR_READING)
+    assert not under(modules, NOT_FOR_LISTING)
     assert "stagent.cli.budget" not in modules  # other command groups stay unloaded
 
 
@@ -108,7 +121,15 @@ def test_reading_one_task_loads_no_orm_either(cli: Cli, command: str) -> None:
     task_id = cli.add_task("first")
     modules, out = loaded_modules(cli.home, "task", command, task_id)
     assert ("first" if command == "show" else "has not run yet") in out
-    assert not under(modules, NOT_FOR_READING)
+    assert not under(modules, NOT_FOR_LISTING)
+
+
+def test_listing_projects_loads_no_orm_either(cli: Cli) -> None:
+    assert cli("project", "add", "site").exit_code == 0
+    cli.add_task("first", "--project", "site")
+    modules, out = loaded_modules(cli.home, "project", "list")
+    assert "site" in out
+    assert not under(modules, NOT_FOR_LISTING)
 
 
 def test_reading_an_unmigrated_home_still_migrates_it(tmp_path: Path) -> None:

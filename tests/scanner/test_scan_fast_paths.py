@@ -65,6 +65,8 @@ EDGE_BLOCKS = [
     '"J": x\n',
     "K: x\r\n",
     "L: ünïcödé wörds\n",
+    "L2: ;\xa0\n",  # YAML keeps a trailing no-break space (str.strip() would drop it)
+    "L3: x\n  y\xa0\n",
     "M: x\n  - not a list\n",
     "N: x\n  # not a comment\n",
     "_under: x\n",

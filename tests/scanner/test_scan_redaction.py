@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from conftest import scan_files
@@ -123,3 +124,27 @@ def test_a_file_that_grows_while_unchanged_in_mtime_is_read_whole(tmp_path: Path
     second = next(a for a in scanner.scan([project]).artifacts if a.category == "instruction")
     assert second.size == len("# p\n\nMore rules.\n") != first.size
     assert second.content_hash != first.content_hash
+
+
+def test_memory_and_managed_settings_that_appear_later_are_found(tmp_path: Path) -> None:
+    project = tmp_path / "work" / "app"
+    write(project / "AGENTS.md", "# app\n")
+    managed = tmp_path / "etc" / "claude-code"
+    loc = replace(
+        Locations.from_env({"HOME": str(tmp_path / "home")}),
+        claude_managed=managed,
+        codex_system=tmp_path / "etc" / "codex",
+    )
+    scanner = Scanner(loc)
+    assert [a.category for a in scanner.scan([project]).artifacts] == ["instruction"]
+    encoded = "".join(c if c.isalnum() else "-" for c in str(project))
+    write(tmp_path / "home" / ".claude" / "projects" / encoded / "memory" / "MEMORY.md", "- x\n")
+    write(managed / "managed-settings.json", {"model": "opus"})
+    write(tmp_path / "etc" / "codex" / "config.toml", 'model = "gpt-6"\n')
+    found = {(a.scope, a.category) for a in scanner.scan([project]).artifacts}
+    assert found == {
+        ("project", "instruction"),
+        ("project", "memory"),
+        ("managed", "settings"),
+        ("managed", "config"),
+    }

@@ -67,6 +67,7 @@ def test_every_task_run_event_and_project_field_matches_the_orm(worker: Workspac
     assert plain.events(done.id) == orm.events(done.id) and len(plain.events(done.id)) > 3
     assert plain.projects() == orm.projects() == [project]
     assert plain.project("site") == orm.project(project.id)
+    assert plain.task_counts() == orm.task_counts() == {project.id: {"completed": 1}}
 
 
 def test_pending_cards_match_the_approval_service(workspace: Workspace) -> None:

@@ -40,9 +40,9 @@ def add(
 @app.command("list")
 def list_projects(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List projects with their task counts."""
-    with state_of(ctx).workspace() as ws:
-        projects = ws.projects.list()
-        counts = ws.projects.task_counts()
+    with state_of(ctx).reads() as reads:
+        projects = reads.reader.projects()
+        counts = reads.reader.task_counts()
     if as_json:
         emit_json([project_json(p, counts.get(p.id, {})) for p in projects])
         return

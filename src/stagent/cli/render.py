@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,7 +16,6 @@ from stagent.cli.output import console
 from stagent.domain.events import LoggedEvent
 from stagent.domain.runs import Run, RunStatus
 from stagent.domain.tasks import Project, Task, TaskStatus
-from stagent.schemas import EventSchema, ProjectSchema, RunSchema, TaskDetailSchema, TaskSchema
 
 STATUS_STYLES: dict[TaskStatus, str] = {
     TaskStatus.PLANNED: "cyan",
@@ -41,6 +41,8 @@ EVENT_STYLES: dict[str, str] = {
 
 def project_json(project: Project, task_counts: Mapping[str, int] | None = None) -> dict[str, Any]:
     """A project as JSON-ready data (the shared schema)."""
+    from stagent.schemas import ProjectSchema  # the schemas load only for --json
+
     data = ProjectSchema.of(project, task_counts).data()
     if task_counts is None:
         data.pop("task_counts")
@@ -49,11 +51,15 @@ def project_json(project: Project, task_counts: Mapping[str, int] | None = None)
 
 def event_json(event: LoggedEvent) -> dict[str, Any]:
     """A logged event as JSON-ready data (the shared schema)."""
+    from stagent.schemas import EventSchema
+
     return EventSchema.of(event).data()
 
 
 def run_json(run: Run) -> dict[str, Any]:
     """A run as JSON-ready data (the shared schema)."""
+    from stagent.schemas import RunSchema
+
     return RunSchema.of(run).data()
 
 
@@ -65,6 +71,8 @@ def task_json(
     runs: Iterable[Run] | None = None,
 ) -> dict[str, Any]:
     """A task as JSON-ready data (the shared schema); with ``events`` (and ``runs``) its detail."""
+    from stagent.schemas import TaskDetailSchema, TaskSchema
+
     if events is None:
         return TaskSchema.of(task, simulated=simulated).data()
     return TaskDetailSchema.detail(task, simulated=simulated, runs=runs or (), events=events).data()
@@ -114,7 +122,7 @@ def print_projects(projects: list[Project], counts: Mapping[str, Mapping[str, in
 
 
 def print_tasks(
-    tasks: list[Task], *, project_names: Mapping[str, str], simulated: set[str]
+    tasks: list[Task], *, project_names: Mapping[str, str], simulated: AbstractSet[str]
 ) -> None:
     """A table of tasks, status colored."""
     if not tasks:

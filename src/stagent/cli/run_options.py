@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
-import yaml
 
 from stagent.domain.errors import ValidationError
 
@@ -59,6 +58,8 @@ def load_options_text(text: str) -> dict[str, Any]:
         except OSError as exc:
             raise ValidationError(f"--options: cannot read {path}: {exc.strerror}") from None
         source = str(path)
+    import yaml  # only when --options is given
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError:

@@ -50,8 +50,9 @@ class WorkerStarter:
     the worker cannot start, the server is asked to stop and `finish` raises its error.
     """
 
-    def __init__(self, ws: Workspace, announce: Callable[[], None]) -> None:
+    def __init__(self, ws: Workspace, announce: Callable[[], None], url: str = "") -> None:
         self._ws = ws
+        self._url = url
         self._announce = announce
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -65,6 +66,8 @@ class WorkerStarter:
     def _run(self) -> None:
         try:
             self._ws.start_worker("serve")
+            if self._url:
+                self._ws.announce_api(self._url)
         except BaseException as exc:  # reported by `finish` on the main thread
             self._error = exc
             self.on_failure()
@@ -173,12 +176,15 @@ def serve(
         url = server_url(settings.host, sock.getsockname()[1])
         try:
             with state.workspace(host=host, port=port) as ws:
-                starter = WorkerStarter(ws, lambda: _announce(ws, url, as_json, no_open))
+                starter = WorkerStarter(ws, lambda: _announce(ws, url, as_json, no_open), url)
                 server = _build_server(ws, starter.start)
                 starter.on_failure = server.request_exit
-                if not signals.requested:
-                    _run(server, sock)
-                starter.finish()
+                try:
+                    if not signals.requested:
+                        _run(server, sock)
+                    starter.finish()
+                finally:
+                    ws.forget_api()
         finally:
             sock.close()
     if as_json:

@@ -65,9 +65,11 @@ class CliState:
     def reads(self) -> Generator[Reads]:
         """Read-only access to tasks and projects: plain ``sqlite3`` on a SQLite file at the
         newest migration (no SQLAlchemy, no workspace), else through `workspace`."""
+        from stagent.locations import database_url
         from stagent.reads import open_reads
 
-        with open_reads(self.settings(), self.workspace) as reads:
+        home = self.home.expanduser() if self.home is not None else None
+        with open_reads(database_url(home, self.database_url), self.workspace) as reads:
             startup.ready()
             yield reads
 

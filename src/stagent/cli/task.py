@@ -234,6 +234,8 @@ def run(
     this process is then cancelled).
     """
     streaming = follow and not as_json
+    if not follow and _handed_to_server(ctx, task_id, as_json=as_json):
+        return
     with state_of(ctx).workspace() as ws:
         if streaming or as_json:
             notice = waiting_notice(ws)
@@ -258,6 +260,33 @@ def run(
     if not streaming and outcome.waited:
         print_task(outcome.task, simulated=simulated, project_name=project_name)
     _report_run(outcome)
+
+
+def _handed_to_server(ctx: typer.Context, task_id: str, *, as_json: bool) -> bool:
+    """Queue the run on a live local ``serve`` through its API (no engine in this process) and
+    report it as `run` does; False if no server took it."""
+    from stagent.handoff import hand_to_server
+
+    state = state_of(ctx)
+    settings = state.settings()
+    handed = hand_to_server(
+        settings.resolved_database_url,
+        settings.home,
+        task_id,
+        token=settings.token,
+        lease_seconds=settings.executor_lease_seconds,
+    )
+    if not handed:
+        return False
+    with state.reads() as reads:
+        task = reads.reader.task(task_id)
+        simulated = task.runtime in reads.simulated_runtimes()
+        if as_json:
+            events, task_runs = reads.reader.events(task_id), reads.reader.runs(task_id)
+            emit_json(task_json(task, simulated=simulated, events=events, runs=task_runs))
+            return True
+    _report_run(RunOutcome(task, local=False, waited=False))
+    return True
 
 
 @app.command("cancel")

@@ -19,7 +19,6 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from stagent.domain.errors import ValidationError
-from stagent.domain.permissions import parse_rule
 
 
 class _Options(BaseModel):
@@ -35,6 +34,10 @@ class ToolPolicyOptions(_Options):
     @field_validator("auto_approve", "auto_deny")
     @classmethod
     def _rules(cls, entries: tuple[str, ...]) -> tuple[str, ...]:
+        # The rule parser (and its matchers) load only when a policy has entries: commands
+        # that merely list tasks never import them.
+        from stagent.domain.permissions import parse_rule
+
         for entry in entries:
             try:
                 parse_rule(entry, "allow")

@@ -1,12 +1,12 @@
 """Where a field of a YAML (or JSON) document is: its dotted path and its line.
 
 Shared by the readers whose errors name file, line and field (`stagent.domain.workflow_files`,
-`stagent.runtimes.scenario`). PyYAML loads only when a line is looked up.
+`stagent.runtimes.scenario`, `stagent.profiles`). PyYAML loads only when a line is looked up.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     import yaml
@@ -22,8 +22,9 @@ def format_path(path: FieldPath, *, empty: str) -> str:
     return out or empty
 
 
-def line_of(text: str, path: FieldPath) -> int | None:
-    """The 1-based line of the deepest YAML node on ``path`` (None if the text is no YAML)."""
+def line_of(text: str, path: FieldPath, *, at_key: bool = False) -> int | None:
+    """The 1-based line of the deepest YAML node on ``path`` (None if the text is no YAML);
+    ``at_key`` cites a mapping entry at its key's line rather than its value's."""
     import yaml
 
     try:
@@ -34,11 +35,11 @@ def line_of(text: str, path: FieldPath) -> int | None:
         return None
     line: int = node.start_mark.line + 1
     for part in path:
-        child = _child(node, part)
-        if child is None:
+        found = _child(node, part)
+        if found is None:
             break
-        node = child
-        line = child.start_mark.line + 1
+        key, node = found
+        line = (key if at_key else node).start_mark.line + 1
     return line
 
 
@@ -51,13 +52,16 @@ def located(
     return field, line, f"{source}:{line}" if line else source
 
 
-def _child(node: yaml.Node | None, part: str | int) -> yaml.Node | None:
+def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node, yaml.Node] | None:
+    """The child on ``part``: (its key, or the item itself in a sequence; its node)."""
     import yaml
 
     if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
+        for key, value in cast(list[tuple[yaml.Node, yaml.Node]], node.value):
             if isinstance(key, yaml.ScalarNode) and key.value == part:
-                return value
-    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-        return node.value[part]
+                return key, value
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+        items = cast(list[yaml.Node], node.value)
+        if part < len(items):
+            return items[part], items[part]
     return None

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from stagent.domain.errors import NotFoundError
 from stagent.governance.budgets_policy import (
     DEFAULT_RUN_CAP_MICROS,
     BudgetPolicy,
@@ -60,10 +59,8 @@ def label_for(session: Session, policy: BudgetPolicy) -> str:
         return "overall"
     if policy.scope == "runtime":
         return f"runtime {policy.ref}"
-    try:
-        return f"project {project_repo.get(session, policy.ref).name}"
-    except NotFoundError:
-        return f"project {policy.ref} (deleted)"
+    name = project_repo.name_of(session, policy.ref)
+    return f"project {name}" if name is not None else f"project {policy.ref} (deleted)"
 
 
 def measure(

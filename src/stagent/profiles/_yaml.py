@@ -7,11 +7,12 @@ field is reported at the line that holds it.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import yaml
 from pydantic import ValidationError as PydanticValidationError
 
+from stagent.domain import yaml_lines
 from stagent.domain.errors import ValidationError
 
 Path_ = list[str | int]
@@ -21,40 +22,14 @@ FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoade
 
 def format_path(path: Path_) -> str:
     """``["tests", 0, "task"]`` -> ``tests[0].task``."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+    return yaml_lines.format_path(path, empty="")
 
 
 def line_of(text: str, path: Path_, *, offset: int = 0) -> int | None:
-    """The 1-based line of the deepest YAML node on ``path`` (``offset`` lines added)."""
-    try:
-        node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)  # pyright: ignore[reportUnknownMemberType]
-    except yaml.YAMLError:
-        return None
-    if node is None:
-        return None
-    line = node.start_mark.line + 1
-    for part in path:
-        found = _child(node, part)
-        if found is None:
-            break
-        node, line = found
-    return line + offset
-
-
-def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node, int] | None:
-    """The child on ``part`` and its line (a mapping entry's line is its key's)."""
-    if isinstance(node, yaml.MappingNode):
-        for key, value in cast(list[tuple[yaml.Node, yaml.Node]], node.value):
-            if isinstance(key, yaml.ScalarNode) and key.value == part:
-                return value, key.start_mark.line + 1
-    if isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-        items = cast(list[yaml.Node], node.value)
-        if part < len(items):
-            return items[part], items[part].start_mark.line + 1
-    return None
+    """The 1-based line of the deepest YAML node on ``path`` (``offset`` lines added); a
+    mapping entry is cited at its key's line."""
+    line = yaml_lines.line_of(text, path, at_key=True)
+    return None if line is None else line + offset
 
 
 class LocatedText:

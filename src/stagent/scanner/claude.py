@@ -30,8 +30,11 @@ def scan_user(c: Collector, project_roots: tuple[str, ...]) -> None:
     )
     _config_dir(c, base, "user", None)
     _plugins(c, base)
+    transcripts = c.listing(join(base, "projects")) or {}
     for root in project_roots:
         encoded = _NOT_ALNUM.sub("-", root)
+        if encoded not in transcripts:
+            continue  # no folder for this project: no memory (one listing, not a failed open each)
         memory = join(base, "projects", encoded, "memory", "MEMORY.md")
         c.file(memory, md.memory, Where("claude-code", "project", root, "MEMORY.md"))
 
@@ -39,6 +42,8 @@ def scan_user(c: Collector, project_roots: tuple[str, ...]) -> None:
 def scan_managed(c: Collector) -> None:
     """Managed settings (``managed-settings.json`` and its ``.d`` drop-ins) and CLAUDE.md."""
     base = str(c.loc.claude_managed)
+    if c.listing(base) is None:
+        return  # most machines have no managed settings: one failed stat instead of three
     managed = Where("claude-code", "managed")
     c.file(join(base, "managed-settings.json"), cfg.settings, managed)
     drop_ins = join(base, "managed-settings.d")

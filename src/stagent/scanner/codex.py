@@ -60,6 +60,8 @@ def scan_user(c: Collector) -> None:
 def scan_system(c: Collector) -> None:
     """``/etc/codex``: the system config layer, managed requirements and admin skills."""
     base = str(c.loc.codex_system)
+    if c.listing(base) is None:
+        return  # no /etc/codex: one failed stat instead of three
     managed = Where("codex", "managed")
     c.file(join(base, "config.toml"), cfg.config_toml, managed)
     c.file(join(base, "requirements.toml"), cfg.requirements_toml, managed)

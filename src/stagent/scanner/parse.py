@@ -118,6 +118,8 @@ def _parse_block(block: str) -> dict[str, Any] | ParseError:
     return cast("dict[str, Any]", meta)
 
 
+_YAML_SPACE = " \t\r"
+"""What YAML strips around a plain scalar (str.strip() would take Unicode spaces too)."""
 _SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*$")
 _YAML_SPECIAL_START = frozenset("'\"[]{}&*!|>%@`#,?:-~+.<=")
 _YAML_WORDS = frozenset(
@@ -185,7 +187,7 @@ def simple_mapping(block: str) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     key: str | None = None
     for line in block.split("\n"):
-        stripped = line.strip()
+        stripped = line.strip(_YAML_SPACE)
         if not stripped or "\t" in line:
             if "\t" in line:
                 return None
@@ -196,7 +198,7 @@ def simple_mapping(block: str) -> dict[str, Any] | None:
                 return None
             continue
         name, sep, value = line.partition(":")
-        value = value.strip()
+        value = value.strip(_YAML_SPACE)
         if not _SIMPLE_KEY.match(name) or (value and not line.startswith(f"{name}: ")):
             return None
         if name.lower() in _YAML_WORDS:
@@ -223,20 +225,20 @@ def simple_mapping(block: str) -> dict[str, Any] | None:
 
 def _declared_empty(block: str) -> bool:
     """Every empty list in the result came from a written ``[]``."""
-    return all(not line.rstrip().endswith(":") for line in block.split("\n"))
+    return all(not line.rstrip(_YAML_SPACE).endswith(":") for line in block.split("\n"))
 
 
 def _flow_list(value: str) -> list[Any] | None:
     """``[a, b]`` of plain words (no nesting, quotes or mappings), else None."""
     if not value.endswith("]") or any(c in value[1:-1] for c in "[]{}'\"#:&*!|>%@`"):
         return None
-    inner = value[1:-1].strip()
+    inner = value[1:-1].strip(_YAML_SPACE)
     if not inner:
         return []
     items: list[Any] = []
     for part in inner.split(","):
-        plain = _plain(part.strip())
-        if plain is None or plain != part.strip():
+        plain = _plain(part.strip(_YAML_SPACE))
+        if plain is None or plain != part.strip(_YAML_SPACE):
             return None
         items.append(plain)
     return items
@@ -247,7 +249,7 @@ def _continue(out: dict[str, Any], key: str, stripped: str, line: str) -> bool:
     if isinstance(current, list):
         if not stripped.startswith("- "):
             return False
-        item = _plain(stripped[2:].strip())
+        item = _plain(stripped[2:].strip(_YAML_SPACE))
         if item is None:
             return False
         cast("list[Any]", current).append(item)

@@ -7,6 +7,7 @@ other gets a `ConflictError` naming who won.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -15,41 +16,18 @@ from sqlalchemy.orm import Session
 
 from stagent.domain.approvals import Approval, ApprovalKind, ApprovalStatus, fingerprint
 from stagent.domain.errors import ConflictError, NotFoundError
-from stagent.domain.ids import ensure_aware, new_id, utcnow
+from stagent.domain.ids import new_id, utcnow
 from stagent.store import events as event_repo
-from stagent.store import lifecycle
+from stagent.store import lifecycle, row_values
 from stagent.store import tasks as task_repo
 from stagent.store.tables import ApprovalRequestRow
 
 PENDING = "pending"
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    return ensure_aware(value) if value is not None else None
-
-
 def to_approval(row: ApprovalRequestRow) -> Approval:
     """Map a row to the domain value."""
-    return Approval(
-        id=row.id,
-        task_id=row.task_id,
-        run_id=row.run_id,
-        project_id=row.project_id,
-        runtime=row.runtime,
-        profile=row.profile,
-        tool=row.tool,
-        input=dict(row.input or {}),
-        fingerprint=row.fingerprint,
-        kind=row.kind,  # pyright: ignore[reportArgumentType]
-        risk=row.risk,
-        suggested_rule=row.suggested_rule,
-        status=row.status,  # pyright: ignore[reportArgumentType]
-        decision=dict(row.decision or {}),
-        decided_by=row.decided_by,
-        created_at=_aware(row.created_at),
-        expires_at=_aware(row.expires_at),
-        decided_at=_aware(row.decided_at),
-    )
+    return row_values.approval_of(functools.partial(getattr, row))
 
 
 def create(

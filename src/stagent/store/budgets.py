@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, tuple_
+from sqlalchemy import bindparam, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from stagent.domain.ids import ensure_aware, new_id
@@ -69,14 +69,27 @@ def _to_budget(row: BudgetRow) -> StoredBudget:
     )
 
 
-_ALL_BUDGETS = select(BudgetRow)
-"""Built once: every run's admission reads it."""
+_ALL_BUDGETS = select(
+    BudgetRow.id,
+    BudgetRow.scope,
+    BudgetRow.scope_ref,
+    BudgetRow.daily_cap_micros,
+    BudgetRow.monthly_cap_micros,
+    BudgetRow.warn_at,
+    BudgetRow.on_breach,
+    BudgetRow.run_cap_micros,
+    BudgetRow.updated_at,
+)
+"""Built once, columns not ORM objects: every run's admission reads it (twice with caps)."""
 
 
 def list_budgets(session: Session) -> list[StoredBudget]:
     """Every budget, overall first, then runtimes, then projects."""
     order = {"overall": 0, "runtime": 1, "project": 2}
-    rows = [_to_budget(row) for row in session.scalars(_ALL_BUDGETS)]
+    rows = [
+        StoredBudget(*row[:-1], updated_at=ensure_aware(row[-1]))
+        for row in session.execute(_ALL_BUDGETS)
+    ]
     return sorted(rows, key=lambda b: (order.get(b.scope, 9), b.scope_ref))
 
 
@@ -151,25 +164,36 @@ def window(session: Session, scope: str, ref: str, period: str, key: str) -> Win
     )
 
 
+_WINDOWS = select(
+    BudgetWindowRow.scope,
+    BudgetWindowRow.scope_ref,
+    BudgetWindowRow.period,
+    BudgetWindowRow.window_key,
+    BudgetWindowRow.allowance_micros,
+    BudgetWindowRow.warned_cap_micros,
+    BudgetWindowRow.notice_id,
+    BudgetWindowRow.notice_cap_micros,
+    BudgetWindowRow.card_id,
+).where(
+    tuple_(
+        BudgetWindowRow.scope,
+        BudgetWindowRow.scope_ref,
+        BudgetWindowRow.period,
+        BudgetWindowRow.window_key,
+    ).in_(bindparam("keys", expanding=True))
+)
+"""Built once, columns not ORM objects: every admission reads it."""
+
+
 def windows(
     session: Session, keys: list[tuple[str, str, str, str]]
 ) -> dict[tuple[str, str, str, str], WindowState]:
     """The states of several windows (scope, ref, period, key) in one query."""
     if not keys:
         return {}
-    table = BudgetWindowRow
-    query = select(table).where(
-        tuple_(table.scope, table.scope_ref, table.period, table.window_key).in_(keys)
-    )
     found: dict[tuple[str, str, str, str], WindowState] = {}
-    for row in session.scalars(query):
-        found[(row.scope, row.scope_ref, row.period, row.window_key)] = WindowState(
-            allowance_micros=row.allowance_micros,
-            warned_cap_micros=row.warned_cap_micros,
-            notice_id=row.notice_id,
-            notice_cap_micros=row.notice_cap_micros,
-            card_id=row.card_id,
-        )
+    for row in session.execute(_WINDOWS, {"keys": keys}):
+        found[(row[0], row[1], row[2], row[3])] = WindowState(*row[4:])
     return {key: found.get(key, WindowState()) for key in keys}
 
 

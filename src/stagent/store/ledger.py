@@ -125,41 +125,45 @@ def to_entry(row: UsageLedgerRow) -> LedgerEntry:
     )
 
 
+_INSERT_ROW = _LEDGER.insert()
+"""Built once: building a statement costs more CPU than running it (reservations, usage)."""
+
+
 def insert(session: Session, new: NewLedgerEntry) -> LedgerEntry:
-    """Add one row."""
+    """Add one row (one Core statement, no ORM unit of work)."""
     at = new.at.astimezone(UTC)
-    row = UsageLedgerRow(
-        id=new_id("use"),
-        task_id=new.task_id,
-        run_id=new.run_id,
-        project_id=new.project_id,
-        activity=new.activity,
-        runtime=new.runtime,
-        provider=new.provider,
-        model=new.model,
-        input_tokens=new.input_tokens,
-        output_tokens=new.output_tokens,
-        cache_write_5m_tokens=new.cache_write_5m_tokens,
-        cache_write_1h_tokens=new.cache_write_1h_tokens,
-        cache_read_tokens=new.cache_read_tokens,
-        reasoning_tokens=new.reasoning_tokens,
-        cost_micros=new.cost_micros,
-        cost_source=new.cost_source,
-        pricing_version=new.pricing_version,
-        status=new.status,
-        note=new.note,
-        raw=new.raw,
-        started_at=at,
-        finished_at=at,
-        source=new.source,
-        dedupe_key=new.dedupe_key,
-        simulated=new.simulated,
-        session_id=new.session_id,
-        project_path=new.project_path,
-    )
-    session.add(row)
-    session.flush()
-    return to_entry(row)
+    values: dict[str, Any] = {
+        "id": new_id("use"),
+        "task_id": new.task_id,
+        "run_id": new.run_id,
+        "project_id": new.project_id,
+        "activity": new.activity,
+        "runtime": new.runtime,
+        "provider": new.provider,
+        "model": new.model,
+        "input_tokens": new.input_tokens,
+        "output_tokens": new.output_tokens,
+        "cache_write_5m_tokens": new.cache_write_5m_tokens,
+        "cache_write_1h_tokens": new.cache_write_1h_tokens,
+        "cache_read_tokens": new.cache_read_tokens,
+        "reasoning_tokens": new.reasoning_tokens,
+        "cost_micros": new.cost_micros,
+        "cost_source": new.cost_source,
+        "pricing_version": new.pricing_version,
+        "status": new.status,
+        "note": new.note,
+        "raw": new.raw,
+        "started_at": at,
+        "finished_at": at,
+        "source": new.source,
+        "dedupe_key": new.dedupe_key,
+        "simulated": new.simulated,
+        "session_id": new.session_id,
+        "project_path": new.project_path,
+    }
+    core(session).execute(_INSERT_ROW, values)
+    entry: dict[str, Any] = {**values, "raw": dict(new.raw) if new.raw is not None else None}
+    return LedgerEntry(**entry)
 
 
 def insert_once(session: Session, new: NewLedgerEntry) -> tuple[LedgerEntry, bool]:
@@ -410,17 +414,25 @@ def consume_reservation(session: Session, run_id: str, micros: int) -> None:
     )
 
 
+_RELEASE = update(_LEDGER).where(
+    _LEDGER.c.run_id == bindparam("run"), _LEDGER.c.status == bindparam("held")
+)
+_MARK = update(_LEDGER).where(
+    _LEDGER.c.run_id == bindparam("run"), _LEDGER.c.status == bindparam("was")
+)
+"""Built once (the SET clause comes from the parameters): the end of every run runs them."""
+
+
 def release_reservations(session: Session, run_id: str, *, note: str) -> int:
     """End every reservation run ``run_id`` holds; returns how many there were.
 
     Keyed by the run: a run's reservation is released once, by the transaction that ends the
     run (`stagent.store.lifecycle`), or by its own next admission after a crash (a take-over).
     """
-    table = _LEDGER.c
     result = core(session).execute(
-        update(_LEDGER)
-        .where(table.run_id == run_id, table.status == RESERVED)
-        .values(status=RELEASED, cost_micros=0, note=note, finished_at=utcnow())
+        _RELEASE,
+        {"run": run_id, "held": RESERVED, "status": RELEASED, "cost_micros": 0, "note": note}
+        | {"finished_at": utcnow()},
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -428,12 +440,7 @@ def release_reservations(session: Session, run_id: str, *, note: str) -> int:
 def mark_run_outcome(session: Session, run_id: str, outcome: str) -> None:
     """A run failed or was cancelled: its call rows say so (blocked rows and reservations keep
     their own status)."""
-    table = _LEDGER.c
-    core(session).execute(
-        update(_LEDGER)
-        .where(table.run_id == run_id, table.status == COMPLETED)
-        .values(status=outcome)
-    )
+    core(session).execute(_MARK, {"run": run_id, "was": COMPLETED, "status": outcome})
 
 
 REPRICEABLE = ("computed", "unpriced")

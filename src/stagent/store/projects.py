@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import functools
+
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from stagent.domain.errors import ConflictError, NotFoundError
-from stagent.domain.ids import ensure_aware, new_id
+from stagent.domain.ids import new_id
 from stagent.domain.tasks import Project
+from stagent.store import row_values
 from stagent.store.tables import ProjectRow, TaskRow
 
 
 def to_project(row: ProjectRow) -> Project:
     """Map a row to the domain value."""
-    return Project(
-        id=row.id,
-        name=row.name,
-        description=row.description,
-        working_directory=row.working_directory,
-        created_at=ensure_aware(row.created_at),
-        updated_at=ensure_aware(row.updated_at),
-    )
+    return row_values.project_of(functools.partial(getattr, row))
 
 
 def create(
@@ -47,6 +43,14 @@ def get_row(session: Session, ref: str) -> ProjectRow:
             f"no project with id or name {ref!r}", hint="list projects with `stagent project list`"
         )
     return row
+
+
+_NAME_OF = select(ProjectRow.name).where(ProjectRow.id == bindparam("project_id"))
+
+
+def name_of(session: Session, project_id: str) -> str | None:
+    """A project's name by id (None if there is none): one column, a statement built once."""
+    return session.scalar(_NAME_OF, {"project_id": project_id})
 
 
 def get(session: Session, ref: str) -> Project:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import cast
 
@@ -10,12 +11,13 @@ from sqlalchemy import Select, Table, bindparam, case, func, insert, select
 from sqlalchemy.orm import Session
 
 from stagent.domain.errors import NotFoundError
-from stagent.domain.ids import ensure_aware, new_id, utcnow
+from stagent.domain.ids import new_id, utcnow
 from stagent.domain.run_options import RunOptions
 from stagent.domain.runs import Run, RunStatus, Subject
+from stagent.store import row_values
 from stagent.store.ledger import COMPLETED, RESERVED, core
+from stagent.store.row_values import stored_options
 from stagent.store.tables import RunRow, UsageLedgerRow
-from stagent.store.tasks import stored_options
 
 SPENT_STATUSES = ("completed", "failed", "cancelled")
 """Ledger row statuses that are real spend (not reservations, releases or blocked calls)."""
@@ -23,25 +25,7 @@ SPENT_STATUSES = ("completed", "failed", "cancelled")
 
 def to_run(row: RunRow) -> Run:
     """Map a row to the domain value."""
-    return Run(
-        id=row.id,
-        subject=Subject(row.subject_kind, row.subject_id),
-        task_id=row.task_id,
-        number=row.number,
-        runtime=row.runtime,
-        options=stored_options(row.runtime, row.options),
-        status=RunStatus(row.status),
-        attempt=row.attempt,
-        waiting_on=tuple(row.waiting_on or ()),
-        stop_reason=row.stop_reason,
-        result=row.result,
-        error=row.error,
-        cost_micros=row.cost_micros,
-        workflow_id=row.workflow_id,
-        created_at=ensure_aware(row.created_at),
-        started_at=ensure_aware(row.started_at) if row.started_at else None,
-        ended_at=ensure_aware(row.ended_at) if row.ended_at else None,
-    )
+    return row_values.run_of(functools.partial(getattr, row))
 
 
 def create(

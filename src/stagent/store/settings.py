@@ -22,3 +22,10 @@ def put(session: Session, key: str, value: Any) -> None:
         session.add(SettingRow(key=key, value=value))
     else:
         row.value = value
+
+
+def delete(session: Session, key: str) -> None:
+    """Remove ``key`` (nothing happens if it is not stored)."""
+    row = session.get(SettingRow, key)
+    if row is not None:
+        session.delete(row)

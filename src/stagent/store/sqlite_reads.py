@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 from urllib.parse import quote
 
 from stagent.domain.approvals import Approval
 from stagent.domain.errors import NotFoundError
 from stagent.domain.events import LoggedEvent
 from stagent.domain.ids import ensure_aware
-from stagent.domain.run_options import RunOptions
-from stagent.domain.runs import Run, RunStatus, Subject
+from stagent.domain.runs import Run, Subject
 from stagent.domain.tasks import Project, Task, TaskStatus
 from stagent.store.migrate import VERSION_TABLE, script_heads
+from stagent.store.row_values import Column, approval_of, project_of, run_of, task_of
 
 TASK_LIMIT = 500
 """As `stagent.store.tasks.list_tasks`."""
@@ -107,7 +107,7 @@ class SqliteReads:
             f"SELECT {_TASK_COLUMNS} FROM tasks WHERE {' AND '.join(where)} "
             f"ORDER BY created_at DESC, id LIMIT {TASK_LIMIT}"
         )
-        return [_task(row) for row in self._conn.execute(query, params)]
+        return [task_of(_columns(row)) for row in self._conn.execute(query, params)]
 
     def task(self, task_id: str) -> Task:
         """One task that was not deleted, or `NotFoundError`."""
@@ -118,13 +118,13 @@ class SqliteReads:
             raise NotFoundError(
                 f"no task with id {task_id!r}", hint="list tasks with `stagent task list`"
             )
-        return _task(row)
+        return task_of(_columns(row))
 
     def runs(self, task_id: str) -> list[Run]:
         """A task's runs, oldest first."""
         self.task(task_id)
         query = f"SELECT {_RUN_COLUMNS} FROM runs WHERE task_id = ? ORDER BY number"
-        return [_run(row) for row in self._conn.execute(query, (task_id,))]
+        return [run_of(_columns(row)) for row in self._conn.execute(query, (task_id,))]
 
     def events(self, task_id: str) -> list[LoggedEvent]:
         """A task's events in order."""
@@ -149,34 +149,43 @@ class SqliteReads:
     def pending_approvals(self) -> list[Approval]:
         """Cards waiting for a person, oldest first (as `store.approvals.list_pending`)."""
         query = "SELECT * FROM approval_requests WHERE status = 'pending' ORDER BY created_at, id"
-        return [
-            Approval(
-                id=row["id"],
-                task_id=row["task_id"],
-                run_id=row["run_id"],
-                project_id=row["project_id"],
-                runtime=row["runtime"],
-                profile=row["profile"],
-                tool=row["tool"],
-                input=dict(_json(row["input"]) or {}),
-                fingerprint=row["fingerprint"],
-                kind=row["kind"],
-                risk=row["risk"],
-                suggested_rule=row["suggested_rule"],
-                status=row["status"],
-                decision=dict(_json(row["decision"]) or {}),
-                decided_by=row["decided_by"],
-                created_at=_when(row["created_at"]),
-                expires_at=_when(row["expires_at"]),
-                decided_at=_when(row["decided_at"]),
-            )
-            for row in self._conn.execute(query)
-        ]
+        return [approval_of(_columns(row)) for row in self._conn.execute(query)]
+
+    def api_address(self, key: str, lease_seconds: float, hostname: str) -> str | None:
+        """The API address a live ``serve`` on ``hostname`` recorded under ``key`` (see
+        `Workspace.announce_api`), or None: nothing recorded, another machine's, or its worker's
+        lease older than ``lease_seconds`` (it stopped or died)."""
+        row = self._conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        value: Any = _json(row["value"]) if row is not None else None
+        if not isinstance(value, dict):
+            return None
+        recorded = cast(dict[str, Any], value)
+        url, executor_id = recorded.get("url"), recorded.get("executor_id")
+        if not isinstance(url, str) or not isinstance(executor_id, str):
+            return None
+        executor = self._conn.execute(
+            "SELECT hostname, heartbeat_at FROM executors WHERE id = ?", (executor_id,)
+        ).fetchone()
+        if executor is None or executor["hostname"] != hostname:
+            return None
+        age = datetime.now(UTC) - _at(executor["heartbeat_at"])
+        return url if age.total_seconds() < lease_seconds else None
+
+    def task_counts(self) -> dict[str, dict[str, int]]:
+        """Per project id, its task count by status (as `stagent.store.projects.task_counts`)."""
+        query = (
+            "SELECT project_id, status, count(*) FROM tasks "
+            "WHERE project_id IS NOT NULL AND deleted_at IS NULL GROUP BY project_id, status"
+        )
+        counts: dict[str, dict[str, int]] = {}
+        for project_id, status, count in self._conn.execute(query):
+            counts.setdefault(project_id, {})[status] = count
+        return counts
 
     def projects(self) -> list[Project]:
         """All projects, by name."""
         query = "SELECT * FROM projects ORDER BY name"
-        return [_project(row) for row in self._conn.execute(query)]
+        return [project_of(_columns(row)) for row in self._conn.execute(query)]
 
     def project(self, ref: str) -> Project:
         """A project by id or name, or `NotFoundError`."""
@@ -188,7 +197,7 @@ class SqliteReads:
                 f"no project with id or name {ref!r}",
                 hint="list projects with `stagent project list`",
             )
-        return _project(row)
+        return project_of(_columns(row))
 
 
 def _json(text: str | None) -> Any:
@@ -203,61 +212,18 @@ def _at(text: str) -> datetime:
     return ensure_aware(datetime.fromisoformat(text))
 
 
-def _options(text: str | None, runtime: str) -> RunOptions:
-    return RunOptions.model_validate({**(_json(text) or {}), "runtime": runtime})
+JSON_COLUMNS = frozenset({"options", "waiting_on", "input", "decision", "payload", "value"})
+"""Columns stored as JSON text."""
 
 
-def _task(row: sqlite3.Row) -> Task:
-    return Task(
-        id=row["id"],
-        title=row["title"],
-        description=row["description"],
-        status=TaskStatus(row["status"]),
-        project_id=row["project_id"],
-        runtime=row["runtime"],
-        profile=row["profile"],
-        priority=row["priority"],
-        result=row["result"],
-        error=row["error"],
-        options=_options(row["options"], row["runtime"]),
-        workflow_id=row["workflow_id"],
-        session_id=row["session_id"],
-        run_count=row["run_count"],
-        created_at=_when(row["created_at"]),
-        updated_at=_when(row["updated_at"]),
-        started_at=_when(row["started_at"]),
-        finished_at=_when(row["finished_at"]),
-    )
+def _columns(row: sqlite3.Row) -> Column:
+    """``row``'s values as `stagent.store.row_values` mappers read them: JSON decoded,
+    timestamps (``*_at``) as datetimes."""
 
+    def column(name: str) -> Any:
+        value = row[name]
+        if name in JSON_COLUMNS:
+            return _json(value)
+        return _when(value) if name.endswith("_at") else value
 
-def _run(row: sqlite3.Row) -> Run:
-    return Run(
-        id=row["id"],
-        subject=Subject(row["subject_kind"], row["subject_id"]),
-        task_id=row["task_id"],
-        number=row["number"],
-        runtime=row["runtime"],
-        options=_options(row["options"], row["runtime"]),
-        status=RunStatus(row["status"]),
-        attempt=row["attempt"],
-        waiting_on=tuple(_json(row["waiting_on"]) or ()),
-        stop_reason=row["stop_reason"],
-        result=row["result"],
-        error=row["error"],
-        cost_micros=row["cost_micros"],
-        workflow_id=row["workflow_id"],
-        created_at=_when(row["created_at"]),
-        started_at=_when(row["started_at"]),
-        ended_at=_when(row["ended_at"]),
-    )
-
-
-def _project(row: sqlite3.Row) -> Project:
-    return Project(
-        id=row["id"],
-        name=row["name"],
-        description=row["description"],
-        working_directory=row["working_directory"],
-        created_at=_at(row["created_at"]),
-        updated_at=_at(row["updated_at"]),
-    )
+    return column

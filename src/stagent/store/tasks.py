@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,10 +10,10 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from stagent.domain.errors import NotFoundError
-from stagent.domain.ids import ensure_aware, new_id, utcnow
+from stagent.domain.ids import new_id, utcnow
 from stagent.domain.run_options import RunOptions
 from stagent.domain.tasks import Task, TaskStatus
-from stagent.store import events
+from stagent.store import events, row_values
 from stagent.store.tables import TaskRow
 
 
@@ -36,39 +35,9 @@ EDITABLE_FIELDS = frozenset(
 )
 
 
-@functools.lru_cache(maxsize=1024)
-def _options(runtime: str, stored: str) -> RunOptions:
-    return RunOptions.model_validate({**json.loads(stored), "runtime": runtime})
-
-
-def stored_options(runtime: str, stored: dict[str, Any] | None) -> RunOptions:
-    """The `RunOptions` of a stored row (validated once per distinct value: a frozen model,
-    shared by every task and run that stores the same options)."""
-    return _options(runtime, json.dumps(stored or {}, sort_keys=True, separators=(",", ":")))
-
-
 def to_task(row: TaskRow) -> Task:
     """Map a row to the domain value."""
-    return Task(
-        id=row.id,
-        title=row.title,
-        description=row.description,
-        status=TaskStatus(row.status),
-        project_id=row.project_id,
-        runtime=row.runtime,
-        profile=row.profile,
-        priority=row.priority,
-        result=row.result,
-        error=row.error,
-        options=stored_options(row.runtime, row.options),
-        workflow_id=row.workflow_id,
-        session_id=row.session_id,
-        run_count=row.run_count,
-        created_at=ensure_aware(row.created_at),
-        updated_at=ensure_aware(row.updated_at),
-        started_at=ensure_aware(row.started_at) if row.started_at else None,
-        finished_at=ensure_aware(row.finished_at) if row.finished_at else None,
-    )
+    return row_values.task_of(functools.partial(getattr, row))
 
 
 def create(session: Session, new: NewTask) -> Task:
