@@ -136,13 +136,15 @@ def test_usage_errors_are_typers_own(cli: Cli) -> None:
 def test_unexpected_exception_is_one_line_internal_error(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(self: ProjectService) -> None:
+    # `project add` always goes through the workspace's services (reads may take the plain
+    # sqlite3 path, which never calls ProjectService once the database exists).
+    def broken(self: ProjectService, *args: object, **kwargs: object) -> None:
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(ProjectService, "list", broken)
+    monkeypatch.setattr(ProjectService, "create", broken)
     monkeypatch.delenv("STAGENT_RAISE_ERRORS")
 
-    result = cli("project", "list")
+    result = cli("project", "add", "demo")
 
     assert result.exit_code == 1
     assert "Traceback" not in result.output
@@ -151,17 +153,17 @@ def test_unexpected_exception_is_one_line_internal_error(
         "Internal error: RuntimeError: boom",
         "hint: this is a bug in Stagent; set STAGENT_RAISE_ERRORS=1 to see the traceback",
     ]
-    error = cli.json("project", "list", expect_exit=1)
+    error = cli.json("project", "add", "demo", expect_exit=1)
     assert error["code"] == "internal"
 
 
 def test_raise_errors_shows_the_real_exception(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(self: ProjectService) -> None:
+    def broken(self: ProjectService, *args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(ProjectService, "list", broken)
+    monkeypatch.setattr(ProjectService, "create", broken)
     with pytest.raises(RuntimeError, match="boom"):
-        cli("project", "list")
+        cli("project", "add", "demo")
 
 
 def test_version(cli: Cli) -> None:
