@@ -188,6 +188,19 @@ def settle(store: Store, workflow_id: str, run_number: int, key: str) -> dict[st
         }
 
 
+StepRef = tuple[str, int, str]
+"""A step of a workflow run, as its task run's child workflow carries it: (workflow id, run
+number, step key)."""
+
+
+def settle_after_run(store: Store, step: StepRef) -> dict[str, Any]:
+    """`settle`, called by the step's own task run workflow once the run ended (its return
+    value is then the outcome the interpreter reads: one DBOS result instead of a DBOS step of
+    the interpreter's). Safe to run twice, as `settle`."""
+    workflow_id, run_number, key = step
+    return settle(store, workflow_id, run_number, key)
+
+
 def skip(
     store: Store,
     workflow_id: str,

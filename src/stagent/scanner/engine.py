@@ -80,6 +80,7 @@ class Scanner:
         findings += checks.hook_scripts(artifacts, home)
         findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.path, f.line or 0))
         scored = health(findings)
+        self.cache.end(kept=lambda made: self.cache.used(made.path))
         return ScanReport.model_construct(
             id=None,
             scanned_at=datetime.now(UTC),

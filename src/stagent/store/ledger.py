@@ -181,23 +181,27 @@ def insert_once(session: Session, new: NewLedgerEntry) -> tuple[LedgerEntry, boo
     return insert(session, new), True
 
 
+FILTERED = ("task_id", "project_id", "runtime", "model", "status", "cost_source", "source")
+"""`LedgerFilter` fields that are an equality on the column of the same name: the ledger's
+(`conditions`) and, for those it has, the usage rollup's (`stagent.store.ledger_rollup`)."""
+
+
+def equalities(where: LedgerFilter, table: Any) -> list[ColumnElement[bool]]:
+    """The conditions of ``where``'s `FILTERED` fields and flag on ``table``'s columns."""
+    found: list[ColumnElement[bool]] = []
+    for name in FILTERED:
+        value = getattr(where, name)
+        if value is not None:
+            found.append(getattr(table, name) == value)
+    if where.simulated is not None:
+        found.append(table.simulated == where.simulated)
+    return found
+
+
 def conditions(where: LedgerFilter) -> list[ColumnElement[bool]]:
     """The WHERE clauses of a ledger filter."""
     table = UsageLedgerRow
-    found: list[ColumnElement[bool]] = []
-    for column, value in (
-        (table.task_id, where.task_id),
-        (table.project_id, where.project_id),
-        (table.runtime, where.runtime),
-        (table.model, where.model),
-        (table.status, where.status),
-        (table.cost_source, where.cost_source),
-        (table.source, where.source),
-    ):
-        if value is not None:
-            found.append(column == value)
-    if where.simulated is not None:
-        found.append(table.simulated == where.simulated)
+    found = equalities(where, table)
     if where.since is not None:
         found.append(table.finished_at >= where.since.astimezone(UTC))
     if where.until is not None:
