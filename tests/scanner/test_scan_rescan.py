@@ -4,6 +4,7 @@ removed or moved; files with the same bytes parsed once; the cache bounded by th
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import time
@@ -250,3 +251,48 @@ def test_the_cache_keeps_only_the_tree_it_last_scanned(
     scanner.scan([small])
     small_dirs, small_files, small_memo = scanner.cache.sizes()
     assert small_files <= 6 and small_dirs < dirs / 3 and small_memo <= small_files
+
+
+def test_user_level_changes_are_seen_by_a_rescan(clean: Scanned) -> None:
+    """The user level is replayed like a project while none of its inputs changed."""
+    _settle(clean)
+    home = clean.root / "home"
+    skills = home / ".agents" / "skills"
+    write(skills / "triage" / "SKILL.md", SKILL_RELEASE.replace("release", "triage"))
+    user = {a.name for a in clean.rescan().artifacts if a.project is None}
+    assert "triage" in user
+    agents = home / ".claude" / "agents"
+    first = sorted(agents.iterdir())[0]
+    first.write_text(first.read_text().replace("description:", "descriptio:"))
+    kinds = [(f.kind, Path(f.path).name) for f in clean.rescan().findings]
+    assert ("missing-field", first.name) in kinds
+
+
+def test_user_level_follows_the_locations_of_each_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scanner without fixed locations reads them from the environment on every scan."""
+    for name in ("one", "two"):
+        write(
+            tmp_path / name / "skills" / name / "SKILL.md", SKILL_RELEASE.replace("release", name)
+        )
+    (tmp_path / "work").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    scanner = Scanner()
+    seen: list[set[str]] = []
+    for name in ("one", "two", "one"):
+        monkeypatch.setenv("CODEX_HOME", str(tmp_path / name))
+        seen.append({a.name for a in scanner.scan([tmp_path / "work"]).artifacts})
+    assert seen == [{"one"}, {"two"}, {"one"}]
+
+
+def test_a_scan_leaves_the_garbage_collector_as_it_found_it(clean: Scanned) -> None:
+    assert gc.isenabled()
+    clean.rescan()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        clean.rescan()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -1,6 +1,8 @@
 """A step's outcome is settled by its own task run (one DBOS result, no interpreter step), and a
 run that returns only its status (a stagent-wf-4 recording replayed, or a run the task queue
-started first) is still settled, by the interpreter's settle step as before."""
+started first) is still settled, by the interpreter's settle step as before. A step its
+interpreter knows needs no approval starts without reading the definition (gated steps:
+`test_workflow_step_rules.py`)."""
 
 from __future__ import annotations
 
@@ -99,3 +101,23 @@ def test_a_run_that_returns_only_its_status_is_settled_by_the_interpreter(
     assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
     assert [s.output for s in done.steps] == ["alpha", "beta", "gamma"]
     assert recorded_step_names(worker, wf.id).count("stagent.workflow.settle") == 3
+
+
+def test_a_step_its_interpreter_knows_is_not_gated_never_reads_the_definition_to_start(
+    worker: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stagent.engine import workflow_checkpoints
+
+    looked_up: list[str] = []
+    real = workflow_checkpoints.gated_step
+
+    def counted(store: Any, task_id: str) -> Any:
+        looked_up.append(task_id)
+        return real(store, task_id)
+
+    monkeypatch.setattr(workflow_checkpoints, "gated_step", counted)
+    wf = three_steps(worker)
+    worker.workflows.run(wf.id)
+    done = worker.workflows.wait(wf.id, timeout=60)
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    assert looked_up == []

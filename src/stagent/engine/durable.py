@@ -20,6 +20,7 @@ from typing import Any
 from dbos import DBOS, DBOSConfig, Queue
 from dbos._sys_db import SystemDatabase
 
+from stagent.engine import workflow_checkpoints
 from stagent.engine.dbos_logs import quiet_cancellations
 from stagent.engine.executor import RunContext, execute_task_run
 from stagent.engine.queue import (
@@ -93,9 +94,10 @@ async def run_task_workflow(
     step call, DBOS never compares the recorded steps.
     """
     ctx = _require_context()
-    status = await execute_task_run(ctx, task_id, run_number)
     if step is None:
-        return status
+        return await execute_task_run(ctx, task_id, run_number)
+    with workflow_checkpoints.step_known(step):
+        await execute_task_run(ctx, task_id, run_number)
     return settle_after_run(ctx.store, step)
 
 

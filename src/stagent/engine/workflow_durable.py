@@ -166,7 +166,7 @@ class WorkflowRun:
         cancels, reconcile and recovery treat it as any task run)."""
         ready = _go_on(await _prepare(self.id, self.number, step, prompt, self.engine_id))
         task_id, number = ready["task"], ready["run"]
-        ref: steps.StepRef = (self.id, self.number, step.id)
+        ref: steps.StepRef = (self.id, self.number, step.id, step.requires_approval)
         with SetWorkflowID(workflow_id_for(task_id, number)):
             return await DBOS.start_workflow_async(durable.run_task_workflow, task_id, number, ref)
 

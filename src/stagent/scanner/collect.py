@@ -267,8 +267,7 @@ class Collector:
             if got is not None:
                 stat, data = got
                 parsed = self._parse(path, parser, where, stat, data)
-                cache.put(path, kind, where, stat, parsed)
-                if not cache.settled(stat.mtime_ns, stat.ctime_ns):
+                if not cache.put(path, kind, where, stat, parsed):
                     stat = UNSETTLED  # racy: a replay of this record collects again
         if inputs is not None:
             inputs.files.append((path, stat))
@@ -290,7 +289,7 @@ class Collector:
         key = (
             (sha256, parser, where, path)
             if bound
-            else (sha256, parser, where.tool, where.scope, where.label, where.extra, _base(path))
+            else (sha256, parser, where.tool, where.scope, where.label, where.extra, _name(path))
         )
         memo = self.cache.by_content
         made: Made | None = memo.get(key)
@@ -332,12 +331,11 @@ def path_bound(parser: Parser) -> Parser:
     return parser
 
 
-def _base(path: str) -> str:
+def _name(path: str) -> str:
     return path.rpartition("/")[2]
 
 
-@dataclass(frozen=True, slots=True)
-class Made:
+class Made(NamedTuple):
     """A parse result in the content memo and the file it was made from."""
 
     path: str

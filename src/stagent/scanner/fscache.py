@@ -205,10 +205,12 @@ class FsCache:
         made from (the caller checks it is still valid)."""
         return self._files.get((path, kind, context))
 
-    def put(self, path: str, kind: str, context: Hashable, stat: FileStat, value: Any) -> None:
-        """Remember a parse result (a racy ``stat`` is remembered as None: never trusted)."""
-        trusted = stat if self.settled(stat.mtime_ns, stat.ctime_ns) else None
-        self._files[(path, kind, context)] = Cached(trusted, value)
+    def put(self, path: str, kind: str, context: Hashable, stat: FileStat, value: Any) -> bool:
+        """Remember a parse result; False if ``stat`` is racy (then it is never trusted)."""
+        before = self._settled_before
+        settled = stat.mtime_ns < before and stat.ctime_ns < before
+        self._files[(path, kind, context)] = Cached(stat if settled else None, value)
+        return settled
 
     def end(self, kept: Callable[[Any], bool] = lambda _: True) -> None:
         """End a scan: trim the caches to what it used if they hold more than twice that.
