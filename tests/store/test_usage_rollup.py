@@ -383,3 +383,33 @@ def test_ledger_rows_written_before_the_rollup_are_summed_after(tmp_path: Any, b
             assert fast.requests == 40
     finally:
         store.dispose()
+
+
+def test_moved_hours_read_as_one_filtered_pass_over_long_windows(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over more days than `MAX_MOVED_RANGES` the moved hours are one filtered pass: the same
+    local days."""
+    from stagent.store import ledger_rollup
+
+    book(ws, random.Random(9), 120)
+    assert_days_agree(ws)
+    monkeypatch.setattr(ledger_rollup, "MAX_MOVED_RANGES", 0)
+    assert_days_agree(ws)
+
+
+def test_moved_ranges_follow_the_zone_through_a_dst_change() -> None:
+    """Berlin: the last UTC hour of a winter day starts the next local day, the last two of a
+    summer day; the day of the change has its own run; UTC moves nothing."""
+    from stagent.store.ledger_rollup import moved_ranges
+
+    berlin = ZoneInfo("Europe/Berlin")
+    winter = int(datetime(2026, 1, 10, tzinfo=UTC).timestamp()) // 86400
+    summer = int(datetime(2026, 7, 10, tzinfo=UTC).timestamp()) // 86400
+    assert moved_ranges(berlin, winter, winter + 1) == [(winter * 24 + 23, winter * 24 + 24)]
+    assert moved_ranges(berlin, summer, summer + 1) == [(summer * 24 + 22, summer * 24 + 24)]
+    change = int(datetime(2026, 3, 29, tzinfo=UTC).timestamp()) // 86400  # 01:00 UTC
+    assert moved_ranges(berlin, change, change + 1) == [(change * 24 + 22, change * 24 + 24)]
+    assert moved_ranges(UTC, winter, summer) == []
+    new_york = ZoneInfo("America/New_York")
+    assert moved_ranges(new_york, winter, winter + 1) == [(winter * 24, winter * 24 + 5)]

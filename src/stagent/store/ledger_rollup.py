@@ -15,6 +15,7 @@ same statement and moved (`off_hours`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any
@@ -150,6 +151,60 @@ def off_hours(zone: tzinfo, first: int, end: int) -> list[int]:
     return sorted(found)
 
 
+MAX_MOVED_RANGES = 400
+"""Up to this many days, the moved hours are read as one bucket range per day (seeks in the
+rollup's key); over more, as one filtered pass over the window's hours (SQLite bounds how deep
+an expression may nest)."""
+
+
+def moved_ranges(zone: tzinfo, first: int, end: int) -> list[tuple[int, int]]:
+    """The hour bucket ranges of UTC days ``first``..``end`` whose hours start in another local
+    day than their day's noon (one or two runs a day; none for UTC)."""
+    found: list[tuple[int, int]] = []
+    for day in range(first, end):
+        base = day * HOURS_A_DAY
+        early, late = _offset(zone, base), _offset(zone, base + HOURS_A_DAY - 1)
+        if early == late:
+            hours = _off_hours_at(early)
+        else:  # the zone's offset changes this day
+            anchor = anchor_day(day, zone)
+            hours = tuple(h for h in range(HOURS_A_DAY) if local_day(base + h, zone) != anchor)
+        for start, stop in _runs(hours):
+            found.append((base + start, base + stop))
+    return found
+
+
+def _offset(zone: tzinfo, hour: int) -> timedelta:
+    return _at(hour).astimezone(zone).utcoffset() or timedelta()
+
+
+@functools.cache
+def _off_hours_at(offset: timedelta) -> tuple[int, ...]:
+    anchor = (timedelta(hours=12) + offset).days
+    return tuple(h for h in range(HOURS_A_DAY) if (timedelta(hours=h) + offset).days != anchor)
+
+
+def _runs(hours: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Sorted hours as (first, end) runs."""
+    runs: list[tuple[int, int]] = []
+    for hour in hours:
+        if runs and runs[-1][1] == hour:
+            runs[-1] = (runs[-1][0], hour + 1)
+        else:
+            runs.append((hour, hour + 1))
+    return runs
+
+
+def _moved_condition(zone: tzinfo, first: int, end: int) -> ColumnElement[bool]:
+    table = UsageRollupRow
+    if end - first <= MAX_MOVED_RANGES:
+        return or_(*(_in_range(HOUR, a, b) for a, b in moved_ranges(zone, first, end)))
+    return and_(
+        _in_range(HOUR, first * HOURS_A_DAY, end * HOURS_A_DAY),
+        (table.bucket % HOURS_A_DAY).in_(off_hours(zone, first, end)),
+    )
+
+
 def _conditions(where: LedgerFilter) -> list[ColumnElement[bool]]:
     table = UsageRollupRow
     found = equalities(where, table)
@@ -211,13 +266,7 @@ def grouped(
     if by == "day":
         moved = _moved_hours(session, pieces, zone)
         if moved is not None:
-            hours = off_hours(zone, *moved)
-            ranges.append(
-                and_(
-                    _in_range(HOUR, moved[0] * HOURS_A_DAY, moved[1] * HOURS_A_DAY),
-                    (table.bucket % HOURS_A_DAY).in_(hours),
-                )
-            )
+            ranges.append(_moved_condition(zone, *moved))
     if by in ("hour", "day"):
         keys: list[Any] = [table.grain, table.bucket, table.simulated]
     elif by is None or by == "simulated":
