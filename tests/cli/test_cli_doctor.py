@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from clitools import Cli
 
+from stagent.cli.doctor import check_all
+from stagent.runtimes.base import RuntimeHealth
+from stagent.runtimes.registry import RuntimeRegistry
+from stagent.runtimes.scripted import ScriptedRuntime
 from stagent.testing.anthropic_server import AnthropicScriptServer
 from stagent.testing.model_script import ModelScript, ModelTurn, ScriptBook
 
@@ -99,3 +105,31 @@ def test_without_the_codex_extra_doctor_gives_the_install_command(tmp_path: Path
     [pinned] = extras["optional-dependencies"]["codex"]
     assert row["fix"] == f"{sys.executable} -m pip install {pinned}"
     assert not any(d.startswith("openai-codex-cli-bin") for d in extras["dependencies"])
+
+
+class _SlowRuntime(ScriptedRuntime):
+    """Ready after waiting on an outside process for a while (like ``claude --version``)."""
+
+    name: ClassVar[str] = "aaa-slow"
+
+    async def health(self, *, probe: bool = False) -> RuntimeHealth:
+        await asyncio.sleep(0.3)
+        return RuntimeHealth(self.name, True, "slow but ready")
+
+
+class _BrokenRuntime(ScriptedRuntime):
+    name: ClassVar[str] = "broken"
+
+    async def health(self, *, probe: bool = False) -> RuntimeHealth:
+        raise OSError("the binary vanished")
+
+
+def test_runtimes_checked_side_by_side_report_in_name_order() -> None:
+    registry = RuntimeRegistry()
+    for runtime in (ScriptedRuntime(), _BrokenRuntime(), _SlowRuntime()):
+        registry.register(runtime)
+    names = registry.names()
+    results = check_all(registry, names, probe=False)
+    assert [health.runtime for health in results] == ["aaa-slow", "broken", "scripted"]
+    assert [health.ok for health in results] == [True, False, True]
+    assert "health check failed: the binary vanished" in results[1].summary

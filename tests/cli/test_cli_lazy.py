@@ -49,10 +49,12 @@ NOT_FOR_LISTING = (
     "stagent.runtimes",
     "stagent.schemas",
     "stagent.domain.permissions",
+    "importlib.metadata",
 )
 """Nor what only other paths need: pydantic-settings (the reads take the home and database URL
 from `stagent.locations`), the runtime adapters, YAML (``--options``), the JSON schemas
-(``--json``) and the permission-rule matchers."""
+(``--json``), the permission-rule matchers and pydantic's plugin search (`importlib.metadata`
+reading every installed distribution's entry points)."""
 
 PROBE = """
 import json, sys
@@ -69,12 +71,20 @@ sys.exit(code)
 """
 
 
-def loaded_modules(home: Path, *args: str) -> tuple[set[str], str]:
+def loaded_modules(
+    home: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[set[str], str]:
     """The modules a real ``stagent ARGS`` process imported, and its stdout."""
-    env = {**os.environ, "STAGENT_HOME": str(home)}
-    env.pop("STAGENT_RAISE_ERRORS", None)
+    environment = {**os.environ, "STAGENT_HOME": str(home)}
+    environment.pop("STAGENT_RAISE_ERRORS", None)
+    environment.pop("PYDANTIC_DISABLE_PLUGINS", None)
+    environment.update(env or {})
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, *args], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", PROBE, *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     line = next(x for x in done.stderr.splitlines() if x.startswith("MODULES="))
@@ -107,6 +117,13 @@ def test_task_list_loads_neither_the_engine_nor_migrations(tmp_path: Path, cli: 
     assert "first" in out
     assert not under(modules, NOT_FOR_LISTING)
     assert "stagent.cli.budget" not in modules  # other command groups stay unloaded
+
+
+def test_pydantic_plugins_load_when_the_person_asks_for_them(cli: Cli) -> None:
+    cli.add_task("first")
+    modules, out = loaded_modules(cli.home, "task", "list", env={"PYDANTIC_DISABLE_PLUGINS": ""})
+    assert "first" in out
+    assert "importlib.metadata" in modules  # pydantic's own loader searched the entry points
 
 
 def test_the_inbox_loads_no_orm_either(cli: Cli) -> None:

@@ -6,12 +6,13 @@ PostgreSQL."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import delete
 from storetools import claimed_run, new_task, queued_run
 
 from stagent.domain.errors import ConflictError, InvalidTransitionError, NotFoundError
 from stagent.domain.lifecycle import RUN_TRANSITIONS, StaleAttemptError
 from stagent.domain.run_options import RunOptions
-from stagent.domain.runs import RunStatus
+from stagent.domain.runs import RunStatus, Subject
 from stagent.domain.tasks import TaskStatus
 from stagent.store import events as event_repo
 from stagent.store import ledger as ledger_repo
@@ -19,6 +20,7 @@ from stagent.store import lifecycle
 from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
 from stagent.store.database import Store
+from stagent.store.tables import RunRow
 
 OPTIONS = RunOptions(runtime="scripted")
 ENDINGS = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
@@ -276,6 +278,37 @@ def test_a_task_moved_back_to_planned_is_not_claimed(store: Store) -> None:
         assert lifecycle.claim(session, task_id, 1) is None
     assert run_status(store, run.id) is RunStatus.CANCELLED
     assert task_status(store, task_id) is TaskStatus.PLANNED
+
+
+def test_a_run_queued_before_run_records_existed_is_recorded_when_claimed(store: Store) -> None:
+    task_id = new_task(store)
+    with store.write() as session:
+        task, _ = lifecycle.queue_run(session, task_id, OPTIONS)
+        session.execute(delete(RunRow).where(RunRow.task_id == task_id))
+    with store.write() as session:
+        claim = lifecycle.claim(session, task_id, 1)
+    assert claim is not None and not claim.recovered and claim.attempt == 1
+    assert claim.run.status is RunStatus.RUNNING and claim.run.options == task.options
+    assert claim.run.workflow_id == task.workflow_id
+    with store.read() as session:
+        history = run_repo.for_task(session, task_id)
+    assert [(r.id, r.number, r.status) for r in history] == [(claim.run.id, 1, RunStatus.RUNNING)]
+    assert task_status(store, task_id) is TaskStatus.RUNNING
+
+
+def test_a_created_run_row_holds_what_the_queued_insert_returns(store: Store) -> None:
+    task_id = new_task(store)
+    options = RunOptions.model_validate({"runtime": "scripted", "limits": {"max_turns": 3}})
+    with store.write() as session:
+        row = run_repo.create(
+            session, subject=Subject("task", task_id), task_id=task_id, number=1, options=options
+        )
+        made = run_repo.to_run(row)
+    with store.read() as session:
+        loaded = run_repo.get(session, made.id)
+    assert loaded.status is RunStatus.QUEUED and loaded.attempt == 0 and loaded.waiting_on == ()
+    assert loaded.options.limits.max_turns == 3 and loaded.subject == Subject("task", task_id)
+    assert made.options == loaded.options and made.number == loaded.number == 1
 
 
 def test_claiming_a_missing_task_is_not_found(store: Store) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -13,6 +14,9 @@ from stagent.cli.state import state_of
 from stagent.domain.code_rules import UNSANDBOXED_WARNING
 from stagent.runtimes.base import RuntimeHealth
 from stagent.runtimes.sandbox import SandboxStatus
+
+if TYPE_CHECKING:
+    from stagent.runtimes.registry import RuntimeRegistry
 
 CONTAINED_RUNTIMES = frozenset({"claude", "codex"})
 """Runtimes that start local agent processes (the others call a provider's API only)."""
@@ -34,7 +38,7 @@ def doctor(
     Exits 1 if any checked runtime is not ready."""
     with state_of(ctx).workspace() as ws:
         names = [runtime] if runtime else ws.runtimes.names()
-        results = [asyncio.run(_check(ws.runtimes.get(name), probe)) for name in names]
+        results = check_all(ws.runtimes, names, probe)
         sandbox = ws.containment.status()
     if as_json:
         emit_json(
@@ -45,6 +49,20 @@ def doctor(
         console.print(_sandbox_line(sandbox))
     if not all(health.ok for health in results):
         raise typer.Exit(1)
+
+
+def check_all(runtimes: RuntimeRegistry, names: list[str], probe: bool) -> list[RuntimeHealth]:
+    """Each runtime's health, in the order of ``names``, checked side by side: one runtime's
+    ``--version`` process runs while the next one's SDK is imported."""
+    if len(names) == 1:
+        return [_check_named(runtimes, names[0], probe)]
+    with ThreadPoolExecutor(len(names), thread_name_prefix="stagent-doctor") as pool:
+        futures = [pool.submit(_check_named, runtimes, name, probe) for name in names]
+        return [future.result() for future in futures]
+
+
+def _check_named(runtimes: RuntimeRegistry, name: str, probe: bool) -> RuntimeHealth:
+    return asyncio.run(_check(runtimes.get(name), probe))
 
 
 async def _check(runtime: Any, probe: bool) -> RuntimeHealth:

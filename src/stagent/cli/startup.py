@@ -10,11 +10,38 @@ it back on, so long-running commands (``serve``, ``worker``, a run) collect as u
 from __future__ import annotations
 
 import gc
+import os
+import sys
+import types
+from collections.abc import Iterable
+
+PYDANTIC_PLUGIN_LOADER = "pydantic.plugin._loader"
 
 
 def starting() -> None:
-    """Stop collecting garbage while modules load."""
+    """Stop collecting garbage while modules load; look for no pydantic plugins."""
     gc.disable()
+    skip_pydantic_plugins()
+
+
+def skip_pydantic_plugins() -> None:
+    """Stand in for pydantic's plugin loader: Stagent uses no pydantic plugin.
+
+    The real loader imports `importlib.metadata` (the ``email`` package with it) and reads the
+    entry points of every installed distribution the first time a model is validated: about a
+    tenth of ``stagent task list``. Set ``PYDANTIC_DISABLE_PLUGINS`` to anything but ``__all__``
+    (e.g. an empty value or a plugin's name) to keep pydantic's own loader.
+    """
+    wanted = os.environ.get("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    if wanted != "__all__" or PYDANTIC_PLUGIN_LOADER in sys.modules:
+        return
+    loader = types.ModuleType(PYDANTIC_PLUGIN_LOADER, "No pydantic plugins (stagent.cli.startup).")
+
+    def get_plugins() -> Iterable[object]:
+        return ()
+
+    loader.get_plugins = get_plugins  # pyright: ignore[reportAttributeAccessIssue]
+    sys.modules[PYDANTIC_PLUGIN_LOADER] = loader
 
 
 def ready() -> None:

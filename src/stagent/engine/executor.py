@@ -89,7 +89,7 @@ async def execute_task_run(ctx: RunContext, task_id: str, run_number: int) -> st
 
 
 async def _start_and_drive(
-    ctx: RunContext, task: Task, run: Run, step: workflow_checkpoints.StepRef | None
+    ctx: RunContext, task: Task, run: Run, step: workflow_checkpoints.StepRow | None
 ) -> str:
     try:
         runtime = ctx.runtimes.get(run.runtime)

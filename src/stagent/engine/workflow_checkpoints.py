@@ -20,6 +20,9 @@ a new run, so it is asked again.
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -70,8 +73,26 @@ class Gate:
     step: WorkflowStep
 
 
+_known_ungated: ContextVar[bool] = ContextVar("stagent_step_known_ungated", default=False)
+"""True while the current task run is a workflow step its interpreter said is not gated."""
+
+
+@contextmanager
+def step_known(step: tuple[Any, ...]) -> Generator[None]:
+    """While the step's task run runs: if its interpreter said (``step[3]``, see
+    `stagent.engine.workflow_steps.StepRef`) that the step does not require approval,
+    `before_start` skips reading the workflow's definition. A reference without that flag
+    changes nothing (the definition is read, as for a run the task queue started)."""
+    known = len(step) > 3 and step[3] is False
+    token = _known_ungated.set(known)
+    try:
+        yield
+    finally:
+        _known_ungated.reset(token)
+
+
 @dataclass(frozen=True, slots=True)
-class StepRef:
+class StepRow:
     """The workflow step a task runs as (its row), before its definition is read."""
 
     row_id: str
@@ -80,16 +101,16 @@ class StepRef:
     key: str
 
 
-def step_of(session: Session, task_id: str) -> StepRef | None:
+def step_of(session: Session, task_id: str) -> StepRow | None:
     """The workflow step ``task_id`` runs as, or None: one indexed read of one column for a task
     that is no workflow step (the executor asks it in the transaction that claims the run)."""
     row = workflow_repo.step_for_task(session, task_id)
     if row is None:
         return None
-    return StepRef(row.id, row.workflow_id, row.run_number, row.step_key)
+    return StepRow(row.id, row.workflow_id, row.run_number, row.step_key)
 
 
-def gated_step(store: Store, ref: StepRef) -> Gate | None:
+def gated_step(store: Store, ref: StepRow) -> Gate | None:
     """The gate of the step ``ref``, if that step requires approval; else None."""
     with store.read() as session:
         workflow = workflow_repo.get_row(session, ref.workflow_id)
@@ -101,10 +122,12 @@ def gated_step(store: Store, ref: StepRef) -> Gate | None:
     return Gate(ref.row_id, ref.workflow_id, workflow.name, ref.run_number, ref.key, step)
 
 
-async def before_start(store: Store, task: Task, run: Run, step: StepRef | None) -> Task:
+async def before_start(store: Store, task: Task, run: Run, step: StepRow | None) -> Task:
     """Hold a gated step's run until a person approves it (``step``: the workflow step the
     task runs as, from `step_of`); returns the task to run (its description with the
     reviewer's comment). Raises `CheckpointRejectedError` otherwise."""
+    if _known_ungated.get():
+        return task
     gate = gated_step(store, step) if step is not None else None
     if gate is None:
         return task

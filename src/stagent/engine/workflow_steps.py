@@ -188,6 +188,20 @@ def settle(store: Store, workflow_id: str, run_number: int, key: str) -> dict[st
         }
 
 
+StepRef = tuple[str, int, str, bool]
+"""A step of a workflow run, as its task run's child workflow carries it: (workflow id, run
+number, step key, whether the step ``requires_approval``). The interpreter's own step says
+whether it is gated, so the run need not read the definition to know (see
+`stagent.engine.workflow_checkpoints.step_known`)."""
+
+
+def settle_after_run(store: Store, step: StepRef) -> dict[str, Any]:
+    """`settle`, called by the step's own task run workflow once the run ended (its return
+    value is then the outcome the interpreter reads: one DBOS result instead of a DBOS step of
+    the interpreter's). Safe to run twice, as `settle`."""
+    return settle(store, step[0], step[1], step[2])
+
+
 def skip(
     store: Store,
     workflow_id: str,

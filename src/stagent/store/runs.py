@@ -28,35 +28,6 @@ def to_run(row: RunRow) -> Run:
     return row_values.run_of(functools.partial(getattr, row))
 
 
-def create(
-    session: Session,
-    *,
-    subject: Subject,
-    task_id: str | None,
-    number: int,
-    options: RunOptions,
-    workflow_id: str | None = None,
-) -> RunRow:
-    """Insert a queued run."""
-    row = RunRow(
-        id=new_id("run"),
-        subject_kind=subject.kind,
-        subject_id=subject.id,
-        task_id=task_id,
-        number=number,
-        runtime=options.runtime,
-        options=options.stored(),
-        status=RunStatus.QUEUED.value,
-        attempt=0,
-        waiting_on=[],
-        cost_micros=0,
-        workflow_id=workflow_id,
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
 _RUNS = cast(Table, RunRow.__table__)
 _INSERT = insert(_RUNS)
 
@@ -72,13 +43,14 @@ def insert_queued(
 ) -> Run:
     """Insert a queued run with one Core statement (the hot path of queueing work; no ORM
     object) and return it."""
+    stored = options.stored()
     run = Run(
         id=new_id("run"),
         subject=subject,
         task_id=task_id,
         number=number,
         runtime=options.runtime,
-        options=stored_options(options.runtime, options.stored()),
+        options=stored_options(options.runtime, stored),
         status=RunStatus.QUEUED,
         attempt=0,
         waiting_on=(),
@@ -100,7 +72,7 @@ def insert_queued(
             "task_id": task_id,
             "number": number,
             "runtime": options.runtime,
-            "options": options.stored(),
+            "options": stored,
             "status": run.status.value,
             "attempt": 0,
             "waiting_on": [],
@@ -110,6 +82,28 @@ def insert_queued(
         },
     )
     return run
+
+
+def create(
+    session: Session,
+    *,
+    subject: Subject,
+    task_id: str | None,
+    number: int,
+    options: RunOptions,
+    workflow_id: str | None = None,
+) -> RunRow:
+    """Insert a queued run (as `insert_queued` does) and return its row, locked, for a caller
+    that changes it next in this transaction."""
+    run = insert_queued(
+        session,
+        subject=subject,
+        task_id=task_id,
+        number=number,
+        options=options,
+        workflow_id=workflow_id,
+    )
+    return get_row(session, run.id, for_update=True)
 
 
 def _locked(query: Select[RunRow], for_update: bool) -> Select[RunRow]:
