@@ -122,7 +122,8 @@ def prepare(
                 ),
             )
             step_row.task_id = task.id
-        task = task_repo.get(session, step_row.task_id)
+        row = task_repo.get_row(session, step_row.task_id, for_update=True)
+        task = task_repo.to_task(row)
         step_row.status = StepStatus.RUNNING.value
         step_row.started_at = step_row.started_at or utcnow()
         step_row.error = None
@@ -137,6 +138,7 @@ def prepare(
             task.id,
             resolve_options(task, project, profile_options),
             reason=f"workflow {state.name}",
+            row=row,
         )
         if note is not None and run is not None:
             event_repo.append(session, task.id, "note", run_id=run.id, payload={"message": note})
