@@ -296,3 +296,28 @@ def test_a_scan_leaves_the_garbage_collector_as_it_found_it(clean: Scanned) -> N
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_folder_missing_from_a_listed_grandparent_costs_no_system_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tmp_path = tmp_path / "tree"
+    tmp_path.mkdir()
+    cache = FsCache()
+    cache.begin()
+    assert cache.listing(str(tmp_path)) == {}
+    stats: list[str] = []
+    real_stat = os.stat
+
+    def counting(path: str, *args: object, **kwargs: object) -> os.stat_result:
+        stats.append(path)
+        return real_stat(path)
+
+    monkeypatch.setattr(fscache.os, "stat", counting)
+    assert cache.listing(str(tmp_path / "packages" / "skills")) is None
+    assert cache.listing(str(tmp_path / "packages")) is None
+    assert stats == []
+    write(tmp_path / "packages" / "skills" / "x" / "SKILL.md", SKILL_RELEASE)
+    cache.begin()
+    cache.listing(str(tmp_path))
+    assert cache.listing(str(tmp_path / "packages" / "skills")) == {"x": True}

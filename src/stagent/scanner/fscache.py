@@ -123,20 +123,28 @@ class FsCache:
     def listing(self, path: str) -> dict[str, bool] | None:
         """The entries of ``path`` (None if it is not a readable directory); the very same
         dict while the directory is unchanged."""
-        if path in self._checked:
-            return self._checked[path]
-        entries = self._list(path)
-        self._checked[path] = entries
+        checked = self._checked
+        if path in checked:
+            return checked[path]
+        entries = self._list(path) if self.maybe_exists(path) else None
+        checked[path] = entries
         return entries
 
     def maybe_exists(self, path: str) -> bool:
-        """False if ``path``'s parent was listed in this scan without it (no syscall); True
-        when it may exist (then a stat decides)."""
+        """False if ``path``'s parent (or grandparent) was listed in this scan without it (no
+        system call); True when it may exist (then a stat decides)."""
+        checked = self._checked
         parent, _, name = path.rpartition("/")
-        entries = self._checked.get(parent or "/", self)
-        if entries is self:
-            return True  # parent not listed in this scan: let the stat decide
-        return entries is not None and name in entries  # pyright: ignore[reportOperatorIssue]
+        parent = parent or "/"
+        if parent in checked:
+            entries = checked[parent]
+            return entries is not None and name in entries
+        grand, _, parent_name = parent.rpartition("/")
+        grand = grand or "/"
+        if grand in checked:  # the parent was not listed in this scan, its parent was
+            above = checked[grand]
+            return above is not None and above.get(parent_name) is True
+        return True  # neither listed in this scan: let the stat decide
 
     def listed(self, path: str) -> dict[str, bool] | None:
         """The entries of ``path`` as listed in this scan (call after `listing`)."""
