@@ -14,6 +14,11 @@ state autovacuum keeps a live database in.
   summed before running totals), whose cost grows with the ledger;
 - recording one ledger row, p50 / p99: `BudgetService.record_usage` (price it, insert the row,
   shrink the run's reservation, re-check the threshold warnings), with and without budgets.
+
+Beside the admission, two floors measured in the same run on the same store: a bare write
+transaction (``SELECT 1`` and ``COMMIT``) and one that inserts one ledger row and commits (what
+any reservation costs at least). Wall figures on a shared machine mostly measure the others'
+load: read the CPU ones first.
 """
 
 from __future__ import annotations
@@ -114,6 +119,34 @@ def preflight(
     return samples
 
 
+def floors(ws: Workspace, checks: int) -> dict[str, tuple[float, float]]:
+    """The floors: (wall p50, CPU p50) in milliseconds of a bare write transaction, and of one
+    that inserts one ledger row (a released reservation, which no budget counts)."""
+
+    def bare() -> None:
+        with ws.store.write() as session:
+            session.execute(text("SELECT 1"))
+
+    def one_row() -> None:
+        with ws.store.write() as session:
+            ledger_repo.insert(
+                session,
+                ledger_repo.NewLedgerEntry(runtime="scripted", status=ledger_repo.RELEASED),
+            )
+
+    found: dict[str, tuple[float, float]] = {}
+    for name, work in (("bare", bare), ("one row", one_row)):
+        wall: list[float] = []
+        cpu: list[float] = []
+        for _ in range(checks):
+            started, cpu_started = time.perf_counter(), time.process_time()
+            work()
+            wall.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - cpu_started) * 1000)
+        found[name] = (statistics.median(wall), statistics.median(cpu))
+    return found
+
+
 def row_sums(ws: Workspace, call: CallScope, checks: int) -> list[float]:
     """The peer: the six window sums over ledger rows (a window start one second off the
     quarter hour makes `ledger.spend` sum rows instead of reading the totals)."""
@@ -171,10 +204,17 @@ def measure(label: str, factory: Factory, sizes: tuple[int, ...], checks: int) -
             p50, p99 = percentiles(preflight(ws, call, checks, cpu))
             c50, _ = percentiles(cpu)
             s50, _ = percentiles(row_sums(ws, call, max(5, checks // 10)))
+            floor = floors(ws, checks)
             print(
                 f"{label:10} pre-flight check, {size:>9,} ledger rows, 6 limits: "
                 f"p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  CPU p50 {c50:5.2f} ms ({checks} checks);"
                 f" peer, the six sums over ledger rows: p50 {s50:8.2f} ms"
+            )
+            print(
+                f"{label:10}   floors (p50 wall / CPU): bare write transaction"
+                f" {floor['bare'][0]:5.2f} / {floor['bare'][1]:5.2f} ms; one ledger row"
+                f" {floor['one row'][0]:5.2f} / {floor['one row'][1]:5.2f} ms;"
+                f" load {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
             )
             r50, r99 = percentiles(recording(ws, task.id, checks))
             b50, b99 = percentiles(bare)

@@ -7,7 +7,8 @@ Generates two trees in a temp folder, modelled on real Claude Code and Codex lay
 
 For each it prints the median of a *cold* scan (a new `Scanner`, nothing cached; the OS page
 cache is warm, as on any second run), of a *re-scan* of the unchanged tree (the same `Scanner`:
-parses reused while size and mtime are unchanged), and beside them the floor measured in the same
+parses reused while size, mtime, ctime and inode are unchanged; the trees are left to settle for
+`RACY_NS` first, as a tree nobody is editing is), and beside them the floor measured in the same
 run: a bare recursive ``os.scandir`` walk of the same tree that only lists entries. Targets from
 issue 13: typical 3 ms cold / 0.5 ms re-scan; 50 projects 100 ms / 20 ms.
 
@@ -36,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from stagent.scanner import Locations, Scanner
+from stagent.scanner.fscache import RACY_NS
 from stagent.testing.scan_trees import (
     AGENTS_MD,
     CLAUDE_MD,
@@ -130,11 +132,9 @@ def median_ms(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
     return statistics.median(wall), statistics.median(cpu)
 
 
-def measure(
-    name: str, root: Path, projects: int, repeats: int, profile: bool, scale: float = 1.0
-) -> None:
-    """Build one tree and print its medians."""
-    work = build(root, projects, scale)
+def measure(name: str, root: Path, repeats: int, profile: bool) -> None:
+    """Print the medians of the tree at ``root`` (see `build`)."""
+    work = root / "work"
     loc = Locations.from_env({"HOME": str(root / "home")})
     roots = [work]
     warm = Scanner(loc)
@@ -250,6 +250,7 @@ def _instructions_of(
     root: Path, projects: int, scale: float, reps: int, rate: float, targets: tuple[float, float]
 ) -> None:
     build(root, projects, scale)
+    time.sleep(RACY_NS / 1e9)
     loc = Locations.from_env({"HOME": str(root / "home")})
     roots = [root / "work"]
     warm = Scanner(loc)
@@ -300,8 +301,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         os.environ["PATH"] = f"{fake_bin(base / 'bin')}{os.pathsep}{os.environ.get('PATH', '')}"
-        measure("typical environment", base / "typical", 1, repeats, args.profile, 0.6)
-        measure("50 projects", base / "fifty", 50, max(3, repeats // 3), args.profile)
+        build(base / "typical", 1, 0.6)
+        build(base / "fifty", 50)
+        time.sleep(RACY_NS / 1e9)  # let every stat settle: a re-scan then reuses them all
+        print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        measure("typical environment", base / "typical", repeats, args.profile)
+        measure("50 projects", base / "fifty", max(3, repeats // 3), args.profile)
     print("targets: typical 3 ms cold / 0.5 ms re-scan; 50 projects 100 ms / 20 ms")
 
 

@@ -317,6 +317,11 @@ class Workspace:
             home=self.settings.home,
             profiles=_Profiles(self),
         )
+        # Another worker's firing queue is polled from the launch on: be ready to decide firings
+        # first (`stagent.scheduler.durable`).
+        from stagent.scheduler import durable as firing_engine
+
+        firing_engine.bind(self.schedules)
         durable.launch(self.settings, self.store.url, executor_id, context)
         self._lease = ExecutorLease(
             self.store,
@@ -344,11 +349,11 @@ class Workspace:
         self.approvals.sweep()
 
     def _start_scheduler(self, kind: WorkerKind) -> None:
-        """Run schedule firings here; long-lived workers also claim due occurrences."""
+        """Register the firing queue here; long-lived workers also claim due occurrences."""
         from stagent.scheduler import durable as firing_engine
         from stagent.scheduler.loop import SchedulerLoop
 
-        firing_engine.activate(self.schedules, poll_seconds=self.settings.queue_poll_seconds)
+        firing_engine.activate(poll_seconds=self.settings.queue_poll_seconds)
         if kind in LONG_LIVED_WORKERS:
             self._scheduler = SchedulerLoop(self.schedules, self.settings.schedule_poll_seconds)
             self._scheduler.start()
@@ -360,14 +365,13 @@ class Workspace:
         if self._scheduler is not None:
             self._scheduler.stop()
             self._scheduler = None
-        from stagent.scheduler import durable as firing_engine
-
-        firing_engine.deactivate()
         self._lease.stop()
         self._lease = None
         from stagent.engine import durable
+        from stagent.scheduler import durable as firing_engine
 
         durable.shutdown()
+        firing_engine.unbind()  # only now: until DBOS stops, it may still dequeue a firing
 
     def announce_api(self, url: str) -> None:
         """Record that this process's worker answers the JSON API at ``url`` (``serve`` does,

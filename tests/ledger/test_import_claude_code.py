@@ -252,3 +252,29 @@ def test_imported_spend_is_not_counted_against_budgets(
     run_import(workspace, config)
     assert imported(workspace)[0].cost_micros > 1_000_000
     assert workspace.budgets.status("overall").limits[0].spent == 0
+
+
+def test_the_cycle_collector_is_back_on_after_an_import_even_one_that_fails(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The import pauses Python's cycle collector while it reads (speed); the process gets it
+    back afterwards, also when booking fails."""
+    import gc
+
+    from stagent.ledger.importers.service import LogImporter
+
+    config = tmp_path / "claude"
+    claude_transcript(config, [claude_user(), claude_assistant("msg_01A", "req_01A")])
+    assert gc.isenabled()
+    assert run_import(workspace, config).added == 1
+    assert gc.isenabled()
+
+    claude_transcript(config, [claude_assistant("msg_01B", "req_01B")], name="other")
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(LogImporter, "book", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_import(workspace, config)
+    assert gc.isenabled()

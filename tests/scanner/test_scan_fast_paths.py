@@ -167,7 +167,8 @@ def test_read_gives_size_mtime_and_bytes(tmp_path: Path) -> None:
     assert got is not None
     stat, data = got
     assert data == b"hello\n"
-    assert stat == FileStat(6, path.stat().st_mtime_ns)
+    st = path.stat()
+    assert stat == FileStat(6, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
     assert FsCache().read(str(tmp_path / "missing.md")) is None
     assert FsCache().read(str(tmp_path)) is None  # a folder is not a file
     assert FsCache().stat(str(tmp_path)) is None

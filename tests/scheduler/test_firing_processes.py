@@ -36,31 +36,57 @@ def start_worker(home: Path, database_url: str | None, **env_extra: str) -> subp
     if database_url:
         env["STAGENT_DATABASE_URL"] = database_url
     env.update(env_extra)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "stagent", "worker", "--json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    assert proc.stdout is not None
+    env.setdefault("STAGENT_LOG_LEVEL", "INFO")  # the workers' logs explain a failure
+    log = home / f"worker-{time.monotonic_ns()}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "stagent", "worker", "--json"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 60
-    seen: list[str] = []
     while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        seen.append(line)
-        if '"started"' in line:
+        if '"started"' in log.read_text():
             return proc
-        if not line and proc.poll() is not None:
+        if proc.poll() is not None:
             break
-    raise AssertionError("worker did not start:\n" + "".join(seen))
+        time.sleep(0.05)
+    raise AssertionError("worker did not start:\n" + log.read_text())
 
 
 def stop(proc: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)
     proc.wait(timeout=30)
+
+
+def engine_rows(ws: Workspace) -> list[tuple[object, ...]]:
+    """DBOS's record of every durable workflow (firings and task runs) of the workspace."""
+    table = "workflow_status" if ws.store.is_sqlite else "dbos.workflow_status"
+    columns = "workflow_uuid, name, status, queue_name, executor_id, recovery_attempts, error"
+    with ws.store.engine.connect() as conn:
+        rows = conn.exec_driver_sql(f"SELECT {columns} FROM {table} ORDER BY created_at")
+        return [tuple(row) for row in rows]
+
+
+def diagnose(ws: Workspace, firings: list[Firing]) -> str:
+    """Everything a failed settle needs to be understood: firings, tasks with their runs, the
+    engine's workflows and the workers' logs (their last lines)."""
+    lines = ["firings:"]
+    lines += [f"  {f.id} {f.occurrence_at:%T} {f.status.value} task={f.task_id}" for f in firings]
+    lines.append("tasks:")
+    for task in ws.tasks.list():
+        runs = [(r.number, r.status.value, r.attempt, r.error) for r in ws.tasks.runs(task.id)]
+        lines.append(f"  {task.id} {task.title!r} {task.status.value} runs={runs}")
+    lines.append("engine:")
+    lines += [f"  {row}" for row in engine_rows(ws)]
+    for log in sorted(ws.settings.home.glob("worker-*.log")):
+        lines.append(f"{log.name} (last 60 lines):")
+        lines += log.read_text().splitlines()[-60:]
+    return "\n".join(lines)
 
 
 def settle(ws: Workspace, schedule: Schedule, timeout: float = 40) -> list[Firing]:
@@ -76,7 +102,7 @@ def settle(ws: Workspace, schedule: Schedule, timeout: float = 40) -> list[Firin
         if not busy:
             return firings
         if time.monotonic() > deadline:
-            raise AssertionError(f"still busy after {timeout}s: {busy}")
+            raise AssertionError(f"still busy after {timeout}s: {busy}\n" + diagnose(ws, firings))
         time.sleep(0.5)
 
 

@@ -1,28 +1,39 @@
-"""The hourly usage rollup (``usage_rollup``, kept by triggers on the ledger) gives the same
-summaries as summing the ledger's rows, whatever writes the ledger: calls of runs, imports that
-replace a placeholder copy, reservations, a run that fails or is cancelled, repricing, deletes,
-and writers running at the same time, on SQLite and PostgreSQL."""
+"""The usage rollup (``usage_rollup``, per UTC hour and per UTC day, kept by triggers on the
+ledger) gives the same summaries as summing the ledger's rows, whatever writes the ledger: calls
+of runs, imports that replace a placeholder copy, bulk imports, reservations, a run that fails
+or is cancelled, repricing, deletes, and writers running at the same time, on SQLite and
+PostgreSQL; grouped by local days of zones east and west of UTC too."""
 
 from __future__ import annotations
 
 import random
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
 
+from stagent.ledger.reports import Scope
 from stagent.store import ledger as ledger_repo
 from stagent.store import ledger_imports
 from stagent.store import ledger_metrics as metrics
 from stagent.store.ledger import LedgerFilter, NewLedgerEntry
-from stagent.store.tables import UsageLedgerRow, UsageRollupRow
+from stagent.store.tables import UsageLedgerRow, UsageRollupDeferredRow, UsageRollupRow
 from stagent.workspace import Workspace
 
 START = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
-GROUPS = (None, "hour", "model", "runtime", "project", "source", "status", "simulated")
+GROUPS = (None, "hour", "day", "model", "runtime", "project", "source", "status", "simulated")
+ZONES = (
+    UTC,
+    ZoneInfo("Europe/Berlin"),  # a DST change in the data (2026-10-25 is before it; see START)
+    ZoneInfo("America/New_York"),
+    ZoneInfo("Asia/Kolkata"),  # +05:30: local days start inside a UTC hour
+    ZoneInfo("Pacific/Kiritimati"),  # +14: a UTC day's noon is in the next local day
+    timezone(-timedelta(hours=11)),
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -44,8 +55,8 @@ def entry(rng: random.Random, n: int, **fields: Any) -> NewLedgerEntry:
         "cache_read_tokens": rng.randint(0, 90_000),
         "cost_micros": rng.randint(0, 40_000),
         "cost_source": rng.choice(("computed", "computed", "unpriced")),
-        # minutes and seconds off the hour, so windows cut through hours
-        "at": START + timedelta(seconds=rng.randint(0, 3 * 86400), microseconds=n),
+        # minutes and seconds off the hour, so windows cut through hours; over several days
+        "at": START + timedelta(seconds=rng.randint(0, 6 * 86400), microseconds=n),
     }
     values.update(fields)
     return NewLedgerEntry(**values)
@@ -60,6 +71,10 @@ def windows() -> list[tuple[datetime | None, datetime | None]]:
         (None, START + timedelta(days=2, minutes=1)),
         (START + timedelta(minutes=10), START + timedelta(minutes=50)),  # inside one hour
         (START + timedelta(hours=5, microseconds=1), START + timedelta(hours=6)),
+        # whole UTC days with part days (and a part hour) at both ends
+        (START + timedelta(hours=20, minutes=30), START + timedelta(days=4, hours=3)),
+        (START + timedelta(hours=18), START + timedelta(days=5, hours=18)),  # whole days only
+        (START.replace(hour=0) + timedelta(days=1), None),
     ]
 
 
@@ -79,17 +94,44 @@ def filters() -> list[LedgerFilter]:
 
 def assert_agrees(ws: Workspace) -> None:
     """Every summary the rollup answers equals the rows' answer, and the rollup table itself
-    equals a GROUP BY over the rows."""
+    equals a GROUP BY over the rows, in both grains."""
     with ws.store.read() as session:
         for n, where in enumerate(filters()):
+            zone = ZONES[n % len(ZONES)]
             for by in (None, GROUPS[1 + n % (len(GROUPS) - 1)]):  # each grouping, in turn
-                fast = metrics.aggregate(session, where, by)
-                slow = metrics.aggregate(session, where, by, rows=True)
-                assert _by_key(fast) == _by_key(slow), (where, by)
+                fast = metrics.aggregate(session, where, by, zone=zone)
+                slow = metrics.aggregate(session, where, by, rows=True, zone=zone)
+                assert _by_key(fast) == _by_key(slow), (where, by, zone)
+                both = metrics.summarize(session, where, by, zone=zone)
+                rows = metrics.summarize(session, where, by, zone=zone, rows=True)
+                assert _split_by_key(both) == _split_by_key(rows), (where, by, zone)
             assert metrics.aggregate_split(session, where) == metrics.aggregate_split(
                 session, where, rows=True
             ), where
         assert _rollup_rows(session) == _expected_rows(session)
+
+
+def assert_days_agree(ws: Workspace) -> None:
+    """Local days of every zone, from the day grain plus moved hours, equal the rows' days."""
+    with ws.store.read() as session:
+        for zone in ZONES:
+            for since, until in windows():
+                for where in (
+                    LedgerFilter(since=since, until=until),
+                    LedgerFilter(since=since, until=until, runtime="codex", simulated=False),
+                ):
+                    fast = metrics.summarize(session, where, "day", zone=zone)
+                    slow = metrics.summarize(session, where, "day", zone=zone, rows=True)
+                    assert _split_by_key(fast) == _split_by_key(slow), (where, zone)
+
+
+def _split_by_key(split: metrics.Split) -> tuple[Any, ...]:
+    return (
+        split.real,
+        split.simulated,
+        _by_key(split.real_groups),
+        _by_key(split.simulated_groups),
+    )
 
 
 def _by_key(buckets: list[metrics.Bucket]) -> dict[str | None, metrics.Bucket]:
@@ -105,7 +147,7 @@ def _rollup_rows(session: Any) -> dict[tuple[Any, ...], tuple[int, ...]]:
             row.cache_write_1h_tokens, row.cache_read_tokens, row.cost_micros, row.unpriced,
         )  # fmt: skip
         if any(sums):
-            key = (row.hour, row.runtime, row.model, row.project_id, row.source)
+            key = (row.grain, row.bucket, row.runtime, row.model, row.project_id, row.source)
             found[(*key, bool(row.simulated), row.status)] = sums
     return found
 
@@ -120,17 +162,18 @@ def _expected_rows(session: Any) -> dict[tuple[Any, ...], tuple[int, ...]]:
             if row.finished_at.tzinfo is None
             else row.finished_at
         )
-        key = (
-            int(at.timestamp()) // 3600, row.runtime, row.model or "", row.project_id or "",
-            row.source, bool(row.simulated), row.status,
-        )  # fmt: skip
-        sums = found.setdefault(key, [0] * 8)
         values = (
             1, row.input_tokens, row.output_tokens, row.cache_write_5m_tokens,
             row.cache_write_1h_tokens, row.cache_read_tokens, row.cost_micros,
             int(row.cost_source == "unpriced"),
         )  # fmt: skip
-        found[key] = [a + b for a, b in zip(sums, values, strict=True)]
+        for grain in (3600, 86400):
+            key = (
+                grain, int(at.timestamp()) // grain, row.runtime, row.model or "",
+                row.project_id or "", row.source, bool(row.simulated), row.status,
+            )  # fmt: skip
+            sums = found.setdefault(key, [0] * 8)
+            found[key] = [a + b for a, b in zip(sums, values, strict=True)]
     return {key: tuple(sums) for key, sums in found.items()}
 
 
@@ -165,6 +208,8 @@ def test_the_rollup_matches_the_rows_through_every_kind_of_ledger_write(ws: Work
         booked = ledger_imports.book_calls(session, fuller)
     assert booked.replaced == 30
     assert_agrees(ws)
+    with ws.store.read() as session:  # the bulk insert deferred the row triggers, and resumed
+        assert session.scalar(select(func.count()).select_from(UsageRollupDeferredRow)) == 0
 
     # A run's reservation (not a call) shrinks and ends; a blocked call is not a call either.
     book(ws, rng, 1, run_id="run_r", status=ledger_repo.RESERVED, cost_micros=900_000)
@@ -205,6 +250,21 @@ def test_the_rollup_matches_the_rows_through_every_kind_of_ledger_write(ws: Work
     with ws.store.write() as session:
         session.execute(delete(UsageLedgerRow).where(UsageLedgerRow.id.in_(ids[::3])))
     assert_agrees(ws)
+    assert_days_agree(ws)
+
+
+def test_a_failed_bulk_insert_leaves_the_triggers_on(ws: Workspace) -> None:
+    """A bulk insert that fails (a key already booked) rolls back; the next row is counted."""
+    rng = random.Random(5)
+    calls = [entry(rng, n, dedupe_key=f"claude-code:dup_{n}") for n in range(3)]
+    with ws.store.write() as session:
+        ledger_imports.book_calls(session, calls)
+    with pytest.raises(Exception), ws.store.write() as session:  # noqa: B017
+        ledger_imports._insert(session.connection(), calls)  # pyright: ignore[reportPrivateUsage]
+    book(ws, rng, 2)
+    assert_agrees(ws)
+    with ws.store.read() as session:
+        assert session.scalar(select(func.count()).select_from(UsageRollupDeferredRow)) == 0
 
 
 def test_concurrent_writers_keep_the_rollup_exact(ws: Workspace) -> None:
@@ -252,10 +312,35 @@ def test_a_summary_reads_the_rollup_not_the_rows(ws: Workspace) -> None:
     with ws.store.write() as session:
         session.execute(update(UsageRollupRow).values(cost_micros=UsageRollupRow.cost_micros + 1))
     with ws.store.read() as session:
-        rows = session.scalar(select(func.count()).select_from(UsageRollupRow))
+        days = session.scalar(
+            select(func.count()).select_from(UsageRollupRow).where(UsageRollupRow.grain == 86400)
+        )
         (fast,) = metrics.aggregate(session, LedgerFilter())
         (slow,) = metrics.aggregate(session, LedgerFilter(), rows=True)
-    assert fast.cost_micros == slow.cost_micros + (rows or 0)
+    # all time is whole days: the day grain alone answers it
+    assert fast.cost_micros == slow.cost_micros + (days or 0)
+
+
+def test_a_summary_is_one_statement_over_the_rollup(ws: Workspace) -> None:
+    """Totals, the simulated calls' totals and the groups come from one grouped scan (a second
+    query lists unpriced models, when there are unpriced calls)."""
+    from sqlalchemy import event
+
+    book(ws, random.Random(4), 30, cost_source="computed")
+    seen: list[str] = []
+
+    def remember(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(ws.store.engine, "before_cursor_execute", remember)
+    try:
+        for by in (None, "day", "model", "runtime", "project", "source"):
+            seen.clear()
+            ws.ledger.summary(Scope(since=START, until=START + timedelta(days=5)), by)
+            scans = [sql for sql in seen if "usage_rollup" in sql or "usage_ledger" in sql]
+            assert len(scans) == 1, (by, scans)
+    finally:
+        event.remove(ws.store.engine, "before_cursor_execute", remember)
 
 
 def test_the_triggers_that_keep_the_rollup_exist_at_the_newest_revision(ws: Workspace) -> None:
@@ -272,8 +357,10 @@ def test_the_triggers_that_keep_the_rollup_exist_at_the_newest_revision(ws: Work
     assert {f"usage_rollup_on_{op}" for op in ("insert", "update", "delete")} <= names
 
 
-def test_ledger_rows_written_before_the_rollup_are_summed_after(tmp_path: Any) -> None:
-    """0019 adds the rollup: calls booked before it (by an older Stagent) are in it."""
+@pytest.mark.parametrize("before", ["0018", "0019"])
+def test_ledger_rows_written_before_the_rollup_are_summed_after(tmp_path: Any, before: str) -> None:
+    """0019 adds the hourly rollup, 0020 the day grain: calls booked before either (by an
+    older Stagent) are in both grains."""
     from alembic import command
 
     from stagent.store.database import Store
@@ -281,7 +368,7 @@ def test_ledger_rows_written_before_the_rollup_are_summed_after(tmp_path: Any) -
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     store = Store(url)
-    command.upgrade(alembic_config(store.engine), "0018")
+    command.upgrade(alembic_config(store.engine), before)
     rng = random.Random(11)
     with store.write() as session:
         for n in range(40):
@@ -296,3 +383,33 @@ def test_ledger_rows_written_before_the_rollup_are_summed_after(tmp_path: Any) -
             assert fast.requests == 40
     finally:
         store.dispose()
+
+
+def test_moved_hours_read_as_one_filtered_pass_over_long_windows(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over more days than `MAX_MOVED_RANGES` the moved hours are one filtered pass: the same
+    local days."""
+    from stagent.store import ledger_rollup
+
+    book(ws, random.Random(9), 120)
+    assert_days_agree(ws)
+    monkeypatch.setattr(ledger_rollup, "MAX_MOVED_RANGES", 0)
+    assert_days_agree(ws)
+
+
+def test_moved_ranges_follow_the_zone_through_a_dst_change() -> None:
+    """Berlin: the last UTC hour of a winter day starts the next local day, the last two of a
+    summer day; the day of the change has its own run; UTC moves nothing."""
+    from stagent.store.ledger_rollup import moved_ranges
+
+    berlin = ZoneInfo("Europe/Berlin")
+    winter = int(datetime(2026, 1, 10, tzinfo=UTC).timestamp()) // 86400
+    summer = int(datetime(2026, 7, 10, tzinfo=UTC).timestamp()) // 86400
+    assert moved_ranges(berlin, winter, winter + 1) == [(winter * 24 + 23, winter * 24 + 24)]
+    assert moved_ranges(berlin, summer, summer + 1) == [(summer * 24 + 22, summer * 24 + 24)]
+    change = int(datetime(2026, 3, 29, tzinfo=UTC).timestamp()) // 86400  # 01:00 UTC
+    assert moved_ranges(berlin, change, change + 1) == [(change * 24 + 22, change * 24 + 24)]
+    assert moved_ranges(UTC, winter, summer) == []
+    new_york = ZoneInfo("America/New_York")
+    assert moved_ranges(new_york, winter, winter + 1) == [(winter * 24, winter * 24 + 5)]

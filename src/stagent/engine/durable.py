@@ -20,6 +20,7 @@ from typing import Any
 from dbos import DBOS, DBOSConfig, Queue
 from dbos._sys_db import SystemDatabase
 
+from stagent.engine import workflow_checkpoints
 from stagent.engine.dbos_logs import quiet_cancellations
 from stagent.engine.executor import RunContext, execute_task_run
 from stagent.engine.queue import (
@@ -32,6 +33,7 @@ from stagent.engine.queue import (
     dbos_url,
     workflow_id_for,
 )
+from stagent.engine.workflow_steps import StepRef, settle_after_run
 from stagent.settings import Settings
 
 __all__ = [
@@ -74,9 +76,14 @@ def task_queue() -> Queue:
 
 
 @DBOS.workflow(name=RUN_TASK_WORKFLOW)
-async def run_task_workflow(task_id: str, run_number: int) -> str:
+async def run_task_workflow(
+    task_id: str, run_number: int, step: StepRef | None = None
+) -> str | dict[str, Any]:
     """Durably run one task. On a crash DBOS runs this body again; a finished run is never
-    repeated.
+    repeated. Returns the run's final status; for a workflow step's run (``step``: its
+    workflow, run number and step key, passed by the interpreter) the step's settled outcome
+    instead (`stagent.engine.workflow_steps.settle_after_run`), so the interpreter needs no
+    DBOS step of its own to settle it.
 
     The body has no DBOS step on purpose. A step only pays (two system-database transactions)
     when a later step must not redo it, and there is no later step: the run's own records make
@@ -86,7 +93,12 @@ async def run_task_workflow(task_id: str, run_number: int) -> str:
     workflow recorded with the former ``stagent.execute_task_run`` step replays fine: with no
     step call, DBOS never compares the recorded steps.
     """
-    return await execute_task_run(_require_context(), task_id, run_number)
+    ctx = _require_context()
+    if step is None:
+        return await execute_task_run(ctx, task_id, run_number)
+    with workflow_checkpoints.step_known(step):
+        await execute_task_run(ctx, task_id, run_number)
+    return settle_after_run(ctx.store, step)
 
 
 def launch(settings: Settings, database_url: str, executor_id: str, context: RunContext) -> None:

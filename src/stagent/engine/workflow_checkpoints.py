@@ -20,6 +20,9 @@ a new run, so it is asked again.
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -70,6 +73,24 @@ class Gate:
     step: WorkflowStep
 
 
+_known_ungated: ContextVar[bool] = ContextVar("stagent_step_known_ungated", default=False)
+"""True while the current task run is a workflow step its interpreter said is not gated."""
+
+
+@contextmanager
+def step_known(step: tuple[Any, ...]) -> Generator[None]:
+    """While the step's task run runs: if its interpreter said (``step[3]``, see
+    `stagent.engine.workflow_steps.StepRef`) that the step does not require approval,
+    `before_start` skips reading the workflow's definition. A reference without that flag
+    changes nothing (the definition is read, as for a run the task queue started)."""
+    known = len(step) > 3 and step[3] is False
+    token = _known_ungated.set(known)
+    try:
+        yield
+    finally:
+        _known_ungated.reset(token)
+
+
 def gated_step(store: Store, task_id: str) -> Gate | None:
     """The workflow step ``task_id`` runs as, if that step requires approval; else None. One
     indexed read for a task that is no workflow step."""
@@ -89,6 +110,8 @@ def gated_step(store: Store, task_id: str) -> Gate | None:
 async def before_start(store: Store, task: Task, run: Run) -> Task:
     """Hold a gated step's run until a person approves it; returns the task to run (its
     description with the reviewer's comment). Raises `CheckpointRejectedError` otherwise."""
+    if _known_ungated.get():
+        return task
     gate = gated_step(store, task.id)
     if gate is None:
         return task

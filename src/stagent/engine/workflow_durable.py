@@ -17,7 +17,7 @@ in every pattern).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from dbos import DBOS, SetWorkflowID
 
@@ -166,8 +166,9 @@ class WorkflowRun:
         cancels, reconcile and recovery treat it as any task run)."""
         ready = _go_on(await _prepare(self.id, self.number, step, prompt, self.engine_id))
         task_id, number = ready["task"], ready["run"]
+        ref: steps.StepRef = (self.id, self.number, step.id, step.requires_approval)
         with SetWorkflowID(workflow_id_for(task_id, number)):
-            return await DBOS.start_workflow_async(durable.run_task_workflow, task_id, number)
+            return await DBOS.start_workflow_async(durable.run_task_workflow, task_id, number, ref)
 
     async def result(self, handle: StepHandle) -> dict[str, Any]:
         """The step's outcome: awaited, retried as its policy says (each try a new run of its
@@ -176,8 +177,7 @@ class WorkflowRun:
         outcome = handle.outcome
         attempt = 1
         while outcome is None:
-            await task_result(durable.context().store, handle.engine)
-            outcome = await _settle(self.id, self.number, step.id)
+            outcome = await self._settled(step, handle.engine)
             if outcome.get("why") == "failed" and attempt < step.retry.attempts:
                 attempt += 1
                 wait = step.retry.backoff_seconds
@@ -198,6 +198,16 @@ class WorkflowRun:
         if outcome["status"] != StepStatus.SKIPPED.value:
             self.previous, self.previous_key = facts, step.id
         return outcome
+
+    async def _settled(self, step: WorkflowStep, engine: Any) -> dict[str, Any]:
+        """The step's outcome once its task run ended: the run's child workflow settles it and
+        returns the outcome (protocol stagent-wf-5); a run started without the step (a
+        stagent-wf-4 run replayed, or a run the task queue started first) returns its status
+        only, and the step is settled by a DBOS step here as before."""
+        result = await task_result(durable.context().store, engine)
+        if isinstance(result, dict):
+            return cast("dict[str, Any]", result)
+        return await _settle(self.id, self.number, step.id)
 
     async def run(self, step: WorkflowStep, prompt: str) -> dict[str, Any]:
         """Run one step to its end (or replay it if it finished before)."""

@@ -122,7 +122,8 @@ def prepare(
                 ),
             )
             step_row.task_id = task.id
-        task = task_repo.get(session, step_row.task_id)
+        row = task_repo.get_row(session, step_row.task_id, for_update=True)
+        task = task_repo.to_task(row)
         step_row.status = StepStatus.RUNNING.value
         step_row.started_at = step_row.started_at or utcnow()
         step_row.error = None
@@ -137,6 +138,7 @@ def prepare(
             task.id,
             resolve_options(task, project, profile_options),
             reason=f"workflow {state.name}",
+            row=row,
         )
         if note is not None and run is not None:
             event_repo.append(session, task.id, "note", run_id=run.id, payload={"message": note})
@@ -186,6 +188,20 @@ def settle(store: Store, workflow_id: str, run_number: int, key: str) -> dict[st
             "error": refusal or step_row.error,
             "why": why,
         }
+
+
+StepRef = tuple[str, int, str, bool]
+"""A step of a workflow run, as its task run's child workflow carries it: (workflow id, run
+number, step key, whether the step ``requires_approval``). The interpreter's own step says
+whether it is gated, so the run need not read the definition to know (see
+`stagent.engine.workflow_checkpoints.step_known`)."""
+
+
+def settle_after_run(store: Store, step: StepRef) -> dict[str, Any]:
+    """`settle`, called by the step's own task run workflow once the run ended (its return
+    value is then the outcome the interpreter reads: one DBOS result instead of a DBOS step of
+    the interpreter's). Safe to run twice, as `settle`."""
+    return settle(store, step[0], step[1], step[2])
 
 
 def skip(

@@ -105,6 +105,9 @@ class BudgetService:
         self._runtimes = runtimes
         self._timezone = timezone
         self.clock = clock
+        self._caps_seen = True
+        """Whether the last admission found a cap: if not, the next one reads the policy
+        outside the write lock first (and takes the lock only if a cap appeared)."""
 
     @property
     def zone(self) -> tzinfo:
@@ -209,14 +212,14 @@ class BudgetService:
         """
         now = self.clock()
         try:
-            with self._store.read() as session:
-                applicable = [p for p in self._policies(session) if call.covers(p)]
-            run_cap = _run_cap(applicable, requested_cap)
-            if not any(p.daily_cap is not None or p.monthly_cap is not None for p in applicable):
-                return Admission(allowed=True, run_cap=run_cap)
-            zone = self._zone_or_refuse()
+            if not self._caps_seen:
+                # No caps last time: read the policy without the write lock (most workspaces).
+                with self._store.read() as session:
+                    applicable = [p for p in self._policies(session) if call.covers(p)]
+                if not _capped(applicable):
+                    return Admission(allowed=True, run_cap=_run_cap(applicable, requested_cap))
             with self._store.write() as session:
-                return self._admit(session, call, zone, now, pausable, requested_cap)
+                return self._admit(session, call, now, pausable, requested_cap)
         except StagentError:
             raise
         except Exception as exc:
@@ -227,22 +230,28 @@ class BudgetService:
         self,
         session: ledger_repo.Session,
         call: CallScope,
-        zone: tzinfo,
         now: datetime,
         pausable: bool,
         requested_cap: int | None,
     ) -> Admission:
+        """The admission in one serialized transaction: the policy is read once, under the lock
+        (a cap changed a moment ago is seen), then the spend of every capped window in one
+        statement, then the reservation."""
         budget_repo.lock_admissions(session)
+        applicable = [p for p in self._policies(session) if call.covers(p)]
+        run_cap = _run_cap(applicable, requested_cap)
+        self._caps_seen = _capped(applicable)
+        if not self._caps_seen:
+            return Admission(allowed=True, run_cap=run_cap)
+        zone = self._zone_or_refuse()
         if call.run_id:
             ledger_repo.release_reservations(
                 session, call.run_id, note="superseded: the run started again"
             )
-        applicable = [p for p in self._policies(session) if call.covers(p)]
         limits = state.measure(session, applicable, now, zone, capped_only=True)
         state.send_warnings(session, limits, zone)
         breach = next((lim for lim in limits if lim.health == "blocked"), None)
         if breach is None:
-            run_cap = _run_cap(applicable, requested_cap)
             reservation, amount, cap = state.reserve(session, call, limits, run_cap)
             return Admission(
                 True, tuple(limits), reservation_id=reservation, reserved=amount, run_cap=cap
@@ -339,6 +348,10 @@ class BudgetService:
         with self._store.write() as session:
             budget_repo.lock_admissions(session)
             return cards.answer_card(session, card_id, action, amount, by=by)
+
+
+def _capped(policies: list[BudgetPolicy]) -> bool:
+    return any(p.daily_cap is not None or p.monthly_cap is not None for p in policies)
 
 
 def _run_cap(applicable: list[BudgetPolicy], requested: int | None) -> int:

@@ -51,6 +51,8 @@ class BudgetPolicy:
     warn_at: float = DEFAULT_WARN_AT
     on_breach: OnBreach = "fail"
     run_cap: int | None = None
+    project_name: str | None = None
+    """A project budget's project name, read with it (None: unknown, look it up)."""
 
     def cap(self, period: Period) -> int | None:
         """The cap for ``period`` in micro-USD (None: no cap)."""
@@ -74,6 +76,7 @@ class BudgetPolicy:
             warn_at=stored.warn_at,
             on_breach=stored.on_breach,  # pyright: ignore[reportArgumentType]
             run_cap=stored.run_cap_micros,
+            project_name=stored.project_name,
         )
 
 

@@ -15,7 +15,7 @@ from stagent.governance.budgets_policy import (
     CallScope,
     LimitStatus,
 )
-from stagent.governance.budgets_windows import PERIODS, Period, format_reset, window_for
+from stagent.governance.budgets_windows import PERIODS, Period, Window, format_reset, window_for
 from stagent.ledger.cost import SIMULATED_PROVIDER
 from stagent.ledger.money import format_usd, usd_text
 from stagent.ledger.recorder import RUNTIME_PROVIDERS
@@ -24,6 +24,7 @@ from stagent.store import events as event_repo
 from stagent.store import inbox as inbox_repo
 from stagent.store import ledger as ledger_repo
 from stagent.store import projects as project_repo
+from stagent.store import spend_totals
 from stagent.store.ledger import Session
 
 ALERT_KIND = "budget_alert"
@@ -59,7 +60,7 @@ def label_for(session: Session, policy: BudgetPolicy) -> str:
         return "overall"
     if policy.scope == "runtime":
         return f"runtime {policy.ref}"
-    name = project_repo.name_of(session, policy.ref)
+    name = policy.project_name or project_repo.name_of(session, policy.ref)
     return f"project {name}" if name is not None else f"project {policy.ref} (deleted)"
 
 
@@ -72,43 +73,78 @@ def measure(
     capped_only: bool,
 ) -> list[LimitStatus]:
     """Each budget's limits in the windows containing ``now``, with their spend (one query)."""
-    windows = {period: window_for(period, now, zone) for period in PERIODS}
+    windows: dict[Period, Window] = {period: window_for(period, now, zone) for period in PERIODS}
     pairs: list[tuple[BudgetPolicy, Period]] = [
         (policy, period)
         for policy in policies
         for period in PERIODS
         if not capped_only or policy.cap(period) is not None
     ]
-    queries = [
-        ledger_repo.SpendQuery(policy.scope, policy.ref, windows[period].start)
-        for policy, period in pairs
-    ]
-    sums = ledger_repo.spend(session, queries, count_unpriced=not capped_only)
-    states = budget_repo.windows(
-        session,
-        [(policy.scope, policy.ref, period, windows[period].key) for policy, period in pairs],
-    )
     labels: dict[tuple[str, str], str] = {}
     limits: list[LimitStatus] = []
-    for (policy, period), total in zip(pairs, sums, strict=True):
-        window = windows[period]
+    for (policy, period), sums in zip(
+        pairs, _sums(session, pairs, windows, capped_only), strict=True
+    ):
         key = (policy.scope, policy.ref)
         if key not in labels:
             labels[key] = label_for(session, policy)
-        state = states[(policy.scope, policy.ref, period, window.key)]
+        cap = policy.cap(period)
         limits.append(
             LimitStatus(
                 policy=policy,
                 label=labels[key],
-                window=window,
-                cap=policy.cap(period),
-                allowance=state.allowance_micros if policy.cap(period) is not None else 0,
-                spent=total.total,
-                reserved=total.reserved,
-                unpriced=total.unpriced,
+                window=windows[period],
+                cap=cap,
+                allowance=sums.allowance if cap is not None else 0,
+                spent=sums.spent,
+                reserved=sums.reserved,
+                unpriced=sums.unpriced,
             )
         )
     return limits
+
+
+@dataclass(frozen=True, slots=True)
+class _Sums:
+    spent: int
+    reserved: int
+    allowance: int
+    unpriced: int
+
+
+def _sums(
+    session: Session,
+    pairs: Sequence[tuple[BudgetPolicy, Period]],
+    windows: dict[Period, Window],
+    capped_only: bool,
+) -> list[_Sums]:
+    """Spend, reservations, allowance (and, for pages, unpriced rows) of each pair's window.
+
+    An admission (``capped_only``) reads them in one prepared statement from the running
+    totals; pages, which also count unpriced rows, use the ledger's general sums."""
+    if capped_only:
+        fast = spend_totals.limit_sums(
+            session,
+            [
+                spend_totals.LimitQuery(
+                    policy.scope, policy.ref, period, windows[period].key, windows[period].start
+                )
+                for policy, period in pairs
+            ],
+        )
+        if fast is not None:
+            return [_Sums(s.spent, s.reserved, s.allowance, 0) for s in fast]
+    queries = [
+        ledger_repo.SpendQuery(policy.scope, policy.ref, windows[period].start)
+        for policy, period in pairs
+    ]
+    totals = ledger_repo.spend(session, queries, count_unpriced=not capped_only)
+    keys = [(policy.scope, policy.ref, period, windows[period].key) for policy, period in pairs]
+    states = budget_repo.windows(session, keys)
+    return [
+        _Sums(total.total, total.reserved, states[key].allowance_micros, total.unpriced)
+        for total, key in zip(totals, keys, strict=True)
+    ]
 
 
 def send_warnings(session: Session, limits: Sequence[LimitStatus], zone: tzinfo) -> int:

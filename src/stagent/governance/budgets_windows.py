@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import time as time_module
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
@@ -48,9 +49,27 @@ def resolve_timezone(name: str | None) -> tzinfo:
     return local_timezone()
 
 
+_LOCAL_ZONE_SECONDS = 60.0
+"""How long this machine's zone is remembered (every admission asks; reading it costs a
+symlink resolution)."""
+_local_zones: dict[str, tuple[float, tzinfo]] = {}
+
+
 def local_timezone() -> tzinfo:
-    """This machine's time zone, as an IANA zone where it can be found."""
-    candidates = [os.environ.get("TZ", "").removeprefix(":")]
+    """This machine's time zone, as an IANA zone where it can be found (remembered for a
+    minute per value of ``TZ``)."""
+    tz = os.environ.get("TZ", "")
+    now = time_module.monotonic()
+    remembered = _local_zones.get(tz)
+    if remembered is not None and now - remembered[0] < _LOCAL_ZONE_SECONDS:
+        return remembered[1]
+    zone = _find_local_timezone(tz)
+    _local_zones[tz] = (now, zone)
+    return zone
+
+
+def _find_local_timezone(tz: str) -> tzinfo:
+    candidates = [tz.removeprefix(":")]
     try:
         target = Path("/etc/localtime").resolve(strict=True)
         candidates.append(str(target).partition("zoneinfo/")[2])

@@ -133,17 +133,24 @@ def compute(tokens: TokenCounts, match: PriceMatch, modifiers: tuple[str, ...] =
     """
     prices, tier = match.period.for_prompt(tokens.prompt)
     exponent, rates, missing = _scaled(prices)
-    counts = (
-        tokens.input,
-        tokens.output,
-        tokens.cache_write_5m,
-        tokens.cache_write_1h,
-        tokens.cache_read,
+    write_5m, write_1h, read = tokens.cache_write_5m, tokens.cache_write_1h, tokens.cache_read
+    numerator = (
+        tokens.input * rates[0]
+        + tokens.output * rates[1]
+        + write_5m * rates[2]
+        + write_1h * rates[3]
+        + read * rates[4]
     )
-    numerator = sum(count * rate for count, rate in zip(counts, rates, strict=True))
-    fallbacks = tuple(
-        name for name, count in zip(missing, counts[2:], strict=True) if name and count
-    )
+    fallbacks: tuple[str, ...] = ()
+    if missing != _NONE_MISSING:
+        fallbacks = tuple(
+            name
+            for name, count in zip(missing, (write_5m, write_1h, read), strict=True)
+            if name and count
+        )
+    if not modifiers:  # most calls: no multiplier to apply
+        micros = _round_half_even(numerator, 10**exponent)
+        return Computed(numerator, 10**exponent, micros, match.version, tier, fallbacks)
     applied: list[str] = []
     ignored: list[str] = []
     for name in modifiers:
@@ -164,6 +171,7 @@ def compute(tokens: TokenCounts, match: PriceMatch, modifiers: tuple[str, ...] =
 
 
 CACHE_CATEGORIES = ("cache_write_5m", "cache_write_1h", "cache_read")
+_NONE_MISSING: tuple[str | None, ...] = (None, None, None)
 
 
 @functools.cache

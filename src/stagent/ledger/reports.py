@@ -74,13 +74,15 @@ class Scope:
 def summary(store: Store, scope: Scope, by: str | None, zone: tzinfo) -> dict[str, Any]:
     """Totals of ``scope`` (and groups ``by`` one of `SUMMARY_GROUPS`)."""
     with store.read() as session:
-        real, simulated = _real_and_simulated(session, scope)
+        simple = by not in ATTRIBUTED
+        both = replace(scope.filter(), simulated=None if not scope.simulated else True)
+        split = repo.summarize(session, both, by if simple else None, zone=zone)
+        real = split.simulated if scope.simulated else split.real
+        simulated = None if scope.simulated else split.simulated
+        chosen = split.simulated_groups if scope.simulated else split.real_groups
         groups: list[dict[str, Any]] = []
         if by == "day":
-            days = metrics.by_day(repo.aggregate(session, scope.filter(), "hour"), zone)
-            groups = [
-                bucket_json(days[d], key=d.isoformat(), label=d.isoformat()) for d in sorted(days)
-            ]
+            groups = [bucket_json(b, key=b.key, label=b.key) for b in sorted(chosen, key=_day_key)]
         elif by in ATTRIBUTED:
             tasks = repo.aggregate(session, scope.filter(), "task", estimated=True)
             keys = [t.key for t in tasks if t.key]
@@ -88,8 +90,7 @@ def summary(store: Store, scope: Scope, by: str | None, zone: tzinfo) -> dict[st
             groups = rolled_up(tasks, attribution, repo.task_titles(session, keys), by)
         elif by is not None:
             names = repo.project_names(session) if by == "project" else {}
-            buckets = repo.aggregate(session, scope.filter(), by)
-            for share in metrics.shares(buckets):
+            for share in metrics.shares(chosen):
                 label = names.get(share.key or "", share.key) if by == "project" else share.key
                 groups.append(
                     bucket_json(
@@ -99,11 +100,13 @@ def summary(store: Store, scope: Scope, by: str | None, zone: tzinfo) -> dict[st
                         share=round(share.share, 4),
                     )
                 )
-        unpriced = (
-            repo.aggregate(session, replace(scope, status=None).filter(), "model")
-            if real.unpriced
-            else []
-        )
+        unpriced: list[Bucket] = []
+        if real.unpriced:  # the models to price (a second, rare query unless grouped by model)
+            unpriced = (
+                chosen
+                if by == "model" and scope.status is None
+                else repo.aggregate(session, replace(scope, status=None).filter(), "model")
+            )
     total = real
     return {
         "since": scope.since.isoformat() if scope.since else None,
@@ -182,12 +185,8 @@ def rolled_up(
     return out
 
 
-def _real_and_simulated(session: Any, scope: Scope) -> tuple[Bucket, Bucket | None]:
-    """The scope's totals and, for a scope of real calls, the simulated calls' totals, in one
-    scan (`store.ledger_metrics.aggregate_split`)."""
-    if scope.simulated:
-        return repo.aggregate(session, scope.filter())[0], None
-    return repo.aggregate_split(session, replace(scope.filter(), simulated=None))
+def _day_key(bucket: Bucket) -> str:
+    return bucket.key or ""
 
 
 def dashboard(store: Store, scope: Scope, now: datetime, zone: tzinfo, days: int) -> dict[str, Any]:

@@ -93,38 +93,76 @@ _RANKS: dict[tuple[str, str], Rank] = {
 }
 
 
-def _groups(a: Artifact) -> list[tuple[str, str]]:
+_GROUPS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
+
+
+def _groups(tool: str, category: str) -> tuple[tuple[str, str], ...]:
+    """The shadowing groups an artifact of ``tool`` and ``category`` is in (memoised)."""
+    known = _GROUPS.get((tool, category))
+    if known is not None:
+        return known
     families = (
         ("claude", "codex")
-        if a.tool == "shared"
-        else (("codex",) if a.tool == "codex" else ("claude",))
+        if tool == "shared"
+        else (("codex",) if tool == "codex" else ("claude",))
     )
     out: list[tuple[str, str]] = []
     for family in families:
-        invocable = family == "claude" and a.category in ("skill", "command")
-        group = (family, "invocable" if invocable else a.category)
+        invocable = family == "claude" and category in ("skill", "command")
+        group = (family, "invocable" if invocable else category)
         if group in _RANKS:
             out.append(group)
-    return out
+    _GROUPS[(tool, category)] = found = tuple(out)
+    return found
+
+
+Grouped = dict[tuple[str, str, str], list[Artifact]]
+
+
+def _grouped(artifacts: list[Artifact]) -> Grouped:
+    groups: Grouped = defaultdict(list)
+    for a in artifacts:
+        for family, kind in _groups(a.tool, a.category):
+            groups[(family, kind, a.name)].append(a)
+    return groups
 
 
 def duplicates(artifacts: list[Artifact], projects: list[Project]) -> list[Finding]:
-    """Names that shadow each other where one tool sees both (user level plus each project)."""
-    user = [a for a in artifacts if a.project is None]
+    """Names that shadow each other where one tool sees both (user level plus each project).
+
+    The user level is grouped once; each project adds its own groups to it.
+    """
+    user: list[Artifact] = []
     by_project: dict[str, list[Artifact]] = defaultdict(list)
     for a in artifacts:
-        if a.project is not None:
+        if a.project is None:
+            user.append(a)
+        else:
             by_project[a.project].append(a)
     found: dict[tuple[str, str, str], Finding] = {}
-    for visible in [user, *(user + by_project[p.root] for p in projects)]:
-        groups: dict[tuple[str, str, str], list[Artifact]] = defaultdict(list)
-        for a in visible:
-            for family, kind in _groups(a):
-                groups[(family, kind, a.name)].append(a)
-        for (family, kind, name), members in groups.items():
-            if len({m.path for m in members}) > 1:
-                _shadowed(found, _RANKS[(family, kind)], name, members)
+    user_groups = _grouped(user)
+    for key, members in user_groups.items():
+        _check(found, key, members)
+    for p in projects:  # in the order of one pass over user + project artifacts
+        own = _grouped(by_project[p.root])
+        for key, members in user_groups.items():
+            mine = own.get(key)
+            if mine:
+                _check(found, key, [*members, *mine])
+        for key, mine in own.items():
+            if key not in user_groups:
+                _check(found, key, mine)
     return list(found.values())
+
+
+def _check(
+    found: dict[tuple[str, str, str], Finding],
+    key: tuple[str, str, str],
+    members: list[Artifact],
+) -> None:
+    if len(members) > 1 and len({m.path for m in members}) > 1:
+        family, kind, name = key
+        _shadowed(found, _RANKS[(family, kind)], name, members)
 
 
 def _shadowed(

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from stagent.scanner import secrets
 from stagent.scanner.findings import finding
-from stagent.scanner.fscache import FileStat, FsCache
+from stagent.scanner.fscache import UNSETTLED, FileStat, FsCache
 from stagent.scanner.locations import Locations
 from stagent.scanner.parse import BlockMemo, ParseError, line_of
 from stagent.scanner.report import Artifact, Finding, Scope, Severity, Tool, trusted
@@ -242,9 +242,9 @@ class Collector:
     def file(self, path: str, parser: Parser, where: Where) -> bool:
         """Parse ``path`` with ``parser`` (or reuse the cached result); False if it is absent.
 
-        A file never parsed by ``parser`` in ``where`` is opened straight away (its size and
-        mtime come from ``fstat`` on the open file: open, fstat, read, close); a cached one is
-        stat'ed first and read again only if it changed.
+        A file never parsed by ``parser`` in ``where`` is opened straight away (its stat comes
+        from ``fstat`` on the open file: open, fstat, read, close); a cached one is stat'ed
+        first and read again only if it changed (or its stat was racy, see `fscache`).
         """
         inputs = self._inputs
         cache = self.cache
@@ -259,14 +259,16 @@ class Collector:
         stat: FileStat | None = None
         if cached is not None:
             stat = cache.stat(path)
-            if stat is not None and stat == cached[0]:
-                parsed = cached[1]
+            if stat is not None and stat == cached.stat:
+                parsed = cached.value
         if parsed is None:
             got = cache.read(path)
-            stat = got[0] if got is not None else None
+            stat = None
             if got is not None:
-                parsed = _parse(path, parser, where, got[0], got[1], cache.blocks)
-                cache.put(path, kind, where, got[0], parsed)
+                stat, data = got
+                parsed = self._parse(path, parser, where, stat, data)
+                if not cache.put(path, kind, where, stat, parsed):
+                    stat = UNSETTLED  # racy: a replay of this record collects again
         if inputs is not None:
             inputs.files.append((path, stat))
         if parsed is None:
@@ -274,6 +276,31 @@ class Collector:
         self.artifacts.extend(parsed.artifacts)
         self.findings.extend(parsed.findings)
         return True
+
+    def _parse(
+        self, path: str, parser: Parser, where: Where, stat: FileStat, data: bytes
+    ) -> Parsed:
+        """Parse ``data``, or re-stamp the result of a file with the same bytes, parser and
+        `Where` (but another path or project, or another stat): a skill copied into many
+        projects parses once. A `path_bound` parser's result is reused only for the same file
+        with the same stat."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        bound = parser in _PATH_BOUND
+        key = (
+            (sha256, parser, where, path)
+            if bound
+            else (sha256, parser, where.tool, where.scope, where.label, where.extra, _name(path))
+        )
+        memo = self.cache.by_content
+        made: Made | None = memo.get(key)
+        if made is not None:
+            if made.path == path and made.project == where.project and made.stat == stat:
+                return made.parsed
+            if not bound:
+                return _restamp(made, path, where.project, stat)
+        parsed = _parse(path, parser, where, stat, data, sha256, self.cache.blocks)
+        memo[key] = Made(path, where.project, stat, parsed)
+        return parsed
 
     def add_finding(self, item: Finding) -> None:
         """A finding that depends on more than one file."""
@@ -286,18 +313,61 @@ def _parse(
     where: Where,
     stat: FileStat,
     data: bytes,
+    sha256: str,
     blocks: BlockMemo | None = None,
 ) -> Parsed:
-    ctx = FileContext(
-        path,
-        data.decode("utf-8", errors="replace"),
-        hashlib.sha256(data).hexdigest(),
-        stat,
-        where,
-        blocks,
-    )
+    ctx = FileContext(path, data.decode("utf-8", errors="replace"), sha256, stat, where, blocks)
     parser(ctx)
     return ctx.out
+
+
+_PATH_BOUND: set[Parser] = set()
+
+
+def path_bound(parser: Parser) -> Parser:
+    """Mark a parser whose result depends on more than the file's bytes, its `Where` and
+    its name (e.g. whether the file is executable): it is never reused across files."""
+    _PATH_BOUND.add(parser)
+    return parser
+
+
+def _name(path: str) -> str:
+    return path.rpartition("/")[2]
+
+
+class Made(NamedTuple):
+    """A parse result in the content memo and the file it was made from."""
+
+    path: str
+    project: str | None
+    stat: FileStat
+    parsed: Parsed
+
+
+def _restamp(made: Made, path: str, project: str | None, stat: FileStat) -> Parsed:
+    """``made``'s artifacts and findings for another file with the same bytes: new path,
+    project (where it came from the file's `Where`), ids, and modification time."""
+    modified = datetime.fromtimestamp(stat.mtime_ns / 1e9, UTC)
+    before = made.project
+    artifacts: list[Artifact] = []
+    for a in made.parsed.artifacts:
+        fields = dict(a.__dict__)
+        key = f"{a.tool}|{a.category}|{a.scope}|{path}|{a.name}"
+        fields["id"] = sha1(key.encode()).hexdigest()[:16]
+        fields["path"] = path
+        if a.project == before:
+            fields["project"] = project
+        fields["modified_at"] = modified
+        fields["shared_with"] = []
+        artifacts.append(trusted(Artifact, fields))
+    findings: list[Finding] = []
+    for f in made.parsed.findings:
+        fields = dict(f.__dict__)
+        fields["path"] = path
+        if f.project == before:
+            fields["project"] = project
+        findings.append(trusted(Finding, fields))
+    return Parsed(artifacts, findings)
 
 
 def join(*parts: str) -> str:

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from stagent.scanner import secrets
-from stagent.scanner.collect import FileContext
+from stagent.scanner.collect import FileContext, Parser, path_bound
 from stagent.scanner.hooks import hook_artifacts
 from stagent.scanner.parse import FrontMatter, front_matter, line_of
 
@@ -202,7 +202,7 @@ def prompt(ctx: FileContext) -> None:
     ctx.text_secrets(_SECRET_FIX_TEXT)
 
 
-def plain_file(category: str) -> Any:
+def plain_file(category: str) -> Parser:
     """A parser that only inventories a file (hook scripts, Codex ``.rules`` files)."""
 
     def parse(ctx: FileContext) -> None:
@@ -214,4 +214,4 @@ def plain_file(category: str) -> Any:
         ctx.text_secrets(_SECRET_FIX_TEXT)
 
     parse.__qualname__ = f"plain_file.{category}"
-    return parse
+    return path_bound(parse)  # whether it is executable is not in its bytes

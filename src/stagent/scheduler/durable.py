@@ -4,6 +4,12 @@ The workflow id is the firing id, which is derived from the schedule and the occ
 handing one firing to the engine twice (from two processes, or after a crash) starts it once.
 The workflow calls one step, `ScheduleService.process`; a firing queued behind an earlier one
 (overlap policy ``queue``) sleeps durably between attempts.
+
+A worker must `bind` its service before DBOS launches and `unbind` it only after DBOS has shut
+down: DBOS keeps its queues in the database, so a worker polls the firing queue (registered by
+any worker before it) from the moment it launches, whether or not it registered the queue
+itself. A firing dequeued by a process that could not run it would stay claimed by that live
+process and never be decided.
 """
 
 from __future__ import annotations
@@ -22,17 +28,23 @@ MAX_RETRY_SECONDS = 10.0
 _service: ScheduleService | None = None
 
 
-def activate(service: ScheduleService, *, poll_seconds: float, concurrency: int = 4) -> None:
-    """Let this process (which has launched DBOS) run firings."""
+def bind(service: ScheduleService) -> None:
+    """Decide firings with ``service`` in this process; call it before DBOS launches (importing
+    this module registers the firing workflow, which must happen before the launch too)."""
     global _service
     _service = service
+
+
+def activate(*, poll_seconds: float, concurrency: int = 4) -> None:
+    """Register the firing queue (this process has launched DBOS) with this worker's limits."""
+    _require()
     DBOS.register_queue(
         FIRING_QUEUE, worker_concurrency=concurrency, polling_interval_sec=poll_seconds
     )
 
 
-def deactivate() -> None:
-    """Stop running firings here."""
+def unbind() -> None:
+    """Stop deciding firings here; call it once DBOS has shut down in this process."""
     global _service
     _service = None
 

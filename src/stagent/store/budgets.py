@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, tuple_
+from sqlalchemy import and_, bindparam, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from stagent.domain.ids import ensure_aware, new_id
 from stagent.store import inbox
 from stagent.store.inbox import InboxItem
-from stagent.store.tables import BudgetRow, BudgetWindowRow, InboxItemRow
+from stagent.store.tables import BudgetRow, BudgetWindowRow, InboxItemRow, ProjectRow
 
 ADMISSION_LOCK_KEY = 7426002
 """PostgreSQL advisory lock serializing budget admissions (see `lock_admissions`)."""
@@ -36,6 +36,9 @@ class StoredBudget:
     on_breach: str
     run_cap_micros: int | None
     updated_at: datetime
+    project_name: str | None = None
+    """A project budget's project name, as `list_budgets` reads it (None: another scope, a
+    deleted project, or a row read alone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,16 +82,18 @@ _ALL_BUDGETS = select(
     BudgetRow.on_breach,
     BudgetRow.run_cap_micros,
     BudgetRow.updated_at,
-)
-"""Built once, columns not ORM objects: every run's admission reads it (twice with caps)."""
+    ProjectRow.name,
+).outerjoin(ProjectRow, and_(BudgetRow.scope == "project", ProjectRow.id == BudgetRow.scope_ref))
+"""Built once, columns not ORM objects, with the project's name (what people call the scope):
+every run's admission reads it (on the session's connection: no ORM execution context)."""
 
 
 def list_budgets(session: Session) -> list[StoredBudget]:
     """Every budget, overall first, then runtimes, then projects."""
     order = {"overall": 0, "runtime": 1, "project": 2}
     rows = [
-        StoredBudget(*row[:-1], updated_at=ensure_aware(row[-1]))
-        for row in session.execute(_ALL_BUDGETS)
+        StoredBudget(*row[:8], updated_at=ensure_aware(row[8]), project_name=row[9])
+        for row in session.connection().execute(_ALL_BUDGETS)
     ]
     return sorted(rows, key=lambda b: (order.get(b.scope, 9), b.scope_ref))
 

@@ -8,7 +8,6 @@ sums count in-flight spend. When the run ends the row becomes ``released`` with 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,7 +15,6 @@ from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
-    Integer,
     String,
     Table,
     and_,
@@ -35,7 +33,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from stagent.domain.ids import ensure_aware, new_id, utcnow
 from stagent.domain.ledger import LedgerEntry as LedgerEntry  # re-exported
 from stagent.domain.ledger import LedgerFilter as LedgerFilter  # re-exported
-from stagent.store.tables import SpendTotalRow, UsageLedgerRow
+from stagent.store import spend_totals
+from stagent.store.tables import UsageLedgerRow
 
 _LEDGER = cast(Table, UsageLedgerRow.__table__)
 """The table itself: the run hot path updates it with Core statements (no ORM bulk update)."""
@@ -181,23 +180,27 @@ def insert_once(session: Session, new: NewLedgerEntry) -> tuple[LedgerEntry, boo
     return insert(session, new), True
 
 
+FILTERED = ("task_id", "project_id", "runtime", "model", "status", "cost_source", "source")
+"""`LedgerFilter` fields that are an equality on the column of the same name: the ledger's
+(`conditions`) and, for those it has, the usage rollup's (`stagent.store.ledger_rollup`)."""
+
+
+def equalities(where: LedgerFilter, table: Any) -> list[ColumnElement[bool]]:
+    """The conditions of ``where``'s `FILTERED` fields and flag on ``table``'s columns."""
+    found: list[ColumnElement[bool]] = []
+    for name in FILTERED:
+        value = getattr(where, name)
+        if value is not None:
+            found.append(getattr(table, name) == value)
+    if where.simulated is not None:
+        found.append(table.simulated == where.simulated)
+    return found
+
+
 def conditions(where: LedgerFilter) -> list[ColumnElement[bool]]:
     """The WHERE clauses of a ledger filter."""
     table = UsageLedgerRow
-    found: list[ColumnElement[bool]] = []
-    for column, value in (
-        (table.task_id, where.task_id),
-        (table.project_id, where.project_id),
-        (table.runtime, where.runtime),
-        (table.model, where.model),
-        (table.status, where.status),
-        (table.cost_source, where.cost_source),
-        (table.source, where.source),
-    ):
-        if value is not None:
-            found.append(column == value)
-    if where.simulated is not None:
-        found.append(table.simulated == where.simulated)
+    found = equalities(where, table)
     if where.since is not None:
         found.append(table.finished_at >= where.since.astimezone(UTC))
     if where.until is not None:
@@ -255,11 +258,12 @@ def spend(
     earliest = min(query.since for query in queries).astimezone(UTC)
     conn = core(session)
     held = conn.execute(_HELD, {"earliest": earliest}).all()
-    params = [p for p in (_totals_params(query) for query in queries) if p is not None]
+    located = (spend_totals.window_params(q.scope, q.ref, q.since) for q in queries)
+    params = [p for p in located if p is not None]
     if not count_unpriced and len(params) == len(queries):
         # The admission path: one prepared statement (built once per number of sums).
         bound = {f"{name}{i}": value for i, p in enumerate(params) for name, value in p.items()}
-        totals = conn.execute(_totals_statement(len(queries)), bound).one()
+        totals = conn.execute(spend_totals.sums_statement(len(queries)), bound).one()
         return [
             Spend(int(total or 0), _reserved(held, query), 0)
             for query, total in zip(queries, totals, strict=True)
@@ -272,7 +276,7 @@ def spend(
             table.simulated == false(),
             table.source == _RUN_LITERAL,
         )
-        from_totals = _sum_of_totals(query)
+        from_totals = spend_totals.window_sum_select(query.scope, query.ref, query.since)
         sums.append(
             from_totals
             if from_totals is not None
@@ -312,66 +316,6 @@ def _reserved(held: Sequence[Any], query: SpendQuery) -> int:
         for runtime, project_id, cost, at in held
         if ensure_aware(at) >= since and _in_scope(query, runtime, project_id)
     )
-
-
-QUARTER, DAY = 900, 86400
-"""The grains of ``spend_totals`` buckets (seconds)."""
-
-
-def _totals_params(query: SpendQuery) -> dict[str, Any] | None:
-    """Where a window's spend lies in ``spend_totals``: quarter-hour buckets from its start to
-    the first whole UTC day, then day buckets. None if it does not start on a quarter hour."""
-    stamp = query.since.timestamp()
-    start = int(stamp)
-    if start % QUARTER or stamp != start:
-        return None
-    first_day = -(-start // DAY)
-    return {
-        "scope": query.scope,
-        "ref": "" if query.scope == "overall" else query.ref,
-        "q_from": start // QUARTER,
-        "q_to": first_day * (DAY // QUARTER),
-        "d_from": first_day,
-    }
-
-
-def _totals_sum(i: int, values: dict[str, Any] | None = None) -> Any:
-    """Window ``i``'s spend: two primary-key range scans of ``spend_totals``. With ``values``
-    the window is filled in (anonymous parameters); without, it is named ``<field><i>``."""
-
-    def param(name: str) -> Any:
-        if values is not None:
-            return values[name]
-        return bindparam(
-            f"{name}{i}", type_=Integer if name != "scope" and name != "ref" else String
-        )
-
-    totals = SpendTotalRow
-    scope = and_(totals.scope == param("scope"), totals.ref == param("ref"))
-    quarters = and_(
-        totals.grain == QUARTER,
-        totals.bucket >= param("q_from"),
-        totals.bucket < param("q_to"),
-    )
-    days = and_(totals.grain == DAY, totals.bucket >= param("d_from"))
-    parts = [
-        select(func.coalesce(func.sum(totals.total_micros), 0)).where(scope, part)
-        for part in (quarters, days)
-    ]
-    return parts[0].scalar_subquery() + parts[1].scalar_subquery()
-
-
-@functools.cache
-def _totals_statement(count: int) -> Any:
-    """One select of ``count`` window sums, built once (SQLAlchemy then caches its SQL)."""
-    return select(*(_totals_sum(i) for i in range(count)))
-
-
-def _sum_of_totals(query: SpendQuery) -> Any:
-    """The window's spend from ``spend_totals`` as a scalar select, or None (see
-    `_totals_params`)."""
-    values = _totals_params(query)
-    return None if values is None else select(_totals_sum(0, values))
 
 
 def _scope_condition(query: SpendQuery) -> ColumnElement[bool]:

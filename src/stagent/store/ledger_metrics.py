@@ -6,8 +6,8 @@ reservations, released reservations and blocked calls are not calls.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import case, false, func, literal, select, true
@@ -28,8 +28,8 @@ from stagent.store.tables import (
 
 CALL_STATUSES = ("completed", "failed", "cancelled")
 GROUPS = (
-    "hour", "minute", "model", "runtime", "project", "source", "task", "status", "session",
-    "simulated",
+    "hour", "day", "minute", "model", "runtime", "project", "source", "task", "status",
+    "session", "simulated",
 )  # fmt: skip
 
 
@@ -105,27 +105,132 @@ def aggregate(
     *,
     estimated: bool = False,
     rows: bool = False,
+    zone: tzinfo = UTC,
 ) -> list[Bucket]:
     """Sums of the calls matching ``where``, in one bucket or grouped ``by`` (one of
-    `GROUPS`; ``hour`` / ``minute`` keys are UTC ``YYYY-MM-DD HH[:MM]`` text).
+    `GROUPS`, or ``day``: local days of ``zone``; ``hour`` / ``minute`` keys are UTC
+    ``YYYY-MM-DD HH[:MM]`` text, ``day`` keys ISO dates).
 
-    Read from the hourly rollup (`stagent.store.ledger_rollup`) when it has the filter's and
-    the grouping's columns, else from the rows (``rows=True`` forces that): index-only (the
-    summary index) unless ``estimated`` also counts rows whose computed cost carries a note (a
-    fallback price, an ignored mode, a missing count), which reads the rows.
+    Read from the rollup (`stagent.store.ledger_rollup`: whole days, then hours) when it has
+    the filter's and the grouping's columns, else from the rows (``rows=True`` forces that):
+    index-only (the summary index) unless ``estimated`` also counts rows whose computed cost
+    carries a note (a fallback price, an ignored mode, a missing count), which reads the rows.
     """
     if rows or estimated or not rollup.covers(where, by):
+        if by == "day":
+            return _days(_row_aggregate(session, where, "hour"), zone)
         return _row_aggregate(session, where, by, estimated=estimated)
-    first, end, edges = rollup.split(where)
-    if first is None and end is None and edges:
-        return _row_aggregate(session, where, by)
-    parts = rollup.grouped(session, where, by, first, end)
-    for edge in edges:
-        parts += [(b.key, _values(b)) for b in _row_aggregate(session, edge, by)]
-    merged = rollup.merge(parts)
+    merged: dict[str | None, list[int]] = {}
+    for (key, _flag), values in _rollup_sums(session, where, by, zone).items():
+        kept = merged.get(key)
+        merged[key] = values if kept is None else [a + b for a, b in zip(kept, values, strict=True)]
     if by is None:
-        return [Bucket(None, *merged[None])]
+        return [Bucket(None, *merged.get(None, [0] * 8))]
     return [Bucket(key, *values) for key, values in merged.items() if values[0]]
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """Sums of the real and of the simulated calls of a filter: totals and groups."""
+
+    real: Bucket
+    simulated: Bucket
+    real_groups: list[Bucket]
+    simulated_groups: list[Bucket]
+
+
+def summarize(
+    session: Session,
+    where: LedgerFilter,
+    by: str | None = None,
+    *,
+    zone: tzinfo = UTC,
+    rows: bool = False,
+) -> Split:
+    """Totals and groups ``by`` (as in `aggregate`) of the real and of the simulated calls
+    matching ``where``, from one grouped scan of the rollup (plus the rows of part hours at the
+    window's edges, if any); from the rows when the rollup lacks a column (or ``rows``)."""
+    if rows or not rollup.covers(where, by):
+        return _row_summary(session, where, by, zone)
+    found = _rollup_sums(session, where, by, zone)
+    sides: dict[bool, list[Bucket]] = {False: [], True: []}
+    totals = {False: [0] * 8, True: [0] * 8}
+    for (key, flag), values in found.items():
+        if not values[0]:
+            continue
+        sides[flag].append(Bucket(key, *values))
+        totals[flag] = [a + b for a, b in zip(totals[flag], values, strict=True)]
+    return Split(
+        Bucket(None, *totals[False]),
+        Bucket(None, *totals[True]),
+        sides[False] if by is not None else [],
+        sides[True] if by is not None else [],
+    )
+
+
+def _rollup_sums(
+    session: Session, where: LedgerFilter, by: str | None, zone: tzinfo
+) -> rollup.Grouped:
+    """Sums per (key, flag): the rollup's pieces of the window, the rows of its part hours."""
+    pieces = rollup.plan(where, days=by != "hour")
+    if pieces is None:
+        return _row_grouped(session, where, by, zone)
+    found = rollup.grouped(session, where, by, pieces, zone)
+    for edge in pieces.edges:
+        for key, values in _row_grouped(session, edge, by, zone).items():
+            rollup.add(found, key, values)
+    return found
+
+
+def _row_grouped(
+    session: Session, where: LedgerFilter, by: str | None, zone: tzinfo
+) -> rollup.Grouped:
+    """Sums of the rows per (key, flag): one pass per flag ``where`` leaves open."""
+    found: rollup.Grouped = {}
+    flags = (False, True) if where.simulated is None else (where.simulated,)
+    for flag in flags:
+        buckets = (
+            _days(_row_aggregate(session, replace(where, simulated=flag), "hour"), zone)
+            if by == "day"
+            else _row_aggregate(session, replace(where, simulated=flag), by)
+        )
+        for bucket in buckets:
+            if bucket.requests or by is None:
+                rollup.add(found, (bucket.key, flag), _values(bucket))
+    return found
+
+
+def _row_summary(session: Session, where: LedgerFilter, by: str | None, zone: tzinfo) -> Split:
+    if by is None:
+        real, simulated = _row_split(session, where)
+        if where.simulated is not None:
+            empty = Bucket(None)
+            real, simulated = (empty, simulated) if where.simulated else (real, empty)
+        return Split(real, simulated, [], [])
+    found = _row_grouped(session, where, by, zone)
+    sides: dict[bool, list[Bucket]] = {False: [], True: []}
+    for (key, flag), values in found.items():
+        sides[flag].append(Bucket(key, *values))
+    return Split(_total(sides[False]), _total(sides[True]), sides[False], sides[True])
+
+
+def _total(buckets: list[Bucket]) -> Bucket:
+    total = Bucket(None)
+    for bucket in buckets:
+        total = total.plus(bucket, None)
+    return total
+
+
+def _days(hours: list[Bucket], zone: tzinfo) -> list[Bucket]:
+    """Hour buckets (``YYYY-MM-DD HH`` UTC keys) summed into local days of ``zone``."""
+    days: dict[str, Bucket] = {}
+    for bucket in hours:
+        if bucket.key is None:
+            continue
+        start = datetime.strptime(bucket.key, "%Y-%m-%d %H").replace(tzinfo=UTC)
+        key = start.astimezone(zone).date().isoformat()
+        days[key] = days[key].plus(bucket, key) if key in days else Bucket(key).plus(bucket, key)
+    return list(days.values())
 
 
 def _values(bucket: Bucket) -> list[int]:
@@ -180,21 +285,12 @@ def _row_aggregate(
 def aggregate_split(
     session: Session, where: LedgerFilter, *, rows: bool = False
 ) -> tuple[Bucket, Bucket]:
-    """(real calls, simulated calls) matching ``where``: from the hourly rollup when it has the
-    filter's columns (plus the rows of part hours at the window's edges), else in one pass over
-    the summary index (``rows=True`` forces that). Conditional sums, not a GROUP BY on the flag
-    (which sorts every row in a temporary b-tree first on SQLite)."""
+    """(real calls, simulated calls) matching ``where``: `summarize`'s totals (one scan of the
+    rollup, or of the summary index with ``rows=True``)."""
     if rows or not rollup.covers(where, None):
         return _row_split(session, where)
-    first, end, edges = rollup.split(where)
-    if first is None and end is None and edges:
-        return _row_split(session, where)
-    real, simulated = rollup.split_by_flag(session, where, first, end)
-    for edge in edges:
-        edge_real, edge_simulated = _row_split(session, edge)
-        real = [a + b for a, b in zip(real, _values(edge_real), strict=True)]
-        simulated = [a + b for a, b in zip(simulated, _values(edge_simulated), strict=True)]
-    return Bucket(None, *real), Bucket(None, *simulated)
+    split = summarize(session, where)
+    return split.real, split.simulated
 
 
 def _row_split(session: Session, where: LedgerFilter) -> tuple[Bucket, Bucket]:

@@ -1,32 +1,42 @@
-"""Sums of calls read from ``usage_rollup`` (per UTC hour and group, kept by triggers on the
-ledger; see `stagent.store.tables.UsageRollupRow`) instead of the ledger's rows.
+"""Sums of calls read from ``usage_rollup`` (per UTC hour and per UTC day and group, kept by
+triggers on the ledger; see `stagent.store.tables.UsageRollupRow`) instead of the ledger's rows.
 
 A filter is served here when the rollup has its columns: time, runtime, model, project, source,
-status and the simulated flag, grouped by one of those or by hour. A window that does not start
-or end on a whole hour reads the rollup for its whole hours and the ledger's rows for the part
-hours at its edges, so the answer is the same as summing rows (`tests/store/test_usage_rollup.py`).
+status and the simulated flag, grouped by one of those, by hour or by local day. A window is cut
+into the coarsest pieces that answer it exactly (`plan`): whole UTC days from the day grain, the
+part days at its ends from the hour grain, the part hours at its edges from the ledger's rows;
+all rollup pieces are read in one grouped statement. So the answer is the same as summing rows
+(`tests/store/test_usage_rollup.py`).
+
+Local days (``by="day"``) in a zone that is not UTC: a UTC day's sums go to the local day of its
+noon, and the hours of it that belong to another local day are read from the hour grain in the
+same statement and moved (`off_hours`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import replace
-from datetime import UTC, datetime
+import functools
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
-from sqlalchemy import case, false, func, select, true
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from stagent.store.ledger import LedgerFilter, Session
+from stagent.store.ledger import LedgerFilter, Session, equalities
 from stagent.store.tables import UsageRollupRow
 
-HOUR = 3600
-GROUPS = ("hour", "model", "runtime", "project", "source", "status", "simulated")
-"""Groupings the rollup can answer."""
+HOUR, DAY = 3600, 86400
+HOURS_A_DAY = DAY // HOUR
+GROUPS = ("hour", "day", "model", "runtime", "project", "source", "status", "simulated")
+"""Groupings the rollup can answer (``day``: local days of a zone)."""
 CALL_STATUSES = ("completed", "failed", "cancelled")
 
-RowSums = Callable[[LedgerFilter], list[Any]]
-"""Sums of the ledger's rows for a filter (the edges of a window)."""
+Sums = list[int]
+"""Requests, tokens by category (input, output, 5 min and 1 h cache writes, cache reads), cost
+in micro-USD, unpriced calls: the rollup's sums, in its order."""
+Grouped = dict[tuple[str | None, bool], Sums]
+"""Sums per (group key, simulated flag)."""
 
 
 def covers(where: LedgerFilter, by: str | None) -> bool:
@@ -40,10 +50,26 @@ def covers(where: LedgerFilter, by: str | None) -> bool:
     )
 
 
-def split(where: LedgerFilter) -> tuple[int | None, int | None, list[LedgerFilter]]:
-    """(first hour, hour after the last) the rollup answers for, and filters of the part hours
-    at the window's edges that the ledger's rows answer. (None, None, [where]) when the window
-    holds no whole hour."""
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Where a window's sums come from: bucket ranges of the rollup (grain, first, end; None is
+    open) and filters of the part hours at its edges, which the ledger's rows answer."""
+
+    ranges: tuple[tuple[int, int | None, int | None], ...]
+    edges: tuple[LedgerFilter, ...]
+
+    @property
+    def days(self) -> tuple[int | None, int | None] | None:
+        """The range of whole UTC days read from the day grain, if any."""
+        for grain, first, end in self.ranges:
+            if grain == DAY:
+                return first, end
+        return None
+
+
+def plan(where: LedgerFilter, *, days: bool = True) -> Plan | None:
+    """The coarsest pieces that answer ``where``'s window exactly (hours only unless ``days``);
+    None when it holds no whole hour."""
     since, until = where.since, where.until
     first = end = None
     edges: list[LedgerFilter] = []
@@ -58,8 +84,25 @@ def split(where: LedgerFilter) -> tuple[int | None, int | None, list[LedgerFilte
         if stop != until:
             edges.append(replace(where, since=stop))
     if first is not None and end is not None and first >= end:
-        return None, None, [where]
-    return first, end, edges
+        return None
+    return Plan(_pieces(first, end, days), tuple(edges))
+
+
+def _pieces(
+    first: int | None, end: int | None, days: bool
+) -> tuple[tuple[int, int | None, int | None], ...]:
+    """Hours ``first``..``end`` as day and hour bucket ranges."""
+    day_first = None if first is None else -(-first // HOURS_A_DAY)
+    day_end = None if end is None else end // HOURS_A_DAY
+    if not days or (day_first is not None and day_end is not None and day_first >= day_end):
+        return ((HOUR, first, end),)
+    pieces: list[tuple[int, int | None, int | None]] = []
+    if first is not None and day_first is not None and first < day_first * HOURS_A_DAY:
+        pieces.append((HOUR, first, day_first * HOURS_A_DAY))
+    pieces.append((DAY, day_first, day_end))
+    if end is not None and day_end is not None and day_end * HOURS_A_DAY < end:
+        pieces.append((HOUR, day_end * HOURS_A_DAY, end))
+    return tuple(pieces)
 
 
 def _floor(moment: datetime) -> datetime:
@@ -80,31 +123,107 @@ def hour_key(hour: int) -> str:
     return _at(hour).strftime("%Y-%m-%d %H")
 
 
-def _conditions(where: LedgerFilter, first: int | None, end: int | None) -> list[Any]:
-    table = UsageRollupRow
-    found: list[ColumnElement[bool]] = [
-        table.status == where.status
-        if where.status is not None
-        else table.status.in_(CALL_STATUSES)
-    ]
-    for column, value in (
-        (table.runtime, where.runtime),
-        (table.model, where.model),
-        (table.project_id, where.project_id),
-        (table.source, where.source),
-    ):
-        if value is not None:
-            found.append(column == value)
-    if where.simulated is not None:
-        found.append(table.simulated == (true() if where.simulated else false()))
-    if first is not None:
-        found.append(table.hour >= first)
-    if end is not None:
-        found.append(table.hour < end)
+def local_day(hour: int, zone: tzinfo) -> date:
+    """The local day UTC hour number ``hour`` starts in."""
+    return _at(hour).astimezone(zone).date()
+
+
+def anchor_day(day: int, zone: tzinfo) -> date:
+    """The local day a UTC day's sums go to: the one its noon is in."""
+    return datetime.fromtimestamp(day * DAY + DAY // 2, UTC).astimezone(zone).date()
+
+
+def off_hours(zone: tzinfo, first: int, end: int) -> list[int]:
+    """Hours of the day (UTC, 0-23) that start in another local day than their UTC day's noon,
+    on some day from ``first`` to ``end`` (UTC day numbers). Empty for UTC."""
+    offsets: set[timedelta] = set()
+    for day in range(first, max(first, end)):
+        for hour in (0, HOURS_A_DAY - 1):
+            offset = _at(day * HOURS_A_DAY + hour).astimezone(zone).utcoffset()
+            offsets.add(offset or timedelta())
+    found: set[int] = set()
+    noon = timedelta(hours=12)
+    for offset in offsets:
+        anchor = (noon + offset).days
+        found.update(
+            hour for hour in range(HOURS_A_DAY) if (timedelta(hours=hour) + offset).days != anchor
+        )
+    return sorted(found)
+
+
+MAX_MOVED_RANGES = 400
+"""Up to this many days, the moved hours are read as one bucket range per day (seeks in the
+rollup's key); over more, as one filtered pass over the window's hours (SQLite bounds how deep
+an expression may nest)."""
+
+
+def moved_ranges(zone: tzinfo, first: int, end: int) -> list[tuple[int, int]]:
+    """The hour bucket ranges of UTC days ``first``..``end`` whose hours start in another local
+    day than their day's noon (one or two runs a day; none for UTC)."""
+    found: list[tuple[int, int]] = []
+    for day in range(first, end):
+        base = day * HOURS_A_DAY
+        early, late = _offset(zone, base), _offset(zone, base + HOURS_A_DAY - 1)
+        if early == late:
+            hours = _off_hours_at(early)
+        else:  # the zone's offset changes this day
+            anchor = anchor_day(day, zone)
+            hours = tuple(h for h in range(HOURS_A_DAY) if local_day(base + h, zone) != anchor)
+        for start, stop in _runs(hours):
+            found.append((base + start, base + stop))
     return found
 
 
-def _sums(only: ColumnElement[bool] | None = None) -> list[Any]:
+def _offset(zone: tzinfo, hour: int) -> timedelta:
+    return _at(hour).astimezone(zone).utcoffset() or timedelta()
+
+
+@functools.cache
+def _off_hours_at(offset: timedelta) -> tuple[int, ...]:
+    anchor = (timedelta(hours=12) + offset).days
+    return tuple(h for h in range(HOURS_A_DAY) if (timedelta(hours=h) + offset).days != anchor)
+
+
+def _runs(hours: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Sorted hours as (first, end) runs."""
+    runs: list[tuple[int, int]] = []
+    for hour in hours:
+        if runs and runs[-1][1] == hour:
+            runs[-1] = (runs[-1][0], hour + 1)
+        else:
+            runs.append((hour, hour + 1))
+    return runs
+
+
+def _moved_condition(zone: tzinfo, first: int, end: int) -> ColumnElement[bool]:
+    table = UsageRollupRow
+    if end - first <= MAX_MOVED_RANGES:
+        return or_(*(_in_range(HOUR, a, b) for a, b in moved_ranges(zone, first, end)))
+    return and_(
+        _in_range(HOUR, first * HOURS_A_DAY, end * HOURS_A_DAY),
+        (table.bucket % HOURS_A_DAY).in_(off_hours(zone, first, end)),
+    )
+
+
+def _conditions(where: LedgerFilter) -> list[ColumnElement[bool]]:
+    table = UsageRollupRow
+    found = equalities(where, table)
+    if where.status is None:
+        found.append(table.status.in_(CALL_STATUSES))
+    return found
+
+
+def _in_range(grain: int, first: int | None, end: int | None) -> ColumnElement[bool]:
+    table = UsageRollupRow
+    found: list[ColumnElement[bool]] = [table.grain == grain]
+    if first is not None:
+        found.append(table.bucket >= first)
+    if end is not None:
+        found.append(table.bucket < end)
+    return and_(*found)
+
+
+def _sums() -> list[Any]:
     table = UsageRollupRow
     columns = (
         table.requests,
@@ -116,73 +235,143 @@ def _sums(only: ColumnElement[bool] | None = None) -> list[Any]:
         table.cost_micros,
         table.unpriced,
     )
-    if only is None:
-        return [func.coalesce(func.sum(column), 0) for column in columns]
-    return [func.coalesce(func.sum(case((only, column), else_=0)), 0) for column in columns]
+    return [func.coalesce(func.sum(column), 0) for column in columns]
 
 
 def _group_column(by: str) -> Any:
     table = UsageRollupRow
     return {
-        "hour": table.hour,
         "model": table.model,
         "runtime": table.runtime,
         "project": table.project_id,
         "source": table.source,
         "status": table.status,
-        "simulated": table.simulated,
     }[by]
 
 
 def _key(by: str, value: Any) -> str | None:
-    if by == "hour":
-        return hour_key(int(value))
     if by in ("model", "project") and value == "":
         return None
     return str(value)
 
 
 def grouped(
-    session: Session, where: LedgerFilter, by: str | None, first: int | None, end: int | None
-) -> list[tuple[str | None, list[int]]]:
-    """(group key, sums) of the rollup's rows for ``where`` between hours ``first`` and ``end``
-    (sums: requests, tokens by category, cost, unpriced calls)."""
-    conditions = _conditions(where, first, end)
-    if by is None:
-        row = session.execute(select(*_sums()).where(*conditions)).one()
-        return [(None, [int(v or 0) for v in row])]
-    column = _group_column(by)
-    query = (
-        select(column, *_sums())
-        .where(*conditions)
-        .group_by(column)
-        .having(func.sum(UsageRollupRow.requests) > 0)
-    )
-    return [
-        (_key(by, key), [int(v or 0) for v in values]) for key, *values in session.execute(query)
-    ]
-
-
-def split_by_flag(
-    session: Session, where: LedgerFilter, first: int | None, end: int | None
-) -> tuple[list[int], list[int]]:
-    """(real calls' sums, simulated calls' sums) for ``where`` between ``first`` and ``end``."""
+    session: Session, where: LedgerFilter, by: str | None, pieces: Plan, zone: tzinfo = UTC
+) -> Grouped:
+    """Sums of the rollup's pieces of ``where`` per (key of ``by``, simulated flag), in one
+    statement. ``hour`` keys are ``YYYY-MM-DD HH`` (UTC), ``day`` keys local ISO dates."""
     table = UsageRollupRow
-    sums = [*_sums(table.simulated == false()), *_sums(table.simulated == true())]
-    row = [
-        int(v or 0)
-        for v in session.execute(select(*sums).where(*_conditions(where, first, end))).one()
+    ranges = [_in_range(*piece) for piece in pieces.ranges]
+    moved: tuple[int, int] | None = None
+    if by == "day":
+        moved = _moved_hours(session, pieces, zone)
+        if moved is not None:
+            ranges.append(_moved_condition(zone, *moved))
+    if by in ("hour", "day"):
+        keys: list[Any] = [table.grain, table.bucket, table.simulated]
+    elif by is None or by == "simulated":
+        keys = [table.simulated]
+    else:
+        keys = [_group_column(by), table.simulated]
+    query = select(*keys, *_sums()).where(*_conditions(where), or_(*ranges)).group_by(*keys)
+    found: Grouped = {}
+    for row in session.execute(query):
+        values = [int(v or 0) for v in row[len(keys) :]]
+        flag = bool(row[len(keys) - 1])
+        if by == "day":
+            _add_day(found, int(row[0]), int(row[1]), flag, values, zone, moved)
+        elif by == "hour":
+            add(found, (hour_key(int(row[1])), flag), values)
+        elif by is None:
+            add(found, (None, flag), values)
+        elif by == "simulated":
+            add(found, (str(flag), flag), values)
+        else:
+            add(found, (_key(by, row[0]), flag), values)
+    return found
+
+
+def _moved_hours(session: Session, pieces: Plan, zone: tzinfo) -> tuple[int, int] | None:
+    """The UTC days whose hours may belong to other local days than their noon's: the day
+    grain's range, its open ends closed at the data's first and last day. None for UTC."""
+    days = pieces.days
+    if days is None or _is_utc(zone):
+        return None
+    first, end = days
+    if first is None or end is None:
+        table = UsageRollupRow
+        extent: Any = session.execute(
+            select(func.min(table.bucket), func.max(table.bucket)).where(table.grain == DAY)
+        ).one()
+        low, high = extent
+        if low is None:
+            return None
+        first = int(low) if first is None else first
+        end = int(high) + 1 if end is None else end
+    if first >= end or not off_hours(zone, first, end):
+        return None
+    return first, end
+
+
+def _is_utc(zone: tzinfo) -> bool:
+    if isinstance(zone, timezone):
+        return zone.utcoffset(None) == timedelta(0)
+    return getattr(zone, "key", None) in ("UTC", "Etc/UTC", "Etc/UCT", "Etc/GMT", "GMT", "UCT")
+
+
+def _add_day(
+    found: Grouped,
+    grain: int,
+    bucket: int,
+    flag: bool,
+    values: Sums,
+    zone: tzinfo,
+    moved: tuple[int, int] | None,
+) -> None:
+    if grain == DAY:
+        add(found, (anchor_day(bucket, zone).isoformat(), flag), values)
+        return
+    day = local_day(bucket, zone)
+    if moved is not None and moved[0] * HOURS_A_DAY <= bucket < moved[1] * HOURS_A_DAY:
+        anchor = anchor_day(bucket // HOURS_A_DAY, zone)
+        if anchor == day:
+            return  # read for another day of the range; already in its UTC day's sums
+        add(found, (anchor.isoformat(), flag), [-v for v in values])
+    add(found, (day.isoformat(), flag), values)
+
+
+def add(found: Grouped, key: tuple[str | None, bool], values: Sums) -> None:
+    """Add ``values`` to the sums of ``key``."""
+    kept = found.get(key)
+    found[key] = values if kept is None else [a + b for a, b in zip(kept, values, strict=True)]
+
+
+_SUMS = (
+    "requests", "input_tokens", "output_tokens", "cache_write_5m_tokens",
+    "cache_write_1h_tokens", "cache_read_tokens", "cost_micros", "unpriced",
+)  # fmt: skip
+_KEY = ("grain", "bucket", "runtime", "model", "project_id", "source", "simulated", "status")
+
+
+def sqlite_staged_upsert(staging: str) -> str:
+    """SQLite: add the call rows of table ``staging`` (ledger columns) to both grains in one
+    grouped upsert: what a bulk insert runs while the row triggers are deferred
+    (``usage_rollup_deferred``, migration 0020), the same sums the triggers would add."""
+    epoch = "CAST(strftime('%s', d.finished_at) AS INTEGER)"
+    tokens = _SUMS[1:6]
+    sums = [
+        "count(*)",
+        *(f"sum(d.{name})" for name in tokens),
+        "sum(d.cost_micros)",
+        "sum(d.cost_source = 'unpriced')",
     ]
-    half = len(row) // 2
-    return row[:half], row[half:]
-
-
-def merge(groups: Sequence[tuple[str | None, list[int]]]) -> dict[str | None, list[int]]:
-    """Sums added up per key."""
-    merged: dict[str | None, list[int]] = {}
-    for key, values in groups:
-        found = merged.get(key)
-        merged[key] = (
-            values if found is None else [a + b for a, b in zip(found, values, strict=True)]
-        )
-    return merged
+    positions = ", ".join(str(n) for n in range(1, len(_KEY) + 1))
+    update = ", ".join(f"{name} = usage_rollup.{name} + excluded.{name}" for name in _SUMS)
+    return (
+        f"INSERT INTO usage_rollup ({', '.join((*_KEY, *_SUMS))})"
+        f" SELECT g.grain, {epoch} / g.grain, d.runtime, coalesce(d.model, ''),"
+        f" coalesce(d.project_id, ''), d.source, d.simulated, d.status, {', '.join(sums)}"
+        f" FROM {staging} AS d, (SELECT {HOUR} AS grain UNION ALL SELECT {DAY}) AS g"
+        f" WHERE d.status IN {CALL_STATUSES!r} GROUP BY {positions}"
+        f" ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET {update}"
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from stagent.domain.errors import ConflictError, NotFoundError
@@ -111,18 +111,20 @@ class RunState:
     engine_id: str | None
 
 
+_RUN_STATE = select(
+    WorkflowRow.name,
+    WorkflowRow.project_id,
+    WorkflowRow.status,
+    WorkflowRow.run_count,
+    WorkflowRow.engine_id,
+).where(WorkflowRow.id == bindparam("workflow_id"))
+"""Built once: every step of every run asks it."""
+
+
 def run_state(session: Session, workflow_id: str) -> RunState:
     """One narrow primary-key read of the workflow's state (`get_row` also loads and decodes
     the definition, which grows with the number of steps)."""
-    found = session.execute(
-        select(
-            WorkflowRow.name,
-            WorkflowRow.project_id,
-            WorkflowRow.status,
-            WorkflowRow.run_count,
-            WorkflowRow.engine_id,
-        ).where(WorkflowRow.id == workflow_id)
-    ).one_or_none()
+    found = session.execute(_RUN_STATE, {"workflow_id": workflow_id}).one_or_none()
     if found is None:
         return run_state(session, get_row(session, workflow_id).id)
     return RunState(*found)
@@ -159,19 +161,26 @@ def step_rows(session: Session, workflow_id: str, run_number: int) -> list[Workf
     return list(session.scalars(query))
 
 
+def _step_row_query(*, for_update: bool) -> Select[WorkflowStepRow]:
+    query = (
+        select(WorkflowStepRow)
+        .where(WorkflowStepRow.workflow_id == bindparam("workflow_id"))
+        .where(WorkflowStepRow.run_number == bindparam("run_number"))
+        .where(WorkflowStepRow.step_key == bindparam("key"))
+    )
+    return query.with_for_update() if for_update else query
+
+
+_STEP_ROW = {flag: _step_row_query(for_update=flag) for flag in (False, True)}
+"""Built once: each step's prepare and settle read their row."""
+
+
 def step_row(
     session: Session, workflow_id: str, run_number: int, key: str, *, for_update: bool = False
 ) -> WorkflowStepRow:
     """One step row of a run (it exists from the run's start)."""
-    query = (
-        select(WorkflowStepRow)
-        .where(WorkflowStepRow.workflow_id == workflow_id)
-        .where(WorkflowStepRow.run_number == run_number)
-        .where(WorkflowStepRow.step_key == key)
-    )
-    if for_update:
-        query = query.with_for_update()
-    row = session.scalar(query)
+    params = {"workflow_id": workflow_id, "run_number": run_number, "key": key}
+    row = session.scalar(_STEP_ROW[for_update], params)
     if row is None:
         raise NotFoundError(
             f"workflow {workflow_id} has no step {key!r} in run {run_number}",

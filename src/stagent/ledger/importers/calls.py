@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -29,7 +29,9 @@ class ImportedCall:
     session_id: str | None = None
     cwd: str | None = None
     sidechain: bool = False
-    notes: list[str] = field(default_factory=lambda: [])
+    notes: tuple[str, ...] = ()
+    """What a person should know about the figure (a tuple: most calls have none, and a list
+    per call was a measurable part of an import)."""
 
     @property
     def total(self) -> int:

@@ -57,12 +57,12 @@ def find_files(roots: list[Path]) -> list[Path]:
     return sorted(found, key=lambda p: ("subagents" in p.parts, p))
 
 
-class _Cache(msgspec.Struct):
+class _Cache(msgspec.Struct, gc=False):
     ephemeral_5m_input_tokens: int = 0
     ephemeral_1h_input_tokens: int = 0
 
 
-class _Usage(msgspec.Struct):
+class _Usage(msgspec.Struct, gc=False):
     input_tokens: int = 0
     output_tokens: int = 0
     cache_creation_input_tokens: int = 0
@@ -73,13 +73,13 @@ class _Usage(msgspec.Struct):
     service_tier: str | None = None
 
 
-class _Message(msgspec.Struct):
+class _Message(msgspec.Struct, gc=False):
     id: str | None = None
     model: str | None = None
     usage: _Usage | None = None
 
 
-class _Line(msgspec.Struct, rename="camel"):
+class _Line(msgspec.Struct, rename="camel", gc=False):
     type: str | None = None
     message: _Message | None = None
     request_id: str | None = None

@@ -185,7 +185,7 @@ class RolloutState:
             cwd=self.cwd,
         )
         if self.model is None:
-            call.notes.append("no turn_context before this call: the model is unknown")
+            call.notes = ("no turn_context before this call: the model is unknown",)
         return call
 
 

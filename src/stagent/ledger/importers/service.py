@@ -8,8 +8,10 @@ malformed line is counted and reported with its file and line number; it never s
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -130,9 +132,10 @@ class LogImporter:
             )
             states = repo.file_states(session, plan.source)
         batch = _Batch(self, plan.source, report, projects)
-        for path in plan.files:
-            _FileImport(batch, plan, path, states.get(str(path)), progress).run()
-        batch.flush()
+        with _collector_paused():
+            for path in plan.files:
+                _FileImport(batch, plan, path, states.get(str(path)), progress).run()
+            batch.flush()
         return report
 
     def entry(self, source: str, call: ImportedCall, project_id: str | None) -> NewLedgerEntry:
@@ -141,13 +144,19 @@ class LogImporter:
         usage = call.usage
         one_hour = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)
         raw: dict[str, object] = {"model": usage.model}
-        for name in ("speed", "inference_geo", "service_tier", "request_id"):
-            value = getattr(usage, name)
-            if value is not None:
-                raw[name] = value
+        if usage.speed is not None:
+            raw["speed"] = usage.speed
+        if usage.inference_geo is not None:
+            raw["inference_geo"] = usage.inference_geo
+        if usage.service_tier is not None:
+            raw["service_tier"] = usage.service_tier
+        if usage.request_id is not None:
+            raw["request_id"] = usage.request_id
         if cost.tier is not None:
             raw["tier_above"] = cost.tier
-        notes = [n for n in (cost.note, *call.notes) if n]
+        note = cost.note or None
+        if call.notes:
+            note = "; ".join(n for n in (cost.note, *call.notes) if n) or None
         return NewLedgerEntry(
             runtime=RUNTIME_OF_SOURCE[source],
             project_id=project_id,
@@ -163,7 +172,7 @@ class LogImporter:
             cost_micros=cost.micros,
             cost_source=cost.source,
             pricing_version=cost.pricing_version,
-            note="; ".join(notes) or None,
+            note=note,
             raw=raw,
             at=call.at,
             source=source,
@@ -321,6 +330,21 @@ class _FileImport:
             str(self.path), source, offset, self.head, lines,
             state.dump() if source == CODEX else {},
         )  # fmt: skip
+
+
+@contextmanager
+def _collector_paused() -> Generator[None, None, None]:
+    """Python's cycle collector off while an import reads: the calls of a batch are thousands
+    of short-lived, acyclic objects (freed by reference counting), and the collector's passes
+    over them were ~7 % of an import's CPU. Back on (and a young-generation pass) after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+            gc.collect(0)
 
 
 def _at(entry: NewLedgerEntry) -> datetime:

@@ -25,6 +25,7 @@ from stagent.store.tables.ledger import (
     LedgerImportFileRow,
     SpendTotalRow,
     UsageLedgerRow,
+    UsageRollupDeferredRow,
     UsageRollupRow,
 )
 from stagent.store.tables.work import ProjectRow, RunRow, TaskRow
@@ -54,6 +55,7 @@ __all__ = [
     "TaskRow",
     "Timestamp",
     "UsageLedgerRow",
+    "UsageRollupDeferredRow",
     "UsageRollupRow",
     "WorkflowRow",
     "WorkflowStepRow",

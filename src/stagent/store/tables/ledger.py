@@ -157,20 +157,23 @@ class SpendTotalRow(Base):
 
 
 class UsageRollupRow(Base):
-    """Calls summed per UTC hour and group: what summaries read instead of the ledger's rows,
-    so their cost follows hours and groups, not calls.
+    """Calls summed per UTC hour and per UTC day and group: what summaries read instead of the
+    ledger's rows, so their cost follows days, hours and groups, not calls.
 
-    Kept exact by triggers on ``usage_ledger`` (migration 0019; row triggers on SQLite,
+    Kept exact by triggers on ``usage_ledger`` (migrations 0019, 0020; row triggers on SQLite,
     statement triggers on PostgreSQL) in the writing transaction, for call rows only (status
-    ``completed``, ``failed``, ``cancelled``). ``hour`` is ``floor(epoch / 3600)`` of
-    ``finished_at``; a NULL model or project is ``''``. A row whose sums went back to zero (its
-    calls were deleted or moved) may stay: readers skip groups without requests. A SQLite
-    migration that rebuilds ``usage_ledger`` drops the triggers: create them again there.
+    ``completed``, ``failed``, ``cancelled``). ``grain`` is 3600 (an hour) or 86400 (a day),
+    ``bucket`` is ``floor(epoch / grain)`` of ``finished_at``; a NULL model or project is
+    ``''``. A row whose sums went back to zero (its calls were deleted or moved) may stay:
+    readers skip groups without requests. A SQLite migration that rebuilds ``usage_ledger``
+    drops the triggers: create them again there.
     """
 
     __tablename__ = "usage_rollup"
+    __table_args__ = {"sqlite_with_rowid": False}
 
-    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    grain: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     runtime: Mapped[str] = mapped_column(String(40), primary_key=True)
     model: Mapped[str] = mapped_column(String(200), primary_key=True)
     project_id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -185,3 +188,13 @@ class UsageRollupRow(Base):
     cache_read_tokens: Mapped[int] = mapped_column(BigInteger)
     cost_micros: Mapped[int] = mapped_column(BigInteger)
     unpriced: Mapped[int] = mapped_column(BigInteger)
+
+
+class UsageRollupDeferredRow(Base):
+    """While this table has a row, SQLite's row triggers leave ``usage_rollup`` alone: a bulk
+    insert holds one for its one statement and adds its rows to the rollup itself, grouped, in
+    the same transaction (`stagent.store.ledger_imports`). Empty outside such a statement."""
+
+    __tablename__ = "usage_rollup_deferred"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,0 +1,111 @@
+"""Budget admission reads the policy once per call, in its serialized transaction when caps
+apply: a cap or a change set by another process a moment ago is what the next admission
+obeys, and removing every cap ends reservations. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from budgettools import new_task, rows, set_budget, usd
+
+from stagent.governance.budgets_policy import CallScope
+from stagent.workspace import Workspace
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def ws(request: pytest.FixtureRequest) -> Workspace:
+    name = "workspace" if request.param == "sqlite" else "pg_workspace"
+    return request.getfixturevalue(name)
+
+
+@pytest.fixture
+def other(ws: Workspace, tmp_path: Path) -> Iterator[Workspace]:
+    """Another process's workspace on the same database (its own home and services)."""
+    second = Workspace.temporary(tmp_path / "other", database_url=ws.store.url).open()
+    try:
+        yield second
+    finally:
+        second.close()
+
+
+def call_for(ws: Workspace, run_id: str = "run_1", **task_fields: str) -> CallScope:
+    task = new_task(ws, **task_fields)
+    return CallScope(
+        runtime=task.runtime, project_id=task.project_id, task_id=task.id, run_id=run_id
+    )
+
+
+def test_a_cap_set_by_another_process_stops_the_next_admission(
+    ws: Workspace, other: Workspace
+) -> None:
+    call = call_for(ws)
+    for _ in range(2):  # no caps: allowed, nothing reserved
+        admission = ws.budgets.admit(call)
+        assert admission.allowed and admission.reserved == 0
+    set_budget(other, daily=0)
+    refused = ws.budgets.admit(call)
+    assert not refused.allowed
+    assert refused.message is not None and "overall daily cap $0.00 reached" in refused.message
+    assert [r.status for r in rows(ws, task_id=call.task_id)] == ["blocked"]
+
+
+def test_a_cap_raised_elsewhere_is_the_one_the_next_admission_reserves_under(
+    ws: Workspace, other: Workspace
+) -> None:
+    set_budget(ws, daily=usd("1"), per_run=usd("5"))
+    call = call_for(ws)
+    assert ws.budgets.admit(call).reserved == usd("1")
+    set_budget(other, daily=usd("3"))
+    again = ws.budgets.admit(call)  # the same run again: its old reservation is replaced
+    assert again.allowed and again.reserved == usd("3")
+    assert [r.cost_micros for r in rows(ws, status="reserved")] == [usd("3")]
+
+
+def test_once_every_cap_is_cleared_admissions_reserve_nothing(
+    ws: Workspace, other: Workspace
+) -> None:
+    set_budget(ws, daily=usd("4"))
+    first = call_for(ws, "run_1")
+    assert ws.budgets.admit(first).reserved == usd("2")  # the default per-run cap
+    assert other.budgets.clear("overall")
+    second = call_for(ws, "run_2")
+    admission = ws.budgets.admit(second)
+    assert admission.allowed and admission.reserved == 0 and admission.limits == ()
+    assert len(rows(ws, status="reserved")) == 1  # the first run's, until it ends
+
+
+def test_a_cap_on_another_scope_does_not_hold_back_this_call(
+    ws: Workspace, other: Workspace
+) -> None:
+    project = ws.projects.create("Website")
+    set_budget(other, scope="project", ref=project.id, daily=0)
+    elsewhere = call_for(ws, "run_free")
+    assert ws.budgets.admit(elsewhere).allowed
+    inside = call_for(ws, "run_capped", project=project.id)
+    refused = ws.budgets.admit(inside)
+    assert not refused.allowed
+    assert refused.message is not None and "project Website daily cap" in refused.message
+
+
+def test_the_reservation_note_names_the_project_of_a_project_cap(ws: Workspace) -> None:
+    project = ws.projects.create("Website")
+    set_budget(ws, scope="project", ref=project.id, daily=usd("1.5"), per_run=usd("9"))
+    admission = ws.budgets.admit(call_for(ws, project=project.id))
+    assert admission.reserved == usd("1.5")
+    [held] = rows(ws, status="reserved")
+    assert held.note is not None and "project Website daily cap $1.50 headroom $1.50" in held.note
+
+
+def test_a_project_cap_outlives_its_project_and_says_so(ws: Workspace) -> None:
+    project = ws.projects.create("Gone soon")
+    set_budget(ws, scope="project", ref=project.id, daily=0)
+    call = CallScope(runtime="metered", project_id=project.id, run_id="run_x")
+    ws.projects.delete(project.id)
+    refused = ws.budgets.admit(call)
+    assert not refused.allowed
+    assert refused.message is not None
+    assert f"project {project.id} (deleted) daily cap $0.00 reached" in refused.message

@@ -1,0 +1,123 @@
+"""A step's outcome is settled by its own task run (one DBOS result, no interpreter step), and a
+run that returns only its status (a stagent-wf-4 recording replayed, or a run the task queue
+started first) is still settled, by the interpreter's settle step as before. A step its
+interpreter knows needs no approval starts without reading the definition (gated steps:
+`test_workflow_step_rules.py`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from dbos import DBOS, SetWorkflowID
+
+from stagent.domain.workflow_files import parse_definition
+from stagent.domain.workflow_runs import StepStatus, Workflow, WorkflowStatus
+from stagent.domain.workflows import WorkflowStep
+from stagent.engine import durable
+from stagent.engine import workflow_durable as interpreter
+from stagent.engine.queue import workflow_id_for
+from stagent.store import workflows as workflow_repo
+from stagent.testing.workflows import step
+from stagent.workspace import Workspace
+
+
+def three_steps(ws: Workspace, *, fail_last: bool = False) -> Workflow:
+    last = step("c", "gamma", fail="no gamma today") if fail_last else step("c", "gamma")
+    definition = parse_definition(
+        {
+            "name": "settled",
+            "pattern": "sequence",
+            "steps": [step("a", "alpha"), step("b", "beta"), last],
+        }
+    )
+    return ws.workflows.add(definition)
+
+
+def recorded_step_names(ws: Workspace, workflow_id: str) -> list[str]:
+    """The DBOS steps the run's interpreter recorded, in order."""
+    with ws.store.read() as session:
+        engine_id = workflow_repo.run_state(session, workflow_id).engine_id
+    assert engine_id is not None
+    return [s["function_name"] for s in DBOS.list_workflow_steps(engine_id)]
+
+
+def test_each_step_is_settled_by_its_run_not_by_a_step_of_the_interpreter(
+    worker: Workspace,
+) -> None:
+    wf = three_steps(worker)
+    worker.workflows.run(wf.id)
+    done = worker.workflows.wait(wf.id, timeout=60)
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    assert [(s.status, s.output) for s in done.steps] == [
+        (StepStatus.COMPLETED, "alpha"),
+        (StepStatus.COMPLETED, "beta"),
+        (StepStatus.COMPLETED, "gamma"),
+    ]
+    assert all(s.ended_at is not None for s in done.steps)
+    names = recorded_step_names(worker, wf.id)
+    assert "stagent.workflow.settle" not in names
+    assert names.count("stagent.workflow.prepare") == 3
+
+
+def test_a_failed_step_settled_by_its_run_fails_the_sequence_with_its_error(
+    worker: Workspace,
+) -> None:
+    wf = three_steps(worker, fail_last=True)
+    worker.workflows.run(wf.id)
+    done = worker.workflows.wait(wf.id, timeout=60)
+    assert done.status is WorkflowStatus.FAILED
+    assert [s.status for s in done.steps] == [
+        StepStatus.COMPLETED,
+        StepStatus.COMPLETED,
+        StepStatus.FAILED,
+    ]
+    assert done.steps[-1].error
+    assert done.stop_reason is not None and "step c failed" in done.stop_reason
+
+
+def test_a_run_that_returns_only_its_status_is_settled_by_the_interpreter(
+    worker: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a stagent-wf-4 recording replays: the child was started without the step."""
+
+    async def launch_without_step(
+        self: interpreter.WorkflowRun, step: WorkflowStep, prompt: str
+    ) -> Any:
+        ready = interpreter._go_on(  # pyright: ignore[reportPrivateUsage]
+            await interpreter._prepare(  # pyright: ignore[reportPrivateUsage]
+                self.id, self.number, step, prompt, self.engine_id
+            )
+        )
+        with SetWorkflowID(workflow_id_for(ready["task"], ready["run"])):
+            return await DBOS.start_workflow_async(
+                durable.run_task_workflow, ready["task"], ready["run"]
+            )
+
+    monkeypatch.setattr(interpreter.WorkflowRun, "_launch", launch_without_step)
+    wf = three_steps(worker)
+    worker.workflows.run(wf.id)
+    done = worker.workflows.wait(wf.id, timeout=60)
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    assert [s.output for s in done.steps] == ["alpha", "beta", "gamma"]
+    assert recorded_step_names(worker, wf.id).count("stagent.workflow.settle") == 3
+
+
+def test_a_step_its_interpreter_knows_is_not_gated_never_reads_the_definition_to_start(
+    worker: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stagent.engine import workflow_checkpoints
+
+    looked_up: list[str] = []
+    real = workflow_checkpoints.gated_step
+
+    def counted(store: Any, task_id: str) -> Any:
+        looked_up.append(task_id)
+        return real(store, task_id)
+
+    monkeypatch.setattr(workflow_checkpoints, "gated_step", counted)
+    wf = three_steps(worker)
+    worker.workflows.run(wf.id)
+    done = worker.workflows.wait(wf.id, timeout=60)
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    assert looked_up == []
