@@ -32,8 +32,8 @@ def other(ws: Workspace, tmp_path: Path) -> Iterator[Workspace]:
         second.close()
 
 
-def call_for(ws: Workspace, run_id: str = "run_1", **task_fields: str) -> CallScope:
-    task = new_task(ws, **task_fields)
+def call_for(ws: Workspace, run_id: str = "run_1", project: str | None = None) -> CallScope:
+    task = new_task(ws, project=project)
     return CallScope(
         runtime=task.runtime, project_id=task.project_id, task_id=task.id, run_id=run_id
     )

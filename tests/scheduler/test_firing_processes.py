@@ -28,39 +28,55 @@ pytestmark = pytest.mark.slow
 WORK = {"scenario": {"steps": [{"text": "tick "}, {"delay": 0.4}], "result": "ok"}}
 
 
-def start_worker(home: Path, database_url: str | None, **env_extra: str) -> subprocess.Popen[str]:
+def start_workers(
+    home: Path, database_url: str | None, count: int = 1, env_extra: dict[str, str] | None = None
+) -> list[subprocess.Popen[str]]:
+    """``count`` `stagent worker` processes on ``home``, started side by side (each logs to a
+    file in ``home``); returns once every one of them runs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["STAGENT_HOME"] = str(home)
     env["STAGENT_SCHEDULE_POLL_SECONDS"] = "0.2"
     env.pop("STAGENT_DATABASE_URL", None)
     if database_url:
         env["STAGENT_DATABASE_URL"] = database_url
-    env.update(env_extra)
+    env.update(env_extra or {})
     env.setdefault("STAGENT_LOG_LEVEL", "INFO")  # the workers' logs explain a failure
-    log = home / f"worker-{time.monotonic_ns()}.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "stagent", "worker", "--json"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
+    started: list[tuple[subprocess.Popen[str], Path]] = []
+    for _ in range(count):
+        log = home / f"worker-{time.monotonic_ns()}.log"
+        with log.open("w") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "stagent", "worker", "--json"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+        started.append((proc, log))
+    for proc, log in started:
+        wait_started(proc, log)
+    return [proc for proc, _ in started]
+
+
+def wait_started(proc: subprocess.Popen[str], log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if '"started"' in log.read_text():
-            return proc
+            return
         if proc.poll() is not None:
             break
         time.sleep(0.05)
     raise AssertionError("worker did not start:\n" + log.read_text())
 
 
-def stop(proc: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, sig)
-    proc.wait(timeout=30)
+def stop(*procs: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> None:
+    """Signal every process (its group), then reap them all."""
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+    for proc in procs:
+        proc.wait(timeout=30)
 
 
 def engine_rows(ws: Workspace) -> list[tuple[object, ...]]:
@@ -103,7 +119,7 @@ def settle(ws: Workspace, schedule: Schedule, timeout: float = 40) -> list[Firin
             return firings
         if time.monotonic() > deadline:
             raise AssertionError(f"still busy after {timeout}s: {busy}\n" + diagnose(ws, firings))
-        time.sleep(0.5)
+        time.sleep(0.2)
 
 
 def assert_each_occurrence_once(ws: Workspace, firings: list[Firing], step: float) -> list[Firing]:
@@ -135,7 +151,7 @@ def test_an_interval_schedule_under_a_worker_sigkilled_twice(tmp_path: Path) -> 
             ScheduleDraft(
                 name="pulse",
                 prompt="check",
-                every="2s",
+                every="1s",
                 tz="UTC",
                 overlap="allow",
                 missed="skip",
@@ -143,19 +159,19 @@ def test_an_interval_schedule_under_a_worker_sigkilled_twice(tmp_path: Path) -> 
             )
         )
         grace = {"STAGENT_SCHEDULE_GRACE_SECONDS": "1"}
-        worker = start_worker(home, None, **grace)
+        (worker,) = start_workers(home, None, env_extra=grace)
         for _ in range(2):
-            time.sleep(9)
-            stop(worker, signal.SIGKILL)
-            time.sleep(3.5)  # down for at least one occurrence
-            worker = start_worker(home, None, **grace)
-        time.sleep(8)
+            time.sleep(5)  # five occurrences: the kill lands while tasks run
+            stop(worker, sig=signal.SIGKILL)
+            time.sleep(2)  # down (with the restart) for more than an occurrence and the grace
+            (worker,) = start_workers(home, None, env_extra=grace)
+        time.sleep(5)
         ws.schedules.pause(schedule.id)
         try:
             firings = settle(ws, schedule)
         finally:
             stop(worker)
-        fired = assert_each_occurrence_once(ws, firings, 2)
+        fired = assert_each_occurrence_once(ws, firings, 1)
         missed = [f for f in firings if f.status is FiringStatus.MISSED]
         assert len(missed) >= 2, "each downtime missed at least one occurrence"
         assert all("no worker was running" in (f.reason or "") for f in missed)
@@ -172,15 +188,13 @@ def _two_workers(home: Path, database_url: str | None, ws: Workspace) -> None:
             name="shared", prompt="check", every="1s", tz="UTC", overlap="allow", options=WORK
         )
     )
-    first = start_worker(home, database_url)
-    second = start_worker(home, database_url)
+    workers = start_workers(home, database_url, count=2)
     try:
-        time.sleep(12)
+        time.sleep(8)
         ws.schedules.pause(schedule.id)
         firings = settle(ws, schedule)
     finally:
-        stop(first)
-        stop(second)
+        stop(*workers)
     fired = assert_each_occurrence_once(ws, firings, 1)
     assert len(fired) == len(firings) >= 8  # nothing missed: both were up all along
     print(f"\n{len(firings)} occurrences, each fired once by one of two workers")
@@ -224,16 +238,16 @@ def test_a_queued_workflow_firing_survives_a_worker_sigkill_and_starts_the_next_
             ScheduleDraft(name="nightly", workflow="digest", every="1d", tz="UTC", overlap="queue")
         )
         firing_id = ws.schedules.fire_now(schedule.id).id
-        worker = start_worker(home, None)
+        (worker,) = start_workers(home, None)
         try:
             deadline = time.monotonic() + 30
             while ws.schedules.firing(firing_id).status is not FiringStatus.WAITING:
                 assert time.monotonic() < deadline, ws.schedules.firing(firing_id)
                 time.sleep(0.2)
         finally:
-            stop(worker, signal.SIGKILL)
+            stop(worker, sig=signal.SIGKILL)
         ws.workflows.cancel(workflow.id)  # run 1 ends while no worker is alive
-        worker = start_worker(home, None)
+        (worker,) = start_workers(home, None)
         try:
             done = ws.workflows.wait(workflow.id, timeout=60)
             deadline = time.monotonic() + 30

@@ -23,6 +23,7 @@ from stagent.store import events as event_repo
 from stagent.store import inbox as inbox_repo
 from stagent.store import ledger as ledger_repo
 from stagent.store import lifecycle
+from stagent.store import projects as project_repo
 from stagent.store.database import Store
 from stagent.store.lifecycle import Claim
 from stagent.testing.metered import registry_with_metered
@@ -67,6 +68,23 @@ def test_budgets_list_overall_then_runtimes_then_projects(store: Store) -> None:
         ("project", "prj_a"),
         ("project", "prj_b"),
     ]
+
+
+def test_a_project_budget_is_read_with_its_projects_name(store: Store) -> None:
+    with store.write() as session:
+        project = project_repo.create(session, name="Website")
+        budget_repo.upsert(session, "project", project.id, {"daily_cap_micros": 1})
+        budget_repo.upsert(session, "project", "prj_gone", {"daily_cap_micros": 2})
+        budget_repo.upsert(session, "runtime", project.id, {"daily_cap_micros": 3})
+        budget_repo.upsert(session, "overall", "", {"daily_cap_micros": 4})
+    with store.read() as session:
+        names = {(b.scope, b.scope_ref): b.project_name for b in budget_repo.list_budgets(session)}
+    assert names == {
+        ("overall", ""): None,
+        ("runtime", project.id): None,  # a runtime that shares the id is not the project
+        ("project", project.id): "Website",
+        ("project", "prj_gone"): None,
+    }
 
 
 def test_deleting_a_budget_says_whether_there_was_one(store: Store) -> None:

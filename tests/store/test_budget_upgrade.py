@@ -1,0 +1,170 @@
+"""A database whose budgets, window allowances and reservations were written before the newest
+migrations keeps them: after the upgrade (and after going down and up again) a budget admission
+reads the same caps, spend, reservations and allowance, and new calls keep counting. On SQLite
+and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from stagent.governance.budgets_windows import window_for
+from stagent.store import budgets as budget_repo
+from stagent.store import ledger as ledger_repo
+from stagent.store.database import Store
+from stagent.store.migrate import alembic_config
+from stagent.store.spend_totals import LimitQuery, LimitSums, limit_sums
+
+BEFORE = "0019"
+"""The revision the older Stagent wrote at (before the day rollup and later revisions)."""
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    from stagent.store.engine import build_engine
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    engine = build_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def tables_at(engine: sa.Engine, revision: str) -> dict[str, sa.Table]:
+    command.upgrade(alembic_config(engine), revision)
+    meta = sa.MetaData()
+    meta.reflect(engine)
+    return dict(meta.tables)
+
+
+def ledger_row(ident: str, cost: int, when: datetime, **fields: object) -> dict[str, object]:
+    return {
+        "id": ident,
+        "activity": "task_run",
+        "runtime": "claude",
+        "input_tokens": 1,
+        "output_tokens": 1,
+        "cache_write_5m_tokens": 0,
+        "cache_write_1h_tokens": 0,
+        "cache_read_tokens": 0,
+        "reasoning_tokens": 0,
+        "cost_micros": cost,
+        "cost_source": "computed",
+        "status": "completed",
+        "started_at": when,
+        "finished_at": when,
+        "source": "run",
+        "simulated": False,
+        **fields,
+    }
+
+
+def write_old_budgets(engine: sa.Engine, now: datetime, day_key: str) -> None:
+    tables = tables_at(engine, BEFORE)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(tables["projects"]).values(
+                id="prj_web", name="Website", description="", created_at=now, updated_at=now
+            )
+        )
+        conn.execute(
+            sa.insert(tables["budgets"]).values(
+                id="bgt_web",
+                scope="project",
+                scope_ref="prj_web",
+                daily_cap_micros=5_000_000,
+                monthly_cap_micros=None,
+                warn_at=0.5,
+                on_breach="pause",
+                run_cap_micros=1_000_000,
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            sa.insert(tables["budget_windows"]).values(
+                id="bwn_web",
+                scope="project",
+                scope_ref="prj_web",
+                period="daily",
+                window_key=day_key,
+                allowance_micros=2_500_000,
+                updated_at=now,
+            )
+        )
+        ledger = tables["usage_ledger"]
+        conn.execute(
+            sa.insert(ledger).values(ledger_row("use_a", 1_200, now, project_id="prj_web"))
+        )
+        conn.execute(
+            sa.insert(ledger).values(
+                ledger_row(
+                    "use_r",
+                    800_000,
+                    now,
+                    project_id="prj_web",
+                    run_id="run_live",
+                    status="reserved",
+                    cost_source="estimate",
+                )
+            )
+        )
+        conn.execute(sa.insert(ledger).values(ledger_row("use_x", 9_000, now)))  # no project
+
+
+def admission_reads(store: Store, query: LimitQuery) -> LimitSums:
+    with store.read() as session:
+        sums = limit_sums(session, [query])
+    assert sums is not None
+    return sums[0]
+
+
+def test_budgets_written_before_the_newest_migrations_are_read_the_same(
+    engine: sa.Engine,
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    daily = window_for("daily", now, UTC)
+    write_old_budgets(engine, now, daily.key)
+    query = LimitQuery("project", "prj_web", "daily", daily.key, daily.start)
+    expected = LimitSums(spent=801_200, reserved=800_000, allowance=2_500_000)
+
+    store = Store(engine.url.render_as_string(hide_password=False))
+    try:
+        store.upgrade()
+        with store.read() as session:
+            [budget] = budget_repo.list_budgets(session)
+        assert (budget.scope, budget.project_name, budget.daily_cap_micros) == (
+            "project",
+            "Website",
+            5_000_000,
+        )
+        assert (budget.on_breach, budget.run_cap_micros, budget.warn_at) == (
+            "pause",
+            1_000_000,
+            0.5,
+        )
+        assert admission_reads(store, query) == expected
+        with store.write() as session:  # new calls still reach the running totals
+            ledger_repo.insert(
+                session,
+                ledger_repo.NewLedgerEntry(
+                    runtime="codex", project_id="prj_web", cost_micros=33, at=now
+                ),
+            )
+        assert admission_reads(store, query).spent == expected.spent + 33
+    finally:
+        store.dispose()
+
+    command.downgrade(alembic_config(engine), BEFORE)
+    store = Store(engine.url.render_as_string(hide_password=False))
+    try:
+        store.upgrade()
+        assert admission_reads(store, query) == LimitSums(801_233, 800_000, 2_500_000)
+    finally:
+        store.dispose()
