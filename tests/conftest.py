@@ -15,6 +15,12 @@ import pytest
 from servetools import WORKER_LEASE, stop_worker
 from stagent.workspace import Workspace
 
+# Rich fixes a console's width when it is built if COLUMNS is set (pytest-xdist's workers get
+# COLUMNS=80), and the CLI's console is built at import: unset, the width follows COLUMNS at
+# print time, so a test that needs a wide terminal can set it (as under a serial run).
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("STAGENT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

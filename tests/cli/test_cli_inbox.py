@@ -123,9 +123,11 @@ def test_inbox_watch_streams_new_and_closed_cards(cli: Cli, ws: Workspace) -> No
     first = open_card(ws)
 
     def agent_and_person() -> None:
-        time.sleep(0.5)
+        # Generous pauses: `inbox --watch` must have listed the first card before the second is
+        # added, and seen it added before it closes (a loaded machine, parallel tests).
+        time.sleep(2.0)
         second = open_card(ws, command="make")
-        time.sleep(0.2)
+        time.sleep(1.0)
         ws.approvals.deny(second.id, by="person (via UI)", message="no")
 
     helper = threading.Thread(target=agent_and_person)

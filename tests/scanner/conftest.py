@@ -1,41 +1,15 @@
-"""Scanner fixtures: the clean and the broken environment trees, scanned."""
+"""Scanner fixtures: the clean and the broken environment trees, scanned (helpers in
+``scantools.py``)."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from scantools import Scanned, scan_tree
 
-from stagent.scanner import Locations, Scanner, ScanReport
-from stagent.testing.scan_trees import broken_tree, clean_tree, fake_bin, write
-
-
-@dataclass
-class Scanned:
-    """A tree on disk, the folder scanned, the scanner (with its cache) and the report."""
-
-    root: Path
-    work: Path
-    scanner: Scanner
-    report: ScanReport
-
-    def rescan(self) -> ScanReport:
-        """Scan again with the same scanner (the cache is warm)."""
-        self.report = self.scanner.scan([self.work])
-        return self.report
-
-    def rel(self, path: str) -> str:
-        """A path relative to the tree's root, for readable assertions."""
-        return os.path.relpath(path, self.root)
-
-
-def _scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, build) -> Scanned:  # type: ignore[no-untyped-def]
-    work = build(tmp_path)
-    monkeypatch.setenv("PATH", f"{fake_bin(tmp_path / 'bin')}{os.pathsep}/usr/bin:/bin")
-    scanner = Scanner(Locations.from_env({"HOME": str(tmp_path / "home")}))
-    return Scanned(tmp_path, work, scanner, scanner.scan([work]))
+from stagent.testing.scan_trees import broken_tree, clean_tree, fake_bin
 
 
 @pytest.fixture(autouse=True)
@@ -49,39 +23,10 @@ def fake_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Scanned:
     """The clean tree, scanned."""
-    return _scan(tmp_path, monkeypatch, clean_tree)
+    return scan_tree(tmp_path, monkeypatch, clean_tree)
 
 
 @pytest.fixture
 def broken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Scanned:
     """The broken tree, scanned."""
-    return _scan(tmp_path, monkeypatch, broken_tree)
-
-
-Files = dict[str, "str | dict[str, object]"]
-
-
-def scan_files(
-    root: Path,
-    files: Files,
-    *,
-    scan: tuple[str, ...] = ("work",),
-    env: dict[str, str] | None = None,
-    executable: tuple[str, ...] = (),
-    **locations: Path,
-) -> ScanReport:
-    """Write ``files`` (paths relative to ``root``; a dict becomes JSON) and scan the folders
-    ``scan`` with HOME at ``root/home`` (``env`` adds CLAUDE_CONFIG_DIR or CODEX_HOME;
-    ``locations`` overrides managed folders, e.g. ``claude_managed=...``)."""
-    for rel, content in files.items():
-        write(root / rel, content, executable=rel in executable)  # type: ignore[arg-type]
-    for folder in scan:
-        (root / folder).mkdir(parents=True, exist_ok=True)
-    loc = Locations.from_env({"HOME": str(root / "home"), **(env or {})})
-    nowhere = root / "nowhere"
-    loc = replace(
-        loc,
-        claude_managed=locations.get("claude_managed", nowhere / "claude-code"),
-        codex_system=locations.get("codex_system", nowhere / "codex"),
-    )
-    return Scanner(loc).scan([root / folder for folder in scan])
+    return scan_tree(tmp_path, monkeypatch, broken_tree)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from conftest import Scanned
+from scantools import Scanned
+
 from stagent.testing.scan_trees import write
 
 SKILL = "---\nname: {name}\ndescription: Ship a release.\n---\nSteps.\n"

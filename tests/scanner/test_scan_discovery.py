@@ -8,8 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from scantools import Scanned
 
-from conftest import Scanned
 from stagent.domain.errors import ValidationError
 from stagent.scanner import Locations, Scanner
 from stagent.testing.scan_trees import SKILL_PDF, write

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from scantools import Files, scan_files
 
-from conftest import Files, scan_files
 from stagent.scanner.findings import KINDS
 from stagent.scanner.report import ScanReport
 

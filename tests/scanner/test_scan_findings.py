@@ -4,8 +4,8 @@ stays silent on the clean tree."""
 from __future__ import annotations
 
 import pytest
+from scantools import Scanned
 
-from conftest import Scanned
 from stagent.scanner.findings import KINDS
 
 # kind, file (relative to the tree root), line (None: no line applies), severity, message part

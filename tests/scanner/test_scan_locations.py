@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from scantools import Files, scan_files
 
-from conftest import Files, scan_files
 from stagent.scanner.report import Artifact, ScanReport
 
 P = "work/p"

@@ -8,7 +8,8 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from conftest import scan_files
+from scantools import scan_files
+
 from stagent.scanner import Locations, Scanner
 from stagent.scanner.secrets import REDACTED
 from stagent.testing.scan_trees import write

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from scantools import Scanned
 
-from conftest import Scanned
 from stagent.scanner import Locations, Scanner, claude, fscache, markdown
 from stagent.scanner.collect import FileContext
 from stagent.scanner.fscache import RACY_NS, FileStat, FsCache

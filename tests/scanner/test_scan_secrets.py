@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Scanned
+from scantools import Scanned
+
 from stagent.scanner import Locations, Scanner
 from stagent.scanner import secrets as s
 from stagent.testing.scan_trees import write

@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
+from scantools import Files, scan_files
 
-from conftest import Files, scan_files
 from stagent.scanner import secrets
 from stagent.scanner.report import ScanReport
 from stagent.workspace import Workspace

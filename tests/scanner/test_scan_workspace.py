@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from scantools import scan_files
 
-from conftest import scan_files
 from stagent.scanner import Locations, Scanner
 from stagent.scanner.walk import DEFAULT_MAX_DEPTH, PROJECT_MARKERS, SKIP_DIRS
 from stagent.testing.scan_trees import write
