@@ -1,7 +1,7 @@
 """The run's hot path reads and writes rows without the ORM (`stagent.store.run_state`): what it
 reads is the same value the repositories read, what it writes is what they read afterwards (even
-an ORM row already loaded in the same transaction), and a run's end logs the executor's final
-event after its attempt is checked. On SQLite and PostgreSQL."""
+an ORM row already loaded in the same transaction), and a run's end logs the executor's last
+events after its attempt is checked. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -86,8 +86,9 @@ def test_a_routed_profile_is_kept_without_an_event(store: Store) -> None:
     assert logged(store, task_id) == before
 
 
-def test_a_runs_end_logs_its_final_event_before_its_status(store: Store) -> None:
+def test_a_runs_end_logs_its_last_events_before_its_status(store: Store) -> None:
     claim = claimed_run(store)
+    last = [("text", {"text": "almost"}), ("result", {"text": "done"})]
     with store.write() as session:
         lifecycle.finish(
             session,
@@ -95,10 +96,14 @@ def test_a_runs_end_logs_its_final_event_before_its_status(store: Store) -> None
             RunStatus.COMPLETED,
             attempt=claim.attempt,
             task_id=claim.task.id,
-            final=("result", {"text": "done"}),
+            logged=last,  # pyright: ignore[reportArgumentType]
             result="done",
         )
-    assert logged(store, claim.task.id)[-2:] == [("result", "done"), ("status", "completed")]
+    assert logged(store, claim.task.id)[-3:] == [
+        ("text", "almost"),
+        ("result", "done"),
+        ("status", "completed"),
+    ]
 
 
 def test_a_superseded_attempt_logs_nothing_at_its_end(store: Store) -> None:
@@ -112,7 +117,7 @@ def test_a_superseded_attempt_logs_nothing_at_its_end(store: Store) -> None:
             claim.run.id,
             RunStatus.COMPLETED,
             attempt=claim.attempt,
-            final=("result", {"text": "stale"}),
+            logged=[("text", {"text": "stale"})],
         )
     assert logged(store, claim.task.id) == before
 
@@ -124,7 +129,7 @@ def test_a_cancelled_run_logs_nothing_at_its_end(store: Store) -> None:
     before = logged(store, claim.task.id)
     with store.write() as session:
         ended = lifecycle.finish(
-            session, claim.run.id, RunStatus.COMPLETED, final=("result", {"text": "late"})
+            session, claim.run.id, RunStatus.COMPLETED, logged=[("text", {"text": "late"})]
         )
     assert ended is None and logged(store, claim.task.id) == before
 

@@ -17,6 +17,7 @@ assigns ``status``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -306,13 +307,14 @@ def finish(
     result: str | None = None,
     error: str | None = None,
     task_id: str | None = None,
-    final: tuple[LogKind, dict[str, Any]] | None = None,
+    logged: Sequence[tuple[LogKind, dict[str, Any]]] = (),
 ) -> Run | None:
     """End a run (and its task) once; None if it had already ended (nothing changes).
 
     ``attempt`` is the executor's fencing token: an attempt that was superseded is refused
-    (`StaleAttemptError`). The run's cost is settled from its ledger rows. ``final`` is the
-    event that ended it (an executor's result or error), logged first in the same transaction.
+    (`StaleAttemptError`). The run's cost is settled from its ledger rows. ``logged``: events of
+    the run to log first, in the same transaction, once the attempt is checked (an executor's
+    last events and the one that ended the run).
     ``task_id``: the run's task, if the caller knows it (saves a read).
 
     Reads the run and its task's status as values (Core, no ORM objects): every run's end.
@@ -326,8 +328,8 @@ def finish(
         return None
     known = task_id if task_status is not None else None
     _check(_RunState.of(run), known, task_status, target, attempt)
-    if final is not None:
-        events.append(session, run.task_id, final[0], final[1], run_id=run.id)
+    for kind, payload in logged:
+        events.append(session, run.task_id, kind, payload, run_id=run.id)
     result, error = events.scrubbed(session, result), events.scrubbed(session, error)
     stop = reason or (error if target is RunStatus.FAILED else None) or target.value
     ended = _end_run(session, run.id, target, stop, result=result, error=error)
