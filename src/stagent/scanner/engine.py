@@ -85,7 +85,13 @@ class Scanner:
         findings += checks.hook_scripts(artifacts, home)
         findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.path, f.line or 0))
         scored = health(findings)
-        self.cache.end(kept=lambda made: self.cache.used(made.path))
+        records = list(self._projects.values())  # what this scan collected or replayed
+        if self._user is not None:
+            records.append(self._user[1])
+        self.cache.end(
+            sum(len(r.inputs.files) for r in records),
+            lambda: {path for r in records for path, _ in r.inputs.files},
+        )
         return ScanReport.model_construct(
             id=None,
             scanned_at=datetime.now(UTC),
