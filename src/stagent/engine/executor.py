@@ -76,21 +76,24 @@ async def execute_task_run(ctx: RunContext, task_id: str, run_number: int) -> st
     """Execute run ``run_number`` of ``task_id``; returns the final status value."""
     with ctx.store.write() as session:
         claim = lifecycle.claim(session, task_id, run_number)
+        step = workflow_checkpoints.step_of(session, task_id) if claim is not None else None
     if claim is None:
         with ctx.store.read() as session:
             return task_repo.get_row(session, task_id, deleted=True).status
     status = RunStatus.FAILED.value
     try:
-        status = await _start_and_drive(ctx, claim.task, claim.run)
+        status = await _start_and_drive(ctx, claim.task, claim.run, step)
     finally:
         ctx.guard.after_run(claim.task, claim.run, status)
     return status
 
 
-async def _start_and_drive(ctx: RunContext, task: Task, run: Run) -> str:
+async def _start_and_drive(
+    ctx: RunContext, task: Task, run: Run, step: workflow_checkpoints.StepRow | None
+) -> str:
     try:
         runtime = ctx.runtimes.get(run.runtime)
-        task = await workflow_checkpoints.before_start(ctx.store, task, run)
+        task = await workflow_checkpoints.before_start(ctx.store, task, run, step)
         cap = await ctx.guard.before_run(task, run)
         options = run_options.with_cap(run.options, cap)
         request = run_options.run_request(task, run, options, home=ctx.home)
@@ -197,7 +200,9 @@ def _outcome(event: RuntimeEvent) -> tuple[RunStatus, dict[str, Any]] | None:
 def _finish(store: Store, run: Run, status: RunStatus, **fields: Any) -> str:
     try:
         with store.write() as session:
-            ended = lifecycle.finish(session, run.id, status, attempt=run.attempt, **fields)
+            ended = lifecycle.finish(
+                session, run.id, status, attempt=run.attempt, task_id=run.task_id, **fields
+            )
     except StaleAttemptError as exc:
         log.warning("%s", exc.message)
         return _current(store, run)
@@ -245,28 +250,27 @@ class RunWriter:
 
     def conclude(self, final: RuntimeEvent | None, status: RunStatus, **fields: Any) -> str:
         """Write the final event (result or error) and end the run in one transaction: once
-        committed, a re-execution of the step finds the run ended and runs nothing again."""
+        committed, a re-execution of the step finds the run ended and runs nothing again. The
+        run's end checks the attempt first (a superseded or ended run writes nothing)."""
+        event = (final.kind, event_payload(final)) if final is not None else None
         try:
             with self.store.write() as session:
-                if not run_writes.owns(session, self.run.id, self.run.attempt):
-                    self.lost = True
-                    ended = None
-                else:
-                    if final is not None:
-                        event_repo.append(
-                            session,
-                            self.task_id,
-                            final.kind,
-                            event_payload(final),
-                            run_id=self.run.id,
-                        )
-                    ended = lifecycle.finish(
-                        session, self.run.id, status, attempt=self.run.attempt, **fields
-                    )
+                ended = lifecycle.finish(
+                    session,
+                    self.run.id,
+                    status,
+                    attempt=self.run.attempt,
+                    task_id=self.task_id,
+                    final=event,
+                    **fields,
+                )
         except StaleAttemptError as exc:
             log.warning("%s", exc.message)
             ended = None
-        return ended.status.value if ended is not None else _current(self.store, self.run)
+        if ended is None:
+            self.lost = True
+            return _current(self.store, self.run)
+        return ended.status.value
 
 
 async def _watch_for_cancel(store: Store, writer: RunWriter, agent: AgentRun) -> None:
