@@ -7,6 +7,8 @@ Prints numbers; asserts nothing. Measured through the real queue (DBOS) and the 
   benchmark's own polling for the end is not counted). Beside it, the floor: an empty DBOS
   workflow enqueued on the same queue, at the same concurrency, in the same workspace (what
   DBOS alone costs per task: enqueue, dequeue, status and outcome writes);
+- statements and commits per task in this process (ours and DBOS's, every thread; a load-free
+  count beside the CPU figure, which a busy machine inflates);
 - milliseconds per persisted event (a single run that streams many text events, each committed
   before the next is read, as the executor does for every runtime);
 
@@ -24,6 +26,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 from dbos import DBOS, EnqueueOptions
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from benchmarks._workspaces import pg_workspace, sqlite_workspace
 from stagent.domain.tasks import TaskStatus
@@ -42,6 +46,34 @@ def worker_on(
         yield ws
 
 
+class Statements:
+    """Counts the SQL statements and commits of every engine in this process while on."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.statements = 0
+        self.commits = 0
+        event.listen(Engine, "before_cursor_execute", self._statement)
+        event.listen(Engine, "commit", self._commit)
+
+    def _statement(self, *args: object) -> None:
+        del args
+        self.statements += self.on
+
+    def _commit(self, *args: object) -> None:
+        del args
+        self.commits += self.on
+
+    def per(self, count: int) -> str:
+        """``statements/commits`` per unit, and reset."""
+        text = f"{self.statements / count:.1f}/{self.commits / count:.1f}"
+        self.statements = self.commits = 0
+        return text
+
+
+counter = Statements()
+
+
 def tasks_per_second(ws: Workspace, count: int, cpu: list[float] | None = None) -> float:
     """Create ``count`` instant tasks, queue them all, and time until every one completed.
 
@@ -53,9 +85,11 @@ def tasks_per_second(ws: Workspace, count: int, cpu: list[float] | None = None) 
     ]
     started = time.perf_counter()
     cpu_started = time.process_time()
+    counter.on = cpu is not None
     for task_id in ids:
         ws.tasks.run(task_id)
     waiting = _wait_all(ws, ids)
+    counter.on = False
     if cpu is not None:
         cpu.append((time.process_time() - cpu_started - waiting) * 1000 / count)
     return count / (time.perf_counter() - started)
@@ -70,6 +104,7 @@ def _wait_all(ws: Workspace, ids: list[str]) -> float:
     while time.monotonic() < deadline:
         looked = time.thread_time()
         statuses = ws.tasks.statuses(ids)
+        counter.statements -= counter.on  # the benchmark's own polling (one read) is not counted
         done = all(status.is_terminal for status in statuses.values())
         spent += time.thread_time() - looked
         if done:
@@ -97,6 +132,7 @@ def floor_per_second(ws: Workspace, count: int, cpu: list[float]) -> float:
     client = ws.queue.client
     started = time.perf_counter()
     cpu_started = time.process_time()
+    counter.on = True
     for n in range(count):
         options: EnqueueOptions = {
             "workflow_name": "benchmarks.noop",
@@ -107,6 +143,7 @@ def floor_per_second(ws: Workspace, count: int, cpu: list[float]) -> float:
     for _ in range(count):
         if not _ended.acquire(timeout=600):
             raise SystemExit("benchmark floor workflows did not end within 600 s")
+    counter.on = False
     cpu.append((time.process_time() - cpu_started) * 1000 / count)
     return count / (time.perf_counter() - started)
 
@@ -134,17 +171,21 @@ def measure(
         cpu: list[float] = []
         floor_rates: list[float] = []
         floor_cpu: list[float] = []
+        task_counts = floor_counts = ""
         for _ in range(repeats):
             with worker_on(factory, concurrency) as ws:
                 tasks_per_second(ws, 10)  # warm up: statement caches, imports
                 rates.append(tasks_per_second(ws, tasks, cpu))
+                task_counts = counter.per(tasks)
                 floor_rates.append(floor_per_second(ws, tasks, floor_cpu))
+                floor_counts = counter.per(tasks)
         print(
             f"{label:10} queue throughput, {tasks} instant tasks, concurrency {concurrency:2}: "
             f"{statistics.median(rates):7.1f} tasks/s, {statistics.median(cpu):5.1f} ms CPU "
             f"per task; floor, an empty DBOS workflow on the same queue: "
             f"{statistics.median(floor_rates):7.1f} /s, {statistics.median(floor_cpu):5.1f} ms "
-            f"CPU (median of {repeats})"
+            f"CPU (median of {repeats}); statements/commits per task {task_counts}, "
+            f"floor {floor_counts}"
         )
     costs: list[float] = []
     for _ in range(repeats):

@@ -8,7 +8,8 @@ Typer, Rich). Asserts nothing. Each process is timed from spawn to exit (or, for
 its first HTTP answer), so interpreter start-up, imports and teardown all count.
 
 - ``stagent --help`` and ``stagent task list`` (20 tasks in the workspace);
-- ``stagent task add``, ``stagent inbox``, ``stagent project list`` and ``stagent doctor``;
+- ``stagent task add``, ``stagent ledger list``, ``stagent inbox``, ``stagent project list`` and
+  ``stagent doctor``;
 - ``stagent serve``: spawn to the first ``200`` from ``GET /api/v1/projects``;
 - ``stagent task run ID`` of a one-step scripted task, with a ``serve`` running (the run happens
   in the server; the command returns once it is queued) and with ``--follow`` (returns when the
@@ -170,6 +171,8 @@ def main() -> None:
         print(f"load average at start: {load}\n")
         floor = [sys.executable, "-c", "pass"]
         _print("floor: python -c pass", _repeat(runs, lambda: _timed(floor, env)))
+        sqlite_floor = [sys.executable, "-c", "import sqlite3"]
+        _print("floor: import sqlite3", _repeat(runs, lambda: _timed(sqlite_floor, env)))
         libraries = [sys.executable, "-c", f"import {', '.join(DATABASE_COMMAND_LIBRARIES)}"]
         _print(
             "peer: import sqlalchemy.orm, pydantic...",
@@ -180,6 +183,8 @@ def main() -> None:
         _print("stagent task list", _repeat(runs, lambda: _timed(task_list, env)), 0.3)
         add = [STAGENT, "task", "add", "bench", "--scenario", str(scenario)]
         _print("stagent task add", _repeat(runs, lambda: _timed(add, env)))
+        ledger = [STAGENT, "ledger", "list"]
+        _print("stagent ledger list", _repeat(runs, lambda: _timed(ledger, env)))
         _print("stagent inbox", _repeat(runs, lambda: _timed([STAGENT, "inbox"], env)))
         projects = [STAGENT, "project", "list"]
         _print("stagent project list", _repeat(runs, lambda: _timed(projects, env)))

@@ -1,5 +1,5 @@
-"""Ledger benchmarks: ``python -m benchmarks.ledger [--quick] [--sqlite-only] [--skip-import]
-[--skip-summary] [--size-mib N]``.
+"""Ledger benchmarks: ``python -m benchmarks.ledger [--quick] [--sqlite-only | --postgres-only]
+[--skip-import] [--skip-summary] [--size-mib N]``.
 
 Prints numbers; asserts nothing.
 
@@ -206,6 +206,9 @@ def fill(ws: Workspace, rows: int) -> None:
     runtimes = ("claude", "codex", "anthropic")
     models = ("claude-sonnet-4-5", "claude-opus-4-6", "gpt-5.6-sol", "claude-haiku-4-5")
     sources = ("run", "import:claude-code", "import:codex")
+    if ws.store.engine.dialect.name == "postgresql":
+        _fill_on_server(ws, rows, now)
+        return
     batch: list[dict[str, object]] = []
     with ws.store.write() as session:
         for n in range(rows):
@@ -248,6 +251,31 @@ def fill(ws: Workspace, rows: int) -> None:
             conn.commit()
 
 
+PG_FILL = """
+INSERT INTO usage_ledger (id, activity, runtime, provider, model, project_id, input_tokens,
+  output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens,
+  reasoning_tokens, cost_micros, cost_source, status, source, simulated, started_at, finished_at)
+SELECT 'use_' || n, 'task_run', (ARRAY['claude', 'codex', 'anthropic'])[n % 3 + 1], 'anthropic',
+  (ARRAY['claude-sonnet-4-5', 'claude-opus-4-6', 'gpt-5.6-sol', 'claude-haiku-4-5'])[n % 4 + 1],
+  'prj_' || n % 7, 1000 + n % 97, 200 + n % 31, 0, n % 500, 20000 + n % 1000, 0,
+  3000 + n % 1000, 'computed', 'completed',
+  (ARRAY['run', 'import:claude-code', 'import:codex'])[n % 3 + 1], n % 50 = 0, at, at
+FROM (SELECT n, CAST(:now AS timestamptz) - make_interval(secs => 90 * 86400.0 * n / :rows) AS at
+      FROM generate_series(0, :rows - 1) AS n) AS g
+"""
+"""The same rows as the SQLite fill, made by the server in one statement (its statement
+triggers then sum them into the rollup once)."""
+
+
+def _fill_on_server(ws: Workspace, rows: int, now: datetime) -> None:
+    with ws.store.write() as session:
+        session.execute(text(PG_FILL), {"now": now, "rows": rows})
+    with ws.store.engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+            text("VACUUM ANALYZE usage_ledger")
+        )
+
+
 def _insert_rows(session: Session, rows: list[dict[str, object]]) -> None:
     """Rows in one statement on SQLite, the way imports write (a temporary table, one
     ``INSERT ... SELECT`` with the rollup's row triggers deferred, one grouped rollup upsert)."""
@@ -284,12 +312,12 @@ def p50(action: object, repeats: int = 5) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
-def summary_benchmark(rows: int, sqlite_only: bool) -> None:
+def summary_benchmark(rows: int, sqlite_only: bool, postgres_only: bool = False) -> None:
     """The summary over ``rows`` ledger rows on each database: every ``--by``, all time and
     with date filters (whole local days, and a window cutting through hours), and by day in a
     zone east of UTC (Europe/Berlin: hours move between UTC and local days)."""
     print(f"summary over {rows:,} ledger rows (p50 of 5; target < 200 ms)")
-    factories = [("SQLite", sqlite_workspace)] + (
+    factories = ([] if postgres_only else [("SQLite", sqlite_workspace)]) + (
         [] if sqlite_only else [("PostgreSQL", pg_workspace)]
     )
     now = datetime.now(UTC)
@@ -335,6 +363,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="64 MiB of logs, 100k rows")
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--postgres-only", action="store_true")
     parser.add_argument("--skip-import", action="store_true")
     parser.add_argument("--skip-summary", action="store_true")
     parser.add_argument("--size-mib", type=int, default=None)
@@ -342,7 +371,9 @@ def main() -> None:
     if not args.skip_import:
         import_benchmark(args.size_mib or (64 if args.quick else 1024))
     if not args.skip_summary:
-        summary_benchmark(100_000 if args.quick else 1_000_000, args.sqlite_only)
+        summary_benchmark(
+            100_000 if args.quick else 1_000_000, args.sqlite_only, args.postgres_only
+        )
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # built on first use (see the class docstring)
     from stagent.governance.defaults import PermissionDefaults
     from stagent.governance.owner import OwnerCheck
     from stagent.governance.rule_service import RuleService
+    from stagent.ledger.recorder import UsageRecorder
     from stagent.ledger.service import LedgerService
     from stagent.profiles.service import ProfileService
     from stagent.runtimes.base import PermissionGate
@@ -156,28 +157,33 @@ class Workspace:
         )
 
     @cached_property
-    def budgets(self) -> BudgetService:
-        """Spending caps, the usage ledger and its prices."""
-        from stagent.governance.budgets import BudgetService
+    def recorder(self) -> UsageRecorder:
+        """Prices usage and writes ledger rows (the price table with the person's overrides)."""
         from stagent.ledger.prices import load_price_table
         from stagent.ledger.recorder import UsageRecorder
 
+        return UsageRecorder(
+            load_price_table(user_file=self.prices_override_path),
+            is_simulated=self.runtimes.is_simulated,
+        )
+
+    @cached_property
+    def budgets(self) -> BudgetService:
+        """Spending caps, the usage ledger and its prices."""
+        from stagent.governance.budgets import BudgetService
+
         return BudgetService(
-            self.store,
-            UsageRecorder(
-                load_price_table(user_file=self.prices_override_path),
-                is_simulated=self.runtimes.is_simulated,
-            ),
-            self.runtimes,
-            timezone=self.settings.timezone,
+            self.store, self.recorder, self.runtimes, timezone=self.settings.timezone
         )
 
     @cached_property
     def ledger(self) -> LedgerService:
-        """The cost ledger: listings, imports of hand-run sessions, summaries, audits."""
+        """The cost ledger: listings, imports of hand-run sessions, summaries, audits.
+
+        Listing rows builds no budget service (its zone is asked for only by summaries)."""
         from stagent.ledger.service import LedgerService
 
-        return LedgerService(self.store, self.budgets.recorder, lambda: self.budgets.zone)
+        return LedgerService(self.store, self.recorder, lambda: self.budgets.zone)
 
     @property
     def prices_override_path(self) -> Path:

@@ -149,6 +149,21 @@ def test_listing_projects_loads_no_orm_either(cli: Cli) -> None:
     assert not under(modules, NOT_FOR_LISTING)
 
 
+def test_listing_the_ledger_loads_no_budgets_engine_or_schemas(cli: Cli) -> None:
+    cli.add_task("first")
+    modules, out = loaded_modules(cli.home, "ledger", "list")
+    assert "No usage yet." in out
+    unwanted = (
+        "stagent.governance",
+        "stagent.schemas",
+        "dbos",
+        "alembic",
+        "fastapi",
+        "rich.progress",
+    )
+    assert not under(modules, unwanted)
+
+
 def test_reading_an_unmigrated_home_still_migrates_it(tmp_path: Path) -> None:
     modules, out = loaded_modules(tmp_path / "fresh", "task", "list")
     assert "alembic" in modules  # there was something to migrate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -92,3 +93,26 @@ def _get_when_up(url: str, timeout: float = 30.0) -> httpx.Response:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+class _Starter:
+    def __init__(self) -> None:
+        self.collecting_when_started: bool | None = None
+
+    def start(self) -> None:
+        self.collecting_when_started = gc.isenabled()
+
+
+def test_garbage_is_collected_once_the_server_answers() -> None:
+    """``serve`` loads its web app with the collector off (`stagent.cli.startup`) and turns it
+    back on when it listens, before the worker starts: a server that runs for days collects."""
+    from stagent.cli.serve import _listening  # pyright: ignore[reportPrivateUsage]
+
+    starter = _Starter()
+    gc.disable()
+    try:
+        _listening(starter.start)
+        assert starter.collecting_when_started is True
+    finally:
+        gc.unfreeze()
+        gc.enable()

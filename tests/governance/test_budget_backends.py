@@ -13,6 +13,7 @@ from budgettools import alerts, costing, new_task, rows, set_budget, spend, usd,
 
 from stagent.domain.runs import Run, RunStatus
 from stagent.domain.tasks import Task, TaskStatus
+from stagent.governance import budgets_guard
 from stagent.governance.budgets_policy import CallScope
 from stagent.store import lifecycle
 from stagent.workspace import Workspace
@@ -119,7 +120,12 @@ def test_refusals_warnings_and_cards(ws: Workspace) -> None:
 
 
 @pytest.mark.slow
-def test_an_answer_from_another_process_wakes_the_waiting_task(worker: Workspace) -> None:
+def test_an_answer_from_another_process_wakes_the_waiting_task(
+    worker: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The waiting run's fallback re-read is pushed far out, so only the wake-up can be in time
+    # (a bound far above a loaded machine's latency, far below the fallback).
+    monkeypatch.setattr(budgets_guard, "WAIT_FALLBACK_SECONDS", 120.0)
     set_budget(worker, daily=usd("1"), on_breach="pause")
     spend(worker, new_task(worker), 1.0)
     task = new_task(worker, "waits", costing(0.25))
@@ -138,4 +144,4 @@ def test_an_answer_from_another_process_wakes_the_waiting_task(worker: Workspace
     )
     assert answered.responded_at is not None and resumed.created_at is not None
     woke_after = (resumed.created_at - answered.responded_at).total_seconds()
-    assert 0 <= woke_after < 0.5, woke_after
+    assert 0 <= woke_after < 10, woke_after

@@ -339,6 +339,12 @@ def test_a_summary_is_one_statement_over_the_rollup(ws: Workspace) -> None:
             ws.ledger.summary(Scope(since=START, until=START + timedelta(days=5)), by)
             scans = [sql for sql in seen if "usage_rollup" in sql or "usage_ledger" in sql]
             assert len(scans) == 1, (by, scans)
+            # a window cutting through hours: one more, for the rows of both part hours
+            seen.clear()
+            cut = Scope(since=START + timedelta(minutes=7), until=START + timedelta(days=4))
+            ws.ledger.summary(cut, by)
+            scans = [sql for sql in seen if "usage_rollup" in sql or "usage_ledger" in sql]
+            assert len(scans) == 2, (by, scans)
     finally:
         event.remove(ws.store.engine, "before_cursor_execute", remember)
 

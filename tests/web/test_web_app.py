@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fastapi.routing import APIRoute
+from starlette.testclient import TestClient
 
 from stagent.web.app import app_from_env, create_app
 from stagent.workspace import Workspace
@@ -40,3 +42,29 @@ def test_app_from_env_reads_stagent_settings(
     assert isinstance(ws, Workspace)
     assert ws.settings.home == tmp_path / "env-home" and ws.settings.token == "t0k"
     ws.close()
+
+
+def test_every_route_is_declared_complete(workspace: Workspace) -> None:
+    """Routes go on the app as declared (`stagent.web.routers`): the API's under ``/api/v1``
+    with its error shapes in the schema, the UI's hidden from it, each path once per method."""
+    app = create_app(workspace)
+    routes = [route for route in app.routes if isinstance(route, APIRoute)]
+    api = [route for route in routes if route.path.startswith("/api/v1/")]
+    ui = [route for route in routes if not route.path.startswith("/api/")]
+    assert len(api) > 50 and len(ui) > 50 and len(api) + len(ui) == len(routes)
+    assert all(route.include_in_schema and 422 in route.responses for route in api)
+    assert not any(route.include_in_schema for route in ui)
+    keys = [(route.path, method) for route in routes for method in route.methods]
+    assert len(keys) == len(set(keys))
+    documented = app.openapi()["paths"]
+    assert "/api/v1/projects" in documented and "/" not in documented
+    assert "404" in documented["/api/v1/tasks/{task_id}"]["get"]["responses"]
+
+
+def test_the_app_answers_its_api_and_its_pages(workspace: Workspace) -> None:
+    client = TestClient(
+        create_app(workspace), client=("127.0.0.1", 5555), base_url="http://127.0.0.1:8765"
+    )
+    assert client.get("/api/v1/projects").json() == {"data": [], "count": 0}
+    assert client.get("/api/v1/tasks/tsk_missing").status_code == 404
+    assert "Board" in client.get("/").text

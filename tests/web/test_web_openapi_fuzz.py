@@ -38,8 +38,10 @@ SCHEDULE_CHECKS = (
     "unknown runtime",
     "scenario",
     "only a blueprint target",
+    "name their own profiles",
 )
-"""A schedule's fields depend on its target and its timing (one of cron, every, at)."""
+"""A schedule's fields depend on its target and its timing (one of cron, every, at); a profile
+goes with a prompt target only (a workflow's or a blueprint's steps name their own)."""
 WORKFLOW_CHECKS = (
     "<request>:",
     "not valid YAML or JSON",

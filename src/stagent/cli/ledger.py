@@ -6,30 +6,24 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from stagent.cli.output import JsonFlag, console, emit_json, err_console
 from stagent.cli.state import state_of
 from stagent.domain.errors import ValidationError
 from stagent.domain.ledger import LedgerEntry, LedgerFilter
-from stagent.ledger.importers import ImportReport
 from stagent.ledger.money import format_usd
-from stagent.ledger.reports import SUMMARY_GROUPS, Scope
-from stagent.schemas import UsageSchema
-from stagent.workspace import Workspace
+
+if TYPE_CHECKING:  # ``ledger list`` imports neither the importers, the reports nor the schemas
+    from rich.progress import Progress, TaskID
+
+    from stagent.ledger.importers import ImportReport
+    from stagent.workspace import Workspace
 
 app = typer.Typer(
     help="The cost ledger: summaries, imports, audits.\n\nEvery provider call of every run, "
@@ -94,6 +88,8 @@ def list_rows(
     with state_of(ctx).workspace() as ws:
         entries = ws.ledger.entries(where, limit=limit)
     if as_json:
+        from stagent.schemas import UsageSchema
+
         emit_json([UsageSchema.of(entry).data() for entry in entries])
         return
     if console.width < WIDE_TABLE_COLUMNS:
@@ -157,6 +153,8 @@ def summary(
     as_json: JsonFlag = False,
 ) -> None:
     """Requests, tokens and cost (all time without --since); simulated calls are shown apart."""
+    from stagent.ledger.reports import SUMMARY_GROUPS, Scope
+
     if by is not None and by not in SUMMARY_GROUPS:
         raise ValidationError(f"by: {by!r} is not a grouping", hint=", ".join(SUMMARY_GROUPS))
     with state_of(ctx).workspace() as ws:
@@ -327,6 +325,14 @@ def import_logs(
         raise ValidationError(f"{which!r}: import claude-code, codex or all")
     if path is not None and not path.exists():
         raise ValidationError(f"--path: {path} does not exist")
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     reports: list[ImportReport] = []
     with state_of(ctx).workspace() as ws:
         for plan in ws.ledger.import_plans(which, path):

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
+from stagent.cli import startup
 from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.signals import ShutdownSignals
 from stagent.cli.state import configure_logging, state_of
@@ -175,9 +176,9 @@ def serve(
         sock = listen(settings.host, settings.port)
         url = server_url(settings.host, sock.getsockname()[1])
         try:
-            with state.workspace(host=host, port=port) as ws:
+            with state.workspace(host=host, port=port, still_loading=True) as ws:
                 starter = WorkerStarter(ws, lambda: _announce(ws, url, as_json, no_open), url)
-                server = _build_server(ws, starter.start)
+                server = _build_server(ws, lambda: _listening(starter.start))
                 starter.on_failure = server.request_exit
                 try:
                     if not signals.requested:
@@ -191,6 +192,13 @@ def serve(
         emit_json({"event": "stopped"}, compact=True)
     else:
         console.print("Stagent stopped.")
+
+
+def _listening(start_worker: Callable[[], None]) -> None:
+    """The server answers: start-up is over (the web app's tens of thousands of objects were
+    loaded with the garbage collector off), so collect as usual and start the worker."""
+    startup.ready()
+    start_worker()
 
 
 def _build_server(ws: Workspace, on_ready: Callable[[], None]) -> _Server:

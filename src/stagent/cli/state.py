@@ -51,12 +51,17 @@ class CliState:
             raise _settings_error(exc) from None
 
     @contextmanager
-    def workspace(self, **overrides: Any) -> Generator[Workspace]:
-        """An opened (migrated) workspace, closed when the block ends."""
+    def workspace(self, *, still_loading: bool = False, **overrides: Any) -> Generator[Workspace]:
+        """An opened (migrated) workspace, closed when the block ends.
+
+        ``still_loading``: the command imports more before it starts its work (``serve``: the
+        web app), and calls `startup.ready` itself once it has.
+        """
         ws = build_workspace(self.settings(**overrides))
         try:
             _open(ws)
-            startup.ready()
+            if not still_loading:
+                startup.ready()
             yield ws
         finally:
             ws.close()

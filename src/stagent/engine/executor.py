@@ -26,9 +26,7 @@ from stagent.domain.events import (
     ErrorEvent,
     ResultEvent,
     RuntimeEvent,
-    SessionEvent,
     UsageEvent,
-    event_payload,
 )
 from stagent.domain.lifecycle import StaleAttemptError
 from stagent.domain.runs import Run, RunStatus
@@ -37,6 +35,7 @@ from stagent.engine import options as run_options
 from stagent.engine import workflow_checkpoints
 from stagent.engine.guard import OpenGuard, RunGuard
 from stagent.engine.profile_hook import ProfileResolver
+from stagent.engine.run_writer import RunWriter, current_status
 from stagent.runtimes.base import (
     AgentRun,
     PermissionDecision,
@@ -45,8 +44,7 @@ from stagent.runtimes.base import (
 )
 from stagent.runtimes.registry import RuntimeRegistry
 from stagent.store import events as event_repo
-from stagent.store import lifecycle, run_writes
-from stagent.store import runs as run_repo
+from stagent.store import lifecycle
 from stagent.store import tasks as task_repo
 from stagent.store.database import Store
 
@@ -76,39 +74,42 @@ async def execute_task_run(ctx: RunContext, task_id: str, run_number: int) -> st
     """Execute run ``run_number`` of ``task_id``; returns the final status value."""
     with ctx.store.write() as session:
         claim = lifecycle.claim(session, task_id, run_number)
+        step = workflow_checkpoints.step_of(session, task_id) if claim is not None else None
     if claim is None:
         with ctx.store.read() as session:
             return task_repo.get_row(session, task_id, deleted=True).status
     status = RunStatus.FAILED.value
     try:
-        status = await _start_and_drive(ctx, claim.task, claim.run)
+        status = await _start_and_drive(ctx, claim.task, claim.run, step)
     finally:
         ctx.guard.after_run(claim.task, claim.run, status)
     return status
 
 
-async def _start_and_drive(ctx: RunContext, task: Task, run: Run) -> str:
+async def _start_and_drive(
+    ctx: RunContext, task: Task, run: Run, step: workflow_checkpoints.StepRow | None
+) -> str:
     try:
         runtime = ctx.runtimes.get(run.runtime)
-        task = await workflow_checkpoints.before_start(ctx.store, task, run)
+        task = await workflow_checkpoints.before_start(ctx.store, task, run, step)
         cap = await ctx.guard.before_run(task, run)
         options = run_options.with_cap(run.options, cap)
         request = run_options.run_request(task, run, options, home=ctx.home)
-        agent = await runtime.start(request, _RecordingGate(ctx, task.id, run.id))
+        writer = RunWriter(ctx.store, task.id, run)
+        agent = await runtime.start(request, _RecordingGate(ctx, writer))
     except StagentError as exc:
         return _finish(ctx.store, run, RunStatus.FAILED, error=exc.message)
     except Exception as exc:
         log.exception("runtime %s failed to start run %s", run.runtime, run.id)
         return _finish(ctx.store, run, RunStatus.FAILED, error=_internal(exc))
-    return await _drive(ctx, task, run, agent)
+    return await _drive(ctx, task, run, agent, writer)
 
 
 def _internal(exc: Exception) -> str:
     return f"the runtime failed unexpectedly: {type(exc).__name__}: {exc}"
 
 
-async def _drive(ctx: RunContext, task: Task, run: Run, agent: AgentRun) -> str:
-    writer = RunWriter(ctx.store, task.id, run)
+async def _drive(ctx: RunContext, task: Task, run: Run, agent: AgentRun, writer: RunWriter) -> str:
     watcher = asyncio.create_task(_watch_for_cancel(ctx.store, writer, agent))
     final: RuntimeEvent | None = None
     outcome: tuple[RunStatus, dict[str, Any]] | None = None
@@ -125,11 +126,14 @@ async def _drive(ctx: RunContext, task: Task, run: Run, agent: AgentRun) -> str:
                 if writer.lost or not writer.record(event):
                     break
                 if isinstance(event, UsageEvent):
+                    if not writer.flush():  # the usage is in the log before it is booked
+                        break
                     stop = _meter(ctx, task, run, event, writer)
                     if stop is not None and capped is None:
                         # No further provider call; what is on its way is still recorded.
                         capped = stop
                         await agent.stop_calls()
+            writer.raise_failure()
     except TimeoutError as exc:
         if limit.expired():
             with contextlib.suppress(Exception):
@@ -149,7 +153,8 @@ async def _drive(ctx: RunContext, task: Task, run: Run, agent: AgentRun) -> str:
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
     if writer.lost:
-        return _current(ctx.store, run)
+        writer.abandon()
+        return current_status(ctx.store, run)
     if capped is not None and not isinstance(final, ResultEvent):
         # Stopped at its cap: that is the run's end, whatever the runtime said on stopping.
         final = ErrorEvent(message=capped)
@@ -197,76 +202,13 @@ def _outcome(event: RuntimeEvent) -> tuple[RunStatus, dict[str, Any]] | None:
 def _finish(store: Store, run: Run, status: RunStatus, **fields: Any) -> str:
     try:
         with store.write() as session:
-            ended = lifecycle.finish(session, run.id, status, attempt=run.attempt, **fields)
+            ended = lifecycle.finish(
+                session, run.id, status, attempt=run.attempt, task_id=run.task_id, **fields
+            )
     except StaleAttemptError as exc:
         log.warning("%s", exc.message)
-        return _current(store, run)
-    return ended.status.value if ended is not None else _current(store, run)
-
-
-def _current(store: Store, run: Run) -> str:
-    with store.read() as session:
-        return run_repo.get_row(session, run.id).status
-
-
-class RunWriter:
-    """The writes of one execution of a run, each fenced by its attempt (see
-    `stagent.store.run_writes`). ``lost`` turns true once the run is no longer this execution's
-    (cancelled, ended, or taken over by a newer attempt); nothing is written after that."""
-
-    def __init__(self, store: Store, task_id: str, run: Run) -> None:
-        self.store = store
-        self.task_id = task_id
-        self.run = run
-        self.lost = False
-
-    def record(self, event: RuntimeEvent) -> bool:
-        """Persist one event in its own commit; False (nothing written) if the run is lost."""
-        with self.store.write_connection() as conn:
-            written = run_writes.append_event(
-                conn,
-                task_id=self.task_id,
-                run_id=self.run.id,
-                attempt=self.run.attempt,
-                kind=event.kind,
-                payload=event_payload(event),
-            )
-            if written and isinstance(event, SessionEvent):
-                run_writes.set_session(conn, self.task_id, event.session_id)
-        self.lost = self.lost or not written
-        return written
-
-    def still_owned(self) -> bool:
-        """One primary-key read: is the run still active under this attempt?"""
-        with self.store.read() as session:
-            state = run_writes.run_state(session, self.run.id)
-        owned = state is not None and state[0] == self.run.attempt
-        return owned and not RunStatus(state[1]).is_terminal if state is not None else False
-
-    def conclude(self, final: RuntimeEvent | None, status: RunStatus, **fields: Any) -> str:
-        """Write the final event (result or error) and end the run in one transaction: once
-        committed, a re-execution of the step finds the run ended and runs nothing again."""
-        try:
-            with self.store.write() as session:
-                if not run_writes.owns(session, self.run.id, self.run.attempt):
-                    self.lost = True
-                    ended = None
-                else:
-                    if final is not None:
-                        event_repo.append(
-                            session,
-                            self.task_id,
-                            final.kind,
-                            event_payload(final),
-                            run_id=self.run.id,
-                        )
-                    ended = lifecycle.finish(
-                        session, self.run.id, status, attempt=self.run.attempt, **fields
-                    )
-        except StaleAttemptError as exc:
-            log.warning("%s", exc.message)
-            ended = None
-        return ended.status.value if ended is not None else _current(self.store, self.run)
+        return current_status(store, run)
+    return ended.status.value if ended is not None else current_status(store, run)
 
 
 async def _watch_for_cancel(store: Store, writer: RunWriter, agent: AgentRun) -> None:
@@ -285,21 +227,23 @@ async def _watch_for_cancel(store: Store, writer: RunWriter, agent: AgentRun) ->
 
 class _RecordingGate:
     """Wraps the workspace's gate for one run: names the run on each request, and writes who
-    decided each tool call into the log."""
+    decided each tool call into the log (after the run's queued events: the log keeps their
+    order)."""
 
-    def __init__(self, ctx: RunContext, task_id: str, run_id: str) -> None:
+    def __init__(self, ctx: RunContext, writer: RunWriter) -> None:
         self._ctx = ctx
-        self._task_id = task_id
-        self._run_id = run_id
+        self._writer = writer
 
     async def decide(self, request: PermissionRequest) -> PermissionDecision:
         """Ask the workspace's gate, then log the decision and who made it."""
         tool = request.tool
-        decision = await self._ctx.gate.decide(dataclasses.replace(request, run_id=self._run_id))
+        run_id = self._writer.run.id
+        self._writer.flush()
+        decision = await self._ctx.gate.decide(dataclasses.replace(request, run_id=run_id))
         with self._ctx.store.write() as session:
             event_repo.append(
                 session,
-                self._task_id,
+                self._writer.task_id,
                 "note",
                 {
                     "message": f"{tool} {'allowed' if decision.allowed else 'denied'}"
@@ -308,7 +252,7 @@ class _RecordingGate:
                     "allowed": decision.allowed,
                     "decided_by": decision.decided_by,
                 },
-                run_id=self._run_id,
+                run_id=run_id,
             )
         return decision
 

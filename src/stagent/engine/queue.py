@@ -14,7 +14,8 @@ from stagent.store.lifecycle import workflow_id_for
 
 if TYPE_CHECKING:
     from dbos import DBOSClient
-    from sqlalchemy.orm import Session
+
+    from stagent.store.database import Connection
 
 WORKFLOW_PROTOCOL = "stagent-wf-4"
 """Bump on purpose when the recorded step order of a workflow changes."""
@@ -76,11 +77,13 @@ class TaskQueueClient:
         handle: WorkflowHandle[str] = self.client.enqueue(options, task_id, run_number)
         return handle.get_workflow_id()
 
-    def enqueue_in(self, session: Session, task_id: str, run_number: int) -> str:
+    def enqueue_in(self, conn: Connection, task_id: str, run_number: int) -> str:
         """Put a task run on the queue inside the caller's write transaction (our tables and
         DBOS's are one database): the run's record and its queue entry commit together, in one
-        commit instead of two. Open the client (`prepare_schema`) before the transaction starts:
-        opening it may migrate DBOS's tables on another connection."""
+        commit instead of two. ``conn``: the transaction's connection, with what it wrote so far
+        flushed (`stagent.store.database.flushed_connection`). Open the client
+        (`prepare_schema`) before the transaction starts: opening it may migrate DBOS's tables
+        on another connection."""
         from dbos import EnqueueOptions, WorkflowHandle
 
         options: EnqueueOptions = {
@@ -89,10 +92,8 @@ class TaskQueueClient:
             "workflow_id": workflow_id_for(task_id, run_number),
             "app_version": WORKFLOW_PROTOCOL,
         }
-        if session.new or session.dirty or session.deleted:
-            session.flush()
         handle: WorkflowHandle[str] = self.client.enqueue_in_transaction(
-            session.connection(), options, task_id, run_number
+            conn, options, task_id, run_number
         )
         return handle.get_workflow_id()
 

@@ -7,6 +7,7 @@ workspace's change feed.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from stagent.store import lifecycle
 from stagent.store import projects as project_repo
 from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
-from stagent.store.database import Store
+from stagent.store.database import Store, flushed_connection
 
 
 def _is_dir(path: Path) -> bool:
@@ -265,26 +266,27 @@ class TaskService:
         self._runtimes.require_ready(runtime)
         self._queue.prepare_schema()  # before the write lock: opening it may migrate DBOS's tables
         with self._store.write() as session:
-            row = task_repo.get_row(session, task_id, for_update=True)
-            task = task_repo.to_task(row)
+            task = lifecycle.locked_task(session, task_id)
             project = project_repo.get(session, task.project_id) if task.project_id else None
             profile_options: dict[str, Any] | None = None
             note = None
+            routed = task
             if task.profile and self._profiles is not None:
                 chosen, profile_options, note = self._profiles.resolve(
                     task.profile, task.runtime, task.title, task.description, {}
                 )
                 if chosen != task.profile:  # ``auto``: the routed profile stays the task's
-                    row.profile = chosen
+                    task_repo.set_routed_profile(session, task_id, chosen)
+                    routed = dataclasses.replace(task, profile=chosen)
             options = resolve_options(task, project, profile_options)
-            task, run = lifecycle.queue_run(session, task_id, options, row=row)
+            task, run = lifecycle.queue_run(session, task_id, options, task=routed)
             if run is not None:
                 if note is not None:
                     event_repo.append(
                         session, task_id, "note", run_id=run.id, payload={"message": note}
                     )
                 # In the same transaction: the run and its queue entry commit together.
-                self._queue.enqueue_in(session, task_id, run.number)
+                self._queue.enqueue_in(flushed_connection(session), task_id, run.number)
         return task
 
     def cancel(self, task_id: str) -> Task:

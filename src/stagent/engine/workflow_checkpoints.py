@@ -41,7 +41,7 @@ from stagent.store import lifecycle, waits
 from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
-from stagent.store.database import Store
+from stagent.store.database import Session, Store
 
 RECHECK_SECONDS = 30.0
 """A safety net only: the wait wakes on the deciding commit."""
@@ -91,28 +91,44 @@ def step_known(step: tuple[Any, ...]) -> Generator[None]:
         _known_ungated.reset(token)
 
 
-def gated_step(store: Store, task_id: str) -> Gate | None:
-    """The workflow step ``task_id`` runs as, if that step requires approval; else None. One
-    indexed read for a task that is no workflow step."""
+@dataclass(frozen=True, slots=True)
+class StepRow:
+    """The workflow step a task runs as (its row), before its definition is read."""
+
+    row_id: str
+    workflow_id: str
+    run_number: int
+    key: str
+
+
+def step_of(session: Session, task_id: str) -> StepRow | None:
+    """The workflow step ``task_id`` runs as, or None: one indexed read of one column for a task
+    that is no workflow step (the executor asks it in the transaction that claims the run)."""
+    row = workflow_repo.step_for_task(session, task_id)
+    if row is None:
+        return None
+    return StepRow(row.id, row.workflow_id, row.run_number, row.step_key)
+
+
+def gated_step(store: Store, ref: StepRow) -> Gate | None:
+    """The gate of the step ``ref``, if that step requires approval; else None."""
     with store.read() as session:
-        row = workflow_repo.step_for_task(session, task_id)
-        if row is None:
-            return None
-        workflow = workflow_repo.get_row(session, row.workflow_id)
+        workflow = workflow_repo.get_row(session, ref.workflow_id)
         definition = definition_of(workflow.id, workflow.definition)
-        template = row.step_key.split("#", 1)[0]
-        step = next((s for s in definition.steps if s.id == template), None)
-        if step is None or not step.requires_approval:
-            return None
-        return Gate(row.id, row.workflow_id, workflow.name, row.run_number, row.step_key, step)
+    template = ref.key.split("#", 1)[0]
+    step = next((s for s in definition.steps if s.id == template), None)
+    if step is None or not step.requires_approval:
+        return None
+    return Gate(ref.row_id, ref.workflow_id, workflow.name, ref.run_number, ref.key, step)
 
 
-async def before_start(store: Store, task: Task, run: Run) -> Task:
-    """Hold a gated step's run until a person approves it; returns the task to run (its
-    description with the reviewer's comment). Raises `CheckpointRejectedError` otherwise."""
+async def before_start(store: Store, task: Task, run: Run, step: StepRow | None) -> Task:
+    """Hold a gated step's run until a person approves it (``step``: the workflow step the
+    task runs as, from `step_of`); returns the task to run (its description with the
+    reviewer's comment). Raises `CheckpointRejectedError` otherwise."""
     if _known_ungated.get():
         return task
-    gate = gated_step(store, task.id)
+    gate = gated_step(store, step) if step is not None else None
     if gate is None:
         return task
     card = _open(store, task, run, gate)

@@ -122,8 +122,7 @@ def prepare(
                 ),
             )
             step_row.task_id = task.id
-        row = task_repo.get_row(session, step_row.task_id, for_update=True)
-        task = task_repo.to_task(row)
+        task = lifecycle.locked_task(session, step_row.task_id)
         step_row.status = StepStatus.RUNNING.value
         step_row.started_at = step_row.started_at or utcnow()
         step_row.error = None
@@ -138,7 +137,7 @@ def prepare(
             task.id,
             resolve_options(task, project, profile_options),
             reason=f"workflow {state.name}",
-            row=row,
+            task=task,
         )
         if note is not None and run is not None:
             event_repo.append(session, task.id, "note", run_id=run.id, payload={"message": note})

@@ -101,7 +101,6 @@ class FsCache:
         self._dirs: dict[str, Listing] = {}
         self._files: dict[tuple[str, str, Hashable], Cached] = {}
         self._checked: dict[str, dict[str, bool] | None] = {}
-        self._stated: set[str] = set()
         self._settled_before = 0
         self.blocks: BlockMemo = {}
         """Front matter parsed by its text (see `stagent.scanner.parse.front_matter`)."""
@@ -112,7 +111,6 @@ class FsCache:
     def begin(self) -> None:
         """Start a scan: each directory is checked at most once per scan."""
         self._checked = {}
-        self._stated = set()
         self._settled_before = self._clock() - RACY_NS
 
     def settled(self, mtime_ns: int, ctime_ns: int) -> bool:
@@ -173,7 +171,6 @@ class FsCache:
     def stat(self, path: str) -> FileStat | None:
         """Size, mtime, ctime and inode of a regular file (None if missing or not a regular
         file)."""
-        self._stated.add(path)
         try:
             st = os.stat(path)
         except OSError:
@@ -186,7 +183,6 @@ class FsCache:
         """A regular file's stat and its bytes, in four system calls (open, fstat, read,
         close); None if it is missing, unreadable or not a regular file (a FIFO is opened
         non-blocking, so it never hangs the scan)."""
-        self._stated.add(path)
         try:
             fd = os.open(path, _READ_FLAGS)
         except OSError:
@@ -220,22 +216,19 @@ class FsCache:
         self._files[(path, kind, context)] = Cached(stat if settled else None, value)
         return settled
 
-    def end(self, kept: Callable[[Any], bool] = lambda _: True) -> None:
+    def end(self, used: int, used_paths: Callable[[], set[str]]) -> None:
         """End a scan: trim the caches to what it used if they hold more than twice that.
 
-        Used means listed, stat'ed or read in this scan; ``kept`` says which content-memo
-        values may stay (see `stagent.scanner.collect.Collector`)."""
-        stated = self._stated
-        if len(self._files) > 2 * len(stated) + TRIM_SLACK:
-            self._files = {k: v for k, v in self._files.items() if k[0] in stated}
-            self.by_content = {k: v for k, v in self.by_content.items() if kept(v)}
+        ``used`` is how many files the scan stat'ed or read and ``used_paths`` gives them (called
+        only when a trim is due); listings are kept for the folders this scan checked, and
+        content-memo entries for the files it used."""
+        if len(self._files) > 2 * used + TRIM_SLACK:
+            paths = used_paths()
+            self._files = {k: v for k, v in self._files.items() if k[0] in paths}
+            self.by_content = {k: v for k, v in self.by_content.items() if v.path in paths}
         checked = self._checked
         if len(self._dirs) > 2 * len(checked) + TRIM_SLACK:
             self._dirs = {k: v for k, v in self._dirs.items() if k in checked}
-
-    def used(self, path: str) -> bool:
-        """True if ``path`` was stat'ed or read in this scan."""
-        return path in self._stated
 
     def sizes(self) -> tuple[int, int, int]:
         """How many listings, parse results and content-memo entries the cache holds."""

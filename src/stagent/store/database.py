@@ -8,10 +8,12 @@ from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection as Connection  # re-exported: what `flushed_connection` gives
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session as Session  # re-exported: the type `read`/`write` yield
+from sqlalchemy.orm import sessionmaker
 
 from stagent.domain.errors import DatabaseUnavailableError
 from stagent.domain.scrub import normalize
@@ -136,6 +138,15 @@ class Store:
         """Stop watching and close every pooled connection."""
         self._watcher.stop()
         self.engine.dispose()
+
+
+def flushed_connection(session: Session) -> Connection:
+    """The session's connection for a Core statement (ours, or another library's in the same
+    transaction: DBOS's enqueue), after flushing what the ORM still holds, so the statement sees
+    every row this transaction wrote."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    return session.connection()
 
 
 def _ensure_private_file(url: str) -> None:

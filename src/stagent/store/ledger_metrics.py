@@ -6,11 +6,12 @@ reservations, released reservations and blocked calls are not calls.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import case, false, func, literal, select, true
+from sqlalchemy import and_, case, false, func, literal, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from stagent.store import ledger_rollup as rollup
@@ -171,33 +172,68 @@ def summarize(
 def _rollup_sums(
     session: Session, where: LedgerFilter, by: str | None, zone: tzinfo
 ) -> rollup.Grouped:
-    """Sums per (key, flag): the rollup's pieces of the window, the rows of its part hours."""
+    """Sums per (key, flag): the rollup's pieces of the window (one statement), the rows of its
+    part hours (one more, if it has any)."""
     pieces = rollup.plan(where, days=by != "hour")
     if pieces is None:
-        return _row_grouped(session, where, by, zone)
+        return _row_grouped(session, [where], by, zone)
     found = rollup.grouped(session, where, by, pieces, zone)
-    for edge in pieces.edges:
-        for key, values in _row_grouped(session, edge, by, zone).items():
+    if pieces.edges:
+        for key, values in _row_grouped(session, pieces.edges, by, zone).items():
             rollup.add(found, key, values)
     return found
 
 
 def _row_grouped(
-    session: Session, where: LedgerFilter, by: str | None, zone: tzinfo
+    session: Session, wheres: Sequence[LedgerFilter], by: str | None, zone: tzinfo
 ) -> rollup.Grouped:
-    """Sums of the rows per (key, flag): one pass per flag ``where`` leaves open."""
+    """Sums of the call rows matching any of ``wheres`` per (key, flag), in one statement."""
+    table = UsageLedgerRow
+    sums = (
+        func.count(),
+        *(
+            func.coalesce(func.sum(column), 0)
+            for column in (
+                table.input_tokens,
+                table.output_tokens,
+                table.cache_write_5m_tokens,
+                table.cache_write_1h_tokens,
+                table.cache_read_tokens,
+                table.cost_micros,
+            )
+        ),
+        func.coalesce(func.sum(case((table.cost_source == "unpriced", 1), else_=0)), 0),
+    )
+    keys: list[Any] = [table.simulated]
+    if by is not None and by != "simulated":
+        keys.insert(0, _group_column(session, "hour" if by == "day" else by))
+    matching = or_(*(and_(true(), *filter_conditions(where)) for where in wheres))
+    query = select(*keys, *sums).where(matching, table.status.in_(CALL_STATUSES)).group_by(*keys)
+    pattern = "%Y-%m-%d %H" if by in ("hour", "day") else "%Y-%m-%d %H:%M"
     found: rollup.Grouped = {}
-    flags = (False, True) if where.simulated is None else (where.simulated,)
-    for flag in flags:
-        buckets = (
-            _days(_row_aggregate(session, replace(where, simulated=flag), "hour"), zone)
-            if by == "day"
-            else _row_aggregate(session, replace(where, simulated=flag), by)
-        )
-        for bucket in buckets:
-            if bucket.requests or by is None:
-                rollup.add(found, (bucket.key, flag), _values(bucket))
+    for row in session.execute(query):
+        flag = bool(row[len(keys) - 1])
+        values = [int(v or 0) for v in row[len(keys) :]]
+        if by is None:
+            key = None
+        elif by == "simulated":
+            key = str(flag)
+        elif by == "day":
+            key = _local_day(row[0], zone)
+        else:
+            key = _key(row[0], pattern)
+        rollup.add(found, (key, flag), values)
     return found
+
+
+def _local_day(hour: object, zone: tzinfo) -> str:
+    """The local ISO day of ``zone`` an hour bucket (SQLite's text, PostgreSQL's timestamp, both
+    UTC) starts in."""
+    if isinstance(hour, datetime):
+        start = hour.replace(tzinfo=UTC)
+    else:
+        start = datetime.strptime(str(hour), "%Y-%m-%d %H").replace(tzinfo=UTC)
+    return start.astimezone(zone).date().isoformat()
 
 
 def _row_summary(session: Session, where: LedgerFilter, by: str | None, zone: tzinfo) -> Split:
@@ -207,7 +243,7 @@ def _row_summary(session: Session, where: LedgerFilter, by: str | None, zone: tz
             empty = Bucket(None)
             real, simulated = (empty, simulated) if where.simulated else (real, empty)
         return Split(real, simulated, [], [])
-    found = _row_grouped(session, where, by, zone)
+    found = _row_grouped(session, [where], by, zone)
     sides: dict[bool, list[Bucket]] = {False: [], True: []}
     for (key, flag), values in found.items():
         sides[flag].append(Bucket(key, *values))
@@ -231,20 +267,6 @@ def _days(hours: list[Bucket], zone: tzinfo) -> list[Bucket]:
         key = start.astimezone(zone).date().isoformat()
         days[key] = days[key].plus(bucket, key) if key in days else Bucket(key).plus(bucket, key)
     return list(days.values())
-
-
-def _values(bucket: Bucket) -> list[int]:
-    """A bucket's sums in the rollup's order (requests, tokens by category, cost, unpriced)."""
-    return [
-        bucket.requests,
-        bucket.input_tokens,
-        bucket.output_tokens,
-        bucket.cache_write_5m_tokens,
-        bucket.cache_write_1h_tokens,
-        bucket.cache_read_tokens,
-        bucket.cost_micros,
-        bucket.unpriced,
-    ]
 
 
 def _row_aggregate(

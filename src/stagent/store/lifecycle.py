@@ -16,20 +16,21 @@ assigns ``status``.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from stagent.domain.errors import ConflictError, InvalidTransitionError
+from stagent.domain.events import LogKind
 from stagent.domain.ids import utcnow
 from stagent.domain.lifecycle import Proposal, check, fenced
 from stagent.domain.run_options import RunOptions
 from stagent.domain.runs import Run, RunStatus, Subject
 from stagent.domain.tasks import RUNNABLE_FROM, Task, TaskStatus, check_transition
-from stagent.store import events
+from stagent.store import events, run_state
 from stagent.store import ledger as ledger_repo
 from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
@@ -72,22 +73,52 @@ def set_task_status(
 
     Module-private in spirit: callers outside this module use the named operations below.
     """
-    current = TaskStatus(row.status)
-    check_transition(current, target, task_id=row.id)
+    _move_task(
+        session,
+        row.id,
+        TaskStatus(row.status),
+        target,
+        reason=reason,
+        run_id=run_id,
+        run_number=run_number,
+        **fields,
+    )
+    return task_repo.to_task(row)
+
+
+def _move_task(
+    session: Session,
+    task_id: str,
+    current: TaskStatus,
+    target: TaskStatus,
+    *,
+    reason: str | None = None,
+    run_id: str | None = None,
+    run_number: int | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """`set_task_status` for a task known by id and status; returns the values written."""
+    check_transition(current, target, task_id=task_id)
     now = utcnow()
     values: dict[str, Any] = {"status": target.value, **fields, "updated_at": now}
     if target is TaskStatus.RUNNING and current is TaskStatus.QUEUED:
         values["started_at"] = now
     if target.is_terminal:
         values["finished_at"] = now
-    _update(session, row, values)
+    run_state.write(session, TaskRow, task_id, values)
     payload: dict[str, Any] = {"from": current.value, "to": target.value}
     if reason:
         payload["reason"] = reason
     if run_number is not None:
         payload["run"] = run_number
-    events.append(session, row.id, "status", payload, run_id=run_id)
-    return task_repo.to_task(row)
+    events.append(session, task_id, "status", payload, run_id=run_id)
+    return values
+
+
+def locked_task(session: Session, task_id: str) -> Task:
+    """A task (not deleted), locked for this transaction, read as a value (no ORM object);
+    `NotFoundError` otherwise. Pass it to `queue_run` to save its read."""
+    return run_state.live_task(run_state.connection(session), task_id)
 
 
 def queue_run(
@@ -96,22 +127,22 @@ def queue_run(
     options: RunOptions,
     *,
     reason: str | None = None,
-    row: TaskRow | None = None,
+    task: Task | None = None,
 ) -> tuple[Task, Run | None]:
     """Queue a new run of a task (a task already queued keeps its run: returns it, None).
 
-    ``row``: the task's row, if the caller already loaded it ``for_update`` in this
-    transaction (saves a read)."""
-    if row is None:
-        row = task_repo.get_row(session, task_id, for_update=True)
-    status = TaskStatus(row.status)
-    if status not in RUNNABLE_FROM:
+    ``task``: the task, if the caller already read it with `locked_task` in this transaction
+    (saves a read)."""
+    if task is None:
+        task = locked_task(session, task_id)
+    if task.status not in RUNNABLE_FROM:
         raise ConflictError(
-            f"task {task_id} is already {status.value}", hint="wait for it to end, or cancel it"
+            f"task {task_id} is already {task.status.value}",
+            hint="wait for it to end, or cancel it",
         )
-    if status is TaskStatus.QUEUED and row.workflow_id:
-        return task_repo.to_task(row), None
-    number = row.run_count + 1
+    if task.status is TaskStatus.QUEUED and task.workflow_id:
+        return task, None
+    number = task.run_count + 1
     workflow_id = workflow_id_for(task_id, number)
     run = run_repo.insert_queued(
         session,
@@ -121,9 +152,10 @@ def queue_run(
         options=options,
         workflow_id=workflow_id,
     )
-    task = set_task_status(
+    written = _move_task(
         session,
-        row,
+        task_id,
+        task.status,
         TaskStatus.QUEUED,
         reason=reason,
         run_id=run.id,
@@ -135,7 +167,7 @@ def queue_run(
         finished_at=None,
         session_id=None,
     )
-    return task, run
+    return _task_with(task, written), run
 
 
 def cancel_task(session: Session, task_id: str, *, reason: str) -> tuple[Task, str | None]:
@@ -146,7 +178,7 @@ def cancel_task(session: Session, task_id: str, *, reason: str) -> tuple[Task, s
     workflow_id = row.workflow_id if TaskStatus(row.status).is_active else None
     if run is None:
         return set_task_status(session, row, TaskStatus.CANCELLED, reason=reason), workflow_id
-    _end_run(session, run, RunStatus.CANCELLED, reason)
+    _end_run(session, run.id, RunStatus.CANCELLED, reason)
     task = set_task_status(
         session, row, TaskStatus.CANCELLED, reason=reason, run_id=run.id, run_number=run.number
     )
@@ -161,7 +193,7 @@ def plan_task(session: Session, task_id: str, *, reason: str) -> tuple[Task, str
     queued = current is TaskStatus.QUEUED
     run = _active_run(session, row) if queued else None
     if run is not None:
-        _end_run(session, run, RunStatus.CANCELLED, reason)
+        _end_run(session, run.id, RunStatus.CANCELLED, reason)
     task = set_task_status(
         session,
         row,
@@ -179,46 +211,58 @@ def plan_task(session: Session, task_id: str, *, reason: str) -> tuple[Task, str
 def claim(session: Session, task_id: str, number: int) -> Claim | None:
     """An executor takes run ``number`` of a task: ``queued -> running`` (attempt 1), or a run a
     dead process left ``running``/``waiting`` is taken over (attempt + 1, a ``recovered``
-    event). None if the run already ended or was superseded (nothing to execute)."""
-    task_row = task_repo.get_row(session, task_id, for_update=True)
-    status = TaskStatus(task_row.status)
-    run = run_repo.find_row(session, task_id, number, for_update=True)
-    if task_row.run_count != number or status.is_terminal or status is TaskStatus.PLANNED:
+    event). None if the run already ended or was superseded (nothing to execute).
+
+    Reads the task and the run as values (Core, no ORM objects): this is every run's start."""
+    conn = run_state.connection(session)
+    task = run_state.live_task(conn, task_id)
+    run = run_state.locked_run_number(conn, task_id, number)
+    if task.run_count != number or task.status.is_terminal or task.status is TaskStatus.PLANNED:
         return None
     if run is None:  # a run queued before run records existed
-        options = task_repo.to_task(task_row).options
-        run = run_repo.create(
+        created = run_repo.create(
             session,
             subject=Subject("task", task_id),
             task_id=task_id,
             number=number,
-            options=options,
-            workflow_id=task_row.workflow_id,
+            options=task.options,
+            workflow_id=task.workflow_id,
         )
-    if RunStatus(run.status).is_terminal:
+        run = run_repo.to_run(created)
+    if run.status.is_terminal:
         return None
-    recovered = run.status != RunStatus.QUEUED.value
+    attempt = run.attempt + 1
+    recovered = run.status is not RunStatus.QUEUED
     if recovered:
-        _update(session, run, {"attempt": run.attempt + 1})
+        run_state.write(session, RunRow, run.id, {"attempt": attempt})
         events.append(
             session,
             task_id,
             "recovered",
             {
                 "message": "the process running this task stopped; running it again",
-                "attempt": run.attempt,
+                "attempt": attempt,
             },
             run_id=run.id,
         )
-        task = task_repo.to_task(task_row)
-    else:
-        _check(session, run, task_row, RunStatus.RUNNING, None)
-        running = {"status": RunStatus.RUNNING.value, "started_at": utcnow()}
-        _update(session, run, {"attempt": run.attempt + 1, **running})
-        task = set_task_status(
-            session, task_row, TaskStatus.RUNNING, run_id=run.id, run_number=run.number
-        )
-    return Claim(task, run_repo.to_run(run), recovered)
+        return Claim(task, dataclasses.replace(run, attempt=attempt), recovered)
+    _check(_RunState.of(run), task.id, task.status, RunStatus.RUNNING, None)
+    started = utcnow()
+    running = {"status": RunStatus.RUNNING.value, "started_at": started, "attempt": attempt}
+    run_state.write(session, RunRow, run.id, running)
+    written = _move_task(
+        session, task.id, task.status, TaskStatus.RUNNING, run_id=run.id, run_number=run.number
+    )
+    task = _task_with(task, written)
+    run = dataclasses.replace(run, status=RunStatus.RUNNING, started_at=started, attempt=attempt)
+    return Claim(task, run, recovered)
+
+
+def _task_with(task: Task, written: dict[str, Any]) -> Task:
+    """``task`` with the values `_move_task` wrote."""
+    changes = dict(written)
+    changes["status"] = TaskStatus(changes["status"])
+    return dataclasses.replace(task, **changes)
 
 
 def suspend(
@@ -231,7 +275,7 @@ def suspend(
     if hold not in holds:
         holds.append(hold)
     if run.status == RunStatus.RUNNING.value:
-        _check(session, run, task_row, RunStatus.WAITING, attempt)
+        _check(_RunState.of_row(run), *_task_of(task_row), RunStatus.WAITING, attempt)
         _update(session, run, {"status": RunStatus.WAITING.value, "waiting_on": holds})
         _follow(session, task_row, run, TaskStatus.WAITING, reason)
     else:
@@ -245,7 +289,7 @@ def release(session: Session, run_id: str, hold: str, *, reason: str) -> Run:
     run, task_row = _locked(session, run_id)
     holds = [h for h in (run.waiting_on or []) if h != hold]
     if not holds and run.status == RunStatus.WAITING.value:
-        _check(session, run, task_row, RunStatus.RUNNING, None)
+        _check(_RunState.of_row(run), *_task_of(task_row), RunStatus.RUNNING, None)
         _update(session, run, {"status": RunStatus.RUNNING.value, "waiting_on": holds})
         _follow(session, task_row, run, TaskStatus.RUNNING, reason)
     else:
@@ -262,33 +306,58 @@ def finish(
     reason: str | None = None,
     result: str | None = None,
     error: str | None = None,
+    task_id: str | None = None,
+    logged: Sequence[tuple[LogKind, dict[str, Any]]] = (),
 ) -> Run | None:
     """End a run (and its task) once; None if it had already ended (nothing changes).
 
     ``attempt`` is the executor's fencing token: an attempt that was superseded is refused
-    (`StaleAttemptError`). The run's cost is settled from its ledger rows.
+    (`StaleAttemptError`). The run's cost is settled from its ledger rows. ``logged``: events of
+    the run to log first, in the same transaction, once the attempt is checked (an executor's
+    last events and the one that ended the run).
+    ``task_id``: the run's task, if the caller knows it (saves a read).
+
+    Reads the run and its task's status as values (Core, no ORM objects): every run's end.
     """
-    run, task_row = _locked(session, run_id)
-    if RunStatus(run.status).is_terminal:
+    conn = run_state.connection(session)
+    if task_id is None:
+        task_id = run_state.run_task_id(conn, run_id)
+    task_status = run_state.task_status(conn, task_id) if task_id is not None else None
+    run = run_state.locked_run(conn, run_id)
+    if run.status.is_terminal:
         return None
-    _check(session, run, task_row, target, attempt)
+    known = task_id if task_status is not None else None
+    _check(_RunState.of(run), known, task_status, target, attempt)
+    for kind, payload in logged:
+        events.append(session, run.task_id, kind, payload, run_id=run.id)
     result, error = events.scrubbed(session, result), events.scrubbed(session, error)
     stop = reason or (error if target is RunStatus.FAILED else None) or target.value
-    _end_run(session, run, target, stop, result=result, error=error)
-    if task_row is not None and TaskStatus(task_row.status) is not TaskStatus(target.value):
+    ended = _end_run(session, run.id, target, stop, result=result, error=error)
+    task_target = TaskStatus(target.value)
+    if task_id is not None and task_status is not None and task_status is not task_target:
         fields: dict[str, Any] = {"error": error}
         if target is RunStatus.COMPLETED:
             fields["result"] = result
-        set_task_status(
+        _move_task(
             session,
-            task_row,
-            TaskStatus(target.value),
+            task_id,
+            task_status,
+            task_target,
             reason=reason or (error if target is RunStatus.FAILED else None),
             run_id=run.id,
             run_number=run.number,
             **fields,
         )
-    return run_repo.to_run(run)
+    return dataclasses.replace(
+        run,
+        status=target,
+        stop_reason=ended["stop_reason"],
+        result=result,
+        error=error,
+        waiting_on=(),
+        ended_at=ended["ended_at"],
+        cost_micros=ended["cost_micros"],
+    )
 
 
 def settle_cost(session: Session, run_id: str) -> None:
@@ -311,11 +380,32 @@ def check_attempt(session: Session, run_id: str, attempt: int) -> bool:
 # ------------------------------------------------------------------------------- helpers
 
 
+@dataclass(frozen=True, slots=True)
+class _RunState:
+    """What the transition rules read of a run."""
+
+    id: str
+    status: RunStatus
+    attempt: int
+
+    @classmethod
+    def of(cls, run: Run) -> _RunState:
+        return cls(run.id, run.status, run.attempt)
+
+    @classmethod
+    def of_row(cls, row: RunRow) -> _RunState:
+        return cls(row.id, RunStatus(row.status), row.attempt)
+
+
+def _task_of(row: TaskRow | None) -> tuple[str | None, TaskStatus | None]:
+    return (row.id, TaskStatus(row.status)) if row is not None else (None, None)
+
+
 def _locked(session: Session, run_id: str) -> tuple[RunRow, TaskRow | None]:
     """Lock a run's task, then the run: the order `claim`, `queue_run` and `cancel_task` take
     them in, so two writers of one run (an executor finishing, a person cancelling) wait for
     each other instead of deadlocking on PostgreSQL."""
-    task_id = session.scalar(select(RunRow.task_id).where(RunRow.id == run_id))
+    task_id = run_state.run_task_id(run_state.connection(session), run_id)
     task_row = (
         task_repo.get_row(session, task_id, for_update=True, deleted=True) if task_id else None
     )
@@ -330,22 +420,21 @@ def _active_run(session: Session, row: TaskRow) -> RunRow | None:
 
 
 def _check(
-    session: Session,
-    run: RunRow,
-    task_row: TaskRow | None,
+    run: _RunState,
+    task_id: str | None,
+    task_status: TaskStatus | None,
     target: RunStatus,
     attempt: int | None,
 ) -> None:
-    del session
     check(
         Proposal(
             run_id=run.id,
-            current=RunStatus(run.status),
+            current=run.status,
             target=target,
             attempt=run.attempt,
             writer_attempt=attempt,
-            task_id=task_row.id if task_row is not None else None,
-            task_current=TaskStatus(task_row.status) if task_row is not None else None,
+            task_id=task_id,
+            task_current=task_status,
         )
     )
 
@@ -371,23 +460,24 @@ def _follow(
 
 def _end_run(
     session: Session,
-    run: RunRow,
+    run_id: str,
     target: RunStatus,
     reason: str,
     *,
     result: str | None = None,
     error: str | None = None,
-) -> None:
+) -> dict[str, Any]:
     """End the run and settle it in the same transaction: its budget reservation is released
     (exactly once, by run), the usage rows of a failed or cancelled run say so, and its cost is
-    summed from its ledger rows. A crash either ends and settles it, or does neither."""
+    summed from its ledger rows. A crash either ends and settles it, or does neither. Returns
+    the values written."""
     if target not in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED):
         raise InvalidTransitionError(f"{target.value} does not end a run")
-    booked = run_repo.booked(session, run.id)
+    booked = run_repo.booked(session, run_id)
     if booked.reserved:
-        ledger_repo.release_reservations(session, run.id, note=f"released: the run {target.value}")
+        ledger_repo.release_reservations(session, run_id, note=f"released: the run {target.value}")
     if booked.completed and target is not RunStatus.COMPLETED:
-        ledger_repo.mark_run_outcome(session, run.id, target.value)
+        ledger_repo.mark_run_outcome(session, run_id, target.value)
     ended: dict[str, Any] = {
         "status": target.value,
         "stop_reason": reason,
@@ -397,22 +487,11 @@ def _end_run(
         "ended_at": utcnow(),
         "cost_micros": booked.spent,
     }
-    _update(session, run, ended)
-
-
-_UPDATE_BY_ID = {
-    table.name: update(table).where(table.c.id == bindparam("row_id"))
-    for table in (cast(Table, TaskRow.__table__), cast(Table, RunRow.__table__))
-}
-"""Built once (the SET clause comes from the parameters): building a statement costs more CPU
-than running it on the hot path."""
+    run_state.write(session, RunRow, run_id, ended)
+    return ended
 
 
 def _update(session: Session, row: TaskRow | RunRow, values: dict[str, Any]) -> None:
-    """Write ``values`` to a loaded row: one Core ``UPDATE`` by primary key (no unit-of-work
-    flush: the run/task hot path costs a statement, not an ORM flush), and the loaded object
-    keeps the written values as its committed state."""
-    table = cast(Table, type(row).__table__)
-    ledger_repo.core(session).execute(_UPDATE_BY_ID[table.name], {"row_id": row.id, **values})
-    for name, value in values.items():
-        set_committed_value(row, name, value)
+    """Write ``values`` to a loaded row (one Core ``UPDATE`` by primary key; the loaded object
+    keeps the written values as its committed state)."""
+    run_state.write(session, type(row), row.id, values)

@@ -15,6 +15,7 @@ flush (see ``benchmarks/events.py``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import JSON, Connection, Table, TextClause, bindparam, select, text, update
@@ -105,6 +106,25 @@ def append_event(
         },
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+def append_events(
+    conn: Connection,
+    *,
+    task_id: str,
+    run_id: str,
+    attempt: int,
+    events: Sequence[tuple[str, dict[str, Any]]],
+) -> int:
+    """`append_event` for each of ``events`` (``(kind, payload)``, in order) on one connection
+    (on SQLite, one transaction); stops at the first one refused. Returns how many were
+    written."""
+    for written, (kind, payload) in enumerate(events):
+        if not append_event(
+            conn, task_id=task_id, run_id=run_id, attempt=attempt, kind=kind, payload=payload
+        ):
+            return written
+    return len(events)
 
 
 _SET_SESSION = update(_TASKS).where(_TASKS.c.id == bindparam("task"))

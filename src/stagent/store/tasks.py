@@ -13,7 +13,7 @@ from stagent.domain.errors import NotFoundError
 from stagent.domain.ids import new_id, utcnow
 from stagent.domain.run_options import RunOptions
 from stagent.domain.tasks import Task, TaskStatus
-from stagent.store import events, row_values
+from stagent.store import events, row_values, run_state
 from stagent.store.tables import TaskRow
 
 
@@ -137,6 +137,12 @@ def delete(session: Session, task_id: str) -> None:
     row.deleted_at = utcnow()
     session.flush()
     events.append(session, task_id, "deleted", {"title": row.title})
+
+
+def set_routed_profile(session: Session, task_id: str, profile: str) -> None:
+    """Keep the profile ``auto`` routed a task to (no event of its own: the run's note says
+    which profile was chosen and why)."""
+    run_state.write(session, TaskRow, task_id, {"profile": profile})
 
 
 _RUNTIME_OF = select(TaskRow.runtime).where(

@@ -17,10 +17,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
 import stagent
-from stagent.web.api import build_api_router
+from stagent.web.api import api_routers
 from stagent.web.errors import install_error_handlers
+from stagent.web.routers import add_routes
 from stagent.web.security import SecurityMiddleware
-from stagent.web.ui.routes import build_ui_router
+from stagent.web.ui.routes import ui_routers
 from stagent.workspace import Workspace
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -78,8 +79,7 @@ def create_app(
     )
     app.state.workspace = workspace
     install_error_handlers(app)
-    app.include_router(build_api_router())
-    app.include_router(build_ui_router())
+    add_routes(app, [*api_routers(), *ui_routers()])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(
         SecurityMiddleware, settings=workspace.settings, owner_token=workspace.owner_token

@@ -8,14 +8,13 @@ malformed line is counted and reported with its file and line number; it never s
 
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import Callable, Generator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from stagent.collector import collector_paused
 from stagent.ledger.cost import cost_of
 from stagent.ledger.importers import claude_code, codex
 from stagent.ledger.importers.calls import (
@@ -132,7 +131,7 @@ class LogImporter:
             )
             states = repo.file_states(session, plan.source)
         batch = _Batch(self, plan.source, report, projects)
-        with _collector_paused():
+        with collector_paused():
             for path in plan.files:
                 _FileImport(batch, plan, path, states.get(str(path)), progress).run()
             batch.flush()
@@ -330,21 +329,6 @@ class _FileImport:
             str(self.path), source, offset, self.head, lines,
             state.dump() if source == CODEX else {},
         )  # fmt: skip
-
-
-@contextmanager
-def _collector_paused() -> Generator[None, None, None]:
-    """Python's cycle collector off while an import reads: the calls of a batch are thousands
-    of short-lived, acyclic objects (freed by reference counting), and the collector's passes
-    over them were ~7 % of an import's CPU. Back on (and a young-generation pass) after."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-            gc.collect(0)
 
 
 def _at(entry: NewLedgerEntry) -> datetime:

@@ -17,32 +17,24 @@ from stagent.web.api import (
     tasks,
     workflows,
 )
-from stagent.web.api.models import ErrorOut
+from stagent.web.routers import ERROR_RESPONSES
 
-ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorOut, "description": description}
-    for status, description in (
-        (403, "missing access token or CSRF token"),
-        (404, "no such row"),
-        (409, "conflicts with the current state"),
-        (422, "invalid input; `errors` names each field"),
-    )
-}
+__all__ = ["ERROR_RESPONSES", "api_routers"]
 
 
-def build_api_router() -> APIRouter:
-    """The ``/api/v1`` router with every resource mounted."""
-    router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
-    router.include_router(projects.router)
-    router.include_router(tasks.router)
-    router.include_router(tasks.runs_router)
-    router.include_router(runtimes.router)
-    router.include_router(approvals.router)
-    router.include_router(rules.router)
-    router.include_router(budgets.router)
-    router.include_router(profiles.router)
-    router.include_router(workflows.router)
-    router.include_router(schedules.router)
-    router.include_router(ledger.router)
-    router.include_router(scans.router)
-    return router
+def api_routers() -> list[APIRouter]:
+    """Every resource's router of the ``/api/v1`` JSON API, in matching order."""
+    return [
+        projects.router,
+        tasks.router,
+        tasks.runs_router,
+        runtimes.router,
+        approvals.router,
+        rules.router,
+        budgets.router,
+        profiles.router,
+        workflows.router,
+        schedules.router,
+        ledger.router,
+        scans.router,
+    ]

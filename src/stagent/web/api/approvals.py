@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from stagent.governance.owner import decided_by
 from stagent.web.api.governance_models import AllowIn, AnswerIn, ApprovalOut, DenyIn
 from stagent.web.api.models import ListOut, list_of
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import api_router
 from stagent.web.security import require_owner
 
-router = APIRouter(prefix="/approvals", tags=["approvals"])
+router = api_router("/approvals", tags=["approvals"])
 OwnerOnly = [Depends(require_owner)]
 BY = decided_by("API", "owner token")
 

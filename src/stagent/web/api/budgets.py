@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import Depends, Query, Response, status
 
 from stagent.domain.ledger import LedgerFilter
 from stagent.governance.budgets_config import CLEAR, BudgetChange
@@ -24,9 +24,10 @@ from stagent.web.api.budget_models import (
 )
 from stagent.web.api.models import ListOut, list_of
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import api_router
 from stagent.web.security import require_owner
 
-router = APIRouter(tags=["budgets"])
+router = api_router(tags=["budgets"])
 OwnerOnly = [Depends(require_owner)]
 Scope = Literal["overall", "runtime", "project"]
 

@@ -11,7 +11,7 @@ import io
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, WithJsonSchema
 
@@ -23,9 +23,10 @@ from stagent.schemas.ledger import CapForecastOut, Grouping, SummaryOut
 from stagent.web.api.budget_models import UsageOut
 from stagent.web.api.models import ListOut, list_of
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import api_router
 from stagent.web.security import require_owner
 
-router = APIRouter(tags=["ledger"])
+router = api_router(tags=["ledger"])
 OwnerOnly = [Depends(require_owner)]
 SOURCES = {"run": "run", "claude-code": "import:claude-code", "codex": "import:codex"}
 SourceName = Literal["run", "claude-code", "codex", "import:claude-code", "import:codex", ""]

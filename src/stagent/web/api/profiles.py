@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from stagent.schemas.profiles import (
@@ -25,8 +25,9 @@ from stagent.schemas.profiles import (
 from stagent.schemas.workflows import WorkflowSchema
 from stagent.web.api.models import ListOut, list_of
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import api_router
 
-router = APIRouter(tags=["profiles"])
+router = api_router(tags=["profiles"])
 
 
 @router.get("/profiles", response_model=ListOut[ProfileSummary])

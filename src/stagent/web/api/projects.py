@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from stagent.web.api.models import ListOut, ProjectIn, ProjectOut, list_of
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import api_router
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = api_router("/projects", tags=["projects"])
 
 
 @router.get("", response_model=ListOut[ProjectOut])

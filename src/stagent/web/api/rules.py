@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import Depends, Query, Response, status
 
 from stagent.web.api.governance_models import (
     ExportOut,
@@ -22,9 +22,10 @@ from stagent.web.api.governance_models import (
 )
 from stagent.web.api.models import ListOut, list_of
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import api_router
 from stagent.web.security import require_owner
 
-router = APIRouter(prefix="/rules", tags=["rules"])
+router = api_router("/rules", tags=["rules"])
 OwnerOnly = [Depends(require_owner)]
 PresetName = Literal["read-only", "git-safe", "full-auto"]
 """The trust presets (`stagent.governance.presets.PRESETS`; a test keeps the two equal)."""

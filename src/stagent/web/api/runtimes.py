@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel
 
 from stagent.web.api.models import ListOut, RuntimeOut, list_of
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import api_router
 from stagent.web.ui.runtimes import check_runtime
 
-router = APIRouter(prefix="/runtimes", tags=["runtimes"])
+router = api_router("/runtimes", tags=["runtimes"])
 
 
 @router.get("", response_model=ListOut[RuntimeOut])

@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel, Field
 
 from stagent.domain.errors import NotFoundError
 from stagent.scanner import ScanReport, ScanSummary
 from stagent.web.api.models import ListOut, list_of
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import api_router
 
-router = APIRouter(prefix="/scans", tags=["scans"])
+router = api_router("/scans", tags=["scans"])
 
 
 class ScanIn(BaseModel):

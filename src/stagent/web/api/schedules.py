@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from stagent.schemas.schedules import (
     LIST_HISTORY,
@@ -16,8 +16,9 @@ from stagent.schemas.schedules import (
 )
 from stagent.web.api.models import ListOut, list_of
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import api_router
 
-router = APIRouter(prefix="/schedules", tags=["schedules"])
+router = api_router("/schedules", tags=["schedules"])
 
 
 @router.get("", response_model=ListOut[ScheduleOut])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from stagent.domain.events import MAX_SEQ
 from stagent.domain.tasks import Task, TaskStatus
@@ -22,10 +22,11 @@ from stagent.web.api.models import (
     list_of,
 )
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import api_router
 from stagent.workspace import Workspace
 
-router = APIRouter(prefix="/tasks", tags=["tasks"])
-runs_router = APIRouter(prefix="/runs", tags=["runs"])
+router = api_router("/tasks", tags=["tasks"])
+runs_router = api_router("/runs", tags=["runs"])
 
 
 def task_out(ws: Workspace, task: Task) -> TaskOut:

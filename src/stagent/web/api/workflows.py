@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, status
+from fastapi import status
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 
@@ -17,8 +17,9 @@ from stagent.domain.workflows import WorkflowDefinition
 from stagent.schemas.workflows import WorkflowSchema
 from stagent.web.api.models import ListOut, list_of
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import api_router
 
-router = APIRouter(prefix="/workflows", tags=["workflows"])
+router = api_router("/workflows", tags=["workflows"])
 
 
 def _inlined(schema: dict[str, Any]) -> dict[str, Any]:

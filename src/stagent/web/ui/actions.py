@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form
+from fastapi import Form
 from starlette.responses import Response
 
 from stagent.domain.run_options import RUNTIME_OPTION_FIELDS
 from stagent.engine.services import TaskDraft
 from stagent.web.deps import StepsHidden, WorkspaceDep
+from stagent.web.routers import ui_router
 from stagent.web.ui import fragments
 from stagent.web.ui.forms import blank_to_none, form_options, parse_scenario_text
 from stagent.web.ui.rendering import fragment, redirect
 from stagent.workspace import Workspace
 
-router = APIRouter(prefix="/ui")
+router = ui_router("/ui")
 
 View = Annotated[Literal["board", "task"], Form()]
 

@@ -3,16 +3,17 @@ a preview of the resolved steps, and Run (the blueprint starts as a workflow).""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from stagent.domain.errors import StagentError
 from stagent.domain.workflow_runs import BUILT_PATTERNS
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import ui_router
 from stagent.web.ui.rendering import fragment, page, redirect
 from stagent.web.ui.templating import render
 
-router = APIRouter()
+router = ui_router()
 
 PATTERN_LABELS = {
     "sequence": "Sequence",

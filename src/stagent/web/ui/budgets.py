@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from starlette.responses import Response
 
 from stagent.domain.errors import ValidationError
@@ -17,12 +17,13 @@ from stagent.governance.budgets_breach import card_json
 from stagent.governance.budgets_config import CLEAR, BudgetChange
 from stagent.ledger.money import parse_usd
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import ui_router
 from stagent.web.security import request_is_owner, require_owner
 from stagent.web.ui.rendering import fragment, page
 from stagent.web.ui.templating import render
 from stagent.workspace import Workspace
 
-router = APIRouter()
+router = ui_router()
 OwnerOnly = [Depends(require_owner)]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from starlette.responses import Response
 
 from stagent.domain.errors import ValidationError
@@ -13,11 +13,12 @@ from stagent.domain.ledger import LedgerFilter
 from stagent.ledger.reports import Scope
 from stagent.ledger.views import entry_json
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import ui_router
 from stagent.web.ui.monitor_lines import monitor_lines
 from stagent.web.ui.rendering import page
 from stagent.workspace import Workspace
 
-router = APIRouter()
+router = ui_router()
 RANGES = (7, 30, 90, 365)
 SOURCES = {
     "run": "Runs",

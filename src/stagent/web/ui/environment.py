@@ -11,17 +11,18 @@ import functools
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from stagent.domain.errors import NotFoundError
 from stagent.scanner import ScanReport, views
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import ui_router
 from stagent.web.ui.rendering import fragment, page, redirect
 from stagent.web.ui.templating import render
 from stagent.workspace import Workspace
 
-router = APIRouter()
+router = ui_router()
 
 TABS = (
     ("overview", "Overview", "/environment"),

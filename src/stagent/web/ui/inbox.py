@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from starlette.responses import Response
 
 from stagent.governance.owner import decided_by
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import ui_router
 from stagent.web.security import request_is_owner, require_owner
 from stagent.web.ui import inbox_views
 from stagent.web.ui.rendering import fragment, page
 from stagent.web.ui.stream import Topics
 from stagent.web.ui.templating import render
 
-router = APIRouter()
+router = ui_router()
 BY = decided_by("UI", "owner cookie")
 OwnerOnly = [Depends(require_owner)]
 

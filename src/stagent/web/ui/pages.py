@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from starlette.responses import Response
 
 from stagent.domain.run_options import RunOptions
 from stagent.web.deps import STEPS_COOKIE, WorkspaceDep
+from stagent.web.routers import ui_router
 from stagent.web.security import request_is_owner
 from stagent.web.ui import home_costs, views
 from stagent.web.ui.inbox_views import card_view
@@ -18,7 +19,7 @@ from stagent.web.ui.surfaces import NOT_BUILT, Surface
 from stagent.web.ui.templating import render
 from stagent.workspace import Workspace
 
-router = APIRouter()
+router = ui_router()
 
 STEPS_COOKIE_DAYS = 365
 

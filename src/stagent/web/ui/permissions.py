@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from starlette.responses import Response
 
 from stagent.domain.code_rules import UNSANDBOXED_WARNING, runs_code
@@ -16,13 +16,14 @@ from stagent.domain.permissions import PermissionRule
 from stagent.governance.defaults import MODE_DESCRIPTIONS
 from stagent.governance.presets import PRESETS, preset_rules
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import ui_router
 from stagent.web.security import request_is_owner, require_owner
 from stagent.web.ui.forms import blank_to_none
 from stagent.web.ui.rendering import fragment, page
 from stagent.web.ui.templating import render
 from stagent.workspace import Workspace
 
-router = APIRouter()
+router = ui_router()
 OwnerOnly = [Depends(require_owner)]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Depends, Form, Query, Request
 from starlette.responses import Response
 
 from stagent.domain.errors import NotFoundError
@@ -18,12 +18,13 @@ from stagent.profiles.catalog import ProfileCatalog
 from stagent.profiles.models import Profile
 from stagent.schemas.profiles import profile_detail
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import ui_router
 from stagent.web.security import request_is_owner, require_owner
 from stagent.web.ui.rendering import fragment, page, redirect
 from stagent.web.ui.templating import render
 from stagent.workspace import Workspace
 
-router = APIRouter()
+router = ui_router()
 OwnerOnly = [Depends(require_owner)]
 RUNTIME_CHOICES = ("claude", "codex", "anthropic")
 

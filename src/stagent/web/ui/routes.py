@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query
 from sse_starlette import EventSourceResponse
 
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import ui_router
 from stagent.web.security import request_is_owner
 from stagent.web.ui import (
     actions,
@@ -27,7 +28,7 @@ from stagent.web.ui.stream import Topics, live_events, resume_point
 
 KEEPALIVE_SECONDS = 15
 
-stream_router = APIRouter(prefix="/ui")
+stream_router = ui_router("/ui")
 
 
 @stream_router.get("/stream")
@@ -44,20 +45,20 @@ async def stream(
     return EventSourceResponse(events, ping=KEEPALIVE_SECONDS)
 
 
-def build_ui_router() -> APIRouter:
-    """Every UI route, excluded from the OpenAPI schema."""
-    router = APIRouter(include_in_schema=False)
-    router.include_router(pages.router)
-    router.include_router(actions.router)
-    router.include_router(inbox.router)
-    router.include_router(permissions.router)
-    router.include_router(budgets.router)
-    router.include_router(runtimes.router)
-    router.include_router(profiles.router)
-    router.include_router(blueprints.router)
-    router.include_router(schedules.router)
-    router.include_router(workflows.router)
-    router.include_router(costs.router)
-    router.include_router(environment.router)
-    router.include_router(stream_router)
-    return router
+def ui_routers() -> list[APIRouter]:
+    """Every UI router (hidden from OpenAPI), in matching order."""
+    return [
+        pages.router,
+        actions.router,
+        inbox.router,
+        permissions.router,
+        budgets.router,
+        runtimes.router,
+        profiles.router,
+        blueprints.router,
+        schedules.router,
+        workflows.router,
+        costs.router,
+        environment.router,
+        stream_router,
+    ]

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from starlette.responses import Response
 
 from stagent.domain.code_rules import UNSANDBOXED_WARNING
 from stagent.runtimes.base import RuntimeHealth
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import ui_router
 from stagent.web.security import request_is_owner, require_owner
 from stagent.web.ui.rendering import fragment, page
 from stagent.web.ui.templating import render
 from stagent.workspace import Workspace
 
-router = APIRouter()
+router = ui_router()
 
 
 async def check_runtime(ws: Workspace, name: str, *, probe: bool) -> RuntimeHealth:

@@ -7,19 +7,20 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from starlette.responses import Response
 
 from stagent.domain.errors import StagentError, ValidationError
 from stagent.scheduler.drafts import ScheduleDraft
 from stagent.schemas.schedules import LIST_HISTORY, SHOW_HISTORY, ScheduleOut, schedule_out
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import ui_router
 from stagent.web.ui.forms import blank_to_none, parse_scenario_text
 from stagent.web.ui.rendering import fragment, page, redirect
 from stagent.web.ui.templating import render
 from stagent.workspace import Workspace
 
-router = APIRouter()
+router = ui_router()
 
 Text = Annotated[str, Form()]
 WHEN_KINDS = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from starlette.responses import Response
 
 from stagent.domain.errors import NotFoundError, StagentError
@@ -14,6 +14,7 @@ from stagent.domain.workflow_files import WorkflowDefinitionError
 from stagent.domain.workflow_runs import BUILT_PATTERNS
 from stagent.domain.workflows import PATTERNS
 from stagent.web.deps import WorkspaceDep
+from stagent.web.routers import ui_router
 from stagent.web.ui import workflow_editor as editor
 from stagent.web.ui.rendering import fragment, page, redirect
 from stagent.web.ui.stream import Topics
@@ -21,7 +22,7 @@ from stagent.web.ui.templating import render
 from stagent.web.ui.workflow_views import STATUS_LABELS, STATUSES, run_context
 from stagent.workspace import Workspace
 
-router = APIRouter()
+router = ui_router()
 
 
 # -- the list ---------------------------------------------------------------------------------

@@ -1,0 +1,167 @@
+"""The writes of one execution of a run: its events, in batches, and its end.
+
+Every write is fenced by the run's attempt (`stagent.store.run_writes`, `lifecycle.finish`): a
+run that was cancelled, ended, or taken over by a newer attempt stops this execution's writes.
+
+Events are written in batches, never later than the run's own next step: `RunWriter.record`
+queues an event, and the queue is written in one transaction as soon as the run's task yields to
+the event loop (the runtime waits for its next message), before the gate decides a tool call
+(`flush`), before usage is booked, or with the run's end (`conclude`: its last events, the final
+event and the end in one transaction). A burst of messages a runtime hands over at once costs one
+commit instead of one each, and nothing a person or another process acts on waits for an event
+that is not yet written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from stagent.domain.events import LogKind, RuntimeEvent, SessionEvent, event_payload
+from stagent.domain.lifecycle import StaleAttemptError
+from stagent.domain.runs import Run, RunStatus
+from stagent.store import lifecycle, run_writes
+from stagent.store import runs as run_repo
+from stagent.store.database import Store, flushed_connection
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING = 200
+"""Events queued before a batch is written without waiting for the runtime to pause."""
+
+
+class RunWriter:
+    """The writes of one execution of a run. ``lost`` turns true once the run is no longer this
+    execution's (cancelled, ended, or taken over by a newer attempt); nothing is written after
+    that."""
+
+    def __init__(self, store: Store, task_id: str, run: Run) -> None:
+        self.store = store
+        self.task_id = task_id
+        self.run = run
+        self.lost = False
+        self._pending: list[RuntimeEvent] = []
+        self._soon: asyncio.Handle | None = None
+        self._failure: Exception | None = None
+
+    def record(self, event: RuntimeEvent) -> bool:
+        """Queue one event (written as the module says; at once when called outside an event
+        loop); False if the run is lost. Raises what writing an earlier batch raised."""
+        self.raise_failure()
+        if self.lost:
+            return False
+        self._pending.append(event)
+        if len(self._pending) >= MAX_PENDING:
+            return self.flush()
+        if self._soon is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no event loop to yield to: written now
+                return self.flush()
+            self._soon = loop.call_soon(self._flush_soon)
+        return True
+
+    def flush(self) -> bool:
+        """Write every queued event now, in one transaction; False if the run is lost (then
+        nothing more is written)."""
+        pending = self._take()
+        if self.lost or not pending:
+            return not self.lost
+        try:
+            with self.store.write_connection() as conn:
+                batch = [(event.kind, event_payload(event)) for event in pending]
+                written = run_writes.append_events(
+                    conn,
+                    task_id=self.task_id,
+                    run_id=self.run.id,
+                    attempt=self.run.attempt,
+                    events=batch,
+                )
+                session_id = _last_session(pending[:written])
+                if session_id is not None:
+                    run_writes.set_session(conn, self.task_id, session_id)
+        except Exception:
+            self._pending[:0] = pending  # the run's end tries them again
+            raise
+        self.lost = self.lost or written < len(pending)
+        return not self.lost
+
+    def raise_failure(self) -> None:
+        """Raise what writing a batch in the background raised (once)."""
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
+
+    def still_owned(self) -> bool:
+        """One primary-key read: is the run still active under this attempt?"""
+        with self.store.read() as session:
+            state = run_writes.run_state(session, self.run.id)
+        owned = state is not None and state[0] == self.run.attempt
+        return owned and not RunStatus(state[1]).is_terminal if state is not None else False
+
+    def abandon(self) -> None:
+        """Drop what is queued (the run is lost: nothing more may be written)."""
+        self._take()
+
+    def conclude(self, final: RuntimeEvent | None, status: RunStatus, **fields: Any) -> str:
+        """Write the queued events, the final event (result or error) and the run's end in one
+        transaction: once committed, a re-execution of the step finds the run ended and runs
+        nothing again. The end checks the attempt first (a superseded or ended run writes
+        nothing)."""
+        pending = self._take()
+        logged: list[tuple[LogKind, dict[str, Any]]] = [
+            (event.kind, event_payload(event)) for event in pending
+        ]
+        if final is not None:
+            logged.append((final.kind, event_payload(final)))
+        session_id = _last_session(pending)
+        try:
+            with self.store.write() as session:
+                ended = lifecycle.finish(
+                    session,
+                    self.run.id,
+                    status,
+                    attempt=self.run.attempt,
+                    task_id=self.task_id,
+                    logged=logged,
+                    **fields,
+                )
+                if ended is not None and session_id is not None:
+                    run_writes.set_session(flushed_connection(session), self.task_id, session_id)
+        except StaleAttemptError as exc:
+            log.warning("%s", exc.message)
+            ended = None
+        if ended is None:
+            self.lost = True
+            return current_status(self.store, self.run)
+        return ended.status.value
+
+    def _take(self) -> list[RuntimeEvent]:
+        if self._soon is not None:
+            self._soon.cancel()
+            self._soon = None
+        pending, self._pending = self._pending, []
+        return pending
+
+    def _flush_soon(self) -> None:
+        self._soon = None
+        try:
+            self.flush()
+        except Exception as exc:
+            log.warning("run %s: writing its events failed: %s", self.run.id, exc)
+            self._failure = exc
+
+
+def _last_session(events: list[RuntimeEvent]) -> str | None:
+    """The session id the last `SessionEvent` among ``events`` names, if any."""
+    for event in reversed(events):
+        if isinstance(event, SessionEvent):
+            return event.session_id
+    return None
+
+
+def current_status(store: Store, run: Run) -> str:
+    """The run's status as stored (what an execution that lost the run reports)."""
+    with store.read() as session:
+        return run_repo.get_row(session, run.id).status

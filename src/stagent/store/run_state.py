@@ -1,0 +1,105 @@
+"""The reads and writes of `stagent.store.lifecycle`'s hot path, in SQLAlchemy Core: a task's or
+a run's row as a domain value (or just the columns a step needs), locked in the order the
+lifecycle takes them (a run's task, then the run), and updates by primary key.
+
+No ORM object is loaded: an ORM load costs several times the statement (identity map,
+instance state, attribute events). A row an earlier step of the same transaction did load
+through the ORM is kept in step with what is written here (`write`), so the two ways of
+reading never disagree inside one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
+
+from stagent.domain.errors import NotFoundError
+from stagent.domain.runs import Run
+from stagent.domain.tasks import Task, TaskStatus
+from stagent.store import row_values
+from stagent.store.database import flushed_connection as connection
+from stagent.store.tables import RunRow, TaskRow
+
+_TASKS = cast(Table, TaskRow.__table__)
+_RUNS = cast(Table, RunRow.__table__)
+
+# NO KEY UPDATE on PostgreSQL (as `stagent.store.tasks.get_row`): writers of a task wait for
+# each other, foreign-key checks of concurrent event inserts do not.
+_TASK_LIVE = (
+    select(_TASKS)
+    .where(_TASKS.c.id == bindparam("task_id"), _TASKS.c.deleted_at.is_(None))
+    .with_for_update(key_share=True)
+)
+_TASK_STATUS = (
+    select(_TASKS.c.status)
+    .where(_TASKS.c.id == bindparam("task_id"))
+    .with_for_update(key_share=True)
+)
+_RUN_BY_ID = select(_RUNS).where(_RUNS.c.id == bindparam("run_id")).with_for_update()
+_RUN_BY_NUMBER = (
+    select(_RUNS)
+    .where(_RUNS.c.task_id == bindparam("task_id"), _RUNS.c.number == bindparam("number"))
+    .with_for_update()
+)
+_RUN_TASK = select(_RUNS.c.task_id).where(_RUNS.c.id == bindparam("run_id"))
+_UPDATES = {
+    model: update(table).where(table.c.id == bindparam("row_id"))
+    for model, table in ((TaskRow, _TASKS), (RunRow, _RUNS))
+}
+"""Built once (the SET clause comes from the parameters): building a statement costs more CPU
+than running it on the hot path."""
+
+
+def live_task(conn: Connection, task_id: str) -> Task:
+    """A task that is not deleted, locked for this transaction; `NotFoundError` otherwise."""
+    row = conn.execute(_TASK_LIVE, {"task_id": task_id}).mappings().one_or_none()
+    if row is None:
+        raise NotFoundError(
+            f"no task with id {task_id!r}", hint="list tasks with `stagent task list`"
+        )
+    return row_values.task_of(row.__getitem__)
+
+
+def task_status(conn: Connection, task_id: str) -> TaskStatus | None:
+    """A task's status (deleted or not), locked for this transaction; None if there is none."""
+    value = conn.scalar(_TASK_STATUS, {"task_id": task_id})
+    return TaskStatus(value) if value is not None else None
+
+
+def run_task_id(conn: Connection, run_id: str) -> str | None:
+    """The task a run belongs to (no lock: the caller locks the task, then the run)."""
+    return conn.scalar(_RUN_TASK, {"run_id": run_id})
+
+
+def locked_run(conn: Connection, run_id: str) -> Run:
+    """A run, locked for this transaction; `NotFoundError` if there is none."""
+    row = conn.execute(_RUN_BY_ID, {"run_id": run_id}).mappings().one_or_none()
+    if row is None:
+        raise NotFoundError(f"no run with id {run_id!r}", hint="see a task's runs on its page")
+    return row_values.run_of(row.__getitem__)
+
+
+def locked_run_number(conn: Connection, task_id: str, number: int) -> Run | None:
+    """Run ``number`` of a task, locked for this transaction, if it exists."""
+    query = {"task_id": task_id, "number": number}
+    row = conn.execute(_RUN_BY_NUMBER, query).mappings().one_or_none()
+    if row is None:
+        return None
+    return row_values.run_of(row.__getitem__)
+
+
+def write(
+    session: Session, model: type[TaskRow] | type[RunRow], row_id: str, values: dict[str, Any]
+) -> None:
+    """Write ``values`` to a task or run row: one Core ``UPDATE`` by primary key (no unit-of-work
+    flush). If the session holds the row as an ORM object, that object keeps the written values
+    as its committed state."""
+    connection(session).execute(_UPDATES[model], {"row_id": row_id, **values})
+    loaded = session.identity_map.get(identity_key(model, row_id))
+    if loaded is not None:
+        for name, value in values.items():
+            set_committed_value(loaded, name, value)

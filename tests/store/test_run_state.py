@@ -1,0 +1,149 @@
+"""The run's hot path reads and writes rows without the ORM (`stagent.store.run_state`): what it
+reads is the same value the repositories read, what it writes is what they read afterwards (even
+an ORM row already loaded in the same transaction), and a run's end logs the executor's last
+events after its attempt is checked. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from storetools import claimed_run, new_task, queued_run
+
+from stagent.domain.errors import NotFoundError
+from stagent.domain.lifecycle import StaleAttemptError
+from stagent.domain.runs import RunStatus
+from stagent.domain.tasks import TaskStatus
+from stagent.store import events as event_repo
+from stagent.store import lifecycle, run_state
+from stagent.store import runs as run_repo
+from stagent.store import tasks as task_repo
+from stagent.store import workflows as workflow_repo
+from stagent.store.database import Store, flushed_connection
+from stagent.store.tables import TaskRow
+
+
+def logged(store: Store, task_id: str) -> list[tuple[str, object]]:
+    with store.read() as session:
+        found = event_repo.for_task(session, task_id)
+    return [(e.kind, e.payload.get("text") or e.payload.get("to")) for e in found]
+
+
+def test_a_task_read_without_the_orm_is_the_repositorys_value(store: Store) -> None:
+    task_id, _ = queued_run(store)
+    with store.write() as session:
+        locked = lifecycle.locked_task(session, task_id)
+    with store.read() as session:
+        assert locked == task_repo.get(session, task_id)
+
+
+def test_a_deleted_or_unknown_task_is_not_found(store: Store) -> None:
+    task_id = new_task(store)
+    with store.write() as session:
+        task_repo.delete(session, task_id)
+    for missing in (task_id, "tsk_nope"):
+        with store.write() as session, pytest.raises(NotFoundError, match="no task with id"):
+            lifecycle.locked_task(session, missing)
+
+
+def test_a_claim_and_an_end_return_what_is_stored(store: Store) -> None:
+    claim = claimed_run(store)
+    with store.read() as session:
+        assert claim.task == task_repo.get(session, claim.task.id)
+        assert claim.run == run_repo.get(session, claim.run.id)
+    with store.write() as session:
+        ended = lifecycle.finish(session, claim.run.id, RunStatus.COMPLETED, result="ok")
+    with store.read() as session:
+        assert ended == run_repo.get(session, claim.run.id)
+        assert task_repo.get(session, claim.task.id).result == "ok"
+
+
+def test_a_queued_run_returns_the_task_as_stored(store: Store) -> None:
+    task_id = new_task(store)
+    with store.write() as session:
+        task = lifecycle.locked_task(session, task_id)
+        queued, run = lifecycle.queue_run(session, task_id, task.options, task=task)
+    assert run is not None and queued.status is TaskStatus.QUEUED
+    with store.read() as session:
+        assert queued == task_repo.get(session, task_id)
+        assert run == run_repo.get(session, run.id)
+
+
+def test_a_write_keeps_a_row_loaded_by_the_orm_in_step(store: Store) -> None:
+    task_id = new_task(store)
+    with store.write() as session:
+        row = task_repo.get_row(session, task_id, for_update=True)
+        run_state.write(session, TaskRow, task_id, {"title": "renamed", "priority": 0})
+        assert (row.title, row.priority) == ("renamed", 0)
+        assert task_repo.get_row(session, task_id).title == "renamed"
+
+
+def test_a_routed_profile_is_kept_without_an_event(store: Store) -> None:
+    task_id = new_task(store)
+    before = logged(store, task_id)
+    with store.write() as session:
+        task_repo.set_routed_profile(session, task_id, "reviewer")
+    with store.read() as session:
+        assert task_repo.get(session, task_id).profile == "reviewer"
+    assert logged(store, task_id) == before
+
+
+def test_a_runs_end_logs_its_last_events_before_its_status(store: Store) -> None:
+    claim = claimed_run(store)
+    last = [("text", {"text": "almost"}), ("result", {"text": "done"})]
+    with store.write() as session:
+        lifecycle.finish(
+            session,
+            claim.run.id,
+            RunStatus.COMPLETED,
+            attempt=claim.attempt,
+            task_id=claim.task.id,
+            logged=last,  # pyright: ignore[reportArgumentType]
+            result="done",
+        )
+    assert logged(store, claim.task.id)[-3:] == [
+        ("text", "almost"),
+        ("result", "done"),
+        ("status", "completed"),
+    ]
+
+
+def test_a_superseded_attempt_logs_nothing_at_its_end(store: Store) -> None:
+    claim = claimed_run(store)
+    with store.write() as session:
+        assert lifecycle.claim(session, claim.task.id, 1) is not None  # attempt 2
+    before = logged(store, claim.task.id)
+    with store.write() as session, pytest.raises(StaleAttemptError):
+        lifecycle.finish(
+            session,
+            claim.run.id,
+            RunStatus.COMPLETED,
+            attempt=claim.attempt,
+            logged=[("text", {"text": "stale"})],
+        )
+    assert logged(store, claim.task.id) == before
+
+
+def test_a_cancelled_run_logs_nothing_at_its_end(store: Store) -> None:
+    claim = claimed_run(store)
+    with store.write() as session:
+        lifecycle.cancel_task(session, claim.task.id, reason="cancelled by a person")
+    before = logged(store, claim.task.id)
+    with store.write() as session:
+        ended = lifecycle.finish(
+            session, claim.run.id, RunStatus.COMPLETED, logged=[("text", {"text": "late"})]
+        )
+    assert ended is None and logged(store, claim.task.id) == before
+
+
+def test_a_task_that_is_no_workflow_step_has_no_step_row(store: Store) -> None:
+    task_id = new_task(store)
+    with store.read() as session:
+        assert workflow_repo.step_for_task(session, task_id) is None
+
+
+def test_a_flushed_connection_sees_what_the_session_holds(store: Store) -> None:
+    task_id = new_task(store)
+    with store.write() as session:
+        task_repo.get_row(session, task_id).title = "pending in the session"
+        conn = flushed_connection(session)
+        title = conn.scalar(TaskRow.__table__.select().with_only_columns(TaskRow.title))
+    assert title == "pending in the session"
