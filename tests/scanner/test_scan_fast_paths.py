@@ -101,6 +101,11 @@ def test_the_flat_reader_takes_the_common_shapes() -> None:
 
 WORDS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=30)
 KEYS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,12}", fullmatch=True)
+KEYS.validate()
+"""Built now, at collection: `from_regex` imports Hypothesis's regex module on first use, and
+pytest rewrites that import; inside a test, with an earlier test's threads still running, the
+rewrite's `ast.parse` can hit CPython 3.11's spurious "AST constructor recursion depth
+mismatch" (python/cpython#106905)."""
 
 
 @settings(max_examples=300, deadline=None)
