@@ -33,7 +33,7 @@ from stagent.engine.queue import (
     dbos_url,
     workflow_id_for,
 )
-from stagent.engine.workflow_steps import StepRef, settle_after_run
+from stagent.engine.workflow_steps import SettleOnEnd, StepRef
 from stagent.settings import Settings
 
 __all__ = [
@@ -82,8 +82,9 @@ async def run_task_workflow(
     """Durably run one task. On a crash DBOS runs this body again; a finished run is never
     repeated. Returns the run's final status; for a workflow step's run (``step``: its
     workflow, run number and step key, passed by the interpreter) the step's settled outcome
-    instead (`stagent.engine.workflow_steps.settle_after_run`), so the interpreter needs no
-    DBOS step of its own to settle it.
+    instead, settled in the transaction that ends the run
+    (`stagent.engine.workflow_steps.SettleOnEnd`), so the interpreter needs no DBOS step of its
+    own to settle it.
 
     The body has no DBOS step on purpose. A step only pays (two system-database transactions)
     when a later step must not redo it, and there is no later step: the run's own records make
@@ -96,9 +97,10 @@ async def run_task_workflow(
     ctx = _require_context()
     if step is None:
         return await execute_task_run(ctx, task_id, run_number)
+    settled = SettleOnEnd(step)
     with workflow_checkpoints.step_known(step):
-        await execute_task_run(ctx, task_id, run_number)
-    return settle_after_run(ctx.store, step)
+        await execute_task_run(ctx, task_id, run_number, settled)
+    return settled.result(ctx.store)
 
 
 def launch(settings: Settings, database_url: str, executor_id: str, context: RunContext) -> None:

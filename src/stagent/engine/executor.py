@@ -35,7 +35,7 @@ from stagent.engine import options as run_options
 from stagent.engine import workflow_checkpoints
 from stagent.engine.guard import OpenGuard, RunGuard
 from stagent.engine.profile_hook import ProfileResolver
-from stagent.engine.run_writer import RunWriter, current_status
+from stagent.engine.run_writer import EndHook, RunWriter, current_status
 from stagent.runtimes.base import (
     AgentRun,
     PermissionDecision,
@@ -70,8 +70,11 @@ class RunContext:
     """Resolves a workflow step's profile into its run options (as `TaskService.run` does)."""
 
 
-async def execute_task_run(ctx: RunContext, task_id: str, run_number: int) -> str:
-    """Execute run ``run_number`` of ``task_id``; returns the final status value."""
+async def execute_task_run(
+    ctx: RunContext, task_id: str, run_number: int, on_end: EndHook | None = None
+) -> str:
+    """Execute run ``run_number`` of ``task_id``; returns the final status value. ``on_end``
+    runs in the transaction that ends the run, if this execution ends it."""
     with ctx.store.write() as session:
         claim = lifecycle.claim(session, task_id, run_number)
         step = workflow_checkpoints.step_of(session, task_id) if claim is not None else None
@@ -80,14 +83,18 @@ async def execute_task_run(ctx: RunContext, task_id: str, run_number: int) -> st
             return task_repo.get_row(session, task_id, deleted=True).status
     status = RunStatus.FAILED.value
     try:
-        status = await _start_and_drive(ctx, claim.task, claim.run, step)
+        status = await _start_and_drive(ctx, claim.task, claim.run, step, on_end)
     finally:
         ctx.guard.after_run(claim.task, claim.run, status)
     return status
 
 
 async def _start_and_drive(
-    ctx: RunContext, task: Task, run: Run, step: workflow_checkpoints.StepRow | None
+    ctx: RunContext,
+    task: Task,
+    run: Run,
+    step: workflow_checkpoints.StepRow | None,
+    on_end: EndHook | None,
 ) -> str:
     try:
         runtime = ctx.runtimes.get(run.runtime)
@@ -98,18 +105,25 @@ async def _start_and_drive(
         writer = RunWriter(ctx.store, task.id, run)
         agent = await runtime.start(request, _RecordingGate(ctx, writer))
     except StagentError as exc:
-        return _finish(ctx.store, run, RunStatus.FAILED, error=exc.message)
+        return _finish(ctx.store, run, RunStatus.FAILED, on_end, error=exc.message)
     except Exception as exc:
         log.exception("runtime %s failed to start run %s", run.runtime, run.id)
-        return _finish(ctx.store, run, RunStatus.FAILED, error=_internal(exc))
-    return await _drive(ctx, task, run, agent, writer)
+        return _finish(ctx.store, run, RunStatus.FAILED, on_end, error=_internal(exc))
+    return await _drive(ctx, task, run, agent, writer, on_end)
 
 
 def _internal(exc: Exception) -> str:
     return f"the runtime failed unexpectedly: {type(exc).__name__}: {exc}"
 
 
-async def _drive(ctx: RunContext, task: Task, run: Run, agent: AgentRun, writer: RunWriter) -> str:
+async def _drive(
+    ctx: RunContext,
+    task: Task,
+    run: Run,
+    agent: AgentRun,
+    writer: RunWriter,
+    on_end: EndHook | None = None,
+) -> str:
     watcher = asyncio.create_task(_watch_for_cancel(ctx.store, writer, agent))
     final: RuntimeEvent | None = None
     outcome: tuple[RunStatus, dict[str, Any]] | None = None
@@ -162,7 +176,7 @@ async def _drive(ctx: RunContext, task: Task, run: Run, agent: AgentRun, writer:
     if outcome is None:
         outcome = (RunStatus.FAILED, {"error": "the runtime ended without a result"})
     status, fields = outcome
-    return writer.conclude(final, status, **fields)
+    return writer.conclude(final, status, on_end=on_end, **fields)
 
 
 def _meter(
@@ -199,12 +213,16 @@ def _outcome(event: RuntimeEvent) -> tuple[RunStatus, dict[str, Any]] | None:
     return None
 
 
-def _finish(store: Store, run: Run, status: RunStatus, **fields: Any) -> str:
+def _finish(
+    store: Store, run: Run, status: RunStatus, on_end: EndHook | None, **fields: Any
+) -> str:
     try:
         with store.write() as session:
             ended = lifecycle.finish(
                 session, run.id, status, attempt=run.attempt, task_id=run.task_id, **fields
             )
+            if ended is not None and on_end is not None:
+                on_end(session)
     except StaleAttemptError as exc:
         log.warning("%s", exc.message)
         return current_status(store, run)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from stagent.domain.events import LogKind, RuntimeEvent, SessionEvent, event_payload
@@ -23,12 +24,16 @@ from stagent.domain.lifecycle import StaleAttemptError
 from stagent.domain.runs import Run, RunStatus
 from stagent.store import lifecycle, run_writes
 from stagent.store import runs as run_repo
-from stagent.store.database import Store, flushed_connection
+from stagent.store.database import Session, Store, flushed_connection
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 200
 """Events queued before a batch is written without waiting for the runtime to pause."""
+
+EndHook = Callable[[Session], None]
+"""Runs in the transaction that ends the run, once the end is written (a workflow step's run
+settles its step row there: `stagent.engine.workflow_steps.SettleOnEnd`)."""
 
 
 class RunWriter:
@@ -104,11 +109,17 @@ class RunWriter:
         """Drop what is queued (the run is lost: nothing more may be written)."""
         self._take()
 
-    def conclude(self, final: RuntimeEvent | None, status: RunStatus, **fields: Any) -> str:
+    def conclude(
+        self,
+        final: RuntimeEvent | None,
+        status: RunStatus,
+        on_end: EndHook | None = None,
+        **fields: Any,
+    ) -> str:
         """Write the queued events, the final event (result or error) and the run's end in one
         transaction: once committed, a re-execution of the step finds the run ended and runs
         nothing again. The end checks the attempt first (a superseded or ended run writes
-        nothing)."""
+        nothing). ``on_end`` runs in that transaction once the end is written."""
         pending = self._take()
         logged: list[tuple[LogKind, dict[str, Any]]] = [
             (event.kind, event_payload(event)) for event in pending
@@ -129,6 +140,8 @@ class RunWriter:
                 )
                 if ended is not None and session_id is not None:
                     run_writes.set_session(flushed_connection(session), self.task_id, session_id)
+                if ended is not None and on_end is not None:
+                    on_end(session)
         except StaleAttemptError as exc:
             log.warning("%s", exc.message)
             ended = None

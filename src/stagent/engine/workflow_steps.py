@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stagent.domain.errors import StagentError
+from stagent.domain.errors import NotFoundError, StagentError
 from stagent.domain.ids import utcnow
 from stagent.domain.run_options import RunOptions, parse_run_options
 from stagent.domain.tasks import Task, TaskStatus
@@ -22,7 +22,7 @@ from stagent.store import lifecycle
 from stagent.store import projects as project_repo
 from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
-from stagent.store.database import Store
+from stagent.store.database import Session, Store
 
 STEP_PRIORITY = 1
 """Workflow steps go ahead of ordinary tasks of the default priority."""
@@ -165,28 +165,33 @@ def settle(store: Store, workflow_id: str, run_number: int, key: str) -> dict[st
     ``why`` (completed, failed, cancelled, rejected or budget): a step a budget refused is put
     back (``blocked``: resuming runs it again)."""
     with store.write() as session:
-        step_row = workflow_repo.step_row(session, workflow_id, run_number, key, for_update=True)
-        task = task_repo.get_row(session, step_row.task_id or "", deleted=True)
-        ok = task.status == TaskStatus.COMPLETED.value
-        why = (
-            "completed"
-            if ok
-            else workflow_repo.why_failed(session, task.id, task.run_count, task.status)
-        )
-        step_row.status = (StepStatus.COMPLETED if ok else StepStatus.FAILED).value
-        step_row.output = task.result if ok else None
-        step_row.error = None if ok else (task.error or f"its task ended {task.status}")
-        step_row.ended_at = utcnow()
-        refusal = step_row.error if why == "budget" else None
-        if why == "budget":  # put back: the next round (a resume) runs it again
-            step_row.status = StepStatus.BLOCKED.value
-            step_row.error = f"budget exhausted: {refusal}"
-        return {
-            "status": step_row.status,
-            "output": step_row.output,
-            "error": refusal or step_row.error,
-            "why": why,
-        }
+        return settle_in(session, workflow_id, run_number, key)
+
+
+def settle_in(session: Session, workflow_id: str, run_number: int, key: str) -> dict[str, Any]:
+    """`settle` inside the caller's transaction (the one that ended the step's run)."""
+    step_row = workflow_repo.step_row(session, workflow_id, run_number, key, for_update=True)
+    task = task_repo.get_row(session, step_row.task_id or "", deleted=True)
+    ok = task.status == TaskStatus.COMPLETED.value
+    why = (
+        "completed"
+        if ok
+        else workflow_repo.why_failed(session, task.id, task.run_count, task.status)
+    )
+    step_row.status = (StepStatus.COMPLETED if ok else StepStatus.FAILED).value
+    step_row.output = task.result if ok else None
+    step_row.error = None if ok else (task.error or f"its task ended {task.status}")
+    step_row.ended_at = utcnow()
+    refusal = step_row.error if why == "budget" else None
+    if why == "budget":  # put back: the next round (a resume) runs it again
+        step_row.status = StepStatus.BLOCKED.value
+        step_row.error = f"budget exhausted: {refusal}"
+    return {
+        "status": step_row.status,
+        "output": step_row.output,
+        "error": refusal or step_row.error,
+        "why": why,
+    }
 
 
 StepRef = tuple[str, int, str, bool]
@@ -201,6 +206,29 @@ def settle_after_run(store: Store, step: StepRef) -> dict[str, Any]:
     value is then the outcome the interpreter reads: one DBOS result instead of a DBOS step of
     the interpreter's). Safe to run twice, as `settle`."""
     return settle(store, step[0], step[1], step[2])
+
+
+class SettleOnEnd:
+    """The executor's end hook for a step's run: settles the step row in the transaction that
+    ends the run (one commit fewer than `settle_after_run` after it). ``outcome`` stays None
+    when this execution did not end the run (it had ended before, or was taken over): then
+    `settle_after_run` settles it as before."""
+
+    def __init__(self, step: StepRef) -> None:
+        self.step = step
+        self.outcome: dict[str, Any] | None = None
+
+    def __call__(self, session: Session) -> None:
+        """Settle the step in ``session`` (the run's end is written there already). A step row
+        that cannot be found leaves the run's end alone (`result` then says why)."""
+        try:
+            self.outcome = settle_in(session, self.step[0], self.step[1], self.step[2])
+        except NotFoundError:
+            self.outcome = None
+
+    def result(self, store: Store) -> dict[str, Any]:
+        """The step's settled outcome: the one written with the run's end, else `settle`."""
+        return self.outcome if self.outcome is not None else settle_after_run(store, self.step)
 
 
 def skip(

@@ -1,0 +1,118 @@
+"""A workflow step's run settles its step row in the transaction that ends the run (the
+executor's end hook, `workflow_steps.SettleOnEnd`): the task never reads as ended while its
+step still reads as running, and the run's end never waits on a second commit. When this
+execution did not end the run (it had ended before: a replay after a crash), the step is
+settled as before. In process, no worker: the executor runs the step's run on this thread."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from stagent.domain.runs import RunStatus
+from stagent.domain.tasks import TaskStatus
+from stagent.domain.workflow_files import parse_definition
+from stagent.domain.workflow_runs import StepStatus, Workflow
+from stagent.domain.workflows import WorkflowStep
+from stagent.engine import workflow_steps
+from stagent.engine.executor import RunContext, execute_task_run
+from stagent.engine.guard import OpenGuard
+from stagent.engine.workflow_steps import SettleOnEnd
+from stagent.store import workflows as workflow_repo
+from stagent.testing.workflows import step
+from stagent.workspace import Workspace
+
+
+def started(ws: Workspace, *steps: dict[str, Any]) -> Workflow:
+    """A sequence whose run 1 has begun (its rows exist; no worker picks it up)."""
+    definition = parse_definition({"name": "ends", "pattern": "sequence", "steps": list(steps)})
+    return ws.workflows.run(ws.workflows.add(definition).id)
+
+
+def prepared(ws: Workspace, wf: Workflow, key: str) -> tuple[str, int]:
+    """The step's child task with its run queued, as the interpreter's `prepare` leaves it."""
+    with ws.store.read() as session:
+        data = workflow_repo.get_row(session, wf.id).definition
+    spec = next(s for s in data["steps"] if s["id"] == key)
+    ready = workflow_steps.prepare(ws.store, wf.id, 1, WorkflowStep.model_validate(spec), "go")
+    return ready["task"], ready["run"]
+
+
+def context(ws: Workspace) -> RunContext:
+    return RunContext(store=ws.store, runtimes=ws.runtimes, gate=_Allow(), guard=OpenGuard())
+
+
+class _Allow:
+    async def decide(self, request: Any) -> Any:
+        raise AssertionError(f"no tool call expected: {request}")
+
+
+def run_step(ws: Workspace, wf: Workflow, key: str) -> tuple[str, SettleOnEnd]:
+    task_id, number = prepared(ws, wf, key)
+    settled = SettleOnEnd((wf.id, 1, key, False))
+    asyncio.run(execute_task_run(context(ws), task_id, number, settled))
+    return task_id, settled
+
+
+def step_state(ws: Workspace, wf: Workflow, key: str) -> tuple[str, str | None, str | None]:
+    with ws.store.read() as session:
+        row = workflow_repo.step_row(session, wf.id, 1, key)
+        return row.status, row.output, row.error
+
+
+def test_a_completed_run_settles_its_step_with_the_output_in_the_same_end(
+    workspace: Workspace,
+) -> None:
+    wf = started(workspace, step("a", "alpha"))
+    task_id, settled = run_step(workspace, wf, "a")
+    assert workspace.tasks.get(task_id).status is TaskStatus.COMPLETED
+    assert step_state(workspace, wf, "a") == (StepStatus.COMPLETED.value, "alpha", None)
+    assert settled.outcome == {
+        "status": "completed",
+        "output": "alpha",
+        "error": None,
+        "why": "completed",
+    }
+    assert settled.result(workspace.store) == settled.outcome
+
+
+def test_a_failed_run_settles_its_step_failed_with_the_runs_error(workspace: Workspace) -> None:
+    wf = started(workspace, step("a", "alpha", fail="no alpha today"))
+    task_id, settled = run_step(workspace, wf, "a")
+    assert workspace.tasks.get(task_id).status is TaskStatus.FAILED
+    status, output, error = step_state(workspace, wf, "a")
+    assert (status, output) == (StepStatus.FAILED.value, None)
+    assert error is not None and "no alpha today" in error
+    assert settled.outcome is not None and settled.outcome["why"] == "failed"
+
+
+def test_a_run_that_cannot_start_settles_its_step_failed(workspace: Workspace) -> None:
+    wf = started(workspace, step("a", "alpha", runtime="nowhere"))
+    task_id, settled = run_step(workspace, wf, "a")
+    assert workspace.tasks.get(task_id).status is TaskStatus.FAILED
+    assert step_state(workspace, wf, "a")[0] == StepStatus.FAILED.value
+    assert settled.outcome is not None and settled.outcome["status"] == "failed"
+
+
+def test_a_replayed_run_that_had_ended_is_settled_after_it(workspace: Workspace) -> None:
+    wf = started(workspace, step("a", "alpha"))
+    task_id, _ = run_step(workspace, wf, "a")
+    with workspace.store.write() as session:  # as if the settle had been lost
+        workflow_repo.step_row(session, wf.id, 1, "a").status = StepStatus.RUNNING.value
+    again = SettleOnEnd((wf.id, 1, "a", False))
+    status = asyncio.run(execute_task_run(context(workspace), task_id, 1, again))
+    assert status == RunStatus.COMPLETED.value
+    assert again.outcome is None  # this execution ended nothing
+    assert again.result(workspace.store)["output"] == "alpha"
+    assert step_state(workspace, wf, "a") == (StepStatus.COMPLETED.value, "alpha", None)
+
+
+def test_a_step_row_that_is_gone_does_not_keep_the_run_from_ending(
+    workspace: Workspace,
+) -> None:
+    wf = started(workspace, step("a", "alpha"))
+    task_id, number = prepared(workspace, wf, "a")
+    stray = SettleOnEnd((wf.id, 1, "no-such-step", False))
+    asyncio.run(execute_task_run(context(workspace), task_id, number, stray))
+    assert workspace.tasks.get(task_id).status is TaskStatus.COMPLETED
+    assert stray.outcome is None
