@@ -7,7 +7,8 @@ task queue and store, with the worker in this process:
 - a sequence of N steps (200; 30 with ``--quick``), on SQLite (a WAL file in a temp dir) and on
   PostgreSQL (127.0.0.1:5432, a throwaway database): wall milliseconds per step, and the
   process's CPU milliseconds per step (the worker runs here, so that is what a step costs the
-  engine, the store and DBOS);
+  engine, the store and DBOS), and the commits per step (every SQLAlchemy engine of the
+  worker's threads: ours and DBOS's; the benchmark's own status reads are left out);
 - a swarm of 5 workers run 20 times, once the swarm pattern is built (a "not built" line until);
 - on the real Claude Code CLI (the one claude-agent-sdk bundles) against the scripted Anthropic
   server, the time from one step's end to the next step's first model request (``--skip-claude``
@@ -27,13 +28,14 @@ import os
 import sqlite3
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import text
+from sqlalchemy import Engine, event, text
 
 from benchmarks._workspaces import pg_workspace, sqlite_workspace
 from stagent.domain.workflow_runs import BUILT_PATTERNS, WorkflowStatus
@@ -73,13 +75,31 @@ def swarm_definition(workers: int) -> WorkflowDefinition:
     )
 
 
-def run_once(ws: Workspace, definition: WorkflowDefinition) -> tuple[float, float]:
-    """Run a stored workflow to its end; returns (wall seconds, CPU seconds)."""
+class CommitCounter:
+    """Counts the commits of every SQLAlchemy engine made on threads other than the main one
+    (the worker's: the benchmark's own waiting reads run on the main thread)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        event.listen(Engine, "commit", self._on_commit)
+
+    def _on_commit(self, conn: Any) -> None:
+        del conn
+        if threading.current_thread() is not threading.main_thread():
+            self.count += 1
+
+
+COMMITS = CommitCounter()
+
+
+def run_once(ws: Workspace, definition: WorkflowDefinition) -> tuple[float, float, int]:
+    """Run a stored workflow to its end; returns (wall seconds, CPU seconds, commits)."""
     workflow = ws.workflows.add(definition)
+    commits = COMMITS.count
     wall, cpu = time.perf_counter(), time.process_time()
     ws.workflows.run(workflow.id)
     status = wait_ended(ws, workflow.id)
-    took = time.perf_counter() - wall, time.process_time() - cpu
+    took = time.perf_counter() - wall, time.process_time() - cpu, COMMITS.count - commits
     if status != WorkflowStatus.COMPLETED.value:
         done = ws.workflows.get(workflow.id)
         raise SystemExit(f"benchmark workflow ended {done.status}: {done.stop_reason}")
@@ -105,15 +125,18 @@ def ours(label: str, factory: Factory, steps: int, repeats: int) -> None:
     """The 200-step sequence (median of ``repeats`` fresh workspaces)."""
     walls: list[float] = []
     cpus: list[float] = []
+    commits: list[float] = []
     for _ in range(repeats):
         with factory(concurrency=4) as ws:
             ws.start_worker("worker")
-            wall, cpu = run_once(ws, sequence_definition(steps))
+            wall, cpu, count = run_once(ws, sequence_definition(steps))
             walls.append(wall * 1000 / steps)
             cpus.append(cpu * 1000 / steps)
+            commits.append(count / steps)
     print(
         f"{label:10} stagent sequence of {steps} steps: {statistics.median(walls):8.2f} ms/step "
-        f"wall, {statistics.median(cpus):7.2f} ms/step CPU (median of {repeats})",
+        f"wall, {statistics.median(cpus):7.2f} ms/step CPU, {statistics.median(commits):5.1f} "
+        f"commits/step (median of {repeats})",
         flush=True,
     )
 
@@ -126,8 +149,8 @@ def swarm(label: str, factory: Factory, runs: int) -> None:
     with factory(concurrency=5) as ws:
         ws.start_worker("worker")
         samples = [run_once(ws, swarm_definition(5)) for _ in range(runs)]
-    per_step = [wall * 1000 / 7 for wall, _ in samples]
-    cpu = [c * 1000 / 7 for _, c in samples]
+    per_step = [wall * 1000 / 7 for wall, _, _ in samples]
+    cpu = [c * 1000 / 7 for _, c, _ in samples]
     print(
         f"{label:10} stagent swarm of 5 workers x {runs} runs: "
         f"{statistics.median(per_step):8.2f} ms/step wall, {statistics.median(cpu):7.2f} ms/step "
