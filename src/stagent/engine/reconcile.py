@@ -1,11 +1,18 @@
 """Bring task rows and engine runs back into agreement after a crash.
 
-Runs when a worker starts. A task row is never left ``queued`` with nothing queued, nor
-``running`` with no live run: the first is queued again, the second fails with a visible reason.
+Runs when a worker starts and on each of its heartbeats. A task row is never left ``queued``
+with nothing queued, nor ``running`` with no live run: the first is queued again, the second
+fails with a visible reason. A workflow step's queued run is the exception for a while
+(`STEP_START_GRACE_SECONDS`): its interpreter starts it as a child workflow right after
+`prepare` commits, and DBOS's recovery of the interpreter does so after a crash, so queueing it
+on the task queue meanwhile only makes it wait for a queue poll.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from stagent.domain.ids import utcnow
 from stagent.domain.runs import RunStatus
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.queue import TaskQueueClient
@@ -17,6 +24,9 @@ from stagent.store.database import Store
 FINISHED_ENGINE_STATES = frozenset(
     {"SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"}
 )
+STEP_START_GRACE_SECONDS = 120.0
+"""How long a workflow step's queued run may stay unknown to the engine before reconcile queues
+it on the task queue (the interpreter starts it within moments; this is the safety net)."""
 
 
 def reconcile(store: Store, queue: TaskQueueClient) -> dict[str, int]:
@@ -28,10 +38,11 @@ def reconcile(store: Store, queue: TaskQueueClient) -> dict[str, int]:
     with store.read() as session:
         refs = task_repo.active_refs(session)
     engine = queue.statuses([ref.workflow_id for ref in refs if ref.workflow_id])
+    grace = utcnow() - timedelta(seconds=STEP_START_GRACE_SECONDS)
     for ref in refs:
         engine_status = engine.get(ref.workflow_id) if ref.workflow_id else None
         if ref.status is TaskStatus.QUEUED:
-            if ref.workflow_id and engine_status is None:
+            if ref.workflow_id and engine_status is None and not _starting(ref, grace):
                 queue.enqueue(ref.task_id, ref.run_count)
                 counts["requeued"] += 1
             continue
@@ -46,3 +57,8 @@ def reconcile(store: Store, queue: TaskQueueClient) -> dict[str, int]:
                     )
                     counts["failed"] += ended is not None
     return counts
+
+
+def _starting(ref: task_repo.EngineRef, grace: datetime) -> bool:
+    """A workflow step's run queued after ``grace``: its interpreter is starting it."""
+    return ref.step_since is not None and ref.step_since > grace

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from stagent.domain.errors import NotFoundError
-from stagent.domain.ids import new_id, utcnow
+from stagent.domain.ids import ensure_aware, new_id, utcnow
 from stagent.domain.run_options import RunOptions
 from stagent.domain.tasks import Task, TaskStatus
 from stagent.store import events, row_values, run_state
-from stagent.store.tables import TaskRow
+from stagent.store.tables import TaskRow, WorkflowStepRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,18 +180,43 @@ def statuses(session: Session, task_ids: list[str]) -> dict[str, TaskStatus]:
 
 @dataclass(frozen=True, slots=True)
 class EngineRef:
-    """What reconciliation needs of an active task: its id, status, run and engine workflow."""
+    """What reconciliation needs of an active task: its id, status, run and engine workflow;
+    for a workflow step's task, when its row last changed (``step_since``: for a queued step,
+    when `prepare` queued its run), else None."""
 
     task_id: str
     status: TaskStatus
     run_count: int
     workflow_id: str | None
+    step_since: datetime | None = None
+
+
+_IS_STEP = exists().where(WorkflowStepRow.task_id == TaskRow.id).correlate(TaskRow)
+
+_ACTIVE_REFS = select(
+    TaskRow.id,
+    TaskRow.status,
+    TaskRow.run_count,
+    TaskRow.workflow_id,
+    TaskRow.updated_at,
+    _IS_STEP.label("is_step"),
+).where(
+    TaskRow.status.in_(
+        (TaskStatus.QUEUED.value, TaskStatus.RUNNING.value, TaskStatus.WAITING.value)
+    ),
+    TaskRow.deleted_at.is_(None),
+)
 
 
 def active_refs(session: Session) -> list[EngineRef]:
     """Every queued, running or waiting task (narrow columns, no options decoded)."""
-    active = (TaskStatus.QUEUED.value, TaskStatus.RUNNING.value, TaskStatus.WAITING.value)
-    query = select(TaskRow.id, TaskRow.status, TaskRow.run_count, TaskRow.workflow_id).where(
-        TaskRow.status.in_(active), TaskRow.deleted_at.is_(None)
-    )
-    return [EngineRef(row[0], TaskStatus(row[1]), row[2], row[3]) for row in session.execute(query)]
+    return [
+        EngineRef(
+            row[0],
+            TaskStatus(row[1]),
+            row[2],
+            row[3],
+            ensure_aware(row[4]) if row[5] else None,
+        )
+        for row in session.execute(_ACTIVE_REFS)
+    ]
