@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, exists, select
