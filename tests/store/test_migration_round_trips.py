@@ -1,0 +1,540 @@
+"""Upgrading a database an older Stagent wrote, with rows in the tables the later revisions
+change (ledger sources and the simulated flag 0007, environment scans 0008, the feed outbox 0013,
+the rollups 0019/0020), and going down below a revision and up again with data in it (0016,
+0019, 0020, 0022): every row reads the same through today's repositories. On SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from stagent.domain.runs import Subject
+from stagent.domain.schedules import (
+    FiringStatus,
+    Schedule,
+    ScheduleStatus,
+    Target,
+    TargetKind,
+    Timing,
+    TimingKind,
+)
+from stagent.store import events as event_repo
+from stagent.store import ledger as ledger_repo
+from stagent.store import ledger_metrics as metrics
+from stagent.store import scans as scan_repo
+from stagent.store import schedules as schedule_repo
+from stagent.store import tasks as task_repo
+from stagent.store import workflows as workflow_repo
+from stagent.store.database import Store
+from stagent.store.engine import build_engine
+from stagent.store.ledger import LedgerFilter, NewLedgerEntry
+from stagent.store.migrate import alembic_config, current_revision
+from stagent.store.tables import UsageLedgerRow, UsageRollupRow
+
+T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """An engine on a database no migration has touched (a unique file or database)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    engine = build_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def at(engine: sa.Engine, revision: str) -> dict[str, sa.Table]:
+    """Migrate to ``revision`` and reflect its tables (the schema an older Stagent wrote)."""
+    command.upgrade(alembic_config(engine), revision)
+    meta = sa.MetaData()
+    meta.reflect(engine)
+    return dict(meta.tables)
+
+
+def down_to(engine: sa.Engine, revision: str) -> set[str]:
+    """Downgrade to ``revision``; the tables left."""
+    command.downgrade(alembic_config(engine), revision)
+    assert current_revision(engine) == revision
+    return set(sa.inspect(engine).get_table_names())
+
+
+def opened(engine: sa.Engine) -> Store:
+    """Open the database as today's Stagent does: the store migrates it to head."""
+    store = Store(engine.url.render_as_string(hide_password=False))
+    store.upgrade()
+    return store
+
+
+def ledger_row(**fields: Any) -> dict[str, Any]:
+    """A ledger row as revisions before 0007 stored it (no source, dedupe key or flag)."""
+    when = fields.pop("at", T0)
+    values: dict[str, Any] = {
+        "activity": "task_run",
+        "runtime": "claude",
+        "provider": None,  # every row names every column: one executemany statement
+        "input_tokens": 10,
+        "output_tokens": 5,
+        "cache_write_5m_tokens": 0,
+        "cache_write_1h_tokens": 0,
+        "cache_read_tokens": 0,
+        "reasoning_tokens": 0,
+        "cost_micros": 100,
+        "cost_source": "computed",
+        "status": "completed",
+        "started_at": when,
+        "finished_at": when,
+    }
+    values.update(fields)
+    return values
+
+
+def rollup_rows(session: Any) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    """The rollup's non-empty rows by key."""
+    found: dict[tuple[Any, ...], tuple[int, ...]] = {}
+    for row in session.scalars(sa.select(UsageRollupRow)):
+        sums = (row.requests, row.input_tokens, row.output_tokens, row.cost_micros, row.unpriced)
+        if any(sums):
+            key = (row.grain, row.bucket, row.runtime, row.model, row.project_id, row.source)
+            found[(*key, bool(row.simulated), row.status)] = sums
+    return found
+
+
+def expected_rollup(session: Any) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    """What the rollup must hold: the ledger's calls summed per hour and per day."""
+    found: dict[tuple[Any, ...], tuple[int, ...]] = {}
+    calls = sa.select(UsageLedgerRow).where(UsageLedgerRow.status.in_(metrics.CALL_STATUSES))
+    for row in session.scalars(calls):
+        moment = row.finished_at
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+        values = (
+            1,
+            row.input_tokens,
+            row.output_tokens,
+            row.cost_micros,
+            int(row.cost_source == "unpriced"),
+        )
+        for grain in (3600, 86400):
+            key = (
+                grain,
+                int(moment.timestamp()) // grain,
+                row.runtime,
+                row.model or "",
+                row.project_id or "",
+                row.source,
+                bool(row.simulated),
+                row.status,
+            )
+            sums = found.get(key, (0,) * 5)
+            found[key] = tuple(a + b for a, b in zip(sums, values, strict=True))
+    return found
+
+
+def book_mixed_calls(store: Store) -> None:
+    """Calls of several runtimes, models, sources and outcomes over three days."""
+    shapes = [
+        ("claude", "claude-opus-4-6", "run", "completed", "computed", False),
+        ("codex", "gpt-5.4", "run", "failed", "computed", False),
+        ("claude", None, "import:claude-code", "completed", "unpriced", False),
+        ("scripted", None, "run", "completed", "computed", True),
+        ("claude", "claude-opus-4-6", "run", "reserved", "computed", False),  # not a call
+    ]
+    with store.write() as session:
+        for n in range(30):
+            runtime, model, source, status, cost_source, simulated = shapes[n % len(shapes)]
+            ledger_repo.insert(
+                session,
+                NewLedgerEntry(
+                    runtime=runtime,
+                    model=model,
+                    source=source,
+                    status=status,
+                    cost_source=cost_source,
+                    simulated=simulated,
+                    input_tokens=100 + n,
+                    output_tokens=n,
+                    cost_micros=1_000 * (n + 1),
+                    at=T0 + timedelta(hours=2 * n, minutes=n),
+                ),
+            )
+
+
+def summary(store: Store) -> list[Any]:
+    """The whole ledger's summary by runtime (what ``stagent usage`` shows)."""
+    with store.read() as session:
+        groups = metrics.aggregate(session, LedgerFilter(), "runtime")
+    return sorted(groups, key=repr)
+
+
+# ------------------------------------------------------------------------------- 0007
+
+
+def test_calls_of_the_scripted_runtime_from_before_0007_count_as_simulated(
+    engine: sa.Engine,
+) -> None:
+    """0007 adds the simulated flag: calls no model answered (the scripted runtime, the
+    simulated provider) must stop counting toward budgets once upgraded; real calls still do."""
+    tables = at(engine, "0012")
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(tables["usage_ledger"]),
+            [
+                ledger_row(id="use_real", runtime="claude", cost_micros=700, at=now),
+                ledger_row(id="use_script", runtime="scripted", cost_micros=50_000, at=now),
+                ledger_row(
+                    id="use_fake", runtime="anthropic", provider="simulated", cost_micros=9, at=now
+                ),
+            ],
+        )
+    store = opened(engine)
+    try:
+        with store.read() as session:
+            entries = ledger_repo.list_entries(session, LedgerFilter(), oldest_first=True)
+            [spent] = ledger_repo.spend(
+                session, [ledger_repo.SpendQuery("overall", "", now - timedelta(hours=1))]
+            )
+        flags = {e.id: (e.simulated, e.source) for e in entries}
+        assert flags == {
+            "use_real": (False, "run"),
+            "use_script": (True, "run"),
+            "use_fake": (True, "run"),
+        }
+        assert spent.total == 700
+    finally:
+        store.dispose()
+
+
+def test_a_call_from_before_dedupe_keys_can_be_imported_again_once(engine: sa.Engine) -> None:
+    """Rows from before 0007 have no dedupe key; after the upgrade an import keyed on a call
+    books it once however often it runs."""
+    tables = at(engine, "0012")
+    with engine.begin() as conn:
+        conn.execute(sa.insert(tables["usage_ledger"]), [ledger_row(id="use_old")])
+    store = opened(engine)
+    try:
+        call = NewLedgerEntry(
+            runtime="claude", source="import:claude-code", dedupe_key="cc:abc:1", at=T0
+        )
+        with store.write() as session:
+            _, first = ledger_repo.insert_once(session, call)
+        with store.write() as session:
+            _, second = ledger_repo.insert_once(session, call)
+        with store.read() as session:
+            ids = {e.id for e in ledger_repo.list_entries(session, LedgerFilter())}
+        assert (first, second) == (True, False)
+        assert len(ids) == 2 and "use_old" in ids
+    finally:
+        store.dispose()
+
+
+# ------------------------------------------------------------------------------- 0008
+
+
+def test_scans_stored_at_0008_read_the_same_at_head(engine: sa.Engine) -> None:
+    tables = at(engine, "0008")
+    report = {"id": "scn_old", "score": 81, "findings": [], "artifacts": [], "projects": []}
+    with engine.begin() as conn:
+        for n, score in enumerate((64, 81)):
+            conn.execute(
+                sa.insert(tables["environment_scans"]).values(
+                    id=f"scn_old{n}",
+                    scanned_at=T0 + timedelta(days=n),
+                    roots=["/home/me/code"],
+                    score=score,
+                    duration_ms=12.5,
+                    artifact_count=3,
+                    project_count=1,
+                    errors=n,
+                    warnings=2,
+                    infos=0,
+                    fingerprint=f"fp{n}",
+                    report={**report, "id": f"scn_old{n}", "score": score},
+                )
+            )
+    store = opened(engine)
+    try:
+        with store.read() as session:
+            history = scan_repo.history(session)
+            latest = scan_repo.latest_report(session)
+            fingerprint = scan_repo.latest_fingerprint(session)
+        assert [(s.id, s.score, s.errors, s.scanned_at) for s in history] == [
+            ("scn_old1", 81, 1, T0 + timedelta(days=1)),
+            ("scn_old0", 64, 0, T0),
+        ]
+        assert history[0].roots == ["/home/me/code"] and history[0].duration_ms == 12.5
+        assert latest is not None and latest["id"] == "scn_old1" and fingerprint == "fp1"
+    finally:
+        store.dispose()
+
+
+# ------------------------------------------------------------------------------- 0013
+
+
+def test_the_log_written_before_the_feed_outbox_continues_in_order(engine: sa.Engine) -> None:
+    """0013 adds the outbox PostgreSQL writers publish through: events written after the
+    upgrade follow the old ones in the workspace feed (a tailing client sees them after)."""
+    tables = at(engine, "0006")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(tables["tasks"]).values(
+                id="tsk_old",
+                title="old",
+                description="",
+                status="planned",
+                runtime="scripted",
+                priority=0,
+                options={},
+                run_count=0,
+                created_at=T0,
+                updated_at=T0,
+            )
+        )
+        for n in range(3):
+            conn.execute(
+                sa.insert(tables["agent_events"]).values(
+                    task_id="tsk_old",
+                    subject_kind="task",
+                    subject_id="tsk_old",
+                    kind="note",
+                    payload={"n": n},
+                    created_at=T0 + timedelta(seconds=n),
+                )
+            )
+    store = opened(engine)
+    try:
+        with store.read() as session:
+            before = event_repo.last_seq(session)
+        with store.write() as session:
+            event_repo.append(session, "tsk_old", "note", {"n": 3})
+            event_repo.append(session, None, "note", {"n": 4}, subject=Subject("workspace", "here"))
+        with store.read() as session:
+            feed = event_repo.since(session, 0)
+            newer = event_repo.since(session, before)
+            log = event_repo.for_task(session, "tsk_old")
+        assert [e.payload["n"] for e in feed] == [0, 1, 2, 3, 4]
+        assert [e.payload["n"] for e in newer] == [3, 4]
+        assert [e.payload["n"] for e in log] == [0, 1, 2, 3]
+        seqs = [e.seq for e in feed]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 5
+    finally:
+        store.dispose()
+
+
+# ------------------------------------------------------------------------------- rollups
+
+
+@pytest.mark.parametrize("before", ["0018", "0019"])
+def test_calls_booked_before_a_rollup_revision_are_summed_after_it(
+    engine: sa.Engine, before: str
+) -> None:
+    """The rollup (0019 hourly, 0020 hourly and daily) is filled from the calls already in the
+    ledger, on both backends: the summary is the same from the rollup as from the rows."""
+    command.upgrade(alembic_config(engine), before)
+    store = Store(engine.url.render_as_string(hide_password=False))
+    try:
+        book_mixed_calls(store)
+        store.upgrade()
+        with store.read() as session:
+            assert rollup_rows(session) == expected_rollup(session)
+            fast = metrics.aggregate(session, LedgerFilter(), "runtime")
+            slow = metrics.aggregate(session, LedgerFilter(), "runtime", rows=True)
+        assert sorted(fast, key=repr) == sorted(slow, key=repr)
+        assert sum(g.requests for g in fast) == 24  # the 6 reservations are not calls
+    finally:
+        store.dispose()
+
+
+@pytest.mark.parametrize("below", ["0018", "0019"])
+def test_going_below_a_rollup_and_up_again_rebuilds_it_from_the_ledger(
+    engine: sa.Engine, below: str
+) -> None:
+    store = opened(engine)
+    try:
+        book_mixed_calls(store)
+        shown = summary(store)
+    finally:
+        store.dispose()
+    tables = down_to(engine, below)
+    assert ("usage_rollup" in tables) == (below == "0019")
+    store = opened(engine)
+    try:
+        assert summary(store) == shown
+        with store.read() as session:
+            assert rollup_rows(session) == expected_rollup(session)
+        with store.write() as session:  # and the triggers are back: a new call is counted
+            ledger_repo.insert(
+                session, NewLedgerEntry(runtime="codex", cost_micros=5, at=T0 + timedelta(days=9))
+            )
+        with store.read() as session:
+            assert rollup_rows(session) == expected_rollup(session)
+    finally:
+        store.dispose()
+
+
+# ------------------------------------------------------------------------------- 0016, 0022
+
+
+def nightly() -> Schedule:
+    return Schedule(
+        id="sch_round",
+        name="nightly",
+        status=ScheduleStatus.ACTIVE,
+        timing=Timing(TimingKind.CRON, zone="UTC", cron="0 3 * * *", source="at 3am"),
+        target=Target(TargetKind.WORKFLOW, ref="release"),
+        next_fire_at=T0,
+    )
+
+
+def test_firings_linked_to_workflow_runs_survive_going_below_0022_and_back(
+    engine: sa.Engine,
+) -> None:
+    """Going below 0022 drops the firing's link to its workflow run (the column did not exist)
+    but keeps the firing, its decision and its schedule; back at head the link can be set again
+    and deleting the workflow clears it (the foreign key came back with the table)."""
+    from stagent.domain.workflows import WorkflowDefinition
+
+    store = opened(engine)
+    definition = WorkflowDefinition.model_validate(
+        {
+            "name": "release",
+            "pattern": "sequence",
+            "steps": [{"id": "a", "name": "Build", "prompt": "build"}],
+        }
+    )
+    try:
+        with store.write() as session:
+            flow = workflow_repo.create(session, definition)
+            schedule_repo.insert(session, nightly())
+            schedule_repo.add_firings(
+                session,
+                "sch_round",
+                [
+                    ("fir_1", T0, FiringStatus.PENDING, None),
+                    ("fir_2", T0 + timedelta(days=1), FiringStatus.SKIPPED, "busy"),
+                ],
+            )
+            schedule_repo.decide(session, "fir_1", FiringStatus.FIRED, workflow=(flow.id, 1))
+    finally:
+        store.dispose()
+    down_to(engine, "0015")
+    store = opened(engine)
+    try:
+        with store.read() as session:
+            kept = {f.id: f for f in schedule_repo.firings(session, "sch_round")}
+            sched = schedule_repo.get(session, "nightly")
+        assert sched.target.ref == "release" and sched.timing.cron == "0 3 * * *"
+        assert {k: (f.status, f.reason) for k, f in kept.items()} == {
+            "fir_1": (FiringStatus.FIRED, None),
+            "fir_2": (FiringStatus.SKIPPED, "busy"),
+        }
+        assert kept["fir_1"].workflow_id is None  # the link went with its column
+        with store.write() as session:
+            schedule_repo.decide(session, "fir_1", FiringStatus.FIRED, workflow=(flow.id, 1))
+        with store.read() as session:
+            assert schedule_repo.get_firing(session, "fir_1").workflow_id == flow.id
+        with store.write() as session:
+            session.execute(sa.text("DELETE FROM workflows WHERE id = :id"), {"id": flow.id})
+        with store.read() as session:
+            assert schedule_repo.get_firing(session, "fir_1").workflow_id is None
+            assert len(schedule_repo.firings(session, "sch_round")) == 2
+    finally:
+        store.dispose()
+
+
+def test_a_schedules_firings_still_go_with_it_after_a_round_trip_below_0022(
+    engine: sa.Engine,
+) -> None:
+    """SQLite rebuilds ``schedule_firings`` going down and up: its cascade from ``schedules``
+    must survive the rebuild (a deleted schedule leaves no orphan firings)."""
+    store = opened(engine)
+    try:
+        with store.write() as session:
+            schedule_repo.insert(session, nightly())
+            schedule_repo.add_firings(
+                session, "sch_round", [("fir_1", T0, FiringStatus.PENDING, None)]
+            )
+    finally:
+        store.dispose()
+    down_to(engine, "0015")
+    store = opened(engine)
+    try:
+        with store.write() as session:
+            schedule_repo.delete(session, "nightly")
+        with store.read() as session:
+            left = session.scalar(sa.text("SELECT count(*) FROM schedule_firings"))
+        assert left == 0
+    finally:
+        store.dispose()
+
+
+def test_steps_are_found_by_their_task_after_going_below_0016_and_back(engine: sa.Engine) -> None:
+    tables = at(engine, "head")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(tables["tasks"]).values(
+                id="tsk_step",
+                title="build",
+                description="",
+                status="completed",
+                runtime="scripted",
+                priority=0,
+                options={},
+                run_count=1,
+                created_at=T0,
+                updated_at=T0,
+            )
+        )
+        conn.execute(
+            sa.insert(tables["workflows"]).values(
+                id="wf_round",
+                name="release",
+                pattern="sequence",
+                definition={"name": "release", "pattern": "sequence", "steps": []},
+                status="completed",
+                run_count=1,
+                round=1,
+                created_at=T0,
+                updated_at=T0,
+            )
+        )
+        conn.execute(
+            sa.insert(tables["workflow_steps"]).values(
+                id="wfs_round",
+                workflow_id="wf_round",
+                run_number=1,
+                step_key="build",
+                position=0,
+                status="completed",
+                task_id="tsk_step",
+                output="built",
+            )
+        )
+    assert "ix_workflow_steps_task_id" in {
+        i["name"] for i in sa.inspect(engine).get_indexes("workflow_steps")
+    }
+    down_to(engine, "0022")
+    assert "ix_workflow_steps_task_id" not in {
+        i["name"] for i in sa.inspect(engine).get_indexes("workflow_steps")
+    }
+    store = opened(engine)
+    try:
+        with store.read() as session:
+            step = workflow_repo.step_for_task(session, "tsk_step")
+            task = task_repo.get(session, "tsk_step")
+        assert step is not None and (step.id, step.output) == ("wfs_round", "built")
+        assert task.title == "build"
+        assert "ix_workflow_steps_task_id" in {
+            i["name"] for i in sa.inspect(engine).get_indexes("workflow_steps")
+        }
+    finally:
+        store.dispose()
