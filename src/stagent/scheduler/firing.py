@@ -117,6 +117,16 @@ class FiringDecider:
             self._hand_to_engine(*launched)
         return FiringStatus.FIRED.value
 
+    def fail(self, firing_ref: str, reason: str) -> str:
+        """Mark an undecided firing ``failed`` with ``reason``; returns the firing's status
+        (a decided firing keeps its own, and a removed one is ``gone``)."""
+        try:
+            self._decide(firing_ref, FiringStatus.FAILED, reason)
+            with self._store.read() as session:
+                return repo.firing_row(session, firing_ref).status
+        except NotFoundError:
+            return "gone"
+
     def _targets(self) -> WorkflowTargets:
         if self._workflows is None:
             raise StagentError("this scheduler cannot start workflows")

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 NUDGE_AFTER = timedelta(seconds=5)
 """An undecided firing older than this without a durable run is handed to the engine again."""
+ENDED_UNDECIDED = frozenset({"ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"})
+"""Engine states of a firing's durable run that ended: an open firing in one is marked failed."""
 
 
 class ScheduleService:
@@ -272,15 +274,30 @@ class ScheduleService:
         queued behind an earlier firing (the caller tries again later)."""
         return self.decider.process(firing_ref)
 
+    def fail_undecided(self, firing_ref: str, reason: str) -> str:
+        """Mark a firing that could not be decided ``failed`` with ``reason`` (a decided one
+        keeps its status); returns its status."""
+        return self.decider.fail(firing_ref, reason)
+
     def nudge_open(self) -> int:
         """Hand undecided firings whose durable run is missing to the engine again (a crash
-        between claiming and enqueueing); returns how many."""
+        between claiming and enqueueing), and mark ``failed`` those whose durable run ended
+        without deciding them (it raised, even recording the failure); returns how many."""
         with self._store.read() as session:
             stale = repo.open_firing_ids(session, created_before=self.clock() - NUDGE_AFTER)
         count = 0
         for stale_id in stale:
-            if self._engine_status(stale_id) is None:
+            status = self._engine_status(stale_id)
+            if status is None:
                 self._enqueue(stale_id)
+                count += 1
+            elif status in ENDED_UNDECIDED:
+                reason = (
+                    f"its durable run ended in {status} before deciding it; nothing was "
+                    "started (the worker's log has the error)"
+                )
+                log.warning("firing %s: %s", stale_id, reason)
+                self.fail_undecided(stale_id, reason)
                 count += 1
         return count
 

@@ -28,7 +28,6 @@ from stagent.ledger.importers.reader import complete_lines, head_of, resume_poin
 from stagent.ledger.prices import PriceTable
 from stagent.store import ledger_imports as repo
 from stagent.store.database import Store
-from stagent.store.ledger import NewLedgerEntry
 
 Progress = Callable[[int], None]
 """Called with the number of bytes just read."""
@@ -137,10 +136,11 @@ class LogImporter:
             batch.flush()
         return report
 
-    def entry(self, source: str, call: ImportedCall, project_id: str | None) -> NewLedgerEntry:
-        """The ledger row of one imported call, priced from its tokens."""
-        cost = cost_of(call.usage, self.prices, at=call.at)
+    def row(self, source: str, call: ImportedCall, project_id: str | None) -> repo.ImportedRow:
+        """The ledger row of one imported call (`repo.IMPORT_COLUMNS`), priced from its
+        tokens."""
         usage = call.usage
+        cost = cost_of(usage, self.prices, at=call.at)
         one_hour = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)
         raw: dict[str, object] = {"model": usage.model}
         if usage.speed is not None:
@@ -156,34 +156,18 @@ class LogImporter:
         note = cost.note or None
         if call.notes:
             note = "; ".join(n for n in (cost.note, *call.notes) if n) or None
-        return NewLedgerEntry(
-            runtime=RUNTIME_OF_SOURCE[source],
-            project_id=project_id,
-            activity="import",
-            provider=cost.provider,
-            model=usage.model,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_write_5m_tokens=usage.cache_write_tokens - one_hour,
-            cache_write_1h_tokens=one_hour,
-            cache_read_tokens=usage.cache_read_tokens,
-            reasoning_tokens=usage.reasoning_tokens,
-            cost_micros=cost.micros,
-            cost_source=cost.source,
-            pricing_version=cost.pricing_version,
-            note=note,
-            raw=raw,
-            at=call.at,
-            source=source,
-            dedupe_key=call.dedupe_key,
-            session_id=call.session_id,
-            project_path=call.cwd,
-        )
+        return (
+            project_id, RUNTIME_OF_SOURCE[source], cost.provider, usage.model,
+            usage.input_tokens, usage.output_tokens, usage.cache_write_tokens - one_hour,
+            one_hour, usage.cache_read_tokens, usage.reasoning_tokens, cost.micros, cost.source,
+            cost.pricing_version, note, source, call.dedupe_key, call.session_id, call.cwd, raw,
+            call.at,
+        )  # fmt: skip
 
-    def book(self, entries: list[NewLedgerEntry], states: list[repo.FileState]) -> repo.Booked:
-        """Book ``entries`` and move the files' read positions, in one transaction."""
+    def book(self, rows: list[repo.ImportedRow], states: list[repo.FileState]) -> repo.Booked:
+        """Book ``rows`` and move the files' read positions, in one transaction."""
         with self._store.write() as session:
-            booked = repo.book_calls(session, entries)
+            booked = repo.book_calls(session, rows)
             repo.save_file_states(session, states)
         return booked
 
@@ -224,16 +208,17 @@ class _Batch:
         """Book the calls and the read positions."""
         if not self.calls and not self.states:
             return
-        entries: list[NewLedgerEntry] = []
+        rows: list[repo.ImportedRow] = []
         unpriced = self.report.unpriced
+        row_of, project, source = self.importer.row, self.project, self.source
         for call in self.calls.values():
-            entry = self.importer.entry(self.source, call, self.project(call.cwd))
-            if entry.cost_source == "unpriced":
+            row = row_of(source, call, project(call.cwd))
+            if row[repo.COST_SOURCE] == "unpriced":
                 unpriced[call.usage.model] = unpriced.get(call.usage.model, 0) + 1
-            entries.append(entry)
+            rows.append(row)
         # in time order: the indexes that lead with the time then grow at one end
-        entries.sort(key=_at)
-        booked = self.importer.book(entries, list(self.states.values()))
+        rows.sort(key=_at)
+        booked = self.importer.book(rows, list(self.states.values()))
         self.report.added += booked.added
         self.report.replaced += booked.replaced
         self.report.duplicates += booked.duplicates
@@ -331,8 +316,8 @@ class _FileImport:
         )  # fmt: skip
 
 
-def _at(entry: NewLedgerEntry) -> datetime:
-    return entry.at
+def _at(row: repo.ImportedRow) -> datetime:
+    return row[-1]
 
 
 def _norm(path: str) -> str:
