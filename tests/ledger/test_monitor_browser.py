@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.ledger.test_ledger_attribution import seed
 from tests.web.test_web_browser import browser, server  # noqa: F401 (fixtures)
 
 from stagent.engine.services import TaskDraft
@@ -65,7 +66,11 @@ def test_the_live_log_pauses_while_hidden_and_catches_up(
     assert errors == []
 
 
-def test_the_costs_page_draws_its_charts(browser: object, server: str) -> None:  # noqa: F811
+def test_the_costs_page_draws_its_charts(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     from playwright.sync_api import Browser, expect
 
     assert isinstance(browser, Browser)
@@ -74,6 +79,12 @@ def test_the_costs_page_draws_its_charts(browser: object, server: str) -> None: 
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{server}/costs")
     expect(page.locator("h1")).to_have_text("Costs")
+    # with no calls the page says so instead of drawing empty axes
+    expect(page.locator("article.notice")).to_contain_text("No provider calls in this range")
+    expect(page.locator("canvas")).to_have_count(0)
+    with Workspace.temporary(tmp_path / "home") as ws:
+        seed(ws.open())
+    page.reload()
     # Chart.js sized the canvases (a chart that failed to draw leaves them 0 x 0)
     box = page.locator("#chart-spend").bounding_box()
     assert box is not None and box["width"] > 200 and box["height"] > 100
@@ -89,7 +100,6 @@ def test_the_costs_page_shows_spend_by_profile_workflow_schedule_and_forecasts(
     import os
 
     from playwright.sync_api import Browser, expect
-    from tests.ledger.test_ledger_attribution import seed
 
     from stagent.governance.budgets_config import BudgetChange
 

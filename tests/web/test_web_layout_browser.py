@@ -125,3 +125,20 @@ def test_every_page_fits_both_widths(
                 name = path.strip("/").replace("/", "-").split("?")[0] or "home"
                 page.screenshot(path=f"{shots}/{name}-{size['width']}.png", full_page=True)
             assert _no_horizontal_overflow(page), f"{path} scrolls sideways at {size['width']} px"
+
+
+def test_empty_tables_and_charts_say_what_will_fill_them(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    home_env: None,
+) -> None:
+    """A fresh workspace at phone width: no bare table headers, no charts of nothing."""
+    from playwright.sync_api import Page, expect
+
+    page = _signed_in(browser, server, PHONE)
+    assert isinstance(page, Page)
+    page.goto(f"{server}/inbox")
+    expect(page.locator("#decisions tr.no-decisions")).to_contain_text("No decisions yet")
+    page.goto(f"{server}/costs")
+    expect(page.locator("article.notice")).to_contain_text("No provider calls in this range")
+    expect(page.locator(".charts canvas")).to_have_count(0)
