@@ -89,7 +89,13 @@ def test_each_runtime_event_has_its_own_kind_tag() -> None:
     ("kind", "payload", "line"),
     [
         ("text", {"text": "hello"}, "hello"),
-        ("tool_request", {"tool": "Read", "input": {"p": 1}}, "tool Read requested: {'p': 1}"),
+        ("tool_request", {"tool": "Read", "input": {"p": 1}}, "tool Read requested: 1"),
+        (
+            "tool_request",
+            {"tool": "Bash", "input": {"command": "ls", "timeout": 5}},
+            "tool Bash requested: command: ls, timeout: 5",
+        ),
+        ("tool_request", {"tool": "Bash", "input": {}}, "tool Bash requested: {}"),
         ("tool_result", {"tool": "Read", "output": "x"}, "tool Read returned: x"),
         (
             "tool_result",

@@ -225,6 +225,12 @@ def test_task_detail_shows_each_run_live_and_refuses_a_bad_option(
             expect(section.locator(".log")).to_contain_text("running -> completed")
         expect(page.locator("section.run")).to_have_count(2)
         expect(page.locator("#run-1 h3")).not_to_contain_text("latest")
+        # the log reads as prose: the tool's input and the deciding rule, no dict or backticks
+        log = page.locator("#run-2 .log")
+        expect(log).to_contain_text("tool Read requested: README.md")
+        expect(log.locator("code", has_text="Read")).to_have_count(1)
+        expect(log.locator(".kind", has_text="tool request")).to_have_count(1)
+        assert "{'" not in log.inner_text() and "`" not in log.inner_text()
         page.screenshot(path=str(tmp_path / "task-runs-1280.png"), full_page=True)
         page.set_viewport_size({"width": 390, "height": 844})
         page.screenshot(path=str(tmp_path / "task-runs-390.png"), full_page=True)

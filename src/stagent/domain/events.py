@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from stagent.domain.runs import Subject
 
@@ -164,7 +164,7 @@ def summarize(kind: str, payload: JsonDict) -> str:
         case "text":
             return str(payload.get("text", ""))
         case "tool_request":
-            return f"tool {payload.get('tool')} requested: {payload.get('input')}"
+            return f"tool {payload.get('tool')} requested: {_call_input(payload.get('input'))}"
         case "tool_result":
             flag = " (error)" if payload.get("is_error") else ""
             return f"tool {payload.get('tool')} returned{flag}: {payload.get('output')}"
@@ -193,3 +193,15 @@ def summarize(kind: str, payload: JsonDict) -> str:
             return f"task updated: {', '.join(sorted(payload.get('fields', [])))}"
         case _:
             return str(payload.get("message", payload))
+
+
+def _call_input(value: object) -> str:
+    """A tool call's input for people: ``README.md`` or ``command: ls, timeout: 5``, not a dict."""
+    if not isinstance(value, dict):
+        return str(value)
+    fields = cast("dict[str, object]", value)
+    if not fields:
+        return "{}"
+    if len(fields) == 1:
+        return str(next(iter(fields.values())))
+    return ", ".join(f"{key}: {item}" for key, item in fields.items())

@@ -40,8 +40,12 @@ def page_text(value: str | None) -> Markup:
     """
     if not value or _CLI_TEXT.search(value):
         return Markup("")
-    escaped = str(escape(value))
-    return Markup(_CODE_SPAN.sub(r"<code>\1</code>", escaped))
+    return code_spans(value)
+
+
+def code_spans(value: str | None) -> Markup:
+    """Escaped text whose `code` spans become <code> (a log line shows no raw backticks)."""
+    return Markup(_CODE_SPAN.sub(r"<code>\1</code>", str(escape(value or ""))))
 
 
 def build_environment() -> Environment:
@@ -56,6 +60,7 @@ def build_environment() -> Environment:
     env.filters["when"] = format_time  # pyright: ignore[reportUnknownMemberType]
     env.filters["usd"] = short_usd  # pyright: ignore[reportUnknownMemberType]
     env.filters["page_text"] = page_text  # pyright: ignore[reportUnknownMemberType]
+    env.filters["code_spans"] = code_spans  # pyright: ignore[reportUnknownMemberType]
     env.globals.update(  # pyright: ignore[reportUnknownMemberType]
         nav_groups=NAV_GROUPS,
         nav_items=nav_items,
