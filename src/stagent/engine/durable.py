@@ -9,7 +9,9 @@ Conditions from ``shared/reference/dbos-engine.md`` that this module keeps:
 - the SQLite file is put in WAL mode by our migrations before DBOS first opens it;
 - the queue polls every ``queue_poll_seconds`` (0.1 s by default), not every second;
 - the task workflow's body is the executor itself, idempotent by the run's records (see
-  `run_task_workflow`); the workflow interpreter's side effects happen in steps.
+  `run_task_workflow`); the workflow interpreter's side effects happen in steps;
+- a run executes on the worker's own event loop (`stagent.engine.run_loop`), not on the one DBOS
+  dispatches workflows through: its synchronous store calls would hold up every dispatch.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from stagent.engine.queue import (
     dbos_url,
     workflow_id_for,
 )
+from stagent.engine.run_loop import RunLoop
 from stagent.engine.workflow_steps import StepRef, settle_after_run
 from stagent.settings import Settings
 
@@ -52,6 +55,7 @@ __all__ = [
 
 _context: RunContext | None = None
 _task_queue: Queue | None = None
+_run_loop: RunLoop | None = None
 
 WORKFLOW_CONCURRENCY = 8
 """Workflow interpreters one worker drives at once (they mostly wait on their steps' tasks)."""
@@ -94,6 +98,15 @@ async def run_task_workflow(
     step call, DBOS never compares the recorded steps.
     """
     ctx = _require_context()
+    if _run_loop is None:
+        raise RuntimeError("the task engine was used before DBOS was launched in this process")
+    return await _run_loop.run(_run(ctx, task_id, run_number, step))
+
+
+async def _run(
+    ctx: RunContext, task_id: str, run_number: int, step: StepRef | None
+) -> str | dict[str, Any]:
+    """The body of `run_task_workflow`, on the worker's run loop."""
     if step is None:
         return await execute_task_run(ctx, task_id, run_number)
     with workflow_checkpoints.step_known(step):
@@ -103,11 +116,14 @@ async def run_task_workflow(
 
 def launch(settings: Settings, database_url: str, executor_id: str, context: RunContext) -> None:
     """Start DBOS in this process as a worker that executes queued tasks."""
-    global _context, _task_queue
+    global _context, _task_queue, _run_loop
     from stagent.engine import workflow_durable  # registers the interpreter before launch
 
     del workflow_durable
     _context = context
+    if _run_loop is None:  # before DBOS: its recovery may dispatch runs at launch
+        _run_loop = RunLoop()
+        _run_loop.start()
     config: DBOSConfig = {
         "name": APP_NAME,
         "system_database_url": dbos_url(database_url),
@@ -119,7 +135,11 @@ def launch(settings: Settings, database_url: str, executor_id: str, context: Run
     DBOS.destroy()
     pin_worker_concurrency(TASK_QUEUE, settings.concurrency)
     DBOS(config=config)
-    DBOS.launch()
+    try:
+        DBOS.launch()
+    except BaseException:
+        _stop_run_loop()
+        raise
     # The per-worker limit is this process's own (see pin_worker_concurrency): the shared queue
     # row in the database carries none, so no worker's setting leaks into another.
     _task_queue = DBOS.register_queue(
@@ -170,9 +190,18 @@ def shutdown() -> None:
     # DBOS logs every asyncio task it cancels on the way out; they are recovered, not lost.
     logging.getLogger("dbos").setLevel(logging.ERROR)
     DBOS.destroy(workflow_completion_timeout_sec=0)
+    # Only now: until DBOS's loop stopped, a workflow may still be awaiting a run on this one.
+    _stop_run_loop()
     _context = None
     _worker_limits.clear()
     _task_queue = None
+
+
+def _stop_run_loop() -> None:
+    global _run_loop
+    if _run_loop is not None:
+        _run_loop.stop()
+        _run_loop = None
 
 
 def recover_executor(executor_id: str) -> int:
