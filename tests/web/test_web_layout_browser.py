@@ -142,3 +142,24 @@ def test_empty_tables_and_charts_say_what_will_fill_them(
     page.goto(f"{server}/costs")
     expect(page.locator("article.notice")).to_contain_text("No provider calls in this range")
     expect(page.locator(".charts canvas")).to_have_count(0)
+
+
+def test_permissions_fit_a_phone_without_cutting_presets_or_rules(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    home_env: None,
+) -> None:
+    """At 390 px the presets' descriptions are on screen and a rule is never split mid-word."""
+    from playwright.sync_api import Page, expect
+
+    page = _signed_in(browser, server, PHONE)
+    assert isinstance(page, Page)
+    page.goto(f"{server}/settings/permissions")
+    expect(page.locator("table.rules code", has_text="Read")).to_have_count(1)
+    rule = page.locator("table.rules code", has_text="Read")
+    assert rule.evaluate("el => el.getClientRects().length") == 1, "the rule wraps mid-word"
+    descriptions = page.locator("table.presets td:nth-child(4)")
+    assert descriptions.count() >= 3
+    for index in range(descriptions.count()):
+        box = descriptions.nth(index).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
