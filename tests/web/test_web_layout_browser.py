@@ -6,6 +6,7 @@ Screenshots of each page at both widths go to ``$STAGENT_SCREENSHOTS`` when it i
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,12 @@ pytestmark = pytest.mark.browser
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 LONG_TITLE = "Investigate-" + "x" * 240 + "-end"
+LINES = """el => {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  return range.getClientRects().length;
+}"""
+"""How many lines an element's text takes."""
 PAGES = (
     "/",
     "/board?view=table",
@@ -142,6 +149,8 @@ def test_empty_tables_and_charts_say_what_will_fill_them(
     page.goto(f"{server}/costs")
     expect(page.locator("article.notice")).to_contain_text("No provider calls in this range")
     expect(page.locator(".charts canvas")).to_have_count(0)
+    page.goto(f"{server}/nope")
+    expect(page.locator("hgroup p")).to_have_text(re.compile("^There is no page at this address"))
 
 
 def test_permissions_fit_a_phone_without_cutting_presets_or_rules(
@@ -157,7 +166,12 @@ def test_permissions_fit_a_phone_without_cutting_presets_or_rules(
     page.goto(f"{server}/settings/permissions")
     expect(page.locator("table.rules code", has_text="Read")).to_have_count(1)
     rule = page.locator("table.rules code", has_text="Read")
-    assert rule.evaluate("el => el.getClientRects().length") == 1, "the rule wraps mid-word"
+    assert rule.evaluate(LINES) == 1, "the rule wraps mid-word"
+    page.goto(f"{server}/settings/runtimes")
+    names = page.locator("table code", has_text="scripted")
+    expect(names.first).to_be_visible()
+    assert names.first.evaluate(LINES) == 1, "a runtime's name wraps mid-word"
+    page.goto(f"{server}/settings/permissions")
     descriptions = page.locator("table.presets td:nth-child(4)")
     assert descriptions.count() >= 3
     for index in range(descriptions.count()):
