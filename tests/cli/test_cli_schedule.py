@@ -3,11 +3,14 @@ rm, with --json carrying id, status, next_fire_at and firings; bad input is one 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import pytest
 import yaml
 from clitools import Cli, assert_one_line_error
 
+from stagent.scheduler.firing import FiringDecider
 from stagent.testing.workflows import step
 
 QUICK = """\
@@ -184,3 +187,25 @@ def test_overlap_allow_is_refused_for_a_workflow_with_the_fix(cli: Cli, tmp_path
     line = assert_one_line_error(cli(*add, "--overlap", "allow"), contains="overlap: 'allow'")
     assert "a workflow has one run at a time" in line
     assert cli.json(*add, "--overlap", "queue")["overlap"] == "queue"
+
+
+def test_fire_here_follows_the_task_even_when_queueing_it_lags_the_fired_mark(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The firing is marked fired (task created) a moment before its task is queued; under
+    load that moment was long enough for `fire` to print ``(queued)`` or ``(planned)``."""
+    original = FiringDecider._queue_if_planned  # pyright: ignore[reportPrivateUsage]
+
+    def slow_queue(self: FiringDecider, firing_ref: str, task_id: str) -> None:
+        time.sleep(1.0)  # a loaded machine between the fired mark and the queueing
+        original(self, firing_ref, task_id)
+
+    monkeypatch.setattr(FiringDecider, "_queue_if_planned", slow_queue)
+    scenario = tmp_path / "quick.yaml"
+    scenario.write_text(QUICK)
+    cli.json(
+        "schedule", "add", "digest", "--every", "1d", "--prompt", "D", "--scenario", str(scenario)
+    )
+    fired = cli("schedule", "fire", "digest")
+    assert fired.exit_code == 0, fired.output
+    assert "(completed)" in fired.stdout, fired.stdout

@@ -6,6 +6,7 @@ Screenshots of each page at both widths go to ``$STAGENT_SCREENSHOTS`` when it i
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,12 @@ pytestmark = pytest.mark.browser
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 LONG_TITLE = "Investigate-" + "x" * 240 + "-end"
+LINES = """el => {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  return range.getClientRects().length;
+}"""
+"""How many lines an element's text takes."""
 PAGES = (
     "/",
     "/board?view=table",
@@ -142,3 +149,31 @@ def test_empty_tables_and_charts_say_what_will_fill_them(
     page.goto(f"{server}/costs")
     expect(page.locator("article.notice")).to_contain_text("No provider calls in this range")
     expect(page.locator(".charts canvas")).to_have_count(0)
+    page.goto(f"{server}/nope")
+    expect(page.locator("hgroup p")).to_have_text(re.compile("^There is no page at this address"))
+
+
+def test_permissions_fit_a_phone_without_cutting_presets_or_rules(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    home_env: None,
+) -> None:
+    """At 390 px the presets' descriptions are on screen and a rule is never split mid-word."""
+    from playwright.sync_api import Page, expect
+
+    page = _signed_in(browser, server, PHONE)
+    assert isinstance(page, Page)
+    page.goto(f"{server}/settings/permissions")
+    expect(page.locator("table.rules code", has_text="Read")).to_have_count(1)
+    rule = page.locator("table.rules code", has_text="Read")
+    assert rule.evaluate(LINES) == 1, "the rule wraps mid-word"
+    page.goto(f"{server}/settings/runtimes")
+    names = page.locator("table code", has_text="scripted")
+    expect(names.first).to_be_visible()
+    assert names.first.evaluate(LINES) == 1, "a runtime's name wraps mid-word"
+    page.goto(f"{server}/settings/permissions")
+    descriptions = page.locator("table.presets td:nth-child(4)")
+    assert descriptions.count() >= 3
+    for index in range(descriptions.count()):
+        box = descriptions.nth(index).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]

@@ -290,8 +290,8 @@ def _fire_here(ws: Workspace, firing: Firing, *, show_events: bool) -> Firing:
     calls may wait in the inbox, as with `stagent task run`)."""
     ws.start_worker("cli")
     deadline = time.monotonic() + 30
-    while ws.schedules.firing(firing.id).status.is_open and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while not ws.schedules.is_settled(firing.id) and time.monotonic() < deadline:
+        time.sleep(0.05)  # until its task is queued, not just created (a planned one ends follow)
     firing = ws.schedules.firing(firing.id)
     if firing.task_id:
         if show_events:

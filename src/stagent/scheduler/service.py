@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 NUDGE_AFTER = timedelta(seconds=5)
 """An undecided firing older than this without a durable run is handed to the engine again."""
+RUNNING_IN_ENGINE = frozenset({"ENQUEUED", "PENDING"})
+"""Engine states of a firing's durable run that has not returned yet."""
 ENDED_UNDECIDED = frozenset({"ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"})
 """Engine states of a firing's durable run that ended: an open firing in one is marked failed."""
 
@@ -273,6 +275,13 @@ class ScheduleService:
         """Decide one firing and start its task; returns its status, or ``wait`` while it is
         queued behind an earlier firing (the caller tries again later)."""
         return self.decider.process(firing_ref)
+
+    def is_settled(self, firing_ref: str) -> bool:
+        """Whether the firing is decided and its durable run has returned (so the task it
+        created has been queued: a firing is marked ``fired`` a moment before that)."""
+        if self.firing(firing_ref).status.is_open:
+            return False
+        return self._engine_status(firing_ref) not in RUNNING_IN_ENGINE
 
     def fail_undecided(self, firing_ref: str, reason: str) -> str:
         """Mark a firing that could not be decided ``failed`` with ``reason`` (a decided one

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, select, text, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from stagent.domain.ids import ensure_aware, new_id
@@ -110,15 +111,29 @@ def _row(session: Session, scope: str, ref: str) -> BudgetRow | None:
 
 
 def upsert(session: Session, scope: str, ref: str, fields: dict[str, Any]) -> StoredBudget:
-    """Create the scope's budget or change the given fields of it."""
-    row = _row(session, scope, ref)
-    if row is None:
-        row = BudgetRow(id=new_id("bgt"), scope=scope, scope_ref=ref, warn_at=0.8, on_breach="fail")
-        session.add(row)
+    """Create the scope's budget or change the given fields of it. Two writers creating the
+    same scope's budget at once (PostgreSQL) both succeed: the later one changes the row the
+    earlier one made."""
+    row = _row(session, scope, ref) or _created(session, scope, ref)
     for name, value in fields.items():
         setattr(row, name, value)
     session.flush()
     return _to_budget(row)
+
+
+def _created(session: Session, scope: str, ref: str) -> BudgetRow:
+    """A new row for the scope's budget, or the one a concurrent writer committed first (the
+    unique index on the scope refuses ours; a savepoint keeps the transaction usable)."""
+    row = BudgetRow(id=new_id("bgt"), scope=scope, scope_ref=ref, warn_at=0.8, on_breach="fail")
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        found = _row(session, scope, ref)
+        if found is None:
+            raise
+        return found
+    return row
 
 
 def delete(session: Session, scope: str, ref: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from stagent.domain.errors import ConflictError, NotFoundError
@@ -22,14 +23,19 @@ def to_project(row: ProjectRow) -> Project:
 def create(
     session: Session, *, name: str, description: str = "", working_directory: str | None = None
 ) -> Project:
-    """Insert a project; names are unique."""
+    """Insert a project; names are unique (`ConflictError` if taken, also when another writer
+    takes the name between the check and the insert: the unique index decides)."""
+    taken = ConflictError(f"a project named {name!r} already exists", hint="pick another name")
     if session.scalar(select(ProjectRow.id).where(ProjectRow.name == name)):
-        raise ConflictError(f"a project named {name!r} already exists", hint="pick another name")
+        raise taken
     row = ProjectRow(
         id=new_id("prj"), name=name, description=description, working_directory=working_directory
     )
     session.add(row)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise taken from exc
     return to_project(row)
 
 

@@ -125,15 +125,29 @@ def _fields(schedule: Schedule) -> dict[str, Any]:
 
 
 def insert(session: Session, schedule: Schedule) -> Schedule:
-    """Insert a new schedule (its name must be free)."""
+    """Insert a new schedule (its name must be free: `ConflictError` if taken, also when another
+    writer takes it between the check and the insert)."""
     if session.scalar(select(ScheduleRow.id).where(ScheduleRow.name == schedule.name)):
-        raise ConflictError(
-            f"name: a schedule named {schedule.name!r} exists", hint="choose another name"
-        )
+        raise _name_taken(schedule.name)
     row = ScheduleRow(id=schedule.id, **_fields(schedule))
     session.add(row)
-    session.flush()
+    _flush_named(session, schedule.name)
     return to_schedule(row)
+
+
+def _name_taken(name: str) -> ConflictError:
+    return ConflictError(f"name: a schedule named {name!r} exists", hint="choose another name")
+
+
+def _flush_named(session: Session, name: str) -> None:
+    """Flush a schedule's row; the unique index on names refusing it is a `ConflictError`."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        refusal = str(exc.orig)
+        if "uq_schedules_name" not in refusal and "schedules.name" not in refusal:
+            raise  # another constraint (PostgreSQL names the index, SQLite the column)
+        raise _name_taken(name) from exc
 
 
 def save(session: Session, schedule: Schedule) -> Schedule:
@@ -143,10 +157,10 @@ def save(session: Session, schedule: Schedule) -> Schedule:
         select(ScheduleRow.id).where(ScheduleRow.name == schedule.name, ScheduleRow.id != row.id)
     )
     if clash:
-        raise ConflictError(f"name: a schedule named {schedule.name!r} exists")
+        raise _name_taken(schedule.name)
     for name, value in _fields(schedule).items():
         setattr(row, name, value)
-    session.flush()
+    _flush_named(session, schedule.name)
     return to_schedule(row)
 
 
