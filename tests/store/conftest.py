@@ -18,10 +18,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from stagent.store.database import Store
+from stagent.store.engine import build_engine
 from stagent.store.tables import Base
 from stagent.workspace import Workspace
 
@@ -118,3 +120,20 @@ def ws(db_url: str, tmp_path: Path) -> Iterator[Workspace]:
         yield workspace
     finally:
         workspace.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database no migration has touched (a fresh file, or a unique PostgreSQL database)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.sqlite'}"
+    else:
+        yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def engine(empty_url: str) -> Iterator[sa.Engine]:
+    """An engine on `empty_url`, for migration tests (see ``migrationtools``)."""
+    engine = build_engine(empty_url)
+    yield engine
+    engine.dispose()

@@ -5,13 +5,11 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
+from migrationtools import at
 
 from stagent.governance.budgets_windows import window_for
 from stagent.store import budgets as budget_repo
@@ -22,26 +20,6 @@ from stagent.store.spend_totals import LimitQuery, LimitSums, limit_sums
 
 BEFORE = "0019"
 """The revision the older Stagent wrote at (before the day rollup and later revisions)."""
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    from stagent.store.engine import build_engine
-
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.sqlite'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    engine = build_engine(url)
-    yield engine
-    engine.dispose()
-
-
-def tables_at(engine: sa.Engine, revision: str) -> dict[str, sa.Table]:
-    command.upgrade(alembic_config(engine), revision)
-    meta = sa.MetaData()
-    meta.reflect(engine)
-    return dict(meta.tables)
 
 
 def ledger_row(ident: str, cost: int, when: datetime, **fields: object) -> dict[str, object]:
@@ -67,7 +45,7 @@ def ledger_row(ident: str, cost: int, when: datetime, **fields: object) -> dict[
 
 
 def write_old_budgets(engine: sa.Engine, now: datetime, day_key: str) -> None:
-    tables = tables_at(engine, BEFORE)
+    tables = at(engine, BEFORE)
     with engine.begin() as conn:
         conn.execute(
             sa.insert(tables["projects"]).values(

@@ -6,14 +6,13 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from migrationtools import at, down_to, upgraded
 
 from stagent.domain.runs import Subject
 from stagent.domain.schedules import (
@@ -33,46 +32,11 @@ from stagent.store import schedules as schedule_repo
 from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.database import Store
-from stagent.store.engine import build_engine
 from stagent.store.ledger import LedgerFilter, NewLedgerEntry
-from stagent.store.migrate import alembic_config, current_revision
+from stagent.store.migrate import alembic_config
 from stagent.store.tables import UsageLedgerRow, UsageRollupRow
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    """An engine on a database no migration has touched (a unique file or database)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.sqlite'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    engine = build_engine(url)
-    yield engine
-    engine.dispose()
-
-
-def at(engine: sa.Engine, revision: str) -> dict[str, sa.Table]:
-    """Migrate to ``revision`` and reflect its tables (the schema an older Stagent wrote)."""
-    command.upgrade(alembic_config(engine), revision)
-    meta = sa.MetaData()
-    meta.reflect(engine)
-    return dict(meta.tables)
-
-
-def down_to(engine: sa.Engine, revision: str) -> set[str]:
-    """Downgrade to ``revision``; the tables left."""
-    command.downgrade(alembic_config(engine), revision)
-    assert current_revision(engine) == revision
-    return set(sa.inspect(engine).get_table_names())
-
-
-def opened(engine: sa.Engine) -> Store:
-    """Open the database as today's Stagent does: the store migrates it to head."""
-    store = Store(engine.url.render_as_string(hide_password=False))
-    store.upgrade()
-    return store
 
 
 def ledger_row(**fields: Any) -> dict[str, Any]:
@@ -196,7 +160,7 @@ def test_calls_of_the_scripted_runtime_from_before_0007_count_as_simulated(
                 ),
             ],
         )
-    store = opened(engine)
+    store = upgraded(engine)
     try:
         with store.read() as session:
             entries = ledger_repo.list_entries(session, LedgerFilter(), oldest_first=True)
@@ -220,7 +184,7 @@ def test_a_call_from_before_dedupe_keys_can_be_imported_again_once(engine: sa.En
     tables = at(engine, "0012")
     with engine.begin() as conn:
         conn.execute(sa.insert(tables["usage_ledger"]), [ledger_row(id="use_old")])
-    store = opened(engine)
+    store = upgraded(engine)
     try:
         call = NewLedgerEntry(
             runtime="claude", source="import:claude-code", dedupe_key="cc:abc:1", at=T0
@@ -261,7 +225,7 @@ def test_scans_stored_at_0008_read_the_same_at_head(engine: sa.Engine) -> None:
                     report={**report, "id": f"scn_old{n}", "score": score},
                 )
             )
-    store = opened(engine)
+    store = upgraded(engine)
     try:
         with store.read() as session:
             history = scan_repo.history(session)
@@ -310,7 +274,7 @@ def test_the_log_written_before_the_feed_outbox_continues_in_order(engine: sa.En
                     created_at=T0 + timedelta(seconds=n),
                 )
             )
-    store = opened(engine)
+    store = upgraded(engine)
     try:
         with store.read() as session:
             before = event_repo.last_seq(session)
@@ -358,7 +322,7 @@ def test_calls_booked_before_a_rollup_revision_are_summed_after_it(
 def test_going_below_a_rollup_and_up_again_rebuilds_it_from_the_ledger(
     engine: sa.Engine, below: str
 ) -> None:
-    store = opened(engine)
+    store = upgraded(engine)
     try:
         book_mixed_calls(store)
         shown = summary(store)
@@ -366,7 +330,7 @@ def test_going_below_a_rollup_and_up_again_rebuilds_it_from_the_ledger(
         store.dispose()
     tables = down_to(engine, below)
     assert ("usage_rollup" in tables) == (below == "0019")
-    store = opened(engine)
+    store = upgraded(engine)
     try:
         assert summary(store) == shown
         with store.read() as session:
@@ -403,7 +367,7 @@ def test_firings_linked_to_workflow_runs_survive_going_below_0022_and_back(
     and deleting the workflow clears it (the foreign key came back with the table)."""
     from stagent.domain.workflows import WorkflowDefinition
 
-    store = opened(engine)
+    store = upgraded(engine)
     definition = WorkflowDefinition.model_validate(
         {
             "name": "release",
@@ -427,7 +391,7 @@ def test_firings_linked_to_workflow_runs_survive_going_below_0022_and_back(
     finally:
         store.dispose()
     down_to(engine, "0015")
-    store = opened(engine)
+    store = upgraded(engine)
     try:
         with store.read() as session:
             kept = {f.id: f for f in schedule_repo.firings(session, "sch_round")}
@@ -456,7 +420,7 @@ def test_a_schedules_firings_still_go_with_it_after_a_round_trip_below_0022(
 ) -> None:
     """SQLite rebuilds ``schedule_firings`` going down and up: its cascade from ``schedules``
     must survive the rebuild (a deleted schedule leaves no orphan firings)."""
-    store = opened(engine)
+    store = upgraded(engine)
     try:
         with store.write() as session:
             schedule_repo.insert(session, nightly())
@@ -466,7 +430,7 @@ def test_a_schedules_firings_still_go_with_it_after_a_round_trip_below_0022(
     finally:
         store.dispose()
     down_to(engine, "0015")
-    store = opened(engine)
+    store = upgraded(engine)
     try:
         with store.write() as session:
             schedule_repo.delete(session, "nightly")
@@ -526,7 +490,7 @@ def test_steps_are_found_by_their_task_after_going_below_0016_and_back(engine: s
     assert "ix_workflow_steps_task_id" not in {
         i["name"] for i in sa.inspect(engine).get_indexes("workflow_steps")
     }
-    store = opened(engine)
+    store = upgraded(engine)
     try:
         with store.read() as session:
             step = workflow_repo.step_for_task(session, "tsk_step")

@@ -4,7 +4,6 @@ the repositories of today). On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
+from migrationtools import at, upgraded
 
 from stagent.domain.schedules import FiringStatus
 from stagent.domain.tasks import TaskStatus
@@ -24,7 +24,6 @@ from stagent.store import projects as project_repo
 from stagent.store import schedules as schedule_repo
 from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
-from stagent.store.database import Store
 from stagent.store.migrate import VERSION_TABLE, alembic_config, current_revision, script_heads
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
@@ -32,39 +31,6 @@ T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
 def scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config(sa.create_engine("sqlite://")))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database no migration has touched."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.sqlite'}"
-    else:
-        yield request.getfixturevalue("pg_url")
-
-
-@pytest.fixture
-def engine(empty_url: str) -> Iterator[sa.Engine]:
-    from stagent.store.engine import build_engine
-
-    engine = build_engine(empty_url)
-    yield engine
-    engine.dispose()
-
-
-def at(engine: sa.Engine, revision: str) -> dict[str, sa.Table]:
-    """Migrate to ``revision`` and reflect its tables (the schema an older Stagent wrote)."""
-    command.upgrade(alembic_config(engine), revision)
-    meta = sa.MetaData()
-    meta.reflect(engine)
-    return dict(meta.tables)
-
-
-def upgraded(engine: sa.Engine) -> Store:
-    """Open the database as today's Stagent does: the store migrates it to head."""
-    store = Store(engine.url.render_as_string(hide_password=False))
-    store.upgrade()
-    return store
 
 
 # ------------------------------------------------------------------------------- the chain
