@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -64,3 +65,13 @@ def statuses(ws: Workspace, schedule: Schedule) -> list[str]:
 def fired(ws: Workspace, schedule: Schedule) -> list[Firing]:
     """Firings that started a task."""
     return [f for f in history(ws, schedule) if f.status is FiringStatus.FIRED]
+
+
+def decided(ws: Workspace, firing_id: str, timeout: float = 60) -> Firing:
+    """The firing once a worker decided it (or as it stands after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    firing = ws.schedules.firing(firing_id)
+    while firing.status.is_open and time.monotonic() < deadline:
+        time.sleep(0.05)
+        firing = ws.schedules.firing(firing_id)
+    return firing

@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from schedtools import QUICK
+from schedtools import QUICK, decided
 from typer.testing import CliRunner
 
 from stagent.cli.app import app as cli_app
 from stagent.domain.ids import utcnow
-from stagent.domain.schedules import Firing, FiringStatus, Schedule
+from stagent.domain.schedules import FiringStatus, Schedule
 from stagent.domain.tasks import TaskStatus
 from stagent.scheduler import durable
 from stagent.scheduler.drafts import ScheduleDraft
@@ -54,15 +54,6 @@ def nightly(ws: Workspace) -> Schedule:
     return ws.schedules.create(
         ScheduleDraft(name="nightly", prompt="check", every="1d", tz="UTC", options=QUICK)
     )
-
-
-def decided(ws: Workspace, firing_id: str, timeout: float = 60) -> Firing:
-    deadline = time.monotonic() + timeout
-    firing = ws.schedules.firing(firing_id)
-    while firing.status.is_open and time.monotonic() < deadline:
-        time.sleep(0.1)
-        firing = ws.schedules.firing(firing_id)
-    return firing
 
 
 def drop_connection(

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from schedtools import QUICK
+from schedtools import QUICK, decided
 
-from stagent.domain.schedules import Firing, FiringStatus
+from stagent.domain.schedules import FiringStatus
 from stagent.domain.tasks import TaskStatus
 from stagent.engine import reconcile as reconcile_module
 from stagent.scheduler.drafts import ScheduleDraft
@@ -52,15 +52,6 @@ def slow_first_reconcile(monkeypatch: pytest.MonkeyPatch) -> None:
         return original(*args)
 
     monkeypatch.setattr(reconcile_module, "reconcile", reconcile)
-
-
-def decided(ws: Workspace, firing_id: str, timeout: float = 30) -> Firing:
-    deadline = time.monotonic() + timeout
-    firing = ws.schedules.firing(firing_id)
-    while firing.status.is_open and time.monotonic() < deadline:
-        time.sleep(0.1)
-        firing = ws.schedules.firing(firing_id)
-    return firing
 
 
 def test_a_slowly_starting_worker_decides_the_firing_that_waited_on_the_queue(

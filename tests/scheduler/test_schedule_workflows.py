@@ -5,16 +5,15 @@ end to end under a worker."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from schedtools import Clock, history, statuses, tick_and_decide, use_clock
+from schedtools import Clock, decided, history, statuses, tick_and_decide, use_clock
 
 from stagent.domain.errors import NotFoundError, ValidationError
-from stagent.domain.schedules import Firing, FiringStatus, TargetKind
+from stagent.domain.schedules import FiringStatus, TargetKind
 from stagent.domain.workflow_files import parse_definition
 from stagent.domain.workflow_runs import Workflow, WorkflowStatus
 from stagent.scheduler.drafts import ScheduleDraft
@@ -251,14 +250,6 @@ steps: [{name: Gather, profile: researcher, prompt: "Research {{topic}}"}]
     assert (firing.reason or "").startswith("blueprint: ")
     assert workspace.workflows.list() == []
     assert workspace.schedules.get(schedule.id).next_fire_at == clock.now + _hour()
-
-
-def decided(ws: Workspace, firing_id: str) -> Firing:
-    """The firing once a worker decided it."""
-    deadline = time.monotonic() + 30
-    while ws.schedules.firing(firing_id).status.is_open and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return ws.schedules.firing(firing_id)
 
 
 def _hour() -> Any:
