@@ -171,6 +171,20 @@ def test_permissions_fit_a_phone_without_cutting_presets_or_rules(
     names = page.locator("table code", has_text="scripted")
     expect(names.first).to_be_visible()
     assert names.first.evaluate(LINES) == 1, "a runtime's name wraps mid-word"
+    healths = page.locator("table.runtimes td[id^=health-]")
+    assert healths.count() >= 4
+    for index in range(healths.count()):
+        box = healths.nth(index).bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE["width"], (
+            "a runtime's health is off screen"
+        )
+    saves = page.locator("table.credentials .key-form button[type=submit]")
+    assert saves.count() >= 1
+    for index in range(saves.count()):
+        box = saves.nth(index).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (
+            "an API key's Save button is off screen"
+        )
     page.goto(f"{server}/settings/permissions")
     descriptions = page.locator("table.presets td:nth-child(4)")
     assert descriptions.count() >= 3
