@@ -15,6 +15,7 @@ from enginetools import (
     PlayRuntime,
     RecordingGate,
     RecordingGuard,
+    asks_to_write,
     both,
     context,
     execute,
@@ -175,6 +176,7 @@ def test_a_batch_that_cannot_be_written_fails_the_run_saying_why(
 
 
 def test_a_superseded_attempt_loses_what_it_queued(ws: Workspace) -> None:
+    ws.runtimes.register(PlayRuntime(asks_to_write()))  # the played runtime the task names
     task = queued_task(ws)
     with ws.store.write() as session:
         first = lifecycle.claim(session, task.id, 1)

@@ -8,6 +8,8 @@ from stagent.domain.runs import Run
 from stagent.store import lifecycle
 from stagent.store import tasks as task_repo
 from stagent.store.database import Store
+from stagent.store.ledger import NewLedgerEntry
+from stagent.store.ledger_imports import IMPORT_COLUMNS, ImportedRow
 from stagent.store.lifecycle import Claim
 
 
@@ -33,3 +35,10 @@ def claimed_run(store: Store, title: str = "t") -> Claim:
         claim = lifecycle.claim(session, task_id, 1)
     assert claim is not None
     return claim
+
+
+def import_row(entry: NewLedgerEntry) -> ImportedRow:
+    """The row an import books for a call with ``entry``'s fields (`IMPORT_COLUMNS` order)."""
+    values = {name: getattr(entry, name, None) for name in IMPORT_COLUMNS}
+    values.update(raw=entry.raw or {}, finished_at=entry.at)
+    return tuple(values[name] for name in IMPORT_COLUMNS)

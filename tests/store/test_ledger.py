@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.exc import IntegrityError
-from storetools import claimed_run, new_task
+from storetools import claimed_run, import_row, new_task
 
 from stagent.domain.runs import RunStatus
 from stagent.store import ledger as ledger_repo
@@ -19,6 +19,7 @@ from stagent.store import lifecycle
 from stagent.store import projects as project_repo
 from stagent.store.database import Store
 from stagent.store.ledger import LedgerFilter, NewLedgerEntry, SpendQuery
+from stagent.store.ledger_imports import ImportedRow
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -324,16 +325,18 @@ def test_an_old_call_falls_out_of_todays_window(store: Store) -> None:
 # ------------------------------------------------------------------------------- imports
 
 
-def imported(key: str, tokens: int, **fields: object) -> NewLedgerEntry:
-    return NewLedgerEntry(
-        runtime="claude",
-        source="import:claude-code",
-        dedupe_key=key,
-        input_tokens=tokens,
-        output_tokens=1,
-        cost_micros=tokens,
-        session_id="sess-1",
-        **fields,  # type: ignore[arg-type]
+def imported(key: str, tokens: int, **fields: object) -> ImportedRow:
+    return import_row(
+        NewLedgerEntry(
+            runtime="claude",
+            source="import:claude-code",
+            dedupe_key=key,
+            input_tokens=tokens,
+            output_tokens=1,
+            cost_micros=tokens,
+            session_id="sess-1",
+            **fields,  # type: ignore[arg-type]
+        )
     )
 
 

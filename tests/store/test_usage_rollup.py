@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
+from storetools import import_row
 
 from stagent.ledger.reports import Scope
 from stagent.store import ledger as ledger_repo
@@ -198,14 +199,14 @@ def test_the_rollup_matches_the_rows_through_every_kind_of_ledger_write(ws: Work
         for n in range(60)
     ]
     with ws.store.write() as session:
-        ledger_imports.book_calls(session, imported)
+        ledger_imports.book_calls(session, [import_row(e) for e in imported])
     fuller = [
         entry(rng, n, source="import:claude-code", dedupe_key=f"claude-code:msg_{n}",
               input_tokens=10**6 + n, at=START + timedelta(days=4, minutes=n))
         for n in range(0, 60, 2)
     ]  # fmt: skip
     with ws.store.write() as session:
-        booked = ledger_imports.book_calls(session, fuller)
+        booked = ledger_imports.book_calls(session, [import_row(e) for e in fuller])
     assert booked.replaced == 30
     assert_agrees(ws)
     with ws.store.read() as session:  # the bulk insert deferred the row triggers, and resumed
@@ -256,7 +257,7 @@ def test_the_rollup_matches_the_rows_through_every_kind_of_ledger_write(ws: Work
 def test_a_failed_bulk_insert_leaves_the_triggers_on(ws: Workspace) -> None:
     """A bulk insert that fails (a key already booked) rolls back; the next row is counted."""
     rng = random.Random(5)
-    calls = [entry(rng, n, dedupe_key=f"claude-code:dup_{n}") for n in range(3)]
+    calls = [import_row(entry(rng, n, dedupe_key=f"claude-code:dup_{n}")) for n in range(3)]
     with ws.store.write() as session:
         ledger_imports.book_calls(session, calls)
     with pytest.raises(Exception), ws.store.write() as session:  # noqa: B017
