@@ -81,7 +81,11 @@ def test_a_blueprint_schedule_fires_workflows_and_links_them(
         form.locator("input[name=target_ref]").fill("meal-planning")
         form.locator("textarea[name=variables]").fill("goal=quick dinners\ndays=3")
         form.locator("input[name=when]").fill("3s")
+        # The live preview fills in above the options and moves them: let it land first, so
+        # the click opens "more" rather than hitting whatever moved under the pointer.
+        expect(page.locator("#preview-new ol.upcoming li").first).to_be_visible()
         form.locator("details.more summary").click()
+        expect(form.locator("details.more")).to_have_attribute("open", "")
         form.locator("input[name=max_firings]").fill("1")
         form.locator("button[type=submit]").click()
         page.wait_for_url(f"{server}/schedules/sch_*")
