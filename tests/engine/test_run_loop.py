@@ -98,8 +98,8 @@ def test_stop_cancels_what_still_runs_and_leaves_no_thread() -> None:
         in_thread.set()
 
     async def long_run() -> None:
-        await asyncio.to_thread(note_thread)  # the loop's default executor gets a thread
-        try:
+        try:  # (the stop may land while the coroutine is still coming back from the thread)
+            await asyncio.to_thread(note_thread)  # the loop's default executor gets a thread
             await asyncio.sleep(60)
         finally:
             cleaned.set()
