@@ -37,13 +37,14 @@ def test_every_attack_fails_and_nothing_changes(ws: Workspace, tmp_path: Path) -
     token = ws.owner_token()
     before = {rule.text for rule in ws.rules.list()}
     commands = attack_commands(HOME_FROM_RUN, card_id)
-    # A CLI start inside Codex's own sandbox can outlast its default 10 s wait for output.
-    script = attack_script("attack", MODEL, commands, yield_time_ms=30_000)
+    # A CLI start inside Codex's own sandbox can outlast its default 10 s wait for output (and
+    # 30 s on a loaded machine running the suite on four workers).
+    script = attack_script("attack", MODEL, commands, yield_time_ms=90_000)
     with ScriptedOpenAIServer([script], log_path=tmp_path / "requests.jsonl") as server:
         codex_runtime(ws, server, KEY, MODEL)
         task = ws.tasks.create(TaskDraft(title="SCENARIO:attack do it", runtime="codex"))
         ws.tasks.run(task.id)
-        done = wait_until_ended(ws, task.id, 120)
+        done = wait_until_ended(ws, task.id, 300)
         time.sleep(2.5)  # the background approval would have fired by now
         requests = (tmp_path / "requests.jsonl").read_text()
 
