@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from migrationtools import T0, at, down_to, seed, upgraded
+from migrationtools import T0, at, down_to, expected_rollup, rollup_rows, seed, upgraded
 
 from stagent.domain.runs import Subject
 from stagent.domain.schedules import (
@@ -34,48 +34,6 @@ from stagent.store import workflows as workflow_repo
 from stagent.store.database import Store
 from stagent.store.ledger import LedgerFilter, NewLedgerEntry
 from stagent.store.migrate import alembic_config
-from stagent.store.tables import UsageLedgerRow, UsageRollupRow
-
-
-def rollup_rows(session: Any) -> dict[tuple[Any, ...], tuple[int, ...]]:
-    """The rollup's non-empty rows by key."""
-    found: dict[tuple[Any, ...], tuple[int, ...]] = {}
-    for row in session.scalars(sa.select(UsageRollupRow)):
-        sums = (row.requests, row.input_tokens, row.output_tokens, row.cost_micros, row.unpriced)
-        if any(sums):
-            key = (row.grain, row.bucket, row.runtime, row.model, row.project_id, row.source)
-            found[(*key, bool(row.simulated), row.status)] = sums
-    return found
-
-
-def expected_rollup(session: Any) -> dict[tuple[Any, ...], tuple[int, ...]]:
-    """What the rollup must hold: the ledger's calls summed per hour and per day."""
-    found: dict[tuple[Any, ...], tuple[int, ...]] = {}
-    calls = sa.select(UsageLedgerRow).where(UsageLedgerRow.status.in_(metrics.CALL_STATUSES))
-    for row in session.scalars(calls):
-        moment = row.finished_at
-        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-        values = (
-            1,
-            row.input_tokens,
-            row.output_tokens,
-            row.cost_micros,
-            int(row.cost_source == "unpriced"),
-        )
-        for grain in (3600, 86400):
-            key = (
-                grain,
-                int(moment.timestamp()) // grain,
-                row.runtime,
-                row.model or "",
-                row.project_id or "",
-                row.source,
-                bool(row.simulated),
-                row.status,
-            )
-            sums = found.get(key, (0,) * 5)
-            found[key] = tuple(a + b for a, b in zip(sums, values, strict=True))
-    return found
 
 
 def book_mixed_calls(store: Store) -> None:
