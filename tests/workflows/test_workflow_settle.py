@@ -66,6 +66,7 @@ def test_each_step_is_settled_by_its_run_not_by_a_step_of_the_interpreter(
     assert not [s for s in steps if s["child_workflow_id"]]  # no child workflow per step
     runs = [worker.tasks.runs(s.task_id or "")[0] for s in done.steps]
     assert {r.attempt for r in runs} == {1}
+    assert {r.workflow_id for r in runs} == {engine_id_of(worker, wf.id)}  # its interpreter
 
 
 def engine_id_of(ws: Workspace, workflow_id: str) -> str:
