@@ -29,10 +29,6 @@ _ZERO = literal_column("0", Integer)
 """Constants are written into the SQL, not bound: fewer parameters to build per execution."""
 
 
-def _text(value: str) -> Any:
-    return literal_column(f"'{value}'", String)
-
-
 def _number(value: int) -> Any:
     return literal_column(str(value), Integer)
 
