@@ -26,7 +26,7 @@ from stagent.ledger.importers.calls import (
     ImportedCall,
     MalformedLineError,
 )
-from stagent.ledger.importers.reader import complete_lines, head_of, resume_point
+from stagent.ledger.importers.reader import complete_chunks, head_of, resume_point
 from stagent.ledger.prices import PriceTable
 from stagent.store import ledger_imports as repo
 from stagent.store.database import Store
@@ -203,7 +203,8 @@ class LogImporter:
 class _Batch:
     """Calls read but not yet booked, across files: one transaction per `BATCH_CALLS` calls
     (not per file: a commit costs more than a small file's rows), with the read positions of
-    the files they came from."""
+    the files they came from. One copy of each call is kept, the better one (`_FileImport`
+    fills ``calls``)."""
 
     def __init__(
         self,
@@ -217,17 +218,6 @@ class _Batch:
         self.calls: dict[str, CallCopy] = {}
         self.states: dict[str, repo.FileState] = {}
         self._project_of: dict[str | None, str | None] = {None: None, "": None}
-
-    def add(self, copy: CallCopy) -> None:
-        """Keep one copy of each call (the better one)."""
-        key = copy.dedupe_key
-        kept = self.calls.get(key)
-        if kept is None:
-            self.calls[key] = copy
-            return
-        self.report.duplicates += 1
-        if copy.better_than(kept):
-            self.calls[key] = copy
 
     def moved(self, state: repo.FileState) -> None:
         """A file was read up to ``state``; flush when the batch is full."""
@@ -313,24 +303,32 @@ class _FileImport:
 
     def _read(self, offset: int, lines: int, state: codex.RolloutState) -> None:
         path, report, batch = self.path, self.report, self.batch
-        fallback = path.stem
-        is_codex = self.plan.source == CODEX
-        parse = claude_code.parse_line
+        parse = self._parser(state)
         consumed = reported = 0
         first_line = lines
-        for consumed, line in complete_lines(path, offset):
-            lines += 1
-            try:
-                call = state.parse_line(line, fallback) if is_codex else parse(line)
-            except MalformedLineError as exc:
-                report.malformed += 1
-                if len(report.malformed_examples) < MAX_EXAMPLES:
-                    report.malformed_examples.append(f"{path}:{lines}: {exc}")
-                continue
-            if call is not None:
-                batch.add(call)
-                if len(batch.calls) >= BATCH_CALLS:
-                    batch.moved(self._state(offset + consumed, lines, state))
+        for consumed, chunk in complete_chunks(path, offset):
+            calls = batch.calls
+            for line in chunk:  # the hot loop: `_Batch.add` inlined
+                lines += 1
+                try:
+                    copy = parse(line)
+                except MalformedLineError as exc:
+                    report.malformed += 1
+                    if len(report.malformed_examples) < MAX_EXAMPLES:
+                        report.malformed_examples.append(f"{path}:{lines}: {exc}")
+                    continue
+                if copy is None:
+                    continue
+                key = copy.dedupe_key
+                kept = calls.get(key)
+                if kept is None:
+                    calls[key] = copy
+                    continue
+                report.duplicates += 1
+                if copy.better_than(kept):
+                    calls[key] = copy
+            if len(calls) >= BATCH_CALLS:
+                batch.moved(self._state(offset + consumed, lines, state))
             if self.progress and consumed - reported >= 1 << 22:
                 self.progress(consumed - reported)
                 reported = consumed
@@ -339,6 +337,13 @@ class _FileImport:
         batch.moved(self._state(offset + consumed, lines, state))
         if self.progress and consumed > reported:
             self.progress(consumed - reported)
+
+    def _parser(self, state: codex.RolloutState) -> Callable[[bytes], CallCopy | None]:
+        """What turns one line of this file into a copy of a call (or None)."""
+        if self.plan.source != CODEX:
+            return claude_code.parse_line
+        fallback = self.path.stem
+        return lambda line: state.parse_line(line, fallback)
 
     def _state(self, offset: int, lines: int, state: codex.RolloutState) -> repo.FileState:
         source = self.plan.source
