@@ -30,8 +30,9 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from benchmarks._workspaces import pg_workspace, sqlite_workspace
 from stagent.domain.events import UsageEvent
@@ -41,6 +42,7 @@ from stagent.governance.budgets_config import BudgetChange
 from stagent.governance.budgets_policy import CallScope
 from stagent.governance.budgets_windows import PERIODS, window_for
 from stagent.store import ledger as ledger_repo
+from stagent.store.engine import WRITE_OPTION
 from stagent.workspace import Workspace
 
 Factory = Callable[[], AbstractContextManager[Workspace]]
@@ -99,16 +101,52 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), p99
 
 
+class WriteHold:
+    """How long admissions hold the write lock (SQLite's, or on PostgreSQL the admission lock):
+    from the write transaction's BEGIN to its connection going back to the pool, after the
+    commit (an upper bound). Only while ``active``."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.samples: list[float] = []
+        self.active = False
+        self._began: float | None = None
+        self._engine = ws.store.engine
+        event.listen(self._engine, "begin", self._begin)
+        event.listen(self._engine.pool, "checkin", self._checkin)
+
+    def _begin(self, conn: Any) -> None:
+        if self.active and conn.get_execution_options().get(WRITE_OPTION):
+            self._began = time.perf_counter()
+
+    def _checkin(self, *_: Any) -> None:
+        if self._began is not None:
+            self.samples.append((time.perf_counter() - self._began) * 1000)
+            self._began = None
+
+    def close(self) -> None:
+        event.remove(self._engine, "begin", self._begin)
+        event.remove(self._engine.pool, "checkin", self._checkin)
+
+
 def preflight(
-    ws: Workspace, call: CallScope, checks: int, cpu: list[float] | None = None
+    ws: Workspace,
+    call: CallScope,
+    checks: int,
+    cpu: list[float] | None = None,
+    hold: WriteHold | None = None,
 ) -> list[float]:
     """Wall milliseconds per admission (and, into ``cpu``, CPU milliseconds per admission: on
-    a shared machine the wall time mostly measures the others' load)."""
+    a shared machine the wall time mostly measures the others' load; into ``hold``, how long
+    each held the write lock)."""
     samples: list[float] = []
     for _ in range(checks):
         started = time.perf_counter()
         cpu_started = time.process_time()
+        if hold is not None:
+            hold.active = True
         admission = ws.budgets.admit(call)
+        if hold is not None:
+            hold.active = False
         samples.append((time.perf_counter() - started) * 1000)
         if cpu is not None:
             cpu.append((time.process_time() - cpu_started) * 1000)
@@ -201,14 +239,22 @@ def measure(label: str, factory: Factory, sizes: tuple[int, ...], checks: int) -
             )
             preflight(ws, call, 5)  # warm up
             cpu: list[float] = []
-            p50, p99 = percentiles(preflight(ws, call, checks, cpu))
+            hold = WriteHold(ws)
+            p50, p99 = percentiles(preflight(ws, call, checks, cpu, hold))
+            hold.close()
             c50, _ = percentiles(cpu)
+            h50, h99 = percentiles(hold.samples)
             s50, _ = percentiles(row_sums(ws, call, max(5, checks // 10)))
             floor = floors(ws, checks)
             print(
                 f"{label:10} pre-flight check, {size:>9,} ledger rows, 6 limits: "
                 f"p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  CPU p50 {c50:5.2f} ms ({checks} checks);"
                 f" peer, the six sums over ledger rows: p50 {s50:8.2f} ms"
+            )
+            print(
+                f"{label:10}   write lock held per admission (BEGIN to the connection's return"
+                f" after COMMIT): p50 {h50:5.2f} ms  p99 {h99:5.2f} ms"
+                f"  max {max(hold.samples):5.2f} ms"
             )
             print(
                 f"{label:10}   floors (p50 wall / CPU): bare write transaction"

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from budgettools import new_task, rows, set_budget, usd
+from sqlalchemy import text
 
-from stagent.governance.budgets_policy import CallScope
+from stagent.governance.budgets_policy import BudgetPolicyError, CallScope
 from stagent.workspace import Workspace
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -109,3 +110,49 @@ def test_a_project_cap_outlives_its_project_and_says_so(ws: Workspace) -> None:
     assert not refused.allowed
     assert refused.message is not None
     assert f"project {project.id} (deleted) daily cap $0.00 reached" in refused.message
+
+
+def test_a_cap_changed_by_hand_in_the_database_is_obeyed_at_once(ws: Workspace) -> None:
+    set_budget(ws, daily=usd("4"))
+    call = call_for(ws)
+    assert ws.budgets.admit(call).reserved == usd("2")  # the policy is known from now on
+    with ws.store.write() as session:
+        session.execute(text("UPDATE budgets SET daily_cap_micros = 0"))
+    refused = ws.budgets.admit(call)
+    assert not refused.allowed
+    assert refused.message is not None and "overall daily cap $0.00 reached" in refused.message
+
+
+def test_a_row_broken_by_hand_after_an_admission_refuses_the_next(ws: Workspace) -> None:
+    set_budget(ws, daily=usd("4"))
+    call = call_for(ws)
+    assert ws.budgets.admit(call).allowed
+    with ws.store.write() as session:
+        session.execute(text("UPDATE budgets SET on_breach = 'explode'"))
+    with pytest.raises(BudgetPolicyError, match="budget policy unreadable"):
+        ws.budgets.admit(call)
+
+
+def test_a_renamed_project_is_named_by_its_new_name_in_the_next_refusal(
+    ws: Workspace, other: Workspace
+) -> None:
+    project = ws.projects.create("Website")
+    set_budget(ws, scope="project", ref=project.id, daily=0)
+    call = call_for(ws, "run_a", project=project.id)
+    assert not ws.budgets.admit(call).allowed
+    with other.store.write() as session:  # no rename command yet: a person's edit by hand
+        session.execute(
+            text("UPDATE projects SET name = 'Storefront' WHERE id = :id"), {"id": project.id}
+        )
+    refused = ws.budgets.admit(call)
+    assert refused.message is not None and "project Storefront daily cap" in refused.message
+
+
+def test_a_run_admitted_again_holds_one_reservation_counted_once(ws: Workspace) -> None:
+    set_budget(ws, daily=usd("3"), per_run=usd("2"))
+    call = call_for(ws)
+    assert ws.budgets.admit(call).reserved == usd("2")
+    again = ws.budgets.admit(call)  # a take-over: the last attempt's reservation is released
+    assert again.allowed and again.reserved == usd("2")
+    assert [r.cost_micros for r in rows(ws, status="reserved")] == [usd("2")]
+    assert [r.note for r in rows(ws, status="released")] == ["superseded: the run started again"]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import command
-from migrationtools import at
+from migrationtools import at, seed
 
 from stagent.governance.budgets_windows import window_for
 from stagent.store import budgets as budget_repo
@@ -22,78 +22,53 @@ BEFORE = "0019"
 """The revision the older Stagent wrote at (before the day rollup and later revisions)."""
 
 
-def ledger_row(ident: str, cost: int, when: datetime, **fields: object) -> dict[str, object]:
-    return {
-        "id": ident,
-        "activity": "task_run",
-        "runtime": "claude",
-        "input_tokens": 1,
-        "output_tokens": 1,
-        "cache_write_5m_tokens": 0,
-        "cache_write_1h_tokens": 0,
-        "cache_read_tokens": 0,
-        "reasoning_tokens": 0,
-        "cost_micros": cost,
-        "cost_source": "computed",
-        "status": "completed",
-        "started_at": when,
-        "finished_at": when,
-        "source": "run",
-        "simulated": False,
-        **fields,
-    }
-
-
 def write_old_budgets(engine: sa.Engine, now: datetime, day_key: str) -> None:
     tables = at(engine, BEFORE)
     with engine.begin() as conn:
-        conn.execute(
-            sa.insert(tables["projects"]).values(
-                id="prj_web", name="Website", description="", created_at=now, updated_at=now
-            )
+        seed(conn, tables["projects"], {"id": "prj_web", "name": "Website"})
+        seed(
+            conn,
+            tables["budgets"],
+            {
+                "id": "bgt_web",
+                "scope": "project",
+                "scope_ref": "prj_web",
+                "daily_cap_micros": 5_000_000,
+                "monthly_cap_micros": None,
+                "warn_at": 0.5,
+                "on_breach": "pause",
+                "run_cap_micros": 1_000_000,
+                "updated_at": now,
+            },
         )
-        conn.execute(
-            sa.insert(tables["budgets"]).values(
-                id="bgt_web",
-                scope="project",
-                scope_ref="prj_web",
-                daily_cap_micros=5_000_000,
-                monthly_cap_micros=None,
-                warn_at=0.5,
-                on_breach="pause",
-                run_cap_micros=1_000_000,
-                updated_at=now,
-            )
+        seed(
+            conn,
+            tables["budget_windows"],
+            {
+                "id": "bwn_web",
+                "scope": "project",
+                "scope_ref": "prj_web",
+                "period": "daily",
+                "window_key": day_key,
+                "allowance_micros": 2_500_000,
+                "updated_at": now,
+            },
         )
-        conn.execute(
-            sa.insert(tables["budget_windows"]).values(
-                id="bwn_web",
-                scope="project",
-                scope_ref="prj_web",
-                period="daily",
-                window_key=day_key,
-                allowance_micros=2_500_000,
-                updated_at=now,
-            )
+        web = {"project_id": "prj_web", "at": now}
+        seed(
+            conn,
+            tables["usage_ledger"],
+            {"id": "use_a", "cost_micros": 1_200, **web},
+            {
+                "id": "use_r",
+                "cost_micros": 800_000,
+                "run_id": "run_live",
+                "status": "reserved",
+                "cost_source": "estimate",
+                **web,
+            },
+            {"id": "use_x", "cost_micros": 9_000, "at": now},  # no project
         )
-        ledger = tables["usage_ledger"]
-        conn.execute(
-            sa.insert(ledger).values(ledger_row("use_a", 1_200, now, project_id="prj_web"))
-        )
-        conn.execute(
-            sa.insert(ledger).values(
-                ledger_row(
-                    "use_r",
-                    800_000,
-                    now,
-                    project_id="prj_web",
-                    run_id="run_live",
-                    status="reserved",
-                    cost_source="estimate",
-                )
-            )
-        )
-        conn.execute(sa.insert(ledger).values(ledger_row("use_x", 9_000, now)))  # no project
 
 
 def admission_reads(store: Store, query: LimitQuery) -> LimitSums:

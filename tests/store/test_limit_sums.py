@@ -12,7 +12,7 @@ from stagent.governance.budgets_windows import PERIODS, window_for
 from stagent.store import budgets as budget_repo
 from stagent.store import ledger as ledger_repo
 from stagent.store.database import Store
-from stagent.store.spend_totals import LimitQuery, LimitSums, limit_sums
+from stagent.store.spend_totals import LimitQuery, LimitSums, admission_sums, limit_sums
 
 NOW = datetime(2026, 12, 15, 18, 40, tzinfo=UTC)
 ZONES = ("UTC", "Europe/Paris", "Asia/Kathmandu", "America/St_Johns")
@@ -124,3 +124,55 @@ def test_rows_this_transaction_wrote_are_counted(store: Store) -> None:
         )
         budget_repo.add_allowance(session, "runtime", "claude", "daily", daily.key, 7)
         assert limit_sums(session, [query]) == [LimitSums(42, 0, 7)]
+
+
+def test_the_admission_statement_says_whether_the_run_holds_a_reservation(store: Store) -> None:
+    book(store, NOW, 500_000, run_id="run_again", status="reserved")
+    book(store, NOW, 0, run_id="run_done", status="released")
+    daily = window_for("daily", NOW, UTC)
+    query = LimitQuery("overall", "", "daily", daily.key, daily.start)
+    with store.write() as session:
+        holds = {
+            run: admission_sums(session, [query], run_id=run)
+            for run in ("run_again", "run_done", "run_new")
+        }
+        assert {run: found.run_holds for run, found in holds.items() if found} == {
+            "run_again": 1,
+            "run_done": 0,
+            "run_new": 0,
+        }
+        ledger_repo.release_reservations(session, "run_again", note="superseded")
+        again = admission_sums(session, [query], run_id="run_again")
+        assert again is not None and again.run_holds == 0
+        assert again.limits == [LimitSums(0, 0, 0)]
+
+
+def test_the_admission_statement_reads_the_policy_fingerprint(store: Store) -> None:
+    daily = window_for("daily", NOW, UTC)
+    query = LimitQuery("runtime", "claude", "daily", daily.key, daily.start)
+
+    def fingerprints() -> tuple[str | None, str]:
+        with store.read() as session:
+            found = admission_sums(session, [query], policy=True)
+            assert found is not None
+            return found.policy, budget_repo.fingerprint(session)
+
+    empty, alone = fingerprints()
+    assert empty == alone == ""
+    with store.write() as session:
+        budget_repo.upsert(session, "overall", "", {"daily_cap_micros": 5})
+    first, alone = fingerprints()
+    assert first == alone and first != empty
+    with store.write() as session:
+        budget_repo.upsert(session, "overall", "", {"warn_at": 0.5})
+    second, _ = fingerprints()
+    assert second not in (first, empty)
+
+
+def test_caps_sharing_a_reference_or_a_window_read_the_same_sums_as_alone(store: Store) -> None:
+    a_month_of_spend(store)
+    queries = queries_at(ZoneInfo("Asia/Kathmandu"))
+    with store.read() as session:
+        together = limit_sums(session, queries)
+        alone = [limit_sums(session, [query]) for query in queries]
+    assert together is not None and [[sums] for sums in together] == alone

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from migrationtools import at, down_to, upgraded
+from migrationtools import T0, at, down_to, expected_rollup, rollup_rows, seed, upgraded
 
 from stagent.domain.runs import Subject
 from stagent.domain.schedules import (
@@ -34,73 +34,6 @@ from stagent.store import workflows as workflow_repo
 from stagent.store.database import Store
 from stagent.store.ledger import LedgerFilter, NewLedgerEntry
 from stagent.store.migrate import alembic_config
-from stagent.store.tables import UsageLedgerRow, UsageRollupRow
-
-T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
-
-
-def ledger_row(**fields: Any) -> dict[str, Any]:
-    """A ledger row as revisions before 0007 stored it (no source, dedupe key or flag)."""
-    when = fields.pop("at", T0)
-    values: dict[str, Any] = {
-        "activity": "task_run",
-        "runtime": "claude",
-        "provider": None,  # every row names every column: one executemany statement
-        "input_tokens": 10,
-        "output_tokens": 5,
-        "cache_write_5m_tokens": 0,
-        "cache_write_1h_tokens": 0,
-        "cache_read_tokens": 0,
-        "reasoning_tokens": 0,
-        "cost_micros": 100,
-        "cost_source": "computed",
-        "status": "completed",
-        "started_at": when,
-        "finished_at": when,
-    }
-    values.update(fields)
-    return values
-
-
-def rollup_rows(session: Any) -> dict[tuple[Any, ...], tuple[int, ...]]:
-    """The rollup's non-empty rows by key."""
-    found: dict[tuple[Any, ...], tuple[int, ...]] = {}
-    for row in session.scalars(sa.select(UsageRollupRow)):
-        sums = (row.requests, row.input_tokens, row.output_tokens, row.cost_micros, row.unpriced)
-        if any(sums):
-            key = (row.grain, row.bucket, row.runtime, row.model, row.project_id, row.source)
-            found[(*key, bool(row.simulated), row.status)] = sums
-    return found
-
-
-def expected_rollup(session: Any) -> dict[tuple[Any, ...], tuple[int, ...]]:
-    """What the rollup must hold: the ledger's calls summed per hour and per day."""
-    found: dict[tuple[Any, ...], tuple[int, ...]] = {}
-    calls = sa.select(UsageLedgerRow).where(UsageLedgerRow.status.in_(metrics.CALL_STATUSES))
-    for row in session.scalars(calls):
-        moment = row.finished_at
-        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-        values = (
-            1,
-            row.input_tokens,
-            row.output_tokens,
-            row.cost_micros,
-            int(row.cost_source == "unpriced"),
-        )
-        for grain in (3600, 86400):
-            key = (
-                grain,
-                int(moment.timestamp()) // grain,
-                row.runtime,
-                row.model or "",
-                row.project_id or "",
-                row.source,
-                bool(row.simulated),
-                row.status,
-            )
-            sums = found.get(key, (0,) * 5)
-            found[key] = tuple(a + b for a, b in zip(sums, values, strict=True))
-    return found
 
 
 def book_mixed_calls(store: Store) -> None:
@@ -150,15 +83,12 @@ def test_calls_of_the_scripted_runtime_from_before_0007_count_as_simulated(
     tables = at(engine, "0012")
     now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     with engine.begin() as conn:
-        conn.execute(
-            sa.insert(tables["usage_ledger"]),
-            [
-                ledger_row(id="use_real", runtime="claude", cost_micros=700, at=now),
-                ledger_row(id="use_script", runtime="scripted", cost_micros=50_000, at=now),
-                ledger_row(
-                    id="use_fake", runtime="anthropic", provider="simulated", cost_micros=9, at=now
-                ),
-            ],
+        seed(
+            conn,
+            tables["usage_ledger"],
+            {"id": "use_real", "runtime": "claude", "cost_micros": 700, "at": now},
+            {"id": "use_script", "runtime": "scripted", "cost_micros": 50_000, "at": now},
+            {"id": "use_fake", "runtime": "anthropic", "provider": "simulated", "at": now},
         )
     store = upgraded(engine)
     try:
@@ -183,7 +113,7 @@ def test_a_call_from_before_dedupe_keys_can_be_imported_again_once(engine: sa.En
     books it once however often it runs."""
     tables = at(engine, "0012")
     with engine.begin() as conn:
-        conn.execute(sa.insert(tables["usage_ledger"]), [ledger_row(id="use_old")])
+        seed(conn, tables["usage_ledger"], {"id": "use_old"})
     store = upgraded(engine)
     try:
         call = NewLedgerEntry(
@@ -209,21 +139,23 @@ def test_scans_stored_at_0008_read_the_same_at_head(engine: sa.Engine) -> None:
     report = {"id": "scn_old", "score": 81, "findings": [], "artifacts": [], "projects": []}
     with engine.begin() as conn:
         for n, score in enumerate((64, 81)):
-            conn.execute(
-                sa.insert(tables["environment_scans"]).values(
-                    id=f"scn_old{n}",
-                    scanned_at=T0 + timedelta(days=n),
-                    roots=["/home/me/code"],
-                    score=score,
-                    duration_ms=12.5,
-                    artifact_count=3,
-                    project_count=1,
-                    errors=n,
-                    warnings=2,
-                    infos=0,
-                    fingerprint=f"fp{n}",
-                    report={**report, "id": f"scn_old{n}", "score": score},
-                )
+            seed(
+                conn,
+                tables["environment_scans"],
+                {
+                    "id": f"scn_old{n}",
+                    "scanned_at": T0 + timedelta(days=n),
+                    "roots": ["/home/me/code"],
+                    "score": score,
+                    "duration_ms": 12.5,
+                    "artifact_count": 3,
+                    "project_count": 1,
+                    "errors": n,
+                    "warnings": 2,
+                    "infos": 0,
+                    "fingerprint": f"fp{n}",
+                    "report": {**report, "id": f"scn_old{n}", "score": score},
+                },
             )
     store = upgraded(engine)
     try:
@@ -249,31 +181,15 @@ def test_the_log_written_before_the_feed_outbox_continues_in_order(engine: sa.En
     upgrade follow the old ones in the workspace feed (a tailing client sees them after)."""
     tables = at(engine, "0006")
     with engine.begin() as conn:
-        conn.execute(
-            sa.insert(tables["tasks"]).values(
-                id="tsk_old",
-                title="old",
-                description="",
-                status="planned",
-                runtime="scripted",
-                priority=0,
-                options={},
-                run_count=0,
-                created_at=T0,
-                updated_at=T0,
-            )
+        seed(conn, tables["tasks"], {"id": "tsk_old", "title": "old"})
+        seed(
+            conn,
+            tables["agent_events"],
+            *[
+                {"task_id": "tsk_old", "payload": {"n": n}, "created_at": T0 + timedelta(seconds=n)}
+                for n in range(3)
+            ],
         )
-        for n in range(3):
-            conn.execute(
-                sa.insert(tables["agent_events"]).values(
-                    task_id="tsk_old",
-                    subject_kind="task",
-                    subject_id="tsk_old",
-                    kind="note",
-                    payload={"n": n},
-                    created_at=T0 + timedelta(seconds=n),
-                )
-            )
     store = upgraded(engine)
     try:
         with store.read() as session:
@@ -443,45 +359,24 @@ def test_a_schedules_firings_still_go_with_it_after_a_round_trip_below_0022(
 
 def test_steps_are_found_by_their_task_after_going_below_0016_and_back(engine: sa.Engine) -> None:
     tables = at(engine, "head")
+    definition = {"name": "release", "pattern": "sequence", "steps": []}
     with engine.begin() as conn:
-        conn.execute(
-            sa.insert(tables["tasks"]).values(
-                id="tsk_step",
-                title="build",
-                description="",
-                status="completed",
-                runtime="scripted",
-                priority=0,
-                options={},
-                run_count=1,
-                created_at=T0,
-                updated_at=T0,
-            )
+        seed(conn, tables["tasks"], {"id": "tsk_step", "title": "build", "status": "completed"})
+        seed(
+            conn,
+            tables["workflows"],
+            {"id": "wf_round", "name": "release", "definition": definition},
         )
-        conn.execute(
-            sa.insert(tables["workflows"]).values(
-                id="wf_round",
-                name="release",
-                pattern="sequence",
-                definition={"name": "release", "pattern": "sequence", "steps": []},
-                status="completed",
-                run_count=1,
-                round=1,
-                created_at=T0,
-                updated_at=T0,
-            )
-        )
-        conn.execute(
-            sa.insert(tables["workflow_steps"]).values(
-                id="wfs_round",
-                workflow_id="wf_round",
-                run_number=1,
-                step_key="build",
-                position=0,
-                status="completed",
-                task_id="tsk_step",
-                output="built",
-            )
+        seed(
+            conn,
+            tables["workflow_steps"],
+            {
+                "id": "wfs_round",
+                "workflow_id": "wf_round",
+                "step_key": "build",
+                "task_id": "tsk_step",
+                "output": "built",
+            },
         )
     assert "ix_workflow_steps_task_id" in {
         i["name"] for i in sa.inspect(engine).get_indexes("workflow_steps")

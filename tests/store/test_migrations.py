@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
-from migrationtools import at, upgraded
+from migrationtools import T0, at, seed, upgraded
 
 from stagent.domain.schedules import FiringStatus
 from stagent.domain.tasks import TaskStatus
@@ -25,8 +25,6 @@ from stagent.store import schedules as schedule_repo
 from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.migrate import VERSION_TABLE, alembic_config, current_revision, script_heads
-
-T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
 
 def scripts() -> ScriptDirectory:
@@ -98,53 +96,38 @@ def test_a_first_version_database_keeps_its_projects_tasks_log_and_inbox(
 ) -> None:
     tables = at(engine, "0001")
     with engine.begin() as conn:
-        conn.execute(
-            sa.insert(tables["projects"]).values(
-                id="prj_old",
-                name="legacy",
-                description="from the first version",
-                working_directory="/srv/legacy",
-                created_at=T0,
-                updated_at=T0,
-            )
+        seed(
+            conn,
+            tables["projects"],
+            {
+                "id": "prj_old",
+                "name": "legacy",
+                "description": "from the first version",
+                "working_directory": "/srv/legacy",
+            },
         )
-        conn.execute(
-            sa.insert(tables["tasks"]).values(
-                id="tsk_old",
-                title="an old task",
-                description="still here?",
-                status="planned",
-                runtime="scripted",
-                priority=1,
-                runtime_config={},
-                run_count=0,
-                project_id="prj_old",
-                created_at=T0,
-                updated_at=T0,
-            )
+        seed(
+            conn,
+            tables["tasks"],
+            {
+                "id": "tsk_old",
+                "title": "an old task",
+                "description": "still here?",
+                "priority": 1,
+                "project_id": "prj_old",
+            },
         )
-        for minute, (kind, payload) in enumerate(
-            [("created", {"title": "an old task"}), ("note", {"message": "remember me"})]
-        ):
-            conn.execute(
-                sa.insert(tables["agent_events"]).values(
-                    task_id="tsk_old",
-                    kind=kind,
-                    payload=payload,
-                    created_at=T0 + timedelta(minutes=minute),
-                )
-            )
-        conn.execute(
-            sa.insert(tables["inbox_items"]).values(
-                id="inb_old",
-                kind="message",
-                title="hello from before",
-                body="",
-                payload={},
-                read=False,
-                created_at=T0,
-            )
+        seed(
+            conn,
+            tables["agent_events"],
+            {"task_id": "tsk_old", "kind": "created", "payload": {"title": "an old task"}},
+            {
+                "task_id": "tsk_old",
+                "payload": {"message": "remember me"},
+                "created_at": T0 + timedelta(minutes=1),
+            },
         )
+        seed(conn, tables["inbox_items"], {"id": "inb_old", "title": "hello from before"})
     store = upgraded(engine)
     try:
         with store.read() as session:
@@ -187,26 +170,8 @@ def test_ledger_rows_written_before_the_running_totals_are_counted_after(
     ]
     with engine.begin() as conn:
         for ident, runtime, cost, when, source, simulated in rows:
-            conn.execute(
-                sa.insert(tables["usage_ledger"]).values(
-                    id=ident,
-                    activity="task_run",
-                    runtime=runtime,
-                    input_tokens=1,
-                    output_tokens=1,
-                    cache_write_5m_tokens=0,
-                    cache_write_1h_tokens=0,
-                    cache_read_tokens=0,
-                    reasoning_tokens=0,
-                    cost_micros=cost,
-                    cost_source="computed",
-                    status="completed",
-                    started_at=when,
-                    finished_at=when,
-                    source=source,
-                    simulated=simulated,
-                )
-            )
+            row = {"id": ident, "runtime": runtime, "cost_micros": cost, "at": when}
+            seed(conn, tables["usage_ledger"], {**row, "source": source, "simulated": simulated})
     store = upgraded(engine)
     try:
         day = now.replace(hour=0, minute=0, second=0) - timedelta(days=1)
@@ -258,39 +223,30 @@ def test_going_back_below_the_running_totals_and_up_again_rebuilds_them(
 def test_schedules_and_firings_from_before_the_workflow_link_are_kept(engine: sa.Engine) -> None:
     tables = at(engine, "0015")
     with engine.begin() as conn:
-        conn.execute(
-            sa.insert(tables["schedules"]).values(
-                id="sch_old",
-                name="nightly",
-                status="active",
-                target_kind="prompt",
-                prompt="tidy up",
-                runtime="scripted",
-                variables={},
-                options={},
-                timing_kind="cron",
-                cron="0 3 * * *",
-                zone="UTC",
-                timing_source="at 3am",
-                overlap="skip",
-                missed="once",
-                firing_count=1,
-                next_fire_at=T0 + timedelta(days=1),
-                created_at=T0,
-                updated_at=T0,
-            )
+        seed(
+            conn,
+            tables["schedules"],
+            {
+                "id": "sch_old",
+                "name": "nightly",
+                "prompt": "tidy up",
+                "cron": "0 3 * * *",
+                "timing_source": "at 3am",
+                "firing_count": 1,
+                "next_fire_at": T0 + timedelta(days=1),
+            },
         )
-        conn.execute(
-            sa.insert(tables["schedule_firings"]).values(
-                id="fir_old_1",
-                schedule_id="sch_old",
-                occurrence_at=T0,
-                manual=False,
-                status="skipped",
-                reason="an earlier run was busy",
-                created_at=T0,
-                decided_at=T0,
-            )
+        seed(
+            conn,
+            tables["schedule_firings"],
+            {
+                "id": "fir_old_1",
+                "schedule_id": "sch_old",
+                "occurrence_at": T0,
+                "status": "skipped",
+                "reason": "an earlier run was busy",
+                "decided_at": T0,
+            },
         )
     store = upgraded(engine)
     try:
@@ -313,29 +269,13 @@ def test_workflows_from_before_run_time_steps_keep_their_step_rows(engine: sa.En
         "steps": [{"id": "build", "name": "Build", "prompt": "build it"}],
     }
     with engine.begin() as conn:
-        conn.execute(
-            sa.insert(tables["workflows"]).values(
-                id="wf_old",
-                name="release",
-                pattern="sequence",
-                definition=definition,
-                status="completed",
-                run_count=1,
-                round=1,
-                created_at=T0,
-                updated_at=T0,
-            )
+        seed(
+            conn, tables["workflows"], {"id": "wf_old", "name": "release", "definition": definition}
         )
-        conn.execute(
-            sa.insert(tables["workflow_steps"]).values(
-                id="wfs_old",
-                workflow_id="wf_old",
-                run_number=1,
-                step_key="build",
-                position=0,
-                status="completed",
-                output="built",
-            )
+        seed(
+            conn,
+            tables["workflow_steps"],
+            {"id": "wfs_old", "workflow_id": "wf_old", "step_key": "build", "output": "built"},
         )
     store = upgraded(engine)
     try:

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
-from alembic import command
+from migrationtools import at, seed, upgraded
 
 from stagent.domain.runs import RunStatus
-from stagent.store.database import Store
-from stagent.store.migrate import alembic_config
 from stagent.store.tables import RunRow
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -23,18 +19,12 @@ def _at(minutes: int) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-def _old_database(url: str) -> sa.Engine:
-    engine = sa.create_engine(url)
-    command.upgrade(alembic_config(engine), "0005")
-    meta = sa.MetaData()
-    meta.reflect(engine, only=["tasks", "agent_events", "usage_ledger", "approval_requests"])
-    tasks, events = meta.tables["tasks"], meta.tables["agent_events"]
-    ledger, cards = meta.tables["usage_ledger"], meta.tables["approval_requests"]
+def _old_database(engine: sa.Engine) -> None:
+    """Two tasks at 0005: one run twice (completed, then failed), one never run."""
+    tables = at(engine, "0005")
     task: dict[str, Any] = {
         "title": "t",
-        "description": "",
         "status": "failed",
-        "runtime": "scripted",
         "priority": 2,
         "run_count": 2,
         "error": "boom",
@@ -43,77 +33,67 @@ def _old_database(url: str) -> sa.Engine:
         "updated_at": _at(0),
     }
     config = {"scenario": {"steps": [{"text": "x"}]}, "_attempt": 2, "max_turns": 4}
+    flow = [
+        ("created", {"title": "t"}, 0),
+        ("status", {"from": "planned", "to": "queued"}, 1),
+        ("status", {"from": "queued", "to": "running"}, 2),
+        ("text", {"text": "first"}, 3),
+        ("status", {"from": "running", "to": "completed"}, 4),
+        ("status", {"from": "completed", "to": "queued"}, 10),
+        ("status", {"from": "queued", "to": "running"}, 11),
+        ("status", {"from": "running", "to": "failed", "reason": "boom"}, 12),
+    ]
     with engine.begin() as conn:
-        conn.execute(sa.insert(tasks).values(id="tsk_old", runtime_config=config, **task))
-        conn.execute(
-            sa.insert(tasks).values(
-                id="tsk_new", runtime_config={}, **{**task, "status": "planned", "run_count": 0}
-            )
+        seed(
+            conn,
+            tables["tasks"],
+            {**task, "id": "tsk_old", "runtime_config": config},
+            {**task, "id": "tsk_new", "status": "planned", "run_count": 0},
         )
-        flow = [
-            ("created", {"title": "t"}, 0),
-            ("status", {"from": "planned", "to": "queued"}, 1),
-            ("status", {"from": "queued", "to": "running"}, 2),
-            ("text", {"text": "first"}, 3),
-            ("status", {"from": "running", "to": "completed"}, 4),
-            ("status", {"from": "completed", "to": "queued"}, 10),
-            ("status", {"from": "queued", "to": "running"}, 11),
-            ("status", {"from": "running", "to": "failed", "reason": "boom"}, 12),
-        ]
-        for kind, payload, minute in flow:
-            conn.execute(
-                sa.insert(events).values(
-                    task_id="tsk_old", kind=kind, payload=payload, created_at=_at(minute)
-                )
-            )
-        for ident, minute, cost in (("use_1", 3, 100), ("use_2", 11, 40)):
-            conn.execute(
-                sa.insert(ledger).values(
-                    id=ident,
-                    task_id="tsk_old",
-                    runtime="scripted",
-                    activity="task_run",
-                    cost_micros=cost,
-                    cost_source="reported",
-                    status="completed",
-                    started_at=_at(minute),
-                    finished_at=_at(minute),
-                    input_tokens=0,
-                    output_tokens=0,
-                    cache_write_5m_tokens=0,
-                    cache_write_1h_tokens=0,
-                    cache_read_tokens=0,
-                    reasoning_tokens=0,
-                )
-            )
-        conn.execute(
-            sa.insert(cards).values(
-                id="apr_1",
-                task_id="tsk_old",
-                runtime="scripted",
-                tool="Write",
-                input={},
-                fingerprint="f",
-                kind="permission",
-                risk="high",
-                status="allowed",
-                created_at=_at(11),
-            )
+        seed(
+            conn,
+            tables["agent_events"],
+            *[
+                {"task_id": "tsk_old", "kind": kind, "payload": payload, "created_at": _at(minute)}
+                for kind, payload, minute in flow
+            ],
         )
-    return engine
+        seed(
+            conn,
+            tables["usage_ledger"],
+            *[
+                {
+                    "id": ident,
+                    "task_id": "tsk_old",
+                    "runtime": "scripted",
+                    "cost_micros": cost,
+                    "cost_source": "reported",
+                    "at": _at(minute),
+                }
+                for ident, minute, cost in (("use_1", 3, 100), ("use_2", 11, 40))
+            ],
+        )
+        seed(
+            conn,
+            tables["approval_requests"],
+            {
+                "id": "apr_1",
+                "task_id": "tsk_old",
+                "runtime": "scripted",
+                "tool": "Write",
+                "input": {},
+                "fingerprint": "f",
+                "kind": "permission",
+                "risk": "high",
+                "status": "allowed",
+                "created_at": _at(11),
+            },
+        )
 
 
-@pytest.mark.parametrize("db", ["sqlite", "postgres"])
-def test_past_runs_become_records_and_their_rows_are_linked(
-    db: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    url = (
-        f"sqlite:///{tmp_path / 'old.db'}" if db == "sqlite" else request.getfixturevalue("pg_url")
-    )
-    engine = _old_database(url)
-    command.upgrade(alembic_config(engine), "head")
-    engine.dispose()
-    store = Store(url)
+def test_past_runs_become_records_and_their_rows_are_linked(engine: sa.Engine) -> None:
+    _old_database(engine)
+    store = upgraded(engine)
     with store.read() as session:
         runs = session.scalars(sa.select(RunRow).order_by(RunRow.number)).all()
         first, second = runs

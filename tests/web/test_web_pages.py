@@ -67,6 +67,7 @@ async def test_board_renders_columns_cards_and_both_views(client: httpx.AsyncCli
         "col-planned",
         "col-queued",
         "col-running",
+        "col-waiting",
         "col-completed",
         "col-failed",
         "col-cancelled",

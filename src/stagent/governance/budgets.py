@@ -108,6 +108,9 @@ class BudgetService:
         self._caps_seen = True
         """Whether the last admission found a cap: if not, the next one reads the policy
         outside the write lock first (and takes the lock only if a cap appeared)."""
+        self._known: _KnownPolicy | None = None
+        """The policy the last admission read, with its fingerprint: an admission checks the
+        fingerprint (in the statement that reads its sums) instead of reading the policy."""
 
     @property
     def zone(self) -> tzinfo:
@@ -213,42 +216,76 @@ class BudgetService:
         now = self.clock()
         try:
             if not self._caps_seen:
-                # No caps last time: read the policy without the write lock (most workspaces).
+                # No caps last time: check the policy without the write lock (most workspaces).
                 with self._store.read() as session:
-                    applicable = [p for p in self._policies(session) if call.covers(p)]
+                    policies = self._current_policies(session)
+                applicable = [p for p in policies if call.covers(p)]
                 if not _capped(applicable):
                     return Admission(allowed=True, run_cap=_run_cap(applicable, requested_cap))
             with self._store.write() as session:
-                return self._admit(session, call, now, pausable, requested_cap)
+                budget_repo.lock_admissions(session)
+                known = self._known
+                if known is not None:
+                    admission = self._admit(session, call, now, (pausable, requested_cap), known)
+                    if admission is not None:
+                        return admission
+                known = self._read_policy(session)
+                admission = self._admit(
+                    session, call, now, (pausable, requested_cap), known, check=False
+                )
+                assert admission is not None  # a policy read just now is not checked again
+                return admission
         except StagentError:
             raise
         except Exception as exc:
             log.exception("budget admission failed")
             raise _unreadable(exc) from None
 
+    def _current_policies(self, session: ledger_repo.Session) -> list[BudgetPolicy]:
+        """The policy now: the one known, if its fingerprint still matches, else read again."""
+        known = self._known
+        if known is not None and budget_repo.fingerprint(session) == known.fingerprint:
+            return known.policies
+        return self._read_policy(session).policies
+
+    def _read_policy(self, session: ledger_repo.Session) -> _KnownPolicy:
+        """Read the policy and remember it. The fingerprint is read first: should the policy
+        change in between, the next admission sees a fingerprint that differs, and reads again."""
+        fingerprint = budget_repo.fingerprint(session)
+        known = _KnownPolicy(fingerprint, self._policies(session))
+        self._known = known
+        return known
+
     def _admit(
         self,
         session: ledger_repo.Session,
         call: CallScope,
         now: datetime,
-        pausable: bool,
-        requested_cap: int | None,
-    ) -> Admission:
-        """The admission in one serialized transaction: the policy is read once, under the lock
-        (a cap changed a moment ago is seen), then the spend of every capped window in one
-        statement, then the reservation."""
-        budget_repo.lock_admissions(session)
-        applicable = [p for p in self._policies(session) if call.covers(p)]
+        asked: tuple[bool, int | None],
+        known: _KnownPolicy,
+        *,
+        check: bool = True,
+    ) -> Admission | None:
+        """The admission in one serialized transaction, with the policy as ``known``: the spend
+        of every capped window (whether the run still holds a reservation to release, and, for a
+        policy known from before, its fingerprint) in one statement, then the reservation. None
+        if the policy known from before changed (read it again, then admit). ``asked``: whether
+        the caller can wait on a breach card, and the cap it asks for."""
+        pausable, requested_cap = asked
+        applicable = [p for p in known.policies if call.covers(p)]
         run_cap = _run_cap(applicable, requested_cap)
-        self._caps_seen = _capped(applicable)
-        if not self._caps_seen:
+        if not _capped(applicable):
+            if check and budget_repo.fingerprint(session) != known.fingerprint:
+                return None
+            self._caps_seen = False
             return Admission(allowed=True, run_cap=run_cap)
         zone = self._zone_or_refuse()
-        if call.run_id:
-            ledger_repo.release_reservations(
-                session, call.run_id, note="superseded: the run started again"
-            )
-        limits = state.measure(session, applicable, now, zone, capped_only=True)
+        limits, seen = state.measure_admission(
+            session, applicable, now, zone, call.run_id, policy_check=check
+        )
+        if check and seen != known.fingerprint:
+            return None
+        self._caps_seen = True
         state.send_warnings(session, limits, zone)
         breach = next((lim for lim in limits if lim.health == "blocked"), None)
         if breach is None:
@@ -348,6 +385,14 @@ class BudgetService:
         with self._store.write() as session:
             budget_repo.lock_admissions(session)
             return cards.answer_card(session, card_id, action, amount, by=by)
+
+
+@dataclass(frozen=True, slots=True)
+class _KnownPolicy:
+    """The budget policy as last read, and its fingerprint then."""
+
+    fingerprint: str
+    policies: list[BudgetPolicy]
 
 
 def _capped(policies: list[BudgetPolicy]) -> bool:

@@ -73,18 +73,65 @@ def measure(
     capped_only: bool,
 ) -> list[LimitStatus]:
     """Each budget's limits in the windows containing ``now``, with their spend (one query)."""
-    windows: dict[Period, Window] = {period: window_for(period, now, zone) for period in PERIODS}
-    pairs: list[tuple[BudgetPolicy, Period]] = [
+    windows = _windows(now, zone)
+    pairs = _pairs(policies, capped_only)
+    return _statuses(session, pairs, windows, _sums(session, pairs, windows, capped_only))
+
+
+def measure_admission(
+    session: Session,
+    policies: Sequence[BudgetPolicy],
+    now: datetime,
+    zone: tzinfo,
+    run_id: str | None,
+    *,
+    policy_check: bool = False,
+) -> tuple[list[LimitStatus], str | None]:
+    """`measure` of the capped limits for an admission, after releasing any reservation run
+    ``run_id`` still holds (it started again: its last attempt's reservation must not count
+    against it); with ``policy_check``, also the policy's fingerprint read in the same
+    statement (else None). The statement that reads the sums also says whether the run holds a
+    reservation, so a run's first admission writes nothing before its own reservation."""
+    windows = _windows(now, zone)
+    pairs = _pairs(policies, capped_only=True)
+    found = spend_totals.admission_sums(
+        session, _limit_queries(pairs, windows), run_id=run_id, policy=policy_check
+    )
+    if found is not None and not found.run_holds:
+        sums = [_Sums(s.spent, s.reserved, s.allowance, 0) for s in found.limits]
+        return _statuses(session, pairs, windows, sums), found.policy
+    if run_id is not None:
+        ledger_repo.release_reservations(session, run_id, note="superseded: the run started again")
+    fingerprint = budget_repo.fingerprint(session) if policy_check else None
+    sums = _sums(session, pairs, windows, capped_only=True)
+    return _statuses(session, pairs, windows, sums), fingerprint
+
+
+Pair = tuple[BudgetPolicy, Period]
+
+
+def _windows(now: datetime, zone: tzinfo) -> dict[Period, Window]:
+    return {period: window_for(period, now, zone) for period in PERIODS}
+
+
+def _pairs(policies: Sequence[BudgetPolicy], capped_only: bool) -> list[Pair]:
+    return [
         (policy, period)
         for policy in policies
         for period in PERIODS
         if not capped_only or policy.cap(period) is not None
     ]
+
+
+def _statuses(
+    session: Session,
+    pairs: Sequence[Pair],
+    windows: dict[Period, Window],
+    sums: Sequence[_Sums],
+) -> list[LimitStatus]:
     labels: dict[tuple[str, str], str] = {}
     limits: list[LimitStatus] = []
-    for (policy, period), sums in zip(
-        pairs, _sums(session, pairs, windows, capped_only), strict=True
-    ):
+    for (policy, period), found in zip(pairs, sums, strict=True):
         key = (policy.scope, policy.ref)
         if key not in labels:
             labels[key] = label_for(session, policy)
@@ -95,10 +142,10 @@ def measure(
                 label=labels[key],
                 window=windows[period],
                 cap=cap,
-                allowance=sums.allowance if cap is not None else 0,
-                spent=sums.spent,
-                reserved=sums.reserved,
-                unpriced=sums.unpriced,
+                allowance=found.allowance if cap is not None else 0,
+                spent=found.spent,
+                reserved=found.reserved,
+                unpriced=found.unpriced,
             )
         )
     return limits
@@ -112,9 +159,20 @@ class _Sums:
     unpriced: int
 
 
+def _limit_queries(
+    pairs: Sequence[Pair], windows: dict[Period, Window]
+) -> list[spend_totals.LimitQuery]:
+    return [
+        spend_totals.LimitQuery(
+            policy.scope, policy.ref, period, windows[period].key, windows[period].start
+        )
+        for policy, period in pairs
+    ]
+
+
 def _sums(
     session: Session,
-    pairs: Sequence[tuple[BudgetPolicy, Period]],
+    pairs: Sequence[Pair],
     windows: dict[Period, Window],
     capped_only: bool,
 ) -> list[_Sums]:
@@ -123,15 +181,7 @@ def _sums(
     An admission (``capped_only``) reads them in one prepared statement from the running
     totals; pages, which also count unpriced rows, use the ledger's general sums."""
     if capped_only:
-        fast = spend_totals.limit_sums(
-            session,
-            [
-                spend_totals.LimitQuery(
-                    policy.scope, policy.ref, period, windows[period].key, windows[period].start
-                )
-                for policy, period in pairs
-            ],
-        )
+        fast = spend_totals.limit_sums(session, _limit_queries(pairs, windows))
         if fast is not None:
             return [_Sums(s.spent, s.reserved, s.allowance, 0) for s in fast]
     queries = [

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, false, func, literal_column, or_, select
+from sqlalchemy import Integer, String, and_, bindparam, false, func, literal_column, select
 from sqlalchemy.orm import Session
 
+from stagent.store import budgets as budget_repo
 from stagent.store.tables import BudgetWindowRow, SpendTotalRow, UsageLedgerRow
 
 QUARTER, DAY = 900, 86400
@@ -122,65 +123,169 @@ class LimitSums:
 _RESERVED = _text("reserved")
 """Written into the SQL: the planner then knows the few reservation rows are all it reads
 (index on ``status``), whatever the ledger's size."""
+_SCOPES = frozenset({"overall", "runtime", "project"})
+_PERIODS = frozenset({"daily", "monthly"})
 
 
-def _reserved_sum(i: int) -> Any:
-    ledger = UsageLedgerRow
-    scope = _param(i, "scope", None)
-    ref = _param(i, "ref", None)
-    in_scope = or_(
-        scope == _text("overall"),
-        and_(scope == _text("runtime"), ledger.runtime == ref),
-        and_(scope == _text("project"), ledger.project_id == ref),
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """Where one cap's values sit in the admission statement: its scope and period (written
+    into the SQL), its scope's reference (bound once per distinct reference; None: overall) and
+    its window (bound once per distinct window)."""
+
+    scope: str
+    ref: int | None
+    window: int
+    period: str
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionSums:
+    """What an admission reads in its one statement: every cap's sums, and how many
+    reservations the admitted run still holds (a run that starts again holds its last one)."""
+
+    limits: list[LimitSums]
+    run_holds: int = 0
+    policy: str | None = None
+    """The budget policy's fingerprint, read in the same statement (if asked for)."""
+
+
+def _ref(slot: _Slot) -> Any:
+    return _text("") if slot.ref is None else bindparam(f"ref{slot.ref}", type_=String)
+
+
+def _window(slot: _Slot, name: str) -> Any:
+    if name == "since":
+        return bindparam(f"since{slot.window}", type_=UsageLedgerRow.finished_at.type)
+    return bindparam(f"{name}{slot.window}", type_=String if name == "key" else Integer)
+
+
+def _slot_spend(slot: _Slot) -> Any:
+    totals = SpendTotalRow
+    scope = and_(totals.scope == _text(slot.scope), totals.ref == _ref(slot))
+    quarters = and_(
+        totals.grain == _number(QUARTER),
+        totals.bucket >= _window(slot, "q_from"),
+        totals.bucket < _window(slot, "q_to"),
     )
-    held = select(func.coalesce(func.sum(ledger.cost_micros), _ZERO)).where(
+    days = and_(totals.grain == _number(DAY), totals.bucket >= _window(slot, "d_from"))
+    parts = [
+        select(func.coalesce(func.sum(totals.total_micros), _ZERO)).where(scope, part)
+        for part in (quarters, days)
+    ]
+    return parts[0].scalar_subquery() + parts[1].scalar_subquery()
+
+
+def _slot_reserved(slot: _Slot) -> Any:
+    ledger = UsageLedgerRow
+    conditions = [
         ledger.status == _RESERVED,
         ledger.simulated == false(),
-        ledger.finished_at >= _param(i, "since", None),
-        in_scope,
-    )
+        ledger.finished_at >= _window(slot, "since"),
+    ]
+    if slot.scope == "runtime":
+        conditions.append(ledger.runtime == _ref(slot))
+    elif slot.scope == "project":
+        conditions.append(ledger.project_id == _ref(slot))
+    held = select(func.coalesce(func.sum(ledger.cost_micros), _ZERO)).where(*conditions)
     return held.scalar_subquery()
 
 
-def _allowance(i: int) -> Any:
+def _slot_allowance(slot: _Slot) -> Any:
     windows = BudgetWindowRow
     allowance = select(windows.allowance_micros).where(
-        windows.scope == _param(i, "scope", None),
-        windows.scope_ref == _param(i, "ref", None),
-        windows.period == _param(i, "period", None),
-        windows.window_key == _param(i, "key", None),
+        windows.scope == _text(slot.scope),
+        windows.scope_ref == _ref(slot),
+        windows.period == _text(slot.period),
+        windows.window_key == _window(slot, "key"),
     )
     return func.coalesce(allowance.scalar_subquery(), _ZERO)
 
 
+def _run_holds() -> Any:
+    ledger = UsageLedgerRow
+    held = select(func.count()).where(
+        ledger.run_id == bindparam("run", type_=String), ledger.status == _RESERVED
+    )
+    return held.scalar_subquery()
+
+
 @functools.cache
-def _limits_statement(count: int) -> Any:
-    """Spend, reservations and allowance of ``count`` caps in one select, built once."""
-    return select(*(part for i in range(count) for part in _limit_parts(i)))
+def _admission_statement(slots: tuple[_Slot, ...], with_run: bool, with_policy: bool) -> Any:
+    """Spend, reservations and allowance of every slot in one select, built once per shape
+    (scopes, periods, which caps share a reference or a window): its parameters are the
+    distinct references and windows only, not eight per cap."""
+    parts = [
+        part
+        for slot in slots
+        for part in (_slot_spend(slot), _slot_reserved(slot), _slot_allowance(slot))
+    ]
+    if with_run:
+        parts.append(_run_holds())
+    if with_policy:
+        parts.append(budget_repo.policy_fingerprint())
+    return select(*parts)
 
 
-def _limit_parts(i: int) -> tuple[Any, Any, Any]:
-    return window_sum(i), _reserved_sum(i), _allowance(i)
+def _shape(queries: Sequence[LimitQuery]) -> tuple[tuple[_Slot, ...], dict[str, Any]] | None:
+    """The statement's shape and its parameters, or None if a window does not start on a
+    quarter hour."""
+    refs: dict[str, int] = {}
+    windows: dict[tuple[datetime, str], int] = {}
+    bound: dict[str, Any] = {}
+    slots: list[_Slot] = []
+    for query in queries:
+        if query.scope not in _SCOPES or query.period not in _PERIODS:
+            raise ValueError(f"unknown budget scope or period: {query.scope} {query.period}")
+        ref = None
+        if query.scope != "overall":
+            ref = refs.setdefault(query.ref, len(refs))
+            bound[f"ref{ref}"] = query.ref
+        window = windows.get((query.since, query.window_key))
+        if window is None:
+            values = window_params(query.scope, query.ref, query.since)
+            if values is None:
+                return None
+            window = windows[(query.since, query.window_key)] = len(windows)
+            bound.update({f"{name}{window}": values[name] for name in ("q_from", "q_to", "d_from")})
+            bound[f"since{window}"] = query.since.astimezone(UTC)
+            bound[f"key{window}"] = query.window_key
+        slots.append(_Slot(query.scope, ref, window, query.period))
+    return tuple(slots), bound
+
+
+def admission_sums(
+    session: Session,
+    queries: Sequence[LimitQuery],
+    *,
+    run_id: str | None = None,
+    policy: bool = False,
+) -> AdmissionSums | None:
+    """Every cap's sums in one statement (prepared once per shape), at a cost that does not
+    grow with the ledger; with ``run_id``, how many reservations that run holds; with
+    ``policy``, the budget policy's fingerprint (`stagent.store.budgets.policy_fingerprint`).
+    None if a window does not start on a quarter hour (sum the ledger's rows instead)."""
+    shape = _shape(queries)
+    if shape is None:
+        return None
+    slots, bound = shape
+    if run_id is not None:
+        bound["run"] = run_id
+    if not slots and run_id is None and not policy:
+        return AdmissionSums([])
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # the statement sees what this transaction wrote through the ORM
+    statement = _admission_statement(slots, run_id is not None, policy)
+    row = list(session.connection().execute(statement, bound).one())
+    fingerprint = str(row.pop()) if policy else None
+    holds = int(row.pop() or 0) if run_id is not None else 0
+    values = [int(value or 0) for value in row]
+    limits = [LimitSums(*values[i * 3 : i * 3 + 3]) for i in range(len(slots))]
+    return AdmissionSums(limits, holds, fingerprint)
 
 
 def limit_sums(session: Session, queries: Sequence[LimitQuery]) -> list[LimitSums] | None:
-    """Every cap's sums in one statement (a prepared one per number of caps), at a cost that
-    does not grow with the ledger. None if a window does not start on a quarter hour (sum the
-    ledger's rows instead)."""
-    if not queries:
-        return []
-    bound: dict[str, Any] = {}
-    for i, query in enumerate(queries):
-        window = window_params(query.scope, query.ref, query.since)
-        if window is None:
-            return None
-        bound.update({f"{name}{i}": value for name, value in window.items()})
-        bound[f"ref{i}"] = window["ref"]
-        bound[f"since{i}"] = query.since.astimezone(UTC)
-        bound[f"period{i}"] = query.period
-        bound[f"key{i}"] = query.window_key
-    if session.new or session.dirty or session.deleted:
-        session.flush()  # the statement sees what this transaction wrote through the ORM
-    row = session.connection().execute(_limits_statement(len(queries)), bound).one()
-    values = [int(value or 0) for value in row]
-    return [LimitSums(*values[i * 3 : i * 3 + 3]) for i in range(len(queries))]
+    """Every cap's sums in one statement (see `admission_sums`). None if a window does not
+    start on a quarter hour (sum the ledger's rows instead)."""
+    found = admission_sums(session, queries)
+    return None if found is None else found.limits

@@ -57,6 +57,11 @@ def run_migrations_online() -> None:
                 include_object=include_object,
                 render_as_batch=sqlite,
                 compare_type=True,
+                # One transaction for every pending revision on SQLite too (Alembic commits
+                # after each revision there by default): a process killed or a revision failing
+                # half-way leaves the database at the revision it started from, which the
+                # Stagent that wrote it can still open, as on PostgreSQL.
+                transactional_ddl=True,
             )
             with context.begin_transaction():
                 context.run_migrations()

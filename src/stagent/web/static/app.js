@@ -73,7 +73,31 @@
     if (panel && elt.matches("form")) panel.open = false;
   });
 
-  /* Phones: the sidebar folds into a Menu button. */
+  /* "5 min ago" stays true while the page is open (the rules of web/ui/times.py); dates older
+   * than a week are shown in the browser's own zone. */
+  function agoText(then, now) {
+    var seconds = (now - then) / 1000;
+    if (seconds < 60) return "just now";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min ago";
+    if (seconds < 86400) return Math.floor(seconds / 3600) + " h ago";
+    var days = Math.floor(seconds / 86400);
+    if (days === 1) return "yesterday";
+    if (days < 7) return days + " days ago";
+    var options = { month: "short", day: "numeric" };
+    if (then.getFullYear() !== now.getFullYear()) options.year = "numeric";
+    return then.toLocaleDateString(undefined, options);
+  }
+
+  function refreshTimes() {
+    var now = new Date();
+    document.querySelectorAll("time[data-ago]").forEach(function (elt) {
+      var then = new Date(elt.getAttribute("datetime"));
+      if (!isNaN(then.getTime())) elt.textContent = agoText(then, now);
+    });
+  }
+  setInterval(refreshTimes, 30000);
+
+    /* Phones: the sidebar folds into a Menu button. */
   document.addEventListener("click", function (evt) {
     var button = evt.target && evt.target.closest ? evt.target.closest(".menu-toggle") : null;
     if (!button) return;
@@ -161,11 +185,41 @@
     container.appendChild(elt);
   }
 
+  /* Phones show one column at a time: a tab chooses it (kept on #board, which live updates
+   * and refreshes never replace). */
+  document.addEventListener("click", function (evt) {
+    var tab = evt.target && evt.target.closest ? evt.target.closest(".column-tab") : null;
+    var board = document.getElementById("board");
+    if (!tab || !board) return;
+    board.dataset.show = tab.dataset.column;
+    board.querySelectorAll(".column-tab").forEach(function (other) {
+      other.setAttribute("aria-selected", other === tab ? "true" : "false");
+    });
+  });
+
+  function markShownTab(board) {
+    board.querySelectorAll(".column-tab").forEach(function (tab) {
+      tab.setAttribute("aria-selected", tab.dataset.column === board.dataset.show ? "true" : "false");
+    });
+  }
+
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    if (evt.detail && evt.detail.target && evt.detail.target.id === "board") markShownTab(evt.detail.target);
+  });
+
   function recount(board) {
     board.querySelectorAll(".column").forEach(function (column) {
       var list = column.querySelector(".col-cards");
       var cards = list.querySelectorAll(".card").length;
+      var own = list.querySelectorAll(".card:not(.is-step)").length;
+      var key = list.dataset.status;
       column.querySelector(".count").textContent = String(cards);
+      column.querySelector(".count-own").textContent = String(own);
+      var tab = board.querySelector('.column-tab[data-column="' + key + '"]');
+      if (tab) {
+        tab.querySelector(".count").textContent = String(cards);
+        tab.querySelector(".count-own").textContent = String(own);
+      }
       var empty = list.querySelector(".empty");
       if (cards && empty) empty.remove();
       if (!cards && !empty) {

@@ -7,6 +7,7 @@ it needs the person, like a permission rule.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Query, Request
@@ -27,6 +28,7 @@ from stagent.workspace import Workspace
 router = ui_router()
 OwnerOnly = [Depends(require_owner)]
 RUNTIME_CHOICES = ("claude", "codex", "anthropic")
+DOMAIN_CHOICES = ("work", "personal")
 
 NEW_SPEC = """id: my-profile
 name: My Profile
@@ -52,6 +54,31 @@ Who the agent is, how it works step by step, what it delivers, and what it must 
 """
 
 
+@dataclass(frozen=True, slots=True)
+class Chip:
+    """One filter choice: its value ("" for all), label and how many profiles it would show."""
+
+    value: str
+    label: str
+    count: int
+
+
+def _chips(catalog: ProfileCatalog, q: str, domain: str, runtime: str) -> dict[str, Any]:
+    """The domain and runtime choices, each counted with the search and the other filter."""
+    by_domain = [("", "All")] + [(d, d.capitalize()) for d in DOMAIN_CHOICES]
+    by_runtime = [("", "Any")] + [(r, r) for r in RUNTIME_CHOICES]
+    return {
+        "domain_chips": [
+            Chip(v, label, len(catalog.search(q, domain=v or None, runtime=runtime or None)))
+            for v, label in by_domain
+        ],
+        "runtime_chips": [
+            Chip(v, label, len(catalog.search(q, domain=domain or None, runtime=v or None)))
+            for v, label in by_runtime
+        ],
+    }
+
+
 def _gallery(catalog: ProfileCatalog, q: str, domain: str, runtime: str) -> dict[str, Any]:
     found = catalog.search(q, domain=domain or None, runtime=runtime or None)
     return {
@@ -60,8 +87,8 @@ def _gallery(catalog: ProfileCatalog, q: str, domain: str, runtime: str) -> dict
         "q": q,
         "domain": domain,
         "runtime": runtime,
-        "runtime_choices": RUNTIME_CHOICES,
         "problems": catalog.problems,
+        **_chips(catalog, q, domain, runtime),
     }
 
 

@@ -14,6 +14,7 @@ from starlette.templating import Jinja2Templates
 from stagent.domain.tasks import TaskStatus
 from stagent.ledger.money import short_usd
 from stagent.web.ui.surfaces import NAV_GROUPS, SURFACES, nav_items
+from stagent.web.ui.times import ago
 from stagent.web.ui.views import can_cancel, can_change, can_run
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -58,6 +59,7 @@ def build_environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = format_time  # pyright: ignore[reportUnknownMemberType]
+    env.filters["ago"] = ago  # pyright: ignore[reportUnknownMemberType]
     env.filters["usd"] = short_usd  # pyright: ignore[reportUnknownMemberType]
     env.filters["page_text"] = page_text  # pyright: ignore[reportUnknownMemberType]
     env.filters["code_spans"] = code_spans  # pyright: ignore[reportUnknownMemberType]

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from stagent.domain.approvals import Approval
 from stagent.domain.errors import NotFoundError
 from stagent.domain.tasks import (
     ACTIVE_STATES,
@@ -50,7 +51,8 @@ class Column:
 COLUMNS: tuple[Column, ...] = (
     Column("planned", "Planned", frozenset({S.PLANNED})),
     Column("queued", "Queued", frozenset({S.QUEUED})),
-    Column("running", "Running", frozenset({S.RUNNING, S.WAITING})),
+    Column("running", "Running", frozenset({S.RUNNING})),
+    Column("waiting", "Waiting", frozenset({S.WAITING})),
     Column("completed", "Completed", frozenset({S.COMPLETED})),
     Column("failed", "Failed", frozenset({S.FAILED})),
     Column("cancelled", "Cancelled", frozenset({S.CANCELLED})),
@@ -96,6 +98,46 @@ def can_change(task: Task) -> bool:
     return task.status not in ACTIVE_STATES
 
 
+@dataclass(frozen=True, slots=True)
+class WaitCue:
+    """What a waiting task waits for, in a few words, and where the person answers it."""
+
+    text: str
+    href: str
+
+
+_ASKS = {
+    "checkpoint": "Checkpoint: approve to start",
+    "question": "Asks you a question",
+}
+
+
+def wait_cues(ws: Workspace) -> dict[str, WaitCue]:
+    """The waiting cue of each task a pending Inbox card holds (a task waiting on anything
+    else, e.g. a budget cap, gets the Inbox's general cue from `wait_cue`)."""
+    cues: dict[str, WaitCue] = {}
+    for card in ws.approvals.list_pending():
+        if card.task_id and card.task_id not in cues:
+            cues[card.task_id] = _cue_of(card)
+    return cues
+
+
+def _cue_of(card: Approval) -> WaitCue:
+    text = _ASKS.get(card.kind) or f"Asks to use {card.tool}"
+    return WaitCue(text, f"/inbox#approval-{card.id}")
+
+
+GENERAL_CUE = WaitCue("Needs you in the Inbox", "/inbox")
+
+
+def phone_column(columns: list[Column]) -> str:
+    """The column a phone shows first: what waits for the person, else what runs, else Planned."""
+    for key in ("waiting", "running"):
+        if any(c.key == key and c.tasks for c in columns):
+            return key
+    return "planned"
+
+
 def board_context(ws: Workspace, *, hide_steps: bool = False) -> dict[str, Any]:
     """The kanban columns and the table rows; ``step_of`` maps the tasks that run workflow
     steps to their workflow. With ``hide_steps`` those tasks are left out here, on the server
@@ -119,6 +161,9 @@ def board_context(ws: Workspace, *, hide_steps: bool = False) -> dict[str, Any]:
         "lk": lookup(ws),
         "step_of": step_of,
         "hidden_steps": hidden_steps,
+        "cues": wait_cues(ws),
+        "general_cue": GENERAL_CUE,
+        "phone_column": phone_column(columns),
     }
 
 
@@ -146,7 +191,13 @@ def board_cards_context(ws: Workspace, task_ids: list[str]) -> dict[str, Any]:
             items.append(ChangedCard(task_id, None, None))
             continue
         items.append(ChangedCard(task_id, task, column_of(task.status)))
-    return {"items": items, "lk": lookup(ws), "step_of": ws.workflows.step_tasks()}
+    return {
+        "items": items,
+        "lk": lookup(ws),
+        "step_of": ws.workflows.step_tasks(),
+        "cues": wait_cues(ws) if any(i.column == "waiting" for i in items) else {},
+        "general_cue": GENERAL_CUE,
+    }
 
 
 def task_head_context(ws: Workspace, task: Task) -> dict[str, Any]:

@@ -1,0 +1,223 @@
+"""What a person sees at 390 px (and 1280 px) in real Chromium: the Board one column at a time
+with counts, waiting work in its own column with what it waits for, Home's recent tasks one
+line each with short times, the Monitor log's messages in one column, and a Profiles gallery
+narrowed by chips. Screenshots of each go to ``$STAGENT_SCREENSHOTS`` when it is set."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from test_web_browser import browser, server  # noqa: F401
+from webtools import screenshot_dir, shoot, watched_page
+
+from stagent.testing.workflows import step
+
+pytestmark = pytest.mark.browser
+
+CSRF = {"headers": {"X-CSRF-Token": "x"}, "cookies": {"stagent_csrf": "x"}}
+PHONE = {"width": 390, "height": 844}
+WRITE = {"steps": [{"text": "Editing. "}, {"tool": "Write", "input": {"file_path": "N.md"}}]}
+"""A scripted run that asks the person before writing (only Read is allowed by a rule)."""
+
+
+def _task(server: str, title: str, **fields: Any) -> str:  # noqa: F811
+    created = httpx.post(f"{server}/api/v1/tasks", json={"title": title, **fields}, **CSRF)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+def _run(server: str, task_id: str) -> None:  # noqa: F811
+    assert httpx.post(f"{server}/api/v1/tasks/{task_id}/run", **CSRF).status_code == 202
+
+
+def _until(server: str, task_id: str, status: str) -> None:  # noqa: F811
+    deadline = time.monotonic() + 90
+    while httpx.get(f"{server}/api/v1/tasks/{task_id}").json()["status"] != status:
+        assert time.monotonic() < deadline, f"{task_id} never reached {status}"
+        time.sleep(0.1)
+
+
+def _lines(locator: Any) -> int:
+    """How many text lines an element takes (its height over its line height)."""
+    return int(
+        locator.evaluate(
+            "el => Math.round(el.getBoundingClientRect().height /"
+            " parseFloat(getComputedStyle(el).lineHeight))"
+        )
+    )
+
+
+def test_the_board_on_a_phone_shows_one_column_at_a_time_with_counts(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import expect
+
+    for title in ("Plan the offsite", "Book the venue"):
+        _task(server, title)
+    done = _task(server, "Send the invitations")
+    _run(server, done)
+    _until(server, done, "completed")
+    with watched_page(browser) as page:
+        page.set_viewport_size(PHONE)
+        page.goto(f"{server}/board")
+        page.wait_for_selector("body[data-live]", timeout=10_000)
+        tabs = page.locator(".column-tabs [role=tab]")
+        expect(tabs).to_have_count(7)
+        expect(page.get_by_role("tab", name="Planned 2")).to_have_attribute("aria-selected", "true")
+        expect(page.get_by_role("tab", name="Completed 1")).to_be_visible()
+        expect(page.locator("#col-planned .card")).to_have_count(2)
+        expect(page.locator("#col-completed")).to_be_hidden()
+        kanban = page.locator(".kanban")
+        assert kanban.evaluate("el => el.scrollWidth <= el.clientWidth"), "columns scroll sideways"
+        card = page.locator("#col-planned .card").first
+        box = card.bounding_box()
+        assert box is not None and box["width"] > PHONE["width"] * 0.8, "a column is narrow"
+        page.get_by_role("tab", name="Completed 1").click()
+        sent = page.locator("#col-completed .card", has_text="Send the invitations")
+        expect(sent).to_be_visible()
+        expect(page.locator("#col-planned")).to_be_hidden()
+        # A live change keeps the chosen column and counts it on its tab.
+        _task(server, "Order the catering")
+        expect(page.get_by_role("tab", name="Planned 3")).to_be_visible(timeout=15_000)
+        expect(page.get_by_role("tab", name="Completed 1")).to_have_attribute(
+            "aria-selected", "true"
+        )
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        shoot(page, screenshot_dir(tmp_path), "board-phone")
+        # At 1280 px every column is on screen, side by side, and there are no tabs.
+        page.set_viewport_size({"width": 1280, "height": 900})
+        expect(page.locator(".column-tabs")).to_be_hidden()
+        assert kanban.evaluate("el => el.scrollWidth <= el.clientWidth")
+        expect(page.locator("#col-planned")).to_be_visible()
+        expect(page.locator("#col-cancelled")).to_be_visible()
+
+
+def test_work_waiting_for_a_person_waits_in_its_own_column_saying_for_what(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import expect
+
+    definition = {
+        "name": "gated-review",
+        "pattern": "sequence",
+        "steps": [step("review", "found a typo"), step("fix", "fixed", requires_approval=True)],
+    }
+    created = httpx.post(f"{server}/api/v1/workflows", json={"definition": definition}, **CSRF)
+    assert created.status_code == 201, created.text
+    writer = _task(server, "Update the checklist", options={"scripted": {"scenario": WRITE}})
+    with watched_page(browser) as page:
+        page.goto(f"{server}/board")
+        page.wait_for_selector("body[data-live]", timeout=10_000)
+        workflow_id = created.json()["id"]
+        assert httpx.post(f"{server}/api/v1/workflows/{workflow_id}/run", **CSRF).is_success
+        _run(server, writer)
+        waiting = page.locator("#col-waiting")
+        step_card = waiting.locator(".card", has_text="Fix")
+        expect(step_card).to_be_visible(timeout=30_000)
+        expect(step_card.locator(".badge.status-waiting")).to_be_visible()
+        expect(step_card.locator(".card-wait a")).to_have_text("Checkpoint: approve to start")
+        assert (step_card.locator(".card-wait a").get_attribute("href") or "").startswith(
+            "/inbox#approval-"
+        )
+        tool_card = waiting.locator(".card", has_text="Update the checklist")
+        expect(tool_card.locator(".card-wait a")).to_have_text("Asks to use Write", timeout=30_000)
+        expect(page.locator("#col-waiting .count")).to_have_text("2")
+        expect(page.locator("#col-running .card")).to_have_count(0)
+        shoot(page, screenshot_dir(tmp_path), "board-waiting")
+        # Opened fresh on a phone, the Board starts on what waits for the person.
+        page.set_viewport_size(PHONE)
+        page.goto(f"{server}/board")
+        expect(page.get_by_role("tab", name="Waiting 2")).to_have_attribute("aria-selected", "true")
+        expect(step_card).to_be_visible()
+
+
+def test_home_recent_tasks_take_one_line_each_with_a_short_time(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import expect
+
+    for title in ("Refactor the billing module's currency handling", "Write a weekly report"):
+        _task(server, title)
+    with watched_page(browser) as page:
+        page.set_viewport_size(PHONE)
+        page.goto(f"{server}/")
+        rows = page.locator(".recent li")
+        expect(rows).to_have_count(2)
+        for index in range(2):
+            row = rows.nth(index)
+            stamp = row.locator("time")
+            expect(stamp).to_have_text("just now")
+            assert (stamp.get_attribute("title") or "").endswith(" UTC")
+            assert _lines(row) == 1, f"recent row {index} wraps"
+        shoot(page, screenshot_dir(tmp_path), "home-recent")
+
+
+def test_the_monitor_log_starts_every_message_at_the_same_place(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import expect
+
+    for title in ("Go", "A much longer task title that names the whole job"):
+        task_id = _task(server, title)
+        _run(server, task_id)
+        _until(server, task_id, "completed")
+    with watched_page(browser) as page:
+        page.goto(f"{server}/monitor")
+        texts = page.locator("#monitor-log li.log-line .text")
+        expect(texts.first).to_be_visible()
+        for size in ({"width": 1280, "height": 900}, PHONE):
+            page.set_viewport_size(size)
+            starts = {round(float(x)) for x in texts.evaluate_all(_LEFTS)}
+            assert len(starts) == 1, f"messages start at {sorted(starts)} at {size['width']} px"
+            assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+        shoot(page, screenshot_dir(tmp_path), "monitor-log")
+
+
+_LEFTS = "els => els.filter(e => e.offsetParent).map(e => e.getBoundingClientRect().left)"
+
+
+def test_profiles_narrow_by_chips_and_fit_a_phone_compactly(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import expect
+
+    with watched_page(browser) as page:
+        page.set_viewport_size(PHONE)
+        page.goto(f"{server}/profiles")
+        cards = page.locator("#gallery .profile-card")
+        total = cards.count()
+        assert total >= 52
+        for index in (0, total - 1):  # two lines of description at most
+            assert _lines(cards.nth(index).locator(".card-desc")) <= 2
+        height = page.evaluate("document.documentElement.scrollHeight")
+        assert height < total * 100, f"the gallery is {height} px tall on a phone"
+        personal = page.locator(".filter-chip", has_text="Personal")
+        count = int(personal.locator(".n").inner_text())
+        assert 0 < count < total
+        personal.click()
+        expect(cards).to_have_count(count)
+        expect(page.locator(".gallery-count")).to_have_text(f"{count} of {total} profiles")
+        page.locator(".filter-chip", has_text="anthropic").click()
+        narrowed = page.locator(".filter-chip:has(input:checked)", has_text="anthropic")
+        expect(cards).to_have_count(int(narrowed.locator(".n").inner_text()))
+        page.locator(".filter-chip", has_text="Any").click()
+        expect(cards).to_have_count(count)
+        page.fill("input[name=q]", "travel")
+        expect(cards).to_have_count(1)
+        expect(cards.first).to_contain_text("Travel Planner")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        shoot(page, screenshot_dir(tmp_path), "profiles-chips")
