@@ -1,4 +1,5 @@
-"""Concurrent event writers: ``python -m benchmarks.writers [--quick] [--sqlite-only]``.
+"""Concurrent event writers: ``python -m benchmarks.writers [--quick] [--sqlite-only |
+--postgresql-only]``.
 
 1, 2 and 4 writer processes each persist a running agent's events (`RunWriter.record`: a fenced
 commit per event, the executor's hot path) for a few seconds, on SQLite and on PostgreSQL; then
@@ -215,10 +216,13 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="2 s per measurement instead of 6")
-    parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+    only.add_argument("--postgresql-only", action="store_true", help="skip SQLite")
     args = parser.parse_args()
     seconds = 2.0 if args.quick else 6.0
-    measure("sqlite", sqlite_workspace, seconds)
+    if not args.postgresql_only:
+        measure("sqlite", sqlite_workspace, seconds)
     if not args.sqlite_only:
         measure("postgresql", pg_workspace, seconds)
 

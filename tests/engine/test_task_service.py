@@ -333,6 +333,41 @@ def test_a_runtime_that_is_not_ready_refuses_the_run_with_the_fix(ws: Workspace)
     assert ws.tasks.runs(task_id) == []
 
 
+class _CountedReady(Runtime):
+    """A real (not simulated) runtime whose health check passes, writes to the store (as a
+    check that records what it found would) and counts itself."""
+
+    name: ClassVar[str] = "counted"
+    label: ClassVar[str] = "Counted (test)"
+    capabilities: ClassVar[RuntimeCapabilities] = RuntimeCapabilities()
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.checks = 0
+
+    async def start(self, request: RunRequest, gate: PermissionGate) -> AgentRun:
+        raise AssertionError("never started")
+
+    async def health(self, *, probe: bool = False) -> RuntimeHealth:
+        self.checks += 1
+        self.ws.projects.create(f"checked {self.checks}")  # no write lock is held meanwhile
+        return RuntimeHealth(runtime=self.name, ok=True, summary="ready")
+
+
+def test_a_ready_runtime_is_checked_once_outside_the_write_and_then_trusted(
+    ws: Workspace,
+) -> None:
+    runtime = _CountedReady(ws)
+    ws.runtimes.register(runtime)
+    first, second = add(ws, "one", runtime="counted"), add(ws, "two", runtime="counted")
+
+    assert ws.tasks.run(first).status is S.QUEUED
+    assert ws.tasks.run(second).status is S.QUEUED
+
+    assert runtime.checks == 1
+    assert "checked 1" in {project.name for project in ws.projects.list()}
+
+
 # -- the Board ---------------------------------------------------------------------------------
 
 

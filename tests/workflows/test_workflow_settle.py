@@ -1,8 +1,10 @@
-"""A step's outcome is settled by its own task run (one DBOS result, no interpreter step), and a
-run that returns only its status (a stagent-wf-4 recording replayed, or a run the task queue
-started first) is still settled, by the interpreter's settle step as before. A step its
-interpreter knows needs no approval starts without reading the definition (gated steps:
-`test_workflow_step_rules.py`)."""
+"""A step's outcome is settled by its own task run, in the transaction that ends the run: under
+protocol stagent-wf-5 the run executes inside the interpreter, one DBOS step per attempt (no
+prepare step, no child workflow). The stagent-wf-4 interpreter is kept for runs that protocol
+queued or recorded: a worker adopts them at launch, and a run that returns only its status (a
+stagent-wf-4 recording replayed, or a run the task queue started first) is still settled by
+the interpreter's settle step. A step its interpreter knows needs no approval starts without
+reading the definition (gated steps: `test_workflow_step_rules.py`)."""
 
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ from stagent.domain.workflow_files import parse_definition
 from stagent.domain.workflow_runs import StepStatus, Workflow, WorkflowStatus
 from stagent.domain.workflows import WorkflowStep
 from stagent.engine import durable
+from stagent.engine import queue as engine_queue
 from stagent.engine import workflow_durable as interpreter
-from stagent.engine.queue import workflow_id_for
+from stagent.engine.queue import RUN_WORKFLOW_WF4, WORKFLOW_PROTOCOL, workflow_id_for
 from stagent.store import workflows as workflow_repo
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
@@ -57,7 +60,47 @@ def test_each_step_is_settled_by_its_run_not_by_a_step_of_the_interpreter(
     assert all(s.ended_at is not None for s in done.steps)
     names = recorded_step_names(worker, wf.id)
     assert "stagent.workflow.settle" not in names
-    assert names.count("stagent.workflow.prepare") == 3
+    assert "stagent.workflow.prepare" not in names
+    assert names.count("stagent.workflow.run_step") == 3
+    steps = DBOS.list_workflow_steps(engine_id_of(worker, wf.id))
+    assert not [s for s in steps if s["child_workflow_id"]]  # no child workflow per step
+    runs = [worker.tasks.runs(s.task_id or "")[0] for s in done.steps]
+    assert {r.attempt for r in runs} == {1}
+    assert {r.workflow_id for r in runs} == {engine_id_of(worker, wf.id)}  # its interpreter
+
+
+def engine_id_of(ws: Workspace, workflow_id: str) -> str:
+    with ws.store.read() as session:
+        engine_id = workflow_repo.run_state(session, workflow_id).engine_id
+    assert engine_id is not None
+    return engine_id
+
+
+def as_protocol_wf4(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs started from now on are queued as a stagent-wf-4 binary queued them."""
+    monkeypatch.setattr(engine_queue, "RUN_WORKFLOW", RUN_WORKFLOW_WF4)
+    monkeypatch.setattr(engine_queue, "WORKFLOW_PROTOCOL", "stagent-wf-4")
+
+
+def test_a_run_a_wf4_binary_queued_finishes_on_its_old_interpreter_after_the_upgrade(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wf = three_steps(workspace)
+    with monkeypatch.context() as old_binary:
+        as_protocol_wf4(old_binary)
+        workspace.workflows.run(wf.id)
+    workspace.start_worker("worker")  # adopts it at launch
+    try:
+        done = workspace.workflows.wait(wf.id, timeout=60)
+        assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+        assert [s.output for s in done.steps] == ["alpha", "beta", "gamma"]
+        engine_id = engine_id_of(workspace, wf.id)
+        status = DBOS.get_workflow_status(engine_id)
+        assert status is not None
+        assert (status.name, status.app_version) == (RUN_WORKFLOW_WF4, WORKFLOW_PROTOCOL)
+        assert recorded_step_names(workspace, wf.id).count("stagent.workflow.prepare") == 3
+    finally:
+        workspace.stop_worker()
 
 
 def test_a_failed_step_settled_by_its_run_fails_the_sequence_with_its_error(
@@ -95,6 +138,8 @@ def test_a_run_that_returns_only_its_status_is_settled_by_the_interpreter(
             )
 
     monkeypatch.setattr(interpreter.WorkflowRun, "_launch", launch_without_step)
+    as_protocol_wf4(monkeypatch)
+    monkeypatch.setattr(engine_queue, "WORKFLOW_PROTOCOL", WORKFLOW_PROTOCOL)
     wf = three_steps(worker)
     worker.workflows.run(wf.id)
     done = worker.workflows.wait(wf.id, timeout=60)

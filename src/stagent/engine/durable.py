@@ -17,7 +17,8 @@ Conditions from ``shared/reference/dbos-engine.md`` that this module keeps:
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from dbos import DBOS, DBOSConfig, Queue
 from dbos._sys_db import SystemDatabase
@@ -26,6 +27,7 @@ from stagent.engine import workflow_checkpoints
 from stagent.engine.dbos_logs import quiet_cancellations
 from stagent.engine.executor import RunContext, execute_task_run
 from stagent.engine.queue import (
+    ADOPTED_PROTOCOLS,
     APP_NAME,
     RUN_TASK_WORKFLOW,
     TASK_QUEUE,
@@ -52,6 +54,8 @@ __all__ = [
     "shutdown",
     "workflow_id_for",
 ]
+
+T = TypeVar("T")
 
 _context: RunContext | None = None
 _task_queue: Queue | None = None
@@ -104,6 +108,15 @@ async def run_task_workflow(
     return await _run_loop.run(_run(ctx, task_id, run_number, step))
 
 
+async def on_run_loop(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` on the worker's run loop (`stagent.engine.run_loop`) and await it from
+    DBOS's: a workflow step's run executed inside its interpreter goes there like a task's."""
+    if _run_loop is None:
+        coro.close()
+        raise RuntimeError("the task engine was used before DBOS was launched in this process")
+    return await _run_loop.run(coro)
+
+
 async def _run(
     ctx: RunContext, task_id: str, run_number: int, step: StepRef | None
 ) -> str | dict[str, Any]:
@@ -142,6 +155,7 @@ def launch(settings: Settings, database_url: str, executor_id: str, context: Run
     except BaseException:
         _stop_run_loop()
         raise
+    adopt_older_runs()
     # The per-worker limit is this process's own (see pin_worker_concurrency): the shared queue
     # row in the database carries none, so no worker's setting leaks into another.
     _task_queue = DBOS.register_queue(
@@ -204,6 +218,32 @@ def _stop_run_loop() -> None:
     if _run_loop is not None:
         _run_loop.stop()
         _run_loop = None
+
+
+UNFINISHED_ENGINE_STATES = ("PENDING", "ENQUEUED", "DELAYED")
+
+
+def adopt_older_runs() -> int:
+    """Label the unfinished workflows of older protocols (`ADOPTED_PROTOCOLS`) with this one,
+    so this worker's queue dequeues them and lease recovery takes them over (DBOS only runs
+    workflows of its own version). Their recordings replay unchanged: the workflows they name
+    keep their old code (`stagent.engine.queue.RUN_WORKFLOW_WF4`). Returns how many. One
+    statement on DBOS's ``workflow_status`` (an internal table, pinned with the dbos minor
+    version and covered by a test)."""
+    from dbos._dbos import _get_dbos_instance  # pyright: ignore[reportPrivateUsage]
+
+    sys_db: SystemDatabase = _get_dbos_instance()._sys_db  # pyright: ignore[reportPrivateUsage]
+    status = sys_db.tables.workflow_status
+    adopt = (
+        status.update()
+        .where(
+            status.c.application_version.in_(ADOPTED_PROTOCOLS),
+            status.c.status.in_(UNFINISHED_ENGINE_STATES),
+        )
+        .values(application_version=WORKFLOW_PROTOCOL)
+    )
+    with sys_db.engine.begin() as conn:
+        return conn.execute(adopt).rowcount
 
 
 def recover_executor(executor_id: str) -> int:

@@ -81,6 +81,18 @@ async def execute_task_run(
     if claim is None:
         with ctx.store.read() as session:
             return task_repo.get_row(session, task_id, deleted=True).status
+    return await execute_claimed(ctx, claim, step, on_end)
+
+
+async def execute_claimed(
+    ctx: RunContext,
+    claim: lifecycle.Claim,
+    step: workflow_checkpoints.StepRow | None,
+    on_end: EndHook | None = None,
+) -> str:
+    """Execute a run the caller claimed already (a workflow step's run, claimed in the
+    transaction that prepared it: `stagent.engine.workflow_inline`); ``step``: the workflow
+    step the task runs as. Returns the final status value."""
     status = RunStatus.FAILED.value
     try:
         status = await _start_and_drive(ctx, claim.task, claim.run, step, on_end)
@@ -275,4 +287,4 @@ class _RecordingGate:
         return decision
 
 
-__all__ = ["RunContext", "execute_task_run"]
+__all__ = ["RunContext", "execute_claimed", "execute_task_run"]

@@ -108,6 +108,15 @@ class TaskDraft:
     """Run options as data (`RunOptions` without ``runtime``); validated, errors name the field."""
 
 
+class _RuntimeUncheckedError(Exception):
+    """`TaskService.run`: the task's runtime must pass `RuntimeRegistry.require_ready` before it
+    is queued (raised inside the write transaction, which it rolls back)."""
+
+    def __init__(self, runtime: str) -> None:
+        super().__init__(runtime)
+        self.runtime = runtime
+
+
 class TaskService:
     """Create, edit, run and cancel tasks, and read their logs."""
 
@@ -261,12 +270,24 @@ class TaskService:
 
         Refused (with the fix) if the task's runtime is not ready here: no binary, no key.
         """
-        with self._store.read() as session:
-            runtime = task_repo.runtime_of(session, task_id)
-        self._runtimes.require_ready(runtime)
         self._queue.prepare_schema()  # before the write lock: opening it may migrate DBOS's tables
+        checked: str | None = None
+        while True:
+            try:
+                return self._queue_run(task_id, checked)
+            except _RuntimeUncheckedError as unchecked:
+                # Checked outside the write lock (it may import an SDK or run a binary), then
+                # the task is read again: its runtime may have changed meanwhile.
+                self._runtimes.require_ready(unchecked.runtime)
+                checked = unchecked.runtime
+
+    def _queue_run(self, task_id: str, checked: str | None) -> Task:
+        """`run`'s transaction; `_RuntimeUncheckedError` (nothing written) if the task's runtime
+        is neither ``checked`` nor known to be ready."""
         with self._store.write() as session:
             task = lifecycle.locked_task(session, task_id)
+            if task.runtime != checked and not self._runtimes.is_ready_now(task.runtime):
+                raise _RuntimeUncheckedError(task.runtime)
             project = project_repo.get(session, task.project_id) if task.project_id else None
             profile_options: dict[str, Any] | None = None
             note = None

@@ -24,10 +24,10 @@ from dbos import DBOS, SetWorkflowID
 from stagent.domain.conditions import StepFacts, parse_condition
 from stagent.domain.workflow_runs import StepStatus
 from stagent.domain.workflows import WorkflowDefinition, WorkflowStep
-from stagent.engine import durable
+from stagent.engine import durable, workflow_inline
 from stagent.engine import workflow_shared as shared
 from stagent.engine import workflow_steps as steps
-from stagent.engine.queue import RUN_WORKFLOW, workflow_id_for
+from stagent.engine.queue import RUN_WORKFLOW, RUN_WORKFLOW_WF4, workflow_id_for
 from stagent.engine.workflow_loop import run_loop
 from stagent.engine.workflow_planner import run_planner_executor
 from stagent.engine.workflow_prompts import sequence_prompt, synthesis_prompt
@@ -57,6 +57,24 @@ async def _prepare(
         engine_id=engine_id,
         profiles=ctx.profiles,
     )
+
+
+@DBOS.step(name="stagent.workflow.run_step")
+async def _run_step(
+    workflow_id: str, run_number: int, step: WorkflowStep, prompt: str, engine_id: str | None
+) -> dict[str, Any]:
+    """One attempt of a step, its task run executed here (protocol stagent-wf-5,
+    `stagent.engine.workflow_inline`): ``{"stop": reason}`` or the step's settled outcome."""
+    attempt = workflow_inline.run_attempt(
+        durable.context(),
+        workflow_id,
+        run_number,
+        step,
+        prompt,
+        engine_id=engine_id,
+        executing=DBOS.workflow_id,
+    )
+    return await durable.on_run_loop(attempt)
 
 
 @DBOS.step(name="stagent.workflow.settle")
@@ -116,6 +134,7 @@ class StepHandle:
     step: WorkflowStep
     prompt: str
     engine: Any = None
+    """The running attempt's child workflow (protocol stagent-wf-4 only)."""
     outcome: dict[str, Any] | None = None
 
 
@@ -126,11 +145,19 @@ class WorkflowRun:
     task run), `result` (await it; retry policy with a durable backoff; a budget refusal pauses
     the run) and `run` (both). Checkpoints (``requires_approval``) and timeouts are enforced in
     the step's task run itself (`stagent.engine.workflow_checkpoints`, the executor's deadline).
+
+    ``protocol`` 5 (`stagent.engine.queue.WORKFLOW_PROTOCOL`): each attempt of a step is one
+    DBOS step that executes the step's task run here (`_run_step`); 4: the attempt is a
+    ``prepare`` step and a child workflow, as ``stagent-wf-4`` recorded it (kept so its runs
+    replay).
     """
 
-    def __init__(self, workflow_id: str, run_number: int, plan: dict[str, Any]) -> None:
+    def __init__(
+        self, workflow_id: str, run_number: int, plan: dict[str, Any], protocol: int = 5
+    ) -> None:
         self.id = workflow_id
         self.number = run_number
+        self.protocol = protocol
         this = DBOS.workflow_id or ""
         round_ = this.removeprefix(f"{workflow_id}-run-{run_number}-")
         self.engine_id: str | None = this if round_ != this and round_.isdigit() else None
@@ -158,6 +185,8 @@ class WorkflowRun:
                 reason = "skipped: " + condition.explain(self.previous, self.facts)
                 outcome = _go_on(await _skip(self.id, self.number, step.id, reason, self.engine_id))
                 return StepHandle(step, prompt, outcome=outcome)
+        if self.protocol >= 5:
+            return StepHandle(step, prompt)
         return StepHandle(step, prompt, engine=await self._launch(step, prompt))
 
     async def _launch(self, step: WorkflowStep, prompt: str) -> Any:
@@ -177,14 +206,15 @@ class WorkflowRun:
         outcome = handle.outcome
         attempt = 1
         while outcome is None:
-            outcome = await self._settled(step, handle.engine)
+            outcome = await self._attempt(handle)
             if outcome.get("why") == "failed" and attempt < step.retry.attempts:
                 attempt += 1
                 wait = step.retry.backoff_seconds
                 await _note_retry(self.id, self.number, step.id, attempt, wait)
                 if wait:
                     await DBOS.sleep_async(wait)
-                handle.engine = await self._launch(step, handle.prompt)
+                if self.protocol < 5:
+                    handle.engine = await self._launch(step, handle.prompt)
                 outcome = None
         if outcome.get("why") == "budget":
             raise StepStopped(
@@ -198,6 +228,15 @@ class WorkflowRun:
         if outcome["status"] != StepStatus.SKIPPED.value:
             self.previous, self.previous_key = facts, step.id
         return outcome
+
+    async def _attempt(self, handle: StepHandle) -> dict[str, Any]:
+        """One attempt's outcome: run here (protocol 5), or its child workflow's (4)."""
+        if self.protocol >= 5:
+            step = handle.step
+            return _go_on(
+                await _run_step(self.id, self.number, step, handle.prompt, self.engine_id)
+            )
+        return await self._settled(handle.step, handle.engine)
 
     async def _settled(self, step: WorkflowStep, engine: Any) -> dict[str, Any]:
         """The step's outcome once its task run ended: the run's child workflow settles it and
@@ -217,7 +256,20 @@ class WorkflowRun:
 @DBOS.workflow(name=RUN_WORKFLOW)
 async def run_workflow(workflow_id: str, run_number: int) -> str:
     """Durably run run ``run_number`` of a workflow; returns its final status."""
-    run = WorkflowRun(workflow_id, run_number, await _begin(workflow_id, run_number))
+    return await _interpret(workflow_id, run_number, protocol=5)
+
+
+@DBOS.workflow(name=RUN_WORKFLOW_WF4)
+async def run_workflow_wf4(workflow_id: str, run_number: int) -> str:
+    """The ``stagent-wf-4`` interpreter: runs recorded (or queued) by that protocol finish
+    here, each step's run a child workflow as they recorded it."""
+    return await _interpret(workflow_id, run_number, protocol=4)
+
+
+async def _interpret(workflow_id: str, run_number: int, *, protocol: int) -> str:
+    """The interpreter's body (see `run_workflow`)."""
+    plan = await _begin(workflow_id, run_number)
+    run = WorkflowRun(workflow_id, run_number, plan, protocol)
     pattern = run.definition.pattern
     try:
         if pattern == "parallel":

@@ -21,6 +21,7 @@ from stagent.domain.workflows import WorkflowStep
 from stagent.engine import durable
 from stagent.engine import workflow_instances as instances
 from stagent.engine import workflow_steps as steps
+from stagent.engine.queue import STEP_WORKFLOW, STEP_WORKFLOW_WF4
 from stagent.engine.workflow_waits import child_result
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ async def mark_blocked(workflow_id: str, run_number: int, key: str, reason: str)
     steps.block(durable.context().store, workflow_id, run_number, key, reason)
 
 
-@DBOS.workflow(name="stagent.workflow.step")
+@DBOS.workflow(name=STEP_WORKFLOW)
 async def step_workflow(
     workflow_id: str,
     run_number: int,
@@ -89,10 +90,41 @@ async def step_workflow(
     """Run one step of a workflow run as a child workflow (so several can run at once). It
     sees what its parent knew when it started it: the other steps' ``facts`` and which step
     ran last (``previous``), so its ``condition`` reads them as in a sequence."""
+    plan = (workflow_id, run_number, definition, key, prompt, facts, previous)
+    return await _one_step(*plan, protocol=5)
+
+
+@DBOS.workflow(name=STEP_WORKFLOW_WF4)
+async def step_workflow_wf4(
+    workflow_id: str,
+    run_number: int,
+    definition: dict[str, Any],
+    key: str,
+    prompt: str,
+    facts: dict[str, Outcome] | None = None,
+    previous: str | None = None,
+) -> Outcome:
+    """`step_workflow` as protocol ``stagent-wf-4`` recorded it (kept for its runs)."""
+    plan = (workflow_id, run_number, definition, key, prompt, facts, previous)
+    return await _one_step(*plan, protocol=4)
+
+
+async def _one_step(
+    workflow_id: str,
+    run_number: int,
+    definition: dict[str, Any],
+    key: str,
+    prompt: str,
+    facts: dict[str, Outcome] | None,
+    previous: str | None,
+    *,
+    protocol: int,
+) -> Outcome:
     from stagent.engine.workflow_durable import WorkflowRun
 
     known = {k: v for k, v in (facts or {}).items() if k != key}
-    run = WorkflowRun(workflow_id, run_number, {"definition": definition, "steps": known})
+    plan = {"definition": definition, "steps": known}
+    run = WorkflowRun(workflow_id, run_number, plan, protocol)
     if previous is not None:
         run.previous = run.facts.get(previous)
         run.previous_key = previous
@@ -105,8 +137,9 @@ async def start_step(run: WorkflowRun, step: WorkflowStep, prompt: str) -> Workf
     outcome (its row is settled in the child, as soon as it ends)."""
     definition = run.definition.model_dump(mode="json", exclude_none=True)
     facts = {k: {"status": f.status, "output": f.output} for k, f in run.facts.items()}
+    child = step_workflow if run.protocol >= 5 else step_workflow_wf4
     return await DBOS.start_workflow_async(
-        step_workflow, run.id, run.number, definition, step.id, prompt, facts, run.previous_key
+        child, run.id, run.number, definition, step.id, prompt, facts, run.previous_key
     )
 
 

@@ -23,6 +23,7 @@ from stagent.store import projects as project_repo
 from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.database import Session, Store
+from stagent.store.tables import WorkflowStepRow
 
 STEP_PRIORITY = 1
 """Workflow steps go ahead of ordinary tasks of the default priority."""
@@ -91,57 +92,76 @@ def prepare(
     failed before (a retry) gets a new run of the same task. The step's profile is resolved
     into the run's options as for any task (`TaskService.run`). ``step.id`` is the step row's
     key (an instance's, ``<template>#<n>``, for a step made at run time). One transaction."""
-    key = step.id
     with store.write() as session:
-        state = workflow_repo.run_state(session, workflow_id)
-        stop = _stop(state, run_number, engine_id)
-        if stop is not None:
-            return {"stop": stop}
+        return prepare_in(session, workflow_id, run_number, step, prompt, engine_id, profiles)
+
+
+def prepare_in(
+    session: Session,
+    workflow_id: str,
+    run_number: int,
+    step: WorkflowStep,
+    prompt: str,
+    engine_id: str | None,
+    profiles: ProfileResolver | None,
+    *,
+    executing: str | None = None,
+    step_row: WorkflowStepRow | None = None,
+) -> dict[str, Any]:
+    """`prepare` inside the caller's transaction. ``executing``: the engine workflow that will
+    execute the run (protocol stagent-wf-5: the interpreter), recorded as the run's engine id;
+    ``step_row``: the step's row if the caller locked it already."""
+    state = workflow_repo.run_state(session, workflow_id)
+    stop = _stop(state, run_number, engine_id)
+    if stop is not None:
+        return {"stop": stop}
+    if step_row is None:
+        key = step.id
         step_row = workflow_repo.step_row(session, workflow_id, run_number, key, for_update=True)
-        if step_row.task_id is None:
-            options: RunOptions = parse_run_options(
-                {**(step.options or {}), "runtime": step.runtime or "scripted"}, prefix="options."
-            )
-            if step.model:
-                options = options.with_changes(model=step.model)
-            if step.timeout_seconds is not None:
-                limits = options.limits.model_copy(
-                    update={"deadline_seconds": step.timeout_seconds}
-                )
-                options = options.with_changes(limits=limits.model_dump())
-            task = task_repo.create(
-                session,
-                task_repo.NewTask(
-                    title=f"[Workflow] {step_row.name or step.name}",
-                    description=prompt,
-                    project_id=state.project_id,
-                    runtime=options.runtime,
-                    profile=step.profile,
-                    priority=STEP_PRIORITY,
-                    options=options,
-                ),
-            )
-            step_row.task_id = task.id
-        task = lifecycle.locked_task(session, step_row.task_id)
-        step_row.status = StepStatus.RUNNING.value
-        step_row.started_at = step_row.started_at or utcnow()
-        step_row.error = None
-        if task.status in (TaskStatus.RUNNING, TaskStatus.WAITING) or (
-            task.status is TaskStatus.QUEUED and task.workflow_id
-        ):
-            return {"task": task.id, "run": task.run_count}
-        project = project_repo.get(session, task.project_id) if task.project_id else None
-        profile_options, note = _profile_options(profiles, task)
-        task, run = lifecycle.queue_run(
-            session,
-            task.id,
-            resolve_options(task, project, profile_options),
-            reason=f"workflow {state.name}",
-            task=task,
+    if step_row.task_id is None:
+        options: RunOptions = parse_run_options(
+            {**(step.options or {}), "runtime": step.runtime or "scripted"}, prefix="options."
         )
-        if note is not None and run is not None:
-            event_repo.append(session, task.id, "note", run_id=run.id, payload={"message": note})
-        return {"task": task.id, "run": run.number if run is not None else task.run_count}
+        if step.model:
+            options = options.with_changes(model=step.model)
+        if step.timeout_seconds is not None:
+            limits = options.limits.model_copy(update={"deadline_seconds": step.timeout_seconds})
+            options = options.with_changes(limits=limits.model_dump())
+        task = task_repo.create(
+            session,
+            task_repo.NewTask(
+                title=f"[Workflow] {step_row.name or step.name}",
+                description=prompt,
+                project_id=state.project_id,
+                runtime=options.runtime,
+                profile=step.profile,
+                priority=STEP_PRIORITY,
+                options=options,
+            ),
+        )
+        step_row.task_id = task.id
+    task = lifecycle.locked_task(session, step_row.task_id)
+    if not (step_row.status == StepStatus.WAITING.value and task.status is TaskStatus.WAITING):
+        step_row.status = StepStatus.RUNNING.value  # a run held at its checkpoint stays waiting
+    step_row.started_at = step_row.started_at or utcnow()
+    step_row.error = None
+    if task.status in (TaskStatus.RUNNING, TaskStatus.WAITING) or (
+        task.status is TaskStatus.QUEUED and task.workflow_id
+    ):
+        return {"task": task.id, "run": task.run_count}
+    project = project_repo.get(session, task.project_id) if task.project_id else None
+    profile_options, note = _profile_options(profiles, task)
+    task, run = lifecycle.queue_run(
+        session,
+        task.id,
+        resolve_options(task, project, profile_options),
+        reason=f"workflow {state.name}",
+        task=task,
+        engine_id=executing,
+    )
+    if note is not None and run is not None:
+        event_repo.append(session, task.id, "note", run_id=run.id, payload={"message": note})
+    return {"task": task.id, "run": run.number if run is not None else task.run_count}
 
 
 def _profile_options(

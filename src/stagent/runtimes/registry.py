@@ -88,6 +88,19 @@ class RuntimeRegistry:
             )
         self._ready_at[name] = time.monotonic()
 
+    def is_ready_now(self, name: str) -> bool:
+        """True if ``name`` is ready as far as this process already knows, with nothing slow to
+        do (no import, no health check): a built runtime that is simulated, or not checked
+        here, or passed its check within `READY_CACHE_SECONDS`. False means: ask
+        `require_ready` (which may take seconds, or raise)."""
+        runtime = self._runtimes.get(name)
+        if runtime is None:
+            return False
+        if not self.check_ready or runtime.capabilities.simulated:
+            return True
+        checked = self._ready_at.get(name)
+        return checked is not None and time.monotonic() - checked < READY_CACHE_SECONDS
+
     def forget_readiness(self) -> None:
         """Check every runtime again on next use (credentials changed)."""
         self._ready_at.clear()

@@ -21,7 +21,7 @@ from stagent.store import feed
 from stagent.store.engine import WRITE_OPTION, build_engine, is_sqlite, normalize_url, redact_url
 from stagent.store.events import OUTBOX_INFO, SECRETS_INFO
 from stagent.store.notifier import ChangeNotifier
-from stagent.store.watcher import CHANNEL, CrossProcessWatcher
+from stagent.store.watcher import CrossProcessWatcher
 
 
 class Store:
@@ -33,7 +33,7 @@ class Store:
             self.engine: Engine = build_engine(self.url)
         except (ArgumentError, NoSuchModuleError, ValueError):
             raise DatabaseUnavailableError(
-                f"cannot open database: {url.split('@')[-1]!r} is not a database URL",
+                f"cannot open database: {url.split('@')[-1]!r} is not a SQLite or PostgreSQL URL",
                 hint="use sqlite:////path/file.sqlite or postgresql+psycopg://user@host/db",
             ) from None
         self.is_sqlite = is_sqlite(self.url)
@@ -86,16 +86,14 @@ class Store:
         see the file's ``data_version`` move. See `stagent.store.watcher`. It takes no
         workspace-wide lock: events it appended (to the outbox) are published after the commit.
         """
-        with self._write_sessions() as session:
-            with session.begin():
-                yield session
-                if not self.is_sqlite:
-                    session.execute(text(f"NOTIFY {CHANNEL}"))
-            published = session.info.pop(OUTBOX_INFO, False)
-        if published:
-            # No writer holds a workspace-wide lock: its events waited in the outbox and get
-            # their ``seq`` now, in feed order (`stagent.store.feed`).
-            self.publish()
+        with self._write_sessions() as session, session.begin():
+            yield session
+            if not self.is_sqlite:
+                # No writer holds a workspace-wide lock: its events waited in the outbox and
+                # get their ``seq`` right after the commit, in feed order, in the commit's
+                # round trip (`stagent.store.feed`).
+                conn = flushed_connection(session)
+                feed.commit_and_publish(conn, appended=session.info.pop(OUTBOX_INFO, False))
         self.changes.ring()
 
     @contextmanager

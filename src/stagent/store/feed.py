@@ -29,6 +29,17 @@ PUBLISH_SQL = (
     f" NOTIFY {CHANNEL}"
 )
 """One round trip, one implicit transaction (sent on an autocommit connection)."""
+COMMIT_AND_PUBLISH = f"COMMIT; {PUBLISH_SQL}"
+"""A write transaction's end when it appended events: its commit, then `PUBLISH_SQL` (which
+notifies), in one round trip."""
+COMMIT_AND_NOTIFY = f"COMMIT; SET LOCAL synchronous_commit TO off; NOTIFY {CHANNEL}"
+"""A write transaction's end when it appended no event: commit, then notify, one round trip.
+
+NOTIFY is never sent inside the write transaction: PostgreSQL serializes every notifying
+transaction on one lock held until its commit is flushed, so a NOTIFY there would make all
+writers wait for each other's disk flush. Sent after it, in a transaction that commits without
+waiting for its flush, the lock is held for microseconds (a lost notification after a server
+crash only delays a listener until its next poll)."""
 
 
 def publish(conn: Connection) -> None:
@@ -43,3 +54,17 @@ def publish(conn: Connection) -> None:
     new ``seq``s; none is lost).
     """
     conn.exec_driver_sql(PUBLISH_SQL)
+
+
+def commit_and_publish(conn: Connection, *, appended: bool) -> None:
+    """End ``conn``'s open write transaction (PostgreSQL) in one round trip: commit it, then --
+    if it ``appended`` events to the outbox -- publish them (`publish`, which notifies);
+    otherwise just notify (`COMMIT_AND_NOTIFY`).
+
+    The statements go as one simple query: the first ``COMMIT`` ends the transaction, the
+    publish runs after it as its own transaction, so the lock is never taken while the writer's
+    rows are uncommitted. The driver then sees an idle connection: the caller's own commit that
+    follows sends nothing. Should the publish fail, the write has committed all the same (as
+    with a publish sent separately), and the next publish moves its rows.
+    """
+    conn.exec_driver_sql(COMMIT_AND_PUBLISH if appended else COMMIT_AND_NOTIFY)

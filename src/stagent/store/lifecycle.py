@@ -56,6 +56,14 @@ def workflow_id_for(task_id: str, number: int) -> str:
     return f"{task_id}-run-{number}"
 
 
+def own_engine_run(task_id: str, number: int, engine_id: str | None) -> str | None:
+    """``engine_id`` if it is the run's own engine workflow (one the engine may cancel), else
+    None: a workflow step's run under protocol stagent-wf-5 executes inside its workflow's
+    interpreter and names that interpreter (cancelling it would stop the whole workflow; the
+    run's own end, written here, stops the step)."""
+    return engine_id if engine_id == workflow_id_for(task_id, number) else None
+
+
 # ------------------------------------------------------------------------------- tasks
 
 
@@ -128,11 +136,13 @@ def queue_run(
     *,
     reason: str | None = None,
     task: Task | None = None,
+    engine_id: str | None = None,
 ) -> tuple[Task, Run | None]:
     """Queue a new run of a task (a task already queued keeps its run: returns it, None).
 
     ``task``: the task, if the caller already read it with `locked_task` in this transaction
-    (saves a read)."""
+    (saves a read). ``engine_id``: the engine workflow that executes the run, if not the run's
+    own (`workflow_id_for`): a workflow step's run executed inside its interpreter."""
     if task is None:
         task = locked_task(session, task_id)
     if task.status not in RUNNABLE_FROM:
@@ -143,7 +153,7 @@ def queue_run(
     if task.status is TaskStatus.QUEUED and task.workflow_id:
         return task, None
     number = task.run_count + 1
-    workflow_id = workflow_id_for(task_id, number)
+    workflow_id = engine_id or workflow_id_for(task_id, number)
     run = run_repo.insert_queued(
         session,
         subject=Subject("task", task_id),
@@ -175,7 +185,8 @@ def cancel_task(session: Session, task_id: str, *, reason: str) -> tuple[Task, s
     engine workflow to cancel (if a run was active)."""
     row = task_repo.get_row(session, task_id, for_update=True)
     run = _active_run(session, row)
-    workflow_id = row.workflow_id if TaskStatus(row.status).is_active else None
+    active = TaskStatus(row.status).is_active
+    workflow_id = own_engine_run(task_id, row.run_count, row.workflow_id) if active else None
     if run is None:
         return set_task_status(session, row, TaskStatus.CANCELLED, reason=reason), workflow_id
     _end_run(session, run.id, RunStatus.CANCELLED, reason)
@@ -202,7 +213,8 @@ def plan_task(session: Session, task_id: str, *, reason: str) -> tuple[Task, str
         run_id=run.id if run is not None else None,
         run_number=run.number if run is not None else None,
     )
-    return task, (row.workflow_id if queued else None)
+    own = own_engine_run(task_id, row.run_count, row.workflow_id)
+    return task, (own if queued else None)
 
 
 # ------------------------------------------------------------------------------- runs

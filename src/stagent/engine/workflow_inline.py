@@ -1,0 +1,113 @@
+"""A workflow step's run executed inside its interpreter (protocol ``stagent-wf-5``).
+
+Under ``stagent-wf-4`` a step cost a DBOS step (``prepare``), a DBOS child workflow for its task
+run (its status row, its result row) and the parent's ``getResult`` record, around our own
+transactions: ~10 commits a step. Here one attempt of a step is one DBOS step of the
+interpreter (`stagent.engine.workflow_durable`, ``stagent.workflow.run_step``) whose body:
+
+1. `start_step`, one transaction: the run's stop check and ``prepare`` (make the step's task,
+   queue a run of it) and the run's claim (``queued -> running``, the fencing attempt);
+2. the runtime runs (`stagent.engine.executor.execute_claimed`, on the worker's run loop):
+   budgets, checkpoints, events, cancels and timeouts are a task run's, as before;
+3. the run's end, its last events and the step row's settle in one transaction
+   (`stagent.engine.workflow_steps.SettleOnEnd`).
+
+DBOS records the step's outcome once it returns, so a replay never runs a finished attempt
+again. A crash inside the attempt re-executes the DBOS step: `start_step` then finds the run
+``running`` (or ``waiting`` at a checkpoint) and takes it over under a new attempt
+(`stagent.store.lifecycle.claim`: the old execution's writes are fenced off), or finds the
+step already concluded (the crash fell between our commit and DBOS's record) and returns its
+outcome without running anything. The run names the interpreter as its engine workflow, so
+reconcile leaves it alone while the interpreter lives and fails it if the interpreter ended,
+and a person cancelling the step's task ends the run in our tables without cancelling the
+interpreter (`stagent.store.lifecycle.own_engine_run`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from stagent.domain.workflow_runs import StepStatus
+from stagent.domain.workflows import WorkflowStep
+from stagent.engine import workflow_checkpoints
+from stagent.engine import workflow_steps as steps
+from stagent.engine.executor import RunContext, execute_claimed
+from stagent.store import lifecycle
+from stagent.store import workflows as workflow_repo
+
+CONCLUDED = (StepStatus.COMPLETED.value, StepStatus.FAILED.value)
+"""Step rows an attempt that ended before a crash left behind (a new attempt or a new round
+puts its row back to ``running``/``pending`` first, so a fresh attempt never starts on one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartedStep:
+    """An attempt ready to run: the claimed run and the step row its task runs as."""
+
+    claim: lifecycle.Claim
+    row: workflow_checkpoints.StepRow
+
+
+def start_step(
+    ctx: RunContext,
+    workflow_id: str,
+    run_number: int,
+    step: WorkflowStep,
+    prompt: str,
+    *,
+    engine_id: str | None,
+    executing: str | None,
+) -> StartedStep | dict[str, Any]:
+    """Stop check, prepare and claim in one transaction. Returns the claimed attempt, or a
+    mapping: ``{"stop": reason}`` (the run must stop), or the outcome of an attempt that had
+    concluded already (status, output, error, why). ``executing``: the engine workflow this
+    runs in (recorded as the run's engine id)."""
+    with ctx.store.write() as session:
+        row = workflow_repo.step_row(session, workflow_id, run_number, step.id, for_update=True)
+        if row.status in CONCLUDED and row.task_id is not None:
+            task = lifecycle.locked_task(session, row.task_id)
+            if task.status.is_terminal:
+                return steps.settle_in(session, workflow_id, run_number, step.id)
+        ready = steps.prepare_in(
+            session,
+            workflow_id,
+            run_number,
+            step,
+            prompt,
+            engine_id,
+            ctx.profiles,
+            executing=executing,
+            step_row=row,
+        )
+        if "stop" in ready:
+            return ready
+        claim = lifecycle.claim(session, ready["task"], ready["run"])
+        if claim is None:  # its run ended already: the step's outcome is the run's
+            return steps.settle_in(session, workflow_id, run_number, step.id)
+        place = workflow_checkpoints.StepRow(row.id, workflow_id, run_number, step.id)
+        return StartedStep(claim, place)
+
+
+async def run_attempt(
+    ctx: RunContext,
+    workflow_id: str,
+    run_number: int,
+    step: WorkflowStep,
+    prompt: str,
+    *,
+    engine_id: str | None,
+    executing: str | None,
+) -> dict[str, Any]:
+    """One attempt of a step, start to settled outcome (see the module); runs on the worker's
+    run loop. Returns ``{"stop": reason}`` or the step's outcome."""
+    started = start_step(
+        ctx, workflow_id, run_number, step, prompt, engine_id=engine_id, executing=executing
+    )
+    if not isinstance(started, StartedStep):
+        return started
+    ref: steps.StepRef = (workflow_id, run_number, step.id, step.requires_approval)
+    settled = steps.SettleOnEnd(ref)
+    with workflow_checkpoints.step_known(ref):
+        await execute_claimed(ctx, started.claim, started.row, settled)
+    return settled.result(ctx.store)
