@@ -132,6 +132,12 @@ def test_work_waiting_for_a_person_waits_in_its_own_column_saying_for_what(
         expect(page.locator("#col-waiting .count")).to_have_text("2")
         expect(page.locator("#col-running .card")).to_have_count(0)
         shoot(page, screenshot_dir(tmp_path), "board-waiting")
+        # The workflow's run view says so too, with the way to answer.
+        page.goto(f"{server}/workflows/{workflow_id}")
+        node = page.locator("#node-fix")
+        expect(node.locator(".badge")).to_have_text("waiting for you")
+        expect(node.get_by_role("link", name="Answer in the Inbox")).to_be_visible()
+        page.goto(f"{server}/board")
         # Opened fresh on a phone, the Board starts on what waits for the person.
         page.set_viewport_size(PHONE)
         page.goto(f"{server}/board")
@@ -181,7 +187,10 @@ def test_the_monitor_log_starts_every_message_at_the_same_place(
             page.set_viewport_size(size)
             starts = {round(float(x)) for x in texts.evaluate_all(_LEFTS)}
             assert len(starts) == 1, f"messages start at {sorted(starts)} at {size['width']} px"
-            assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+            # (the chart redraws at the new width a moment later)
+            page.wait_for_function(
+                f"document.documentElement.scrollWidth <= {size['width']}", timeout=60_000
+            )
         shoot(page, screenshot_dir(tmp_path), "monitor-log")
 
 

@@ -33,7 +33,7 @@ class Store:
             self.engine: Engine = build_engine(self.url)
         except (ArgumentError, NoSuchModuleError, ValueError):
             raise DatabaseUnavailableError(
-                f"cannot open database: {url.split('@')[-1]!r} is not a database URL",
+                f"cannot open database: {url.split('@')[-1]!r} is not a SQLite or PostgreSQL URL",
                 hint="use sqlite:////path/file.sqlite or postgresql+psycopg://user@host/db",
             ) from None
         self.is_sqlite = is_sqlite(self.url)

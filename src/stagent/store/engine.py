@@ -15,11 +15,21 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+POSTGRES_SCHEMES = frozenset({"postgresql", "postgres"})
+"""What PostgreSQL URLs start with (hosting providers hand out ``postgres://``)."""
+
+
 def normalize_url(url: str) -> str:
-    """Use psycopg 3 for PostgreSQL whatever driver the user named (or none)."""
+    """Use psycopg 3 for PostgreSQL whatever driver the user named (or none).
+
+    `ValueError` for a URL of another database: Stagent stores its data in SQLite or
+    PostgreSQL only."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "postgresql" and parsed.drivername != "postgresql+psycopg":
+    backend = parsed.get_backend_name()
+    if backend in POSTGRES_SCHEMES and parsed.drivername != "postgresql+psycopg":
         parsed = parsed.set(drivername="postgresql+psycopg")
+    elif backend != "sqlite" and backend not in POSTGRES_SCHEMES:
+        raise ValueError(f"{backend} is neither SQLite nor PostgreSQL")
     return parsed.render_as_string(hide_password=False)
 
 

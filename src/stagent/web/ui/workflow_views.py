@@ -48,10 +48,13 @@ def run_context(ws: Workspace, workflow: Workflow) -> dict[str, Any]:
 
 
 def asking(ws: Workspace, workflow: Workflow) -> frozenset[str]:
-    """Running steps whose task waits for a person (a checkpoint, a tool approval, a question)."""
+    """Steps that wait for a person: at their checkpoint, or running with a task that waits (a
+    tool approval, a question)."""
     out: set[str] = set()
     for step in workflow.steps:
-        if step.status is StepStatus.RUNNING and step.task_id:
+        if step.status is StepStatus.WAITING:
+            out.add(step.key)
+        elif step.status is StepStatus.RUNNING and step.task_id:
             try:
                 if ws.tasks.get(step.task_id).status is TaskStatus.WAITING:
                     out.add(step.key)
