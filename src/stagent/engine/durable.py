@@ -89,7 +89,8 @@ async def run_task_workflow(
 ) -> str | dict[str, Any]:
     """Durably run one task. On a crash DBOS runs this body again; a finished run is never
     repeated. Returns the run's final status; for a workflow step's run (``step``: its
-    workflow, run number and step key, passed by the interpreter) the step's settled outcome
+    workflow, run number and step key, passed by a ``stagent-wf-4`` interpreter; a
+    ``stagent-wf-5`` one runs its steps' runs itself) the step's settled outcome
     instead, settled in the transaction that ends the run
     (`stagent.engine.workflow_steps.SettleOnEnd`), so the interpreter needs no DBOS step of its
     own to settle it.

@@ -3,9 +3,10 @@
 Conditions from ``shared/reference/dbos-engine.md``: user workflows are data run by one generic
 interpreter; every side effect is a step (`stagent.engine.workflow_steps`), so the body re-runs
 deterministically on recovery and a finished step is replayed from its checkpoint, never sent to
-a model again. Each workflow step runs as a child task through the task queue
-(`stagent.run_task`, with the task run's own engine id), so budgets, approvals, events and cost
-work exactly as for any task.
+a model again. Each workflow step runs as a child task, so budgets, approvals, events and cost
+work exactly as for any task; under protocol ``stagent-wf-5`` its task run executes inside the
+interpreter, one DBOS step per attempt (`stagent.engine.workflow_inline`); the ``stagent-wf-4``
+interpreter (each run a child workflow) is kept under its old name for that protocol's runs.
 
 Patterns built: ``sequence``, ``checkpoint`` (a sequence whose gates are its steps'
 ``requires_approval``) and ``parallel`` here; ``loop``, ``planner-executor`` and ``swarm`` in
@@ -190,9 +191,9 @@ class WorkflowRun:
         return StepHandle(step, prompt, engine=await self._launch(step, prompt))
 
     async def _launch(self, step: WorkflowStep, prompt: str) -> Any:
-        """Prepare the step's task run and start it as a child workflow in this process (no
-        queue: the step starts at once; the child keeps the task run's own engine id, so
-        cancels, reconcile and recovery treat it as any task run)."""
+        """Protocol stagent-wf-4: prepare the step's task run and start it as a child workflow
+        in this process (no queue: the step starts at once; the child keeps the task run's own
+        engine id, so cancels, reconcile and recovery treat it as any task run)."""
         ready = _go_on(await _prepare(self.id, self.number, step, prompt, self.engine_id))
         task_id, number = ready["task"], ready["run"]
         ref: steps.StepRef = (self.id, self.number, step.id, step.requires_approval)
@@ -239,10 +240,10 @@ class WorkflowRun:
         return await self._settled(handle.step, handle.engine)
 
     async def _settled(self, step: WorkflowStep, engine: Any) -> dict[str, Any]:
-        """The step's outcome once its task run ended: the run's child workflow settles it and
-        returns the outcome (protocol stagent-wf-5); a run started without the step (a
-        stagent-wf-4 run replayed, or a run the task queue started first) returns its status
-        only, and the step is settled by a DBOS step here as before."""
+        """Protocol stagent-wf-4: the step's outcome once its task run's child workflow ended
+        (it settles the step and returns the outcome); a run started without the step (an
+        older recording replayed, or a run the task queue started first) returns its status
+        only, and the step is settled by a DBOS step here."""
         result = await task_result(durable.context().store, engine)
         if isinstance(result, dict):
             return cast("dict[str, Any]", result)

@@ -1,4 +1,5 @@
-"""Awaiting a workflow step's child task run.
+"""Awaiting a workflow step's child task run (protocol ``stagent-wf-4``; under ``stagent-wf-5``
+the run executes inside the interpreter: `stagent.engine.workflow_inline`).
 
 A step's task run is a child workflow the interpreter starts in its own process, so its result
 is usually awaited on its asyncio task directly. A child recorded before a crash (on replay, or

@@ -131,43 +131,85 @@ def compute(tokens: TokenCounts, match: PriceMatch, modifiers: tuple[str, ...] =
     The arithmetic is on integers (prices scaled by a power of ten): exact, like `Decimal`, and
     several times faster over a large import; rounded half-to-even once, at the end.
     """
-    prices, tier = match.period.for_prompt(tokens.prompt)
-    exponent, rates, missing = _scaled(prices)
-    write_5m, write_1h, read = tokens.cache_write_5m, tokens.cache_write_1h, tokens.cache_read
-    numerator = (
-        tokens.input * rates[0]
-        + tokens.output * rates[1]
-        + write_5m * rates[2]
-        + write_1h * rates[3]
-        + read * rates[4]
+    return RateCard.of(match, modifiers).compute(
+        tokens.input, tokens.output, tokens.cache_write_5m, tokens.cache_write_1h, tokens.cache_read
     )
-    fallbacks: tuple[str, ...] = ()
-    if missing != _NONE_MISSING:
-        fallbacks = tuple(
-            name
-            for name, count in zip(missing, (write_5m, write_1h, read), strict=True)
-            if name and count
-        )
-    if not modifiers:  # most calls: no multiplier to apply
-        micros = _round_half_even(numerator, 10**exponent)
-        return Computed(numerator, 10**exponent, micros, match.version, tier, fallbacks)
-    applied: list[str] = []
-    ignored: list[str] = []
-    for name in modifiers:
-        factor = match.pricing.multiplier(name)
-        if factor is None:
-            ignored.append(name)
-        else:
-            scaled, places = _fraction(factor)
-            numerator *= scaled
-            exponent += places
+
+
+_Scaled = tuple[int, tuple[int, ...], tuple[str | None, ...]]
+"""(decimal places, each category's price times 10**places, the cache categories without a
+price: see `_scaled`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RateCard:
+    """Everything `compute` looks up for one price match and set of modifiers, so that each
+    call is then priced with integer arithmetic only (an import prices 10^5 calls with a few
+    cards)."""
+
+    version: str
+    base: _Scaled
+    tiers: tuple[tuple[int, _Scaled], ...]
+    """(threshold, prices) of each prompt-length tier, the highest threshold first."""
+    factor: int
+    places: int
+    """The applied multipliers' product is ``factor / 10**places``."""
+    applied: tuple[str, ...]
+    ignored: tuple[str, ...]
+
+    @classmethod
+    def of(cls, match: PriceMatch, modifiers: tuple[str, ...] = ()) -> RateCard:
+        """The card for ``match`` with ``modifiers`` (those the model has no multiplier for
+        are ignored: priced as standard, and said so)."""
+        period = match.period
+        tiers = sorted(period.tiers, key=lambda tier: -tier.above)
+        factor, places = 1, 0
+        applied: list[str] = []
+        ignored: list[str] = []
+        for name in modifiers:
+            multiplier = match.pricing.multiplier(name)
+            if multiplier is None:
+                ignored.append(name)
+                continue
+            scaled, digits = _fraction(multiplier)
+            factor, places = factor * scaled, places + digits
             applied.append(name)
-    denominator = 10**exponent
-    micros = _round_half_even(numerator, denominator)
-    return Computed(
-        numerator, denominator, micros, match.version, tier, fallbacks, tuple(applied),
-        tuple(ignored),
-    )  # fmt: skip
+        return cls(
+            match.version, _scaled(period.prices),
+            tuple((tier.above, _scaled(tier.prices)) for tier in tiers), factor, places,
+            tuple(applied), tuple(ignored),
+        )  # fmt: skip
+
+    def compute(self, input: int, output: int, write_5m: int, write_1h: int, read: int) -> Computed:
+        """Price one call's disjoint token counts (`compute`)."""
+        prompt = input + write_5m + write_1h + read
+        scaled, tier = self.base, None
+        for above, prices in self.tiers:
+            if prompt > above:
+                scaled, tier = prices, above
+                break
+        exponent, rates, missing = scaled
+        numerator = (
+            input * rates[0]
+            + output * rates[1]
+            + write_5m * rates[2]
+            + write_1h * rates[3]
+            + read * rates[4]
+        )
+        fallbacks: tuple[str, ...] = ()
+        if missing != _NONE_MISSING:
+            fallbacks = tuple(
+                name
+                for name, count in zip(missing, (write_5m, write_1h, read), strict=True)
+                if name and count
+            )
+        denominator = 10 ** (exponent + self.places)
+        numerator *= self.factor
+        micros = _round_half_even(numerator, denominator)
+        return Computed(
+            numerator, denominator, micros, self.version, tier, fallbacks, self.applied,
+            self.ignored,
+        )  # fmt: skip
 
 
 CACHE_CATEGORIES = ("cache_write_5m", "cache_write_1h", "cache_read")
@@ -183,7 +225,7 @@ def _fraction(value: Decimal) -> tuple[int, int]:
 
 
 @functools.cache
-def _scaled(prices: CategoryPrices) -> tuple[int, tuple[int, ...], tuple[str | None, ...]]:
+def _scaled(prices: CategoryPrices) -> _Scaled:
     """(decimal places, each category's price times 10**places, the cache categories that
     have no price and are charged at the input price)."""
     cache = (prices.cache_write_5m, prices.cache_write_1h, prices.cache_read)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -141,6 +141,19 @@ _FIXED: dict[str, Any] = {
 }
 
 
+_STORED = select(
+    UsageLedgerRow.dedupe_key,
+    UsageLedgerRow.id,
+    UsageLedgerRow.input_tokens
+    + UsageLedgerRow.output_tokens
+    + UsageLedgerRow.cache_write_5m_tokens
+    + UsageLedgerRow.cache_write_1h_tokens
+    + UsageLedgerRow.cache_read_tokens,
+).where(UsageLedgerRow.dedupe_key.in_(bindparam("keys", expanding=True)))
+"""The stored calls among some dedupe keys, with their token totals (one statement compiled
+once: an ``IN`` of literals was coerced and rendered value by value, per query)."""
+
+
 def book_calls(session: Session, rows: Sequence[ImportedRow]) -> Booked:
     """Insert calls whose ``dedupe_key`` is new; replace a stored one when this copy has more
     tokens (a streamed response's final line after a placeholder); skip the rest.
@@ -152,17 +165,8 @@ def book_calls(session: Session, rows: Sequence[ImportedRow]) -> Booked:
     existing: dict[str, tuple[str, int]] = {}
     keys = [row[DEDUPE_KEY] for row in rows]
     for start in range(0, len(keys), KEY_BATCH):
-        chunk = keys[start : start + KEY_BATCH]
-        total = (
-            table.input_tokens
-            + table.output_tokens
-            + table.cache_write_5m_tokens
-            + table.cache_write_1h_tokens
-            + table.cache_read_tokens
-        )
-        for key, row_id, tokens in session.execute(
-            select(table.dedupe_key, table.id, total).where(table.dedupe_key.in_(chunk))
-        ):
+        found = session.execute(_STORED, {"keys": keys[start : start + KEY_BATCH]})
+        for key, row_id, tokens in found:
             existing[str(key)] = (str(row_id), int(tokens))
     new_rows: list[ImportedRow] = []
     replaced = duplicates = 0
@@ -250,8 +254,9 @@ def insert_staged(connection: Connection, staging: str, columns: Sequence[str]) 
 
 def sqlite_stamp(moment: datetime) -> str:
     """An instant as SQLAlchemy stores it in SQLite (UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``)."""
-    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-    return utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+    if moment.tzinfo is UTC:  # the offset is always "+00:00": cut it off
+        return moment.isoformat(" ", "microseconds")[:26]
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _values(row: ImportedRow, row_id: str) -> dict[str, Any]:

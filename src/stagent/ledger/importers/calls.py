@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from stagent.domain.events import UsageEvent
 
@@ -44,6 +44,10 @@ class ImportedCall:
             + usage.cache_read_tokens
         )
 
+    def call(self) -> ImportedCall:
+        """Itself (`CallCopy`)."""
+        return self
+
     def better_than(self, other: ImportedCall) -> bool:
         """Which copy of one call to keep (ccusage's order): the main-chain copy over a
         side-chain replay, then the one with more tokens (a streamed response's last line over
@@ -53,6 +57,24 @@ class ImportedCall:
         if self.total != other.total:
             return self.total > other.total
         return self.usage.speed is not None and other.usage.speed is None
+
+
+class CallCopy(Protocol):
+    """One line's copy of a call, as an import collects them: the copy to keep is picked by
+    `better_than` (the other copy is of the same kind), and only that one becomes a call."""
+
+    @property
+    def dedupe_key(self) -> str:
+        """The key a call is booked under once."""
+        ...
+
+    def better_than(self, other: Any) -> bool:
+        """Whether to keep this copy rather than ``other``."""
+        ...
+
+    def call(self) -> ImportedCall:
+        """The call this copy records."""
+        ...
 
 
 def parse_timestamp(value: object) -> datetime:

@@ -13,8 +13,9 @@ copies the main-chain one with the most tokens is kept (`ImportedCall.better_tha
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 import orjson
@@ -96,8 +97,49 @@ most of a line) without building them. A line whose fields have other types than
 string count, a negative one...) falls back to the general path, which is the reference."""
 
 
-def parse_line(line: bytes) -> ImportedCall | None:
-    """The call on one transcript line, or None if the line is not a call.
+class ClaudeCopy(msgspec.Struct, gc=False):
+    """One line's copy of a Claude Code call: what choosing the copy to keep needs, and the
+    decoded line the call is built from once this copy is kept (a streamed response writes
+    each call two or three times: a dropped copy costs its decode and this record only)."""
+
+    dedupe_key: str
+    sidechain: bool
+    total: int
+    written: int
+    """Every cache-write token (the larger of the total and the sum of its parts)."""
+    one_hour: int
+    at: datetime
+    model: str
+    usage: _Usage
+    line: _Line
+
+    def better_than(self, other: ClaudeCopy) -> bool:
+        """`ImportedCall.better_than` on the copies: the main-chain copy, then the one with more
+        tokens, then the one that says which speed it ran at."""
+        if self.sidechain != other.sidechain:
+            return not self.sidechain
+        if self.total != other.total:
+            return self.total > other.total
+        return bool(self.usage.speed) and not other.usage.speed
+
+    def call(self) -> ImportedCall:
+        """The call this copy records."""
+        usage, line = self.usage, self.line
+        tier = usage.service_tier
+        event = UsageEvent(
+            self.model, usage.input_tokens, usage.output_tokens, self.written,
+            min(self.one_hour, self.written), usage.cache_read_input_tokens, 0, None,
+            usage.speed or None, usage.inference_geo or None, tier if tier in TIERS else None,
+            line.request_id or None,
+        )  # fmt: skip
+        return ImportedCall(
+            event, self.at, self.dedupe_key, line.session_id or None, line.cwd or None,
+            self.sidechain,
+        )  # fmt: skip
+
+
+def parse_line(line: bytes) -> ClaudeCopy | None:
+    """The copy of a call on one transcript line, or None if the line is not a call.
 
     Raises `MalformedLineError` for a line that is not a JSON object, or a call line that lacks
     what a call needs (a timestamp, a model).
@@ -108,9 +150,17 @@ def parse_line(line: bytes) -> ImportedCall | None:
             raise MalformedLineError("not a JSON object")
         return None
     try:
-        fast = _DECODE(line)
-    except msgspec.DecodeError:
+        return _copy(_DECODE(line))
+    except (msgspec.DecodeError, _UnexpectedValueError):
         return _general(line)
+
+
+class _UnexpectedValueError(Exception):
+    """A decoded value the fast path does not take (a negative count): the general path,
+    which reads it as 0, reads the line."""
+
+
+def _copy(fast: _Line) -> ClaudeCopy | None:
     message = fast.message
     if message is None or fast.type != "assistant":
         return None
@@ -123,38 +173,28 @@ def parse_line(line: bytes) -> ImportedCall | None:
     inputs, outputs = usage.input_tokens, usage.output_tokens
     written, read = usage.cache_creation_input_tokens, usage.cache_read_input_tokens
     if min(inputs, outputs, written, read) < 0:
-        return _general(line)
+        raise _UnexpectedValueError
     one_hour = 0
     parts = usage.cache_creation
     if parts is not None:
         one_hour = parts.ephemeral_1h_input_tokens
         five = parts.ephemeral_5m_input_tokens
         if one_hour < 0 or five < 0:
-            return _general(line)
+            raise _UnexpectedValueError
         written = max(written, one_hour + five)
-    if not (inputs or outputs or written or read):
+    total = inputs + outputs + written + read
+    if not total:
         return None
-    request, session, tier = fast.request_id, fast.session_id, usage.service_tier
-    event = UsageEvent(
-        model, inputs, outputs, written, min(one_hour, written), read, 0, None,
-        usage.speed or None, usage.inference_geo or None, tier if tier in TIERS else None,
-        request or None,
-    )  # fmt: skip
+    at = parse_timestamp(fast.timestamp)
     if message.id:
         key = "claude-code:" + message.id
     else:
-        key = f"claude-code:{session}:{fast.uuid or fast.timestamp}"
-    return ImportedCall(
-        event,
-        parse_timestamp(fast.timestamp),
-        key,
-        session or None,
-        fast.cwd or None,
-        fast.is_sidechain,
-    )
+        key = f"claude-code:{fast.session_id}:{fast.uuid or fast.timestamp}"
+    return ClaudeCopy(key, fast.is_sidechain, total, written, one_hour, at, model, usage, fast)
 
 
-def _general(line: bytes) -> ImportedCall | None:
+def _general(line: bytes) -> ClaudeCopy | None:
+    """The reference path: any JSON, counts of unexpected types or signs read as zero."""
     try:
         data = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
@@ -162,63 +202,58 @@ def _general(line: bytes) -> ImportedCall | None:
     obj = as_object(data)
     if obj is None:
         raise MalformedLineError("not a JSON object")
-    return _call(obj)
+    return _copy(_clean_line(obj))
 
 
-def _call(data: dict[str, Any]) -> ImportedCall | None:
+def _clean_line(data: dict[str, Any]) -> _Line:
+    """The fields of a call line as the fast path decodes them, each of an unexpected type
+    read as absent (or 0 for a count)."""
     message = as_object(data.get("message"))
-    if message is None or data.get("type") != "assistant":
-        return None
-    tokens = as_object(message.get("usage"))
+    timestamp = data.get("timestamp")
+    return _Line(
+        type=_text(data.get("type")),
+        message=None if message is None else _clean_message(message),
+        request_id=_text(data.get("requestId")),
+        session_id=_text(data.get("sessionId")),
+        cwd=_text(data.get("cwd")),
+        is_sidechain=data.get("isSidechain") is True,
+        timestamp=timestamp if isinstance(timestamp, str) else None,
+        uuid=_text(data.get("uuid")),
+    )
+
+
+def _clean_message(message: dict[str, Any]) -> _Message:
     model = message.get("model")
-    if tokens is None or model == "<synthetic>":
-        return None
     if not isinstance(model, str) or not model:
-        raise MalformedLineError("an assistant line with usage but no model")
-    event = _usage(model, tokens, data.get("requestId"))
-    if (
-        not (event.input_tokens or event.output_tokens or event.cache_write_tokens)
-        and not event.cache_read_tokens
-    ):
-        return None
-    session = data.get("sessionId")
-    message_id = message.get("id")
-    if isinstance(message_id, str) and message_id:
-        key = "claude-code:" + message_id
-    else:
-        key = f"claude-code:{session}:{data.get('uuid') or data.get('timestamp')}"
-    cwd = data.get("cwd")
-    return ImportedCall(
-        event,
-        parse_timestamp(data.get("timestamp")),
-        key,
-        session if isinstance(session, str) and session else None,
-        cwd if isinstance(cwd, str) and cwd else None,
-        data.get("isSidechain") is True,
+        model = ""  # a call line without a usable model is malformed (if it has usage)
+    usage = as_object(message.get("usage"))
+    return _Message(
+        id=_text(message.get("id")),
+        model=model,
+        usage=None if usage is None else _clean_usage(usage),
     )
 
 
-def _usage(model: str, usage: dict[str, Any], request_id: object) -> UsageEvent:
+def _clean_usage(usage: dict[str, Any]) -> _Usage:
     get = usage.get
-    written = count(get("cache_creation_input_tokens"))
-    one_hour = 0
-    breakdown = get("cache_creation")
-    if isinstance(breakdown, dict):
-        parts = cast("dict[str, Any]", breakdown)
-        one_hour = count(parts.get("ephemeral_1h_input_tokens"))
-        written = max(written, one_hour + count(parts.get("ephemeral_5m_input_tokens")))
-    speed, geo, tier = get("speed"), get("inference_geo"), get("service_tier")
-    return UsageEvent(
-        model,
-        count(get("input_tokens")),
-        count(get("output_tokens")),
-        written,
-        min(one_hour, written),
-        count(get("cache_read_input_tokens")),
-        0,
-        None,
-        speed if speed and isinstance(speed, str) else None,
-        geo if geo and isinstance(geo, str) else None,
-        tier if tier in TIERS else None,
-        request_id if request_id and isinstance(request_id, str) else None,
+    breakdown = as_object(get("cache_creation"))
+    parts = None
+    if breakdown is not None:
+        parts = _Cache(
+            count(breakdown.get("ephemeral_5m_input_tokens")),
+            count(breakdown.get("ephemeral_1h_input_tokens")),
+        )
+    return _Usage(
+        input_tokens=count(get("input_tokens")),
+        output_tokens=count(get("output_tokens")),
+        cache_creation_input_tokens=count(get("cache_creation_input_tokens")),
+        cache_read_input_tokens=count(get("cache_read_input_tokens")),
+        cache_creation=parts,
+        speed=_text(get("speed")),
+        inference_geo=_text(get("inference_geo")),
+        service_tier=_text(get("service_tier")),
     )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -55,10 +55,11 @@ def resume_point(path: Path, size: int, offset: int, lines: int, head: str) -> R
     return Resume(offset, lines)
 
 
-def complete_lines(path: Path, offset: int) -> Iterator[tuple[int, bytes]]:
-    """Yield (bytes consumed so far, line) for each complete line after ``offset``.
+def complete_chunks(path: Path, offset: int) -> Iterator[tuple[int, list[bytes]]]:
+    """Yield (bytes consumed so far, lines) for the complete lines after ``offset``, a chunk's
+    worth at a time (split in one call, not found one by one).
 
-    The consumed count includes the line's newline, so after the last yielded line
+    The consumed count includes the last line's newline, so after the last yielded chunk
     ``offset + consumed`` is where the next read starts.
     """
     consumed = 0
@@ -71,22 +72,16 @@ def complete_lines(path: Path, offset: int) -> Iterator[tuple[int, bytes]]:
             chunk = handle.read(CHUNK_BYTES)
             if not chunk:
                 return
-            end = chunk.find(b"\n")
-            if end < 0:
+            last = chunk.rfind(b"\n")
+            if last < 0:
                 pending.append(chunk)
                 continue
+            data = chunk[:last]
             if pending:
-                pending.append(chunk)
+                pending.append(data)
                 data = b"".join(pending)
                 pending = []
-                end = data.find(b"\n")
-            else:
-                data = chunk
-            start = 0
-            while end >= 0:
-                consumed += end + 1 - start
-                yield consumed, data[start:end]
-                start = end + 1
-                end = data.find(b"\n", start)
-            if start < len(data):
-                pending.append(data[start:])
+            consumed += len(data) + 1
+            yield consumed, data.split(b"\n")
+            if last + 1 < len(chunk):
+                pending.append(chunk[last + 1 :])

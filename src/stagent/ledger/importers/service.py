@@ -11,20 +11,22 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from stagent.collector import collector_paused
-from stagent.ledger.cost import cost_of
+from stagent.domain.events import UsageEvent
+from stagent.ledger.cost import RateCard, computed_note, cost_of, find_with_modifiers
 from stagent.ledger.importers import claude_code, codex
 from stagent.ledger.importers.calls import (
     CLAUDE_CODE,
     CODEX,
     RUNTIME_OF_SOURCE,
+    CallCopy,
     ImportedCall,
     MalformedLineError,
 )
-from stagent.ledger.importers.reader import complete_lines, head_of, resume_point
+from stagent.ledger.importers.reader import complete_chunks, head_of, resume_point
 from stagent.ledger.prices import PriceTable
 from stagent.store import ledger_imports as repo
 from stagent.store.database import Store
@@ -35,6 +37,8 @@ Progress = Callable[[int], None]
 BATCH_CALLS = 2_000
 """Calls booked per transaction (peak memory follows it: at 128 MiB of logs 2k calls peak at
 ~88 MiB against ~96 MiB with 5k, for 1-3 % more CPU; 1k cost ~10 % more CPU for 3 MiB)."""
+_Card = tuple[RateCard, str] | None
+"""A model's rate card on one day in one mode, and its provider (None: not in the table)."""
 MAX_EXAMPLES = 20
 """Malformed lines listed by file:line in a report (all are counted)."""
 
@@ -96,6 +100,7 @@ class LogImporter:
     def __init__(self, store: Store, prices: PriceTable) -> None:
         self._store = store
         self.prices = prices
+        self._cards: dict[tuple[str, date, str | None, str | None, str | None], _Card] = {}
 
     def plan(self, source: str, path: Path | None = None) -> Plan:
         """Find the files of ``source`` (under ``path``, else the tool's default location)."""
@@ -138,10 +143,22 @@ class LogImporter:
 
     def row(self, source: str, call: ImportedCall, project_id: str | None) -> repo.ImportedRow:
         """The ledger row of one imported call (`repo.IMPORT_COLUMNS`), priced from its
-        tokens."""
+        tokens (`cost_of`'s figures, with the lookups remembered per model, day and mode)."""
         usage = call.usage
-        cost = cost_of(usage, self.prices, at=call.at)
         one_hour = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)
+        card = self._card(usage, call.at) if usage.cost_usd is None else None
+        if card is None:
+            cost = cost_of(usage, self.prices, at=call.at)
+            micros, cost_source, provider = cost.micros, cost.source, cost.provider
+            version, note, tier = cost.pricing_version, cost.note, cost.tier
+        else:
+            computed = card[0].compute(
+                usage.input_tokens, usage.output_tokens, usage.cache_write_tokens - one_hour,
+                one_hour, usage.cache_read_tokens,
+            )  # fmt: skip
+            micros, cost_source, provider = computed.micros, "computed", card[1]
+            version, tier = computed.version, computed.tier
+            note = computed_note(computed) if computed.fallbacks or computed.ignored else None
         raw: dict[str, object] = {"model": usage.model}
         if usage.speed is not None:
             raw["speed"] = usage.speed
@@ -151,18 +168,29 @@ class LogImporter:
             raw["service_tier"] = usage.service_tier
         if usage.request_id is not None:
             raw["request_id"] = usage.request_id
-        if cost.tier is not None:
-            raw["tier_above"] = cost.tier
-        note = cost.note or None
+        if tier is not None:
+            raw["tier_above"] = tier
+        note = note or None
         if call.notes:
-            note = "; ".join(n for n in (cost.note, *call.notes) if n) or None
+            note = "; ".join(n for n in (note, *call.notes) if n) or None
         return (
-            project_id, RUNTIME_OF_SOURCE[source], cost.provider, usage.model,
+            project_id, RUNTIME_OF_SOURCE[source], provider, usage.model,
             usage.input_tokens, usage.output_tokens, usage.cache_write_tokens - one_hour,
-            one_hour, usage.cache_read_tokens, usage.reasoning_tokens, cost.micros, cost.source,
-            cost.pricing_version, note, source, call.dedupe_key, call.session_id, call.cwd, raw,
-            call.at,
+            one_hour, usage.cache_read_tokens, usage.reasoning_tokens, micros, cost_source,
+            version, note, source, call.dedupe_key, call.session_id, call.cwd, raw, call.at,
         )  # fmt: skip
+
+    def _card(self, usage: UsageEvent, at: datetime) -> _Card:
+        """The rate card (and provider) for a call's model, day and modes; None: unpriced."""
+        key = (usage.model, at.date(), usage.speed, usage.inference_geo, usage.service_tier)
+        try:
+            return self._cards[key]
+        except KeyError:
+            pass
+        match, modifiers = find_with_modifiers(self.prices, usage, at)
+        card = None if match is None else (RateCard.of(match, modifiers), match.pricing.provider)
+        self._cards[key] = card
+        return card
 
     def book(self, rows: list[repo.ImportedRow], states: list[repo.FileState]) -> repo.Booked:
         """Book ``rows`` and move the files' read positions, in one transaction."""
@@ -175,7 +203,8 @@ class LogImporter:
 class _Batch:
     """Calls read but not yet booked, across files: one transaction per `BATCH_CALLS` calls
     (not per file: a commit costs more than a small file's rows), with the read positions of
-    the files they came from."""
+    the files they came from. One copy of each call is kept, the better one (`_FileImport`
+    fills ``calls``)."""
 
     def __init__(
         self,
@@ -186,17 +215,9 @@ class _Batch:
     ) -> None:
         self.importer, self.source, self.report = importer, source, report
         self.projects = projects
-        self.calls: dict[str, ImportedCall] = {}
+        self.calls: dict[str, CallCopy] = {}
         self.states: dict[str, repo.FileState] = {}
         self._project_of: dict[str | None, str | None] = {None: None, "": None}
-
-    def add(self, call: ImportedCall) -> None:
-        """Keep one copy of each call (the better one)."""
-        kept = self.calls.get(call.dedupe_key)
-        if kept is not None:
-            self.report.duplicates += 1
-        if kept is None or call.better_than(kept):
-            self.calls[call.dedupe_key] = call
 
     def moved(self, state: repo.FileState) -> None:
         """A file was read up to ``state``; flush when the batch is full."""
@@ -211,7 +232,8 @@ class _Batch:
         rows: list[repo.ImportedRow] = []
         unpriced = self.report.unpriced
         row_of, project, source = self.importer.row, self.project, self.source
-        for call in self.calls.values():
+        for copy in self.calls.values():
+            call = copy.call()
             row = row_of(source, call, project(call.cwd))
             if row[repo.COST_SOURCE] == "unpriced":
                 unpriced[call.usage.model] = unpriced.get(call.usage.model, 0) + 1
@@ -281,24 +303,32 @@ class _FileImport:
 
     def _read(self, offset: int, lines: int, state: codex.RolloutState) -> None:
         path, report, batch = self.path, self.report, self.batch
-        fallback = path.stem
-        is_codex = self.plan.source == CODEX
-        parse = claude_code.parse_line
+        parse = self._parser(state)
         consumed = reported = 0
         first_line = lines
-        for consumed, line in complete_lines(path, offset):
-            lines += 1
-            try:
-                call = state.parse_line(line, fallback) if is_codex else parse(line)
-            except MalformedLineError as exc:
-                report.malformed += 1
-                if len(report.malformed_examples) < MAX_EXAMPLES:
-                    report.malformed_examples.append(f"{path}:{lines}: {exc}")
-                continue
-            if call is not None:
-                batch.add(call)
-                if len(batch.calls) >= BATCH_CALLS:
-                    batch.moved(self._state(offset + consumed, lines, state))
+        for consumed, chunk in complete_chunks(path, offset):
+            calls = batch.calls
+            for line in chunk:  # the hot loop: `_Batch.add` inlined
+                lines += 1
+                try:
+                    copy = parse(line)
+                except MalformedLineError as exc:
+                    report.malformed += 1
+                    if len(report.malformed_examples) < MAX_EXAMPLES:
+                        report.malformed_examples.append(f"{path}:{lines}: {exc}")
+                    continue
+                if copy is None:
+                    continue
+                key = copy.dedupe_key
+                kept = calls.get(key)
+                if kept is None:
+                    calls[key] = copy
+                    continue
+                report.duplicates += 1
+                if copy.better_than(kept):
+                    calls[key] = copy
+            if len(calls) >= BATCH_CALLS:
+                batch.moved(self._state(offset + consumed, lines, state))
             if self.progress and consumed - reported >= 1 << 22:
                 self.progress(consumed - reported)
                 reported = consumed
@@ -307,6 +337,13 @@ class _FileImport:
         batch.moved(self._state(offset + consumed, lines, state))
         if self.progress and consumed > reported:
             self.progress(consumed - reported)
+
+    def _parser(self, state: codex.RolloutState) -> Callable[[bytes], CallCopy | None]:
+        """What turns one line of this file into a copy of a call (or None)."""
+        if self.plan.source != CODEX:
+            return claude_code.parse_line
+        fallback = self.path.stem
+        return lambda line: state.parse_line(line, fallback)
 
     def _state(self, offset: int, lines: int, state: codex.RolloutState) -> repo.FileState:
         source = self.plan.source
