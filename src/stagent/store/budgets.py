@@ -7,15 +7,14 @@ PostgreSQL; on SQLite every write transaction already holds the file's write loc
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, cast, func, literal_column, select, text, tuple_
+from sqlalchemy import and_, bindparam, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.functions import FunctionElement
 
 from stagent.domain.ids import ensure_aware, new_id
 from stagent.store import inbox
@@ -91,67 +90,39 @@ _ALL_BUDGETS = select(
 every run's admission reads it (on the session's connection: no ORM execution context)."""
 
 
-class _Joined(FunctionElement[str]):
-    """Text values joined with ``;`` (an aggregate): ``group_concat`` on SQLite, ``string_agg``
-    on PostgreSQL, the separator written into the SQL (not a parameter rendered per run)."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(_Joined, "sqlite")
-def _joined_sqlite(element: _Joined, compiler: Any, **kw: Any) -> str:
-    return f"group_concat({compiler.process(element.clauses, **kw)}, ';')"
-
-
-@compiles(_Joined, "postgresql")
-def _joined_postgresql(element: _Joined, compiler: Any, **kw: Any) -> str:
-    return f"string_agg({compiler.process(element.clauses, **kw)}, ';')"
-
-
-def _policy_text() -> Any:
-    """One budget row as text: every field a policy is made of, and the project's name."""
-    fields: list[Any] = [
-        BudgetRow.id,
-        BudgetRow.scope,
-        BudgetRow.scope_ref,
-        cast(BudgetRow.daily_cap_micros, String),
-        cast(BudgetRow.monthly_cap_micros, String),
-        cast(BudgetRow.warn_at, String),
-        BudgetRow.on_breach,
-        cast(BudgetRow.run_cap_micros, String),
-        ProjectRow.name,
-    ]
-    text_of = func.coalesce(fields[0], literal_column("'-'"))
-    for field in fields[1:]:
-        text_of = text_of + literal_column("'|'") + func.coalesce(field, literal_column("'-'"))
-    return text_of
-
-
-def policy_fingerprint() -> Any:
-    """The whole budget policy as one text value (a scalar subquery, to add to a statement):
-    equal texts mean the same policy, however it was changed (the CLI, the API, an edit of the
-    database by hand). Cheap: the table holds a few rows."""
-    rows = (
-        select(_Joined(_policy_text()))
-        .select_from(BudgetRow)
-        .outerjoin(
-            ProjectRow,
-            and_(
-                BudgetRow.scope == literal_column("'project'"), ProjectRow.id == BudgetRow.scope_ref
-            ),
-        )
+_POLICY_TEXT = "||'|'||".join(
+    (
+        "b.id",
+        "b.scope",
+        "b.scope_ref",
+        "coalesce(CAST(b.daily_cap_micros AS TEXT),'-')",
+        "coalesce(CAST(b.monthly_cap_micros AS TEXT),'-')",
+        "CAST(b.warn_at AS TEXT)",
+        "b.on_breach",
+        "coalesce(CAST(b.run_cap_micros AS TEXT),'-')",
+        "coalesce(p.name,'-')",
     )
-    return func.coalesce(rows.scalar_subquery(), literal_column("''"))
+)
+"""One budget row as text: every field a policy is made of, and its project's name."""
+_JOIN = {"sqlite": "group_concat({}, ';')", "postgresql": "string_agg({}, ';')"}
 
 
-_FINGERPRINT = select(policy_fingerprint())
-"""Built once: an admission that knows the policy asks only whether it changed."""
+@functools.cache
+def fingerprint_sql(dialect: str) -> str:
+    """The whole budget policy as one text value, as a scalar subquery (SQL text, short: the
+    admission statement adds it, and psycopg caches only statements under 4 KB). Equal texts
+    mean the same policy, however it was changed (the CLI, the API, an edit by hand)."""
+    joined = _JOIN[dialect].format(_POLICY_TEXT)
+    return (
+        f"(SELECT coalesce({joined},'') FROM budgets b"
+        " LEFT JOIN projects p ON b.scope='project' AND p.id=b.scope_ref)"
+    )
 
 
 def fingerprint(session: Session) -> str:
-    """The policy's fingerprint now (see `policy_fingerprint`)."""
-    return str(session.connection().execute(_FINGERPRINT).scalar_one())
+    """The policy's fingerprint now (see `fingerprint_sql`); the table holds a few rows."""
+    conn = session.connection()
+    return str(conn.exec_driver_sql(f"SELECT {fingerprint_sql(conn.dialect.name)}").scalar_one())
 
 
 def list_budgets(session: Session) -> list[StoredBudget]:

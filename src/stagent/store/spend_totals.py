@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, false, func, literal_column, select
+from sqlalchemy import Integer, String, and_, bindparam, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from stagent.store import budgets as budget_repo
-from stagent.store.tables import BudgetWindowRow, SpendTotalRow, UsageLedgerRow
+from stagent.store.tables import SpendTotalRow, UsageLedgerRow
 
 QUARTER, DAY = 900, 86400
 """The grains of ``spend_totals`` buckets (seconds)."""
@@ -27,10 +27,6 @@ QUARTER, DAY = 900, 86400
 _TEXT_PARAMS = ("scope", "ref", "period", "key")
 _ZERO = literal_column("0", Integer)
 """Constants are written into the SQL, not bound: fewer parameters to build per execution."""
-
-
-def _text(value: str) -> Any:
-    return literal_column(f"'{value}'", String)
 
 
 def _number(value: int) -> Any:
@@ -120,9 +116,6 @@ class LimitSums:
     allowance: int
 
 
-_RESERVED = _text("reserved")
-"""Written into the SQL: the planner then knows the few reservation rows are all it reads
-(index on ``status``), whatever the ledger's size."""
 _SCOPES = frozenset({"overall", "runtime", "project"})
 _PERIODS = frozenset({"daily", "monthly"})
 
@@ -150,81 +143,50 @@ class AdmissionSums:
     """The budget policy's fingerprint, read in the same statement (if asked for)."""
 
 
-def _ref(slot: _Slot) -> Any:
-    return _text("") if slot.ref is None else bindparam(f"ref{slot.ref}", type_=String)
+_HELD = (
+    "h AS (SELECT u.runtime AS rt, u.project_id AS pj, u.cost_micros AS c, u.finished_at AS f"
+    " FROM usage_ledger u WHERE u.status='reserved' AND NOT u.simulated)"
+)
+"""Reservations of running work (few rows: the index on ``status``), read once for every cap."""
 
 
-def _window(slot: _Slot, name: str) -> Any:
-    if name == "since":
-        return bindparam(f"since{slot.window}", type_=UsageLedgerRow.finished_at.type)
-    return bindparam(f"{name}{slot.window}", type_=String if name == "key" else Integer)
-
-
-def _slot_spend(slot: _Slot) -> Any:
-    totals = SpendTotalRow
-    scope = and_(totals.scope == _text(slot.scope), totals.ref == _ref(slot))
-    quarters = and_(
-        totals.grain == _number(QUARTER),
-        totals.bucket >= _window(slot, "q_from"),
-        totals.bucket < _window(slot, "q_to"),
-    )
-    days = and_(totals.grain == _number(DAY), totals.bucket >= _window(slot, "d_from"))
-    parts = [
-        select(func.coalesce(func.sum(totals.total_micros), _ZERO)).where(scope, part)
-        for part in (quarters, days)
+def _slot_sql(slot: _Slot) -> list[str]:
+    """A slot's four columns: the spend in its quarter buckets and in its day buckets (added up
+    by the caller: a sum over no rows is NULL), what running work holds, the allowance."""
+    w = slot.window
+    ref = "''" if slot.ref is None else f":r{slot.ref}"
+    scope = f"t.scope='{slot.scope}' AND t.ref={ref}"
+    held = {"overall": "", "runtime": f" AND h.rt={ref}", "project": f" AND h.pj={ref}"}
+    return [
+        f"(SELECT sum(t.total_micros) FROM spend_totals t WHERE {scope}"
+        f" AND t.grain={QUARTER} AND t.bucket>=:qa{w} AND t.bucket<:qb{w})",
+        f"(SELECT sum(t.total_micros) FROM spend_totals t WHERE {scope}"
+        f" AND t.grain={DAY} AND t.bucket>=:d{w})",
+        f"(SELECT sum(h.c) FROM h WHERE h.f>=:s{w}{held[slot.scope]})",
+        f"(SELECT w.allowance_micros FROM budget_windows w WHERE w.scope='{slot.scope}'"
+        f" AND w.scope_ref={ref} AND w.period='{slot.period}' AND w.window_key=:k{w})",
     ]
-    return parts[0].scalar_subquery() + parts[1].scalar_subquery()
 
 
-def _slot_reserved(slot: _Slot) -> Any:
-    ledger = UsageLedgerRow
-    conditions = [
-        ledger.status == _RESERVED,
-        ledger.simulated == false(),
-        ledger.finished_at >= _window(slot, "since"),
-    ]
-    if slot.scope == "runtime":
-        conditions.append(ledger.runtime == _ref(slot))
-    elif slot.scope == "project":
-        conditions.append(ledger.project_id == _ref(slot))
-    held = select(func.coalesce(func.sum(ledger.cost_micros), _ZERO)).where(*conditions)
-    return held.scalar_subquery()
-
-
-def _slot_allowance(slot: _Slot) -> Any:
-    windows = BudgetWindowRow
-    allowance = select(windows.allowance_micros).where(
-        windows.scope == _text(slot.scope),
-        windows.scope_ref == _ref(slot),
-        windows.period == _text(slot.period),
-        windows.window_key == _window(slot, "key"),
-    )
-    return func.coalesce(allowance.scalar_subquery(), _ZERO)
-
-
-def _run_holds() -> Any:
-    ledger = UsageLedgerRow
-    held = select(func.count()).where(
-        ledger.run_id == bindparam("run", type_=String), ledger.status == _RESERVED
-    )
-    return held.scalar_subquery()
+_RUN_HOLDS = "(SELECT count(*) FROM usage_ledger r WHERE r.run_id=:run AND r.status='reserved')"
 
 
 @functools.cache
-def _admission_statement(slots: tuple[_Slot, ...], with_run: bool, with_policy: bool) -> Any:
-    """Spend, reservations and allowance of every slot in one select, built once per shape
-    (scopes, periods, which caps share a reference or a window): its parameters are the
-    distinct references and windows only, not eight per cap."""
-    parts = [
-        part
-        for slot in slots
-        for part in (_slot_spend(slot), _slot_reserved(slot), _slot_allowance(slot))
-    ]
+def _admission_statement(
+    dialect: str, slots: tuple[_Slot, ...], with_run: bool, with_policy: bool
+) -> Any:
+    """Spend, reservations and allowance of every slot in one select, built once per dialect
+    and shape (scopes, periods, which caps share a reference or a window): its parameters are
+    the distinct references and windows only. Written as short SQL text: psycopg parses a
+    statement's placeholders once only for statements under 4 KB, else on every execution."""
+    columns = [column for slot in slots for column in _slot_sql(slot)]
     if with_run:
-        parts.append(_run_holds())
+        columns.append(_RUN_HOLDS)
     if with_policy:
-        parts.append(budget_repo.policy_fingerprint())
-    return select(*parts)
+        columns.append(budget_repo.fingerprint_sql(dialect))
+    windows = {slot.window for slot in slots}
+    since = [bindparam(f"s{w}", type_=UsageLedgerRow.finished_at.type) for w in sorted(windows)]
+    return text(f"WITH {_HELD} SELECT {', '.join(columns)}").bindparams(*since)
 
 
 def _shape(queries: Sequence[LimitQuery]) -> tuple[tuple[_Slot, ...], dict[str, Any]] | None:
@@ -240,16 +202,18 @@ def _shape(queries: Sequence[LimitQuery]) -> tuple[tuple[_Slot, ...], dict[str, 
         ref = None
         if query.scope != "overall":
             ref = refs.setdefault(query.ref, len(refs))
-            bound[f"ref{ref}"] = query.ref
+            bound[f"r{ref}"] = query.ref
         window = windows.get((query.since, query.window_key))
         if window is None:
             values = window_params(query.scope, query.ref, query.since)
             if values is None:
                 return None
             window = windows[(query.since, query.window_key)] = len(windows)
-            bound.update({f"{name}{window}": values[name] for name in ("q_from", "q_to", "d_from")})
-            bound[f"since{window}"] = query.since.astimezone(UTC)
-            bound[f"key{window}"] = query.window_key
+            bound.update(
+                {f"qa{window}": values["q_from"], f"qb{window}": values["q_to"]}
+                | {f"d{window}": values["d_from"], f"k{window}": query.window_key}
+                | {f"s{window}": query.since.astimezone(UTC)}
+            )
         slots.append(_Slot(query.scope, ref, window, query.period))
     return tuple(slots), bound
 
@@ -275,12 +239,16 @@ def admission_sums(
         return AdmissionSums([])
     if session.new or session.dirty or session.deleted:
         session.flush()  # the statement sees what this transaction wrote through the ORM
-    statement = _admission_statement(slots, run_id is not None, policy)
-    row = list(session.connection().execute(statement, bound).one())
+    conn = session.connection()
+    statement = _admission_statement(conn.dialect.name, slots, run_id is not None, policy)
+    row = list(conn.execute(statement, bound).one())
     fingerprint = str(row.pop()) if policy else None
     holds = int(row.pop() or 0) if run_id is not None else 0
     values = [int(value or 0) for value in row]
-    limits = [LimitSums(*values[i * 3 : i * 3 + 3]) for i in range(len(slots))]
+    limits = [
+        LimitSums(values[i] + values[i + 1], values[i + 2], values[i + 3])
+        for i in range(0, len(values), 4)
+    ]
     return AdmissionSums(limits, holds, fingerprint)
 
 
