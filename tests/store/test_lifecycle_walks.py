@@ -128,3 +128,46 @@ def test_random_walks_keep_the_board_and_the_history_consistent(store: Store, se
                 assert ended.setdefault(key, (status, attempt, result)) == (status, attempt, result)
     assert 0 < refused < 120  # the walk tried both legal and refused steps
     assert visited == set(TaskStatus)  # and went through every state
+
+
+class UndoError(Exception):
+    """Raised to roll a write back."""
+
+
+@pytest.mark.parametrize("current", list(TaskStatus))
+def test_a_task_moves_only_along_an_edge_of_its_table(store: Store, current: TaskStatus) -> None:
+    """From each state, every other state: an edge of the table moves the task and logs one
+    status event naming both ends; anything else is refused, naming the task and where it may
+    go, and changes nothing. (Through `set_task_status`, which every named move uses.)"""
+    task_id = new_task(store, f"from {current.value}")
+    with store.write() as session:
+        row = task_repo.get_row(session, task_id)
+        row.status = current.value  # put it there directly: the table is what is under test
+    for target in TaskStatus:
+        before = snapshot(store, task_id)
+        if target in TRANSITIONS[current]:
+            with pytest.raises(UndoError), store.write() as session:
+                row = task_repo.get_row(session, task_id)
+                moved = lifecycle.set_task_status(session, row, target, reason="test")
+                assert moved.status is target
+                raise UndoError  # the next target starts from `current` again
+            continue
+        with pytest.raises(StagentError) as refused, store.write() as session:
+            row = task_repo.get_row(session, task_id)
+            lifecycle.set_task_status(session, row, target)
+        assert f"from {current.value} to {target.value}" in refused.value.message
+        assert task_id in refused.value.message
+        assert snapshot(store, task_id) == before
+
+
+def test_an_edge_logs_one_status_event_naming_both_ends(store: Store) -> None:
+    task_id = new_task(store)
+    with store.write() as session:
+        lifecycle.set_task_status(
+            session, task_repo.get_row(session, task_id), TaskStatus.CANCELLED, reason="not now"
+        )
+    with store.read() as session:
+        [moved] = [e for e in event_repo.for_task(session, task_id) if e.kind == "status"]
+        task = task_repo.get(session, task_id)
+    assert moved.payload == {"from": "planned", "to": "cancelled", "reason": "not now"}
+    assert task.status is TaskStatus.CANCELLED and task.finished_at is not None

@@ -342,7 +342,11 @@ def finish(
     _check(_RunState.of(run), known, task_status, target, attempt)
     for kind, payload in logged:
         events.append(session, run.task_id, kind, payload, run_id=run.id)
-    result, error = events.scrubbed(session, result), events.scrubbed(session, error)
+    result, error = (
+        _storable(events.scrubbed(session, result)),
+        _storable(events.scrubbed(session, error)),
+    )
+    reason = _storable(reason)
     stop = reason or (error if target is RunStatus.FAILED else None) or target.value
     ended = _end_run(session, run.id, target, stop, result=result, error=error)
     task_target = TaskStatus(target.value)
@@ -468,6 +472,13 @@ def _follow(
     if TaskStatus(task_row.status) is target:
         return
     set_task_status(session, task_row, target, reason=reason, run_id=run.id, run_number=run.number)
+
+
+def _storable(text: str | None) -> str | None:
+    """``text`` as every backend can store it: PostgreSQL's text columns refuse the NUL
+    character (an agent's output or a crashed CLI's error may hold one; the run could not end),
+    so each becomes U+FFFD, the replacement character."""
+    return text.replace("\x00", "\ufffd") if text else text
 
 
 def _end_run(
