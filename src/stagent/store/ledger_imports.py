@@ -152,6 +152,11 @@ _STORED = select(
 ).where(UsageLedgerRow.dedupe_key.in_(bindparam("keys", expanding=True)))
 """The stored calls among some dedupe keys, with their token totals (one statement compiled
 once: an ``IN`` of literals was coerced and rendered value by value, per query)."""
+_SQLITE_STORED = (
+    "SELECT dedupe_key, id, input_tokens + output_tokens + cache_write_5m_tokens"
+    " + cache_write_1h_tokens + cache_read_tokens FROM usage_ledger WHERE dedupe_key IN ({})"
+)
+"""`_STORED` for the SQLite driver (its ``IN`` list of ``?``)."""
 
 
 def book_calls(session: Session, rows: Sequence[ImportedRow]) -> Booked:
@@ -164,8 +169,15 @@ def book_calls(session: Session, rows: Sequence[ImportedRow]) -> Booked:
     table = UsageLedgerRow
     existing: dict[str, tuple[str, int]] = {}
     keys = [row[DEDUPE_KEY] for row in rows]
+    connection = session.connection()
+    on_sqlite = connection.dialect.name == "sqlite"
     for start in range(0, len(keys), KEY_BATCH):
-        found = session.execute(_STORED, {"keys": keys[start : start + KEY_BATCH]})
+        chunk = keys[start : start + KEY_BATCH]
+        if on_sqlite:  # the driver's own statement cache: no per-key rendering
+            marks = ", ".join("?" * len(chunk))
+            found = connection.exec_driver_sql(_SQLITE_STORED.format(marks), tuple(chunk))
+        else:
+            found = session.execute(_STORED, {"keys": chunk})
         for key, row_id, tokens in found:
             existing[str(key)] = (str(row_id), int(tokens))
     new_rows: list[ImportedRow] = []
@@ -201,9 +213,11 @@ _SQLITE_STAGE = (
 )
 _SQLITE_FILL = (
     f"INSERT INTO {_STAGING} (id, started_at, task_id, run_id, activity, status, simulated,"
-    f" {', '.join(IMPORT_COLUMNS)}) VALUES (?, ?, NULL, NULL, 'import', '{COMPLETED}', 0,"
-    f" {', '.join('?' * len(IMPORT_COLUMNS))})"
+    f" {', '.join(IMPORT_COLUMNS)}) VALUES (?1, ?2, NULL, NULL, 'import', '{COMPLETED}', 0,"
+    f" {', '.join(f'?{n}' for n in range(3, len(IMPORT_COLUMNS) + 2))}, ?2)"
 )
+"""A row's values: id, its time (both ``started_at`` and ``finished_at``), then
+`IMPORT_COLUMNS` up to ``raw`` (as JSON text)."""
 _DEFER = "INSERT INTO usage_rollup_deferred (id) VALUES (1)"
 _RESUME = "DELETE FROM usage_rollup_deferred"
 
@@ -224,11 +238,11 @@ def _insert(connection: Connection, rows: list[ImportedRow]) -> None:
         values = [_values(row, row_id) for row, row_id in zip(rows, ids, strict=True)]
         connection.execute(insert(cast(Table, UsageLedgerRow.__table__)), values)
         return
-    dumps = orjson.dumps
-    tuples: list[tuple[Any, ...]] = []
-    for row, row_id in zip(rows, ids, strict=True):
-        at = sqlite_stamp(row[-1])
-        tuples.append((row_id, at, *row[:-2], dumps(row[-2]).decode(), at))
+    dumps, stamp = orjson.dumps, sqlite_stamp
+    tuples = [
+        (row_id, stamp(row[-1]), *row[:-2], dumps(row[-2]).decode())
+        for row, row_id in zip(rows, ids, strict=True)
+    ]
     connection.exec_driver_sql(_SQLITE_STAGE)
     try:
         connection.exec_driver_sql(_SQLITE_FILL, tuples)

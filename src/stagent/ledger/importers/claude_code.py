@@ -13,7 +13,7 @@ copies the main-chain one with the most tokens is kept (`ImportedCall.better_tha
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +172,7 @@ def _copy(fast: _Line) -> ClaudeCopy | None:
         raise MalformedLineError("an assistant line with usage but no model")
     inputs, outputs = usage.input_tokens, usage.output_tokens
     written, read = usage.cache_creation_input_tokens, usage.cache_read_input_tokens
-    if min(inputs, outputs, written, read) < 0:
+    if inputs < 0 or outputs < 0 or written < 0 or read < 0:
         raise _UnexpectedValueError
     one_hour = 0
     parts = usage.cache_creation
@@ -185,7 +185,13 @@ def _copy(fast: _Line) -> ClaudeCopy | None:
     total = inputs + outputs + written + read
     if not total:
         return None
-    at = parse_timestamp(fast.timestamp)
+    stamp = fast.timestamp or ""
+    try:
+        at = datetime.fromisoformat(stamp)  # `parse_timestamp` inlined for the usual "...Z"
+    except ValueError:
+        at = parse_timestamp(stamp)  # raises, saying why
+    if at.tzinfo is not UTC:
+        at = parse_timestamp(stamp)
     if message.id:
         key = "claude-code:" + message.id
     else:

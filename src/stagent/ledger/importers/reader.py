@@ -57,7 +57,8 @@ def resume_point(path: Path, size: int, offset: int, lines: int, head: str) -> R
 
 def complete_chunks(path: Path, offset: int) -> Iterator[tuple[int, list[bytes]]]:
     """Yield (bytes consumed so far, lines) for the complete lines after ``offset``, a chunk's
-    worth at a time (split in one call, not found one by one).
+    worth at a time (no generator step per line; lines found with ``find``, i.e. memchr:
+    ``bytes.split`` compares byte by byte, twice the time on lines of kilobytes).
 
     The consumed count includes the last line's newline, so after the last yielded chunk
     ``offset + consumed`` is where the next read starts.
@@ -72,16 +73,27 @@ def complete_chunks(path: Path, offset: int) -> Iterator[tuple[int, list[bytes]]
             chunk = handle.read(CHUNK_BYTES)
             if not chunk:
                 return
-            last = chunk.rfind(b"\n")
-            if last < 0:
+            find = chunk.find
+            end = find(b"\n")
+            if end < 0:
                 pending.append(chunk)
                 continue
-            data = chunk[:last]
             if pending:
-                pending.append(data)
-                data = b"".join(pending)
+                pending.append(chunk[:end])
+                first = b"".join(pending)
                 pending = []
-            consumed += len(data) + 1
-            yield consumed, data.split(b"\n")
-            if last + 1 < len(chunk):
-                pending.append(chunk[last + 1 :])
+                consumed += len(first) - end
+            else:
+                first = chunk[:end]
+            lines = [first]
+            append = lines.append
+            start = end + 1
+            end = find(b"\n", start)
+            while end >= 0:
+                append(chunk[start:end])
+                start = end + 1
+                end = find(b"\n", start)
+            consumed += start
+            yield consumed, lines
+            if start < len(chunk):
+                pending.append(chunk[start:])
