@@ -79,6 +79,8 @@ async def test_the_costs_page_shows_cards_breakdowns_and_an_escaped_audit_table(
     assert "$0.01325" in text and "$0.0045" in text  # the breakdowns, exact
     assert "unpriced" in text and f'href="/tasks/{task_id}"' in text
     assert "figure-complete" in text  # the metered task's cost is complete
+    audit = text.split('class="compact audit', 1)[1]
+    assert f'href="/tasks/{task_id}">task &lt;script&gt;' in audit  # named by its title
     assert "/api/v1/ledger/export.csv?" in text
     codex_only = await client.get(
         "/costs", params={"runtime": "claude", "source": "import:claude-code"}

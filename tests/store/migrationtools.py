@@ -5,6 +5,8 @@ touched, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -66,6 +68,16 @@ def upgraded(engine: sa.Engine) -> Store:
     store = Store(engine.url.render_as_string(hide_password=False))
     store.upgrade()
     return store
+
+
+@contextmanager
+def at_head(engine: sa.Engine) -> Iterator[Store]:
+    """`upgraded`, disposed of when the block ends."""
+    store = upgraded(engine)
+    try:
+        yield store
+    finally:
+        store.dispose()
 
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from migrationtools import T0, at, expected_rollup, rollup_rows, seed, upgraded
+from migrationtools import T0, at, at_head, expected_rollup, rollup_rows, seed
 from storetools import claimed_run, import_row
 
 from stagent.domain.runs import RunStatus
@@ -118,15 +118,12 @@ def test_an_upgrade_killed_half_way_leaves_the_old_revision_and_the_next_start_f
         pass
     assert current_revision(engine) == "0018"
     assert "usage_rollup" not in sa.inspect(engine).get_table_names()
-    store = upgraded(engine)
-    try:
+    with at_head(engine) as store:
         with store.read() as session:
             assert rollup_rows(session) == expected_rollup(session)
             [group] = metrics.aggregate(session, LedgerFilter(), "runtime")
         assert (group.requests, group.cost_micros) == (5, 1_500)
         assert spent_since_t0(store) == 1_500
-    finally:
-        store.dispose()
 
 
 # ------------------------------------------------------------------------------- imports

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from migrationtools import T0, at, down_to, expected_rollup, rollup_rows, seed, upgraded
+from migrationtools import T0, at, at_head, down_to, expected_rollup, rollup_rows, seed, upgraded
 
 from stagent.domain.runs import Subject
 from stagent.domain.schedules import (
@@ -90,8 +90,7 @@ def test_calls_of_the_scripted_runtime_from_before_0007_count_as_simulated(
             {"id": "use_script", "runtime": "scripted", "cost_micros": 50_000, "at": now},
             {"id": "use_fake", "runtime": "anthropic", "provider": "simulated", "at": now},
         )
-    store = upgraded(engine)
-    try:
+    with at_head(engine) as store:
         with store.read() as session:
             entries = ledger_repo.list_entries(session, LedgerFilter(), oldest_first=True)
             [spent] = ledger_repo.spend(
@@ -104,8 +103,6 @@ def test_calls_of_the_scripted_runtime_from_before_0007_count_as_simulated(
             "use_fake": (True, "run"),
         }
         assert spent.total == 700
-    finally:
-        store.dispose()
 
 
 def test_a_call_from_before_dedupe_keys_can_be_imported_again_once(engine: sa.Engine) -> None:
@@ -114,8 +111,7 @@ def test_a_call_from_before_dedupe_keys_can_be_imported_again_once(engine: sa.En
     tables = at(engine, "0012")
     with engine.begin() as conn:
         seed(conn, tables["usage_ledger"], {"id": "use_old"})
-    store = upgraded(engine)
-    try:
+    with at_head(engine) as store:
         call = NewLedgerEntry(
             runtime="claude", source="import:claude-code", dedupe_key="cc:abc:1", at=T0
         )
@@ -127,8 +123,6 @@ def test_a_call_from_before_dedupe_keys_can_be_imported_again_once(engine: sa.En
             ids = {e.id for e in ledger_repo.list_entries(session, LedgerFilter())}
         assert (first, second) == (True, False)
         assert len(ids) == 2 and "use_old" in ids
-    finally:
-        store.dispose()
 
 
 # ------------------------------------------------------------------------------- 0008
@@ -157,8 +151,7 @@ def test_scans_stored_at_0008_read_the_same_at_head(engine: sa.Engine) -> None:
                     "report": {**report, "id": f"scn_old{n}", "score": score},
                 },
             )
-    store = upgraded(engine)
-    try:
+    with at_head(engine) as store:
         with store.read() as session:
             history = scan_repo.history(session)
             latest = scan_repo.latest_report(session)
@@ -169,8 +162,6 @@ def test_scans_stored_at_0008_read_the_same_at_head(engine: sa.Engine) -> None:
         ]
         assert history[0].roots == ["/home/me/code"] and history[0].duration_ms == 12.5
         assert latest is not None and latest["id"] == "scn_old1" and fingerprint == "fp1"
-    finally:
-        store.dispose()
 
 
 # ------------------------------------------------------------------------------- 0013
@@ -190,8 +181,7 @@ def test_the_log_written_before_the_feed_outbox_continues_in_order(engine: sa.En
                 for n in range(3)
             ],
         )
-    store = upgraded(engine)
-    try:
+    with at_head(engine) as store:
         with store.read() as session:
             before = event_repo.last_seq(session)
         with store.write() as session:
@@ -206,8 +196,6 @@ def test_the_log_written_before_the_feed_outbox_continues_in_order(engine: sa.En
         assert [e.payload["n"] for e in log] == [0, 1, 2, 3]
         seqs = [e.seq for e in feed]
         assert seqs == sorted(seqs) and len(set(seqs)) == 5
-    finally:
-        store.dispose()
 
 
 # ------------------------------------------------------------------------------- rollups
@@ -238,16 +226,12 @@ def test_calls_booked_before_a_rollup_revision_are_summed_after_it(
 def test_going_below_a_rollup_and_up_again_rebuilds_it_from_the_ledger(
     engine: sa.Engine, below: str
 ) -> None:
-    store = upgraded(engine)
-    try:
+    with at_head(engine) as store:
         book_mixed_calls(store)
         shown = summary(store)
-    finally:
-        store.dispose()
     tables = down_to(engine, below)
     assert ("usage_rollup" in tables) == (below == "0019")
-    store = upgraded(engine)
-    try:
+    with at_head(engine) as store:
         assert summary(store) == shown
         with store.read() as session:
             assert rollup_rows(session) == expected_rollup(session)
@@ -257,8 +241,6 @@ def test_going_below_a_rollup_and_up_again_rebuilds_it_from_the_ledger(
             )
         with store.read() as session:
             assert rollup_rows(session) == expected_rollup(session)
-    finally:
-        store.dispose()
 
 
 # ------------------------------------------------------------------------------- 0016, 0022
@@ -307,8 +289,7 @@ def test_firings_linked_to_workflow_runs_survive_going_below_0022_and_back(
     finally:
         store.dispose()
     down_to(engine, "0015")
-    store = upgraded(engine)
-    try:
+    with at_head(engine) as store:
         with store.read() as session:
             kept = {f.id: f for f in schedule_repo.firings(session, "sch_round")}
             sched = schedule_repo.get(session, "nightly")
@@ -327,8 +308,6 @@ def test_firings_linked_to_workflow_runs_survive_going_below_0022_and_back(
         with store.read() as session:
             assert schedule_repo.get_firing(session, "fir_1").workflow_id is None
             assert len(schedule_repo.firings(session, "sch_round")) == 2
-    finally:
-        store.dispose()
 
 
 def test_a_schedules_firings_still_go_with_it_after_a_round_trip_below_0022(
@@ -336,25 +315,16 @@ def test_a_schedules_firings_still_go_with_it_after_a_round_trip_below_0022(
 ) -> None:
     """SQLite rebuilds ``schedule_firings`` going down and up: its cascade from ``schedules``
     must survive the rebuild (a deleted schedule leaves no orphan firings)."""
-    store = upgraded(engine)
-    try:
-        with store.write() as session:
-            schedule_repo.insert(session, nightly())
-            schedule_repo.add_firings(
-                session, "sch_round", [("fir_1", T0, FiringStatus.PENDING, None)]
-            )
-    finally:
-        store.dispose()
+    with at_head(engine) as store, store.write() as session:
+        schedule_repo.insert(session, nightly())
+        schedule_repo.add_firings(session, "sch_round", [("fir_1", T0, FiringStatus.PENDING, None)])
     down_to(engine, "0015")
-    store = upgraded(engine)
-    try:
+    with at_head(engine) as store:
         with store.write() as session:
             schedule_repo.delete(session, "nightly")
         with store.read() as session:
             left = session.scalar(sa.text("SELECT count(*) FROM schedule_firings"))
         assert left == 0
-    finally:
-        store.dispose()
 
 
 def test_steps_are_found_by_their_task_after_going_below_0016_and_back(engine: sa.Engine) -> None:
@@ -385,8 +355,7 @@ def test_steps_are_found_by_their_task_after_going_below_0016_and_back(engine: s
     assert "ix_workflow_steps_task_id" not in {
         i["name"] for i in sa.inspect(engine).get_indexes("workflow_steps")
     }
-    store = upgraded(engine)
-    try:
+    with at_head(engine) as store:
         with store.read() as session:
             step = workflow_repo.step_for_task(session, "tsk_step")
             task = task_repo.get(session, "tsk_step")
@@ -395,5 +364,3 @@ def test_steps_are_found_by_their_task_after_going_below_0016_and_back(engine: s
         assert "ix_workflow_steps_task_id" in {
             i["name"] for i in sa.inspect(engine).get_indexes("workflow_steps")
         }
-    finally:
-        store.dispose()

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
-from migrationtools import T0, at, seed, upgraded
+from migrationtools import T0, at, at_head, seed, upgraded
 
 from stagent.domain.schedules import FiringStatus
 from stagent.domain.tasks import TaskStatus
@@ -65,27 +65,21 @@ def test_down_to_nothing_and_back_up_to_head(engine: sa.Engine) -> None:
     left = set(sa.inspect(engine).get_table_names()) - {VERSION_TABLE}
     assert left == set()
     assert current_revision(engine) is None
-    store = upgraded(engine)
-    try:
+    with at_head(engine) as store:
         assert current_revision(engine) == head
         with store.write() as session:
             task_repo.create(session, task_repo.NewTask(title="after the round trip"))
         with store.read() as session:
             assert [t.title for t in task_repo.list_tasks(session)] == ["after the round trip"]
-    finally:
-        store.dispose()
 
 
 def test_upgrading_twice_changes_nothing(engine: sa.Engine) -> None:
-    store = upgraded(engine)
-    try:
+    with at_head(engine) as store:
         with store.write() as session:
             task_repo.create(session, task_repo.NewTask(title="kept"))
         store.upgrade()
         with store.read() as session:
             assert [t.title for t in task_repo.list_tasks(session)] == ["kept"]
-    finally:
-        store.dispose()
 
 
 # ------------------------------------------------------------------------------- old data
@@ -128,8 +122,7 @@ def test_a_first_version_database_keeps_its_projects_tasks_log_and_inbox(
             },
         )
         seed(conn, tables["inbox_items"], {"id": "inb_old", "title": "hello from before"})
-    store = upgraded(engine)
-    try:
+    with at_head(engine) as store:
         with store.read() as session:
             project = project_repo.get(session, "legacy")
             task = task_repo.get(session, "tsk_old")
@@ -151,8 +144,6 @@ def test_a_first_version_database_keeps_its_projects_tasks_log_and_inbox(
 
             _, run = lifecycle.queue_run(session, "tsk_old", RunOptions(runtime="scripted"))
         assert run is not None and run.number == 1
-    finally:
-        store.dispose()
 
 
 def test_ledger_rows_written_before_the_running_totals_are_counted_after(
@@ -172,8 +163,7 @@ def test_ledger_rows_written_before_the_running_totals_are_counted_after(
         for ident, runtime, cost, when, source, simulated in rows:
             row = {"id": ident, "runtime": runtime, "cost_micros": cost, "at": when}
             seed(conn, tables["usage_ledger"], {**row, "source": source, "simulated": simulated})
-    store = upgraded(engine)
-    try:
+    with at_head(engine) as store:
         day = now.replace(hour=0, minute=0, second=0) - timedelta(days=1)
         queries = [
             ledger_repo.SpendQuery("overall", "", day),
@@ -190,8 +180,6 @@ def test_ledger_rows_written_before_the_running_totals_are_counted_after(
             )
         with store.read() as session:
             assert ledger_repo.spend(session, queries[:1])[0].total == 3_007
-    finally:
-        store.dispose()
 
 
 def test_going_back_below_the_running_totals_and_up_again_rebuilds_them(
@@ -210,14 +198,11 @@ def test_going_back_below_the_running_totals_and_up_again_rebuilds_them(
         store.dispose()
     command.downgrade(alembic_config(engine), "0016")
     assert "spend_totals" not in sa.inspect(engine).get_table_names()
-    store = upgraded(engine)
-    try:
+    with at_head(engine) as store:
         with store.read() as session:
             [spent] = ledger_repo.spend(session, [ledger_repo.SpendQuery("overall", "", day)])
             kept = ledger_repo.list_entries(session, ledger_repo.LedgerFilter())
         assert spent.total == 60 and len(kept) == 3
-    finally:
-        store.dispose()
 
 
 def test_schedules_and_firings_from_before_the_workflow_link_are_kept(engine: sa.Engine) -> None:
@@ -248,8 +233,7 @@ def test_schedules_and_firings_from_before_the_workflow_link_are_kept(engine: sa
                 "decided_at": T0,
             },
         )
-    store = upgraded(engine)
-    try:
+    with at_head(engine) as store:
         with store.read() as session:
             sched = schedule_repo.get(session, "nightly")
             [firing] = schedule_repo.firings(session, "sch_old")
@@ -257,8 +241,6 @@ def test_schedules_and_firings_from_before_the_workflow_link_are_kept(engine: sa
         assert sched.firing_count == 1 and sched.next_fire_at == T0 + timedelta(days=1)
         assert firing.status is FiringStatus.SKIPPED and firing.reason == "an earlier run was busy"
         assert firing.workflow_id is None and firing.workflow_run is None
-    finally:
-        store.dispose()
 
 
 def test_workflows_from_before_run_time_steps_keep_their_step_rows(engine: sa.Engine) -> None:
@@ -277,8 +259,7 @@ def test_workflows_from_before_run_time_steps_keep_their_step_rows(engine: sa.En
             tables["workflow_steps"],
             {"id": "wfs_old", "workflow_id": "wf_old", "step_key": "build", "output": "built"},
         )
-    store = upgraded(engine)
-    try:
+    with at_head(engine) as store:
         with store.read() as session:
             flow = workflow_repo.get(session, "wf_old")
         [step] = flow.steps
@@ -289,8 +270,6 @@ def test_workflows_from_before_run_time_steps_keep_their_step_rows(engine: sa.En
             "built",
             None,
         )
-    finally:
-        store.dispose()
 
 
 def test_foreign_keys_are_enforced_again_once_migrations_ran(tmp_path: Path) -> None:

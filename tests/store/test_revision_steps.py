@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from migrationtools import (
     T0,
+    at_head,
     down_to,
     expected_rollup,
     fill_workspace,
     rollup_rows,
-    upgraded,
     what_a_person_sees,
 )
 
@@ -89,22 +89,16 @@ STEPS = [r for r in reversed(chain()) if r >= "0013"]
 def test_going_below_a_revision_and_back_keeps_the_workspace(
     engine: sa.Engine, revision: str
 ) -> None:
-    store = upgraded(engine)
-    try:
+    with at_head(engine) as store:
         fill_workspace(store)
         before = what_a_person_sees(store)
-    finally:
-        store.dispose()
     down_to(engine, parent(revision))
-    store = upgraded(engine)
-    try:
+    with at_head(engine) as store:
         after = what_a_person_sees(store)
         expected = expected_after_going_below(revision, before)
         for part in expected:
             assert after[part] == expected[part], part
         assert_new_calls_count(store, before["spend"][0].total)
-    finally:
-        store.dispose()
 
 
 def assert_new_calls_count(store: Store, spent: int) -> None:

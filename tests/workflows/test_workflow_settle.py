@@ -166,3 +166,17 @@ def test_a_step_its_interpreter_knows_is_not_gated_never_reads_the_definition_to
     done = worker.workflows.wait(wf.id, timeout=60)
     assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
     assert looked_up == []
+
+
+def test_a_run_is_queued_under_this_protocol_so_an_older_worker_never_takes_it(
+    workspace: Workspace,
+) -> None:
+    """DBOS dequeues and recovers only workflows of a worker's own version: a stagent-wf-4
+    worker (which has no wf-5 interpreter) leaves this run alone."""
+    wf = three_steps(workspace)
+    workspace.workflows.run(wf.id)
+    engine_id = engine_id_of(workspace, wf.id)
+    status = workspace.queue.client.retrieve_workflow(engine_id).get_status()
+    assert (status.name, status.app_version) == (engine_queue.RUN_WORKFLOW, WORKFLOW_PROTOCOL)
+    assert WORKFLOW_PROTOCOL not in engine_queue.ADOPTED_PROTOCOLS
+    assert status.status == "ENQUEUED"

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from starlette.responses import Response
 
-from stagent.domain.errors import ValidationError
+from stagent.domain.errors import NotFoundError, ValidationError
 from stagent.domain.ledger import LedgerFilter
 from stagent.ledger.reports import Scope
 from stagent.ledger.views import entry_json
@@ -35,6 +35,17 @@ def _choice(value: str | None, allowed: list[str] | tuple[str, ...], field: str)
     if value not in allowed:
         raise ValidationError(f"{field}: {value!r} is not one of {', '.join(allowed)}")
     return value
+
+
+def _titles(ws: Workspace, task_ids: set[str]) -> dict[str, str]:
+    """The audit log's tasks by title (a deleted task keeps its id)."""
+    titles: dict[str, str] = {}
+    for task_id in task_ids:
+        try:
+            titles[task_id] = ws.tasks.get(task_id).title
+        except NotFoundError:
+            continue
+    return titles
 
 
 @router.get("/costs")
@@ -79,6 +90,7 @@ def costs(
         title="Costs",
         data=data,
         rows=[entry_json(row) for row in rows],
+        task_titles=_titles(ws, {row.task_id for row in rows if row.task_id}),
         filters={"days": days, "runtime": scope.runtime or "", "project": scope.project_id or "",
                  "source": scope.source or "", "status": scope.status or ""},
         ranges=RANGES,
