@@ -111,3 +111,21 @@ def test_events_of_a_write_are_in_the_feed_in_order_when_it_returns(pg_store: St
         outbox = session.scalar(text("SELECT count(*) FROM feed_outbox"))
     assert [e.payload["message"] for e in notes] == ["note 0", "note 1", "note 2"]
     assert outbox == 0
+
+
+def test_events_with_awkward_text_are_logged_exactly_as_written(pg_store: Store) -> None:
+    task_id = new_task(pg_store, 'it\'s 100% \\ "quoted"')
+    awkward = [
+        {"message": "it's 100% done; DROP TABLE tasks; --", "path": "C:\\temp\\x"},
+        {"message": "naïve café ✓ 日本", "nested": {"list": [1, 2.5, None, True], "e": ""}},
+        {"message": "%s %(name)s $1 ? :param", "quote": "'\"'"},
+    ]
+    with pg_store.write() as session:
+        for payload in awkward:
+            event_repo.append(session, task_id, "note", payload, run_id="run_o'brien")
+
+    with pg_store.read() as session:
+        notes = [e for e in event_repo.for_task(session, task_id) if e.kind == "note"]
+    assert [e.payload for e in notes] == awkward
+    assert {e.run_id for e in notes} == {"run_o'brien"}
+    assert all(e.created_at.tzinfo is not None for e in notes)

@@ -358,7 +358,7 @@ class BudgetService:
     def _warn_after_usage(self, session: ledger_repo.Session, task: Task) -> None:
         try:
             call = CallScope(runtime=task.runtime, project_id=task.project_id, task_id=task.id)
-            applicable = [p for p in state.read_policies(session) if call.covers(p)]
+            applicable = [p for p in self._current_policies(session) if call.covers(p)]
             limits = state.measure(session, applicable, self.clock(), self.zone, capped_only=True)
             state.send_warnings(session, limits, self.zone)
         except Exception:

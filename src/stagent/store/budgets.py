@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, text, tuple_
+from sqlalchemy import and_, bindparam, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -54,10 +54,15 @@ class WindowState:
     card_id: str | None = None
 
 
+_LOCK = f"SELECT pg_advisory_xact_lock({ADMISSION_LOCK_KEY})"
+
+
 def lock_admissions(session: Session) -> None:
     """Serialize budget admissions until this transaction ends (PostgreSQL; SQLite already is)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADMISSION_LOCK_KEY})
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        # Straight to the driver: every admission and usage booking takes it.
+        conn.connection.driver_connection.execute(_LOCK)  # pyright: ignore[reportOptionalMemberAccess]
 
 
 def _to_budget(row: BudgetRow) -> StoredBudget:

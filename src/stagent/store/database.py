@@ -19,7 +19,7 @@ from stagent.domain.errors import DatabaseUnavailableError
 from stagent.domain.scrub import normalize
 from stagent.store import feed
 from stagent.store.engine import WRITE_OPTION, build_engine, is_sqlite, normalize_url, redact_url
-from stagent.store.events import OUTBOX_INFO, SECRETS_INFO
+from stagent.store.events import OUTBOX_INFO, OUTBOX_ROWS, SECRETS_INFO
 from stagent.store.notifier import ChangeNotifier
 from stagent.store.watcher import CrossProcessWatcher
 
@@ -87,13 +87,19 @@ class Store:
         workspace-wide lock: events it appended (to the outbox) are published after the commit.
         """
         with self._write_sessions() as session, session.begin():
+            if not self.is_sqlite:
+                session.info[OUTBOX_ROWS] = []
             yield session
             if not self.is_sqlite:
-                # No writer holds a workspace-wide lock: its events waited in the outbox and
-                # get their ``seq`` right after the commit, in feed order, in the commit's
-                # round trip (`stagent.store.feed`).
+                # No writer holds a workspace-wide lock: its events go to the outbox and get
+                # their ``seq`` right after the commit, in feed order, in the commit's round
+                # trip (`stagent.store.feed`).
                 conn = flushed_connection(session)
-                feed.commit_and_publish(conn, appended=session.info.pop(OUTBOX_INFO, False))
+                feed.commit_and_publish(
+                    conn,
+                    appended=session.info.pop(OUTBOX_INFO, False),
+                    held=session.info.pop(OUTBOX_ROWS),
+                )
         self.changes.ring()
 
     @contextmanager

@@ -4,6 +4,7 @@ task, another subject (a budget, a workspace notice ...)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, func, select
@@ -36,6 +37,15 @@ FEED_LOCK_KEY = 7426001
 OUTBOX_INFO = "stagent_outbox"
 """``Session.info`` key set once a transaction put events in the outbox (`Store.write` then
 publishes them after its commit)."""
+OUTBOX_ROWS = "stagent_outbox_rows"
+"""``Session.info`` key of a `Store.write` transaction on PostgreSQL: the events it appended,
+not yet sent. They are inserted into the outbox in the round trip that commits the transaction
+(`stagent.store.feed.commit_and_publish`): nothing reads the outbox inside a transaction, so
+holding them costs no reader anything and saves a round trip per event."""
+
+OutboxRow = tuple[str | None, str | None, str, str, str, Any, datetime]
+"""An event held for the outbox: task_id, run_id, subject_kind, subject_id, kind, payload,
+created_at (the columns of `stagent.store.feed.OUTBOX_COLUMNS`, in that order)."""
 
 _EVENTS = cast(Table, AgentEventRow.__table__)
 _OUTBOX = cast(Table, FeedOutboxRow.__table__)
@@ -58,15 +68,20 @@ def append(
     One Core insert on the session's connection (no ORM unit of work). Readers tail the feed by
     ``seq``, so ``seq`` order must be commit order. SQLite has one writer at a time: the row
     goes straight into ``agent_events``. On PostgreSQL concurrent transactions could commit out of
-    ``seq`` order, so the row goes to ``feed_outbox`` with no shared lock, and `Store.write`
-    publishes it after the commit: ``seq`` is assigned there, under a lock held for well under a
-    millisecond (`stagent.store.feed`). Writers therefore never serialize on the feed.
+    ``seq`` order, so the row goes to ``feed_outbox`` with no shared lock (in a `Store.write`
+    transaction, with its commit: `OUTBOX_ROWS`), and `Store.write` publishes it after the
+    commit: ``seq`` is assigned there, under a lock held for well under a millisecond
+    (`stagent.store.feed`). Writers therefore never serialize on the feed.
     """
     payload = scrubbed(session, payload)
     if subject is None:
         if task_id is None:
             raise ValueError("an event names its task or its subject")
         subject = Subject("task", task_id)
+    held: list[OutboxRow] | None = session.info.get(OUTBOX_ROWS)
+    if held is not None:  # sent with the transaction's commit (see `OUTBOX_ROWS`)
+        held.append((task_id, run_id, subject.kind, subject.id, kind, payload, utcnow()))
+        return
     if session.new or session.dirty or session.deleted:
         session.flush()  # the event's task row (and anything else it refers to) exists first
     conn = session.connection()

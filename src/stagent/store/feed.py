@@ -15,17 +15,23 @@ also publish on each heartbeat).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg.pq import Escaping
 from sqlalchemy import Connection
 
-from stagent.store.events import FEED_LOCK_KEY
+from stagent.store.events import FEED_LOCK_KEY, OutboxRow
 from stagent.store.watcher import CHANNEL
 
-_COLUMNS = "task_id, run_id, subject_kind, subject_id, kind, payload, created_at"
+OUTBOX_COLUMNS = "task_id, run_id, subject_kind, subject_id, kind, payload, created_at"
 PUBLISH_SQL = (
     "SET LOCAL synchronous_commit TO off;"
     f" SELECT pg_advisory_xact_lock({FEED_LOCK_KEY});"
-    f" WITH moved AS (DELETE FROM feed_outbox RETURNING id, {_COLUMNS})"
-    f" INSERT INTO agent_events ({_COLUMNS}) SELECT {_COLUMNS} FROM moved ORDER BY id;"
+    f" WITH moved AS (DELETE FROM feed_outbox RETURNING id, {OUTBOX_COLUMNS})"
+    f" INSERT INTO agent_events ({OUTBOX_COLUMNS}) SELECT {OUTBOX_COLUMNS} FROM moved ORDER BY id;"
     f" NOTIFY {CHANNEL}"
 )
 """One round trip, one implicit transaction (sent on an autocommit connection)."""
@@ -56,10 +62,13 @@ def publish(conn: Connection) -> None:
     conn.exec_driver_sql(PUBLISH_SQL)
 
 
-def commit_and_publish(conn: Connection, *, appended: bool) -> None:
-    """End ``conn``'s open write transaction (PostgreSQL) in one round trip: commit it, then --
-    if it ``appended`` events to the outbox -- publish them (`publish`, which notifies);
-    otherwise just notify (`COMMIT_AND_NOTIFY`).
+def commit_and_publish(conn: Connection, *, appended: bool, held: Sequence[OutboxRow] = ()) -> None:
+    """End ``conn``'s open write transaction (PostgreSQL) in one round trip: insert the events
+    it ``held`` into the outbox, commit it, then -- if it holds or ``appended`` events --
+    publish them (`publish`, which notifies); otherwise just notify (`COMMIT_AND_NOTIFY`).
+
+    The held events are sent as literals (quoted by libpq for this connection): a statement
+    with several commands cannot carry bound parameters.
 
     The statements go as one simple query: the first ``COMMIT`` ends the transaction, the
     publish runs after it as its own transaction, so the lock is never taken while the writer's
@@ -67,4 +76,34 @@ def commit_and_publish(conn: Connection, *, appended: bool) -> None:
     follows sends nothing. Should the publish fail, the write has committed all the same (as
     with a publish sent separately), and the next publish moves its rows.
     """
-    conn.exec_driver_sql(COMMIT_AND_PUBLISH if appended else COMMIT_AND_NOTIFY)
+    end = COMMIT_AND_PUBLISH if appended or held else COMMIT_AND_NOTIFY
+    sql = f"{insert_sql(conn, held)}; {end}" if held else end
+    conn.exec_driver_sql(sql, execution_options={"no_parameters": True})
+
+
+def insert_sql(conn: Connection, rows: Sequence[OutboxRow]) -> str:
+    """One ``INSERT`` of ``rows`` into the outbox, in order, with every value a literal."""
+    literal = _literal_maker(conn)
+    values = ", ".join(f"({', '.join(literal(value) for value in row)})" for row in rows)
+    return f"INSERT INTO feed_outbox ({OUTBOX_COLUMNS}) VALUES {values}"
+
+
+def _literal_maker(conn: Connection) -> Callable[[Any], str]:
+    """A function rendering a value of an outbox row as a PostgreSQL literal for ``conn``."""
+    driver: Any = conn.connection.driver_connection
+    escaping = Escaping(driver.pgconn)
+    encoding: str = driver.info.encoding
+
+    def quoted(text: str) -> str:
+        return escaping.escape_literal(text.encode(encoding)).decode(encoding)
+
+    def literal(value: Any) -> str:
+        if value is None:
+            return "NULL"
+        if isinstance(value, str):
+            return quoted(value)
+        if isinstance(value, datetime):
+            return f"{quoted(value.isoformat())}::timestamptz"
+        return f"{quoted(json.dumps(value))}::json"
+
+    return literal
