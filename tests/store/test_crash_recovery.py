@@ -21,6 +21,7 @@ from storetools import claimed_run, import_row
 
 from stagent.domain.runs import RunStatus
 from stagent.domain.tasks import TaskStatus
+from stagent.store import approvals as approval_repo
 from stagent.store import events as event_repo
 from stagent.store import ledger as ledger_repo
 from stagent.store import ledger_imports, lifecycle
@@ -236,3 +237,56 @@ def test_events_a_killed_writer_appended_never_reach_the_feed(store: Store) -> N
         newer = event_repo.since(session, before)
     assert [e.payload for e in newer] == [{"text": "kept"}]
     assert newer[0].seq > before
+
+
+# ------------------------------------------------------------------------------- a decision
+
+
+def test_a_decision_killed_before_it_commits_can_be_made_again_and_counts_once(
+    store: Store,
+) -> None:
+    """A person's answer to an approval card closes the card, logs the decision and releases
+    the run in one transaction: killed inside it, the card is still pending, the run still
+    waits on it and nothing is logged; answered again, the run resumes with one decision."""
+    claim = claimed_run(store, "rm the build")
+    with store.write() as session:
+        card = approval_repo.create(
+            session,
+            task_id=claim.task.id,
+            run_id=claim.run.id,
+            project_id=None,
+            runtime="scripted",
+            profile=None,
+            tool="Bash",
+            tool_input={"command": "rm -rf build"},
+            kind="permission",
+            risk="high",
+            suggested_rule=None,
+            why_asked="no rule covers it",
+            expires_at=T0 + timedelta(days=3_650),
+        )
+        hold = approval_repo.approval_hold(card.id)
+        lifecycle.suspend(session, claim.run.id, hold, reason="asks", attempt=1)
+    code = f"""
+    from stagent.store.database import Store
+    from stagent.store import approvals
+    store = Store(URL)
+    with store.write() as session:
+        card = approvals.get(session, {card.id!r})
+        approvals.close_card(session, card, "allowed", "person:web", {{}}, "allowed")
+    """
+    with killed_at(store.url, "UPDATE runs SET", code):
+        pass
+    with store.read() as session:
+        assert approval_repo.get(session, card.id).status == "pending"
+        assert run_repo.get(session, claim.run.id).waiting_on == (hold,)
+        assert approval_repo.pending_count(session, task_id=claim.task.id) == 1
+    with store.write() as session:
+        approval_repo.close_card(session, card, "allowed", "person:cli", {}, "allowed")
+    with store.read() as session:
+        run = run_repo.get(session, claim.run.id)
+        log = event_repo.for_task(session, claim.task.id)
+        closed = approval_repo.get(session, card.id)
+    assert run.status is RunStatus.RUNNING and run.waiting_on == ()
+    assert (closed.status, closed.decided_by) == ("allowed", "person:cli")
+    assert [e.payload["decided_by"] for e in log if e.kind == "decision"] == ["person:cli"]

@@ -230,3 +230,42 @@ def test_profiles_narrow_by_chips_and_fit_a_phone_compactly(
         expect(cards.first).to_contain_text("Travel Planner")
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         shoot(page, screenshot_dir(tmp_path), "profiles-chips")
+
+
+_OFF_SCREEN = "(els, width) => els.filter(e => e.offsetParent && e.getBoundingClientRect().right > width + 1).map(e => e.textContent.trim())"  # noqa: E501
+"""The visible cells whose right edge is past ``width`` (cut off, or behind a scroll)."""
+
+
+def test_wide_tables_stack_on_a_phone_and_one_scan_draws_no_chart(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import expect
+
+    task_id = _task(server, "Write a weekly report", project=None)
+    _run(server, task_id)
+    _until(server, task_id, "completed")
+    with watched_page(browser) as page:
+        page.set_viewport_size(PHONE)
+        page.goto(f"{server}/environment")  # the first scan
+        for path, table in (
+            ("/board?view=table", "table.tasks-table"),
+            ("/costs", "table.audit"),
+            ("/environment/history", "table.env-history"),
+            ("/settings", "table.stack"),
+        ):
+            page.set_viewport_size(PHONE)  # (shoot leaves it at 1280 px)
+            page.goto(f"{server}{path}")
+            cells = page.locator(f"{table} td")
+            expect(cells.first).to_be_visible()
+            cut = cells.evaluate_all(_OFF_SCREEN, PHONE["width"])
+            assert cut == [], f"{path}: cells past the screen's edge: {cut}"
+            shoot(page, screenshot_dir(tmp_path), "stacked-" + path.strip("/").split("?")[0])
+        page.goto(f"{server}/environment/history")
+        expect(page.locator("table.env-history tbody tr")).to_have_count(1)
+        expect(page.locator("svg.sparkline")).to_have_count(0)
+        expect(page.locator("#one-scan")).to_contain_text("One scan so far")
+        page.goto(f"{server}/costs")
+        audit = page.locator("table.audit")
+        expect(audit.get_by_role("link", name="Write a weekly report")).to_be_visible()

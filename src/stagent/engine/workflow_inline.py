@@ -82,7 +82,7 @@ def start_step(
         )
         if "stop" in ready:
             return ready
-        claim = lifecycle.claim(session, ready["task"], ready["run"])
+        claim = lifecycle.claim(session, ready["task"], ready["run"], queued=ready["queued"])
         if claim is None:  # its run ended already: the step's outcome is the run's
             return steps.settle_in(session, workflow_id, run_number, step.id)
         place = workflow_checkpoints.StepRow(row.id, workflow_id, run_number, step.id)

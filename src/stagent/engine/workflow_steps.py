@@ -110,7 +110,9 @@ def prepare_in(
 ) -> dict[str, Any]:
     """`prepare` inside the caller's transaction. ``executing``: the engine workflow that will
     execute the run (protocol stagent-wf-5: the interpreter), recorded as the run's engine id;
-    ``step_row``: the step's row if the caller locked it already."""
+    then the answer also carries ``"queued"``: the task and run values of a run queued here
+    (None if the task's run was in flight already), so the caller claims it without reading
+    them again. ``step_row``: the step's row if the caller locked it already."""
     state = workflow_repo.run_state(session, workflow_id)
     stop = _stop(state, run_number, engine_id)
     if stop is not None:
@@ -127,7 +129,7 @@ def prepare_in(
         if step.timeout_seconds is not None:
             limits = options.limits.model_copy(update={"deadline_seconds": step.timeout_seconds})
             options = options.with_changes(limits=limits.model_dump())
-        task = task_repo.create(
+        created = task_repo.create(
             session,
             task_repo.NewTask(
                 title=f"[Workflow] {step_row.name or step.name}",
@@ -139,8 +141,11 @@ def prepare_in(
                 options=options,
             ),
         )
-        step_row.task_id = task.id
-    task = lifecycle.locked_task(session, step_row.task_id)
+        step_row.task_id = created.id
+    else:
+        created = None
+    # A task made in this transaction is no one else's yet: its value needs no locked re-read.
+    task = created if created is not None else lifecycle.locked_task(session, step_row.task_id)
     if not (step_row.status == StepStatus.WAITING.value and task.status is TaskStatus.WAITING):
         step_row.status = StepStatus.RUNNING.value  # a run held at its checkpoint stays waiting
     step_row.started_at = step_row.started_at or utcnow()
@@ -148,7 +153,8 @@ def prepare_in(
     if task.status in (TaskStatus.RUNNING, TaskStatus.WAITING) or (
         task.status is TaskStatus.QUEUED and task.workflow_id
     ):
-        return {"task": task.id, "run": task.run_count}
+        in_flight: dict[str, Any] = {"task": task.id, "run": task.run_count}
+        return in_flight if executing is None else {**in_flight, "queued": None}
     project = project_repo.get(session, task.project_id) if task.project_id else None
     profile_options, note = _profile_options(profiles, task)
     task, run = lifecycle.queue_run(
@@ -161,7 +167,13 @@ def prepare_in(
     )
     if note is not None and run is not None:
         event_repo.append(session, task.id, "note", run_id=run.id, payload={"message": note})
-    return {"task": task.id, "run": run.number if run is not None else task.run_count}
+    answer: dict[str, Any] = {
+        "task": task.id,
+        "run": run.number if run is not None else task.run_count,
+    }
+    if executing is not None:
+        answer["queued"] = (task, run) if run is not None else None
+    return answer
 
 
 def _profile_options(

@@ -178,7 +178,7 @@ def book_calls(session: Session, rows: Sequence[ImportedRow]) -> Booked:
             found = connection.exec_driver_sql(_SQLITE_STORED.format(marks), tuple(chunk))
         else:
             found = session.execute(_STORED, {"keys": chunk})
-        for key, row_id, tokens in found:
+        for key, row_id, tokens in found.all():
             existing[str(key)] = (str(row_id), int(tokens))
     new_rows: list[ImportedRow] = []
     replaced = duplicates = 0

@@ -220,15 +220,22 @@ def plan_task(session: Session, task_id: str, *, reason: str) -> tuple[Task, str
 # ------------------------------------------------------------------------------- runs
 
 
-def claim(session: Session, task_id: str, number: int) -> Claim | None:
+def claim(
+    session: Session, task_id: str, number: int, *, queued: tuple[Task, Run] | None = None
+) -> Claim | None:
     """An executor takes run ``number`` of a task: ``queued -> running`` (attempt 1), or a run a
     dead process left ``running``/``waiting`` is taken over (attempt + 1, a ``recovered``
     event). None if the run already ended or was superseded (nothing to execute).
 
-    Reads the task and the run as values (Core, no ORM objects): this is every run's start."""
-    conn = run_state.connection(session)
-    task = run_state.live_task(conn, task_id)
-    run = run_state.locked_run_number(conn, task_id, number)
+    Reads the task and the run as values (Core, no ORM objects): this is every run's start.
+    ``queued``: the task and run `queue_run` returned in this same transaction (a workflow
+    step's run, claimed where it was queued): they are the values, no read needed."""
+    if queued is not None:
+        task, run = queued
+    else:
+        conn = run_state.connection(session)
+        task = run_state.live_task(conn, task_id)
+        run = run_state.locked_run_number(conn, task_id, number)
     if task.run_count != number or task.status.is_terminal or task.status is TaskStatus.PLANNED:
         return None
     if run is None:  # a run queued before run records existed
