@@ -50,6 +50,12 @@ async def test_write_waits_then_approved_through_the_api_continues(worker: Works
     assert card.tool == "Write" and card.kind == "permission" and card.risk == "medium"
     assert card.suggested_rule == "Edit(./*)"
     assert worker.tasks.get(task_id).status is TaskStatus.WAITING
+    # The task's log (shown on the Monitor and task pages) says where to decide, with no
+    # command names a page must not show.
+    [asked] = _events(worker, task_id, "approval")
+    assert asked.payload["message"] == (
+        "waiting for a person: Write (medium risk); decide it in the Inbox"
+    )
     async with api_client(worker, owner=True) as person:
         response = await person.post(f"/api/v1/approvals/{card.id}/allow", json={})
     assert response.status_code == 200, response.text

@@ -79,6 +79,11 @@ def test_a_checkpoint_waits_in_the_inbox_and_a_comment_reaches_the_step(
         f"approval:{card.id}"
     ]
     assert agent_turns(worker, fix.task_id) == 0  # the step has not started
+    # The task's log (shown on the Monitor and task pages) says where to answer, in words a
+    # page can show: no command names.
+    (note,) = [e for e in worker.tasks.events(fix.task_id) if e.kind == "approval"]
+    assert note.payload["message"].endswith("approve or reject it in the Inbox")
+    assert "command line" not in note.payload["message"]
 
     worker.approvals.allow(card.id, by=BY, comment="only fix the first one")
     done = worker.workflows.wait(wf.id, timeout=30)

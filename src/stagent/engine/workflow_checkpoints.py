@@ -176,8 +176,7 @@ def _open(store: Store, task: Task, run: Run, gate: Gate) -> Approval:
             run_id=run.id,
             payload={
                 "message": f"waiting for a person: workflow checkpoint before step "
-                f"{key}, card {card.id}; approve or reject it in the Inbox or from "
-                "the command line (approve, deny)",
+                f"{key}; approve or reject it in the Inbox",
                 "approval_id": card.id,
                 "tool": card.tool,
                 "kind": card.kind,

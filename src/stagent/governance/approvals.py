@@ -156,15 +156,13 @@ class ApprovalService:
                 expires_at=expires_at,
             )
             what = "a question" if card.kind == "question" else f"{card.tool} ({card.risk} risk)"
-            verb = "answer" if card.kind == "question" else "approve"
             event_repo.append(
                 session,
                 draft.task_id,
                 "approval",
                 run_id=draft.run_id,
                 payload={
-                    "message": f"waiting for a person: {what}, card {card.id}; decide it in "
-                    f"the Inbox or from the command line ({verb})",
+                    "message": f"waiting for a person: {what}; decide it in the Inbox",
                     "approval_id": card.id,
                     "tool": card.tool,
                     "kind": card.kind,
