@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stagent.domain.schedules import Firing, FiringStatus, Schedule
+from stagent.domain.tasks import Task, TaskStatus
 from stagent.scheduler.drafts import ScheduleDraft
 from stagent.workspace import Workspace
 
@@ -75,3 +76,17 @@ def decided(ws: Workspace, firing_id: str, timeout: float = 60) -> Firing:
         time.sleep(0.05)
         firing = ws.schedules.firing(firing_id)
     return firing
+
+
+def ended(ws: Workspace, task_id: str, timeout: float = 60) -> Task:
+    """The fired task once its run ended (or as it stands after ``timeout`` seconds).
+
+    A firing is marked ``fired`` with its task still ``planned``; the decider queues the task
+    right after, so ``tasks.wait`` (which returns at once for a planned task) could see it first.
+    """
+    deadline = time.monotonic() + timeout
+    task = ws.tasks.wait(task_id, timeout=timeout)
+    while task.status is TaskStatus.PLANNED and time.monotonic() < deadline:
+        time.sleep(0.05)
+        task = ws.tasks.wait(task_id, timeout=max(deadline - time.monotonic(), 0.1))
+    return task

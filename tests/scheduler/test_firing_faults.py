@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from schedtools import QUICK, decided
+from schedtools import QUICK, decided, ended
 from typer.testing import CliRunner
 
 from stagent.cli.app import app as cli_app
@@ -92,7 +92,7 @@ def test_a_decision_that_fails_once_still_fires_the_occurrence_exactly_once(
     assert (firing.status, firing.reason) == (FiringStatus.FIRED, None)
     assert firing.task_id is not None
     assert engine_state(served, firing.id) == "SUCCESS"  # the decision queued the task
-    task = served.tasks.wait(firing.task_id, timeout=60)
+    task = ended(served, firing.task_id)
     assert (task.status, task.result) == (TaskStatus.COMPLETED, "ok")
     assert [t.id for t in served.tasks.list()] == [firing.task_id]  # one task, not two
     assert len(calls) == (1 if after_commit else 2)  # a fired firing is not launched again

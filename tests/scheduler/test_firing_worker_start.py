@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from schedtools import QUICK, decided
+from schedtools import QUICK, decided, ended
 
 from stagent.domain.schedules import FiringStatus
 from stagent.domain.tasks import TaskStatus
@@ -66,5 +66,5 @@ def test_a_slowly_starting_worker_decides_the_firing_that_waited_on_the_queue(
     firing = decided(opened, waiting.id)
     assert (firing.status, firing.reason) == (FiringStatus.FIRED, None)
     assert firing.task_id is not None
-    task = opened.tasks.wait(firing.task_id, timeout=30)
+    task = ended(opened, firing.task_id)
     assert (task.status, task.result) == (TaskStatus.COMPLETED, "ok")
