@@ -160,6 +160,14 @@ _SQLITE_STORED = (
 """`_STORED` for the SQLite driver (its ``IN`` list of ``?``)."""
 
 
+_REPLACE = (
+    update(cast(Table, UsageLedgerRow.__table__))
+    .where(UsageLedgerRow.id == bindparam("new_id"))
+    .values({name: bindparam(f"new_{name}") for name in (*IMPORT_COLUMNS, *_FIXED, "started_at")})
+)
+"""A stored call's values replaced by a fuller copy's (parameters ``new_<column>``)."""
+
+
 def book_calls(session: Session, rows: Sequence[ImportedRow]) -> Booked:
     """Insert calls whose ``dedupe_key`` is new; replace a stored one when this copy has more
     tokens (a streamed response's final line after a placeholder); skip the rest.
@@ -167,7 +175,6 @@ def book_calls(session: Session, rows: Sequence[ImportedRow]) -> Booked:
     Every row must have a ``dedupe_key``; duplicates within ``rows`` must already be resolved
     by the caller.
     """
-    table = UsageLedgerRow
     existing: dict[str, tuple[str, int]] = {}
     keys = [row[DEDUPE_KEY] for row in rows]
     connection = session.connection()
@@ -182,21 +189,21 @@ def book_calls(session: Session, rows: Sequence[ImportedRow]) -> Booked:
         for key, row_id, tokens in found.all():
             existing[str(key)] = (str(row_id), int(tokens))
     new_rows: list[ImportedRow] = []
-    replaced = duplicates = 0
+    fuller: list[dict[str, Any]] = []
+    duplicates = 0
     for row in rows:
         found = existing.get(row[DEDUPE_KEY])
         if found is None:
             new_rows.append(row)
         elif sum(row[_TOKENS]) > found[1]:
-            values = _values(row, found[0])
-            del values["id"]
-            session.execute(update(table).where(table.id == found[0]).values(**values))
-            replaced += 1
+            fuller.append({f"new_{k}": v for k, v in _values(row, found[0]).items()})
         else:
             duplicates += 1
+    if fuller:  # one statement for all of them (an ORM update each took ~6 ms)
+        connection.execute(_REPLACE, fuller)
     if new_rows:
         _insert(session.connection(), new_rows)
-    return Booked(len(new_rows), replaced, duplicates)
+    return Booked(len(new_rows), len(fuller), duplicates)
 
 
 def batch_ids(count: int, prefix: str = "use") -> list[str]:
