@@ -110,10 +110,10 @@ def prepare_in(
 ) -> dict[str, Any]:
     """`prepare` inside the caller's transaction. ``executing``: the engine workflow that will
     execute the run (protocol stagent-wf-5: the interpreter), recorded as the run's engine id;
-    then the answer also carries ``"queued"``: the task and run values of a run queued here
-    (None if the task's run was in flight already), so the caller claims it without reading
-    them again. ``step_row``: the step's row if the caller locked it already
-    (`stagent.store.workflows.step_values`). Rows are read and written as values (Core)."""
+    then the run is queued and claimed at once (`stagent.store.lifecycle.start_run`) and the
+    answer carries it as ``"claimed"`` (None if the task's run was in flight already: the
+    caller claims, takes over, that one). ``step_row``: the step's row if the caller locked it
+    already (`stagent.store.workflows.step_values`). Rows are read and written as values."""
     state = workflow_repo.run_state(session, workflow_id)
     stop = _stop(state, run_number, engine_id)
     if stop is not None:
@@ -144,17 +144,17 @@ def prepare_in(
         task.status is TaskStatus.QUEUED and task.workflow_id
     ):
         in_flight: dict[str, Any] = {"task": task.id, "run": task.run_count}
-        return in_flight if executing is None else {**in_flight, "queued": None}
+        return in_flight if executing is None else {**in_flight, "claimed": None}
     project = project_repo.get(session, task.project_id) if task.project_id else None
     profile_options, note = _profile_options(profiles, task)
-    task, run = lifecycle.queue_run(
-        session,
-        task.id,
-        resolve_options(task, project, profile_options),
-        reason=f"workflow {state.name}",
-        task=task,
-        engine_id=executing,
-    )
+    options = resolve_options(task, project, profile_options)
+    reason = f"workflow {state.name}"
+    if executing is not None:  # executed here: queued and claimed at once
+        claim = lifecycle.start_run(session, task, options, reason=reason, engine_id=executing)
+        run = claim.run if claim is not None else None
+    else:
+        claim = None
+        task, run = lifecycle.queue_run(session, task.id, options, reason=reason, task=task)
     if note is not None and run is not None:
         event_repo.append(session, task.id, "note", run_id=run.id, payload={"message": note})
     answer: dict[str, Any] = {
@@ -162,7 +162,7 @@ def prepare_in(
         "run": run.number if run is not None else task.run_count,
     }
     if executing is not None:
-        answer["queued"] = (task, run) if run is not None else None
+        answer["claimed"] = claim
     return answer
 
 
