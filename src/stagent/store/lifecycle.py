@@ -104,9 +104,11 @@ def _move_task(
     reason: str | None = None,
     run_id: str | None = None,
     run_number: int | None = None,
+    logged: Sequence[tuple[LogKind, dict[str, Any]]] = (),
     **fields: Any,
 ) -> dict[str, Any]:
-    """`set_task_status` for a task known by id and status; returns the values written."""
+    """`set_task_status` for a task known by id and status; returns the values written.
+    ``logged``: events of the run to log just before the ``status`` event (one statement)."""
     check_transition(current, target, task_id=task_id)
     now = utcnow()
     values: dict[str, Any] = {"status": target.value, **fields, "updated_at": now}
@@ -116,7 +118,7 @@ def _move_task(
         values["finished_at"] = now
     run_state.write(session, TaskRow, task_id, values)
     payload = _moved(current, target, reason, run_number)
-    events.append(session, task_id, "status", payload, run_id=run_id)
+    events.append_many(session, task_id, [*logged, ("status", payload)], run_id=run_id)
     return values
 
 
@@ -407,8 +409,11 @@ def finish(
         return None
     known = task_id if task_status is not None else None
     _check(_RunState.of(run), known, task_status, target, attempt)
-    for kind, payload in logged:
-        events.append(session, run.task_id, kind, payload, run_id=run.id)
+    task_target = TaskStatus(target.value)
+    moves = task_id is not None and task_status is not None and task_status is not task_target
+    if not moves:  # else logged with the task's status event, in one statement
+        for kind, payload in logged:
+            events.append(session, run.task_id, kind, payload, run_id=run.id)
     result, error = (
         _storable(events.scrubbed(session, result)),
         _storable(events.scrubbed(session, error)),
@@ -416,8 +421,7 @@ def finish(
     reason = _storable(reason)
     stop = reason or (error if target is RunStatus.FAILED else None) or target.value
     ended = _end_run(session, run.id, target, stop, result=result, error=error)
-    task_target = TaskStatus(target.value)
-    if task_id is not None and task_status is not None and task_status is not task_target:
+    if moves and task_id is not None and task_status is not None:
         fields: dict[str, Any] = {"error": error}
         if target is RunStatus.COMPLETED:
             fields["result"] = result
@@ -429,6 +433,7 @@ def finish(
             reason=reason or (error if target is RunStatus.FAILED else None),
             run_id=run.id,
             run_number=run.number,
+            logged=logged,
             **fields,
         )
     return dataclasses.replace(
