@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+from bs4 import BeautifulSoup
 
 from stagent.workspace import Workspace
 
@@ -47,7 +48,7 @@ def _free_port() -> int:
 
 
 def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
@@ -57,7 +58,7 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    pytest.fail(f"server did not answer {url} within 20 s:\n{log.read_text()}")
+    pytest.fail(f"server did not answer {url} within 60 s:\n{log.read_text()}")
 
 
 def _stop(proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -121,8 +122,11 @@ def browser() -> Iterator[object]:
         if IN_CI:
             pytest.fail("/usr/bin/chromium is required in CI (apt install chromium)")
         pytest.skip("/usr/bin/chromium is not installed")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Every expect() waits for a page that answers a request or a live event: under a loaded
+    # machine 5 s (Playwright's default) is not enough, so no wait here is shorter than 60 s.
+    expect.set_options(timeout=60_000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         try:
@@ -153,7 +157,7 @@ def test_board_create_run_and_watch_it_complete(browser: object, server: str) ->
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         page.goto(f"{server}/board")
-        page.wait_for_selector("body[data-live]", timeout=10_000)
+        page.wait_for_selector("body[data-live]", timeout=60_000)
         page.evaluate("window.__sameDocument = true")
 
         form = page.locator("#new-task")
@@ -176,7 +180,7 @@ def test_board_create_run_and_watch_it_complete(browser: object, server: str) ->
 
         card.get_by_role("button", name="Run").click()
         done = page.locator("#col-completed .card", has_text="Browser task")
-        expect(done).to_be_visible(timeout=20_000)
+        expect(done).to_be_visible(timeout=60_000)
         expect(page.locator("#col-completed .count")).to_have_text("1")
 
         # Drag it back to Planned, then to Queued: SortableJS calls the move endpoint, and the
@@ -185,7 +189,7 @@ def test_board_create_run_and_watch_it_complete(browser: object, server: str) ->
         planned = page.locator("#col-planned .card", has_text="Browser task")
         expect(planned).to_be_visible()
         planned.drag_to(page.locator("#col-queued .col-cards"))
-        expect(done).to_be_visible(timeout=20_000)
+        expect(done).to_be_visible(timeout=60_000)
         tasks = httpx.get(f"{server}/api/v1/tasks").json()["data"]
         assert [(t["status"], t["run_count"]) for t in tasks] == [("completed", 2)]
         assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
@@ -215,12 +219,12 @@ def test_task_detail_shows_each_run_live_and_refuses_a_bad_option(
     page = context.new_page()
     try:
         page.goto(f"{server}/tasks/{task_id}")
-        page.wait_for_selector("body[data-live]", timeout=10_000)
+        page.wait_for_selector("body[data-live]", timeout=60_000)
         expect(page.locator("#no-runs")).to_be_visible()
         for number in (1, 2):
             page.locator("#task-head").get_by_role("button", name="Run").click()
             section = page.locator(f"#run-{number}")
-            expect(section.locator(".badge.status-completed")).to_be_visible(timeout=20_000)
+            expect(section.locator(".badge.status-completed")).to_be_visible(timeout=60_000)
             expect(section.locator("h3")).to_contain_text(f"Run {number} (latest)")
             expect(section.locator(".log")).to_contain_text("running -> completed")
         expect(page.locator("section.run")).to_have_count(2)
@@ -267,20 +271,20 @@ def test_the_board_follows_changes_made_elsewhere_card_by_card(
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         try:
             page.goto(f"{server}/board")
-            page.wait_for_selector("body[data-live]", timeout=10_000)
+            page.wait_for_selector("body[data-live]", timeout=60_000)
             page.evaluate("window.__sameDocument = true")
             cards = page.locator("#col-planned .card")
             expect(cards).to_have_count(3)
 
             fresh = ws.tasks.create(TaskDraft(title="Made by another process"))
-            expect(cards.first).to_contain_text("Made by another process", timeout=15_000)
+            expect(cards.first).to_contain_text("Made by another process", timeout=60_000)
             expect(page.locator("#col-planned .count")).to_have_text("4")
             expect(page.locator(f"#row-{fresh.id}")).to_have_count(1)  # the table view too
 
             ws.tasks.update(second.id, {"title": "Renamed elsewhere"})
-            expect(cards.nth(2)).to_contain_text("Renamed elsewhere", timeout=15_000)
+            expect(cards.nth(2)).to_contain_text("Renamed elsewhere", timeout=60_000)
             ws.tasks.delete(first.id)
-            expect(page.locator(f"#card-{first.id}")).to_have_count(0, timeout=15_000)
+            expect(page.locator(f"#card-{first.id}")).to_have_count(0, timeout=60_000)
             expect(page.locator("#col-planned .count")).to_have_text("3")
             expect(cards).to_have_count(3)
             titles = [t.strip() for t in page.locator("#col-planned .card-title").all_inner_texts()]
@@ -292,3 +296,48 @@ def test_the_board_follows_changes_made_elsewhere_card_by_card(
         finally:
             context.close()
     assert errors == []
+
+
+def test_a_late_board_answer_does_not_undo_a_live_move(browser: object, server: str) -> None:
+    """The Run button's answer (the whole Board, rendered while the task was queued) reaches
+    the page after the live stream has moved the card to Completed: the card stays there."""
+    from playwright.sync_api import Browser, Route, expect
+
+    assert isinstance(browser, Browser)
+    created = httpx.post(
+        f"{server}/api/v1/tasks",
+        json={"title": "Slow answer", "scenario": {"steps": [{"delay": 1.0}], "result": "ok"}},
+        headers={"X-CSRF-Token": "x"},
+        cookies={"stagent_csrf": "x"},
+    )
+    assert created.status_code == 201, created.text
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    held: list[tuple[Route, object]] = []
+
+    def hold(route: Route) -> None:  # render the answer now, hand it to the page later
+        held.append((route, route.fetch()))
+
+    try:
+        page.route("**/ui/tasks/*/run", hold)
+        page.goto(f"{server}/board")
+        page.wait_for_selector("body[data-live]", timeout=60_000)
+        page.evaluate(
+            "window.__boardSwaps = 0; document.addEventListener('htmx:afterSwap', (e) => {"
+            " if (e.detail.target.id === 'board') window.__boardSwaps += 1; })"
+        )
+        page.locator("#col-planned .card").get_by_role("button", name="Run").click()
+        done = page.locator("#col-completed .card", has_text="Slow answer")
+        expect(done).to_be_visible(timeout=60_000)  # moved by the live stream
+        page.wait_for_function("window.__boardSwaps === 0")
+        assert len(held) == 1
+        route, stale = held[0]
+        answer = BeautifulSoup(stale.text(), "html.parser")  # type: ignore[attr-defined]
+        assert answer.select("#col-queued .card, #col-running .card"), "the answer is not stale"
+        route.fulfill(response=stale)  # type: ignore[arg-type]
+        page.wait_for_function("window.__boardSwaps === 1", timeout=60_000)
+        expect(done).to_be_visible()
+        expect(page.locator("#col-completed .count")).to_have_text("1")
+        expect(page.locator("#col-queued .card, #col-running .card")).to_have_count(0)
+    finally:
+        context.close()

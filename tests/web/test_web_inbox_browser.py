@@ -63,7 +63,7 @@ def test_a_card_appears_live_and_the_person_allows_it(
         httpx.post(f"{server}/api/v1/tasks/{task['id']}/run", headers=api)
 
         card = person.locator("#approvals article.approval-card")
-        expect(card).to_have_count(1, timeout=20_000)
+        expect(card).to_have_count(1, timeout=60_000)
         expect(card.locator(".tool")).to_have_text("Write")
         expect(card.locator("pre.tool-input")).to_contain_text("<b>hi</b>")  # shown as text
         for page in (person, stranger):

@@ -66,7 +66,7 @@ def test_the_board_on_a_phone_shows_one_column_at_a_time_with_counts(
     with watched_page(browser) as page:
         page.set_viewport_size(PHONE)
         page.goto(f"{server}/board")
-        page.wait_for_selector("body[data-live]", timeout=10_000)
+        page.wait_for_selector("body[data-live]", timeout=60_000)
         tabs = page.locator(".column-tabs [role=tab]")
         expect(tabs).to_have_count(7)
         expect(page.get_by_role("tab", name="Planned 2")).to_have_attribute("aria-selected", "true")
@@ -84,7 +84,7 @@ def test_the_board_on_a_phone_shows_one_column_at_a_time_with_counts(
         expect(page.locator("#col-planned")).to_be_hidden()
         # A live change keeps the chosen column and counts it on its tab.
         _task(server, "Order the catering")
-        expect(page.get_by_role("tab", name="Planned 3")).to_be_visible(timeout=15_000)
+        expect(page.get_by_role("tab", name="Planned 3")).to_be_visible(timeout=60_000)
         expect(page.get_by_role("tab", name="Completed 1")).to_have_attribute(
             "aria-selected", "true"
         )
@@ -115,20 +115,20 @@ def test_work_waiting_for_a_person_waits_in_its_own_column_saying_for_what(
     writer = _task(server, "Update the checklist", options={"scripted": {"scenario": WRITE}})
     with watched_page(browser) as page:
         page.goto(f"{server}/board")
-        page.wait_for_selector("body[data-live]", timeout=10_000)
+        page.wait_for_selector("body[data-live]", timeout=60_000)
         workflow_id = created.json()["id"]
         assert httpx.post(f"{server}/api/v1/workflows/{workflow_id}/run", **CSRF).is_success
         _run(server, writer)
         waiting = page.locator("#col-waiting")
         step_card = waiting.locator(".card", has_text="Fix")
-        expect(step_card).to_be_visible(timeout=30_000)
+        expect(step_card).to_be_visible(timeout=60_000)
         expect(step_card.locator(".badge.status-waiting")).to_be_visible()
         expect(step_card.locator(".card-wait a")).to_have_text("Checkpoint: approve to start")
         assert (step_card.locator(".card-wait a").get_attribute("href") or "").startswith(
             "/inbox#approval-"
         )
         tool_card = waiting.locator(".card", has_text="Update the checklist")
-        expect(tool_card.locator(".card-wait a")).to_have_text("Asks to use Write", timeout=30_000)
+        expect(tool_card.locator(".card-wait a")).to_have_text("Asks to use Write", timeout=60_000)
         expect(page.locator("#col-waiting .count")).to_have_text("2")
         expect(page.locator("#col-running .card")).to_have_count(0)
         shoot(page, screenshot_dir(tmp_path), "board-waiting")

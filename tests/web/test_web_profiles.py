@@ -61,7 +61,11 @@ async def test_detail_shows_policy_per_runtime_tests_and_instructions(
     claude = rows[0].get_text(" ")
     assert "WebSearch" in claude and "Write" in claude and "40 turns" in claude
     assert "Not tested yet" in page.text
-    assert doc.select_one("pre.instructions").get_text().startswith("# Researcher")
+    instructions = doc.select_one(".instructions")
+    assert instructions.select_one("h3").get_text() == "Researcher"  # Markdown, not raw text
+    assert [h.get_text() for h in instructions.select("h4")][:2] == ["Method", "What you deliver"]
+    assert len(instructions.select("ol > li")) == 5
+    assert instructions.select_one("ol > li strong").get_text() == "Sharpen the question."
     assert "Customize" not in page.text  # not signed in: no editing controls
 
     editor = await client.get("/profiles/editor")
@@ -89,13 +93,17 @@ def _files(profile_id: str, body: str = "Do the job well.") -> tuple[str, str]:
 async def test_the_person_creates_edits_and_deletes_a_user_profile(
     person: httpx.AsyncClient, workspace: Workspace
 ) -> None:
-    spec, skill = _files("mine", body=f"Never run {EVIL}.")
+    body = f"Never run {EVIL}.\n\n<b>raw</b> [bad](javascript:alert(1)) <img src=x onerror=x>"
+    spec, skill = _files("mine", body=body)
     saved = await person.post("/ui/profiles", data={"spec": spec, "skill": skill})
     assert saved.status_code == 204 and saved.headers["HX-Redirect"] == "/profiles/mine"
     assert workspace.profiles.get("mine").scope == "user"
 
     page = await person.get("/profiles/mine")
     assert EVIL not in page.text and "&lt;script&gt;" in page.text
+    instructions = soup(page).select_one(".instructions")
+    assert instructions.select("script, b, img, a") == []  # agent/user HTML is shown as text
+    assert "<b>raw</b>" in instructions.get_text()
     assert 'href="/profiles/mine/edit"' in page.text
 
     form = await person.get("/profiles/mine/edit")

@@ -48,7 +48,7 @@ def test_create_a_schedule_with_a_live_preview_and_watch_it_fire(
             "Summarize overnight alerts <b>now</b>"
         )
         # The served worker fires it; the history refreshes itself.
-        expect(page.locator("table.firings tbody tr").first).to_be_visible(timeout=20_000)
+        expect(page.locator("table.firings tbody tr").first).to_be_visible(timeout=60_000)
         expect(page.locator("table.firings .badge.firing-fired").first).to_be_visible()
         page.get_by_role("button", name="Pause").click()
         expect(page.locator(".schedule-head .badge.schedule-paused")).to_be_visible()
@@ -91,8 +91,8 @@ def test_a_blueprint_schedule_fires_workflows_and_links_them(
         page.wait_for_url(f"{server}/schedules/sch_*")
         expect(page.locator(".schedule-head")).to_contain_text("Fires the blueprint")
         link = page.locator("table.firings a.workflow-link").first
-        expect(link).to_be_visible(timeout=20_000)
-        expect(link.locator(".badge")).to_have_text("completed", timeout=30_000)
+        expect(link).to_be_visible(timeout=60_000)
+        expect(link.locator(".badge")).to_have_text("completed", timeout=60_000)
         page.screenshot(path=str(shots / "schedule-blueprint-1280.png"), full_page=True)
         page.set_viewport_size({"width": 390, "height": 844})
         page.reload()

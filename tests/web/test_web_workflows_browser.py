@@ -88,15 +88,15 @@ def test_run_view_follows_a_run_live_and_the_board_hides_its_steps(
     httpx.post(f"{server}/api/v1/tasks", json={"title": "A task of my own"}, **CSRF)
     with watched_page(browser) as page:
         page.goto(f"{server}/workflows/{workflow_id}")
-        page.wait_for_selector("body[data-live]", timeout=10_000)
+        page.wait_for_selector("body[data-live]", timeout=60_000)
         expect(page.locator("#node-review")).to_have_attribute("data-status", "not run")
         page.get_by_role("button", name="Run", exact=True).click()
         # The stream moves the graph: review runs (1.5 s), then completes, then fix fails.
         expect(page.locator("#node-review")).to_have_attribute("data-status", "running")
         expect(page.locator("#node-review")).to_have_attribute(
-            "data-status", "completed", timeout=20_000
+            "data-status", "completed", timeout=60_000
         )
-        expect(page.locator("#node-fix")).to_have_attribute("data-status", "failed", timeout=20_000)
+        expect(page.locator("#node-fix")).to_have_attribute("data-status", "failed", timeout=60_000)
         expect(page.locator("#wf-status")).to_have_text("Failed")
         expect(page.locator("#node-fix .node-error")).to_contain_text("the fix did not apply")
         expect(page.locator("#node-review .node-meta")).to_contain_text("(simulated)")
@@ -107,7 +107,7 @@ def test_run_view_follows_a_run_live_and_the_board_hides_its_steps(
         page.get_by_role("button", name="Retry this step").click()
         # The page said Failed before the click too: wait for the retry's own run to end.
         assert _second_run_ends(server, fix_task) == "failed"
-        expect(page.locator("#wf-status")).to_have_text("Failed", timeout=20_000)
+        expect(page.locator("#wf-status")).to_have_text("Failed", timeout=60_000)
 
         page.goto(f"{server}/workflows?status=failed")
         expect(page.locator("#workflows-table tbody tr")).to_have_count(1)
@@ -148,10 +148,10 @@ def test_a_loops_iterations_fill_its_timeline_live(
     workflow_id = created.json()["id"]
     with watched_page(browser) as page:
         page.goto(f"{server}/workflows/{workflow_id}")
-        page.wait_for_selector("body[data-live]", timeout=10_000)
+        page.wait_for_selector("body[data-live]", timeout=60_000)
         expect(page.locator(".wf-timeline .empty")).to_contain_text("No iterations recorded yet")
         page.get_by_role("button", name="Run", exact=True).click()
-        expect(page.locator(".timeline-bar .seg.st-completed")).to_have_count(3, timeout=30_000)
+        expect(page.locator(".timeline-bar .seg.st-completed")).to_have_count(3, timeout=60_000)
         expect(page.locator("#wf-status")).to_have_text("Completed")
         expect(page.locator("#node-polish")).to_have_attribute("data-status", "template")
         shoot(page, tmp_path, "workflow-loop")

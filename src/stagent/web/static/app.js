@@ -261,14 +261,48 @@
     if (missing) refreshBoard(); /* e.g. the first task: the table does not exist yet */
   }
 
+  function applyOrHold(html) {
+    if (dragging) pendingCards.push(html);
+    else applyCards(html);
+  }
+
+  /* A whole-Board answer (Run, Cancel, a refresh ...) can be rendered before a live move and
+   * reach the page after it. Each answer names the feed position it was read at
+   * (.kanban[data-seq]); the live cards received past that position are put back on top of it.
+   * The last RECENT_MAX messages are kept; an answer older than those is re-fetched instead. */
+  var RECENT_MAX = 200;
+  var recentCards = [];
+  var forgottenSeq = 0;
+
+  function remember(seq, html) {
+    if (isNaN(seq)) return;
+    recentCards.push({ seq: seq, html: html });
+    if (recentCards.length > RECENT_MAX) forgottenSeq = recentCards.shift().seq;
+  }
+
+  function catchUp(board) {
+    var kanban = board.querySelector(".kanban[data-seq]");
+    if (!kanban) return;
+    var seq = parseInt(kanban.dataset.seq, 10);
+    if (isNaN(seq)) return;
+    recentCards = recentCards.filter(function (message) { return message.seq > seq; });
+    if (forgottenSeq > seq) {
+      forgottenSeq = 0;
+      refreshBoard();
+      return;
+    }
+    recentCards.forEach(function (message) { applyOrHold(message.html); });
+  }
+
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    if (evt.detail && evt.detail.target && evt.detail.target.id === "board") catchUp(evt.detail.target);
+  });
+
   document.addEventListener("htmx:sseBeforeMessage", function (evt) {
     if (!evt.target || evt.target.id !== "board-live") return;
     evt.preventDefault();
-    if (dragging) {
-      pendingCards.push(evt.detail.data);
-      return;
-    }
-    applyCards(evt.detail.data);
+    remember(parseInt(evt.detail.lastEventId, 10), evt.detail.data);
+    applyOrHold(evt.detail.data);
   });
 
   document.addEventListener("stagent:dragEnd", function () {

@@ -13,6 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from stagent.domain.tasks import TaskStatus
 from stagent.ledger.money import short_usd
+from stagent.web.ui.markdown import markdown
 from stagent.web.ui.surfaces import NAV_GROUPS, SURFACES, nav_items
 from stagent.web.ui.times import ago
 from stagent.web.ui.views import can_cancel, can_change, can_run
@@ -63,6 +64,7 @@ def build_environment() -> Environment:
     env.filters["usd"] = short_usd  # pyright: ignore[reportUnknownMemberType]
     env.filters["page_text"] = page_text  # pyright: ignore[reportUnknownMemberType]
     env.filters["code_spans"] = code_spans  # pyright: ignore[reportUnknownMemberType]
+    env.filters["markdown"] = markdown  # pyright: ignore[reportUnknownMemberType]
     env.globals.update(  # pyright: ignore[reportUnknownMemberType]
         nav_groups=NAV_GROUPS,
         nav_items=nav_items,

@@ -141,7 +141,11 @@ def phone_column(columns: list[Column]) -> str:
 def board_context(ws: Workspace, *, hide_steps: bool = False) -> dict[str, Any]:
     """The kanban columns and the table rows; ``step_of`` maps the tasks that run workflow
     steps to their workflow. With ``hide_steps`` those tasks are left out here, on the server
-    (``hidden_steps`` counts them per column, so a column of steps only says so)."""
+    (``hidden_steps`` counts them per column, so a column of steps only says so).
+
+    ``seq`` is the change feed's head, read before the tasks: the page replays the live cards
+    it received past it, so an answer rendered before a live move never undoes the move."""
+    seq = ws.tasks.last_seq()
     tasks = ws.tasks.list()
     step_of = ws.workflows.step_tasks()
     hidden_steps: dict[str, int] = {}
@@ -156,6 +160,7 @@ def board_context(ws: Workspace, *, hide_steps: bool = False) -> dict[str, Any]:
         for c in COLUMNS
     ]
     return {
+        "seq": seq,
         "columns": columns,
         "tasks": tasks,
         "lk": lookup(ws),
