@@ -22,6 +22,7 @@ from dbos import _sys_db as dbos_sys_db
 from stagent.engine import queue_polls
 from stagent.engine.queue import TASK_QUEUE, WORKFLOW_PROTOCOL, TaskQueueClient
 from stagent.engine.services import TaskDraft
+from stagent.store.notifier import ChangeNotifier
 from stagent.workspace import Workspace
 
 NEVER = 600.0
@@ -97,6 +98,55 @@ def test_queues_not_gated_are_always_asked(gate) -> None:  # type: ignore[no-unt
         poll_gate.polled("_dbos_internal_queue", claimed=0, stopped_at_limit=False)
 
 
+def sleeper(ring_first: bool = False) -> tuple[queue_polls.PollGate, ChangeNotifier]:
+    """A gate on a real change signal whose queue ``tasks`` is idle (its first poll done)."""
+    notifier = ChangeNotifier()
+    poll_gate = queue_polls.PollGate(
+        lambda: notifier.version, idle_seconds=NEVER, wait_change=notifier.wait
+    )
+    poll_gate.gate(["tasks"])
+    idle_after_first_poll(poll_gate)
+    if ring_first:
+        notifier.ring()
+    return poll_gate, notifier
+
+
+def sleep_in_thread(poll_gate: queue_polls.PollGate, stop: threading.Event) -> threading.Thread:
+    thread = threading.Thread(target=poll_gate.sleep_while_idle, args=("tasks", stop))
+    thread.start()
+    return thread
+
+
+def test_an_idle_queue_thread_sleeps_until_something_changes() -> None:
+    poll_gate, notifier = sleeper()
+    stop = threading.Event()
+    thread = sleep_in_thread(poll_gate, stop)
+    thread.join(0.3)
+    assert thread.is_alive()  # nothing changed: still asleep (it would wait out NEVER)
+    notifier.ring()
+    thread.join(DEADLINE)
+    assert not thread.is_alive()
+    assert poll_gate.should_poll("tasks")
+
+
+def test_an_idle_queue_thread_wakes_when_the_worker_stops() -> None:
+    poll_gate, notifier = sleeper()
+    stop = threading.Event()
+    thread = sleep_in_thread(poll_gate, stop)
+    queue_polls.stopping(notifier.ring)
+    thread.join(DEADLINE)
+    assert not thread.is_alive()
+    queue_polls.install(None)  # forget the stop for the tests that follow
+
+
+def test_a_queue_thread_with_work_or_a_change_pending_does_not_sleep() -> None:
+    poll_gate, _ = sleeper(ring_first=True)
+    poll_gate.sleep_while_idle("tasks", threading.Event())  # returns: a change is pending
+    poll_gate.polled("tasks", claimed=1, stopped_at_limit=False)
+    poll_gate.sleep_while_idle("tasks", threading.Event())  # returns: it just yielded work
+    poll_gate.sleep_while_idle("_dbos_internal_queue", threading.Event())  # not gated
+
+
 REVIEWED = {
     "dbos._queue.queue_worker_thread": "c0b22c3a946ff0c7",
     "dbos._queue.queue_thread": "e54ec9c69e992899",
@@ -105,9 +155,12 @@ REVIEWED = {
     "SystemDatabase.start_queued_workflows": "1a5ce735a4a1b046",
 }
 """SHA-256 (first 16 hex) of the source of each DBOS function `queue_polls` relies on, as
-reviewed: a queue thread names itself ``queue-worker-<queue>`` and re-reads its row with
-``get_queue(name)`` (no keyword) before each poll; ``start_queued_workflows(queue, ...)``
-returns ``(claimed ids, stop reason)`` and is the poll's only claim; ``_is_latest_version``
+reviewed: ``queue_thread`` starts each queue's thread with the module's
+``queue_worker_thread`` (looked up when it starts one), which uses its stop event only through
+``wait(timeout=...)`` and ``is_set()``; a queue thread names itself ``queue-worker-<queue>``
+and re-reads its row with ``get_queue(name)`` (no keyword) before each poll;
+``start_queued_workflows(queue, ...)`` returns ``(claimed ids, stop reason)`` and is the poll's
+only claim; ``_is_latest_version``
 answers from the ``application_versions`` table alone."""
 
 

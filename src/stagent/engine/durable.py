@@ -156,7 +156,10 @@ def launch(settings: Settings, database_url: str, executor_id: str, context: Run
     DBOS.destroy()
     pin_worker_concurrency(TASK_QUEUE, settings.concurrency)
     idle_seconds = max(settings.queue_idle_poll_seconds, settings.queue_poll_seconds)
-    queue_polls.install(queue_polls.PollGate(lambda: context.store.changes.version, idle_seconds))
+    changes = context.store.changes
+    queue_polls.install(
+        queue_polls.PollGate(lambda: changes.version, idle_seconds, wait_change=changes.wait)
+    )
     queue_polls.gate_queues(TASK_QUEUE, WORKFLOW_QUEUE)
     DBOS(config=config)
     try:
@@ -225,6 +228,8 @@ def shutdown() -> None:
     global _context, _task_queue
     # DBOS logs every asyncio task it cancels on the way out; they are recovered, not lost.
     logging.getLogger("dbos").setLevel(logging.ERROR)
+    if _context is not None:
+        queue_polls.stopping(_context.store.changes.ring)
     DBOS.destroy(workflow_completion_timeout_sec=0)
     # Only now: until DBOS's loop stopped, a workflow may still be awaiting a run on this one.
     _stop_run_loop()

@@ -18,6 +18,10 @@ PostgreSQL. DBOS has no hook to poll now, so this module wraps three `SystemData
   safety net for an entry no signal announced). Enqueues outside a store write announce
   themselves (`stagent.store.database.Store.notify`), so a run queued from the CLI still starts
   within one poll interval.
+
+Between polls an idle queue's thread sleeps on that change signal instead of waking every 0.1 s
+(DBOS's module-level ``queue_worker_thread`` is wrapped to hand it a `_WakeableStop`); the
+worker's shutdown wakes it first (`stopping`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from dbos import _queue as dbos_queue
 from dbos._sys_db import SystemDatabase
 
 QUEUE_ROW_SECONDS = 5.0
@@ -37,6 +42,10 @@ VERSION_SECONDS = 5.0
 """How long the answer to "is this worker's version the latest?" is reused."""
 QUEUE_THREAD_PREFIX = "queue-worker-"
 """How DBOS names a queue's polling thread (``dbos._queue.queue_thread``)."""
+
+STOP_CHECK_SECONDS = 1.0
+"""How long an idle queue's thread sleeps at most before it looks at DBOS's stop event (a
+worker's `stopping` wakes it at once)."""
 
 Clock = Callable[[], float]
 
@@ -52,11 +61,19 @@ class PollGate:
     """Decides, per queue, whether a poll must ask the database (see the module docstring)."""
 
     def __init__(
-        self, version: Callable[[], int], idle_seconds: float, clock: Clock = time.monotonic
+        self,
+        version: Callable[[], int],
+        idle_seconds: float,
+        clock: Clock = time.monotonic,
+        wait_change: Callable[[int, float], object] | None = None,
     ) -> None:
+        """``version``: the change signal's count; ``wait_change(seen, timeout)``: block until
+        it moves past ``seen`` (`stagent.store.notifier.ChangeNotifier.wait`; None: an idle
+        queue's thread keeps waking every poll interval and skips the database)."""
         self._version = version
         self._idle_seconds = idle_seconds
         self._clock = clock
+        self._wait_change = wait_change
         self._queues: dict[str, _QueueState] = {}
 
     def gate(self, names: Iterable[str]) -> None:
@@ -75,6 +92,19 @@ class PollGate:
         state.seen, state.polled_at = version, now
         return True
 
+    def sleep_while_idle(self, name: str, stop: threading.Event) -> None:
+        """For an idle queue: block until the change signal moves, the idle interval ends,
+        ``stop`` is set or the worker stops (`stopping`); otherwise return at once."""
+        state = self._queues.get(name)
+        if state is None or state.busy or self._wait_change is None:
+            return
+        deadline = state.polled_at + self._idle_seconds
+        while not stop.is_set() and not _stopping.is_set():
+            left = deadline - self._clock()
+            if left <= 0 or self._version() != state.seen:
+                return
+            self._wait_change(state.seen, min(left, STOP_CHECK_SECONDS))
+
     def polled(self, name: str, claimed: int, stopped_at_limit: bool) -> None:
         """Record what a real poll found: a queue that yielded work is polled again."""
         state = self._queues.get(name)
@@ -82,8 +112,30 @@ class PollGate:
             state.busy = claimed > 0 or stopped_at_limit
 
 
+class _WakeableStop:
+    """What a queue thread gets as DBOS's stop event: between polls it waits DBOS's interval,
+    then, while its queue is idle, sleeps on the change signal (`PollGate.sleep_while_idle`)
+    instead of waking every 0.1 s to skip the database."""
+
+    def __init__(self, stop: threading.Event, name: str) -> None:
+        self._stop = stop
+        self._name = name
+
+    def is_set(self) -> bool:
+        return self._stop.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._stop.wait(timeout):
+            return True
+        gate = _gate
+        if gate is not None:
+            gate.sleep_while_idle(self._name, self._stop)
+        return self._stop.is_set()
+
+
 _originals: dict[str, Any] = {}
 _gate: PollGate | None = None
+_stopping = threading.Event()
 _queue_rows: dict[str, tuple[float, Any]] = {}
 _versions: dict[str, tuple[float, bool]] = {}
 _lock = threading.Lock()
@@ -95,10 +147,13 @@ def install(gate: PollGate | None) -> None:
     global _gate
     with _lock:
         _gate = gate
+        _stopping.clear()
         _queue_rows.clear()
         _versions.clear()
         if _originals:
             return
+        _originals["queue_worker_thread"] = dbos_queue.queue_worker_thread
+        dbos_queue.queue_worker_thread = _wrap_queue_worker_thread(dbos_queue.queue_worker_thread)
         for name, wrap in (
             ("get_queue", _wrap_get_queue),
             ("_is_latest_version", _wrap_is_latest_version),
@@ -109,10 +164,25 @@ def install(gate: PollGate | None) -> None:
             setattr(SystemDatabase, name, wrap(original))
 
 
+def stopping(wake: Callable[[], None]) -> None:
+    """The worker is about to stop DBOS: idle queue threads stop sleeping on the change signal
+    (``wake`` rings it) and wait on DBOS's stop event again."""
+    _stopping.set()
+    wake()
+
+
 def gate_queues(*names: str) -> None:
     """Let idle polls of these queues skip the database (with the installed gate, if any)."""
     if _gate is not None:
         _gate.gate(names)
+
+
+def _wrap_queue_worker_thread(original: Any) -> Any:
+    @functools.wraps(original)
+    def queue_worker_thread(stop_event: threading.Event, dbos: Any, queue: Any) -> None:
+        return original(_WakeableStop(stop_event, queue.name), dbos, queue)
+
+    return queue_worker_thread
 
 
 def _wrap_get_queue(original: Any) -> Any:
