@@ -37,7 +37,11 @@ class Settings(BaseSettings):
     concurrency: int = Field(default=4, ge=1, le=64)
     """How many tasks one worker process runs at once."""
     queue_poll_seconds: float = Field(default=0.1, gt=0, le=5)
-    """How often an idle worker looks for queued work."""
+    """How often a worker looks at its queues once something changed (a commit anywhere in the
+    workspace), and while they yield work."""
+    queue_idle_poll_seconds: float = Field(default=1.0, gt=0, le=600)
+    """How often a worker asks the database for queued work with no change signalled (the
+    safety net for an entry nothing announced; `stagent.engine.queue_polls`)."""
     executor_lease_seconds: float = Field(default=15.0, gt=1)
     """A worker whose heartbeat is older than this is presumed dead and its runs are recovered."""
     approval_timeout_seconds: float = Field(default=600.0, gt=0)

@@ -80,7 +80,7 @@ class Workspace:
         self.runtimes: RuntimeRegistry = default_registry(
             self.settings.home, self.containment, check_ready=self.settings.check_runtimes
         )
-        self.queue = TaskQueueClient(self.store.url)
+        self.queue = TaskQueueClient(self.store.url, announce=self.store.notify)
         self.projects = ProjectService(self.store)
         self.tasks = TaskService(self.store, self.runtimes, self.queue, _Profiles(self))
         self._lease: ExecutorLease | None = None
@@ -220,7 +220,7 @@ class Workspace:
             check_runtime=self._check_schedule_target,
             admit=self._admit_firing,
             run_task=self.tasks.run,
-            enqueue=lambda firing_id: enqueue_firing(self.queue.client, firing_id),
+            enqueue=lambda firing_id: enqueue_firing(self.queue, firing_id),
             engine_status=self.queue.status,
             workflows=_ScheduleWorkflows(self),
             default_zone=self.settings.timezone or zone_name(local_timezone()),

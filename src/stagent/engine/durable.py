@@ -7,7 +7,9 @@ Conditions from ``shared/reference/dbos-engine.md`` that this module keeps:
 - every process that launches DBOS has a unique ``executor_id`` (see `stagent.engine.leases`);
 - processes that only enqueue or cancel use `DBOSClient`, never ``DBOS.launch()``;
 - the SQLite file is put in WAL mode by our migrations before DBOS first opens it;
-- the queue polls every ``queue_poll_seconds`` (0.1 s by default), not every second;
+- the queue polls every ``queue_poll_seconds`` (0.1 s by default), not every second, but an
+  idle queue's poll asks the database only when something changed, or every
+  ``queue_idle_poll_seconds`` (`stagent.engine.queue_polls`);
 - the task workflow's body is the executor itself, idempotent by the run's records (see
   `run_task_workflow`); the workflow interpreter's side effects happen in steps;
 - a run executes on the worker's own event loop (`stagent.engine.run_loop`), not on the one DBOS
@@ -23,7 +25,7 @@ from typing import Any, TypeVar
 from dbos import DBOS, DBOSConfig, Queue
 from dbos._sys_db import SystemDatabase
 
-from stagent.engine import workflow_checkpoints
+from stagent.engine import queue_polls, workflow_checkpoints
 from stagent.engine.dbos_logs import quiet_cancellations
 from stagent.engine.executor import RunContext, execute_task_run
 from stagent.engine.queue import (
@@ -150,6 +152,9 @@ def launch(settings: Settings, database_url: str, executor_id: str, context: Run
     }
     DBOS.destroy()
     pin_worker_concurrency(TASK_QUEUE, settings.concurrency)
+    idle_seconds = max(settings.queue_idle_poll_seconds, settings.queue_poll_seconds)
+    queue_polls.install(queue_polls.PollGate(lambda: context.store.changes.version, idle_seconds))
+    queue_polls.gate_queues(TASK_QUEUE, WORKFLOW_QUEUE)
     DBOS(config=config)
     try:
         DBOS.launch()
@@ -249,4 +254,7 @@ def adopt_older_runs() -> int:
 
 def recover_executor(executor_id: str) -> int:
     """Hand a dead executor's pending runs to the queue again; returns how many."""
-    return len(DBOS._recover_pending_workflows([executor_id]))  # pyright: ignore[reportPrivateUsage]
+    recovered = len(DBOS._recover_pending_workflows([executor_id]))  # pyright: ignore[reportPrivateUsage]
+    if recovered and _context is not None:
+        _context.store.changes.ring()  # queued again: this worker's idle queues look at once
+    return recovered

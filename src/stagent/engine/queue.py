@@ -7,6 +7,7 @@ process opens the client, so runs can be queued before any worker ever ran.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from stagent.store.engine import is_sqlite
@@ -53,9 +54,18 @@ def dbos_url(database_url: str) -> str:
 class TaskQueueClient:
     """Enqueue and cancel task runs from any process (worker or not)."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, announce: Callable[[], None] | None = None) -> None:
+        """``announce``: called after an enqueue that committed on DBOS's own connection, to
+        wake idle workers (`stagent.store.database.Store.notify`; `enqueue_in` needs none: the
+        caller's write announces itself)."""
         self._url = dbos_url(database_url)
         self._client: DBOSClient | None = None
+        self._announce = announce
+
+    def announce(self) -> None:
+        """Wake idle workers: something was just put on a queue (see ``announce`` above)."""
+        if self._announce is not None:
+            self._announce()
 
     @property
     def opened(self) -> bool:
@@ -90,6 +100,7 @@ class TaskQueueClient:
             "app_version": WORKFLOW_PROTOCOL,
         }
         handle: WorkflowHandle[str] = self.client.enqueue(options, task_id, run_number)
+        self.announce()
         return handle.get_workflow_id()
 
     def enqueue_in(self, conn: Connection, task_id: str, run_number: int) -> str:
@@ -123,6 +134,7 @@ class TaskQueueClient:
             "app_version": WORKFLOW_PROTOCOL,
         }
         handle: WorkflowHandle[str] = self.client.enqueue(options, workflow_id, run_number)
+        self.announce()
         return handle.get_workflow_id()
 
     def cancel(self, workflow_id: str) -> None:

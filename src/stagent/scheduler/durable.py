@@ -48,10 +48,13 @@ def bind(service: ScheduleService) -> None:
 
 def activate(*, poll_seconds: float, concurrency: int = 4) -> None:
     """Register the firing queue (this process has launched DBOS) with this worker's limits."""
+    from stagent.engine import queue_polls
+
     _require()
     DBOS.register_queue(
         FIRING_QUEUE, worker_concurrency=concurrency, polling_interval_sec=poll_seconds
     )
+    queue_polls.gate_queues(FIRING_QUEUE)
 
 
 def unbind() -> None:

@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING
 from stagent.engine.queue import WORKFLOW_PROTOCOL
 
 if TYPE_CHECKING:
-    from dbos import DBOSClient
+    from stagent.engine.queue import TaskQueueClient
 
 FIRING_QUEUE = "stagent-firings"
 FIRE_WORKFLOW = "stagent.fire_schedule"
 
 
-def enqueue_firing(client: DBOSClient, firing_id: str) -> None:
+def enqueue_firing(queue: TaskQueueClient, firing_id: str) -> None:
     """Put a firing on the firing queue; its workflow id is the firing id, so handing one
-    firing over twice (from two processes, or after a crash) starts it once."""
+    firing over twice (from two processes, or after a crash) starts it once. Idle workers are
+    woken (`TaskQueueClient.announce`)."""
     from dbos import EnqueueOptions
 
     options: EnqueueOptions = {
@@ -24,4 +25,5 @@ def enqueue_firing(client: DBOSClient, firing_id: str) -> None:
         "workflow_id": firing_id,
         "app_version": WORKFLOW_PROTOCOL,
     }
-    client.enqueue(options, firing_id)
+    queue.client.enqueue(options, firing_id)
+    queue.announce()

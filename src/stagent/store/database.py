@@ -121,6 +121,15 @@ class Store:
                 feed.publish(conn)
         self.changes.ring()
 
+    def notify(self) -> None:
+        """Tell this process's waiters, and on PostgreSQL every other process's (one NOTIFY),
+        that something was committed outside `write`: a queue entry DBOS's client wrote on its
+        own connection. (On SQLite other processes see the file's ``data_version`` move.)"""
+        if not self.is_sqlite:
+            with self._autocommit_engine.connect() as conn:
+                conn.exec_driver_sql(f"NOTIFY {feed.CHANNEL}")
+        self.changes.ring()
+
     def publish(self) -> None:
         """Move committed outbox events into the feed (PostgreSQL; a no-op on SQLite)."""
         if not self.is_sqlite:

@@ -1,0 +1,164 @@
+"""What this worker's DBOS queue threads cost while there is nothing to do.
+
+DBOS gives every queue a thread that polls it every ``polling_interval_sec`` (0.1 s here, so a
+queued run starts promptly). Each poll re-reads the queue's row (``get_queue``), then claims in
+a transaction that first reads the latest application version (``_is_latest_version``): three
+queues, two transactions and three statements each, thirty times a second, whether or not
+anything was queued -- most of an idle worker's CPU, and about a third of a busy one's on
+PostgreSQL. DBOS has no hook to poll now, so this module wraps three `SystemDatabase` methods
+(internal API, pinned with the dbos version by ``tests/engine/test_queue_polls.py``):
+
+- ``get_queue``, called from a queue thread: answered from a copy at most `QUEUE_ROW_SECONDS`
+  old (our queues' rows change only when a worker registers them, at launch);
+- ``_is_latest_version``: remembered for `VERSION_SECONDS` (a version registers at launch);
+- ``start_queued_workflows`` on our own queues (`gate`): an idle queue's poll claims nothing
+  without touching the database unless the store's change signal moved since its last real
+  poll (any commit, ours or another process's: `stagent.store.watcher`), its last real poll
+  claimed something or stopped at a limit (more may wait), or ``idle_seconds`` passed (the
+  safety net for an entry no signal announced). Enqueues outside a store write announce
+  themselves (`stagent.store.database.Store.notify`), so a run queued from the CLI still starts
+  within one poll interval.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from dbos._sys_db import SystemDatabase
+
+QUEUE_ROW_SECONDS = 5.0
+"""How old a queue thread's copy of its queue's row may be."""
+VERSION_SECONDS = 5.0
+"""How long the answer to "is this worker's version the latest?" is reused."""
+QUEUE_THREAD_PREFIX = "queue-worker-"
+"""How DBOS names a queue's polling thread (``dbos._queue.queue_thread``)."""
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class _QueueState:
+    seen: int = -1
+    polled_at: float = float("-inf")
+    busy: bool = True
+
+
+class PollGate:
+    """Decides, per queue, whether a poll must ask the database (see the module docstring)."""
+
+    def __init__(
+        self, version: Callable[[], int], idle_seconds: float, clock: Clock = time.monotonic
+    ) -> None:
+        self._version = version
+        self._idle_seconds = idle_seconds
+        self._clock = clock
+        self._queues: dict[str, _QueueState] = {}
+
+    def gate(self, names: Iterable[str]) -> None:
+        """Let idle polls of these queues skip the database."""
+        for name in names:
+            self._queues.setdefault(name, _QueueState())
+
+    def should_poll(self, name: str) -> bool:
+        """Whether this poll of ``name`` must run; if so, it is recorded as started now."""
+        state = self._queues.get(name)
+        if state is None:
+            return True
+        version, now = self._version(), self._clock()
+        if not state.busy and version == state.seen and now - state.polled_at < self._idle_seconds:
+            return False
+        state.seen, state.polled_at = version, now
+        return True
+
+    def polled(self, name: str, claimed: int, stopped_at_limit: bool) -> None:
+        """Record what a real poll found: a queue that yielded work is polled again."""
+        state = self._queues.get(name)
+        if state is not None:
+            state.busy = claimed > 0 or stopped_at_limit
+
+
+_originals: dict[str, Any] = {}
+_gate: PollGate | None = None
+_queue_rows: dict[str, tuple[float, Any]] = {}
+_versions: dict[str, tuple[float, bool]] = {}
+_lock = threading.Lock()
+
+
+def install(gate: PollGate | None) -> None:
+    """Wrap DBOS's three methods (once per process) and use ``gate`` for our queues' polls
+    (None: every poll asks the database). Forgets every cached answer."""
+    global _gate
+    with _lock:
+        _gate = gate
+        _queue_rows.clear()
+        _versions.clear()
+        if _originals:
+            return
+        for name, wrap in (
+            ("get_queue", _wrap_get_queue),
+            ("_is_latest_version", _wrap_is_latest_version),
+            ("start_queued_workflows", _wrap_start_queued_workflows),
+        ):
+            original = getattr(SystemDatabase, name)
+            _originals[name] = original
+            setattr(SystemDatabase, name, wrap(original))
+
+
+def gate_queues(*names: str) -> None:
+    """Let idle polls of these queues skip the database (with the installed gate, if any)."""
+    if _gate is not None:
+        _gate.gate(names)
+
+
+def _wrap_get_queue(original: Any) -> Any:
+    @functools.wraps(original)  # keeps the mark `durable.pin_worker_concurrency` checks
+    def get_queue(self: SystemDatabase, name: str, **kwargs: Any) -> Any:
+        if kwargs or not threading.current_thread().name.startswith(QUEUE_THREAD_PREFIX):
+            return original(self, name, **kwargs)
+        now = time.monotonic()
+        cached = _queue_rows.get(name)
+        if cached is not None and now - cached[0] < QUEUE_ROW_SECONDS:
+            return cached[1]
+        queue = original(self, name)
+        _queue_rows[name] = (now, queue)
+        return queue
+
+    return get_queue
+
+
+def _wrap_is_latest_version(original: Any) -> Any:
+    @functools.wraps(original)  # keeps the mark `durable.pin_worker_concurrency` checks
+    def is_latest_version(self: SystemDatabase, app_version: str, c: Any = None) -> bool:
+        now = time.monotonic()
+        cached = _versions.get(app_version)
+        if cached is not None and now - cached[0] < VERSION_SECONDS:
+            return cached[1]
+        latest = bool(original(self, app_version, c))
+        _versions[app_version] = (now, latest)
+        return latest
+
+    return is_latest_version
+
+
+def _wrap_start_queued_workflows(original: Any) -> Any:
+    @functools.wraps(original)  # keeps the mark `durable.pin_worker_concurrency` checks
+    def start_queued_workflows(self: SystemDatabase, queue: Any, *args: Any, **kwargs: Any) -> Any:
+        gate = _gate
+        if gate is None:
+            return original(self, queue, *args, **kwargs)
+        if not gate.should_poll(queue.name):
+            return [], None
+        try:
+            claimed, stop_reason = original(self, queue, *args, **kwargs)
+        except BaseException:
+            gate.polled(queue.name, 0, stopped_at_limit=True)  # a lock conflict: look again
+            raise
+        gate.polled(queue.name, len(claimed), stop_reason is not None)
+        return claimed, stop_reason
+
+    return start_queued_workflows

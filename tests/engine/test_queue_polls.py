@@ -1,0 +1,227 @@
+"""An idle worker's queue polls (`stagent.engine.queue_polls`): a poll asks the database only
+when something changed, when the last one yielded work, or once per idle interval -- and a run
+queued by another process still starts at once. The DBOS internals the module wraps are pinned
+here: a new dbos release fails `test_the_wrapped_dbos_internals_are_the_ones_reviewed` until
+someone re-reads them against the module."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import inspect
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dbos import DBOS, EnqueueOptions
+from dbos import _queue as dbos_queue
+from dbos import _sys_db as dbos_sys_db
+
+from stagent.engine import queue_polls
+from stagent.engine.queue import TASK_QUEUE, WORKFLOW_PROTOCOL, TaskQueueClient
+from stagent.engine.services import TaskDraft
+from stagent.workspace import Workspace
+
+NEVER = 600.0
+"""An idle interval (and a lease, whose heartbeat writes) no test waits out: only the change
+signal of the enqueue itself can wake the worker."""
+DEADLINE = 60.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Version:
+    def __init__(self) -> None:
+        self.value = 0
+
+    def __call__(self) -> int:
+        return self.value
+
+
+@pytest.fixture
+def gate() -> tuple[queue_polls.PollGate, Version, Clock]:
+    version, clock = Version(), Clock()
+    poll_gate = queue_polls.PollGate(version, idle_seconds=1.0, clock=clock)
+    poll_gate.gate(["tasks"])
+    return poll_gate, version, clock
+
+
+def idle_after_first_poll(poll_gate: queue_polls.PollGate) -> None:
+    assert poll_gate.should_poll("tasks")  # the first poll always asks
+    poll_gate.polled("tasks", claimed=0, stopped_at_limit=False)
+
+
+def test_an_idle_queue_is_not_asked_again_until_something_changes(gate) -> None:  # type: ignore[no-untyped-def]
+    poll_gate, version, clock = gate
+    idle_after_first_poll(poll_gate)
+    clock.now += 0.5
+    assert not poll_gate.should_poll("tasks")
+    version.value += 1  # a commit somewhere in the workspace
+    assert poll_gate.should_poll("tasks")
+    poll_gate.polled("tasks", claimed=0, stopped_at_limit=False)
+    assert not poll_gate.should_poll("tasks")
+
+
+def test_an_idle_queue_is_still_asked_once_per_idle_interval(gate) -> None:  # type: ignore[no-untyped-def]
+    poll_gate, _, clock = gate
+    idle_after_first_poll(poll_gate)
+    clock.now += 0.9
+    assert not poll_gate.should_poll("tasks")
+    clock.now += 0.2
+    assert poll_gate.should_poll("tasks")
+
+
+def test_a_queue_that_yielded_work_or_hit_a_limit_is_asked_again(gate) -> None:  # type: ignore[no-untyped-def]
+    poll_gate, _, _ = gate
+    idle_after_first_poll(poll_gate)
+    poll_gate.polled("tasks", claimed=2, stopped_at_limit=False)
+    assert poll_gate.should_poll("tasks")
+    poll_gate.polled("tasks", claimed=0, stopped_at_limit=True)  # full: more may be waiting
+    assert poll_gate.should_poll("tasks")
+    poll_gate.polled("tasks", claimed=0, stopped_at_limit=False)
+    assert not poll_gate.should_poll("tasks")
+
+
+def test_queues_not_gated_are_always_asked(gate) -> None:  # type: ignore[no-untyped-def]
+    poll_gate, _, _ = gate
+    for _ in range(3):
+        assert poll_gate.should_poll("_dbos_internal_queue")
+        poll_gate.polled("_dbos_internal_queue", claimed=0, stopped_at_limit=False)
+
+
+REVIEWED = {
+    "dbos._queue.queue_worker_thread": "c0b22c3a946ff0c7",
+    "dbos._queue.queue_thread": "e54ec9c69e992899",
+    "SystemDatabase.get_queue": "2b8d1d497bfbc9ee",
+    "SystemDatabase._is_latest_version": "13ed2dec841b1408",
+    "SystemDatabase.start_queued_workflows": "1a5ce735a4a1b046",
+}
+"""SHA-256 (first 16 hex) of the source of each DBOS function `queue_polls` relies on, as
+reviewed: a queue thread names itself ``queue-worker-<queue>`` and re-reads its row with
+``get_queue(name)`` (no keyword) before each poll; ``start_queued_workflows(queue, ...)``
+returns ``(claimed ids, stop reason)`` and is the poll's only claim; ``_is_latest_version``
+answers from the ``application_versions`` table alone."""
+
+
+def _digest(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def _method_source(name: str) -> str:
+    """A `SystemDatabase` method's source as DBOS ships it (the class may be wrapped by now)."""
+    module = Path(inspect.getsourcefile(dbos_sys_db) or "")
+    text = module.read_text(encoding="utf-8")
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.ClassDef) and node.name == "SystemDatabase":
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name == name:
+                    return ast.get_source_segment(text, item) or ""
+    return ""
+
+
+def reviewed_digests() -> dict[str, str]:
+    return {
+        f"dbos._queue.{function.__name__}": _digest(inspect.getsource(function))
+        for function in (dbos_queue.queue_worker_thread, dbos_queue.queue_thread)
+    } | {
+        f"SystemDatabase.{name}": _digest(_method_source(name))
+        for name in ("get_queue", "_is_latest_version", "start_queued_workflows")
+    }
+
+
+def test_the_wrapped_dbos_internals_are_the_ones_reviewed() -> None:
+    assert reviewed_digests() == REVIEWED, (
+        "DBOS changed a function stagent.engine.queue_polls wraps or relies on: re-read it "
+        "against that module, then update REVIEWED"
+    )
+
+
+def test_a_queue_thread_is_named_as_the_cached_read_expects() -> None:
+    assert f'name=f"{queue_polls.QUEUE_THREAD_PREFIX}{{queue_name}}"' in inspect.getsource(
+        dbos_queue.queue_thread
+    )
+
+
+_ran = threading.Event()
+
+
+@DBOS.workflow(name="tests.queue_polls.noop")
+async def _noop_workflow() -> str:
+    """A queue entry another process wrote through DBOS's client alone (no store write)."""
+    _ran.set()
+    return "done"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def idle_worker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
+    """A worker whose idle queues only a change signal wakes, and a second workspace on the
+    same database (another process's view: its own store, notifier and DBOS client)."""
+    url = None
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_url")
+    settings = {"database_url": url} if url else {}
+    worker = Workspace.temporary(
+        tmp_path / "w", queue_idle_poll_seconds=NEVER, executor_lease_seconds=NEVER, **settings
+    )
+    worker.open()
+    try:
+        worker.start_worker("worker")
+        yield worker
+    finally:
+        worker.close()
+
+
+@pytest.fixture
+def other_process(idle_worker: Workspace, tmp_path: Path) -> Iterator[Workspace]:
+    settings = {} if idle_worker.store.is_sqlite else {"database_url": idle_worker.store.url}
+    other = Workspace.temporary(tmp_path / "w", **settings)
+    other.open()
+    yield other
+    other.close()
+
+
+def settle(seconds: float = 1.0) -> None:
+    """Let the worker's queues go idle (their first polls always ask the database)."""
+    time.sleep(seconds)
+
+
+def test_a_task_queued_elsewhere_starts_on_an_idle_worker(
+    idle_worker: Workspace, other_process: Workspace
+) -> None:
+    task = other_process.tasks.create(TaskDraft(title="wake", scenario={"steps": [{"text": "x"}]}))
+    settle()
+    other_process.tasks.run(task.id)
+    done = idle_worker.tasks.wait(task.id, timeout=DEADLINE)
+    assert done.status.is_terminal, "the idle worker never picked the run up"
+
+
+def test_an_entry_queued_through_dbos_alone_starts_once_announced(
+    idle_worker: Workspace, other_process: Workspace
+) -> None:
+    settle()
+    _ran.clear()
+    options: EnqueueOptions = {
+        "workflow_name": "tests.queue_polls.noop",
+        "queue_name": TASK_QUEUE,
+        "app_version": WORKFLOW_PROTOCOL,
+    }
+    other_process.queue.client.enqueue(options)
+    other_process.queue.announce()
+    assert _ran.wait(DEADLINE), "the idle worker never picked the announced entry up"
+
+
+def test_the_client_announces_each_enqueue_it_commits_itself(ws: Workspace) -> None:
+    heard: list[str] = []
+    client = TaskQueueClient(ws.store.url, announce=lambda: heard.append("queued"))
+    task = ws.tasks.create(TaskDraft(title="announce"))
+    client.enqueue(task.id, 1)
+    assert heard == ["queued"]
+    client.close()
