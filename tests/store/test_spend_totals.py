@@ -10,13 +10,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from migrationtools import expected_rollup, rollup_rows
 from sqlalchemy import delete, func, select, text
 
 from stagent.governance.budgets_windows import window_for
 from stagent.store import ledger as ledger_repo
+from stagent.store import ledger_imports
 from stagent.store.tables import SpendTotalRow, UsageLedgerRow
 from stagent.workspace import Workspace
 
+TOKENS = (
+    "input_tokens", "output_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+    "cache_read_tokens", "reasoning_tokens",
+)  # fmt: skip
 NOW = datetime(2026, 12, 15, 18, 40, tzinfo=UTC)
 ZONES = ("UTC", "Europe/Paris", "Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns")
 
@@ -104,6 +110,46 @@ def test_totals_match_the_rows_through_every_kind_of_ledger_write(ws: Workspace)
             delete(UsageLedgerRow).where(UsageLedgerRow.id.in_([*ids[:10], reservation]))
         )
     assert_windows_agree(ws)
+
+
+def test_rows_inserted_in_bulk_count_like_rows_inserted_one_by_one(workspace: Workspace) -> None:
+    """SQLite's bulk insert (`ledger_imports.insert_staged`: the insert triggers dropped for its
+    one statement, the sums added grouped) keeps the totals and the rollup exact, also for rows
+    of runs, and leaves the triggers on for the next single insert."""
+    ws = workspace
+    start = datetime(2026, 11, 28, tzinfo=UTC)
+    rows = [
+        {
+            "id": f"use_bulk_{n}",
+            "runtime": ("claude", "codex")[n % 2],
+            "project_id": "prj_a" if n % 3 == 0 else None,
+            "cost_micros": 0 if n % 11 == 0 else 1_000 + n,
+            "cost_source": "unpriced" if n % 11 == 0 else "computed",
+            **dict.fromkeys(TOKENS, n),
+            "source": "import:codex" if n % 7 == 0 else "run",
+            "simulated": n % 5 == 0,
+            "status": ("completed", "failed", "reserved")[n % 3],
+            "finished_at": ledger_imports.sqlite_stamp(start + timedelta(minutes=211 * n)),
+        }
+        for n in range(200)
+    ]
+    names = list(rows[0])
+    with ws.store.write() as session:
+        conn = session.connection()
+        conn.exec_driver_sql("CREATE TEMP TABLE bulk AS SELECT * FROM usage_ledger WHERE 0")
+        conn.exec_driver_sql(
+            f"INSERT INTO temp.bulk ({', '.join(names)}, activity, started_at)"
+            f" VALUES ({', '.join('?' * (len(names) + 2))})",
+            [(*row.values(), "task_run", row["finished_at"]) for row in rows],
+        )
+        ledger_imports.insert_staged(conn, "temp.bulk", [*names, "activity", "started_at"])
+        conn.exec_driver_sql("DROP TABLE temp.bulk")
+    assert_windows_agree(ws)
+    assert totals(ws, "project", "prj_a", start) > 0
+    book(ws, NOW, 321, project_id="prj_a")  # the insert trigger is on again
+    assert_windows_agree(ws)
+    with ws.store.read() as session:
+        assert rollup_rows(session) == expected_rollup(session)
 
 
 def test_a_window_that_starts_off_the_quarter_hour_sums_the_rows(ws: Workspace) -> None:

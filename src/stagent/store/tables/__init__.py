@@ -21,11 +21,9 @@ from stagent.store.tables.governance import (
     PermissionRuleRow,
 )
 from stagent.store.tables.ledger import (
-    SUMMARY_INDEX_COLUMNS,
     LedgerImportFileRow,
     SpendTotalRow,
     UsageLedgerRow,
-    UsageRollupDeferredRow,
     UsageRollupRow,
 )
 from stagent.store.tables.work import ProjectRow, RunRow, TaskRow
@@ -33,7 +31,6 @@ from stagent.store.tables.workspace import EnvironmentScanRow, ExecutorRow, Sett
 
 __all__ = [
     "NAMING_CONVENTION",
-    "SUMMARY_INDEX_COLUMNS",
     "AgentEventRow",
     "ApprovalRequestRow",
     "Base",
@@ -55,7 +52,6 @@ __all__ = [
     "TaskRow",
     "Timestamp",
     "UsageLedgerRow",
-    "UsageRollupDeferredRow",
     "UsageRollupRow",
     "WorkflowRow",
     "WorkflowStepRow",

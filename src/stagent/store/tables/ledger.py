@@ -23,12 +23,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from stagent.domain.ids import utcnow
 from stagent.store.tables.base import Base, Timestamp
 
-SUMMARY_INDEX_COLUMNS = (
-    "status", "finished_at", "simulated", "source", "runtime", "model", "project_id",
-    "cost_source", "cost_micros", "input_tokens", "output_tokens", "cache_write_5m_tokens",
-    "cache_write_1h_tokens", "cache_read_tokens",
-)  # fmt: skip
-
 
 def _where(condition: str) -> dict[str, Any]:
     """A partial index's condition, on both databases."""
@@ -44,11 +38,18 @@ class UsageLedgerRow(Base):
         Index("ix_usage_ledger_task_id", "task_id", **_where("task_id IS NOT NULL")),
         Index("ix_usage_ledger_run_id", "run_id", **_where("run_id IS NOT NULL")),
         Index("ix_usage_ledger_runtime_model", "runtime", "model"),
-        # Window sums (budgets) scan only their scope's rows in the window, index only:
-        # (only real calls of runs count: the simulated flag and the source are in the index too;
-        # the scope indexes hold only rows of runs, so queries must say source = 'run' literally)
+        # Rows by time: the part hours at a summary's edges, the last hour by minute, the audit
+        # list's order (summaries read ``usage_rollup``; migration 0023).
+        Index("ix_usage_ledger_finished_at", "finished_at"),
+        # Budget sums of runs in windows off the quarter hour (others read ``spend_totals``),
+        # index only; imported calls skip these (queries must say source = 'run' literally):
         Index(
-            "ix_usage_ledger_finished_at_cost", "finished_at", "simulated", "source", "cost_micros"
+            "ix_usage_ledger_overall_spend",
+            "finished_at",
+            "simulated",
+            "source",
+            "cost_micros",
+            **_where("source = 'run'"),
         ),
         Index(
             "ix_usage_ledger_runtime_spend",
@@ -70,9 +71,6 @@ class UsageLedgerRow(Base):
         ),
         Index("ix_usage_ledger_status", "status"),
         Index("uq_usage_ledger_dedupe_key", "dedupe_key", unique=True),
-        # Summaries and metrics: an index-only scan of the window's calls, whatever they are
-        # grouped by (calls are rows with status completed, failed or cancelled).
-        Index("ix_usage_ledger_summary", *SUMMARY_INDEX_COLUMNS),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -188,13 +186,3 @@ class UsageRollupRow(Base):
     cache_read_tokens: Mapped[int] = mapped_column(BigInteger)
     cost_micros: Mapped[int] = mapped_column(BigInteger)
     unpriced: Mapped[int] = mapped_column(BigInteger)
-
-
-class UsageRollupDeferredRow(Base):
-    """While this table has a row, SQLite's row triggers leave ``usage_rollup`` alone: a bulk
-    insert holds one for its one statement and adds its rows to the rollup itself, grouped, in
-    the same transaction (`stagent.store.ledger_imports`). Empty outside such a statement."""
-
-    __tablename__ = "usage_rollup_deferred"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
