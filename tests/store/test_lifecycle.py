@@ -240,6 +240,42 @@ def test_claim_starts_the_run_and_the_task_together(store: Store) -> None:
     assert events[-1].payload == {"from": "queued", "to": "running", "run": 1}
 
 
+def test_start_run_queues_and_claims_as_the_two_moves_would(store: Store) -> None:
+    """A run executed where it is queued (a workflow step's): one operation, the same rows and
+    the same log as `queue_run` then `claim`."""
+    task_id = new_task(store)
+    with store.write() as session:
+        task = lifecycle.locked_task(session, task_id)
+        claim = lifecycle.start_run(session, task, OPTIONS, reason="workflow w", engine_id="wf-1")
+    assert claim is not None and not claim.recovered and claim.attempt == 1
+    assert claim.task.status is TaskStatus.RUNNING and claim.task.workflow_id == "wf-1"
+    with store.read() as session:
+        stored = task_repo.get(session, task_id)
+        run = run_repo.get(session, claim.run.id)
+        events = event_repo.for_task(session, task_id)
+    assert (stored.status, stored.run_count, stored.workflow_id) == (TaskStatus.RUNNING, 1, "wf-1")
+    assert stored.started_at is not None
+    assert (run.status, run.attempt, run.number, run.workflow_id) == (
+        RunStatus.RUNNING,
+        1,
+        1,
+        "wf-1",
+    )
+    assert run.started_at is not None
+    assert [(e.kind, e.run_id, e.payload) for e in events[1:]] == [
+        ("status", run.id, {"from": "planned", "to": "queued", "reason": "workflow w", "run": 1}),
+        ("status", run.id, {"from": "queued", "to": "running", "run": 1}),
+    ]
+
+
+def test_start_run_refuses_a_task_that_is_running_already(store: Store) -> None:
+    claim = claimed_run(store)
+    with store.write() as session:
+        task = lifecycle.locked_task(session, claim.task.id)
+        with pytest.raises(ConflictError, match="already running"):
+            lifecycle.start_run(session, task, OPTIONS)
+
+
 def test_a_takeover_of_a_waiting_run_keeps_its_holds_and_logs_the_recovery(store: Store) -> None:
     task_id, run_id = run_in(store, RunStatus.WAITING)
     with store.write() as session:

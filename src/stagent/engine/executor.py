@@ -74,7 +74,8 @@ async def execute_task_run(
     ctx: RunContext, task_id: str, run_number: int, on_end: EndHook | None = None
 ) -> str:
     """Execute run ``run_number`` of ``task_id``; returns the final status value. ``on_end``
-    runs in the transaction that ends the run, if this execution ends it."""
+    runs in the transaction that ends the run, if this execution ends it (with the ended
+    run)."""
     with ctx.store.write() as session:
         claim = lifecycle.claim(session, task_id, run_number)
         step = workflow_checkpoints.step_of(session, task_id) if claim is not None else None
@@ -234,7 +235,7 @@ def _finish(
                 session, run.id, status, attempt=run.attempt, task_id=run.task_id, **fields
             )
             if ended is not None and on_end is not None:
-                on_end(session)
+                on_end(session, ended)
     except StaleAttemptError as exc:
         log.warning("%s", exc.message)
         return current_status(store, run)

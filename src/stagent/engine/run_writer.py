@@ -31,9 +31,10 @@ log = logging.getLogger(__name__)
 MAX_PENDING = 200
 """Events queued before a batch is written without waiting for the runtime to pause."""
 
-EndHook = Callable[[Session], None]
-"""Runs in the transaction that ends the run, once the end is written (a workflow step's run
-settles its step row there: `stagent.engine.workflow_steps.SettleOnEnd`)."""
+EndHook = Callable[[Session, Run], None]
+"""Runs in the transaction that ends the run, once the end is written, with the ended run (the
+values `stagent.store.lifecycle.finish` wrote: a workflow step's run settles its step row from
+them there, `stagent.engine.workflow_steps.SettleOnEnd`)."""
 
 
 class RunWriter:
@@ -119,7 +120,8 @@ class RunWriter:
         """Write the queued events, the final event (result or error) and the run's end in one
         transaction: once committed, a re-execution of the step finds the run ended and runs
         nothing again. The end checks the attempt first (a superseded or ended run writes
-        nothing). ``on_end`` runs in that transaction once the end is written."""
+        nothing). ``on_end`` runs in that transaction once the end is written, with the ended
+        run."""
         pending = self._take()
         logged: list[tuple[LogKind, dict[str, Any]]] = [
             (event.kind, event_payload(event)) for event in pending
@@ -141,7 +143,7 @@ class RunWriter:
                 if ended is not None and session_id is not None:
                     run_writes.set_session(flushed_connection(session), self.task_id, session_id)
                 if ended is not None and on_end is not None:
-                    on_end(session)
+                    on_end(session, ended)
         except StaleAttemptError as exc:
             log.warning("%s", exc.message)
             ended = None

@@ -6,7 +6,8 @@ transactions: ~10 commits a step. Here one attempt of a step is one DBOS step of
 interpreter (`stagent.engine.workflow_durable`, ``stagent.workflow.run_step``) whose body:
 
 1. `start_step`, one transaction: the run's stop check and ``prepare`` (make the step's task,
-   queue a run of it) and the run's claim (``queued -> running``, the fencing attempt);
+   queue a run of it and claim it at once: `stagent.store.lifecycle.start_run`, ``running``
+   under attempt 1, the fencing token);
 2. the runtime runs (`stagent.engine.executor.execute_claimed`, on the worker's run loop):
    budgets, checkpoints, events, cancels and timeouts are a task run's, as before;
 3. the run's end, its last events and the step row's settle in one transaction
@@ -64,7 +65,7 @@ def start_step(
     concluded already (status, output, error, why). ``executing``: the engine workflow this
     runs in (recorded as the run's engine id)."""
     with ctx.store.write() as session:
-        row = workflow_repo.step_row(session, workflow_id, run_number, step.id, for_update=True)
+        row = workflow_repo.step_values(session, workflow_id, run_number, step.id)
         if row.status in CONCLUDED and row.task_id is not None:
             task = lifecycle.locked_task(session, row.task_id)
             if task.status.is_terminal:
@@ -82,7 +83,7 @@ def start_step(
         )
         if "stop" in ready:
             return ready
-        claim = lifecycle.claim(session, ready["task"], ready["run"], queued=ready["queued"])
+        claim = ready["claimed"] or lifecycle.claim(session, ready["task"], ready["run"])
         if claim is None:  # its run ended already: the step's outcome is the run's
             return steps.settle_in(session, workflow_id, run_number, step.id)
         place = workflow_checkpoints.StepRow(row.id, workflow_id, run_number, step.id)

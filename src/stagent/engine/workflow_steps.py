@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from stagent.domain.errors import NotFoundError, StagentError
+from stagent.domain.errors import StagentError
 from stagent.domain.ids import utcnow
 from stagent.domain.run_options import RunOptions, parse_run_options
+from stagent.domain.runs import Run, RunStatus
 from stagent.domain.tasks import Task, TaskStatus
 from stagent.domain.workflow_runs import StepStatus, WorkflowStatus
 from stagent.domain.workflows import WorkflowDefinition, WorkflowStep
@@ -23,7 +24,6 @@ from stagent.store import projects as project_repo
 from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.database import Session, Store
-from stagent.store.tables import WorkflowStepRow
 
 STEP_PRIORITY = 1
 """Workflow steps go ahead of ordinary tasks of the default priority."""
@@ -106,65 +106,55 @@ def prepare_in(
     profiles: ProfileResolver | None,
     *,
     executing: str | None = None,
-    step_row: WorkflowStepRow | None = None,
+    step_row: workflow_repo.StepValues | None = None,
 ) -> dict[str, Any]:
     """`prepare` inside the caller's transaction. ``executing``: the engine workflow that will
     execute the run (protocol stagent-wf-5: the interpreter), recorded as the run's engine id;
-    then the answer also carries ``"queued"``: the task and run values of a run queued here
-    (None if the task's run was in flight already), so the caller claims it without reading
-    them again. ``step_row``: the step's row if the caller locked it already."""
+    then the run is queued and claimed at once (`stagent.store.lifecycle.start_run`) and the
+    answer carries it as ``"claimed"`` (None if the task's run was in flight already: the
+    caller claims, takes over, that one). ``step_row``: the step's row if the caller locked it
+    already (`stagent.store.workflows.step_values`). Rows are read and written as values."""
     state = workflow_repo.run_state(session, workflow_id)
     stop = _stop(state, run_number, engine_id)
     if stop is not None:
         return {"stop": stop}
+    key = step.id
     if step_row is None:
-        key = step.id
-        step_row = workflow_repo.step_row(session, workflow_id, run_number, key, for_update=True)
+        step_row = workflow_repo.step_values(session, workflow_id, run_number, key)
     if step_row.task_id is None:
-        options: RunOptions = parse_run_options(
-            {**(step.options or {}), "runtime": step.runtime or "scripted"}, prefix="options."
-        )
-        if step.model:
-            options = options.with_changes(model=step.model)
-        if step.timeout_seconds is not None:
-            limits = options.limits.model_copy(update={"deadline_seconds": step.timeout_seconds})
-            options = options.with_changes(limits=limits.model_dump())
-        created = task_repo.create(
-            session,
-            task_repo.NewTask(
-                title=f"[Workflow] {step_row.name or step.name}",
-                description=prompt,
-                project_id=state.project_id,
-                runtime=options.runtime,
-                profile=step.profile,
-                priority=STEP_PRIORITY,
-                options=options,
-            ),
-        )
-        step_row.task_id = created.id
+        # A task made in this transaction is no one else's yet: its value needs no re-read.
+        task = task_repo.create(session, _step_task(step, step_row, prompt, state.project_id))
     else:
-        created = None
-    # A task made in this transaction is no one else's yet: its value needs no locked re-read.
-    task = created if created is not None else lifecycle.locked_task(session, step_row.task_id)
-    if not (step_row.status == StepStatus.WAITING.value and task.status is TaskStatus.WAITING):
-        step_row.status = StepStatus.RUNNING.value  # a run held at its checkpoint stays waiting
-    step_row.started_at = step_row.started_at or utcnow()
-    step_row.error = None
+        task = lifecycle.locked_task(session, step_row.task_id)
+    held = step_row.status == StepStatus.WAITING.value and task.status is TaskStatus.WAITING
+    workflow_repo.write_step(
+        session,
+        workflow_id,
+        run_number,
+        key,
+        {
+            "task_id": task.id,
+            # a run held at its checkpoint stays waiting
+            "status": StepStatus.WAITING.value if held else StepStatus.RUNNING.value,
+            "started_at": step_row.started_at or utcnow(),
+            "error": None,
+        },
+    )
     if task.status in (TaskStatus.RUNNING, TaskStatus.WAITING) or (
         task.status is TaskStatus.QUEUED and task.workflow_id
     ):
         in_flight: dict[str, Any] = {"task": task.id, "run": task.run_count}
-        return in_flight if executing is None else {**in_flight, "queued": None}
+        return in_flight if executing is None else {**in_flight, "claimed": None}
     project = project_repo.get(session, task.project_id) if task.project_id else None
     profile_options, note = _profile_options(profiles, task)
-    task, run = lifecycle.queue_run(
-        session,
-        task.id,
-        resolve_options(task, project, profile_options),
-        reason=f"workflow {state.name}",
-        task=task,
-        engine_id=executing,
-    )
+    options = resolve_options(task, project, profile_options)
+    reason = f"workflow {state.name}"
+    if executing is not None:  # executed here: queued and claimed at once
+        claim = lifecycle.start_run(session, task, options, reason=reason, engine_id=executing)
+        run = claim.run if claim is not None else None
+    else:
+        claim = None
+        task, run = lifecycle.queue_run(session, task.id, options, reason=reason, task=task)
     if note is not None and run is not None:
         event_repo.append(session, task.id, "note", run_id=run.id, payload={"message": note})
     answer: dict[str, Any] = {
@@ -172,8 +162,32 @@ def prepare_in(
         "run": run.number if run is not None else task.run_count,
     }
     if executing is not None:
-        answer["queued"] = (task, run) if run is not None else None
+        answer["claimed"] = claim
     return answer
+
+
+def _step_task(
+    step: WorkflowStep, row: workflow_repo.StepValues, prompt: str, project_id: str | None
+) -> task_repo.NewTask:
+    """The child task a step runs as: its options (runtime, model, ``timeout_seconds`` as the
+    run's deadline), priority and title."""
+    options: RunOptions = parse_run_options(
+        {**(step.options or {}), "runtime": step.runtime or "scripted"}, prefix="options."
+    )
+    if step.model:
+        options = options.with_changes(model=step.model)
+    if step.timeout_seconds is not None:
+        limits = options.limits.model_copy(update={"deadline_seconds": step.timeout_seconds})
+        options = options.with_changes(limits=limits.model_dump())
+    return task_repo.NewTask(
+        title=f"[Workflow] {row.name or step.name}",
+        description=prompt,
+        project_id=project_id,
+        runtime=options.runtime,
+        profile=step.profile,
+        priority=STEP_PRIORITY,
+        options=options,
+    )
 
 
 def _profile_options(
@@ -210,20 +224,54 @@ def settle_in(session: Session, workflow_id: str, run_number: int, key: str) -> 
         if ok
         else workflow_repo.why_failed(session, task.id, task.run_count, task.status)
     )
-    step_row.status = (StepStatus.COMPLETED if ok else StepStatus.FAILED).value
-    step_row.output = task.result if ok else None
-    step_row.error = None if ok else (task.error or f"its task ended {task.status}")
-    step_row.ended_at = utcnow()
-    refusal = step_row.error if why == "budget" else None
+    values, outcome = _settled(why, task.status, task.result, task.error)
+    for name, value in values.items():
+        setattr(step_row, name, value)
+    return outcome
+
+
+def settle_ended(
+    session: Session, workflow_id: str, run_number: int, key: str, run: Run
+) -> dict[str, Any] | None:
+    """`settle_in` for the step's run that this transaction just ended (``run``: the values
+    `stagent.store.lifecycle.finish` wrote; the task ended with the same status, result and
+    error): no re-read of the step row or the task. None if the step row is gone."""
+    status = run.status.value
+    ok = run.status is RunStatus.COMPLETED
+    why = (
+        "completed"
+        if ok
+        else workflow_repo.why_failed(session, run.task_id or "", run.number, status)
+    )
+    values, outcome = _settled(why, status, run.result, run.error)
+    if not workflow_repo.write_step(session, workflow_id, run_number, key, values):
+        return None
+    return outcome
+
+
+def _settled(
+    why: str, status: str, result: str | None, error: str | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The step row's values and the step's outcome, from how its task ended (``why``, its
+    status, result and error)."""
+    ok = why == "completed"
+    values: dict[str, Any] = {
+        "status": (StepStatus.COMPLETED if ok else StepStatus.FAILED).value,
+        "output": result if ok else None,
+        "error": None if ok else (error or f"its task ended {status}"),
+        "ended_at": utcnow(),
+    }
+    refusal = values["error"] if why == "budget" else None
     if why == "budget":  # put back: the next round (a resume) runs it again
-        step_row.status = StepStatus.BLOCKED.value
-        step_row.error = f"budget exhausted: {refusal}"
-    return {
-        "status": step_row.status,
-        "output": step_row.output,
-        "error": refusal or step_row.error,
+        values["status"] = StepStatus.BLOCKED.value
+        values["error"] = f"budget exhausted: {refusal}"
+    outcome = {
+        "status": values["status"],
+        "output": values["output"],
+        "error": refusal or values["error"],
         "why": why,
     }
+    return values, outcome
 
 
 StepRef = tuple[str, int, str, bool]
@@ -242,21 +290,18 @@ def settle_after_run(store: Store, step: StepRef) -> dict[str, Any]:
 
 class SettleOnEnd:
     """The executor's end hook for a step's run: settles the step row in the transaction that
-    ends the run (one commit fewer than `settle_after_run` after it). ``outcome`` stays None
-    when this execution did not end the run (it had ended before, or was taken over): then
-    `settle_after_run` settles it as before."""
+    ends the run (one commit fewer than `settle_after_run` after it), from the values the end
+    wrote (`settle_ended`). ``outcome`` stays None when this execution did not end the run (it
+    had ended before, or was taken over): then `settle_after_run` settles it as before."""
 
     def __init__(self, step: StepRef) -> None:
         self.step = step
         self.outcome: dict[str, Any] | None = None
 
-    def __call__(self, session: Session) -> None:
-        """Settle the step in ``session`` (the run's end is written there already). A step row
+    def __call__(self, session: Session, run: Run) -> None:
+        """Settle the step in ``session`` (``run``: its end, written there already). A step row
         that cannot be found leaves the run's end alone (`result` then says why)."""
-        try:
-            self.outcome = settle_in(session, self.step[0], self.step[1], self.step[2])
-        except NotFoundError:
-            self.outcome = None
+        self.outcome = settle_ended(session, self.step[0], self.step[1], self.step[2], run)
 
     def result(self, store: Store) -> dict[str, Any]:
         """The step's settled outcome: the one written with the run's end, else `settle`."""

@@ -4,6 +4,7 @@ task, another subject (a budget, a workspace notice ...)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -98,6 +99,42 @@ def append(
             "created_at": utcnow(),
         },
     )
+    if outbox:
+        session.info[OUTBOX_INFO] = True
+
+
+def append_many(
+    session: Session,
+    task_id: str,
+    logged: Sequence[tuple[LogKind, dict[str, Any]]],
+    *,
+    run_id: str | None = None,
+) -> None:
+    """`append` for several events of one task (in order), in one statement (an executemany):
+    what one lifecycle operation logs together."""
+    held: list[OutboxRow] | None = session.info.get(OUTBOX_ROWS)
+    if held is not None or len(logged) < 2:
+        for kind, payload in logged:
+            append(session, task_id, kind, payload, run_id=run_id)
+        return
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    conn = session.connection()
+    outbox = conn.dialect.name == "postgresql"
+    now = utcnow()
+    rows = [
+        {
+            "task_id": task_id,
+            "run_id": run_id,
+            "subject_kind": "task",
+            "subject_id": task_id,
+            "kind": kind,
+            "payload": scrubbed(session, payload),
+            "created_at": now,
+        }
+        for kind, payload in logged
+    ]
+    conn.execute(_INSERTS[outbox], rows)
     if outbox:
         session.info[OUTBOX_INFO] = True
 

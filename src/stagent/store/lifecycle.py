@@ -6,7 +6,8 @@ order), then the run, its task and one ``status`` event are written together. No
 assigns ``status``.
 
 - `queue_run` starts a new run of a task; `claim` is an executor taking it (``attempt`` + 1, the
-  fencing token its later writes name); `finish` ends it (once: a second finish is a no-op).
+  fencing token its later writes name); `start_run` is both at once (a run executed where it
+  is queued); `finish` ends it (once: a second finish is a no-op).
 - `suspend` / `release` are the one suspend/resume primitive: whatever waits for a person (a tool
   approval, a budget breach; later a workflow checkpoint or a human-input step) puts a *hold* on
   the run. The run is ``waiting`` while it has holds and ``running`` again when the last one is
@@ -103,9 +104,11 @@ def _move_task(
     reason: str | None = None,
     run_id: str | None = None,
     run_number: int | None = None,
+    logged: Sequence[tuple[LogKind, dict[str, Any]]] = (),
     **fields: Any,
 ) -> dict[str, Any]:
-    """`set_task_status` for a task known by id and status; returns the values written."""
+    """`set_task_status` for a task known by id and status; returns the values written.
+    ``logged``: events of the run to log just before the ``status`` event (one statement)."""
     check_transition(current, target, task_id=task_id)
     now = utcnow()
     values: dict[str, Any] = {"status": target.value, **fields, "updated_at": now}
@@ -114,13 +117,21 @@ def _move_task(
     if target.is_terminal:
         values["finished_at"] = now
     run_state.write(session, TaskRow, task_id, values)
+    payload = _moved(current, target, reason, run_number)
+    events.append_many(session, task_id, [*logged, ("status", payload)], run_id=run_id)
+    return values
+
+
+def _moved(
+    current: TaskStatus, target: TaskStatus, reason: str | None, run_number: int | None
+) -> dict[str, Any]:
+    """The payload of a task's ``status`` event."""
     payload: dict[str, Any] = {"from": current.value, "to": target.value}
     if reason:
         payload["reason"] = reason
     if run_number is not None:
         payload["run"] = run_number
-    events.append(session, task_id, "status", payload, run_id=run_id)
-    return values
+    return payload
 
 
 def locked_task(session: Session, task_id: str) -> Task:
@@ -145,11 +156,7 @@ def queue_run(
     own (`workflow_id_for`): a workflow step's run executed inside its interpreter."""
     if task is None:
         task = locked_task(session, task_id)
-    if task.status not in RUNNABLE_FROM:
-        raise ConflictError(
-            f"task {task_id} is already {task.status.value}",
-            hint="wait for it to end, or cancel it",
-        )
+    _check_runnable(task)
     if task.status is TaskStatus.QUEUED and task.workflow_id:
         return task, None
     number = task.run_count + 1
@@ -178,6 +185,67 @@ def queue_run(
         session_id=None,
     )
     return _task_with(task, written), run
+
+
+def start_run(
+    session: Session,
+    task: Task,
+    options: RunOptions,
+    *,
+    reason: str | None = None,
+    engine_id: str | None = None,
+) -> Claim | None:
+    """`queue_run` and `claim` in one, for a run executed where it is queued (a workflow
+    step's run under protocol stagent-wf-5, inside its interpreter): the run is inserted
+    ``running`` (attempt 1), the task moves to ``queued`` and on to ``running`` in one update,
+    and both moves are checked and logged as they would be one by one (two ``status`` events,
+    one statement). ``task``: read with `locked_task` (or made) in this transaction. None if
+    the task's run is queued already (the caller claims that one)."""
+    _check_runnable(task)
+    if task.status is TaskStatus.QUEUED and task.workflow_id:
+        return None
+    number = task.run_count + 1
+    workflow_id = engine_id or workflow_id_for(task.id, number)
+    check_transition(task.status, TaskStatus.QUEUED, task_id=task.id)
+    check_transition(TaskStatus.QUEUED, TaskStatus.RUNNING, task_id=task.id)
+    started = utcnow()
+    run = run_repo.insert_queued(
+        session,
+        subject=Subject("task", task.id),
+        task_id=task.id,
+        number=number,
+        options=options,
+        workflow_id=workflow_id,
+        started=started,
+    )
+    queued = _RunState(run.id, RunStatus.QUEUED, 0)
+    _check(queued, task.id, TaskStatus.QUEUED, RunStatus.RUNNING, None)
+    values: dict[str, Any] = {
+        "status": TaskStatus.RUNNING.value,
+        "run_count": number,
+        "workflow_id": workflow_id,
+        "result": None,
+        "error": None,
+        "finished_at": None,
+        "session_id": None,
+        "updated_at": started,
+        "started_at": started,
+    }
+    run_state.write(session, TaskRow, task.id, values)
+    moves = (
+        _moved(task.status, TaskStatus.QUEUED, reason, number),
+        _moved(TaskStatus.QUEUED, TaskStatus.RUNNING, None, number),
+    )
+    events.append_many(session, task.id, [("status", move) for move in moves], run_id=run.id)
+    return Claim(_task_with(task, values), run, recovered=False)
+
+
+def _check_runnable(task: Task) -> None:
+    if task.status not in RUNNABLE_FROM:
+        raise ConflictError(
+            f"task {task.id} is already {task.status.value}",
+            hint="wait for it to end, or cancel it",
+        )
 
 
 def cancel_task(session: Session, task_id: str, *, reason: str) -> tuple[Task, str | None]:
@@ -220,22 +288,16 @@ def plan_task(session: Session, task_id: str, *, reason: str) -> tuple[Task, str
 # ------------------------------------------------------------------------------- runs
 
 
-def claim(
-    session: Session, task_id: str, number: int, *, queued: tuple[Task, Run] | None = None
-) -> Claim | None:
+def claim(session: Session, task_id: str, number: int) -> Claim | None:
     """An executor takes run ``number`` of a task: ``queued -> running`` (attempt 1), or a run a
     dead process left ``running``/``waiting`` is taken over (attempt + 1, a ``recovered``
     event). None if the run already ended or was superseded (nothing to execute).
 
     Reads the task and the run as values (Core, no ORM objects): this is every run's start.
-    ``queued``: the task and run `queue_run` returned in this same transaction (a workflow
-    step's run, claimed where it was queued): they are the values, no read needed."""
-    if queued is not None:
-        task, run = queued
-    else:
-        conn = run_state.connection(session)
-        task = run_state.live_task(conn, task_id)
-        run = run_state.locked_run_number(conn, task_id, number)
+    A run executed where it is queued is claimed with its queueing (`start_run`)."""
+    conn = run_state.connection(session)
+    task = run_state.live_task(conn, task_id)
+    run = run_state.locked_run_number(conn, task_id, number)
     if task.run_count != number or task.status.is_terminal or task.status is TaskStatus.PLANNED:
         return None
     if run is None:  # a run queued before run records existed
@@ -347,8 +409,11 @@ def finish(
         return None
     known = task_id if task_status is not None else None
     _check(_RunState.of(run), known, task_status, target, attempt)
-    for kind, payload in logged:
-        events.append(session, run.task_id, kind, payload, run_id=run.id)
+    task_target = TaskStatus(target.value)
+    moves = task_id is not None and task_status is not None and task_status is not task_target
+    if not moves:  # else logged with the task's status event, in one statement
+        for kind, payload in logged:
+            events.append(session, run.task_id, kind, payload, run_id=run.id)
     result, error = (
         _storable(events.scrubbed(session, result)),
         _storable(events.scrubbed(session, error)),
@@ -356,8 +421,7 @@ def finish(
     reason = _storable(reason)
     stop = reason or (error if target is RunStatus.FAILED else None) or target.value
     ended = _end_run(session, run.id, target, stop, result=result, error=error)
-    task_target = TaskStatus(target.value)
-    if task_id is not None and task_status is not None and task_status is not task_target:
+    if moves and task_id is not None and task_status is not None:
         fields: dict[str, Any] = {"error": error}
         if target is RunStatus.COMPLETED:
             fields["result"] = result
@@ -369,6 +433,7 @@ def finish(
             reason=reason or (error if target is RunStatus.FAILED else None),
             run_id=run.id,
             run_number=run.number,
+            logged=logged,
             **fields,
         )
     return dataclasses.replace(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Select, Table, bindparam, case, func, insert, select
@@ -40,9 +41,11 @@ def insert_queued(
     number: int,
     options: RunOptions,
     workflow_id: str | None = None,
+    started: datetime | None = None,
 ) -> Run:
     """Insert a queued run with one Core statement (the hot path of queueing work; no ORM
-    object) and return it."""
+    object) and return it. ``started``: the run is claimed as it is queued (`stagent.store.
+    lifecycle.start_run`): inserted ``running``, attempt 1, started then."""
     stored = options.stored()
     run = Run(
         id=new_id("run"),
@@ -51,8 +54,8 @@ def insert_queued(
         number=number,
         runtime=options.runtime,
         options=stored_options(options.runtime, stored),
-        status=RunStatus.QUEUED,
-        attempt=0,
+        status=RunStatus.QUEUED if started is None else RunStatus.RUNNING,
+        attempt=0 if started is None else 1,
         waiting_on=(),
         stop_reason=None,
         result=None,
@@ -60,7 +63,7 @@ def insert_queued(
         cost_micros=0,
         workflow_id=workflow_id,
         created_at=utcnow(),
-        started_at=None,
+        started_at=started,
         ended_at=None,
     )
     core(session).execute(
@@ -74,11 +77,12 @@ def insert_queued(
             "runtime": options.runtime,
             "options": stored,
             "status": run.status.value,
-            "attempt": 0,
+            "attempt": run.attempt,
             "waiting_on": [],
             "cost_micros": 0,
             "workflow_id": workflow_id,
             "created_at": run.created_at,
+            "started_at": started,
         },
     )
     return run

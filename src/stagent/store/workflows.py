@@ -8,10 +8,12 @@ round can continue from.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from stagent.domain.errors import ConflictError, NotFoundError
 from stagent.domain.ids import ensure_aware, new_id, utcnow
@@ -27,6 +29,7 @@ from stagent.domain.workflows import WorkflowDefinition
 from stagent.store import approvals as approval_repo
 from stagent.store import ledger as ledger_repo
 from stagent.store import runs as run_repo
+from stagent.store.database import flushed_connection
 from stagent.store.ledger import BLOCKED
 from stagent.store.tables import RunRow, UsageLedgerRow, WorkflowRow, WorkflowStepRow
 
@@ -187,6 +190,67 @@ def step_row(
             hint="see the step ids with `stagent workflow show`",
         )
     return row
+
+
+@dataclass(frozen=True, slots=True)
+class StepValues:
+    """What a step's start reads of its row (`step_values`): a value, no ORM object."""
+
+    id: str
+    status: str
+    task_id: str | None
+    name: str | None
+    started_at: datetime | None
+
+
+_STEPS = cast(Table, WorkflowStepRow.__table__)
+_STEP_VALUES = (
+    select(_STEPS.c.id, _STEPS.c.status, _STEPS.c.task_id, _STEPS.c.name, _STEPS.c.started_at)
+    .where(_STEPS.c.workflow_id == bindparam("workflow_id"))
+    .where(_STEPS.c.run_number == bindparam("run_number"))
+    .where(_STEPS.c.step_key == bindparam("key"))
+    .with_for_update()
+)
+_WRITE_STEP = (
+    update(_STEPS)
+    .where(_STEPS.c.workflow_id == bindparam("row_workflow"))
+    .where(_STEPS.c.run_number == bindparam("row_run"))
+    .where(_STEPS.c.step_key == bindparam("row_key"))
+)
+"""Built once (the SET clause comes from the parameters): every step's start and end."""
+
+
+def step_values(session: Session, workflow_id: str, run_number: int, key: str) -> StepValues:
+    """`step_row` locked for this transaction, read as a value (one Core read, no ORM load);
+    `NotFoundError` as `step_row`."""
+    params = {"workflow_id": workflow_id, "run_number": run_number, "key": key}
+    found = flushed_connection(session).execute(_STEP_VALUES, params).one_or_none()
+    if found is None:
+        raise NotFoundError(
+            f"workflow {workflow_id} has no step {key!r} in run {run_number}",
+            hint="see the step ids with `stagent workflow show`",
+        )
+    return StepValues(*found)
+
+
+def write_step(
+    session: Session, workflow_id: str, run_number: int, key: str, values: dict[str, Any]
+) -> bool:
+    """Write ``values`` to one step row (one Core ``UPDATE`` by its key, no unit-of-work flush);
+    False if there is no such row. A row this session holds as an ORM object keeps the written
+    values as its committed state."""
+    params = {"row_workflow": workflow_id, "row_run": run_number, "row_key": key}
+    result = flushed_connection(session).execute(_WRITE_STEP, {**params, **values})
+    for loaded in list(session.identity_map.values()):
+        if (
+            isinstance(loaded, WorkflowStepRow)
+            and loaded.workflow_id == workflow_id
+            and loaded.run_number == run_number
+            and loaded.step_key == key
+        ):
+            for name, value in values.items():
+                set_committed_value(loaded, name, value)
+    return bool(getattr(result, "rowcount", 0))
 
 
 _STEP_FOR_TASK = (
