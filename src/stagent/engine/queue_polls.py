@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from dbos import _queue as dbos_queue
+from dbos import _queue as dbos_queue  # pyright: ignore[reportPrivateUsage]
 from dbos._sys_db import SystemDatabase
 
 QUEUE_ROW_SECONDS = 5.0
