@@ -1,5 +1,5 @@
 """Concurrent event writers: ``python -m benchmarks.writers [--quick] [--sqlite-only |
---postgresql-only]``.
+--postgresql-only] [--events-only]``.
 
 1, 2 and 4 writer processes each persist a running agent's events (`RunWriter.record`: a fenced
 commit per event, the executor's hot path) for a few seconds, on SQLite and on PostgreSQL; then
@@ -7,20 +7,24 @@ the same with control writes (`Store.write` transactions that lock a run and its
 status event, as approval holds do), which on PostgreSQL no longer share a workspace-wide lock. A
 reader tails the feed by ``seq`` meanwhile, as a live view does. Printed per backend and writer
 count: events per second; beside it the floor, the same processes committing a bare one-row
-insert each (sqlite3 / psycopg, no Stagent code); and the check that every event reached the feed
-once (no lost or duplicated ``seq``, and the tailing reader saw every one).
+insert each (sqlite3 / psycopg, no Stagent code); the CPU each event cost, the writer process's
+and (PostgreSQL) its server backend's, read from ``/proc``: on a loaded machine these, not the
+rates, are the figures to compare; and the check that every event reached the feed once (no lost
+or duplicated ``seq``, and the tailing reader saw every one).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import psycopg
 from sqlalchemy import func, select
@@ -37,26 +41,48 @@ from stagent.store.database import Store
 from stagent.store.tables import AgentEventRow
 from stagent.workspace import Workspace
 
+Writer = tuple[Callable[[int], None], int | None]
+"""A writer's one write, and the pid of its PostgreSQL backend (None on SQLite)."""
+
 
 def child(url: str, run_id: str, start_at: float, seconds: float, mode: str) -> None:
-    """One writer process: write until the deadline, print how many events it wrote."""
+    """One writer process: write until the deadline; print how many events it wrote, its own
+    CPU seconds, and its PostgreSQL backend's (0 on SQLite)."""
     if mode == "floor":
-        write = _floor_writer(url)
+        write, backend = _floor_writer(url)
     elif mode == "control":
-        write = _control_writer(url, run_id)
+        write, backend = _control_writer(url, run_id)
     else:
-        write = _event_writer(url, run_id)
+        write, backend = _event_writer(url, run_id)
 
     time.sleep(max(0.0, start_at - time.time()))
     deadline = time.time() + seconds
     count = 0
+    cpu, server = time.process_time(), backend_cpu(backend)
     while time.time() < deadline:
         write(count)
         count += 1
-    print(count, flush=True)
+    cpu, server = time.process_time() - cpu, backend_cpu(backend) - server
+    print(count, cpu, server, flush=True)
 
 
-def _event_writer(url: str, run_id: str) -> Callable[[int], None]:
+def backend_cpu(pid: int | None) -> float:
+    """CPU seconds a local PostgreSQL backend process has used (0 when there is none)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _backend_pid(store: Store) -> int | None:
+    """The backend of the one pooled connection a single-threaded writer uses (PostgreSQL)."""
+    if store.is_sqlite:
+        return None
+    with store.engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+
+def _event_writer(url: str, run_id: str) -> Writer:
     store = Store(url)
     with store.read() as session:
         run = run_repo.get(session, run_id)
@@ -66,10 +92,10 @@ def _event_writer(url: str, run_id: str) -> Callable[[int], None]:
         if not writer.record(TextEvent(text=f"event {i}")):
             raise SystemExit("the run was lost")
 
-    return write_event
+    return write_event, _backend_pid(store)
 
 
-def _control_writer(url: str, run_id: str) -> Callable[[int], None]:
+def _control_writer(url: str, run_id: str) -> Writer:
     """Control writes (`Store.write`): each locks its run and task rows and logs a status event,
     as an approval hold and its release do."""
     store = Store(url)
@@ -81,10 +107,10 @@ def _control_writer(url: str, run_id: str) -> Callable[[int], None]:
             else:
                 lifecycle.release(session, run_id, "approval:bench", reason="benchmark release")
 
-    return write_control
+    return write_control, _backend_pid(store)
 
 
-def _floor_writer(url: str) -> Callable[[int], None]:
+def _floor_writer(url: str) -> Writer:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         conn = sqlite3.connect(parsed.database or "", isolation_level=None, timeout=30)
@@ -95,14 +121,14 @@ def _floor_writer(url: str) -> Callable[[int], None]:
             conn.execute("INSERT INTO floor_events (payload) VALUES (?)", (f"event {i}",))
             conn.execute("COMMIT")
 
-        return write_sqlite
+        return write_sqlite, None
     pg = psycopg.connect(parsed.set(drivername="postgresql").render_as_string(False))
 
     def write_pg(i: int) -> None:
         pg.execute("INSERT INTO floor_events (payload) VALUES (%s)", (f"event {i}",))
         pg.commit()
 
-    return write_pg
+    return write_pg, pg.info.backend_pid
 
 
 def _prepare_floor(ws: Workspace) -> None:
@@ -171,23 +197,49 @@ def tail_until_done(ws: Workspace, procs: list[subprocess.Popen[str]], after: in
         time.sleep(0.02)
 
 
+def collect(procs: list[subprocess.Popen[str]]) -> tuple[int, float, float]:
+    """Events written, client CPU seconds and backend CPU seconds, summed over ``procs``."""
+    count, cpu, server = 0, 0.0, 0.0
+    for proc in procs:
+        fields = (proc.communicate()[0] or "0 0 0").split()
+        count, cpu, server = (
+            count + int(fields[0]),
+            cpu + float(fields[1]),
+            server + float(fields[2]),
+        )
+    return count, cpu, server
+
+
+def per_event(count: int, cpu: float, server: float) -> str:
+    """CPU per event in microseconds: ours + the server backend's."""
+    if not count:
+        return "-"
+    return f"{cpu / count * 1e6:.0f}+{server / count * 1e6:.0f} us"
+
+
+MODES = (
+    ("events", "text", "run events (RunWriter.record)"),
+    ("control", "status", "control writes (Store.write: row locks + a status event)"),
+)
+
+
 def measure(
-    label: str, factory: Callable[[], AbstractContextManager[Workspace]], seconds: float
+    label: str,
+    factory: Callable[[], AbstractContextManager[Workspace]],
+    seconds: float,
+    modes: tuple[tuple[str, str, str], ...] = MODES,
 ) -> None:
-    for mode, kind, what in (
-        ("events", "text", "run events (RunWriter.record)"),
-        ("control", "status", "control writes (Store.write: row locks + a status event)"),
-    ):
+    for mode, kind, what in modes:
         for writers in (1, 2, 4):
             with factory() as ws:
                 run_ids = claimed_runs(ws, writers)
                 _prepare_floor(ws)
                 floor_procs = run_writers(ws.store.url, run_ids, seconds, "floor")
-                floor = sum(int((p.communicate()[0] or "0").strip()) for p in floor_procs)
+                floor, floor_cpu, floor_server = collect(floor_procs)
                 start = ws.tasks.last_seq()
                 procs = run_writers(ws.store.url, run_ids, seconds, mode)
                 seen = tail_until_done(ws, procs, start)
-                written = sum(int((p.communicate()[0] or "0").strip()) for p in procs)
+                written, cpu, server = collect(procs)
                 with ws.store.read() as session:
                     stored = session.scalar(
                         select(func.count()).where(
@@ -203,6 +255,8 @@ def measure(
                 print(
                     f"{label:10} {what}, {writers} writer(s): {written / seconds:8.0f}/s "
                     f"(floor, bare insert+commit: {floor / seconds:8.0f}/s); "
+                    f"CPU per event, client+backend: {per_event(written, cpu, server)} "
+                    f"(floor {per_event(floor, floor_cpu, floor_server)}); "
                     f"every event in the feed once and seen by the tailing reader: "
                     f"{verdict}",
                     flush=True,
@@ -219,12 +273,14 @@ def main() -> None:
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
     only.add_argument("--postgresql-only", action="store_true", help="skip SQLite")
+    parser.add_argument("--events-only", action="store_true", help="skip the control writes")
     args = parser.parse_args()
     seconds = 2.0 if args.quick else 6.0
+    modes = MODES[:1] if args.events_only else MODES
     if not args.postgresql_only:
-        measure("sqlite", sqlite_workspace, seconds)
+        measure("sqlite", sqlite_workspace, seconds, modes)
     if not args.sqlite_only:
-        measure("postgresql", pg_workspace, seconds)
+        measure("postgresql", pg_workspace, seconds, modes)
 
 
 if __name__ == "__main__":

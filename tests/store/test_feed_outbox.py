@@ -4,9 +4,12 @@ reader tailing by ``seq`` never skips one. On SQLite they are written directly."
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from sqlalchemy import func, select, text
 
@@ -14,7 +17,7 @@ from stagent.domain.events import TextEvent
 from stagent.engine.executor import RunWriter
 from stagent.engine.options import resolve
 from stagent.engine.services import TaskDraft
-from stagent.store import events, lifecycle
+from stagent.store import events, lifecycle, run_writes
 from stagent.store.lifecycle import Claim
 from stagent.store.tables import FeedOutboxRow
 from stagent.workspace import Workspace
@@ -147,3 +150,85 @@ def test_a_write_transaction_does_not_wait_for_another_writers_open_transaction(
     assert [(e.task_id, e.kind) for e in feed] == [(second.id, "updated"), (first.id, "note")]
     assert feed[0].seq < feed[1].seq
     assert outbox_size(ws) == 0
+
+
+# ------------------------------------------------------------------ the hot path's batches
+
+
+def record_batch(writer: RunWriter, texts: list[str]) -> bool:
+    """Queue ``texts`` as one batch (inside an event loop they wait for the runtime's pause),
+    then write it; what `RunWriter.flush` returned."""
+
+    async def burst() -> bool:
+        for said in texts:
+            assert writer.record(TextEvent(text=said))
+        return writer.flush()
+
+    return asyncio.run(burst())
+
+
+def test_a_batch_reaches_the_feed_whole_and_in_order(ws: Workspace) -> None:
+    claim = claimed(ws, "burst")
+    before = ws.tasks.last_seq()
+    texts = [f"part {i}" for i in range(60)]
+    assert record_batch(RunWriter(ws.store, claim.task.id, claim.run), texts)
+    feed = [e for e in ws.tasks.feed(after=before) if e.kind == "text"]
+    assert [e.payload["text"] for e in feed] == texts
+    assert {e.run_id for e in feed} == {claim.run.id}
+    assert outbox_size(ws) == 0
+
+
+def test_a_batch_for_a_run_taken_over_writes_none_of_it(ws: Workspace) -> None:
+    claim = claimed(ws, "taken over")
+    writer = RunWriter(ws.store, claim.task.id, claim.run)
+    with ws.store.write() as session:
+        assert lifecycle.claim(session, claim.task.id, 1) is not None  # attempt 2
+    before = ws.tasks.last_seq()
+    assert not record_batch(writer, ["late 1", "late 2", "late 3"])
+    assert writer.lost
+    assert [e.kind for e in ws.tasks.feed(after=before) if e.kind == "text"] == []
+    assert outbox_size(ws) == 0
+
+
+def test_a_batch_the_server_refuses_leaves_nothing_and_the_next_one_is_written(
+    pg_workspace: Workspace,
+) -> None:
+    ws = pg_workspace
+    claim = claimed(ws, "refused")
+    before = ws.tasks.last_seq()
+    too_long = [("text", {"text": "fine"}), ("k" * 100, {"text": "kind too long"})]
+    with (
+        pytest.raises(psycopg.errors.StringDataRightTruncation),
+        ws.store.write_connection() as conn,
+    ):
+        run_writes.append_events(
+            conn,
+            task_id=claim.task.id,
+            run_id=claim.run.id,
+            attempt=claim.attempt,
+            events=too_long,
+        )
+    assert RunWriter(ws.store, claim.task.id, claim.run).record(TextEvent(text="next"))
+    feed = [e for e in ws.tasks.feed(after=before) if e.kind == "text"]
+    assert [e.payload["text"] for e in feed] == ["next"]
+    assert outbox_size(ws) == 0
+
+
+def test_a_writer_whose_server_connection_dropped_writes_again_on_a_new_one(
+    pg_workspace: Workspace,
+) -> None:
+    ws = pg_workspace
+    claim = claimed(ws, "dropped")
+    writer = RunWriter(ws.store, claim.task.id, claim.run)
+    assert writer.record(TextEvent(text="before"))
+    with ws.store.engine.connect() as conn:
+        conn.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    # a connection used in the last seconds is not pinged: its statement may fail once
+    with contextlib.suppress(psycopg.OperationalError):
+        writer.record(TextEvent(text="maybe"))
+    assert writer.record(TextEvent(text="after"))
+    texts = [e.payload["text"] for e in ws.tasks.events(claim.task.id) if e.kind == "text"]
+    assert texts[0] == "before" and texts[-1] == "after"

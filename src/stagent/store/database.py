@@ -107,8 +107,9 @@ class Store:
         """A connection for the hot path (a run's events), which skips the ORM.
 
         On SQLite it is one write transaction. On PostgreSQL it is in autocommit mode -- write
-        with single statements -- and takes no feed lock: its events go to the outbox and are
-        published when the block ends (`stagent.store.feed`), so workers commit in parallel.
+        with single statements -- and takes no feed lock: events appended on it
+        (`stagent.store.run_writes.append_events`) go to the outbox and are published in their
+        insert's own round trip (`stagent.store.feed`), so workers commit in parallel.
         """
         if self.is_sqlite:
             with self._write_engine.begin() as conn:
@@ -118,7 +119,6 @@ class Store:
             with self._autocommit_engine.connect() as conn:
                 conn.info[SECRETS_INFO] = self._secrets
                 yield conn
-                feed.publish(conn)
         self.changes.ring()
 
     def notify(self) -> None:

@@ -1,5 +1,6 @@
-"""The hot path of an executing run: its events, written through SQLAlchemy Core, each fenced by
-the run's attempt in the same transaction.
+"""The hot path of an executing run: its events, each fenced by the run's attempt in the same
+statement (SQLAlchemy Core on SQLite; on PostgreSQL one literal statement for a whole batch, sent
+with its commit and its publish in one round trip).
 
 A run has one owner at a time: the executor whose attempt (`stagent.store.lifecycle.claim` raised
 it) is the run's newest. Every write an executor makes for its run first reads the run's
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from stagent.domain.ids import utcnow
 from stagent.domain.runs import RunStatus
 from stagent.domain.scrub import scrub
+from stagent.store import feed
 from stagent.store.events import SECRETS_INFO
 from stagent.store.tables import RunRow, TaskRow, Timestamp
 
@@ -61,21 +63,14 @@ def _connection(db: Connection | Session) -> Connection:
     return db.connection()
 
 
-def _fenced_insert(table: str, share_lock: bool) -> TextClause:
-    lock = " FOR SHARE" if share_lock else ""
-    return text(
-        f"INSERT INTO {table} (task_id, run_id, subject_kind, subject_id, kind, payload,"
-        " created_at) SELECT CAST(:task_id AS VARCHAR), CAST(:run_id AS VARCHAR), 'task',"
-        " CAST(:task_id AS VARCHAR), CAST(:kind AS VARCHAR), :payload, :created_at"
-        " WHERE EXISTS (SELECT 1 FROM runs WHERE id = :run_id AND attempt = :attempt"
-        f" AND status IN ('queued', 'running', 'waiting'){lock})"
-    ).bindparams(bindparam("payload", type_=JSON()), bindparam("created_at", type_=Timestamp))
-
-
-_INSERT_FENCED = {
-    "sqlite": _fenced_insert("agent_events", share_lock=False),
-    "postgresql": _fenced_insert("feed_outbox", share_lock=True),
-}
+_ACTIVE_LITERALS = ", ".join(f"'{status}'" for status in _ACTIVE)
+_INSERT_FENCED_SQLITE: TextClause = text(
+    "INSERT INTO agent_events (task_id, run_id, subject_kind, subject_id, kind, payload,"
+    " created_at) SELECT CAST(:task_id AS VARCHAR), CAST(:run_id AS VARCHAR), 'task',"
+    " CAST(:task_id AS VARCHAR), CAST(:kind AS VARCHAR), :payload, :created_at"
+    f" WHERE EXISTS (SELECT 1 FROM runs WHERE id = :run_id AND attempt = :attempt"
+    f" AND status IN ({_ACTIVE_LITERALS}))"
+).bindparams(bindparam("payload", type_=JSON()), bindparam("created_at", type_=Timestamp))
 
 
 def append_event(
@@ -88,24 +83,9 @@ def append_event(
     payload: dict[str, Any],
 ) -> bool:
     """Insert one event of a task's run if ``attempt`` still owns it (one statement: the fence
-    and the insert together); False (nothing written) otherwise.
-
-    On PostgreSQL the row goes to the outbox (`stagent.store.feed`), and the run row is share-
-    locked by the statement, so a take-over commits before or after it, never in between.
-    """
-    secrets: tuple[str, ...] = conn.info.get(SECRETS_INFO, ())
-    result = conn.execute(
-        _INSERT_FENCED[conn.dialect.name],
-        {
-            "task_id": task_id,
-            "run_id": run_id,
-            "attempt": attempt,
-            "kind": kind,
-            "payload": scrub(payload, secrets),
-            "created_at": utcnow(),
-        },
-    )
-    return bool(getattr(result, "rowcount", 0))
+    and the insert together); False (nothing written) otherwise. See `append_events`."""
+    events = [(kind, payload)]
+    return append_events(conn, task_id=task_id, run_id=run_id, attempt=attempt, events=events) == 1
 
 
 def append_events(
@@ -116,15 +96,66 @@ def append_events(
     attempt: int,
     events: Sequence[tuple[str, dict[str, Any]]],
 ) -> int:
-    """`append_event` for each of ``events`` (``(kind, payload)``, in order) on one connection
-    (on SQLite, one transaction); stops at the first one refused. Returns how many were
-    written."""
+    """Insert ``events`` (``(kind, payload)``, in order) of a task's run while ``attempt`` owns
+    it; how many were written.
+
+    On SQLite (``conn`` in a write transaction) one fenced insert each, stopping at the first
+    one refused. On PostgreSQL (``conn`` in autocommit mode) one fenced multi-row insert into
+    the outbox, committed and published in the same round trip
+    (`stagent.store.feed.insert_commit_and_publish`): all of them or none. The statement share-
+    locks the run row, so a take-over commits before or after it, never in between.
+    """
+    if not events:
+        return 0
+    secrets: tuple[str, ...] = conn.info.get(SECRETS_INFO, ())
+    if conn.dialect.name == "postgresql":
+        feed.prepare_once(conn, _APPEND_STATEMENT, _APPEND_SQL, _APPEND_TYPES)
+        append = _fenced_append(conn, task_id, run_id, attempt, events, secrets)
+        return feed.insert_commit_and_publish(conn, append)
     for written, (kind, payload) in enumerate(events):
-        if not append_event(
-            conn, task_id=task_id, run_id=run_id, attempt=attempt, kind=kind, payload=payload
-        ):
+        params = {
+            "task_id": task_id,
+            "run_id": run_id,
+            "attempt": attempt,
+            "kind": kind,
+            "payload": scrub(payload, secrets),
+            "created_at": utcnow(),
+        }
+        if not getattr(conn.execute(_INSERT_FENCED_SQLITE, params), "rowcount", 0):
             return written
     return len(events)
+
+
+_APPEND_STATEMENT = "stagent_fenced_append"
+_APPEND_TYPES = "(varchar, varchar, integer, varchar[], json[], timestamptz[])"
+_APPEND_SQL = (
+    f"INSERT INTO feed_outbox ({feed.OUTBOX_COLUMNS})"
+    " SELECT $1, $2, 'task', $1, event.kind, event.payload, event.created_at"
+    " FROM unnest($4, $5, $6) WITH ORDINALITY AS event (kind, payload, created_at, n)"
+    " WHERE EXISTS (SELECT 1 FROM runs WHERE id = $2 AND attempt = $3"
+    f" AND status IN ({_ACTIVE_LITERALS}) FOR SHARE) ORDER BY event.n"
+)
+"""The PostgreSQL hot path's fenced insert of a batch (prepared once per connection): task,
+run, attempt, then the events' kinds, payloads and times as three arrays."""
+
+
+def _fenced_append(
+    conn: Connection,
+    task_id: str,
+    run_id: str,
+    attempt: int,
+    events: Sequence[tuple[str, dict[str, Any]]],
+    secrets: tuple[str, ...],
+) -> str:
+    """``EXECUTE`` of `_APPEND_SQL` for ``events``, every value a literal."""
+    literal = feed.literal_maker(conn)
+    kinds = ", ".join(literal(kind) for kind, _ in events)
+    payloads = ", ".join(literal(scrub(payload, secrets)) for _, payload in events)
+    times = ", ".join(literal(utcnow()) for _ in events)
+    return (
+        f"EXECUTE {_APPEND_STATEMENT}({literal(task_id)}, {literal(run_id)}, {int(attempt)},"
+        f" ARRAY[{kinds}], ARRAY[{payloads}], ARRAY[{times}])"
+    )
 
 
 _SET_SESSION = update(_TASKS).where(_TASKS.c.id == bindparam("task"))
