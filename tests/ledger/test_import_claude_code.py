@@ -278,3 +278,42 @@ def test_the_cycle_collector_is_back_on_after_an_import_even_one_that_fails(
     with pytest.raises(RuntimeError, match="disk full"):
         run_import(workspace, config)
     assert gc.isenabled()
+
+
+def test_the_fast_row_of_a_claude_code_call_books_what_the_reference_path_books(
+    workspace: Workspace,
+) -> None:
+    """An import builds a Claude Code call's row straight from its line; every figure, note and
+    raw field must be the ones the general path (`LogImporter.row`) gives for the same call:
+    modes with and without a multiplier, a long-context tier, a priority tier, a model the
+    price table does not know, projects by working directory."""
+    from stagent.ledger.importers import claude_code
+    from stagent.ledger.importers.service import LogImporter
+
+    priority = json.loads(claude_assistant("msg_63", "req_63"))
+    priority["message"]["usage"]["service_tier"] = "priority"
+    lines = [
+        claude_assistant("msg_60", "req_60", model="claude-opus-4-6", speed="fast"),
+        claude_assistant("msg_61", "req_61", geo="us", cache_5m=40, cache_1h=7, cache_read=9),
+        claude_assistant("msg_62", "", input_tokens=250_000, output_tokens=10, cwd="/elsewhere"),
+        json.dumps(priority),
+        claude_assistant("msg_64", "req_64", model="claude-sonnet-4-5-20250929", speed="fast"),
+        claude_assistant("msg_65", "req_65", model="gpt-unknown-1", sidechain=True),
+        claude_assistant("msg_66", "req_66", timestamp="2026-11-21T10:00:00+02:00"),
+    ]
+    importer = LogImporter(workspace.store, workspace.ledger.prices)
+
+    def project(cwd: str | None) -> str | None:
+        return "proj_site" if cwd == "/home/dev/work/site" else None
+
+    for line in lines:
+        copy = claude_code.parse_line(line.encode())
+        assert copy is not None
+        call = copy.call()
+        expected = importer.row(CLAUDE_CODE, call, project(call.cwd))
+        assert importer.copy_row(CLAUDE_CODE, copy, project) == expected
+        assert importer.copy_row(CLAUDE_CODE, copy, project) == expected  # remembered card
+    unpriced = importer.copy_row(
+        CLAUDE_CODE, claude_code.parse_line(lines[5].encode()) or pytest.fail(), project
+    )
+    assert unpriced[3:4] == ("gpt-unknown-1",) and "unpriced" in unpriced

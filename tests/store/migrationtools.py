@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
+from storetools import bash_card
 
 from stagent.domain.permissions import PermissionRule
 from stagent.domain.run_options import RunOptions
@@ -206,20 +207,7 @@ def fill_workspace(store: Store) -> None:
         lifecycle.finish(session, run.id, RunStatus.COMPLETED, attempt=1, result="shipped")
         budget_repo.upsert(session, "project", project.id, {"daily_cap_micros": 9_000_000})
         card_task = task_repo.create(session, task_repo.NewTask(title="ask first"))
-        approval_repo.create(
-            session,
-            task_id=card_task.id,
-            project_id=None,
-            runtime="scripted",
-            profile=None,
-            tool="Bash",
-            tool_input={"command": "rm -rf build"},
-            kind="permission",
-            risk="high",
-            suggested_rule=None,
-            why_asked="no rule covers it",
-            expires_at=T0 + timedelta(days=365),
-        )
+        bash_card(session, card_task.id, expires_at=T0 + timedelta(days=365))
         inbox_repo.create(session, kind="message", title="hello", body="kept", task_id=task.id)
         flow = workflow_repo.create(session, definition, project_id=project.id)
         row = workflow_repo.get_row(session, flow.id, for_update=True)

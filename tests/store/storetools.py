@@ -3,8 +3,14 @@ public functions."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from stagent.domain.approvals import Approval
 from stagent.domain.run_options import RunOptions
 from stagent.domain.runs import Run
+from stagent.store import approvals as approval_repo
 from stagent.store import lifecycle
 from stagent.store import tasks as task_repo
 from stagent.store.database import Store
@@ -42,3 +48,24 @@ def import_row(entry: NewLedgerEntry) -> ImportedRow:
     values = {name: getattr(entry, name, None) for name in IMPORT_COLUMNS}
     values.update(raw=entry.raw or {}, finished_at=entry.at)
     return tuple(values[name] for name in IMPORT_COLUMNS)
+
+
+def bash_card(
+    session: Session, task_id: str, *, expires_at: datetime, run_id: str | None = None
+) -> Approval:
+    """A pending high-risk card: the task asks to run ``rm -rf build`` and no rule covers it."""
+    return approval_repo.create(
+        session,
+        task_id=task_id,
+        run_id=run_id,
+        project_id=None,
+        runtime="scripted",
+        profile=None,
+        tool="Bash",
+        tool_input={"command": "rm -rf build"},
+        kind="permission",
+        risk="high",
+        suggested_rule=None,
+        why_asked="no rule covers it",
+        expires_at=expires_at,
+    )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from migrationtools import T0, at, at_head, expected_rollup, rollup_rows, seed
-from storetools import claimed_run, import_row
+from storetools import bash_card, claimed_run, import_row
 
 from stagent.domain.runs import RunStatus
 from stagent.domain.tasks import TaskStatus
@@ -250,20 +250,8 @@ def test_a_decision_killed_before_it_commits_can_be_made_again_and_counts_once(
     waits on it and nothing is logged; answered again, the run resumes with one decision."""
     claim = claimed_run(store, "rm the build")
     with store.write() as session:
-        card = approval_repo.create(
-            session,
-            task_id=claim.task.id,
-            run_id=claim.run.id,
-            project_id=None,
-            runtime="scripted",
-            profile=None,
-            tool="Bash",
-            tool_input={"command": "rm -rf build"},
-            kind="permission",
-            risk="high",
-            suggested_rule=None,
-            why_asked="no rule covers it",
-            expires_at=T0 + timedelta(days=3_650),
+        card = bash_card(
+            session, claim.task.id, run_id=claim.run.id, expires_at=T0 + timedelta(days=3_650)
         )
         hold = approval_repo.approval_hold(card.id)
         lifecycle.suspend(session, claim.run.id, hold, reason="asks", attempt=1)

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import httpx
@@ -37,6 +38,8 @@ CHROMIUM_FLAGS = [
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 IN_CI = os.environ.get("CI", "").lower() == "true"
+WAIT_MS = 60_000
+"""The shortest wait of a browser test (the page, a live event, a run)."""
 
 pytestmark = pytest.mark.browser
 
@@ -122,13 +125,22 @@ def browser() -> Iterator[object]:
         if IN_CI:
             pytest.fail("/usr/bin/chromium is required in CI (apt install chromium)")
         pytest.skip("/usr/bin/chromium is not installed")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import BrowserContext, expect, sync_playwright
 
-    # Every expect() waits for a page that answers a request or a live event: under a loaded
-    # machine 5 s (Playwright's default) is not enough, so no wait here is shorter than 60 s.
-    expect.set_options(timeout=60_000)
+    # Every expect(), navigation and click waits for a server that may share 2 cores with a
+    # load of 20: Playwright's 5 s (expect) and 30 s (goto, click) are not enough there, so no
+    # wait in the browser tests is shorter than 60 s.
+    expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        new_context = chromium.new_context
+
+        def patient_context(**options: Any) -> BrowserContext:
+            context = new_context(**options)
+            context.set_default_timeout(WAIT_MS)
+            return context
+
+        chromium.new_context = patient_context  # type: ignore[method-assign]
         try:
             yield chromium
         finally:

@@ -81,3 +81,43 @@ def test_environment_page_and_detail_sheet(
     finally:
         context.close()
     assert errors == []
+
+
+def test_the_comparison_reads_on_a_phone_one_artifact_a_block(
+    tree: Path,
+    server: str,  # noqa: F811
+    browser: object,  # noqa: F811
+) -> None:
+    """At 390 px the compare tab does not scroll sideways: each artifact is a block, its name
+    across the width and below it every place (User level and each project) named beside its
+    mark."""
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/environment/compare")
+        rows = page.locator("table.matrix tbody tr")
+        expect(rows.first).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        for box in (page.locator("table.matrix"), page.locator("table.matrix").locator("..")):
+            assert box.evaluate("el => el.scrollWidth <= el.clientWidth"), "scrolls sideways"
+        places = page.locator("table.matrix thead th").all_text_contents()[1:]
+        assert sorted(places) == ["User level", "api", "webapp"]
+        for i in range(min(rows.count(), 8)):
+            row = rows.nth(i)
+            name = row.locator("th").bounding_box()
+            cells = row.locator("td")
+            assert name is not None and name["x"] + name["width"] <= 390
+            labels = cells.evaluate_all(
+                "tds => tds.map(td => getComputedStyle(td, '::before').content)"
+            )
+            assert labels == [f'"{p}"' for p in places]
+            first = cells.first.bounding_box()
+            assert first is not None and first["y"] >= name["y"] + name["height"] - 1
+            last = cells.last.bounding_box()
+            assert last is not None and last["x"] + last["width"] <= 390
+        _shot(page, "environment-compare-phone")
+    finally:
+        context.close()

@@ -269,3 +269,36 @@ def test_wide_tables_stack_on_a_phone_and_one_scan_draws_no_chart(
         page.goto(f"{server}/costs")
         audit = page.locator("table.audit")
         expect(audit.get_by_role("link", name="Write a weekly report")).to_be_visible()
+
+
+def test_board_cards_keep_their_actions_on_one_row_at_1280(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Seven columns at 1280 px: a card's Run / Cancel / Delete stay on one row inside the card,
+    each named for screen readers, and still act (Run queues the planned task)."""
+    from playwright.sync_api import expect
+
+    planned = _task(server, "Plan the offsite with a longer title than most")
+    done = _task(server, "Send the invitations")
+    _run(server, done)
+    _until(server, done, "completed")
+    with watched_page(browser) as page:
+        page.goto(f"{server}/board")
+        page.wait_for_selector("body[data-live]", timeout=60_000)
+        card = page.locator(f"#card-{planned}")
+        for name in ("Run", "Cancel", "Delete"):
+            expect(card.get_by_role("button", name=name)).to_be_visible()
+        expect(page.locator(f"#card-{done}").get_by_role("button", name="Delete")).to_be_visible()
+        for task_id in (planned, done):
+            boxes = page.locator(f"#card-{task_id} .actions button").evaluate_all(
+                "els => els.map(b => b.getBoundingClientRect().toJSON())"
+            )
+            outer = page.locator(f"#card-{task_id}").bounding_box()
+            assert outer is not None and len(boxes) >= 2
+            assert len({round(b["top"]) for b in boxes}) == 1, f"actions wrap: {boxes}"
+            assert max(b["right"] for b in boxes) <= outer["x"] + outer["width"]
+        shoot(page, screenshot_dir(tmp_path), "board-actions")
+        card.get_by_role("button", name="Run").click()
+        expect(page.locator(f"#col-completed #card-{planned}")).to_be_visible(timeout=60_000)

@@ -40,7 +40,10 @@ def test_gallery_search_and_blueprint_preview(browser: object, server: str) -> N
         page.locator(".card-name", has_text="Researcher").first.click()
         expect(page.locator("h1")).to_have_text("Researcher")
         expect(page.locator("table.policy")).to_contain_text("WebSearch")
+        expect(page.locator(".instructions h4", has_text="Method")).to_be_visible()  # Markdown
         assert page.evaluate("document.documentElement.scrollWidth") <= width
+        if shots := os.environ.get("STAGENT_SCREENSHOTS"):
+            page.screenshot(path=f"{shots}/profile-{width}.png", full_page=True)
 
         page.goto(f"{server}/blueprints/code-review-pipeline")
         page.fill("input[name=target]", "src/payments")

@@ -42,6 +42,7 @@ from stagent.engine.queue import (
 from stagent.engine.run_loop import RunLoop
 from stagent.engine.workflow_steps import SettleOnEnd, StepRef
 from stagent.settings import Settings
+from stagent.store.engine import ping_after_idle
 
 __all__ = [
     "APP_NAME",
@@ -149,6 +150,8 @@ def launch(settings: Settings, database_url: str, executor_id: str, context: Run
         "executor_id": executor_id,
         "log_level": "WARNING",
         "notification_listener_polling_interval_sec": 0.05,
+        # Not a ping round trip before each of DBOS's transactions: only after 2 s idle (below).
+        "db_engine_kwargs": {"pool_pre_ping": False},
     }
     DBOS.destroy()
     pin_worker_concurrency(TASK_QUEUE, settings.concurrency)
@@ -161,6 +164,7 @@ def launch(settings: Settings, database_url: str, executor_id: str, context: Run
     except BaseException:
         _stop_run_loop()
         raise
+    _ping_dbos_connections_after_idle()
     adopt_older_runs()
     # The per-worker limit is this process's own (see pin_worker_concurrency): the shared queue
     # row in the database carries none, so no worker's setting leaks into another.
@@ -176,6 +180,16 @@ def launch(settings: Settings, database_url: str, executor_id: str, context: Run
     )
     logging.getLogger("dbos").setLevel(logging.WARNING)
     quiet_cancellations()
+
+
+def _ping_dbos_connections_after_idle() -> None:
+    """DBOS's PostgreSQL pool pings a connection only when it sat idle (`ping_after_idle`), as
+    ours does; a worker's queue polls and workflow writes otherwise pay a round trip each."""
+    from dbos._dbos import _get_dbos_instance  # pyright: ignore[reportPrivateUsage]
+
+    sys_db: SystemDatabase = _get_dbos_instance()._sys_db  # pyright: ignore[reportPrivateUsage]
+    if sys_db.engine.dialect.name == "postgresql":
+        ping_after_idle(sys_db.engine)
 
 
 _worker_limits: dict[str, int] = {}

@@ -60,9 +60,10 @@ PING_AFTER_IDLE_SECONDS = 2.0
 _IDLE_SINCE = "stagent_idle_since"
 
 
-def _ping_after_idle(engine: Engine) -> None:
+def ping_after_idle(engine: Engine) -> None:
     """Pre-ping only connections that sat idle in the pool (SQLAlchemy's ``pool_pre_ping``
-    pings on every checkout: one more round trip for each transaction of a busy worker).
+    pings on every checkout: one more round trip for each transaction of a busy worker). Ours,
+    and DBOS's in a worker (`stagent.engine.durable.launch` turns its ``pool_pre_ping`` off).
 
     A connection that fails its ping is replaced (the pool retries the checkout). One that was
     used within the last `PING_AFTER_IDLE_SECONDS` is handed out as it is: if the server went
@@ -106,7 +107,7 @@ def build_engine(url: str) -> Engine:
     url = normalize_url(url)
     if not is_sqlite(url):
         engine = create_engine(url, pool_size=10, max_overflow=20)
-        _ping_after_idle(engine)
+        ping_after_idle(engine)
         return engine
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
