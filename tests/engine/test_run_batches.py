@@ -6,6 +6,7 @@ cancelled or taken over meanwhile writes none of what it had queued. SQLite, in 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ from enginetools import (
     queued_task,
     until,
 )
+from sqlalchemy import event
 
 from stagent.domain.events import ResultEvent, RuntimeEvent, TextEvent, UsageEvent
 from stagent.domain.runs import Run, RunStatus
@@ -117,6 +119,40 @@ def test_a_burst_ending_in_the_result_is_written_with_the_end(ws: Workspace) -> 
     assert execute(context(ws), task.id) == "completed"
     assert texts(ws, task.id) == [f"part {i}" for i in range(5)]
     assert ws.tasks.get(task.id).result == "all parts"
+
+
+def commits_of_a_run(ws: Workspace, words: tuple[str, ...]) -> int:
+    """The commits one run makes (claim to end) when its runtime says ``words``, then its
+    result, all at once."""
+
+    async def script(run: PlayedRun) -> AsyncIterator[RuntimeEvent]:
+        del run
+        for word in words:
+            yield TextEvent(word)
+        yield ResultEvent("said")
+
+    ws.runtimes.register(PlayRuntime(script))
+    task = queued_task(ws)
+    commits: list[object] = []
+    here = threading.current_thread()
+
+    def listener(conn: object) -> None:  # this thread's commits: the run's (no other writer's)
+        if threading.current_thread() is here:
+            commits.append(conn)
+
+    event.listen(ws.store.engine, "commit", listener)
+    try:
+        assert execute(context(ws), task.id) == "completed"
+    finally:
+        event.remove(ws.store.engine, "commit", listener)
+    assert texts(ws, task.id) == list(words)
+    return len(commits)
+
+
+def test_the_last_burst_costs_no_commit_of_its_own(ws: Workspace) -> None:
+    """What the runtime says in the burst that ends with its result is written in the end's
+    transaction, not in one of its own while the execution cleans up."""
+    assert commits_of_a_run(ws, ("one", "two")) == commits_of_a_run(ws, ())
 
 
 def test_a_burst_longer_than_a_batch_is_written_whole_and_in_order(ws: Workspace) -> None:

@@ -232,3 +232,21 @@ def test_a_writer_whose_server_connection_dropped_writes_again_on_a_new_one(
     assert writer.record(TextEvent(text="after"))
     texts = [e.payload["text"] for e in ws.tasks.events(claim.task.id) if e.kind == "text"]
     assert texts[0] == "before" and texts[-1] == "after"
+
+
+def test_the_hot_path_writes_after_psycopg_deallocated_its_statements(
+    pg_workspace: Workspace,
+) -> None:
+    """psycopg deallocates all prepared statements of a connection on a ROLLBACK once it has
+    prepared some of its own (a query run five times): the hot path prepares its own again."""
+    ws = pg_workspace
+    claim = claimed(ws, "deallocated")
+    writer = RunWriter(ws.store, claim.task.id, claim.run)
+    assert writer.record(TextEvent(text="first"))
+    for _ in range(2):
+        with ws.store.read() as session:  # the pooled connection: prepared, then rolled back
+            for _ in range(6):
+                session.execute(text("SELECT 1 WHERE 1 = :one"), {"one": 1})
+        assert writer.record(TextEvent(text="again"))
+    texts = [e.payload["text"] for e in ws.tasks.events(claim.task.id) if e.kind == "text"]
+    assert texts == ["first", "again", "again"]

@@ -149,6 +149,7 @@ async def _drive(
                 outcome = _outcome(event)
                 if outcome is not None:
                     final = event
+                    writer.hold()  # the end writes what is queued, with the final event
                     break
                 if writer.lost or not writer.record(event):
                     break

@@ -93,6 +93,15 @@ class RunWriter:
         self.lost = self.lost or written < len(pending)
         return not self.lost
 
+    def hold(self) -> None:
+        """Write nothing more before `conclude`: the run's end is next (its final event came)
+        and writes what is queued with it, in its one transaction. Without this, the batch
+        scheduled before the final event would be written on its own while the execution
+        cleans up (one commit more for each run)."""
+        if self._soon is not None:
+            self._soon.cancel()
+            self._soon = None
+
     def raise_failure(self) -> None:
         """Raise what writing a batch in the background raised (once)."""
         failure, self._failure = self._failure, None

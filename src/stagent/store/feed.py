@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import Error as DriverError
+from psycopg.errors import InvalidSqlStatementName
 from psycopg.pq import Escaping, TransactionStatus
 from sqlalchemy import Connection
 
@@ -37,13 +38,14 @@ _LOCKED = f"SET LOCAL synchronous_commit TO off; SELECT pg_advisory_xact_lock({F
 PUBLISH_SQL = f"{_LOCKED}; {MOVE_SQL}; NOTIFY {CHANNEL}"
 """One round trip, one implicit transaction (sent on an autocommit connection)."""
 MOVE_STATEMENT = "stagent_feed_move"
-"""The name `MOVE_SQL` is prepared under on a connection (`prepare_once`): the hot path runs it
-with each batch, and a prepared statement is parsed and planned once per connection, not each
-time (that was a third of the server's CPU per event)."""
+"""The name `MOVE_SQL` is prepared under on a hot-path connection, with the hot path's insert
+(`insert_commit_and_publish`): a prepared statement is parsed and planned once per connection,
+not each time (that was a third of the server's CPU per event)."""
 PREPARED_PUBLISH_SQL = f"{_LOCKED}; EXECUTE {MOVE_STATEMENT}; NOTIFY {CHANNEL}"
 """`PUBLISH_SQL` with the move prepared."""
-_PREPARED_INFO = "stagent_prepared"
-"""``Connection.info`` key (kept as long as the driver connection lives): the names prepared."""
+_PREPARED_INFO = "stagent_hot_prepared"
+"""``Connection.info`` key (kept as long as the driver connection lives): the hot path's
+statements were prepared there."""
 COMMIT_AND_PUBLISH = f"COMMIT; {PUBLISH_SQL}"
 """A write transaction's end when it appended events: its commit, then `PUBLISH_SQL` (which
 notifies), in one round trip."""
@@ -97,44 +99,52 @@ def insert_sql(conn: Connection, rows: Sequence[OutboxRow]) -> str:
     return f"INSERT INTO feed_outbox ({OUTBOX_COLUMNS}) VALUES {values}"
 
 
-def prepare_once(conn: Connection, name: str, sql: str, types: str = "") -> None:
-    """``PREPARE name(types) AS sql`` on ``conn``'s driver connection, unless done there
-    already (``types``: the parameters' types, parenthesized, if any).
-
-    A prepared statement lives as long as the server session; ``conn.info`` lives as long as
-    the driver connection, so the two go away together (a reconnect prepares again).
-    """
-    prepared: set[str] = conn.info.setdefault(_PREPARED_INFO, set())
-    if name not in prepared:
-        driver: Any = conn.connection.driver_connection
-        driver.execute(f"PREPARE {name}{types} AS {sql}")
-        prepared.add(name)
-
-
-def insert_commit_and_publish(conn: Connection, insert: str) -> int:
-    """Run ``insert`` (one statement, every value a literal: typically ``EXECUTE`` of a statement
-    prepared with `prepare_once`) in its own transaction on ``conn`` (autocommit), then
-    publish, in one round trip; the number of rows it inserted.
+def insert_commit_and_publish(conn: Connection, insert: str, prepare: str) -> int:
+    """Run ``insert`` (``EXECUTE`` of a statement ``prepare`` prepares, every value a literal) in
+    its own transaction on ``conn`` (autocommit), then publish, in one round trip; the number of
+    rows it inserted.
 
     The statements go as one simple query -- ``BEGIN``, the insert, ``COMMIT``,
     `PREPARED_PUBLISH_SQL` -- so the publish runs after the insert's commit, as `publish` does,
     and costs no round trip of its own. The insert's row count is read from its own result (the
     second of the query's results). Should a statement fail, the transaction it left open is
     rolled back (nothing of it was committed) and the error raised.
+
+    ``prepare`` and the move are prepared together, in one round trip, the first time a
+    connection is used here. psycopg deallocates every prepared statement of a connection (its
+    own and these) when it sees a ``ROLLBACK`` there while it holds prepared statements of its
+    own: both go together, so the insert's ``EXECUTE`` fails first, before anything commits;
+    they are then prepared again and the query sent again, once.
     """
     driver: Any = conn.connection.driver_connection
     if not driver.autocommit:  # its COMMIT would end the caller's transaction
         raise ValueError("a fenced insert is sent on an autocommit connection")
-    try:
-        prepare_once(conn, MOVE_STATEMENT, MOVE_SQL)
-        with driver.cursor() as cursor:
-            cursor.execute(f"BEGIN; {insert}; COMMIT; {PREPARED_PUBLISH_SQL}")
-            cursor.nextset()
-            return max(int(cursor.rowcount), 0)
-    except DriverError:
-        if not driver.closed and driver.info.transaction_status != TransactionStatus.IDLE:
-            driver.rollback()  # (a closed one is replaced by the pool when it is handed back)
-        raise
+    for again in (False, True):
+        try:
+            if not conn.info.get(_PREPARED_INFO):
+                driver.execute(f"{prepare}; PREPARE {MOVE_STATEMENT} AS {MOVE_SQL}", prepare=False)
+                conn.info[_PREPARED_INFO] = True
+            with driver.cursor() as cursor:
+                sql = f"BEGIN; {insert}; COMMIT; {PREPARED_PUBLISH_SQL}"
+                cursor.execute(sql, prepare=False)
+                cursor.nextset()
+                return max(int(cursor.rowcount), 0)
+        except InvalidSqlStatementName:
+            _roll_back(driver)
+            conn.info.pop(_PREPARED_INFO, None)  # deallocated: prepared again
+            if again:
+                raise
+        except DriverError:
+            _roll_back(driver)
+            raise
+    raise AssertionError("unreachable")
+
+
+def _roll_back(driver: Any) -> None:
+    """End the transaction a failed statement left open (a closed connection is replaced by the
+    pool when it is handed back)."""
+    if not driver.closed and driver.info.transaction_status != TransactionStatus.IDLE:
+        driver.rollback()
 
 
 def literal_maker(conn: Connection) -> Callable[[Any], str]:

@@ -109,9 +109,8 @@ def append_events(
         return 0
     secrets: tuple[str, ...] = conn.info.get(SECRETS_INFO, ())
     if conn.dialect.name == "postgresql":
-        feed.prepare_once(conn, _APPEND_STATEMENT, _APPEND_SQL, _APPEND_TYPES)
         append = _fenced_append(conn, task_id, run_id, attempt, events, secrets)
-        return feed.insert_commit_and_publish(conn, append)
+        return feed.insert_commit_and_publish(conn, append, _PREPARE_APPEND)
     for written, (kind, payload) in enumerate(events):
         params = {
             "task_id": task_id,
@@ -137,6 +136,7 @@ _APPEND_SQL = (
 )
 """The PostgreSQL hot path's fenced insert of a batch (prepared once per connection): task,
 run, attempt, then the events' kinds, payloads and times as three arrays."""
+_PREPARE_APPEND = f"PREPARE {_APPEND_STATEMENT}{_APPEND_TYPES} AS {_APPEND_SQL}"
 
 
 def _fenced_append(
