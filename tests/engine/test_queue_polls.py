@@ -100,6 +100,7 @@ def test_queues_not_gated_are_always_asked(gate) -> None:  # type: ignore[no-unt
 
 def sleeper(ring_first: bool = False) -> tuple[queue_polls.PollGate, ChangeNotifier]:
     """A gate on a real change signal whose queue ``tasks`` is idle (its first poll done)."""
+    queue_polls.install(None)  # no stop left over from a worker an earlier test ran here
     notifier = ChangeNotifier()
     poll_gate = queue_polls.PollGate(
         lambda: notifier.version, idle_seconds=NEVER, wait_change=notifier.wait
