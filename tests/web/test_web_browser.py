@@ -341,13 +341,13 @@ def test_a_late_board_answer_does_not_undo_a_live_move(browser: object, server: 
         page.locator("#col-planned .card").get_by_role("button", name="Run").click()
         done = page.locator("#col-completed .card", has_text="Slow answer")
         expect(done).to_be_visible(timeout=60_000)  # moved by the live stream
-        page.wait_for_function("window.__boardSwaps === 0")
+        page.wait_for_function("() => window.__boardSwaps === 0")
         assert len(held) == 1
         route, stale = held[0]
         answer = BeautifulSoup(stale.text(), "html.parser")  # type: ignore[attr-defined]
         assert answer.select("#col-queued .card, #col-running .card"), "the answer is not stale"
         route.fulfill(response=stale)  # type: ignore[arg-type]
-        page.wait_for_function("window.__boardSwaps === 1", timeout=60_000)
+        page.wait_for_function("() => window.__boardSwaps === 1", timeout=60_000)
         expect(done).to_be_visible()
         expect(page.locator("#col-completed .count")).to_have_text("1")
         expect(page.locator("#col-queued .card, #col-running .card")).to_have_count(0)

@@ -189,7 +189,7 @@ def test_the_monitor_log_starts_every_message_at_the_same_place(
             assert len(starts) == 1, f"messages start at {sorted(starts)} at {size['width']} px"
             # (the chart redraws at the new width a moment later)
             page.wait_for_function(
-                f"document.documentElement.scrollWidth <= {size['width']}", timeout=60_000
+                f"() => document.documentElement.scrollWidth <= {size['width']}", timeout=60_000
             )
         shoot(page, screenshot_dir(tmp_path), "monitor-log")
 
