@@ -30,18 +30,24 @@ from stagent.store.watcher import CHANNEL
 
 OUTBOX_COLUMNS = "task_id, run_id, subject_kind, subject_id, kind, payload, created_at"
 MOVE_SQL = (
-    f"WITH moved AS (DELETE FROM feed_outbox RETURNING id, {OUTBOX_COLUMNS})"
-    f" INSERT INTO agent_events ({OUTBOX_COLUMNS}) SELECT {OUTBOX_COLUMNS} FROM moved ORDER BY id"
+    f"WITH moved AS (DELETE FROM feed_outbox RETURNING id, {OUTBOX_COLUMNS}),"
+    f" published AS (INSERT INTO agent_events ({OUTBOX_COLUMNS})"
+    f" SELECT {OUTBOX_COLUMNS} FROM moved ORDER BY id RETURNING 1)"
+    f" SELECT pg_notify('{CHANNEL}', '') FROM (SELECT 1 FROM published LIMIT 1) AS any_published"
 )
-"""Every committed outbox row into the feed, in insertion order (``seq`` is assigned here)."""
+"""Every committed outbox row into the feed, in insertion order (``seq`` is assigned here), and
+a notification only if it moved a row: a writer whose rows another publish moved while it
+waited for the feed lock sends none (that publish notified, after the rows were committed).
+Every notifying commit takes PostgreSQL's one notify-queue lock and wakes every listener, so an
+empty publish's notification cost each writer and each listening process for nothing."""
 _LOCKED = f"SET LOCAL synchronous_commit TO off; SELECT pg_advisory_xact_lock({FEED_LOCK_KEY})"
-PUBLISH_SQL = f"{_LOCKED}; {MOVE_SQL}; NOTIFY {CHANNEL}"
+PUBLISH_SQL = f"{_LOCKED}; {MOVE_SQL}"
 """One round trip, one implicit transaction (sent on an autocommit connection)."""
 MOVE_STATEMENT = "stagent_feed_move"
 """The name `MOVE_SQL` is prepared under on a hot-path connection, with the hot path's insert
 (`insert_commit_and_publish`): a prepared statement is parsed and planned once per connection,
 not each time (that was a third of the server's CPU per event)."""
-PREPARED_PUBLISH_SQL = f"{_LOCKED}; EXECUTE {MOVE_STATEMENT}; NOTIFY {CHANNEL}"
+PREPARED_PUBLISH_SQL = f"{_LOCKED}; EXECUTE {MOVE_STATEMENT}"
 """`PUBLISH_SQL` with the move prepared."""
 _PREPARED_INFO = "stagent_hot_prepared"
 """``Connection.info`` key (kept as long as the driver connection lives): the hot path's
@@ -60,7 +66,8 @@ crash only delays a listener until its next poll)."""
 
 
 def publish(conn: Connection) -> None:
-    """Move every committed outbox row into the feed, in order, and notify listeners.
+    """Move every committed outbox row into the feed, in order, and notify listeners if it moved
+    any (`MOVE_SQL`).
 
     ``conn`` must be in autocommit mode on PostgreSQL: the statements above then run as one
     transaction that takes the feed lock -- the only place ``seq`` is assigned for outbox
@@ -76,7 +83,8 @@ def publish(conn: Connection) -> None:
 def commit_and_publish(conn: Connection, *, appended: bool, held: Sequence[OutboxRow] = ()) -> None:
     """End ``conn``'s open write transaction (PostgreSQL) in one round trip: insert the events
     it ``held`` into the outbox, commit it, then -- if it holds or ``appended`` events --
-    publish them (`publish`, which notifies); otherwise just notify (`COMMIT_AND_NOTIFY`).
+    publish them (`publish`, which notifies unless another publish moved them first, and that one
+    notified); otherwise just notify (`COMMIT_AND_NOTIFY`).
 
     The held events are sent as literals (quoted by libpq for this connection): a statement
     with several commands cannot carry bound parameters.
