@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg import Error as DriverError
 from psycopg.errors import InvalidSqlStatementName
 from psycopg.pq import Escaping, TransactionStatus
@@ -107,10 +108,13 @@ def insert_sql(conn: Connection, rows: Sequence[OutboxRow]) -> str:
     return f"INSERT INTO feed_outbox ({OUTBOX_COLUMNS}) VALUES {values}"
 
 
-def insert_commit_and_publish(conn: Connection, insert: str, prepare: str) -> int:
+def insert_commit_and_publish(
+    driver: psycopg.Connection[Any], info: dict[str, Any], insert: str, prepare: str
+) -> int:
     """Run ``insert`` (``EXECUTE`` of a statement ``prepare`` prepares, every value a literal) in
-    its own transaction on ``conn`` (autocommit), then publish, in one round trip; the number of
-    rows it inserted.
+    its own transaction on ``driver`` (a psycopg connection in autocommit mode, a hot one:
+    `stagent.store.hot`), then publish, in one round trip; the number of rows it inserted.
+    ``info`` lives as long as the connection: it remembers what was prepared there.
 
     The statements go as one simple query -- ``BEGIN``, the insert, ``COMMIT``,
     `PREPARED_PUBLISH_SQL` -- so the publish runs after the insert's commit, as `publish` does,
@@ -124,22 +128,22 @@ def insert_commit_and_publish(conn: Connection, insert: str, prepare: str) -> in
     own: both go together, so the insert's ``EXECUTE`` fails first, before anything commits;
     they are then prepared again and the query sent again, once.
     """
-    driver: Any = conn.connection.driver_connection
     if not driver.autocommit:  # its COMMIT would end the caller's transaction
         raise ValueError("a fenced insert is sent on an autocommit connection")
+    raw: Any = driver  # the statements are built here (literals), not typed literal strings
     for again in (False, True):
         try:
-            if not conn.info.get(_PREPARED_INFO):
-                driver.execute(f"{prepare}; PREPARE {MOVE_STATEMENT} AS {MOVE_SQL}", prepare=False)
-                conn.info[_PREPARED_INFO] = True
-            with driver.cursor() as cursor:
+            if not info.get(_PREPARED_INFO):
+                raw.execute(f"{prepare}; PREPARE {MOVE_STATEMENT} AS {MOVE_SQL}", prepare=False)
+                info[_PREPARED_INFO] = True
+            with raw.cursor() as cursor:
                 sql = f"BEGIN; {insert}; COMMIT; {PREPARED_PUBLISH_SQL}"
                 cursor.execute(sql, prepare=False)
                 cursor.nextset()
                 return max(int(cursor.rowcount), 0)
         except InvalidSqlStatementName:
             _roll_back(driver)
-            conn.info.pop(_PREPARED_INFO, None)  # deallocated: prepared again
+            info.pop(_PREPARED_INFO, None)  # deallocated: prepared again
             if again:
                 raise
         except DriverError:
@@ -151,13 +155,15 @@ def insert_commit_and_publish(conn: Connection, insert: str, prepare: str) -> in
 def _roll_back(driver: Any) -> None:
     """End the transaction a failed statement left open (a closed connection is replaced by the
     pool when it is handed back)."""
-    if not driver.closed and driver.info.transaction_status != TransactionStatus.IDLE:
+    if driver.closed or driver.broken:
+        return
+    if driver.info.transaction_status != TransactionStatus.IDLE:
         driver.rollback()
 
 
-def literal_maker(conn: Connection) -> Callable[[Any], str]:
+def literal_maker(conn: Connection | psycopg.Connection[Any]) -> Callable[[Any], str]:
     """A function rendering a value of an outbox row as a PostgreSQL literal for ``conn``."""
-    driver: Any = conn.connection.driver_connection
+    driver: Any = conn.connection.driver_connection if isinstance(conn, Connection) else conn
     escaping = Escaping(driver.pgconn)
     encoding: str = driver.info.encoding
 
