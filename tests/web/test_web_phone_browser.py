@@ -181,7 +181,18 @@ def test_home_recent_tasks_take_one_line_each_with_a_short_time(
             expect(stamp).to_have_text("just now")
             assert (stamp.get_attribute("title") or "").endswith(" UTC")
             assert _lines(row) == 1, f"recent row {index} wraps"
+        # Every card's sparkline runs across its card, the spend and calls cards' too.
+        for size in ({"width": 1280, "height": 900}, PHONE):
+            page.set_viewport_size(size)
+            spans = page.locator("svg.spark").evaluate_all(_SPARK_SPANS)
+            assert len(spans) >= 7 and all(line >= svg - 2 for svg, line in spans), spans
         shoot(page, screenshot_dir(tmp_path), "home-recent")
+
+
+_SPARK_SPANS = """els => els.map(svg => [
+  svg.getBoundingClientRect().width, svg.querySelector("polyline").getBoundingClientRect().width,
+])"""
+"""Each sparkline's width and the width its line takes."""
 
 
 def test_the_monitor_log_starts_every_message_at_the_same_place(
