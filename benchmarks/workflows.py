@@ -76,30 +76,44 @@ def swarm_definition(workers: int) -> WorkflowDefinition:
 
 
 class CommitCounter:
-    """Counts the commits of every SQLAlchemy engine made on threads other than the main one
-    (the worker's: the benchmark's own waiting reads run on the main thread)."""
+    """Counts the commits and the statements (an executemany is one) of every SQLAlchemy
+    engine made on threads other than the main one (the worker's: the benchmark's own waiting
+    reads run on the main thread)."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.statements = 0
         event.listen(Engine, "commit", self._on_commit)
+        event.listen(Engine, "before_cursor_execute", self._on_statement)
 
     def _on_commit(self, conn: Any) -> None:
         del conn
         if threading.current_thread() is not threading.main_thread():
             self.count += 1
 
+    def _on_statement(self, *args: Any) -> None:
+        del args
+        if threading.current_thread() is not threading.main_thread():
+            self.statements += 1
+
 
 COMMITS = CommitCounter()
 
 
-def run_once(ws: Workspace, definition: WorkflowDefinition) -> tuple[float, float, int]:
-    """Run a stored workflow to its end; returns (wall seconds, CPU seconds, commits)."""
+def run_once(ws: Workspace, definition: WorkflowDefinition) -> tuple[float, float, int, int]:
+    """Run a stored workflow to its end; returns (wall seconds, CPU seconds, commits,
+    statements)."""
     workflow = ws.workflows.add(definition)
-    commits = COMMITS.count
+    commits, statements = COMMITS.count, COMMITS.statements
     wall, cpu = time.perf_counter(), time.process_time()
     ws.workflows.run(workflow.id)
     status = wait_ended(ws, workflow.id)
-    took = time.perf_counter() - wall, time.process_time() - cpu, COMMITS.count - commits
+    took = (
+        time.perf_counter() - wall,
+        time.process_time() - cpu,
+        COMMITS.count - commits,
+        COMMITS.statements - statements,
+    )
     if status != WorkflowStatus.COMPLETED.value:
         done = ws.workflows.get(workflow.id)
         raise SystemExit(f"benchmark workflow ended {done.status}: {done.stop_reason}")
@@ -126,17 +140,19 @@ def ours(label: str, factory: Factory, steps: int, repeats: int) -> None:
     walls: list[float] = []
     cpus: list[float] = []
     commits: list[float] = []
+    statements: list[float] = []
     for _ in range(repeats):
         with factory(concurrency=4) as ws:
             ws.start_worker("worker")
-            wall, cpu, count = run_once(ws, sequence_definition(steps))
+            wall, cpu, count, executed = run_once(ws, sequence_definition(steps))
             walls.append(wall * 1000 / steps)
             cpus.append(cpu * 1000 / steps)
             commits.append(count / steps)
+            statements.append(executed / steps)
     print(
         f"{label:10} stagent sequence of {steps} steps: {statistics.median(walls):8.2f} ms/step "
         f"wall, {statistics.median(cpus):7.2f} ms/step CPU, {statistics.median(commits):5.1f} "
-        f"commits/step (median of {repeats})",
+        f"commits/step, {statistics.median(statements):5.1f} statements/step (median of {repeats})",
         flush=True,
     )
 
@@ -149,8 +165,8 @@ def swarm(label: str, factory: Factory, runs: int) -> None:
     with factory(concurrency=5) as ws:
         ws.start_worker("worker")
         samples = [run_once(ws, swarm_definition(5)) for _ in range(runs)]
-    per_step = [wall * 1000 / 7 for wall, _, _ in samples]
-    cpu = [c * 1000 / 7 for _, c, _ in samples]
+    per_step = [wall * 1000 / 7 for wall, *_ in samples]
+    cpu = [c * 1000 / 7 for _, c, *_ in samples]
     print(
         f"{label:10} stagent swarm of 5 workers x {runs} runs: "
         f"{statistics.median(per_step):8.2f} ms/step wall, {statistics.median(cpu):7.2f} ms/step "

@@ -1,6 +1,8 @@
-"""A step's outcome is settled by its own task run, in the transaction that ends the run: under
-protocol stagent-wf-5 the run executes inside the interpreter, one DBOS step per attempt (no
-prepare step, no child workflow). The stagent-wf-4 interpreter is kept for runs that protocol
+"""A step's outcome is settled by its own task run, in the transaction that ends the run: the
+run executes inside the interpreter (no prepare step, no child workflow); under protocol
+stagent-wf-6 an attempt of a step with no retry policy is no DBOS step at all (its rows are its
+record), one with a retry policy is one DBOS step per attempt (as every step under
+stagent-wf-5). The stagent-wf-5 and stagent-wf-4 interpreters are kept for runs those protocols
 queued or recorded: a worker adopts them at launch, and a run that returns only its status (a
 stagent-wf-4 recording replayed, or a run the task queue started first) is still settled by
 the interpreter's settle step. A step its interpreter knows needs no approval starts without
@@ -19,7 +21,12 @@ from stagent.domain.workflows import WorkflowStep
 from stagent.engine import durable
 from stagent.engine import queue as engine_queue
 from stagent.engine import workflow_durable as interpreter
-from stagent.engine.queue import RUN_WORKFLOW_WF4, WORKFLOW_PROTOCOL, workflow_id_for
+from stagent.engine.queue import (
+    RUN_WORKFLOW_WF4,
+    RUN_WORKFLOW_WF5,
+    WORKFLOW_PROTOCOL,
+    workflow_id_for,
+)
 from stagent.store import workflows as workflow_repo
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
@@ -58,10 +65,10 @@ def test_each_step_is_settled_by_its_run_not_by_a_step_of_the_interpreter(
         (StepStatus.COMPLETED, "gamma"),
     ]
     assert all(s.ended_at is not None for s in done.steps)
+    # the interpreter's whole record, once it returned: no DBOS step per attempt (stagent-wf-6)
+    assert DBOS.retrieve_workflow(engine_id_of(worker, wf.id)).get_result() == "completed"
     names = recorded_step_names(worker, wf.id)
-    assert "stagent.workflow.settle" not in names
-    assert "stagent.workflow.prepare" not in names
-    assert names.count("stagent.workflow.run_step") == 3
+    assert names == ["stagent.workflow.begin", "stagent.workflow.finish"]
     steps = DBOS.list_workflow_steps(engine_id_of(worker, wf.id))
     assert not [s for s in steps if s["child_workflow_id"]]  # no child workflow per step
     runs = [worker.tasks.runs(s.task_id or "")[0] for s in done.steps]
@@ -101,6 +108,55 @@ def test_a_run_a_wf4_binary_queued_finishes_on_its_old_interpreter_after_the_upg
         assert recorded_step_names(workspace, wf.id).count("stagent.workflow.prepare") == 3
     finally:
         workspace.stop_worker()
+
+
+def test_a_run_a_wf5_binary_queued_finishes_on_its_old_interpreter_after_the_upgrade(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wf = three_steps(workspace)
+    with monkeypatch.context() as old_binary:
+        old_binary.setattr(engine_queue, "RUN_WORKFLOW", RUN_WORKFLOW_WF5)
+        old_binary.setattr(engine_queue, "WORKFLOW_PROTOCOL", "stagent-wf-5")
+        workspace.workflows.run(wf.id)
+    workspace.start_worker("worker")  # adopts it at launch
+    try:
+        done = workspace.workflows.wait(wf.id, timeout=60)
+        assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+        assert [s.output for s in done.steps] == ["alpha", "beta", "gamma"]
+        status = DBOS.get_workflow_status(engine_id_of(workspace, wf.id))
+        assert status is not None
+        assert (status.name, status.app_version) == (RUN_WORKFLOW_WF5, WORKFLOW_PROTOCOL)
+        assert recorded_step_names(workspace, wf.id).count("stagent.workflow.run_step") == 3
+    finally:
+        workspace.stop_worker()
+
+
+def test_a_step_with_a_retry_policy_records_each_attempt_as_a_dbos_step(
+    worker: Workspace,
+) -> None:
+    """A replay must call the same DBOS steps: a retried step's failed attempt is recorded, so
+    it replays as the failure it was (its rows only know the last attempt)."""
+    definition = parse_definition(
+        {
+            "name": "retried",
+            "pattern": "sequence",
+            "steps": [
+                step("a", "alpha"),
+                {**step("b", "x", fail="broken"), "retry": {"attempts": 2}},
+            ],
+        }
+    )
+    wf = worker.workflows.add(definition)
+    worker.workflows.run(wf.id)
+    done = worker.workflows.wait(wf.id, timeout=60)
+    assert done.status is WorkflowStatus.FAILED
+    assert [r.status.value for r in worker.tasks.runs(done.steps[1].task_id or "")] == [
+        "failed",
+        "failed",
+    ]
+    names = recorded_step_names(worker, wf.id)
+    assert names.count("stagent.workflow.run_step") == 2  # step b's attempts, not step a
+    assert "stagent.workflow.note_retry" in names
 
 
 def test_a_failed_step_settled_by_its_run_fails_the_sequence_with_its_error(
@@ -171,8 +227,8 @@ def test_a_step_its_interpreter_knows_is_not_gated_never_reads_the_definition_to
 def test_a_run_is_queued_under_this_protocol_so_an_older_worker_never_takes_it(
     workspace: Workspace,
 ) -> None:
-    """DBOS dequeues and recovers only workflows of a worker's own version: a stagent-wf-4
-    worker (which has no wf-5 interpreter) leaves this run alone."""
+    """DBOS dequeues and recovers only workflows of a worker's own version: a stagent-wf-5
+    worker (which has no wf-6 interpreter) leaves this run alone."""
     wf = three_steps(workspace)
     workspace.workflows.run(wf.id)
     engine_id = engine_id_of(workspace, wf.id)

@@ -18,29 +18,34 @@ if TYPE_CHECKING:
 
     from stagent.store.database import Connection
 
-WORKFLOW_PROTOCOL = "stagent-wf-5"
-"""Bump on purpose when the recorded step order of a workflow changes. ``stagent-wf-5``: a
-workflow step's run executes inside its interpreter, one DBOS step per attempt
-(`stagent.engine.workflow_inline`). A worker of an older protocol neither dequeues nor recovers
-a run of a newer one (DBOS matches the version); a worker adopts its predecessors' runs at
-launch (`ADOPTED_PROTOCOLS`)."""
-ADOPTED_PROTOCOLS = ("stagent-wf-4",)
+WORKFLOW_PROTOCOL = "stagent-wf-6"
+"""Bump on purpose when the recorded step order of a workflow changes. ``stagent-wf-6``: an
+attempt of a step without a retry policy is no DBOS step at all (our own rows record its
+outcome: `stagent.engine.workflow_inline`); ``stagent-wf-5``: a workflow step's run executes
+inside its interpreter, one DBOS step per attempt. A worker of an older protocol neither
+dequeues nor recovers a run of a newer one (DBOS matches the version); a worker adopts its
+predecessors' runs at launch (`ADOPTED_PROTOCOLS`)."""
+ADOPTED_PROTOCOLS = ("stagent-wf-4", "stagent-wf-5")
 """Protocols whose queued and pending workflows a worker of this one takes over at launch
 (`stagent.engine.durable.adopt_older_runs`): their recordings replay unchanged, because the
 workflows they name keep their old code under their old names (`RUN_WORKFLOW_WF4`,
-`STEP_WORKFLOW_WF4`; a task run's workflow has no recorded steps)."""
+`STEP_WORKFLOW_WF4`, `RUN_WORKFLOW_WF5`, `STEP_WORKFLOW_WF5`; a task run's workflow has no
+recorded steps)."""
 APP_NAME = "stagent"
 TASK_QUEUE = "stagent-tasks"
 RUN_TASK_WORKFLOW = "stagent.run_task"
 WORKFLOW_QUEUE = "stagent-workflows"
 """Workflow interpreters wait on their steps' task runs, so they get a queue of their own (on the
 task queue they would take the slots their own steps need)."""
-RUN_WORKFLOW = "stagent.run_workflow.wf5"
+RUN_WORKFLOW = "stagent.run_workflow.wf6"
 """The interpreter new workflow runs are enqueued on."""
+RUN_WORKFLOW_WF5 = "stagent.run_workflow.wf5"
+"""The ``stagent-wf-5`` interpreter (every attempt a DBOS step), kept for its runs."""
 RUN_WORKFLOW_WF4 = "stagent.run_workflow"
 """The ``stagent-wf-4`` interpreter (each step's run a child workflow), kept for its runs."""
-STEP_WORKFLOW = "stagent.workflow.step.wf5"
+STEP_WORKFLOW = "stagent.workflow.step.wf6"
 """A step that runs beside others (a parallel branch, a swarm worker), as a child workflow."""
+STEP_WORKFLOW_WF5 = "stagent.workflow.step.wf5"
 STEP_WORKFLOW_WF4 = "stagent.workflow.step"
 
 

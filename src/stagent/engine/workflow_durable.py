@@ -4,9 +4,12 @@ Conditions from ``shared/reference/dbos-engine.md``: user workflows are data run
 interpreter; every side effect is a step (`stagent.engine.workflow_steps`), so the body re-runs
 deterministically on recovery and a finished step is replayed from its checkpoint, never sent to
 a model again. Each workflow step runs as a child task, so budgets, approvals, events and cost
-work exactly as for any task; under protocol ``stagent-wf-5`` its task run executes inside the
-interpreter, one DBOS step per attempt (`stagent.engine.workflow_inline`); the ``stagent-wf-4``
-interpreter (each run a child workflow) is kept under its old name for that protocol's runs.
+work exactly as for any task; its task run executes inside the interpreter
+(`stagent.engine.workflow_inline`). Under protocol ``stagent-wf-6`` an attempt of a step with no
+retry policy is no DBOS step (its rows are its record); a step with a retry policy runs each
+attempt as one DBOS step, as every step did under ``stagent-wf-5``. The ``stagent-wf-5`` and
+``stagent-wf-4`` (each run a child workflow) interpreters are kept under their old names for
+those protocols' runs.
 
 Patterns built: ``sequence``, ``checkpoint`` (a sequence whose gates are its steps'
 ``requires_approval``) and ``parallel`` here; ``loop``, ``planner-executor`` and ``swarm`` in
@@ -28,7 +31,7 @@ from stagent.domain.workflows import WorkflowDefinition, WorkflowStep
 from stagent.engine import durable, workflow_inline
 from stagent.engine import workflow_shared as shared
 from stagent.engine import workflow_steps as steps
-from stagent.engine.queue import RUN_WORKFLOW, RUN_WORKFLOW_WF4, workflow_id_for
+from stagent.engine.queue import RUN_WORKFLOW, RUN_WORKFLOW_WF4, RUN_WORKFLOW_WF5, workflow_id_for
 from stagent.engine.workflow_loop import run_loop
 from stagent.engine.workflow_planner import run_planner_executor
 from stagent.engine.workflow_prompts import sequence_prompt, synthesis_prompt
@@ -64,8 +67,20 @@ async def _prepare(
 async def _run_step(
     workflow_id: str, run_number: int, step: WorkflowStep, prompt: str, engine_id: str | None
 ) -> dict[str, Any]:
-    """One attempt of a step, its task run executed here (protocol stagent-wf-5,
-    `stagent.engine.workflow_inline`): ``{"stop": reason}`` or the step's settled outcome."""
+    """One attempt of a step, its task run executed here (`stagent.engine.workflow_inline`) as
+    a DBOS step (protocol stagent-wf-5; stagent-wf-6 for a step with a retry policy):
+    ``{"stop": reason}`` or the step's settled outcome."""
+    return await _run_attempt(workflow_id, run_number, step, prompt, engine_id)
+
+
+async def _run_attempt(
+    workflow_id: str, run_number: int, step: WorkflowStep, prompt: str, engine_id: str | None
+) -> dict[str, Any]:
+    """One attempt of a step on the worker's run loop (`stagent.engine.workflow_inline`), in
+    a DBOS step (`_run_step`) or, under stagent-wf-6 for a step with no retry policy, straight
+    in the interpreter: its rows are its record (a replay finds the step concluded and gets
+    its outcome back from them; a crash mid-attempt is taken over as the DBOS step's
+    re-execution would)."""
     attempt = workflow_inline.run_attempt(
         durable.context(),
         workflow_id,
@@ -147,14 +162,21 @@ class WorkflowRun:
     the run) and `run` (both). Checkpoints (``requires_approval``) and timeouts are enforced in
     the step's task run itself (`stagent.engine.workflow_checkpoints`, the executor's deadline).
 
-    ``protocol`` 5 (`stagent.engine.queue.WORKFLOW_PROTOCOL`): each attempt of a step is one
-    DBOS step that executes the step's task run here (`_run_step`); 4: the attempt is a
-    ``prepare`` step and a child workflow, as ``stagent-wf-4`` recorded it (kept so its runs
-    replay).
+    ``protocol`` 6 (`stagent.engine.queue.WORKFLOW_PROTOCOL`): an attempt of a step executes
+    the step's task run here, as no DBOS step when the step has no retry policy
+    (`inline_attempt`), else as one (`_run_step`); 5: every attempt is a `_run_step`; 4: the
+    attempt is a ``prepare`` step and a child workflow, as ``stagent-wf-4`` recorded it (kept
+    so its runs replay).
+
+    Why only steps without a retry policy skip the DBOS step: a replay must call the same DBOS
+    steps in the same order. An attempt that is no DBOS step gives a replay the step's
+    outcome from its rows, which is its *last* attempt's; a retried step's first, failed
+    attempt would then replay as the success that followed it, without the `_note_retry` the
+    recording has next.
     """
 
     def __init__(
-        self, workflow_id: str, run_number: int, plan: dict[str, Any], protocol: int = 5
+        self, workflow_id: str, run_number: int, plan: dict[str, Any], protocol: int = 6
     ) -> None:
         self.id = workflow_id
         self.number = run_number
@@ -231,9 +253,13 @@ class WorkflowRun:
         return outcome
 
     async def _attempt(self, handle: StepHandle) -> dict[str, Any]:
-        """One attempt's outcome: run here (protocol 5), or its child workflow's (4)."""
+        """One attempt's outcome: run here (protocol 5 and 6), or its child workflow's (4)."""
+        step = handle.step
+        if self.protocol >= 6 and inline_attempt(step):
+            return _go_on(
+                await _run_attempt(self.id, self.number, step, handle.prompt, self.engine_id)
+            )
         if self.protocol >= 5:
-            step = handle.step
             return _go_on(
                 await _run_step(self.id, self.number, step, handle.prompt, self.engine_id)
             )
@@ -254,9 +280,23 @@ class WorkflowRun:
         return await self.result(await self.start(step, prompt))
 
 
+def inline_attempt(step: WorkflowStep) -> bool:
+    """Whether an attempt of ``step`` runs as no DBOS step (protocol stagent-wf-6): a step
+    with no retry policy (see `WorkflowRun`). Decided by the definition alone, so a replay
+    decides the same."""
+    return step.retry.attempts <= 1
+
+
 @DBOS.workflow(name=RUN_WORKFLOW)
 async def run_workflow(workflow_id: str, run_number: int) -> str:
     """Durably run run ``run_number`` of a workflow; returns its final status."""
+    return await _interpret(workflow_id, run_number, protocol=6)
+
+
+@DBOS.workflow(name=RUN_WORKFLOW_WF5)
+async def run_workflow_wf5(workflow_id: str, run_number: int) -> str:
+    """The ``stagent-wf-5`` interpreter (every attempt a DBOS step): runs recorded (or
+    queued) by that protocol finish here."""
     return await _interpret(workflow_id, run_number, protocol=5)
 
 

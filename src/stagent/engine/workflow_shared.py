@@ -21,7 +21,7 @@ from stagent.domain.workflows import WorkflowStep
 from stagent.engine import durable
 from stagent.engine import workflow_instances as instances
 from stagent.engine import workflow_steps as steps
-from stagent.engine.queue import STEP_WORKFLOW, STEP_WORKFLOW_WF4
+from stagent.engine.queue import STEP_WORKFLOW, STEP_WORKFLOW_WF4, STEP_WORKFLOW_WF5
 from stagent.engine.workflow_waits import child_result
 
 if TYPE_CHECKING:
@@ -91,6 +91,21 @@ async def step_workflow(
     sees what its parent knew when it started it: the other steps' ``facts`` and which step
     ran last (``previous``), so its ``condition`` reads them as in a sequence."""
     plan = (workflow_id, run_number, definition, key, prompt, facts, previous)
+    return await _one_step(*plan, protocol=6)
+
+
+@DBOS.workflow(name=STEP_WORKFLOW_WF5)
+async def step_workflow_wf5(
+    workflow_id: str,
+    run_number: int,
+    definition: dict[str, Any],
+    key: str,
+    prompt: str,
+    facts: dict[str, Outcome] | None = None,
+    previous: str | None = None,
+) -> Outcome:
+    """`step_workflow` as protocol ``stagent-wf-5`` recorded it (kept for its runs)."""
+    plan = (workflow_id, run_number, definition, key, prompt, facts, previous)
     return await _one_step(*plan, protocol=5)
 
 
@@ -137,7 +152,7 @@ async def start_step(run: WorkflowRun, step: WorkflowStep, prompt: str) -> Workf
     outcome (its row is settled in the child, as soon as it ends)."""
     definition = run.definition.model_dump(mode="json", exclude_none=True)
     facts = {k: {"status": f.status, "output": f.output} for k, f in run.facts.items()}
-    child = step_workflow if run.protocol >= 5 else step_workflow_wf4
+    child = {6: step_workflow, 5: step_workflow_wf5}.get(run.protocol, step_workflow_wf4)
     return await DBOS.start_workflow_async(
         child, run.id, run.number, definition, step.id, prompt, facts, run.previous_key
     )

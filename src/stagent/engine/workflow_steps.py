@@ -225,6 +225,9 @@ def settle_in(session: Session, workflow_id: str, run_number: int, key: str) -> 
         else workflow_repo.why_failed(session, task.id, task.run_count, task.status)
     )
     values, outcome = _settled(why, task.status, task.result, task.error)
+    if step_row.status in (StepStatus.COMPLETED.value, StepStatus.FAILED.value):
+        # settled before (a replay asking again, protocol stagent-wf-6): it ended back then
+        values["ended_at"] = step_row.ended_at or values["ended_at"]
     for name, value in values.items():
         setattr(step_row, name, value)
     return outcome
