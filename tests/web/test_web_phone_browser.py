@@ -222,9 +222,7 @@ def test_the_monitor_log_starts_every_message_at_the_same_place(
 
 
 _LEFTS = "els => els.filter(e => e.offsetParent).map(e => e.getBoundingClientRect().left)"
-_WRAPPED_FLUSH = """el => {
-  const range = document.createRange();
-  range.selectNodeContents(el);
+_LINE_STARTS = """
   const starts = new Map();
   for (const r of range.getClientRects()) {
     if (r.width <= 0) continue;
@@ -232,8 +230,42 @@ _WRAPPED_FLUSH = """el => {
     starts.set(top, Math.min(starts.get(top) ?? Infinity, Math.round(r.left)));
   }
   return [starts.size, [...starts.values()]];
-}"""
+"""
+"""(JS, after a ``range`` is set) how many lines the range takes and where each line starts."""
+_WRAPPED_FLUSH = (
+    "el => { const range = document.createRange(); range.selectNodeContents(el);"
+    + _LINE_STARTS
+    + "}"
+)
 """How many lines a message takes, and where each starts (its leftmost box on that line)."""
+
+
+def test_a_workflow_steps_approval_box_reads_as_its_own_line_on_a_phone(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+) -> None:
+    """Its words wrap beside the box, and the step's options below keep their distance."""
+    with watched_page(browser) as page:
+        page.set_viewport_size(PHONE)
+        page.goto(f"{server}/workflows/new")
+        check = page.locator(".wf-step label.check").first
+        count, starts = check.evaluate(
+            "el => { const words = [...el.childNodes]"
+            ".find(n => n.nodeType === 3 && n.textContent.trim());"
+            " const range = document.createRange(); range.selectNodeContents(words);"
+            + _LINE_STARTS
+            + "}"
+        )
+        assert count >= 2, "the words fit one line on a phone: the test needs them to wrap"
+        box = check.locator("input").bounding_box()
+        assert box is not None and all(start >= box["x"] + box["width"] for start in starts), (
+            f"the words wrap under the box: lines start at {starts}, the box ends at"
+            f" {box and box['x'] + box['width']}"
+        )
+        label = check.bounding_box()
+        more = page.locator(".wf-step details.more").first.bounding_box()
+        assert label is not None and more is not None
+        assert more["y"] - (label["y"] + label["height"]) >= 8, "the options touch the checkbox"
 
 
 def test_a_task_log_message_wraps_inside_its_own_column(
