@@ -41,6 +41,14 @@ def _until(server: str, task_id: str, status: str) -> None:  # noqa: F811
         time.sleep(0.1)
 
 
+def _completed(server: str, title: str, **fields: Any) -> str:  # noqa: F811
+    """A task that ran to completion on the scripted runtime; its id."""
+    task_id = _task(server, title, **fields)
+    _run(server, task_id)
+    _until(server, task_id, "completed")
+    return task_id
+
+
 def _lines(locator: Any) -> int:
     """How many text lines an element takes (its height over its line height)."""
     return int(
@@ -70,9 +78,7 @@ def test_the_board_on_a_phone_shows_one_column_at_a_time_with_counts(
 
     for title in ("Plan the offsite", "Book the venue"):
         _task(server, title)
-    done = _task(server, "Send the invitations")
-    _run(server, done)
-    _until(server, done, "completed")
+    _completed(server, "Send the invitations")
     with watched_page(browser) as page:
         page.set_viewport_size(PHONE)
         page.goto(f"{server}/board")
@@ -203,9 +209,7 @@ def test_the_monitor_log_starts_every_message_at_the_same_place(
     from playwright.sync_api import expect
 
     for title in ("Go", "A much longer task title that names the whole job"):
-        task_id = _task(server, title)
-        _run(server, task_id)
-        _until(server, task_id, "completed")
+        _completed(server, title)
     with watched_page(browser) as page:
         page.goto(f"{server}/monitor")
         texts = page.locator("#monitor-log li.log-line .text")
@@ -280,9 +284,7 @@ def test_a_task_log_message_wraps_inside_its_own_column(
         "Summarize the quarterly report for the board meeting next week and list every open"
         " question the finance team raised in the last three reviews of the budget"
     )
-    task_id = _task(server, title)
-    _run(server, task_id)
-    _until(server, task_id, "completed")
+    task_id = _completed(server, title)
     with watched_page(browser) as page:
         page.goto(f"{server}/tasks/{task_id}")
         created = page.locator("#task-log li.log-created .text")
@@ -345,9 +347,7 @@ def test_wide_tables_stack_on_a_phone_and_one_scan_draws_no_chart(
 ) -> None:
     from playwright.sync_api import expect
 
-    task_id = _task(server, "Write a weekly report", project=None)
-    _run(server, task_id)
-    _until(server, task_id, "completed")
+    _completed(server, "Write a weekly report", project=None)
     with watched_page(browser) as page:
         page.set_viewport_size(PHONE)
         page.goto(f"{server}/environment")  # the first scan
@@ -383,9 +383,7 @@ def test_board_cards_keep_their_actions_on_one_row_at_1280(
     from playwright.sync_api import expect
 
     planned = _task(server, "Plan the offsite with a longer title than most")
-    done = _task(server, "Send the invitations")
-    _run(server, done)
-    _until(server, done, "completed")
+    done = _completed(server, "Send the invitations")
     with watched_page(browser) as page:
         page.goto(f"{server}/board")
         page.wait_for_selector("body[data-live]", timeout=60_000)
