@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stagent.locations import database_url
+from stagent.locations import database_url, home_dir
 from stagent.reads import SIMULATED_BUILTINS, simulated_names
 from stagent.runtimes.registry import default_registry
 from stagent.settings import Settings
@@ -35,6 +35,7 @@ def test_the_database_url_is_the_settings_one(
         monkeypatch.setenv(name, value)
 
     assert database_url() == Settings().resolved_database_url
+    assert home_dir() == Settings().home  # where ``ledger import`` reads price overrides
     home = tmp_path / "given"
     assert database_url(home) == Settings(home=home).resolved_database_url
     given = "sqlite:////tmp/given.sqlite"

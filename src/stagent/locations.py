@@ -39,11 +39,18 @@ def database_url(
     env = {
         key.lower(): value for key, value in (os.environ if environ is None else environ).items()
     }
-    prefix = ENV_PREFIX.lower()
-    url = url or env.get(f"{prefix}database_url")
+    url = url or env.get(f"{ENV_PREFIX.lower()}database_url")
     if url:
         return url
-    if home is None:
-        named = env.get(f"{prefix}home")
-        home = Path(named) if named is not None else default_home()
-    return default_database_url(home)
+    return default_database_url(home_dir(home, environ))
+
+
+def home_dir(home: Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """The data directory `Settings.home` would give for this override."""
+    if home is not None:
+        return home
+    env = {
+        key.lower(): value for key, value in (os.environ if environ is None else environ).items()
+    }
+    named = env.get(f"{ENV_PREFIX.lower()}home")
+    return Path(named) if named is not None else default_home()

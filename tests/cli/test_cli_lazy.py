@@ -164,6 +164,28 @@ def test_listing_the_ledger_loads_no_budgets_engine_or_schemas(cli: Cli) -> None
     assert not under(modules, unwanted)
 
 
+def test_importing_logs_loads_no_orm(cli: Cli, tmp_path: Path) -> None:
+    """``ledger import`` on a migrated SQLite file books through plain ``sqlite3``: importing
+    SQLAlchemy, its ORM and the tables was most of the command's start-up."""
+    cli.add_task("first")
+    transcript = tmp_path / "claude" / "projects" / "-src" / "session.jsonl"
+    transcript.parent.mkdir(parents=True)
+    usage = {"input_tokens": 3, "output_tokens": 120}
+    message = {"id": "msg_1", "model": "claude-sonnet-4-5", "usage": usage}
+    line = {"type": "assistant", "requestId": "req_1", "sessionId": "s1", "cwd": "/src",
+            "timestamp": "2026-11-20T10:00:00Z", "message": message}  # fmt: skip
+    transcript.write_text(json.dumps(line) + "\n")
+    path = str(tmp_path / "claude")
+
+    modules, out = loaded_modules(cli.home, "ledger", "import", "claude-code", "--path", path)
+
+    assert "1 calls added" in out
+    unwanted = tuple(name for name in NOT_FOR_READING if name != "stagent.ledger")
+    assert not under(modules, (*unwanted, "stagent.store.tables", "stagent.workspace"))
+    again = loaded_modules(cli.home, "ledger", "import", "claude-code", "--path", path)[1]
+    assert "0 calls added" in again
+
+
 def test_reading_an_unmigrated_home_still_migrates_it(tmp_path: Path) -> None:
     modules, out = loaded_modules(tmp_path / "fresh", "task", "list")
     assert "alembic" in modules  # there was something to migrate

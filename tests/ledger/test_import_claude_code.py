@@ -16,6 +16,7 @@ from tests.ledger.logtools import (
 
 from stagent.ledger.importers import CLAUDE_CODE, ImportReport
 from stagent.store.ledger import LedgerEntry, LedgerFilter
+from stagent.store.ledger_imports import StoreImports
 from stagent.workspace import Workspace
 
 
@@ -301,7 +302,7 @@ def test_the_fast_row_of_a_claude_code_call_books_what_the_reference_path_books(
         claude_assistant("msg_65", "req_65", model="gpt-unknown-1", sidechain=True),
         claude_assistant("msg_66", "req_66", timestamp="2026-11-21T10:00:00+02:00"),
     ]
-    importer = LogImporter(workspace.store, workspace.ledger.prices)
+    importer = LogImporter(StoreImports(workspace.store), workspace.ledger.prices)
 
     def project(cwd: str | None) -> str | None:
         return "proj_site" if cwd == "/home/dev/work/site" else None

@@ -64,6 +64,9 @@ async def test_the_costs_page_on_an_empty_workspace_says_so(client: httpx.AsyncC
     assert "No monthly cap is set" in page.text
     assert "not built yet" not in page.text.split("<main")[1][:200]
     assert 'id="chart-spend"' not in page.text, "empty charts (axes 0 to 1) say nothing"
+    concentration = page.text.split("Model concentration", 1)[1].split("</article>", 1)[0]
+    assert "0.00" not in concentration and "no calls to compare" in concentration
+    assert "0 rows" not in page.text and "1 rows" not in page.text
 
 
 async def test_the_costs_page_shows_cards_breakdowns_and_an_escaped_audit_table(

@@ -4,10 +4,11 @@ public functions."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from stagent.domain.approvals import Approval
+from stagent.domain.approvals import Approval, ApprovalKind
 from stagent.domain.run_options import RunOptions
 from stagent.domain.runs import Run
 from stagent.store import approvals as approval_repo
@@ -51,9 +52,18 @@ def import_row(entry: NewLedgerEntry) -> ImportedRow:
 
 
 def bash_card(
-    session: Session, task_id: str, *, expires_at: datetime, run_id: str | None = None
+    session: Session,
+    task_id: str | None,
+    *,
+    expires_at: datetime,
+    run_id: str | None = None,
+    tool: str = "Bash",
+    tool_input: dict[str, Any] | None = None,
+    kind: ApprovalKind = "permission",
+    suggested_rule: str | None = None,
 ) -> Approval:
-    """A pending high-risk card: the task asks to run ``rm -rf build`` and no rule covers it."""
+    """A pending high-risk card: by default the task asks to run ``rm -rf build`` and no rule
+    covers it."""
     return approval_repo.create(
         session,
         task_id=task_id,
@@ -61,11 +71,11 @@ def bash_card(
         project_id=None,
         runtime="scripted",
         profile=None,
-        tool="Bash",
-        tool_input={"command": "rm -rf build"},
-        kind="permission",
+        tool=tool,
+        tool_input=tool_input if tool_input is not None else {"command": "rm -rf build"},
+        kind=kind,
         risk="high",
-        suggested_rule=None,
+        suggested_rule=suggested_rule,
         why_asked="no rule covers it",
         expires_at=expires_at,
     )

@@ -11,9 +11,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from storetools import claimed_run, new_task
+from storetools import bash_card, claimed_run, new_task
 
-from stagent.domain.approvals import Approval, fingerprint
+from stagent.domain.approvals import Approval, ApprovalKind, fingerprint
 from stagent.domain.errors import ConflictError, NotFoundError
 from stagent.domain.ids import utcnow
 from stagent.domain.runs import RunStatus, Subject
@@ -34,22 +34,17 @@ def card(
     run_id: str | None = None,
     tool: str = "Bash",
     tool_input: dict[str, Any] | None = None,
-    kind: str = "permission",
+    kind: ApprovalKind = "permission",
 ) -> Approval:
     with store.write() as session:
-        return approval_repo.create(
+        return bash_card(
             session,
-            task_id=task_id,
+            task_id,
             run_id=run_id,
-            project_id=None,
-            runtime="scripted",
-            profile=None,
             tool=tool,
-            tool_input=tool_input if tool_input is not None else {"command": "rm -rf build"},
-            kind=kind,  # type: ignore[arg-type]
-            risk="high",
+            tool_input=tool_input,
+            kind=kind,
             suggested_rule="Bash(rm -rf build)",
-            why_asked="no rule covers it",
             expires_at=utcnow() + timedelta(minutes=5),
         )
 

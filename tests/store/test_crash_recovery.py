@@ -37,11 +37,27 @@ import sys, time
 import sqlalchemy as sa
 sys.path.insert(0, {str(Path(__file__).parent)!r})  # the child may use storetools
 
+def _pause_now():
+    print("paused", flush=True)
+    time.sleep(600)
+
 @sa.event.listens_for(sa.engine.Engine, "after_cursor_execute")
 def _pause(conn, cursor, statement, parameters, context, executemany):
     if " ".join(statement.split()).startswith(PAUSE_AT):
-        print("paused", flush=True)
-        time.sleep(600)
+        _pause_now()
+
+_ran = []
+
+def _trace(statement):  # SQLite: also statements sent to the driver connection itself
+    if _ran:  # the next statement starts: the matching one has run
+        _pause_now()
+    if " ".join(statement.split()).startswith(PAUSE_AT):
+        _ran.append(statement)
+
+@sa.event.listens_for(sa.pool.Pool, "connect")
+def _traced(dbapi_connection, record):
+    if hasattr(dbapi_connection, "set_trace_callback"):
+        dbapi_connection.set_trace_callback(_trace)
 """
 
 
@@ -144,7 +160,7 @@ def test_an_import_killed_inside_its_insert_books_nothing_and_new_calls_still_co
     with store.write() as session:
         ledger_imports.book_calls(session, calls(40, "k"))
     """
-    with killed_at(store.url, "INSERT INTO usage_ledger (", code):
+    with killed_at(store.url, "INSERT INTO usage_ledger ", code):  # the bulk insert
         pass
     with store.read() as session:
         assert ledger_repo.list_entries(session, LedgerFilter()) == []

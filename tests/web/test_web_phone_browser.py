@@ -51,6 +51,16 @@ def _lines(locator: Any) -> int:
     )
 
 
+def _paint(locator: Any) -> tuple[str, str]:
+    """An element's background colour (the page's for a transparent body) and text colour."""
+    background, colour = locator.evaluate(
+        "el => { const s = getComputedStyle(el); const root = document.documentElement;"
+        " const bg = el === document.body ? getComputedStyle(root).backgroundColor"
+        " : s.backgroundColor; return [bg, s.color]; }"
+    )
+    return str(background), str(colour)
+
+
 def test_the_board_on_a_phone_shows_one_column_at_a_time_with_counts(
     browser: object,  # noqa: F811
     server: str,  # noqa: F811
@@ -72,6 +82,12 @@ def test_the_board_on_a_phone_shows_one_column_at_a_time_with_counts(
         expect(page.get_by_role("tab", name="Planned 2")).to_have_attribute("aria-selected", "true")
         expect(page.get_by_role("tab", name="Completed 1")).to_be_visible()
         expect(page.locator("#col-planned .card")).to_have_count(2)
+        # Only the chosen tab wears the primary colour; the others read like the page.
+        chosen = _paint(page.get_by_role("tab", name="Planned 2"))
+        other = _paint(page.get_by_role("tab", name="Completed 1"))
+        assert chosen[0] != other[0], f"every tab looks chosen: {chosen} {other}"
+        page_paint = _paint(page.locator("body"))
+        assert other == page_paint, f"an unchosen tab is not page-coloured: {other} {page_paint}"
         expect(page.locator("#col-completed")).to_be_hidden()
         kanban = page.locator(".kanban")
         assert kanban.evaluate("el => el.scrollWidth <= el.clientWidth"), "columns scroll sideways"
@@ -165,7 +181,18 @@ def test_home_recent_tasks_take_one_line_each_with_a_short_time(
             expect(stamp).to_have_text("just now")
             assert (stamp.get_attribute("title") or "").endswith(" UTC")
             assert _lines(row) == 1, f"recent row {index} wraps"
+        # Every card's sparkline runs across its card, the spend and calls cards' too.
+        for size in ({"width": 1280, "height": 900}, PHONE):
+            page.set_viewport_size(size)
+            spans = page.locator("svg.spark").evaluate_all(_SPARK_SPANS)
+            assert len(spans) >= 7 and all(line >= svg - 2 for svg, line in spans), spans
         shoot(page, screenshot_dir(tmp_path), "home-recent")
+
+
+_SPARK_SPANS = """els => els.map(svg => [
+  svg.getBoundingClientRect().width, svg.querySelector("polyline").getBoundingClientRect().width,
+])"""
+"""Each sparkline's width and the width its line takes."""
 
 
 def test_the_monitor_log_starts_every_message_at_the_same_place(
@@ -195,6 +222,49 @@ def test_the_monitor_log_starts_every_message_at_the_same_place(
 
 
 _LEFTS = "els => els.filter(e => e.offsetParent).map(e => e.getBoundingClientRect().left)"
+_WRAPPED_FLUSH = """el => {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  const starts = new Map();
+  for (const r of range.getClientRects()) {
+    if (r.width <= 0) continue;
+    const top = Math.round(r.top);
+    starts.set(top, Math.min(starts.get(top) ?? Infinity, Math.round(r.left)));
+  }
+  return [starts.size, [...starts.values()]];
+}"""
+"""How many lines a message takes, and where each starts (its leftmost box on that line)."""
+
+
+def test_a_task_log_message_wraps_inside_its_own_column(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A long message's later lines start where its first line does, not under the time."""
+    from playwright.sync_api import expect
+
+    title = (
+        "Summarize the quarterly report for the board meeting next week and list every open"
+        " question the finance team raised in the last three reviews of the budget"
+    )
+    task_id = _task(server, title)
+    _run(server, task_id)
+    _until(server, task_id, "completed")
+    with watched_page(browser) as page:
+        page.goto(f"{server}/tasks/{task_id}")
+        created = page.locator("#task-log li.log-created .text")
+        expect(created).to_contain_text("task created: Summarize")
+        texts = page.locator(".log li.log-line .text")
+        for size in ({"width": 1280, "height": 900}, PHONE):
+            page.set_viewport_size(size)
+            count, starts = created.evaluate(_WRAPPED_FLUSH)
+            assert count >= 2, f"the message fits one line at {size['width']} px: pick a longer one"
+            assert len(set(starts)) == 1, f"its lines start at {starts} at {size['width']} px"
+            columns = {round(float(x)) for x in texts.evaluate_all(_LEFTS)}
+            assert len(columns) == 1, f"messages start at {sorted(columns)} at {size['width']} px"
+            assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+        shoot(page, screenshot_dir(tmp_path), "task-log")
 
 
 def test_profiles_narrow_by_chips_and_fit_a_phone_compactly(

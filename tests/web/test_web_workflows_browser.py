@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from test_web_browser import browser, server  # noqa: F401
-from webtools import shoot, watched_page
+from webtools import screenshot_dir, shoot, watched_page
 
 from stagent.testing.workflows import step
 
@@ -38,7 +38,7 @@ def test_write_a_swarm_in_the_form_and_yaml_views(
         form.locator("input[name=name]").fill("nightly-audit")
         form.locator("input[name='swarm.worker_concurrency']").fill("2")
         form.locator("textarea[name='steps-1-prompt']").fill("Audit the <api> module")
-        shoot(page, tmp_path, "workflow-new-form")
+        shoot(page, screenshot_dir(tmp_path), "workflow-new-form")
         form.get_by_role("button", name="YAML").click()
         yaml_box = form.locator("textarea[name=yaml]")
         expect(yaml_box).to_contain_text("pattern: swarm")
@@ -50,7 +50,7 @@ def test_write_a_swarm_in_the_form_and_yaml_views(
         excerpt = form.locator(".yaml-excerpt")
         expect(excerpt.locator("span.bad")).to_contain_text("worker_concurrency: 4")
         expect(excerpt.locator("figcaption")).to_contain_text("is more than the 2 workers")
-        shoot(page, tmp_path, "workflow-new-yaml-error")
+        shoot(page, screenshot_dir(tmp_path), "workflow-new-yaml-error")
         yaml_box.fill(
             yaml_box.input_value().replace("worker_concurrency: 4", "worker_concurrency: 2")
         )
@@ -64,7 +64,7 @@ def test_write_a_swarm_in_the_form_and_yaml_views(
         expect(page.locator("h1")).to_have_text("nightly-audit")
         expect(page.locator(".wf-layer")).to_have_count(3)
         expect(page.locator(".wf-layer[aria-label=Workers] .wf-node")).to_have_count(2)
-        shoot(page, tmp_path, "workflow-swarm-view")
+        shoot(page, screenshot_dir(tmp_path), "workflow-swarm-view")
 
 
 def test_run_view_follows_a_run_live_and_the_board_hides_its_steps(
@@ -100,7 +100,7 @@ def test_run_view_follows_a_run_live_and_the_board_hides_its_steps(
         expect(page.locator("#wf-status")).to_have_text("Failed")
         expect(page.locator("#node-fix .node-error")).to_contain_text("the fix did not apply")
         expect(page.locator("#node-review .node-meta")).to_contain_text("(simulated)")
-        shoot(page, tmp_path, "workflow-run-failed")
+        shoot(page, screenshot_dir(tmp_path), "workflow-run-failed")
         fix_task = httpx.get(f"{server}/api/v1/workflows/{workflow_id}").json()["steps"][1][
             "task_id"
         ]
@@ -111,7 +111,7 @@ def test_run_view_follows_a_run_live_and_the_board_hides_its_steps(
 
         page.goto(f"{server}/workflows?status=failed")
         expect(page.locator("#workflows-table tbody tr")).to_have_count(1)
-        shoot(page, tmp_path, "workflows-list")
+        shoot(page, screenshot_dir(tmp_path), "workflows-list")
 
         page.goto(f"{server}/board")
         steps = page.locator(".card.is-step")
@@ -122,12 +122,12 @@ def test_run_view_follows_a_run_live_and_the_board_hides_its_steps(
         expect(steps.first).to_be_hidden()
         expect(page.locator(".card", has_text="A task of my own")).to_be_visible()
         expect(page.locator("#col-failed .count-own")).to_have_text("0")
-        shoot(page, tmp_path, "board-steps-hidden")
+        shoot(page, screenshot_dir(tmp_path), "board-steps-hidden")
         page.goto(f"{server}/board")  # remembered
         expect(steps.first).to_be_hidden()
         page.get_by_role("button", name="Show workflow steps").click()
         expect(steps.first).to_be_visible()
-        shoot(page, tmp_path, "board-steps-shown")
+        shoot(page, screenshot_dir(tmp_path), "board-steps-shown")
 
 
 def test_a_loops_iterations_fill_its_timeline_live(
@@ -154,7 +154,7 @@ def test_a_loops_iterations_fill_its_timeline_live(
         expect(page.locator(".timeline-bar .seg.st-completed")).to_have_count(3, timeout=60_000)
         expect(page.locator("#wf-status")).to_have_text("Completed")
         expect(page.locator("#node-polish")).to_have_attribute("data-status", "template")
-        shoot(page, tmp_path, "workflow-loop")
+        shoot(page, screenshot_dir(tmp_path), "workflow-loop")
 
 
 def _second_run_ends(base_url: str, task_id: str, timeout: float = 20.0) -> str:

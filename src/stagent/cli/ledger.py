@@ -4,6 +4,8 @@ summaries, a task's audit trail, CSV export and re-pricing."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Generator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,7 +24,7 @@ from stagent.ledger.money import format_usd
 if TYPE_CHECKING:  # ``ledger list`` imports neither the importers, the reports nor the schemas
     from rich.progress import Progress, TaskID
 
-    from stagent.ledger.importers import ImportReport
+    from stagent.ledger.importers import ImportReport, LogImporter
     from stagent.workspace import Workspace
 
 app = typer.Typer(
@@ -333,11 +335,13 @@ def import_logs(
         TimeRemainingColumn,
     )
 
+    from stagent.ledger.importers import IMPORT_SOURCES
+
     reports: list[ImportReport] = []
-    with state_of(ctx).workspace() as ws:
-        for plan in ws.ledger.import_plans(which, path):
+    with _importer(ctx) as importer:
+        for plan in [importer.plan(source, path) for source in IMPORT_SOURCES[which]]:
             if as_json or plan.pending_bytes < 8 * 1024 * 1024:
-                reports.append(ws.ledger.run_import(plan))
+                reports.append(importer.run(plan))
                 continue
             with Progress(
                 TextColumn(f"{plan.source}"),
@@ -352,12 +356,42 @@ def import_logs(
                 def advance(done: int, bar: Progress = bar, task: TaskID = task) -> None:
                     bar.advance(task, done)
 
-                reports.append(ws.ledger.run_import(plan, advance))
+                reports.append(importer.run(plan, advance))
     if as_json:
         emit_json([report.as_json() for report in reports])
         return
     for report in reports:
         _print_import(report)
+
+
+@contextmanager
+def _importer(ctx: typer.Context) -> Generator[LogImporter]:
+    """The importer: straight into the SQLite file when it is at the newest migration with its
+    owner enrolled (`stagent.store.sqlite_imports`: no workspace, no SQLAlchemy, whose import
+    was most of the command's start-up), else through the workspace (which creates or migrates
+    the database; PostgreSQL)."""
+    from stagent.cli import startup
+    from stagent.ledger.importers import LogImporter
+    from stagent.locations import database_url, home_dir
+    from stagent.store.sqlite_imports import open_sqlite_imports
+
+    state = state_of(ctx)
+    home = state.home.expanduser() if state.home is not None else None
+    plain = open_sqlite_imports(database_url(home, state.database_url))
+    if plain is None:
+        from stagent.store.ledger_imports import StoreImports
+
+        with state.workspace() as ws:
+            yield LogImporter(StoreImports(ws.store), ws.ledger.prices)
+        return
+    try:
+        from stagent.ledger.prices import load_price_table
+
+        prices = load_price_table(user_file=home_dir(home) / "prices.yaml")
+        startup.ready()
+        yield LogImporter(plain, prices)
+    finally:
+        plain.close()
 
 
 def _print_import(report: ImportReport) -> None:

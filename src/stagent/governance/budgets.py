@@ -222,8 +222,8 @@ class BudgetService:
                 applicable = [p for p in policies if call.covers(p)]
                 if not _capped(applicable):
                     return Admission(allowed=True, run_cap=_run_cap(applicable, requested_cap))
-            with self._store.write() as session:
-                budget_repo.lock_admissions(session)
+            # Serialized: the admission lock is taken with BEGIN, in its round trip.
+            with self._store.write(lock=budget_repo.ADMISSION_LOCK_KEY) as session:
                 known = self._known
                 if known is not None:
                     admission = self._admit(session, call, now, (pausable, requested_cap), known)

@@ -339,7 +339,8 @@ def reserve(
         return None, 0, run_cap
     headroom, tightest = min(headrooms, key=lambda pair: pair[0] or 0)
     amount = min(run_cap, headroom or 0)
-    entry = ledger_repo.insert(
+    # The admission's last write: sent with its commit (its note goes with it too).
+    entry = ledger_repo.insert_at_commit(
         session,
         ledger_repo.NewLedgerEntry(
             runtime=call.runtime,

@@ -9,10 +9,25 @@
 The ledger keeps raw token counts by category, so history can be re-priced when prices change.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from stagent.ledger.cost import Cost, CostSource, TokenCounts, cost_of
 from stagent.ledger.money import format_usd, micros_to_usd, parse_usd, usd_to_micros
 from stagent.ledger.prices import PriceTable, load_price_table, normalize_model_id
-from stagent.ledger.recorder import UsageRecorder
+
+if TYPE_CHECKING:
+    from stagent.ledger.recorder import UsageRecorder
+
+
+def __getattr__(name: str) -> Any:
+    """`UsageRecorder` on first use: the recorder imports the store (SQLAlchemy), which the
+    importers and ``stagent ledger import`` on a SQLite file do without."""
+    if name == "UsageRecorder":
+        from stagent.ledger.recorder import UsageRecorder
+
+        return UsageRecorder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Cost",

@@ -15,7 +15,7 @@ from stagent.domain.errors import ValidationError
 from stagent.domain.ids import utcnow
 from stagent.ledger.audit import audit, write_csv
 from stagent.ledger.home import status_cards
-from stagent.ledger.importers import CLAUDE_CODE, CODEX, ImportReport, LogImporter, Plan
+from stagent.ledger.importers import IMPORT_SOURCES, ImportReport, LogImporter, Plan
 from stagent.ledger.metrics import cap_forecasts
 from stagent.ledger.monitor import overview
 from stagent.ledger.prices import PriceTable
@@ -25,8 +25,7 @@ from stagent.ledger.reprice import RepriceReport, reprice
 from stagent.store import ledger as ledger_repo
 from stagent.store.activity import task_labels
 from stagent.store.database import Store
-
-IMPORT_SOURCES = {"claude-code": (CLAUDE_CODE,), "codex": (CODEX,), "all": (CLAUDE_CODE, CODEX)}
+from stagent.store.ledger_imports import StoreImports
 
 
 class LedgerService:
@@ -92,12 +91,12 @@ class LedgerService:
 
     def import_plans(self, which: str, path: Path | None = None) -> list[Plan]:
         """The files ``which`` (``claude-code``, ``codex`` or ``all``) would read."""
-        importer = LogImporter(self._store, self.prices)
+        importer = LogImporter(StoreImports(self._store), self.prices)
         return [importer.plan(source, path) for source in IMPORT_SOURCES[which]]
 
     def run_import(self, plan: Plan, progress: Callable[[int], None] | None = None) -> ImportReport:
         """Import the files of ``plan``."""
-        return LogImporter(self._store, self.prices).run(plan, progress)
+        return LogImporter(StoreImports(self._store), self.prices).run(plan, progress)
 
     # ---------------------------------------------------------------- re-pricing
 

@@ -7,6 +7,7 @@ import os
 from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection as Connection  # re-exported: what `flushed_connection` gives
 from sqlalchemy import Engine, text
@@ -19,7 +20,7 @@ from stagent.domain.errors import DatabaseUnavailableError
 from stagent.domain.scrub import normalize
 from stagent.store import feed
 from stagent.store.engine import WRITE_OPTION, build_engine, is_sqlite, normalize_url, redact_url
-from stagent.store.events import OUTBOX_INFO, OUTBOX_ROWS, SECRETS_INFO
+from stagent.store.events import COMMIT_STATEMENTS, OUTBOX_INFO, OUTBOX_ROWS, SECRETS_INFO
 from stagent.store.notifier import ChangeNotifier
 from stagent.store.watcher import CrossProcessWatcher
 
@@ -43,7 +44,13 @@ class Store:
         self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
         self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # `write(lock=...)`: the driver in autocommit mode, the transaction begun by hand.
+        self._locked_sessions = sessionmaker(
+            self._autocommit_engine.execution_options(**{WRITE_OPTION: True}),
+            expire_on_commit=False,
+        )
         self._write_sessions.configure(info={SECRETS_INFO: ()})
+        self._locked_sessions.configure(info={SECRETS_INFO: ()})
         self._secrets: tuple[str, ...] = ()
         self.changes = ChangeNotifier()
         self._watcher = CrossProcessWatcher(self.url, self.changes, is_sqlite=self.is_sqlite)
@@ -54,6 +61,7 @@ class Store:
         values = [*secrets, *([str(password)] if password else [])]
         self._secrets = tuple(normalize(values))
         self._write_sessions.configure(info={SECRETS_INFO: self._secrets})
+        self._locked_sessions.configure(info={SECRETS_INFO: self._secrets})
 
     @property
     def safe_url(self) -> str:
@@ -79,28 +87,48 @@ class Store:
             yield session
 
     @contextmanager
-    def write(self) -> Generator[Session]:
+    def write(self, *, lock: int | None = None) -> Generator[Session]:
         """A transaction that commits on success, then rings the change signal.
 
         On PostgreSQL the transaction also notifies other processes (LISTEN/NOTIFY); on SQLite they
         see the file's ``data_version`` move. See `stagent.store.watcher`. It takes no
         workspace-wide lock: events it appended (to the outbox) are published after the commit.
+
+        With ``lock`` (a PostgreSQL advisory lock key), the transaction holds that lock from its
+        start: ``BEGIN`` and the lock go in one round trip (`_begin_locked`), at ``READ
+        COMMITTED``, so each later statement sees what the lock's last holder committed. SQLite
+        needs no such lock: a write transaction holds the file's write lock from ``BEGIN``.
         """
+        if lock is not None and not self.is_sqlite:
+            with self._locked_sessions() as session, session.begin():
+                driver = _begin_locked(session, lock)
+                try:
+                    yield from self._written(session)
+                except BaseException:
+                    feed.roll_back(driver)  # never back to the pool holding the lock
+                    raise
+            self.changes.ring()
+            return
         with self._write_sessions() as session, session.begin():
-            if not self.is_sqlite:
-                session.info[OUTBOX_ROWS] = []
-            yield session
-            if not self.is_sqlite:
-                # No writer holds a workspace-wide lock: its events go to the outbox and get
-                # their ``seq`` right after the commit, in feed order, in the commit's round
-                # trip (`stagent.store.feed`).
-                conn = flushed_connection(session)
-                feed.commit_and_publish(
-                    conn,
-                    appended=session.info.pop(OUTBOX_INFO, False),
-                    held=session.info.pop(OUTBOX_ROWS),
-                )
+            yield from self._written(session)
         self.changes.ring()
+
+    def _written(self, session: Session) -> Generator[Session]:
+        """`write`'s transaction body: hand out ``session``, then end the transaction."""
+        if not self.is_sqlite:
+            session.info[OUTBOX_ROWS] = []
+        yield session
+        if not self.is_sqlite:
+            # No writer holds a workspace-wide lock: its events go to the outbox and get
+            # their ``seq`` right after the commit, in feed order, in the commit's round
+            # trip (`stagent.store.feed`).
+            conn = flushed_connection(session)
+            feed.commit_and_publish(
+                conn,
+                appended=session.info.pop(OUTBOX_INFO, False),
+                held=session.info.pop(OUTBOX_ROWS),
+                statements=session.info.pop(COMMIT_STATEMENTS, ()),
+            )
 
     @contextmanager
     def write_connection(self) -> Generator[Connection]:
@@ -151,6 +179,24 @@ class Store:
         """Stop watching and close every pooled connection."""
         self._watcher.stop()
         self.engine.dispose()
+
+
+def _begin_locked(session: Session, key: int) -> Any:
+    """Begin ``session``'s transaction (its connection is in autocommit mode: the driver sends
+    no ``BEGIN`` of its own) holding advisory lock ``key``, in one round trip. The transaction
+    then ends like any other write, with the ``COMMIT`` `feed.commit_and_publish` sends; should
+    anything fail before, it is rolled back (the lock with it) before the connection goes back
+    to the pool."""
+    driver: Any = session.connection().connection.driver_connection
+    try:
+        driver.execute(
+            f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({key:d})",
+            prepare=False,
+        )
+    except Exception:
+        feed.roll_back(driver)
+        raise
+    return driver
 
 
 def flushed_connection(session: Session) -> Connection:

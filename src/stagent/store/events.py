@@ -44,6 +44,12 @@ not yet sent. They are inserted into the outbox in the round trip that commits t
 (`stagent.store.feed.commit_and_publish`): nothing reads the outbox inside a transaction, so
 holding them costs no reader anything and saves a round trip per event."""
 
+COMMIT_STATEMENTS = "stagent_commit_statements"
+"""``Session.info`` key of a `Store.write` transaction on PostgreSQL: statements (every value a
+literal) sent before its commit, in the commit's round trip, in order, before its held events
+(`stagent.store.feed.commit_and_publish`). Only for a write nothing later in the transaction
+reads: a budget reservation (`stagent.store.ledger.insert_at_commit`)."""
+
 OutboxRow = tuple[str | None, str | None, str, str, str, Any, datetime]
 """An event held for the outbox: task_id, run_id, subject_kind, subject_id, kind, payload,
 created_at (the columns of `stagent.store.feed.OUTBOX_COLUMNS`, in that order)."""

@@ -73,10 +73,18 @@ def publish(conn: Connection) -> None:
     conn.exec_driver_sql(PUBLISH_SQL)
 
 
-def commit_and_publish(conn: Connection, *, appended: bool, held: Sequence[OutboxRow] = ()) -> None:
-    """End ``conn``'s open write transaction (PostgreSQL) in one round trip: insert the events
-    it ``held`` into the outbox, commit it, then -- if it holds or ``appended`` events --
-    publish them (`publish`, which notifies); otherwise just notify (`COMMIT_AND_NOTIFY`).
+def commit_and_publish(
+    conn: Connection,
+    *,
+    appended: bool,
+    held: Sequence[OutboxRow] = (),
+    statements: Sequence[str] = (),
+) -> None:
+    """End ``conn``'s open write transaction (PostgreSQL) in one round trip: run the
+    ``statements`` it held for its commit (`stagent.store.events.COMMIT_STATEMENTS`), insert
+    the events it ``held`` into the outbox, commit it, then -- if it holds or ``appended``
+    events -- publish them (`publish`, which notifies); otherwise just notify
+    (`COMMIT_AND_NOTIFY`).
 
     The held events are sent as literals (quoted by libpq for this connection): a statement
     with several commands cannot carry bound parameters.
@@ -89,6 +97,8 @@ def commit_and_publish(conn: Connection, *, appended: bool, held: Sequence[Outbo
     """
     end = COMMIT_AND_PUBLISH if appended or held else COMMIT_AND_NOTIFY
     sql = f"{insert_sql(conn, held)}; {end}" if held else end
+    if statements:
+        sql = f"{'; '.join(statements)}; {sql}"
     conn.exec_driver_sql(sql, execution_options={"no_parameters": True})
 
 
@@ -130,17 +140,17 @@ def insert_commit_and_publish(conn: Connection, insert: str, prepare: str) -> in
                 cursor.nextset()
                 return max(int(cursor.rowcount), 0)
         except InvalidSqlStatementName:
-            _roll_back(driver)
+            roll_back(driver)
             conn.info.pop(_PREPARED_INFO, None)  # deallocated: prepared again
             if again:
                 raise
         except DriverError:
-            _roll_back(driver)
+            roll_back(driver)
             raise
     raise AssertionError("unreachable")
 
 
-def _roll_back(driver: Any) -> None:
+def roll_back(driver: Any) -> None:
     """End the transaction a failed statement left open (a closed connection is replaced by the
     pool when it is handed back)."""
     if not driver.closed and driver.info.transaction_status != TransactionStatus.IDLE:
@@ -148,7 +158,8 @@ def _roll_back(driver: Any) -> None:
 
 
 def literal_maker(conn: Connection) -> Callable[[Any], str]:
-    """A function rendering a value of an outbox row as a PostgreSQL literal for ``conn``."""
+    """A function rendering a value as a PostgreSQL literal for ``conn``: None, a string, a
+    boolean, an integer, a timestamp (``timestamptz``) or, for anything else, its JSON."""
     driver: Any = conn.connection.driver_connection
     escaping = Escaping(driver.pgconn)
     encoding: str = driver.info.encoding
@@ -161,6 +172,10 @@ def literal_maker(conn: Connection) -> Callable[[Any], str]:
             return "NULL"
         if isinstance(value, str):
             return quoted(value)
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int):
+            return str(value)
         if isinstance(value, datetime):
             return f"{quoted(value.isoformat())}::timestamptz"
         return f"{quoted(json.dumps(value))}::json"

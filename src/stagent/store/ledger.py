@@ -34,6 +34,8 @@ from stagent.domain.ids import ensure_aware, new_id, utcnow
 from stagent.domain.ledger import LedgerEntry as LedgerEntry  # re-exported
 from stagent.domain.ledger import LedgerFilter as LedgerFilter  # re-exported
 from stagent.store import spend_totals
+from stagent.store.events import COMMIT_STATEMENTS, OUTBOX_ROWS
+from stagent.store.feed import literal_maker
 from stagent.store.tables import UsageLedgerRow
 
 _LEDGER = cast(Table, UsageLedgerRow.__table__)
@@ -130,8 +132,31 @@ _INSERT_ROW = _LEDGER.insert()
 
 def insert(session: Session, new: NewLedgerEntry) -> LedgerEntry:
     """Add one row (one Core statement, no ORM unit of work)."""
+    values = _row_values(new)
+    core(session).execute(_INSERT_ROW, values)
+    return _entry(values, new)
+
+
+def insert_at_commit(session: Session, new: NewLedgerEntry) -> LedgerEntry:
+    """`insert`, sent with the transaction's commit in its round trip on PostgreSQL (in a
+    `Store.write` transaction: `stagent.store.events.COMMIT_STATEMENTS`), at once elsewhere.
+
+    For a row nothing later in the same transaction reads: a budget reservation, the last
+    write of its admission, which then ends in two round trips (the lock with every cap's
+    sums, then this row, its note and the commit). A failure to insert it fails the commit."""
+    if OUTBOX_ROWS not in session.info:  # SQLite, or not a `Store.write` transaction
+        return insert(session, new)
+    values = _row_values(new)
+    literal = literal_maker(session.connection())
+    row = ", ".join(literal(value) for value in values.values())
+    held: list[str] = session.info.setdefault(COMMIT_STATEMENTS, [])
+    held.append(f"INSERT INTO usage_ledger ({', '.join(values)}) VALUES ({row})")
+    return _entry(values, new)
+
+
+def _row_values(new: NewLedgerEntry) -> dict[str, Any]:
     at = new.at.astimezone(UTC)
-    values: dict[str, Any] = {
+    return {
         "id": new_id("use"),
         "task_id": new.task_id,
         "run_id": new.run_id,
@@ -160,7 +185,9 @@ def insert(session: Session, new: NewLedgerEntry) -> LedgerEntry:
         "session_id": new.session_id,
         "project_path": new.project_path,
     }
-    core(session).execute(_INSERT_ROW, values)
+
+
+def _entry(values: dict[str, Any], new: NewLedgerEntry) -> LedgerEntry:
     entry: dict[str, Any] = {**values, "raw": dict(new.raw) if new.raw is not None else None}
     return LedgerEntry(**entry)
 

@@ -3,37 +3,75 @@ provider calls once each (by their ``dedupe_key``)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, cast
 
-import orjson
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from stagent.domain.ids import utcnow
-from stagent.store import ledger_rollup as rollup
-from stagent.store import spend_totals
-from stagent.store.ledger import COMPLETED, Session
+from stagent.store import sqlite_imports as on_sqlite
+from stagent.store.database import Store
+from stagent.store.ledger import Session
+from stagent.store.sqlite_imports import (
+    BYPASSED_TRIGGERS,
+    COST_SOURCE,
+    DEDUPE_KEY,
+    FIXED,
+    IMPORT_COLUMNS,
+    KEY_BATCH,
+    TOKENS,
+    Booked,
+    FileState,
+    ImportedRow,
+    batch_ids,
+    sqlite_stamp,
+)
 from stagent.store.tables import LedgerImportFileRow, ProjectRow, UsageLedgerRow
 
-KEY_BATCH = 500
-"""Dedupe keys looked up per query (well under every database's parameter limit)."""
+__all__ = [  # what callers took from here before the SQLite side moved out
+    "BYPASSED_TRIGGERS",
+    "COST_SOURCE",
+    "DEDUPE_KEY",
+    "IMPORT_COLUMNS",
+    "Booked",
+    "FileState",
+    "ImportedRow",
+    "StoreImports",
+    "batch_ids",
+    "sqlite_stamp",
+]
 
 
-@dataclass(frozen=True, slots=True)
-class FileState:
-    """How far one file has been read."""
+def driver(connection: Connection) -> Any:
+    """The ``sqlite3`` connection under a SQLAlchemy one (statements on it run in the
+    connection's transaction)."""
+    return connection.connection.driver_connection
 
-    path: str
-    source: str
-    offset: int
-    head: str
-    lines: int
-    state: dict[str, Any]
+
+class StoreImports:
+    """What an import reads and writes (`stagent.ledger.importers.service.ImportDatabase`),
+    through a `Store`: its sessions, its write lock and change signal."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def file_states(self, source: str) -> dict[str, FileState]:
+        """Every stored read position of ``source``."""
+        with self._store.read() as session:
+            return file_states(session, source)
+
+    def project_directories(self) -> list[tuple[str, str]]:
+        """(project id, working directory) of every project that has one."""
+        with self._store.read() as session:
+            return project_directories(session)
+
+    def book(self, rows: list[ImportedRow], states: list[FileState]) -> Booked:
+        """Book ``rows`` and move the files' read positions, in one transaction."""
+        with self._store.write() as session:
+            booked = book_calls(session, rows)
+            save_file_states(session, states)
+        return booked
 
 
 def file_state(session: Session, path: str) -> FileState | None:
@@ -74,9 +112,12 @@ def save_file_states(session: Session, states: Sequence[FileState]) -> None:
     through the ORM was most of an incremental import's time)."""
     if not states:
         return
-    table = cast(Table, LedgerImportFileRow.__table__)
     conn = session.connection()
-    upsert = sqlite_insert(table) if conn.dialect.name == "sqlite" else pg_insert(table)
+    if conn.dialect.name == "sqlite":
+        on_sqlite.save_file_states(driver(conn), states)
+        return
+    table = cast(Table, LedgerImportFileRow.__table__)
+    upsert = pg_insert(table)
     changed = ("source", "offset", "head", "lines", "state", "updated_at")
     statement = upsert.on_conflict_do_update(
         index_elements=["path"], set_={name: upsert.excluded[name] for name in changed}
@@ -109,39 +150,6 @@ def project_directories(session: Session) -> list[tuple[str, str]]:
     return [(str(pid), str(directory)) for pid, directory in rows if directory]
 
 
-@dataclass(frozen=True, slots=True)
-class Booked:
-    """What `book_calls` did: new rows, rows replaced by a fuller copy, duplicates skipped."""
-
-    added: int = 0
-    replaced: int = 0
-    duplicates: int = 0
-
-
-IMPORT_COLUMNS: tuple[str, ...] = (
-    "project_id", "runtime", "provider", "model", "input_tokens", "output_tokens",
-    "cache_write_5m_tokens", "cache_write_1h_tokens", "cache_read_tokens", "reasoning_tokens",
-    "cost_micros", "cost_source", "pricing_version", "note", "source", "dedupe_key",
-    "session_id", "project_path", "raw", "finished_at",
-)  # fmt: skip
-"""What an imported row says, in the order of an `ImportedRow` (``raw`` and the time last)."""
-ImportedRow = tuple[Any, ...]
-"""One imported call's values in `IMPORT_COLUMNS` order: ``raw`` a dict, ``finished_at`` an
-aware datetime (also its ``started_at``). Every other column is fixed: no task or run,
-activity ``import``, status completed, not simulated. A plain tuple built straight from the
-log line (a frozen dataclass per call was a tenth of an import's CPU)."""
-COST_SOURCE = IMPORT_COLUMNS.index("cost_source")
-DEDUPE_KEY = IMPORT_COLUMNS.index("dedupe_key")
-_TOKENS = slice(IMPORT_COLUMNS.index("input_tokens"), IMPORT_COLUMNS.index("cache_read_tokens") + 1)
-_FIXED: dict[str, Any] = {
-    "task_id": None,
-    "run_id": None,
-    "activity": "import",
-    "status": COMPLETED,
-    "simulated": False,
-}
-
-
 _STORED = select(
     UsageLedgerRow.dedupe_key,
     UsageLedgerRow.id,
@@ -153,17 +161,10 @@ _STORED = select(
 ).where(UsageLedgerRow.dedupe_key.in_(bindparam("keys", expanding=True)))
 """The stored calls among some dedupe keys, with their token totals (one statement compiled
 once: an ``IN`` of literals was coerced and rendered value by value, per query)."""
-_SQLITE_STORED = (
-    "SELECT dedupe_key, id, input_tokens + output_tokens + cache_write_5m_tokens"
-    " + cache_write_1h_tokens + cache_read_tokens FROM usage_ledger WHERE dedupe_key IN ({})"
-)
-"""`_STORED` for the SQLite driver (its ``IN`` list of ``?``)."""
-
-
 _REPLACE = (
     update(cast(Table, UsageLedgerRow.__table__))
     .where(UsageLedgerRow.id == bindparam("new_id"))
-    .values({name: bindparam(f"new_{name}") for name in (*IMPORT_COLUMNS, *_FIXED, "started_at")})
+    .values({name: bindparam(f"new_{name}") for name in (*IMPORT_COLUMNS, *FIXED, "started_at")})
 )
 """A stored call's values replaced by a fuller copy's (parameters ``new_<column>``)."""
 
@@ -173,146 +174,58 @@ def book_calls(session: Session, rows: Sequence[ImportedRow]) -> Booked:
     tokens (a streamed response's final line after a placeholder); skip the rest.
 
     Every row must have a ``dedupe_key``; duplicates within ``rows`` must already be resolved
-    by the caller.
+    by the caller. On SQLite, `stagent.store.sqlite_imports.book_calls` on the driver
+    connection (the code ``stagent ledger import`` runs without a workspace).
     """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        return on_sqlite.book_calls(driver(connection), rows)
     existing: dict[str, tuple[str, int]] = {}
     keys = [row[DEDUPE_KEY] for row in rows]
-    connection = session.connection()
-    on_sqlite = connection.dialect.name == "sqlite"
     for start in range(0, len(keys), KEY_BATCH):
-        chunk = keys[start : start + KEY_BATCH]
-        if on_sqlite:  # the driver's own statement cache: no per-key rendering
-            marks = ", ".join("?" * len(chunk))
-            found = connection.exec_driver_sql(_SQLITE_STORED.format(marks), tuple(chunk))
-        else:
-            found = session.execute(_STORED, {"keys": chunk})
+        found = session.execute(_STORED, {"keys": keys[start : start + KEY_BATCH]})
         for key, row_id, tokens in found.all():
             existing[str(key)] = (str(row_id), int(tokens))
     new_rows: list[ImportedRow] = []
     fuller: list[dict[str, Any]] = []
     duplicates = 0
     for row in rows:
-        found = existing.get(row[DEDUPE_KEY])
-        if found is None:
+        stored = existing.get(row[DEDUPE_KEY])
+        if stored is None:
             new_rows.append(row)
-        elif sum(row[_TOKENS]) > found[1]:
-            fuller.append({f"new_{k}": v for k, v in _values(row, found[0]).items()})
+        elif sum(row[TOKENS]) > stored[1]:
+            fuller.append({f"new_{k}": v for k, v in _values(row, stored[0]).items()})
         else:
             duplicates += 1
     if fuller:  # one statement for all of them (an ORM update each took ~6 ms)
         connection.execute(_REPLACE, fuller)
     if new_rows:
-        _insert(session.connection(), new_rows)
+        _insert(connection, new_rows)
     return Booked(len(new_rows), len(fuller), duplicates)
 
 
-def batch_ids(count: int, prefix: str = "use") -> list[str]:
-    """``count`` new row ids that share a random stem and then count up: unique like `new_id`,
-    but neighbours in the primary-key index, so a large insert touches few of its pages."""
-    stem = os.urandom(6).hex()
-    return [f"{prefix}_{stem}{n:06x}" for n in range(count)]
-
-
-_COLUMNS = tuple(column.name for column in UsageLedgerRow.__table__.columns)
-_STAGING = "temp.usage_ledger_staging"
-_SQLITE_STAGE = (
-    f"CREATE TEMP TABLE usage_ledger_staging AS SELECT {', '.join(_COLUMNS)} FROM usage_ledger"
-    " WHERE 0"
-)
-_SQLITE_FILL = (
-    f"INSERT INTO {_STAGING} (id, started_at, task_id, run_id, activity, status, simulated,"
-    f" {', '.join(IMPORT_COLUMNS)}) VALUES (?1, ?2, NULL, NULL, 'import', '{COMPLETED}', 0,"
-    f" {', '.join(f'?{n}' for n in range(3, len(IMPORT_COLUMNS) + 2))}, ?2)"
-)
-"""A row's values: id, its time (both ``started_at`` and ``finished_at``), then
-`IMPORT_COLUMNS` up to ``raw`` (as JSON text)."""
-BYPASSED_TRIGGERS = ("spend_totals_on_insert", "usage_rollup_on_insert")
-"""SQLite insert triggers on the ledger that a bulk insert drops for its one statement (and
-creates again in the same transaction): it adds its rows to their tables itself, grouped."""
-_TRIGGERS = (
-    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'usage_ledger'"
-    f" AND name IN {BYPASSED_TRIGGERS!r}"
-)
-
-
 def _insert(connection: Connection, rows: list[ImportedRow]) -> None:
-    """Insert new rows. Elsewhere than SQLite, SQLAlchemy Core (multi-row statements, no ORM
-    bookkeeping per row).
-
-    On SQLite the rows go to a temporary table first (values converted here, once per row, and
-    passed to the driver as tuples: SQLAlchemy's per-value processing was a fifth of an
-    import's time), then into the ledger in one statement. One statement, not one per row,
-    because the ledger has triggers (`spend_totals`, `usage_rollup`): a statement whose
-    triggers write keeps a statement journal of every page it changes, and per row that copied
-    each index page again for every row (two thirds of the insert's time).
-    """
-    ids = batch_ids(len(rows))
-    if connection.dialect.name != "sqlite":
-        values = [_values(row, row_id) for row, row_id in zip(rows, ids, strict=True)]
-        connection.execute(insert(cast(Table, UsageLedgerRow.__table__)), values)
+    """Insert new rows: SQLAlchemy Core elsewhere than SQLite (multi-row statements, no ORM
+    bookkeeping per row); on SQLite `stagent.store.sqlite_imports.insert_rows` (a temporary
+    table, then one statement into the ledger)."""
+    if connection.dialect.name == "sqlite":
+        on_sqlite.insert_rows(driver(connection), rows)
         return
-    dumps, stamp = orjson.dumps, sqlite_stamp
-    tuples = [
-        (row_id, stamp(row[-1]), *row[:-2], dumps(row[-2]).decode())
-        for row, row_id in zip(rows, ids, strict=True)
-    ]
-    connection.exec_driver_sql(_SQLITE_STAGE)
-    try:
-        connection.exec_driver_sql(_SQLITE_FILL, tuples)
-        insert_staged(connection, _STAGING, _COLUMNS)
-    finally:
-        connection.exec_driver_sql(f"DROP TABLE {_STAGING}")
+    ids = batch_ids(len(rows))
+    values = [_values(row, row_id) for row, row_id in zip(rows, ids, strict=True)]
+    connection.execute(insert(cast(Table, UsageLedgerRow.__table__)), values)
 
 
 def insert_staged(connection: Connection, staging: str, columns: Sequence[str]) -> None:
-    """SQLite: move the rows of temporary table ``staging`` into the ledger in one statement,
-    then add them to ``usage_rollup`` and ``spend_totals`` in one grouped upsert each.
-
-    The ledger's insert triggers (`BYPASSED_TRIGGERS`) are dropped for that statement and
-    created again from their stored SQL, all in the caller's transaction: a row trigger costs a
-    call per row even when its ``WHEN`` is false (a fifth of the insert), and its per-row
-    upserts were most of a large import's trigger time. A crash rolls the drop back with the
-    rows; SQLite has one writer at a time, so no other writer's rows pass untallied. Only the
-    triggers found are bypassed, and only their sums are added here.
-    """
-    names = ", ".join(columns)
-    triggers: list[tuple[str, str]] = [
-        (str(name), str(sql)) for name, sql in connection.exec_driver_sql(_TRIGGERS).all()
-    ]
-    for name, _sql in triggers:
-        connection.exec_driver_sql(f"DROP TRIGGER {name}")
-    try:
-        connection.exec_driver_sql(
-            f"INSERT INTO usage_ledger ({names}) SELECT {names} FROM {staging}"
-        )
-    finally:
-        _restore(connection, triggers)
-    bypassed = {name for name, _sql in triggers}
-    if "usage_rollup_on_insert" in bypassed:
-        connection.exec_driver_sql(rollup.sqlite_staged_upsert(staging))
-    if "spend_totals_on_insert" in bypassed:
-        connection.exec_driver_sql(spend_totals.sqlite_staged_upsert(staging))
-
-
-def _restore(connection: Connection, triggers: list[tuple[str, str]]) -> None:
-    """Create the dropped triggers again (those a rolled-back transaction has not already
-    brought back)."""
-    present = {str(name) for (name,) in connection.exec_driver_sql(_TRIGGERS).all()}
-    for name, sql in triggers:
-        if name not in present:
-            connection.exec_driver_sql(sql)
-
-
-def sqlite_stamp(moment: datetime) -> str:
-    """An instant as SQLAlchemy stores it in SQLite (UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``)."""
-    if moment.tzinfo is UTC:  # the offset is always "+00:00": cut it off
-        return moment.isoformat(" ", "microseconds")[:26]
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    """SQLite: move the rows of temporary table ``staging`` (``columns``) into the ledger in one
+    statement with the grouped rollup and spend-total upserts
+    (`stagent.store.sqlite_imports.insert_staged`), in the connection's transaction."""
+    on_sqlite.insert_staged(driver(connection), staging, columns)
 
 
 def _values(row: ImportedRow, row_id: str) -> dict[str, Any]:
     values = dict(zip(IMPORT_COLUMNS, row, strict=True))
-    values.update(_FIXED)
+    values.update(FIXED)
     values["id"] = row_id
     values["started_at"] = row[-1]
     return values

@@ -24,13 +24,15 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from stagent.store.ledger import LedgerFilter, Session, equalities
+from stagent.store.sqlite_imports import CALL_STATUSES as CALL_STATUSES
+from stagent.store.sqlite_imports import DAY as DAY
+from stagent.store.sqlite_imports import HOUR as HOUR
+from stagent.store.sqlite_imports import rollup_staged_upsert
 from stagent.store.tables import UsageRollupRow
 
-HOUR, DAY = 3600, 86400
 HOURS_A_DAY = DAY // HOUR
 GROUPS = ("hour", "day", "model", "runtime", "project", "source", "status", "simulated")
 """Groupings the rollup can answer (``day``: local days of a zone)."""
-CALL_STATUSES = ("completed", "failed", "cancelled")
 
 Sums = list[int]
 """Requests, tokens by category (input, output, 5 min and 1 h cache writes, cache reads), cost
@@ -352,32 +354,9 @@ def add(found: Grouped, key: tuple[str | None, bool], values: Sums) -> None:
     found[key] = values if kept is None else [a + b for a, b in zip(kept, values, strict=True)]
 
 
-_SUMS = (
-    "requests", "input_tokens", "output_tokens", "cache_write_5m_tokens",
-    "cache_write_1h_tokens", "cache_read_tokens", "cost_micros", "unpriced",
-)  # fmt: skip
-_KEY = ("grain", "bucket", "runtime", "model", "project_id", "source", "simulated", "status")
-
-
 def sqlite_staged_upsert(staging: str) -> str:
     """SQLite: add the call rows of table ``staging`` (ledger columns) to both grains in one
     grouped upsert: what a bulk insert runs while the row triggers are deferred
-    (``usage_rollup_deferred``, migration 0020), the same sums the triggers would add."""
-    epoch = "CAST(strftime('%s', d.finished_at) AS INTEGER)"
-    tokens = _SUMS[1:6]
-    sums = [
-        "count(*)",
-        *(f"sum(d.{name})" for name in tokens),
-        "sum(d.cost_micros)",
-        "sum(d.cost_source = 'unpriced')",
-    ]
-    positions = ", ".join(str(n) for n in range(1, len(_KEY) + 1))
-    update = ", ".join(f"{name} = usage_rollup.{name} + excluded.{name}" for name in _SUMS)
-    return (
-        f"INSERT INTO usage_rollup ({', '.join((*_KEY, *_SUMS))})"
-        f" SELECT g.grain, {epoch} / g.grain, d.runtime, coalesce(d.model, ''),"
-        f" coalesce(d.project_id, ''), d.source, d.simulated, d.status, {', '.join(sums)}"
-        f" FROM {staging} AS d, (SELECT {HOUR} AS grain UNION ALL SELECT {DAY}) AS g"
-        f" WHERE d.status IN {CALL_STATUSES!r} GROUP BY {positions}"
-        f" ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET {update}"
-    )
+    (``usage_rollup_deferred``, migration 0020), the same sums the triggers would add
+    (`stagent.store.sqlite_imports.rollup_staged_upsert`)."""
+    return rollup_staged_upsert(staging)

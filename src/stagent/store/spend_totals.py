@@ -30,10 +30,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from stagent.store import budgets as budget_repo
+from stagent.store.sqlite_imports import DAY as DAY
+from stagent.store.sqlite_imports import QUARTER as QUARTER
+from stagent.store.sqlite_imports import spend_staged_upsert
 from stagent.store.tables import SpendTotalRow, UsageLedgerRow
-
-QUARTER, DAY = 900, 86400
-"""The grains of ``spend_totals`` buckets (seconds)."""
 
 _TEXT_PARAMS = ("scope", "ref", "period", "key")
 _ZERO = literal_column("0", Integer)
@@ -317,21 +317,6 @@ def limit_sums(session: Session, queries: Sequence[LimitQuery]) -> list[LimitSum
 def sqlite_staged_upsert(staging: str) -> str:
     """SQLite: add the rows budgets count (source ``run``, not simulated, with a cost) of table
     ``staging`` (ledger columns) to their buckets in one grouped upsert: what a bulk insert runs
-    while the insert trigger (migration 0018) is bypassed, the same sums the trigger would add."""
-    epoch = "CAST(strftime('%s', d.finished_at) AS INTEGER)"
-    grains = f"(SELECT {QUARTER} AS grain UNION ALL SELECT {DAY})"
-    scopes = "(SELECT 'overall' AS scope UNION ALL SELECT 'runtime' UNION ALL SELECT 'project')"
-    ref = "CASE s.scope WHEN 'overall' THEN '' WHEN 'runtime' THEN d.runtime ELSE d.project_id END"
-    tracked = (
-        "d.source = 'run' AND d.simulated = 0 AND d.cost_micros <> 0 AND d.finished_at IS NOT NULL"
-    )
-    return (
-        "INSERT INTO spend_totals (scope, ref, grain, bucket, total_micros)"
-        " SELECT scope, ref, grain, bucket, sum(cost) FROM"
-        f" (SELECT s.scope AS scope, {ref} AS ref, g.grain AS grain,"
-        f" {epoch} / g.grain AS bucket, d.cost_micros AS cost"
-        f" FROM {staging} AS d, {scopes} AS s, {grains} AS g WHERE {tracked})"
-        " WHERE ref IS NOT NULL GROUP BY scope, ref, grain, bucket"
-        " ON CONFLICT (scope, ref, grain, bucket)"
-        " DO UPDATE SET total_micros = total_micros + excluded.total_micros"
-    )
+    while the insert trigger (migration 0018) is bypassed, the same sums the trigger would add
+    (`stagent.store.sqlite_imports.spend_staged_upsert`)."""
+    return spend_staged_upsert(staging)

@@ -11,6 +11,8 @@ from stagent.domain.events import UsageEvent
 CLAUDE_CODE = "import:claude-code"
 CODEX = "import:codex"
 SOURCES = (CLAUDE_CODE, CODEX)
+IMPORT_SOURCES = {"claude-code": (CLAUDE_CODE,), "codex": (CODEX,), "all": (CLAUDE_CODE, CODEX)}
+"""The sources ``stagent ledger import <which>`` reads."""
 RUNTIME_OF_SOURCE = {CLAUDE_CODE: "claude", CODEX: "codex"}
 """Imported Claude Code sessions count under the ``claude`` runtime, Codex under ``codex``."""
 

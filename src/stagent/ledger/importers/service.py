@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from stagent.collector import collector_paused
 from stagent.domain.events import UsageEvent
@@ -29,8 +29,7 @@ from stagent.ledger.importers.calls import (
 )
 from stagent.ledger.importers.reader import complete_chunks, head_of, resume_point
 from stagent.ledger.prices import PriceTable
-from stagent.store import ledger_imports as repo
-from stagent.store.database import Store
+from stagent.store import sqlite_imports as repo
 
 Progress = Callable[[int], None]
 """Called with the number of bytes just read."""
@@ -98,11 +97,30 @@ class Plan:
     tier: str | None = None
 
 
-class LogImporter:
-    """Reads Claude Code transcripts and Codex rollouts into the ledger."""
+class ImportDatabase(Protocol):
+    """Where an import reads read positions and projects and books calls:
+    `stagent.store.ledger_imports.StoreImports` (a workspace's `Store`) or
+    `stagent.store.sqlite_imports.SqliteImports` (a plain ``sqlite3`` connection)."""
 
-    def __init__(self, store: Store, prices: PriceTable) -> None:
-        self._store = store
+    def file_states(self, source: str) -> dict[str, repo.FileState]:
+        """Every stored read position of ``source``, by path."""
+        ...
+
+    def project_directories(self) -> list[tuple[str, str]]:
+        """(project id, working directory) of every project that has one."""
+        ...
+
+    def book(self, rows: list[repo.ImportedRow], states: list[repo.FileState]) -> repo.Booked:
+        """Book ``rows`` and move the files' read positions, in one transaction."""
+        ...
+
+
+class LogImporter:
+    """Reads Claude Code transcripts and Codex rollouts into the ledger (this module imports
+    no SQLAlchemy: ``stagent ledger import`` may run it on a plain ``sqlite3`` connection)."""
+
+    def __init__(self, db: ImportDatabase, prices: PriceTable) -> None:
+        self._db = db
         self.prices = prices
         self._cards: dict[tuple[str, date, str | None, str | None, str | None], _Card] = {}
 
@@ -120,8 +138,7 @@ class LogImporter:
         return self._pending(Plan(source, kept, skipped, 0, codex.priority_tier(root)))
 
     def _pending(self, plan: Plan) -> Plan:
-        with self._store.read() as session:
-            states = repo.file_states(session, plan.source)
+        states = self._db.file_states(plan.source)
         pending = 0
         for path in plan.files:
             size = path.stat().st_size
@@ -132,12 +149,11 @@ class LogImporter:
     def run(self, plan: Plan, progress: Progress | None = None) -> ImportReport:
         """Import every file of ``plan``; returns what happened."""
         report = ImportReport(plan.source, files=len(plan.files), skipped=list(plan.skipped))
-        with self._store.read() as session:
-            projects = sorted(
-                ((pid, _norm(d)) for pid, d in repo.project_directories(session)),
-                key=lambda item: -len(item[1]),
-            )
-            states = repo.file_states(session, plan.source)
+        projects = sorted(
+            ((pid, _norm(d)) for pid, d in self._db.project_directories()),
+            key=lambda item: -len(item[1]),
+        )
+        states = self._db.file_states(plan.source)
         batch = _Batch(self, plan.source, report, projects)
         with collector_paused():
             for path in plan.files:
@@ -248,10 +264,7 @@ class LogImporter:
 
     def book(self, rows: list[repo.ImportedRow], states: list[repo.FileState]) -> repo.Booked:
         """Book ``rows`` and move the files' read positions, in one transaction."""
-        with self._store.write() as session:
-            booked = repo.book_calls(session, rows)
-            repo.save_file_states(session, states)
-        return booked
+        return self._db.book(rows, states)
 
 
 class _Batch:

@@ -1,0 +1,388 @@
+"""Log imports on SQLite through a plain ``sqlite3`` connection: read positions, booking calls
+once each, the bulk insert with its grouped rollup and spend-total upserts.
+
+Both ways of importing run this code on SQLite: `stagent.store.ledger_imports` hands it the
+driver connection of a `Store` session, and ``stagent ledger import`` on a SQLite file at the
+newest migration opens `SqliteImports` without building a workspace (importing SQLAlchemy, its
+ORM and our tables was most of the command's start-up: `open_sqlite_imports`).
+
+This module must not import SQLAlchemy, directly or through another ``stagent.store`` module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from stagent.domain.ids import utcnow
+
+KEY_BATCH = 500
+"""Dedupe keys looked up per query (well under every database's parameter limit)."""
+COMPLETED = "completed"
+"""An imported call's status (`stagent.store.ledger.COMPLETED`)."""
+
+HOUR, DAY = 3600, 86400
+"""The grains of ``usage_rollup`` (seconds)."""
+QUARTER = 900
+"""The finer grain of ``spend_totals`` (its other is `DAY`)."""
+CALL_STATUSES = ("completed", "failed", "cancelled")
+"""Ledger rows that are calls (the rollup sums only these)."""
+ROLLUP_SUMS = (
+    "requests", "input_tokens", "output_tokens", "cache_write_5m_tokens",
+    "cache_write_1h_tokens", "cache_read_tokens", "cost_micros", "unpriced",
+)  # fmt: skip
+ROLLUP_KEY = ("grain", "bucket", "runtime", "model", "project_id", "source", "simulated", "status")
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """How far one file has been read."""
+
+    path: str
+    source: str
+    offset: int
+    head: str
+    lines: int
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Booked:
+    """What `book_calls` did: new rows, rows replaced by a fuller copy, duplicates skipped."""
+
+    added: int = 0
+    replaced: int = 0
+    duplicates: int = 0
+
+
+IMPORT_COLUMNS: tuple[str, ...] = (
+    "project_id", "runtime", "provider", "model", "input_tokens", "output_tokens",
+    "cache_write_5m_tokens", "cache_write_1h_tokens", "cache_read_tokens", "reasoning_tokens",
+    "cost_micros", "cost_source", "pricing_version", "note", "source", "dedupe_key",
+    "session_id", "project_path", "raw", "finished_at",
+)  # fmt: skip
+"""What an imported row says, in the order of an `ImportedRow` (``raw`` and the time last)."""
+ImportedRow = tuple[Any, ...]
+"""One imported call's values in `IMPORT_COLUMNS` order: ``raw`` a dict, ``finished_at`` an
+aware datetime (also its ``started_at``). Every other column is fixed: no task or run,
+activity ``import``, status completed, not simulated. A plain tuple built straight from the
+log line (a frozen dataclass per call was a tenth of an import's CPU)."""
+COST_SOURCE = IMPORT_COLUMNS.index("cost_source")
+DEDUPE_KEY = IMPORT_COLUMNS.index("dedupe_key")
+TOKENS = slice(IMPORT_COLUMNS.index("input_tokens"), IMPORT_COLUMNS.index("cache_read_tokens") + 1)
+"""The token counts a copy's fullness is judged by."""
+FIXED: dict[str, Any] = {
+    "task_id": None,
+    "run_id": None,
+    "activity": "import",
+    "status": COMPLETED,
+    "simulated": False,
+}
+"""The columns every imported row has the same value in."""
+
+_STORED = (
+    "SELECT dedupe_key, id, input_tokens + output_tokens + cache_write_5m_tokens"
+    " + cache_write_1h_tokens + cache_read_tokens FROM usage_ledger WHERE dedupe_key IN ({})"
+)
+"""The stored calls among some dedupe keys, with their token totals."""
+_REPLACE = (
+    f"UPDATE usage_ledger SET {', '.join(f'{name} = ?' for name in IMPORT_COLUMNS)},"
+    f" started_at = ?, task_id = NULL, run_id = NULL, activity = 'import',"
+    f" status = '{COMPLETED}', simulated = 0 WHERE id = ?"
+)
+"""A stored call's values replaced by a fuller copy's (`IMPORT_COLUMNS`, ``started_at``, id)."""
+_STAGING = "temp.usage_ledger_staging"
+_STAGE = "CREATE TEMP TABLE usage_ledger_staging AS SELECT * FROM usage_ledger WHERE 0"
+_FILL = (
+    f"INSERT INTO {_STAGING} (id, started_at, task_id, run_id, activity, status, simulated,"
+    f" {', '.join(IMPORT_COLUMNS)}) VALUES (?1, ?2, NULL, NULL, 'import', '{COMPLETED}', 0,"
+    f" {', '.join(f'?{n}' for n in range(3, len(IMPORT_COLUMNS) + 2))}, ?2)"
+)
+"""A row's values: id, its time (both ``started_at`` and ``finished_at``), then
+`IMPORT_COLUMNS` up to ``raw`` (as JSON text)."""
+BYPASSED_TRIGGERS = ("spend_totals_on_insert", "usage_rollup_on_insert")
+"""SQLite insert triggers on the ledger that a bulk insert drops for its one statement (and
+creates again in the same transaction): it adds its rows to their tables itself, grouped."""
+_TRIGGERS = (
+    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'usage_ledger'"
+    f" AND name IN {BYPASSED_TRIGGERS!r}"
+)
+_SAVE_STATES = (
+    'INSERT INTO ledger_import_files (path, source, "offset", head, lines, state, updated_at)'
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET source = excluded.source,"
+    ' "offset" = excluded."offset", head = excluded.head, lines = excluded.lines,'
+    " state = excluded.state, updated_at = excluded.updated_at"
+)
+
+
+def sqlite_stamp(moment: datetime) -> str:
+    """An instant as SQLAlchemy stores it in SQLite (UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``)."""
+    if moment.tzinfo is UTC:  # the offset is always "+00:00": cut it off
+        return moment.isoformat(" ", "microseconds")[:26]
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def batch_ids(count: int, prefix: str = "use") -> list[str]:
+    """``count`` new row ids that share a random stem and then count up: unique like `new_id`,
+    but neighbours in the primary-key index, so a large insert touches few of its pages."""
+    stem = os.urandom(6).hex()
+    return [f"{prefix}_{stem}{n:06x}" for n in range(count)]
+
+
+def file_states(conn: sqlite3.Connection, source: str) -> dict[str, FileState]:
+    """Every stored read position of one source, by path."""
+    found = conn.execute(
+        'SELECT path, source, "offset", head, lines, state FROM ledger_import_files'
+        " WHERE source = ?",
+        (source,),
+    )
+    return {
+        str(path): FileState(
+            str(path), str(kind), int(offset), str(head), int(lines), dict(_json(state) or {})
+        )
+        for path, kind, offset, head, lines, state in found
+    }
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def save_file_states(conn: sqlite3.Connection, states: Sequence[FileState]) -> None:
+    """Store (or move) the read positions of many files in one statement."""
+    if not states:
+        return
+    now = sqlite_stamp(utcnow())
+    conn.executemany(
+        _SAVE_STATES,
+        [(s.path, s.source, s.offset, s.head, s.lines, json.dumps(s.state), now) for s in states],
+    )
+
+
+def project_directories(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """(project id, working directory) of every project that has one."""
+    found = conn.execute(
+        "SELECT id, working_directory FROM projects WHERE working_directory IS NOT NULL"
+    )
+    return [(str(pid), str(directory)) for pid, directory in found if directory]
+
+
+def book_calls(conn: sqlite3.Connection, rows: Sequence[ImportedRow]) -> Booked:
+    """Insert calls whose ``dedupe_key`` is new; replace a stored one when this copy has more
+    tokens (a streamed response's final line after a placeholder); skip the rest.
+
+    Every row must have a ``dedupe_key``; duplicates within ``rows`` must already be resolved
+    by the caller. Runs in the caller's transaction.
+    """
+    existing: dict[str, tuple[str, int]] = {}
+    keys = [row[DEDUPE_KEY] for row in rows]
+    for start in range(0, len(keys), KEY_BATCH):
+        chunk = keys[start : start + KEY_BATCH]
+        found = conn.execute(_STORED.format(", ".join("?" * len(chunk))), chunk)
+        for key, row_id, tokens in found:
+            existing[str(key)] = (str(row_id), int(tokens))
+    new_rows: list[ImportedRow] = []
+    fuller: list[tuple[Any, ...]] = []
+    duplicates = 0
+    dumps, stamp = orjson.dumps, sqlite_stamp
+    for row in rows:
+        stored = existing.get(row[DEDUPE_KEY])
+        if stored is None:
+            new_rows.append(row)
+        elif sum(row[TOKENS]) > stored[1]:
+            at = stamp(row[-1])
+            fuller.append((*row[:-2], dumps(row[-2]).decode(), at, at, stored[0]))
+        else:
+            duplicates += 1
+    if fuller:  # one statement for all of them (an ORM update each took ~6 ms)
+        conn.executemany(_REPLACE, fuller)
+    if new_rows:
+        insert_rows(conn, new_rows)
+    return Booked(len(new_rows), len(fuller), duplicates)
+
+
+def insert_rows(conn: sqlite3.Connection, rows: Sequence[ImportedRow]) -> None:
+    """Insert new rows: into a temporary table first (values converted here, once per row),
+    then into the ledger in one statement (`insert_staged`). One statement, not one per row,
+    because the ledger has triggers (`spend_totals`, `usage_rollup`): a statement whose
+    triggers write keeps a statement journal of every page it changes, and per row that copied
+    each index page again for every row (two thirds of the insert's time)."""
+    ids = batch_ids(len(rows))
+    dumps, stamp = orjson.dumps, sqlite_stamp
+    tuples = [
+        (row_id, stamp(row[-1]), *row[:-2], dumps(row[-2]).decode())
+        for row, row_id in zip(rows, ids, strict=True)
+    ]
+    conn.execute(_STAGE)
+    try:
+        conn.executemany(_FILL, tuples)
+        insert_staged(conn, _STAGING)
+    finally:
+        conn.execute(f"DROP TABLE {_STAGING}")
+
+
+def insert_staged(
+    conn: sqlite3.Connection, staging: str, columns: Sequence[str] | None = None
+) -> None:
+    """Move the rows of temporary table ``staging`` into the ledger in one statement (its
+    ``columns``; None: the table has the ledger's columns in their order), then add them to
+    ``usage_rollup`` and ``spend_totals`` in one grouped upsert each.
+
+    The ledger's insert triggers (`BYPASSED_TRIGGERS`) are dropped for that statement and
+    created again from their stored SQL, all in the caller's transaction: a row trigger costs a
+    call per row even when its ``WHEN`` is false (a fifth of the insert), and its per-row
+    upserts were most of a large import's trigger time. A crash rolls the drop back with the
+    rows; SQLite has one writer at a time, so no other writer's rows pass untallied. Only the
+    triggers found are bypassed, and only their sums are added here.
+    """
+    triggers = [(str(name), str(sql)) for name, sql in conn.execute(_TRIGGERS).fetchall()]
+    for name, _sql in triggers:
+        conn.execute(f"DROP TRIGGER {name}")
+    try:
+        if columns is None:
+            conn.execute(f"INSERT INTO usage_ledger SELECT * FROM {staging}")
+        else:
+            names = ", ".join(columns)
+            conn.execute(f"INSERT INTO usage_ledger ({names}) SELECT {names} FROM {staging}")
+    finally:
+        present = {str(name) for (name, _sql) in conn.execute(_TRIGGERS).fetchall()}
+        for name, sql in triggers:  # those a rolled-back transaction has not brought back
+            if name not in present:
+                conn.execute(sql)
+    bypassed = {name for name, _sql in triggers}
+    if "usage_rollup_on_insert" in bypassed:
+        conn.execute(rollup_staged_upsert(staging))
+    if "spend_totals_on_insert" in bypassed:
+        conn.execute(spend_staged_upsert(staging))
+
+
+def rollup_staged_upsert(staging: str) -> str:
+    """Add the call rows of table ``staging`` (ledger columns) to both ``usage_rollup`` grains
+    in one grouped upsert: what a bulk insert runs while the row triggers are bypassed, the
+    same sums the triggers would add."""
+    epoch = "CAST(strftime('%s', d.finished_at) AS INTEGER)"
+    tokens = ROLLUP_SUMS[1:6]
+    sums = [
+        "count(*)",
+        *(f"sum(d.{name})" for name in tokens),
+        "sum(d.cost_micros)",
+        "sum(d.cost_source = 'unpriced')",
+    ]
+    positions = ", ".join(str(n) for n in range(1, len(ROLLUP_KEY) + 1))
+    update = ", ".join(f"{name} = usage_rollup.{name} + excluded.{name}" for name in ROLLUP_SUMS)
+    return (
+        f"INSERT INTO usage_rollup ({', '.join((*ROLLUP_KEY, *ROLLUP_SUMS))})"
+        f" SELECT g.grain, {epoch} / g.grain, d.runtime, coalesce(d.model, ''),"
+        f" coalesce(d.project_id, ''), d.source, d.simulated, d.status, {', '.join(sums)}"
+        f" FROM {staging} AS d, (SELECT {HOUR} AS grain UNION ALL SELECT {DAY}) AS g"
+        f" WHERE d.status IN {CALL_STATUSES!r} GROUP BY {positions}"
+        f" ON CONFLICT ({', '.join(ROLLUP_KEY)}) DO UPDATE SET {update}"
+    )
+
+
+def spend_staged_upsert(staging: str) -> str:
+    """Add the rows budgets count (source ``run``, not simulated, with a cost) of table
+    ``staging`` (ledger columns) to their ``spend_totals`` buckets in one grouped upsert: what
+    a bulk insert runs while the insert trigger (migration 0018) is bypassed, the same sums the
+    trigger would add."""
+    epoch = "CAST(strftime('%s', d.finished_at) AS INTEGER)"
+    grains = f"(SELECT {QUARTER} AS grain UNION ALL SELECT {DAY})"
+    scopes = "(SELECT 'overall' AS scope UNION ALL SELECT 'runtime' UNION ALL SELECT 'project')"
+    ref = "CASE s.scope WHEN 'overall' THEN '' WHEN 'runtime' THEN d.runtime ELSE d.project_id END"
+    tracked = (
+        "d.source = 'run' AND d.simulated = 0 AND d.cost_micros <> 0 AND d.finished_at IS NOT NULL"
+    )
+    return (
+        "INSERT INTO spend_totals (scope, ref, grain, bucket, total_micros)"
+        " SELECT scope, ref, grain, bucket, sum(cost) FROM"
+        f" (SELECT s.scope AS scope, {ref} AS ref, g.grain AS grain,"
+        f" {epoch} / g.grain AS bucket, d.cost_micros AS cost"
+        f" FROM {staging} AS d, {scopes} AS s, {grains} AS g WHERE {tracked})"
+        " WHERE ref IS NOT NULL GROUP BY scope, ref, grain, bucket"
+        " ON CONFLICT (scope, ref, grain, bucket)"
+        " DO UPDATE SET total_micros = total_micros + excluded.total_micros"
+    )
+
+
+def open_sqlite_imports(url: str) -> SqliteImports | None:
+    """Imports straight into the SQLite file at ``url`` if it exists, is at the newest
+    migration and has its owner enrolled; otherwise None (open the workspace, which creates or
+    migrates it)."""
+    from stagent.store.migrate import VERSION_TABLE, script_heads
+    from stagent.store.sqlite_reads import sqlite_file
+
+    path = sqlite_file(url)
+    heads = script_heads()
+    if path is None or heads is None:
+        return None
+    try:
+        conn = sqlite3.connect(
+            f"file:{quote(path)}?mode=rw", uri=True, isolation_level=None, timeout=30
+        )
+    except sqlite3.Error:  # no file yet
+        return None
+    try:
+        _set_pragmas(conn)
+        revisions = frozenset(
+            str(row[0]) for row in conn.execute(f"SELECT version_num FROM {VERSION_TABLE}")
+        )
+        enrolled = conn.execute(
+            "SELECT 1 FROM settings WHERE key = 'owner_token_sha256'"
+        ).fetchone()
+    except sqlite3.Error:  # not migrated (or not ours): the workspace decides
+        conn.close()
+        return None
+    if revisions != heads or enrolled is None:
+        conn.close()
+        return None
+    return SqliteImports(conn)
+
+
+def _set_pragmas(conn: sqlite3.Connection) -> None:
+    """As `stagent.store.engine` sets them on every connection of a `Store`."""
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA synchronous=NORMAL")
+
+
+class SqliteImports:
+    """What an import reads and writes (`stagent.ledger.importers.service.ImportDatabase`), on
+    one plain ``sqlite3`` connection. Writers take the write lock at ``BEGIN IMMEDIATE``, as a
+    `Store`'s do."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def close(self) -> None:
+        """Release the connection."""
+        self._conn.close()
+
+    def file_states(self, source: str) -> dict[str, FileState]:
+        """Every stored read position of ``source``."""
+        return file_states(self._conn, source)
+
+    def project_directories(self) -> list[tuple[str, str]]:
+        """(project id, working directory) of every project that has one."""
+        return project_directories(self._conn)
+
+    def book(self, rows: list[ImportedRow], states: list[FileState]) -> Booked:
+        """Book ``rows`` and move the files' read positions, in one transaction."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            booked = book_calls(conn, rows)
+            save_file_states(conn, states)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return booked

@@ -1,0 +1,163 @@
+"""``stagent ledger import`` on a SQLite file at the newest migration books through a plain
+``sqlite3`` connection (`stagent.store.sqlite_imports`), without building a workspace: the rows,
+their rollup sums, spend totals and read positions must be what the workspace's import writes
+for the same logs, and the person's price overrides must apply."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.ledger.logtools import (
+    claude_assistant,
+    claude_transcript,
+    claude_user,
+    codex_meta,
+    codex_rollout,
+    codex_tokens,
+    codex_turn,
+)
+from typer.testing import CliRunner
+
+from stagent.cli.app import app
+from stagent.locations import default_database_url
+from stagent.store.sqlite_imports import open_sqlite_imports
+from stagent.workspace import Workspace
+
+SESSION = "0199a7c2-5b1e-7d30-9c4a-1f2e3d4c5b6a"
+
+
+@pytest.fixture(autouse=True)
+def _raise_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STAGENT_RAISE_ERRORS", "1")
+
+
+def prepared(home: Path, site: Path) -> None:
+    """A migrated home with its owner enrolled and a project owning directory ``site``."""
+    ws = Workspace.temporary(home).open()
+    try:
+        ws.projects.create("site", directory=str(site))
+    finally:
+        ws.close()
+
+
+def cli_import(home: Path, which: str, path: Path) -> list[dict[str, Any]]:
+    result = CliRunner().invoke(
+        app, ["--home", str(home), "ledger", "import", which, "--path", str(path), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def workspace_import(home: Path, which: str, path: Path) -> list[dict[str, Any]]:
+    ws = Workspace.temporary(home).open()
+    try:
+        return [ws.ledger.run_import(p).as_json() for p in ws.ledger.import_plans(which, path)]
+    finally:
+        ws.close()
+
+
+def stored(home: Path) -> dict[str, Any]:
+    """Everything an import writes, without row ids and times of writing."""
+    conn = sqlite3.connect(home / "stagent.sqlite")
+    try:
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(usage_ledger)") if r[1] != "id"]
+        rows = conn.execute(f"SELECT {', '.join(columns)} FROM usage_ledger").fetchall()
+        raw = columns.index("raw")
+        projects = dict(conn.execute("SELECT id, name FROM projects").fetchall())
+        project = columns.index("project_id")
+        ledger = sorted(
+            repr(
+                tuple(
+                    json.loads(v) if n == raw else projects.get(v) if n == project else v
+                    for n, v in enumerate(row)
+                )
+            )
+            for row in rows
+        )  # raw compared as data; projects by name (ids differ per home)
+        return {
+            "ledger": ledger,
+            "rollup": sorted(
+                repr(tuple(projects.get(v, v) if isinstance(v, str) else v for v in row))
+                for row in conn.execute("SELECT * FROM usage_rollup")
+            ),
+            "spend": sorted(conn.execute("SELECT * FROM spend_totals").fetchall()),
+            "positions": sorted(
+                (Path(path).name, source, offset, head, lines, json.loads(state))
+                for path, source, offset, head, lines, state in conn.execute(
+                    'SELECT path, source, "offset", head, lines, state FROM ledger_import_files'
+                )
+            ),
+            "triggers": sorted(
+                conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            ),
+        }
+    finally:
+        conn.close()
+
+
+def test_the_command_books_without_a_workspace_what_the_workspace_books(tmp_path: Path) -> None:
+    plain, through_store = tmp_path / "plain", tmp_path / "store"
+    site = tmp_path / "site"
+    site.mkdir()
+    for home in (plain, through_store):
+        prepared(home, site)
+    assert open_sqlite_imports(default_database_url(plain)) is not None  # the plain path applies
+    claude, codex = tmp_path / "claude", tmp_path / "codex"
+    cwd = str(site / "src")  # inside the project
+    placeholder = claude_assistant("msg_A", "req_A", output_tokens=1, cache_1h=4000, cwd=cwd)
+    transcript = claude_transcript(
+        claude,
+        [
+            claude_user(),
+            placeholder,
+            claude_assistant("msg_B", "req_B", model="claude-opus-9", input_tokens=50, cwd=cwd),
+            claude_assistant("msg_C", "req_C", cwd="/elsewhere", timestamp="2026-11-21T10:00:00Z"),
+            claude_assistant("msg_C", "req_C", cwd="/elsewhere", timestamp="2026-11-21T10:00:00Z"),
+            '{"type": "assistant", "message": {"usage": ',
+        ],
+    )
+    codex_rollout(
+        codex,
+        SESSION,
+        [codex_meta(SESSION, cwd=cwd), codex_turn("gpt-5"), codex_tokens((10_000, 4_000, 200, 0))],
+    )
+
+    first = cli_import(plain, "all", tmp_path)
+    assert first == workspace_import(through_store, "all", tmp_path)
+    assert [(r["calls_added"], r["malformed_lines"]) for r in first] == [(3, 1), (1, 0)]
+    assert stored(plain) == stored(through_store)
+
+    with transcript.open("a") as handle:  # the streamed call's final copy: it replaces the first
+        handle.write(claude_assistant("msg_A", "req_A", output_tokens=250, cache_1h=4000, cwd=cwd))
+        handle.write("\n")
+        handle.write(claude_assistant("msg_D", "req_D", timestamp="2026-11-22T10:00:00Z") + "\n")
+    again = cli_import(plain, "claude-code", claude)
+    assert again == workspace_import(through_store, "claude-code", claude)
+    assert (again[0]["calls_added"], again[0]["calls_replaced"]) == (1, 1)
+    assert stored(plain) == stored(through_store)
+    assert cli_import(plain, "claude-code", claude)[0]["bytes_read"] == 0  # nothing new
+
+
+def test_the_command_prices_with_the_persons_overrides(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    prepared(home, tmp_path)
+    (home / "prices.yaml").write_text(
+        "models:\n  - id: claude-opus-9\n    provider: anthropic\n"
+        "    prices: [{input: 20, output: 100, source: my guess until it is published}]\n"
+    )
+    claude = tmp_path / "claude"
+    claude_transcript(claude, [claude_assistant("msg_B", "req_B", model="claude-opus-9")])
+
+    (report,) = cli_import(home, "claude-code", claude)
+
+    assert report["unpriced_models"] == {}
+    conn = sqlite3.connect(home / "stagent.sqlite")
+    try:
+        ((cost, source),) = conn.execute("SELECT cost_micros, cost_source FROM usage_ledger")
+    finally:
+        conn.close()
+    assert (cost, source) == (3 * 20 + 120 * 100, "computed")
