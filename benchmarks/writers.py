@@ -92,7 +92,10 @@ def _event_writer(url: str, run_id: str) -> Writer:
         if not writer.record(TextEvent(text=f"event {i}")):
             raise SystemExit("the run was lost")
 
-    return write_event, _backend_pid(store)
+    if store.is_sqlite:
+        return write_event, None
+    with store.hot_connection() as hot:  # the one a single-threaded writer's batches reuse
+        return write_event, hot.driver.info.backend_pid
 
 
 def _control_writer(url: str, run_id: str) -> Writer:

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.slow
 KEY = "sk-ant-spender-0123456789abcdef"
 CALLS = 10
 CALL = {"input_tokens": 1000, "output_tokens": 50}
+CODEX_SANDBOX_FAILED = "error building bubblewrap command"
 
 
 @pytest.fixture
@@ -100,9 +101,21 @@ def test_codex_stops_at_the_runs_cap_and_every_call_it_made_is_booked(ws: Worksp
     booked = sum(r.input_tokens for r in rows) // 10_000
     assert len(rows) == booked == served == 4, (len(rows), booked, served)
     assert len({r.dedupe_key for r in rows}) == len(rows)
-    outputs = [
-        str(e.payload.get("output"))
-        for e in ws.tasks.events(task_id)
-        if e.kind == "tool_result" and not e.payload.get("is_error")
+    events = ws.tasks.events(task_id)
+    decisions = [
+        e.payload.get("allowed") for e in events if e.kind == "note" and "tool" in e.payload
     ]
-    assert [o.strip() for o in outputs] == ["call 0", "call 1", "call 2"]  # the fourth: cancelled
+    assert decisions == [True, True, True], decisions  # the fourth never reached the gate
+    results = [
+        (str(e.payload.get("output")).strip(), bool(e.payload.get("is_error")))
+        for e in events
+        if e.kind == "tool_result"
+    ]
+    assert len(results) == 4, results
+    assert results[3] == ("denied: the run reached its spending cap", True), results
+    for n, (output, failed) in enumerate(results[:3]):
+        # Codex's own sandbox (nested in Stagent's) sometimes fails to set up one command under
+        # load ("error building bubblewrap command: Read-only file system"): Codex's failure, not
+        # the cap's; the call was approved and its result came back all the same.
+        if not output.startswith(CODEX_SANDBOX_FAILED):
+            assert (output, failed) == (f"call {n}", False), results

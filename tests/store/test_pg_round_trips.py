@@ -14,6 +14,7 @@ from storetools import new_task
 
 from stagent.store import engine as engine_module
 from stagent.store import events as event_repo
+from stagent.store import feed
 from stagent.store import tasks as task_repo
 from stagent.store.database import Store
 
@@ -129,3 +130,21 @@ def test_events_with_awkward_text_are_logged_exactly_as_written(pg_store: Store)
     assert [e.payload for e in notes] == awkward
     assert {e.run_id for e in notes} == {"run_o'brien"}
     assert all(e.created_at.tzinfo is not None for e in notes)
+
+
+def test_a_publish_that_moves_nothing_wakes_no_one(pg_store: Store) -> None:
+    """Only a publish that moved events notifies: listeners (every worker, every web process)
+    are not woken by each writer whose rows another publish already moved."""
+    admin = pg_store.url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as listener:
+        listener.execute(f"LISTEN {feed.CHANNEL}")
+        pg_store.publish()  # nothing waiting in the outbox
+        new_task(pg_store, "one event, one notification")
+        with psycopg.connect(admin, autocommit=True) as marker:
+            marker.execute(f"NOTIFY {feed.CHANNEL}, 'marker'")
+        payloads: list[str] = []
+        for note in listener.notifies(timeout=120):
+            if note.payload == "marker":
+                break
+            payloads.append(note.payload)
+    assert payloads == [""]  # the write's publish; none from the empty one

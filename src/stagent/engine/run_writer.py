@@ -74,19 +74,33 @@ class RunWriter:
         pending = self._take()
         if self.lost or not pending:
             return not self.lost
+        batch = [(event.kind, event_payload(event)) for event in pending]
         try:
-            with self.store.write_connection() as conn:
-                batch = [(event.kind, event_payload(event)) for event in pending]
-                written = run_writes.append_events(
-                    conn,
-                    task_id=self.task_id,
-                    run_id=self.run.id,
-                    attempt=self.run.attempt,
-                    events=batch,
-                )
+            if self.store.is_sqlite:
+                with self.store.write_connection() as conn:
+                    written = run_writes.append_events(
+                        conn,
+                        task_id=self.task_id,
+                        run_id=self.run.id,
+                        attempt=self.run.attempt,
+                        events=batch,
+                    )
+                    session_id = _last_session(pending[:written])
+                    if session_id is not None:
+                        run_writes.set_session(conn, self.task_id, session_id)
+            else:
+                with self.store.hot_connection() as hot:
+                    written = run_writes.append_hot_events(
+                        hot,
+                        task_id=self.task_id,
+                        run_id=self.run.id,
+                        attempt=self.run.attempt,
+                        events=batch,
+                    )
                 session_id = _last_session(pending[:written])
-                if session_id is not None:
-                    run_writes.set_session(conn, self.task_id, session_id)
+                if session_id is not None:  # once a run: through SQLAlchemy
+                    with self.store.write_connection() as conn:
+                        run_writes.set_session(conn, self.task_id, session_id)
         except Exception:
             self._pending[:0] = pending  # the run's end tries them again
             raise

@@ -21,6 +21,7 @@ from stagent.domain.scrub import normalize
 from stagent.store import feed
 from stagent.store.engine import WRITE_OPTION, build_engine, is_sqlite, normalize_url, redact_url
 from stagent.store.events import COMMIT_STATEMENTS, OUTBOX_INFO, OUTBOX_ROWS, SECRETS_INFO
+from stagent.store.hot import HotConnection, HotPool
 from stagent.store.notifier import ChangeNotifier
 from stagent.store.watcher import CrossProcessWatcher
 
@@ -52,6 +53,7 @@ class Store:
         self._write_sessions.configure(info={SECRETS_INFO: ()})
         self._locked_sessions.configure(info={SECRETS_INFO: ()})
         self._secrets: tuple[str, ...] = ()
+        self._hot = None if self.is_sqlite else HotPool(self.url)
         self.changes = ChangeNotifier()
         self._watcher = CrossProcessWatcher(self.url, self.changes, is_sqlite=self.is_sqlite)
 
@@ -149,6 +151,20 @@ class Store:
                 yield conn
         self.changes.ring()
 
+    @contextmanager
+    def hot_connection(self) -> Generator[HotConnection]:
+        """PostgreSQL only: a hot-path connection (`stagent.store.hot`: psycopg, autocommit, no
+        SQLAlchemy around it) for one batch of a run's events
+        (`stagent.store.run_writes.append_hot_events`); rings the change signal after."""
+        if self._hot is None:
+            raise ValueError("hot connections are PostgreSQL's; use write_connection on SQLite")
+        hot = self._hot.checkout(self._secrets)
+        try:
+            yield hot
+        finally:
+            self._hot.checkin(hot)
+        self.changes.ring()
+
     def notify(self) -> None:
         """Tell this process's waiters, and on PostgreSQL every other process's (one NOTIFY),
         that something was committed outside `write`: a queue entry DBOS's client wrote on its
@@ -178,6 +194,8 @@ class Store:
     def dispose(self) -> None:
         """Stop watching and close every pooled connection."""
         self._watcher.stop()
+        if self._hot is not None:
+            self._hot.close()
         self.engine.dispose()
 
 

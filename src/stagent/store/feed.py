@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg import Error as DriverError
 from psycopg.errors import InvalidSqlStatementName
 from psycopg.pq import Escaping, TransactionStatus
@@ -30,18 +31,24 @@ from stagent.store.watcher import CHANNEL
 
 OUTBOX_COLUMNS = "task_id, run_id, subject_kind, subject_id, kind, payload, created_at"
 MOVE_SQL = (
-    f"WITH moved AS (DELETE FROM feed_outbox RETURNING id, {OUTBOX_COLUMNS})"
-    f" INSERT INTO agent_events ({OUTBOX_COLUMNS}) SELECT {OUTBOX_COLUMNS} FROM moved ORDER BY id"
+    f"WITH moved AS (DELETE FROM feed_outbox RETURNING id, {OUTBOX_COLUMNS}),"
+    f" published AS (INSERT INTO agent_events ({OUTBOX_COLUMNS})"
+    f" SELECT {OUTBOX_COLUMNS} FROM moved ORDER BY id RETURNING 1)"
+    f" SELECT pg_notify('{CHANNEL}', '') FROM (SELECT 1 FROM published LIMIT 1) AS any_published"
 )
-"""Every committed outbox row into the feed, in insertion order (``seq`` is assigned here)."""
+"""Every committed outbox row into the feed, in insertion order (``seq`` is assigned here), and
+a notification only if it moved a row: a writer whose rows another publish moved while it
+waited for the feed lock sends none (that publish notified, after the rows were committed).
+Every notifying commit takes PostgreSQL's one notify-queue lock and wakes every listener, so an
+empty publish's notification cost each writer and each listening process for nothing."""
 _LOCKED = f"SET LOCAL synchronous_commit TO off; SELECT pg_advisory_xact_lock({FEED_LOCK_KEY})"
-PUBLISH_SQL = f"{_LOCKED}; {MOVE_SQL}; NOTIFY {CHANNEL}"
+PUBLISH_SQL = f"{_LOCKED}; {MOVE_SQL}"
 """One round trip, one implicit transaction (sent on an autocommit connection)."""
 MOVE_STATEMENT = "stagent_feed_move"
 """The name `MOVE_SQL` is prepared under on a hot-path connection, with the hot path's insert
 (`insert_commit_and_publish`): a prepared statement is parsed and planned once per connection,
 not each time (that was a third of the server's CPU per event)."""
-PREPARED_PUBLISH_SQL = f"{_LOCKED}; EXECUTE {MOVE_STATEMENT}; NOTIFY {CHANNEL}"
+PREPARED_PUBLISH_SQL = f"{_LOCKED}; EXECUTE {MOVE_STATEMENT}"
 """`PUBLISH_SQL` with the move prepared."""
 _PREPARED_INFO = "stagent_hot_prepared"
 """``Connection.info`` key (kept as long as the driver connection lives): the hot path's
@@ -60,7 +67,8 @@ crash only delays a listener until its next poll)."""
 
 
 def publish(conn: Connection) -> None:
-    """Move every committed outbox row into the feed, in order, and notify listeners.
+    """Move every committed outbox row into the feed, in order, and notify listeners if it moved
+    any (`MOVE_SQL`).
 
     ``conn`` must be in autocommit mode on PostgreSQL: the statements above then run as one
     transaction that takes the feed lock -- the only place ``seq`` is assigned for outbox
@@ -83,8 +91,8 @@ def commit_and_publish(
     """End ``conn``'s open write transaction (PostgreSQL) in one round trip: run the
     ``statements`` it held for its commit (`stagent.store.events.COMMIT_STATEMENTS`), insert
     the events it ``held`` into the outbox, commit it, then -- if it holds or ``appended``
-    events -- publish them (`publish`, which notifies); otherwise just notify
-    (`COMMIT_AND_NOTIFY`).
+    events -- publish them (`publish`, which notifies unless another publish moved them first,
+    and that one notified); otherwise just notify (`COMMIT_AND_NOTIFY`).
 
     The held events are sent as literals (quoted by libpq for this connection): a statement
     with several commands cannot carry bound parameters.
@@ -109,10 +117,13 @@ def insert_sql(conn: Connection, rows: Sequence[OutboxRow]) -> str:
     return f"INSERT INTO feed_outbox ({OUTBOX_COLUMNS}) VALUES {values}"
 
 
-def insert_commit_and_publish(conn: Connection, insert: str, prepare: str) -> int:
+def insert_commit_and_publish(
+    driver: psycopg.Connection[Any], info: dict[str, Any], insert: str, prepare: str
+) -> int:
     """Run ``insert`` (``EXECUTE`` of a statement ``prepare`` prepares, every value a literal) in
-    its own transaction on ``conn`` (autocommit), then publish, in one round trip; the number of
-    rows it inserted.
+    its own transaction on ``driver`` (a psycopg connection in autocommit mode, a hot one:
+    `stagent.store.hot`), then publish, in one round trip; the number of rows it inserted.
+    ``info`` lives as long as the connection: it remembers what was prepared there.
 
     The statements go as one simple query -- ``BEGIN``, the insert, ``COMMIT``,
     `PREPARED_PUBLISH_SQL` -- so the publish runs after the insert's commit, as `publish` does,
@@ -126,22 +137,22 @@ def insert_commit_and_publish(conn: Connection, insert: str, prepare: str) -> in
     own: both go together, so the insert's ``EXECUTE`` fails first, before anything commits;
     they are then prepared again and the query sent again, once.
     """
-    driver: Any = conn.connection.driver_connection
     if not driver.autocommit:  # its COMMIT would end the caller's transaction
         raise ValueError("a fenced insert is sent on an autocommit connection")
+    raw: Any = driver  # the statements are built here (literals), not typed literal strings
     for again in (False, True):
         try:
-            if not conn.info.get(_PREPARED_INFO):
-                driver.execute(f"{prepare}; PREPARE {MOVE_STATEMENT} AS {MOVE_SQL}", prepare=False)
-                conn.info[_PREPARED_INFO] = True
-            with driver.cursor() as cursor:
+            if not info.get(_PREPARED_INFO):
+                raw.execute(f"{prepare}; PREPARE {MOVE_STATEMENT} AS {MOVE_SQL}", prepare=False)
+                info[_PREPARED_INFO] = True
+            with raw.cursor() as cursor:
                 sql = f"BEGIN; {insert}; COMMIT; {PREPARED_PUBLISH_SQL}"
                 cursor.execute(sql, prepare=False)
                 cursor.nextset()
                 return max(int(cursor.rowcount), 0)
         except InvalidSqlStatementName:
             roll_back(driver)
-            conn.info.pop(_PREPARED_INFO, None)  # deallocated: prepared again
+            info.pop(_PREPARED_INFO, None)  # deallocated: prepared again
             if again:
                 raise
         except DriverError:
@@ -153,14 +164,16 @@ def insert_commit_and_publish(conn: Connection, insert: str, prepare: str) -> in
 def roll_back(driver: Any) -> None:
     """End the transaction a failed statement left open (a closed connection is replaced by the
     pool when it is handed back)."""
-    if not driver.closed and driver.info.transaction_status != TransactionStatus.IDLE:
+    if driver.closed or driver.broken:
+        return
+    if driver.info.transaction_status != TransactionStatus.IDLE:
         driver.rollback()
 
 
-def literal_maker(conn: Connection) -> Callable[[Any], str]:
+def literal_maker(conn: Connection | psycopg.Connection[Any]) -> Callable[[Any], str]:
     """A function rendering a value as a PostgreSQL literal for ``conn``: None, a string, a
     boolean, an integer, a timestamp (``timestamptz``) or, for anything else, its JSON."""
-    driver: Any = conn.connection.driver_connection
+    driver: Any = conn.connection.driver_connection if isinstance(conn, Connection) else conn
     escaping = Escaping(driver.pgconn)
     encoding: str = driver.info.encoding
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
+import psycopg
 from sqlalchemy import JSON, Connection, Table, TextClause, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,7 @@ from stagent.domain.runs import RunStatus
 from stagent.domain.scrub import scrub
 from stagent.store import feed
 from stagent.store.events import SECRETS_INFO
+from stagent.store.hot import HotConnection
 from stagent.store.tables import RunRow, TaskRow, Timestamp
 
 _ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value, RunStatus.WAITING.value)
@@ -109,8 +111,9 @@ def append_events(
         return 0
     secrets: tuple[str, ...] = conn.info.get(SECRETS_INFO, ())
     if conn.dialect.name == "postgresql":
-        append = _fenced_append(conn, task_id, run_id, attempt, events, secrets)
-        return feed.insert_commit_and_publish(conn, append, _PREPARE_APPEND)
+        driver: Any = conn.connection.driver_connection
+        append = _fenced_append(driver, task_id, run_id, attempt, events, secrets)
+        return feed.insert_commit_and_publish(driver, conn.info, append, _PREPARE_APPEND)
     for written, (kind, payload) in enumerate(events):
         params = {
             "task_id": task_id,
@@ -123,6 +126,23 @@ def append_events(
         if not getattr(conn.execute(_INSERT_FENCED_SQLITE, params), "rowcount", 0):
             return written
     return len(events)
+
+
+def append_hot_events(
+    hot: HotConnection,
+    *,
+    task_id: str,
+    run_id: str,
+    attempt: int,
+    events: Sequence[tuple[str, dict[str, Any]]],
+) -> int:
+    """`append_events` on PostgreSQL, on a hot connection (`stagent.store.hot`: no SQLAlchemy
+    around it, the executor's batches): one fenced multi-row insert into the outbox, committed
+    and published in the same round trip; all of ``events`` or none. How many were written."""
+    if not events:
+        return 0
+    append = _fenced_append(hot.driver, task_id, run_id, attempt, events, hot.secrets)
+    return feed.insert_commit_and_publish(hot.driver, hot.info, append, _PREPARE_APPEND)
 
 
 _APPEND_STATEMENT = "stagent_fenced_append"
@@ -140,7 +160,7 @@ _PREPARE_APPEND = f"PREPARE {_APPEND_STATEMENT}{_APPEND_TYPES} AS {_APPEND_SQL}"
 
 
 def _fenced_append(
-    conn: Connection,
+    driver: psycopg.Connection[Any],
     task_id: str,
     run_id: str,
     attempt: int,
@@ -148,7 +168,7 @@ def _fenced_append(
     secrets: tuple[str, ...],
 ) -> str:
     """``EXECUTE`` of `_APPEND_SQL` for ``events``, every value a literal."""
-    literal = feed.literal_maker(conn)
+    literal = feed.literal_maker(driver)
     kinds = ", ".join(literal(kind) for kind, _ in events)
     payloads = ", ".join(literal(scrub(payload, secrets)) for _, payload in events)
     times = ", ".join(literal(utcnow()) for _ in events)
