@@ -19,7 +19,7 @@ from clitools import Cli
 
 from stagent.workspace import Workspace
 
-STARTUP_TIMEOUT = 60.0
+STARTUP_TIMEOUT = 120.0
 
 
 class Proc:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from stagent.domain.schedules import Firing, FiringStatus, Schedule
-from stagent.domain.tasks import TaskStatus
+from stagent.domain.tasks import TERMINAL_STATES, TaskStatus
 from stagent.domain.workflow_files import parse_definition
 from stagent.domain.workflow_runs import WorkflowStatus
 from stagent.scheduler.drafts import ScheduleDraft
@@ -105,15 +105,21 @@ def diagnose(ws: Workspace, firings: list[Firing]) -> str:
     return "\n".join(lines)
 
 
-def settle(ws: Workspace, schedule: Schedule, timeout: float = 40) -> list[Firing]:
-    """Wait until no firing is undecided and no fired task is still active."""
+def settle(ws: Workspace, schedule: Schedule, timeout: float = 120) -> list[Firing]:
+    """Wait until no firing is undecided and every fired task has ended.
+
+    A firing is marked ``fired`` while its task is still ``planned`` (the decider queues it
+    right after), so a planned task counts as busy too: waiting only for active tasks let the
+    test stop the workers before that task ran.
+    """
     deadline = time.monotonic() + timeout
     while True:
         firings = list(reversed(ws.schedules.firings(schedule.id, limit=1000)))
         busy = [
             f
             for f in firings
-            if f.status.is_open or (f.task_status and TaskStatus(f.task_status).is_active)
+            if f.status.is_open
+            or (f.task_status and TaskStatus(f.task_status) not in TERMINAL_STATES)
         ]
         if not busy:
             return firings

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from sqlalchemy import event
+
 from stagent.domain.runs import RunStatus
 from stagent.domain.tasks import TaskStatus
 from stagent.domain.workflow_files import parse_definition
 from stagent.domain.workflow_runs import StepStatus, Workflow
 from stagent.domain.workflows import WorkflowStep
-from stagent.engine import workflow_steps
+from stagent.engine import workflow_inline, workflow_steps
 from stagent.engine.executor import RunContext, execute_task_run
 from stagent.engine.guard import OpenGuard
 from stagent.engine.workflow_steps import SettleOnEnd
@@ -116,3 +118,47 @@ def test_a_step_row_that_is_gone_does_not_keep_the_run_from_ending(
     asyncio.run(execute_task_run(context(workspace), task_id, number, stray))
     assert workspace.tasks.get(task_id).status is TaskStatus.COMPLETED
     assert stray.outcome is None
+
+
+def test_a_step_started_in_its_interpreter_logs_its_tasks_creation_and_moves_in_one_insert(
+    workspace: Workspace,
+) -> None:
+    """The task's ``created`` (no run) and its two status moves (its run's) are one statement:
+    the log reads as it always did."""
+    wf = started(workspace, step("a", "alpha"))
+    spec = WorkflowStep.model_validate(step("a", "alpha"))
+    inserts: list[str] = []
+
+    def remember(*args: Any) -> None:
+        if args[2].startswith("INSERT INTO agent_events"):
+            inserts.append(args[2])
+
+    event.listen(workspace.store.engine, "before_cursor_execute", remember)
+    try:
+        began = workflow_inline.start_step(
+            context(workspace), wf.id, 1, spec, "go", engine_id=None, executing="interp-1"
+        )
+    finally:
+        event.remove(workspace.store.engine, "before_cursor_execute", remember)
+    assert isinstance(began, workflow_inline.StartedStep)
+    assert len(inserts) == 1
+    run_id = began.claim.run.id
+    logged = [(e.kind, e.run_id) for e in workspace.tasks.events(began.claim.task.id)]
+    assert logged == [("created", None), ("status", run_id), ("status", run_id)]
+
+
+def test_a_replay_that_finds_its_step_concluded_gets_its_outcome_and_keeps_its_end_time(
+    workspace: Workspace,
+) -> None:
+    """Protocol stagent-wf-6: an attempt is no DBOS step, so a replay asks the rows again."""
+    wf = started(workspace, step("a", "alpha"))
+    run_step(workspace, wf, "a")
+    with workspace.store.read() as session:
+        ended = workflow_repo.step_row(session, wf.id, 1, "a").ended_at
+    spec = WorkflowStep.model_validate(step("a", "alpha"))
+    again = workflow_inline.start_step(
+        context(workspace), wf.id, 1, spec, "go", engine_id=None, executing="interp-1"
+    )
+    assert again == {"status": "completed", "output": "alpha", "error": None, "why": "completed"}
+    with workspace.store.read() as session:
+        assert workflow_repo.step_row(session, wf.id, 1, "a").ended_at == ended

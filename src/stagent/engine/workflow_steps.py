@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from stagent.domain.errors import StagentError
+from stagent.domain.events import LogKind
 from stagent.domain.ids import utcnow
 from stagent.domain.run_options import RunOptions, parse_run_options
 from stagent.domain.runs import Run, RunStatus
@@ -121,9 +122,14 @@ def prepare_in(
     key = step.id
     if step_row is None:
         step_row = workflow_repo.step_values(session, workflow_id, run_number, key)
+    created: list[tuple[LogKind, dict[str, Any]]] = []
     if step_row.task_id is None:
         # A task made in this transaction is no one else's yet: its value needs no re-read.
-        task = task_repo.create(session, _step_task(step, step_row, prompt, state.project_id))
+        # Run here, its ``created`` is logged with its run's status events (one statement).
+        new = _step_task(step, step_row, prompt, state.project_id)
+        task = task_repo.create(session, new, log=executing is None)
+        if executing is not None:
+            created.append(task_repo.created_event(task))
     else:
         task = lifecycle.locked_task(session, step_row.task_id)
     held = step_row.status == StepStatus.WAITING.value and task.status is TaskStatus.WAITING
@@ -143,6 +149,8 @@ def prepare_in(
     if task.status in (TaskStatus.RUNNING, TaskStatus.WAITING) or (
         task.status is TaskStatus.QUEUED and task.workflow_id
     ):
+        for kind, payload in created:  # (a task made here is planned: never in flight)
+            event_repo.append(session, task.id, kind, payload)
         in_flight: dict[str, Any] = {"task": task.id, "run": task.run_count}
         return in_flight if executing is None else {**in_flight, "claimed": None}
     project = project_repo.get(session, task.project_id) if task.project_id else None
@@ -150,7 +158,9 @@ def prepare_in(
     options = resolve_options(task, project, profile_options)
     reason = f"workflow {state.name}"
     if executing is not None:  # executed here: queued and claimed at once
-        claim = lifecycle.start_run(session, task, options, reason=reason, engine_id=executing)
+        claim = lifecycle.start_run(
+            session, task, options, reason=reason, engine_id=executing, logged_first=created
+        )
         run = claim.run if claim is not None else None
     else:
         claim = None

@@ -115,11 +115,15 @@ def append_many(
     logged: Sequence[tuple[LogKind, dict[str, Any]]],
     *,
     run_id: str | None = None,
+    unbound: Sequence[tuple[LogKind, dict[str, Any]]] = (),
 ) -> None:
     """`append` for several events of one task (in order), in one statement (an executemany):
-    what one lifecycle operation logs together."""
+    what one lifecycle operation logs together. ``unbound``: events of no run logged first
+    (a task's ``created``, when the task is made and run in one transaction)."""
     held: list[OutboxRow] | None = session.info.get(OUTBOX_ROWS)
-    if held is not None or len(logged) < 2:
+    if held is not None or len(logged) + len(unbound) < 2:
+        for kind, payload in unbound:
+            append(session, task_id, kind, payload)
         for kind, payload in logged:
             append(session, task_id, kind, payload, run_id=run_id)
         return
@@ -131,14 +135,15 @@ def append_many(
     rows = [
         {
             "task_id": task_id,
-            "run_id": run_id,
+            "run_id": bound,
             "subject_kind": "task",
             "subject_id": task_id,
             "kind": kind,
             "payload": scrubbed(session, payload),
             "created_at": now,
         }
-        for kind, payload in logged
+        for events, bound in ((unbound, None), (logged, run_id))
+        for kind, payload in events
     ]
     conn.execute(_INSERTS[outbox], rows)
     if outbox:

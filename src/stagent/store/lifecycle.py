@@ -194,15 +194,20 @@ def start_run(
     *,
     reason: str | None = None,
     engine_id: str | None = None,
+    logged_first: Sequence[tuple[LogKind, dict[str, Any]]] = (),
 ) -> Claim | None:
     """`queue_run` and `claim` in one, for a run executed where it is queued (a workflow
-    step's run under protocol stagent-wf-5, inside its interpreter): the run is inserted
+    step's run, inside its interpreter): the run is inserted
     ``running`` (attempt 1), the task moves to ``queued`` and on to ``running`` in one update,
     and both moves are checked and logged as they would be one by one (two ``status`` events,
     one statement). ``task``: read with `locked_task` (or made) in this transaction. None if
-    the task's run is queued already (the caller claims that one)."""
+    the task's run is queued already (the caller claims that one). ``logged_first``: events of
+    no run logged ahead of those, in the same statement (the ``created`` of a task made in this
+    transaction: `stagent.store.tasks.create` with ``log=False``); logged even if None."""
     _check_runnable(task)
     if task.status is TaskStatus.QUEUED and task.workflow_id:
+        for kind, payload in logged_first:
+            events.append(session, task.id, kind, payload)
         return None
     number = task.run_count + 1
     workflow_id = engine_id or workflow_id_for(task.id, number)
@@ -236,7 +241,8 @@ def start_run(
         _moved(task.status, TaskStatus.QUEUED, reason, number),
         _moved(TaskStatus.QUEUED, TaskStatus.RUNNING, None, number),
     )
-    events.append_many(session, task.id, [("status", move) for move in moves], run_id=run.id)
+    logged: list[tuple[LogKind, dict[str, Any]]] = [("status", move) for move in moves]
+    events.append_many(session, task.id, logged, run_id=run.id, unbound=logged_first)
     return Claim(_task_with(task, values), run, recovered=False)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Select, Table, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from stagent.domain.errors import NotFoundError
+from stagent.domain.events import LogKind
 from stagent.domain.ids import ensure_aware, new_id, utcnow
 from stagent.domain.run_options import RunOptions
 from stagent.domain.tasks import Task, TaskStatus
@@ -46,8 +47,10 @@ _INSERT = _TASKS.insert()
 """Built once: building a statement costs more CPU than running it."""
 
 
-def create(session: Session, new: NewTask) -> Task:
-    """Insert a planned task and log its creation (one Core insert: no ORM object)."""
+def create(session: Session, new: NewTask, *, log: bool = True) -> Task:
+    """Insert a planned task and log its creation (one Core insert: no ORM object). ``log``
+    False: the caller logs `created_event` itself, with the events that follow in the same
+    transaction (one statement for all)."""
     now = utcnow()
     stored = (new.options or RunOptions(runtime=new.runtime)).stored()
     task = Task(
@@ -87,8 +90,14 @@ def create(session: Session, new: NewTask) -> Task:
             "updated_at": now,
         },
     )
-    events.append(session, task.id, "created", {"title": task.title, "runtime": task.runtime})
+    if log:
+        events.append(session, task.id, *created_event(task))
     return task
+
+
+def created_event(task: Task) -> tuple[LogKind, dict[str, Any]]:
+    """The event that logs a task's creation."""
+    return "created", {"title": task.title, "runtime": task.runtime}
 
 
 def _row_query(*, for_update: bool, deleted: bool) -> Select[TaskRow]:

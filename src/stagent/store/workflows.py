@@ -114,20 +114,23 @@ class RunState:
     engine_id: str | None
 
 
+_WORKFLOWS = cast(Table, WorkflowRow.__table__)
 _RUN_STATE = select(
-    WorkflowRow.name,
-    WorkflowRow.project_id,
-    WorkflowRow.status,
-    WorkflowRow.run_count,
-    WorkflowRow.engine_id,
-).where(WorkflowRow.id == bindparam("workflow_id"))
-"""Built once: every step of every run asks it."""
+    _WORKFLOWS.c.name,
+    _WORKFLOWS.c.project_id,
+    _WORKFLOWS.c.status,
+    _WORKFLOWS.c.run_count,
+    _WORKFLOWS.c.engine_id,
+).where(_WORKFLOWS.c.id == bindparam("workflow_id"))
+"""Built once, of the table's columns (not the ORM class's: no ORM compile or result step):
+every step of every run asks it."""
 
 
 def run_state(session: Session, workflow_id: str) -> RunState:
     """One narrow primary-key read of the workflow's state (`get_row` also loads and decodes
-    the definition, which grows with the number of steps)."""
-    found = session.execute(_RUN_STATE, {"workflow_id": workflow_id}).one_or_none()
+    the definition, which grows with the number of steps), on the session's connection."""
+    conn = flushed_connection(session)
+    found = conn.execute(_RUN_STATE, {"workflow_id": workflow_id}).one_or_none()
     if found is None:
         return run_state(session, get_row(session, workflow_id).id)
     return RunState(*found)
