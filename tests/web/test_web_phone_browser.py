@@ -41,6 +41,14 @@ def _until(server: str, task_id: str, status: str) -> None:  # noqa: F811
         time.sleep(0.1)
 
 
+def _completed(server: str, title: str, **fields: Any) -> str:  # noqa: F811
+    """A task that ran to completion on the scripted runtime; its id."""
+    task_id = _task(server, title, **fields)
+    _run(server, task_id)
+    _until(server, task_id, "completed")
+    return task_id
+
+
 def _lines(locator: Any) -> int:
     """How many text lines an element takes (its height over its line height)."""
     return int(
@@ -70,9 +78,7 @@ def test_the_board_on_a_phone_shows_one_column_at_a_time_with_counts(
 
     for title in ("Plan the offsite", "Book the venue"):
         _task(server, title)
-    done = _task(server, "Send the invitations")
-    _run(server, done)
-    _until(server, done, "completed")
+    _completed(server, "Send the invitations")
     with watched_page(browser) as page:
         page.set_viewport_size(PHONE)
         page.goto(f"{server}/board")
@@ -203,9 +209,7 @@ def test_the_monitor_log_starts_every_message_at_the_same_place(
     from playwright.sync_api import expect
 
     for title in ("Go", "A much longer task title that names the whole job"):
-        task_id = _task(server, title)
-        _run(server, task_id)
-        _until(server, task_id, "completed")
+        _completed(server, title)
     with watched_page(browser) as page:
         page.goto(f"{server}/monitor")
         texts = page.locator("#monitor-log li.log-line .text")
@@ -222,9 +226,7 @@ def test_the_monitor_log_starts_every_message_at_the_same_place(
 
 
 _LEFTS = "els => els.filter(e => e.offsetParent).map(e => e.getBoundingClientRect().left)"
-_WRAPPED_FLUSH = """el => {
-  const range = document.createRange();
-  range.selectNodeContents(el);
+_LINE_STARTS = """
   const starts = new Map();
   for (const r of range.getClientRects()) {
     if (r.width <= 0) continue;
@@ -232,8 +234,42 @@ _WRAPPED_FLUSH = """el => {
     starts.set(top, Math.min(starts.get(top) ?? Infinity, Math.round(r.left)));
   }
   return [starts.size, [...starts.values()]];
-}"""
+"""
+"""(JS, after a ``range`` is set) how many lines the range takes and where each line starts."""
+_WRAPPED_FLUSH = (
+    "el => { const range = document.createRange(); range.selectNodeContents(el);"
+    + _LINE_STARTS
+    + "}"
+)
 """How many lines a message takes, and where each starts (its leftmost box on that line)."""
+
+
+def test_a_workflow_steps_approval_box_reads_as_its_own_line_on_a_phone(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+) -> None:
+    """Its words wrap beside the box, and the step's options below keep their distance."""
+    with watched_page(browser) as page:
+        page.set_viewport_size(PHONE)
+        page.goto(f"{server}/workflows/new")
+        check = page.locator(".wf-step label.check").first
+        count, starts = check.evaluate(
+            "el => { const words = [...el.childNodes]"
+            ".find(n => n.nodeType === 3 && n.textContent.trim());"
+            " const range = document.createRange(); range.selectNodeContents(words);"
+            + _LINE_STARTS
+            + "}"
+        )
+        assert count >= 2, "the words fit one line on a phone: the test needs them to wrap"
+        box = check.locator("input").bounding_box()
+        assert box is not None and all(start >= box["x"] + box["width"] for start in starts), (
+            f"the words wrap under the box: lines start at {starts}, the box ends at"
+            f" {box and box['x'] + box['width']}"
+        )
+        label = check.bounding_box()
+        more = page.locator(".wf-step details.more").first.bounding_box()
+        assert label is not None and more is not None
+        assert more["y"] - (label["y"] + label["height"]) >= 8, "the options touch the checkbox"
 
 
 def test_a_task_log_message_wraps_inside_its_own_column(
@@ -248,9 +284,7 @@ def test_a_task_log_message_wraps_inside_its_own_column(
         "Summarize the quarterly report for the board meeting next week and list every open"
         " question the finance team raised in the last three reviews of the budget"
     )
-    task_id = _task(server, title)
-    _run(server, task_id)
-    _until(server, task_id, "completed")
+    task_id = _completed(server, title)
     with watched_page(browser) as page:
         page.goto(f"{server}/tasks/{task_id}")
         created = page.locator("#task-log li.log-created .text")
@@ -313,9 +347,7 @@ def test_wide_tables_stack_on_a_phone_and_one_scan_draws_no_chart(
 ) -> None:
     from playwright.sync_api import expect
 
-    task_id = _task(server, "Write a weekly report", project=None)
-    _run(server, task_id)
-    _until(server, task_id, "completed")
+    _completed(server, "Write a weekly report", project=None)
     with watched_page(browser) as page:
         page.set_viewport_size(PHONE)
         page.goto(f"{server}/environment")  # the first scan
@@ -351,9 +383,7 @@ def test_board_cards_keep_their_actions_on_one_row_at_1280(
     from playwright.sync_api import expect
 
     planned = _task(server, "Plan the offsite with a longer title than most")
-    done = _task(server, "Send the invitations")
-    _run(server, done)
-    _until(server, done, "completed")
+    done = _completed(server, "Send the invitations")
     with watched_page(browser) as page:
         page.goto(f"{server}/board")
         page.wait_for_selector("body[data-live]", timeout=60_000)
