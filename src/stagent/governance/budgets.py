@@ -356,7 +356,11 @@ class BudgetService:
         attempt: int | None = None,
     ) -> tuple[ledger_repo.LedgerEntry, bool]:
         """`record_usage`, also saying whether the row is new. A call booked before (the same
-        provider request id, reported again by a recovered run) changes nothing."""
+        provider request id, reported again by a recovered run) changes nothing.
+
+        Lock order (AGENTS.md "Budgets"): the run row (`lifecycle.check_attempt`), then the
+        admission lock, as every transaction that takes both: the lock is held for the fewest
+        round trips, and a cancel at the budget cap (`BudgetGuard`) cannot deadlock with it."""
         with self._store.write() as session:
             ended = False
             if attempt is not None and run_id is not None:
