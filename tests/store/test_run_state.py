@@ -13,6 +13,7 @@ from stagent.domain.lifecycle import StaleAttemptError
 from stagent.domain.runs import RunStatus
 from stagent.domain.tasks import TaskStatus
 from stagent.store import events as event_repo
+from stagent.store import ledger as ledger_repo
 from stagent.store import lifecycle, run_state
 from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
@@ -104,6 +105,41 @@ def test_a_runs_end_logs_its_last_events_before_its_status(store: Store) -> None
         ("result", "done"),
         ("status", "completed"),
     ]
+
+
+@pytest.mark.parametrize("target", [RunStatus.COMPLETED, RunStatus.FAILED])
+def test_a_runs_end_settles_its_ledger_rows(store: Store, target: RunStatus) -> None:
+    """The executor's end (task known: on SQLite the run, its task's status and its ledger
+    sums are one read) sums the run's cost, releases its reservation and, for a run that did
+    not complete, marks its calls with the outcome; another run's rows are left alone."""
+    claim, other = claimed_run(store), claimed_run(store)
+    with store.write() as session:
+        for run, status, cost in (
+            (claim, ledger_repo.RESERVED, 500),
+            (claim, ledger_repo.COMPLETED, 30),
+            (claim, ledger_repo.COMPLETED, 12),
+            (other, ledger_repo.COMPLETED, 1000),
+        ):
+            new = ledger_repo.NewLedgerEntry(
+                runtime="claude",
+                task_id=run.task.id,
+                run_id=run.run.id,
+                status=status,
+                cost_micros=cost,
+            )
+            ledger_repo.insert(session, new)
+    with store.write() as session:
+        ended = lifecycle.finish(
+            session, claim.run.id, target, attempt=claim.attempt, task_id=claim.task.id
+        )
+    assert ended is not None and ended.cost_micros == 42
+    with store.read() as session:
+        assert run_repo.get(session, claim.run.id).cost_micros == 42
+        assert task_repo.get(session, claim.task.id).status is TaskStatus(target.value)
+        booked = run_repo.booked(session, claim.run.id)
+        assert booked.reserved == 0
+        assert booked.completed == (2 if target is RunStatus.COMPLETED else 0)
+        assert run_repo.booked(session, other.run.id).completed == 1
 
 
 def test_a_superseded_attempt_logs_nothing_at_its_end(store: Store) -> None:

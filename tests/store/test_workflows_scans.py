@@ -212,6 +212,25 @@ def test_a_missing_step_is_not_found_with_a_hint(store: Store) -> None:
         workflow_repo.step_row(session, workflow_id, 1, "zz")
 
 
+def test_a_steps_start_reads_its_row_and_the_workflows_current_state(store: Store) -> None:
+    """`step_start` (one read on SQLite) is `step_values` plus the state `run_state` reads:
+    a pause written before it is seen; a missing step is not found with a hint."""
+    workflow_id = created(store)
+    engine_id, number = begin(store, workflow_id)
+    end(store, workflow_id, WorkflowStatus.PAUSED, "a person paused it")
+    with store.write() as session:
+        row, state = workflow_repo.step_start(session, workflow_id, number, "s1")
+        assert row == workflow_repo.step_values(session, workflow_id, number, "s1")
+        if state is None:  # PostgreSQL: read after the row's lock
+            state = workflow_repo.run_state(session, workflow_id)
+        assert state == workflow_repo.run_state(session, workflow_id)
+        with pytest.raises(NotFoundError, match="no step 'zz' in run 1"):
+            workflow_repo.step_start(session, workflow_id, number, "zz")
+    assert (row.status, row.task_id) == ("pending", None)
+    assert (state.status, state.run_count, state.engine_id) == ("paused", 1, engine_id)
+    assert state.name == "release"
+
+
 def test_workflows_list_newest_first_and_filter_by_status(store: Store) -> None:
     a = created(store, "a")
     b = created(store, "b")

@@ -65,7 +65,7 @@ def start_step(
     concluded already (status, output, error, why). ``executing``: the engine workflow this
     runs in (recorded as the run's engine id)."""
     with ctx.store.write() as session:
-        row = workflow_repo.step_values(session, workflow_id, run_number, step.id)
+        row, state = workflow_repo.step_start(session, workflow_id, run_number, step.id)
         if row.status in CONCLUDED and row.task_id is not None:
             task = lifecycle.locked_task(session, row.task_id)
             if task.status.is_terminal:
@@ -80,6 +80,7 @@ def start_step(
             ctx.profiles,
             executing=executing,
             step_row=row,
+            state=state,
         )
         if "stop" in ready:
             return ready

@@ -108,14 +108,18 @@ def prepare_in(
     *,
     executing: str | None = None,
     step_row: workflow_repo.StepValues | None = None,
+    state: workflow_repo.RunState | None = None,
 ) -> dict[str, Any]:
     """`prepare` inside the caller's transaction. ``executing``: the engine workflow that will
     execute the run (protocol stagent-wf-5: the interpreter), recorded as the run's engine id;
     then the run is queued and claimed at once (`stagent.store.lifecycle.start_run`) and the
     answer carries it as ``"claimed"`` (None if the task's run was in flight already: the
     caller claims, takes over, that one). ``step_row``: the step's row if the caller locked it
-    already (`stagent.store.workflows.step_values`). Rows are read and written as values."""
-    state = workflow_repo.run_state(session, workflow_id)
+    already (`stagent.store.workflows.step_values`); ``state``: the workflow's state if the
+    caller read it in this transaction (`stagent.store.workflows.step_start`). Rows are read
+    and written as values."""
+    if state is None:
+        state = workflow_repo.run_state(session, workflow_id)
     stop = _stop(state, run_number, engine_id)
     if stop is not None:
         return {"stop": stop}

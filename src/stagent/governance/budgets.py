@@ -222,6 +222,10 @@ class BudgetService:
                 applicable = [p for p in policies if call.covers(p)]
                 if not _capped(applicable):
                     return Admission(allowed=True, run_cap=_run_cap(applicable, requested_cap))
+            if self._known is not None and not self._store.is_sqlite:
+                admission = self._admit_hot(call, now, requested_cap, self._known)
+                if admission is not None:
+                    return admission
             # Serialized: the admission lock is taken with BEGIN, in its round trip.
             with self._store.write(lock=budget_repo.ADMISSION_LOCK_KEY) as session:
                 known = self._known
@@ -240,6 +244,25 @@ class BudgetService:
         except Exception as exc:
             log.exception("budget admission failed")
             raise _unreadable(exc) from None
+
+    def _admit_hot(
+        self, call: CallScope, now: datetime, requested_cap: int | None, known: _KnownPolicy
+    ) -> Admission | None:
+        """PostgreSQL: the common admission (policy as known, room under every cap, no warning
+        due) on a hot connection, without a Session (`state.admit_hot`); None if it is not that
+        case (nothing was written: admit through `Store.write`)."""
+        applicable = [p for p in known.policies if call.covers(p)]
+        if not _capped(applicable):
+            return None
+        zone = self._zone_or_refuse()
+        run_cap = _run_cap(applicable, requested_cap)
+        with self._store.hot_connection() as hot:
+            admission = state.admit_hot(
+                hot, call, now, zone, applicable, (known.fingerprint, run_cap)
+            )
+        if admission is not None:
+            self._caps_seen = True
+        return admission
 
     def _current_policies(self, session: ledger_repo.Session) -> list[BudgetPolicy]:
         """The policy now: the one known, if its fingerprint still matches, else read again."""
@@ -333,7 +356,11 @@ class BudgetService:
         attempt: int | None = None,
     ) -> tuple[ledger_repo.LedgerEntry, bool]:
         """`record_usage`, also saying whether the row is new. A call booked before (the same
-        provider request id, reported again by a recovered run) changes nothing."""
+        provider request id, reported again by a recovered run) changes nothing.
+
+        Lock order (AGENTS.md "Budgets"): the run row (`lifecycle.check_attempt`), then the
+        admission lock, as every transaction that takes both: the lock is held for the fewest
+        round trips, and a cancel at the budget cap (`BudgetGuard`) cannot deadlock with it."""
         with self._store.write() as session:
             ended = False
             if attempt is not None and run_id is not None:

@@ -143,11 +143,15 @@ class BudgetGuard:
             runtime=run.runtime, project_id=task.project_id, task_id=task.id, run_id=run.id
         )
         with self._store.write() as session:
+            # Lock order: the task, then the run (as `lifecycle`), then the admission lock (as
+            # `book_usage`: its run row, then the lock). The lock first deadlocked on PostgreSQL
+            # with a booking of this run that held its row, and one of the two was aborted.
+            row = task_repo.get_row(session, task.id, for_update=True, deleted=True)
+            run_repo.get_row(session, run.id, for_update=True)
             budget_repo.lock_admissions(session)
             if admission.breach is not None:
                 zone = self._budgets.zone
                 state.blocked_row(session, call, admission.breach, zone, message=message)
-            row = task_repo.get_row(session, task.id, deleted=True)
             if TaskStatus(row.status) in (TaskStatus.WAITING, TaskStatus.RUNNING):
                 lifecycle.finish(
                     session, run.id, RunStatus.CANCELLED, reason=message, error=message

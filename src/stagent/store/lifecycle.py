@@ -409,8 +409,11 @@ def finish(
     conn = run_state.connection(session)
     if task_id is None:
         task_id = run_state.run_task_id(conn, run_id)
-    task_status = run_state.task_status(conn, task_id) if task_id is not None else None
-    run = run_state.locked_run(conn, run_id)
+    booked: run_repo.Booked | None = None
+    if task_id is not None:
+        run, task_status, booked = run_state.end_state(conn, run_id, task_id)
+    else:
+        run, task_status = run_state.locked_run(conn, run_id), None
     if run.status.is_terminal:
         return None
     known = task_id if task_status is not None else None
@@ -426,7 +429,7 @@ def finish(
     )
     reason = _storable(reason)
     stop = reason or (error if target is RunStatus.FAILED else None) or target.value
-    ended = _end_run(session, run.id, target, stop, result=result, error=error)
+    ended = _end_run(session, run.id, target, stop, result=result, error=error, booked=booked)
     if moves and task_id is not None and task_status is not None:
         fields: dict[str, Any] = {"error": error}
         if target is RunStatus.COMPLETED:
@@ -567,14 +570,17 @@ def _end_run(
     *,
     result: str | None = None,
     error: str | None = None,
+    booked: run_repo.Booked | None = None,
 ) -> dict[str, Any]:
     """End the run and settle it in the same transaction: its budget reservation is released
     (exactly once, by run), the usage rows of a failed or cancelled run say so, and its cost is
     summed from its ledger rows. A crash either ends and settles it, or does neither. Returns
-    the values written."""
+    the values written. ``booked``: the run's ledger sums if this transaction read them already
+    (`run_state.end_state` on SQLite), else they are read here."""
     if target not in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED):
         raise InvalidTransitionError(f"{target.value} does not end a run")
-    booked = run_repo.booked(session, run_id)
+    if booked is None:
+        booked = run_repo.booked(session, run_id)
     if booked.reserved:
         ledger_repo.release_reservations(session, run_id, note=f"released: the run {target.value}")
     if booked.completed and target is not RunStatus.COMPLETED:

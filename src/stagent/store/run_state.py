@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy import Connection, Table, bindparam, select, true, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -22,6 +22,7 @@ from stagent.domain.runs import Run
 from stagent.domain.tasks import Task, TaskStatus
 from stagent.store import row_values
 from stagent.store.database import flushed_connection as connection
+from stagent.store.runs import BOOKED, Booked
 from stagent.store.tables import RunRow, TaskRow
 
 _TASKS = cast(Table, TaskRow.__table__)
@@ -45,6 +46,23 @@ _RUN_BY_NUMBER = (
     .where(_RUNS.c.task_id == bindparam("task_id"), _RUNS.c.number == bindparam("number"))
     .with_for_update()
 )
+_BOOKED_ROW = BOOKED.subquery("booked")
+_END_SQLITE = (
+    select(
+        _RUNS,
+        select(_TASKS.c.status)
+        .where(_TASKS.c.id == bindparam("task_id"))
+        .scalar_subquery()
+        .label("end_task_status"),
+        *(column.label(f"end_booked_{n}") for n, column in enumerate(_BOOKED_ROW.c)),
+    )
+    .select_from(_RUNS.join(_BOOKED_ROW, true()))
+    .where(_RUNS.c.id == bindparam("run_id"))
+)
+"""A run's end on SQLite in one read: the run, its task's status and its ledger rows' sums
+(`runs.BOOKED`, one row whatever the run booked). SQLite's write transaction is the lock, so
+the order of the reads does not matter there; PostgreSQL locks the task, then the run
+(`end_state`)."""
 _RUN_TASK = select(_RUNS.c.task_id).where(_RUNS.c.id == bindparam("run_id"))
 _UPDATES = {
     model: update(table).where(table.c.id == bindparam("row_id"))
@@ -81,6 +99,35 @@ def locked_run(conn: Connection, run_id: str) -> Run:
     if row is None:
         raise NotFoundError(f"no run with id {run_id!r}", hint="see a task's runs on its page")
     return row_values.run_of(row.__getitem__)
+
+
+def end_state(
+    conn: Connection, run_id: str, task_id: str
+) -> tuple[Run, TaskStatus | None, Booked | None]:
+    """What a run's end reads: the run (locked), its task's status (locked first on
+    PostgreSQL; None if the task row is gone) and, on SQLite, its ledger rows' sums (read with
+    the run in one statement; None on PostgreSQL, where the caller reads them once the run is
+    locked). `NotFoundError` if there is no such run."""
+    if conn.dialect.name != "sqlite":
+        return _end_locked(conn, run_id, task_id)
+    row = conn.execute(_END_SQLITE, {"run_id": run_id, "task_id": task_id}).mappings()
+    found = row.one_or_none()
+    if found is None:
+        raise NotFoundError(f"no run with id {run_id!r}", hint="see a task's runs on its page")
+    status = found["end_task_status"]
+    spent, reserved, completed = (found[f"end_booked_{n}"] for n in range(3))
+    return (
+        row_values.run_of(found.__getitem__),
+        TaskStatus(status) if status is not None else None,
+        Booked(int(spent or 0), int(reserved or 0), int(completed or 0)),
+    )
+
+
+def _end_locked(
+    conn: Connection, run_id: str, task_id: str
+) -> tuple[Run, TaskStatus | None, Booked | None]:
+    status = task_status(conn, task_id)  # the task first, then the run: the lifecycle's order
+    return locked_run(conn, run_id), status, None
 
 
 def locked_run_number(conn: Connection, task_id: str, number: int) -> Run | None:

@@ -193,16 +193,18 @@ class Booked:
 
 
 _LEDGER = UsageLedgerRow
-_BOOKED = select(
+BOOKED = select(
     func.coalesce(
         func.sum(case((_LEDGER.status.in_(SPENT_STATUSES), _LEDGER.cost_micros), else_=0)), 0
     ),
     func.count(case((_LEDGER.status == RESERVED, 1))),
     func.count(case((_LEDGER.status == COMPLETED, 1))),
 ).where(_LEDGER.run_id == bindparam("run_id"))
+"""A run's ledger rows summed: spend, reservations, completed calls (one row, whatever the run
+booked; `run_state.end_state` reads it with the run on SQLite)."""
 
 
 def booked(session: Session, run_id: str) -> Booked:
     """A run's ledger rows in one indexed read (by ``run_id``)."""
-    spent_micros, reserved, completed = core(session).execute(_BOOKED, {"run_id": run_id}).one()
+    spent_micros, reserved, completed = core(session).execute(BOOKED, {"run_id": run_id}).one()
     return Booked(int(spent_micros or 0), int(reserved or 0), int(completed or 0))

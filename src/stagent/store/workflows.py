@@ -236,6 +236,43 @@ def step_values(session: Session, workflow_id: str, run_number: int, key: str) -
     return StepValues(*found)
 
 
+_STEP_START_SQLITE = (
+    select(
+        _STEPS.c.id,
+        _STEPS.c.status,
+        _STEPS.c.task_id,
+        _STEPS.c.name,
+        _STEPS.c.started_at,
+        *_RUN_STATE.selected_columns,
+    )
+    .select_from(_STEPS.outerjoin(_WORKFLOWS, _WORKFLOWS.c.id == _STEPS.c.workflow_id))
+    .where(_STEPS.c.workflow_id == bindparam("workflow_id"))
+    .where(_STEPS.c.run_number == bindparam("run_number"))
+    .where(_STEPS.c.step_key == bindparam("key"))
+)
+"""A step's start on SQLite in one read: its row and its workflow's state. SQLite's write
+transaction is the lock; on PostgreSQL the step row is locked first and the workflow's state
+read by its own statement after the lock (its snapshot is then the lock's: a pause committed
+while this one waited is seen)."""
+
+
+def step_start(
+    session: Session, workflow_id: str, run_number: int, key: str
+) -> tuple[StepValues, RunState | None]:
+    """`step_values` and, on SQLite, the workflow's `run_state` read with it (one statement);
+    None for the state on PostgreSQL (the caller reads it once the row is locked)."""
+    conn = flushed_connection(session)
+    if conn.dialect.name != "sqlite":
+        return step_values(session, workflow_id, run_number, key), None
+    params = {"workflow_id": workflow_id, "run_number": run_number, "key": key}
+    found = conn.execute(_STEP_START_SQLITE, params).one_or_none()
+    if found is None:
+        return step_values(session, workflow_id, run_number, key), None  # its error
+    values: tuple[Any, ...] = tuple(found)
+    state = RunState(*values[5:]) if values[5] is not None else None
+    return StepValues(*values[:5]), state
+
+
 def write_step(
     session: Session, workflow_id: str, run_number: int, key: str, values: dict[str, Any]
 ) -> bool:
