@@ -1,7 +1,10 @@
-"""Budget admission on PostgreSQL in three round trips: ``BEGIN`` with the admission lock, every
-cap's sums, then the reservation, its note and the commit together. The lock is never left
-held by a transaction that failed, and a reservation that cannot be written leaves nothing
-behind."""
+"""Budget admission on PostgreSQL. The common case (policy known, room under every cap, no
+warning due) is two round trips on a hot connection, without a Session: ``BEGIN`` with the
+admission lock and every cap's sums, then the reservation, its note and the commit together.
+Anything else (a warning, a breach, a changed policy, a run that still holds a reservation)
+goes through `Store.write`: ``BEGIN`` with the lock, the sums, then the writes and the commit.
+The lock is never left held by a transaction that failed, and a reservation that cannot be
+written leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from budgettools import new_task, rows, set_budget, usd
+from budgettools import alerts, new_task, rows, set_budget, usd
 from sqlalchemy import text
 
 from stagent.governance.budgets_policy import BudgetPolicyError, CallScope
@@ -53,7 +56,16 @@ def _lock_is_free(ws: Workspace) -> bool:
         return False
 
 
-def test_an_admission_under_caps_reserves_in_three_round_trips(
+def _reserved_note(ws: Workspace, run_id: str) -> list[int]:
+    with ws.store.read() as session:
+        notes = session.execute(
+            text("SELECT payload FROM agent_events WHERE run_id = :r AND kind = 'note'"),
+            {"r": run_id},
+        ).all()
+    return [n[0]["reserved_micros"] for n in notes]
+
+
+def test_an_admission_under_caps_reserves_in_two_round_trips(
     ws: Workspace, sent: list[str]
 ) -> None:
     set_budget(ws, daily=usd("10"), per_run=usd("2"))
@@ -66,9 +78,10 @@ def test_an_admission_under_caps_reserves_in_three_round_trips(
     admission = ws.budgets.admit(replace(call, run_id="run_1"))
 
     assert admission.allowed and admission.reserved == usd("2")
-    assert len(sent) == 3, sent
-    assert "pg_advisory_xact_lock" in sent[0] and sent[0].startswith("BEGIN")
-    assert "INSERT INTO usage_ledger" in sent[2] and "COMMIT" in sent[2]
+    assert len(sent) == 2, sent
+    assert sent[0].startswith("BEGIN") and "pg_advisory_xact_lock" in sent[0]
+    assert "EXECUTE stagent_admission_" in sent[0]
+    assert "INSERT INTO usage_ledger" in sent[1] and "COMMIT" in sent[1]
     held = [r for r in rows(ws, status="reserved") if r.run_id == "run_1"]
     assert [r.cost_micros for r in held] == [usd("2")]
     with ws.store.read() as session:
@@ -112,3 +125,55 @@ def test_a_reservation_that_cannot_be_written_leaves_nothing_and_frees_the_lock(
             assert found.first() is None, table
     again = ws.budgets.admit(replace(ok, run_id="run_next"))
     assert again.allowed and again.reserved == usd("2")
+
+
+def test_a_warning_due_goes_the_full_way_and_is_sent_once(ws: Workspace, sent: list[str]) -> None:
+    set_budget(ws, daily=usd("10"), per_run=usd("2"))
+    task = new_task(ws)
+    call = CallScope(runtime=task.runtime, project_id=task.project_id, task_id=task.id)
+    for n in range(4):  # $8 of $10 held: at the 80 % threshold from the fifth on
+        assert ws.budgets.admit(replace(call, run_id=f"run_{n}")).reserved == usd("2")
+    sent.clear()
+
+    admission = ws.budgets.admit(replace(call, run_id="run_4"))
+
+    assert admission.allowed and admission.reserved == usd("2")
+    assert len(sent) > 2, sent  # the hot try, then `Store.write`
+    assert [a.title for a in alerts(ws, "warning")] == [
+        "Budget warning: overall daily spend at 80%"
+    ]
+    assert not ws.budgets.admit(replace(call, run_id="run_5")).allowed  # at the cap
+    assert len(alerts(ws, "warning")) == 1
+    assert _reserved_note(ws, "run_4") == [usd("2")]
+
+
+def test_a_policy_changed_since_the_last_admission_is_read_again(ws: Workspace) -> None:
+    set_budget(ws, daily=usd("10"), per_run=usd("2"))
+    task = new_task(ws)
+    call = CallScope(runtime=task.runtime, project_id=task.project_id, task_id=task.id)
+    ws.budgets.admit(replace(call, run_id="run_0"))  # the policy is known
+
+    set_budget(ws, daily=usd("10"), per_run=usd("1"))  # changed behind its back
+    admission = ws.budgets.admit(replace(call, run_id="run_1"))
+
+    assert admission.allowed and admission.reserved == usd("1")
+    assert _lock_is_free(ws)
+
+
+def test_prepared_statements_dropped_on_the_connection_are_prepared_again(
+    ws: Workspace,
+) -> None:
+    set_budget(ws, daily=usd("10"), per_run=usd("2"))
+    task = new_task(ws)
+    call = CallScope(runtime=task.runtime, project_id=task.project_id, task_id=task.id)
+    ws.budgets.admit(replace(call, run_id="run_0"))  # prepared on the idle hot connection
+    with ws.store.hot_connection() as hot:
+        hot.driver.execute("DEALLOCATE ALL")
+
+    admission = ws.budgets.admit(replace(call, run_id="run_1"))
+
+    assert admission.allowed and admission.reserved == usd("2")
+    held = [r.run_id for r in rows(ws, status="reserved")]
+    assert sorted(held) == ["run_0", "run_1"]
+    assert _reserved_note(ws, "run_1") == [usd("2")]
+    assert _lock_is_free(ws)

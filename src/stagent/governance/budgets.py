@@ -222,6 +222,10 @@ class BudgetService:
                 applicable = [p for p in policies if call.covers(p)]
                 if not _capped(applicable):
                     return Admission(allowed=True, run_cap=_run_cap(applicable, requested_cap))
+            if self._known is not None and not self._store.is_sqlite:
+                admission = self._admit_hot(call, now, requested_cap, self._known)
+                if admission is not None:
+                    return admission
             # Serialized: the admission lock is taken with BEGIN, in its round trip.
             with self._store.write(lock=budget_repo.ADMISSION_LOCK_KEY) as session:
                 known = self._known
@@ -240,6 +244,25 @@ class BudgetService:
         except Exception as exc:
             log.exception("budget admission failed")
             raise _unreadable(exc) from None
+
+    def _admit_hot(
+        self, call: CallScope, now: datetime, requested_cap: int | None, known: _KnownPolicy
+    ) -> Admission | None:
+        """PostgreSQL: the common admission (policy as known, room under every cap, no warning
+        due) on a hot connection, without a Session (`state.admit_hot`); None if it is not that
+        case (nothing was written: admit through `Store.write`)."""
+        applicable = [p for p in known.policies if call.covers(p)]
+        if not _capped(applicable):
+            return None
+        zone = self._zone_or_refuse()
+        run_cap = _run_cap(applicable, requested_cap)
+        with self._store.hot_connection() as hot:
+            admission = state.admit_hot(
+                hot, call, now, zone, applicable, (known.fingerprint, run_cap)
+            )
+        if admission is not None:
+            self._caps_seen = True
+        return admission
 
     def _current_policies(self, session: ledger_repo.Session) -> list[BudgetPolicy]:
         """The policy now: the one known, if its fingerprint still matches, else read again."""

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
+from stagent.domain.events import LogKind
+from stagent.domain.ids import utcnow
+from stagent.domain.scrub import scrub
 from stagent.governance.budgets_policy import (
     DEFAULT_RUN_CAP_MICROS,
     BudgetPolicy,
@@ -21,10 +24,13 @@ from stagent.ledger.money import format_usd, usd_text
 from stagent.ledger.recorder import RUNTIME_PROVIDERS
 from stagent.store import budgets as budget_repo
 from stagent.store import events as event_repo
+from stagent.store import feed, spend_totals
 from stagent.store import inbox as inbox_repo
 from stagent.store import ledger as ledger_repo
 from stagent.store import projects as project_repo
-from stagent.store import spend_totals
+from stagent.store.events import OutboxRow
+from stagent.store.feed import literal_maker, roll_back
+from stagent.store.hot import HotConnection
 from stagent.store.ledger import Session
 
 ALERT_KIND = "budget_alert"
@@ -56,12 +62,20 @@ def read_policies(session: Session) -> list[BudgetPolicy]:
 
 def label_for(session: Session, policy: BudgetPolicy) -> str:
     """How people name a budget's scope: ``overall``, ``runtime claude``, ``project Website``."""
+    known = _known_label(policy)
+    if known is not None:
+        return known
+    name = project_repo.name_of(session, policy.ref)
+    return f"project {name}" if name is not None else f"project {policy.ref} (deleted)"
+
+
+def _known_label(policy: BudgetPolicy) -> str | None:
+    """`label_for` without a query: None if it needs the project's name read."""
     if policy.scope == "overall":
         return "overall"
     if policy.scope == "runtime":
         return f"runtime {policy.ref}"
-    name = policy.project_name or project_repo.name_of(session, policy.ref)
-    return f"project {name}" if name is not None else f"project {policy.ref} (deleted)"
+    return f"project {policy.project_name}" if policy.project_name else None
 
 
 def measure(
@@ -334,45 +348,115 @@ def reserve(
     Returns (reservation id or None, micro-USD reserved, the run's cap). Without any cap nothing
     is reserved and the run's cap is ``run_cap``.
     """
+    new = _reservation(call, limits, run_cap)
+    if new is None:
+        return None, 0, run_cap
+    # The admission's last write: sent with its commit (its note goes with it too).
+    entry = ledger_repo.insert_at_commit(session, new)
+    if call.task_id:
+        kind, payload = _reservation_note(entry)
+        event_repo.append(session, call.task_id, kind, payload, run_id=call.run_id)
+    return entry.id, entry.cost_micros, entry.cost_micros
+
+
+def admit_hot(
+    hot: HotConnection,
+    call: CallScope,
+    now: datetime,
+    zone: tzinfo,
+    applicable: Sequence[BudgetPolicy],
+    known: tuple[str, int],
+) -> Admission | None:
+    """An admission's common case on a hot connection (`stagent.store.hot`), with no Session:
+    the policy is as ``known`` (its fingerprint, and the run's cap), every cap has room, no
+    warning is due, the run holds no reservation. Two round trips: ``BEGIN``, the admission
+    lock and every cap's sums (`spend_totals.hot_admission_sums`), then the reservation, its
+    note, ``COMMIT`` and the publish. None if the case is not this common one: what was begun
+    is rolled back (nothing was written) and the caller admits through a `Store.write`."""
+    fingerprint, run_cap = known
+    capped = [policy for policy in applicable if any(policy.cap(p) is not None for p in PERIODS)]
+    labels = {(p.scope, p.ref): _known_label(p) for p in capped}
+    if any(label is None for label in labels.values()):
+        return None
+    windows = _windows(now, zone)
+    pairs = _pairs(capped, capped_only=True)
+    driver = hot.driver
+    found = spend_totals.hot_admission_sums(
+        driver, hot.info, budget_repo.LOCK_SQL, _limit_queries(pairs, windows), call.run_id
+    )
+    if found is None:
+        return None
+    limits = [
+        LimitStatus(
+            policy=policy,
+            label=labels[(policy.scope, policy.ref)] or "",
+            window=windows[period],
+            cap=policy.cap(period),
+            allowance=sums.allowance,
+            spent=sums.spent,
+            reserved=sums.reserved,
+            unpriced=0,
+        )
+        for (policy, period), sums in zip(pairs, found.limits, strict=True)
+    ]
+    if (
+        found.run_holds
+        or found.policy != fingerprint
+        or any(limit.health in ("warning", "blocked") for limit in limits)
+    ):
+        roll_back(driver)
+        return None
+    new = _reservation(call, limits, run_cap)
+    if new is None:  # not reached: every limit here is capped
+        roll_back(driver)
+        return None
+    sql, entry = ledger_repo.insert_statement(literal_maker(driver), new)
+    held: list[OutboxRow] = []
+    if call.task_id:
+        kind, payload = _reservation_note(entry)
+        payload = scrub(payload, hot.secrets)
+        held.append((call.task_id, call.run_id, "task", call.task_id, kind, payload, utcnow()))
+    feed.commit_and_publish_hot(driver, [sql], held)
+    amount = entry.cost_micros
+    return Admission(True, tuple(limits), reservation_id=entry.id, reserved=amount, run_cap=amount)
+
+
+def _reservation(
+    call: CallScope, limits: Sequence[LimitStatus], run_cap: int
+) -> ledger_repo.NewLedgerEntry | None:
+    """The ``reserved`` row of `reserve` (None without any cap)."""
     headrooms = [(limit.headroom, limit) for limit in limits if limit.headroom is not None]
     if not headrooms:
-        return None, 0, run_cap
+        return None
     headroom, tightest = min(headrooms, key=lambda pair: pair[0] or 0)
     amount = min(run_cap, headroom or 0)
-    # The admission's last write: sent with its commit (its note goes with it too).
-    entry = ledger_repo.insert_at_commit(
-        session,
-        ledger_repo.NewLedgerEntry(
-            runtime=call.runtime,
-            task_id=call.task_id,
-            run_id=call.run_id,
-            project_id=call.project_id,
-            activity=call.activity,
-            provider=RUNTIME_PROVIDERS.get(call.runtime),
-            model=call.model,
-            cost_micros=amount,
-            cost_source="estimate",
-            status=ledger_repo.RESERVED,
-            note=f"reserved {format_usd(amount)} until the run's usage is known "
-            f"(per-run cap {format_usd(run_cap)}; {tightest.describe()} headroom "
-            f"{format_usd(headroom or 0)})",
-            raw={"estimate_micros": amount, "run_cap_micros": run_cap},
-            simulated=RUNTIME_PROVIDERS.get(call.runtime) == SIMULATED_PROVIDER,
-        ),
+    return ledger_repo.NewLedgerEntry(
+        runtime=call.runtime,
+        task_id=call.task_id,
+        run_id=call.run_id,
+        project_id=call.project_id,
+        activity=call.activity,
+        provider=RUNTIME_PROVIDERS.get(call.runtime),
+        model=call.model,
+        cost_micros=amount,
+        cost_source="estimate",
+        status=ledger_repo.RESERVED,
+        note=f"reserved {format_usd(amount)} until the run's usage is known "
+        f"(per-run cap {format_usd(run_cap)}; {tightest.describe()} headroom "
+        f"{format_usd(headroom or 0)})",
+        raw={"estimate_micros": amount, "run_cap_micros": run_cap},
+        simulated=RUNTIME_PROVIDERS.get(call.runtime) == SIMULATED_PROVIDER,
     )
-    if call.task_id:
-        event_repo.append(
-            session,
-            call.task_id,
-            "note",
-            {
-                "message": f"budget: {entry.note}",
-                "reserved_micros": amount,
-                "max_budget_usd": usd_text(amount),
-            },
-            run_id=call.run_id,
-        )
-    return entry.id, amount, amount
+
+
+def _reservation_note(entry: ledger_repo.LedgerEntry) -> tuple[LogKind, dict[str, Any]]:
+    """The note a task's run gets for its reservation."""
+    amount = entry.cost_micros
+    return "note", {
+        "message": f"budget: {entry.note}",
+        "reserved_micros": amount,
+        "max_budget_usd": usd_text(amount),
+    }
 
 
 def project_ref(session: Session, ref: str) -> str:

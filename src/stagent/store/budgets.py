@@ -55,6 +55,8 @@ class WindowState:
 
 
 _LOCK = f"SELECT pg_advisory_xact_lock({ADMISSION_LOCK_KEY})"
+LOCK_SQL = _LOCK
+"""The admission lock's statement (PostgreSQL), for a statement list built elsewhere."""
 
 
 def lock_admissions(session: Session) -> None:

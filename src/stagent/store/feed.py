@@ -110,7 +110,24 @@ def commit_and_publish(
     conn.exec_driver_sql(sql, execution_options={"no_parameters": True})
 
 
-def insert_sql(conn: Connection, rows: Sequence[OutboxRow]) -> str:
+def commit_and_publish_hot(
+    driver: psycopg.Connection[Any], statements: Sequence[str], held: Sequence[OutboxRow]
+) -> None:
+    """`commit_and_publish` on a hot connection (`stagent.store.hot`) whose transaction is open:
+    the ``statements``, the ``held`` events' insert, ``COMMIT`` and the publish (or a bare
+    notify), one round trip. On a driver error the transaction (if still open) is rolled back
+    and the error raised."""
+    end = COMMIT_AND_PUBLISH if held else COMMIT_AND_NOTIFY
+    parts = [*statements, *([insert_sql(driver, held)] if held else []), end]
+    raw: Any = driver  # built here (literals), not a typed literal string
+    try:
+        raw.execute("; ".join(parts), prepare=False)
+    except DriverError:
+        roll_back(driver)
+        raise
+
+
+def insert_sql(conn: Connection | psycopg.Connection[Any], rows: Sequence[OutboxRow]) -> str:
     """One ``INSERT`` of ``rows`` into the outbox, in order, with every value a literal."""
     literal = literal_maker(conn)
     values = ", ".join(f"({', '.join(literal(value) for value in row)})" for row in rows)

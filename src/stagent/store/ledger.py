@@ -8,7 +8,7 @@ sums count in-flight spend. When the run ends the row becomes ``released`` with 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -146,12 +146,18 @@ def insert_at_commit(session: Session, new: NewLedgerEntry) -> LedgerEntry:
     sums, then this row, its note and the commit). A failure to insert it fails the commit."""
     if OUTBOX_ROWS not in session.info:  # SQLite, or not a `Store.write` transaction
         return insert(session, new)
-    values = _row_values(new)
-    literal = literal_maker(session.connection())
-    row = ", ".join(literal(value) for value in values.values())
+    sql, entry = insert_statement(literal_maker(session.connection()), new)
     held: list[str] = session.info.setdefault(COMMIT_STATEMENTS, [])
-    held.append(f"INSERT INTO usage_ledger ({', '.join(values)}) VALUES ({row})")
-    return _entry(values, new)
+    held.append(sql)
+    return entry
+
+
+def insert_statement(literal: Callable[[Any], str], new: NewLedgerEntry) -> tuple[str, LedgerEntry]:
+    """PostgreSQL: the ``INSERT`` of one row, its values rendered by ``literal``
+    (`stagent.store.feed.literal_maker`), and the row it adds."""
+    values = _row_values(new)
+    row = ", ".join(literal(value) for value in values.values())
+    return f"INSERT INTO usage_ledger ({', '.join(values)}) VALUES ({row})", _entry(values, new)
 
 
 def _row_values(new: NewLedgerEntry) -> dict[str, Any]:

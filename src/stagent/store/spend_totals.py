@@ -10,11 +10,15 @@ time zone's midnight) cannot be read this way: callers then sum ledger rows.
 from __future__ import annotations
 
 import functools
+import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+from psycopg.errors import InvalidSqlStatementName
 from sqlalchemy import (
     Connection,
     Dialect,
@@ -27,9 +31,11 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.orm import Session
 
 from stagent.store import budgets as budget_repo
+from stagent.store.feed import literal_maker, roll_back
 from stagent.store.sqlite_imports import DAY as DAY
 from stagent.store.sqlite_imports import QUARTER as QUARTER
 from stagent.store.sqlite_imports import spend_staged_upsert
@@ -294,14 +300,93 @@ def admission_sums(
     if session.new or session.dirty or session.deleted:
         session.flush()  # the statement sees what this transaction wrote through the ORM
     row = _execute(session.connection(), (slots, run_id is not None, policy), bound)
+    return _admission_result(row, run_id is not None, policy)
+
+
+def _admission_result(row: list[Any], with_run: bool, policy: bool) -> AdmissionSums:
     fingerprint = str(row.pop()) if policy else None
-    holds = int(row.pop() or 0) if run_id is not None else 0
+    holds = int(row.pop() or 0) if with_run else 0
     values = [int(value or 0) for value in row]
     limits = [
         LimitSums(values[i] + values[i + 1], values[i + 2], values[i + 3])
         for i in range(0, len(values), 4)
     ]
     return AdmissionSums(limits, holds, fingerprint)
+
+
+_HOT_PREPARED = "stagent_admission_prepared"
+"""A hot connection's ``info`` key: the names of the admission statements prepared there."""
+
+
+@functools.cache
+def _hot_statement(shape: tuple[Any, ...]) -> tuple[str, str, tuple[str, ...]]:
+    """The admission statement of ``shape`` for a SQL-level ``PREPARE``: (its name, the
+    ``PREPARE``, its parameters' names in ``$n`` order). Built once per shape."""
+    compiled = _admission_statement("postgresql", *shape).compile(dialect=PGDialect_psycopg())
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    sql = re.sub(r"%\((\w+)\)s", number, compiled.string).replace("%%", "%")
+    name = f"stagent_admission_{hashlib.sha1(sql.encode()).hexdigest()[:16]}"
+    return name, f"PREPARE {name} AS {sql}", tuple(names)
+
+
+def hot_admission_sums(
+    driver: psycopg.Connection[Any],
+    info: dict[str, Any],
+    lock: str,
+    queries: Sequence[LimitQuery],
+    run_id: str | None,
+) -> AdmissionSums | None:
+    """`admission_sums` (with the policy's fingerprint) on a hot connection
+    (`stagent.store.hot`: psycopg, autocommit), in one round trip with the ``BEGIN`` of the
+    transaction it leaves open and the ``lock`` statement: ``BEGIN``, ``lock``, then the sums
+    (their own snapshot, taken after the lock, as each statement at ``READ COMMITTED``).
+
+    The statement is prepared on the connection (SQL-level ``PREPARE``, once per shape, its
+    values sent as literals to ``EXECUTE``): psycopg prepares nothing of its own there, so it
+    never deallocates it; should it be gone all the same, it is prepared again and the query
+    sent again, once. None (nothing sent) if a window does not start on a quarter hour. On a
+    driver error the transaction is rolled back and the error raised."""
+    shape = _shape(queries)
+    if shape is None:
+        return None
+    slots, bound = shape
+    if run_id is not None:
+        bound["run"] = run_id
+    key = (slots, run_id is not None, True)
+    name, prepare, names = _hot_statement(key)
+    literal = literal_maker(driver)
+    args = ", ".join(literal(bound[n]) for n in names)
+    sql = f"BEGIN ISOLATION LEVEL READ COMMITTED; {lock}; EXECUTE {name}" + (
+        f"({args})" if args else ""
+    )
+    raw: Any = driver  # the statements are built here (literals), not typed literal strings
+    prepared: set[str] = info.setdefault(_HOT_PREPARED, set[str]())
+    for again in (False, True):
+        try:
+            if name not in prepared:
+                raw.execute(prepare, prepare=False)
+                prepared.add(name)
+            with raw.cursor() as cursor:
+                cursor.execute(sql, prepare=False)
+                cursor.nextset()
+                cursor.nextset()
+                row = list(cursor.fetchone())
+            return _admission_result(row, run_id is not None, True)
+        except InvalidSqlStatementName:
+            roll_back(driver)
+            prepared.clear()  # deallocated: prepared again
+            if again:
+                raise
+        except psycopg.Error:
+            roll_back(driver)
+            raise
+    raise AssertionError("unreachable")
 
 
 def limit_sums(session: Session, queries: Sequence[LimitQuery]) -> list[LimitSums] | None:
