@@ -197,3 +197,58 @@ def test_permissions_fit_a_phone_without_cutting_presets_or_rules(
     for index in range(descriptions.count()):
         box = descriptions.nth(index).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+
+
+SPANS = """els => els.map(t => {
+  const box = t.closest('.table-scroll, .overflow-auto') || t.parentElement;
+  return [t.className, Math.round(t.querySelector('tbody tr').getBoundingClientRect().width),
+          Math.round(box.getBoundingClientRect().width)];
+})"""
+"""Each table's first row width next to its box's (the scrolling wrapper, else the parent)."""
+
+
+def test_short_tables_span_a_phone_and_budgets_rows_reach_the_header(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    home_env: None,
+) -> None:
+    """On a phone (390 px and a 700 px tablet, both under the 768 px breakpoint) a table with a
+    few short words (one project, one rule) still spans the page: its rows do not shrink to their
+    words. A budgets table with no cap set has no empty Remove column its rows stop short of."""
+    import httpx
+    from playwright.sync_api import Page, expect
+
+    created = httpx.post(
+        f"{server}/api/v1/projects",
+        json={"name": "ops"},
+        headers={"X-CSRF-Token": "x"},
+        cookies={"stagent_csrf": "x"},
+    )
+    assert created.status_code == 201, created.text
+    for size in (PHONE, {"width": 700, "height": 900}):
+        page = _signed_in(browser, server, size)
+        assert isinstance(page, Page)
+        for path, table in (
+            ("/projects", "#project-" + created.json()["id"]),
+            ("/settings/permissions", "table.rules"),
+        ):
+            page.goto(f"{server}{path}")
+            expect(page.locator(table).first).to_be_visible()
+            spans = page.locator(".content table:not(.presets)").evaluate_all(SPANS)
+            assert spans, path
+            for name, row, box in spans:
+                assert row >= box - 1, f"{path} at {size['width']} px: {name} rows {row} of {box}"
+            assert _no_horizontal_overflow(page), f"{path} scrolls sideways at {size['width']} px"
+        page.context.close()
+    page = _signed_in(browser, server, DESKTOP)
+    assert isinstance(page, Page)
+    page.goto(f"{server}/settings/budgets")
+    expect(page.locator("table.budgets td", has_text="no cap").first).to_be_visible()
+    header = page.locator("table.budgets thead tr").bounding_box()
+    assert header is not None
+    expect(page.locator("table.budgets thead th")).to_have_count(7)
+    for row in page.locator("table.budgets tbody tr").all():
+        cells = row.locator("td").evaluate_all(
+            "els => Math.max(...els.map(c => c.getBoundingClientRect().right))"
+        )
+        assert cells >= header["x"] + header["width"] - 1, "a row stops short of the header"
