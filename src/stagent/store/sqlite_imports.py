@@ -316,8 +316,8 @@ def open_sqlite_imports(url: str) -> SqliteImports | None:
     """Imports straight into the SQLite file at ``url`` if it exists, is at the newest
     migration and has its owner enrolled; otherwise None (open the workspace, which creates or
     migrates it)."""
-    from stagent.store.migrate import VERSION_TABLE, script_heads
-    from stagent.store.sqlite_reads import sqlite_file
+    from stagent.store.migrate import script_heads
+    from stagent.store.sqlite_reads import ready_workspace, sqlite_file
 
     path = sqlite_file(url)
     heads = script_heads()
@@ -331,16 +331,10 @@ def open_sqlite_imports(url: str) -> SqliteImports | None:
         return None
     try:
         _set_pragmas(conn)
-        revisions = frozenset(
-            str(row[0]) for row in conn.execute(f"SELECT version_num FROM {VERSION_TABLE}")
-        )
-        enrolled = conn.execute(
-            "SELECT 1 FROM settings WHERE key = 'owner_token_sha256'"
-        ).fetchone()
-    except sqlite3.Error:  # not migrated (or not ours): the workspace decides
+    except sqlite3.Error:
         conn.close()
         return None
-    if revisions != heads or enrolled is None:
+    if not ready_workspace(conn, heads):
         conn.close()
         return None
     return SqliteImports(conn)

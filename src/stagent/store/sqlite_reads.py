@@ -67,19 +67,29 @@ def open_sqlite_reads(url: str) -> SqliteReads | None:
         return None
     try:
         conn.execute("PRAGMA busy_timeout=30000")
+    except sqlite3.Error:
+        conn.close()
+        return None
+    if not ready_workspace(conn, heads):
+        conn.close()
+        return None
+    return SqliteReads(conn)
+
+
+def ready_workspace(conn: sqlite3.Connection, heads: frozenset[str]) -> bool:
+    """True if the file on ``conn`` records exactly the migration ``heads`` and has its owner
+    enrolled: a workspace nothing needs to create, migrate or enrol before plain ``sqlite3``
+    may read or write it (anything else, or not our file at all: the workspace decides)."""
+    try:
         revisions = frozenset(
             str(row[0]) for row in conn.execute(f"SELECT version_num FROM {VERSION_TABLE}")
         )
         enrolled = conn.execute(
             "SELECT 1 FROM settings WHERE key = 'owner_token_sha256'"
         ).fetchone()
-    except sqlite3.Error:  # not migrated (or not ours): the workspace decides
-        conn.close()
-        return None
-    if revisions != heads or enrolled is None:
-        conn.close()
-        return None
-    return SqliteReads(conn)
+    except sqlite3.Error:
+        return False
+    return revisions == heads and enrolled is not None
 
 
 class SqliteReads:
