@@ -43,6 +43,7 @@ from stagent.governance.budgets_policy import CallScope
 from stagent.governance.budgets_windows import PERIODS, window_for
 from stagent.store import ledger as ledger_repo
 from stagent.store.engine import WRITE_OPTION
+from stagent.store.hot import HotConnection, HotPool
 from stagent.workspace import Workspace
 
 Factory = Callable[[], AbstractContextManager[Workspace]]
@@ -104,7 +105,9 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 class WriteHold:
     """How long admissions hold the write lock (SQLite's, or on PostgreSQL the admission lock):
     from the write transaction's BEGIN to its connection going back to the pool, after the
-    commit (an upper bound). Only while ``active``."""
+    commit (an upper bound). On PostgreSQL the common admission runs on a hot connection
+    (`stagent.store.hot`, no SQLAlchemy): from its checkout to its checkin. Only while
+    ``active``."""
 
     def __init__(self, ws: Workspace) -> None:
         self.samples: list[float] = []
@@ -113,6 +116,20 @@ class WriteHold:
         self._engine = ws.store.engine
         event.listen(self._engine, "begin", self._begin)
         event.listen(self._engine.pool, "checkin", self._checkin)
+        self._hot_methods = (HotPool.checkout, HotPool.checkin)
+        checkout, checkin = self._hot_methods
+
+        def timed_checkout(pool: HotPool, secrets: tuple[str, ...]) -> HotConnection:
+            if self.active:
+                self._began = time.perf_counter()
+            return checkout(pool, secrets)
+
+        def timed_checkin(pool: HotPool, hot: HotConnection) -> None:
+            checkin(pool, hot)
+            self._checkin()
+
+        HotPool.checkout = timed_checkout
+        HotPool.checkin = timed_checkin
 
     def _begin(self, conn: Any) -> None:
         if self.active and conn.get_execution_options().get(WRITE_OPTION):
@@ -126,6 +143,7 @@ class WriteHold:
     def close(self) -> None:
         event.remove(self._engine, "begin", self._begin)
         event.remove(self._engine.pool, "checkin", self._checkin)
+        HotPool.checkout, HotPool.checkin = self._hot_methods
 
 
 def preflight(
