@@ -77,31 +77,6 @@ def test_writes_only_in_the_working_dir_the_run_dir_and_its_tmpdir(
     assert done.stdout.split() == ["c", str(layout["project"].resolve())]
 
 
-def test_a_private_tmp_is_writable_and_nothing_in_it_reaches_the_host(
-    layout: dict[str, Path], tmp_path: Path
-) -> None:
-    # Codex's own sandbox creates /tmp/codex-daemon-<uid>; a private /tmp lets it, while the
-    # host's /tmp and Stagent's home (here under /tmp, like the working dir) stay out of reach.
-    marker = Path(f"/tmp/stagent-private-tmp-{tmp_path.name}")
-    home = layout["home"]
-    before = tree(home)
-    done = sh(
-        f"mkdir -m 700 /tmp/codex-daemon-x && echo e > {marker} && cat {marker}; "
-        f"ls /tmp; cat {home}/owner.token; echo planted > {home}/owner.token; "
-        f"echo a > {layout['project']}/made.txt && echo b > {layout['run']}/scratch.txt",
-        confine(layout, private_tmp=True),
-    )
-    assert done.stdout.splitlines()[0] == "e"
-    assert "codex-daemon-x" in done.stdout.split()
-    assert "s3cret-owner-token" not in done.stdout
-    assert not marker.exists() and not Path("/tmp/codex-daemon-x").exists()
-    assert (layout["project"] / "made.txt").read_text() == "a\n"
-    assert (layout["run"] / "scratch.txt").read_text() == "b\n"
-    after = tree(home)
-    after.pop(str((layout["run"] / "scratch.txt").relative_to(home)))
-    assert after == before
-
-
 def test_a_project_that_contains_the_home_does_not_expose_it(layout: dict[str, Path]) -> None:
     parent = layout["home"].parent
     done = sh(

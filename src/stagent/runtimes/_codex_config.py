@@ -157,8 +157,8 @@ def config_data(options: CodexOptions) -> dict[str, Any]:
                 "default_mode_request_user_input": True,  # questions reach Stagent
                 "multi_agent": False,  # sub-agent threads would escape usage accounting
             },
-            # Commands write in the run's own TMPDIR: Codex's sandbox keeps /tmp read-only for
-            # them (Stagent's gives the Codex process a private /tmp, for Codex's socket folder).
+            # Stagent's own sandbox keeps /tmp read-only and gives each run a TMPDIR of its own;
+            # Codex's sandbox must not try to make /tmp a writable root inside it.
             "sandbox_workspace_write": {"exclude_slash_tmp": True},
             "shell_environment_policy": {
                 "inherit": "all",

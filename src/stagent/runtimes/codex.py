@@ -252,8 +252,6 @@ class CodexRuntime(Runtime):
             cwd=Path(cwd),
             hidden=(state_dir,),
             tmpdir=dirs.home / "tmp",
-            # Codex's own sandbox creates /tmp/codex-daemon-<uid> before every command.
-            private_tmp=True,
         )
         return RunPlan(
             task_id=request.task_id,

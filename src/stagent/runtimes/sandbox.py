@@ -6,9 +6,7 @@ An agent's process (the Claude Code CLI, ``codex app-server``) and everything it
   read-only directory: it does not exist for the agent;
 - the database file itself, if it lives elsewhere, replaced by an empty file;
 - the whole file system read-only (``/tmp`` included), except the run's working directory and
-  its own scratch directories (its config dir, ``HOME`` and a ``TMPDIR`` of its own); a runtime
-  that needs a writable ``/tmp`` (Codex) gets a private, empty one instead (``private_tmp``),
-  with the working and scratch directories under ``/tmp`` bound back into it;
+  its own scratch directories (its config dir, ``HOME`` and a ``TMPDIR`` of its own);
 - the network shared (the agent must reach its model endpoint), processes in their own PID
   namespace and session, all killed when Stagent goes.
 
@@ -50,12 +48,6 @@ class Confinement:
     cwd: Path | None = None
     tmpdir: Path | None = None
     """The run's own temporary directory (created; writable; the agent's ``TMPDIR``)."""
-    private_tmp: bool = False
-    """Give the agent an empty, writable ``/tmp`` of its own (bubblewrap: a tmpfs, gone when the
-    process ends; nothing written there reaches the host's ``/tmp``). Codex needs it: its own
-    Linux sandbox creates ``/tmp/codex-daemon-<uid>`` (a fixed path, not under ``TMPDIR``) before
-    every command, and fails with "error building bubblewrap command: Read-only file system"
-    where it cannot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +122,6 @@ class SandboxPolicy:
         cwd: Path | None,
         hidden: tuple[Path, ...] = (),
         tmpdir: Path | None = None,
-        private_tmp: bool = False,
     ) -> list[str]:
         """``argv`` wrapped so that it runs contained (unchanged where no sandbox exists)."""
         confinement = Confinement(
@@ -139,7 +130,6 @@ class SandboxPolicy:
             hidden_files=self.hidden_files,
             cwd=cwd,
             tmpdir=tmpdir,
-            private_tmp=private_tmp,
         )
         return wrap(argv, confinement, self.status().kind)
 
@@ -158,8 +148,7 @@ def wrap(argv: list[str], confinement: Confinement, kind: SandboxKind) -> list[s
 def bwrap_argv(argv: list[str], confinement: Confinement) -> list[str]:
     """The bubblewrap command line for ``argv`` under ``confinement``.
 
-    Mounts stack in order: the read-only root; a private tmpfs on ``/tmp`` if asked (so the
-    writable directories under ``/tmp``, bound next, still appear); the writable directories
+    Mounts stack in order: the read-only root; the writable directories
     outside the hidden ones; an empty directory over each hidden one (so a writable directory that
     contains Stagent's home does not expose it) and an empty file over each hidden file; the
     writable directories inside a hidden one (the run's own scratch); then the hidden directories
@@ -167,8 +156,6 @@ def bwrap_argv(argv: list[str], confinement: Confinement) -> list[str]:
     """
     bwrap = shutil.which("bwrap") or "bwrap"
     args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    if confinement.private_tmp:
-        args += ["--tmpfs", "/tmp"]
     hidden = _existing_dirs(confinement.hidden)
     extra = _make_tmpdir(confinement.tmpdir)
     writable = _existing((*confinement.writable, *extra))
