@@ -367,29 +367,24 @@ def import_logs(
 @contextmanager
 def _importer(ctx: typer.Context) -> Generator[LogImporter]:
     """The importer: straight into the SQLite file when it is at the newest migration with its
-    owner enrolled (`stagent.store.sqlite_imports`: no workspace, no SQLAlchemy, whose import
-    was most of the command's start-up), else through the workspace (which creates or migrates
-    the database; PostgreSQL)."""
+    owner enrolled (no workspace, no SQLAlchemy, whose import was most of the command's
+    start-up), else through the workspace (which creates or migrates the database; PostgreSQL).
+    """
     from stagent.cli import startup
-    from stagent.ledger.importers import LogImporter
+    from stagent.ledger.importers.opening import open_plain, plain_importer, store_importer
     from stagent.locations import database_url, home_dir
-    from stagent.store.sqlite_imports import open_sqlite_imports
 
     state = state_of(ctx)
     home = state.home.expanduser() if state.home is not None else None
-    plain = open_sqlite_imports(database_url(home, state.database_url))
+    plain = open_plain(database_url(home, state.database_url))
     if plain is None:
-        from stagent.store.ledger_imports import StoreImports
-
         with state.workspace() as ws:
-            yield LogImporter(StoreImports(ws.store), ws.ledger.prices)
+            yield store_importer(ws.store, ws.ledger.prices)
         return
     try:
-        from stagent.ledger.prices import load_price_table
-
-        prices = load_price_table(user_file=home_dir(home) / "prices.yaml")
+        importer = plain_importer(plain, home_dir(home) / "prices.yaml")
         startup.ready()
-        yield LogImporter(plain, prices)
+        yield importer
     finally:
         plain.close()
 

@@ -1,0 +1,39 @@
+"""Where an import writes: straight into a ready SQLite file, or through a workspace's store.
+
+The CLI picks one of these; it never reaches into `stagent.store` itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from stagent.ledger.importers.service import LogImporter
+from stagent.ledger.prices import PriceTable
+
+if TYPE_CHECKING:
+    from stagent.store.database import Store
+    from stagent.store.sqlite_imports import SqliteImports
+
+
+def open_plain(database_url: str) -> SqliteImports | None:
+    """Imports straight into the SQLite file at ``database_url`` if it is at the newest
+    migration with its owner enrolled (no workspace, no SQLAlchemy: most of the command's
+    start-up); None otherwise (open the workspace, which creates or migrates it; PostgreSQL)."""
+    from stagent.store.sqlite_imports import open_sqlite_imports
+
+    return open_sqlite_imports(database_url)
+
+
+def plain_importer(plain: SqliteImports, user_prices: Path) -> LogImporter:
+    """An importer writing through ``plain``, pricing with the table and ``user_prices``."""
+    from stagent.ledger.prices import load_price_table
+
+    return LogImporter(plain, load_price_table(user_file=user_prices))
+
+
+def store_importer(store: Store, prices: PriceTable) -> LogImporter:
+    """An importer writing through a workspace's store."""
+    from stagent.store.ledger_imports import StoreImports
+
+    return LogImporter(StoreImports(store), prices)
