@@ -5,7 +5,9 @@ obeys, and removing every cap ends reservations. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from budgettools import new_task, rows, set_budget, usd
@@ -31,6 +33,37 @@ def other(ws: Workspace, tmp_path: Path) -> Iterator[Workspace]:
         yield second
     finally:
         second.close()
+
+
+_LEDGER_COLUMNS = (
+    "task_id, project_id, activity, runtime, provider, model, input_tokens, output_tokens,"
+    " cost_micros, cost_source, pricing_version, status, substr(note, 1, 60), raw, source,"
+    " dedupe_key, simulated, started_at IS NOT NULL, started_at = finished_at"
+)
+
+
+def _ledger_row(ws: Workspace, run_id: str) -> tuple[Any, ...]:
+    with ws.store.read() as session:
+        return tuple(
+            session.execute(
+                text(f"SELECT {_LEDGER_COLUMNS} FROM usage_ledger WHERE run_id = :r"), {"r": run_id}
+            ).one()
+        )
+
+
+def _note(ws: Workspace, run_id: str) -> tuple[Any, ...]:
+    with ws.store.read() as session:
+        return tuple(
+            session.execute(
+                text(
+                    "SELECT task_id, subject_kind, subject_id, kind,"
+                    " substr(CAST(payload AS TEXT), 1, 70), created_at IS NOT NULL"
+                    " FROM agent_events"
+                    " WHERE run_id = :r AND kind = 'note'"
+                ),
+                {"r": run_id},
+            ).one()
+        )
 
 
 def call_for(ws: Workspace, run_id: str = "run_1", project: str | None = None) -> CallScope:
@@ -156,3 +189,20 @@ def test_a_run_admitted_again_holds_one_reservation_counted_once(ws: Workspace) 
     assert again.allowed and again.reserved == usd("2")
     assert [r.cost_micros for r in rows(ws, status="reserved")] == [usd("2")]
     assert [r.note for r in rows(ws, status="released")] == ["superseded: the run started again"]
+
+
+def test_the_hot_path_stores_the_reservation_and_its_note_as_a_session_does(
+    ws: Workspace,
+) -> None:
+    set_budget(ws, daily=usd("10"), per_run=usd("2"))
+    task = new_task(ws)
+    call = CallScope(runtime=task.runtime, project_id=task.project_id, task_id=task.id)
+    ws.budgets.admit(replace(call, run_id="run_session"))  # policy unknown: `Store.write`
+    ws.budgets.admit(replace(call, run_id="run_driver"))  # known: the hot path
+
+    assert _ledger_row(ws, "run_driver") == _ledger_row(ws, "run_session")
+    assert _note(ws, "run_driver") == _note(ws, "run_session")
+    assert sorted(r.run_id or "" for r in rows(ws, status="reserved")) == [
+        "run_driver",
+        "run_session",
+    ]

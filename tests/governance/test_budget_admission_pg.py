@@ -81,7 +81,7 @@ def test_an_admission_under_caps_reserves_in_two_round_trips(
     assert len(sent) == 2, sent
     assert sent[0].startswith("BEGIN") and "pg_advisory_xact_lock" in sent[0]
     assert "EXECUTE stagent_admission_" in sent[0]
-    assert "INSERT INTO usage_ledger" in sent[1] and "COMMIT" in sent[1]
+    assert sent[1].startswith("EXECUTE stagent_ledger_") and "COMMIT" in sent[1]  # prepared
     held = [r for r in rows(ws, status="reserved") if r.run_id == "run_1"]
     assert [r.cost_micros for r in held] == [usd("2")]
     with ws.store.read() as session:

@@ -404,6 +404,8 @@ def admit_hot(
         hot.roll_back()
         return None
     entry = hot.reserve(new, _reservation_note(new) if call.task_id else None)
+    if entry is None:
+        return None
     amount = entry.cost_micros
     return Admission(True, tuple(limits), reservation_id=entry.id, reserved=amount, run_cap=amount)
 

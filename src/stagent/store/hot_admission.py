@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from psycopg.errors import InvalidSqlStatementName
+
 from stagent.domain.events import LogKind
 from stagent.domain.ids import utcnow
 from stagent.domain.scrub import scrub
@@ -46,9 +48,10 @@ class HotAdmission(Protocol):
         """End the transaction `sums` began, writing nothing."""
         ...
 
-    def reserve(self, new: NewLedgerEntry, note: Note | None) -> LedgerEntry:
+    def reserve(self, new: NewLedgerEntry, note: Note | None) -> LedgerEntry | None:
         """Insert the reservation row (and its ``note``, an event of ``new``'s task and run),
-        commit and publish; the row added."""
+        commit and publish; the row added, or None if nothing was written (the transaction
+        rolled back: admit the full way)."""
         ...
 
 
@@ -68,16 +71,23 @@ class PgHotAdmission:
         """See `HotAdmission.roll_back`."""
         feed.roll_back(self._hot.driver)
 
-    def reserve(self, new: NewLedgerEntry, note: Note | None) -> LedgerEntry:
-        """See `HotAdmission.reserve` (one round trip, the publish included)."""
+    def reserve(self, new: NewLedgerEntry, note: Note | None) -> LedgerEntry | None:
+        """See `HotAdmission.reserve` (one round trip, the publish included; the row through
+        a prepared statement, `ledger.prepared_insert`)."""
         driver = self._hot.driver
-        sql, entry = ledger_repo.insert_statement(feed.literal_maker(driver), new)
+        prepared = spend_totals.hot_prepared(self._hot.info)
+        sql, entry = ledger_repo.prepared_insert(feed.literal_maker(driver), prepared, new)
         held: list[OutboxRow] = []
         if note is not None and new.task_id is not None:
             kind, payload = note
             payload = scrub(payload, self._hot.secrets)
             held.append((new.task_id, new.run_id, "task", new.task_id, kind, payload, utcnow()))
-        feed.commit_and_publish_hot(driver, [sql], held)
+        try:
+            feed.commit_and_publish_hot(driver, [sql], held)
+        except InvalidSqlStatementName:  # deallocated by hand: prepare everything again
+            driver.execute("DEALLOCATE ALL")
+            prepared.clear()
+            return None
         return entry
 
 

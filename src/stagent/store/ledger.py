@@ -8,6 +8,7 @@ sums count in-flight spend. When the run ends the row becomes ``released`` with 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -169,6 +170,44 @@ def insert_statement(literal: Callable[[Any], str], new: NewLedgerEntry) -> tupl
     values = _row_values(new)
     row = ", ".join(literal(value) for value in values.values())
     return f"INSERT INTO usage_ledger ({', '.join(values)}) VALUES ({row})", _entry(values, new)
+
+
+_VARYING = frozenset({"id", "task_id", "run_id", "project_id", "cost_micros", "note", "raw"})
+"""The values `prepared_insert` sends with each row; the rest (and the time) are written into
+its prepared statement, one per distinct rest: every reservation of a kind of call shares one."""
+_SENT = _VARYING | {"started_at", "finished_at"}
+_PREPARED_INSERTS: dict[tuple[Any, ...], tuple[str, str]] = {}
+
+
+def _sent(values: dict[str, Any]) -> list[str]:
+    """The columns whose values `prepared_insert` sends, in the order of its parameters."""
+    return [k for k in values if k in _VARYING or k == "started_at"]
+
+
+def prepared_insert(
+    literal: Callable[[Any], str], prepared: set[str], new: NewLedgerEntry
+) -> tuple[str, LedgerEntry]:
+    """PostgreSQL: the ``EXECUTE`` of a prepared ``INSERT`` of one row (its ``PREPARE`` first,
+    in the same text, unless named in ``prepared``: what the connection has prepared, which
+    this adds to), its values rendered by ``literal``, and the row it adds. Fewer literals to
+    render than `insert_statement`, and the server parses and plans the statement once."""
+    values = _row_values(new)
+    fixed = tuple((k, v) for k, v in values.items() if k not in _SENT)
+    found = _PREPARED_INSERTS.get(fixed)
+    if found is None:
+        number = {k: f"${n}" for n, k in enumerate(_sent(values), start=1)}
+        number["finished_at"] = number["started_at"]  # one time, sent once
+        row = ", ".join(number[k] if k in number else literal(v) for k, v in values.items())
+        sql = f"INSERT INTO usage_ledger ({', '.join(values)}) VALUES ({row})"
+        name = f"stagent_ledger_{hashlib.sha1(sql.encode()).hexdigest()[:16]}"
+        found = _PREPARED_INSERTS[fixed] = (name, f"PREPARE {name} AS {sql}")
+    name, prepare = found
+    args = ", ".join(literal(values[k]) for k in _sent(values))
+    execute = f"EXECUTE {name}({args})"
+    if name not in prepared:
+        execute = f"{prepare}; {execute}"
+        prepared.add(name)
+    return execute, _entry(values, new)
 
 
 def _row_values(new: NewLedgerEntry) -> dict[str, Any]:

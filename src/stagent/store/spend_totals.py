@@ -360,6 +360,13 @@ _HOT_PREPARED = "stagent_admission_prepared"
 """A hot connection's ``info`` key: the names of the admission statements prepared there."""
 
 
+def hot_prepared(info: dict[str, Any]) -> set[str]:
+    """The names of the admission's statements prepared on a hot connection (its ``info``):
+    the sums', and the reservation's (`stagent.store.ledger.prepared_insert`). Found gone by
+    the sums (``DEALLOCATE ALL``), all are prepared again."""
+    return info.setdefault(_HOT_PREPARED, set[str]())
+
+
 @functools.cache
 def _hot_statement(shape: tuple[Any, ...]) -> tuple[str, str, tuple[str, ...]]:
     """The admission statement of ``shape`` for a SQL-level ``PREPARE``: (its name, the
@@ -405,7 +412,7 @@ def hot_admission_sums(
         f"({args})" if args else ""
     )
     raw: Any = driver  # the statements are built here (literals), not typed literal strings
-    prepared: set[str] = info.setdefault(_HOT_PREPARED, set[str]())
+    prepared = hot_prepared(info)
     for again in (False, True):
         try:
             if name not in prepared:
