@@ -26,9 +26,11 @@ def run_context(ws: Workspace, workflow: Workflow) -> dict[str, Any]:
     active = status in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED)
     total = sum(costs.values())
     lk = lookup(ws)
+    waits = asking(ws, workflow)
+    waiting = status is WorkflowStatus.RUNNING and bool(waits)
     return {
         "wf": workflow,
-        "asking": asking(ws, workflow),
+        "asking": waits,
         "layers": graph.layers(workflow, nodes),
         "timeline": graph.timeline(nodes),
         "iterations": [n for n in nodes if n.instance and n.role == "Iteration"],
@@ -42,7 +44,8 @@ def run_context(ws: Workspace, workflow: Workflow) -> dict[str, Any]:
         "can_resume": status is WorkflowStatus.PAUSED,
         "can_cancel": active,
         "can_edit": not active,
-        "status_label": STATUS_LABELS[status.value],
+        "status_label": "Waiting for you" if waiting else STATUS_LABELS[status.value],
+        "status_class": "wf-waiting" if waiting else f"wf-{status.value}",
         "counts": Counter(n.status for n in nodes),
     }
 
