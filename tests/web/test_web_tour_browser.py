@@ -37,9 +37,11 @@ CHARTS = {
 """Pages with data to draw: the chart (or graph) and how many of it a person should see."""
 SAYS = {
     "workflow-gated": ("#wf-status", "Waiting for you"),
+    "workflows": ("#workflows-table", "Waiting for you"),
     "task-waiting": (".run-holds a", "your answer in the Inbox"),
     "schedule": (".schedule-head", "0 scheduled firings"),
     "budgets": ("table.budgets", "$1.93"),
+    "environment-history": (".score-trend figcaption", "of 100"),
 }
 """What a page must say in words a person reads (not a bare status, an id or $1.929)."""
 SIDE_BY_SIDE = """() => {
@@ -79,7 +81,8 @@ STICKING_OUT = """() => {
 
 @pytest.fixture
 def tour_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The seeded home and environment, in place before the server fixture starts."""
+    """The seeded home and environment, in place before the server starts (so a test lists
+    this fixture before `server`)."""
     return seed_home(tmp_path, monkeypatch)
 
 

@@ -27,7 +27,7 @@ def run_context(ws: Workspace, workflow: Workflow) -> dict[str, Any]:
     total = sum(costs.values())
     lk = lookup(ws)
     waits = asking(ws, workflow)
-    waiting = status is WorkflowStatus.RUNNING and bool(waits)
+    label, css = status_badge(ws, workflow, waits)
     return {
         "wf": workflow,
         "asking": waits,
@@ -44,10 +44,21 @@ def run_context(ws: Workspace, workflow: Workflow) -> dict[str, Any]:
         "can_resume": status is WorkflowStatus.PAUSED,
         "can_cancel": active,
         "can_edit": not active,
-        "status_label": "Waiting for you" if waiting else STATUS_LABELS[status.value],
-        "status_class": "wf-waiting" if waiting else f"wf-{status.value}",
+        "status_label": label,
+        "status_class": css,
         "counts": Counter(n.status for n in nodes),
     }
+
+
+def status_badge(
+    ws: Workspace, workflow: Workflow, waits: frozenset[str] | None = None
+) -> tuple[str, str]:
+    """The status a person reads for a workflow and its badge class: "Waiting for you" while a
+    running one waits for a person at some step (``waits``: `asking`, read when not given)."""
+    status = workflow.status
+    if status is WorkflowStatus.RUNNING and (asking(ws, workflow) if waits is None else waits):
+        return "Waiting for you", "wf-waiting"
+    return STATUS_LABELS[status.value], f"wf-{status.value}"
 
 
 def asking(ws: Workspace, workflow: Workflow) -> frozenset[str]:
