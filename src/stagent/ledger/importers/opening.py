@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stagent.ledger.importers.service import LogImporter
-from stagent.ledger.prices import PriceTable
 
 if TYPE_CHECKING:
+    from stagent.ledger.prices import PriceTable
     from stagent.store.database import Store
     from stagent.store.sqlite_imports import SqliteImports
 
@@ -25,11 +25,17 @@ def open_plain(database_url: str) -> SqliteImports | None:
     return open_sqlite_imports(database_url)
 
 
-def plain_importer(plain: SqliteImports, user_prices: Path) -> LogImporter:
-    """An importer writing through ``plain``, pricing with the table and ``user_prices``."""
-    from stagent.ledger.prices import load_price_table
+def plain_importer(plain: SqliteImports, home: Path) -> LogImporter:
+    """An importer writing through ``plain``, pricing with the table and the home's
+    ``prices.yaml``: loaded when the first call is priced (a re-run with nothing new loads no
+    table), from the home's cache when neither changed (`stagent.ledger.price_cache`)."""
 
-    return LogImporter(plain, load_price_table(user_file=user_prices))
+    def prices() -> PriceTable:
+        from stagent.ledger.price_cache import cached_price_table
+
+        return cached_price_table(home / "prices.yaml", home / "cache")
+
+    return LogImporter(plain, prices)
 
 
 def store_importer(store: Store, prices: PriceTable) -> LogImporter:
