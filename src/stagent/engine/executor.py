@@ -246,15 +246,17 @@ def _finish(
 async def _watch_for_cancel(store: Store, writer: RunWriter, agent: AgentRun) -> None:
     """Stop the agent once its run is cancelled, ended or taken over. Woken by commits (this
     process's, and other processes' through the store's watcher), it reads the run at most
-    every `CANCEL_MIN_GAP_SECONDS`, however many events are written meanwhile."""
+    every `CANCEL_MIN_GAP_SECONDS`, however many events are written meanwhile. The first read
+    too waits that long (a commit meanwhile is still noticed then): a run that ends sooner, as
+    most instant ones do while other runs commit around them, reads nothing."""
     seen = store.changes.version
     while True:
+        await asyncio.sleep(CANCEL_MIN_GAP_SECONDS)
         seen = await store.changes.wait_async(seen, CANCEL_CHECK_SECONDS)
         if writer.lost or not writer.still_owned():
             writer.lost = True
             await agent.cancel()
             return
-        await asyncio.sleep(CANCEL_MIN_GAP_SECONDS)
 
 
 class _RecordingGate:
