@@ -78,7 +78,9 @@ async def execute_task_run(
     run)."""
     with ctx.store.write() as session:
         claim = lifecycle.claim(session, task_id, run_number)
-        step = workflow_checkpoints.step_of(session, task_id) if claim is not None else None
+        step = None
+        if claim is not None and claim.step_row is not None:  # the claim read whether it is one
+            step = workflow_checkpoints.step_of(session, task_id)
     if claim is None:
         with ctx.store.read() as session:
             return task_repo.get_row(session, task_id, deleted=True).status

@@ -45,6 +45,9 @@ class Claim:
     task: Task
     run: Run
     recovered: bool
+    step_row: str | None = None
+    """The id of the workflow step row the task runs as, if `claim` read one (None for a task
+    that is no workflow step)."""
 
     @property
     def attempt(self) -> int:
@@ -299,11 +302,11 @@ def claim(session: Session, task_id: str, number: int) -> Claim | None:
     dead process left ``running``/``waiting`` is taken over (attempt + 1, a ``recovered``
     event). None if the run already ended or was superseded (nothing to execute).
 
-    Reads the task and the run as values (Core, no ORM objects): this is every run's start.
+    Reads the task, the run and the workflow step the task runs as (`Claim.step_row`) as
+    values (Core, no ORM objects; one statement on SQLite): this is every run's start.
     A run executed where it is queued is claimed with its queueing (`start_run`)."""
     conn = run_state.connection(session)
-    task = run_state.live_task(conn, task_id)
-    run = run_state.locked_run_number(conn, task_id, number)
+    task, run, step_row = run_state.claim_state(conn, task_id, number)
     if task.run_count != number or task.status.is_terminal or task.status is TaskStatus.PLANNED:
         return None
     if run is None:  # a run queued before run records existed
@@ -332,7 +335,7 @@ def claim(session: Session, task_id: str, number: int) -> Claim | None:
             },
             run_id=run.id,
         )
-        return Claim(task, dataclasses.replace(run, attempt=attempt), recovered)
+        return Claim(task, dataclasses.replace(run, attempt=attempt), recovered, step_row)
     _check(_RunState.of(run), task.id, task.status, RunStatus.RUNNING, None)
     started = utcnow()
     running = {"status": RunStatus.RUNNING.value, "started_at": started, "attempt": attempt}
@@ -342,7 +345,7 @@ def claim(session: Session, task_id: str, number: int) -> Claim | None:
     )
     task = _task_with(task, written)
     run = dataclasses.replace(run, status=RunStatus.RUNNING, started_at=started, attempt=attempt)
-    return Claim(task, run, recovered)
+    return Claim(task, run, recovered, step_row)
 
 
 def _task_with(task: Task, written: dict[str, Any]) -> Task:
