@@ -6,7 +6,7 @@ events after its attempt is checked. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from storetools import claimed_run, new_task, queued_run
 
 from stagent.domain.errors import NotFoundError
@@ -204,16 +204,13 @@ def test_a_claim_on_sqlite_is_one_read_and_its_writes(store: Store) -> None:
         pytest.skip("PostgreSQL locks the task, then the run: two reads")
     task_id, _ = queued_run(store)
     statements: list[str] = []
-
-    def listener(*args: object) -> None:
-        statements.append(str(args[2]).split()[0])
-
-    event.listen(store.engine, "before_cursor_execute", listener)
-    try:
-        with store.write() as session:
+    with store.write() as session:
+        driver = flushed_connection(session).connection.driver_connection
+        driver.set_trace_callback(lambda sql: statements.append(sql.split()[0]))  # every statement
+        try:
             assert lifecycle.claim(session, task_id, 1) is not None
-    finally:
-        event.remove(store.engine, "before_cursor_execute", listener)
+        finally:
+            driver.set_trace_callback(None)
     assert statements == ["SELECT", "UPDATE", "UPDATE", "INSERT"]
 
 

@@ -22,6 +22,7 @@ from stagent.domain.runs import Run
 from stagent.domain.tasks import Task, TaskStatus
 from stagent.store import row_values
 from stagent.store.database import flushed_connection as connection
+from stagent.store.driver import Prebuilt
 from stagent.store.runs import BOOKED, Booked
 from stagent.store.tables import RunRow, TaskRow, WorkflowStepRow
 
@@ -93,11 +94,11 @@ the order of the reads does not matter there; PostgreSQL locks the task, then th
 (`end_state`)."""
 _RUN_TASK = select(_RUNS.c.task_id).where(_RUNS.c.id == bindparam("run_id"))
 _UPDATES = {
-    model: update(table).where(table.c.id == bindparam("row_id"))
+    model: Prebuilt(update(table).where(table.c.id == bindparam("row_id")))
     for model, table in ((TaskRow, _TASKS), (RunRow, _RUNS))
 }
 """Built once (the SET clause comes from the parameters): building a statement costs more CPU
-than running it on the hot path."""
+than running it on the hot path; on SQLite sent straight to the driver (`Prebuilt`)."""
 
 
 def live_task(conn: Connection, task_id: str) -> Task:
@@ -196,7 +197,7 @@ def write(
     """Write ``values`` to a task or run row: one Core ``UPDATE`` by primary key (no unit-of-work
     flush). If the session holds the row as an ORM object, that object keeps the written values
     as its committed state."""
-    connection(session).execute(_UPDATES[model], {"row_id": row_id, **values})
+    _UPDATES[model].execute(connection(session), {"row_id": row_id, **values})
     loaded = session.identity_map.get(identity_key(model, row_id))
     if loaded is not None:
         for name, value in values.items():
