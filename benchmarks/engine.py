@@ -224,11 +224,14 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer tasks, one repeat")
-    parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+    only.add_argument("--postgresql-only", action="store_true", help="skip SQLite")
     args = parser.parse_args()
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     tasks, events, repeats = (40, 300, 1) if args.quick else (200, 2000, 3)
-    measure("sqlite", sqlite_workspace, tasks, events, repeats)
+    if not args.postgresql_only:
+        measure("sqlite", sqlite_workspace, tasks, events, repeats)
     if not args.sqlite_only:
         measure("postgresql", pg_workspace, tasks, events, repeats)
 
