@@ -27,8 +27,8 @@ import argparse
 import os
 import statistics
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,8 +42,9 @@ from stagent.governance.budgets_config import BudgetChange
 from stagent.governance.budgets_policy import CallScope
 from stagent.governance.budgets_windows import PERIODS, window_for
 from stagent.store import ledger as ledger_repo
+from stagent.store.database import Store
 from stagent.store.engine import WRITE_OPTION
-from stagent.store.hot import HotConnection, HotPool
+from stagent.store.hot import HotConnection, HotPool, SqliteHotConnection
 from stagent.workspace import Workspace
 
 Factory = Callable[[], AbstractContextManager[Workspace]]
@@ -105,9 +106,9 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 class WriteHold:
     """How long admissions hold the write lock (SQLite's, or on PostgreSQL the admission lock):
     from the write transaction's BEGIN to its connection going back to the pool, after the
-    commit (an upper bound). On PostgreSQL the common admission runs on a hot connection
-    (`stagent.store.hot`, no SQLAlchemy): from its checkout to its checkin. Only while
-    ``active``."""
+    commit (an upper bound). The common admission runs straight on a driver connection
+    (`stagent.store.hot_admission`, no SQLAlchemy): from its checkout to its checkin. Only
+    while ``active``."""
 
     def __init__(self, ws: Workspace) -> None:
         self.samples: list[float] = []
@@ -130,6 +131,17 @@ class WriteHold:
 
         HotPool.checkout = timed_checkout
         HotPool.checkin = timed_checkin
+        self._sqlite_hot = Store.sqlite_hot_connection
+        sqlite_hot = self._sqlite_hot
+
+        @contextmanager
+        def timed_sqlite_hot(store: Store) -> Iterator[SqliteHotConnection]:
+            if self.active:  # until the pool's checkin (`_checkin`), after the COMMIT
+                self._began = time.perf_counter()
+            with sqlite_hot(store) as hot:
+                yield hot
+
+        Store.sqlite_hot_connection = timed_sqlite_hot
 
     def _begin(self, conn: Any) -> None:
         if self.active and conn.get_execution_options().get(WRITE_OPTION):
@@ -144,6 +156,7 @@ class WriteHold:
         event.remove(self._engine, "begin", self._begin)
         event.remove(self._engine.pool, "checkin", self._checkin)
         HotPool.checkout, HotPool.checkin = self._hot_methods
+        Store.sqlite_hot_connection = self._sqlite_hot
 
 
 def preflight(

@@ -17,6 +17,7 @@ from clitools import Cli
 
 from stagent.cli.app import COMMANDS, RootGroup
 from stagent.cli.lazy import CommandEntry, load_command
+from stagent.cli.startup import PYDANTIC_PLUGIN_LOADER
 
 HEAVY = ("sqlalchemy", "pydantic_settings", "dbos", "alembic", "mako", "psycopg", "fastapi")
 """What no ``--help`` needs."""
@@ -182,8 +183,24 @@ def test_importing_logs_loads_no_orm(cli: Cli, tmp_path: Path) -> None:
     assert "1 calls added" in out
     unwanted = tuple(name for name in NOT_FOR_READING if name != "stagent.ledger")
     assert not under(modules, (*unwanted, "stagent.store.tables", "stagent.workspace"))
-    again = loaded_modules(cli.home, "ledger", "import", "claude-code", "--path", path)[1]
-    assert "0 calls added" in again
+    assert not under(modules, NOT_FOR_IMPORTING)
+    again, out = loaded_modules(cli.home, "ledger", "import", "claude-code", "--path", path)
+    assert "0 calls added" in out
+    assert not under(again, (*NOT_FOR_IMPORTING, *NOT_FOR_A_RERUN)) - {PYDANTIC_PLUGIN_LOADER}
+    as_json, out = loaded_modules(
+        cli.home, "ledger", "import", "claude-code", "--path", path, "--json"
+    )
+    assert json.loads(out)[0]["calls_added"] == 0
+    assert not under(as_json, (*NOT_FOR_IMPORTING, *NOT_FOR_A_RERUN, "rich")) - {
+        PYDANTIC_PLUGIN_LOADER  # `startup`'s stand-in, not pydantic
+    }
+
+
+NOT_FOR_IMPORTING = ("typer", "click", "stagent.cli.root", "stagent.domain.runs")
+"""What ``ledger import`` on a ready SQLite file never loads: Typer and Click (the express
+lane, `stagent.cli.express`, reads its command line), the run options' pydantic models."""
+NOT_FOR_A_RERUN = ("pydantic", "yaml", "msgspec", "stagent.ledger.prices", "tomllib")
+"""Nor, with nothing new to read, the price table (YAML and pydantic) or the parsers."""
 
 
 def test_reading_an_unmigrated_home_still_migrates_it(tmp_path: Path) -> None:

@@ -77,6 +77,39 @@ def test_writes_only_in_the_working_dir_the_run_dir_and_its_tmpdir(
     assert done.stdout.split() == ["c", str(layout["project"].resolve())]
 
 
+def test_a_private_dir_is_empty_writable_and_keeps_the_host_s_out(
+    layout: dict[str, Path], tmp_path: Path
+) -> None:
+    # Codex's /tmp/codex-daemon-<uid>: missing on one host, holding a host daemon's socket on
+    # another. Inside, each is an empty 0700 directory of the run's own.
+    missing, shared = tmp_path / "daemon-missing", tmp_path / "daemon-shared"
+    shared.mkdir(mode=0o700)
+    (shared / "host.sock").write_text("a host Codex daemon's socket")
+    done = sh(
+        f"for d in {missing} {shared}; do stat -c %a $d; ls -A $d; "
+        "echo mine > $d/made && cat $d/made; done",
+        confine(layout, private_dirs=(missing, shared)),
+    )
+    assert done.stdout.split() == ["700", "mine", "700", "mine"], done.stderr
+    assert missing.is_dir() and oct(missing.stat().st_mode & 0o777) == "0o700"
+    assert list(missing.iterdir()) == []  # made by us on the host, written to only inside
+    assert sorted(p.name for p in shared.iterdir()) == ["host.sock"]
+
+
+def test_a_private_dir_is_not_mounted_through_someone_else_s_symlink(
+    layout: dict[str, Path], tmp_path: Path
+) -> None:
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "kept.txt").write_text("theirs")
+    link = tmp_path / "daemon-link"
+    link.symlink_to(target)
+    argv = bwrap_argv(["true"], confine(layout, private_dirs=(link,)))
+    assert str(link) not in argv and str(target) not in argv
+    done = sh(f"ls -A {link}/", confine(layout, private_dirs=(link,)))
+    assert done.stdout.split() == ["kept.txt"]
+
+
 def test_a_project_that_contains_the_home_does_not_expose_it(layout: dict[str, Path]) -> None:
     parent = layout["home"].parent
     done = sh(

@@ -1,23 +1,25 @@
-"""The root ``stagent`` command: global options, and every command registered.
+"""The root ``stagent`` command: its registered commands, and the entry point.
 
 Commands are loaded on demand (`stagent.cli.lazy`): ``stagent --help`` imports no command module
 and ``stagent task list`` imports only `stagent.cli.task`. To add a command (or group), add
 one line to `COMMANDS`: its name, ``"module:attribute"`` and the summary ``--help`` shows (the
 first line of the command's own help; `tests/cli/test_cli_lazy.py` keeps them equal).
+
+The Typer app (global options, the root group) is in `stagent.cli.root`, imported when a
+command needs it: ``stagent ledger import`` on a ready SQLite file runs without Typer
+(`stagent.cli.express`). ``app``, ``RootGroup`` and ``root`` are still importable from here.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+import sys
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from stagent import __version__
 from stagent.cli import startup
-from stagent.cli.errors import StagentGroup
-from stagent.cli.lazy import PLAIN_HELP, CommandEntry, LazyGroup
-from stagent.cli.state import CliState
+
+if TYPE_CHECKING:
+    from stagent.cli.root import RootGroup, app, root
 
 PROFILE_HELP = "Agent profiles: who does a task, and how."
 BLUEPRINT_HELP = "Blueprints: workflow templates with variables."
@@ -67,62 +69,28 @@ COMMANDS: list[tuple[str, str, str]] = [
 ]
 
 
-class RootGroup(StagentGroup, LazyGroup):
-    """The root group: errors through the one printer, subcommands loaded on demand."""
-
-    entries = tuple(CommandEntry(*row) for row in COMMANDS)
-
-
-app = typer.Typer(
-    name="stagent",
-    cls=RootGroup,
-    help="Stagent: route, supervise and measure the work of AI agents.",
-    no_args_is_help=True,
-    rich_markup_mode=PLAIN_HELP,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _print_version(value: bool) -> None:
-    if value:
-        typer.echo(f"stagent {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def root(
-    ctx: typer.Context,
-    home: Annotated[
-        Path | None,
-        typer.Option(
-            "--home",
-            help="Data directory (overrides STAGENT_HOME; default ~/.stagent).",
-            file_okay=False,
-        ),
-    ] = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            "--database-url",
-            help="SQLAlchemy URL (overrides STAGENT_DATABASE_URL; default: SQLite in the home).",
-        ),
-    ] = None,
-    version: Annotated[  # noqa: ARG001 (handled by its eager callback)
-        bool,
-        typer.Option(
-            "--version", help="Show the version and exit.", callback=_print_version, is_eager=True
-        ),
-    ] = False,
-) -> None:
-    """Stagent: route, supervise and measure the work of AI agents."""
-    ctx.obj = CliState(home=home, database_url=database_url)
+def __getattr__(name: str) -> Any:
+    """The Typer app and its root group, from `stagent.cli.root` (imported now)."""
+    if name in ("app", "RootGroup", "root"):
+        return getattr(import_module("stagent.cli.root"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
-    """Entry point of the ``stagent`` console script."""
+    """Entry point of the ``stagent`` console script: the express lane when it applies
+    (`stagent.cli.express`), else the Typer app."""
     startup.starting()
     try:
+        from stagent.cli import express
+
+        code = express.run(sys.argv[1:])
+        if code is not None:
+            raise SystemExit(code)
+        from stagent.cli.root import app
+
         app()
     finally:
         startup.exiting()
+
+
+__all__ = ["COMMANDS", "RootGroup", "app", "main", "root"]

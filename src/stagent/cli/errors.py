@@ -38,8 +38,8 @@ class RunFailedError(StagentError):
     status = 409
 
 
-def exit_with_error(err: StagentError, *, json_mode: bool = False, exit_code: int = 1) -> NoReturn:
-    """Print ``err`` the one canonical way and exit non-zero."""
+def print_error(err: StagentError, *, json_mode: bool = False) -> None:
+    """Print ``err`` the one canonical way."""
     if json_mode:
         emit_json(err.to_dict())
     else:
@@ -47,6 +47,11 @@ def exit_with_error(err: StagentError, *, json_mode: bool = False, exit_code: in
         err_console.print(f"[bold red]{label}:[/] {escape(err.message)}")
         if err.hint:
             err_console.print(f"[dim]hint: {escape(err.hint)}[/]")
+
+
+def exit_with_error(err: StagentError, *, json_mode: bool = False, exit_code: int = 1) -> NoReturn:
+    """Print ``err`` the one canonical way and exit non-zero."""
+    print_error(err, json_mode=json_mode)
     raise typer.Exit(exit_code)
 
 

@@ -22,9 +22,7 @@ from stagent.domain.ledger import LedgerEntry, LedgerFilter
 from stagent.ledger.money import format_usd
 
 if TYPE_CHECKING:  # ``ledger list`` imports neither the importers, the reports nor the schemas
-    from rich.progress import Progress, TaskID
-
-    from stagent.ledger.importers import ImportReport, LogImporter
+    from stagent.ledger.importers import LogImporter
     from stagent.workspace import Workspace
 
 app = typer.Typer(
@@ -323,92 +321,29 @@ def import_logs(
     as_json: JsonFlag = False,
 ) -> None:
     """Import hand-run Claude Code and Codex sessions (only what was added since last time)."""
-    if which not in ("claude-code", "codex", "all"):
-        raise ValidationError(f"{which!r}: import claude-code, codex or all")
-    if path is not None and not path.exists():
-        raise ValidationError(f"--path: {path} does not exist")
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from stagent.cli.ledger_import import check_request, print_reports, run_imports
 
-    from stagent.ledger.importers import IMPORT_SOURCES
-
-    reports: list[ImportReport] = []
+    check_request(which, path)
     with _importer(ctx) as importer:
-        for plan in [importer.plan(source, path) for source in IMPORT_SOURCES[which]]:
-            if as_json or plan.pending_bytes < 8 * 1024 * 1024:
-                reports.append(importer.run(plan))
-                continue
-            with Progress(
-                TextColumn(f"{plan.source}"),
-                BarColumn(),
-                DownloadColumn(),
-                TimeRemainingColumn(),
-                console=err_console,
-                transient=True,
-            ) as bar:
-                task = bar.add_task("import", total=plan.pending_bytes)
-
-                def advance(done: int, bar: Progress = bar, task: TaskID = task) -> None:
-                    bar.advance(task, done)
-
-                reports.append(importer.run(plan, advance))
-    if as_json:
-        emit_json([report.as_json() for report in reports])
-        return
-    for report in reports:
-        _print_import(report)
+        reports = run_imports(importer, which, path, as_json)
+    print_reports(reports, as_json)
 
 
 @contextmanager
 def _importer(ctx: typer.Context) -> Generator[LogImporter]:
-    """The importer: straight into the SQLite file when it is at the newest migration with its
-    owner enrolled (no workspace, no SQLAlchemy, whose import was most of the command's
-    start-up), else through the workspace (which creates or migrates the database; PostgreSQL).
-    """
-    from stagent.cli import startup
-    from stagent.ledger.importers.opening import open_plain, plain_importer, store_importer
-    from stagent.locations import database_url, home_dir
+    """The plain importer (`ledger_import.plain_importer_at`) on a ready SQLite file, else
+    one through the workspace (which creates or migrates the database; PostgreSQL)."""
+    from stagent.cli.ledger_import import plain_importer_at
+    from stagent.ledger.importers.opening import store_importer
 
     state = state_of(ctx)
     home = state.home.expanduser() if state.home is not None else None
-    plain = open_plain(database_url(home, state.database_url))
-    if plain is None:
-        with state.workspace() as ws:
-            yield store_importer(ws.store, ws.ledger.prices)
-        return
-    try:
-        importer = plain_importer(plain, home_dir(home) / "prices.yaml")
-        startup.ready()
-        yield importer
-    finally:
-        plain.close()
-
-
-def _print_import(report: ImportReport) -> None:
-    mib = report.bytes_read / (1024 * 1024)
-    console.print(
-        f"[bold]{report.source}[/]: {report.files} files ({report.files_read} read, "
-        f"{mib:,.1f} MiB), {report.added} calls added, {report.replaced} replaced by a fuller "
-        f"copy, {report.duplicates} duplicates skipped"
-    )
-    for line in report.restarted:
-        console.print(f"  read again from the start: {escape(line)}")
-    for line in report.skipped:
-        console.print(f"  [dim]skipped: {escape(line)}[/]")
-    if report.malformed:
-        console.print(f"  [yellow]{report.malformed} malformed lines skipped:[/]")
-        for example in report.malformed_examples:
-            console.print(f"    {escape(example)}")
-        if report.malformed > len(report.malformed_examples):
-            console.print(f"    ... and {report.malformed - len(report.malformed_examples)} more")
-    if report.unpriced:
-        models = ", ".join(f"{escape(m)} ({n})" for m, n in report.unpriced.items())
-        console.print(f"  [bold yellow]unpriced models (cost unknown, not $0):[/] {models}")
+    with plain_importer_at(home, state.database_url) as plain:
+        if plain is not None:
+            yield plain
+            return
+    with state.workspace() as ws:
+        yield store_importer(ws.store, ws.ledger.prices)
 
 
 @app.command("reprice")

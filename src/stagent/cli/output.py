@@ -7,21 +7,15 @@ one JSON object per line) to stdout and nothing else; prose and errors for peopl
 
 from __future__ import annotations
 
-import json
-import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from stagent.cli.consoles import console, err_console
+from stagent.cli.jsonout import emit_json
 
 JSON_MODE_KEY = "stagent.json"
 """Key in the shared Click ``ctx.meta`` that records whether ``--json`` was given."""
-
-console = Console(highlight=False, soft_wrap=True)
-"""Human output on stdout (Rich resolves ``sys.stdout`` lazily, so test runners can capture it)."""
-
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-"""Errors, hints and progress for people, on stderr."""
 
 
 def _remember_json(ctx: typer.Context, value: bool) -> bool:
@@ -48,13 +42,11 @@ def json_mode_requested(ctx: typer.Context | None) -> bool:
     return bool(ctx is not None and ctx.meta.get(JSON_MODE_KEY))
 
 
-def emit_json(data: Any, *, compact: bool = False) -> None:
-    """Write ``data`` to stdout as JSON (datetimes and paths become strings) and flush."""
-    text = json.dumps(
-        data,
-        indent=None if compact else 2,
-        ensure_ascii=False,
-        default=str,
-    )
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
+__all__ = [
+    "JSON_MODE_KEY",
+    "JsonFlag",
+    "console",
+    "emit_json",
+    "err_console",
+    "json_mode_requested",
+]

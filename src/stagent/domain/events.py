@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from stagent.domain.runs import Subject
+if TYPE_CHECKING:  # run options build pydantic models: a usage event needs none of that
+    from stagent.domain.runs import Subject
 
 JsonDict = dict[str, Any]
 MAX_SEQ = 2**63 - 1

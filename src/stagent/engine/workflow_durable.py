@@ -137,6 +137,11 @@ class StepStopped(Exception):  # noqa: N818 - a control-flow signal, not an erro
         self.code = code
         """Why, for machines (`stagent.domain.workflow_runs.StopCode`)."""
 
+    @property
+    def superseded(self) -> bool:
+        """A newer round of the run took over (this round just ends, recording nothing)."""
+        return self.reason == shared.SUPERSEDED_REASON
+
     def __reduce__(self) -> tuple[type[StepStopped], tuple[str, str, str | None]]:
         # Raised in a child workflow (a swarm worker), it crosses DBOS's serializer.
         return (StepStopped, (self.status, self.reason, self.code))
@@ -181,10 +186,9 @@ class WorkflowRun:
         self.id = workflow_id
         self.number = run_number
         self.protocol = protocol
-        this = DBOS.workflow_id or ""
-        round_ = this.removeprefix(f"{workflow_id}-run-{run_number}-")
-        self.engine_id: str | None = this if round_ != this and round_.isdigit() else None
-        """This round's engine id (None in a child workflow that runs one step)."""
+        self.engine_id: str | None = round_of(DBOS.workflow_id or "", workflow_id, run_number)
+        """This round's engine id (a step's child workflow: its parent round's), so a round a
+        newer one replaced stops (``superseded``) wherever it asks."""
         self.definition = WorkflowDefinition.model_validate(plan["definition"])
         self.settled: dict[str, dict[str, Any]] = {
             key: value for key, value in plan["steps"].items() if value["status"] in SETTLED
@@ -280,6 +284,19 @@ class WorkflowRun:
         return await self.result(await self.start(step, prompt))
 
 
+def round_of(this: str, workflow_id: str, run_number: int) -> str | None:
+    """The engine id of the round the DBOS workflow ``this`` belongs to: its own for a round's
+    interpreter (``<wf>-run-<n>-<round>``), its parent's for a step's child workflow (DBOS names
+    it ``<parent>-<call number>``), else None."""
+    prefix = f"{workflow_id}-run-{run_number}-"
+    if not this.startswith(prefix):
+        return None
+    round_, dash, call = this.removeprefix(prefix).partition("-")
+    if not round_.isdigit() or (dash and not call.isdigit()):
+        return None
+    return prefix + round_
+
+
 def inline_attempt(step: WorkflowStep) -> bool:
     """Whether an attempt of ``step`` runs as no DBOS step (protocol stagent-wf-6): a step
     with no retry policy (see `WorkflowRun`). Decided by the definition alone, so a replay
@@ -326,6 +343,11 @@ async def _interpret(workflow_id: str, run_number: int, *, protocol: int) -> str
         else:
             status, reason = "failed", f"the {pattern} pattern is not built yet"
     except StepStopped as stopped:
+        if stopped.superseded:
+            # No DBOS step after this: a newer round owns the run (`finish` would change
+            # nothing), and this answer may come from rows the newer round changed since this
+            # round recorded its steps, so its replay must end here whatever it recorded next.
+            return stopped.status
         status, reason = await shared.end(run, stopped.status, stopped.reason, stopped.code)
     return await _finish(workflow_id, run_number, status, reason, run.engine_id)
 
@@ -389,5 +411,5 @@ def _stopped(reason: str) -> tuple[str, str, str | None]:
     if reason == "human_pause":
         return "paused", "paused by a person", "human_pause"
     if reason == "superseded":
-        return "cancelled", "a newer run took over", None
+        return "cancelled", shared.SUPERSEDED_REASON, None
     return "cancelled", "cancelled by a person", "human_cancel"

@@ -36,6 +36,7 @@ from stagent.engine import workflow_steps as steps
 from stagent.engine.executor import RunContext, execute_claimed
 from stagent.store import lifecycle
 from stagent.store import workflows as workflow_repo
+from stagent.store.database import Session
 
 CONCLUDED = (StepStatus.COMPLETED.value, StepStatus.FAILED.value)
 """Step rows an attempt that ended before a crash left behind (a new attempt or a new round
@@ -69,7 +70,7 @@ def start_step(
         if row.status in CONCLUDED and row.task_id is not None:
             task = lifecycle.locked_task(session, row.task_id)
             if task.status.is_terminal:
-                return steps.settle_in(session, workflow_id, run_number, step.id)
+                return _concluded(session, workflow_id, run_number, step.id, engine_id, state)
         ready = steps.prepare_in(
             session,
             workflow_id,
@@ -84,11 +85,33 @@ def start_step(
         )
         if "stop" in ready:
             return ready
-        claim = ready["claimed"] or lifecycle.claim(session, ready["task"], ready["run"])
+        claim = ready["claimed"] or lifecycle.claim(
+            session, ready["task"], ready["run"], engine_id=executing
+        )
         if claim is None:  # its run ended already: the step's outcome is the run's
             return steps.settle_in(session, workflow_id, run_number, step.id)
         place = workflow_checkpoints.StepRow(row.id, workflow_id, run_number, step.id)
         return StartedStep(claim, place)
+
+
+def _concluded(
+    session: Session,
+    workflow_id: str,
+    run_number: int,
+    key: str,
+    engine_id: str | None,
+    state: workflow_repo.RunState | None,
+) -> dict[str, Any]:
+    """The outcome of a step whose attempt concluded before (a replay asking again), unless a
+    newer round replaced this one: then ``{"stop": "superseded"}``, as for a step not run yet.
+    A replay reads its steps' answers from rows the newer round may have changed since (a step
+    it ran, or put back), so only this answer keeps the replay's DBOS steps the recorded ones:
+    the round ends at its first such answer (`stagent.engine.workflow_durable`)."""
+    if state is None:
+        state = workflow_repo.run_state(session, workflow_id)
+    if steps.superseded_round(state, run_number, engine_id):
+        return {"stop": "superseded"}
+    return steps.settle_in(session, workflow_id, run_number, key)
 
 
 async def run_attempt(

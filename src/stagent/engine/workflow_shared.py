@@ -33,6 +33,8 @@ Outcome = dict[str, Any]
 """A settled step: ``status``, ``output``, ``error``."""
 Ending = tuple[str, str | None]
 """How a pattern ends: the workflow's status and the reason people read."""
+SUPERSEDED_REASON = "a newer run took over"
+"""The ending of a round a newer round replaced (a resume, a retry, a re-run)."""
 
 
 @DBOS.step(name="stagent.workflow.next_iteration")
@@ -213,7 +215,7 @@ async def person_stop(run: WorkflowRun, stop: str) -> Ending:
     if stop == "human_pause":
         return await end(run, "paused", "paused by a person", "human_pause")
     if stop == "superseded":
-        return "cancelled", "a newer run took over"
+        return "cancelled", SUPERSEDED_REASON
     return await end(run, "cancelled", "cancelled by a person", "human_cancel")
 
 

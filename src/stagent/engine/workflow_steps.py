@@ -51,8 +51,13 @@ def stop_reason(
         return _stop(workflow_repo.run_state(session, workflow_id), run_number, engine_id)
 
 
+def superseded_round(state: workflow_repo.RunState, run_number: int, engine_id: str | None) -> bool:
+    """Whether a newer run, or a newer round of this run, replaced the round ``engine_id``."""
+    return state.run_count != run_number or superseded(state.engine_id, engine_id)
+
+
 def _stop(state: workflow_repo.RunState, run_number: int, engine_id: str | None) -> str | None:
-    if state.run_count != run_number or superseded(state.engine_id, engine_id):
+    if superseded_round(state, run_number, engine_id):
         return "superseded"
     if state.status == WorkflowStatus.PAUSED.value:
         return "human_pause"

@@ -50,6 +50,7 @@ from stagent.store import ledger as ledger_repo
 from stagent.store import lifecycle
 from stagent.store import runs as run_repo
 from stagent.store.database import Store
+from stagent.store.hot_admission import PgHotAdmission, SqliteHotAdmission
 from stagent.store.inbox import InboxItem
 
 log = logging.getLogger(__name__)
@@ -222,7 +223,7 @@ class BudgetService:
                 applicable = [p for p in policies if call.covers(p)]
                 if not _capped(applicable):
                     return Admission(allowed=True, run_cap=_run_cap(applicable, requested_cap))
-            if self._known is not None and not self._store.is_sqlite:
+            if self._known is not None:
                 admission = self._admit_hot(call, now, requested_cap, self._known)
                 if admission is not None:
                     return admission
@@ -248,18 +249,23 @@ class BudgetService:
     def _admit_hot(
         self, call: CallScope, now: datetime, requested_cap: int | None, known: _KnownPolicy
     ) -> Admission | None:
-        """PostgreSQL: the common admission (policy as known, room under every cap, no warning
-        due) on a hot connection, without a Session (`state.admit_hot`); None if it is not that
-        case (nothing was written: admit through `Store.write`)."""
+        """The common admission (policy as known, room under every cap, no warning due)
+        straight on a driver connection, without a Session (`state.admit_hot`); None if it is
+        not that case (nothing was written: admit through `Store.write`)."""
         applicable = [p for p in known.policies if call.covers(p)]
         if not _capped(applicable):
             return None
         zone = self._zone_or_refuse()
-        run_cap = _run_cap(applicable, requested_cap)
-        with self._store.hot_connection() as hot:
-            admission = state.admit_hot(
-                hot, call, now, zone, applicable, (known.fingerprint, run_cap)
-            )
+        asked = (known.fingerprint, _run_cap(applicable, requested_cap))
+        store = self._store
+        if store.is_sqlite:
+            with store.sqlite_hot_connection() as sqlite_hot:
+                admission = state.admit_hot(
+                    SqliteHotAdmission(sqlite_hot), call, now, zone, applicable, asked
+                )
+        else:
+            with store.hot_connection() as hot:
+                admission = state.admit_hot(PgHotAdmission(hot), call, now, zone, applicable, asked)
         if admission is not None:
             self._caps_seen = True
         return admission

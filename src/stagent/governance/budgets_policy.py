@@ -5,6 +5,7 @@ Nothing here touches the database; `stagent.governance.budgets` reads and writes
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -162,7 +163,7 @@ class LimitStatus:
             return "unlimited"
         if self.spent >= limit:
             return "blocked"
-        if Decimal(self.spent) >= Decimal(repr(self.policy.warn_at)) * limit:
+        if Decimal(self.spent) >= _exact(self.policy.warn_at) * limit:
             return "warning"
         return "ok"
 
@@ -203,6 +204,12 @@ class LimitStatus:
             "resets_at": self.window.resets_at.isoformat(),
             "resets": format_reset(self.window.resets_at, zone),
         }
+
+
+@functools.lru_cache(maxsize=64)
+def _exact(fraction: float) -> Decimal:
+    """A threshold as the decimal people wrote (0.8, not the float's binary neighbour)."""
+    return Decimal(repr(fraction))
 
 
 def worst(healths: list[Health]) -> Health:

@@ -9,9 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from stagent.domain.events import LogKind
-from stagent.domain.ids import utcnow
-from stagent.domain.scrub import scrub
 from stagent.governance.budgets_policy import (
     DEFAULT_RUN_CAP_MICROS,
     BudgetPolicy,
@@ -24,13 +21,11 @@ from stagent.ledger.money import format_usd, usd_text
 from stagent.ledger.recorder import RUNTIME_PROVIDERS
 from stagent.store import budgets as budget_repo
 from stagent.store import events as event_repo
-from stagent.store import feed, spend_totals
 from stagent.store import inbox as inbox_repo
 from stagent.store import ledger as ledger_repo
 from stagent.store import projects as project_repo
-from stagent.store.events import OutboxRow
-from stagent.store.feed import literal_maker, roll_back
-from stagent.store.hot import HotConnection
+from stagent.store import spend_totals
+from stagent.store.hot_admission import HotAdmission, Note
 from stagent.store.ledger import Session
 
 ALERT_KIND = "budget_alert"
@@ -124,8 +119,16 @@ def measure_admission(
 Pair = tuple[BudgetPolicy, Period]
 
 
+_last_windows: dict[tzinfo, dict[Period, Window]] = {}
+"""The windows each zone's last admission was in (every admission asks; they last a day)."""
+
+
 def _windows(now: datetime, zone: tzinfo) -> dict[Period, Window]:
-    return {period: window_for(period, now, zone) for period in PERIODS}
+    last = _last_windows.get(zone)
+    if last is not None and all(w.start <= now < w.end for w in last.values()):
+        return last
+    found = _last_windows[zone] = {period: window_for(period, now, zone) for period in PERIODS}
+    return found
 
 
 def _pairs(policies: Sequence[BudgetPolicy], capped_only: bool) -> list[Pair]:
@@ -277,21 +280,14 @@ def blocked_row(
     """The ledger row of a call that was not made: status ``blocked``, cost 0, the cap named."""
     ledger_repo.insert(
         session,
-        ledger_repo.NewLedgerEntry(
-            runtime=call.runtime,
-            task_id=call.task_id,
-            run_id=call.run_id,
-            project_id=call.project_id,
-            activity=call.activity,
-            provider=RUNTIME_PROVIDERS.get(call.runtime),
-            model=call.model,
+        _call_entry(
+            call,
             cost_micros=0,
             cost_source="none",
             pricing_version="budget-guardrail",
             status=ledger_repo.BLOCKED,
             note=message,
             raw=window_payload(breach, zone),
-            simulated=RUNTIME_PROVIDERS.get(call.runtime) == SIMULATED_PROVIDER,
         ),
     )
 
@@ -354,25 +350,25 @@ def reserve(
     # The admission's last write: sent with its commit (its note goes with it too).
     entry = ledger_repo.insert_at_commit(session, new)
     if call.task_id:
-        kind, payload = _reservation_note(entry)
+        kind, payload = _reservation_note(new)
         event_repo.append(session, call.task_id, kind, payload, run_id=call.run_id)
     return entry.id, entry.cost_micros, entry.cost_micros
 
 
 def admit_hot(
-    hot: HotConnection,
+    hot: HotAdmission,
     call: CallScope,
     now: datetime,
     zone: tzinfo,
     applicable: Sequence[BudgetPolicy],
     known: tuple[str, int],
 ) -> Admission | None:
-    """An admission's common case on a hot connection (`stagent.store.hot`), with no Session:
-    the policy is as ``known`` (its fingerprint, and the run's cap), every cap has room, no
-    warning is due, the run holds no reservation. Two round trips: ``BEGIN``, the admission
-    lock and every cap's sums (`spend_totals.hot_admission_sums`), then the reservation, its
-    note, ``COMMIT`` and the publish. None if the case is not this common one: what was begun
-    is rolled back (nothing was written) and the caller admits through a `Store.write`."""
+    """An admission's common case straight on a driver connection, with no Session
+    (`stagent.store.hot_admission`): the policy is as ``known`` (its fingerprint, and the run's
+    cap), every cap has room, no warning is due, the run holds no reservation. The transaction
+    begins serialized and reads every cap's sums, then writes the reservation and its note and
+    commits. None if the case is not this common one: what was begun is rolled back (nothing
+    was written) and the caller admits through a `Store.write`."""
     fingerprint, run_cap = known
     capped = [policy for policy in applicable if any(policy.cap(p) is not None for p in PERIODS)]
     labels = {(p.scope, p.ref): _known_label(p) for p in capped}
@@ -380,10 +376,7 @@ def admit_hot(
         return None
     windows = _windows(now, zone)
     pairs = _pairs(capped, capped_only=True)
-    driver = hot.driver
-    found = spend_totals.hot_admission_sums(
-        driver, hot.info, budget_repo.LOCK_SQL, _limit_queries(pairs, windows), call.run_id
-    )
+    found = hot.sums(_limit_queries(pairs, windows), call.run_id)
     if found is None:
         return None
     limits = [
@@ -404,56 +397,60 @@ def admit_hot(
         or found.policy != fingerprint
         or any(limit.health in ("warning", "blocked") for limit in limits)
     ):
-        roll_back(driver)
+        hot.roll_back()
         return None
     new = _reservation(call, limits, run_cap)
     if new is None:  # not reached: every limit here is capped
-        roll_back(driver)
+        hot.roll_back()
         return None
-    sql, entry = ledger_repo.insert_statement(literal_maker(driver), new)
-    held: list[OutboxRow] = []
-    if call.task_id:
-        kind, payload = _reservation_note(entry)
-        payload = scrub(payload, hot.secrets)
-        held.append((call.task_id, call.run_id, "task", call.task_id, kind, payload, utcnow()))
-    feed.commit_and_publish_hot(driver, [sql], held)
+    entry = hot.reserve(new, _reservation_note(new) if call.task_id else None)
     amount = entry.cost_micros
     return Admission(True, tuple(limits), reservation_id=entry.id, reserved=amount, run_cap=amount)
 
 
-def _reservation(
-    call: CallScope, limits: Sequence[LimitStatus], run_cap: int
-) -> ledger_repo.NewLedgerEntry | None:
-    """The ``reserved`` row of `reserve` (None without any cap)."""
-    headrooms = [(limit.headroom, limit) for limit in limits if limit.headroom is not None]
-    if not headrooms:
-        return None
-    headroom, tightest = min(headrooms, key=lambda pair: pair[0] or 0)
-    amount = min(run_cap, headroom or 0)
+def _call_entry(call: CallScope, **fields: Any) -> ledger_repo.NewLedgerEntry:
+    """A ledger row of ``call`` (its runtime, task, run, project, activity, model), with
+    ``fields``."""
+    provider = RUNTIME_PROVIDERS.get(call.runtime)
     return ledger_repo.NewLedgerEntry(
         runtime=call.runtime,
         task_id=call.task_id,
         run_id=call.run_id,
         project_id=call.project_id,
         activity=call.activity,
-        provider=RUNTIME_PROVIDERS.get(call.runtime),
+        provider=provider,
         model=call.model,
+        simulated=provider == SIMULATED_PROVIDER,
+        **fields,
+    )
+
+
+def _reservation(
+    call: CallScope, limits: Sequence[LimitStatus], run_cap: int
+) -> ledger_repo.NewLedgerEntry | None:
+    """The ``reserved`` row of `reserve` (None without any cap)."""
+    headrooms = [(room, limit) for limit in limits if (room := limit.headroom) is not None]
+    if not headrooms:
+        return None
+    headroom, tightest = min(headrooms, key=lambda pair: pair[0])
+    amount = min(run_cap, headroom)
+    return _call_entry(
+        call,
         cost_micros=amount,
         cost_source="estimate",
         status=ledger_repo.RESERVED,
         note=f"reserved {format_usd(amount)} until the run's usage is known "
         f"(per-run cap {format_usd(run_cap)}; {tightest.describe()} headroom "
-        f"{format_usd(headroom or 0)})",
+        f"{format_usd(headroom)})",
         raw={"estimate_micros": amount, "run_cap_micros": run_cap},
-        simulated=RUNTIME_PROVIDERS.get(call.runtime) == SIMULATED_PROVIDER,
     )
 
 
-def _reservation_note(entry: ledger_repo.LedgerEntry) -> tuple[LogKind, dict[str, Any]]:
+def _reservation_note(new: ledger_repo.NewLedgerEntry) -> Note:
     """The note a task's run gets for its reservation."""
-    amount = entry.cost_micros
+    amount = new.cost_micros
     return "note", {
-        "message": f"budget: {entry.note}",
+        "message": f"budget: {new.note}",
         "reserved_micros": amount,
         "max_budget_usd": usd_text(amount),
     }

@@ -129,6 +129,14 @@ class TaskDirs:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def daemon_dir() -> Path:
+    """Codex's app-server socket directory: its Linux sandbox wants it (a fixed path, not under
+    ``TMPDIR``; mode 0700, owned by the user) before every command, and cannot build a command
+    where it is missing and ``/tmp`` is read-only ("error building bubblewrap command:
+    Read-only file system"): Codex then re-runs the approved command outside its own sandbox."""
+    return Path(f"/tmp/codex-daemon-{os.getuid()}")
+
+
 def config_data(options: CodexOptions) -> dict[str, Any]:
     """The ``config.toml`` content as data."""
     provider: dict[str, Any] = {

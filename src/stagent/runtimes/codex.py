@@ -52,6 +52,7 @@ from stagent.runtimes._codex_config import (
     TaskDirs,
     child_env,
     config_data,
+    daemon_dir,
     render_toml,
 )
 from stagent.runtimes._codex_rpc import JsonRpcProcess, ProcessGone, RpcError, stderr_summary
@@ -252,6 +253,8 @@ class CodexRuntime(Runtime):
             cwd=Path(cwd),
             hidden=(state_dir,),
             tmpdir=dirs.home / "tmp",
+            # Codex's own sandbox works, and a host Codex daemon's socket stays out of reach.
+            private_dirs=(daemon_dir(),),
         )
         return RunPlan(
             task_id=request.task_id,

@@ -7,6 +7,8 @@ An agent's process (the Claude Code CLI, ``codex app-server``) and everything it
 - the database file itself, if it lives elsewhere, replaced by an empty file;
 - the whole file system read-only (``/tmp`` included), except the run's working directory and
   its own scratch directories (its config dir, ``HOME`` and a ``TMPDIR`` of its own);
+- a fixed path the runtime needs writable (Codex's ``/tmp/codex-daemon-<uid>``) replaced by an
+  empty directory of the run's own (``private_dirs``), so nothing the host keeps there is reachable;
 - the network shared (the agent must reach its model endpoint), processes in their own PID
   namespace and session, all killed when Stagent goes.
 
@@ -48,6 +50,11 @@ class Confinement:
     cwd: Path | None = None
     tmpdir: Path | None = None
     """The run's own temporary directory (created; writable; the agent's ``TMPDIR``)."""
+    private_dirs: tuple[Path, ...] = ()
+    """Fixed paths that get an empty directory of the run's own (bubblewrap: a tmpfs, mode 0700,
+    gone with the process) instead of whatever the host keeps there (`private_mount_points`).
+    Codex needs it: its Linux sandbox wants ``/tmp/codex-daemon-<uid>`` writable, and a host
+    Codex daemon's socket there must stay out of reach."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +129,7 @@ class SandboxPolicy:
         cwd: Path | None,
         hidden: tuple[Path, ...] = (),
         tmpdir: Path | None = None,
+        private_dirs: tuple[Path, ...] = (),
     ) -> list[str]:
         """``argv`` wrapped so that it runs contained (unchanged where no sandbox exists)."""
         confinement = Confinement(
@@ -130,6 +138,7 @@ class SandboxPolicy:
             hidden_files=self.hidden_files,
             cwd=cwd,
             tmpdir=tmpdir,
+            private_dirs=private_dirs,
         )
         return wrap(argv, confinement, self.status().kind)
 
@@ -151,8 +160,9 @@ def bwrap_argv(argv: list[str], confinement: Confinement) -> list[str]:
     Mounts stack in order: the read-only root; the writable directories
     outside the hidden ones; an empty directory over each hidden one (so a writable directory that
     contains Stagent's home does not expose it) and an empty file over each hidden file; the
-    writable directories inside a hidden one (the run's own scratch); then the hidden directories
-    made read-only, so the agent can neither read nor plant anything there.
+    writable directories inside a hidden one (the run's own scratch); an empty private directory
+    on each of the runtime's fixed paths; then the hidden directories made read-only, so the agent
+    can neither read nor plant anything there.
     """
     bwrap = shutil.which("bwrap") or "bwrap"
     args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
@@ -170,6 +180,8 @@ def bwrap_argv(argv: list[str], confinement: Confinement) -> list[str]:
                 args += ["--ro-bind", "/dev/null", str(candidate.resolve())]
     for path in inner:
         args += ["--bind", str(path), str(path)]
+    for path in private_mount_points(confinement.private_dirs):
+        args += ["--tmpfs", str(path), "--chmod", "0700", str(path)]
     for path in hidden:
         args += ["--remount-ro", str(path)]
     if confinement.cwd is not None:
@@ -199,6 +211,29 @@ def macos_profile(confinement: Confinement) -> str:
     if writable:
         lines.append(f"(allow file-read* file-write* {paths(writable)})")
     return "\n".join(lines) + "\n"
+
+
+def private_mount_points(paths: tuple[Path, ...]) -> list[Path]:
+    """The ``paths`` that can take a private directory: each missing one is created on the host
+    first (an empty 0700 directory, as the runtime itself would make it outside the sandbox),
+    since bubblewrap needs a mount point and cannot create one under the read-only root. A path
+    that is a symbolic link or not a directory (someone else's, in a shared ``/tmp``) is left
+    out: the runtime then finds it read-only, as without this.
+
+    A tmpfs rather than a bind of a run directory: Codex's sandbox refuses a socket directory
+    that is a bind-mount alias of another path ("unsupported host mount").
+    """
+    ready: list[Path] = []
+    for path in paths:
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+        except OSError:
+            continue
+        if not path.is_symlink() and path.is_dir():
+            ready.append(path)
+    return ready
 
 
 def _make_tmpdir(tmpdir: Path | None) -> tuple[Path, ...]:

@@ -21,7 +21,7 @@ from stagent.domain.scrub import normalize
 from stagent.store import feed
 from stagent.store.engine import WRITE_OPTION, build_engine, is_sqlite, normalize_url, redact_url
 from stagent.store.events import COMMIT_STATEMENTS, OUTBOX_INFO, OUTBOX_ROWS, SECRETS_INFO
-from stagent.store.hot import HotConnection, HotPool
+from stagent.store.hot import HotConnection, HotPool, SqliteHotConnection
 from stagent.store.notifier import ChangeNotifier
 from stagent.store.watcher import CrossProcessWatcher
 
@@ -163,6 +163,22 @@ class Store:
             yield hot
         finally:
             self._hot.checkin(hot)
+        self.changes.ring()
+
+    @contextmanager
+    def sqlite_hot_connection(self) -> Generator[SqliteHotConnection]:
+        """SQLite only: the pool's driver connection with no SQLAlchemy around it
+        (`stagent.store.hot.SqliteHotConnection`), for a write transaction the caller begins
+        and ends itself (``BEGIN IMMEDIATE``, as `write`'s); rings the change signal after.
+        The pool rolls back whatever it left open when the connection goes back."""
+        if not self.is_sqlite:
+            raise ValueError("sqlite_hot_connection is SQLite's; use hot_connection")
+        pooled = self.engine.raw_connection()
+        try:
+            driver: Any = pooled.driver_connection
+            yield SqliteHotConnection(driver, self.engine.dialect, self._secrets)
+        finally:
+            pooled.close()
         self.changes.ring()
 
     def notify(self) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Dialect, Table, func, select
 from sqlalchemy.orm import Session
 
 from stagent.domain.events import MAX_SEQ, LoggedEvent, LogKind
@@ -16,6 +16,7 @@ from stagent.domain.ids import ensure_aware, utcnow
 from stagent.domain.runs import Subject
 from stagent.domain.scrub import scrub
 from stagent.store.driver import Prebuilt
+from stagent.store.driver_inserts import driver_insert
 from stagent.store.tables import AgentEventRow, FeedOutboxRow
 
 
@@ -109,6 +110,36 @@ def append(
     )
     if outbox:
         session.info[OUTBOX_INFO] = True
+
+
+_EVENT_COLUMNS = (
+    "task_id",
+    "run_id",
+    "subject_kind",
+    "subject_id",
+    "kind",
+    "payload",
+    "created_at",
+)
+
+
+def append_on_driver(
+    driver: Any,
+    dialect: Dialect,
+    secrets: tuple[str, ...],
+    task_id: str,
+    kind: LogKind,
+    payload: dict[str, Any],
+    *,
+    run_id: str | None = None,
+) -> None:
+    """`append` of a task's event straight on SQLite's driver connection (in its open write
+    transaction, no Session), ``payload`` scrubbed of ``secrets``: SQLite has one writer at a
+    time, so the row goes straight into ``agent_events`` (a budget admission's note on its hot
+    path, `stagent.store.hot_admission`)."""
+    values = (task_id, run_id, "task", task_id, kind, scrub(payload, secrets), utcnow())
+    statement = driver_insert(dialect, _EVENTS, _EVENT_COLUMNS)
+    driver.execute(statement.sql, statement.params(dict(zip(_EVENT_COLUMNS, values, strict=True))))
 
 
 def append_many(

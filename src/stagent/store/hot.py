@@ -17,6 +17,7 @@ restart or an idle timeout closed it: replaced unnoticed), as the pool does for 
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from typing import Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
+from sqlalchemy import Dialect
 from sqlalchemy.engine import make_url
 
 from stagent.store import engine as engine_module
@@ -43,6 +45,17 @@ class HotConnection:
     info: dict[str, Any] = field(default_factory=dict[str, Any])
     """Kept as long as the connection lives: which statements are prepared there."""
     idle_since: float = 0.0
+
+
+@dataclass(eq=False)
+class SqliteHotConnection:
+    """SQLite's counterpart, for a write that skips SQLAlchemy: the pool's driver connection
+    (``isolation_level`` None, no transaction open: the caller begins one), the engine's
+    dialect (statements are compiled for it once) and the secrets scrubbed from payloads."""
+
+    driver: sqlite3.Connection
+    dialect: Dialect
+    secrets: tuple[str, ...] = ()
 
 
 class HotPool:

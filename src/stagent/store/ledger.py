@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
+    Dialect,
     String,
     Table,
     and_,
@@ -34,6 +35,7 @@ from stagent.domain.ids import ensure_aware, new_id, utcnow
 from stagent.domain.ledger import LedgerEntry as LedgerEntry  # re-exported
 from stagent.domain.ledger import LedgerFilter as LedgerFilter  # re-exported
 from stagent.store import spend_totals
+from stagent.store.driver_inserts import driver_insert
 from stagent.store.events import COMMIT_STATEMENTS, OUTBOX_ROWS
 from stagent.store.feed import literal_maker
 from stagent.store.tables import UsageLedgerRow
@@ -150,6 +152,15 @@ def insert_at_commit(session: Session, new: NewLedgerEntry) -> LedgerEntry:
     held: list[str] = session.info.setdefault(COMMIT_STATEMENTS, [])
     held.append(sql)
     return entry
+
+
+def insert_on_driver(driver: Any, dialect: Dialect, new: NewLedgerEntry) -> LedgerEntry:
+    """`insert` straight on SQLite's driver connection (in its open transaction), no Session:
+    a budget admission's reservation on its hot path (`stagent.store.hot_admission`)."""
+    values = _row_values(new)
+    statement = driver_insert(dialect, _LEDGER, tuple(values))
+    driver.execute(statement.sql, statement.params(values))
+    return _entry(values, new)
 
 
 def insert_statement(literal: Callable[[Any], str], new: NewLedgerEntry) -> tuple[str, LedgerEntry]:

@@ -297,10 +297,15 @@ def plan_task(session: Session, task_id: str, *, reason: str) -> tuple[Task, str
 # ------------------------------------------------------------------------------- runs
 
 
-def claim(session: Session, task_id: str, number: int) -> Claim | None:
+def claim(
+    session: Session, task_id: str, number: int, *, engine_id: str | None = None
+) -> Claim | None:
     """An executor takes run ``number`` of a task: ``queued -> running`` (attempt 1), or a run a
     dead process left ``running``/``waiting`` is taken over (attempt + 1, a ``recovered``
     event). None if the run already ended or was superseded (nothing to execute).
+    ``engine_id``: the engine workflow that executes the run from now on, if it may not be the
+    one the run names (a workflow step's run taken over by a newer round of its workflow):
+    run and task then name it, so reconcile judges the run by the workflow executing it.
 
     Reads the task, the run and the workflow step the task runs as (`Claim.step_row`) as
     values (Core, no ORM objects; one statement on SQLite): this is every run's start.
@@ -324,7 +329,13 @@ def claim(session: Session, task_id: str, number: int) -> Claim | None:
     attempt = run.attempt + 1
     recovered = run.status is not RunStatus.QUEUED
     if recovered:
-        run_state.write(session, RunRow, run.id, {"attempt": attempt})
+        moved: dict[str, Any] = {"attempt": attempt}
+        if engine_id is not None and engine_id != run.workflow_id:
+            moved["workflow_id"] = engine_id
+            run_state.write(session, TaskRow, task.id, {"workflow_id": engine_id})
+            task = dataclasses.replace(task, workflow_id=engine_id)
+            run = dataclasses.replace(run, workflow_id=engine_id)
+        run_state.write(session, RunRow, run.id, moved)
         events.append(
             session,
             task_id,

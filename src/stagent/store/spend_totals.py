@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +21,6 @@ from typing import Any
 import psycopg
 from psycopg.errors import InvalidSqlStatementName
 from sqlalchemy import (
-    Connection,
     Dialect,
     Integer,
     String,
@@ -231,27 +231,31 @@ def _driver_statement(dialect: Dialect, shape: tuple[Any, ...]) -> _DriverStatem
     return found
 
 
-def _execute(conn: Connection, shape: tuple[Any, ...], bound: dict[str, Any]) -> list[Any]:
-    """Run the admission statement straight on the driver's connection (in the session's
+def _execute(
+    driver: Any, dialect: Dialect, shape: tuple[Any, ...], bound: dict[str, Any]
+) -> list[Any]:
+    """Run the admission statement straight on the driver's connection (in its open
     transaction): SQLAlchemy would build the result's metadata for its 27 text columns on
     every execution, four times the statement's own cost."""
-    statement = _driver_statement(conn.dialect, shape)
+    statement = _driver_statement(dialect, shape)
     if statement.since is not None:
         convert = statement.since
         bound = {k: convert(v) if k[0] == "s" and k[1:].isdigit() else v for k, v in bound.items()}
     params: Any = bound
     if statement.positions is not None:
         params = [bound[name] for name in statement.positions]
-    cursor = conn.connection.driver_connection.execute(statement.sql, params)  # pyright: ignore[reportOptionalMemberAccess]
+    cursor = driver.execute(statement.sql, params)
     try:
         return list(cursor.fetchone())
     finally:
         cursor.close()
 
 
-def _shape(queries: Sequence[LimitQuery]) -> tuple[tuple[_Slot, ...], dict[str, Any]] | None:
+@functools.lru_cache(maxsize=64)
+def _shape(queries: tuple[LimitQuery, ...]) -> tuple[tuple[_Slot, ...], dict[str, Any]] | None:
     """The statement's shape and its parameters, or None if a window does not start on a
-    quarter hour."""
+    quarter hour. Remembered: the same caps ask the same until their windows move on (the
+    parameters are shared: copy them before changing them)."""
     refs: dict[str, int] = {}
     windows: dict[tuple[datetime, str], int] = {}
     bound: dict[str, Any] = {}
@@ -278,6 +282,21 @@ def _shape(queries: Sequence[LimitQuery]) -> tuple[tuple[_Slot, ...], dict[str, 
     return tuple(slots), bound
 
 
+def _bound(
+    queries: Sequence[LimitQuery], run_id: str | None, policy: bool
+) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """The admission statement's shape key (slots, with the run, with the policy) and its
+    parameters, or None if a window does not start on a quarter hour."""
+    shape = _shape(tuple(queries))
+    if shape is None:
+        return None
+    slots, bound = shape
+    bound = dict(bound)  # the shape's own is shared by every admission that has it
+    if run_id is not None:
+        bound["run"] = run_id
+    return (slots, run_id is not None, policy), bound
+
+
 def admission_sums(
     session: Session,
     queries: Sequence[LimitQuery],
@@ -289,18 +308,41 @@ def admission_sums(
     grow with the ledger; with ``run_id``, how many reservations that run holds; with
     ``policy``, the budget policy's fingerprint (`stagent.store.budgets.policy_fingerprint`).
     None if a window does not start on a quarter hour (sum the ledger's rows instead)."""
-    shape = _shape(queries)
-    if shape is None:
+    found = _bound(queries, run_id, policy)
+    if found is None:
         return None
-    slots, bound = shape
-    if run_id is not None:
-        bound["run"] = run_id
-    if not slots and run_id is None and not policy:
+    key, bound = found
+    if not key[0] and run_id is None and not policy:
         return AdmissionSums([])
     if session.new or session.dirty or session.deleted:
         session.flush()  # the statement sees what this transaction wrote through the ORM
-    row = _execute(session.connection(), (slots, run_id is not None, policy), bound)
+    conn = session.connection()
+    row = _execute(conn.connection.driver_connection, conn.dialect, key, bound)
     return _admission_result(row, run_id is not None, policy)
+
+
+def sqlite_hot_admission_sums(
+    driver: sqlite3.Connection,
+    dialect: Dialect,
+    queries: Sequence[LimitQuery],
+    run_id: str | None,
+) -> AdmissionSums | None:
+    """`admission_sums` (with the policy's fingerprint) on SQLite's driver connection
+    (`stagent.store.hot.SqliteHotConnection`: no transaction open), in the write transaction
+    it begins and leaves open (``BEGIN IMMEDIATE``: the file's write lock serializes
+    admissions). None (nothing begun) if a window does not start on a quarter hour. On a
+    driver error the transaction is rolled back and the error raised."""
+    found = _bound(queries, run_id, True)
+    if found is None:
+        return None
+    key, bound = found
+    driver.execute("BEGIN IMMEDIATE")
+    try:
+        row = _execute(driver, dialect, key, bound)
+    except BaseException:
+        driver.rollback()
+        raise
+    return _admission_result(row, run_id is not None, True)
 
 
 def _admission_result(row: list[Any], with_run: bool, policy: bool) -> AdmissionSums:
@@ -352,13 +394,10 @@ def hot_admission_sums(
     never deallocates it; should it be gone all the same, it is prepared again and the query
     sent again, once. None (nothing sent) if a window does not start on a quarter hour. On a
     driver error the transaction is rolled back and the error raised."""
-    shape = _shape(queries)
-    if shape is None:
+    found = _bound(queries, run_id, True)
+    if found is None:
         return None
-    slots, bound = shape
-    if run_id is not None:
-        bound["run"] = run_id
-    key = (slots, run_id is not None, True)
+    key, bound = found
     name, prepare, names = _hot_statement(key)
     literal = literal_maker(driver)
     args = ", ".join(literal(bound[n]) for n in names)

@@ -317,7 +317,7 @@ def open_sqlite_imports(url: str) -> SqliteImports | None:
     migration and has its owner enrolled; otherwise None (open the workspace, which creates or
     migrates it)."""
     from stagent.store.migrate import script_heads
-    from stagent.store.sqlite_reads import ready_workspace, sqlite_file
+    from stagent.store.sqlite_files import ready_workspace, sqlite_file
 
     path = sqlite_file(url)
     heads = script_heads()

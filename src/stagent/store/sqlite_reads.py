@@ -24,8 +24,9 @@ from stagent.domain.events import LoggedEvent
 from stagent.domain.ids import ensure_aware
 from stagent.domain.runs import Run, Subject
 from stagent.domain.tasks import Project, Task, TaskStatus
-from stagent.store.migrate import VERSION_TABLE, script_heads
+from stagent.store.migrate import script_heads
 from stagent.store.row_values import Column, approval_of, project_of, run_of, task_of
+from stagent.store.sqlite_files import ready_workspace, sqlite_file
 
 TASK_LIMIT = 500
 """As `stagent.store.tasks.list_tasks`."""
@@ -41,17 +42,6 @@ _RUN_COLUMNS = (
     "waiting_on, stop_reason, result, error, cost_micros, workflow_id, created_at, started_at, "
     "ended_at"
 )
-
-
-def sqlite_file(url: str) -> str | None:
-    """The file of a plain ``sqlite:///path`` URL (None for anything else: other databases,
-    in-memory SQLite, URLs with query options)."""
-    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
-        if url.startswith(prefix):
-            path = url.removeprefix(prefix)
-            if path and path != ":memory:" and "?" not in path:
-                return path
-    return None
 
 
 def open_sqlite_reads(url: str) -> SqliteReads | None:
@@ -74,22 +64,6 @@ def open_sqlite_reads(url: str) -> SqliteReads | None:
         conn.close()
         return None
     return SqliteReads(conn)
-
-
-def ready_workspace(conn: sqlite3.Connection, heads: frozenset[str]) -> bool:
-    """True if the file on ``conn`` records exactly the migration ``heads`` and has its owner
-    enrolled: a workspace nothing needs to create, migrate or enrol before plain ``sqlite3``
-    may read or write it (anything else, or not our file at all: the workspace decides)."""
-    try:
-        revisions = frozenset(
-            str(row[0]) for row in conn.execute(f"SELECT version_num FROM {VERSION_TABLE}")
-        )
-        enrolled = conn.execute(
-            "SELECT 1 FROM settings WHERE key = 'owner_token_sha256'"
-        ).fetchone()
-    except sqlite3.Error:
-        return False
-    return revisions == heads and enrolled is not None
 
 
 class SqliteReads:

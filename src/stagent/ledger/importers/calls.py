@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from stagent.domain.events import UsageEvent
+if TYPE_CHECKING:
+    from stagent.domain.events import UsageEvent
 
 CLAUDE_CODE = "import:claude-code"
 CODEX = "import:codex"
@@ -15,6 +16,8 @@ IMPORT_SOURCES = {"claude-code": (CLAUDE_CODE,), "codex": (CODEX,), "all": (CLAU
 """The sources ``stagent ledger import <which>`` reads."""
 RUNTIME_OF_SOURCE = {CLAUDE_CODE: "claude", CODEX: "codex"}
 """Imported Claude Code sessions count under the ``claude`` runtime, Codex under ``codex``."""
+TIERS = frozenset({"batch", "priority", "flex"})
+"""The service tiers priced apart (any other tier a log names is priced as the standard one)."""
 
 
 class MalformedLineError(ValueError):

@@ -12,9 +12,7 @@ copies the main-chain one with the most tokens is kept (`ImportedCall.better_tha
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -22,6 +20,7 @@ import orjson
 
 from stagent.domain.events import UsageEvent
 from stagent.ledger.importers.calls import (
+    TIERS,
     ImportedCall,
     MalformedLineError,
     as_object,
@@ -32,30 +31,6 @@ from stagent.ledger.importers.calls import (
 MARKER = b'"usage"'
 ASSISTANT = b'"assistant"'
 """Only lines containing both can be calls; others are checked for shape only."""
-TIERS = frozenset({"batch", "priority", "flex"})
-
-
-def default_roots() -> list[Path]:
-    """Where Claude Code keeps transcripts: every directory in ``CLAUDE_CONFIG_DIR`` (a
-    comma-separated list), else ``~/.claude`` and ``~/.config/claude``."""
-    configured = os.environ.get("CLAUDE_CONFIG_DIR", "").strip()
-    if configured:
-        return [Path(part.strip()).expanduser() for part in configured.split(",") if part.strip()]
-    home = Path.home()
-    return [home / ".claude", home / ".config" / "claude"]
-
-
-def find_files(roots: list[Path]) -> list[Path]:
-    """Every transcript under ``roots`` (a root with a ``projects`` folder is a config dir);
-    main transcripts before subagent files, so a call's main-chain copy is the one kept."""
-    found: set[Path] = set()
-    for root in roots:
-        base = root / "projects" if (root / "projects").is_dir() else root
-        if base.is_dir():
-            found.update(p for p in base.rglob("*.jsonl") if p.is_file())
-        elif base.is_file() and base.suffix == ".jsonl":
-            found.add(base)
-    return sorted(found, key=lambda p: ("subagents" in p.parts, p))
 
 
 class _Cache(msgspec.Struct, gc=False):

@@ -17,10 +17,6 @@ the Claude Code importer counts them.
 
 from __future__ import annotations
 
-import os
-import re
-import tomllib
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -37,62 +33,6 @@ from stagent.ledger.importers.calls import (
 MARKERS = (b'"token_count"', b'"turn_context"', b'"session_meta"')
 UNKNOWN_MODEL = "codex-unknown-model"
 FIELDS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
-
-
-def default_root() -> Path:
-    """``$CODEX_HOME``, else ``~/.codex``."""
-    configured = os.environ.get("CODEX_HOME", "").strip()
-    return Path(configured).expanduser() if configured else Path.home() / ".codex"
-
-
-def find_files(root: Path) -> tuple[list[Path], list[Path]]:
-    """(rollouts to read, compressed ``.jsonl.zst`` rollouts that cannot be read) under ``root``
-    (a Codex home, or any folder of rollouts)."""
-    bases = [root / "sessions", root / "archived_sessions"]
-    bases = [b for b in bases if b.is_dir()] or [root]
-    found: set[Path] = set()
-    packed: set[Path] = set()
-    for base in bases:
-        if base.is_file():
-            found.add(base)
-            continue
-        found.update(p for p in base.rglob("rollout-*.jsonl") if p.is_file())
-        packed.update(p for p in base.rglob("rollout-*.jsonl.zst") if p.is_file())
-    return sorted(found), sorted(packed)
-
-
-def priority_tier(root: Path) -> str | None:
-    """``priority`` if ``config.toml`` selects the fast tier (``service_tier = "priority"`` or
-    the legacy ``"fast"``): the logs do not say, so (like ccusage) every call is priced so."""
-    try:
-        config = tomllib.loads((root / "config.toml").read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return None
-    return "priority" if config.get("service_tier") in ("priority", "fast") else None
-
-
-def imported_sessions(root: Path) -> set[str]:
-    """Session ids and file names listed in ``external_agent_session_imports.json`` (rollouts
-    Codex made from Claude Code sessions). The format is not documented: every session-id-like
-    string and every rollout file name in it is taken."""
-    try:
-        text = (root / "external_agent_session_imports.json").read_text(encoding="utf-8")
-    except OSError:
-        return set()
-    found = {match.lower() for match in _UUID.findall(text)}
-    found.update(re.findall(r"rollout-[^\"/\\\\]+\.jsonl", text))
-    return found
-
-
-def skip_file(path: Path, imported: set[str]) -> bool:
-    """True if ``path`` is a rollout Codex imported from Claude Code."""
-    if not imported:
-        return False
-    if path.name in imported:
-        return True
-    match = _UUID.search(path.name)
-    return match is not None and match.group(0).lower() in imported
 
 
 class RolloutState:

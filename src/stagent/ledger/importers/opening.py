@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stagent.ledger.importers.service import LogImporter
-from stagent.ledger.prices import PriceTable
 
 if TYPE_CHECKING:
+    from stagent.ledger.prices import PriceTable
     from stagent.store.database import Store
     from stagent.store.sqlite_imports import SqliteImports
 
@@ -26,10 +26,15 @@ def open_plain(database_url: str) -> SqliteImports | None:
 
 
 def plain_importer(plain: SqliteImports, user_prices: Path) -> LogImporter:
-    """An importer writing through ``plain``, pricing with the table and ``user_prices``."""
-    from stagent.ledger.prices import load_price_table
+    """An importer writing through ``plain``, pricing with the table and ``user_prices`` (loaded
+    when the first call is priced: a re-run with nothing new reads no YAML)."""
 
-    return LogImporter(plain, load_price_table(user_file=user_prices))
+    def prices() -> PriceTable:
+        from stagent.ledger.prices import load_price_table
+
+        return load_price_table(user_file=user_prices)
+
+    return LogImporter(plain, prices)
 
 
 def store_importer(store: Store, prices: PriceTable) -> LogImporter:

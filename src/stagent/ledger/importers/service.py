@@ -13,23 +13,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, cast
 
 from stagent.collector import collector_paused
-from stagent.domain.events import UsageEvent
-from stagent.ledger.cost import RateCard, computed_note, cost_of, find_with_modifiers, note_of
-from stagent.ledger.importers import claude_code, codex
+from stagent.ledger.importers import discovery
 from stagent.ledger.importers.calls import (
     CLAUDE_CODE,
     CODEX,
     RUNTIME_OF_SOURCE,
+    TIERS,
     CallCopy,
     ImportedCall,
     MalformedLineError,
 )
 from stagent.ledger.importers.reader import complete_chunks, head_of, resume_point
-from stagent.ledger.prices import PriceTable
 from stagent.store import sqlite_imports as repo
+
+if TYPE_CHECKING:  # the parsers (msgspec) load when a file has something new to read, the
+    # price table (YAML, pydantic) when the first call is priced
+    from stagent.domain.events import UsageEvent
+    from stagent.ledger.cost import RateCard
+    from stagent.ledger.importers.claude_code import ClaudeCopy
+    from stagent.ledger.importers.codex import RolloutState
+    from stagent.ledger.prices import PriceTable
 
 Progress = Callable[[int], None]
 """Called with the number of bytes just read."""
@@ -37,7 +43,7 @@ Progress = Callable[[int], None]
 BATCH_CALLS = 2_000
 """Calls booked per transaction (peak memory follows it: at 128 MiB of logs 2k calls peak at
 ~88 MiB against ~96 MiB with 5k, for 1-3 % more CPU; 1k cost ~10 % more CPU for 3 MiB)."""
-_Card = tuple[RateCard, str] | None
+_Card: TypeAlias = "tuple[RateCard, str] | None"
 """A model's rate card on one day in one mode, and its provider (None: not in the table)."""
 _UNSEEN: Any = object()
 """A rate card not looked up yet (None is a looked-up model the table does not know)."""
@@ -119,23 +125,33 @@ class LogImporter:
     """Reads Claude Code transcripts and Codex rollouts into the ledger (this module imports
     no SQLAlchemy: ``stagent ledger import`` may run it on a plain ``sqlite3`` connection)."""
 
-    def __init__(self, db: ImportDatabase, prices: PriceTable) -> None:
+    def __init__(self, db: ImportDatabase, prices: PriceTable | Callable[[], PriceTable]) -> None:
+        """``prices``: the table, or what loads it when the first call is priced (an import
+        with nothing new then loads no table)."""
         self._db = db
-        self.prices = prices
+        self._prices = prices
         self._cards: dict[tuple[str, date, str | None, str | None, str | None], _Card] = {}
+
+    @property
+    def prices(self) -> PriceTable:
+        """The price table calls are priced with (loaded now if it was given as a loader)."""
+        prices = self._prices
+        if callable(prices):
+            prices = self._prices = prices()
+        return prices
 
     def plan(self, source: str, path: Path | None = None) -> Plan:
         """Find the files of ``source`` (under ``path``, else the tool's default location)."""
         if source == CLAUDE_CODE:
-            roots = [path] if path else claude_code.default_roots()
-            return self._pending(Plan(source, claude_code.find_files(roots), [], 0))
-        root = path or codex.default_root()
-        files, packed = codex.find_files(root)
-        imported = codex.imported_sessions(root)
-        kept = [f for f in files if not codex.skip_file(f, imported)]
+            roots = [path] if path else discovery.claude_code_roots()
+            return self._pending(Plan(source, discovery.claude_code_files(roots), [], 0))
+        root = path or discovery.codex_root()
+        files, packed = discovery.codex_files(root)
+        imported = discovery.codex_imported_sessions(root)
+        kept = [f for f in files if not discovery.codex_skip_file(f, imported)]
         skipped = [f"{f} (compressed .zst: not read)" for f in packed]
         skipped += [f"{f} (imported by Codex from Claude Code)" for f in files if f not in kept]
-        return self._pending(Plan(source, kept, skipped, 0, codex.priority_tier(root)))
+        return self._pending(Plan(source, kept, skipped, 0, discovery.codex_priority_tier(root)))
 
     def _pending(self, plan: Plan) -> Plan:
         states = self._db.file_states(plan.source)
@@ -164,6 +180,8 @@ class LogImporter:
     def row(self, source: str, call: ImportedCall, project_id: str | None) -> repo.ImportedRow:
         """The ledger row of one imported call (`repo.IMPORT_COLUMNS`), priced from its
         tokens (`cost_of`'s figures, with the lookups remembered per model, day and mode)."""
+        from stagent.ledger.cost import computed_note, cost_of
+
         usage = call.usage
         one_hour = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)
         card = self._card(usage, call.at) if usage.cost_usd is None else None
@@ -207,14 +225,14 @@ class LogImporter:
         directory). A priced Claude Code copy goes straight from its
         decoded line to the row (no `UsageEvent`, `ImportedCall` or `Computed` per call: ~a
         fifth of an import's Python); anything else through `row`, the reference."""
-        if type(copy) is not claude_code.ClaudeCopy:
-            call = copy.call()
-            return self.row(source, call, project(call.cwd))
+        if type(copy) is ImportedCall:  # Codex's calls (any importer's but Claude Code's)
+            return self.row(source, copy, project(copy.cwd))
+        copy = cast("ClaudeCopy", copy)
         cwd = copy.line.cwd or None
         project_id = project(cwd)
         usage, line, at, model = copy.usage, copy.line, copy.at, copy.model
         speed, geo = usage.speed or None, usage.inference_geo or None
-        tier_name = usage.service_tier if usage.service_tier in claude_code.TIERS else None
+        tier_name = usage.service_tier if usage.service_tier in TIERS else None
         key = (model, at.date(), speed, geo, tier_name)
         card = self._cards.get(key, _UNSEEN)
         if card is _UNSEEN:
@@ -243,7 +261,11 @@ class LogImporter:
             raw["request_id"] = line.request_id
         if tier is not None:
             raw["tier_above"] = tier
-        note = note_of(fallbacks, rates.ignored) if fallbacks or rates.ignored else None
+        note = None
+        if fallbacks or rates.ignored:
+            from stagent.ledger.cost import note_of
+
+            note = note_of(fallbacks, rates.ignored)
         return (
             project_id, RUNTIME_OF_SOURCE[source], provider, model, inputs, outputs,
             written - one_hour, one_hour, read, 0, micros, "computed", rates.version, note,
@@ -257,6 +279,8 @@ class LogImporter:
             return self._cards[key]
         except KeyError:
             pass
+        from stagent.ledger.cost import RateCard, find_with_modifiers
+
         match, modifiers = find_with_modifiers(self.prices, usage, at)
         card = None if match is None else (RateCard.of(match, modifiers), match.pricing.provider)
         self._cards[key] = card
@@ -361,14 +385,16 @@ class _FileImport:
             report.restarted.append(f"{path} ({resume.restarted})")
         if resume.offset == size and not resume.restarted:
             return
-        state = codex.RolloutState(
+        from stagent.ledger.importers.codex import RolloutState
+
+        state = RolloutState(
             stored.state if stored and not resume.restarted else None, self.plan.tier
         )
         report.files_read += 1
         self.head = head_of(path)
         self._read(resume.offset, resume.lines, state)
 
-    def _read(self, offset: int, lines: int, state: codex.RolloutState) -> None:
+    def _read(self, offset: int, lines: int, state: RolloutState) -> None:
         path, report, batch = self.path, self.report, self.batch
         parse = self._parser(state)
         consumed = reported = 0
@@ -405,14 +431,16 @@ class _FileImport:
         if self.progress and consumed > reported:
             self.progress(consumed - reported)
 
-    def _parser(self, state: codex.RolloutState) -> Callable[[bytes], CallCopy | None]:
+    def _parser(self, state: RolloutState) -> Callable[[bytes], CallCopy | None]:
         """What turns one line of this file into a copy of a call (or None)."""
         if self.plan.source != CODEX:
-            return claude_code.parse_line
+            from stagent.ledger.importers.claude_code import parse_line
+
+            return parse_line
         fallback = self.path.stem
         return lambda line: state.parse_line(line, fallback)
 
-    def _state(self, offset: int, lines: int, state: codex.RolloutState) -> repo.FileState:
+    def _state(self, offset: int, lines: int, state: RolloutState) -> repo.FileState:
         source = self.plan.source
         return repo.FileState(
             str(self.path), source, offset, self.head, lines,
