@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -250,3 +251,105 @@ def test_the_hot_path_writes_after_psycopg_deallocated_its_statements(
         assert writer.record(TextEvent(text="again"))
     texts = [e.payload["text"] for e in ws.tasks.events(claim.task.id) if e.kind == "text"]
     assert texts == ["first", "again", "again"]
+
+
+# ------------------------------------------------- the hot path writes straight into the feed
+
+
+def test_a_writer_waiting_for_a_take_over_holds_up_no_other_writer(
+    pg_workspace: Workspace,
+) -> None:
+    """A batch takes the feed lock only once its fence holds the run: while a take-over of one
+    run is still open, that run's writer waits for it, and another run's events keep coming."""
+    ws = pg_workspace
+    stuck, free = claimed(ws, "being taken over"), claimed(ws, "free")
+    admin = ws.store.url.replace("postgresql+psycopg://", "postgresql://")
+    with (
+        psycopg.connect(admin) as taker,  # a take-over in progress holds the run row
+        psycopg.connect(admin, autocommit=True) as watcher,
+    ):
+        taker.execute("SELECT 1 FROM runs WHERE id = %s FOR UPDATE", (stuck.run.id,))
+        waiting = threading.Thread(
+            target=lambda: RunWriter(ws.store, stuck.task.id, stuck.run).record(
+                TextEvent(text="after the take-over let go")
+            )
+        )
+        waiting.start()
+        blocked = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        while not watcher.execute(blocked).fetchone()[0]:  # type: ignore[index]
+            assert waiting.is_alive()
+            time.sleep(0.01)
+        before = ws.tasks.last_seq()
+        other = threading.Thread(
+            target=lambda: RunWriter(ws.store, free.task.id, free.run).record(
+                TextEvent(text="meanwhile")
+            )
+        )
+        other.start()
+        other.join(timeout=60)
+        assert not other.is_alive(), "another run's writer waited for the take-over"
+        assert waiting.is_alive()
+        assert [e.payload["text"] for e in ws.tasks.feed(after=before)] == ["meanwhile"]
+        taker.rollback()  # the take-over gave up: the run is still the writer's
+    waiting.join(timeout=60)
+    assert not waiting.is_alive()
+    texts = [e.payload["text"] for e in ws.tasks.feed(after=before)]
+    assert texts == ["meanwhile", "after the take-over let go"]
+
+
+def test_run_events_and_write_transactions_never_make_a_reader_skip_an_event(
+    pg_workspace: Workspace,
+) -> None:
+    """Run batches (straight into the feed) and `Store.write` transactions (through the outbox)
+    share one order: a reader tailing by ``seq`` while both kinds of writers commit sees every
+    event, each once, in ``seq`` order."""
+    ws = pg_workspace
+    claims = [claimed(ws, f"run writer {i}") for i in range(2)]
+    notes = [ws.tasks.create(TaskDraft(title=f"noted {i}")) for i in range(2)]
+    start = ws.tasks.last_seq()
+    per_writer = 40
+    done = threading.Event()
+
+    def run_writer(claim: Claim) -> None:
+        writer = RunWriter(ws.store, claim.task.id, claim.run)
+        for i in range(per_writer):
+            assert writer.record(TextEvent(text=f"{claim.task.id} {i}"))
+
+    def note_writer(task_id: str) -> None:
+        for i in range(per_writer):
+            with ws.store.write() as session:
+                events.append(session, task_id, "note", {"message": f"{task_id} {i}"})
+
+    seen: list[int] = []
+
+    def tail() -> None:
+        after = start
+        while True:
+            finished = done.is_set()
+            for event in ws.tasks.feed(after=after):
+                seen.append(event.seq)
+                after = event.seq
+            if finished:
+                return
+
+    reader = threading.Thread(target=tail)
+    reader.start()
+    writers = [threading.Thread(target=run_writer, args=(c,)) for c in claims]
+    writers += [threading.Thread(target=note_writer, args=(t.id,)) for t in notes]
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    done.set()
+    reader.join()
+
+    feed = ws.tasks.feed(after=start, limit=10_000)
+    kinds = [e.kind for e in feed]
+    assert kinds.count("text") == kinds.count("note") == 2 * per_writer
+    stored = [e.seq for e in feed]
+    assert seen == sorted(set(seen))
+    assert set(stored) <= set(seen)
+    assert outbox_size(ws) == 0

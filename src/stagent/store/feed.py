@@ -11,6 +11,12 @@ Order is assigned only there, under the lock, so ``seq`` order is commit order; 
 for the lock find their rows already moved by the holder and commit an empty transaction. Rows a
 crashed writer committed but never published are moved by the next publish anywhere (workers
 also publish on each heartbeat).
+
+A running agent's batches (the hot path, `append_in_order`) skip the outbox: each is inserted
+straight into ``agent_events`` and committed under the same feed lock, in one short transaction
+that commits without waiting for its flush; the flush is waited for after the lock is released
+(so concurrent writers share their disk flushes). One lock, two ways in: every ``seq`` is
+assigned and committed while the lock is held, so ``seq`` order stays commit order.
 """
 
 from __future__ import annotations
@@ -41,18 +47,18 @@ a notification only if it moved a row: a writer whose rows another publish moved
 waited for the feed lock sends none (that publish notified, after the rows were committed).
 Every notifying commit takes PostgreSQL's one notify-queue lock and wakes every listener, so an
 empty publish's notification cost each writer and each listening process for nothing."""
-_LOCKED = f"SET LOCAL synchronous_commit TO off; SELECT pg_advisory_xact_lock({FEED_LOCK_KEY})"
+_ASYNC = "SET LOCAL synchronous_commit TO off"
+_LOCK = f"SELECT pg_advisory_xact_lock({FEED_LOCK_KEY})"
+_LOCKED = f"{_ASYNC}; {_LOCK}"
 PUBLISH_SQL = f"{_LOCKED}; {MOVE_SQL}"
 """One round trip, one implicit transaction (sent on an autocommit connection)."""
-MOVE_STATEMENT = "stagent_feed_move"
-"""The name `MOVE_SQL` is prepared under on a hot-path connection, with the hot path's insert
-(`insert_commit_and_publish`): a prepared statement is parsed and planned once per connection,
-not each time (that was a third of the server's CPU per event)."""
-PREPARED_PUBLISH_SQL = f"{_LOCKED}; EXECUTE {MOVE_STATEMENT}"
-"""`PUBLISH_SQL` with the move prepared."""
 _PREPARED_INFO = "stagent_hot_prepared"
 """``Connection.info`` key (kept as long as the driver connection lives): the hot path's
 statements were prepared there."""
+FLUSH_SQL = "SELECT pg_current_xact_id()"
+"""Sent after a commit made without waiting for its flush, as its own transaction: it takes a
+transaction id, so its (synchronous) commit waits until the WAL up to its own commit record --
+the earlier commit's included -- is on disk."""
 COMMIT_AND_PUBLISH = f"COMMIT; {PUBLISH_SQL}"
 """A write transaction's end when it appended events: its commit, then `PUBLISH_SQL` (which
 notifies), in one round trip."""
@@ -134,38 +140,48 @@ def insert_sql(conn: Connection | psycopg.Connection[Any], rows: Sequence[Outbox
     return f"INSERT INTO feed_outbox ({OUTBOX_COLUMNS}) VALUES {values}"
 
 
-def insert_commit_and_publish(
-    driver: psycopg.Connection[Any], info: dict[str, Any], insert: str, prepare: str
+def append_in_order(
+    driver: psycopg.Connection[Any], info: dict[str, Any], prepare: str, fence: str, insert: str
 ) -> int:
-    """Run ``insert`` (``EXECUTE`` of a statement ``prepare`` prepares, every value a literal) in
-    its own transaction on ``driver`` (a psycopg connection in autocommit mode, a hot one:
-    `stagent.store.hot`), then publish, in one round trip; the number of rows it inserted.
-    ``info`` lives as long as the connection: it remembers what was prepared there.
+    """Write a run's batch straight into the feed on ``driver`` (a psycopg connection in
+    autocommit mode, a hot one: `stagent.store.hot`), in one round trip; the number of rows
+    ``insert`` inserted. ``fence`` and ``insert`` are ``EXECUTE`` statements (every value a literal)
+    of statements ``prepare`` prepares; ``info`` lives as long as the connection: it remembers what
+    was prepared there.
 
-    The statements go as one simple query -- ``BEGIN``, the insert, ``COMMIT``,
-    `PREPARED_PUBLISH_SQL` -- so the publish runs after the insert's commit, as `publish` does,
-    and costs no round trip of its own. The insert's row count is read from its own result (the
-    second of the query's results). Should a statement fail, the transaction it left open is
-    rolled back (nothing of it was committed) and the error raised.
+    The statements go as one simple query: ``BEGIN``; the ``fence`` (it share-locks the run row
+    while the run is still the writer's, waiting for a concurrent take-over to commit first);
+    the feed lock; the ``insert`` (which must write nothing unless the fence's lock is held) and
+    a notification; ``COMMIT`` without waiting for the flush; then `FLUSH_SQL`, which waits for
+    it. The feed lock is held from after the fence to the commit, with no round trip and no row
+    lock to wait for in between, so ``seq`` order is commit order and the lock is held for
+    microseconds; the writers' flushes happen outside it, together. The function returns once
+    the batch is on disk. A reader may see the batch before that: should the server crash in
+    between, the batch is gone and this raises (the caller writes it again, under new
+    seqs).
 
-    ``prepare`` and the move are prepared together, in one round trip, the first time a
-    connection is used here. psycopg deallocates every prepared statement of a connection (its
-    own and these) when it sees a ``ROLLBACK`` there while it holds prepared statements of its
-    own: both go together, so the insert's ``EXECUTE`` fails first, before anything commits;
-    they are then prepared again and the query sent again, once.
+    Should a statement fail, the transaction it left open is rolled back and the error raised.
+    psycopg deallocates every prepared statement of a connection (its own and these) when it
+    sees a ``ROLLBACK`` there while it holds prepared statements of its own: the ``fence``
+    then fails first, before anything commits; the statements are prepared again and the query
+    sent again, once.
     """
     if not driver.autocommit:  # its COMMIT would end the caller's transaction
         raise ValueError("a fenced insert is sent on an autocommit connection")
     raw: Any = driver  # the statements are built here (literals), not typed literal strings
+    sql = (
+        f"BEGIN; {_ASYNC}; {fence}; {_LOCK}; {insert};"
+        f" SELECT pg_notify('{CHANNEL}', ''); COMMIT; {FLUSH_SQL}"
+    )
     for again in (False, True):
         try:
             if not info.get(_PREPARED_INFO):
-                raw.execute(f"{prepare}; PREPARE {MOVE_STATEMENT} AS {MOVE_SQL}", prepare=False)
+                raw.execute(prepare, prepare=False)
                 info[_PREPARED_INFO] = True
             with raw.cursor() as cursor:
-                sql = f"BEGIN; {insert}; COMMIT; {PREPARED_PUBLISH_SQL}"
                 cursor.execute(sql, prepare=False)
-                cursor.nextset()
+                for _ in range(_INSERT_RESULT):
+                    cursor.nextset()
                 return max(int(cursor.rowcount), 0)
         except InvalidSqlStatementName:
             roll_back(driver)
@@ -176,6 +192,11 @@ def insert_commit_and_publish(
             roll_back(driver)
             raise
     raise AssertionError("unreachable")
+
+
+_INSERT_RESULT = 4
+"""`append_in_order`'s insert is its query's fifth result (``BEGIN``, ``SET``, the fence and
+the lock come first)."""
 
 
 def roll_back(driver: Any) -> None:

@@ -1,6 +1,6 @@
 """The PostgreSQL connections of the hot path (a running agent's events), outside SQLAlchemy.
 
-A `RunWriter` batch is one round trip (`stagent.store.feed.insert_commit_and_publish`); checking
+A `RunWriter` batch is one round trip (`stagent.store.feed.append_in_order`); checking
 a connection out of SQLAlchemy's pool and closing the `Connection` around it (events, isolation
 level set and reset, the reset-on-return) cost about a third of the writer's CPU per batch. These
 connections are plain psycopg connections in autocommit mode, kept idle in a small stack per

@@ -1,6 +1,6 @@
 """The hot path of an executing run: its events, each fenced by the run's attempt in the same
 statement (SQLAlchemy Core on SQLite; on PostgreSQL one literal statement for a whole batch, sent
-with its commit and its publish in one round trip).
+straight into the feed with its commit in one round trip).
 
 A run has one owner at a time: the executor whose attempt (`stagent.store.lifecycle.claim` raised
 it) is the run's newest. Every write an executor makes for its run first reads the run's
@@ -102,18 +102,17 @@ def append_events(
     it; how many were written.
 
     On SQLite (``conn`` in a write transaction) one fenced insert each, stopping at the first
-    one refused. On PostgreSQL (``conn`` in autocommit mode) one fenced multi-row insert into
-    the outbox, committed and published in the same round trip
-    (`stagent.store.feed.insert_commit_and_publish`): all of them or none. The statement share-
-    locks the run row, so a take-over commits before or after it, never in between.
+    one refused. On PostgreSQL (``conn`` in autocommit mode) one fenced multi-row insert
+    straight into the feed under the feed lock, committed in the same round trip
+    (`stagent.store.feed.append_in_order`): all of them or none. The fence share-locks the run
+    row, so a take-over commits before or after the batch, never in between.
     """
     if not events:
         return 0
     secrets: tuple[str, ...] = conn.info.get(SECRETS_INFO, ())
     if conn.dialect.name == "postgresql":
         driver: Any = conn.connection.driver_connection
-        append = _fenced_append(driver, task_id, run_id, attempt, events, secrets)
-        return feed.insert_commit_and_publish(driver, conn.info, append, _PREPARE_APPEND)
+        return _append_in_order(driver, conn.info, task_id, run_id, attempt, events, secrets)
     for written, (kind, payload) in enumerate(events):
         params = {
             "task_id": task_id,
@@ -137,45 +136,63 @@ def append_hot_events(
     events: Sequence[tuple[str, dict[str, Any]]],
 ) -> int:
     """`append_events` on PostgreSQL, on a hot connection (`stagent.store.hot`: no SQLAlchemy
-    around it, the executor's batches): one fenced multi-row insert into the outbox, committed
-    and published in the same round trip; all of ``events`` or none. How many were written."""
+    around it, the executor's batches): one fenced multi-row insert into the feed, committed in
+    the same round trip; all of ``events`` or none. How many were written."""
     if not events:
         return 0
-    append = _fenced_append(hot.driver, task_id, run_id, attempt, events, hot.secrets)
-    return feed.insert_commit_and_publish(hot.driver, hot.info, append, _PREPARE_APPEND)
+    return _append_in_order(hot.driver, hot.info, task_id, run_id, attempt, events, hot.secrets)
 
 
-_APPEND_STATEMENT = "stagent_fenced_append"
+_FENCE_STATEMENT = "stagent_run_fence"
+_FENCE_SQL = (
+    f"SELECT 1 FROM runs WHERE id = $1 AND attempt = $2 AND status IN ({_ACTIVE_LITERALS})"
+    " FOR SHARE"
+)
+"""The PostgreSQL hot path's fence: share-locks the run row while ``attempt`` owns the run
+(waiting for a take-over in progress to commit), before the feed lock is taken."""
+_APPEND_STATEMENT = "stagent_feed_append"
 _APPEND_TYPES = "(varchar, varchar, integer, varchar[], json[], timestamptz[])"
 _APPEND_SQL = (
-    f"INSERT INTO feed_outbox ({feed.OUTBOX_COLUMNS})"
-    " SELECT $1, $2, 'task', $1, event.kind, event.payload, event.created_at"
+    "INSERT INTO agent_events (task_id, run_id, subject_kind, subject_id, kind, payload,"
+    " created_at) SELECT $1, $2, 'task', $1, event.kind, event.payload, event.created_at"
     " FROM unnest($4, $5, $6) WITH ORDINALITY AS event (kind, payload, created_at, n)"
     " WHERE EXISTS (SELECT 1 FROM runs WHERE id = $2 AND attempt = $3"
-    f" AND status IN ({_ACTIVE_LITERALS}) FOR SHARE) ORDER BY event.n"
+    f" AND status IN ({_ACTIVE_LITERALS}) FOR SHARE SKIP LOCKED) ORDER BY event.n"
 )
-"""The PostgreSQL hot path's fenced insert of a batch (prepared once per connection): task,
-run, attempt, then the events' kinds, payloads and times as three arrays."""
-_PREPARE_APPEND = f"PREPARE {_APPEND_STATEMENT}{_APPEND_TYPES} AS {_APPEND_SQL}"
+"""The PostgreSQL hot path's insert of a batch, straight into the feed under the feed lock
+(`stagent.store.feed.append_in_order`): task, run, attempt, then the events' kinds, payloads
+and times as three arrays. It writes only while the fence's lock is held: the run row it locked
+is locked again (by this transaction: no wait); a row the fence did not lock because the run was
+no longer ``attempt``'s cannot be ``attempt``'s again (attempts only grow, an ended run stays
+ended), and ``SKIP LOCKED`` never waits under the feed lock."""
+_PREPARE = (
+    f"PREPARE {_FENCE_STATEMENT}(varchar, integer) AS {_FENCE_SQL};"
+    f" PREPARE {_APPEND_STATEMENT}{_APPEND_TYPES} AS {_APPEND_SQL}"
+)
 
 
-def _fenced_append(
+def _append_in_order(
     driver: psycopg.Connection[Any],
+    info: dict[str, Any],
     task_id: str,
     run_id: str,
     attempt: int,
     events: Sequence[tuple[str, dict[str, Any]]],
     secrets: tuple[str, ...],
-) -> str:
-    """``EXECUTE`` of `_APPEND_SQL` for ``events``, every value a literal."""
+) -> int:
+    """Write ``events`` of a run into the feed (`stagent.store.feed.append_in_order`), every
+    value a literal; how many were written."""
     literal = feed.literal_maker(driver)
     kinds = ", ".join(literal(kind) for kind, _ in events)
     payloads = ", ".join(literal(scrub(payload, secrets)) for _, payload in events)
     times = ", ".join(literal(utcnow()) for _ in events)
-    return (
-        f"EXECUTE {_APPEND_STATEMENT}({literal(task_id)}, {literal(run_id)}, {int(attempt)},"
+    task, run = literal(task_id), literal(run_id)
+    fence = f"EXECUTE {_FENCE_STATEMENT}({run}, {int(attempt)})"
+    insert = (
+        f"EXECUTE {_APPEND_STATEMENT}({task}, {run}, {int(attempt)},"
         f" ARRAY[{kinds}], ARRAY[{payloads}], ARRAY[{times}])"
     )
+    return feed.append_in_order(driver, info, _PREPARE, fence, insert)
 
 
 _SET_SESSION = update(_TASKS).where(_TASKS.c.id == bindparam("task"))
