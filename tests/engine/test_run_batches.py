@@ -172,6 +172,7 @@ def test_a_burst_longer_than_a_batch_is_written_whole_and_in_order(ws: Workspace
 
 
 def test_events_queued_when_a_person_cancels_are_not_written(ws: Workspace) -> None:
+    ws.runtimes.register(PlayRuntime(asks_to_write()))  # the played runtime the task names
     task = queued_task(ws)
     with ws.store.write() as session:
         claim = lifecycle.claim(session, task.id, 1)
