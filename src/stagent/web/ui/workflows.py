@@ -19,7 +19,7 @@ from stagent.web.ui import workflow_editor as editor
 from stagent.web.ui.rendering import fragment, page, redirect
 from stagent.web.ui.stream import Topics
 from stagent.web.ui.templating import render
-from stagent.web.ui.workflow_views import STATUS_LABELS, STATUSES, run_context
+from stagent.web.ui.workflow_views import STATUS_LABELS, STATUSES, run_context, status_badge
 from stagent.workspace import Workspace
 
 router = ui_router()
@@ -66,12 +66,14 @@ def workflows_page(
         if (status is None or w.status.value == status)
         and (pattern is None or w.pattern == pattern)
     ]
+    listed = [ws.workflows.get(w.id) for w in shown]
     return page(
         request,
         "pages/workflows.html",
         active="workflows",
         title="Workflows",
-        workflows=[ws.workflows.get(w.id) for w in shown],
+        workflows=listed,
+        badges={w.id: status_badge(ws, w) for w in listed},
         total=len(everything),
         status_links=_filter_links(
             Counter(w.status.value for w in everything), status, ("pattern", pattern), "status"
@@ -81,7 +83,6 @@ def workflows_page(
         ),
         filtered=status is not None or pattern is not None,
         built_patterns=BUILT_PATTERNS,
-        status_labels_wf=STATUS_LABELS,
     )
 
 
@@ -188,10 +189,15 @@ def _save(ws: Workspace, form: dict[str, str], ref: str | None) -> Response:
     project = form.get("project", "").strip() or None
     try:
         definition = editor.validate(mode, form)
+        text = form.get("yaml") if mode == "yaml" else None  # so an error cites its line
         if ref is None:
-            workflow = ws.workflows.add(definition, project=project)
+            workflow = ws.workflows.add(
+                definition, project=project, source=editor.SOURCE, text=text
+            )
         else:
-            workflow = ws.workflows.update(ref, definition, project=project)
+            workflow = ws.workflows.update(
+                ref, definition, project=project, source=editor.SOURCE, text=text
+            )
     except StagentError as exc:
         if mode == "yaml":
             state = editor.EditorState(
