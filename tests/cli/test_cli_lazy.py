@@ -194,6 +194,13 @@ def test_importing_logs_loads_no_orm(cli: Cli, tmp_path: Path) -> None:
     assert not under(as_json, (*NOT_FOR_IMPORTING, *NOT_FOR_A_RERUN, "rich")) - {
         PYDANTIC_PLUGIN_LOADER  # `startup`'s stand-in, not pydantic
     }
+    line["message"] = {**message, "id": "msg_2"}
+    with transcript.open("a") as handle:
+        handle.write(json.dumps(line) + "\n")
+    more, out = loaded_modules(cli.home, "ledger", "import", "claude-code", "--path", path)
+    assert "1 calls added" in out
+    # priced with the table the first import kept in the home: no YAML, no pydantic
+    assert not under(more, (*NOT_FOR_IMPORTING, "pydantic", "yaml")) - {PYDANTIC_PLUGIN_LOADER}
 
 
 NOT_FOR_IMPORTING = ("typer", "click", "stagent.cli.root", "stagent.domain.runs")

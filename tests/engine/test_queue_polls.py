@@ -20,7 +20,7 @@ from dbos import _queue as dbos_queue
 from dbos import _sys_db as dbos_sys_db
 
 from stagent.engine import queue_polls
-from stagent.engine.queue import TASK_QUEUE, WORKFLOW_PROTOCOL, TaskQueueClient
+from stagent.engine.queue import TASK_QUEUE, WORKFLOW_PROTOCOL, WORKFLOW_QUEUE, TaskQueueClient
 from stagent.engine.services import TaskDraft
 from stagent.store.notifier import ChangeNotifier
 from stagent.workspace import Workspace
@@ -156,7 +156,9 @@ REVIEWED = {
     "SystemDatabase.start_queued_workflows": "1a5ce735a4a1b046",
 }
 """SHA-256 (first 16 hex) of the source of each DBOS function `queue_polls` relies on, as
-reviewed: ``queue_thread`` starts each queue's thread with the module's
+reviewed: ``queue_thread`` (the manager: it looks for queues when it starts, then once a
+second; `queue_polls` delays its start until the worker registered its queues) starts each
+queue's thread with the module's
 ``queue_worker_thread`` (looked up when it starts one), which uses its stop event only through
 ``wait(timeout=...)`` and ``is_set()``; a queue thread names itself ``queue-worker-<queue>``
 and re-reads its row with ``get_queue(name)`` (no keyword) before each poll;
@@ -270,6 +272,35 @@ def test_an_entry_queued_through_dbos_alone_starts_once_announced(
     other_process.queue.client.enqueue(options)
     other_process.queue.announce()
     assert _ran.wait(DEADLINE), "the idle worker never picked the announced entry up"
+
+
+def test_a_fresh_workers_queues_are_there_at_the_queue_managers_first_look(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DBOS's queue manager starts a thread per queue it finds, looking at launch and then once a
+    second: a worker on a fresh database registers its queues just after the launch, so a run
+    queued at once used to wait a second for its queue's thread."""
+    looks: list[set[str]] = []
+    original = dbos_sys_db.SystemDatabase.list_queues
+
+    def list_queues(self: dbos_sys_db.SystemDatabase, **kwargs: object) -> object:
+        found = original(self, **kwargs)  # type: ignore[arg-type]
+        if "queue_thread" in threading.current_thread().name:
+            looks.append({queue.name for queue in found})
+        return found
+
+    monkeypatch.setattr(dbos_sys_db.SystemDatabase, "list_queues", list_queues)
+    worker = Workspace.temporary(tmp_path / "fresh")
+    worker.open()
+    try:
+        worker.start_worker("worker")
+        deadline = time.monotonic() + DEADLINE
+        while not looks and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        worker.close()
+    assert looks, "DBOS's queue manager never looked for queues"
+    assert {TASK_QUEUE, WORKFLOW_QUEUE} <= looks[0]
 
 
 def test_the_client_announces_each_enqueue_it_commits_itself(ws: Workspace) -> None:

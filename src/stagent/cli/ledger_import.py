@@ -44,7 +44,7 @@ def plain_importer_at(home: Path | None, database_url: str | None) -> Generator[
         yield None
         return
     try:
-        importer = plain_importer(plain, home_dir(home) / "prices.yaml")
+        importer = plain_importer(plain, home_dir(home))
         startup.ready()
         yield importer
     finally:

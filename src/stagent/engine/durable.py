@@ -162,16 +162,27 @@ def launch(settings: Settings, database_url: str, executor_id: str, context: Run
     )
     queue_polls.gate_queues(TASK_QUEUE, WORKFLOW_QUEUE)
     DBOS(config=config)
+    queue_polls.expect_queues()  # DBOS's queue manager first looks once they are registered
     try:
-        DBOS.launch()
-    except BaseException:
-        _stop_run_loop()
-        raise
-    _ping_dbos_connections_after_idle()
-    adopt_older_runs()
+        try:
+            DBOS.launch()
+        except BaseException:
+            _stop_run_loop()
+            raise
+        _ping_dbos_connections_after_idle()
+        adopt_older_runs()
+        _task_queue = _register_queues(settings)
+    finally:
+        queue_polls.queues_registered()
+    logging.getLogger("dbos").setLevel(logging.WARNING)
+    quiet_cancellations()
+
+
+def _register_queues(settings: Settings) -> Queue:
+    """Register the task and workflow queues (in the database); returns the task queue."""
     # The per-worker limit is this process's own (see pin_worker_concurrency): the shared queue
     # row in the database carries none, so no worker's setting leaks into another.
-    _task_queue = DBOS.register_queue(
+    task_queue = DBOS.register_queue(
         TASK_QUEUE,
         polling_interval_sec=settings.queue_poll_seconds,
         on_conflict="always_update",
@@ -181,8 +192,7 @@ def launch(settings: Settings, database_url: str, executor_id: str, context: Run
         worker_concurrency=WORKFLOW_CONCURRENCY,
         polling_interval_sec=settings.queue_poll_seconds,
     )
-    logging.getLogger("dbos").setLevel(logging.WARNING)
-    quiet_cancellations()
+    return task_queue
 
 
 def _ping_dbos_connections_after_idle() -> None:

@@ -22,6 +22,12 @@ PostgreSQL. DBOS has no hook to poll now, so this module wraps three `SystemData
 Between polls an idle queue's thread sleeps on that change signal instead of waking every 0.1 s
 (DBOS's module-level ``queue_worker_thread`` is wrapped to hand it a `_WakeableStop`); the
 worker's shutdown wakes it first (`stopping`).
+
+DBOS's queue manager (``queue_thread``) starts a thread for each queue registered in the
+database, looking at launch and then once a second. A worker registers its queues just after
+``DBOS.launch()``, so on a fresh database the first look found none and the first queued run
+waited a second for its queue's thread. The manager now waits for the worker's registrations
+(`expect_queues` before the launch, `queues_registered` after) before its first look.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from dbos import _dbos as dbos_launcher  # pyright: ignore[reportPrivateUsage]
 from dbos import _queue as dbos_queue  # pyright: ignore[reportPrivateUsage]
 from dbos._sys_db import SystemDatabase
 
@@ -42,6 +49,10 @@ VERSION_SECONDS = 5.0
 """How long the answer to "is this worker's version the latest?" is reused."""
 QUEUE_THREAD_PREFIX = "queue-worker-"
 """How DBOS names a queue's polling thread (``dbos._queue.queue_thread``)."""
+
+QUEUES_READY_SECONDS = 5.0
+"""How long DBOS's queue manager waits at launch for `queues_registered` (a launch that fails
+before it never leaves the manager blocked for longer)."""
 
 STOP_CHECK_SECONDS = 1.0
 """How long an idle queue's thread sleeps at most before it looks at DBOS's stop event (a
@@ -139,6 +150,8 @@ _stopping = threading.Event()
 _queue_rows: dict[str, tuple[float, Any]] = {}
 _versions: dict[str, tuple[float, bool]] = {}
 _lock = threading.Lock()
+_queues_ready = threading.Event()
+_queues_ready.set()
 
 
 def install(gate: PollGate | None) -> None:
@@ -154,6 +167,10 @@ def install(gate: PollGate | None) -> None:
             return
         _originals["queue_worker_thread"] = dbos_queue.queue_worker_thread
         dbos_queue.queue_worker_thread = _wrap_queue_worker_thread(dbos_queue.queue_worker_thread)
+        # ``DBOS.launch`` starts the manager from the name ``_dbos`` imported.
+        manager = getattr(dbos_launcher, "queue_thread")  # noqa: B009 - not re-exported
+        _originals["queue_thread"] = manager
+        setattr(dbos_launcher, "queue_thread", _wrap_queue_thread(manager))  # noqa: B010
         for name, wrap in (
             ("get_queue", _wrap_get_queue),
             ("_is_latest_version", _wrap_is_latest_version),
@@ -162,6 +179,17 @@ def install(gate: PollGate | None) -> None:
             original = getattr(SystemDatabase, name)
             _originals[name] = original
             setattr(SystemDatabase, name, wrap(original))
+
+
+def expect_queues() -> None:
+    """Call before ``DBOS.launch()`` (after `install`): DBOS's queue manager waits for
+    `queues_registered` (at most `QUEUES_READY_SECONDS`) before it first looks for queues."""
+    _queues_ready.clear()
+
+
+def queues_registered() -> None:
+    """This worker's queues are in the database: the manager may look (see `expect_queues`)."""
+    _queues_ready.set()
 
 
 def stopping(wake: Callable[[], None]) -> None:
@@ -183,6 +211,15 @@ def _wrap_queue_worker_thread(original: Any) -> Any:
         return original(_WakeableStop(stop_event, queue.name), dbos, queue)
 
     return queue_worker_thread
+
+
+def _wrap_queue_thread(original: Any) -> Any:
+    @functools.wraps(original)
+    def queue_thread(stop_event: threading.Event, dbos: Any) -> None:
+        _queues_ready.wait(QUEUES_READY_SECONDS)
+        return original(stop_event, dbos)
+
+    return queue_thread
 
 
 def _wrap_get_queue(original: Any) -> Any:

@@ -23,7 +23,7 @@ from typing import Literal
 
 from stagent.domain.events import UsageEvent
 from stagent.ledger.money import usd_to_micros
-from stagent.ledger.prices import CategoryPrices, PriceMatch, PriceTable
+from stagent.ledger.price_table import CategoryPrices, PriceMatch, PriceTable
 
 CostSource = Literal["reported", "computed", "unpriced", "none", "estimate"]
 """Where a ledger row's cost came from (``estimate`` marks budget reservations)."""

@@ -25,14 +25,15 @@ def open_plain(database_url: str) -> SqliteImports | None:
     return open_sqlite_imports(database_url)
 
 
-def plain_importer(plain: SqliteImports, user_prices: Path) -> LogImporter:
-    """An importer writing through ``plain``, pricing with the table and ``user_prices`` (loaded
-    when the first call is priced: a re-run with nothing new reads no YAML)."""
+def plain_importer(plain: SqliteImports, home: Path) -> LogImporter:
+    """An importer writing through ``plain``, pricing with the table and the home's
+    ``prices.yaml``: loaded when the first call is priced (a re-run with nothing new loads no
+    table), from the home's cache when neither changed (`stagent.ledger.price_cache`)."""
 
     def prices() -> PriceTable:
-        from stagent.ledger.prices import load_price_table
+        from stagent.ledger.price_cache import cached_price_table
 
-        return load_price_table(user_file=user_prices)
+        return cached_price_table(home / "prices.yaml", home / "cache")
 
     return LogImporter(plain, prices)
 
