@@ -26,7 +26,6 @@ pytestmark = pytest.mark.slow
 KEY = "sk-ant-spender-0123456789abcdef"
 CALLS = 10
 CALL = {"input_tokens": 1000, "output_tokens": 50}
-CODEX_SANDBOX_FAILED = "error building bubblewrap command"
 
 
 @pytest.fixture
@@ -113,9 +112,7 @@ def test_codex_stops_at_the_runs_cap_and_every_call_it_made_is_booked(ws: Worksp
     ]
     assert len(results) == 4, results
     assert results[3] == ("denied: the run reached its spending cap", True), results
-    for n, (output, failed) in enumerate(results[:3]):
-        # Codex's own sandbox (nested in Stagent's) sometimes fails to set up one command under
-        # load ("error building bubblewrap command: Read-only file system"): Codex's failure, not
-        # the cap's; the call was approved and its result came back all the same.
-        if not output.startswith(CODEX_SANDBOX_FAILED):
-            assert (output, failed) == (f"call {n}", False), results
+    # Codex builds its own sandbox for each (it failed to where /tmp/codex-daemon-<uid> was
+    # missing: "error building bubblewrap command: Read-only file system", 5 of 20 runs at load
+    # 18-25 before Stagent gave Codex a private one).
+    assert results[:3] == [(f"call {n}", False) for n in range(3)], results

@@ -1,7 +1,7 @@
-"""Layout a newcomer sees, in real Chromium at 1280 px and 390 px: the phone menu, long titles
+"""Layout a newcomer sees, in real Chromium at 1280, 700 and 390 px: the phone menu, long titles
 that wrap instead of pushing columns away, and the New task panel closing after a submit.
 
-Screenshots of each page at both widths go to ``$STAGENT_SCREENSHOTS`` when it is set."""
+Screenshots of each page at each width go to ``$STAGENT_SCREENSHOTS`` when it is set."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ pytestmark = pytest.mark.browser
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
+TABLET = {"width": 700, "height": 900}
+"""Under Pico's 768 px breakpoint but twice a phone's width: stacked layouts stretch here."""
 LONG_TITLE = "Investigate-" + "x" * 240 + "-end"
 LINES = """el => {
   const range = document.createRange();
@@ -96,7 +98,7 @@ def test_new_task_panel_closes_after_submit_and_long_titles_wrap(
 ) -> None:
     from playwright.sync_api import Page, expect
 
-    for size in (DESKTOP, PHONE):
+    for size in (DESKTOP, TABLET, PHONE):
         page = _signed_in(browser, server, size)
         assert isinstance(page, Page)
         page.goto(f"{server}/board?view=table")
@@ -114,7 +116,7 @@ def test_new_task_panel_closes_after_submit_and_long_titles_wrap(
         assert _no_horizontal_overflow(page), f"the page scrolls sideways at {size['width']} px"
 
 
-def test_every_page_fits_both_widths(
+def test_every_page_fits_every_width(
     browser: object,  # noqa: F811
     server: str,  # noqa: F811
     home_env: None,
@@ -122,7 +124,7 @@ def test_every_page_fits_both_widths(
     from playwright.sync_api import Page
 
     shots = os.environ.get("STAGENT_SCREENSHOTS")
-    for size in (DESKTOP, PHONE):
+    for size in (DESKTOP, TABLET, PHONE):
         page = _signed_in(browser, server, size)
         assert isinstance(page, Page)
         for path in PAGES:
@@ -225,7 +227,7 @@ def test_short_tables_span_a_phone_and_budgets_rows_reach_the_header(
         cookies={"stagent_csrf": "x"},
     )
     assert created.status_code == 201, created.text
-    for size in (PHONE, {"width": 700, "height": 900}):
+    for size in (PHONE, TABLET):
         page = _signed_in(browser, server, size)
         assert isinstance(page, Page)
         for path, table in (

@@ -16,7 +16,7 @@ from stagent.ledger.money import short_usd
 from stagent.web.ui.markdown import markdown
 from stagent.web.ui.surfaces import NAV_GROUPS, SURFACES, nav_items
 from stagent.web.ui.times import ago
-from stagent.web.ui.views import can_cancel, can_change, can_run
+from stagent.web.ui.views import can_cancel, can_change, can_run, hold_cue
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -73,6 +73,7 @@ def build_environment() -> Environment:
         can_run=can_run,
         can_cancel=can_cancel,
         can_change=can_change,
+        hold_cue=hold_cue,
     )
     return env
 

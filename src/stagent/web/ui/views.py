@@ -130,6 +130,17 @@ def _cue_of(card: Approval) -> WaitCue:
 GENERAL_CUE = WaitCue("Needs you in the Inbox", "/inbox")
 
 
+def hold_cue(hold: str) -> WaitCue:
+    """A suspended run's hold (``approval:apr_...``, ``budget:inb_...``) in words, linked to
+    the Inbox card that answers it (never the raw id)."""
+    kind, _, ref = hold.partition(":")
+    if kind == "approval" and ref:
+        return WaitCue("your answer in the Inbox", f"/inbox#approval-{ref}")
+    if kind == "budget" and ref:
+        return WaitCue("a spending cap in the Inbox", f"/inbox#breach-{ref}")
+    return GENERAL_CUE
+
+
 def phone_column(columns: list[Column]) -> str:
     """The column a phone shows first: what waits for the person, else what runs, else Planned."""
     for key in ("waiting", "running"):

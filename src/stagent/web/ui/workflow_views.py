@@ -26,9 +26,11 @@ def run_context(ws: Workspace, workflow: Workflow) -> dict[str, Any]:
     active = status in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED)
     total = sum(costs.values())
     lk = lookup(ws)
+    waits = asking(ws, workflow)
+    label, css = status_badge(ws, workflow, waits)
     return {
         "wf": workflow,
-        "asking": asking(ws, workflow),
+        "asking": waits,
         "layers": graph.layers(workflow, nodes),
         "timeline": graph.timeline(nodes),
         "iterations": [n for n in nodes if n.instance and n.role == "Iteration"],
@@ -42,9 +44,21 @@ def run_context(ws: Workspace, workflow: Workflow) -> dict[str, Any]:
         "can_resume": status is WorkflowStatus.PAUSED,
         "can_cancel": active,
         "can_edit": not active,
-        "status_label": STATUS_LABELS[status.value],
+        "status_label": label,
+        "status_class": css,
         "counts": Counter(n.status for n in nodes),
     }
+
+
+def status_badge(
+    ws: Workspace, workflow: Workflow, waits: frozenset[str] | None = None
+) -> tuple[str, str]:
+    """The status a person reads for a workflow and its badge class: "Waiting for you" while a
+    running one waits for a person at some step (``waits``: `asking`, read when not given)."""
+    status = workflow.status
+    if status is WorkflowStatus.RUNNING and (asking(ws, workflow) if waits is None else waits):
+        return "Waiting for you", "wf-waiting"
+    return STATUS_LABELS[status.value], f"wf-{status.value}"
 
 
 def asking(ws: Workspace, workflow: Workflow) -> frozenset[str]:

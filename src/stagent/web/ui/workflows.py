@@ -19,7 +19,7 @@ from stagent.web.ui import workflow_editor as editor
 from stagent.web.ui.rendering import fragment, page, redirect
 from stagent.web.ui.stream import Topics
 from stagent.web.ui.templating import render
-from stagent.web.ui.workflow_views import STATUS_LABELS, STATUSES, run_context
+from stagent.web.ui.workflow_views import STATUS_LABELS, STATUSES, run_context, status_badge
 from stagent.workspace import Workspace
 
 router = ui_router()
@@ -66,12 +66,14 @@ def workflows_page(
         if (status is None or w.status.value == status)
         and (pattern is None or w.pattern == pattern)
     ]
+    listed = [ws.workflows.get(w.id) for w in shown]
     return page(
         request,
         "pages/workflows.html",
         active="workflows",
         title="Workflows",
-        workflows=[ws.workflows.get(w.id) for w in shown],
+        workflows=listed,
+        badges={w.id: status_badge(ws, w) for w in listed},
         total=len(everything),
         status_links=_filter_links(
             Counter(w.status.value for w in everything), status, ("pattern", pattern), "status"
@@ -81,7 +83,6 @@ def workflows_page(
         ),
         filtered=status is not None or pattern is not None,
         built_patterns=BUILT_PATTERNS,
-        status_labels_wf=STATUS_LABELS,
     )
 
 
