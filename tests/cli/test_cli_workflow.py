@@ -93,3 +93,28 @@ def test_a_loop_shows_its_iterations_and_why_it_stopped(cli: Cli, tmp_path: Path
     shown = cli("workflow", "show", done["id"]).stdout
     assert "stopped: ran all 2 iterations [max_iterations]" in shown
     assert "polish#2 (Polish (iteration 2)): completed" in shown
+
+
+def test_an_unknown_runtime_or_profile_names_file_line_step_and_field(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Refused when the workflow is added (as `task add` refuses an unknown runtime), not
+    when its run reaches the step."""
+    path = tmp_path / "wf.yaml"
+    path.write_text("name: x\npattern: sequence\nsteps:\n  - {id: a, name: A, prompt: p}\n")
+    path.write_text(path.read_text() + "  - {id: b, name: B, prompt: p, runtime: nope}\n")
+    result = cli("workflow", "add", str(path))
+    line = assert_one_line_error(result, contains="unknown runtime")
+    assert line == f"Error: {path}:5: steps[1].runtime (step b): unknown runtime 'nope'"
+    assert "available runtimes: anthropic, claude, codex, scripted" in result.output
+    path.write_text(path.read_text().replace("runtime: nope", "profile: nobody"))
+    line = assert_one_line_error(cli("workflow", "add", str(path)), contains="no profile")
+    assert line == f"Error: {path}:5: steps[1].profile (step b): no profile 'nobody'"
+    assert cli.json("workflow", "list") == []
+
+
+def test_the_help_names_all_six_patterns_as_runnable(cli: Cli) -> None:
+    shown = " ".join(cli("workflow", "--help").output.split())
+    assert "not built yet" not in shown
+    for pattern in ("sequence", "parallel", "checkpoint", "planner-executor", "loop", "swarm"):
+        assert pattern in shown

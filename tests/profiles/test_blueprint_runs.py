@@ -113,5 +113,6 @@ def test_a_workflow_step_naming_an_unknown_profile_is_refused_when_added(
             "steps": [{"id": "a", "name": "A", "prompt": "p", "profile": "nobody"}],
         }
     )
-    with pytest.raises(ValidationError, match=r"steps.profile \(step a\): no profile 'nobody'"):
+    refused = r"steps\[0\].profile \(step a\): no profile 'nobody'"
+    with pytest.raises(ValidationError, match=refused):
         workspace.workflows.add(definition)

@@ -387,3 +387,30 @@ async def test_a_step_that_waits_for_a_person_says_so_live(
     assert "waiting for you" in node.text
     worker.workflows.cancel(workflow.id)
     await wait_ended(worker, workflow.id)
+
+
+async def test_an_unknown_runtime_or_profile_is_placed_like_any_definition_error(
+    client: httpx.AsyncClient,
+) -> None:
+    """Checked against this workspace when saved (as `task add` checks a task's runtime): the
+    form shows it beside the step's field, the YAML view under its line, the API names the
+    line; nothing is stored."""
+    page = soup(await client.get("/workflows/new?pattern=sequence"))
+    form = form_fields(page)
+    form["steps-1-runtime"] = "nope"
+    shown = soup(await client.post("/ui/workflows", data=form))
+    error = shown.select_one("[name='steps-1-runtime'] ~ small.field-error")
+    assert error is not None
+    assert "steps[1].runtime (step" in error.get_text()
+    assert "unknown runtime 'nope'" in error.get_text()
+
+    text = "name: y\npattern: sequence\nsteps:\n  - id: a\n    name: A\n    prompt: p\n"
+    text += "    profile: nobody\n"
+    shown = soup(await client.post("/ui/workflows", data={"mode": "yaml", "yaml": text}))
+    caption = shown.select_one(".yaml-excerpt figcaption")
+    assert caption is not None
+    assert caption.text == "definition:7: steps[0].profile (step a): no profile 'nobody'"
+    api = await client.post("/api/v1/workflows", json={"text": text})
+    assert api.status_code == 422
+    assert api.json()["error"] == "<request>:7: steps[0].profile (step a): no profile 'nobody'"
+    assert (await client.get("/api/v1/workflows")).json()["count"] == 0

@@ -16,8 +16,9 @@ from stagent.domain.workflow_runs import BUILT_PATTERNS, Workflow
 from stagent.workspace import Workspace
 
 DEFINITION_HELP = """\
-A workflow file is YAML or JSON. Patterns: sequence, parallel and checkpoint run today; \
-planner-executor, loop and swarm are validated and stored but not built yet. Any step may \
+A workflow file is YAML or JSON. Patterns: sequence, parallel, checkpoint, planner-executor, \
+loop (loop: {max_iterations, time_budget_seconds, completion_signal}) and swarm (a mayor, 2-5 \
+workers, a refinery; swarm: {worker_concurrency}). Any step may \
 set requires_approval (it waits in the inbox: approve, optionally with a comment, or reject), \
 retry {attempts, backoff_seconds}, timeout_seconds and a condition such as \
 previous.output contains "LGTM" or steps.review.status == completed (a false condition skips \

@@ -95,6 +95,26 @@ def _check_step_options(definition: WorkflowDefinition, source: str, text: str |
             raise _error(source, text, path, problem or exc.message, step.id) from None
 
 
+def step_field_error(
+    definition: WorkflowDefinition,
+    key: str,
+    field: str,
+    problem: str,
+    *,
+    source: str = "definition",
+    text: str | None = None,
+    hint: str | None = None,
+) -> WorkflowDefinitionError:
+    """The error for one field of step ``key`` that a check outside the definition refused (an
+    unknown runtime or profile), placed as the definition's own errors are: file (``source``),
+    line (given ``text``), step and field."""
+    index = next(i for i, step in enumerate(definition.steps) if step.id == key)
+    error = _error(source, text, ["steps", index, field], problem, key)
+    if hint:
+        error.hint = hint
+    return error
+
+
 def _from_pydantic(
     exc: PydanticValidationError, source: str, text: str | None, data: dict[str, Any]
 ) -> WorkflowDefinitionError:

@@ -132,6 +132,10 @@ class TaskService:
         self._queue = queue
         self._profiles = profiles
 
+    def require_runtime(self, name: str) -> None:
+        """Raise the error listing the runtimes this workspace has if ``name`` is not one."""
+        self._runtimes.require(name)
+
     def create(self, draft: TaskDraft) -> Task:
         """Create a planned task after validating its runtime, project and run options."""
         title = checked_text("title", draft.title.strip(), TITLE_MAX)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from stagent.domain.errors import ConflictError, StagentError, ValidationError
-from stagent.domain.workflow_files import load_definition
+from stagent.domain.workflow_files import load_definition, step_field_error
 from stagent.domain.workflow_runs import (
     StepStatus,
     Workflow,
@@ -58,27 +58,41 @@ class WorkflowService:
             raise ValidationError(f"{path}: no such workflow file", hint="check the path") from None
         except OSError as exc:
             raise ValidationError(f"{path}: cannot read it ({exc.strerror})") from None
-        return self.add(load_definition(text, str(path)), project=project)
+        return self.add_text(text, source=str(path), project=project)
 
     def add_text(
         self, text: str, *, source: str = "<request>", project: str | None = None
     ) -> Workflow:
         """Validate YAML or JSON text and store it."""
-        return self.add(load_definition(text, source), project=project)
+        return self.add(load_definition(text, source), project=project, source=source, text=text)
 
-    def add(self, definition: WorkflowDefinition, *, project: str | None = None) -> Workflow:
-        """Store a validated definition as a draft (each step's profile must exist and
-        support the step's runtime)."""
-        self.check_profiles(definition)
+    def add(
+        self,
+        definition: WorkflowDefinition,
+        *,
+        project: str | None = None,
+        source: str = "definition",
+        text: str | None = None,
+    ) -> Workflow:
+        """Store a validated definition as a draft (each step's runtime must exist, and its
+        profile too, supporting the step's runtime: `check_steps`, whose errors name
+        ``source``, the line in ``text``, the step and the field)."""
+        self.check_steps(definition, source=source, text=text)
         with self._store.write() as session:
             project_id = project_repo.get(session, project).id if project else None
             return workflow_repo.create(session, definition, project_id=project_id)
 
     def update(
-        self, ref: str, definition: WorkflowDefinition, *, project: str | None = None
+        self,
+        ref: str,
+        definition: WorkflowDefinition,
+        *,
+        project: str | None = None,
+        source: str = "definition",
+        text: str | None = None,
     ) -> Workflow:
         """Replace a workflow's definition (not while a run is running or paused)."""
-        self.check_profiles(definition)
+        self.check_steps(definition, source=source, text=text)
         with self._store.write() as session:
             row = workflow_repo.get_row(session, ref, for_update=True)
             if row.status in (WorkflowStatus.RUNNING.value, WorkflowStatus.PAUSED.value):
@@ -106,22 +120,25 @@ class WorkflowService:
         return self.run(self.add(definition, project=project).id)
 
     def check_runnable(self, definition: WorkflowDefinition) -> None:
-        """Raise the reason ``definition`` cannot run here (a step's profile)."""
-        self.check_profiles(definition)
+        """Raise the reason ``definition`` cannot run here (a step's runtime or profile)."""
+        self.check_steps(definition)
 
-    def check_profiles(self, definition: WorkflowDefinition) -> None:
-        """Raise a `ValidationError` naming the step whose profile is unknown or does not
-        support the step's runtime."""
-        if self._profiles is None:
-            return
+    def check_steps(
+        self, definition: WorkflowDefinition, *, source: str = "definition", text: str | None = None
+    ) -> None:
+        """Raise a `WorkflowDefinitionError` naming the step whose runtime is unknown, or whose
+        profile is unknown or does not support the step's runtime (with the line in ``text``)."""
         for step in definition.steps:
-            if not step.profile:
-                continue
+            runtime = step.runtime or "scripted"
+            field = "runtime"
             try:
-                self._profiles.check(step.profile, step.runtime or "scripted")
+                self._tasks.require_runtime(runtime)
+                field = "profile"
+                if step.profile and self._profiles is not None:
+                    self._profiles.check(step.profile, runtime)
             except StagentError as exc:
-                raise ValidationError(
-                    f"steps.profile (step {step.id}): {exc.message}", hint=exc.hint
+                raise step_field_error(
+                    definition, step.id, field, exc.message, source=source, text=text, hint=exc.hint
                 ) from None
 
     def list(self, *, status: WorkflowStatus | None = None) -> list[Workflow]:

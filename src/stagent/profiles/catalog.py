@@ -95,7 +95,9 @@ class ProfileCatalog:
         near = [pid for pid in self.profiles if profile_id in pid or pid in profile_id][:5]
         raise NotFoundError(
             f"no profile {profile_id!r}",
-            hint=f"did you mean: {', '.join(near)}" if near else "list them with the profile list",
+            hint=f"did you mean: {', '.join(near)}"
+            if near
+            else "list them with `stagent profile list` or on the Profiles page",
         )
 
     def all(self) -> list[Profile]:

@@ -189,10 +189,15 @@ def _save(ws: Workspace, form: dict[str, str], ref: str | None) -> Response:
     project = form.get("project", "").strip() or None
     try:
         definition = editor.validate(mode, form)
+        text = form.get("yaml") if mode == "yaml" else None  # so an error cites its line
         if ref is None:
-            workflow = ws.workflows.add(definition, project=project)
+            workflow = ws.workflows.add(
+                definition, project=project, source=editor.SOURCE, text=text
+            )
         else:
-            workflow = ws.workflows.update(ref, definition, project=project)
+            workflow = ws.workflows.update(
+                ref, definition, project=project, source=editor.SOURCE, text=text
+            )
     except StagentError as exc:
         if mode == "yaml":
             state = editor.EditorState(
