@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import statistics
 import threading
 import time
@@ -27,7 +28,8 @@ from contextlib import AbstractContextManager, contextmanager
 
 from dbos import DBOS, EnqueueOptions
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import Pool
 
 from benchmarks._workspaces import pg_workspace, sqlite_workspace
 from stagent.domain.tasks import TaskStatus
@@ -47,7 +49,12 @@ def worker_on(
 
 
 class Statements:
-    """Counts the SQL statements and commits of every engine in this process while on."""
+    """Counts the SQL statements and commits of every engine in this process while on.
+
+    On SQLite at the driver (its trace callback on every connection: what SQLAlchemy runs and
+    what the hot path sends to the driver itself, `stagent.store.driver`; BEGIN, ROLLBACK and
+    PRAGMA not counted, each row of an executemany counted); on PostgreSQL SQLAlchemy's
+    events (statements sent on hot connections, `stagent.store.hot`, are not counted)."""
 
     def __init__(self) -> None:
         self.on = False
@@ -55,14 +62,28 @@ class Statements:
         self.commits = 0
         event.listen(Engine, "before_cursor_execute", self._statement)
         event.listen(Engine, "commit", self._commit)
+        event.listen(Pool, "connect", self._connected)
 
-    def _statement(self, *args: object) -> None:
-        del args
-        self.statements += self.on
+    def _connected(self, dbapi_connection: object, record: object) -> None:
+        del record
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.set_trace_callback(self._traced)
 
-    def _commit(self, *args: object) -> None:
+    def _traced(self, sql: str) -> None:
+        if not self.on:
+            return
+        word = sql.lstrip()[:8].split(None, 1)[0].upper() if sql.strip() else ""
+        if word == "COMMIT":
+            self.commits += 1
+        elif word not in _NOT_COUNTED and not word.startswith("--"):  # "--": a trigger's body
+            self.statements += 1
+
+    def _statement(self, conn: Connection, *args: object) -> None:
         del args
-        self.commits += self.on
+        self.statements += self.on and conn.dialect.name != "sqlite"
+
+    def _commit(self, conn: Connection) -> None:
+        self.commits += self.on and conn.dialect.name != "sqlite"
 
     def per(self, count: int) -> str:
         """``statements/commits`` per unit, and reset."""
@@ -71,6 +92,7 @@ class Statements:
         return text
 
 
+_NOT_COUNTED = frozenset({"BEGIN", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE", "END"})
 counter = Statements()
 
 
@@ -202,11 +224,14 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer tasks, one repeat")
-    parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+    only.add_argument("--postgresql-only", action="store_true", help="skip SQLite")
     args = parser.parse_args()
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     tasks, events, repeats = (40, 300, 1) if args.quick else (200, 2000, 3)
-    measure("sqlite", sqlite_workspace, tasks, events, repeats)
+    if not args.postgresql_only:
+        measure("sqlite", sqlite_workspace, tasks, events, repeats)
     if not args.sqlite_only:
         measure("postgresql", pg_workspace, tasks, events, repeats)
 

@@ -31,6 +31,7 @@ from stagent.domain.tasks import Task, TaskStatus
 from stagent.engine import run_writer
 from stagent.engine.executor import execute_task_run
 from stagent.engine.run_writer import RunWriter
+from stagent.engine.services import TaskDraft
 from stagent.store import lifecycle
 from stagent.workspace import Workspace
 
@@ -171,6 +172,7 @@ def test_a_burst_longer_than_a_batch_is_written_whole_and_in_order(ws: Workspace
 
 
 def test_events_queued_when_a_person_cancels_are_not_written(ws: Workspace) -> None:
+    ws.runtimes.register(PlayRuntime(asks_to_write()))  # the played runtime the task names
     task = queued_task(ws)
     with ws.store.write() as session:
         claim = lifecycle.claim(session, task.id, 1)
@@ -244,3 +246,31 @@ def test_the_cap_still_stops_calls_when_usage_arrives_in_a_burst(ws: Workspace) 
     assert execute(context(ws, guard=guard), task.id) == "failed"
     assert runtime.runs[0].calls_stopped and len(guard.usage) == 1
     assert kinds(ws, task.id).count("usage") == 1
+
+
+def test_a_run_that_ends_at_once_reads_its_record_no_more_for_others_commits(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cancel watcher reads the run at most every `CANCEL_MIN_GAP_SECONDS`, the first
+    read too: an instant run, while other runs commit around it, reads nothing between its
+    claim and its end (it used to read once per run, woken by the first commit)."""
+    reads: list[bool] = []
+    still_owned = RunWriter.still_owned
+
+    def counted(self: RunWriter) -> bool:
+        reads.append(True)
+        return still_owned(self)
+
+    async def script(run: PlayedRun) -> AsyncIterator[RuntimeEvent]:
+        del run
+        await asyncio.sleep(0)  # the watcher starts
+        ws.tasks.create(TaskDraft("another run's commit"))  # wakes every watcher
+        for _ in range(5):
+            await asyncio.sleep(0)  # the watcher's turn
+        yield ResultEvent("done")
+
+    monkeypatch.setattr(RunWriter, "still_owned", counted)
+    ws.runtimes.register(PlayRuntime(script))
+    task = queued_task(ws)
+    assert execute(context(ws), task.id) == "completed"
+    assert reads == []

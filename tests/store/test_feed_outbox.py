@@ -353,3 +353,25 @@ def test_run_events_and_write_transactions_never_make_a_reader_skip_an_event(
     assert seen == sorted(set(seen))
     assert set(stored) <= set(seen)
     assert outbox_size(ws) == 0
+
+
+def test_a_batch_waits_for_its_flush_with_a_statement_that_writes_wal(
+    pg_workspace: Workspace,
+) -> None:
+    """A batch commits without waiting for the disk (under the feed lock), then waits for it
+    in a transaction of its own: PostgreSQL makes a commit wait for the flush only when its
+    transaction wrote WAL, so that statement must lock a row (``pg_current_xact_id()`` alone
+    would return at once, the batch not yet on disk)."""
+    ws = pg_workspace
+    claim = claimed(ws, "flushed")
+    assert RunWriter(ws.store, claim.task.id, claim.run).record(TextEvent(text="durable"))
+    admin = ws.store.url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin) as conn:
+        flush = run_writes._FLUSH_SQL.replace("$1", "%s")  # pyright: ignore[reportPrivateUsage]
+        conn.execute(flush, (claim.task.id,))  # type: ignore[arg-type]
+        locked = conn.execute(
+            "SELECT xmax::text = pg_current_xact_id_if_assigned()::text FROM tasks WHERE id = %s",
+            (claim.task.id,),
+        ).fetchone()
+        conn.rollback()
+    assert locked == (True,)  # a row lock: WAL under this transaction's id

@@ -6,12 +6,14 @@ events after its attempt is checked. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 from storetools import claimed_run, new_task, queued_run
 
 from stagent.domain.errors import NotFoundError
 from stagent.domain.lifecycle import StaleAttemptError
 from stagent.domain.runs import RunStatus
 from stagent.domain.tasks import TaskStatus
+from stagent.domain.workflows import WorkflowDefinition
 from stagent.store import events as event_repo
 from stagent.store import ledger as ledger_repo
 from stagent.store import lifecycle, run_state
@@ -19,7 +21,7 @@ from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.database import Store, flushed_connection
-from stagent.store.tables import TaskRow
+from stagent.store.tables import TaskRow, WorkflowStepRow
 
 
 def logged(store: Store, task_id: str) -> list[tuple[str, object]]:
@@ -174,6 +176,42 @@ def test_a_task_that_is_no_workflow_step_has_no_step_row(store: Store) -> None:
     task_id = new_task(store)
     with store.read() as session:
         assert workflow_repo.step_for_task(session, task_id) is None
+
+
+def test_a_claim_names_the_workflow_step_row_its_task_runs_as(store: Store) -> None:
+    plain, _ = queued_run(store, "plain")
+    step_task, _ = queued_run(store, "a step")
+    with store.write() as session:
+        workflow = workflow_repo.create(session, WorkflowDefinition.model_validate(STEPS))
+        workflow_repo.begin_run(session, workflow_repo.get_row(session, workflow.id))
+    with store.write() as session:
+        row = session.scalars(
+            select(WorkflowStepRow).where(WorkflowStepRow.workflow_id == workflow.id)
+        ).one()
+        row.task_id, step_row = step_task, row.id
+    with store.write() as session:
+        claims = lifecycle.claim(session, plain, 1), lifecycle.claim(session, step_task, 1)
+    assert [c.step_row if c is not None else "unclaimed" for c in claims] == [None, step_row]
+
+
+STEPS = {"name": "one", "pattern": "sequence", "steps": [{"id": "s", "name": "S", "prompt": "do"}]}
+
+
+def test_a_claim_on_sqlite_is_one_read_and_its_writes(store: Store) -> None:
+    """The task, its run and its workflow step row in one statement, then the run, the task and
+    the ``status`` event written."""
+    if not store.is_sqlite:
+        pytest.skip("PostgreSQL locks the task, then the run: two reads")
+    task_id, _ = queued_run(store)
+    statements: list[str] = []
+    with store.write() as session:
+        driver = flushed_connection(session).connection.driver_connection
+        driver.set_trace_callback(lambda sql: statements.append(sql.split()[0]))  # every statement
+        try:
+            assert lifecycle.claim(session, task_id, 1) is not None
+        finally:
+            driver.set_trace_callback(None)
+    assert statements == ["SELECT", "UPDATE", "UPDATE", "INSERT"]
 
 
 def test_a_flushed_connection_sees_what_the_session_holds(store: Store) -> None:

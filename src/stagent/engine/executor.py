@@ -78,7 +78,9 @@ async def execute_task_run(
     run)."""
     with ctx.store.write() as session:
         claim = lifecycle.claim(session, task_id, run_number)
-        step = workflow_checkpoints.step_of(session, task_id) if claim is not None else None
+        step = None
+        if claim is not None and claim.step_row is not None:  # the claim read whether it is one
+            step = workflow_checkpoints.step_of(session, task_id)
     if claim is None:
         with ctx.store.read() as session:
             return task_repo.get_row(session, task_id, deleted=True).status
@@ -246,15 +248,17 @@ def _finish(
 async def _watch_for_cancel(store: Store, writer: RunWriter, agent: AgentRun) -> None:
     """Stop the agent once its run is cancelled, ended or taken over. Woken by commits (this
     process's, and other processes' through the store's watcher), it reads the run at most
-    every `CANCEL_MIN_GAP_SECONDS`, however many events are written meanwhile."""
+    every `CANCEL_MIN_GAP_SECONDS`, however many events are written meanwhile. The first read
+    too waits that long (a commit meanwhile is still noticed then): a run that ends sooner, as
+    most instant ones do while other runs commit around them, reads nothing."""
     seen = store.changes.version
     while True:
+        await asyncio.sleep(CANCEL_MIN_GAP_SECONDS)
         seen = await store.changes.wait_async(seen, CANCEL_CHECK_SECONDS)
         if writer.lost or not writer.still_owned():
             writer.lost = True
             await agent.cancel()
             return
-        await asyncio.sleep(CANCEL_MIN_GAP_SECONDS)
 
 
 class _RecordingGate:

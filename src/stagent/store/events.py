@@ -15,6 +15,7 @@ from stagent.domain.events import MAX_SEQ, LoggedEvent, LogKind
 from stagent.domain.ids import ensure_aware, utcnow
 from stagent.domain.runs import Subject
 from stagent.domain.scrub import scrub
+from stagent.store.driver import Prebuilt
 from stagent.store.driver_inserts import driver_insert
 from stagent.store.tables import AgentEventRow, FeedOutboxRow
 
@@ -57,8 +58,9 @@ created_at (the columns of `stagent.store.feed.OUTBOX_COLUMNS`, in that order)."
 
 _EVENTS = cast(Table, AgentEventRow.__table__)
 _OUTBOX = cast(Table, FeedOutboxRow.__table__)
-_INSERTS = {False: _EVENTS.insert(), True: _OUTBOX.insert()}
-"""Built once: building a statement costs more CPU than running it on the hot path."""
+_INSERTS = {False: Prebuilt(_EVENTS.insert()), True: Prebuilt(_OUTBOX.insert())}
+"""Built once: building a statement costs more CPU than running it on the hot path (on SQLite
+sent straight to the driver: `Prebuilt`)."""
 
 
 def append(
@@ -94,8 +96,8 @@ def append(
         session.flush()  # the event's task row (and anything else it refers to) exists first
     conn = session.connection()
     outbox = conn.dialect.name == "postgresql"
-    conn.execute(
-        _INSERTS[outbox],
+    _INSERTS[outbox].execute(
+        conn,
         {
             "task_id": task_id,
             "run_id": run_id,
@@ -176,7 +178,7 @@ def append_many(
         for events, bound in ((unbound, None), (logged, run_id))
         for kind, payload in events
     ]
-    conn.execute(_INSERTS[outbox], rows)
+    _INSERTS[outbox].executemany(conn, rows)
     if outbox:
         session.info[OUTBOX_INFO] = True
 

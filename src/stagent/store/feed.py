@@ -55,10 +55,6 @@ PUBLISH_SQL = f"{_LOCKED}; {MOVE_SQL}"
 _PREPARED_INFO = "stagent_hot_prepared"
 """``Connection.info`` key (kept as long as the driver connection lives): the hot path's
 statements were prepared there."""
-FLUSH_SQL = "SELECT pg_current_xact_id()"
-"""Sent after a commit made without waiting for its flush, as its own transaction: it takes a
-transaction id, so its (synchronous) commit waits until the WAL up to its own commit record --
-the earlier commit's included -- is on disk."""
 COMMIT_AND_PUBLISH = f"COMMIT; {PUBLISH_SQL}"
 """A write transaction's end when it appended events: its commit, then `PUBLISH_SQL` (which
 notifies), in one round trip."""
@@ -141,24 +137,30 @@ def insert_sql(conn: Connection | psycopg.Connection[Any], rows: Sequence[Outbox
 
 
 def append_in_order(
-    driver: psycopg.Connection[Any], info: dict[str, Any], prepare: str, fence: str, insert: str
+    driver: psycopg.Connection[Any],
+    info: dict[str, Any],
+    prepare: str,
+    statements: tuple[str, str, str],
 ) -> int:
     """Write a run's batch straight into the feed on ``driver`` (a psycopg connection in
     autocommit mode, a hot one: `stagent.store.hot`), in one round trip; the number of rows
-    ``insert`` inserted. ``fence`` and ``insert`` are ``EXECUTE`` statements (every value a literal)
-    of statements ``prepare`` prepares; ``info`` lives as long as the connection: it remembers what
-    was prepared there.
+    ``insert`` inserted. ``statements`` -- ``fence``, ``insert``, ``flush`` -- are ``EXECUTE``
+    statements (every value a literal) of statements ``prepare`` prepares; ``info`` lives as
+    long as the connection: it remembers what was prepared there.
 
     The statements go as one simple query: ``BEGIN``; the ``fence`` (it share-locks the run row
     while the run is still the writer's, waiting for a concurrent take-over to commit first);
     the feed lock; the ``insert`` (which must write nothing unless the fence's lock is held) and
-    a notification; ``COMMIT`` without waiting for the flush; then `FLUSH_SQL`, which waits for
-    it. The feed lock is held from after the fence to the commit, with no round trip and no row
-    lock to wait for in between, so ``seq`` order is commit order and the lock is held for
-    microseconds; the writers' flushes happen outside it, together. The function returns once
-    the batch is on disk. A reader may see the batch before that: should the server crash in
-    between, the batch is gone and this raises (the caller writes it again, under new
-    seqs).
+    a notification; ``COMMIT`` without waiting for the flush; then ``flush``, its own
+    transaction, which must write WAL under a transaction id (a row lock): its commit then waits
+    for the flush of the WAL up to its own commit record, the batch's included. (A transaction
+    that wrote no WAL, even with an id, commits without waiting: ``pg_current_xact_id()`` alone
+    would not do.) The feed lock is held from after the fence to the commit, with no round
+    trip and no row lock to wait for in between, so ``seq`` order is commit order and the lock
+    is held for microseconds; the writers' flushes happen outside it, together. The function
+    returns once the batch is on disk. A reader may see the batch before that: should the
+    server crash in between, the batch is gone and this raises (the caller writes it again,
+    under new seqs).
 
     Should a statement fail, the transaction it left open is rolled back and the error raised.
     psycopg deallocates every prepared statement of a connection (its own and these) when it
@@ -169,9 +171,10 @@ def append_in_order(
     if not driver.autocommit:  # its COMMIT would end the caller's transaction
         raise ValueError("a fenced insert is sent on an autocommit connection")
     raw: Any = driver  # the statements are built here (literals), not typed literal strings
+    fence, insert, flush = statements
     sql = (
         f"BEGIN; {_ASYNC}; {fence}; {_LOCK}; {insert};"
-        f" SELECT pg_notify('{CHANNEL}', ''); COMMIT; {FLUSH_SQL}"
+        f" SELECT pg_notify('{CHANNEL}', ''); COMMIT; {flush}"
     )
     for again in (False, True):
         try:

@@ -45,6 +45,9 @@ class Claim:
     task: Task
     run: Run
     recovered: bool
+    step_row: str | None = None
+    """The id of the workflow step row the task runs as, if `claim` read one (None for a task
+    that is no workflow step)."""
 
     @property
     def attempt(self) -> int:
@@ -304,11 +307,11 @@ def claim(
     one the run names (a workflow step's run taken over by a newer round of its workflow):
     run and task then name it, so reconcile judges the run by the workflow executing it.
 
-    Reads the task and the run as values (Core, no ORM objects): this is every run's start.
+    Reads the task, the run and the workflow step the task runs as (`Claim.step_row`) as
+    values (Core, no ORM objects; one statement on SQLite): this is every run's start.
     A run executed where it is queued is claimed with its queueing (`start_run`)."""
     conn = run_state.connection(session)
-    task = run_state.live_task(conn, task_id)
-    run = run_state.locked_run_number(conn, task_id, number)
+    task, run, step_row = run_state.claim_state(conn, task_id, number)
     if task.run_count != number or task.status.is_terminal or task.status is TaskStatus.PLANNED:
         return None
     if run is None:  # a run queued before run records existed
@@ -343,7 +346,7 @@ def claim(
             },
             run_id=run.id,
         )
-        return Claim(task, dataclasses.replace(run, attempt=attempt), recovered)
+        return Claim(task, dataclasses.replace(run, attempt=attempt), recovered, step_row)
     _check(_RunState.of(run), task.id, task.status, RunStatus.RUNNING, None)
     started = utcnow()
     running = {"status": RunStatus.RUNNING.value, "started_at": started, "attempt": attempt}
@@ -353,7 +356,7 @@ def claim(
     )
     task = _task_with(task, written)
     run = dataclasses.replace(run, status=RunStatus.RUNNING, started_at=started, attempt=attempt)
-    return Claim(task, run, recovered)
+    return Claim(task, run, recovered, step_row)
 
 
 def _task_with(task: Task, written: dict[str, Any]) -> Task:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, select, true, update
+from sqlalchemy import Connection, Table, and_, bindparam, select, true, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -22,11 +22,13 @@ from stagent.domain.runs import Run
 from stagent.domain.tasks import Task, TaskStatus
 from stagent.store import row_values
 from stagent.store.database import flushed_connection as connection
+from stagent.store.driver import Prebuilt
 from stagent.store.runs import BOOKED, Booked
-from stagent.store.tables import RunRow, TaskRow
+from stagent.store.tables import RunRow, TaskRow, WorkflowStepRow
 
 _TASKS = cast(Table, TaskRow.__table__)
 _RUNS = cast(Table, RunRow.__table__)
+_STEPS = cast(Table, WorkflowStepRow.__table__)
 
 # NO KEY UPDATE on PostgreSQL (as `stagent.store.tasks.get_row`): writers of a task wait for
 # each other, foreign-key checks of concurrent event inserts do not.
@@ -46,6 +48,33 @@ _RUN_BY_NUMBER = (
     .where(_RUNS.c.task_id == bindparam("task_id"), _RUNS.c.number == bindparam("number"))
     .with_for_update()
 )
+_STEP_OF_TASK = (
+    select(_STEPS.c.id)
+    .where(_STEPS.c.task_id == bindparam("task_id"))
+    .order_by(_STEPS.c.run_number.desc())
+    .limit(1)
+    .scalar_subquery()
+    .label("claim_step")
+)
+"""The workflow step row the task runs as (its newest), if any: asked by every run's claim."""
+_CLAIM_TASK = (
+    select(_TASKS, _STEP_OF_TASK)
+    .where(_TASKS.c.id == bindparam("task_id"), _TASKS.c.deleted_at.is_(None))
+    .with_for_update(key_share=True, of=_TASKS)
+)
+_RUN_COLUMNS = tuple(column.label(f"claim_run_{column.name}") for column in _RUNS.c)
+_CLAIM_SQLITE = (
+    select(_TASKS, _STEP_OF_TASK, *_RUN_COLUMNS)
+    .select_from(
+        _TASKS.outerjoin(
+            _RUNS, and_(_RUNS.c.task_id == _TASKS.c.id, _RUNS.c.number == bindparam("number"))
+        )
+    )
+    .where(_TASKS.c.id == bindparam("task_id"), _TASKS.c.deleted_at.is_(None))
+)
+"""A run's claim on SQLite in one read: the task, its run ``number`` (if there is one) and the
+workflow step row it runs as. SQLite's write transaction is the lock; PostgreSQL locks the
+task (read with its step row), then the run (`claim_state`)."""
 _BOOKED_ROW = BOOKED.subquery("booked")
 _END_SQLITE = (
     select(
@@ -65,20 +94,18 @@ the order of the reads does not matter there; PostgreSQL locks the task, then th
 (`end_state`)."""
 _RUN_TASK = select(_RUNS.c.task_id).where(_RUNS.c.id == bindparam("run_id"))
 _UPDATES = {
-    model: update(table).where(table.c.id == bindparam("row_id"))
+    model: Prebuilt(update(table).where(table.c.id == bindparam("row_id")))
     for model, table in ((TaskRow, _TASKS), (RunRow, _RUNS))
 }
 """Built once (the SET clause comes from the parameters): building a statement costs more CPU
-than running it on the hot path."""
+than running it on the hot path; on SQLite sent straight to the driver (`Prebuilt`)."""
 
 
 def live_task(conn: Connection, task_id: str) -> Task:
     """A task that is not deleted, locked for this transaction; `NotFoundError` otherwise."""
     row = conn.execute(_TASK_LIVE, {"task_id": task_id}).mappings().one_or_none()
     if row is None:
-        raise NotFoundError(
-            f"no task with id {task_id!r}", hint="list tasks with `stagent task list`"
-        )
+        raise _no_task(task_id)
     return row_values.task_of(row.__getitem__)
 
 
@@ -86,6 +113,31 @@ def task_status(conn: Connection, task_id: str) -> TaskStatus | None:
     """A task's status (deleted or not), locked for this transaction; None if there is none."""
     value = conn.scalar(_TASK_STATUS, {"task_id": task_id})
     return TaskStatus(value) if value is not None else None
+
+
+def claim_state(conn: Connection, task_id: str, number: int) -> tuple[Task, Run | None, str | None]:
+    """What a run's claim reads: the task (not deleted, locked first), its run ``number``
+    (locked; None if there is none) and the id of the workflow step row the task runs as
+    (None for a task that is no step). One statement on SQLite, two on PostgreSQL (task, then
+    run: the lifecycle's lock order). `NotFoundError` if there is no such task."""
+    params = {"task_id": task_id, "number": number}
+    if conn.dialect.name != "sqlite":
+        found = conn.execute(_CLAIM_TASK, params).mappings().one_or_none()
+        if found is None:
+            raise _no_task(task_id)
+        run = locked_run_number(conn, task_id, number)
+        return row_values.task_of(found.__getitem__), run, found["claim_step"]
+    found = conn.execute(_CLAIM_SQLITE, params).mappings().one_or_none()
+    if found is None:
+        raise _no_task(task_id)
+    run = None
+    if found["claim_run_id"] is not None:
+        run = row_values.run_of(lambda name: found[f"claim_run_{name}"])
+    return row_values.task_of(found.__getitem__), run, found["claim_step"]
+
+
+def _no_task(task_id: str) -> NotFoundError:
+    return NotFoundError(f"no task with id {task_id!r}", hint="list tasks with `stagent task list`")
 
 
 def run_task_id(conn: Connection, run_id: str) -> str | None:
@@ -145,7 +197,7 @@ def write(
     """Write ``values`` to a task or run row: one Core ``UPDATE`` by primary key (no unit-of-work
     flush). If the session holds the row as an ORM object, that object keeps the written values
     as its committed state."""
-    connection(session).execute(_UPDATES[model], {"row_id": row_id, **values})
+    _UPDATES[model].execute(connection(session), {"row_id": row_id, **values})
     loaded = session.identity_map.get(identity_key(model, row_id))
     if loaded is not None:
         for name, value in values.items():

@@ -165,9 +165,16 @@ and times as three arrays. It writes only while the fence's lock is held: the ru
 is locked again (by this transaction: no wait); a row the fence did not lock because the run was
 no longer ``attempt``'s cannot be ``attempt``'s again (attempts only grow, an ended run stays
 ended), and ``SKIP LOCKED`` never waits under the feed lock."""
+_FLUSH_STATEMENT = "stagent_batch_flush"
+_FLUSH_SQL = "SELECT 1 FROM tasks WHERE id = $1 FOR KEY SHARE"
+"""Sent after the batch's commit (which does not wait for its flush), as its own transaction:
+a row lock is a WAL record under a transaction id, so this commit waits for the WAL up to its
+own record -- the batch's commit included -- to be on disk. Task rows are locked ``FOR NO KEY
+UPDATE`` at most, so ``KEY SHARE`` never waits."""
 _PREPARE = (
     f"PREPARE {_FENCE_STATEMENT}(varchar, integer) AS {_FENCE_SQL};"
-    f" PREPARE {_APPEND_STATEMENT}{_APPEND_TYPES} AS {_APPEND_SQL}"
+    f" PREPARE {_APPEND_STATEMENT}{_APPEND_TYPES} AS {_APPEND_SQL};"
+    f" PREPARE {_FLUSH_STATEMENT}(varchar) AS {_FLUSH_SQL}"
 )
 
 
@@ -192,7 +199,8 @@ def _append_in_order(
         f"EXECUTE {_APPEND_STATEMENT}({task}, {run}, {int(attempt)},"
         f" ARRAY[{kinds}], ARRAY[{payloads}], ARRAY[{times}])"
     )
-    return feed.append_in_order(driver, info, _PREPARE, fence, insert)
+    flush = f"EXECUTE {_FLUSH_STATEMENT}({task})"
+    return feed.append_in_order(driver, info, _PREPARE, (fence, insert, flush))
 
 
 _SET_SESSION = update(_TASKS).where(_TASKS.c.id == bindparam("task"))

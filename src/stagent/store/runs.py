@@ -16,6 +16,7 @@ from stagent.domain.ids import new_id, utcnow
 from stagent.domain.run_options import RunOptions
 from stagent.domain.runs import Run, RunStatus, Subject
 from stagent.store import row_values
+from stagent.store.driver import Prebuilt
 from stagent.store.ledger import COMPLETED, RESERVED, core
 from stagent.store.row_values import stored_options
 from stagent.store.tables import RunRow, UsageLedgerRow
@@ -30,7 +31,7 @@ def to_run(row: RunRow) -> Run:
 
 
 _RUNS = cast(Table, RunRow.__table__)
-_INSERT = insert(_RUNS)
+_INSERT = Prebuilt(insert(_RUNS))
 
 
 def insert_queued(
@@ -66,8 +67,8 @@ def insert_queued(
         started_at=started,
         ended_at=None,
     )
-    core(session).execute(
-        _INSERT,
+    _INSERT.execute(
+        core(session),
         {
             "id": run.id,
             "subject_kind": subject.kind,

@@ -1,0 +1,65 @@
+"""Statements sent straight to SQLite's driver (`stagent.store.driver.Prebuilt`) store exactly
+what SQLAlchemy's own execution stores (JSON, timestamps, NULLs), and one that needs a
+Python-side default (an ``onupdate`` column left out) still gets it. On SQLite and PostgreSQL
+(where SQLAlchemy executes them)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.exc import IntegrityError
+from storetools import new_task
+
+from stagent.store.database import Store, flushed_connection
+from stagent.store.driver import Prebuilt
+from stagent.store.tables import TaskRow
+
+_TASKS = cast(Table, TaskRow.__table__)
+_UPDATE = update(_TASKS).where(_TASKS.c.id == bindparam("row_id"))
+
+
+def stored(store: Store, task_id: str) -> dict[str, Any]:
+    """The task's row as the database hands it back (SQLite: the stored text)."""
+    with store.read() as session:
+        columns = [_TASKS.c.options, _TASKS.c.updated_at, _TASKS.c.finished_at, _TASKS.c.title]
+        query = select(*(column.cast(_TASKS.c.title.type) for column in columns))
+        row = session.execute(query.where(_TASKS.c.id == task_id)).one()
+    return dict(zip(("options", "updated_at", "finished_at", "title"), row, strict=True))
+
+
+def test_a_prebuilt_update_stores_what_sqlalchemy_stores(store: Store) -> None:
+    values = {
+        "options": {"model": "m", "limits": {"max_turns": 3}, "tools": ["Read"]},
+        "updated_at": datetime(2026, 12, 7, 4, 30, 1, 123456, tzinfo=UTC),
+        "finished_at": None,
+        "title": "written",
+    }
+    by_sqlalchemy, by_driver = new_task(store), new_task(store)
+    with store.write() as session:
+        conn = flushed_connection(session)
+        conn.execute(_UPDATE, {"row_id": by_sqlalchemy, **values})
+        assert Prebuilt(_UPDATE).execute(conn, {"row_id": by_driver, **values}) == 1
+    assert stored(store, by_driver) == stored(store, by_sqlalchemy)
+
+
+def test_an_update_that_leaves_out_an_onupdate_column_still_sets_it(store: Store) -> None:
+    task_id = new_task(store)
+    before = stored(store, task_id)["updated_at"]
+    with store.write() as session:
+        Prebuilt(_UPDATE).execute(flushed_connection(session), {"row_id": task_id, "title": "x"})
+    after = stored(store, task_id)
+    assert after["title"] == "x" and after["updated_at"] != before
+
+
+def test_a_driver_error_comes_out_as_sqlalchemys(store: Store) -> None:
+    """Callers catch SQLAlchemy's errors (a duplicate is an ``IntegrityError`` whichever way
+    the statement went)."""
+    task_id = new_task(store)
+    insert = Prebuilt(_TASKS.insert())
+    with store.write() as session:
+        row = session.execute(select(_TASKS).where(_TASKS.c.id == task_id)).mappings().one()
+        with pytest.raises(IntegrityError):
+            insert.execute(flushed_connection(session), dict(row))
