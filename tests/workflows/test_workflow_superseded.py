@@ -168,3 +168,30 @@ def test_a_resumed_swarm_is_not_run_twice_by_the_old_rounds_recovered_worker(
     turns = {s.key: agent_turns(worker_client, s.task_id or "") for s in done.steps}
     # the slow worker was interrupted by the kill: started again once, by the new round only
     assert turns == {"mayor": 1, "alpha": 1, "slow": 2, "refinery": 1}
+
+
+def test_a_resume_right_after_a_pause_waits_for_the_running_step_instead_of_restarting_it(
+    worker_home: Path, worker_client: Workspace, worker_procs: list[subprocess.Popen[str]]
+) -> None:
+    """A person pausing and resuming at once (no crash): the new round leaves the step its
+    old round is still running alone and settles from that run's end; before, it took the run
+    over (attempt 2), so the step's agent started again and its model request was paid twice."""
+    client = worker_client
+    data = {
+        "name": "paused-then-resumed",
+        "pattern": "sequence",
+        "steps": [step("one", "first"), step("slow", "second", delay=3), step("three", "x")],
+    }
+    wf = client.workflows.add(parse_definition(data))
+    worker, _ = start_worker(worker_home)
+    worker_procs.append(worker)
+    client.workflows.run(wf.id)
+    wait_until(lambda: step_running(client, wf.id, "slow"), 60, "the slow step to run")
+    client.workflows.pause(wf.id)
+    client.workflows.resume(wf.id)
+    done = client.workflows.wait(wf.id, timeout=90)
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    assert [s.output for s in done.steps] == ["first", "second", "x"]
+    turns = {s.key: agent_turns(client, s.task_id or "") for s in done.steps}
+    assert turns == {"one": 1, "slow": 1, "three": 1}
+    assert [r.attempt for r in client.tasks.runs(done.steps[1].task_id or "")] == [1]

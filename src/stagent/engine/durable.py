@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from dbos import DBOS, DBOSConfig, Queue
 from dbos._sys_db import SystemDatabase
 
-from stagent.engine import queue_polls, workflow_checkpoints
+from stagent.engine import live_rounds, queue_polls, workflow_checkpoints
 from stagent.engine.dbos_logs import quiet_cancellations
 from stagent.engine.executor import RunContext, execute_task_run
 from stagent.engine.queue import (
@@ -140,6 +140,7 @@ def launch(settings: Settings, database_url: str, executor_id: str, context: Run
 
     del workflow_durable
     _context = context
+    live_rounds.bind(executor_id, settings.executor_lease_seconds)
     if _run_loop is None:  # before DBOS: its recovery may dispatch runs at launch
         _run_loop = RunLoop()
         _run_loop.start()

@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from stagent.domain.ids import new_id, utcnow
@@ -42,6 +42,13 @@ def pid_is_running(pid: int) -> bool:
     except (OSError, IndexError):
         return True
     return state not in ("Z", "X")
+
+
+def executor_alive(host: str, pid: int, beat: datetime, cutoff: datetime) -> bool:
+    """Whether an executor row names a live process: not a process gone from this host, and
+    its lease renewed since ``cutoff``."""
+    gone_here = host == socket.gethostname() and not pid_is_running(pid)
+    return not gone_here and beat >= cutoff
 
 
 class ExecutorLease:
@@ -107,15 +114,13 @@ class ExecutorLease:
 
     def recover_dead(self) -> list[str]:
         """Recover the pending runs of every dead executor; returns their ids."""
-        here = socket.gethostname()
         cutoff = utcnow() - self.lease
         with self.store.read() as session:
             rows = executor_repo.all_executors(session)
         dead = [
             executor_id
             for executor_id, host, pid, beat, _kind in rows
-            if executor_id != self.executor_id
-            and ((host == here and not pid_is_running(pid)) or beat < cutoff)
+            if executor_id != self.executor_id and not executor_alive(host, pid, beat, cutoff)
         ]
         for executor_id in dead:
             count = self._recover(executor_id)

@@ -18,25 +18,32 @@ again. A crash inside the attempt re-executes the DBOS step: `start_step` then f
 ``running`` (or ``waiting`` at a checkpoint) and takes it over under a new attempt
 (`stagent.store.lifecycle.claim`: the old execution's writes are fenced off), or finds the
 step already concluded (the crash fell between our commit and DBOS's record) and returns its
-outcome without running anything. The run names the interpreter as its engine workflow, so
-reconcile leaves it alone while the interpreter lives and fails it if the interpreter ended,
-and a person cancelling the step's task ends the run in our tables without cancelling the
-interpreter (`stagent.store.lifecycle.own_engine_run`).
+outcome without running anything. A newer round (a resume right after a pause) that finds the
+step's run still executed by a live older round or its child (`stagent.engine.live_rounds`)
+does not take it over, which would start its agent again and pay its model requests twice: it
+waits for the run to end (or that execution to die) and settles from its end. The run names
+the interpreter as its engine workflow, so reconcile leaves it alone while the interpreter
+lives and fails it if the interpreter ended, and a person cancelling the step's task ends the
+run in our tables without cancelling the interpreter (`stagent.store.lifecycle.own_engine_run`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from stagent.domain.runs import RunStatus
 from stagent.domain.workflow_runs import StepStatus
 from stagent.domain.workflows import WorkflowStep
-from stagent.engine import workflow_checkpoints
+from stagent.engine import live_rounds, workflow_checkpoints
 from stagent.engine import workflow_steps as steps
 from stagent.engine.executor import RunContext, execute_claimed
+from stagent.engine.workflow_waits import PROBE_MIN_GAP_SECONDS
 from stagent.store import lifecycle
+from stagent.store import runs as run_repo
 from stagent.store import workflows as workflow_repo
-from stagent.store.database import Session
+from stagent.store.database import Session, Store
 
 CONCLUDED = (StepStatus.COMPLETED.value, StepStatus.FAILED.value)
 """Step rows an attempt that ended before a crash left behind (a new attempt or a new round
@@ -51,6 +58,21 @@ class StartedStep:
     row: workflow_checkpoints.StepRow
 
 
+@dataclass(frozen=True, slots=True)
+class Busy:
+    """The step's run is in flight under ``owner``, another engine workflow (an older round or
+    its child) that a live process still executes: wait for the run's end (`until_free`)."""
+
+    task_id: str
+    number: int
+    owner: str
+
+
+OWNER_CHECK_SECONDS = 1.0
+"""How often a wait on a `Busy` run looks whether its owner's process died (a death is no
+commit; the run's end wakes the wait at once)."""
+
+
 def start_step(
     ctx: RunContext,
     workflow_id: str,
@@ -60,11 +82,12 @@ def start_step(
     *,
     engine_id: str | None,
     executing: str | None,
-) -> StartedStep | dict[str, Any]:
+) -> StartedStep | Busy | dict[str, Any]:
     """Stop check, prepare and claim in one transaction. Returns the claimed attempt, or a
     mapping: ``{"stop": reason}`` (the run must stop), or the outcome of an attempt that had
-    concluded already (status, output, error, why). ``executing``: the engine workflow this
-    runs in (recorded as the run's engine id)."""
+    concluded already (status, output, error, why), or `Busy` (the run is in flight under a
+    live execution of another engine workflow). ``executing``: the engine workflow this runs
+    in (recorded as the run's engine id)."""
     with ctx.store.write() as session:
         row, state = workflow_repo.step_start(session, workflow_id, run_number, step.id)
         if row.status in CONCLUDED and row.task_id is not None:
@@ -85,6 +108,10 @@ def start_step(
         )
         if "stop" in ready:
             return ready
+        if ready["claimed"] is None:
+            busy = _busy(session, ready["task"], ready["run"], executing)
+            if busy is not None:
+                return busy
         claim = ready["claimed"] or lifecycle.claim(
             session, ready["task"], ready["run"], engine_id=executing
         )
@@ -92,6 +119,40 @@ def start_step(
             return steps.settle_in(session, workflow_id, run_number, step.id)
         place = workflow_checkpoints.StepRow(row.id, workflow_id, run_number, step.id)
         return StartedStep(claim, place)
+
+
+def _busy(session: Session, task_id: str, number: int, executing: str | None) -> Busy | None:
+    """`Busy` if run ``number`` of the task is in flight under another engine workflow than
+    ``executing`` that a live process executes (a dead one's run is taken over)."""
+    run = run_repo.find_row(session, task_id, number)
+    if run is None or run.workflow_id in (None, executing) or _ended(run.status):
+        return None
+    owner = run.workflow_id or ""
+    return Busy(task_id, number, owner) if live_rounds.alive(session, owner) else None
+
+
+def _ended(status: str) -> bool:
+    return RunStatus(status).is_terminal
+
+
+async def until_free(store: Store, busy: Busy) -> None:
+    """Sleep on the store's change signal until the busy run ended or its owner's process is
+    gone (looked at every `OWNER_CHECK_SECONDS`); the reads run in a thread, at most once per
+    `PROBE_MIN_GAP_SECONDS`."""
+    while True:
+        version = store.changes.version
+        if await asyncio.to_thread(_free, store, busy):
+            return
+        await store.changes.wait_async(version, OWNER_CHECK_SECONDS)
+        await asyncio.sleep(PROBE_MIN_GAP_SECONDS)
+
+
+def _free(store: Store, busy: Busy) -> bool:
+    with store.read() as session:
+        run = run_repo.find_row(session, busy.task_id, busy.number)
+        if run is None or _ended(run.status) or run.workflow_id != busy.owner:
+            return True
+        return not live_rounds.alive(session, busy.owner)
 
 
 def _concluded(
@@ -129,6 +190,11 @@ async def run_attempt(
     started = start_step(
         ctx, workflow_id, run_number, step, prompt, engine_id=engine_id, executing=executing
     )
+    while isinstance(started, Busy):  # a live older round runs it: its end is this attempt's
+        await until_free(ctx.store, started)
+        started = start_step(
+            ctx, workflow_id, run_number, step, prompt, engine_id=engine_id, executing=executing
+        )
     if not isinstance(started, StartedStep):
         return started
     ref: steps.StepRef = (workflow_id, run_number, step.id, step.requires_approval)

@@ -29,6 +29,12 @@ def remove(session: Session, executor_id: str) -> None:
     session.execute(delete(ExecutorRow).where(ExecutorRow.id == executor_id))
 
 
+def find(session: Session, executor_id: str) -> tuple[str, int, datetime] | None:
+    """``(hostname, pid, heartbeat_at)`` of a registered executor, if it is registered."""
+    row = session.get(ExecutorRow, executor_id)
+    return None if row is None else (row.hostname, row.pid, ensure_aware(row.heartbeat_at))
+
+
 def all_executors(session: Session) -> list[tuple[str, str, int, datetime, str]]:
     """``(id, hostname, pid, heartbeat_at, kind)`` for every registered executor."""
     rows = session.scalars(select(ExecutorRow))
