@@ -170,19 +170,30 @@ def test_a_resumed_swarm_is_not_run_twice_by_the_old_rounds_recovered_worker(
     assert turns == {"mayor": 1, "alpha": 1, "slow": 2, "refinery": 1}
 
 
+PAUSED_AND_RESUMED = {
+    "sequence": [step("one", "first"), step("slow", "second", delay=3), step("three", "x")],
+    "parallel": [
+        step("one", "first"),
+        step("slow", "second", delay=3),
+        step("three", "x", depends_on=["one", "slow"]),
+    ],
+}
+
+
+@pytest.mark.parametrize("pattern", sorted(PAUSED_AND_RESUMED))
 def test_a_resume_right_after_a_pause_waits_for_the_running_step_instead_of_restarting_it(
-    worker_home: Path, worker_client: Workspace, worker_procs: list[subprocess.Popen[str]]
+    worker_home: Path,
+    worker_client: Workspace,
+    worker_procs: list[subprocess.Popen[str]],
+    pattern: str,
 ) -> None:
     """A person pausing and resuming at once (no crash): the new round leaves the step its
-    old round is still running alone and settles from that run's end; before, it took the run
-    over (attempt 2), so the step's agent started again and its model request was paid twice."""
+    old round (or, for a parallel branch, the old round's child) is still running alone and
+    settles from that run's end; before, it took the run over (attempt 2), so the step's agent
+    started again and its model request was paid twice."""
     client = worker_client
-    data = {
-        "name": "paused-then-resumed",
-        "pattern": "sequence",
-        "steps": [step("one", "first"), step("slow", "second", delay=3), step("three", "x")],
-    }
-    wf = client.workflows.add(parse_definition(data))
+    data = {"name": f"{pattern}-paused-then-resumed", "pattern": pattern}
+    wf = client.workflows.add(parse_definition({**data, "steps": PAUSED_AND_RESUMED[pattern]}))
     worker, _ = start_worker(worker_home)
     worker_procs.append(worker)
     client.workflows.run(wf.id)
