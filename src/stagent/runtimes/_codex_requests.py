@@ -164,8 +164,6 @@ class ServerRequests:
             if self._booked is not None:
                 await self._booked()  # the usage reported before this call is checked first
             decision = await self._gate_unless_capped(request)
-            if decision.message == CAPPED and decision.decided_by == "the budget":
-                await self._await_usage(request_id, tool)
         except Exception:
             log.exception("codex: the permission gate failed for %s; declining", tool)
             decision = PermissionDecision(allowed=False, message="the permission check failed")
@@ -190,6 +188,7 @@ class ServerRequests:
             allowed=False, interrupt=True, message=CAPPED, decided_by="the budget"
         )
         if self.capped:
+            await self._await_usage(request.request_id, request.tool)
             return capped
         deciding = asyncio.ensure_future(self._gate.decide(request))
         cap = asyncio.ensure_future(self._capped.wait())
@@ -202,6 +201,7 @@ class ServerRequests:
         deciding.cancel()
         with contextlib.suppress(BaseException):
             await deciding
+        await self._await_usage(request.request_id, request.tool)
         return capped
 
     async def _tell_model(self, text: str) -> None:
