@@ -16,6 +16,7 @@ from sandboxtools import codex_runtime, contained_workspace
 from stagent.domain.ledger import LedgerEntry, LedgerFilter
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
+from stagent.runtimes import _codex_requests
 from stagent.runtimes.claude import ClaudeRuntime
 from stagent.testing.anthropic_server import AnthropicScriptServer
 from stagent.testing.model_script import ModelScript, ScriptBook
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.slow
 KEY = "sk-ant-spender-0123456789abcdef"
 CALLS = 10
 CALL = {"input_tokens": 1000, "output_tokens": 50}
+CODEX_CALL = {"input_tokens": 10_000, "output_tokens": 0}  # $0.05 on gpt-5.5
 
 
 @pytest.fixture
@@ -86,7 +88,24 @@ def test_codex_stops_at_the_runs_cap_and_every_call_it_made_is_booked(ws: Worksp
     after: at $0.05 a call the third reaches the $0.12 cap while the fourth is already on its
     way. Its tool is cancelled (every approval waits until the usage before it is booked), so
     Codex reports the fourth call's usage and ends the turn: four calls, four rows."""
-    script = spender({"input_tokens": 10_000, "output_tokens": 0}, model="gpt-5.5")
+    assert_codex_books_every_call(ws, spender(CODEX_CALL, model="gpt-5.5"))
+
+
+def test_codex_books_the_capped_call_when_the_providers_stream_ends_late(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fourth response's end (its usage) comes well after its tool call: the capped
+    approval is answered only once Codex has had time to read it (a cancel before that ends
+    the turn and Codex never reports the call: 3 rows for 4 calls, the old behaviour)."""
+    monkeypatch.setattr(_codex_requests, "CAP_CANCEL_GRACE_SECONDS", 15.0)
+    script = spender(CODEX_CALL, model="gpt-5.5")
+    slow = [t.model_copy(update={"end_delay": 0.5}) for t in script.turns]
+    assert_codex_books_every_call(ws, script.model_copy(update={"turns": slow}))
+
+
+def assert_codex_books_every_call(ws: Workspace, script: ModelScript) -> None:
+    """Run the spender on Codex with a $0.12 cap: four calls served, four booked, the fourth's
+    tool cancelled at the cap."""
     ws.start_worker()
     with ScriptedOpenAIServer([script]) as server:
         codex_runtime(ws, server, "sk-test-codex-spender-0123456789", "gpt-5.5")

@@ -1,7 +1,8 @@
 """Statements sent straight to SQLite's driver (`stagent.store.driver.Prebuilt`) store exactly
 what SQLAlchemy's own execution stores (JSON, timestamps, NULLs), and one that needs a
 Python-side default (an ``onupdate`` column left out) still gets it. On SQLite and PostgreSQL
-(where SQLAlchemy executes them)."""
+(where SQLAlchemy executes them); on SQLite's bare driver connection too (a budget admission's
+hot path, no SQLAlchemy ``Connection``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from storetools import new_task
 
@@ -19,6 +20,16 @@ from stagent.store.tables import TaskRow
 
 _TASKS = cast(Table, TaskRow.__table__)
 _UPDATE = update(_TASKS).where(_TASKS.c.id == bindparam("row_id"))
+_WAYS = ("connection", "bare driver")
+
+
+def run(way: str, prebuilt: Prebuilt, conn: Connection, params: dict[str, Any]) -> int:
+    """``prebuilt`` on the session's connection, or on its bare driver connection."""
+    if way == "connection":
+        return prebuilt.execute(conn, params)
+    if conn.dialect.name != "sqlite":
+        pytest.skip("a bare driver connection is SQLite's")
+    return prebuilt.execute_on_driver(conn.connection.driver_connection, conn.dialect, params)
 
 
 def stored(store: Store, task_id: str) -> dict[str, Any]:
@@ -30,7 +41,8 @@ def stored(store: Store, task_id: str) -> dict[str, Any]:
     return dict(zip(("options", "updated_at", "finished_at", "title"), row, strict=True))
 
 
-def test_a_prebuilt_update_stores_what_sqlalchemy_stores(store: Store) -> None:
+@pytest.mark.parametrize("way", _WAYS)
+def test_a_prebuilt_update_stores_what_sqlalchemy_stores(store: Store, way: str) -> None:
     values = {
         "options": {"model": "m", "limits": {"max_turns": 3}, "tools": ["Read"]},
         "updated_at": datetime(2026, 12, 7, 4, 30, 1, 123456, tzinfo=UTC),
@@ -41,7 +53,7 @@ def test_a_prebuilt_update_stores_what_sqlalchemy_stores(store: Store) -> None:
     with store.write() as session:
         conn = flushed_connection(session)
         conn.execute(_UPDATE, {"row_id": by_sqlalchemy, **values})
-        assert Prebuilt(_UPDATE).execute(conn, {"row_id": by_driver, **values}) == 1
+        assert run(way, Prebuilt(_UPDATE), conn, {"row_id": by_driver, **values}) == 1
     assert stored(store, by_driver) == stored(store, by_sqlalchemy)
 
 
@@ -54,7 +66,8 @@ def test_an_update_that_leaves_out_an_onupdate_column_still_sets_it(store: Store
     assert after["title"] == "x" and after["updated_at"] != before
 
 
-def test_a_driver_error_comes_out_as_sqlalchemys(store: Store) -> None:
+@pytest.mark.parametrize("way", _WAYS)
+def test_a_driver_error_comes_out_as_sqlalchemys(store: Store, way: str) -> None:
     """Callers catch SQLAlchemy's errors (a duplicate is an ``IntegrityError`` whichever way
     the statement went)."""
     task_id = new_task(store)
@@ -62,4 +75,20 @@ def test_a_driver_error_comes_out_as_sqlalchemys(store: Store) -> None:
     with store.write() as session:
         row = session.execute(select(_TASKS).where(_TASKS.c.id == task_id)).mappings().one()
         with pytest.raises(IntegrityError):
-            insert.execute(flushed_connection(session), dict(row))
+            run(way, insert, flushed_connection(session), dict(row))
+
+
+def test_the_bare_driver_refuses_a_statement_that_needs_a_python_side_default(
+    store: Store,
+) -> None:
+    """Nothing there could compute the ``onupdate`` value: refused, rather than left unset."""
+    task_id = new_task(store)
+    before = stored(store, task_id)
+    with store.write() as session, pytest.raises(ValueError, match="bare driver"):
+        run(
+            "bare driver",
+            Prebuilt(_UPDATE),
+            flushed_connection(session),
+            {"row_id": task_id, "title": "x"},
+        )
+    assert stored(store, task_id) == before

@@ -21,6 +21,12 @@ from stagent.runtimes.base import PermissionDecision, PermissionGate, Permission
 
 log = logging.getLogger("stagent.runtimes.codex")
 CAPPED = "the run reached its spending cap"
+CAP_CANCEL_GRACE_SECONDS = 2.0
+"""How long a capped approval waits for the usage of the response that asked for the tool
+before it is answered ``cancel``. The cancel ends the turn, and Codex loses the usage of a
+response whose end (``response.completed``) it had not read by then; Codex 0.163 reports that
+usage only after the tool is answered, so the wait normally runs out: it is the time Codex gets
+to read the end of a response the provider has already sent."""
 
 
 class ServerRequests:
@@ -46,6 +52,9 @@ class ServerRequests:
         self.turn_id: str | None = None
         self.items: dict[str, JsonDict] = {}
         """Tool items seen started, by id (a file approval names only the item)."""
+        self._usage_reports = 0
+        self._reported = asyncio.Event()
+        self._reports_at_start: dict[str, int] = {}
         self.denials: dict[str, str] = {}
         """Why each denied call was denied, by request id."""
         self.waiting: dict[str, str] = {}
@@ -60,6 +69,39 @@ class ServerRequests:
     def cap_reached(self) -> None:
         """Approve nothing more; decisions still waiting at the gate are answered ``cancel``."""
         self._capped.set()
+
+    def tool_started(self, item_id: str, item: JsonDict) -> None:
+        """Remember a started tool item and how many usage reports came before it."""
+        self.items[item_id] = item
+        self._reports_at_start[item_id] = self._usage_reports
+
+    def usage_reported(self) -> None:
+        """A model response's usage was reported (wakes capped approvals waiting for it)."""
+        self._usage_reports += 1
+        self._reported.set()
+        self._reported = asyncio.Event()
+
+    async def _await_usage(self, item_id: str, tool: str) -> None:
+        """Wait, at most `CAP_CANCEL_GRACE_SECONDS`, for the usage of the response that asked
+        for ``item_id`` (a cancel answered before Codex has read that response's end loses it)."""
+        before = self._reports_at_start.get(item_id)
+        if before is None:
+            return
+        deadline = time.monotonic() + CAP_CANCEL_GRACE_SECONDS
+        while self._usage_reports <= before:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                log.info(
+                    "codex: task %s: cancelling %s at the spending cap; the usage of the response "
+                    "that asked for it was not reported within %g s (unbooked if Codex had not "
+                    "read that response's end by now)",
+                    self._task_id,
+                    tool,
+                    CAP_CANCEL_GRACE_SECONDS,
+                )
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reported.wait(), remaining)
 
     def spawn(self, message: Message) -> None:
         """Answer ``message`` in its own task (a decision may take a person minutes)."""
@@ -146,6 +188,7 @@ class ServerRequests:
             allowed=False, interrupt=True, message=CAPPED, decided_by="the budget"
         )
         if self.capped:
+            await self._await_usage(request.request_id, request.tool)
             return capped
         deciding = asyncio.ensure_future(self._gate.decide(request))
         cap = asyncio.ensure_future(self._capped.wait())
@@ -158,6 +201,7 @@ class ServerRequests:
         deciding.cancel()
         with contextlib.suppress(BaseException):
             await deciding
+        await self._await_usage(request.request_id, request.tool)
         return capped
 
     async def _tell_model(self, text: str) -> None:

@@ -400,7 +400,7 @@ class CodexRun(AgentRun):
             return
         event = mapping.tool_request(item)
         if event is not None:
-            self._requests.items[item_id] = item
+            self._requests.tool_started(item_id, item)
             self._emit(event)
 
     def _item_completed(self, item: JsonDict) -> None:
@@ -434,9 +434,11 @@ class CodexRun(AgentRun):
         self._last_total = total
         call = mapping.call_id(self.thread_id, self._turn_id, total)
         self._emit_tracked(mapping.usage_event(params, self._model, request_id=call))
-        if self._requests.capped:
+        self._requests.usage_reported()
+        if self._requests.capped and not self._requests.waiting:
             # The call on its way when the cap was reached is reported: if the turn still goes
-            # on (a tool Codex ran without asking), stop it before it asks for more.
+            # on (a tool Codex ran without asking), stop it before it asks for more. An approval
+            # still open is about to be answered ``cancel``, which ends the turn by itself.
             self._request_stop("interrupt")
 
     def _turn_completed(self, turn: JsonDict) -> RuntimeEvent:

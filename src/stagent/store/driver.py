@@ -1,16 +1,20 @@
-"""Core statements of a run's hot path sent straight to SQLite's driver.
+"""Core statements sent straight to SQLite's driver, compiled once: the run hot path's (run and
+task updates, event inserts, the queued run's insert) and a budget admission's (its reservation
+and note, on a bare driver connection: `stagent.store.hot_admission`).
 
 SQLAlchemy's ``Connection.execute`` costs several times what SQLite does for a primary-key
 ``UPDATE`` or a one-row ``INSERT`` (execution context, events, result set-up). A `Prebuilt`
 statement is compiled once per dialect and set of parameter names, with SQLAlchemy's own bind
-processors (JSON, timestamps), and then sent on the session's DBAPI connection: the same SQL
-and the same stored values, in the same transaction, for a fraction of the CPU.
+processors (JSON, timestamps), and then sent on the DBAPI connection: the same SQL and the same
+stored values, in the same transaction, for a fraction of the CPU. A driver error comes out as
+SQLAlchemy's (``IntegrityError``, ``OperationalError`` ...), as it would from ``conn.execute``.
 
 Only on SQLite (PostgreSQL keeps SQLAlchemy's path: its writes there are held for the commit's
 round trip or go over hot connections, `stagent.store.hot`). A statement whose compiled form
 computes Python-side defaults (an ``onupdate`` column the parameters leave out) goes through
-SQLAlchemy too. Statements sent this way do not fire SQLAlchemy's ``before_cursor_execute``:
-count statements with the driver's trace callback (``benchmarks.engine`` does).
+SQLAlchemy too (on a bare driver connection it is refused). Statements sent this way do not fire
+SQLAlchemy's ``before_cursor_execute``: count statements with the driver's trace callback
+(``benchmarks.engine`` does).
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from collections.abc import Callable, Generator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import UpdateBase
 
-_Compiled = tuple[str, tuple[str, ...], dict[str, Callable[[Any], Any]]] | None
-"""SQL text, its parameter names in order, their bind processors; None: not prebuildable."""
+_Built = tuple[str, tuple[str, ...], dict[str, Callable[[Any], Any]]]
+"""SQL text, its parameter names in order, their bind processors."""
+_Compiled = _Built | None
+"""None: not prebuildable (SQLAlchemy runs it)."""
 
 
 class Prebuilt:
@@ -36,34 +42,39 @@ class Prebuilt:
 
     def execute(self, conn: Connection, params: dict[str, Any]) -> int:
         """Run with one set of parameters; the number of rows it changed."""
-        compiled = self._compile(conn, tuple(params))
+        compiled = self._compile(conn.dialect, tuple(params))
         if compiled is None:
             return conn.execute(self.statement, params).rowcount
-        sql, names, processors = compiled
-        values = _values(names, processors, params)
-        with _cursor(conn, sql, values) as cursor:
-            cursor.execute(sql, values)
-            return cursor.rowcount
+        return _run(_driver(conn), conn.dialect, compiled, params)
+
+    def execute_on_driver(self, driver: Any, dialect: Dialect, params: dict[str, Any]) -> int:
+        """`execute` on SQLite's bare driver connection (``driver``, of an engine of
+        ``dialect``, in its open transaction: no SQLAlchemy ``Connection`` around it).
+        Raises ValueError for a statement SQLAlchemy would have to run (see the module)."""
+        compiled = self._compile(dialect, tuple(params))
+        if compiled is None:
+            raise ValueError(f"not a statement for {dialect.name}'s bare driver: {self.statement}")
+        return _run(driver, dialect, compiled, params)
 
     def executemany(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Run once per row (the rows share their parameter names), in order."""
-        compiled = self._compile(conn, tuple(rows[0]))
+        compiled = self._compile(conn.dialect, tuple(rows[0]))
         if compiled is None:
             conn.execute(self.statement, list(rows))
             return
         sql, names, processors = compiled
         values = [_values(names, processors, row) for row in rows]
-        with _cursor(conn, sql, values) as cursor:
+        with _cursor(_driver(conn), conn.dialect, sql, values) as cursor:
             cursor.executemany(sql, values)
 
-    def _compile(self, conn: Connection, keys: tuple[str, ...]) -> _Compiled:
-        if conn.dialect.name != "sqlite":
+    def _compile(self, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
+        if dialect.name != "sqlite":
             return None
         try:
             return self._compiled[keys]
         except KeyError:
             pass
-        compiled = self.statement.compile(dialect=conn.dialect, column_keys=list(keys))
+        compiled = self.statement.compile(dialect=dialect, column_keys=list(keys))
         prefetch = compiled.insert_prefetch or compiled.update_prefetch
         names = compiled.positiontup
         built: _Compiled = None
@@ -75,16 +86,28 @@ class Prebuilt:
         return built
 
 
+def _driver(conn: Connection) -> Any:
+    return conn.connection.driver_connection
+
+
+def _run(driver: Any, dialect: Dialect, compiled: _Built, params: dict[str, Any]) -> int:
+    """One compiled statement with one set of parameters on ``driver``; rows changed."""
+    sql, names, processors = compiled
+    values = _values(names, processors, params)
+    with _cursor(driver, dialect, sql, values) as cursor:
+        cursor.execute(sql, values)
+        return cursor.rowcount
+
+
 @contextmanager
-def _cursor(conn: Connection, sql: str, values: list[Any]) -> Generator[Any]:
-    """The connection's DBAPI cursor, closed after; a driver error comes out as SQLAlchemy's
-    (``IntegrityError``, ``OperationalError`` ...), as it would from ``conn.execute``."""
-    dbapi: Any = conn.dialect.loaded_dbapi
-    cursor = conn.connection.driver_connection.cursor()  # pyright: ignore[reportOptionalMemberAccess]
+def _cursor(driver: Any, dialect: Dialect, sql: str, values: list[Any]) -> Generator[Any]:
+    """A DBAPI cursor of ``driver``, closed after; a driver error comes out as SQLAlchemy's."""
+    dbapi: Any = dialect.loaded_dbapi
+    cursor = driver.cursor()
     try:
         yield cursor
     except dbapi.Error as exc:
-        raise DBAPIError.instance(sql, values, exc, dbapi.Error, dialect=conn.dialect) from exc
+        raise DBAPIError.instance(sql, values, exc, dbapi.Error, dialect=dialect) from exc
     finally:
         cursor.close()
 

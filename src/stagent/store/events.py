@@ -16,7 +16,6 @@ from stagent.domain.ids import ensure_aware, utcnow
 from stagent.domain.runs import Subject
 from stagent.domain.scrub import scrub
 from stagent.store.driver import Prebuilt
-from stagent.store.driver_inserts import driver_insert
 from stagent.store.tables import AgentEventRow, FeedOutboxRow
 
 
@@ -96,31 +95,24 @@ def append(
         session.flush()  # the event's task row (and anything else it refers to) exists first
     conn = session.connection()
     outbox = conn.dialect.name == "postgresql"
-    _INSERTS[outbox].execute(
-        conn,
-        {
-            "task_id": task_id,
-            "run_id": run_id,
-            "subject_kind": subject.kind,
-            "subject_id": subject.id,
-            "kind": kind,
-            "payload": payload,
-            "created_at": utcnow(),
-        },
-    )
+    _INSERTS[outbox].execute(conn, _row(task_id, run_id, subject, kind, payload))
     if outbox:
         session.info[OUTBOX_INFO] = True
 
 
-_EVENT_COLUMNS = (
-    "task_id",
-    "run_id",
-    "subject_kind",
-    "subject_id",
-    "kind",
-    "payload",
-    "created_at",
-)
+def _row(
+    task_id: str | None, run_id: str | None, subject: Subject, kind: LogKind, payload: Any
+) -> dict[str, Any]:
+    """An event row's values, created now (``payload`` already scrubbed)."""
+    return {
+        "task_id": task_id,
+        "run_id": run_id,
+        "subject_kind": subject.kind,
+        "subject_id": subject.id,
+        "kind": kind,
+        "payload": payload,
+        "created_at": utcnow(),
+    }
 
 
 def append_on_driver(
@@ -137,9 +129,8 @@ def append_on_driver(
     transaction, no Session), ``payload`` scrubbed of ``secrets``: SQLite has one writer at a
     time, so the row goes straight into ``agent_events`` (a budget admission's note on its hot
     path, `stagent.store.hot_admission`)."""
-    values = (task_id, run_id, "task", task_id, kind, scrub(payload, secrets), utcnow())
-    statement = driver_insert(dialect, _EVENTS, _EVENT_COLUMNS)
-    driver.execute(statement.sql, statement.params(dict(zip(_EVENT_COLUMNS, values, strict=True))))
+    row = _row(task_id, run_id, Subject("task", task_id), kind, scrub(payload, secrets))
+    _INSERTS[False].execute_on_driver(driver, dialect, row)
 
 
 def append_many(

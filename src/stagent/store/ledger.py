@@ -36,7 +36,7 @@ from stagent.domain.ids import ensure_aware, new_id, utcnow
 from stagent.domain.ledger import LedgerEntry as LedgerEntry  # re-exported
 from stagent.domain.ledger import LedgerFilter as LedgerFilter  # re-exported
 from stagent.store import spend_totals
-from stagent.store.driver_inserts import driver_insert
+from stagent.store.driver import Prebuilt
 from stagent.store.events import COMMIT_STATEMENTS, OUTBOX_ROWS
 from stagent.store.feed import literal_maker
 from stagent.store.tables import UsageLedgerRow
@@ -131,6 +131,8 @@ def to_entry(row: UsageLedgerRow) -> LedgerEntry:
 
 _INSERT_ROW = _LEDGER.insert()
 """Built once: building a statement costs more CPU than running it (reservations, usage)."""
+_INSERT_ON_DRIVER = Prebuilt(_INSERT_ROW)
+"""`_INSERT_ROW` compiled once for SQLite's bare driver connection (`insert_on_driver`)."""
 
 
 def insert(session: Session, new: NewLedgerEntry) -> LedgerEntry:
@@ -159,8 +161,7 @@ def insert_on_driver(driver: Any, dialect: Dialect, new: NewLedgerEntry) -> Ledg
     """`insert` straight on SQLite's driver connection (in its open transaction), no Session:
     a budget admission's reservation on its hot path (`stagent.store.hot_admission`)."""
     values = _row_values(new)
-    statement = driver_insert(dialect, _LEDGER, tuple(values))
-    driver.execute(statement.sql, statement.params(values))
+    _INSERT_ON_DRIVER.execute_on_driver(driver, dialect, values)
     return _entry(values, new)
 
 

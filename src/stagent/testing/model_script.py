@@ -72,6 +72,9 @@ class ModelTurn(_Strict):
     error: TurnError | None = None
     delay: float = Field(default=0, ge=0, le=600)
     """Seconds to wait before answering (to test cancel and deadlines)."""
+    end_delay: float = Field(default=0, ge=0, le=600)
+    """Seconds between a response's output and its end (OpenAI server: a slow stream whose
+    ``response.completed`` comes after the tool call)."""
     echo_tool_results: bool = False
 
 

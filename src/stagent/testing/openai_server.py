@@ -186,7 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         events = response_events(turn, info, owner.next_id(), owner.next_id)
         try:
-            self._stream(events)
+            self._stream(events, turn.end_delay)
         except (BrokenPipeError, ConnectionResetError):
             return
 
@@ -230,13 +230,15 @@ class _Handler(BaseHTTPRequestHandler):
         }
         self._send_json(status, {"error": error})
 
-    def _stream(self, events: list[JsonDict]) -> None:
+    def _stream(self, events: list[JsonDict], end_delay: float = 0) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         for event in events:
+            if event["type"] == "response.completed" and self.owner.stopping.wait(end_delay):
+                return
             chunk = f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
             self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
             self.wfile.flush()
