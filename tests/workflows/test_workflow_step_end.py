@@ -7,8 +7,10 @@ settled as before. In process, no worker: the executor runs the step's run on th
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from stagent.domain.runs import RunStatus
@@ -20,6 +22,7 @@ from stagent.engine import workflow_inline, workflow_steps
 from stagent.engine.executor import RunContext, execute_task_run
 from stagent.engine.guard import OpenGuard
 from stagent.engine.workflow_steps import SettleOnEnd
+from stagent.store import driver
 from stagent.store import workflows as workflow_repo
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
@@ -89,7 +92,12 @@ def test_a_failed_run_settles_its_step_failed_with_the_runs_error(workspace: Wor
 
 
 def test_a_run_that_cannot_start_settles_its_step_failed(workspace: Workspace) -> None:
-    wf = started(workspace, step("a", "alpha", runtime="nowhere"))
+    """A runtime gone since the workflow was saved (adding refuses an unknown one)."""
+    wf = started(workspace, step("a", "alpha"))
+    with workspace.store.write() as session:
+        row = workflow_repo.get_row(session, wf.id)
+        steps = [{**spec, "runtime": "nowhere"} for spec in row.definition["steps"]]
+        row.definition = {**row.definition, "steps": steps}
     task_id, settled = run_step(workspace, wf, "a")
     assert workspace.tasks.get(task_id).status is TaskStatus.FAILED
     assert step_state(workspace, wf, "a")[0] == StepStatus.FAILED.value
@@ -121,7 +129,7 @@ def test_a_step_row_that_is_gone_does_not_keep_the_run_from_ending(
 
 
 def test_a_step_started_in_its_interpreter_logs_its_tasks_creation_and_moves_in_one_insert(
-    workspace: Workspace,
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The task's ``created`` (no run) and its two status moves (its run's) are one statement:
     the log reads as it always did."""
@@ -133,6 +141,18 @@ def test_a_step_started_in_its_interpreter_logs_its_tasks_creation_and_moves_in_
         if args[2].startswith("INSERT INTO agent_events"):
             inserts.append(args[2])
 
+    def on_driver(sent: Callable[..., Any]) -> Callable[..., Any]:
+        """A `Prebuilt` call that goes to SQLite's driver (SQLAlchemy's listener misses it)."""
+
+        def spy(self: driver.Prebuilt, conn: Any, params: Any) -> Any:
+            if conn.dialect.name == "sqlite" and self.statement.table.name == "agent_events":
+                inserts.append("INSERT INTO agent_events (driver)")
+            return sent(self, conn, params)
+
+        return spy
+
+    monkeypatch.setattr(driver.Prebuilt, "execute", on_driver(driver.Prebuilt.execute))
+    monkeypatch.setattr(driver.Prebuilt, "executemany", on_driver(driver.Prebuilt.executemany))
     event.listen(workspace.store.engine, "before_cursor_execute", remember)
     try:
         began = workflow_inline.start_step(
