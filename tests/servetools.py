@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 READY = "running at"
@@ -134,3 +134,14 @@ def stop_worker(proc: subprocess.Popen[str], sig: signal.Signals = signal.SIGTER
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+def wait_until(check: Callable[[], object], timeout: float, what: str) -> None:
+    """Return once ``check()`` is truthy (polled every 0.1 s); fail naming ``what`` after
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from servetools import start_worker
+from servetools import start_worker, wait_until
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
 from stagent.store import executors as executor_repo
@@ -41,15 +41,6 @@ sys.argv = ["stagent", "worker", "--json"]
 from stagent.cli.app import main
 main()
 """
-
-
-def wait_until(check: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(check) and check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def executor_ids(ws: Workspace) -> set[str]:

@@ -77,17 +77,10 @@ def test_events_a_crashed_writer_left_in_the_outbox_are_published_by_the_next_wr
     assert outbox_size(ws) == 0
 
 
-def test_concurrent_writers_never_make_a_tailing_reader_skip_an_event(ws: Workspace) -> None:
-    claims = [claimed(ws, f"writer {i}") for i in range(4)]
-    start = ws.tasks.last_seq()
-    per_writer = 40
+def seqs_seen_while(ws: Workspace, start: int, writers: list[threading.Thread]) -> list[int]:
+    """Every ``seq`` a reader tailing the feed from ``start`` saw while ``writers`` ran (it reads
+    once more after they ended), in the order it saw them."""
     done = threading.Event()
-
-    def write(claim: Claim) -> None:
-        writer = RunWriter(ws.store, claim.task.id, claim.run)
-        for i in range(per_writer):
-            assert writer.record(TextEvent(text=f"{claim.task.id} {i}"))
-
     seen: list[int] = []
 
     def tail() -> None:
@@ -102,13 +95,27 @@ def test_concurrent_writers_never_make_a_tailing_reader_skip_an_event(ws: Worksp
 
     reader = threading.Thread(target=tail)
     reader.start()
-    writers = [threading.Thread(target=write, args=(c,)) for c in claims]
     for thread in writers:
         thread.start()
     for thread in writers:
         thread.join()
     done.set()
     reader.join()
+    return seen
+
+
+def test_concurrent_writers_never_make_a_tailing_reader_skip_an_event(ws: Workspace) -> None:
+    claims = [claimed(ws, f"writer {i}") for i in range(4)]
+    start = ws.tasks.last_seq()
+    per_writer = 40
+
+    def write(claim: Claim) -> None:
+        writer = RunWriter(ws.store, claim.task.id, claim.run)
+        for i in range(per_writer):
+            assert writer.record(TextEvent(text=f"{claim.task.id} {i}"))
+
+    writers = [threading.Thread(target=write, args=(c,)) for c in claims]
+    seen = seqs_seen_while(ws, start, writers)
 
     stored = [e.seq for e in ws.tasks.feed(after=start, limit=10_000) if e.kind == "text"]
     assert len(stored) == 4 * per_writer
@@ -311,7 +318,6 @@ def test_run_events_and_write_transactions_never_make_a_reader_skip_an_event(
     notes = [ws.tasks.create(TaskDraft(title=f"noted {i}")) for i in range(2)]
     start = ws.tasks.last_seq()
     per_writer = 40
-    done = threading.Event()
 
     def run_writer(claim: Claim) -> None:
         writer = RunWriter(ws.store, claim.task.id, claim.run)
@@ -323,28 +329,9 @@ def test_run_events_and_write_transactions_never_make_a_reader_skip_an_event(
             with ws.store.write() as session:
                 events.append(session, task_id, "note", {"message": f"{task_id} {i}"})
 
-    seen: list[int] = []
-
-    def tail() -> None:
-        after = start
-        while True:
-            finished = done.is_set()
-            for event in ws.tasks.feed(after=after):
-                seen.append(event.seq)
-                after = event.seq
-            if finished:
-                return
-
-    reader = threading.Thread(target=tail)
-    reader.start()
     writers = [threading.Thread(target=run_writer, args=(c,)) for c in claims]
     writers += [threading.Thread(target=note_writer, args=(t.id,)) for t in notes]
-    for thread in writers:
-        thread.start()
-    for thread in writers:
-        thread.join()
-    done.set()
-    reader.join()
+    seen = seqs_seen_while(ws, start, writers)
 
     feed = ws.tasks.feed(after=start, limit=10_000)
     kinds = [e.kind for e in feed]

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from servetools import start_worker, stop_worker
+from servetools import start_worker, stop_worker, wait_until
 from stagent.domain.workflow_files import parse_definition
 from stagent.domain.workflow_runs import Workflow, WorkflowStatus
 from stagent.store import workflows as workflow_repo
@@ -35,15 +34,6 @@ sys.argv = ["stagent", "worker", "--json"]
 from stagent.cli.app import main
 main()
 """
-
-
-def wait_until(check: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(check) and check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def step_task(ws: Workspace, workflow_id: str, key: str) -> str | None:
