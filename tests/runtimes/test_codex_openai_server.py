@@ -244,10 +244,9 @@ def test_a_delay_ends_when_the_server_stops() -> None:
     caller = threading.Thread(target=call)
     caller.start()
     time.sleep(0.3)
-    started = time.monotonic()
     server.stop()
-    caller.join(timeout=5)
-    assert time.monotonic() - started < 3
+    caller.join(timeout=20)
+    assert not caller.is_alive()  # well before the scenario's 30 s delay
     assert outcome and isinstance(outcome[0], httpx.HTTPError)  # hung up, not answered
 
 

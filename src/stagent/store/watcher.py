@@ -21,6 +21,7 @@ from stagent.store.notifier import ChangeNotifier
 
 CHANNEL = "stagent_changes"
 SQLITE_POLL_SECONDS = 0.02
+READY_WAIT_SECONDS = 5.0
 log = logging.getLogger(__name__)
 
 
@@ -32,15 +33,19 @@ class CrossProcessWatcher:
         self._notifier = notifier
         self._is_sqlite = is_sqlite
         self._stop = threading.Event()
+        self._listening = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start watching (idempotent)."""
+        """Start watching (idempotent). Returns once the thread listens, so a commit made after
+        `start` returns is never missed (or after `READY_WAIT_SECONDS` if the database cannot
+        be reached: the thread keeps trying)."""
         if self._thread is not None:
             return
         target = self._watch_sqlite if self._is_sqlite else self._watch_postgres
         self._thread = threading.Thread(target=target, name="stagent-watcher", daemon=True)
         self._thread.start()
+        self._listening.wait(READY_WAIT_SECONDS)
 
     def stop(self) -> None:
         """Stop watching and wait for the thread."""
@@ -53,6 +58,7 @@ class CrossProcessWatcher:
         database = make_url(self._url).database or ""
         with contextlib.closing(sqlite3.connect(database, check_same_thread=False)) as conn:
             last = conn.execute("PRAGMA data_version").fetchone()[0]
+            self._listening.set()
             while not self._stop.wait(SQLITE_POLL_SECONDS):
                 try:
                     current = conn.execute("PRAGMA data_version").fetchone()[0]
@@ -71,6 +77,9 @@ class CrossProcessWatcher:
             try:
                 with psycopg.connect(url, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    if self._listening.is_set():
+                        self._notifier.ring()  # commits while reconnecting went unheard
+                    self._listening.set()
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=0.5, stop_after=1):
                             self._notifier.ring()
