@@ -13,6 +13,8 @@ assigns ``status``.
   the run. The run is ``waiting`` while it has holds and ``running`` again when the last one is
   released. Waiters sleep on the store's change signal (`stagent.store.waits`).
 - `cancel_task` and `plan_task` are a person's moves (cancel; drag back to planned).
+
+The transition check and the run-ending write these share are in `stagent.store.run_end`.
 """
 
 from __future__ import annotations
@@ -24,17 +26,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from stagent.domain.errors import ConflictError, InvalidTransitionError
+from stagent.domain.errors import ConflictError
 from stagent.domain.events import LogKind
 from stagent.domain.ids import utcnow
-from stagent.domain.lifecycle import Proposal, check, fenced
+from stagent.domain.lifecycle import Proposal, fenced
 from stagent.domain.run_options import RunOptions
 from stagent.domain.runs import Run, RunStatus, Subject
 from stagent.domain.tasks import RUNNABLE_FROM, Task, TaskStatus, check_transition
 from stagent.store import events, run_state
-from stagent.store import ledger as ledger_repo
 from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
+from stagent.store.run_end import RunState, check_move, end_run, storable, task_of
 from stagent.store.tables import RunRow, TaskRow
 
 
@@ -226,8 +228,8 @@ def start_run(
         workflow_id=workflow_id,
         started=started,
     )
-    queued = _RunState(run.id, RunStatus.QUEUED, 0)
-    _check(queued, task.id, TaskStatus.QUEUED, RunStatus.RUNNING, None)
+    queued = RunState(run.id, RunStatus.QUEUED, 0)
+    check_move(queued, task.id, TaskStatus.QUEUED, RunStatus.RUNNING, None)
     values: dict[str, Any] = {
         "status": TaskStatus.RUNNING.value,
         "run_count": number,
@@ -266,7 +268,7 @@ def cancel_task(session: Session, task_id: str, *, reason: str) -> tuple[Task, s
     workflow_id = own_engine_run(task_id, row.run_count, row.workflow_id) if active else None
     if run is None:
         return set_task_status(session, row, TaskStatus.CANCELLED, reason=reason), workflow_id
-    _end_run(session, run.id, RunStatus.CANCELLED, reason)
+    end_run(session, run.id, RunStatus.CANCELLED, reason)
     task = set_task_status(
         session, row, TaskStatus.CANCELLED, reason=reason, run_id=run.id, run_number=run.number
     )
@@ -281,7 +283,7 @@ def plan_task(session: Session, task_id: str, *, reason: str) -> tuple[Task, str
     queued = current is TaskStatus.QUEUED
     run = _active_run(session, row) if queued else None
     if run is not None:
-        _end_run(session, run.id, RunStatus.CANCELLED, reason)
+        end_run(session, run.id, RunStatus.CANCELLED, reason)
     task = set_task_status(
         session,
         row,
@@ -347,7 +349,7 @@ def claim(
             run_id=run.id,
         )
         return Claim(task, dataclasses.replace(run, attempt=attempt), recovered, step_row)
-    _check(_RunState.of(run), task.id, task.status, RunStatus.RUNNING, None)
+    check_move(RunState.of(run), task.id, task.status, RunStatus.RUNNING, None)
     started = utcnow()
     running = {"status": RunStatus.RUNNING.value, "started_at": started, "attempt": attempt}
     run_state.write(session, RunRow, run.id, running)
@@ -376,7 +378,7 @@ def suspend(
     if hold not in holds:
         holds.append(hold)
     if run.status == RunStatus.RUNNING.value:
-        _check(_RunState.of_row(run), *_task_of(task_row), RunStatus.WAITING, attempt)
+        check_move(RunState.of_row(run), *task_of(task_row), RunStatus.WAITING, attempt)
         _update(session, run, {"status": RunStatus.WAITING.value, "waiting_on": holds})
         _follow(session, task_row, run, TaskStatus.WAITING, reason)
     else:
@@ -390,7 +392,7 @@ def release(session: Session, run_id: str, hold: str, *, reason: str) -> Run:
     run, task_row = _locked(session, run_id)
     holds = [h for h in (run.waiting_on or []) if h != hold]
     if not holds and run.status == RunStatus.WAITING.value:
-        _check(_RunState.of_row(run), *_task_of(task_row), RunStatus.RUNNING, None)
+        check_move(RunState.of_row(run), *task_of(task_row), RunStatus.RUNNING, None)
         _update(session, run, {"status": RunStatus.RUNNING.value, "waiting_on": holds})
         _follow(session, task_row, run, TaskStatus.RUNNING, reason)
     else:
@@ -431,19 +433,19 @@ def finish(
     if run.status.is_terminal:
         return None
     known = task_id if task_status is not None else None
-    _check(_RunState.of(run), known, task_status, target, attempt)
+    check_move(RunState.of(run), known, task_status, target, attempt)
     task_target = TaskStatus(target.value)
     moves = task_id is not None and task_status is not None and task_status is not task_target
     if not moves:  # else logged with the task's status event, in one statement
         for kind, payload in logged:
             events.append(session, run.task_id, kind, payload, run_id=run.id)
     result, error = (
-        _storable(events.scrubbed(session, result)),
-        _storable(events.scrubbed(session, error)),
+        storable(events.scrubbed(session, result)),
+        storable(events.scrubbed(session, error)),
     )
-    reason = _storable(reason)
+    reason = storable(reason)
     stop = reason or (error if target is RunStatus.FAILED else None) or target.value
-    ended = _end_run(session, run.id, target, stop, result=result, error=error, booked=booked)
+    ended = end_run(session, run.id, target, stop, result=result, error=error, booked=booked)
     if moves and task_id is not None and task_status is not None:
         fields: dict[str, Any] = {"error": error}
         if target is RunStatus.COMPLETED:
@@ -491,27 +493,6 @@ def check_attempt(session: Session, run_id: str, attempt: int) -> bool:
 # ------------------------------------------------------------------------------- helpers
 
 
-@dataclass(frozen=True, slots=True)
-class _RunState:
-    """What the transition rules read of a run."""
-
-    id: str
-    status: RunStatus
-    attempt: int
-
-    @classmethod
-    def of(cls, run: Run) -> _RunState:
-        return cls(run.id, run.status, run.attempt)
-
-    @classmethod
-    def of_row(cls, row: RunRow) -> _RunState:
-        return cls(row.id, RunStatus(row.status), row.attempt)
-
-
-def _task_of(row: TaskRow | None) -> tuple[str | None, TaskStatus | None]:
-    return (row.id, TaskStatus(row.status)) if row is not None else (None, None)
-
-
 def _locked(session: Session, run_id: str) -> tuple[RunRow, TaskRow | None]:
     """Lock a run's task, then the run: the order `claim`, `queue_run` and `cancel_task` take
     them in, so two writers of one run (an executor finishing, a person cancelling) wait for
@@ -528,26 +509,6 @@ def _active_run(session: Session, row: TaskRow) -> RunRow | None:
     if run is None or RunStatus(run.status).is_terminal:
         return None
     return run
-
-
-def _check(
-    run: _RunState,
-    task_id: str | None,
-    task_status: TaskStatus | None,
-    target: RunStatus,
-    attempt: int | None,
-) -> None:
-    check(
-        Proposal(
-            run_id=run.id,
-            current=run.status,
-            target=target,
-            attempt=run.attempt,
-            writer_attempt=attempt,
-            task_id=task_id,
-            task_current=task_status,
-        )
-    )
 
 
 def _follow(
@@ -567,49 +528,6 @@ def _follow(
     if TaskStatus(task_row.status) is target:
         return
     set_task_status(session, task_row, target, reason=reason, run_id=run.id, run_number=run.number)
-
-
-def _storable(text: str | None) -> str | None:
-    """``text`` as every backend can store it: PostgreSQL's text columns refuse the NUL
-    character (an agent's output or a crashed CLI's error may hold one; the run could not end),
-    so each becomes U+FFFD, the replacement character."""
-    return text.replace("\x00", "\ufffd") if text else text
-
-
-def _end_run(
-    session: Session,
-    run_id: str,
-    target: RunStatus,
-    reason: str,
-    *,
-    result: str | None = None,
-    error: str | None = None,
-    booked: run_repo.Booked | None = None,
-) -> dict[str, Any]:
-    """End the run and settle it in the same transaction: its budget reservation is released
-    (exactly once, by run), the usage rows of a failed or cancelled run say so, and its cost is
-    summed from its ledger rows. A crash either ends and settles it, or does neither. Returns
-    the values written. ``booked``: the run's ledger sums if this transaction read them already
-    (`run_state.end_state` on SQLite), else they are read here."""
-    if target not in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED):
-        raise InvalidTransitionError(f"{target.value} does not end a run")
-    if booked is None:
-        booked = run_repo.booked(session, run_id)
-    if booked.reserved:
-        ledger_repo.release_reservations(session, run_id, note=f"released: the run {target.value}")
-    if booked.completed and target is not RunStatus.COMPLETED:
-        ledger_repo.mark_run_outcome(session, run_id, target.value)
-    ended: dict[str, Any] = {
-        "status": target.value,
-        "stop_reason": reason,
-        "result": result,
-        "error": error,
-        "waiting_on": list[str](),
-        "ended_at": utcnow(),
-        "cost_micros": booked.spent,
-    }
-    run_state.write(session, RunRow, run_id, ended)
-    return ended
 
 
 def _update(session: Session, row: TaskRow | RunRow, values: dict[str, Any]) -> None:
