@@ -110,3 +110,22 @@ def test_a_warning_due_goes_the_full_way_and_is_sent_once(ws: Workspace) -> None
     ]
     assert not ws.budgets.admit(replace(call, run_id="run_5")).allowed  # at the cap
     assert len(alerts(ws, "warning")) == 1
+
+
+def test_an_admission_with_no_caps_is_one_read_in_no_transaction(
+    ws: Workspace, traced: tuple[list[str], list[str]]
+) -> None:
+    """Most workspaces set no cap: each run's admission checks only that the policy is still
+    the one known (its fingerprint), with no Session, ``BEGIN`` or ``ROLLBACK`` around it."""
+    statements, executed = traced
+    call = CallScope(runtime="scripted", project_id=None, task_id=new_task(ws).id)
+    ws.budgets.admit(replace(call, run_id="run_warm"))  # the policy known
+    statements.clear()
+    executed.clear()
+
+    admission = ws.budgets.admit(replace(call, run_id="run_1"))
+
+    assert admission.allowed and admission.reserved == 0
+    assert executed == []
+    assert [s.split()[0] for s in statements] == ["SELECT"]
+    assert "FROM budgets" in statements[0]

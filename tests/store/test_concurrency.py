@@ -302,3 +302,64 @@ def test_concurrent_holds_and_releases_leave_the_run_consistent(store: Store, ot
     assert run.status is RunStatus.RUNNING and run.waiting_on == ()
     assert task.status is TaskStatus.RUNNING
     assert len(resumed) == 2  # claimed, then resumed once after the last release
+
+
+def test_a_runs_end_racing_every_other_writer_of_its_task_never_deadlocks(
+    store: Store, other: Store
+) -> None:
+    """The executor's end (task, then run: the task is locked ``FOR NO KEY UPDATE`` before it
+    is written, never upgraded from a share lock), a person's cancel (task, then run), an
+    approval's hold (task, then run) and a booked call (the run only) on one task at once,
+    round after round: each round ends the run once, task and run agree, and no writer fails
+    with anything but a refusal (a deadlock would come out as a database error)."""
+    for round_number in range(6):
+        claimed = claimed_run(store, f"r{round_number}")
+        run_id, task_id = claimed.run.id, claimed.task.id
+
+        def end(on: Store) -> Any:
+            with on.write() as session:
+                return lifecycle.finish(
+                    session, run_id, RunStatus.COMPLETED, attempt=1, task_id=task_id, result="ok"
+                )
+
+        def cancel(on: Store) -> Any:
+            with on.write() as session:
+                return lifecycle.cancel_task(session, task_id, reason="stop")
+
+        def hold(on: Store) -> Any:
+            with on.write() as session:
+                return lifecycle.suspend(session, run_id, "approval:c", reason="ask", attempt=1)
+
+        def book(on: Store) -> Any:
+            with on.write() as session:
+                ended = lifecycle.check_attempt(session, run_id, 1)
+                ledger_repo.insert(
+                    session,
+                    ledger_repo.NewLedgerEntry(
+                        runtime="scripted",
+                        task_id=task_id,
+                        run_id=run_id,
+                        status="completed",
+                        cost_micros=100,
+                    ),
+                )
+                if ended:
+                    lifecycle.settle_cost(session, run_id)
+
+        results = together(
+            lambda: end(store), lambda: cancel(other), lambda: hold(other), lambda: book(store)
+        )
+        failures = [r for r in results if isinstance(r, Exception)]
+        assert all(isinstance(r, StagentError) for r in failures), failures
+        with store.read() as session:
+            run = run_repo.get(session, run_id)
+            task = task_repo.get(session, task_id)
+            ended = [
+                e.payload["to"]
+                for e in event_repo.for_run(session, run_id)
+                if e.kind == "status" and e.payload["to"] in ("completed", "cancelled")
+            ]
+        assert run.status in (RunStatus.COMPLETED, RunStatus.CANCELLED)
+        assert task.status is TaskStatus(run.status.value)
+        assert ended == [run.status.value]
+        assert run.cost_micros == 100

@@ -1,6 +1,7 @@
 """Statements sent straight to SQLite's driver (`stagent.store.driver.Prebuilt`) store exactly
 what SQLAlchemy's own execution stores (JSON, timestamps, NULLs), and one that needs a
-Python-side default (an ``onupdate`` column left out) still gets it. On SQLite and PostgreSQL
+Python-side default (an ``onupdate`` column left out) still gets it; a read
+(`stagent.store.driver.PrebuiltRead`) returns what SQLAlchemy returns. On SQLite and PostgreSQL
 (where SQLAlchemy executes them); on SQLite's bare driver connection too (a budget admission's
 hot path, no SQLAlchemy ``Connection``)."""
 
@@ -10,12 +11,12 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy import Connection, Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from storetools import new_task
 
 from stagent.store.database import Store, flushed_connection
-from stagent.store.driver import Prebuilt
+from stagent.store.driver import Prebuilt, PrebuiltRead
 from stagent.store.tables import TaskRow
 
 _TASKS = cast(Table, TaskRow.__table__)
@@ -92,3 +93,28 @@ def test_the_bare_driver_refuses_a_statement_that_needs_a_python_side_default(
             {"row_id": task_id, "title": "x"},
         )
     assert stored(store, task_id) == before
+
+
+_READ = select(
+    _TASKS,
+    func.coalesce(_TASKS.c.finished_at, _TASKS.c.updated_at).label("when"),
+    _TASKS.c.status.in_(("planned", "queued")).label("waiting"),
+).where(_TASKS.c.id == bindparam("task_id"))
+
+
+def test_a_prebuilt_read_returns_what_sqlalchemy_returns(store: Store) -> None:
+    """JSON decoded, timestamps parsed, NULLs, labels, an ``IN`` of literal values (expanded
+    when first compiled); no row is None. Twice: compiled once, then reused."""
+    task_id = new_task(store)
+    with store.write() as session:
+        options = {"model": "m", "limits": {"max_turns": 3}}
+        session.execute(update(_TASKS).where(_TASKS.c.id == task_id).values(options=options))
+    read = PrebuiltRead(_READ)
+    for _ in range(2):
+        with store.read() as session:
+            conn = flushed_connection(session)
+            expected = dict(conn.execute(_READ, {"task_id": task_id}).mappings().one())
+            assert read.one_or_none(conn, {"task_id": task_id}) == expected
+            assert read.one_or_none(conn, {"task_id": "tsk_nope"}) is None
+    assert expected["options"] == options and expected["waiting"]
+    assert isinstance(expected["created_at"], datetime) and expected["finished_at"] is None

@@ -214,6 +214,34 @@ def test_a_claim_on_sqlite_is_one_read_and_its_writes(store: Store) -> None:
     assert statements == ["SELECT", "UPDATE", "UPDATE", "INSERT"]
 
 
+def test_a_runs_end_on_sqlite_is_one_read_and_its_writes(store: Store) -> None:
+    """Run, task status and ledger sums in one statement (sent to the driver), then the run
+    and the task written, and the last events with the ``status`` one in one executemany
+    (SQLite's trace reports each of its rows)."""
+    if not store.is_sqlite:
+        pytest.skip("PostgreSQL locks the task, then the run, then reads the ledger sums")
+    claim = claimed_run(store)
+    statements: list[str] = []
+    with store.write() as session:
+        driver = flushed_connection(session).connection.driver_connection
+        driver.set_trace_callback(lambda sql: statements.append(sql.split()[0]))
+        try:
+            ended = lifecycle.finish(
+                session,
+                claim.run.id,
+                RunStatus.COMPLETED,
+                attempt=1,
+                task_id=claim.task.id,
+                result="ok",
+                logged=[("text", {"text": "last words"})],
+            )
+        finally:
+            driver.set_trace_callback(None)
+    assert ended is not None and ended.status is RunStatus.COMPLETED
+    assert statements == ["SELECT", "UPDATE", "UPDATE", "INSERT", "INSERT"]
+    assert logged(store, claim.task.id)[-2:] == [("text", "last words"), ("status", "completed")]
+
+
 def test_a_flushed_connection_sees_what_the_session_holds(store: Store) -> None:
     task_id = new_task(store)
     with store.write() as session:

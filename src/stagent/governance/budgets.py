@@ -218,9 +218,7 @@ class BudgetService:
         try:
             if not self._caps_seen:
                 # No caps last time: check the policy without the write lock (most workspaces).
-                with self._store.read() as session:
-                    policies = self._current_policies(session)
-                applicable = [p for p in policies if call.covers(p)]
+                applicable = [p for p in self._policies_now() if call.covers(p)]
                 if not _capped(applicable):
                     return Admission(allowed=True, run_cap=_run_cap(applicable, requested_cap))
             if self._known is not None:
@@ -269,6 +267,16 @@ class BudgetService:
         if admission is not None:
             self._caps_seen = True
         return admission
+
+    def _policies_now(self) -> list[BudgetPolicy]:
+        """The policy now, outside any transaction: the one known if its fingerprint (one read
+        of its own, no Session: `budget_repo.fingerprint_now`) still matches, else read
+        again."""
+        known = self._known
+        if known is not None and budget_repo.fingerprint_now(self._store) == known.fingerprint:
+            return known.policies
+        with self._store.read() as session:
+            return self._read_policy(session).policies
 
     def _current_policies(self, session: ledger_repo.Session) -> list[BudgetPolicy]:
         """The policy now: the one known, if its fingerprint still matches, else read again."""

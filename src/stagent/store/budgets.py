@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, select, tuple_
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,9 @@ from stagent.domain.ids import ensure_aware, new_id
 from stagent.store import inbox
 from stagent.store.inbox import InboxItem
 from stagent.store.tables import BudgetRow, BudgetWindowRow, InboxItemRow, ProjectRow
+
+if TYPE_CHECKING:
+    from stagent.store.database import Store
 
 ADMISSION_LOCK_KEY = 7426002
 """PostgreSQL advisory lock serializing budget admissions (see `lock_admissions`)."""
@@ -130,6 +133,12 @@ def fingerprint(session: Session) -> str:
     """The policy's fingerprint now (see `fingerprint_sql`); the table holds a few rows."""
     conn = session.connection()
     return str(conn.exec_driver_sql(f"SELECT {fingerprint_sql(conn.dialect.name)}").scalar_one())
+
+
+def fingerprint_now(store: Store) -> str:
+    """`fingerprint` in a read of its own, outside any transaction (`Store.read_value`): no
+    Session for a caller that reads nothing else."""
+    return str(store.read_value(f"SELECT {fingerprint_sql(store.engine.dialect.name)}"))
 
 
 def list_budgets(session: Session) -> list[StoredBudget]:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import sessionmaker
 from stagent.domain.errors import DatabaseUnavailableError
 from stagent.domain.scrub import normalize
 from stagent.store import feed
+from stagent.store.connection import flushed_connection as flushed_connection  # re-exported
 from stagent.store.engine import WRITE_OPTION, build_engine, is_sqlite, normalize_url, redact_url
 from stagent.store.events import COMMIT_STATEMENTS, OUTBOX_INFO, OUTBOX_ROWS, SECRETS_INFO
 from stagent.store.hot import HotConnection, HotPool, SqliteHotConnection
@@ -87,6 +88,23 @@ class Store:
         """A session for reading; nothing it does is committed."""
         with self._sessions() as session:
             yield session
+
+    def read_value(self, sql: str) -> Any:
+        """The first column of the first row of one plain-SQL read (None if no row), sent
+        outside any transaction -- one statement reads a consistent snapshot by itself -- so
+        without a Session, ``BEGIN`` or ``ROLLBACK``: on SQLite straight on the driver, on
+        PostgreSQL one round trip in autocommit mode."""
+        if self.is_sqlite:
+            pooled = self.engine.raw_connection()
+            try:
+                driver: Any = pooled.driver_connection
+                row = driver.execute(sql).fetchone()
+            finally:
+                pooled.close()
+        else:
+            with self._autocommit_engine.connect() as conn:
+                row = conn.exec_driver_sql(sql).first()
+        return row[0] if row is not None else None
 
     @contextmanager
     def write(self, *, lock: int | None = None) -> Generator[Session]:
@@ -231,15 +249,6 @@ def _begin_locked(session: Session, key: int) -> Any:
         feed.roll_back(driver)
         raise
     return driver
-
-
-def flushed_connection(session: Session) -> Connection:
-    """The session's connection for a Core statement (ours, or another library's in the same
-    transaction: DBOS's enqueue), after flushing what the ORM still holds, so the statement sees
-    every row this transaction wrote."""
-    if session.new or session.dirty or session.deleted:
-        session.flush()
-    return session.connection()
 
 
 def _ensure_private_file(url: str) -> None:

@@ -1,6 +1,7 @@
 """Core statements sent straight to SQLite's driver, compiled once: the run hot path's (run and
-task updates, event inserts, the queued run's insert) and a budget admission's (its reservation
-and note, on a bare driver connection: `stagent.store.hot_admission`).
+task updates, event inserts, the queued run's insert, the run's end read: `PrebuiltRead`) and a
+budget admission's (its reservation and note, on a bare driver connection:
+`stagent.store.hot_admission`).
 
 SQLAlchemy's ``Connection.execute`` costs several times what SQLite does for a primary-key
 ``UPDATE`` or a one-row ``INSERT`` (execution context, events, result set-up). A `Prebuilt`
@@ -21,9 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Dialect
+from sqlalchemy import Connection, Dialect, Select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -86,6 +88,69 @@ class Prebuilt:
         return built
 
 
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A `PrebuiltRead` compiled for SQLite: the SQL text (an ``IN`` of literal values
+    expanded), its parameter names in order with the values of its literal ones and their
+    bind processors, and the result's column keys with their result processors (None: the
+    driver's value as it is)."""
+
+    sql: str
+    names: tuple[str, ...]
+    literals: dict[str, Any]
+    binds: dict[str, Callable[[Any], Any]]
+    keys: tuple[str, ...]
+    results: tuple[Callable[[Any], Any] | None, ...]
+
+
+class PrebuiltRead:
+    """A ``SELECT`` of at most one row, run on SQLite's DBAPI cursor, its values through
+    SQLAlchemy's own processors (JSON decoded, timestamps parsed: what ``conn.execute``
+    returns); SQLAlchemy runs it elsewhere. Compiled on its first execution: the caller's
+    parameters must be plain values (no list for an ``IN``), the statement's literal ones are
+    fixed then."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self._compiled: _Read | None = None
+
+    def one_or_none(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any] | None:
+        """The row as a mapping of column keys to values, None if there is none."""
+        if conn.dialect.name != "sqlite":
+            found = conn.execute(self.statement, params).mappings().one_or_none()
+            return dict(found) if found is not None else None
+        read = self._compiled or self._compile(conn.dialect, params)
+        values = _values(read.names, read.binds, {**read.literals, **params})
+        with _cursor(_driver(conn), conn.dialect, read.sql, values) as cursor:
+            cursor.execute(read.sql, values)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return {
+            key: value if process is None else process(value)
+            for key, value, process in zip(read.keys, row, read.results, strict=True)
+        }
+
+    def _compile(self, dialect: Dialect, params: dict[str, Any]) -> _Read:
+        compiled = self.statement.compile(dialect=dialect)
+        expanded = compiled.construct_expanded_state(params)
+        binds: dict[str, Any] = dict(compiled._bind_processors)  # pyright: ignore[reportPrivateUsage]
+        columns = tuple(self.statement.selected_columns)
+        read = _Read(
+            sql=expanded.statement,
+            names=tuple(expanded.positiontup or ()),
+            literals={k: v for k, v in expanded.parameters.items() if k not in params},
+            binds={**binds, **expanded.processors},
+            keys=tuple(str(column.key) for column in columns),
+            results=tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in columns
+            ),
+        )
+        self._compiled = read
+        return read
+
+
 def _driver(conn: Connection) -> Any:
     return conn.connection.driver_connection
 
@@ -124,4 +189,4 @@ def _values(
     return values
 
 
-__all__ = ["Prebuilt"]
+__all__ = ["Prebuilt", "PrebuiltRead"]

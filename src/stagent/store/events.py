@@ -15,6 +15,7 @@ from stagent.domain.events import MAX_SEQ, LoggedEvent, LogKind
 from stagent.domain.ids import ensure_aware, utcnow
 from stagent.domain.runs import Subject
 from stagent.domain.scrub import scrub
+from stagent.store.connection import flushed_connection
 from stagent.store.driver import Prebuilt
 from stagent.store.tables import AgentEventRow, FeedOutboxRow
 
@@ -91,9 +92,7 @@ def append(
     if held is not None:  # sent with the transaction's commit (see `OUTBOX_ROWS`)
         held.append((task_id, run_id, subject.kind, subject.id, kind, payload, utcnow()))
         return
-    if session.new or session.dirty or session.deleted:
-        session.flush()  # the event's task row (and anything else it refers to) exists first
-    conn = session.connection()
+    conn = flushed_connection(session)  # the event's task row (and what else it refers to) first
     outbox = conn.dialect.name == "postgresql"
     _INSERTS[outbox].execute(conn, _row(task_id, run_id, subject, kind, payload))
     if outbox:
@@ -151,9 +150,7 @@ def append_many(
         for kind, payload in logged:
             append(session, task_id, kind, payload, run_id=run_id)
         return
-    if session.new or session.dirty or session.deleted:
-        session.flush()
-    conn = session.connection()
+    conn = flushed_connection(session)
     outbox = conn.dialect.name == "postgresql"
     now = utcnow()
     rows = [

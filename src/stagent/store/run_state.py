@@ -22,7 +22,7 @@ from stagent.domain.runs import Run
 from stagent.domain.tasks import Task, TaskStatus
 from stagent.store import row_values
 from stagent.store.database import flushed_connection as connection
-from stagent.store.driver import Prebuilt
+from stagent.store.driver import Prebuilt, PrebuiltRead
 from stagent.store.runs import BOOKED, Booked
 from stagent.store.tables import RunRow, TaskRow, WorkflowStepRow
 
@@ -76,7 +76,7 @@ _CLAIM_SQLITE = (
 workflow step row it runs as. SQLite's write transaction is the lock; PostgreSQL locks the
 task (read with its step row), then the run (`claim_state`)."""
 _BOOKED_ROW = BOOKED.subquery("booked")
-_END_SQLITE = (
+_END_SQLITE = PrebuiltRead(
     select(
         _RUNS,
         select(_TASKS.c.status)
@@ -88,10 +88,10 @@ _END_SQLITE = (
     .select_from(_RUNS.join(_BOOKED_ROW, true()))
     .where(_RUNS.c.id == bindparam("run_id"))
 )
-"""A run's end on SQLite in one read: the run, its task's status and its ledger rows' sums
-(`runs.BOOKED`, one row whatever the run booked). SQLite's write transaction is the lock, so
-the order of the reads does not matter there; PostgreSQL locks the task, then the run
-(`end_state`)."""
+"""A run's end on SQLite in one read, sent to the driver: the run, its task's status and its
+ledger rows' sums (`runs.BOOKED`, one row whatever the run booked). SQLite's write transaction
+is the lock, so the order of the reads does not matter there; PostgreSQL locks the task, then
+the run (`end_state`)."""
 _RUN_TASK = select(_RUNS.c.task_id).where(_RUNS.c.id == bindparam("run_id"))
 _UPDATES = {
     model: Prebuilt(update(table).where(table.c.id == bindparam("row_id")))
@@ -162,8 +162,7 @@ def end_state(
     locked). `NotFoundError` if there is no such run."""
     if conn.dialect.name != "sqlite":
         return _end_locked(conn, run_id, task_id)
-    row = conn.execute(_END_SQLITE, {"run_id": run_id, "task_id": task_id}).mappings()
-    found = row.one_or_none()
+    found = _END_SQLITE.one_or_none(conn, {"run_id": run_id, "task_id": task_id})
     if found is None:
         raise NotFoundError(f"no run with id {run_id!r}", hint="see a task's runs on its page")
     status = found["end_task_status"]
@@ -198,6 +197,8 @@ def write(
     flush). If the session holds the row as an ORM object, that object keeps the written values
     as its committed state."""
     _UPDATES[model].execute(connection(session), {"row_id": row_id, **values})
+    if not len(session.identity_map):  # the hot path's sessions load no ORM object
+        return
     loaded = session.identity_map.get(identity_key(model, row_id))
     if loaded is not None:
         for name, value in values.items():
