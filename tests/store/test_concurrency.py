@@ -314,52 +314,53 @@ def test_a_runs_end_racing_every_other_writer_of_its_task_never_deadlocks(
     with anything but a refusal (a deadlock would come out as a database error)."""
     for round_number in range(6):
         claimed = claimed_run(store, f"r{round_number}")
-        run_id, task_id = claimed.run.id, claimed.task.id
-
-        def end(on: Store) -> Any:
-            with on.write() as session:
-                return lifecycle.finish(
-                    session, run_id, RunStatus.COMPLETED, attempt=1, task_id=task_id, result="ok"
-                )
-
-        def cancel(on: Store) -> Any:
-            with on.write() as session:
-                return lifecycle.cancel_task(session, task_id, reason="stop")
-
-        def hold(on: Store) -> Any:
-            with on.write() as session:
-                return lifecycle.suspend(session, run_id, "approval:c", reason="ask", attempt=1)
-
-        def book(on: Store) -> Any:
-            with on.write() as session:
-                ended = lifecycle.check_attempt(session, run_id, 1)
-                ledger_repo.insert(
-                    session,
-                    ledger_repo.NewLedgerEntry(
-                        runtime="scripted",
-                        task_id=task_id,
-                        run_id=run_id,
-                        status="completed",
-                        cost_micros=100,
-                    ),
-                )
-                if ended:
-                    lifecycle.settle_cost(session, run_id)
-
-        results = together(
-            lambda: end(store), lambda: cancel(other), lambda: hold(other), lambda: book(store)
-        )
+        results = together(*_writers_of(claimed.task.id, claimed.run.id, store, other))
         failures = [r for r in results if isinstance(r, Exception)]
         assert all(isinstance(r, StagentError) for r in failures), failures
         with store.read() as session:
-            run = run_repo.get(session, run_id)
-            task = task_repo.get(session, task_id)
+            run = run_repo.get(session, claimed.run.id)
+            task = task_repo.get(session, claimed.task.id)
             ended = [
                 e.payload["to"]
-                for e in event_repo.for_run(session, run_id)
+                for e in event_repo.for_run(session, claimed.run.id)
                 if e.kind == "status" and e.payload["to"] in ("completed", "cancelled")
             ]
         assert run.status in (RunStatus.COMPLETED, RunStatus.CANCELLED)
         assert task.status is TaskStatus(run.status.value)
         assert ended == [run.status.value]
         assert run.cost_micros == 100
+
+
+def _writers_of(task_id: str, run_id: str, store: Store, other: Store) -> list[Callable[[], Any]]:
+    """The executor ending the run, a person cancelling the task, an approval holding the run
+    and a provider call booked on it (two stores: two processes)."""
+
+    def end() -> Any:
+        with store.write() as session:
+            return lifecycle.finish(
+                session, run_id, RunStatus.COMPLETED, attempt=1, task_id=task_id, result="ok"
+            )
+
+    def cancel() -> Any:
+        with other.write() as session:
+            return lifecycle.cancel_task(session, task_id, reason="stop")
+
+    def hold() -> Any:
+        with other.write() as session:
+            return lifecycle.suspend(session, run_id, "approval:c", reason="ask", attempt=1)
+
+    def book() -> Any:
+        with store.write() as session:
+            ended = lifecycle.check_attempt(session, run_id, 1)
+            entry = ledger_repo.NewLedgerEntry(
+                runtime="scripted",
+                task_id=task_id,
+                run_id=run_id,
+                status="completed",
+                cost_micros=100,
+            )
+            ledger_repo.insert(session, entry)
+            if ended:
+                lifecycle.settle_cost(session, run_id)
+
+    return [end, cancel, hold, book]
