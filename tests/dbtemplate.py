@@ -6,7 +6,6 @@ most tests open a fresh workspace, so the suite spent minutes re-running the sam
 template's pages through SQLite's online backup API (a few milliseconds, safe while the engine
 holds connections) instead; anything else (PostgreSQL, a database at an older revision, a test
 under ``tests/store``, which tests the migrations themselves) runs the real migrations.
-`seed_home` does the same for a home a child ``stagent`` process is about to open.
 
 PostgreSQL: `pg_template` is a database migrated once per process; the root conftest's
 ``pg_url`` creates each test's database as a copy of it (``CREATE DATABASE ... TEMPLATE``
@@ -121,14 +120,3 @@ def install() -> None:
 def uninstall() -> None:
     """Restore the real `upgrade_to_head`."""
     migrate.upgrade_to_head = _real_upgrade
-
-
-def seed_home(home: Path) -> Path:
-    """Give ``home`` the SQLite file a ``stagent`` child process would migrate itself (the
-    default database of `stagent.locations.default_database_url`); returns the home."""
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    target = home / "stagent.sqlite"
-    if not target.exists():
-        shutil.copyfile(template(), target)
-        target.chmod(0o600)
-    return home
