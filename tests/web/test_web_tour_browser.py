@@ -25,6 +25,13 @@ RAW = re.compile(
     r"\b(None|undefined|NaN|null|Traceback)\b|\[object Object\]|\b[a-z]+:[a-z]{3}_[0-9a-f]{6,}"
 )
 """Empty values of Python and JavaScript, a traceback, an internal id (``approval:apr_1``)."""
+RULE_OR_FIRING = re.compile(r"\b(?:rul|fir)_[0-9a-f]{6,}")
+"""A saved rule's or a schedule firing's id: a person knows them by the rule's text and the
+firing's time (on any page)."""
+ANY_ID = re.compile(r"\b[a-z]{2,3}_[0-9a-f]{6,}")
+"""Any internal id (``tsk_``, ``apr_``, ``wf_``...): never in a log line or a firing's reason."""
+WORDS_ONLY = ".log-line .text, table.firings td"
+"""Where a page speaks in words only (the log's lines, a schedule's firing history)."""
 CHARTS = {
     "home": ("svg.spark", 5),
     "costs": (".charts canvas", 3),
@@ -96,6 +103,9 @@ def _problems(page: Any, name: str, width: int) -> list[str]:
     text = page.locator("body").inner_text()
     found += [f"{where}: CLI syntax {m.group(0)!r}" for m in CLI.finditer(text)]
     found += [f"{where}: raw text {m.group(0)!r}" for m in RAW.finditer(text)]
+    found += [f"{where}: internal id {m.group(0)!r}" for m in RULE_OR_FIRING.finditer(text)]
+    worded = "\n".join(page.locator(WORDS_ONLY).all_inner_texts())
+    found += [f"{where}: internal id in a log {m.group(0)!r}" for m in ANY_ID.finditer(worded)]
     if name in SAYS:
         selector, words = SAYS[name]
         if words not in page.locator(selector).first.inner_text():
