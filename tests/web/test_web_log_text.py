@@ -1,6 +1,6 @@
 """What a person reads in a task's log and on Monitor: rules and schedules by their words (a
 rule's text, a schedule's name and firing time), linked to where they live, never their ids;
-and a live run's cost as what it booked so far."""
+a live run's cost as what it booked so far; model ids kept whole in narrow cells."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from webtools import wait_for_status
 
 from stagent.domain.events import LoggedEvent
 from stagent.web.ui.fragments import log_line
+from stagent.web.ui.templating import whole
 from stagent.workspace import Workspace
 
 SCHEDULED = {
@@ -92,3 +93,12 @@ async def test_a_waiting_run_shows_what_it_booked_so_far(
     worker.approvals.allow(card.id, by="person")
     await wait_for_status(worker_client, task_id, {"completed"}, timeout=60)
     assert _cost((await worker_client.get(f"/tasks/{task_id}")).text) == "$0.12"
+
+
+def test_a_model_id_is_one_unbreakable_word_or_breaks_only_before_its_date() -> None:
+    assert str(whole("claude-sonnet-4-5")) == '<span class="whole">claude-sonnet-4-5</span>'
+    assert str(whole("claude-sonnet-4-5-20250929")) == (
+        '<span class="whole">claude-sonnet-4-5</span><wbr><span class="whole">-20250929</span>'
+    )
+    assert str(whole("<b>")) == '<span class="whole">&lt;b&gt;</span>'
+    assert str(whole(None)) == '<span class="whole"></span>'

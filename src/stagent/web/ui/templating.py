@@ -52,6 +52,18 @@ def code_spans(value: str | None) -> Markup:
     return Markup(_CODE_SPAN.sub(r"<code>\1</code>", str(escape(value or ""))))
 
 
+_DATED = re.compile(r"(.+?)(-\d{8})")
+
+
+def whole(value: str | None) -> Markup:
+    """A model id (or a name) kept on one line: a narrow cell never breaks it at its hyphens
+    (``claude-sonnet-4-`` / ``5``); a dated id may break once, before its date."""
+    text = value or ""
+    dated = _DATED.fullmatch(text)
+    parts = dated.groups() if dated else (text,)
+    return Markup("<wbr>").join(Markup('<span class="whole">{}</span>').format(p) for p in parts)
+
+
 PERMISSIONS = "/settings/permissions"
 
 
@@ -97,6 +109,7 @@ def build_environment() -> Environment:
     env.filters["page_text"] = page_text  # pyright: ignore[reportUnknownMemberType]
     env.filters["code_spans"] = code_spans  # pyright: ignore[reportUnknownMemberType]
     env.filters["log_text"] = log_text  # pyright: ignore[reportUnknownMemberType]
+    env.filters["whole"] = whole  # pyright: ignore[reportUnknownMemberType]
     env.filters["markdown"] = markdown  # pyright: ignore[reportUnknownMemberType]
     env.globals.update(  # pyright: ignore[reportUnknownMemberType]
         nav_groups=NAV_GROUPS,
