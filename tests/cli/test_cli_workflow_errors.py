@@ -43,8 +43,7 @@ def tweak(text: str, old: str, new: str) -> str:
 KINDS = {
     "unknown field": (
         tweak(SEQUENCE, "    name: Fix\n", "    name: Fix\n    requires_aproval: true\n"),
-        ":9: steps[1].requires_aproval (step fix): unknown field "
-        "(did you mean requires_approval?)",
+        ":9: steps[1].requires_aproval (step fix): unknown field (did you mean requires_approval?)",
         "the fields here are: id, name, prompt, profile, runtime, model, depends_on, "
         "requires_approval, approval_timeout_seconds, retry, condition, timeout_seconds, options",
     ),

@@ -213,6 +213,6 @@ def _step_id(data: dict[str, Any], loc: list[str | int]) -> str | None:
 
 def _placed(source: str, text: str | None, found: FieldHint, step_id: str | None) -> Problem:
     field = format_path(found.path, empty="definition")
-    position = position_of(text, found.path) if text is not None else None
+    position = position_of(text, found.path, at_key=found.at_key) if text is not None else None
     line, column = position if position else (None, None)
     return Problem(field, found.message, found.hint, source, line, column, step_id)

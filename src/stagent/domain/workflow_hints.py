@@ -70,6 +70,8 @@ class FieldHint:
     path: Path
     message: str
     hint: str
+    at_key: bool = False
+    """Cite the field's key rather than its value (a field that should not be there)."""
 
 
 def field_hint(error: ErrorDetails, data: dict[str, Any]) -> FieldHint:
@@ -86,6 +88,7 @@ def field_hint(error: ErrorDetails, data: dict[str, Any]) -> FieldHint:
             path,
             f"unknown field{closest(str(key), known)}",
             f"the fields here are: {', '.join(known)}",
+            at_key=True,
         )
     if kind == "literal_error":
         choices = [c.strip(" '") for c in str(error.get("ctx", {}).get("expected", "")).split(",")]
