@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+import dbtemplate
 from servetools import WORKER_LEASE, stop_worker
 from stagent.workspace import Workspace
 
@@ -23,6 +24,42 @@ os.environ.pop("LINES", None)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("STAGENT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+MIGRATE_EACH = os.environ.get("STAGENT_TEST_MIGRATE_EACH", "") == "1"
+STORE_TESTS = Path(__file__).parent / "store"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _migrated_template() -> Iterator[None]:
+    """A fresh SQLite database gets a copy of one migrated once per process (`dbtemplate`),
+    unless ``STAGENT_TEST_MIGRATE_EACH=1`` (every test then migrates its own databases)."""
+    if MIGRATE_EACH:
+        yield
+        return
+    dbtemplate.install()
+    yield
+    dbtemplate.uninstall()
+    dbtemplate.discard(PG_ADMIN_URL)
+
+
+LONG_FILES = (
+    "web/test_web_tour_browser.py",
+    "workflows/test_workflow_crash.py",
+    "web/test_web_openapi_fuzz.py",
+    "store/test_usage_rollup.py",
+)
+"""Files holding the suite's longest tests, run first: pytest-xdist hands tests out in
+collection order, so a long test collected last would run alone on one worker at the end."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move `LONG_FILES` to the front, each file's tests still together and in order."""
+    first = {Path(__file__).parent / name: n for n, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: first.get(item.path, len(first)))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The store's tests migrate their databases for real: they test the migrations."""
+    dbtemplate.enabled = STORE_TESTS not in item.path.parents
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +97,9 @@ def _pg_available() -> bool:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards.
+    """A fresh PostgreSQL database for one test, dropped afterwards: a copy of one migrated to
+    head (`dbtemplate.pg_template`), or empty under ``tests/store`` (which tests the migrations)
+    and with ``STAGENT_TEST_MIGRATE_EACH=1``.
 
     Skipped when no server answers, except under CI=true, where PostgreSQL is required.
     """
@@ -69,8 +108,11 @@ def pg_url() -> Iterator[str]:
             pytest.fail(f"PostgreSQL is required in CI but {PG_ADMIN_URL} does not answer")
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
     name = f"stagent_test_{secrets.token_hex(4)}"
+    template = ""
+    if dbtemplate.enabled and not MIGRATE_EACH:
+        template = f' TEMPLATE "{dbtemplate.pg_template(PG_ADMIN_URL)}"'
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{template}')
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     try:
         yield f"postgresql+psycopg://{base.split('://', 1)[1]}/{name}"

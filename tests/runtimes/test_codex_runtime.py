@@ -266,6 +266,8 @@ async def test_an_unanswered_approval_hits_the_deadline(codex: CodexRuntime, wor
     assert "deadline of 2 s" in error.message
     assert "waiting for a decision on Bash" in error.message
     assert not (workdir / "made.txt").exists()
+    # The call that asked for the command was served: booked once, reported or estimated.
+    assert len([e for e in events if isinstance(e, UsageEvent)]) == 1, events
     assert run.pid is not None and process_gone(run.pid)
 
 
@@ -288,6 +290,7 @@ async def test_an_interrupting_decision_stops_the_run(codex: CodexRuntime, workd
     assert isinstance(error, ErrorEvent)
     assert error.message == "the run was stopped by alice at Bash: stop"
     assert not (workdir / "made.txt").exists()
+    assert len([e for e in events if isinstance(e, UsageEvent)]) == 1, events
 
 
 async def test_the_api_key_never_reaches_commands(codex: CodexRuntime, workdir: Path) -> None:

@@ -2,7 +2,8 @@
 scripted model keeps asking for one more command, each call costing money; the run's cap stops
 it after the call that reached the cap (Claude Code through its own budget option, which Stagent
 sets from the run's cap; Codex through the usage recorder: approvals are cancelled from then
-on), and the ledger holds every call the scripted server answered, once."""
+on), and the ledger holds every call the scripted server answered, once (a Codex call whose
+usage never came from estimated tokens, marked ``estimated``)."""
 
 from __future__ import annotations
 
@@ -103,9 +104,37 @@ def test_codex_books_the_capped_call_when_the_providers_stream_ends_late(
     assert_codex_books_every_call(ws, script.model_copy(update={"turns": slow}))
 
 
-def assert_codex_books_every_call(ws: Workspace, script: ModelScript) -> None:
-    """Run the spender on Codex with a $0.12 cap: four calls served, four booked, the fourth's
-    tool cancelled at the cap."""
+def test_codex_books_an_estimate_for_the_capped_call_whose_end_never_came(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fourth response's end comes long after the capped approval's grace: the cancel ends
+    the turn before Codex has read it, and Codex never reports the call. Stagent books it once,
+    from estimated tokens (the third call's prompt and output: 10,000 input tokens), marked
+    ``estimated``, and counts it against the cap (before: 3 rows for 4 calls)."""
+    monkeypatch.setattr(_codex_requests, "CAP_CANCEL_GRACE_SECONDS", 0.5)
+    script = spender(CODEX_CALL, model="gpt-5.5")
+    turns = list(script.turns)
+    turns[3] = turns[3].model_copy(update={"end_delay": 60})
+    task_id = assert_codex_books_every_call(
+        ws, script.model_copy(update={"turns": turns}), estimated=1
+    )
+    rows = call_rows(ws, task_id)
+    (estimate,) = [r for r in rows if r.cost_source == "estimated"]
+    assert (estimate.input_tokens, estimate.output_tokens, estimate.cost_micros) == (
+        10_000,
+        0,
+        50_000,
+    )
+    assert estimate.note is not None and "never reported its usage" in estimate.note
+    run = ws.tasks.runs(task_id)[-1]
+    assert ws.budgets.run_spent(run.id) == 4 * 50_000  # the cap counts the estimate
+    audit = ws.ledger.audit(task_id)
+    assert (audit["requests"], audit["estimated_requests"]) == (4, 1)
+
+
+def assert_codex_books_every_call(ws: Workspace, script: ModelScript, estimated: int = 0) -> str:
+    """Run the spender on Codex with a $0.12 cap: four calls served, four booked (``estimated``
+    of them from estimated tokens), the fourth's tool cancelled at the cap; the task's id."""
     ws.start_worker()
     with ScriptedOpenAIServer([script]) as server:
         codex_runtime(ws, server, "sk-test-codex-spender-0123456789", "gpt-5.5")
@@ -119,6 +148,7 @@ def assert_codex_books_every_call(ws: Workspace, script: ModelScript) -> None:
     booked = sum(r.input_tokens for r in rows) // 10_000
     assert len(rows) == booked == served == 4, (len(rows), booked, served)
     assert len({r.dedupe_key for r in rows}) == len(rows)
+    assert sum(r.cost_source == "estimated" for r in rows) == estimated, rows
     events = ws.tasks.events(task_id)
     decisions = [
         e.payload.get("allowed") for e in events if e.kind == "note" and "tool" in e.payload
@@ -135,3 +165,4 @@ def assert_codex_books_every_call(ws: Workspace, script: ModelScript) -> None:
     # missing: "error building bubblewrap command: Read-only file system", 5 of 20 runs at load
     # 18-25 before Stagent gave Codex a private one).
     assert results[:3] == [(f"call {n}", False) for n in range(3)], results
+    return task_id

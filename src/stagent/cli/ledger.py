@@ -273,6 +273,7 @@ def audit(ctx: typer.Context, task_id: str, as_json: JsonFlag = False) -> None:
         f"{data['requests']} provider calls, {data['total_tokens']:,} tokens, "
         f"${data['total_cost_usd']}"
         + (f", {data['unpriced_requests']} unpriced" if data["unpriced_requests"] else "")
+        + (f", {data['estimated_requests']} estimated" if data["estimated_requests"] else "")
         + (" (simulated)" if data["simulated"] else "")
     )
 

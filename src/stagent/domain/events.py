@@ -73,6 +73,10 @@ class UsageEvent:
     """``batch``, ``flex`` or ``priority`` where the provider says so."""
     request_id: str | None = None
     """The provider's id of this call (``req_...``), where known: the ledger books one call once."""
+    estimated: str | None = None
+    """Set when the tokens are an estimate, not the provider's count: why, and from what (a call
+    the provider served whose usage the runtime never reported). The ledger marks its row
+    ``estimated``."""
     kind: Literal["usage"] = "usage"
 
 

@@ -1,5 +1,6 @@
 """A task's audit trail: every provider call (tokens by category, cost, where the figure came
-from) interleaved with its tool requests, decisions, status changes and errors, in time order."""
+from) interleaved with its tool requests, decisions, status changes and errors, in time order.
+A call booked from estimated tokens says so (``estimated``, and why, in its summary)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ def audit(store: Store, task_id: str) -> dict[str, Any]:
         "total_cost_micros": total,
         "total_cost_usd": usd_text(total),
         "unpriced_requests": sum(1 for c in spent if c.cost_source == "unpriced"),
+        "estimated_requests": sum(1 for c in spent if c.cost_source == "estimated"),
         "simulated": any(c.simulated for c in spent),
         "items": items,
     }
@@ -72,7 +74,10 @@ def _call_summary(call: LedgerEntry) -> str:
     if call.status in ("reserved", "released"):
         return f"budget {call.status}: {usd_text(call.cost_micros)} USD"
     cost = "unpriced" if call.cost_source == "unpriced" else f"{usd_text(call.cost_micros)} USD"
-    return f"{call.model or '?'}: {call.total_tokens} tokens, {cost} ({call.cost_source})"
+    summary = f"{call.model or '?'}: {call.total_tokens} tokens, {cost} ({call.cost_source})"
+    if call.cost_source == "estimated" and call.note:
+        summary += f" - {call.note.removeprefix('ESTIMATED: ')}"
+    return summary
 
 
 def _event_item(event: LoggedEvent) -> dict[str, Any]:

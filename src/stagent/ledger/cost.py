@@ -9,6 +9,9 @@ Where the cost comes from (``source``):
 - ``reported``: the runtime reported it (Claude's ``total_cost_usd``); preferred. The table's own
   figure is kept beside it (``computed_micros``) so the two can be compared.
 - ``computed``: from the price table, with its ``pricing_version``.
+- ``estimated``: from the price table over *estimated* tokens (a call the provider served whose
+  usage never came: `UsageEvent.estimated` says why and from what); its note starts
+  ``ESTIMATED:``. Budgets count it like any call: over-counting beats under-counting at a cap.
 - ``unpriced``: the model is not in the table; the cost is 0 and the row says so loudly.
 - ``none``: nothing to price (a simulated runtime, which calls no model).
 """
@@ -25,8 +28,9 @@ from stagent.domain.events import UsageEvent
 from stagent.ledger.money import usd_to_micros
 from stagent.ledger.price_table import CategoryPrices, PriceMatch, PriceTable
 
-CostSource = Literal["reported", "computed", "unpriced", "none", "estimate"]
-"""Where a ledger row's cost came from (``estimate`` marks budget reservations)."""
+CostSource = Literal["reported", "computed", "estimated", "unpriced", "none", "estimate"]
+"""Where a ledger row's cost came from (``estimated``: a call priced over estimated tokens;
+``estimate`` marks budget reservations)."""
 
 SIMULATED_PROVIDER = "simulated"
 
@@ -294,15 +298,18 @@ def cost_of(
             tier=computed.tier if computed else None,
         )
     if computed is not None:
+        note = computed_note(computed)
+        if usage.estimated:
+            note = f"ESTIMATED: {usage.estimated}" + (f"; {note}" if note else "")
         return Cost(
             micros=computed.micros,
-            source="computed",
+            source="estimated" if usage.estimated else "computed",
             provider=provider,
             pricing_version=computed.version,
             computed_micros=computed.micros,
             fallbacks=computed.fallbacks,
             tier=computed.tier,
-            note=computed_note(computed),
+            note=note,
         )
     if provider == SIMULATED_PROVIDER:
         return Cost(0, "none", provider, note="simulated: no model was called")

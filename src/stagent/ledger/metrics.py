@@ -7,8 +7,8 @@
 - Month-end forecast: spend so far this month, divided by the fraction of the month elapsed.
 - Cost per outcome is labelled ``complete`` (every call priced from its own tokens or reported),
   ``partial`` (the runtime reports only per-run totals: the Claude Agent SDK's result message) or
-  ``estimated`` (some calls are unpriced, use a fallback price, or miss counts such as Codex's
-  cache writes).
+  ``estimated`` (some calls are unpriced, use a fallback price, miss counts such as Codex's
+  cache writes, or are served calls whose usage never came, booked from estimated tokens).
 """
 
 from __future__ import annotations

@@ -79,6 +79,8 @@ class UsageRecorder:
         cost = self.price(task.runtime, usage, at)
         tokens = TokenCounts.of(usage)
         raw = {key: value for key, value in asdict(usage).items() if key != "kind"}
+        if usage.estimated is None:
+            del raw["estimated"]
         if cost.computed_micros is not None:
             raw["computed_micros"] = cost.computed_micros
             raw["computed_with"] = self.prices.version

@@ -63,6 +63,7 @@ def usage_of(entry: LedgerEntry) -> UsageEvent:
         speed=text("speed"),
         inference_geo=text("inference_geo"),
         service_tier=text("service_tier"),
+        estimated=text("estimated"),
     )
 
 

@@ -238,6 +238,44 @@ def usage_event(params: JsonDict, model: str, *, request_id: str | None = None) 
     )
 
 
+TYPICAL_FIRST_CALL = (12_000, 500)
+"""(input, output) tokens booked for a served call with nothing to estimate from (no call of
+the run was reported): Codex's base instructions and tool definitions alone are about 10,000
+input tokens (10,070 for a one-line prompt on 0.169); a tool call's output is a few hundred."""
+UNREPORTED = "the provider served this call; Codex never reported its usage (the turn ended first)"
+
+
+def estimated_usage(last: UsageEvent | None, model: str, request_id: str) -> UsageEvent:
+    """The usage booked for a served call Codex never reported (`UsageEvent.estimated`).
+
+    The app-server does not expose the request Codex sent, so the estimate comes from the run's
+    last reported call: Codex resends the whole history each call, so this call's prompt is at
+    least that call's prompt plus its output; it is all priced as uncached input (caching
+    would make it cheaper: over-counting beats under-counting at a cap), and its output is taken
+    to equal that call's. With no reported call: `TYPICAL_FIRST_CALL`.
+    """
+    if last is None:
+        tokens, output = TYPICAL_FIRST_CALL
+        basis = f"typical first-call figures ({tokens:,} input, {output:,} output tokens)"
+        return UsageEvent(
+            model=model,
+            input_tokens=tokens,
+            output_tokens=output,
+            request_id=request_id,
+            estimated=f"{UNREPORTED}; tokens are {basis}",
+        )
+    prompt = last.input_tokens + last.cache_read_tokens + last.cache_write_tokens
+    return UsageEvent(
+        model=model,
+        input_tokens=prompt + last.output_tokens,
+        output_tokens=last.output_tokens,
+        reasoning_tokens=last.reasoning_tokens,
+        request_id=request_id,
+        estimated=f"{UNREPORTED}; tokens are the run's last reported call's prompt and output "
+        "as uncached input, and its output again",
+    )
+
+
 def error_message(error: JsonDict, provider_url: str = "") -> tuple[str, bool]:
     """A turn error as (message, retryable), naming the HTTP status where Codex gives it
     (and the provider, when it could not be reached)."""

@@ -26,7 +26,8 @@ CAP_CANCEL_GRACE_SECONDS = 2.0
 before it is answered ``cancel``. The cancel ends the turn, and Codex loses the usage of a
 response whose end (``response.completed``) it had not read by then; Codex 0.163 reports that
 usage only after the tool is answered, so the wait normally runs out: it is the time Codex gets
-to read the end of a response the provider has already sent."""
+to read the end of a response the provider has already sent. A response still unreported when
+the turn ends is booked from estimated tokens (`CodexRun`, `_codex_mapping.estimated_usage`)."""
 
 
 class ServerRequests:
@@ -73,7 +74,19 @@ class ServerRequests:
     def tool_started(self, item_id: str, item: JsonDict) -> None:
         """Remember a started tool item and how many usage reports came before it."""
         self.items[item_id] = item
+        self.item_started(item_id)
+
+    def item_started(self, item_id: str) -> None:
+        """A model response's item (a tool call, a message) started: the provider served it."""
         self._reports_at_start[item_id] = self._usage_reports
+
+    def unreported_response(self) -> int | None:
+        """The ordinal (1-based, in the run) of a model response whose items started after the
+        last usage report: the provider served it, Codex has not reported its usage. None when
+        every response seen was reported."""
+        if self._usage_reports in self._reports_at_start.values():
+            return self._usage_reports + 1
+        return None
 
     def usage_reported(self) -> None:
         """A model response's usage was reported (wakes capped approvals waiting for it)."""
@@ -93,8 +106,8 @@ class ServerRequests:
             if remaining <= 0:
                 log.info(
                     "codex: task %s: cancelling %s at the spending cap; the usage of the response "
-                    "that asked for it was not reported within %g s (unbooked if Codex had not "
-                    "read that response's end by now)",
+                    "that asked for it was not reported within %g s (booked as an estimate if "
+                    "Codex had not read that response's end by now)",
                     self._task_id,
                     tool,
                     CAP_CANCEL_GRACE_SECONDS,

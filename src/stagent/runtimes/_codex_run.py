@@ -13,6 +13,14 @@ booked the usage reported before it (a delivery handshake on the event stream), 
 engine calls `CodexRun.stop_calls` every approval is answered ``cancel``: Codex then reports the
 usage of the response that asked for the tool and ends the turn without another call. A run
 therefore stops after at most one call past the one that reached its cap, and both are booked.
+
+A turn that does not complete (stopped at a cap, cancelled, interrupted, failed) can end before
+Codex has read the end of a response the provider served (a late stream end past the capped
+approval's grace, `_codex_requests.CAP_CANCEL_GRACE_SECONDS`): Codex never reports that call.
+Once the turn is over (nothing more is reported for it) such a call is booked once, from
+estimated tokens (`_codex_mapping.estimated_usage`; the ledger marks the row ``estimated``),
+before the run's final event; its id names the turn and the response, so a repeat is not booked
+twice.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from stagent.domain.events import (
     RuntimeEvent,
     SessionEvent,
     TextEvent,
+    UsageEvent,
 )
 from stagent.runtimes import _codex_mapping as mapping
 from stagent.runtimes._codex_config import TaskDirs
@@ -112,6 +121,8 @@ class CodexRun(AgentRun):
         )
         self._last_error: JsonDict | None = None
         self._last_total: Any = None
+        self._last_usage: UsageEvent | None = None
+        self._turn_completed_ok = False
         self._driver = asyncio.create_task(self._drive(), name=f"codex-run-{plan.task_id}")
 
     @property
@@ -211,6 +222,7 @@ class CodexRun(AgentRun):
             if not keep_state:
                 self._plan.dirs.remove()
             self._flush_all()
+            self._estimate_unreported()
             if final is not None:
                 self._emit(final)
             self._out.put_nowait(None)
@@ -397,6 +409,7 @@ class CodexRun(AgentRun):
         item_id = str(item.get("id"))
         if item.get("type") == "agentMessage":
             self._texts.setdefault(item_id, "")
+            self._requests.item_started(item_id)
             return
         event = mapping.tool_request(item)
         if event is not None:
@@ -433,7 +446,8 @@ class CodexRun(AgentRun):
             return  # a repeat of numbers already counted
         self._last_total = total
         call = mapping.call_id(self.thread_id, self._turn_id, total)
-        self._emit_tracked(mapping.usage_event(params, self._model, request_id=call))
+        self._last_usage = mapping.usage_event(params, self._model, request_id=call)
+        self._emit_tracked(self._last_usage)
         self._requests.usage_reported()
         if self._requests.capped and not self._requests.waiting:
             # The call on its way when the cap was reached is reported: if the turn still goes
@@ -441,10 +455,29 @@ class CodexRun(AgentRun):
             # still open is about to be answered ``cancel``, which ends the turn by itself.
             self._request_stop("interrupt")
 
+    def _estimate_unreported(self) -> None:
+        """Book a served call Codex never reported, once the turn is over (see the module's
+        docstring). A turn that completed reported every call before its end."""
+        ordinal = self._requests.unreported_response()
+        if self._turn_completed_ok or ordinal is None or self._turn_id is None:
+            return
+        call = f"codex:{self.thread_id}:{self._turn_id}:estimated:{ordinal}"
+        usage = mapping.estimated_usage(self._last_usage, self._model, call)
+        log.warning(
+            "codex: task %s: model response %d of the run was served but never reported; booking "
+            "an estimate (%d input, %d output tokens)",
+            self._plan.task_id,
+            ordinal,
+            usage.input_tokens,
+            usage.output_tokens,
+        )
+        self._emit(usage)
+
     def _turn_completed(self, turn: JsonDict) -> RuntimeEvent:
         self._flush_all()
         status = turn.get("status")
         if status == "completed":
+            self._turn_completed_ok = True
             return ResultEvent(text=self._final_text)
         if status == "interrupted":
             return ErrorEvent(

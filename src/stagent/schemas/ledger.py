@@ -39,7 +39,8 @@ class GroupOut(TotalsOut):
     cost_per_outcome_micros: int | None = None
     completeness: Literal["complete", "partial", "estimated"] | None = None
     """How far the cost can be trusted: ``partial`` where a runtime reports only per-run totals,
-    ``estimated`` where calls are unpriced or used a fallback price."""
+    ``estimated`` where calls are unpriced, used a fallback price or were booked from estimated
+    tokens (a served call whose usage never came)."""
 
 
 class SummaryOut(Schema):

@@ -471,7 +471,7 @@ def mark_run_outcome(session: Session, run_id: str, outcome: str) -> None:
     core(session).execute(_MARK, {"run": run_id, "was": COMPLETED, "status": outcome})
 
 
-REPRICEABLE = ("computed", "unpriced")
+REPRICEABLE = ("computed", "estimated", "unpriced")
 
 
 def priceable_batches(

@@ -48,7 +48,8 @@ class Bucket:
     cost_micros: int = 0
     unpriced: int = 0
     estimated: int = 0
-    """Rows whose cost is a lower bound or used a fallback price (a note was written)."""
+    """Rows whose cost is a lower bound or used a fallback price (a note was written), or whose
+    tokens are an estimate (``cost_source`` ``estimated``)."""
 
     @property
     def total_tokens(self) -> int:
@@ -284,7 +285,11 @@ def _row_aggregate(
         func.coalesce(func.sum(case((table.cost_source == "unpriced", 1), else_=0)), 0),
         func.coalesce(
             func.sum(
-                case(((table.cost_source == "computed") & table.note.is_not(None), 1), else_=0)
+                case(
+                    (table.cost_source == "estimated", 1),
+                    ((table.cost_source == "computed") & table.note.is_not(None), 1),
+                    else_=0,
+                )
             ),
             0,
         )

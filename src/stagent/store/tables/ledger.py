@@ -92,7 +92,9 @@ class UsageLedgerRow(Base):
     cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     """Cost in millionths of a US dollar (exact integer arithmetic)."""
     cost_source: Mapped[str] = mapped_column(String(16), default="computed")
-    """``reported`` (by the runtime), ``computed`` (price table), ``unpriced``, ``none``."""
+    """``reported`` (by the runtime), ``computed`` (price table), ``estimated`` (price table over
+    estimated tokens: a served call whose usage never came), ``unpriced``, ``none``; ``estimate``
+    on a reservation."""
     pricing_version: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="completed")
     """``completed``, ``failed``, ``cancelled``, ``blocked``, ``reserved``, ``released``."""
