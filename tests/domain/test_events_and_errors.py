@@ -96,6 +96,11 @@ def test_each_runtime_event_has_its_own_kind_tag() -> None:
             "tool Bash requested: command: ls, timeout: 5",
         ),
         ("tool_request", {"tool": "Bash", "input": {}}, "tool Bash requested: {}"),
+        (
+            "tool_request",
+            {"tool": "Write", "input": {"content": "- fixed\n- more\n", "file_path": "C.md"}},
+            "tool Write requested: content: - fixed …, file_path: C.md",
+        ),
         ("tool_result", {"tool": "Read", "output": "x"}, "tool Read returned: x"),
         (
             "tool_result",

@@ -136,7 +136,16 @@ def test_unknown_effect_is_refused() -> None:
 
 
 def test_rule_label_for_the_audit_trail() -> None:
-    assert PermissionRule.from_text("Bash(rm *)", "deny", id="12").label() == "rule 12 `Bash(rm *)`"
-    assert PermissionRule.from_text("Read").label() == "rule `Read` (user)"
+    """A rule is named by what a person recognises (its scope, text, preset), never its id."""
+    saved = PermissionRule.from_text("Bash(rm *)", "deny", id="rul_0123456789ab")
+    assert saved.label() == "rule `Bash(rm *)`"
+    scoped = PermissionRule.from_text("Edit(./*)", scope="project", scope_ref="prj_1", id="rul_1")
+    assert scoped.label() == "project rule `Edit(./*)`"
+    assert PermissionRule.from_text("Read", source="preset:read-only").label() == (
+        "rule `Read` (preset read-only)"
+    )
+    assert PermissionRule.from_text("Read", source="import:/x/settings.json").label() == (
+        "rule `Read` (imported)"
+    )
     policy = PermissionRule.from_text("Read", source="profile:reviewer")
     assert policy.label() == "profile reviewer policy `Read`"

@@ -24,8 +24,8 @@ def ws(request: pytest.FixtureRequest, db: str) -> Workspace:
 
 
 async def test_rules_and_policy_decide_at_once_naming_what_decided(ws: Workspace) -> None:
-    deny = ws.rules.add("Bash(rm *)", "deny")
-    allow = ws.rules.add("Bash(git status *)")
+    ws.rules.add("Bash(rm *)", "deny")
+    ws.rules.add("Bash(git status *)")
     task = running_task(ws, tool_policy={"auto_approve": ["Read"], "auto_deny": ["WebFetch"]})
 
     denied = await ws.gate.decide(request(task, "Bash", command="rm -rf build"))
@@ -33,9 +33,9 @@ async def test_rules_and_policy_decide_at_once_naming_what_decided(ws: Workspace
     policy = await ws.gate.decide(request(task, "Read", file_path="README.md"))
     policy_deny = await ws.gate.decide(request(task, "WebFetch", url="https://example.com"))
 
-    assert not denied.allowed and denied.decided_by == f"rule {deny.id} `Bash(rm *)`"
+    assert not denied.allowed and denied.decided_by == "rule `Bash(rm *)`"
     assert "denied by rule" in denied.message
-    assert allowed.allowed and allowed.decided_by == f"rule {allow.id} `Bash(git status *)`"
+    assert allowed.allowed and allowed.decided_by == "rule `Bash(git status *)`"
     assert policy.allowed and policy.decided_by == "profile task policy `Read`"
     assert not policy_deny.allowed and policy_deny.decided_by == "profile task policy `WebFetch`"
     assert ws.approvals.pending_count() == 0
@@ -122,12 +122,12 @@ async def test_a_second_decision_is_a_conflict_and_a_bad_rule_keeps_the_card(
 
 async def test_an_ask_rule_always_asks_and_suggests_nothing(ws: Workspace) -> None:
     ws.rules.apply_preset("full-auto")
-    ask = ws.rules.add("Bash(git push *)", "ask")
+    ws.rules.add("Bash(git push *)", "ask")
     task = running_task(ws)
     pending = asyncio.create_task(ws.gate.decide(request(task, "Bash", command="git push")))
     card = await wait_for_card(ws, task.id)
     assert card.suggested_rule is None
-    assert card.why_asked == f"decided by rule {ask.id} `Bash(git push *)`"
+    assert card.why_asked == "decided by rule `Bash(git push *)`"
     ws.approvals.allow(card.id, by="p")
     assert (await pending).allowed
 

@@ -1,5 +1,6 @@
 """Home in a real browser at desktop and phone widths: the welcome walks an empty workspace to
-its first task and goes away live once a task exists; the five cards draw their sparklines.
+its first task and goes away live once a task exists; the seven cards sit in one grid whose
+rows are full at every width and draw their sparklines.
 Set STAGENT_SCREENSHOTS=<folder> to keep screenshots."""
 
 from __future__ import annotations
@@ -14,7 +15,22 @@ from stagent.engine.services import TaskDraft
 from stagent.workspace import Workspace
 
 pytestmark = pytest.mark.browser
-SIZES = ({"width": 1280, "height": 900}, {"width": 390, "height": 844})
+SIZES = (
+    {"width": 1280, "height": 900},
+    {"width": 700, "height": 900},
+    {"width": 390, "height": 844},
+)
+ROW_GAPS = """() => {
+  const grid = document.querySelector('.home-cards').getBoundingClientRect();
+  const rows = {};
+  for (const card of document.querySelectorAll('.home-cards > .metric')) {
+    const box = card.getBoundingClientRect();
+    const top = Math.round(box.top);
+    rows[top] = Math.max(rows[top] || 0, box.right);
+  }
+  return Object.values(rows).map(right => Math.round(grid.right - right));
+}"""
+"""For each row of Home's cards, the room left at its right end (0: the row is full)."""
 
 
 def test_home_welcomes_an_empty_workspace_then_shows_the_cards(
@@ -35,7 +51,9 @@ def test_home_welcomes_an_empty_workspace_then_shows_the_cards(
         welcome = page.locator("#welcome")
         expect(welcome).to_be_visible()
         expect(welcome.locator('a[href="/board"]')).to_be_visible()
-        expect(page.locator(".home-cards .metric")).to_have_count(5)
+        expect(page.locator(".home-cards > .metric")).to_have_count(7)
+        gaps = page.evaluate(ROW_GAPS)
+        assert len(gaps) <= 4 and all(gap <= 1 for gap in gaps), (size, gaps)
         for card in page.locator(".home-cards svg.spark").all():
             box = card.bounding_box()
             assert box is not None and box["width"] > 60 and box["height"] > 10

@@ -118,7 +118,8 @@ async def test_always_allow_means_the_next_identical_call_is_not_asked(
     assert [e.kind for e in events].count("approval") == 1
     [rule] = ws.rules.list()
     notes = [e.payload["decided_by"] for e in events if e.kind == "note"]
-    assert notes == ["person (via API, owner token)", f"rule {rule.id} `Bash(touch *)`"]
+    assert notes == ["person (via API, owner token)", "task rule `Bash(touch *)`"]
+    assert rule.scope == "task"
 
 
 async def test_a_question_is_answered_through_the_api(governed: Workspace) -> None:

@@ -66,8 +66,11 @@ def test_a_firing_creates_and_queues_a_task_with_the_prompt_runtime_and_profile(
     assert after.firing_count == 1 and after.last_fired_at == clock.now
     assert after.next_fire_at == clock.now + timedelta(minutes=1)
     assert firing.task_status == "queued"
-    log = [e.payload.get("message", "") for e in workspace.tasks.events(task.id)]
-    assert any("started by schedule 'nightly'" in m for m in log)
+    (note,) = [e.payload for e in workspace.tasks.events(task.id) if "schedule_id" in e.payload]
+    due = firing.occurrence_at.strftime("%Y-%m-%d %H:%M:%S")
+    # what a person recognises (the schedule's name, the firing's time); the ids for links
+    assert note["message"] == f"started by schedule 'nightly' (firing due {due} UTC)"
+    assert (note["schedule_id"], note["firing_id"]) == (schedule.id, firing.id)
 
 
 def test_the_firing_limit_expires_the_schedule_after_n_tasks(
@@ -111,8 +114,9 @@ def test_overlap_skip_records_a_skip_and_never_stalls_the_schedule(
     assert tick_and_decide(workspace) == ["fired"]
     clock.advance(60)
     assert tick_and_decide(workspace) == ["skipped"]
-    skipped = history(workspace, schedule)[1]
-    assert skipped.reason is not None and "still running" in skipped.reason
+    first, skipped = history(workspace, schedule)[:2]
+    due = first.occurrence_at.strftime("%Y-%m-%d %H:%M:%S")
+    assert skipped.reason == f"overlap policy skip: the firing due {due} UTC was still running"
     # The original stalled here: the next fire time must have moved on regardless.
     assert workspace.schedules.get(schedule.id).next_fire_at == clock.now + timedelta(minutes=1)
     finish_tasks(workspace)

@@ -97,7 +97,7 @@ def test_overlap_skip_also_skips_while_a_person_runs_the_workflow(
     clock.advance(3600)
     assert tick_and_decide(workspace) == ["skipped"]
     (skipped,) = history(workspace, schedule)
-    assert skipped.reason == f"overlap policy skip: workflow {workflow.id} run 1 was still running"
+    assert skipped.reason == "overlap policy skip: workflow 'digest' run 1 was still running"
     assert workspace.workflows.get(workflow.id).run_count == 1
 
 
@@ -142,7 +142,7 @@ def test_overlap_queue_waits_for_a_run_a_person_started(workspace: Workspace, cl
     assert tick_and_decide(workspace) == ["wait"]
     (waiting,) = history(workspace, schedule)
     assert waiting.status is FiringStatus.WAITING
-    assert waiting.reason == f"queued behind workflow {workflow.id} run 1"
+    assert waiting.reason == "queued behind workflow 'digest' run 1"
     workspace.workflows.cancel(workflow.id)
     assert workspace.schedules.process(waiting.id) == "fired"
     (fired,) = history(workspace, schedule)

@@ -190,3 +190,21 @@ async def test_allow_is_refused_for_a_workflow_target_by_the_api_and_the_form(
     queued = await client.post("/ui/schedules", data={**form, "overlap": "queue"})
     assert queued.status_code == 204, queued.text
     assert workspace.schedules.get("w").overlap.value == "queue"
+
+
+async def test_a_workflow_schedule_names_its_workflow_not_its_id(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    flow = workspace.workflows.add(
+        parse_definition({"name": "digest", "pattern": "sequence", "steps": [step("a", "ok")]})
+    )
+    body = {**BODY, "name": "weekly", "prompt": None, "workflow": flow.id}
+    sid = (await client.post("/api/v1/schedules", json=body)).json()["id"]
+    for path in ("/schedules", f"/schedules/{sid}"):
+        page = BeautifulSoup((await client.get(path)).text, "html.parser")
+        main = page.select_one("main") or page
+        assert flow.id not in main.get_text(), path
+        named = main.select_one(".prompt-line" if path == "/schedules" else ".schedule-head")
+        assert named is not None and "workflow digest" in " ".join(named.get_text().split())
+    head = page.select_one(f'.schedule-head a[href="/workflows/{flow.id}"]')
+    assert head is not None and head.get_text() == "digest"

@@ -25,8 +25,18 @@ RAW = re.compile(
     r"\b(None|undefined|NaN|null|Traceback)\b|\[object Object\]|\b[a-z]+:[a-z]{3}_[0-9a-f]{6,}"
 )
 """Empty values of Python and JavaScript, a traceback, an internal id (``approval:apr_1``)."""
+RULE_OR_FIRING = re.compile(r"\b(?:rul|fir)_[0-9a-f]{6,}")
+"""A saved rule's or a schedule firing's id: a person knows them by the rule's text and the
+firing's time (on any page)."""
+ANY_ID = re.compile(r"\b[a-z]{2,3}_[0-9a-f]{6,}")
+"""Any internal id (``tsk_``, ``apr_``, ``wf_``...): never in a log line or a firing's reason."""
+WORDS_ONLY = ".log-line .text, table.firings td, .prompt-line, .schedule-head"
+"""Where a page speaks in words only (the log's lines, what a schedule fires and its history)."""
+SPLIT = """() => [...document.querySelectorAll('.whole')]
+  .filter(e => e.getClientRects().length > 1).map(e => e.textContent)"""
+"""Model ids (the `whole` filter) a narrow cell broke over lines."""
 CHARTS = {
-    "home": ("svg.spark", 5),
+    "home": ("svg.spark", 7),
     "costs": (".charts canvas", 3),
     "monitor": ("canvas#chart-activity", 1),
     "environment-history": ("svg.sparkline", 1),
@@ -96,6 +106,10 @@ def _problems(page: Any, name: str, width: int) -> list[str]:
     text = page.locator("body").inner_text()
     found += [f"{where}: CLI syntax {m.group(0)!r}" for m in CLI.finditer(text)]
     found += [f"{where}: raw text {m.group(0)!r}" for m in RAW.finditer(text)]
+    found += [f"{where}: internal id {m.group(0)!r}" for m in RULE_OR_FIRING.finditer(text)]
+    worded = "\n".join(page.locator(WORDS_ONLY).all_inner_texts())
+    found += [f"{where}: internal id in a log {m.group(0)!r}" for m in ANY_ID.finditer(worded)]
+    found += [f"{where}: {token!r} broken over lines" for token in page.evaluate(SPLIT)]
     if name in SAYS:
         selector, words = SAYS[name]
         if words not in page.locator(selector).first.inner_text():

@@ -4,8 +4,9 @@
 pointing into it, a hand-run Claude Code transcript to import); `seed_served` then fills the
 served workspace through the API, the way a person's clicks would: tasks completed, failed,
 running and waiting for an approval, workflows of several patterns (one held at its checkpoint),
-a fired schedule, budgets with spend, imported ledger rows and two environment scans. `tour_paths`
-lists every page a person can reach, with the seeded ids filled in.
+a fired schedule and one of a workflow, budgets with spend, imported ledger rows and two
+environment scans. `tour_paths` lists every page a person can reach, with the seeded ids filled
+in.
 """
 
 from __future__ import annotations
@@ -231,6 +232,8 @@ def seed_served(server: str, home: Path, tmp_path: Path) -> Tour:
     )
     tour.schedule = str(schedule["id"])
     _post(server, f"/schedules/{tour.schedule}/fire")
+    weekly = {"name": "Weekly release review", "workflow": tour.workflows["parallel"]}
+    _post(server, "/schedules", {**weekly, "cron": "0 8 * * 1"})  # named, not by its id
     for _ in range(2):  # two scans draw the history's line
         _post(server, "/scans", {}, token=token)
     profiles = httpx.get(f"{server}/api/v1/profiles", timeout=60).json()["data"]

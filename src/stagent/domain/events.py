@@ -201,12 +201,19 @@ def summarize(kind: str, payload: JsonDict) -> str:
 
 
 def _call_input(value: object) -> str:
-    """A tool call's input for people: ``README.md`` or ``command: ls, timeout: 5``, not a dict."""
+    """A tool call's input for people, on one line (``README.md``, ``command: ls, timeout: 5``)."""
     if not isinstance(value, dict):
         return str(value)
     fields = cast("dict[str, object]", value)
     if not fields:
         return "{}"
     if len(fields) == 1:
-        return str(next(iter(fields.values())))
-    return ", ".join(f"{key}: {item}" for key, item in fields.items())
+        return _first_line(next(iter(fields.values())))
+    return ", ".join(f"{key}: {_first_line(item)}" for key, item in fields.items())
+
+
+def _first_line(value: object) -> str:
+    """A value on one line: a file's content or a script shows its first line, then ``…``."""
+    text = str(value).strip()
+    first, more, _ = text.partition("\n")
+    return f"{first} …" if more else first

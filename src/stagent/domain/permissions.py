@@ -158,10 +158,15 @@ class PermissionRule:
         return (self.text, self.effect, self.scope, self.scope_ref)
 
     def label(self) -> str:
-        """How the audit trail names the rule: ``rule 12 `Bash(ls *)```."""
-        if self.source.startswith("profile:"):
-            return f"profile {self.source[len('profile:') :]} policy `{self.text}`"
-        return f"rule {self.id} `{self.text}`" if self.id else f"rule `{self.text}` ({self.source})"
+        """How the audit trail names the rule, as a person knows it (no id): its scope, text
+        and where it came from: ``rule `Bash(ls *)```, ``project rule `Edit(./*)```,
+        ``rule `Read` (preset read-only)``."""
+        origin, _, name = self.source.partition(":")
+        if origin == "profile":
+            return f"profile {name} policy `{self.text}`"
+        scope = "" if self.scope == "global" else f"{self.scope} "
+        tail = {"preset": f" (preset {name})", "import": " (imported)"}.get(origin, "")
+        return f"{scope}rule `{self.text}`{tail}"
 
     def applies_in(self, ctx: MatchContext) -> bool:
         """True if the rule's scope covers the task and project of ``ctx``."""

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from stagent.domain.events import LogKind, RuntimeEvent, SessionEvent, event_payload
 from stagent.domain.lifecycle import StaleAttemptError
 from stagent.domain.runs import Run, RunStatus
+from stagent.engine.turn_flush import TurnFlush, turn_of
 from stagent.store import lifecycle, run_writes
 from stagent.store import runs as run_repo
 from stagent.store.database import Session, Store, flushed_connection
@@ -50,6 +51,9 @@ class RunWriter:
         self._pending: list[RuntimeEvent] = []
         self._soon: asyncio.Handle | None = None
         self._failure: Exception | None = None
+        self._turn: TurnFlush | None = None
+        self._unconfirmed: list[RuntimeEvent] = []
+        """Written in a turn of the loop whose flush has not been sent yet (`turn_flush`)."""
 
     def record(self, event: RuntimeEvent) -> bool:
         """Queue one event (written as the module says; at once when called outside an event
@@ -69,8 +73,15 @@ class RunWriter:
         return True
 
     def flush(self) -> bool:
-        """Write every queued event now, in one transaction; False if the run is lost (then
-        nothing more is written)."""
+        """Write every queued event now, in one transaction, and wait for it to be on disk;
+        False if the run is lost (then nothing more is written)."""
+        return self._write(None)
+
+    def _write(self, loop: asyncio.AbstractEventLoop | None) -> bool:
+        """`flush`; in a turn of ``loop`` (PostgreSQL) where another batch was written, the
+        batch waits for the turn's flush instead of its own (`stagent.engine.turn_flush`)."""
+        if loop is None:  # what this run wrote in the turn is on disk (or queued) first
+            self._end_turn()
         pending = self._take()
         if self.lost or not pending:
             return not self.lost
@@ -89,14 +100,7 @@ class RunWriter:
                     if session_id is not None:
                         run_writes.set_session(conn, self.task_id, session_id)
             else:
-                with self.store.hot_connection() as hot:
-                    written = run_writes.append_hot_events(
-                        hot,
-                        task_id=self.task_id,
-                        run_id=self.run.id,
-                        attempt=self.run.attempt,
-                        events=batch,
-                    )
+                written = self._append_hot(batch, pending, loop)
                 session_id = _last_session(pending[:written])
                 if session_id is not None:  # once a run: through SQLAlchemy
                     with self.store.write_connection() as conn:
@@ -106,6 +110,60 @@ class RunWriter:
             raise
         self.lost = self.lost or written < len(pending)
         return not self.lost
+
+    def _append_hot(
+        self,
+        batch: Sequence[tuple[str, dict[str, Any]]],
+        pending: list[RuntimeEvent],
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> int:
+        """Write ``batch`` on a hot connection: flushed, or (a later batch of a turn of
+        ``loop``) committed on the turn's connection, waiting for its flush."""
+        turn = turn_of(self.store, loop) if loop is not None else None
+        if turn is not None and turn.open:
+            written = run_writes.append_hot_events(
+                turn.connection(),
+                task_id=self.task_id,
+                run_id=self.run.id,
+                attempt=self.run.attempt,
+                events=batch,
+                flush=False,
+            )
+            self._turn = turn
+            self._unconfirmed.extend(pending[:written])
+            turn.cover(self)
+            return written
+        with self.store.hot_connection() as hot:
+            written = run_writes.append_hot_events(
+                hot,
+                task_id=self.task_id,
+                run_id=self.run.id,
+                attempt=self.run.attempt,
+                events=batch,
+            )
+        if turn is not None and loop is not None:
+            turn.begin(loop)
+        return written
+
+    def confirmed(self) -> None:
+        """The turn's flush made this run's batches durable (`stagent.engine.turn_flush`)."""
+        self._unconfirmed.clear()
+        self._turn = None
+
+    def unconfirmed(self, failure: Exception) -> None:
+        """The turn's flush failed: the batches it covered are queued again (the next batch or
+        the run's end writes them) and the next event raises ``failure``."""
+        self._pending[:0] = self._unconfirmed
+        self._unconfirmed = []
+        self._turn = None
+        if self._failure is None:
+            self._failure = failure
+
+    def _end_turn(self) -> None:
+        """Send the flush of the turn this run's last batches wait for, now (before this run
+        writes anything else: its events stay in order should that flush fail)."""
+        if self._turn is not None:
+            self._turn.end()
 
     def hold(self) -> None:
         """Write nothing more before `conclude`: the run's end is next (its final event came)
@@ -132,6 +190,7 @@ class RunWriter:
     def abandon(self) -> None:
         """Drop what is queued (the run is lost: nothing more may be written)."""
         self._take()
+        self._unconfirmed = []
 
     def conclude(
         self,
@@ -145,6 +204,7 @@ class RunWriter:
         nothing again. The end checks the attempt first (a superseded or ended run writes
         nothing). ``on_end`` runs in that transaction once the end is written, with the ended
         run."""
+        self._end_turn()
         pending = self._take()
         logged: list[tuple[LogKind, dict[str, Any]]] = [
             (event.kind, event_payload(event)) for event in pending
@@ -185,7 +245,7 @@ class RunWriter:
     def _flush_soon(self) -> None:
         self._soon = None
         try:
-            self.flush()
+            self._write(None if self.store.is_sqlite else asyncio.get_running_loop())
         except Exception as exc:
             log.warning("run %s: writing its events failed: %s", self.run.id, exc)
             self._failure = exc

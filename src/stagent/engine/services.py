@@ -203,6 +203,12 @@ class TaskService:
         with self._store.read() as session:
             return run_repo.get(session, run_id)
 
+    def spent_so_far(self, run_id: str) -> int:
+        """What a run's calls booked in the ledger so far (micro-USD): a live run's cost (its
+        ``cost_micros`` is settled only when it ends)."""
+        with self._store.read() as session:
+            return run_repo.spent(session, run_id)
+
     def run_events(self, run_id: str) -> list[LoggedEvent]:
         """One run's events, in order."""
         with self._store.read() as session:

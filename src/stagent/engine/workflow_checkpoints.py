@@ -225,7 +225,7 @@ def _close(store: Store, card: Approval, status: str, why: str) -> Approval:
                 "timed_out" if status == "timed_out" else "cancelled",
                 by,
                 {"behavior": "deny", "message": message},
-                f"checkpoint {status.replace('_', ' ')}: {why} (card {card.id})",
+                f"checkpoint {status.replace('_', ' ')}: {why}",
             )
     except ConflictError:
         with store.read() as session:

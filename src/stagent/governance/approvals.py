@@ -241,10 +241,10 @@ class ApprovalService:
                 f"No one answered this {card.tool} {what} within {waited}; "
                 "it timed out and was denied.",
             )
-            line = f"{card.tool} request timed out after {waited}: denied (card {card.id})"
+            line = f"{card.tool} request timed out after {waited}: denied"
         else:
             by, message = TASK_ENDED_BY, "The task ended before anyone answered."
-            line = f"{card.tool} request cancelled: the task ended (card {card.id})"
+            line = f"{card.tool} request cancelled: the task ended"
         try:
             with self._store.write() as session:
                 return approval_repo.close_card(
@@ -311,20 +311,16 @@ class ApprovalService:
             require_acknowledgement([candidate], contained=self._contained(), ack=acknowledged)
         with self._store.write() as session:
             decision: dict[str, Any] = {"behavior": "allow", "always": always}
-            line = f"{card.tool} allowed once by {by} (card {card.id})"
+            line = f"{card.tool} allowed once by {by}"
             if card.kind == "checkpoint":
                 decision["comment"] = comment
                 line = f"checkpoint approved by {by}" + (
                     f" with a comment: {comment}" if comment else ""
                 )
-                line += f" (card {card.id})"
             if candidate is not None:
                 saved = rule_repo.find_same(session, candidate) or rule_repo.add(session, candidate)
                 decision |= {"rule": saved.text, "rule_id": saved.id, "scope": saved.scope}
-                line = (
-                    f"{card.tool} always allowed by {by}: saved {saved.label()} at "
-                    f"{saved.scope} scope (card {card.id})"
-                )
+                line = f"{card.tool} always allowed by {by}: saved {saved.label()}"
             return approval_repo.close_card(session, card, "allowed", by, decision, line)
 
     def deny(self, approval_id: str, *, by: str, message: str = "") -> Approval:
@@ -337,9 +333,7 @@ class ApprovalService:
         line = f"{card.tool} denied by {by}" + (f": {message}" if message else "")
         with self._store.write() as session:
             decision = {"behavior": "deny", "message": told, "person_message": message}
-            return approval_repo.close_card(
-                session, card, "denied", by, decision, f"{line} (card {card.id})"
-            )
+            return approval_repo.close_card(session, card, "denied", by, decision, line)
 
     def answer(self, approval_id: str, *, by: str, answers: dict[str, Any]) -> Approval:
         """Answer a question card; the answers go back to the agent as the tool's answer."""
@@ -358,7 +352,7 @@ class ApprovalService:
                 "answered",
                 by,
                 {"behavior": "answer", "answers": checked},
-                f"{card.tool} answered by {by}: {shown} (card {card.id})",
+                f"{card.tool} answered by {by}: {shown}",
             )
 
     def default_scope(self, card: Approval) -> Scope:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from stagent.domain.errors import NotFoundError, StagentError
-from stagent.domain.ids import utcnow
+from stagent.domain.ids import ensure_aware, utcnow
 from stagent.domain.run_options import from_flat
 from stagent.domain.schedules import (
     FiringStatus,
@@ -240,12 +240,19 @@ class FiringDecider:
                 options=from_flat(schedule.target.runtime, dict(schedule.target.options)),
             ),
         )
-        occurrence = row.occurrence_at.isoformat(timespec="seconds")
+        occurrence = ensure_aware(row.occurrence_at).isoformat(timespec="seconds")
         event_repo.append(
             session,
             task.id,
             "note",
-            {"message": f"started by schedule {schedule.name!r} ({row.id}, {occurrence})"},
+            {
+                "message": f"started by schedule {schedule.name!r} ({_firing_words(row)})",
+                "schedule_id": schedule.id,
+                "schedule": schedule.name,
+                "firing_id": row.id,
+                "occurrence_at": occurrence,
+                "manual": row.manual,
+            },
         )
         if reservation:
             repo.attach_reservation(session, reservation, task.id)
@@ -270,12 +277,12 @@ class FiringDecider:
                     if schedule.overlap is OverlapPolicy.QUEUE:
                         return (
                             FiringStatus.WAITING,
-                            f"queued behind workflow {workflow_row.id} "
+                            f"queued behind workflow {workflow_row.name!r} "
                             f"run {workflow_row.run_count}",
                         )
                     return (
                         FiringStatus.SKIPPED,
-                        f"workflow {workflow_row.id} is still {workflow_row.status} "
+                        f"workflow {workflow_row.name!r} is still {workflow_row.status} "
                         "(a workflow runs one at a time)",
                     )
                 self._targets().check_runnable(
@@ -322,12 +329,18 @@ def _busy(session: repo.Session, row: repo.ScheduleFiringRow, schedule: Schedule
     running, or else a run of the stored workflow it fires; None if nothing."""
     earlier = repo.busy_before(session, row)
     if earlier is not None:
-        return f"firing {earlier}"
+        return f"the {_firing_words(repo.firing_row(session, earlier))}"
     return _running_workflow(session, schedule)
 
 
+def _firing_words(row: repo.ScheduleFiringRow) -> str:
+    """A firing as a person knows it: by its time (ids stay in the payload)."""
+    at = ensure_aware(row.occurrence_at).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"firing by hand at {at}" if row.manual else f"firing due {at}"
+
+
 def _running_workflow(session: repo.Session, schedule: Schedule) -> str | None:
-    """``workflow ID run N`` while the stored workflow a schedule fires is running or paused
+    """``workflow 'NAME' run N`` while the stored workflow a schedule fires is running or paused
     (started by this schedule, another one or a person); None otherwise."""
     if schedule.target.kind is not TargetKind.WORKFLOW:
         return None
@@ -336,5 +349,5 @@ def _running_workflow(session: repo.Session, schedule: Schedule) -> str | None:
     except NotFoundError:
         return None  # the firing fails with the reason when it launches
     if WorkflowStatus(row.status) in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED):
-        return f"workflow {row.id} run {row.run_count}"
+        return f"workflow {row.name!r} run {row.run_count}"
     return None

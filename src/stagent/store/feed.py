@@ -140,7 +140,7 @@ def append_in_order(
     driver: psycopg.Connection[Any],
     info: dict[str, Any],
     prepare: str,
-    statements: tuple[str, str, str],
+    statements: tuple[str, str, str | None],
 ) -> int:
     """Write a run's batch straight into the feed on ``driver`` (a psycopg connection in
     autocommit mode, a hot one: `stagent.store.hot`), in one round trip; the number of rows
@@ -160,7 +160,9 @@ def append_in_order(
     is held for microseconds; the writers' flushes happen outside it, together. The function
     returns once the batch is on disk. A reader may see the batch before that: should the
     server crash in between, the batch is gone and this raises (the caller writes it again,
-    under new seqs).
+    under new seqs). Without ``flush`` (None) it returns once the batch is committed, not yet
+    on disk: the caller then waits for the disk once for several batches (`wait_for_flush`
+    on the same connection, after them).
 
     Should a statement fail, the transaction it left open is rolled back and the error raised.
     psycopg deallocates every prepared statement of a connection (its own and these) when it
@@ -168,14 +170,33 @@ def append_in_order(
     then fails first, before anything commits; the statements are prepared again and the query
     sent again, once.
     """
-    if not driver.autocommit:  # its COMMIT would end the caller's transaction
+    fence, insert, flush = statements
+    sql = f"BEGIN; {_ASYNC}; {fence}; {_LOCK}; {insert}; SELECT pg_notify('{CHANNEL}', ''); COMMIT"
+    sql = f"{sql}; {flush}" if flush else sql
+    return _send_prepared(driver, info, prepare, sql, _INSERT_RESULT)
+
+
+def wait_for_flush(
+    driver: psycopg.Connection[Any], info: dict[str, Any], prepare: str, flush: str
+) -> int:
+    """Return once every batch `append_in_order` committed on ``driver`` without its ``flush``
+    is on disk: ``flush`` (an ``EXECUTE``, as `append_in_order`'s) is sent as its own
+    transaction; its commit waits for the WAL up to its own record, theirs included. On the
+    connection they were committed on, so a server crash in between fails this (their
+    writer writes them again) instead of passing on a restarted server. The rows ``flush``
+    locked (none: it wrote no WAL and did not wait)."""
+    return _send_prepared(driver, info, prepare, flush, 0)
+
+
+def _send_prepared(
+    driver: psycopg.Connection[Any], info: dict[str, Any], prepare: str, sql: str, result: int
+) -> int:
+    """Send ``sql`` (``EXECUTE``s of what ``prepare`` prepares, prepared first if this
+    connection has not been) as one simple query; the row count of its ``result``-th result.
+    See `append_in_order` for failures and psycopg's ``DEALLOCATE ALL``."""
+    if not driver.autocommit:  # a COMMIT in ``sql`` would end the caller's transaction
         raise ValueError("a fenced insert is sent on an autocommit connection")
     raw: Any = driver  # the statements are built here (literals), not typed literal strings
-    fence, insert, flush = statements
-    sql = (
-        f"BEGIN; {_ASYNC}; {fence}; {_LOCK}; {insert};"
-        f" SELECT pg_notify('{CHANNEL}', ''); COMMIT; {flush}"
-    )
     for again in (False, True):
         try:
             if not info.get(_PREPARED_INFO):
@@ -183,7 +204,7 @@ def append_in_order(
                 info[_PREPARED_INFO] = True
             with raw.cursor() as cursor:
                 cursor.execute(sql, prepare=False)
-                for _ in range(_INSERT_RESULT):
+                for _ in range(result):
                     cursor.nextset()
                 return max(int(cursor.rowcount), 0)
         except InvalidSqlStatementName:

@@ -23,6 +23,7 @@ import psycopg
 from sqlalchemy import JSON, Connection, Table, TextClause, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
+from stagent.domain.errors import NotFoundError
 from stagent.domain.ids import utcnow
 from stagent.domain.runs import RunStatus
 from stagent.domain.scrub import scrub
@@ -112,7 +113,7 @@ def append_events(
     secrets: tuple[str, ...] = conn.info.get(SECRETS_INFO, ())
     if conn.dialect.name == "postgresql":
         driver: Any = conn.connection.driver_connection
-        return _append_in_order(driver, conn.info, task_id, run_id, attempt, events, secrets)
+        return _append_in_order(driver, conn.info, (task_id, run_id, attempt), events, secrets)
     for written, (kind, payload) in enumerate(events):
         params = {
             "task_id": task_id,
@@ -134,13 +135,27 @@ def append_hot_events(
     run_id: str,
     attempt: int,
     events: Sequence[tuple[str, dict[str, Any]]],
+    flush: bool = True,
 ) -> int:
     """`append_events` on PostgreSQL, on a hot connection (`stagent.store.hot`: no SQLAlchemy
     around it, the executor's batches): one fenced multi-row insert into the feed, committed in
-    the same round trip; all of ``events`` or none. How many were written."""
+    the same round trip; all of ``events`` or none. How many were written. It returns once they
+    are on disk; with ``flush`` False once they are committed (`wait_for_flush` on the same
+    connection then waits for the disk once for several batches)."""
     if not events:
         return 0
-    return _append_in_order(hot.driver, hot.info, task_id, run_id, attempt, events, hot.secrets)
+    return _append_in_order(
+        hot.driver, hot.info, (task_id, run_id, attempt), events, hot.secrets, flush
+    )
+
+
+def wait_for_flush(hot: HotConnection, task_id: str) -> None:
+    """Return once every batch `append_hot_events` committed on ``hot`` without its flush is on
+    disk (one round trip; ``task_id``: any task's row, locked ``KEY SHARE`` to write WAL).
+    Raises `NotFoundError` if that task is gone: nothing was locked, so nothing waited."""
+    flush = f"EXECUTE {_FLUSH_STATEMENT}({feed.literal_maker(hot.driver)(task_id)})"
+    if not feed.wait_for_flush(hot.driver, hot.info, _PREPARE, flush):
+        raise NotFoundError(f"task {task_id} is gone: its row could not be locked to flush")
 
 
 _FENCE_STATEMENT = "stagent_run_fence"
@@ -181,26 +196,27 @@ _PREPARE = (
 def _append_in_order(
     driver: psycopg.Connection[Any],
     info: dict[str, Any],
-    task_id: str,
-    run_id: str,
-    attempt: int,
+    run: tuple[str, str, int],
     events: Sequence[tuple[str, dict[str, Any]]],
     secrets: tuple[str, ...],
+    flush: bool = True,
 ) -> int:
-    """Write ``events`` of a run into the feed (`stagent.store.feed.append_in_order`), every
-    value a literal; how many were written."""
+    """Write ``events`` of a ``run`` (task, run, attempt) into the feed
+    (`stagent.store.feed.append_in_order`), every value a literal, waiting for their flush
+    unless ``flush`` is False; how many were written."""
+    task_id, run_id, attempt = run
     literal = feed.literal_maker(driver)
     kinds = ", ".join(literal(kind) for kind, _ in events)
     payloads = ", ".join(literal(scrub(payload, secrets)) for _, payload in events)
     times = ", ".join(literal(utcnow()) for _ in events)
-    task, run = literal(task_id), literal(run_id)
-    fence = f"EXECUTE {_FENCE_STATEMENT}({run}, {int(attempt)})"
+    task, run_literal = literal(task_id), literal(run_id)
+    fence = f"EXECUTE {_FENCE_STATEMENT}({run_literal}, {int(attempt)})"
     insert = (
-        f"EXECUTE {_APPEND_STATEMENT}({task}, {run}, {int(attempt)},"
+        f"EXECUTE {_APPEND_STATEMENT}({task}, {run_literal}, {int(attempt)},"
         f" ARRAY[{kinds}], ARRAY[{payloads}], ARRAY[{times}])"
     )
-    flush = f"EXECUTE {_FLUSH_STATEMENT}({task})"
-    return feed.append_in_order(driver, info, _PREPARE, (fence, insert, flush))
+    flush_sql = f"EXECUTE {_FLUSH_STATEMENT}({task})" if flush else None
+    return feed.append_in_order(driver, info, _PREPARE, (fence, insert, flush_sql))
 
 
 _SET_SESSION = update(_TASKS).where(_TASKS.c.id == bindparam("task"))

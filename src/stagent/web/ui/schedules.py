@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Form, Request
 from starlette.responses import Response
 
-from stagent.domain.errors import StagentError, ValidationError
+from stagent.domain.errors import NotFoundError, StagentError, ValidationError
 from stagent.scheduler.drafts import ScheduleDraft
 from stagent.schemas.schedules import LIST_HISTORY, SHOW_HISTORY, ScheduleOut, schedule_out
 from stagent.web.deps import WorkspaceDep
@@ -40,10 +40,11 @@ def fmt(value: datetime | None, tz: str) -> str:
     return local.strftime(f"%a {local.day} %b %Y {clock} %Z")
 
 
-def _view(out: ScheduleOut) -> dict[str, Any]:
+def _view(out: ScheduleOut, ws: Workspace | None = None) -> dict[str, Any]:
     tz = out.when.tz
     return {
         "s": out,
+        "target_name": _target_name(out, ws),
         "next": fmt(out.next_fire_at, tz),
         "upcoming": [fmt(t, tz) for t in out.upcoming],
         "expires": fmt(out.expires_at, tz),
@@ -51,9 +52,21 @@ def _view(out: ScheduleOut) -> dict[str, Any]:
     }
 
 
+def _target_name(out: ScheduleOut, ws: Workspace | None) -> str:
+    """What a schedule fires, as a person knows it: a workflow by its name (its id is only
+    in the link), a blueprint by its id (which reads as a name)."""
+    ref = out.target.ref or ""
+    if ws is None or out.target.kind != "workflow":
+        return ref
+    try:
+        return ws.workflows.get(ref).name
+    except NotFoundError:
+        return "(a removed workflow)"
+
+
 def _list_context(ws: Workspace) -> dict[str, Any]:
     outs = [schedule_out(ws.schedules, s, history=LIST_HISTORY) for s in ws.schedules.list()]
-    return {"rows": [_view(out) for out in outs]}
+    return {"rows": [_view(out, ws) for out in outs]}
 
 
 def _form_context(ws: Workspace, values: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -90,7 +103,7 @@ def schedule_page(request: Request, ref: str, ws: WorkspaceDep) -> Response:
         "pages/schedule.html",
         active="schedules",
         title=out.name,
-        **_view(out),
+        **_view(out, ws),
         **_form_context(ws, _values_of(out)),
     )
 
@@ -105,7 +118,7 @@ def schedules_table(ws: WorkspaceDep) -> Response:
 def schedule_history(ref: str, ws: WorkspaceDep) -> Response:
     """A schedule's status line and firing history (it refreshes itself)."""
     out = schedule_out(ws.schedules, ws.schedules.get(ref), history=SHOW_HISTORY)
-    return fragment(render("fragments/schedule_history.html", **_view(out)))
+    return fragment(render("fragments/schedule_history.html", **_view(out, ws)))
 
 
 def _draft(form: dict[str, str], *, editing: bool = False) -> ScheduleDraft:
@@ -230,7 +243,7 @@ def act(ref: str, action: str, ws: WorkspaceDep) -> Response:
         raise ValidationError(f"action: {action!r} is not pause, resume, fire or delete")
     actions[action](ref)
     out = schedule_out(service, service.get(ref), history=SHOW_HISTORY)
-    return fragment(render("fragments/schedule_history.html", **_view(out)))
+    return fragment(render("fragments/schedule_history.html", **_view(out, ws)))
 
 
 def _values_of(out: ScheduleOut) -> dict[str, Any]:

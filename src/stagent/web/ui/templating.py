@@ -6,11 +6,13 @@ import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 from starlette.templating import Jinja2Templates
 
+from stagent.domain.events import LoggedEvent
 from stagent.domain.tasks import TaskStatus
 from stagent.ledger.money import short_usd
 from stagent.web.ui.markdown import markdown
@@ -50,6 +52,48 @@ def code_spans(value: str | None) -> Markup:
     return Markup(_CODE_SPAN.sub(r"<code>\1</code>", str(escape(value or ""))))
 
 
+_DATED = re.compile(r"(.+?)(-\d{8})")
+
+
+def whole(value: str | None) -> Markup:
+    """A model id (or a name) kept on one line: a narrow cell never breaks it at its hyphens
+    (``claude-sonnet-4-`` / ``5``); a dated id may break once, before its date."""
+    text = value or ""
+    dated = _DATED.fullmatch(text)
+    parts = dated.groups() if dated else (text,)
+    return Markup("<wbr>").join(Markup('<span class="whole">{}</span>').format(p) for p in parts)
+
+
+PERMISSIONS = "/settings/permissions"
+
+
+def log_text(event: LoggedEvent) -> Markup:
+    """A log line's text for a page: `code_spans` of its summary, with what it names linked
+    where a person can look at it (the schedule that started a task, the rule that decided a
+    call). Ids stay in the payload; the words are the message's."""
+    text, payload = event.summary, event.payload
+    schedule, schedule_id = payload.get("schedule"), payload.get("schedule_id")
+    if isinstance(schedule, str) and isinstance(schedule_id, str):
+        return _linked(text, repr(schedule), f"/schedules/{quote(schedule_id)}", schedule)
+    decided_by = payload.get("decided_by")
+    if isinstance(decided_by, str) and re.match(r"(task |project )?rule `", decided_by):
+        return _linked(text, decided_by, PERMISSIONS)
+    rule = payload.get("rule")
+    if payload.get("rule_id") and isinstance(rule, str):
+        return _linked(text, f"`{rule}`", PERMISSIONS)
+    return code_spans(text)
+
+
+def _linked(text: str, piece: str, href: str, shown: str | None = None) -> Markup:
+    """``text`` with its first ``piece`` a link to ``href`` (shown as ``shown``, else as the
+    piece itself); the text as it is if the piece is not in it."""
+    head, found, tail = text.partition(piece)
+    if not found:
+        return code_spans(text)
+    link = Markup('<a href="{}">{}</a>').format(href, code_spans(shown or piece))
+    return code_spans(head) + link + code_spans(tail)
+
+
 def build_environment() -> Environment:
     """Create the Jinja environment shared by pages, fragments and SSE events."""
     env = Environment(
@@ -64,6 +108,8 @@ def build_environment() -> Environment:
     env.filters["usd"] = short_usd  # pyright: ignore[reportUnknownMemberType]
     env.filters["page_text"] = page_text  # pyright: ignore[reportUnknownMemberType]
     env.filters["code_spans"] = code_spans  # pyright: ignore[reportUnknownMemberType]
+    env.filters["log_text"] = log_text  # pyright: ignore[reportUnknownMemberType]
+    env.filters["whole"] = whole  # pyright: ignore[reportUnknownMemberType]
     env.filters["markdown"] = markdown  # pyright: ignore[reportUnknownMemberType]
     env.globals.update(  # pyright: ignore[reportUnknownMemberType]
         nav_groups=NAV_GROUPS,

@@ -229,7 +229,10 @@ def task_runs_context(ws: Workspace, task_id: str, *, upto: int) -> dict[str, An
             {
                 "run": run,
                 "events": [e for e in ws.tasks.run_events(run.id) if e.seq <= upto],
-                "cost": usd(run.cost_micros),
+                "cost": usd(
+                    run.cost_micros if run.status.is_terminal else ws.tasks.spent_so_far(run.id)
+                ),
+                "so_far": not run.status.is_terminal,
             }
             for run in reversed(runs)
         ]
