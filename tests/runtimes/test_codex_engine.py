@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from codex_fixtures import (  # noqa: F401 (fixtures)
 )
 
 from stagent.domain.events import ResultEvent
+from stagent.domain.ledger import LedgerFilter
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
 from stagent.runtimes.base import RunRequest
@@ -93,3 +95,34 @@ async def test_codex_connects_to_nothing_but_127_0_0_1(
     for line in inet:
         assert re.search(r'inet_addr\("127\.0\.0\.1"\)', line), line
         assert "htons(53)" not in line, line
+
+
+def test_a_codex_task_cancelled_at_an_approval_books_the_call_it_was_served(
+    tmp_path: Path, openai_server: ScriptedOpenAIServer, workdir: Path
+) -> None:
+    """A person cancels while the command waits for them: the call that asked for it was
+    served, so it is booked once (Codex reports it as the turn is interrupted; had it not, an
+    estimate would be booked)."""
+    ws = Workspace.temporary(tmp_path / "ws").open()
+    try:
+        ws.runtimes.register(make_runtime(openai_server, tmp_path / "codex-state"))
+        ws.start_worker()
+        ws.projects.create("demo", directory=str(workdir))
+        task = ws.tasks.create(
+            TaskDraft(title="ask", description="SCENARIO:command", project="demo", runtime="codex")
+        )
+        ws.tasks.run(task.id)
+        deadline = time.monotonic() + 60
+        while not ws.approvals.list_pending(task_id=task.id):
+            assert time.monotonic() < deadline, ws.tasks.events(task.id)
+            time.sleep(0.1)
+        ws.tasks.cancel(task.id)
+        deadline = time.monotonic() + 60
+        while not (rows := ws.budgets.usage(LedgerFilter(task_id=task.id))):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert len(rows) == 1, rows
+        assert ws.tasks.get(task.id).status is TaskStatus.CANCELLED
+    finally:
+        ws.close()

@@ -50,6 +50,8 @@ from stagent.store.database import Store
 
 log = logging.getLogger(__name__)
 
+LATE_USAGE_SECONDS = 30.0
+"""How long a lost run's stopped agent may take to report the calls it was served."""
 CANCEL_CHECK_SECONDS = 0.25
 """The longest a run goes without re-reading its record (should a wake-up be missed)."""
 CANCEL_MIN_GAP_SECONDS = 0.1
@@ -154,9 +156,11 @@ async def _drive(
                     writer.hold()  # the end writes what is queued, with the final event
                     break
                 if writer.lost or not writer.record(event):
+                    await _book_after_loss(ctx, task, run, agent, writer, event, stream)
                     break
                 if isinstance(event, UsageEvent):
                     if not writer.flush():  # the usage is in the log before it is booked
+                        await _book_after_loss(ctx, task, run, agent, writer, event, stream)
                         break
                     stop = _meter(ctx, task, run, event, writer)
                     if stop is not None and capped is None:
@@ -206,6 +210,35 @@ def _meter(
         log.warning("%s", exc.message)
         writer.lost = True
         return None
+
+
+async def _book_after_loss(
+    ctx: RunContext,
+    task: Task,
+    run: Run,
+    agent: AgentRun,
+    writer: RunWriter,
+    event: RuntimeEvent,
+    stream: AsyncIterator[RuntimeEvent],
+) -> None:
+    """The run ended while its agent ran (a person cancelled it): nothing more goes into its
+    log, but a provider call the agent reports now (``event`` and what follows) was made and
+    served, so it is booked (the run's cost is settled again). The agent is stopped first, so
+    the stream ends. A taken-over attempt books nothing (its successor runs the task)."""
+    if not writer.ended_as_ours():
+        return
+    with contextlib.suppress(Exception):
+        await agent.cancel()
+    try:
+        async with asyncio.timeout(LATE_USAGE_SECONDS):
+            while True:
+                if isinstance(event, UsageEvent):
+                    ctx.guard.on_usage(task, run, event)
+                event = await anext(stream)
+    except (StopAsyncIteration, TimeoutError, StaleAttemptError):
+        return
+    except Exception:
+        log.exception("run %s: booking the usage reported after the run ended failed", run.id)
 
 
 @contextlib.asynccontextmanager

@@ -187,6 +187,15 @@ class RunWriter:
         owned = state is not None and state[0] == self.run.attempt
         return owned and not RunStatus(state[1]).is_terminal if state is not None else False
 
+    def ended_as_ours(self) -> bool:
+        """One primary-key read: did the run end (a person's cancel, an end written elsewhere)
+        while this attempt is still its own (not taken over)?"""
+        with self.store.read() as session:
+            state = run_writes.run_state(session, self.run.id)
+        return (
+            state is not None and state[0] == self.run.attempt and RunStatus(state[1]).is_terminal
+        )
+
     def abandon(self) -> None:
         """Drop what is queued (the run is lost: nothing more may be written)."""
         self._take()

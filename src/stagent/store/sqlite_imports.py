@@ -267,8 +267,12 @@ def insert_staged(
 def rollup_staged_upsert(staging: str) -> str:
     """Add the call rows of table ``staging`` (ledger columns) to both ``usage_rollup`` grains
     in one grouped upsert: what a bulk insert runs while the row triggers are bypassed, the
-    same sums the triggers would add."""
-    epoch = "CAST(strftime('%s', d.finished_at) AS INTEGER)"
+    same sums the triggers would add.
+
+    The rows are summed per UTC hour first, by the hour's text (``finished_at`` as stored,
+    `sqlite_stamp`: ``YYYY-MM-DD HH``...), and only those sums get an epoch and go to both
+    grains: ``strftime`` twice a row and a sort of twice the rows were ~0.3 s of a 256 MiB
+    import's booking; per hour, ~0.12 s."""
     tokens = ROLLUP_SUMS[1:6]
     sums = [
         "count(*)",
@@ -276,14 +280,22 @@ def rollup_staged_upsert(staging: str) -> str:
         "sum(d.cost_micros)",
         "sum(d.cost_source = 'unpriced')",
     ]
+    hours = (
+        "SELECT substr(d.finished_at, 1, 13) AS hour, d.runtime AS runtime,"
+        " coalesce(d.model, '') AS model, coalesce(d.project_id, '') AS project_id,"
+        " d.source AS source, d.simulated AS simulated, d.status AS status, "
+        + ", ".join(f"{total} AS {name}" for total, name in zip(sums, ROLLUP_SUMS, strict=True))
+        + f" FROM {staging} AS d WHERE d.status IN {CALL_STATUSES!r} GROUP BY 1, 2, 3, 4, 5, 6, 7"
+    )
+    epoch = "CAST(strftime('%s', h.hour || ':00:00') AS INTEGER)"
     positions = ", ".join(str(n) for n in range(1, len(ROLLUP_KEY) + 1))
     update = ", ".join(f"{name} = usage_rollup.{name} + excluded.{name}" for name in ROLLUP_SUMS)
     return (
         f"INSERT INTO usage_rollup ({', '.join((*ROLLUP_KEY, *ROLLUP_SUMS))})"
-        f" SELECT g.grain, {epoch} / g.grain, d.runtime, coalesce(d.model, ''),"
-        f" coalesce(d.project_id, ''), d.source, d.simulated, d.status, {', '.join(sums)}"
-        f" FROM {staging} AS d, (SELECT {HOUR} AS grain UNION ALL SELECT {DAY}) AS g"
-        f" WHERE d.status IN {CALL_STATUSES!r} GROUP BY {positions}"
+        f" SELECT g.grain, {epoch} / g.grain, h.runtime, h.model, h.project_id, h.source,"
+        f" h.simulated, h.status, {', '.join(f'sum(h.{name})' for name in ROLLUP_SUMS)}"
+        f" FROM ({hours}) AS h, (SELECT {HOUR} AS grain UNION ALL SELECT {DAY}) AS g"
+        f" GROUP BY {positions}"
         f" ON CONFLICT ({', '.join(ROLLUP_KEY)}) DO UPDATE SET {update}"
     )
 

@@ -53,15 +53,17 @@ class ImportedCall:
         """Itself (`CallCopy`)."""
         return self
 
+    @property
+    def rank(self) -> tuple[bool, int, bool]:
+        """How good this copy of its call is: of two copies the one with the larger rank is
+        kept (`better_than`), the earlier on a tie."""
+        return (not self.sidechain, self.total, self.usage.speed is not None)
+
     def better_than(self, other: ImportedCall) -> bool:
         """Which copy of one call to keep (ccusage's order): the main-chain copy over a
         side-chain replay, then the one with more tokens (a streamed response's last line over
         an earlier placeholder), then the one that says which speed it ran at."""
-        if self.sidechain != other.sidechain:
-            return not self.sidechain
-        if self.total != other.total:
-            return self.total > other.total
-        return self.usage.speed is not None and other.usage.speed is None
+        return self.rank > other.rank
 
 
 class CallCopy(Protocol):
@@ -73,8 +75,13 @@ class CallCopy(Protocol):
         """The key a call is booked under once."""
         ...
 
+    @property
+    def rank(self) -> tuple[bool, int, bool]:
+        """How good the copy is: the one with the larger rank is kept, the earlier on a tie."""
+        ...
+
     def better_than(self, other: Any) -> bool:
-        """Whether to keep this copy rather than ``other``."""
+        """Whether to keep this copy rather than ``other`` (its rank is larger)."""
         ...
 
     def call(self) -> ImportedCall:

@@ -88,14 +88,15 @@ class ClaudeCopy(msgspec.Struct, gc=False):
     usage: _Usage
     line: _Line
 
+    @property
+    def rank(self) -> tuple[bool, int, bool]:
+        """`ImportedCall.rank` of this copy: main chain, tokens, says its speed."""
+        return (not self.sidechain, self.total, bool(self.usage.speed))
+
     def better_than(self, other: ClaudeCopy) -> bool:
         """`ImportedCall.better_than` on the copies: the main-chain copy, then the one with more
         tokens, then the one that says which speed it ran at."""
-        if self.sidechain != other.sidechain:
-            return not self.sidechain
-        if self.total != other.total:
-            return self.total > other.total
-        return bool(self.usage.speed) and not other.usage.speed
+        return self.rank > other.rank
 
     def call(self) -> ImportedCall:
         """The call this copy records."""

@@ -28,14 +28,15 @@ def open_plain(database_url: str) -> SqliteImports | None:
 def plain_importer(plain: SqliteImports, home: Path) -> LogImporter:
     """An importer writing through ``plain``, pricing with the table and the home's
     ``prices.yaml``: loaded when the first call is priced (a re-run with nothing new loads no
-    table), from the home's cache when neither changed (`stagent.ledger.price_cache`)."""
+    table), from the home's cache when neither changed (`stagent.ledger.price_cache`). A large
+    import reads in a second process as well (the CLI's process may fork)."""
 
     def prices() -> PriceTable:
         from stagent.ledger.price_cache import cached_price_table
 
         return cached_price_table(home / "prices.yaml", home / "cache")
 
-    return LogImporter(plain, prices)
+    return LogImporter(plain, prices, parallel=True)
 
 
 def store_importer(store: Store, prices: PriceTable) -> LogImporter:

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 CHUNK_BYTES = 256 * 1024
 """Bytes read at a time (8 MiB chunks, plus the copy that joins a partial line, were ~7 MiB
@@ -63,37 +64,42 @@ def complete_chunks(path: Path, offset: int) -> Iterator[tuple[int, list[bytes]]
     The consumed count includes the last line's newline, so after the last yielded chunk
     ``offset + consumed`` is where the next read starts.
     """
+    with path.open("rb") as handle:
+        yield from chunks_of(handle, offset)
+
+
+def chunks_of(handle: BinaryIO, offset: int) -> Iterator[tuple[int, list[bytes]]]:
+    """`complete_chunks` of an open file."""
     consumed = 0
     # the start of a line not yet ended: joined once its end is read (a line longer than a
     # chunk is not copied again for every chunk)
     pending: list[bytes] = []
-    with path.open("rb") as handle:
-        handle.seek(offset)
-        while True:
-            chunk = handle.read(CHUNK_BYTES)
-            if not chunk:
-                return
-            find = chunk.find
-            end = find(b"\n")
-            if end < 0:
-                pending.append(chunk)
-                continue
-            if pending:
-                pending.append(chunk[:end])
-                first = b"".join(pending)
-                pending = []
-                consumed += len(first) - end
-            else:
-                first = chunk[:end]
-            lines = [first]
-            append = lines.append
+    handle.seek(offset)
+    while True:
+        chunk = handle.read(CHUNK_BYTES)
+        if not chunk:
+            return
+        find = chunk.find
+        end = find(b"\n")
+        if end < 0:
+            pending.append(chunk)
+            continue
+        if pending:
+            pending.append(chunk[:end])
+            first = b"".join(pending)
+            pending = []
+            consumed += len(first) - end
+        else:
+            first = chunk[:end]
+        lines = [first]
+        append = lines.append
+        start = end + 1
+        end = find(b"\n", start)
+        while end >= 0:
+            append(chunk[start:end])
             start = end + 1
             end = find(b"\n", start)
-            while end >= 0:
-                append(chunk[start:end])
-                start = end + 1
-                end = find(b"\n", start)
-            consumed += start
-            yield consumed, lines
-            if start < len(chunk):
-                pending.append(chunk[start:])
+        consumed += start
+        yield consumed, lines
+        if start < len(chunk):
+            pending.append(chunk[start:])

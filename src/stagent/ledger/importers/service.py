@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, cast
 
 from stagent.collector import collector_paused
-from stagent.ledger.importers import discovery
+from stagent.ledger.importers import discovery, pieces
 from stagent.ledger.importers.calls import (
     CLAUDE_CODE,
     CODEX,
@@ -24,9 +24,8 @@ from stagent.ledger.importers.calls import (
     TIERS,
     CallCopy,
     ImportedCall,
-    MalformedLineError,
 )
-from stagent.ledger.importers.reader import complete_chunks, head_of, resume_point
+from stagent.ledger.importers.reader import head_of, resume_point
 from stagent.store import sqlite_imports as repo
 
 if TYPE_CHECKING:  # the parsers (msgspec) load when a file has something new to read, the
@@ -48,7 +47,7 @@ _Card: TypeAlias = "tuple[RateCard, str] | None"
 _UNSEEN: Any = object()
 """A rate card not looked up yet (None is a looked-up model the table does not know)."""
 _MODEL = repo.IMPORT_COLUMNS.index("model")
-MAX_EXAMPLES = 20
+MAX_EXAMPLES = pieces.MAX_EXAMPLES
 """Malformed lines listed by file:line in a report (all are counted)."""
 
 
@@ -125,11 +124,20 @@ class LogImporter:
     """Reads Claude Code transcripts and Codex rollouts into the ledger (this module imports
     no SQLAlchemy: ``stagent ledger import`` may run it on a plain ``sqlite3`` connection)."""
 
-    def __init__(self, db: ImportDatabase, prices: PriceTable | Callable[[], PriceTable]) -> None:
+    def __init__(
+        self,
+        db: ImportDatabase,
+        prices: PriceTable | Callable[[], PriceTable],
+        *,
+        parallel: bool = False,
+    ) -> None:
         """``prices``: the table, or what loads it when the first call is priced (an import
-        with nothing new then loads no table)."""
+        with nothing new then loads no table). ``parallel``: a large import may fork a second
+        process to read with (`pieces.results_in_order`; only from a process whose other
+        threads, if any, the forked one never needs: the CLI's)."""
         self._db = db
         self._prices = prices
+        self.parallel = parallel
         self._cards: dict[tuple[str, date, str | None, str | None, str | None], _Card] = {}
 
     @property
@@ -165,17 +173,50 @@ class LogImporter:
     def run(self, plan: Plan, progress: Progress | None = None) -> ImportReport:
         """Import every file of ``plan``; returns what happened."""
         report = ImportReport(plan.source, files=len(plan.files), skipped=list(plan.skipped))
-        projects = sorted(
-            ((pid, _norm(d)) for pid, d in self._db.project_directories()),
-            key=lambda item: -len(item[1]),
+        projects = _Projects(
+            sorted(
+                ((pid, _norm(d)) for pid, d in self._db.project_directories()),
+                key=lambda item: -len(item[1]),
+            )
         )
         states = self._db.file_states(plan.source)
-        batch = _Batch(self, plan.source, report, projects)
+        batch = _Batch(self, plan.source, report)
+        files = [
+            _FileImport(plan, number, path, states.get(str(path)))
+            for number, path in enumerate(plan.files)
+        ]
         with collector_paused():
-            for path in plan.files:
-                _FileImport(batch, plan, path, states.get(str(path)), progress).run()
+            todo = [piece for file in files for piece in file.start(report)]
+            parallel = self._parallel(plan, todo)
+            source, copy_row = plan.source, self.copy_row
+
+            def read(piece: pieces.Piece) -> pieces.PieceResult:
+                parse = files[piece.file].parser()
+                return pieces.read_piece(piece, parse, lambda c: copy_row(source, c, projects))
+
+            for piece, result in pieces.results_in_order(todo, read, parallel=parallel):
+                file = files[piece.file]
+                batch.add(result)
+                batch.moved(file.merged(result, report))
+                if progress and result.bytes_read:
+                    progress(result.bytes_read)
             batch.flush()
         return report
+
+    def _parallel(self, plan: Plan, todo: list[pieces.Piece]) -> bool:
+        """Whether to read in a second process as well (a large Claude Code import, from a
+        process that asked for it, on a machine with a core to spare); the price table and
+        the parser are loaded first, so the forked process has them."""
+        if not self.parallel or plan.source != CLAUDE_CODE or len(todo) < 2:
+            return False
+        if plan.pending_bytes < pieces.PARALLEL_BYTES or not pieces.can_fork():
+            return False
+        from importlib import import_module
+
+        for module in ("stagent.ledger.cost", "stagent.ledger.importers.claude_code"):
+            import_module(module)
+        _ = self.prices  # loaded before the fork
+        return True
 
     def row(self, source: str, call: ImportedCall, project_id: str | None) -> repo.ImportedRow:
         """The ledger row of one imported call (`repo.IMPORT_COLUMNS`), priced from its
@@ -294,21 +335,27 @@ class LogImporter:
 class _Batch:
     """Calls read but not yet booked, across files: one transaction per `BATCH_CALLS` calls
     (not per file: a commit costs more than a small file's rows), with the read positions of
-    the files they came from. One copy of each call is kept, the better one (`_FileImport`
-    fills ``calls``)."""
+    the files they came from. One copy of each call is kept, the better one (the larger rank;
+    the earlier on a tie), as ``dedupe key -> (rank, row)``."""
 
-    def __init__(
-        self,
-        importer: LogImporter,
-        source: str,
-        report: ImportReport,
-        projects: list[tuple[str, str]],
-    ) -> None:
+    def __init__(self, importer: LogImporter, source: str, report: ImportReport) -> None:
         self.importer, self.source, self.report = importer, source, report
-        self.projects = projects
-        self.calls: dict[str, CallCopy] = {}
+        self.calls: dict[str, tuple[pieces.Rank, repo.ImportedRow]] = {}
         self.states: dict[str, repo.FileState] = {}
-        self._project_of: dict[str | None, str | None] = {None: None, "": None}
+
+    def add(self, result: pieces.PieceResult) -> None:
+        """Take a piece's calls: a call already held keeps its better copy."""
+        calls = self.calls
+        duplicates = result.duplicates
+        for key, rank, row in result.rows:
+            kept = calls.get(key)
+            if kept is None:
+                calls[key] = (rank, row)
+                continue
+            duplicates += 1
+            if rank > kept[0]:
+                calls[key] = (rank, row)
+        self.report.duplicates += duplicates
 
     def moved(self, state: repo.FileState) -> None:
         """A file was read up to ``state``; flush when the batch is full."""
@@ -320,15 +367,12 @@ class _Batch:
         """Book the calls and the read positions."""
         if not self.calls and not self.states:
             return
-        rows: list[repo.ImportedRow] = []
         unpriced = self.report.unpriced
-        row_of, project, source = self.importer.copy_row, self.project, self.source
-        for copy in self.calls.values():
-            row = row_of(source, copy, project)
+        rows = [row for _rank, row in self.calls.values()]
+        for row in rows:
             if row[repo.COST_SOURCE] == "unpriced":
                 model = row[_MODEL]
                 unpriced[model] = unpriced.get(model, 0) + 1
-            rows.append(row)
         # in time order: the indexes that lead with the time then grow at one end
         rows.sort(key=_at)
         booked = self.importer.book(rows, list(self.states.values()))
@@ -338,8 +382,16 @@ class _Batch:
         self.calls = {}
         self.states = {}
 
-    def project(self, cwd: str | None) -> str | None:
-        """The project whose directory holds ``cwd`` (the longest match), remembered per cwd."""
+
+class _Projects:
+    """The project whose directory holds a working directory (the longest match), remembered
+    per directory."""
+
+    def __init__(self, projects: list[tuple[str, str]]) -> None:
+        self.projects = projects
+        self._project_of: dict[str | None, str | None] = {None: None, "": None}
+
+    def __call__(self, cwd: str | None) -> str | None:
         try:
             return self._project_of[cwd]
         except KeyError:
@@ -356,27 +408,22 @@ class _Batch:
 
 
 class _FileImport:
-    """Reading one file from its stored position."""
+    """Reading one file from its stored position: its pieces, and what they found."""
 
-    def __init__(
-        self,
-        batch: _Batch,
-        plan: Plan,
-        path: Path,
-        stored: repo.FileState | None,
-        progress: Progress | None,
-    ) -> None:
-        self.batch, self.plan, self.path, self.report = batch, plan, path, batch.report
-        self.stored, self.progress = stored, progress
+    def __init__(self, plan: Plan, number: int, path: Path, stored: repo.FileState | None) -> None:
+        self.plan, self.number, self.path, self.stored = plan, number, path, stored
         self.head = ""
+        self.offset = self.lines = 0
+        self.state: RolloutState | None = None
 
-    def run(self) -> None:
-        path, report, stored = self.path, self.report, self.stored
+    def start(self, report: ImportReport) -> list[pieces.Piece]:
+        """Where reading starts (a file read again is noted); its pieces (none: nothing new)."""
+        path, stored = self.path, self.stored
         try:
             size = path.stat().st_size
         except OSError as exc:
             report.skipped.append(f"{path} ({exc.strerror})")
-            return
+            return []
         resume = resume_point(
             path, size, stored.offset if stored else 0, stored.lines if stored else 0,
             stored.head if stored else "",
@@ -384,67 +431,44 @@ class _FileImport:
         if resume.restarted:
             report.restarted.append(f"{path} ({resume.restarted})")
         if resume.offset == size and not resume.restarted:
-            return
+            return []
         from stagent.ledger.importers.codex import RolloutState
 
-        state = RolloutState(
+        self.state = RolloutState(
             stored.state if stored and not resume.restarted else None, self.plan.tier
         )
         report.files_read += 1
         self.head = head_of(path)
-        self._read(resume.offset, resume.lines, state)
+        self.offset, self.lines = resume.offset, resume.lines
+        return pieces.pieces_of(self.number, str(path), resume.offset, size)
 
-    def _read(self, offset: int, lines: int, state: RolloutState) -> None:
-        path, report, batch = self.path, self.report, self.batch
-        parse = self._parser(state)
-        consumed = reported = 0
-        first_line = lines
-        for consumed, chunk in complete_chunks(path, offset):
-            calls = batch.calls
-            for line in chunk:  # the hot loop: `_Batch.add` inlined
-                lines += 1
-                try:
-                    copy = parse(line)
-                except MalformedLineError as exc:
-                    report.malformed += 1
-                    if len(report.malformed_examples) < MAX_EXAMPLES:
-                        report.malformed_examples.append(f"{path}:{lines}: {exc}")
-                    continue
-                if copy is None:
-                    continue
-                key = copy.dedupe_key
-                kept = calls.get(key)
-                if kept is None:
-                    calls[key] = copy
-                    continue
-                report.duplicates += 1
-                if copy.better_than(kept):
-                    calls[key] = copy
-            if len(calls) >= BATCH_CALLS:
-                batch.moved(self._state(offset + consumed, lines, state))
-            if self.progress and consumed - reported >= 1 << 22:
-                self.progress(consumed - reported)
-                reported = consumed
-        report.bytes_read += consumed
-        report.lines_read += lines - first_line
-        batch.moved(self._state(offset + consumed, lines, state))
-        if self.progress and consumed > reported:
-            self.progress(consumed - reported)
-
-    def _parser(self, state: RolloutState) -> Callable[[bytes], CallCopy | None]:
+    def parser(self) -> Callable[[bytes], CallCopy | None]:
         """What turns one line of this file into a copy of a call (or None)."""
         if self.plan.source != CODEX:
             from stagent.ledger.importers.claude_code import parse_line
 
             return parse_line
-        fallback = self.path.stem
+        fallback, state = self.path.stem, self.state
+        assert state is not None
         return lambda line: state.parse_line(line, fallback)
 
-    def _state(self, offset: int, lines: int, state: RolloutState) -> repo.FileState:
+    def merged(self, result: pieces.PieceResult, report: ImportReport) -> repo.FileState:
+        """Count a piece's lines (listing its malformed ones by file:line); the read position
+        after it."""
+        examples = report.malformed_examples
+        for line, why in result.examples:
+            if len(examples) < MAX_EXAMPLES:
+                examples.append(f"{self.path}:{self.lines + line}: {why}")
+        report.malformed += result.malformed
+        report.bytes_read += result.bytes_read
+        report.lines_read += result.lines
+        if result.lines:
+            self.offset, self.lines = result.stop, self.lines + result.lines
+        state = self.state
         source = self.plan.source
         return repo.FileState(
-            str(self.path), source, offset, self.head, lines,
-            state.dump() if source == CODEX else {},
+            str(self.path), source, self.offset, self.head, self.lines,
+            state.dump() if source == CODEX and state is not None else {},
         )  # fmt: skip
 
 
