@@ -70,6 +70,15 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def _engine_tables() -> Iterator[None]:
+    """The next fresh SQLite database opened also has the durable engine's tables (requested
+    before ``workspace`` by fixtures that launch a worker on it)."""
+    dbtemplate.engine_tables = True
+    yield
+    dbtemplate.engine_tables = False
+
+
+@pytest.fixture
 def workspace(tmp_path: Path) -> Iterator[Workspace]:
     """An opened (migrated) workspace on a fresh SQLite file; no worker running."""
     ws = Workspace.temporary(tmp_path / "ws").open()
@@ -80,8 +89,9 @@ def workspace(tmp_path: Path) -> Iterator[Workspace]:
 
 
 @pytest.fixture
-def worker(workspace: Workspace) -> Iterator[Workspace]:
+def worker(_engine_tables: None, workspace: Workspace) -> Iterator[Workspace]:
     """The same workspace, also running queued tasks in this process (DBOS launched)."""
+    dbtemplate.engine_tables = False
     workspace.start_worker("worker")
     yield workspace
     workspace.stop_worker()

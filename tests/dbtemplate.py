@@ -28,9 +28,15 @@ from stagent.store import migrate
 
 _real_upgrade = migrate.upgrade_to_head
 _template: Path | None = None
+_engine_template: Path | None = None
 _pg_template: str | None = None
 enabled = True
 """Set per test by the root conftest (False for the migration tests under ``tests/store``)."""
+engine_tables = False
+"""Set by the root conftest's ``worker`` fixture while its workspace opens: that database also
+gets the tables DBOS creates at a worker's first launch (its own migrations cost ~2 s of wall
+under load), with no rows but the two migration versions."""
+KEPT_ROWS = ("stagent_alembic_version", "dbos_migrations")
 
 
 def template() -> Path:
@@ -47,6 +53,38 @@ def template() -> Path:
             store.dispose()
         _template = path
     return _template
+
+
+def engine_template() -> Path:
+    """`template` plus the durable engine's tables, as a worker's first launch leaves them,
+    emptied of rows but the migration versions (built on first use: one launch and stop)."""
+    global _engine_template, engine_tables
+    if _engine_template is None:
+        from stagent.workspace import Workspace
+
+        home = Path(tempfile.mkdtemp(prefix="stagent-engine-template-"))
+        asked, engine_tables = engine_tables, False
+        try:
+            workspace = Workspace.temporary(home).open()
+            try:
+                workspace.start_worker("worker")
+                workspace.stop_worker()
+            finally:
+                workspace.close()
+        finally:
+            engine_tables = asked
+        path = home / "stagent.sqlite"
+        conn = sqlite3.connect(path)
+        try:
+            with conn:
+                tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                for (name,) in tables.fetchall():
+                    if name not in KEPT_ROWS and name != "sqlite_stat1":
+                        conn.execute(f'DELETE FROM "{name}"')
+        finally:
+            conn.close()
+        _engine_template = path
+    return _engine_template
 
 
 def pg_template(admin_url: str) -> str:
@@ -77,10 +115,11 @@ def _real_upgrade_of(store: Any) -> None:
 
 def discard(admin_url: str) -> None:
     """Remove this process's templates (at the session's end)."""
-    global _template, _pg_template
-    if _template is not None:
-        shutil.rmtree(_template.parent, ignore_errors=True)
-        _template = None
+    global _template, _engine_template, _pg_template
+    for path in (_template, _engine_template):
+        if path is not None:
+            shutil.rmtree(path.parent, ignore_errors=True)
+    _template = _engine_template = None
     if _pg_template is not None:
         import psycopg
 
@@ -102,7 +141,7 @@ def _is_empty(engine: Any) -> bool:
 
 
 def _copy_into(engine: Any) -> None:
-    source = sqlite3.connect(template())
+    source = sqlite3.connect(engine_template() if engine_tables else template())
     try:
         with engine.connect() as conn:
             target: sqlite3.Connection = conn.connection.driver_connection

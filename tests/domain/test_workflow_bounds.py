@@ -99,7 +99,7 @@ def test_parallel_takes_two_to_five_branches(branches: int, valid: bool) -> None
     if valid:
         assert len(parse_definition(parallel(branches)).steps) == branches + 1
     else:
-        assert field_of(parallel(branches)) == "parallel"
+        assert field_of(parallel(branches)) == "steps"
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,7 @@ def test_a_swarm_has_two_to_five_workers(workers: int, valid: bool) -> None:
     if valid:
         parse_definition(swarm(workers))
     else:
-        assert field_of(swarm(workers)) == "swarm"
+        assert field_of(swarm(workers)) == "steps"
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,7 @@ def test_a_bad_condition_in_a_file_names_file_line_step_and_field() -> None:
     with pytest.raises(WorkflowDefinitionError) as raised:
         load_definition(unknown, "flow.yaml")
     assert raised.value.message == (
-        "flow.yaml:8: steps[1].condition (step b): condition names step 'zz', not another step"
+        "flow.yaml:8: steps[1].condition (step b): names step 'zz', not another step"
     )
 
 

@@ -10,7 +10,6 @@ import pydantic
 import pytest
 
 from stagent.domain.workflow_files import (
-    HINT,
     WorkflowDefinitionError,
     load_definition,
     parse_definition,
@@ -30,7 +29,7 @@ def definition(pattern: str, steps: list[dict[str, Any]], **extra: Any) -> dict[
 def refused(data: Any, source: str = "wf.yaml") -> WorkflowDefinitionError:
     with pytest.raises(WorkflowDefinitionError) as caught:
         parse_definition(data, source=source)
-    assert caught.value.hint == HINT
+    assert caught.value.problems and all(p.hint for p in caught.value.problems)
     assert caught.value.to_dict()["code"] == "invalid_input"
     return caught.value
 
@@ -86,49 +85,59 @@ def test_step_defaults_are_one_try_no_gate_no_condition() -> None:
     [
         (
             definition("parallel", [step("a"), step("j", depends_on=["a"])]),
-            "parallel: needs 2 to 5 branches (steps without depends_on), has 1",
-            "parallel",
+            "steps: a parallel workflow needs 2 to 5 branches (steps without depends_on); "
+            "this one has 1",
+            "steps",
         ),
         (
             definition(
                 "parallel", [step(c) for c in "abcdef"] + [step("j", depends_on=list("abcdef"))]
             ),
-            "parallel: needs 2 to 5 branches (steps without depends_on), has 6",
-            "parallel",
+            "steps: a parallel workflow needs 2 to 5 branches (steps without depends_on); "
+            "this one has 6",
+            "steps",
         ),
         (
             definition("parallel", [step("a"), step("b")]),
-            "parallel: needs exactly one synthesis step (the one with depends_on)",
-            "parallel",
+            "steps: a parallel workflow needs exactly one synthesis step (the one with "
+            "depends_on); this one has 0",
+            "steps",
         ),
         (
             definition(
                 "parallel",
                 [step("a"), step("b"), step("j", depends_on=["a"]), step("k", depends_on=["b"])],
             ),
-            "parallel: needs exactly one synthesis step (the one with depends_on)",
-            "parallel",
+            "steps: a parallel workflow needs exactly one synthesis step (the one with "
+            "depends_on); this one has 2",
+            "steps",
         ),
         (
             definition("planner-executor", [step("plan")]),
-            "definition: planner-executor: needs a planner step and at least one executor step",
-            "definition",
+            "steps: a planner-executor workflow needs a planner step and at least one executor "
+            "step",
+            "steps",
         ),
         (
             definition("loop", [step("a"), step("b")], loop={"max_iterations": 2}),
-            "loop: has exactly one step, the template each iteration runs",
+            "steps: a loop has exactly one step, the one each iteration runs; this one has 2",
+            "steps",
+        ),
+        (
+            definition("loop", [step("a")]),
+            "loop: a loop workflow needs loop settings with max_iterations",
             "loop",
         ),
-        (definition("loop", [step("a")]), "loop: needs loop settings with max_iterations", "loop"),
         (
             definition("swarm", [step("m"), step("w"), step("r")]),
-            "swarm: needs a mayor, 2 to 5 workers and a refinery; has 1 workers",
-            "swarm",
+            "steps: a swarm needs a mayor, 2 to 5 workers and a refinery; this one has 1 workers",
+            "steps",
         ),
         (
             definition("swarm", [step("m"), step("w1"), step("w2", depends_on=["w1"]), step("r")]),
-            "swarm: steps have no depends_on (mayor -> workers -> refinery is fixed)",
-            "swarm",
+            "steps[2].depends_on (step w2): a swarm's steps have no depends_on "
+            "(mayor -> workers -> refinery is fixed)",
+            "steps[2].depends_on",
         ),
         (
             definition(
@@ -155,7 +164,7 @@ def test_a_pattern_shape_error_names_its_setting(
     data: dict[str, Any], message: str, field: str
 ) -> None:
     error = refused(data)
-    assert error.message == f"wf.yaml: {field}: {message.split(': ', 1)[1]}"
+    assert error.message == f"wf.yaml: {message}"
     assert error.field == field
     assert error.line is None  # no text given: no line
 
@@ -175,17 +184,17 @@ def test_the_join_must_depend_on_every_branch_and_names_the_join() -> None:
     [
         (
             [step("a"), step("a")],
-            "wf.yaml: steps: two steps have the id 'a'",
-            "steps",
+            "wf.yaml: steps[1].id (step a): another step already has the id 'a' (steps[0].id)",
+            "steps[1].id",
         ),
         (
             [step("a", depends_on=["a"])],
-            "wf.yaml: steps[0].depends_on (step a): depends_on names 'a', not another step",
+            "wf.yaml: steps[0].depends_on (step a): a step cannot depend on itself",
             "steps[0].depends_on",
         ),
         (
             [step("a"), step("b", condition="steps.b.status == completed")],
-            "wf.yaml: steps[1].condition (step b): condition names step 'b', not another step",
+            "wf.yaml: steps[1].condition (step b): names step 'b', not another step",
             "steps[1].condition",
         ),
     ],
@@ -204,14 +213,14 @@ def test_cross_step_errors_name_the_step(
         ({"id": "Review"}, "steps[0].id", "must be lowercase letters"),
         ({"id": "-a"}, "steps[0].id", "must be lowercase letters"),
         ({"id": "a" * 65}, "steps[0].id", "at most 64"),
-        ({"name": ""}, "steps[0].name", "at least 1 character"),
-        ({"prompt": ""}, "steps[0].prompt", "at least 1 character"),
-        ({"retry": {"attempts": 11}}, "steps[0].retry.attempts", "less than or equal to 10"),
-        ({"retry": {"attempts": 0}}, "steps[0].retry.attempts", "greater than or equal to 1"),
-        ({"retry": {"backoff_seconds": -1}}, "steps[0].retry.backoff_seconds", "greater than"),
-        ({"timeout_seconds": 0}, "steps[0].timeout_seconds", "greater than 0"),
+        ({"name": ""}, "steps[0].name", "is empty"),
+        ({"prompt": ""}, "steps[0].prompt", "is empty"),
+        ({"retry": {"attempts": 11}}, "steps[0].retry.attempts", "out of range (1 to 10)"),
+        ({"retry": {"attempts": 0}}, "steps[0].retry.attempts", "out of range (1 to 10)"),
+        ({"retry": {"backoff_seconds": -1}}, "steps[0].retry.backoff_seconds", "(0 to 3600)"),
+        ({"timeout_seconds": 0}, "steps[0].timeout_seconds", "(more than 0 to 604800)"),
         ({"condition": "previous.output"}, "steps[0].condition", "expected ==, !=, contains"),
-        ({"colour": "red"}, "steps[0].colour", "extra inputs are not permitted"),
+        ({"colour": "red"}, "steps[0].colour", "unknown field"),
         ({"approval_timeout_seconds": 5}, "steps[0]", "set requires_approval: true"),
         ({"options": {"limits": {"max_turns": 0}}}, "steps[0].options.limits.max_turns", "greater"),
         ({"options": {"nope": 1}}, "steps[0].options.nope", "not a run option"),
@@ -316,13 +325,31 @@ def test_a_json_definition_gets_lines_too() -> None:
     assert error.line is not None and '"attempts": 0' in text[error.line - 1]
 
 
-def test_text_that_is_not_yaml_names_the_line_and_has_no_field() -> None:
+def test_text_that_is_not_yaml_names_line_and_column_and_what_to_check() -> None:
     with pytest.raises(WorkflowDefinitionError) as caught:
         read_text("name: x\nsteps:\n  - {id: a\n", "flow.yaml")
     assert caught.value.field is None
-    assert caught.value.line is not None
-    assert caught.value.message.startswith(f"flow.yaml:{caught.value.line}: ")
-    assert caught.value.hint == "workflow files are YAML or JSON"
+    assert caught.value.line == 4
+    assert caught.value.message == "flow.yaml:4:1: expected ',' or '}', but got '<stream end>'"
+    assert caught.value.hint == "close the [ or { opened at line 3, column 5"
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.column) == (4, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "check"),
+    [
+        ("name: x\npattern: a: b\n", "flow.yaml:2:11", "needs quotes"),
+        ("name: x\nsteps:\n\t- a\n", "flow.yaml:3:1", "spaces, not tabs"),
+        ('name: "x\n', "flow.yaml:2:1", "close the quote opened at line 1, column 7"),
+        ("name: x\n  pattern: y\n", "flow.yaml:2:10", "needs quotes"),
+    ],
+)
+def test_each_kind_of_yaml_mistake_says_what_to_check(text: str, where: str, check: str) -> None:
+    with pytest.raises(WorkflowDefinitionError) as caught:
+        read_text(text, "flow.yaml")
+    assert caught.value.message.startswith(f"{where}: ")
+    assert caught.value.hint is not None and check in caught.value.hint
 
 
 def test_a_definition_is_frozen_data() -> None:

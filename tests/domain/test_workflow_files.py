@@ -57,19 +57,30 @@ def test_bad_step_options_name_the_option() -> None:
     assert error(text).message.startswith("wf.yaml:7: steps[0].options.limits.max_turns (step a):")
 
 
-def test_pattern_shape_errors_name_the_setting() -> None:
+def test_pattern_shape_errors_name_the_steps() -> None:
     text = "name: x\npattern: parallel\nsteps:\n  - {id: a, name: A, prompt: p}\n"
-    assert error(text).message.startswith("wf.yaml:1: parallel: needs 2 to 5 branches")
+    branches, join = error(text).problems
+    assert branches.text().startswith("wf.yaml:4: steps: a parallel workflow needs 2 to 5 branch")
+    assert join.text().endswith(
+        "needs exactly one synthesis step (the one with depends_on); this one has 0"
+    )
+    assert (
+        branches.hint and "one synthesis step whose depends_on lists every branch" in branches.hint
+    )
 
 
 def test_an_unknown_pattern_lists_the_six() -> None:
-    message = error("name: x\npattern: nope\nsteps: []\n").message
-    assert message.startswith("wf.yaml:2: pattern: ")
-    assert "planner-executor" in message
+    found = error("name: x\npattern: sequense\nsteps:\n  - {id: a, name: A, prompt: p}\n")
+    assert (
+        found.message == "wf.yaml:2: pattern: 'sequense' is not a pattern (did you mean sequence?)"
+    )
+    assert found.hint == (
+        "pattern is one of: sequence, parallel, checkpoint, planner-executor, loop, swarm"
+    )
 
 
-def test_broken_yaml_names_the_line() -> None:
-    assert error("name: x\nsteps: [\n").message.startswith("wf.yaml:3:")
+def test_broken_yaml_names_the_line_and_column() -> None:
+    assert error("name: x\nsteps: [\n").message.startswith("wf.yaml:3:1: ")
 
 
 def test_a_list_is_not_a_definition() -> None:

@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 from webtools import asgi_client, with_csrf
 
+import dbtemplate
 from stagent.web.app import create_app
 from stagent.workspace import Workspace
 
@@ -20,12 +21,13 @@ def app(workspace: Workspace) -> FastAPI:
 
 
 @pytest.fixture
-def queue_only(workspace: Workspace) -> Workspace:
+def queue_only(_engine_tables: None, workspace: Workspace) -> Workspace:
     """A workspace whose queue exists but that no worker serves: queued tasks stay queued.
 
     (DBOS creates its queue tables when a worker first launches; until then nothing can be
     enqueued, so the worker is launched once and stopped again.)
     """
+    dbtemplate.engine_tables = False
     workspace.start_worker("worker")
     workspace.stop_worker()
     return workspace

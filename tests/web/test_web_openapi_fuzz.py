@@ -45,8 +45,11 @@ goes with a prompt target only (a workflow's or a blueprint's steps name their o
 WORKFLOW_CHECKS = (
     "<request>:",
     "not valid YAML or JSON",
-    "two steps have the id",
+    "already has the id",
     "not another step",
+    "no step's id",
+    "cannot depend on itself",
+    "makes a cycle",
     "is set but",
     "settings",
     "needs",

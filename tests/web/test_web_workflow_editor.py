@@ -77,8 +77,15 @@ def test_errors_point_at_the_form_field_with_the_cli_message() -> None:
         parse_definition(data, source="definition")
     assert caught.value.message == same.value.message
     state = editor.with_error(editor.state_from_form(form), caught.value)
-    assert state.error_for("steps[2].prompt") == caught.value.message
-    assert "steps[2].prompt (step worker-2): field required" in caught.value.message
+    assert caught.value.message.startswith("2 problems: ")
+    prompt, limit = caught.value.problems
+    assert prompt.text() == "definition: steps[2].prompt (step worker-2): field required"
+    assert state.error_for("steps[2].prompt") == prompt.text()
+    assert state.hint_for("steps[2].prompt") == (
+        "every step needs prompt; add a line such as prompt: Review the diff and list problems"
+    )
+    assert state.error_for("swarm.worker_concurrency") == limit.text()
+    assert "9 is out of range (1 to 2, at most the number of workers)" in limit.text()
 
 
 def test_a_yaml_error_shows_its_line() -> None:

@@ -42,6 +42,60 @@ async def test_a_bad_definition_is_a_422_naming_line_step_and_field(
     assert listed.json()["count"] == 0
 
 
+async def test_every_problem_comes_back_with_its_place_and_fix(client: httpx.AsyncClient) -> None:
+    text = (
+        "name: x\npattern: loop\nloop: {max_iterations: 0}\n"
+        "steps:\n  - {id: it, name: It, prompt: go, runtim: claude}\n"
+    )
+    bad = await client.post("/api/v1/workflows", json={"text": text})
+    assert bad.status_code == 422, bad.text
+    body = bad.json()
+    assert (body["ok"], body["code"], body["hint"]) == (False, "invalid_input", None)
+    assert body["error"].startswith("2 problems: <request>:3: loop.max_iterations: ")
+    assert body["errors"] == [
+        {
+            "field": "loop.max_iterations",
+            "message": "0 is out of range (1 to 100)",
+            "hint": "allowed: 1 to 100, e.g. max_iterations: 5",
+            "file": "<request>",
+            "line": 3,
+            "column": 24,
+            "step": None,
+        },
+        {
+            "field": "steps[0].runtim",
+            "message": "unknown field (did you mean runtime?)",
+            "hint": "the fields here are: id, name, prompt, profile, runtime, model, depends_on, "
+            "requires_approval, approval_timeout_seconds, retry, condition, timeout_seconds, "
+            "options",
+            "file": "<request>",
+            "line": 5,
+            "column": 36,
+            "step": "it",
+        },
+    ]
+    steps = [
+        {"id": "a", "name": "A", "prompt": "p", "runtime": "nope"},
+        {"id": "b", "name": "B", "prompt": "p", "profile": "code-reviewr"},
+    ]
+    obj = await client.post(
+        "/api/v1/workflows",
+        json={"definition": {"name": "x", "pattern": "sequence", "steps": steps}},
+    )
+    assert obj.status_code == 422, obj.text
+    runtime, profile = obj.json()["errors"]
+    assert (runtime["field"], runtime["step"], runtime["line"]) == ("steps[0].runtime", "a", None)
+    assert runtime["message"] == "unknown runtime 'nope'"
+    assert runtime["hint"] == "available runtimes: anthropic, claude, codex, scripted"
+    assert (profile["field"], profile["message"]) == (
+        "steps[1].profile",
+        "no profile 'code-reviewr'",
+    )
+    assert profile["hint"].startswith("did you mean: code-reviewer, ")
+    assert "`stagent profile list` shows all" in profile["hint"]
+    assert (await client.get("/api/v1/workflows")).json()["count"] == 0
+
+
 async def wait_done(client: httpx.AsyncClient, workflow_id: str) -> dict[str, Any]:
     for _ in range(600):
         body = (await client.get(f"/api/v1/workflows/{workflow_id}")).json()

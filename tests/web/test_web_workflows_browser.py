@@ -67,6 +67,50 @@ def test_write_a_swarm_in_the_form_and_yaml_views(
         shoot(page, screenshot_dir(tmp_path), "workflow-swarm-view")
 
 
+def test_the_editor_shows_each_problem_beside_its_field_and_under_its_line(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import expect
+
+    with watched_page(browser) as page:
+        page.goto(f"{server}/workflows/new?pattern=loop")
+        form = page.locator("#workflow-form")
+        form.locator("input[name='loop.max_iterations']").fill("500")
+        form.locator("textarea[name='steps-0-prompt']").fill("")
+        form.get_by_role("button", name="Save workflow").click()
+        limit = form.locator("input[name='loop.max_iterations'] + small.field-error")
+        expect(limit).to_contain_text("loop.max_iterations: 500 is out of range (1 to 100)")
+        expect(limit.locator(".field-hint")).to_have_text(
+            "allowed: 1 to 100, e.g. max_iterations: 5"
+        )
+        prompt = form.locator("textarea[name='steps-0-prompt'] + small.field-error")
+        expect(prompt).to_contain_text("steps[0].prompt (step improve): field required")
+        expect(prompt.locator(".field-hint")).to_contain_text("every step needs prompt")
+        expect(form.locator("#editor-error li")).to_have_count(2)
+        shoot(page, screenshot_dir(tmp_path), "workflow-editor-field-errors")
+        form.get_by_role("button", name="YAML").click()
+        yaml_box = form.locator("textarea[name=yaml]")
+        yaml_box.fill(
+            "name: two-problems\npattern: loop\nloop:\n  max_iterations: 500\nsteps:\n"
+            "  - id: improve\n    name: Improve\n    promt: Make the tests pass\n"
+        )
+        form.get_by_role("button", name="Save workflow").click()
+        excerpt = form.locator(".yaml-excerpt")
+        expect(excerpt.locator("span.bad")).to_have_count(3)
+        notes = excerpt.locator("span.note[role=note]")
+        expect(notes).to_have_count(3)
+        expect(excerpt.locator("span.note.fix").first).to_contain_text(
+            "fix: allowed: 1 to 100, e.g. max_iterations: 5"
+        )
+        expect(notes.nth(0)).to_contain_text("loop.max_iterations: 500 is out of range")
+        expect(notes.nth(1)).to_contain_text("steps[0].prompt (step improve): field required")
+        expect(notes.nth(2)).to_contain_text("unknown field (did you mean prompt?)")
+        expect(excerpt.locator("figcaption")).to_have_text("3 problems, each under its line")
+        shoot(page, screenshot_dir(tmp_path), "workflow-editor-yaml-problems")
+
+
 def test_run_view_follows_a_run_live_and_the_board_hides_its_steps(
     browser: object,  # noqa: F811
     server: str,  # noqa: F811

@@ -110,8 +110,14 @@ async def test_editor_errors_sit_beside_the_field_with_the_api_message(
     assert error is not None
     api = await client.post("/api/v1/workflows", json={"definition": editor.data_from_form(form)})
     assert api.status_code == 422
+    fix = error.select_one(".field-hint")
+    assert fix is not None and fix.get_text() == api.json()["hint"]
+    fix.extract()
     assert error.get_text() == api.json()["error"]
     assert "swarm.worker_concurrency: 4 is more than the 2 workers" in error.get_text()
+    assert api.json()["hint"] == (
+        "allowed: 1 to 2 (the number of workers), e.g. worker_concurrency: 2"
+    )
     # The person's value stays in the field, and nothing was stored.
     kept = shown.select_one("input[name='swarm.worker_concurrency']")
     assert kept is not None and kept.get("value") == "4"
@@ -120,7 +126,7 @@ async def test_editor_errors_sit_beside_the_field_with_the_api_message(
     bad_yaml = "name: y\npattern: loop\nsteps:\n  - id: it\n    name: It\n    prompt: p\n"
     shown = soup(await client.post("/ui/workflows", data={"mode": "yaml", "yaml": bad_yaml}))
     caption = shown.select_one(".yaml-excerpt figcaption")
-    assert caption is not None and "loop: needs loop settings with max_iterations" in caption.text
+    assert caption is not None and "loop: a loop workflow needs loop settings" in caption.text
     api = await client.post("/api/v1/workflows", json={"text": bad_yaml})
     assert api.json()["error"].removeprefix("<request>") == caption.text.removeprefix("definition")
 

@@ -142,17 +142,19 @@ def test_a_step_started_in_its_interpreter_logs_its_tasks_creation_and_moves_in_
             inserts.append(args[2])
 
     def on_driver(sent: Callable[..., Any]) -> Callable[..., Any]:
-        """A `Prebuilt` call that goes to SQLite's driver (SQLAlchemy's listener misses it)."""
+        """A `Prebuilt` call that goes to SQLite's driver (SQLAlchemy's listener misses it):
+        through a SQLAlchemy connection, or on the bare driver (a step's start on SQLite)."""
 
-        def spy(self: driver.Prebuilt, conn: Any, params: Any) -> Any:
-            if conn.dialect.name == "sqlite" and self.statement.table.name == "agent_events":
+        def spy(self: driver.Prebuilt, *args: Any) -> Any:
+            dialect = args[1] if len(args) == 3 else args[0].dialect
+            if dialect.name == "sqlite" and self.statement.table.name == "agent_events":
                 inserts.append("INSERT INTO agent_events (driver)")
-            return sent(self, conn, params)
+            return sent(self, *args)
 
         return spy
 
-    monkeypatch.setattr(driver.Prebuilt, "execute", on_driver(driver.Prebuilt.execute))
-    monkeypatch.setattr(driver.Prebuilt, "executemany", on_driver(driver.Prebuilt.executemany))
+    for name in ("execute", "executemany", "execute_on_driver", "executemany_on_driver"):
+        monkeypatch.setattr(driver.Prebuilt, name, on_driver(getattr(driver.Prebuilt, name)))
     event.listen(workspace.store.engine, "before_cursor_execute", remember)
     try:
         began = workflow_inline.start_step(

@@ -1,7 +1,9 @@
 """The CLI's one error printer, and the one place every command's exceptions pass through.
 
 - A `StagentError` becomes one line ``Error: <message>`` (plus a dim ``hint:`` line) on stderr and
-  exit code 1; with ``--json`` its `StagentError.to_dict` is printed on stdout instead.
+  exit code 1; one with several `StagentError.problems` gets ``Error: N problems`` and a line
+  (plus its hint) per problem. With ``--json`` its `StagentError.to_dict` is printed on stdout
+  instead.
 - Anything else is a bug: one ``Internal error: ...`` line and a pointer to
   ``STAGENT_RAISE_ERRORS=1``, which re-raises it so the traceback shows.
 - Usage errors (exit code 2), ``--help`` and explicit exits are Click's own and pass through.
@@ -42,11 +44,18 @@ def print_error(err: StagentError, *, json_mode: bool = False) -> None:
     """Print ``err`` the one canonical way."""
     if json_mode:
         emit_json(err.to_dict())
-    else:
-        label = "Internal error" if isinstance(err, InternalError) else "Error"
-        err_console.print(f"[bold red]{label}:[/] {escape(err.message)}")
-        if err.hint:
-            err_console.print(f"[dim]hint: {escape(err.hint)}[/]")
+        return
+    if len(err.problems) > 1:
+        err_console.print(f"[bold red]Error:[/] {len(err.problems)} problems")
+        for problem in err.problems:
+            err_console.print(f"  {escape(problem.text())}")
+            if problem.hint:
+                err_console.print(f"    [dim]hint: {escape(problem.hint)}[/]")
+        return
+    label = "Internal error" if isinstance(err, InternalError) else "Error"
+    err_console.print(f"[bold red]{label}:[/] {escape(err.message)}")
+    if err.hint:
+        err_console.print(f"[dim]hint: {escape(err.hint)}[/]")
 
 
 def exit_with_error(err: StagentError, *, json_mode: bool = False, exit_code: int = 1) -> NoReturn:

@@ -6,14 +6,53 @@ render it the same way: one JSON shape, one CLI line.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, placed and with its own fix: ``field`` (``steps[1].prompt``,
+    ``definition`` for the whole document), ``file`` (a path, ``<request>``), ``line`` and
+    ``column`` (1-based, when the text is known) and ``step`` (the step's id)."""
+
+    field: str
+    message: str
+    hint: str | None = None
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    step: str | None = None
+
+    def text(self) -> str:
+        """``wf.yaml:4: steps[0].prompt (step a): field required`` (what the CLI prints)."""
+        where = f"{self.file}:{self.line}" if self.file and self.line else self.file
+        step = f" (step {self.step})" if self.step else ""
+        head = f"{where}: {self.field}" if where else self.field
+        return f"{head}{step}: {self.message}"
+
+    def data(self) -> dict[str, object]:
+        """The problem in the JSON error shape's ``errors`` list."""
+        return {
+            "field": self.field,
+            "message": self.message,
+            "hint": self.hint,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "step": self.step,
+        }
+
+
 class StagentError(Exception):
-    """Base class for errors that are the user's to fix (bad input, missing rows, state)."""
+    """Base class for errors that are the user's to fix (bad input, missing rows, state).
+
+    An error about several things at once lists them in ``problems`` (each with its own place
+    and hint); ``to_dict`` sends them as ``errors`` and the CLI prints one line each."""
 
     code: ClassVar[str] = "error"
     status: ClassVar[int] = 400
+    problems: tuple[Problem, ...] = ()
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -25,13 +64,16 @@ class StagentError(Exception):
 
     def to_dict(self) -> dict[str, object]:
         """The canonical JSON error shape used by the API and by ``--json`` output."""
-        return {
+        body: dict[str, object] = {
             "ok": False,
             "status": self.status,
             "code": self.code,
             "error": self.message,
             "hint": self.hint,
         }
+        if self.problems:
+            body["errors"] = [problem.data() for problem in self.problems]
+        return body
 
 
 class NotFoundError(StagentError):

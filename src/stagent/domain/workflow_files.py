@@ -7,36 +7,53 @@ the API the request body and ``"<request>"``.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError as PydanticValidationError
 
-from stagent.domain.errors import ValidationError
-from stagent.domain.workflows import PATTERNS, WorkflowDefinition
-from stagent.domain.yaml_lines import located
+from stagent.domain.errors import Problem, ValidationError
+from stagent.domain.workflow_hints import FieldHint, field_hint
+from stagent.domain.workflow_shape import ShapeIssue
+from stagent.domain.workflows import WorkflowDefinition
+from stagent.domain.yaml_lines import format_path, position_of
 
-if TYPE_CHECKING:  # PyYAML loads only when a definition is read
-    pass
+if TYPE_CHECKING:
+    import yaml
 
-HINT = (
-    "fix that field and try again; a workflow needs name, pattern "
-    f"({', '.join(PATTERNS)}) and steps, each with id, name and prompt"
+MAPPING_HINT = (
+    "start from: name: my-workflow / pattern: sequence / steps: - {id: review, name: Review, "
+    "prompt: Review the diff}"
 )
-_STEP_MESSAGE = re.compile(r"^step ([a-z0-9_-]+): (.*)$", re.DOTALL)
-_FIELD_MESSAGE = re.compile(r"^([a-z_]+(?:\.[a-z_]+)?): (.*)$", re.DOTALL)
 
 
 class WorkflowDefinitionError(ValidationError):
-    """A workflow definition that does not validate (names file, line, step and field).
+    """A workflow definition that does not validate: every problem found (``problems``), each
+    naming file, line, step and field with its own fix.
 
     ``field`` (``steps[1].prompt``, ``loop.max_iterations``; None when the text is not even
-    YAML) and ``line`` (1-based, when the text is known) say where, for an editor that shows the
-    message beside the field or line.
+    YAML) and ``line`` (1-based, when the text is known) are the first problem's, for an editor
+    that shows one message beside its field or line.
     """
 
     field: str | None = None
     line: int | None = None
+
+    @classmethod
+    def of(cls, problems: list[Problem]) -> WorkflowDefinitionError:
+        """The error for ``problems`` (at least one): one problem is its own message and hint;
+        several are counted in the message, each with its place and hint in ``problems``, in
+        the order of their lines."""
+        problems = sorted(problems, key=lambda p: (p.line is None, p.line or 0))
+        first = problems[0]
+        if len(problems) == 1:
+            error = cls(first.text(), hint=first.hint)
+        else:
+            listed = "; ".join(problem.text() for problem in problems)
+            error = cls(f"{len(problems)} problems: {listed}")
+        error.problems = tuple(problems)
+        error.field = first.field
+        error.line = first.line
+        return error
 
 
 def load_definition(text: str, source: str = "<definition>") -> WorkflowDefinition:
@@ -45,44 +62,110 @@ def load_definition(text: str, source: str = "<definition>") -> WorkflowDefiniti
 
 
 def read_text(text: str, source: str = "<definition>") -> Any:
-    """Parse YAML or JSON text into data (not yet validated); errors name the line."""
+    """Parse YAML or JSON text into data (not yet validated); errors name line and column."""
     import yaml
 
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML or JSON"
-        error = WorkflowDefinitionError(
-            f"{source}{line}: {problem}", hint="workflow files are YAML or JSON"
+        raise _syntax_error(exc, source) from None
+
+
+def _syntax_error(exc: yaml.YAMLError, source: str) -> WorkflowDefinitionError:
+    mark = getattr(exc, "problem_mark", None)
+    problem = str(getattr(exc, "problem", None) or "not valid YAML or JSON")
+    line = mark.line + 1 if mark is not None else None
+    column = mark.column + 1 if mark is not None else None
+    where = f"{source}:{line}:{column}" if mark is not None else source
+    found = Problem("definition", problem, _syntax_hint(exc, problem), source, line, column, None)
+    error = WorkflowDefinitionError(f"{where}: {problem}", hint=found.hint)
+    error.problems = (found,)
+    error.line = line
+    return error
+
+
+def _syntax_hint(exc: yaml.YAMLError, problem: str) -> str:
+    """What to check for a YAML syntax error (workflow files are YAML or JSON)."""
+    context = getattr(exc, "context_mark", None)
+    opened = f" line {context.line + 1}, column {context.column + 1}" if context else ""
+    if "'\\t'" in problem or "\t" in problem:
+        return "indent with spaces, not tabs"
+    if "mapping values are not allowed" in problem:
+        return (
+            "a value that holds ': ' needs quotes (prompt: \"Fix: the bug\"), and keys of one "
+            "mapping line up under each other"
         )
-        error.line = mark.line + 1 if mark is not None else None
-        raise error from None
+    if "expected ',' or" in problem or "flow node" in str(getattr(exc, "context", "")):
+        return f"close the [ or {{ opened at{opened or ' the line above'}"
+    if "quoted scalar" in str(getattr(exc, "context", "")):
+        return f"close the quote opened at{opened or ' the line above'}"
+    return (
+        "check the indentation (spaces; keys of one mapping line up) and that every quote and "
+        f"bracket is closed{f' (see{opened})' if opened else ''}; workflow files are YAML or JSON"
+    )
 
 
 def parse_definition(
     data: Any, *, source: str = "<definition>", text: str | None = None
 ) -> WorkflowDefinition:
-    """Validate definition data; errors name ``source``, the line (given ``text``), the step and
-    the field."""
+    """Validate definition data; an error lists every problem found, each naming ``source``, the
+    line (given ``text``), the step and the field, with how to fix it."""
     if not isinstance(data, dict):
-        raise WorkflowDefinitionError(
-            f"{source}: a workflow definition must be a mapping with name, pattern and steps",
-            hint=HINT,
+        found = Problem(
+            "definition",
+            "a workflow definition must be a mapping with name, pattern and steps",
+            MAPPING_HINT,
+            source,
         )
+        error = WorkflowDefinitionError(f"{source}: {found.message}", hint=found.hint)
+        error.problems = (found,)
+        raise error
     mapping = cast(dict[str, Any], data)
+    issues: list[ShapeIssue] = []
     try:
-        definition = WorkflowDefinition.model_validate(mapping)
+        definition = WorkflowDefinition.model_validate(mapping, context={"issues": issues})
     except PydanticValidationError as exc:
-        raise _from_pydantic(exc, source, text, mapping) from None
-    _check_step_options(definition, source, text)
+        raise WorkflowDefinitionError.of(_field_problems(exc, source, text, mapping)) from None
+    ids = [step.id for step in definition.steps]
+    problems = [_shape_problem(issue, source, text, ids) for issue in issues]
+    problems += _step_option_problems(definition, source, text)
+    if problems:
+        raise WorkflowDefinitionError.of(problems)
     return definition
 
 
-def _check_step_options(definition: WorkflowDefinition, source: str, text: str | None) -> None:
+def _field_problems(
+    exc: PydanticValidationError, source: str, text: str | None, data: dict[str, Any]
+) -> list[Problem]:
+    hints = [field_hint(error, data) for error in exc.errors()]
+    # an error on a list whose items have errors of their own ("steps: at least 1 item after
+    # validation") says nothing more
+    kept = [
+        h
+        for h in hints
+        if not any(len(o.path) > len(h.path) and o.path[: len(h.path)] == h.path for o in hints)
+    ]
+    return [_placed(source, text, h, _step_id(data, h.path)) for h in kept]
+
+
+def _shape_problem(issue: ShapeIssue, source: str, text: str | None, ids: list[str]) -> Problem:
+    path = list(issue.path)
+    step = ids[path[1]] if len(path) >= 2 and isinstance(path[1], int) else None
+    message = issue.message
+    if issue.other is not None:
+        other = list(issue.other)
+        found = position_of(text, other) if text is not None else None
+        line = f", line {found[0]}" if found else ""
+        message += f" ({format_path(other, empty='definition')}{line})"
+    return _placed(source, text, FieldHint(path, message, issue.hint), step)
+
+
+def _step_option_problems(
+    definition: WorkflowDefinition, source: str, text: str | None
+) -> list[Problem]:
     from stagent.domain.run_options import parse_run_options
 
+    problems: list[Problem] = []
     for index, step in enumerate(definition.steps):
         if step.options is None:
             continue
@@ -92,10 +175,13 @@ def _check_step_options(definition: WorkflowDefinition, source: str, text: str |
         except ValidationError as exc:
             field, _, problem = exc.message.partition(": ")
             path: list[str | int] = ["steps", index, *field.split(".")]
-            raise _error(source, text, path, problem or exc.message, step.id) from None
+            hint = exc.hint or "run options are the ones `stagent task add` takes"
+            found = FieldHint(path, problem or exc.message, hint)
+            problems.append(_placed(source, text, found, step.id))
+    return problems
 
 
-def step_field_error(
+def step_problem(
     definition: WorkflowDefinition,
     key: str,
     field: str,
@@ -104,53 +190,13 @@ def step_field_error(
     source: str = "definition",
     text: str | None = None,
     hint: str | None = None,
-) -> WorkflowDefinitionError:
-    """The error for one field of step ``key`` that a check outside the definition refused (an
-    unknown runtime or profile), placed as the definition's own errors are: file (``source``),
-    line (given ``text``), step and field."""
+) -> Problem:
+    """The problem with one field of step ``key`` that a check outside the definition refused
+    (an unknown runtime or profile), placed as the definition's own problems are: file
+    (``source``), line (given ``text``), step and field."""
     index = next(i for i, step in enumerate(definition.steps) if step.id == key)
-    error = _error(source, text, ["steps", index, field], problem, key)
-    if hint:
-        error.hint = hint
-    return error
-
-
-def _from_pydantic(
-    exc: PydanticValidationError, source: str, text: str | None, data: dict[str, Any]
-) -> WorkflowDefinitionError:
-    first = exc.errors()[0]
-    loc: list[str | int] = list(first["loc"])
-    message = str(first["msg"])
-    message = message.removeprefix("Value error, ")
-    if loc:
-        return _error(source, text, loc, message[:1].lower() + message[1:], _step_id(data, loc))
-    return _model_error(source, text, data, message)
-
-
-def _model_error(
-    source: str, text: str | None, data: dict[str, Any], message: str
-) -> WorkflowDefinitionError:
-    """A whole-definition check failed; its message starts with the step or setting it names."""
-    step_match = _STEP_MESSAGE.match(message)
-    if step_match:
-        step_id, problem = step_match.groups()
-        index = _step_index(data, step_id)
-        field = (
-            "condition"
-            if problem.startswith("condition")
-            else "depends_on"
-            if "depends_on" in problem or "depend" in problem
-            else None
-        )
-        path: list[str | int] = ["steps"] if index is None else ["steps", index]
-        if field and index is not None:
-            path.append(field)
-        return _error(source, text, path, problem, step_id)
-    field_match = _FIELD_MESSAGE.match(message)
-    if field_match:
-        field, problem = field_match.groups()
-        return _error(source, text, [*field.split(".")], problem, None)
-    return _error(source, text, [], message, None)
+    found = FieldHint(["steps", index, field], problem, hint or f"fix {field}")
+    return _placed(source, text, found, key)
 
 
 def _step_id(data: dict[str, Any], loc: list[str | int]) -> str | None:
@@ -165,22 +211,8 @@ def _step_id(data: dict[str, Any], loc: list[str | int]) -> str | None:
     return None
 
 
-def _step_index(data: dict[str, Any], step_id: str) -> int | None:
-    steps = data.get("steps")
-    if not isinstance(steps, list):
-        return None
-    for index, step in enumerate(cast(list[Any], steps)):
-        if isinstance(step, dict) and cast(dict[str, Any], step).get("id") == step_id:
-            return index
-    return None
-
-
-def _error(
-    source: str, text: str | None, path: list[str | int], problem: str, step_id: str | None
-) -> WorkflowDefinitionError:
-    field, line, where = located(source, text, path, empty="definition")
-    step = f" (step {step_id})" if step_id else ""
-    error = WorkflowDefinitionError(f"{where}: {field}{step}: {problem}", hint=HINT)
-    error.field = field
-    error.line = line
-    return error
+def _placed(source: str, text: str | None, found: FieldHint, step_id: str | None) -> Problem:
+    field = format_path(found.path, empty="definition")
+    position = position_of(text, found.path, at_key=found.at_key) if text is not None else None
+    line, column = position if position else (None, None)
+    return Problem(field, found.message, found.hint, source, line, column, step_id)

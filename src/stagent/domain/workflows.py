@@ -17,11 +17,20 @@ refinery, with ``swarm.worker_concurrency`` between 1 and the number of workers.
 from __future__ import annotations
 
 import re
-from typing import Literal, Self
+from typing import Literal, Self, cast
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from stagent.domain.conditions import ConditionError, parse_condition
+from stagent.domain.workflow_shape import ShapeIssue, shape_issues
+from stagent.domain.yaml_lines import format_path
 
 Pattern = Literal["sequence", "parallel", "checkpoint", "planner-executor", "loop", "swarm"]
 PATTERNS: tuple[Pattern, ...] = (
@@ -130,80 +139,16 @@ class WorkflowDefinition(_Model):
     """Lineage when instantiated from a blueprint: its id, version and the variables used."""
 
     @model_validator(mode="after")
-    def _shape(self) -> Self:
-        ids = [step.id for step in self.steps]
-        duplicate = next((i for i in ids if ids.count(i) > 1), None)
-        if duplicate:
-            raise ValueError(f"steps: two steps have the id {duplicate!r}")
-        for step in self.steps:
-            unknown = [d for d in step.depends_on if d not in ids or d == step.id]
-            if unknown:
-                raise ValueError(
-                    f"step {step.id}: depends_on names {unknown[0]!r}, not another step"
-                )
-            if step.condition is not None:
-                named = parse_condition(step.condition).steps()
-                stranger = sorted(n for n in named if n not in ids or n == step.id)
-                if stranger:
-                    raise ValueError(
-                        f"step {step.id}: condition names step {stranger[0]!r}, not another step"
-                    )
-        for key in ("parallel", "loop", "swarm"):
-            if getattr(self, key) is not None and self.pattern != key:
-                raise ValueError(
-                    f"{key}: settings for the {key} pattern in a {self.pattern} workflow"
-                )
-        _CHECKS[self.pattern](self)
+    def _shape(self, info: ValidationInfo) -> Self:
+        """The checks across steps (`stagent.domain.workflow_shape`): a caller that passes
+        ``context={"issues": [...]}`` gets every issue in that list (and the checks for new
+        input only); otherwise the first one raises."""
+        context = cast(dict[str, object], info.context or {})
+        collected = context.get("issues")
+        issues = shape_issues(self, fresh=collected is not None)
+        if isinstance(collected, list):
+            cast(list[ShapeIssue], collected).extend(issues)
+        elif issues:
+            where = format_path(list(issues[0].path), empty="definition")
+            raise ValueError(f"{where}: {issues[0].message}")
         return self
-
-
-def _check_parallel(wf: WorkflowDefinition) -> None:
-    branches = [s for s in wf.steps if not s.depends_on]
-    joins = [s for s in wf.steps if s.depends_on]
-    if not 2 <= len(branches) <= 5:
-        raise ValueError(
-            f"parallel: needs 2 to 5 branches (steps without depends_on), has {len(branches)}"
-        )
-    if len(joins) != 1:
-        raise ValueError("parallel: needs exactly one synthesis step (the one with depends_on)")
-    if sorted(joins[0].depends_on) != sorted(b.id for b in branches):
-        raise ValueError(f"step {joins[0].id}: the synthesis step must depend on every branch once")
-
-
-def _check_planner(wf: WorkflowDefinition) -> None:
-    if len(wf.steps) < 2:
-        raise ValueError("planner-executor: needs a planner step and at least one executor step")
-
-
-def _check_loop(wf: WorkflowDefinition) -> None:
-    if len(wf.steps) != 1:
-        raise ValueError("loop: has exactly one step, the template each iteration runs")
-    if wf.loop is None:
-        raise ValueError("loop: needs loop settings with max_iterations")
-
-
-def _check_swarm(wf: WorkflowDefinition) -> None:
-    workers = len(wf.steps) - 2
-    if not 2 <= workers <= 5:
-        raise ValueError(
-            f"swarm: needs a mayor, 2 to 5 workers and a refinery; has {workers} workers"
-        )
-    if any(s.depends_on for s in wf.steps):
-        raise ValueError("swarm: steps have no depends_on (mayor -> workers -> refinery is fixed)")
-    limit = wf.swarm.worker_concurrency if wf.swarm else 2
-    if limit > workers:
-        raise ValueError(f"swarm.worker_concurrency: {limit} is more than the {workers} workers")
-
-
-def _no_check(wf: WorkflowDefinition) -> None:
-    del wf
-
-
-_CHECKS = {
-    "sequence": _no_check,
-    "checkpoint": _no_check,
-    "parallel": _check_parallel,
-    "planner-executor": _check_planner,
-    "loop": _check_loop,
-    "swarm": _check_swarm,
-}

@@ -25,6 +25,12 @@ def format_path(path: FieldPath, *, empty: str) -> str:
 def line_of(text: str, path: FieldPath, *, at_key: bool = False) -> int | None:
     """The 1-based line of the deepest YAML node on ``path`` (None if the text is no YAML);
     ``at_key`` cites a mapping entry at its key's line rather than its value's."""
+    found = position_of(text, path, at_key=at_key)
+    return found[0] if found else None
+
+
+def position_of(text: str, path: FieldPath, *, at_key: bool = False) -> tuple[int, int] | None:
+    """The 1-based (line, column) of the deepest YAML node on ``path`` (None if no YAML)."""
     import yaml
 
     try:
@@ -33,14 +39,14 @@ def line_of(text: str, path: FieldPath, *, at_key: bool = False) -> int | None:
         return None
     if node is None:
         return None
-    line: int = node.start_mark.line + 1
+    mark = node.start_mark
     for part in path:
         found = _child(node, part)
         if found is None:
             break
         key, node = found
-        line = (key if at_key else node).start_mark.line + 1
-    return line
+        mark = (key if at_key else node).start_mark
+    return mark.line + 1, mark.column + 1
 
 
 def located(

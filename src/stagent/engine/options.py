@@ -16,11 +16,16 @@ from stagent.runtimes.base import RunRequest
 
 
 def resolve(
-    task: Task, project: Project | None, profile_options: dict[str, Any] | None = None
+    task: Task,
+    project: Project | None,
+    profile_options: dict[str, Any] | None = None,
+    *,
+    project_directory: str | None = None,
 ) -> RunOptions:
     """The options a new run of ``task`` starts with (stored on the run record): the task's own
     options over its profile's (``profile_options``, flat as `from_flat` reads them) over the
-    project's working directory."""
+    project's working directory (``project_directory``: that directory, for a caller that read
+    it instead of the project)."""
     options = task.options
     if profile_options:
         defaults = from_flat(task.runtime, profile_options).stored()
@@ -29,8 +34,10 @@ def resolve(
         )
     if options.runtime != task.runtime:
         options = options.with_changes(runtime=task.runtime)
-    if options.working_directory is None and project is not None and project.working_directory:
-        options = options.with_changes(working_directory=project.working_directory)
+    if project is not None:
+        project_directory = project.working_directory
+    if options.working_directory is None and project_directory:
+        options = options.with_changes(working_directory=project_directory)
     return options
 
 

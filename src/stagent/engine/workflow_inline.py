@@ -40,7 +40,7 @@ from stagent.engine import live_rounds, workflow_checkpoints
 from stagent.engine import workflow_steps as steps
 from stagent.engine.executor import RunContext, execute_claimed
 from stagent.engine.workflow_waits import PROBE_MIN_GAP_SECONDS
-from stagent.store import lifecycle
+from stagent.store import lifecycle, step_start
 from stagent.store import runs as run_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.database import Session, Store
@@ -87,7 +87,12 @@ def start_step(
     mapping: ``{"stop": reason}`` (the run must stop), or the outcome of an attempt that had
     concluded already (status, output, error, why), or `Busy` (the run is in flight under a
     live execution of another engine workflow). ``executing``: the engine workflow this runs
-    in (recorded as the run's engine id)."""
+    in (recorded as the run's engine id). On SQLite a step with no task yet starts on the
+    driver without a Session (`_start_on_driver`)."""
+    if ctx.store.is_sqlite and executing is not None:
+        started = _start_on_driver(ctx, workflow_id, run_number, step, prompt, engine_id, executing)
+        if started is not None:
+            return started
     with ctx.store.write() as session:
         row, state = workflow_repo.step_start(session, workflow_id, run_number, step.id)
         if row.status in CONCLUDED and row.task_id is not None:
@@ -119,6 +124,46 @@ def start_step(
             return steps.settle_in(session, workflow_id, run_number, step.id)
         place = workflow_checkpoints.StepRow(row.id, workflow_id, run_number, step.id)
         return StartedStep(claim, place)
+
+
+def _start_on_driver(
+    ctx: RunContext,
+    workflow_id: str,
+    run_number: int,
+    step: WorkflowStep,
+    prompt: str,
+    engine_id: str | None,
+    executing: str,
+) -> StartedStep | dict[str, Any] | None:
+    """`start_step`'s common case on SQLite's bare driver connection, in one transaction
+    (`stagent.engine.workflow_steps.prepare_on_driver`); None if it is not that case (nothing
+    was written: start it the full way)."""
+    with ctx.store.sqlite_hot_connection() as hot:
+        found = step_start.begin(hot, workflow_id, run_number, step.id)
+        if found is None:
+            return None
+        driver = hot.driver
+        try:
+            ready = steps.prepare_on_driver(
+                hot,
+                found,
+                run_number,
+                step,
+                prompt,
+                engine_id,
+                ctx.profiles,
+                workflow_id=workflow_id,
+                executing=executing,
+            )
+            if not isinstance(ready, lifecycle.Claim):
+                driver.rollback()  # nothing was written
+                return ready
+            driver.commit()
+        except BaseException:
+            driver.rollback()
+            raise
+    place = workflow_checkpoints.StepRow(found.row.id, workflow_id, run_number, step.id)
+    return StartedStep(ready, place)
 
 
 def _busy(session: Session, task_id: str, number: int, executing: str | None) -> Busy | None:

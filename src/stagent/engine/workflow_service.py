@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stagent.domain.errors import ConflictError, StagentError, ValidationError
-from stagent.domain.workflow_files import load_definition, step_field_error
+from stagent.domain.errors import ConflictError, Problem, StagentError, ValidationError
+from stagent.domain.workflow_files import WorkflowDefinitionError, load_definition, step_problem
 from stagent.domain.workflow_runs import (
     StepStatus,
     Workflow,
@@ -126,8 +126,9 @@ class WorkflowService:
     def check_steps(
         self, definition: WorkflowDefinition, *, source: str = "definition", text: str | None = None
     ) -> None:
-        """Raise a `WorkflowDefinitionError` naming the step whose runtime is unknown, or whose
+        """Raise a `WorkflowDefinitionError` naming every step whose runtime is unknown, or whose
         profile is unknown or does not support the step's runtime (with the line in ``text``)."""
+        problems: list[Problem] = []
         for step in definition.steps:
             runtime = step.runtime or "scripted"
             field = "runtime"
@@ -137,9 +138,14 @@ class WorkflowService:
                 if step.profile and self._profiles is not None:
                     self._profiles.check(step.profile, runtime)
             except StagentError as exc:
-                raise step_field_error(
-                    definition, step.id, field, exc.message, source=source, text=text, hint=exc.hint
-                ) from None
+                message = exc.message.removeprefix(f"{field}: ")
+                problems.append(
+                    step_problem(
+                        definition, step.id, field, message, source=source, text=text, hint=exc.hint
+                    )
+                )
+        if problems:
+            raise WorkflowDefinitionError.of(problems)
 
     def list(self, *, status: WorkflowStatus | None = None) -> list[Workflow]:
         """Workflows, newest first."""

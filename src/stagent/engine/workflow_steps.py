@@ -20,11 +20,12 @@ from stagent.domain.workflows import WorkflowDefinition, WorkflowStep
 from stagent.engine.options import resolve as resolve_options
 from stagent.engine.profile_hook import ProfileResolver
 from stagent.store import events as event_repo
-from stagent.store import lifecycle
+from stagent.store import lifecycle, step_start
 from stagent.store import projects as project_repo
 from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.database import Session, Store
+from stagent.store.hot import SqliteHotConnection
 
 STEP_PRIORITY = 1
 """Workflow steps go ahead of ordinary tasks of the default priority."""
@@ -183,6 +184,50 @@ def prepare_in(
     if executing is not None:
         answer["claimed"] = claim
     return answer
+
+
+def prepare_on_driver(
+    hot: SqliteHotConnection,
+    found: step_start.StepStart,
+    run_number: int,
+    step: WorkflowStep,
+    prompt: str,
+    engine_id: str | None,
+    profiles: ProfileResolver | None,
+    *,
+    workflow_id: str,
+    executing: str,
+) -> dict[str, Any] | lifecycle.Claim | None:
+    """`prepare_in` (with ``executing``) for the common start on SQLite's bare driver
+    connection, in the transaction `stagent.store.step_start.begin` began and read ``found``
+    in: a step with no task yet, whose run goes on. Returns ``{"stop": reason}`` (nothing
+    written), or the claim of the new task's first run (task, run, events and the step row
+    written), or None for any other start (nothing written: prepare it the full way)."""
+    row, state = found.row, found.state
+    if state is None or row.task_id is not None:
+        return None
+    stop = _stop(state, run_number, engine_id)
+    if stop is not None:
+        return {"stop": stop}
+    planned = task_repo.planned(_step_task(step, row, prompt, state.project_id))
+    task = planned[0]
+    profile_options, note = _profile_options(profiles, task)
+    directory = found.project_directory if task.project_id else None
+    options = resolve_options(task, None, profile_options, project_directory=directory)
+    noted: list[tuple[LogKind, dict[str, Any]]] = []
+    if note is not None:
+        noted.append(("note", {"message": note}))
+    claim = lifecycle.start_new_on_driver(
+        hot, planned, options, reason=f"workflow {state.name}", engine_id=executing, noted=noted
+    )
+    values = {
+        "task_id": task.id,
+        "status": StepStatus.RUNNING.value,
+        "started_at": row.started_at or utcnow(),
+        "error": None,
+    }
+    step_start.write_step(hot, workflow_id, run_number, step.id, values)
+    return claim
 
 
 def _step_task(

@@ -8,6 +8,7 @@ each with its located error, and asking for it by id raises that error.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,12 +93,13 @@ class ProfileCatalog:
         problem = next((p for p in self.problems if p.id == profile_id), None)
         if problem is not None:
             raise problem.error
-        near = [pid for pid in self.profiles if profile_id in pid or pid in profile_id][:5]
+        ids = sorted(self.profiles)
+        near = [pid for pid in ids if profile_id in pid or pid in profile_id]
+        near += [p for p in difflib.get_close_matches(profile_id, ids, n=3) if p not in near]
+        every = f"`stagent profile list` shows all {len(ids)} (or the Profiles page)"
         raise NotFoundError(
             f"no profile {profile_id!r}",
-            hint=f"did you mean: {', '.join(near)}"
-            if near
-            else "list them with `stagent profile list` or on the Profiles page",
+            hint=f"did you mean: {', '.join(near[:5])}? {every}" if near else every,
         )
 
     def all(self) -> list[Profile]:

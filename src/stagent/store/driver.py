@@ -69,6 +69,18 @@ class Prebuilt:
         with _cursor(_driver(conn), conn.dialect, sql, values) as cursor:
             cursor.executemany(sql, values)
 
+    def executemany_on_driver(
+        self, driver: Any, dialect: Dialect, rows: Sequence[dict[str, Any]]
+    ) -> None:
+        """`executemany` on SQLite's bare driver connection (as `execute_on_driver`)."""
+        compiled = self._compile(dialect, tuple(rows[0]))
+        if compiled is None:
+            raise ValueError(f"not a statement for {dialect.name}'s bare driver: {self.statement}")
+        sql, names, processors = compiled
+        values = [_values(names, processors, row) for row in rows]
+        with _cursor(driver, dialect, sql, values) as cursor:
+            cursor.executemany(sql, values)
+
     def _compile(self, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
         if dialect.name != "sqlite":
             return None

@@ -152,23 +152,50 @@ def append_many(
         return
     conn = flushed_connection(session)
     outbox = conn.dialect.name == "postgresql"
+    secrets = session.info.get(SECRETS_INFO, ())
+    _INSERTS[outbox].executemany(conn, _task_rows(secrets, task_id, logged, run_id, unbound))
+    if outbox:
+        session.info[OUTBOX_INFO] = True
+
+
+def append_many_on_driver(
+    driver: Any,
+    dialect: Dialect,
+    secrets: tuple[str, ...],
+    task_id: str,
+    logged: Sequence[tuple[LogKind, dict[str, Any]]],
+    *,
+    run_id: str | None = None,
+    unbound: Sequence[tuple[LogKind, dict[str, Any]]] = (),
+) -> None:
+    """`append_many` straight on SQLite's driver connection (as `append_on_driver`): one
+    executemany into ``agent_events``, payloads scrubbed of ``secrets``."""
+    rows = _task_rows(secrets, task_id, logged, run_id, unbound)
+    _INSERTS[False].executemany_on_driver(driver, dialect, rows)
+
+
+def _task_rows(
+    secrets: tuple[str, ...],
+    task_id: str,
+    logged: Sequence[tuple[LogKind, dict[str, Any]]],
+    run_id: str | None,
+    unbound: Sequence[tuple[LogKind, dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """The rows of `append_many`: ``unbound`` (no run), then ``logged`` (of ``run_id``)."""
     now = utcnow()
-    rows = [
+    return [
         {
             "task_id": task_id,
             "run_id": bound,
             "subject_kind": "task",
             "subject_id": task_id,
             "kind": kind,
-            "payload": scrubbed(session, payload),
+            "payload": scrub(payload, secrets),
             "created_at": now,
         }
         for events, bound in ((unbound, None), (logged, run_id))
         for kind, payload in events
     ]
-    _INSERTS[outbox].executemany(conn, rows)
-    if outbox:
-        session.info[OUTBOX_INFO] = True
 
 
 def scrubbed(session: Session, value: Any) -> Any:

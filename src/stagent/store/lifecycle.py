@@ -36,6 +36,7 @@ from stagent.domain.tasks import RUNNABLE_FROM, Task, TaskStatus, check_transiti
 from stagent.store import events, run_state
 from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
+from stagent.store.hot import SqliteHotConnection
 from stagent.store.run_end import RunState, check_move, end_run, storable, task_of
 from stagent.store.tables import RunRow, TaskRow
 
@@ -214,22 +215,68 @@ def start_run(
         for kind, payload in logged_first:
             events.append(session, task.id, kind, payload)
         return None
+    start = _started(task, options, reason, engine_id)
+    run_repo.INSERT.execute(run_state.connection(session), start.run_values)
+    run_state.write(session, TaskRow, task.id, start.task_values)
+    events.append_many(session, task.id, start.logged, run_id=start.run.id, unbound=logged_first)
+    return start.claim
+
+
+def start_new_on_driver(
+    hot: SqliteHotConnection,
+    planned: tuple[Task, dict[str, Any]],
+    options: RunOptions,
+    *,
+    reason: str | None = None,
+    engine_id: str | None = None,
+    noted: Sequence[tuple[LogKind, dict[str, Any]]] = (),
+) -> Claim:
+    """`tasks.create` and `start_run` in one, on SQLite's bare driver connection in the write
+    transaction the caller began (a workflow step's start, `stagent.store.step_start`): the
+    same rows, checks and events, but the task is inserted ``running`` (one statement, not an
+    insert and an update), then its run, then its ``created``, its two ``status`` events and
+    ``noted`` (events of the run) in one. ``planned``: the new task and its row's values
+    (`stagent.store.tasks.planned`)."""
+    task, values = planned
+    start = _started(task, options, reason, engine_id)
+    driver, dialect = hot.driver, hot.dialect
+    task_repo.INSERT.execute_on_driver(driver, dialect, {**values, **start.task_values})
+    run_repo.INSERT.execute_on_driver(driver, dialect, start.run_values)
+    created = [task_repo.created_event(task)]
+    logged = [*start.logged, *noted]
+    events.append_many_on_driver(
+        driver, dialect, hot.secrets, task.id, logged, run_id=start.run.id, unbound=created
+    )
+    return start.claim
+
+
+@dataclass(frozen=True, slots=True)
+class _Start:
+    """What `start_run` writes: the run (inserted ``running``), the task's values, its events."""
+
+    claim: Claim
+    run_values: dict[str, Any]
+    task_values: dict[str, Any]
+    logged: list[tuple[LogKind, dict[str, Any]]]
+
+    @property
+    def run(self) -> Run:
+        """The run started."""
+        return self.claim.run
+
+
+def _started(task: Task, options: RunOptions, reason: str | None, engine_id: str | None) -> _Start:
+    """A new run of ``task`` queued and claimed at once, both moves checked (nothing written)."""
     number = task.run_count + 1
     workflow_id = engine_id or workflow_id_for(task.id, number)
     check_transition(task.status, TaskStatus.QUEUED, task_id=task.id)
     check_transition(TaskStatus.QUEUED, TaskStatus.RUNNING, task_id=task.id)
     started = utcnow()
-    run = run_repo.insert_queued(
-        session,
-        subject=Subject("task", task.id),
-        task_id=task.id,
-        number=number,
-        options=options,
-        workflow_id=workflow_id,
-        started=started,
+    subject = Subject("task", task.id)
+    run, run_values = run_repo.new_run(subject, task.id, number, options, workflow_id, started)
+    check_move(
+        RunState(run.id, RunStatus.QUEUED, 0), task.id, TaskStatus.QUEUED, RunStatus.RUNNING, None
     )
-    queued = RunState(run.id, RunStatus.QUEUED, 0)
-    check_move(queued, task.id, TaskStatus.QUEUED, RunStatus.RUNNING, None)
     values: dict[str, Any] = {
         "status": TaskStatus.RUNNING.value,
         "run_count": number,
@@ -241,14 +288,13 @@ def start_run(
         "updated_at": started,
         "started_at": started,
     }
-    run_state.write(session, TaskRow, task.id, values)
     moves = (
         _moved(task.status, TaskStatus.QUEUED, reason, number),
         _moved(TaskStatus.QUEUED, TaskStatus.RUNNING, None, number),
     )
     logged: list[tuple[LogKind, dict[str, Any]]] = [("status", move) for move in moves]
-    events.append_many(session, task.id, logged, run_id=run.id, unbound=logged_first)
-    return Claim(_task_with(task, values), run, recovered=False)
+    claim = Claim(_task_with(task, values), run, recovered=False)
+    return _Start(claim, run_values, values, logged)
 
 
 def _check_runnable(task: Task) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Select, Table, bindparam, case, func, insert, select
 from sqlalchemy.orm import Session
@@ -31,7 +31,8 @@ def to_run(row: RunRow) -> Run:
 
 
 _RUNS = cast(Table, RunRow.__table__)
-_INSERT = Prebuilt(insert(_RUNS))
+INSERT = Prebuilt(insert(_RUNS))
+"""Built once; its parameters are `new_run`'s values (on SQLite sent straight to the driver)."""
 
 
 def insert_queued(
@@ -47,6 +48,20 @@ def insert_queued(
     """Insert a queued run with one Core statement (the hot path of queueing work; no ORM
     object) and return it. ``started``: the run is claimed as it is queued (`stagent.store.
     lifecycle.start_run`): inserted ``running``, attempt 1, started then."""
+    run, values = new_run(subject, task_id, number, options, workflow_id, started)
+    INSERT.execute(core(session), values)
+    return run
+
+
+def new_run(
+    subject: Subject,
+    task_id: str | None,
+    number: int,
+    options: RunOptions,
+    workflow_id: str | None,
+    started: datetime | None,
+) -> tuple[Run, dict[str, Any]]:
+    """`insert_queued`'s run and its row's values, not inserted (`INSERT` takes them)."""
     stored = options.stored()
     run = Run(
         id=new_id("run"),
@@ -67,26 +82,23 @@ def insert_queued(
         started_at=started,
         ended_at=None,
     )
-    _INSERT.execute(
-        core(session),
-        {
-            "id": run.id,
-            "subject_kind": subject.kind,
-            "subject_id": subject.id,
-            "task_id": task_id,
-            "number": number,
-            "runtime": options.runtime,
-            "options": stored,
-            "status": run.status.value,
-            "attempt": run.attempt,
-            "waiting_on": [],
-            "cost_micros": 0,
-            "workflow_id": workflow_id,
-            "created_at": run.created_at,
-            "started_at": started,
-        },
-    )
-    return run
+    values: dict[str, Any] = {
+        "id": run.id,
+        "subject_kind": subject.kind,
+        "subject_id": subject.id,
+        "task_id": task_id,
+        "number": number,
+        "runtime": options.runtime,
+        "options": stored,
+        "status": run.status.value,
+        "attempt": run.attempt,
+        "waiting_on": [],
+        "cost_micros": 0,
+        "workflow_id": workflow_id,
+        "created_at": run.created_at,
+        "started_at": started,
+    }
+    return run, values
 
 
 def create(

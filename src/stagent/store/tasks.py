@@ -16,6 +16,7 @@ from stagent.domain.ids import ensure_aware, new_id, utcnow
 from stagent.domain.run_options import RunOptions
 from stagent.domain.tasks import Task, TaskStatus
 from stagent.store import events, row_values, run_state
+from stagent.store.driver import Prebuilt
 from stagent.store.tables import TaskRow, WorkflowStepRow
 
 
@@ -43,14 +44,13 @@ def to_task(row: TaskRow) -> Task:
 
 
 _TASKS = cast(Table, TaskRow.__table__)
-_INSERT = _TASKS.insert()
-"""Built once: building a statement costs more CPU than running it."""
+INSERT = Prebuilt(_TASKS.insert())
+"""Built once: building a statement costs more CPU than running it (on SQLite sent straight to
+the driver: `Prebuilt`). Its parameters are `planned`'s values (every column with a default)."""
 
 
-def create(session: Session, new: NewTask, *, log: bool = True) -> Task:
-    """Insert a planned task and log its creation (one Core insert: no ORM object). ``log``
-    False: the caller logs `created_event` itself, with the events that follow in the same
-    transaction (one statement for all)."""
+def planned(new: NewTask) -> tuple[Task, dict[str, Any]]:
+    """A new planned task (no run yet) and its row's values, not inserted."""
     now = utcnow()
     stored = (new.options or RunOptions(runtime=new.runtime)).stored()
     task = Task(
@@ -73,23 +73,29 @@ def create(session: Session, new: NewTask, *, log: bool = True) -> Task:
         started_at=None,
         finished_at=None,
     )
-    run_state.connection(session).execute(
-        _INSERT,
-        {
-            "id": task.id,
-            "project_id": task.project_id,
-            "title": task.title,
-            "description": task.description,
-            "status": task.status.value,
-            "runtime": task.runtime,
-            "profile": task.profile,
-            "priority": task.priority,
-            "options": stored,
-            "run_count": 0,
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
+    values = {
+        "id": task.id,
+        "project_id": task.project_id,
+        "title": task.title,
+        "description": task.description,
+        "status": task.status.value,
+        "runtime": task.runtime,
+        "profile": task.profile,
+        "priority": task.priority,
+        "options": stored,
+        "run_count": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return task, values
+
+
+def create(session: Session, new: NewTask, *, log: bool = True) -> Task:
+    """Insert a planned task and log its creation (one Core insert: no ORM object). ``log``
+    False: the caller logs `created_event` itself, with the events that follow in the same
+    transaction (one statement for all)."""
+    task, values = planned(new)
+    INSERT.execute(run_state.connection(session), values)
     if log:
         events.append(session, task.id, *created_event(task))
     return task

@@ -30,6 +30,7 @@ from stagent.store import approvals as approval_repo
 from stagent.store import ledger as ledger_repo
 from stagent.store import runs as run_repo
 from stagent.store.database import flushed_connection
+from stagent.store.driver import Prebuilt
 from stagent.store.ledger import BLOCKED
 from stagent.store.tables import RunRow, UsageLedgerRow, WorkflowRow, WorkflowStepRow
 
@@ -214,13 +215,15 @@ _STEP_VALUES = (
     .where(_STEPS.c.step_key == bindparam("key"))
     .with_for_update()
 )
-_WRITE_STEP = (
+WRITE_STEP = Prebuilt(
     update(_STEPS)
     .where(_STEPS.c.workflow_id == bindparam("row_workflow"))
     .where(_STEPS.c.run_number == bindparam("row_run"))
     .where(_STEPS.c.step_key == bindparam("row_key"))
 )
-"""Built once (the SET clause comes from the parameters): every step's start and end."""
+"""Built once (the SET clause comes from the parameters): every step's start and end; on
+SQLite sent straight to the driver (`Prebuilt`). Parameters: ``row_workflow``, ``row_run``,
+``row_key`` and the columns to set."""
 
 
 def step_values(session: Session, workflow_id: str, run_number: int, key: str) -> StepValues:
@@ -280,7 +283,7 @@ def write_step(
     False if there is no such row. A row this session holds as an ORM object keeps the written
     values as its committed state."""
     params = {"row_workflow": workflow_id, "row_run": run_number, "row_key": key}
-    result = flushed_connection(session).execute(_WRITE_STEP, {**params, **values})
+    changed = WRITE_STEP.execute(flushed_connection(session), {**params, **values})
     for loaded in list(session.identity_map.values()):
         if (
             isinstance(loaded, WorkflowStepRow)
@@ -290,7 +293,7 @@ def write_step(
         ):
             for name, value in values.items():
                 set_committed_value(loaded, name, value)
-    return bool(getattr(result, "rowcount", 0))
+    return bool(changed)
 
 
 _STEP_FOR_TASK = (

@@ -28,10 +28,16 @@ def list_of(rows: list[T]) -> ListOut[T]:
 
 
 class FieldErrorOut(BaseModel):
-    """One invalid field."""
+    """One invalid field: what is wrong and, where known, how to fix it and where it is (a
+    workflow definition's file, line, column and step)."""
 
     field: str
     message: str
+    hint: str | None = None
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    step: str | None = None
 
 
 class ErrorOut(BaseModel):

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import yaml
 
-from stagent.domain.errors import StagentError
+from stagent.domain.errors import Problem, StagentError
 from stagent.domain.workflow_files import (
     WorkflowDefinitionError,
     load_definition,
@@ -91,9 +91,13 @@ class EditorState:
     error: StagentError | None = None
     errors: dict[str, str] = field(default_factory=lambda: {})
     """Messages by form field (``steps[1].prompt``), for the form view."""
+    hints: dict[str, str] = field(default_factory=lambda: {})
+    """How to fix it, by form field."""
     excerpt: list[tuple[int, str]] = field(default_factory=lambda: [])
-    """The YAML lines around the error's line, for the YAML view."""
+    """The YAML lines around each problem's line, for the YAML view (0: lines left out)."""
     error_line: int | None = None
+    line_problems: dict[int, list[Problem]] = field(default_factory=lambda: {})
+    """The problems under each YAML line in error."""
 
     def setting(self, key: str) -> str:
         """A pattern setting's text ('' when unset)."""
@@ -102,6 +106,10 @@ class EditorState:
     def error_for(self, path: str) -> str:
         """The error message for one form field, if it is the one in error."""
         return self.errors.get(path, "")
+
+    def hint_for(self, path: str) -> str:
+        """How to fix the error of one form field ('' when none)."""
+        return self.hints.get(path, "")
 
 
 def role(pattern: str, index: int, count: int, step: StepForm | None = None) -> str:
@@ -346,19 +354,43 @@ def validate(state_mode: str, form: Mapping[str, str]) -> WorkflowDefinition:
 
 
 def with_error(state: EditorState, error: StagentError) -> EditorState:
-    """Place an error: beside its form field, or under its YAML line (and always on top)."""
+    """Place an error: each of its problems beside its form field, or under its YAML line (and
+    the whole error always on top)."""
     state.error = error
+    problems = list(error.problems)
     field_path = getattr(error, "field", None)
-    line = getattr(error, "line", None)
-    if field_path:
+    if not problems and field_path:
         state.errors[_form_path(state, field_path)] = error.message
-    if state.mode == "yaml" and line:
-        lines = state.yaml_text.splitlines()
-        first = max(line - 3, 0)
-        lines += [""] * max(line - len(lines), 0)
-        state.excerpt = [(n + 1, lines[n]) for n in range(first, min(line + 1, len(lines)))]
+    for problem in problems if field_path else []:
+        path = _form_path(state, problem.field)
+        note = problem.text()
+        state.errors[path] = f"{state.errors[path]}; {note}" if path in state.errors else note
+        if problem.hint and path not in state.hints:
+            state.hints[path] = problem.hint
+    line = getattr(error, "line", None)
+    if state.mode == "yaml":
+        for problem in problems:
+            if problem.line:
+                state.line_problems.setdefault(problem.line, []).append(problem)
+        if line and not state.line_problems:
+            state.line_problems[line] = []
+        state.excerpt = _excerpt(state.yaml_text, sorted(state.line_problems))
         state.error_line = line
     return state
+
+
+def _excerpt(text: str, bad: list[int]) -> list[tuple[int, str]]:
+    """The lines from two before to one after each bad line; a (0, '') row marks a gap."""
+    lines = text.splitlines()
+    if bad:
+        lines += [""] * max(max(bad) - len(lines), 0)
+    shown = sorted({n for b in bad for n in range(max(b - 2, 1), min(b + 1, len(lines)) + 1)})
+    rows: list[tuple[int, str]] = []
+    for n in shown:
+        if rows and n != rows[-1][0] + 1:
+            rows.append((0, ""))
+        rows.append((n, lines[n - 1]))
+    return rows
 
 
 def _form_path(state: EditorState, path: str) -> str:

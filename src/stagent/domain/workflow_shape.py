@@ -1,0 +1,245 @@
+"""The checks across a workflow's steps (ids, ``depends_on``, conditions, each pattern's shape),
+each finding a `ShapeIssue`: where it is, what is wrong and how to fix it.
+
+`stagent.domain.workflows.WorkflowDefinition` runs them when it validates: a definition read
+from a person's input (`stagent.domain.workflow_files.parse_definition`) collects every issue,
+with checks for new input only (a ``depends_on`` cycle); one read back from the database raises
+the first issue of the checks it was stored under.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
+from typing import TYPE_CHECKING
+
+from stagent.domain.conditions import parse_condition
+
+if TYPE_CHECKING:
+    from stagent.domain.workflows import WorkflowDefinition, WorkflowStep
+
+Path = tuple[str | int, ...]
+BRANCHES = (2, 5)
+"""A parallel workflow's branches, and a swarm's workers: at least, at most."""
+
+
+@dataclass(frozen=True)
+class ShapeIssue:
+    """A problem across steps: ``path`` (``("steps", 2, "id")``), the problem and its fix;
+    ``other`` is a second place the problem is about (the first step with a duplicated id)."""
+
+    path: Path
+    message: str
+    hint: str
+    other: Path | None = None
+
+
+def shape_issues(wf: WorkflowDefinition, *, fresh: bool) -> list[ShapeIssue]:
+    """Every issue of ``wf``; ``fresh`` adds the checks stored definitions never had."""
+    issues = [*_duplicates(wf.steps), *_references(wf.steps)]
+    if fresh and not issues:
+        issues += _cycle(wf.steps)
+    for key in ("parallel", "loop", "swarm"):
+        if getattr(wf, key) is not None and wf.pattern != key:
+            issues.append(
+                ShapeIssue(
+                    (key,),
+                    f"settings for the {key} pattern in a {wf.pattern} workflow",
+                    f"remove the {key}: block, or set pattern: {key}",
+                )
+            )
+    issues += _PATTERN_CHECKS.get(wf.pattern, _nothing)(wf)
+    return issues
+
+
+def closest(word: str, choices: Sequence[str]) -> str:
+    """`` (did you mean X?)`` for the choice nearest ``word``, or ''."""
+    near = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {near[0]}?)" if near else ""
+
+
+def _duplicates(steps: Sequence[WorkflowStep]) -> Iterator[ShapeIssue]:
+    first: dict[str, int] = {}
+    for index, step in enumerate(steps):
+        if step.id not in first:
+            first[step.id] = index
+            continue
+        yield ShapeIssue(
+            ("steps", index, "id"),
+            f"another step already has the id {step.id!r}",
+            f"give every step its own id, e.g. id: {step.id}-{index + 1}",
+            other=("steps", first[step.id], "id"),
+        )
+
+
+def _references(steps: Sequence[WorkflowStep]) -> Iterator[ShapeIssue]:
+    ids = list(dict.fromkeys(step.id for step in steps))
+    for index, step in enumerate(steps):
+        others = [i for i in ids if i != step.id]
+        listed = ", ".join(others) or "none"
+        for name in step.depends_on:
+            if name == step.id:
+                yield ShapeIssue(
+                    ("steps", index, "depends_on"),
+                    "a step cannot depend on itself",
+                    f"remove {name} from depends_on; the other steps are: {listed}",
+                )
+            elif name not in ids:
+                yield ShapeIssue(
+                    ("steps", index, "depends_on"),
+                    f"names {name!r}, which is no step's id{closest(name, others)}",
+                    f"depends_on lists ids of other steps: {listed}",
+                )
+        if step.condition is not None:
+            named = parse_condition(step.condition).steps()
+            for name in sorted(n for n in named if n not in ids or n == step.id):
+                yield ShapeIssue(
+                    ("steps", index, "condition"),
+                    f"names step {name!r}, not another step{closest(name, others)}",
+                    f"a condition reads other steps by id: {listed}",
+                )
+
+
+def _cycle(steps: Sequence[WorkflowStep]) -> list[ShapeIssue]:
+    graph = {step.id: step.depends_on for step in steps}
+    try:
+        TopologicalSorter(graph).prepare()
+    except CycleError as exc:
+        cycle: list[str] = list(reversed(exc.args[1]))
+        start = min(range(len(cycle) - 1), key=lambda i: [s.id for s in steps].index(cycle[i]))
+        ordered = [*cycle[start:-1], *cycle[:start], cycle[start]]
+        index = [s.id for s in steps].index(ordered[0])
+        chain = " -> ".join(ordered)
+        return [
+            ShapeIssue(
+                ("steps", index, "depends_on"),
+                f"depends_on makes a cycle: {chain} (each depends on the next)",
+                "a step may depend only on steps that do not depend on it; "
+                "remove one depends_on entry of that cycle",
+            )
+        ]
+    return []
+
+
+def _parallel(wf: WorkflowDefinition) -> list[ShapeIssue]:
+    low, high = BRANCHES
+    branches = [s for s in wf.steps if not s.depends_on]
+    joins = [(i, s) for i, s in enumerate(wf.steps) if s.depends_on]
+    shape = (
+        "a parallel workflow is 2 to 5 branches (steps without depends_on) and one synthesis "
+        "step whose depends_on lists every branch"
+    )
+    issues: list[ShapeIssue] = []
+    if not low <= len(branches) <= high:
+        issues.append(
+            ShapeIssue(
+                ("steps",),
+                f"a parallel workflow needs {low} to {high} branches (steps without "
+                f"depends_on); this one has {len(branches)}",
+                shape,
+            )
+        )
+    if len(joins) != 1:
+        issues.append(
+            ShapeIssue(
+                ("steps",),
+                f"a parallel workflow needs exactly one synthesis step (the one with "
+                f"depends_on); this one has {len(joins)}",
+                shape,
+            )
+        )
+    elif sorted(joins[0][1].depends_on) != sorted(b.id for b in branches):
+        every = ", ".join(b.id for b in branches)
+        issues.append(
+            ShapeIssue(
+                ("steps", joins[0][0], "depends_on"),
+                "the synthesis step must depend on every branch once",
+                f"set depends_on: [{every}]",
+            )
+        )
+    return issues
+
+
+def _planner(wf: WorkflowDefinition) -> list[ShapeIssue]:
+    if len(wf.steps) >= 2:
+        return []
+    return [
+        ShapeIssue(
+            ("steps",),
+            "a planner-executor workflow needs a planner step and at least one executor step",
+            "add a step after the planner, e.g. - {id: execute, name: Execute, "
+            "prompt: Carry out the next step of the plan}",
+        )
+    ]
+
+
+def _loop(wf: WorkflowDefinition) -> list[ShapeIssue]:
+    issues: list[ShapeIssue] = []
+    if len(wf.steps) != 1:
+        issues.append(
+            ShapeIssue(
+                ("steps",),
+                f"a loop has exactly one step, the one each iteration runs; this one has "
+                f"{len(wf.steps)}",
+                "keep one step and say in its prompt when it is done (the completion signal)",
+            )
+        )
+    if wf.loop is None:
+        issues.append(
+            ShapeIssue(
+                ("loop",),
+                "a loop workflow needs loop settings with max_iterations",
+                "add loop: {max_iterations: 5} (1 to 100 iterations)",
+            )
+        )
+    return issues
+
+
+def _swarm(wf: WorkflowDefinition) -> list[ShapeIssue]:
+    low, high = BRANCHES
+    workers = len(wf.steps) - 2
+    issues: list[ShapeIssue] = []
+    if not low <= workers <= high:
+        issues.append(
+            ShapeIssue(
+                ("steps",),
+                f"a swarm needs a mayor, {low} to {high} workers and a refinery; this one has "
+                f"{max(workers, 0)} workers",
+                "list the mayor first, then 2 to 5 workers, then the refinery last",
+            )
+        )
+    depending = next((i for i, s in enumerate(wf.steps) if s.depends_on), None)
+    if depending is not None:
+        issues.append(
+            ShapeIssue(
+                ("steps", depending, "depends_on"),
+                "a swarm's steps have no depends_on (mayor -> workers -> refinery is fixed)",
+                "remove depends_on from the swarm's steps",
+            )
+        )
+    limit = wf.swarm.worker_concurrency if wf.swarm else 2
+    if low <= workers and limit > workers:
+        issues.append(
+            ShapeIssue(
+                ("swarm", "worker_concurrency"),
+                f"{limit} is more than the {workers} workers",
+                f"allowed: 1 to {workers} (the number of workers), e.g. worker_concurrency: "
+                f"{min(2, workers)}",
+            )
+        )
+    return issues
+
+
+def _nothing(wf: WorkflowDefinition) -> list[ShapeIssue]:
+    del wf
+    return []
+
+
+_PATTERN_CHECKS = {
+    "parallel": _parallel,
+    "planner-executor": _planner,
+    "loop": _loop,
+    "swarm": _swarm,
+}
