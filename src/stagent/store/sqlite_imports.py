@@ -175,6 +175,13 @@ def project_directories(conn: sqlite3.Connection) -> list[tuple[str, str]]:
     return [(str(pid), str(directory)) for pid, directory in found if directory]
 
 
+def render_row(row: ImportedRow) -> ImportedRow:
+    """``row`` as SQLite stores it: ``raw`` as JSON text, ``finished_at`` as `sqlite_stamp`
+    text (which sorts as the time does). A large import renders its rows in the process that
+    reads them (`SqliteImports.render`), so the booking process only binds them."""
+    return (*row[:-2], orjson.dumps(row[-2]).decode(), sqlite_stamp(row[-1]))
+
+
 def book_calls(conn: sqlite3.Connection, rows: Sequence[ImportedRow]) -> Booked:
     """Insert calls whose ``dedupe_key`` is new; replace a stored one when this copy has more
     tokens (a streamed response's final line after a placeholder); skip the rest.
@@ -182,6 +189,11 @@ def book_calls(conn: sqlite3.Connection, rows: Sequence[ImportedRow]) -> Booked:
     Every row must have a ``dedupe_key``; duplicates within ``rows`` must already be resolved
     by the caller. Runs in the caller's transaction.
     """
+    return book_rendered(conn, [render_row(row) for row in rows])
+
+
+def book_rendered(conn: sqlite3.Connection, rows: Sequence[ImportedRow]) -> Booked:
+    """`book_calls` of rows already rendered (`render_row`)."""
     existing: dict[str, tuple[str, int]] = {}
     keys = [row[DEDUPE_KEY] for row in rows]
     for start in range(0, len(keys), KEY_BATCH):
@@ -192,20 +204,18 @@ def book_calls(conn: sqlite3.Connection, rows: Sequence[ImportedRow]) -> Booked:
     new_rows: list[ImportedRow] = []
     fuller: list[tuple[Any, ...]] = []
     duplicates = 0
-    dumps, stamp = orjson.dumps, sqlite_stamp
     for row in rows:
         stored = existing.get(row[DEDUPE_KEY])
         if stored is None:
             new_rows.append(row)
         elif sum(row[TOKENS]) > stored[1]:
-            at = stamp(row[-1])
-            fuller.append((*row[:-2], dumps(row[-2]).decode(), at, at, stored[0]))
+            fuller.append((*row, row[-1], stored[0]))
         else:
             duplicates += 1
     if fuller:  # one statement for all of them (an ORM update each took ~6 ms)
         conn.executemany(_REPLACE, fuller)
     if new_rows:
-        insert_rows(conn, new_rows)
+        _insert_rendered(conn, new_rows)
     return Booked(len(new_rows), len(fuller), duplicates)
 
 
@@ -215,12 +225,12 @@ def insert_rows(conn: sqlite3.Connection, rows: Sequence[ImportedRow]) -> None:
     because the ledger has triggers (`spend_totals`, `usage_rollup`): a statement whose
     triggers write keeps a statement journal of every page it changes, and per row that copied
     each index page again for every row (two thirds of the insert's time)."""
+    _insert_rendered(conn, [render_row(row) for row in rows])
+
+
+def _insert_rendered(conn: sqlite3.Connection, rows: Sequence[ImportedRow]) -> None:
     ids = batch_ids(len(rows))
-    dumps, stamp = orjson.dumps, sqlite_stamp
-    tuples = [
-        (row_id, stamp(row[-1]), *row[:-2], dumps(row[-2]).decode())
-        for row, row_id in zip(rows, ids, strict=True)
-    ]
+    tuples = [(row_id, row[-1], *row[:-1]) for row, row_id in zip(rows, ids, strict=True)]
     conn.execute(_STAGE)
     try:
         conn.executemany(_FILL, tuples)
@@ -380,12 +390,16 @@ class SqliteImports:
         """(project id, working directory) of every project that has one."""
         return project_directories(self._conn)
 
+    def render(self, row: ImportedRow) -> ImportedRow:
+        """The row as `book` takes it (`render_row`)."""
+        return render_row(row)
+
     def book(self, rows: list[ImportedRow], states: list[FileState]) -> Booked:
-        """Book ``rows`` and move the files' read positions, in one transaction."""
+        """Book ``rows`` (`render`-ed) and move the files' read positions, in one transaction."""
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            booked = book_calls(conn, rows)
+            booked = book_rendered(conn, rows)
             save_file_states(conn, states)
         except BaseException:
             conn.execute("ROLLBACK")

@@ -115,8 +115,12 @@ class ImportDatabase(Protocol):
         """(project id, working directory) of every project that has one."""
         ...
 
+    def render(self, row: repo.ImportedRow) -> repo.ImportedRow:
+        """``row`` as `book` takes it (done where the row is made: maybe the reading process)."""
+        ...
+
     def book(self, rows: list[repo.ImportedRow], states: list[repo.FileState]) -> repo.Booked:
-        """Book ``rows`` and move the files' read positions, in one transaction."""
+        """Book ``rows`` (`render`-ed) and move the files' read positions, in one transaction."""
         ...
 
 
@@ -188,11 +192,13 @@ class LogImporter:
         with collector_paused():
             todo = [piece for file in files for piece in file.start(report)]
             parallel = self._parallel(plan, todo)
-            source, copy_row = plan.source, self.copy_row
+            source, copy_row, render = plan.source, self.copy_row, self._db.render
 
             def read(piece: pieces.Piece) -> pieces.PieceResult:
                 parse = files[piece.file].parser()
-                return pieces.read_piece(piece, parse, lambda c: copy_row(source, c, projects))
+                return pieces.read_piece(
+                    piece, parse, lambda c: render(copy_row(source, c, projects))
+                )
 
             for piece, result in pieces.results_in_order(todo, read, parallel=parallel):
                 file = files[piece.file]
@@ -328,7 +334,8 @@ class LogImporter:
         return card
 
     def book(self, rows: list[repo.ImportedRow], states: list[repo.FileState]) -> repo.Booked:
-        """Book ``rows`` and move the files' read positions, in one transaction."""
+        """Book ``rows`` (rendered by the database's `ImportDatabase.render`) and move the
+        files' read positions, in one transaction."""
         return self._db.book(rows, states)
 
 
@@ -472,8 +479,8 @@ class _FileImport:
         )  # fmt: skip
 
 
-def _at(row: repo.ImportedRow) -> datetime:
-    return row[-1]
+def _at(row: repo.ImportedRow) -> Any:
+    return row[-1]  # a datetime, or its text (`sqlite_imports.render_row`): both sort by time
 
 
 def _norm(path: str) -> str:
