@@ -180,6 +180,16 @@ and times as three arrays. It writes only while the fence's lock is held: the ru
 is locked again (by this transaction: no wait); a row the fence did not lock because the run was
 no longer ``attempt``'s cannot be ``attempt``'s again (attempts only grow, an ended run stays
 ended), and ``SKIP LOCKED`` never waits under the feed lock."""
+_APPEND_ONE_STATEMENT = "stagent_feed_append_one"
+_APPEND_ONE_SQL = (
+    "INSERT INTO agent_events (task_id, run_id, subject_kind, subject_id, kind, payload,"
+    " created_at) SELECT $1, $2, 'task', $1, $4, $5, $6"
+    " WHERE EXISTS (SELECT 1 FROM runs WHERE id = $2 AND attempt = $3"
+    f" AND status IN ({_ACTIVE_LITERALS}) FOR SHARE SKIP LOCKED)"
+)
+"""`_APPEND_SQL` for a batch of one event (the common case: a runtime that streams): no arrays
+to build, parse and unnest. Backend CPU per 1-event batch, 5 interleaved pairs at load ~20:
+median 700 against 737 us (the insert alone: 450-533 against 550-833 us)."""
 _FLUSH_STATEMENT = "stagent_batch_flush"
 _FLUSH_SQL = "SELECT 1 FROM tasks WHERE id = $1 FOR KEY SHARE"
 """Sent after the batch's commit (which does not wait for its flush), as its own transaction:
@@ -189,6 +199,8 @@ UPDATE`` at most, so ``KEY SHARE`` never waits."""
 _PREPARE = (
     f"PREPARE {_FENCE_STATEMENT}(varchar, integer) AS {_FENCE_SQL};"
     f" PREPARE {_APPEND_STATEMENT}{_APPEND_TYPES} AS {_APPEND_SQL};"
+    f" PREPARE {_APPEND_ONE_STATEMENT}(varchar, varchar, integer, varchar, json, timestamptz)"
+    f" AS {_APPEND_ONE_SQL};"
     f" PREPARE {_FLUSH_STATEMENT}(varchar) AS {_FLUSH_SQL}"
 )
 
@@ -211,10 +223,11 @@ def _append_in_order(
     times = ", ".join(literal(utcnow()) for _ in events)
     task, run_literal = literal(task_id), literal(run_id)
     fence = f"EXECUTE {_FENCE_STATEMENT}({run_literal}, {int(attempt)})"
-    insert = (
-        f"EXECUTE {_APPEND_STATEMENT}({task}, {run_literal}, {int(attempt)},"
-        f" ARRAY[{kinds}], ARRAY[{payloads}], ARRAY[{times}])"
-    )
+    if len(events) == 1:
+        statement, values = _APPEND_ONE_STATEMENT, f"{kinds}, {payloads}, {times}"
+    else:
+        statement, values = _APPEND_STATEMENT, f"ARRAY[{kinds}], ARRAY[{payloads}], ARRAY[{times}]"
+    insert = f"EXECUTE {statement}({task}, {run_literal}, {int(attempt)}, {values})"
     flush_sql = f"EXECUTE {_FLUSH_STATEMENT}({task})" if flush else None
     return feed.append_in_order(driver, info, _PREPARE, (fence, insert, flush_sql))
 
