@@ -9,7 +9,7 @@ from webtools import wait_for_status
 
 from stagent.engine.services import TaskDraft
 from stagent.web.ui.stream import Topics, live_events
-from stagent.web.ui.templating import ENV
+from stagent.web.ui.templating import ENV, page_text
 from stagent.workspace import Workspace
 
 EVIL = "<script>alert('pwned')</script>"
@@ -53,3 +53,11 @@ async def test_result_is_escaped_in_sse_fragments(worker: Workspace) -> None:
     finally:
         await stream.aclose()
     assert {"board-cards", "home", f"task-{task.id}-runs", f"task-{task.id}"} <= names
+
+
+def test_a_page_keeps_a_hints_sentences_that_are_not_cli_syntax() -> None:
+    hint = "did you mean: code-reviewer? `stagent profile list` shows all 52 (or the Profiles page)"
+    assert str(page_text(hint)) == "did you mean: code-reviewer?"
+    assert str(page_text("fix it with `stagent budget set`; or use --force")) == ""
+    assert str(page_text("the field `name` is missing.")) == "the field <code>name</code> is missing."
+    assert str(page_text("<b>agent said</b>")) == "&lt;b&gt;agent said&lt;/b&gt;"

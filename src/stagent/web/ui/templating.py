@@ -34,17 +34,20 @@ def format_time(value: datetime | None) -> str:
 
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 _CLI_TEXT = re.compile(r"`stagent\b|(^|\s)--[a-z]")
+_SENTENCE_END = re.compile(r"(?<=[.?!;])\s+")
 
 
 def page_text(value: str | None) -> Markup:
     """Message text for a page: `code` spans become <code>, the rest is escaped.
 
-    Messages are written for every face; a hint that only makes sense in a terminal (it names a
-    ``stagent`` command or a ``--flag``) is left out of pages, which offer their own controls.
+    Messages are written for every face; a sentence that only makes sense in a terminal (it
+    names a ``stagent`` command or a ``--flag``) is left out of pages, which offer their own
+    controls. The message's other sentences stay ("did you mean: reviewer?").
     """
-    if not value or _CLI_TEXT.search(value):
+    if not value:
         return Markup("")
-    return code_spans(value)
+    kept = [part for part in _SENTENCE_END.split(value) if not _CLI_TEXT.search(part)]
+    return code_spans(" ".join(kept))
 
 
 def code_spans(value: str | None) -> Markup:
