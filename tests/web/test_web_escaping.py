@@ -59,5 +59,6 @@ def test_a_page_keeps_a_hints_sentences_that_are_not_cli_syntax() -> None:
     hint = "did you mean: code-reviewer? `stagent profile list` shows all 52 (or the Profiles page)"
     assert str(page_text(hint)) == "did you mean: code-reviewer?"
     assert str(page_text("fix it with `stagent budget set`; or use --force")) == ""
-    assert str(page_text("the field `name` is missing.")) == "the field <code>name</code> is missing."
+    named = "the field <code>name</code> is missing."
+    assert str(page_text("the field `name` is missing.")) == named
     assert str(page_text("<b>agent said</b>")) == "&lt;b&gt;agent said&lt;/b&gt;"
