@@ -54,7 +54,7 @@ class RuleVerdict:
     """The deciding rule (the first one, when several allow rules cover a compound command)."""
     rules: tuple[PermissionRule, ...] = ()
     reason: str = ""
-    """For the audit trail: ``decided by rule 12 `Bash(rm *)```."""
+    """For the audit trail: ``decided by rule `Bash(rm *)```."""
     uncovered: tuple[str, ...] = ()
     """For ``undecided``: the parts of the call (simple commands, paths) no allow rule covered."""
 
