@@ -89,6 +89,12 @@ async def test_a_waiting_run_shows_what_it_booked_so_far(
     await worker_client.post(f"/api/v1/tasks/{task_id}/run")
     await wait_for_status(worker_client, task_id, {"waiting"}, timeout=60)
     assert _cost((await worker_client.get(f"/tasks/{task_id}")).text) == "$0.12 so far"
+    monitor = BeautifulSoup((await worker_client.get("/monitor")).text, "html.parser")
+    (row,) = monitor.select("table.agents tbody tr")  # a waiting agent is still an active one
+    cells = [" ".join(td.get_text().split()) for td in row.select("td")]
+    assert cells[0] == "Update the changelog waiting for you"
+    assert cells[-1] == "$0.12 simulated"  # the scripted runtime's spend is simulated
+    assert "1 waiting for you" in monitor.select_one(".metrics").get_text()
     (card,) = worker.approvals.list_pending(task_id=task_id)
     worker.approvals.allow(card.id, by="person")
     await wait_for_status(worker_client, task_id, {"completed"}, timeout=60)

@@ -1,5 +1,6 @@
-"""What the Monitor page shows: agents running now (with their spend so far), how runs ended
-(success rate over 24 hours and 7 days), and agent activity per hour over the last 24 hours."""
+"""What the Monitor page shows: agents active now (running, or waiting for a person, with their
+spend so far), how runs ended (success rate over 24 hours and 7 days), and agent activity per
+hour over the last 24 hours."""
 
 from __future__ import annotations
 
@@ -44,9 +45,9 @@ def hourly(session: Session, now: datetime, zone: tzinfo) -> list[dict[str, Any]
 
 
 def overview(store: Store, now: datetime, zone: tzinfo) -> dict[str, Any]:
-    """Active agents, success rates and 24-hour activity."""
+    """Active agents (running or waiting for a person), success rates and 24-hour activity."""
     with store.read() as session:
-        active = activity.running(session)
+        active = activity.active(session)
         spend = {
             task.id: metrics_repo.aggregate(session, LedgerFilter(task_id=task.id), estimated=True)[
                 0
@@ -69,6 +70,7 @@ def overview(store: Store, now: datetime, zone: tzinfo) -> dict[str, Any]:
                 "task_id": task.id,
                 "title": task.title,
                 "runtime": task.runtime,
+                "status": task.status,
                 "project": task.project,
                 "started_at": task.started_at.isoformat() if task.started_at else None,
                 "elapsed_seconds": int((now - task.started_at).total_seconds())

@@ -23,26 +23,44 @@ from stagent.store.tables import (
 
 @dataclass(frozen=True, slots=True)
 class ActiveTask:
-    """A task running now."""
+    """A task running now (``status`` ``running``, or ``waiting`` for a person)."""
 
     id: str
     title: str
     runtime: str
     project: str | None
     started_at: datetime | None
+    status: str = "running"
 
 
 def running(session: Session) -> list[ActiveTask]:
     """Tasks running now, longest-running first."""
+    return _in_progress(session, ("running",))
+
+
+def active(session: Session) -> list[ActiveTask]:
+    """Tasks whose agent is alive now: running, or waiting for a person (an approval, a
+    checkpoint, a budget answer); longest-running first."""
+    return _in_progress(session, ("running", "waiting"))
+
+
+def _in_progress(session: Session, statuses: tuple[str, ...]) -> list[ActiveTask]:
     rows = session.execute(
-        select(TaskRow.id, TaskRow.title, TaskRow.runtime, ProjectRow.name, TaskRow.started_at)
+        select(
+            TaskRow.id,
+            TaskRow.title,
+            TaskRow.runtime,
+            ProjectRow.name,
+            TaskRow.started_at,
+            TaskRow.status,
+        )
         .outerjoin(ProjectRow, ProjectRow.id == TaskRow.project_id)
-        .where(TaskRow.status == "running", TaskRow.deleted_at.is_(None))
+        .where(TaskRow.status.in_(statuses), TaskRow.deleted_at.is_(None))
         .order_by(TaskRow.started_at)
     ).all()
     return [
-        ActiveTask(str(i), str(t), str(r), p, ensure_aware(s) if s else None)
-        for i, t, r, p, s in rows
+        ActiveTask(str(i), str(t), str(r), p, ensure_aware(s) if s else None, str(status))
+        for i, t, r, p, s, status in rows
     ]
 
 
