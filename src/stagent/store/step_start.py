@@ -16,38 +16,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Dialect, Table, bindparam, select
+from sqlalchemy import Dialect, Table
 
 from stagent.store.hot import SqliteHotConnection
 from stagent.store.tables import ProjectRow, WorkflowRow, WorkflowStepRow
-from stagent.store.workflows import WRITE_STEP, RunState, StepValues
+from stagent.store.workflows import STEP_START_SQLITE, WRITE_STEP, RunState, StepValues
 
 _STEPS = cast(Table, WorkflowStepRow.__table__)
 _WORKFLOWS = cast(Table, WorkflowRow.__table__)
 _PROJECTS = cast(Table, ProjectRow.__table__)
-_READ = (
-    select(
-        _STEPS.c.id,
-        _STEPS.c.status,
-        _STEPS.c.task_id,
-        _STEPS.c.name,
-        _STEPS.c.started_at,
-        _WORKFLOWS.c.name,
-        _WORKFLOWS.c.project_id,
-        _WORKFLOWS.c.status,
-        _WORKFLOWS.c.run_count,
-        _WORKFLOWS.c.engine_id,
-        _PROJECTS.c.working_directory,
-    )
-    .select_from(
-        _STEPS.outerjoin(_WORKFLOWS, _WORKFLOWS.c.id == _STEPS.c.workflow_id).outerjoin(
-            _PROJECTS, _PROJECTS.c.id == _WORKFLOWS.c.project_id
-        )
-    )
-    .where(_STEPS.c.workflow_id == bindparam("workflow_id"))
-    .where(_STEPS.c.run_number == bindparam("run_number"))
-    .where(_STEPS.c.step_key == bindparam("key"))
+_READ = STEP_START_SQLITE.add_columns(_PROJECTS.c.working_directory).outerjoin(
+    _PROJECTS, _PROJECTS.c.id == _WORKFLOWS.c.project_id
 )
+"""`stagent.store.workflows.STEP_START_SQLITE` and the working directory of the workflow's
+project."""
 _STARTED_AT = 4
 """The position of the step row's ``started_at`` (the one column SQLite returns as text)."""
 

@@ -239,7 +239,7 @@ def step_values(session: Session, workflow_id: str, run_number: int, key: str) -
     return StepValues(*found)
 
 
-_STEP_START_SQLITE = (
+STEP_START_SQLITE = (
     select(
         _STEPS.c.id,
         _STEPS.c.status,
@@ -268,7 +268,7 @@ def step_start(
     if conn.dialect.name != "sqlite":
         return step_values(session, workflow_id, run_number, key), None
     params = {"workflow_id": workflow_id, "run_number": run_number, "key": key}
-    found = conn.execute(_STEP_START_SQLITE, params).one_or_none()
+    found = conn.execute(STEP_START_SQLITE, params).one_or_none()
     if found is None:
         return step_values(session, workflow_id, run_number, key), None  # its error
     values: tuple[Any, ...] = tuple(found)
