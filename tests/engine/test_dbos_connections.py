@@ -5,9 +5,12 @@ no extra round trip, and a connection the server closed while idle is still repl
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -68,8 +71,11 @@ def test_dbos_connections_the_server_closed_while_idle_are_replaced_unnoticed(
     warnings = Warnings()
     logging.getLogger("dbos").addHandler(warnings)
     try:
-        # e.g. the server restarted, or an idle timeout closed them
-        _terminate_pooled(worker.store.url, "dbos_transact")
+        # e.g. the server restarted, or an idle timeout closed them -- while they sat in the
+        # pool (one closed under a running statement fails that statement, as it should)
+        engine = _get_dbos_instance()._sys_db.engine  # pyright: ignore[reportPrivateUsage]
+        with _checkouts_held(engine.pool) as pooled:
+            _terminate(worker.store.url, pooled)
         time.sleep(2.0)  # every queue thread polls through a replaced connection meanwhile
         run_task(worker, "after")
     finally:
@@ -77,16 +83,29 @@ def test_dbos_connections_the_server_closed_while_idle_are_replaced_unnoticed(
     assert [m for m in warnings.messages if "queue" in m.lower()] == []
 
 
-def _terminate_pooled(url: str, application_name: str) -> None:
-    """End every idle backend of this database that ``application_name`` opened."""
+@contextmanager
+def _checkouts_held(pool: Any) -> Iterator[list[int]]:
+    """Hold every checkout from ``pool`` for the block (before a connection leaves the pool);
+    yields the server pids of the connections sitting in the pool meanwhile."""
+    gate = threading.Event()
+    take = pool._do_get
+
+    def gated_take() -> Any:
+        gate.wait(DEADLINE)
+        return take()
+
+    pool._do_get = gated_take
+    try:
+        yield [record.dbapi_connection.info.backend_pid for record in list(pool._pool.queue)]
+    finally:
+        gate.set()
+        del pool._do_get  # the class's again
+
+
+def _terminate(url: str, pids: list[int]) -> None:
+    """End these backends, as a server restart or an idle timeout would."""
+    assert pids, "DBOS holds no pooled connection to close"
     admin = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(admin, autocommit=True) as conn:
-        database = conn.info.dbname
-        query = (
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = %s"
-            " AND state = 'idle' AND pid <> pg_backend_pid()"
-        )
-        pids = [row[0] for row in conn.execute(query, (database, application_name))]
-        assert pids, "DBOS holds no pooled connection to close"
         for pid in pids:
             conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
