@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 from pydantic import ValidationError as PydanticValidationError
 
 from stagent.domain.errors import Problem, ValidationError
-from stagent.domain.workflow_hints import FieldHint, field_hint
+from stagent.domain.workflow_hints import FieldHint, field_hint, most_specific
 from stagent.domain.workflow_outline import Outline, StepOutline, outline_from_data, outline_of
 from stagent.domain.workflow_shape import ShapeIssue, shape_issues
 from stagent.domain.workflows import WorkflowDefinition
@@ -45,17 +45,10 @@ class WorkflowDefinitionError(ValidationError):
 
     @classmethod
     def of(cls, problems: list[Problem]) -> WorkflowDefinitionError:
-        """The error for ``problems`` (at least one): one problem is its own message and hint;
-        several are counted in the message, each with its place and hint in ``problems``, in
-        the order of their lines."""
-        problems = sorted(problems, key=lambda p: (p.line is None, p.line or 0))
-        first = problems[0]
-        if len(problems) == 1:
-            error = cls(first.text(), hint=first.hint)
-        else:
-            listed = "; ".join(problem.text() for problem in problems)
-            error = cls(f"{len(problems)} problems: {listed}")
-        error.problems = tuple(problems)
+        """The error for ``problems`` (at least one, `ValidationError.listing`), with the
+        first problem's field and line."""
+        error = cls.listing(problems)
+        first = error.problems[0]
         error.field = first.field
         error.line = first.line
         return error
@@ -159,14 +152,7 @@ def parse_definition(
 def _field_problems(
     exc: PydanticValidationError, source: str, text: str | None, data: dict[str, Any]
 ) -> list[Problem]:
-    hints = [field_hint(error, data) for error in exc.errors()]
-    # an error on a list whose items have errors of their own ("steps: at least 1 item after
-    # validation") says nothing more
-    kept = [
-        h
-        for h in hints
-        if not any(len(o.path) > len(h.path) and o.path[: len(h.path)] == h.path for o in hints)
-    ]
+    kept = most_specific([field_hint(error, data) for error in exc.errors()])
     return [_placed(source, text, h, _step_id(data, h.path)) for h in kept]
 
 
