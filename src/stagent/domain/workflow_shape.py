@@ -81,31 +81,34 @@ def _duplicates(steps: Sequence[StepOutline]) -> Iterator[ShapeIssue]:
 
 
 def _references(wf: Outline) -> Iterator[ShapeIssue]:
-    ids = wf.ids()
+    ids = dict.fromkeys(wf.ids())  # in order: a problem lists the others
     for index, step in enumerate(wf.steps or ()):
+        wrong = [name for name in step.depends_on or () if name == step.id or name not in ids]
+        named = parse_condition(step.condition).steps() if step.condition is not None else ()
+        unknown = sorted(name for name in named if name not in ids or name == step.id)
+        if not wrong and not unknown:
+            continue  # (listing the other steps for every step cost O(steps^2))
         others = [i for i in ids if i != step.id]
         listed = ", ".join(others) or "none"
-        for name in step.depends_on or ():
+        for name in wrong:
             if name == step.id:
                 yield ShapeIssue(
                     ("steps", index, "depends_on"),
                     "a step cannot depend on itself",
                     f"remove {name} from depends_on; the other steps are: {listed}",
                 )
-            elif name not in ids:
+            else:
                 yield ShapeIssue(
                     ("steps", index, "depends_on"),
                     f"names {name!r}, which is no step's id{closest(name, others)}",
                     f"depends_on lists ids of other steps: {listed}",
                 )
-        if step.condition is not None:
-            named = parse_condition(step.condition).steps()
-            for name in sorted(n for n in named if n not in ids or n == step.id):
-                yield ShapeIssue(
-                    ("steps", index, "condition"),
-                    f"names step {name!r}, not another step{closest(name, others)}",
-                    f"a condition reads other steps by id: {listed}",
-                )
+        for name in unknown:
+            yield ShapeIssue(
+                ("steps", index, "condition"),
+                f"names step {name!r}, not another step{closest(name, others)}",
+                f"a condition reads other steps by id: {listed}",
+            )
 
 
 def _gates(steps: Sequence[StepOutline]) -> Iterator[ShapeIssue]:
