@@ -14,7 +14,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from stagent.domain.errors import Problem, ValidationError
 from stagent.domain.workflow_hints import FieldHint, field_hint, most_specific
-from stagent.domain.workflow_outline import Outline, StepOutline, outline_from_data, outline_of
+from stagent.domain.workflow_outline import Outline, StepOutline, outline_from_data
 from stagent.domain.workflow_shape import ShapeIssue, shape_issues
 from stagent.domain.workflows import WorkflowDefinition
 from stagent.domain.yaml_lines import format_path, position_of
@@ -131,11 +131,12 @@ def parse_definition(
         raise error
     mapping = cast(dict[str, Any], data)
     issues: list[ShapeIssue] = []
+    context: dict[str, Any] = {"issues": issues}
     problems: list[Problem] = []
     definition: WorkflowDefinition | None = None
     try:
-        definition = WorkflowDefinition.model_validate(mapping, context={"issues": issues})
-        outline = outline_of(definition)
+        definition = WorkflowDefinition.model_validate(mapping, context=context)
+        outline = cast(Outline, context["outline"])
     except PydanticValidationError as exc:
         problems += _field_problems(exc, source, text, mapping)
         outline = outline_from_data(mapping)

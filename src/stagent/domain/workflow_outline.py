@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 SETTINGS = ("parallel", "loop", "swarm")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StepOutline:
     """One step as the checks see it; ``None``: not known (absent or itself invalid)."""
 
@@ -38,7 +38,7 @@ class StepOutline:
     """``approval_timeout_seconds`` is set."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Outline:
     """A definition as the checks see it: ``pattern`` None when it is not a pattern, ``steps``
     None when they are not a list of at least one step."""

@@ -135,12 +135,15 @@ class WorkflowDefinition(_Model):
     def _shape(self, info: ValidationInfo) -> Self:
         """The checks across steps (`stagent.domain.workflow_shape`): a caller that passes
         ``context={"issues": [...]}`` gets every issue in that list (and the checks for new
-        input only); otherwise the first one raises."""
+        input only) and the outline they read in ``context["outline"]``; otherwise the first
+        one raises."""
         context = cast(dict[str, object], info.context or {})
         collected = context.get("issues")
-        issues = shape_issues(outline_of(self), fresh=collected is not None)
+        outline = outline_of(self)
+        issues = shape_issues(outline, fresh=collected is not None)
         if isinstance(collected, list):
             cast(list[ShapeIssue], collected).extend(issues)
+            context["outline"] = outline
         elif issues:
             where = format_path(list(issues[0].path), empty="definition")
             raise ValueError(f"{where}: {issues[0].message}")
