@@ -152,7 +152,8 @@ def append_in_order(
     while the run is still the writer's, waiting for a concurrent take-over to commit first);
     the feed lock; the ``insert`` (which must write nothing unless the fence's lock is held) and
     a notification; ``COMMIT`` without waiting for the flush; then ``flush``, its own
-    transaction, which must write WAL under a transaction id (a row lock): its commit then waits
+    transaction, which must write WAL under a transaction id (a transactional logical message,
+    `stagent.store.run_writes._FLUSH_SQL`): its commit then waits
     for the flush of the WAL up to its own commit record, the batch's included. (A transaction
     that wrote no WAL, even with an id, commits without waiting: ``pg_current_xact_id()`` alone
     would not do.) The feed lock is held from after the fence to the commit, with no round
@@ -183,8 +184,8 @@ def wait_for_flush(
     is on disk: ``flush`` (an ``EXECUTE``, as `append_in_order`'s) is sent as its own
     transaction; its commit waits for the WAL up to its own record, theirs included. On the
     connection they were committed on, so a server crash in between fails this (their
-    writer writes them again) instead of passing on a restarted server. The rows ``flush``
-    locked (none: it wrote no WAL and did not wait)."""
+    writer writes them again) instead of passing on a restarted server. The row count of
+    ``flush``'s result."""
     return _send_prepared(driver, info, prepare, flush, 0)
 
 
