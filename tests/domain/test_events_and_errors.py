@@ -27,6 +27,7 @@ from stagent.domain.events import (
     LogKind,
     ResultEvent,
     RuntimeEvent,
+    SessionEvent,
     TextEvent,
     ToolRequestEvent,
     ToolResultEvent,
@@ -58,6 +59,23 @@ def test_a_payload_is_the_event_without_its_kind(
     assert event_payload(event) == payload
     assert "kind" not in event_payload(event)
     json.dumps(event_payload(event))  # JSON-ready
+
+
+def test_a_payload_is_a_copy_a_change_to_it_leaves_the_event_alone() -> None:
+    """A tool's input in the payload is the payload's own (scrubbing or a caller may change
+    it; the event the runtime handed over stays as it was)."""
+    event = ToolRequestEvent("Edit", {"path": "a.py", "edits": [{"old": "x"}]}, "req_2")
+    payload = event_payload(event)
+    payload["input"]["edits"][0]["old"] = "changed"
+    payload["input"]["path"] = "b.py"
+    assert event.input == {"path": "a.py", "edits": [{"old": "x"}]}
+    assert event_payload(event) == {
+        "tool": "Edit",
+        "input": {"path": "a.py", "edits": [{"old": "x"}]},
+        "request_id": "req_2",
+    }
+    session = event_payload(SessionEvent("sess-9"))  # a session event is logged too
+    assert session == {"session_id": "sess-9"}
 
 
 def test_a_usage_payload_keeps_every_token_category_raw() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from copy import deepcopy
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -112,10 +113,28 @@ RuntimeEvent = (
 
 
 def event_payload(event: RuntimeEvent) -> JsonDict:
-    """The event as JSON-ready data without its ``kind`` tag."""
-    data = asdict(event)
-    data.pop("kind", None)
-    return data
+    """The event as JSON-ready data without its ``kind`` tag: a copy (a tool's input is the
+    payload's own), as ``dataclasses.asdict`` makes one, without its walk through every field
+    (every event of every run is made into its payload)."""
+    payload: JsonDict = {}
+    for name in _payload_fields(type(event)):
+        value: Any = getattr(event, name)
+        payload[name] = value if isinstance(value, _IMMUTABLE) else deepcopy(value)
+    return payload
+
+
+_IMMUTABLE = (str, int, float, type(None))
+"""Field values a payload shares with its event (``bool`` is an ``int``)."""
+_PAYLOAD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _payload_fields(cls: type) -> tuple[str, ...]:
+    """The fields of an event class but ``kind`` (looked up once per class)."""
+    names = _PAYLOAD_FIELDS.get(cls)
+    if names is None:
+        names = tuple(f.name for f in fields(cls) if f.name != "kind")
+        _PAYLOAD_FIELDS[cls] = names
+    return names
 
 
 LogKind = Literal[
