@@ -38,6 +38,7 @@ from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
 from stagent.store.hot import SqliteHotConnection
 from stagent.store.run_end import RunState, check_move, end_run, storable, task_of
+from stagent.store.run_end import status_payload as _moved
 from stagent.store.tables import RunRow, TaskRow
 
 
@@ -126,18 +127,6 @@ def _move_task(
     payload = _moved(current, target, reason, run_number)
     events.append_many(session, task_id, [*logged, ("status", payload)], run_id=run_id)
     return values
-
-
-def _moved(
-    current: TaskStatus, target: TaskStatus, reason: str | None, run_number: int | None
-) -> dict[str, Any]:
-    """The payload of a task's ``status`` event."""
-    payload: dict[str, Any] = {"from": current.value, "to": target.value}
-    if reason:
-        payload["reason"] = reason
-    if run_number is not None:
-        payload["run"] = run_number
-    return payload
 
 
 def locked_task(session: Session, task_id: str) -> Task:
