@@ -82,10 +82,13 @@ class LedgerService:
         *,
         limit: int | None = 200,
         oldest_first: bool = False,
+        holds: bool = True,
     ) -> list[ledger_repo.LedgerEntry]:
-        """Ledger rows matching ``where``, newest first."""
+        """Ledger rows matching ``where``, newest first (without ``holds``: no budget holds)."""
         with self._store.read() as session:
-            return ledger_repo.list_entries(session, where, limit=limit, oldest_first=oldest_first)
+            return ledger_repo.list_entries(
+                session, where, limit=limit, oldest_first=oldest_first, holds=holds
+            )
 
     # ---------------------------------------------------------------- imports
 
