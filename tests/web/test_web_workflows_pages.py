@@ -357,7 +357,14 @@ async def test_the_run_view_shows_a_loops_iterations_and_a_swarms_workers(
         assert (await wait_ended(worker, workflow.id)).status is WorkflowStatus.COMPLETED
     view = soup(await worker_client.get(f"/workflows/{loop.id}"))
     assert len(view.select(".timeline-bar .seg.st-completed")) == 3
-    assert len(view.select("ol.iterations li")) == 3
+    items = view.select("ol.iterations li")
+    assert len(items) == 3
+    done = worker.workflows.get(loop.id)
+    for item, state in zip(items, done.steps, strict=True):  # each: its task, time and cost
+        link = item.select_one("a")
+        assert link is not None and link.get("href") == f"/tasks/{state.task_id}"
+        cost = item.select_one(".iteration-cost")
+        assert cost is not None and cost.get_text() == "$0.00 (simulated)"
     template = view.select_one("#node-polish")
     assert template is not None and template.get("data-status") == "template"
     view = soup(await worker_client.get(f"/workflows/{swarm.id}"))
@@ -420,3 +427,23 @@ async def test_an_unknown_runtime_or_profile_is_placed_like_any_definition_error
     assert api.status_code == 422
     assert api.json()["error"] == "<request>:7: steps[0].profile (step a): no profile 'nobody'"
     assert (await client.get("/api/v1/workflows")).json()["count"] == 0
+
+
+async def test_the_run_view_shows_the_definition_as_it_was_written(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    """Not every default spelt out (``depends_on: []``, ``retry: {attempts: 1 ...}``)."""
+    import yaml
+
+    data = {
+        "name": "as-written",
+        "pattern": "sequence",
+        "steps": [
+            {"id": "a", "name": "A", "prompt": "go"},
+            {"id": "b", "name": "B", "prompt": "then", "retry": {"attempts": 2}},
+        ],
+    }
+    workflow = add(workspace, data)
+    shown = soup(await client.get(f"/workflows/{workflow.id}")).select_one("pre.mono")
+    assert shown is not None
+    assert yaml.safe_load(shown.get_text()) == data
