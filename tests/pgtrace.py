@@ -58,3 +58,16 @@ _LITERAL = re.compile(r"'(?:[^']|'')*'")
 def _words(sql: str) -> list[str]:
     bare = _LITERAL.sub("''", sql)  # a ';' inside a literal splits nothing
     return [part.split()[0].upper() for part in bare.split(";") if part.strip()]
+
+
+def waits_for_a_lock(url: str) -> bool:
+    """Whether a session of ``url``'s database (a test's own) waits for a lock now. Asked on a
+    connection of its own, outside any transaction: inside one PostgreSQL answers from the
+    snapshot of the activity it took at the transaction's first look."""
+    query = (
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        found = conn.execute(query).fetchone()
+    return found is not None and found[0] > 0

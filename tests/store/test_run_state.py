@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from storetools import claimed_run, new_task, queued_run
 
-from pgtrace import round_trips
+from pgtrace import round_trips, waits_for_a_lock
 from stagent.domain.errors import NotFoundError
 from stagent.domain.lifecycle import StaleAttemptError
 from stagent.domain.runs import Run, RunStatus
@@ -311,12 +311,8 @@ def test_a_runs_end_counts_what_a_writer_holding_its_run_booked_meanwhile(store:
         holder.execute("SELECT 1 FROM runs WHERE id = %s FOR UPDATE", [claim.run.id])
         ender = threading.Thread(target=end)
         ender.start()
-        waiting = (
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
         deadline = time.monotonic() + 30
-        while holder.execute(waiting).fetchone() != (1,):
+        while not waits_for_a_lock(url):
             assert time.monotonic() < deadline, "the end never waited for the run's lock"
             time.sleep(0.01)
         more = dataclasses.replace(booked, cost_micros=40)

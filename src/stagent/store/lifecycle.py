@@ -250,6 +250,16 @@ def start_new_on_driver(
     return start.claim
 
 
+def started(
+    task: Task, options: RunOptions, *, reason: str | None = None, engine_id: str | None = None
+) -> tuple[Claim, dict[str, Any], dict[str, Any], list[tuple[LogKind, dict[str, Any]]]]:
+    """What `start_run` would write for a new run of ``task``, both moves checked, nothing
+    written: the claim, the task's values, the run's row and its two ``status`` events (for a
+    writer outside a Session: `stagent.store.pg_step_start.start_new`)."""
+    start = _started(task, options, reason, engine_id)
+    return start.claim, start.task_values, start.run_values, start.logged
+
+
 @dataclass(frozen=True, slots=True)
 class _Start:
     """What `start_run` writes: the run (inserted ``running``), the task's values, its events."""
