@@ -411,6 +411,19 @@ class SettleOnEnd:
         that cannot be found leaves the run's end alone (`result` then says why)."""
         self.outcome = settle_ended(session, self.step[0], self.step[1], self.step[2], run)
 
+    def fits_driver(self, status: RunStatus) -> bool:
+        """A completed or cancelled end settles on SQLite's driver (nothing to read: why a
+        failed run failed is read through a Session, `workflow_repo.why_failed`)."""
+        return status in (RunStatus.COMPLETED, RunStatus.CANCELLED)
+
+    def on_driver(self, hot: SqliteHotConnection, run: Run) -> None:
+        """`__call__` on SQLite's bare driver connection, in the end's open transaction:
+        the step row's one ``UPDATE``."""
+        why = "completed" if run.status is RunStatus.COMPLETED else "cancelled"
+        values, outcome = _settled(why, run.status.value, run.result, run.error)
+        written = step_start.write_step(hot, self.step[0], self.step[1], self.step[2], values)
+        self.outcome = outcome if written else None
+
     def result(self, store: Store) -> dict[str, Any]:
         """The step's settled outcome: the one written with the run's end, else `settle`."""
         return self.outcome if self.outcome is not None else settle_after_run(store, self.step)

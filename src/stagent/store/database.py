@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,6 +56,7 @@ class Store:
         self._locked_sessions.configure(info={SECRETS_INFO: ()})
         self._secrets: tuple[str, ...] = ()
         self._hot = None if self.is_sqlite else HotPool(self.url)
+        self._kept = threading.local()  # a thread's kept driver connection (`keeping_hot`)
         self.changes = ChangeNotifier()
         self._watcher = CrossProcessWatcher(self.url, self.changes, is_sqlite=self.is_sqlite)
 
@@ -188,9 +190,14 @@ class Store:
         """SQLite only: the pool's driver connection with no SQLAlchemy around it
         (`stagent.store.hot.SqliteHotConnection`), for a write transaction the caller begins
         and ends itself (``BEGIN IMMEDIATE``, as `write`'s); rings the change signal after.
-        The pool rolls back whatever it left open when the connection goes back."""
+        The pool rolls back whatever it left open when the connection goes back. On a thread
+        inside `keeping_hot` the connection is the one the thread keeps (no pool round)."""
         if not self.is_sqlite:
             raise ValueError("sqlite_hot_connection is SQLite's; use hot_connection")
+        kept = self._kept_connection()
+        if kept is not None:
+            yield from self._on_kept(kept)
+            return
         pooled = self.engine.raw_connection()
         try:
             driver: Any = pooled.driver_connection
@@ -198,6 +205,38 @@ class Store:
         finally:
             pooled.close()
         self.changes.ring()
+
+    def _kept_connection(self) -> Any:
+        """The pooled connection this thread keeps for this store (taken from the pool at its
+        first use), or None: the thread keeps none (`keeping_hot`), or it is in use (a nested
+        use takes one from the pool)."""
+        keeping: list[Store] | None = getattr(_keeping, "stores", None)
+        kept = self._kept
+        if keeping is None or getattr(kept, "busy", False):
+            return None
+        pooled = getattr(kept, "pooled", None)
+        if pooled is None:
+            pooled = kept.pooled = self.engine.raw_connection()
+            keeping.append(self)
+        return pooled
+
+    def _on_kept(self, pooled: Any) -> Generator[SqliteHotConnection]:
+        driver: Any = pooled.driver_connection
+        self._kept.busy = True
+        try:
+            yield SqliteHotConnection(driver, self.engine.dialect, self._secrets)
+        finally:
+            self._kept.busy = False
+            if driver.in_transaction:  # what the pool's reset on checkin would roll back
+                driver.rollback()
+        self.changes.ring()
+
+    def _give_back_kept(self) -> None:
+        """Return this thread's kept connection to the pool (`keeping_hot`'s exit)."""
+        pooled = getattr(self._kept, "pooled", None)
+        self._kept.pooled = None
+        if pooled is not None:
+            pooled.close()
 
     def notify(self) -> None:
         """Tell this process's waiters, and on PostgreSQL every other process's (one NOTIFY),
@@ -231,6 +270,31 @@ class Store:
         if self._hot is not None:
             self._hot.close()
         self.engine.dispose()
+
+
+_keeping = threading.local()
+"""``stores``: on a thread inside `keeping_hot`, the stores whose connection it keeps."""
+
+
+@contextmanager
+def keeping_hot() -> Generator[None]:
+    """While inside, on the calling thread: `Store.sqlite_hot_connection` of each SQLite store
+    keeps one driver connection for this thread (checked out of the pool at its first use,
+    checked in when the block ends) instead of a pool checkout and checkin per use. For one
+    long-lived thread that writes often: the worker's run loop (`stagent.engine.run_loop`),
+    where every workflow step's start and budget admission use it. A use that leaves its
+    transaction open has it rolled back, as the pool's checkin would."""
+    if getattr(_keeping, "stores", None) is not None:  # nested: the outer block gives back
+        yield
+        return
+    stores: list[Store] = []
+    _keeping.stores = stores
+    try:
+        yield
+    finally:
+        del _keeping.stores
+        for store in stores:
+            store._give_back_kept()  # pyright: ignore[reportPrivateUsage]
 
 
 def _begin_locked(session: Session, key: int) -> Any:

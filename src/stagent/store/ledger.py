@@ -471,6 +471,26 @@ def mark_run_outcome(session: Session, run_id: str, outcome: str) -> None:
     core(session).execute(_MARK, {"run": run_id, "was": COMPLETED, "status": outcome})
 
 
+_RELEASE_ON_DRIVER = Prebuilt(_RELEASE)
+_MARK_ON_DRIVER = Prebuilt(_MARK)
+"""`_RELEASE` and `_MARK` compiled once for SQLite's bare driver connection (a run's end
+there, `stagent.store.hot_end`)."""
+
+
+def release_reservations_on_driver(driver: Any, dialect: Dialect, run_id: str, *, note: str) -> int:
+    """`release_reservations` straight on SQLite's driver connection (in its open
+    transaction), no Session."""
+    values = {"run": run_id, "held": RESERVED, "status": RELEASED, "cost_micros": 0, "note": note}
+    return _RELEASE_ON_DRIVER.execute_on_driver(driver, dialect, values | {"finished_at": utcnow()})
+
+
+def mark_run_outcome_on_driver(driver: Any, dialect: Dialect, run_id: str, outcome: str) -> None:
+    """`mark_run_outcome` straight on SQLite's driver connection (in its open transaction)."""
+    _MARK_ON_DRIVER.execute_on_driver(
+        driver, dialect, {"run": run_id, "was": COMPLETED, "status": outcome}
+    )
+
+
 REPRICEABLE = ("computed", "estimated", "unpriced")
 
 

@@ -26,6 +26,7 @@ from stagent.domain.tasks import Task, TaskStatus
 from stagent.store import row_values
 from stagent.store.database import flushed_connection as connection
 from stagent.store.driver import Prebuilt, PrebuiltRead
+from stagent.store.hot import SqliteHotConnection
 from stagent.store.runs import BOOKED, Booked
 from stagent.store.tables import RunRow, TaskRow, WorkflowStepRow
 
@@ -163,7 +164,20 @@ def end_state(conn: Connection, run_id: str, task_id: str) -> tuple[Run, TaskSta
     if there is no such run."""
     if conn.dialect.name != "sqlite":
         return _end_locked(conn, run_id, task_id)
-    found = _END_SQLITE.one_or_none(conn, {"run_id": run_id, "task_id": task_id})
+    return _end_of(run_id, _END_SQLITE.one_or_none(conn, {"run_id": run_id, "task_id": task_id}))
+
+
+def end_state_on_driver(
+    hot: SqliteHotConnection, run_id: str, task_id: str
+) -> tuple[Run, TaskStatus | None, Booked]:
+    """`end_state` on SQLite's bare driver connection, in the write transaction its caller
+    began (`stagent.store.hot_end`): the same one statement."""
+    params = {"run_id": run_id, "task_id": task_id}
+    return _end_of(run_id, _END_SQLITE.one_or_none_on_driver(hot.driver, hot.dialect, params))
+
+
+def _end_of(run_id: str, found: dict[str, Any] | None) -> tuple[Run, TaskStatus | None, Booked]:
+    """`_END_SQLITE`'s row as values; `NotFoundError` if there is none."""
     if found is None:
         raise NotFoundError(f"no run with id {run_id!r}", hint="see a task's runs on its page")
     status = found["end_task_status"]
@@ -245,3 +259,14 @@ def write(
     if loaded is not None:
         for name, value in values.items():
             set_committed_value(loaded, name, value)
+
+
+def write_on_driver(
+    hot: SqliteHotConnection,
+    model: type[TaskRow] | type[RunRow],
+    row_id: str,
+    values: dict[str, Any],
+) -> None:
+    """`write` on SQLite's bare driver connection, in its open transaction (no Session: no
+    ORM object to keep in step)."""
+    _UPDATES[model].execute_on_driver(hot.driver, hot.dialect, {"row_id": row_id, **values})

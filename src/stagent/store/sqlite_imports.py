@@ -22,8 +22,6 @@ from urllib.parse import quote
 
 import orjson
 
-from stagent.domain.ids import utcnow
-
 KEY_BATCH = 500
 """Dedupe keys looked up per query (well under every database's parameter limit)."""
 COMPLETED = "completed"
@@ -160,7 +158,7 @@ def save_file_states(conn: sqlite3.Connection, states: Sequence[FileState]) -> N
     """Store (or move) the read positions of many files in one statement."""
     if not states:
         return
-    now = sqlite_stamp(utcnow())
+    now = sqlite_stamp(datetime.now(UTC))  # not `domain.ids.utcnow`: its module loads `secrets`
     conn.executemany(
         _SAVE_STATES,
         [(s.path, s.source, s.offset, s.head, s.lines, json.dumps(s.state), now) for s in states],

@@ -18,7 +18,6 @@ from typing import Any
 import msgspec
 import orjson
 
-from stagent.domain.events import UsageEvent
 from stagent.ledger.importers.calls import (
     TIERS,
     ImportedCall,
@@ -100,6 +99,8 @@ class ClaudeCopy(msgspec.Struct, gc=False):
 
     def call(self) -> ImportedCall:
         """The call this copy records."""
+        from stagent.domain.events import UsageEvent  # most copies are priced without it
+
         usage, line = self.usage, self.line
         tier = usage.service_tier
         event = UsageEvent(

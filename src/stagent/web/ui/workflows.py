@@ -188,7 +188,7 @@ def _save(ws: Workspace, form: dict[str, str], ref: str | None) -> Response:
     mode = form.get("mode", "form")
     project = form.get("project", "").strip() or None
     try:
-        definition = editor.validate(mode, form)
+        definition = editor.validate(mode, form, ws.workflows.step_refusals)
         text = form.get("yaml") if mode == "yaml" else None  # so an error cites its line
         if ref is None:
             workflow = ws.workflows.add(
