@@ -242,14 +242,10 @@ def start_new_on_driver(
     return start.claim
 
 
-def started(
-    task: Task, options: RunOptions, *, reason: str | None = None, engine_id: str | None = None
-) -> tuple[Claim, dict[str, Any], dict[str, Any], list[tuple[LogKind, dict[str, Any]]]]:
-    """What `start_run` would write for a new run of ``task``, both moves checked, nothing
-    written: the claim, the task's values, the run's row and its two ``status`` events (for a
-    writer outside a Session: `stagent.store.pg_step_start.start_new`)."""
-    start = _started(task, options, reason, engine_id)
-    return start.claim, start.task_values, start.run_values, start.logged
+def started(task: Task, options: RunOptions, reason: str, engine_id: str, stored: Any) -> _Start:
+    """`_started` for a writer outside a Session (PostgreSQL's hot start of a workflow step:
+    `stagent.store.pg_step_start.start_new`): the rows and events, checked, nothing written."""
+    return _started(task, options, reason, engine_id, stored)
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,8 +127,8 @@ def start_new(
     planned: tuple[Task, dict[str, Any]],
     options: RunOptions,
     *,
-    reason: str | None = None,
-    engine_id: str | None = None,
+    reason: str,
+    engine_id: str,
     noted: Sequence[tuple[LogKind, dict[str, Any]]] = (),
 ) -> tuple[Claim, list[str], list[OutboxRow]]:
     """`stagent.store.lifecycle.start_new_on_driver` for this connection: the same rows, checks
@@ -136,18 +136,18 @@ def start_new(
     ``INSERT`` (``running``) and its run's, every value a literal, and the events held for the
     outbox (``created``, the two ``status`` events, ``noted``) -- with the claim."""
     task, values = planned
-    claim, task_values, run_values, logged = lifecycle.started(
-        task, options, reason=reason, engine_id=engine_id
-    )
+    stored = values["options"] if options is task.options else None  # the task's own: shared
+    start = lifecycle.started(task, options, reason, engine_id, stored)
+    claim = start.claim
     literal = feed.literal_maker(hot.driver)
     statements = [
-        insert_statement(literal, "tasks", {**values, **task_values}),
-        insert_statement(literal, "runs", run_values),
+        insert_statement(literal, "tasks", {**values, **start.task_values}),
+        insert_statement(literal, "runs", start.run_values),
     ]
     held = events.outbox_rows(
         hot.secrets,
         task.id,
-        [*logged, *noted],
+        [*start.logged, *noted],
         run_id=claim.run.id,
         unbound=[task_repo.created_event(task)],
     )
