@@ -189,10 +189,11 @@ def test_a_replay_that_finds_its_step_concluded_gets_its_outcome_and_keeps_its_e
 def test_a_completed_steps_end_on_sqlite_is_one_driver_transaction_with_no_session(
     workspace: Workspace,
 ) -> None:
-    """`stagent.store.hot_end`: ``BEGIN IMMEDIATE``, one read (run, task status, ledger sums),
-    the run and the task written, the last events, the ``result`` and the ``status`` one in one
-    executemany (SQLite traces each row), the step row settled, ``COMMIT``; SQLAlchemy begins
-    no transaction for it. The step, its task and its log read as they always did."""
+    """`stagent.store.hot_end`: ``BEGIN IMMEDIATE``, one read (the run's status and attempt,
+    its task's status, its ledger sums), the run and the task written, the last events, the
+    ``result`` and the ``status`` one in one executemany (SQLite traces each row), the step row
+    settled, ``COMMIT``; SQLAlchemy begins no transaction for it. The step, its task and its
+    log read as they always did."""
     wf = started(workspace, step("a", "alpha"))
     spec = WorkflowStep.model_validate(step("a", "alpha"))
     began = workflow_inline.start_step(
@@ -220,7 +221,7 @@ def test_a_completed_steps_end_on_sqlite_is_one_driver_transaction_with_no_sessi
     end = [" ".join(sql.split()[:2]) for sql in sent[sent.index("BEGIN IMMEDIATE") :]]
     assert end == [
         "BEGIN IMMEDIATE",
-        "SELECT runs.id,",
+        "SELECT runs.status,",
         "UPDATE runs",
         "UPDATE tasks",
         *["INSERT INTO"] * 3,

@@ -288,7 +288,7 @@ class RunWriter:
         with self.store.sqlite_hot_connection() as hot, hot_end.begin(hot):
             ended = hot_end.finish(
                 hot,
-                self.run.id,
+                self.run,
                 self.task_id,
                 status,
                 attempt=self.run.attempt,

@@ -49,24 +49,30 @@ def begin(hot: SqliteHotConnection) -> Generator[SqliteHotConnection]:
 
 def finish(
     hot: SqliteHotConnection,
-    run_id: str,
+    run: Run,
     task_id: str,
     target: RunStatus,
     *,
-    attempt: int | None = None,
+    attempt: int,
     reason: str | None = None,
     result: str | None = None,
     error: str | None = None,
     logged: Sequence[tuple[LogKind, dict[str, Any]]] = (),
     session_id: str | None = None,
 ) -> Run | None:
-    """`stagent.store.lifecycle.finish` of run ``run_id`` of task ``task_id``, on ``hot`` in
-    its open write transaction: None if the run had ended already (nothing written);
-    `StaleAttemptError` for a superseded ``attempt``. ``session_id``: the runtime's session id
-    to remember on the task (`stagent.store.run_writes.set_session`), written with its end."""
-    run, task_status, booked = run_state.end_state_on_driver(hot, run_id, task_id)
-    if run.status.is_terminal:
+    """`stagent.store.lifecycle.finish` of ``run`` (as its executor, the holder of
+    ``attempt``, claimed it) of task ``task_id``, on ``hot`` in its open write transaction:
+    None if the run had ended already (nothing written); `StaleAttemptError` if ``attempt`` was
+    superseded. The run's row is not read again: once the attempt is its newest, the row holds
+    what the claim returned, but for its status and holds (the end writes both).
+    ``session_id``: the runtime's session id to remember on the task
+    (`stagent.store.run_writes.set_session`), written with its end."""
+    status, stored_attempt, task_status, booked = run_state.end_fence_on_driver(
+        hot, run.id, task_id
+    )
+    if status.is_terminal:
         return None
+    run = dataclasses.replace(run, status=status, attempt=stored_attempt)
     known = task_id if task_status is not None else None
     check_move(RunState.of(run), known, task_status, target, attempt)
     task_target = TaskStatus(target.value)

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-import orjson
 
 from stagent.ledger.importers.calls import (
     TIERS,
@@ -178,6 +177,8 @@ def _copy(fast: _Line) -> ClaudeCopy | None:
 
 def _general(line: bytes) -> ClaudeCopy | None:
     """The reference path: any JSON, counts of unexpected types or signs read as zero."""
+    import orjson  # loaded for the few lines the fast path rejects
+
     try:
         data = orjson.loads(line)
     except orjson.JSONDecodeError as exc:

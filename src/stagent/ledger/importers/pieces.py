@@ -14,8 +14,6 @@ loads nothing), only from the CLI's own process, never from a server's.
 from __future__ import annotations
 
 import os
-import pickle
-import signal
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -200,6 +198,9 @@ def results_in_halves(
     """Each piece with what ``read`` found in it, in the pieces' order: a forked process reads
     the later half (by bytes) and sends its results through a pipe once done, while this one
     reads the earlier half. Should the other process fail, this one reads its half too."""
+    import pickle
+    import signal
+
     total = sum(piece.size for piece in pieces)
     cut, seen = len(pieces), 0
     for number, piece in enumerate(pieces):
@@ -241,6 +242,8 @@ def _read_for_parent(
 ) -> None:  # pragma: no cover (runs in the forked process)
     """The forked process: read ``pieces``, write their results to ``writable``, and leave at
     once (no exit handlers, no flushing of buffers or closing of connections it inherited)."""
+    import pickle
+
     code = 1
     try:
         os.close(readable)
