@@ -54,6 +54,7 @@ def test_a_keeping_thread_writes_on_one_connection_taken_once(
     version = store.changes.version
     with keeping_hot():
         drivers = {write_setting(store, f"k{n}") for n in range(3)}
+        assert store.read_value("SELECT count(*) FROM settings") == 3  # (an admission's read)
         assert store.engine.pool.checkedout() == 1  # type: ignore[attr-defined]
     assert len(drivers) == 1
     assert len(checkouts) == 1
@@ -86,6 +87,10 @@ def test_a_use_that_leaves_its_transaction_open_is_rolled_back(store: Store) -> 
 
 def test_a_nested_use_takes_its_own_connection_from_the_pool(store: Store) -> None:
     with keeping_hot(), store.sqlite_hot_connection() as outer:
+        outer.driver.execute("BEGIN IMMEDIATE")
+        outer.driver.execute("INSERT INTO settings (key, value, updated_at) VALUES ('o', '1', 'x')")
+        assert store.read_value("SELECT count(*) FROM settings") == 0  # not the open write's
+        outer.driver.rollback()
         inner = write_setting(store, "inner")
         assert inner != id(outer.driver)
         assert settings(store) == ["inner"]

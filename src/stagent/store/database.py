@@ -95,8 +95,14 @@ class Store:
         """The first column of the first row of one plain-SQL read (None if no row), sent
         outside any transaction -- one statement reads a consistent snapshot by itself -- so
         without a Session, ``BEGIN`` or ``ROLLBACK``: on SQLite straight on the driver, on
-        PostgreSQL one round trip in autocommit mode."""
+        PostgreSQL one round trip in autocommit mode (on a thread inside `keeping_hot`, on the
+        SQLite connection it keeps)."""
         if self.is_sqlite:
+            kept = self._kept_connection()
+            if kept is not None:
+                with self._using_kept(kept) as driver:
+                    row = driver.execute(sql).fetchone()
+                return row[0] if row is not None else None
             pooled = self.engine.raw_connection()
             try:
                 driver: Any = pooled.driver_connection
@@ -221,15 +227,22 @@ class Store:
         return pooled
 
     def _on_kept(self, pooled: Any) -> Generator[SqliteHotConnection]:
+        with self._using_kept(pooled) as driver:
+            yield SqliteHotConnection(driver, self.engine.dialect, self._secrets)
+        self.changes.ring()
+
+    @contextmanager
+    def _using_kept(self, pooled: Any) -> Generator[Any]:
+        """The kept connection's driver, marked in use while inside; what a use left open is
+        rolled back after, as the pool's reset on checkin would."""
         driver: Any = pooled.driver_connection
         self._kept.busy = True
         try:
-            yield SqliteHotConnection(driver, self.engine.dialect, self._secrets)
+            yield driver
         finally:
             self._kept.busy = False
-            if driver.in_transaction:  # what the pool's reset on checkin would roll back
+            if driver.in_transaction:
                 driver.rollback()
-        self.changes.ring()
 
     def _give_back_kept(self) -> None:
         """Return this thread's kept connection to the pool (`keeping_hot`'s exit)."""

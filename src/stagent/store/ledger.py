@@ -293,12 +293,21 @@ def conditions(where: LedgerFilter) -> list[ColumnElement[bool]]:
 
 
 def list_entries(
-    session: Session, where: LedgerFilter, *, limit: int | None = 200, oldest_first: bool = False
+    session: Session,
+    where: LedgerFilter,
+    *,
+    limit: int | None = 200,
+    oldest_first: bool = False,
+    holds: bool = True,
 ) -> list[LedgerEntry]:
-    """Rows matching ``where``, newest first (or oldest first)."""
+    """Rows matching ``where``, newest first (or oldest first); without ``holds``, no budget
+    hold (the reserved and released rows of running work: not calls, and never summed)."""
     table = UsageLedgerRow
     order = table.finished_at.asc() if oldest_first else table.finished_at.desc()
-    query = select(table).where(*conditions(where)).order_by(order, table.id)
+    found = conditions(where)
+    if not holds:
+        found.append(table.status.notin_((RESERVED, RELEASED)))
+    query = select(table).where(*found).order_by(order, table.id)
     if limit is not None:
         query = query.limit(limit)
     return [to_entry(row) for row in session.scalars(query)]

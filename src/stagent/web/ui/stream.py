@@ -18,6 +18,8 @@ named SSE events whose data is a rendered HTML fragment:
   booked since (`cost_events`: followed from its ``usage`` event until its section is re-rendered);
 - ``project-<id>``: the project's tasks table, on created/updated/status events;
 - ``monitor``: ``monitor-log``, every task's new log lines (newest first), naming their task;
+  and ``monitor-agents``, the Active-now card and the active-agents table, when what they show
+  (tasks, status, spend so far) changed (`agent_events`);
 - ``workflow:<id>``: ``workflow-<id>``, the workflow's run view (graph, timeline, actions),
   whenever the workflow or a step of its latest run changed (checked on every wake: workflow
   rows change without feed events);
@@ -41,7 +43,7 @@ from starlette.concurrency import run_in_threadpool
 from stagent.domain.errors import NotFoundError, ValidationError
 from stagent.domain.events import LoggedEvent
 from stagent.web.ui import fragments, inbox_views, workflow_views
-from stagent.web.ui.monitor_lines import monitor_lines
+from stagent.web.ui.monitor_lines import active_agents, agents_key, monitor_lines
 from stagent.workspace import Workspace
 
 POLL_SECONDS = 0.5
@@ -202,6 +204,33 @@ def cost_events(
     return out
 
 
+AGENT_KINDS = frozenset({"created", "status", "usage", "deleted"})
+
+
+def agent_events(
+    ws: Workspace, batch: list[LoggedEvent], state: TabState, last_id: int
+) -> list[ServerSentEvent]:
+    """The Monitor's active agents, sent when what the table shows changed.
+
+    Read when ``batch`` starts, ends or meters a task, and on every wake while the table last
+    sent listed an agent (a call is booked just after its ``usage`` event is logged, so its
+    spend shows a wake later); sent when it differs from what this tab was last sent (on
+    connecting too: a tab shown again after a pause gets the table as it is now).
+    """
+    if (
+        state.agents is not None
+        and not state.agents
+        and not any(event.kind in AGENT_KINDS for event in batch)
+    ):
+        return []
+    agents = ws.ledger.active_agents()
+    key = agents_key(agents)
+    if key == state.agents:
+        return []
+    state.agents = key
+    return [ServerSentEvent(active_agents(agents), event="monitor-agents", id=str(last_id))]
+
+
 def workflow_events(
     ws: Workspace, topics: Topics, seen: dict[str, tuple[object, ...]], last_id: int
 ) -> list[ServerSentEvent]:
@@ -242,6 +271,8 @@ class TabState:
 
     workflows: dict[str, tuple[object, ...]] = field(default_factory=lambda: {})
     costs: dict[str, CostSeen] = field(default_factory=lambda: {})
+    agents: tuple[object, ...] | None = None
+    """What the Monitor's active-agents table shows (`agents_key`; None: not read yet)."""
 
 
 def _read_batch(
@@ -255,6 +286,8 @@ def _read_batch(
             sse += cost_events(ws, batch, topics, state.costs, new_after)
         if topics.workflows:
             sse += workflow_events(ws, topics, state.workflows, new_after)
+        if topics.monitor:
+            sse += agent_events(ws, batch, state, new_after)
     return sse, new_after, len(batch) == FEED_BATCH
 
 
