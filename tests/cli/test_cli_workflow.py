@@ -43,7 +43,7 @@ def test_run_a_file_without_a_server_runs_it_here_to_the_end(cli: Cli, tmp_path:
     assert shown == done
     assert [w["id"] for w in cli.json("workflow", "list")] == [done["id"]]
     task = cli.json("task", "show", done["steps"][1]["task_id"])
-    assert task["title"] == "[Workflow] Two"
+    assert task["title"] == "two-steps: Two"
 
 
 def test_retry_a_failed_step_from_the_cli(cli: Cli, tmp_path: Path) -> None:

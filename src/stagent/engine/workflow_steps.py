@@ -137,7 +137,7 @@ def prepare_in(
     if step_row.task_id is None:
         # A task made in this transaction is no one else's yet: its value needs no re-read.
         # Run here, its ``created`` is logged with its run's status events (one statement).
-        new = _step_task(step, step_row, prompt, state.project_id)
+        new = _step_task(step, step_row, prompt, state.project_id, state.name)
         task = task_repo.create(session, new, log=executing is None)
         if executing is not None:
             created.append(task_repo.created_event(task))
@@ -210,7 +210,7 @@ def prepare_on_driver(
     stop = _stop(state, run_number, engine_id)
     if stop is not None:
         return {"stop": stop}
-    planned = task_repo.planned(_step_task(step, row, prompt, state.project_id))
+    planned = task_repo.planned(_step_task(step, row, prompt, state.project_id, state.name))
     task = planned[0]
     profile_options, note = _profile_options(profiles, task)
     directory = found.project_directory if task.project_id else None
@@ -272,10 +272,15 @@ def plan_new_start(
 
 
 def _step_task(
-    step: WorkflowStep, row: workflow_repo.StepValues, prompt: str, project_id: str | None
+    step: WorkflowStep,
+    row: workflow_repo.StepValues,
+    prompt: str,
+    project_id: str | None,
+    workflow_name: str,
 ) -> task_repo.NewTask:
     """The child task a step runs as: its options (runtime, model, ``timeout_seconds`` as the
-    run's deadline), priority and title."""
+    run's deadline), priority and title (``<workflow>: <step>``: the Board, Home and Monitor
+    say which workflow a step belongs to)."""
     options: RunOptions = parse_run_options(
         {**(step.options or {}), "runtime": step.runtime or "scripted"}, prefix="options."
     )
@@ -285,7 +290,7 @@ def _step_task(
         limits = options.limits.model_copy(update={"deadline_seconds": step.timeout_seconds})
         options = options.with_changes(limits=limits.model_dump())
     return task_repo.NewTask(
-        title=f"[Workflow] {row.name or step.name}",
+        title=f"{workflow_name}: {row.name or step.name}",
         description=prompt,
         project_id=project_id,
         runtime=options.runtime,
