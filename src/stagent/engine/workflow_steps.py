@@ -260,7 +260,7 @@ def plan_new_start(
     stop = _stop(state, run_number, engine_id)
     if stop is not None:
         return {"stop": stop}
-    planned = task_repo.planned(_step_task(step, row, prompt, state.project_id))
+    planned = task_repo.planned(_step_task(step, row, prompt, state.project_id, state.name))
     task = planned[0]
     profile_options, note = _profile_options(profiles, task)
     directory = found.project_directory if task.project_id else None
