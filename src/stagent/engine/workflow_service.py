@@ -249,7 +249,9 @@ class WorkflowService:
                 )
             if step_row.status not in RETRYABLE:
                 raise ConflictError(
-                    f"step {step} is {step_row.status}; only a failed or blocked step is retried"
+                    f"step {step} is {step_row.status}; only a failed or blocked step is retried",
+                    hint=f"to run it again and what depends on it: stagent workflow rerun "
+                    f"{row.id} {step} (API: POST .../steps/{step}/rerun)",
                 )
             step_row.status = StepStatus.PENDING.value
             step_row.error = None

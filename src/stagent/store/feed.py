@@ -269,6 +269,21 @@ def roll_back(driver: Any) -> None:
         driver.rollback()
 
 
+_LITERAL_INFO = "stagent_literal"
+"""``Connection.info`` key: the connection's `literal_maker` function, made once."""
+
+
+def connection_literal(
+    driver: psycopg.Connection[Any], info: dict[str, Any]
+) -> Callable[[Any], str]:
+    """`literal_maker` of ``driver``, kept in ``info`` (which lives as long as the connection:
+    a hot connection's batches quote with one function)."""
+    literal = info.get(_LITERAL_INFO)
+    if literal is None:
+        literal = info[_LITERAL_INFO] = literal_maker(driver)
+    return literal
+
+
 def literal_maker(conn: Connection | psycopg.Connection[Any]) -> Callable[[Any], str]:
     """A function rendering a value as a PostgreSQL literal for ``conn``: None, a string, a
     boolean, an integer, a timestamp (``timestamptz``) or, for anything else, its JSON."""

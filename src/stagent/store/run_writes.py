@@ -217,7 +217,7 @@ def _append_in_order(
     (`stagent.store.feed.append_in_order`), every value a literal, waiting for their flush
     unless ``flush`` is False; how many were written."""
     task_id, run_id, attempt = run
-    literal = feed.literal_maker(driver)
+    literal = feed.connection_literal(driver, info)
     kinds = ", ".join(literal(kind) for kind, _ in events)
     payloads = ", ".join(literal(scrub(payload, secrets)) for _, payload in events)
     times = ", ".join(literal(utcnow()) for _ in events)
