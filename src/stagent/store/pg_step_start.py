@@ -139,7 +139,7 @@ def start_new(
     stored = values["options"] if options is task.options else None  # the task's own: shared
     start = lifecycle.started(task, options, reason, engine_id, stored)
     claim = start.claim
-    literal = feed.literal_maker(hot.driver)
+    literal = feed.connection_literal(hot.driver, hot.info)
     statements = [
         insert_statement(literal, "tasks", {**values, **start.task_values}),
         insert_statement(literal, "runs", start.run_values),
@@ -156,7 +156,7 @@ def start_new(
 
 def literal_for(hot: HotConnection) -> Literal:
     """Values as literals for ``hot``'s connection (`stagent.store.feed.literal_maker`)."""
-    return feed.literal_maker(hot.driver)
+    return feed.connection_literal(hot.driver, hot.info)
 
 
 def roll_back(hot: HotConnection) -> None:
