@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 import statistics
 import threading
 import time
@@ -27,10 +26,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 from dbos import DBOS, EnqueueOptions
-from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import Pool
 
+from benchmarks._statements import Statements
 from benchmarks._workspaces import pg_workspace, sqlite_workspace
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.queue import TASK_QUEUE, WORKFLOW_PROTOCOL
@@ -48,52 +45,8 @@ def worker_on(
         yield ws
 
 
-class Statements:
-    """Counts the SQL statements and commits of every engine in this process while on.
-
-    On SQLite at the driver (its trace callback on every connection: what SQLAlchemy runs and
-    what the hot path sends to the driver itself, `stagent.store.driver`; BEGIN, ROLLBACK and
-    PRAGMA not counted, each row of an executemany counted); on PostgreSQL SQLAlchemy's
-    events (statements sent on hot connections, `stagent.store.hot`, are not counted)."""
-
-    def __init__(self) -> None:
-        self.on = False
-        self.statements = 0
-        self.commits = 0
-        event.listen(Engine, "before_cursor_execute", self._statement)
-        event.listen(Engine, "commit", self._commit)
-        event.listen(Pool, "connect", self._connected)
-
-    def _connected(self, dbapi_connection: object, record: object) -> None:
-        del record
-        if isinstance(dbapi_connection, sqlite3.Connection):
-            dbapi_connection.set_trace_callback(self._traced)
-
-    def _traced(self, sql: str) -> None:
-        if not self.on:
-            return
-        word = sql.lstrip()[:8].split(None, 1)[0].upper() if sql.strip() else ""
-        if word == "COMMIT":
-            self.commits += 1
-        elif word not in _NOT_COUNTED and not word.startswith("--"):  # "--": a trigger's body
-            self.statements += 1
-
-    def _statement(self, conn: Connection, *args: object) -> None:
-        del args
-        self.statements += self.on and conn.dialect.name != "sqlite"
-
-    def _commit(self, conn: Connection) -> None:
-        self.commits += self.on and conn.dialect.name != "sqlite"
-
-    def per(self, count: int) -> str:
-        """``statements/commits`` per unit, and reset."""
-        text = f"{self.statements / count:.1f}/{self.commits / count:.1f}"
-        self.statements = self.commits = 0
-        return text
-
-
-_NOT_COUNTED = frozenset({"BEGIN", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE", "END"})
 counter = Statements()
+counter.attach()
 
 
 def tasks_per_second(ws: Workspace, count: int, cpu: list[float] | None = None) -> float:

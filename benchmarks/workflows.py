@@ -9,8 +9,10 @@ task queue and store, with the worker in this process:
   process's CPU milliseconds per step (the worker runs here, so that is what a step costs the
   engine, the store and DBOS), and, from one more run with counting listeners (they cost CPU
   of their own, so the timed runs have none), the commits and statements per step (every
-  SQLAlchemy engine of the worker's threads: ours and DBOS's; the benchmark's own status
-  reads are left out);
+  engine of the worker's threads, ours and DBOS's, DBOS's queue polls included; on SQLite
+  counted at the driver, so what the hot path sends without SQLAlchemy counts too; the
+  benchmark's own status reads are left out; on PostgreSQL statements on hot connections are
+  not counted);
 - a swarm of 5 workers run 20 times, once the swarm pattern is built (a "not built" line until);
 - on the real Claude Code CLI (the one claude-agent-sdk bundles) against the scripted Anthropic
   server, the time from one step's end to the next step's first model request (``--skip-claude``
@@ -30,15 +32,15 @@ import os
 import sqlite3
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import text
 
+from benchmarks._statements import Statements
 from benchmarks._workspaces import pg_workspace, sqlite_workspace
 from stagent.domain.workflow_runs import BUILT_PATTERNS, WorkflowStatus
 from stagent.domain.workflows import WorkflowDefinition
@@ -77,54 +79,39 @@ def swarm_definition(workers: int) -> WorkflowDefinition:
     )
 
 
-class CommitCounter:
-    """Counts the commits and the statements (an executemany is one) of every SQLAlchemy
-    engine made on threads other than the main one (the worker's: the benchmark's own waiting
-    reads run on the main thread), while `counting`. Its listeners cost every statement CPU
-    of their own (SQLAlchemy dispatches each execute to them), so the timed runs go without."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.statements = 0
-
-    @contextmanager
-    def counting(self) -> Iterator[None]:
-        """Count while inside (attach before the workspace opens: its engines are made then)."""
-        event.listen(Engine, "commit", self._on_commit)
-        event.listen(Engine, "before_cursor_execute", self._on_statement)
-        try:
-            yield
-        finally:
-            event.remove(Engine, "commit", self._on_commit)
-            event.remove(Engine, "before_cursor_execute", self._on_statement)
-
-    def _on_commit(self, conn: Any) -> None:
-        del conn
-        if threading.current_thread() is not threading.main_thread():
-            self.count += 1
-
-    def _on_statement(self, *args: Any) -> None:
-        del args
-        if threading.current_thread() is not threading.main_thread():
-            self.statements += 1
+@contextmanager
+def counting() -> Iterator[Statements]:
+    """Count every statement and commit of the worker's threads (ours, DBOS's, and on SQLite
+    what goes to the driver without SQLAlchemy) while inside; attach before the workspace
+    opens (its connections are traced when the pool opens them). The benchmark's own waiting
+    reads run on the main thread and are left out. The listeners cost CPU of their own, so
+    the timed runs go without."""
+    counter = Statements(skip_main_thread=True)
+    counter.attach()
+    counter.on = True
+    try:
+        yield counter
+    finally:
+        counter.on = False
+        counter.detach()
 
 
-COMMITS = CommitCounter()
-
-
-def run_once(ws: Workspace, definition: WorkflowDefinition) -> tuple[float, float, int, int]:
-    """Run a stored workflow to its end; returns (wall seconds, CPU seconds, commits,
-    statements)."""
+def run_once(
+    ws: Workspace, definition: WorkflowDefinition, counter: Statements | None = None
+) -> tuple[float, float, int, int]:
+    """Run a stored workflow to its end; returns (wall seconds, CPU seconds, and with a
+    ``counter`` the commits and statements of the run, else zeros)."""
     workflow = ws.workflows.add(definition)
-    commits, statements = COMMITS.count, COMMITS.statements
+    if counter is not None:
+        counter.statements = counter.commits = 0
     wall, cpu = time.perf_counter(), time.process_time()
     ws.workflows.run(workflow.id)
     status = wait_ended(ws, workflow.id)
     took = (
         time.perf_counter() - wall,
         time.process_time() - cpu,
-        COMMITS.count - commits,
-        COMMITS.statements - statements,
+        counter.commits if counter is not None else 0,
+        counter.statements if counter is not None else 0,
     )
     if status != WorkflowStatus.COMPLETED.value:
         done = ws.workflows.get(workflow.id)
@@ -158,9 +145,9 @@ def ours(label: str, factory: Factory, steps: int, repeats: int) -> None:
             wall, cpu, _, _ = run_once(ws, sequence_definition(steps))
             walls.append(wall * 1000 / steps)
             cpus.append(cpu * 1000 / steps)
-    with COMMITS.counting(), factory(concurrency=4) as ws:
+    with counting() as counter, factory(concurrency=4) as ws:
         ws.start_worker("worker")
-        _, _, count, executed = run_once(ws, sequence_definition(steps))
+        _, _, count, executed = run_once(ws, sequence_definition(steps), counter)
     print(
         f"{label:10} stagent sequence of {steps} steps: {statistics.median(walls):8.2f} ms/step "
         f"wall, {statistics.median(cpus):7.2f} ms/step CPU (median of {repeats}); "

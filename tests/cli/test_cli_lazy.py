@@ -199,8 +199,9 @@ def test_importing_logs_loads_no_orm(cli: Cli, tmp_path: Path) -> None:
         handle.write(json.dumps(line) + "\n")
     more, out = loaded_modules(cli.home, "ledger", "import", "claude-code", "--path", path)
     assert "1 calls added" in out
-    # priced with the table the first import kept in the home: no YAML, no pydantic
-    assert not under(more, (*NOT_FOR_IMPORTING, "pydantic", "yaml")) - {PYDANTIC_PLUGIN_LOADER}
+    # priced with the table the first import kept in the home: no YAML, no pydantic; a Claude
+    # Code line needs neither the event types nor the Codex parser, its row no orjson
+    assert not under(more, (*NOT_FOR_IMPORTING, *NOT_FOR_NEW_LINES)) - {PYDANTIC_PLUGIN_LOADER}
 
 
 NOT_FOR_IMPORTING = ("typer", "click", "stagent.cli.root", "stagent.domain.runs")
@@ -208,6 +209,11 @@ NOT_FOR_IMPORTING = ("typer", "click", "stagent.cli.root", "stagent.domain.runs"
 lane, `stagent.cli.express`, reads its command line), the run options' pydantic models."""
 NOT_FOR_A_RERUN = ("pydantic", "yaml", "msgspec", "stagent.ledger.prices", "tomllib")
 """Nor, with nothing new to read, the price table (YAML and pydantic) or the parsers."""
+NOT_FOR_NEW_LINES = (
+    "pydantic", "yaml", "orjson", "stagent.domain.events", "stagent.ledger.importers.codex",
+)  # fmt: skip
+"""Nor, with a few new Claude Code lines, the table's YAML and pydantic, the event types, the
+Codex parser or orjson (msgspec parses the lines and renders their rows)."""
 
 
 def test_reading_an_unmigrated_home_still_migrates_it(tmp_path: Path) -> None:

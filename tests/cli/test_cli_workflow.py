@@ -43,7 +43,7 @@ def test_run_a_file_without_a_server_runs_it_here_to_the_end(cli: Cli, tmp_path:
     assert shown == done
     assert [w["id"] for w in cli.json("workflow", "list")] == [done["id"]]
     task = cli.json("task", "show", done["steps"][1]["task_id"])
-    assert task["title"] == "[Workflow] Two"
+    assert task["title"] == "two-steps: Two"
 
 
 def test_retry_a_failed_step_from_the_cli(cli: Cli, tmp_path: Path) -> None:
@@ -55,16 +55,56 @@ def test_retry_a_failed_step_from_the_cli(cli: Cli, tmp_path: Path) -> None:
             "steps": [step("one", "first"), step("two", "second", fail="boom")],
         },
     )
-    failed = cli.json("workflow", "run", str(path))
+    failed = cli.json("workflow", "run", str(path), expect_exit=1)  # ran here, and failed
     assert failed["status"] == "failed"
     assert failed["stop_reason"] == "step two failed: boom"
     result = cli("workflow", "retry", failed["id"], "one")
     assert_one_line_error(result, contains="step one is completed")
+    assert result.stderr.splitlines()[1] == (
+        f"hint: to run it again and what depends on it: stagent workflow rerun {failed['id']} "
+        "one (API: POST .../steps/one/rerun)"
+    )
     result = cli("workflow", "retry", failed["id"], "two", "--json")
+    assert result.exit_code == 1
     again = json.loads(result.stdout)
     assert again["status"] == "failed"  # same scenario, same failure, one new run of step two
     assert len(cli.json("task", "runs", failed["steps"][1]["task_id"])) == 2
     assert len(cli.json("task", "runs", failed["steps"][0]["task_id"])) == 1
+
+
+def test_follow_tells_each_step_as_it_moves_and_exits_1_unless_completed(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """``run --follow`` says each step's move on stderr while it runs (status, time, the
+    error), prints the end state with each step's time, cost and output on stdout, and exits
+    1 for a failed run, 0 for a completed one -- as ``task run --follow`` does."""
+    data = {
+        "name": "follow-me",
+        "pattern": "sequence",
+        "steps": [
+            step("one", "first result\nmore", delay=2),
+            step("two", "second", fail="boom"),
+        ],
+    }
+    result = cli("workflow", "run", str(write(tmp_path, data)), "--follow")
+    assert result.exit_code == 1, result.output
+    told = result.stderr.splitlines()
+    moves = [line.split(" · ")[0].split(" task ")[0] for line in told]
+    assert moves[:2] == ["  one (One): running", "  one (One): completed"]
+    assert moves[-1] == "  two (Two): failed"  # (its instant run may end between two looks)
+    assert told[-1].endswith(": boom")
+    out = result.stdout.splitlines()
+    assert out[0].endswith("follow-me - sequence - failed")
+    assert out[1] == "  stopped: step two failed: boom"
+    assert out[2].startswith("  one (One): completed · ")
+    assert out[2].split(" · ")[1].endswith(" s")
+    assert out[2].split(" · ")[2].startswith("$0.00 task tsk_")
+    assert out[3] == "    -> first result"
+    assert out[4].startswith("  two (Two): failed · ")
+    assert out[5] == "    boom"
+
+    fixed = {**data, "name": "follow-me-2", "steps": [step("one", "first"), step("two", "ok")]}
+    assert cli("workflow", "run", str(write(tmp_path, fixed, "ok.yaml")), "--follow").exit_code == 0
 
 
 def test_every_pattern_is_listed_as_runnable(cli: Cli, tmp_path: Path) -> None:

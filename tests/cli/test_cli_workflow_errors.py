@@ -193,3 +193,84 @@ def test_json_is_the_one_error_shape_with_every_problem(cli: Cli, tmp_path: Path
             "step": "review",
         },
     ]
+
+
+FAN = """\
+name: fan
+pattern: parallel
+steps:
+  - id: a
+    name: A
+    promt: go
+  - id: b
+    name: B
+    prompt: go
+    depends_on: [a, zz]
+  - id: c
+    name: C
+    prompt: go
+    runtime: claud
+    approval_timeout_seconds: 60
+"""
+
+
+def test_shape_and_runtime_problems_come_with_the_field_problems(cli: Cli, tmp_path: Path) -> None:
+    """A parallel workflow with a misspelt field, an unknown depends_on (so no synthesis step
+    that joins every branch), an unknown runtime and an approval timeout without a gate: all
+    six problems in one go, each at its own line with its own fix."""
+    path = tmp_path / "fan.yaml"
+    path.write_text(FAN)
+    result = cli("workflow", "add", str(path))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines() == [
+        "Error: 6 problems",
+        f"  {path}:4: steps[0].prompt (step a): field required",
+        "    hint: every step needs prompt; add a line such as prompt: Review the diff and "
+        "list problems",
+        f"  {path}:6: steps[0].promt (step a): unknown field (did you mean prompt?)",
+        "    hint: the fields here are: id, name, prompt, profile, runtime, model, "
+        "depends_on, requires_approval, approval_timeout_seconds, retry, condition, "
+        "timeout_seconds, options",
+        f"  {path}:10: steps[1].depends_on (step b): names 'zz', which is no step's id",
+        "    hint: depends_on lists ids of other steps: a, c",
+        f"  {path}:10: steps[1].depends_on (step b): the synthesis step must depend on every "
+        "branch once",
+        "    hint: set depends_on: [a, c]",
+        f"  {path}:14: steps[2].runtime (step c): unknown runtime 'claud'",
+        "    hint: available runtimes: anthropic, claude, codex, scripted",
+        f"  {path}:15: steps[2].approval_timeout_seconds (step c): approval_timeout_seconds "
+        "is set but requires_approval is not",
+        "    hint: add requires_approval: true (a person approves the step before it starts), "
+        "or remove approval_timeout_seconds",
+    ]
+    body = cli.json("workflow", "add", str(path), expect_exit=1)
+    assert [(e["line"], e["field"], e["step"]) for e in body["errors"]] == [
+        (4, "steps[0].prompt", "a"),
+        (6, "steps[0].promt", "a"),
+        (10, "steps[1].depends_on", "b"),
+        (10, "steps[1].depends_on", "b"),
+        (14, "steps[2].runtime", "c"),
+        (15, "steps[2].approval_timeout_seconds", "c"),
+    ]
+    assert all(e["file"] == str(path) and e["column"] for e in body["errors"])
+
+
+def test_a_cycle_shows_beside_a_field_problem(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "loopy.yaml"
+    text = tweak(SEQUENCE, "    name: Fix\n", "    name: Fix\n    depends_on: [review]\n")
+    text = tweak(text, "    name: Review\n", "    name: Review\n    depends_on: [fix]\n")
+    path.write_text(
+        tweak(text, "    prompt: Fix what", "    retry: {attempts: twice}\n    prompt: Fix what")
+    )
+    result = cli("workflow", "add", str(path))
+    assert result.stderr.splitlines()[:3] == [
+        "Error: 2 problems",
+        f"  {path}:6: steps[0].depends_on (step review): depends_on makes a cycle: "
+        "review -> fix -> review (each depends on the next)",
+        "    hint: a step may depend only on steps that do not depend on it; remove one "
+        "depends_on entry of that cycle",
+    ]
+    assert result.stderr.splitlines()[3] == (
+        f"  {path}:11: steps[1].retry.attempts (step fix): expected a whole number, got "
+        "'twice' (text)"
+    )

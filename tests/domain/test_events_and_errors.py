@@ -212,3 +212,14 @@ def test_every_domain_error_keeps_a_known_status_and_a_code_of_its_own() -> None
             assert cls.code not in seen, f"{cls} and {seen.get(cls.code)} share {cls.code}"
             seen[cls.code] = cls
     assert {"stale_attempt", "malformed_plan", "acknowledgement_required"} <= set(seen)
+
+
+def test_a_payload_is_a_copy_of_what_the_event_holds() -> None:
+    """A payload may be scrubbed or changed by its writer: the event keeps its own values."""
+    command = {"command": "ls", "args": ["-l"]}
+    event = ToolRequestEvent("Bash", command, "req_1")
+    payload = event_payload(event)
+    payload["input"]["args"].append("-a")
+    payload["tool"] = "Edit"
+    assert event.input == {"command": "ls", "args": ["-l"]}
+    assert event.tool == "Bash"

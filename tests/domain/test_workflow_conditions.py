@@ -83,5 +83,13 @@ def test_an_approval_timeout_needs_a_gate() -> None:
         "name: x\npattern: sequence\nsteps:\n"
         "  - {id: a, name: A, prompt: p, approval_timeout_seconds: 60}\n"
     )
-    with pytest.raises(WorkflowDefinitionError, match="set requires_approval: true"):
+    with pytest.raises(WorkflowDefinitionError) as caught:
         load_definition(text, "flow.yaml")
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.field, problem.step) == (
+        4,
+        "steps[0].approval_timeout_seconds",
+        "a",
+    )
+    assert problem.message == "approval_timeout_seconds is set but requires_approval is not"
+    assert problem.hint is not None and "add requires_approval: true" in problem.hint

@@ -22,6 +22,9 @@ def step(sid: str, **extra: Any) -> dict[str, Any]:
     return {"id": sid, "name": sid.upper(), "prompt": f"do {sid}", **extra}
 
 
+FORK = [step("a"), step("b"), step("j", depends_on=["a", "b"])]
+
+
 def definition(pattern: str, steps: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     return {"name": "wf", "pattern": pattern, "steps": steps, **extra}
 
@@ -221,7 +224,11 @@ def test_cross_step_errors_name_the_step(
         ({"timeout_seconds": 0}, "steps[0].timeout_seconds", "(more than 0 to 604800)"),
         ({"condition": "previous.output"}, "steps[0].condition", "expected ==, !=, contains"),
         ({"colour": "red"}, "steps[0].colour", "unknown field"),
-        ({"approval_timeout_seconds": 5}, "steps[0]", "set requires_approval: true"),
+        (
+            {"approval_timeout_seconds": 5},
+            "steps[0].approval_timeout_seconds",
+            "requires_approval is not",
+        ),
         ({"options": {"limits": {"max_turns": 0}}}, "steps[0].options.limits.max_turns", "greater"),
         ({"options": {"nope": 1}}, "steps[0].options.nope", "not a run option"),
         (
@@ -264,7 +271,7 @@ def test_a_bad_step_field_names_the_field_and_the_step(
             {
                 "name": "n",
                 "pattern": "parallel",
-                "steps": [step("a")],
+                "steps": FORK,
                 "parallel": {"max_concurrency": 6},
             },
             "parallel.max_concurrency",
@@ -273,7 +280,7 @@ def test_a_bad_step_field_names_the_field_and_the_step(
             {
                 "name": "n",
                 "pattern": "parallel",
-                "steps": [step("a")],
+                "steps": FORK,
                 "parallel": {"on_branch_failure": "ignore"},
             },
             "parallel.on_branch_failure",
@@ -357,3 +364,56 @@ def test_a_definition_is_frozen_data() -> None:
     assert isinstance(parsed, WorkflowDefinition)
     with pytest.raises(pydantic.ValidationError, match="frozen"):
         parsed.name = "other"  # type: ignore[misc]
+
+
+def _places(error: WorkflowDefinitionError) -> list[tuple[str, str]]:
+    return [(p.field, p.message) for p in error.problems]
+
+
+def test_shape_problems_come_with_field_problems_not_after_them() -> None:
+    """Pydantic checks the shape only once every field is valid; a person gets both at once."""
+    missing_join = definition("parallel", [step("a", colour="red"), step("b")])
+    assert _places(refused(missing_join)) == [
+        ("steps[0].colour", "unknown field"),
+        (
+            "steps",
+            "a parallel workflow needs exactly one synthesis step (the one with depends_on); "
+            "this one has 0",
+        ),
+    ]
+    swarm = definition(
+        "swarm", [step("m"), step("w", timeout_seconds=-1), step("r")], swarm={"x": 1}
+    )
+    assert [field for field, _ in _places(refused(swarm))] == [
+        "steps[1].timeout_seconds",
+        "swarm.x",
+        "steps",  # one worker
+    ]
+    loop = definition("loop", [step("a"), step("b", name="")])
+    assert [m for _, m in _places(refused(loop))] == [
+        "is empty",
+        "a loop has exactly one step, the one each iteration runs; this one has 2",
+        "a loop workflow needs loop settings with max_iterations",
+    ]
+
+
+def test_a_part_that_is_itself_wrong_is_not_checked_again_across_steps() -> None:
+    """A wrong depends_on, pattern or worker_concurrency gives its field problem only: no
+    guess about the shape it would make."""
+    text_depends = definition("parallel", [step("a"), step("b"), step("j", depends_on="a, b")])
+    assert [f for f, _ in _places(refused(text_depends))] == ["steps[2].depends_on"]
+    bad_pattern = definition("paralel", [step("a"), step("a")])
+    assert [f for f, _ in _places(refused(bad_pattern))] == ["pattern", "steps[1].id"]
+    too_many = definition(
+        "swarm", [step("m"), step("w1"), step("w2"), step("r")], swarm={"worker_concurrency": 9}
+    )
+    assert [f for f, _ in _places(refused(too_many))] == ["swarm.worker_concurrency"]
+    no_steps = definition("loop", [])
+    assert [f for f, _ in _places(refused(no_steps))] == ["steps"]
+
+
+def test_a_stored_definition_still_loads_without_the_newer_checks() -> None:
+    """Read back from the database (no ``issues`` context) a cycle is not refused."""
+    cyclic = definition("sequence", [step("a", depends_on=["b"]), step("b", depends_on=["a"])])
+    assert len(WorkflowDefinition.model_validate(cyclic).steps) == 2
+    refused(cyclic)

@@ -117,6 +117,31 @@ def test_stop_cancels_what_still_runs_and_leaves_no_thread() -> None:
     assert helpers and not any(t.is_alive() for t in helpers)
 
 
+def test_the_loop_keeps_one_sqlite_driver_connection_and_gives_it_back_at_stop(
+    workspace: Workspace,
+) -> None:
+    """Steps' starts and admissions on the loop (`Store.sqlite_hot_connection`) reuse the
+    connection the loop's thread keeps: no pool round each; stopping returns it."""
+    store = workspace.store
+    runs = RunLoop()
+    runs.start()
+
+    async def hot_driver() -> int:
+        with store.sqlite_hot_connection() as hot:
+            return id(hot.driver)
+
+    async def caller() -> list[int]:
+        return [await runs.run(hot_driver()) for _ in range(3)]
+
+    try:
+        drivers = asyncio.run(caller())
+        assert len(set(drivers)) == 1
+        assert store.engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+    finally:
+        runs.stop()
+    assert store.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
 def test_a_stopped_loop_refuses_runs_with_a_clear_error() -> None:
     runs = RunLoop()
     runs.start()

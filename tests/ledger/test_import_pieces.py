@@ -4,6 +4,7 @@ lines by file:line, read positions) is what reading everything in one process bo
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -157,3 +158,73 @@ def test_an_import_read_in_two_processes_books_what_one_process_books(
     finally:
         conn.close()
     assert outputs == [(125,)]  # the main chain's final copy, booked once
+
+
+def halved(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Imports from here on read their later half in a forked process (`results_in_halves`);
+    the pids of the processes forked for it are listed."""
+    forked: list[int] = []
+    fork = os.fork
+
+    def counted() -> int:
+        child = fork()
+        if child:
+            forked.append(child)
+        return child
+
+    monkeypatch.setattr(os, "fork", counted)
+    monkeypatch.setattr(pieces, "can_halve", lambda: True)
+    monkeypatch.setattr(pieces, "HALVES_BYTES", 0)
+    monkeypatch.setattr(pieces, "PARALLEL_BYTES", 1 << 40)  # never the pool
+    return forked
+
+
+def test_a_re_run_read_in_halves_books_what_one_process_books(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    (tmp_path / "site").mkdir()
+    for home in (one, two):
+        prepared(home, tmp_path / "site")
+    logs = tmp_path / "claude"
+    transcripts(logs, 40)
+    assert imported(two, logs, parallel=False) == imported(one, logs, parallel=False)
+    transcripts(logs, 30, start=40)  # the re-run's new lines, in both files
+    forked = halved(monkeypatch)
+
+    alone = imported(one, logs, parallel=False)
+    monkeypatch.setattr(pieces, "PIECE_BYTES", 900)  # many pieces; streamed copies cross them
+    together = imported(two, logs, parallel=True)
+
+    assert len(forked) == 1  # the later half was read by a second process
+    assert together == alone
+    assert alone["calls_added"] == 60 and alone["malformed_lines"] == 4
+    assert stored(two) == stored(one)
+
+
+def test_when_the_second_process_fails_this_one_reads_its_half(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    (tmp_path / "site").mkdir()
+    for home in (one, two):
+        prepared(home, tmp_path / "site")
+    logs = tmp_path / "claude"
+    transcripts(logs, 40)
+    alone = imported(one, logs, parallel=False)
+    forked = halved(monkeypatch)
+    parent = os.getpid()
+    read_piece = pieces.read_piece
+
+    def failing_elsewhere(*args: Any) -> pieces.PieceResult:
+        if os.getpid() != parent:
+            raise OSError("the disk went away")
+        return read_piece(*args)
+
+    monkeypatch.setattr(pieces, "read_piece", failing_elsewhere)
+    monkeypatch.setattr(pieces, "PIECE_BYTES", 900)
+    together = imported(two, logs, parallel=True)
+
+    assert len(forked) == 1
+    assert together == alone  # nothing of the failed half lost or counted twice
+    assert stored(two) == stored(one)

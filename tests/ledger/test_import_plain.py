@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +162,30 @@ def test_the_command_prices_with_the_persons_overrides(tmp_path: Path) -> None:
     finally:
         conn.close()
     assert (cost, source) == (3 * 20 + 120 * 100, "computed")
+
+
+@pytest.mark.parametrize("encoder", ["orjson", "msgspec"])
+def test_a_call_is_stored_as_the_same_text_whichever_json_encoder_renders_it(
+    monkeypatch: pytest.MonkeyPatch, encoder: str
+) -> None:
+    """A large import renders rows through orjson, a re-run through msgspec: the stored text
+    of a call must not depend on which (`sqlite_imports.render_row`)."""
+    import msgspec
+    import orjson
+
+    from stagent.store import sqlite_imports
+
+    chosen = orjson.dumps if encoder == "orjson" else msgspec.json.encode
+    monkeypatch.setattr(sqlite_imports, "_ENCODER", [chosen])
+    raw = {"model": "claude-é", "request_id": 'req_"x"\\\x01\u2028', "tier_above": 200_000}
+    at = datetime(2026, 11, 20, 9, 30, 1, 250_000, tzinfo=UTC)
+    row = (None, "claude", "anthropic", "claude-é", 1, 2, 0, 0, 0, 0, 9, "computed", "v1",
+           None, "import:claude-code", "claude-code:m1", "s1", "/w", raw, at)  # fmt: skip
+
+    rendered = sqlite_imports.render_row(row)
+
+    assert rendered[:-2] == row[:-2]
+    assert rendered[-2] == (
+        '{"model":"claude-é","request_id":"req_\\"x\\"\\\\\\u0001\u2028","tier_above":200000}'
+    )
+    assert rendered[-1] == "2026-11-20 09:30:01.250000"

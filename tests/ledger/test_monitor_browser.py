@@ -118,3 +118,72 @@ def test_the_costs_page_shows_spend_by_profile_workflow_schedule_and_forecasts(
         assert width <= size["width"], f"Costs scrolls sideways at {size['width']} px"
         if shots:
             page.screenshot(path=f"{shots}/costs-{size['width']}.png", full_page=True)
+
+
+SPENDS_WHILE_RUNNING = {
+    "steps": [
+        {"delay": 1},
+        {"usage": {"model": "scripted-1", "input_tokens": 9, "output_tokens": 5, "cost_usd": 0.12}},
+        {"delay": 1},
+        {"usage": {"model": "scripted-1", "input_tokens": 9, "output_tokens": 5, "cost_usd": 0.3}},
+        {"delay": 3600},
+    ],
+    "result": "never reached: the test cancels it",
+}
+LONG_TITLE = "Summarize every incident of the last quarter for the review board"
+
+
+def test_active_agents_arrive_spend_and_leave_live(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+) -> None:
+    """The Active agents table and the Active-now card follow a run with the page open: it
+    appears when it starts, its spend so far moves with each call, its elapsed time ticks, and
+    it leaves when it is cancelled. The cards fill their row; a phone shows the whole title."""
+    import httpx
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    csrf = {"headers": {"X-CSRF-Token": "x"}, "cookies": {"stagent_csrf": "x"}}
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{server}/monitor")
+        expect(page.locator("#stream-state")).to_have_text("live")
+        expect(page.locator("#active-agents")).to_contain_text("No agent is running")
+        expect(page.locator("#active-now .big")).to_have_text("0")
+        cards = page.evaluate(
+            """() => { const grid = document.querySelector('.metrics').getBoundingClientRect();
+            const last = document.querySelector('.metrics > :last-child').getBoundingClientRect();
+            return grid.right - last.right; }"""
+        )
+        assert abs(cards) < 2, f"the cards stop {cards} px short of the row's end"
+
+        created = httpx.post(
+            f"{server}/api/v1/tasks",
+            json={"title": LONG_TITLE, "scenario": SPENDS_WHILE_RUNNING},
+            **csrf,  # pyright: ignore[reportArgumentType]
+        )
+        task_id = created.json()["id"]
+        httpx.post(f"{server}/api/v1/tasks/{task_id}/run", **csrf)  # pyright: ignore[reportArgumentType]
+        row = page.locator(f'#active-agents tr[data-task="{task_id}"]')
+        expect(row.locator(".spent")).to_contain_text("$0.42")
+        expect(page.locator("#active-now .big")).to_have_text("1")
+        elapsed = row.locator(".elapsed").inner_text()
+        expect(row.locator(".elapsed")).not_to_have_text(elapsed)  # it ticks
+
+        page.set_viewport_size({"width": 390, "height": 844})
+        link = page.locator(f'#monitor-log li[data-task="{task_id}"] a.task-link').first
+        expect(link).to_be_visible()
+        clipped = link.evaluate("a => a.scrollWidth > a.clientWidth + 1")
+        assert not clipped, "a phone cuts the task's title short"
+
+        httpx.post(f"{server}/api/v1/tasks/{task_id}/cancel", **csrf)  # pyright: ignore[reportArgumentType]
+        expect(row).to_have_count(0)
+        expect(page.locator("#active-agents")).to_contain_text("No agent is running")
+        expect(page.locator("#active-now .big")).to_have_text("0")
+        assert errors == []
+    finally:
+        context.close()

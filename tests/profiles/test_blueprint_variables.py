@@ -168,8 +168,11 @@ steps:
 @pytest.mark.parametrize(
     ("variable", "located"),
     [
-        ("{id: n, type: number, min: 5, max: 1}", "v.yaml:6: variables[0] min is greater than max"),
-        ("{id: n, type: text, min: 1}", "v.yaml:6: variables[0] min/max: only a number variable"),
+        (
+            "{id: n, type: number, min: 5, max: 1}",
+            "v.yaml:6: variables[0]: min is greater than max",
+        ),
+        ("{id: n, type: text, min: 1}", "v.yaml:6: variables[0]: min/max: only a number variable"),
         (
             "{id: n, type: text, options: [{value: a}]}",
             "v.yaml:6: variables[0]",

@@ -192,26 +192,27 @@ def test_the_original_camel_case_keys_load() -> None:
         (
             "Research {{topic}}.",
             "Research {{topik}}.",
-            "b.yaml:10: steps[0].promptTemplate {{topik}} is not a variable",
+            "b.yaml:10: steps[0].promptTemplate (step Gather): {{topik}} is not a variable",
         ),
         (
             "Research {{topic}}.",
             "Research {{#if topic}}x",
-            "b.yaml:10: steps[0].promptTemplate an {{#if",
+            "b.yaml:10: steps[0].promptTemplate (step Gather): an {{#if",
         ),
         (
             "Research {{topic}}.",
             "Research {{#if topic}}a{{else}}b{{else}}c{{/if}}.",
-            "b.yaml:10: steps[0].promptTemplate an {{#if ...}} block has a second {{else}}",
+            "b.yaml:10: steps[0].promptTemplate (step Gather): an {{#if ...}} block has a second "
+            "{{else}}",
         ),
         ("type: text", "type: colour", "b.yaml:6: variables[0].type"),
-        ("type: text", "type: select", "b.yaml:6: variables[0] a select variable needs options"),
+        ("type: text", "type: select", "b.yaml:6: variables[0]: a select variable needs options"),
         (
             "    requiresApproval: true\n",
             "    requiresApproval: true\n    colour: red\n",
-            "b.yaml:12: steps[0].colour is not a known field",
+            "b.yaml:12: steps[0].colour (step Gather): unknown field",
         ),
-        ("name: Mine\n", "", "b.yaml:1: name is required"),
+        ("name: Mine\n", "", "b.yaml:1: name: field required"),
     ],
 )
 def test_malformed_blueprints_give_located_errors(old: str, new: str, located: str) -> None:
@@ -233,8 +234,12 @@ steps:
 """
     blueprint = parse_blueprint(text, "par.yaml")
     assert len(instantiate(blueprint, {"two": "true"}).definition.steps) == 3
-    with pytest.raises(ValidationError, match="needs 2 to 5 branches"):
+    with pytest.raises(ValidationError, match="needs 2 to 5 branches") as caught:
         instantiate(blueprint, {"two": "false"})
+    assert caught.value.hint is not None and "conditions" in caught.value.hint
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.field) == ("par", "steps")
+    assert problem.hint is not None and problem.hint.startswith("a parallel workflow is 2 to 5")
 
 
 def test_a_user_blueprint_overrides_a_builtin_and_a_broken_one_is_a_problem(
@@ -245,5 +250,5 @@ def test_a_user_blueprint_overrides_a_builtin_and_a_broken_one_is_a_problem(
     catalog = BlueprintCatalog.load(tmp_path)
     assert catalog.get("meal-planning").name == "Mine"
     assert catalog.scope_of("meal-planning") == "user"
-    with pytest.raises(ValidationError, match="broken.yaml:12: oops is not a known field"):
+    with pytest.raises(ValidationError, match="broken.yaml:12: oops: unknown field"):
         catalog.get("broken")

@@ -347,18 +347,23 @@ def test_a_batch_waits_for_its_flush_with_a_statement_that_writes_wal(
 ) -> None:
     """A batch commits without waiting for the disk (under the feed lock), then waits for it
     in a transaction of its own: PostgreSQL makes a commit wait for the flush only when its
-    transaction wrote WAL, so that statement must lock a row (``pg_current_xact_id()`` alone
-    would return at once, the batch not yet on disk)."""
+    transaction wrote WAL, so that statement must write a record under the transaction's id
+    (``pg_current_xact_id()`` alone would return at once, the batch not yet on disk)."""
     ws = pg_workspace
     claim = claimed(ws, "flushed")
     assert RunWriter(ws.store, claim.task.id, claim.run).record(TextEvent(text="durable"))
     admin = ws.store.url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin) as conn:
-        flush = run_writes._FLUSH_SQL.replace("$1", "%s")  # pyright: ignore[reportPrivateUsage]
-        conn.execute(flush, (claim.task.id,))  # type: ignore[arg-type]
-        locked = conn.execute(
-            "SELECT xmax::text = pg_current_xact_id_if_assigned()::text FROM tasks WHERE id = %s",
-            (claim.task.id,),
-        ).fetchone()
-        conn.rollback()
-    assert locked == (True,)  # a row lock: WAL under this transaction's id
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
+        start = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()
+        with conn.transaction():
+            conn.execute(run_writes._FLUSH_SQL)  # pyright: ignore[reportPrivateUsage]
+            xid = conn.execute("SELECT pg_current_xact_id_if_assigned()::text").fetchone()
+        assert start is not None and xid is not None and xid[0] is not None
+        records = conn.execute(
+            "SELECT resource_manager FROM pg_get_wal_records_info(%s, pg_current_wal_flush_lsn())"
+            " WHERE xid::text = %s",
+            (start[0], xid[0]),
+        ).fetchall()
+    assert ("LogicalMessage",) in records  # WAL under this transaction's id
+    assert ("Transaction",) in records  # its commit, flushed

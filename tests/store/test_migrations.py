@@ -291,3 +291,22 @@ def test_foreign_keys_are_enforced_again_once_migrations_ran(tmp_path: Path) -> 
                 )
     finally:
         engine.dispose()
+
+
+def test_events_reference_their_task_on_sqlite_only_from_0024(engine: sa.Engine) -> None:
+    """0024 drops ``agent_events``' foreign key to ``tasks`` on PostgreSQL (the hot path's
+    check locked the task row once per batch); SQLite keeps it. Going down to 0023 brings it
+    back, with ``ON DELETE CASCADE``."""
+
+    def task_keys() -> list[Any]:
+        keys = sa.inspect(engine).get_foreign_keys("agent_events")
+        return [key for key in keys if key["referred_table"] == "tasks"]
+
+    at(engine, "head")
+    expected = 1 if engine.dialect.name == "sqlite" else 0
+    assert len(task_keys()) == expected
+    command.downgrade(alembic_config(engine), "0023")
+    keys = task_keys()
+    assert len(keys) == 1 and keys[0]["options"].get("ondelete") == "CASCADE"
+    at(engine, "head")
+    assert len(task_keys()) == expected

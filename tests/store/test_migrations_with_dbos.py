@@ -6,17 +6,19 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from stagent.store.tables import Base
+from stagent.store.tables import SQLITE_ONLY_FOREIGN_KEYS, Base
 from stagent.workspace import Workspace
 
 
 def _pending_diffs(ws: Workspace) -> list[object]:
+    skipped = frozenset() if ws.store.is_sqlite else SQLITE_ONLY_FOREIGN_KEYS
     with ws.store.engine.connect() as conn:
         context = MigrationContext.configure(
             conn,
             opts={
                 "include_object": lambda obj, name, type_, reflected, compare_to: (
-                    type_ != "table" or name in Base.metadata.tables
+                    (type_ != "table" or name in Base.metadata.tables)
+                    and (type_ != "foreign_key_constraint" or name not in skipped)
                 ),
                 "compare_type": True,
             },

@@ -5,12 +5,15 @@ PostgreSQL."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 from storetools import claimed_run, new_task, queued_run
 
 from stagent.domain.errors import ConflictError, NotFoundError
+from stagent.domain.events import TextEvent
 from stagent.domain.run_options import RunOptions
 from stagent.domain.runs import RunStatus
 from stagent.domain.tasks import TaskStatus
+from stagent.engine.run_writer import RunWriter
 from stagent.store import events as event_repo
 from stagent.store import lifecycle
 from stagent.store import projects as project_repo
@@ -158,6 +161,36 @@ def test_a_deleted_task_disappears_everywhere_but_its_log(store: Store) -> None:
     assert feed_kinds(store, task_id) == ["created", "deleted"]
     with pytest.raises(NotFoundError), store.write() as session:
         task_repo.delete(session, task_id)  # deleting twice: it is gone
+
+
+def test_deleting_tasks_and_projects_leaves_no_event_naming_a_missing_task(store: Store) -> None:
+    """``agent_events.task_id`` has no foreign key on PostgreSQL (0024): no delete may remove
+    a task row its events name. A deleted task keeps its row and its whole log, the run's
+    batches (written on the hot path) included; a deleted project keeps its tasks."""
+    with store.write() as session:
+        project = project_repo.create(session, name="doomed")
+    task_id = new_task(store, "with a log", project_id=project.id)
+    with store.write() as session:
+        lifecycle.queue_run(session, task_id, RunOptions(runtime="scripted"))
+    with store.write() as session:
+        claim = lifecycle.claim(session, task_id, 1)
+    assert claim is not None
+    assert RunWriter(store, task_id, claim.run).record(TextEvent(text="streamed"))
+    with store.write() as session:
+        lifecycle.finish(session, claim.run.id, RunStatus.COMPLETED, attempt=1, task_id=task_id)
+    with store.write() as session:
+        project_repo.delete(session, "doomed")
+        task_repo.delete(session, task_id)
+    kinds = feed_kinds(store, task_id)
+    assert "text" in kinds and kinds[-1] == "deleted"
+    with store.read() as session:
+        orphans = session.execute(
+            text(
+                "SELECT count(*) FROM agent_events AS e LEFT JOIN tasks AS t ON t.id = e.task_id"
+                " WHERE e.task_id IS NOT NULL AND t.id IS NULL"
+            )
+        ).scalar_one()
+    assert orphans == 0
 
 
 def test_runtime_and_status_reads_answer_from_one_column(store: Store) -> None:

@@ -98,3 +98,40 @@ async def test_the_route_api_explains_a_fallback(client: httpx.AsyncClient) -> N
     )
     assert picked.json()["matched"] == ["sql", "query", "index"]
     assert picked.json()["score"] == 3
+
+
+BROKEN = """\
+id: broken
+name: Broken
+description: Two things wrong.
+pattern: sequence
+version: one
+steps:
+  - {name: Gather, profile: researcher, prompt: "Research {{topc}}"}
+"""
+
+
+async def test_a_broken_user_blueprint_names_each_problem_with_its_fix(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    """The API's 422 lists both problems, each placed with its own fix; the Blueprints page
+    shows them as a list (fix beside each) and still the other blueprints."""
+    folder = workspace.profiles.blueprint_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "broken.yaml").write_text(BROKEN)
+    response = await client.get("/api/v1/blueprints/broken")
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [(e["line"], e["field"], e["step"], e["hint"]) for e in errors] == [
+        (5, "version", None, "e.g. version: 1.0.0"),
+        (7, "steps[0].prompt", "Gather", "declare it: variables: - {id: topc, type: text}"),
+    ]
+    page = await client.get("/blueprints")
+    assert page.status_code == 200
+    box = BeautifulSoup(page.text, "html.parser").select_one("article.error-box")
+    assert box is not None
+    items = [li.get_text(" ", strip=True) for li in box.select("ul.problems li")]
+    assert len(items) == 2
+    assert items[0].endswith("version: 'one' is not a semantic version fix: e.g. version: 1.0.0")
+    assert "steps[0].prompt (step Gather): {{topc}} is not a variable" in items[1]
+    assert "code-review-pipeline" in page.text

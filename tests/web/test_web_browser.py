@@ -266,6 +266,48 @@ def test_task_detail_shows_each_run_live_and_refuses_a_bad_option(
             Path(shots, png.name).write_bytes(png.read_bytes())
 
 
+SPENDS_WHILE_RUNNING = {
+    "steps": [
+        {"delay": 1},
+        {"usage": {"model": "scripted-1", "input_tokens": 9, "output_tokens": 5, "cost_usd": 0.12}},
+        {"delay": 1},
+        {"usage": {"model": "scripted-1", "input_tokens": 9, "output_tokens": 5, "cost_usd": 0.3}},
+        {"delay": 3600},
+    ],
+    "result": "never reached: the test cancels it",
+}
+
+
+def test_a_running_tasks_spend_so_far_moves_with_each_call(browser: object, server: str) -> None:
+    """The run's Cost reads what its calls booked as they are booked, while its status stays
+    Running (no status change re-renders the run)."""
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    csrf = {"headers": {"X-CSRF-Token": "x"}, "cookies": {"stagent_csrf": "x"}}
+    created = httpx.post(
+        f"{server}/api/v1/tasks",
+        json={"title": "Spends as it goes", "scenario": SPENDS_WHILE_RUNNING},
+        **csrf,  # pyright: ignore[reportArgumentType]
+    )
+    assert created.status_code == 201, created.text
+    task_id = created.json()["id"]
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/tasks/{task_id}")
+        page.wait_for_selector("body[data-live]", timeout=WAIT_MS)
+        page.locator("#task-head").get_by_role("button", name="Run").click()
+        cost = page.locator("#run-1 .run-cost")
+        expect(cost).to_have_text("$0.42 so far")
+        expect(page.locator("#run-1 .badge.status-running")).to_be_visible()
+        shown = httpx.get(f"{server}/api/v1/tasks/{task_id}").json()
+        assert shown["status"] == "running"
+    finally:
+        context.close()
+        httpx.post(f"{server}/api/v1/tasks/{task_id}/cancel", **csrf)  # pyright: ignore[reportArgumentType]
+
+
 def test_the_board_follows_changes_made_elsewhere_card_by_card(
     browser: object, server: str, tmp_path: Path
 ) -> None:

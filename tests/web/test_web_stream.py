@@ -189,3 +189,35 @@ async def test_stream_route_resumes_from_the_header_and_pings(workspace: Workspa
         await events.aclose()
     assert event.event == "board-cards" and event.id == str(seen + 1)
     assert "while disconnected" in str(event.data)
+
+
+TWO_CALLS_THEN_WORK = {
+    "steps": [
+        {"usage": {"model": "scripted-1", "input_tokens": 9, "output_tokens": 5, "cost_usd": 0.12}},
+        {"delay": 0.5},
+        {"usage": {"model": "scripted-1", "input_tokens": 9, "output_tokens": 5, "cost_usd": 0.3}},
+        {"delay": 3600},
+    ],
+    "result": "never reached: the test cancels it",
+}
+
+
+async def test_a_running_runs_spend_is_sent_as_each_call_is_booked(worker: Workspace) -> None:
+    """The task page's "so far" follows the run's calls while its status stays running: the
+    stream sends the figure alone (not the run's section) once each call is in the ledger."""
+    task = worker.tasks.create(TaskDraft(title="two calls", scenario=TWO_CALLS_THEN_WORK))
+    topics = Topics(tasks=frozenset({task.id}))
+    stream = live_events(worker, after=worker.tasks.last_seq(), topics=topics)
+    try:
+        worker.tasks.run(task.id)
+        [run] = worker.tasks.runs(task.id)
+        events = await take_until(stream, f"run-{run.id}-cost", "$0.42")
+        status = worker.tasks.get(task.id).status.value
+    finally:
+        await stream.aclose()
+        worker.tasks.cancel(task.id)
+    assert status == "running"  # no status change brought the figure
+    costs = [" ".join(str(e.data).split()) for e in events if e.event == f"run-{run.id}-cost"]
+    assert costs[-1] == "$0.42 <small>so far</small>"
+    sections = [str(e.data) for e in events if e.event == f"task-{task.id}-runs"]
+    assert all("$0.42" not in section for section in sections)  # not a re-rendered section

@@ -96,6 +96,35 @@ async def test_every_problem_comes_back_with_its_place_and_fix(client: httpx.Asy
     assert (await client.get("/api/v1/workflows")).json()["count"] == 0
 
 
+async def test_field_shape_and_runtime_problems_come_back_together(
+    client: httpx.AsyncClient,
+) -> None:
+    """A definition object with a wrong field, an unknown runtime and no synthesis step: one
+    422 with all three, each placed (an object has no lines: field and step)."""
+    steps = [
+        {"id": "a", "name": "A", "prompt": "p", "runtime": "nope"},
+        {"id": "b", "name": "B", "prompt": "p", "retry": {"attempts": 0}},
+    ]
+    obj = await client.post(
+        "/api/v1/workflows",
+        json={"definition": {"name": "x", "pattern": "parallel", "steps": steps}},
+    )
+    assert obj.status_code == 422, obj.text
+    errors = obj.json()["errors"]
+    assert [(e["field"], e["step"], e["hint"]) for e in errors] == [
+        ("steps[1].retry.attempts", "b", "allowed: 1 to 10, e.g. attempts: 3"),
+        (
+            "steps",
+            None,
+            "a parallel workflow is 2 to 5 branches (steps without depends_on) and one "
+            "synthesis step whose depends_on lists every branch",
+        ),
+        ("steps[0].runtime", "a", "available runtimes: anthropic, claude, codex, scripted"),
+    ]
+    assert errors[1]["message"].startswith("a parallel workflow needs exactly one synthesis")
+    assert (await client.get("/api/v1/workflows")).json()["count"] == 0
+
+
 async def wait_done(client: httpx.AsyncClient, workflow_id: str) -> dict[str, Any]:
     for _ in range(600):
         body = (await client.get(f"/api/v1/workflows/{workflow_id}")).json()

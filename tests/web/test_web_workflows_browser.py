@@ -111,6 +111,54 @@ def test_the_editor_shows_each_problem_beside_its_field_and_under_its_line(
         shoot(page, screenshot_dir(tmp_path), "workflow-editor-yaml-problems")
 
 
+def test_the_editor_shows_shape_and_runtime_problems_with_the_field_problems(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A parallel workflow with an empty prompt, a join that forgets a branch and a step on an
+    unknown runtime: one save shows all three, each beside its own field with its own fix."""
+    from playwright.sync_api import expect
+
+    with watched_page(browser) as page:
+        page.goto(f"{server}/workflows/new?pattern=parallel")
+        form = page.locator("#workflow-form")
+        form.locator("textarea[name='steps-0-prompt']").fill("")
+        form.locator("input[name='steps-2-depends_on']").fill("security, sped")
+        form.get_by_role("button", name="Save workflow").click()
+        prompt = form.locator("textarea[name='steps-0-prompt'] + small.field-error")
+        expect(prompt).to_contain_text("steps[0].prompt (step security): field required")
+        join = form.locator("input[name='steps-2-depends_on'] + small.field-error")
+        expect(join).to_contain_text("names 'sped', which is no step's id (did you mean speed?)")
+        expect(join).to_contain_text("the synthesis step must depend on every branch once")
+        expect(join.locator(".field-hint")).to_have_text(
+            "depends_on lists ids of other steps: security, speed; "
+            "set depends_on: [security, speed]"
+        )
+        expect(form.locator("#editor-error li")).to_have_count(3)
+        shoot(page, screenshot_dir(tmp_path), "workflow-editor-shape-problems")
+
+        form.get_by_role("button", name="YAML").click()
+        yaml_box = form.locator("textarea[name=yaml]")
+        yaml_box.fill(
+            "name: fan\npattern: parallel\nsteps:\n"
+            "  - {id: a, name: A, prompt: go, runtime: claud}\n"
+            "  - {id: b, name: B, promt: go}\n"
+        )
+        form.get_by_role("button", name="Save workflow").click()
+        notes = form.locator(".yaml-excerpt span.note[role=note]")
+        expect(notes).to_have_count(4)
+        expect(notes.nth(0)).to_contain_text("steps: a parallel workflow needs exactly one")
+        expect(notes.nth(1)).to_contain_text("steps[0].runtime (step a): unknown runtime 'claud'")
+        expect(notes.nth(2)).to_contain_text("steps[1].prompt (step b): field required")
+        expect(notes.nth(3)).to_contain_text("unknown field (did you mean prompt?)")
+        fixes = form.locator(".yaml-excerpt span.note.fix")
+        expect(fixes.nth(1)).to_contain_text(
+            "fix: available runtimes: anthropic, claude, codex, scripted"
+        )
+    assert httpx.get(f"{server}/api/v1/workflows").json()["count"] == 0
+
+
 def test_run_view_follows_a_run_live_and_the_board_hides_its_steps(
     browser: object,  # noqa: F811
     server: str,  # noqa: F811

@@ -420,3 +420,23 @@ async def test_an_unknown_runtime_or_profile_is_placed_like_any_definition_error
     assert api.status_code == 422
     assert api.json()["error"] == "<request>:7: steps[0].profile (step a): no profile 'nobody'"
     assert (await client.get("/api/v1/workflows")).json()["count"] == 0
+
+
+async def test_the_run_view_shows_the_definition_as_it_was_written(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    """Not every default spelt out (``depends_on: []``, ``retry: {attempts: 1 ...}``)."""
+    import yaml
+
+    data = {
+        "name": "as-written",
+        "pattern": "sequence",
+        "steps": [
+            {"id": "a", "name": "A", "prompt": "go"},
+            {"id": "b", "name": "B", "prompt": "then", "retry": {"attempts": 2}},
+        ],
+    }
+    workflow = add(workspace, data)
+    shown = soup(await client.get(f"/workflows/{workflow.id}")).select_one("pre.mono")
+    assert shown is not None
+    assert yaml.safe_load(shown.get_text()) == data

@@ -65,7 +65,7 @@ def test_a_sequence_runs_each_step_as_a_board_task_that_sees_the_previous_output
     assert states(done) == {"review": "completed", "fix": "completed"}
     assert [s.output for s in done.steps] == ["found two bugs", "fixed both"]
     review, fix = (worker.tasks.get(s.task_id or "") for s in done.steps)
-    assert review.title == "[Workflow] Review"
+    assert review.title == "review-and-fix: Review"  # says which workflow it belongs to
     assert "Previous step output" not in review.description
     assert fix.description.startswith("Previous step output:\nfound two bugs")
     assert fix.description.endswith("do fix")

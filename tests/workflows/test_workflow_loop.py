@@ -64,7 +64,9 @@ def test_a_loop_runs_each_iteration_as_a_task_that_sees_the_earlier_outputs(
     assert keys(done) == ["iterate#1", "iterate#2", "iterate#3"]
     assert [s.output for s in done.steps] == ["one more pass"] * 3
     tasks = [worker.tasks.get(s.task_id or "") for s in done.steps]
-    assert [t.title for t in tasks] == [f"[Workflow] Iterate (iteration {n})" for n in (1, 2, 3)]
+    assert [t.title for t in tasks] == [
+        f"loop-one more p: Iterate (iteration {n})" for n in (1, 2, 3)
+    ]
     first, _, third = (t.description for t in tasks)
     assert first.startswith("Iteration 1 of 3.\n\n---\n\ndo iterate")
     assert "Output of iteration" not in first

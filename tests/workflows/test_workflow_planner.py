@@ -52,7 +52,7 @@ def test_the_plan_becomes_executor_steps_that_see_the_plan_and_earlier_results(
     planner = worker.tasks.get(done.steps[0].task_id or "")
     assert planner.description.startswith("do plan\n\n---\n\nAnswer with your plan as a JSON list")
     first, second = (worker.tasks.get(s.task_id or "") for s in done.steps[1:])
-    assert first.title == "[Workflow] Timeline"
+    assert first.title == "postmortem: Timeline"  # says which workflow it belongs to
     plan = "Plan from planner:\n1. Timeline: Build the timeline\n2. Root cause: Find the root cause"
     assert first.description == (
         f"{plan}\n\n---\n\nYour step (1 of 2) - Timeline:\nBuild the timeline\n\n---\n\ndo work"

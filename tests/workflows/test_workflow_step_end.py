@@ -19,7 +19,7 @@ from stagent.domain.workflow_files import parse_definition
 from stagent.domain.workflow_runs import StepStatus, Workflow
 from stagent.domain.workflows import WorkflowStep
 from stagent.engine import workflow_inline, workflow_steps
-from stagent.engine.executor import RunContext, execute_task_run
+from stagent.engine.executor import RunContext, execute_claimed, execute_task_run
 from stagent.engine.guard import OpenGuard
 from stagent.engine.workflow_steps import SettleOnEnd
 from stagent.store import driver
@@ -184,3 +184,62 @@ def test_a_replay_that_finds_its_step_concluded_gets_its_outcome_and_keeps_its_e
     assert again == {"status": "completed", "output": "alpha", "error": None, "why": "completed"}
     with workspace.store.read() as session:
         assert workflow_repo.step_row(session, wf.id, 1, "a").ended_at == ended
+
+
+def test_a_completed_steps_end_on_sqlite_is_one_driver_transaction_with_no_session(
+    workspace: Workspace,
+) -> None:
+    """`stagent.store.hot_end`: ``BEGIN IMMEDIATE``, one read (the run's status and attempt,
+    its task's status, its ledger sums), the run and the task written, the last events, the
+    ``result`` and the ``status`` one in one executemany (SQLite traces each row), the step row
+    settled, ``COMMIT``; SQLAlchemy begins no transaction for it. The step, its task and its
+    log read as they always did."""
+    wf = started(workspace, step("a", "alpha"))
+    spec = WorkflowStep.model_validate(step("a", "alpha"))
+    began = workflow_inline.start_step(
+        context(workspace), wf.id, 1, spec, "go", engine_id=None, executing="interp-1"
+    )
+    assert isinstance(began, workflow_inline.StartedStep)
+    sent: list[str] = []
+
+    def trace(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        del record, proxy
+        dbapi_connection.set_trace_callback(sent.append)
+
+    def begun(conn: Any) -> None:
+        del conn
+        sent.append("SQLAlchemy begins")
+
+    settled = SettleOnEnd((wf.id, 1, "a", False))
+    event.listen(workspace.store.engine, "checkout", trace)
+    event.listen(workspace.store.engine, "begin", begun)
+    try:
+        asyncio.run(execute_claimed(context(workspace), began.claim, began.row, settled))
+    finally:
+        event.remove(workspace.store.engine, "begin", begun)
+        event.remove(workspace.store.engine, "checkout", trace)
+    end = [" ".join(sql.split()[:2]) for sql in sent[sent.index("BEGIN IMMEDIATE") :]]
+    assert end == [
+        "BEGIN IMMEDIATE",
+        "SELECT runs.status,",
+        "UPDATE runs",
+        "UPDATE tasks",
+        *["INSERT INTO"] * 3,
+        "UPDATE workflow_steps",
+        "COMMIT",
+    ]
+    assert settled.outcome == {
+        "status": "completed",
+        "output": "alpha",
+        "error": None,
+        "why": "completed",
+    }
+    task_id = began.claim.task.id
+    task = workspace.tasks.get(task_id)
+    assert (task.status, task.result) == (TaskStatus.COMPLETED, "alpha")
+    assert task.finished_at is not None
+    (run,) = workspace.tasks.runs(task_id)
+    assert (run.status, run.result, run.stop_reason) == (RunStatus.COMPLETED, "alpha", "completed")
+    assert step_state(workspace, wf, "a") == (StepStatus.COMPLETED.value, "alpha", None)
+    kinds = [e.kind for e in workspace.tasks.events(task_id)]
+    assert kinds == ["created", "status", "status", "text", "result", "status"]

@@ -85,6 +85,7 @@ def main() -> None:
 
         code = express.run(sys.argv[1:])
         if code is not None:
+            startup.leave_at_exit(code)  # the lane closed what it opened: no teardown needed
             raise SystemExit(code)
         from stagent.cli.root import app
 

@@ -44,7 +44,20 @@ def list_blueprints(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             table.add_row(i.id, escape(i.name), i.pattern, i.domain, str(i.steps), i.scope)
         console.print(table)
     for blueprint_id, error in catalog.problems:
-        err_console.print(f"[yellow]skipped blueprint {blueprint_id}:[/] {escape(error.message)}")
+        if len(error.problems) < 2:
+            err_console.print(
+                f"[yellow]skipped blueprint {blueprint_id}:[/] {escape(error.message)}"
+            )
+            if error.hint:
+                err_console.print(f"  [dim]hint: {escape(error.hint)}[/]")
+            continue
+        err_console.print(
+            f"[yellow]skipped blueprint {blueprint_id}:[/] {len(error.problems)} problems"
+        )
+        for problem in error.problems:
+            err_console.print(f"  {escape(problem.text())}")
+            if problem.hint:
+                err_console.print(f"    [dim]hint: {escape(problem.hint)}[/]")
 
 
 @app.command("show")

@@ -54,3 +54,22 @@ def ready() -> None:
 def exiting() -> None:
     """Spare the interpreter's last pass over every loaded module (freed by the exit anyway)."""
     gc.freeze()
+
+
+def leave_at_exit(code: int) -> None:
+    """Once the interpreter starts to exit, end the process with ``code`` at once (after
+    flushing stdout and stderr), skipping the teardown of every loaded module: ~3-5 ms of a
+    ``ledger import`` re-run's ~0.1 s. For a command that has closed everything it opened (the
+    express lane's import); registered last, so it runs before any other exit handler."""
+    import atexit
+
+    atexit.register(_leave, code)
+
+
+def _leave(code: int) -> None:
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe or stream: let the usual exit report it
+        return
+    os._exit(code)

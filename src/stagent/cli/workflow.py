@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +12,8 @@ from rich.table import Table
 
 from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.state import state_of
-from stagent.domain.workflow_runs import BUILT_PATTERNS, Workflow
+from stagent.domain.workflow_runs import BUILT_PATTERNS, StepState, Workflow, WorkflowStatus
+from stagent.ledger.money import format_usd
 from stagent.workspace import Workspace
 
 DEFINITION_HELP = """\
@@ -39,7 +40,13 @@ app = typer.Typer(
     epilog=DEFINITION_HELP,
 )
 IdArg = Annotated[str, typer.Argument(metavar="ID", help="The workflow's id or name.")]
-FollowFlag = Annotated[bool, typer.Option(help="Wait until the run ends.")]
+FollowFlag = Annotated[
+    bool,
+    typer.Option(
+        help="Wait until the run ends, saying each step's move on stderr; exit 1 unless it "
+        "completed."
+    ),
+]
 
 
 def _json(workflow: Workflow) -> dict[str, object]:
@@ -48,7 +55,9 @@ def _json(workflow: Workflow) -> dict[str, object]:
     return WorkflowSchema.of(workflow).data()
 
 
-def _print(workflow: Workflow) -> None:
+def _print(workflow: Workflow, costs: Mapping[str, int] | None = None) -> None:
+    """The workflow and each step of its latest run: status, time, cost (given ``costs``),
+    task, and its error or the first line of its output."""
     built = "" if workflow.pattern in BUILT_PATTERNS else " [yellow](not built yet)[/]"
     console.print(
         f"[bold]{workflow.id}[/] {escape(workflow.name)} - {workflow.pattern}{built} - "
@@ -58,21 +67,38 @@ def _print(workflow: Workflow) -> None:
         code = f" [{workflow.stop_code}]" if workflow.stop_code else ""
         console.print(f"  stopped: {escape(workflow.stop_reason)}{escape(code)}")
     for state in workflow.steps:
-        task = f" task {state.task_id}" if state.task_id else ""
-        name = escape(workflow.step_name(state))
-        console.print(f"  {state.key} ({name}): {state.status}{task}")
+        console.print(f"  {_step_line(workflow, state, costs)}")
         if state.error:
             style = "dim" if state.status.value in ("skipped", "pending") else "red"
             console.print(f"    [{style}]{escape(state.error)}[/]")
+        elif state.output and state.status.value == "completed":
+            first = state.output.strip().splitlines()[0] if state.output.strip() else ""
+            shown = first if len(first) <= 100 else f"{first[:99]}…"
+            console.print(f"    [dim]-> {escape(shown)}[/]")
+
+
+def _step_line(workflow: Workflow, state: StepState, costs: Mapping[str, int] | None) -> str:
+    """``review (Review): completed · 2.0 s · $0.01 task tsk_...``."""
+    parts = [state.status.value]
+    if state.started_at is not None and state.ended_at is not None:
+        parts.append(f"{(state.ended_at - state.started_at).total_seconds():.1f} s")
+    if costs is not None and state.task_id:
+        parts.append(format_usd(costs.get(state.key, 0)))
+    task = f" task {state.task_id}" if state.task_id else ""
+    return f"{state.key} ({escape(workflow.step_name(state))}): {' · '.join(parts)}{task}"
 
 
 def _done(ws: Workspace, workflow: Workflow, as_json: bool, *, follow: bool = False) -> None:
+    """Print ``workflow`` (after its run ends if ``follow``: then exit 1 unless it completed,
+    as ``task run --follow`` does)."""
     if follow:
-        workflow = _follow(ws, workflow.id)
+        workflow = _follow(ws, workflow)
     if as_json:
         emit_json(_json(workflow))
     else:
-        _print(workflow)
+        _print(workflow, ws.workflows.step_costs(workflow))
+    if follow and workflow.status is not WorkflowStatus.COMPLETED:
+        raise typer.Exit(1)
 
 
 def _act(
@@ -97,7 +123,7 @@ def finish(ws: Workspace, workflow: Workflow, as_json: bool, *, follow: bool = F
     _done(ws, workflow, as_json, follow=follow)
 
 
-def _follow(ws: Workspace, workflow_id: str) -> Workflow:
+def _follow(ws: Workspace, started: Workflow) -> Workflow:
     """Wait for the run to end, running it in this process when no worker is alive."""
     local = ws.live_workers() == 0
     if local:
@@ -106,30 +132,38 @@ def _follow(ws: Workspace, workflow_id: str) -> Workflow:
         ws.start_worker("cli")
         logging.getLogger("dbos").setLevel(logging.ERROR)
     try:
-        return _wait_telling_gates(ws, workflow_id)
+        return _wait_telling(ws, started)
     finally:
         if local:
             ws.stop_worker()
 
 
-def _wait_telling_gates(ws: Workspace, workflow_id: str) -> Workflow:
-    """Wait for the run to end; say once (on stderr) how to decide each checkpoint it waits at."""
+def _wait_telling(ws: Workspace, started: Workflow) -> Workflow:
+    """Wait for the run to end; on stderr, say each step's move as it happens and, once, how
+    to decide each checkpoint it waits at."""
     import time
 
     from rich.console import Console
 
     told: set[str] = set()
+    seen = {state.key: state.status for state in started.steps}
+    stderr = Console(stderr=True, highlight=False)
     deadline = time.monotonic() + 24 * 3600
     while True:
-        workflow = ws.workflows.wait(workflow_id, timeout=1.0)
+        workflow = ws.workflows.wait(started.id, timeout=1.0)
+        for state in workflow.steps:
+            if seen.get(state.key) != state.status and state.status.value != "pending":
+                seen[state.key] = state.status
+                why = f": {escape(state.error)}" if state.error else ""
+                stderr.print(f"  {_step_line(workflow, state, None)}{why}")
         if not workflow.status.is_active or time.monotonic() > deadline:
             return workflow
         for card in ws.approvals.list_pending():
-            ours = card.kind == "checkpoint" and card.input.get("workflow_id") == workflow_id
+            ours = card.kind == "checkpoint" and card.input.get("workflow_id") == started.id
             if ours and card.id not in told:
                 told.add(card.id)
                 step = escape(str(card.input.get("step_name") or card.input.get("step")))
-                Console(stderr=True).print(
+                stderr.print(
                     f"Waiting for your approval before step {step}: "
                     f"stagent approve {card.id} \\[--comment TEXT] or stagent deny {card.id}"
                 )

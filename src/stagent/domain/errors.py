@@ -6,8 +6,9 @@ render it the same way: one JSON shape, one CLI line.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Self
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,21 @@ class ValidationError(StagentError):
 
     code = "invalid_input"
     status = 422
+
+    @classmethod
+    def listing(cls, problems: Sequence[Problem]) -> Self:
+        """The error for ``problems`` (at least one), in the order of their lines: one problem
+        is its own message and hint; several are counted in the message, each with its place
+        and hint in ``problems``."""
+        ordered = sorted(problems, key=lambda p: (p.line is None, p.line or 0))
+        first = ordered[0]
+        if len(ordered) == 1:
+            error = cls(first.text(), hint=first.hint)
+        else:
+            listed = "; ".join(problem.text() for problem in ordered)
+            error = cls(f"{len(ordered)} problems: {listed}")
+        error.problems = tuple(ordered)
+        return error
 
 
 class ScenarioError(ValidationError):

@@ -7,19 +7,24 @@ the API the request body and ``"<request>"``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError as PydanticValidationError
 
 from stagent.domain.errors import Problem, ValidationError
-from stagent.domain.workflow_hints import FieldHint, field_hint
-from stagent.domain.workflow_shape import ShapeIssue
+from stagent.domain.workflow_hints import FieldHint, field_hint, most_specific
+from stagent.domain.workflow_outline import Outline, StepOutline, outline_from_data
+from stagent.domain.workflow_shape import ShapeIssue, shape_issues
 from stagent.domain.workflows import WorkflowDefinition
 from stagent.domain.yaml_lines import format_path, position_of
 
 if TYPE_CHECKING:
     import yaml
 
+StepCheck = Callable[[StepOutline], Iterable[tuple[str, str, "str | None"]]]
+"""A check of one step against what this place has (its runtimes, profiles): each refusal as
+(field, problem, hint)."""
 MAPPING_HINT = (
     "start from: name: my-workflow / pattern: sequence / steps: - {id: review, name: Review, "
     "prompt: Review the diff}"
@@ -40,25 +45,23 @@ class WorkflowDefinitionError(ValidationError):
 
     @classmethod
     def of(cls, problems: list[Problem]) -> WorkflowDefinitionError:
-        """The error for ``problems`` (at least one): one problem is its own message and hint;
-        several are counted in the message, each with its place and hint in ``problems``, in
-        the order of their lines."""
-        problems = sorted(problems, key=lambda p: (p.line is None, p.line or 0))
-        first = problems[0]
-        if len(problems) == 1:
-            error = cls(first.text(), hint=first.hint)
-        else:
-            listed = "; ".join(problem.text() for problem in problems)
-            error = cls(f"{len(problems)} problems: {listed}")
-        error.problems = tuple(problems)
+        """The error for ``problems`` (at least one, `ValidationError.listing`), with the
+        first problem's field and line."""
+        error = cls.listing(problems)
+        first = error.problems[0]
         error.field = first.field
         error.line = first.line
         return error
 
 
-def load_definition(text: str, source: str = "<definition>") -> WorkflowDefinition:
-    """Parse YAML or JSON text and validate it as a workflow definition."""
-    return parse_definition(read_text(text, source), source=source, text=text)
+def load_definition(
+    text: str, source: str = "<definition>", *, check_step: StepCheck | None = None
+) -> WorkflowDefinition:
+    """Parse YAML or JSON text and validate it as a workflow definition (``check_step``: see
+    `parse_definition`)."""
+    return parse_definition(
+        read_text(text, source), source=source, text=text, check_step=check_step
+    )
 
 
 def read_text(text: str, source: str = "<definition>") -> Any:
@@ -106,10 +109,16 @@ def _syntax_hint(exc: yaml.YAMLError, problem: str) -> str:
 
 
 def parse_definition(
-    data: Any, *, source: str = "<definition>", text: str | None = None
+    data: Any,
+    *,
+    source: str = "<definition>",
+    text: str | None = None,
+    check_step: StepCheck | None = None,
 ) -> WorkflowDefinition:
     """Validate definition data; an error lists every problem found, each naming ``source``, the
-    line (given ``text``), the step and the field, with how to fix it."""
+    line (given ``text``), the step and the field, with how to fix it: the field problems, the
+    problems across steps (also while fields are wrong: `stagent.domain.workflow_outline`), each
+    step's run options and what ``check_step`` refuses (a runtime or profile this place lacks)."""
     if not isinstance(data, dict):
         found = Problem(
             "definition",
@@ -122,14 +131,21 @@ def parse_definition(
         raise error
     mapping = cast(dict[str, Any], data)
     issues: list[ShapeIssue] = []
+    context: dict[str, Any] = {"issues": issues}
+    problems: list[Problem] = []
+    definition: WorkflowDefinition | None = None
     try:
-        definition = WorkflowDefinition.model_validate(mapping, context={"issues": issues})
+        definition = WorkflowDefinition.model_validate(mapping, context=context)
+        outline = cast(Outline, context["outline"])
     except PydanticValidationError as exc:
-        raise WorkflowDefinitionError.of(_field_problems(exc, source, text, mapping)) from None
-    ids = [step.id for step in definition.steps]
-    problems = [_shape_problem(issue, source, text, ids) for issue in issues]
-    problems += _step_option_problems(definition, source, text)
-    if problems:
+        problems += _field_problems(exc, source, text, mapping)
+        outline = outline_from_data(mapping)
+        issues = shape_issues(outline, fresh=True)
+    problems += [_shape_problem(issue, source, text, outline) for issue in issues]
+    problems += _step_option_problems(outline, source, text)
+    if check_step is not None:
+        problems += step_problems(outline, check_step, source=source, text=text)
+    if problems or definition is None:
         raise WorkflowDefinitionError.of(problems)
     return definition
 
@@ -137,20 +153,15 @@ def parse_definition(
 def _field_problems(
     exc: PydanticValidationError, source: str, text: str | None, data: dict[str, Any]
 ) -> list[Problem]:
-    hints = [field_hint(error, data) for error in exc.errors()]
-    # an error on a list whose items have errors of their own ("steps: at least 1 item after
-    # validation") says nothing more
-    kept = [
-        h
-        for h in hints
-        if not any(len(o.path) > len(h.path) and o.path[: len(h.path)] == h.path for o in hints)
-    ]
+    kept = most_specific([field_hint(error, data) for error in exc.errors()])
     return [_placed(source, text, h, _step_id(data, h.path)) for h in kept]
 
 
-def _shape_problem(issue: ShapeIssue, source: str, text: str | None, ids: list[str]) -> Problem:
+def _shape_problem(issue: ShapeIssue, source: str, text: str | None, outline: Outline) -> Problem:
     path = list(issue.path)
-    step = ids[path[1]] if len(path) >= 2 and isinstance(path[1], int) else None
+    steps = outline.steps or ()
+    index = path[1] if len(path) >= 2 and isinstance(path[1], int) else None
+    step = steps[index].id if index is not None and index < len(steps) else None
     message = issue.message
     if issue.other is not None:
         other = list(issue.other)
@@ -160,13 +171,11 @@ def _shape_problem(issue: ShapeIssue, source: str, text: str | None, ids: list[s
     return _placed(source, text, FieldHint(path, message, issue.hint), step)
 
 
-def _step_option_problems(
-    definition: WorkflowDefinition, source: str, text: str | None
-) -> list[Problem]:
+def _step_option_problems(outline: Outline, source: str, text: str | None) -> list[Problem]:
     from stagent.domain.run_options import parse_run_options
 
     problems: list[Problem] = []
-    for index, step in enumerate(definition.steps):
+    for index, step in enumerate(outline.steps or ()):
         if step.options is None:
             continue
         runtime = step.runtime or "scripted"
@@ -181,22 +190,18 @@ def _step_option_problems(
     return problems
 
 
-def step_problem(
-    definition: WorkflowDefinition,
-    key: str,
-    field: str,
-    problem: str,
-    *,
-    source: str = "definition",
-    text: str | None = None,
-    hint: str | None = None,
-) -> Problem:
-    """The problem with one field of step ``key`` that a check outside the definition refused
-    (an unknown runtime or profile), placed as the definition's own problems are: file
-    (``source``), line (given ``text``), step and field."""
-    index = next(i for i, step in enumerate(definition.steps) if step.id == key)
-    found = FieldHint(["steps", index, field], problem, hint or f"fix {field}")
-    return _placed(source, text, found, key)
+def step_problems(
+    outline: Outline, check: StepCheck, *, source: str = "definition", text: str | None = None
+) -> list[Problem]:
+    """What ``check`` (a check outside the definition: an unknown runtime or profile) refuses
+    of each step, placed as the definition's own problems are: file (``source``), line (given
+    ``text``), step and field."""
+    problems: list[Problem] = []
+    for index, step in enumerate(outline.steps or ()):
+        for field, problem, hint in check(step):
+            found = FieldHint(["steps", index, field], problem, hint or f"fix {field}")
+            problems.append(_placed(source, text, found, step.id))
+    return problems
 
 
 def _step_id(data: dict[str, Any], loc: list[str | int]) -> str | None:

@@ -2,11 +2,16 @@
 names the closest known one, a missing field gives an example line, a wrong type says what was
 given and what is expected, a choice lists the valid ones, a number out of range gives the
 allowed range. `stagent.domain.workflow_files` places them (file, line, step, field).
+
+Blueprints (`stagent.profiles.blueprint_problems`) use the same kinds with their own
+`Vocabulary`; a rule of a model that raises ``PydanticCustomError`` with a ``hint`` in its
+context gets that hint.
 """
 
 from __future__ import annotations
 
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Union, cast, get_args, get_origin
 
@@ -64,6 +69,20 @@ _RANGE_TYPES = ("greater_than", "greater_than_equal", "less_than", "less_than_eq
 
 
 @dataclass(frozen=True)
+class Vocabulary:
+    """What the hints of one kind of document say: its model, example lines per field, what
+    the whole is called and what each list holds (``steps`` -> ``every step``)."""
+
+    root: type[BaseModel]
+    examples: Mapping[str, str]
+    whole: str
+    lists: Mapping[str, str]
+
+
+WORKFLOW = Vocabulary(WorkflowDefinition, EXAMPLES, "the workflow", {"steps": "every step"})
+
+
+@dataclass(frozen=True)
 class FieldHint:
     """One field error, said for a person: where (``path``), what is wrong, how to fix it."""
 
@@ -74,16 +93,22 @@ class FieldHint:
     """Cite the field's key rather than its value (a field that should not be there)."""
 
 
-def field_hint(error: ErrorDetails, data: dict[str, Any]) -> FieldHint:
-    """The message and fix for one pydantic error of a definition (``data`` is its input)."""
+def field_hint(
+    error: ErrorDetails, data: dict[str, Any], words: Vocabulary = WORKFLOW
+) -> FieldHint:
+    """The message and fix for one pydantic error of a definition (``data`` is its input;
+    ``words``: a blueprint's say their own)."""
     path: Path = list(error["loc"])
     kind = error["type"]
     key = next((p for p in reversed(path) if isinstance(p, str)), "definition")
     given: Any = error.get("input")
+    hint = (error.get("ctx") or {}).get("hint")
+    if isinstance(hint, str):
+        return FieldHint(path, str(error["msg"]), hint)
     if kind == "missing":
-        return FieldHint(path, "field required", _missing_hint(path, key))
+        return FieldHint(path, "field required", _missing_hint(path, key, words))
     if kind == "extra_forbidden":
-        known = list(_model_at(path[:-1]).model_fields)
+        known = list(_model_at(path[:-1], words.root).model_fields)
         return FieldHint(
             path,
             f"unknown field{closest(str(key), known)}",
@@ -101,13 +126,15 @@ def field_hint(error: ErrorDetails, data: dict[str, Any]) -> FieldHint:
             f"{key} is one of: {', '.join(choices)}",
         )
     if kind in _RANGE_TYPES:
-        allowed = _range(path, data)
+        allowed = _range(path, data, words.root)
         return FieldHint(
-            path, f"{given} is out of range ({allowed})", _with_example(f"allowed: {allowed}", key)
+            path,
+            f"{given} is out of range ({allowed})",
+            _with_example(f"allowed: {allowed}", key, words),
         )
     if kind in ("string_too_short", "too_short"):
         what = "needs at least one step" if key == "steps" else "is empty"
-        return FieldHint(path, what, _with_example(f"write a {key}", key))
+        return FieldHint(path, what, _with_example(f"write a {key}", key, words))
     if kind in ("string_too_long", "too_long"):
         most = error.get("ctx", {}).get("max_length")
         return FieldHint(path, f"is too long (at most {most})", f"shorten {key}")
@@ -115,22 +142,36 @@ def field_hint(error: ErrorDetails, data: dict[str, Any]) -> FieldHint:
     if expected:
         shown = _shown(given)
         return FieldHint(
-            path, f"expected {expected}, got {shown}", _with_example(f"write {expected}", key)
+            path,
+            f"expected {expected}, got {shown}",
+            _with_example(f"write {expected}", key, words),
         )
     message = str(error["msg"]).removeprefix("Value error, ")
     return FieldHint(path, message[:1].lower() + message[1:], _value_hint(key))
 
 
-def _missing_hint(path: Path, key: str) -> str:
-    owner = "every step" if len(path) >= 2 and path[0] == "steps" else "the workflow"
+def most_specific(hints: list[FieldHint]) -> list[FieldHint]:
+    """``hints`` without an error on a list whose items have errors of their own ("steps: at
+    least 1 item after validation" says nothing more)."""
+    return [
+        h
+        for h in hints
+        if not any(len(o.path) > len(h.path) and o.path[: len(h.path)] == h.path for o in hints)
+    ]
+
+
+def _missing_hint(path: Path, key: str, words: Vocabulary) -> str:
+    owner = words.whole
+    if len(path) >= 2 and isinstance(path[0], str) and path[0] in words.lists:
+        owner = words.lists[path[0]]
     if path[:1] in (["loop"], ["parallel"], ["swarm"]):
         owner = f"the {path[0]} settings"
-    example = EXAMPLES.get(key, f"{key}: ...")
+    example = words.examples.get(key, f"{key}: ...")
     return f"{owner} needs {key}; add a line such as {example}"
 
 
-def _with_example(advice: str, key: str) -> str:
-    example = EXAMPLES.get(key)
+def _with_example(advice: str, key: str, words: Vocabulary) -> str:
+    example = words.examples.get(key)
     return f"{advice}, e.g. {example}" if example else advice
 
 
@@ -171,14 +212,14 @@ def _shown(value: object) -> str:
     return f"{text[:40]}... ({kind})" if len(text) > 40 else f"{text} ({kind})"
 
 
-def _range(path: Path, data: dict[str, Any]) -> str:
+def _range(path: Path, data: dict[str, Any], root: type[BaseModel]) -> str:
     """The allowed range of the number at ``path``, from its field's constraints."""
     if path == ["swarm", "worker_concurrency"]:
         steps = data.get("steps")
         workers = len(cast(list[Any], steps)) - 2 if isinstance(steps, list) else BRANCHES[1]
         top = min(max(workers, 1), BRANCHES[1])
         return f"1 to {top}, at most the number of workers"
-    info = _field_at(path)
+    info = _field_at(path, root)
     low = high = None
     low_open = high_open = False
     for item in info.metadata if info is not None else []:
@@ -197,8 +238,8 @@ def _range(path: Path, data: dict[str, Any]) -> str:
     return f"{lower} to {upper}" if lower else f"at most {upper}"
 
 
-def _field_at(path: Path) -> FieldInfo | None:
-    model: type[BaseModel] | None = WorkflowDefinition
+def _field_at(path: Path, root: type[BaseModel]) -> FieldInfo | None:
+    model: type[BaseModel] | None = root
     info: FieldInfo | None = None
     for part in path:
         if isinstance(part, int):
@@ -210,12 +251,12 @@ def _field_at(path: Path) -> FieldInfo | None:
     return info
 
 
-def _model_at(path: Path) -> type[BaseModel]:
-    model: type[BaseModel] | None = WorkflowDefinition
+def _model_at(path: Path, root: type[BaseModel]) -> type[BaseModel]:
+    model: type[BaseModel] | None = root
     for part in path:
         if isinstance(part, str) and model is not None and part in model.model_fields:
             model = _model_in(model.model_fields[part].annotation)
-    return model or WorkflowDefinition
+    return model or root
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

@@ -4,7 +4,9 @@ each finding a `ShapeIssue`: where it is, what is wrong and how to fix it.
 `stagent.domain.workflows.WorkflowDefinition` runs them when it validates: a definition read
 from a person's input (`stagent.domain.workflow_files.parse_definition`) collects every issue,
 with checks for new input only (a ``depends_on`` cycle); one read back from the database raises
-the first issue of the checks it was stored under.
+the first issue of the checks it was stored under. They read an `Outline`, so input whose fields
+do not all validate is checked too (`stagent.domain.workflow_outline.outline_from_data`): a check
+that needs a part that is unknown there is skipped.
 """
 
 from __future__ import annotations
@@ -13,12 +15,9 @@ import difflib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
-from typing import TYPE_CHECKING
 
 from stagent.domain.conditions import parse_condition
-
-if TYPE_CHECKING:
-    from stagent.domain.workflows import WorkflowDefinition, WorkflowStep
+from stagent.domain.workflow_outline import SETTINGS, Outline, StepOutline
 
 Path = tuple[str | int, ...]
 BRANCHES = (2, 5)
@@ -36,13 +35,17 @@ class ShapeIssue:
     other: Path | None = None
 
 
-def shape_issues(wf: WorkflowDefinition, *, fresh: bool) -> list[ShapeIssue]:
+def shape_issues(wf: Outline, *, fresh: bool) -> list[ShapeIssue]:
     """Every issue of ``wf``; ``fresh`` adds the checks stored definitions never had."""
-    issues = [*_duplicates(wf.steps), *_references(wf.steps)]
-    if fresh and not issues:
-        issues += _cycle(wf.steps)
-    for key in ("parallel", "loop", "swarm"):
-        if getattr(wf, key) is not None and wf.pattern != key:
+    steps = wf.steps or ()
+    issues = [*_duplicates(steps), *_references(wf), *_gates(steps)]
+    known = all(s.id is not None and s.depends_on is not None for s in steps)
+    if fresh and not issues and known:
+        issues += _cycle(steps)
+    if wf.pattern is None:
+        return issues
+    for key in SETTINGS:
+        if key in wf.settings and wf.pattern != key:
             issues.append(
                 ShapeIssue(
                     (key,),
@@ -50,7 +53,8 @@ def shape_issues(wf: WorkflowDefinition, *, fresh: bool) -> list[ShapeIssue]:
                     f"remove the {key}: block, or set pattern: {key}",
                 )
             )
-    issues += _PATTERN_CHECKS.get(wf.pattern, _nothing)(wf)
+    if wf.steps is not None:
+        issues += _PATTERN_CHECKS.get(wf.pattern, _nothing)(wf, wf.steps)
     return issues
 
 
@@ -60,9 +64,11 @@ def closest(word: str, choices: Sequence[str]) -> str:
     return f" (did you mean {near[0]}?)" if near else ""
 
 
-def _duplicates(steps: Sequence[WorkflowStep]) -> Iterator[ShapeIssue]:
+def _duplicates(steps: Sequence[StepOutline]) -> Iterator[ShapeIssue]:
     first: dict[str, int] = {}
     for index, step in enumerate(steps):
+        if step.id is None:
+            continue
         if step.id not in first:
             first[step.id] = index
             continue
@@ -74,36 +80,50 @@ def _duplicates(steps: Sequence[WorkflowStep]) -> Iterator[ShapeIssue]:
         )
 
 
-def _references(steps: Sequence[WorkflowStep]) -> Iterator[ShapeIssue]:
-    ids = list(dict.fromkeys(step.id for step in steps))
-    for index, step in enumerate(steps):
+def _references(wf: Outline) -> Iterator[ShapeIssue]:
+    ids = dict.fromkeys(wf.ids())  # in order: a problem lists the others
+    for index, step in enumerate(wf.steps or ()):
+        wrong = [name for name in step.depends_on or () if name == step.id or name not in ids]
+        named = parse_condition(step.condition).steps() if step.condition is not None else ()
+        unknown = sorted(name for name in named if name not in ids or name == step.id)
+        if not wrong and not unknown:
+            continue  # (listing the other steps for every step cost O(steps^2))
         others = [i for i in ids if i != step.id]
         listed = ", ".join(others) or "none"
-        for name in step.depends_on:
+        for name in wrong:
             if name == step.id:
                 yield ShapeIssue(
                     ("steps", index, "depends_on"),
                     "a step cannot depend on itself",
                     f"remove {name} from depends_on; the other steps are: {listed}",
                 )
-            elif name not in ids:
+            else:
                 yield ShapeIssue(
                     ("steps", index, "depends_on"),
                     f"names {name!r}, which is no step's id{closest(name, others)}",
                     f"depends_on lists ids of other steps: {listed}",
                 )
-        if step.condition is not None:
-            named = parse_condition(step.condition).steps()
-            for name in sorted(n for n in named if n not in ids or n == step.id):
-                yield ShapeIssue(
-                    ("steps", index, "condition"),
-                    f"names step {name!r}, not another step{closest(name, others)}",
-                    f"a condition reads other steps by id: {listed}",
-                )
+        for name in unknown:
+            yield ShapeIssue(
+                ("steps", index, "condition"),
+                f"names step {name!r}, not another step{closest(name, others)}",
+                f"a condition reads other steps by id: {listed}",
+            )
 
 
-def _cycle(steps: Sequence[WorkflowStep]) -> list[ShapeIssue]:
-    graph = {step.id: step.depends_on for step in steps}
+def _gates(steps: Sequence[StepOutline]) -> Iterator[ShapeIssue]:
+    for index, step in enumerate(steps):
+        if step.gate_timeout and step.gated is False:
+            yield ShapeIssue(
+                ("steps", index, "approval_timeout_seconds"),
+                "approval_timeout_seconds is set but requires_approval is not",
+                "add requires_approval: true (a person approves the step before it starts), or "
+                "remove approval_timeout_seconds",
+            )
+
+
+def _cycle(steps: Sequence[StepOutline]) -> list[ShapeIssue]:
+    graph = {str(step.id): step.depends_on or () for step in steps}
     try:
         TopologicalSorter(graph).prepare()
     except CycleError as exc:
@@ -123,10 +143,13 @@ def _cycle(steps: Sequence[WorkflowStep]) -> list[ShapeIssue]:
     return []
 
 
-def _parallel(wf: WorkflowDefinition) -> list[ShapeIssue]:
+def _parallel(wf: Outline, steps: Sequence[StepOutline]) -> list[ShapeIssue]:
+    del wf
+    if any(s.id is None or s.depends_on is None for s in steps):
+        return []  # which steps are branches is not known yet
     low, high = BRANCHES
-    branches = [s for s in wf.steps if not s.depends_on]
-    joins = [(i, s) for i, s in enumerate(wf.steps) if s.depends_on]
+    branches = [s for s in steps if not s.depends_on]
+    joins = [(i, s) for i, s in enumerate(steps) if s.depends_on]
     shape = (
         "a parallel workflow is 2 to 5 branches (steps without depends_on) and one synthesis "
         "step whose depends_on lists every branch"
@@ -150,8 +173,8 @@ def _parallel(wf: WorkflowDefinition) -> list[ShapeIssue]:
                 shape,
             )
         )
-    elif sorted(joins[0][1].depends_on) != sorted(b.id for b in branches):
-        every = ", ".join(b.id for b in branches)
+    elif sorted(joins[0][1].depends_on or ()) != sorted(str(b.id) for b in branches):
+        every = ", ".join(str(b.id) for b in branches)
         issues.append(
             ShapeIssue(
                 ("steps", joins[0][0], "depends_on"),
@@ -162,8 +185,9 @@ def _parallel(wf: WorkflowDefinition) -> list[ShapeIssue]:
     return issues
 
 
-def _planner(wf: WorkflowDefinition) -> list[ShapeIssue]:
-    if len(wf.steps) >= 2:
+def _planner(wf: Outline, steps: Sequence[StepOutline]) -> list[ShapeIssue]:
+    del wf
+    if len(steps) >= 2:
         return []
     return [
         ShapeIssue(
@@ -175,18 +199,18 @@ def _planner(wf: WorkflowDefinition) -> list[ShapeIssue]:
     ]
 
 
-def _loop(wf: WorkflowDefinition) -> list[ShapeIssue]:
+def _loop(wf: Outline, steps: Sequence[StepOutline]) -> list[ShapeIssue]:
     issues: list[ShapeIssue] = []
-    if len(wf.steps) != 1:
+    if len(steps) != 1:
         issues.append(
             ShapeIssue(
                 ("steps",),
                 f"a loop has exactly one step, the one each iteration runs; this one has "
-                f"{len(wf.steps)}",
+                f"{len(steps)}",
                 "keep one step and say in its prompt when it is done (the completion signal)",
             )
         )
-    if wf.loop is None:
+    if "loop" not in wf.settings:
         issues.append(
             ShapeIssue(
                 ("loop",),
@@ -197,9 +221,9 @@ def _loop(wf: WorkflowDefinition) -> list[ShapeIssue]:
     return issues
 
 
-def _swarm(wf: WorkflowDefinition) -> list[ShapeIssue]:
+def _swarm(wf: Outline, steps: Sequence[StepOutline]) -> list[ShapeIssue]:
     low, high = BRANCHES
-    workers = len(wf.steps) - 2
+    workers = len(steps) - 2
     issues: list[ShapeIssue] = []
     if not low <= workers <= high:
         issues.append(
@@ -210,7 +234,7 @@ def _swarm(wf: WorkflowDefinition) -> list[ShapeIssue]:
                 "list the mayor first, then 2 to 5 workers, then the refinery last",
             )
         )
-    depending = next((i for i, s in enumerate(wf.steps) if s.depends_on), None)
+    depending = next((i for i, s in enumerate(steps) if s.depends_on), None)
     if depending is not None:
         issues.append(
             ShapeIssue(
@@ -219,8 +243,8 @@ def _swarm(wf: WorkflowDefinition) -> list[ShapeIssue]:
                 "remove depends_on from the swarm's steps",
             )
         )
-    limit = wf.swarm.worker_concurrency if wf.swarm else 2
-    if low <= workers and limit > workers:
+    limit = wf.worker_concurrency
+    if limit is not None and low <= workers and limit > workers:
         issues.append(
             ShapeIssue(
                 ("swarm", "worker_concurrency"),
@@ -232,8 +256,8 @@ def _swarm(wf: WorkflowDefinition) -> list[ShapeIssue]:
     return issues
 
 
-def _nothing(wf: WorkflowDefinition) -> list[ShapeIssue]:
-    del wf
+def _nothing(wf: Outline, steps: Sequence[StepOutline]) -> list[ShapeIssue]:
+    del wf, steps
     return []
 
 

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from stagent.domain.conditions import ConditionError, parse_condition
+from stagent.domain.workflow_outline import outline_of
 from stagent.domain.workflow_shape import ShapeIssue, shape_issues
 from stagent.domain.yaml_lines import format_path
 
@@ -68,7 +69,8 @@ class WorkflowStep(_Model):
     requires_approval: bool = False
     """A person approves (optionally with a comment the step's prompt gets) before it starts."""
     approval_timeout_seconds: float | None = Field(default=None, gt=0, le=30 * 24 * 3600)
-    """How long the checkpoint waits for a person; none: it waits until someone decides."""
+    """How long the checkpoint waits for a person; none: it waits until someone decides (set
+    only with ``requires_approval``: the definition's checks refuse it alone)."""
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     condition: str | None = None
     """When the step runs (`stagent.domain.conditions`); false: it is skipped, with the reason."""
@@ -94,15 +96,6 @@ class WorkflowStep(_Model):
             except ConditionError as exc:
                 raise ValueError(str(exc)) from None
         return value
-
-    @model_validator(mode="after")
-    def _gate_timeout(self) -> Self:
-        if self.approval_timeout_seconds is not None and not self.requires_approval:
-            raise ValueError(
-                "approval_timeout_seconds is set but requires_approval is not; "
-                "set requires_approval: true or remove the timeout"
-            )
-        return self
 
 
 class ParallelSettings(_Model):
@@ -142,12 +135,15 @@ class WorkflowDefinition(_Model):
     def _shape(self, info: ValidationInfo) -> Self:
         """The checks across steps (`stagent.domain.workflow_shape`): a caller that passes
         ``context={"issues": [...]}`` gets every issue in that list (and the checks for new
-        input only); otherwise the first one raises."""
+        input only) and the outline they read in ``context["outline"]``; otherwise the first
+        one raises."""
         context = cast(dict[str, object], info.context or {})
         collected = context.get("issues")
-        issues = shape_issues(self, fresh=collected is not None)
+        outline = outline_of(self)
+        issues = shape_issues(outline, fresh=collected is not None)
         if isinstance(collected, list):
             cast(list[ShapeIssue], collected).extend(issues)
+            context["outline"] = outline
         elif issues:
             where = format_path(list(issues[0].path), empty="definition")
             raise ValueError(f"{where}: {issues[0].message}")

@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
+import pydantic
+
 from stagent.domain.events import JsonDict
 from stagent.domain.run_options import RunOptions, from_flat, parse_run_options
 from stagent.domain.runs import Run
@@ -57,8 +59,14 @@ def with_cap(options: RunOptions, cap_usd: Decimal | None) -> RunOptions:
     """The options with the spending cap the budget granted."""
     if cap_usd is None or options.limits.max_budget_usd == cap_usd:
         return options
-    limits = options.limits.model_copy(update={"max_budget_usd": cap_usd})
-    return options.with_changes(limits=limits.model_dump())
+    # only the limits validated again (not the whole options: `with_changes`); a cap they
+    # refuse is named as `with_changes` names it
+    data = {**options.limits.model_dump(), "max_budget_usd": cap_usd}
+    try:
+        limits = type(options.limits).model_validate(data)
+    except pydantic.ValidationError:
+        return options.with_changes(limits=data)
+    return options.model_copy(update={"limits": limits})
 
 
 def run_request(

@@ -12,8 +12,9 @@ Guarantees kept across the hop:
 - context variables travel with the coroutine (the task is created in a copy of the caller's
   context);
 - `stop` cancels what still runs, lets it clean up, shuts the loop's default executor down and
-  joins the thread: nothing is left behind. Stop DBOS first, so no workflow awaits a run on a
-  closed loop.
+  joins the thread: nothing is left behind (the SQLite driver connection the thread keeps,
+  `stagent.store.database.keeping_hot`, goes back to its pool). Stop DBOS first, so no
+  workflow awaits a run on a closed loop.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import logging
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
+
+from stagent.store.database import keeping_hot
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,8 @@ class RunLoop:
         asyncio.set_event_loop(loop)
         loop.call_soon(ready.set)
         try:
-            loop.run_forever()
+            with keeping_hot():  # steps' starts and admissions: no pool round each
+                loop.run_forever()
         finally:
             loop.close()
 

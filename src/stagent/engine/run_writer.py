@@ -16,26 +16,42 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from stagent.domain.events import LogKind, RuntimeEvent, SessionEvent, event_payload
 from stagent.domain.lifecycle import StaleAttemptError
 from stagent.domain.runs import Run, RunStatus
 from stagent.engine.turn_flush import TurnFlush, turn_of
-from stagent.store import lifecycle, run_writes
+from stagent.store import hot_end, lifecycle, run_writes
 from stagent.store import runs as run_repo
 from stagent.store.database import Session, Store, flushed_connection
+from stagent.store.hot import SqliteHotConnection
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 200
 """Events queued before a batch is written without waiting for the runtime to pause."""
 
-EndHook = Callable[[Session, Run], None]
-"""Runs in the transaction that ends the run, once the end is written, with the ended run (the
-values `stagent.store.lifecycle.finish` wrote: a workflow step's run settles its step row from
-them there, `stagent.engine.workflow_steps.SettleOnEnd`)."""
+
+class EndHook(Protocol):
+    """Runs in the transaction that ends the run, once the end is written, with the ended run
+    (the values `stagent.store.lifecycle.finish` wrote: a workflow step's run settles its step
+    row from them there, `stagent.engine.workflow_steps.SettleOnEnd`). On SQLite an end the
+    hook can write on the bare driver goes there (`stagent.store.hot_end`), with no Session."""
+
+    def __call__(self, session: Session, run: Run) -> None:
+        """Write in ``session``, the end's transaction (``run``: the end, written already)."""
+        ...
+
+    def fits_driver(self, status: RunStatus) -> bool:
+        """Whether `on_driver` can write an end of ``status`` (else it goes through a
+        Session)."""
+        ...
+
+    def on_driver(self, hot: SqliteHotConnection, run: Run) -> None:
+        """`__call__` on SQLite's bare driver connection, in the end's open transaction."""
+        ...
 
 
 class RunWriter:
@@ -222,20 +238,10 @@ class RunWriter:
             logged.append((final.kind, event_payload(final)))
         session_id = _last_session(pending)
         try:
-            with self.store.write() as session:
-                ended = lifecycle.finish(
-                    session,
-                    self.run.id,
-                    status,
-                    attempt=self.run.attempt,
-                    task_id=self.task_id,
-                    logged=logged,
-                    **fields,
-                )
-                if ended is not None and session_id is not None:
-                    run_writes.set_session(flushed_connection(session), self.task_id, session_id)
-                if ended is not None and on_end is not None:
-                    on_end(session, ended)
+            if self.store.is_sqlite and (on_end is None or on_end.fits_driver(status)):
+                ended = self._end_on_driver(status, logged, session_id, on_end, fields)
+            else:
+                ended = self._end(status, logged, session_id, on_end, fields)
         except StaleAttemptError as exc:
             log.warning("%s", exc.message)
             ended = None
@@ -243,6 +249,56 @@ class RunWriter:
             self.lost = True
             return current_status(self.store, self.run)
         return ended.status.value
+
+    def _end(
+        self,
+        status: RunStatus,
+        logged: list[tuple[LogKind, dict[str, Any]]],
+        session_id: str | None,
+        on_end: EndHook | None,
+        fields: dict[str, Any],
+    ) -> Run | None:
+        """`conclude`'s transaction through a Session (`stagent.store.lifecycle.finish`)."""
+        with self.store.write() as session:
+            ended = lifecycle.finish(
+                session,
+                self.run.id,
+                status,
+                attempt=self.run.attempt,
+                task_id=self.task_id,
+                logged=logged,
+                **fields,
+            )
+            if ended is not None and session_id is not None:
+                run_writes.set_session(flushed_connection(session), self.task_id, session_id)
+            if ended is not None and on_end is not None:
+                on_end(session, ended)
+        return ended
+
+    def _end_on_driver(
+        self,
+        status: RunStatus,
+        logged: list[tuple[LogKind, dict[str, Any]]],
+        session_id: str | None,
+        on_end: EndHook | None,
+        fields: dict[str, Any],
+    ) -> Run | None:
+        """`conclude`'s transaction on SQLite's bare driver connection, no Session
+        (`stagent.store.hot_end`): the same rows, events and end hook."""
+        with self.store.sqlite_hot_connection() as hot, hot_end.begin(hot):
+            ended = hot_end.finish(
+                hot,
+                self.run,
+                self.task_id,
+                status,
+                attempt=self.run.attempt,
+                logged=logged,
+                session_id=session_id,
+                **fields,
+            )
+            if ended is not None and on_end is not None:
+                on_end.on_driver(hot, ended)
+        return ended
 
     def _take(self) -> list[RuntimeEvent]:
         if self._soon is not None:

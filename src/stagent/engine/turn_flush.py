@@ -87,7 +87,7 @@ class TurnFlush:
         with hold:
             try:
                 if covered:
-                    run_writes.wait_for_flush(hot, covered[0].task_id)
+                    run_writes.wait_for_flush(hot)
             except Exception as exc:
                 log.warning("the flush of %d runs' batches failed: %s", len(covered), exc)
                 for writer in covered:

@@ -10,8 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stagent.domain.errors import ConflictError, Problem, StagentError, ValidationError
-from stagent.domain.workflow_files import WorkflowDefinitionError, load_definition, step_problem
+from stagent.domain.errors import ConflictError, StagentError, ValidationError
+from stagent.domain.workflow_files import (
+    WorkflowDefinitionError,
+    load_definition,
+    parse_definition,
+    step_problems,
+)
+from stagent.domain.workflow_outline import StepOutline, outline_of
 from stagent.domain.workflow_runs import (
     StepStatus,
     Workflow,
@@ -64,7 +70,18 @@ class WorkflowService:
         self, text: str, *, source: str = "<request>", project: str | None = None
     ) -> Workflow:
         """Validate YAML or JSON text and store it."""
-        return self.add(load_definition(text, source), project=project, source=source, text=text)
+        return self.add(self.load(text, source), project=project, source=source, text=text)
+
+    def load(self, text: str, source: str = "<request>") -> WorkflowDefinition:
+        """Validate YAML or JSON text: every problem at once, each step's runtime and profile
+        among them (`parse_definition` with `step_refusals`)."""
+        return load_definition(text, source, check_step=self.step_refusals)
+
+    def parse(
+        self, data: object, *, source: str = "definition", text: str | None = None
+    ) -> WorkflowDefinition:
+        """Validate definition data as `load` validates text."""
+        return parse_definition(data, source=source, text=text, check_step=self.step_refusals)
 
     def add(
         self,
@@ -128,24 +145,25 @@ class WorkflowService:
     ) -> None:
         """Raise a `WorkflowDefinitionError` naming every step whose runtime is unknown, or whose
         profile is unknown or does not support the step's runtime (with the line in ``text``)."""
-        problems: list[Problem] = []
-        for step in definition.steps:
-            runtime = step.runtime or "scripted"
-            field = "runtime"
-            try:
-                self._tasks.require_runtime(runtime)
-                field = "profile"
-                if step.profile and self._profiles is not None:
-                    self._profiles.check(step.profile, runtime)
-            except StagentError as exc:
-                message = exc.message.removeprefix(f"{field}: ")
-                problems.append(
-                    step_problem(
-                        definition, step.id, field, message, source=source, text=text, hint=exc.hint
-                    )
-                )
+        problems = step_problems(
+            outline_of(definition), self.step_refusals, source=source, text=text
+        )
         if problems:
             raise WorkflowDefinitionError.of(problems)
+
+    def step_refusals(self, step: StepOutline) -> list[tuple[str, str, str | None]]:
+        """Why ``step`` cannot run here, as (field, problem, hint): its runtime is unknown, or
+        its profile is unknown or does not support that runtime."""
+        runtime = step.runtime or "scripted"
+        field = "runtime"
+        try:
+            self._tasks.require_runtime(runtime)
+            field = "profile"
+            if step.profile and self._profiles is not None:
+                self._profiles.check(step.profile, runtime)
+        except StagentError as exc:
+            return [(field, exc.message.removeprefix(f"{field}: "), exc.hint)]
+        return []
 
     def list(self, *, status: WorkflowStatus | None = None) -> list[Workflow]:
         """Workflows, newest first."""
@@ -231,7 +249,9 @@ class WorkflowService:
                 )
             if step_row.status not in RETRYABLE:
                 raise ConflictError(
-                    f"step {step} is {step_row.status}; only a failed or blocked step is retried"
+                    f"step {step} is {step_row.status}; only a failed or blocked step is retried",
+                    hint=f"to run it again and what depends on it: stagent workflow rerun "
+                    f"{row.id} {step} (API: POST .../steps/{step}/rerun)",
                 )
             step_row.status = StepStatus.PENDING.value
             step_row.error = None

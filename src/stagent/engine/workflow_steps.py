@@ -136,7 +136,7 @@ def prepare_in(
     if step_row.task_id is None:
         # A task made in this transaction is no one else's yet: its value needs no re-read.
         # Run here, its ``created`` is logged with its run's status events (one statement).
-        new = _step_task(step, step_row, prompt, state.project_id)
+        new = _step_task(step, step_row, prompt, state.project_id, state.name)
         task = task_repo.create(session, new, log=executing is None)
         if executing is not None:
             created.append(task_repo.created_event(task))
@@ -209,7 +209,7 @@ def prepare_on_driver(
     stop = _stop(state, run_number, engine_id)
     if stop is not None:
         return {"stop": stop}
-    planned = task_repo.planned(_step_task(step, row, prompt, state.project_id))
+    planned = task_repo.planned(_step_task(step, row, prompt, state.project_id, state.name))
     task = planned[0]
     profile_options, note = _profile_options(profiles, task)
     directory = found.project_directory if task.project_id else None
@@ -231,10 +231,15 @@ def prepare_on_driver(
 
 
 def _step_task(
-    step: WorkflowStep, row: workflow_repo.StepValues, prompt: str, project_id: str | None
+    step: WorkflowStep,
+    row: workflow_repo.StepValues,
+    prompt: str,
+    project_id: str | None,
+    workflow_name: str,
 ) -> task_repo.NewTask:
     """The child task a step runs as: its options (runtime, model, ``timeout_seconds`` as the
-    run's deadline), priority and title."""
+    run's deadline), priority and title (``<workflow>: <step>``: the Board, Home and Monitor
+    say which workflow a step belongs to)."""
     options: RunOptions = parse_run_options(
         {**(step.options or {}), "runtime": step.runtime or "scripted"}, prefix="options."
     )
@@ -244,7 +249,7 @@ def _step_task(
         limits = options.limits.model_copy(update={"deadline_seconds": step.timeout_seconds})
         options = options.with_changes(limits=limits.model_dump())
     return task_repo.NewTask(
-        title=f"[Workflow] {row.name or step.name}",
+        title=f"{workflow_name}: {row.name or step.name}",
         description=prompt,
         project_id=project_id,
         runtime=options.runtime,
@@ -369,6 +374,19 @@ class SettleOnEnd:
         """Settle the step in ``session`` (``run``: its end, written there already). A step row
         that cannot be found leaves the run's end alone (`result` then says why)."""
         self.outcome = settle_ended(session, self.step[0], self.step[1], self.step[2], run)
+
+    def fits_driver(self, status: RunStatus) -> bool:
+        """A completed or cancelled end settles on SQLite's driver (nothing to read: why a
+        failed run failed is read through a Session, `workflow_repo.why_failed`)."""
+        return status in (RunStatus.COMPLETED, RunStatus.CANCELLED)
+
+    def on_driver(self, hot: SqliteHotConnection, run: Run) -> None:
+        """`__call__` on SQLite's bare driver connection, in the end's open transaction:
+        the step row's one ``UPDATE``."""
+        why = "completed" if run.status is RunStatus.COMPLETED else "cancelled"
+        values, outcome = _settled(why, run.status.value, run.result, run.error)
+        written = step_start.write_step(hot, self.step[0], self.step[1], self.step[2], values)
+        self.outcome = outcome if written else None
 
     def result(self, store: Store) -> dict[str, Any]:
         """The step's settled outcome: the one written with the run's end, else `settle`."""

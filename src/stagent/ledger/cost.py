@@ -22,11 +22,13 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from stagent.domain.events import UsageEvent
 from stagent.ledger.money import usd_to_micros
 from stagent.ledger.price_table import CategoryPrices, PriceMatch, PriceTable
+
+if TYPE_CHECKING:  # only read here: an import prices calls without loading the event types
+    from stagent.domain.events import UsageEvent
 
 CostSource = Literal["reported", "computed", "estimated", "unpriced", "none", "estimate"]
 """Where a ledger row's cost came from (``estimated``: a call priced over estimated tokens;
@@ -266,10 +268,24 @@ def find_with_modifiers(
 ) -> tuple[PriceMatch | None, tuple[str, ...]]:
     """The prices for ``usage``'s model and the modifiers it asks for; a ``-fast`` model name
     (``gpt-5.4-fast``) is its base model in fast mode."""
-    modifiers = modifiers_of(usage.speed, usage.inference_geo, usage.service_tier)
-    match = table.find(usage.model, at)
-    if match is None and usage.model.strip().lower().endswith("-fast"):
-        match = table.find(usage.model.strip()[: -len("-fast")], at)
+    return find_for_call(
+        table, usage.model, at, usage.speed, usage.inference_geo, usage.service_tier
+    )
+
+
+def find_for_call(
+    table: PriceTable,
+    model: str,
+    at: datetime,
+    speed: str | None,
+    inference_geo: str | None,
+    service_tier: str | None,
+) -> tuple[PriceMatch | None, tuple[str, ...]]:
+    """`find_with_modifiers` of a call of ``model`` at ``at`` in these modes."""
+    modifiers = modifiers_of(speed, inference_geo, service_tier)
+    match = table.find(model, at)
+    if match is None and model.strip().lower().endswith("-fast"):
+        match = table.find(model.strip()[: -len("-fast")], at)
         if match is not None and "fast" not in modifiers:
             modifiers = ("fast", *modifiers)
     return match, modifiers

@@ -44,46 +44,56 @@ def hourly(session: Session, now: datetime, zone: tzinfo) -> list[dict[str, Any]
     return series
 
 
+def active_agents(session: Session, now: datetime) -> list[dict[str, Any]]:
+    """Agents active now (running, or waiting for a person), each with its spend so far."""
+    active = activity.active(session)
+    spend = {
+        task.id: metrics_repo.aggregate(session, LedgerFilter(task_id=task.id), estimated=True)[0]
+        for task in active
+    }
+    simulated = {
+        task.id
+        for task in active
+        if metrics_repo.aggregate(session, LedgerFilter(task_id=task.id, simulated=True))[
+            0
+        ].requests
+    }
+    return [
+        {
+            "task_id": task.id,
+            "title": task.title,
+            "runtime": task.runtime,
+            "status": task.status,
+            "project": task.project,
+            "started_at": task.started_at.isoformat() if task.started_at else None,
+            "elapsed_seconds": int((now - task.started_at).total_seconds())
+            if task.started_at
+            else None,
+            "spent_micros": spend[task.id].cost_micros,
+            "spent_usd": usd_text(spend[task.id].cost_micros),
+            "requests": spend[task.id].requests,
+            "simulated": task.id in simulated,
+            "unpriced_requests": spend[task.id].unpriced,
+        }
+        for task in active
+    ]
+
+
+def agents_now(store: Store, now: datetime) -> list[dict[str, Any]]:
+    """`active_agents` in a read of its own (the Monitor's live table)."""
+    with store.read() as session:
+        return active_agents(session, now)
+
+
 def overview(store: Store, now: datetime, zone: tzinfo) -> dict[str, Any]:
     """Active agents (running or waiting for a person), success rates and 24-hour activity."""
     with store.read() as session:
-        active = activity.active(session)
-        spend = {
-            task.id: metrics_repo.aggregate(session, LedgerFilter(task_id=task.id), estimated=True)[
-                0
-            ]
-            for task in active
-        }
-        simulated = {
-            task.id
-            for task in active
-            if metrics_repo.aggregate(session, LedgerFilter(task_id=task.id, simulated=True))[
-                0
-            ].requests
-        }
+        active = active_agents(session, now)
         day = activity.finished_by_status(session, now - timedelta(hours=24))
         week = activity.finished_by_status(session, now - timedelta(days=7))
         series = hourly(session, now, zone)
     return {
-        "active": [
-            {
-                "task_id": task.id,
-                "title": task.title,
-                "runtime": task.runtime,
-                "status": task.status,
-                "project": task.project,
-                "started_at": task.started_at.isoformat() if task.started_at else None,
-                "elapsed_seconds": int((now - task.started_at).total_seconds())
-                if task.started_at
-                else None,
-                "spent_micros": spend[task.id].cost_micros,
-                "spent_usd": usd_text(spend[task.id].cost_micros),
-                "requests": spend[task.id].requests,
-                "simulated": task.id in simulated,
-                "unpriced_requests": spend[task.id].unpriced,
-            }
-            for task in active
-        ],
+        "active": active,
         "success_24h": success(day),
         "success_7d": success(week),
         "activity_24h": series,

@@ -17,7 +17,7 @@ from stagent.ledger.audit import audit, write_csv
 from stagent.ledger.home import status_cards
 from stagent.ledger.importers import IMPORT_SOURCES, ImportReport, LogImporter, Plan
 from stagent.ledger.metrics import cap_forecasts
-from stagent.ledger.monitor import overview
+from stagent.ledger.monitor import agents_now, overview
 from stagent.ledger.prices import PriceTable
 from stagent.ledger.recorder import UsageRecorder
 from stagent.ledger.reports import SUMMARY_GROUPS, Scope, dashboard, summary
@@ -82,10 +82,13 @@ class LedgerService:
         *,
         limit: int | None = 200,
         oldest_first: bool = False,
+        holds: bool = True,
     ) -> list[ledger_repo.LedgerEntry]:
-        """Ledger rows matching ``where``, newest first."""
+        """Ledger rows matching ``where``, newest first (without ``holds``: no budget holds)."""
         with self._store.read() as session:
-            return ledger_repo.list_entries(session, where, limit=limit, oldest_first=oldest_first)
+            return ledger_repo.list_entries(
+                session, where, limit=limit, oldest_first=oldest_first, holds=holds
+            )
 
     # ---------------------------------------------------------------- imports
 
@@ -137,6 +140,10 @@ class LedgerService:
     def monitor(self) -> dict[str, Any]:
         """Agents running now, success rates and 24-hour activity (the Monitor page)."""
         return overview(self._store, self.clock(), self.zone)
+
+    def active_agents(self) -> list[dict[str, Any]]:
+        """Agents active now with their spend so far (the Monitor's live table)."""
+        return agents_now(self._store, self.clock())
 
     def home(self, waiting_now: int) -> dict[str, Any]:
         """Home's five status cards with seven-day sparklines (see `stagent.ledger.home`);

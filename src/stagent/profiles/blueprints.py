@@ -13,11 +13,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Self, cast
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
-from stagent.domain.errors import NotFoundError, ValidationError
+from stagent.domain import yaml_lines
+from stagent.domain.errors import NotFoundError, Problem, ValidationError
+from stagent.domain.workflow_hints import (
+    EXAMPLES,
+    FieldHint,
+    Vocabulary,
+    field_hint,
+    most_specific,
+)
 from stagent.domain.workflows import Pattern
 from stagent.profiles._yaml import LocatedText
 from stagent.profiles.models import ID_PATTERN, SEMVER, Domain
@@ -25,6 +41,8 @@ from stagent.profiles.templating import TemplateError, check_template
 
 BUILTIN_BLUEPRINTS = Path(__file__).parent / "blueprints"
 HINT = "see the blueprint format in the README (Blueprints)"
+PROMPT_KEYS = ("prompt", "promptTemplate", "prompt_template")
+_UNION_TAGS = frozenset({"str", "int", "float", "bool", "none"})
 VariableType = Literal["text", "textarea", "select", "number", "boolean", "file"]
 
 
@@ -62,13 +80,21 @@ class Variable(_Spec):
     @model_validator(mode="after")
     def _fits_type(self) -> Self:
         if self.type == "select" and not self.options:
-            raise ValueError("a select variable needs options")
+            raise _rule(
+                "a select variable needs options",
+                "add options: [{value: small}, {value: large}], or choose another type",
+            )
         if self.options and self.type != "select":
-            raise ValueError("options: only a select variable has options")
+            raise _rule(
+                "options: only a select variable has options", "set type: select, or remove options"
+            )
         if (self.min is not None or self.max is not None) and self.type != "number":
-            raise ValueError("min/max: only a number variable has bounds")
+            raise _rule(
+                "min/max: only a number variable has bounds",
+                "set type: number, or remove min and max",
+            )
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("min is greater than max")
+            raise _rule("min is greater than max", "swap min and max")
         return self
 
 
@@ -110,61 +136,152 @@ class Blueprint(_Spec):
     loop: dict[str, Any] | None = None
     swarm: dict[str, Any] | None = None
 
-    @model_validator(mode="after")
-    def _identity(self) -> Self:
-        if not ID_PATTERN.match(self.id):
-            raise ValueError("id: must be lowercase letters, digits and hyphens")
-        if not SEMVER.match(self.version):
-            raise ValueError(f"version: {self.version!r} is not a semantic version")
-        return self
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not ID_PATTERN.match(value):
+            raise _rule(
+                "must be lowercase letters, digits and hyphens",
+                "e.g. id: my-blueprint (a user blueprint's file is then my-blueprint.yaml)",
+            )
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not SEMVER.match(value):
+            raise _rule(f"{value!r} is not a semantic version", "e.g. version: 1.0.0")
+        return value
 
     def variable(self, name: str) -> Variable | None:
         """The variable called ``name``."""
         return next((v for v in self.variables if v.id == name), None)
 
 
+WORDS = Vocabulary(
+    Blueprint,
+    {
+        **EXAMPLES,
+        "id": "id: my-blueprint",
+        "description": "description: What this blueprint does",
+        "version": "version: 1.0.0",
+        "profile": "profile: researcher",
+        "prompt": "prompt: Research {{topic}}",
+        "type": "type: text",
+        "value": "value: small",
+        "min": "min: 1",
+        "max": "max: 10",
+        "tags": "tags: [research]",
+        "variables": "variables: [{id: topic, type: text, required: true}]",
+        "domain": "domain: work",
+    },
+    "the blueprint",
+    {"steps": "every step", "variables": "every variable", "options": "every option"},
+)
+"""What a blueprint's field problems say (`stagent.domain.workflow_hints`)."""
+
+
 def parse_blueprint(text: str, source: str) -> Blueprint:
-    """Validate blueprint YAML; errors name ``source``, the line and the field."""
+    """Validate blueprint YAML: an error lists every problem, each naming ``source``, the line,
+    the field (and step) with its own fix."""
     located = LocatedText(source, text)
     raw = located.load(HINT)
     if not isinstance(raw, dict):
-        raise located.error(
-            [], "a blueprint must be a mapping (id, name, pattern, steps ...)", HINT
-        )
+        found = FieldHint([], "a blueprint must be a mapping (id, name, pattern, steps ...)", HINT)
+        raise ValidationError.listing([_placed(located, found, {})])
     data = cast(dict[str, Any], raw)
+    problems: list[Problem] = []
+    blueprint: Blueprint | None = None
     try:
         blueprint = Blueprint.model_validate(data)
     except PydanticValidationError as exc:
-        raise located.from_pydantic(exc, HINT) from None
-    _check_templates(blueprint, located)
+        problems += [_placed(located, hint, data) for hint in _field_hints(exc, data)]
+    problems += [_placed(located, hint, data) for hint in _template_hints(data)]
+    if problems or blueprint is None:
+        raise ValidationError.listing(problems)
     return blueprint
 
 
-def _check_templates(blueprint: Blueprint, located: LocatedText) -> None:
-    declared = {v.id for v in blueprint.variables}
-    names = [v.id for v in blueprint.variables]
-    duplicate = next((n for n in names if names.count(n) > 1), None)
-    if duplicate:
-        index = len(names) - 1 - names[::-1].index(duplicate)
-        raise located.error(["variables", index, "id"], f"{duplicate!r} is declared twice", HINT)
-    for index, step in enumerate(blueprint.steps):
-        for key in ("prompt", "condition", "name"):
-            template = getattr(step, key)
-            if not template:
+def _rule(message: str, hint: str) -> PydanticCustomError:
+    """A blueprint rule's refusal, carrying its own fix (`field_hint` reads ``hint``)."""
+    return PydanticCustomError("blueprint_rule", "{message}", {"message": message, "hint": hint})
+
+
+def _field_hints(exc: PydanticValidationError, data: dict[str, Any]) -> list[FieldHint]:
+    hints: dict[tuple[str | int, ...], FieldHint] = {}
+    for error in exc.errors():
+        loc = [part for part in error["loc"] if not _is_tag(part)]
+        found = field_hint({**error, "loc": tuple(loc)}, data, WORDS)
+        hints.setdefault(tuple(loc), found)  # a union's members each fail: say it once
+    return most_specific(list(hints.values()))
+
+
+def _is_tag(part: str | int) -> bool:
+    """A union member or validator's name pydantic puts in a location, not a field."""
+    return isinstance(part, str) and (
+        "[" in part or part.startswith("function-") or part in _UNION_TAGS
+    )
+
+
+def _template_hints(data: dict[str, Any]) -> list[FieldHint]:
+    """Duplicate variables and the templates' problems, read from the raw data (so they come
+    with the field problems, not after them)."""
+    hints: list[FieldHint] = []
+    variables = data.get("variables")
+    listed = cast(list[Any], variables) if isinstance(variables, list) else []
+    names: list[object] = [
+        cast(dict[str, Any], v).get("id") if isinstance(v, dict) else None for v in listed
+    ]
+    declared = {n for n in names if isinstance(n, str)}
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if isinstance(name, str) and name in seen:
+            hints.append(
+                FieldHint(
+                    ["variables", index, "id"],
+                    f"{name!r} is declared twice",
+                    f"give each variable its own id, or remove this one (e.g. id: {name}_2)",
+                )
+            )
+        if isinstance(name, str):
+            seen.add(name)
+    steps = data.get("steps")
+    for index, step in enumerate(cast(list[Any], steps) if isinstance(steps, list) else []):
+        if not isinstance(step, dict):
+            continue
+        fields = cast(dict[str, Any], step)
+        for key in (*PROMPT_KEYS, "condition", "name"):
+            template = fields.get(key)
+            if not isinstance(template, str):
                 continue
             try:
                 check_template(template, declared)
             except TemplateError as exc:
-                path_key = _raw_key(located, index, key)
-                raise located.error(["steps", index, path_key], str(exc), HINT) from None
+                hints.append(FieldHint(["steps", index, key], str(exc), exc.hint or HINT))
+    return hints
 
 
-def _raw_key(located: LocatedText, index: int, key: str) -> str:
-    raw = cast(dict[str, Any], located.load(HINT))
-    steps = cast(list[dict[str, Any]], raw.get("steps") or [])
-    aliases = {"prompt": ("prompt", "promptTemplate", "prompt_template")}.get(key, (key,))
-    step = steps[index] if index < len(steps) else {}
-    return next((a for a in aliases if a in step), key)
+def _placed(located: LocatedText, found: FieldHint, data: dict[str, Any]) -> Problem:
+    position = yaml_lines.position_of(located.text, found.path, at_key=found.at_key)
+    line, column = position if position else (None, None)
+    field = yaml_lines.format_path(found.path, empty="blueprint")
+    return Problem(
+        field, found.message, found.hint, located.source, line, column, _step(data, found.path)
+    )
+
+
+def _step(data: dict[str, Any], path: list[str | int]) -> str | None:
+    """The id (or name) of the step ``path`` is in."""
+    steps = data.get("steps")
+    if len(path) < 2 or path[0] != "steps" or not isinstance(path[1], int):
+        return None
+    if not isinstance(steps, list) or path[1] >= len(cast(list[Any], steps)):
+        return None
+    step = cast(list[Any], steps)[path[1]]
+    if not isinstance(step, dict):
+        return None
+    named = cast(dict[str, Any], step).get("id") or cast(dict[str, Any], step).get("name")
+    return named if isinstance(named, str) else None
 
 
 def load_blueprint_file(path: Path) -> Blueprint:
@@ -175,9 +292,12 @@ def load_blueprint_file(path: Path) -> Blueprint:
         raise ValidationError(f"{path}: cannot read it ({exc})") from None
     blueprint = parse_blueprint(text, str(path))
     if blueprint.id != path.stem:
-        raise LocatedText(str(path), text).error(
-            ["id"], f"{blueprint.id!r} does not match the file name {path.name!r}", HINT
+        found = FieldHint(
+            ["id"],
+            f"{blueprint.id!r} does not match the file name {path.name!r}",
+            f"set id: {path.stem}, or rename the file to {blueprint.id}.yaml",
         )
+        raise ValidationError.listing([_placed(LocatedText(str(path), text), found, {})])
     return blueprint
 
 

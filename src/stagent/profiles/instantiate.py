@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from pydantic import ValidationError as PydanticValidationError
-
 from stagent.domain.errors import ValidationError
+from stagent.domain.workflow_files import WorkflowDefinitionError, parse_definition
 from stagent.domain.workflows import WorkflowDefinition
 from stagent.profiles.blueprints import Blueprint, BlueprintStep, Variable
 from stagent.profiles.catalog import ProfileCatalog
@@ -140,29 +139,25 @@ def instantiate(
             hint="set the variables the conditions test",
         )
     steps = [_step(sid, step, values, set(skipped), profiles, runtime) for sid, step in kept]
+    data = {
+        "name": _name(blueprint, values),
+        "pattern": blueprint.pattern,
+        "steps": steps,
+        **_settings(blueprint, values),
+        "blueprint": {"id": blueprint.id, "version": blueprint.version, "variables": values},
+    }
     try:
-        definition = WorkflowDefinition.model_validate(
-            {
-                "name": _name(blueprint, values),
-                "pattern": blueprint.pattern,
-                "steps": steps,
-                **_settings(blueprint, values),
-                "blueprint": {
-                    "id": blueprint.id,
-                    "version": blueprint.version,
-                    "variables": values,
-                },
-            }
+        definition = parse_definition(data, source=blueprint.id)
+    except WorkflowDefinitionError as exc:
+        listed = "; ".join(
+            f"{p.field}{f' (step {p.step})' if p.step else ''} {p.message}" for p in exc.problems
         )
-    except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        message = first["msg"].removeprefix("Value error, ")
-        where = f"{loc} " if loc else ""
-        raise ValidationError(
-            f"{blueprint.id}: the resolved workflow is not valid: {where}{message}",
+        error = ValidationError(
+            f"{blueprint.id}: the resolved workflow is not valid: {listed}",
             hint="the variables given change which steps run; check the blueprint's conditions",
-        ) from None
+        )
+        error.problems = exc.problems
+        raise error from None
     return Instance(definition, values, tuple(skipped))
 
 

@@ -11,6 +11,7 @@ blueprint with a typo is refused when it loads, not when someone runs it.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 
@@ -19,7 +20,11 @@ Value = str | int | float | bool | None
 
 
 class TemplateError(ValueError):
-    """A template is malformed or names an unknown variable."""
+    """A template is malformed or names an unknown variable; ``hint`` says how to fix it."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 def truthy(value: Value) -> bool:
@@ -57,21 +62,36 @@ def check_template(template: str, declared: set[str]) -> None:
             open_blocks.append(False)
         elif token == "/if":
             if not open_blocks:
-                raise TemplateError("{{/if}} without a matching {{#if ...}}")
+                raise TemplateError(
+                    "{{/if}} without a matching {{#if ...}}",
+                    "open the block before it with {{#if variable}}, or remove the {{/if}}",
+                )
             open_blocks.pop()
         elif token == "else":
             if not open_blocks:
-                raise TemplateError("{{else}} outside an {{#if ...}} block")
+                raise TemplateError(
+                    "{{else}} outside an {{#if ...}} block",
+                    "write it as {{#if variable}}...{{else}}...{{/if}}",
+                )
             if open_blocks[-1]:
-                raise TemplateError("an {{#if ...}} block has a second {{else}}")
+                raise TemplateError(
+                    "an {{#if ...}} block has a second {{else}}",
+                    "keep one {{else}} per block; nest another {{#if}} for a third case",
+                )
             open_blocks[-1] = True
     if open_blocks:
-        raise TemplateError("an {{#if ...}} block is not closed with {{/if}}")
+        raise TemplateError(
+            "an {{#if ...}} block is not closed with {{/if}}",
+            "add {{/if}} where the block ends",
+        )
     unknown = sorted(variables_in(template) - declared)
     if unknown:
+        near = difflib.get_close_matches(unknown[0], sorted(declared), n=1)
         raise TemplateError(
             f"{{{{{unknown[0]}}}}} is not a variable of this blueprint"
-            + (f" (it has: {', '.join(sorted(declared))})" if declared else "")
+            + (f" (it has: {', '.join(sorted(declared))})" if declared else ""),
+            (f"did you mean {{{{{near[0]}}}}}? or " if near else "")
+            + f"declare it: variables: - {{id: {unknown[0]}, type: text}}",
         )
 
 

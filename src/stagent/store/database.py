@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,6 +56,7 @@ class Store:
         self._locked_sessions.configure(info={SECRETS_INFO: ()})
         self._secrets: tuple[str, ...] = ()
         self._hot = None if self.is_sqlite else HotPool(self.url)
+        self._kept = threading.local()  # a thread's kept driver connection (`keeping_hot`)
         self.changes = ChangeNotifier()
         self._watcher = CrossProcessWatcher(self.url, self.changes, is_sqlite=self.is_sqlite)
 
@@ -93,8 +95,14 @@ class Store:
         """The first column of the first row of one plain-SQL read (None if no row), sent
         outside any transaction -- one statement reads a consistent snapshot by itself -- so
         without a Session, ``BEGIN`` or ``ROLLBACK``: on SQLite straight on the driver, on
-        PostgreSQL one round trip in autocommit mode."""
+        PostgreSQL one round trip in autocommit mode (on a thread inside `keeping_hot`, on the
+        SQLite connection it keeps)."""
         if self.is_sqlite:
+            kept = self._kept_connection()
+            if kept is not None:
+                with self._using_kept(kept) as driver:
+                    row = driver.execute(sql).fetchone()
+                return row[0] if row is not None else None
             pooled = self.engine.raw_connection()
             try:
                 driver: Any = pooled.driver_connection
@@ -188,9 +196,14 @@ class Store:
         """SQLite only: the pool's driver connection with no SQLAlchemy around it
         (`stagent.store.hot.SqliteHotConnection`), for a write transaction the caller begins
         and ends itself (``BEGIN IMMEDIATE``, as `write`'s); rings the change signal after.
-        The pool rolls back whatever it left open when the connection goes back."""
+        The pool rolls back whatever it left open when the connection goes back. On a thread
+        inside `keeping_hot` the connection is the one the thread keeps (no pool round)."""
         if not self.is_sqlite:
             raise ValueError("sqlite_hot_connection is SQLite's; use hot_connection")
+        kept = self._kept_connection()
+        if kept is not None:
+            yield from self._on_kept(kept)
+            return
         pooled = self.engine.raw_connection()
         try:
             driver: Any = pooled.driver_connection
@@ -198,6 +211,45 @@ class Store:
         finally:
             pooled.close()
         self.changes.ring()
+
+    def _kept_connection(self) -> Any:
+        """The pooled connection this thread keeps for this store (taken from the pool at its
+        first use), or None: the thread keeps none (`keeping_hot`), or it is in use (a nested
+        use takes one from the pool)."""
+        keeping: list[Store] | None = getattr(_keeping, "stores", None)
+        kept = self._kept
+        if keeping is None or getattr(kept, "busy", False):
+            return None
+        pooled = getattr(kept, "pooled", None)
+        if pooled is None:
+            pooled = kept.pooled = self.engine.raw_connection()
+            keeping.append(self)
+        return pooled
+
+    def _on_kept(self, pooled: Any) -> Generator[SqliteHotConnection]:
+        with self._using_kept(pooled) as driver:
+            yield SqliteHotConnection(driver, self.engine.dialect, self._secrets)
+        self.changes.ring()
+
+    @contextmanager
+    def _using_kept(self, pooled: Any) -> Generator[Any]:
+        """The kept connection's driver, marked in use while inside; what a use left open is
+        rolled back after, as the pool's reset on checkin would."""
+        driver: Any = pooled.driver_connection
+        self._kept.busy = True
+        try:
+            yield driver
+        finally:
+            self._kept.busy = False
+            if driver.in_transaction:
+                driver.rollback()
+
+    def _give_back_kept(self) -> None:
+        """Return this thread's kept connection to the pool (`keeping_hot`'s exit)."""
+        pooled = getattr(self._kept, "pooled", None)
+        self._kept.pooled = None
+        if pooled is not None:
+            pooled.close()
 
     def notify(self) -> None:
         """Tell this process's waiters, and on PostgreSQL every other process's (one NOTIFY),
@@ -231,6 +283,31 @@ class Store:
         if self._hot is not None:
             self._hot.close()
         self.engine.dispose()
+
+
+_keeping = threading.local()
+"""``stores``: on a thread inside `keeping_hot`, the stores whose connection it keeps."""
+
+
+@contextmanager
+def keeping_hot() -> Generator[None]:
+    """While inside, on the calling thread: `Store.sqlite_hot_connection` of each SQLite store
+    keeps one driver connection for this thread (checked out of the pool at its first use,
+    checked in when the block ends) instead of a pool checkout and checkin per use. For one
+    long-lived thread that writes often: the worker's run loop (`stagent.engine.run_loop`),
+    where every workflow step's start and budget admission use it. A use that leaves its
+    transaction open has it rolled back, as the pool's checkin would."""
+    if getattr(_keeping, "stores", None) is not None:  # nested: the outer block gives back
+        yield
+        return
+    stores: list[Store] = []
+    _keeping.stores = stores
+    try:
+        yield
+    finally:
+        del _keeping.stores
+        for store in stores:
+            store._give_back_kept()  # pyright: ignore[reportPrivateUsage]
 
 
 def _begin_locked(session: Session, key: int) -> Any:

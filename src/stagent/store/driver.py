@@ -131,9 +131,16 @@ class PrebuiltRead:
         if conn.dialect.name != "sqlite":
             found = conn.execute(self.statement, params).mappings().one_or_none()
             return dict(found) if found is not None else None
-        read = self._compiled or self._compile(conn.dialect, params)
+        return self.one_or_none_on_driver(_driver(conn), conn.dialect, params)
+
+    def one_or_none_on_driver(
+        self, driver: Any, dialect: Dialect, params: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """`one_or_none` on SQLite's bare driver connection (``driver``, of an engine of
+        ``dialect``; no SQLAlchemy ``Connection`` around it)."""
+        read = self._compiled or self._compile(dialect, params)
         values = _values(read.names, read.binds, {**read.literals, **params})
-        with _cursor(_driver(conn), conn.dialect, read.sql, values) as cursor:
+        with _cursor(driver, dialect, read.sql, values) as cursor:
             cursor.execute(read.sql, values)
             row = cursor.fetchone()
         if row is None:

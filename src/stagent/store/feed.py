@@ -22,14 +22,15 @@ assigned and committed while the lock is held, so ``seq`` order stays commit ord
 from __future__ import annotations
 
 import json
+import select
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import Error as DriverError
-from psycopg.errors import InvalidSqlStatementName
-from psycopg.pq import Escaping, TransactionStatus
+from psycopg.errors import InvalidSqlStatementName, error_from_result
+from psycopg.pq import Escaping, ExecStatus, TransactionStatus
 from sqlalchemy import Connection
 
 from stagent.store.events import FEED_LOCK_KEY, OutboxRow
@@ -152,7 +153,8 @@ def append_in_order(
     while the run is still the writer's, waiting for a concurrent take-over to commit first);
     the feed lock; the ``insert`` (which must write nothing unless the fence's lock is held) and
     a notification; ``COMMIT`` without waiting for the flush; then ``flush``, its own
-    transaction, which must write WAL under a transaction id (a row lock): its commit then waits
+    transaction, which must write WAL under a transaction id (a transactional logical message,
+    `stagent.store.run_writes._FLUSH_SQL`): its commit then waits
     for the flush of the WAL up to its own commit record, the batch's included. (A transaction
     that wrote no WAL, even with an id, commits without waiting: ``pg_current_xact_id()`` alone
     would not do.) The feed lock is held from after the fence to the commit, with no round
@@ -183,8 +185,8 @@ def wait_for_flush(
     is on disk: ``flush`` (an ``EXECUTE``, as `append_in_order`'s) is sent as its own
     transaction; its commit waits for the WAL up to its own record, theirs included. On the
     connection they were committed on, so a server crash in between fails this (their
-    writer writes them again) instead of passing on a restarted server. The rows ``flush``
-    locked (none: it wrote no WAL and did not wait)."""
+    writer writes them again) instead of passing on a restarted server. The row count of
+    ``flush``'s result."""
     return _send_prepared(driver, info, prepare, flush, 0)
 
 
@@ -202,11 +204,8 @@ def _send_prepared(
             if not info.get(_PREPARED_INFO):
                 raw.execute(prepare, prepare=False)
                 info[_PREPARED_INFO] = True
-            with raw.cursor() as cursor:
-                cursor.execute(sql, prepare=False)
-                for _ in range(result):
-                    cursor.nextset()
-                return max(int(cursor.rowcount), 0)
+            with driver.lock:
+                return _row_count(driver, sql, result)
         except InvalidSqlStatementName:
             roll_back(driver)
             info.pop(_PREPARED_INFO, None)  # deallocated: prepared again
@@ -216,6 +215,44 @@ def _send_prepared(
             roll_back(driver)
             raise
     raise AssertionError("unreachable")
+
+
+def _row_count(driver: psycopg.Connection[Any], sql: str, result: int) -> int:
+    """Send ``sql`` through libpq itself and read every result; the row count of the
+    ``result``-th. A psycopg cursor cost ~30-60 us of Python per batch (its results, adapters
+    and generators) for rows nobody reads. The thread waits for the server in ``select``,
+    without the GIL (libpq's blocking ``PQgetResult`` would hold it: every thread of the
+    process would wait for the disk with this one).
+
+    Raises the first failed statement's error, as psycopg would; a connection lost on the way
+    raises `psycopg.OperationalError`."""
+    pgconn = driver.pgconn
+    encoding = driver.info.encoding
+    pgconn.send_query(sql.encode(encoding))
+    socket = pgconn.socket
+    while pgconn.flush():  # a large batch: libpq sends the rest as the socket takes it
+        select.select([socket], [socket], [])
+    results: list[Any] = []
+    while True:
+        while not pgconn.is_busy():
+            res = pgconn.get_result()
+            if res is None:
+                return _rows_of(pgconn, results, result, encoding)
+            results.append(res)
+        select.select([socket], [], [])
+        pgconn.consume_input()
+
+
+def _rows_of(pgconn: Any, results: list[Any], result: int, encoding: str) -> int:
+    """The row count of the ``result``-th of a query's ``results``; its first failed
+    statement's error raised instead."""
+    for res in results:
+        if res.status == ExecStatus.FATAL_ERROR:
+            raise error_from_result(res, encoding=encoding)
+    if len(results) <= result:
+        message = pgconn.error_message.decode(encoding, "replace") or "no result"
+        raise psycopg.OperationalError(f"the hot path's query was cut short: {message}")
+    return max(int(results[result].command_tuples or 0), 0)
 
 
 _INSERT_RESULT = 4
@@ -230,6 +267,21 @@ def roll_back(driver: Any) -> None:
         return
     if driver.info.transaction_status != TransactionStatus.IDLE:
         driver.rollback()
+
+
+_LITERAL_INFO = "stagent_literal"
+"""``Connection.info`` key: the connection's `literal_maker` function, made once."""
+
+
+def connection_literal(
+    driver: psycopg.Connection[Any], info: dict[str, Any]
+) -> Callable[[Any], str]:
+    """`literal_maker` of ``driver``, kept in ``info`` (which lives as long as the connection:
+    a hot connection's batches quote with one function)."""
+    literal = info.get(_LITERAL_INFO)
+    if literal is None:
+        literal = info[_LITERAL_INFO] = literal_maker(driver)
+    return literal
 
 
 def literal_maker(conn: Connection | psycopg.Connection[Any]) -> Callable[[Any], str]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ConnStatus, TransactionStatus
 from sqlalchemy import Dialect
 from sqlalchemy.engine import make_url
 
@@ -85,8 +85,9 @@ class HotPool:
     def checkin(self, hot: HotConnection) -> None:
         """Keep ``hot`` for the next batch if it is healthy and idle; otherwise close it."""
         driver = hot.driver
-        healthy = not driver.closed and not driver.broken
-        if healthy and driver.info.transaction_status == TransactionStatus.IDLE:
+        pgconn = driver.pgconn  # its status read straight from libpq (psycopg's are wrappers)
+        healthy = pgconn.status == ConnStatus.OK
+        if healthy and pgconn.transaction_status == TransactionStatus.IDLE:
             hot.idle_since = time.monotonic()
             with self._lock:
                 if self._pid == os.getpid() and len(self._idle) < KEEP_IDLE:

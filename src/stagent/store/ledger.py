@@ -293,12 +293,21 @@ def conditions(where: LedgerFilter) -> list[ColumnElement[bool]]:
 
 
 def list_entries(
-    session: Session, where: LedgerFilter, *, limit: int | None = 200, oldest_first: bool = False
+    session: Session,
+    where: LedgerFilter,
+    *,
+    limit: int | None = 200,
+    oldest_first: bool = False,
+    holds: bool = True,
 ) -> list[LedgerEntry]:
-    """Rows matching ``where``, newest first (or oldest first)."""
+    """Rows matching ``where``, newest first (or oldest first); without ``holds``, no budget
+    hold (the reserved and released rows of running work: not calls, and never summed)."""
     table = UsageLedgerRow
     order = table.finished_at.asc() if oldest_first else table.finished_at.desc()
-    query = select(table).where(*conditions(where)).order_by(order, table.id)
+    found = conditions(where)
+    if not holds:
+        found.append(table.status.notin_((RESERVED, RELEASED)))
+    query = select(table).where(*found).order_by(order, table.id)
     if limit is not None:
         query = query.limit(limit)
     return [to_entry(row) for row in session.scalars(query)]
@@ -469,6 +478,26 @@ def mark_run_outcome(session: Session, run_id: str, outcome: str) -> None:
     """A run failed or was cancelled: its call rows say so (blocked rows and reservations keep
     their own status)."""
     core(session).execute(_MARK, {"run": run_id, "was": COMPLETED, "status": outcome})
+
+
+_RELEASE_ON_DRIVER = Prebuilt(_RELEASE)
+_MARK_ON_DRIVER = Prebuilt(_MARK)
+"""`_RELEASE` and `_MARK` compiled once for SQLite's bare driver connection (a run's end
+there, `stagent.store.hot_end`)."""
+
+
+def release_reservations_on_driver(driver: Any, dialect: Dialect, run_id: str, *, note: str) -> int:
+    """`release_reservations` straight on SQLite's driver connection (in its open
+    transaction), no Session."""
+    values = {"run": run_id, "held": RESERVED, "status": RELEASED, "cost_micros": 0, "note": note}
+    return _RELEASE_ON_DRIVER.execute_on_driver(driver, dialect, values | {"finished_at": utcnow()})
+
+
+def mark_run_outcome_on_driver(driver: Any, dialect: Dialect, run_id: str, outcome: str) -> None:
+    """`mark_run_outcome` straight on SQLite's driver connection (in its open transaction)."""
+    _MARK_ON_DRIVER.execute_on_driver(
+        driver, dialect, {"run": run_id, "was": COMPLETED, "status": outcome}
+    )
 
 
 REPRICEABLE = ("computed", "estimated", "unpriced")

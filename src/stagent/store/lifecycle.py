@@ -38,6 +38,7 @@ from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
 from stagent.store.hot import SqliteHotConnection
 from stagent.store.run_end import RunState, check_move, end_run, storable, task_of
+from stagent.store.run_end import status_payload as _moved
 from stagent.store.tables import RunRow, TaskRow
 
 
@@ -126,18 +127,6 @@ def _move_task(
     payload = _moved(current, target, reason, run_number)
     events.append_many(session, task_id, [*logged, ("status", payload)], run_id=run_id)
     return values
-
-
-def _moved(
-    current: TaskStatus, target: TaskStatus, reason: str | None, run_number: int | None
-) -> dict[str, Any]:
-    """The payload of a task's ``status`` event."""
-    payload: dict[str, Any] = {"from": current.value, "to": target.value}
-    if reason:
-        payload["reason"] = reason
-    if run_number is not None:
-        payload["run"] = run_number
-    return payload
 
 
 def locked_task(session: Session, task_id: str) -> Task:
@@ -238,7 +227,10 @@ def start_new_on_driver(
     ``noted`` (events of the run) in one. ``planned``: the new task and its row's values
     (`stagent.store.tasks.planned`)."""
     task, values = planned
-    start = _started(task, options, reason, engine_id)
+    # the task's own options (no profile, project directory or cap changed them): the run
+    # stores the task row's options value, not a second dump of the same options
+    stored = values["options"] if options is task.options else None
+    start = _started(task, options, reason, engine_id, stored)
     driver, dialect = hot.driver, hot.dialect
     task_repo.INSERT.execute_on_driver(driver, dialect, {**values, **start.task_values})
     run_repo.INSERT.execute_on_driver(driver, dialect, start.run_values)
@@ -265,15 +257,24 @@ class _Start:
         return self.claim.run
 
 
-def _started(task: Task, options: RunOptions, reason: str | None, engine_id: str | None) -> _Start:
-    """A new run of ``task`` queued and claimed at once, both moves checked (nothing written)."""
+def _started(
+    task: Task,
+    options: RunOptions,
+    reason: str | None,
+    engine_id: str | None,
+    stored: dict[str, Any] | None = None,
+) -> _Start:
+    """A new run of ``task`` queued and claimed at once, both moves checked (nothing written).
+    ``stored``: the options' stored form, if the caller has it (`run_repo.new_run`)."""
     number = task.run_count + 1
     workflow_id = engine_id or workflow_id_for(task.id, number)
     check_transition(task.status, TaskStatus.QUEUED, task_id=task.id)
     check_transition(TaskStatus.QUEUED, TaskStatus.RUNNING, task_id=task.id)
     started = utcnow()
     subject = Subject("task", task.id)
-    run, run_values = run_repo.new_run(subject, task.id, number, options, workflow_id, started)
+    run, run_values = run_repo.new_run(
+        subject, task.id, number, options, workflow_id, started, stored
+    )
     check_move(
         RunState(run.id, RunStatus.QUEUED, 0), task.id, TaskStatus.QUEUED, RunStatus.RUNNING, None
     )

@@ -99,14 +99,36 @@ def end_run(
         ledger_repo.release_reservations(session, run_id, note=f"released: the run {target.value}")
     if booked.completed and target is not RunStatus.COMPLETED:
         ledger_repo.mark_run_outcome(session, run_id, target.value)
-    ended: dict[str, Any] = {
+    ended = ended_values(target, reason, result, error, booked.spent)
+    run_state.write(session, RunRow, run_id, ended)
+    return ended
+
+
+def ended_values(
+    target: RunStatus, reason: str, result: str | None, error: str | None, spent: int
+) -> dict[str, Any]:
+    """The values a run's end writes to its row (`end_run`'s, and SQLite's end on the driver,
+    `stagent.store.hot_end`): checked ``target`` (it ends a run), ``spent`` its ledger sum."""
+    if target not in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED):
+        raise InvalidTransitionError(f"{target.value} does not end a run")
+    return {
         "status": target.value,
         "stop_reason": reason,
         "result": result,
         "error": error,
         "waiting_on": list[str](),
         "ended_at": utcnow(),
-        "cost_micros": booked.spent,
+        "cost_micros": spent,
     }
-    run_state.write(session, RunRow, run_id, ended)
-    return ended
+
+
+def status_payload(
+    current: TaskStatus, target: TaskStatus, reason: str | None, run_number: int | None
+) -> dict[str, Any]:
+    """The payload of a task's ``status`` event (every move `stagent.store.lifecycle` logs)."""
+    payload: dict[str, Any] = {"from": current.value, "to": target.value}
+    if reason:
+        payload["reason"] = reason
+    if run_number is not None:
+        payload["run"] = run_number
+    return payload

@@ -18,11 +18,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from stagent.domain.errors import NotFoundError
-from stagent.domain.runs import Run
+from stagent.domain.runs import Run, RunStatus
 from stagent.domain.tasks import Task, TaskStatus
 from stagent.store import row_values
 from stagent.store.database import flushed_connection as connection
 from stagent.store.driver import Prebuilt, PrebuiltRead
+from stagent.store.hot import SqliteHotConnection
 from stagent.store.runs import BOOKED, Booked
 from stagent.store.tables import RunRow, TaskRow, WorkflowStepRow
 
@@ -92,6 +93,16 @@ _END_SQLITE = PrebuiltRead(
 ledger rows' sums (`runs.BOOKED`, one row whatever the run booked). SQLite's write transaction
 is the lock, so the order of the reads does not matter there; PostgreSQL locks the task, then
 the run (`end_state`)."""
+_END_ON_DRIVER = PrebuiltRead(
+    _END_SQLITE.statement.with_only_columns(
+        _RUNS.c.status,
+        _RUNS.c.attempt,
+        *tuple(_END_SQLITE.statement.selected_columns)[len(_RUNS.c) :],
+        maintain_column_froms=True,
+    )
+)
+"""`_END_SQLITE` with only the run's status and attempt (`end_fence_on_driver`): the run's
+executor holds the rest of its row."""
 _RUN_TASK = select(_RUNS.c.task_id).where(_RUNS.c.id == bindparam("run_id"))
 _UPDATES = {
     model: Prebuilt(update(table).where(table.c.id == bindparam("row_id")))
@@ -162,7 +173,35 @@ def end_state(
     locked). `NotFoundError` if there is no such run."""
     if conn.dialect.name != "sqlite":
         return _end_locked(conn, run_id, task_id)
-    found = _END_SQLITE.one_or_none(conn, {"run_id": run_id, "task_id": task_id})
+    return _end_of(run_id, _END_SQLITE.one_or_none(conn, {"run_id": run_id, "task_id": task_id}))
+
+
+EndFence = tuple[RunStatus, int, TaskStatus | None, Booked]
+"""What a run's end on the driver reads: the run's status and attempt, its task's status (None
+if the task row is gone), its ledger rows' sums."""
+
+
+def end_fence_on_driver(hot: SqliteHotConnection, run_id: str, task_id: str) -> EndFence:
+    """`end_state` for the run's own executor, which holds the run's row already (its claim),
+    on SQLite's bare driver connection in the write transaction its caller began
+    (`stagent.store.hot_end`): one statement, the run's status and attempt instead of its
+    whole row. `NotFoundError` if there is no such run."""
+    params = {"run_id": run_id, "task_id": task_id}
+    found = _END_ON_DRIVER.one_or_none_on_driver(hot.driver, hot.dialect, params)
+    if found is None:
+        raise NotFoundError(f"no run with id {run_id!r}", hint="see a task's runs on its page")
+    status = found["end_task_status"]
+    spent, reserved, completed = (found[f"end_booked_{n}"] for n in range(3))
+    return (
+        RunStatus(found["status"]),
+        found["attempt"],
+        TaskStatus(status) if status is not None else None,
+        Booked(int(spent or 0), int(reserved or 0), int(completed or 0)),
+    )
+
+
+def _end_of(run_id: str, found: dict[str, Any] | None) -> tuple[Run, TaskStatus | None, Booked]:
+    """`_END_SQLITE`'s row as values; `NotFoundError` if there is none."""
     if found is None:
         raise NotFoundError(f"no run with id {run_id!r}", hint="see a task's runs on its page")
     status = found["end_task_status"]
@@ -203,3 +242,14 @@ def write(
     if loaded is not None:
         for name, value in values.items():
             set_committed_value(loaded, name, value)
+
+
+def write_on_driver(
+    hot: SqliteHotConnection,
+    model: type[TaskRow] | type[RunRow],
+    row_id: str,
+    values: dict[str, Any],
+) -> None:
+    """`write` on SQLite's bare driver connection, in its open transaction (no Session: no
+    ORM object to keep in step)."""
+    _UPDATES[model].execute_on_driver(hot.driver, hot.dialect, {"row_id": row_id, **values})

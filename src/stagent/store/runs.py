@@ -60,16 +60,22 @@ def new_run(
     options: RunOptions,
     workflow_id: str | None,
     started: datetime | None,
+    stored: dict[str, Any] | None = None,
 ) -> tuple[Run, dict[str, Any]]:
-    """`insert_queued`'s run and its row's values, not inserted (`INSERT` takes them)."""
-    stored = options.stored()
+    """`insert_queued`'s run and its row's values, not inserted (`INSERT` takes them).
+    ``stored``: ``options.stored()`` where the caller has it already, ``options`` then being
+    the shared value `stored_options` gives for it (a new task's own options: its row's
+    ``options`` value, one JSON for both rows): neither is computed again."""
+    shared = stored is not None
+    if stored is None:
+        stored = options.stored()
     run = Run(
         id=new_id("run"),
         subject=subject,
         task_id=task_id,
         number=number,
         runtime=options.runtime,
-        options=stored_options(options.runtime, stored),
+        options=options if shared else stored_options(options.runtime, stored),
         status=RunStatus.QUEUED if started is None else RunStatus.RUNNING,
         attempt=0 if started is None else 1,
         waiting_on=(),

@@ -112,7 +112,7 @@ def _row_query(*, for_update: bool, deleted: bool) -> Select[TaskRow]:
         query = query.where(TaskRow.deleted_at.is_(None))
     if for_update:
         # NO KEY UPDATE on PostgreSQL: it still serializes writers of the task, but not the
-        # foreign-key checks of concurrent event inserts (which take KEY SHARE).
+        # foreign-key checks of concurrent inserts into feed_outbox (which take KEY SHARE).
         query = query.with_for_update(key_share=True)
     return query
 

@@ -16,9 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-import orjson
 
-from stagent.domain.events import UsageEvent
 from stagent.ledger.importers.calls import (
     TIERS,
     ImportedCall,
@@ -100,6 +98,8 @@ class ClaudeCopy(msgspec.Struct, gc=False):
 
     def call(self) -> ImportedCall:
         """The call this copy records."""
+        from stagent.domain.events import UsageEvent  # most copies are priced without it
+
         usage, line = self.usage, self.line
         tier = usage.service_tier
         event = UsageEvent(
@@ -177,6 +177,8 @@ def _copy(fast: _Line) -> ClaudeCopy | None:
 
 def _general(line: bytes) -> ClaudeCopy | None:
     """The reference path: any JSON, counts of unexpected types or signs read as zero."""
+    import orjson  # loaded for the few lines the fast path rejects
+
     try:
         data = orjson.loads(line)
     except orjson.JSONDecodeError as exc:

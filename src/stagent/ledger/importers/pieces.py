@@ -3,17 +3,19 @@ of one call within it narrowed to the best, those priced) into a `PieceResult`, 
 importer then merges in file order.
 
 A large first import reads pieces in a second process too (`results_in_order`): the machine's
-other core parses while this process parses, merges and books. Results come back in file order
-whoever read them, so every copy choice, count and read position is what reading the pieces
-one after another gives. The second process is forked (it inherits the parsers, the price table
-and the projects, and loads nothing), only from the CLI's own process, never from a server's.
+other core parses while this process parses, merges and books. A mid-size one (a re-run's new
+lines) hands the later half of its pieces to a forked process and reads the earlier half itself
+(`results_in_halves`: no pool, no queue). Results come back in file order whoever read them, so
+every copy choice, count and read position is what reading the pieces one after another gives.
+The second process is forked (it inherits the parsers, the price table and the projects, and
+loads nothing), only from the CLI's own process, never from a server's.
 """
 
 from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +31,11 @@ PIECE_BYTES = 2 << 20
 """The size of a piece: a file with more new bytes is read as several (a piece's calls are
 held until it is merged: peak memory follows it and the read-ahead)."""
 PARALLEL_BYTES = 32 << 20
-"""New bytes from which an import reads in a second process as well (below, forking and
-feeding it costs more than it saves)."""
+"""New bytes from which an import reads in a second process fed through a pool
+(`results_in_order`; below, the pool's start-up and feeding cost more than they save)."""
+HALVES_BYTES = 2 << 20
+"""New bytes from which an import forks one process to read the later half of its pieces
+(`results_in_halves`; below, the fork costs more than the half it reads)."""
 WORKER_QUEUE = 8
 """Pieces handed to the second process ahead of the one it is reading."""
 AHEAD = 12
@@ -52,6 +57,8 @@ class Piece:
     start: int
     end: int | None
     aligned: bool
+    size: int = 0
+    """The bytes it spans as planned (what `results_in_halves` splits by)."""
 
 
 @dataclass(slots=True)
@@ -79,11 +86,11 @@ class PieceResult:
 def pieces_of(file: int, path: str, offset: int, size: int) -> list[Piece]:
     """The pieces of a file read from ``offset`` (a line start) that was ``size`` bytes."""
     if size - offset <= PIECE_BYTES:
-        return [Piece(file, path, offset, None, True)]
+        return [Piece(file, path, offset, None, True, size - offset)]
     starts = list(range(offset, size, PIECE_BYTES))
     ends: list[int | None] = [*starts[1:], None]
     return [
-        Piece(file, path, start, end, start == offset)
+        Piece(file, path, start, end, start == offset, (end or size) - start)
         for start, end in zip(starts, ends, strict=True)
     ]
 
@@ -170,16 +177,94 @@ def can_fork() -> bool:
     """Whether this system forks and this process may use more than one core."""
     import multiprocessing
 
+    return _cores() > 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
+def can_halve() -> bool:
+    """Whether this process may fork (`os.fork`) and use more than one core."""
+    return hasattr(os, "fork") and _cores() > 1
+
+
+def _cores() -> int:
     try:
-        cores = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return cores > 1 and "fork" in multiprocessing.get_all_start_methods()
+        return os.cpu_count() or 1
+
+
+def results_in_halves(
+    pieces: list[Piece], read: Callable[[Piece], PieceResult]
+) -> Generator[tuple[Piece, PieceResult]]:
+    """Each piece with what ``read`` found in it, in the pieces' order: a forked process reads
+    the later half (by bytes) and sends its results through a pipe once done, while this one
+    reads the earlier half. Should the other process fail, this one reads its half too."""
+    import pickle
+    import signal
+
+    total = sum(piece.size for piece in pieces)
+    cut, seen = len(pieces), 0
+    for number, piece in enumerate(pieces):
+        if seen >= total // 2:
+            cut = number
+            break
+        seen += piece.size
+    mine, theirs = pieces[:cut], pieces[cut:]
+    if not theirs:
+        for piece in mine:
+            yield piece, read(piece)
+        return
+    readable, writable = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the forked process: coverage does not follow it)
+        _read_for_parent(theirs, read, readable, writable)
+    os.close(writable)
+    found: list[PieceResult] | None = None
+    try:
+        for piece in mine:
+            yield piece, read(piece)
+        data = _read_all(readable)
+        _, status = os.waitpid(child, 0)
+        child = 0
+        if status == 0 and data:
+            found = pickle.loads(data)  # our own forked process wrote it
+    finally:
+        os.close(readable)
+        if child:  # stopped early (an error, or the caller stopped): end the other process
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+    if found is None or len(found) != len(theirs):
+        found = [read(piece) for piece in theirs]
+    yield from zip(theirs, found, strict=True)
+
+
+def _read_for_parent(
+    pieces: list[Piece], read: Callable[[Piece], PieceResult], readable: int, writable: int
+) -> None:  # pragma: no cover (runs in the forked process)
+    """The forked process: read ``pieces``, write their results to ``writable``, and leave at
+    once (no exit handlers, no flushing of buffers or closing of connections it inherited)."""
+    import pickle
+
+    code = 1
+    try:
+        os.close(readable)
+        data = memoryview(pickle.dumps([read(piece) for piece in pieces], 5))
+        while data:
+            data = data[os.write(writable, data) :]
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def _read_all(readable: int) -> bytes:
+    parts: list[bytes] = []
+    while part := os.read(readable, 1 << 20):
+        parts.append(part)
+    return b"".join(parts)
 
 
 def results_in_order(
     pieces: Iterable[Piece], read: Callable[[Piece], PieceResult], *, parallel: bool
-) -> Iterator[tuple[Piece, PieceResult]]:
+) -> Generator[tuple[Piece, PieceResult]]:
     """Each piece with what ``read`` found in it, in the pieces' order. ``parallel``: a forked
     second process reads pieces too (`WORKER_QUEUE` of them handed ahead) while this one reads
     the next ones itself whenever the oldest outstanding piece is not back yet (at most `AHEAD`

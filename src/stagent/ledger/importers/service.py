@@ -25,12 +25,11 @@ from stagent.ledger.importers.calls import (
     CallCopy,
     ImportedCall,
 )
-from stagent.ledger.importers.reader import head_of, resume_point
+from stagent.ledger.importers.reader import HEAD_BYTES, head_of, resume_point
 from stagent.store import sqlite_imports as repo
 
 if TYPE_CHECKING:  # the parsers (msgspec) load when a file has something new to read, the
     # price table (YAML, pydantic) when the first call is priced
-    from stagent.domain.events import UsageEvent
     from stagent.ledger.cost import RateCard
     from stagent.ledger.importers.claude_code import ClaudeCopy
     from stagent.ledger.importers.codex import RolloutState
@@ -44,9 +43,14 @@ BATCH_CALLS = 2_000
 ~88 MiB against ~96 MiB with 5k, for 1-3 % more CPU; 1k cost ~10 % more CPU for 3 MiB)."""
 _Card: TypeAlias = "tuple[RateCard, str] | None"
 """A model's rate card on one day in one mode, and its provider (None: not in the table)."""
+_CardKey: TypeAlias = "tuple[str, date, str | None, str | None, str | None]"
+"""What a rate card is looked up by: model, day, speed, inference geo, service tier."""
 _UNSEEN: Any = object()
 """A rate card not looked up yet (None is a looked-up model the table does not know)."""
 _MODEL = repo.IMPORT_COLUMNS.index("model")
+FULL_HEAD = f"{HEAD_BYTES}:"
+"""How a stored head taken from a whole `HEAD_BYTES` starts (one from a shorter file is taken
+again once the file has grown)."""
 MAX_EXAMPLES = pieces.MAX_EXAMPLES
 """Malformed lines listed by file:line in a report (all are counted)."""
 
@@ -142,7 +146,7 @@ class LogImporter:
         self._db = db
         self._prices = prices
         self.parallel = parallel
-        self._cards: dict[tuple[str, date, str | None, str | None, str | None], _Card] = {}
+        self._cards: dict[_CardKey, _Card] = {}
 
     @property
     def prices(self) -> PriceTable:
@@ -191,7 +195,7 @@ class LogImporter:
         ]
         with collector_paused():
             todo = [piece for file in files for piece in file.start(report)]
-            parallel = self._parallel(plan, todo)
+            how = self._how(plan, todo)
             source, copy_row, render = plan.source, self.copy_row, self._db.render
 
             def read(piece: pieces.Piece) -> pieces.PieceResult:
@@ -200,29 +204,45 @@ class LogImporter:
                     piece, parse, lambda c: render(copy_row(source, c, projects))
                 )
 
-            for piece, result in pieces.results_in_order(todo, read, parallel=parallel):
-                file = files[piece.file]
-                batch.add(result)
-                batch.moved(file.merged(result, report))
-                if progress and result.bytes_read:
-                    progress(result.bytes_read)
+            if how == "halves":
+                found = pieces.results_in_halves(todo, read)
+            else:
+                found = pieces.results_in_order(todo, read, parallel=how == "pool")
+            try:
+                for piece, result in found:
+                    file = files[piece.file]
+                    batch.add(result)
+                    batch.moved(file.merged(result, report))
+                    if progress and result.bytes_read:
+                        progress(result.bytes_read)
+            finally:  # a second process still reading is ended now, not when collected
+                found.close()
             batch.flush()
         return report
 
-    def _parallel(self, plan: Plan, todo: list[pieces.Piece]) -> bool:
-        """Whether to read in a second process as well (a large Claude Code import, from a
-        process that asked for it, on a machine with a core to spare); the price table and
-        the parser are loaded first, so the forked process has them."""
+    def _how(self, plan: Plan, todo: list[pieces.Piece]) -> str:
+        """How to read: ``alone``; ``pool``, a second process fed pieces as it goes (a large
+        Claude Code import, `pieces.PARALLEL_BYTES`); ``halves``, a second process reading the
+        later half (a mid-size one, `pieces.HALVES_BYTES`). Only from a process that asked for
+        it, on a machine with a core to spare; the price table and the parser are loaded
+        first, so the forked process has them."""
         if not self.parallel or plan.source != CLAUDE_CODE or len(todo) < 2:
-            return False
-        if plan.pending_bytes < pieces.PARALLEL_BYTES or not pieces.can_fork():
-            return False
+            return "alone"
+        if plan.pending_bytes >= pieces.PARALLEL_BYTES and pieces.can_fork():
+            how = "pool"
+        elif plan.pending_bytes >= pieces.HALVES_BYTES and pieces.can_halve():
+            how = "halves"
+        else:
+            return "alone"
         from importlib import import_module
 
-        for module in ("stagent.ledger.cost", "stagent.ledger.importers.claude_code"):
+        modules = ["stagent.ledger.cost", "stagent.ledger.importers.claude_code"]
+        if how == "pool":  # rows render faster through orjson (`sqlite_imports.render_row`)
+            modules.append("orjson")
+        for module in modules:
             import_module(module)
         _ = self.prices  # loaded before the fork
-        return True
+        return how
 
     def row(self, source: str, call: ImportedCall, project_id: str | None) -> repo.ImportedRow:
         """The ledger row of one imported call (`repo.IMPORT_COLUMNS`), priced from its
@@ -231,7 +251,8 @@ class LogImporter:
 
         usage = call.usage
         one_hour = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)
-        card = self._card(usage, call.at) if usage.cost_usd is None else None
+        key = (usage.model, call.at.date(), usage.speed, usage.inference_geo, usage.service_tier)
+        card = self._card(key, call.at) if usage.cost_usd is None else None
         if card is None:
             cost = cost_of(usage, self.prices, at=call.at)
             micros, cost_source, provider = cost.micros, cost.source, cost.provider
@@ -283,7 +304,7 @@ class LogImporter:
         key = (model, at.date(), speed, geo, tier_name)
         card = self._cards.get(key, _UNSEEN)
         if card is _UNSEEN:
-            card = self._card(copy.call().usage, at)
+            card = self._card(key, at)
         if card is None:
             return self.row(source, copy.call(), project_id)
         rates, provider = card
@@ -319,16 +340,17 @@ class LogImporter:
             source, copy.dedupe_key, line.session_id or None, cwd, raw, at,
         )  # fmt: skip
 
-    def _card(self, usage: UsageEvent, at: datetime) -> _Card:
-        """The rate card (and provider) for a call's model, day and modes; None: unpriced."""
-        key = (usage.model, at.date(), usage.speed, usage.inference_geo, usage.service_tier)
+    def _card(self, key: _CardKey, at: datetime) -> _Card:
+        """The rate card (and provider) for a call at ``at`` of ``key``'s model, day and
+        modes (speed, inference geo, service tier); None: unpriced."""
         try:
             return self._cards[key]
         except KeyError:
             pass
-        from stagent.ledger.cost import RateCard, find_with_modifiers
+        from stagent.ledger.cost import RateCard, find_for_call
 
-        match, modifiers = find_with_modifiers(self.prices, usage, at)
+        model, _day, speed, geo, tier = key
+        match, modifiers = find_for_call(self.prices, model, at, speed, geo, tier)
         card = None if match is None else (RateCard.of(match, modifiers), match.pricing.provider)
         self._cards[key] = card
         return card
@@ -439,13 +461,17 @@ class _FileImport:
             report.restarted.append(f"{path} ({resume.restarted})")
         if resume.offset == size and not resume.restarted:
             return []
-        from stagent.ledger.importers.codex import RolloutState
+        if self.plan.source == CODEX:  # state carried across a Codex file (Claude Code: none)
+            from stagent.ledger.importers.codex import RolloutState
 
-        self.state = RolloutState(
-            stored.state if stored and not resume.restarted else None, self.plan.tier
-        )
+            self.state = RolloutState(
+                stored.state if stored and not resume.restarted else None, self.plan.tier
+            )
         report.files_read += 1
-        self.head = head_of(path)
+        if stored and resume.offset and stored.head.startswith(FULL_HEAD):
+            self.head = stored.head  # `resume_point` just found the file starting with it
+        else:
+            self.head = head_of(path)
         self.offset, self.lines = resume.offset, resume.lines
         return pieces.pieces_of(self.number, str(path), resume.offset, size)
 

@@ -13,7 +13,12 @@ from stagent.store.tables.automation import (
     WorkflowStepRow,
 )
 from stagent.store.tables.base import NAMING_CONVENTION, Base, SeqType, Timestamp
-from stagent.store.tables.feed import AgentEventRow, FeedOutboxRow, InboxItemRow
+from stagent.store.tables.feed import (
+    SQLITE_ONLY_FOREIGN_KEYS,
+    AgentEventRow,
+    FeedOutboxRow,
+    InboxItemRow,
+)
 from stagent.store.tables.governance import (
     ApprovalRequestRow,
     BudgetRow,
@@ -31,6 +36,7 @@ from stagent.store.tables.workspace import EnvironmentScanRow, ExecutorRow, Sett
 
 __all__ = [
     "NAMING_CONVENTION",
+    "SQLITE_ONLY_FOREIGN_KEYS",
     "AgentEventRow",
     "ApprovalRequestRow",
     "Base",

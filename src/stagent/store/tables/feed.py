@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, ForeignKeyConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stagent.domain.ids import utcnow
@@ -14,16 +14,23 @@ from stagent.store.tables.base import Base, SeqType, Timestamp
 
 class AgentEventRow(Base):
     """The append-only log of everything that happens, which doubles as the workspace's change
-    feed (by ``seq``). Each event names its subject (a task, a run, a budget ...)."""
+    feed (by ``seq``). Each event names its subject (a task, a run, a budget ...).
+
+    ``task_id`` references ``tasks`` on SQLite only (`SQLITE_ONLY_FOREIGN_KEYS`, migration
+    0024): on PostgreSQL the check locked the task row once per run batch. A task row is never
+    deleted, so no event is left naming a missing task."""
 
     __tablename__ = "agent_events"
     __table_args__ = (
         Index("ix_agent_events_task_id_seq", "task_id", "seq"),
         Index("ix_agent_events_run_id", "run_id"),
+        ForeignKeyConstraint(["task_id"], ["tasks.id"], ondelete="CASCADE").ddl_if(
+            dialect="sqlite"
+        ),
     )
 
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
-    task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    task_id: Mapped[str | None] = mapped_column(String(32))
     run_id: Mapped[str | None] = mapped_column(String(32))
     subject_kind: Mapped[str] = mapped_column(String(16), default="task")
     """``task``, ``run``, ``approval``, ``budget``; later ``workflow``, ``schedule``, ``chat``."""
@@ -31,6 +38,11 @@ class AgentEventRow(Base):
     kind: Mapped[str] = mapped_column(String(24))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+SQLITE_ONLY_FOREIGN_KEYS = frozenset({"fk_agent_events_task_id_tasks"})
+"""Foreign keys the migrations create on SQLite only (0024): the drift check skips them on
+PostgreSQL."""
 
 
 class FeedOutboxRow(Base):

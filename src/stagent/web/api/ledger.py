@@ -161,11 +161,16 @@ def export_csv(
     since: Day = None,
     until: Day = None,
     runtime: str | None = None,
+    project_id: str | None = None,
     source: Source = None,
+    status_: Annotated[str | None, Query(alias="status")] = None,
 ) -> Response:
-    """Every matching row as CSV, oldest first."""
+    """Every matching row as CSV, oldest first (the Costs page's filters: runtime, project,
+    source, status)."""
     where = LedgerFilter(
         runtime=runtime or None,
+        project_id=project_id or None,
+        status=status_ or None,
         source=_source(source or None),
         since=ws.ledger.instant(since, "since"),
         until=ws.ledger.instant(until, "until", end=True),

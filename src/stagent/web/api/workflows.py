@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 
 from stagent.domain.errors import ValidationError
-from stagent.domain.workflow_files import parse_definition
 from stagent.domain.workflows import WorkflowDefinition
 from stagent.schemas.workflows import WorkflowSchema
 from stagent.web.api.models import ListOut, list_of
@@ -44,7 +43,7 @@ def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
 Definition = Annotated[
     dict[str, Any], WithJsonSchema(_inlined(WorkflowDefinition.model_json_schema()))
 ]
-"""A definition object: its fields in the schema, checked by `parse_definition` (which names
+"""A definition object: its fields in the schema, checked by `WorkflowService.parse` (which names
 the step and field of a problem, and checks what the schema cannot: steps that refer to each
 other, a pattern's own settings, run options)."""
 
@@ -77,7 +76,7 @@ def add_workflow(body: WorkflowIn, ws: WorkspaceDep) -> WorkflowSchema:
         raise ValidationError("definition: send either definition (an object) or text (YAML/JSON)")
     if body.text is not None:
         return WorkflowSchema.of(ws.workflows.add_text(body.text, project=body.project))
-    definition = parse_definition(body.definition, source="definition")
+    definition = ws.workflows.parse(body.definition, source="definition")
     return WorkflowSchema.of(ws.workflows.add(definition, project=body.project))
 
 

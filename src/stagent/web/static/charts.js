@@ -1,5 +1,6 @@
 // The Costs and Monitor pages: Chart.js charts from the page's embedded JSON, and the Monitor's
-// live log (its own stream, closed while the tab is hidden and resumed from the last event).
+// live log and active agents (its own stream, closed while the tab is hidden and resumed from the
+// last event), the agents' elapsed time ticking in the page.
 (function () {
   "use strict";
 
@@ -65,6 +66,25 @@
     });
   }
 
+  // Active agents' elapsed time ticks in the page: each cell's server figure plus the time
+  // since it arrived.
+  function stampElapsed() {
+    const now = Date.now();
+    document.querySelectorAll("td.elapsed[data-elapsed]").forEach((td) => { td.dataset.since = String(now); });
+  }
+  function elapsedText(seconds) {
+    if (seconds >= 3600) return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
+    return Math.floor(seconds / 60) + " min " + (seconds % 60) + " s";
+  }
+  function tickElapsed() {
+    const now = Date.now();
+    document.querySelectorAll("td.elapsed[data-elapsed]").forEach((td) => {
+      const base = parseInt(td.dataset.elapsed || "0", 10) || 0;
+      const since = parseInt(td.dataset.since || String(now), 10);
+      td.textContent = elapsedText(base + Math.max(0, Math.floor((now - since) / 1000)));
+    });
+  }
+
   function liveLog(list) {
     const form = document.getElementById("log-filters");
     const state = document.getElementById("stream-state");
@@ -97,6 +117,15 @@
         items.reverse().forEach((li) => { li.hidden = !visible(li); list.prepend(li); });
         while (list.children.length > 1000) list.lastElementChild.remove();
       });
+      source.addEventListener("monitor-agents", (event) => {
+        const holder = document.createElement("div");
+        holder.innerHTML = event.data; // server-rendered, escaped by the template
+        holder.querySelectorAll("[data-part]").forEach((part) => {
+          const target = document.getElementById(part.dataset.part);
+          if (target) target.innerHTML = part.innerHTML;
+        });
+        stampElapsed();
+      });
       if (state) state.textContent = "live";
     }
     function pause() {
@@ -122,6 +151,10 @@
     }
     const log = document.getElementById("monitor-log");
     if (log) liveLog(log);
+    if (document.getElementById("active-agents")) {
+      stampElapsed();
+      setInterval(tickElapsed, 1000);
+    }
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -4,6 +4,7 @@ now, success rate, 24-hour activity, a live log stream across every task)."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import Query, Request
 from starlette.responses import Response
@@ -48,6 +49,15 @@ def _titles(ws: Workspace, task_ids: set[str]) -> dict[str, str]:
     return titles
 
 
+def _workflows(ws: Workspace, task_ids: set[str]) -> dict[str, tuple[str, str]]:
+    """The audit log's workflow steps: task id -> (workflow id, workflow name)."""
+    steps = {t: w for t, w in ws.workflows.step_tasks().items() if t in task_ids}
+    if not steps:
+        return {}
+    names = {w.id: w.name for w in ws.workflows.list() if w.id in set(steps.values())}
+    return {t: (w, names[w]) for t, w in steps.items() if w in names}
+
+
 @router.get("/costs")
 def costs(
     request: Request,
@@ -77,12 +87,22 @@ def costs(
             since=ws.ledger.instant(data["since"], "since"),
         ),
         limit=100,
+        holds=False,
     )
-    export = "&".join(
-        f"{k}={v}"
-        for k, v in (("since", data["since"]), ("runtime", scope.runtime), ("source", scope.source))
-        if v
+    export = urlencode(
+        [
+            (key, value)
+            for key, value in (
+                ("since", data["since"]),
+                ("runtime", scope.runtime),
+                ("project_id", scope.project_id),
+                ("source", scope.source),
+                ("status", scope.status),
+            )
+            if value
+        ]
     )
+    task_ids = {row.task_id for row in rows if row.task_id}
     return page(
         request,
         "pages/costs.html",
@@ -90,7 +110,8 @@ def costs(
         title="Costs",
         data=data,
         rows=[entry_json(row) for row in rows],
-        task_titles=_titles(ws, {row.task_id for row in rows if row.task_id}),
+        task_titles=_titles(ws, task_ids),
+        workflow_of=_workflows(ws, task_ids),
         filters={"days": days, "runtime": scope.runtime or "", "project": scope.project_id or "",
                  "source": scope.source or "", "status": scope.status or ""},
         ranges=RANGES,

@@ -40,6 +40,11 @@ def task_runs(ws: Workspace, task_id: str, *, upto: int) -> str | None:
     return render("fragments/task_runs.html", **views.task_runs_context(ws, task_id, upto=upto))
 
 
+def run_cost(micros: int) -> str:
+    """A live run's spend so far, as its Cost field on the task page reads it."""
+    return render("fragments/run_cost.html", cost=views.usd(micros), so_far=True)
+
+
 def log_line(event: LoggedEvent) -> str:
     """One line of a task's event log."""
     return render("fragments/log_line.html", event=event)

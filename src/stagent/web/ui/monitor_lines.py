@@ -1,6 +1,8 @@
-"""Log lines across every task, as the Monitor page lists them."""
+"""Log lines across every task, and the agents active now, as the Monitor page shows them."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from stagent.domain.events import LoggedEvent
 from stagent.web.ui.templating import render
@@ -21,3 +23,19 @@ def monitor_lines(ws: Workspace, events: list[LoggedEvent]) -> list[str]:
         )
         for event, task_id in task_events
     ]
+
+
+def agents_key(agents: list[dict[str, Any]]) -> tuple[object, ...]:
+    """What the active-agents table shows that can change, but the ticking elapsed time."""
+    return tuple(
+        (a["task_id"], a["title"], a["status"], a["spent_micros"], a["unpriced_requests"])
+        for a in agents
+    )
+
+
+def active_agents(agents: list[dict[str, Any]]) -> str:
+    """The Active-now card and the active-agents table, each in a ``data-part`` holder naming
+    the element of the page it replaces."""
+    now = render("fragments/active_now.html", active=agents)
+    table = render("fragments/active_agents.html", active=agents)
+    return f'<div data-part="active-now">{now}</div><div data-part="active-agents">{table}</div>'

@@ -14,8 +14,12 @@ named SSE events whose data is a rendered HTML fragment:
 - ``run-<run id>-log``: one line per event of a run of that task (appended to its section);
 - ``task-<id>-runs``: the task's run sections, re-rendered when a run starts, waits or ends
   (that batch's lines of the task's runs are in it, so they are not sent again);
+- ``run-<run id>-cost``: a live run's spend so far, the figure alone, when a call it made was
+  booked since (`cost_events`: followed from its ``usage`` event until its section is re-rendered);
 - ``project-<id>``: the project's tasks table, on created/updated/status events;
 - ``monitor``: ``monitor-log``, every task's new log lines (newest first), naming their task;
+  and ``monitor-agents``, the Active-now card and the active-agents table, when what they show
+  (tasks, status, spend so far) changed (`agent_events`);
 - ``workflow:<id>``: ``workflow-<id>``, the workflow's run view (graph, timeline, actions),
   whenever the workflow or a step of its latest run changed (checked on every wake: workflow
   rows change without feed events);
@@ -31,7 +35,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sse_starlette import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
@@ -39,7 +43,7 @@ from starlette.concurrency import run_in_threadpool
 from stagent.domain.errors import NotFoundError, ValidationError
 from stagent.domain.events import LoggedEvent
 from stagent.web.ui import fragments, inbox_views, workflow_views
-from stagent.web.ui.monitor_lines import monitor_lines
+from stagent.web.ui.monitor_lines import active_agents, agents_key, monitor_lines
 from stagent.workspace import Workspace
 
 POLL_SECONDS = 0.5
@@ -168,6 +172,65 @@ def _task_events(ws: Workspace, batch: list[LoggedEvent], topics: Topics) -> lis
     return out
 
 
+def cost_events(
+    ws: Workspace,
+    batch: list[LoggedEvent],
+    topics: Topics,
+    followed: dict[str, CostSeen],
+    last_id: int,
+) -> list[ServerSentEvent]:
+    """Each watched live run's spend so far, sent when it moved (the figure alone, not the run).
+
+    A run is followed from its first ``usage`` event in ``batch`` (the call is booked in the
+    ledger just after its event is logged, so the figure is read again on later wakes) until a
+    status event of its task re-renders the run sections, which carry the figure themselves.
+    ``followed`` (run id -> what this tab was last sent) lives as long as the tab's stream.
+    """
+    for event in batch:
+        if event.task_id not in topics.tasks:
+            continue
+        if event.kind == "status":
+            for run_id in [r for r, seen in followed.items() if seen.task_id == event.task_id]:
+                del followed[run_id]
+        elif event.kind == "usage" and event.run_id and event.run_id not in followed:
+            followed[event.run_id] = CostSeen(event.task_id)
+    out: list[ServerSentEvent] = []
+    for run_id, seen in followed.items():
+        spent = ws.tasks.spent_so_far(run_id)
+        if spent != seen.micros:
+            seen.micros = spent
+            html = fragments.run_cost(spent)
+            out.append(ServerSentEvent(html, event=f"run-{run_id}-cost", id=str(last_id)))
+    return out
+
+
+AGENT_KINDS = frozenset({"created", "status", "usage", "deleted"})
+
+
+def agent_events(
+    ws: Workspace, batch: list[LoggedEvent], state: TabState, last_id: int
+) -> list[ServerSentEvent]:
+    """The Monitor's active agents, sent when what the table shows changed.
+
+    Read when ``batch`` starts, ends or meters a task, and on every wake while the table last
+    sent listed an agent (a call is booked just after its ``usage`` event is logged, so its
+    spend shows a wake later); sent when it differs from what this tab was last sent (on
+    connecting too: a tab shown again after a pause gets the table as it is now).
+    """
+    if (
+        state.agents is not None
+        and not state.agents
+        and not any(event.kind in AGENT_KINDS for event in batch)
+    ):
+        return []
+    agents = ws.ledger.active_agents()
+    key = agents_key(agents)
+    if key == state.agents:
+        return []
+    state.agents = key
+    return [ServerSentEvent(active_agents(agents), event="monitor-agents", id=str(last_id))]
+
+
 def workflow_events(
     ws: Workspace, topics: Topics, seen: dict[str, tuple[object, ...]], last_id: int
 ) -> list[ServerSentEvent]:
@@ -194,18 +257,37 @@ def workflow_events(
     return out
 
 
+@dataclass(slots=True)
+class CostSeen:
+    """A followed live run: its task, and the spend this tab was last sent (None: not yet)."""
+
+    task_id: str
+    micros: int | None = None
+
+
+@dataclass(slots=True)
+class TabState:
+    """What one tab's stream remembers between wakes."""
+
+    workflows: dict[str, tuple[object, ...]] = field(default_factory=lambda: {})
+    costs: dict[str, CostSeen] = field(default_factory=lambda: {})
+    agents: tuple[object, ...] | None = None
+    """What the Monitor's active-agents table shows (`agents_key`; None: not read yet)."""
+
+
 def _read_batch(
-    ws: Workspace,
-    after: int,
-    topics: Topics,
-    owner: bool,
-    seen: dict[str, tuple[object, ...]] | None = None,
+    ws: Workspace, after: int, topics: Topics, owner: bool, state: TabState | None = None
 ) -> tuple[list[ServerSentEvent], int, bool]:
     batch = ws.tasks.feed(after=after, limit=FEED_BATCH)
     new_after = batch[-1].seq if batch else after
     sse = events_for_batch(ws, batch, topics, owner=owner)
-    if topics.workflows and seen is not None:
-        sse += workflow_events(ws, topics, seen, new_after)
+    if state is not None:
+        if topics.tasks:
+            sse += cost_events(ws, batch, topics, state.costs, new_after)
+        if topics.workflows:
+            sse += workflow_events(ws, topics, state.workflows, new_after)
+        if topics.monitor:
+            sse += agent_events(ws, batch, state, new_after)
     return sse, new_after, len(batch) == FEED_BATCH
 
 
@@ -222,11 +304,11 @@ async def live_events(
     Wakes at once on commits made in this process; re-reads every ``poll_seconds`` otherwise.
     ``owner`` renders approval cards with their decision buttons (the person's tab).
     """
-    seen: dict[str, tuple[object, ...]] = {}
+    state = TabState()
     while True:
         version = ws.tasks.change_version
         sse_events, after, more = await run_in_threadpool(
-            _read_batch, ws, after, topics, owner, seen
+            _read_batch, ws, after, topics, owner, state
         )
         for sse_event in sse_events:
             yield sse_event

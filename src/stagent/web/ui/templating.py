@@ -62,6 +62,8 @@ def whole(value: str | None) -> Markup:
     """A model id (or a name) kept on one line: a narrow cell never breaks it at its hyphens
     (``claude-sonnet-4-`` / ``5``); a dated id may break once, before its date."""
     text = value or ""
+    if not text:
+        return Markup("")  # an empty cell stays :empty (a phone's stacked row leaves it out)
     dated = _DATED.fullmatch(text)
     parts = dated.groups() if dated else (text,)
     return Markup("<wbr>").join(Markup('<span class="whole">{}</span>').format(p) for p in parts)

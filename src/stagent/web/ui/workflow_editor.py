@@ -20,6 +20,7 @@ import yaml
 
 from stagent.domain.errors import Problem, StagentError
 from stagent.domain.workflow_files import (
+    StepCheck,
     WorkflowDefinitionError,
     load_definition,
     parse_definition,
@@ -346,11 +347,14 @@ def parse_error(text: str, data: dict[str, Any]) -> WorkflowDefinitionError:
 # -- validation -------------------------------------------------------------------------------
 
 
-def validate(state_mode: str, form: Mapping[str, str]) -> WorkflowDefinition:
-    """The definition the editor holds, validated as the CLI and API validate it."""
+def validate(
+    state_mode: str, form: Mapping[str, str], check_step: StepCheck | None = None
+) -> WorkflowDefinition:
+    """The definition the editor holds, validated as the CLI and API validate it (``check_step``:
+    the workspace's check of each step's runtime and profile, `WorkflowService.step_refusals`)."""
     if state_mode == "yaml":
-        return load_definition(form.get("yaml", ""), SOURCE)
-    return parse_definition(data_from_form(form), source=SOURCE)
+        return load_definition(form.get("yaml", ""), SOURCE, check_step=check_step)
+    return parse_definition(data_from_form(form), source=SOURCE, check_step=check_step)
 
 
 def with_error(state: EditorState, error: StagentError) -> EditorState:
@@ -365,8 +369,9 @@ def with_error(state: EditorState, error: StagentError) -> EditorState:
         path = _form_path(state, problem.field)
         note = problem.text()
         state.errors[path] = f"{state.errors[path]}; {note}" if path in state.errors else note
-        if problem.hint and path not in state.hints:
-            state.hints[path] = problem.hint
+        if problem.hint and problem.hint not in state.hints.get(path, ""):
+            had = state.hints.get(path)
+            state.hints[path] = f"{had}; {problem.hint}" if had else problem.hint
     line = getattr(error, "line", None)
     if state.mode == "yaml":
         for problem in problems:

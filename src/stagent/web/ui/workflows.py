@@ -188,7 +188,7 @@ def _save(ws: Workspace, form: dict[str, str], ref: str | None) -> Response:
     mode = form.get("mode", "form")
     project = form.get("project", "").strip() or None
     try:
-        definition = editor.validate(mode, form)
+        definition = editor.validate(mode, form, ws.workflows.step_refusals)
         text = form.get("yaml") if mode == "yaml" else None  # so an error cites its line
         if ref is None:
             workflow = ws.workflows.add(
@@ -233,7 +233,8 @@ async def save_workflow(ref: str, request: Request, ws: WorkspaceDep) -> Respons
 def workflow_page(request: Request, ref: str, ws: WorkspaceDep) -> Response:
     """One workflow: its latest run as a live graph, with run, pause, resume, cancel, retry."""
     workflow = ws.workflows.get(ref)
-    data = workflow.definition.model_dump(mode="json", exclude_none=True)
+    # as a person writes it: what they set, not every default (`depends_on: []`, `retry: ...`)
+    data = workflow.definition.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     after = ws.tasks.last_seq()
     return page(
         request,

@@ -1,0 +1,106 @@
+"""The Costs page's audit table and export: provider calls (not the budget holds of running
+work), a workflow step's call naming its workflow, and the CSV export keeping every filter."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from bs4 import BeautifulSoup
+
+from stagent.domain.events import UsageEvent
+from stagent.domain.ledger import LedgerFilter
+from stagent.domain.workflow_files import parse_definition
+from stagent.engine.services import TaskDraft
+from stagent.governance.budgets_config import BudgetChange
+from stagent.web.app import create_app
+from stagent.workspace import Workspace
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "web"))
+from webtools import asgi_client, with_csrf
+
+ONE_CALL = {
+    "scripted": {
+        "scenario": {
+            "steps": [{"usage": {"model": "scripted-1", "input_tokens": 9, "cost_usd": 0.25}}],
+            "result": "reviewed",
+        }
+    }
+}
+REVIEW = {
+    "name": "release-review",
+    "pattern": "sequence",
+    "steps": [{"id": "review", "name": "Review", "prompt": "review it", "options": ONE_CALL}],
+}
+
+
+@pytest.fixture
+async def client(workspace: Workspace) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(create_app(workspace)) as client:
+        yield await with_csrf(client)
+
+
+def _audit(page: httpx.Response) -> BeautifulSoup:
+    assert page.status_code == 200, page.text[-2000:]
+    table = BeautifulSoup(page.text, "html.parser").select_one("table.audit")
+    assert table is not None
+    return table
+
+
+async def test_the_audit_lists_calls_and_names_a_steps_workflow(
+    worker: Workspace, client: httpx.AsyncClient
+) -> None:
+    worker.budgets.set(BudgetChange(daily=5_000_000))  # a cap: each run holds headroom first
+    workflow = worker.workflows.start(parse_definition(REVIEW))
+    async with asyncio.timeout(60):
+        while worker.workflows.get(workflow.id).status.value != "completed":
+            await asyncio.sleep(0.1)
+    [step_task] = worker.workflows.step_tasks()
+    held = worker.ledger.entries(LedgerFilter(task_id=step_task, status="released"))
+    assert held, "the run held headroom against the cap while its call was on its way"
+
+    audit = _audit(await client.get("/costs"))
+    rows = audit.select("tbody tr")
+    assert len(rows) == 1  # the call, not its hold
+    row = rows[0]
+    assert row.select_one("[data-label=Status]").get_text(strip=True) == "completed"  # type: ignore[union-attr]
+    assert row.select_one(f'a[href="/tasks/{step_task}"]') is not None
+    named = row.select_one(f'a[href="/workflows/{workflow.id}"]')
+    assert named is not None and named.get_text() == "release-review"
+    assert "$0.25" in row.get_text()
+
+
+async def test_the_export_keeps_the_project_and_status_filters(
+    workspace: Workspace, client: httpx.AsyncClient
+) -> None:
+    from stagent.testing.metered import MeteredRuntime
+
+    workspace.runtimes.register(MeteredRuntime())
+    site = workspace.projects.create("Website")
+    inside = workspace.tasks.create(
+        TaskDraft(title="In the project", runtime="metered", project=site.id)
+    )
+    outside = workspace.tasks.create(TaskDraft(title="Elsewhere", runtime="metered"))
+    for task in (inside, outside):
+        workspace.budgets.record_usage(task, UsageEvent(model="gpt-5", input_tokens=1000))
+
+    page = await client.get("/costs", params={"project": site.id, "status": "completed"})
+    soup = BeautifulSoup(page.text, "html.parser")
+    link = soup.find("a", string="Export CSV")
+    assert link is not None
+    href = str(link["href"])
+    assert f"project_id={site.id}" in href and "status=completed" in href
+    exported = await client.get(href)
+    assert exported.status_code == 200
+    tasks = [row["task_id"] for row in csv.DictReader(io.StringIO(exported.text))]
+    assert tasks == [inside.id]
+    everything = await client.get("/api/v1/ledger/export.csv")
+    assert sorted(row["task_id"] for row in csv.DictReader(io.StringIO(everything.text))) == sorted(
+        [inside.id, outside.id]
+    )
