@@ -74,3 +74,30 @@ def test_home_welcomes_an_empty_workspace_then_shows_the_cards(
         expect(page.locator(".recent")).to_contain_text("My first task")
         if shots:
             page.screenshot(path=f"{shots}/home-{size['width']}.png", full_page=True)
+
+
+def test_a_status_tile_opens_its_column_and_running_opens_the_monitor(
+    browser: object,  # noqa: F811
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """On a phone the Board shows one column: Home's "Failed" tile opens the Board on Failed
+    (not on whatever column a phone shows first), and the Running card opens the Monitor."""
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    with Workspace.temporary(tmp_path / "home") as ws:
+        task = ws.open().tasks.create(TaskDraft(title="Planned, and the phone's first column"))
+    page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    page.goto(server)
+    page.locator(".stats a.status-failed").click()
+    expect(page).to_have_url(f"{server}/board?column=failed")
+    expect(page.locator('.column-tab[data-column="failed"]')).to_have_attribute(
+        "aria-selected", "true"
+    )
+    expect(page.locator("#col-failed")).to_be_visible()
+    expect(page.locator(f"#card-{task.id}")).to_be_hidden()  # Planned is not shown
+    page.goto(server)
+    page.locator('.home-cards a[data-card="running"]').click()
+    expect(page).to_have_url(f"{server}/monitor")
+    expect(page.locator("h1")).to_have_text("Monitor")

@@ -357,7 +357,14 @@ async def test_the_run_view_shows_a_loops_iterations_and_a_swarms_workers(
         assert (await wait_ended(worker, workflow.id)).status is WorkflowStatus.COMPLETED
     view = soup(await worker_client.get(f"/workflows/{loop.id}"))
     assert len(view.select(".timeline-bar .seg.st-completed")) == 3
-    assert len(view.select("ol.iterations li")) == 3
+    items = view.select("ol.iterations li")
+    assert len(items) == 3
+    done = worker.workflows.get(loop.id)
+    for item, state in zip(items, done.steps, strict=True):  # each: its task, time and cost
+        link = item.select_one("a")
+        assert link is not None and link.get("href") == f"/tasks/{state.task_id}"
+        cost = item.select_one(".iteration-cost")
+        assert cost is not None and cost.get_text() == "$0.00 (simulated)"
     template = view.select_one("#node-polish")
     assert template is not None and template.get("data-status") == "template"
     view = soup(await worker_client.get(f"/workflows/{swarm.id}"))

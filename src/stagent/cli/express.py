@@ -13,9 +13,8 @@ help read the same as ever. Errors print through the CLI's one printer (`stagent
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from stagent.domain.errors import StagentError
@@ -24,8 +23,7 @@ GLOBAL_OPTIONS = ("--home", "--database-url")
 """The root options the lane takes (before the command, as Click reads them)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ImportRequest:
+class ImportRequest(NamedTuple):
     """A ``stagent ledger import`` command line, read."""
 
     which: str

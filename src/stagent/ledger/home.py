@@ -87,9 +87,9 @@ def status_cards(store: Store, now: datetime, zone: tzinfo, waiting_now: int) ->
         active_projects |= day
     cards = [
         _card("running", "Running", running_now, "tasks now",
-              overlapping(((s, e) for s, e, _, _ in runs), starts), "/board"),
+              overlapping(((s, e) for s, e, _, _ in runs), starts), "/monitor"),
         _card("completed", "Completed today", completed[-1], f"{completed_ever:,} ever",
-              completed, "/board"),
+              completed, "/board?column=completed"),
         _card("waiting", "Waiting for you", waiting_now, "in the Inbox",
               per_day(asked, starts), "/inbox"),
         _card("projects", "Active projects", len(active_projects), "with runs in 7 days",

@@ -15,9 +15,8 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 KEY_BATCH = 500
@@ -38,8 +37,7 @@ ROLLUP_SUMS = (
 ROLLUP_KEY = ("grain", "bucket", "runtime", "model", "project_id", "source", "simulated", "status")
 
 
-@dataclass(frozen=True, slots=True)
-class FileState:
+class FileState(NamedTuple):
     """How far one file has been read."""
 
     path: str
@@ -50,8 +48,7 @@ class FileState:
     state: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Booked:
+class Booked(NamedTuple):
     """What `book_calls` did: new rows, rows replaced by a fuller copy, duplicates skipped."""
 
     added: int = 0

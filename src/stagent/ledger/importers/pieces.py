@@ -17,7 +17,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from stagent.ledger.importers.calls import CallCopy, MalformedLineError
 from stagent.ledger.importers.reader import chunks_of
@@ -47,8 +47,7 @@ Rank = tuple[bool, int, bool]
 """How good a copy of a call is (`CallCopy.rank`): the larger is kept."""
 
 
-@dataclass(frozen=True, slots=True)
-class Piece:
+class Piece(NamedTuple):
     """The lines of file number ``file`` that start in ``[start, end)`` (``end`` None: up to
     the file's last complete line); ``aligned``: a line starts at ``start``."""
 

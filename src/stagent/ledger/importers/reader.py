@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 CHUNK_BYTES = 256 * 1024
 """Bytes read at a time (8 MiB chunks, plus the copy that joins a partial line, were ~7 MiB
@@ -35,8 +34,7 @@ def same_head(path: Path, stored: str) -> bool:
     return head_of(path, int(size_text)) == stored
 
 
-@dataclass(frozen=True, slots=True)
-class Resume:
+class Resume(NamedTuple):
     """Where reading starts and why."""
 
     offset: int

@@ -48,14 +48,19 @@ def board(
     ws: WorkspaceDep,
     view: Annotated[Literal["kanban", "table"], Query()] = "kanban",
     steps: Annotated[Literal["show", "hide"] | None, Query()] = None,
+    column: Annotated[views.ColumnKey | None, Query()] = None,
 ) -> Response:
     """The Board: kanban columns (or a table), the new-task form, live updates.
 
     ``steps=hide`` hides the tasks that run workflow steps (``show`` brings them back); the
     choice is remembered in a cookie, and steps are shown until someone hides them.
+    ``column`` is the column a phone shows first (Home's status tiles link there).
     """
     after = ws.tasks.last_seq()
     chosen = steps or request.cookies.get(STEPS_COOKIE)
+    context = views.board_context(ws, hide_steps=chosen == "hide")
+    if column is not None:
+        context["phone_column"] = column
     response = page(
         request,
         "pages/board.html",
@@ -69,7 +74,7 @@ def board(
         projects=ws.projects.list(),
         profiles=ws.profiles.catalog().all(),
         show_steps=chosen != "hide",
-        **views.board_context(ws, hide_steps=chosen == "hide"),
+        **context,
     )
     if steps is not None:
         response.set_cookie(

@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from stagent.domain.approvals import Approval
 from stagent.domain.errors import NotFoundError
@@ -139,6 +139,10 @@ def hold_cue(hold: str) -> WaitCue:
     if kind == "budget" and ref:
         return WaitCue("a spending cap in the Inbox", f"/inbox#breach-{ref}")
     return GENERAL_CUE
+
+
+ColumnKey = Literal["planned", "queued", "running", "waiting", "completed", "failed", "cancelled"]
+"""A kanban column's key (`COLUMNS`; one per task status)."""
 
 
 def phone_column(columns: list[Column]) -> str:
