@@ -213,6 +213,21 @@ def collect(procs: list[subprocess.Popen[str]]) -> tuple[int, float, float]:
     return count, cpu, server
 
 
+def each_in_order(ws: Workspace, after: int) -> bool:
+    """True if each writer's text events (``event 0``, ``event 1`` ...) are in the feed in the
+    order it wrote them, none missing in between."""
+    with ws.store.read() as session:
+        rows = session.execute(
+            select(AgentEventRow.run_id, AgentEventRow.payload)
+            .where(AgentEventRow.kind == "text", AgentEventRow.seq > after)
+            .order_by(AgentEventRow.seq)
+        ).all()
+    written: dict[str | None, list[str]] = {}
+    for run_id, payload in rows:
+        written.setdefault(run_id, []).append(str(payload.get("text")))
+    return all(texts == [f"event {i}" for i in range(len(texts))] for texts in written.values())
+
+
 def per_event(count: int, cpu: float, server: float) -> str:
     """CPU per event in microseconds: ours + the server backend's."""
     if not count:
@@ -252,15 +267,20 @@ def measure(
                         )
                     )
                 exact = stored == written and len(seen) == len(set(seen)) == written
+                in_order = seen == sorted(seen) and (mode != "events" or each_in_order(ws, start))
                 verdict = (
-                    "yes" if exact else f"NO ({written} written, {stored} stored, {len(seen)} seen)"
+                    "yes"
+                    if exact and in_order
+                    else f"NO ({written} written, {stored} stored, {len(seen)} seen,"
+                    f" in order: {in_order})"
                 )
                 print(
                     f"{label:10} {what}, {writers} writer(s): {written / seconds:8.0f}/s "
                     f"(floor, bare insert+commit: {floor / seconds:8.0f}/s); "
                     f"CPU per event, client+backend: {per_event(written, cpu, server)} "
                     f"(floor {per_event(floor, floor_cpu, floor_server)}); "
-                    f"every event in the feed once and seen by the tailing reader: "
+                    f"every event in the feed once, in its writer's order, and seen by the"
+                    f" tailing reader: "
                     f"{verdict}",
                     flush=True,
                 )

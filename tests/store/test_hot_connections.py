@@ -106,6 +106,17 @@ def test_a_batch_whose_connection_died_is_written_whole_by_the_next_flush(
     assert texts(store, claim) == ["one", "two", "three"]
 
 
+def test_a_batch_larger_than_the_sockets_buffers_is_written_whole(store: Store) -> None:
+    """A batch's query goes through libpq's non-blocking sends (`feed._row_count` flushes what
+    the socket did not take): 200 events of 32 KiB each (6 MiB) arrive whole, in order."""
+    claim = claimed_run(store)
+    run = writer(store, claim)
+    sent = [f"{i:03d}" + "x" * 32_768 for i in range(200)]
+    run._pending.extend(TextEvent(text=text) for text in sent)  # pyright: ignore[reportPrivateUsage]
+    assert run.flush()
+    assert texts(store, claim) == sent
+
+
 def test_a_superseded_attempt_writes_nothing_on_a_hot_connection(store: Store) -> None:
     claim = claimed_run(store)
     stale = writer(store, claim)

@@ -220,7 +220,7 @@ def _send_prepared(
 def _row_count(driver: psycopg.Connection[Any], sql: str, result: int) -> int:
     """Send ``sql`` through libpq itself and read every result; the row count of the
     ``result``-th. A psycopg cursor cost ~30-60 us of Python per batch (its results, adapters
-    and generators) for rows nobody reads. The thread waits for the server in ``select``,
+    and generators) for rows nobody reads. The thread waits for the server in ``poll``,
     without the GIL (libpq's blocking ``PQgetResult`` would hold it: every thread of the
     process would wait for the disk with this one).
 
@@ -229,9 +229,12 @@ def _row_count(driver: psycopg.Connection[Any], sql: str, result: int) -> int:
     pgconn = driver.pgconn
     encoding = driver.info.encoding
     pgconn.send_query(sql.encode(encoding))
-    socket = pgconn.socket
+    poller = select.poll()  # not select.select: a worker's descriptors may pass FD_SETSIZE
+    poller.register(pgconn.socket, select.POLLIN | select.POLLOUT)
     while pgconn.flush():  # a large batch: libpq sends the rest as the socket takes it
-        select.select([socket], [socket], [])
+        poller.poll()
+        pgconn.consume_input()
+    poller.modify(pgconn.socket, select.POLLIN)
     results: list[Any] = []
     while True:
         while not pgconn.is_busy():
@@ -239,7 +242,7 @@ def _row_count(driver: psycopg.Connection[Any], sql: str, result: int) -> int:
             if res is None:
                 return _rows_of(pgconn, results, result, encoding)
             results.append(res)
-        select.select([socket], [], [])
+        poller.poll()
         pgconn.consume_input()
 
 
