@@ -39,6 +39,7 @@ def test_run_a_file_without_a_server_runs_it_here_to_the_end(cli: Cli, tmp_path:
     done = cli.json("workflow", "run", str(path))
     assert done["status"] == "completed"
     assert [s["output"] for s in done["steps"]] == ["first", "second"]
+    assert [s["cost_usd"] for s in done["steps"]] == ["0.00", "0.00"]
     shown = cli.json("workflow", "show", done["id"])
     assert shown == done
     assert [w["id"] for w in cli.json("workflow", "list")] == [done["id"]]

@@ -5,13 +5,19 @@ events after its attempt is checked. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import time
+
+import psycopg
 import pytest
 from sqlalchemy import select
 from storetools import claimed_run, new_task, queued_run
 
+from pgtrace import round_trips, waits_for_a_lock
 from stagent.domain.errors import NotFoundError
 from stagent.domain.lifecycle import StaleAttemptError
-from stagent.domain.runs import RunStatus
+from stagent.domain.runs import Run, RunStatus
 from stagent.domain.tasks import TaskStatus
 from stagent.domain.workflows import WorkflowDefinition
 from stagent.store import events as event_repo
@@ -21,6 +27,7 @@ from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.database import Store, flushed_connection
+from stagent.store.feed import literal_maker
 from stagent.store.tables import TaskRow, WorkflowStepRow
 
 
@@ -249,3 +256,69 @@ def test_a_flushed_connection_sees_what_the_session_holds(store: Store) -> None:
         conn = flushed_connection(session)
         title = conn.scalar(TaskRow.__table__.select().with_only_columns(TaskRow.title))
     assert title == "pending in the session"
+
+
+def test_a_runs_end_on_postgresql_reads_in_one_round_trip(store: Store) -> None:
+    """Task status, run and ledger sums in one round trip of three statements (the task
+    locked first, then the run, then the sums), then the run's and the task's writes, and the
+    last events with the commit."""
+    if store.is_sqlite:
+        pytest.skip("SQLite reads them in one statement (the test above)")
+    claim = claimed_run(store)
+    with store.write() as session:
+        driver = flushed_connection(session).connection.driver_connection
+        with round_trips(driver) as trips:
+            ended = lifecycle.finish(
+                session,
+                claim.run.id,
+                RunStatus.COMPLETED,
+                attempt=1,
+                task_id=claim.task.id,
+                result="ok",
+                logged=[("text", {"text": "last words; and more"})],
+            )
+    assert ended is not None and ended.status is RunStatus.COMPLETED
+    assert trips == [["BEGIN"], ["SELECT", "SELECT", "SELECT"], ["UPDATE"], ["UPDATE"]]
+    assert logged(store, claim.task.id)[-2:] == [
+        ("text", "last words; and more"),
+        ("status", "completed"),
+    ]
+
+
+def test_a_runs_end_counts_what_a_writer_holding_its_run_booked_meanwhile(store: Store) -> None:
+    """An end that waits for the run's lock sums the ledger rows the lock's holder committed:
+    the sums are read after the lock is taken, not in the snapshot the wait began with."""
+    if store.is_sqlite:
+        pytest.skip("SQLite's write lock is taken before any read")
+    claim = claimed_run(store)
+    booked = ledger_repo.NewLedgerEntry(
+        runtime="scripted",
+        task_id=claim.task.id,
+        run_id=claim.run.id,
+        status="completed",
+        cost_micros=700,
+    )
+    with store.write() as session:
+        ledger_repo.insert(session, booked)
+    ended: list[object] = []
+
+    def end() -> None:
+        with store.write() as session:
+            ended.append(lifecycle.finish(session, claim.run.id, RunStatus.COMPLETED))
+
+    url = store.url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as holder:
+        holder.execute("SELECT 1 FROM runs WHERE id = %s FOR UPDATE", [claim.run.id])
+        ender = threading.Thread(target=end)
+        ender.start()
+        deadline = time.monotonic() + 30
+        while not waits_for_a_lock(url):
+            assert time.monotonic() < deadline, "the end never waited for the run's lock"
+            time.sleep(0.01)
+        more = dataclasses.replace(booked, cost_micros=40)
+        holder.execute(ledger_repo.insert_statement(literal_maker(holder), more)[0])
+        holder.commit()
+        ender.join(timeout=30)
+    assert not ender.is_alive()
+    run = ended[0]
+    assert isinstance(run, Run) and run.cost_micros == 740

@@ -137,10 +137,13 @@ async def wait_done(client: httpx.AsyncClient, workflow_id: str) -> dict[str, An
 async def test_add_run_retry_through_the_api(
     worker_client: httpx.AsyncClient, worker: Workspace
 ) -> None:
+    one = step("one", "first")
+    usage = {"usage": {"model": "scripted-1", "input_tokens": 9, "cost_usd": 0.12}}
+    one["options"]["scripted"]["scenario"]["steps"].append(usage)
     definition = {
         "name": "api-flow",
         "pattern": "sequence",
-        "steps": [step("one", "first"), step("two", "second", fail="nope")],
+        "steps": [one, step("two", "second", fail="nope")],
     }
     created = await worker_client.post("/api/v1/workflows", json={"definition": definition})
     assert created.status_code == 201, created.text
@@ -160,8 +163,10 @@ async def test_add_run_retry_through_the_api(
     done = await wait_done(worker_client, wf["id"])
     assert done["steps"][0]["output"] == "first"
     assert len(worker.tasks.runs(done["steps"][1]["task_id"])) >= 2
+    assert [s["cost_usd"] for s in done["steps"]] == ["0.12", "0.00"]  # each step's own
     # One shape for every face: the API returns exactly the shared schema.
-    assert done == WorkflowSchema.of(worker.workflows.get(wf["id"])).data()
+    latest = worker.workflows.get(wf["id"])
+    assert done == WorkflowSchema.of(latest, worker.workflows.step_costs(latest)).data()
 
 
 async def test_a_loop_iteration_is_retried_by_its_step_key(

@@ -49,10 +49,10 @@ FollowFlag = Annotated[
 ]
 
 
-def _json(workflow: Workflow) -> dict[str, object]:
+def _json(workflow: Workflow, costs: Mapping[str, int] | None = None) -> dict[str, object]:
     from stagent.schemas.workflows import WorkflowSchema
 
-    return WorkflowSchema.of(workflow).data()
+    return WorkflowSchema.of(workflow, costs).data()
 
 
 def _print(workflow: Workflow, costs: Mapping[str, int] | None = None) -> None:
@@ -93,10 +93,11 @@ def _done(ws: Workspace, workflow: Workflow, as_json: bool, *, follow: bool = Fa
     as ``task run --follow`` does)."""
     if follow:
         workflow = _follow(ws, workflow)
+    costs = ws.workflows.step_costs(workflow)
     if as_json:
-        emit_json(_json(workflow))
+        emit_json(_json(workflow, costs))
     else:
-        _print(workflow, ws.workflows.step_costs(workflow))
+        _print(workflow, costs)
     if follow and workflow.status is not WorkflowStatus.COMPLETED:
         raise typer.Exit(1)
 

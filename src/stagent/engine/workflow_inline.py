@@ -33,6 +33,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from stagent.domain.ids import utcnow
 from stagent.domain.runs import RunStatus
 from stagent.domain.workflow_runs import StepStatus
 from stagent.domain.workflows import WorkflowStep
@@ -40,7 +41,7 @@ from stagent.engine import live_rounds, workflow_checkpoints
 from stagent.engine import workflow_steps as steps
 from stagent.engine.executor import RunContext, execute_claimed
 from stagent.engine.workflow_waits import PROBE_MIN_GAP_SECONDS
-from stagent.store import lifecycle, step_start
+from stagent.store import lifecycle, pg_step_start, step_start
 from stagent.store import runs as run_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.database import Session, Store
@@ -91,6 +92,10 @@ def start_step(
     driver without a Session (`_start_on_driver`)."""
     if ctx.store.is_sqlite and executing is not None:
         started = _start_on_driver(ctx, workflow_id, run_number, step, prompt, engine_id, executing)
+        if started is not None:
+            return started
+    if not ctx.store.is_sqlite and executing is not None:
+        started = _start_on_hot(ctx, workflow_id, run_number, step, prompt, engine_id, executing)
         if started is not None:
             return started
     with ctx.store.write() as session:
@@ -164,6 +169,54 @@ def _start_on_driver(
             raise
     place = workflow_checkpoints.StepRow(found.row.id, workflow_id, run_number, step.id)
     return StartedStep(ready, place)
+
+
+def _start_on_hot(
+    ctx: RunContext,
+    workflow_id: str,
+    run_number: int,
+    step: WorkflowStep,
+    prompt: str,
+    engine_id: str | None,
+    executing: str,
+) -> StartedStep | dict[str, Any] | None:
+    """`start_step`'s common case on PostgreSQL's hot connection, in two round trips
+    (`stagent.store.pg_step_start`: the locked read, then the writes with the commit); None if
+    it is not that case (nothing was written: start it the full way)."""
+    dialect = ctx.store.engine.dialect
+    with ctx.store.hot_connection() as hot:
+        found = pg_step_start.begin(hot, dialect, workflow_id, run_number, step.id)
+        if found is None:
+            return None
+        try:
+            plan = steps.plan_new_start(found, run_number, step, prompt, engine_id, ctx.profiles)
+            if not isinstance(plan, steps.NewStart):
+                pg_step_start.roll_back(hot)  # nothing was written
+                return plan
+            claim, statements, held = pg_step_start.start_new(
+                hot,
+                plan.planned,
+                plan.options,
+                reason=plan.reason,
+                engine_id=executing,
+                noted=plan.noted,
+            )
+            values = {
+                "task_id": claim.task.id,
+                "status": StepStatus.RUNNING.value,
+                "started_at": found.row.started_at or utcnow(),
+                "error": None,
+            }
+            literal = pg_step_start.literal_for(hot)
+            statements.append(
+                pg_step_start.step_update(literal, workflow_id, run_number, step.id, values)
+            )
+        except BaseException:
+            pg_step_start.roll_back(hot)
+            raise
+        pg_step_start.commit(hot, dialect, statements, held)
+    place = workflow_checkpoints.StepRow(found.row.id, workflow_id, run_number, step.id)
+    return StartedStep(claim, place)
 
 
 def _busy(session: Session, task_id: str, number: int, executing: str | None) -> Busy | None:

@@ -7,6 +7,7 @@ returns. Each is also safe to run twice (a crash after its write but before the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from stagent.domain.errors import StagentError
@@ -228,6 +229,46 @@ def prepare_on_driver(
     }
     step_start.write_step(hot, workflow_id, run_number, step.id, values)
     return claim
+
+
+@dataclass(frozen=True, slots=True)
+class NewStart:
+    """What the common start of a step writes (`plan_new_start`): the new task and its row's
+    values, its run's options, the reason its ``status`` event gives and the run's notes."""
+
+    planned: tuple[Task, dict[str, Any]]
+    options: RunOptions
+    reason: str
+    noted: list[tuple[LogKind, dict[str, Any]]]
+
+
+def plan_new_start(
+    found: step_start.StepStart,
+    run_number: int,
+    step: WorkflowStep,
+    prompt: str,
+    engine_id: str | None,
+    profiles: ProfileResolver | None,
+) -> NewStart | dict[str, Any] | None:
+    """`prepare_on_driver`'s decisions for a start read as ``found``, nothing written (for a
+    writer outside a Session: PostgreSQL's hot start, `stagent.store.pg_step_start`): None if
+    it is not the common start (a step with no task yet, its workflow there), ``{"stop":
+    reason}`` if the run must stop, else what to write."""
+    row, state = found.row, found.state
+    if state is None or row.task_id is not None:
+        return None
+    stop = _stop(state, run_number, engine_id)
+    if stop is not None:
+        return {"stop": stop}
+    planned = task_repo.planned(_step_task(step, row, prompt, state.project_id, state.name))
+    task = planned[0]
+    profile_options, note = _profile_options(profiles, task)
+    directory = found.project_directory if task.project_id else None
+    options = resolve_options(task, None, profile_options, project_directory=directory)
+    noted: list[tuple[LogKind, dict[str, Any]]] = []
+    if note is not None:
+        noted.append(("note", {"message": note}))
+    return NewStart(planned, options, f"workflow {state.name}", noted)
 
 
 def _step_task(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -13,6 +14,7 @@ from stagent.domain.workflow_runs import (
     Workflow,
     WorkflowStatus,
 )
+from stagent.ledger.money import usd_text
 from stagent.schemas.base import Schema
 
 
@@ -22,7 +24,8 @@ class WorkflowStepSchema(Schema):
     ``id`` is the definition step's id, or ``<template>#<n>`` for a step made at run time (a
     loop's n-th iteration, a planner-executor's n-th plan step); ``template`` and ``index`` split
     it. ``role`` is the step's part in its pattern (``step``, ``branch``, ``join``, ``planner``,
-    ``executor``, ``iteration``, ``mayor``, ``worker``, ``refinery``)."""
+    ``executor``, ``iteration``, ``mayor``, ``worker``, ``refinery``). ``cost_usd`` is what its
+    task's runs have cost so far (null for a step with no task yet, and in lists)."""
 
     id: str
     name: str
@@ -36,10 +39,14 @@ class WorkflowStepSchema(Schema):
     error: str | None
     started_at: datetime | None
     ended_at: datetime | None
+    cost_usd: str | None = None
 
     @classmethod
-    def of(cls, state: StepState, workflow: Workflow) -> WorkflowStepSchema:
-        """Build from the domain value (the workflow gives names and roles)."""
+    def of(
+        cls, state: StepState, workflow: Workflow, costs: Mapping[str, int] | None = None
+    ) -> WorkflowStepSchema:
+        """Build from the domain value (the workflow gives names and roles; ``costs``, from
+        `WorkflowService.step_costs`, each step's cost)."""
         return cls(
             id=state.key,
             name=workflow.step_name(state),
@@ -53,6 +60,9 @@ class WorkflowStepSchema(Schema):
             error=state.error,
             started_at=state.started_at,
             ended_at=state.ended_at,
+            cost_usd=(
+                usd_text(costs.get(state.key, 0)) if costs is not None and state.task_id else None
+            ),
         )
 
 
@@ -78,8 +88,8 @@ class WorkflowSchema(Schema):
     finished_at: datetime | None
 
     @classmethod
-    def of(cls, workflow: Workflow) -> WorkflowSchema:
-        """Build from the domain value."""
+    def of(cls, workflow: Workflow, costs: Mapping[str, int] | None = None) -> WorkflowSchema:
+        """Build from the domain value (``costs``: each step's, `WorkflowService.step_costs`)."""
         return cls(
             id=workflow.id,
             name=workflow.name,
@@ -91,7 +101,7 @@ class WorkflowSchema(Schema):
             run_count=workflow.run_count,
             project_id=workflow.project_id,
             definition=workflow.definition.model_dump(mode="json", exclude_none=True),
-            steps=[WorkflowStepSchema.of(s, workflow) for s in workflow.steps],
+            steps=[WorkflowStepSchema.of(s, workflow, costs) for s in workflow.steps],
             created_at=workflow.created_at,
             updated_at=workflow.updated_at,
             started_at=workflow.started_at,

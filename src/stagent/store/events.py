@@ -174,6 +174,22 @@ def append_many_on_driver(
     _INSERTS[False].executemany_on_driver(driver, dialect, rows)
 
 
+def outbox_rows(
+    secrets: tuple[str, ...],
+    task_id: str,
+    logged: Sequence[tuple[LogKind, dict[str, Any]]],
+    *,
+    run_id: str | None = None,
+    unbound: Sequence[tuple[LogKind, dict[str, Any]]] = (),
+) -> list[OutboxRow]:
+    """`append_many`'s events as rows held for the outbox (PostgreSQL, sent with a commit:
+    `stagent.store.feed.commit_and_publish_hot`), payloads scrubbed of ``secrets``."""
+    return [
+        (r["task_id"], r["run_id"], "task", task_id, r["kind"], r["payload"], r["created_at"])
+        for r in _task_rows(secrets, task_id, logged, run_id, unbound)
+    ]
+
+
 def _task_rows(
     secrets: tuple[str, ...],
     task_id: str,

@@ -242,6 +242,12 @@ def start_new_on_driver(
     return start.claim
 
 
+def started(task: Task, options: RunOptions, reason: str, engine_id: str, stored: Any) -> _Start:
+    """`_started` for a writer outside a Session (PostgreSQL's hot start of a workflow step:
+    `stagent.store.pg_step_start.start_new`): the rows and events, checked, nothing written."""
+    return _started(task, options, reason, engine_id, stored)
+
+
 @dataclass(frozen=True, slots=True)
 class _Start:
     """What `start_run` writes: the run (inserted ``running``), the task's values, its events."""

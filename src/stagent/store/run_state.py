@@ -10,9 +10,12 @@ reading never disagree inside one transaction.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, select, true, update
+import psycopg
+from sqlalchemy import Connection, Dialect, Table, and_, bindparam, select, true, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -164,13 +167,11 @@ def locked_run(conn: Connection, run_id: str) -> Run:
     return row_values.run_of(row.__getitem__)
 
 
-def end_state(
-    conn: Connection, run_id: str, task_id: str
-) -> tuple[Run, TaskStatus | None, Booked | None]:
+def end_state(conn: Connection, run_id: str, task_id: str) -> tuple[Run, TaskStatus | None, Booked]:
     """What a run's end reads: the run (locked), its task's status (locked first on
-    PostgreSQL; None if the task row is gone) and, on SQLite, its ledger rows' sums (read with
-    the run in one statement; None on PostgreSQL, where the caller reads them once the run is
-    locked). `NotFoundError` if there is no such run."""
+    PostgreSQL; None if the task row is gone) and its ledger rows' sums: one statement on
+    SQLite, one round trip of three statements on PostgreSQL (`_end_locked`). `NotFoundError`
+    if there is no such run."""
     if conn.dialect.name != "sqlite":
         return _end_locked(conn, run_id, task_id)
     return _end_of(run_id, _END_SQLITE.one_or_none(conn, {"run_id": run_id, "task_id": task_id}))
@@ -213,11 +214,52 @@ def _end_of(run_id: str, found: dict[str, Any] | None) -> tuple[Run, TaskStatus 
     )
 
 
+@functools.cache
+def _end_pg(dialect: Dialect) -> tuple[str, dict[str, Any]]:
+    """PostgreSQL's end reads as one query text: the task's status (locked), the run (locked),
+    its ledger sums -- three statements in that order -- and the fixed values of their
+    parameters (the ``IN`` list's)."""
+    texts: list[str] = []
+    fixed: dict[str, Any] = {}
+    for statement in (_TASK_STATUS, _RUN_BY_ID, BOOKED):
+        expanded = statement.compile(dialect=dialect).construct_expanded_state(
+            {"task_id": "", "run_id": ""}
+        )
+        texts.append(expanded.statement)
+        fixed.update(expanded.parameters)
+    for name in ("task_id", "run_id"):
+        fixed.pop(name, None)
+    return "; ".join(texts), fixed
+
+
 def _end_locked(
     conn: Connection, run_id: str, task_id: str
-) -> tuple[Run, TaskStatus | None, Booked | None]:
-    status = task_status(conn, task_id)  # the task first, then the run: the lifecycle's order
-    return locked_run(conn, run_id), status, None
+) -> tuple[Run, TaskStatus | None, Booked]:
+    """PostgreSQL's end reads in one round trip: the task first, then the run (the lifecycle's
+    lock order), then the run's ledger sums, as three statements of one simple query (values
+    bound by the client: a query of several statements takes no server-side parameters). Each
+    statement takes its own snapshot, so the sums see every row a writer that held the run's
+    lock committed before this end got it."""
+    sql, fixed = _end_pg(conn.dialect)
+    params = {**fixed, "task_id": task_id, "run_id": run_id}
+    driver: Any = conn.connection.driver_connection
+    try:
+        with psycopg.ClientCursor(driver) as cursor:
+            cursor.execute(cast(Any, sql), params)  # compiled here, not a literal string
+            status = cursor.fetchone()
+            cursor.nextset()
+            found = cursor.fetchone()
+            names = [column.name for column in cursor.description or ()]
+            cursor.nextset()
+            sums = cursor.fetchone()
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, psycopg.Error, dialect=conn.dialect) from exc
+    if found is None:
+        raise NotFoundError(f"no run with id {run_id!r}", hint="see a task's runs on its page")
+    run = row_values.run_of(dict(zip(names, found, strict=True)).__getitem__)
+    spent, reserved, completed = sums if sums is not None else (0, 0, 0)
+    booked = Booked(int(spent or 0), int(reserved or 0), int(completed or 0))
+    return run, TaskStatus(status[0]) if status is not None else None, booked
 
 
 def locked_run_number(conn: Connection, task_id: str, number: int) -> Run | None:

@@ -501,3 +501,10 @@ def step_task_ids(session: Session, task_ids: list[str] | None = None) -> dict[s
     if task_ids is not None:
         query = query.where(WorkflowStepRow.task_id.in_(task_ids))
     return {task_id: workflow_id for task_id, workflow_id in session.execute(query) if task_id}
+
+
+RUN_STATE = _RUN_STATE
+"""`run_state`'s read (a step's start on PostgreSQL's hot connection sends it itself:
+`stagent.store.pg_step_start`)."""
+STEP_VALUES = _STEP_VALUES
+"""`step_values`' read, the row locked (as `RUN_STATE`)."""

@@ -113,4 +113,4 @@ def run_blueprint(blueprint_id: str, body: RunIn, ws: WorkspaceDep) -> WorkflowS
     workflow = ws.run_blueprint(
         blueprint_id, body.variables, runtime=body.runtime, project=body.project
     )
-    return WorkflowSchema.of(workflow)
+    return WorkflowSchema.of(workflow, ws.workflows.step_costs(workflow))

@@ -12,11 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 
 from stagent.domain.errors import ValidationError
+from stagent.domain.workflow_runs import Workflow
 from stagent.domain.workflows import WorkflowDefinition
 from stagent.schemas.workflows import WorkflowSchema
 from stagent.web.api.models import ListOut, list_of
 from stagent.web.deps import WorkspaceDep
 from stagent.web.routers import api_router
+from stagent.workspace import Workspace
 
 router = api_router("/workflows", tags=["workflows"])
 
@@ -75,49 +77,54 @@ def add_workflow(body: WorkflowIn, ws: WorkspaceDep) -> WorkflowSchema:
     if (body.definition is None) == (body.text is None):
         raise ValidationError("definition: send either definition (an object) or text (YAML/JSON)")
     if body.text is not None:
-        return WorkflowSchema.of(ws.workflows.add_text(body.text, project=body.project))
+        return _out(ws, ws.workflows.add_text(body.text, project=body.project))
     definition = ws.workflows.parse(body.definition, source="definition")
-    return WorkflowSchema.of(ws.workflows.add(definition, project=body.project))
+    return _out(ws, ws.workflows.add(definition, project=body.project))
 
 
 @router.get("/{workflow_id}", response_model=WorkflowSchema)
 def get_workflow(workflow_id: str, ws: WorkspaceDep) -> WorkflowSchema:
     """One workflow with the steps of its latest run."""
-    return WorkflowSchema.of(ws.workflows.get(workflow_id))
+    return _out(ws, ws.workflows.get(workflow_id))
 
 
 @router.post("/{workflow_id}/run", response_model=WorkflowSchema)
 def run_workflow(workflow_id: str, ws: WorkspaceDep) -> WorkflowSchema:
     """Start a new run (409 while one is running or paused)."""
-    return WorkflowSchema.of(ws.workflows.run(workflow_id))
+    return _out(ws, ws.workflows.run(workflow_id))
 
 
 @router.post("/{workflow_id}/pause", response_model=WorkflowSchema)
 def pause_workflow(workflow_id: str, ws: WorkspaceDep) -> WorkflowSchema:
     """Pause before the next step."""
-    return WorkflowSchema.of(ws.workflows.pause(workflow_id))
+    return _out(ws, ws.workflows.pause(workflow_id))
 
 
 @router.post("/{workflow_id}/resume", response_model=WorkflowSchema)
 def resume_workflow(workflow_id: str, ws: WorkspaceDep) -> WorkflowSchema:
     """Resume a paused run at its first unfinished step."""
-    return WorkflowSchema.of(ws.workflows.resume(workflow_id))
+    return _out(ws, ws.workflows.resume(workflow_id))
 
 
 @router.post("/{workflow_id}/cancel", response_model=WorkflowSchema)
 def cancel_workflow(workflow_id: str, ws: WorkspaceDep) -> WorkflowSchema:
     """Cancel a running or paused run and its step in flight."""
-    return WorkflowSchema.of(ws.workflows.cancel(workflow_id))
+    return _out(ws, ws.workflows.cancel(workflow_id))
 
 
 @router.post("/{workflow_id}/steps/{step_id}/retry", response_model=WorkflowSchema)
 def retry_step(workflow_id: str, step_id: str, ws: WorkspaceDep) -> WorkflowSchema:
     """Run a failed step again, then what follows it."""
-    return WorkflowSchema.of(ws.workflows.retry(workflow_id, step_id))
+    return _out(ws, ws.workflows.retry(workflow_id, step_id))
 
 
 @router.post("/{workflow_id}/steps/{step_id}/rerun", response_model=WorkflowSchema)
 def rerun_from_step(workflow_id: str, step_id: str, ws: WorkspaceDep) -> WorkflowSchema:
     """Start a new run from a step: it and what depends on it run again, the other steps
     reuse their outputs from the latest run (409 while a run is running or paused)."""
-    return WorkflowSchema.of(ws.workflows.rerun(workflow_id, step_id))
+    return _out(ws, ws.workflows.rerun(workflow_id, step_id))
+
+
+def _out(ws: Workspace, workflow: Workflow) -> WorkflowSchema:
+    """The workflow with each step's cost so far (as `stagent workflow ... --json`)."""
+    return WorkflowSchema.of(workflow, ws.workflows.step_costs(workflow))
