@@ -19,10 +19,9 @@ Where the cost comes from (``source``):
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from stagent.ledger.money import usd_to_micros
 from stagent.ledger.price_table import CategoryPrices, PriceMatch, PriceTable
@@ -37,8 +36,7 @@ CostSource = Literal["reported", "computed", "estimated", "unpriced", "none", "e
 SIMULATED_PROVIDER = "simulated"
 
 
-@dataclass(frozen=True, slots=True)
-class TokenCounts:
+class TokenCounts(NamedTuple):
     """Raw, disjoint token counts of one provider call, by the category each is billed in."""
 
     input: int = 0
@@ -90,8 +88,7 @@ def modifiers_of(
     return tuple(found)
 
 
-@dataclass(frozen=True, slots=True)
-class Computed:
+class Computed(NamedTuple):
     """What the price table says a call cost."""
 
     numerator: int
@@ -115,8 +112,7 @@ class Computed:
         return Decimal(self.numerator) / Decimal(self.denominator)
 
 
-@dataclass(frozen=True, slots=True)
-class Cost:
+class Cost(NamedTuple):
     """A call's cost in micro-USD and its provenance."""
 
     micros: int
@@ -147,8 +143,7 @@ _Scaled = tuple[int, tuple[int, ...], tuple[str | None, ...]]
 price: see `_scaled`)."""
 
 
-@dataclass(frozen=True, slots=True)
-class RateCard:
+class RateCard(NamedTuple):
     """Everything `compute` looks up for one price match and set of modifiers, so that each
     call is then priced with integer arithmetic only (an import prices 10^5 calls with a few
     cards)."""

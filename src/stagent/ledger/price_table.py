@@ -8,10 +8,10 @@ few calls loads neither.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 DEFAULT_PRICES_PATH = Path(__file__).with_name("prices.yaml")
 
@@ -39,8 +39,7 @@ def normalize_model_id(model: str) -> str:
     return key.replace(".", "-").replace("_", "-")
 
 
-@dataclass(frozen=True, slots=True)
-class CategoryPrices:
+class CategoryPrices(NamedTuple):
     """USD per million tokens for each category; None where the model has no such price."""
 
     input: Decimal
@@ -50,16 +49,14 @@ class CategoryPrices:
     cache_read: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PriceTier:
+class PriceTier(NamedTuple):
     """Prices for a request whose prompt is longer than ``above`` tokens."""
 
     above: int
     prices: CategoryPrices
 
 
-@dataclass(frozen=True, slots=True)
-class PricePeriod:
+class PricePeriod(NamedTuple):
     """A model's prices from ``effective_from`` (None: as far back as the table knows)."""
 
     effective_from: date | None
@@ -76,8 +73,7 @@ class PricePeriod:
         return (chosen.prices, chosen.above) if chosen else (self.prices, None)
 
 
-@dataclass(frozen=True, slots=True)
-class ModelPricing:
+class ModelPricing(NamedTuple):
     """One model (and its aliases) with its price history."""
 
     model: str
@@ -102,8 +98,7 @@ class ModelPricing:
         return current
 
 
-@dataclass(frozen=True, slots=True)
-class PriceMatch:
+class PriceMatch(NamedTuple):
     """The prices that apply to one model id at one moment."""
 
     pricing: ModelPricing
