@@ -53,7 +53,7 @@ def start_serve(
     )
 
 
-def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 30) -> None:
+def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 120) -> None:
     """Read the process's output until a line contains ``needle`` (or fail showing it)."""
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout

@@ -119,18 +119,29 @@ def test_deny_with_a_message_and_answer_questions(cli: Cli, ws: Workspace) -> No
     assert_one_line_error(missing, contains="no approval request with id 'apr_nope'")
 
 
-def test_inbox_watch_streams_new_and_closed_cards(cli: Cli, ws: Workspace) -> None:
+def test_inbox_watch_streams_new_and_closed_cards(
+    cli: Cli, ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stagent.cli import inbox as inbox_command
+
     first = open_card(ws)
+    watching = threading.Event()
+    real_watch = inbox_command._watch  # pyright: ignore[reportPrivateUsage]
+
+    def watch(*args: Any, **kwargs: Any) -> None:
+        watching.set()  # the pending cards are listed; the feed is read from here on
+        real_watch(*args, **kwargs)
+
+    monkeypatch.setattr(inbox_command, "_watch", watch)
 
     def agent_and_person() -> None:
-        # Generous pauses: `inbox --watch` must have listed the first card before the second is
-        # added, and seen it added before it closes (a loaded machine, parallel tests).
-        time.sleep(2.0)
+        # A card added before `inbox --watch` listed the pending ones would be listed as
+        # pending, and the watch would wait for a second event forever (CLI start-up under load).
+        assert watching.wait(60)
         second = open_card(ws, command="make")
-        time.sleep(1.0)
         ws.approvals.deny(second.id, by="person (via UI)", message="no")
 
-    helper = threading.Thread(target=agent_and_person)
+    helper = threading.Thread(target=agent_and_person, daemon=True)
     helper.start()
     result = cli("inbox", "--watch", "--limit", "2", "--json")
     helper.join()
@@ -187,7 +198,7 @@ def test_a_workflow_checkpoint_is_decided_with_the_same_commands(
     try:
         started = cli.json("workflow", "run", str(path))
         assert started["status"] == "running"
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while not (items := cli.json("inbox")):
             assert time.monotonic() < deadline, "no checkpoint card"
             time.sleep(0.1)

@@ -59,7 +59,7 @@ class Proc:
             if text in line:
                 return line
 
-    def stop(self, sig: signal.Signals, timeout: float = 30.0) -> tuple[int, str, str]:
+    def stop(self, sig: signal.Signals, timeout: float = 60.0) -> tuple[int, str, str]:
         """Send ``sig`` and return (exit code, rest of stdout, stderr)."""
         self.popen.send_signal(sig)
         code = self.popen.wait(timeout=timeout)
@@ -100,7 +100,7 @@ def test_serve_answers_the_api_and_stops_cleanly_on_sigterm(cli: Cli, spawn: lis
     line = proc.wait_for("Stagent is running at ")
     url = line.split("running at ", 1)[1].strip()
 
-    response = httpx.get(f"{url}/api/v1/tasks", timeout=10)
+    response = httpx.get(f"{url}/api/v1/tasks", timeout=60)
     assert response.status_code == 200
     assert task_id in response.text
 

@@ -45,12 +45,12 @@ def test_serve_prints_the_sign_in_link_and_it_signs_the_browser_in(
     with Workspace.temporary(cli.home) as ws:
         card = wait_for_card_sync(ws.open(), task.id)
 
-    with httpx.Client(base_url=url, timeout=10) as stranger:
+    with httpx.Client(base_url=url, timeout=60) as stranger:
         stranger.get("/inbox")
         headers = {"X-CSRF-Token": stranger.cookies["stagent_csrf"]}
         refused = stranger.post(f"/ui/approvals/{card.id}/allow", headers=headers)
         assert refused.status_code == 403
-    with httpx.Client(base_url=url, timeout=10) as browser:
+    with httpx.Client(base_url=url, timeout=60) as browser:
         signed = browser.get(link.removeprefix(url))
         assert signed.status_code == 303 and "stagent_owner" in browser.cookies
         page = browser.get("/inbox")
@@ -59,7 +59,7 @@ def test_serve_prints_the_sign_in_link_and_it_signs_the_browser_in(
         allowed = browser.post(f"/ui/approvals/{card.id}/allow", headers=headers)
         assert allowed.status_code == 200, allowed.text
     with Workspace.temporary(cli.home) as ws:
-        assert ws.open().tasks.wait(task.id, timeout=30).status is TaskStatus.COMPLETED
+        assert ws.open().tasks.wait(task.id, timeout=60).status is TaskStatus.COMPLETED
     code, _, err = proc.stop(signal.SIGTERM)
     assert code == 0, err
     with Workspace.temporary(cli.home) as ws:

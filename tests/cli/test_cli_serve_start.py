@@ -64,7 +64,7 @@ def test_pages_answer_before_the_worker_is_up_and_the_link_waits_for_it(
         assert "Stagent is running at" in proc.stdout.readline()
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0
     assert "Stagent stopped." in out
 
@@ -84,11 +84,12 @@ def test_a_worker_that_cannot_start_stops_the_server_with_one_line(
     assert "Traceback" not in result.output
 
 
-def _get_when_up(url: str, timeout: float = 30.0) -> httpx.Response:
+def _get_when_up(url: str, timeout: float = 120.0) -> httpx.Response:
+    """The first answer from a server starting up (a minute and more on a loaded machine)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return httpx.get(url, timeout=2)
+            return httpx.get(url, timeout=30)
         except httpx.TransportError:
             if time.monotonic() > deadline:
                 raise

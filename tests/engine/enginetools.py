@@ -165,7 +165,7 @@ def execute(ctx: RunContext, task_id: str, number: int = 1) -> str:
     return asyncio.run(execute_task_run(ctx, task_id, number))
 
 
-async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+async def until(check: Callable[[], bool], timeout: float = 60.0) -> None:
     """Wait (in the event loop) until ``check()`` holds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -485,6 +485,14 @@ def test_a_file_is_not_a_working_directory(ws: Workspace, tmp_path: Path) -> Non
         ws.projects.create("filed", directory=str(file))
 
 
+def test_a_home_of_a_user_this_machine_does_not_have_is_not_a_working_directory(
+    ws: Workspace,
+) -> None:
+    # Path.expanduser raises RuntimeError for ~name of an unknown user: once a 500 (the API fuzz)
+    with pytest.raises(ValidationError, match="does not exist or is not a directory"):
+        ws.projects.create("nobody", directory="~stagent-no-such-user/work")
+
+
 def test_project_names_are_unique(ws: Workspace) -> None:
     ws.projects.create("twin")
     with pytest.raises(ConflictError, match="a project named 'twin' already exists"):

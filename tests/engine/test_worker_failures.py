@@ -75,7 +75,7 @@ def test_a_frozen_worker_resumed_after_a_takeover_writes_nothing_and_registers_a
 
     os.killpg(frozen.pid, signal.SIGCONT)  # its delay is over: next it would book the usage
     wait_until(
-        lambda: frozen_id in executor_ids(worker_client), 15, "the resumed worker to register"
+        lambda: frozen_id in executor_ids(worker_client), 60, "the resumed worker to register"
     )
     time.sleep(1.5)
 

@@ -85,8 +85,10 @@ def api_client(ws: Workspace, *, owner: bool) -> httpx.AsyncClient:
 
 
 async def prime_csrf(client: httpx.AsyncClient) -> httpx.AsyncClient:
-    """Fetch the CSRF cookie and send it back as the header, like a page (or a clever agent)."""
-    response = await client.get("/api/v1/runtimes")
+    """Fetch the CSRF cookie and send it back as the header, like a page (or a clever agent).
+
+    Any GET sets it; a cheap list, not ``/api/v1/runtimes`` (it imports every runtime's SDK)."""
+    response = await client.get("/api/v1/projects")
     assert response.status_code == 200, response.text
     client.headers["X-CSRF-Token"] = client.cookies["stagent_csrf"]
     return client

@@ -104,7 +104,7 @@ def wait_for_status(ws: Workspace, task_id: str, status: TaskStatus, timeout: fl
     raise AssertionError(f"task {task_id} did not reach {status.value}: {ws.tasks.get(task_id)}")
 
 
-def settled(ws: Workspace, timeout: float = 10.0) -> None:
+def settled(ws: Workspace, timeout: float = 60.0) -> None:
     """Wait until no run holds a reservation (runs release theirs just after their final status)."""
     import time
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,7 +36,8 @@ def _events(ws: Workspace, task_id: str, kind: str) -> list[LoggedEvent]:
 
 
 async def _finish(ws: Workspace, task_id: str) -> TaskStatus:
-    for _ in range(400):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         status = ws.tasks.get(task_id).status
         if status.is_terminal:
             return status
@@ -184,9 +186,8 @@ async def test_cancelling_a_waiting_task_closes_its_card(worker: Workspace) -> N
     card = await wait_for_card(worker, task_id)
     worker.tasks.cancel(task_id)
     assert await _finish(worker, task_id) is TaskStatus.CANCELLED
-    for _ in range(200):
-        if not worker.approvals.get(card.id).pending:
-            break
+    deadline = time.monotonic() + 30
+    while worker.approvals.get(card.id).pending and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
     closed = worker.approvals.get(card.id)
     assert closed.status == "cancelled" and closed.decided_by == "task ended"

@@ -141,3 +141,9 @@ def test_import_and_export_claude_settings(ws: Workspace, tmp_path: Path) -> Non
     broken.write_text("{not json")
     with pytest.raises(ValidationError, match="line 1"):
         ws.rules.import_file(broken)
+    # ~name of a user this machine does not have: refused naming the path, not a RuntimeError
+    nobody = "~stagent-no-such-user/settings.json"
+    with pytest.raises(ValidationError, match=f"path: {nobody} cannot be read"):
+        ws.rules.import_file(nobody)
+    with pytest.raises(ValidationError, match=f"path: {nobody} cannot be written"):
+        ws.rules.export_file(nobody)

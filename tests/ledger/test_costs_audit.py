@@ -104,3 +104,36 @@ async def test_the_export_keeps_the_project_and_status_filters(
     assert sorted(row["task_id"] for row in csv.DictReader(io.StringIO(everything.text))) == sorted(
         [inside.id, outside.id]
     )
+
+
+async def test_the_person_imports_hand_run_sessions_from_the_costs_page(
+    workspace: Workspace, client: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No command line needed: the Costs page's button reads this machine's Claude Code and
+    Codex logs and says what each added; a second press finds nothing new. Only the person."""
+    from tests.ledger.logtools import claude_assistant, claude_transcript
+
+    config = tmp_path / "claude"
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(config))
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))  # no Codex logs here
+    claude_transcript(
+        config, [claude_assistant("msg_1", "req_1"), claude_assistant("msg_2", "req_2")]
+    )
+
+    assert 'hx-post="/ui/costs/import"' not in (await client.get("/costs")).text  # not the person
+    assert (await client.post("/ui/costs/import")).status_code == 403
+    client.headers["Authorization"] = f"Bearer {workspace.owner_token()}"
+    page = await client.get("/costs")
+    assert 'hx-post="/ui/costs/import"' in page.text and "stagent ledger" not in page.text
+
+    answer = await client.post("/ui/costs/import")
+    assert answer.status_code == 200
+    said = [
+        " ".join(li.get_text().split())
+        for li in BeautifulSoup(answer.text, "html.parser").select("li")
+    ]
+    assert said == ["Claude Code: 2 new calls from 1 file.", "Codex: no logs found."]
+    again = await client.post("/ui/costs/import")
+    assert "Claude Code: nothing new in 1 file." in " ".join(again.text.split())
+    rows = _audit(await client.get("/costs")).select("tbody tr")
+    assert len(rows) == 2 and all("Claude Code" in r.get_text() for r in rows)

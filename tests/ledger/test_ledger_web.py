@@ -148,6 +148,9 @@ async def test_importing_and_repricing_through_the_api_need_the_person(
     client.headers["Authorization"] = f"Bearer {workspace.owner_token()}"
     (report,) = (await client.post("/api/v1/ledger/import", json=body)).json()
     assert report["calls_added"] == 1
+    nobody = {"which": "claude-code", "path": "~stagent-no-such-user/.claude"}
+    refused = await client.post("/api/v1/ledger/import", json=nobody)
+    assert refused.status_code == 422 and "does not exist" in refused.json()["error"]
     assert (await client.post("/api/v1/ledger/reprice")).json()["rows"] == 0
 
 

@@ -41,7 +41,7 @@ def test_the_live_log_pauses_while_hidden_and_catches_up(
     expect(page.locator("#stream-state")).to_have_text("live")
 
     first = _create(tmp_path, "First live task")
-    expect(page.locator(f'#monitor-log li[data-task="{first}"]')).to_have_count(1, timeout=10_000)
+    expect(page.locator(f'#monitor-log li[data-task="{first}"]')).to_have_count(1)
 
     page.evaluate(HIDE % "true")
     expect(page.locator("#stream-state")).to_have_text("paused while this tab is hidden")
@@ -51,7 +51,7 @@ def test_the_live_log_pauses_while_hidden_and_catches_up(
 
     page.evaluate(HIDE % "false")
     expect(page.locator("#stream-state")).to_have_text("live")
-    expect(page.locator(f'#monitor-log li[data-task="{hidden}"]')).to_have_count(1, timeout=10_000)
+    expect(page.locator(f'#monitor-log li[data-task="{hidden}"]')).to_have_count(1)
     assert page.locator("#monitor-log li").first.get_attribute("data-task") == hidden
 
     page.fill('#log-filters input[name="task"]', "first live")

@@ -190,7 +190,7 @@ async def start_claude(request: RunRequest, gate: TestGate | None = None) -> Age
     return await ClaudeRuntime().start(request, gate or TestGate())
 
 
-def process_gone(pid: int, timeout: float = 5.0) -> bool:
+def process_gone(pid: int, timeout: float = 30.0) -> bool:
     """True once ``pid`` no longer exists (or is a zombie nobody will run again)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

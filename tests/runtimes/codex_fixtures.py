@@ -185,7 +185,7 @@ def process_gone(pid: int) -> bool:
     return True
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 10) -> None:
+async def wait_for(predicate: Callable[[], bool], timeout: float = 60) -> None:
     """Poll ``predicate`` until it holds."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout

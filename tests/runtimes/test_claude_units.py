@@ -176,7 +176,7 @@ async def test_a_consumer_that_stops_releases_a_waiting_producer() -> None:
     assert await anext(stream) == TextEvent("x")
     assert isinstance(stream, AsyncGenerator)
     await stream.aclose()
-    await asyncio.wait_for(producer, 1)
+    await asyncio.wait_for(producer, 30)  # released, not left waiting for a reader
     await channel.emit(TextEvent("late"), wait=True)  # returns at once once closed
 
 

@@ -93,7 +93,7 @@ def post(
 ) -> httpx.Response:
     body = {"model": "gpt-5.5", "stream": True, "input": list(items), "tools": tools or CODEX_TOOLS}
     headers = {"Authorization": "Bearer sk-secret-value"}
-    return httpx.post(f"{server.base_url}/responses", json=body, headers=headers, timeout=10)
+    return httpx.post(f"{server.base_url}/responses", json=body, headers=headers, timeout=60)
 
 
 def sse(response: httpx.Response) -> list[dict[str, Any]]:
@@ -264,7 +264,7 @@ def test_the_command_line_serves_script_files(tmp_path: Path) -> None:
         assert "(simulated)" in line
         base_url = line.split(" on ", 1)[1].split()[0]
         body = {"input": [user("SCENARIO:cli")], "tools": []}
-        response = httpx.post(f"{base_url}/responses", json=body, timeout=10)
+        response = httpx.post(f"{base_url}/responses", json=body, timeout=60)
         assert "from a file" in response.text
     finally:
         process.terminate()

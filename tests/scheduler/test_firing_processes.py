@@ -105,6 +105,21 @@ def diagnose(ws: Workspace, firings: list[Firing]) -> str:
     return "\n".join(lines)
 
 
+def wait_fired(ws: Workspace, schedule: Schedule, count: int, timeout: float = 120) -> None:
+    """Wait until ``count`` of the schedule's occurrences fired (a fixed sleep fired fewer on a
+    loaded machine, where a worker's start-up and its loop's turns take seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        firings = ws.schedules.firings(schedule.id, limit=1000)
+        if sum(f.status is FiringStatus.FIRED for f in firings) >= count:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"fewer than {count} fired after {timeout}s\n" + diagnose(ws, firings)
+            )
+        time.sleep(0.2)
+
+
 def settle(ws: Workspace, schedule: Schedule, timeout: float = 120) -> list[Firing]:
     """Wait until no firing is undecided and every fired task has ended.
 
@@ -166,12 +181,12 @@ def test_an_interval_schedule_under_a_worker_sigkilled_twice(tmp_path: Path) -> 
         )
         grace = {"STAGENT_SCHEDULE_GRACE_SECONDS": "1"}
         (worker,) = start_workers(home, None, env_extra=grace)
-        for _ in range(2):
-            time.sleep(5)  # five occurrences: the kill lands while tasks run
+        for round_ in range(2):
+            wait_fired(ws, schedule, 4 * (round_ + 1))  # the kill lands while tasks run
             stop(worker, sig=signal.SIGKILL)
             time.sleep(2)  # down (with the restart) for more than an occurrence and the grace
             (worker,) = start_workers(home, None, env_extra=grace)
-        time.sleep(5)
+        wait_fired(ws, schedule, 12)
         ws.schedules.pause(schedule.id)
         try:
             firings = settle(ws, schedule)
@@ -181,7 +196,7 @@ def test_an_interval_schedule_under_a_worker_sigkilled_twice(tmp_path: Path) -> 
         missed = [f for f in firings if f.status is FiringStatus.MISSED]
         assert len(missed) >= 2, "each downtime missed at least one occurrence"
         assert all("no worker was running" in (f.reason or "") for f in missed)
-        assert len(fired) >= 8
+        assert len(fired) >= 12
         assert ws.schedules.get(schedule.id).firing_count == len(fired)
         print(f"\n{len(firings)} occurrences: {len(fired)} fired, {len(missed)} missed")
     finally:
@@ -196,7 +211,7 @@ def _two_workers(home: Path, database_url: str | None, ws: Workspace) -> None:
     )
     workers = start_workers(home, database_url, count=2)
     try:
-        time.sleep(8)
+        wait_fired(ws, schedule, 8)
         ws.schedules.pause(schedule.id)
         firings = settle(ws, schedule)
     finally:

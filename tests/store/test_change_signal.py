@@ -49,36 +49,38 @@ def run_child(code: str, url: str, *, timeout: float = 60) -> subprocess.Complet
 def test_ring_moves_the_version_and_wakes_a_thread_at_once() -> None:
     changes = ChangeNotifier()
     seen = changes.version
-    woke: list[float] = []
+    woke: list[int] = []
 
     def waiter() -> None:
-        started = time.monotonic()
-        changes.wait(seen, timeout=10)
-        woke.append(time.monotonic() - started)
+        woke.append(changes.wait(seen, timeout=3600))  # only the ring can end it in time
 
-    thread = threading.Thread(target=waiter)
+    thread = threading.Thread(target=waiter, daemon=True)
     thread.start()
-    time.sleep(0.05)
+    time.sleep(0.05)  # usually asleep in its wait by now; a ring before it waits counts too
     changes.ring()
-    thread.join(timeout=5)
+    thread.join(timeout=60)
     assert changes.version == seen + 1
-    assert woke and woke[0] < 2.0
+    assert woke == [seen + 1]
 
 
 def test_a_wait_for_a_version_already_passed_returns_at_once() -> None:
     changes = ChangeNotifier()
     changes.ring()
     changes.ring()
-    started = time.monotonic()
-    assert changes.wait(0, timeout=10) == 2
-    assert time.monotonic() - started < 1.0
+    answered: list[int] = []
+    waiter = threading.Thread(
+        target=lambda: answered.append(changes.wait(0, timeout=3600)), daemon=True
+    )
+    waiter.start()
+    waiter.join(timeout=60)  # an hour's timeout: only the version already passed returns it
+    assert answered == [2]
 
 
 def test_a_wait_with_no_change_times_out_with_the_same_version() -> None:
     changes = ChangeNotifier()
     started = time.monotonic()
     assert changes.wait(changes.version, timeout=0.05) == 0
-    assert 0.04 <= time.monotonic() - started < 2.0
+    assert time.monotonic() - started >= 0.04  # it waited its timeout out
 
 
 async def test_async_waiters_on_the_loop_wake_when_another_thread_rings() -> None:
@@ -87,7 +89,7 @@ async def test_async_waiters_on_the_loop_wake_when_another_thread_rings() -> Non
     waiters = [asyncio.create_task(changes.wait_async(seen, 10)) for _ in range(3)]
     await asyncio.sleep(0.01)
     threading.Thread(target=changes.ring).start()
-    results = await asyncio.wait_for(asyncio.gather(*waiters), timeout=5)
+    results = await asyncio.wait_for(asyncio.gather(*waiters), timeout=30)
     assert results == [seen + 1] * 3
 
 
@@ -195,7 +197,7 @@ def test_a_write_in_another_process_is_durable_on_return_and_wakes_this_ones_wai
         store.url,
     )
     assert child.stdout.strip() == "ok", child.stderr
-    assert store.changes.wait(seen, timeout=5) != seen
+    assert store.changes.wait(seen, timeout=30) != seen
     assert titles(store) == ["acknowledged"]
 
 
@@ -229,9 +231,7 @@ def test_a_writer_killed_inside_its_transaction_leaves_nothing_and_no_lock(store
         child.kill()
         child.wait(timeout=10)
     assert titles(store) == []
-    started = time.monotonic()
-    new_task(store, "after the crash")  # the dead writer's lock is gone
-    assert time.monotonic() - started < 10
+    new_task(store, "after the crash")  # the dead writer's lock is gone (else: "locked")
     assert titles(store) == ["after the crash"]
 
 
@@ -270,11 +270,10 @@ async def test_until_returns_as_soon_as_the_hold_it_waits_on_is_released(store: 
         with store.write() as session:
             lifecycle.release(session, claim.run.id, "approval:c", reason="allowed")
 
-    started = time.monotonic()
     threading.Thread(target=decide).start()
-    status = await asyncio.wait_for(waits.until(store, probe), timeout=10)
+    # Its probe sleeps 30 s between looks: ending before that, the commit woke it.
+    status = await asyncio.wait_for(waits.until(store, probe), timeout=25)
     assert status is RunStatus.RUNNING
-    assert time.monotonic() - started < 5
     assert probes[0] is RunStatus.WAITING and len(probes) <= 4  # one probe per commit, no loop
 
 
@@ -286,7 +285,7 @@ async def test_until_probes_again_after_max_sleep_when_no_commit_comes(store: St
         calls += 1
         return waits.Done(calls) if calls == 3 else waits.Pending(max_sleep=0.01)
 
-    assert await asyncio.wait_for(waits.until(store, probe), timeout=5) == 3
+    assert await asyncio.wait_for(waits.until(store, probe), timeout=30) == 3
 
 
 async def test_until_answers_at_once_when_nothing_is_pending(store: Store) -> None:
@@ -307,7 +306,7 @@ async def test_a_cancelled_run_wakes_its_waiter_too(store: Store) -> None:
     await asyncio.sleep(0.02)
     with store.write() as session:
         lifecycle.cancel_task(session, claim.task.id, reason="stop")
-    assert await asyncio.wait_for(waiter, timeout=5) == "cancelled"
+    assert await asyncio.wait_for(waiter, timeout=25) == "cancelled"  # its probe sleeps 30 s
 
 
 # ------------------------------------------------------------------------------- opening

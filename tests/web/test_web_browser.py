@@ -56,7 +56,7 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
         if proc.poll() is not None:
             pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
+            if httpx.get(url, timeout=30).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -70,7 +70,7 @@ def _stop(proc: subprocess.Popen[bytes], log: Path) -> None:
         return
     os.killpg(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(timeout=15)
+        proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -202,7 +202,7 @@ def test_board_create_run_and_watch_it_complete(browser: object, server: str) ->
         expect(planned).to_be_visible()
         planned.drag_to(page.locator("#col-queued .col-cards"))
         expect(done).to_be_visible(timeout=60_000)
-        tasks = httpx.get(f"{server}/api/v1/tasks").json()["data"]
+        tasks = httpx.get(f"{server}/api/v1/tasks", timeout=60).json()["data"]
         assert [(t["status"], t["run_count"]) for t in tasks] == [("completed", 2)]
         assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
     finally:
@@ -224,6 +224,7 @@ def test_task_detail_shows_each_run_live_and_refuses_a_bad_option(
         json={"title": "Runs twice", "options": {"model": "scripted-1"}},
         headers={"X-CSRF-Token": "x"},
         cookies={"stagent_csrf": "x"},
+        timeout=60,
     )
     assert created.status_code == 201, created.text
     task_id = created.json()["id"]
@@ -363,6 +364,7 @@ def test_a_late_board_answer_does_not_undo_a_live_move(browser: object, server: 
         json={"title": "Slow answer", "scenario": {"steps": [{"delay": 1.0}], "result": "ok"}},
         headers={"X-CSRF-Token": "x"},
         cookies={"stagent_csrf": "x"},
+        timeout=60,
     )
     assert created.status_code == 201, created.text
     context = browser.new_context(viewport={"width": 1280, "height": 900})

@@ -42,7 +42,7 @@ async def test_result_is_escaped_in_sse_fragments(worker: Workspace) -> None:
     names: set[str] = set()
     try:
         worker.tasks.run(task.id)
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(60):
             async for event in stream:
                 data = str(event.data)
                 assert EVIL not in data, event.event

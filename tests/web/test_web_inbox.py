@@ -197,7 +197,7 @@ async def test_the_inbox_topic_adds_and_removes_cards_live(workspace: Workspace)
 
 async def _until(stream: AsyncIterator[Any], name: str) -> list[Any]:
     seen: list[Any] = []
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(60):
         async for event in stream:
             seen.append(event)
             if event.event == name:

@@ -26,7 +26,7 @@ def ws(request: pytest.FixtureRequest, db: str) -> Workspace:
 
 async def _until(stream: object, name: str) -> list[ServerSentEvent]:
     seen: list[ServerSentEvent] = []
-    async with asyncio.timeout(20):
+    async with asyncio.timeout(60):
         async for event in stream:  # type: ignore[attr-defined]
             seen.append(event)
             if event.event == name:

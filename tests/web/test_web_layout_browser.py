@@ -225,6 +225,7 @@ def test_short_tables_span_a_phone_and_budgets_rows_reach_the_header(
         json={"name": "ops"},
         headers={"X-CSRF-Token": "x"},
         cookies={"stagent_csrf": "x"},
+        timeout=60,
     )
     assert created.status_code == 201, created.text
     for size in (PHONE, TABLET):

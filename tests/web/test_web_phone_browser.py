@@ -25,18 +25,20 @@ WRITE = {"steps": [{"text": "Editing. "}, {"tool": "Write", "input": {"file_path
 
 
 def _task(server: str, title: str, **fields: Any) -> str:  # noqa: F811
-    created = httpx.post(f"{server}/api/v1/tasks", json={"title": title, **fields}, **CSRF)
+    created = httpx.post(
+        f"{server}/api/v1/tasks", json={"title": title, **fields}, **CSRF, timeout=60
+    )
     assert created.status_code == 201, created.text
     return str(created.json()["id"])
 
 
 def _run(server: str, task_id: str) -> None:  # noqa: F811
-    assert httpx.post(f"{server}/api/v1/tasks/{task_id}/run", **CSRF).status_code == 202
+    assert httpx.post(f"{server}/api/v1/tasks/{task_id}/run", **CSRF, timeout=60).status_code == 202
 
 
 def _until(server: str, task_id: str, status: str) -> None:  # noqa: F811
     deadline = time.monotonic() + 90
-    while httpx.get(f"{server}/api/v1/tasks/{task_id}").json()["status"] != status:
+    while httpx.get(f"{server}/api/v1/tasks/{task_id}", timeout=60).json()["status"] != status:
         assert time.monotonic() < deadline, f"{task_id} never reached {status}"
         time.sleep(0.1)
 
@@ -132,14 +134,18 @@ def test_work_waiting_for_a_person_waits_in_its_own_column_saying_for_what(
         "pattern": "sequence",
         "steps": [step("review", "found a typo"), step("fix", "fixed", requires_approval=True)],
     }
-    created = httpx.post(f"{server}/api/v1/workflows", json={"definition": definition}, **CSRF)
+    created = httpx.post(
+        f"{server}/api/v1/workflows", json={"definition": definition}, **CSRF, timeout=60
+    )
     assert created.status_code == 201, created.text
     writer = _task(server, "Update the checklist", options={"scripted": {"scenario": WRITE}})
     with watched_page(browser) as page:
         page.goto(f"{server}/board")
         page.wait_for_selector("body[data-live]", timeout=60_000)
         workflow_id = created.json()["id"]
-        assert httpx.post(f"{server}/api/v1/workflows/{workflow_id}/run", **CSRF).is_success
+        assert httpx.post(
+            f"{server}/api/v1/workflows/{workflow_id}/run", **CSRF, timeout=60
+        ).is_success
         _run(server, writer)
         waiting = page.locator("#col-waiting")
         step_card = waiting.locator(".card", has_text="Fix")

@@ -60,7 +60,7 @@ def test_create_a_schedule_with_a_live_preview_and_watch_it_fire(
         page.reload()
         expect(page.locator("table.schedules .narrow-only").last).to_be_visible()
         page.screenshot(path=str(tmp_path / "schedules-390.png"), full_page=True)
-    schedules = httpx.get(f"{server}/api/v1/schedules").json()["data"]
+    schedules = httpx.get(f"{server}/api/v1/schedules", timeout=60).json()["data"]
     assert [s["status"] for s in schedules] == ["paused"]
     assert schedules[0]["firing_count"] >= 1
 

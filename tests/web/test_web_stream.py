@@ -20,8 +20,8 @@ QUICK = {"steps": [{"text": "one"}, {"text": "two"}], "result": "all done"}
 
 
 async def take(stream: AsyncIterator[ServerSentEvent], count: int) -> list[ServerSentEvent]:
-    """The next ``count`` events (failing after 10 s)."""
-    async with asyncio.timeout(10):
+    """The next ``count`` events (failing after 60 s)."""
+    async with asyncio.timeout(60):
         return [await anext(stream) for _ in range(count)]
 
 
@@ -30,7 +30,7 @@ async def take_until(
 ) -> list[ServerSentEvent]:
     """Events up to and including the first ``name`` event whose data contains ``text``."""
     seen: list[ServerSentEvent] = []
-    async with asyncio.timeout(20):
+    async with asyncio.timeout(60):
         async for event in stream:
             seen.append(event)
             if event.event == name and text in str(event.data):

@@ -174,10 +174,12 @@ def test_run_view_follows_a_run_live_and_the_board_hides_its_steps(
             step("fix", "fixed", fail="the fix did not apply"),
         ],
     }
-    created = httpx.post(f"{server}/api/v1/workflows", json={"definition": definition}, **CSRF)
+    created = httpx.post(
+        f"{server}/api/v1/workflows", json={"definition": definition}, **CSRF, timeout=60
+    )
     assert created.status_code == 201, created.text
     workflow_id = created.json()["id"]
-    httpx.post(f"{server}/api/v1/tasks", json={"title": "A task of my own"}, **CSRF)
+    httpx.post(f"{server}/api/v1/tasks", json={"title": "A task of my own"}, **CSRF, timeout=60)
     with watched_page(browser) as page:
         page.goto(f"{server}/workflows/{workflow_id}")
         page.wait_for_selector("body[data-live]", timeout=60_000)
@@ -193,9 +195,9 @@ def test_run_view_follows_a_run_live_and_the_board_hides_its_steps(
         expect(page.locator("#node-fix .node-error")).to_contain_text("the fix did not apply")
         expect(page.locator("#node-review .node-meta")).to_contain_text("(simulated)")
         shoot(page, screenshot_dir(tmp_path), "workflow-run-failed")
-        fix_task = httpx.get(f"{server}/api/v1/workflows/{workflow_id}").json()["steps"][1][
-            "task_id"
-        ]
+        fix_task = httpx.get(f"{server}/api/v1/workflows/{workflow_id}", timeout=60).json()[
+            "steps"
+        ][1]["task_id"]
         page.get_by_role("button", name="Retry this step").click()
         # The page said Failed before the click too: wait for the retry's own run to end.
         assert _second_run_ends(server, fix_task) == "failed"
@@ -236,7 +238,9 @@ def test_a_loops_iterations_fill_its_timeline_live(
         "loop": {"max_iterations": 3},
         "steps": [step("polish", "a bit better", delay=0.3)],
     }
-    created = httpx.post(f"{server}/api/v1/workflows", json={"definition": definition}, **CSRF)
+    created = httpx.post(
+        f"{server}/api/v1/workflows", json={"definition": definition}, **CSRF, timeout=60
+    )
     workflow_id = created.json()["id"]
     with watched_page(browser) as page:
         page.goto(f"{server}/workflows/{workflow_id}")
@@ -249,11 +253,11 @@ def test_a_loops_iterations_fill_its_timeline_live(
         shoot(page, screenshot_dir(tmp_path), "workflow-loop")
 
 
-def _second_run_ends(base_url: str, task_id: str, timeout: float = 20.0) -> str:
+def _second_run_ends(base_url: str, task_id: str, timeout: float = 60.0) -> str:
     """The status the task's second run ended with (a retry makes run 2)."""
     deadline = time.monotonic() + timeout
     while True:
-        runs = httpx.get(f"{base_url}/api/v1/tasks/{task_id}").json()["runs"]
+        runs = httpx.get(f"{base_url}/api/v1/tasks/{task_id}", timeout=60).json()["runs"]
         second = [run for run in runs if run["number"] == 2]
         if second and second[0]["status"] in ("completed", "failed", "cancelled"):
             return str(second[0]["status"])

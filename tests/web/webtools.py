@@ -28,8 +28,11 @@ def asgi_client(
 
 
 async def with_csrf(client: httpx.AsyncClient) -> httpx.AsyncClient:
-    """Prime the CSRF cookie with one GET and send it back as the header, like a page does."""
-    response = await client.get("/api/v1/runtimes")
+    """Prime the CSRF cookie with one GET and send it back as the header, like a page does.
+
+    The GET is a cheap list: ``/api/v1/runtimes`` builds every runtime, importing the Anthropic
+    and Claude SDKs (seconds of CPU, 20 s and more on a loaded machine) into the test's process."""
+    response = await client.get("/api/v1/projects")
     assert response.status_code == 200, response.text
     client.headers["X-CSRF-Token"] = client.cookies[CSRF_COOKIE]
     return client

@@ -203,7 +203,7 @@ def test_cancel_stops_the_running_step_task(worker: Workspace) -> None:
     wait_for_step_task(worker, wf.id, "one")
     cancelled = worker.workflows.cancel(wf.id)
     assert cancelled.status is WorkflowStatus.CANCELLED
-    task = worker.tasks.wait(cancelled.steps[0].task_id or "", timeout=10)
+    task = worker.tasks.wait(cancelled.steps[0].task_id or "", timeout=25)  # its delay is 30 s
     assert task.status.value == "cancelled"
 
 

@@ -39,6 +39,15 @@ from stagent.store import tasks as task_repo
 from stagent.store.database import Store, flushed_connection
 
 
+def _expanded(text: str) -> Path | None:
+    """``text`` with ``~`` expanded, resolved; None for ``~name`` of a user this machine does
+    not have (`Path.expanduser` raises `RuntimeError` there)."""
+    try:
+        return Path(text).expanduser().resolve()
+    except RuntimeError:
+        return None
+
+
 def _is_dir(path: Path) -> bool:
     try:
         return path.is_dir()
@@ -59,10 +68,10 @@ class ProjectService:
         if not name:
             raise ValidationError("name: a project needs a name")
         if directory:
-            path = Path(checked_path("directory", directory)).expanduser().resolve()
-            if not _is_dir(path):
+            path = _expanded(checked_path("directory", directory))
+            if path is None or not _is_dir(path):
                 raise ValidationError(
-                    f"directory: {path} does not exist or is not a directory",
+                    f"directory: {path or directory} does not exist or is not a directory",
                     hint="create it first, or leave the directory out",
                 )
             directory = str(path)

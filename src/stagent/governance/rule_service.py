@@ -220,7 +220,7 @@ class RuleService:
         """
         checked = check_scope(scope)
         scope_ref = self.resolve_ref(checked, ref)
-        target = Path(checked_path("path", str(path))).expanduser().resolve()
+        target = _settings_path(path, "read")
         report = import_settings_file(
             target,
             project_root=self._project_root(checked, scope_ref),
@@ -257,7 +257,7 @@ class RuleService:
         scope_ref = self.resolve_ref(checked, ref)
         with self._store.read() as session:
             rules = rule_repo.list_rules(session, scope=checked, scope_ref=scope_ref)
-        target = Path(checked_path("path", str(path))).expanduser().resolve()
+        target = _settings_path(path, "written")
         if target.is_dir():
             raise ValidationError(
                 f"path: {target} is a directory",
@@ -278,3 +278,14 @@ class RuleService:
             return None
         with self._store.read() as session:
             return project_repo.get(session, scope_ref).working_directory
+
+
+def _settings_path(path: str | Path, use: str) -> Path:
+    """The settings file ``path`` names, ``~`` expanded and resolved; a `ValidationError` for
+    ``~name`` of a user this machine does not have, or a loop of links."""
+    try:
+        return Path(checked_path("path", str(path))).expanduser().resolve()
+    except RuntimeError as exc:
+        raise ValidationError(
+            f"path: {path} cannot be {use} ({exc})", hint="name the settings file by its path"
+        ) from None

@@ -7,6 +7,7 @@ person's decisions (owner token, on top of the CSRF protection every change has)
 
 from __future__ import annotations
 
+import contextlib
 import io
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -186,7 +187,10 @@ def export_csv(
 @router.post("/ledger/import", dependencies=OwnerOnly)
 def import_logs(body: ImportIn, ws: WorkspaceDep) -> list[dict[str, Any]]:
     """Import hand-run Claude Code / Codex sessions (only what was added since last time)."""
-    path = Path(body.path).expanduser() if body.path else None
+    path = Path(body.path) if body.path else None
+    # ~name of a user this machine does not have stays as typed: it does not exist
+    with contextlib.suppress(RuntimeError):
+        path = path.expanduser() if path is not None else None
     if path is not None and not path.exists():
         raise ValidationError(f"path: {path} does not exist")
     return [

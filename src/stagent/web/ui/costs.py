@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import Query, Request
+from fastapi import Depends, Query, Request
 from starlette.responses import Response
 
 from stagent.domain.errors import NotFoundError, ValidationError
@@ -15,8 +15,10 @@ from stagent.ledger.reports import Scope
 from stagent.ledger.views import entry_json
 from stagent.web.deps import WorkspaceDep
 from stagent.web.routers import ui_router
+from stagent.web.security import request_is_owner, require_owner
 from stagent.web.ui.monitor_lines import monitor_lines
-from stagent.web.ui.rendering import page
+from stagent.web.ui.rendering import fragment, page
+from stagent.web.ui.templating import render
 from stagent.workspace import Workspace
 
 router = ui_router()
@@ -121,10 +123,19 @@ def costs(
         statuses=STATUSES,
         export_url=f"/api/v1/ledger/export.csv?{export}",
         overall_monthly=_overall_monthly(ws),
+        is_owner=request_is_owner(request),
         forecasts=ws.ledger.cap_forecasts(
             [status.as_json(ws.budgets.zone) for status in ws.budgets.statuses()]
         ),
     )  # fmt: skip
+
+
+@router.post("/ui/costs/import", dependencies=[Depends(require_owner)])
+def import_sessions(ws: WorkspaceDep) -> Response:
+    """Import the Claude Code and Codex sessions run by hand on this machine (only what was
+    added since the last import); answers what each source added."""
+    reports = [ws.ledger.run_import(plan).as_json() for plan in ws.ledger.import_plans("all")]
+    return fragment(render("fragments/import_result.html", reports=reports, sources=SOURCES))
 
 
 def _overall_monthly(ws: Workspace) -> dict[str, Any] | None:
