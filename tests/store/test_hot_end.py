@@ -10,16 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from storetools import claimed_run
+from storetools import bash_card, claimed_run
 
+from stagent.domain.ids import utcnow
 from stagent.domain.lifecycle import StaleAttemptError
 from stagent.domain.runs import Run, RunStatus
 from stagent.domain.tasks import TaskStatus
+from stagent.store import approvals as approval_repo
 from stagent.store import events as event_repo
 from stagent.store import hot_end, lifecycle, run_writes
 from stagent.store import ledger as ledger_repo
 from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
+from stagent.store import workflows as workflow_repo
 from stagent.store.database import Store, flushed_connection
 
 
@@ -188,3 +191,32 @@ def test_a_superseded_attempt_writes_nothing_and_an_ended_run_is_ended_once(
             hot, run, task_id, RunStatus.COMPLETED, attempt=2, logged=LAST_EVENTS
         )
     assert again is None and what_is_stored(store, task_id, run) == ended
+
+
+WHYS = ["failed", "budget", "rejected", "allowed at its checkpoint", "cancelled"]
+
+
+@pytest.mark.parametrize("why", WHYS)
+def test_why_a_steps_run_failed_reads_the_same_on_the_driver(store: Store, why: str) -> None:
+    """`workflows.why_failed_on_driver` (a step's end on the driver) answers as `why_failed`:
+    a budget's ``blocked`` row, a checkpoint card refused (an allowed one is no refusal)."""
+    claim = claimed_run(store)
+    task_id, run = claim.task.id, claim.run
+    with store.write() as session:
+        if why == "budget":
+            entry = ledger_repo.NewLedgerEntry(
+                runtime="scripted", task_id=task_id, run_id=run.id, status=ledger_repo.BLOCKED
+            )
+            ledger_repo.insert(session, entry)
+        if why in ("rejected", "allowed at its checkpoint"):
+            card = bash_card(
+                session, task_id, run_id=run.id, kind="checkpoint", expires_at=utcnow()
+            )
+            status = "denied" if why == "rejected" else "allowed"
+            approval_repo.decide(session, card.id, status=status, decided_by="you", decision={})
+    status = "cancelled" if why == "cancelled" else "failed"
+    with store.read() as session:
+        expected = workflow_repo.why_failed(session, task_id, run.number, status)
+    with store.sqlite_hot_connection() as hot, hot_end.begin(hot):
+        answer = workflow_repo.why_failed_on_driver(hot, run.id, status)
+    assert answer == expected == (why if why in ("budget", "rejected", "cancelled") else "failed")

@@ -186,18 +186,22 @@ def test_a_replay_that_finds_its_step_concluded_gets_its_outcome_and_keeps_its_e
         assert workflow_repo.step_row(session, wf.id, 1, "a").ended_at == ended
 
 
-def test_a_completed_steps_end_on_sqlite_is_one_driver_transaction_with_no_session(
-    workspace: Workspace,
-) -> None:
-    """`stagent.store.hot_end`: ``BEGIN IMMEDIATE``, one read (the run's status and attempt,
-    its task's status, its ledger sums), the run and the task written, the last events, the
-    ``result`` and the ``status`` one in one executemany (SQLite traces each row), the step row
-    settled, ``COMMIT``; SQLAlchemy begins no transaction for it. The step, its task and its
-    log read as they always did."""
-    wf = started(workspace, step("a", "alpha"))
-    spec = WorkflowStep.model_validate(step("a", "alpha"))
+def ended_on_sqlite(
+    ws: Workspace, spec: dict[str, Any]
+) -> tuple[list[str], SettleOnEnd, workflow_inline.StartedStep, Workflow]:
+    """Start a step of a fresh workflow and run it to its end with every statement traced
+    (its first two words; ``SQLAlchemy begins`` where SQLAlchemy began a transaction): the
+    statements from the end's ``BEGIN IMMEDIATE`` on, the end hook, the started step, the
+    workflow."""
+    wf = started(ws, spec)
     began = workflow_inline.start_step(
-        context(workspace), wf.id, 1, spec, "go", engine_id=None, executing="interp-1"
+        context(ws),
+        wf.id,
+        1,
+        WorkflowStep.model_validate(spec),
+        "go",
+        engine_id=None,
+        executing="interp-1",
     )
     assert isinstance(began, workflow_inline.StartedStep)
     sent: list[str] = []
@@ -210,15 +214,27 @@ def test_a_completed_steps_end_on_sqlite_is_one_driver_transaction_with_no_sessi
         del conn
         sent.append("SQLAlchemy begins")
 
-    settled = SettleOnEnd((wf.id, 1, "a", False))
-    event.listen(workspace.store.engine, "checkout", trace)
-    event.listen(workspace.store.engine, "begin", begun)
+    settled = SettleOnEnd((wf.id, 1, spec["id"], False))
+    event.listen(ws.store.engine, "checkout", trace)
+    event.listen(ws.store.engine, "begin", begun)
     try:
-        asyncio.run(execute_claimed(context(workspace), began.claim, began.row, settled))
+        asyncio.run(execute_claimed(context(ws), began.claim, began.row, settled))
     finally:
-        event.remove(workspace.store.engine, "begin", begun)
-        event.remove(workspace.store.engine, "checkout", trace)
+        event.remove(ws.store.engine, "begin", begun)
+        event.remove(ws.store.engine, "checkout", trace)
     end = [" ".join(sql.split()[:2]) for sql in sent[sent.index("BEGIN IMMEDIATE") :]]
+    return end, settled, began, wf
+
+
+def test_a_completed_steps_end_on_sqlite_is_one_driver_transaction_with_no_session(
+    workspace: Workspace,
+) -> None:
+    """`stagent.store.hot_end`: ``BEGIN IMMEDIATE``, one read (the run's status and attempt,
+    its task's status, its ledger sums), the run and the task written, the last events, the
+    ``result`` and the ``status`` one in one executemany (SQLite traces each row), the step row
+    settled, ``COMMIT``; SQLAlchemy begins no transaction for it. The step, its task and its
+    log read as they always did."""
+    end, settled, began, wf = ended_on_sqlite(workspace, step("a", "alpha"))
     assert end == [
         "BEGIN IMMEDIATE",
         "SELECT runs.status,",
@@ -243,3 +259,25 @@ def test_a_completed_steps_end_on_sqlite_is_one_driver_transaction_with_no_sessi
     assert step_state(workspace, wf, "a") == (StepStatus.COMPLETED.value, "alpha", None)
     kinds = [e.kind for e in workspace.tasks.events(task_id)]
     assert kinds == ["created", "status", "status", "text", "result", "status"]
+
+
+def test_a_failed_steps_end_on_sqlite_reads_why_in_the_same_driver_transaction(
+    workspace: Workspace,
+) -> None:
+    """A failed run's step reads why it failed (a budget? a refused checkpoint? neither: a
+    retry policy may try it again) with one more read, before its row is settled."""
+    end, settled, _, wf = ended_on_sqlite(workspace, step("a", "alpha", fail="no alpha today"))
+    assert end == [
+        "BEGIN IMMEDIATE",
+        "SELECT runs.status,",
+        "UPDATE runs",
+        "UPDATE tasks",
+        *["INSERT INTO"] * 3,
+        "SELECT (SELECT",
+        "UPDATE workflow_steps",
+        "COMMIT",
+    ]
+    assert settled.outcome is not None
+    assert (settled.outcome["status"], settled.outcome["why"]) == ("failed", "failed")
+    assert "no alpha today" in (settled.outcome["error"] or "")
+    assert step_state(workspace, wf, "a")[0] == StepStatus.FAILED.value

@@ -417,14 +417,19 @@ class SettleOnEnd:
         self.outcome = settle_ended(session, self.step[0], self.step[1], self.step[2], run)
 
     def fits_driver(self, status: RunStatus) -> bool:
-        """A completed or cancelled end settles on SQLite's driver (nothing to read: why a
-        failed run failed is read through a Session, `workflow_repo.why_failed`)."""
-        return status in (RunStatus.COMPLETED, RunStatus.CANCELLED)
+        """Every end settles on SQLite's driver."""
+        del status
+        return True
 
     def on_driver(self, hot: SqliteHotConnection, run: Run) -> None:
         """`__call__` on SQLite's bare driver connection, in the end's open transaction:
-        the step row's one ``UPDATE``."""
-        why = "completed" if run.status is RunStatus.COMPLETED else "cancelled"
+        the step row's one ``UPDATE`` (after one read for a run that failed: why,
+        `workflow_repo.why_failed_on_driver`)."""
+        why = (
+            "completed"
+            if run.status is RunStatus.COMPLETED
+            else workflow_repo.why_failed_on_driver(hot, run.id, run.status.value)
+        )
         values, outcome = _settled(why, run.status.value, run.result, run.error)
         written = step_start.write_step(hot, self.step[0], self.step[1], self.step[2], values)
         self.outcome = outcome if written else None

@@ -30,9 +30,16 @@ from stagent.store import approvals as approval_repo
 from stagent.store import ledger as ledger_repo
 from stagent.store import runs as run_repo
 from stagent.store.database import flushed_connection
-from stagent.store.driver import Prebuilt
+from stagent.store.driver import Prebuilt, PrebuiltRead
+from stagent.store.hot import SqliteHotConnection
 from stagent.store.ledger import BLOCKED
-from stagent.store.tables import RunRow, UsageLedgerRow, WorkflowRow, WorkflowStepRow
+from stagent.store.tables import (
+    ApprovalRequestRow,
+    RunRow,
+    UsageLedgerRow,
+    WorkflowRow,
+    WorkflowStepRow,
+)
 
 
 def to_step(row: WorkflowStepRow) -> StepState:
@@ -465,6 +472,41 @@ def why_failed(session: Session, task_id: str, number: int, status: str) -> str:
         return "budget"
     card = approval_repo.for_run(session, run.id, "checkpoint")
     if card is not None and card.status != "allowed":
+        return "rejected"
+    return "failed"
+
+
+_WHY_FAILED = PrebuiltRead(
+    select(  # pyright: ignore[reportArgumentType] (a Select of two labelled columns)
+        select(UsageLedgerRow.id)
+        .where(UsageLedgerRow.run_id == bindparam("run_id"), UsageLedgerRow.status == BLOCKED)
+        .limit(1)
+        .scalar_subquery()
+        .label("blocked"),
+        select(ApprovalRequestRow.status)
+        .where(
+            ApprovalRequestRow.run_id == bindparam("run_id"),
+            ApprovalRequestRow.kind == "checkpoint",
+        )
+        .order_by(ApprovalRequestRow.created_at.desc(), ApprovalRequestRow.id.desc())
+        .limit(1)
+        .scalar_subquery()
+        .label("checkpoint"),
+    )
+)
+"""`why_failed`'s two reads in one statement, sent to SQLite's driver."""
+
+
+def why_failed_on_driver(hot: SqliteHotConnection, run_id: str, status: str) -> str:
+    """`why_failed` for run ``run_id`` (its task's newest, which ended ``status``) on SQLite's
+    bare driver connection, in its open transaction: one read (the run's end on the driver,
+    `stagent.store.hot_end`)."""
+    if status == "cancelled":
+        return "cancelled"
+    found = _WHY_FAILED.one_or_none_on_driver(hot.driver, hot.dialect, {"run_id": run_id})
+    if found is not None and found["blocked"] is not None:
+        return "budget"
+    if found is not None and found["checkpoint"] not in (None, "allowed"):
         return "rejected"
     return "failed"
 
