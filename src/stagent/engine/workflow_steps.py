@@ -204,27 +204,21 @@ def prepare_on_driver(
     in: a step with no task yet, whose run goes on. Returns ``{"stop": reason}`` (nothing
     written), or the claim of the new task's first run (task, run, events and the step row
     written), or None for any other start (nothing written: prepare it the full way)."""
-    row, state = found.row, found.state
-    if state is None or row.task_id is not None:
-        return None
-    stop = _stop(state, run_number, engine_id)
-    if stop is not None:
-        return {"stop": stop}
-    planned = task_repo.planned(_step_task(step, row, prompt, state.project_id, state.name))
-    task = planned[0]
-    profile_options, note = _profile_options(profiles, task)
-    directory = found.project_directory if task.project_id else None
-    options = resolve_options(task, None, profile_options, project_directory=directory)
-    noted: list[tuple[LogKind, dict[str, Any]]] = []
-    if note is not None:
-        noted.append(("note", {"message": note}))
+    plan = plan_new_start(found, run_number, step, prompt, engine_id, profiles)
+    if not isinstance(plan, NewStart):
+        return plan
     claim = lifecycle.start_new_on_driver(
-        hot, planned, options, reason=f"workflow {state.name}", engine_id=executing, noted=noted
+        hot,
+        plan.planned,
+        plan.options,
+        reason=plan.reason,
+        engine_id=executing,
+        noted=plan.noted,
     )
     values = {
-        "task_id": task.id,
+        "task_id": claim.task.id,
         "status": StepStatus.RUNNING.value,
-        "started_at": row.started_at or utcnow(),
+        "started_at": found.row.started_at or utcnow(),
         "error": None,
     }
     step_start.write_step(hot, workflow_id, run_number, step.id, values)
