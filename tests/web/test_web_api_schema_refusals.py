@@ -149,10 +149,23 @@ async def test_text_with_a_nul_byte_or_a_bidi_control_is_refused_as_the_schema_s
     assert refused.json()["error"].startswith(f"{field}: contains a ")
 
 
-def test_a_blank_title_stays_refused_by_the_schema(app: FastAPI) -> None:
-    title = _property(app, "TaskIn", "title")
-    assert not _schema_allows(title, "   ") and not _schema_allows(title, "")
-    assert _schema_allows(title, " x ")
+BLANK_FIELDS = [
+    ("/api/v1/tasks", "TaskIn", "title", lambda t: {"title": t}),
+    ("/api/v1/projects", "ProjectIn", "name", lambda t: {"name": t}),
+    ("/api/v1/rules", "RuleIn", "rule", lambda t: {"rule": t, "effect": "deny"}),
+]
+
+
+@pytest.mark.parametrize(("url", "model", "field", "body"), BLANK_FIELDS)
+async def test_a_blank_title_name_or_rule_is_refused_as_the_schema_says(
+    app: FastAPI, workspace: Workspace, url: str, model: str, field: str, body: Any
+) -> None:
+    schema = _property(app, model, field)
+    assert not _schema_allows(schema, "   ") and not _schema_allows(schema, "\t\x1c")
+    assert not _schema_allows(schema, "") and _schema_allows(schema, " Read ")
+    async with _owner(app, workspace) as api:
+        refused = await api.post(url, json=body(" \t "))
+    assert _refused_field(refused) == [field]
 
 
 @pytest.mark.parametrize("field", ["rule", "comment"])

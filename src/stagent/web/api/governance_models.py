@@ -22,7 +22,8 @@ RuleOut = RuleSchema
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Python's regular expressions, as the services' ``str.strip`` reads white space.
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
 
 
 class AllowIn(_In):

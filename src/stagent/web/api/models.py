@@ -99,7 +99,8 @@ NOT_BLANK = r"\S"
 NOT_TEXT = "\\x00" + BIDI_CONTROLS.pattern[1:-1]
 """What text a person types may not hold (``checked_text``): NUL, bidirectional controls."""
 CLEAN_TEXT = rf"^[^{NOT_TEXT}]*$"
-CLEAN_TITLE = rf"^[^{NOT_TEXT}]*[^{NOT_TEXT}\s][^{NOT_TEXT}]*$"
+CLEAN_FILLED = rf"^[^{NOT_TEXT}]*[^{NOT_TEXT}\s][^{NOT_TEXT}]*$"
+"""`CLEAN_TEXT` that is not blank (the services strip text, then refuse it empty)."""
 
 
 def text_schema(max_length: int, min_length: int = 0, pattern: str = CLEAN_TEXT) -> WithJsonSchema:
@@ -113,16 +114,24 @@ def text_schema(max_length: int, min_length: int = 0, pattern: str = CLEAN_TEXT)
 Title = Annotated[
     str,
     Field(min_length=1, max_length=TITLE_MAX, pattern=NOT_BLANK),
-    text_schema(TITLE_MAX, 1, CLEAN_TITLE),
+    text_schema(TITLE_MAX, 1, CLEAN_FILLED),
 ]
 """A task's title: not blank, no NUL byte, no bidirectional control (the service refuses those
 with a message naming the field; the schema's pattern says so)."""
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), text_schema(DESCRIPTION_MAX)]
 """A task's or project's description (no NUL byte, no bidirectional control)."""
-Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX), text_schema(NAME_MAX, 1)]
-"""A project's name (no NUL byte, no bidirectional control)."""
-RuleText = Annotated[str, Field(min_length=1, max_length=RULE_MAX), text_schema(RULE_MAX, 1)]
-"""A permission rule in Claude Code's syntax (no NUL byte, no bidirectional control)."""
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=NAME_MAX, pattern=NOT_BLANK),
+    text_schema(NAME_MAX, 1, CLEAN_FILLED),
+]
+"""A project's name: not blank, no NUL byte, no bidirectional control."""
+RuleText = Annotated[
+    str,
+    Field(min_length=1, max_length=RULE_MAX, pattern=NOT_BLANK),
+    text_schema(RULE_MAX, 1, CLEAN_FILLED),
+]
+"""A permission rule in Claude Code's syntax: not blank, no NUL byte, no bidirectional control."""
 
 
 class ProjectIn(_In):
