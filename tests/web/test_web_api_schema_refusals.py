@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from webtools import asgi_client
 
 from stagent.domain.limits import PATH_MAX
+from stagent.web.app import create_app
 from stagent.workspace import Workspace
 
 NUL_PATH = "/tmp/a\x00b"
@@ -173,3 +174,21 @@ def test_an_allow_decision_states_its_text_has_no_nul_byte(app: FastAPI, field: 
     # The approval decision checks its rule and comment as the rules API does (`checked_text`).
     schema = _property(app, "AllowIn", field)
     assert not _schema_allows(schema, "a\x00b") and _schema_allows(schema, "Bash(ls)")
+
+
+@pytest.mark.parametrize("field", ["name", "prompt"])
+@pytest.mark.parametrize("bad", ["a\x00b", "a\u202eb"])
+async def test_a_schedule_with_a_nul_byte_is_refused_on_postgresql_as_the_schema_says(
+    pg_workspace: Workspace, field: str, bad: str
+) -> None:
+    # PostgreSQL's text columns cannot hold a NUL: this was a 500 from the INSERT.
+    app = create_app(pg_workspace)
+    schema = _property(app, "ScheduleIn", field)
+    assert not _schema_allows(schema, bad) and _schema_allows(schema, "Summarize the day")
+    body = {"name": "daily", "prompt": "Summarize the day", "every": "1h", field: bad}
+    async with _owner(app, pg_workspace) as api:
+        refused = await api.post("/api/v1/schedules", json=body)
+        listed = (await api.get("/api/v1/schedules")).json()
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"].startswith(f"{field}: contains a ")
+    assert listed["count"] == 0

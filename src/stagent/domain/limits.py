@@ -27,17 +27,23 @@ BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 
 def checked_text(field: str, value: str, limit: int) -> str:
     """``value`` if it is at most ``limit`` characters with no NUL and no bidi controls."""
+    checked_plain(field, value)
+    if len(value) > limit:
+        raise ValidationError(
+            f"{field}: {len(value)} characters is too long (at most {limit})",
+            hint="shorten it",
+        )
+    return value
+
+
+def checked_plain(field: str, value: str) -> str:
+    """``value`` if it holds no NUL byte (no database stores one) and no bidi control."""
     if "\x00" in value:
         raise ValidationError(f"{field}: contains a NUL byte", hint="remove it")
     if BIDI_CONTROLS.search(value):
         raise ValidationError(
             f"{field}: contains a bidirectional override character (U+202A-202E, U+2066-2069)",
             hint="such characters make text display differently from what it says; remove them",
-        )
-    if len(value) > limit:
-        raise ValidationError(
-            f"{field}: {len(value)} characters is too long (at most {limit})",
-            hint="shorten it",
         )
     return value
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from stagent.domain.errors import ValidationError
+from stagent.domain.limits import checked_plain
 from stagent.domain.schedules import (
     MissedPolicy,
     OverlapPolicy,
@@ -124,7 +125,7 @@ def build_target(draft: ScheduleDraft, *, default_runtime: str = "scripted") -> 
         options["scenario"] = scenario_to_data(parse_scenario(options["scenario"]))
     return Target(
         kind=TargetKind.PROMPT,
-        prompt=(draft.prompt or "").strip(),
+        prompt=checked_plain("prompt", (draft.prompt or "").strip()),
         runtime=runtime,
         profile=draft.profile or None,
         options=options,
@@ -174,4 +175,4 @@ def check_name(value: str | None) -> str:
         raise ValidationError("name: a schedule needs a name")
     if len(name) > 200:
         raise ValidationError("name: at most 200 characters")
-    return name
+    return checked_plain("name", name)

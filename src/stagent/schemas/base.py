@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, WithJsonSchema
+
+from stagent.domain.limits import BIDI_CONTROLS
 
 
 class Schema(BaseModel):
@@ -13,3 +15,22 @@ class Schema(BaseModel):
     def data(self) -> dict[str, Any]:
         """JSON-ready data (what ``--json`` prints and the API sends)."""
         return self.model_dump(mode="json")
+
+
+NOT_TEXT = "\\x00" + BIDI_CONTROLS.pattern[1:-1]
+"""What text a person types may not hold (``checked_text``): NUL, bidirectional controls."""
+CLEAN_TEXT = rf"^[^{NOT_TEXT}]*$"
+CLEAN_FILLED = rf"^[^{NOT_TEXT}]*[^{NOT_TEXT}\s][^{NOT_TEXT}]*$"
+"""`CLEAN_TEXT` that is not blank (the services strip text, then refuse it empty)."""
+
+
+def text_schema(
+    max_length: int | None = None, min_length: int = 0, pattern: str = CLEAN_TEXT
+) -> WithJsonSchema:
+    """The schema of text a person types: its length, and no NUL byte or bidi control."""
+    schema: dict[str, object] = {"type": "string", "pattern": pattern}
+    if max_length is not None:
+        schema["maxLength"] = max_length
+    if min_length:
+        schema["minLength"] = min_length
+    return WithJsonSchema(schema)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +13,7 @@ from stagent.ledger.money import usd_text
 from stagent.scheduler.drafts import ScheduleDraft
 from stagent.scheduler.service import ScheduleService
 from stagent.scheduler.timing import describe
+from stagent.schemas.base import text_schema
 
 
 class FiringOut(BaseModel):
@@ -155,8 +156,9 @@ class ScheduleIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = None
-    prompt: str | None = None
+    # No NUL byte and no bidi control (``checked_plain``; no database stores a NUL).
+    name: Annotated[str, text_schema()] | None = None
+    prompt: Annotated[str, text_schema()] | None = None
     runtime: str | None = None
     profile: str | None = None
     project: str | None = None

@@ -11,7 +11,8 @@ from stagent.governance.approvals import COMMENT_MAX
 from stagent.governance.claude_settings import ExportResult
 from stagent.governance.rule_service import PresetState, RuleImport
 from stagent.schemas import ApprovalSchema, RuleSchema
-from stagent.web.api.models import FilledPath, RuleText, text_schema
+from stagent.schemas.base import text_schema
+from stagent.web.api.models import FilledPath, RuleText
 
 ScopeName = Literal["task", "project", "global"]
 EffectName = Literal["allow", "deny", "ask"]

@@ -8,7 +8,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchem
 from pydantic.json_schema import SkipJsonSchema
 
 from stagent.domain.limits import (
-    BIDI_CONTROLS,
     DESCRIPTION_MAX,
     NAME_MAX,
     PATH_MAX,
@@ -18,6 +17,7 @@ from stagent.domain.limits import (
 from stagent.domain.tasks import TaskStatus
 from stagent.runtimes.base import Runtime
 from stagent.schemas import EventSchema, ProjectSchema, RunSchema, TaskDetailSchema, TaskSchema
+from stagent.schemas.base import CLEAN_FILLED, text_schema
 
 T = TypeVar("T")
 
@@ -96,21 +96,6 @@ FilledPath = Annotated[
 
 NOT_BLANK = r"\S"
 """A title holds at least one character that is not white space."""
-NOT_TEXT = "\\x00" + BIDI_CONTROLS.pattern[1:-1]
-"""What text a person types may not hold (``checked_text``): NUL, bidirectional controls."""
-CLEAN_TEXT = rf"^[^{NOT_TEXT}]*$"
-CLEAN_FILLED = rf"^[^{NOT_TEXT}]*[^{NOT_TEXT}\s][^{NOT_TEXT}]*$"
-"""`CLEAN_TEXT` that is not blank (the services strip text, then refuse it empty)."""
-
-
-def text_schema(max_length: int, min_length: int = 0, pattern: str = CLEAN_TEXT) -> WithJsonSchema:
-    """The schema of text a person types: its length, and no NUL byte or bidi control."""
-    schema: dict[str, object] = {"type": "string", "maxLength": max_length, "pattern": pattern}
-    if min_length:
-        schema["minLength"] = min_length
-    return WithJsonSchema(schema)
-
-
 Title = Annotated[
     str,
     Field(min_length=1, max_length=TITLE_MAX, pattern=NOT_BLANK),
