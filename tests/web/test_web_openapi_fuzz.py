@@ -104,8 +104,9 @@ FUZZ_SETTINGS = settings(
 )
 """Derandomized: Hypothesis seeds each operation from a digest of the inner ``call``'s source, so
 editing that function (even its timeout) draws other cases everywhere. One such edit found a
-500 (``~name`` of an unknown user as a directory, fixed) and two refusals the schema does not
-state (a NUL byte in ``rules/import``'s path, ``per_run_usd``'s minimum): still open."""
+500 (``~name`` of an unknown user as a directory, fixed) and two refusals the schema did not
+state (a NUL byte in ``rules/import``'s path, ``per_run_usd``'s text ``"0"``): both in the schema
+now (``test_web_api_schema_refusals.py``)."""
 
 
 def test_no_request_the_schema_allows_is_a_server_error(tmp_path: Path) -> None:

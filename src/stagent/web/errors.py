@@ -67,12 +67,22 @@ def error_response(path: str, body: dict[str, Any], *, htmx: bool = False) -> Re
 
 
 def field_errors(raw: Sequence[Any]) -> list[dict[str, str]]:
-    """FastAPI/pydantic validation errors as ``{"field", "message"}`` pairs."""
+    """FastAPI/pydantic validation errors as ``{"field", "message"}`` pairs.
+
+    The first part of a location says where the field came from (``body``, ``query``, ``path``):
+    only that part is dropped, so a body field named ``path`` keeps its name."""
     out: list[dict[str, str]] = []
     for item in raw:
-        loc = [str(part) for part in item.get("loc", ()) if part not in ("body", "query", "path")]
-        out.append({"field": ".".join(loc) or "request", "message": str(item.get("msg", ""))})
+        loc = [str(part) for part in item.get("loc", ())]
+        if loc and loc[0] in _SOURCES:
+            loc = loc[1:]
+        message = str(item.get("msg", "")).removeprefix("Value error, ")
+        out.append({"field": ".".join(loc) or "request", "message": message})
     return out
+
+
+_SOURCES = ("body", "query", "path", "header", "cookie")
+"""Where FastAPI says a request's value came from (the first part of an error's location)."""
 
 
 def _is_htmx(request: Request) -> bool:

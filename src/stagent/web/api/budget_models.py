@@ -50,13 +50,33 @@ AMOUNT_TEXT = r"^\$?([0-9]{1,9}(\.[0-9]{1,6})?|1000000000(\.0{1,6})?)$"
 """Amounts as text: up to the 1,000,000,000 USD maximum, at most six decimals."""
 
 
+def _with_a_digit_not_zero(most: int) -> str:
+    """1 to `most` digits, at least one of them not 0 (as alternatives: no lookahead)."""
+
+    def one(zeros: int) -> str:
+        lead = {0: "", 1: "0"}.get(zeros, f"0{{{zeros}}}")
+        rest = most - 1 - zeros
+        return f"{lead}[1-9]" + (f"[0-9]{{0,{rest}}}" if rest else "")
+
+    return "|".join(one(zeros) for zeros in range(most))
+
+
+POSITIVE_AMOUNT_TEXT = (
+    rf"^\$?(({_with_a_digit_not_zero(9)})(\.[0-9]{{1,6}})?"
+    rf"|0{{1,9}}\.({_with_a_digit_not_zero(6)})|1000000000(\.0{{1,6}})?)$"
+)
+"""`AMOUNT_TEXT` that is not zero ("0", "$0.000000" are refused: at least one micro-dollar)."""
+
+
 def _amount_schema(minimum: str) -> dict[str, object]:
     number: dict[str, object] = {"type": "number", "maximum": float(MAX_USD)}
     if minimum == "0":
         number["minimum"] = 0
+        pattern = AMOUNT_TEXT
     else:
         number["minimum"] = float(minimum)
-    return {"anyOf": [number, {"type": "string", "pattern": AMOUNT_TEXT}]}
+        pattern = POSITIVE_AMOUNT_TEXT
+    return {"anyOf": [number, {"type": "string", "pattern": pattern}]}
 
 
 Amount = Annotated[

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from stagent.governance.claude_settings import ExportResult
 from stagent.governance.rule_service import PresetState, RuleImport
 from stagent.schemas import ApprovalSchema, RuleSchema
+from stagent.web.api.models import FilledPath
 
 ScopeName = Literal["task", "project", "global"]
 EffectName = Literal["allow", "deny", "ask"]
@@ -117,7 +118,7 @@ class PresetChangeOut(BaseModel):
 class FileIn(_In):
     """A Claude Code settings file (``.claude/settings.json``) and the scope of its rules."""
 
-    path: str = Field(min_length=1, description="a path on the server's machine")
+    path: FilledPath = Field(description="a path on the server's machine")
     scope: ScopeName = "global"
     ref: str | None = None
     replace: bool = Field(default=False, description="export only: the lists hold exactly these")

@@ -22,7 +22,7 @@ from stagent.ledger.reports import Scope
 from stagent.ledger.views import model_json, table_json
 from stagent.schemas.ledger import CapForecastOut, Grouping, SummaryOut
 from stagent.web.api.budget_models import UsageOut
-from stagent.web.api.models import ListOut, list_of
+from stagent.web.api.models import ListOut, PathText, list_of
 from stagent.web.deps import WorkspaceDep
 from stagent.web.routers import api_router
 from stagent.web.security import require_owner
@@ -53,7 +53,7 @@ class ImportIn(BaseModel):
     """Which logs to import."""
 
     which: Literal["claude-code", "codex", "all"]
-    path: str | None = Field(default=None, description="a folder instead of the default one")
+    path: PathText | None = Field(default=None, description="a folder instead of the default one")
 
 
 def _source(text: str | None) -> str | None:

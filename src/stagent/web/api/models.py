@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from stagent.domain.limits import DESCRIPTION_MAX, NAME_MAX, PATH_MAX, TITLE_MAX
@@ -56,6 +56,37 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", regex_engine="python-re")
 
 
+NO_NUL = r"^[^\x00]*$"
+"""A path never holds a NUL byte (the operating system cannot take one)."""
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("a path cannot contain a NUL byte")
+    return value
+
+
+def _path_schema(min_length: int) -> dict[str, object]:
+    schema: dict[str, object] = {"type": "string", "maxLength": PATH_MAX, "pattern": NO_NUL}
+    if min_length:
+        schema["minLength"] = min_length
+    return schema
+
+
+PathText = Annotated[
+    str, Field(max_length=PATH_MAX), AfterValidator(_no_nul), WithJsonSchema(_path_schema(0))
+]
+"""A path on the server's machine: at most `PATH_MAX` characters, no NUL byte (as the services'
+``checked_path``; the schema's ``pattern`` says so, the 422 names the field)."""
+FilledPath = Annotated[
+    str,
+    Field(min_length=1, max_length=PATH_MAX),
+    AfterValidator(_no_nul),
+    WithJsonSchema(_path_schema(1)),
+]
+"""`PathText` that is not empty."""
+
+
 NOT_BLANK = r"\S"
 """A title holds at least one character that is not white space."""
 Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX, pattern=NOT_BLANK)]
@@ -66,9 +97,7 @@ class ProjectIn(_In):
 
     name: str = Field(min_length=1, max_length=NAME_MAX)
     description: str = Field(default="", max_length=DESCRIPTION_MAX)
-    directory: str | None = Field(
-        default=None, max_length=PATH_MAX, description="working directory of its agents"
-    )
+    directory: PathText | None = Field(default=None, description="working directory of its agents")
 
 
 ProjectOut = ProjectSchema

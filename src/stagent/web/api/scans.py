@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from stagent.domain.errors import NotFoundError
 from stagent.scanner import ScanReport, ScanSummary
-from stagent.web.api.models import ListOut, list_of
+from stagent.web.api.models import ListOut, PathText, list_of
 from stagent.web.deps import WorkspaceDep
 from stagent.web.routers import api_router
 
@@ -20,7 +20,7 @@ router = api_router("/scans", tags=["scans"])
 class ScanIn(BaseModel):
     """What to scan: folders holding projects (default: the workspace's project folders)."""
 
-    roots: list[str] | None = Field(
+    roots: list[PathText] | None = Field(
         default=None, max_length=50, description="folders to look for projects under"
     )
 

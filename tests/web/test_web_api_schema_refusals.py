@@ -1,0 +1,109 @@
+"""The OpenAPI schema states what the API refuses: a NUL byte or an over-long path, and a zero
+amount where at least one micro-dollar is needed. Each refusal is a 422 naming the field, and
+the schema the API publishes says the same (what a client generated from it would check)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from webtools import asgi_client
+
+from stagent.domain.limits import PATH_MAX
+from stagent.workspace import Workspace
+
+NUL_PATH = "/tmp/a\x00b"
+
+
+def _property(app: FastAPI, model: str, name: str) -> dict[str, Any]:
+    """The string schema of ``model.name`` in the published OpenAPI (its string branch if it
+    may also be null or a number)."""
+    field: dict[str, Any] = app.openapi()["components"]["schemas"][model]["properties"][name]
+    branches = field.get("anyOf", [field])
+    branch = next(b for b in branches if b.get("type") in ("string", "array"))
+    return branch["items"] if branch["type"] == "array" else branch
+
+
+def _schema_allows(schema: dict[str, Any], text: str) -> bool:
+    if len(text) > schema.get("maxLength", len(text)) or len(text) < schema.get("minLength", 0):
+        return False
+    return re.search(schema.get("pattern", ""), text) is not None
+
+
+def _owner(app: FastAPI, workspace: Workspace) -> httpx.AsyncClient:
+    client = asgi_client(app)
+    client.headers["Authorization"] = f"Bearer {workspace.owner_token()}"  # no CSRF needed
+    return client
+
+
+def _refused_field(response: httpx.Response) -> list[str]:
+    assert response.status_code == 422, response.text
+    return [e["field"] for e in response.json()["errors"]]
+
+
+PATH_FIELDS = [
+    ("POST", "/api/v1/rules/import", "FileIn", "path", lambda p: {"path": p}),
+    ("POST", "/api/v1/projects", "ProjectIn", "directory", lambda p: {"name": "x", "directory": p}),
+    ("POST", "/api/v1/ledger/import", "ImportIn", "path", lambda p: {"which": "codex", "path": p}),
+    ("POST", "/api/v1/scans", "ScanIn", "roots", lambda p: {"roots": [p]}),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "model", "field", "body"), PATH_FIELDS)
+async def test_a_path_with_a_nul_byte_is_refused_as_the_schema_says(
+    app: FastAPI, workspace: Workspace, method: str, url: str, model: str, field: str, body: Any
+) -> None:
+    schema = _property(app, model, field)
+    assert not _schema_allows(schema, NUL_PATH)
+    assert _schema_allows(schema, "/tmp/a b") and _schema_allows(schema, "~/projects/é")
+    async with _owner(app, workspace) as api:
+        refused = await api.request(method, url, json=body(NUL_PATH))
+    named = _refused_field(refused)
+    assert named == [field if field != "roots" else "roots.0"]
+    assert "NUL byte" in refused.json()["error"]
+
+
+async def test_a_settings_path_longer_than_a_path_can_be_is_refused_as_the_schema_says(
+    app: FastAPI, workspace: Workspace
+) -> None:
+    schema = _property(app, "FileIn", "path")
+    too_long = "/" + "a" * PATH_MAX
+    assert schema["maxLength"] == PATH_MAX and not _schema_allows(schema, too_long)
+    assert not _schema_allows(schema, "")
+    async with _owner(app, workspace) as api:
+        refused = await api.post("/api/v1/rules/import", json={"path": too_long})
+        empty = await api.post("/api/v1/rules/import", json={"path": ""})
+    assert _refused_field(refused) == ["path"] and _refused_field(empty) == ["path"]
+
+
+@pytest.mark.parametrize("zero", ["0", "$0", "0.000000", "000.0", 0, 0.0000004])
+async def test_a_zero_per_run_cap_is_refused_as_the_schema_says(
+    app: FastAPI, workspace: Workspace, zero: str | float
+) -> None:
+    text = _property(app, "BudgetIn", "per_run_usd")
+    field = app.openapi()["components"]["schemas"]["BudgetIn"]["properties"]["per_run_usd"]
+    number = next(b for b in field["anyOf"] if b.get("type") == "number")
+    if isinstance(zero, str):
+        assert not _schema_allows(text, zero)
+    else:
+        assert zero < number["minimum"]
+    async with _owner(app, workspace) as api:
+        refused = await api.put("/api/v1/budgets/overall", json={"per_run_usd": zero})
+        smallest = await api.put("/api/v1/budgets/overall", json={"per_run_usd": "0.000001"})
+    assert _refused_field(refused) == ["per_run_usd"]
+    assert smallest.status_code == 200, smallest.text
+    assert _schema_allows(text, "0.000001") and number["minimum"] == 0.000001
+
+
+def test_the_schema_takes_every_positive_amount_and_a_daily_cap_of_zero(app: FastAPI) -> None:
+    positive = _property(app, "BudgetIn", "per_run_usd")
+    for amount in ("1", "$3", "0.5", "000000001", "00.000010", "999999999.999999", "1000000000"):
+        assert _schema_allows(positive, amount), amount
+    for amount in ("1000000000.1", "0.0000001", "1234567890", "-1"):
+        assert not _schema_allows(positive, amount), amount
+    raise_to = _property(app, "RespondIn", "amount_usd")
+    assert raise_to["pattern"] == positive["pattern"]  # one shape for every positive amount
+    assert _schema_allows(_property(app, "BudgetIn", "daily_usd"), "0")  # zero: no spending
