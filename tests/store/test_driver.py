@@ -79,6 +79,20 @@ def test_a_driver_error_comes_out_as_sqlalchemys(store: Store, way: str) -> None
             run(way, insert, flushed_connection(session), dict(row))
 
 
+def test_a_driver_error_in_a_batch_comes_out_as_sqlalchemys(store: Store) -> None:
+    """`executemany` too, on the session's connection and on the bare driver."""
+    task_id = new_task(store)
+    insert = Prebuilt(_TASKS.insert())
+    with store.write() as session:
+        conn = flushed_connection(session)
+        row = dict(session.execute(select(_TASKS).where(_TASKS.c.id == task_id)).mappings().one())
+        with pytest.raises(IntegrityError):
+            insert.executemany(conn, [row])
+        if conn.dialect.name == "sqlite":
+            with pytest.raises(IntegrityError):
+                insert.executemany_on_driver(conn.connection.driver_connection, conn.dialect, [row])
+
+
 def test_the_bare_driver_refuses_a_statement_that_needs_a_python_side_default(
     store: Store,
 ) -> None:

@@ -305,6 +305,31 @@ def test_a_step_over_its_timeout_is_stopped_and_fails_with_the_reason(worker: Wo
     assert run.status.value == "failed"
 
 
+def test_steps_with_the_same_options_each_get_their_own_model_and_time_limit(
+    worker: Workspace,
+) -> None:
+    """A step's task takes the step's model and ``timeout_seconds`` (as its deadline) on top of
+    its options, even when another step with the same options ran before it without them."""
+    data = {
+        "name": "same-options",
+        "pattern": "sequence",
+        "steps": [
+            step("plain", "x"),
+            {**step("tuned", "x"), "model": "m-tuned", "timeout_seconds": 600},
+            {**step("other", "x"), "timeout_seconds": 900.5},
+            step("again", "x"),
+        ],
+    }
+    done = worker.workflows.wait(worker.workflows.run(add(worker, data).id).id, timeout=120)
+    assert done.status is WorkflowStatus.COMPLETED
+    options = {s.key: worker.tasks.get(s.task_id or "").options for s in done.steps}
+    assert (options["plain"].model, options["plain"].limits.deadline_seconds) == (None, None)
+    assert (options["tuned"].model, options["tuned"].limits.deadline_seconds) == ("m-tuned", 600)
+    assert (options["other"].model, options["other"].limits.deadline_seconds) == (None, 900.5)
+    assert options["again"] == options["plain"]
+    assert options["plain"].scripted == options["tuned"].scripted is not None
+
+
 # ------------------------------------------------------------------------------------ budgets
 
 

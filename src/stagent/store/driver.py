@@ -20,8 +20,7 @@ SQLAlchemy's ``before_cursor_execute``: count statements with the driver's trace
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,8 +65,7 @@ class Prebuilt:
             return
         sql, names, processors = compiled
         values = [_values(names, processors, row) for row in rows]
-        with _cursor(_driver(conn), conn.dialect, sql, values) as cursor:
-            cursor.executemany(sql, values)
+        _executemany(_driver(conn), conn.dialect, sql, values)
 
     def executemany_on_driver(
         self, driver: Any, dialect: Dialect, rows: Sequence[dict[str, Any]]
@@ -78,8 +76,7 @@ class Prebuilt:
             raise ValueError(f"not a statement for {dialect.name}'s bare driver: {self.statement}")
         sql, names, processors = compiled
         values = [_values(names, processors, row) for row in rows]
-        with _cursor(driver, dialect, sql, values) as cursor:
-            cursor.executemany(sql, values)
+        _executemany(driver, dialect, sql, values)
 
     def _compile(self, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
         if dialect.name != "sqlite":
@@ -140,9 +137,15 @@ class PrebuiltRead:
         ``dialect``; no SQLAlchemy ``Connection`` around it)."""
         read = self._compiled or self._compile(dialect, params)
         values = _values(read.names, read.binds, {**read.literals, **params})
-        with _cursor(driver, dialect, read.sql, values) as cursor:
+        cursor = driver.cursor()
+        try:
             cursor.execute(read.sql, values)
             row = cursor.fetchone()
+        except Exception as exc:
+            _raise_translated(exc, dialect, read.sql, values)
+            raise
+        finally:
+            cursor.close()
         if row is None:
             return None
         return {
@@ -178,22 +181,37 @@ def _run(driver: Any, dialect: Dialect, compiled: _Built, params: dict[str, Any]
     """One compiled statement with one set of parameters on ``driver``; rows changed."""
     sql, names, processors = compiled
     values = _values(names, processors, params)
-    with _cursor(driver, dialect, sql, values) as cursor:
-        cursor.execute(sql, values)
-        return cursor.rowcount
-
-
-@contextmanager
-def _cursor(driver: Any, dialect: Dialect, sql: str, values: list[Any]) -> Generator[Any]:
-    """A DBAPI cursor of ``driver``, closed after; a driver error comes out as SQLAlchemy's."""
-    dbapi: Any = dialect.loaded_dbapi
     cursor = driver.cursor()
     try:
-        yield cursor
-    except dbapi.Error as exc:
-        raise DBAPIError.instance(sql, values, exc, dbapi.Error, dialect=dialect) from exc
+        cursor.execute(sql, values)
+        return cursor.rowcount
+    except Exception as exc:
+        _raise_translated(exc, dialect, sql, values)
+        raise
     finally:
         cursor.close()
+
+
+def _executemany(driver: Any, dialect: Dialect, sql: str, values: list[list[Any]]) -> None:
+    """``sql`` once per row of ``values`` on a cursor of ``driver``, closed after."""
+    cursor = driver.cursor()
+    try:
+        cursor.executemany(sql, values)
+    except Exception as exc:
+        _raise_translated(exc, dialect, sql, values)
+        raise
+    finally:
+        cursor.close()
+
+
+def _raise_translated(exc: Exception, dialect: Dialect, sql: str, values: Sequence[Any]) -> None:
+    """Raise a driver error as SQLAlchemy's (``IntegrityError``, ``OperationalError`` ...), as
+    ``conn.execute`` raises it; return for any other error (the caller re-raises it as it is).
+    A plain try/except at each call, not a context manager: the hot path's statements go through
+    here several times a step."""
+    dbapi: Any = dialect.loaded_dbapi
+    if isinstance(exc, dbapi.Error):
+        raise DBAPIError.instance(sql, values, exc, dbapi.Error, dialect=dialect) from exc
 
 
 def _values(
