@@ -107,3 +107,69 @@ def test_the_schema_takes_every_positive_amount_and_a_daily_cap_of_zero(app: Fas
     raise_to = _property(app, "RespondIn", "amount_usd")
     assert raise_to["pattern"] == positive["pattern"]  # one shape for every positive amount
     assert _schema_allows(_property(app, "BudgetIn", "daily_usd"), "0")  # zero: no spending
+
+
+TEXT_FIELDS = [
+    ("POST", "/api/v1/tasks", "TaskIn", "title", lambda t: {"title": t}),
+    ("POST", "/api/v1/tasks", "TaskIn", "description", lambda t: {"title": "x", "description": t}),
+    ("PATCH", "/api/v1/tasks/{task}", "TaskPatch", "title", lambda t: {"title": t}),
+    ("PATCH", "/api/v1/tasks/{task}", "TaskPatch", "description", lambda t: {"description": t}),
+    ("POST", "/api/v1/projects", "ProjectIn", "name", lambda t: {"name": t}),
+    (
+        "POST",
+        "/api/v1/projects",
+        "ProjectIn",
+        "description",
+        lambda t: {"name": "x", "description": t},
+    ),
+    ("POST", "/api/v1/rules", "RuleIn", "rule", lambda t: {"rule": f"Bash({t})", "effect": "deny"}),
+]
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "a\u202eb", "a\u2067b"])
+@pytest.mark.parametrize(("method", "url", "model", "field", "body"), TEXT_FIELDS)
+async def test_text_with_a_nul_byte_or_a_bidi_control_is_refused_as_the_schema_says(
+    app: FastAPI,
+    workspace: Workspace,
+    method: str,
+    url: str,
+    model: str,
+    field: str,
+    body: Any,
+    bad: str,
+) -> None:
+    schema = _property(app, model, field)
+    text = body(bad)[field]
+    assert not _schema_allows(schema, text)
+    assert _schema_allows(schema, body("plain text, émigré")[field])
+    async with _owner(app, workspace) as api:
+        task = (await api.post("/api/v1/tasks", json={"title": "t"})).json()["id"]
+        refused = await api.request(method, url.format(task=task), json=body(bad))
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"].startswith(f"{field}: contains a ")
+
+
+BLANK_FIELDS = [
+    ("/api/v1/tasks", "TaskIn", "title", lambda t: {"title": t}),
+    ("/api/v1/projects", "ProjectIn", "name", lambda t: {"name": t}),
+    ("/api/v1/rules", "RuleIn", "rule", lambda t: {"rule": t, "effect": "deny"}),
+]
+
+
+@pytest.mark.parametrize(("url", "model", "field", "body"), BLANK_FIELDS)
+async def test_a_blank_title_name_or_rule_is_refused_as_the_schema_says(
+    app: FastAPI, workspace: Workspace, url: str, model: str, field: str, body: Any
+) -> None:
+    schema = _property(app, model, field)
+    assert not _schema_allows(schema, "   ") and not _schema_allows(schema, "\t\x1c")
+    assert not _schema_allows(schema, "") and _schema_allows(schema, " Read ")
+    async with _owner(app, workspace) as api:
+        refused = await api.post(url, json=body(" \t "))
+    assert _refused_field(refused) == [field]
+
+
+@pytest.mark.parametrize("field", ["rule", "comment"])
+def test_an_allow_decision_states_its_text_has_no_nul_byte(app: FastAPI, field: str) -> None:
+    # The approval decision checks its rule and comment as the rules API does (`checked_text`).
+    schema = _property(app, "AllowIn", field)
+    assert not _schema_allows(schema, "a\x00b") and _schema_allows(schema, "Bash(ls)")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stagent.domain.limits import RULE_MAX
+from stagent.governance.approvals import COMMENT_MAX
 from stagent.governance.claude_settings import ExportResult
 from stagent.governance.rule_service import PresetState, RuleImport
 from stagent.schemas import ApprovalSchema, RuleSchema
-from stagent.web.api.models import FilledPath
+from stagent.web.api.models import FilledPath, RuleText, text_schema
 
 ScopeName = Literal["task", "project", "global"]
 EffectName = Literal["allow", "deny", "ask"]
@@ -20,7 +22,8 @@ RuleOut = RuleSchema
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Python's regular expressions, as the services' ``str.strip`` reads white space.
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
 
 
 class AllowIn(_In):
@@ -30,12 +33,11 @@ class AllowIn(_In):
     scope: ScopeName | None = Field(
         default=None, description="for `always`: default the task's project, else the task"
     )
-    rule: str | None = Field(
-        default=None, max_length=1000, description="for `always`: the rule to save instead"
+    rule: Annotated[str, Field(max_length=RULE_MAX), text_schema(RULE_MAX)] | None = Field(
+        default=None, description="for `always`: the rule to save instead"
     )
-    comment: str = Field(
+    comment: Annotated[str, Field(max_length=COMMENT_MAX), text_schema(COMMENT_MAX)] = Field(
         default="",
-        max_length=4000,
         description="for a workflow checkpoint: a comment the step's prompt gets",
     )
     acknowledge_risk: bool = Field(
@@ -61,7 +63,7 @@ class AnswerIn(_In):
 class RuleIn(_In):
     """A rule to save, in Claude Code's syntax."""
 
-    rule: str = Field(min_length=1, max_length=1000, examples=["Bash(npm run test *)"])
+    rule: RuleText = Field(examples=["Bash(npm run test *)"])
     effect: EffectName = "allow"
     scope: ScopeName = "global"
     ref: str | None = Field(default=None, description="task id, or project id or name")

@@ -7,7 +7,14 @@ from typing import Annotated, Any, Generic, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from stagent.domain.limits import DESCRIPTION_MAX, NAME_MAX, PATH_MAX, TITLE_MAX
+from stagent.domain.limits import (
+    BIDI_CONTROLS,
+    DESCRIPTION_MAX,
+    NAME_MAX,
+    PATH_MAX,
+    RULE_MAX,
+    TITLE_MAX,
+)
 from stagent.domain.tasks import TaskStatus
 from stagent.runtimes.base import Runtime
 from stagent.schemas import EventSchema, ProjectSchema, RunSchema, TaskDetailSchema, TaskSchema
@@ -89,14 +96,49 @@ FilledPath = Annotated[
 
 NOT_BLANK = r"\S"
 """A title holds at least one character that is not white space."""
-Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX, pattern=NOT_BLANK)]
+NOT_TEXT = "\\x00" + BIDI_CONTROLS.pattern[1:-1]
+"""What text a person types may not hold (``checked_text``): NUL, bidirectional controls."""
+CLEAN_TEXT = rf"^[^{NOT_TEXT}]*$"
+CLEAN_FILLED = rf"^[^{NOT_TEXT}]*[^{NOT_TEXT}\s][^{NOT_TEXT}]*$"
+"""`CLEAN_TEXT` that is not blank (the services strip text, then refuse it empty)."""
+
+
+def text_schema(max_length: int, min_length: int = 0, pattern: str = CLEAN_TEXT) -> WithJsonSchema:
+    """The schema of text a person types: its length, and no NUL byte or bidi control."""
+    schema: dict[str, object] = {"type": "string", "maxLength": max_length, "pattern": pattern}
+    if min_length:
+        schema["minLength"] = min_length
+    return WithJsonSchema(schema)
+
+
+Title = Annotated[
+    str,
+    Field(min_length=1, max_length=TITLE_MAX, pattern=NOT_BLANK),
+    text_schema(TITLE_MAX, 1, CLEAN_FILLED),
+]
+"""A task's title: not blank, no NUL byte, no bidirectional control (the service refuses those
+with a message naming the field; the schema's pattern says so)."""
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), text_schema(DESCRIPTION_MAX)]
+"""A task's or project's description (no NUL byte, no bidirectional control)."""
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=NAME_MAX, pattern=NOT_BLANK),
+    text_schema(NAME_MAX, 1, CLEAN_FILLED),
+]
+"""A project's name: not blank, no NUL byte, no bidirectional control."""
+RuleText = Annotated[
+    str,
+    Field(min_length=1, max_length=RULE_MAX, pattern=NOT_BLANK),
+    text_schema(RULE_MAX, 1, CLEAN_FILLED),
+]
+"""A permission rule in Claude Code's syntax: not blank, no NUL byte, no bidirectional control."""
 
 
 class ProjectIn(_In):
     """A new project."""
 
-    name: str = Field(min_length=1, max_length=NAME_MAX)
-    description: str = Field(default="", max_length=DESCRIPTION_MAX)
+    name: Name
+    description: Description = ""
     directory: PathText | None = Field(default=None, description="working directory of its agents")
 
 
@@ -111,7 +153,7 @@ class TaskIn(_In):
     """A new task."""
 
     title: Title
-    description: str = Field(default="", max_length=DESCRIPTION_MAX)
+    description: Description = ""
     project: str | None = Field(default=None, description="project id or name")
     runtime: str = "scripted"
     profile: str | None = None
@@ -134,7 +176,7 @@ class TaskPatch(_In):
 
     # Fields that cannot be null are left out of the schema's ``null`` (omit them to keep them).
     title: Title | SkipJsonSchema[None] = None
-    description: Annotated[str, Field(max_length=DESCRIPTION_MAX)] | SkipJsonSchema[None] = None
+    description: Description | SkipJsonSchema[None] = None
     project: str | None = Field(default=None, description="project id or name; null detaches")
     runtime: str | SkipJsonSchema[None] = None
     profile: str | None = None
