@@ -121,3 +121,29 @@ def test_one_problem_is_one_line_with_its_fix(cli: Cli) -> None:
         "hooks",
         "hint: remove hooks (permission rules and canUseToolPolicy decide tool calls)",
     ]
+
+
+def test_runtime_problems_come_with_the_field_problems(cli: Cli) -> None:
+    skill = SKILL.replace("name: broken\n", "name: broken\ndescription: d\n")
+    folder = _write(cli, RUNTIMES.replace("name: Broken reviewer\n", "name: ''\n"), skill)
+    body = cli.json("profile", "show", "broken", expect_exit=1)
+    assert [(e["line"], e["field"], e["message"]) for e in body["errors"]] == [
+        (2, "name", "is empty"),
+        (4, "model", "'claude-sonnet-4-6' is not a codex model"),
+        (5, "maxTurns", "has no effect on codex: it has no turn limit"),
+    ]
+    assert {e["file"] for e in body["errors"]} == {str(folder / "profile.yaml")}
+
+
+def test_a_field_that_is_itself_wrong_is_not_checked_again_per_runtime(cli: Cli) -> None:
+    skill = SKILL.replace("name: broken\n", "name: broken\ndescription: d\n")
+    _write(cli, RUNTIMES.replace("maxTurns: 5", "maxTurns: 0"), skill)
+    body = cli.json("profile", "show", "broken", expect_exit=1)
+    assert [(e["field"], e["message"]) for e in body["errors"]] == [
+        ("model", "'claude-sonnet-4-6' is not a codex model"),
+        ("maxTurns", "0 is out of range (1 to 500)"),
+    ]
+    # a misspelt runtime leaves which runtimes are claimed unknown: no runtime guesses
+    _write(cli, RUNTIMES.replace("[claude, codex]", "[claude, codx]"), skill)
+    body = cli.json("profile", "show", "broken", expect_exit=1)
+    assert [e["field"] for e in body["errors"]] == ["supportedRuntimes"]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from pydantic import ValidationError as PydanticValidationError
+from pydantic.alias_generators import to_camel
 
 from stagent.domain.errors import Problem, ValidationError
 from stagent.domain.permissions import PermissionRule
@@ -112,6 +113,7 @@ def _validated(
     located = LocatedText(*spec_file)
     raw = located.load(SPEC_HINT)
     spec: ProfileSpec | None = None
+    checkable: ProfileSpec | None = None
     data: dict[str, Any] = {}
     if not isinstance(raw, dict):
         found = FieldHint([], "must be a mapping of profile fields", SPEC_HINT)
@@ -120,20 +122,40 @@ def _validated(
         data = cast(dict[str, Any], raw)
         problems += [located.place(h, "profile", at_key=True) for h in _id_problems(data, folder)]
         try:
-            spec = ProfileSpec.model_validate(data)
+            spec = checkable = ProfileSpec.model_validate(data)
         except PydanticValidationError as exc:
             problems += [
                 located.place(h, "profile", at_key=True) for h in field_hints(exc, data, WORDS)
             ]
-    if spec is not None:
+            checkable = _without_failed(data, exc)
+    if checkable is not None:
         checked = Profile.model_construct(
-            spec=spec, skill=skill, instructions=body, scope=scope, path=path
+            spec=checkable, skill=skill, instructions=body, scope=scope, path=path
         )
         found = _spec_problems(checked, data)
         problems += [located.place(h, "profile", at_key=True) for h in found]
     if problems or spec is None or skill is None:
         raise ValidationError.listing(problems)
     return Profile(spec=spec, skill=skill, instructions=body, scope=scope, path=path)
+
+
+_DECIDES_RUNTIMES = frozenset({"supportedRuntimes", "runtimeOverrides"})
+
+
+def _without_failed(data: dict[str, Any], exc: PydanticValidationError) -> ProfileSpec | None:
+    """The spec without its fields that failed (a part itself invalid is unknown, so it is not
+    checked again), for the runtime checks to come with the field problems; None when the
+    fields that decide the runtimes failed (every runtime problem would be a guess)."""
+    failed = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+    if failed & _DECIDES_RUNTIMES:
+        return None
+    kept = {k: v for k, v in data.items() if k not in failed and to_camel(str(k)) not in failed}
+    kept.setdefault("id", "unknown")
+    kept.setdefault("name", "unknown")
+    try:
+        return ProfileSpec.model_validate(kept)
+    except PydanticValidationError:
+        return None
 
 
 def _id_problems(data: dict[str, Any], folder: str | None) -> list[FieldHint]:
