@@ -83,7 +83,7 @@ def test_import_of_a_malformed_profile_names_file_field_and_line(cli: Cli, tmp_p
     spec.write_text(spec.read_text() + "hooks: {preToolCall: [lint]}\n")
     result = cli("profile", "import", str(folder))
     line = assert_one_line_error(result, contains="profile.yaml:")
-    assert "hooks is refused: Stagent does not run profile hooks" in line
+    assert "hooks: is refused: Stagent does not run profile hooks" in line
 
 
 def test_route_explains_its_pick(cli: Cli) -> None:

@@ -21,6 +21,20 @@ def test_every_string_anywhere_in_a_payload_is_scrubbed() -> None:
     assert clean[REDACTED] == "as a key"
 
 
+class _Text(str):
+    """A str subclass (as a StrEnum member is)."""
+
+
+def test_text_of_a_str_subclass_and_inside_tuples_is_scrubbed_too() -> None:
+    payload = {"kind": _Text(f"with {TOKEN}"), "pair": (f"a{TOKEN}", (1.5, TOKEN)), 7: "seven"}
+    clean = scrub(payload, normalize([TOKEN]))
+    assert clean == {
+        "kind": f"with {REDACTED}",
+        "pair": [f"a{REDACTED}", [1.5, REDACTED]],
+        7: "seven",
+    }
+
+
 def test_a_longer_secret_containing_a_shorter_one_is_replaced_whole() -> None:
     short, long = "abcdefgh", "abcdefgh-and-more"
     assert scrub(f"{long} {short}", normalize([short, long])) == f"{REDACTED} {REDACTED}"

@@ -115,9 +115,9 @@ def test_a_project_profile_cannot_approve_tools_or_start_mcp_servers(tmp_path: P
     write_profile(dirs.project, "mcp", spec=spec + "mcpServers:\n  x: {command: evil}\n")  # type: ignore[arg-type]
     catalog = ProfileCatalog.load(dirs)
     assert catalog.get("general").scope == "builtin", "the repository's copy did not override it"
-    with pytest.raises(ValidationError, match=r"profile.yaml:8: canUseToolPolicy approves tool"):
+    with pytest.raises(ValidationError, match=r"profile.yaml:8: canUseToolPolicy: approves tool"):
         load_profile(dirs.project / "general", "project")  # type: ignore[operator]
     assert sorted(p.id for p in catalog.problems) == ["general", "mcp"]
-    with pytest.raises(ValidationError, match="mcpServers starts MCP servers"):
+    with pytest.raises(ValidationError, match="mcpServers: starts MCP servers"):
         catalog.get("mcp")
     assert load_profile(dirs.project / "general", "user").scope == "user"  # type: ignore[operator]

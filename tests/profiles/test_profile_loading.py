@@ -52,7 +52,7 @@ def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
         (
             "domain: work",
             "domain: work\ncolour: blue",
-            "profile.yaml:5: colour is not a known field",
+            "profile.yaml:5: colour: unknown field",
         ),
         (
             "expectedKeywords: [bug]",
@@ -85,16 +85,16 @@ def test_schema_errors_name_file_line_and_field(
 
 def test_hooks_and_output_format_are_refused_not_ignored(tmp_path: Path) -> None:
     hooks = _error(tmp_path / "a", SPEC + "hooks:\n  preToolCall: [lint]\n")
-    assert "profile.yaml:13: hooks is refused: Stagent does not run profile hooks" in hooks
+    assert "profile.yaml:13: hooks: is refused: Stagent does not run profile hooks" in hooks
     fmt = _error(tmp_path / "b", SPEC + "outputFormat: structured-findings\n")
-    assert "profile.yaml:13: outputFormat is refused: it would change nothing in a run" in fmt
+    assert "profile.yaml:13: outputFormat: is refused: it would change nothing in a run" in fmt
 
 
 def test_a_field_a_claimed_runtime_ignores_is_refused_at_its_line(tmp_path: Path) -> None:
     message = _error(tmp_path / "a", SPEC + "maxTurns: 20\n")
-    assert "profile.yaml:13: maxTurns has no effect on codex" in message
+    assert "profile.yaml:13: maxTurns: has no effect on codex" in message
     mcp = _error(tmp_path / "b", SPEC + "mcpServers:\n  files: {command: srv}\n")
-    assert "mcpServers has no effect on codex" in mcp
+    assert "mcpServers: has no effect on codex" in mcp
 
 
 def test_claude_only_fields_are_accepted_under_the_claude_override(tmp_path: Path) -> None:
@@ -109,7 +109,7 @@ def test_tools_on_the_anthropic_runtime_are_refused_unless_overridden_empty(
 ) -> None:
     claims = SPEC.replace("[claude, codex]", "[claude, anthropic]")
     message = _error(tmp_path / "a", claims)
-    assert "allowedTools has no effect on anthropic: it runs no tools" in message
+    assert "allowedTools: has no effect on anthropic: it runs no tools" in message
     fixed = claims + (
         "runtimeOverrides:\n  anthropic:\n    allowedTools: []\n    canUseToolPolicy: {}\n"
     )
@@ -121,12 +121,12 @@ def test_an_override_of_an_unclaimed_runtime_is_refused(tmp_path: Path) -> None:
     message = _error(
         tmp_path, SPEC + "runtimeOverrides:\n  anthropic:\n    model: claude-haiku-4-5\n"
     )
-    assert "profile.yaml:14: runtimeOverrides.anthropic overrides anthropic" in message
+    assert "profile.yaml:14: runtimeOverrides.anthropic: overrides anthropic" in message
 
 
 def test_a_model_of_the_wrong_provider_is_refused(tmp_path: Path) -> None:
     message = _error(tmp_path, SPEC + "model: claude-sonnet-4-6\n")
-    assert "model 'claude-sonnet-4-6' is not a codex model" in message
+    assert "model: 'claude-sonnet-4-6' is not a codex model" in message
 
 
 def test_approving_a_tool_the_profile_does_not_have_is_refused(tmp_path: Path) -> None:
@@ -136,18 +136,18 @@ def test_approving_a_tool_the_profile_does_not_have_is_refused(tmp_path: Path) -
 
 def test_id_must_match_the_folder(tmp_path: Path) -> None:
     message = _error(tmp_path, SPEC.replace("id: {id}", "id: other"))
-    assert "profile.yaml:1: id 'other' does not match its folder name" in message
+    assert "profile.yaml:1: id: 'other' does not match its folder name" in message
 
 
 @pytest.mark.parametrize(
     ("skill", "located"),
     [
-        ("no front matter\n", "SKILL.md:1: front matter is missing"),
-        ("---\nname: x\n", "SKILL.md:1: front matter has no closing"),
-        ("---\nname: x\ndescription: d\n---\n\n", "SKILL.md:5: the instructions"),
+        ("no front matter\n", "SKILL.md:1: front matter: is missing"),
+        ("---\nname: x\n", "SKILL.md:1: front matter: has no closing"),
+        ("---\nname: x\ndescription: d\n---\n\n", "SKILL.md:5: instructions: are empty"),
         (
             "---\nname: x\ndescription: d\nmodel: opus\n---\nbody\n",
-            "SKILL.md:4: model is not a known field",
+            "SKILL.md:4: model: unknown field",
         ),
         ("---\nname: x\n---\nbody\n", "SKILL.md:2: description"),
     ],

@@ -65,7 +65,7 @@ def test_a_field_takes_effect_or_is_refused_at_its_line(
     if not honoured:
         with pytest.raises(ValidationError) as info:
             load_profile(folder, "user")
-        assert f"profile.yaml:10: {field} has no effect on {runtime}" in info.value.message
+        assert f"profile.yaml:10: {field}: has no effect on {runtime}" in info.value.message
         return
     options = run_options(load_profile(folder, "user"), runtime)
     if runtime == "claude":

@@ -138,7 +138,7 @@ async def test_a_malformed_profile_is_refused_with_file_field_and_line(
         "/ui/profiles", data={"spec": spec + "maxTurns: 5\nhooks: [x]\n", "skill": skill}
     )
     assert bad.status_code == 422
-    assert "profile.yaml:10: hooks is refused" in bad.text
+    assert "profile.yaml:10: hooks: is refused" in bad.text
     worse = await person.post(
         "/ui/profiles",
         data={
@@ -146,7 +146,7 @@ async def test_a_malformed_profile_is_refused_with_file_field_and_line(
             "skill": skill,
         },
     )
-    assert "profile.yaml:9: maxTurns has no effect on codex" in worse.text
+    assert "profile.yaml:9: maxTurns: has no effect on codex" in worse.text
 
 
 async def test_customizing_a_builtin_saves_a_user_override(
@@ -344,3 +344,58 @@ async def test_the_boards_new_task_form_offers_profiles_and_checks_them(
     )
     assert wrong.status_code == 422
     assert "code-reviewer does not support the anthropic runtime" in wrong.text
+
+
+BROKEN_SPEC = """id: broken
+name: Broken
+version: one
+supportedRuntimes: [claude]
+maxTurn: 5
+"""
+
+
+async def test_a_broken_user_profile_names_each_problem_with_its_fix(
+    person: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    """The API's 422 lists every problem of the two files, each placed with its own fix; the
+    Profiles page shows them as a list (fix beside each) and still the other profiles; the
+    editor's refusal lists them the same way."""
+    folder = workspace.profiles.dirs.user / "broken"
+    folder.mkdir(parents=True)
+    (folder / "profile.yaml").write_text(BROKEN_SPEC)
+    (folder / "SKILL.md").write_text("---\nname: broken\n---\nReview it.\n")
+    response = await person.get("/api/v1/profiles/broken")
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [(e["file"].rsplit("/", 1)[-1], e["line"], e["field"]) for e in errors] == [
+        ("SKILL.md", 2, "description"),
+        ("profile.yaml", 3, "version"),
+        ("profile.yaml", 5, "maxTurn"),
+    ]
+    assert errors[1]["hint"] == "e.g. version: 1.0.0"
+    assert errors[2]["message"] == "unknown field (did you mean maxTurns?)"
+
+    page = await person.get("/profiles")
+    assert page.status_code == 200
+    box = soup(page).select_one("article.error-box")
+    assert box is not None and "user profile broken was not loaded" in box.get_text()
+    items = [li.get_text(" ", strip=True) for li in box.select("ul.problems li")]
+    assert len(items) == 3
+    assert items[1].endswith("version: 'one' is not a semantic version fix: e.g. version: 1.0.0")
+    assert "maxTurn: unknown field (did you mean maxTurns?)" in items[2]
+    assert len(soup(page).select("#gallery .profile-card")) >= 52
+
+    spec, skill = _files("mine")
+    refused = await person.post(
+        "/ui/profiles", data={"spec": spec + "maxTurn: 5\nhooks: [x]\n", "skill": skill}
+    )
+    assert refused.status_code == 422
+    listed = [li.get_text(" ", strip=True) for li in soup(refused).select("ul.problems li")]
+    assert listed == [
+        "(new profile)/profile.yaml:9: maxTurn : unknown field (did you mean maxTurns?) "
+        "fix: the fields here are: id, name, version, domain, tags, supportedRuntimes, model, "
+        "allowedTools, canUseToolPolicy, maxTurns, maxBudgetUsd, mcpServers, runtimeOverrides, "
+        "tests, author, source, hooks, outputFormat",
+        "(new profile)/profile.yaml:10: hooks : is refused: Stagent does not run profile hooks "
+        "fix: remove hooks (permission rules and canUseToolPolicy decide tool calls)",
+    ]

@@ -9,6 +9,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from stagent.cli.errors import print_skipped
 from stagent.cli.output import JsonFlag, console, emit_json, err_console
 from stagent.cli.state import state_of
 from stagent.domain.errors import ValidationError
@@ -44,20 +45,7 @@ def list_blueprints(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             table.add_row(i.id, escape(i.name), i.pattern, i.domain, str(i.steps), i.scope)
         console.print(table)
     for blueprint_id, error in catalog.problems:
-        if len(error.problems) < 2:
-            err_console.print(
-                f"[yellow]skipped blueprint {blueprint_id}:[/] {escape(error.message)}"
-            )
-            if error.hint:
-                err_console.print(f"  [dim]hint: {escape(error.hint)}[/]")
-            continue
-        err_console.print(
-            f"[yellow]skipped blueprint {blueprint_id}:[/] {len(error.problems)} problems"
-        )
-        for problem in error.problems:
-            err_console.print(f"  {escape(problem.text())}")
-            if problem.hint:
-                err_console.print(f"    [dim]hint: {escape(problem.hint)}[/]")
+        print_skipped(f"blueprint {blueprint_id}", error)
 
 
 @app.command("show")

@@ -40,6 +40,25 @@ class RunFailedError(StagentError):
     status = 409
 
 
+def print_skipped(what: str, err: StagentError) -> None:
+    """Say that ``what`` (``user profile reviewer``) was skipped, and why: each problem on its
+    own line with its hint."""
+    if len(err.problems) < 2:
+        err_console.print(f"[yellow]skipped {what}:[/] {escape(err.message)}")
+        if err.hint:
+            err_console.print(f"  [dim]hint: {escape(err.hint)}[/]")
+        return
+    err_console.print(f"[yellow]skipped {what}:[/] {len(err.problems)} problems")
+    _print_problems(err)
+
+
+def _print_problems(err: StagentError) -> None:
+    for problem in err.problems:
+        err_console.print(f"  {escape(problem.text())}")
+        if problem.hint:
+            err_console.print(f"    [dim]hint: {escape(problem.hint)}[/]")
+
+
 def print_error(err: StagentError, *, json_mode: bool = False) -> None:
     """Print ``err`` the one canonical way."""
     if json_mode:
@@ -47,10 +66,7 @@ def print_error(err: StagentError, *, json_mode: bool = False) -> None:
         return
     if len(err.problems) > 1:
         err_console.print(f"[bold red]Error:[/] {len(err.problems)} problems")
-        for problem in err.problems:
-            err_console.print(f"  {escape(problem.text())}")
-            if problem.hint:
-                err_console.print(f"    [dim]hint: {escape(problem.hint)}[/]")
+        _print_problems(err)
         return
     label = "Internal error" if isinstance(err, InternalError) else "Error"
     err_console.print(f"[bold red]{label}:[/] {escape(err.message)}")

@@ -10,8 +10,8 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from stagent.cli.errors import RunFailedError
-from stagent.cli.output import JsonFlag, console, emit_json, err_console
+from stagent.cli.errors import RunFailedError, print_skipped
+from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.state import state_of
 from stagent.profiles.service import ProfileService
 from stagent.schemas.profiles import profile_detail, profile_summary, route_out
@@ -53,8 +53,7 @@ def list_profiles(
         console.print(table)
         console.print(f"{len(found)} profiles")
     for problem in catalog.problems:
-        err_console.print(f"[yellow]skipped {problem.scope} profile {problem.id}:[/] "
-                          f"{escape(problem.error.message)}")  # fmt: skip
+        print_skipped(f"{problem.scope} profile {problem.id}", problem.error)
 
 
 @app.command("show")

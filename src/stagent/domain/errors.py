@@ -108,8 +108,8 @@ class ValidationError(StagentError):
     def listing(cls, problems: Sequence[Problem]) -> Self:
         """The error for ``problems`` (at least one), in the order of their lines: one problem
         is its own message and hint; several are counted in the message, each with its place
-        and hint in ``problems``."""
-        ordered = sorted(problems, key=lambda p: (p.line is None, p.line or 0))
+        and hint in ``problems`` (grouped by file, then in the order of their lines)."""
+        ordered = sorted(problems, key=lambda p: (p.file or "", p.line is None, p.line or 0))
         first = ordered[0]
         if len(ordered) == 1:
             error = cls(first.text(), hint=first.hint)

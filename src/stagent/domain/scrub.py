@@ -40,12 +40,34 @@ def scrub(value: Any, secrets: tuple[str, ...]) -> Any:
         return value
     if isinstance(value, str):
         return _scrub_text(value, secrets)
+    # A container's plain strings and numbers are handled inline, without a call of their own
+    # (the common leaves of an event's payload; every event goes through here).
     if isinstance(value, dict):
         items = cast(dict[Any, Any], value).items()
-        return {scrub(k, secrets): scrub(v, secrets) for k, v in items}
+        return {
+            (_scrub_text(k, secrets) if type(k) is str else scrub(k, secrets)): (
+                _scrub_text(v, secrets)
+                if type(v) is str
+                else v
+                if type(v) in _PLAIN
+                else scrub(v, secrets)
+            )
+            for k, v in items
+        }
     if isinstance(value, list | tuple):
-        return [scrub(item, secrets) for item in cast(Iterable[Any], value)]
+        return [
+            _scrub_text(item, secrets)
+            if type(item) is str
+            else item
+            if type(item) in _PLAIN
+            else scrub(item, secrets)
+            for item in cast(Iterable[Any], value)
+        ]
     return value
+
+
+_PLAIN = frozenset({int, float, bool, type(None)})
+"""Types `scrub` returns as they are (no text inside)."""
 
 
 def _scrub_text(text: str, secrets: tuple[str, ...]) -> str:

@@ -3,9 +3,9 @@ names the closest known one, a missing field gives an example line, a wrong type
 given and what is expected, a choice lists the valid ones, a number out of range gives the
 allowed range. `stagent.domain.workflow_files` places them (file, line, step, field).
 
-Blueprints (`stagent.profiles.blueprint_problems`) use the same kinds with their own
-`Vocabulary`; a rule of a model that raises ``PydanticCustomError`` with a ``hint`` in its
-context gets that hint.
+Blueprints (`stagent.profiles.blueprints`) and profile files (`stagent.profiles.loader`) use
+the same kinds with their own `Vocabulary` (`field_hints`); a rule of a model that raises
+`rule` (a ``PydanticCustomError`` with a ``hint`` in its context) gets that hint.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from typing import Any, Union, cast, get_args, get_origin
 
 import annotated_types
 from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 from pydantic.fields import FieldInfo
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from stagent.domain.workflow_shape import BRANCHES, closest
 from stagent.domain.workflows import PATTERNS, WorkflowDefinition
@@ -77,6 +78,8 @@ class Vocabulary:
     examples: Mapping[str, str]
     whole: str
     lists: Mapping[str, str]
+    by_alias: bool = False
+    """Name the fields by their aliases (``allowedTools``), as the files are written."""
 
 
 WORKFLOW = Vocabulary(WorkflowDefinition, EXAMPLES, "the workflow", {"steps": "every step"})
@@ -108,7 +111,8 @@ def field_hint(
     if kind == "missing":
         return FieldHint(path, "field required", _missing_hint(path, key, words))
     if kind == "extra_forbidden":
-        known = list(_model_at(path[:-1], words.root).model_fields)
+        fields = _model_at(path[:-1], words.root).model_fields
+        known = [(info.alias if words.by_alias else None) or n for n, info in fields.items()]
         return FieldHint(
             path,
             f"unknown field{closest(str(key), known)}",
@@ -148,6 +152,34 @@ def field_hint(
         )
     message = str(error["msg"]).removeprefix("Value error, ")
     return FieldHint(path, message[:1].lower() + message[1:], _value_hint(key))
+
+
+def rule(message: str, hint: str) -> PydanticCustomError:
+    """A model rule's refusal carrying its own fix (`field_hint` says ``hint``)."""
+    return PydanticCustomError("rule", "{message}", {"message": message, "hint": hint})
+
+
+def field_hints(
+    exc: PydanticValidationError, data: dict[str, Any], words: Vocabulary
+) -> list[FieldHint]:
+    """Every field error of ``exc`` said once (a union's members each fail: one hint), the
+    most specific ones only, in ``words``."""
+    hints: dict[tuple[str | int, ...], FieldHint] = {}
+    for error in exc.errors():
+        loc = [part for part in error["loc"] if not _is_tag(part)]
+        found = field_hint({**error, "loc": tuple(loc)}, data, words)
+        hints.setdefault(tuple(loc), found)
+    return most_specific(list(hints.values()))
+
+
+_UNION_TAGS = frozenset({"str", "int", "float", "bool", "none"})
+
+
+def _is_tag(part: str | int) -> bool:
+    """A union member or validator's name pydantic puts in a location, not a field."""
+    return isinstance(part, str) and (
+        "[" in part or part.startswith("function-") or part in _UNION_TAGS
+    )
 
 
 def most_specific(hints: list[FieldHint]) -> list[FieldHint]:
@@ -244,9 +276,9 @@ def _field_at(path: Path, root: type[BaseModel]) -> FieldInfo | None:
     for part in path:
         if isinstance(part, int):
             continue
-        if model is None or part not in model.model_fields:
+        info = _named(model, part)
+        if info is None:
             return None
-        info = model.model_fields[part]
         model = _model_in(info.annotation)
     return info
 
@@ -254,14 +286,25 @@ def _field_at(path: Path, root: type[BaseModel]) -> FieldInfo | None:
 def _model_at(path: Path, root: type[BaseModel]) -> type[BaseModel]:
     model: type[BaseModel] | None = root
     for part in path:
-        if isinstance(part, str) and model is not None and part in model.model_fields:
-            model = _model_in(model.model_fields[part].annotation)
+        info = _named(model, part) if isinstance(part, str) else None
+        if info is not None:
+            model = _model_in(info.annotation)
     return model or root
+
+
+def _named(model: type[BaseModel] | None, part: str) -> FieldInfo | None:
+    """``model``'s field called ``part`` (by its name or its alias)."""
+    if model is None:
+        return None
+    fields = model.model_fields
+    return fields.get(part) or next((f for f in fields.values() if f.alias == part), None)
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
+    if get_origin(annotation) is dict:
+        return _model_in(get_args(annotation)[-1])
     if get_origin(annotation) in (Union, types.UnionType, tuple, list):
         for arg in get_args(annotation):
             found = _model_in(arg)

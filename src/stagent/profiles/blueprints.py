@@ -23,16 +23,14 @@ from pydantic import (
 )
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
 
-from stagent.domain import yaml_lines
 from stagent.domain.errors import NotFoundError, Problem, ValidationError
 from stagent.domain.workflow_hints import (
     EXAMPLES,
     FieldHint,
     Vocabulary,
-    field_hint,
-    most_specific,
+    field_hints,
+    rule,
 )
 from stagent.domain.workflows import Pattern
 from stagent.profiles._yaml import LocatedText
@@ -42,7 +40,6 @@ from stagent.profiles.templating import TemplateError, check_template
 BUILTIN_BLUEPRINTS = Path(__file__).parent / "blueprints"
 HINT = "see the blueprint format in the README (Blueprints)"
 PROMPT_KEYS = ("prompt", "promptTemplate", "prompt_template")
-_UNION_TAGS = frozenset({"str", "int", "float", "bool", "none"})
 VariableType = Literal["text", "textarea", "select", "number", "boolean", "file"]
 
 
@@ -80,21 +77,21 @@ class Variable(_Spec):
     @model_validator(mode="after")
     def _fits_type(self) -> Self:
         if self.type == "select" and not self.options:
-            raise _rule(
+            raise rule(
                 "a select variable needs options",
                 "add options: [{value: small}, {value: large}], or choose another type",
             )
         if self.options and self.type != "select":
-            raise _rule(
+            raise rule(
                 "options: only a select variable has options", "set type: select, or remove options"
             )
         if (self.min is not None or self.max is not None) and self.type != "number":
-            raise _rule(
+            raise rule(
                 "min/max: only a number variable has bounds",
                 "set type: number, or remove min and max",
             )
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise _rule("min is greater than max", "swap min and max")
+            raise rule("min is greater than max", "swap min and max")
         return self
 
 
@@ -140,7 +137,7 @@ class Blueprint(_Spec):
     @classmethod
     def _id(cls, value: str) -> str:
         if not ID_PATTERN.match(value):
-            raise _rule(
+            raise rule(
                 "must be lowercase letters, digits and hyphens",
                 "e.g. id: my-blueprint (a user blueprint's file is then my-blueprint.yaml)",
             )
@@ -150,7 +147,7 @@ class Blueprint(_Spec):
     @classmethod
     def _version(cls, value: str) -> str:
         if not SEMVER.match(value):
-            raise _rule(f"{value!r} is not a semantic version", "e.g. version: 1.0.0")
+            raise rule(f"{value!r} is not a semantic version", "e.g. version: 1.0.0")
         return value
 
     def variable(self, name: str) -> Variable | None:
@@ -195,32 +192,11 @@ def parse_blueprint(text: str, source: str) -> Blueprint:
     try:
         blueprint = Blueprint.model_validate(data)
     except PydanticValidationError as exc:
-        problems += [_placed(located, hint, data) for hint in _field_hints(exc, data)]
+        problems += [_placed(located, hint, data) for hint in field_hints(exc, data, WORDS)]
     problems += [_placed(located, hint, data) for hint in _template_hints(data)]
     if problems or blueprint is None:
         raise ValidationError.listing(problems)
     return blueprint
-
-
-def _rule(message: str, hint: str) -> PydanticCustomError:
-    """A blueprint rule's refusal, carrying its own fix (`field_hint` reads ``hint``)."""
-    return PydanticCustomError("blueprint_rule", "{message}", {"message": message, "hint": hint})
-
-
-def _field_hints(exc: PydanticValidationError, data: dict[str, Any]) -> list[FieldHint]:
-    hints: dict[tuple[str | int, ...], FieldHint] = {}
-    for error in exc.errors():
-        loc = [part for part in error["loc"] if not _is_tag(part)]
-        found = field_hint({**error, "loc": tuple(loc)}, data, WORDS)
-        hints.setdefault(tuple(loc), found)  # a union's members each fail: say it once
-    return most_specific(list(hints.values()))
-
-
-def _is_tag(part: str | int) -> bool:
-    """A union member or validator's name pydantic puts in a location, not a field."""
-    return isinstance(part, str) and (
-        "[" in part or part.startswith("function-") or part in _UNION_TAGS
-    )
 
 
 def _template_hints(data: dict[str, Any]) -> list[FieldHint]:
@@ -262,12 +238,7 @@ def _template_hints(data: dict[str, Any]) -> list[FieldHint]:
 
 
 def _placed(located: LocatedText, found: FieldHint, data: dict[str, Any]) -> Problem:
-    position = yaml_lines.position_of(located.text, found.path, at_key=found.at_key)
-    line, column = position if position else (None, None)
-    field = yaml_lines.format_path(found.path, empty="blueprint")
-    return Problem(
-        field, found.message, found.hint, located.source, line, column, _step(data, found.path)
-    )
+    return located.place(found, "blueprint", _step(data, found.path))
 
 
 def _step(data: dict[str, Any], path: list[str | int]) -> str | None:

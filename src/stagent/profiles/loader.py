@@ -1,6 +1,8 @@
 """Read one profile folder (``SKILL.md`` + ``profile.yaml``) into a validated `Profile`.
 
-Every error names the file, the field and the line. Beyond the schema, a profile is checked
+An error lists every problem of the two files at once, each with its file, line, field and a
+fix of its own (the workflows' and blueprints' per-kind hints, `stagent.domain.workflow_hints`,
+through a `Vocabulary`). Beyond the schema, a profile is checked
 against the runtimes it claims (`stagent.profiles.support`): a field that would have no effect on
 one of them is refused, never silently ignored.
 """
@@ -11,9 +13,11 @@ from pathlib import Path
 from typing import Any, cast
 
 from pydantic import ValidationError as PydanticValidationError
+from pydantic.alias_generators import to_camel
 
-from stagent.domain.errors import ValidationError
+from stagent.domain.errors import Problem, ValidationError
 from stagent.domain.permissions import PermissionRule
+from stagent.domain.workflow_hints import FieldHint, Vocabulary, field_hints
 from stagent.profiles._yaml import LocatedText, Path_
 from stagent.profiles.models import Profile, ProfileSpec, Scope, SkillDoc
 from stagent.profiles.support import (
@@ -31,76 +35,179 @@ SPEC_HINT = "see the profile format in the README (Profiles)"
 SKILL_HINT = "SKILL.md starts with front matter between '---' lines: name and description"
 
 
+WORDS = Vocabulary(
+    ProfileSpec,
+    {
+        "id": "id: code-reviewer",
+        "name": "name: Code reviewer",
+        "version": "version: 1.0.0",
+        "domain": "domain: work",
+        "tags": "tags: [review]",
+        "supportedRuntimes": "supportedRuntimes: [claude, codex]",
+        "model": "model: sonnet",
+        "allowedTools": "allowedTools: [Read, Grep]",
+        "maxTurns": "maxTurns: 20",
+        "maxBudgetUsd": "maxBudgetUsd: 2.5",
+        "mcpServers": "mcpServers: {docs: {command: docs-mcp}}",
+        "task": "task: Review this diff",
+        "expectedKeywords": "expectedKeywords: [bug]",
+        "autoApprove": "autoApprove: [Read]",
+    },
+    "the profile",
+    {"tests": "every smoke test", "runtimeOverrides": "every runtime override"},
+    by_alias=True,
+)
+"""What a ``profile.yaml``'s field problems say (`stagent.domain.workflow_hints`)."""
+
+SKILL_WORDS = Vocabulary(
+    SkillDoc,
+    {"name": "name: code-reviewer", "description": "description: Reviews a diff for bugs"},
+    "the front matter",
+    {},
+)
+"""What ``SKILL.md`` front matter's field problems say."""
+
+
 def is_profile_dir(path: Path) -> bool:
     """True if ``path`` holds a ``profile.yaml`` (a plain Claude Code skill does not)."""
     return (path / PROFILE_FILE).is_file()
 
 
 def load_profile(folder: Path, scope: Scope) -> Profile:
-    """Load and validate the profile in ``folder``."""
-    skill, body = load_skill(folder / SKILL_FILE)
-    spec_file = folder / PROFILE_FILE
-    located = LocatedText(str(spec_file), _read(spec_file))
-    raw = located.load(SPEC_HINT)
-    if not isinstance(raw, dict):
-        raise located.error([], "must be a mapping of profile fields", SPEC_HINT)
-    data = cast(dict[str, Any], raw)
-    try:
-        spec = ProfileSpec.model_validate(data)
-    except PydanticValidationError as exc:
-        raise located.from_pydantic(exc, SPEC_HINT) from None
-    if spec.id != folder.name:
-        raise located.error(
-            ["id"], f"{spec.id!r} does not match its folder name {folder.name!r}",
-            "rename the folder or the id (Claude Code finds a skill by its folder name)",
-        )  # fmt: skip
-    profile = Profile(
-        spec=spec, skill=skill, instructions=body, scope=scope, path=str(folder.resolve())
+    """Load and validate the profile in ``folder``: an error lists every problem of its two
+    files at once, each with its file, line, field and fix."""
+    skill_file, spec_file = folder / SKILL_FILE, folder / PROFILE_FILE
+    return _validated(
+        (str(skill_file), _read(skill_file)),
+        (str(spec_file), _read(spec_file)),
+        folder=folder.name,
+        scope=scope,
+        path=str(folder.resolve()),
     )
-    check_runtime_fields(profile, located, data)
-    if scope == "project":
-        check_project_trust(profile, located, data)
-    return profile
-
-
-def check_project_trust(profile: Profile, located: LocatedText, data: dict[str, Any]) -> None:
-    """A project's ``.claude/skills`` comes with the repository, not from the person: its
-    profiles may restrict and instruct, but not approve tool calls or start MCP servers."""
-    for runtime in profile.runtimes:
-        opts = profile.options(runtime)
-        if opts.auto_approve:
-            raise located.error(
-                _where(profile, runtime, "canUseToolPolicy", data),
-                "approves tool calls, which a project profile may not do "
-                "(it arrives with the repository, not from you)",
-                "import it into your user profiles to trust it, or use permission rules",
-            )
-        if opts.mcp_servers:
-            raise located.error(
-                _where(profile, runtime, "mcpServers", data),
-                "starts MCP servers, which a project profile may not do "
-                "(it arrives with the repository, not from you)",
-                "import it into your user profiles to trust it",
-            )
 
 
 def parse_profile_text(
     spec_text: str, skill_text: str, *, folder: str, scope: Scope = "user"
 ) -> Profile:
     """Validate a profile given as text (the web editor); errors name the two file names."""
-    skill, body = parse_skill(skill_text, f"{folder}/{SKILL_FILE}")
-    located = LocatedText(f"{folder}/{PROFILE_FILE}", spec_text)
+    return _validated(
+        (f"{folder}/{SKILL_FILE}", skill_text),
+        (f"{folder}/{PROFILE_FILE}", spec_text),
+        folder=None,
+        scope=scope,
+        path=folder,
+    )
+
+
+def _validated(
+    skill_file: tuple[str, str],
+    spec_file: tuple[str, str],
+    *,
+    folder: str | None,
+    scope: Scope,
+    path: str,
+) -> Profile:
+    """The profile of the two files, or one error with every problem of both (``folder``: the
+    name the id must match)."""
+    skill, body, problems = _skill_problems(skill_file[1], skill_file[0])
+    located = LocatedText(*spec_file)
     raw = located.load(SPEC_HINT)
+    spec: ProfileSpec | None = None
+    checkable: ProfileSpec | None = None
+    data: dict[str, Any] = {}
     if not isinstance(raw, dict):
-        raise located.error([], "must be a mapping of profile fields", SPEC_HINT)
-    data = cast(dict[str, Any], raw)
+        found = FieldHint([], "must be a mapping of profile fields", SPEC_HINT)
+        problems.append(located.place(found, "profile", at_key=True))
+    else:
+        data = cast(dict[str, Any], raw)
+        problems += [located.place(h, "profile", at_key=True) for h in _id_problems(data, folder)]
+        try:
+            spec = checkable = ProfileSpec.model_validate(data)
+        except PydanticValidationError as exc:
+            problems += [
+                located.place(h, "profile", at_key=True) for h in field_hints(exc, data, WORDS)
+            ]
+            checkable = _without_failed(data, exc)
+    if checkable is not None:
+        checked = Profile.model_construct(
+            spec=checkable, skill=skill, instructions=body, scope=scope, path=path
+        )
+        found = _spec_problems(checked, data)
+        problems += [located.place(h, "profile", at_key=True) for h in found]
+    if problems or spec is None or skill is None:
+        raise ValidationError.listing(problems)
+    return Profile(spec=spec, skill=skill, instructions=body, scope=scope, path=path)
+
+
+_DECIDES_RUNTIMES = frozenset({"supportedRuntimes", "runtimeOverrides"})
+
+
+def _without_failed(data: dict[str, Any], exc: PydanticValidationError) -> ProfileSpec | None:
+    """The spec without its fields that failed (a part itself invalid is unknown, so it is not
+    checked again), for the runtime checks to come with the field problems; None when the
+    fields that decide the runtimes failed (every runtime problem would be a guess)."""
+    failed = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+    if failed & _DECIDES_RUNTIMES:
+        return None
+    kept = {k: v for k, v in data.items() if k not in failed and to_camel(str(k)) not in failed}
+    kept.setdefault("id", "unknown")
+    kept.setdefault("name", "unknown")
     try:
-        spec = ProfileSpec.model_validate(data)
-    except PydanticValidationError as exc:
-        raise located.from_pydantic(exc, SPEC_HINT) from None
-    profile = Profile(spec=spec, skill=skill, instructions=body, scope=scope, path=folder)
-    check_runtime_fields(profile, located, data)
-    return profile
+        return ProfileSpec.model_validate(kept)
+    except PydanticValidationError:
+        return None
+
+
+def _id_problems(data: dict[str, Any], folder: str | None) -> list[FieldHint]:
+    """The id against the folder's name (read from the raw data: it comes with the field
+    problems)."""
+    given = data.get("id")
+    if folder is None or not isinstance(given, str) or given == folder:
+        return []
+    return [
+        FieldHint(
+            ["id"],
+            f"{given!r} does not match its folder name {folder!r}",
+            f"set id: {folder}, or rename the folder to {given} "
+            "(Claude Code finds a skill by its folder name)",
+        )
+    ]
+
+
+def _spec_problems(profile: Profile, data: dict[str, Any]) -> list[FieldHint]:
+    """What is wrong with a schema-valid spec: fields that would have no effect on a runtime
+    it claims, and what a project profile may not do."""
+    found = runtime_field_problems(profile, data)
+    if profile.scope == "project":
+        found += project_trust_problems(profile, data)
+    return found
+
+
+def project_trust_problems(profile: Profile, data: dict[str, Any]) -> list[FieldHint]:
+    """A project's ``.claude/skills`` comes with the repository, not from the person: its
+    profiles may restrict and instruct, but not approve tool calls or start MCP servers."""
+    found: list[FieldHint] = []
+    for runtime in profile.runtimes:
+        opts = profile.options(runtime)
+        if opts.auto_approve:
+            found.append(
+                FieldHint(
+                    _where(profile, runtime, "canUseToolPolicy", data),
+                    "approves tool calls, which a project profile may not do "
+                    "(it arrives with the repository, not from you)",
+                    "import it into your user profiles to trust it, or use permission rules",
+                )
+            )
+        if opts.mcp_servers:
+            found.append(
+                FieldHint(
+                    _where(profile, runtime, "mcpServers", data),
+                    "starts MCP servers, which a project profile may not do "
+                    "(it arrives with the repository, not from you)",
+                    "import it into your user profiles to trust it",
+                )
+            )
+    return _once(found)
 
 
 def load_skill(path: Path) -> tuple[SkillDoc, str]:
@@ -109,28 +216,50 @@ def load_skill(path: Path) -> tuple[SkillDoc, str]:
 
 
 def parse_skill(text: str, source: str) -> tuple[SkillDoc, str]:
-    """Split and validate ``SKILL.md`` text."""
+    """Split and validate ``SKILL.md`` text; an error lists every problem."""
+    skill, body, problems = _skill_problems(text, source)
+    if problems or skill is None:
+        raise ValidationError.listing(problems)
+    return skill, body
+
+
+def _skill_problems(text: str, source: str) -> tuple[SkillDoc | None, str, list[Problem]]:
+    """``SKILL.md``'s front matter, body and problems (a file cut wrong is one problem)."""
     lines = text.splitlines()
     if not lines or lines[0].strip() != "---":
-        raise ValidationError(f"{source}:1: front matter is missing", hint=SKILL_HINT)
+        return None, "", [Problem("front matter", "is missing", SKILL_HINT, source, 1)]
     end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
     if end is None:
-        raise ValidationError(f"{source}:1: front matter has no closing '---'", hint=SKILL_HINT)
+        cut = Problem("front matter", "has no closing '---'", SKILL_HINT, source, 1)
+        return None, "", [cut]
     located = LocatedText(source, "\n".join(lines[1:end]), offset=1)
     raw = located.load(SKILL_HINT)
+    problems: list[Problem] = []
+    skill: SkillDoc | None = None
     if not isinstance(raw, dict):
-        raise located.error([], "front matter must be a mapping (name, description)", SKILL_HINT)
-    try:
-        skill = SkillDoc.model_validate(raw)
-    except PydanticValidationError as exc:
-        raise located.from_pydantic(exc, SKILL_HINT) from None
+        found = FieldHint([], "front matter must be a mapping (name, description)", SKILL_HINT)
+        problems.append(located.place(found, "front matter"))
+    else:
+        data = cast(dict[str, Any], raw)
+        try:
+            skill = SkillDoc.model_validate(data)
+        except PydanticValidationError as exc:
+            problems += [
+                located.place(h, "front matter", at_key=True)
+                for h in field_hints(exc, data, SKILL_WORDS)
+            ]
     body = "\n".join(lines[end + 1 :]).strip()
     if not body:
-        raise ValidationError(
-            f"{source}:{end + 2}: the instructions (the body after the front matter) are empty",
-            hint="write what the agent should do, how, and what it must not do",
+        problems.append(
+            Problem(
+                "instructions",
+                "are empty (the body after the front matter)",
+                "write what the agent should do, how, and what it must not do",
+                source,
+                end + 2,
+            )
         )
-    return skill, body
+    return skill, body, problems
 
 
 def _read(path: Path) -> str:
@@ -149,19 +278,35 @@ def _key(data: dict[str, Any], camel: str) -> str:
     return snake if snake in data and camel not in data else camel
 
 
-def check_runtime_fields(profile: Profile, located: LocatedText, data: dict[str, Any]) -> None:
-    """Refuse every field that would have no effect on a runtime the profile claims."""
+def runtime_field_problems(profile: Profile, data: dict[str, Any]) -> list[FieldHint]:
+    """Every field that would have no effect on a runtime the profile claims."""
     spec = profile.spec
     overrides_key = _key(data, "runtimeOverrides")
+    found: list[FieldHint] = []
     for runtime in spec.runtime_overrides:
         if runtime not in profile.runtimes:
-            raise located.error(
-                [overrides_key, runtime],
-                f"overrides {runtime}, which supportedRuntimes does not claim",
-                f"add {runtime} to supportedRuntimes or remove the override",
+            found.append(
+                FieldHint(
+                    [overrides_key, runtime],
+                    f"overrides {runtime}, which supportedRuntimes does not claim",
+                    f"add {runtime} to supportedRuntimes or remove the override",
+                )
             )
     for runtime in profile.runtimes:
-        _check_runtime(profile, runtime, located, data)
+        found += _runtime_problems(profile, runtime, data)
+    return _once(found)
+
+
+def _once(found: list[FieldHint]) -> list[FieldHint]:
+    """``found`` without repeats (a field of the profile's own fails on each runtime alike)."""
+    seen: set[tuple[tuple[str | int, ...], str]] = set()
+    out: list[FieldHint] = []
+    for hint in found:
+        key = (tuple(hint.path), hint.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(hint)
+    return out
 
 
 def _where(profile: Profile, runtime: str, field: str, data: dict[str, Any]) -> Path_:
@@ -174,10 +319,11 @@ def _where(profile: Profile, runtime: str, field: str, data: dict[str, Any]) -> 
     return [_key(data, field)]
 
 
-def _check_runtime(
-    profile: Profile, runtime: RuntimeName, located: LocatedText, data: dict[str, Any]
-) -> None:
+def _runtime_problems(
+    profile: Profile, runtime: RuntimeName, data: dict[str, Any]
+) -> list[FieldHint]:
     opts = profile.options(runtime)
+    found: list[FieldHint] = []
     present = {
         "allowedTools": bool(opts.allowed_tools),
         "canUseToolPolicy": bool(opts.auto_approve or opts.auto_deny),
@@ -187,26 +333,33 @@ def _check_runtime(
     }
     for field, is_set in present.items():
         if is_set and runtime not in FIELD_SUPPORT[field]:
-            raise located.error(
-                _where(profile, runtime, field, data),
-                f"has no effect on {runtime}: {WHY_NOT[field]}",
-                _support_hint(field, runtime),
+            found.append(
+                FieldHint(
+                    _where(profile, runtime, field, data),
+                    f"has no effect on {runtime}: {WHY_NOT[field]}",
+                    _support_hint(field, runtime),
+                )
             )
     if opts.model and not model_fits(opts.model, runtime):
-        raise located.error(
-            _where(profile, runtime, "model", data),
-            f"{opts.model!r} is not a {runtime} model",
-            f"set the model per runtime under runtimeOverrides.{runtime}.model",
+        found.append(
+            FieldHint(
+                _where(profile, runtime, "model", data),
+                f"{opts.model!r} is not a {runtime} model",
+                f"set the model per runtime under runtimeOverrides.{runtime}.model",
+            )
         )
     if opts.allowed_tools is not None:
         for entry in opts.auto_approve:
             tool = PermissionRule.from_text(entry).tool
             if tool != ASK_USER_QUESTION and tool not in opts.allowed_tools:
-                raise located.error(
-                    _where(profile, runtime, "canUseToolPolicy", data),
-                    f"approves {entry!r}, but allowedTools does not include {tool}",
-                    f"add {tool} to allowedTools or remove the entry",
+                found.append(
+                    FieldHint(
+                        _where(profile, runtime, "canUseToolPolicy", data),
+                        f"approves {entry!r}, but allowedTools does not include {tool}",
+                        f"add {tool} to allowedTools or remove the entry",
+                    )
                 )
+    return found
 
 
 def _support_hint(field: str, runtime: str) -> str:

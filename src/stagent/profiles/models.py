@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_camel
 
 from stagent.domain.errors import ValidationError
 from stagent.domain.permissions import ToolPolicy as DomainToolPolicy
+from stagent.domain.workflow_hints import rule
 from stagent.profiles.support import RuntimeName, known_tool, runtime_name
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -48,7 +49,10 @@ class ToolPolicySpec(_Spec):
             try:
                 DomainToolPolicy("check", (entry,), ())
             except ValidationError as exc:
-                raise ValueError(exc.message.split(": ", 1)[-1]) from None
+                raise rule(
+                    exc.message.split(": ", 1)[-1],
+                    exc.hint or "write a rule as Tool or Tool(specifier), e.g. Bash(git status:*)",
+                ) from None
         return value
 
     @property
@@ -67,9 +71,11 @@ class SmokeTest(_Spec):
 def _check_tools(value: tuple[str, ...] | None) -> tuple[str, ...] | None:
     for tool in value or ():
         if not known_tool(tool):
-            raise ValueError(
+            raise rule(
                 f"{tool!r} is not a Claude Code tool name (Read, Grep, Bash, WebSearch, ...) "
-                "or an MCP tool (mcp__server__tool)"
+                "or an MCP tool (mcp__server__tool)",
+                f"fix or remove {tool!r}; tool names are case-sensitive, e.g. allowedTools: "
+                "[Read, Grep, Bash]",
             )
     return value
 
@@ -118,14 +124,17 @@ class ProfileSpec(_Spec):
     @classmethod
     def _id(cls, value: str) -> str:
         if not ID_PATTERN.match(value):
-            raise ValueError("must be lowercase letters, digits and hyphens (at most 64)")
+            raise rule(
+                "must be lowercase letters, digits and hyphens (at most 64)",
+                "e.g. id: code-reviewer (the profile's folder has the same name)",
+            )
         return value
 
     @field_validator("version")
     @classmethod
     def _semver(cls, value: str) -> str:
         if not SEMVER.match(value):
-            raise ValueError(f"{value!r} is not a semantic version such as 1.0.0")
+            raise rule(f"{value!r} is not a semantic version", "e.g. version: 1.0.0")
         return value
 
     @field_validator("tags")
@@ -137,13 +146,17 @@ class ProfileSpec(_Spec):
     @classmethod
     def _runtimes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
-            raise ValueError("must name at least one runtime (claude, codex, anthropic)")
+            raise rule(
+                "must name at least one runtime (claude, codex, anthropic)",
+                "e.g. supportedRuntimes: [claude]",
+            )
         names: list[str] = []
         for item in value:
             name = runtime_name(item)
             if name is None:
-                raise ValueError(
-                    f"{item!r} is not a runtime a profile can claim: claude, codex, anthropic"
+                raise rule(
+                    f"{item!r} is not a runtime a profile can claim: claude, codex, anthropic",
+                    f"replace {item!r} with claude, codex or anthropic",
                 )
             if name not in names:
                 names.append(name)
@@ -158,7 +171,10 @@ class ProfileSpec(_Spec):
         for key, item in value.items():  # pyright: ignore[reportUnknownVariableType]
             name = runtime_name(str(key))  # pyright: ignore[reportUnknownArgumentType]
             if name is None:
-                raise ValueError(f"{key!r} is not a runtime: claude, codex, anthropic")
+                raise rule(
+                    f"{key!r} is not a runtime: claude, codex, anthropic",
+                    f"rename the {key!r} override to claude, codex or anthropic",
+                )
             out[name] = item
         return out
 
@@ -171,9 +187,9 @@ class ProfileSpec(_Spec):
     @classmethod
     def _no_hooks(cls, value: Any) -> Any:
         if value is not None:
-            raise ValueError(
-                "is refused: Stagent does not run profile hooks; remove it "
-                "(permission rules and the tool policy decide tool calls)"
+            raise rule(
+                "is refused: Stagent does not run profile hooks",
+                "remove hooks (permission rules and canUseToolPolicy decide tool calls)",
             )
         return value
 
@@ -181,9 +197,9 @@ class ProfileSpec(_Spec):
     @classmethod
     def _no_output_format(cls, value: Any) -> Any:
         if value is not None:
-            raise ValueError(
-                "is refused: it would change nothing in a run; remove it and say the format "
-                "you want in the instructions (SKILL.md)"
+            raise rule(
+                "is refused: it would change nothing in a run",
+                "remove outputFormat and say the format you want in the instructions (SKILL.md)",
             )
         return value
 
