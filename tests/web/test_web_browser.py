@@ -112,6 +112,8 @@ def server(tmp_path: Path) -> Iterator[str]:
         yield base
     finally:
         _stop(proc, log)
+        # Captured, so shown only beside a failing test: what the server did meanwhile.
+        print(f"--- the server's log (last 8,000 characters) ---\n{log.read_text()[-8000:]}")
 
 
 @pytest.fixture(scope="module")
