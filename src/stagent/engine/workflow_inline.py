@@ -33,7 +33,6 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from stagent.domain.ids import utcnow
 from stagent.domain.runs import RunStatus
 from stagent.domain.workflow_runs import StepStatus
 from stagent.domain.workflows import WorkflowStep
@@ -201,12 +200,7 @@ def _start_on_hot(
                 engine_id=executing,
                 noted=plan.noted,
             )
-            values = {
-                "task_id": claim.task.id,
-                "status": StepStatus.RUNNING.value,
-                "started_at": found.row.started_at or utcnow(),
-                "error": None,
-            }
+            values = steps.started_row_values(claim.task.id, found)
             literal = pg_step_start.literal_for(hot)
             statements.append(
                 pg_step_start.step_update(literal, workflow_id, run_number, step.id, values)

@@ -215,14 +215,19 @@ def prepare_on_driver(
         engine_id=executing,
         noted=plan.noted,
     )
-    values = {
-        "task_id": claim.task.id,
+    values = started_row_values(claim.task.id, found)
+    step_start.write_step(hot, workflow_id, run_number, step.id, values)
+    return claim
+
+
+def started_row_values(task_id: str, found: step_start.StepStart) -> dict[str, Any]:
+    """The step row's values once its task's first run started (both hot starts write them)."""
+    return {
+        "task_id": task_id,
         "status": StepStatus.RUNNING.value,
         "started_at": found.row.started_at or utcnow(),
         "error": None,
     }
-    step_start.write_step(hot, workflow_id, run_number, step.id, values)
-    return claim
 
 
 @dataclass(frozen=True, slots=True)
