@@ -56,6 +56,56 @@ def test_a_coroutine_runs_on_the_loop_thread_with_the_callers_context(loop: RunL
     assert asyncio.run(caller()) == ("stagent-runs", "from the workflow")
 
 
+def test_a_coroutine_handed_over_on_the_loop_itself_runs_in_place(loop: RunLoop) -> None:
+    """A workflow's interpreter runs on the run loop and hands each step's attempt to it
+    again: that costs no hop (no thread switch, no wake-up of either loop)."""
+
+    async def attempt() -> tuple[str, str]:
+        return threading.current_thread().name, _marker.get()
+
+    async def interpreter() -> list[tuple[str, str]]:
+        _marker.set("the interpreter's")
+        return [await loop.run(attempt()) for _ in range(5)]
+
+    async def caller() -> list[tuple[str, str]]:
+        return await loop.run(interpreter())
+
+    assert asyncio.run(caller()) == [("stagent-runs", "the interpreter's")] * 5
+    assert loop.hops == 1  # the interpreter's; its five attempts ran where it was
+
+
+def test_a_coroutine_run_in_place_still_raises_and_is_cancelled_with_its_caller(
+    loop: RunLoop,
+) -> None:
+    started = threading.Event()
+    cleaned = threading.Event()
+
+    async def fails() -> None:
+        raise ValueError("the attempt broke")
+
+    async def long_attempt() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        finally:
+            cleaned.set()
+
+    async def interpreter() -> None:
+        with pytest.raises(ValueError, match="the attempt broke"):
+            await loop.run(fails())
+        await loop.run(long_attempt())
+
+    async def caller() -> None:
+        waiting = asyncio.create_task(loop.run(interpreter()))
+        await asyncio.to_thread(started.wait, WAIT_SECONDS)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+    asyncio.run(caller())
+    assert cleaned.wait(WAIT_SECONDS)
+
+
 def test_an_exception_reaches_the_caller(loop: RunLoop) -> None:
     async def fails() -> None:
         raise ValueError("the run broke")

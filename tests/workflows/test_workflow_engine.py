@@ -11,6 +11,7 @@ import pytest
 from stagent.domain.errors import ConflictError
 from stagent.domain.workflow_files import parse_definition
 from stagent.domain.workflow_runs import StepStatus, Workflow, WorkflowStatus
+from stagent.engine import durable
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
 
@@ -71,6 +72,33 @@ def test_a_sequence_runs_each_step_as_a_board_task_that_sees_the_previous_output
     assert fix.description.endswith("do fix")
     assert {t.id for t in worker.tasks.list()} >= {review.id, fix.id}
     assert [r.status.value for r in worker.tasks.runs(fix.id)] == ["completed"]
+
+
+def test_a_sequence_hands_its_steps_to_the_run_loop_once_not_once_a_step(
+    worker: Workspace,
+) -> None:
+    """The interpreter of a pattern that runs one step at a time runs on the worker's run loop,
+    where each attempt runs: a step costs no hop between DBOS's loop and the run loop (two
+    thread wake-ups and a future each way), whatever the number of steps. Its conditions
+    (a DBOS step, `skip`) are recorded there as before."""
+    keys = [f"s{i}" for i in range(8)]
+    steps = [step(key, f"out {key}") for key in keys]
+    steps[3]["condition"] = 'previous.output contains "never"'  # false: skipped
+    wf = add(worker, {"name": "one-hop", "pattern": "sequence", "steps": steps})
+    before = durable.run_loop_hops()
+    done = run_to_end(worker, wf)
+    assert done.status is WorkflowStatus.COMPLETED
+    assert states(done) == {k: "skipped" if k == "s3" else "completed" for k in keys}
+    assert durable.run_loop_hops() - before == 1
+
+
+def test_parallel_branches_still_hop_from_their_own_child_workflows(worker: Workspace) -> None:
+    """Branches run in child workflows on DBOS's loop (they overlap); each attempt hops."""
+    wf = add(worker, parallel("fail", fail_b=False))
+    before = durable.run_loop_hops()
+    done = run_to_end(worker, wf)
+    assert done.status is WorkflowStatus.COMPLETED
+    assert durable.run_loop_hops() - before == len(done.steps)
 
 
 def test_a_failed_step_stops_the_sequence_and_retry_runs_only_it_and_what_follows(

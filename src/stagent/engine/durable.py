@@ -112,9 +112,17 @@ async def run_task_workflow(
     return await _run_loop.run(_run(ctx, task_id, run_number, step))
 
 
+def run_loop_hops() -> int:
+    """How many coroutines went over to the worker's run loop from another thread so far
+    (`stagent.engine.run_loop.RunLoop.hops`; 0 before the launch)."""
+    return _run_loop.hops if _run_loop is not None else 0
+
+
 async def on_run_loop(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` on the worker's run loop (`stagent.engine.run_loop`) and await it from
-    DBOS's: a workflow step's run executed inside its interpreter goes there like a task's."""
+    DBOS's: a workflow step's run executed inside its interpreter goes there like a task's.
+    Called on the run loop already (a sequence's interpreter runs there), ``coro`` is awaited
+    in place."""
     if _run_loop is None:
         coro.close()
         raise RuntimeError("the task engine was used before DBOS was launched in this process")

@@ -38,6 +38,13 @@ from stagent.engine.workflow_prompts import sequence_prompt, synthesis_prompt
 from stagent.engine.workflow_swarm import run_swarm
 from stagent.engine.workflow_waits import task_result
 
+ONE_AT_A_TIME = frozenset({"sequence", "checkpoint", "loop", "planner-executor"})
+"""Patterns whose steps run one after another in the interpreter itself (no child workflows):
+under protocol ``stagent-wf-6`` their body runs on the worker's run loop, where each step's
+attempt runs too, so a step costs no hop between DBOS's loop and the run loop (two thread
+wake-ups and a future chained each way); the DBOS steps they call are recorded as before, in
+the same order (see `_interpret`)."""
+
 SETTLED = (StepStatus.COMPLETED.value, StepStatus.FAILED.value, StepStatus.SKIPPED.value)
 """Steps a new round does not run again (a retry puts its step back to pending first)."""
 
@@ -328,20 +335,11 @@ async def _interpret(workflow_id: str, run_number: int, *, protocol: int) -> str
     """The interpreter's body (see `run_workflow`)."""
     plan = await _begin(workflow_id, run_number)
     run = WorkflowRun(workflow_id, run_number, plan, protocol)
-    pattern = run.definition.pattern
     try:
-        if pattern == "parallel":
-            status, reason = await _parallel(run)
-        elif pattern in ("sequence", "checkpoint"):
-            status, reason = await _sequence(run)
-        elif pattern == "loop":
-            status, reason = await run_loop(run)
-        elif pattern == "planner-executor":
-            status, reason = await run_planner_executor(run)
-        elif pattern == "swarm":
-            status, reason = await run_swarm(run)
+        if protocol >= 6 and run.definition.pattern in ONE_AT_A_TIME:
+            status, reason = await durable.on_run_loop(_pattern(run))
         else:
-            status, reason = "failed", f"the {pattern} pattern is not built yet"
+            status, reason = await _pattern(run)
     except StepStopped as stopped:
         if stopped.superseded:
             # No DBOS step after this: a newer round owns the run (`finish` would change
@@ -350,6 +348,22 @@ async def _interpret(workflow_id: str, run_number: int, *, protocol: int) -> str
             return stopped.status
         status, reason = await shared.end(run, stopped.status, stopped.reason, stopped.code)
     return await _finish(workflow_id, run_number, status, reason, run.engine_id)
+
+
+async def _pattern(run: WorkflowRun) -> tuple[str, str | None]:
+    """Run the definition's pattern; returns the workflow's status and the reason."""
+    pattern = run.definition.pattern
+    if pattern == "parallel":
+        return await _parallel(run)
+    if pattern in ("sequence", "checkpoint"):
+        return await _sequence(run)
+    if pattern == "loop":
+        return await run_loop(run)
+    if pattern == "planner-executor":
+        return await run_planner_executor(run)
+    if pattern == "swarm":
+        return await run_swarm(run)
+    return "failed", f"the {pattern} pattern is not built yet"
 
 
 async def _sequence(run: WorkflowRun) -> tuple[str, str | None]:
