@@ -18,6 +18,7 @@ import pytest
 from dbos import DBOS, EnqueueOptions
 from dbos import _queue as dbos_queue
 from dbos import _sys_db as dbos_sys_db
+from dbos._dbos import _get_dbos_instance  # pyright: ignore[reportPrivateUsage]
 
 from stagent.engine import queue_polls
 from stagent.engine.queue import TASK_QUEUE, WORKFLOW_PROTOCOL, WORKFLOW_QUEUE, TaskQueueClient
@@ -272,6 +273,76 @@ def test_an_entry_queued_through_dbos_alone_starts_once_announced(
     other_process.queue.client.enqueue(options)
     other_process.queue.announce()
     assert _ran.wait(DEADLINE), "the idle worker never picked the announced entry up"
+
+
+def test_commits_that_queue_nothing_cost_the_queues_no_claim(
+    idle_worker: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every commit moves the change signal, so while a workflow runs its steps each queue's
+    poll is let through every interval; one indexed read (`has_entries`) then finds the
+    queue empty and DBOS's claim (a write transaction) is not asked. A run queued after that
+    is still claimed and runs."""
+    settle()
+    looked: list[tuple[str, bool]] = []
+    original = queue_polls.has_entries
+
+    def has_entries(sys_db: dbos_sys_db.SystemDatabase, name: str) -> bool:
+        found = original(sys_db, name)
+        looked.append((name, found))
+        return found
+
+    monkeypatch.setattr(queue_polls, "has_entries", has_entries)
+    before = {name: queue_polls.claims(name) for name in (TASK_QUEUE, WORKFLOW_QUEUE)}
+    deadline = time.monotonic() + DEADLINE
+    commits = 0
+    while any(sum(n == name for n, _ in looked) < 2 for name in before):
+        assert time.monotonic() < deadline, f"the queues looked only {looked}"
+        idle_worker.tasks.create(TaskDraft(title=f"commit {commits}"))  # rings the signal
+        commits += 1
+    assert not any(found for _, found in looked)
+    assert {name: queue_polls.claims(name) for name in before} == before
+    task = idle_worker.tasks.create(TaskDraft(title="queued", scenario={"steps": [{"text": "x"}]}))
+    idle_worker.tasks.run(task.id)
+    assert idle_worker.tasks.wait(task.id, timeout=DEADLINE).status.is_terminal
+    assert queue_polls.claims(TASK_QUEUE) > before[TASK_QUEUE]
+
+
+def test_the_queue_entry_check_reads_dboss_in_flight_index(worker: Workspace) -> None:
+    """On SQLite the check's status is spelled as DBOS's partial index states it, so it is
+    a search of that index, not a scan of every workflow DBOS ever recorded."""
+    assert worker.store.is_sqlite
+    sys_db = _get_dbos_instance()._sys_db  # pyright: ignore[reportPrivateUsage]
+    raw = sys_db.engine.raw_connection()
+    try:
+        sql = "EXPLAIN QUERY PLAN " + queue_polls._entries_sql(sys_db)  # pyright: ignore[reportPrivateUsage]
+        plan = " ".join(str(row[-1]) for row in raw.cursor().execute(sql, {"queue": TASK_QUEUE}))
+    finally:
+        raw.close()
+    assert "SEARCH workflow_status USING COVERING INDEX idx_workflow_status_in_flight" in plan
+
+
+def test_the_queue_entry_check_sees_an_entry_of_its_queue_only_on_either_backend(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """One process, a SQLite workspace then a PostgreSQL one (the check's statement is the
+    backend's own each time: placeholders, DBOS's schema)."""
+    for name, settings in (("lite", {}), ("pg", {"database_url": pg_url})):
+        ws = Workspace.temporary(tmp_path / name, **settings)
+        ws.open()
+        try:
+            ws.start_worker("worker")
+            sys_db = _get_dbos_instance()._sys_db  # pyright: ignore[reportPrivateUsage]
+            assert not queue_polls.has_entries(sys_db, "tests.nobody-polls")
+            options: EnqueueOptions = {
+                "workflow_name": "tests.queue_polls.noop",
+                "queue_name": "tests.nobody-polls",
+                "app_version": WORKFLOW_PROTOCOL,
+            }
+            ws.queue.client.enqueue(options)
+            assert queue_polls.has_entries(sys_db, "tests.nobody-polls"), name
+            assert not queue_polls.has_entries(sys_db, "tests.another-queue")
+        finally:
+            ws.close()
 
 
 def test_a_fresh_workers_queues_are_there_at_the_queue_managers_first_look(

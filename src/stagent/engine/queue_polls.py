@@ -17,7 +17,10 @@ PostgreSQL. DBOS has no hook to poll now, so this module wraps three `SystemData
   claimed something or stopped at a limit (more may wait), or ``idle_seconds`` passed (the
   safety net for an entry no signal announced). Enqueues outside a store write announce
   themselves (`stagent.store.database.Store.notify`), so a run queued from the CLI still starts
-  within one poll interval.
+  within one poll interval. A poll the gate lets through first asks whether the queue has an
+  entry at all (`has_entries`, one indexed read): every commit moves the change signal, so
+  while a workflow runs its steps (no enqueue) each queue would otherwise claim in a write
+  transaction every poll interval for nothing (~1.7 ms of CPU each on SQLite).
 
 Between polls an idle queue's thread sleeps on that change signal instead of waking every 0.1 s
 (DBOS's module-level ``queue_worker_thread`` is wrapped to hand it a `_WakeableStop`); the
@@ -41,7 +44,7 @@ from typing import Any
 
 from dbos import _dbos as dbos_launcher  # pyright: ignore[reportPrivateUsage]
 from dbos import _queue as dbos_queue  # pyright: ignore[reportPrivateUsage]
-from dbos._sys_db import SystemDatabase
+from dbos._sys_db import SystemDatabase, WorkflowStatusString
 
 QUEUE_ROW_SECONDS = 5.0
 """How old a queue thread's copy of its queue's row may be."""
@@ -66,6 +69,7 @@ class _QueueState:
     seen: int = -1
     polled_at: float = float("-inf")
     busy: bool = True
+    claims: int = 0
 
 
 class PollGate:
@@ -121,6 +125,19 @@ class PollGate:
         state = self._queues.get(name)
         if state is not None:
             state.busy = claimed > 0 or stopped_at_limit
+            state.claims += 1
+
+    def found_empty(self, name: str) -> None:
+        """Record a poll that found no entry in the queue (`has_entries`): no claim was asked,
+        and the queue is idle."""
+        state = self._queues.get(name)
+        if state is not None:
+            state.busy = False
+
+    def claims(self, name: str) -> int:
+        """How many claims (DBOS's write transaction) polls of ``name`` asked so far."""
+        state = self._queues.get(name)
+        return state.claims if state is not None else 0
 
 
 class _WakeableStop:
@@ -205,6 +222,13 @@ def gate_queues(*names: str) -> None:
         _gate.gate(names)
 
 
+def claims(name: str) -> int:
+    """How many claims polls of our queue ``name`` asked of DBOS (`PollGate.claims`; 0
+    without a gate)."""
+    gate = _gate
+    return gate.claims(name) if gate is not None else 0
+
+
 def _wrap_queue_worker_thread(original: Any) -> Any:
     @functools.wraps(original)
     def queue_worker_thread(stop_event: threading.Event, dbos: Any, queue: Any) -> None:
@@ -252,6 +276,51 @@ def _wrap_is_latest_version(original: Any) -> Any:
     return is_latest_version
 
 
+def has_entries(sys_db: SystemDatabase, name: str) -> bool:
+    """Whether any entry of queue ``name`` waits to be claimed: one read on DBOS's in-flight
+    index (``queue_name``, ``status``) on a pooled driver connection, no write transaction.
+    Any ``ENQUEUED`` row counts, whatever its version, application or partition: a superset of
+    what the claim would take, so False means the claim would take nothing."""
+    place = (sys_db.engine.dialect.name, sys_db.schema)
+    sql = _ENTRIES_SQL.get(place)
+    if sql is None:
+        sql = _ENTRIES_SQL[place] = _entries_sql(sys_db)
+    raw = sys_db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute(sql, {"queue": name})
+            found = cursor.fetchone() is not None
+        finally:
+            cursor.close()
+        raw.rollback()  # end the read's snapshot before the connection goes back
+    finally:
+        raw.close()
+    return found
+
+
+_ENTRIES_SQL: dict[tuple[str, str | None], str] = {}
+"""`has_entries`' statement by dialect and DBOS schema (what it depends on: a process may open
+workspaces on both backends, one after the other)."""
+
+
+def _entries_sql(sys_db: SystemDatabase) -> str:
+    """`has_entries`' statement for the driver (sqlite3: ``:queue``, psycopg: ``%(queue)s``).
+    The status is a literal and repeated as DBOS's in-flight partial index states it, so
+    SQLite's planner proves the index applies (a bound status scans the table)."""
+    dialect = sys_db.engine.dialect
+    quote = dialect.identifier_preparer.quote
+    table = quote(sys_db.tables.workflow_status.name)
+    if sys_db.schema:  # PostgreSQL's DBOS schema; SQLite's tables are unqualified
+        table = f"{quote(sys_db.schema)}.{table}"
+    queue = ":queue" if dialect.name == "sqlite" else "%(queue)s"
+    enqueued, pending = WorkflowStatusString.ENQUEUED.value, WorkflowStatusString.PENDING.value
+    return (
+        f"SELECT 1 FROM {table} WHERE queue_name = {queue} AND status = '{enqueued}'"
+        f" AND status IN ('{enqueued}', '{pending}') LIMIT 1"
+    )
+
+
 def _wrap_start_queued_workflows(original: Any) -> Any:
     @functools.wraps(original)  # keeps the mark `durable.pin_worker_concurrency` checks
     def start_queued_workflows(self: SystemDatabase, queue: Any, *args: Any, **kwargs: Any) -> Any:
@@ -259,6 +328,9 @@ def _wrap_start_queued_workflows(original: Any) -> Any:
         if gate is None:
             return original(self, queue, *args, **kwargs)
         if not gate.should_poll(queue.name):
+            return [], None
+        if not has_entries(self, queue.name):
+            gate.found_empty(queue.name)
             return [], None
         try:
             claimed, stop_reason = original(self, queue, *args, **kwargs)
