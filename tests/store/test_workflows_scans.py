@@ -192,6 +192,37 @@ def test_steps_carried_into_a_new_run_keep_how_they_ended(store: Store) -> None:
     assert steps["s1"].status is StepStatus.PENDING and steps["s2"].status is StepStatus.PENDING
 
 
+def test_a_workflows_steps_read_as_values_say_what_their_rows_say(store: Store) -> None:
+    """`get` reads a run's steps as values (no ORM object a row): every field as `to_step`
+    maps the row, in definition order, a run-time step's name and both times included."""
+    workflow_id = created(store, steps=4)
+    begin(store, workflow_id)
+    task_id = new_task(store, "s1's task")
+    started = datetime(2026, 12, 7, 13, 0, tzinfo=UTC)
+    with store.write() as session:
+        done = workflow_repo.step_row(session, workflow_id, 1, "s1", for_update=True)
+        done.status, done.task_id, done.output = StepStatus.COMPLETED.value, task_id, "built"
+        done.started_at, done.ended_at = started, started + timedelta(seconds=3)
+        broke = workflow_repo.step_row(session, workflow_id, 1, "s2", for_update=True)
+        broke.status, broke.error = StepStatus.FAILED.value, "it broke"
+        extra = workflow_repo.add_step(session, workflow_id, 1, "s0#1", "Iteration 1", 9)
+        extra.status = StepStatus.RUNNING.value
+    with store.read() as session:
+        flow = workflow_repo.get(session, workflow_id)
+        rows = workflow_repo.step_rows(session, workflow_id, 1)
+        expected = tuple(workflow_repo.to_step(r) for r in rows)
+    assert flow.steps == expected
+    assert [s.key for s in flow.steps] == ["s0", "s1", "s2", "s3", "s0#1"]
+    s1 = flow.steps[1]
+    assert (s1.task_id, s1.output, s1.started_at, s1.ended_at) == (
+        task_id,
+        "built",
+        started,
+        started + timedelta(seconds=3),
+    )
+    assert flow.steps[2].error == "it broke" and flow.steps[4].name == "Iteration 1"
+
+
 def test_adding_a_run_time_step_twice_gives_the_same_row(store: Store) -> None:
     workflow_id = created(store, steps=1)
     begin(store, workflow_id)

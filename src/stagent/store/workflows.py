@@ -57,8 +57,14 @@ def to_step(row: WorkflowStepRow) -> StepState:
     )
 
 
-def to_workflow(row: WorkflowRow, steps: list[WorkflowStepRow] | None = None) -> Workflow:
-    """Map a workflow row (and its latest run's step rows) to the domain value."""
+def to_workflow(
+    row: WorkflowRow,
+    steps: list[WorkflowStepRow] | None = None,
+    *,
+    states: list[StepState] | None = None,
+) -> Workflow:
+    """Map a workflow row (and its latest run's step rows, or their ``states`` read already)
+    to the domain value."""
     return Workflow(
         id=row.id,
         definition=WorkflowDefinition.model_validate(row.definition),
@@ -70,7 +76,7 @@ def to_workflow(row: WorkflowRow, steps: list[WorkflowStepRow] | None = None) ->
         updated_at=ensure_aware(row.updated_at),
         started_at=ensure_aware(row.started_at) if row.started_at else None,
         finished_at=ensure_aware(row.finished_at) if row.finished_at else None,
-        steps=tuple(to_step(s) for s in steps or []),
+        steps=tuple(states) if states is not None else tuple(to_step(s) for s in steps or []),
         stop_code=row.stop_code,
     )
 
@@ -151,9 +157,48 @@ def definition_data(session: Session, workflow_id: str) -> dict[str, Any] | None
 
 
 def get(session: Session, workflow_id: str) -> Workflow:
-    """A workflow with the steps of its latest run."""
+    """A workflow with the steps of its latest run (read as values: no ORM object a step)."""
     row = get_row(session, workflow_id)
-    return to_workflow(row, step_rows(session, row.id, row.run_count))
+    return to_workflow(row, states=step_states(session, row.id, row.run_count))
+
+
+_STEP_STATES = (
+    select(
+        WorkflowStepRow.step_key,
+        WorkflowStepRow.position,
+        WorkflowStepRow.status,
+        WorkflowStepRow.task_id,
+        WorkflowStepRow.output,
+        WorkflowStepRow.error,
+        WorkflowStepRow.started_at,
+        WorkflowStepRow.ended_at,
+        WorkflowStepRow.name,
+    )
+    .where(WorkflowStepRow.workflow_id == bindparam("workflow_id"))
+    .where(WorkflowStepRow.run_number == bindparam("run_number"))
+    .order_by(WorkflowStepRow.position)
+)
+"""Built once: every `get` of a workflow reads its latest run's steps."""
+
+
+def step_states(session: Session, workflow_id: str, run_number: int) -> list[StepState]:
+    """The steps of one run as domain values, in definition order (what `to_step` makes of
+    `step_rows`, without loading an ORM object per row)."""
+    params = {"workflow_id": workflow_id, "run_number": run_number}
+    return [
+        StepState(
+            key=r.step_key,
+            position=r.position,
+            status=StepStatus(r.status),
+            task_id=r.task_id,
+            output=r.output,
+            error=r.error,
+            started_at=ensure_aware(r.started_at) if r.started_at else None,
+            ended_at=ensure_aware(r.ended_at) if r.ended_at else None,
+            name=r.name,
+        )
+        for r in flushed_connection(session).execute(_STEP_STATES, params)
+    ]
 
 
 def list_all(session: Session, *, status: WorkflowStatus | None = None) -> list[Workflow]:
@@ -336,19 +381,26 @@ def start_run(session: Session, row: WorkflowRow) -> int:
     row.stop_code = None
     row.started_at = utcnow()
     row.finished_at = None
-    for position, key in enumerate(initial_step_keys(definition)):
-        session.add(
-            WorkflowStepRow(
-                id=new_id("wfs"),
-                workflow_id=row.id,
-                run_number=row.run_count,
-                step_key=key,
-                position=position,
-                status=StepStatus.PENDING.value,
-            )
-        )
-    session.flush()
+    pending = StepStatus.PENDING.value
+    rows = [
+        {
+            "id": new_id("wfs"),
+            "workflow_id": row.id,
+            "run_number": row.run_count,
+            "step_key": key,
+            "position": position,
+            "status": pending,
+        }
+        for position, key in enumerate(initial_step_keys(definition))
+    ]
+    conn = flushed_connection(session)  # the workflow row's changes go first
+    if rows:  # one executemany, no ORM object per step
+        conn.execute(_INSERT_STEP_ROWS, rows)
     return row.run_count
+
+
+_INSERT_STEP_ROWS = cast(Table, WorkflowStepRow.__table__).insert()
+"""Built once: a new run's pending step rows."""
 
 
 def reuse_steps(
