@@ -7,12 +7,13 @@ task queue and store, with the worker in this process:
 - a sequence of N steps (200; 30 with ``--quick``), on SQLite (a WAL file in a temp dir) and on
   PostgreSQL (127.0.0.1:5432, a throwaway database): wall milliseconds per step, and the
   process's CPU milliseconds per step (the worker runs here, so that is what a step costs the
-  engine, the store and DBOS), and, from one more run with counting listeners (they cost CPU
-  of their own, so the timed runs have none), the commits and statements per step (every
-  engine of the worker's threads, ours and DBOS's, DBOS's queue polls included; on SQLite
-  counted at the driver, so what the hot path sends without SQLAlchemy counts too; the
-  benchmark's own status reads are left out; on PostgreSQL statements on hot connections are
-  not counted);
+  engine, the store and DBOS; the main thread's own status polls while it waits for the end
+  are measured on its thread clock and left out, and printed beside it), and, from one more
+  run with counting listeners (they cost CPU of their own, so the timed runs have none), the
+  commits and statements per step (every engine of the worker's threads, ours and DBOS's,
+  DBOS's queue polls included; on SQLite counted at the driver, so what the hot path sends
+  without SQLAlchemy counts too; the benchmark's own status reads are left out; on PostgreSQL
+  statements on hot connections are not counted);
 - a swarm of 5 workers run 20 times, once the swarm pattern is built (a "not built" line until);
 - on the real Claude Code CLI (the one claude-agent-sdk bundles) against the scripted Anthropic
   server, the time from one step's end to the next step's first model request (``--skip-claude``
@@ -98,20 +99,24 @@ def counting() -> Iterator[Statements]:
 
 def run_once(
     ws: Workspace, definition: WorkflowDefinition, counter: Statements | None = None
-) -> tuple[float, float, int, int]:
-    """Run a stored workflow to its end; returns (wall seconds, CPU seconds, and with a
-    ``counter`` the commits and statements of the run, else zeros)."""
+) -> tuple[float, float, int, int, float]:
+    """Run a stored workflow to its end; returns (wall seconds, CPU seconds of the process
+    without the benchmark's own waiting reads, with a ``counter`` the commits and statements of
+    the run, else zeros, and the CPU seconds of those waiting reads)."""
     workflow = ws.workflows.add(definition)
     if counter is not None:
         counter.statements = counter.commits = 0
     wall, cpu = time.perf_counter(), time.process_time()
     ws.workflows.run(workflow.id)
+    waiting = time.thread_time()
     status = wait_ended(ws, workflow.id)
+    waiting = time.thread_time() - waiting  # this thread only polled (sleeps cost no CPU)
     took = (
         time.perf_counter() - wall,
-        time.process_time() - cpu,
+        time.process_time() - cpu - waiting,
         counter.commits if counter is not None else 0,
         counter.statements if counter is not None else 0,
+        waiting,
     )
     if status != WorkflowStatus.COMPLETED.value:
         done = ws.workflows.get(workflow.id)
@@ -139,18 +144,21 @@ def ours(label: str, factory: Factory, steps: int, repeats: int) -> None:
     commits and statements (its listeners would add CPU to the timed runs)."""
     walls: list[float] = []
     cpus: list[float] = []
+    waits: list[float] = []
     for _ in range(repeats):
         with factory(concurrency=4) as ws:
             ws.start_worker("worker")
-            wall, cpu, _, _ = run_once(ws, sequence_definition(steps))
+            wall, cpu, _, _, waiting = run_once(ws, sequence_definition(steps))
             walls.append(wall * 1000 / steps)
             cpus.append(cpu * 1000 / steps)
+            waits.append(waiting * 1000 / steps)
     with counting() as counter, factory(concurrency=4) as ws:
         ws.start_worker("worker")
-        _, _, count, executed = run_once(ws, sequence_definition(steps), counter)
+        _, _, count, executed, _ = run_once(ws, sequence_definition(steps), counter)
     print(
         f"{label:10} stagent sequence of {steps} steps: {statistics.median(walls):8.2f} ms/step "
-        f"wall, {statistics.median(cpus):7.2f} ms/step CPU (median of {repeats}); "
+        f"wall, {statistics.median(cpus):7.2f} ms/step CPU (median of {repeats}; the "
+        f"benchmark's own status polls, {statistics.median(waits):.2f} ms/step, left out); "
         f"{count / steps:5.1f} commits/step, {executed / steps:5.1f} statements/step "
         "(one more run, counted)",
         flush=True,
