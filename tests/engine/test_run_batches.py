@@ -248,6 +248,25 @@ def test_the_cap_still_stops_calls_when_usage_arrives_in_a_burst(ws: Workspace) 
     assert kinds(ws, task.id).count("usage") == 1
 
 
+def test_a_run_that_ends_within_the_watchers_gap_never_starts_its_watch(ws: Workspace) -> None:
+    """Until `CANCEL_MIN_GAP_SECONDS` pass the cancel watcher is a timer only: an instant run
+    (a workflow step's) costs no watch task, no loop turn to start it or to cancel it."""
+    seen: list[list[str]] = []
+
+    async def script(run: PlayedRun) -> AsyncIterator[RuntimeEvent]:
+        del run
+        for _ in range(3):
+            await asyncio.sleep(0)  # turns of the loop: a watch task would have started
+            seen.append([t.get_coro().__qualname__ for t in asyncio.all_tasks()])  # type: ignore[union-attr]
+        yield ResultEvent("done")
+
+    ws.runtimes.register(PlayRuntime(script))
+    task = queued_task(ws)
+    assert execute(context(ws), task.id) == "completed"
+    assert len(seen) == 3
+    assert not any("watch" in name.lower() for names in seen for name in names), seen
+
+
 def test_a_run_that_ends_at_once_reads_its_record_no_more_for_others_commits(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:

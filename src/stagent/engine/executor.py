@@ -141,7 +141,7 @@ async def _drive(
     writer: RunWriter,
     on_end: EndHook | None = None,
 ) -> str:
-    watcher = asyncio.create_task(_watch_for_cancel(ctx.store, writer, agent))
+    watcher = _CancelWatcher(ctx.store, writer, agent)
     final: RuntimeEvent | None = None
     outcome: tuple[RunStatus, dict[str, Any]] | None = None
     deadline = run.options.limits.deadline_seconds
@@ -183,9 +183,7 @@ async def _drive(
         log.exception("run %s: the runtime's event stream failed", run.id)
         outcome = (RunStatus.FAILED, {"error": _internal(exc)})
     finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        await watcher.stop()
     if writer.lost:
         writer.abandon()
         return current_status(ctx.store, run)
@@ -278,20 +276,44 @@ def _finish(
     return ended.status.value if ended is not None else current_status(store, run)
 
 
-async def _watch_for_cancel(store: Store, writer: RunWriter, agent: AgentRun) -> None:
-    """Stop the agent once its run is cancelled, ended or taken over. Woken by commits (this
+class _CancelWatcher:
+    """Stops the agent once its run is cancelled, ended or taken over. Woken by commits (this
     process's, and other processes' through the store's watcher), it reads the run at most
     every `CANCEL_MIN_GAP_SECONDS`, however many events are written meanwhile. The first read
-    too waits that long (a commit meanwhile is still noticed then): a run that ends sooner, as
-    most instant ones do while other runs commit around them, reads nothing."""
-    seen = store.changes.version
-    while True:
-        await asyncio.sleep(CANCEL_MIN_GAP_SECONDS)
-        seen = await store.changes.wait_async(seen, CANCEL_CHECK_SECONDS)
-        if writer.lost or not writer.still_owned():
-            writer.lost = True
-            await agent.cancel()
-            return
+    too waits that long (a commit meanwhile is still noticed then), and until then there is
+    only a timer: a run that ends sooner, as most instant ones do (a workflow step's), costs
+    no task, no loop turn to start it and none to cancel it, and reads nothing."""
+
+    def __init__(self, store: Store, writer: RunWriter, agent: AgentRun) -> None:
+        self._store = store
+        self._writer = writer
+        self._agent = agent
+        self._seen = store.changes.version
+        self._task: asyncio.Task[None] | None = None
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(CANCEL_MIN_GAP_SECONDS, self._start, loop)
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._task = loop.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        seen = self._seen
+        while True:
+            seen = await self._store.changes.wait_async(seen, CANCEL_CHECK_SECONDS)
+            if self._writer.lost or not self._writer.still_owned():
+                self._writer.lost = True
+                await self._agent.cancel()
+                return
+            await asyncio.sleep(CANCEL_MIN_GAP_SECONDS)
+
+    async def stop(self) -> None:
+        """Stop watching (the timer, or the watch and its clean-up if it started)."""
+        self._timer.cancel()
+        task = self._task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 class _RecordingGate:
