@@ -202,14 +202,21 @@ async def test_the_filters_stay_in_the_url(client: httpx.AsyncClient) -> None:
         ({"since": "0001-01-01"}, ["From: 0001-01-01 to 2026-12-07 is", "longer than 366"]),
     ],
 )  # fmt: skip
-async def test_a_bad_range_is_a_page_naming_the_field_and_the_fix(
+async def test_a_bad_range_is_said_on_the_page_naming_the_field_and_the_fix(
     client: httpx.AsyncClient, params: dict[str, str], said: list[str]
 ) -> None:
     page = await client.get("/costs", params=params)
     assert page.status_code == 422, page.text[-2000:]
-    text = " ".join(BeautifulSoup(page.text, "html.parser").get_text().split())
+    soup = BeautifulSoup(page.text, "html.parser")
+    text = _text(soup, "#range-problem [role=alert]")
     for words in said:
         assert words in text
+    # the Costs page itself, its fields keeping the days typed, to fix them there
+    assert _text(soup, "#range-problem").endswith("Below: the last 30 days.")
+    for field in ("since", "until"):
+        typed = params.get(field, "")
+        shown = soup.select_one(f'form.filters input[name="{field}"]')
+        assert shown is not None and shown["value"] == (typed if len(typed) == 10 else "")
 
 
 async def test_the_api_refuses_a_bad_range_too(client: httpx.AsyncClient) -> None:

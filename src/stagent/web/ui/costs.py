@@ -86,7 +86,11 @@ def costs(
         status=_choice(status, STATUSES, "status"),
     )
     since, until = (since or "").strip(), (until or "").strip()
-    window = ws.ledger.window(days, since, until, names=RANGE_FIELDS)
+    problem: ValidationError | None = None
+    try:
+        window = ws.ledger.window(days, since, until, names=RANGE_FIELDS)
+    except ValidationError as error:  # said above the fields, which keep what was typed
+        window, problem = ws.ledger.window(days), error
     data = ws.ledger.dashboard(scope, window=window)
     audited = replace(scope, since=window.since, until=window.until).filter()
     rows = ws.ledger.entries(replace(audited, simulated=None), limit=100, holds=False)
@@ -99,7 +103,7 @@ def costs(
     export = {"since": since or data["since"], "until": until, **kept}
     export["project_id"] = export.pop("project")
     task_ids = {row.task_id for row in rows if row.task_id}
-    return page(
+    response = page(
         request,
         "pages/costs.html",
         active="costs",
@@ -108,8 +112,9 @@ def costs(
         rows=[entry_json(row) for row in rows],
         task_titles=_titles(ws, task_ids),
         workflow_of=_workflows(ws, task_ids),
-        filters={"days": days, "since": _day_value(since, data["since"]),
-                 "until": _day_value(until, data["until"]),
+        range_problem=problem.to_dict() if problem else None,
+        filters={"days": days, "since": _day_value(since, data["since"], problem),
+                 "until": _day_value(until, data["until"], problem),
                  **{key: value or "" for key, value in kept.items()}},
         ranges=[(d, f"/costs?{_query(days=d, **kept)}", not window.chosen and d == days)
                 for d in RANGES],
@@ -124,6 +129,9 @@ def costs(
             [status.as_json(ws.budgets.zone) for status in ws.budgets.statuses()]
         ),
     )  # fmt: skip
+    if problem is not None:
+        response.status_code = problem.status
+    return response
 
 
 def _query(**params: object) -> str:
@@ -131,12 +139,12 @@ def _query(**params: object) -> str:
     return urlencode([(key, value) for key, value in params.items() if value])
 
 
-def _day_value(given: str, day: str) -> str:
+def _day_value(given: str, day: str, problem: ValidationError | None) -> str:
     """A date field's value: the day the person gave, the window's day for a date-time they
-    gave (a date field shows days only), nothing when they gave none."""
-    if not given:
-        return ""
-    return given if len(given) == 10 else day
+    gave (a date field shows days only; after a bad range: nothing), nothing when none."""
+    if not given or len(given) == 10:
+        return given
+    return "" if problem else day
 
 
 @router.post("/ui/costs/import", dependencies=[Depends(require_owner)])
