@@ -147,3 +147,119 @@ def test_a_field_that_is_itself_wrong_is_not_checked_again_per_runtime(cli: Cli)
     _write(cli, RUNTIMES.replace("[claude, codex]", "[claude, codx]"), skill)
     body = cli.json("profile", "show", "broken", expect_exit=1)
     assert [e["field"] for e in body["errors"]] == ["supportedRuntimes"]
+
+
+def test_a_yaml_syntax_error_is_one_problem_beside_the_other_files_problems(cli: Cli) -> None:
+    """A ``profile.yaml`` that is not YAML is one placed problem with what to check, and the
+    SKILL.md's problems still come with it; a second broken profile keeps its own list."""
+    folder = _write(cli, "id: broken\nname: [Broken reviewer\ndomain: work\n")
+    spec, skill = folder / "profile.yaml", folder / "SKILL.md"
+    result = cli("profile", "show", "broken")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines() == [
+        "Error: 2 problems",
+        f"  {skill}:2: description: field required",
+        "    hint: the front matter needs description; add a line such as "
+        "description: Reviews a diff for bugs",
+        f"  {spec}:3: profile: is not valid YAML: did not find expected ',' or ']'",
+        "    hint: close the [ or { opened at line 2, column 7",
+    ]
+    other = cli.home / "profiles" / "other"
+    other.mkdir()
+    (other / "profile.yaml").write_text("id: other\nname: Other\nmax_turns: 0\n")
+    (other / "SKILL.md").write_text("---\nname: other\ndescription: Fix: a bug\n---\nGo.\n")
+    listed = cli("profile", "list")
+    assert listed.exit_code == 0, listed.output
+    assert "researcher" in listed.stdout
+    lines = listed.stderr.splitlines()
+    assert "skipped user profile broken: 2 problems" in lines
+    assert "skipped user profile other: 2 problems" in lines
+    assert (
+        f"  {other / 'SKILL.md'}:3: front matter: is not valid YAML: mapping values are not "
+        "allowed in this context"
+    ) in lines
+    assert (
+        "    hint: a value that holds ': ' needs quotes (description: \"Fix: a bug\"), and keys "
+        "of one mapping line up under each other"
+    ) in lines
+    assert f"  {other / 'profile.yaml'}:3: max_turns: 0 is out of range (1 to 500)" in lines
+
+
+def test_a_missing_skill_file_comes_with_the_spec_files_problems(cli: Cli) -> None:
+    folder = _write(cli)
+    (folder / "SKILL.md").unlink()
+    body = cli.json("profile", "show", "broken", expect_exit=1)
+    spec = str(folder / "profile.yaml")
+    assert [(e["file"], e["line"], e["field"], e["message"]) for e in body["errors"]][:3] == [
+        (str(folder / "SKILL.md"), None, "SKILL.md", "is missing"),
+        (spec, 1, "id", "'reviewer' does not match its folder name 'broken'"),
+        (spec, 3, "version", "'one' is not a semantic version"),
+    ]
+    assert body["errors"][0]["hint"] == "a profile folder holds SKILL.md and profile.yaml"
+    assert len(body["errors"]) == 5
+
+
+SNAKE = """\
+id: broken
+name: Broken reviewer
+supported_runtimes: [claude, codex]
+max_turn: 3
+allowed_tools: [Read]
+runtime_overrides:
+  codex:
+    max_turns: 4
+  claude:
+    can_use_tool_policy: {auto_approve: [Bash]}
+tests:
+  - task: Review it
+"""
+
+
+def test_a_snake_case_file_is_cited_as_it_was_written(cli: Cli) -> None:
+    """Fields, fixes and the fields a file lacks are named the way the file spells them."""
+    skill = SKILL.replace("name: broken\n", "name: broken\ndescription: d\n")
+    folder = _write(cli, SNAKE, skill)
+    result = cli("profile", "show", "broken")
+    assert result.exit_code == 1, result.output
+    spec = folder / "profile.yaml"
+    assert result.stderr.splitlines() == [
+        "Error: 4 problems",
+        f"  {spec}:4: max_turn: unknown field (did you mean max_turns?)",
+        "    hint: the fields here are: id, name, version, domain, tags, supported_runtimes, "
+        "model, allowed_tools, can_use_tool_policy, max_turns, max_budget_usd, mcp_servers, "
+        "runtime_overrides, tests, author, source, hooks, output_format",
+        f"  {spec}:8: runtime_overrides.codex.max_turns: has no effect on codex: it has no turn "
+        "limit",
+        "    hint: set max_turns under runtime_overrides of the runtimes that honour it (claude), "
+        "or drop codex from supported_runtimes",
+        f"  {spec}:10: runtime_overrides.claude.can_use_tool_policy: approves 'Bash', but "
+        "allowed_tools does not include Bash",
+        "    hint: add Bash to allowed_tools or remove the entry",
+        f"  {spec}:12: tests[0].expected_keywords: field required",
+        "    hint: every smoke test needs expected_keywords; add a line such as "
+        "expected_keywords: [bug]",
+    ]
+
+
+def test_one_snake_case_key_in_a_camel_case_file_is_cited_as_written(cli: Cli) -> None:
+    skill = SKILL.replace("name: broken\n", "name: broken\ndescription: d\n")
+    folder = _write(cli, RUNTIMES.replace("maxTurns: 5", "max_turns: 5"), skill)
+    body = cli.json("profile", "show", "broken", expect_exit=1)
+    assert [(e["line"], e["field"], e["hint"]) for e in body["errors"]] == [
+        (4, "model", "set the model per runtime under runtimeOverrides.codex.model"),
+        (
+            5,
+            "max_turns",
+            "set max_turns under runtimeOverrides of the runtimes that honour it (claude), "
+            "or drop codex from supportedRuntimes",
+        ),
+    ]
+    assert {e["file"] for e in body["errors"]} == {str(folder / "profile.yaml")}
+
+
+def test_a_failing_snake_case_override_guesses_no_runtime_problem(cli: Cli) -> None:
+    skill = SKILL.replace("name: broken\n", "name: broken\ndescription: d\n")
+    spec = "id: broken\nname: B\nsupported_runtimes: [claude, codex]\nmax_turns: 5\n"
+    _write(cli, spec + "runtime_overrides:\n  codx: {}\n", skill)
+    body = cli.json("profile", "show", "broken", expect_exit=1)
+    assert [e["field"] for e in body["errors"]] == ["runtime_overrides"]

@@ -7,6 +7,7 @@ and two stores (as two processes). On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -202,13 +203,21 @@ def test_a_takeover_racing_an_executors_events_fences_every_later_event(
     store: Store, other: Store
 ) -> None:
     """A resumed worker keeps appending while a survivor takes the run over: once the
-    take-over is in the log, no event of the old attempt follows it."""
+    take-over is in the log, no event of the old attempt follows it.
+
+    The old worker writes until it is refused, then a few more, rather than a fixed number of
+    events: on SQLite the claim waits for the write lock in SQLite's busy handler (sleeps of
+    1-100 ms) while the old worker takes and drops the lock back to back, so under load the claim
+    could return after any fixed count and no write was ever refused.
+    """
     claimed = claimed_run(store)
     stop = threading.Event()
     written: list[bool] = []
+    after_refusal = 20  # writes attempted once refused: every one must be refused too
 
     def old_worker() -> None:
-        while not stop.is_set() and len(written) < 400:
+        deadline = time.monotonic() + 60
+        while not stop.is_set() and time.monotonic() < deadline:
             with store.write_connection() as conn:
                 written.append(
                     run_writes.append_event(
@@ -220,24 +229,32 @@ def test_a_takeover_racing_an_executors_events_fences_every_later_event(
                         payload={"attempt": 1},
                     )
                 )
+            if written.count(False) >= after_refusal:
+                return
 
     worker = threading.Thread(target=old_worker)
     worker.start()
-    while len(written) < 5:  # the old worker is writing
-        threading.Event().wait(0.005)
-    taken = claim(other, claimed.task.id)
-    threading.Event().wait(0.05)
-    stop.set()
-    worker.join(timeout=30)
+    try:
+        while len(written) < 5 and worker.is_alive():  # the old worker is writing
+            threading.Event().wait(0.005)
+        taken = claim(other, claimed.task.id)
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        worker.join(timeout=90)
+    assert not worker.is_alive()
     assert taken is not None and taken.attempt == 2
-    assert written[-1] is False  # it was refused from the take-over on
+    assert False in written, "no write of the old attempt was refused within 60 s of the take-over"
+    refused_from = written.index(False)
+    assert written[refused_from:] == [False] * after_refusal  # refused from then on, every time
     with store.read() as session:
         kinds = [
             (e.kind, e.payload.get("attempt")) for e in event_repo.for_run(session, claimed.run.id)
         ]
     recovered = kinds.index(("recovered", 2))
     assert ("text", 1) not in kinds[recovered:]
-    assert kinds.count(("text", 1)) == sum(written)  # every acknowledged event is there
+    assert kinds.count(("text", 1)) == sum(written) == refused_from  # every acknowledged one
 
 
 def test_stale_usage_is_refused_while_the_new_owner_books_its_own(

@@ -399,3 +399,45 @@ async def test_a_broken_user_profile_names_each_problem_with_its_fix(
         "(new profile)/profile.yaml:10: hooks : is refused: Stagent does not run profile hooks "
         "fix: remove hooks (permission rules and canUseToolPolicy decide tool calls)",
     ]
+
+
+async def test_a_profile_file_that_is_not_yaml_hides_no_other_problem(
+    person: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    """A YAML syntax error is one placed problem with what to check: the other file's problems
+    and another broken profile's still show on the Profiles page, each with its fix."""
+    root = workspace.profiles.dirs.user
+    (root / "broken").mkdir(parents=True)
+    (root / "broken" / "profile.yaml").write_text("id: broken\nname: [Broken\n")
+    (root / "broken" / "SKILL.md").write_text("---\nname: broken\n---\nReview it.\n")
+    (root / "snaky").mkdir()
+    (root / "snaky" / "profile.yaml").write_text("id: snaky\nname: S\nmax_turns: 0\n")
+    (root / "snaky" / "SKILL.md").write_text("---\nname: snaky\ndescription: a: b\n---\nGo.\n")
+    response = await person.get("/api/v1/profiles/broken")
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [(e["file"].rsplit("/", 1)[-1], e["line"], e["field"]) for e in errors] == [
+        ("SKILL.md", 2, "description"),
+        ("profile.yaml", 3, "profile"),
+    ]
+    assert errors[1]["message"] == "is not valid YAML: did not find expected ',' or ']'"
+    assert errors[1]["hint"] == "close the [ or { opened at line 2, column 7"
+
+    page = await person.get("/profiles")
+    boxes = {
+        box.get_text(" ", strip=True).split(" was not loaded")[0]: box
+        for box in soup(page).select("article.error-box")
+    }
+    assert set(boxes) >= {"user profile broken", "user profile snaky"}
+    broken = [li.get_text(" ", strip=True) for li in boxes["user profile broken"].select("li")]
+    assert broken[1].endswith(
+        "profile.yaml:3: profile: is not valid YAML: did not find expected ',' or ']' "
+        "fix: close the [ or { opened at line 2, column 7"
+    )
+    snaky = [li.get_text(" ", strip=True) for li in boxes["user profile snaky"].select("li")]
+    assert [item.split("/snaky/", 1)[1].split(" fix: ")[0] for item in snaky] == [
+        "SKILL.md:3: front matter: is not valid YAML: mapping values are not allowed in this "
+        "context",
+        "profile.yaml:3: max_turns: 0 is out of range (1 to 500)",
+    ]
+    assert len(soup(page).select("#gallery .profile-card")) >= 52

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError as PydanticValidationError
 
+from stagent.domain import yaml_lines
 from stagent.domain.errors import Problem, ValidationError
 from stagent.domain.workflow_hints import FieldHint, field_hint, most_specific
 from stagent.domain.workflow_outline import Outline, StepOutline, outline_from_data
@@ -80,32 +81,12 @@ def _syntax_error(exc: yaml.YAMLError, source: str) -> WorkflowDefinitionError:
     line = mark.line + 1 if mark is not None else None
     column = mark.column + 1 if mark is not None else None
     where = f"{source}:{line}:{column}" if mark is not None else source
-    found = Problem("definition", problem, _syntax_hint(exc, problem), source, line, column, None)
+    hint = yaml_lines.syntax_hint(exc, "workflow files are YAML or JSON")
+    found = Problem("definition", problem, hint, source, line, column, None)
     error = WorkflowDefinitionError(f"{where}: {problem}", hint=found.hint)
     error.problems = (found,)
     error.line = line
     return error
-
-
-def _syntax_hint(exc: yaml.YAMLError, problem: str) -> str:
-    """What to check for a YAML syntax error (workflow files are YAML or JSON)."""
-    context = getattr(exc, "context_mark", None)
-    opened = f" line {context.line + 1}, column {context.column + 1}" if context else ""
-    if "'\\t'" in problem or "\t" in problem:
-        return "indent with spaces, not tabs"
-    if "mapping values are not allowed" in problem:
-        return (
-            "a value that holds ': ' needs quotes (prompt: \"Fix: the bug\"), and keys of one "
-            "mapping line up under each other"
-        )
-    if "expected ',' or" in problem or "flow node" in str(getattr(exc, "context", "")):
-        return f"close the [ or {{ opened at{opened or ' the line above'}"
-    if "quoted scalar" in str(getattr(exc, "context", "")):
-        return f"close the quote opened at{opened or ' the line above'}"
-    return (
-        "check the indentation (spaces; keys of one mapping line up) and that every quote and "
-        f"bracket is closed{f' (see{opened})' if opened else ''}; workflow files are YAML or JSON"
-    )
 
 
 def parse_definition(

@@ -58,6 +58,36 @@ def located(
     return field, line, f"{source}:{line}" if line else source
 
 
+def syntax_hint(
+    exc: yaml.YAMLError,
+    kind: str,
+    *,
+    offset: int = 0,
+    quoted: str = 'prompt: "Fix: the bug"',
+) -> str:
+    """What to check for a YAML syntax error: ``kind`` ends the general advice ("workflow
+    files are YAML or JSON"), ``offset`` is added to a line it cites (front matter),
+    ``quoted`` is an example of a value with ``: `` in quotes."""
+    problem = str(getattr(exc, "problem", None) or "")
+    context = getattr(exc, "context_mark", None)
+    opened = f" line {context.line + 1 + offset}, column {context.column + 1}" if context else ""
+    if "'\\t'" in problem or "\t" in problem:
+        return "indent with spaces, not tabs"
+    if "mapping values are not allowed" in problem:
+        return (
+            f"a value that holds ': ' needs quotes ({quoted}), and keys of one "
+            "mapping line up under each other"
+        )
+    if "expected ',' or" in problem or "flow node" in str(getattr(exc, "context", "")):
+        return f"close the [ or {{ opened at{opened or ' the line above'}"
+    if "quoted scalar" in str(getattr(exc, "context", "")):
+        return f"close the quote opened at{opened or ' the line above'}"
+    return (
+        "check the indentation (spaces; keys of one mapping line up) and that every quote and "
+        f"bracket is closed{f' (see{opened})' if opened else ''}; {kind}"
+    )
+
+
 def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node, yaml.Node] | None:
     """The child on ``part``: (its key, or the item itself in a sequence; its node)."""
     import yaml

@@ -29,15 +29,30 @@ class LocatedText:
         self.offset = offset
         """Lines before ``text`` in the file (front matter starts after its ``---``)."""
 
-    def load(self, hint: str) -> Any:
-        """Parse the YAML; a syntax error names the file and line."""
+    def load(self, whole: str, hint: str) -> Any:
+        """Parse the YAML; a syntax error is raised as its `Problem` of ``whole`` (file, line,
+        what to check; ``hint`` ends the general advice)."""
+        data, problem = self.parse(whole, hint)
+        if problem is not None:
+            raise ValidationError.listing([problem])
+        return data
+
+    def parse(
+        self, whole: str, hint: str, *, quoted: str = 'name: "Fix: the bug"'
+    ) -> tuple[Any, Problem | None]:
+        """The YAML's data and None, or None and its syntax error as a `Problem` of ``whole``
+        at its line and column, with what to check (``hint`` ends the general advice;
+        ``quoted``: a value holding ``: `` in quotes)."""
         try:
-            return yaml.load(self.text, Loader=FAST_LOADER)
+            return yaml.load(self.text, Loader=FAST_LOADER), None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            line = f":{mark.line + 1 + self.offset}" if mark is not None else ""
-            problem = getattr(exc, "problem", None) or "not valid YAML"
-            raise ValidationError(f"{self.source}{line}: {problem}", hint=hint) from None
+            line = mark.line + 1 + self.offset if mark is not None else None
+            column = mark.column + 1 if mark is not None else None
+            said = getattr(exc, "problem", None)
+            message = f"is not valid YAML: {said}" if said else "is not valid YAML"
+            advice = yaml_lines.syntax_hint(exc, hint, offset=self.offset, quoted=quoted)
+            return None, Problem(whole, message, advice, self.source, line, column)
 
     def place(
         self, found: FieldHint, whole: str, step: str | None = None, *, at_key: bool = False

@@ -182,7 +182,7 @@ def parse_blueprint(text: str, source: str) -> Blueprint:
     """Validate blueprint YAML: an error lists every problem, each naming ``source``, the line,
     the field (and step) with its own fix."""
     located = LocatedText(source, text)
-    raw = located.load(HINT)
+    raw = located.load("blueprint", HINT)
     if not isinstance(raw, dict):
         found = FieldHint([], "a blueprint must be a mapping (id, name, pattern, steps ...)", HINT)
         raise ValidationError.listing([_placed(located, found, {})])

@@ -20,6 +20,7 @@ from stagent.domain.permissions import PermissionRule
 from stagent.domain.workflow_hints import FieldHint, Vocabulary, field_hints
 from stagent.profiles._yaml import LocatedText, Path_
 from stagent.profiles.models import Profile, ProfileSpec, Scope, SkillDoc
+from stagent.profiles.spelling import Spelling
 from stagent.profiles.support import (
     ASK_USER_QUESTION,
     FIELD_SUPPORT,
@@ -75,11 +76,12 @@ def is_profile_dir(path: Path) -> bool:
 
 def load_profile(folder: Path, scope: Scope) -> Profile:
     """Load and validate the profile in ``folder``: an error lists every problem of its two
-    files at once, each with its file, line, field and fix."""
+    files at once, each with its file, line, field and fix (a file missing or not valid YAML
+    is one problem and hides none of the other file's)."""
     skill_file, spec_file = folder / SKILL_FILE, folder / PROFILE_FILE
     return _validated(
-        (str(skill_file), _read(skill_file)),
-        (str(spec_file), _read(spec_file)),
+        _read(skill_file),
+        _read(spec_file),
         folder=folder.name,
         scope=scope,
         path=str(folder.resolve()),
@@ -99,9 +101,13 @@ def parse_profile_text(
     )
 
 
+FileText = tuple[str, str] | Problem
+"""A file's name and text, or why it could not be read."""
+
+
 def _validated(
-    skill_file: tuple[str, str],
-    spec_file: tuple[str, str],
+    skill_file: FileText,
+    spec_file: FileText,
     *,
     folder: str | None,
     scope: Scope,
@@ -109,34 +115,54 @@ def _validated(
 ) -> Profile:
     """The profile of the two files, or one error with every problem of both (``folder``: the
     name the id must match)."""
-    skill, body, problems = _skill_problems(skill_file[1], skill_file[0])
-    located = LocatedText(*spec_file)
-    raw = located.load(SPEC_HINT)
+    if isinstance(skill_file, Problem):
+        skill, body, problems = None, "", [skill_file]
+    else:
+        skill, body, problems = _skill_problems(skill_file[1], skill_file[0])
     spec: ProfileSpec | None = None
-    checkable: ProfileSpec | None = None
-    data: dict[str, Any] = {}
+    if isinstance(spec_file, Problem):
+        problems.append(spec_file)
+    else:
+        spec, found = _spec(LocatedText(*spec_file), skill, body, folder, scope, path)
+        problems += found
+    if problems or spec is None or skill is None:
+        raise ValidationError.listing(problems)
+    return Profile(spec=spec, skill=skill, instructions=body, scope=scope, path=path)
+
+
+def _spec(
+    located: LocatedText,
+    skill: SkillDoc | None,
+    body: str,
+    folder: str | None,
+    scope: Scope,
+    path: str,
+) -> tuple[ProfileSpec | None, list[Problem]]:
+    """``profile.yaml``'s spec (None if it fails) and every problem of it, each cited in the
+    file's own spelling of its fields (`Spelling`)."""
+    raw, syntax = located.parse("profile", SPEC_HINT, quoted='name: "Review: the diff"')
+    if syntax is not None:
+        return None, [syntax]
     if not isinstance(raw, dict):
         found = FieldHint([], "must be a mapping of profile fields", SPEC_HINT)
-        problems.append(located.place(found, "profile", at_key=True))
-    else:
-        data = cast(dict[str, Any], raw)
-        problems += [located.place(h, "profile", at_key=True) for h in _id_problems(data, folder)]
-        try:
-            spec = checkable = ProfileSpec.model_validate(data)
-        except PydanticValidationError as exc:
-            problems += [
-                located.place(h, "profile", at_key=True) for h in field_hints(exc, data, WORDS)
-            ]
-            checkable = _without_failed(data, exc)
+        return None, [located.place(found, "profile", at_key=True)]
+    data = cast(dict[str, Any], raw)
+    spelling = Spelling.of(data)
+    hints = _id_problems(data, folder)
+    spec: ProfileSpec | None = None
+    checkable: ProfileSpec | None = None
+    try:
+        spec = checkable = ProfileSpec.model_validate(data)
+    except PydanticValidationError as exc:
+        hints += field_hints(exc, data, WORDS)
+        checkable = _without_failed(data, exc)
     if checkable is not None:
         checked = Profile.model_construct(
             spec=checkable, skill=skill, instructions=body, scope=scope, path=path
         )
-        found = _spec_problems(checked, data)
-        problems += [located.place(h, "profile", at_key=True) for h in found]
-    if problems or spec is None or skill is None:
-        raise ValidationError.listing(problems)
-    return Profile(spec=spec, skill=skill, instructions=body, scope=scope, path=path)
+        hints += _spec_problems(checked, data)
+    placed = [located.place(spelling.hint(h, data), "profile", at_key=True) for h in hints]
+    return spec, placed
 
 
 _DECIDES_RUNTIMES = frozenset({"supportedRuntimes", "runtimeOverrides"})
@@ -146,10 +172,10 @@ def _without_failed(data: dict[str, Any], exc: PydanticValidationError) -> Profi
     """The spec without its fields that failed (a part itself invalid is unknown, so it is not
     checked again), for the runtime checks to come with the field problems; None when the
     fields that decide the runtimes failed (every runtime problem would be a guess)."""
-    failed = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+    failed = {to_camel(str(e["loc"][0])) for e in exc.errors() if e["loc"]}
     if failed & _DECIDES_RUNTIMES:
         return None
-    kept = {k: v for k, v in data.items() if k not in failed and to_camel(str(k)) not in failed}
+    kept = {k: v for k, v in data.items() if to_camel(str(k)) not in failed}
     kept.setdefault("id", "unknown")
     kept.setdefault("name", "unknown")
     try:
@@ -212,7 +238,10 @@ def project_trust_problems(profile: Profile, data: dict[str, Any]) -> list[Field
 
 def load_skill(path: Path) -> tuple[SkillDoc, str]:
     """Read ``SKILL.md``: its front matter and its body (the instructions)."""
-    return parse_skill(_read(path), str(path))
+    read = _read(path)
+    if isinstance(read, Problem):
+        raise ValidationError.listing([read])
+    return parse_skill(read[1], read[0])
 
 
 def parse_skill(text: str, source: str) -> tuple[SkillDoc, str]:
@@ -233,21 +262,7 @@ def _skill_problems(text: str, source: str) -> tuple[SkillDoc | None, str, list[
         cut = Problem("front matter", "has no closing '---'", SKILL_HINT, source, 1)
         return None, "", [cut]
     located = LocatedText(source, "\n".join(lines[1:end]), offset=1)
-    raw = located.load(SKILL_HINT)
-    problems: list[Problem] = []
-    skill: SkillDoc | None = None
-    if not isinstance(raw, dict):
-        found = FieldHint([], "front matter must be a mapping (name, description)", SKILL_HINT)
-        problems.append(located.place(found, "front matter"))
-    else:
-        data = cast(dict[str, Any], raw)
-        try:
-            skill = SkillDoc.model_validate(data)
-        except PydanticValidationError as exc:
-            problems += [
-                located.place(h, "front matter", at_key=True)
-                for h in field_hints(exc, data, SKILL_WORDS)
-            ]
+    skill, problems = _front_matter(located)
     body = "\n".join(lines[end + 1 :]).strip()
     if not body:
         problems.append(
@@ -262,15 +277,31 @@ def _skill_problems(text: str, source: str) -> tuple[SkillDoc | None, str, list[
     return skill, body, problems
 
 
-def _read(path: Path) -> str:
+def _front_matter(located: LocatedText) -> tuple[SkillDoc | None, list[Problem]]:
+    """The front matter's fields (None if they fail) and its problems."""
+    raw, syntax = located.parse("front matter", SKILL_HINT, quoted='description: "Fix: a bug"')
+    if syntax is not None:
+        return None, [syntax]
+    if not isinstance(raw, dict):
+        found = FieldHint([], "front matter must be a mapping (name, description)", SKILL_HINT)
+        return None, [located.place(found, "front matter")]
+    data = cast(dict[str, Any], raw)
     try:
-        return path.read_text(encoding="utf-8")
+        return SkillDoc.model_validate(data), []
+    except PydanticValidationError as exc:
+        found = field_hints(exc, data, SKILL_WORDS)
+        return None, [located.place(h, "front matter", at_key=True) for h in found]
+
+
+def _read(path: Path) -> FileText:
+    """The file's name and text, or the problem that it is missing or unreadable."""
+    try:
+        return str(path), path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ValidationError(
-            f"{path}: missing", hint=f"a profile folder holds {SKILL_FILE} and {PROFILE_FILE}"
-        ) from None
+        hint = f"a profile folder holds {SKILL_FILE} and {PROFILE_FILE}"
+        return Problem(path.name, "is missing", hint, str(path))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"{path}: cannot read it ({exc})") from None
+        return Problem(path.name, f"cannot be read ({exc})", "save it as UTF-8 text", str(path))
 
 
 def _key(data: dict[str, Any], camel: str) -> str:
