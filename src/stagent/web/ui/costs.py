@@ -11,6 +11,7 @@ from fastapi import Depends, Query, Request
 from starlette.responses import Response
 
 from stagent.domain.errors import NotFoundError, ValidationError
+from stagent.ledger.money import shown_usd
 from stagent.ledger.reports import Scope
 from stagent.ledger.views import entry_json
 from stagent.web.deps import WorkspaceDep
@@ -110,6 +111,8 @@ def costs(
         title="Costs",
         data=data,
         rows=[entry_json(row) for row in rows],
+        spend_text={runtime: [shown_usd(m) for m in spend]
+                    for runtime, spend in data["daily_by_runtime"].items()},
         task_titles=_titles(ws, task_ids),
         workflow_of=_workflows(ws, task_ids),
         range_problem=problem.to_dict() if problem else None,
