@@ -43,7 +43,12 @@ async def test_result_is_escaped_in_sse_fragments(worker: Workspace) -> None:
     completed and every expected name came: when the whole run falls into one feed batch (the
     stream's first read came after the run ended, as under load), that batch's task fragments
     are sent before its ``board-cards`` and ``home``.
+
+    The runtimes are built first, as ``serve`` does at start-up: a task header names its
+    runtime's label, and building every runtime imports the Anthropic and Claude SDKs (3.5 s of
+    CPU, 55 s of wall at load 28, inside the stream's first read and its 60 s deadline).
     """
+    worker.runtimes.all()
     task = worker.tasks.create(TaskDraft(title=f"title {EVIL}", scenario=EVIL_SCENARIO))
     topics = Topics(board=True, home=True, tasks=frozenset({task.id}))
     stream = live_events(worker, after=worker.tasks.last_seq(), topics=topics)
