@@ -161,9 +161,11 @@ def claimed_runs(ws: Workspace, count: int) -> list[str]:
 
 
 def run_writers(
-    url: str, run_ids: list[str], seconds: float, mode: str
+    url: str, run_ids: list[str], seconds: float, mode: str, lead: float = 1.5
 ) -> list[subprocess.Popen[str]]:
-    start_at = time.time() + 1.5  # every child imported and connected before the clock starts
+    """Start a writer process per run; they start writing together ``lead`` seconds from now
+    (every child imported and connected before the clock starts)."""
+    start_at = time.time() + lead
     return [
         subprocess.Popen(
             [

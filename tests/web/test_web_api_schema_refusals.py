@@ -192,3 +192,35 @@ async def test_a_schedule_with_a_nul_byte_is_refused_on_postgresql_as_the_schema
     assert refused.status_code == 422, refused.text
     assert refused.json()["error"].startswith(f"{field}: contains a ")
     assert listed["count"] == 0
+
+
+async def test_a_new_schedule_needs_a_name_and_the_schema_says_so_an_edit_does_not(
+    app: FastAPI, workspace: Workspace
+) -> None:
+    # Create and preview require a name that is not blank; an edit may leave it out.
+    components = app.openapi()["components"]["schemas"]
+    assert "name" in components["ScheduleIn"]["required"]
+    assert "name" not in components["SchedulePatch"].get("required", [])
+    assert "clear_limit" not in components["ScheduleIn"]["properties"]
+    for model in ("ScheduleIn", "SchedulePatch"):
+        schema = _property(app, model, "name")
+        assert not _schema_allows(schema, "   ") and not _schema_allows(schema, "a" * 201)
+        assert _schema_allows(schema, " Daily digest ")
+    body = {"prompt": "Summarize the day", "every": "1h"}
+    async with _owner(app, workspace) as api:
+        nameless = await api.post("/api/v1/schedules", json=body)
+        preview = await api.post("/api/v1/schedules/preview", json=body)
+        blank = await api.post("/api/v1/schedules", json={**body, "name": " \t "})
+        made = await api.post("/api/v1/schedules", json={**body, "name": "daily"})
+        assert made.status_code == 201, made.text
+        edited = await api.patch("/api/v1/schedules/daily", json={"every": "2h"})
+        blanked = await api.patch("/api/v1/schedules/daily", json={"name": "  "})
+        cleared = await api.post(
+            "/api/v1/schedules", json={**body, "name": "x", "clear_limit": True}
+        )
+    assert _refused_field(nameless) == ["name"] and _refused_field(preview) == ["name"]
+    assert blank.json()["error"] == "name: a schedule needs a name"
+    assert edited.status_code == 200, edited.text
+    assert (edited.json()["name"], edited.json()["when"]["every_seconds"]) == ("daily", 7200)
+    assert blanked.status_code == 422 and blanked.json()["error"].startswith("name: ")
+    assert _refused_field(cleared) == ["clear_limit"]

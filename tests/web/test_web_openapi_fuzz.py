@@ -66,6 +66,8 @@ WORKFLOW_CHECKS = (
 """A workflow's text must parse (its problems name ``<request>:line``); a definition's steps
 refer to each other (ids, ``depends_on``, conditions) and each pattern needs its own shape and
 settings; step options and runtimes are checked as a task's are."""
+RANGE_CHECKS = ("is before", "longer than", "is after today", "out of range")
+"""The Costs dashboard's range (``since`` / ``until``): see `stagent.ledger.window`."""
 SCHEMA_DOES_NOT_SAY: dict[str, tuple[str, ...]] = {
     # Which tasks, projects and runtimes exist is known only at run time.
     "PUT /api/v1/budgets/{scope}/{ref}": ("unknown runtime", "takes no", "nothing to change"),
@@ -90,6 +92,12 @@ SCHEMA_DOES_NOT_SAY: dict[str, tuple[str, ...]] = {
     "POST /api/v1/scans": ("is not a folder",),
     "POST /api/v1/projects": ("does not exist or is not a directory",),
     "POST /api/v1/ledger/import": ("does not exist",),
+    # A range's two ends depend on each other and on today (reversed, longer than a year, in
+    # the future); a day at the calendar's edge has no instant.
+    "GET /api/v1/ledger/metrics": RANGE_CHECKS,
+    "GET /api/v1/ledger/summary": ("out of range",),
+    "GET /api/v1/ledger": ("out of range",),
+    "GET /api/v1/ledger/export.csv": ("out of range",),
     # A workflow's text must parse; its steps refer to each other; each pattern has a shape.
     "POST /api/v1/workflows": WORKFLOW_CHECKS,
 }

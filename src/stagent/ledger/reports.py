@@ -9,6 +9,7 @@ from typing import Any
 
 from stagent.ledger import metrics
 from stagent.ledger.money import usd_text
+from stagent.ledger.window import Window
 from stagent.store import ledger_metrics as repo
 from stagent.store.database import Store
 from stagent.store.ledger import LedgerFilter
@@ -23,6 +24,8 @@ NONE_LABELS = {
     "schedule": "(not from a schedule)",
 }
 RANK = {"complete": 0, "partial": 1, "estimated": 2}
+RECENT_DAYS = 30
+"""Velocity's longest average: the spend per day over the last 30 days, whatever the window."""
 
 
 def bucket_json(bucket: Bucket, **extra: Any) -> dict[str, Any]:
@@ -189,23 +192,26 @@ def _day_key(bucket: Bucket) -> str:
     return bucket.key or ""
 
 
-def dashboard(store: Store, scope: Scope, now: datetime, zone: tzinfo, days: int) -> dict[str, Any]:
-    """The Costs page: cards, daily spend and tokens (stacked by runtime), model concentration,
-    runtime share, spend by project and source, velocity, cost per task."""
+def dashboard(
+    store: Store, scope: Scope, now: datetime, zone: tzinfo, window: Window
+) -> dict[str, Any]:
+    """The Costs page over ``window`` (it replaces the scope's own since and until): cards,
+    daily spend and tokens (stacked by runtime), model concentration, runtime share, spend by
+    project and source, cost per task; velocity, the month and its forecast are about now."""
     today = now.astimezone(zone).date()
-    first = today - timedelta(days=days - 1)
-    since = datetime.combine(first, datetime.min.time(), zone)
-    if scope.since is not None and scope.since > since:
-        since = scope.since
-    where = scope.filter(since)
+    first, last = window.first, window.last
+    windowed = replace(scope, since=window.since, until=window.until)
+    where = windowed.filter()
+    recent_first = today - timedelta(days=RECENT_DAYS - 1)
+    recent_since = datetime.combine(recent_first, datetime.min.time(), zone)
     month_start = today.replace(day=1)
     month_since = datetime.combine(month_start, datetime.min.time(), zone)
     with store.read() as session:
         (total,) = repo.aggregate(session, where)
         hours = repo.aggregate(session, where, "hour")
-        by_runtime_hours = _runtime_hours(session, scope, since)
         models = repo.aggregate(session, where, "model")
         runtimes = repo.aggregate(session, where, "runtime")
+        by_runtime_hours = _runtime_hours(session, windowed, [b.key for b in runtimes if b.key])
         projects = repo.aggregate(session, where, "project")
         sources = repo.aggregate(session, where, "source")
         tasks = repo.aggregate(session, where, "task", estimated=True)
@@ -213,17 +219,23 @@ def dashboard(store: Store, scope: Scope, now: datetime, zone: tzinfo, days: int
         (month,) = repo.aggregate(session, scope.filter(month_since))
         (last_day,) = repo.aggregate(session, scope.filter(now - timedelta(hours=24)))
         minutes = repo.aggregate(session, scope.filter(now - timedelta(hours=1)), "minute")
+        covered = not window.chosen and first <= recent_first and scope.until is None
+        recent_hours = (
+            hours if covered else repo.aggregate(session, scope.filter(recent_since), "hour")
+        )
         task_ids = [t.key for t in tasks if t.key]
         titles = repo.task_titles(session, task_ids)
         attribution = repo.task_attribution(session, task_ids)
-    daily = metrics.series(metrics.by_day(hours, zone), first, today)
+    recent = metrics.series(metrics.by_day(recent_hours, zone), recent_first, today)
+    daily = metrics.series(metrics.by_day(hours, zone), first, last)
     model_shares = metrics.shares(models)
     forecast = metrics.month_forecast(month.cost_micros, now, zone)
     last_hour_tokens = sum(b.total_tokens for b in minutes)
     return {
-        "days": days,
+        "days": window.days,
+        "chosen": window.chosen,
         "since": first.isoformat(),
-        "until": today.isoformat(),
+        "until": last.isoformat(),
         "totals": bucket_json(total),
         "month": {**bucket_json(month), "start": month_start.isoformat()},
         "forecast": {
@@ -234,13 +246,13 @@ def dashboard(store: Store, scope: Scope, now: datetime, zone: tzinfo, days: int
         "velocity": {
             "spend_last_24h_micros": last_day.cost_micros,
             "spend_per_hour_micros": last_day.cost_micros // 24,
-            "spend_per_day_7d_micros": _mean(daily[-7:]),
-            "spend_per_day_30d_micros": _mean(daily[-30:]),
+            "spend_per_day_7d_micros": _mean(recent[-7:]),
+            "spend_per_day_30d_micros": _mean(recent),
             "tokens_last_24h": last_day.total_tokens,
             "tokens_per_minute_last_hour": round(last_hour_tokens / 60, 1),
         },
         "daily": [bucket_json(b, day=b.key) for b in daily],
-        "daily_by_runtime": _stacked(by_runtime_hours, zone, first, today),
+        "daily_by_runtime": _stacked(by_runtime_hours, zone, first, last),
         "models": [
             bucket_json(s.bucket, model=s.key, share=round(s.share, 4)) for s in model_shares
         ],
@@ -273,13 +285,11 @@ def _mean(buckets: list[Bucket]) -> int:
     return sum(b.cost_micros for b in buckets) // len(buckets) if buckets else 0
 
 
-def _runtime_hours(session: Any, scope: Scope, since: datetime) -> dict[str, list[Bucket]]:
-    out: dict[str, list[Bucket]] = {}
-    runtimes = [b.key for b in repo.aggregate(session, scope.filter(since), "runtime") if b.key]
-    for runtime in runtimes:
-        where = replace(scope, runtime=runtime).filter(since)
-        out[runtime] = repo.aggregate(session, where, "hour")
-    return out
+def _runtime_hours(session: Any, scope: Scope, runtimes: list[str]) -> dict[str, list[Bucket]]:
+    return {
+        runtime: repo.aggregate(session, replace(scope, runtime=runtime).filter(), "hour")
+        for runtime in runtimes
+    }
 
 
 def _stacked(

@@ -7,7 +7,7 @@ metrics (see `stagent.ledger.metrics`), a task's audit trail (`stagent.ledger.au
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,6 +22,7 @@ from stagent.ledger.prices import PriceTable
 from stagent.ledger.recorder import UsageRecorder
 from stagent.ledger.reports import SUMMARY_GROUPS, Scope, dashboard, summary
 from stagent.ledger.reprice import RepriceReport, reprice
+from stagent.ledger.window import Window, chosen_range, last_days
 from stagent.store import ledger as ledger_repo
 from stagent.store.activity import task_labels
 from stagent.store.database import Store
@@ -68,13 +69,38 @@ class LedgerService:
         try:
             if len(value) == 10:
                 day = date.fromisoformat(value) + timedelta(days=1 if end else 0)
-                return datetime.combine(day, time(), self.zone)
-            moment = datetime.fromisoformat(value)
+                moment = datetime.combine(day, time(), self.zone)
+            else:
+                moment = datetime.fromisoformat(value)
+                moment = moment if moment.tzinfo else moment.replace(tzinfo=self.zone)
+            moment.astimezone(UTC)  # the store compares in UTC: year 1 or 9999 may not fit
         except ValueError:
             raise ValidationError(
                 f"{field}: {text!r} is not a date", hint="write it like 2026-11-30"
             ) from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=self.zone)
+        except OverflowError:
+            raise ValidationError(
+                f"{field}: {text!r} is out of range", hint="write a day like 2026-11-30"
+            ) from None
+        return moment
+
+    def window(
+        self,
+        days: int,
+        since: str | None = None,
+        until: str | None = None,
+        *,
+        names: tuple[str, str] = ("since", "until"),
+    ) -> Window:
+        """The days a dashboard covers: the last ``days`` days, or the range ``since`` to
+        ``until`` (read like `instant`, ``until`` including its day) if either is given;
+        ``names`` are the two fields as the person sees them, for the error of a bad range."""
+        today = self.clock().astimezone(self.zone).date()
+        start = self.instant(since, names[0])
+        end = self.instant(until, names[1], end=True)
+        if start is None and end is None:
+            return last_days(days, today, self.zone)
+        return chosen_range(start, end, days=days, today=today, zone=self.zone, names=names)
 
     def entries(
         self,
@@ -124,9 +150,13 @@ class LedgerService:
         data["timezone"] = zone_label(self.zone)
         return data
 
-    def dashboard(self, scope: Scope, *, days: int = 30) -> dict[str, Any]:
-        """Everything the Costs page shows (see `stagent.ledger.reports.dashboard`)."""
-        data = dashboard(self._store, scope, self.clock(), self.zone, days)
+    def dashboard(
+        self, scope: Scope, *, days: int = 30, window: Window | None = None
+    ) -> dict[str, Any]:
+        """Everything the Costs page shows over ``window`` (default: the last ``days`` days;
+        see `stagent.ledger.reports.dashboard`)."""
+        window = window or self.window(days)
+        data = dashboard(self._store, scope, self.clock(), self.zone, window)
         data["pricing_version"] = self.prices.version
         data["pricing_checked"] = self.prices.checked.isoformat()
         data["timezone"] = zone_label(self.zone)

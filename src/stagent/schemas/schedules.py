@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from stagent.domain.schedules import Firing, Schedule, Timing
 from stagent.ledger.money import usd_text
 from stagent.scheduler.drafts import ScheduleDraft
 from stagent.scheduler.service import ScheduleService
 from stagent.scheduler.timing import describe
-from stagent.schemas.base import text_schema
+from stagent.schemas.base import CLEAN_FILLED, text_schema
 
 
 class FiringOut(BaseModel):
@@ -150,15 +151,19 @@ class ScheduleOut(BaseModel):
         )
 
 
-class ScheduleIn(BaseModel):
-    """Create a schedule (exactly one of ``cron``, ``every``, ``at``), or, with every field
-    optional, edit one."""
+NAME_MAX = 200
+"""A schedule's name, stripped (`stagent.scheduler.drafts.check_name`)."""
+Name = Annotated[str, text_schema(NAME_MAX, 1, CLEAN_FILLED)]
+"""Not blank, no NUL byte and no bidi control (``check_name``: no database stores a NUL)."""
+Prompt = Annotated[str, text_schema()]
+
+
+class _ScheduleFields(BaseModel):
+    """What a schedule fires and when: the fields creating and editing share."""
 
     model_config = ConfigDict(extra="forbid")
 
-    # No NUL byte and no bidi control (``checked_plain``; no database stores a NUL).
-    name: Annotated[str, text_schema()] | None = None
-    prompt: Annotated[str, text_schema()] | None = None
+    prompt: Prompt | None = None
     runtime: str | None = None
     profile: str | None = None
     project: str | None = None
@@ -174,8 +179,6 @@ class ScheduleIn(BaseModel):
     expires_at: str | None = None
     overlap: str | None = None
     missed: str | None = None
-    clear_limit: bool = Field(default=False, description="on an edit: remove the firing limit")
-    clear_expiry: bool = Field(default=False, description="on an edit: remove the expiry")
     scenario: dict[str, Any] | None = Field(
         default=None, description="a scripted-runtime scenario (simulated runs)"
     )
@@ -185,6 +188,22 @@ class ScheduleIn(BaseModel):
         fields = self.model_dump(exclude={"scenario"})
         options = {"scenario": self.scenario} if self.scenario is not None else None
         return ScheduleDraft(**fields, options=options)
+
+
+class ScheduleIn(_ScheduleFields):
+    """Create (or preview) a schedule: its name, exactly one of ``cron``, ``every``, ``at``,
+    and one target."""
+
+    name: Name
+
+
+class SchedulePatch(_ScheduleFields):
+    """Edit a schedule: fields left out keep their value."""
+
+    # Omit the name to keep it (it cannot be null).
+    name: Name | SkipJsonSchema[None] = None
+    clear_limit: bool = Field(default=False, description="remove the firing limit")
+    clear_expiry: bool = Field(default=False, description="remove the expiry")
 
 
 class PreviewOut(BaseModel):

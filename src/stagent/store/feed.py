@@ -149,10 +149,14 @@ def append_in_order(
     statements (every value a literal) of statements ``prepare`` prepares; ``info`` lives as
     long as the connection: it remembers what was prepared there.
 
-    The statements go as one simple query: ``BEGIN``; the ``fence`` (it share-locks the run row
-    while the run is still the writer's, waiting for a concurrent take-over to commit first);
-    the feed lock; the ``insert`` (which must write nothing unless the fence's lock is held) and
-    a notification; ``COMMIT`` without waiting for the flush; then ``flush``, its own
+    The statements go as one simple query: ``BEGIN``; the ``fence``, which share-locks the run
+    row while the run is still the writer's (waiting for a concurrent take-over to commit
+    first) and only then makes the commit asynchronous and takes the feed lock
+    (`FEED_LOCK_KEY`), one statement
+    (`stagent.store.run_writes._FENCE_SQL`); the ``insert``, which must write nothing unless
+    the fence's lock is held, notifies listeners when it wrote rows and returns one row, their
+    number (`stagent.store.run_writes._notifying`); ``COMMIT`` without waiting for the flush;
+    then ``flush``, its own
     transaction, which must write WAL under a transaction id (a transactional logical message,
     `stagent.store.run_writes._FLUSH_SQL`): its commit then waits
     for the flush of the WAL up to its own commit record, the batch's included. (A transaction
@@ -173,9 +177,9 @@ def append_in_order(
     sent again, once.
     """
     fence, insert, flush = statements
-    sql = f"BEGIN; {_ASYNC}; {fence}; {_LOCK}; {insert}; SELECT pg_notify('{CHANNEL}', ''); COMMIT"
+    sql = f"BEGIN; {fence}; {insert}; COMMIT"
     sql = f"{sql}; {flush}" if flush else sql
-    return _send_prepared(driver, info, prepare, sql, _INSERT_RESULT)
+    return _send_prepared(driver, info, prepare, sql, _INSERT_RESULT, counted=True)
 
 
 def wait_for_flush(
@@ -191,11 +195,19 @@ def wait_for_flush(
 
 
 def _send_prepared(
-    driver: psycopg.Connection[Any], info: dict[str, Any], prepare: str, sql: str, result: int
+    driver: psycopg.Connection[Any],
+    info: dict[str, Any],
+    prepare: str,
+    sql: str,
+    result: int,
+    *,
+    counted: bool = False,
 ) -> int:
     """Send ``sql`` (``EXECUTE``s of what ``prepare`` prepares, prepared first if this
-    connection has not been) as one simple query; the row count of its ``result``-th result.
-    See `append_in_order` for failures and psycopg's ``DEALLOCATE ALL``."""
+    connection has not been) as one simple query; the row count of its ``result``-th result,
+    or with ``counted`` the integer in that result's first row and column (a statement that
+    returns its own count). See `append_in_order` for failures and psycopg's ``DEALLOCATE
+    ALL``."""
     if not driver.autocommit:  # a COMMIT in ``sql`` would end the caller's transaction
         raise ValueError("a fenced insert is sent on an autocommit connection")
     raw: Any = driver  # the statements are built here (literals), not typed literal strings
@@ -205,7 +217,7 @@ def _send_prepared(
                 raw.execute(prepare, prepare=False)
                 info[_PREPARED_INFO] = True
             with driver.lock:
-                return _row_count(driver, sql, result)
+                return _row_count(driver, sql, result, counted=counted)
         except InvalidSqlStatementName:
             roll_back(driver)
             info.pop(_PREPARED_INFO, None)  # deallocated: prepared again
@@ -217,10 +229,13 @@ def _send_prepared(
     raise AssertionError("unreachable")
 
 
-def _row_count(driver: psycopg.Connection[Any], sql: str, result: int) -> int:
+def _row_count(
+    driver: psycopg.Connection[Any], sql: str, result: int, *, counted: bool = False
+) -> int:
     """Send ``sql`` through libpq itself and read every result; the row count of the
-    ``result``-th. A psycopg cursor cost ~30-60 us of Python per batch (its results, adapters
-    and generators) for rows nobody reads. The thread waits for the server in ``poll``,
+    ``result``-th (with ``counted``, the integer in its first row and column). A psycopg
+    cursor cost ~30-60 us of Python per batch (its results, adapters and generators) for rows
+    nobody reads. The thread waits for the server in ``poll``,
     without the GIL (libpq's blocking ``PQgetResult`` would hold it: every thread of the
     process would wait for the disk with this one).
 
@@ -240,27 +255,33 @@ def _row_count(driver: psycopg.Connection[Any], sql: str, result: int) -> int:
         while not pgconn.is_busy():
             res = pgconn.get_result()
             if res is None:
-                return _rows_of(pgconn, results, result, encoding)
+                return _rows_of(pgconn, results, result, encoding, counted=counted)
             results.append(res)
         poller.poll()
         pgconn.consume_input()
 
 
-def _rows_of(pgconn: Any, results: list[Any], result: int, encoding: str) -> int:
-    """The row count of the ``result``-th of a query's ``results``; its first failed
-    statement's error raised instead."""
+def _rows_of(
+    pgconn: Any, results: list[Any], result: int, encoding: str, *, counted: bool = False
+) -> int:
+    """The row count of the ``result``-th of a query's ``results`` (with ``counted``, the
+    integer in its first row and column); its first failed statement's error raised
+    instead."""
     for res in results:
         if res.status == ExecStatus.FATAL_ERROR:
             raise error_from_result(res, encoding=encoding)
     if len(results) <= result:
         message = pgconn.error_message.decode(encoding, "replace") or "no result"
         raise psycopg.OperationalError(f"the hot path's query was cut short: {message}")
+    if counted:
+        value = results[result].get_value(0, 0) if results[result].ntuples else None
+        return int(value) if value is not None else 0
     return max(int(results[result].command_tuples or 0), 0)
 
 
-_INSERT_RESULT = 4
-"""`append_in_order`'s insert is its query's fifth result (``BEGIN``, ``SET``, the fence and
-the lock come first)."""
+_INSERT_RESULT = 2
+"""`append_in_order`'s insert is its query's third result (``BEGIN`` and the fence come
+first)."""
 
 
 def roll_back(driver: Any) -> None:

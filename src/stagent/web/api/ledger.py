@@ -123,16 +123,20 @@ def summary(
 def metrics(
     ws: WorkspaceDep,
     days: Annotated[int, Query(ge=1, le=366)] = 30,
+    since: Day = None,
+    until: Day = None,
     runtime: str | None = None,
     project_id: str | None = None,
     source: Source = None,
 ) -> dict[str, Any]:
-    """What the Costs page shows: daily spend and tokens (and per runtime), model
-    concentration with its Herfindahl index, runtime / project / source shares, velocity, the
-    month-end forecast (and one per monthly cap), cost per task labelled complete, partial or
-    estimated, and spend by profile, workflow and schedule with the cost per outcome."""
+    """What the Costs page shows over the last ``days`` days, or ``since`` to ``until`` (at
+    most 366 days; a missing ``since`` is ``days`` before ``until``, a missing ``until`` is
+    today): daily spend and tokens (and per runtime), model concentration with its Herfindahl
+    index, runtime / project / source shares, velocity, the month-end forecast (and one per
+    monthly cap), cost per task labelled complete, partial or estimated, and spend by profile,
+    workflow and schedule with the cost per outcome."""
     scope = _scope(ws, None, None, runtime, project_id, source)
-    data = ws.ledger.dashboard(scope, days=days)
+    data = ws.ledger.dashboard(scope, window=ws.ledger.window(days, since, until))
     data["cap_forecasts"] = [f.data() for f in _forecasts(ws)]
     return data
 

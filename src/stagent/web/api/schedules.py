@@ -11,6 +11,7 @@ from stagent.schemas.schedules import (
     PreviewOut,
     ScheduleIn,
     ScheduleOut,
+    SchedulePatch,
     WhenOut,
     schedule_out,
 )
@@ -50,7 +51,7 @@ def get_schedule(ref: str, ws: WorkspaceDep) -> ScheduleOut:
 
 
 @router.patch("/{ref}", response_model=ScheduleOut)
-def edit_schedule(ref: str, body: ScheduleIn, ws: WorkspaceDep) -> ScheduleOut:
+def edit_schedule(ref: str, body: SchedulePatch, ws: WorkspaceDep) -> ScheduleOut:
     """Change a schedule; fields left out keep their value (``clear_limit`` and
     ``clear_expiry`` remove the limit and the expiry)."""
     return schedule_out(ws.schedules, ws.schedules.update(ref, body.draft()), history=LIST_HISTORY)

@@ -37,7 +37,7 @@
     if (tokens) {
       new Chart(tokens, {
         type: "line",
-        data: { labels: data.labels.map((d) => d.slice(5)), datasets: [{ label: "tokens", data: data.tokens, borderColor: PALETTE[0], backgroundColor: "rgba(37,99,235,0.15)", fill: true, pointRadius: 0, tension: 0.2 }] },
+        data: { labels: data.labels.map((d) => d.slice(5)), datasets: [{ label: "tokens", data: data.tokens, borderColor: PALETTE[0], backgroundColor: "rgba(37,99,235,0.15)", fill: true, pointRadius: data.labels.length < 2 ? 3 : 0, tension: 0.2 }] },
         options: { maintainAspectRatio: false, animation: false, plugins: { legend: { display: false } }, scales: { x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 6 } }, y: { beginAtZero: true } } },
       });
     }

@@ -3,6 +3,7 @@ now, success rate, 24-hour activity, a live log stream across every task)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -10,7 +11,6 @@ from fastapi import Depends, Query, Request
 from starlette.responses import Response
 
 from stagent.domain.errors import NotFoundError, ValidationError
-from stagent.domain.ledger import LedgerFilter
 from stagent.ledger.reports import Scope
 from stagent.ledger.views import entry_json
 from stagent.web.deps import WorkspaceDep
@@ -23,6 +23,8 @@ from stagent.workspace import Workspace
 
 router = ui_router()
 RANGES = (7, 30, 90, 365)
+RANGE_FIELDS = ("From", "To")
+"""The range's two date fields as the page labels them (named so in a bad range's error)."""
 SOURCES = {
     "run": "Runs",
     "import:claude-code": "Claude Code (imported)",
@@ -65,12 +67,16 @@ def costs(
     request: Request,
     ws: WorkspaceDep,
     days: Annotated[int, Query(ge=1, le=366)] = 30,
+    since: str | None = None,
+    until: str | None = None,
     runtime: str | None = None,
     project: str | None = None,
     source: str | None = None,
     status: str | None = None,
 ) -> Response:
-    """Costs: summary cards, charts, breakdowns, cost per task and the audit table."""
+    """Costs: summary cards, charts, breakdowns, cost per task and the audit table, over the
+    last ``days`` days or the days ``since`` to ``until`` (read like the ledger's ``--since`` /
+    ``--until``: days in the workspace's zone, ``until`` included)."""
     projects = ws.projects.list()
     runtimes = sorted({*ws.runtimes.names(), "claude", "codex"})
     scope = Scope(
@@ -79,33 +85,25 @@ def costs(
         source=_choice(source, list(SOURCES), "source"),
         status=_choice(status, STATUSES, "status"),
     )
-    data = ws.ledger.dashboard(scope, days=days)
-    rows = ws.ledger.entries(
-        LedgerFilter(
-            runtime=scope.runtime,
-            project_id=scope.project_id,
-            source=scope.source,
-            status=scope.status,
-            since=ws.ledger.instant(data["since"], "since"),
-        ),
-        limit=100,
-        holds=False,
-    )
-    export = urlencode(
-        [
-            (key, value)
-            for key, value in (
-                ("since", data["since"]),
-                ("runtime", scope.runtime),
-                ("project_id", scope.project_id),
-                ("source", scope.source),
-                ("status", scope.status),
-            )
-            if value
-        ]
-    )
+    since, until = (since or "").strip(), (until or "").strip()
+    problem: ValidationError | None = None
+    try:
+        window = ws.ledger.window(days, since, until, names=RANGE_FIELDS)
+    except ValidationError as error:  # said above the fields, which keep what was typed
+        window, problem = ws.ledger.window(days), error
+    data = ws.ledger.dashboard(scope, window=window)
+    audited = replace(scope, since=window.since, until=window.until).filter()
+    rows = ws.ledger.entries(replace(audited, simulated=None), limit=100, holds=False)
+    kept = {
+        "runtime": scope.runtime,
+        "project": scope.project_id,
+        "source": scope.source,
+        "status": scope.status,
+    }
+    export = {"since": since or data["since"], "until": until, **kept}
+    export["project_id"] = export.pop("project")
     task_ids = {row.task_id for row in rows if row.task_id}
-    return page(
+    response = page(
         request,
         "pages/costs.html",
         active="costs",
@@ -114,20 +112,39 @@ def costs(
         rows=[entry_json(row) for row in rows],
         task_titles=_titles(ws, task_ids),
         workflow_of=_workflows(ws, task_ids),
-        filters={"days": days, "runtime": scope.runtime or "", "project": scope.project_id or "",
-                 "source": scope.source or "", "status": scope.status or ""},
-        ranges=RANGES,
+        range_problem=problem.to_dict() if problem else None,
+        filters={"days": days, "since": _day_value(since, data["since"], problem),
+                 "until": _day_value(until, data["until"], problem),
+                 **{key: value or "" for key, value in kept.items()}},
+        ranges=[(d, f"/costs?{_query(days=d, **kept)}", not window.chosen and d == days)
+                for d in RANGES],
         runtimes=runtimes,
         projects=projects,
         sources=SOURCES,
         statuses=STATUSES,
-        export_url=f"/api/v1/ledger/export.csv?{export}",
+        export_url=f"/api/v1/ledger/export.csv?{_query(**export)}",
         overall_monthly=_overall_monthly(ws),
         is_owner=request_is_owner(request),
         forecasts=ws.ledger.cap_forecasts(
             [status.as_json(ws.budgets.zone) for status in ws.budgets.statuses()]
         ),
     )  # fmt: skip
+    if problem is not None:
+        response.status_code = problem.status
+    return response
+
+
+def _query(**params: object) -> str:
+    """A query string of the parameters that have a value."""
+    return urlencode([(key, value) for key, value in params.items() if value])
+
+
+def _day_value(given: str, day: str, problem: ValidationError | None) -> str:
+    """A date field's value: the day the person gave, the window's day for a date-time they
+    gave (a date field shows days only; after a bad range: nothing), nothing when none."""
+    if not given or len(given) == 10:
+        return given
+    return "" if problem else day
 
 
 @router.post("/ui/costs/import", dependencies=[Depends(require_owner)])
