@@ -243,7 +243,7 @@ async def test_edit_is_refused_while_a_run_is_active(
     form = form_fields(soup(await queue_client.get(f"/workflows/{workflow.id}/edit")))
     shown = soup(await queue_client.post(f"/ui/workflows/{workflow.id}/edit", data=form))
     error = shown.select_one("#editor-error")
-    assert error is not None and "it cannot be edited now" in error.text
+    assert error is not None and "its definition cannot change while a run reads it" in error.text
     view = soup(await queue_client.get(f"/workflows/{workflow.id}"))
     assert view.select_one("a[href$='/edit']") is None  # no Edit button while it runs
 

@@ -32,7 +32,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     (
         "workflow",
         "stagent.cli.workflow:app",
-        "Workflows: add, run, pause, resume, cancel, retry, rerun.",
+        "Workflows: add, edit, run, pause, resume, cancel, retry, rerun.",
     ),
     ("inbox", "stagent.cli.inbox:inbox", "List what waits for you: tool calls, questions."),
     ("approve", "stagent.cli.inbox:approve", "Allow a tool call, or approve a checkpoint."),

@@ -1,4 +1,4 @@
-"""``stagent workflow``: add, run, list, show, pause, resume, cancel and retry workflows."""
+"""``stagent workflow``: add, edit, run, list, show, pause, resume, cancel and retry workflows."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rich.table import Table
 
 from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.state import state_of
+from stagent.domain.workflow_changes import Edited, describe
 from stagent.domain.workflow_runs import BUILT_PATTERNS, StepState, Workflow, WorkflowStatus
 from stagent.ledger.money import format_usd
 from stagent.workspace import Workspace
@@ -35,7 +36,7 @@ the step).
 """
 
 app = typer.Typer(
-    help="Workflows: add, run, pause, resume, cancel, retry, rerun.",
+    help="Workflows: add, edit, run, pause, resume, cancel, retry, rerun.",
     no_args_is_help=True,
     epilog=DEFINITION_HELP,
 )
@@ -181,6 +182,61 @@ def add(
     with state_of(ctx).workspace() as ws:
         workflow = ws.workflows.add_file(file, project=project)
         _done(ws, workflow, as_json)
+
+
+@app.command("edit", epilog=DEFINITION_HELP)
+def edit(
+    ctx: typer.Context,
+    workflow_id: IdArg,
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="The edited YAML or JSON definition.")
+    ],
+    project: Annotated[
+        str | None, typer.Option(help="Project id or name (default: keep the stored one).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Replace a stored workflow's definition with FILE's and say what changed (errors as
+    `workflow add`'s; refused while a run of it is running or paused)."""
+    from stagent.engine.workflow_service import Keep
+
+    with state_of(ctx).workspace() as ws:
+        edited = ws.workflows.update_file(
+            workflow_id, file, project=Keep.PROJECT if project is None else project
+        )
+        costs = ws.workflows.step_costs(edited.workflow)
+    if as_json:
+        from stagent.schemas.workflows import EditedWorkflowSchema
+
+        emit_json(EditedWorkflowSchema.edited(edited, costs).data())
+        return
+    _print_edit(edited)
+
+
+def _print_edit(edited: Edited) -> None:
+    """``Saved wf_... name: N steps``, then one line per kind of change (or that none)."""
+    workflow = edited.workflow
+    lines = describe(edited.changes)
+    if edited.project_changed:
+        lines.append(f"project: {workflow.project_id or 'none'}")
+    if not lines:
+        console.print(
+            f"No changes: [bold]{workflow.id}[/] {escape(workflow.name)} already holds this "
+            "definition."
+        )
+        return
+    count = len(workflow.definition.steps)
+    console.print(
+        f"Saved [bold]{workflow.id}[/] {escape(workflow.name)} - {workflow.pattern}, "
+        f"{count} step{'s' if count != 1 else ''}"
+    )
+    for line in lines:
+        console.print(f"  {escape(line)}")
+    if workflow.run_count:
+        console.print(
+            f"[dim]Run {workflow.run_count} keeps the steps it ran; the next run (stagent "
+            f"workflow run {workflow.id}, or rerun {workflow.id} STEP) runs the edit.[/]"
+        )
 
 
 @app.command("run")

@@ -8,9 +8,11 @@ only writes rows and enqueues, so any process can call it. Each engine execution
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 
 from stagent.domain.errors import ConflictError, StagentError, ValidationError
+from stagent.domain.workflow_changes import Edited, changes
 from stagent.domain.workflow_files import (
     WorkflowDefinitionError,
     load_definition,
@@ -30,15 +32,94 @@ from stagent.domain.workflows import WorkflowDefinition
 from stagent.engine.profile_hook import ProfileResolver
 from stagent.engine.queue import TaskQueueClient
 from stagent.engine.services import TaskService
+from stagent.engine.workflow_steps import made_from
 from stagent.store import projects as project_repo
+from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
-from stagent.store.database import Store
+from stagent.store.database import Session, Store
+from stagent.store.tables import WorkflowStepRow
 
 RETRYABLE = (StepStatus.FAILED.value, StepStatus.BLOCKED.value)
 SKIPPED = StepStatus.SKIPPED.value
 REUSABLE = (StepStatus.COMPLETED.value, StepStatus.SKIPPED.value)
 """A re-run from a step reuses the other steps only if they ended this way."""
 IN_FLIGHT = (StepStatus.RUNNING.value, StepStatus.WAITING.value)
+
+
+class Keep(Enum):
+    """`WorkflowService.update`'s ``project`` when the request names none: keep the stored one."""
+
+    PROJECT = "keep"
+
+
+def read_definition(path: Path) -> str:
+    """A definition file's text, or a `ValidationError` naming the file and what to check."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValidationError(f"{path}: no such workflow file", hint="check the path") from None
+    except IsADirectoryError:
+        raise ValidationError(
+            f"{path}: is a directory", hint="give the YAML or JSON file itself"
+        ) from None
+    except UnicodeDecodeError:
+        raise ValidationError(
+            f"{path}: is not UTF-8 text", hint="save the definition as UTF-8 YAML or JSON"
+        ) from None
+    except OSError as exc:
+        raise ValidationError(f"{path}: cannot read it ({exc.strerror})") from None
+
+
+def check_editable(workflow_id: str, status: WorkflowStatus, run: int) -> None:
+    """Raise a `ConflictError` (with what to do) if the definition may not change now.
+
+    Why running and paused: a round of a run reads the definition once (its first DBOS step,
+    `workflow_steps.begin`, whose recorded output a replay reuses), but the executor's checkpoint
+    check reads the stored one when a step's run starts (`workflow_checkpoints.gated_step`),
+    and a resume starts a new round of the same run, which would read the edit and run it over
+    step rows made from the old definition. An ended run (completed, failed, cancelled) has no
+    round left to see the change: a `retry` of its failed step is a new round that runs the
+    edited definition (refused if its steps are no longer the run's), a `run` starts afresh."""
+    if status is WorkflowStatus.RUNNING:
+        raise ConflictError(
+            f"workflow {workflow_id} is running (run {run}); its definition cannot change "
+            "while a run reads it",
+            hint=f"wait for the run to end, or cancel it (stagent workflow cancel {workflow_id}; "
+            f"API: POST /api/v1/workflows/{workflow_id}/cancel), then save the edit again",
+        )
+    if status is WorkflowStatus.PAUSED:
+        raise ConflictError(
+            f"workflow {workflow_id} is paused in the middle of run {run}; resuming it would "
+            "run the rest of that run on the edited definition",
+            hint=f"resume it and let it end (stagent workflow resume {workflow_id}), or cancel "
+            f"it (stagent workflow cancel {workflow_id}), then save the edit again",
+        )
+
+
+def _check_unedited(
+    session: Session,
+    workflow_id: str,
+    run: int,
+    definition: WorkflowDefinition,
+    rows: list[WorkflowStepRow],
+) -> None:
+    """Raise a `ConflictError` if a step a retry would run again has a task made from a step
+    an edit changed since (a retry runs a step's task as it was made; `workflow_steps.made_from`):
+    re-running from it makes its task from the edited definition."""
+    steps = {s.id: s for s in definition.steps}
+    for row in rows:
+        template = steps.get(split_key(row.step_key)[0])
+        if row.task_id is None or template is None:
+            continue
+        if not made_from(task_repo.get(session, row.task_id), template):
+            key = row.step_key
+            raise ConflictError(
+                f"step {key} was edited since run {run} made its task; a retry would run the "
+                "step as it was before the edit",
+                hint=f"re-run from it to run the edited step and what follows it, reusing the "
+                f"steps before it (stagent workflow rerun {workflow_id} {key}; API: POST "
+                f".../steps/{key}/rerun)",
+            )
 
 
 class WorkflowService:
@@ -58,13 +139,7 @@ class WorkflowService:
 
     def add_file(self, path: Path, *, project: str | None = None) -> Workflow:
         """Validate a YAML or JSON file and store it; errors name file, line, step and field."""
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ValidationError(f"{path}: no such workflow file", hint="check the path") from None
-        except OSError as exc:
-            raise ValidationError(f"{path}: cannot read it ({exc.strerror})") from None
-        return self.add_text(text, source=str(path), project=project)
+        return self.add_text(read_definition(path), source=str(path), project=project)
 
     def add_text(
         self, text: str, *, source: str = "<request>", project: str | None = None
@@ -99,26 +174,63 @@ class WorkflowService:
             project_id = project_repo.get(session, project).id if project else None
             return workflow_repo.create(session, definition, project_id=project_id)
 
+    def update_file(
+        self, ref: str, path: Path, *, project: str | None | Keep = Keep.PROJECT
+    ) -> Edited:
+        """Replace a workflow's definition with a YAML or JSON file's (`update`)."""
+        self.get_id(ref)  # an unknown workflow is said before the file's problems
+        text, source = read_definition(path), str(path)
+        return self.update(ref, self.load(text, source), project=project, source=source, text=text)
+
+    def update_text(
+        self,
+        ref: str,
+        text: str,
+        *,
+        source: str = "<request>",
+        project: str | None | Keep = Keep.PROJECT,
+    ) -> Edited:
+        """Replace a workflow's definition with YAML or JSON text (`update`)."""
+        self.get_id(ref)
+        definition = self.load(text, source)
+        return self.update(ref, definition, project=project, source=source, text=text)
+
     def update(
         self,
         ref: str,
         definition: WorkflowDefinition,
         *,
-        project: str | None = None,
+        project: str | None | Keep = Keep.PROJECT,
         source: str = "definition",
         text: str | None = None,
-    ) -> Workflow:
-        """Replace a workflow's definition (not while a run is running or paused)."""
+    ) -> Edited:
+        """Replace a workflow's definition: the editor's save, ``PUT /api/v1/workflows/{id}``
+        and ``stagent workflow edit`` all come here. Validated as `add` validates; ``project``
+        (id or name; None: none) is kept unless given. Refused (`ConflictError`) while a run is
+        running or paused: see `check_editable`. Returns the workflow and what changed."""
         self.check_steps(definition, source=source, text=text)
         with self._store.write() as session:
             row = workflow_repo.get_row(session, ref, for_update=True)
-            if row.status in (WorkflowStatus.RUNNING.value, WorkflowStatus.PAUSED.value):
-                raise ConflictError(
-                    f"workflow {row.id} is {row.status}; it cannot be edited now",
-                    hint="cancel the run (or let it end) before editing the workflow",
+            check_editable(row.id, WorkflowStatus(row.status), row.run_count)
+            before = WorkflowDefinition.model_validate(row.definition)
+            found = changes(before, definition)
+            if isinstance(project, Keep):
+                project_id = row.project_id
+            else:
+                project_id = project_repo.get(session, project).id if project else None
+            moved = project_id != row.project_id
+            if found.empty and not moved:
+                workflow = workflow_repo.to_workflow(
+                    row, workflow_repo.step_rows(session, row.id, row.run_count)
                 )
-            project_id = project_repo.get(session, project).id if project else None
-            return workflow_repo.replace_definition(session, row, definition, project_id)
+            else:
+                workflow = workflow_repo.replace_definition(session, row, definition, project_id)
+            return Edited(workflow, found, project_changed=moved)
+
+    def get_id(self, ref: str) -> str:
+        """The id of the workflow ``ref`` names (id, or unique name); `NotFoundError` if none."""
+        with self._store.read() as session:
+            return workflow_repo.get_row(session, ref).id
 
     def step_costs(self, workflow: Workflow) -> dict[str, int]:
         """What each step of the latest run has cost so far, in micro-USD."""
@@ -253,17 +365,18 @@ class WorkflowService:
                     hint=f"to run it again and what depends on it: stagent workflow rerun "
                     f"{row.id} {step} (API: POST .../steps/{step}/rerun)",
                 )
-            step_row.status = StepStatus.PENDING.value
-            step_row.error = None
             rows = workflow_repo.step_rows(session, row.id, row.run_count)
-            definition = WorkflowDefinition.model_validate(row.definition)
-            after = set(downstream(definition, [r.step_key for r in rows], step))
-            for other in rows:
-                if other.status == StepStatus.BLOCKED.value or (
-                    other.step_key in after and other.status in RETRYABLE + (SKIPPED,)
-                ):
-                    other.status = StepStatus.PENDING.value
-                    other.error = None
+            after = set(downstream(defined, [r.step_key for r in rows], step))
+            again = [step_row] + [
+                other
+                for other in rows
+                if other.status == StepStatus.BLOCKED.value
+                or (other.step_key in after and other.status in RETRYABLE + (SKIPPED,))
+            ]
+            _check_unedited(session, row.id, row.run_count, defined, again)
+            for other in again:
+                other.status = StepStatus.PENDING.value
+                other.error = None
             row.status = WorkflowStatus.RUNNING.value
             row.stop_reason = None
             row.finished_at = None

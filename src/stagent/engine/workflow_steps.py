@@ -270,6 +270,33 @@ def plan_new_start(
     return NewStart(planned, options, f"workflow {state.name}", noted)
 
 
+def step_options(step: WorkflowStep) -> RunOptions:
+    """The run options of the child task ``step`` runs as: its own, its runtime and model, its
+    ``timeout_seconds`` as the run's deadline."""
+    options: RunOptions = parse_run_options(
+        {**(step.options or {}), "runtime": step.runtime or "scripted"}, prefix="options."
+    )
+    if step.model:
+        options = options.with_changes(model=step.model)
+    if step.timeout_seconds is not None:
+        limits = options.limits.model_copy(update={"deadline_seconds": step.timeout_seconds})
+        options = options.with_changes(limits=limits.model_dump())
+    return options
+
+
+def made_from(task: Task, step: WorkflowStep) -> bool:
+    """Whether ``task`` is the child task ``step`` makes (its prompt, runtime, options and
+    profile): false once an edit changed the step. A retry runs a step's task again as it was
+    made, so `WorkflowService.retry` refuses a step its task no longer matches."""
+    options = step_options(step)
+    return (
+        task.runtime == options.runtime
+        and task.options.stored() == options.stored()
+        and (step.profile is None or task.profile == step.profile)
+        and step.prompt in task.description
+    )
+
+
 def _step_task(
     step: WorkflowStep,
     row: workflow_repo.StepValues,
@@ -280,14 +307,7 @@ def _step_task(
     """The child task a step runs as: its options (runtime, model, ``timeout_seconds`` as the
     run's deadline), priority and title (``<workflow>: <step>``: the Board, Home and Monitor
     say which workflow a step belongs to)."""
-    options: RunOptions = parse_run_options(
-        {**(step.options or {}), "runtime": step.runtime or "scripted"}, prefix="options."
-    )
-    if step.model:
-        options = options.with_changes(model=step.model)
-    if step.timeout_seconds is not None:
-        limits = options.limits.model_copy(update={"deadline_seconds": step.timeout_seconds})
-        options = options.with_changes(limits=limits.model_dump())
+    options = step_options(step)
     return task_repo.NewTask(
         title=f"{workflow_name}: {row.name or step.name}",
         description=prompt,

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 
+from stagent.domain.workflow_changes import Edited
 from stagent.domain.workflow_runs import (
     BUILT_PATTERNS,
     StepState,
@@ -107,3 +108,48 @@ class WorkflowSchema(Schema):
             started_at=workflow.started_at,
             finished_at=workflow.finished_at,
         )
+
+
+class StepChangeSchema(Schema):
+    """A step both definitions hold whose fields differ."""
+
+    id: str
+    fields: list[str]
+
+
+class WorkflowChangesSchema(Schema):
+    """What an edit changed: steps added, removed and changed (with their fields), whether the
+    steps' order changed, the settings outside the steps, and whether the project moved."""
+
+    added: list[str]
+    removed: list[str]
+    changed: list[StepChangeSchema]
+    reordered: bool
+    settings: list[str]
+    project: bool
+
+    @classmethod
+    def of(cls, edited: Edited) -> WorkflowChangesSchema:
+        """Build from `WorkflowService.update`'s answer."""
+        found = edited.changes
+        return cls(
+            added=list(found.added),
+            removed=list(found.removed),
+            changed=[StepChangeSchema(id=c.id, fields=list(c.fields)) for c in found.changed],
+            reordered=found.reordered,
+            settings=list(found.settings),
+            project=edited.project_changed,
+        )
+
+
+class EditedWorkflowSchema(WorkflowSchema):
+    """An edited workflow (`WorkflowSchema`) and what the edit changed (``changes``):
+    ``PUT /api/v1/workflows/{id}`` and ``stagent workflow edit --json``."""
+
+    changes: WorkflowChangesSchema
+
+    @classmethod
+    def edited(cls, edited: Edited, costs: Mapping[str, int] | None = None) -> EditedWorkflowSchema:
+        """Build from `WorkflowService.update`'s answer (``costs`` as `WorkflowSchema.of`)."""
+        base = WorkflowSchema.of(edited.workflow, costs)
+        return cls(**dict(base), changes=WorkflowChangesSchema.of(edited))

@@ -1,7 +1,7 @@
-"""``/api/v1/workflows``: add (YAML, JSON text or an object), list, show, run, pause, resume,
-cancel, retry a failed step and re-run from a step. (A checkpoint is decided like any approval
-card: ``/api/v1/approvals/{id}/allow`` with an optional ``comment``, or ``.../deny``.)
-Responses use `stagent.schemas.workflows` (as ``--json`` does)."""
+"""``/api/v1/workflows``: add (YAML, JSON text or an object), edit (``PUT``, the same body), list,
+show, run, pause, resume, cancel, retry a failed step and re-run from a step. (A checkpoint is
+decided like any approval card: ``/api/v1/approvals/{id}/allow`` with an optional ``comment``,
+or ``.../deny``.) Responses use `stagent.schemas.workflows` (as ``--json`` does)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from pydantic.json_schema import SkipJsonSchema
 from stagent.domain.errors import ValidationError
 from stagent.domain.workflow_runs import Workflow
 from stagent.domain.workflows import WorkflowDefinition
-from stagent.schemas.workflows import WorkflowSchema
+from stagent.engine.workflow_service import Keep
+from stagent.schemas.workflows import EditedWorkflowSchema, WorkflowSchema
 from stagent.web.api.models import ListOut, list_of
 from stagent.web.deps import WorkspaceDep
 from stagent.web.routers import api_router
@@ -51,7 +52,8 @@ other, a pattern's own settings, run options)."""
 
 
 class WorkflowIn(BaseModel):
-    """A new workflow: its definition as an object, or as YAML or JSON text (not both)."""
+    """A workflow's definition as an object, or as YAML or JSON text (not both): a new one
+    (``POST``) or the edit of a stored one (``PUT``)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -62,7 +64,11 @@ class WorkflowIn(BaseModel):
     text: str | SkipJsonSchema[None] = Field(
         default=None, description="the definition as YAML or JSON text"
     )
-    project: str | None = Field(default=None, description="project id or name")
+    project: str | None = Field(
+        default=None,
+        description="project id or name (an edit keeps the stored one unless this is sent; "
+        "null: no project)",
+    )
 
 
 @router.get("", response_model=ListOut[WorkflowSchema])
@@ -74,12 +80,32 @@ def list_workflows(ws: WorkspaceDep) -> ListOut[WorkflowSchema]:
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=WorkflowSchema)
 def add_workflow(body: WorkflowIn, ws: WorkspaceDep) -> WorkflowSchema:
     """Validate and store a definition (a 422 names the line, step and field)."""
-    if (body.definition is None) == (body.text is None):
-        raise ValidationError("definition: send either definition (an object) or text (YAML/JSON)")
+    _one_of(body)
     if body.text is not None:
         return _out(ws, ws.workflows.add_text(body.text, project=body.project))
     definition = ws.workflows.parse(body.definition, source="definition")
     return _out(ws, ws.workflows.add(definition, project=body.project))
+
+
+@router.put("/{workflow_id}", response_model=EditedWorkflowSchema)
+def edit_workflow(workflow_id: str, body: WorkflowIn, ws: WorkspaceDep) -> EditedWorkflowSchema:
+    """Replace a stored definition, validated as a new one is (a 422 names each problem's
+    line, step and field), and say what changed (``changes``). A 409 while a run of it is
+    running or paused: its hint says to wait for the run's end or cancel it."""
+    _one_of(body)
+    project = body.project if "project" in body.model_fields_set else Keep.PROJECT
+    if body.text is not None:
+        edited = ws.workflows.update_text(workflow_id, body.text, project=project)
+    else:
+        ws.workflows.get_id(workflow_id)  # a 404 before the definition's problems
+        definition = ws.workflows.parse(body.definition, source="definition")
+        edited = ws.workflows.update(workflow_id, definition, project=project)
+    return EditedWorkflowSchema.edited(edited, ws.workflows.step_costs(edited.workflow))
+
+
+def _one_of(body: WorkflowIn) -> None:
+    if (body.definition is None) == (body.text is None):
+        raise ValidationError("definition: send either definition (an object) or text (YAML/JSON)")
 
 
 @router.get("/{workflow_id}", response_model=WorkflowSchema)

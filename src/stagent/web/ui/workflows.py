@@ -197,7 +197,7 @@ def _save(ws: Workspace, form: dict[str, str], ref: str | None) -> Response:
         else:
             workflow = ws.workflows.update(
                 ref, definition, project=project, source=editor.SOURCE, text=text
-            )
+            ).workflow
     except StagentError as exc:
         if mode == "yaml":
             state = editor.EditorState(
