@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
-from stagent.domain.errors import ValidationError
-
 MICROS_PER_USD = 1_000_000
 MAX_USD = Decimal("1000000000")
 """A sanity ceiling for amounts people type (one billion dollars)."""
@@ -53,6 +51,9 @@ def parse_usd(text: str | Decimal | int, field: str) -> int:
     Raises `ValidationError` naming ``field`` for text that is not a non-negative amount with at
     most six decimals.
     """
+    from stagent.domain.errors import ValidationError  # not at the top: its `dataclasses` is
+    # most of what pricing an import would load only for this (`stagent.lean`)
+
     raw = str(text).strip().removeprefix("$").replace(",", "").replace("_", "")
     try:
         value = Decimal(raw)
