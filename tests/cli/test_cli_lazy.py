@@ -191,7 +191,7 @@ def test_importing_logs_loads_no_orm(cli: Cli, tmp_path: Path) -> None:
         cli.home, "ledger", "import", "claude-code", "--path", path, "--json"
     )
     assert json.loads(out)[0]["calls_added"] == 0
-    assert not under(as_json, (*NOT_FOR_IMPORTING, *NOT_FOR_A_RERUN, "rich")) - {
+    assert not under(as_json, (*NOT_FOR_IMPORTING, *NOT_FOR_A_RERUN, *LEAN, "rich")) - {
         PYDANTIC_PLUGIN_LOADER  # `startup`'s stand-in, not pydantic
     }
     line["message"] = {**message, "id": "msg_2"}
@@ -202,6 +202,15 @@ def test_importing_logs_loads_no_orm(cli: Cli, tmp_path: Path) -> None:
     # priced with the table the first import kept in the home: no YAML, no pydantic; a Claude
     # Code line needs neither the event types nor the Codex parser, its row no orjson
     assert not under(more, (*NOT_FOR_IMPORTING, *NOT_FOR_NEW_LINES)) - {PYDANTIC_PLUGIN_LOADER}
+    line["message"] = {**message, "id": "msg_3"}
+    with transcript.open("a") as handle:
+        handle.write(json.dumps(line) + "\n")
+    lean, out = loaded_modules(
+        cli.home, "ledger", "import", "claude-code", "--path", path, "--json"
+    )
+    assert json.loads(out)[0]["calls_added"] == 1
+    unwanted = (*NOT_FOR_IMPORTING, *NOT_FOR_NEW_LINES, *LEAN, "rich")
+    assert not under(lean, unwanted) - {PYDANTIC_PLUGIN_LOADER}
 
 
 NOT_FOR_IMPORTING = ("typer", "click", "stagent.cli.root", "stagent.domain.runs")
@@ -214,6 +223,10 @@ NOT_FOR_NEW_LINES = (
 )  # fmt: skip
 """Nor, with a few new Claude Code lines, the table's YAML and pydantic, the event types, the
 Codex parser or orjson (msgspec parses the lines and renders their rows)."""
+LEAN = ("typing_extensions", "inspect", "dataclasses", "stagent.domain.errors", "signal")
+"""Nor, printing JSON (Rich, for people, loads `dataclasses` and `inspect` itself), msgspec's
+``typing_extensions`` with the `inspect` it loads (`stagent.lean`), `dataclasses` (the error
+types load for an error) or `signal` (to end a failed reader)."""
 
 
 def test_reading_an_unmigrated_home_still_migrates_it(tmp_path: Path) -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import pytest
 from storetools import claimed_run
 
+from stagent.domain.errors import NotFoundError, ValidationError
 from stagent.domain.runs import RunStatus
 from stagent.domain.tasks import TaskStatus
 from stagent.store import events as event_repo
 from stagent.store import lifecycle
+from stagent.store import projects as project_repo
 from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
 from stagent.store.database import Store
@@ -66,3 +68,19 @@ def test_the_log_keeps_an_events_nul_characters(store: Store) -> None:
     with store.read() as session:
         [logged] = [e for e in event_repo.for_run(session, claim.run.id) if e.kind == "text"]
     assert logged.payload == {"text": BINARY}
+
+
+def test_an_id_or_name_holding_a_nul_byte_is_not_found_on_either_backend(store: Store) -> None:
+    """PostgreSQL's driver refuses a NUL in any parameter (was a 500 for ``GET
+    /api/v1/projects/a%00b``): a lookup finds nothing, as on SQLite; inside a write it is refused
+    as input (422), never a database error."""
+    claimed_run(store)
+    with pytest.raises(NotFoundError), store.read() as session:
+        project_repo.get(session, "a\x00b")
+    with pytest.raises(NotFoundError), store.read() as session:
+        task_repo.get(session, "tsk_\x00")
+    with pytest.raises((NotFoundError, ValidationError)) as refused, store.write() as session:
+        task_repo.get(session, "tsk_\x00")
+    assert "NUL" in refused.value.message or "no task" in refused.value.message
+    with store.read() as session:  # the store still answers
+        assert len(task_repo.list_tasks(session)) == 1

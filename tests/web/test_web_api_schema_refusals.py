@@ -4,6 +4,7 @@ the schema the API publishes says the same (what a client generated from it woul
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -224,3 +225,76 @@ async def test_a_new_schedule_needs_a_name_and_the_schema_says_so_an_edit_does_n
     assert (edited.json()["name"], edited.json()["when"]["every_seconds"]) == ("daily", 7200)
     assert blanked.status_code == 422 and blanked.json()["error"].startswith("name: ")
     assert _refused_field(cleared) == ["clear_limit"]
+
+
+WORKFLOW = {
+    "name": "review",
+    "pattern": "sequence",
+    "steps": [{"id": "a", "name": "Read", "prompt": "Read the diff", "runtime": "scripted"}],
+}
+WORKFLOW_TEXT = [
+    (["name"], "name"),
+    (["steps", 0, "name"], "steps[0].name"),
+    (["steps", 0, "prompt"], "steps[0].prompt"),
+]
+
+
+def _with(path: list[str | int], value: str) -> dict[str, Any]:
+    definition: Any = json.loads(json.dumps(WORKFLOW))
+    node = definition
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    return definition
+
+
+def _definition_property(app: FastAPI, path: list[str | int]) -> dict[str, Any]:
+    """The schema of a definition field inside ``WorkflowIn.definition`` (inlined)."""
+    node: dict[str, Any] = app.openapi()["components"]["schemas"]["WorkflowIn"]["properties"]
+    node = node["definition"]
+    for part in path:
+        node = node["items"] if isinstance(part, int) else node["properties"][part]
+    return node
+
+
+@pytest.mark.parametrize(("path", "field"), WORKFLOW_TEXT)
+@pytest.mark.parametrize("bad", ["a\x00b", "a\u202eb"])
+async def test_a_workflow_with_a_nul_byte_is_refused_on_postgresql_as_the_schema_says(
+    pg_workspace: Workspace, path: list[str | int], field: str, bad: str
+) -> None:
+    # PostgreSQL's text columns cannot hold a NUL: a name was a 500 from the INSERT, a step's
+    # name or prompt was stored and broke its task later.
+    app = create_app(pg_workspace)
+    schema = _definition_property(app, path)
+    assert not _schema_allows(schema, bad) and _schema_allows(schema, "Read the diff")
+    text = json.dumps(_with(path, bad))
+    async with _owner(app, pg_workspace) as api:
+        refused = await api.post("/api/v1/workflows", json={"definition": _with(path, bad)})
+        as_text = await api.post("/api/v1/workflows", json={"text": text})
+        listed = (await api.get("/api/v1/workflows")).json()
+    assert _refused_field(refused) == [field] and _refused_field(as_text) == [field]
+    assert refused.json()["errors"][0]["message"].startswith("contains a ")
+    assert as_text.json()["errors"][0]["line"] == 1
+    assert listed["count"] == 0
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "a\u202eb"])
+async def test_a_blueprint_variable_with_a_nul_byte_is_refused_on_postgresql(
+    pg_workspace: Workspace, bad: str
+) -> None:
+    app = create_app(pg_workspace)
+    variables = app.openapi()["components"]["schemas"]["RunIn"]["properties"]["variables"]
+    [text] = [b for b in variables["additionalProperties"]["anyOf"] if b.get("type") == "string"]
+    assert not _schema_allows(text, bad) and _schema_allows(text, "The login page is blank")
+    body = {
+        "variables": {"bug_report": bad, "component": "web", "severity": "low"},
+        "runtime": "scripted",
+    }
+    async with _owner(app, pg_workspace) as api:
+        resolved = await api.post("/api/v1/blueprints/bug-triage/resolve", json=body)
+        run = await api.post("/api/v1/blueprints/bug-triage/run", json=body)
+        listed = (await api.get("/api/v1/workflows")).json()
+    for refused in (resolved, run):
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"].startswith("variable bug_report: contains a ")
+    assert listed["count"] == 0

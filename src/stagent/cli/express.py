@@ -118,7 +118,6 @@ def _import(request: ImportRequest) -> int | None:
         print_reports,
         run_imports,
     )
-    from stagent.domain.errors import StagentError
 
     home = request.home.expanduser() if request.home is not None else None
     try:
@@ -127,9 +126,13 @@ def _import(request: ImportRequest) -> int | None:
             if importer is None:
                 return None
             reports = run_imports(importer, request.which, request.path, request.as_json)
-    except StagentError as err:
-        return _failed(err, request.as_json)
     except Exception as exc:
+        # loaded only now (it was raised, or is not needed): `stagent.domain.errors` loads
+        # `dataclasses`, which an import that succeeds never needs
+        from stagent.domain.errors import StagentError
+
+        if isinstance(exc, StagentError):
+            return _failed(exc, request.as_json)
         from stagent.cli.errors import internal_error, raise_errors
 
         if raise_errors():

@@ -9,8 +9,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stagent.domain.errors import ValidationError
-
 if TYPE_CHECKING:
     from stagent.ledger.importers import ImportReport, LogImporter, Plan
 
@@ -22,10 +20,13 @@ PROGRESS_BYTES = 8 * 1024 * 1024
 
 def check_request(which: str, path: Path | None) -> None:
     """Raise `ValidationError` unless ``which`` and ``path`` name something to import."""
+    if which in WHICH and (path is None or path.exists()):
+        return
+    from stagent.domain.errors import ValidationError  # its `dataclasses`: only for an error
+
     if which not in WHICH:
         raise ValidationError(f"{which!r}: import claude-code, codex or all")
-    if path is not None and not path.exists():
-        raise ValidationError(f"--path: {path} does not exist")
+    raise ValidationError(f"--path: {path} does not exist")
 
 
 @contextmanager

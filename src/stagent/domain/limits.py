@@ -23,6 +23,10 @@ PATH_MAX = 4096
 """Paths (a project's directory, a settings file): Linux's PATH_MAX."""
 BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 """Left-to-right/right-to-left embeddings, overrides, isolates and marks."""
+NOT_TEXT = "\\x00" + BIDI_CONTROLS.pattern[1:-1]
+"""What text a person types may not hold (`checked_plain`): NUL, bidirectional controls."""
+CLEAN_TEXT = rf"^[^{NOT_TEXT}]*$"
+"""A JSON-schema pattern for text `checked_plain` takes."""
 
 
 def checked_text(field: str, value: str, limit: int) -> str:

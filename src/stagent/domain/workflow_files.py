@@ -14,6 +14,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from stagent.domain import yaml_lines
 from stagent.domain.errors import Problem, ValidationError
+from stagent.domain.limits import checked_plain
 from stagent.domain.workflow_hints import FieldHint, field_hint, most_specific
 from stagent.domain.workflow_outline import Outline, StepOutline, outline_from_data
 from stagent.domain.workflow_shape import ShapeIssue, shape_issues
@@ -122,6 +123,8 @@ def parse_definition(
         problems += _field_problems(exc, source, text, mapping)
         outline = outline_from_data(mapping)
         issues = shape_issues(outline, fresh=True)
+    said = {(p.field, p.step) for p in problems}
+    problems += [p for p in _text_problems(mapping, source, text) if (p.field, p.step) not in said]
     problems += [_shape_problem(issue, source, text, outline) for issue in issues]
     problems += _step_option_problems(outline, source, text)
     if check_step is not None:
@@ -136,6 +139,32 @@ def _field_problems(
 ) -> list[Problem]:
     kept = most_specific([field_hint(error, data) for error in exc.errors()])
     return [_placed(source, text, h, _step_id(data, h.path)) for h in kept]
+
+
+def _text_problems(data: dict[str, Any], source: str, text: str | None) -> list[Problem]:
+    """Every text of the definition (a value or a key, at any depth) that holds a NUL byte or a
+    bidi control (`checked_plain`: PostgreSQL's text columns hold no NUL), at its place."""
+    found: list[Problem] = []
+    for path, value in _texts(data, []):
+        try:
+            checked_plain("field", value)
+        except ValidationError as exc:
+            said = FieldHint(path, exc.message.removeprefix("field: "), exc.hint or "remove it")
+            found.append(_placed(source, text, said, _step_id(data, path)))
+    return found
+
+
+def _texts(node: object, path: list[str | int]) -> Iterable[tuple[list[str | int], str]]:
+    """Each text in ``node`` with its path (a key is placed at itself)."""
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, dict):
+        for key, value in cast(dict[object, object], node).items():
+            yield from _texts(str(key), [*path, str(key)])
+            yield from _texts(value, [*path, str(key)])
+    elif isinstance(node, list | tuple):
+        for index, item in enumerate(cast(list[object], node)):
+            yield from _texts(item, [*path, index])
 
 
 def _shape_problem(issue: ShapeIssue, source: str, text: str | None, outline: Outline) -> Problem:

@@ -27,8 +27,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.config import JsonDict
 
 from stagent.domain.conditions import ConditionError, parse_condition
+from stagent.domain.limits import CLEAN_TEXT
 from stagent.domain.workflow_outline import outline_of
 from stagent.domain.workflow_shape import ShapeIssue, shape_issues
 from stagent.domain.yaml_lines import format_path
@@ -43,6 +45,9 @@ PATTERNS: tuple[Pattern, ...] = (
     "swarm",
 )
 STEP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_PLAIN: JsonDict = {"pattern": CLEAN_TEXT}
+"""The schema of text in a definition: no NUL byte, no bidi control (`parse_definition` refuses
+them in any text of new input; stored definitions are read as they were)."""
 
 
 class _Model(BaseModel):
@@ -60,11 +65,11 @@ class WorkflowStep(_Model):
     """One step: a prompt for an agent with a profile (and optionally a runtime and model)."""
 
     id: str = Field(json_schema_extra={"pattern": STEP_ID.pattern})
-    name: str = Field(min_length=1, max_length=200)
-    prompt: str = Field(min_length=1)
-    profile: str | None = None
-    runtime: str | None = None
-    model: str | None = None
+    name: str = Field(min_length=1, max_length=200, json_schema_extra=_PLAIN)
+    prompt: str = Field(min_length=1, json_schema_extra=_PLAIN)
+    profile: str | None = Field(default=None, json_schema_extra=_PLAIN)
+    runtime: str | None = Field(default=None, json_schema_extra=_PLAIN)
+    model: str | None = Field(default=None, json_schema_extra=_PLAIN)
     depends_on: tuple[str, ...] = ()
     requires_approval: bool = False
     """A person approves (optionally with a comment the step's prompt gets) before it starts."""
@@ -72,7 +77,7 @@ class WorkflowStep(_Model):
     """How long the checkpoint waits for a person; none: it waits until someone decides (set
     only with ``requires_approval``: the definition's checks refuse it alone)."""
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
-    condition: str | None = None
+    condition: str | None = Field(default=None, json_schema_extra=_PLAIN)
     """When the step runs (`stagent.domain.conditions`); false: it is skipped, with the reason."""
     timeout_seconds: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
     """The longest the step's agent may run; then it is stopped and the step fails."""
@@ -110,7 +115,7 @@ class LoopSettings(_Model):
 
     max_iterations: int = Field(ge=1, le=100)
     time_budget_seconds: float | None = Field(default=None, gt=0)
-    completion_signal: str = "LOOP_COMPLETE"
+    completion_signal: str = Field(default="LOOP_COMPLETE", json_schema_extra=_PLAIN)
 
 
 class SwarmSettings(_Model):
@@ -122,7 +127,7 @@ class SwarmSettings(_Model):
 class WorkflowDefinition(_Model):
     """A whole workflow, validated for its pattern."""
 
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, json_schema_extra=_PLAIN)
     pattern: Pattern
     steps: tuple[WorkflowStep, ...] = Field(min_length=1)
     parallel: ParallelSettings | None = None

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from stagent.domain.errors import ValidationError
+from stagent.domain.limits import checked_plain
 from stagent.domain.workflow_files import WorkflowDefinitionError, parse_definition
 from stagent.domain.workflows import WorkflowDefinition
 from stagent.profiles.blueprints import Blueprint, BlueprintStep, Variable
@@ -53,7 +54,7 @@ def coerce(variable: Variable, raw: object) -> Value:
         raise ValidationError(f"{where}: {raw!r} is not true or false")
     if variable.type == "number":
         return _number(variable, raw, where)
-    text = str(raw)
+    text = checked_plain(where, str(raw))
     if variable.type == "select":
         allowed = [o.value for o in variable.options]
         if text not in allowed:

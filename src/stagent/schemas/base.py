@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, WithJsonSchema
 
-from stagent.domain.limits import BIDI_CONTROLS
+from stagent.domain.limits import CLEAN_TEXT, NOT_TEXT
 
 
 class Schema(BaseModel):
@@ -17,9 +17,8 @@ class Schema(BaseModel):
         return self.model_dump(mode="json")
 
 
-NOT_TEXT = "\\x00" + BIDI_CONTROLS.pattern[1:-1]
-"""What text a person types may not hold (``checked_text``): NUL, bidirectional controls."""
-CLEAN_TEXT = rf"^[^{NOT_TEXT}]*$"
+__all__ = ["CLEAN_FILLED", "CLEAN_TEXT", "Schema", "text_schema"]
+
 CLEAN_FILLED = rf"^[^{NOT_TEXT}]*[^{NOT_TEXT}\s][^{NOT_TEXT}]*$"
 """`CLEAN_TEXT` that is not blank (the services strip text, then refuse it empty)."""
 

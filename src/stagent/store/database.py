@@ -13,11 +13,17 @@ from typing import Any
 from sqlalchemy import Connection as Connection  # re-exported: what `flushed_connection` gives
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    DBAPIError,
+    NoSuchModuleError,
+    OperationalError,
+)
 from sqlalchemy.orm import Session as Session  # re-exported: the type `read`/`write` yield
 from sqlalchemy.orm import sessionmaker
 
-from stagent.domain.errors import DatabaseUnavailableError
+from stagent.domain.errors import DatabaseUnavailableError, NotFoundError, ValidationError
 from stagent.domain.scrub import normalize
 from stagent.store import feed
 from stagent.store.connection import flushed_connection as flushed_connection  # re-exported
@@ -87,8 +93,9 @@ class Store:
 
     @contextmanager
     def read(self) -> Generator[Session]:
-        """A session for reading; nothing it does is committed."""
-        with self._sessions() as session:
+        """A session for reading; nothing it does is committed (a lookup of an id or name
+        holding a NUL byte finds nothing: `nul_refused`)."""
+        with nul_refused(reading=True), self._sessions() as session:
             yield session
 
     def read_value(self, sql: str) -> Any:
@@ -128,7 +135,7 @@ class Store:
         needs no such lock: a write transaction holds the file's write lock from ``BEGIN``.
         """
         if lock is not None and not self.is_sqlite:
-            with self._locked_sessions() as session, session.begin():
+            with nul_refused(reading=False), self._locked_sessions() as session, session.begin():
                 driver = _begin_locked(session, lock)
                 try:
                     yield from self._written(session)
@@ -137,7 +144,7 @@ class Store:
                     raise
             self.changes.ring()
             return
-        with self._write_sessions() as session, session.begin():
+        with nul_refused(reading=False), self._write_sessions() as session, session.begin():
             yield from self._written(session)
         self.changes.ring()
 
@@ -308,6 +315,27 @@ def keeping_hot() -> Generator[None]:
         del _keeping.stores
         for store in stores:
             store._give_back_kept()  # pyright: ignore[reportPrivateUsage]
+
+
+@contextmanager
+def nul_refused(*, reading: bool) -> Generator[None]:
+    """PostgreSQL's text holds no NUL byte, so its driver refuses one in any parameter (a
+    `DataError`): the services refuse NUL in what they store, naming the field; what is left is
+    an id or name to look up, which no row can have -- not found (``reading``) or refused (in a
+    write), never a server error."""
+    try:
+        yield
+    except DataError as exc:
+        if "NUL (0x00)" not in str(exc.orig):
+            raise
+        if reading:
+            raise NotFoundError(
+                "nothing has an id or name with a NUL byte", hint="remove the NUL byte"
+            ) from None
+        raise ValidationError(
+            "the request holds a NUL byte, which no stored id, name or text can hold",
+            hint="remove the NUL byte",
+        ) from None
 
 
 def _begin_locked(session: Session, key: int) -> Any:

@@ -15,9 +15,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
+from stagent.lean import load_msgspec
 
-from stagent.ledger.importers.calls import (
+load_msgspec()  # before msgspec's first import: without typing_extensions when it can
+import msgspec  # noqa: E402
+
+from stagent.ledger.importers.calls import (  # noqa: E402
     TIERS,
     ImportedCall,
     MalformedLineError,

@@ -125,7 +125,7 @@ class RolloutState:
             cwd=self.cwd,
         )
         if self.model is None:
-            call.notes = ("no turn_context before this call: the model is unknown",)
+            return call._replace(notes=("no turn_context before this call: the model is unknown",))
         return call
 
 

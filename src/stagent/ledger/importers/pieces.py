@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from stagent.ledger.importers.calls import CallCopy, MalformedLineError
@@ -60,20 +59,19 @@ class Piece(NamedTuple):
     """The bytes it spans as planned (what `results_in_halves` splits by)."""
 
 
-@dataclass(slots=True)
-class PieceResult:
+class PieceResult(NamedTuple):
     """What one piece held: the best copy of each call in it as ``(dedupe key, rank, row)``
     (first-seen order), and its counts."""
 
-    rows: list[tuple[str, Rank, ImportedRow]] = field(default_factory=lambda: [])
-    duplicates: int = 0
-    malformed: int = 0
-    examples: list[tuple[int, str]] = field(default_factory=lambda: [])
+    rows: list[tuple[str, Rank, ImportedRow]]
+    duplicates: int
+    malformed: int
+    examples: list[tuple[int, str]]
     """(line number within the piece, from 1; why) of the first malformed lines."""
-    lines: int = 0
-    first: int = 0
+    lines: int
+    first: int
     """Where its first line starts."""
-    stop: int = 0
+    stop: int
     """Where the line after its last complete one starts (``first`` if it has none)."""
 
     @property
@@ -101,19 +99,20 @@ def read_piece(
 ) -> PieceResult:
     """Read ``piece``: parse its lines, keep the best copy of each call, price the kept ones
     (``row_of``). A malformed line is counted and listed, never raised."""
-    result = PieceResult()
     calls: dict[str, Any] = {}
-    lines = 0
-    examples = result.examples
-    for first, stop, chunk in _owned_chunks(piece):
+    lines = duplicates = malformed = 0
+    first = stop = piece.start
+    examples: list[tuple[int, str]] = []
+    for start, end, chunk in _owned_chunks(piece):
         if not lines:
-            result.first = first
+            first = start
+        stop = end
         for line in chunk:  # the hot loop
             lines += 1
             try:
                 copy = parse(line)
             except MalformedLineError as exc:
-                result.malformed += 1
+                malformed += 1
                 if len(examples) < MAX_EXAMPLES:
                     examples.append((lines, str(exc)))
                 continue
@@ -124,15 +123,13 @@ def read_piece(
             if kept is None:
                 calls[key] = copy
                 continue
-            result.duplicates += 1
+            duplicates += 1
             if copy.rank > kept.rank:
                 calls[key] = copy
-        result.stop = stop
-    result.lines = lines
     if not lines:
-        result.first = result.stop = piece.start
-    result.rows = [(key, copy.rank, row_of(copy)) for key, copy in calls.items()]
-    return result
+        first = stop = piece.start
+    rows = [(key, copy.rank, row_of(copy)) for key, copy in calls.items()]
+    return PieceResult(rows, duplicates, malformed, examples, lines, first, stop)
 
 
 def _owned_chunks(piece: Piece) -> Iterator[tuple[int, int, list[bytes]]]:
@@ -198,7 +195,6 @@ def results_in_halves(
     the later half (by bytes) and sends its results through a pipe once done, while this one
     reads the earlier half. Should the other process fail, this one reads its half too."""
     import pickle
-    import signal
 
     total = sum(piece.size for piece in pieces)
     cut, seen = len(pieces), 0
@@ -229,6 +225,8 @@ def results_in_halves(
     finally:
         os.close(readable)
         if child:  # stopped early (an error, or the caller stopped): end the other process
+            import signal
+
             os.kill(child, signal.SIGKILL)
             os.waitpid(child, 0)
     if found is None or len(found) != len(theirs):

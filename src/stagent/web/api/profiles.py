@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from stagent.schemas.base import text_schema
 from stagent.schemas.profiles import (
     BlueprintSummary,
     ProfileDetail,
@@ -83,7 +84,10 @@ class ResolveIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    variables: dict[str, str | int | float | bool | None] = Field(default_factory=lambda: {})
+    # Text holds no NUL byte and no bidi control (a step's prompt is stored as a task's text).
+    variables: dict[str, Annotated[str, text_schema()] | int | float | bool | None] = Field(
+        default_factory=lambda: {}
+    )
     runtime: str | None = Field(
         default=None, max_length=40, description="runtime of every step that names none"
     )

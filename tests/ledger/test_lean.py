@@ -1,0 +1,55 @@
+"""`stagent.lean`: msgspec without ``typing_extensions`` decodes as it does with it, and
+``typing_extensions`` (pydantic's) still imports after."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+PROBE = """
+import json, sys
+from stagent.ledger.importers.claude_code import parse_line
+line = sys.stdin.buffer.read()
+copy = parse_line(line)
+loaded = {name: name in sys.modules for name in ("msgspec", "typing_extensions", "inspect")}
+import pydantic  # needs typing_extensions: importable again after msgspec loaded
+class M(pydantic.BaseModel):
+    n: int
+print(json.dumps({"key": copy.dedupe_key, "total": copy.total, "rank": list(copy.rank),
+                  "loaded": loaded, "pydantic": M(n=3).n}))
+"""
+LINE = {
+    "type": "assistant",
+    "requestId": "req_1",
+    "sessionId": "s1",
+    "cwd": "/src",
+    "timestamp": "2026-11-20T10:00:00Z",
+    "message": {
+        "id": "msg_1",
+        "model": "claude-sonnet-4-5",
+        "usage": {"input_tokens": 3, "output_tokens": 120, "cache_read_input_tokens": 7},
+    },
+}
+
+
+def _probe(preload: str) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-c", preload + PROBE],
+        input=json.dumps(LINE).encode(),
+        capture_output=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def test_a_fresh_process_parses_the_same_without_typing_extensions() -> None:
+    lean = _probe("")
+    usual = _probe("import typing_extensions\n")  # as in a server: pydantic loaded it first
+
+    assert lean["loaded"] == {"msgspec": True, "typing_extensions": False, "inspect": False}
+    assert usual["loaded"] == {"msgspec": True, "typing_extensions": True, "inspect": True}
+    for name in ("key", "total", "rank"):
+        assert lean[name] == usual[name]
+    assert lean["total"] == 130
+    assert lean["pydantic"] == usual["pydantic"] == 3
