@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from stagent.domain.errors import ValidationError
+from stagent.ledger.price_table import MODEL_ID_PATTERNS
 from stagent.ledger.prices import load_price_table, normalize_model_id, parse_price_table
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -41,6 +44,30 @@ def test_the_shipped_table_loads_with_a_version_and_sources() -> None:
 )
 def test_model_ids_are_normalised(raw: str, key: str) -> None:
     assert normalize_model_id(raw) == key
+
+
+def _by_the_patterns(model: str) -> str:
+    key = model.strip().lower()
+    for pattern in MODEL_ID_PATTERNS:
+        key = re.sub(pattern, "", key)
+    return key.replace(".", "-").replace("_", "-")
+
+
+def test_model_ids_are_cut_as_the_patterns_cut_them() -> None:
+    """`normalize_model_id` cuts with string methods what `MODEL_ID_PATTERNS` match (no regex
+    compile at import): the same key for every id of the shipped table, and for 20,000 ids
+    made of the characters the patterns turn on (brackets, slashes, dots, ``-v``, colons,
+    digits, a non-ASCII digit, ``@``, newlines, capitals)."""
+    known = [m.model for m in load_price_table().models]
+    pieces = [
+        "claude", "-opus-4-6", "gpt-5.2", "[1m]", "[", "]", "/", "anthropic/", "openai/",
+        "us.", "eu.", "apac.", "global.", "anthropic.", "-v1", "-v", ":0", ":", "12",
+        "-20250929", "@20250929", "2025092", "-", "@", "\u0663", "\n", " ", "X", "_", ".", "a",
+    ]  # fmt: skip
+    rng = random.Random(12)
+    made = ["".join(rng.choices(pieces, k=rng.randint(1, 8))) for _ in range(20_000)]
+    for model in [*known, *made]:
+        assert normalize_model_id(model) == _by_the_patterns(model), repr(model)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ few calls loads neither.
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,11 +14,17 @@ from typing import NamedTuple
 
 DEFAULT_PRICES_PATH = Path(__file__).with_name("prices.yaml")
 
-_PROVIDER_PREFIX = re.compile(r"^(?:[a-z0-9_-]+/)+")
-_DATE_SUFFIX = re.compile(r"[-@]\d{8}$")
-_CONTEXT_SUFFIX = re.compile(r"\[[^\]]*\]$")
-_BEDROCK_PREFIX = re.compile(r"^(?:(?:us|eu|apac|global)\.)?anthropic\.")
-_VERSION_SUFFIX = re.compile(r"-v\d+(?::\d+)?$")
+MODEL_ID_PATTERNS = (
+    r"\[[^\]]*\]$",  # a context marker: [1m]
+    r"^(?:[a-z0-9_-]+/)+",  # provider prefixes: anthropic/
+    r"^(?:(?:us|eu|apac|global)\.)?anthropic\.",  # a Bedrock prefix
+    r"-v\d+(?::\d+)?$",  # a Bedrock version: -v1:0
+    r"[-@]\d{8}$",  # a snapshot date: -20250929, @20250929
+)
+"""What `normalize_model_id` drops, in order, as regular expressions (the reference: the
+function cuts the same with string methods, no compile; a test holds them equal)."""
+_SEGMENT = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
+_BEDROCK = ("anthropic.", "us.anthropic.", "eu.anthropic.", "apac.anthropic.", "global.anthropic.")
 
 
 def normalize_model_id(model: str) -> str:
@@ -29,14 +34,58 @@ def normalize_model_id(model: str) -> str:
     (``us.anthropic.`` ... ``-v1:0``), a ``[1m]`` context marker and a ``-YYYYMMDD`` or
     ``@YYYYMMDD`` snapshot date are dropped; dots read as dashes (``gpt-5.2`` = ``gpt-5-2``).
     Other suffixes stay: ``claude-opus-4-9`` does not match ``claude-opus-4``.
+    `MODEL_ID_PATTERNS` cut by string methods: compiling the five patterns was most of this
+    module's import, paid by every ``ledger import`` that prices a call.
     """
     key = model.strip().lower()
-    key = _CONTEXT_SUFFIX.sub("", key)
-    key = _PROVIDER_PREFIX.sub("", key)
-    key = _BEDROCK_PREFIX.sub("", key)
-    key = _VERSION_SUFFIX.sub("", key)
-    key = _DATE_SUFFIX.sub("", key)
+    if "\n" in key:  # a pattern's `$` also matches before a last newline: let them cut
+        key = _by_patterns(key)
+    else:
+        key = _cut_date(_cut_version(_cut_bedrock(_cut_providers(_cut_context(key)))))
     return key.replace(".", "-").replace("_", "-")
+
+
+def _by_patterns(key: str) -> str:
+    import re
+
+    for pattern in MODEL_ID_PATTERNS:
+        key = re.sub(pattern, "", key)
+    return key
+
+
+def _cut_context(key: str) -> str:
+    if not key.endswith("]"):
+        return key
+    last = len(key) - 1  # the first "[" after any other "]" opens the marker
+    start = key.find("[", key.rfind("]", 0, last) + 1, last)
+    return key if start < 0 else key[:start]
+
+
+def _cut_providers(key: str) -> str:
+    start = 0
+    while (slash := key.find("/", start)) > start and _SEGMENT.issuperset(key[start:slash]):
+        start = slash + 1
+    return key[start:]
+
+
+def _cut_bedrock(key: str) -> str:
+    for prefix in _BEDROCK:
+        if key.startswith(prefix):
+            return key[len(prefix) :]
+    return key
+
+
+def _cut_version(key: str) -> str:
+    head, colon, tail = key.rpartition(":")
+    base = head if colon and tail.isdecimal() else key
+    cut = base.rfind("-v")
+    return key[:cut] if cut >= 0 and base[cut + 2 :].isdecimal() else key
+
+
+def _cut_date(key: str) -> str:
+    if len(key) >= 9 and key[-9] in "-@" and key[-8:].isdecimal():
+        return key[:-9]
+    return key
 
 
 class CategoryPrices(NamedTuple):

@@ -14,7 +14,8 @@ import os
 import re
 from pathlib import Path
 
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+"""A session id (compiled on first use, by `re`'s cache: a Claude Code import never needs it)."""
 
 
 def claude_code_roots() -> list[Path]:
@@ -82,7 +83,7 @@ def codex_imported_sessions(root: Path) -> set[str]:
         text = (root / "external_agent_session_imports.json").read_text(encoding="utf-8")
     except OSError:
         return set()
-    found = {match.lower() for match in _UUID.findall(text)}
+    found = {match.lower() for match in re.findall(_UUID, text, re.IGNORECASE)}
     found.update(re.findall(r"rollout-[^\"/\\\\]+\.jsonl", text))
     return found
 
@@ -93,5 +94,5 @@ def codex_skip_file(path: Path, imported: set[str]) -> bool:
         return False
     if path.name in imported:
         return True
-    match = _UUID.search(path.name)
+    match = re.search(_UUID, path.name, re.IGNORECASE)
     return match is not None and match.group(0).lower() in imported

@@ -28,8 +28,12 @@
         data: { labels: data.labels.map((d) => d.slice(5)), datasets: datasets },
         options: {
           maintainAspectRatio: false, animation: false,
-          scales: { x: { stacked: true, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 6 } }, y: { stacked: true, beginAtZero: true } },
-          plugins: { legend: { display: datasets.length > 0, position: "bottom" } },
+          scales: { x: { stacked: true, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 6 } }, y: { stacked: true, beginAtZero: true, ticks: { callback: (v) => "$" + v } } },
+          plugins: {
+            legend: { display: datasets.length > 0, position: "bottom" },
+            // amounts as the page shows them (the server's one rule), not Chart.js's rounding
+            tooltip: { callbacks: { label: (c) => c.dataset.label + ": " + ((data.by_runtime_text[c.dataset.label] || [])[c.dataIndex] || "") } },
+          },
         },
       });
     }
