@@ -39,7 +39,7 @@ def test_run_a_file_without_a_server_runs_it_here_to_the_end(cli: Cli, tmp_path:
     done = cli.json("workflow", "run", str(path))
     assert done["status"] == "completed"
     assert [s["output"] for s in done["steps"]] == ["first", "second"]
-    assert [s["cost_usd"] for s in done["steps"]] == ["0.00", "0.00"]
+    assert [(s["cost_usd"], s["simulated"]) for s in done["steps"]] == [("0.00", True)] * 2
     shown = cli.json("workflow", "show", done["id"])
     assert shown == done
     assert [w["id"] for w in cli.json("workflow", "list")] == [done["id"]]
@@ -99,7 +99,7 @@ def test_follow_tells_each_step_as_it_moves_and_exits_1_unless_completed(
     assert out[1] == "  stopped: step two failed: boom"
     assert out[2].startswith("  one (One): completed · ")
     assert out[2].split(" · ")[1].endswith(" s")
-    assert out[2].split(" · ")[2].startswith("$0.00 task tsk_")
+    assert out[2].split(" · ")[2].startswith("simulated task tsk_")  # scripted: no spend
     assert out[3] == "    -> first result"
     assert out[4].startswith("  two (Two): failed · ")
     assert out[5] == "    boom"

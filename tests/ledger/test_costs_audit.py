@@ -137,3 +137,42 @@ async def test_the_person_imports_hand_run_sessions_from_the_costs_page(
     assert "Claude Code: nothing new in 1 file." in " ".join(again.text.split())
     rows = _audit(await client.get("/costs")).select("tbody tr")
     assert len(rows) == 2 and all("Claude Code" in r.get_text() for r in rows)
+
+
+async def test_the_audit_names_every_task_by_title_in_one_read(
+    workspace: Workspace, client: httpx.AsyncClient
+) -> None:
+    """The audit's tasks are read in one query, so the page sends as many statements for 40
+    tasks as for 2; a deleted task is still named by its title (as in Cost per task)."""
+    from sqlalchemy import event
+
+    def spend(count: int, start: int) -> list[str]:
+        ids = []
+        for n in range(start, start + count):
+            task = workspace.tasks.create(TaskDraft(title=f"Chore {n}", runtime="metered"))
+            workspace.budgets.record_usage(task, UsageEvent(model="gpt-5", input_tokens=1000))
+            ids.append(task.id)
+        return ids
+
+    statements: list[str] = []
+
+    def counted(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    async def statements_of_the_page() -> tuple[int, BeautifulSoup]:
+        statements.clear()
+        event.listen(workspace.store.engine, "before_cursor_execute", counted)
+        try:
+            page = await client.get("/costs")
+        finally:
+            event.remove(workspace.store.engine, "before_cursor_execute", counted)
+        return len(statements), _audit(page)
+
+    first = spend(2, 0)
+    few, _ = await statements_of_the_page()
+    spend(38, 2)
+    workspace.tasks.delete(first[0])
+    many, audit = await statements_of_the_page()
+    assert few == many > 0
+    names = sorted(a.get_text() for a in audit.select('td.lead a[href^="/tasks/"]'))
+    assert names == sorted(f"Chore {n}" for n in range(40))

@@ -79,7 +79,8 @@ async def test_the_costs_page_shows_cards_breakdowns_and_an_escaped_audit_table(
     assert EVIL not in text and "&lt;script&gt;" in text
     # totals: Sonnet 4.5 1000 x $3 + 100 x $15 = $0.0045; gpt-5 13,250 micro-USD
     assert "$0.02" in text  # the card, to the cent
-    assert "$0.01325" in text and "$0.0045" in text  # the breakdowns, exact
+    # the breakdowns by the same rule: to the cent, below a cent two significant digits
+    assert "$0.01325" not in text and "$0.01" in text and "$0.0045" in text
     assert "unpriced" in text and f'href="/tasks/{task_id}"' in text
     assert "figure-complete" in text  # the metered task's cost is complete
     audit = text.split('class="compact audit', 1)[1]

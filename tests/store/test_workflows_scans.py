@@ -20,6 +20,7 @@ from stagent.store import approvals as approval_repo
 from stagent.store import ledger as ledger_repo
 from stagent.store import lifecycle, scans
 from stagent.store import projects as project_repo
+from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.database import Store
 
@@ -280,9 +281,18 @@ def test_a_steps_cost_is_every_run_of_its_task(store: Store) -> None:
             ),
         )
         lifecycle.finish(session, second.id, RunStatus.COMPLETED, attempt=1)
+    with store.write() as session:  # a step on another runtime whose task has no run yet
+        other = task_repo.create(session, task_repo.NewTask(title="s1", runtime="anthropic"))
+        workflow_repo.step_row(session, workflow_id, 1, "s1").task_id = other.id
     with store.read() as session:
-        assert workflow_repo.step_costs(session, workflow_id, 1) == {"s0": 350}
-        assert workflow_repo.step_task_ids(session) == {claim.task.id: workflow_id}
+        assert sorted(workflow_repo.step_costs(session, workflow_id, 1)) == [
+            ("s0", "scripted", 350),
+            ("s1", "anthropic", 0),
+        ]
+        assert workflow_repo.step_task_ids(session) == {
+            claim.task.id: workflow_id,
+            other.id: workflow_id,
+        }
         assert workflow_repo.step_task_ids(session, ["tsk_other"]) == {}
 
 

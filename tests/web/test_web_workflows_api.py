@@ -163,7 +163,11 @@ async def test_add_run_retry_through_the_api(
     done = await wait_done(worker_client, wf["id"])
     assert done["steps"][0]["output"] == "first"
     assert len(worker.tasks.runs(done["steps"][1]["task_id"])) >= 2
-    assert [s["cost_usd"] for s in done["steps"]] == ["0.12", "0.00"]  # each step's own
+    # scripted steps call no model: simulated, never spend (even a scenario's reported cost)
+    assert [(s["cost_usd"], s["simulated"]) for s in done["steps"]] == [
+        ("0.00", True),
+        ("0.00", True),
+    ]
     # One shape for every face: the API returns exactly the shared schema.
     latest = worker.workflows.get(wf["id"])
     assert done == WorkflowSchema.of(latest, worker.workflows.step_costs(latest)).data()

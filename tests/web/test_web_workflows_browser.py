@@ -193,7 +193,8 @@ def test_run_view_follows_a_run_live_and_the_board_hides_its_steps(
         expect(page.locator("#node-fix")).to_have_attribute("data-status", "failed", timeout=60_000)
         expect(page.locator("#wf-status")).to_have_text("Failed")
         expect(page.locator("#node-fix .node-error")).to_contain_text("the fix did not apply")
-        expect(page.locator("#node-review .node-meta")).to_contain_text("(simulated)")
+        expect(page.locator("#node-review .node-meta .badge.simulated")).to_have_text("simulated")
+        expect(page.locator("#node-review .node-meta")).not_to_contain_text("$")
         shoot(page, screenshot_dir(tmp_path), "workflow-run-failed")
         fix_task = httpx.get(f"{server}/api/v1/workflows/{workflow_id}", timeout=60).json()[
             "steps"

@@ -122,7 +122,7 @@ def test_a_run_in_flight_keeps_its_definition_and_the_edit_is_refused_until_it_e
 
 
 def test_after_an_edit_of_a_failed_step_a_retry_points_to_a_rerun_which_runs_the_edit(
-    worker: Workspace,
+    ws: Workspace,
 ) -> None:
     """A retry runs the failed step's task as the run made it, so after an edit of that step it
     is refused (it would run the old step) and says to re-run from it: the re-run makes the
@@ -133,48 +133,48 @@ def test_after_an_edit_of_a_failed_step_a_retry_points_to_a_rerun_which_runs_the
         "pattern": "sequence",
         "steps": [step("one", "first"), step("two", "second", fail="bad prompt")],
     }
-    wf = worker.workflows.add(parse_definition(data))
-    worker.workflows.run(wf.id)
-    failed = worker.workflows.wait(wf.id, timeout=60)
+    wf = ws.workflows.add(parse_definition(data))
+    ws.workflows.run(wf.id)
+    failed = ws.workflows.wait(wf.id, timeout=60)
     assert failed.status is WorkflowStatus.FAILED
-    renamed = worker.workflows.update(wf.id, parse_definition({**data, "name": "flaky-v2"}))
+    renamed = ws.workflows.update(wf.id, parse_definition({**data, "name": "flaky-v2"}))
     assert renamed.changes.settings == ("name",)
     data = {**data, "name": "flaky-v2"}
     data["steps"][1] = step("two", "second, fixed")
-    edited = worker.workflows.update(wf.id, parse_definition(data))
+    edited = ws.workflows.update(wf.id, parse_definition(data))
     assert edited.changes.changed == (StepChange("two", ("options",)),)
     with pytest.raises(ConflictError) as refused:
-        worker.workflows.retry(wf.id, "two")
+        ws.workflows.retry(wf.id, "two")
     assert refused.value.message == (
         "step two was edited since run 1 made its task; a retry would run the step as it was "
         "before the edit"
     )
     assert refused.value.hint is not None
     assert f"stagent workflow rerun {wf.id} two" in refused.value.hint
-    assert worker.workflows.get(wf.id).status is WorkflowStatus.FAILED  # nothing moved
-    worker.workflows.rerun(wf.id, "two")
-    done = worker.workflows.wait(wf.id, timeout=60)
+    assert ws.workflows.get(wf.id).status is WorkflowStatus.FAILED  # nothing moved
+    ws.workflows.rerun(wf.id, "two")
+    done = ws.workflows.wait(wf.id, timeout=60)
     assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
     assert [s.output for s in done.steps] == ["first", "second, fixed"]
     assert done.steps[0].task_id == failed.steps[0].task_id  # reused, not run again
-    assert len(worker.tasks.runs(done.steps[0].task_id or "")) == 1
+    assert len(ws.tasks.runs(done.steps[0].task_id or "")) == 1
 
 
-def test_a_retry_after_an_edit_elsewhere_still_runs(worker: Workspace) -> None:
+def test_a_retry_after_an_edit_elsewhere_still_runs(ws: Workspace) -> None:
     data = {
         "name": "flaky",
         "pattern": "sequence",
         "steps": [step("one", "first"), step("two", "second", fail="boom")],
     }
-    wf = worker.workflows.add(parse_definition(data))
-    worker.workflows.run(wf.id)
-    assert worker.workflows.wait(wf.id, timeout=60).status is WorkflowStatus.FAILED
+    wf = ws.workflows.add(parse_definition(data))
+    ws.workflows.run(wf.id)
+    assert ws.workflows.wait(wf.id, timeout=60).status is WorkflowStatus.FAILED
     data["steps"][0] = step("one", "first, reworded")
-    worker.workflows.update(wf.id, parse_definition(data))
-    worker.workflows.retry(wf.id, "two")
-    again = worker.workflows.wait(wf.id, timeout=60)
+    ws.workflows.update(wf.id, parse_definition(data))
+    ws.workflows.retry(wf.id, "two")
+    again = ws.workflows.wait(wf.id, timeout=60)
     assert again.status is WorkflowStatus.FAILED and again.stop_reason == "step two failed: boom"
-    assert len(worker.tasks.runs(again.steps[1].task_id or "")) == 2
+    assert len(ws.tasks.runs(again.steps[1].task_id or "")) == 2
 
 
 def test_the_project_is_kept_unless_given_and_an_edit_that_changes_nothing_stores_nothing(

@@ -13,7 +13,13 @@ from rich.table import Table
 from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.state import state_of
 from stagent.domain.workflow_changes import Edited, describe
-from stagent.domain.workflow_runs import BUILT_PATTERNS, StepState, Workflow, WorkflowStatus
+from stagent.domain.workflow_runs import (
+    BUILT_PATTERNS,
+    StepCost,
+    StepState,
+    Workflow,
+    WorkflowStatus,
+)
 from stagent.ledger.money import format_usd
 from stagent.workspace import Workspace
 
@@ -50,13 +56,13 @@ FollowFlag = Annotated[
 ]
 
 
-def _json(workflow: Workflow, costs: Mapping[str, int] | None = None) -> dict[str, object]:
+def _json(workflow: Workflow, costs: Mapping[str, StepCost] | None = None) -> dict[str, object]:
     from stagent.schemas.workflows import WorkflowSchema
 
     return WorkflowSchema.of(workflow, costs).data()
 
 
-def _print(workflow: Workflow, costs: Mapping[str, int] | None = None) -> None:
+def _print(workflow: Workflow, costs: Mapping[str, StepCost] | None = None) -> None:
     """The workflow and each step of its latest run: status, time, cost (given ``costs``),
     task, and its error or the first line of its output."""
     built = "" if workflow.pattern in BUILT_PATTERNS else " [yellow](not built yet)[/]"
@@ -78,13 +84,15 @@ def _print(workflow: Workflow, costs: Mapping[str, int] | None = None) -> None:
             console.print(f"    [dim]-> {escape(shown)}[/]")
 
 
-def _step_line(workflow: Workflow, state: StepState, costs: Mapping[str, int] | None) -> str:
-    """``review (Review): completed · 2.0 s · $0.01 task tsk_...``."""
+def _step_line(workflow: Workflow, state: StepState, costs: Mapping[str, StepCost] | None) -> str:
+    """``review (Review): completed · 2.0 s · $0.01 task tsk_...`` (``simulated`` in place of
+    the cost for a step that ran on a runtime that calls no model)."""
     parts = [state.status.value]
     if state.started_at is not None and state.ended_at is not None:
         parts.append(f"{(state.ended_at - state.started_at).total_seconds():.1f} s")
     if costs is not None and state.task_id:
-        parts.append(format_usd(costs.get(state.key, 0)))
+        cost = costs.get(state.key, StepCost())
+        parts.append("simulated" if cost.simulated else format_usd(cost.micros))
     task = f" task {state.task_id}" if state.task_id else ""
     return f"{state.key} ({escape(workflow.step_name(state))}): {' · '.join(parts)}{task}"
 

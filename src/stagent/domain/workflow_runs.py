@@ -92,6 +92,16 @@ class StepState:
 
 
 @dataclass(frozen=True, slots=True)
+class StepCost:
+    """What a step of a run has cost so far (`WorkflowService.step_costs`): ``micros`` is real
+    spend only; ``simulated`` says its task runs on a runtime that calls no model (the scripted
+    one), whose runs never count as spend (so its ``micros`` is 0)."""
+
+    micros: int = 0
+    simulated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Workflow:
     """A stored workflow and the state of its latest run."""
 

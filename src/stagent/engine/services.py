@@ -141,6 +141,10 @@ class TaskService:
         self._queue = queue
         self._profiles = profiles
 
+    def is_simulated(self, runtime: str) -> bool:
+        """True if ``runtime`` calls no model (the scripted one): its runs spend nothing."""
+        return self._runtimes.is_simulated(runtime)
+
     def require_runtime(self, name: str) -> None:
         """Raise the error listing the runtimes this workspace has if ``name`` is not one."""
         self._runtimes.require(name)

@@ -21,6 +21,7 @@ from stagent.domain.workflow_files import (
 )
 from stagent.domain.workflow_outline import StepOutline, outline_of
 from stagent.domain.workflow_runs import (
+    StepCost,
     StepStatus,
     Workflow,
     WorkflowStatus,
@@ -232,10 +233,20 @@ class WorkflowService:
         with self._store.read() as session:
             return workflow_repo.get_row(session, ref).id
 
-    def step_costs(self, workflow: Workflow) -> dict[str, int]:
-        """What each step of the latest run has cost so far, in micro-USD."""
+    def step_costs(self, workflow: Workflow) -> dict[str, StepCost]:
+        """What each step of the latest run that has a task has cost so far: real spend in
+        micro-USD, and whether it ran simulated (every run of its task on a runtime that calls
+        no model: issue 12's simulated runs, which never count as spend)."""
         with self._store.read() as session:
-            return workflow_repo.step_costs(session, workflow.id, workflow.run_count)
+            found = workflow_repo.step_costs(session, workflow.id, workflow.run_count)
+        spent: dict[str, int] = {}
+        real: set[str] = set()
+        for key, runtime, micros in found:
+            spent.setdefault(key, 0)
+            if not self._tasks.is_simulated(runtime):
+                spent[key] += micros
+                real.add(key)
+        return {key: StepCost(micros, simulated=key not in real) for key, micros in spent.items()}
 
     def step_tasks(self) -> dict[str, str]:
         """Every task that runs a workflow step, with its workflow's id."""

@@ -6,7 +6,7 @@ runtime as a float are converted through their shortest decimal representation.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 
 MICROS_PER_USD = 1_000_000
 MAX_USD = Decimal("1000000000")
@@ -71,13 +71,18 @@ def parse_usd(text: str | Decimal | int, field: str) -> int:
     return usd_to_micros(value)
 
 
-def short_usd(micros: int) -> str:
-    """Dollars for a glance: cents from one cent up (``$27.49``), four significant places below
-    (``$0.0042``), ``$0`` for nothing."""
-    if micros == 0:
-        return "$0"
-    if abs(micros) >= 10_000:
-        return f"{'-' if micros < 0 else ''}${abs(micros) / MICROS_PER_USD:,.2f}"
-    return f"{'-' if micros < 0 else ''}${float(f'{abs(micros) / MICROS_PER_USD:.4g}'):f}".rstrip(
-        "0"
-    )
+CENT = Decimal("0.01")
+
+
+def shown_usd(micros: int) -> str:
+    """Dollars as every page shows them, one rule: to the cent from a cent up (``$27.49``,
+    ``$1,204.50``); below a cent, two significant digits (``$0.0042``, ``$0.000013``), so a
+    call that cost something never reads ``$0.00``; nothing is ``$0.00``. (An unknown cost is
+    not an amount: pages say "unpriced"; a simulated call says "simulated".)"""
+    sign = "-" if micros < 0 else ""
+    value = micros_to_usd(abs(micros))
+    if value < CENT and micros:
+        small = value.quantize(Decimal(1).scaleb(value.adjusted() - 1), rounding=ROUND_HALF_UP)
+        if small < CENT:
+            return f"{sign}${small.normalize():f}"
+    return f"{sign}${value.quantize(CENT, rounding=ROUND_HALF_UP):,}"

@@ -9,6 +9,7 @@ from typing import Any, cast
 from stagent.domain.workflow_changes import Edited
 from stagent.domain.workflow_runs import (
     BUILT_PATTERNS,
+    StepCost,
     StepState,
     StepStatus,
     StopCode,
@@ -26,7 +27,9 @@ class WorkflowStepSchema(Schema):
     loop's n-th iteration, a planner-executor's n-th plan step); ``template`` and ``index`` split
     it. ``role`` is the step's part in its pattern (``step``, ``branch``, ``join``, ``planner``,
     ``executor``, ``iteration``, ``mayor``, ``worker``, ``refinery``). ``cost_usd`` is what its
-    task's runs have cost so far (null for a step with no task yet, and in lists)."""
+    task's runs have really cost so far; ``simulated`` is true when they ran on a runtime that
+    calls no model (the scripted one: simulated runs never count as spend, so ``cost_usd`` is
+    ``0.00``). Both are null for a step with no task yet, and in lists."""
 
     id: str
     name: str
@@ -41,13 +44,17 @@ class WorkflowStepSchema(Schema):
     started_at: datetime | None
     ended_at: datetime | None
     cost_usd: str | None = None
+    simulated: bool | None = None
 
     @classmethod
     def of(
-        cls, state: StepState, workflow: Workflow, costs: Mapping[str, int] | None = None
+        cls, state: StepState, workflow: Workflow, costs: Mapping[str, StepCost] | None = None
     ) -> WorkflowStepSchema:
         """Build from the domain value (the workflow gives names and roles; ``costs``, from
         `WorkflowService.step_costs`, each step's cost)."""
+        cost = None
+        if costs is not None and state.task_id:
+            cost = costs.get(state.key, StepCost())
         return cls(
             id=state.key,
             name=workflow.step_name(state),
@@ -61,9 +68,8 @@ class WorkflowStepSchema(Schema):
             error=state.error,
             started_at=state.started_at,
             ended_at=state.ended_at,
-            cost_usd=(
-                usd_text(costs.get(state.key, 0)) if costs is not None and state.task_id else None
-            ),
+            cost_usd=usd_text(cost.micros) if cost is not None else None,
+            simulated=cost.simulated if cost is not None else None,
         )
 
 
@@ -89,7 +95,7 @@ class WorkflowSchema(Schema):
     finished_at: datetime | None
 
     @classmethod
-    def of(cls, workflow: Workflow, costs: Mapping[str, int] | None = None) -> WorkflowSchema:
+    def of(cls, workflow: Workflow, costs: Mapping[str, StepCost] | None = None) -> WorkflowSchema:
         """Build from the domain value (``costs``: each step's, `WorkflowService.step_costs`)."""
         return cls(
             id=workflow.id,
@@ -149,7 +155,9 @@ class EditedWorkflowSchema(WorkflowSchema):
     changes: WorkflowChangesSchema
 
     @classmethod
-    def edited(cls, edited: Edited, costs: Mapping[str, int] | None = None) -> EditedWorkflowSchema:
+    def edited(
+        cls, edited: Edited, costs: Mapping[str, StepCost] | None = None
+    ) -> EditedWorkflowSchema:
         """Build from `WorkflowService.update`'s answer (``costs`` as `WorkflowSchema.of`)."""
         base = WorkflowSchema.of(edited.workflow, costs)
         return cls(**dict(base), changes=WorkflowChangesSchema.of(edited))

@@ -120,8 +120,10 @@ def _at(hour: int) -> datetime:
     return datetime.fromtimestamp(hour * HOUR, UTC)
 
 
+@functools.lru_cache(maxsize=16_384)
 def hour_key(hour: int) -> str:
-    """An hour number as the ledger's hour key, ``YYYY-MM-DD HH`` (UTC)."""
+    """An hour number as the ledger's hour key, ``YYYY-MM-DD HH`` (UTC); remembered (a
+    dashboard reads the same hours once per runtime)."""
     return _at(hour).strftime("%Y-%m-%d %H")
 
 

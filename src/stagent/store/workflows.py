@@ -36,6 +36,7 @@ from stagent.store.ledger import BLOCKED
 from stagent.store.tables import (
     ApprovalRequestRow,
     RunRow,
+    TaskRow,
     UsageLedgerRow,
     WorkflowRow,
     WorkflowStepRow,
@@ -523,16 +524,20 @@ def replace_definition(
     return to_workflow(row, step_rows(session, row.id, row.run_count))
 
 
-def step_costs(session: Session, workflow_id: str, run_number: int) -> dict[str, int]:
-    """What each step of a run has cost so far (micro-USD, every run of its child task)."""
+def step_costs(session: Session, workflow_id: str, run_number: int) -> list[tuple[str, str, int]]:
+    """What each step of a run has cost so far, by runtime: (step key, runtime, micro-USD of
+    every run of its child task on that runtime). A step whose task has no run yet comes with
+    its task's runtime and 0."""
+    runtime = func.coalesce(RunRow.runtime, TaskRow.runtime)
     query = (
-        select(WorkflowStepRow.step_key, func.coalesce(func.sum(RunRow.cost_micros), 0))
-        .join(RunRow, RunRow.task_id == WorkflowStepRow.task_id)
+        select(WorkflowStepRow.step_key, runtime, func.coalesce(func.sum(RunRow.cost_micros), 0))
+        .join(TaskRow, TaskRow.id == WorkflowStepRow.task_id)
+        .outerjoin(RunRow, RunRow.task_id == WorkflowStepRow.task_id)
         .where(WorkflowStepRow.workflow_id == workflow_id)
         .where(WorkflowStepRow.run_number == run_number)
-        .group_by(WorkflowStepRow.step_key)
+        .group_by(WorkflowStepRow.step_key, runtime)
     )
-    return {key: int(total) for key, total in session.execute(query)}
+    return [(key, str(name), int(total)) for key, name, total in session.execute(query)]
 
 
 def step_task_ids(session: Session, task_ids: list[str] | None = None) -> dict[str, str]:

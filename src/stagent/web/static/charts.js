@@ -13,6 +13,12 @@
   }
 
   function usd(micros) { return micros / 1e6; }
+  // An axis tick (a round number Chart.js picks, not an amount of the page): cents from a cent
+  // up, two significant digits below, like the page's amounts (`shown_usd`).
+  function axisUsd(value) {
+    if (value === 0 || Math.abs(value) >= 0.01) return "$" + value.toFixed(2);
+    return "$" + Number(value.toPrecision(2));
+  }
 
   function costCharts(data) {
     const spend = document.getElementById("chart-spend");
@@ -28,8 +34,12 @@
         data: { labels: data.labels.map((d) => d.slice(5)), datasets: datasets },
         options: {
           maintainAspectRatio: false, animation: false,
-          scales: { x: { stacked: true, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 6 } }, y: { stacked: true, beginAtZero: true } },
-          plugins: { legend: { display: datasets.length > 0, position: "bottom" } },
+          scales: { x: { stacked: true, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 6 } }, y: { stacked: true, beginAtZero: true, ticks: { callback: axisUsd } } },
+          plugins: {
+            legend: { display: datasets.length > 0, position: "bottom" },
+            // amounts as the page shows them (the server's one rule), not Chart.js's rounding
+            tooltip: { callbacks: { label: (c) => c.dataset.label + ": " + ((data.by_runtime_text[c.dataset.label] || [])[c.dataIndex] || "") } },
+          },
         },
       });
     }

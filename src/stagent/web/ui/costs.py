@@ -10,7 +10,8 @@ from urllib.parse import urlencode
 from fastapi import Depends, Query, Request
 from starlette.responses import Response
 
-from stagent.domain.errors import NotFoundError, ValidationError
+from stagent.domain.errors import ValidationError
+from stagent.ledger.money import shown_usd
 from stagent.ledger.reports import Scope
 from stagent.ledger.views import entry_json
 from stagent.web.deps import WorkspaceDep
@@ -43,14 +44,8 @@ def _choice(value: str | None, allowed: list[str] | tuple[str, ...], field: str)
 
 
 def _titles(ws: Workspace, task_ids: set[str]) -> dict[str, str]:
-    """The audit log's tasks by title (a deleted task keeps its id)."""
-    titles: dict[str, str] = {}
-    for task_id in task_ids:
-        try:
-            titles[task_id] = ws.tasks.get(task_id).title
-        except NotFoundError:
-            continue
-    return titles
+    """The audit log's tasks by title, in one query (a task no longer stored keeps its id)."""
+    return {task_id: title for task_id, (title, _) in ws.ledger.task_labels(list(task_ids)).items()}
 
 
 def _workflows(ws: Workspace, task_ids: set[str]) -> dict[str, tuple[str, str]]:
@@ -110,6 +105,8 @@ def costs(
         title="Costs",
         data=data,
         rows=[entry_json(row) for row in rows],
+        spend_text={runtime: [shown_usd(m) for m in spend]
+                    for runtime, spend in data["daily_by_runtime"].items()},
         task_titles=_titles(ws, task_ids),
         workflow_of=_workflows(ws, task_ids),
         range_problem=problem.to_dict() if problem else None,

@@ -14,7 +14,7 @@ from starlette.templating import Jinja2Templates
 
 from stagent.domain.events import LoggedEvent
 from stagent.domain.tasks import TaskStatus
-from stagent.ledger.money import short_usd
+from stagent.ledger.money import shown_usd
 from stagent.web.ui.markdown import markdown
 from stagent.web.ui.surfaces import NAV_GROUPS, SURFACES, nav_items
 from stagent.web.ui.times import ago
@@ -110,7 +110,7 @@ def build_environment() -> Environment:
     )
     env.filters["when"] = format_time  # pyright: ignore[reportUnknownMemberType]
     env.filters["ago"] = ago  # pyright: ignore[reportUnknownMemberType]
-    env.filters["usd"] = short_usd  # pyright: ignore[reportUnknownMemberType]
+    env.filters["usd"] = shown_usd  # pyright: ignore[reportUnknownMemberType]
     env.filters["page_text"] = page_text  # pyright: ignore[reportUnknownMemberType]
     env.filters["code_spans"] = code_spans  # pyright: ignore[reportUnknownMemberType]
     env.filters["log_text"] = log_text  # pyright: ignore[reportUnknownMemberType]

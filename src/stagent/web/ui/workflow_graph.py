@@ -9,11 +9,13 @@ loop is its step, with its iterations (``<step>#<n>``) on a timeline.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from stagent.domain.ids import utcnow
 from stagent.domain.workflow_runs import (
+    StepCost,
     StepState,
     Workflow,
     WorkflowStatus,
@@ -39,11 +41,13 @@ class Node:
     seconds: float | None = None
     """How long it ran (None until it started; up to now while it runs)."""
     cost_micros: int | None = None
+    """What its task's runs really cost (None with no task yet)."""
+    simulated: bool = False
+    """Its task ran on a runtime that calls no model: shown as "simulated", not a cost."""
     error: str | None = None
     output: str | None = None
     gate: bool = False
     """The step waits for a person's approval before it runs."""
-    runtime: str = "scripted"
     instance: bool = False
     """A step the run made from a template (a loop iteration, a plan step)."""
     retryable: bool = False
@@ -91,7 +95,9 @@ TEMPLATE = "template"
 executor step, whose instances (``<id>#<n>``) are what runs."""
 
 
-def nodes(workflow: Workflow, costs: dict[str, int], now: datetime | None = None) -> list[Node]:
+def nodes(
+    workflow: Workflow, costs: Mapping[str, StepCost], now: datetime | None = None
+) -> list[Node]:
     """Every step of the latest run: the definition's steps in order (a template that only runs
     through its instances shows as ``template``), then the steps the run added, in order."""
     now = now or utcnow()
@@ -125,12 +131,13 @@ def _node(
     key: str,
     step: WorkflowStep | None,
     row: StepState | None,
-    costs: dict[str, int],
+    costs: Mapping[str, StepCost],
     now: datetime,
     ended: bool,
     status: str | None,
 ) -> Node:
     status = status or (row.status.value if row is not None else "not run")
+    cost = costs.get(key, StepCost()) if row is not None and row.task_id else None
     return Node(
         key=key,
         name=workflow.step_name(row) if row is not None else (step.name if step else key),
@@ -139,11 +146,11 @@ def _node(
         task_id=row.task_id if row is not None else None,
         started_at=row.started_at if row is not None else None,
         seconds=duration(row, now) if row is not None else None,
-        cost_micros=costs.get(key) if row is not None and row.task_id else None,
+        cost_micros=cost.micros if cost is not None else None,
+        simulated=cost is not None and cost.simulated,
         error=row.error if row is not None else None,
         output=row.output if row is not None else None,
         gate=step.requires_approval if step is not None else False,
-        runtime=(step.runtime if step is not None else None) or "scripted",
         instance=split_key(key)[1] is not None,
         retryable=ended and status in RETRYABLE,
     )

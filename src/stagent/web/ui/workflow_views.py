@@ -4,14 +4,21 @@ its actions and the live stream)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from stagent.domain.errors import NotFoundError
 from stagent.domain.ids import utcnow
 from stagent.domain.tasks import TaskStatus
-from stagent.domain.workflow_runs import BUILT_PATTERNS, StepStatus, Workflow, WorkflowStatus
+from stagent.domain.workflow_runs import (
+    BUILT_PATTERNS,
+    StepCost,
+    StepStatus,
+    Workflow,
+    WorkflowStatus,
+)
 from stagent.web.ui import workflow_graph as graph
-from stagent.web.ui.views import lookup, usd
+from stagent.web.ui.views import usd
 from stagent.workspace import Workspace
 
 STATUSES = tuple(s.value for s in WorkflowStatus)
@@ -24,8 +31,6 @@ def run_context(ws: Workspace, workflow: Workflow) -> dict[str, Any]:
     nodes = graph.nodes(workflow, costs, utcnow())
     status = workflow.status
     active = status in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED)
-    total = sum(costs.values())
-    lk = lookup(ws)
     waits = asking(ws, workflow)
     label, css = status_badge(ws, workflow, waits)
     return {
@@ -36,8 +41,7 @@ def run_context(ws: Workspace, workflow: Workflow) -> dict[str, Any]:
         "iterations": [n for n in nodes if n.instance and n.role == "Iteration"],
         "clock": graph.clock,
         "usd": usd,
-        "simulated": lk.simulated,
-        "total_cost": usd(total) if workflow.run_count else "",
+        "total_cost": total_cost(costs.values()) if workflow.run_count else "",
         "pattern_built": workflow.pattern in BUILT_PATTERNS,
         "can_run": not active,
         "can_pause": status is WorkflowStatus.RUNNING,
@@ -48,6 +52,18 @@ def run_context(ws: Workspace, workflow: Workflow) -> dict[str, Any]:
         "status_class": css,
         "counts": Counter(n.status for n in nodes),
     }
+
+
+def total_cost(costs: Iterable[StepCost]) -> str:
+    """The run's cost for its header: the real spend, "simulated" when every step that ran was
+    simulated (no model called, nothing spent), both when some were."""
+    costs = list(costs)
+    real = [c.micros for c in costs if not c.simulated]
+    if not costs or real and len(real) == len(costs):
+        return usd(sum(real))
+    if not real:
+        return "simulated"
+    return f"{usd(sum(real))} + simulated steps"
 
 
 def status_badge(
