@@ -253,3 +253,23 @@ def test_an_unknown_command_is_a_usage_error(cli: Cli) -> None:
     result = cli("tsak", "list")
     assert result.exit_code == 2
     assert "No such command 'tsak'" in result.output
+
+
+@pytest.mark.parametrize("module", ["stagent", "stagent.cli"])
+def test_python_dash_m_runs_the_same_command(tmp_path: Path, module: str) -> None:
+    """``python -m stagent.cli`` was "a package and cannot be directly executed"."""
+    env = {**os.environ, "STAGENT_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-m", module, "task", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("No tasks found. Create one with stagent task add TITLE.")
+    helped = subprocess.run(
+        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert helped.stdout.startswith(f"Usage: python -m {module} [OPTIONS] COMMAND")

@@ -196,3 +196,18 @@ def test_user_level_follows_claude_config_dir(
     docs = [a["path"] for a in report["artifacts"] if a["tool"] == "claude-code"]
     assert docs == [str(elsewhere / "CLAUDE.md")]
     assert report["locations"]["claude_dir"] == str(elsewhere)
+
+
+def test_a_folder_without_any_set_up_says_so_instead_of_an_empty_table(
+    cli: Cli, tree_env: Path
+) -> None:
+    empty = tree_env / "empty"
+    empty.mkdir()
+    result = cli("scan", str(empty), "--no-save")
+    assert result.exit_code == 0, result.output
+    assert "0 artifacts" in result.stdout
+    assert "Artifacts by tool" not in result.stdout
+    assert result.stdout.rstrip().endswith(
+        "No Claude Code or Codex artifacts found (settings, instructions, skills, subagents, "
+        "commands, MCP servers)."
+    )

@@ -159,3 +159,20 @@ def test_the_help_names_all_six_patterns_as_runnable(cli: Cli) -> None:
     assert "not built yet" not in shown
     for pattern in ("sequence", "parallel", "checkpoint", "planner-executor", "loop", "swarm"):
         assert pattern in shown
+
+
+def test_a_workflow_never_run_shows_its_steps_and_how_to_run_it(cli: Cli, tmp_path: Path) -> None:
+    data = {"name": "review", "pattern": "sequence", "steps": [step("one", "a"), step("two", "b")]}
+    added = cli("workflow", "add", str(write(tmp_path, data)))
+    assert added.exit_code == 0, added.output
+    workflow_id = added.stdout.split()[0]
+    for shown in (added.stdout, cli("workflow", "show", "review").stdout):
+        assert shown.splitlines() == [
+            f"{workflow_id} review - sequence - draft",
+            "  one (One): not run yet",
+            "  two (Two): not run yet",
+            f"Run it with: stagent workflow run {workflow_id} --follow",
+        ]
+    assert cli("workflow", "run", "review").exit_code == 0
+    ran = cli("workflow", "show", "review").stdout
+    assert "not run yet" not in ran and "Run it with" not in ran

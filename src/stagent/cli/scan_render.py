@@ -46,7 +46,13 @@ def print_report(report: ScanReport) -> None:
             console.print(f"          [dim]fix:[/] {escape(f.fix)}")
     else:
         console.print("[green]No findings.[/]")
-    console.print(_artifacts(report))
+    if report.artifacts:
+        console.print(_artifacts(report))
+    else:
+        console.print(
+            "No Claude Code or Codex artifacts found (settings, instructions, skills, "
+            "subagents, commands, MCP servers)."
+        )
 
 
 def _dimensions(report: ScanReport) -> Table:

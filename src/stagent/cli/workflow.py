@@ -73,6 +73,11 @@ def _print(workflow: Workflow, costs: Mapping[str, StepCost] | None = None) -> N
     if workflow.stop_reason:
         code = f" [{workflow.stop_code}]" if workflow.stop_code else ""
         console.print(f"  stopped: {escape(workflow.stop_reason)}{escape(code)}")
+    if not workflow.steps:  # never run: the steps it defines
+        for defined in workflow.definition.steps:
+            console.print(f"  {defined.id} ({escape(defined.name)}): not run yet")
+    if workflow.status is WorkflowStatus.DRAFT:
+        console.print(f"Run it with: stagent workflow run {workflow.id} --follow")
     for state in workflow.steps:
         console.print(f"  {_step_line(workflow, state, costs)}")
         if state.error:
