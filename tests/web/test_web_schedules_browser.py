@@ -4,6 +4,7 @@ list and the detail at desktop and phone widths (screenshots kept in the test's 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -91,8 +92,11 @@ def test_a_blueprint_schedule_fires_workflows_and_links_them(
         page.wait_for_url(f"{server}/schedules/sch_*")
         expect(page.locator(".schedule-head")).to_contain_text("Fires the blueprint")
         link = page.locator("table.firings a.workflow-link").first
-        expect(link).to_be_visible(timeout=60_000)
-        expect(link.locator(".badge")).to_have_text("completed", timeout=60_000)
+        try:
+            expect(link).to_be_visible(timeout=60_000)
+            expect(link.locator(".badge")).to_have_text("completed", timeout=60_000)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{firing_state(server, page.url)}") from None
         page.screenshot(path=str(shots / "schedule-blueprint-1280.png"), full_page=True)
         page.set_viewport_size({"width": 390, "height": 844})
         page.reload()
@@ -102,3 +106,23 @@ def test_a_blueprint_schedule_fires_workflows_and_links_them(
         link.click()
         page.wait_for_url("**/workflows/wf_*")
         expect(page.locator("h1")).to_have_text("Meal planning: quick dinners")
+
+
+def firing_state(base: str, url: str) -> str:
+    """What the API says of the schedule at ``url`` (its page): whether the scheduler claimed
+    an occurrence, how each firing was decided and what became of its workflow. A test that
+    saw no firing on the page says which stage stalled (the server's log has no timestamps)."""
+    schedule_id = url.rstrip("/").rsplit("/", 1)[-1]
+    try:
+        answer = httpx.get(f"{base}/api/v1/schedules/{schedule_id}", timeout=60).json()
+    except httpx.HTTPError as exc:
+        return f"the API did not answer: {exc!r}"
+    firings = [
+        {key: f.get(key) for key in ("occurrence_at", "status", "reason", "workflow_id", "outcome")}
+        for f in answer.get("firings", [])
+    ]
+    return (
+        f"now {datetime.now(UTC):%H:%M:%S}; schedule {answer.get('status')}, created "
+        f"{answer.get('created_at')}, next fire {answer.get('next_fire_at')}, "
+        f"{answer.get('firing_count')} fired; firings: {firings}"
+    )
