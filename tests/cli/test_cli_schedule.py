@@ -209,3 +209,24 @@ def test_fire_here_follows_the_task_even_when_queueing_it_lags_the_fired_mark(
     fired = cli("schedule", "fire", "digest")
     assert fired.exit_code == 0, fired.output
     assert "(completed)" in fired.stdout, fired.stdout
+
+
+def test_a_firing_whose_task_cannot_start_is_an_error_not_a_run_here(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runtime is not ready: ``fire`` said "Running task ... here", then "Fired" with the
+    task still planned, and exited 0."""
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    cli.json(
+        "schedule", "add", "digest", "--every", "1d", "--prompt", "D", "--runtime", "anthropic"
+    )
+    fired = cli("schedule", "fire", "digest")
+    assert fired.exit_code == 1, fired.output
+    assert "Running task" not in fired.output and "Fired" not in fired.stdout
+    assert (
+        "Error: firing digest failed: its task could not be queued: the anthropic runtime is not "
+        "ready"
+    ) in fired.stderr
+    assert "then fire again: stagent schedule fire digest" in fired.stderr
+    (firing,) = cli.json("schedule", "show", "digest")["firings"]
+    assert (firing["status"], firing["task_status"]) == ("failed", "planned")

@@ -18,7 +18,7 @@ from stagent.cli.output import JsonFlag, console, emit_json, err_console
 from stagent.cli.render import print_event
 from stagent.cli.state import state_of
 from stagent.domain.errors import ValidationError
-from stagent.domain.schedules import Firing, Schedule
+from stagent.domain.schedules import Firing, FiringStatus, Schedule
 from stagent.runtimes.scenario import load_scenario_file, scenario_to_data
 from stagent.scheduler.drafts import ScheduleDraft
 from stagent.schemas.schedules import (
@@ -275,6 +275,13 @@ def fire(ctx: typer.Context, ref: Ref, as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json(out.model_dump(mode="json"))
         return
+    if firing.status is FiringStatus.FAILED:
+        err_console.print(f"Error: firing {out.name} failed: {escape(firing.reason or '')}")
+        err_console.print(
+            "hint: fix that (`stagent doctor` checks each runtime), then fire again: "
+            f"stagent schedule fire {escape(ref)}"
+        )
+        raise typer.Exit(1)
     if firing.task_id or firing.workflow_id:
         started = _started(FiringOut.of(firing))
         outcome = f" ({firing.outcome})" if firing.outcome else ""
@@ -293,6 +300,8 @@ def _fire_here(ws: Workspace, firing: Firing, *, show_events: bool) -> Firing:
     while not ws.schedules.is_settled(firing.id) and time.monotonic() < deadline:
         time.sleep(0.05)  # until its task is queued, not just created (a planned one ends follow)
     firing = ws.schedules.firing(firing.id)
+    if firing.status is FiringStatus.FAILED:  # its task or run could not start: nothing to run
+        return firing
     if firing.task_id:
         if show_events:
             console.print(f"Running task {firing.task_id} here (no worker is running)")
