@@ -34,6 +34,7 @@ from stagent.engine.profile_hook import ProfileResolver
 from stagent.engine.queue import TaskQueueClient
 from stagent.engine.services import TaskService
 from stagent.engine.workflow_steps import made_from
+from stagent.store import events as event_repo
 from stagent.store import projects as project_repo
 from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
@@ -106,12 +107,16 @@ def _check_unedited(
 ) -> None:
     """Raise a `ConflictError` if a step a retry would run again has a task made from a step
     an edit changed since (a retry runs a step's task as it was made; `workflow_steps.made_from`):
-    re-running from it makes its task from the edited definition."""
+    re-running from it makes its task from the edited definition. A task the person edited
+    (its log has an ``updated`` event: a fixed scenario, prompt or options) is run as they
+    left it: that edit is the fix the retry is for, whatever the definition says now."""
     steps = {s.id: s for s in definition.steps}
     for row in rows:
         template = steps.get(split_key(row.step_key)[0])
         if row.task_id is None or template is None:
             continue
+        if event_repo.count(session, row.task_id, "updated"):
+            continue  # the person edited the task itself: their fix is what a retry runs
         if not made_from(task_repo.get(session, row.task_id), template):
             key = row.step_key
             raise ConflictError(
