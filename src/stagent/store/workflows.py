@@ -43,8 +43,9 @@ from stagent.store.tables import (
 )
 
 
-def to_step(row: WorkflowStepRow) -> StepState:
-    """Map a step row to the domain value."""
+def to_step(row: WorkflowStepRow | Any) -> StepState:
+    """Map a step row (an ORM row, or a Core result row with the same columns) to the domain
+    value."""
     return StepState(
         key=row.step_key,
         position=row.position,
@@ -186,20 +187,7 @@ def step_states(session: Session, workflow_id: str, run_number: int) -> list[Ste
     """The steps of one run as domain values, in definition order (what `to_step` makes of
     `step_rows`, without loading an ORM object per row)."""
     params = {"workflow_id": workflow_id, "run_number": run_number}
-    return [
-        StepState(
-            key=r.step_key,
-            position=r.position,
-            status=StepStatus(r.status),
-            task_id=r.task_id,
-            output=r.output,
-            error=r.error,
-            started_at=ensure_aware(r.started_at) if r.started_at else None,
-            ended_at=ensure_aware(r.ended_at) if r.ended_at else None,
-            name=r.name,
-        )
-        for r in flushed_connection(session).execute(_STEP_STATES, params)
-    ]
+    return [to_step(r) for r in flushed_connection(session).execute(_STEP_STATES, params)]
 
 
 def list_all(session: Session, *, status: WorkflowStatus | None = None) -> list[Workflow]:
