@@ -163,7 +163,7 @@ def test_work_waiting_for_a_person_waits_in_its_own_column_saying_for_what(
         # The workflow's run view says so too, with the way to answer.
         page.goto(f"{server}/workflows/{workflow_id}")
         node = page.locator("#node-fix")
-        expect(node.locator(".badge")).to_have_text("waiting for you")
+        expect(node.locator(".badge.st-waiting")).to_have_text("waiting for you")
         expect(node.get_by_role("link", name="Answer in the Inbox")).to_be_visible()
         page.goto(f"{server}/board")
         # Opened fresh on a phone, the Board starts on what waits for the person.
