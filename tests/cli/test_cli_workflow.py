@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import yaml
 from clitools import Cli, assert_one_line_error
 
+from stagent.runtimes.credentials import forget_applied
 from stagent.testing.workflows import step
 
 
@@ -176,3 +179,66 @@ def test_a_workflow_never_run_shows_its_steps_and_how_to_run_it(cli: Cli, tmp_pa
     assert cli("workflow", "run", "review").exit_code == 0
     ran = cli("workflow", "show", "review").stdout
     assert "not run yet" not in ran and "Run it with" not in ran
+
+
+NEEDS_CLAUDE = """\
+name: needs-claude
+pattern: sequence
+steps:
+  - {id: plan, name: Plan, prompt: p}
+  - {id: review, name: Review, prompt: p, runtime: claude}
+  - {id: price, name: Price, prompt: p, runtime: anthropic}
+"""
+
+
+@pytest.fixture
+def no_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No key exported and no Claude Code login, as on a fresh machine."""
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "no-login"))
+    yield
+    forget_applied()
+
+
+def test_a_run_whose_step_runtime_is_not_ready_is_refused_up_front(
+    cli: Cli, tmp_path: Path, no_login: None
+) -> None:
+    """As ``task run`` refuses: before, the run was stored and started, and failed at the
+    step with the runtime's own "Not logged in"."""
+    path = tmp_path / "wf.yaml"
+    path.write_text(NEEDS_CLAUDE)
+    refused = cli("workflow", "run", str(path))
+    assert refused.exit_code == 1, refused.output
+    lines = refused.stderr.splitlines()
+    assert lines[0] == "Error: 2 problems"
+    assert lines[1].startswith(
+        "  steps[1].runtime (step review): the claude runtime is not ready: no credentials"
+    )
+    assert lines[3].startswith("  steps[2].runtime (step price): the anthropic runtime is not")
+    assert lines[2].startswith("    hint: ") and "ANTHROPIC_API_KEY" in lines[2]
+    assert "Traceback" not in refused.output
+    assert cli.json("workflow", "list") == []  # nothing stored
+    assert cli.json("task", "list") == []
+
+    as_json = cli.json("workflow", "run", str(path), expect_exit=1)
+    assert as_json["code"] == "runtime_unavailable"
+    assert [e["step"] for e in as_json["errors"]] == ["review", "price"]
+    assert all("Settings -> Runtimes" in e["hint"] for e in as_json["errors"])
+
+
+def test_a_stored_workflow_whose_one_step_is_not_ready_says_the_fix(
+    cli: Cli, tmp_path: Path, no_login: None
+) -> None:
+    path = tmp_path / "wf.yaml"
+    path.write_text(NEEDS_CLAUDE.replace(", runtime: anthropic", ""))
+    workflow_id = cli.json("workflow", "add", str(path))["id"]  # adding needs no model
+    refused = cli("workflow", "run", workflow_id)
+    line = assert_one_line_error(refused, contains="not ready")
+    assert line.startswith(
+        "Error: steps[1].runtime (step review): the claude runtime is not ready: no credentials"
+    )
+    assert "hint: " in refused.stderr and "/login" in refused.stderr
+    shown = cli.json("workflow", "show", workflow_id)
+    assert (shown["status"], shown["run_count"]) == ("draft", 0)
+    assert cli.json("task", "list") == []

@@ -13,6 +13,8 @@ import pytest
 
 from stagent.domain.errors import RuntimeUnavailableError, ValidationError
 from stagent.domain.tasks import TaskStatus
+from stagent.domain.workflow_runs import WorkflowStatus
+from stagent.domain.workflows import WorkflowDefinition
 from stagent.engine.services import TaskDraft
 from stagent.runtimes.credentials import CredentialStore, forget_applied
 from stagent.workspace import Workspace
@@ -115,3 +117,56 @@ def test_codex_without_its_binary_names_an_install_command_that_exists(tmp_path:
     assert not health.ok
     python, *rest = shlex.split(health.fix or "")
     assert Path(python).is_file() and rest[:3] == ["-m", "pip", "install"]
+
+
+def _needs_models() -> WorkflowDefinition:
+    steps = [
+        {"id": "plan", "name": "Plan", "prompt": "p"},
+        {"id": "review", "name": "Review", "prompt": "p", "runtime": "claude"},
+        {"id": "price", "name": "Price", "prompt": "p", "runtime": "anthropic"},
+        {"id": "fix", "name": "Fix", "prompt": "p", "runtime": "claude", "depends_on": ["review"]},
+    ]
+    return WorkflowDefinition.model_validate(
+        {"name": "needs-models", "pattern": "sequence", "steps": steps}
+    )
+
+
+def test_a_workflow_is_not_started_while_a_steps_runtime_is_not_ready(
+    workspace: Workspace,
+) -> None:
+    """As a task's run is refused: every step that cannot run is named with its runtime's
+    reason and fix, and nothing is stored (`start`) or begun (`run`)."""
+    with pytest.raises(RuntimeUnavailableError) as refused:
+        workspace.workflows.start(_needs_models())
+    assert refused.value.message.startswith("3 steps cannot run here: ")
+    problems = refused.value.problems
+    assert [(p.step, p.field) for p in problems] == [
+        ("review", "steps[1].runtime"),
+        ("price", "steps[2].runtime"),
+        ("fix", "steps[3].runtime"),
+    ]
+    assert problems[0].message.startswith("the claude runtime is not ready: no credentials")
+    assert problems[1].message.startswith("the anthropic runtime is not ready")
+    assert all("ANTHROPIC_API_KEY" in (p.hint or "") for p in problems)
+    assert workspace.workflows.list() == []
+
+    stored = workspace.workflows.add(_needs_models())
+    with pytest.raises(RuntimeUnavailableError):
+        workspace.workflows.run(stored.id)
+    after = workspace.workflows.get(stored.id)
+    assert (after.status, after.run_count) == (WorkflowStatus.DRAFT, 0)
+    assert workspace.tasks.list() == []
+
+
+def test_a_workflow_refused_for_its_runtimes_runs_once_they_are_ready(
+    workspace: Workspace,
+) -> None:
+    workspace.start_worker("worker")  # the queue's tables exist; the run is refused or queued
+    workspace.stop_worker()
+    stored = workspace.workflows.add(_needs_models())
+    with pytest.raises(RuntimeUnavailableError):
+        workspace.workflows.run(stored.id)
+    workspace.credentials.save("ANTHROPIC_API_KEY", "sk-ant-test")  # claude takes the key too
+    workspace.runtimes.forget_readiness()
+    started = workspace.workflows.run(stored.id)
+    assert (started.status, started.run_count) == (WorkflowStatus.RUNNING, 1)

@@ -4,10 +4,14 @@ retry, and the same shape as the CLI's ``--json``."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from stagent.runtimes.credentials import forget_applied
 from stagent.schemas.workflows import WorkflowSchema
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
@@ -219,3 +223,42 @@ async def test_the_workflows_page_lists_them_escaped_and_says_what_is_not_built(
     assert "not built yet" in page.text
     assert "never run" in page.text and "Not run yet" in page.text
     assert "stagent " not in page.text.split("<main", 1)[-1]  # no CLI syntax on a page
+
+
+@pytest.fixture
+def no_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No key exported and no Claude Code login."""
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "no-login"))
+    yield
+    forget_applied()
+
+
+async def test_a_run_whose_step_runtime_is_not_ready_is_a_422_naming_each_step(
+    client: httpx.AsyncClient, workspace: Workspace, no_login: None
+) -> None:
+    """Refused up front, as a task's run is: before, the run started and failed at the step."""
+    steps = [
+        step("plan", "planned"),
+        {"id": "review", "name": "Review", "prompt": "p", "runtime": "claude"},
+        {"id": "fix", "name": "Fix", "prompt": "p", "runtime": "claude"},
+    ]
+    definition = {"name": "needs-claude", "pattern": "sequence", "steps": steps}
+    created = await client.post("/api/v1/workflows", json={"definition": definition})
+    assert created.status_code == 201, created.text
+    wf = created.json()
+    refused = await client.post(f"/api/v1/workflows/{wf['id']}/run")
+    assert refused.status_code == 422, refused.text
+    body = refused.json()
+    assert body["code"] == "runtime_unavailable"
+    assert body["error"].startswith("2 steps cannot run here: ")
+    assert [(e["step"], e["field"]) for e in body["errors"]] == [
+        ("review", "steps[1].runtime"),
+        ("fix", "steps[2].runtime"),
+    ]
+    assert all("the claude runtime is not ready" in e["message"] for e in body["errors"])
+    assert all("Settings -> Runtimes" in e["hint"] for e in body["errors"])
+    after = (await client.get(f"/api/v1/workflows/{wf['id']}")).json()
+    assert (after["status"], after["run_count"]) == ("draft", 0)
+    assert workspace.tasks.list() == []

@@ -259,12 +259,17 @@ def run(
     follow: FollowFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Start a run (a FILE is added first). Without a running server or worker, it runs here."""
+    """Start a run (a FILE is added first). Without a running server or worker, it runs here.
+
+    Refused before anything is stored or started if a step's runtime is not ready here (not
+    logged in, no key, no binary): each such step is named with the reason and the fix.
+    """
 
     def start(ws: Workspace) -> Workflow:
         path = Path(target)
-        ref = ws.workflows.add_file(path).id if path.suffix and path.exists() else target
-        return ws.workflows.run(ref)
+        if path.suffix and path.exists():
+            return ws.workflows.start_file(path)
+        return ws.workflows.run(target)
 
     _act(ctx, start, as_json, follow=follow)
 

@@ -149,6 +149,11 @@ class TaskService:
         """Raise the error listing the runtimes this workspace has if ``name`` is not one."""
         self._runtimes.require(name)
 
+    def require_ready(self, name: str) -> None:
+        """Raise `RuntimeUnavailableError` (reason, and the fix as its hint) if ``name`` cannot
+        run here now: the check `run` makes before it queues (`RuntimeRegistry.require_ready`)."""
+        self._runtimes.require_ready(name)
+
     def create(self, draft: TaskDraft) -> Task:
         """Create a planned task after validating its runtime, project and run options."""
         title = checked_text("title", draft.title.strip(), TITLE_MAX)

@@ -33,6 +33,7 @@ from stagent.domain.workflows import WorkflowDefinition
 from stagent.engine.profile_hook import ProfileResolver
 from stagent.engine.queue import TaskQueueClient
 from stagent.engine.services import TaskService
+from stagent.engine.workflow_readiness import refuse_unready
 from stagent.engine.workflow_steps import made_from
 from stagent.store import events as event_repo
 from stagent.store import projects as project_repo
@@ -259,10 +260,24 @@ class WorkflowService:
             return workflow_repo.step_task_ids(session)
 
     def start(self, definition: WorkflowDefinition, *, project: str | None = None) -> Workflow:
-        """Store a definition and start its first run (a definition that cannot run is refused
-        before anything is stored)."""
+        """Store a definition and start its first run (a definition that cannot run, or whose
+        steps' runtimes are not ready here, is refused before anything is stored)."""
         self.check_runnable(definition)
+        self.require_ready(definition)
         return self.run(self.add(definition, project=project).id)
+
+    def start_file(self, path: Path, *, project: str | None = None) -> Workflow:
+        """`start` a YAML or JSON file's definition (errors name file, line, step and field)."""
+        text, source = read_definition(path), str(path)
+        definition = self.load(text, source)
+        self.require_ready(definition)
+        workflow = self.add(definition, project=project, source=source, text=text)
+        return self.run(workflow.id)
+
+    def require_ready(self, definition: WorkflowDefinition) -> None:
+        """Raise `RuntimeUnavailableError` naming every step whose runtime cannot run here now
+        (step, runtime, reason, fix), as ``task run`` refuses its task's (`refuse_unready`)."""
+        refuse_unready(definition, self._tasks.require_ready)
 
     def check_runnable(self, definition: WorkflowDefinition) -> None:
         """Raise the reason ``definition`` cannot run here (a step's runtime or profile)."""
@@ -304,9 +319,19 @@ class WorkflowService:
             return workflow_repo.get(session, ref)
 
     def run(self, ref: str) -> Workflow:
-        """Start a new run; a worker's workflow queue executes it."""
+        """Start a new run; a worker's workflow queue executes it. Refused, with nothing
+        written, if a step's runtime is not ready here (`require_ready`: checked outside the
+        write lock, as it may run a binary)."""
+        with self._store.read() as session:
+            checked = workflow_repo.get_row(session, ref).definition
+        self.require_ready(WorkflowDefinition.model_validate(checked))
         with self._store.write() as session:
             row = workflow_repo.get_row(session, ref, for_update=True)
+            if row.definition != checked:
+                raise ConflictError(
+                    f"workflow {row.id} was edited while its run was starting",
+                    hint="run it again to run the edit",
+                )
             engine_id, number = workflow_repo.begin_run(session, row)
             workflow_id = row.id
         self._queue.enqueue_workflow(engine_id, workflow_id, number)
