@@ -4,6 +4,7 @@ rm, with --json carrying id, status, next_fire_at and firings; bad input is one 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,34 @@ def test_a_firing_whose_task_cannot_start_is_an_error_not_a_run_here(
     assert "then fire again: stagent schedule fire digest" in fired.stderr
     (firing,) = cli.json("schedule", "show", "digest")["firings"]
     assert (firing["status"], firing["task_status"]) == ("failed", "planned")
+
+
+@pytest.fixture
+def machine_in_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process's local zone is UTC, whatever the machine's (and a wide terminal: a table's
+    row on one line)."""
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_list_says_next_fire_times_in_each_schedules_own_zone(
+    cli: Cli, machine_in_utc: None
+) -> None:
+    """As ``show`` does: a Tokyo 9am schedule listed as 00:00 UTC read as the wrong hour."""
+    for name, tz in (("tokyo", "Asia/Tokyo"), ("berlin", "Europe/Berlin")):
+        added = cli("schedule", "add", name, "--every", "day at 9am", "--prompt", "p", "--tz", tz)
+        assert added.exit_code == 0, added.output
+    listed = cli("schedule", "list").stdout
+    rows = {line.split()[0]: line for line in listed.splitlines()[1:] if line.strip()}
+    assert "09:00:00 JST" in rows["tokyo"] and "UTC" not in rows["tokyo"]
+    assert "09:00:00 CET" in rows["berlin"] and "UTC" not in rows["berlin"]
+    shown = cli("schedule", "show", "tokyo").stdout
+    assert "Next: " in shown and "09:00:00 JST" in shown
+    paused = cli("schedule", "pause", "berlin")
+    assert "Schedule berlin is paused" in paused.stdout, paused.output
+    resumed = cli("schedule", "resume", "berlin").stdout
+    assert "Next fire: " in resumed and "09:00:00 CET" in resumed

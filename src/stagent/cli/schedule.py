@@ -178,7 +178,8 @@ def edit(
 
 @app.command("list")
 def list_schedules(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """Schedules with their status and next fire time."""
+    """Schedules with their status and next fire time (in each schedule's own zone, as
+    ``show`` says it)."""
     with state_of(ctx).workspace() as ws:
         outs = [schedule_out(ws.schedules, s, history=LIST_HISTORY) for s in ws.schedules.list()]
     if as_json:
@@ -194,7 +195,7 @@ def list_schedules(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             out.status,
             escape(out.when.source or out.when.description),
             escape(_target(out)),
-            _local(out.next_fire_at) or "-",
+            _local(out.next_fire_at, out.when.tz) or "-",
             _firings_cell(out),
         )
     console.print(table)
@@ -214,7 +215,7 @@ def show(ctx: typer.Context, ref: Ref, as_json: JsonFlag = False) -> None:
     if out.max_firings is not None:
         limits.append(f"{out.firing_count} of {out.max_firings} firings")
     if out.expires_at is not None:
-        limits.append(f"expires {_local(out.expires_at)}")
+        limits.append(f"expires {_local(out.expires_at, out.when.tz)}")
     console.print("Policies: " + ", ".join(limits))
     _print_when(out.when, out.upcoming)
     if not out.firings:
@@ -223,7 +224,7 @@ def show(ctx: typer.Context, ref: Ref, as_json: JsonFlag = False) -> None:
     table = Table("occurrence", "status", "started", "outcome", "cost", "reason", box=None)
     for firing in out.firings:
         table.add_row(
-            _local(firing.occurrence_at) + (" (now)" if firing.manual else ""),
+            _local(firing.occurrence_at, out.when.tz) + (" (now)" if firing.manual else ""),
             firing.status,
             _started(firing),
             firing.outcome or "-",
@@ -248,7 +249,7 @@ def _change(ctx: typer.Context, ref: str, verb: str, as_json: bool) -> None:
         return
     console.print(f"Schedule [bold]{escape(out.name)}[/] is {out.status}")
     if out.next_fire_at:
-        console.print(f"Next fire: {_local(out.next_fire_at)}")
+        console.print(f"Next fire: {_local(out.next_fire_at, out.when.tz)}")
 
 
 def _state_command(verb: str, doc: str) -> None:
@@ -350,6 +351,7 @@ def _firings_cell(out: ScheduleOut) -> str:
 
 
 def _local(value: datetime | None, tz: str | None = None) -> str:
+    """``value`` in zone ``tz`` (the schedule's; None: this machine's), the zone said."""
     if value is None:
         return ""
     return value.astimezone(ZoneInfo(tz) if tz else None).strftime("%Y-%m-%d %H:%M:%S %Z")
