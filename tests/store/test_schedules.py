@@ -288,6 +288,40 @@ def test_a_fired_firing_shows_its_tasks_outcome_and_cost(store: Store) -> None:
         assert schedule_repo.get_firing(session, fid).outcome == "completed"
 
 
+def test_a_firings_cost_is_real_spend_and_simulated_when_every_call_was(store: Store) -> None:
+    """Issue 12: simulated calls (a runtime that calls no model) never count as spend; a firing
+    whose every booked call was simulated says so; one with nothing booked is plain $0."""
+    sched = saved(store)
+    booked = {
+        "simulated": [(250_000, True, "completed"), (7, False, "reserved")],
+        "mixed": [(250_000, True, "completed"), (1_234, False, "completed")],
+        "nothing": [],
+    }
+    fids: dict[str, str] = {}
+    for hour, (name, calls) in enumerate(booked.items()):
+        fids[name] = fire(store, sched, T0 + timedelta(hours=hour))
+        claim = claimed_run(store, name)
+        with store.write() as session:
+            schedule_repo.decide(session, fids[name], FiringStatus.FIRED, task_id=claim.task.id)
+            for cost, simulated, status in calls:
+                entry = ledger_repo.NewLedgerEntry(
+                    runtime="scripted" if simulated else "anthropic",
+                    task_id=claim.task.id,
+                    run_id=claim.run.id,
+                    cost_micros=cost,
+                    status=status,
+                    simulated=simulated,
+                )
+                ledger_repo.insert(session, entry)
+    with store.read() as session:
+        got = {name: schedule_repo.get_firing(session, fid) for name, fid in fids.items()}
+    assert {name: (f.cost_micros, f.simulated) for name, f in got.items()} == {
+        "simulated": (0, True),  # its scenario reported $0.25: not spend
+        "mixed": (1_234, False),
+        "nothing": (0, False),
+    }
+
+
 def test_firings_list_newest_occurrence_first_and_can_be_limited(store: Store) -> None:
     sched = saved(store)
     fids = [fire(store, sched, T0 + timedelta(hours=h)) for h in (1, 3, 2)]

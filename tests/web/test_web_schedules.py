@@ -4,13 +4,18 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import httpx
 from bs4 import BeautifulSoup
 from typer.testing import CliRunner
 
 from stagent.cli.app import app as cli_app
+from stagent.domain.schedules import FiringStatus, firing_id
 from stagent.domain.workflow_files import parse_definition
+from stagent.store import ledger as ledger_repo
+from stagent.store import schedules as schedule_repo
+from stagent.store import tasks as task_repo
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
 
@@ -208,3 +213,32 @@ async def test_a_workflow_schedule_names_its_workflow_not_its_id(
         assert named is not None and "workflow digest" in " ".join(named.get_text().split())
     head = page.select_one(f'.schedule-head a[href="/workflows/{flow.id}"]')
     assert head is not None and head.get_text() == "digest"
+
+
+async def test_the_history_shows_real_spend_by_the_money_rule_and_simulated_firings(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    """Issue 12 on the schedule page: a firing whose calls were all simulated says "simulated"
+    (not its scenario's $0.25), a real one its spend as every page shows money ($0.0012)."""
+    sid = (await client.post("/api/v1/schedules", json=BODY)).json()["id"]
+    calls = {"real": (1_234, False), "played": (250_000, True)}
+    fids: dict[str, str] = {}
+    for hour, (name, (micros, simulated)) in enumerate(calls.items()):
+        at = datetime(2026, 12, 1, hour, tzinfo=UTC)
+        fids[name] = firing_id(sid, at)
+        with workspace.store.write() as session:
+            task = task_repo.create(session, task_repo.NewTask(title=name, runtime="scripted"))
+            schedule_repo.add_firings(session, sid, [(fids[name], at, FiringStatus.PENDING, None)])
+            schedule_repo.decide(session, fids[name], FiringStatus.FIRED, task_id=task.id)
+            entry = ledger_repo.NewLedgerEntry(
+                runtime="scripted", task_id=task.id, cost_micros=micros, simulated=simulated
+            )
+            ledger_repo.insert(session, entry)
+    page = BeautifulSoup((await client.get(f"/schedules/{sid}")).text, "html.parser")
+    cost = {name: page.select_one(f"#firing-{fid} td.firing-cost") for name, fid in fids.items()}
+    assert {name: td.get_text(strip=True) if td else None for name, td in cost.items()} == {
+        "real": "$0.0012",
+        "played": "simulated",
+    }
+    shown = (await client.get(f"/api/v1/schedules/{sid}")).json()["firings"]
+    assert {(f["cost_usd"], f["simulated"]) for f in shown} == {("0.001234", False), ("0.00", True)}

@@ -52,20 +52,21 @@ def test_a_simulated_step_says_so_and_counts_no_spend(ws: Workspace) -> None:
     with ws.store.write() as session:
         workflow_repo.begin_run(session, workflow_repo.get_row(session, wf.id, for_update=True))
     scripted = ran(ws, wf.id, "scripted", "scripted", 250_000)  # its scenario reported $0.25
-    ran(ws, wf.id, "real", "anthropic", 350)
+    ran(ws, wf.id, "real", "anthropic", 1_234)
     assert ws.tasks.runs(scripted)[0].cost_micros == 250_000  # the run keeps what it booked
 
     workflow = ws.workflows.get(wf.id)
     costs = ws.workflows.step_costs(workflow)
-    assert costs == {"scripted": StepCost(0, simulated=True), "real": StepCost(350)}
+    assert costs == {"scripted": StepCost(0, simulated=True), "real": StepCost(1_234)}
     shape = WorkflowSchema.of(workflow, costs).data()
     assert [(s["id"], s["cost_usd"], s["simulated"]) for s in shape["steps"]] == [
         ("scripted", "0.00", True),
-        ("real", "0.00035", False),
+        ("real", "0.001234", False),  # the API keeps every micro-dollar
         ("later", None, None),  # no task yet
     ]
     listed = WorkflowSchema.of(workflow).data()  # lists read no costs: both unknown
     assert {(s["cost_usd"], s["simulated"]) for s in listed["steps"]} == {(None, None)}
-    assert total_cost(costs.values()) == "$0.00035 + simulated steps"
+    # The page shows money by the one rule (`shown_usd`): two significant digits below a cent.
+    assert total_cost(costs.values()) == "$0.0012 + simulated steps"
     assert total_cost([costs["scripted"]]) == "simulated"
-    assert total_cost([costs["real"]]) == "$0.00035"
+    assert total_cost([costs["real"]]) == "$0.0012"

@@ -12,13 +12,14 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from stagent.cli.output import JsonFlag, console, emit_json, err_console
 from stagent.cli.render import print_event
 from stagent.cli.state import state_of
 from stagent.domain.errors import ValidationError
 from stagent.domain.schedules import Firing, FiringStatus, Schedule
+from stagent.ledger.money import format_usd
 from stagent.runtimes.scenario import load_scenario_file, scenario_to_data
 from stagent.scheduler.drafts import ScheduleDraft
 from stagent.schemas.schedules import (
@@ -221,14 +222,15 @@ def show(ctx: typer.Context, ref: Ref, as_json: JsonFlag = False) -> None:
     if not out.firings:
         console.print("No firings yet.")
         return
-    table = Table("occurrence", "status", "started", "outcome", "cost", "reason", box=None)
+    started = Column("started", no_wrap=True)  # an id a person copies: never cut in two
+    table = Table("occurrence", "status", started, "outcome", "cost", "reason", box=None)
     for firing in out.firings:
         table.add_row(
             _local(firing.occurrence_at, out.when.tz) + (" (now)" if firing.manual else ""),
             firing.status,
             _started(firing),
             firing.outcome or "-",
-            f"${firing.cost_usd}",
+            "simulated" if firing.simulated else format_usd(firing.cost_micros),
             escape(firing.reason or ""),
         )
     console.print(table)

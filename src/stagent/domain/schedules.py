@@ -161,7 +161,10 @@ class Firing:
     workflow_status: str | None = None
     """The outcome of that workflow run (``running``, ``completed``, ``failed`` ...)."""
     cost_micros: int = 0
-    """What its task, or every step task of its workflow run, cost."""
+    """What its task, or every step task of its workflow run, really cost: simulated calls (a
+    runtime that calls no model, the scripted one) never count as spend (issue 12)."""
+    simulated: bool = False
+    """Every call it booked was simulated: it spent nothing, pages say "simulated"."""
     created_at: datetime | None = None
     decided_at: datetime | None = None
 

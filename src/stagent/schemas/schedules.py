@@ -35,8 +35,11 @@ class FiringOut(BaseModel):
     outcome: str | None
     """The outcome of a fired firing: its task's status, or its workflow run's."""
     cost_micros: int
-    """What its task, or every step of its workflow run, cost."""
+    """What its task, or every step of its workflow run, really cost (simulated calls, on a
+    runtime that calls no model, never count as spend)."""
     cost_usd: str
+    simulated: bool
+    """True when every call it booked was simulated (its ``cost_usd`` is then ``0.00``)."""
     decided_at: datetime | None
 
     @classmethod
@@ -55,6 +58,7 @@ class FiringOut(BaseModel):
             outcome=firing.outcome,
             cost_micros=firing.cost_micros,
             cost_usd=usd_text(firing.cost_micros),
+            simulated=firing.simulated,
             decided_at=firing.decided_at,
         )
 

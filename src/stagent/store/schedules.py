@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -272,28 +272,17 @@ def firings(
     session: Session, schedule_id: str, *, limit: int = 100, ids: Sequence[str] | None = None
 ) -> list[Firing]:
     """A schedule's firings, newest occurrence first, with the status and cost of the task or
-    workflow run each started."""
+    workflow run each started (real spend only; ``simulated`` when every call it booked was)."""
     table = ScheduleFiringRow
-    spent = UsageLedgerRow.status.in_(SPENT_STATUSES)
-    task_cost = (
-        select(func.coalesce(func.sum(UsageLedgerRow.cost_micros), 0))
-        .where(UsageLedgerRow.task_id == table.task_id, spent)
-        .correlate(table)
-        .scalar_subquery()
-    )
     step_tasks = select(WorkflowStepRow.task_id).where(
         WorkflowStepRow.workflow_id == table.workflow_id,
         WorkflowStepRow.run_number == table.workflow_run,
     )
-    workflow_cost = (
-        select(func.coalesce(func.sum(UsageLedgerRow.cost_micros), 0))
-        .where(UsageLedgerRow.task_id.in_(step_tasks), spent)
-        .correlate(table)
-        .scalar_subquery()
-    )
+    task_cost, task_played = _spend(UsageLedgerRow.task_id == table.task_id)
+    workflow_cost, workflow_played = _spend(UsageLedgerRow.task_id.in_(step_tasks))
     query = (
         select(table, TaskRow.status, WorkflowRow.status, WorkflowRow.run_count, task_cost)
-        .add_columns(workflow_cost)
+        .add_columns(workflow_cost, task_played, workflow_played)
         .outerjoin(TaskRow, TaskRow.id == table.task_id)
         .outerjoin(WorkflowRow, WorkflowRow.id == table.workflow_id)
         .where(table.schedule_id == schedule_id)
@@ -307,17 +296,41 @@ def firings(
         session,
         [
             (row.workflow_id, row.workflow_run)
-            for row, _, _, latest, _, _ in rows
+            for row, _, _, latest, *_ in rows
             if row.workflow_id and row.workflow_run is not None and row.workflow_run != latest
         ],
     )
     out: list[Firing] = []
-    for row, task_status, workflow_status, latest, t_cost, w_cost in rows:
+    for row, task_status, workflow_status, latest, t_cost, w_cost, t_played, w_played in rows:
         outcome = workflow_status
         if row.workflow_id and row.workflow_run != latest:
             outcome = earlier.get((row.workflow_id, row.workflow_run or 0))
-        out.append(_to_firing(row, task_status, outcome, int(t_cost or 0) + int(w_cost or 0)))
+        cost = int(t_cost or 0) + int(w_cost or 0)
+        played = [int(p) for p in (t_played, w_played) if p is not None]
+        simulated = bool(played) and all(played)
+        out.append(_to_firing(row, task_status, outcome, cost, simulated=simulated))
     return out
+
+
+def _spend(of_tasks: Any) -> tuple[Any, Any]:
+    """Two correlated scalar subqueries over the spent ledger rows of a firing's task(s)
+    (``of_tasks``): the real spend (simulated rows never count, issue 12), and ``1`` if every
+    row was simulated, ``0`` if some was real, null if there is none."""
+    spent = UsageLedgerRow.status.in_(SPENT_STATUSES)
+    real = UsageLedgerRow.simulated == false()
+    cost = (
+        select(func.coalesce(func.sum(UsageLedgerRow.cost_micros), 0))
+        .where(of_tasks, spent, real)
+        .correlate(ScheduleFiringRow)
+        .scalar_subquery()
+    )
+    only_simulated = (
+        select(func.min(case((real, 0), else_=1)))
+        .where(of_tasks, spent)
+        .correlate(ScheduleFiringRow)
+        .scalar_subquery()
+    )
+    return cost, only_simulated
 
 
 def _earlier_run_outcomes(
@@ -347,7 +360,12 @@ def _earlier_run_outcomes(
 
 
 def _to_firing(
-    row: ScheduleFiringRow, task_status: str | None, workflow_status: str | None, cost: int
+    row: ScheduleFiringRow,
+    task_status: str | None,
+    workflow_status: str | None,
+    cost: int,
+    *,
+    simulated: bool = False,
 ) -> Firing:
     return Firing(
         id=row.id,
@@ -362,6 +380,7 @@ def _to_firing(
         workflow_run=row.workflow_run,
         workflow_status=workflow_status,
         cost_micros=cost,
+        simulated=simulated,
         created_at=_aware(row.created_at),
         decided_at=_aware(row.decided_at),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from stagent.domain.errors import NotFoundError
 from stagent.domain.events import LoggedEvent
 from stagent.domain.workflow_runs import Workflow
+from stagent.ledger.money import shown_usd
 from stagent.web.ui import home_costs, views
 from stagent.web.ui.templating import render
 from stagent.web.ui.workflow_views import run_context
@@ -42,7 +43,7 @@ def task_runs(ws: Workspace, task_id: str, *, upto: int) -> str | None:
 
 def run_cost(micros: int) -> str:
     """A live run's spend so far, as its Cost field on the task page reads it."""
-    return render("fragments/run_cost.html", cost=views.usd(micros), so_far=True)
+    return render("fragments/run_cost.html", cost=shown_usd(micros), so_far=True)
 
 
 def log_line(event: LoggedEvent) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, Literal
 
 from stagent.domain.approvals import Approval
@@ -21,6 +20,7 @@ from stagent.domain.tasks import (
     Task,
     TaskStatus,
 )
+from stagent.ledger.money import shown_usd
 from stagent.workspace import Workspace
 
 S = TaskStatus
@@ -233,7 +233,7 @@ def task_runs_context(ws: Workspace, task_id: str, *, upto: int) -> dict[str, An
             {
                 "run": run,
                 "events": [e for e in ws.tasks.run_events(run.id) if e.seq <= upto],
-                "cost": usd(
+                "cost": shown_usd(
                     run.cost_micros if run.status.is_terminal else ws.tasks.spent_so_far(run.id)
                 ),
                 "so_far": not run.status.is_terminal,
@@ -241,13 +241,6 @@ def task_runs_context(ws: Workspace, task_id: str, *, upto: int) -> dict[str, An
             for run in reversed(runs)
         ]
     }
-
-
-def usd(micros: int) -> str:
-    """Micro-USD as dollars with cents (and more digits when a cent is too coarse)."""
-    value = Decimal(micros) / Decimal(1_000_000)
-    text = f"{value:.2f}" if micros % 10_000 == 0 else f"{value.normalize():f}"
-    return f"${text}"
 
 
 def status_counts(tasks: list[Task]) -> dict[str, int]:

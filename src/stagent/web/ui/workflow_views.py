@@ -17,8 +17,8 @@ from stagent.domain.workflow_runs import (
     Workflow,
     WorkflowStatus,
 )
+from stagent.ledger.money import shown_usd
 from stagent.web.ui import workflow_graph as graph
-from stagent.web.ui.views import usd
 from stagent.workspace import Workspace
 
 STATUSES = tuple(s.value for s in WorkflowStatus)
@@ -40,7 +40,6 @@ def run_context(ws: Workspace, workflow: Workflow) -> dict[str, Any]:
         "timeline": graph.timeline(nodes),
         "iterations": [n for n in nodes if n.instance and n.role == "Iteration"],
         "clock": graph.clock,
-        "usd": usd,
         "total_cost": total_cost(costs.values()) if workflow.run_count else "",
         "pattern_built": workflow.pattern in BUILT_PATTERNS,
         "can_run": not active,
@@ -60,10 +59,10 @@ def total_cost(costs: Iterable[StepCost]) -> str:
     costs = list(costs)
     real = [c.micros for c in costs if not c.simulated]
     if not costs or real and len(real) == len(costs):
-        return usd(sum(real))
+        return shown_usd(sum(real))
     if not real:
         return "simulated"
-    return f"{usd(sum(real))} + simulated steps"
+    return f"{shown_usd(sum(real))} + simulated steps"
 
 
 def status_badge(
