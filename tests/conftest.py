@@ -14,6 +14,7 @@ import pytest
 
 import dbtemplate
 from servetools import WORKER_LEASE, stop_worker
+from stagent.runtimes.credentials import forget_applied
 from stagent.workspace import Workspace
 
 # Rich fixes a console's width when it is built if COLUMNS is set (pytest-xdist's workers get
@@ -162,3 +163,14 @@ def worker_procs() -> Iterator[list[subprocess.Popen[str]]]:
     yield started
     for proc in started:
         stop_worker(proc, signal.SIGKILL)
+
+
+@pytest.fixture
+def no_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No provider key exported and no Claude Code login, as on a fresh machine: the claude and
+    anthropic runtimes are not ready."""
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "no-login"))
+    yield
+    forget_applied()

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import yaml
 from clitools import Cli, assert_one_line_error
 
-from stagent.runtimes.credentials import forget_applied
 from stagent.testing.workflows import step
 
 
@@ -189,16 +186,6 @@ steps:
   - {id: review, name: Review, prompt: p, runtime: claude}
   - {id: price, name: Price, prompt: p, runtime: anthropic}
 """
-
-
-@pytest.fixture
-def no_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No key exported and no Claude Code login, as on a fresh machine."""
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "no-login"))
-    yield
-    forget_applied()
 
 
 def test_a_run_whose_step_runtime_is_not_ready_is_refused_up_front(

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import re
 import stat
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -17,7 +16,6 @@ from webtools import asgi_client, with_csrf
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
 from stagent.governance.approvals import ApprovalDraft
-from stagent.runtimes.credentials import forget_applied
 from stagent.store import lifecycle
 from stagent.workspace import Workspace
 
@@ -62,18 +60,8 @@ async def test_an_unknown_mode_is_a_clear_error_not_a_crash(person: httpx.AsyncC
     assert "not a default mode" in response.text
 
 
-@pytest.fixture
-def no_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No key exported and no Claude Code login."""
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "no-login"))
-    yield
-    forget_applied()
-
-
 async def test_the_board_refuses_to_queue_on_a_runtime_that_is_not_ready(
-    client: httpx.AsyncClient, workspace: Workspace, no_keys: None
+    client: httpx.AsyncClient, workspace: Workspace, no_login: None
 ) -> None:
     task = workspace.tasks.create(TaskDraft(title="needs claude", runtime="claude"))
     moved = await client.post(f"/api/v1/tasks/{task.id}/move", json={"status": "queued"})
@@ -85,7 +73,7 @@ async def test_the_board_refuses_to_queue_on_a_runtime_that_is_not_ready(
 
 
 async def test_the_person_saves_a_key_that_is_never_shown_again(
-    person: httpx.AsyncClient, client: httpx.AsyncClient, workspace: Workspace, no_keys: None
+    person: httpx.AsyncClient, client: httpx.AsyncClient, workspace: Workspace, no_login: None
 ) -> None:
     secret = "sk-ant-page-test-0123456789"
     refused = await client.post(

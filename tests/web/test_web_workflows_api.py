@@ -4,14 +4,10 @@ retry, and the same shape as the CLI's ``--json``."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from stagent.runtimes.credentials import forget_applied
 from stagent.schemas.workflows import WorkflowSchema
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
@@ -223,16 +219,6 @@ async def test_the_workflows_page_lists_them_escaped_and_says_what_is_not_built(
     assert "not built yet" in page.text
     assert "never run" in page.text and "Not run yet" in page.text
     assert "stagent " not in page.text.split("<main", 1)[-1]  # no CLI syntax on a page
-
-
-@pytest.fixture
-def no_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No key exported and no Claude Code login."""
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "no-login"))
-    yield
-    forget_applied()
 
 
 async def test_a_run_whose_step_runtime_is_not_ready_is_a_422_naming_each_step(
