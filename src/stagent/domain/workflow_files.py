@@ -18,7 +18,7 @@ from stagent.domain.limits import checked_plain
 from stagent.domain.workflow_hints import FieldHint, field_hint, most_specific
 from stagent.domain.workflow_outline import Outline, StepOutline, outline_from_data
 from stagent.domain.workflow_shape import ShapeIssue, shape_issues
-from stagent.domain.workflows import WorkflowDefinition
+from stagent.domain.workflows import DEFAULT_STEP_RUNTIME, WorkflowDefinition
 from stagent.domain.yaml_lines import format_path, position_of
 
 if TYPE_CHECKING:
@@ -188,7 +188,7 @@ def _step_option_problems(outline: Outline, source: str, text: str | None) -> li
     for index, step in enumerate(outline.steps or ()):
         if step.options is None:
             continue
-        runtime = step.runtime or "scripted"
+        runtime = step.runtime or DEFAULT_STEP_RUNTIME
         try:
             parse_run_options({**step.options, "runtime": runtime}, prefix="options.")
         except ValidationError as exc:

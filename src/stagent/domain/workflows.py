@@ -61,6 +61,10 @@ class RetryPolicy(_Model):
     backoff_seconds: float = Field(default=0, ge=0, le=3600)
 
 
+DEFAULT_STEP_RUNTIME = "scripted"
+"""The runtime of a step that names none (as a task's)."""
+
+
 class WorkflowStep(_Model):
     """One step: a prompt for an agent with a profile (and optionally a runtime and model)."""
 

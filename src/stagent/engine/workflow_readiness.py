@@ -11,10 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from stagent.domain.errors import Problem, RuntimeUnavailableError
-from stagent.domain.workflows import WorkflowDefinition
-
-DEFAULT_RUNTIME = "scripted"
-"""A step that names no runtime runs on this one (as a task does)."""
+from stagent.domain.workflows import DEFAULT_STEP_RUNTIME, WorkflowDefinition
 
 
 def unready_steps(
@@ -25,7 +22,7 @@ def unready_steps(
     refusals: dict[str, RuntimeUnavailableError | None] = {}
     problems: list[Problem] = []
     for index, step in enumerate(definition.steps):
-        runtime = step.runtime or DEFAULT_RUNTIME
+        runtime = step.runtime or DEFAULT_STEP_RUNTIME
         if runtime not in refusals:
             try:
                 require_ready(runtime)

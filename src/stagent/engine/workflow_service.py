@@ -29,7 +29,7 @@ from stagent.domain.workflow_runs import (
     initial_step_keys,
     split_key,
 )
-from stagent.domain.workflows import WorkflowDefinition
+from stagent.domain.workflows import DEFAULT_STEP_RUNTIME, WorkflowDefinition
 from stagent.engine.profile_hook import ProfileResolver
 from stagent.engine.queue import TaskQueueClient
 from stagent.engine.services import TaskService
@@ -297,7 +297,7 @@ class WorkflowService:
     def step_refusals(self, step: StepOutline) -> list[tuple[str, str, str | None]]:
         """Why ``step`` cannot run here, as (field, problem, hint): its runtime is unknown, or
         its profile is unknown or does not support that runtime."""
-        runtime = step.runtime or "scripted"
+        runtime = step.runtime or DEFAULT_STEP_RUNTIME
         field = "runtime"
         try:
             self._tasks.require_runtime(runtime)

@@ -17,7 +17,7 @@ from stagent.domain.run_options import RunOptions, parse_run_options
 from stagent.domain.runs import Run, RunStatus
 from stagent.domain.tasks import Task, TaskStatus
 from stagent.domain.workflow_runs import StepStatus, WorkflowStatus
-from stagent.domain.workflows import WorkflowDefinition, WorkflowStep
+from stagent.domain.workflows import DEFAULT_STEP_RUNTIME, WorkflowDefinition, WorkflowStep
 from stagent.engine.options import resolve as resolve_options
 from stagent.engine.profile_hook import ProfileResolver
 from stagent.store import events as event_repo
@@ -274,7 +274,7 @@ def step_options(step: WorkflowStep) -> RunOptions:
     """The run options of the child task ``step`` runs as: its own, its runtime and model, its
     ``timeout_seconds`` as the run's deadline."""
     options: RunOptions = parse_run_options(
-        {**(step.options or {}), "runtime": step.runtime or "scripted"}, prefix="options."
+        {**(step.options or {}), "runtime": step.runtime or DEFAULT_STEP_RUNTIME}, prefix="options."
     )
     if step.model:
         options = options.with_changes(model=step.model)
