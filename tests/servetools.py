@@ -75,18 +75,41 @@ def kill_group(proc: subprocess.Popen[str], sig: signal.Signals) -> None:
     proc.wait(timeout=30)
 
 
+PORT_TAKEN = "Address already in use"
+"""What `stagent serve` prints when its port is taken (another process got it first)."""
+
+
 @contextlib.contextmanager
 def serving(
-    home: Path, port: int, env: Mapping[str, str] | None = None
+    home: Path, port: int | None = None, env: Mapping[str, str] | None = None
 ) -> Iterator[subprocess.Popen[str]]:
-    """A ready `stagent serve`, stopped (SIGTERM) on the way out unless the test killed it."""
-    proc = start_serve(home, port, env)
+    """A ready `stagent serve`, stopped (SIGTERM) on the way out unless the test killed it.
+
+    Without ``port`` it listens on a fresh one, and tries another if something took that port
+    between the pick and the bind (any outgoing connection on this machine may get it as its
+    ephemeral port). Pass ``port`` only when the test needs to know it."""
+    proc = _ready_serve(home, port, env)
     try:
-        wait_for_line(proc, READY)
         yield proc
     finally:
         if proc.poll() is None:
             kill_group(proc, signal.SIGTERM)
+
+
+def _ready_serve(
+    home: Path, port: int | None, env: Mapping[str, str] | None
+) -> subprocess.Popen[str]:
+    for _ in range(4 if port is None else 1):
+        proc = start_serve(home, port or free_port(), env)
+        try:
+            wait_for_line(proc, READY)
+        except AssertionError as failed:
+            kill_group(proc, signal.SIGTERM)
+            if port is None and PORT_TAKEN in str(failed):
+                continue
+            raise
+        return proc
+    raise AssertionError("four fresh ports in a row were taken before serve could bind them")
 
 
 def sigkill(proc: subprocess.Popen[str]) -> None:

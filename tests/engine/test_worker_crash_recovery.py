@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from servetools import free_port, serving, sigkill
+from servetools import serving, sigkill
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
 from stagent.workspace import Workspace
@@ -21,8 +21,7 @@ def home(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_killed_serve_recovers_its_running_task_and_finishes_it_once(home: Path) -> None:
-    port = free_port()
-    with serving(home, port) as first:
+    with serving(home) as first:
         client = Workspace.temporary(home).open()
         steps = [{"text": "before the crash. "}, {"delay": 4}, {"text": "after."}]
         task = client.tasks.create(TaskDraft(title="survive", scenario={"steps": steps}))
@@ -33,7 +32,7 @@ def test_killed_serve_recovers_its_running_task_and_finishes_it_once(home: Path)
         sigkill(first)
         assert client.tasks.get(task.id).status is TaskStatus.RUNNING
 
-    with serving(home, port):
+    with serving(home):
         done = client.tasks.wait(task.id, timeout=60)
 
     assert done.status is TaskStatus.COMPLETED

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from servetools import free_port, serving, sigkill
+from servetools import serving, sigkill
 from stagent.domain.workflow_files import parse_definition
 from stagent.domain.workflow_runs import StepStatus, WorkflowStatus
 from stagent.testing.anthropic_server import AnthropicScriptServer
@@ -38,9 +38,8 @@ def agent_turns(client: Workspace, task_id: str) -> int:
 
 def test_a_killed_server_resumes_a_sequence_at_its_first_unfinished_step(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    port = free_port()
     client = Workspace.temporary(home).open()
-    with serving(home, port) as first:
+    with serving(home) as first:
         definition = parse_definition(
             {
                 "name": "survive",
@@ -58,7 +57,7 @@ def test_a_killed_server_resumes_a_sequence_at_its_first_unfinished_step(tmp_pat
         sigkill(first)
         assert client.workflows.get(wf.id).status is WorkflowStatus.RUNNING
 
-    with serving(home, port):
+    with serving(home):
         done = client.workflows.wait(wf.id, timeout=90)
 
     assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
@@ -103,13 +102,12 @@ def test_a_killed_server_resumes_a_swarm_without_sending_finished_steps_again(
         for key, delay in SWARM_STEPS.items()
     ]
     home = tmp_path / "home"
-    port = free_port()
     with AnthropicScriptServer(ScriptBook(scripts)) as model:
         env = {"ANTHROPIC_BASE_URL": model.url, "ANTHROPIC_API_KEY": KEY}
         # The key is the servers' alone: this client trusts their runtimes, as a client of
         # workers elsewhere does (else its run is refused up front: the runtime is not ready).
         client = Workspace.temporary(home, check_runtimes=False).open()
-        with serving(home, port, env) as first:
+        with serving(home, env=env) as first:
             definition = parse_definition(
                 {
                     "name": "crash-swarm",
@@ -127,7 +125,7 @@ def test_a_killed_server_resumes_a_swarm_without_sending_finished_steps_again(
             assert client.workflows.get(wf.id).status is WorkflowStatus.RUNNING
             sent_before = [r["scenario"] for r in model.requests]
 
-        with serving(home, port, env):
+        with serving(home, env=env):
             done = client.workflows.wait(wf.id, timeout=120)
         sent = [r["scenario"] for r in model.requests]
 
@@ -161,9 +159,8 @@ def test_a_checkpoint_keeps_waiting_across_a_kill_and_goes_on_when_approved(
     tmp_path: Path,
 ) -> None:
     home = tmp_path / "home"
-    port = free_port()
     client = Workspace.temporary(home).open()
-    with serving(home, port) as first:
+    with serving(home) as first:
         definition = parse_definition(
             {
                 "name": "gate-survives",
@@ -180,7 +177,7 @@ def test_a_checkpoint_keeps_waiting_across_a_kill_and_goes_on_when_approved(
         card = wait_for_checkpoint(client)
         sigkill(first)
 
-    with serving(home, port):
+    with serving(home):
         time.sleep(3)  # the recovered step run is back at its gate, still waiting
         waiting = client.workflows.get(wf.id)
         assert waiting.status is WorkflowStatus.RUNNING
@@ -203,9 +200,8 @@ def test_a_killed_server_finishes_a_parallel_join_without_rerunning_finished_bra
     tmp_path: Path,
 ) -> None:
     home = tmp_path / "home"
-    port = free_port()
     client = Workspace.temporary(home).open()
-    with serving(home, port) as first:
+    with serving(home) as first:
         definition = parse_definition(
             {
                 "name": "fan-survives",
@@ -236,7 +232,7 @@ def test_a_killed_server_finishes_a_parallel_join_without_rerunning_finished_bra
         sigkill(first)
         assert client.workflows.get(wf.id).status is WorkflowStatus.RUNNING
 
-    with serving(home, port):
+    with serving(home):
         done = client.workflows.wait(wf.id, timeout=90)
 
     assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
