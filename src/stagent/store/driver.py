@@ -20,7 +20,9 @@ SQLAlchemy's ``before_cursor_execute``: count statements with the driver's trace
 
 from __future__ import annotations
 
+import functools
 import operator
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,15 +69,24 @@ class Prebuilt:
         sql, binds = compiled
         _executemany(_driver(conn), conn.dialect, sql, [binds(row) for row in rows])
 
-    def executemany_on_driver(
+    def insert_many_on_driver(
         self, driver: Any, dialect: Dialect, rows: Sequence[dict[str, Any]]
     ) -> None:
-        """`executemany` on SQLite's bare driver connection (as `execute_on_driver`)."""
+        """`executemany` for an ``INSERT`` on SQLite's bare driver connection (as
+        `execute_on_driver`): the rows (in order, sharing their parameter names) in one
+        multi-row statement (``VALUES (...), (...)``; at most
+        `ROWS_PER_INSERT` a statement), not one statement per row: the same rows, in the same
+        order (a table's ``INTEGER PRIMARY KEY`` grows in the rows' order)."""
         compiled = self._compile(dialect, tuple(rows[0]))
         if compiled is None:
             raise ValueError(f"not a statement for {dialect.name}'s bare driver: {self.statement}")
         sql, binds = compiled
-        _executemany(driver, dialect, sql, [binds(row) for row in rows])
+        head, one = _values_clause(sql)
+        for start in range(0, len(rows), ROWS_PER_INSERT):
+            chunk = rows[start : start + ROWS_PER_INSERT]
+            many = head + ", ".join([one] * len(chunk))
+            values = [value for row in chunk for value in binds(row)]
+            _run_values(driver, dialect, many, values)
 
     def _compile(self, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
         if dialect.name != "sqlite":
@@ -174,10 +185,34 @@ def _driver(conn: Connection) -> Any:
     return conn.connection.driver_connection
 
 
+ROWS_PER_INSERT = 100
+"""The most rows `Prebuilt.insert_many_on_driver` sends in one statement (SQLite binds at
+most 32,766 parameters a statement; an event row has 7)."""
+
+
+@functools.cache
+def _values_clause(sql: str) -> tuple[str, str]:
+    """A one-row ``INSERT ... VALUES (?, ...)`` split into its head (up to and with
+    ``VALUES``) and its row of placeholders. ValueError for any other shape (``RETURNING``,
+    ``ON CONFLICT``, named placeholders)."""
+    head, sep, row = sql.rpartition(" VALUES ")
+    if not (head.startswith("INSERT ") and sep and _PLACEHOLDERS.fullmatch(row)):
+        raise ValueError(f"not a one-row INSERT of positional values: {sql}")
+    return head + sep, row
+
+
+_PLACEHOLDERS = re.compile(r"\(\?(?:, \?)*\)")
+
+
 def _run(driver: Any, dialect: Dialect, compiled: _Built, params: dict[str, Any]) -> int:
     """One compiled statement with one set of parameters on ``driver``; rows changed."""
     sql, binds = compiled
-    values = binds(params)
+    return _run_values(driver, dialect, sql, binds(params))
+
+
+def _run_values(driver: Any, dialect: Dialect, sql: str, values: list[Any]) -> int:
+    """``sql`` with its bound ``values`` on a cursor of ``driver``, closed after; rows
+    changed."""
     cursor = driver.cursor()
     try:
         cursor.execute(sql, values)
