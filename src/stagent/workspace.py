@@ -223,9 +223,14 @@ class Workspace:
             enqueue=lambda firing_id: enqueue_firing(self.queue, firing_id),
             engine_status=self.queue.status,
             workflows=_ScheduleWorkflows(self),
+            simulated=self._simulated_runtimes,
             default_zone=self.settings.timezone or zone_name(local_timezone()),
             grace_seconds=self.settings.schedule_grace_seconds,
         )
+
+    def _simulated_runtimes(self) -> frozenset[str]:
+        """The runtimes that call no model (the scripted one)."""
+        return frozenset(n for n in self.runtimes.names() if self.runtimes.is_simulated(n))
 
     def _check_schedule_target(self, runtime: str, profile: str | None) -> None:
         """A schedule's runtime must exist and its profile must exist and support it."""

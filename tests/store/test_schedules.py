@@ -13,6 +13,7 @@ from storetools import claimed_run, new_task
 
 from stagent.domain.errors import ConflictError, NotFoundError
 from stagent.domain.ids import new_id, utcnow
+from stagent.domain.run_options import RunOptions
 from stagent.domain.runs import RunStatus
 from stagent.domain.schedules import (
     FiringStatus,
@@ -288,38 +289,51 @@ def test_a_fired_firing_shows_its_tasks_outcome_and_cost(store: Store) -> None:
         assert schedule_repo.get_firing(session, fid).outcome == "completed"
 
 
-def test_a_firings_cost_is_real_spend_and_simulated_when_every_call_was(store: Store) -> None:
-    """Issue 12: simulated calls (a runtime that calls no model) never count as spend; a firing
-    whose every booked call was simulated says so; one with nothing booked is plain $0."""
+def test_a_firing_is_simulated_when_every_run_of_its_task_was_on_a_simulated_runtime(
+    store: Store,
+) -> None:
+    """Issue 12, one rule with a workflow step's cost: a firing reads "simulated" when every
+    run of its task was on a runtime that calls no model (``scripted`` here), whatever it
+    booked: a scripted run that reported no usage too (it read a plain $0.00 before). Simulated
+    calls never count as spend; a firing that started no task is plain $0.00."""
     sched = saved(store)
-    booked = {
-        "simulated": [(250_000, True, "completed"), (7, False, "reserved")],
-        "mixed": [(250_000, True, "completed"), (1_234, False, "completed")],
-        "nothing": [],
+    runs = {  # the runtime of its task's run, and the calls it booked (cost, simulated)
+        "scripted, booked": ("scripted", [(250_000, True)]),
+        "scripted, nothing booked": ("scripted", []),
+        "real, mixed rows": ("anthropic", [(250_000, True), (1_234, False)]),
+        "real, nothing booked": ("anthropic", []),
     }
     fids: dict[str, str] = {}
-    for hour, (name, calls) in enumerate(booked.items()):
+    for hour, (name, (runtime, calls)) in enumerate(runs.items()):
         fids[name] = fire(store, sched, T0 + timedelta(hours=hour))
-        claim = claimed_run(store, name)
+        task_id = new_task(store, name)
         with store.write() as session:
-            schedule_repo.decide(session, fids[name], FiringStatus.FIRED, task_id=claim.task.id)
-            for cost, simulated, status in calls:
+            lifecycle.queue_run(session, task_id, RunOptions(runtime=runtime))
+        with store.write() as session:
+            claim = lifecycle.claim(session, task_id, 1)
+            assert claim is not None
+            schedule_repo.decide(session, fids[name], FiringStatus.FIRED, task_id=task_id)
+            for cost, simulated in calls:
                 entry = ledger_repo.NewLedgerEntry(
-                    runtime="scripted" if simulated else "anthropic",
-                    task_id=claim.task.id,
-                    run_id=claim.run.id,
-                    cost_micros=cost,
-                    status=status,
+                    runtime=runtime, task_id=task_id, run_id=claim.run.id, cost_micros=cost,
                     simulated=simulated,
-                )
+                )  # fmt: skip
                 ledger_repo.insert(session, entry)
+    fids["no task"] = fire(store, sched, T0 + timedelta(hours=9))
     with store.read() as session:
-        got = {name: schedule_repo.get_firing(session, fid) for name, fid in fids.items()}
+        got = {
+            name: schedule_repo.get_firing(session, fid, simulated={"scripted"})
+            for name, fid in fids.items()
+        }
+        listed = schedule_repo.firings(session, sched.id, simulated={"scripted"})
     assert {name: (f.cost_micros, f.simulated) for name, f in got.items()} == {
-        "simulated": (0, True),  # its scenario reported $0.25: not spend
-        "mixed": (1_234, False),
-        "nothing": (0, False),
+        "scripted, booked": (0, True),  # its scenario reported $0.25: not spend
+        "scripted, nothing booked": (0, True),
+        "real, mixed rows": (1_234, False),
+        "real, nothing booked": (0, False),
+        "no task": (0, False),
     }
+    assert {f.id: f.simulated for f in listed} == {f.id: f.simulated for f in got.values()}
 
 
 def test_firings_list_newest_occurrence_first_and_can_be_limited(store: Store) -> None:

@@ -218,20 +218,23 @@ async def test_a_workflow_schedule_names_its_workflow_not_its_id(
 async def test_the_history_shows_real_spend_by_the_money_rule_and_simulated_firings(
     client: httpx.AsyncClient, workspace: Workspace
 ) -> None:
-    """Issue 12 on the schedule page: a firing whose calls were all simulated says "simulated"
-    (not its scenario's $0.25), a real one its spend as every page shows money ($0.0012)."""
+    """Issue 12 on the schedule page: a firing whose task ran on a simulated runtime says
+    "simulated" (not its scenario's $0.25), a real one its spend as every page shows money
+    ($0.0012)."""
     sid = (await client.post("/api/v1/schedules", json=BODY)).json()["id"]
     calls = {"real": (1_234, False), "played": (250_000, True)}
+    runtimes = {"real": "anthropic", "played": "scripted"}
     fids: dict[str, str] = {}
     for hour, (name, (micros, simulated)) in enumerate(calls.items()):
         at = datetime(2026, 12, 1, hour, tzinfo=UTC)
         fids[name] = firing_id(sid, at)
         with workspace.store.write() as session:
-            task = task_repo.create(session, task_repo.NewTask(title=name, runtime="scripted"))
+            runtime = runtimes[name]
+            task = task_repo.create(session, task_repo.NewTask(title=name, runtime=runtime))
             schedule_repo.add_firings(session, sid, [(fids[name], at, FiringStatus.PENDING, None)])
             schedule_repo.decide(session, fids[name], FiringStatus.FIRED, task_id=task.id)
             entry = ledger_repo.NewLedgerEntry(
-                runtime="scripted", task_id=task.id, cost_micros=micros, simulated=simulated
+                runtime=runtime, task_id=task.id, cost_micros=micros, simulated=simulated
             )
             ledger_repo.insert(session, entry)
     page = BeautifulSoup((await client.get(f"/schedules/{sid}")).text, "html.parser")

@@ -5,7 +5,8 @@ Collaborators are passed in by the composition root (`stagent.workspace`), so th
 neither the engine nor governance: ``check_runtime`` validates a runtime name and the profile on
 it, ``admit`` asks the budgets (returns a reservation id, raises a `StagentError` when refused),
 ``run_task`` queues a task's run, ``enqueue`` hands a firing to the durable engine,
-``workflows`` checks and starts workflow and blueprint targets.
+``workflows`` checks and starts workflow and blueprint targets, ``simulated`` names the runtimes
+that call no model (a firing whose every run was on one reads "simulated").
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
 from stagent.domain.errors import ConflictError, StagentError, ValidationError
@@ -62,6 +63,7 @@ class ScheduleService:
         enqueue: Callable[[str], object],
         engine_status: Callable[[str], str | None],
         workflows: WorkflowTargets | None = None,
+        simulated: Callable[[], Collection[str]] = frozenset,
         default_zone: str = "UTC",
         grace_seconds: float = 60.0,
         clock: Callable[[], datetime] = utcnow,
@@ -71,6 +73,7 @@ class ScheduleService:
         self._enqueue = enqueue
         self._engine_status = engine_status
         self._workflows = workflows
+        self._simulated = simulated
         self.default_zone = _usable_zone(default_zone)
         self.grace = timedelta(seconds=grace_seconds)
         self.clock = clock
@@ -93,12 +96,13 @@ class ScheduleService:
     def firings(self, ref: str, *, limit: int = 100) -> list[Firing]:
         """A schedule's firing history, newest first, with task status and cost."""
         with self._store.read() as session:
-            return repo.firings(session, repo.get_row(session, ref).id, limit=limit)
+            schedule_id = repo.get_row(session, ref).id
+            return repo.firings(session, schedule_id, limit=limit, simulated=self._simulated())
 
     def firing(self, firing_ref: str) -> Firing:
         """One firing."""
         with self._store.read() as session:
-            return repo.get_firing(session, firing_ref)
+            return repo.get_firing(session, firing_ref, simulated=self._simulated())
 
     def upcoming(self, schedule: Schedule, count: int = 5) -> list[datetime]:
         """The next ``count`` fire times of an active schedule."""

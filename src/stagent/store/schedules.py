@@ -8,13 +8,13 @@ process either waits for the lock and then sees the moved ``next_fire_at``, or h
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from stagent.domain.errors import ConflictError, NotFoundError
 from stagent.domain.ids import ensure_aware, utcnow
@@ -34,6 +34,7 @@ from stagent.domain.tasks import ACTIVE_STATES
 from stagent.domain.workflow_runs import StepStatus, WorkflowStatus
 from stagent.store import ledger as ledger_repo
 from stagent.store.tables import (
+    RunRow,
     ScheduleFiringRow,
     ScheduleRow,
     TaskRow,
@@ -269,17 +270,26 @@ def decide(
 
 
 def firings(
-    session: Session, schedule_id: str, *, limit: int = 100, ids: Sequence[str] | None = None
+    session: Session,
+    schedule_id: str,
+    *,
+    limit: int = 100,
+    ids: Sequence[str] | None = None,
+    simulated: Collection[str] = (),
 ) -> list[Firing]:
     """A schedule's firings, newest occurrence first, with the status and cost of the task or
-    workflow run each started (real spend only; ``simulated`` when every call it booked was)."""
+    workflow run each started: real spend only, and ``simulated`` when every run of its
+    task(s) was on a runtime named in ``simulated`` (a task not run yet: its own runtime), the
+    rule of a workflow step's cost (`WorkflowService.step_costs`)."""
     table = ScheduleFiringRow
     step_tasks = select(WorkflowStepRow.task_id).where(
         WorkflowStepRow.workflow_id == table.workflow_id,
         WorkflowStepRow.run_number == table.workflow_run,
     )
-    task_cost, task_played = _spend(UsageLedgerRow.task_id == table.task_id)
-    workflow_cost, workflow_played = _spend(UsageLedgerRow.task_id.in_(step_tasks))
+    task_cost = _spend(UsageLedgerRow.task_id == table.task_id)
+    workflow_cost = _spend(UsageLedgerRow.task_id.in_(step_tasks))
+    task_played = _played(lambda task_id: task_id == table.task_id, simulated)
+    workflow_played = _played(lambda task_id: task_id.in_(step_tasks), simulated)
     query = (
         select(table, TaskRow.status, WorkflowRow.status, WorkflowRow.run_count, task_cost)
         .add_columns(workflow_cost, task_played, workflow_played)
@@ -307,30 +317,38 @@ def firings(
             outcome = earlier.get((row.workflow_id, row.workflow_run or 0))
         cost = int(t_cost or 0) + int(w_cost or 0)
         played = [int(p) for p in (t_played, w_played) if p is not None]
-        simulated = bool(played) and all(played)
-        out.append(_to_firing(row, task_status, outcome, cost, simulated=simulated))
+        played_only = bool(played) and all(played)
+        out.append(_to_firing(row, task_status, outcome, cost, simulated=played_only))
     return out
 
 
-def _spend(of_tasks: Any) -> tuple[Any, Any]:
-    """Two correlated scalar subqueries over the spent ledger rows of a firing's task(s)
-    (``of_tasks``): the real spend (simulated rows never count, issue 12), and ``1`` if every
-    row was simulated, ``0`` if some was real, null if there is none."""
+def _spend(of_tasks: Any) -> Any:
+    """A correlated scalar subquery: the real spend of the spent ledger rows of a firing's
+    task(s) (``of_tasks``; simulated rows never count, issue 12)."""
     spent = UsageLedgerRow.status.in_(SPENT_STATUSES)
     real = UsageLedgerRow.simulated == false()
-    cost = (
+    return (
         select(func.coalesce(func.sum(UsageLedgerRow.cost_micros), 0))
         .where(of_tasks, spent, real)
         .correlate(ScheduleFiringRow)
         .scalar_subquery()
     )
-    only_simulated = (
-        select(func.min(case((real, 0), else_=1)))
-        .where(of_tasks, spent)
+
+
+def _played(of_tasks: Callable[[Any], Any], simulated: Collection[str]) -> Any:
+    """A correlated scalar subquery over the runs of a firing's task(s) (``of_tasks`` given the
+    task id column): ``1`` if every one was on a simulated runtime (a task with no run: its own
+    runtime), ``0`` if one was not, null if the firing started no task."""
+    task, run = aliased(TaskRow), aliased(RunRow)
+    runtime = func.coalesce(run.runtime, task.runtime)
+    return (
+        select(func.min(case((runtime.in_(list(simulated)), 1), else_=0)))
+        .select_from(task)
+        .outerjoin(run, run.task_id == task.id)
+        .where(of_tasks(task.id))
         .correlate(ScheduleFiringRow)
         .scalar_subquery()
     )
-    return cost, only_simulated
 
 
 def _earlier_run_outcomes(
@@ -386,10 +404,10 @@ def _to_firing(
     )
 
 
-def get_firing(session: Session, firing_id: str) -> Firing:
-    """One firing with its task's status and cost."""
+def get_firing(session: Session, firing_id: str, *, simulated: Collection[str] = ()) -> Firing:
+    """One firing with its task's status and cost (``simulated``: as in `firings`)."""
     row = firing_row(session, firing_id)
-    found = firings(session, row.schedule_id, limit=1, ids=[firing_id])
+    found = firings(session, row.schedule_id, limit=1, ids=[firing_id], simulated=simulated)
     return found[0]
 
 
