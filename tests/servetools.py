@@ -19,6 +19,9 @@ from pathlib import Path
 
 READY = "running at"
 """What `stagent serve` prints once it answers (and its worker runs)."""
+SERVE_UP_SECONDS = 240.0
+"""How long a child `stagent serve` may take to answer: 57-133 s were seen at load 12-35, and
+102-457 s at load 25-42 under `nice`."""
 WORKER_LEASE = "2"
 """The executor lease (seconds) of the worker processes these helpers start: a frozen or killed
 worker is taken for dead this soon."""
@@ -58,7 +61,9 @@ def start_serve(home: Path, env: Mapping[str, str] | None = None) -> ServeProces
     )
 
 
-def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 120) -> str:
+def wait_for_line(
+    proc: subprocess.Popen[str], needle: str, timeout: float = SERVE_UP_SECONDS
+) -> str:
     """Read the process's output until a line contains ``needle`` and return that line (or
     fail showing the output)."""
     assert proc.stdout is not None

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from clitools import Cli
 
+from servetools import SERVE_UP_SECONDS
 from stagent.domain.errors import StagentError
 from stagent.workspace import Workspace
 
@@ -86,7 +87,7 @@ def test_a_worker_that_cannot_start_stops_the_server_with_one_line(
     assert "Traceback" not in result.output
 
 
-def _get_when_up(url: str, timeout: float = 120.0) -> httpx.Response:
+def _get_when_up(url: str, timeout: float = SERVE_UP_SECONDS) -> httpx.Response:
     """The first answer from a server starting up (a minute and more on a loaded machine)."""
     deadline = time.monotonic() + timeout
     while True:

@@ -24,6 +24,7 @@ import httpx
 import pytest
 from bs4 import BeautifulSoup
 
+from servetools import SERVE_UP_SECONDS
 from stagent.workspace import Workspace
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -46,14 +47,12 @@ pytestmark = pytest.mark.browser
 
 
 LISTENING = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
-UP_SECONDS = 120
-"""How long a server may take to answer (57-133 s were seen at load 12-35)."""
 
 
 def _wait_until_up(proc: subprocess.Popen[bytes], log: Path) -> str:
     """The server's base URL once it answers. It listens on ``--port 0``: the kernel picks the
     port as uvicorn binds it, and uvicorn logs it once the app started."""
-    deadline = time.monotonic() + UP_SECONDS
+    deadline = time.monotonic() + SERVE_UP_SECONDS
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
@@ -63,7 +62,7 @@ def _wait_until_up(proc: subprocess.Popen[bytes], log: Path) -> str:
                 if httpx.get(f"{base}/api/v1/tasks", timeout=30).status_code == 200:
                     return base
         time.sleep(0.1)
-    pytest.fail(f"server did not answer within {UP_SECONDS} s:\n{log.read_text()}")
+    pytest.fail(f"server did not answer within {SERVE_UP_SECONDS} s:\n{log.read_text()}")
 
 
 def _stop(proc: subprocess.Popen[bytes], log: Path) -> None:
