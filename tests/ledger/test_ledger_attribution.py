@@ -19,6 +19,7 @@ from stagent.engine.services import TaskDraft
 from stagent.ledger.reports import Scope
 from stagent.scheduler.drafts import ScheduleDraft
 from stagent.store import schedules as schedule_repo
+from stagent.store import step_rows as step_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.tables import ScheduleFiringRow, TaskRow
 from stagent.testing.metered import MeteredRuntime
@@ -58,7 +59,7 @@ def seed(ws: Workspace) -> None:
         for number, task_ids in ((1, steps[:2]), (2, steps[2:])):
             assert workflow_repo.start_run(session, row) == number
             for position, task_id in enumerate(task_ids):
-                step = workflow_repo.add_step(
+                step = step_repo.add_step(
                     session, flow.id, row.run_count, f"build#{position}", "Build", position
                 )
                 step.task_id = task_id

@@ -41,6 +41,7 @@ from stagent.store import runs as run_repo
 from stagent.store import scans as scan_repo
 from stagent.store import schedules as schedule_repo
 from stagent.store import settings as settings_repo
+from stagent.store import step_rows as step_repo
 from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.database import Store
@@ -212,7 +213,7 @@ def fill_workspace(store: Store) -> None:
         flow = workflow_repo.create(session, definition, project_id=project.id)
         row = workflow_repo.get_row(session, flow.id, for_update=True)
         workflow_repo.begin_run(session, row)
-        workflow_repo.add_step(session, flow.id, 1, "a#1", "Iteration 1", 1)
+        step_repo.add_step(session, flow.id, 1, "a#1", "Iteration 1", 1)
         workflow_repo.end(session, row, WorkflowStatus.FAILED, "a step failed", "step_failed")
         schedule_repo.insert(
             session,

@@ -18,11 +18,10 @@ from stagent.domain.runs import Run, RunStatus
 from stagent.domain.tasks import TaskStatus
 from stagent.store import approvals as approval_repo
 from stagent.store import events as event_repo
-from stagent.store import hot_end, lifecycle, run_writes
+from stagent.store import hot_end, lifecycle, run_writes, step_outcomes
 from stagent.store import ledger as ledger_repo
 from stagent.store import runs as run_repo
 from stagent.store import tasks as task_repo
-from stagent.store import workflows as workflow_repo
 from stagent.store.database import Store, flushed_connection
 
 
@@ -168,7 +167,7 @@ def test_an_end_on_the_driver_is_one_read_and_its_writes(store: Store) -> None:
         "SELECT runs.status,",
         "UPDATE runs",
         "UPDATE tasks",
-        *["INSERT INTO"] * 3,
+        "INSERT INTO",  # the three events in one statement
         "COMMIT",
     ]
 
@@ -198,7 +197,7 @@ WHYS = ["failed", "budget", "rejected", "allowed at its checkpoint", "cancelled"
 
 @pytest.mark.parametrize("why", WHYS)
 def test_why_a_steps_run_failed_reads_the_same_on_the_driver(store: Store, why: str) -> None:
-    """`workflows.why_failed_on_driver` (a step's end on the driver) answers as `why_failed`:
+    """`step_outcomes.why_failed_on_driver` (a step's end on the driver) answers as `why_failed`:
     a budget's ``blocked`` row, a checkpoint card refused (an allowed one is no refusal)."""
     claim = claimed_run(store)
     task_id, run = claim.task.id, claim.run
@@ -216,7 +215,7 @@ def test_why_a_steps_run_failed_reads_the_same_on_the_driver(store: Store, why: 
             approval_repo.decide(session, card.id, status=status, decided_by="you", decision={})
     status = "cancelled" if why == "cancelled" else "failed"
     with store.read() as session:
-        expected = workflow_repo.why_failed(session, task_id, run.number, status)
+        expected = step_outcomes.why_failed(session, task_id, run.number, status)
     with store.sqlite_hot_connection() as hot, hot_end.begin(hot):
-        answer = workflow_repo.why_failed_on_driver(hot, run.id, status)
+        answer = step_outcomes.why_failed_on_driver(hot, run.id, status)
     assert answer == expected == (why if why in ("budget", "rejected", "cancelled") else "failed")

@@ -95,3 +95,20 @@ def test_quoted_lists_and_trailing_comments_are_read(
     (versions / "c.py").write_text('revision = "c"\ndown_revision = ["a", "b"]  # merge\n')
     monkeypatch.setattr(migrate, "MIGRATIONS_DIR", tmp_path / "migrations")
     assert script_heads() == {"c"}
+
+
+def test_revision_fields_past_the_first_lines_are_still_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the fields are read from a file's first kilobytes when both are there (Alembic's
+    # template), else from the whole file
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    filler = "# a long migration\n" * 400
+    (versions / "a.py").write_text(f'revision = "a"\ndown_revision = None\n{filler}')
+    (versions / "b.py").write_text(f'"""{"x" * 5000}"""\nrevision = "b"\ndown_revision = "a"\n')
+    (versions / "c.py").write_text(f'revision = "c"\n{filler}down_revision = "b"\n')
+    cut = "#" * (migrate.HEAD_BYTES - len('revision = "d"\n') - 8)
+    (versions / "d.py").write_text(f'revision = "d"\n{cut}\ndown_revision = "c"\n{filler}')
+    monkeypatch.setattr(migrate, "MIGRATIONS_DIR", tmp_path / "migrations")
+    assert script_heads() == {"d"}

@@ -29,6 +29,7 @@ from stagent.store import ledger as ledger_repo
 from stagent.store import ledger_metrics as metrics
 from stagent.store import scans as scan_repo
 from stagent.store import schedules as schedule_repo
+from stagent.store import step_rows as step_repo
 from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.database import Store
@@ -357,7 +358,7 @@ def test_steps_are_found_by_their_task_after_going_below_0016_and_back(engine: s
     }
     with at_head(engine) as store:
         with store.read() as session:
-            step = workflow_repo.step_for_task(session, "tsk_step")
+            step = step_repo.step_for_task(session, "tsk_step")
             task = task_repo.get(session, "tsk_step")
         assert step is not None and (step.id, step.output) == ("wfs_round", "built")
         assert task.title == "build"

@@ -24,6 +24,7 @@ from stagent.store import events as event_repo
 from stagent.store import ledger as ledger_repo
 from stagent.store import lifecycle, run_state
 from stagent.store import runs as run_repo
+from stagent.store import step_rows as step_repo
 from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.database import Store, flushed_connection
@@ -182,7 +183,7 @@ def test_a_cancelled_run_logs_nothing_at_its_end(store: Store) -> None:
 def test_a_task_that_is_no_workflow_step_has_no_step_row(store: Store) -> None:
     task_id = new_task(store)
     with store.read() as session:
-        assert workflow_repo.step_for_task(session, task_id) is None
+        assert step_repo.step_for_task(session, task_id) is None
 
 
 def test_a_claim_names_the_workflow_step_row_its_task_runs_as(store: Store) -> None:

@@ -18,8 +18,9 @@ from stagent.domain.workflow_runs import StepStatus, WorkflowStatus
 from stagent.domain.workflows import WorkflowDefinition
 from stagent.store import approvals as approval_repo
 from stagent.store import ledger as ledger_repo
-from stagent.store import lifecycle, scans
+from stagent.store import lifecycle, scans, step_outcomes, step_state
 from stagent.store import projects as project_repo
+from stagent.store import step_rows as step_repo
 from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.database import Store
@@ -74,7 +75,7 @@ def test_a_workflow_is_found_by_id_or_by_a_unique_name(store: Store) -> None:
     first = created(store, "deploy")
     with store.read() as session:
         assert workflow_repo.get_row(session, "deploy").id == first
-        assert workflow_repo.run_state(session, "deploy").name == "deploy"
+        assert step_state.run_state(session, "deploy").name == "deploy"
     created(store, "deploy")  # now the name is ambiguous
     with store.read() as session, pytest.raises(NotFoundError, match="'deploy'") as caught:
         workflow_repo.get_row(session, "deploy")
@@ -87,7 +88,7 @@ def test_starting_a_run_makes_a_pending_row_per_step(store: Store) -> None:
     assert (engine_id, number) == (f"{workflow_id}-run-1-1", 1)
     with store.read() as session:
         flow = workflow_repo.get(session, workflow_id)
-        state = workflow_repo.run_state(session, workflow_id)
+        state = step_state.run_state(session, workflow_id)
     assert flow.status is WorkflowStatus.RUNNING and flow.started_at is not None
     assert [(s.key, s.position, s.status) for s in flow.steps] == [
         ("s0", 0, StepStatus.PENDING),
@@ -133,8 +134,8 @@ def test_two_starts_at_once_make_one_run(store: Store) -> None:
     assert sorted(outcomes) == ["refused", "started"]
     with store.read() as session:
         assert workflow_repo.get(session, workflow_id).run_count == 1
-        assert len(workflow_repo.step_rows(session, workflow_id, 1)) == 3
-        assert workflow_repo.step_rows(session, workflow_id, 2) == []
+        assert len(step_repo.step_rows(session, workflow_id, 1)) == 3
+        assert step_repo.step_rows(session, workflow_id, 2) == []
 
 
 def test_an_ended_run_records_why_and_a_new_run_starts_fresh(store: Store) -> None:
@@ -151,7 +152,7 @@ def test_an_ended_run_records_why_and_a_new_run_starts_fresh(store: Store) -> No
     assert (engine_id, number) == (f"{workflow_id}-run-2-1", 2)
     with store.read() as session:
         fresh = workflow_repo.get(session, workflow_id)
-        first_run = workflow_repo.step_rows(session, workflow_id, 1)
+        first_run = step_repo.step_rows(session, workflow_id, 1)
     assert fresh.stop_reason is None and fresh.stop_code is None and fresh.finished_at is None
     assert len(fresh.steps) == 3 and len(first_run) == 3  # the first run's rows stay
 
@@ -167,7 +168,7 @@ def test_a_paused_run_has_no_finish_time_and_a_new_round_a_new_engine_id(store: 
         third = workflow_repo.next_round(row)
     assert (second, third) == (f"{workflow_id}-run-1-2", f"{workflow_id}-run-1-3")
     with store.read() as session:
-        assert workflow_repo.run_state(session, workflow_id).engine_id == third
+        assert step_state.run_state(session, workflow_id).engine_id == third
 
 
 def test_steps_carried_into_a_new_run_keep_how_they_ended(store: Store) -> None:
@@ -175,18 +176,18 @@ def test_steps_carried_into_a_new_run_keep_how_they_ended(store: Store) -> None:
     begin(store, workflow_id)
     task_id = new_task(store, "s0's task")
     with store.write() as session:
-        done = workflow_repo.step_row(session, workflow_id, 1, "s0", for_update=True)
+        done = step_repo.step_row(session, workflow_id, 1, "s0", for_update=True)
         done.status, done.task_id, done.output = StepStatus.COMPLETED.value, task_id, "built"
-        extra = workflow_repo.add_step(session, workflow_id, 1, "s1#1", "Iteration 1", 5)
+        extra = step_repo.add_step(session, workflow_id, 1, "s1#1", "Iteration 1", 5)
         extra.status, extra.output = StepStatus.COMPLETED.value, "iterated"
     end(store, workflow_id, WorkflowStatus.FAILED, "s1 failed")
     begin(store, workflow_id)
     with store.write() as session:
-        old = workflow_repo.step_rows(session, workflow_id, 1)
-        workflow_repo.reuse_steps(session, workflow_id, 2, [r for r in old if r.output])
+        old = step_repo.step_rows(session, workflow_id, 1)
+        step_repo.reuse_steps(session, workflow_id, 2, [r for r in old if r.output])
     with store.read() as session:
         steps = {s.key: s for s in workflow_repo.get(session, workflow_id).steps}
-        assert workflow_repo.step_for_task(session, task_id).run_number == 2  # type: ignore[union-attr]
+        assert step_repo.step_for_task(session, task_id).run_number == 2  # type: ignore[union-attr]
     assert steps["s0"].status is StepStatus.COMPLETED and steps["s0"].output == "built"
     assert steps["s0"].task_id == task_id
     assert steps["s1#1"].name == "Iteration 1" and steps["s1#1"].output == "iterated"
@@ -201,17 +202,17 @@ def test_a_workflows_steps_read_as_values_say_what_their_rows_say(store: Store) 
     task_id = new_task(store, "s1's task")
     started = datetime(2026, 12, 7, 13, 0, tzinfo=UTC)
     with store.write() as session:
-        done = workflow_repo.step_row(session, workflow_id, 1, "s1", for_update=True)
+        done = step_repo.step_row(session, workflow_id, 1, "s1", for_update=True)
         done.status, done.task_id, done.output = StepStatus.COMPLETED.value, task_id, "built"
         done.started_at, done.ended_at = started, started + timedelta(seconds=3)
-        broke = workflow_repo.step_row(session, workflow_id, 1, "s2", for_update=True)
+        broke = step_repo.step_row(session, workflow_id, 1, "s2", for_update=True)
         broke.status, broke.error = StepStatus.FAILED.value, "it broke"
-        extra = workflow_repo.add_step(session, workflow_id, 1, "s0#1", "Iteration 1", 9)
+        extra = step_repo.add_step(session, workflow_id, 1, "s0#1", "Iteration 1", 9)
         extra.status = StepStatus.RUNNING.value
     with store.read() as session:
         flow = workflow_repo.get(session, workflow_id)
-        rows = workflow_repo.step_rows(session, workflow_id, 1)
-        expected = tuple(workflow_repo.to_step(r) for r in rows)
+        rows = step_repo.step_rows(session, workflow_id, 1)
+        expected = tuple(step_repo.to_step(r) for r in rows)
     assert flow.steps == expected
     assert [s.key for s in flow.steps] == ["s0", "s1", "s2", "s3", "s0#1"]
     s1 = flow.steps[1]
@@ -228,12 +229,12 @@ def test_adding_a_run_time_step_twice_gives_the_same_row(store: Store) -> None:
     workflow_id = created(store, steps=1)
     begin(store, workflow_id)
     with store.write() as session:
-        first = workflow_repo.add_step(session, workflow_id, 1, "s0#1", "round 1", 1)
-        again = workflow_repo.add_step(session, workflow_id, 1, "s0#1", "round 1", 1)
-        by_id = workflow_repo.step_by_id(session, first.id)
+        first = step_repo.add_step(session, workflow_id, 1, "s0#1", "round 1", 1)
+        again = step_repo.add_step(session, workflow_id, 1, "s0#1", "round 1", 1)
+        by_id = step_repo.step_by_id(session, first.id)
     assert first.id == again.id and by_id is not None and by_id.step_key == "s0#1"
     with store.read() as session:
-        keys = [r.step_key for r in workflow_repo.step_rows(session, workflow_id, 1)]
+        keys = [r.step_key for r in step_repo.step_rows(session, workflow_id, 1)]
     assert keys == ["s0", "s0#1"]
 
 
@@ -241,7 +242,7 @@ def test_a_missing_step_is_not_found_with_a_hint(store: Store) -> None:
     workflow_id = created(store)
     begin(store, workflow_id)
     with store.read() as session, pytest.raises(NotFoundError, match="no step 'zz' in run 1"):
-        workflow_repo.step_row(session, workflow_id, 1, "zz")
+        step_repo.step_row(session, workflow_id, 1, "zz")
 
 
 def test_a_steps_start_reads_its_row_and_the_workflows_current_state(store: Store) -> None:
@@ -251,13 +252,13 @@ def test_a_steps_start_reads_its_row_and_the_workflows_current_state(store: Stor
     engine_id, number = begin(store, workflow_id)
     end(store, workflow_id, WorkflowStatus.PAUSED, "a person paused it")
     with store.write() as session:
-        row, state = workflow_repo.step_start(session, workflow_id, number, "s1")
-        assert row == workflow_repo.step_values(session, workflow_id, number, "s1")
+        row, state = step_state.step_start(session, workflow_id, number, "s1")
+        assert row == step_state.step_values(session, workflow_id, number, "s1")
         if state is None:  # PostgreSQL: read after the row's lock
-            state = workflow_repo.run_state(session, workflow_id)
-        assert state == workflow_repo.run_state(session, workflow_id)
+            state = step_state.run_state(session, workflow_id)
+        assert state == step_state.run_state(session, workflow_id)
         with pytest.raises(NotFoundError, match="no step 'zz' in run 1"):
-            workflow_repo.step_start(session, workflow_id, number, "zz")
+            step_state.step_start(session, workflow_id, number, "zz")
     assert (row.status, row.task_id) == ("pending", None)
     assert (state.status, state.run_count, state.engine_id) == ("paused", 1, engine_id)
     assert state.name == "release"
@@ -293,7 +294,7 @@ def test_a_steps_cost_is_every_run_of_its_task(store: Store) -> None:
     begin(store, workflow_id)
     claim = claimed_run(store, "s0 task")
     with store.write() as session:
-        workflow_repo.step_row(session, workflow_id, 1, "s0").task_id = claim.task.id
+        step_repo.step_row(session, workflow_id, 1, "s0").task_id = claim.task.id
         ledger_repo.insert(
             session,
             ledger_repo.NewLedgerEntry(
@@ -314,27 +315,27 @@ def test_a_steps_cost_is_every_run_of_its_task(store: Store) -> None:
         lifecycle.finish(session, second.id, RunStatus.COMPLETED, attempt=1)
     with store.write() as session:  # a step on another runtime whose task has no run yet
         other = task_repo.create(session, task_repo.NewTask(title="s1", runtime="anthropic"))
-        workflow_repo.step_row(session, workflow_id, 1, "s1").task_id = other.id
+        step_repo.step_row(session, workflow_id, 1, "s1").task_id = other.id
     with store.read() as session:
-        assert sorted(workflow_repo.step_costs(session, workflow_id, 1)) == [
+        assert sorted(step_repo.step_costs(session, workflow_id, 1)) == [
             ("s0", "scripted", 350),
             ("s1", "anthropic", 0),
         ]
-        assert workflow_repo.step_task_ids(session) == {
+        assert step_repo.step_task_ids(session) == {
             claim.task.id: workflow_id,
             other.id: workflow_id,
         }
-        assert workflow_repo.step_task_ids(session, ["tsk_other"]) == {}
+        assert step_repo.step_task_ids(session, ["tsk_other"]) == {}
 
 
 def test_why_a_step_failed_distinguishes_budget_rejection_and_failure(store: Store) -> None:
     claim = claimed_run(store)
     with store.read() as session:
-        assert workflow_repo.why_failed(session, claim.task.id, 1, "cancelled") == "cancelled"
-        assert workflow_repo.why_failed(session, claim.task.id, 1, "failed") == "failed"
-        assert workflow_repo.why_failed(session, claim.task.id, 9, "failed") == "failed"
-        assert workflow_repo.budget_refusal(session, claim.task.id) is None
-        assert workflow_repo.budget_refusal(session, "tsk_never_ran") is None
+        assert step_outcomes.why_failed(session, claim.task.id, 1, "cancelled") == "cancelled"
+        assert step_outcomes.why_failed(session, claim.task.id, 1, "failed") == "failed"
+        assert step_outcomes.why_failed(session, claim.task.id, 9, "failed") == "failed"
+        assert step_outcomes.budget_refusal(session, claim.task.id) is None
+        assert step_outcomes.budget_refusal(session, "tsk_never_ran") is None
     with store.write() as session:
         card = approval_repo.create(
             session,
@@ -353,7 +354,7 @@ def test_why_a_step_failed_distinguishes_budget_rejection_and_failure(store: Sto
         )
         approval_repo.decide(session, card.id, status="denied", decided_by="me", decision={})
     with store.read() as session:
-        assert workflow_repo.why_failed(session, claim.task.id, 1, "failed") == "rejected"
+        assert step_outcomes.why_failed(session, claim.task.id, 1, "failed") == "rejected"
     with store.write() as session:
         ledger_repo.insert(
             session,
@@ -366,8 +367,8 @@ def test_why_a_step_failed_distinguishes_budget_rejection_and_failure(store: Sto
             ),
         )
     with store.read() as session:
-        assert workflow_repo.why_failed(session, claim.task.id, 1, "failed") == "budget"
-        assert workflow_repo.budget_refusal(session, claim.task.id) == "daily cap reached"
+        assert step_outcomes.why_failed(session, claim.task.id, 1, "failed") == "budget"
+        assert step_outcomes.budget_refusal(session, claim.task.id) == "daily cap reached"
 
 
 # ------------------------------------------------------------------------------- scans

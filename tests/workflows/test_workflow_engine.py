@@ -290,10 +290,10 @@ def test_a_fast_branch_is_settled_while_a_slower_one_before_it_still_runs(
 def test_following_a_run_reads_its_status_not_every_step_on_each_commit(
     worker: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from stagent.store import workflows as workflow_repo
+    from stagent.store import step_rows as step_repo
 
     loads: list[int] = []
-    real = workflow_repo.step_rows
+    real = step_repo.step_rows
 
     def counted(session: Any, workflow_id: str, run_number: int) -> Any:
         loads.append(run_number)
@@ -304,7 +304,7 @@ def test_following_a_run_reads_its_status_not_every_step_on_each_commit(
         {"name": "six", "pattern": "sequence", "steps": [step(f"s{i}", "x") for i in range(6)]},
     )
     worker.workflows.run(wf.id)
-    monkeypatch.setattr(workflow_repo, "step_rows", counted)
+    monkeypatch.setattr(step_repo, "step_rows", counted)
     done = worker.workflows.wait(wf.id, timeout=60)
     assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
     assert len(done.steps) == 6

@@ -22,8 +22,7 @@ from stagent.engine.executor import RunContext
 from stagent.engine.options import resolve
 from stagent.engine.reconcile import reconcile
 from stagent.engine.services import TaskDraft
-from stagent.store import lifecycle
-from stagent.store import workflows as workflow_repo
+from stagent.store import lifecycle, step_state
 from stagent.store.tables import TaskRow
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
@@ -82,7 +81,7 @@ def inline_step(ws: Workspace) -> tuple[str, str]:
     definition = parse_definition({"name": "inl", "pattern": "sequence", "steps": [spec]})
     wf = ws.workflows.run(ws.workflows.add(definition).id)
     with ws.store.read() as session:
-        interpreter = workflow_repo.run_state(session, wf.id).engine_id or ""
+        interpreter = step_state.run_state(session, wf.id).engine_id or ""
     ctx = RunContext(store=ws.store, runtimes=ws.runtimes, gate=ws.gate)
     started = workflow_inline.start_step(
         ctx,

@@ -27,7 +27,7 @@ from stagent.engine.queue import (
     WORKFLOW_PROTOCOL,
     workflow_id_for,
 )
-from stagent.store import workflows as workflow_repo
+from stagent.store import step_state
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
 
@@ -47,7 +47,7 @@ def three_steps(ws: Workspace, *, fail_last: bool = False) -> Workflow:
 def recorded_step_names(ws: Workspace, workflow_id: str) -> list[str]:
     """The DBOS steps the run's interpreter recorded, in order."""
     with ws.store.read() as session:
-        engine_id = workflow_repo.run_state(session, workflow_id).engine_id
+        engine_id = step_state.run_state(session, workflow_id).engine_id
     assert engine_id is not None
     return [s["function_name"] for s in DBOS.list_workflow_steps(engine_id)]
 
@@ -78,7 +78,7 @@ def test_each_step_is_settled_by_its_run_not_by_a_step_of_the_interpreter(
 
 def engine_id_of(ws: Workspace, workflow_id: str) -> str:
     with ws.store.read() as session:
-        engine_id = workflow_repo.run_state(session, workflow_id).engine_id
+        engine_id = step_state.run_state(session, workflow_id).engine_id
     assert engine_id is not None
     return engine_id
 

@@ -13,6 +13,7 @@ from stagent.domain.workflow_runs import StepCost
 from stagent.schemas.workflows import WorkflowSchema
 from stagent.store import ledger as ledger_repo
 from stagent.store import lifecycle
+from stagent.store import step_rows as step_repo
 from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
 from stagent.web.ui.workflow_views import total_cost
@@ -29,7 +30,7 @@ def ran(ws: Workspace, workflow_id: str, key: str, runtime: str, micros: int) ->
     """Give step ``key`` of run 1 a task on ``runtime`` whose one run booked ``micros``."""
     with ws.store.write() as session:
         task = task_repo.create(session, task_repo.NewTask(title=key, runtime=runtime))
-        workflow_repo.step_row(session, workflow_id, 1, key).task_id = task.id
+        step_repo.step_row(session, workflow_id, 1, key).task_id = task.id
         _, run = lifecycle.queue_run(session, task.id, RunOptions(runtime=runtime))
         assert run is not None
         lifecycle.claim(session, task.id, 1)

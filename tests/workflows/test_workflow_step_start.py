@@ -18,7 +18,7 @@ from stagent.domain.workflows import WorkflowStep
 from stagent.engine import workflow_inline
 from stagent.engine.executor import RunContext
 from stagent.engine.guard import OpenGuard
-from stagent.store import workflows as workflow_repo
+from stagent.store import step_rows as step_repo
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
 
@@ -69,7 +69,7 @@ def test_a_fresh_steps_start_on_sqlite_is_one_transaction_and_the_task_is_insert
         "SELECT",
         "INSERT INTO tasks",
         "INSERT INTO runs",
-        *["INSERT INTO agent_events"] * 3,
+        "INSERT INTO agent_events",  # the three events in one statement
         "UPDATE workflow_steps",
         "COMMIT",
     ]
@@ -87,7 +87,7 @@ def test_a_fresh_steps_start_on_sqlite_is_one_transaction_and_the_task_is_insert
         ("status", run.id, "running"),
     ]
     with workspace.store.read() as session:
-        row = workflow_repo.step_row(session, wf.id, 1, "a")
+        row = step_repo.step_row(session, wf.id, 1, "a")
         assert (row.status, row.task_id, row.id) == (
             StepStatus.RUNNING.value,
             task.id,
@@ -118,6 +118,6 @@ def test_a_paused_workflows_next_step_writes_nothing(workspace: Workspace) -> No
     workspace.workflows.pause(wf.id)
     assert start(workspace, wf, step("a", "alpha")) == {"stop": "human_pause"}
     with workspace.store.read() as session:
-        row = workflow_repo.step_row(session, wf.id, 1, "a")
+        row = step_repo.step_row(session, wf.id, 1, "a")
         assert (row.status, row.task_id) == (StepStatus.PENDING.value, None)
     assert workspace.tasks.list() == []

@@ -23,7 +23,7 @@ from stagent.domain.workflows import WorkflowStep
 from stagent.engine import workflow_inline
 from stagent.engine.executor import RunContext
 from stagent.engine.guard import OpenGuard
-from stagent.store import workflows as workflow_repo
+from stagent.store import step_rows as step_repo
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
 
@@ -87,7 +87,7 @@ def test_a_fresh_steps_start_on_postgresql_is_two_round_trips_without_a_session(
         ("status", run.id, "running"),
     ]
     with ws.store.read() as session:
-        row = workflow_repo.step_row(session, wf.id, 1, "a")
+        row = step_repo.step_row(session, wf.id, 1, "a")
         assert (row.status, row.task_id, row.id) == (
             StepStatus.RUNNING.value,
             task.id,
@@ -122,7 +122,7 @@ def test_a_paused_workflows_next_step_on_postgresql_writes_nothing(
     driver = hot_driver(ws)
     assert start(ws, wf, step("a", "alpha")) == {"stop": "human_pause"}
     with ws.store.read() as session:
-        row = workflow_repo.step_row(session, wf.id, 1, "a")
+        row = step_repo.step_row(session, wf.id, 1, "a")
         assert (row.status, row.task_id) == (StepStatus.PENDING.value, None)
     assert ws.tasks.list() == []
     assert driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE

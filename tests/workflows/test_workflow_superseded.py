@@ -15,7 +15,7 @@ import pytest
 from servetools import start_worker, stop_worker, wait_until
 from stagent.domain.workflow_files import parse_definition
 from stagent.domain.workflow_runs import Workflow, WorkflowStatus
-from stagent.store import workflows as workflow_repo
+from stagent.store import step_state
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
 
@@ -43,7 +43,7 @@ def step_task(ws: Workspace, workflow_id: str, key: str) -> str | None:
 def engine_id_of(ws: Workspace, workflow_id: str) -> str:
     """The engine id of the run's newest round."""
     with ws.store.read() as session:
-        return workflow_repo.run_state(session, workflow_id).engine_id or ""
+        return step_state.run_state(session, workflow_id).engine_id or ""
 
 
 def agent_turns(ws: Workspace, task_id: str) -> int:

@@ -39,6 +39,7 @@ from stagent.store import approvals as approval_repo
 from stagent.store import events as event_repo
 from stagent.store import lifecycle, waits
 from stagent.store import runs as run_repo
+from stagent.store import step_rows as step_repo
 from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.database import Session, Store
@@ -104,7 +105,7 @@ class StepRow:
 def step_of(session: Session, task_id: str) -> StepRow | None:
     """The workflow step ``task_id`` runs as, or None: one indexed read of one column for a task
     that is no workflow step (the executor asks it in the transaction that claims the run)."""
-    row = workflow_repo.step_for_task(session, task_id)
+    row = step_repo.step_for_task(session, task_id)
     if row is None:
         return None
     return StepRow(row.id, row.workflow_id, row.run_number, row.step_key)
@@ -190,7 +191,7 @@ def _open(store: Store, task: Task, run: Run, gate: Gate) -> Approval:
             approval_repo.approval_hold(card.id),
             reason=f"checkpoint before step {key} needs a person",
         )
-        step_row = workflow_repo.step_by_id(session, gate.row_id)
+        step_row = step_repo.step_by_id(session, gate.row_id)
         if step_row is not None and step_row.status == StepStatus.RUNNING.value:
             step_row.status = StepStatus.WAITING.value
         return card
@@ -247,7 +248,7 @@ def _after(store: Store, card: Approval, task: Task, gate: Gate) -> Task:
             f"rejected at the checkpoint by {by}" + (f": {said}" if said else "")
         )
     with store.write() as session:
-        step_row = workflow_repo.step_by_id(session, gate.row_id)
+        step_row = step_repo.step_by_id(session, gate.row_id)
         if step_row is not None and step_row.status == StepStatus.WAITING.value:
             step_row.status = StepStatus.RUNNING.value
         try:

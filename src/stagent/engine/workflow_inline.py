@@ -40,9 +40,8 @@ from stagent.engine import live_rounds, workflow_checkpoints
 from stagent.engine import workflow_steps as steps
 from stagent.engine.executor import RunContext, execute_claimed
 from stagent.engine.workflow_waits import PROBE_MIN_GAP_SECONDS
-from stagent.store import lifecycle, pg_step_start, step_start
+from stagent.store import lifecycle, pg_step_start, step_start, step_state
 from stagent.store import runs as run_repo
-from stagent.store import workflows as workflow_repo
 from stagent.store.database import Session, Store
 
 CONCLUDED = (StepStatus.COMPLETED.value, StepStatus.FAILED.value)
@@ -98,7 +97,7 @@ def start_step(
         if started is not None:
             return started
     with ctx.store.write() as session:
-        row, state = workflow_repo.step_start(session, workflow_id, run_number, step.id)
+        row, state = step_state.step_start(session, workflow_id, run_number, step.id)
         if row.status in CONCLUDED and row.task_id is not None:
             task = lifecycle.locked_task(session, row.task_id)
             if task.status.is_terminal:
@@ -253,7 +252,7 @@ def _concluded(
     run_number: int,
     key: str,
     engine_id: str | None,
-    state: workflow_repo.RunState | None,
+    state: step_state.RunState | None,
 ) -> dict[str, Any]:
     """The outcome of a step whose attempt concluded before (a replay asking again), unless a
     newer round replaced this one: then ``{"stop": "superseded"}``, as for a step not run yet.
@@ -261,7 +260,7 @@ def _concluded(
     it ran, or put back), so only this answer keeps the replay's DBOS steps the recorded ones:
     the round ends at its first such answer (`stagent.engine.workflow_durable`)."""
     if state is None:
-        state = workflow_repo.run_state(session, workflow_id)
+        state = step_state.run_state(session, workflow_id)
     if steps.superseded_round(state, run_number, engine_id):
         return {"stop": "superseded"}
     return steps.settle_in(session, workflow_id, run_number, key)

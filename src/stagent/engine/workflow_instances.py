@@ -16,6 +16,8 @@ from stagent.domain.workflow_plans import PlanError, parse_plan
 from stagent.domain.workflow_runs import StepStatus, instance_key, split_key
 from stagent.domain.workflows import WorkflowDefinition
 from stagent.engine import workflow_steps as steps
+from stagent.store import step_outcomes
+from stagent.store import step_rows as step_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.database import Store
 
@@ -37,7 +39,7 @@ def next_iteration(
     template = split_key(key)[0]
     with store.write() as session:
         if budget is not None:
-            rows = workflow_repo.step_rows(session, workflow_id, run_number)
+            rows = step_repo.step_rows(session, workflow_id, run_number)
             now = utcnow()
             spent = sum(
                 (
@@ -49,7 +51,7 @@ def next_iteration(
             )
             if spent.total_seconds() >= budget:
                 return "time_budget"
-        workflow_repo.add_step(session, workflow_id, run_number, key, name, position)
+        step_repo.add_step(session, workflow_id, run_number, key, name, position)
         return None
 
 
@@ -66,7 +68,7 @@ def record_plan(
         try:
             plan = parse_plan(output, executors)
         except PlanError as exc:
-            step_row = workflow_repo.step_row(
+            step_row = step_repo.step_row(
                 session, workflow_id, run_number, planner, for_update=True
             )
             error = f"malformed plan: {exc.message}"
@@ -75,7 +77,7 @@ def record_plan(
             return {"error": error}
         for index, item in enumerate(plan, start=1):
             key = instance_key(item.executor or executors[0], index)
-            workflow_repo.add_step(session, workflow_id, run_number, key, item.name, index)
+            step_repo.add_step(session, workflow_id, run_number, key, item.name, index)
         return {"plan": [item.model_dump() for item in plan]}
 
 
@@ -83,10 +85,10 @@ def budget_stop(store: Store, workflow_id: str, run_number: int, key: str) -> st
     """If the failed step's task was refused at a budget cap: put the step back (``blocked``,
     so the next round runs it again) and return the refusal; else None."""
     with store.write() as session:
-        step_row = workflow_repo.step_row(session, workflow_id, run_number, key, for_update=True)
+        step_row = step_repo.step_row(session, workflow_id, run_number, key, for_update=True)
         if step_row.task_id is None:
             return None
-        refusal = workflow_repo.budget_refusal(session, step_row.task_id)
+        refusal = step_outcomes.budget_refusal(session, step_row.task_id)
         if refusal is None:
             return None
         step_row.status = StepStatus.BLOCKED.value

@@ -37,6 +37,8 @@ from stagent.engine.workflow_readiness import refuse_unready
 from stagent.engine.workflow_steps import made_from
 from stagent.store import events as event_repo
 from stagent.store import projects as project_repo
+from stagent.store import step_rows as step_repo
+from stagent.store import step_state
 from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.database import Session, Store
@@ -228,7 +230,7 @@ class WorkflowService:
             moved = project_id != row.project_id
             if found.empty and not moved:
                 workflow = workflow_repo.to_workflow(
-                    row, workflow_repo.step_rows(session, row.id, row.run_count)
+                    row, step_repo.step_rows(session, row.id, row.run_count)
                 )
             else:
                 workflow = workflow_repo.replace_definition(session, row, definition, project_id)
@@ -244,7 +246,7 @@ class WorkflowService:
         micro-USD, and whether it ran simulated (every run of its task on a runtime that calls
         no model: issue 12's simulated runs, which never count as spend)."""
         with self._store.read() as session:
-            found = workflow_repo.step_costs(session, workflow.id, workflow.run_count)
+            found = step_repo.step_costs(session, workflow.id, workflow.run_count)
         spent: dict[str, int] = {}
         real: set[str] = set()
         for key, runtime, micros in found:
@@ -257,7 +259,7 @@ class WorkflowService:
     def step_tasks(self) -> dict[str, str]:
         """Every task that runs a workflow step, with its workflow's id."""
         with self._store.read() as session:
-            return workflow_repo.step_task_ids(session)
+            return step_repo.step_task_ids(session)
 
     def start(self, definition: WorkflowDefinition, *, project: str | None = None) -> Workflow:
         """Store a definition and start its first run (a definition that cannot run, or whose
@@ -371,7 +373,7 @@ class WorkflowService:
             engine_id, workflow_id = row.engine_id, row.id
             tasks = [
                 s.task_id
-                for s in workflow_repo.step_rows(session, row.id, row.run_count)
+                for s in step_repo.step_rows(session, row.id, row.run_count)
                 if s.task_id and s.status in IN_FLIGHT
             ]
         if engine_id:
@@ -391,8 +393,8 @@ class WorkflowService:
                     f"workflow {row.id} is {row.status}; a step is retried after the run failed",
                     hint="wait for the run to end",
                 )
-            step_row = workflow_repo.step_row(session, row.id, row.run_count, step, for_update=True)
-            keys = {r.step_key for r in workflow_repo.step_rows(session, row.id, row.run_count)}
+            step_row = step_repo.step_row(session, row.id, row.run_count, step, for_update=True)
+            keys = {r.step_key for r in step_repo.step_rows(session, row.id, row.run_count)}
             defined = WorkflowDefinition.model_validate(row.definition)
             templates = {s.id for s in defined.steps}
             if not set(initial_step_keys(defined)) <= keys or split_key(step)[0] not in templates:
@@ -406,7 +408,7 @@ class WorkflowService:
                     hint=f"to run it again and what depends on it: stagent workflow rerun "
                     f"{row.id} {step} (API: POST .../steps/{step}/rerun)",
                 )
-            rows = workflow_repo.step_rows(session, row.id, row.run_count)
+            rows = step_repo.step_rows(session, row.id, row.run_count)
             after = set(downstream(defined, [r.step_key for r in rows], step))
             again = [step_row] + [
                 other
@@ -442,7 +444,7 @@ class WorkflowService:
                     f"workflow {row.id} has not run yet; there is nothing to reuse",
                     hint="run it first",
                 )
-            previous = workflow_repo.step_rows(session, row.id, row.run_count)
+            previous = step_repo.step_rows(session, row.id, row.run_count)
             keys = [r.step_key for r in previous]
             if step not in keys:
                 raise ValidationError(
@@ -460,7 +462,7 @@ class WorkflowService:
                     hint=f"re-run from {unfinished.step_key} instead",
                 )
             number = workflow_repo.start_run(session, row)
-            workflow_repo.reuse_steps(session, row.id, number, reused)
+            step_repo.reuse_steps(session, row.id, number, reused)
             engine_id = workflow_repo.next_round(row, first=True)
             workflow_id = row.id
         self._queue.enqueue_workflow(engine_id, workflow_id, number)
@@ -478,7 +480,7 @@ class WorkflowService:
         workflow_id = self.get(ref).id
         while True:
             with self._store.read() as session:
-                status = WorkflowStatus(workflow_repo.run_state(session, workflow_id).status)
+                status = WorkflowStatus(step_state.run_state(session, workflow_id).status)
             done = status.value in until if until else not status.is_active
             remaining = deadline - time.monotonic()
             if done or remaining <= 0:

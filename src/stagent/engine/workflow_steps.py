@@ -21,8 +21,9 @@ from stagent.domain.workflows import DEFAULT_STEP_RUNTIME, WorkflowDefinition, W
 from stagent.engine.options import resolve as resolve_options
 from stagent.engine.profile_hook import ProfileResolver
 from stagent.store import events as event_repo
-from stagent.store import lifecycle, step_start
+from stagent.store import lifecycle, step_outcomes, step_start, step_state
 from stagent.store import projects as project_repo
+from stagent.store import step_rows as step_repo
 from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.database import Session, Store
@@ -39,7 +40,7 @@ def begin(store: Store, workflow_id: str, run_number: int) -> dict[str, Any]:
         row = workflow_repo.get_row(session, workflow_id)
         steps = {
             s.step_key: {"status": s.status, "output": s.output, "error": s.error}
-            for s in workflow_repo.step_rows(session, workflow_id, run_number)
+            for s in step_repo.step_rows(session, workflow_id, run_number)
         }
         return {"definition": row.definition, "steps": steps}
 
@@ -50,15 +51,15 @@ def stop_reason(
     """Why the run must not start another step (paused or cancelled by a person, or a newer
     round -- ``engine_id`` names the asking one -- took over), else None."""
     with store.read() as session:
-        return _stop(workflow_repo.run_state(session, workflow_id), run_number, engine_id)
+        return _stop(step_state.run_state(session, workflow_id), run_number, engine_id)
 
 
-def superseded_round(state: workflow_repo.RunState, run_number: int, engine_id: str | None) -> bool:
+def superseded_round(state: step_state.RunState, run_number: int, engine_id: str | None) -> bool:
     """Whether a newer run, or a newer round of this run, replaced the round ``engine_id``."""
     return state.run_count != run_number or superseded(state.engine_id, engine_id)
 
 
-def _stop(state: workflow_repo.RunState, run_number: int, engine_id: str | None) -> str | None:
+def _stop(state: step_state.RunState, run_number: int, engine_id: str | None) -> str | None:
     if superseded_round(state, run_number, engine_id):
         return "superseded"
     if state.status == WorkflowStatus.PAUSED.value:
@@ -114,25 +115,25 @@ def prepare_in(
     profiles: ProfileResolver | None,
     *,
     executing: str | None = None,
-    step_row: workflow_repo.StepValues | None = None,
-    state: workflow_repo.RunState | None = None,
+    step_row: step_state.StepValues | None = None,
+    state: step_state.RunState | None = None,
 ) -> dict[str, Any]:
     """`prepare` inside the caller's transaction. ``executing``: the engine workflow that will
     execute the run (protocol stagent-wf-5: the interpreter), recorded as the run's engine id;
     then the run is queued and claimed at once (`stagent.store.lifecycle.start_run`) and the
     answer carries it as ``"claimed"`` (None if the task's run was in flight already: the
     caller claims, takes over, that one). ``step_row``: the step's row if the caller locked it
-    already (`stagent.store.workflows.step_values`); ``state``: the workflow's state if the
-    caller read it in this transaction (`stagent.store.workflows.step_start`). Rows are read
+    already (`stagent.store.step_state.step_values`); ``state``: the workflow's state if the
+    caller read it in this transaction (`stagent.store.step_state.step_start`). Rows are read
     and written as values."""
     if state is None:
-        state = workflow_repo.run_state(session, workflow_id)
+        state = step_state.run_state(session, workflow_id)
     stop = _stop(state, run_number, engine_id)
     if stop is not None:
         return {"stop": stop}
     key = step.id
     if step_row is None:
-        step_row = workflow_repo.step_values(session, workflow_id, run_number, key)
+        step_row = step_state.step_values(session, workflow_id, run_number, key)
     created: list[tuple[LogKind, dict[str, Any]]] = []
     if step_row.task_id is None:
         # A task made in this transaction is no one else's yet: its value needs no re-read.
@@ -144,7 +145,7 @@ def prepare_in(
     else:
         task = lifecycle.locked_task(session, step_row.task_id)
     held = step_row.status == StepStatus.WAITING.value and task.status is TaskStatus.WAITING
-    workflow_repo.write_step(
+    step_state.write_step(
         session,
         workflow_id,
         run_number,
@@ -299,7 +300,7 @@ def made_from(task: Task, step: WorkflowStep) -> bool:
 
 def _step_task(
     step: WorkflowStep,
-    row: workflow_repo.StepValues,
+    row: step_state.StepValues,
     prompt: str,
     project_id: str | None,
     workflow_name: str,
@@ -345,13 +346,13 @@ def settle(store: Store, workflow_id: str, run_number: int, key: str) -> dict[st
 
 def settle_in(session: Session, workflow_id: str, run_number: int, key: str) -> dict[str, Any]:
     """`settle` inside the caller's transaction (the one that ended the step's run)."""
-    step_row = workflow_repo.step_row(session, workflow_id, run_number, key, for_update=True)
+    step_row = step_repo.step_row(session, workflow_id, run_number, key, for_update=True)
     task = task_repo.get_row(session, step_row.task_id or "", deleted=True)
     ok = task.status == TaskStatus.COMPLETED.value
     why = (
         "completed"
         if ok
-        else workflow_repo.why_failed(session, task.id, task.run_count, task.status)
+        else step_outcomes.why_failed(session, task.id, task.run_count, task.status)
     )
     values, outcome = _settled(why, task.status, task.result, task.error)
     if step_row.status in (StepStatus.COMPLETED.value, StepStatus.FAILED.value):
@@ -373,10 +374,10 @@ def settle_ended(
     why = (
         "completed"
         if ok
-        else workflow_repo.why_failed(session, run.task_id or "", run.number, status)
+        else step_outcomes.why_failed(session, run.task_id or "", run.number, status)
     )
     values, outcome = _settled(why, status, run.result, run.error)
-    if not workflow_repo.write_step(session, workflow_id, run_number, key, values):
+    if not step_state.write_step(session, workflow_id, run_number, key, values):
         return None
     return outcome
 
@@ -443,11 +444,11 @@ class SettleOnEnd:
     def on_driver(self, hot: SqliteHotConnection, run: Run) -> None:
         """`__call__` on SQLite's bare driver connection, in the end's open transaction:
         the step row's one ``UPDATE`` (after one read for a run that failed: why,
-        `workflow_repo.why_failed_on_driver`)."""
+        `step_outcomes.why_failed_on_driver`)."""
         why = (
             "completed"
             if run.status is RunStatus.COMPLETED
-            else workflow_repo.why_failed_on_driver(hot, run.id, run.status.value)
+            else step_outcomes.why_failed_on_driver(hot, run.id, run.status.value)
         )
         values, outcome = _settled(why, run.status.value, run.result, run.error)
         written = step_start.write_step(hot, self.step[0], self.step[1], self.step[2], values)
@@ -469,10 +470,10 @@ def skip(
     """Unless the run must stop (``{"stop": reason}``, as `prepare`), record that a step's
     condition was false: it is ``skipped``, with the reason."""
     with store.write() as session:
-        stop = _stop(workflow_repo.run_state(session, workflow_id), run_number, engine_id)
+        stop = _stop(step_state.run_state(session, workflow_id), run_number, engine_id)
         if stop is not None:
             return {"stop": stop}
-        step_row = workflow_repo.step_row(session, workflow_id, run_number, key, for_update=True)
+        step_row = step_repo.step_row(session, workflow_id, run_number, key, for_update=True)
         step_row.status = StepStatus.SKIPPED.value
         step_row.output = None
         step_row.error = reason
@@ -486,7 +487,7 @@ def note_retry(
 ) -> None:
     """Log on the step's task that its failed run will be tried again (attempt n of m)."""
     with store.write() as session:
-        step_row = workflow_repo.step_row(session, workflow_id, run_number, key, for_update=True)
+        step_row = step_repo.step_row(session, workflow_id, run_number, key, for_update=True)
         step_row.status = StepStatus.RUNNING.value
         step_row.ended_at = None
         if step_row.task_id is not None:
@@ -505,7 +506,7 @@ def note_retry(
 def block(store: Store, workflow_id: str, run_number: int, key: str, reason: str) -> None:
     """Mark a step that will not run because something it needs failed."""
     with store.write() as session:
-        step_row = workflow_repo.step_row(session, workflow_id, run_number, key, for_update=True)
+        step_row = step_repo.step_row(session, workflow_id, run_number, key, for_update=True)
         step_row.status = StepStatus.BLOCKED.value
         step_row.error = reason
         step_row.ended_at = utcnow()

@@ -11,9 +11,9 @@ way); a file that does not load as a `PriceTable` is read again from the YAML.
 
 from __future__ import annotations
 
+import _pickle  # pickle's C half, what `pickle` re-exports: `pickle.py` itself costs ~1.5 ms
 import hashlib
 import os
-import pickle
 from pathlib import Path
 
 from stagent.ledger import price_table
@@ -29,7 +29,7 @@ def cached_price_table(user_file: Path, cache_dir: Path) -> PriceTable:
     is skipped)."""
     path = cache_dir / f"{PREFIX}{cache_key(user_file)}{SUFFIX}"
     try:
-        table = pickle.loads(path.read_bytes())
+        table = _pickle.loads(path.read_bytes())
     except Exception:  # missing, unreadable or from other code: read the files
         table = None
     if isinstance(table, PriceTable):
@@ -58,7 +58,7 @@ def _keep(path: Path, table: PriceTable) -> None:
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        partial.write_bytes(pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL))
+        partial.write_bytes(_pickle.dumps(table, protocol=5))
         partial.replace(path)
         for old in path.parent.glob(f"{PREFIX}*{SUFFIX}"):
             if old != path:

@@ -69,13 +69,22 @@ class Provider:
             raise ValueError(f"provider: unknown keys {', '.join(unknown)}")
         if data.get("wire_api", "responses") != "responses":
             raise ValueError("provider.wire_api: Codex only speaks the Responses API")
-        extra = {k: data[k] for k in ("query_params", "http_headers") if k in data}
+        extra = {k: _text_map(k, data[k]) for k in ("query_params", "http_headers") if k in data}
         return cls(
             base_url=str(data.get("base_url", fallback.base_url)),
             name=str(data.get("name", fallback.name)),
             env_key=str(data.get("env_key", fallback.env_key)),
             extra=extra,
         )
+
+
+def _text_map(key: str, value: object) -> dict[str, str]:
+    """``value`` when it maps text to text (what Codex's ``--strict-config`` accepts there)."""
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in cast(dict[Any, Any], value).items()
+    ):
+        raise ValueError(f'provider.{key}: must map names to text, like {{"api-version": "1"}}')
+    return cast(dict[str, str], value)
 
 
 @dataclass(frozen=True, slots=True)

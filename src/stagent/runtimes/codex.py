@@ -323,6 +323,8 @@ class CodexRuntime(Runtime):
             version = out.strip().splitlines()[-1] if code == 0 and out.strip() else None
             if version is None:
                 return None, f"`{binary} --version` failed (exit code {code})"
+            if "codex" not in version.lower():
+                return None, f"{binary} is not the Codex CLI (its --version says {version[:80]!r})"
             problem = await _strict_start([binary, "app-server", "--strict-config"], env, scratch)
             if problem is not None:
                 return version, f"Codex rejected Stagent's configuration: {problem}"

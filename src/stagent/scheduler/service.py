@@ -257,9 +257,15 @@ class ScheduleService:
                 records = [
                     (firing_id(schedule.id, o), o, FiringStatus.PENDING, None) for o in plan.fire
                 ]
-                reason = _missed_reason(schedule, plan.dropped)
+                # The occurrences dropped from the catch-up went before the oldest one recorded.
                 records += [
-                    (firing_id(schedule.id, o), o, FiringStatus.MISSED, reason) for o in plan.missed
+                    (
+                        firing_id(schedule.id, o),
+                        o,
+                        FiringStatus.MISSED,
+                        _missed_reason(schedule, plan.dropped if k == 0 else 0),
+                    )
+                    for k, o in enumerate(plan.missed)
                 ]
                 known = set(repo.existing_firing_ids(session, [r[0] for r in records]))
                 fresh = [r for r in records if r[0] not in known]

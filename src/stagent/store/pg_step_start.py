@@ -34,8 +34,8 @@ from stagent.store.events import OutboxRow
 from stagent.store.hot import HotConnection
 from stagent.store.lifecycle import Claim
 from stagent.store.step_start import StepStart
+from stagent.store.step_state import RUN_STATE, STEP_VALUES, RunState, StepValues
 from stagent.store.tables import ProjectRow, WorkflowRow
-from stagent.store.workflows import RUN_STATE, STEP_VALUES, RunState, StepValues
 
 _WORKFLOWS = cast(Table, WorkflowRow.__table__)
 _PROJECTS = cast(Table, ProjectRow.__table__)
@@ -100,7 +100,7 @@ def insert_statement(literal: Literal, table: str, values: dict[str, Any]) -> st
 def step_update(
     literal: Literal, workflow_id: str, run_number: int, key: str, values: dict[str, Any]
 ) -> str:
-    """`stagent.store.workflows.write_step`'s ``UPDATE`` with every value a literal."""
+    """`stagent.store.step_state.write_step`'s ``UPDATE`` with every value a literal."""
     sets = ", ".join(f"{name} = {literal(value)}" for name, value in values.items())
     where = (
         f"workflow_id = {literal(workflow_id)} AND run_number = {literal(run_number)}"

@@ -19,8 +19,8 @@ from typing import Any, cast
 from sqlalchemy import Dialect, Table
 
 from stagent.store.hot import SqliteHotConnection
+from stagent.store.step_state import STEP_START_SQLITE, WRITE_STEP, RunState, StepValues
 from stagent.store.tables import ProjectRow, WorkflowRow, WorkflowStepRow
-from stagent.store.workflows import STEP_START_SQLITE, WRITE_STEP, RunState, StepValues
 
 _STEPS = cast(Table, WorkflowStepRow.__table__)
 _WORKFLOWS = cast(Table, WorkflowRow.__table__)
@@ -28,7 +28,7 @@ _PROJECTS = cast(Table, ProjectRow.__table__)
 _READ = STEP_START_SQLITE.add_columns(_PROJECTS.c.working_directory).outerjoin(
     _PROJECTS, _PROJECTS.c.id == _WORKFLOWS.c.project_id
 )
-"""`stagent.store.workflows.STEP_START_SQLITE` and the working directory of the workflow's
+"""`stagent.store.step_state.STEP_START_SQLITE` and the working directory of the workflow's
 project."""
 _STARTED_AT = 4
 """The position of the step row's ``started_at`` (the one column SQLite returns as text)."""
@@ -86,7 +86,7 @@ def begin(
 def write_step(
     hot: SqliteHotConnection, workflow_id: str, run_number: int, key: str, values: dict[str, Any]
 ) -> bool:
-    """`stagent.store.workflows.write_step` on ``hot``, in its open transaction; False if
+    """`stagent.store.step_state.write_step` on ``hot``, in its open transaction; False if
     there is no such row."""
     params = {"row_workflow": workflow_id, "row_run": run_number, "row_key": key, **values}
     return bool(WRITE_STEP.execute_on_driver(hot.driver, hot.dialect, params))

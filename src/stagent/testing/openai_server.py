@@ -45,6 +45,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from stagent.testing._threaded_server import ThreadedServer
 from stagent.testing.model_script import ModelScript, ModelTurn, ScriptBook, ToolCall
@@ -137,7 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         """Answer ``/v1/models`` with an empty list; anything else is a 404."""
-        if self.path.rstrip("/").endswith("/models"):
+        if _route(self.path).endswith("/models"):
             self._record_other(200)
             self._send_json(200, {"object": "list", "data": [], "models": []})
         else:
@@ -148,7 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Answer ``/v1/responses`` from the script."""
         owner = self.owner
         body = self._read_json()
-        if not self.path.rstrip("/").endswith("/responses"):
+        if not _route(self.path).endswith("/responses"):
             self._record_other(404)
             self._send_error(404, f"no route for POST {self.path}")
             return
@@ -169,6 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
             "model": body.get("model"),
             "tools": info["tools"],
             "authorized": self._authorized(),
+            "x_headers": {k.lower(): v for k, v in self.headers.items() if k.lower()[:2] == "x-"},
             "status": turn.error.status if turn.error else 200,
             "input": body.get("input", []),
         }
@@ -447,6 +449,11 @@ def _questions(data: dict[str, Any]) -> JsonDict:
             }
         )
     return {"questions": questions}
+
+
+def _route(path: str) -> str:
+    """A request's path without its query (a provider may add ``?api-version=...``)."""
+    return urlsplit(path).path.rstrip("/")
 
 
 def _quote(path: str) -> str:
