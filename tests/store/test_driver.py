@@ -15,6 +15,8 @@ from sqlalchemy import Connection, Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from storetools import new_task
 
+from stagent.store import driver as driver_module
+from stagent.store import events
 from stagent.store.database import Store, flushed_connection
 from stagent.store.driver import Prebuilt, PrebuiltRead
 from stagent.store.tables import TaskRow
@@ -90,7 +92,7 @@ def test_a_driver_error_in_a_batch_comes_out_as_sqlalchemys(store: Store) -> Non
             insert.executemany(conn, [row])
         if conn.dialect.name == "sqlite":
             with pytest.raises(IntegrityError):
-                insert.executemany_on_driver(conn.connection.driver_connection, conn.dialect, [row])
+                insert.insert_many_on_driver(conn.connection.driver_connection, conn.dialect, [row])
 
 
 def test_the_bare_driver_refuses_a_statement_that_needs_a_python_side_default(
@@ -132,3 +134,31 @@ def test_a_prebuilt_read_returns_what_sqlalchemy_returns(store: Store) -> None:
             assert read.one_or_none(conn, {"task_id": "tsk_nope"}) is None
     assert expected["options"] == options and expected["waiting"]
     assert isinstance(expected["created_at"], datetime) and expected["finished_at"] is None
+
+
+def test_events_on_the_bare_driver_are_one_insert_in_their_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step's start or end logs its events in one multi-row statement (not one a row):
+    the same rows, in order, as the Session's ``append_many`` stores; more rows than one
+    statement takes go in several, still in order."""
+    if not store.is_sqlite:
+        pytest.skip("the bare driver connection is SQLite's")
+    monkeypatch.setattr(driver_module, "ROWS_PER_INSERT", 3)
+    task_id = new_task(store)
+    logged: list[tuple[Any, dict[str, Any]]] = [("text", {"text": f"t{i}"}) for i in range(4)]
+    sent: list[str] = []
+    with store.sqlite_hot_connection() as hot:
+        hot.driver.set_trace_callback(sent.append)
+        hot.driver.execute("BEGIN IMMEDIATE")
+        events.append_many_on_driver(
+            hot.driver, hot.dialect, (), task_id, logged, run_id=None, unbound=[("created", {})]
+        )
+        hot.driver.commit()
+        hot.driver.set_trace_callback(None)
+    inserts = [sql for sql in sent if sql.startswith("INSERT INTO agent_events")]
+    assert len(inserts) == 2  # 5 rows, at most 3 a statement
+    with store.read() as session:
+        stored = events.for_task(session, task_id)[-5:]  # new_task logged one before
+    assert [(e.kind, e.payload) for e in stored] == [("created", {}), *logged]
+    assert len({e.created_at for e in stored}) == 1

@@ -69,7 +69,7 @@ def test_a_fresh_steps_start_on_sqlite_is_one_transaction_and_the_task_is_insert
         "SELECT",
         "INSERT INTO tasks",
         "INSERT INTO runs",
-        *["INSERT INTO agent_events"] * 3,
+        "INSERT INTO agent_events",  # the three events in one statement
         "UPDATE workflow_steps",
         "COMMIT",
     ]

@@ -233,7 +233,8 @@ class ApprovalService:
         if status == "timed_out":
             seconds = self.timeout_seconds
             if card.kind == "checkpoint" and card.expires_at and card.created_at:
-                seconds = (card.expires_at - card.created_at).total_seconds()
+                # Both instants were taken a moment apart: 599.997 s is a 10-minute timeout.
+                seconds = round((card.expires_at - card.created_at).total_seconds(), 1)
             waited = human_seconds(seconds)
             what = "workflow checkpoint" if card.kind == "checkpoint" else "permission request"
             by, message = (

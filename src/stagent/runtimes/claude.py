@@ -36,7 +36,6 @@ from claude_agent_sdk import (
     ClaudeAgentOptions,
     ClaudeSDKError,
     CLINotFoundError,
-    ResultError,
     query,
 )
 
@@ -367,6 +366,8 @@ class ClaudeRun(AgentRun):
                 await translator.handle(message)
         except ClaudeSDKError as exc:
             if self._cancelled or translator.finished:
+                # Also the SDK's ResultError: the CLI's exit after an error result, which the
+                # translator has reported already (as the run's ErrorEvent).
                 return "done"
             if resume and translator.session_id is None and _no_session(exc):
                 return "no-session"
@@ -376,8 +377,6 @@ class ClaudeRun(AgentRun):
     def _failure(self, exc: ClaudeSDKError) -> str:
         if isinstance(exc, CLINotFoundError):
             return f"Claude Code CLI not found: {exc}"
-        if isinstance(exc, ResultError) and exc.result:
-            return self._redact(exc.result)
         tail = " | ".join(self._stderr)
         detail = f"{exc}" + (f" (stderr: {tail})" if tail else "")
         return self._redact(f"Claude Code failed: {detail}")

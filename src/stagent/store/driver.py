@@ -20,6 +20,9 @@ SQLAlchemy's ``before_cursor_execute``: count statements with the driver's trace
 
 from __future__ import annotations
 
+import functools
+import operator
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +31,8 @@ from sqlalchemy import Connection, Dialect, Select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import UpdateBase
 
-_Built = tuple[str, tuple[str, ...], dict[str, Callable[[Any], Any]]]
-"""SQL text, its parameter names in order, their bind processors."""
+_Built = tuple[str, "_Binds"]
+"""SQL text, and how its parameters are put in order and processed."""
 _Compiled = _Built | None
 """None: not prebuildable (SQLAlchemy runs it)."""
 
@@ -63,20 +66,27 @@ class Prebuilt:
         if compiled is None:
             conn.execute(self.statement, list(rows))
             return
-        sql, names, processors = compiled
-        values = [_values(names, processors, row) for row in rows]
-        _executemany(_driver(conn), conn.dialect, sql, values)
+        sql, binds = compiled
+        _executemany(_driver(conn), conn.dialect, sql, [binds(row) for row in rows])
 
-    def executemany_on_driver(
+    def insert_many_on_driver(
         self, driver: Any, dialect: Dialect, rows: Sequence[dict[str, Any]]
     ) -> None:
-        """`executemany` on SQLite's bare driver connection (as `execute_on_driver`)."""
+        """`executemany` for an ``INSERT`` on SQLite's bare driver connection (as
+        `execute_on_driver`): the rows (in order, sharing their parameter names) in one
+        multi-row statement (``VALUES (...), (...)``; at most
+        `ROWS_PER_INSERT` a statement), not one statement per row: the same rows, in the same
+        order (a table's ``INTEGER PRIMARY KEY`` grows in the rows' order)."""
         compiled = self._compile(dialect, tuple(rows[0]))
         if compiled is None:
             raise ValueError(f"not a statement for {dialect.name}'s bare driver: {self.statement}")
-        sql, names, processors = compiled
-        values = [_values(names, processors, row) for row in rows]
-        _executemany(driver, dialect, sql, values)
+        sql, binds = compiled
+        head, one = _values_clause(sql)
+        for start in range(0, len(rows), ROWS_PER_INSERT):
+            chunk = rows[start : start + ROWS_PER_INSERT]
+            many = head + ", ".join([one] * len(chunk))
+            values = [value for row in chunk for value in binds(row)]
+            _run_values(driver, dialect, many, values)
 
     def _compile(self, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
         if dialect.name != "sqlite":
@@ -92,7 +102,7 @@ class Prebuilt:
         processors: dict[str, Any] = dict(compiled._bind_processors)  # pyright: ignore[reportPrivateUsage]
         plain = all(callable(processor) for processor in processors.values())  # no tuple types
         if plain and not prefetch and names is not None and set(names) <= set(keys):
-            built = (compiled.string, tuple(names), processors)
+            built = (compiled.string, _Binds(tuple(names), processors))
         self._compiled[keys] = built
         return built
 
@@ -105,9 +115,8 @@ class _Read:
     driver's value as it is)."""
 
     sql: str
-    names: tuple[str, ...]
     literals: dict[str, Any]
-    binds: dict[str, Callable[[Any], Any]]
+    binds: _Binds
     keys: tuple[str, ...]
     results: tuple[Callable[[Any], Any] | None, ...]
 
@@ -136,7 +145,7 @@ class PrebuiltRead:
         """`one_or_none` on SQLite's bare driver connection (``driver``, of an engine of
         ``dialect``; no SQLAlchemy ``Connection`` around it)."""
         read = self._compiled or self._compile(dialect, params)
-        values = _values(read.names, read.binds, {**read.literals, **params})
+        values = read.binds({**read.literals, **params})
         cursor = driver.cursor()
         try:
             cursor.execute(read.sql, values)
@@ -160,9 +169,8 @@ class PrebuiltRead:
         columns = tuple(self.statement.selected_columns)
         read = _Read(
             sql=expanded.statement,
-            names=tuple(expanded.positiontup or ()),
             literals={k: v for k, v in expanded.parameters.items() if k not in params},
-            binds={**binds, **expanded.processors},
+            binds=_Binds(tuple(expanded.positiontup or ()), {**binds, **expanded.processors}),
             keys=tuple(str(column.key) for column in columns),
             results=tuple(
                 column.type.dialect_impl(dialect).result_processor(dialect, None)
@@ -177,10 +185,34 @@ def _driver(conn: Connection) -> Any:
     return conn.connection.driver_connection
 
 
+ROWS_PER_INSERT = 100
+"""The most rows `Prebuilt.insert_many_on_driver` sends in one statement (SQLite binds at
+most 32,766 parameters a statement; an event row has 7)."""
+
+
+@functools.cache
+def _values_clause(sql: str) -> tuple[str, str]:
+    """A one-row ``INSERT ... VALUES (?, ...)`` split into its head (up to and with
+    ``VALUES``) and its row of placeholders. ValueError for any other shape (``RETURNING``,
+    ``ON CONFLICT``, named placeholders)."""
+    head, sep, row = sql.rpartition(" VALUES ")
+    if not (head.startswith("INSERT ") and sep and _PLACEHOLDERS.fullmatch(row)):
+        raise ValueError(f"not a one-row INSERT of positional values: {sql}")
+    return head + sep, row
+
+
+_PLACEHOLDERS = re.compile(r"\(\?(?:, \?)*\)")
+
+
 def _run(driver: Any, dialect: Dialect, compiled: _Built, params: dict[str, Any]) -> int:
     """One compiled statement with one set of parameters on ``driver``; rows changed."""
-    sql, names, processors = compiled
-    values = _values(names, processors, params)
+    sql, binds = compiled
+    return _run_values(driver, dialect, sql, binds(params))
+
+
+def _run_values(driver: Any, dialect: Dialect, sql: str, values: list[Any]) -> int:
+    """``sql`` with its bound ``values`` on a cursor of ``driver``, closed after; rows
+    changed."""
     cursor = driver.cursor()
     try:
         cursor.execute(sql, values)
@@ -214,16 +246,29 @@ def _raise_translated(exc: Exception, dialect: Dialect, sql: str, values: Sequen
         raise DBAPIError.instance(sql, values, exc, dbapi.Error, dialect=dialect) from exc
 
 
-def _values(
-    names: tuple[str, ...], processors: dict[str, Callable[[Any], Any]], params: dict[str, Any]
-) -> list[Any]:
-    """The parameters in ``names``' order, each through its processor (None too, as SQLAlchemy
-    does: a JSON column stores None as its processor says)."""
-    values: list[Any] = []
-    for name in names:
-        processor = processors.get(name)
-        values.append(params[name] if processor is None else processor(params[name]))
-    return values
+class _Binds:
+    """A statement's parameters in its order, each through its bind processor (None too, as
+    SQLAlchemy does: a JSON column stores None as its processor says). Built once per compiled
+    statement: a call is one ``itemgetter`` and the processed positions only (not a lookup and
+    an append per parameter: several statements a step go through here). A missing parameter
+    raises KeyError."""
+
+    __slots__ = ("_get", "_many", "_processed")
+
+    def __init__(self, names: tuple[str, ...], processors: dict[str, Callable[[Any], Any]]) -> None:
+        self._many = len(names) != 1  # itemgetter of one name gives the value, not a tuple
+        self._get: Callable[[dict[str, Any]], Any] = (
+            operator.itemgetter(*names) if names else lambda params: ()
+        )
+        found = [(i, processors.get(name)) for i, name in enumerate(names)]
+        self._processed = tuple((i, p) for i, p in found if p is not None)
+
+    def __call__(self, params: dict[str, Any]) -> list[Any]:
+        got = self._get(params)
+        values = list(got) if self._many else [got]
+        for i, process in self._processed:
+            values[i] = process(values[i])
+        return values
 
 
 __all__ = ["Prebuilt", "PrebuiltRead"]

@@ -169,9 +169,10 @@ def append_many_on_driver(
     unbound: Sequence[tuple[LogKind, dict[str, Any]]] = (),
 ) -> None:
     """`append_many` straight on SQLite's driver connection (as `append_on_driver`): one
-    executemany into ``agent_events``, payloads scrubbed of ``secrets``."""
+    multi-row ``INSERT`` into ``agent_events`` (`Prebuilt.insert_many_on_driver`: one
+    statement, not one a row), payloads scrubbed of ``secrets``."""
     rows = _task_rows(secrets, task_id, logged, run_id, unbound)
-    _INSERTS[False].executemany_on_driver(driver, dialect, rows)
+    _INSERTS[False].insert_many_on_driver(driver, dialect, rows)
 
 
 def outbox_rows(
