@@ -17,7 +17,7 @@ from stagent.domain.errors import ValidationError
 from stagent.governance.budgets import ScopeStatus
 from stagent.governance.budgets_config import CLEAR, BudgetChange
 from stagent.governance.budgets_policy import LimitStatus
-from stagent.ledger.money import format_usd, parse_usd
+from stagent.ledger.money import parse_usd, shown_usd
 from stagent.schemas import BreachSchema, BudgetScopeSchema
 from stagent.workspace import Workspace
 
@@ -93,9 +93,9 @@ def _print_scopes(data: dict[str, Any]) -> None:
             table.add_row(
                 label,
                 "today" if limit["period"] == "daily" else "month",
-                f"${limit['spent_usd']}",
+                shown_usd(limit["spent_micros"]),
                 _cap_text(limit),
-                f"${limit['headroom_usd']}" if limit["headroom_usd"] is not None else "-",
+                "-" if limit["headroom_micros"] is None else shown_usd(limit["headroom_micros"]),
                 f"[{HEALTH_STYLES[limit['health']]}]{limit['health']}[/]",
                 limit["resets"].rsplit(" ", 1)[0],
                 end_section=index == 1,
@@ -104,10 +104,10 @@ def _print_scopes(data: dict[str, Any]) -> None:
 
 
 def _cap_text(limit: dict[str, Any]) -> str:
-    if limit["cap_usd"] is None:
+    if limit["cap_micros"] is None:
         return "-"
-    extra = f" +{format_usd(limit['allowance_micros'])}" if limit["allowance_micros"] else ""
-    return f"${limit['cap_usd']}{extra}"
+    extra = f" +{shown_usd(limit['allowance_micros'])}" if limit["allowance_micros"] else ""
+    return f"{shown_usd(limit['cap_micros'])}{extra}"
 
 
 def _print_notes(data: dict[str, Any]) -> None:
@@ -174,7 +174,7 @@ def set_budget(
 
 def _summary(status: ScopeStatus) -> str:
     def cap(limit: LimitStatus) -> str:
-        return format_usd(limit.cap) if limit.cap is not None else "no cap"
+        return shown_usd(limit.cap) if limit.cap is not None else "no cap"
 
     daily, monthly = status.limits
     return (

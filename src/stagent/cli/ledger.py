@@ -19,7 +19,7 @@ from stagent.cli.output import JsonFlag, console, emit_json, err_console
 from stagent.cli.state import state_of
 from stagent.domain.errors import ValidationError
 from stagent.domain.ledger import LedgerEntry, LedgerFilter
-from stagent.ledger.money import format_usd
+from stagent.ledger.money import shown_usd
 
 if TYPE_CHECKING:  # ``ledger list`` imports neither the importers, the reports nor the schemas
     from stagent.ledger.importers import LogImporter
@@ -59,12 +59,14 @@ def source_of(text: str | None) -> str | None:
 
 
 def cost_text(entry: LedgerEntry) -> str:
-    """A row's cost for people: unpriced says so (never $0), simulated and estimates too."""
+    """A row's cost for people, as the pages show it (`shown_usd`): unpriced says so (never
+    $0), a simulated call says "simulated" (after its scenario's figure, if it reported one),
+    an estimate or a reported cost says where the figure came from."""
     if entry.cost_source == "unpriced":
         return "[bold yellow]UNPRICED[/]"
-    text = format_usd(entry.cost_micros)
+    text = shown_usd(entry.cost_micros)
     if entry.simulated:
-        return f"{text} (simulated)"
+        return f"{text} (simulated)" if entry.cost_micros else "simulated"
     if entry.cost_source not in ("computed", "none"):
         return f"{text} ({entry.cost_source})"
     return text
@@ -187,9 +189,9 @@ def _print_summary(data: dict[str, Any]) -> None:
             table.add_column(column, no_wrap=True)
         else:
             table.add_column(column, justify="right", overflow="fold")
-    rows = [*data["groups"], {**data["totals"], "label": "Total"}]
+    rows: list[dict[str, Any]] = [*data["groups"], {**data["totals"], "label": "Total"}]
     for row in rows:
-        cost = f"${row['total_cost_usd']}"
+        cost = shown_usd(row["total_cost_micros"])
         if row["unpriced_requests"] == row["requests"] and row["requests"]:
             cost = "[bold yellow]UNPRICED[/]"
         elif row["unpriced_requests"]:
@@ -239,7 +241,8 @@ def forecast(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     for row in rows:
         verdict = "[bold red]over the cap[/]" if row.over else "within the cap"
         table.add_row(
-            escape(row.label), f"${row.spent_usd}", f"${row.projected_usd}", f"${row.cap_usd}",
+            escape(row.label), shown_usd(row.spent_micros), shown_usd(row.projected_micros),
+            shown_usd(row.cap_micros),
             verdict,
         )  # fmt: skip
     console.print(table, soft_wrap=False)
@@ -251,6 +254,8 @@ def forecast(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 @app.command("audit")
 def audit(ctx: typer.Context, task_id: str, as_json: JsonFlag = False) -> None:
     """A task's provider calls interleaved with its tool requests and decisions."""
+    from stagent.ledger.audit import call_summary
+
     with state_of(ctx).workspace() as ws:
         data = ws.ledger.audit(task_id)
     if as_json:
@@ -267,11 +272,13 @@ def audit(ctx: typer.Context, task_id: str, as_json: JsonFlag = False) -> None:
         table.add_column(column, overflow="fold")
     for item in data["items"]:
         when = datetime.fromisoformat(item["at"]).astimezone().strftime("%H:%M:%S")
-        table.add_row(when, item["type"], escape(item["summary"]))
+        call = item.get("call")
+        text = item["summary"] if call is None else call_summary(call, shown_usd)
+        table.add_row(when, item["type"], escape(text))
     console.print(table, soft_wrap=False)
     console.print(
         f"{data['requests']} provider calls, {data['total_tokens']:,} tokens, "
-        f"${data['total_cost_usd']}"
+        f"{shown_usd(data['total_cost_micros'])}"
         + (f", {data['unpriced_requests']} unpriced" if data["unpriced_requests"] else "")
         + (f", {data['estimated_requests']} estimated" if data["estimated_requests"] else "")
         + (" (simulated)" if data["simulated"] else "")
@@ -364,7 +371,7 @@ def reprice(
         return
     console.print(
         f"Re-priced {report.rows} rows with {report.version}: {report.changed} changed "
-        f"({format_usd(report.delta_micros)} in total), {report.newly_priced} newly priced."
+        f"({shown_usd(report.delta_micros)} in total), {report.newly_priced} newly priced."
     )
     if report.still_unpriced:
         models = ", ".join(f"{escape(m)} ({n})" for m, n in report.still_unpriced.items())

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from rich import box
@@ -14,6 +13,7 @@ from rich.table import Table
 
 from stagent.cli.output import console
 from stagent.domain.events import LoggedEvent
+from stagent.domain.money import shown_usd
 from stagent.domain.runs import Run, RunStatus
 from stagent.domain.tasks import Project, Task, TaskStatus
 
@@ -181,11 +181,6 @@ def print_task(task: Task, *, simulated: bool, project_name: str | None = None) 
     console.print(grid, soft_wrap=False)
 
 
-def _usd(micros: int) -> str:
-    value = Decimal(micros) / Decimal(1_000_000)
-    return f"${value:.2f}" if micros % 10_000 == 0 else f"${value.normalize():f}"
-
-
 def run_heading(run: Run) -> str:
     """One line naming a run: number, status, runtime, attempts, times, cost, why it stopped."""
     style = STATUS_STYLES[TaskStatus(run.status.value)]
@@ -198,7 +193,7 @@ def run_heading(run: Run) -> str:
         parts.append(f"started {_local_time(run.started_at, '%Y-%m-%d %H:%M:%S')}")
     if run.duration_seconds is not None:
         parts.append(f"{run.duration_seconds:.1f} s")
-    parts.append(_usd(run.cost_micros))
+    parts.append(shown_usd(run.cost_micros))
     if run.status is not RunStatus.COMPLETED and run.stop_reason:
         parts.append(f"[dim]{escape(run.stop_reason)}[/]")
     return " · ".join(parts)

@@ -19,7 +19,7 @@ from stagent.cli.render import print_event
 from stagent.cli.state import state_of
 from stagent.domain.errors import ValidationError
 from stagent.domain.schedules import Firing, FiringStatus, Schedule
-from stagent.ledger.money import format_usd
+from stagent.ledger.money import shown_usd
 from stagent.runtimes.scenario import load_scenario_file, scenario_to_data
 from stagent.scheduler.drafts import ScheduleDraft
 from stagent.schemas.schedules import (
@@ -230,7 +230,7 @@ def show(ctx: typer.Context, ref: Ref, as_json: JsonFlag = False) -> None:
             firing.status,
             _started(firing),
             firing.outcome or "-",
-            "simulated" if firing.simulated else format_usd(firing.cost_micros),
+            "simulated" if firing.simulated else shown_usd(firing.cost_micros),
             escape(firing.reason or ""),
         )
     console.print(table)

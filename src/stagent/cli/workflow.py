@@ -20,7 +20,7 @@ from stagent.domain.workflow_runs import (
     Workflow,
     WorkflowStatus,
 )
-from stagent.ledger.money import format_usd
+from stagent.ledger.money import shown_usd
 from stagent.workspace import Workspace
 
 DEFINITION_HELP = """\
@@ -97,7 +97,7 @@ def _step_line(workflow: Workflow, state: StepState, costs: Mapping[str, StepCos
         parts.append(f"{(state.ended_at - state.started_at).total_seconds():.1f} s")
     if costs is not None and state.task_id:
         cost = costs.get(state.key, StepCost())
-        parts.append("simulated" if cost.simulated else format_usd(cost.micros))
+        parts.append("simulated" if cost.simulated else shown_usd(cost.micros))
     task = f" task {state.task_id}" if state.task_id else ""
     return f"{state.key} ({escape(workflow.step_name(state))}): {' · '.join(parts)}{task}"
 

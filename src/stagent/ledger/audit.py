@@ -5,7 +5,7 @@ A call booked from estimated tokens says so (``estimated``, and why, in its summ
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TextIO
 
 from stagent.domain.events import LoggedEvent
@@ -58,25 +58,35 @@ def audit(store: Store, task_id: str) -> dict[str, Any]:
 def _call_item(call: LedgerEntry) -> dict[str, Any]:
     raw = call.raw or {}
     duration = raw.get("duration_ms")
+    data = entry_json(call)
     return {
         "at": call.finished_at.isoformat(),
         "order": 1,
         "type": "call" if call.status not in ("reserved", "released", "blocked") else call.status,
-        "summary": _call_summary(call),
+        "summary": call_summary(data, _usd_words),
         "duration_ms": duration if isinstance(duration, int) else None,
-        "call": entry_json(call),
+        "call": data,
     }
 
 
-def _call_summary(call: LedgerEntry) -> str:
-    if call.status == "blocked":
-        return f"blocked by budget: {call.note or ''}".strip()
-    if call.status in ("reserved", "released"):
-        return f"budget {call.status}: {usd_text(call.cost_micros)} USD"
-    cost = "unpriced" if call.cost_source == "unpriced" else f"{usd_text(call.cost_micros)} USD"
-    summary = f"{call.model or '?'}: {call.total_tokens} tokens, {cost} ({call.cost_source})"
-    if call.cost_source == "estimated" and call.note:
-        summary += f" - {call.note.removeprefix('ESTIMATED: ')}"
+def _usd_words(micros: int) -> str:
+    return f"{usd_text(micros)} USD"
+
+
+def call_summary(call: Mapping[str, Any], money: Callable[[int], str]) -> str:
+    """One call of the trail as a line (``call`` as `entry_json` gives it): model, tokens, cost
+    written by ``money`` (the JSON's exact ``0.0042 USD``; the CLI's `shown_usd`), where the
+    figure came from; a hold or a refusal by budget says so."""
+    status, source, micros = call["status"], call["cost_source"], int(call["cost_micros"])
+    if status == "blocked":
+        return f"blocked by budget: {call.get('note') or ''}".strip()
+    if status in ("reserved", "released"):
+        return f"budget {status}: {money(micros)}"
+    cost = "unpriced" if source == "unpriced" else money(micros)
+    summary = f"{call.get('model') or '?'}: {call['total_tokens']} tokens, {cost} ({source})"
+    note = call.get("note")
+    if source == "estimated" and note:
+        summary += f" - {str(note).removeprefix('ESTIMATED: ')}"
     return summary
 
 
