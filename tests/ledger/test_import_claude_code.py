@@ -272,7 +272,7 @@ def test_the_cycle_collector_is_back_on_after_an_import_even_one_that_fails(
 
     claude_transcript(config, [claude_assistant("msg_01B", "req_01B")], name="other")
 
-    def broken(*_: object) -> None:
+    def broken(*_: object, **_kw: object) -> None:
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(LogImporter, "book", broken)

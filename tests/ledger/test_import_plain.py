@@ -189,3 +189,51 @@ def test_a_call_is_stored_as_the_same_text_whichever_json_encoder_renders_it(
         '{"model":"claude-é","request_id":"req_\\"x\\"\\\\\\u0001\u2028","tier_above":200000}'
     )
     assert rendered[-1] == "2026-11-20 09:30:01.250000"
+
+
+def test_a_command_that_fails_between_commits_loses_nothing_committed_and_a_rerun_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plain connection holds several batches per transaction (`COMMIT_CALLS`): a command
+    that stops part-way keeps every committed batch with its read positions (and nothing of the
+    uncommitted ones), and running it again books what one uninterrupted import books."""
+    from stagent.ledger.importers import service
+    from stagent.store import sqlite_imports
+
+    broken, whole = tmp_path / "broken", tmp_path / "whole"
+    for home in (broken, whole):
+        prepared(home, tmp_path)
+    claude = tmp_path / "claude"
+    for n in range(9):  # one call per file; a batch per file
+        when = f"2026-11-2{n}T10:00:00Z"
+        call = claude_assistant(f"msg_{n}", f"req_{n}", output_tokens=10 + n, timestamp=when)
+        claude_transcript(claude, [claude_user(), call], name=f"session-{n}")
+    monkeypatch.setattr(service, "BATCH_CALLS", 1)
+    monkeypatch.setattr(sqlite_imports, "COMMIT_CALLS", 2)
+    booked = sqlite_imports.book_rendered
+    batches: list[int] = []
+
+    def fails_on_the_sixth(conn: sqlite3.Connection, rows: Any) -> Any:
+        batches.append(len(rows))
+        if len(batches) == 6:
+            raise OSError("the disk went away")
+        return booked(conn, rows)
+
+    monkeypatch.setattr(sqlite_imports, "book_rendered", fails_on_the_sixth)
+    result = CliRunner().invoke(
+        app, ["--home", str(broken), "ledger", "import", "claude-code", "--path", str(claude)]
+    )
+    assert result.exit_code != 0
+    monkeypatch.setattr(sqlite_imports, "book_rendered", booked)
+
+    after = stored(broken)
+    assert len(after["ledger"]) == 4  # batches 1-4 committed; the 5th was held, then rolled back
+    assert [name for name, *_ in after["positions"]] == [f"session-{n}.jsonl" for n in range(4)]
+    assert after["triggers"] == stored(whole)["triggers"]  # the bulk insert's drop rolled back
+
+    (again,) = cli_import(broken, "claude-code", claude)
+    assert (again["files_read"], again["calls_added"]) == (5, 5)
+    (once,) = cli_import(whole, "claude-code", claude)
+    assert once["calls_added"] == 9
+    assert len(stored(broken)["ledger"]) == 9  # the last batch, held, committed at the end
+    assert stored(broken) == stored(whole)

@@ -70,8 +70,14 @@ class StoreImports:
         """The row as `book` takes it: as it is."""
         return row
 
-    def book(self, rows: list[ImportedRow], states: list[FileState]) -> Booked:
-        """Book ``rows`` and move the files' read positions, in one transaction."""
+    def book(
+        self, rows: list[ImportedRow], states: list[FileState], *, last: bool = True
+    ) -> Booked:
+        """Book ``rows`` and move the files' read positions, in one transaction (committed
+        at once whatever ``last`` says: a store's write lock is not held across batches)."""
+        del last
+        if not rows and not states:
+            return Booked()
         with self._store.write() as session:
             booked = book_calls(session, rows)
             save_file_states(session, states)

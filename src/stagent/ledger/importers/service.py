@@ -127,8 +127,12 @@ class ImportDatabase(Protocol):
         """``row`` as `book` takes it (done where the row is made: maybe the reading process)."""
         ...
 
-    def book(self, rows: list[repo.ImportedRow], states: list[repo.FileState]) -> repo.Booked:
-        """Book ``rows`` (`render`-ed) and move the files' read positions, in one transaction."""
+    def book(
+        self, rows: list[repo.ImportedRow], states: list[repo.FileState], *, last: bool = True
+    ) -> repo.Booked:
+        """Book ``rows`` (`render`-ed) and move the files' read positions, in one transaction
+        (which may stay open for the next batches unless ``last``: the import's final batch
+        commits whatever is held)."""
         ...
 
 
@@ -359,10 +363,12 @@ class LogImporter:
         self._cards[key] = card
         return card
 
-    def book(self, rows: list[repo.ImportedRow], states: list[repo.FileState]) -> repo.Booked:
+    def book(
+        self, rows: list[repo.ImportedRow], states: list[repo.FileState], *, last: bool = True
+    ) -> repo.Booked:
         """Book ``rows`` (rendered by the database's `ImportDatabase.render`) and move the
-        files' read positions, in one transaction."""
-        return self._db.book(rows, states)
+        files' read positions, in one transaction (`ImportDatabase.book`)."""
+        return self._db.book(rows, states, last=last)
 
 
 class _Batch:
@@ -394,11 +400,12 @@ class _Batch:
         """A file was read up to ``state``; flush when the batch is full."""
         self.states[state.path] = state
         if len(self.calls) >= BATCH_CALLS:
-            self.flush()
+            self.flush(last=False)
 
-    def flush(self) -> None:
-        """Book the calls and the read positions."""
-        if not self.calls and not self.states:
+    def flush(self, *, last: bool = True) -> None:
+        """Book the calls and the read positions (``last``: the import's final batch, which
+        commits what the database held of the earlier ones)."""
+        if not self.calls and not self.states and not last:
             return
         unpriced = self.report.unpriced
         rows = [row for _rank, row in self.calls.values()]
@@ -408,7 +415,7 @@ class _Batch:
                 unpriced[model] = unpriced.get(model, 0) + 1
         # in time order: the indexes that lead with the time then grow at one end
         rows.sort(key=_at)
-        booked = self.importer.book(rows, list(self.states.values()))
+        booked = self.importer.book(rows, list(self.states.values()), last=last)
         self.report.added += booked.added
         self.report.replaced += booked.replaced
         self.report.duplicates += booked.duplicates
