@@ -445,7 +445,7 @@ class _ScheduleWorkflows:
             self.definition(target)
             return target
         workflow = self._ws.workflows.get(target.ref or "")
-        self.check_runnable(workflow.definition)
+        self.check_runnable(workflow.current)
         return dataclasses.replace(target, ref=workflow.id)
 
     def definition(self, target: Target) -> WorkflowDefinition:
@@ -459,6 +459,10 @@ class _ScheduleWorkflows:
     def check_runnable(self, definition: WorkflowDefinition) -> None:
         """See `stagent.scheduler.targets.WorkflowTargets`."""
         self._ws.workflows.check_runnable(definition)
+
+    def require_ready(self, definition: WorkflowDefinition) -> None:
+        """See `stagent.scheduler.targets.WorkflowTargets`."""
+        self._ws.workflows.require_ready(definition)
 
     def start(self, engine_id: str, workflow_id: str, run_number: int) -> None:
         """See `stagent.scheduler.targets.WorkflowTargets`."""

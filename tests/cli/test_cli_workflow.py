@@ -229,3 +229,21 @@ def test_a_stored_workflow_whose_one_step_is_not_ready_says_the_fix(
     shown = cli.json("workflow", "show", workflow_id)
     assert (shown["status"], shown["run_count"]) == ("draft", 0)
     assert cli.json("task", "list") == []
+
+
+def test_a_rerun_whose_edited_step_is_not_ready_is_refused_up_front(
+    cli: Cli, tmp_path: Path, no_login: None
+) -> None:
+    """As ``workflow run`` refuses: the step, the runtime and the fix, exit 1, nothing started."""
+    data = {"name": "two", "pattern": "sequence", "steps": [step("one", "1"), step("two", "2")]}
+    done = cli.json("workflow", "run", str(write(tmp_path, data)))
+    assert done["status"] == "completed"
+    data["steps"][1] = {"id": "two", "name": "Two", "prompt": "p", "runtime": "claude"}
+    assert cli("workflow", "edit", done["id"], str(write(tmp_path, data))).exit_code == 0
+    refused = cli("workflow", "rerun", done["id"], "two")
+    line = assert_one_line_error(refused, contains="not ready")
+    assert line.startswith(
+        "Error: steps[1].runtime (step two): the claude runtime is not ready: no credentials"
+    )
+    assert "hint: " in refused.stderr and "/login" in refused.stderr
+    assert cli.json("workflow", "show", done["id"])["run_count"] == 1

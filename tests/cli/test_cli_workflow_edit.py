@@ -139,3 +139,22 @@ def test_edit_while_a_run_is_in_flight_says_to_wait_or_cancel(cli: Cli, tmp_path
         f"Run 1 keeps the steps it ran; the next run (stagent workflow run {wf['id']}, or "
         f"rerun {wf['id']} STEP) runs the edit."
     )
+
+
+def test_show_of_a_run_edited_since_draws_what_it_ran_and_says_so(cli: Cli, tmp_path: Path) -> None:
+    path = write(tmp_path / "flow.yaml", flow())
+    done = cli.json("workflow", "run", str(path))  # no server: it runs here, to the end
+    assert done["status"] == "completed" and done["edited_after_run"] is False
+    write(path, flow(step("review", "found a bug"), step("fix", "fixed it twice")))
+    assert cli("workflow", "edit", done["id"], str(path)).exit_code == 0
+    shown = cli("workflow", "show", done["id"])
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "  edited after run 1: these are the steps it ran; the next run runs the edit "
+        "(changed: fix (options))"
+    ) in shown.stdout.splitlines()
+    as_json = cli.json("workflow", "show", done["id"])
+    assert as_json["definition"] == done["definition"]  # what run 1 ran
+    assert as_json["edited_after_run"] is True
+    scenario = as_json["edited_definition"]["steps"][1]["options"]["scripted"]["scenario"]
+    assert scenario["result"] == "fixed it twice"

@@ -308,3 +308,29 @@ def test_a_fired_workflow_reports_its_outcome_and_the_cost_of_every_step(
     worker.workflows.wait(workflow.id, timeout=60)
     assert second.workflow_run == 2 and worker.schedules.firing(second.id).outcome == "completed"
     assert worker.schedules.firing(firing.id).outcome == "completed"
+
+
+def test_a_firing_whose_workflow_step_is_not_ready_fails_with_the_fix_and_the_schedule_goes_on(
+    workspace: Workspace, clock: Clock, no_login: None
+) -> None:
+    """Before, the run started and failed at its claude step with the runtime's own message;
+    now the firing is decided ``failed`` up front, saying the step, the runtime and the fix,
+    no run starts, and the schedule keeps its next occurrence."""
+    review = {"id": "review", "name": "Review", "prompt": "p", "runtime": "claude"}
+    steps = [step("plan", "planned"), review]
+    workflow = workspace.workflows.add(
+        parse_definition({"name": "reviewed", "pattern": "sequence", "steps": steps})
+    )
+    schedule = workspace.schedules.create(
+        ScheduleDraft(name="hourly", workflow="reviewed", every="1h", tz="UTC")
+    )
+    clock.advance(3600)
+    assert tick_and_decide(workspace) == ["failed"]
+    (firing,) = history(workspace, schedule)
+    assert (firing.reason or "").startswith(
+        "not started: steps[1].runtime (step review): the claude runtime is not ready"
+    )
+    assert "(fix: " in (firing.reason or "") and firing.workflow_id is None
+    assert workspace.workflows.get(workflow.id).run_count == 0
+    kept = workspace.schedules.get(schedule.id)
+    assert kept.status.value == "active" and kept.next_fire_at == clock.now + _hour()

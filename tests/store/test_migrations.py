@@ -12,11 +12,11 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
-from migrationtools import T0, at, at_head, seed, upgraded
+from migrationtools import T0, at, at_head, down_to, seed, upgraded
 
 from stagent.domain.schedules import FiringStatus
 from stagent.domain.tasks import TaskStatus
-from stagent.domain.workflow_runs import StepStatus
+from stagent.domain.workflow_runs import StepStatus, WorkflowStatus
 from stagent.store import events as event_repo
 from stagent.store import inbox as inbox_repo
 from stagent.store import ledger as ledger_repo
@@ -310,3 +310,56 @@ def test_events_reference_their_task_on_sqlite_only_from_0024(engine: sa.Engine)
     assert len(keys) == 1 and keys[0]["options"].get("ondelete") == "CASCADE"
     at(engine, "head")
     assert len(task_keys()) == expected
+
+
+def test_runs_from_before_0025_show_the_stored_definition_and_later_runs_keep_theirs(
+    engine: sa.Engine,
+) -> None:
+    """A run started before runs kept their definition has no copy: it shows (and a retry of it
+    runs) the stored definition, as before. A run started at head keeps its copy through an
+    edit; going below 0025 drops the copies (the stored definitions stay) and back up the
+    workflow reads as before 0025; deleting a workflow deletes its copies."""
+    from stagent.domain.workflows import WorkflowDefinition
+
+    def flow(prompt: str) -> dict[str, Any]:
+        steps = [{"id": "build", "name": "Build", "prompt": prompt}]
+        return {"name": "release", "pattern": "sequence", "steps": steps}
+
+    tables = at(engine, "0024")
+    with engine.begin() as conn:
+        old_row = {"id": "wf_old", "name": "release", "definition": flow("a")}
+        seed(conn, tables["workflows"], old_row)
+        seed(
+            conn,
+            tables["workflow_steps"],
+            {"id": "wfs_old", "workflow_id": "wf_old", "step_key": "build", "output": "built"},
+        )
+    with at_head(engine) as store:
+        with store.read() as session:
+            old = workflow_repo.get(session, "wf_old")
+        assert old.definition.steps[0].prompt == "a" and old.edited is None
+        with store.write() as session:
+            row = workflow_repo.get_row(session, "wf_old", for_update=True)
+            workflow_repo.begin_run(session, row)  # run 2 keeps "a"
+            edit = WorkflowDefinition.model_validate(flow("b"))
+            workflow_repo.replace_definition(session, row, edit, None)
+        with store.read() as session:
+            kept = workflow_repo.get(session, "wf_old")
+            assert workflow_repo.run_copy(session, "wf_old", 1) is None
+        assert kept.run_count == 2 and kept.definition.steps[0].prompt == "a"
+        assert kept.edited is not None and kept.edited.steps[0].prompt == "b"
+
+    assert "workflow_run_definitions" not in down_to(engine, "0024")
+    with at_head(engine) as store:
+        with store.read() as session:
+            back = workflow_repo.get(session, "wf_old")
+        assert back.definition.steps[0].prompt == "b" and back.edited is None
+        with store.write() as session:
+            row = workflow_repo.get_row(session, "wf_old", for_update=True)
+            workflow_repo.end(session, row, WorkflowStatus.COMPLETED, None)
+            workflow_repo.begin_run(session, row)
+        with store.write() as session:
+            session.execute(sa.text("DELETE FROM workflows WHERE id = 'wf_old'"))
+        with store.read() as session:
+            left = session.scalar(sa.text("SELECT count(*) FROM workflow_run_definitions"))
+        assert left == 0

@@ -286,7 +286,9 @@ def test_an_edited_definition_leaves_earlier_runs_step_rows(store: Store) -> Non
             session, row, definition("release v2", steps=1), project.id
         )
     assert edited.name == "release v2" and edited.project_id == project.id
-    assert len(edited.definition.steps) == 1 and len(edited.steps) == 3
+    # the run keeps the definition it ran (3 steps); the edit is what the next run runs
+    assert len(edited.definition.steps) == 3 and len(edited.steps) == 3
+    assert edited.edited is not None and len(edited.edited.steps) == 1
 
 
 def test_a_steps_cost_is_every_run_of_its_task(store: Store) -> None:

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.state import state_of
-from stagent.domain.workflow_changes import Edited, describe
+from stagent.domain.workflow_changes import Edited, changes, describe
 from stagent.domain.workflow_runs import (
     BUILT_PATTERNS,
     StepCost,
@@ -73,6 +73,12 @@ def _print(workflow: Workflow, costs: Mapping[str, StepCost] | None = None) -> N
     if workflow.stop_reason:
         code = f" [{workflow.stop_code}]" if workflow.stop_code else ""
         console.print(f"  stopped: {escape(workflow.stop_reason)}{escape(code)}")
+    if workflow.edited is not None:
+        changed = "; ".join(describe(changes(workflow.definition, workflow.edited)))
+        console.print(
+            f"  [yellow]edited after run {workflow.run_count}[/]: these are the steps it ran; "
+            f"the next run runs the edit ({escape(changed or 'the definition changed')})"
+        )
     if not workflow.steps:  # never run: the steps it defines
         for defined in workflow.definition.steps:
             console.print(f"  {defined.id} ({escape(defined.name)}): not run yet")
@@ -238,9 +244,9 @@ def _print_edit(edited: Edited) -> None:
             "definition."
         )
         return
-    count = len(workflow.definition.steps)
+    count = len(workflow.current.steps)
     console.print(
-        f"Saved [bold]{workflow.id}[/] {escape(workflow.name)} - {workflow.pattern}, "
+        f"Saved [bold]{workflow.id}[/] {escape(workflow.name)} - {workflow.current.pattern}, "
         f"{count} step{'s' if count != 1 else ''}"
     )
     for line in lines:

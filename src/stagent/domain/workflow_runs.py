@@ -103,7 +103,12 @@ class StepCost:
 
 @dataclass(frozen=True, slots=True)
 class Workflow:
-    """A stored workflow and the state of its latest run."""
+    """A stored workflow and the state of its latest run.
+
+    ``definition`` is what the latest run started from (its copy: an edit of the workflow does
+    not change it, and every round of the run -- resume, retry -- runs it), or the stored
+    definition before the first run; ``edited`` is the stored definition when an edit changed
+    it since that run (what the next run runs and the editor shows), else None."""
 
     id: str
     definition: WorkflowDefinition
@@ -118,11 +123,18 @@ class Workflow:
     steps: tuple[StepState, ...] = ()
     stop_code: str | None = None
     """Why the run stopped, as a `StopCode` (None while it runs or for runs before codes)."""
+    edited: WorkflowDefinition | None = None
+    """The stored definition, when an edit changed it since the latest run (None: unchanged)."""
+
+    @property
+    def current(self) -> WorkflowDefinition:
+        """The stored definition: what the next run runs and the editor edits."""
+        return self.edited or self.definition
 
     @property
     def name(self) -> str:
-        """The definition's name."""
-        return self.definition.name
+        """The workflow's name now (an edit may have renamed it since the latest run)."""
+        return self.current.name
 
     @property
     def pattern(self) -> str:

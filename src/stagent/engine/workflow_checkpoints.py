@@ -115,7 +115,8 @@ def gated_step(store: Store, ref: StepRow) -> Gate | None:
     """The gate of the step ``ref``, if that step requires approval; else None."""
     with store.read() as session:
         workflow = workflow_repo.get_row(session, ref.workflow_id)
-        definition = definition_of(workflow.id, workflow.definition)
+        data = workflow_repo.run_definition(session, workflow, ref.run_number)
+        definition = definition_of(workflow.id, data)
     template = ref.key.split("#", 1)[0]
     step = next((s for s in definition.steps if s.id == template), None)
     if step is None or not step.requires_approval:

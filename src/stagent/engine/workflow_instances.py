@@ -63,7 +63,8 @@ def record_plan(
     `stagent workflow retry` asks the planner again)."""
     with store.write() as session:
         row = workflow_repo.get_row(session, workflow_id)
-        definition = WorkflowDefinition.model_validate(row.definition)
+        data = workflow_repo.run_definition(session, row, run_number)
+        definition = WorkflowDefinition.model_validate(data)
         executors = [s.id for s in definition.steps[1:]]
         try:
             plan = parse_plan(output, executors)

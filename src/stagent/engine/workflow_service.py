@@ -33,16 +33,18 @@ from stagent.domain.workflows import DEFAULT_STEP_RUNTIME, WorkflowDefinition
 from stagent.engine.profile_hook import ProfileResolver
 from stagent.engine.queue import TaskQueueClient
 from stagent.engine.services import TaskService
-from stagent.engine.workflow_readiness import refuse_unready
-from stagent.engine.workflow_steps import made_from
-from stagent.store import events as event_repo
+from stagent.engine.workflow_edits import (
+    check_editable,
+    check_rerun,
+    check_retry,
+    check_tasks_unedited,
+)
+from stagent.engine.workflow_readiness import refuse_unready, steps_to_run
 from stagent.store import projects as project_repo
 from stagent.store import step_rows as step_repo
 from stagent.store import step_state
-from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
-from stagent.store.database import Session, Store
-from stagent.store.tables import WorkflowStepRow
+from stagent.store.database import Store
 
 RETRYABLE = (StepStatus.FAILED.value, StepStatus.BLOCKED.value)
 SKIPPED = StepStatus.SKIPPED.value
@@ -73,62 +75,6 @@ def read_definition(path: Path) -> str:
         ) from None
     except OSError as exc:
         raise ValidationError(f"{path}: cannot read it ({exc.strerror})") from None
-
-
-def check_editable(workflow_id: str, status: WorkflowStatus, run: int) -> None:
-    """Raise a `ConflictError` (with what to do) if the definition may not change now.
-
-    Why running and paused: a round of a run reads the definition once (its first DBOS step,
-    `workflow_steps.begin`, whose recorded output a replay reuses), but the executor's checkpoint
-    check reads the stored one when a step's run starts (`workflow_checkpoints.gated_step`),
-    and a resume starts a new round of the same run, which would read the edit and run it over
-    step rows made from the old definition. An ended run (completed, failed, cancelled) has no
-    round left to see the change: a `retry` of its failed step is a new round that runs the
-    edited definition (refused if its steps are no longer the run's), a `run` starts afresh."""
-    if status is WorkflowStatus.RUNNING:
-        raise ConflictError(
-            f"workflow {workflow_id} is running (run {run}); its definition cannot change "
-            "while a run reads it",
-            hint=f"wait for the run to end, or cancel it (stagent workflow cancel {workflow_id}; "
-            f"API: POST /api/v1/workflows/{workflow_id}/cancel), then save the edit again",
-        )
-    if status is WorkflowStatus.PAUSED:
-        raise ConflictError(
-            f"workflow {workflow_id} is paused in the middle of run {run}; resuming it would "
-            "run the rest of that run on the edited definition",
-            hint=f"resume it and let it end (stagent workflow resume {workflow_id}), or cancel "
-            f"it (stagent workflow cancel {workflow_id}), then save the edit again",
-        )
-
-
-def _check_unedited(
-    session: Session,
-    workflow_id: str,
-    run: int,
-    definition: WorkflowDefinition,
-    rows: list[WorkflowStepRow],
-) -> None:
-    """Raise a `ConflictError` if a step a retry would run again has a task made from a step
-    an edit changed since (a retry runs a step's task as it was made; `workflow_steps.made_from`):
-    re-running from it makes its task from the edited definition. A task the person edited
-    (its log has an ``updated`` event: a fixed scenario, prompt or options) is run as they
-    left it: that edit is the fix the retry is for, whatever the definition says now."""
-    steps = {s.id: s for s in definition.steps}
-    for row in rows:
-        template = steps.get(split_key(row.step_key)[0])
-        if row.task_id is None or template is None:
-            continue
-        if event_repo.count(session, row.task_id, "updated"):
-            continue  # the person edited the task itself: their fix is what a retry runs
-        if not made_from(task_repo.get(session, row.task_id), template):
-            key = row.step_key
-            raise ConflictError(
-                f"step {key} was edited since run {run} made its task; a retry would run the "
-                "step as it was before the edit",
-                hint=f"re-run from it to run the edited step and what follows it, reusing the "
-                f"steps before it (stagent workflow rerun {workflow_id} {key}; API: POST "
-                f".../steps/{key}/rerun)",
-            )
 
 
 class WorkflowService:
@@ -229,9 +175,7 @@ class WorkflowService:
                 project_id = project_repo.get(session, project).id if project else None
             moved = project_id != row.project_id
             if found.empty and not moved:
-                workflow = workflow_repo.to_workflow(
-                    row, step_repo.step_rows(session, row.id, row.run_count)
-                )
+                workflow = workflow_repo.get(session, row.id)
             else:
                 workflow = workflow_repo.replace_definition(session, row, definition, project_id)
             return Edited(workflow, found, project_changed=moved)
@@ -280,6 +224,27 @@ class WorkflowService:
         """Raise `RuntimeUnavailableError` naming every step whose runtime cannot run here now
         (step, runtime, reason, fix), as ``task run`` refuses its task's (`refuse_unready`)."""
         refuse_unready(definition, self._tasks.require_ready)
+
+    def require_ready_to(self, ref: str, step: str | None = None, *, rerun: bool = False) -> None:
+        """Refuse a resume (``step`` None), a retry of ``step`` or a re-run from it up front,
+        as `run` refuses a run, when a step it would run (`steps_to_run`) has a runtime that
+        is not ready here: `RuntimeUnavailableError` naming each such step, its runtime and
+        the fix, before anything is written. A retry and a resume run the run's own
+        definition, a re-run the stored one. Checked on what a read shows, outside the write
+        lock (a check may run a binary); anything else wrong is the action's own to say."""
+        try:
+            with self._store.read() as session:
+                row = workflow_repo.get_row(session, ref)
+                data = row.definition
+                if not rerun:
+                    data = workflow_repo.run_definition(session, row, row.run_count)
+                rows = step_repo.step_rows(session, row.id, row.run_count)
+                found = [(r.step_key, r.status) for r in rows]
+            definition = WorkflowDefinition.model_validate(data)
+        except StagentError:
+            return
+        only = steps_to_run(definition, found, step, rerun=rerun)
+        refuse_unready(definition, self._tasks.require_ready, only)
 
     def check_runnable(self, definition: WorkflowDefinition) -> None:
         """Raise the reason ``definition`` cannot run here (a step's runtime or profile)."""
@@ -346,7 +311,9 @@ class WorkflowService:
         )
 
     def resume(self, ref: str) -> Workflow:
-        """Continue a paused run at its first unfinished step."""
+        """Continue a paused run at its first unfinished step (refused up front if a step it
+        would run has a runtime not ready here: `require_ready_to`)."""
+        self.require_ready_to(ref)
         with self._store.write() as session:
             row = workflow_repo.get_row(session, ref, for_update=True)
             if row.status != WorkflowStatus.PAUSED.value:
@@ -385,7 +352,9 @@ class WorkflowService:
 
     def retry(self, ref: str, step: str) -> Workflow:
         """Run a failed (or blocked) step again, then what depends on it (`downstream`); the
-        other steps that completed are not run again (nor sent to a model)."""
+        other steps that completed are not run again (nor sent to a model). Refused up front
+        if a step it would run has a runtime not ready here (`require_ready_to`)."""
+        self.require_ready_to(ref, step)
         with self._store.write() as session:
             row = workflow_repo.get_row(session, ref, for_update=True)
             if row.status not in (WorkflowStatus.FAILED.value, WorkflowStatus.CANCELLED.value):
@@ -394,10 +363,13 @@ class WorkflowService:
                     hint="wait for the run to end",
                 )
             step_row = step_repo.step_row(session, row.id, row.run_count, step, for_update=True)
-            keys = {r.step_key for r in step_repo.step_rows(session, row.id, row.run_count)}
-            defined = WorkflowDefinition.model_validate(row.definition)
-            templates = {s.id for s in defined.steps}
-            if not set(initial_step_keys(defined)) <= keys or split_key(step)[0] not in templates:
+            rows = step_repo.step_rows(session, row.id, row.run_count)
+            keys = [r.step_key for r in rows]
+            ran = WorkflowDefinition.model_validate(
+                workflow_repo.run_definition(session, row, row.run_count)
+            )
+            templates = {s.id for s in ran.steps}
+            if not set(initial_step_keys(ran)) <= set(keys) or split_key(step)[0] not in templates:
                 raise ConflictError(
                     f"workflow {row.id} was edited since this run: its steps are not the run's",
                     hint="start a new run of the edited workflow",
@@ -408,15 +380,21 @@ class WorkflowService:
                     hint=f"to run it again and what depends on it: stagent workflow rerun "
                     f"{row.id} {step} (API: POST .../steps/{step}/rerun)",
                 )
-            rows = step_repo.step_rows(session, row.id, row.run_count)
-            after = set(downstream(defined, [r.step_key for r in rows], step))
+            after = set(downstream(ran, keys, step))
             again = [step_row] + [
                 other
                 for other in rows
                 if other.status == StepStatus.BLOCKED.value
                 or (other.step_key in after and other.status in RETRYABLE + (SKIPPED,))
             ]
-            _check_unedited(session, row.id, row.run_count, defined, again)
+            stored = WorkflowDefinition.model_validate(row.definition)
+            check_tasks_unedited(session, row.id, row.run_count, stored, again)
+            unrun = {r.step_key for r in again}
+            have_rows = {split_key(k)[0] for k in keys}
+            to_run = [
+                r.step_key for r in rows if r.step_key in unrun or r.status == StepStatus.PENDING
+            ] + [t.id for t in ran.steps if t.id not in have_rows]
+            check_retry(row.id, row.run_count, ran, stored, to_run, keys)
             for other in again:
                 other.status = StepStatus.PENDING.value
                 other.error = None
@@ -431,7 +409,9 @@ class WorkflowService:
     def rerun(self, ref: str, step: str) -> Workflow:
         """Start a new run from ``step``: it and what depends on it (`downstream`) run again;
         every other step reuses its output from the latest run (nothing is sent to a model
-        again). Refused while a run is running or paused."""
+        again). Refused while a run is running or paused, and up front if a step it would run
+        has a runtime not ready here (`require_ready_to`)."""
+        self.require_ready_to(ref, step, rerun=True)
         with self._store.write() as session:
             row = workflow_repo.get_row(session, ref, for_update=True)
             if WorkflowStatus(row.status) in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED):
@@ -451,8 +431,11 @@ class WorkflowService:
                     f"step: workflow {row.id} has no step {step!r} in run {row.run_count}",
                     hint=f"choose one of: {', '.join(keys)}",
                 )
-            definition = WorkflowDefinition.model_validate(row.definition)
-            again = {step, *downstream(definition, keys, step)}
+            ran = WorkflowDefinition.model_validate(
+                workflow_repo.run_definition(session, row, row.run_count)
+            )
+            stored = WorkflowDefinition.model_validate(row.definition)
+            again = {step, *downstream(stored, keys, step)}
             reused = [r for r in previous if r.step_key not in again]
             unfinished = next((r for r in reused if r.status not in REUSABLE), None)
             if unfinished is not None:
@@ -461,6 +444,7 @@ class WorkflowService:
                     f"so its output cannot be reused",
                     hint=f"re-run from {unfinished.step_key} instead",
                 )
+            check_rerun(row.id, row.run_count, ran, stored, [r.step_key for r in reused])
             number = workflow_repo.start_run(session, row)
             step_repo.reuse_steps(session, row.id, number, reused)
             engine_id = workflow_repo.next_round(row, first=True)

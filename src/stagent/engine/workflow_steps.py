@@ -34,7 +34,8 @@ STEP_PRIORITY = 1
 
 
 def begin(store: Store, workflow_id: str, run_number: int) -> dict[str, Any]:
-    """The definition and the state of every step of this run (a resume or a retry skips the
+    """The definition this run started from (its copy: an edit since does not reach a resume
+    or a retry of it) and the state of every step of the run (a resume or a retry skips the
     settled ones: completed, failed, skipped)."""
     with store.read() as session:
         row = workflow_repo.get_row(session, workflow_id)
@@ -42,7 +43,8 @@ def begin(store: Store, workflow_id: str, run_number: int) -> dict[str, Any]:
             s.step_key: {"status": s.status, "output": s.output, "error": s.error}
             for s in step_repo.step_rows(session, workflow_id, run_number)
         }
-        return {"definition": row.definition, "steps": steps}
+        definition = workflow_repo.run_definition(session, row, run_number)
+        return {"definition": definition, "steps": steps}
 
 
 def stop_reason(

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from stagent.domain.errors import NotFoundError, StagentError
+from stagent.domain.errors import NotFoundError, RuntimeUnavailableError, StagentError
 from stagent.domain.ids import ensure_aware, utcnow
 from stagent.domain.run_options import from_flat
 from stagent.domain.schedules import (
@@ -94,13 +94,10 @@ class FiringDecider:
         limit = schedule.max_firings
         if not manual and limit is not None and schedule.firing_count >= limit:
             return self._limit_reached(firing_ref, schedule.id, limit)
-        definition = None
-        if schedule.target.kind is TargetKind.BLUEPRINT:
-            try:
-                definition = self._targets().definition(schedule.target)
-            except StagentError as exc:
-                self._decide(firing_ref, FiringStatus.FAILED, f"blueprint: {exc.message}")
-                return FiringStatus.FAILED.value
+        definition, failure = self._target_definition(schedule)
+        if failure is not None:
+            self._decide(firing_ref, FiringStatus.FAILED, failure)
+            return FiringStatus.FAILED.value
         try:
             reservation = self._admit(schedule.target.runtime, schedule.project_id)
         except StagentError as exc:
@@ -131,6 +128,40 @@ class FiringDecider:
         if self._workflows is None:
             raise StagentError("this scheduler cannot start workflows")
         return self._workflows
+
+    def _target_definition(
+        self, schedule: Schedule
+    ) -> tuple[WorkflowDefinition | None, str | None]:
+        """A blueprint target's definition (None for the others), and why the firing cannot
+        start (None: it can): the blueprint broke, or a step's runtime is not ready."""
+        definition = None
+        if schedule.target.kind is TargetKind.BLUEPRINT:
+            try:
+                definition = self._targets().definition(schedule.target)
+            except StagentError as exc:
+                return None, f"blueprint: {exc.message}"
+        return definition, self._unready(schedule, definition)
+
+    def _unready(self, schedule: Schedule, definition: WorkflowDefinition | None) -> str | None:
+        """Why a workflow firing cannot start here now: a step's runtime is not ready (no key,
+        no login, no binary), said with the step, the runtime and the fix; None if it can (or
+        if the target is no workflow, or is gone: the launch says so). Checked before anything
+        is written and outside the write lock (a check may run a binary)."""
+        if schedule.target.kind is TargetKind.PROMPT:
+            return None
+        if definition is None:
+            try:
+                with self._store.read() as session:
+                    row = workflow_repo.get_row(session, schedule.target.ref or "")
+                    definition = WorkflowDefinition.model_validate(row.definition)
+            except StagentError:
+                return None
+        try:
+            self._targets().require_ready(definition)
+        except RuntimeUnavailableError as exc:
+            fix = f" (fix: {exc.hint})" if exc.hint else ""
+            return f"not started: {exc.message}{fix}"
+        return None
 
     def _hand_to_engine(self, workflow_id: str, run_number: int) -> None:
         try:

@@ -25,6 +25,11 @@ class WorkflowTargets(Protocol):
         """Raise the reason a stored workflow cannot run now."""
         ...
 
+    def require_ready(self, definition: WorkflowDefinition) -> None:
+        """Raise `RuntimeUnavailableError` naming each step whose runtime cannot run here now
+        (no key, no login, no binary), with its fix."""
+        ...
+
     def start(self, engine_id: str, workflow_id: str, run_number: int) -> None:
         """Hand a started run to the workflow queue (nothing if the engine already has it)."""
         ...

@@ -74,7 +74,12 @@ class WorkflowStepSchema(Schema):
 
 
 class WorkflowSchema(Schema):
-    """A workflow: its definition, status and (in detail) the steps of its latest run."""
+    """A workflow: its definition, status and (in detail) the steps of its latest run.
+
+    ``definition`` is the definition the latest run started from (a run keeps its copy; the
+    steps are drawn from it), or the stored one before the first run. ``edited_after_run`` says
+    the workflow was edited since that run; ``edited_definition`` is then the stored definition
+    (what the next run runs, what ``PUT`` replaced), else null."""
 
     id: str
     name: str
@@ -88,6 +93,8 @@ class WorkflowSchema(Schema):
     run_count: int
     project_id: str | None
     definition: dict[str, Any]
+    edited_after_run: bool
+    edited_definition: dict[str, Any] | None
     steps: list[WorkflowStepSchema]
     created_at: datetime
     updated_at: datetime
@@ -108,6 +115,10 @@ class WorkflowSchema(Schema):
             run_count=workflow.run_count,
             project_id=workflow.project_id,
             definition=workflow.definition.model_dump(mode="json", exclude_none=True),
+            edited_after_run=workflow.edited is not None,
+            edited_definition=workflow.edited.model_dump(mode="json", exclude_none=True)
+            if workflow.edited is not None
+            else None,
             steps=[WorkflowStepSchema.of(s, workflow, costs) for s in workflow.steps],
             created_at=workflow.created_at,
             updated_at=workflow.updated_at,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from stagent.domain.errors import ConflictError, NotFoundError
@@ -26,7 +26,9 @@ from stagent.domain.workflow_runs import (
 )
 from stagent.domain.workflows import WorkflowDefinition
 from stagent.store import step_rows as step_repo
-from stagent.store.tables import WorkflowRow, WorkflowStepRow
+from stagent.store.tables import WorkflowRow, WorkflowRunDefinitionRow, WorkflowStepRow
+
+_COPIES = WorkflowRunDefinitionRow
 
 
 def to_workflow(
@@ -34,12 +36,17 @@ def to_workflow(
     steps: list[WorkflowStepRow] | None = None,
     *,
     states: list[StepState] | None = None,
+    copy: dict[str, Any] | None = None,
 ) -> Workflow:
     """Map a workflow row (and its latest run's step rows, or their ``states`` read already)
-    to the domain value."""
+    to the domain value. ``copy``: the definition the latest run started from (`run_copy`);
+    None before the first run, or for a run from before runs kept one (the stored definition
+    stands for it)."""
+    stored = WorkflowDefinition.model_validate(row.definition)
+    unedited = copy is None or copy == row.definition
     return Workflow(
         id=row.id,
-        definition=WorkflowDefinition.model_validate(row.definition),
+        definition=stored if unedited else WorkflowDefinition.model_validate(copy),
         status=WorkflowStatus(row.status),
         run_count=row.run_count,
         stop_reason=row.stop_reason,
@@ -50,6 +57,7 @@ def to_workflow(
         finished_at=ensure_aware(row.finished_at) if row.finished_at else None,
         steps=tuple(states if states is not None else map(step_repo.to_step, steps or [])),
         stop_code=row.stop_code,
+        edited=None if unedited else stored,
     )
 
 
@@ -95,22 +103,55 @@ def definition_data(session: Session, workflow_id: str) -> dict[str, Any] | None
     return session.execute(query).scalar_one_or_none()
 
 
+_RUN_COPY = select(_COPIES.definition).where(
+    _COPIES.workflow_id == bindparam("workflow_id"), _COPIES.run_number == bindparam("run_number")
+)
+"""Built once: the definition one run started from."""
+
+
+def run_copy(session: Session, workflow_id: str, run_number: int) -> dict[str, Any] | None:
+    """The definition run ``run_number`` of a workflow started from (as data); None if that
+    run kept none (it started before runs kept their definition)."""
+    params = {"workflow_id": workflow_id, "run_number": run_number}
+    return session.execute(_RUN_COPY, params).scalar_one_or_none()
+
+
+def run_definition(session: Session, row: WorkflowRow, run_number: int) -> dict[str, Any]:
+    """What run ``run_number`` of the workflow ``row`` runs (as data): its copy, or the stored
+    definition for a run that kept none. Every round of a run reads this, never an edit."""
+    found = run_copy(session, row.id, run_number) if run_number else None
+    return found if found is not None else row.definition
+
+
 def get(session: Session, workflow_id: str) -> Workflow:
-    """A workflow with the steps of its latest run (read as values: no ORM object a step)."""
+    """A workflow with the steps of its latest run (read as values: no ORM object a step) and
+    the definition that run started from."""
     row = get_row(session, workflow_id)
-    return to_workflow(row, states=step_repo.step_states(session, row.id, row.run_count))
+    return to_workflow(
+        row,
+        states=step_repo.step_states(session, row.id, row.run_count),
+        copy=run_copy(session, row.id, row.run_count) if row.run_count else None,
+    )
 
 
 def list_all(session: Session, *, status: WorkflowStatus | None = None) -> list[Workflow]:
-    """Workflows, newest first."""
-    query = select(WorkflowRow).order_by(WorkflowRow.created_at.desc(), WorkflowRow.id)
+    """Workflows, newest first (each with the definition its latest run started from)."""
+    latest = and_(
+        _COPIES.workflow_id == WorkflowRow.id, _COPIES.run_number == WorkflowRow.run_count
+    )
+    query = (
+        select(WorkflowRow, _COPIES.definition)
+        .outerjoin(_COPIES, latest)
+        .order_by(WorkflowRow.created_at.desc(), WorkflowRow.id)
+    )
     if status is not None:
         query = query.where(WorkflowRow.status == status.value)
-    return [to_workflow(row) for row in session.scalars(query)]
+    return [to_workflow(row, copy=copy) for row, copy in session.execute(query)]
 
 
 def start_run(session: Session, row: WorkflowRow) -> int:
-    """Begin a new run: pending step rows for every step; returns the run number."""
+    """Begin a new run: pending step rows for every step and a copy of the definition it runs
+    (`run_copy`); returns the run number."""
     definition = WorkflowDefinition.model_validate(row.definition)
     row.run_count += 1
     row.round = 1
@@ -120,6 +161,8 @@ def start_run(session: Session, row: WorkflowRow) -> int:
     row.started_at = utcnow()
     row.finished_at = None
     step_repo.insert_pending(session, row.id, row.run_count, initial_step_keys(definition))
+    copy = {"workflow_id": row.id, "run_number": row.run_count, "definition": row.definition}
+    session.execute(insert(_COPIES).values(created_at=utcnow()), [copy])
     return row.run_count
 
 
@@ -170,4 +213,5 @@ def replace_definition(
     row.definition = definition.model_dump(mode="json", exclude_none=True)
     row.project_id = project_id
     session.flush()
-    return to_workflow(row, step_repo.step_rows(session, row.id, row.run_count))
+    copy = run_copy(session, row.id, row.run_count) if row.run_count else None
+    return to_workflow(row, step_repo.step_rows(session, row.id, row.run_count), copy=copy)

@@ -10,6 +10,7 @@ from stagent.store.tables.automation import (
     ScheduleFiringRow,
     ScheduleRow,
     WorkflowRow,
+    WorkflowRunDefinitionRow,
     WorkflowStepRow,
 )
 from stagent.store.tables.base import NAMING_CONVENTION, Base, SeqType, Timestamp
@@ -60,5 +61,6 @@ __all__ = [
     "UsageLedgerRow",
     "UsageRollupRow",
     "WorkflowRow",
+    "WorkflowRunDefinitionRow",
     "WorkflowStepRow",
 ]

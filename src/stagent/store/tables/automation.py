@@ -68,6 +68,22 @@ class WorkflowStepRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
+class WorkflowRunDefinitionRow(Base):
+    """The definition one run of a workflow started from (a copy: an edit of the workflow
+    changes its ``definition``, never a run's). Every round of the run (resume, retry) runs it,
+    and the run's view draws it."""
+
+    __tablename__ = "workflow_run_definitions"
+
+    workflow_id: Mapped[str] = mapped_column(
+        ForeignKey("workflows.id", ondelete="CASCADE"), primary_key=True
+    )
+    run_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The validated `stagent.domain.workflows.WorkflowDefinition` as data, as stored then."""
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
 class ScheduleRow(Base):
     """A schedule: what it fires (a prompt with a runtime and profile, a workflow, or a
     blueprint with variables), when, and its limits."""

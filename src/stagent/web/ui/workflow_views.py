@@ -10,6 +10,7 @@ from typing import Any
 from stagent.domain.errors import NotFoundError
 from stagent.domain.ids import utcnow
 from stagent.domain.tasks import TaskStatus
+from stagent.domain.workflow_changes import changes, describe
 from stagent.domain.workflow_runs import (
     BUILT_PATTERNS,
     StepCost,
@@ -50,7 +51,15 @@ def run_context(ws: Workspace, workflow: Workflow) -> dict[str, Any]:
         "status_label": label,
         "status_class": css,
         "counts": Counter(n.status for n in nodes),
+        "edited": edited_lines(workflow),
     }
+
+
+def edited_lines(workflow: Workflow) -> list[str]:
+    """What an edit changed since the latest run, one line per kind (empty: not edited)."""
+    if workflow.edited is None:
+        return []
+    return describe(changes(workflow.definition, workflow.edited)) or ["the definition changed"]
 
 
 def total_cost(costs: Iterable[StepCost]) -> str:

@@ -127,7 +127,7 @@ def new_workflow(
 def edit_workflow(request: Request, ref: str, ws: WorkspaceDep) -> Response:
     """The editor over a stored workflow's definition."""
     workflow = ws.workflows.get(ref)
-    data = workflow.definition.model_dump(mode="json", exclude_none=True)
+    data = workflow.current.model_dump(mode="json", exclude_none=True)
     state = editor.state_from_data(data, mode="form", project=workflow.project_id or "")
     return _editor_page(
         request, ws, state, f"/ui/workflows/{workflow.id}/edit", f"Edit {workflow.name}"
