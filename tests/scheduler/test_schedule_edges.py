@@ -1,7 +1,7 @@
 """Schedules at their edges, tick by tick on a hand-moved clock against a real SQLite
 workspace: a firing limit or an expiry reached inside one catch-up, a one-shot that expired
-while no worker ran, a downtime longer than one catch-up records, and the refusals a person
-reads when a schedule could never work."""
+while no worker ran, a downtime longer than one catch-up records, a schedule removed before
+its firing was decided, and the refusals a person reads when a schedule could never work."""
 
 from __future__ import annotations
 
@@ -158,3 +158,16 @@ def test_a_schedule_says_when_it_fires_in_words(
 
     schedule = add(workspace, **fields)
     assert describe(schedule.timing) == said
+
+
+def test_a_firing_of_a_schedule_removed_before_its_decision_starts_nothing(
+    workspace: Workspace, clock: Clock
+) -> None:
+    schedule = add(workspace)
+    clock.advance(60)
+    [firing_id] = workspace.schedules.tick()  # claimed; its durable decision is still to come
+    workspace.schedules.delete(schedule.id)
+
+    assert workspace.schedules.process(firing_id) == "gone"
+    assert workspace.schedules.fail_undecided(firing_id, "worker lost") == "gone"
+    assert workspace.tasks.list() == []
