@@ -19,6 +19,9 @@ from pathlib import Path
 
 READY = "running at"
 """What `stagent serve` prints once it answers (and its worker runs)."""
+SERVE_UP_SECONDS = 240.0
+"""How long a child `stagent serve` may take to answer: 57-133 s were seen at load 12-35, and
+102-457 s at load 25-42 under `nice`."""
 WORKER_LEASE = "2"
 """The executor lease (seconds) of the worker processes these helpers start: a frozen or killed
 worker is taken for dead this soon."""
@@ -39,12 +42,17 @@ def child_env(home: Path, env: Mapping[str, str] | None = None) -> dict[str, str
     return out
 
 
-def start_serve(
-    home: Path, port: int, env: Mapping[str, str] | None = None
-) -> subprocess.Popen[str]:
-    """`stagent serve` on ``home`` in its own process group (so a kill takes its children)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "stagent", "serve", "--no-open", "--port", str(port)],
+class ServeProcess(subprocess.Popen[str]):
+    """A child `stagent serve`; ``url`` is where it listens once it printed `READY`."""
+
+    url: str = ""
+
+
+def start_serve(home: Path, env: Mapping[str, str] | None = None) -> ServeProcess:
+    """`stagent serve` on ``home`` in its own process group (so a kill takes its children), on
+    a port the kernel picks as it binds (``--port 0``)."""
+    return ServeProcess(
+        [sys.executable, "-m", "stagent", "serve", "--no-open", "--port", "0"],
         env=child_env(home, env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -53,8 +61,11 @@ def start_serve(
     )
 
 
-def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 120) -> None:
-    """Read the process's output until a line contains ``needle`` (or fail showing it)."""
+def wait_for_line(
+    proc: subprocess.Popen[str], needle: str, timeout: float = SERVE_UP_SECONDS
+) -> str:
+    """Read the process's output until a line contains ``needle`` and return that line (or
+    fail showing the output)."""
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     seen: list[str] = []
@@ -64,7 +75,7 @@ def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 120
             break
         seen.append(line)
         if needle in line:
-            return
+            return line
     raise AssertionError(f"{needle!r} never printed; output was:\n{''.join(seen)}")
 
 
@@ -75,41 +86,25 @@ def kill_group(proc: subprocess.Popen[str], sig: signal.Signals) -> None:
     proc.wait(timeout=30)
 
 
-PORT_TAKEN = "Address already in use"
-"""What `stagent serve` prints when its port is taken (another process got it first)."""
-
-
 @contextlib.contextmanager
-def serving(
-    home: Path, port: int | None = None, env: Mapping[str, str] | None = None
-) -> Iterator[subprocess.Popen[str]]:
-    """A ready `stagent serve`, stopped (SIGTERM) on the way out unless the test killed it.
+def serving(home: Path, env: Mapping[str, str] | None = None) -> Iterator[ServeProcess]:
+    """A ready `stagent serve` (its address in ``url``), stopped (SIGTERM) on the way out
+    unless the test killed it.
 
-    Without ``port`` it listens on a fresh one, and tries another if something took that port
-    between the pick and the bind (any outgoing connection on this machine may get it as its
-    ephemeral port). Pass ``port`` only when the test needs to know it."""
-    proc = _ready_serve(home, port, env)
+    It listens on ``--port 0``: the kernel picks a free port as serve binds it. A port picked
+    by the test and handed over later could be taken meanwhile (any outgoing connection on this
+    machine may get it as its ephemeral port; CI met it with a restarted server)."""
+    proc = start_serve(home, env)
+    try:
+        proc.url = wait_for_line(proc, READY).split(READY, 1)[1].strip()
+    except BaseException:
+        kill_group(proc, signal.SIGTERM)
+        raise
     try:
         yield proc
     finally:
         if proc.poll() is None:
             kill_group(proc, signal.SIGTERM)
-
-
-def _ready_serve(
-    home: Path, port: int | None, env: Mapping[str, str] | None
-) -> subprocess.Popen[str]:
-    for _ in range(4 if port is None else 1):
-        proc = start_serve(home, port or free_port(), env)
-        try:
-            wait_for_line(proc, READY)
-        except AssertionError as failed:
-            kill_group(proc, signal.SIGTERM)
-            if port is None and PORT_TAKEN in str(failed):
-                continue
-            raise
-        return proc
-    raise AssertionError("four fresh ports in a row were taken before serve could bind them")
 
 
 def sigkill(proc: subprocess.Popen[str]) -> None:

@@ -58,9 +58,8 @@ def test_with_serve_running_task_run_hands_the_run_to_it(
     slow.write_text(SLOW_SCENARIO)
     quick, detailed = cli.add_task("for the server"), cli.add_task("with json")
     busy = cli.add_task("slow", "--scenario", str(slow))
-    port = free_port()
-    with serving(cli.home, port, env={"CI": "true"}) as server:
-        assert _recorded(cli.home)["url"] == f"http://127.0.0.1:{port}"
+    with serving(cli.home, env={"CI": "true"}) as server:
+        assert _recorded(cli.home)["url"] == server.url
         with monkeypatch.context() as patched:
             forbid_workspace(patched)
             said = cli("task", "run", quick)

@@ -17,9 +17,10 @@ import httpx
 import pytest
 from clitools import Cli
 
+from servetools import SERVE_UP_SECONDS
 from stagent.workspace import Workspace
 
-STARTUP_TIMEOUT = 120.0
+STARTUP_TIMEOUT = SERVE_UP_SECONDS
 
 
 class Proc:

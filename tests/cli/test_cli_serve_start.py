@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,19 +14,14 @@ import httpx
 import pytest
 from clitools import Cli
 
+from servetools import SERVE_UP_SECONDS
 from stagent.domain.errors import StagentError
 from stagent.workspace import Workspace
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 SLOW_WORKER = """
 import pathlib, sys, time
 from stagent.workspace import Workspace
+from stagent.cli import serve
 from stagent.cli.app import main
 
 release = pathlib.Path(sys.argv.pop(1))
@@ -38,6 +32,13 @@ def slow_start(self, kind="worker"):
         time.sleep(0.05)
     real_start(self, kind)
 
+def listen_and_tell(host, port):
+    sock = real_listen(host, port)
+    print("listening on port", sock.getsockname()[1], flush=True)
+    return sock
+
+real_listen = serve.listen
+serve.listen = listen_and_tell
 Workspace.start_worker = slow_start
 sys.argv = ["stagent", *sys.argv[1:]]
 main()
@@ -50,16 +51,18 @@ def test_pages_answer_before_the_worker_is_up_and_the_link_waits_for_it(
 ) -> None:
     cli.add_task("listed while the engine starts")
     release = tmp_path / "release"
-    port = free_port()
     env = {**os.environ, "STAGENT_HOME": str(cli.home), "CI": "true", "PYTHONUNBUFFERED": "1"}
     args = [sys.executable, "-c", SLOW_WORKER, str(release), "serve", "--no-open"]
-    proc = subprocess.Popen(
-        [*args, "--port", str(port)], env=env, stdout=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen([*args, "--port", "0"], env=env, stdout=subprocess.PIPE, text=True)
     try:
+        assert proc.stdout is not None
+        # The kernel picks the port as serve binds it (a port picked here first could be taken
+        # by another connection before the child, importing for seconds under load, binds it).
+        said = proc.stdout.readline()
+        assert said.startswith("listening on port"), said
+        port = int(said.split()[-1])
         answered = _get_when_up(f"http://127.0.0.1:{port}/api/v1/tasks")
         assert "listed while the engine starts" in answered.text
-        assert proc.stdout is not None
         release.touch()  # now let the engine start: the announcement follows
         assert "Stagent is running at" in proc.stdout.readline()
     finally:
@@ -77,14 +80,14 @@ def test_a_worker_that_cannot_start_stops_the_server_with_one_line(
 
     monkeypatch.setattr(Workspace, "start_worker", broken)
     monkeypatch.delenv("STAGENT_RAISE_ERRORS")
-    result = cli("serve", "--no-open", "--port", str(free_port()))
+    result = cli("serve", "--no-open", "--port", "0")
     assert result.exit_code == 1
     assert "Error: the engine cannot start here" in result.stderr
     assert "Stagent is running at" not in result.stdout
     assert "Traceback" not in result.output
 
 
-def _get_when_up(url: str, timeout: float = 120.0) -> httpx.Response:
+def _get_when_up(url: str, timeout: float = SERVE_UP_SECONDS) -> httpx.Response:
     """The first answer from a server starting up (a minute and more on a loaded machine)."""
     deadline = time.monotonic() + timeout
     while True:

@@ -162,9 +162,12 @@ def test_a_missing_durable_run_is_handed_to_the_engine_again(
     schedule = nightly(workspace)
     handed: list[str] = []
     service = workspace.schedules
+    fired_at = utcnow()
     firing = service.fire_now(schedule.id)  # enqueued through the real client: no worker runs
     monkeypatch.setattr(service, "_enqueue", handed.append)
     monkeypatch.setattr(service, "_engine_status", lambda _id: None)  # a crash lost it
+    # Asked as the firing is made (not "now": fire_now may take seconds on a loaded machine)
+    service.clock = lambda: fired_at
     assert service.nudge_open() == 0  # too recent: its enqueue may still be on its way
     service.clock = lambda: utcnow() + timedelta(minutes=1)
     assert service.nudge_open() == 1 and handed == [firing.id]

@@ -12,7 +12,7 @@ from schedtools import Clock, add, history, statuses, tick_and_decide, use_clock
 
 from stagent.domain.errors import ConflictError, NotFoundError, ValidationError
 from stagent.domain.events import UsageEvent
-from stagent.domain.schedules import FiringStatus, ScheduleStatus
+from stagent.domain.schedules import FiringStatus, Schedule, ScheduleStatus
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
 from stagent.governance.budgets_config import BudgetChange
@@ -87,6 +87,35 @@ def test_the_firing_limit_expires_the_schedule_after_n_tasks(
         "nightly — firing #2",
         "nightly — firing #1",
     ]
+
+
+def test_an_edit_saved_as_a_firing_starts_keeps_its_count_and_limit(
+    workspace: Workspace, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schedule = add(workspace, max_firings=2, overlap="allow")
+    clock.advance(60)
+    (claimed,) = workspace.schedules.tick()
+    service = workspace.schedules
+    read = service.get
+
+    def read_then_fire(ref: str) -> Schedule:
+        """The edit reads the schedule; its firing starts before the edit is saved."""
+        current = read(ref)
+        assert service.process(claimed) == "fired"
+        return current
+
+    monkeypatch.setattr(service, "get", read_then_fire)
+    service.update("nightly", ScheduleDraft(prompt="New"))
+    monkeypatch.setattr(service, "get", read)
+    assert service.get(schedule.id).firing_count == 1
+    for _ in range(3):
+        clock.advance(60)
+        tick_and_decide(workspace)
+    assert [t.title for t in workspace.tasks.list()] == [
+        "nightly — firing #2",
+        "nightly — firing #1",
+    ]
+    assert service.get(schedule.id).status is ScheduleStatus.EXPIRED
 
 
 def test_expiry_stops_firing_and_marks_the_schedule_expired(

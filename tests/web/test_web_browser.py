@@ -8,9 +8,10 @@ a real ``uvicorn --factory stagent.web.app:app_from_env`` server on a free 127.0
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ import httpx
 import pytest
 from bs4 import BeautifulSoup
 
+from servetools import SERVE_UP_SECONDS
 from stagent.workspace import Workspace
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,24 +46,23 @@ WAIT_MS = 60_000
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+LISTENING = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
 
 
-def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
+def _wait_until_up(proc: subprocess.Popen[bytes], log: Path) -> str:
+    """The server's base URL once it answers. It listens on ``--port 0``: the kernel picks the
+    port as uvicorn binds it, and uvicorn logs it once the app started."""
+    deadline = time.monotonic() + SERVE_UP_SECONDS
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(url, timeout=30).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
+        if listening := LISTENING.search(log.read_text()):
+            base = listening[1]
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/api/v1/tasks", timeout=30).status_code == 200:
+                    return base
         time.sleep(0.1)
-    pytest.fail(f"server did not answer {url} within 60 s:\n{log.read_text()}")
+    pytest.fail(f"server did not answer within {SERVE_UP_SECONDS} s:\n{log.read_text()}")
 
 
 def _stop(proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -80,7 +81,6 @@ def _stop(proc: subprocess.Popen[bytes], log: Path) -> None:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """``stagent`` served by uvicorn in its own process group; yields its base URL."""
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env.pop("STAGENT_DATABASE_URL", None)
     env.pop("STAGENT_TOKEN", None)
@@ -99,17 +99,15 @@ def server(tmp_path: Path) -> Iterator[str]:
                 "--host",
                 "127.0.0.1",
                 "--port",
-                str(port),
+                "0",
             ],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(f"{base}/api/v1/tasks", proc, log)
-        yield base
+        yield _wait_until_up(proc, log)
     finally:
         _stop(proc, log)
         # Captured, so shown only beside a failing test: what the server did meanwhile.

@@ -65,6 +65,9 @@ def seed_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PATH", f"{fake_bin(root / 'bin')}{os.pathsep}{os.environ['PATH']}")
     home = tmp_path / "home"
     monkeypatch.setenv("STAGENT_HOME", str(home))
+    # The waiting task's card must stay open through every width: the tour took 7 min at load
+    # 30, and a card times out after 10 min by default (then the task no longer waits).
+    monkeypatch.setenv("STAGENT_APPROVAL_TIMEOUT_SECONDS", "7200")
     with Workspace.temporary(home) as ws:
         ws.open()
         ws.projects.create("webapp", directory=str(work / "webapp"))

@@ -185,7 +185,7 @@ class ScheduleService:
     def pause(self, ref: str) -> Schedule:
         """Stop firing until resumed (occurrences while paused are not fired later)."""
         with self._store.write() as session:
-            schedule = repo.get(session, ref)
+            schedule = repo.to_schedule(repo.get_row(session, ref, for_update=True))
             if schedule.status is not ScheduleStatus.ACTIVE:
                 raise ConflictError(
                     f"schedule {schedule.name!r} is {schedule.status.value}; only an active "
@@ -197,7 +197,7 @@ class ScheduleService:
     def resume(self, ref: str) -> Schedule:
         """Fire again from now on."""
         with self._store.write() as session:
-            schedule = repo.get(session, ref)
+            schedule = repo.to_schedule(repo.get_row(session, ref, for_update=True))
             if schedule.status is not ScheduleStatus.PAUSED:
                 raise ConflictError(
                     f"schedule {schedule.name!r} is {schedule.status.value}; only a paused "

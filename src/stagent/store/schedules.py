@@ -150,8 +150,15 @@ def _flush_named(session: Session, name: str) -> None:
         raise _name_taken(name) from exc
 
 
+FIRINGS_OWN = frozenset({"firing_count", "last_fired_at"})
+"""Columns only a firing writes (`FiringDecider`, holding the row's lock): a schedule read
+before a firing launched and saved after it would set them back (its next firing numbered
+again, its limit exceeded)."""
+
+
 def save(session: Session, schedule: Schedule) -> Schedule:
-    """Write every field of ``schedule`` to its row."""
+    """Write the fields of ``schedule`` to its row, except what its firings count
+    (`FIRINGS_OWN`: the row's own values stay)."""
     row = get_row(session, schedule.id, for_update=True)
     clash = session.scalar(
         select(ScheduleRow.id).where(ScheduleRow.name == schedule.name, ScheduleRow.id != row.id)
@@ -159,16 +166,18 @@ def save(session: Session, schedule: Schedule) -> Schedule:
     if clash:
         raise _name_taken(schedule.name)
     for name, value in _fields(schedule).items():
-        setattr(row, name, value)
+        if name not in FIRINGS_OWN:
+            setattr(row, name, value)
     _flush_named(session, schedule.name)
     return to_schedule(row)
 
 
 def get_row(session: Session, ref: str, *, for_update: bool = False) -> ScheduleRow:
-    """A schedule row by id or name, or `NotFoundError`."""
+    """A schedule row by id or name, or `NotFoundError`. ``for_update`` locks it and reads it
+    afresh (a row this session loaded before the lock keeps no stale value)."""
     query = select(ScheduleRow).where(or_(ScheduleRow.id == ref, ScheduleRow.name == ref))
     if for_update:
-        query = query.with_for_update()
+        query = query.with_for_update().execution_options(populate_existing=True)
     row = session.scalar(query)
     if row is None:
         raise NotFoundError(
