@@ -16,8 +16,6 @@ Where the cost comes from (``source``):
 - ``none``: nothing to price (a simulated runtime, which calls no model).
 """
 
-from __future__ import annotations
-
 import functools
 from datetime import datetime
 from decimal import Decimal
@@ -48,7 +46,7 @@ class TokenCounts(NamedTuple):
     """Part of ``output`` (not billed separately)."""
 
     @classmethod
-    def of(cls, usage: UsageEvent) -> TokenCounts:
+    def of(cls, usage: "UsageEvent") -> "TokenCounts":
         """Split a `UsageEvent` into billing categories (its cache writes into 5 min and 1 h)."""
         one_hour = max(0, min(usage.cache_write_1h_tokens, usage.cache_write_tokens))
         return cls(
@@ -159,7 +157,7 @@ class RateCard(NamedTuple):
     ignored: tuple[str, ...]
 
     @classmethod
-    def of(cls, match: PriceMatch, modifiers: tuple[str, ...] = ()) -> RateCard:
+    def of(cls, match: PriceMatch, modifiers: tuple[str, ...] = ()) -> "RateCard":
         """The card for ``match`` with ``modifiers`` (those the model has no multiplier for
         are ignored: priced as standard, and said so)."""
         period = match.period
@@ -259,7 +257,7 @@ def _round_half_even(numerator: int, denominator: int) -> int:
 
 
 def find_with_modifiers(
-    table: PriceTable, usage: UsageEvent, at: datetime
+    table: PriceTable, usage: "UsageEvent", at: datetime
 ) -> tuple[PriceMatch | None, tuple[str, ...]]:
     """The prices for ``usage``'s model and the modifiers it asks for; a ``-fast`` model name
     (``gpt-5.4-fast``) is its base model in fast mode."""
@@ -287,7 +285,7 @@ def find_for_call(
 
 
 def cost_of(
-    usage: UsageEvent, table: PriceTable, *, at: datetime, provider: str | None = None
+    usage: "UsageEvent", table: PriceTable, *, at: datetime, provider: str | None = None
 ) -> Cost:
     """The cost of one usage record: reported if the runtime said, else computed, else unpriced.
 

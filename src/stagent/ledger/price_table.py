@@ -5,8 +5,6 @@ file into them, and `stagent.ledger.price_cache` keeps the result, so a command 
 few calls loads neither.
 """
 
-from __future__ import annotations
-
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path

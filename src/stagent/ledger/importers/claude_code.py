@@ -10,8 +10,6 @@ copies the main-chain one with the most tokens is kept (`ImportedCall.better_tha
 ``<synthetic>`` model and lines without usage are not calls.
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import Any
 
@@ -94,7 +92,7 @@ class ClaudeCopy(msgspec.Struct, gc=False):
         """`ImportedCall.rank` of this copy: main chain, tokens, says its speed."""
         return (not self.sidechain, self.total, bool(self.usage.speed))
 
-    def better_than(self, other: ClaudeCopy) -> bool:
+    def better_than(self, other: "ClaudeCopy") -> bool:
         """`ImportedCall.better_than` on the copies: the main-chain copy, then the one with more
         tokens, then the one that says which speed it ran at."""
         return self.rank > other.rank
