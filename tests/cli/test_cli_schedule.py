@@ -217,11 +217,10 @@ def test_fire_here_follows_the_task_even_when_queueing_it_lags_the_fired_mark(
 
 
 def test_a_firing_whose_task_cannot_start_is_an_error_not_a_run_here(
-    cli: Cli, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, no_login: None
 ) -> None:
     """The runtime is not ready: ``fire`` said "Running task ... here", then "Fired" with the
     task still planned, and exited 0."""
-    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     cli.json(
         "schedule", "add", "digest", "--every", "1d", "--prompt", "D", "--runtime", "anthropic"
     )
