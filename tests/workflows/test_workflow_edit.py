@@ -6,7 +6,6 @@ one is; the project kept unless given; what changed, said."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +22,6 @@ from stagent.testing.workflows import step
 from stagent.workspace import Workspace
 
 BY = "person (via CLI)"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def ws(request: pytest.FixtureRequest) -> Iterator[Workspace]:
-    """A workspace with a worker in this process, on SQLite or on PostgreSQL."""
-    if request.param == "sqlite":
-        yield request.getfixturevalue("worker")
-        return
-    pg: Workspace = request.getfixturevalue("pg_workspace")
-    pg.start_worker("worker")
-    try:
-        yield pg
-    finally:
-        pg.stop_worker()
 
 
 def gated() -> dict[str, Any]:

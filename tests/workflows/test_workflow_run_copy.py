@@ -5,7 +5,6 @@ edit made stale, is refused with what to do. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,20 +15,6 @@ from stagent.domain.workflow_runs import StepStatus, WorkflowStatus
 from stagent.schemas.workflows import WorkflowSchema
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def ws(request: pytest.FixtureRequest) -> Iterator[Workspace]:
-    """A workspace with a worker in this process, on SQLite or on PostgreSQL."""
-    if request.param == "sqlite":
-        yield request.getfixturevalue("worker")
-        return
-    pg: Workspace = request.getfixturevalue("pg_workspace")
-    pg.start_worker("worker")
-    try:
-        yield pg
-    finally:
-        pg.stop_worker()
 
 
 def flow(*steps: dict[str, Any], name: str = "release") -> dict[str, Any]:
