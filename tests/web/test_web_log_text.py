@@ -101,6 +101,25 @@ async def test_a_waiting_run_shows_what_it_booked_so_far(
     assert _cost((await worker_client.get(f"/tasks/{task_id}")).text) == "$0.12"
 
 
+async def test_a_scripted_agent_that_booked_nothing_yet_is_simulated_not_zero_dollars(
+    worker: Workspace, worker_client: httpx.AsyncClient
+) -> None:
+    """The rule of a workflow step's and a firing's cost: the runtime decides, not the rows."""
+    scenario = {"steps": WRITE_AFTER_A_CALL["steps"][1:], "result": "done"}
+    created = await worker_client.post(
+        "/api/v1/tasks", json={"title": "Write first", "scenario": scenario}
+    )
+    task_id = created.json()["id"]
+    await worker_client.post(f"/api/v1/tasks/{task_id}/run")
+    await wait_for_status(worker_client, task_id, {"waiting"}, timeout=60)
+    monitor = BeautifulSoup((await worker_client.get("/monitor")).text, "html.parser")
+    (row,) = monitor.select("table.agents tbody tr")
+    assert " ".join(row.select("td")[-1].get_text().split()) == "simulated"
+    (card,) = worker.approvals.list_pending(task_id=task_id)
+    worker.approvals.allow(card.id, by="person")
+    await wait_for_status(worker_client, task_id, {"completed"}, timeout=60)
+
+
 def test_a_model_id_is_one_unbreakable_word_or_breaks_only_before_its_date() -> None:
     assert str(whole("claude-sonnet-4-5")) == '<span class="whole">claude-sonnet-4-5</span>'
     assert str(whole("claude-sonnet-4-5-20250929")) == (

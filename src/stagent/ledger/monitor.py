@@ -4,6 +4,7 @@ hour over the last 24 hours."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -44,19 +45,18 @@ def hourly(session: Session, now: datetime, zone: tzinfo) -> list[dict[str, Any]
     return series
 
 
-def active_agents(session: Session, now: datetime) -> list[dict[str, Any]]:
-    """Agents active now (running, or waiting for a person), each with its spend so far."""
+def active_agents(
+    session: Session, now: datetime, is_simulated: Callable[[str], bool]
+) -> list[dict[str, Any]]:
+    """Agents active now (running, or waiting for a person), each with its spend so far.
+
+    An agent is simulated when its runtime calls no model (``is_simulated``), the rule of a
+    workflow step's and a schedule firing's cost: a scripted run that booked nothing yet is
+    simulated too."""
     active = activity.active(session)
     spend = {
         task.id: metrics_repo.aggregate(session, LedgerFilter(task_id=task.id), estimated=True)[0]
         for task in active
-    }
-    simulated = {
-        task.id
-        for task in active
-        if metrics_repo.aggregate(session, LedgerFilter(task_id=task.id, simulated=True))[
-            0
-        ].requests
     }
     return [
         {
@@ -72,23 +72,27 @@ def active_agents(session: Session, now: datetime) -> list[dict[str, Any]]:
             "spent_micros": spend[task.id].cost_micros,
             "spent_usd": usd_text(spend[task.id].cost_micros),
             "requests": spend[task.id].requests,
-            "simulated": task.id in simulated,
+            "simulated": is_simulated(task.runtime),
             "unpriced_requests": spend[task.id].unpriced,
         }
         for task in active
     ]
 
 
-def agents_now(store: Store, now: datetime) -> list[dict[str, Any]]:
+def agents_now(
+    store: Store, now: datetime, is_simulated: Callable[[str], bool]
+) -> list[dict[str, Any]]:
     """`active_agents` in a read of its own (the Monitor's live table)."""
     with store.read() as session:
-        return active_agents(session, now)
+        return active_agents(session, now, is_simulated)
 
 
-def overview(store: Store, now: datetime, zone: tzinfo) -> dict[str, Any]:
+def overview(
+    store: Store, now: datetime, zone: tzinfo, is_simulated: Callable[[str], bool]
+) -> dict[str, Any]:
     """Active agents (running or waiting for a person), success rates and 24-hour activity."""
     with store.read() as session:
-        active = active_agents(session, now)
+        active = active_agents(session, now, is_simulated)
         day = activity.finished_by_status(session, now - timedelta(hours=24))
         week = activity.finished_by_status(session, now - timedelta(days=7))
         series = hourly(session, now, zone)

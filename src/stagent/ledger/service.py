@@ -169,11 +169,11 @@ class LedgerService:
 
     def monitor(self) -> dict[str, Any]:
         """Agents running now, success rates and 24-hour activity (the Monitor page)."""
-        return overview(self._store, self.clock(), self.zone)
+        return overview(self._store, self.clock(), self.zone, self.recorder.is_simulated)
 
     def active_agents(self) -> list[dict[str, Any]]:
         """Agents active now with their spend so far (the Monitor's live table)."""
-        return agents_now(self._store, self.clock())
+        return agents_now(self._store, self.clock(), self.recorder.is_simulated)
 
     def home(self, waiting_now: int) -> dict[str, Any]:
         """Home's five status cards with seven-day sparklines (see `stagent.ledger.home`);
