@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from schedtools import Clock, add, history, statuses, tick_and_decide, use_clock
+from schedtools import Clock, add, history, statuses, tick_and_decide
 
 from stagent.domain.errors import ValidationError
 from stagent.domain.schedules import ScheduleStatus
@@ -27,11 +27,6 @@ def workspace(tmp_path: Path) -> Iterator[Workspace]:
         yield ws
     finally:
         ws.close()
-
-
-@pytest.fixture
-def clock(workspace: Workspace) -> Clock:
-    return use_clock(workspace, Clock())
 
 
 def test_a_firing_limit_reached_inside_one_catch_up_skips_the_rest_and_expires(

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from schedtools import Clock, add, history, statuses, tick_and_decide, use_clock
+from schedtools import Clock, add, history, statuses, tick_and_decide
 
 from stagent.domain.errors import ConflictError, NotFoundError, ValidationError
 from stagent.domain.events import UsageEvent
@@ -30,11 +30,6 @@ def workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Worksp
         yield ws
     finally:
         ws.close()
-
-
-@pytest.fixture
-def clock(workspace: Workspace) -> Clock:
-    return use_clock(workspace, Clock())
 
 
 def finish_tasks(ws: Workspace) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from schedtools import Clock, decided, history, statuses, tick_and_decide, use_clock
+from schedtools import Clock, decided, history, statuses, tick_and_decide
 
 from stagent.domain.errors import NotFoundError, ValidationError
 from stagent.domain.schedules import FiringStatus, TargetKind
@@ -48,11 +48,6 @@ def workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Worksp
         yield ws
     finally:
         ws.close()
-
-
-@pytest.fixture
-def clock(workspace: Workspace) -> Clock:
-    return use_clock(workspace, Clock())
 
 
 def test_a_workflow_firing_starts_a_new_run_and_its_history_links_it(
