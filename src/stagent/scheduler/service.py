@@ -22,6 +22,7 @@ from stagent.domain.ids import new_id, utcnow
 from stagent.domain.schedules import (
     Firing,
     FiringStatus,
+    MissedPolicy,
     OverlapPolicy,
     Schedule,
     ScheduleStatus,
@@ -33,7 +34,7 @@ from stagent.domain.schedules import (
 from stagent.scheduler import drafts
 from stagent.scheduler.drafts import ScheduleDraft
 from stagent.scheduler.firing import FiringDecider
-from stagent.scheduler.plan import first_fire_at, plan_claim
+from stagent.scheduler.plan import MAX_CATCH_UP, first_fire_at, plan_claim
 from stagent.scheduler.targets import WorkflowTargets
 from stagent.scheduler.timing import upcoming, zone
 from stagent.store import projects as project_repo
@@ -435,6 +436,8 @@ def _usable_zone(name: str) -> str:
 
 def _missed_reason(schedule: Schedule, dropped: int) -> str:
     text = f"no worker was running at this time; missed-run policy: {schedule.missed.value}"
+    if schedule.missed is MissedPolicy.ALL:  # only the catch-up's bound leaves one missed
+        text += f" fires at most the latest {MAX_CATCH_UP} occurrences at once"
     if dropped:
         text += f" ({dropped} earlier occurrences were also missed)"
     return text
