@@ -39,10 +39,7 @@ def begin(store: Store, workflow_id: str, run_number: int) -> dict[str, Any]:
     settled ones: completed, failed, skipped)."""
     with store.read() as session:
         row = workflow_repo.get_row(session, workflow_id)
-        steps = {
-            s.step_key: {"status": s.status, "output": s.output, "error": s.error}
-            for s in step_repo.step_rows(session, workflow_id, run_number)
-        }
+        steps = step_repo.step_facts(session, workflow_id, run_number)
         definition = workflow_repo.run_definition(session, row, run_number)
         return {"definition": definition, "steps": steps}
 
