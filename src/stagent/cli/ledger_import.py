@@ -82,6 +82,7 @@ def _run_with_bar(importer: LogImporter, plan: Plan) -> ImportReport:
         transient=True,
     ) as bar:
         task = bar.add_task("import", total=plan.pending_bytes)
+        bar.refresh()  # shown from the start, not at the first tick of its refresh thread
         return importer.run(plan, lambda done: bar.advance(task, done))
 
 

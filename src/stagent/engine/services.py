@@ -28,7 +28,7 @@ from stagent.domain.runs import Run
 from stagent.domain.tasks import BOARD_MOVES, Project, Task, TaskStatus
 from stagent.engine.options import resolve as resolve_options
 from stagent.engine.profile_hook import ProfileResolver
-from stagent.engine.queue import TaskQueueClient
+from stagent.engine.queue import TASK_QUEUE, TaskQueueClient, queued
 from stagent.runtimes.registry import RuntimeRegistry
 from stagent.runtimes.scenario import load_scenario_file, parse_scenario, scenario_to_data
 from stagent.store import events as event_repo
@@ -346,6 +346,8 @@ class TaskService:
                     )
                 # In the same transaction: the run and its queue entry commit together.
                 self._queue.enqueue_in(flushed_connection(session), task_id, run.number)
+        if run is not None:
+            queued(TASK_QUEUE)  # committed: an idle worker here claims it now
         return task
 
     def cancel(self, task_id: str) -> Task:

@@ -24,7 +24,7 @@ from stagent.domain.workflow_runs import (
     engine_id_for,
     initial_step_keys,
 )
-from stagent.domain.workflows import WorkflowDefinition
+from stagent.domain.workflows import WorkflowDefinition, definition_of
 from stagent.store import step_rows as step_repo
 from stagent.store.tables import WorkflowRow, WorkflowRunDefinitionRow, WorkflowStepRow
 
@@ -42,7 +42,7 @@ def to_workflow(
     to the domain value. ``copy``: the definition the latest run started from (`run_copy`);
     None before the first run, or for a run from before runs kept one (the stored definition
     stands for it)."""
-    stored = WorkflowDefinition.model_validate(row.definition)
+    stored = definition_of(row.id, row.definition)
     unedited = copy is None or copy == row.definition
     return Workflow(
         id=row.id,
@@ -152,7 +152,7 @@ def list_all(session: Session, *, status: WorkflowStatus | None = None) -> list[
 def start_run(session: Session, row: WorkflowRow) -> int:
     """Begin a new run: pending step rows for every step and a copy of the definition it runs
     (`run_copy`); returns the run number."""
-    definition = WorkflowDefinition.model_validate(row.definition)
+    definition = definition_of(row.id, row.definition)
     row.run_count += 1
     row.round = 1
     row.status = WorkflowStatus.RUNNING.value
