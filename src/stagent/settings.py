@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     """SQLAlchemy URL. Default: ``sqlite:///<home>/stagent.sqlite``."""
     host: str = "127.0.0.1"
-    port: int = 8765
+    port: int = Field(default=8765, ge=0, le=65535)
+    """0 picks a free port."""
     token: str | None = None
     """Access token; required when ``host`` is not a loopback address."""
     log_level: LogLevel = "WARNING"

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
+from stagent.collector import freeze_loaded
 from stagent.domain.scrub import secret_values
 from stagent.engine.queue import TaskQueueClient
 from stagent.engine.services import ProjectService, TaskService
@@ -343,6 +344,7 @@ class Workspace:
             log.warning("reconciled tasks after a restart: %s", counts)
         self.approvals.sweep()
         self._start_scheduler(kind)
+        freeze_loaded()  # the engine's modules and state: out of the collector's walks
 
     def housekeeping(self) -> None:
         """What a worker does on each heartbeat: bring task rows and engine runs back into

@@ -223,11 +223,14 @@ NOT_FOR_NEW_LINES = (
 )  # fmt: skip
 """Nor, with a few new Claude Code lines, the table's YAML and pydantic, the event types, the
 Codex parser or orjson (msgspec parses the lines and renders their rows)."""
-LEAN = ("typing_extensions", "inspect", "dataclasses", "stagent.domain.errors", "signal", "pickle")
+LEAN = (
+    "typing_extensions", "inspect", "dataclasses", "stagent.domain.errors", "signal", "pickle",
+    "platform",
+)  # fmt: skip
 """Nor, printing JSON (Rich, for people, loads `dataclasses` and `inspect` itself), msgspec's
 ``typing_extensions`` with the `inspect` it loads (`stagent.lean`), `dataclasses` (the error
-types load for an error), `signal` (to end a failed reader) or `pickle` (the cached price table
-loads through its C half, `_pickle`)."""
+types load for an error), `signal` (to end a failed reader), `pickle` (the cached price table
+loads through its C half, `_pickle`) or `platform` (msgspec's `uuid` asks it one thing)."""
 
 
 def test_reading_an_unmigrated_home_still_migrates_it(tmp_path: Path) -> None:

@@ -119,3 +119,15 @@ def test_schedule_and_workflow_show_real_spend_in_cents(cli: Cli, tmp_path: Path
     free_line = next(line for line in lines if line.strip().startswith("free"))
     assert " · $0.01 task tsk_" in paid_line, paid_line
     assert " · simulated task tsk_" in free_line, free_line
+
+
+def test_a_cap_typed_with_a_decimal_comma_is_refused_not_read_as_hundreds(cli: Cli) -> None:
+    refused = cli("budget", "set", "--daily", "12,50")
+    made = cli("budget", "set", "--daily", "1,204.50", "--monthly", "30.0000000")
+
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert refused.stderr.splitlines() == [
+        "Error: daily: '12,50' is not an amount in USD",
+        "hint: write it like 12.50 or 1,204.50 (a dot before the cents)",
+    ]
+    assert "daily $1,204.50, monthly $30.00" in made.stdout, made.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -135,6 +136,20 @@ def test_worker_runs_what_the_cli_enqueues(
     code, rest, err = proc.stop(signal.SIGTERM)
     assert code == 0, err
     assert json.loads(rest) == {"event": "stopped"}
+
+
+@pytest.mark.slow
+def test_worker_says_where_it_runs_and_stops_on_ctrl_c(cli: Cli, spawn: list[Proc]) -> None:
+    proc = _start(spawn, cli, "worker", "--concurrency", "3")
+    line = proc.wait_for(" is running ")
+    proc.wait_for("Press Ctrl-C to stop.")
+
+    code, rest, err = proc.stop(signal.SIGINT)
+
+    assert re.fullmatch(r"Worker (\S+) is running \(concurrency 3\) on sqlite:///\S+\n", line)
+    assert str(cli.home / "stagent.sqlite") in line
+    assert (code, rest) == (0, "Worker stopped.\n"), err
+    assert "Traceback" not in err
 
 
 @pytest.mark.slow

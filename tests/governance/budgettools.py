@@ -7,11 +7,18 @@ from typing import Any
 
 from stagent.domain.events import UsageEvent
 from stagent.domain.tasks import Task, TaskStatus
+from stagent.domain.workflow_files import parse_definition
+from stagent.domain.workflows import WorkflowStep
+from stagent.engine import workflow_inline
+from stagent.engine.executor import RunContext
+from stagent.engine.guard import OpenGuard
 from stagent.engine.services import TaskDraft
 from stagent.governance.budgets_config import BudgetChange
+from stagent.governance.budgets_policy import CallScope
 from stagent.store import inbox as inbox_repo
 from stagent.store import ledger as ledger_repo
 from stagent.store.inbox import InboxItem
+from stagent.testing.workflows import step
 from stagent.workspace import Workspace
 
 
@@ -112,3 +119,21 @@ def settled(ws: Workspace, timeout: float = 60.0) -> None:
     while rows(ws, status="reserved"):
         assert time.monotonic() < deadline, "a reservation was never released"
         time.sleep(0.02)
+
+
+def started_step(ws: Workspace) -> CallScope:
+    """A one-step sequence whose step has started (`workflow_inline.start_step`, in this
+    context, as the run loop does before the run's admission); the admission's call."""
+    definition = parse_definition(
+        {"name": "admitted", "pattern": "sequence", "steps": [step("a", "alpha")]}
+    )
+    wf = ws.workflows.run(ws.workflows.add(definition).id)
+    ctx = RunContext(store=ws.store, runtimes=ws.runtimes, gate=ws.gate, guard=OpenGuard())
+    ctx.profiles = ws.profiles
+    began = workflow_inline.start_step(
+        ctx, wf.id, 1, WorkflowStep.model_validate(step("a", "alpha")), "go",
+        engine_id=None, executing="i-1",
+    )  # fmt: skip
+    assert isinstance(began, workflow_inline.StartedStep)
+    run = began.claim.run
+    return CallScope(runtime=run.runtime, project_id=None, task_id=run.task_id, run_id=run.id)

@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from budgettools import alerts, new_task, rows, set_budget, usd
+from budgettools import alerts, new_task, rows, set_budget, started_step, usd
 from sqlalchemy import text
 
 from stagent.governance.budgets_policy import BudgetPolicyError, CallScope
@@ -177,3 +177,22 @@ def test_prepared_statements_dropped_on_the_connection_are_prepared_again(
     assert sorted(held) == ["run_0", "run_1"]
     assert _reserved_note(ws, "run_1") == [usd("2")]
     assert _lock_is_free(ws)
+
+
+def test_a_workflow_steps_admission_sends_nothing_its_start_read_the_policy(
+    ws: Workspace, sent: list[str]
+) -> None:
+    """A step's start reads the policy's fingerprint with its workflow's state: with no caps
+    and nothing committed since, the run's admission sends no query; a cap set after the
+    start is honoured by the next step's admission."""
+    ws.budgets.admit(CallScope(runtime="scripted", task_id=new_task(ws).id, run_id="run_warm"))
+    call = started_step(ws)
+    sent.clear()
+
+    admission = ws.budgets.admit(call)
+
+    assert admission.allowed and admission.reserved == 0
+    assert sent == []
+    later = started_step(ws)
+    set_budget(ws, daily=usd("10"), per_run=usd("2"))
+    assert ws.budgets.admit(later).reserved == usd("2")

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from budgettools import alerts, new_task, rows, set_budget, usd
+from budgettools import alerts, new_task, rows, set_budget, started_step, usd
 from sqlalchemy import event, text
 
 from stagent.governance.budgets_policy import BudgetPolicyError, CallScope
@@ -129,3 +129,34 @@ def test_an_admission_with_no_caps_is_one_read_in_no_transaction(
     assert executed == []
     assert [s.split()[0] for s in statements] == ["SELECT"]
     assert "FROM budgets" in statements[0]
+
+
+def test_a_workflow_steps_admission_reads_nothing_its_start_read_the_policy(
+    ws: Workspace, traced: tuple[list[str], list[str]]
+) -> None:
+    """A step's start reads the policy's fingerprint with its row, in its transaction: with
+    no caps and nothing committed since, the run's admission sends no statement at all."""
+    statements, executed = traced
+    ws.budgets.admit(CallScope(runtime="scripted", task_id=new_task(ws).id, run_id="run_warm"))
+    call = started_step(ws)
+    statements.clear()
+    executed.clear()
+
+    admission = ws.budgets.admit(call)
+
+    assert admission.allowed and admission.reserved == 0
+    assert (statements, executed) == ([], [])
+    assert ws.budgets.admit(replace(call, run_id="run_2")).allowed  # the next reads again
+    assert [s.split()[0] for s in statements] == ["SELECT"]
+
+
+def test_a_cap_set_after_a_steps_start_holds_for_its_admission(ws: Workspace) -> None:
+    """What the start read stands for the admission only if nothing was committed since: a
+    cap set in between (while a gated step waited for its approval, say) is honoured."""
+    ws.budgets.admit(CallScope(runtime="scripted", task_id=new_task(ws).id, run_id="run_warm"))
+    call = started_step(ws)
+    set_budget(ws, daily=usd("10"), per_run=usd("2"))
+
+    admission = ws.budgets.admit(call)
+
+    assert admission.allowed and admission.reserved == usd("2")

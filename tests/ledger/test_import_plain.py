@@ -143,6 +143,40 @@ def test_the_command_books_without_a_workspace_what_the_workspace_books(tmp_path
     assert cli_import(plain, "claude-code", claude)[0]["bytes_read"] == 0  # nothing new
 
 
+def test_batches_held_in_one_transaction_book_what_the_workspace_books(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plain connection keeps its bulk-insert set-up (staging table, insert triggers
+    dropped) from a transaction's first batch to its commit (`sqlite_imports.Held`): every
+    batch's rows still reach the rollup and spend totals, a fuller copy booked in a later batch
+    of the same transaction replaces the first through the update triggers, and the triggers
+    are back once it commits."""
+    from stagent.ledger.importers import service
+
+    plain, through_store = tmp_path / "plain", tmp_path / "store"
+    site = tmp_path / "site"
+    site.mkdir()
+    for home in (plain, through_store):
+        prepared(home, site)
+    claude = tmp_path / "claude"
+    cwd = str(site / "src")
+    for n in range(4):  # a batch per file, all in one transaction of the plain connection
+        lines = [
+            claude_assistant(
+                f"msg_{n}", f"req_{n}", timestamp=f"2026-11-2{n}T1{n}:00:00Z", cwd=cwd
+            ),
+            claude_assistant("msg_S", "req_S", output_tokens=10 + n, cache_1h=100, cwd=cwd),
+        ]
+        claude_transcript(claude, [claude_user(), *lines], name=f"session-{n}")
+    monkeypatch.setattr(service, "BATCH_CALLS", 1)
+
+    (report,) = cli_import(plain, "claude-code", claude)
+    assert (report["calls_added"], report["calls_replaced"]) == (5, 3)
+    assert [report] == workspace_import(through_store, "claude-code", claude)
+    assert stored(plain) == stored(through_store)
+    assert len(stored(plain)["triggers"]) == 6
+
+
 def test_the_command_prices_with_the_persons_overrides(tmp_path: Path) -> None:
     home = tmp_path / "home"
     prepared(home, tmp_path)
@@ -213,11 +247,11 @@ def test_a_command_that_fails_between_commits_loses_nothing_committed_and_a_reru
     booked = sqlite_imports.book_rendered
     batches: list[int] = []
 
-    def fails_on_the_sixth(conn: sqlite3.Connection, rows: Any) -> Any:
+    def fails_on_the_sixth(conn: sqlite3.Connection, rows: Any, *held: Any) -> Any:
         batches.append(len(rows))
         if len(batches) == 6:
             raise OSError("the disk went away")
-        return booked(conn, rows)
+        return booked(conn, rows, *held)
 
     monkeypatch.setattr(sqlite_imports, "book_rendered", fails_on_the_sixth)
     result = CliRunner().invoke(

@@ -13,11 +13,15 @@ from stagent.ledger.importers.claude_code import parse_line
 line = sys.stdin.buffer.read()
 copy = parse_line(line)
 loaded = {name: name in sys.modules for name in ("msgspec", "typing_extensions", "inspect")}
+platform_loaded = "platform" in sys.modules
 import pydantic  # needs typing_extensions: importable again after msgspec loaded
 class M(pydantic.BaseModel):
     n: int
+import platform, uuid  # the real platform, and uuid as it is with it
+linux = uuid._LINUX == (platform.system() == "Linux") and bool(platform.python_version())
 print(json.dumps({"key": copy.dedupe_key, "total": copy.total, "rank": list(copy.rank),
-                  "loaded": loaded, "pydantic": M(n=3).n}))
+                  "loaded": loaded, "pydantic": M(n=3).n, "platform_loaded": platform_loaded,
+                  "uuid": uuid.UUID(str(uuid.uuid4())).version, "linux": linux}))
 """
 LINE = {
     "type": "assistant",
@@ -53,6 +57,10 @@ def test_a_fresh_process_parses_the_same_without_typing_extensions() -> None:
         assert lean[name] == usual[name]
     assert lean["total"] == 130
     assert lean["pydantic"] == usual["pydantic"] == 3
+    # uuid (msgspec's) loaded without `platform`, which still imports whole after
+    assert lean["platform_loaded"] is False
+    assert lean["uuid"] == usual["uuid"] == 4
+    assert lean["linux"] is usual["linux"] is True
 
 
 COMPILES = """

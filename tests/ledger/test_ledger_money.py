@@ -24,7 +24,7 @@ def test_parse_usd(text: str, micros: int) -> None:
         ("abc", "not an amount"),
         ("-1", "zero or more"),
         ("0.0000001", "six decimals"),
-        ("nan", "zero or more"),
+        ("nan", "not an amount"),  # no number at all, not a negative one
     ],
 )
 def test_parse_usd_refuses_with_the_field_named(text: str, problem: str) -> None:

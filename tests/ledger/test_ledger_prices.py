@@ -122,7 +122,7 @@ def test_a_malformed_table_names_the_field(tmp_path: Path) -> None:
     )
     with pytest.raises(ValidationError) as caught:
         load_price_table(bad)
-    assert "models.0.prices.0.input" in caught.value.message
+    assert f"{bad}:7: models[0].prices[0].input" in caught.value.message
 
 
 def test_periods_must_be_in_date_order() -> None:

@@ -60,6 +60,26 @@ def test_a_prebuilt_update_stores_what_sqlalchemy_stores(store: Store, way: str)
     assert stored(store, by_driver) == stored(store, by_sqlalchemy)
 
 
+@pytest.mark.parametrize("way", _WAYS)
+def test_timestamps_bound_again_and_in_turn_store_each_its_own_text(store: Store, way: str) -> None:
+    """The same timestamp bound to several columns and rows (a step binds one ``now`` many
+    times: its text is remembered), then others in turn, each equal to one bound before or
+    not: every row stores what SQLAlchemy stores for its own values."""
+    first = datetime(2026, 12, 7, 4, 30, 1, 123456, tzinfo=UTC)
+    equal = datetime(2026, 12, 7, 4, 30, 1, 123456, tzinfo=UTC)  # equal, not the same object
+    later = datetime(2026, 12, 7, 4, 30, 2, tzinfo=UTC)
+    turns = [(first, first), (first, later), (later, equal), (equal, None), (None, first)]
+    prebuilt = Prebuilt(_UPDATE)
+    for updated_at, finished_at in turns:
+        values = {"updated_at": updated_at or later, "finished_at": finished_at}
+        by_sqlalchemy, by_driver = new_task(store), new_task(store)
+        with store.write() as session:
+            conn = flushed_connection(session)
+            conn.execute(_UPDATE, {"row_id": by_sqlalchemy, **values})
+            assert run(way, prebuilt, conn, {"row_id": by_driver, **values}) == 1
+        assert stored(store, by_driver) == stored(store, by_sqlalchemy)
+
+
 def test_an_update_that_leaves_out_an_onupdate_column_still_sets_it(store: Store) -> None:
     task_id = new_task(store)
     before = stored(store, task_id)["updated_at"]

@@ -196,7 +196,8 @@ def test_steps_carried_into_a_new_run_keep_how_they_ended(store: Store) -> None:
 
 def test_a_workflows_steps_read_as_values_say_what_their_rows_say(store: Store) -> None:
     """`get` reads a run's steps as values (no ORM object a row): every field as `to_step`
-    maps the row, in definition order, a run-time step's name and both times included."""
+    maps the row, in definition order, a run-time step's name and both times included; the
+    interpreter's `step_facts` each step's status, output and error, in the same order."""
     workflow_id = created(store, steps=4)
     begin(store, workflow_id)
     task_id = new_task(store, "s1's task")
@@ -213,7 +214,12 @@ def test_a_workflows_steps_read_as_values_say_what_their_rows_say(store: Store) 
         flow = workflow_repo.get(session, workflow_id)
         rows = step_repo.step_rows(session, workflow_id, 1)
         expected = tuple(step_repo.to_step(r) for r in rows)
+        facts = step_repo.step_facts(session, workflow_id, 1)  # what a run's interpreter reads
+        said = [
+            (r.step_key, {"status": r.status, "output": r.output, "error": r.error}) for r in rows
+        ]
     assert flow.steps == expected
+    assert list(facts.items()) == said
     assert [s.key for s in flow.steps] == ["s0", "s1", "s2", "s3", "s0#1"]
     s1 = flow.steps[1]
     assert (s1.task_id, s1.output, s1.started_at, s1.ended_at) == (

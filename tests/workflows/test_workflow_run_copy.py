@@ -12,6 +12,7 @@ import pytest
 from stagent.domain.errors import ConflictError
 from stagent.domain.workflow_files import parse_definition
 from stagent.domain.workflow_runs import StepStatus, WorkflowStatus
+from stagent.domain.workflows import WorkflowDefinition
 from stagent.schemas.workflows import WorkflowSchema
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
@@ -110,3 +111,31 @@ def test_a_rerun_does_not_reuse_an_output_an_edit_made_stale(ws: Workspace) -> N
     assert done.run_count == 2
     assert [s.output for s in done.steps] == ["a better draft", "looks good"]
     assert done.edited is None
+
+
+def test_a_run_validates_its_definition_only_when_it_changed(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run reads its definition several times (its start's check, its rows, the value it
+    returns, its interpreter, each step): a 100-step definition is validated again only
+    when it changed (`definition_of`), and an edit is what the next run runs."""
+    validated: list[int] = []
+    real = WorkflowDefinition.model_validate.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[WorkflowDefinition], data: Any, **kw: Any) -> WorkflowDefinition:
+        validated.append(len(data["steps"]))
+        return real(cls, data, **kw)
+
+    steps = [step(f"s{n}", f"out {n}") for n in range(100)]
+    wf = ws.workflows.add(parse_definition(flow(*steps)))
+    monkeypatch.setattr(WorkflowDefinition, "model_validate", classmethod(counting))
+
+    ws.workflows.run(wf.id)
+    done = ws.workflows.wait(wf.id, timeout=120)
+
+    assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
+    assert validated == []
+    ws.workflows.update(wf.id, parse_definition(flow(step("only", "edited"))))
+    ws.workflows.run(wf.id)
+    done = ws.workflows.wait(wf.id, timeout=60)
+    assert [s.output for s in done.steps] == ["edited"]  # not the definition validated before

@@ -9,11 +9,13 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from stagent.cli import startup
 from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.state import state_of
-from stagent.domain.errors import NotFoundError
 from stagent.domain.ids import utcnow
-from stagent.ledger.views import CATEGORIES, decimal_text, model_json, table_json
+from stagent.ledger.prices import PriceTable, load_price_table
+from stagent.ledger.views import CATEGORIES, decimal_text, priced_model_json, table_json
+from stagent.locations import home_dir
 
 app = typer.Typer(
     help="The price table in use (with your overrides).\n\nUSD per million tokens by model "
@@ -22,11 +24,20 @@ app = typer.Typer(
 )
 
 
+def prices_in_use(ctx: typer.Context) -> PriceTable:
+    """The shipped table with the home's ``prices.yaml`` applied, as the workspace prices
+    calls, read without opening the database (the price table is files only)."""
+    state = state_of(ctx)
+    home = home_dir(state.home.expanduser() if state.home is not None else None)
+    table = load_price_table(user_file=home / "prices.yaml")
+    startup.ready()
+    return table
+
+
 @app.command("list")
 def list_prices(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Every priced model with today's prices per million tokens."""
-    with state_of(ctx).workspace() as ws:
-        table = ws.ledger.prices
+    table = prices_in_use(ctx)
     if as_json:
         emit_json(table_json(table))
         return
@@ -62,18 +73,13 @@ def show(
     as_json: JsonFlag = False,
 ) -> None:
     """One model's prices, tiers, modes, aliases and sources."""
-    with state_of(ctx).workspace() as ws:
-        table = ws.ledger.prices
-    pricing = table.lookup(model)
-    if pricing is None:
-        raise NotFoundError(
-            f"model {model!r} is not in price table {table.version}: its calls are unpriced",
-            hint="add it to $STAGENT_HOME/prices.yaml (see `stagent pricing list`)",
-        )
-    data = model_json(table, pricing)
+    table = prices_in_use(ctx)
+    data = priced_model_json(table, model)
     if as_json:
-        emit_json({"version": table.version, **data})
+        emit_json(data)
         return
+    pricing = table.lookup(model)
+    assert pricing is not None  # `priced_model_json` found it
     console.print(f"[bold]{escape(pricing.model)}[/] ({pricing.provider}), table {table.version}")
     if pricing.aliases:
         console.print(f"  aliases: {escape(', '.join(pricing.aliases))}")

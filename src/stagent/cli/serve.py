@@ -17,6 +17,7 @@ from stagent.cli import startup
 from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.signals import ShutdownSignals
 from stagent.cli.state import configure_logging, state_of
+from stagent.collector import freeze_loaded
 from stagent.domain.errors import ConflictError, StagentError, ValidationError
 from stagent.settings import Settings
 from stagent.workspace import Workspace
@@ -76,6 +77,7 @@ class WorkerStarter:
         # Load every runtime adapter (their SDKs take seconds to import) before announcing, so
         # the first page a person opens from the link does not wait for them.
         self._ws.runtimes.all()
+        freeze_loaded()  # their modules too: a server runs for days
         self._announce()
 
     def finish(self) -> None:

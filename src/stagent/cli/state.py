@@ -102,6 +102,14 @@ def build_workspace(settings: Settings) -> Workspace:
         return Workspace(settings)
     except StagentError:
         raise
+    except OSError as exc:
+        failed = Path(exc.filename) if isinstance(exc.filename, str) else None
+        if failed is not None and failed in (settings.home, *settings.home.parents):
+            raise _home_error(settings.home, exc) from None  # a file, or cannot be made
+        raise DatabaseUnavailableError(
+            f"cannot open database: {_first_line(exc)}",
+            hint="check STAGENT_DATABASE_URL (or --database-url) and its folder",
+        ) from None
     except Exception as exc:  # the engine rejects the URL (unknown driver, unparsable text)
         raise DatabaseUnavailableError(
             f"cannot open database: {_first_line(exc)}",
@@ -114,10 +122,14 @@ def _open(ws: Workspace) -> None:
     try:
         ws.open()
     except OSError as exc:  # the home directory cannot be created or written
-        raise ValidationError(
-            f"cannot use the data directory {ws.settings.home}: {exc.strerror or exc}",
-            hint="pick another one with --home or STAGENT_HOME",
-        ) from None
+        raise _home_error(ws.settings.home, exc) from None
+
+
+def _home_error(home: Path, exc: OSError) -> ValidationError:
+    return ValidationError(
+        f"cannot use the data directory {home}: {exc.strerror or exc}",
+        hint="pick another one with --home or STAGENT_HOME",
+    )
 
 
 def _settings_error(exc: PydanticValidationError) -> ValidationError:

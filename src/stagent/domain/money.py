@@ -50,29 +50,48 @@ def format_usd(micros: int) -> str:
 
 
 def parse_usd(text: str | Decimal | int, field: str) -> int:
-    """Parse an amount a person typed (``"12.50"``, ``"$3"``) into micro-USD.
+    """Parse an amount a person typed (``"12.50"``, ``"$3"``, ``"1,204.50"``) into micro-USD.
 
     Raises `ValidationError` naming ``field`` for text that is not a non-negative amount with at
-    most six decimals.
+    most six decimals (trailing zeros do not count), and for commas anywhere but between
+    thousands: ``"12,50"`` is refused, never read as 1250 dollars.
     """
     from stagent.domain.errors import ValidationError  # not at the top: its `dataclasses` is
     # most of what pricing an import would load only for this (`stagent.lean`)
 
-    raw = str(text).strip().removeprefix("$").replace(",", "").replace("_", "")
+    raw = str(text).strip().removeprefix("$").replace("_", "")
     try:
-        value = Decimal(raw)
+        value = Decimal(_without_thousands(raw))
     except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite():
         raise ValidationError(
-            f"{field}: {str(text)!r} is not an amount in USD", hint="write it like 12.50"
-        ) from None
-    if not value.is_finite() or value < 0:
+            f"{field}: {str(text)!r} is not an amount in USD",
+            hint="write it like 12.50 or 1,204.50 (a dot before the cents)",
+        )
+    if value < 0:
         raise ValidationError(f"{field}: an amount must be zero or more, not {text}")
     if value > MAX_USD:
         raise ValidationError(f"{field}: {text} is more than {MAX_USD:,} USD")
-    exponent = value.as_tuple().exponent
+    exponent = value.normalize().as_tuple().exponent  # 1.0000000 is one dollar
     if isinstance(exponent, int) and exponent < -6:
         raise ValidationError(f"{field}: {text} has more than six decimals (a micro-dollar)")
     return usd_to_micros(value)
+
+
+def _without_thousands(raw: str) -> str:
+    """``raw`` without its thousands separators; text `Decimal` refuses when a comma stands
+    anywhere else (``12,50``, ``1,0000``)."""
+    if "," not in raw:
+        return raw
+    whole, dot, cents = raw.partition(".")
+    groups = whole.removeprefix("-").split(",")
+    first, rest = groups[0], groups[1:]
+    if not (first.isdigit() and len(first) <= 3) or any(
+        len(group) != 3 or not group.isdigit() for group in rest
+    ):
+        return "not an amount"
+    return whole.replace(",", "") + dot + cents
 
 
 CENT = Decimal("0.01")

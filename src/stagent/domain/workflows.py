@@ -17,7 +17,7 @@ refinery, with ``swarm.worker_concurrency`` between 1 and the number of workers.
 from __future__ import annotations
 
 import re
-from typing import Literal, Self, cast
+from typing import Any, Literal, Self, cast
 
 from pydantic import (
     BaseModel,
@@ -157,3 +157,24 @@ class WorkflowDefinition(_Model):
             where = format_path(list(issues[0].path), empty="definition")
             raise ValueError(f"{where}: {issues[0].message}")
         return self
+
+
+_definitions: dict[str, tuple[dict[str, Any], WorkflowDefinition]] = {}
+"""The last definition validated per workflow id, with the data it was validated from."""
+
+
+def definition_of(workflow_id: str, data: dict[str, Any]) -> WorkflowDefinition:
+    """``data`` validated (`WorkflowDefinition`), reused while workflow ``workflow_id``'s
+    stored definition is unchanged: a run validates its definition when it starts, when its
+    rows are written, when it is read back and when its interpreter begins, and a step's
+    checks read it again (each is O(steps); an equal dict compares in microseconds). The
+    data must not be changed in place after (stored definitions are replaced, never
+    edited)."""
+    cached = _definitions.get(workflow_id)
+    if cached is not None and cached[0] == data:
+        return cached[1]
+    definition = WorkflowDefinition.model_validate(data)
+    if len(_definitions) > 256:
+        _definitions.clear()
+    _definitions[workflow_id] = (data, definition)
+    return definition

@@ -24,7 +24,14 @@ PostgreSQL. DBOS has no hook to poll now, so this module wraps three `SystemData
 
 Between polls an idle queue's thread sleeps on that change signal instead of waking every 0.1 s
 (DBOS's module-level ``queue_worker_thread`` is wrapped to hand it a `_WakeableStop`); the
-worker's shutdown wakes it first (`stopping`).
+worker's shutdown wakes it first (`stopping`). Before that sleep comes DBOS's own poll interval,
+which no commit cuts short -- the write that records a run commits just before its queue entry,
+so its poll found nothing and the entry waited out the interval (~0.1 s a workflow run, 1 ms a
+step of a 100-step run). A gated queue's thread waits that interval on its queue's
+`stagent.engine.queue.QUEUED` event instead: an entry this process commits
+(`stagent.engine.queue.queued`) is claimed at once (at most one poll an entry, itself cheaper
+than the enqueue); a queue whose last poll stopped at a limit keeps DBOS's interval (a full
+queue claims nothing sooner, and a burst of entries waits for its slots in batches).
 
 DBOS's queue manager (``queue_thread``) starts a thread for each queue registered in the
 database, looking at launch and then once a second. A worker registers its queues just after
@@ -45,6 +52,8 @@ from typing import Any
 from dbos import _dbos as dbos_launcher  # pyright: ignore[reportPrivateUsage]
 from dbos import _queue as dbos_queue  # pyright: ignore[reportPrivateUsage]
 from dbos._sys_db import SystemDatabase, WorkflowStatusString
+
+from stagent.engine.queue import QUEUED
 
 QUEUE_ROW_SECONDS = 5.0
 """How old a queue thread's copy of its queue's row may be."""
@@ -69,6 +78,7 @@ class _QueueState:
     seen: int = -1
     polled_at: float = float("-inf")
     busy: bool = True
+    at_limit: bool = False
     claims: int = 0
 
 
@@ -125,6 +135,7 @@ class PollGate:
         state = self._queues.get(name)
         if state is not None:
             state.busy = claimed > 0 or stopped_at_limit
+            state.at_limit = stopped_at_limit
             state.claims += 1
 
     def found_empty(self, name: str) -> None:
@@ -132,7 +143,13 @@ class PollGate:
         and the queue is idle."""
         state = self._queues.get(name)
         if state is not None:
-            state.busy = False
+            state.busy = state.at_limit = False
+
+    def wakes_early(self, name: str) -> bool:
+        """Whether an entry committed on ``name`` may cut its poll interval short: it is gated
+        and its last real poll did not stop at a limit (a full queue claims nothing sooner)."""
+        state = self._queues.get(name)
+        return state is not None and not state.at_limit
 
     def claims(self, name: str) -> int:
         """How many claims (DBOS's write transaction) polls of ``name`` asked so far."""
@@ -141,24 +158,41 @@ class PollGate:
 
 
 class _WakeableStop:
-    """What a queue thread gets as DBOS's stop event: between polls it waits DBOS's interval,
-    then, while its queue is idle, sleeps on the change signal (`PollGate.sleep_while_idle`)
-    instead of waking every 0.1 s to skip the database."""
+    """What a queue thread gets as DBOS's stop event: between polls it waits DBOS's interval
+    (cut short by an entry this process commits on the queue: `_interval`), then, while its
+    queue is idle, sleeps on the change signal (`PollGate.sleep_while_idle`) instead of waking
+    every 0.1 s to skip the database."""
 
     def __init__(self, stop: threading.Event, name: str) -> None:
         self._stop = stop
         self._name = name
+        self._queued = QUEUED.setdefault(name, threading.Event())
 
     def is_set(self) -> bool:
         return self._stop.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        if self._stop.wait(timeout):
-            return True
         gate = _gate
-        if gate is not None:
-            gate.sleep_while_idle(self._name, self._stop)
+        if gate is None:
+            return self._stop.wait(timeout)
+        if self._interval(gate, timeout):  # an entry was queued here: poll now
+            return self._stop.is_set()
+        if self._stop.is_set():
+            return True
+        gate.sleep_while_idle(self._name, self._stop)
         return self._stop.is_set()
+
+    def _interval(self, gate: PollGate, timeout: float | None) -> bool:
+        """Wait out DBOS's poll interval; True if it ended early because this process
+        committed an entry on the queue (`stagent.engine.queue.queued`), which a queue whose
+        last poll stopped at a limit does not heed (`PollGate.wakes_early`)."""
+        if timeout is None or _stopping.is_set() or not gate.wakes_early(self._name):
+            self._stop.wait(timeout)
+            return False
+        if not self._queued.wait(timeout):
+            return False
+        self._queued.clear()  # before the poll's read: an entry committed later sets it again
+        return True
 
 
 _originals: dict[str, Any] = {}
@@ -178,6 +212,8 @@ def install(gate: PollGate | None) -> None:
     with _lock:
         _gate = gate
         _stopping.clear()
+        for event in QUEUED.values():  # what a stopped worker's `stopping` set
+            event.clear()
         _queue_rows.clear()
         _versions.clear()
         if _originals:
@@ -213,6 +249,8 @@ def stopping(wake: Callable[[], None]) -> None:
     """The worker is about to stop DBOS: idle queue threads stop sleeping on the change signal
     (``wake`` rings it) and wait on DBOS's stop event again."""
     _stopping.set()
+    for event in QUEUED.values():  # a thread waiting out DBOS's interval on it
+        event.set()
     wake()
 
 

@@ -28,7 +28,7 @@ from stagent.domain.runs import Run
 from stagent.domain.tasks import BOARD_MOVES, Project, Task, TaskStatus
 from stagent.engine.options import resolve as resolve_options
 from stagent.engine.profile_hook import ProfileResolver
-from stagent.engine.queue import TaskQueueClient
+from stagent.engine.queue import TASK_QUEUE, TaskQueueClient, queued
 from stagent.runtimes.registry import RuntimeRegistry
 from stagent.runtimes.scenario import load_scenario_file, parse_scenario, scenario_to_data
 from stagent.store import events as event_repo
@@ -198,6 +198,16 @@ class TaskService:
         with self._store.read() as session:
             return task_repo.statuses(session, task_ids)
 
+    def count_by_status(self) -> dict[str, int]:
+        """How many tasks are in each status, every task counted (absent statuses left out)."""
+        with self._store.read() as session:
+            return task_repo.count_by_status(session)
+
+    def recently_changed(self, limit: int = 8) -> list[Task]:
+        """The ``limit`` tasks changed last, latest first."""
+        with self._store.read() as session:
+            return task_repo.recently_changed(session, limit)
+
     def list(self, *, status: TaskStatus | None = None, project: str | None = None) -> list[Task]:
         """Tasks, newest first."""
         with self._store.read() as session:
@@ -336,6 +346,8 @@ class TaskService:
                     )
                 # In the same transaction: the run and its queue entry commit together.
                 self._queue.enqueue_in(flushed_connection(session), task_id, run.number)
+        if run is not None:
+            queued(TASK_QUEUE)  # committed: an idle worker here claims it now
         return task
 
     def cancel(self, task_id: str) -> Task:

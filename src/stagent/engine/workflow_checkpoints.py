@@ -33,8 +33,7 @@ from stagent.domain.ids import utcnow
 from stagent.domain.runs import Run, RunStatus
 from stagent.domain.tasks import Task
 from stagent.domain.workflow_runs import StepStatus
-from stagent.domain.workflows import WorkflowStep
-from stagent.engine.workflow_steps import definition_of
+from stagent.domain.workflows import WorkflowStep, definition_of
 from stagent.store import approvals as approval_repo
 from stagent.store import events as event_repo
 from stagent.store import lifecycle, waits

@@ -27,7 +27,7 @@ from dbos import DBOS, SetWorkflowID
 
 from stagent.domain.conditions import StepFacts, parse_condition
 from stagent.domain.workflow_runs import StepStatus
-from stagent.domain.workflows import WorkflowDefinition, WorkflowStep
+from stagent.domain.workflows import WorkflowStep, definition_of
 from stagent.engine import durable, workflow_inline
 from stagent.engine import workflow_shared as shared
 from stagent.engine import workflow_steps as steps
@@ -196,7 +196,7 @@ class WorkflowRun:
         self.engine_id: str | None = round_of(DBOS.workflow_id or "", workflow_id, run_number)
         """This round's engine id (a step's child workflow: its parent round's), so a round a
         newer one replaced stops (``superseded``) wherever it asks."""
-        self.definition = WorkflowDefinition.model_validate(plan["definition"])
+        self.definition = definition_of(workflow_id, plan["definition"])
         self.settled: dict[str, dict[str, Any]] = {
             key: value for key, value in plan["steps"].items() if value["status"] in SETTLED
         }

@@ -40,6 +40,7 @@ from stagent.engine import live_rounds, workflow_checkpoints
 from stagent.engine import workflow_steps as steps
 from stagent.engine.executor import RunContext, execute_claimed
 from stagent.engine.workflow_waits import PROBE_MIN_GAP_SECONDS
+from stagent.store import budgets as budget_repo
 from stagent.store import lifecycle, pg_step_start, step_start, step_state
 from stagent.store import runs as run_repo
 from stagent.store.database import Session, Store
@@ -165,6 +166,8 @@ def _start_on_driver(
         except BaseException:
             driver.rollback()
             raise
+    if found.policy is not None:  # committed and rung: the admission's read
+        budget_repo.note_seen(ctx.store, found.policy)
     place = workflow_checkpoints.StepRow(found.row.id, workflow_id, run_number, step.id)
     return StartedStep(ready, place)
 
@@ -208,6 +211,8 @@ def _start_on_hot(
             pg_step_start.roll_back(hot)
             raise
         pg_step_start.commit(hot, dialect, statements, held)
+    if found.policy is not None:  # committed and rung: the admission's read
+        budget_repo.note_seen(ctx.store, found.policy)
     place = workflow_checkpoints.StepRow(found.row.id, workflow_id, run_number, step.id)
     return StartedStep(claim, place)
 

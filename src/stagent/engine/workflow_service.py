@@ -29,7 +29,7 @@ from stagent.domain.workflow_runs import (
     initial_step_keys,
     split_key,
 )
-from stagent.domain.workflows import DEFAULT_STEP_RUNTIME, WorkflowDefinition
+from stagent.domain.workflows import DEFAULT_STEP_RUNTIME, WorkflowDefinition, definition_of
 from stagent.engine.profile_hook import ProfileResolver
 from stagent.engine.queue import TaskQueueClient
 from stagent.engine.services import TaskService
@@ -290,8 +290,9 @@ class WorkflowService:
         written, if a step's runtime is not ready here (`require_ready`: checked outside the
         write lock, as it may run a binary)."""
         with self._store.read() as session:
-            checked = workflow_repo.get_row(session, ref).definition
-        self.require_ready(WorkflowDefinition.model_validate(checked))
+            found = workflow_repo.get_row(session, ref)
+            checked = found.definition
+        self.require_ready(definition_of(found.id, checked))
         with self._store.write() as session:
             row = workflow_repo.get_row(session, ref, for_update=True)
             if row.definition != checked:
@@ -300,9 +301,9 @@ class WorkflowService:
                     hint="run it again to run the edit",
                 )
             engine_id, number = workflow_repo.begin_run(session, row)
-            workflow_id = row.id
-        self._queue.enqueue_workflow(engine_id, workflow_id, number)
-        return self.get(workflow_id)
+            begun = workflow_repo.started(session, row)
+        self._queue.enqueue_workflow(engine_id, begun.id, number)
+        return begun
 
     def pause(self, ref: str) -> Workflow:
         """Stop before the next step (the step now running finishes)."""

@@ -17,7 +17,7 @@ from stagent.domain.run_options import RunOptions, parse_run_options
 from stagent.domain.runs import Run, RunStatus
 from stagent.domain.tasks import Task, TaskStatus
 from stagent.domain.workflow_runs import StepStatus, WorkflowStatus
-from stagent.domain.workflows import DEFAULT_STEP_RUNTIME, WorkflowDefinition, WorkflowStep
+from stagent.domain.workflows import DEFAULT_STEP_RUNTIME, WorkflowStep
 from stagent.engine.options import resolve as resolve_options
 from stagent.engine.profile_hook import ProfileResolver
 from stagent.store import events as event_repo
@@ -39,10 +39,7 @@ def begin(store: Store, workflow_id: str, run_number: int) -> dict[str, Any]:
     settled ones: completed, failed, skipped)."""
     with store.read() as session:
         row = workflow_repo.get_row(session, workflow_id)
-        steps = {
-            s.step_key: {"status": s.status, "output": s.output, "error": s.error}
-            for s in step_repo.step_rows(session, workflow_id, run_number)
-        }
+        steps = step_repo.step_facts(session, workflow_id, run_number)
         definition = workflow_repo.run_definition(session, row, run_number)
         return {"definition": definition, "steps": steps}
 
@@ -69,23 +66,6 @@ def _stop(state: step_state.RunState, run_number: int, engine_id: str | None) ->
     if state.status != WorkflowStatus.RUNNING.value:
         return "human_cancel"
     return None
-
-
-_definitions: dict[str, tuple[dict[str, Any], WorkflowDefinition]] = {}
-"""The last definition validated per workflow (a step's checks would otherwise validate every
-step of the definition again, for every step: O(steps) each)."""
-
-
-def definition_of(workflow_id: str, data: dict[str, Any]) -> WorkflowDefinition:
-    """The validated definition of ``data``, reused while the stored definition is unchanged."""
-    cached = _definitions.get(workflow_id)
-    if cached is not None and cached[0] == data:
-        return cached[1]
-    definition = WorkflowDefinition.model_validate(data)
-    if len(_definitions) > 256:
-        _definitions.clear()
-    _definitions[workflow_id] = (data, definition)
-    return definition
 
 
 def prepare(

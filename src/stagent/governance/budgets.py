@@ -269,12 +269,17 @@ class BudgetService:
         return admission
 
     def _policies_now(self) -> list[BudgetPolicy]:
-        """The policy now, outside any transaction: the one known if its fingerprint (one read
-        of its own, no Session: `budget_repo.fingerprint_now`) still matches, else read
-        again."""
+        """The policy now, outside any transaction: the one known if its fingerprint still
+        matches, else read again. The fingerprint is the one a workflow step's start read in
+        its transaction if nothing was committed since (`budget_repo.take_seen`), else one read
+        of its own, no Session (`budget_repo.fingerprint_now`)."""
         known = self._known
-        if known is not None and budget_repo.fingerprint_now(self._store) == known.fingerprint:
-            return known.policies
+        if known is not None:
+            seen = budget_repo.take_seen(self._store)
+            if seen is None:
+                seen = budget_repo.fingerprint_now(self._store)
+            if seen == known.fingerprint:
+                return known.policies
         with self._store.read() as session:
             return self._read_policy(session).policies
 

@@ -11,13 +11,14 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from stagent.domain.errors import ValidationError
+from stagent.domain import yaml_lines
+from stagent.domain.errors import Problem, ValidationError
 from stagent.ledger.price_table import (
     DEFAULT_PRICES_PATH,
     CategoryPrices,
@@ -138,29 +139,56 @@ def _decimal(loader: Any, node: yaml.Node) -> Decimal:
 _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _decimal)
 
 
-def parse_price_table(data: Any, *, source: str = "<prices>") -> PriceTable:
-    """Validate price-table data; errors name ``source`` and the field."""
+def parse_price_table(
+    data: Any, *, source: str = "<prices>", text: str | None = None
+) -> PriceTable:
+    """Validate price-table data; errors name ``source``, the field and (given the file's
+    ``text``) its line, one `Problem` each."""
     try:
         spec = _TableSpec.model_validate(data)
     except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ValidationError(
-            f"{source}: {where}: {first['msg'].lower()}", hint="see the header of prices.yaml"
+        raise ValidationError.listing(
+            [
+                _problem(source, text, list(error["loc"]), error["msg"].lower())
+                for error in exc.errors()
+            ]
         ) from None
     defaults = {name: mods.items() for name, mods in spec.modifiers.items()}
-    models = [_model(item, spec.sources, source, defaults) for item in spec.models]
+    models = [
+        _model(item, spec.sources, defaults, _Where(source, text, entry))
+        for entry, item in enumerate(spec.models)
+    ]
     return PriceTable(spec.version, spec.checked, models, spec.sources, modifiers=defaults)
 
 
-def with_overrides(base: PriceTable, data: Any, *, source: str, digest: str) -> PriceTable:
+WHOLE = "price table"
+"""The field a problem with the whole file names."""
+HINT = "see the header of prices.yaml"
+
+
+def _problem(source: str, text: str | None, path: list[str | int], message: str) -> Problem:
+    """A problem at ``path`` of the file ``source`` (on its line when ``text`` is known)."""
+    line = yaml_lines.line_of(text, path) if text is not None else None
+    return Problem(yaml_lines.format_path(path, empty=WHOLE), message, HINT, source, line)
+
+
+class _Where(NamedTuple):
+    """Where a model's entry is: the file, its text (if known) and the index of its entry."""
+
+    source: str
+    text: str | None
+    entry: int
+
+
+def with_overrides(
+    base: PriceTable, data: Any, *, source: str, digest: str, text: str | None = None
+) -> PriceTable:
     """``base`` with a user's override file applied: its models replace (or add to) the shipped
-    ones of the same id and names; the version becomes ``<base>+user-<digest>``."""
+    ones of the same id and names; the version becomes ``<base>+user-<digest>``. ``text``, the
+    file's, places its problems on their lines."""
     if not isinstance(data, dict):
-        raise ValidationError(
-            f"{source}: expected a mapping with a 'models' list",
-            hint="see the header of prices.yaml",
-        )
+        message = "expected a mapping with a 'models' list"
+        raise ValidationError.listing([_problem(source, text, [], message)])
     filled: dict[str, Any] = {"version": base.version, "checked": base.checked, **data}
     filled["version"], filled["checked"] = base.version, base.checked
     sources = {**base.sources, **dict(filled.get("sources") or {})}
@@ -171,7 +199,7 @@ def with_overrides(base: PriceTable, data: Any, *, source: str, digest: str) -> 
     for provider, mods in dict(filled.get("modifiers") or {}).items():
         modifiers.setdefault(str(provider), {}).update(dict(mods or {}))
     filled["sources"], filled["modifiers"] = sources, modifiers
-    user = parse_price_table(filled, source=source)
+    user = parse_price_table(filled, source=source, text=text)
     mine = {normalize_model_id(m.model) for m in user.models}
     kept = [m for m in base.models if normalize_model_id(m.model) not in mine]
     return PriceTable(
@@ -187,8 +215,8 @@ def with_overrides(base: PriceTable, data: Any, *, source: str, digest: str) -> 
 def _model(
     item: _ModelSpec,
     sources: dict[str, str],
-    source: str,
     defaults: dict[str, dict[str, Decimal]],
+    where: _Where,
 ) -> ModelPricing:
     periods: list[PricePeriod] = []
     for spec in item.prices:
@@ -203,10 +231,11 @@ def _model(
         )
     starts = [p.effective_from for p in periods]
     if starts[1:].count(None) or starts != sorted(starts, key=lambda d: d or date.min):
-        raise ValidationError(
-            f"{source}: model {item.id}: price periods must be in date order "
-            "(only the first may omit 'from')"
+        message = (
+            f"model {item.id}: price periods must be in date order (only the first may omit 'from')"
         )
+        path: list[str | int] = ["models", where.entry, "prices"]
+        raise ValidationError.listing([_problem(where.source, where.text, path, message)])
     return ModelPricing(
         model=item.id,
         provider=item.provider,
@@ -225,7 +254,8 @@ def load_price_table(path: Path | None = None, *, user_file: Path | None = None)
         return table
     text = _read(user_file)
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
-    return with_overrides(table, _yaml(text, user_file), source=str(user_file), digest=digest)
+    data = _yaml(text, user_file)
+    return with_overrides(table, data, source=str(user_file), digest=digest, text=text)
 
 
 @lru_cache(maxsize=1)
@@ -244,8 +274,19 @@ def _yaml(text: str, path: Path) -> Any:
     try:
         return yaml.load(text, Loader=_DecimalLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise ValidationError(f"{path}: not valid YAML ({exc})") from None
+        mark = getattr(exc, "problem_mark", None)
+        said = getattr(exc, "problem", None)
+        problem = Problem(
+            WHOLE,
+            f"is not valid YAML: {said}" if said else "is not valid YAML",
+            yaml_lines.syntax_hint(exc, "the price table is YAML", quoted='note: "Fix: a note"'),
+            str(path),
+            mark.line + 1 if mark is not None else None,
+            mark.column + 1 if mark is not None else None,
+        )
+        raise ValidationError.listing([problem]) from None
 
 
 def _load(path: Path) -> PriceTable:
-    return parse_price_table(_yaml(_read(path), path), source=str(path))
+    text = _read(path)
+    return parse_price_table(_yaml(text, path), source=str(path), text=text)

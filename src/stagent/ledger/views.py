@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from stagent.domain.errors import NotFoundError
 from stagent.domain.ledger import INTERNAL_FIELDS, LedgerEntry
 from stagent.ledger.money import usd_text
 from stagent.ledger.prices import CategoryPrices, ModelPricing, PricePeriod, PriceTable
@@ -48,6 +49,18 @@ def model_json(table: PriceTable, pricing: ModelPricing) -> dict[str, Any]:
         "overridden": pricing.model in table.overrides,
         "periods": [period_json(period) for period in pricing.periods],
     }
+
+
+def priced_model_json(table: PriceTable, model: str) -> dict[str, Any]:
+    """``model`` (an id or alias) as ``stagent pricing show`` and ``GET /api/v1/pricing/{model}``
+    show it: the table's version, then `model_json`; `NotFoundError` if it is unpriced."""
+    pricing = table.lookup(model)
+    if pricing is None:
+        raise NotFoundError(
+            f"model {model!r} is not in price table {table.version}: its calls are unpriced",
+            hint="add it to $STAGENT_HOME/prices.yaml (see `stagent pricing list`)",
+        )
+    return {"version": table.version, **model_json(table, pricing)}
 
 
 def table_json(table: PriceTable) -> dict[str, Any]:

@@ -8,6 +8,7 @@ PostgreSQL; on SQLite every write transaction already holds the file's write loc
 from __future__ import annotations
 
 import functools
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -139,6 +140,34 @@ def fingerprint_now(store: Store) -> str:
     """`fingerprint` in a read of its own, outside any transaction (`Store.read_value`): no
     Session for a caller that reads nothing else."""
     return str(store.read_value(f"SELECT {fingerprint_sql(store.engine.dialect.name)}"))
+
+
+_SEEN: ContextVar[tuple[object, int, str] | None] = ContextVar("policy_seen", default=None)
+"""The fingerprint a step's start read in its transaction (`note_seen`), with its store and
+that store's change-signal version just after the start committed."""
+
+
+def note_seen(store: Store, fingerprint: str) -> None:
+    """Remember, for the admission that follows in this context, the policy's fingerprint read
+    in a transaction that just committed (a workflow step's start reads it with its row:
+    `stagent.store.step_start`). Call it after the commit rang the change signal."""
+    _SEEN.set((store, store.changes.version, fingerprint))
+
+
+def take_seen(store: Store) -> str | None:
+    """The fingerprint `note_seen` remembered in this context, once (it is forgotten here), if
+    ``store`` has committed nothing since: no commit of this process rang the change signal and
+    no other process's commit was seen. A run that waited (an approval, a budget card) or ran
+    beside others gets None and reads the policy again: the admission then sees the policy as
+    of a moment with no change since, as its own read would."""
+    seen = _SEEN.get()
+    if seen is None:
+        return None
+    _SEEN.set(None)
+    owner, version, fingerprint = seen
+    if owner is not store or store.changes.version != version:
+        return None
+    return fingerprint
 
 
 def list_budgets(session: Session) -> list[StoredBudget]:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Select
+from sqlalchemy import Connection, DateTime, Dialect, Select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -102,6 +102,12 @@ class Prebuilt:
         processors: dict[str, Any] = dict(compiled._bind_processors)  # pyright: ignore[reportPrivateUsage]
         plain = all(callable(processor) for processor in processors.values())  # no tuple types
         if plain and not prefetch and names is not None and set(names) <= set(keys):
+            for name, process in processors.items():
+                bound = compiled.binds.get(name)
+                impl = bound.type.dialect_impl(dialect) if bound is not None else None
+                storage = getattr(impl, "_storage_format", None)
+                if isinstance(impl, DateTime) and isinstance(storage, str):
+                    processors[name] = _remembering(process, storage)
             built = (compiled.string, _Binds(tuple(names), processors))
         self._compiled[keys] = built
         return built
@@ -244,6 +250,29 @@ def _raise_translated(exc: Exception, dialect: Dialect, sql: str, values: Sequen
     dbapi: Any = dialect.loaded_dbapi
     if isinstance(exc, dbapi.Error):
         raise DBAPIError.instance(sql, values, exc, dbapi.Error, dialect=dialect) from exc
+
+
+_last_timestamp: tuple[Any, str, Any] = (None, "", None)
+"""The timestamp bound last through `_remembering`: its value, its storage format, its text."""
+
+
+def _remembering(process: Callable[[Any], Any], storage: str) -> Callable[[Any], Any]:
+    """SQLite's timestamp bind processor ``process`` (its text in ``storage`` format), giving
+    the text of the value it was given last again without formatting it (one slot shared by
+    every statement and thread: a step binds one ``now`` to several columns and event rows,
+    17 timestamp binds of 10 distinct values; a datetime is immutable, and the slot holds it,
+    so its identity is not reused while it is there)."""
+
+    def remembered(value: Any) -> Any:
+        global _last_timestamp
+        last = _last_timestamp
+        if last[0] is value and last[1] is storage:
+            return last[2]
+        text = process(value)
+        _last_timestamp = (value, storage, text)
+        return text
+
+    return remembered
 
 
 class _Binds:

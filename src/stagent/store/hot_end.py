@@ -72,9 +72,8 @@ def finish(
     )
     if status.is_terminal:
         return None
-    run = dataclasses.replace(run, status=status, attempt=stored_attempt)
     known = task_id if task_status is not None else None
-    check_move(RunState.of(run), known, task_status, target, attempt)
+    check_move(RunState(run.id, status, stored_attempt), known, task_status, target, attempt)
     task_target = TaskStatus(target.value)
     moves = task_status is not None and task_status is not task_target
     if moves and task_status is not None:
@@ -106,6 +105,7 @@ def finish(
     return dataclasses.replace(
         run,
         status=target,
+        attempt=stored_attempt,
         stop_reason=ended["stop_reason"],
         result=result,
         error=error,

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import psycopg
-from sqlalchemy import Dialect, Table
+from sqlalchemy import Dialect, Table, literal_column
 from sqlalchemy.exc import DBAPIError
 
 from stagent.domain.events import LogKind
@@ -30,6 +30,7 @@ from stagent.domain.run_options import RunOptions
 from stagent.domain.tasks import Task
 from stagent.store import events, feed, lifecycle
 from stagent.store import tasks as task_repo
+from stagent.store.budgets import fingerprint_sql
 from stagent.store.events import OutboxRow
 from stagent.store.hot import HotConnection
 from stagent.store.lifecycle import Claim
@@ -39,10 +40,11 @@ from stagent.store.tables import ProjectRow, WorkflowRow
 
 _WORKFLOWS = cast(Table, WorkflowRow.__table__)
 _PROJECTS = cast(Table, ProjectRow.__table__)
-_STATE = RUN_STATE.add_columns(_PROJECTS.c.working_directory).select_from(
-    _WORKFLOWS.outerjoin(_PROJECTS, _PROJECTS.c.id == _WORKFLOWS.c.project_id)
-)
-"""The workflow's state and its project's working directory (`_READ`'s second statement)."""
+_STATE = RUN_STATE.add_columns(
+    _PROJECTS.c.working_directory, literal_column(fingerprint_sql("postgresql"))
+).select_from(_WORKFLOWS.outerjoin(_PROJECTS, _PROJECTS.c.id == _WORKFLOWS.c.project_id))
+"""The workflow's state, its project's working directory and the budget policy's fingerprint
+(`_READ`'s second statement; the run's admission then reads none of its own)."""
 
 Literal = Callable[[Any], str]
 
@@ -88,7 +90,7 @@ def begin(
     found = StepValues(*row)
     if state is None:
         return StepStart(found, None, None)
-    return StepStart(found, RunState(*state[:5]), state[5])
+    return StepStart(found, RunState(*state[:5]), state[5], str(state[6]))
 
 
 def insert_statement(literal: Literal, table: str, values: dict[str, Any]) -> str:

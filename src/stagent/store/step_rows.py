@@ -61,6 +61,31 @@ def step_states(session: Session, workflow_id: str, run_number: int) -> list[Ste
     return [to_step(r) for r in flushed_connection(session).execute(_STEP_STATES, params)]
 
 
+_STEP_FACTS = (
+    select(
+        WorkflowStepRow.step_key,
+        WorkflowStepRow.status,
+        WorkflowStepRow.output,
+        WorkflowStepRow.error,
+    )
+    .where(WorkflowStepRow.workflow_id == bindparam("workflow_id"))
+    .where(WorkflowStepRow.run_number == bindparam("run_number"))
+    .order_by(WorkflowStepRow.position)
+)
+"""Built once: a run's interpreter reads its steps' facts when it begins."""
+
+
+def step_facts(session: Session, workflow_id: str, run_number: int) -> dict[str, dict[str, Any]]:
+    """Each step of one run by key, in definition order: its ``status`` (text), ``output`` and
+    ``error`` (four columns as values, no ORM object a row)."""
+    params = {"workflow_id": workflow_id, "run_number": run_number}
+    found = flushed_connection(session).execute(_STEP_FACTS, params)
+    return {
+        key: {"status": status, "output": output, "error": error}
+        for key, status, output, error in found
+    }
+
+
 def step_rows(session: Session, workflow_id: str, run_number: int) -> list[WorkflowStepRow]:
     """The step rows of one run, in definition order."""
     query = (

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Dialect, Table
+from sqlalchemy import Dialect, Table, literal_column
 
+from stagent.store.budgets import fingerprint_sql
 from stagent.store.hot import SqliteHotConnection
 from stagent.store.step_state import STEP_START_SQLITE, WRITE_STEP, RunState, StepValues
 from stagent.store.tables import ProjectRow, WorkflowRow, WorkflowStepRow
@@ -25,11 +26,12 @@ from stagent.store.tables import ProjectRow, WorkflowRow, WorkflowStepRow
 _STEPS = cast(Table, WorkflowStepRow.__table__)
 _WORKFLOWS = cast(Table, WorkflowRow.__table__)
 _PROJECTS = cast(Table, ProjectRow.__table__)
-_READ = STEP_START_SQLITE.add_columns(_PROJECTS.c.working_directory).outerjoin(
-    _PROJECTS, _PROJECTS.c.id == _WORKFLOWS.c.project_id
-)
-"""`stagent.store.step_state.STEP_START_SQLITE` and the working directory of the workflow's
-project."""
+_READ = STEP_START_SQLITE.add_columns(
+    _PROJECTS.c.working_directory, literal_column(fingerprint_sql("sqlite"))
+).outerjoin(_PROJECTS, _PROJECTS.c.id == _WORKFLOWS.c.project_id)
+"""`stagent.store.step_state.STEP_START_SQLITE`, the working directory of the workflow's
+project and the budget policy's fingerprint (the run's admission then needs no read of its
+own: `stagent.store.budgets.note_seen`)."""
 _STARTED_AT = 4
 """The position of the step row's ``started_at`` (the one column SQLite returns as text)."""
 
@@ -37,11 +39,13 @@ _STARTED_AT = 4
 @dataclass(frozen=True, slots=True)
 class StepStart:
     """What a step's start reads: its row, its workflow's state (None if the workflow row is
-    gone) and the working directory of the workflow's project (None: none, or no project)."""
+    gone), the working directory of the workflow's project (None: none, or no project) and the
+    budget policy's fingerprint (`stagent.store.budgets.fingerprint_sql`; None if not read)."""
 
     row: StepValues
     state: RunState | None
     project_directory: str | None
+    policy: str | None = None
 
 
 @functools.cache
@@ -80,7 +84,7 @@ def begin(
     if started_at is not None and values[_STARTED_AT] is not None:
         values[_STARTED_AT] = started_at(values[_STARTED_AT])
     state = RunState(*values[5:10]) if values[5] is not None else None
-    return StepStart(StepValues(*values[:5]), state, values[10])
+    return StepStart(StepValues(*values[:5]), state, values[10], str(values[11]))
 
 
 def write_step(

@@ -19,12 +19,13 @@ from stagent.domain.errors import ConflictError, NotFoundError
 from stagent.domain.ids import ensure_aware, new_id, utcnow
 from stagent.domain.workflow_runs import (
     StepState,
+    StepStatus,
     Workflow,
     WorkflowStatus,
     engine_id_for,
     initial_step_keys,
 )
-from stagent.domain.workflows import WorkflowDefinition
+from stagent.domain.workflows import WorkflowDefinition, definition_of
 from stagent.store import step_rows as step_repo
 from stagent.store.tables import WorkflowRow, WorkflowRunDefinitionRow, WorkflowStepRow
 
@@ -42,7 +43,7 @@ def to_workflow(
     to the domain value. ``copy``: the definition the latest run started from (`run_copy`);
     None before the first run, or for a run from before runs kept one (the stored definition
     stands for it)."""
-    stored = WorkflowDefinition.model_validate(row.definition)
+    stored = definition_of(row.id, row.definition)
     unedited = copy is None or copy == row.definition
     return Workflow(
         id=row.id,
@@ -152,7 +153,7 @@ def list_all(session: Session, *, status: WorkflowStatus | None = None) -> list[
 def start_run(session: Session, row: WorkflowRow) -> int:
     """Begin a new run: pending step rows for every step and a copy of the definition it runs
     (`run_copy`); returns the run number."""
-    definition = WorkflowDefinition.model_validate(row.definition)
+    definition = definition_of(row.id, row.definition)
     row.run_count += 1
     row.round = 1
     row.status = WorkflowStatus.RUNNING.value
@@ -181,6 +182,17 @@ def end(
     if status is not WorkflowStatus.PAUSED:
         row.finished_at = utcnow()
     session.flush()
+
+
+def started(session: Session, row: WorkflowRow) -> Workflow:
+    """The workflow as `begin_run` left it, in its transaction (flushed: its ``updated_at`` is
+    the one stored), without a read: its new run's steps pending (the rows `start_run` wrote)
+    and the definition the run copied."""
+    session.flush()
+    keys = initial_step_keys(definition_of(row.id, row.definition))
+    pending = StepStatus.PENDING
+    states = [StepState(key=key, position=n, status=pending) for n, key in enumerate(keys)]
+    return to_workflow(row, states=states)
 
 
 def begin_run(session: Session, row: WorkflowRow) -> tuple[str, int]:

@@ -136,7 +136,7 @@ def _owned_chunks(piece: Piece) -> Iterator[tuple[int, int, list[bytes]]]:
     """(where the piece's first line starts, where the line after the chunk starts, the
     chunk's lines) for the complete lines that start in the piece."""
     end = piece.end
-    with open(piece.path, "rb") as handle:  # noqa: PTH123 (a str path, as the worker gets it)
+    with open(piece.path, "rb") as handle:  # a str path, as the worker gets it
         start = piece.start
         if not piece.aligned:  # its first line starts after the first newline from start - 1
             handle.seek(start - 1)

@@ -19,14 +19,14 @@ of an import's peak memory for no CPU gain)."""
 HEAD_BYTES = 4096
 
 
-def head_of(path: Path, length: int = HEAD_BYTES) -> str:
+def head_of(path: str | Path, length: int = HEAD_BYTES) -> str:
     """``"<n>:<sha256 of the first n bytes>"`` (n = min(length, size))."""
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         data = handle.read(length)
     return f"{len(data)}:{hashlib.sha256(data).hexdigest()[:32]}"
 
 
-def same_head(path: Path, stored: str) -> bool:
+def same_head(path: str | Path, stored: str) -> bool:
     """True if ``path`` still starts with the bytes ``stored`` was taken from."""
     size_text, _, _ = stored.partition(":")
     if not size_text.isdigit():
@@ -43,7 +43,7 @@ class Resume(NamedTuple):
     """``truncated`` or ``replaced`` when a stored position no longer applied."""
 
 
-def resume_point(path: Path, size: int, offset: int, lines: int, head: str) -> Resume:
+def resume_point(path: str | Path, size: int, offset: int, lines: int, head: str) -> Resume:
     """Where to continue reading ``path`` given what was stored for it."""
     if offset == 0:
         return Resume(0, 0)

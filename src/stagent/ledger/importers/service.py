@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import date, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias, cast
 
@@ -104,7 +105,8 @@ class Plan(NamedTuple):
     """The files of one source and how many bytes are new."""
 
     source: str
-    files: list[Path]
+    files: list[str]
+    """The files' paths (`str`: a `Path` each cost more than reading a re-run's new lines)."""
     skipped: list[str]
     pending_bytes: int
     tier: str | None = None
@@ -175,14 +177,15 @@ class LogImporter:
         kept = [f for f in files if not discovery.codex_skip_file(f, imported)]
         skipped = [f"{f} (compressed .zst: not read)" for f in packed]
         skipped += [f"{f} (imported by Codex from Claude Code)" for f in files if f not in kept]
-        return self._pending(Plan(source, kept, skipped, 0, discovery.codex_priority_tier(root)))
+        tier = discovery.codex_priority_tier(root)
+        return self._pending(Plan(source, [str(f) for f in kept], skipped, 0, tier))
 
     def _pending(self, plan: Plan) -> Plan:
         states = self._db.file_states(plan.source)
         pending = 0
         for path in plan.files:
-            size = path.stat().st_size
-            state = states.get(str(path))
+            size = os.stat(path).st_size
+            state = states.get(path)
             pending += size - state.offset if state and state.offset <= size else size
         return Plan(plan.source, plan.files, plan.skipped, pending, plan.tier)
 
@@ -198,7 +201,7 @@ class LogImporter:
         states = self._db.file_states(plan.source)
         batch = _Batch(self, plan.source, report)
         files = [
-            _FileImport(plan, number, path, states.get(str(path)))
+            _FileImport(plan, number, path, states.get(path))
             for number, path in enumerate(plan.files)
         ]
         with collector_paused():
@@ -450,7 +453,7 @@ class _Projects:
 class _FileImport:
     """Reading one file from its stored position: its pieces, and what they found."""
 
-    def __init__(self, plan: Plan, number: int, path: Path, stored: repo.FileState | None) -> None:
+    def __init__(self, plan: Plan, number: int, path: str, stored: repo.FileState | None) -> None:
         self.plan, self.number, self.path, self.stored = plan, number, path, stored
         self.head = ""
         self.offset = self.lines = 0
@@ -460,7 +463,7 @@ class _FileImport:
         """Where reading starts (a file read again is noted); its pieces (none: nothing new)."""
         path, stored = self.path, self.stored
         try:
-            size = path.stat().st_size
+            size = os.stat(path).st_size
         except OSError as exc:
             report.skipped.append(f"{path} ({exc.strerror})")
             return []
@@ -484,7 +487,7 @@ class _FileImport:
         else:
             self.head = head_of(path)
         self.offset, self.lines = resume.offset, resume.lines
-        return pieces.pieces_of(self.number, str(path), resume.offset, size)
+        return pieces.pieces_of(self.number, path, resume.offset, size)
 
     def parser(self) -> Callable[[bytes], CallCopy | None]:
         """What turns one line of this file into a copy of a call (or None)."""
@@ -492,7 +495,7 @@ class _FileImport:
             from stagent.ledger.importers.claude_code import parse_line
 
             return parse_line
-        fallback, state = self.path.stem, self.state
+        fallback, state = Path(self.path).stem, self.state
         assert state is not None
         return lambda line: state.parse_line(line, fallback)
 
@@ -511,13 +514,14 @@ class _FileImport:
         state = self.state
         source = self.plan.source
         return repo.FileState(
-            str(self.path), source, self.offset, self.head, self.lines,
+            self.path, source, self.offset, self.head, self.lines,
             state.dump() if source == CODEX and state is not None else {},
         )  # fmt: skip
 
 
-def _at(row: repo.ImportedRow) -> Any:
-    return row[-1]  # a datetime, or its text (`sqlite_imports.render_row`): both sort by time
+_at = itemgetter(-1)
+"""A row's time: a datetime, or its text (`sqlite_imports.render_row`): both sort by time
+(an itemgetter: no Python call per row of a sort)."""
 
 
 def _norm(path: str) -> str:

@@ -16,10 +16,10 @@ from fastapi import Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from stagent.domain.errors import NotFoundError, ValidationError
+from stagent.domain.errors import ValidationError
 from stagent.domain.ledger import LedgerFilter
 from stagent.ledger.reports import Scope
-from stagent.ledger.views import model_json, table_json
+from stagent.ledger.views import priced_model_json, table_json
 from stagent.schemas.ledger import CapForecastOut, Grouping, SummaryOut
 from stagent.web.api.budget_models import UsageOut
 from stagent.web.api.models import ListOut, PathText, list_of
@@ -217,8 +217,4 @@ def pricing(ws: WorkspaceDep) -> dict[str, Any]:
 @router.get("/pricing/{model}")
 def pricing_model(model: str, ws: WorkspaceDep) -> dict[str, Any]:
     """One model's prices (404: the model is unpriced)."""
-    table = ws.ledger.prices
-    found = table.lookup(model)
-    if found is None:
-        raise NotFoundError(f"model {model!r} is not in price table {table.version}: unpriced")
-    return {"version": table.version, **model_json(table, found)}
+    return priced_model_json(ws.ledger.prices, model)
