@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import text
+
 from stagent.domain.schedules import Firing, FiringStatus, Schedule
 from stagent.domain.tasks import Task, TaskStatus
 from stagent.scheduler.drafts import ScheduleDraft
@@ -90,3 +92,26 @@ def ended(ws: Workspace, task_id: str, timeout: float = 60) -> Task:
         time.sleep(0.05)
         task = ws.tasks.wait(task_id, timeout=max(deadline - time.monotonic(), 0.1))
     return task
+
+
+def engine_state(ws: Workspace) -> str:
+    """For a failure message: the engine's rows (status, queue, executor) and, on PostgreSQL,
+    each connection of the test's database with what blocks it (a stall's first clue)."""
+    lines: list[str] = []
+    postgres = ws.store.engine.dialect.name == "postgresql"
+    table = "dbos.workflow_status" if postgres else "workflow_status"
+    with ws.store.engine.connect() as conn:
+        rows = conn.execute(
+            text(f"SELECT workflow_uuid, status, queue_name, executor_id FROM {table}")
+        )
+        lines += [f"engine: {tuple(row)}" for row in rows]
+        if postgres:
+            activity = conn.execute(
+                text(
+                    "SELECT pid, state, wait_event_type, wait_event, pg_blocking_pids(pid),"
+                    " left(query, 160) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            lines += [f"connection: {tuple(row)}" for row in activity]
+    return "\n".join(lines)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from schedtools import QUICK, decided, ended
+from schedtools import QUICK, decided, ended, engine_state
 
 from stagent.domain.schedules import FiringStatus
 from stagent.domain.tasks import TaskStatus
@@ -64,7 +64,9 @@ def test_a_slowly_starting_worker_decides_the_firing_that_waited_on_the_queue(
     slow_first_reconcile(monkeypatch)
     opened.start_worker("worker")
     firing = decided(opened, waiting.id)
-    assert (firing.status, firing.reason) == (FiringStatus.FIRED, None)
+    assert (firing.status, firing.reason) == (FiringStatus.FIRED, None), engine_state(opened)
     assert firing.task_id is not None
     task = ended(opened, firing.task_id)
-    assert (task.status, task.result) == (TaskStatus.COMPLETED, "ok")
+    # Under load on PostgreSQL the task once stayed queued (1 in 9 loaded rounds, wave 15):
+    # the message carries the engine's rows and what blocks each connection.
+    assert (task.status, task.result) == (TaskStatus.COMPLETED, "ok"), engine_state(opened)
