@@ -222,6 +222,7 @@ class Workspace:
             admit=self._admit_firing,
             run_task=self.tasks.run,
             enqueue=lambda firing_id: enqueue_firing(self.queue, firing_id),
+            require_ready=self.tasks.require_ready,
             engine_status=self.queue.status,
             workflows=_ScheduleWorkflows(self),
             simulated=self._simulated_runtimes,

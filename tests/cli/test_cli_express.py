@@ -145,3 +145,13 @@ def test_a_home_without_a_database_is_created_by_the_workspace(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert "1 calls added" in done.stdout
     assert (tmp_path / "fresh" / "stagent.sqlite").is_file()
+
+
+def test_the_lane_says_where_it_found_nothing(cli: Cli, tmp_path: Path) -> None:
+    cli.add_task("first")  # a ready home
+    (tmp_path / "empty").mkdir()
+
+    done = stagent(cli.home, "ledger", "import", "claude-code", "--path", str(tmp_path / "empty"))
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1] == f"  no session files found in {tmp_path / 'empty'}"

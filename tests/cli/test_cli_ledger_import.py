@@ -137,3 +137,23 @@ def test_a_missing_path_is_one_line_and_imports_nothing(cli: Cli, tmp_path: Path
     assert_one_line_error(result, contains=f"--path: {missing} does not exist")
     assert (error["code"], error["error"]) == ("invalid_input", f"--path: {missing} does not exist")
     assert cli.json("ledger", "list") == []
+
+
+def test_a_source_with_no_files_says_where_it_looked(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", f"{tmp_path / 'one'},{tmp_path / 'two'}")
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))
+
+    given = cli("ledger", "import", "claude-code", "--path", str(empty))
+    default = cli("ledger", "import", "all")
+    scripted = cli.json("ledger", "import", "all")
+
+    assert given.exit_code == default.exit_code == 0
+    assert given.stdout.splitlines()[1] == f"  no session files found in {empty}"
+    lines = default.stdout.splitlines()
+    assert lines[1] == f"  no session files found in {tmp_path / 'one'} or {tmp_path / 'two'}"
+    assert lines[3] == f"  no session files found in {tmp_path / 'codex'}"
+    assert [report["files"] for report in scripted] == [0, 0]  # JSON: the counts say it

@@ -228,12 +228,14 @@ def test_a_firing_whose_task_cannot_start_is_an_error_not_a_run_here(
     assert fired.exit_code == 1, fired.output
     assert "Running task" not in fired.output and "Fired" not in fired.stdout
     assert (
-        "Error: firing digest failed: its task could not be queued: the anthropic runtime is not "
-        "ready"
+        "Error: firing digest failed: not started: the anthropic runtime is not ready"
     ) in fired.stderr
+    assert "(fix: " in fired.stderr
     assert "then fire again: stagent schedule fire digest" in fired.stderr
     (firing,) = cli.json("schedule", "show", "digest")["firings"]
-    assert (firing["status"], firing["task_status"]) == ("failed", "planned")
+    # Nothing was started: no task left planned behind it.
+    assert (firing["status"], firing["task_id"]) == ("failed", None)
+    assert cli.json("task", "list") == []
 
 
 @pytest.fixture

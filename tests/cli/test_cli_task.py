@@ -177,6 +177,20 @@ def test_run_options_are_checked_on_add_and_edit_naming_the_field(cli: Cli) -> N
     assert refused.exit_code == 1 and "options.limits.max_turns:" in refused.output
 
 
+def test_a_provider_base_url_that_is_not_http_is_refused_with_the_field_and_the_fix(
+    cli: Cli,
+) -> None:
+    given = '{"codex": {"provider": {"base_url": "localhost:8080/v1"}}}'
+    bad = cli.json("task", "add", "t", "--runtime", "codex", "--options", given, expect_exit=1)
+    assert bad["error"] == (
+        "options.codex.provider.base_url: 'localhost:8080/v1' is not an http(s) URL"
+    )
+    assert bad["hint"] == (
+        "give the provider's API root, like https://api.openai.com/v1 or http://127.0.0.1:8080/v1"
+    )
+    assert cli.json("task", "list") == []
+
+
 def test_cancel_a_planned_task(cli: Cli) -> None:
     task_id = cli.add_task("never mind")
     result = cli("task", "cancel", task_id)

@@ -19,6 +19,7 @@ from stagent.domain.run_options import (
     from_flat,
     parse_run_options,
 )
+from stagent.store.row_values import stored_options
 
 
 def refused(data: object, prefix: str = "options.") -> str:
@@ -216,3 +217,40 @@ def test_flat_mappings_land_in_the_typed_shape(
 def test_a_flat_option_of_another_runtime_is_not_a_run_option() -> None:
     with pytest.raises(ValidationError, match=r"^options\.sandbox: not a run option"):
         from_flat("claude", {"sandbox": "read-only"})
+
+
+@pytest.mark.parametrize(
+    ("base_url", "says"),
+    [
+        ("localhost:8080/v1", "'localhost:8080/v1' is not an http(s) URL"),
+        ("api.openai.com/v1", "'api.openai.com/v1' is not an http(s) URL"),
+        ("ftp://models.example/v1", "is not an http(s) URL"),
+        ("http:///v1", "names no host"),
+        ("http://models.example:99999/v1", "is not a valid URL"),
+        ("https://models.example/v1 ", "contains spaces"),
+        (7, "give the provider's API root as an http(s) URL"),
+    ],
+)
+def test_a_provider_base_url_that_is_not_http_is_refused_naming_the_field_and_the_fix(
+    base_url: object, says: str
+) -> None:
+    """Codex took any text as its provider's base URL and failed every model call of the run."""
+    data = {"runtime": "codex", "codex": {"provider": {"base_url": base_url}}}
+    with pytest.raises(ValidationError) as caught:
+        parse_run_options(data, prefix="options.")
+    assert caught.value.message.startswith("options.codex.provider.base_url: ")
+    assert says in caught.value.message
+    assert caught.value.hint == (
+        "give the provider's API root, like https://api.openai.com/v1 or http://127.0.0.1:8080/v1"
+    )
+
+
+def test_an_http_base_url_is_taken_and_stored_options_read_as_they_were_saved() -> None:
+    for url in ("http://127.0.0.1:8080/v1", "https://models.example/openai/v1"):
+        options = parse_run_options({"runtime": "codex", "codex": {"provider": {"base_url": url}}})
+        assert options.runtime_config()["provider"] == {"base_url": url}
+    # Saved before the check: the task still reads (its next run is refused with the field).
+    saved = stored_options("codex", {"codex": {"provider": {"base_url": "localhost:8080"}}})
+    assert saved.codex is not None and saved.codex.provider == {"base_url": "localhost:8080"}
+    with pytest.raises(ValidationError, match=r"^options\.codex\.provider\.base_url: "):
+        parse_run_options({**saved.stored(), "runtime": "codex"}, prefix="options.")

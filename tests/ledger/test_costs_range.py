@@ -121,6 +121,11 @@ async def test_a_few_days_and_one_day(client: httpx.AsyncClient) -> None:
     nothing = await _page(client, since="2026-11-20", until="2026-11-25")
     assert "No provider calls in this range" in _text(nothing, "article.notice")
     assert _audit_rows(nothing) == ["No calls in this range."]
+    # the notice says it once: no wall of empty breakdowns and cost-per-task tables under it
+    headings = [h.get_text(strip=True) for h in nothing.select("h2")]
+    assert "By model" not in headings and "Cost per task" not in headings
+    assert "Month-end forecast against each cap" in headings and nothing.select("#by-profile") == []
+    assert "By model" in [h.get_text(strip=True) for h in one.select("h2")]
 
 
 async def test_a_range_open_at_one_end(client: httpx.AsyncClient) -> None:

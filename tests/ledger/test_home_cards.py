@@ -11,12 +11,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from bs4 import BeautifulSoup
+from sqlalchemy import insert
 
 from stagent.engine.executor import RunContext, execute_task_run
 from stagent.engine.options import resolve
 from stagent.engine.services import TaskDraft
 from stagent.ledger.home import day_starts, overlapping, per_day
 from stagent.store import lifecycle
+from stagent.store.tables import TaskRow
 from stagent.web.app import create_app
 from stagent.web.ui.home_costs import bars
 from stagent.workspace import Workspace
@@ -109,3 +112,33 @@ async def test_home_shows_the_welcome_until_there_is_work_then_the_cards(
     page = (await client.get("/")).text
     assert 'id="welcome"' not in page
     assert "Created" in page or "first" in page
+
+
+async def test_tasks_by_status_counts_every_task_not_the_newest_500(
+    client: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "id": f"tsk_home{n:05d}",
+            "title": f"task {n}",
+            "status": "completed" if n < 1_000 else "planned",
+            "runtime": "scripted",
+            "options": {},
+            "created_at": now - timedelta(minutes=1_200 - n),
+            "updated_at": now - timedelta(minutes=1_200 - n),
+        }
+        for n in range(1_200)
+    ]
+    with workspace.store.write() as session:
+        session.execute(insert(TaskRow), rows)
+    soup = BeautifulSoup((await client.get("/")).text, "html.parser")
+    stats = {
+        a["href"]: a.select_one(".stat-n").get_text()  # type: ignore[union-attr]
+        for a in soup.select("a.stat")
+    }
+    assert stats["/board?column=completed"] == "1,000"
+    assert stats["/board?column=planned"] == "200"
+    assert "1,200 tasks in 0 projects" in soup.get_text(" ", strip=True)
+    recent = [a.get_text() for a in soup.select("ul.recent a")]
+    assert recent[:2] == ["task 1199", "task 1198"] and len(recent) == 8

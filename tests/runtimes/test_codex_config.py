@@ -113,6 +113,27 @@ def test_bad_options_are_refused_with_the_field(tmp_path: Path) -> None:
         runtime(tmp_path, codex_path="/nowhere/codex").plan(task())
 
 
+def test_a_base_url_that_is_not_http_is_refused_with_where_it_came_from(tmp_path: Path) -> None:
+    """Codex takes any text as its provider's URL and fails each model call of the run later."""
+    options = {"provider": {"base_url": "ftp://127.0.0.1/v1"}}
+    with pytest.raises(ValidationError, match=r"^codex provider\.base_url: 'ftp://"):
+        runtime(tmp_path).plan(task(config=options))
+    exported = CodexRuntime(
+        state_dir=tmp_path,
+        api_key=TEST_KEY,
+        environ={**PARENT_ENV, "OPENAI_BASE_URL": "localhost:1"},
+    )
+    with pytest.raises(RuntimeUnavailableError) as refused:
+        exported.plan(task())
+    assert refused.value.message == "codex: OPENAI_BASE_URL: 'localhost:1' is not an http(s) URL"
+    assert refused.value.hint == (
+        "set OPENAI_BASE_URL to the provider's API root (https://api.openai.com/v1 or "
+        "http://127.0.0.1:8080/v1), or unset it for OpenAI's"
+    )
+    with pytest.raises(RuntimeUnavailableError, match="^codex: base_url: 'http://' names no host"):
+        runtime(tmp_path, base_url="http://").plan(task())
+
+
 def test_a_resumed_attempt_keeps_the_threads_state(tmp_path: Path) -> None:
     codex = runtime(tmp_path)
     first = codex.plan(task())

@@ -124,11 +124,39 @@ async def test_health_names_a_configured_program_that_is_not_codex(
     assert health.summary.startswith(says), health.summary
 
 
+AT_START = (
+    "a retry would fail the same way: `stagent doctor` checks the Codex binary and Stagent's "
+    "configuration for it"
+)
+
+
 async def test_a_configured_program_that_is_not_codex_fails_the_run_with_its_exit(
     openai_server: ScriptedOpenAIServer, workdir: Path, tmp_path: Path
 ) -> None:
+    """It exits before ``initialize``: every attempt would end the same way, so the error is
+    not retryable (it was, and a later attempt met the same exit)."""
     runtime = make_runtime(openai_server, tmp_path / "state", codex_path="/bin/false")
     events = await collect(await runtime.start(request("text", workdir), TestGate()))
     [error] = events
-    assert isinstance(error, ErrorEvent) and error.retryable
-    assert error.message == "codex app-server exited unexpectedly (exit code 1)"
+    assert isinstance(error, ErrorEvent) and not error.retryable
+    assert error.message == f"codex app-server exited before it started (exit code 1); {AT_START}"
+
+
+async def test_an_app_server_that_exits_at_start_says_its_stderr_and_leaves_no_state(
+    openai_server: ScriptedOpenAIServer, workdir: Path, tmp_path: Path
+) -> None:
+    program = tmp_path / "codex-that-fails"
+    program.write_text(
+        "#!/bin/sh\necho 'starting' >&2\n"
+        "echo 'Error: unknown configuration field sandbox_workspace_write' >&2\nexit 3\n"
+    )
+    program.chmod(0o755)
+    state = tmp_path / "state"
+    runtime = make_runtime(openai_server, state, codex_path=str(program))
+    [error] = await collect(await runtime.start(request("text", workdir), TestGate()))
+    assert isinstance(error, ErrorEvent) and not error.retryable
+    assert error.message == (
+        "codex app-server exited before it started (exit code 3): Error: unknown configuration "
+        f"field sandbox_workspace_write; {AT_START}"
+    )
+    assert not (state / "tasks" / "task-text" / "codex-home").exists()  # nothing to resume

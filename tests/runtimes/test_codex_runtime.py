@@ -198,6 +198,7 @@ async def test_resume_after_the_process_was_killed(
     assert isinstance(events[0], SessionEvent)
     thread_id = events[0].session_id
     assert isinstance(events[-1], ErrorEvent) and "exited unexpectedly" in events[-1].message
+    assert events[-1].retryable  # it had started: a later attempt resumes the thread
 
     again = request("resume", workdir, session_id=thread_id, attempt=2)
     events = await collect(await codex.start(again, TestGate()))

@@ -119,6 +119,23 @@ def test_codex_without_its_binary_names_an_install_command_that_exists(tmp_path:
     assert Path(python).is_file() and rest[:3] == ["-m", "pip", "install"]
 
 
+def test_codex_with_an_exported_base_url_that_is_not_http_is_not_ready_and_says_the_fix(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What doctor, Settings -> Runtimes and a refused run show: the variable and its fix."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_BASE_URL", "127.0.0.1:8080/v1")
+    task = workspace.tasks.create(TaskDraft(title="needs codex", runtime="codex"))
+    with pytest.raises(RuntimeUnavailableError) as refused:
+        workspace.tasks.run(task.id)
+    assert refused.value.message == (
+        "the codex runtime is not ready: codex: OPENAI_BASE_URL: '127.0.0.1:8080/v1' is not an "
+        "http(s) URL"
+    )
+    assert (refused.value.hint or "").startswith("set OPENAI_BASE_URL to the provider's API root")
+    assert workspace.tasks.get(task.id).status is TaskStatus.PLANNED
+
+
 def _needs_models() -> WorkflowDefinition:
     steps = [
         {"id": "plan", "name": "Plan", "prompt": "p"},

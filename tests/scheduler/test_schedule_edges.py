@@ -166,3 +166,27 @@ def test_a_firing_of_a_schedule_removed_before_its_decision_starts_nothing(
     assert workspace.schedules.process(firing_id) == "gone"
     assert workspace.schedules.fail_undecided(firing_id, "worker lost") == "gone"
     assert workspace.tasks.list() == []
+
+
+def test_policy_all_past_one_catch_up_records_the_occurrences_it_did_not_fire(
+    workspace: Workspace, clock: Clock
+) -> None:
+    """It fired the latest 500 and dropped the 100 before them without a trace."""
+    schedule = add(workspace, missed="all", overlap="allow")
+    clock.advance((MAX_CATCH_UP + 100) * 60 + 30)  # every minute, off for 600 minutes
+
+    claimed = workspace.schedules.tick()
+    assert len(claimed) == MAX_CATCH_UP
+    firings = list(reversed(workspace.schedules.firings(schedule.id, limit=2 * MAX_CATCH_UP)))
+    assert [f.status.value for f in firings] == ["missed"] + ["pending"] * MAX_CATCH_UP
+    first = schedule.next_fire_at
+    assert first is not None
+    # The newest occurrence not fired stands for the 99 before it.
+    assert firings[0].occurrence_at == first + timedelta(minutes=99)
+    assert firings[0].reason == (
+        "no worker was running at this time; missed-run policy: all fires at most the latest "
+        f"{MAX_CATCH_UP} occurrences at once (99 earlier occurrences were also missed)"
+    )
+    assert firings[1].occurrence_at == first + timedelta(minutes=100)
+    after = workspace.schedules.get(schedule.id)
+    assert after.next_fire_at == first + timedelta(minutes=MAX_CATCH_UP + 100)

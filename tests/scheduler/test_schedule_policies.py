@@ -255,6 +255,27 @@ def test_a_budget_cap_blocks_the_firing_and_the_schedule_goes_on(
     assert any(row.status == "blocked" and row.activity == "scheduled_firing" for row in usage)
 
 
+def test_a_prompt_firing_whose_runtime_is_not_ready_fails_with_the_fix_and_starts_nothing(
+    workspace: Workspace, clock: Clock, no_login: None
+) -> None:
+    """Before, the firing made a task that could not be queued: a planned task left behind, and
+    a reason without the fix. Now it is checked as a workflow firing is (wave 14)."""
+    schedule = add(workspace, runtime="anthropic", overlap="allow")
+    workspace.budgets.set(BudgetChange(daily=1_000_000))
+    clock.advance(60)
+    assert tick_and_decide(workspace) == ["failed"]
+    (firing,) = history(workspace, schedule)
+    assert (firing.reason or "").startswith(
+        "not started: the anthropic runtime is not ready: no credentials"
+    )
+    assert "(fix: " in (firing.reason or "") and "ANTHROPIC_API_KEY" in (firing.reason or "")
+    assert firing.task_id is None and workspace.tasks.list() == []
+    assert workspace.budgets.usage(LedgerFilter()) == []  # nothing reserved for it
+    after = workspace.schedules.get(schedule.id)
+    assert after.status is ScheduleStatus.ACTIVE
+    assert after.firing_count == 0 and after.next_fire_at == clock.now + timedelta(minutes=1)
+
+
 def test_a_one_shot_fires_once_and_completes(workspace: Workspace, clock: Clock) -> None:
     schedule = add(
         workspace, name="launch", every=None, at=(clock.now + timedelta(hours=1)).isoformat()

@@ -96,6 +96,23 @@ async def test_malformed_inline_scenario_is_a_422(client: httpx.AsyncClient) -> 
     assert "steps[0]" in body["error"]
 
 
+async def test_a_provider_base_url_that_is_not_http_is_a_422_naming_the_field_and_the_fix(
+    client: httpx.AsyncClient,
+) -> None:
+    provider = {"base_url": "ftp://models.example/v1"}
+    response = await client.post(
+        "/api/v1/tasks",
+        json={"title": "t", "runtime": "codex", "options": {"codex": {"provider": provider}}},
+    )
+    body = response.json()
+    assert response.status_code == 422 and body["code"] == "invalid_input"
+    assert body["error"] == (
+        "options.codex.provider.base_url: 'ftp://models.example/v1' is not an http(s) URL"
+    )
+    assert "https://api.openai.com/v1" in body["hint"]
+    assert (await client.get("/api/v1/tasks")).json()["data"] == []
+
+
 async def test_patch_task(client: httpx.AsyncClient) -> None:
     await client.post("/api/v1/projects", json={"name": "P"})
     task = (await client.post("/api/v1/tasks", json={"title": "old"})).json()

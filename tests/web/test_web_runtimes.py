@@ -52,3 +52,16 @@ async def test_health_route_is_in_the_openapi_schema(client: httpx.AsyncClient) 
     schema = (await client.get("/api/v1/openapi.json")).json()
     assert "/api/v1/runtimes/{name}/health" in schema["paths"]
     assert "/ui/runtimes/{name}/health" not in schema["paths"]
+
+
+async def test_the_runtimes_page_says_an_exported_base_url_is_not_http_and_the_fix(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_BASE_URL", "localhost:8080/v1")
+    cell = await client.get("/ui/runtimes/codex/health")
+    assert cell.status_code == 200 and 'data-health="ok"' not in cell.text
+    assert "OPENAI_BASE_URL: &#39;localhost:8080/v1&#39; is not an http(s) URL" in cell.text
+    assert "set OPENAI_BASE_URL to the provider&#39;s API root" in cell.text
+    body = (await client.get("/api/v1/runtimes/codex/health")).json()
+    assert body["ok"] is False and body["fix"].startswith("set OPENAI_BASE_URL")

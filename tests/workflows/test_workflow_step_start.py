@@ -13,7 +13,7 @@ from sqlalchemy import event
 from stagent.domain.runs import RunStatus
 from stagent.domain.tasks import TaskStatus
 from stagent.domain.workflow_files import parse_definition
-from stagent.domain.workflow_runs import StepStatus, Workflow
+from stagent.domain.workflow_runs import StepStatus, Workflow, WorkflowStatus
 from stagent.domain.workflows import WorkflowStep
 from stagent.engine import workflow_inline
 from stagent.engine.executor import RunContext
@@ -121,3 +121,16 @@ def test_a_paused_workflows_next_step_writes_nothing(workspace: Workspace) -> No
         row = step_repo.step_row(session, wf.id, 1, "a")
         assert (row.status, row.task_id) == (StepStatus.PENDING.value, None)
     assert workspace.tasks.list() == []
+
+
+def test_starting_a_run_returns_what_a_read_right_after_shows(workspace: Workspace) -> None:
+    """`run` returns the workflow as its own transaction left it (no read after it): running,
+    each step of the new run pending in order; a `get` (no worker moved anything) agrees."""
+    wf = started(workspace, step("a", "alpha"), step("b", "beta"))
+
+    assert wf == workspace.workflows.get(wf.id)
+    assert wf.status is WorkflowStatus.RUNNING and wf.run_count == 1
+    assert [(s.key, s.position, s.status) for s in wf.steps] == [
+        ("a", 0, StepStatus.PENDING),
+        ("b", 1, StepStatus.PENDING),
+    ]

@@ -138,7 +138,7 @@ def _import(request: ImportRequest) -> int | None:
         if raise_errors():
             raise
         return _failed(internal_error(exc), request.as_json)
-    print_reports(reports, request.as_json)
+    print_reports(reports, request.as_json, request.path)
     return 0
 
 

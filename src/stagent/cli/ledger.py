@@ -334,7 +334,7 @@ def import_logs(
     check_request(which, path)
     with _importer(ctx) as importer:
         reports = run_imports(importer, which, path, as_json)
-    print_reports(reports, as_json)
+    print_reports(reports, as_json, path)
 
 
 @contextmanager

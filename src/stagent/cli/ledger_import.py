@@ -86,8 +86,9 @@ def _run_with_bar(importer: LogImporter, plan: Plan) -> ImportReport:
         return importer.run(plan, lambda done: bar.advance(task, done))
 
 
-def print_reports(reports: list[ImportReport], as_json: bool) -> None:
-    """The reports as one JSON document, or a few lines each for people."""
+def print_reports(reports: list[ImportReport], as_json: bool, path: Path | None = None) -> None:
+    """The reports as one JSON document, or a few lines each for people (a source with no
+    files says where it looked: ``path``, else the tool's own folders)."""
     if as_json:
         from stagent.cli.jsonout import emit_json
 
@@ -95,6 +96,24 @@ def print_reports(reports: list[ImportReport], as_json: bool) -> None:
         return
     for report in reports:
         _print_report(report)
+        if not report.files and not report.skipped:
+            _print_nothing_found(report.source, path)
+
+
+def _print_nothing_found(source: str, path: Path | None) -> None:
+    from rich.markup import escape
+
+    from stagent.cli.consoles import console
+    from stagent.ledger.importers import discovery
+
+    if path is not None:
+        where = [path]
+    elif source.endswith("claude-code"):
+        where = discovery.claude_code_roots()
+    else:
+        where = [discovery.codex_root()]
+    looked = escape(" or ".join(str(folder) for folder in where))
+    console.print(f"  [dim]no session files found in {looked}[/]")
 
 
 def _print_report(report: ImportReport) -> None:

@@ -8,6 +8,7 @@ bidirectional override characters (they make text read differently from what it 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from stagent.domain.errors import ValidationError
 
@@ -62,3 +63,28 @@ def checked_path(field: str, value: str) -> str:
             hint="use a shorter path",
         )
     return value
+
+
+API_ROOT_EXAMPLE = "https://api.openai.com/v1 or http://127.0.0.1:8080/v1"
+"""What an OpenAI-compatible provider's base URL looks like (said in `url_problem`'s fix)."""
+
+
+def url_problem(value: object) -> str | None:
+    """Why ``value`` is not an http(s) URL with a host (None: it is one). A provider's base URL
+    is handed to the agent's CLI as it is; Codex takes any text there and fails each model call
+    later (a path without a scheme, ``ftp://``, a typo), so it is checked where it is given."""
+    if not isinstance(value, str) or not value.strip():
+        return "give the provider's API root as an http(s) URL"
+    shown = value if len(value) <= 80 else value[:79] + "…"
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        return f"{shown!r} contains spaces or control characters"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError:
+        return f"{shown!r} is not a valid URL"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"{shown!r} is not an http(s) URL"
+    if not parts.hostname:
+        return f"{shown!r} names no host"
+    return None

@@ -16,9 +16,23 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from stagent.domain.errors import ValidationError
+from stagent.domain.limits import API_ROOT_EXAMPLE, url_problem
+
+STORED = {"stored": True}
+"""Validation context for options read back from the database: checks added for new input
+(a provider's base URL) do not make an older stored value unreadable."""
+NESTED_FIELD = "nested_field"
+"""The error type of a check on one key of a mapping option: its context names the key
+(``field``) and the fix (``hint``), and `parse_run_options` names ``<option>.<key>``."""
+
+
+def _stored(info: ValidationInfo) -> bool:
+    """Whether the options being validated were read back from the database (`STORED`)."""
+    return info.context == STORED
 
 
 class _Options(BaseModel):
@@ -81,6 +95,22 @@ class CodexOptions(_Options):
     sandbox: Literal["read-only", "workspace-write", "danger-full-access"] | None = None
     provider: dict[str, Any] | None = None
     """A model provider (``base_url``, ``name``, ``env_key``, ``query_params``, ``wire_api``)."""
+
+    @field_validator("provider")
+    @classmethod
+    def _provider_url(
+        cls, provider: dict[str, Any] | None, info: ValidationInfo
+    ) -> dict[str, Any] | None:
+        # Stored options read as they were saved (`STORED`); new ones are checked here, so the
+        # CLI, the API and the forms refuse a base URL Codex would fail every call on.
+        if provider is None or "base_url" not in provider or _stored(info):
+            return provider
+        problem = url_problem(provider["base_url"])
+        if problem is not None:
+            hint = f"give the provider's API root, like {API_ROOT_EXAMPLE}"
+            context = {"field": "base_url", "problem": problem, "hint": hint}
+            raise PydanticCustomError(NESTED_FIELD, "{problem}", context)
+        return provider
 
 
 class AnthropicOptions(_Options):
@@ -165,17 +195,18 @@ def parse_run_options(data: object, *, prefix: str = "") -> RunOptions:
         first = exc.errors()[0]
         where = field_path(tuple(first["loc"]))
         message = str(first["msg"]).removeprefix("Value error, ")
+        hint = "see the run options in the README (runtime, model, tool_policy, limits ...)"
         if first["type"] == "extra_forbidden":
             message = "not a run option"
         if not first["loc"] and ": " in message:  # a model-level check names its own field
             where, message = message.split(": ", 1)
+        if first["type"] == NESTED_FIELD:
+            context = first.get("ctx") or {}
+            where, hint = f"{where}.{context['field']}", str(context["hint"])
         name = f"{prefix}{where}"
         count = len(exc.errors())
         more = f" (and {count - 1} more)" if count > 1 else ""
-        raise ValidationError(
-            f"{name}: {message}{more}",
-            hint="see the run options in the README (runtime, model, tool_policy, limits ...)",
-        ) from None
+        raise ValidationError(f"{name}: {message}{more}", hint=hint) from None
 
 
 _LEGACY_OWN = {

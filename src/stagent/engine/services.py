@@ -198,6 +198,16 @@ class TaskService:
         with self._store.read() as session:
             return task_repo.statuses(session, task_ids)
 
+    def count_by_status(self) -> dict[str, int]:
+        """How many tasks are in each status, every task counted (absent statuses left out)."""
+        with self._store.read() as session:
+            return task_repo.count_by_status(session)
+
+    def recently_changed(self, limit: int = 8) -> list[Task]:
+        """The ``limit`` tasks changed last, latest first."""
+        with self._store.read() as session:
+            return task_repo.recently_changed(session, limit)
+
     def list(self, *, status: TaskStatus | None = None, project: str | None = None) -> list[Task]:
         """Tasks, newest first."""
         with self._store.read() as session:

@@ -301,9 +301,9 @@ class WorkflowService:
                     hint="run it again to run the edit",
                 )
             engine_id, number = workflow_repo.begin_run(session, row)
-            workflow_id = row.id
-        self._queue.enqueue_workflow(engine_id, workflow_id, number)
-        return self.get(workflow_id)
+            begun = workflow_repo.started(session, row)
+        self._queue.enqueue_workflow(engine_id, begun.id, number)
+        return begun
 
     def pause(self, ref: str) -> Workflow:
         """Stop before the next step (the step now running finishes)."""

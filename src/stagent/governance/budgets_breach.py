@@ -9,7 +9,7 @@ from typing import Any
 from stagent.domain.errors import ConflictError, NotFoundError, ValidationError
 from stagent.governance.budgets_policy import CallScope, LimitStatus
 from stagent.governance.budgets_state import window_payload
-from stagent.ledger.money import format_usd, usd_text
+from stagent.ledger.money import format_usd, shown_usd, usd_text
 from stagent.store import budgets as budget_repo
 from stagent.store import inbox as inbox_repo
 from stagent.store.inbox import InboxItem
@@ -115,9 +115,11 @@ def _apply(session: Session, card: InboxItem, action: str, amount: int) -> dict[
     current = budget_repo.get(session, scope, ref)
     previous: int | None = getattr(current, column) if current else None
     if previous is not None and amount <= previous:
+        given, cap = shown_usd(amount), shown_usd(previous)
+        if given == cap:  # two amounts that round alike: said exactly, or the text is a riddle
+            given, cap = format_usd(amount), format_usd(previous)
         raise ValidationError(
-            f"amount: {format_usd(amount)} does not raise the {period} cap of "
-            f"{format_usd(previous)}",
+            f"amount: {given} does not raise the {period} cap of {cap}",
             hint="give a higher cap, or use allow to add to this window only",
         )
     budget_repo.upsert(session, scope, ref, {column: amount})

@@ -32,7 +32,7 @@ from stagent.governance import budgets_state as state
 from stagent.governance.budgets import BudgetService
 from stagent.governance.budgets_policy import BudgetBlockedError, CallScope
 from stagent.governance.budgets_state import Admission
-from stagent.ledger.money import format_usd, micros_to_usd, parse_usd
+from stagent.ledger.money import micros_to_usd, parse_usd, shown_usd
 from stagent.store import budgets as budget_repo
 from stagent.store import lifecycle, waits
 from stagent.store import runs as run_repo
@@ -81,8 +81,8 @@ class BudgetGuard:
             cap = max(0, cap - spent)
             if cap == 0:
                 raise BudgetBlockedError(
-                    f"blocked by budget: the run already spent {format_usd(spent)}, its cap "
-                    f"{format_usd(admission.run_cap)}, before it was recovered"
+                    f"blocked by budget: the run already spent {shown_usd(spent)}, its cap "
+                    f"{shown_usd(admission.run_cap)}, before it was recovered"
                 )
         self._meters[run.id] = _Meter(cap=cap)
         return micros_to_usd(cap)
@@ -98,8 +98,8 @@ class BudgetGuard:
         if meter.spent < meter.cap:
             return None
         return (
-            f"stopped by budget: the run reached its cap of {format_usd(meter.cap)} "
-            f"(recorded spend {format_usd(meter.spent)}); it made no further provider call"
+            f"stopped by budget: the run reached its cap of {shown_usd(meter.cap)} "
+            f"(recorded spend {shown_usd(meter.spent)}); it made no further provider call"
         )
 
     def after_run(self, task: Task, run: Run, status: str) -> None:
@@ -170,9 +170,9 @@ class _Meter:
 def _describe(answer: dict[str, Any]) -> str:
     action = answer.get("action")
     if action == "raise":
-        return f"raise the cap to {format_usd(int(answer.get('new_cap_micros') or 0))}"
+        return f"raise the cap to {shown_usd(int(answer.get('new_cap_micros') or 0))}"
     if action == "allow":
-        return f"allow {format_usd(int(answer.get('allowed_micros') or 0))} more"
+        return f"allow {shown_usd(int(answer.get('allowed_micros') or 0))} more"
     return str(action)
 
 

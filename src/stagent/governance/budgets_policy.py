@@ -14,7 +14,7 @@ from typing import Literal, cast
 
 from stagent.domain.errors import StagentError
 from stagent.governance.budgets_windows import Period, Window, format_reset
-from stagent.ledger.money import format_usd, usd_text
+from stagent.ledger.money import shown_usd, usd_text
 from stagent.store.budgets import StoredBudget
 
 ScopeKind = Literal["overall", "runtime", "project"]
@@ -169,16 +169,16 @@ class LimitStatus:
 
     def describe(self) -> str:
         """``overall daily cap $3.00``."""
-        return f"{self.label} {self.window.period} cap {format_usd(self.limit or 0)}"
+        return f"{self.label} {self.window.period} cap {shown_usd(self.limit or 0)}"
 
     def blocked_message(self, zone: tzinfo) -> str:
         """What a refused call says."""
         text = (
-            f"blocked by budget: {self.describe()} reached (spent {format_usd(self.spent)}); "
+            f"blocked by budget: {self.describe()} reached (spent {shown_usd(self.spent)}); "
             f"resets {format_reset(self.window.resets_at, zone)}"
         )
         if self.reserved:
-            text += f" ({format_usd(self.reserved)} of the spend is held by running work)"
+            text += f" ({shown_usd(self.reserved)} of the spend is held by running work)"
         return text
 
     def as_json(self, zone: tzinfo) -> dict[str, object]:

@@ -17,7 +17,7 @@ from stagent.governance.budgets_policy import (
 )
 from stagent.governance.budgets_windows import PERIODS, Period, Window, format_reset, window_for
 from stagent.ledger.cost import SIMULATED_PROVIDER
-from stagent.ledger.money import format_usd, usd_text
+from stagent.ledger.money import shown_usd, usd_text
 from stagent.ledger.recorder import RUNTIME_PROVIDERS
 from stagent.store import budgets as budget_repo
 from stagent.store import events as event_repo
@@ -231,7 +231,7 @@ def send_warnings(session: Session, limits: Sequence[LimitStatus], zone: tzinfo)
             session,
             kind=ALERT_KIND,
             title=f"Budget warning: {limit.label} {window.period} spend at {percent}%",
-            body=f"{format_usd(limit.spent)} of the {limit.describe()} is spent "
+            body=f"{shown_usd(limit.spent)} of the {limit.describe()} is spent "
             f"(warning at {int(policy.warn_at * 100)}%); resets "
             f"{format_reset(window.resets_at, zone)}.",
             payload=window_payload(limit, zone, level="warning"),
@@ -441,9 +441,9 @@ def _reservation(
         cost_micros=amount,
         cost_source="estimate",
         status=ledger_repo.RESERVED,
-        note=f"reserved {format_usd(amount)} until the run's usage is known "
-        f"(per-run cap {format_usd(run_cap)}; {tightest.describe()} headroom "
-        f"{format_usd(headroom)})",
+        note=f"reserved {shown_usd(amount)} until the run's usage is known "
+        f"(per-run cap {shown_usd(run_cap)}; {tightest.describe()} headroom "
+        f"{shown_usd(headroom)})",
         raw={"estimate_micros": amount, "run_cap_micros": run_cap},
     )
 

@@ -12,7 +12,8 @@ from stagent.ledger.money import usd_text
 from stagent.store import activity
 from stagent.store import ledger_metrics as metrics_repo
 from stagent.store.database import Store
-from stagent.store.ledger import LedgerFilter, Session
+from stagent.store.ledger import Session
+from stagent.store.ledger_metrics import Bucket
 
 
 def success(counts: dict[str, int]) -> dict[str, Any]:
@@ -54,10 +55,8 @@ def active_agents(
     workflow step's and a schedule firing's cost: a scripted run that booked nothing yet is
     simulated too."""
     active = activity.active(session)
-    spend = {
-        task.id: metrics_repo.aggregate(session, LedgerFilter(task_id=task.id), estimated=True)[0]
-        for task in active
-    }
+    found = metrics_repo.per_task(session, [task.id for task in active])
+    spend = {task.id: found.get(task.id) or Bucket(task.id) for task in active}
     return [
         {
             "task_id": task.id,

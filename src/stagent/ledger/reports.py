@@ -25,6 +25,8 @@ NONE_LABELS = {
 }
 RANK = {"complete": 0, "partial": 1, "estimated": 2}
 RECENT_DAYS = 30
+TOP_TASKS = 50
+"""The dashboard's cost per task lists this many tasks, largest spend first."""
 """Velocity's longest average: the spend per day over the last 30 days, whatever the window."""
 
 
@@ -89,8 +91,8 @@ def summary(store: Store, scope: Scope, by: str | None, zone: tzinfo) -> dict[st
         elif by in ATTRIBUTED:
             tasks = repo.aggregate(session, scope.filter(), "task", estimated=True)
             keys = [t.key for t in tasks if t.key]
-            attribution = repo.task_attribution(session, keys)
-            groups = rolled_up(tasks, attribution, repo.task_titles(session, keys), by)
+            titles, attribution = repo.task_details(session, keys)
+            groups = rollups(tasks, attribution, titles, (by,))[by]
         elif by is not None:
             names = repo.project_names(session) if by == "project" else {}
             for share in metrics.shares(chosen):
@@ -125,54 +127,83 @@ def summary(store: Store, scope: Scope, by: str | None, zone: tzinfo) -> dict[st
 GROUP_FIELDS = frozenset({*bucket_json(Bucket(None)), "key", "label", "share"})
 
 
-@dataclass
 class _Rollup:
-    key: str | None
-    label: str
-    bucket: Bucket
-    outcomes: set[object]
-    completeness: str
+    """One group's running sums (in `Bucket`'s field order), outcomes and completeness rank."""
+
+    __slots__ = ("key", "label", "sums", "outcomes", "rank")
+
+    def __init__(self, key: str | None, label: str) -> None:
+        self.key = key
+        self.label = label
+        self.sums = [0] * len(_FIELDS)
+        self.outcomes: set[object] = set()
+        self.rank = 0
+
+    def add(self, values: tuple[int, ...], outcome: object, rank: int) -> None:
+        sums = self.sums
+        for index, value in enumerate(values):
+            sums[index] += value
+        if outcome is not None:
+            self.outcomes.add(outcome)
+        self.rank = max(self.rank, rank)
 
 
-def rolled_up(
+_FIELDS = (
+    "requests", "input_tokens", "output_tokens", "cache_write_5m_tokens",
+    "cache_write_1h_tokens", "cache_read_tokens", "cost_micros", "unpriced", "estimated",
+)  # fmt: skip
+_BY_RANK = {rank: name for name, rank in RANK.items()}
+_NOWHERE = Attribution()
+
+
+def _group_of(by: str, task_id: str, about: Attribution) -> tuple[str | None, str | None, object]:
+    """A task's (group key, label, outcome) when rolled up ``by``."""
+    if by == "profile":
+        key, label, outcome = about.profile, about.profile, task_id
+    elif by == "workflow":
+        key, label = about.workflow_id, about.workflow
+        outcome = (about.workflow_id, about.workflow_run)
+    else:
+        key, label, outcome = about.schedule_id, about.schedule, about.firing_id
+    if key is None:
+        return None, NONE_LABELS[by], task_id
+    return key, label, outcome
+
+
+def rollups(
     tasks: list[Bucket],
     attribution: dict[str, Attribution],
     titles: dict[str, tuple[str, str]],
-    by: str,
-) -> list[dict[str, Any]]:
-    """Per-task sums rolled up by profile, workflow or schedule, largest spend first: each
-    group's sums and share, ``outcomes`` (tasks; workflow runs; schedule firings), the cost per
-    outcome, and how complete the figure is (the least complete of its tasks)."""
-    groups: dict[str | None, _Rollup] = {}
+    bys: tuple[str, ...] = ATTRIBUTED,
+) -> dict[str, list[dict[str, Any]]]:
+    """Per-task sums rolled up by each of ``bys`` (profile, workflow, schedule) in one pass,
+    largest spend first: each group's sums and share, ``outcomes`` (tasks; workflow runs;
+    schedule firings), the cost per outcome, and how complete the figure is (the least
+    complete of its tasks)."""
+    groups: dict[str, dict[str | None, _Rollup]] = {by: {} for by in bys}
     for bucket in tasks:
         task_id = bucket.key
-        if task_id is None:
-            key, label, outcome = None, NONE_LABELS[by], None
-        else:
-            about = attribution.get(task_id, Attribution())
-            if by == "profile":
-                key, label, outcome = about.profile, about.profile, task_id
-            elif by == "workflow":
-                key, label = about.workflow_id, about.workflow
-                outcome = (about.workflow_id, about.workflow_run)
-            else:
-                key, label, outcome = about.schedule_id, about.schedule, about.firing_id
-            if key is None:
-                label, outcome = NONE_LABELS[by], task_id
-        runtime = titles.get(task_id or "", ("", ""))[1]
+        runtime = titles.get(task_id, ("", ""))[1] if task_id else ""
         quality = metrics.completeness(runtime, "run" if task_id else "import", bucket)
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = _Rollup(key, label or key or "", Bucket(key), set(), "complete")
-        group.bucket = group.bucket.plus(bucket, key)
-        if outcome is not None:
-            group.outcomes.add(outcome)
-        if RANK[quality] > RANK[group.completeness]:
-            group.completeness = quality
-    by_key = {g.key: g for g in groups.values()}
+        values = tuple(getattr(bucket, name) for name in _FIELDS)
+        about = attribution.get(task_id, _NOWHERE) if task_id else _NOWHERE
+        for by in bys:
+            if task_id is None:
+                key, label, outcome = None, NONE_LABELS[by], None
+            else:
+                key, label, outcome = _group_of(by, task_id, about)
+            group = groups[by].get(key)
+            if group is None:
+                group = groups[by][key] = _Rollup(key, label or key or "")
+            group.add(values, outcome, RANK[quality])
+    return {by: _rolled_rows(found) for by, found in groups.items()}
+
+
+def _rolled_rows(groups: dict[str | None, _Rollup]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for share in metrics.shares(g.bucket for g in groups.values()):
-        group = by_key[share.key]
+    buckets = (Bucket(g.key, *g.sums) for g in groups.values())
+    for share in metrics.shares(buckets):
+        group = groups[share.key]
         outcomes = len(group.outcomes)
         out.append(
             bucket_json(
@@ -182,7 +213,7 @@ def rolled_up(
                 share=round(share.share, 4),
                 outcomes=outcomes,
                 cost_per_outcome_micros=share.bucket.cost_micros // outcomes if outcomes else None,
-                completeness=group.completeness,
+                completeness=_BY_RANK[group.rank],
             )
         )
     return out
@@ -224,13 +255,13 @@ def dashboard(
             hours if covered else repo.aggregate(session, scope.filter(recent_since), "hour")
         )
         task_ids = [t.key for t in tasks if t.key]
-        titles = repo.task_titles(session, task_ids)
-        attribution = repo.task_attribution(session, task_ids)
+        titles, attribution = repo.task_details(session, task_ids)
     recent = metrics.series(metrics.by_day(recent_hours, zone), recent_first, today)
     daily = metrics.series(metrics.by_day(hours, zone), first, last)
     model_shares = metrics.shares(models)
     forecast = metrics.month_forecast(month.cost_micros, now, zone)
     last_hour_tokens = sum(b.total_tokens for b in minutes)
+    rolled = rollups(tasks, attribution, titles)
     return {
         "days": window.days,
         "chosen": window.chosen,
@@ -275,10 +306,21 @@ def dashboard(
             for s in metrics.shares(sources)
         ],
         "tasks": _tasks(tasks, titles),
-        "profiles": rolled_up(tasks, attribution, titles, "profile"),
-        "workflows": rolled_up(tasks, attribution, titles, "workflow"),
-        "schedules": rolled_up(tasks, attribution, titles, "schedule"),
+        "profiles": rolled["profile"],
+        "workflows": rolled["workflow"],
+        "schedules": rolled["schedule"],
     }
+
+
+def daily(store: Store, scope: Scope, zone: tzinfo, window: Window) -> dict[str, Any]:
+    """The dashboard's ``totals`` and ``daily`` alone (Home's spend card): two reads of the
+    rollup, none of the per-task work."""
+    where = replace(scope, since=window.since, until=window.until).filter()
+    with store.read() as session:
+        (total,) = repo.aggregate(session, where)
+        hours = repo.aggregate(session, where, "hour")
+    days = metrics.series(metrics.by_day(hours, zone), window.first, window.last)
+    return {"totals": bucket_json(total), "daily": [bucket_json(b, day=b.key) for b in days]}
 
 
 def _mean(buckets: list[Bucket]) -> int:
@@ -303,18 +345,19 @@ def _stacked(
 
 
 def _tasks(tasks: list[Bucket], titles: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    """The 50 tasks that spent most, largest first."""
+    top = sorted((b for b in tasks if b.key is not None), key=lambda b: -b.cost_micros)[:TOP_TASKS]
     rows: list[dict[str, Any]] = []
-    for bucket in sorted(tasks, key=lambda b: -b.cost_micros):
-        if bucket.key is None:
-            continue
-        title, runtime = titles.get(bucket.key, ("(deleted task)", ""))
+    for bucket in top:
+        task_id = bucket.key or ""
+        title, runtime = titles.get(task_id, ("(deleted task)", ""))
         rows.append(
             bucket_json(
                 bucket,
-                task_id=bucket.key,
+                task_id=task_id,
                 title=title,
                 runtime=runtime,
                 completeness=metrics.completeness(runtime, "run", bucket),
             )
         )
-    return rows[:50]
+    return rows

@@ -20,7 +20,7 @@ from stagent.ledger.metrics import cap_forecasts
 from stagent.ledger.monitor import agents_now, overview
 from stagent.ledger.prices import PriceTable
 from stagent.ledger.recorder import UsageRecorder
-from stagent.ledger.reports import SUMMARY_GROUPS, Scope, dashboard, summary
+from stagent.ledger.reports import SUMMARY_GROUPS, Scope, daily, dashboard, summary
 from stagent.ledger.reprice import RepriceReport, reprice
 from stagent.ledger.window import Window, chosen_range, last_days
 from stagent.store import ledger as ledger_repo
@@ -161,6 +161,11 @@ class LedgerService:
         data["pricing_checked"] = self.prices.checked.isoformat()
         data["timezone"] = zone_label(self.zone)
         return data
+
+    def daily(self, days: int = 7) -> dict[str, Any]:
+        """Spend of the last ``days`` days: ``totals`` and ``daily`` as `dashboard` has them,
+        without the rest of its work (Home's spend card)."""
+        return daily(self._store, Scope(), self.zone, self.window(days))
 
     def cap_forecasts(self, budgets: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Month-end forecasts against each monthly cap of ``budgets`` (budget scopes as JSON,

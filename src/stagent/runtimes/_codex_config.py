@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+from stagent.domain.limits import API_ROOT_EXAMPLE, url_problem
+
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 PROVIDER_ID = "stagent"
 API_KEY_ENV = "OPENAI_API_KEY"
@@ -69,6 +71,8 @@ class Provider:
             raise ValueError(f"provider: unknown keys {', '.join(unknown)}")
         if data.get("wire_api", "responses") != "responses":
             raise ValueError("provider.wire_api: Codex only speaks the Responses API")
+        if "base_url" in data and (problem := url_problem(data["base_url"])) is not None:
+            raise ValueError(f"provider.base_url: {problem}; use {API_ROOT_EXAMPLE}")
         extra = {k: _text_map(k, data[k]) for k in ("query_params", "http_headers") if k in data}
         return cls(
             base_url=str(data.get("base_url", fallback.base_url)),

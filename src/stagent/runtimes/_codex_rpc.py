@@ -167,6 +167,11 @@ class JsonRpcProcess:
         """The child's last stderr lines, for an error message."""
         return "\n".join(self.stderr_tail)
 
+    async def stderr_closed(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` seconds) until the child's stderr is read to its end: it is
+        read concurrently, so right after an exit `stderr_text` may miss its last lines."""
+        await asyncio.wait({self._readers[1]}, timeout=timeout)
+
     async def close(self, grace: float = 1.0) -> int | None:
         """Close stdin, then SIGTERM, then SIGKILL the process group; reap the child."""
         with contextlib.suppress(Exception):

@@ -123,6 +123,9 @@ class CodexRun(AgentRun):
         self._last_total: Any = None
         self._last_usage: UsageEvent | None = None
         self._turn_completed_ok = False
+        self._initialized = False
+        """Whether the app-server answered ``initialize`` (an exit before that is no hiccup: a
+        binary or a configuration that cannot start fails every attempt the same way)."""
         self._driver = asyncio.create_task(self._drive(), name=f"codex-run-{plan.task_id}")
 
     @property
@@ -205,7 +208,11 @@ class CodexRun(AgentRun):
         except _StoppedError:
             final = await self._stopped()
         except ProcessGone:
-            if self._stop_reason != "cancel":
+            if self._stop_reason == "cancel":
+                pass
+            elif not self._initialized:
+                final = ErrorEvent(message=self._redact(await self._exit_message(at_start=True)))
+            else:
                 final = ErrorEvent(message=self._redact(await self._exit_message()), retryable=True)
                 keep_state = True  # the thread can be resumed by a later attempt
         except RpcError as exc:
@@ -234,6 +241,7 @@ class CodexRun(AgentRun):
         client = {"name": "stagent", "title": "Stagent", "version": plan.client_version}
         capabilities = {"experimentalApi": False, "optOutNotificationMethods": OPT_OUT}
         await self._call("initialize", {"clientInfo": client, "capabilities": capabilities})
+        self._initialized = True
         await self._rpc.notify("initialized")
         resumed = await self._open_thread()
         assert self.thread_id is not None
@@ -358,15 +366,23 @@ class CodexRun(AgentRun):
         if self._rpc is not None:
             await self._rpc.close()
 
-    async def _exit_message(self) -> str:
+    async def _exit_message(self, *, at_start: bool = False) -> str:
+        """Why the app-server is gone: its exit code and the tail of its stderr; ``at_start``
+        (before it answered ``initialize``) says a retry would fail the same way."""
         assert self._rpc is not None
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._rpc.process.wait(), 2)
+        await self._rpc.stderr_closed(2)
         code = self._rpc.process.returncode
         detail = stderr_summary(self._rpc.stderr_text())
-        return f"codex app-server exited unexpectedly (exit code {code})" + (
-            f": {detail}" if detail else ""
-        )
+        said = f": {detail}" if detail else ""
+        if at_start:
+            return (
+                f"codex app-server exited before it started (exit code {code}){said}; "
+                "a retry would fail the same way: `stagent doctor` checks the Codex binary "
+                "and Stagent's configuration for it"
+            )
+        return f"codex app-server exited unexpectedly (exit code {code}){said}"
 
     def _redact(self, text: str) -> str:
         for secret in self._plan.secrets:

@@ -44,6 +44,7 @@ from typing import Any, ClassVar, cast
 
 from stagent.domain.errors import RuntimeUnavailableError, ValidationError
 from stagent.domain.events import ErrorEvent
+from stagent.domain.limits import API_ROOT_EXAMPLE, url_problem
 from stagent.runtimes._codex_config import (
     API_KEY_ENV,
     SANDBOXES,
@@ -177,14 +178,23 @@ class CodexRuntime(Runtime):
         return bundled_codex()
 
     def provider(self, request: RunRequest | None = None) -> Provider:
-        """The model provider a run would use."""
+        """The model provider a run would use. Raises `RuntimeUnavailableError` when the base
+        URL it would take from the environment (or the constructor) is not an http(s) URL, and
+        `ValidationError` for a bad ``provider`` in the run's options."""
         env = request.env if request else {}
-        base_url = (
-            env.get("OPENAI_BASE_URL")
-            or self.base_url
-            or self.environ.get("OPENAI_BASE_URL")
-            or Provider().base_url
+        given = (
+            ("OPENAI_BASE_URL", env.get("OPENAI_BASE_URL")),
+            ("base_url", self.base_url),
+            ("OPENAI_BASE_URL", self.environ.get("OPENAI_BASE_URL")),
         )
+        source, base_url = next(((k, v) for k, v in given if v), ("", Provider().base_url))
+        problem = url_problem(base_url) if source else None
+        if problem is not None:
+            raise RuntimeUnavailableError(
+                f"codex: {source}: {problem}",
+                hint=f"set {source} to the provider's API root ({API_ROOT_EXAMPLE}), or unset "
+                "it for OpenAI's",
+            )
         fallback = Provider(base_url=base_url)
         data = request.config.get("provider") if request else None
         if isinstance(data, dict):
@@ -288,7 +298,12 @@ class CodexRuntime(Runtime):
                 summary="Codex CLI not installed (an optional part of Stagent)",
                 fix=install_command(),
             )
-        provider = self.provider()
+        try:
+            provider = self.provider()
+        except RuntimeUnavailableError as exc:
+            return RuntimeHealth(
+                runtime=self.name, ok=False, summary=exc.message, binary=binary, fix=exc.hint
+            )
         has_key = bool(self.api_key(provider))
         credentials = f"{provider.env_key} ({'set' if has_key else 'missing'})"
         version, problem = await self._preflight(binary, provider)

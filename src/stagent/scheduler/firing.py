@@ -51,12 +51,16 @@ class FiringDecider:
         *,
         admit: Callable[[str, str | None], str | None],
         run_task: Callable[[str], object],
+        require_ready: Callable[[str], object] | None = None,
         workflows: WorkflowTargets | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        """``require_ready(runtime)`` raises `RuntimeUnavailableError` (with the fix as its
+        hint) when a prompt firing's runtime cannot run here now (None: not checked)."""
         self._store = store
         self._admit = admit
         self._run_task = run_task
+        self._require_ready = require_ready
         self._workflows = workflows
         self._clock = clock
 
@@ -143,20 +147,23 @@ class FiringDecider:
         return definition, self._unready(schedule, definition)
 
     def _unready(self, schedule: Schedule, definition: WorkflowDefinition | None) -> str | None:
-        """Why a workflow firing cannot start here now: a step's runtime is not ready (no key,
-        no login, no binary), said with the step, the runtime and the fix; None if it can (or
-        if the target is no workflow, or is gone: the launch says so). Checked before anything
-        is written and outside the write lock (a check may run a binary)."""
-        if schedule.target.kind is TargetKind.PROMPT:
-            return None
-        if definition is None:
-            try:
-                with self._store.read() as session:
-                    row = workflow_repo.get_row(session, schedule.target.ref or "")
-                    definition = WorkflowDefinition.model_validate(row.definition)
-            except StagentError:
-                return None
+        """Why the firing cannot start here now: its runtime, or a workflow step's, is not
+        ready (no key, no login, no binary), said with the step, the runtime and the fix; None
+        if it can (or if the workflow is gone: the launch says so). Checked before anything is
+        written (no task, no run: the schedule keeps its next occurrence) and outside the write
+        lock (a check may run a binary)."""
         try:
+            if schedule.target.kind is TargetKind.PROMPT:
+                if self._require_ready is not None:
+                    self._require_ready(schedule.target.runtime)
+                return None
+            if definition is None:
+                try:
+                    with self._store.read() as session:
+                        row = workflow_repo.get_row(session, schedule.target.ref or "")
+                        definition = WorkflowDefinition.model_validate(row.definition)
+                except StagentError:
+                    return None
             self._targets().require_ready(definition)
         except RuntimeUnavailableError as exc:
             fix = f" (fix: {exc.hint})" if exc.hint else ""

@@ -16,7 +16,8 @@ from stagent.scheduler.timing import next_after
 
 MAX_CATCH_UP = 500
 """At most this many occurrences are recorded (fired or missed) in one catch-up; older ones are
-folded into the first missed firing's reason."""
+folded into the first missed firing's reason. Policy ``all`` fires at most this many: the newest
+occurrence beyond it is recorded missed, saying how many more were not fired."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,7 @@ def plan_claim(schedule: Schedule, now: datetime, grace: timedelta) -> Claim:
         return _settle(schedule, due, [], [], 0, due, now)
     overdue: list[datetime] = []
     dropped = 0
+    newest_dropped: datetime | None = None
     current: datetime | None = due
     while current is not None and current <= now:
         if expires is not None and current > expires:
@@ -69,12 +71,16 @@ def plan_claim(schedule: Schedule, now: datetime, grace: timedelta) -> Claim:
             break
         overdue.append(current)
         if len(overdue) > MAX_CATCH_UP:
-            overdue.pop(0)
+            newest_dropped = overdue.pop(0)
             dropped += 1
         current = next_after(schedule.timing, current)
     late = [o for o in overdue if now - o > grace]
     on_time = [o for o in overdue if now - o <= grace]
     fire, missed = _apply_policy(schedule.missed, late, on_time)
+    if newest_dropped is not None and not missed:
+        # Policy all fired every recorded one: the bound itself is recorded, or the dropped
+        # occurrences would vanish without a trace.
+        missed, dropped = [newest_dropped], dropped - 1
     return _settle(schedule, due, fire, missed, dropped, current, now)
 
 

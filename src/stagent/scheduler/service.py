@@ -5,8 +5,9 @@ Collaborators are passed in by the composition root (`stagent.workspace`), so th
 neither the engine nor governance: ``check_runtime`` validates a runtime name and the profile on
 it, ``admit`` asks the budgets (returns a reservation id, raises a `StagentError` when refused),
 ``run_task`` queues a task's run, ``enqueue`` hands a firing to the durable engine,
-``workflows`` checks and starts workflow and blueprint targets, ``simulated`` names the runtimes
-that call no model (a firing whose every run was on one reads "simulated").
+``require_ready`` refuses a prompt firing's runtime that cannot run here now, ``workflows``
+checks and starts workflow and blueprint targets, ``simulated`` names the runtimes that call no
+model (a firing whose every run was on one reads "simulated").
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from stagent.domain.ids import new_id, utcnow
 from stagent.domain.schedules import (
     Firing,
     FiringStatus,
+    MissedPolicy,
     OverlapPolicy,
     Schedule,
     ScheduleStatus,
@@ -33,7 +35,7 @@ from stagent.domain.schedules import (
 from stagent.scheduler import drafts
 from stagent.scheduler.drafts import ScheduleDraft
 from stagent.scheduler.firing import FiringDecider
-from stagent.scheduler.plan import first_fire_at, plan_claim
+from stagent.scheduler.plan import MAX_CATCH_UP, first_fire_at, plan_claim
 from stagent.scheduler.targets import WorkflowTargets
 from stagent.scheduler.timing import upcoming, zone
 from stagent.store import projects as project_repo
@@ -61,6 +63,7 @@ class ScheduleService:
         admit: Callable[[str, str | None], str | None],
         run_task: Callable[[str], object],
         enqueue: Callable[[str], object],
+        require_ready: Callable[[str], object] | None = None,
         engine_status: Callable[[str], str | None],
         workflows: WorkflowTargets | None = None,
         simulated: Callable[[], Collection[str]] = frozenset,
@@ -78,7 +81,12 @@ class ScheduleService:
         self.grace = timedelta(seconds=grace_seconds)
         self.clock = clock
         self.decider = FiringDecider(
-            store, admit=admit, run_task=run_task, workflows=workflows, clock=lambda: self.clock()
+            store,
+            admit=admit,
+            run_task=run_task,
+            require_ready=require_ready,
+            workflows=workflows,
+            clock=lambda: self.clock(),
         )
 
     # ------------------------------------------------------------ reading
@@ -435,6 +443,8 @@ def _usable_zone(name: str) -> str:
 
 def _missed_reason(schedule: Schedule, dropped: int) -> str:
     text = f"no worker was running at this time; missed-run policy: {schedule.missed.value}"
+    if schedule.missed is MissedPolicy.ALL:  # only the catch-up's bound leaves one missed
+        text += f" fires at most the latest {MAX_CATCH_UP} occurrences at once"
     if dropped:
         text += f" ({dropped} earlier occurrences were also missed)"
     return text

@@ -18,7 +18,7 @@ from typing import Any
 
 from stagent.domain.approvals import Approval
 from stagent.domain.ids import ensure_aware
-from stagent.domain.run_options import RunOptions
+from stagent.domain.run_options import STORED, RunOptions
 from stagent.domain.runs import Run, RunStatus, Subject
 from stagent.domain.tasks import Project, Task, TaskStatus
 
@@ -28,7 +28,7 @@ Column = Callable[[str], Any]
 
 @functools.lru_cache(maxsize=1024)
 def _options(runtime: str, stored: str) -> RunOptions:
-    return RunOptions.model_validate({**json.loads(stored), "runtime": runtime})
+    return RunOptions.model_validate({**json.loads(stored), "runtime": runtime}, context=STORED)
 
 
 def stored_options(runtime: str, stored: dict[str, Any] | None) -> RunOptions:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, exists, select
+from sqlalchemy import Select, Table, bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from stagent.domain.errors import NotFoundError
@@ -160,6 +160,27 @@ def list_tasks(
         query = query.where(TaskRow.status == status.value)
     if project_id is not None:
         query = query.where(TaskRow.project_id == project_id)
+    return [to_task(row) for row in session.scalars(query)]
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    """How many tasks (not deleted) are in each status (absent statuses left out)."""
+    rows = session.execute(
+        select(TaskRow.status, func.count())
+        .where(TaskRow.deleted_at.is_(None))
+        .group_by(TaskRow.status)
+    )
+    return {str(status): int(count) for status, count in rows}
+
+
+def recently_changed(session: Session, limit: int) -> list[Task]:
+    """The ``limit`` tasks (not deleted) changed last, latest first."""
+    query = (
+        select(TaskRow)
+        .where(TaskRow.deleted_at.is_(None))
+        .order_by(TaskRow.updated_at.desc(), TaskRow.id)
+        .limit(limit)
+    )
     return [to_task(row) for row in session.scalars(query)]
 
 

@@ -19,6 +19,7 @@ from stagent.domain.errors import ConflictError, NotFoundError
 from stagent.domain.ids import ensure_aware, new_id, utcnow
 from stagent.domain.workflow_runs import (
     StepState,
+    StepStatus,
     Workflow,
     WorkflowStatus,
     engine_id_for,
@@ -181,6 +182,17 @@ def end(
     if status is not WorkflowStatus.PAUSED:
         row.finished_at = utcnow()
     session.flush()
+
+
+def started(session: Session, row: WorkflowRow) -> Workflow:
+    """The workflow as `begin_run` left it, in its transaction (flushed: its ``updated_at`` is
+    the one stored), without a read: its new run's steps pending (the rows `start_run` wrote)
+    and the definition the run copied."""
+    session.flush()
+    keys = initial_step_keys(definition_of(row.id, row.definition))
+    pending = StepStatus.PENDING
+    states = [StepState(key=key, position=n, status=pending) for n, key in enumerate(keys)]
+    return to_workflow(row, states=states)
 
 
 def begin_run(session: Session, row: WorkflowRow) -> tuple[str, int]:

@@ -20,6 +20,10 @@
     return "$" + Number(value.toPrecision(2));
   }
 
+  // A count on an axis: whole numbers only, large ones short ("45M", not "45,000,000").
+  const COMPACT = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
+  const countAxis = { beginAtZero: true, ticks: { precision: 0, callback: (value) => COMPACT.format(value) } };
+
   function costCharts(data) {
     const spend = document.getElementById("chart-spend");
     if (spend) {
@@ -48,7 +52,7 @@
       new Chart(tokens, {
         type: "line",
         data: { labels: data.labels.map((d) => d.slice(5)), datasets: [{ label: "tokens", data: data.tokens, borderColor: PALETTE[0], backgroundColor: "rgba(37,99,235,0.15)", fill: true, pointRadius: data.labels.length < 2 ? 3 : 0, tension: 0.2 }] },
-        options: { maintainAspectRatio: false, animation: false, plugins: { legend: { display: false } }, scales: { x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 6 } }, y: { beginAtZero: true } } },
+        options: { maintainAspectRatio: false, animation: false, plugins: { legend: { display: false } }, scales: { x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 6 } }, y: countAxis } },
       });
     }
     const models = document.getElementById("chart-models");
@@ -72,7 +76,7 @@
     new Chart(canvas, {
       type: "bar",
       data: { labels: data.labels, datasets: [{ label: "events", data: data.events, backgroundColor: PALETTE[0] }] },
-      options: { maintainAspectRatio: false, animation: false, plugins: { legend: { display: false } }, scales: { x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 6 } }, y: { beginAtZero: true } } },
+      options: { maintainAspectRatio: false, animation: false, plugins: { legend: { display: false } }, scales: { x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 6 } }, y: countAxis } },
     });
   }
 

@@ -98,6 +98,7 @@ def costs(
     export = {"since": since or data["since"], "until": until, **kept}
     export["project_id"] = export.pop("project")
     task_ids = {row.task_id for row in rows if row.task_id}
+    budgets = [status.as_json(ws.budgets.zone) for status in ws.budgets.statuses()]
     response = page(
         request,
         "pages/costs.html",
@@ -120,11 +121,9 @@ def costs(
         sources=SOURCES,
         statuses=STATUSES,
         export_url=f"/api/v1/ledger/export.csv?{_query(**export)}",
-        overall_monthly=_overall_monthly(ws),
+        overall_monthly=_overall_monthly(budgets),
         is_owner=request_is_owner(request),
-        forecasts=ws.ledger.cap_forecasts(
-            [status.as_json(ws.budgets.zone) for status in ws.budgets.statuses()]
-        ),
+        forecasts=ws.ledger.cap_forecasts(budgets),
     )  # fmt: skip
     if problem is not None:
         response.status_code = problem.status
@@ -152,10 +151,11 @@ def import_sessions(ws: WorkspaceDep) -> Response:
     return fragment(render("fragments/import_result.html", reports=reports, sources=SOURCES))
 
 
-def _overall_monthly(ws: Workspace) -> dict[str, Any] | None:
-    """The overall monthly cap's status, if one is set (for the forecast card)."""
-    status = ws.budgets.status("overall").as_json(ws.budgets.zone)
-    monthly = status.get("monthly")
+def _overall_monthly(budgets: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The overall monthly cap's status among ``budgets`` (every scope's status as JSON; the
+    first is ``overall``), if one is set (for the forecast card)."""
+    overall = next((b for b in budgets if b.get("scope") == "overall"), None)
+    monthly = overall.get("monthly") if overall else None
     return monthly if monthly and monthly.get("cap_micros") is not None else None
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from stagent.ledger.reports import Scope
 from stagent.workspace import Workspace
 
 
@@ -23,7 +22,7 @@ def sparkline(values: list[int], width: int = 120, height: int = 28) -> str:
 
 def spend_context(ws: Workspace) -> dict[str, Any]:
     """What the card shows: today's spend, the daily cap (if any), 7 days of spend and calls."""
-    data = ws.ledger.dashboard(Scope(), days=7)
+    data = ws.ledger.daily(7)
     week = data["daily"]
     status = ws.budgets.status("overall").as_json(ws.budgets.zone)
     daily: dict[str, Any] = status.get("daily") or {}

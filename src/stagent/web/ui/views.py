@@ -6,9 +6,7 @@ render the same fragments from the same contexts.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from stagent.domain.approvals import Approval
@@ -24,7 +22,8 @@ from stagent.ledger.money import shown_usd
 from stagent.workspace import Workspace
 
 S = TaskStatus
-EPOCH = datetime.min.replace(tzinfo=UTC)
+RECENT = 8
+"""Home lists this many recently changed tasks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,24 +242,14 @@ def task_runs_context(ws: Workspace, task_id: str, *, upto: int) -> dict[str, An
     }
 
 
-def status_counts(tasks: list[Task]) -> dict[str, int]:
-    """How many tasks are in each status (every status present, zero included)."""
-    counts = Counter(t.status.value for t in tasks)
-    return {s.value: counts.get(s.value, 0) for s in TaskStatus}
-
-
-def _changed_at(task: Task) -> datetime:
-    return task.updated_at or task.created_at or EPOCH
-
-
 def home_context(ws: Workspace) -> dict[str, Any]:
-    """Counts by status and the most recently changed tasks."""
-    tasks = ws.tasks.list()
-    recent = sorted(tasks, key=_changed_at, reverse=True)[:8]
+    """Counts by status (of every task) and the most recently changed tasks."""
+    found = ws.tasks.count_by_status()
+    counts = {s.value: found.get(s.value, 0) for s in TaskStatus}
     return {
-        "counts": status_counts(tasks),
-        "total": len(tasks),
-        "recent": recent,
+        "counts": counts,
+        "total": sum(counts.values()),
+        "recent": ws.tasks.recently_changed(RECENT),
         "project_count": len(ws.projects.list()),
         "lk": lookup(ws),
     }
