@@ -149,14 +149,12 @@ def test_empty_tables_and_charts_say_what_will_fill_them(
     page.goto(f"{server}/inbox")
     expect(page.locator("#decisions tr.no-decisions")).to_contain_text("No decisions yet")
     page.goto(f"{server}/costs")
-    expect(page.locator("article.notice")).to_contain_text("No provider calls in this range")
+    notice = page.locator("article.notice", has_text="No provider calls in this range")
+    expect(notice).to_have_count(1)
     expect(page.locator(".charts canvas")).to_have_count(0)
-    # The breakdown tables' rows span their sections, not just their few words.
-    spans = page.locator(".breakdowns table").evaluate_all(
-        "els => els.map(t => [t.querySelector('tr').getBoundingClientRect().width,"
-        " t.closest('section').getBoundingClientRect().width])"
-    )
-    assert len(spans) == 7 and all(row >= section - 1 for row, section in spans), spans
+    # The notice says it once: no breakdown table of nothing under it (their layout with a
+    # busy workspace's figures: tests/ledger/test_pages_fit_browser.py).
+    expect(page.locator(".breakdowns table")).to_have_count(0)
     page.goto(f"{server}/nope")
     expect(page.locator("hgroup p")).to_have_text(re.compile("^There is no page at this address"))
 
