@@ -1,5 +1,5 @@
 """Ledger benchmarks: ``python -m benchmarks.ledger [--quick] [--sqlite-only | --postgres-only]
-[--skip-import] [--skip-summary] [--size-mib N]``.
+[--skip-import] [--skip-summary] [--size-mib N] [--repeats N]``.
 
 Prints numbers; asserts nothing.
 
@@ -9,7 +9,9 @@ Prints numbers; asserts nothing.
   and as the whole ``stagent ledger import`` command (start-up included; the home set up as
   any earlier command leaves it, bytecode cached), beside ccusage reading the
   same files (``ccusage claude daily --json --offline``, which re-reads everything every time)
-  when it can be found: ``$CCUSAGE_BIN``, else ``npx --yes ccusage@20.0.24``. Token totals of
+  when it can be found: ``$CCUSAGE_BIN``, else ``npx --yes ccusage@20.0.24``. The whole
+  commands and ccusage's report are each the median of ``--repeats`` runs (3; every run of a
+  command starts from a copy of the same home, so each does the same work). Token totals of
   both are printed so they can be compared.
 - The summary (`LedgerService.summary`, all time; and grouped by day and by model) over one
   million ledger rows (100k with ``--quick``), p50 of 5 runs, on SQLite and PostgreSQL; the
@@ -161,8 +163,9 @@ def ccusage_command() -> list[str] | None:
     return [npx, "--yes", f"ccusage@{CCUSAGE_VERSION}"] if npx else None
 
 
-def run_ccusage(logs: Path) -> dict[str, float] | None:
-    """ccusage over the same files: wall time, peak RSS and its token total (None if absent)."""
+def run_ccusage(logs: Path, repeats: int) -> dict[str, float] | None:
+    """ccusage over the same files: the median of ``repeats`` reports' wall and CPU time, peak
+    RSS and its token total (None if absent)."""
     command = ccusage_command()
     if command is None:
         return None
@@ -172,8 +175,8 @@ def run_ccusage(logs: Path) -> dict[str, float] | None:
         subprocess.run(probe, env=env, check=True, capture_output=True, timeout=300)
     except (OSError, subprocess.SubprocessError):
         return None
-    best: dict[str, float] | None = None
-    for _ in range(2):
+    runs: list[dict[str, float]] = []
+    for _ in range(repeats):
         start = time.perf_counter()
         done = subprocess.run(
             ["/usr/bin/time", "-f", "%M %U %S", *probe], env=env, capture_output=True, text=True
@@ -188,26 +191,46 @@ def run_ccusage(logs: Path) -> dict[str, float] | None:
             "tokens": totals["totalTokens"],
             "cost": totals["totalCost"],
         }
-        best = run if best is None or run["wall"] < best["wall"] else best
-    return best
+        runs.append(run)
+    return median_run(runs)
 
 
-def import_benchmark(size_mib: int) -> None:
-    """Generate logs, import them (first, re-run, incremental) and compare with ccusage."""
+def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over runs of the same work."""
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def commands_from(state: Path, home: Path, logs: Path, repeats: int) -> dict[str, float]:
+    """The whole command ``repeats`` times, each on a fresh copy of the home ``state`` (so each
+    run does the same work); ``home`` is left as the last run left it."""
+    runs: list[dict[str, float]] = []
+    for _ in range(repeats):
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.copytree(state, home)
+        os.sync()  # the copy on disk, as the command that left it did: not this run's fsyncs
+        runs.append(run_command(home, logs))
+    return median_run(runs)
+
+
+def import_benchmark(size_mib: int, repeats: int) -> None:
+    """Generate logs, import them (first, re-run, incremental) and compare with ccusage; the
+    whole commands and ccusage's report each the median of ``repeats`` runs."""
     with tempfile.TemporaryDirectory() as tmp:
         logs, home = Path(tmp) / "claude", Path(tmp) / "home"
         written = generate(logs, size_mib * 1024 * 1024, sessions=max(20, size_mib // 5))
         print(f"import of {written / 2**20:,.0f} MiB of generated Claude Code transcripts")
-        cli_home = Path(tmp) / "cli-home"
-        prepare_home(cli_home, logs)
+        cli_home, cli_state = Path(tmp) / "cli-home", Path(tmp) / "cli-state"
+        prepare_home(cli_state, logs)
         first = run_import(home, logs)
-        first_cli = run_command(cli_home, logs)
+        first_cli = commands_from(cli_state, cli_home, logs, repeats)
         again = run_import(home, logs)
-        again_cli = run_command(cli_home, logs)
+        again_cli = median_run([run_command(cli_home, logs) for _ in range(repeats)])
         appended = append_new_turns(logs, written // 100)
         incremental = run_import(home, logs)
-        incremental_cli = run_command(cli_home, logs)
-        cc = run_ccusage(logs)
+        shutil.rmtree(cli_state)
+        shutil.copytree(cli_home, cli_state)
+        incremental_cli = commands_from(cli_state, cli_home, logs, repeats)
+        cc = run_ccusage(logs, repeats)
         labels = ("first import", "re-run, nothing new", f"re-run, {appended / 2**20:,.1f} MiB new")
         for label, run in zip(labels, (first, again, incremental), strict=True):
             print(
@@ -215,7 +238,10 @@ def import_benchmark(size_mib: int) -> None:
                 f"({run['process']:5.2f} s for the whole process) "
                 f"{run['rss_mib']:6.0f} MiB peak  +{int(run['added']):,} calls"
             )
-        print("  the whole command (`stagent ledger import claude-code --path ... --json`):")
+        print(
+            "  the whole command (`stagent ledger import claude-code --path ... --json`), "
+            f"median of {repeats}:"
+        )
         for label, run in zip(labels, (first_cli, again_cli, incremental_cli), strict=True):
             print(
                 f"  stagent {label:<24} {run['wall']:7.2f} s wall {run['cpu']:7.2f} s cpu "
@@ -238,7 +264,8 @@ def import_benchmark(size_mib: int) -> None:
             )
             return
         print(
-            f"  ccusage {CCUSAGE_VERSION} (every report re-reads all) {cc['wall']:7.2f} s wall "
+            f"  ccusage {CCUSAGE_VERSION} (every report re-reads all; median of {repeats}) "
+            f"{cc['wall']:7.2f} s wall "
             f"{cc['cpu']:7.2f} s cpu {cc['rss_mib']:6.0f} MiB peak"
         )
         print(f"  ccusage tokens {int(cc['tokens']):,} cost ${cc['cost']:.6f} (after the append)")
@@ -436,9 +463,12 @@ def main() -> None:
     parser.add_argument("--skip-import", action="store_true")
     parser.add_argument("--skip-summary", action="store_true")
     parser.add_argument("--size-mib", type=int, default=None)
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs of each whole command and of ccusage"
+    )
     args = parser.parse_args()
     if not args.skip_import:
-        import_benchmark(args.size_mib or (64 if args.quick else 1024))
+        import_benchmark(args.size_mib or (64 if args.quick else 1024), args.repeats)
     if not args.skip_summary:
         summary_benchmark(
             100_000 if args.quick else 1_000_000, args.sqlite_only, args.postgres_only
