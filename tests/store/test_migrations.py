@@ -243,6 +243,18 @@ def test_schedules_and_firings_from_before_the_workflow_link_are_kept(engine: sa
         assert firing.workflow_id is None and firing.workflow_run is None
 
 
+def seed_built_release(
+    conn: sa.Connection, tables: dict[str, sa.Table], definition: dict[str, Any]
+) -> None:
+    """An old schema's workflow ``wf_old`` ("release") whose step ``build`` output "built"."""
+    seed(conn, tables["workflows"], {"id": "wf_old", "name": "release", "definition": definition})
+    seed(
+        conn,
+        tables["workflow_steps"],
+        {"id": "wfs_old", "workflow_id": "wf_old", "step_key": "build", "output": "built"},
+    )
+
+
 def test_workflows_from_before_run_time_steps_keep_their_step_rows(engine: sa.Engine) -> None:
     tables = at(engine, "0014")
     definition: dict[str, Any] = {
@@ -251,14 +263,7 @@ def test_workflows_from_before_run_time_steps_keep_their_step_rows(engine: sa.En
         "steps": [{"id": "build", "name": "Build", "prompt": "build it"}],
     }
     with engine.begin() as conn:
-        seed(
-            conn, tables["workflows"], {"id": "wf_old", "name": "release", "definition": definition}
-        )
-        seed(
-            conn,
-            tables["workflow_steps"],
-            {"id": "wfs_old", "workflow_id": "wf_old", "step_key": "build", "output": "built"},
-        )
+        seed_built_release(conn, tables, definition)
     with at_head(engine) as store:
         with store.read() as session:
             flow = workflow_repo.get(session, "wf_old")
@@ -327,13 +332,7 @@ def test_runs_from_before_0025_show_the_stored_definition_and_later_runs_keep_th
 
     tables = at(engine, "0024")
     with engine.begin() as conn:
-        old_row = {"id": "wf_old", "name": "release", "definition": flow("a")}
-        seed(conn, tables["workflows"], old_row)
-        seed(
-            conn,
-            tables["workflow_steps"],
-            {"id": "wfs_old", "workflow_id": "wf_old", "step_key": "build", "output": "built"},
-        )
+        seed_built_release(conn, tables, flow("a"))
     with at_head(engine) as store:
         with store.read() as session:
             old = workflow_repo.get(session, "wf_old")
