@@ -20,14 +20,22 @@ from stagent.workspace import Workspace
 pytestmark = pytest.mark.slow
 
 
-def wait_for_running_step(client: Workspace, workflow_id: str, key: str) -> str:
+STEP_SECONDS = 8
+"""How long the step interrupted by the kill works after its agent started: the window in
+which the test sees it started and kills the server (a poll and a stall under load)."""
+
+
+def wait_for_started_agent(client: Workspace, workflow_id: str, key: str) -> str:
+    """The step's task once its agent started: its first text event is logged (a state a poll
+    cannot miss). Its task is ``running`` a moment earlier, before the agent starts: a kill
+    then interrupted a step whose agent had not run (under load, wave 15)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         state = next(s for s in client.workflows.get(workflow_id).steps if s.key == key)
-        if state.task_id and client.tasks.get(state.task_id).status.value == "running":
+        if state.task_id and agent_turns(client, state.task_id) >= 1:
             return state.task_id
         time.sleep(0.05)
-    raise AssertionError(f"step {key} never started")
+    raise AssertionError(f"the agent of step {key} never started")
 
 
 def agent_turns(client: Workspace, task_id: str) -> int:
@@ -46,16 +54,17 @@ def test_a_killed_server_resumes_a_sequence_at_its_first_unfinished_step(tmp_pat
                 "pattern": "sequence",
                 "steps": [
                     step("one", "first"),
-                    step("two", "second", delay=4),
+                    step("two", "second", delay=STEP_SECONDS),
                     step("three", "third"),
                 ],
             }
         )
         wf = client.workflows.add(definition)
         client.workflows.run(wf.id)
-        two = wait_for_running_step(client, wf.id, "two")
+        two = wait_for_started_agent(client, wf.id, "two")
         sigkill(first)
         assert client.workflows.get(wf.id).status is WorkflowStatus.RUNNING
+        assert client.tasks.get(two).status.value == "running", "step two ended before the kill"
 
     with serving(home):
         done = client.workflows.wait(wf.id, timeout=90)
@@ -217,7 +226,7 @@ def test_a_killed_server_finishes_a_parallel_join_without_rerunning_finished_bra
         )
         wf = client.workflows.add(definition)
         client.workflows.run(wf.id)
-        b_task = wait_for_running_step(client, wf.id, "b")
+        b_task = wait_for_started_agent(client, wf.id, "b")
         deadline = time.monotonic() + 30
         # The branches' tasks a and c end while b still runs (the join waits for all three).
         while not all(
