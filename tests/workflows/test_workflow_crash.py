@@ -16,6 +16,7 @@ from stagent.testing.anthropic_server import AnthropicScriptServer
 from stagent.testing.model_script import ModelScript, ScriptBook
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
+from steptools import agent_turns, wait_for_started_agent
 
 pytestmark = pytest.mark.slow
 
@@ -23,25 +24,6 @@ pytestmark = pytest.mark.slow
 STEP_SECONDS = 8
 """How long the step interrupted by the kill works after its agent started: the window in
 which the test sees it started and kills the server (a poll and a stall under load)."""
-
-
-def wait_for_started_agent(client: Workspace, workflow_id: str, key: str) -> str:
-    """The step's task once its agent started: its first text event is logged (a state a poll
-    cannot miss). Its task is ``running`` a moment earlier, before the agent starts: a kill
-    then interrupted a step whose agent had not run (under load, wave 15)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        state = next(s for s in client.workflows.get(workflow_id).steps if s.key == key)
-        if state.task_id and agent_turns(client, state.task_id) >= 1:
-            return state.task_id
-        time.sleep(0.05)
-    raise AssertionError(f"the agent of step {key} never started")
-
-
-def agent_turns(client: Workspace, task_id: str) -> int:
-    """How many times the step's agent was started: each scripted run writes one text event
-    before anything else."""
-    return sum(1 for e in client.tasks.events(task_id) if e.kind == "text")
 
 
 def test_a_killed_server_resumes_a_sequence_at_its_first_unfinished_step(tmp_path: Path) -> None:
