@@ -66,8 +66,8 @@ def test_malformed_lines_are_named_by_file_and_line(cli: Cli, tmp_path: Path) ->
     assert f"{count - 2} calls added" in lines[0]
     assert lines[1:] == [
         "  2 malformed lines skipped:",
-        f"    {path}:2: not valid JSON (unexpected end of data)",
-        f"    {path}:9000: not a JSON object",
+        f"    {path}:2: not a JSON object (invalid JSON: unexpected end of data)",
+        f"    {path}:9000: not a JSON object (an array)",
     ]
 
     transcript(root, [call(count + 1), "garbage", call(count + 2)])
@@ -76,7 +76,10 @@ def test_malformed_lines_are_named_by_file_and_line(cli: Cli, tmp_path: Path) ->
     assert [list(report) for report in again] == [REPORT_KEYS]
     [report] = again
     assert (report["calls_added"], report["lines_read"], report["malformed_lines"]) == (2, 3, 1)
-    assert report["malformed_examples"] == [f"{path}:{count + 2}: not a JSON object"]
+    assert report["malformed_examples"] == [
+        f"{path}:{count + 2}: not a JSON object (invalid JSON: unexpected character, expected a "
+        "JSON value)"
+    ]
 
 
 def test_many_malformed_lines_are_counted_past_the_examples(cli: Cli, tmp_path: Path) -> None:
@@ -88,7 +91,9 @@ def test_many_malformed_lines_are_counted_past_the_examples(cli: Cli, tmp_path: 
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[1] == "  25 malformed lines skipped:"
-    assert lines[2] == f"    {path}:2: not a JSON object"
+    assert lines[2] == (
+        f"    {path}:2: not a JSON object (invalid JSON: invalid literal, expected 'null')"
+    )
     assert lines[-1] == "    ... and 5 more"  # 20 examples, then the count of the rest
 
 
