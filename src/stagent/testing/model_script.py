@@ -62,7 +62,7 @@ class TurnError(_Strict):
     type: str | None = None
     """The provider's error type; derived from ``status`` when omitted."""
     retry_after: float | None = Field(default=None, ge=0)
-    """Seconds sent in a ``retry-after`` header (Anthropic server), if any."""
+    """Seconds sent in a ``retry-after`` header, if any."""
 
 
 class ModelTurn(_Strict):
@@ -79,10 +79,10 @@ class ModelTurn(_Strict):
     ``response.completed`` comes after the tool call)."""
     echo_tool_results: bool = False
     stream_fault: Literal["cut", "garbage", "overloaded"] | None = None
-    """Anthropic server, streamed answers: after the first text delta the stream breaks --
-    ``cut`` closes the connection without ending the message, ``garbage`` sends an event whose
-    data is not JSON, ``overloaded`` sends an SSE ``error`` event (``overloaded_error``), as the
-    API does when it fails mid-message."""
+    """Streamed answers: after the first text delta the stream breaks -- ``cut`` ends it
+    without ending the message, ``garbage`` sends an event whose data is not JSON,
+    ``overloaded`` sends the failure event the API sends mid-message (Anthropic: an ``error``
+    event, ``overloaded_error``; OpenAI: ``response.failed``, ``server_error``)."""
 
 
 class ModelScript(_Strict):
