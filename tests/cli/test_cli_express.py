@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from clitools import Cli
 
 from stagent.cli.express import ImportRequest, parse
+from stagent.store.sqlite_imports import LEFT_WAL_BYTES, open_sqlite_imports
 
 
 def stagent(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -155,3 +157,67 @@ def test_the_lane_says_where_it_found_nothing(cli: Cli, tmp_path: Path) -> None:
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[1] == f"  no session files found in {tmp_path / 'empty'}"
+
+
+def _booked(home: Path) -> tuple[list[tuple[str, int]], list[int]]:
+    """The imported calls (dedupe key, output tokens) and read positions a new read-only
+    connection sees, as the read commands open the file (`store/sqlite_reads.py`)."""
+    conn = sqlite3.connect(f"file:{home / 'stagent.sqlite'}?mode=ro", uri=True)
+    try:
+        calls = conn.execute("SELECT dedupe_key, output_tokens FROM usage_ledger ORDER BY 1")
+        positions = conn.execute('SELECT "offset" FROM ledger_import_files')
+        return [(str(k), int(t)) for k, t in calls], [int(o) for (o,) in positions]
+    finally:
+        conn.close()
+
+
+def test_a_re_run_leaves_its_committed_wal_to_the_next_opener(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    logs = transcript(tmp_path / "claude", "msg_1")
+    assert stagent(home, "ledger", "import", "claude-code", "--path", logs).returncode == 0
+    assert not (home / "stagent.sqlite-wal").exists()  # the workspace closed: checkpointed
+    transcript(tmp_path / "claude", "msg_1", "msg_2", "msg_3")
+    size = (tmp_path / "claude" / "projects" / "-src" / "session.jsonl").stat().st_size
+
+    done = stagent(home, "ledger", "import", "claude-code", "--path", logs, "--json")
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["calls_added"] == 2
+    wal = (home / "stagent.sqlite-wal").stat().st_size
+    assert 0 < wal <= LEFT_WAL_BYTES  # the process ended without checkpointing at its close
+    calls, positions = _booked(home)  # committed (synchronous=FULL) before the process ended
+    assert [tokens for _key, tokens in calls] == [100, 101, 102] and positions == [size]
+    again = stagent(home, "ledger", "import", "claude-code", "--path", logs, "--json")
+    assert json.loads(again.stdout)[0]["calls_added"] == 0 and _booked(home) == (calls, positions)
+
+
+def test_a_wal_above_the_limit_is_checkpointed_and_removed_at_the_end(tmp_path: Path) -> None:
+    """Every lane import ends with a WAL of at most `LEFT_WAL_BYTES` or none: it does not
+    grow from re-run to re-run (SQLite's own checkpoint at 1,000 pages bounds it between)."""
+    home = tmp_path / "home"
+    logs = transcript(tmp_path / "claude", "msg_1")
+    stagent(home, "ledger", "import", "claude-code", "--path", logs)
+    transcript(tmp_path / "claude", "msg_1", "msg_2")
+    stagent(home, "ledger", "import", "claude-code", "--path", logs)
+    wal = home / "stagent.sqlite-wal"
+    with wal.open("ab") as grown:  # as a large first import leaves it: past its valid frames
+        grown.truncate(LEFT_WAL_BYTES + 1)
+    transcript(tmp_path / "claude", "msg_1", "msg_2", "msg_3")
+
+    done = stagent(home, "ledger", "import", "claude-code", "--path", logs, "--json")
+
+    assert json.loads(done.stdout)[0]["calls_added"] == 1
+    assert not wal.exists()
+    assert [tokens for _key, tokens in _booked(home)[0]] == [100, 101, 102]
+
+
+def test_the_import_connection_commits_durably(tmp_path: Path) -> None:
+    """Its commits sync the WAL (``synchronous=FULL``), so it may end unclosed."""
+    home = tmp_path / "home"
+    stagent(home, "ledger", "import", "claude-code", "--path", transcript(tmp_path, "msg_1"))
+    plain = open_sqlite_imports(f"sqlite:///{home / 'stagent.sqlite'}")
+    assert plain is not None
+    try:
+        assert plain._conn.execute("PRAGMA synchronous").fetchone() == (2,)  # pyright: ignore[reportPrivateUsage]
+    finally:
+        plain.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -188,6 +189,23 @@ def test_a_provider_base_url_that_is_not_http_is_refused_with_the_field_and_the_
     assert bad["hint"] == (
         "give the provider's API root, like https://api.openai.com/v1 or http://127.0.0.1:8080/v1"
     )
+    assert cli.json("task", "list") == []
+
+
+def test_a_provider_header_with_a_line_break_is_refused_at_add_without_its_value(
+    cli: Cli,
+) -> None:
+    headers = {"Authorization": "Bearer sk-cli-secret\nX-Evil: 1"}
+    given = json.dumps({"codex": {"provider": {"http_headers": headers}}})
+    bad = cli.json("task", "add", "t", "--runtime", "codex", "--options", given, expect_exit=1)
+    assert bad["error"] == (
+        "options.codex.provider.http_headers: the value of 'Authorization' contains a line "
+        "break or control character"
+    )
+    assert "sk-cli-secret" not in json.dumps(bad)
+    plain = cli("task", "add", "t", "--runtime", "codex", "--options", given)
+    assert plain.exit_code == 1 and "http_headers" in plain.output
+    assert "sk-cli-secret" not in plain.output
     assert cli.json("task", "list") == []
 
 

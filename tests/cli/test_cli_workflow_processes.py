@@ -8,7 +8,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,13 +17,9 @@ from servetools import child_env, start_worker, stop_worker
 from stagent.domain.workflow_runs import WorkflowStatus
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
+from steptools import wait_for_started_agent
 
 pytestmark = pytest.mark.slow
-
-
-def step_running(ws: Workspace, workflow_id: str, key: str) -> bool:
-    task_id = next(s.task_id for s in ws.workflows.get(workflow_id).steps if s.key == key)
-    return bool(task_id) and ws.tasks.get(task_id or "").status.value == "running"
 
 
 def test_a_cli_run_is_executed_by_the_running_worker_and_resumes_after_its_restart(
@@ -39,7 +34,7 @@ def test_a_cli_run_is_executed_by_the_running_worker_and_resumes_after_its_resta
     data = {
         "name": "handed-over",
         "pattern": "sequence",
-        "steps": [step("one", "first"), step("two", "second", delay=3), step("three", "x")],
+        "steps": [step("one", "first"), step("two", "second", delay=6), step("three", "x")],
     }
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     command = [sys.executable, "-m", "stagent", "workflow", "run", str(path), "--json"]
@@ -51,11 +46,9 @@ def test_a_cli_run_is_executed_by_the_running_worker_and_resumes_after_its_resta
     assert shown["status"] == "running"  # returned at once: the worker runs it
     wf_id = shown["id"]
 
-    deadline = time.monotonic() + 60
-    while not step_running(worker_client, wf_id, "two"):
-        assert time.monotonic() < deadline, "the worker never reached step two"
-        time.sleep(0.1)
+    two = wait_for_started_agent(worker_client, wf_id, "two")  # not just claimed: started
     stop_worker(first, signal.SIGKILL)
+    assert worker_client.tasks.get(two).status.value == "running", "step two ended before the kill"
     assert worker_client.workflows.get(wf_id).status is WorkflowStatus.RUNNING
 
     again, _ = start_worker(worker_home)

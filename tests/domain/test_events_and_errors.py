@@ -47,7 +47,7 @@ EVENTS: list[tuple[RuntimeEvent, dict[str, Any]]] = [
         {"request_id": "req_1", "tool": "Bash", "output": "a\nb", "is_error": True},
     ),
     (ResultEvent("done"), {"text": "done"}),
-    (ErrorEvent("boom"), {"message": "boom", "retryable": False}),
+    (ErrorEvent("boom"), {"message": "boom", "retryable": None}),
 ]
 
 

@@ -254,3 +254,45 @@ def test_an_http_base_url_is_taken_and_stored_options_read_as_they_were_saved() 
     assert saved.codex is not None and saved.codex.provider == {"base_url": "localhost:8080"}
     with pytest.raises(ValidationError, match=r"^options\.codex\.provider\.base_url: "):
         parse_run_options({**saved.stored(), "runtime": "codex"}, prefix="options.")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "says", "hint"),
+    [
+        ("query_params", "api-version=1", "must map names to text, like", "as a mapping"),
+        (
+            "query_params",
+            {"api-version": 1},
+            "the value of 'api-version' must be text, not a number",
+            "quote",
+        ),
+        ("http_headers", {"X Team": "ops"}, "'X Team' is not a valid header name", "letters"),
+        ("http_headers", {"": "ops"}, "a header has an empty name", "name each header"),
+        (
+            "http_headers",
+            {"Authorization": "Bearer sk-secret\nX-Evil: 1"},
+            "the value of 'Authorization' contains a line break or control character",
+            "not shown here",
+        ),
+    ],
+)
+def test_provider_params_and_headers_are_refused_at_save_never_echoing_a_value(
+    key: str, value: object, says: str, hint: str
+) -> None:
+    """Codex took these and failed at start (or sent a broken request) on every run; now the
+    save is refused, naming the field and the header, never its value (it may be a key)."""
+    data = {"runtime": "codex", "codex": {"provider": {key: value}}}
+    with pytest.raises(ValidationError) as caught:
+        parse_run_options(data, prefix="options.")
+    assert caught.value.message.startswith(f"options.codex.provider.{key}: {says}")
+    assert hint in (caught.value.hint or "")
+    assert "sk-secret" not in caught.value.message + (caught.value.hint or "")
+
+
+def test_good_params_and_headers_are_taken_and_stored_ones_read_as_saved() -> None:
+    provider = {"query_params": {"api-version": "2025-04-01"}, "http_headers": {"X-Team": "a b"}}
+    options = parse_run_options({"runtime": "codex", "codex": {"provider": provider}})
+    assert options.runtime_config()["provider"] == provider
+    broken = {"http_headers": {"X Team": "ops"}}
+    saved = stored_options("codex", {"codex": {"provider": broken}})
+    assert saved.codex is not None and saved.codex.provider == broken

@@ -131,9 +131,11 @@ def test_a_failing_beat_does_not_stop_the_heartbeat(workspace: Workspace) -> Non
 
     lease = started(workspace, [], on_beat=broken)
     try:
-        until(lambda: len(calls) >= 2)
-        age = utcnow() - rows(workspace)[lease.executor_id][1]
-        assert age < timedelta(seconds=LEASE)
+        until(lambda: len(calls) >= 1)
+        first = rows(workspace)[lease.executor_id][1]
+        until(lambda: len(calls) >= 3)
+        # renewed after a failing beat (no bound on its age: a loaded machine stalls threads)
+        assert rows(workspace)[lease.executor_id][1] > first
     finally:
         lease.stop()
 

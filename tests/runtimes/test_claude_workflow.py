@@ -17,6 +17,7 @@ from claude_fixtures import (  # noqa: F401
 
 from stagent.domain.workflow_files import parse_definition
 from stagent.domain.workflow_runs import WorkflowStatus
+from stagent.engine.workflow_steps import NOT_RETRIED
 from stagent.testing.anthropic_server import AnthropicScriptServer
 from stagent.workspace import Workspace
 
@@ -67,3 +68,34 @@ def test_a_sequence_runs_on_the_real_claude_cli_one_model_call_per_step(
     gap = calls[1]["at"] - first_end.timestamp()
     print(f"\nstep end -> next step's first model request: {gap:.2f} s")
     assert gap > 0
+
+
+def test_a_bad_api_key_fails_the_step_once_however_many_tries_its_policy_allows(
+    claude_worker: Workspace, anthropic_server: AnthropicScriptServer
+) -> None:
+    """The provider answers 401: the CLI's error is not retryable, so the retry policy's three
+    tries and ten-minute backoff are not spent on it."""
+    definition = parse_definition(
+        {
+            "name": "bad-key",
+            "pattern": "sequence",
+            "steps": [
+                {
+                    "id": "greet",
+                    "name": "Greet",
+                    "prompt": "SCENARIO:e401 greet",
+                    "runtime": "claude",
+                    "retry": {"attempts": 3, "backoff_seconds": 600},
+                }
+            ],
+        }
+    )
+    ws = claude_worker
+    wf = ws.workflows.add(definition)
+    ws.workflows.run(wf.id)
+    done = ws.workflows.wait(wf.id, timeout=180)
+    assert done.status is WorkflowStatus.FAILED
+    error = done.steps[0].error or ""
+    assert "(HTTP 401)" in error and error.endswith(NOT_RETRIED), error
+    assert len([r for r in anthropic_server.requests if r["scenario"] == "e401"]) == 1
+    assert len(ws.tasks.runs(done.steps[0].task_id or "")) == 1

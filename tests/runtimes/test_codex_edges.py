@@ -88,21 +88,28 @@ async def test_a_providers_query_parameters_and_headers_reach_it(
 
 
 @pytest.mark.parametrize(
-    ("key", "value"),
+    ("key", "value", "says"),
     [
-        ("query_params", "api-version=2026-01-01"),
-        ("http_headers", {"X-Retries": 3}),
-        ("http_headers", ["X-Team: ops"]),
+        ("query_params", "api-version=2026-01-01", "must map names to text"),
+        ("http_headers", {"X-Retries": 3}, "the value of 'X-Retries' must be text, not a number"),
+        ("http_headers", ["X-Team: ops"], "must map names to text"),
+        ("http_headers", {"X-Key": "sk-1\r\nX-Evil: 1"}, "the value of 'X-Key' contains a line"),
     ],
 )
 def test_a_provider_setting_codex_would_reject_is_refused_before_it_starts(
-    codex: CodexRuntime, workdir: Path, openai_server: ScriptedOpenAIServer, key: str, value: object
+    codex: CodexRuntime,
+    workdir: Path,
+    openai_server: ScriptedOpenAIServer,
+    key: str,
+    value: object,
+    says: str,
 ) -> None:
     # Codex's --strict-config exits at start on these (exit code 1, retryable): every retry of
     # the run would fail the same way. Refused with the field instead, before any process.
     provider = {"base_url": openai_server.base_url, key: value}
-    with pytest.raises(ValidationError, match=f"codex provider.{key}: must map names to text"):
+    with pytest.raises(ValidationError, match=f"codex provider.{key}: {says}") as caught:
         codex.plan(request("text", workdir, config={"provider": provider}))
+    assert "sk-1" not in caught.value.message
 
 
 @pytest.mark.parametrize(

@@ -80,9 +80,7 @@ def test_a_write_that_logs_nothing_still_wakes_another_process(pg_store: Store) 
     other = Store(pg_store.url)
     other.watch_other_processes()
     try:
-        seen = other.changes.version
-        time.sleep(0.5)  # the watcher is listening (it rings once when it starts)
-        seen = other.changes.version
+        seen = other.changes.version  # `watch_other_processes` returned: its thread listens
         woke = threading.Event()
 
         def wait() -> None:

@@ -113,6 +113,23 @@ async def test_a_provider_base_url_that_is_not_http_is_a_422_naming_the_field_an
     assert (await client.get("/api/v1/tasks")).json()["data"] == []
 
 
+async def test_a_provider_query_param_that_is_not_text_is_a_422_naming_the_field(
+    client: httpx.AsyncClient,
+) -> None:
+    provider = {"query_params": {"api-key": 12345678}}
+    response = await client.post(
+        "/api/v1/tasks",
+        json={"title": "t", "runtime": "codex", "options": {"codex": {"provider": provider}}},
+    )
+    body = response.json()
+    assert response.status_code == 422 and body["code"] == "invalid_input"
+    assert body["error"] == (
+        "options.codex.provider.query_params: the value of 'api-key' must be text, not a number"
+    )
+    assert "12345678" not in response.text
+    assert (await client.get("/api/v1/tasks")).json()["data"] == []
+
+
 async def test_patch_task(client: httpx.AsyncClient) -> None:
     await client.post("/api/v1/projects", json={"name": "P"})
     task = (await client.post("/api/v1/tasks", json={"title": "old"})).json()

@@ -16,24 +16,14 @@ from stagent.testing.anthropic_server import AnthropicScriptServer
 from stagent.testing.model_script import ModelScript, ScriptBook
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
+from steptools import agent_turns, wait_for_started_agent
 
 pytestmark = pytest.mark.slow
 
 
-def wait_for_running_step(client: Workspace, workflow_id: str, key: str) -> str:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        state = next(s for s in client.workflows.get(workflow_id).steps if s.key == key)
-        if state.task_id and client.tasks.get(state.task_id).status.value == "running":
-            return state.task_id
-        time.sleep(0.05)
-    raise AssertionError(f"step {key} never started")
-
-
-def agent_turns(client: Workspace, task_id: str) -> int:
-    """How many times the step's agent was started: each scripted run writes one text event
-    before anything else."""
-    return sum(1 for e in client.tasks.events(task_id) if e.kind == "text")
+STEP_SECONDS = 8
+"""How long the step interrupted by the kill works after its agent started: the window in
+which the test sees it started and kills the server (a poll and a stall under load)."""
 
 
 def test_a_killed_server_resumes_a_sequence_at_its_first_unfinished_step(tmp_path: Path) -> None:
@@ -46,16 +36,17 @@ def test_a_killed_server_resumes_a_sequence_at_its_first_unfinished_step(tmp_pat
                 "pattern": "sequence",
                 "steps": [
                     step("one", "first"),
-                    step("two", "second", delay=4),
+                    step("two", "second", delay=STEP_SECONDS),
                     step("three", "third"),
                 ],
             }
         )
         wf = client.workflows.add(definition)
         client.workflows.run(wf.id)
-        two = wait_for_running_step(client, wf.id, "two")
+        two = wait_for_started_agent(client, wf.id, "two")
         sigkill(first)
         assert client.workflows.get(wf.id).status is WorkflowStatus.RUNNING
+        assert client.tasks.get(two).status.value == "running", "step two ended before the kill"
 
     with serving(home):
         done = client.workflows.wait(wf.id, timeout=90)
@@ -217,7 +208,7 @@ def test_a_killed_server_finishes_a_parallel_join_without_rerunning_finished_bra
         )
         wf = client.workflows.add(definition)
         client.workflows.run(wf.id)
-        b_task = wait_for_running_step(client, wf.id, "b")
+        b_task = wait_for_started_agent(client, wf.id, "b")
         deadline = time.monotonic() + 30
         # The branches' tasks a and c end while b still runs (the join waits for all three).
         while not all(

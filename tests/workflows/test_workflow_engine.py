@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from heldsteps import held_card, held_step, release
 
 from stagent.domain.errors import ConflictError
 from stagent.domain.workflow_files import parse_definition
@@ -204,12 +205,13 @@ def test_a_paused_sequence_stops_before_its_next_step_and_resumes_there(
         {
             "name": "slow",
             "pattern": "sequence",
-            "steps": [step("one", "first", delay=1.0), step("two", "second")],
+            "steps": [held_step("one", "first"), step("two", "second")],
         },
     )
     worker.workflows.run(wf.id)
-    wait_for_step_task(worker, wf.id, "one")
+    card = held_card(worker)  # step one is in flight until released
     worker.workflows.pause(wf.id)
+    release(worker, card)
     wait_for_step_status(worker, wf.id, "one", StepStatus.COMPLETED)
     time.sleep(0.5)
     settled = worker.workflows.get(wf.id)

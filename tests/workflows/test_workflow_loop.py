@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from heldsteps import held_card, held_step, release, release_until_done
 
 from stagent import workspace as workspace_module
 from stagent.domain.workflow_files import parse_definition
@@ -140,11 +141,14 @@ def test_a_failed_iteration_stops_the_loop_with_error_and_retry_goes_on(
 
 
 def test_a_paused_loop_resumes_with_the_next_iteration(worker: Workspace) -> None:
-    wf = add(worker, loop("step done", max_iterations=3, step={"delay": 0.8}))
+    data = loop("step done", max_iterations=3)
+    data["steps"] = [held_step("iterate", "step done")]  # each iteration waits to be released
+    wf = add(worker, data)
     worker.workflows.run(wf.id)
-    wait_for(worker, wf.id, "iterate#1", StepStatus.RUNNING)
+    card = held_card(worker)
     worker.workflows.pause(wf.id)
     paused = worker.workflows.wait(wf.id, timeout=30, until=frozenset({"paused"}))
+    release(worker, card)
     wait_for(worker, wf.id, "iterate#1", StepStatus.COMPLETED)
     time.sleep(0.5)
     paused = worker.workflows.get(wf.id)
@@ -154,7 +158,7 @@ def test_a_paused_loop_resumes_with_the_next_iteration(worker: Workspace) -> Non
 
     resumed = worker.workflows.resume(wf.id)
     assert resumed.stop_code is None
-    done = worker.workflows.wait(wf.id, timeout=60)
+    done = release_until_done(worker, wf.id)
     assert done.status is WorkflowStatus.COMPLETED
     assert done.stop_code == "max_iterations"
     assert keys(done) == ["iterate#1", "iterate#2", "iterate#3"]
@@ -164,11 +168,16 @@ def test_a_paused_loop_resumes_with_the_next_iteration(worker: Workspace) -> Non
 
 
 def test_cancelling_a_loop_records_a_person_cancelled_it(worker: Workspace) -> None:
-    wf = add(worker, loop("x", max_iterations=3, step={"delay": 0.5}))
+    data = loop("x", max_iterations=3)
+    data["steps"] = [held_step("iterate", "x")]
+    wf = add(worker, data)
     worker.workflows.run(wf.id)
-    wait_for(worker, wf.id, "iterate#1", StepStatus.RUNNING)
+    card = held_card(worker)  # iteration 1 is in flight
     worker.workflows.cancel(wf.id)
-    time.sleep(1.5)
+    deadline = time.monotonic() + 30
+    while worker.approvals.get(card.id).pending:  # the cancel stops the iteration's agent
+        assert time.monotonic() < deadline, "the iteration's card stayed pending"
+        time.sleep(0.05)
     done = worker.workflows.get(wf.id)
     assert done.status is WorkflowStatus.CANCELLED
     assert done.stop_code == "human_cancel"

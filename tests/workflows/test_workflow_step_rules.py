@@ -12,6 +12,7 @@ from stagent.domain.approvals import Approval
 from stagent.domain.errors import ConflictError, ValidationError
 from stagent.domain.workflow_files import parse_definition
 from stagent.domain.workflow_runs import StepStatus, Workflow, WorkflowStatus
+from stagent.engine.workflow_steps import NOT_RETRIED
 from stagent.governance.budgets_config import BudgetChange
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
@@ -254,6 +255,35 @@ def test_a_step_that_keeps_failing_is_tried_as_often_as_its_policy_says(
     assert done.stop_reason == "step one failed: always broken"
     runs = worker.tasks.runs(done.steps[0].task_id or "")
     assert [r.status.value for r in runs] == ["failed", "failed", "failed"]
+
+
+def test_an_error_the_runtime_marks_not_retryable_ends_the_step_at_once(
+    worker: Workspace,
+) -> None:
+    """A bad API key fails the same way every time: no second try, no backoff, and the step's
+    record says why it was not retried."""
+    bad_key = "Invalid API key (HTTP 401)"
+    data = {
+        "name": "bad-key",
+        "pattern": "sequence",
+        "steps": [
+            {
+                **step("one", "x", fail=bad_key, final=True),
+                "retry": {"attempts": 3, "backoff_seconds": 600},
+            },
+            step("two", "never"),
+        ],
+    }
+    done = worker.workflows.wait(worker.workflows.run(add(worker, data).id).id, timeout=30)
+    assert done.status is WorkflowStatus.FAILED
+    one = done.steps[0]
+    assert one.status is StepStatus.FAILED
+    assert one.error == f"{bad_key}{NOT_RETRIED}"
+    assert "not retried: the runtime says a retry would fail the same way" in one.error
+    assert done.stop_reason == f"step one failed: {bad_key}{NOT_RETRIED}"
+    assert [r.status.value for r in worker.tasks.runs(one.task_id or "")] == ["failed"]
+    notes = [e.payload.get("message", "") for e in worker.tasks.events(one.task_id or "")]
+    assert not any("retry policy" in str(n) for n in notes)
 
 
 def test_a_false_condition_skips_the_step_with_the_reason(worker: Workspace) -> None:

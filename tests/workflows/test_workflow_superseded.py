@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from heldsteps import held_card, held_step, release
 
 from servetools import start_worker, stop_worker, wait_until
 from stagent.domain.workflow_files import parse_definition
@@ -18,6 +19,7 @@ from stagent.domain.workflow_runs import Workflow, WorkflowStatus
 from stagent.store import step_state
 from stagent.testing.workflows import step
 from stagent.workspace import Workspace
+from steptools import agent_turns, wait_for_started_agent
 
 pytestmark = pytest.mark.slow
 
@@ -46,11 +48,6 @@ def engine_id_of(ws: Workspace, workflow_id: str) -> str:
         return step_state.run_state(session, workflow_id).engine_id or ""
 
 
-def agent_turns(ws: Workspace, task_id: str) -> int:
-    """How many times the step's agent started (each scripted run writes one text first)."""
-    return sum(1 for e in ws.tasks.events(task_id) if e.kind == "text")
-
-
 def test_a_paused_round_killed_before_its_finish_and_resumed_replays_without_error(
     worker_home: Path, worker_client: Workspace, worker_procs: list[subprocess.Popen[str]]
 ) -> None:
@@ -59,15 +56,16 @@ def test_a_paused_round_killed_before_its_finish_and_resumed_replays_without_err
         {
             "name": "paused-then-killed",
             "pattern": "sequence",
-            "steps": [step("one", "first", delay=2), step("two", "second"), step("three", "x")],
+            "steps": [held_step("one", "first"), step("two", "second"), step("three", "x")],
         }
     )
     wf = client.workflows.add(definition)
     crashing, _ = start_worker(worker_home, code=CRASH_BEFORE_PAUSED_FINISH)
     worker_procs.append(crashing)
     client.workflows.run(wf.id)
-    wait_until(lambda: step_task(client, wf.id, "one"), 60, "step one to start")
-    client.workflows.pause(wf.id)  # step one finishes; step two's start sees the pause
+    card = held_card(client)  # step one is in flight until released
+    client.workflows.pause(wf.id)
+    release(client, card)  # step one finishes; step two's start sees the pause
     assert crashing.wait(timeout=60) == 9
     first_round = engine_id_of(client, wf.id)
     paused = client.workflows.get(wf.id)
@@ -107,13 +105,18 @@ def killed_in_flight_then_resumed(
     first, _ = start_worker(home)
     procs.append(first)
     client.workflows.run(wf.id)
-    wait_until(lambda: step_running(client, wf.id, "slow"), 60, "the slow step to run")
+    wait_for_started_agent(client, wf.id, "slow")
     client.workflows.pause(wf.id)  # the slow step is in flight; nothing new starts
     stop_worker(first, signal.SIGKILL)
     client.workflows.resume(wf.id)
     survivor, _ = start_worker(home)
     procs.append(survivor)
     return client.workflows.wait(wf.id, timeout=90)
+
+
+SLOW_SECONDS = 6
+"""How long the step in flight at the kill works once its agent started: the window in which
+the test sees it started, pauses and kills the worker (polls and stalls under load)."""
 
 
 def test_a_step_in_flight_at_a_kill_is_finished_by_the_resumed_round_alone(
@@ -124,7 +127,11 @@ def test_a_step_in_flight_at_a_kill_is_finished_by_the_resumed_round_alone(
     data = {
         "name": "sequence-paused-then-killed",
         "pattern": "sequence",
-        "steps": [step("one", "first"), step("slow", "second", delay=3), step("three", "x")],
+        "steps": [
+            step("one", "first"),
+            step("slow", "second", delay=SLOW_SECONDS),
+            step("three", "x"),
+        ],
     }
     done = killed_in_flight_then_resumed(worker_home, worker_client, worker_procs, data)
     assert done.status is WorkflowStatus.COMPLETED, done.stop_reason
@@ -148,7 +155,7 @@ def test_a_resumed_swarm_is_not_run_twice_by_the_old_rounds_recovered_worker(
         "steps": [
             step("mayor", "brief"),
             step("alpha", "a"),
-            step("slow", "b", delay=4),
+            step("slow", "b", delay=SLOW_SECONDS),
             step("refinery", "merged"),
         ],
     }

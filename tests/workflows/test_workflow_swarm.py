@@ -7,6 +7,8 @@ import time
 from datetime import datetime
 from typing import Any
 
+from heldsteps import held_card, held_step, release
+
 from stagent.domain.workflow_files import parse_definition
 from stagent.domain.workflow_runs import StepStatus, Workflow, WorkflowStatus
 from stagent.schemas.workflows import WorkflowSchema
@@ -155,14 +157,14 @@ def test_a_swarm_and_a_loop_run_on_postgresql(pg_workspace: Workspace) -> None:
 def test_a_paused_swarm_starts_no_new_worker_and_resumes_with_the_rest(
     worker: Workspace,
 ) -> None:
-    wf = add(worker, swarm(concurrency=1, delay=0.8))
+    data = swarm(concurrency=1)
+    data["steps"][1] = held_step("alpha", "alpha found")  # in flight until released
+    wf = add(worker, data)
     worker.workflows.run(wf.id)
-    deadline = time.monotonic() + 30
-    while states(worker.workflows.get(wf.id)).get("alpha") != "running":
-        assert time.monotonic() < deadline, "alpha never started"
-        time.sleep(0.05)
+    card = held_card(worker)
     paused = worker.workflows.pause(wf.id)
     assert paused.stop_code == "human_pause"
+    release(worker, card)
     deadline = time.monotonic() + 30
     while states(worker.workflows.get(wf.id)).get("alpha") != "completed":
         assert time.monotonic() < deadline, "alpha never finished"

@@ -83,9 +83,10 @@ def main() -> None:
     try:
         from stagent.cli import express
 
-        code = express.run(sys.argv[1:])
+        code = express.run(sys.argv[1:], exiting=True)
         if code is not None:
-            startup.leave_at_exit(code)  # the lane closed what it opened: no teardown needed
+            # the lane closed what it opened (or left its database to the process's end)
+            startup.leave_at_exit(code)
             raise SystemExit(code)
         from stagent.cli.root import app
 

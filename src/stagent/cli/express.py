@@ -98,20 +98,21 @@ def _options(
     return position
 
 
-def run(argv: list[str]) -> int | None:
+def run(argv: list[str], *, exiting: bool = False) -> int | None:
     """Run ``argv`` if it is an import the lane takes: its exit code, or None (not taken:
-    nothing was done; the Typer app runs the command)."""
+    nothing was done; the Typer app runs the command). ``exiting``: the process ends without
+    teardown after it (`stagent.cli.app.main`), so the database may be left unclosed."""
     request = parse(argv)
     if request is None or (request.home is not None and request.home.is_file()):
         return None  # a home that is a file: Click's own usage error
     try:
-        return _import(request)
+        return _import(request, exiting)
     except KeyboardInterrupt:
         sys.stderr.write("\nAborted!\n")  # as Click ends a command on Ctrl-C
         return 1
 
 
-def _import(request: ImportRequest) -> int | None:
+def _import(request: ImportRequest, exiting: bool) -> int | None:
     from stagent.cli.ledger_import import (
         check_request,
         plain_importer_at,
@@ -122,7 +123,7 @@ def _import(request: ImportRequest) -> int | None:
     home = request.home.expanduser() if request.home is not None else None
     try:
         check_request(request.which, request.path)
-        with plain_importer_at(home, request.database_url) as importer:
+        with plain_importer_at(home, request.database_url, exiting=exiting) as importer:
             if importer is None:
                 return None
             reports = run_imports(importer, request.which, request.path, request.as_json)

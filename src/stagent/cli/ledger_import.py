@@ -30,11 +30,15 @@ def check_request(which: str, path: Path | None) -> None:
 
 
 @contextmanager
-def plain_importer_at(home: Path | None, database_url: str | None) -> Generator[LogImporter | None]:
+def plain_importer_at(
+    home: Path | None, database_url: str | None, *, exiting: bool = False
+) -> Generator[LogImporter | None]:
     """The importer straight into the SQLite file when it is at the newest migration with its
     owner enrolled (no workspace, no SQLAlchemy, whose import was most of the command's
     start-up); None otherwise (the caller opens the workspace, which creates or migrates the
-    database; PostgreSQL). ``home`` and ``database_url`` as given on the command line."""
+    database; PostgreSQL). ``home`` and ``database_url`` as given on the command line;
+    ``exiting``: the process ends without teardown once the import is done (the connection
+    may then be left to the process's end: `SqliteImports.close`)."""
     from stagent.cli import startup
     from stagent.ledger.importers.opening import open_plain, plain_importer
     from stagent.locations import database_url as url_of
@@ -48,8 +52,10 @@ def plain_importer_at(home: Path | None, database_url: str | None) -> Generator[
         importer = plain_importer(plain, home_dir(home))
         startup.ready()
         yield importer
-    finally:
+    except BaseException:
         plain.close()
+        raise
+    plain.close(exiting=exiting)
 
 
 def run_imports(

@@ -52,6 +52,7 @@ of text, delay, tool, usage or fail. Without --scenario it plays a short default
       output: wrote 2 bytes
     - usage: {model: scripted-1, input_tokens: 120, output_tokens: 40}
     - fail: "simulated provider error"   # optional: ends the run as failed
+      retryable: false                   # optional: a retry would fail the same way
   result: "Done."
 """
 

@@ -98,10 +98,13 @@ class ResultEvent:
 
 @dataclass(frozen=True, slots=True)
 class ErrorEvent:
-    """The run failed; ``message`` is the provider's or runtime's own message."""
+    """The run failed; ``message`` is the provider's or runtime's own message. ``retryable``:
+    True if a later attempt may pass (a 5xx, a rate limit, a dropped connection), False if the
+    runtime knows it will fail the same way (a bad API key, an unknown model, a bad request: a
+    workflow step's retry policy then does not retry it), None if the runtime cannot tell."""
 
     message: str
-    retryable: bool = False
+    retryable: bool | None = None
     kind: Literal["error"] = "error"
 
 

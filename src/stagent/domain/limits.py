@@ -8,6 +8,7 @@ bidirectional override characters (they make text read differently from what it 
 from __future__ import annotations
 
 import re
+from typing import cast
 from urllib.parse import urlsplit
 
 from stagent.domain.errors import ValidationError
@@ -88,3 +89,55 @@ def url_problem(value: object) -> str | None:
     if not parts.hostname:
         return f"{shown!r} names no host"
     return None
+
+
+TEXT_MAP_EXAMPLES = {
+    "query_params": '{"api-version": "2025-04-01-preview"}',
+    "http_headers": '{"X-Team": "research"}',
+}
+"""What a provider's ``query_params`` / ``http_headers`` look like (said in the fix)."""
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""An HTTP header name (RFC 9110's token)."""
+
+
+def text_map_problem(key: str, value: object) -> tuple[str, str] | None:
+    """Why a provider's ``query_params`` or ``http_headers`` (``key``) would fail every model
+    call Codex makes, and the fix (None: it maps names to one-line text). Names are shown;
+    values never are (a header or a query parameter may carry a key)."""
+    example = TEXT_MAP_EXAMPLES[key]
+    if not isinstance(value, dict):
+        return f"must map names to text, like {example}", f"give {key} as a mapping"
+    what = "header" if key == "http_headers" else "parameter"
+    for name, text in cast(dict[object, object], value).items():
+        if not isinstance(name, str) or not name:
+            return f"a {what} has an empty name", f"name each {what}, like {example}"
+        shown = name if len(name) <= 40 else name[:39] + "…"
+        if what == "header" and not _HEADER_NAME.fullmatch(name):
+            return (
+                f"{shown!r} is not a valid header name",
+                "header names are letters, digits and - (like X-Team), nothing else",
+            )
+        if any(not ch.isprintable() for ch in name):
+            return f"{what} name {shown!r} contains control characters", "remove them"
+        if not isinstance(text, str):
+            return (
+                f"the value of {shown!r} must be text, not {_kind(text)}",
+                f"quote it, like {example}",
+            )
+        if any(not ch.isprintable() and ch != "\t" for ch in text):
+            return (
+                f"the value of {shown!r} contains a line break or control character",
+                "give it on one line (the value is not shown here: it may be a secret)",
+            )
+    return None
+
+
+def _kind(value: object) -> str:
+    """A JSON value's kind, in words (never the value itself)."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if value is None:
+        return "null"
+    return "a list" if isinstance(value, list) else "a mapping"

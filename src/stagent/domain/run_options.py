@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic_core import PydanticCustomError
 
 from stagent.domain.errors import ValidationError
-from stagent.domain.limits import API_ROOT_EXAMPLE, url_problem
+from stagent.domain.limits import API_ROOT_EXAMPLE, text_map_problem, url_problem
 
 STORED = {"stored": True}
 """Validation context for options read back from the database: checks added for new input
@@ -103,13 +103,18 @@ class CodexOptions(_Options):
     ) -> dict[str, Any] | None:
         # Stored options read as they were saved (`STORED`); new ones are checked here, so the
         # CLI, the API and the forms refuse a base URL Codex would fail every call on.
-        if provider is None or "base_url" not in provider or _stored(info):
+        # query_params / http_headers too: names shown, values never (they may hold a key).
+        if provider is None or _stored(info):
             return provider
-        problem = url_problem(provider["base_url"])
-        if problem is not None:
+        if "base_url" in provider and (problem := url_problem(provider["base_url"])):
             hint = f"give the provider's API root, like {API_ROOT_EXAMPLE}"
             context = {"field": "base_url", "problem": problem, "hint": hint}
             raise PydanticCustomError(NESTED_FIELD, "{problem}", context)
+        for key in ("query_params", "http_headers"):
+            found = text_map_problem(key, provider[key]) if key in provider else None
+            if found is not None:
+                context = {"field": key, "problem": found[0], "hint": found[1]}
+                raise PydanticCustomError(NESTED_FIELD, "{problem}", context)
         return provider
 
 

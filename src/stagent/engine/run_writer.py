@@ -49,6 +49,11 @@ class EndHook(Protocol):
         Session)."""
         ...
 
+    def ended_with(self, final: RuntimeEvent | None) -> None:
+        """Told, before the end is written, the runtime's final event (its result or error:
+        whether the error may pass on a retry)."""
+        ...
+
     def on_driver(self, hot: SqliteHotConnection, run: Run) -> None:
         """`__call__` on SQLite's bare driver connection, in the end's open transaction."""
         ...
@@ -237,6 +242,8 @@ class RunWriter:
         if final is not None:
             logged.append((final.kind, event_payload(final)))
         session_id = _last_session(pending)
+        if on_end is not None:
+            on_end.ended_with(final)
         try:
             if self.store.is_sqlite and (on_end is None or on_end.fits_driver(status)):
                 ended = self._end_on_driver(status, logged, session_id, on_end, fields)

@@ -235,7 +235,9 @@ class WorkflowRun:
 
     async def result(self, handle: StepHandle) -> dict[str, Any]:
         """The step's outcome: awaited, retried as its policy says (each try a new run of its
-        task, after a durable backoff sleep). A budget refusal raises `StepStopped` (paused)."""
+        task, after a durable backoff sleep), unless its runtime marked the error not
+        retryable (``why`` ``final``: the step fails at once, its error says so). A budget
+        refusal raises `StepStopped` (paused)."""
         step = handle.step
         outcome = handle.outcome
         attempt = 1

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stagent.domain.errors import StagentError
-from stagent.domain.events import LogKind
+from stagent.domain.events import ErrorEvent, LogKind, RuntimeEvent
 from stagent.domain.ids import utcnow
 from stagent.domain.run_options import RunOptions, parse_run_options
 from stagent.domain.runs import Run, RunStatus
@@ -28,6 +28,11 @@ from stagent.store import tasks as task_repo
 from stagent.store import workflows as workflow_repo
 from stagent.store.database import Session, Store
 from stagent.store.hot import SqliteHotConnection
+
+NOT_RETRIED = " (not retried: the runtime says a retry would fail the same way)"
+"""Ends the error of a step whose run failed with an error its runtime marked not retryable
+(a bad API key, an unknown model): its retry policy does not try it again (``why`` is
+``final``). The step row keeps it, so a replay settling the row again reads ``final`` too."""
 
 STEP_PRIORITY = 1
 """Workflow steps go ahead of ordinary tasks of the default priority."""
@@ -320,7 +325,8 @@ def _profile_options(
 
 def settle(store: Store, workflow_id: str, run_number: int, key: str) -> dict[str, Any]:
     """Record the step's outcome from its task's final state; returns status, output, error and
-    ``why`` (completed, failed, cancelled, rejected or budget): a step a budget refused is put
+    ``why`` (completed, failed, final -- failed, not to be retried --, cancelled, rejected or
+    budget): a step a budget refused is put
     back (``blocked``: resuming runs it again)."""
     with store.write() as session:
         return settle_in(session, workflow_id, run_number, key)
@@ -336,6 +342,8 @@ def settle_in(session: Session, workflow_id: str, run_number: int, key: str) -> 
         if ok
         else step_outcomes.why_failed(session, task.id, task.run_count, task.status)
     )
+    if why == "failed" and _ended_final(step_row.status, step_row.error):
+        why = "final"
     values, outcome = _settled(why, task.status, task.result, task.error)
     if step_row.status in (StepStatus.COMPLETED.value, StepStatus.FAILED.value):
         # settled before (a replay asking again, protocol stagent-wf-6): it ended back then
@@ -345,12 +353,23 @@ def settle_in(session: Session, workflow_id: str, run_number: int, key: str) -> 
     return outcome
 
 
+def _ended_final(status: str, error: str | None) -> bool:
+    """Whether a step row settled before says its run's error was not to be retried."""
+    return status == StepStatus.FAILED.value and (error or "").endswith(NOT_RETRIED)
+
+
 def settle_ended(
-    session: Session, workflow_id: str, run_number: int, key: str, run: Run
+    session: Session,
+    workflow_id: str,
+    run_number: int,
+    key: str,
+    run: Run,
+    final: bool = False,
 ) -> dict[str, Any] | None:
     """`settle_in` for the step's run that this transaction just ended (``run``: the values
     `stagent.store.lifecycle.finish` wrote; the task ended with the same status, result and
-    error): no re-read of the step row or the task. None if the step row is gone."""
+    error): no re-read of the step row or the task. None if the step row is gone. ``final``:
+    the runtime marked the run's error not retryable."""
     status = run.status.value
     ok = run.status is RunStatus.COMPLETED
     why = (
@@ -358,6 +377,8 @@ def settle_ended(
         if ok
         else step_outcomes.why_failed(session, run.task_id or "", run.number, status)
     )
+    if why == "failed" and final:
+        why = "final"
     values, outcome = _settled(why, status, run.result, run.error)
     if not step_state.write_step(session, workflow_id, run_number, key, values):
         return None
@@ -376,6 +397,8 @@ def _settled(
         "error": None if ok else (error or f"its task ended {status}"),
         "ended_at": utcnow(),
     }
+    if why == "final":
+        values["error"] = f"{values['error']}{NOT_RETRIED}"
     refusal = values["error"] if why == "budget" else None
     if why == "budget":  # put back: the next round (a resume) runs it again
         values["status"] = StepStatus.BLOCKED.value
@@ -412,11 +435,18 @@ class SettleOnEnd:
     def __init__(self, step: StepRef) -> None:
         self.step = step
         self.outcome: dict[str, Any] | None = None
+        self.final = False
+        """The run's error is one its runtime marked not retryable."""
+
+    def ended_with(self, final: RuntimeEvent | None) -> None:
+        """Note whether the runtime's final event is an error it marked not retryable."""
+        self.final = isinstance(final, ErrorEvent) and final.retryable is False
 
     def __call__(self, session: Session, run: Run) -> None:
         """Settle the step in ``session`` (``run``: its end, written there already). A step row
         that cannot be found leaves the run's end alone (`result` then says why)."""
-        self.outcome = settle_ended(session, self.step[0], self.step[1], self.step[2], run)
+        step = self.step
+        self.outcome = settle_ended(session, step[0], step[1], step[2], run, self.final)
 
     def fits_driver(self, status: RunStatus) -> bool:
         """Every end settles on SQLite's driver."""
@@ -432,6 +462,8 @@ class SettleOnEnd:
             if run.status is RunStatus.COMPLETED
             else step_outcomes.why_failed_on_driver(hot, run.id, run.status.value)
         )
+        if why == "failed" and self.final:
+            why = "final"
         values, outcome = _settled(why, run.status.value, run.result, run.error)
         written = step_start.write_step(hot, self.step[0], self.step[1], self.step[2], values)
         self.outcome = outcome if written else None

@@ -14,6 +14,7 @@ from stagent.store import ledger_metrics as repo
 from stagent.store.database import Store
 from stagent.store.ledger import LedgerFilter
 from stagent.store.ledger_metrics import Attribution, Bucket
+from stagent.store.ledger_task_sums import task_sums
 
 SUMMARY_GROUPS = ("day", "model", "runtime", "project", "source", "profile", "workflow", "schedule")
 ATTRIBUTED = ("profile", "workflow", "schedule")
@@ -89,7 +90,7 @@ def summary(store: Store, scope: Scope, by: str | None, zone: tzinfo) -> dict[st
         if by == "day":
             groups = [bucket_json(b, key=b.key, label=b.key) for b in sorted(chosen, key=_day_key)]
         elif by in ATTRIBUTED:
-            tasks = repo.aggregate(session, scope.filter(), "task", estimated=True)
+            tasks = task_sums(session, scope.filter(), real)
             keys = [t.key for t in tasks if t.key]
             titles, attribution = repo.task_details(session, keys)
             groups = rollups(tasks, attribution, titles, (by,))[by]
@@ -242,10 +243,10 @@ def dashboard(
         hours = repo.aggregate(session, where, "hour")
         models = repo.aggregate(session, where, "model")
         runtimes = repo.aggregate(session, where, "runtime")
-        by_runtime_hours = _runtime_hours(session, windowed, [b.key for b in runtimes if b.key])
+        by_runtime_hours = _runtime_hours(session, where, [b.key for b in runtimes if b.key])
         projects = repo.aggregate(session, where, "project")
         sources = repo.aggregate(session, where, "source")
-        tasks = repo.aggregate(session, where, "task", estimated=True)
+        tasks = task_sums(session, where, total)
         names = repo.project_names(session)
         (month,) = repo.aggregate(session, scope.filter(month_since))
         (last_day,) = repo.aggregate(session, scope.filter(now - timedelta(hours=24)))
@@ -327,11 +328,12 @@ def _mean(buckets: list[Bucket]) -> int:
     return sum(b.cost_micros for b in buckets) // len(buckets) if buckets else 0
 
 
-def _runtime_hours(session: Any, scope: Scope, runtimes: list[str]) -> dict[str, list[Bucket]]:
-    return {
-        runtime: repo.aggregate(session, replace(scope, runtime=runtime).filter(), "hour")
-        for runtime in runtimes
-    }
+def _runtime_hours(
+    session: Any, where: LedgerFilter, runtimes: list[str]
+) -> dict[str, list[Bucket]]:
+    """Each of ``runtimes``' cost per hour (one read: `ledger_metrics.runtime_hours`)."""
+    found = repo.runtime_hours(session, where)
+    return {runtime: found.get(runtime, []) for runtime in runtimes}
 
 
 def _stacked(

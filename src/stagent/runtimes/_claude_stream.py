@@ -311,7 +311,8 @@ class MessageTranslator:
         self._reported = {model: totals(raw) for model, raw in model_usage.items()}
         self.finished = True
         if message.is_error:
-            retryable = message.api_error_status in RETRYABLE_STATUSES
+            status = message.api_error_status
+            retryable = None if status is None else status in RETRYABLE_STATUSES
             await self._emit(ErrorEvent(message=result_error(message), retryable=retryable), False)
         else:
             text = message.result if message.result is not None else "\n".join(self._texts)

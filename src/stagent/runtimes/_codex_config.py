@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from stagent.domain.limits import API_ROOT_EXAMPLE, url_problem
+from stagent.domain.limits import API_ROOT_EXAMPLE, text_map_problem, url_problem
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 PROVIDER_ID = "stagent"
@@ -83,11 +83,11 @@ class Provider:
 
 
 def _text_map(key: str, value: object) -> dict[str, str]:
-    """``value`` when it maps text to text (what Codex's ``--strict-config`` accepts there)."""
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in cast(dict[Any, Any], value).items()
-    ):
-        raise ValueError(f'provider.{key}: must map names to text, like {{"api-version": "1"}}')
+    """``value`` when it maps names to one-line text (what Codex's ``--strict-config`` accepts
+    there and what an HTTP request can carry; `text_map_problem`, the check at save)."""
+    found = text_map_problem(key, value)
+    if found is not None:
+        raise ValueError(f"provider.{key}: {found[0]}; {found[1]}")
     return cast(dict[str, str], value)
 
 

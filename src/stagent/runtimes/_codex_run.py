@@ -211,7 +211,10 @@ class CodexRun(AgentRun):
             if self._stop_reason == "cancel":
                 pass
             elif not self._initialized:
-                final = ErrorEvent(message=self._redact(await self._exit_message(at_start=True)))
+                final = ErrorEvent(
+                    message=self._redact(await self._exit_message(at_start=True)),
+                    retryable=False,
+                )
             else:
                 final = ErrorEvent(message=self._redact(await self._exit_message()), retryable=True)
                 keep_state = True  # the thread can be resumed by a later attempt

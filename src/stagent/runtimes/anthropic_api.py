@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import time
@@ -44,8 +45,11 @@ DEFAULT_MAX_TOKENS = 8192
 DEFAULT_MAX_RETRIES = 2
 ENV_VARS = ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+RETRYABLE_ERROR_TYPES = frozenset({"overloaded_error", "api_error", "rate_limit_error"})
+"""The error types of a stream's ``error`` event that a later attempt may not meet."""
 FLUSH_CHARS = 200
 FLUSH_SECONDS = 0.25
+STREAM_CUT = "the Anthropic API's stream ended before its message did (the connection closed)"
 
 
 class AnthropicRuntime(Runtime):
@@ -146,15 +150,29 @@ class AnthropicRuntime(Runtime):
 
 
 def error_message(exc: anthropic.APIError, base_url: str | None) -> str:
-    """The provider's own words for a failed call, with its HTTP status and error type."""
+    """The provider's own words for a failed call, with its HTTP status and error type (an
+    ``error`` event in a stream the API had answered with 200 says "mid-stream" instead)."""
     if isinstance(exc, anthropic.APIStatusError):
-        body: object = exc.body
-        error = _dict(_dict(body).get("error"))
-        kind = error.get("type") or type(exc).__name__
-        message = error.get("message") or exc.message
-        return f"Anthropic API error {exc.status_code} ({kind}): {message}"
+        kind, message = _error_fields(exc)
+        where = "mid-stream" if exc.status_code < 300 else str(exc.status_code)
+        return f"Anthropic API error {where} ({kind}): {message}"
     where = base_url or "the default endpoint"
     return f"could not reach the Anthropic API at {where}: {exc}"
+
+
+def is_retryable(exc: anthropic.APIError) -> bool:
+    """Whether the same call may succeed later: no answer, a status the API retries, or an
+    ``error`` event mid-stream of a retryable type (``overloaded_error``, ``api_error``)."""
+    if not isinstance(exc, anthropic.APIStatusError):
+        return True
+    if exc.status_code < 300:
+        return _error_fields(exc)[0] in RETRYABLE_ERROR_TYPES
+    return exc.status_code in RETRYABLE_STATUSES
+
+
+def _error_fields(exc: anthropic.APIStatusError) -> tuple[str, str]:
+    error = _dict(_dict(exc.body).get("error"))
+    return str(error.get("type") or type(exc).__name__), str(error.get("message") or exc.message)
 
 
 def _dict(value: object) -> dict[str, Any]:
@@ -186,6 +204,9 @@ class AnthropicRun(AgentRun):
         self._channel = EventChannel()
         self._worker: asyncio.Task[None] | None = None
         self._cancelled = False
+        self._partial: Message | None = None
+        self._buffer: list[str] = []
+        """The message as streamed so far (from its ``message_start`` on)."""
 
     async def events(self) -> AsyncIterator[RuntimeEvent]:
         """Make the call and stream its events."""
@@ -215,10 +236,18 @@ class AnthropicRun(AgentRun):
         try:
             message = await self._stream()
             await self._channel.emit(usage_event(message))
+            if message.stop_reason is None:  # the stream ended before the message did
+                await self._channel.emit(ErrorEvent(message=STREAM_CUT, retryable=True))
+                return
             text = "".join(b.text for b in message.content if b.type == "text")
             await self._channel.emit(ResultEvent(text=text))
         except anthropic.APIError as exc:
+            await self._emit_partial_usage()
             await self._channel.emit(self._error(exc))
+        except json.JSONDecodeError as exc:
+            await self._emit_partial_usage()
+            message = f"the Anthropic API sent a malformed stream event ({exc})"
+            await self._channel.emit(ErrorEvent(message=message, retryable=True))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -228,23 +257,35 @@ class AnthropicRun(AgentRun):
         finally:
             self._channel.finish()
 
+    async def _emit_partial_usage(self) -> None:
+        """A call that failed after the API started its message: the text streamed so far is
+        shown and what the message reported (its input; its output up to the failure) is
+        booked, as the provider counts it."""
+        await self._flush()
+        if self._partial is not None:
+            await self._channel.emit(usage_event(self._partial))
+
     async def _stream(self) -> Message:
-        buffer: list[str] = []
         last_flush = time.monotonic()
         async with self._client.messages.stream(**self._params) as stream:
-            async for text in stream.text_stream:
-                buffer.append(text)
+            async for event in stream:
+                self._partial = stream.current_message_snapshot
+                if event.type != "text":
+                    continue
+                self._buffer.append(event.text)
                 now = time.monotonic()
-                if sum(map(len, buffer)) >= FLUSH_CHARS or now - last_flush >= FLUSH_SECONDS:
-                    await self._channel.emit(TextEvent(text="".join(buffer)))
-                    buffer.clear()
+                if sum(map(len, self._buffer)) >= FLUSH_CHARS or now - last_flush >= FLUSH_SECONDS:
+                    await self._flush()
                     last_flush = now
-            if buffer:
-                await self._channel.emit(TextEvent(text="".join(buffer)))
+            await self._flush()
             return await stream.get_final_message()
 
+    async def _flush(self) -> None:
+        if self._buffer:
+            text = "".join(self._buffer)
+            self._buffer.clear()
+            await self._channel.emit(TextEvent(text=text))
+
     def _error(self, exc: anthropic.APIError) -> ErrorEvent:
-        status = exc.status_code if isinstance(exc, anthropic.APIStatusError) else None
-        retryable = status is None or status in RETRYABLE_STATUSES
         text = error_message(exc, self._env.get("ANTHROPIC_BASE_URL"))
-        return ErrorEvent(message=redact(text, secrets_of(self._env)), retryable=retryable)
+        return ErrorEvent(message=redact(text, secrets_of(self._env)), retryable=is_retryable(exc))

@@ -11,6 +11,7 @@ A scenario is YAML or JSON::
         output: wrote 2 bytes
       - usage: {model: scripted-1, input_tokens: 120, output_tokens: 40}
       - fail: "simulated provider error"   # optional: ends the run as failed
+        retryable: false                   # optional: a retry would fail the same way
     result: "Done."
 
 Errors name the file, the line and the field, and say how to fix them.
@@ -81,9 +82,11 @@ class UsageStep(_Strict):
 
 
 class FailStep(_Strict):
-    """End the run as failed with this message."""
+    """End the run as failed with this message; ``retryable`` as the runtime's error says it
+    (`stagent.domain.events.ErrorEvent`: false stops a workflow step's retry policy)."""
 
     fail: str
+    retryable: bool | None = None
 
 
 Step = TextStep | DelayStep | ToolStep | UsageStep | FailStep

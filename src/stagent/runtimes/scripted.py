@@ -105,8 +105,8 @@ class ScriptedRun(AgentRun):
                     if self._no_calls:
                         return
                     yield UsageEvent(**usage.model_dump(), request_id=self._call_id(index))
-                case FailStep(fail=message):
-                    yield ErrorEvent(message=message)
+                case FailStep(fail=message, retryable=retryable):
+                    yield ErrorEvent(message=message, retryable=retryable)
                     return
         if not self._cancelled.is_set():
             yield ResultEvent(text=self._scenario.result or "".join(texts).strip())

@@ -343,6 +343,34 @@ def per_task(session: Session, task_ids: list[str]) -> dict[str, Bucket]:
     }
 
 
+def runtime_hours(session: Session, where: LedgerFilter) -> dict[str, list[Bucket]]:
+    """Cost per UTC hour (``YYYY-MM-DD HH`` keys, only ``cost_micros`` set) of each runtime's
+    calls matching ``where``: one read of the rollup, one of the rows of its part hours at the
+    window's edges if it has any (of the rows alone when the rollup lacks a filter's column)."""
+    pieces = rollup.plan(where, days=False) if rollup.covers(where, "hour") else None
+    found: dict[tuple[str, str], int] = {}
+    edges: Sequence[LedgerFilter] = [where]
+    if pieces is not None:
+        found = rollup.runtime_hours(session, where, pieces)
+        edges = pieces.edges
+    if edges:
+        table = UsageLedgerRow
+        hour = _group_column(session, "hour")
+        matching = or_(*(and_(true(), *filter_conditions(edge)) for edge in edges))
+        query = (
+            select(table.runtime, hour, func.coalesce(func.sum(table.cost_micros), 0))
+            .where(matching, is_call(session))
+            .group_by(table.runtime, hour)
+        )
+        for runtime, at, cost in session.execute(query):
+            key = (str(runtime), _key(at, "%Y-%m-%d %H") or "")
+            found[key] = found.get(key, 0) + int(cost)
+    hours: dict[str, list[Bucket]] = {}
+    for (runtime, at), cost in found.items():
+        hours.setdefault(runtime, []).append(Bucket(at, cost_micros=cost))
+    return hours
+
+
 def aggregate_split(
     session: Session, where: LedgerFilter, *, rows: bool = False
 ) -> tuple[Bucket, Bucket]:

@@ -301,6 +301,20 @@ def grouped(
     return found
 
 
+def runtime_hours(
+    session: Session, where: LedgerFilter, pieces: Plan
+) -> dict[tuple[str, str], int]:
+    """Cost (micro-USD) per (runtime, ``YYYY-MM-DD HH`` UTC hour) of the rollup's hour pieces of
+    ``where`` (a `plan` without days), in one statement: the Costs page's stacked chart."""
+    table = UsageRollupRow
+    query = (
+        select(table.runtime, table.bucket, func.coalesce(func.sum(table.cost_micros), 0))
+        .where(*_conditions(where), or_(*(_in_range(*piece) for piece in pieces.ranges)))
+        .group_by(table.runtime, table.bucket)
+    )
+    return {(str(r), hour_key(int(b))): int(c) for r, b, c in session.execute(query)}
+
+
 def _moved_hours(session: Session, pieces: Plan, zone: tzinfo) -> tuple[int, int] | None:
     """The UTC days whose hours may belong to other local days than their noon's: the day
     grain's range, its open ends closed at the data's first and last day. None for UTC."""

@@ -275,36 +275,57 @@ class _Handler(BaseHTTPRequestHandler):
         if turn.error is not None:
             owner.answered(entry, {"error": turn.error.status})
             err = turn.error
-            self._json(err.status, error_body(err.status, err.message, err.type))
+            retry_after = {} if err.retry_after is None else {"retry-after": f"{err.retry_after:g}"}
+            self._json(err.status, error_body(err.status, err.message, err.type), retry_after)
             return
         answer = Answer(request, script, turn)
         owner.answered(entry, answer.summary())
         if request.stream:
-            self._stream(answer)
+            self._stream(answer, turn.stream_fault)
         else:
             self._json(200, answer.message())
 
-    def _headers(self, status: int, content_type: str, length: int | None = None) -> None:
+    def _headers(
+        self,
+        status: int,
+        content_type: str,
+        length: int | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("content-type", content_type)
         if length is not None:
             self.send_header("content-length", str(length))
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
         self.send_header("request-id", f"req_{uuid.uuid4().hex[:24]}")
         self.send_header("connection", "close")
         self.end_headers()
         self.close_connection = True
 
-    def _stream(self, answer: Answer) -> None:
+    def _stream(self, answer: Answer, fault: str | None = None) -> None:
         self._headers(200, "text/event-stream")
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             for event in answer.events():
-                data = f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
-                self.wfile.write(data.encode())
-                self.wfile.flush()
+                self._send_event(str(event["type"]), json.dumps(event))
+                if fault is not None and event.get("delta", {}).get("type") == "text_delta":
+                    self._break_stream(fault)
+                    return
 
-    def _json(self, status: int, body: Json) -> None:
+    def _send_event(self, kind: str, data: str) -> None:
+        self.wfile.write(f"event: {kind}\ndata: {data}\n\n".encode())
+        self.wfile.flush()
+
+    def _break_stream(self, fault: str) -> None:
+        """Fail a stream mid-message (`ModelTurn.stream_fault`); ``cut`` just stops."""
+        if fault == "garbage":
+            self._send_event("content_block_delta", '{"type": "content_block_delta", "ind')
+        elif fault == "overloaded":
+            self._send_event("error", json.dumps(error_body(529, "Overloaded")))
+
+    def _json(self, status: int, body: Json, extra: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
-        self._headers(status, "application/json", len(data))
+        self._headers(status, "application/json", len(data), extra)
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(data)
 

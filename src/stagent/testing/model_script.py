@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -61,6 +61,8 @@ class TurnError(_Strict):
     message: str = "scripted error"
     type: str | None = None
     """The provider's error type; derived from ``status`` when omitted."""
+    retry_after: float | None = Field(default=None, ge=0)
+    """Seconds sent in a ``retry-after`` header, if any."""
 
 
 class ModelTurn(_Strict):
@@ -76,6 +78,11 @@ class ModelTurn(_Strict):
     """Seconds between a response's output and its end (OpenAI server: a slow stream whose
     ``response.completed`` comes after the tool call)."""
     echo_tool_results: bool = False
+    stream_fault: Literal["cut", "garbage", "overloaded"] | None = None
+    """Streamed answers: after the first text delta the stream breaks -- ``cut`` ends it
+    without ending the message, ``garbage`` sends an event whose data is not JSON,
+    ``overloaded`` sends the failure event the API sends mid-message (Anthropic: an ``error``
+    event, ``overloaded_error``; OpenAI: ``response.failed``, ``server_error``)."""
 
 
 class ModelScript(_Strict):

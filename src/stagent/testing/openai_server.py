@@ -184,11 +184,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # stopping: hang up instead of answering
             return
         if turn.error is not None:
-            self._send_error(turn.error.status, turn.error.message, turn.error.type)
+            err = turn.error
+            retry_after = {} if err.retry_after is None else {"Retry-After": f"{err.retry_after:g}"}
+            self._send_error(err.status, err.message, err.type, retry_after)
             return
         events = response_events(turn, info, owner.next_id(), owner.next_id)
         try:
-            self._stream(events, turn.end_delay)
+            self._stream(events, turn.end_delay, turn.stream_fault)
         except (BrokenPipeError, ConnectionResetError):
             return
 
@@ -215,24 +217,36 @@ class _Handler(BaseHTTPRequestHandler):
             {"time": time.time(), "path": self.path, "method": self.command, "status": status}
         )
 
-    def _send_json(self, status: int, payload: JsonDict) -> None:
+    def _send_json(
+        self, status: int, payload: JsonDict, headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 
-    def _send_error(self, status: int, message: str, kind: str | None = None) -> None:
+    def _send_error(
+        self,
+        status: int,
+        message: str,
+        kind: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         error = {
             "message": message,
             "type": kind or ERROR_TYPES.get(status, "server_error"),
             "param": None,
             "code": ERROR_CODES.get(status),
         }
-        self._send_json(status, {"error": error})
+        self._send_json(status, {"error": error}, headers)
 
-    def _stream(self, events: list[JsonDict], end_delay: float = 0) -> None:
+    def _stream(
+        self, events: list[JsonDict], end_delay: float = 0, fault: str | None = None
+    ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -241,11 +255,28 @@ class _Handler(BaseHTTPRequestHandler):
         for event in events:
             if event["type"] == "response.completed" and self.owner.stopping.wait(end_delay):
                 return
-            chunk = f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
-            self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-            self.wfile.flush()
+            self._chunk(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n")
+            if fault is not None and event["type"] == "response.output_text.delta":
+                self._break_stream(fault, events[0])
+                break
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def _chunk(self, text: str) -> None:
+        data = text.encode()
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _break_stream(self, fault: str, created: JsonDict) -> None:
+        """Fail a stream mid-response (`ModelTurn.stream_fault`): ``cut`` ends it without
+        ``response.completed``; ``overloaded`` sends ``response.failed`` (a server error)."""
+        if fault == "garbage":
+            self._chunk('event: response.output_text.delta\ndata: {"type": "response.out\n\n')
+        elif fault == "overloaded":
+            error = {"code": "server_error", "message": "The server is overloaded."}
+            response = {**created.get("response", {}), "status": "failed", "error": error}
+            failed = json.dumps({"type": "response.failed", "response": response})
+            self._chunk(f"event: response.failed\ndata: {failed}\n\n")
 
 
 def describe_request(body: JsonDict) -> JsonDict:

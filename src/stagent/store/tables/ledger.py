@@ -29,13 +29,26 @@ def _where(condition: str) -> dict[str, Any]:
     return {"sqlite_where": text(condition), "postgresql_where": text(condition)}
 
 
+TASK_SUMS = (
+    "task_id", "finished_at", "simulated", "status", "cost_source", "input_tokens",
+    "output_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "cache_read_tokens",
+    "cost_micros",
+)  # fmt: skip
+"""The columns of ``ix_usage_ledger_task_sums``: a task, then what its sums filter and add."""
+
+
 class UsageLedgerRow(Base):
     """One provider call (or runtime result): raw tokens by category and what it cost."""
 
     __tablename__ = "usage_ledger"
     __table_args__ = (
         # Imported calls (most rows of a large ledger) have no task or run: not indexed.
-        Index("ix_usage_ledger_task_id", "task_id", **_where("task_id IS NOT NULL")),
+        # A task's rows, covering what the Costs page's per-task sums read (migration 0027):
+        # those sums never touch the table (``ledger_metrics.task_sums``).
+        Index("ix_usage_ledger_task_sums", *TASK_SUMS, **_where("task_id IS NOT NULL")),
+        # Rows with a note (a fallback price, an estimate, a reservation, a block): the few
+        # whose cost is estimated, counted per task without reading the others (0027).
+        Index("ix_usage_ledger_noted", "finished_at", **_where("note IS NOT NULL")),
         Index("ix_usage_ledger_run_id", "run_id", **_where("run_id IS NOT NULL")),
         Index("ix_usage_ledger_runtime_model", "runtime", "model"),
         # Rows by time: the part hours at a summary's edges, the last hour by minute, the audit
