@@ -115,6 +115,11 @@ def _print_nothing_found(source: str, path: Path | None) -> None:
     from stagent.cli.consoles import console
     from stagent.ledger.importers import discovery
 
+    if path is not None and path.is_file():
+        tool = "Claude Code transcripts" if source.endswith("claude-code") else "Codex rollouts"
+        shown = escape(str(path))
+        console.print(f"  [dim]{shown} is not a session log: {tool} are .jsonl files[/]")
+        return
     if path is not None:
         where = [path]
     elif source.endswith("claude-code"):
