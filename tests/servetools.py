@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -137,7 +138,39 @@ def start_worker(
         return proc, str(json.loads(line)["executor_id"])
     except (ValueError, KeyError, TypeError):
         stop_worker(proc, signal.SIGKILL)
-        raise AssertionError(f"the worker did not start: {line!r}") from None
+        said = line + proc.stdout.read()  # e.g. a start-up error, as JSON over several lines
+        raise AssertionError(f"the worker did not start: {said}") from None
+
+
+def freeze_outside_writes(proc: subprocess.Popen[str], database: Path, timeout: float = 60) -> None:
+    """SIGSTOP a worker's group at a moment it holds no SQLite write transaction. A frozen
+    holder keeps the file's write lock (it is the process's), so every other writer -- a
+    survivor starting up, the test's client -- waits out its busy timeout and fails: under load
+    a freeze landed inside a heartbeat's transaction (wave 16). Frozen mid-write, it is let go
+    for a moment and frozen again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        os.killpg(proc.pid, signal.SIGSTOP)
+        if not _write_locked(database):
+            return
+        os.killpg(proc.pid, signal.SIGCONT)
+        assert time.monotonic() < deadline, "the worker never left its write transaction"
+        time.sleep(0.01)
+
+
+def _write_locked(database: Path) -> bool:
+    """Whether another connection holds ``database``'s write lock now."""
+    conn = sqlite3.connect(database, timeout=0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        return True
+    finally:
+        conn.close()
 
 
 def stop_worker(proc: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> None:

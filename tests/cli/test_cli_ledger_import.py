@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from clitools import Cli, assert_one_line_error
+from tests.ledger.logtools import codex_meta, codex_rollout, codex_tokens, codex_turn
 
 from stagent.cli.consoles import err_console
 from stagent.ledger.importers.pieces import PIECE_BYTES
@@ -66,8 +67,8 @@ def test_malformed_lines_are_named_by_file_and_line(cli: Cli, tmp_path: Path) ->
     assert f"{count - 2} calls added" in lines[0]
     assert lines[1:] == [
         "  2 malformed lines skipped:",
-        f"    {path}:2: not valid JSON (unexpected end of data)",
-        f"    {path}:9000: not a JSON object",
+        f"    {path}:2: not a JSON object (invalid JSON: unexpected end of data)",
+        f"    {path}:9000: not a JSON object (an array)",
     ]
 
     transcript(root, [call(count + 1), "garbage", call(count + 2)])
@@ -76,7 +77,10 @@ def test_malformed_lines_are_named_by_file_and_line(cli: Cli, tmp_path: Path) ->
     assert [list(report) for report in again] == [REPORT_KEYS]
     [report] = again
     assert (report["calls_added"], report["lines_read"], report["malformed_lines"]) == (2, 3, 1)
-    assert report["malformed_examples"] == [f"{path}:{count + 2}: not a JSON object"]
+    assert report["malformed_examples"] == [
+        f"{path}:{count + 2}: not a JSON object (invalid JSON: unexpected character, expected a "
+        "JSON value)"
+    ]
 
 
 def test_many_malformed_lines_are_counted_past_the_examples(cli: Cli, tmp_path: Path) -> None:
@@ -88,7 +92,9 @@ def test_many_malformed_lines_are_counted_past_the_examples(cli: Cli, tmp_path: 
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[1] == "  25 malformed lines skipped:"
-    assert lines[2] == f"    {path}:2: not a JSON object"
+    assert lines[2] == (
+        f"    {path}:2: not a JSON object (invalid JSON: invalid literal, expected 'null')"
+    )
     assert lines[-1] == "    ... and 5 more"  # 20 examples, then the count of the rest
 
 
@@ -157,3 +163,45 @@ def test_a_source_with_no_files_says_where_it_looked(
     assert lines[1] == f"  no session files found in {tmp_path / 'one'} or {tmp_path / 'two'}"
     assert lines[3] == f"  no session files found in {tmp_path / 'codex'}"
     assert [report["files"] for report in scripted] == [0, 0]  # JSON: the counts say it
+
+
+def test_one_transcript_file_imports_as_its_folder_would_and_resumes_where_it_stopped(
+    cli: Cli, tmp_path: Path
+) -> None:
+    root = tmp_path / "claude"
+    path = transcript(root, [call(1), call(2)])
+
+    first = cli("ledger", "import", "claude-code", "--path", str(path))
+    assert first.exit_code == 0, first.output
+    assert first.stdout.startswith("import:claude-code: 1 files (1 read, ")
+    assert "2 calls added" in first.stdout
+
+    transcript(root, [call(3)])
+    [again] = cli.json("ledger", "import", "claude-code", "--path", str(path))
+    assert (again["files"], again["lines_read"], again["calls_added"]) == (1, 1, 1)
+    [folder] = cli.json("ledger", "import", "claude-code", "--path", str(root))
+    assert (folder["files"], folder["files_read"], folder["calls_added"]) == (1, 0, 0)
+
+
+def test_one_codex_rollout_file_imports_and_a_file_that_is_no_log_is_named(
+    cli: Cli, tmp_path: Path
+) -> None:
+    session = "0199a7c2-5b1e-7d30-9c4a-1f2e3d4c5b6a"
+    tokens = codex_tokens((10_000, 4_000, 200, 0), ts="2026-11-21T12:00:00Z")
+    rollout = codex_rollout(tmp_path / "codex", session, [codex_meta(session), codex_turn()])
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a log\n")
+
+    with rollout.open("a") as out:
+        out.write(tokens + "\n")
+    [report] = cli.json("ledger", "import", "codex", "--path", str(rollout))
+    assert (report["files"], report["calls_added"], report["malformed_lines"]) == (1, 1, 0)
+
+    for which in ("codex", "claude-code"):
+        [none] = cli.json("ledger", "import", which, "--path", str(notes))
+        assert (none["files"], none["malformed_lines"]) == (0, 0)
+    people = cli("ledger", "import", "all", "--path", str(notes))
+    assert people.exit_code == 0
+    lines = people.stdout.splitlines()
+    assert lines[1] == f"  {notes} is not a session log: Claude Code transcripts are .jsonl files"
+    assert lines[3] == f"  {notes} is not a session log: Codex rollouts are .jsonl files"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from servetools import start_worker, wait_until
+from servetools import freeze_outside_writes, start_worker, wait_until
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
 from stagent.store import executors as executor_repo
@@ -65,7 +65,7 @@ def test_a_frozen_worker_resumed_after_a_takeover_writes_nothing_and_registers_a
     for event in worker_client.tasks.follow(task.id, poll_seconds=0.1):
         if event.kind == "text":
             break
-    os.killpg(frozen.pid, signal.SIGSTOP)
+    freeze_outside_writes(frozen, Path(worker_client.store.engine.url.database or ""))
 
     survivor, _ = start_worker(worker_home)
     worker_procs.append(survivor)

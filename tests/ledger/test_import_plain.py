@@ -6,8 +6,10 @@ for the same logs, and the person's price overrides must apply."""
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -210,7 +212,8 @@ def test_a_call_is_stored_as_the_same_text_whichever_json_encoder_renders_it(
     from stagent.store import sqlite_imports
 
     chosen = orjson.dumps if encoder == "orjson" else msgspec.json.encode
-    monkeypatch.setattr(sqlite_imports, "_ENCODER", [chosen])
+    stamp = partial(sqlite_imports.fast_stamp, encode=msgspec.json.encode)
+    monkeypatch.setattr(sqlite_imports, "_RENDERERS", [(chosen, stamp)])
     raw = {"model": "claude-é", "request_id": 'req_"x"\\\x01\u2028', "tier_above": 200_000}
     at = datetime(2026, 11, 20, 9, 30, 1, 250_000, tzinfo=UTC)
     row = (None, "claude", "anthropic", "claude-é", 1, 2, 0, 0, 0, 0, 9, "computed", "v1",
@@ -223,6 +226,48 @@ def test_a_call_is_stored_as_the_same_text_whichever_json_encoder_renders_it(
         '{"model":"claude-é","request_id":"req_\\"x\\"\\\\\\u0001\u2028","tier_above":200000}'
     )
     assert rendered[-1] == "2026-11-20 09:30:01.250000"
+
+
+def test_a_rendered_time_is_sqlite_stamp_text_to_the_microsecond() -> None:
+    """Rows render their time through msgspec's RFC 3339 text (`fast_stamp`): the stored text
+    is `sqlite_stamp`'s for every instant (no fraction, one microsecond, years before 1000,
+    other zones, naive), so times sort and compare as before."""
+    import msgspec
+
+    from stagent.store import sqlite_imports
+
+    rng = random.Random(12)
+    base = datetime(2026, 3, 29, 0, 59, 59, tzinfo=UTC)
+    moments = [
+        base, base.replace(microsecond=1), base.replace(microsecond=999_999),
+        datetime(1, 1, 1, tzinfo=UTC), datetime(999, 12, 31, 23, 59, 59, 5, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        base.astimezone(timezone(timedelta(hours=5, minutes=30))), base.replace(tzinfo=None),
+        *(base + timedelta(microseconds=rng.randrange(10**14)) for _ in range(2000)),
+        *(base.replace(microsecond=0) + timedelta(seconds=rng.randrange(10**9)) for _ in range(99)),
+    ]  # fmt: skip
+    for moment in moments:
+        fast = sqlite_imports.fast_stamp(moment, msgspec.json.encode)
+        assert fast == sqlite_imports.sqlite_stamp(moment), moment
+
+
+def test_none_binds_as_null_on_every_connection_after_an_import_binds_it_directly(
+    tmp_path: Path,
+) -> None:
+    """`bind_none_directly` (what booking calls) registers an adapter for None: every
+    connection of the process still stores None as NULL and reads it back as None."""
+    from stagent.store import sqlite_imports
+
+    sqlite_imports.bind_none_directly()
+    sqlite_imports.bind_none_directly()  # once is enough; twice changes nothing
+    conn = sqlite3.connect(tmp_path / "other.sqlite")
+    try:
+        conn.execute("CREATE TABLE t (a, b)")
+        conn.executemany("INSERT INTO t VALUES (?, ?)", [(None, 1), (None, None)])
+        rows = conn.execute("SELECT a, b, a IS NULL, typeof(b) FROM t ORDER BY rowid").fetchall()
+    finally:
+        conn.close()
+    assert rows == [(None, 1, 1, "integer"), (None, None, 1, "null")]
 
 
 def test_a_command_that_fails_between_commits_loses_nothing_committed_and_a_rerun_finishes(

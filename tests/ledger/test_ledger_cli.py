@@ -85,7 +85,9 @@ def test_import_then_summary_totals_and_groups(cli: Cli, logs: tuple[Path, Path]
     claude, codex = logs
     (cc,) = cli.json("ledger", "import", "claude-code", "--path", str(claude))
     assert (cc["calls_added"], cc["duplicates_skipped"], cc["malformed_lines"]) == (2, 1, 1)
-    assert ".jsonl:5: not valid JSON" in cc["malformed_examples"][0]
+    assert cc["malformed_examples"][0].endswith(
+        ".jsonl:5: not a JSON object (invalid JSON: unexpected end of data)"
+    )
     assert cc["unpriced_models"] == {"claude-opus-9": 1}
     (cx,) = cli.json("ledger", "import", "codex", "--path", str(codex))
     assert cx["calls_added"] == 1

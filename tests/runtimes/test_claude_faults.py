@@ -8,6 +8,9 @@ Messages API server (`ModelTurn.error`, `ModelTurn.stream_fault`).
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,15 +24,23 @@ from claude_fixtures import (  # noqa: F401
     collect,
     no_secret_in,
     offline_env_fixture,
+    process_gone,
     server_env,
     start_claude,
+    wait_for,
 )
 
-from stagent.domain.events import ErrorEvent, ResultEvent, UsageEvent
+from stagent.domain.events import (
+    ErrorEvent,
+    ResultEvent,
+    RuntimeEvent,
+    SessionEvent,
+    UsageEvent,
+)
 from stagent.domain.ledger import LedgerFilter
 from stagent.domain.tasks import TaskStatus
 from stagent.engine.services import TaskDraft
-from stagent.runtimes.claude import ClaudeRuntime
+from stagent.runtimes.claude import ClaudeRun, ClaudeRuntime
 from stagent.testing.anthropic_server import AnthropicScriptServer
 from stagent.testing.model_script import ModelScript, ScriptBook
 from stagent.workspace import Workspace
@@ -62,6 +73,7 @@ SCRIPTS = [
     _error("e529", 529, "Overloaded"),
     _turn("cut", text=TEXT, stream_fault="cut"),
     _turn("overloaded", text=TEXT, stream_fault="overloaded"),
+    _turn("slow", text="too late", delay=60),
 ]
 
 
@@ -102,6 +114,31 @@ async def test_a_stream_broken_mid_message_is_asked_again_without_streaming(
     assert isinstance(events[-1], ResultEvent) and events[-1].text == TEXT
     usages = [e for e in events if isinstance(e, UsageEvent)]
     assert len(usages) == 1 and usages[0].output_tokens > 0
+
+
+async def test_a_cli_that_dies_mid_turn_fails_retryable_and_says_how_it_ended(
+    server: AnthropicScriptServer, tmp_path: Path
+) -> None:
+    run = await start_claude(claude_request(server, "slow", tmp_path))
+    assert isinstance(run, ClaudeRun)
+    events: list[RuntimeEvent] = []
+
+    async def consume() -> None:
+        events.extend([event async for event in run.events()])
+
+    consumer = asyncio.create_task(consume())
+    await wait_for(lambda: len(server.requests) == 1)  # the model is thinking
+    pid = run.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)  # an OOM killer, a crash
+    await asyncio.wait_for(consumer, timeout=60)
+
+    session, error = events
+    assert isinstance(session, SessionEvent)
+    # Its session started: a later attempt resumes it (test_claude_runtime's resume test).
+    assert isinstance(error, ErrorEvent) and error.retryable is True
+    assert error.message.startswith("Claude Code failed: the CLI was killed by SIGKILL")
+    assert process_gone(pid)
 
 
 def test_a_completed_run_books_every_token_category_in_the_ledger(

@@ -236,7 +236,9 @@ async def test_a_killed_run_resumes_its_session_on_the_next_attempt(
             assert first.pid is not None
             os.kill(first.pid, signal.SIGKILL)  # the process dies mid-run
     [session] = _of(seen, SessionEvent)
-    assert isinstance(seen[-1], ErrorEvent)  # the first attempt ends as failed
+    error = seen[-1]  # the first attempt ends as failed, and says a retry may pass
+    assert isinstance(error, ErrorEvent) and error.retryable is True
+    assert error.message.startswith("Claude Code failed: the CLI was killed by SIGKILL")
 
     request = claude_request(
         anthropic_server, "resume", tmp_path, session_id=session.session_id, attempt=2

@@ -131,6 +131,29 @@ def test_staged_usage_survives_a_dead_process_until_it_is_confirmed(tmp_path: Pa
     assert UsageLedger(tmp_path / "old.json").unconfirmed("s1") == []
 
 
+def test_a_damaged_staged_usage_file_keeps_what_it_can_read(tmp_path: Path) -> None:
+    """A file cut short or edited by hand: the next process re-reports what it can read and
+    starts no differently otherwise (nothing raises, nothing is invented)."""
+    good = usage_deltas("s1", {}, {"m": {"inputTokens": 7}}, "r1")
+    path = tmp_path / "usage.json"
+    path.write_text('{"staged": {"s1": [')  # cut short mid-write
+    assert UsageLedger(path).unconfirmed() == []
+    mixed = {
+        "staged": {
+            "s1": [
+                {"model": "m", "input_tokens": 7, "request_id": good[0].request_id},
+                {"model": "m", "no_such_field": 1},
+                "junk",
+            ],
+            "s2": "junk",
+        }
+    }
+    path.write_text(json.dumps(mixed))
+    assert UsageLedger(path).unconfirmed() == good
+    UsageLedger(path).confirm()
+    assert UsageLedger(path).unconfirmed() == []
+
+
 def test_a_resumed_process_starts_from_the_cost_state_its_transcript_holds(
     tmp_path: Path,
 ) -> None:

@@ -50,6 +50,7 @@ SCRIPTS = [
     _turn("cut", text=TEXT, usage=USAGE, stream_fault="cut"),
     _turn("garbage", text=TEXT, usage=USAGE, stream_fault="garbage"),
     _turn("overloaded", text=TEXT, usage=USAGE, stream_fault="overloaded"),
+    _turn("cut-once", text=TEXT, usage=USAGE, stream_fault="cut", stream_faults=1),
 ]
 
 
@@ -151,6 +152,30 @@ async def test_codex_retries_a_broken_stream_as_told_then_gives_up(
     assert [r["status"] for r in server.scripted("cut")] == [200, 200]
     assert isinstance(events[-1], ErrorEvent) and events[-1].retryable
     assert "stream disconnected before completion" in events[-1].message
+    # Both calls were served, neither reported: each booked once, from estimated tokens.
+    usages = [e for e in events if isinstance(e, UsageEvent)]
+    assert [u.request_id.rsplit(":", 2)[-2] for u in usages if u.request_id] == [
+        "retried",
+        "estimated",
+    ]
+    assert all(u.estimated for u in usages)
+
+
+async def test_a_broken_stream_codex_retried_is_booked_beside_the_retry_and_shown_once(
+    server: ScriptedOpenAIServer, tmp_path: Path
+) -> None:
+    events = await _events(server, tmp_path, "cut-once", retries=1)
+
+    assert [r["status"] for r in server.scripted("cut-once")] == [200, 200]
+    assert isinstance(events[-1], ResultEvent) and events[-1].text == TEXT
+    assert "".join(e.text for e in events if isinstance(e, TextEvent)) == TEXT  # not twice
+    reported, retried = [e for e in events if isinstance(e, UsageEvent)]
+    assert reported.estimated is None and reported.input_tokens == 1000
+    # The broken call had the same prompt: booked with the retry's counts, marked estimated.
+    assert retried.estimated and "stream broke" in retried.estimated
+    tokens = (retried.input_tokens, retried.cache_read_tokens, retried.output_tokens)
+    assert tokens == (1000, 300, 50)
+    assert (retried.request_id or "").endswith(":retried:1.1")
 
 
 def test_a_completed_run_books_cached_input_apart_in_the_ledger(

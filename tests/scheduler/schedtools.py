@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
+import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -114,4 +118,16 @@ def engine_state(ws: Workspace) -> str:
                 )
             )
             lines += [f"connection: {tuple(row)}" for row in activity]
-    return "\n".join(lines)
+    return "\n".join(lines + threads())
+
+
+def threads(depth: int = 6) -> list[str]:
+    """Where each thread of this process is (its innermost ``depth`` frames): for a stall, the
+    DBOS queue and executor threads say what they wait on."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    lines: list[str] = []
+    for ident, frame in sys._current_frames().items():  # pyright: ignore[reportPrivateUsage]
+        stack = traceback.extract_stack(frame)[-depth:]
+        where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack))
+        lines.append(f"thread {names.get(ident, ident)}: {where}")
+    return lines

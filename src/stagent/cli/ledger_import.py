@@ -38,7 +38,9 @@ def plain_importer_at(
     start-up); None otherwise (the caller opens the workspace, which creates or migrates the
     database; PostgreSQL). ``home`` and ``database_url`` as given on the command line;
     ``exiting``: the process ends without teardown once the import is done (the connection
-    may then be left to the process's end: `SqliteImports.close`)."""
+    may then be left to the process's end: `SqliteImports.close`; the garbage collector, off
+    while the CLI starts, stays off: the import pauses it while it reads and books anyway, and
+    the short rest of the command made ~16 young collections for nothing to free)."""
     from stagent.cli import startup
     from stagent.ledger.importers.opening import open_plain, plain_importer
     from stagent.locations import database_url as url_of
@@ -50,7 +52,8 @@ def plain_importer_at(
         return
     try:
         importer = plain_importer(plain, home_dir(home))
-        startup.ready()
+        if not exiting:
+            startup.ready()
         yield importer
     except BaseException:
         plain.close()
@@ -112,6 +115,11 @@ def _print_nothing_found(source: str, path: Path | None) -> None:
     from stagent.cli.consoles import console
     from stagent.ledger.importers import discovery
 
+    if path is not None and path.is_file():
+        tool = "Claude Code transcripts" if source.endswith("claude-code") else "Codex rollouts"
+        shown = escape(str(path))
+        console.print(f"  [dim]{shown} is not a session log: {tool} are .jsonl files[/]")
+        return
     if path is not None:
         where = [path]
     elif source.endswith("claude-code"):

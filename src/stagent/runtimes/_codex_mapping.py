@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from dataclasses import replace
 from typing import Any, cast
 
 from stagent.domain.events import JsonDict, ToolRequestEvent, ToolResultEvent, UsageEvent
@@ -243,6 +244,19 @@ TYPICAL_FIRST_CALL = (12_000, 500)
 the run was reported): Codex's base instructions and tool definitions alone are about 10,000
 input tokens (10,070 for a one-line prompt on 0.169); a tool call's output is a few hundred."""
 UNREPORTED = "the provider served this call; Codex never reported its usage (the turn ended first)"
+
+
+def retried_usage(retry: UsageEvent, request_id: str) -> UsageEvent:
+    """The usage booked for a call whose stream broke after the provider began serving it, which
+    Codex then sent again (it never reports the broken one): its retry's reported counts -- the
+    same prompt, and an output at most the retry's whole answer."""
+    return replace(
+        retry,
+        request_id=request_id,
+        cost_usd=None,
+        estimated="the provider served this call until its stream broke; Codex sent it again and "
+        "reported only the retry; tokens are the retry's (the same prompt, its whole output)",
+    )
 
 
 def estimated_usage(last: UsageEvent | None, model: str, request_id: str) -> UsageEvent:

@@ -88,6 +88,17 @@ class ServerRequests:
             return self._usage_reports + 1
         return None
 
+    def abandon_response(self) -> int | None:
+        """Codex sends the response whose items started after the last usage report again (its
+        stream broke): that response's ordinal, as `unreported_response` said; its items no
+        longer count as unreported (the retry's items do)."""
+        ordinal = self.unreported_response()
+        if ordinal is not None:
+            reports = self._usage_reports
+            started = self._reports_at_start.items()
+            self._reports_at_start = {item: n for item, n in started if n != reports}
+        return ordinal
+
     def usage_reported(self) -> None:
         """A model response's usage was reported (wakes capped approvals waiting for it)."""
         self._usage_reports += 1

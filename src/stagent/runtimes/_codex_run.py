@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -114,6 +114,10 @@ class CodexRun(AgentRun):
         self._turn_id: str | None = None
         self._model = plan.model or "codex"
         self._texts: dict[str, str] = {}
+        self._open_texts: set[str] = set()
+        """Agent messages started and not yet completed."""
+        self._retried: list[str] = []
+        """Request ids of calls Codex sent again after the provider had begun serving them."""
         self._sent: dict[str, int] = {}
         self._final_text = ""
         self._requests = ServerRequests(
@@ -416,6 +420,7 @@ class CodexRun(AgentRun):
                     log.info(
                         "codex: %s (retrying)", mapping.as_dict(params.get("error")).get("message")
                     )
+                    self._response_retried()
             case "turn/completed":
                 turn = mapping.as_dict(params.get("turn"))
                 if str(turn.get("id")) == self._turn_id:
@@ -424,10 +429,29 @@ class CodexRun(AgentRun):
                 log.debug("codex: notification %s", method)
         return None
 
+    def _response_retried(self) -> None:
+        """Codex sends a call again: if the provider had begun serving it (its items started),
+        that call is booked once the retry reports (`_book_retried`), and its unfinished text,
+        which the retry streams again, is not shown twice."""
+        ordinal = self._requests.abandon_response()
+        if ordinal is None or self._turn_id is None:
+            return
+        number = len(self._retried) + 1
+        self._retried.append(f"codex:{self.thread_id}:{self._turn_id}:retried:{ordinal}.{number}")
+        for item_id in self._open_texts:
+            self._texts[item_id] = self._texts[item_id][: self._sent.get(item_id, 0)]
+        self._open_texts.clear()
+
+    def _book_retried(self, make: Callable[[str], UsageEvent]) -> None:
+        for call in self._retried:
+            self._emit_tracked(make(call))
+        self._retried.clear()
+
     def _item_started(self, item: JsonDict) -> None:
         item_id = str(item.get("id"))
         if item.get("type") == "agentMessage":
             self._texts.setdefault(item_id, "")
+            self._open_texts.add(item_id)
             self._requests.item_started(item_id)
             return
         event = mapping.tool_request(item)
@@ -438,6 +462,7 @@ class CodexRun(AgentRun):
     def _item_completed(self, item: JsonDict) -> None:
         item_id = str(item.get("id"))
         if item.get("type") == "agentMessage":
+            self._open_texts.discard(item_id)
             self._texts[item_id] = str(item.get("text") or self._texts.get(item_id, ""))
             self._flush(item_id)
             self._final_text = self._texts[item_id]
@@ -465,8 +490,9 @@ class CodexRun(AgentRun):
             return  # a repeat of numbers already counted
         self._last_total = total
         call = mapping.call_id(self.thread_id, self._turn_id, total)
-        self._last_usage = mapping.usage_event(params, self._model, request_id=call)
-        self._emit_tracked(self._last_usage)
+        self._last_usage = last = mapping.usage_event(params, self._model, request_id=call)
+        self._emit_tracked(last)
+        self._book_retried(lambda retried: mapping.retried_usage(last, retried))
         self._requests.usage_reported()
         if self._requests.capped and not self._requests.waiting:
             # The call on its way when the cap was reached is reported: if the turn still goes
@@ -477,6 +503,8 @@ class CodexRun(AgentRun):
     def _estimate_unreported(self) -> None:
         """Book a served call Codex never reported, once the turn is over (see the module's
         docstring). A turn that completed reported every call before its end."""
+        last, model = self._last_usage, self._model
+        self._book_retried(lambda call: mapping.estimated_usage(last, model, call))
         ordinal = self._requests.unreported_response()
         if self._turn_completed_ok or ordinal is None or self._turn_id is None:
             return

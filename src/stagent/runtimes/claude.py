@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import shlex
+import signal
 import tempfile
 import warnings
 from collections import deque
@@ -36,6 +37,7 @@ from claude_agent_sdk import (
     ClaudeAgentOptions,
     ClaudeSDKError,
     CLINotFoundError,
+    ProcessError,
     query,
 )
 
@@ -371,14 +373,15 @@ class ClaudeRun(AgentRun):
                 return "done"
             if resume and translator.session_id is None and _no_session(exc):
                 return "no-session"
-            await self._emit(ErrorEvent(message=self._failure(exc)), False)
+            retryable = _retryable(exc, started=translator.session_id is not None)
+            await self._emit(ErrorEvent(message=self._failure(exc), retryable=retryable), False)
         return "done"
 
     def _failure(self, exc: ClaudeSDKError) -> str:
         if isinstance(exc, CLINotFoundError):
             return f"Claude Code CLI not found: {exc}"
         tail = " | ".join(self._stderr)
-        detail = f"{exc}" + (f" (stderr: {tail})" if tail else "")
+        detail = _exit_words(exc) + (f" (stderr: {tail})" if tail else "")
         return self._redact(f"Claude Code failed: {detail}")
 
     def _redact(self, text: str) -> str:
@@ -411,6 +414,26 @@ class ClaudeRun(AgentRun):
         if isinstance(config.get("tools"), list):
             options.tools = [str(tool) for tool in cast(list[Any], config["tools"])]
         return options
+
+
+def _exit_words(exc: ClaudeSDKError) -> str:
+    """How the CLI ended, in words: a signal by its name (the SDK says "exit code -9" and
+    "Check stderr output for details", which is not where the details are)."""
+    code = exc.exit_code if isinstance(exc, ProcessError) else None
+    if code is None:
+        return str(exc)
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"the CLI was killed by {signal.Signals(-code).name}"
+    return f"the CLI exited with code {code}"
+
+
+def _retryable(exc: ClaudeSDKError, *, started: bool) -> bool | None:
+    """A missing CLI fails every attempt; a CLI that ended after its session started can be
+    resumed by a later attempt; before that, nobody can tell."""
+    if isinstance(exc, CLINotFoundError):
+        return False
+    return True if started else None
 
 
 def _no_session(exc: ClaudeSDKError) -> bool:

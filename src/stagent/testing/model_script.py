@@ -83,6 +83,9 @@ class ModelTurn(_Strict):
     without ending the message, ``garbage`` sends an event whose data is not JSON,
     ``overloaded`` sends the failure event the API sends mid-message (Anthropic: an ``error``
     event, ``overloaded_error``; OpenAI: ``response.failed``, ``server_error``)."""
+    stream_faults: int = Field(default=0, ge=0)
+    """OpenAI server: only the first this many streamed answers to this turn break, later ones
+    are whole (a client's retry then succeeds); 0 breaks every one."""
 
 
 class ModelScript(_Strict):

@@ -87,6 +87,7 @@ class ScriptedOpenAIServer(ThreadedServer):
         self.requests: list[JsonDict] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._faults: dict[tuple[str, int], int] = {}
         self._httpd = _Server((host, port), _Handler)
         self._httpd.owner = self
 
@@ -100,6 +101,15 @@ class ScriptedOpenAIServer(ThreadedServer):
     def base_url(self) -> str:
         """What ``OPENAI_BASE_URL`` should be: the root plus ``/v1``."""
         return f"{self.url}/v1"
+
+    def fault(self, script: str, turn_no: int, turn: ModelTurn) -> str | None:
+        """The fault this answer to ``turn`` carries (`ModelTurn.stream_faults` counts them)."""
+        if turn.stream_fault is None or not turn.stream_faults:
+            return turn.stream_fault
+        with self._lock:
+            given = self._faults.get((script, turn_no), 0)
+            self._faults[(script, turn_no)] = given + 1
+        return turn.stream_fault if given < turn.stream_faults else None
 
     def next_id(self) -> int:
         """A server-wide counter, so item and call ids stay unique within any thread."""
@@ -190,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         events = response_events(turn, info, owner.next_id(), owner.next_id)
         try:
-            self._stream(events, turn.end_delay, turn.stream_fault)
+            self._stream(events, turn.end_delay, owner.fault(script.name, info["turn"], turn))
         except (BrokenPipeError, ConnectionResetError):
             return
 

@@ -23,6 +23,22 @@ class MalformedLineError(ValueError):
     """A line that is not the JSON the format promises (reported with file:line, skipped)."""
 
 
+def not_an_object(line: bytes) -> MalformedLineError:
+    """The error for a log line that is not one JSON object (each line of a Claude Code
+    transcript or a Codex rollout must be one), saying what it is instead, in one wording for
+    both importers: ``not a JSON object (invalid JSON: <the decoder's reason>)`` or ``not a
+    JSON object (an array)``. Decoded here, off the hot path: such lines are rare."""
+    import orjson
+
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return MalformedLineError(f"not a JSON object (invalid JSON: {exc.msg})")
+    kinds: dict[type[object], str] = {list: "an array", str: "a string", bool: "true or false"}
+    kind = "null" if value is None else kinds.get(cast(type[object], type(value)), "a number")
+    return MalformedLineError(f"not a JSON object ({kind})")
+
+
 class ImportedCall(NamedTuple):
     """One provider call read from a log (a NamedTuple, not a dataclass: an import's modules
     then load no `dataclasses`, whose `inspect` was ~5 ms of a re-run's start-up)."""

@@ -24,6 +24,7 @@ from stagent.ledger.importers.calls import (  # noqa: E402
     MalformedLineError,
     as_object,
     count,
+    not_an_object,
     parse_timestamp,
 )
 
@@ -128,7 +129,7 @@ def parse_line(line: bytes) -> ClaudeCopy | None:
             return None
         stripped = line.strip()
         if stripped and not (stripped[:1] == b"{" and stripped[-1:] == b"}"):
-            raise MalformedLineError("not a JSON object")
+            raise not_an_object(stripped)
         return None
     try:
         return _copy(_DECODE(line))
@@ -186,11 +187,11 @@ def _general(line: bytes) -> ClaudeCopy | None:
 
     try:
         data = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedLineError(f"not valid JSON ({exc.msg})") from None
+    except orjson.JSONDecodeError:
+        raise not_an_object(line) from None
     obj = as_object(data)
     if obj is None:
-        raise MalformedLineError("not a JSON object")
+        raise not_an_object(line)
     return _copy(_clean_line(obj))
 
 

@@ -24,9 +24,9 @@ import orjson
 from stagent.domain.events import UsageEvent
 from stagent.ledger.importers.calls import (
     ImportedCall,
-    MalformedLineError,
     as_object,
     count,
+    not_an_object,
     parse_timestamp,
 )
 
@@ -60,15 +60,15 @@ class RolloutState:
         if not any(marker in line for marker in MARKERS):
             stripped = line.strip()
             if stripped and not (stripped.startswith(b"{") and stripped.endswith(b"}")):
-                raise MalformedLineError("not a JSON object")
+                raise not_an_object(stripped)
             return None
         try:
             data = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedLineError(f"not valid JSON ({exc.msg})") from None
+        except orjson.JSONDecodeError:
+            raise not_an_object(line) from None
         envelope = as_object(data)
         if envelope is None:
-            raise MalformedLineError("not a JSON object")
+            raise not_an_object(line)
         body = as_object(envelope.get("payload"))
         if body is None:
             return None  # the bare era (before Sept 2025) has no token events worth reading

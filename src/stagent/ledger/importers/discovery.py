@@ -76,14 +76,17 @@ def codex_root() -> Path:
 
 def codex_files(root: Path) -> tuple[list[Path], list[Path]]:
     """(rollouts to read, compressed ``.jsonl.zst`` rollouts that cannot be read) under ``root``
-    (a Codex home, or any folder of rollouts)."""
+    (a Codex home, or any folder of rollouts, or one ``.jsonl`` file)."""
     bases = [root / "sessions", root / "archived_sessions"]
     bases = [b for b in bases if b.is_dir()] or [root]
     found: set[Path] = set()
     packed: set[Path] = set()
     for base in bases:
-        if base.is_file():
-            found.add(base)
+        if base.is_file():  # one rollout named by --path (any name, as Claude Code's)
+            if base.name.endswith(".jsonl.zst"):
+                packed.add(base)
+            elif base.suffix == ".jsonl":
+                found.add(base)
             continue
         found.update(p for p in base.rglob("rollout-*.jsonl") if p.is_file())
         packed.update(p for p in base.rglob("rollout-*.jsonl.zst") if p.is_file())
