@@ -67,6 +67,7 @@ def test_task_sums_equal_every_rows_sums_hand_run_calls_under_none(store: Store)
             found = task_sums(session, where, total)
             expected = metrics.aggregate(session, where, "task", estimated=True, rows=True)
             assert sorted(found, key=str) == sorted(expected, key=str), where
+            assert all(type(getattr(b, "cost_micros")) is int for b in found)  # noqa: B009
         recent = LedgerFilter(since=NOW - timedelta(days=2), simulated=False)
         (total,) = metrics.aggregate(session, recent)
         by_task = {b.key: b for b in task_sums(session, recent, total)}

@@ -9,9 +9,8 @@ untasked ones under None, from ``ix_usage_ledger_noted``.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import case, func, literal_column, or_, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
@@ -39,9 +38,13 @@ def _window(session: Session, where: LedgerFilter) -> list[ColumnElement[bool]]:
     return found
 
 
-def _task_rows(session: Session, where: LedgerFilter) -> list[Bucket]:
-    """Sums per task of the task rows matching ``where`` (``estimated`` left 0): one read of
-    the covering index."""
+Sums = tuple[int, int, int, int, int, int, int, int]
+"""Requests, tokens by category (input, output, 5 min and 1 h cache writes, cache reads), cost
+in micro-USD, unpriced calls: `Bucket`'s fields before ``estimated``."""
+
+
+def _task_rows(session: Session, where: LedgerFilter) -> list[tuple[str, Sums]]:
+    """Sums per task of the task rows matching ``where``: one read of the covering index."""
     table = UsageLedgerRow
     sums = (
         func.count(),
@@ -63,10 +66,8 @@ def _task_rows(session: Session, where: LedgerFilter) -> list[Bucket]:
         .where(table.task_id.is_not(None), *_window(session, where), is_call(session))
         .group_by(table.task_id)
     )
-    return [
-        Bucket(str(key), *(int(v or 0) for v in values))
-        for key, *values in session.execute(query).all()
-    ]
+    rows = session.execute(query)
+    return [(str(row[0]), cast(Sums, tuple(int(v or 0) for v in row[1:]))) for row in rows]
 
 
 def _estimated(session: Session, where: LedgerFilter) -> dict[str | None, int]:
@@ -91,26 +92,56 @@ def task_sums(session: Session, where: LedgerFilter, total: Bucket) -> list[Buck
     call matching ``where`` (`ledger_metrics.aggregate`: the rollup's)."""
     estimated = _estimated(session, where)
     found: list[Bucket] = []
-    rest = [total.requests, *_values(total)]
-    for bucket in _task_rows(session, where):
-        found.append(_with_estimated(bucket, estimated.get(bucket.key, 0)))
-        rest = [a - b for a, b in zip(rest, [bucket.requests, *_values(bucket)], strict=True)]
-    if rest[0] > 0:
-        found.append(_with_estimated(Bucket(None, *rest), estimated.get(None, 0)))
-    return found
-
-
-def _values(bucket: Bucket) -> list[int]:
-    return [
-        bucket.input_tokens,
-        bucket.output_tokens,
-        bucket.cache_write_5m_tokens,
-        bucket.cache_write_1h_tokens,
-        bucket.cache_read_tokens,
-        bucket.cost_micros,
-        bucket.unpriced,
+    tasked = [0] * 8
+    for key, (n, inputs, outputs, write_5m, write_1h, read, cost, unpriced) in _task_rows(
+        session, where
+    ):
+        found.append(
+            Bucket(
+                key,
+                n,
+                inputs,
+                outputs,
+                write_5m,
+                write_1h,
+                read,
+                cost,
+                unpriced,
+                estimated.get(key, 0),
+            )  # fmt: skip
+        )
+        tasked[0] += n
+        tasked[6] += cost
+        tasked[7] += unpriced
+        tasked[1] += inputs
+        tasked[2] += outputs
+        tasked[3] += write_5m
+        tasked[4] += write_1h
+        tasked[5] += read
+    rest = [
+        total.requests - tasked[0],
+        total.input_tokens - tasked[1],
+        total.output_tokens - tasked[2],
+        total.cache_write_5m_tokens - tasked[3],
+        total.cache_write_1h_tokens - tasked[4],
+        total.cache_read_tokens - tasked[5],
+        total.cost_micros - tasked[6],
+        total.unpriced - tasked[7],
     ]
-
-
-def _with_estimated(bucket: Bucket, estimated: int) -> Bucket:
-    return replace(bucket, estimated=estimated)
+    if rest[0] > 0:
+        requests, inputs, outputs, write_5m, write_1h, read, cost, unpriced = rest
+        found.append(
+            Bucket(
+                None,
+                requests,
+                inputs,
+                outputs,
+                write_5m,
+                write_1h,
+                read,
+                cost,
+                unpriced,
+                estimated.get(None, 0),
+            )  # fmt: skip
+        )
+    return found
