@@ -12,6 +12,7 @@ from rich.table import Table
 from stagent.cli.errors import print_skipped
 from stagent.cli.output import JsonFlag, console, emit_json, err_console
 from stagent.cli.state import state_of
+from stagent.cli.tables import fit_columns
 from stagent.domain.errors import ValidationError
 from stagent.profiles.instantiate import Instance
 from stagent.profiles.service import ProfileService
@@ -43,7 +44,12 @@ def list_blueprints(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             table.add_column(column)
         for i in items:
             table.add_row(i.id, escape(i.name), i.pattern, i.domain, str(i.steps), i.scope)
+        dropped = fit_columns(console, table, ("scope", "domain"))
         console.print(table)
+        if dropped:
+            console.print(
+                f"[dim]{', '.join(dropped)} not shown at this width: `stagent blueprint show ID`[/]"
+            )
     for blueprint_id, error in catalog.problems:
         print_skipped(f"blueprint {blueprint_id}", error)
 

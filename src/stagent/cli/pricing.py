@@ -12,6 +12,7 @@ from rich.table import Table
 from stagent.cli import startup
 from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.state import state_of
+from stagent.cli.tables import fit_columns
 from stagent.domain.ids import utcnow
 from stagent.ledger.prices import PriceTable, load_price_table
 from stagent.ledger.views import CATEGORIES, decimal_text, priced_model_json, table_json
@@ -48,7 +49,7 @@ def list_prices(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     )
     out.add_column("Model", no_wrap=True)
     for column in ("Input", "Output", "Write 5m", "Write 1h", "Read", "Long ctx", "Modes"):
-        out.add_column(column, overflow="fold")
+        out.add_column(column)
     now = utcnow().date()
     for pricing in table.models:
         period = pricing.at(now) or pricing.periods[-1]
@@ -59,10 +60,15 @@ def list_prices(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         if pricing.at(now) is None:
             name += f" (from {period.effective_from})"
         out.add_row(escape(name), *cells, tiers, modes)
+    dropped = fit_columns(console, out, ("Modes", "Write 1h"))
     console.print(out, soft_wrap=False)
+    if dropped:
+        shown = ", ".join(dropped)
+        console.print(f"[dim]{shown} not shown at this width: `stagent pricing show MODEL`.[/]")
     console.print(
         "[dim]Not listed = unpriced (flagged in the ledger, never $0). Add models or your own "
-        "rates in $STAGENT_HOME/prices.yaml; `stagent ledger reprice` applies them to history.[/]"
+        "rates in $STAGENT_HOME/prices.yaml; `stagent ledger reprice` applies them to history.[/]",
+        soft_wrap=False,
     )
 
 

@@ -13,6 +13,7 @@ from rich.table import Table
 from stagent.cli.errors import RunFailedError, print_skipped
 from stagent.cli.output import JsonFlag, console, emit_json
 from stagent.cli.state import state_of
+from stagent.cli.tables import fit_columns
 from stagent.profiles.service import ProfileService
 from stagent.schemas.profiles import profile_detail, profile_summary, route_out
 
@@ -50,10 +51,18 @@ def list_profiles(
                 p.id, escape(p.spec.name), p.spec.domain, ", ".join(p.runtimes),
                 escape(tools), p.scope,
             )  # fmt: skip
+        dropped = fit_columns(console, table, ("tools",))
         console.print(table)
-        console.print(f"{len(found)} profiles")
+        console.print(f"{len(found)} profiles{_not_shown(dropped, 'profile show ID')}")
     for problem in catalog.problems:
         print_skipped(f"{problem.scope} profile {problem.id}", problem.error)
+
+
+def _not_shown(dropped: list[str], where: str) -> str:
+    """What a narrow terminal left out of the list, and where to see it."""
+    if not dropped:
+        return ""
+    return f" ({', '.join(dropped)} not shown at this width: `stagent {where}`)"
 
 
 @app.command("show")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from stagent.domain.board import Count, Cursor
 from stagent.domain.errors import ConflictError, InvalidTransitionError, ValidationError
 from stagent.domain.events import LoggedEvent
 from stagent.domain.limits import (
@@ -31,6 +32,7 @@ from stagent.engine.profile_hook import ProfileResolver
 from stagent.engine.queue import TASK_QUEUE, TaskQueueClient, queued
 from stagent.runtimes.registry import RuntimeRegistry
 from stagent.runtimes.scenario import load_scenario_file, parse_scenario, scenario_to_data
+from stagent.store import board as board_repo
 from stagent.store import events as event_repo
 from stagent.store import lifecycle
 from stagent.store import projects as project_repo
@@ -202,6 +204,29 @@ class TaskService:
         """How many tasks are in each status, every task counted (absent statuses left out)."""
         with self._store.read() as session:
             return task_repo.count_by_status(session)
+
+    def board_counts(self) -> dict[str, Count]:
+        """Every status's task count, with and without workflow steps (every task counted)."""
+        with self._store.read() as session:
+            return board_repo.counts(session)
+
+    def board_newest(self, per_status: int, *, hide_steps: bool = False) -> list[Task]:
+        """The ``per_status`` newest tasks of each status, newest first."""
+        with self._store.read() as session:
+            return board_repo.newest_by_status(session, per_status, hide_steps=hide_steps)
+
+    def board_page(
+        self,
+        statuses: list[str] | None,
+        after: Cursor | None,
+        limit: int,
+        *,
+        hide_steps: bool = False,
+    ) -> tuple[list[Task], int]:
+        """Up to ``limit`` tasks of ``statuses`` (None: all) past ``after`` in the Board's order
+        (newest first), and how many are left past them."""
+        with self._store.read() as session:
+            return board_repo.page(session, statuses, after, limit, hide_steps=hide_steps)
 
     def recently_changed(self, limit: int = 8) -> list[Task]:
         """The ``limit`` tasks changed last, latest first."""

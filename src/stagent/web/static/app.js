@@ -182,7 +182,10 @@
         return;
       }
     }
-    container.appendChild(elt);
+    /* older than every card shown: it goes above the "Show more" button, if any */
+    var more = container.querySelector(":scope > .more-cards, :scope > .more-row");
+    if (more) container.insertBefore(elt, more);
+    else container.appendChild(elt);
   }
 
   /* Phones show one column at a time: a tab chooses it (kept on #board, which live updates
@@ -207,18 +210,29 @@
     if (evt.detail && evt.detail.target && evt.detail.target.id === "board") markShownTab(evt.detail.target);
   });
 
+  /* "Show more" brought a column's next cards (and a button for the rest): count again */
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var board = document.getElementById("board");
+    var elt = evt.detail && evt.detail.elt;
+    if (board && elt && elt.classList && elt.classList.contains("more-cards")) recount(board);
+  });
+
   function recount(board) {
     board.querySelectorAll(".column").forEach(function (column) {
       var list = column.querySelector(".col-cards");
       var cards = list.querySelectorAll(".card").length;
       var own = list.querySelectorAll(".card:not(.is-step)").length;
+      /* a column shows its newest cards; its "Show more" button holds how many are not shown */
+      var more = list.querySelector(".more-cards");
+      var all = (cards + (more ? parseInt(more.dataset.more, 10) || 0 : 0)).toLocaleString("en-US");
+      var allOwn = (own + (more ? parseInt(more.dataset.moreOwn, 10) || 0 : 0)).toLocaleString("en-US");
       var key = list.dataset.status;
-      column.querySelector(".count").textContent = String(cards);
-      column.querySelector(".count-own").textContent = String(own);
+      column.querySelector(".count").textContent = all;
+      column.querySelector(".count-own").textContent = allOwn;
       var tab = board.querySelector('.column-tab[data-column="' + key + '"]');
       if (tab) {
-        tab.querySelector(".count").textContent = String(cards);
-        tab.querySelector(".count-own").textContent = String(own);
+        tab.querySelector(".count").textContent = all;
+        tab.querySelector(".count-own").textContent = allOwn;
       }
       var empty = list.querySelector(".empty");
       if (cards && empty) empty.remove();

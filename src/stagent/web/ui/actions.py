@@ -6,16 +6,19 @@ or the task's header (``view=task``). The live stream pushes the same fragments 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Form
+from fastapi import Form, Query
 from starlette.responses import Response
 
+from stagent.domain.board import Cursor
+from stagent.domain.ids import ensure_aware
 from stagent.domain.run_options import RUNTIME_OPTION_FIELDS
 from stagent.engine.services import TaskDraft
 from stagent.web.deps import StepsHidden, WorkspaceDep
 from stagent.web.routers import ui_router
-from stagent.web.ui import fragments
+from stagent.web.ui import fragments, views
 from stagent.web.ui.forms import blank_to_none, form_options, parse_scenario_text
 from stagent.web.ui.rendering import fragment, redirect
 from stagent.workspace import Workspace
@@ -40,6 +43,21 @@ def _answer(
 def board_fragment(ws: WorkspaceDep, hide: StepsHidden) -> Response:
     """The Board's columns and table (used to refresh after a refused drag)."""
     return fragment(fragments.board(ws, hide_steps=hide))
+
+
+@router.get("/board/more")
+def board_more(
+    ws: WorkspaceDep,
+    hide: StepsHidden,
+    after: Annotated[datetime, Query()],
+    after_id: Annotated[str, Query(max_length=64)],
+    column: Annotated[views.ColumnKey | Literal["table"], Query()] = "table",
+) -> Response:
+    """A Board column's next cards past the task ``after_id`` created at ``after`` (``table``:
+    the table's next rows) and a button for the rest."""
+    chosen = None if column == "table" else column
+    cursor = Cursor(ensure_aware(after), after_id)
+    return fragment(fragments.board_more(ws, chosen, cursor, hide_steps=hide))
 
 
 @router.post("/tasks")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stagent.domain.board import Cursor
 from stagent.domain.errors import NotFoundError
 from stagent.domain.events import LoggedEvent
 from stagent.domain.workflow_runs import Workflow
@@ -16,6 +17,14 @@ def board(ws: Workspace, *, hide_steps: bool = False) -> str:
     """The Board's kanban columns and table (both; CSS shows the chosen view), without the
     tasks that run workflow steps if the person hid them."""
     return render("fragments/board.html", **views.board_context(ws, hide_steps=hide_steps))
+
+
+def board_more(
+    ws: Workspace, column: views.ColumnKey | None, after: Cursor, *, hide_steps: bool = False
+) -> str:
+    """A Board column's next cards (None: the table's next rows) and a "Show more" button."""
+    context = views.board_more_context(ws, column, after, hide_steps=hide_steps)
+    return render("fragments/board_more.html", **context)
 
 
 def board_cards(ws: Workspace, task_ids: list[str]) -> str:

@@ -6,10 +6,11 @@ render the same fragments from the same contexts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from stagent.domain.approvals import Approval
+from stagent.domain.board import Count, Cursor
 from stagent.domain.errors import NotFoundError
 from stagent.domain.tasks import (
     ACTIVE_STATES,
@@ -34,6 +35,10 @@ class Column:
     label: str
     statuses: frozenset[TaskStatus]
     tasks: tuple[Task, ...] = ()
+    count: int = 0
+    """Every task of the column (its cards are the newest of them)."""
+    own: int = 0
+    """Those of them that are not workflow steps."""
 
     @property
     def accepts(self) -> str:
@@ -152,37 +157,73 @@ def phone_column(columns: list[Column]) -> str:
     return "planned"
 
 
+PER_COLUMN = 50
+"""A kanban column shows its newest cards, this many, then a "Show more" button."""
+TABLE_PAGE = 100
+"""The table view shows the newest tasks, this many, then a "Show more" button."""
+
+
 def board_context(ws: Workspace, *, hide_steps: bool = False) -> dict[str, Any]:
-    """The kanban columns and the table rows; ``step_of`` maps the tasks that run workflow
-    steps to their workflow. With ``hide_steps`` those tasks are left out here, on the server
-    (``hidden_steps`` counts them per column, so a column of steps only says so).
+    """The kanban columns (each its `PER_COLUMN` newest cards and its count of every task) and
+    the table rows (the `TABLE_PAGE` newest tasks); ``step_of`` maps the tasks that run
+    workflow steps to their workflow. With ``hide_steps`` those tasks are left out here, on the
+    server (``hidden_steps`` counts them per column, so a column of steps only says so).
 
     ``seq`` is the change feed's head, read before the tasks: the page replays the live cards
     it received past it, so an answer rendered before a live move never undoes the move."""
     seq = ws.tasks.last_seq()
-    tasks = ws.tasks.list()
+    counts = ws.tasks.board_counts()
+    newest = ws.tasks.board_newest(PER_COLUMN, hide_steps=hide_steps)
+    table, table_more = ws.tasks.board_page(None, None, TABLE_PAGE, hide_steps=hide_steps)
     step_of = ws.workflows.step_tasks()
     hidden_steps: dict[str, int] = {}
-    if hide_steps:
-        for c in COLUMNS:
-            hidden = sum(1 for t in tasks if t.id in step_of and t.status in c.statuses)
-            if hidden:
-                hidden_steps[c.key] = hidden
-        tasks = [t for t in tasks if t.id not in step_of]
-    columns = [
-        Column(c.key, c.label, c.statuses, tuple(t for t in tasks if t.status in c.statuses))
-        for c in COLUMNS
-    ]
+    columns: list[Column] = []
+    for c in COLUMNS:
+        tasks = sum(counts.get(s.value, Count()).tasks for s in c.statuses)
+        steps = sum(counts.get(s.value, Count()).steps for s in c.statuses)
+        count = Count(tasks, steps)
+        if hide_steps and count.steps:
+            hidden_steps[c.key] = count.steps
+        total = count.own if hide_steps else count.tasks
+        shown = tuple(t for t in newest if t.status in c.statuses)
+        columns.append(replace(c, tasks=shown, count=total, own=count.own))
     return {
         "seq": seq,
         "columns": columns,
-        "tasks": tasks,
+        "tasks": table,
+        "table_more": table_more,
+        "per_column": PER_COLUMN,
+        "table_page": TABLE_PAGE,
         "lk": lookup(ws),
         "step_of": step_of,
         "hidden_steps": hidden_steps,
+        "hide_steps": hide_steps,
         "cues": wait_cues(ws),
         "general_cue": GENERAL_CUE,
         "phone_column": phone_column(columns),
+    }
+
+
+def board_more_context(
+    ws: Workspace, column: ColumnKey | None, after: Cursor, *, hide_steps: bool = False
+) -> dict[str, Any]:
+    """The next cards of a column past ``after`` (``column`` None: the table's next rows), and
+    how many are left after them."""
+    statuses = None
+    if column is not None:
+        statuses = [s.value for s in next(c for c in COLUMNS if c.key == column).statuses]
+    limit = PER_COLUMN if column is not None else TABLE_PAGE
+    tasks, left = ws.tasks.board_page(statuses, after, limit, hide_steps=hide_steps)
+    return {
+        "tasks": tasks,
+        "column": column,
+        "more": left,
+        "per_column": limit,
+        "lk": lookup(ws),
+        "step_of": ws.workflows.step_tasks(),
+        "hide_steps": hide_steps,
+        "cues": wait_cues(ws),
+        "general_cue": GENERAL_CUE,
     }
 
 
