@@ -202,21 +202,7 @@ def _row_grouped(
 ) -> rollup.Grouped:
     """Sums of the call rows matching any of ``wheres`` per (key, flag), in one statement."""
     table = UsageLedgerRow
-    sums = (
-        func.count(),
-        *(
-            func.coalesce(func.sum(column), 0)
-            for column in (
-                table.input_tokens,
-                table.output_tokens,
-                table.cache_write_5m_tokens,
-                table.cache_write_1h_tokens,
-                table.cache_read_tokens,
-                table.cost_micros,
-            )
-        ),
-        func.coalesce(func.sum(case((table.cost_source == "unpriced", 1), else_=0)), 0),
-    )
+    sums = call_sums()
     keys: list[Any] = [table.simulated]
     if by is not None and by != "simulated":
         keys.insert(0, _group_column(session, "hour" if by == "day" else by))
@@ -282,8 +268,9 @@ def _days(hours: list[Bucket], zone: tzinfo) -> list[Bucket]:
     return list(days.values())
 
 
-def _sum_columns(*, estimated: bool) -> tuple[Any, ...]:
-    """A `Bucket`'s sums as SELECT columns (``estimated``: count the estimated rows too)."""
+def call_sums() -> tuple[Any, ...]:
+    """The count, the token and cost sums and the unpriced count of ledger rows, as SELECT
+    columns in `Bucket`'s order (without its estimated count)."""
     table = UsageLedgerRow
     return (
         func.count(),
@@ -294,6 +281,14 @@ def _sum_columns(*, estimated: bool) -> tuple[Any, ...]:
         func.coalesce(func.sum(table.cache_read_tokens), 0),
         func.coalesce(func.sum(table.cost_micros), 0),
         func.coalesce(func.sum(case((table.cost_source == "unpriced", 1), else_=0)), 0),
+    )
+
+
+def _sum_columns(*, estimated: bool) -> tuple[Any, ...]:
+    """A `Bucket`'s sums as SELECT columns (``estimated``: count the estimated rows too)."""
+    table = UsageLedgerRow
+    return (
+        *call_sums(),
         func.coalesce(
             func.sum(
                 case(

@@ -12,12 +12,12 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any, cast
 
-from sqlalchemy import case, func, literal_column, or_, select, type_coerce
+from sqlalchemy import func, literal_column, or_, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
 from stagent.domain.ledger import LedgerFilter
 from stagent.store.ledger import Session, equalities
-from stagent.store.ledger_metrics import Bucket, is_call
+from stagent.store.ledger_metrics import Bucket, call_sums, is_call
 from stagent.store.tables import UsageLedgerRow
 from stagent.store.tables.base import Timestamp
 
@@ -46,21 +46,7 @@ in micro-USD, unpriced calls: `Bucket`'s fields before ``estimated``."""
 def _task_rows(session: Session, where: LedgerFilter) -> list[tuple[str, Sums]]:
     """Sums per task of the task rows matching ``where``: one read of the covering index."""
     table = UsageLedgerRow
-    sums = (
-        func.count(),
-        *(
-            func.coalesce(func.sum(column), 0)
-            for column in (
-                table.input_tokens,
-                table.output_tokens,
-                table.cache_write_5m_tokens,
-                table.cache_write_1h_tokens,
-                table.cache_read_tokens,
-                table.cost_micros,
-            )
-        ),
-        func.coalesce(func.sum(case((table.cost_source == "unpriced", 1), else_=0)), 0),
-    )
+    sums = call_sums()
     query = (
         select(table.task_id, *sums)
         .where(table.task_id.is_not(None), *_window(session, where), is_call(session))
