@@ -77,57 +77,23 @@ def task_sums(session: Session, where: LedgerFilter, total: Bucket) -> list[Buck
     (key None) for the calls without a task if there are any; ``total`` is the sum of every
     call matching ``where`` (`ledger_metrics.aggregate`: the rollup's)."""
     estimated = _estimated(session, where)
-    found: list[Bucket] = []
-    tasked = [0] * 8
-    for key, (n, inputs, outputs, write_5m, write_1h, read, cost, unpriced) in _task_rows(
-        session, where
-    ):
-        found.append(
-            Bucket(
-                key,
-                n,
-                inputs,
-                outputs,
-                write_5m,
-                write_1h,
-                read,
-                cost,
-                unpriced,
-                estimated.get(key, 0),
-            )  # fmt: skip
-        )
-        tasked[0] += n
-        tasked[6] += cost
-        tasked[7] += unpriced
-        tasked[1] += inputs
-        tasked[2] += outputs
-        tasked[3] += write_5m
-        tasked[4] += write_1h
-        tasked[5] += read
-    rest = [
-        total.requests - tasked[0],
-        total.input_tokens - tasked[1],
-        total.output_tokens - tasked[2],
-        total.cache_write_5m_tokens - tasked[3],
-        total.cache_write_1h_tokens - tasked[4],
-        total.cache_read_tokens - tasked[5],
-        total.cost_micros - tasked[6],
-        total.unpriced - tasked[7],
-    ]
+    rows = _task_rows(session, where)
+    found = [Bucket(key, *sums, estimated.get(key, 0)) for key, sums in rows]
+    tasked = [sum(column) for column in zip(*(sums for _, sums in rows), strict=True)] or [0] * 8
+    whole = (
+        total.requests,
+        total.input_tokens,
+        total.output_tokens,
+        total.cache_write_5m_tokens,
+        total.cache_write_1h_tokens,
+        total.cache_read_tokens,
+        total.cost_micros,
+        total.unpriced,
+    )
+    rest = cast(
+        Sums,
+        tuple(all_calls - task_calls for all_calls, task_calls in zip(whole, tasked, strict=True)),
+    )
     if rest[0] > 0:
-        requests, inputs, outputs, write_5m, write_1h, read, cost, unpriced = rest
-        found.append(
-            Bucket(
-                None,
-                requests,
-                inputs,
-                outputs,
-                write_5m,
-                write_1h,
-                read,
-                cost,
-                unpriced,
-                estimated.get(None, 0),
-            )  # fmt: skip
-        )
+        found.append(Bucket(None, *rest, estimated.get(None, 0)))
     return found
