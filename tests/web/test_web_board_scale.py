@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import httpx
+import pytest
 from sqlalchemy import insert
 
 from stagent.store.tables import TaskRow
@@ -86,3 +87,17 @@ async def test_the_table_pages_through_every_task(
         found = MORE.findall(answer)
         url = unescape(found[0]) if found else ""
     assert len(rows) == len(set(rows)) == 243
+
+
+async def test_a_column_counting_a_task_it_has_no_card_for_still_renders(
+    workspace: Workspace, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The counts and the newest cards are two reads: a task that changes column between them
+    leaves a column counting a task it shows no card for. The Board still renders (it was a
+    500: the "Show more" button looked for the column's last card), without a button."""
+    fill(workspace, completed=3, failed=0)
+    monkeypatch.setattr(workspace.tasks, "board_newest", lambda *args, **kwargs: [])
+    response = await client.get("/board")
+    assert response.status_code == 200
+    assert counts(response.text)["Completed"] == "3"
+    assert "not shown" not in column_html(response.text, "completed")
