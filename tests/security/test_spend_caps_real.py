@@ -88,8 +88,10 @@ def test_codex_stops_at_the_runs_cap_and_every_call_it_made_is_booked(ws: Worksp
     """Codex reports a response's usage after its tool ran and sends the next call right
     after: at $0.05 a call the third reaches the $0.12 cap while the fourth is already on its
     way. Its tool is cancelled (every approval waits until the usage before it is booked), so
-    Codex reports the fourth call's usage and ends the turn: four calls, four rows."""
-    assert_codex_books_every_call(ws, spender(CODEX_CALL, model="gpt-5.5"))
+    Codex reports the fourth call's usage and ends the turn: four calls, four rows. With the
+    default grace (2 s) a loaded machine can keep Codex from reading the fourth response's end
+    in time: that call is then booked from an estimate (the tests below pin each case)."""
+    assert_codex_books_every_call(ws, spender(CODEX_CALL, model="gpt-5.5"), estimated=None)
 
 
 def test_codex_books_the_capped_call_when_the_providers_stream_ends_late(
@@ -132,9 +134,12 @@ def test_codex_books_an_estimate_for_the_capped_call_whose_end_never_came(
     assert (audit["requests"], audit["estimated_requests"]) == (4, 1)
 
 
-def assert_codex_books_every_call(ws: Workspace, script: ModelScript, estimated: int = 0) -> str:
+def assert_codex_books_every_call(
+    ws: Workspace, script: ModelScript, estimated: int | None = 0
+) -> str:
     """Run the spender on Codex with a $0.12 cap: four calls served, four booked (``estimated``
-    of them from estimated tokens), the fourth's tool cancelled at the cap; the task's id."""
+    of them from estimated tokens; None: none, or the capped fourth), the fourth's tool
+    cancelled at the cap; the task's id."""
     ws.start_worker()
     with ScriptedOpenAIServer([script]) as server:
         codex_runtime(ws, server, "sk-test-codex-spender-0123456789", "gpt-5.5")
@@ -148,7 +153,12 @@ def assert_codex_books_every_call(ws: Workspace, script: ModelScript, estimated:
     booked = sum(r.input_tokens for r in rows) // 10_000
     assert len(rows) == booked == served == 4, (len(rows), booked, served)
     assert len({r.dedupe_key for r in rows}) == len(rows)
-    assert sum(r.cost_source == "estimated" for r in rows) == estimated, rows
+    guessed = [r for r in rows if r.cost_source == "estimated"]
+    if estimated is None:
+        assert len(guessed) <= 1, rows
+        assert all("never reported its usage" in (r.note or "") for r in guessed), rows
+    else:
+        assert len(guessed) == estimated, rows
     events = ws.tasks.events(task_id)
     decisions = [
         e.payload.get("allowed") for e in events if e.kind == "note" and "tool" in e.payload

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,18 @@ def _no_horizontal_overflow(page: object) -> bool:
     return int(width) <= int(page.viewport_size["width"]) + 1  # type: ignore[index]
 
 
+def _settled_box(locator: object) -> dict[str, float]:
+    """``locator``'s box once it is on screen: the Board's first task redraws the whole Board
+    (there was no table to add its row to), so the header found a moment ago may be replaced."""
+    from playwright.sync_api import Locator
+
+    assert isinstance(locator, Locator)
+    deadline = time.monotonic() + 30
+    while (box := locator.bounding_box()) is None:
+        assert time.monotonic() < deadline, "the element never settled on screen"
+    return dict(box)
+
+
 def test_phone_width_folds_the_sidebar_into_a_menu(
     browser: object,  # noqa: F811
     server: str,  # noqa: F811
@@ -111,8 +124,8 @@ def test_new_task_panel_closes_after_submit_and_long_titles_wrap(
         expect(panel).not_to_have_attribute("open", "")
         header = page.locator(".tasks-table th").last
         if size is DESKTOP:  # every column stays on screen
-            box = header.bounding_box()
-            assert box is not None and box["x"] + box["width"] <= size["width"]
+            box = _settled_box(header)
+            assert box["x"] + box["width"] <= size["width"]
         assert _no_horizontal_overflow(page), f"the page scrolls sideways at {size['width']} px"
 
 
