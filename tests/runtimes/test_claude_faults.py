@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -150,10 +149,7 @@ def test_a_completed_run_books_every_token_category_in_the_ledger(
         ws.start_worker()
         task = ws.tasks.create(TaskDraft(title="SCENARIO:text answer", runtime="claude"))
         ws.tasks.run(task.id)
-        deadline = time.monotonic() + 120
-        while not (task := ws.tasks.get(task.id)).status.is_terminal:
-            assert time.monotonic() < deadline, "the run did not end"
-            time.sleep(0.1)
+        task = ws.tasks.wait(task.id, timeout=120)
 
         assert task.status is TaskStatus.COMPLETED, task.error
         [row] = ws.ledger.entries(LedgerFilter(task_id=task.id), holds=False)

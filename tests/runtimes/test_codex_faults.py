@@ -9,7 +9,6 @@ Responses API server (`TurnError.retry_after`, `ModelTurn.stream_fault`).
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -187,10 +186,7 @@ def test_a_completed_run_books_cached_input_apart_in_the_ledger(
         ws.start_worker()
         task = ws.tasks.create(TaskDraft(title="SCENARIO:text answer", runtime="codex"))
         ws.tasks.run(task.id)
-        deadline = time.monotonic() + 120
-        while not (task := ws.tasks.get(task.id)).status.is_terminal:
-            assert time.monotonic() < deadline, "the run did not end"
-            time.sleep(0.1)
+        task = ws.tasks.wait(task.id, timeout=120)
 
         assert task.status is TaskStatus.COMPLETED, task.error
         [row] = ws.ledger.entries(LedgerFilter(task_id=task.id), holds=False)
